@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# baton: top-level driver. `make help` lists the targets.
+# The module itself is built by Kbuild (see ./Kbuild) against the pinned
+# kernel tree that scripts/kernel.sh builds and caches outside the clone.
+
+KCONFIG ?= base
+LLVM_SUFFIX := -19
+# Evaluated when used, after `deps` has installed the toolchain it hashes.
+KDIR = $(shell scripts/kernel.sh --config $(KCONFIG) --path)
+CARGO ?= cargo
+CARGO_MANIFEST := userspace/Cargo.toml
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
+
+.PHONY: help deps kernel module clippy userspace build test-host test-vm check demo fmt lint clean
+
+help:
+	@echo 'baton make targets:'
+	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
+	@echo '  check       run all tests: lint, host (cargo test), VM scenarios; ends with "N passed, N failed"'
+	@echo '  deps        install the Debian packages, rust-src and bindgen-cli the project needs'
+	@echo '  kernel      build (or reuse from the cache) the pinned guest kernel'
+	@echo '  module      build baton.ko against it'
+	@echo '  clippy      build baton.ko with CLIPPY=1'
+	@echo '  userspace   build batonctl and the test tools (release)'
+	@echo '  test-host   cargo test of the pure protocol crate and batonctl'
+	@echo '  test-vm     run the VM scenarios (tests/vm/scenarios), or SCENARIO=name for one'
+	@echo '  lint        rustfmt and clippy on the module and the userspace crates'
+	@echo '  fmt         format all Rust sources'
+	@echo '  clean       remove build outputs of the module and userspace (not the kernel cache)'
+	@echo 'Variables: KCONFIG=base|debug (debug: KASAN, kmemleak, lockdep, DEBUG_NET), KDIR=<kernel build dir>'
+
+deps:
+	scripts/deps.sh
+
+kernel: deps
+	scripts/kernel.sh --config $(KCONFIG) >/dev/null
+
+module: kernel
+	$(KMAKE) modules
+
+clippy: kernel
+	$(KMAKE) CLIPPY=1 modules
+
+userspace: deps
+	$(CARGO) build --release --manifest-path $(CARGO_MANIFEST)
+
+build: module userspace
+
+test-host: deps
+	$(CARGO) test --manifest-path $(CARGO_MANIFEST)
+
+test-vm: build
+	tests/vm/run.sh -k $(KDIR) $(SCENARIO)
+
+check:
+	KCONFIG=$(KCONFIG) tests/check.sh
+
+demo: build
+	tests/vm/run.sh -k $(KDIR) --show demo
+
+fmt:
+	rustfmt --edition 2021 $$(git ls-files 'src/*.rs' 'src/**/*.rs')
+	$(CARGO) fmt --manifest-path $(CARGO_MANIFEST)
+
+lint: kernel
+	tests/lint.sh
+
+clean:
+	-$(KMAKE) clean
+	rm -f src/sys/bindings_generated.rs
+	$(CARGO) clean --manifest-path $(CARGO_MANIFEST)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install everything baton needs to build and test, idempotently.
+# Debian 12 (bookworm) packages, the rust-src component and bindgen-cli.
+set -euo pipefail
+
+BINDGEN_VERSION=0.72.1
+
+APT_PACKAGES=(
+	# kernel build (LLVM 19 for the Rust build, see Documentation/build.rst)
+	clang-19 lld-19 llvm-19 libclang-19-dev
+	flex bison bc libelf-dev libssl-dev cpio kmod xz-utils make
+	# guests
+	qemu-system-x86 busybox-static
+	# programs the scenarios run inside the guests (host root over 9p)
+	iproute2 iputils-ping curl nginx-light socat tcpdump ethtool procps
+)
+
+log() { printf 'deps: %s\n' "$*"; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+	SUDO=
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	log "installing: ${missing[*]}"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# nginx-light starts a service on install where systemd runs; we only use the binary.
+	$SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+else
+	log "apt packages present"
+fi
+
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+	log "adding rust-src"
+	rustup component add rust-src
+fi
+
+if ! command -v bindgen >/dev/null 2>&1 || ! bindgen --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
+	log "installing bindgen-cli $BINDGEN_VERSION"
+	cargo install --quiet --locked bindgen-cli --version "$BINDGEN_VERSION"
+fi
+
+log "ok"

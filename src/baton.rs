@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! baton: hand live TCP connections from a front-end to a back-end server.
+//!
+//! Module entry: registers the per-namespace state (with its netfilter
+//! hooks) and then the `baton` generic netlink family; unloading undoes both
+//! in the reverse order. See `Documentation/architecture.rst`.
+
+use kernel::prelude::*;
+
+mod netlink;
+// Shared with the host crate `userspace/baton-proto`, which uses all of it.
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "public for the host crate; the module uses a subset"
+)]
+mod proto;
+mod state;
+mod sys;
+
+module! {
+    type: BatonModule,
+    name: "baton",
+    author: "The baton developers",
+    description: "TCP connection handoff between cluster nodes",
+    license: "GPL",
+}
+
+struct BatonModule {
+    _genl: sys::genl::Registration<netlink::Baton>,
+}
+
+impl kernel::Module for BatonModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let port = sys::param::ctrl_port();
+        if port == 0 {
+            pr_err!("ctrl_port must be between 1 and 65535\n");
+            return Err(EINVAL);
+        }
+        let pernet = sys::netns::Registration::new()?;
+        let genl = sys::genl::Registration::new(netlink::Baton::new(pernet), module)?;
+        pr_info!(
+            "loaded, version {}, control port {}\n",
+            sys::param::version().to_str().unwrap_or("?"),
+            port
+        );
+        Ok(Self { _genl: genl })
+    }
+}
+
+impl Drop for BatonModule {
+    fn drop(&mut self) {
+        pr_info!("unloaded\n");
+    }
+}

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The generic netlink interface of baton, as described in
+//! `Documentation/netlink/specs/baton.yaml`.
+//!
+//! Numbers follow the YNL rules for `genetlink`: commands and attributes are
+//! numbered from 1 in the order the spec lists them; 0 is unused.
+
+use core::ffi::CStr;
+
+/// Name of the generic netlink family.
+pub const FAMILY_NAME: &CStr = c"baton";
+/// Version of the generic netlink family.
+pub const FAMILY_VERSION: u8 = 1;
+/// Control port of a new namespace when the module parameter is not given.
+pub const DEFAULT_CTRL_PORT: u16 = 7300;
+
+/// Commands (`operations` in the spec).
+pub mod cmd {
+    /// Module version and hook counters.
+    pub const STATUS_GET: u8 = 1;
+    /// Read the namespace's configuration.
+    pub const CONFIG_GET: u8 = 2;
+    /// Change the namespace's configuration (CAP_NET_ADMIN).
+    pub const CONFIG_SET: u8 = 3;
+    /// Highest command number.
+    pub const MAX: u8 = CONFIG_SET;
+}
+
+/// Attributes of the `baton` set.
+pub mod attr {
+    /// `string`: module version.
+    pub const VERSION: u16 = 1;
+    /// `u16`, at least 1: control-channel TCP port.
+    pub const CTRL_PORT: u16 = 2;
+    /// `u32`: node id, 0 when unset.
+    pub const NODE_ID: u16 = 3;
+    /// `nest` of [`super::hook_attr`]: per-hook packet counters.
+    pub const HOOKS: u16 = 4;
+    /// Padding for 64-bit attributes.
+    pub const PAD: u16 = 5;
+    /// Highest attribute number.
+    pub const MAX: u16 = PAD;
+}
+
+/// Attributes of the `hook-stats` set: one `u64` packet counter per hook.
+pub mod hook_attr {
+    /// Packets seen at NF_INET_PRE_ROUTING.
+    pub const PRE_ROUTING: u16 = 1;
+    /// Packets seen at NF_INET_LOCAL_IN.
+    pub const LOCAL_IN: u16 = 2;
+    /// Packets seen at NF_INET_LOCAL_OUT.
+    pub const LOCAL_OUT: u16 = 3;
+    /// Packets seen at NF_INET_POST_ROUTING.
+    pub const POST_ROUTING: u16 = 4;
+    /// Padding for 64-bit attributes.
+    pub const PAD: u16 = 5;
+    /// Highest attribute number.
+    pub const MAX: u16 = PAD;
+}
+
+/// The netfilter hooks baton registers, in the order of [`hook_attr`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    /// Before routing, every packet that arrives.
+    PreRouting,
+    /// Packets for this host, after routing.
+    LocalIn,
+    /// Packets this host sends, before routing.
+    LocalOut,
+    /// Every packet that leaves, after routing.
+    PostRouting,
+}
+
+impl Hook {
+    /// All hooks, in attribute order.
+    pub const ALL: [Hook; 4] = [
+        Hook::PreRouting,
+        Hook::LocalIn,
+        Hook::LocalOut,
+        Hook::PostRouting,
+    ];
+
+    /// The `hook-stats` attribute that carries this hook's counter.
+    pub const fn attr(self) -> u16 {
+        match self {
+            Hook::PreRouting => hook_attr::PRE_ROUTING,
+            Hook::LocalIn => hook_attr::LOCAL_IN,
+            Hook::LocalOut => hook_attr::LOCAL_OUT,
+            Hook::PostRouting => hook_attr::POST_ROUTING,
+        }
+    }
+
+    /// Index of the hook in [`Hook::ALL`].
+    pub const fn index(self) -> usize {
+        self.attr() as usize - 1
+    }
+
+    /// The name used in the spec, the CLI and JSON output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Hook::PreRouting => "pre-routing",
+            Hook::LocalIn => "local-in",
+            Hook::LocalOut => "local-out",
+            Hook::PostRouting => "post-routing",
+        }
+    }
+}

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Generic netlink families.
+//!
+//! C header: [`include/net/genetlink.h`].
+//!
+//! A [`Family`] describes a genl family once, as constants: name, version,
+//! attribute policy and operations. Each operation is a [`Command`] whose
+//! `doit` gets the family's data and the request ([`Info`]) and answers with
+//! a [`Reply`] or an error that carries an extack message. The kernel
+//! validates every request against the policy (strictly: unknown attributes
+//! are rejected) before `doit` runs, and checks the [`Perm`] of the command.
+//!
+//! [`include/net/genetlink.h`]: srctree/include/net/genetlink.h
+
+use super::{bindings, netns::Net};
+use core::{
+    ffi::{c_int, c_void, CStr},
+    marker::PhantomData,
+    ptr::NonNull,
+};
+use kernel::{error::from_result, prelude::*, types::Opaque};
+
+/// One entry of an attribute policy (`struct nla_policy`).
+#[repr(transparent)]
+pub(crate) struct AttrPolicy(bindings::nla_policy);
+
+// SAFETY: policies are immutable `static` tables; the only pointers they hold
+// (reject messages) refer to `'static` immutable strings.
+unsafe impl Sync for AttrPolicy {}
+
+impl AttrPolicy {
+    const fn raw(type_: u32) -> bindings::nla_policy {
+        bindings::nla_policy {
+            type_: type_ as u8,
+            validation_type: bindings::nla_policy_validation_NLA_VALIDATE_NONE as u8,
+            len: 0,
+            __bindgen_anon_1: bindings::nla_policy__bindgen_ty_1 {
+                strict_start_type: 0,
+            },
+        }
+    }
+
+    /// Attribute number not used (attribute 0, or a gap): rejected.
+    pub(crate) const UNUSED: Self = Self(Self::raw(bindings::NLA_UNSPEC));
+
+    /// A `u16` of at least `min`.
+    pub(crate) const fn u16_min(min: i16) -> Self {
+        let mut p = Self::raw(bindings::NLA_U16);
+        p.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_MIN as u8;
+        p.__bindgen_anon_1 = bindings::nla_policy__bindgen_ty_1 {
+            __bindgen_anon_1: bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 { min, max: 0 },
+        };
+        Self(p)
+    }
+
+    /// Any `u32`.
+    pub(crate) const fn u32() -> Self {
+        Self(Self::raw(bindings::NLA_U32))
+    }
+
+    /// An attribute that requests must not carry (a reply-only one); the
+    /// request is refused with `msg` as its extack message.
+    pub(crate) const fn reject(msg: &'static CStr) -> Self {
+        let mut p = Self::raw(bindings::NLA_REJECT);
+        p.__bindgen_anon_1 = bindings::nla_policy__bindgen_ty_1 {
+            reject_message: msg.as_ptr(),
+        };
+        Self(p)
+    }
+}
+
+/// Who may run a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Perm {
+    /// Anyone who can open a netlink socket.
+    Any,
+    /// CAP_NET_ADMIN in the user namespace that owns the network namespace
+    /// (`GENL_UNS_ADMIN_PERM`).
+    NetAdmin,
+}
+
+/// A genl family, described by constants.
+pub(crate) trait Family: Send + Sync + Sized + 'static {
+    /// Family name (at most 15 bytes).
+    const NAME: &'static CStr;
+    /// Family version.
+    const VERSION: u8;
+    /// Attribute policy, indexed by attribute number (entry 0 is unused).
+    const POLICY: &'static [AttrPolicy];
+    /// Operations.
+    const OPS: &'static [Op<Self>];
+}
+
+/// A command handler of family `F`.
+pub(crate) trait Command<F: Family> {
+    /// Handles one request. Errors are returned to the sender as the ack's
+    /// error code, with the message set by [`Info::set_err_msg`] if any.
+    fn doit(family: &F, info: &Info<'_>) -> Result;
+}
+
+/// An operation (`struct genl_small_ops`) of family `F`.
+#[repr(transparent)]
+pub(crate) struct Op<F: Family>(bindings::genl_small_ops, PhantomData<F>);
+
+// SAFETY: `genl_small_ops` only holds function pointers and integers.
+unsafe impl<F: Family> Sync for Op<F> {}
+
+impl<F: Family> Op<F> {
+    /// Command `cmd`, handled by `C`, allowed to callers with `perm`.
+    pub(crate) const fn new<C: Command<F>>(cmd: u8, perm: Perm) -> Self {
+        Self(
+            bindings::genl_small_ops {
+                doit: Some(doit_callback::<F, C>),
+                dumpit: None,
+                cmd,
+                internal_flags: 0,
+                flags: match perm {
+                    Perm::Any => 0,
+                    Perm::NetAdmin => bindings::GENL_UNS_ADMIN_PERM as u8,
+                },
+                validate: 0,
+            },
+            PhantomData,
+        )
+    }
+}
+
+/// A netlink attribute of a request, validated by the family's policy.
+///
+/// # Invariants
+///
+/// Points to a `struct nlattr` whose header and `nla_len` bytes are valid for
+/// `'a`.
+#[derive(Clone, Copy)]
+pub(crate) struct Attr<'a>(NonNull<bindings::nlattr>, PhantomData<&'a ()>);
+
+impl<'a> Attr<'a> {
+    /// The attribute's payload.
+    pub(crate) fn payload(&self) -> &'a [u8] {
+        // SAFETY: by the type invariant the attribute and its payload are
+        // valid for `'a`; `nla_len` is the payload length (without header),
+        // never negative for an attribute the netlink core parsed.
+        unsafe {
+            let len = bindings::baton_nla_len(self.0.as_ptr());
+            let data = bindings::baton_nla_data(self.0.as_ptr());
+            core::slice::from_raw_parts(data.cast::<u8>(), len.max(0) as usize)
+        }
+    }
+}
+
+/// A request being handled (`struct genl_info`).
+///
+/// # Invariants
+///
+/// `raw` points to a `genl_info` valid for `'a`, of a family registered by a
+/// [`Registration`], whose `attrs` array (if not null) has `maxattr + 1`
+/// entries.
+pub(crate) struct Info<'a> {
+    raw: NonNull<bindings::genl_info>,
+    _p: PhantomData<&'a ()>,
+}
+
+impl<'a> Info<'a> {
+    /// The attribute `id` of the request, if present.
+    pub(crate) fn attr(&self, id: u16) -> Option<Attr<'a>> {
+        // SAFETY: by the type invariant `raw` is valid and `family` points to
+        // the registered family, whose `maxattr` bounds `attrs`.
+        unsafe {
+            let info = self.raw.as_ref();
+            if info.attrs.is_null() || u32::from(id) > (*info.family).maxattr {
+                return None;
+            }
+            NonNull::new(*info.attrs.add(usize::from(id))).map(|a| Attr(a, PhantomData))
+        }
+    }
+
+    /// The network namespace of the sender's socket.
+    pub(crate) fn net(&self) -> &'a Net {
+        // SAFETY: `raw` is valid; the sender's socket holds a reference on its
+        // namespace for the duration of the request.
+        unsafe { Net::from_raw(bindings::baton_genl_info_net(self.raw.as_ptr())) }
+    }
+
+    /// Sets the extack message of the answer (and the offending attribute).
+    pub(crate) fn set_err_msg(&self, msg: &'static CStr, attr: Option<Attr<'_>>) {
+        let attr = attr.map_or(core::ptr::null(), |a| a.0.as_ptr().cast_const());
+        // SAFETY: `raw` is valid; `extack` is null or valid for the request;
+        // `msg` is `'static` as the extack keeps the pointer.
+        unsafe { bindings::baton_extack_set((*self.raw.as_ptr()).extack, msg.as_ptr(), attr) };
+    }
+}
+
+/// A reply message being built.
+///
+/// # Invariants
+///
+/// `skb` is an skb allocated by `genlmsg_new` and owned by this value, with a
+/// genl header at `hdr`.
+pub(crate) struct Reply {
+    skb: NonNull<bindings::sk_buff>,
+    hdr: NonNull<c_void>,
+}
+
+fn emsgsize() -> Error {
+    Error::from_errno(-(bindings::EMSGSIZE as c_int))
+}
+
+impl Reply {
+    /// Starts a reply to `info` with command `cmd`.
+    pub(crate) fn new(info: &Info<'_>, cmd: u8) -> Result<Self> {
+        // SAFETY: plain allocation.
+        let skb = NonNull::new(unsafe { bindings::baton_genlmsg_new() }).ok_or(ENOMEM)?;
+        // SAFETY: `skb` is a fresh message; `info` and its family are valid.
+        let hdr = unsafe {
+            let raw = info.raw.as_ptr();
+            bindings::baton_genlmsg_put_reply(skb.as_ptr(), raw, (*raw).family, cmd)
+        };
+        match NonNull::new(hdr) {
+            // INVARIANT: `skb` from genlmsg_new, header put.
+            Some(hdr) => Ok(Self { skb, hdr }),
+            None => {
+                // SAFETY: `skb` is ours and not used again.
+                unsafe { bindings::baton_nlmsg_free(skb.as_ptr()) };
+                Err(emsgsize())
+            }
+        }
+    }
+
+    fn put(&mut self, id: u16, data: &[u8]) -> Result {
+        // SAFETY: `skb` is a valid message we own; `data` is valid for reads.
+        let ret = unsafe {
+            bindings::nla_put(
+                self.skb.as_ptr(),
+                c_int::from(id),
+                data.len() as c_int,
+                data.as_ptr().cast(),
+            )
+        };
+        if ret < 0 {
+            return Err(emsgsize());
+        }
+        Ok(())
+    }
+
+    /// Adds a `u16` attribute.
+    pub(crate) fn put_u16(&mut self, id: u16, value: u16) -> Result {
+        self.put(id, &value.to_ne_bytes())
+    }
+
+    /// Adds a `u32` attribute.
+    pub(crate) fn put_u32(&mut self, id: u16, value: u32) -> Result {
+        self.put(id, &value.to_ne_bytes())
+    }
+
+    /// Adds a `u64` attribute, aligned with a `pad` attribute if needed.
+    pub(crate) fn put_u64(&mut self, id: u16, value: u64, pad: u16) -> Result {
+        let data = value.to_ne_bytes();
+        // SAFETY: as in `put`.
+        let ret = unsafe {
+            bindings::nla_put_64bit(
+                self.skb.as_ptr(),
+                c_int::from(id),
+                data.len() as c_int,
+                data.as_ptr().cast(),
+                c_int::from(pad),
+            )
+        };
+        if ret < 0 {
+            return Err(emsgsize());
+        }
+        Ok(())
+    }
+
+    /// Adds a NUL-terminated string attribute.
+    pub(crate) fn put_str(&mut self, id: u16, value: &CStr) -> Result {
+        self.put(id, value.to_bytes_with_nul())
+    }
+
+    /// Adds a nested attribute whose contents `f` puts.
+    pub(crate) fn nest(&mut self, id: u16, f: impl FnOnce(&mut Self) -> Result) -> Result {
+        // SAFETY: `skb` is a valid message we own.
+        let start = unsafe { bindings::baton_nla_nest_start(self.skb.as_ptr(), c_int::from(id)) };
+        if start.is_null() {
+            return Err(emsgsize());
+        }
+        let res = f(self);
+        // SAFETY: `start` was returned by `nla_nest_start` on this skb and
+        // nothing before it was removed.
+        unsafe {
+            match res {
+                Ok(()) => bindings::baton_nla_nest_end(self.skb.as_ptr(), start),
+                Err(_) => bindings::baton_nla_nest_cancel(self.skb.as_ptr(), start),
+            }
+        }
+        res
+    }
+
+    /// Sends the reply to the requester.
+    pub(crate) fn send(self, info: &Info<'_>) -> Result {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: we own `skb` (consumed here: `genlmsg_reply` frees it on
+        // every path) and `hdr` is its genl header; `info` is valid.
+        let ret = unsafe {
+            bindings::baton_genlmsg_end(this.skb.as_ptr(), this.hdr.as_ptr());
+            bindings::baton_genlmsg_reply(this.skb.as_ptr(), info.raw.as_ptr())
+        };
+        kernel::error::to_result(ret)
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        // SAFETY: we own `skb` (type invariant) and it was not sent.
+        unsafe { bindings::baton_nlmsg_free(self.skb.as_ptr()) };
+    }
+}
+
+#[repr(C)]
+struct Inner<F> {
+    // First, so that a `*const genl_family` of ours is a `*const Inner<F>`.
+    family: Opaque<bindings::genl_family>,
+    data: F,
+}
+
+/// A registered family; its data `F` is what the commands get.
+///
+/// # Invariants
+///
+/// `inner.family` is registered with `genl_register_family` from creation
+/// until `Drop`, with the ops of `F::OPS` and the policy `F::POLICY`.
+pub(crate) struct Registration<F: Family> {
+    inner: KBox<Inner<F>>,
+}
+
+// SAFETY: the kernel may use the registered family from any thread; after
+// registration we only read it. `F` is `Send + Sync`.
+unsafe impl<F: Family> Send for Registration<F> {}
+// SAFETY: `&Registration` only gives out `&F`, and `F: Sync`.
+unsafe impl<F: Family> Sync for Registration<F> {}
+
+impl<F: Family> Registration<F> {
+    /// Registers the family, with `data` for its commands.
+    pub(crate) fn new(data: F, module: &'static ThisModule) -> Result<Self> {
+        let name = F::NAME.to_bytes_with_nul();
+        let mut raw = bindings::genl_family {
+            version: u32::from(F::VERSION),
+            maxattr: F::POLICY.len().checked_sub(1).ok_or(EINVAL)? as u32,
+            policy: F::POLICY.as_ptr().cast(),
+            small_ops: F::OPS.as_ptr().cast(),
+            n_small_ops: u8::try_from(F::OPS.len()).map_err(|_| EINVAL)?,
+            module: module.as_ptr().cast(),
+            ..Default::default()
+        };
+        if name.len() > raw.name.len() {
+            return Err(EINVAL);
+        }
+        for (d, s) in raw.name.iter_mut().zip(name) {
+            *d = *s as _;
+        }
+        raw.set_netnsok(1);
+        raw.set_parallel_ops(1);
+        let inner = KBox::new(
+            Inner {
+                family: Opaque::new(raw),
+                data,
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the family is valid and boxed (stays put) until `Drop`
+        // unregisters it; policy and ops are `'static`.
+        kernel::error::to_result(unsafe { bindings::genl_register_family(inner.family.get()) })?;
+        // INVARIANT: registered above.
+        Ok(Self { inner })
+    }
+}
+
+impl<F: Family> Drop for Registration<F> {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new` (type invariant). When this returns no
+        // command of the family is running.
+        unsafe { bindings::genl_unregister_family(self.inner.family.get()) };
+    }
+}
+
+/// `doit` of every operation: finds the family's data and runs `C`.
+///
+/// # Safety
+///
+/// Called only by genetlink, for a family registered by [`Registration<F>`].
+unsafe extern "C" fn doit_callback<F: Family, C: Command<F>>(
+    _skb: *mut bindings::sk_buff,
+    info: *mut bindings::genl_info,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: genetlink calls `doit` with a valid `info` for the duration
+        // of the call, for a family registered by `Registration<F>`, so
+        // `info->family` is the first field of an `Inner<F>` that outlives
+        // the call (unregistering waits for running commands); the core
+        // parsed the attributes into `attrs` with `maxattr` entries.
+        let (family, info) = unsafe {
+            let inner = (*info).family.cast::<Inner<F>>();
+            let info = Info {
+                raw: NonNull::new_unchecked(info),
+                _p: PhantomData,
+            };
+            (&(*inner).data, info)
+        };
+        C::doit(family, &info)?;
+        Ok(0)
+    })
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers for kernel functions and macros that are static inline and so
+ * cannot be called from Rust directly. Each one is a one-line forwarder; the
+ * Rust wrappers in src/sys/ state the safety requirements.
+ */
+#ifndef BATON_HELPERS_H
+#define BATON_HELPERS_H
+
+#include <linux/types.h>
+
+struct net;
+struct sk_buff;
+struct genl_info;
+struct genl_family;
+struct netlink_ext_ack;
+struct nlattr;
+
+/* Module parameters (module_param is a macro that defines static data). */
+unsigned short baton_param_ctrl_port(void);
+const char *baton_version(void);
+
+/* Network namespaces. */
+void *baton_net_generic(const struct net *net, unsigned int id);
+
+/* Generic netlink. */
+struct net *baton_genl_info_net(const struct genl_info *info);
+struct sk_buff *baton_genlmsg_new(void);
+void *baton_genlmsg_put_reply(struct sk_buff *skb, struct genl_info *info,
+			      const struct genl_family *family, u8 cmd);
+void baton_genlmsg_end(struct sk_buff *skb, void *hdr);
+int baton_genlmsg_reply(struct sk_buff *skb, struct genl_info *info);
+void baton_nlmsg_free(struct sk_buff *skb);
+void baton_extack_set(struct netlink_ext_ack *extack, const char *msg,
+		      const struct nlattr *attr);
+struct nlattr *baton_nla_nest_start(struct sk_buff *skb, int type);
+void baton_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
+void baton_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);
+int baton_nla_len(const struct nlattr *nla);
+void *baton_nla_data(const struct nlattr *nla);
+
+#endif /* BATON_HELPERS_H */

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Thin safe abstractions over the kernel subsystems baton uses.
+//!
+//! This is the only place with `unsafe` code. One file per subsystem, in the
+//! shape of the kernel's `rust/kernel/net/phy.rs`: a trait the user
+//! implements, `extern "C"` trampolines, and a registration whose `Drop`
+//! undoes it. The generated bindings stay private to this module.
+
+mod bindings;
+pub(crate) mod genl;
+pub(crate) mod netfilter;
+pub(crate) mod netns;
+pub(crate) mod param;

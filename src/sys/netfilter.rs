@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Netfilter hooks.
+//!
+//! C header: [`include/linux/netfilter.h`].
+//!
+//! A [`Hook`] sees the IPv4 packets of one network namespace at the hook
+//! points it asks for. Hooks are not registered on their own: the pernet
+//! layer ([`super::netns`]) registers a namespace's hooks right after its
+//! state is initialised and unregisters them before the state is dropped, so
+//! a hook never outlives the data it is called with nor the namespace.
+//!
+//! [`include/linux/netfilter.h`]: srctree/include/linux/netfilter.h
+
+use super::{bindings, netns::Net};
+use core::ffi::{c_uint, c_void};
+use kernel::{prelude::*, types::Opaque};
+
+/// IPv4 netfilter hook points (`enum nf_inet_hooks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InetHook {
+    /// `NF_INET_PRE_ROUTING`: every packet that arrives, before routing.
+    PreRouting,
+    /// `NF_INET_LOCAL_IN`: packets for this host.
+    LocalIn,
+    /// `NF_INET_FORWARD`: packets routed through this host.
+    Forward,
+    /// `NF_INET_LOCAL_OUT`: packets this host sends.
+    LocalOut,
+    /// `NF_INET_POST_ROUTING`: every packet that leaves, after routing.
+    PostRouting,
+}
+
+impl InetHook {
+    fn to_raw(self) -> c_uint {
+        match self {
+            Self::PreRouting => bindings::nf_inet_hooks_NF_INET_PRE_ROUTING,
+            Self::LocalIn => bindings::nf_inet_hooks_NF_INET_LOCAL_IN,
+            Self::Forward => bindings::nf_inet_hooks_NF_INET_FORWARD,
+            Self::LocalOut => bindings::nf_inet_hooks_NF_INET_LOCAL_OUT,
+            Self::PostRouting => bindings::nf_inet_hooks_NF_INET_POST_ROUTING,
+        }
+    }
+
+    fn from_raw(raw: c_uint) -> Option<Self> {
+        [
+            Self::PreRouting,
+            Self::LocalIn,
+            Self::Forward,
+            Self::LocalOut,
+            Self::PostRouting,
+        ]
+        .into_iter()
+        .find(|h| h.to_raw() == raw)
+    }
+}
+
+/// Where a hook runs: the hook point and its priority among other hooks
+/// there (lower runs first; see `enum nf_ip_hook_priorities`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HookSpec {
+    /// The hook point.
+    pub(crate) hook: InetHook,
+    /// The priority.
+    pub(crate) priority: i32,
+}
+
+/// What to do with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Let it go on (`NF_ACCEPT`).
+    Accept,
+    /// Drop it (`NF_DROP`).
+    #[expect(dead_code, reason = "the handoff hooks will steal packets")]
+    Drop,
+}
+
+/// A socket buffer, borrowed for the duration of a hook call.
+///
+/// # Invariants
+///
+/// The wrapped `struct sk_buff` is valid for as long as the reference is.
+#[repr(transparent)]
+pub(crate) struct SkBuff(Opaque<bindings::sk_buff>);
+
+impl SkBuff {
+    /// # Safety
+    ///
+    /// `ptr` must point to a valid `sk_buff` that outlives `'a` and that
+    /// nothing else frees or changes the length of meanwhile.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::sk_buff) -> &'a SkBuff {
+        // SAFETY: `repr(transparent)` over `Opaque<sk_buff>`; the caller
+        // guarantees validity for `'a`.
+        unsafe { &*ptr.cast::<SkBuff>() }
+    }
+}
+
+/// A packet handler, called in softirq or process context with RCU read
+/// lock held; it must not sleep.
+pub(crate) trait Hook: Send + Sync + Sized + 'static {
+    /// The hook points to attach to.
+    const HOOKS: &'static [HookSpec];
+
+    /// Decides what happens to `skb`, seen at `hook`.
+    fn hook(&self, hook: InetHook, skb: &SkBuff) -> Verdict;
+}
+
+/// The hooks of one namespace, registered.
+///
+/// # Invariants
+///
+/// `ops` holds `T::HOOKS.len()` entries registered with
+/// `nf_register_net_hooks` in one namespace, whose `priv` is a `*const T`.
+pub(super) struct NetHooks {
+    ops: KVec<bindings::nf_hook_ops>,
+}
+
+impl NetHooks {
+    /// Registers `T::HOOKS` in `net`, each called with `data`.
+    ///
+    /// # Safety
+    ///
+    /// `data` must stay valid, and `net` alive, until [`NetHooks::unregister`]
+    /// is called with the same `net`; the result must not be dropped without
+    /// that call.
+    pub(super) unsafe fn register<T: Hook>(net: &Net, data: *const T) -> Result<Self> {
+        let mut ops = KVec::with_capacity(T::HOOKS.len(), GFP_KERNEL)?;
+        for spec in T::HOOKS {
+            ops.push(
+                bindings::nf_hook_ops {
+                    hook: Some(hook_callback::<T>),
+                    priv_: data.cast_mut().cast::<c_void>(),
+                    pf: bindings::NFPROTO_IPV4 as u8,
+                    hooknum: spec.hook.to_raw(),
+                    priority: spec.priority,
+                    ..Default::default()
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        // SAFETY: `net` is alive; `ops` is an array of `ops.len()` valid hook
+        // ops whose memory stays put (never pushed to again) until
+        // `unregister`; the caller keeps `data` valid until then.
+        kernel::error::to_result(unsafe {
+            bindings::nf_register_net_hooks(net.as_ptr(), ops.as_ptr(), ops.len() as c_uint)
+        })?;
+        // INVARIANT: registered above.
+        Ok(Self { ops })
+    }
+
+    /// Unregisters the hooks; when this returns no hook call is running.
+    ///
+    /// # Safety
+    ///
+    /// `net` must be the namespace given to [`NetHooks::register`].
+    pub(super) unsafe fn unregister(self, net: &Net) {
+        // SAFETY: the type invariant says `ops` is registered in `net`.
+        // `nf_unregister_net_hooks` waits for running hook calls (RCU).
+        unsafe {
+            bindings::nf_unregister_net_hooks(
+                net.as_ptr(),
+                self.ops.as_ptr(),
+                self.ops.len() as c_uint,
+            )
+        };
+    }
+}
+
+/// The netfilter hook function of every [`Hook`].
+///
+/// # Safety
+///
+/// Called only by netfilter, for hooks registered by [`NetHooks::register`].
+unsafe extern "C" fn hook_callback<T: Hook>(
+    priv_: *mut c_void,
+    skb: *mut bindings::sk_buff,
+    state: *const bindings::nf_hook_state,
+) -> c_uint {
+    // SAFETY: `priv_` is the `*const T` given to `NetHooks::register`, valid
+    // while the hook is registered (its safety contract).
+    let data = unsafe { &*priv_.cast_const().cast::<T>() };
+    // SAFETY: netfilter calls a hook with a valid skb that it owns for the
+    // duration of the call, and a valid hook state.
+    let (skb, hooknum) = unsafe { (SkBuff::from_raw(skb), (*state).hook) };
+    let Some(hook) = InetHook::from_raw(c_uint::from(hooknum)) else {
+        return bindings::NF_ACCEPT;
+    };
+    match data.hook(hook, skb) {
+        Verdict::Accept => bindings::NF_ACCEPT,
+        Verdict::Drop => bindings::NF_DROP,
+    }
+}
