@@ -12,7 +12,9 @@ APT_PACKAGES=(
 	# guests
 	qemu-system-x86 busybox-static
 	# programs the scenarios run inside the guests (host root over 9p)
-	iproute2 iputils-ping curl nginx-light socat tcpdump ethtool procps
+	iproute2 iputils-ping curl nginx-light socat tcpdump ethtool procps jq util-linux
+	# YNL (the kernel tree's tools/net/ynl) drives the family from its spec in a test
+	python3 python3-yaml python3-jsonschema
 )
 
 log() { printf 'deps: %s\n' "$*"; }

@@ -9,4 +9,5 @@
 //! that runs in the kernel.
 
 pub mod config;
+pub mod csum;
 pub mod uapi;

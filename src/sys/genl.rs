@@ -75,8 +75,7 @@ impl AttrPolicy {
 pub(crate) enum Perm {
     /// Anyone who can open a netlink socket.
     Any,
-    /// CAP_NET_ADMIN in the user namespace that owns the network namespace
-    /// (`GENL_UNS_ADMIN_PERM`).
+    /// CAP_NET_ADMIN (`GENL_ADMIN_PERM`).
     NetAdmin,
 }
 
@@ -117,7 +116,7 @@ impl<F: Family> Op<F> {
                 internal_flags: 0,
                 flags: match perm {
                     Perm::Any => 0,
-                    Perm::NetAdmin => bindings::GENL_UNS_ADMIN_PERM as u8,
+                    Perm::NetAdmin => bindings::GENL_ADMIN_PERM as u8,
                 },
                 validate: 0,
             },
