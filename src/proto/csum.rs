@@ -16,12 +16,17 @@
 //! on byte order, RFC 1071 section 2 (B), so the functions also work with
 //! native-endian words as long as every value uses the same order.)
 //!
-//! Zero has two representations in ones' complement, `0x0000` and `0xffff`.
-//! The incremental update of RFC 1624 equation 3 can produce the other
-//! representation than a computation from scratch, but both verify: a packet
-//! is correct when [`fold`] of the [`sum`] over all of it, checksum field
-//! included, is `0xffff`. Only UDP gives one of them a meaning (a checksum of
-//! `0x0000` means "none"), which callers that rewrite UDP must handle.
+//! A packet is correct when [`fold`] of the [`sum`] over all of it, checksum
+//! field included, is `0xffff`. Zero has two representations in ones'
+//! complement, `0x0000` and `0xffff`: a checksum from scratch is `0xffff`
+//! only when all the data it covers is zero, where the incremental update of
+//! RFC 1624 equation 3 gives `0x0000`, which does not verify. No IP, TCP or
+//! UDP checksum covers all-zero data (protocol numbers and lengths are not
+//! zero); in every other case the update, applied to a checksum from scratch
+//! or from earlier updates, gives exactly the checksum from scratch. UDP
+//! gives `0x0000` the meaning "no checksum" (RFC 768): callers that rewrite
+//! UDP leave such a checksum alone and store a result of `0x0000` as
+//! `0xffff`.
 
 /// Adds the big-endian 16-bit words of `data` to the partial sum `initial`
 /// and returns the new partial sum.

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The numbers of `baton_proto::uapi` against each other and against the
+//! generic netlink spec, `Documentation/netlink/specs/baton.yaml`.
+
+use baton_proto::uapi::{self, attr, cmd, hook_attr, Hook};
+use yaml_rust2::{Yaml, YamlLoader};
+
+const SPEC: &str = include_str!("../../../Documentation/netlink/specs/baton.yaml");
+
+fn spec() -> Yaml {
+    YamlLoader::load_from_str(SPEC)
+        .expect("the spec is valid YAML")
+        .remove(0)
+}
+
+/// The `name`s of a YAML list of mappings, in order.
+fn names(list: &Yaml) -> Vec<&str> {
+    list.as_vec()
+        .expect("a list")
+        .iter()
+        .map(|item| item["name"].as_str().expect("an item with a name"))
+        .collect()
+}
+
+/// The attribute names of the attribute set `set` of the spec.
+fn attribute_set<'a>(spec: &'a Yaml, set: &str) -> Vec<&'a str> {
+    let sets = spec["attribute-sets"].as_vec().expect("attribute-sets");
+    let set = sets
+        .iter()
+        .find(|s| s["name"].as_str() == Some(set))
+        .unwrap_or_else(|| panic!("attribute set {set} in the spec"));
+    names(&set["attributes"])
+}
+
+fn definition(spec: &Yaml, name: &str) -> i64 {
+    spec["definitions"]
+        .as_vec()
+        .expect("definitions")
+        .iter()
+        .find(|d| d["name"].as_str() == Some(name))
+        .and_then(|d| d["value"].as_i64())
+        .unwrap_or_else(|| panic!("definition {name} in the spec"))
+}
+
+/// Checks that `consts` numbers the spec's list `names` from 1, in order, and
+/// that `max` is the last of them.
+fn assert_numbered<T>(what: &str, names: &[&str], consts: &[(&str, T)], max: T)
+where
+    T: Copy + Into<u32> + std::fmt::Debug,
+{
+    let listed: Vec<&str> = consts.iter().map(|&(n, _)| n).collect();
+    assert_eq!(
+        names, listed,
+        "{what}: the constants cover the spec in order"
+    );
+    for (i, &(name, value)) in consts.iter().enumerate() {
+        assert_eq!(value.into(), i as u32 + 1, "{what}: number of {name}");
+    }
+    assert_eq!(max.into(), consts.len() as u32, "{what}: MAX");
+}
+
+#[test]
+fn family_matches_spec() {
+    let spec = spec();
+    assert_eq!(spec["protocol"].as_str(), Some("genetlink"));
+    assert_eq!(
+        spec["name"].as_str(),
+        Some(uapi::FAMILY_NAME.to_str().unwrap())
+    );
+    assert_eq!(
+        definition(&spec, "family-version"),
+        i64::from(uapi::FAMILY_VERSION)
+    );
+    assert_eq!(
+        definition(&spec, "default-ctrl-port"),
+        i64::from(uapi::DEFAULT_CTRL_PORT)
+    );
+}
+
+#[test]
+fn family_name_is_a_valid_genl_name() {
+    let name = uapi::FAMILY_NAME.to_bytes();
+    assert_eq!(name, b"baton");
+    // GENL_NAMSIZ is 16, NUL included.
+    assert!(uapi::FAMILY_NAME.to_bytes_with_nul().len() <= 16);
+}
+
+#[test]
+fn commands_match_spec() {
+    let spec = spec();
+    let ops = names(&spec["operations"]["list"]);
+    assert_numbered(
+        "commands",
+        &ops,
+        &[
+            ("status-get", cmd::STATUS_GET),
+            ("config-get", cmd::CONFIG_GET),
+            ("config-set", cmd::CONFIG_SET),
+        ],
+        cmd::MAX,
+    );
+}
+
+#[test]
+fn baton_attributes_match_spec() {
+    let spec = spec();
+    assert_numbered(
+        "baton attributes",
+        &attribute_set(&spec, "baton"),
+        &[
+            ("version", attr::VERSION),
+            ("ctrl-port", attr::CTRL_PORT),
+            ("node-id", attr::NODE_ID),
+            ("hooks", attr::HOOKS),
+            ("pad", attr::PAD),
+        ],
+        attr::MAX,
+    );
+}
+
+#[test]
+fn hook_attributes_match_spec() {
+    let spec = spec();
+    let mut consts: Vec<(&str, u16)> = Hook::ALL.iter().map(|h| (h.name(), h.attr())).collect();
+    consts.push(("pad", hook_attr::PAD));
+    assert_numbered(
+        "hook-stats attributes",
+        &attribute_set(&spec, "hook-stats"),
+        &consts,
+        hook_attr::MAX,
+    );
+}
+
+#[test]
+fn hook_attrs_are_one_to_four_and_distinct() {
+    let mut attrs: Vec<u16> = Hook::ALL.iter().map(|h| h.attr()).collect();
+    attrs.sort_unstable();
+    attrs.dedup();
+    assert_eq!(attrs, [1, 2, 3, 4]);
+    assert!(attrs.iter().all(|&a| a < hook_attr::PAD));
+}
+
+#[test]
+fn hook_index_matches_position() {
+    for (i, hook) in Hook::ALL.iter().enumerate() {
+        assert_eq!(hook.index(), i, "{hook:?}");
+        assert_eq!(Hook::ALL[hook.index()], *hook);
+    }
+}
+
+#[test]
+fn hook_names_are_distinct_and_match_attrs() {
+    let expected = [
+        (Hook::PreRouting, "pre-routing", hook_attr::PRE_ROUTING),
+        (Hook::LocalIn, "local-in", hook_attr::LOCAL_IN),
+        (Hook::LocalOut, "local-out", hook_attr::LOCAL_OUT),
+        (Hook::PostRouting, "post-routing", hook_attr::POST_ROUTING),
+    ];
+    for (hook, name, attr) in expected {
+        assert_eq!(hook.name(), name);
+        assert_eq!(hook.attr(), attr);
+    }
+    let mut names: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Hook::ALL.len());
+}

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The command line: global options, commands and the `ip(8)`-style
+//! `KEY VALUE` words of `config set`.
+
+use std::{ffi::OsString, fmt};
+
+use baton_proto::config::ConfigUpdate;
+use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
+
+/// Name of the control-port setting, on the command line and in the output.
+pub const CTRL_PORT: &str = "ctrl-port";
+/// Name of the node-id setting, on the command line and in the output.
+pub const NODE_ID: &str = "node-id";
+
+/// `batonctl [OPTIONS] COMMAND`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "batonctl",
+    version,
+    about = "Show and change the state of the baton kernel module",
+    long_about = "Show and change the state of the baton kernel module in the \
+                  current network namespace, over generic netlink.",
+    after_help = "Commands and settings may be abbreviated when that is unambiguous \
+                  (batonctl st, batonctl config sh).",
+    infer_subcommands = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    /// Print JSON instead of text
+    #[arg(short, long, global = true)]
+    json: bool,
+
+    /// Print indented JSON (implies --json)
+    #[arg(short, long, global = true)]
+    pretty: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the module version and the packet counters of the netfilter hooks
+    Status,
+    /// Show or change the configuration of this network namespace
+    #[command(subcommand_required = false)]
+    Config {
+        #[command(subcommand)]
+        command: Option<ConfigCommand>,
+    },
+    /// Print the manual page (roff) on standard output
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Show the configuration (the default)
+    Show,
+    /// Change the configuration; settings not given keep their value
+    #[command(
+        after_help = "Settings:\n  ctrl-port PORT  TCP port of the control channel, 1 to 65535\n  \
+                      node-id ID      this node's id, 0 to 4294967295 (0: not set)"
+    )]
+    Set {
+        /// Settings to change: ctrl-port PORT, node-id ID
+        #[arg(
+            value_name = "KEY VALUE",
+            required = true,
+            num_args = 1..,
+            allow_negative_numbers = true
+        )]
+        settings: Vec<String>,
+    },
+}
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable text.
+    Text,
+    /// JSON on one line.
+    Json,
+    /// Indented JSON.
+    JsonPretty,
+}
+
+/// What to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `status`.
+    Status,
+    /// `config show`.
+    ConfigShow,
+    /// `config set ...`, validated.
+    ConfigSet(ConfigUpdate),
+    /// `man`: print the manual page.
+    Man,
+}
+
+/// A parsed command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Invocation {
+    /// Output format.
+    pub format: Format,
+    /// Command.
+    pub action: Action,
+}
+
+/// Parses a command line, the program name first. Usage errors, `--help` and
+/// `--version` come back as a [`clap::Error`], whose `exit` prints them and
+/// exits (with 2 for usage errors).
+pub fn parse<I, T>(args: I) -> Result<Invocation, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
+    let format = match (cli.json, cli.pretty) {
+        (_, true) => Format::JsonPretty,
+        (true, false) => Format::Json,
+        (false, false) => Format::Text,
+    };
+    let action = match cli.command {
+        Command::Status => Action::Status,
+        Command::Config {
+            command: None | Some(ConfigCommand::Show),
+        } => Action::ConfigShow,
+        Command::Config {
+            command: Some(ConfigCommand::Set { settings }),
+        } => Action::ConfigSet(parse_settings(&settings).map_err(set_usage_error)?),
+        Command::Man => Action::Man,
+    };
+    Ok(Invocation { format, action })
+}
+
+/// The clap description of the command line (for the manual page).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Turns a bad `config set` word into a usage error of `batonctl config set`.
+fn set_usage_error(e: SettingError) -> clap::Error {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let kind = match e {
+        SettingError::UnknownKey(_) => ErrorKind::InvalidValue,
+        SettingError::MissingValue(_) => ErrorKind::TooFewValues,
+        SettingError::Duplicate(_) => ErrorKind::ArgumentConflict,
+        SettingError::InvalidValue { .. } => ErrorKind::ValueValidation,
+    };
+    match cmd
+        .find_subcommand_mut("config")
+        .and_then(|c| c.find_subcommand_mut("set"))
+    {
+        Some(set) => set.error(kind, e),
+        None => cmd.error(kind, e),
+    }
+}
+
+/// A `config set` word that is not a valid `KEY VALUE` pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingError {
+    /// The key is not a setting.
+    UnknownKey(String),
+    /// The last key has no value.
+    MissingValue(&'static str),
+    /// The key was given twice.
+    Duplicate(&'static str),
+    /// The value is out of range or not a number.
+    InvalidValue {
+        /// The setting.
+        key: &'static str,
+        /// The value as given.
+        value: String,
+        /// The values the setting takes.
+        range: &'static str,
+    },
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingError::UnknownKey(key) => write!(
+                f,
+                "unknown setting '{key}' (expected {CTRL_PORT} or {NODE_ID})"
+            ),
+            SettingError::MissingValue(key) => write!(f, "missing value for '{key}'"),
+            SettingError::Duplicate(key) => write!(f, "'{key}' is given more than once"),
+            SettingError::InvalidValue { key, value, range } => write!(
+                f,
+                "invalid value '{value}' for '{key}': expected an integer from {range}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+/// Parses the `KEY VALUE` words of `config set`: each setting at most once,
+/// `ctrl-port` 1 to 65535, `node-id` any `u32`. Keys may be abbreviated to
+/// any unambiguous prefix, as in `ip(8)`.
+pub fn parse_settings<S: AsRef<str>>(words: &[S]) -> Result<ConfigUpdate, SettingError> {
+    let mut update = ConfigUpdate::default();
+    let mut words = words.iter().map(AsRef::as_ref);
+    while let Some(word) = words.next() {
+        let key = [CTRL_PORT, NODE_ID]
+            .into_iter()
+            .find(|k| !word.is_empty() && k.starts_with(word))
+            .ok_or_else(|| SettingError::UnknownKey(word.to_owned()))?;
+        let value = words.next().ok_or(SettingError::MissingValue(key))?;
+        let invalid = |range| SettingError::InvalidValue {
+            key,
+            value: value.to_owned(),
+            range,
+        };
+        if key == CTRL_PORT {
+            if update.ctrl_port.is_some() {
+                return Err(SettingError::Duplicate(key));
+            }
+            let port = parse_decimal::<u16>(value)
+                .filter(|&p| p != 0)
+                .ok_or_else(|| invalid("1 to 65535"))?;
+            update.ctrl_port = Some(port);
+        } else {
+            if update.node_id.is_some() {
+                return Err(SettingError::Duplicate(key));
+            }
+            let id = parse_decimal::<u32>(value).ok_or_else(|| invalid("0 to 4294967295"))?;
+            update.node_id = Some(id);
+        }
+    }
+    Ok(update)
+}
+
+/// Parses plain decimal digits (no sign, no spaces).
+fn parse_decimal<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Invocation {
+        let mut argv = vec!["batonctl"];
+        argv.extend_from_slice(args);
+        parse(argv).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    fn parse_err(args: &[&str]) -> clap::Error {
+        let mut argv = vec!["batonctl"];
+        argv.extend_from_slice(args);
+        match parse(argv) {
+            Ok(inv) => panic!("{args:?} parsed as {inv:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn set(ctrl_port: Option<u16>, node_id: Option<u32>) -> Action {
+        Action::ConfigSet(ConfigUpdate { ctrl_port, node_id })
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn commands() {
+        let text = |action| Invocation {
+            format: Format::Text,
+            action,
+        };
+        assert_eq!(parse_ok(&["status"]), text(Action::Status));
+        assert_eq!(parse_ok(&["config", "show"]), text(Action::ConfigShow));
+        assert_eq!(parse_ok(&["config"]), text(Action::ConfigShow));
+        assert_eq!(parse_ok(&["man"]), text(Action::Man));
+    }
+
+    #[test]
+    fn abbreviations() {
+        assert_eq!(parse_ok(&["st"]).action, Action::Status);
+        assert_eq!(parse_ok(&["conf", "sh"]).action, Action::ConfigShow);
+        assert_eq!(
+            parse_ok(&["c", "se", "ctrl", "7301", "n", "4"]).action,
+            set(Some(7301), Some(4))
+        );
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(parse_ok(&["-j", "status"]).format, Format::Json);
+        assert_eq!(parse_ok(&["--json", "status"]).format, Format::Json);
+        assert_eq!(parse_ok(&["status", "-j"]).format, Format::Json);
+        assert_eq!(parse_ok(&["-j", "-p", "status"]).format, Format::JsonPretty);
+        assert_eq!(parse_ok(&["-jp", "config"]).format, Format::JsonPretty);
+        assert_eq!(parse_ok(&["--pretty", "status"]).format, Format::JsonPretty);
+    }
+
+    #[test]
+    fn config_set_pairs() {
+        assert_eq!(
+            parse_ok(&["config", "set", "ctrl-port", "7301"]).action,
+            set(Some(7301), None)
+        );
+        assert_eq!(
+            parse_ok(&["config", "set", "node-id", "42"]).action,
+            set(None, Some(42))
+        );
+        assert_eq!(
+            parse_ok(&[
+                "config",
+                "set",
+                "node-id",
+                "4294967295",
+                "ctrl-port",
+                "65535"
+            ])
+            .action,
+            set(Some(65535), Some(u32::MAX))
+        );
+        assert_eq!(
+            parse_ok(&["-j", "config", "set", "ctrl-port", "1", "node-id", "0"]).action,
+            set(Some(1), Some(0))
+        );
+    }
+
+    #[test]
+    fn config_set_errors_are_usage_errors() {
+        for args in [
+            &["config", "set"][..],
+            &["config", "set", "ctrl-port"],
+            &["config", "set", "ctrl-port", "0"],
+            &["config", "set", "ctrl-port", "65536"],
+            &["config", "set", "ctrl-port", "-1"],
+            &["config", "set", "ctrl-port", "+5"],
+            &["config", "set", "ctrl-port", "0x10"],
+            &["config", "set", "node-id", "4294967296"],
+            &["config", "set", "node-id", "-1"],
+            &["config", "set", "node-id", ""],
+            &["config", "set", "port", "1"],
+            &["config", "set", "ctrl-port", "1", "ctrl-port", "2"],
+            &["config", "set", "node-id", "1", "ctrl-port"],
+        ] {
+            let e = parse_err(args);
+            assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+            assert!(e.use_stderr(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn setting_errors_name_the_field() {
+        let msg = |words: &[&str]| parse_settings(words).unwrap_err().to_string();
+        assert_eq!(
+            msg(&["ctrl-port", "0"]),
+            "invalid value '0' for 'ctrl-port': expected an integer from 1 to 65535"
+        );
+        assert_eq!(
+            msg(&["ctrl-port", "70000"]),
+            "invalid value '70000' for 'ctrl-port': expected an integer from 1 to 65535"
+        );
+        assert_eq!(
+            msg(&["node-id", "x"]),
+            "invalid value 'x' for 'node-id': expected an integer from 0 to 4294967295"
+        );
+        assert_eq!(msg(&["node-id"]), "missing value for 'node-id'");
+        assert_eq!(
+            msg(&["node-id", "1", "node-id", "2"]),
+            "'node-id' is given more than once"
+        );
+        assert_eq!(
+            msg(&["mtu", "1"]),
+            "unknown setting 'mtu' (expected ctrl-port or node-id)"
+        );
+    }
+
+    #[test]
+    fn usage_error_shows_the_config_set_usage() {
+        let e = parse_err(&["config", "set", "ctrl-port", "0"]).to_string();
+        assert!(e.contains("'ctrl-port'"), "{e}");
+        assert!(e.contains("batonctl config set"), "{e}");
+    }
+
+    #[test]
+    fn other_usage_errors() {
+        for args in [
+            &[][..],
+            &["bogus"],
+            &["status", "extra"],
+            &["config", "bogus"],
+            &["--bogus", "status"],
+        ] {
+            assert_eq!(parse_err(args).exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn help_and_version_are_not_errors() {
+        for args in [&["help"][..], &["--help"], &["help", "config"], &["-V"]] {
+            let e = parse_err(args);
+            assert_eq!(e.exit_code(), 0, "{args:?}");
+            assert!(!e.use_stderr(), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `batonctl`: show and change the state of the baton kernel module over its
+//! generic netlink family (`Documentation/netlink/specs/baton.yaml`). See
+//! `Documentation/batonctl.rst`.
+//!
+//! The parts are plain functions tested without a kernel: [`cli`] parses the
+//! command line, [`msg`] builds and decodes the messages, [`output`] renders
+//! text and JSON; only [`netlink`] touches a socket.
+
+mod cli;
+mod error;
+mod msg;
+mod netlink;
+mod output;
+
+use std::{
+    io::{self, Write},
+    process::ExitCode,
+};
+
+use cli::{Action, Invocation};
+use error::Error;
+use netlink::Baton;
+
+fn main() -> ExitCode {
+    let invocation = match cli::parse(std::env::args_os()) {
+        Ok(invocation) => invocation,
+        Err(e) => {
+            // Usage errors go to stderr; --help, --version and `help` to stdout.
+            // Nothing sensible is left to do if printing them fails.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(error::EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(invocation) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("batonctl: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Carries out one command and prints its result.
+fn run(invocation: Invocation) -> Result<(), Error> {
+    let format = invocation.format;
+    let out = match invocation.action {
+        Action::Man => man_page().map_err(Error::Output)?,
+        Action::Status => output::status(&Baton::connect()?.status()?, format).into_bytes(),
+        Action::ConfigShow => output::config(&Baton::connect()?.config()?, format).into_bytes(),
+        Action::ConfigSet(update) => {
+            Baton::connect()?.set_config(&update)?;
+            Vec::new()
+        }
+    };
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(&out)
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Output)
+}
+
+/// The manual page `batonctl(8)` in roff.
+fn man_page() -> io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cli::command())
+        .section("8")
+        .render(&mut page)?;
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_page_renders() {
+        let page = String::from_utf8(man_page().unwrap()).unwrap();
+        assert!(page.starts_with(".ie"), "{}", &page[..40]);
+        assert!(page.contains(".TH batonctl 8"), "{page}");
+        for word in ["status", "config", "\\-\\-json", "\\-\\-pretty"] {
+            assert!(page.contains(word), "{word} missing");
+        }
+        assert!(!page.contains("\nman\n"), "the man command is hidden");
+    }
+}

@@ -1,0 +1,605 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The generic netlink messages of `Documentation/netlink/specs/baton.yaml`
+//! (and the nlctrl lookup of the family), built and decoded without a socket.
+//!
+//! Every number comes from [`baton_proto::uapi`]; integers are in host byte
+//! order, as netlink wants them.
+
+use std::ffi::CStr;
+
+use baton_proto::{
+    config::{decode_u16, decode_u32, Config, ConfigUpdate},
+    uapi::{attr, cmd, Hook, FAMILY_VERSION},
+};
+use neli::{
+    consts::{
+        genl::{CtrlAttr, CtrlCmd},
+        nl::{NlmF, NlmsgerrAttr},
+    },
+    genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder},
+    nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder},
+    types::{Buffer, GenlBuffer},
+};
+
+use crate::{
+    cli::{CTRL_PORT, NODE_ID},
+    error::Error,
+    output::Status,
+};
+
+/// A generic netlink message: header and attributes, numbers as integers.
+pub type Genl = Genlmsghdr<u8, u16>;
+
+/// A netlink message carrying a [`Genl`], with `nlmsg_type` as an integer.
+pub type Message = Nlmsghdr<u16, Genl>;
+
+/// One attribute: its type and its payload (without header or padding).
+pub type Attr = (u16, Vec<u8>);
+
+/// Version of the nlctrl family that the requests to it carry.
+const CTRL_VERSION: u8 = 2;
+
+/// Builds a generic netlink header `cmd`/`version` followed by `attrs`.
+pub fn genl(cmd: u8, version: u8, attrs: Vec<Attr>) -> Result<Genl, Error> {
+    let attrs = attrs
+        .into_iter()
+        .map(|(ty, payload)| {
+            let ty = AttrTypeBuilder::default()
+                .nla_type(ty)
+                .build()
+                .map_err(build_error)?;
+            NlattrBuilder::default()
+                .nla_type(ty)
+                .nla_payload(payload)
+                .build()
+                .map_err(build_error)
+        })
+        .collect::<Result<GenlBuffer<u16, Buffer>, Error>>()?;
+    GenlmsghdrBuilder::default()
+        .cmd(cmd)
+        .version(version)
+        .attrs(attrs)
+        .build()
+        .map_err(build_error)
+}
+
+fn build_error(e: impl std::fmt::Display) -> Error {
+    Error::Socket(format!("cannot build a message: {e}"))
+}
+
+/// nlctrl `CTRL_CMD_GETFAMILY` for the family called `name`.
+pub fn get_family(name: &CStr) -> Result<Genl, Error> {
+    genl(
+        CtrlCmd::Getfamily.into(),
+        CTRL_VERSION,
+        vec![(
+            CtrlAttr::FamilyName.into(),
+            name.to_bytes_with_nul().to_vec(),
+        )],
+    )
+}
+
+/// `status-get`.
+pub fn status_get() -> Result<Genl, Error> {
+    genl(cmd::STATUS_GET, FAMILY_VERSION, Vec::new())
+}
+
+/// `config-get`.
+pub fn config_get() -> Result<Genl, Error> {
+    genl(cmd::CONFIG_GET, FAMILY_VERSION, Vec::new())
+}
+
+/// The attributes of `config-set` for `update`: `ctrl-port` (`u16`) and
+/// `node-id` (`u32`), each only if it changes.
+pub fn config_set_attrs(update: &ConfigUpdate) -> Vec<Attr> {
+    let mut attrs = Vec::new();
+    if let Some(port) = update.ctrl_port {
+        attrs.push((attr::CTRL_PORT, port.to_ne_bytes().to_vec()));
+    }
+    if let Some(id) = update.node_id {
+        attrs.push((attr::NODE_ID, id.to_ne_bytes().to_vec()));
+    }
+    attrs
+}
+
+/// `config-set` with the attributes of [`config_set_attrs`].
+pub fn config_set(update: &ConfigUpdate) -> Result<Genl, Error> {
+    genl(cmd::CONFIG_SET, FAMILY_VERSION, config_set_attrs(update))
+}
+
+/// The netlink message that sends `genl` to the family `family`:
+/// `NLM_F_REQUEST` and `flags`, sequence number `seq`, from port `pid`.
+pub fn request(family: u16, flags: NlmF, seq: u32, pid: u32, genl: Genl) -> Result<Message, Error> {
+    NlmsghdrBuilder::default()
+        .nl_type(family)
+        .nl_flags(NlmF::REQUEST | flags)
+        .nl_seq(seq)
+        .nl_pid(pid)
+        .nl_payload(NlPayload::Payload(genl))
+        .build()
+        .map_err(build_error)
+}
+
+/// The attributes of `genl` as (type, payload) pairs, in order, with the
+/// nested and byte-order flags cleared from the types.
+pub fn attrs(genl: &Genl) -> Vec<(u16, &[u8])> {
+    genl.attrs()
+        .iter()
+        .map(|a| (*a.nla_type().nla_type(), a.nla_payload().as_ref()))
+        .collect()
+}
+
+/// Splits `payload` into attributes (type, payload), as the kernel's
+/// `nla_for_each_attr` does: aligned to 4 bytes, a trailing remnant too
+/// short for an attribute ignored, a malformed length an error.
+pub fn parse_attrs(payload: &[u8]) -> Result<Vec<(u16, &[u8])>, Error> {
+    let mut attrs = Vec::new();
+    let mut rest = payload;
+    while rest.len() >= 4 {
+        let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
+        // NLA_TYPE_MASK: without NLA_F_NESTED and NLA_F_NET_BYTEORDER.
+        let ty = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
+        if len < 4 || len > rest.len() {
+            return Err(Error::Malformed(format!(
+                "attribute {ty} has length {len} of {} bytes left",
+                rest.len()
+            )));
+        }
+        attrs.push((ty, &rest[4..len]));
+        rest = &rest[((len + 3) & !3).min(rest.len())..];
+    }
+    Ok(attrs)
+}
+
+/// The payload of the first attribute of type `ty` in `attrs`.
+fn find<'a>(attrs: &[(u16, &'a [u8])], ty: u16) -> Option<&'a [u8]> {
+    attrs.iter().find(|&&(t, _)| t == ty).map(|&(_, p)| p)
+}
+
+/// The payload of attribute `ty`, which the reply must have.
+fn require<'a>(attrs: &[(u16, &'a [u8])], ty: u16, name: &str) -> Result<&'a [u8], Error> {
+    find(attrs, ty).ok_or_else(|| Error::Malformed(format!("no {name} attribute")))
+}
+
+fn bad_length(name: &str, payload: &[u8]) -> Error {
+    Error::Malformed(format!("{name} attribute of {} bytes", payload.len()))
+}
+
+/// A NUL-terminated string payload (`NLA_NUL_STRING`/`NLA_STRING`), up to its
+/// first NUL.
+fn decode_string(payload: &[u8]) -> String {
+    let end = payload
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(payload.len());
+    String::from_utf8_lossy(&payload[..end]).into_owned()
+}
+
+fn decode_u64(payload: &[u8]) -> Option<u64> {
+    payload.try_into().ok().map(u64::from_ne_bytes)
+}
+
+/// The family id in nlctrl's reply to [`get_family`].
+pub fn parse_family_id(reply: &Genl) -> Result<u16, Error> {
+    let attrs = attrs(reply);
+    let id = require(&attrs, CtrlAttr::FamilyId.into(), "nlctrl family-id")?;
+    decode_u16(id).ok_or_else(|| bad_length("nlctrl family-id", id))
+}
+
+/// The module version and hook counters in the reply to `status-get`.
+/// Padding and attributes this version does not know are skipped.
+pub fn parse_status(reply: &Genl) -> Result<Status, Error> {
+    let attrs = attrs(reply);
+    let version = decode_string(require(&attrs, attr::VERSION, "version")?);
+    let hooks = parse_attrs(require(&attrs, attr::HOOKS, "hooks")?)?;
+    let mut counters = [0; Hook::ALL.len()];
+    for hook in Hook::ALL {
+        let name = hook.name();
+        let payload = require(&hooks, hook.attr(), name)?;
+        counters[hook.index()] = decode_u64(payload).ok_or_else(|| bad_length(name, payload))?;
+    }
+    Ok(Status {
+        version,
+        hooks: counters,
+    })
+}
+
+/// The configuration in the reply to `config-get`.
+pub fn parse_config(reply: &Genl) -> Result<Config, Error> {
+    let attrs = attrs(reply);
+    let port = require(&attrs, attr::CTRL_PORT, CTRL_PORT)?;
+    let id = require(&attrs, attr::NODE_ID, NODE_ID)?;
+    Ok(Config {
+        ctrl_port: decode_u16(port).ok_or_else(|| bad_length(CTRL_PORT, port))?,
+        node_id: decode_u32(id).ok_or_else(|| bad_length(NODE_ID, id))?,
+    })
+}
+
+/// The message of an extended ACK (`NLMSGERR_ATTR_MSG`), if it has one.
+pub fn ext_ack_message(ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Option<String> {
+    ext_ack
+        .iter()
+        .find(|a| *a.nla_type().nla_type() == NlmsgerrAttr::Msg)
+        .map(|a| decode_string(a.nla_payload().as_ref()))
+        .filter(|m| !m.is_empty())
+}
+
+/// The error in an `NLMSG_ERROR` message with the (negative) `code` and the
+/// extended ACK attributes `ext_ack`.
+pub fn kernel_error(code: i32, ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Error {
+    Error::from_kernel(code.saturating_neg(), ext_ack_message(ext_ack))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use baton_proto::uapi::{hook_attr, FAMILY_NAME};
+    use neli::{FromBytes, ToBytes};
+
+    use super::*;
+
+    /// The bytes of `msg` as they go on the wire.
+    fn bytes(msg: &Message) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        msg.to_bytes(&mut buf).unwrap();
+        buf.into_inner()
+    }
+
+    /// One attribute on the wire, padded to 4 bytes.
+    fn nla(ty: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(4 + payload.len() as u16).to_ne_bytes());
+        out.extend_from_slice(&ty.to_ne_bytes());
+        out.extend_from_slice(payload);
+        out.resize(out.len().next_multiple_of(4), 0);
+        out
+    }
+
+    /// A netlink message header followed by `payload`.
+    fn nlmsg(ty: u16, flags: u16, seq: u32, pid: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&(16 + payload.len() as u32).to_ne_bytes());
+        out.extend_from_slice(&ty.to_ne_bytes());
+        out.extend_from_slice(&flags.to_ne_bytes());
+        out.extend_from_slice(&seq.to_ne_bytes());
+        out.extend_from_slice(&pid.to_ne_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// A generic netlink header followed by `attrs`.
+    fn genlmsg(cmd: u8, attrs: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = vec![cmd, FAMILY_VERSION, 0, 0];
+        for a in attrs {
+            out.extend_from_slice(a);
+        }
+        out
+    }
+
+    /// Parses one message as `batonctl` receives it.
+    fn parse(wire: &[u8]) -> Message {
+        Message::from_bytes(&mut Cursor::new(wire)).unwrap()
+    }
+
+    fn payload(msg: &Message) -> &Genl {
+        msg.get_payload().expect("a generic netlink payload")
+    }
+
+    const FAMILY: u16 = 0x1c;
+    const NLM_F_REQUEST: u16 = 0x1;
+    const NLM_F_ACK: u16 = 0x4;
+    const NLMSG_ERROR: u16 = 2;
+    const NLM_F_ACK_TLVS: u16 = 0x200;
+
+    #[test]
+    fn config_set_attribute_list() {
+        let both = ConfigUpdate {
+            ctrl_port: Some(7301),
+            node_id: Some(42),
+        };
+        assert_eq!(
+            config_set_attrs(&both),
+            vec![
+                (attr::CTRL_PORT, 7301u16.to_ne_bytes().to_vec()),
+                (attr::NODE_ID, 42u32.to_ne_bytes().to_vec()),
+            ]
+        );
+        let port = ConfigUpdate {
+            ctrl_port: Some(1),
+            node_id: None,
+        };
+        assert_eq!(
+            config_set_attrs(&port),
+            vec![(attr::CTRL_PORT, 1u16.to_ne_bytes().to_vec())]
+        );
+        let id = ConfigUpdate {
+            ctrl_port: None,
+            node_id: Some(0),
+        };
+        assert_eq!(
+            config_set_attrs(&id),
+            vec![(attr::NODE_ID, 0u32.to_ne_bytes().to_vec())]
+        );
+    }
+
+    #[test]
+    fn config_set_bytes() {
+        let update = ConfigUpdate {
+            ctrl_port: Some(7301),
+            node_id: Some(0x0102_0304),
+        };
+        let msg = request(FAMILY, NlmF::ACK, 7, 4242, config_set(&update).unwrap()).unwrap();
+        let expected = nlmsg(
+            FAMILY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            7,
+            4242,
+            &genlmsg(
+                cmd::CONFIG_SET,
+                &[
+                    nla(attr::CTRL_PORT, &7301u16.to_ne_bytes()),
+                    nla(attr::NODE_ID, &0x0102_0304u32.to_ne_bytes()),
+                ],
+            ),
+        );
+        assert_eq!(expected.len(), 16 + 4 + 8 + 8);
+        assert_eq!(bytes(&msg), expected);
+    }
+
+    #[test]
+    fn config_set_bytes_decode_as_the_kernel_does() {
+        let update = ConfigUpdate {
+            ctrl_port: None,
+            node_id: Some(77),
+        };
+        let wire = bytes(&request(FAMILY, NlmF::ACK, 1, 0, config_set(&update).unwrap()).unwrap());
+        let attrs = parse_attrs(&wire[20..]).unwrap();
+        assert_eq!(attrs.len(), 1);
+        assert_eq!(find(&attrs, attr::CTRL_PORT), None);
+        assert_eq!(decode_u32(find(&attrs, attr::NODE_ID).unwrap()), Some(77));
+    }
+
+    #[test]
+    fn get_requests_have_no_attributes() {
+        for (genl, cmd) in [
+            (status_get().unwrap(), cmd::STATUS_GET),
+            (config_get().unwrap(), cmd::CONFIG_GET),
+        ] {
+            let msg = request(FAMILY, NlmF::empty(), 3, 0, genl).unwrap();
+            assert_eq!(
+                bytes(&msg),
+                nlmsg(FAMILY, NLM_F_REQUEST, 3, 0, &genlmsg(cmd, &[]))
+            );
+        }
+    }
+
+    #[test]
+    fn get_family_bytes() {
+        let msg = request(0x10, NlmF::empty(), 1, 0, get_family(FAMILY_NAME).unwrap()).unwrap();
+        let expected = nlmsg(
+            0x10, // GENL_ID_CTRL
+            NLM_F_REQUEST,
+            1,
+            0,
+            &[
+                &[3u8, CTRL_VERSION, 0, 0][..], // CTRL_CMD_GETFAMILY
+                &nla(2, b"baton\0"),            // CTRL_ATTR_FAMILY_NAME
+            ]
+            .concat(),
+        );
+        assert_eq!(bytes(&msg), expected);
+    }
+
+    #[test]
+    fn family_id_from_nlctrl_reply() {
+        let reply = nlmsg(
+            0x10,
+            0,
+            1,
+            99,
+            &[
+                &[1u8, 2, 0, 0][..],                  // CTRL_CMD_NEWFAMILY
+                &nla(2, b"baton\0"),                  // CTRL_ATTR_FAMILY_NAME
+                &nla(1, &FAMILY.to_ne_bytes()),       // CTRL_ATTR_FAMILY_ID
+                &nla(3, &1u32.to_ne_bytes()),         // CTRL_ATTR_VERSION
+                &nla(6 | 0x8000, &nla(1, &[0u8; 8])), // CTRL_ATTR_OPS, nested
+            ]
+            .concat(),
+        );
+        assert_eq!(parse_family_id(payload(&parse(&reply))).unwrap(), FAMILY);
+    }
+
+    #[test]
+    fn status_reply() {
+        // As the kernel builds it: nla_put_u64_64bit may put a pad attribute
+        // before each counter to align it.
+        let hooks = [
+            nla(hook_attr::PAD, &[]),
+            nla(hook_attr::PRE_ROUTING, &12u64.to_ne_bytes()),
+            nla(hook_attr::PAD, &[]),
+            nla(hook_attr::LOCAL_IN, &10u64.to_ne_bytes()),
+            nla(hook_attr::LOCAL_OUT, &8u64.to_ne_bytes()),
+            nla(hook_attr::POST_ROUTING, &u64::MAX.to_ne_bytes()),
+        ]
+        .concat();
+        let reply = nlmsg(
+            FAMILY,
+            0,
+            5,
+            99,
+            &genlmsg(
+                cmd::STATUS_GET,
+                &[
+                    nla(attr::VERSION, b"0.1.0\0"),
+                    nla(attr::HOOKS | 0x8000, &hooks),
+                    nla(42, b"from a later version"),
+                ],
+            ),
+        );
+        let status = parse_status(payload(&parse(&reply))).unwrap();
+        assert_eq!(
+            status,
+            Status {
+                version: "0.1.0".into(),
+                hooks: [12, 10, 8, u64::MAX],
+            }
+        );
+    }
+
+    #[test]
+    fn status_reply_without_a_counter_is_malformed() {
+        let hooks = [
+            nla(hook_attr::PRE_ROUTING, &1u64.to_ne_bytes()),
+            nla(hook_attr::LOCAL_IN, &1u64.to_ne_bytes()),
+            nla(hook_attr::POST_ROUTING, &1u64.to_ne_bytes()),
+        ]
+        .concat();
+        let reply = nlmsg(
+            FAMILY,
+            0,
+            5,
+            99,
+            &genlmsg(
+                cmd::STATUS_GET,
+                &[nla(attr::VERSION, b"0.1.0\0"), nla(attr::HOOKS, &hooks)],
+            ),
+        );
+        let e = parse_status(payload(&parse(&reply))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "malformed reply from the kernel: no local-out attribute"
+        );
+    }
+
+    #[test]
+    fn config_reply() {
+        let reply = nlmsg(
+            FAMILY,
+            0,
+            6,
+            99,
+            &genlmsg(
+                cmd::CONFIG_GET,
+                &[
+                    nla(attr::CTRL_PORT, &7300u16.to_ne_bytes()),
+                    nla(attr::NODE_ID, &9u32.to_ne_bytes()),
+                ],
+            ),
+        );
+        assert_eq!(
+            parse_config(payload(&parse(&reply))).unwrap(),
+            Config {
+                ctrl_port: 7300,
+                node_id: 9
+            }
+        );
+    }
+
+    #[test]
+    fn config_reply_with_a_short_port_is_malformed() {
+        let reply = nlmsg(
+            FAMILY,
+            0,
+            6,
+            99,
+            &genlmsg(
+                cmd::CONFIG_GET,
+                &[
+                    nla(attr::CTRL_PORT, &[1]),
+                    nla(attr::NODE_ID, &9u32.to_ne_bytes()),
+                ],
+            ),
+        );
+        assert!(matches!(
+            parse_config(payload(&parse(&reply))),
+            Err(Error::Malformed(_))
+        ));
+    }
+
+    /// The NLMSG_ERROR the kernel sends for a refused request with
+    /// NETLINK_EXT_ACK on: errno, the whole request, then the TLVs.
+    fn error_reply(errno: i32, request: &[u8], tlvs: &[Vec<u8>]) -> Vec<u8> {
+        let mut payload = (-errno).to_ne_bytes().to_vec();
+        payload.extend_from_slice(request);
+        for tlv in tlvs {
+            payload.extend_from_slice(tlv);
+        }
+        let flags = if tlvs.is_empty() { 0 } else { NLM_F_ACK_TLVS };
+        nlmsg(NLMSG_ERROR, flags, 9, 4242, &payload)
+    }
+
+    fn received_error(wire: &[u8]) -> Error {
+        let mut msg = parse(wire);
+        assert_eq!(*msg.nl_seq(), 9);
+        let err = msg.get_err().expect("an error message");
+        kernel_error(*err.error(), err.ext_ack())
+    }
+
+    fn config_set_request() -> Vec<u8> {
+        let update = ConfigUpdate {
+            ctrl_port: Some(7301),
+            node_id: None,
+        };
+        bytes(&request(FAMILY, NlmF::ACK, 9, 4242, config_set(&update).unwrap()).unwrap())
+    }
+
+    #[test]
+    fn error_with_extack_message() {
+        let wire = error_reply(
+            22, // EINVAL
+            &config_set_request(),
+            &[
+                nla(1, b"no configuration attribute given\0"), // NLMSGERR_ATTR_MSG
+                nla(2, &20u32.to_ne_bytes()),                  // NLMSGERR_ATTR_OFFS
+            ],
+        );
+        let e = received_error(&wire);
+        assert!(matches!(e, Error::Kernel { errno: 22, .. }), "{e:?}");
+        assert_eq!(e.to_string(), "no configuration attribute given");
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn error_without_extack_uses_strerror() {
+        let wire = error_reply(95, &config_set_request(), &[]); // EOPNOTSUPP
+        let e = received_error(&wire);
+        assert_eq!(e.to_string(), "Operation not supported");
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn eperm_is_permission_denied() {
+        let wire = error_reply(1, &config_set_request(), &[]);
+        let e = received_error(&wire);
+        assert!(matches!(e, Error::PermissionDenied));
+        assert_eq!(e.exit_code(), 4);
+    }
+
+    #[test]
+    fn ack_is_not_an_error() {
+        // Success: errno 0 and only the request header (NLM_F_CAPPED).
+        let request = config_set_request();
+        let mut payload = 0i32.to_ne_bytes().to_vec();
+        payload.extend_from_slice(&request[..16]);
+        let wire = nlmsg(NLMSG_ERROR, 0x100, 9, 4242, &payload);
+        let msg = parse(&wire);
+        assert!(matches!(msg.nl_payload(), NlPayload::Ack(_)));
+    }
+
+    #[test]
+    fn parse_attrs_checks_lengths() {
+        assert!(parse_attrs(&[]).unwrap().is_empty());
+        let two = [nla(1, &[7]), nla(2, &[1, 2, 3, 4])].concat();
+        assert_eq!(
+            parse_attrs(&two).unwrap(),
+            vec![(1, &[7][..]), (2, &[1, 2, 3, 4][..])]
+        );
+        // Length beyond the buffer, or shorter than the header.
+        assert!(parse_attrs(&[9, 0, 1, 0, 0]).is_err());
+        assert!(parse_attrs(&[2, 0, 1, 0]).is_err());
+        // A last attribute without padding is fine.
+        assert_eq!(parse_attrs(&[5, 0, 3, 0, 1]).unwrap(), vec![(3, &[1][..])]);
+    }
+}

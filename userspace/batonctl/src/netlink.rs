@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The conversation with the kernel: a generic netlink socket, the lookup of
+//! a family through nlctrl, and one request at a time.
+
+use std::{ffi::CStr, io};
+
+use baton_proto::{
+    config::{Config, ConfigUpdate},
+    uapi::FAMILY_NAME,
+};
+use neli::{
+    consts::{
+        nl::{GenlId, NlmF},
+        socket::NlFamily,
+    },
+    err::SocketError,
+    nl::NlPayload,
+    socket::synchronous::NlSocketHandle,
+    utils::Groups,
+};
+
+use crate::{
+    error::Error,
+    msg::{self, Genl},
+    output::Status,
+};
+
+impl From<SocketError> for Error {
+    fn from(e: SocketError) -> Self {
+        Error::Socket(e.to_string())
+    }
+}
+
+/// A generic netlink socket with extended ACKs on.
+pub struct Conn {
+    socket: NlSocketHandle,
+    seq: u32,
+}
+
+impl Conn {
+    /// Opens the socket and turns on `NETLINK_EXT_ACK`.
+    pub fn open() -> Result<Self, Error> {
+        let socket = NlSocketHandle::connect(NlFamily::Generic, None, Groups::empty())?;
+        socket.enable_ext_ack(true)?;
+        Ok(Conn { socket, seq: 0 })
+    }
+
+    /// The id of the generic netlink family `name`. nlctrl answers ENOENT
+    /// when there is no such family.
+    pub fn resolve(&mut self, name: &CStr) -> Result<u16, Error> {
+        let reply = self.request(GenlId::Ctrl.into(), NlmF::empty(), msg::get_family(name)?)?;
+        msg::parse_family_id(&reply)
+    }
+
+    /// Sends `genl` to `family` and returns the reply.
+    pub fn request(&mut self, family: u16, flags: NlmF, genl: Genl) -> Result<Genl, Error> {
+        self.transact(family, flags, genl)?
+            .ok_or_else(|| Error::Malformed("no reply".into()))
+    }
+
+    /// Sends one request and receives until its reply, or with `NLM_F_ACK`
+    /// until its ACK, or its error. Returns the reply, if there was one before
+    /// the ACK. Messages with other sequence numbers are skipped.
+    pub fn transact(
+        &mut self,
+        family: u16,
+        flags: NlmF,
+        genl: Genl,
+    ) -> Result<Option<Genl>, Error> {
+        self.seq = self.seq.wrapping_add(1);
+        let seq = self.seq;
+        let request = msg::request(family, flags, seq, self.socket.pid(), genl)?;
+        self.socket.send(&request)?;
+
+        let wants_ack = flags.contains(NlmF::ACK);
+        let mut reply = None;
+        loop {
+            let (messages, _) = self.socket.recv::<u16, Genl>()?;
+            for message in messages {
+                let mut message = message?;
+                if *message.nl_seq() != seq {
+                    continue;
+                }
+                if let Some(err) = message.get_err() {
+                    return Err(msg::kernel_error(*err.error(), err.ext_ack()));
+                }
+                match message.nl_payload() {
+                    NlPayload::Ack(_) => return Ok(reply),
+                    NlPayload::Payload(genl) if !wants_ack => return Ok(Some(genl.clone())),
+                    NlPayload::Payload(genl) => reply = Some(genl.clone()),
+                    NlPayload::Err(_) | NlPayload::DumpExtAck(_) | NlPayload::Empty => {}
+                }
+            }
+        }
+    }
+}
+
+/// The error of looking up the `baton` family: "not found" means that the
+/// module is not loaded.
+fn lookup_error(e: Error) -> Error {
+    match e {
+        Error::Kernel { errno, .. }
+            if io::Error::from_raw_os_error(errno).kind() == io::ErrorKind::NotFound =>
+        {
+            Error::NotLoaded
+        }
+        e => e,
+    }
+}
+
+/// A connection to the `baton` family.
+pub struct Baton {
+    conn: Conn,
+    family: u16,
+}
+
+impl Baton {
+    /// Opens a socket and looks up the `baton` family; [`Error::NotLoaded`]
+    /// if there is none.
+    pub fn connect() -> Result<Self, Error> {
+        let mut conn = Conn::open()?;
+        let family = conn.resolve(FAMILY_NAME).map_err(lookup_error)?;
+        Ok(Baton { conn, family })
+    }
+
+    /// `status-get`.
+    pub fn status(&mut self) -> Result<Status, Error> {
+        let reply = self
+            .conn
+            .request(self.family, NlmF::empty(), msg::status_get()?)?;
+        msg::parse_status(&reply)
+    }
+
+    /// `config-get`.
+    pub fn config(&mut self) -> Result<Config, Error> {
+        let reply = self
+            .conn
+            .request(self.family, NlmF::empty(), msg::config_get()?)?;
+        msg::parse_config(&reply)
+    }
+
+    /// `config-set`, with `NLM_F_ACK`: waits for the kernel's verdict.
+    pub fn set_config(&mut self, update: &ConfigUpdate) -> Result<(), Error> {
+        self.conn
+            .transact(self.family, NlmF::ACK, msg::config_set(update)?)
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! These talk to the running kernel's nlctrl, which every Linux kernel
+    //! with generic netlink has; they are skipped where no netlink socket can
+    //! be opened.
+
+    use neli::consts::genl::{CtrlAttr, CtrlCmd};
+
+    use super::*;
+
+    const GENL_ID_CTRL: u16 = 0x10;
+    const ENOENT: i32 = 2;
+    const EINVAL: i32 = 22;
+
+    fn open() -> Option<Conn> {
+        match Conn::open() {
+            Ok(conn) => Some(conn),
+            Err(e) => {
+                eprintln!("skipped: no generic netlink socket: {e}");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_error_maps_enoent_only() {
+        let enoent = Error::Kernel {
+            errno: ENOENT,
+            message: None,
+        };
+        assert!(matches!(lookup_error(enoent), Error::NotLoaded));
+        assert!(matches!(
+            lookup_error(Error::PermissionDenied),
+            Error::PermissionDenied
+        ));
+        let einval = Error::Kernel {
+            errno: EINVAL,
+            message: None,
+        };
+        assert!(matches!(
+            lookup_error(einval),
+            Error::Kernel { errno: EINVAL, .. }
+        ));
+    }
+
+    #[test]
+    fn resolves_nlctrl() {
+        let Some(mut conn) = open() else { return };
+        assert_eq!(conn.resolve(c"nlctrl").unwrap(), GENL_ID_CTRL);
+        // Sequence numbers go on.
+        assert_eq!(conn.resolve(c"nlctrl").unwrap(), GENL_ID_CTRL);
+    }
+
+    #[test]
+    fn missing_family_is_enoent() {
+        let Some(mut conn) = open() else { return };
+        let e = conn.resolve(c"baton-test-none").unwrap_err();
+        assert!(matches!(e, Error::Kernel { errno: ENOENT, .. }), "{e:?}");
+        assert!(matches!(lookup_error(e), Error::NotLoaded));
+    }
+
+    #[test]
+    fn reply_then_ack() {
+        let Some(mut conn) = open() else { return };
+        let reply = conn
+            .transact(GENL_ID_CTRL, NlmF::ACK, msg::get_family(c"nlctrl").unwrap())
+            .unwrap()
+            .expect("the reply before the ACK");
+        assert_eq!(msg::parse_family_id(&reply).unwrap(), GENL_ID_CTRL);
+    }
+
+    #[test]
+    fn kernel_error_carries_the_extack_message() {
+        let Some(mut conn) = open() else { return };
+        // CTRL_ATTR_FAMILY_ID is a u16: one byte fails the policy, which the
+        // kernel reports with an extended ACK message ("Attribute failed
+        // policy validation").
+        let genl = msg::genl(
+            CtrlCmd::Getfamily.into(),
+            2,
+            vec![(CtrlAttr::FamilyId.into(), vec![1])],
+        )
+        .unwrap();
+        let e = conn.transact(GENL_ID_CTRL, NlmF::ACK, genl).unwrap_err();
+        // The errno depends on the kernel version (EINVAL, ERANGE).
+        match &e {
+            Error::Kernel {
+                errno,
+                message: Some(message),
+            } if *errno > 0 => {
+                assert!(!message.is_empty());
+                assert_eq!(e.to_string(), *message);
+                assert_eq!(e.exit_code(), 1);
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+}
