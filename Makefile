@@ -57,11 +57,11 @@ check:
 	KCONFIG=$(KCONFIG) tests/check.sh
 
 demo: build
-	tests/vm/run.sh -k $(KDIR) --show demo
+	tests/vm/run.sh -k $(KDIR) --show tests/vm/demo/cluster.sh
 
 fmt:
 	rustfmt --edition 2021 $$(git ls-files 'src/*.rs' 'src/**/*.rs')
-	$(CARGO) fmt --manifest-path $(CARGO_MANIFEST)
+	cd userspace && $(CARGO) fmt --all
 
 lint: kernel
 	tests/lint.sh

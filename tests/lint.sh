@@ -39,7 +39,11 @@ module_clippy() {
 
 gate module-rustfmt module_rustfmt
 gate module-clippy module_clippy
-gate userspace-fmt cargo fmt --manifest-path userspace/Cargo.toml --check
+userspace_fmt() {
+	(cd userspace && cargo fmt --all --check)
+}
+
+gate userspace-fmt userspace_fmt
 gate userspace-clippy cargo clippy --manifest-path userspace/Cargo.toml --all-targets -- -D warnings
 
 echo "lint: $passed passed, $failed failed"
