@@ -1,0 +1,280 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Shell library for the VM scenarios, sourced inside the guest:
+#
+#   . "$(dirname "$0")/../lib.sh"
+#
+# guest-init.sh has exported BATON_REPO, BATON_OUT, BATON_GUEST, BATON_GUESTS,
+# BATON_TIMEOUT and BATON_SCENARIO.  In the manner of the kernel's
+# tools/testing/selftests/net/netfilter/ipvs.sh: namespaces built by helpers,
+# a skip when a tool is missing, cleanup on exit, one function per check.
+# Documentation/testing.rst lists every helper.
+#
+# Addresses: only 198.18.0.0/15 (RFC 2544 benchmarking).  198.18.0.0/24 is the
+# segment between guests (guest N is 198.18.0.N+1, see guest_addr);
+# 198.18.S.0/24 with S >= 1 are the namespace LANs inside a guest (lan_setup).
+
+: "${BATON_REPO:?lib.sh: run the scenario through tests/vm/run.sh}"
+: "${BATON_OUT:?}" "${BATON_GUEST:?}" "${BATON_GUESTS:?}"
+BATON_SCENARIO=${BATON_SCENARIO:-$(basename "$0" .sh)}
+
+# Exit status that run.sh reports as SKIP (the kselftest convention).
+readonly ksft_skip=4
+
+BATON_KO=${BATON_KO:-$BATON_REPO/baton.ko}
+BATONCTL=${BATONCTL:-$BATON_REPO/userspace/target/release/batonctl}
+
+# --- reporting --------------------------------------------------------------
+
+# log MSG...: one line on the console (stderr, so that it also shows from
+# inside $(...)), prefixed with the guest's uptime, the scenario and the guest.
+log() {
+	local _up _
+	read -r _up _ </proc/uptime
+	printf '[%8s] %s/g%s: %s\n' "$_up" "$BATON_SCENARIO" "$BATON_GUEST" "$*" >&2
+}
+
+# fail MSG...: the scenario fails with this reason.  Exits the current shell,
+# so call it from the scenario's shell, not from a $(...) or a pipeline.
+fail() {
+	log "FAIL: $*"
+	exit 1
+}
+
+# skip MSG...: the scenario cannot run here (missing tool...): run.sh says SKIP.
+skip() {
+	log "SKIP: $*"
+	echo "$*" >"$BATON_OUT/guest$BATON_GUEST.skip"
+	exit "$ksft_skip"
+}
+
+# require_cmd CMD...: skip unless every command exists.
+require_cmd() {
+	local _c
+	for _c in "$@"; do
+		command -v "$_c" >/dev/null 2>&1 || skip "$_c not installed on the host"
+	done
+}
+
+# check_eq NAME GOT WANT: fail unless GOT = WANT (compared as strings).
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		log "ok: $1 = $2"
+	else
+		fail "$1: got '$2', want '$3'"
+	fi
+}
+
+# check_ge NAME GOT MIN: fail unless the integer GOT >= MIN.
+check_ge() {
+	if [ "$2" -ge "$3" ] 2>/dev/null; then
+		log "ok: $1 = $2 (>= $3)"
+	else
+		fail "$1: got '$2', want >= $3"
+	fi
+}
+
+# --- cleanup ----------------------------------------------------------------
+
+# defer CMD...: run CMD when the scenario exits, last deferred first.  Use this
+# instead of `trap ... EXIT`, which would replace the library's handler.
+_baton_deferred=()
+defer() {
+	_baton_deferred+=("$(printf '%q ' "$@")")
+}
+
+_baton_run_deferred() {
+	local _i
+	for ((_i = ${#_baton_deferred[@]} - 1; _i >= 0; _i--)); do
+		eval "${_baton_deferred[_i]}" || true
+	done
+	_baton_deferred=()
+}
+trap _baton_run_deferred EXIT
+
+# --- waiting ----------------------------------------------------------------
+
+# wait_for [-t SECS] CMD...: run CMD (output discarded) every 0.2 s until it
+# succeeds; returns 1 after SECS (default 30: TCG guests are slow).
+wait_for() {
+	local _t=30 _deadline
+	if [ "${1:-}" = -t ]; then
+		_t=$2
+		shift 2
+	fi
+	_deadline=$((SECONDS + _t))
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS >= _deadline)); then
+			log "gave up after ${_t}s waiting for: $*"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# wait_listen NS PORT [SECS]: wait until a TCP socket listens on PORT in NS.
+wait_listen() {
+	wait_for -t "${3:-30}" _baton_listening "$1" "$2"
+}
+
+_baton_listening() {
+	[ -n "$(ns_exec "$1" ss -Hltn "sport = :$2")" ]
+}
+
+# barrier NAME [SECS]: multi-guest rendezvous.  Each guest creates
+# $BATON_OUT/barrier.NAME.<guest> and waits until all BATON_GUESTS exist;
+# fails after SECS (default 120).  Use each NAME once per scenario.
+barrier() {
+	local _name=$1 _t=${2:-120} _i _deadline
+	_deadline=$((SECONDS + _t))
+	: >"$BATON_OUT/barrier.$_name.$BATON_GUEST"
+	for ((_i = 0; _i < BATON_GUESTS; _i++)); do
+		until [ -e "$BATON_OUT/barrier.$_name.$_i" ]; do
+			((SECONDS < _deadline)) || fail "barrier $_name: guest $_i not there after ${_t}s"
+			sleep 0.2
+		done
+	done
+	log "barrier $_name: all $BATON_GUESTS guests"
+}
+
+# publish KEY VALUE / fetch GUEST KEY: pass a small value to other guests
+# through the out share.  fetch waits for it like barrier does.
+publish() {
+	printf '%s\n' "$2" >"$BATON_OUT/value.$1.$BATON_GUEST.tmp"
+	mv "$BATON_OUT/value.$1.$BATON_GUEST.tmp" "$BATON_OUT/value.$1.$BATON_GUEST"
+}
+
+fetch() {
+	local _f=$BATON_OUT/value.$2.$1
+	wait_for -t "${3:-120}" test -e "$_f" || fail "fetch $2: guest $1 did not publish it"
+	cat "$_f"
+}
+
+# --- namespaces -------------------------------------------------------------
+
+# ns_create NAME...: new network namespaces with lo up, deleted on exit.
+ns_create() {
+	local _ns
+	for _ns in "$@"; do
+		ip netns add "$_ns"
+		defer ip netns del "$_ns"
+		ip -n "$_ns" link set lo up
+	done
+}
+
+# ns_exec NAME CMD...: run CMD in namespace NAME; NAME "-" is the guest's
+# initial namespace (also for wait_listen, link_stat, snmp_get).
+ns_exec() {
+	local _ns=$1
+	shift
+	if [ "$_ns" = - ]; then
+		"$@"
+	else
+		ip netns exec "$_ns" "$@"
+	fi
+}
+
+# lan_create SWITCH: a "switch" namespace holding bridge br0.
+lan_create() {
+	ns_create "$1"
+	ip -n "$1" link add br0 type bridge forward_delay 0
+	ip -n "$1" link set br0 up
+}
+
+# lan_join SWITCH NS ADDR/PLEN: plug namespace NS into SWITCH's br0 with a veth
+# pair; NS sees it as eth0 with address ADDR/PLEN.  NS must exist.
+lan_join() {
+	local _sw=$1 _ns=$2 _addr=$3 _port
+	_port=$(printf "p-%.13s" "$_ns")
+	ip link add eth0 netns "$_ns" type veth peer name "$_port" netns "$_sw"
+	ip -n "$_sw" link set "$_port" master br0 up
+	ip -n "$_ns" addr add "$_addr" dev eth0
+	ip -n "$_ns" link set eth0 up
+}
+
+# lan_uplink SWITCH DEV: move the guest's DEV (e.g. eth0) into SWITCH's br0, so
+# that namespaces on this LAN share the L2 segment between guests.
+lan_uplink() {
+	ip link set "$2" netns "$1"
+	ip -n "$1" link set "$2" master br0 up
+}
+
+# lan_addr SUBNET I: address of host I (1-based) on LAN SUBNET: 198.18.SUBNET.I
+lan_addr() {
+	echo "198.18.$1.$2"
+}
+
+# lan_setup SUBNET SWITCH NS...: create SWITCH and namespaces NS..., the i-th
+# (from 1) on eth0 with lan_addr SUBNET i /24.  SUBNET: 1..255.
+lan_setup() {
+	local _subnet=$1 _sw=$2 _i=1 _ns
+	shift 2
+	((_subnet >= 1 && _subnet <= 255)) || fail "lan_setup: SUBNET must be 1..255 (0 is the guests' segment)"
+	lan_create "$_sw"
+	for _ns in "$@"; do
+		ns_create "$_ns"
+		lan_join "$_sw" "$_ns" "$(lan_addr "$_subnet" "$_i")/24"
+		_i=$((_i + 1))
+	done
+}
+
+# --- guests -----------------------------------------------------------------
+
+# guest_addr N: address of guest N on the segment between guests.
+guest_addr() {
+	echo "198.18.0.$(($1 + 1))"
+}
+
+# setup_guest_net [DEV]: bring up the guest's NIC (eth0) with guest_addr/24.
+# shellcheck disable=SC2120 # DEV is optional
+setup_guest_net() {
+	local _dev=${1:-eth0}
+	[ -e "/sys/class/net/$_dev" ] || fail "no $_dev: does the scenario header say 'guests: 2' or 'net: yes'?"
+	ip addr add "$(guest_addr "$BATON_GUEST")/24" dev "$_dev"
+	ip link set "$_dev" up
+}
+
+# --- counters ---------------------------------------------------------------
+
+# link_stat NS DEV COUNTER: a /sys/class/net/DEV/statistics counter (rx_packets...).
+link_stat() {
+	ns_exec "$1" cat "/sys/class/net/$2/statistics/$3"
+}
+
+# snmp_get NS PROTO FIELD: a /proc/net/snmp counter, e.g. snmp_get h1 Icmp InEchos.
+snmp_get() {
+	local _val
+	_val=$(ns_exec "$1" cat /proc/net/snmp | _baton_snmp "$2" "$3")
+	[ -n "$_val" ] || fail "snmp_get: no counter $2 $3 in namespace $1"
+	echo "$_val"
+}
+
+_baton_snmp() {
+	awk -v p="$1:" -v f="$2" '
+		$1 == p && !c { for (i = 2; i <= NF; i++) if ($i == f) c = i; next }
+		$1 == p && c  { print $c; exit }'
+}
+
+# --- baton ------------------------------------------------------------------
+
+# baton_load [PARAM=VALUE...]: insmod the repository's baton.ko.
+# shellcheck disable=SC2120 # parameters are optional
+baton_load() {
+	[ -f "$BATON_KO" ] || fail "$BATON_KO not built (make module)"
+	insmod "$BATON_KO" "$@" ||
+		fail "insmod baton.ko failed (built against this kernel? e.g. make module KCONFIG=debug)"
+	log "baton.ko loaded"
+}
+
+# baton_unload: rmmod baton.
+baton_unload() {
+	rmmod baton || fail "rmmod baton failed"
+	log "baton.ko unloaded"
+}
+
+# batonctl ARGS...: the repository's release build of batonctl.
+batonctl() {
+	[ -x "$BATONCTL" ] || fail "$BATONCTL not built (make userspace)"
+	"$BATONCTL" "$@"
+}
