@@ -53,18 +53,6 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts 2>/dev/null
 mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
 [ -d /sys/kernel/debug ] && mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 
-# Writable scratch space over the read-only host directories.
-for d in /tmp /run /var/tmp /var/log /var/lib /var/cache; do
-	[ -d "$d" ] || continue
-	case $d in
-	/tmp | /var/tmp) mode=1777 ;;
-	*) mode=0755 ;;
-	esac
-	mount -t tmpfs -o "nosuid,nodev,mode=$mode" tmpfs "$d" || die "cannot mount tmpfs on $d"
-done
-# Programs the scenarios run expect these (nginx-light's compiled-in paths).
-mkdir -p /run/netns /run/lock /var/lib/nginx /var/log/nginx /var/cache/nginx
-
 scenario='' guest=0 guests=1 repo='' kdir='' timeout=300 epoch=''
 read -r -a words </proc/cmdline
 for w in "${words[@]}"; do
@@ -81,6 +69,41 @@ done
 if [ -z "$scenario" ] || [ -z "$repo" ]; then
 	die "baton.scenario= and baton.repo= are required"
 fi
+
+# Writable scratch space over the read-only host directories. The host paths
+# the run needs (repository, kernel build and source, scenario) stay visible
+# even when they live below one of these (a clone in /tmp, say): each is
+# bind-mounted aside first and moved back on top of the new tmpfs.
+keep=("$repo" "$(dirname "$scenario")")
+if [ -n "$kdir" ]; then
+	keep+=("$kdir")
+	[ -e "$kdir/source" ] && keep+=("$(readlink -f "$kdir/source")")
+fi
+for d in /tmp /run /var/tmp /var/log /var/lib /var/cache; do
+	[ -d "$d" ] || continue
+	case $d in
+	/tmp | /var/tmp) mode=1777 ;;
+	*) mode=0755 ;;
+	esac
+	moved=()
+	for p in "${keep[@]}"; do
+		case $p in
+		"$d"/*)
+			stash=/dev/shm/keep${#moved[@]}
+			mkdir -p "$stash"
+			mount --bind "$p" "$stash" || die "cannot keep $p"
+			moved+=("$p")
+			;;
+		esac
+	done
+	mount -t tmpfs -o "nosuid,nodev,mode=$mode" tmpfs "$d" || die "cannot mount tmpfs on $d"
+	for i in "${!moved[@]}"; do
+		mkdir -p "${moved[i]}"
+		mount --move "/dev/shm/keep$i" "${moved[i]}" || die "cannot put back ${moved[i]}"
+	done
+done
+# Programs the scenarios run expect these (nginx-light's compiled-in paths).
+mkdir -p /run/netns /run/lock /var/lib/nginx /var/log/nginx /var/cache/nginx
 
 out=/run/baton/out
 mkdir -p "$out"
