@@ -91,7 +91,7 @@ for d in /tmp /run /var/tmp /var/log /var/lib /var/cache; do
 		"$d"/*)
 			stash=/dev/shm/keep${#moved[@]}
 			mkdir -p "$stash"
-			mount --bind "$p" "$stash" || die "cannot keep $p"
+			mount -n --bind "$p" "$stash" || die "cannot keep $p"
 			moved+=("$p")
 			;;
 		esac
@@ -99,7 +99,7 @@ for d in /tmp /run /var/tmp /var/log /var/lib /var/cache; do
 	mount -t tmpfs -o "nosuid,nodev,mode=$mode" tmpfs "$d" || die "cannot mount tmpfs on $d"
 	for i in "${!moved[@]}"; do
 		mkdir -p "${moved[i]}"
-		mount --move "/dev/shm/keep$i" "${moved[i]}" || die "cannot put back ${moved[i]}"
+		mount -n --move "/dev/shm/keep$i" "${moved[i]}" || die "cannot put back ${moved[i]}"
 	done
 done
 # Programs the scenarios run expect these (nginx-light's compiled-in paths).
