@@ -2,6 +2,8 @@
 # `make check`: build everything, then run every test suite and sum them.
 #   lint  - tests/lint.sh (rustfmt, clippy)
 #   host  - cargo test (pure protocol crate, batonctl), incl. proptest
+#   harness - tests/vm/selftest/run.sh (the VM harness fails crashed,
+#             warning, hung and timed-out guests)
 #   vm    - tests/vm/run.sh (QEMU guests booting the pinned kernel)
 # Ends with one line "N passed, N failed" over all suites.
 set -uo pipefail
@@ -52,6 +54,9 @@ count lint build/check-lint.log "${PIPESTATUS[0]}"
 
 cargo test --manifest-path userspace/Cargo.toml 2>&1 | tee build/check-host.log
 count host build/check-host.log "${PIPESTATUS[0]}"
+
+tests/vm/selftest/run.sh -k "$KDIR" 2>&1 | tee build/check-harness.log
+count harness build/check-harness.log "${PIPESTATUS[0]}"
 
 tests/vm/run.sh -k "$KDIR" 2>&1 | tee build/check-vm.log
 count vm build/check-vm.log "${PIPESTATUS[0]}"
