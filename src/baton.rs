@@ -8,6 +8,7 @@
 
 use kernel::prelude::*;
 
+mod ctrl;
 mod netlink;
 // Shared with the host crate `userspace/baton-proto`, which uses all of it.
 #[allow(
@@ -28,7 +29,8 @@ module! {
 }
 
 struct BatonModule {
-    _genl: sys::genl::Registration<netlink::Baton>,
+    /// Taken in `drop`, so that "unloaded" is logged after everything went.
+    genl: Option<sys::genl::Registration<netlink::Baton>>,
 }
 
 impl kernel::Module for BatonModule {
@@ -45,12 +47,13 @@ impl kernel::Module for BatonModule {
             sys::param::version().to_str().unwrap_or("?"),
             port
         );
-        Ok(Self { _genl: genl })
+        Ok(Self { genl: Some(genl) })
     }
 }
 
 impl Drop for BatonModule {
     fn drop(&mut self) {
+        drop(self.genl.take());
         pr_info!("unloaded\n");
     }
 }

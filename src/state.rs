@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-network-namespace state: configuration and the packet counters of the
-//! netfilter hooks (the BTCP hooks of the design, which only count for now).
+//! Per-network-namespace state: configuration, the control channel and the
+//! packet counters of the netfilter hooks (the BTCP hooks of the design,
+//! which only count for now).
 
 use crate::{
-    proto::{config::Config, uapi::Hook},
+    ctrl::Ctrl,
+    proto::{
+        config::{Config, PeerConf},
+        uapi::Hook,
+    },
     sys::{
         netfilter::{self, HookSpec, InetHook, SkBuff, Verdict},
-        netns::{self, Net, NetId},
+        netns::{self, NetId, NetPtr},
         param,
     },
 };
@@ -20,18 +25,42 @@ const PRIORITY: i32 = -101;
 
 static NET_ID: NetId = NetId::new();
 
+/// The configuration of a namespace, changed only under its lock.
+pub(crate) struct NetConfig {
+    /// Scalar settings (`config-set`).
+    pub(crate) base: Config,
+    /// Peers (`peer-add`, `peer-del`), at most `MAX_PEERS`.
+    pub(crate) peers: KVec<PeerConf>,
+}
+
+impl NetConfig {
+    /// Makes the control channel follow this configuration. Called with the
+    /// lock held, so that concurrent changes reach it in order.
+    pub(crate) fn apply_to(&self, ctrl: &Ctrl) -> Result {
+        ctrl.reconcile(self.base.node_id, self.base.ctrl_port, &self.peers)
+    }
+}
+
 /// What baton keeps in each network namespace.
 #[pin_data]
 pub(crate) struct NetState {
     #[pin]
-    config: Mutex<Config>,
+    config: Mutex<NetConfig>,
+    /// Dropped after `config`: stops the control-channel threads.
+    #[pin]
+    ctrl: Ctrl,
     packets: [AtomicU64; Hook::ALL.len()],
 }
 
 impl NetState {
     /// The namespace's configuration.
-    pub(crate) fn config(&self) -> &Mutex<Config> {
+    pub(crate) fn config(&self) -> &Mutex<NetConfig> {
         &self.config
+    }
+
+    /// The namespace's control channel.
+    pub(crate) fn ctrl(&self) -> &Ctrl {
+        &self.ctrl
     }
 
     /// Packets seen at `hook` since the namespace (or the module) started.
@@ -45,9 +74,16 @@ impl netns::NetState for NetState {
         &NET_ID
     }
 
-    fn init(_net: &Net) -> impl PinInit<Self, Error> {
+    fn init(net: NetPtr) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            config <- new_mutex!(Config::new(param::ctrl_port()), "baton_config"),
+            config <- new_mutex!(
+                NetConfig {
+                    base: Config::new(param::ctrl_port()),
+                    peers: KVec::new(),
+                },
+                "baton_config"
+            ),
+            ctrl <- Ctrl::new(net),
             packets: Default::default(),
         })
     }

@@ -86,3 +86,106 @@ pub fn decode_u16(payload: &[u8]) -> Option<u16> {
 pub fn decode_u32(payload: &[u8]) -> Option<u32> {
     payload.try_into().ok().map(u32::from_ne_bytes)
 }
+
+/// Largest number of peers of one namespace.
+pub const MAX_PEERS: usize = 64;
+
+/// A peer node: where its control channel listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerConf {
+    /// The peer's node id (never 0).
+    pub node_id: u32,
+    /// Its IPv4 address, in wire order (`a.b.c.d` is `[a, b, c, d]`).
+    pub addr: [u8; 4],
+    /// Its control port.
+    pub port: u16,
+}
+
+/// Why a peer change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerError {
+    /// A peer needs its node id.
+    Missing,
+    /// Node id 0 means "unset".
+    ZeroId,
+    /// This node cannot be its own peer.
+    OwnId,
+    /// Not a unicast address a peer can have.
+    BadAddr,
+    /// Port 0.
+    ZeroPort,
+    /// A peer with this node id exists.
+    Exists,
+    /// No peer with this node id.
+    NotFound,
+    /// [`MAX_PEERS`] reached.
+    TooMany,
+}
+
+impl PeerError {
+    /// The message returned to the user (netlink extack).
+    pub const fn message(self) -> &'static CStr {
+        match self {
+            PeerError::Missing => c"peer needs node-id and addr",
+            PeerError::ZeroId => c"peer node-id must not be 0",
+            PeerError::OwnId => c"peer node-id is this node's own node-id",
+            PeerError::BadAddr => c"peer addr must be a unicast IPv4 address",
+            PeerError::ZeroPort => c"peer port must be between 1 and 65535",
+            PeerError::Exists => c"a peer with this node-id exists",
+            PeerError::NotFound => c"no peer with this node-id",
+            PeerError::TooMany => c"too many peers (64 at most)",
+        }
+    }
+}
+
+fn unicast(addr: [u8; 4]) -> bool {
+    let [a, ..] = addr;
+    // Not 0.0.0.0/8, loopback, multicast/reserved (224/3) or broadcast.
+    a != 0 && a != 127 && a < 224
+}
+
+/// Checks that `new` can join `peers` of a node whose id is `me`.
+pub fn check_peer_add(peers: &[PeerConf], me: u32, new: &PeerConf) -> Result<(), PeerError> {
+    if new.node_id == 0 {
+        return Err(PeerError::ZeroId);
+    }
+    if new.node_id == me {
+        return Err(PeerError::OwnId);
+    }
+    if !unicast(new.addr) {
+        return Err(PeerError::BadAddr);
+    }
+    if new.port == 0 {
+        return Err(PeerError::ZeroPort);
+    }
+    if peers.iter().any(|p| p.node_id == new.node_id) {
+        return Err(PeerError::Exists);
+    }
+    if peers.len() >= MAX_PEERS {
+        return Err(PeerError::TooMany);
+    }
+    Ok(())
+}
+
+/// Checks a change of this node's id against its peers.
+pub fn check_node_id(peers: &[PeerConf], me: u32) -> Result<(), PeerError> {
+    if me != 0 && peers.iter().any(|p| p.node_id == me) {
+        return Err(PeerError::OwnId);
+    }
+    Ok(())
+}
+
+/// Iterates over the attributes in a netlink attribute stream (e.g. the
+/// payload of a nested attribute): yields `(type, payload)`, the type
+/// without the NLA_F_NESTED/NLA_F_NET_BYTEORDER flags. Stops at the first
+/// malformed header.
+pub fn nla_iter(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    core::iter::from_fn(move || {
+        let len = u16::from_ne_bytes(buf.get(..2)?.try_into().ok()?) as usize;
+        let ty = u16::from_ne_bytes(buf.get(2..4)?.try_into().ok()?) & 0x3fff;
+        let payload = buf.get(4..len)?;
+        let aligned = (len + 3) & !3;
+        buf = buf.get(aligned..).unwrap_or_default();
+        Some((ty, payload))
+    })
+}

@@ -10,4 +10,5 @@
 
 pub mod config;
 pub mod csum;
+pub mod ctrl;
 pub mod uapi;

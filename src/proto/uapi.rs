@@ -23,8 +23,14 @@ pub mod cmd {
     pub const CONFIG_GET: u8 = 2;
     /// Change the namespace's configuration (CAP_NET_ADMIN).
     pub const CONFIG_SET: u8 = 3;
+    /// Add a peer (CAP_NET_ADMIN).
+    pub const PEER_ADD: u8 = 4;
+    /// Delete a peer (CAP_NET_ADMIN).
+    pub const PEER_DEL: u8 = 5;
+    /// All peers with their control-channel state.
+    pub const PEER_GET: u8 = 6;
     /// Highest command number.
-    pub const MAX: u8 = CONFIG_SET;
+    pub const MAX: u8 = PEER_GET;
 }
 
 /// Attributes of the `baton` set.
@@ -39,8 +45,42 @@ pub mod attr {
     pub const HOOKS: u16 = 4;
     /// Padding for 64-bit attributes.
     pub const PAD: u16 = 5;
+    /// `nest` of [`super::peer_attr`], repeated in `peer-get` replies.
+    pub const PEER: u16 = 6;
+    /// Highest attribute number.
+    pub const MAX: u16 = PEER;
+}
+
+/// Attributes of the `peer` set.
+pub mod peer_attr {
+    /// `u32`, not 0: the peer's node id.
+    pub const NODE_ID: u16 = 1;
+    /// `u32`, big-endian: the peer's IPv4 address.
+    pub const ADDR: u16 = 2;
+    /// `u16`: the peer's control port (default: this node's ctrl-port).
+    pub const PORT: u16 = 3;
+    /// `u8` [`super::peer_state`], reply only.
+    pub const STATE: u16 = 4;
+    /// `u64`, reply only: milliseconds since the last frame from the peer.
+    pub const LAST_RX_MS: u16 = 5;
+    /// `u64`, reply only: frames received.
+    pub const MSGS_IN: u16 = 6;
+    /// `u64`, reply only: frames sent.
+    pub const MSGS_OUT: u16 = 7;
+    /// `u32`, reply only: channels established so far.
+    pub const CONNECTS: u16 = 8;
+    /// Padding for 64-bit attributes.
+    pub const PAD: u16 = 9;
     /// Highest attribute number.
     pub const MAX: u16 = PAD;
+}
+
+/// Values of [`peer_attr::STATE`] (`peer-state` enum).
+pub mod peer_state {
+    /// No channel.
+    pub const DOWN: u8 = 0;
+    /// Channel established, heartbeats on time.
+    pub const UP: u8 = 1;
 }
 
 /// Attributes of the `hook-stats` set: one `u64` packet counter per hook.

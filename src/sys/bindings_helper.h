@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Headers that bindgen reads to generate src/sys/bindings_generated.rs. */
+#include <linux/in.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>
+#include <net/sock.h>
 
 #include "helpers.h"

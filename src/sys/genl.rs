@@ -26,7 +26,7 @@ use kernel::{error::from_result, prelude::*, types::Opaque};
 pub(crate) struct AttrPolicy(bindings::nla_policy);
 
 // SAFETY: policies are immutable `static` tables; the only pointers they hold
-// (reject messages) refer to `'static` immutable strings.
+// (reject messages, nested policies) refer to `'static` immutable data.
 unsafe impl Sync for AttrPolicy {}
 
 impl AttrPolicy {
@@ -57,6 +57,22 @@ impl AttrPolicy {
     /// Any `u32`.
     pub(crate) const fn u32() -> Self {
         Self(Self::raw(bindings::NLA_U32))
+    }
+
+    /// A big-endian `u32` (an IPv4 address).
+    pub(crate) const fn be32() -> Self {
+        Self(Self::raw(bindings::NLA_BE32))
+    }
+
+    /// A nested attribute whose contents follow `policy` (strictly).
+    pub(crate) const fn nested(policy: &'static [AttrPolicy]) -> Self {
+        let mut p = Self::raw(bindings::NLA_NESTED);
+        // `len` is the highest attribute number of the nested policy.
+        p.len = (policy.len() - 1) as u16;
+        p.__bindgen_anon_1 = bindings::nla_policy__bindgen_ty_1 {
+            nested_policy: policy.as_ptr().cast::<bindings::nla_policy>(),
+        };
+        Self(p)
     }
 
     /// An attribute that requests must not carry (a reply-only one); the
@@ -240,6 +256,16 @@ impl Reply {
             return Err(emsgsize());
         }
         Ok(())
+    }
+
+    /// Adds a `u8` attribute.
+    pub(crate) fn put_u8(&mut self, id: u16, value: u8) -> Result {
+        self.put(id, &[value])
+    }
+
+    /// Adds a `u32` attribute in network byte order (`addr` as on the wire).
+    pub(crate) fn put_u32_be(&mut self, id: u16, addr: [u8; 4]) -> Result {
+        self.put(id, &addr)
     }
 
     /// Adds a `u16` attribute.

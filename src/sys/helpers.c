@@ -4,7 +4,12 @@
  * (module_param defines static data, which the Rust module! macro of 6.12
  * cannot declare).
  */
+#include <linux/kthread.h>
 #include <linux/moduleparam.h>
+#include <linux/sched/task.h>
+#include <linux/timekeeping.h>
+#include <net/sock.h>
+#include <net/tcp.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
@@ -98,4 +103,47 @@ int baton_nla_len(const struct nlattr *nla)
 void *baton_nla_data(const struct nlattr *nla)
 {
 	return nla_data(nla);
+}
+
+void baton_sock_set_timeouts(struct socket *sock, unsigned int rcv_ms,
+			     unsigned int snd_ms)
+{
+	WRITE_ONCE(sock->sk->sk_rcvtimeo, msecs_to_jiffies(rcv_ms));
+	WRITE_ONCE(sock->sk->sk_sndtimeo, msecs_to_jiffies(snd_ms));
+}
+
+/*
+ * Control sockets: no Nagle (frames are small and latency matters), port
+ * reuse for the listener, and abortive close: a kernel socket holds no
+ * reference on its namespace, so nothing of it (FIN_WAIT, TIME_WAIT timers)
+ * may outlive the release that the namespace's exit does.
+ */
+void baton_sock_prepare(struct socket *sock)
+{
+	sock_set_reuseaddr(sock->sk);
+	sock_no_linger(sock->sk);
+	tcp_sock_set_nodelay(sock->sk);
+}
+
+struct task_struct *baton_kthread_run(int (*fn)(void *), void *data,
+				      const char *name)
+{
+	struct task_struct *task;
+
+	task = kthread_create(fn, data, "%s", name);
+	if (IS_ERR(task))
+		return task;
+	get_task_struct(task);
+	wake_up_process(task);
+	return task;
+}
+
+void baton_put_task_struct(struct task_struct *task)
+{
+	put_task_struct(task);
+}
+
+u64 baton_now_ms(void)
+{
+	return div_u64(ktime_get_boottime_ns(), NSEC_PER_MSEC);
 }

@@ -15,6 +15,8 @@ struct genl_info;
 struct genl_family;
 struct netlink_ext_ack;
 struct nlattr;
+struct socket;
+struct task_struct;
 
 /* Module parameters (module_param is a macro that defines static data). */
 unsigned short baton_param_ctrl_port(void);
@@ -38,5 +40,16 @@ void baton_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
 void baton_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);
 int baton_nla_len(const struct nlattr *nla);
 void *baton_nla_data(const struct nlattr *nla);
+
+/* Kernel sockets. */
+void baton_sock_set_timeouts(struct socket *sock, unsigned int rcv_ms,
+			     unsigned int snd_ms);
+void baton_sock_prepare(struct socket *sock);
+
+/* Kernel threads and time. */
+struct task_struct *baton_kthread_run(int (*fn)(void *), void *data,
+				      const char *name);
+void baton_put_task_struct(struct task_struct *task);
+u64 baton_now_ms(void);
 
 #endif /* BATON_HELPERS_H */

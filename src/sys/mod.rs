@@ -9,6 +9,8 @@
 
 mod bindings;
 pub(crate) mod genl;
+pub(crate) mod kthread;
 pub(crate) mod netfilter;
 pub(crate) mod netns;
 pub(crate) mod param;
+pub(crate) mod socket;

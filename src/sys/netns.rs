@@ -22,7 +22,7 @@ use core::{
     ffi::c_int,
     marker::PhantomData,
     mem::{align_of, size_of},
-    ptr::addr_of_mut,
+    ptr::{addr_of_mut, NonNull},
     sync::atomic::{AtomicU32, Ordering},
 };
 use kernel::{error::from_result, prelude::*, types::Opaque};
@@ -79,8 +79,9 @@ pub(crate) trait NetState: Hook {
     fn id() -> &'static NetId;
 
     /// Initialises the state of namespace `net`, which is being created (or
-    /// exists when the registration is made).
-    fn init(net: &Net) -> impl PinInit<Self, Error>;
+    /// exists when the registration is made). The state may keep `net` (see
+    /// [`NetPtr`]'s invariants).
+    fn init(net: NetPtr) -> impl PinInit<Self, Error>;
 }
 
 /// What the pernet core allocates per namespace.
@@ -176,7 +177,7 @@ unsafe extern "C" fn init_callback<T: NetState>(net: *mut bindings::net) -> c_in
         // `__pinned_init` leaves nothing to drop.
         let state = unsafe {
             let state = addr_of_mut!((*slot).state);
-            T::init(net).__pinned_init(state)?;
+            T::init(NetPtr::new(net)).__pinned_init(state)?;
             state
         };
         // SAFETY: `state` and `net` stay valid until `exit_callback`
@@ -213,5 +214,35 @@ unsafe extern "C" fn exit_callback<T: NetState>(net: *mut bindings::net) {
             hooks.unregister(net);
         }
         core::ptr::drop_in_place(addr_of_mut!((*slot).state));
+    }
+}
+
+/// A network namespace pointer kept by objects that the namespace's
+/// [`NetState`] owns, such as kernel threads that create sockets in it.
+///
+/// # Invariants
+///
+/// The namespace is alive while the [`NetState`] it was taken from exists.
+/// Every holder of a `NetPtr` is owned, directly or through threads that the
+/// state stops in its `Drop`, by that [`NetState`], so no `NetPtr` is used
+/// after the namespace's `exit`.
+#[derive(Clone, Copy)]
+pub(crate) struct NetPtr(NonNull<bindings::net>);
+
+// SAFETY: a `struct net` may be used from any thread while it is alive.
+unsafe impl Send for NetPtr {}
+// SAFETY: as above.
+unsafe impl Sync for NetPtr {}
+
+impl NetPtr {
+    /// Only the pernet layer makes these, for the state it initialises.
+    fn new(net: &Net) -> Self {
+        Self(NonNull::from(net).cast::<bindings::net>())
+    }
+
+    /// The namespace.
+    pub(crate) fn get(&self) -> &Net {
+        // SAFETY: alive by the type invariant.
+        unsafe { Net::from_raw(self.0.as_ptr()) }
     }
 }

@@ -3,7 +3,7 @@
 //! The numbers of `baton_proto::uapi` against each other and against the
 //! generic netlink spec, `Documentation/netlink/specs/baton.yaml`.
 
-use baton_proto::uapi::{self, attr, cmd, hook_attr, Hook};
+use baton_proto::uapi::{self, attr, cmd, hook_attr, peer_attr, peer_state, Hook};
 use yaml_rust2::{Yaml, YamlLoader};
 
 const SPEC: &str = include_str!("../../../Documentation/netlink/specs/baton.yaml");
@@ -97,6 +97,9 @@ fn commands_match_spec() {
             ("status-get", cmd::STATUS_GET),
             ("config-get", cmd::CONFIG_GET),
             ("config-set", cmd::CONFIG_SET),
+            ("peer-add", cmd::PEER_ADD),
+            ("peer-del", cmd::PEER_DEL),
+            ("peer-get", cmd::PEER_GET),
         ],
         cmd::MAX,
     );
@@ -114,9 +117,44 @@ fn baton_attributes_match_spec() {
             ("node-id", attr::NODE_ID),
             ("hooks", attr::HOOKS),
             ("pad", attr::PAD),
+            ("peer", attr::PEER),
         ],
         attr::MAX,
     );
+}
+
+#[test]
+fn peer_attributes_match_spec() {
+    let spec = spec();
+    assert_numbered(
+        "peer attributes",
+        &attribute_set(&spec, "peer"),
+        &[
+            ("node-id", peer_attr::NODE_ID),
+            ("addr", peer_attr::ADDR),
+            ("port", peer_attr::PORT),
+            ("state", peer_attr::STATE),
+            ("last-rx-ms", peer_attr::LAST_RX_MS),
+            ("msgs-in", peer_attr::MSGS_IN),
+            ("msgs-out", peer_attr::MSGS_OUT),
+            ("connects", peer_attr::CONNECTS),
+            ("pad", peer_attr::PAD),
+        ],
+        peer_attr::MAX,
+    );
+}
+
+#[test]
+fn peer_states_match_spec() {
+    let spec = spec();
+    let defs = spec["definitions"].as_vec().expect("definitions");
+    let states = defs
+        .iter()
+        .find(|d| d["name"].as_str() == Some("peer-state"))
+        .expect("peer-state enum");
+    // YNL enums count from 0.
+    assert_eq!(names(&states["entries"]), ["down", "up"]);
+    assert_eq!((peer_state::DOWN, peer_state::UP), (0, 1));
 }
 
 #[test]

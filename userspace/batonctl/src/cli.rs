@@ -3,7 +3,7 @@
 //! The command line: global options, commands and the `ip(8)`-style
 //! `KEY VALUE` words of `config set`.
 
-use std::{ffi::OsString, fmt};
+use std::{ffi::OsString, fmt, net::Ipv4Addr};
 
 use baton_proto::config::ConfigUpdate;
 use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
@@ -50,9 +50,66 @@ enum Command {
         #[command(subcommand)]
         command: Option<ConfigCommand>,
     },
+    /// Add, delete and list the peers of this node's control channel
+    Peer {
+        #[command(subcommand)]
+        command: PeerCommand,
+    },
     /// Print the manual page (roff) on standard output
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum PeerCommand {
+    /// Add a peer: its node id and control address (port: this node's ctrl-port)
+    Add {
+        /// The peer's node id, 1 to 4294967295
+        #[arg(value_name = "NODE-ID", value_parser = clap::value_parser!(u32).range(1..))]
+        node_id: u32,
+        /// The peer's control address, ADDR or ADDR:PORT (IPv4)
+        #[arg(value_name = "ADDR[:PORT]", value_parser = parse_peer_addr)]
+        addr: (Ipv4Addr, Option<u16>),
+    },
+    /// Delete a peer and close its channel
+    Del {
+        /// The peer's node id
+        #[arg(value_name = "NODE-ID", value_parser = clap::value_parser!(u32).range(1..))]
+        node_id: u32,
+    },
+    /// List the peers and the state of their channels
+    #[command(visible_alias = "show")]
+    List,
+}
+
+/// `ADDR` or `ADDR:PORT`, port 1 to 65535.
+fn parse_peer_addr(s: &str) -> Result<(Ipv4Addr, Option<u16>), String> {
+    match s.rsplit_once(':') {
+        None => s
+            .parse()
+            .map(|a| (a, None))
+            .map_err(|_| format!("'{s}' is not an IPv4 address")),
+        Some((addr, port)) => {
+            let addr = addr
+                .parse()
+                .map_err(|_| format!("'{addr}' is not an IPv4 address"))?;
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 => Ok((addr, Some(p))),
+                _ => Err(format!("'{port}' is not a port from 1 to 65535")),
+            }
+        }
+    }
+}
+
+/// A peer to add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerSpec {
+    /// Node id.
+    pub node_id: u32,
+    /// Control address.
+    pub addr: Ipv4Addr,
+    /// Control port, if given.
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +153,12 @@ pub enum Action {
     ConfigShow,
     /// `config set ...`, validated.
     ConfigSet(ConfigUpdate),
+    /// `peer add`.
+    PeerAdd(PeerSpec),
+    /// `peer del`.
+    PeerDel(u32),
+    /// `peer list`.
+    PeerList,
     /// `man`: print the manual page.
     Man,
 }
@@ -131,6 +194,18 @@ where
         Command::Config {
             command: Some(ConfigCommand::Set { settings }),
         } => Action::ConfigSet(parse_settings(&settings).map_err(set_usage_error)?),
+        Command::Peer { command } => match command {
+            PeerCommand::Add {
+                node_id,
+                addr: (addr, port),
+            } => Action::PeerAdd(PeerSpec {
+                node_id,
+                addr,
+                port,
+            }),
+            PeerCommand::Del { node_id } => Action::PeerDel(node_id),
+            PeerCommand::List => Action::PeerList,
+        },
         Command::Man => Action::Man,
     };
     Ok(Invocation { format, action })
@@ -251,6 +326,42 @@ mod tests {
         let mut argv = vec!["batonctl"];
         argv.extend_from_slice(args);
         parse(argv).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn peer_commands() {
+        assert_eq!(
+            parse_ok(&["peer", "add", "2", "198.18.0.2:7400"]).action,
+            Action::PeerAdd(PeerSpec {
+                node_id: 2,
+                addr: Ipv4Addr::new(198, 18, 0, 2),
+                port: Some(7400)
+            })
+        );
+        assert_eq!(
+            parse_ok(&["peer", "add", "2", "198.18.0.2"]).action,
+            Action::PeerAdd(PeerSpec {
+                node_id: 2,
+                addr: Ipv4Addr::new(198, 18, 0, 2),
+                port: None
+            })
+        );
+        assert_eq!(parse_ok(&["peer", "del", "2"]).action, Action::PeerDel(2));
+        assert_eq!(parse_ok(&["-j", "peer", "list"]).action, Action::PeerList);
+        assert_eq!(parse_ok(&["peer", "show"]).action, Action::PeerList);
+        for bad in [
+            &["peer", "add", "0", "198.18.0.2"][..],
+            &["peer", "add", "2", "198.18.0"],
+            &["peer", "add", "2", "198.18.0.2:0"],
+            &["peer", "add", "2", "198.18.0.2:70000"],
+            &["peer", "del", "x"],
+        ] {
+            assert_eq!(parse_err(bad).kind(), ErrorKind::ValueValidation, "{bad:?}");
+        }
+        assert_eq!(
+            parse_err(&["peer", "add", "2"]).kind(),
+            ErrorKind::MissingRequiredArgument
+        );
     }
 
     fn parse_err(args: &[&str]) -> clap::Error {

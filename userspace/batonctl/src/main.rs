@@ -57,6 +57,15 @@ fn run(invocation: Invocation) -> Result<(), Error> {
             Baton::connect()?.set_config(&update)?;
             Vec::new()
         }
+        Action::PeerAdd(peer) => {
+            Baton::connect()?.peer_add(&peer)?;
+            Vec::new()
+        }
+        Action::PeerDel(node_id) => {
+            Baton::connect()?.peer_del(node_id)?;
+            Vec::new()
+        }
+        Action::PeerList => output::peers(&Baton::connect()?.peers()?, format).into_bytes(),
     };
     let mut stdout = io::stdout().lock();
     stdout

@@ -10,7 +10,7 @@ use std::ffi::CStr;
 
 use baton_proto::{
     config::{decode_u16, decode_u32, Config, ConfigUpdate},
-    uapi::{attr, cmd, Hook, FAMILY_VERSION},
+    uapi::{attr, cmd, peer_attr, peer_state, Hook, FAMILY_VERSION},
 };
 use neli::{
     consts::{
@@ -23,10 +23,13 @@ use neli::{
 };
 
 use crate::{
-    cli::{CTRL_PORT, NODE_ID},
+    cli::{PeerSpec, CTRL_PORT, NODE_ID},
     error::Error,
-    output::Status,
+    output::{Peer, Status},
 };
+
+/// `NLA_F_NESTED`: or'ed into an [`Attr`] type, makes it a nested attribute.
+pub const NESTED: u16 = 0x8000;
 
 /// A generic netlink message: header and attributes, numbers as integers.
 pub type Genl = Genlmsghdr<u8, u16>;
@@ -46,7 +49,8 @@ pub fn genl(cmd: u8, version: u8, attrs: Vec<Attr>) -> Result<Genl, Error> {
         .into_iter()
         .map(|(ty, payload)| {
             let ty = AttrTypeBuilder::default()
-                .nla_type(ty)
+                .nla_type(ty & !NESTED)
+                .nla_nested(ty & NESTED != 0)
                 .build()
                 .map_err(build_error)?;
             NlattrBuilder::default()
@@ -106,6 +110,85 @@ pub fn config_set_attrs(update: &ConfigUpdate) -> Vec<Attr> {
 /// `config-set` with the attributes of [`config_set_attrs`].
 pub fn config_set(update: &ConfigUpdate) -> Result<Genl, Error> {
     genl(cmd::CONFIG_SET, FAMILY_VERSION, config_set_attrs(update))
+}
+
+/// The bytes of attributes nested in another: each header, payload and
+/// padding to 4 bytes, as `nla_put` lays them out.
+pub fn nest(attrs: &[Attr]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (ty, payload) in attrs {
+        // Payloads here are a few bytes: the length always fits.
+        let len = u16::try_from(4 + payload.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&len.to_ne_bytes());
+        out.extend_from_slice(&ty.to_ne_bytes());
+        out.extend_from_slice(payload);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
+    out
+}
+
+/// The `peer` nest of `peer-add`: node id, address (network order) and the
+/// port if given.
+pub fn peer_add_attrs(peer: &PeerSpec) -> Vec<Attr> {
+    let mut inner = vec![
+        (peer_attr::NODE_ID, peer.node_id.to_ne_bytes().to_vec()),
+        (peer_attr::ADDR, peer.addr.octets().to_vec()),
+    ];
+    if let Some(port) = peer.port {
+        inner.push((peer_attr::PORT, port.to_ne_bytes().to_vec()));
+    }
+    vec![(attr::PEER | NESTED, nest(&inner))]
+}
+
+/// `peer-add`.
+pub fn peer_add(peer: &PeerSpec) -> Result<Genl, Error> {
+    genl(cmd::PEER_ADD, FAMILY_VERSION, peer_add_attrs(peer))
+}
+
+/// `peer-del` of node `node_id`.
+pub fn peer_del(node_id: u32) -> Result<Genl, Error> {
+    let inner = nest(&[(peer_attr::NODE_ID, node_id.to_ne_bytes().to_vec())]);
+    genl(
+        cmd::PEER_DEL,
+        FAMILY_VERSION,
+        vec![(attr::PEER | NESTED, inner)],
+    )
+}
+
+/// `peer-get`.
+pub fn peer_get() -> Result<Genl, Error> {
+    genl(cmd::PEER_GET, FAMILY_VERSION, Vec::new())
+}
+
+/// The peers in the reply to `peer-get`, in the kernel's order.
+pub fn parse_peers(reply: &Genl) -> Result<Vec<Peer>, Error> {
+    let mut peers = Vec::new();
+    for (_, payload) in attrs(reply).into_iter().filter(|&(t, _)| t == attr::PEER) {
+        let a = parse_attrs(payload)?;
+        let u32_of = |ty, name| {
+            let p = require(&a, ty, name)?;
+            decode_u32(p).ok_or_else(|| bad_length(name, p))
+        };
+        let u64_of = |ty, name| {
+            let p = require(&a, ty, name)?;
+            decode_u64(p).ok_or_else(|| bad_length(name, p))
+        };
+        let addr = require(&a, peer_attr::ADDR, "addr")?;
+        let addr: [u8; 4] = addr.try_into().map_err(|_| bad_length("addr", addr))?;
+        let port = require(&a, peer_attr::PORT, "port")?;
+        let state = require(&a, peer_attr::STATE, "state")?;
+        peers.push(Peer {
+            node_id: u32_of(peer_attr::NODE_ID, NODE_ID)?,
+            addr: addr.into(),
+            port: decode_u16(port).ok_or_else(|| bad_length("port", port))?,
+            up: state == [peer_state::UP],
+            last_rx_ms: find(&a, peer_attr::LAST_RX_MS).and_then(decode_u64),
+            msgs_in: u64_of(peer_attr::MSGS_IN, "msgs-in")?,
+            msgs_out: u64_of(peer_attr::MSGS_OUT, "msgs-out")?,
+            connects: u32_of(peer_attr::CONNECTS, "connects")?,
+        });
+    }
+    Ok(peers)
 }
 
 /// The netlink message that sends `genl` to the family `family`:
@@ -346,6 +429,75 @@ mod tests {
         );
         assert_eq!(expected.len(), 16 + 4 + 8 + 8);
         assert_eq!(bytes(&msg), expected);
+    }
+
+    #[test]
+    fn peer_add_bytes() {
+        let peer = PeerSpec {
+            node_id: 2,
+            addr: [198, 18, 0, 2].into(),
+            port: Some(7400),
+        };
+        let msg = request(FAMILY, NlmF::ACK, 3, 0, peer_add(&peer).unwrap()).unwrap();
+        let inner = [
+            nla(peer_attr::NODE_ID, &2u32.to_ne_bytes()),
+            nla(peer_attr::ADDR, &[198, 18, 0, 2]),
+            nla(peer_attr::PORT, &7400u16.to_ne_bytes()),
+        ]
+        .concat();
+        let expected = nlmsg(
+            FAMILY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            3,
+            0,
+            &genlmsg(cmd::PEER_ADD, &[nla(attr::PEER | NESTED, &inner)]),
+        );
+        assert_eq!(bytes(&msg), expected);
+        // Without a port the kernel uses its ctrl-port: no PORT attribute.
+        let attrs = peer_add_attrs(&PeerSpec { port: None, ..peer });
+        assert_eq!(parse_attrs(&attrs[0].1).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn peer_get_reply_decodes() {
+        let peer = |id: u32, state: u8, last: Option<u64>| {
+            let mut inner = vec![
+                nla(peer_attr::NODE_ID, &id.to_ne_bytes()),
+                nla(peer_attr::ADDR, &[198, 18, 0, 9]),
+                nla(peer_attr::PORT, &7300u16.to_ne_bytes()),
+                nla(peer_attr::STATE, &[state]),
+            ];
+            if let Some(ms) = last {
+                inner.push(nla(peer_attr::LAST_RX_MS, &ms.to_ne_bytes()));
+            }
+            inner.push(nla(peer_attr::MSGS_IN, &5u64.to_ne_bytes()));
+            inner.push(nla(peer_attr::MSGS_OUT, &6u64.to_ne_bytes()));
+            inner.push(nla(peer_attr::CONNECTS, &1u32.to_ne_bytes()));
+            nla(attr::PEER | NESTED, &inner.concat())
+        };
+        let wire = genlmsg(
+            cmd::PEER_GET,
+            &[
+                peer(2, peer_state::UP, Some(40)),
+                peer(3, peer_state::DOWN, None),
+            ],
+        );
+        let reply = parse(&nlmsg(FAMILY, 0, 1, 0, &wire));
+        let peers = parse_peers(payload(&reply)).unwrap();
+        assert_eq!(peers.len(), 2);
+        assert_eq!(
+            (peers[0].node_id, peers[0].up, peers[0].last_rx_ms),
+            (2, true, Some(40))
+        );
+        assert_eq!(
+            (peers[1].node_id, peers[1].up, peers[1].last_rx_ms),
+            (3, false, None)
+        );
+        assert_eq!(peers[1].addr, std::net::Ipv4Addr::new(198, 18, 0, 9));
+        assert_eq!(
+            (peers[1].msgs_in, peers[1].msgs_out, peers[1].connects),
+            (5, 6, 1)
+        );
     }
 
     #[test]

@@ -21,9 +21,10 @@ use neli::{
 };
 
 use crate::{
+    cli::PeerSpec,
     error::Error,
     msg::{self, Genl},
-    output::Status,
+    output::{Peer, Status},
 };
 
 impl From<SocketError> for Error {
@@ -138,6 +139,28 @@ impl Baton {
             .conn
             .request(self.family, NlmF::empty(), msg::config_get()?)?;
         msg::parse_config(&reply)
+    }
+
+    /// `peer-add`, acknowledged.
+    pub fn peer_add(&mut self, peer: &PeerSpec) -> Result<(), Error> {
+        self.conn
+            .transact(self.family, NlmF::ACK, msg::peer_add(peer)?)
+            .map(drop)
+    }
+
+    /// `peer-del`, acknowledged.
+    pub fn peer_del(&mut self, node_id: u32) -> Result<(), Error> {
+        self.conn
+            .transact(self.family, NlmF::ACK, msg::peer_del(node_id)?)
+            .map(drop)
+    }
+
+    /// `peer-get`.
+    pub fn peers(&mut self) -> Result<Vec<Peer>, Error> {
+        let reply = self
+            .conn
+            .request(self.family, NlmF::empty(), msg::peer_get()?)?;
+        msg::parse_peers(&reply)
     }
 
     /// `config-set`, with `NLM_F_ACK`: waits for the kernel's verdict.

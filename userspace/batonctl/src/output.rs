@@ -40,6 +40,63 @@ impl Serialize for HookCounters<'_> {
     }
 }
 
+/// A peer and the state of its control channel (`peer-get`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Peer {
+    /// The peer's node id.
+    pub node_id: u32,
+    /// Its control address.
+    pub addr: std::net::Ipv4Addr,
+    /// Its control port.
+    pub port: u16,
+    /// Whether the channel is up (`"state":"up"` in JSON).
+    #[serde(rename = "state", serialize_with = "up_down")]
+    pub up: bool,
+    /// Milliseconds since the last frame from the peer; `null` if none yet.
+    pub last_rx_ms: Option<u64>,
+    /// Frames received.
+    pub msgs_in: u64,
+    /// Frames sent.
+    pub msgs_out: u64,
+    /// Channels established so far.
+    pub connects: u32,
+}
+
+fn up_down<S: Serializer>(up: &bool, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(if *up { "up" } else { "down" })
+}
+
+/// The output of `peer list`: a table like `ipvsadm -L`, or a JSON array.
+pub fn peers(peers: &[Peer], format: Format) -> String {
+    match format {
+        Format::Json => json(&peers, false),
+        Format::JsonPretty => json(&peers, true),
+        Format::Text => {
+            let mut out = format!(
+                "{:<10} {:<21} {:<5} {:>10} {:>10} {:>10} {:>8}\n",
+                "NODE-ID", "ADDRESS", "STATE", "LAST-RX", "MSGS-IN", "MSGS-OUT", "CONNECTS"
+            );
+            for p in peers {
+                let last = p.last_rx_ms.map_or("-".to_string(), |ms| format!("{ms}ms"));
+                // Writing to a String cannot fail.
+                let _ = writeln!(
+                    out,
+                    "{:<10} {:<21} {:<5} {:>10} {:>10} {:>10} {:>8}",
+                    p.node_id,
+                    format!("{}:{}", p.addr, p.port),
+                    if p.up { "up" } else { "down" },
+                    last,
+                    p.msgs_in,
+                    p.msgs_out,
+                    p.connects
+                );
+            }
+            out
+        }
+    }
+}
+
 /// A configuration as JSON: `{"ctrl-port":N,"node-id":N}`.
 struct ConfigJson<'a>(&'a Config);
 
@@ -97,6 +154,51 @@ pub fn config(config: &Config, format: Format) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn peer() -> Peer {
+        Peer {
+            node_id: 2,
+            addr: [198, 18, 0, 2].into(),
+            port: 7300,
+            up: true,
+            last_rx_ms: Some(120),
+            msgs_in: 15,
+            msgs_out: 16,
+            connects: 1,
+        }
+    }
+
+    #[test]
+    fn peers_json_shape() {
+        let mut down = peer();
+        down.node_id = 3;
+        down.up = false;
+        down.last_rx_ms = None;
+        assert_eq!(
+            peers(&[peer(), down], Format::Json),
+            concat!(
+                r#"[{"node-id":2,"addr":"198.18.0.2","port":7300,"state":"up","last-rx-ms":120,"#,
+                r#""msgs-in":15,"msgs-out":16,"connects":1},"#,
+                r#"{"node-id":3,"addr":"198.18.0.2","port":7300,"state":"down","last-rx-ms":null,"#,
+                r#""msgs-in":15,"msgs-out":16,"connects":1}]"#,
+                "\n"
+            )
+        );
+        assert_eq!(peers(&[], Format::Json), "[]\n");
+    }
+
+    #[test]
+    fn peers_text_table() {
+        let text = peers(&[peer()], Format::Text);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("NODE-ID"));
+        let fields: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(
+            fields,
+            ["2", "198.18.0.2:7300", "up", "120ms", "15", "16", "1"]
+        );
+    }
 
     fn sample() -> Status {
         Status {

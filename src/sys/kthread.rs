@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel threads, time and rate limiting.
+//!
+//! C headers: [`include/linux/kthread.h`], [`include/linux/delay.h`].
+//!
+//! A [`Thread`] runs a function on shared data in a kernel thread. Dropping
+//! the [`Thread`] stops it (`kthread_stop`) and waits until the function
+//! returned, so the function may borrow the data for its whole run.
+//!
+//! [`include/linux/kthread.h`]: srctree/include/linux/kthread.h
+//! [`include/linux/delay.h`]: srctree/include/linux/delay.h
+
+use super::bindings;
+use core::{
+    ffi::{c_int, c_void, CStr},
+    ptr::NonNull,
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// A running kernel thread.
+///
+/// # Invariants
+///
+/// `task` is a kthread created by `baton_kthread_run` with a task reference
+/// held by us (released in `Drop` after `kthread_stop`), running
+/// `thread_fn::<T>` with a pointer to `*data` and `func`.
+pub(crate) struct Thread<T: Send + Sync + 'static> {
+    task: NonNull<bindings::task_struct>,
+    // Boxed so that the address given to the thread stays put.
+    start: KBox<Start<T>>,
+}
+
+struct Start<T> {
+    data: Arc<T>,
+    func: fn(&T),
+}
+
+// SAFETY: the handle only holds the task reference and the shared data,
+// which is `Send + Sync`; stopping a kthread may be done from any thread.
+unsafe impl<T: Send + Sync> Send for Thread<T> {}
+// SAFETY: `&Thread` gives no access to anything.
+unsafe impl<T: Send + Sync> Sync for Thread<T> {}
+
+impl<T: Send + Sync + 'static> Thread<T> {
+    /// Starts `func(&data)` in a new kernel thread named `name`.
+    pub(crate) fn spawn(name: &CStr, data: Arc<T>, func: fn(&T)) -> Result<Self> {
+        let start = KBox::new(Start { data, func }, GFP_KERNEL)?;
+        let arg = (&*start as *const Start<T>).cast_mut().cast::<c_void>();
+        // SAFETY: `thread_fn::<T>` matches `int (*)(void *)`; `arg` points to
+        // `start`, which lives (boxed, unmoved) until `Drop` has stopped the
+        // thread; `name` is NUL-terminated.
+        let task = unsafe { bindings::baton_kthread_run(Some(thread_fn::<T>), arg, name.as_ptr()) };
+        // `kthread_create` returns an ERR_PTR on failure.
+        let raw = task as isize;
+        if (-4095..0).contains(&raw) {
+            return Err(Error::from_errno(raw as c_int));
+        }
+        // INVARIANT: created and referenced by `baton_kthread_run`.
+        Ok(Self {
+            task: NonNull::new(task).ok_or(ENOMEM)?,
+            start,
+        })
+    }
+
+    /// The data the thread works on.
+    pub(crate) fn data(&self) -> &Arc<T> {
+        &self.start.data
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Thread<T> {
+    fn drop(&mut self) {
+        // SAFETY: `task` is our referenced kthread (type invariant);
+        // `kthread_stop` wakes it, waits until `thread_fn` returned (or
+        // never runs it), and the reference keeps the task valid throughout.
+        unsafe {
+            bindings::kthread_stop(self.task.as_ptr());
+            bindings::baton_put_task_struct(self.task.as_ptr());
+        }
+    }
+}
+
+/// The body of every [`Thread`].
+///
+/// # Safety
+///
+/// `arg` points to the `Start<T>` of a live [`Thread<T>`].
+unsafe extern "C" fn thread_fn<T: Send + Sync + 'static>(arg: *mut c_void) -> c_int {
+    // SAFETY: the `Thread` keeps `Start<T>` alive until this returns.
+    let start = unsafe { &*arg.cast_const().cast::<Start<T>>() };
+    (start.func)(&start.data);
+    0
+}
+
+/// Whether the current kernel thread has been asked to stop.
+pub(crate) fn should_stop() -> bool {
+    // SAFETY: only called from threads started by `Thread::spawn`.
+    unsafe { bindings::kthread_should_stop() }
+}
+
+/// Sleeps for `ms` milliseconds, or less if woken (e.g. by a stop request).
+pub(crate) fn sleep_ms(ms: u32) {
+    // SAFETY: sleeping is allowed in the thread context this is used from.
+    unsafe { bindings::msleep_interruptible(ms) };
+}
+
+/// Milliseconds since boot (monotonic, counts suspend).
+pub(crate) fn now_ms() -> u64 {
+    // SAFETY: reads the clock.
+    unsafe { bindings::baton_now_ms() }
+}
+
+/// The networking rate limit for log messages (`net_ratelimit`).
+pub(crate) fn net_ratelimit() -> bool {
+    // SAFETY: no requirements.
+    unsafe { bindings::net_ratelimit() != 0 }
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kernel TCP sockets (IPv4), blocking with timeouts.
+//!
+//! C header: [`include/linux/net.h`].
+//!
+//! Used by the control channel from its kernel threads, in the manner of the
+//! IPVS sync daemon: every call may sleep; receive and send time out after
+//! the socket's timeouts (`EAGAIN`), and [`Socket::shutdown`] from another
+//! thread wakes a blocked call. Sockets close abortively (RST) on drop, so
+//! none outlives its namespace (a kernel socket holds no reference on it).
+//!
+//! [`include/linux/net.h`]: srctree/include/linux/net.h
+
+use super::{bindings, netns::Net};
+use core::{
+    ffi::{c_int, c_void},
+    mem::size_of,
+    ptr::{null_mut, NonNull},
+};
+use kernel::prelude::*;
+
+/// An IPv4 socket address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SockAddr {
+    /// Address, in network byte order as on the wire (`a.b.c.d` is `[a, b, c, d]`).
+    pub(crate) addr: [u8; 4],
+    /// Port.
+    pub(crate) port: u16,
+}
+
+impl SockAddr {
+    fn to_raw(self) -> bindings::sockaddr_in {
+        bindings::sockaddr_in {
+            sin_family: bindings::AF_INET as u16,
+            sin_port: self.port.to_be(),
+            sin_addr: bindings::in_addr {
+                s_addr: u32::from_ne_bytes(self.addr),
+            },
+            ..Default::default()
+        }
+    }
+
+    fn from_raw(raw: &bindings::sockaddr_in) -> Self {
+        Self {
+            addr: raw.sin_addr.s_addr.to_ne_bytes(),
+            port: u16::from_be(raw.sin_port),
+        }
+    }
+}
+
+/// A kernel TCP socket.
+///
+/// # Invariants
+///
+/// `sock` is a socket created by `sock_create_kern` (or accepted from one),
+/// owned by this value and released exactly once, in `Drop`.
+pub(crate) struct Socket {
+    sock: NonNull<bindings::socket>,
+}
+
+// SAFETY: a `struct socket` may be used from any thread; every operation
+// below takes the socket lock inside the kernel. Callers serialise writers
+// themselves when frames must not interleave.
+unsafe impl Send for Socket {}
+// SAFETY: as above; concurrent calls on one socket are what the kernel's
+// socket layer is built for (one reader, one writer, `shutdown` from anyone).
+unsafe impl Sync for Socket {}
+
+fn check(ret: c_int) -> Result<c_int> {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(ret)
+    }
+}
+
+impl Socket {
+    /// A new TCP socket in namespace `net`, with receive and send timeouts.
+    pub(crate) fn tcp(net: &Net, rcv_timeout_ms: u32, snd_timeout_ms: u32) -> Result<Self> {
+        let mut raw = null_mut();
+        // SAFETY: `net` is alive; `raw` is a valid out pointer.
+        check(unsafe {
+            bindings::sock_create_kern(
+                net.as_ptr(),
+                bindings::AF_INET as c_int,
+                bindings::sock_type_SOCK_STREAM as c_int,
+                bindings::IPPROTO_TCP as c_int,
+                &mut raw,
+            )
+        })?;
+        // INVARIANT: created above, owned from here on.
+        let this = Self {
+            sock: NonNull::new(raw).ok_or(ENOMEM)?,
+        };
+        this.prepare(rcv_timeout_ms, snd_timeout_ms);
+        Ok(this)
+    }
+
+    fn prepare(&self, rcv_timeout_ms: u32, snd_timeout_ms: u32) {
+        // SAFETY: `sock` is valid (type invariant) and has a `sk`.
+        unsafe {
+            bindings::baton_sock_prepare(self.sock.as_ptr());
+            bindings::baton_sock_set_timeouts(self.sock.as_ptr(), rcv_timeout_ms, snd_timeout_ms);
+        }
+    }
+
+    /// Binds to `addr` and listens.
+    pub(crate) fn listen(&self, addr: SockAddr, backlog: i32) -> Result {
+        let mut raw = addr.to_raw();
+        // SAFETY: `sock` is valid; `raw` is a valid `sockaddr_in` of the
+        // size given.
+        check(unsafe {
+            bindings::kernel_bind(
+                self.sock.as_ptr(),
+                (&mut raw as *mut bindings::sockaddr_in).cast(),
+                size_of::<bindings::sockaddr_in>() as c_int,
+            )
+        })?;
+        // SAFETY: `sock` is valid.
+        check(unsafe { bindings::kernel_listen(self.sock.as_ptr(), backlog) })?;
+        Ok(())
+    }
+
+    /// Waits for a connection (up to the receive timeout: `EAGAIN`).
+    pub(crate) fn accept(&self, rcv_timeout_ms: u32, snd_timeout_ms: u32) -> Result<Self> {
+        let mut raw = null_mut();
+        // SAFETY: `sock` is a valid listening socket; `raw` a valid out pointer.
+        check(unsafe { bindings::kernel_accept(self.sock.as_ptr(), &mut raw, 0) })?;
+        // INVARIANT: `kernel_accept` gives us a new socket to own.
+        let new = Self {
+            sock: NonNull::new(raw).ok_or(ENOMEM)?,
+        };
+        new.prepare(rcv_timeout_ms, snd_timeout_ms);
+        Ok(new)
+    }
+
+    /// Connects to `addr` (up to the send timeout).
+    pub(crate) fn connect(&self, addr: SockAddr) -> Result {
+        let mut raw = addr.to_raw();
+        // SAFETY: `sock` is valid; `raw` is a valid `sockaddr_in`.
+        check(unsafe {
+            bindings::kernel_connect(
+                self.sock.as_ptr(),
+                (&mut raw as *mut bindings::sockaddr_in).cast(),
+                size_of::<bindings::sockaddr_in>() as c_int,
+                0,
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The address of the other end.
+    pub(crate) fn peer_addr(&self) -> Result<SockAddr> {
+        let mut raw = bindings::sockaddr_in::default();
+        // SAFETY: `sock` is valid; `raw` is large enough for an IPv4 address.
+        check(unsafe {
+            bindings::kernel_getpeername(
+                self.sock.as_ptr(),
+                (&mut raw as *mut bindings::sockaddr_in).cast(),
+            )
+        })?;
+        Ok(SockAddr::from_raw(&raw))
+    }
+
+    /// Sends all of `data` (or fails: then the stream is unusable).
+    pub(crate) fn send_all(&self, mut data: &[u8]) -> Result {
+        while !data.is_empty() {
+            let mut iov = bindings::kvec {
+                iov_base: data.as_ptr().cast_mut().cast::<c_void>(),
+                iov_len: data.len(),
+            };
+            let mut msg = bindings::msghdr {
+                msg_flags: bindings::MSG_NOSIGNAL,
+                ..Default::default()
+            };
+            // SAFETY: `sock` is valid; `iov` describes `data`, which the
+            // kernel only reads.
+            let sent = check(unsafe {
+                bindings::kernel_sendmsg(self.sock.as_ptr(), &mut msg, &mut iov, 1, data.len())
+            })?;
+            if sent == 0 {
+                return Err(EPIPE);
+            }
+            data = data.get(sent as usize..).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Receives into `buf`; `Ok(0)` at end of stream, `EAGAIN` after the
+    /// receive timeout.
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> Result<usize> {
+        let mut iov = bindings::kvec {
+            iov_base: buf.as_mut_ptr().cast::<c_void>(),
+            iov_len: buf.len(),
+        };
+        let mut msg = bindings::msghdr::default();
+        // SAFETY: `sock` is valid; `iov` describes `buf`, writable.
+        let n = check(unsafe {
+            bindings::kernel_recvmsg(self.sock.as_ptr(), &mut msg, &mut iov, 1, buf.len(), 0)
+        })?;
+        Ok(n as usize)
+    }
+
+    /// Shuts both directions down, waking any thread blocked on the socket.
+    pub(crate) fn shutdown(&self) {
+        // SAFETY: `sock` is valid. Errors (not connected) do not matter.
+        unsafe {
+            bindings::kernel_sock_shutdown(
+                self.sock.as_ptr(),
+                bindings::sock_shutdown_cmd_SHUT_RDWR,
+            )
+        };
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // SAFETY: we own `sock` (type invariant); released exactly once.
+        unsafe { bindings::sock_release(self.sock.as_ptr()) };
+    }
+}

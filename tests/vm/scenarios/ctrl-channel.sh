@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The persistent control channel between two nodes (guests on one L2
+# segment): node ids and peers set with batonctl; the node with the smaller
+# id connects, HELLO both ways, heartbeats; `batonctl peer list` shows the
+# state and counters. Then:
+#   - garbage sent to a node's control port is refused and logged, and the
+#     real channel stays up;
+#   - the link of guest 1 goes down for a while: both sides declare the peer
+#     down (heartbeat timeout), reconnect when it returns, connects = 2;
+#   - peer errors carry the kernel's message (duplicate, own id, unknown),
+#     an unprivileged user gets "permission denied";
+#   - deleting the peer closes the channel on both sides; rmmod is clean.
+#
+# guests: 2
+# memory: 512M
+# timeout: 300
+#
+#   guest0 node 1 198.18.0.1 ---- bridge ---- 198.18.0.2 node 2 guest1
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+require_cmd ip jq socat ss setpriv
+
+readonly other=$((1 - BATON_GUEST))
+readonly me=$((BATON_GUEST + 1)) peer_id=$((other + 1))
+
+# peer FIELD: a field of the only peer in `batonctl -j peer list`.
+peer() {
+	batonctl -j peer list | jq -er ".[0][\"$1\"]"
+}
+
+peer_state_is() {
+	[ "$(peer state)" = "$1" ]
+}
+
+# expect_error MESSAGE CMD...: CMD fails with exit 1 and MESSAGE on stderr.
+expect_error() {
+	local want=$1 rc=0 msg
+	shift
+	msg=$("$@" 2>&1) || rc=$?
+	check_eq "exit code of '$*'" "$rc" 1
+	grep -qF "$want" <<<"$msg" || fail "'$*': want '$want', got: $msg"
+}
+
+setup_guest_net
+baton_load
+batonctl config set node-id "$me"
+batonctl peer add "$peer_id" "$(guest_addr "$other")"
+wait_for -t 60 peer_state_is up || fail "channel to node $peer_id not up"
+batonctl peer list
+check_eq "connects" "$(peer connects)" 1
+check_eq "peer port" "$(peer port)" 7300
+n0=$(peer msgs-in)
+sleep 3
+check_ge "heartbeats received in 3 s" "$(($(peer msgs-in) - n0))" 2
+[ "$(peer last-rx-ms)" -lt 3000 ] || fail "last frame $(peer last-rx-ms) ms ago"
+check_eq "channels on the control port" \
+	"$(ss -Htn state established '( sport = :7300 or dport = :7300 )' | wc -l)" 1
+barrier up
+
+# Garbage to guest 1's control port, from guest 0 (a known peer address).
+if ((BATON_GUEST == 0)); then
+	printf 'GET / HTTP/1.0\r\n\r\n' |
+		timeout 10 socat -t 3 - "TCP:$(guest_addr 1):7300" >/dev/null || true
+fi
+barrier garbage-sent
+if ((BATON_GUEST == 1)); then
+	wait_for -t 10 sh -c "dmesg | grep -q 'connection from 198.18.0.1:[0-9]* refused: bad frame magic'" ||
+		fail "garbage was not refused with a log line"
+fi
+check_eq "still up after garbage" "$(peer state)" up
+check_eq "connects after garbage" "$(peer connects)" 1
+barrier garbage-checked
+
+# Link failure on guest 1.
+if ((BATON_GUEST == 1)); then
+	ip link set eth0 down
+	wait_for -t 15 peer_state_is down || fail "link down: peer still up"
+	sleep 2
+	ip link set eth0 up
+else
+	wait_for -t 15 peer_state_is down || fail "peer 2 unreachable but still up"
+fi
+log "peer down seen"
+wait_for -t 60 peer_state_is up || fail "no reconnect after the link came back"
+check_eq "connects after reconnect" "$(peer connects)" 2
+barrier reconnected
+
+# Errors and permissions.
+expect_error "a peer with this node-id exists" batonctl peer add "$peer_id" "$(guest_addr "$other")"
+expect_error "peer node-id is this node's own node-id" batonctl peer add "$me" 198.18.0.99
+expect_error "no peer with this node-id" batonctl peer del 99
+expect_error "peer node-id is this node's own node-id" batonctl config set node-id "$peer_id"
+rc=0
+setpriv --reuid=65534 --regid=65534 --clear-groups "$BATONCTL" peer del "$peer_id" 2>/dev/null || rc=$?
+check_eq "unprivileged peer del: exit code" "$rc" 4
+setpriv --reuid=65534 --regid=65534 --clear-groups "$BATONCTL" peer list >/dev/null ||
+	fail "unprivileged peer list failed"
+barrier errors-checked
+
+# Deleting the peer on guest 0 closes the channel; guest 1 sees it go down.
+if ((BATON_GUEST == 0)); then
+	batonctl peer del "$peer_id"
+	check_eq "peers after del" "$(batonctl -j peer list)" "[]"
+else
+	wait_for -t 15 peer_state_is down || fail "channel still up after the peer deleted us"
+fi
+barrier deleted
+baton_unload
+log "all checks passed"
