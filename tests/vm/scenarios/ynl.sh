@@ -5,7 +5,9 @@
 # YNL client (tools/net/ynl/cli.py of the pinned 6.12 source) drives the
 # family from Documentation/netlink/specs/baton.yaml alone, after validating
 # the spec against the tree's genetlink schema. Covers every command, the
-# policy (range check, read-only attributes) and handler extack messages.
+# policy (range check, read-only attributes, nested attributes), handler
+# extack messages, and the peer commands (nested request, multi-attr nested
+# reply with an enum and an IPv4 address).
 #
 # guests: 1
 # memory: 512M
@@ -54,5 +56,26 @@ ynl_err 22 "no configuration attribute given" --do config-set --json '{}'
 ynl_err 22 "attribute is read-only" --do config-set --json '{"version": "x"}'
 check_eq "config unchanged by refused requests" "$(ynl --do config-get | jq -c .)" \
 	'{"ctrl-port":7400,"node-id":42}'
+
+# Peers: a nested request attribute, a multi-attr nested reply with an enum
+# and a big-endian IPv4 address.
+addr_int=$(((198 << 24) | (18 << 16) | 2)) # 198.18.0.2
+ynl --do peer-add --json "{\"peer\": {\"node-id\": 7, \"addr\": $addr_int}}" >/dev/null
+ynl --do peer-add --json "{\"peer\": {\"node-id\": 8, \"addr\": $addr_int, \"port\": 7500}}" >/dev/null
+peers=$(ynl --do peer-get)
+log "peer-get: $peers"
+check_eq "peer-get node ids" "$(jq -c '[.peer[]."node-id"]' <<<"$peers")" '[7,8]'
+check_eq "peer-get ports (default: ctrl-port)" "$(jq -c '[.peer[].port]' <<<"$peers")" '[7400,7500]'
+check_eq "peer-get address" "$(jq -r '.peer[0].addr' <<<"$peers")" 198.18.0.2
+check_eq "peer-get state" "$(jq -r '.peer[0].state' <<<"$peers")" down
+check_eq "batonctl agrees" "$(batonctl -j peer list | jq -c '[.[] | [."node-id", .addr, .port]]')" \
+	'[[7,"198.18.0.2",7400],[8,"198.18.0.2",7500]]'
+ynl_err 17 "a peer with this node-id exists" --do peer-add --json "{\"peer\": {\"node-id\": 7, \"addr\": $addr_int}}"
+ynl_err 22 "peer node-id is this node's own node-id" --do peer-add --json "{\"peer\": {\"node-id\": 42, \"addr\": $addr_int}}"
+ynl_err 22 "peer addr must be a unicast IPv4 address" --do peer-add --json '{"peer": {"node-id": 9, "addr": 2130706433}}'
+ynl_err 22 "attribute is read-only" --do peer-add --json "{\"peer\": {\"node-id\": 9, \"addr\": $addr_int, \"msgs-in\": 1}}"
+ynl --do peer-del --json '{"peer": {"node-id": 7}}' >/dev/null
+ynl_err 2 "no peer with this node-id" --do peer-del --json '{"peer": {"node-id": 7}}'
+check_eq "peer-get after del" "$(ynl --do peer-get | jq -c '[.peer[]."node-id"]')" '[8]'
 baton_unload
 log "all checks passed"
