@@ -11,4 +11,7 @@
 pub mod config;
 pub mod csum;
 pub mod ctrl;
+pub mod http;
+pub mod rules;
+pub mod sched;
 pub mod uapi;

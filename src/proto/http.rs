@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The first HTTP/1.x request of a connection, as UTCP sees it: parsed from
+//! the bytes received so far, without allocation, to pick a back-end by Host
+//! and path.
+//!
+//! [`parse_request`] answers one of:
+//!
+//! * a complete [`Request`] (the header block ended with an empty line);
+//! * [`HttpError::Incomplete`]: what arrived so far is a valid beginning;
+//!   wait for more (bounded by [`MAX_HEADER`] and UTCP's timeout);
+//! * [`HttpError::NotHttp`]: the bytes cannot start an HTTP/1.x request (or
+//!   the header block is malformed): the dispatcher uses the scheduler;
+//! * [`HttpError::TooLarge`], [`HttpError::DuplicateHost`],
+//!   [`HttpError::BadHost`]: refused, also left to the scheduler.
+//!
+//! Accepted: `METHOD SP request-target SP HTTP/1.0|HTTP/1.1` lines ending in
+//! CRLF or a bare LF, header fields `name: value`, origin-form targets
+//! (`/path?query`) and absolute-form ones (`http://host/path`, whose
+//! authority takes precedence over the Host header as RFC 9112 section 3.2.2
+//! says). Obsolete line folding is refused.
+
+/// Largest header block accepted (request line and fields).
+pub const MAX_HEADER: usize = 8192;
+/// Longest method accepted.
+const MAX_METHOD: usize = 16;
+
+/// A parsed request head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// The method (`GET`, ...).
+    pub method: &'a [u8],
+    /// The request target as sent.
+    pub target: &'a [u8],
+    /// The host name, without port, from the absolute-form target or else
+    /// the Host field; `None` if neither has one.
+    pub host: Option<&'a [u8]>,
+    /// Bytes of the header block, final empty line included.
+    pub header_len: usize,
+}
+
+impl<'a> Request<'a> {
+    /// The path of the target: the authority of an absolute-form target
+    /// removed, up to the first `?` or `#`.
+    pub fn path(&self) -> &'a [u8] {
+        let mut t = self.target;
+        if let Some(rest) = strip_scheme(t) {
+            t = match rest.iter().position(|&b| b == b'/') {
+                Some(i) => rest.get(i..).unwrap_or_default(),
+                None => b"/",
+            };
+        }
+        let end = t
+            .iter()
+            .position(|&b| b == b'?' || b == b'#')
+            .unwrap_or(t.len());
+        t.get(..end).unwrap_or_default()
+    }
+}
+
+/// Why no request could be taken from the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpError {
+    /// A valid beginning; more bytes are needed.
+    Incomplete,
+    /// Not an HTTP/1.x request.
+    NotHttp,
+    /// The header block exceeds [`MAX_HEADER`].
+    TooLarge,
+    /// More than one Host field.
+    DuplicateHost,
+    /// A Host that is not a host name or address.
+    BadHost,
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn is_target_char(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b)
+}
+
+fn is_host_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._".contains(&b)
+}
+
+fn strip_scheme(t: &[u8]) -> Option<&[u8]> {
+    for scheme in [&b"http://"[..], b"https://"] {
+        if t.len() >= scheme.len() && t[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            return t.get(scheme.len()..);
+        }
+    }
+    None
+}
+
+/// The host of an authority (`host[:port]`, `[v6]:port`), validated.
+fn authority_host(auth: &[u8]) -> Result<&[u8], HttpError> {
+    // Userinfo is not allowed in requests.
+    if auth.contains(&b'@') {
+        return Err(HttpError::BadHost);
+    }
+    let host = if auth.first() == Some(&b'[') {
+        let end = auth
+            .iter()
+            .position(|&b| b == b']')
+            .ok_or(HttpError::BadHost)?;
+        let host = auth.get(..=end).ok_or(HttpError::BadHost)?;
+        let inner = host.get(1..end).unwrap_or_default();
+        if inner.is_empty()
+            || !inner
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return Err(HttpError::BadHost);
+        }
+        host
+    } else {
+        let end = auth.iter().position(|&b| b == b':').unwrap_or(auth.len());
+        let host = auth.get(..end).unwrap_or_default();
+        if host.is_empty() || host.len() > 253 || !host.iter().all(|&b| is_host_char(b)) {
+            return Err(HttpError::BadHost);
+        }
+        host
+    };
+    let rest = auth.get(host.len()..).unwrap_or_default();
+    match rest.split_first() {
+        None => Ok(host),
+        Some((b':', port)) if port.len() <= 5 && port.iter().all(u8::is_ascii_digit) => Ok(host),
+        _ => Err(HttpError::BadHost),
+    }
+}
+
+/// `value` without leading and trailing spaces and tabs (RFC 9110 OWS).
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !ows(b)).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
+    value.get(start..end).unwrap_or_default()
+}
+
+/// Splits off one line (without its CRLF or LF); `None` if no line end yet.
+fn line(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let nl = buf.iter().position(|&b| b == b'\n')?;
+    let (l, rest) = (buf.get(..nl)?, buf.get(nl + 1..)?);
+    Some((l.strip_suffix(b"\r").unwrap_or(l), rest))
+}
+
+/// Whether `buf`, with no line end yet, can still become a request line.
+fn plausible_request_line(buf: &[u8]) -> bool {
+    let buf = buf.strip_suffix(b"\r").unwrap_or(buf);
+    let mut parts = buf.splitn(3, |&b| b == b' ');
+    let method = parts.next().unwrap_or_default();
+    if method.len() > MAX_METHOD || !method.iter().all(|&b| is_tchar(b)) {
+        return false;
+    }
+    let Some(target) = parts.next() else {
+        return true;
+    };
+    if method.is_empty() || !target.iter().all(|&b| is_target_char(b)) {
+        return false;
+    }
+    let Some(version) = parts.next() else {
+        return true;
+    };
+    !target.is_empty() && (b"HTTP/1.1".starts_with(version) || b"HTTP/1.0".starts_with(version))
+}
+
+fn request_line(l: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
+    let mut parts = l.splitn(3, |&b| b == b' ');
+    let method = parts.next().unwrap_or_default();
+    let target = parts.next().ok_or(HttpError::NotHttp)?;
+    let version = parts.next().ok_or(HttpError::NotHttp)?;
+    let ok = !method.is_empty()
+        && method.len() <= MAX_METHOD
+        && method.iter().all(|&b| is_tchar(b))
+        && !target.is_empty()
+        && target.iter().all(|&b| is_target_char(b))
+        && (version == b"HTTP/1.1" || version == b"HTTP/1.0");
+    if !ok {
+        return Err(HttpError::NotHttp);
+    }
+    Ok((method, target))
+}
+
+/// Parses the request head at the start of `buf`.
+pub fn parse_request(buf: &[u8]) -> Result<Request<'_>, HttpError> {
+    let Some((first, mut rest)) = line(buf) else {
+        if buf.len() > MAX_HEADER {
+            return Err(HttpError::TooLarge);
+        }
+        return if plausible_request_line(buf) {
+            Err(HttpError::Incomplete)
+        } else {
+            Err(HttpError::NotHttp)
+        };
+    };
+    if first.len() > MAX_HEADER {
+        return Err(HttpError::TooLarge);
+    }
+    let (method, target) = request_line(first)?;
+    let mut field_host = None;
+    loop {
+        let consumed = buf.len() - rest.len();
+        if consumed > MAX_HEADER {
+            return Err(HttpError::TooLarge);
+        }
+        let Some((l, next)) = line(rest) else {
+            return if rest.len() + consumed > MAX_HEADER {
+                Err(HttpError::TooLarge)
+            } else {
+                Err(HttpError::Incomplete)
+            };
+        };
+        rest = next;
+        if l.is_empty() {
+            break;
+        }
+        let colon = l
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(HttpError::NotHttp)?;
+        let (name, value) = (
+            l.get(..colon).unwrap_or_default(),
+            l.get(colon + 1..).unwrap_or_default(),
+        );
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+            // Includes obsolete line folding (a line starting with SP/HT).
+            return Err(HttpError::NotHttp);
+        }
+        if name.eq_ignore_ascii_case(b"host") {
+            if field_host.is_some() {
+                return Err(HttpError::DuplicateHost);
+            }
+            field_host = Some(trim_ows(value));
+        }
+    }
+    let header_len = buf.len() - rest.len();
+    if header_len > MAX_HEADER {
+        return Err(HttpError::TooLarge);
+    }
+    let host = match strip_scheme(target) {
+        Some(after) => {
+            let end = after
+                .iter()
+                .position(|&b| b == b'/' || b == b'?' || b == b'#')
+                .unwrap_or(after.len());
+            Some(authority_host(after.get(..end).unwrap_or_default())?)
+        }
+        None => match field_host {
+            Some(h) if !h.is_empty() => Some(authority_host(h)?),
+            _ => None,
+        },
+    };
+    Ok(Request {
+        method,
+        target,
+        host,
+        header_len,
+    })
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Content rules of `src/proto/rules.rs`.
+
+use baton_proto::{
+    http::parse_request,
+    rules::{first_match, host_name, path_prefix, HostMatch, NameError, Rule},
+};
+use proptest::prelude::*;
+
+fn req(host: &str, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes()
+}
+
+const A: Rule<'static> = Rule {
+    host: HostMatch::Exact(b"a.example"),
+    path_prefix: None,
+};
+const B: Rule<'static> = Rule {
+    host: HostMatch::Any,
+    path_prefix: Some(b"/b/"),
+};
+const SUFFIX: Rule<'static> = Rule {
+    host: HostMatch::Suffix(b".example.com"),
+    path_prefix: None,
+};
+
+#[test]
+fn the_issue_rules() {
+    let rules = [(A, 1), (B, 2)];
+    let pick = |h: &str, p: &str| {
+        let raw = req(h, p);
+        first_match(rules, &parse_request(&raw).unwrap())
+    };
+    assert_eq!(pick("a.example", "/b/x"), Some(1), "first match wins");
+    assert_eq!(
+        pick("A.EXAMPLE", "/"),
+        Some(1),
+        "hosts compare without case"
+    );
+    assert_eq!(pick("c.example", "/b/x?q"), Some(2));
+    assert_eq!(pick("c.example", "/bx"), None);
+}
+
+#[test]
+fn suffix_is_a_domain() {
+    let m = |h: &str| {
+        let raw = req(h, "/");
+        SUFFIX.matches(&parse_request(&raw).unwrap())
+    };
+    assert!(m("example.com"));
+    assert!(m("a.example.com"));
+    assert!(m("b.a.EXAMPLE.com"));
+    assert!(!m("badexample.com"));
+    assert!(!m("example.org"));
+    let no_host = parse_request(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    assert!(!SUFFIX.matches(&no_host));
+    assert!(B.matches(&parse_request(b"GET /b/ HTTP/1.0\r\n\r\n").unwrap()));
+}
+
+#[test]
+fn names() {
+    assert_eq!(host_name(b"a.example").unwrap().as_bytes(), b"a.example");
+    assert_eq!(host_name(b""), Err(NameError::Empty));
+    assert_eq!(host_name(b"a b"), Err(NameError::BadChar));
+    assert_eq!(host_name(&[b'a'; 254]), Err(NameError::TooLong));
+    assert_eq!(path_prefix(b"/b/").unwrap().as_bytes(), b"/b/");
+    assert_eq!(path_prefix(b"b/"), Err(NameError::NotAbsolute));
+    assert_eq!(path_prefix(b"/a b"), Err(NameError::BadChar));
+}
+
+proptest! {
+    /// first_match is "the first rule in order that matches", against a
+    /// reference built from `matches` alone.
+    #[test]
+    fn first_match_is_the_first(
+        hosts in proptest::collection::vec("[ab]\\.ex", 1..6),
+        prefixes in proptest::collection::vec(proptest::option::of("/[ab]{0,2}"), 1..6),
+        host in "[ab]\\.ex",
+        path in "/[ab]{0,3}",
+    ) {
+        let rules: Vec<(Rule<'_>, usize)> = hosts
+            .iter()
+            .zip(&prefixes)
+            .enumerate()
+            .map(|(i, (h, p))| (Rule {
+                host: if i % 2 == 0 { HostMatch::Exact(h.as_bytes()) } else { HostMatch::Any },
+                path_prefix: p.as_deref().map(str::as_bytes),
+            }, i))
+            .collect();
+        let raw = req(&host, &path);
+        let r = parse_request(&raw).unwrap();
+        let reference = rules.iter().position(|(rule, _)| {
+            let host_ok = match rule.host {
+                HostMatch::Exact(h) => h == host.as_bytes(),
+                _ => true,
+            };
+            host_ok && rule.path_prefix.is_none_or(|p| path.as_bytes().starts_with(p))
+        });
+        prop_assert_eq!(first_match(rules.iter().copied(), &r), reference);
+    }
+}
