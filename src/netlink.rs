@@ -11,9 +11,16 @@ use crate::{
             check_node_id, check_peer_add, decode_u16, decode_u32, nla_iter, ConfigUpdate,
             PeerConf, PeerError,
         },
-        uapi::{attr, cmd, hook_attr, peer_attr, peer_state, Hook, FAMILY_NAME, FAMILY_VERSION},
+        service::{
+            check_backend_add, check_service_add, BackendConf, Endpoint, Scheduler, ServiceConf,
+            ServiceError,
+        },
+        uapi::{
+            attr, backend_attr, cmd, hook_attr, peer_attr, peer_state, service_attr, Hook,
+            FAMILY_NAME, FAMILY_VERSION,
+        },
     },
-    state::NetState,
+    state::{NetState, Service},
     sys::{
         genl::{AttrPolicy, Command, Family, Info, Op, Perm, Reply},
         netns, param,
@@ -51,23 +58,46 @@ static PEER_POLICY: [AttrPolicy; peer_attr::MAX as usize + 1] = [
     AttrPolicy::reject(READ_ONLY), // PAD
 ];
 
-static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
+static BACKEND_POLICY: [AttrPolicy; backend_attr::MAX as usize + 1] = [
     AttrPolicy::UNUSED,
-    AttrPolicy::reject(READ_ONLY),    // VERSION
-    AttrPolicy::u16_min(1),           // CTRL_PORT
-    AttrPolicy::u32(),                // NODE_ID
-    AttrPolicy::reject(READ_ONLY),    // HOOKS
-    AttrPolicy::reject(READ_ONLY),    // PAD
-    AttrPolicy::nested(&PEER_POLICY), // PEER
+    AttrPolicy::be32(),     // ADDR
+    AttrPolicy::u16_min(1), // PORT
+    AttrPolicy::u32(),      // WEIGHT (range checked with a message)
+    AttrPolicy::u32(),      // PEER
 ];
 
-static OPS: [Op<Baton>; 6] = [
+static SERVICE_POLICY: [AttrPolicy; service_attr::MAX as usize + 1] = [
+    AttrPolicy::UNUSED,
+    AttrPolicy::be32(),            // ADDR
+    AttrPolicy::u16_min(1),        // PORT
+    AttrPolicy::u8_max(3),         // SCHEDULER
+    AttrPolicy::reject(READ_ONLY), // BACKEND
+];
+
+static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
+    AttrPolicy::UNUSED,
+    AttrPolicy::reject(READ_ONLY),       // VERSION
+    AttrPolicy::u16_min(1),              // CTRL_PORT
+    AttrPolicy::u32(),                   // NODE_ID
+    AttrPolicy::reject(READ_ONLY),       // HOOKS
+    AttrPolicy::reject(READ_ONLY),       // PAD
+    AttrPolicy::nested(&PEER_POLICY),    // PEER
+    AttrPolicy::nested(&SERVICE_POLICY), // SERVICE
+    AttrPolicy::nested(&BACKEND_POLICY), // BACKEND
+];
+
+static OPS: [Op<Baton>; 11] = [
     Op::new::<StatusGet>(cmd::STATUS_GET, Perm::Any),
     Op::new::<ConfigGet>(cmd::CONFIG_GET, Perm::Any),
     Op::new::<ConfigSet>(cmd::CONFIG_SET, Perm::NetAdmin),
     Op::new::<PeerAdd>(cmd::PEER_ADD, Perm::NetAdmin),
     Op::new::<PeerDel>(cmd::PEER_DEL, Perm::NetAdmin),
     Op::new::<PeerGet>(cmd::PEER_GET, Perm::Any),
+    Op::new::<ServiceAdd>(cmd::SERVICE_ADD, Perm::NetAdmin),
+    Op::new::<ServiceDel>(cmd::SERVICE_DEL, Perm::NetAdmin),
+    Op::new::<ServiceGet>(cmd::SERVICE_GET, Perm::Any),
+    Op::new::<BackendAdd>(cmd::BACKEND_ADD, Perm::NetAdmin),
+    Op::new::<BackendDel>(cmd::BACKEND_DEL, Perm::NetAdmin),
 ];
 
 impl Family for Baton {
@@ -257,5 +287,185 @@ impl Command<Baton> for PeerGet {
             })?;
         }
         reply.send(info)
+    }
+}
+
+fn service_error(info: &Info<'_>, e: ServiceError) -> Error {
+    info.set_err_msg(e.message(), None);
+    match e {
+        ServiceError::ServiceExists | ServiceError::BackendExists => EEXIST,
+        ServiceError::NoService | ServiceError::NoBackend => ENOENT,
+        ServiceError::TooManyServices | ServiceError::TooManyBackends => ENOSPC,
+        _ => EINVAL,
+    }
+}
+
+/// The attributes of nest `id` of a request, decoded by `f` (type, payload).
+fn nest_fields(info: &Info<'_>, id: u16, mut f: impl FnMut(u16, &[u8]) -> Result) -> Result<bool> {
+    let Some(nest) = info.attr(id) else {
+        return Ok(false);
+    };
+    for (ty, payload) in nla_iter(nest.payload()) {
+        f(ty, payload)?;
+    }
+    Ok(true)
+}
+
+/// The address and port of nest `id` (`addr` = 1, `port` = 2 in both the
+/// `service` and the `backend` set), and every other field to `other`.
+fn endpoint(
+    info: &Info<'_>,
+    id: u16,
+    mut other: impl FnMut(u16, &[u8]) -> Result,
+) -> Result<Endpoint> {
+    let (mut addr, mut port) = (None, None);
+    nest_fields(info, id, |ty, p| {
+        match ty {
+            service_attr::ADDR => addr = Some(p.try_into().map_err(|_| EINVAL)?),
+            service_attr::PORT => port = Some(decode_u16(p).ok_or(EINVAL)?),
+            _ => other(ty, p)?,
+        }
+        Ok(())
+    })?;
+    match (addr, port) {
+        (Some(addr), Some(port)) => Ok(Endpoint { addr, port }),
+        _ => Err(service_error(info, ServiceError::Missing)),
+    }
+}
+
+fn find_service(services: &mut [Service], vip: Endpoint) -> Option<&mut Service> {
+    services.iter_mut().find(|s| s.conf.vip == vip)
+}
+
+struct ServiceAdd;
+
+impl Command<Baton> for ServiceAdd {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let mut scheduler = Scheduler::Lc;
+        let vip = endpoint(info, attr::SERVICE, |ty, p| {
+            if ty == service_attr::SCHEDULER {
+                let v = p.first().copied().ok_or(EINVAL)?;
+                scheduler = Scheduler::from_u8(v)
+                    .ok_or_else(|| service_error(info, ServiceError::BadScheduler))?;
+            }
+            Ok(())
+        })?;
+        let conf = ServiceConf { vip, scheduler };
+        let mut config = baton.state(info).config().lock();
+        check_service_add(config.services.iter().map(|s| &s.conf), &conf)
+            .map_err(|e| service_error(info, e))?;
+        config.services.push(
+            Service {
+                conf,
+                backends: KVec::new(),
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(())
+    }
+}
+
+struct ServiceDel;
+
+impl Command<Baton> for ServiceDel {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let vip = endpoint(info, attr::SERVICE, |_, _| Ok(()))?;
+        let mut config = baton.state(info).config().lock();
+        if !config.services.iter().any(|s| s.conf.vip == vip) {
+            return Err(service_error(info, ServiceError::NoService));
+        }
+        let mut rest = KVec::with_capacity(config.services.len(), GFP_KERNEL)?;
+        for s in core::mem::take(&mut config.services) {
+            if s.conf.vip != vip {
+                // Cannot fail: the capacity covers every service.
+                rest.push(s, GFP_KERNEL)?;
+            }
+        }
+        config.services = rest;
+        Ok(())
+    }
+}
+
+struct ServiceGet;
+
+impl Command<Baton> for ServiceGet {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let mut reply = Reply::new(info, cmd::SERVICE_GET)?;
+        let config = baton.state(info).config().lock();
+        for s in config.services.iter() {
+            let res = reply.nest(attr::SERVICE, |r| {
+                r.put_u32_be(service_attr::ADDR, s.conf.vip.addr)?;
+                r.put_u16(service_attr::PORT, s.conf.vip.port)?;
+                r.put_u8(service_attr::SCHEDULER, s.conf.scheduler as u8)?;
+                for b in s.backends.iter() {
+                    r.nest(service_attr::BACKEND, |r| {
+                        r.put_u32_be(backend_attr::ADDR, b.addr.addr)?;
+                        r.put_u16(backend_attr::PORT, b.addr.port)?;
+                        r.put_u32(backend_attr::WEIGHT, b.weight)?;
+                        r.put_u32(backend_attr::PEER, b.peer)
+                    })?;
+                }
+                Ok(())
+            });
+            res.inspect_err(|_| Self::too_big(info))?;
+        }
+        drop(config);
+        reply.send(info)
+    }
+}
+
+impl ServiceGet {
+    /// The reply is one message of `NLMSG_GOODSIZE`: a few thousand bytes.
+    fn too_big(info: &Info<'_>) {
+        info.set_err_msg(c"too many services and backends for one reply", None);
+    }
+}
+
+struct BackendAdd;
+
+impl Command<Baton> for BackendAdd {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let vip = endpoint(info, attr::SERVICE, |_, _| Ok(()))?;
+        let (mut weight, mut peer) = (1, 0);
+        let addr = endpoint(info, attr::BACKEND, |ty, p| {
+            match ty {
+                backend_attr::WEIGHT => weight = decode_u32(p).ok_or(EINVAL)?,
+                backend_attr::PEER => peer = decode_u32(p).ok_or(EINVAL)?,
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let backend = BackendConf { addr, weight, peer };
+        let mut config = baton.state(info).config().lock();
+        let me = config.base.node_id;
+        if peer != 0 && peer != me && !config.peers.iter().any(|p| p.node_id == peer) {
+            return Err(service_error(info, ServiceError::UnknownPeer));
+        }
+        let service = find_service(&mut config.services, vip)
+            .ok_or_else(|| service_error(info, ServiceError::NoService))?;
+        check_backend_add(service.backends.iter(), &backend).map_err(|e| service_error(info, e))?;
+        service.backends.push(backend, GFP_KERNEL)?;
+        Ok(())
+    }
+}
+
+struct BackendDel;
+
+impl Command<Baton> for BackendDel {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let vip = endpoint(info, attr::SERVICE, |_, _| Ok(()))?;
+        let addr = endpoint(info, attr::BACKEND, |_, _| Ok(()))?;
+        let mut config = baton.state(info).config().lock();
+        let service = find_service(&mut config.services, vip)
+            .ok_or_else(|| service_error(info, ServiceError::NoService))?;
+        if !service.backends.iter().any(|b| b.addr == addr) {
+            return Err(service_error(info, ServiceError::NoBackend));
+        }
+        let mut rest = KVec::with_capacity(service.backends.len(), GFP_KERNEL)?;
+        for b in service.backends.iter().filter(|b| b.addr != addr) {
+            rest.push(*b, GFP_KERNEL)?;
+        }
+        service.backends = rest;
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ use crate::{
     ctrl::Ctrl,
     proto::{
         config::{Config, PeerConf},
+        service::{BackendConf, ServiceConf},
         uapi::Hook,
     },
     sys::{
@@ -31,6 +32,16 @@ pub(crate) struct NetConfig {
     pub(crate) base: Config,
     /// Peers (`peer-add`, `peer-del`), at most `MAX_PEERS`.
     pub(crate) peers: KVec<PeerConf>,
+    /// Services (`service-add`, ...), at most `MAX_SERVICES`.
+    pub(crate) services: KVec<Service>,
+}
+
+/// A service and its back-ends.
+pub(crate) struct Service {
+    /// Its configuration.
+    pub(crate) conf: ServiceConf,
+    /// Its back-ends, at most `MAX_BACKENDS`, in the order added.
+    pub(crate) backends: KVec<BackendConf>,
 }
 
 impl NetConfig {
@@ -80,6 +91,7 @@ impl netns::NetState for NetState {
                 NetConfig {
                     base: Config::new(param::ctrl_port()),
                     peers: KVec::new(),
+                    services: KVec::new(),
                 },
                 "baton_config"
             ),

@@ -14,4 +14,5 @@ pub mod ctrl;
 pub mod http;
 pub mod rules;
 pub mod sched;
+pub mod service;
 pub mod uapi;

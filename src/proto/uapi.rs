@@ -29,8 +29,18 @@ pub mod cmd {
     pub const PEER_DEL: u8 = 5;
     /// All peers with their control-channel state.
     pub const PEER_GET: u8 = 6;
+    /// Add a service (CAP_NET_ADMIN).
+    pub const SERVICE_ADD: u8 = 7;
+    /// Delete a service with its back-ends (CAP_NET_ADMIN).
+    pub const SERVICE_DEL: u8 = 8;
+    /// All services with their back-ends.
+    pub const SERVICE_GET: u8 = 9;
+    /// Add a back-end to a service (CAP_NET_ADMIN).
+    pub const BACKEND_ADD: u8 = 10;
+    /// Delete a back-end of a service (CAP_NET_ADMIN).
+    pub const BACKEND_DEL: u8 = 11;
     /// Highest command number.
-    pub const MAX: u8 = PEER_GET;
+    pub const MAX: u8 = BACKEND_DEL;
 }
 
 /// Attributes of the `baton` set.
@@ -47,6 +57,38 @@ pub mod attr {
     pub const PAD: u16 = 5;
     /// `nest` of [`super::peer_attr`], repeated in `peer-get` replies.
     pub const PEER: u16 = 6;
+    /// `nest` of [`super::service_attr`], repeated in `service-get` replies.
+    pub const SERVICE: u16 = 7;
+    /// `nest` of [`super::backend_attr`].
+    pub const BACKEND: u16 = 8;
+    /// Highest attribute number.
+    pub const MAX: u16 = BACKEND;
+}
+
+/// Attributes of the `service` set.
+pub mod service_attr {
+    /// `u32`, big-endian: the virtual IPv4 address.
+    pub const ADDR: u16 = 1;
+    /// `u16`, at least 1: the virtual port.
+    pub const PORT: u16 = 2;
+    /// `u8` `scheduler` enum (default `lc`).
+    pub const SCHEDULER: u16 = 3;
+    /// `nest` of [`super::backend_attr`], repeated, reply only.
+    pub const BACKEND: u16 = 4;
+    /// Highest attribute number.
+    pub const MAX: u16 = BACKEND;
+}
+
+/// Attributes of the `backend` set.
+pub mod backend_attr {
+    /// `u32`, big-endian: the server's IPv4 address.
+    pub const ADDR: u16 = 1;
+    /// `u16`, at least 1: the server's port.
+    pub const PORT: u16 = 2;
+    /// `u32`, 0 to 65535 (default 1): relative capacity, 0 = drained.
+    pub const WEIGHT: u16 = 3;
+    /// `u32`: node id of the peer that serves it, 0 (default) = this node.
+    pub const PEER: u16 = 4;
     /// Highest attribute number.
     pub const MAX: u16 = PEER;
 }

@@ -54,6 +54,16 @@ impl AttrPolicy {
         Self(p)
     }
 
+    /// A `u8` of at most `max`.
+    pub(crate) const fn u8_max(max: i16) -> Self {
+        let mut p = Self::raw(bindings::NLA_U8);
+        p.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_MAX as u8;
+        p.__bindgen_anon_1 = bindings::nla_policy__bindgen_ty_1 {
+            __bindgen_anon_1: bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 { min: 0, max },
+        };
+        Self(p)
+    }
+
     /// Any `u32`.
     pub(crate) const fn u32() -> Self {
         Self(Self::raw(bindings::NLA_U32))

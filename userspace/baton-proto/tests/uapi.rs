@@ -3,7 +3,10 @@
 //! The numbers of `baton_proto::uapi` against each other and against the
 //! generic netlink spec, `Documentation/netlink/specs/baton.yaml`.
 
-use baton_proto::uapi::{self, attr, cmd, hook_attr, peer_attr, peer_state, Hook};
+use baton_proto::{
+    service::Scheduler,
+    uapi::{self, attr, backend_attr, cmd, hook_attr, peer_attr, peer_state, service_attr, Hook},
+};
 use yaml_rust2::{Yaml, YamlLoader};
 
 const SPEC: &str = include_str!("../../../Documentation/netlink/specs/baton.yaml");
@@ -100,6 +103,11 @@ fn commands_match_spec() {
             ("peer-add", cmd::PEER_ADD),
             ("peer-del", cmd::PEER_DEL),
             ("peer-get", cmd::PEER_GET),
+            ("service-add", cmd::SERVICE_ADD),
+            ("service-del", cmd::SERVICE_DEL),
+            ("service-get", cmd::SERVICE_GET),
+            ("backend-add", cmd::BACKEND_ADD),
+            ("backend-del", cmd::BACKEND_DEL),
         ],
         cmd::MAX,
     );
@@ -118,6 +126,8 @@ fn baton_attributes_match_spec() {
             ("hooks", attr::HOOKS),
             ("pad", attr::PAD),
             ("peer", attr::PEER),
+            ("service", attr::SERVICE),
+            ("backend", attr::BACKEND),
         ],
         attr::MAX,
     );
@@ -203,4 +213,48 @@ fn hook_names_are_distinct_and_match_attrs() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), Hook::ALL.len());
+}
+
+#[test]
+fn service_and_backend_attributes_match_spec() {
+    let spec = spec();
+    assert_numbered(
+        "service attributes",
+        &attribute_set(&spec, "service"),
+        &[
+            ("addr", service_attr::ADDR),
+            ("port", service_attr::PORT),
+            ("scheduler", service_attr::SCHEDULER),
+            ("backend", service_attr::BACKEND),
+        ],
+        service_attr::MAX,
+    );
+    assert_numbered(
+        "backend attributes",
+        &attribute_set(&spec, "backend"),
+        &[
+            ("addr", backend_attr::ADDR),
+            ("port", backend_attr::PORT),
+            ("weight", backend_attr::WEIGHT),
+            ("peer", backend_attr::PEER),
+        ],
+        backend_attr::MAX,
+    );
+}
+
+#[test]
+fn schedulers_match_spec() {
+    let spec = spec();
+    let defs = spec["definitions"].as_vec().expect("definitions");
+    let sched = defs
+        .iter()
+        .find(|d| d["name"].as_str() == Some("scheduler"))
+        .expect("scheduler enum");
+    let ours: Vec<&str> = Scheduler::ALL.iter().map(|s| s.name()).collect();
+    assert_eq!(names(&sched["entries"]), ours);
+    for (i, s) in Scheduler::ALL.iter().enumerate() {
+        assert_eq!(*s as usize, i, "YNL enums count from 0");
+        assert_eq!(Scheduler::from_u8(i as u8), Some(*s));
+    }
+    assert_eq!(Scheduler::from_u8(4), None);
 }

@@ -5,7 +5,7 @@
 
 use std::{ffi::OsString, fmt, net::Ipv4Addr};
 
-use baton_proto::config::ConfigUpdate;
+use baton_proto::{config::ConfigUpdate, service::Scheduler};
 use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
 
 /// Name of the control-port setting, on the command line and in the output.
@@ -50,6 +50,16 @@ enum Command {
         #[command(subcommand)]
         command: Option<ConfigCommand>,
     },
+    /// Add, delete and list services (VIP:PORT)
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
+    /// Add and delete the back-ends of a service
+    Backend {
+        #[command(subcommand)]
+        command: BackendCommand,
+    },
     /// Add, delete and list the peers of this node's control channel
     Peer {
         #[command(subcommand)]
@@ -80,6 +90,166 @@ enum PeerCommand {
     /// List the peers and the state of their channels
     #[command(visible_alias = "show")]
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Add a service: VIP:PORT [scheduler rr|wrr|lc|sh] (default lc)
+    Add {
+        /// Virtual address and port, e.g. 198.18.1.10:80
+        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
+        vip: (Ipv4Addr, u16),
+        /// Options: scheduler rr|wrr|lc|sh
+        #[arg(value_name = "KEY VALUE")]
+        options: Vec<String>,
+    },
+    /// Delete a service and its back-ends
+    Del {
+        /// Virtual address and port
+        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
+        vip: (Ipv4Addr, u16),
+    },
+    /// List the services and their back-ends
+    #[command(visible_alias = "show")]
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum BackendCommand {
+    /// Add a back-end: VIP:PORT ADDR:PORT [weight N] [peer NODE-ID]
+    Add {
+        /// The service
+        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
+        vip: (Ipv4Addr, u16),
+        /// The server's own address and port
+        #[arg(value_name = "ADDR:PORT", value_parser = parse_endpoint)]
+        addr: (Ipv4Addr, u16),
+        /// Options: weight 0-65535 (default 1), peer NODE-ID (default 0: this node)
+        #[arg(value_name = "KEY VALUE")]
+        options: Vec<String>,
+    },
+    /// Delete a back-end of a service
+    Del {
+        /// The service
+        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
+        vip: (Ipv4Addr, u16),
+        /// The back-end
+        #[arg(value_name = "ADDR:PORT", value_parser = parse_endpoint)]
+        addr: (Ipv4Addr, u16),
+    },
+}
+
+/// `ADDR:PORT`, port 1 to 65535.
+fn parse_endpoint(s: &str) -> Result<(Ipv4Addr, u16), String> {
+    match parse_peer_addr(s)? {
+        (addr, Some(port)) => Ok((addr, port)),
+        (_, None) => Err(format!("'{s}' needs a port (ADDR:PORT)")),
+    }
+}
+
+/// `KEY VALUE` words with keys from `keys`, each at most once.
+fn parse_options<'a>(
+    words: &'a [String],
+    keys: &[&'static str],
+) -> Result<Vec<(&'static str, &'a str)>, String> {
+    let mut out: Vec<(&'static str, &'a str)> = Vec::new();
+    let mut it = words.iter();
+    while let Some(k) = it.next() {
+        let key = keys
+            .iter()
+            .copied()
+            .find(|key| *key == k.as_str())
+            .ok_or_else(|| format!("unknown option '{k}' (expected {})", keys.join(" or ")))?;
+        let value = it
+            .next()
+            .ok_or_else(|| format!("missing value for '{key}'"))?;
+        if out.iter().any(|(k, _)| *k == key) {
+            return Err(format!("'{key}' is given more than once"));
+        }
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+/// A service to add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// Virtual address.
+    pub vip: Ipv4Addr,
+    /// Virtual port.
+    pub port: u16,
+    /// Scheduler (`scheduler` enum value); `None`: the kernel's default.
+    pub scheduler: Option<Scheduler>,
+}
+
+/// A back-end to add or delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackendSpec {
+    /// Its service.
+    pub vip: (Ipv4Addr, u16),
+    /// The server.
+    pub addr: (Ipv4Addr, u16),
+    /// Weight, if given.
+    pub weight: Option<u32>,
+    /// Serving peer, if given.
+    pub peer: Option<u32>,
+}
+
+fn service_spec(vip: (Ipv4Addr, u16), options: &[String]) -> Result<ServiceSpec, String> {
+    let mut scheduler = None;
+    for (_, v) in parse_options(options, &["scheduler"])? {
+        scheduler = Some(
+            Scheduler::ALL
+                .into_iter()
+                .find(|s| s.name() == v)
+                .ok_or_else(|| format!("unknown scheduler '{v}' (expected rr, wrr, lc or sh)"))?,
+        );
+    }
+    Ok(ServiceSpec {
+        vip: vip.0,
+        port: vip.1,
+        scheduler,
+    })
+}
+
+fn backend_spec(
+    vip: (Ipv4Addr, u16),
+    addr: (Ipv4Addr, u16),
+    options: &[String],
+) -> Result<BackendSpec, String> {
+    let mut spec = BackendSpec {
+        vip,
+        addr,
+        weight: None,
+        peer: None,
+    };
+    for (k, v) in parse_options(options, &["weight", "peer"])? {
+        let n: u32 = v
+            .parse()
+            .map_err(|_| format!("invalid value '{v}' for '{k}': expected an integer"))?;
+        match k {
+            "weight" if n > 65535 => {
+                return Err(format!(
+                    "invalid value '{v}' for 'weight': expected 0 to 65535"
+                ))
+            }
+            "weight" => spec.weight = Some(n),
+            _ => spec.peer = Some(n),
+        }
+    }
+    Ok(spec)
+}
+
+fn option_error(cmd: &str, sub: &str, msg: String) -> clap::Error {
+    let mut c = Cli::command();
+    c.build();
+    match c
+        .find_subcommand_mut(cmd)
+        .and_then(|c| c.find_subcommand_mut(sub))
+    {
+        Some(s) => s.error(ErrorKind::ValueValidation, msg),
+        None => c.error(ErrorKind::ValueValidation, msg),
+    }
 }
 
 /// `ADDR` or `ADDR:PORT`, port 1 to 65535.
@@ -153,6 +323,16 @@ pub enum Action {
     ConfigShow,
     /// `config set ...`, validated.
     ConfigSet(ConfigUpdate),
+    /// `service add`.
+    ServiceAdd(ServiceSpec),
+    /// `service del`.
+    ServiceDel((Ipv4Addr, u16)),
+    /// `service list`.
+    ServiceList,
+    /// `backend add`.
+    BackendAdd(BackendSpec),
+    /// `backend del`.
+    BackendDel(BackendSpec),
     /// `peer add`.
     PeerAdd(PeerSpec),
     /// `peer del`.
@@ -194,6 +374,24 @@ where
         Command::Config {
             command: Some(ConfigCommand::Set { settings }),
         } => Action::ConfigSet(parse_settings(&settings).map_err(set_usage_error)?),
+        Command::Service { command } => match command {
+            ServiceCommand::Add { vip, options } => Action::ServiceAdd(
+                service_spec(vip, &options).map_err(|m| option_error("service", "add", m))?,
+            ),
+            ServiceCommand::Del { vip } => Action::ServiceDel(vip),
+            ServiceCommand::List => Action::ServiceList,
+        },
+        Command::Backend { command } => match command {
+            BackendCommand::Add { vip, addr, options } => Action::BackendAdd(
+                backend_spec(vip, addr, &options).map_err(|m| option_error("backend", "add", m))?,
+            ),
+            BackendCommand::Del { vip, addr } => Action::BackendDel(BackendSpec {
+                vip,
+                addr,
+                weight: None,
+                peer: None,
+            }),
+        },
         Command::Peer { command } => match command {
             PeerCommand::Add {
                 node_id,
@@ -326,6 +524,95 @@ mod tests {
         let mut argv = vec!["batonctl"];
         argv.extend_from_slice(args);
         parse(argv).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn service_and_backend_commands() {
+        let vip = (Ipv4Addr::new(198, 18, 1, 10), 80);
+        let be = (Ipv4Addr::new(198, 18, 2, 2), 8080);
+        assert_eq!(
+            parse_ok(&["service", "add", "198.18.1.10:80", "scheduler", "wrr"]).action,
+            Action::ServiceAdd(ServiceSpec {
+                vip: vip.0,
+                port: 80,
+                scheduler: Some(Scheduler::Wrr)
+            })
+        );
+        assert_eq!(
+            parse_ok(&["service", "add", "198.18.1.10:80"]).action,
+            Action::ServiceAdd(ServiceSpec {
+                vip: vip.0,
+                port: 80,
+                scheduler: None
+            })
+        );
+        assert_eq!(
+            parse_ok(&["service", "del", "198.18.1.10:80"]).action,
+            Action::ServiceDel(vip)
+        );
+        assert_eq!(
+            parse_ok(&["-j", "service", "list"]).action,
+            Action::ServiceList
+        );
+        assert_eq!(
+            parse_ok(&[
+                "backend",
+                "add",
+                "198.18.1.10:80",
+                "198.18.2.2:8080",
+                "weight",
+                "3",
+                "peer",
+                "2"
+            ])
+            .action,
+            Action::BackendAdd(BackendSpec {
+                vip,
+                addr: be,
+                weight: Some(3),
+                peer: Some(2)
+            })
+        );
+        for bad in [
+            &["service", "add", "198.18.1.10"][..],
+            &["service", "add", "198.18.1.10:80", "scheduler", "fast"],
+            &["service", "add", "198.18.1.10:80", "sched"],
+            &[
+                "backend",
+                "add",
+                "198.18.1.10:80",
+                "198.18.2.2:8080",
+                "weight",
+                "70000",
+            ],
+            &[
+                "backend",
+                "add",
+                "198.18.1.10:80",
+                "198.18.2.2:8080",
+                "weight",
+                "1",
+                "weight",
+                "2",
+            ],
+            &[
+                "backend",
+                "add",
+                "198.18.1.10:80",
+                "198.18.2.2:8080",
+                "color",
+                "red",
+            ],
+            &[
+                "backend",
+                "add",
+                "198.18.1.10:80",
+                "198.18.2.2:8080",
+                "peer",
+            ],
+        ] {
+            assert_eq!(parse_err(bad).kind(), ErrorKind::ValueValidation, "{bad:?}");
+        }
     }
 
     #[test]

@@ -57,6 +57,25 @@ fn run(invocation: Invocation) -> Result<(), Error> {
             Baton::connect()?.set_config(&update)?;
             Vec::new()
         }
+        Action::ServiceAdd(spec) => {
+            Baton::connect()?.service_add(&spec)?;
+            Vec::new()
+        }
+        Action::ServiceDel(vip) => {
+            Baton::connect()?.service_del(vip)?;
+            Vec::new()
+        }
+        Action::ServiceList => {
+            output::services(&Baton::connect()?.services()?, format).into_bytes()
+        }
+        Action::BackendAdd(spec) => {
+            Baton::connect()?.backend(&spec, true)?;
+            Vec::new()
+        }
+        Action::BackendDel(spec) => {
+            Baton::connect()?.backend(&spec, false)?;
+            Vec::new()
+        }
         Action::PeerAdd(peer) => {
             Baton::connect()?.peer_add(&peer)?;
             Vec::new()

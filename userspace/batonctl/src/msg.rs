@@ -10,7 +10,8 @@ use std::ffi::CStr;
 
 use baton_proto::{
     config::{decode_u16, decode_u32, Config, ConfigUpdate},
-    uapi::{attr, cmd, peer_attr, peer_state, Hook, FAMILY_VERSION},
+    service::Scheduler,
+    uapi::{attr, backend_attr, cmd, peer_attr, peer_state, service_attr, Hook, FAMILY_VERSION},
 };
 use neli::{
     consts::{
@@ -23,9 +24,9 @@ use neli::{
 };
 
 use crate::{
-    cli::{PeerSpec, CTRL_PORT, NODE_ID},
+    cli::{BackendSpec, PeerSpec, ServiceSpec, CTRL_PORT, NODE_ID},
     error::Error,
-    output::{Peer, Status},
+    output::{Backend, Peer, Service, Status},
 };
 
 /// `NLA_F_NESTED`: or'ed into an [`Attr`] type, makes it a nested attribute.
@@ -153,6 +154,119 @@ pub fn peer_del(node_id: u32) -> Result<Genl, Error> {
         FAMILY_VERSION,
         vec![(attr::PEER | NESTED, inner)],
     )
+}
+
+fn endpoint_attrs(addr: std::net::Ipv4Addr, port: u16) -> Vec<Attr> {
+    // `addr` and `port` are 1 and 2 in both the service and backend sets.
+    vec![
+        (service_attr::ADDR, addr.octets().to_vec()),
+        (service_attr::PORT, port.to_ne_bytes().to_vec()),
+    ]
+}
+
+/// `service-add`.
+pub fn service_add(spec: &ServiceSpec) -> Result<Genl, Error> {
+    let mut inner = endpoint_attrs(spec.vip, spec.port);
+    if let Some(s) = spec.scheduler {
+        inner.push((service_attr::SCHEDULER, vec![s as u8]));
+    }
+    genl(
+        cmd::SERVICE_ADD,
+        FAMILY_VERSION,
+        vec![(attr::SERVICE | NESTED, nest(&inner))],
+    )
+}
+
+/// `service-del`.
+pub fn service_del(vip: (std::net::Ipv4Addr, u16)) -> Result<Genl, Error> {
+    let inner = nest(&endpoint_attrs(vip.0, vip.1));
+    genl(
+        cmd::SERVICE_DEL,
+        FAMILY_VERSION,
+        vec![(attr::SERVICE | NESTED, inner)],
+    )
+}
+
+/// `service-get`.
+pub fn service_get() -> Result<Genl, Error> {
+    genl(cmd::SERVICE_GET, FAMILY_VERSION, Vec::new())
+}
+
+/// `backend-add` (`add`) or `backend-del`.
+pub fn backend(spec: &BackendSpec, add: bool) -> Result<Genl, Error> {
+    let mut inner = endpoint_attrs(spec.addr.0, spec.addr.1);
+    if let Some(w) = spec.weight {
+        inner.push((backend_attr::WEIGHT, w.to_ne_bytes().to_vec()));
+    }
+    if let Some(p) = spec.peer {
+        inner.push((backend_attr::PEER, p.to_ne_bytes().to_vec()));
+    }
+    let command = if add {
+        cmd::BACKEND_ADD
+    } else {
+        cmd::BACKEND_DEL
+    };
+    genl(
+        command,
+        FAMILY_VERSION,
+        vec![
+            (
+                attr::SERVICE | NESTED,
+                nest(&endpoint_attrs(spec.vip.0, spec.vip.1)),
+            ),
+            (attr::BACKEND | NESTED, nest(&inner)),
+        ],
+    )
+}
+
+fn ipv4(a: &[(u16, &[u8])], ty: u16, name: &str) -> Result<std::net::Ipv4Addr, Error> {
+    let p = require(a, ty, name)?;
+    let octets: [u8; 4] = p.try_into().map_err(|_| bad_length(name, p))?;
+    Ok(octets.into())
+}
+
+fn u16_of(a: &[(u16, &[u8])], ty: u16, name: &str) -> Result<u16, Error> {
+    let p = require(a, ty, name)?;
+    decode_u16(p).ok_or_else(|| bad_length(name, p))
+}
+
+fn u32_of(a: &[(u16, &[u8])], ty: u16, name: &str) -> Result<u32, Error> {
+    let p = require(a, ty, name)?;
+    decode_u32(p).ok_or_else(|| bad_length(name, p))
+}
+
+/// The services in the reply to `service-get`.
+pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
+    let mut out = Vec::new();
+    for (_, payload) in attrs(reply)
+        .into_iter()
+        .filter(|&(t, _)| t == attr::SERVICE)
+    {
+        let a = parse_attrs(payload)?;
+        let sched = require(&a, service_attr::SCHEDULER, "scheduler")?;
+        let scheduler = sched
+            .first()
+            .copied()
+            .and_then(Scheduler::from_u8)
+            .ok_or_else(|| Error::Malformed(format!("scheduler {sched:?}")))?;
+        let mut backends = Vec::new();
+        for (_, b) in a.iter().filter(|&&(t, _)| t == service_attr::BACKEND) {
+            let b = parse_attrs(b)?;
+            backends.push(Backend {
+                addr: ipv4(&b, backend_attr::ADDR, "backend addr")?,
+                port: u16_of(&b, backend_attr::PORT, "backend port")?,
+                weight: u32_of(&b, backend_attr::WEIGHT, "weight")?,
+                peer: u32_of(&b, backend_attr::PEER, "peer")?,
+            });
+        }
+        out.push(Service {
+            addr: ipv4(&a, service_attr::ADDR, "addr")?,
+            port: u16_of(&a, service_attr::PORT, "port")?,
+            scheduler: scheduler.name(),
+            backends,
+        });
+    }
+    Ok(out)
 }
 
 /// `peer-get`.
@@ -456,6 +570,71 @@ mod tests {
         // Without a port the kernel uses its ctrl-port: no PORT attribute.
         let attrs = peer_add_attrs(&PeerSpec { port: None, ..peer });
         assert_eq!(parse_attrs(&attrs[0].1).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn backend_add_bytes() {
+        let spec = BackendSpec {
+            vip: ([198, 18, 1, 10].into(), 80),
+            addr: ([198, 18, 2, 2].into(), 8080),
+            weight: Some(3),
+            peer: None,
+        };
+        let msg = request(FAMILY, NlmF::ACK, 1, 0, backend(&spec, true).unwrap()).unwrap();
+        let service = [nla(1, &[198, 18, 1, 10]), nla(2, &80u16.to_ne_bytes())].concat();
+        let be = [
+            nla(1, &[198, 18, 2, 2]),
+            nla(2, &8080u16.to_ne_bytes()),
+            nla(3, &3u32.to_ne_bytes()),
+        ]
+        .concat();
+        let expected = nlmsg(
+            FAMILY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            1,
+            0,
+            &genlmsg(
+                cmd::BACKEND_ADD,
+                &[
+                    nla(attr::SERVICE | NESTED, &service),
+                    nla(attr::BACKEND | NESTED, &be),
+                ],
+            ),
+        );
+        assert_eq!(bytes(&msg), expected);
+    }
+
+    #[test]
+    fn service_get_reply_decodes() {
+        let be = [
+            nla(1, &[198, 18, 2, 2]),
+            nla(2, &8080u16.to_ne_bytes()),
+            nla(3, &3u32.to_ne_bytes()),
+            nla(4, &2u32.to_ne_bytes()),
+        ]
+        .concat();
+        let svc = [
+            nla(1, &[198, 18, 1, 10]),
+            nla(2, &80u16.to_ne_bytes()),
+            nla(3, &[1]),
+            nla(service_attr::BACKEND | NESTED, &be),
+        ]
+        .concat();
+        let wire = genlmsg(cmd::SERVICE_GET, &[nla(attr::SERVICE | NESTED, &svc)]);
+        let reply = parse(&nlmsg(FAMILY, 0, 1, 0, &wire));
+        let services = parse_services(payload(&reply)).unwrap();
+        assert_eq!(services.len(), 1);
+        let s = &services[0];
+        assert_eq!(
+            (s.addr.octets(), s.port, s.scheduler),
+            ([198, 18, 1, 10], 80, "wrr")
+        );
+        assert_eq!(s.backends.len(), 1);
+        let b = &s.backends[0];
+        assert_eq!(
+            (b.addr.octets(), b.port, b.weight, b.peer),
+            ([198, 18, 2, 2], 8080, 3, 2)
+        );
     }
 
     #[test]

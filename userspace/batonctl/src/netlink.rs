@@ -21,10 +21,10 @@ use neli::{
 };
 
 use crate::{
-    cli::PeerSpec,
+    cli::{BackendSpec, PeerSpec, ServiceSpec},
     error::Error,
     msg::{self, Genl},
-    output::{Peer, Status},
+    output::{Peer, Service, Status},
 };
 
 impl From<SocketError> for Error {
@@ -139,6 +139,34 @@ impl Baton {
             .conn
             .request(self.family, NlmF::empty(), msg::config_get()?)?;
         msg::parse_config(&reply)
+    }
+
+    /// Sends `genl` with `NLM_F_ACK` and waits for the kernel's verdict.
+    fn command(&mut self, genl: Genl) -> Result<(), Error> {
+        self.conn.transact(self.family, NlmF::ACK, genl).map(drop)
+    }
+
+    /// `service-add`.
+    pub fn service_add(&mut self, spec: &ServiceSpec) -> Result<(), Error> {
+        self.command(msg::service_add(spec)?)
+    }
+
+    /// `service-del`.
+    pub fn service_del(&mut self, vip: (std::net::Ipv4Addr, u16)) -> Result<(), Error> {
+        self.command(msg::service_del(vip)?)
+    }
+
+    /// `backend-add` or `backend-del`.
+    pub fn backend(&mut self, spec: &BackendSpec, add: bool) -> Result<(), Error> {
+        self.command(msg::backend(spec, add)?)
+    }
+
+    /// `service-get`.
+    pub fn services(&mut self) -> Result<Vec<Service>, Error> {
+        let reply = self
+            .conn
+            .request(self.family, NlmF::empty(), msg::service_get()?)?;
+        msg::parse_services(&reply)
     }
 
     /// `peer-add`, acknowledged.

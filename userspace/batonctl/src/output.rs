@@ -40,6 +40,63 @@ impl Serialize for HookCounters<'_> {
     }
 }
 
+/// A service and its back-ends (`service-get`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Service {
+    /// Virtual address.
+    pub addr: std::net::Ipv4Addr,
+    /// Virtual port.
+    pub port: u16,
+    /// Scheduler name.
+    pub scheduler: &'static str,
+    /// Back-ends, in the order added.
+    pub backends: Vec<Backend>,
+}
+
+/// A back-end of a service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Backend {
+    /// The server's address.
+    pub addr: std::net::Ipv4Addr,
+    /// The server's port.
+    pub port: u16,
+    /// Weight.
+    pub weight: u32,
+    /// Serving peer's node id; 0: this node.
+    pub peer: u32,
+}
+
+/// The output of `service list`: like `ipvsadm -Ln`, or a JSON array.
+pub fn services(services: &[Service], format: Format) -> String {
+    match format {
+        Format::Json => json(&services, false),
+        Format::JsonPretty => json(&services, true),
+        Format::Text => {
+            let mut out = String::from(
+                "Prot LocalAddress:Port Scheduler\n  -> RemoteAddress:Port           Weight Peer\n",
+            );
+            for s in services {
+                let _ = writeln!(out, "TCP  {}:{} {}", s.addr, s.port, s.scheduler);
+                for b in &s.backends {
+                    let peer = if b.peer == 0 {
+                        "local".to_string()
+                    } else {
+                        b.peer.to_string()
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  -> {:<28} {:<6} {}",
+                        format!("{}:{}", b.addr, b.port),
+                        b.weight,
+                        peer
+                    );
+                }
+            }
+            out
+        }
+    }
+}
+
 /// A peer and the state of its control channel (`peer-get`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -166,6 +223,36 @@ mod tests {
             msgs_out: 16,
             connects: 1,
         }
+    }
+
+    #[test]
+    fn services_json_and_text() {
+        let svc = Service {
+            addr: [198, 18, 1, 10].into(),
+            port: 80,
+            scheduler: "lc",
+            backends: vec![Backend {
+                addr: [198, 18, 2, 2].into(),
+                port: 8080,
+                weight: 1,
+                peer: 2,
+            }],
+        };
+        assert_eq!(
+            services(std::slice::from_ref(&svc), Format::Json),
+            concat!(
+                r#"[{"addr":"198.18.1.10","port":80,"scheduler":"lc","backends":"#,
+                r#"[{"addr":"198.18.2.2","port":8080,"weight":1,"peer":2}]}]"#,
+                "\n"
+            )
+        );
+        let text = services(&[svc], Format::Text);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[2], "TCP  198.18.1.10:80 lc");
+        assert_eq!(
+            lines[3].split_whitespace().collect::<Vec<_>>(),
+            ["->", "198.18.2.2:8080", "1", "2"]
+        );
     }
 
     #[test]

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Services (VIP:port) and their back-ends: the objects `service-add` and
+//! `backend-add` create, and the checks every change passes before it is
+//! applied (the role of IPVS's `ip_vs_ctl.c` checks).
+
+use core::ffi::CStr;
+
+/// Largest number of services of one namespace.
+pub const MAX_SERVICES: usize = 64;
+/// Largest number of back-ends of one service.
+pub const MAX_BACKENDS: usize = 256;
+/// Largest weight of a back-end (as IPVS).
+pub const MAX_WEIGHT: u32 = 65535;
+
+/// A scheduler (`scheduler` enum of the netlink spec).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheduler {
+    /// Round robin.
+    Rr = 0,
+    /// Smooth weighted round robin.
+    Wrr = 1,
+    /// Weighted least connections.
+    Lc = 2,
+    /// Source hash.
+    Sh = 3,
+}
+
+impl Scheduler {
+    /// All schedulers, in spec order.
+    pub const ALL: [Scheduler; 4] = [Scheduler::Rr, Scheduler::Wrr, Scheduler::Lc, Scheduler::Sh];
+
+    /// The scheduler of netlink value `v`.
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| *s as u8 == v)
+    }
+
+    /// The name in the spec and the CLI.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scheduler::Rr => "rr",
+            Scheduler::Wrr => "wrr",
+            Scheduler::Lc => "lc",
+            Scheduler::Sh => "sh",
+        }
+    }
+}
+
+/// An IPv4 address and port (address in wire order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Address, `a.b.c.d` is `[a, b, c, d]`.
+    pub addr: [u8; 4],
+    /// Port.
+    pub port: u16,
+}
+
+/// A service as configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceConf {
+    /// The virtual address and port clients connect to.
+    pub vip: Endpoint,
+    /// How back-ends are chosen when no rule decides.
+    pub scheduler: Scheduler,
+}
+
+/// A back-end of a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackendConf {
+    /// The server's own address and port.
+    pub addr: Endpoint,
+    /// Relative capacity, 0 (drained) to [`MAX_WEIGHT`].
+    pub weight: u32,
+    /// The peer node that serves it; 0 = this node.
+    pub peer: u32,
+}
+
+/// Why a service or back-end change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceError {
+    /// A request without the object's address and port.
+    Missing,
+    /// Not a unicast IPv4 address.
+    BadAddr,
+    /// Port 0.
+    ZeroPort,
+    /// Unknown scheduler value.
+    BadScheduler,
+    /// Weight above [`MAX_WEIGHT`].
+    BadWeight,
+    /// The service exists.
+    ServiceExists,
+    /// No such service.
+    NoService,
+    /// The back-end exists in this service.
+    BackendExists,
+    /// No such back-end in this service.
+    NoBackend,
+    /// [`MAX_SERVICES`] reached.
+    TooManyServices,
+    /// [`MAX_BACKENDS`] reached.
+    TooManyBackends,
+    /// The back-end's peer is neither this node nor a configured peer.
+    UnknownPeer,
+}
+
+impl ServiceError {
+    /// The message returned to the user (netlink extack).
+    pub const fn message(self) -> &'static CStr {
+        match self {
+            ServiceError::Missing => c"service and backend need addr and port",
+            ServiceError::BadAddr => c"addr must be a unicast IPv4 address",
+            ServiceError::ZeroPort => c"port must be between 1 and 65535",
+            ServiceError::BadScheduler => c"unknown scheduler",
+            ServiceError::BadWeight => c"weight must be between 0 and 65535",
+            ServiceError::ServiceExists => c"service exists",
+            ServiceError::NoService => c"service not found",
+            ServiceError::BackendExists => c"backend exists in this service",
+            ServiceError::NoBackend => c"backend not found in this service",
+            ServiceError::TooManyServices => c"too many services (64 at most)",
+            ServiceError::TooManyBackends => c"too many backends in this service (256 at most)",
+            ServiceError::UnknownPeer => c"backend peer is not a configured peer",
+        }
+    }
+}
+
+/// Checks an address and port that a service or back-end can have.
+pub fn check_endpoint(e: &Endpoint) -> Result<(), ServiceError> {
+    let [a, ..] = e.addr;
+    if a == 0 || a == 127 || a >= 224 {
+        return Err(ServiceError::BadAddr);
+    }
+    if e.port == 0 {
+        return Err(ServiceError::ZeroPort);
+    }
+    Ok(())
+}
+
+/// Checks that `new` can join `existing` services.
+pub fn check_service_add<'a>(
+    existing: impl ExactSizeIterator<Item = &'a ServiceConf>,
+    new: &ServiceConf,
+) -> Result<(), ServiceError> {
+    check_endpoint(&new.vip)?;
+    let n = existing.len();
+    let mut existing = existing;
+    if existing.any(|s| s.vip == new.vip) {
+        return Err(ServiceError::ServiceExists);
+    }
+    if n >= MAX_SERVICES {
+        return Err(ServiceError::TooManyServices);
+    }
+    Ok(())
+}
+
+/// Checks that `new` can join a service's `existing` back-ends.
+pub fn check_backend_add<'a>(
+    existing: impl ExactSizeIterator<Item = &'a BackendConf>,
+    new: &BackendConf,
+) -> Result<(), ServiceError> {
+    check_endpoint(&new.addr)?;
+    if new.weight > MAX_WEIGHT {
+        return Err(ServiceError::BadWeight);
+    }
+    let n = existing.len();
+    let mut existing = existing;
+    if existing.any(|b| b.addr == new.addr) {
+        return Err(ServiceError::BackendExists);
+    }
+    if n >= MAX_BACKENDS {
+        return Err(ServiceError::TooManyBackends);
+    }
+    Ok(())
+}
