@@ -8,7 +8,9 @@
 
 use kernel::prelude::*;
 
+mod conn;
 mod ctrl;
+mod handoff;
 mod netlink;
 // Shared with the host crate `userspace/baton-proto`, which uses all of it.
 #[allow(
@@ -19,6 +21,7 @@ mod netlink;
 mod proto;
 mod state;
 mod sys;
+mod utcp;
 
 module! {
     type: BatonModule,

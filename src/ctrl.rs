@@ -16,10 +16,12 @@
 //! validate closes that channel only, with a rate-limited log line.
 
 use crate::{
+    handoff,
     proto::{
         config::PeerConf,
         ctrl::{self as codec, Message},
     },
+    state::Runtime,
     sys::{
         kthread::{self, Thread},
         netns::NetPtr,
@@ -66,6 +68,7 @@ pub(crate) struct PeerStatus {
 #[pin_data]
 struct Peer {
     net: NetPtr,
+    rt: Arc<Runtime>,
     me: u32,
     conf: PeerConf,
     up: AtomicBool,
@@ -80,6 +83,9 @@ struct Peer {
     sock: Mutex<Option<Arc<Socket>>>,
     #[pin]
     handover: Mutex<Option<Channel>>,
+    /// The sending half of the live channel: any thread may send a frame.
+    #[pin]
+    tx: Mutex<Option<Tx>>,
 }
 
 impl Peer {
@@ -103,6 +109,15 @@ impl Peer {
             msgs_out: self.msgs_out.load(Ordering::Relaxed),
             connects: self.connects.load(Ordering::Relaxed),
         }
+    }
+
+    /// Sends `msg` on the live channel; `EPIPE` if there is none.
+    fn send(&self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
+        let mut tx = self.tx.lock();
+        let tx = tx.as_mut().ok_or(Closed::Io(EPIPE))?;
+        tx.send(msg)?;
+        self.msgs_out.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Wakes the peer's thread out of any socket call.
@@ -157,7 +172,13 @@ impl Ctrl {
     /// Makes the running channels match the configuration: listener on
     /// `port` while `me` (this node's id) is set, one thread per peer.
     /// Threads whose configuration is unchanged keep running.
-    pub(crate) fn reconcile(&self, me: u32, port: u16, peers: &[PeerConf]) -> Result {
+    pub(crate) fn reconcile(
+        &self,
+        rt: &Arc<Runtime>,
+        me: u32,
+        port: u16,
+        peers: &[PeerConf],
+    ) -> Result {
         let mut old_threads = KVec::new();
         let mut old_listener = None;
         {
@@ -208,6 +229,7 @@ impl Ctrl {
                     let peer = Arc::pin_init(
                         pin_init!(Peer {
                             net: self.net,
+                            rt: rt.clone(),
                             me,
                             conf: *conf,
                             up: AtomicBool::new(false),
@@ -217,6 +239,7 @@ impl Ctrl {
                             connects: AtomicU32::new(0),
                             sock <- new_mutex!(None, "baton_peer_sock"),
                             handover <- new_mutex!(None, "baton_peer_handover"),
+                            tx <- new_mutex!(None, "baton_peer_tx"),
                         }),
                         GFP_KERNEL,
                     )?;
@@ -239,6 +262,25 @@ impl Ctrl {
         Ok(())
     }
 
+    /// Sends `msg` to peer `node_id` on its live channel.
+    pub(crate) fn send(&self, node_id: u32, msg: &Message<'_>) -> Result {
+        let peer = {
+            let run = self.running.lock();
+            run.peers
+                .iter()
+                .find(|t| t.data().conf.node_id == node_id)
+                .map(|t| t.data().clone())
+        };
+        let peer = peer.ok_or(ENOENT)?;
+        if !peer.up.load(Ordering::Relaxed) {
+            return Err(EPIPE);
+        }
+        peer.send(msg).map_err(|c| match c {
+            Closed::Io(e) => e,
+            _ => EPIPE,
+        })
+    }
+
     /// The channel status of peer `node_id`, if it has a thread.
     pub(crate) fn status(&self, node_id: u32) -> Option<PeerStatus> {
         let run = self.running.lock();
@@ -252,10 +294,8 @@ impl Ctrl {
 #[pinned_drop]
 impl PinnedDrop for Ctrl {
     fn drop(self: Pin<&mut Self>) {
-        // Stops every thread (their `Drop` waits for them).
-        if let Err(e) = self.reconcile(0, 0, &[]) {
-            pr_err!("stopping the control channel: {:?}\n", e);
-        }
+        // `Runtime::shutdown` stopped every thread already; dropping the
+        // (empty) lists is all that is left.
     }
 }
 
@@ -269,8 +309,28 @@ struct Channel {
     rx: KVec<u8>,
     filled: usize,
     rx_seq: codec::SeqCheck,
-    tx: KVec<u8>,
-    tx_seq: u32,
+    /// Moved to [`Peer::tx`] once the channel is established.
+    tx: Option<Tx>,
+}
+
+/// The sending half of a channel: frame buffer and sequence numbers.
+struct Tx {
+    sock: Arc<Socket>,
+    buf: KVec<u8>,
+    seq: u32,
+}
+
+impl Tx {
+    fn send(&mut self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
+        let len = codec::encode(msg, self.seq, &mut self.buf)
+            .map_err(|_| Closed::Protocol("cannot encode a frame"))?;
+        self.seq = self.seq.wrapping_add(1);
+        let frame = self
+            .buf
+            .get(..len)
+            .ok_or(Closed::Protocol("frame too long"))?;
+        self.sock.send_all(frame).map_err(Closed::Io)
+    }
 }
 
 /// Why a channel ended.
@@ -289,33 +349,21 @@ impl Channel {
     fn new(sock: Socket) -> Result<Self> {
         let sock = Arc::new(sock, GFP_KERNEL)?;
         let rx = KVec::from_elem(0, FRAME_MAX, GFP_KERNEL)?;
-        let tx = KVec::from_elem(0, FRAME_MAX, GFP_KERNEL)?;
+        let buf = KVec::from_elem(0, FRAME_MAX, GFP_KERNEL)?;
         Ok(Self {
-            sock,
+            sock: sock.clone(),
             rx,
             filled: 0,
             rx_seq: codec::SeqCheck::new(),
-            tx,
-            tx_seq: 0,
+            tx: Some(Tx { sock, buf, seq: 0 }),
         })
-    }
-
-    fn send(&mut self, msg: &Message) -> core::result::Result<(), Closed> {
-        let len = codec::encode(msg, self.tx_seq, &mut self.tx)
-            .map_err(|_| Closed::Protocol("cannot encode a frame"))?;
-        self.tx_seq = self.tx_seq.wrapping_add(1);
-        let frame = self
-            .tx
-            .get(..len)
-            .ok_or(Closed::Protocol("frame too long"))?;
-        self.sock.send_all(frame).map_err(Closed::Io)
     }
 
     /// Waits up to one socket timeout for a complete frame and hands it to
     /// `f`. `Ok(false)` if none arrived in time.
     fn recv(
         &mut self,
-        f: &mut dyn FnMut(&Message) -> core::result::Result<(), Closed>,
+        f: &mut dyn FnMut(&Message<'_>) -> core::result::Result<(), Closed>,
     ) -> core::result::Result<bool, Closed> {
         loop {
             // A complete frame already buffered?
@@ -364,10 +412,13 @@ impl Channel {
     }
 
     fn hello(&mut self, me: u32) -> core::result::Result<(), Closed> {
-        self.send(&Message::Hello(codec::Hello {
-            node_id: me,
-            capabilities: CAPABILITIES,
-        }))
+        self.tx
+            .as_mut()
+            .ok_or(Closed::Protocol("no sender"))?
+            .send(&Message::Hello(codec::Hello {
+                node_id: me,
+                capabilities: CAPABILITIES,
+            }))
     }
 }
 
@@ -399,15 +450,26 @@ fn session(peer: &Peer, ch: &mut Channel) -> Closed {
         }
         let now = kthread::now_ms();
         if now.saturating_sub(last_tx) >= HEARTBEAT_MS {
-            if let Err(c) = ch.send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now })) {
+            if let Err(c) = peer.send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now })) {
                 return c;
             }
-            peer.msgs_out.fetch_add(1, Ordering::Relaxed);
             last_tx = now;
         }
         let got = ch.recv(&mut |m| match m {
             Message::Heartbeat(_) => Ok(()),
             Message::Hello(_) => Err(Closed::Protocol("HELLO on an established channel")),
+            Message::HandoffReq(req) => {
+                let reply = handoff::take(&peer.rt, peer.conf.node_id, req);
+                peer.send(&reply)
+            }
+            Message::HandoffAck(_) | Message::HandoffNack(_) => {
+                handoff::reply(&peer.rt, peer.conf.node_id, m);
+                Ok(())
+            }
+            Message::ConnEnd(end) => {
+                handoff::conn_end(&peer.rt, peer.conf.node_id, end);
+                Ok(())
+            }
         });
         match got {
             Ok(true) => {
@@ -464,6 +526,7 @@ fn peer_main(peer: &Peer) {
         };
         backoff = BACKOFF_MIN_MS;
         *peer.sock.lock() = Some(ch.sock.clone());
+        *peer.tx.lock() = ch.tx.take();
         peer.last_rx_ms.store(kthread::now_ms(), Ordering::Relaxed);
         peer.connects.fetch_add(1, Ordering::Relaxed);
         peer.up.store(true, Ordering::Relaxed);
@@ -474,7 +537,9 @@ fn peer_main(peer: &Peer) {
         );
         let why = session(peer, &mut ch);
         peer.up.store(false, Ordering::Relaxed);
+        *peer.tx.lock() = None;
         *peer.sock.lock() = None;
+        handoff::peer_down(&peer.rt, peer.conf.node_id);
         log_closed(peer.me, peer.conf.node_id, &why);
         if !matches!(why, Closed::Stop) {
             pr_info!(

@@ -23,7 +23,7 @@ use crate::{
     state::{NetState, Service},
     sys::{
         genl::{AttrPolicy, Command, Family, Info, Op, Perm, Reply},
-        netns, param,
+        netns, param, vec,
     },
 };
 use kernel::prelude::*;
@@ -157,7 +157,7 @@ impl Command<Baton> for ConfigSet {
             EINVAL
         })?;
         config
-            .apply_to(state.ctrl())
+            .apply_to(state.rt())
             .inspect_err(|_| ctrl_error(info))
     }
 }
@@ -224,7 +224,7 @@ impl Command<Baton> for PeerAdd {
             .map_err(|e| peer_error(info, e))?;
         config.peers.push(peer, GFP_KERNEL)?;
         config
-            .apply_to(state.ctrl())
+            .apply_to(state.rt())
             .inspect_err(|_| ctrl_error(info))
     }
 }
@@ -247,7 +247,7 @@ impl Command<Baton> for PeerDel {
         }
         config.peers = rest;
         config
-            .apply_to(state.ctrl())
+            .apply_to(state.rt())
             .inspect_err(|_| ctrl_error(info))
     }
 }
@@ -358,10 +358,12 @@ impl Command<Baton> for ServiceAdd {
             Service {
                 conf,
                 backends: KVec::new(),
+                rr_cursor: 0,
+                wrr_current: KVec::new(),
             },
             GFP_KERNEL,
         )?;
-        Ok(())
+        config.apply_to(baton.state(info).rt())
     }
 }
 
@@ -382,7 +384,7 @@ impl Command<Baton> for ServiceDel {
             }
         }
         config.services = rest;
-        Ok(())
+        config.apply_to(baton.state(info).rt())
     }
 }
 
@@ -445,6 +447,7 @@ impl Command<Baton> for BackendAdd {
             .ok_or_else(|| service_error(info, ServiceError::NoService))?;
         check_backend_add(service.backends.iter(), &backend).map_err(|e| service_error(info, e))?;
         service.backends.push(backend, GFP_KERNEL)?;
+        service.wrr_current.push(0, GFP_KERNEL)?;
         Ok(())
     }
 }
@@ -466,6 +469,10 @@ impl Command<Baton> for BackendDel {
             rest.push(*b, GFP_KERNEL)?;
         }
         service.backends = rest;
+        vec::clear(&mut service.wrr_current);
+        for _ in service.backends.iter() {
+            service.wrr_current.push(0, GFP_KERNEL)?;
+        }
         Ok(())
     }
 }

@@ -5,20 +5,28 @@
 //! which only count for now).
 
 use crate::{
+    conn::Conns,
     ctrl::Ctrl,
+    handoff,
     proto::{
         config::{Config, PeerConf},
         service::{BackendConf, ServiceConf},
         uapi::Hook,
     },
     sys::{
+        kthread::{self, Thread},
         netfilter::{self, HookSpec, InetHook, SkBuff, Verdict},
         netns::{self, NetId, NetPtr},
-        param,
+        param, vec,
     },
+    utcp::Utcp,
 };
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
 /// Hook priority: after conntrack defragmentation and before NAT, as IPVS
 /// sits (`NF_IP_PRI_NAT_DST - 1`).
@@ -42,41 +50,109 @@ pub(crate) struct Service {
     pub(crate) conf: ServiceConf,
     /// Its back-ends, at most `MAX_BACKENDS`, in the order added.
     pub(crate) backends: KVec<BackendConf>,
+    /// Round-robin position.
+    pub(crate) rr_cursor: usize,
+    /// Smooth weighted round-robin state, one entry per back-end.
+    pub(crate) wrr_current: KVec<i64>,
 }
 
 impl NetConfig {
-    /// Makes the control channel follow this configuration. Called with the
-    /// lock held, so that concurrent changes reach it in order.
-    pub(crate) fn apply_to(&self, ctrl: &Ctrl) -> Result {
-        ctrl.reconcile(self.base.node_id, self.base.ctrl_port, &self.peers)
+    /// Makes the running threads follow this configuration: the control
+    /// channel and the service listeners. Called with the lock held, so that
+    /// concurrent changes reach them in order.
+    pub(crate) fn apply_to(&self, rt: &Arc<Runtime>) -> Result {
+        rt.ctrl
+            .reconcile(rt, self.base.node_id, self.base.ctrl_port, &self.peers)?;
+        rt.utcp.reconcile(rt, &self.services)
+    }
+}
+
+/// What the threads and hooks of a namespace share: configuration, control
+/// channel, service listeners and connection table.
+///
+/// The threads hold references to it; [`Runtime::shutdown`] stops them.
+#[pin_data]
+pub(crate) struct Runtime {
+    /// The namespace.
+    pub(crate) net: NetPtr,
+    #[pin]
+    config: Mutex<NetConfig>,
+    /// The control channel.
+    #[pin]
+    pub(crate) ctrl: Ctrl,
+    /// The service listeners.
+    #[pin]
+    pub(crate) utcp: Utcp,
+    /// The connections.
+    #[pin]
+    pub(crate) conns: Conns,
+    /// Replies to this node's pending handoffs.
+    #[pin]
+    pub(crate) replies: Mutex<KVec<(u64, handoff::Reply)>>,
+    #[pin]
+    gc: Mutex<Option<Thread<Runtime>>>,
+}
+
+impl Runtime {
+    /// The namespace's configuration.
+    pub(crate) fn config(&self) -> &Mutex<NetConfig> {
+        &self.config
+    }
+
+    fn start(self: &Arc<Self>) -> Result {
+        let t = Thread::spawn(c"baton-gc", self.clone(), handoff::gc_main)?;
+        *self.gc.lock() = Some(t);
+        Ok(())
+    }
+
+    /// Stops every thread (which drops their references) and forgets the
+    /// connections.
+    fn shutdown(self: &Arc<Self>) {
+        let gc = self.gc.lock().take();
+        drop(gc);
+        if let Err(e) = self.utcp.reconcile(self, &[]) {
+            pr_err!("stopping the service listeners: {:?}\n", e);
+        }
+        if let Err(e) = self.ctrl.reconcile(self, 0, 0, &[]) {
+            pr_err!("stopping the control channel: {:?}\n", e);
+        }
+        vec::clear(&mut self.replies.lock());
     }
 }
 
 /// What baton keeps in each network namespace.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 pub(crate) struct NetState {
-    #[pin]
-    config: Mutex<NetConfig>,
-    /// Dropped after `config`: stops the control-channel threads.
-    #[pin]
-    ctrl: Ctrl,
+    rt: Arc<Runtime>,
     packets: [AtomicU64; Hook::ALL.len()],
 }
 
 impl NetState {
     /// The namespace's configuration.
     pub(crate) fn config(&self) -> &Mutex<NetConfig> {
-        &self.config
+        &self.rt.config
     }
 
     /// The namespace's control channel.
     pub(crate) fn ctrl(&self) -> &Ctrl {
-        &self.ctrl
+        &self.rt.ctrl
+    }
+
+    /// The namespace's runtime.
+    pub(crate) fn rt(&self) -> &Arc<Runtime> {
+        &self.rt
     }
 
     /// Packets seen at `hook` since the namespace (or the module) started.
     pub(crate) fn packets(&self, hook: Hook) -> u64 {
         self.packets[hook.index()].load(Ordering::Relaxed)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for NetState {
+    fn drop(self: Pin<&mut Self>) {
+        self.rt.shutdown();
     }
 }
 
@@ -86,18 +162,33 @@ impl netns::NetState for NetState {
     }
 
     fn init(net: NetPtr) -> impl PinInit<Self, Error> {
+        let rt = Arc::pin_init(
+            try_pin_init!(Runtime {
+                net,
+                config <- new_mutex!(
+                    NetConfig {
+                        base: Config::new(param::ctrl_port()),
+                        peers: KVec::new(),
+                        services: KVec::new(),
+                    },
+                    "baton_config"
+                ),
+                ctrl <- Ctrl::new(*net),
+                utcp <- Utcp::new(),
+                conns <- Conns::new(kthread::random_u32()),
+                replies <- new_mutex!(KVec::new(), "baton_replies"),
+                gc <- new_mutex!(None, "baton_gc"),
+            }? Error),
+            GFP_KERNEL,
+        )
+        .and_then(|rt| {
+            rt.start()?;
+            Ok(rt)
+        });
         try_pin_init!(Self {
-            config <- new_mutex!(
-                NetConfig {
-                    base: Config::new(param::ctrl_port()),
-                    peers: KVec::new(),
-                    services: KVec::new(),
-                },
-                "baton_config"
-            ),
-            ctrl <- Ctrl::new(net),
+            rt: rt?,
             packets: Default::default(),
-        })
+        }? Error)
     }
 }
 
@@ -131,10 +222,14 @@ impl netfilter::Hook for NetState {
         },
     ];
 
-    fn hook(&self, hook: InetHook, _skb: &SkBuff) -> Verdict {
-        if let Some(hook) = to_hook(hook) {
-            self.packets[hook.index()].fetch_add(1, Ordering::Relaxed);
+    fn hook(&self, hook: InetHook, skb: &mut SkBuff) -> Verdict {
+        if let Some(h) = to_hook(hook) {
+            self.packets[h.index()].fetch_add(1, Ordering::Relaxed);
         }
-        Verdict::Accept
+        match hook {
+            InetHook::PreRouting => self.rt.conns.pre_routing(skb, kthread::now_ms()),
+            InetHook::PostRouting => self.rt.conns.post_routing(skb, kthread::now_ms()),
+            _ => Verdict::Accept,
+        }
     }
 }

@@ -24,10 +24,23 @@
 //! ```text
 //!  HELLO      (1)  node_id u32 | capabilities u32                  8 bytes
 //!  HEARTBEAT  (2)  sent_ms u64 (sender's monotonic clock)          8 bytes
+//!  HANDOFF_REQ (3) id u64 | client addr 4, port u16 | vip addr 4,
+//!                  port u16 | backend addr 4, port u16 | client_isn u32 |
+//!                  frontend_isn u32 | client_tsval u32 |
+//!                  frontend_tsval u32 | client_window u16 | mss u16 |
+//!                  client_wscale u8 | frontend_wscale u8 | options u8 |
+//!                  reserved 7 (0) | data_len u32 | data       60 + data_len
+//!  HANDOFF_ACK (4) id u64 | backend_isn u32 | backend_tsval u32 |
+//!                  backend_wscale u8 | reserved 3 (0)           20 bytes
+//!  HANDOFF_NACK (5) id u64 | reason u8 | reserved 3 (0)          12 bytes
+//!  CONN_END    (6) id u64 | reason u8 | reserved 3 (0)           12 bytes
 //! ```
 //!
-//! Types 3-6 (HANDOFF_REQ, HANDOFF_ACK, HANDOFF_NACK, CONN_END) are
-//! reserved for the handoff and refused until it exists.
+//! `id` names a handoff: the front-end chooses it, and it is unique among
+//! the front-end's live connections. `options` bits: [`opt_bits::SACK`],
+//! [`opt_bits::TIMESTAMPS`], [`opt_bits::WSCALE`]; a shift above 14 or an
+//! unknown bit is refused. `data` (the bytes the front-end received from the
+//! client) is at most [`MAX_DATA`] bytes.
 //!
 //! Decoding never panics and borrows nothing beyond the input; every error
 //! is a reason to close the channel, with [`DecodeError::describe`] as the
@@ -40,7 +53,44 @@ pub const VERSION: u8 = 1;
 /// Length of the frame header.
 pub const HEADER_LEN: usize = 16;
 /// Largest payload accepted.
-pub const MAX_PAYLOAD: usize = 16 * 1024;
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+/// Fixed part of a HANDOFF_REQ payload.
+pub const HANDOFF_REQ_FIXED: usize = 60;
+/// Most client bytes a HANDOFF_REQ carries.
+pub const MAX_DATA: usize = MAX_PAYLOAD - HANDOFF_REQ_FIXED;
+
+/// Bits of the HANDOFF_REQ `options` field: what the client's SYN had.
+pub mod opt_bits {
+    /// SACK permitted.
+    pub const SACK: u8 = 1;
+    /// Timestamps.
+    pub const TIMESTAMPS: u8 = 2;
+    /// Window scaling (`client_wscale` is meaningful).
+    pub const WSCALE: u8 = 4;
+    /// All defined bits.
+    pub const ALL: u8 = SACK | TIMESTAMPS | WSCALE;
+}
+
+/// Why a back-end refused a handoff or a connection ended
+/// (HANDOFF_NACK and CONN_END `reason`).
+pub mod reason {
+    /// Unspecified.
+    pub const OTHER: u8 = 0;
+    /// Nothing listens on the back-end address (the stack answered RST).
+    pub const NO_LISTENER: u8 = 1;
+    /// The back-end's stack did not answer the replayed SYN in time.
+    pub const TIMEOUT: u8 = 2;
+    /// The back-end has no room for another connection.
+    pub const OVERLOAD: u8 = 3;
+    /// The request is not acceptable (e.g. a tuple already in use).
+    pub const INVALID: u8 = 4;
+    /// CONN_END: the connection closed (FIN both ways or RST).
+    pub const CLOSED: u8 = 5;
+    /// CONN_END: idle timeout.
+    pub const IDLE: u8 = 6;
+    /// Largest known reason.
+    pub const MAX: u8 = IDLE;
+}
 
 /// Frame types.
 pub mod msg_type {
@@ -74,27 +124,99 @@ pub struct Heartbeat {
     pub sent_ms: u64,
 }
 
+pub use super::service::Endpoint;
+
+/// HANDOFF_REQ: the front-end asks a back-end to take a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandoffReq<'a> {
+    /// Handoff id, chosen by the front-end.
+    pub id: u64,
+    /// The client.
+    pub client: Endpoint,
+    /// The service the client connected to.
+    pub vip: Endpoint,
+    /// The back-end server that is to take the connection.
+    pub backend: Endpoint,
+    /// The client's initial sequence number.
+    pub client_isn: u32,
+    /// The front-end's initial sequence number.
+    pub frontend_isn: u32,
+    /// The client's latest TSval (0 without timestamps).
+    pub client_tsval: u32,
+    /// The front-end's TSval at the handoff (0 without timestamps).
+    pub frontend_tsval: u32,
+    /// The client's window field (unscaled).
+    pub client_window: u16,
+    /// The client's MSS.
+    pub mss: u16,
+    /// The client's window scale shift (with [`opt_bits::WSCALE`]).
+    pub client_wscale: u8,
+    /// The shift the front-end announced.
+    pub frontend_wscale: u8,
+    /// [`opt_bits`].
+    pub options: u8,
+    /// The bytes received from the client so far, from `client_isn + 1`.
+    pub data: &'a [u8],
+}
+
+/// HANDOFF_ACK: the back-end took the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandoffAck {
+    /// Handoff id.
+    pub id: u64,
+    /// The back-end's initial sequence number.
+    pub backend_isn: u32,
+    /// The back-end's TSval in its SYN/ACK.
+    pub backend_tsval: u32,
+    /// The back-end's window scale shift.
+    pub backend_wscale: u8,
+}
+
+/// HANDOFF_NACK or CONN_END: an id and a [`reason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdReason {
+    /// Handoff id.
+    pub id: u64,
+    /// [`reason`].
+    pub reason: u8,
+}
+
 /// A decoded message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Message {
+pub enum Message<'a> {
     /// HELLO.
     Hello(Hello),
     /// HEARTBEAT.
     Heartbeat(Heartbeat),
+    /// HANDOFF_REQ.
+    HandoffReq(HandoffReq<'a>),
+    /// HANDOFF_ACK.
+    HandoffAck(HandoffAck),
+    /// HANDOFF_NACK.
+    HandoffNack(IdReason),
+    /// CONN_END.
+    ConnEnd(IdReason),
 }
 
-impl Message {
+impl Message<'_> {
     /// The frame type of this message.
     pub const fn msg_type(&self) -> u8 {
         match self {
             Message::Hello(_) => msg_type::HELLO,
             Message::Heartbeat(_) => msg_type::HEARTBEAT,
+            Message::HandoffReq(_) => msg_type::HANDOFF_REQ,
+            Message::HandoffAck(_) => msg_type::HANDOFF_ACK,
+            Message::HandoffNack(_) => msg_type::HANDOFF_NACK,
+            Message::ConnEnd(_) => msg_type::CONN_END,
         }
     }
 
     const fn payload_len(&self) -> usize {
         match self {
             Message::Hello(_) | Message::Heartbeat(_) => 8,
+            Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
+            Message::HandoffAck(_) => 20,
+            Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
         }
     }
 }
@@ -135,8 +257,6 @@ pub enum DecodeError {
     BadVersion(u8),
     /// A type this node does not know.
     UnknownType(u8),
-    /// A reserved type this node does not handle yet.
-    Unsupported(u8),
     /// Flags that are not 0.
     BadFlags,
     /// Payload longer than [`MAX_PAYLOAD`].
@@ -157,7 +277,6 @@ impl DecodeError {
             DecodeError::BadMagic => "bad frame magic",
             DecodeError::BadVersion(_) => "unknown protocol version",
             DecodeError::UnknownType(_) => "unknown message type",
-            DecodeError::Unsupported(_) => "message type not supported yet",
             DecodeError::BadFlags => "nonzero frame flags",
             DecodeError::TooLong => "frame too long",
             DecodeError::BadLength => "payload length does not match the message type",
@@ -181,6 +300,76 @@ fn be_u32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(bytes.try_into().ok()?))
 }
 
+fn be_u16(b: &[u8], at: usize) -> Option<u16> {
+    let bytes = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes(bytes.try_into().ok()?))
+}
+
+fn endpoint(b: &[u8], at: usize) -> Option<Endpoint> {
+    let addr = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(Endpoint {
+        addr,
+        port: be_u16(b, at + 4)?,
+    })
+}
+
+/// An endpoint a connection between hosts can have: a unicast address
+/// outside 0/8 and 127/8, a port other than 0.
+fn valid_endpoint(e: &Endpoint) -> bool {
+    let [a, ..] = e.addr;
+    e.port != 0 && a != 0 && a != 127 && a < 224
+}
+
+fn decode_id_reason(payload: &[u8]) -> Result<IdReason, DecodeError> {
+    if payload.len() != 12 {
+        return Err(DecodeError::BadLength);
+    }
+    let id = be_u64(payload, 0).ok_or(DecodeError::BadLength)?;
+    let reason = payload.get(8).copied().ok_or(DecodeError::BadLength)?;
+    if reason > reason::MAX || payload.get(9..12) != Some(&[0, 0, 0][..]) {
+        return Err(DecodeError::BadField);
+    }
+    Ok(IdReason { id, reason })
+}
+
+fn decode_handoff_req(p: &[u8]) -> Result<HandoffReq<'_>, DecodeError> {
+    let short = DecodeError::BadLength;
+    let fixed = p.get(..HANDOFF_REQ_FIXED).ok_or(short)?;
+    let data_len = be_u32(fixed, 56).ok_or(short)? as usize;
+    if data_len > MAX_DATA || p.len() != HANDOFF_REQ_FIXED + data_len {
+        return Err(short);
+    }
+    let req = HandoffReq {
+        id: be_u64(fixed, 0).ok_or(short)?,
+        client: endpoint(fixed, 8).ok_or(short)?,
+        vip: endpoint(fixed, 14).ok_or(short)?,
+        backend: endpoint(fixed, 20).ok_or(short)?,
+        client_isn: be_u32(fixed, 26).ok_or(short)?,
+        frontend_isn: be_u32(fixed, 30).ok_or(short)?,
+        client_tsval: be_u32(fixed, 34).ok_or(short)?,
+        frontend_tsval: be_u32(fixed, 38).ok_or(short)?,
+        client_window: be_u16(fixed, 42).ok_or(short)?,
+        mss: be_u16(fixed, 44).ok_or(short)?,
+        client_wscale: fixed.get(46).copied().ok_or(short)?,
+        frontend_wscale: fixed.get(47).copied().ok_or(short)?,
+        options: fixed.get(48).copied().ok_or(short)?,
+        data: p.get(HANDOFF_REQ_FIXED..).ok_or(short)?,
+    };
+    let bad = !valid_endpoint(&req.client)
+        || !valid_endpoint(&req.vip)
+        || !valid_endpoint(&req.backend)
+        || req.options & !opt_bits::ALL != 0
+        || req.client_wscale > 14
+        || req.frontend_wscale > 14
+        || req.mss < 64
+        || fixed.get(49) != Some(&0)
+        || fixed.get(50..56) != Some(&[0; 6][..]);
+    if bad {
+        return Err(DecodeError::BadField);
+    }
+    Ok(req)
+}
+
 fn be_u64(b: &[u8], at: usize) -> Option<u64> {
     let bytes = b.get(at..at.checked_add(8)?)?;
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
@@ -197,12 +386,8 @@ pub fn decode_header(buf: &[u8]) -> Result<Header, DecodeError> {
         return Err(DecodeError::BadVersion(version));
     }
     let msg_type = h.get(5).copied().ok_or(DecodeError::Short)?;
-    match msg_type {
-        msg_type::HELLO | msg_type::HEARTBEAT => {}
-        msg_type::HANDOFF_REQ..=msg_type::CONN_END => {
-            return Err(DecodeError::Unsupported(msg_type))
-        }
-        t => return Err(DecodeError::UnknownType(t)),
+    if !(msg_type::HELLO..=msg_type::CONN_END).contains(&msg_type) {
+        return Err(DecodeError::UnknownType(msg_type));
     }
     if h.get(6..8) != Some(&[0, 0][..]) {
         return Err(DecodeError::BadFlags);
@@ -216,7 +401,7 @@ pub fn decode_header(buf: &[u8]) -> Result<Header, DecodeError> {
 }
 
 /// Decodes the payload of a frame whose header is `header`.
-pub fn decode(header: &Header, payload: &[u8]) -> Result<Message, DecodeError> {
+pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, DecodeError> {
     if payload.len() != header.payload_len() {
         return Err(DecodeError::BadLength);
     }
@@ -242,14 +427,35 @@ pub fn decode(header: &Header, payload: &[u8]) -> Result<Message, DecodeError> {
             let sent_ms = be_u64(payload, 0).ok_or(DecodeError::BadLength)?;
             Ok(Message::Heartbeat(Heartbeat { sent_ms }))
         }
+        msg_type::HANDOFF_REQ => Ok(Message::HandoffReq(decode_handoff_req(payload)?)),
+        msg_type::HANDOFF_ACK => {
+            if payload.len() != 20 {
+                return Err(DecodeError::BadLength);
+            }
+            let ack = HandoffAck {
+                id: be_u64(payload, 0).ok_or(DecodeError::BadLength)?,
+                backend_isn: be_u32(payload, 8).ok_or(DecodeError::BadLength)?,
+                backend_tsval: be_u32(payload, 12).ok_or(DecodeError::BadLength)?,
+                backend_wscale: payload.get(16).copied().ok_or(DecodeError::BadLength)?,
+            };
+            if ack.backend_wscale > 14 || payload.get(17..20) != Some(&[0, 0, 0][..]) {
+                return Err(DecodeError::BadField);
+            }
+            Ok(Message::HandoffAck(ack))
+        }
+        msg_type::HANDOFF_NACK => Ok(Message::HandoffNack(decode_id_reason(payload)?)),
+        msg_type::CONN_END => Ok(Message::ConnEnd(decode_id_reason(payload)?)),
         t => Err(DecodeError::UnknownType(t)),
     }
 }
 
 /// Writes `msg` as a frame with sequence number `seq` into `buf`; returns
 /// the frame's length.
-pub fn encode(msg: &Message, seq: u32, buf: &mut [u8]) -> Result<usize, EncodeError> {
+pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, EncodeError> {
     let len = msg.payload_len();
+    if len > MAX_PAYLOAD {
+        return Err(EncodeError::NoSpace);
+    }
     let frame = buf
         .get_mut(..HEADER_LEN + len)
         .ok_or(EncodeError::NoSpace)?;
@@ -266,6 +472,40 @@ pub fn encode(msg: &Message, seq: u32, buf: &mut [u8]) -> Result<usize, EncodeEr
             payload[4..8].copy_from_slice(&h.capabilities.to_be_bytes());
         }
         Message::Heartbeat(h) => payload[..8].copy_from_slice(&h.sent_ms.to_be_bytes()),
+        Message::HandoffReq(r) => {
+            let put_ep = |p: &mut [u8], at: usize, e: &Endpoint| {
+                p[at..at + 4].copy_from_slice(&e.addr);
+                p[at + 4..at + 6].copy_from_slice(&e.port.to_be_bytes());
+            };
+            payload[..8].copy_from_slice(&r.id.to_be_bytes());
+            put_ep(payload, 8, &r.client);
+            put_ep(payload, 14, &r.vip);
+            put_ep(payload, 20, &r.backend);
+            payload[26..30].copy_from_slice(&r.client_isn.to_be_bytes());
+            payload[30..34].copy_from_slice(&r.frontend_isn.to_be_bytes());
+            payload[34..38].copy_from_slice(&r.client_tsval.to_be_bytes());
+            payload[38..42].copy_from_slice(&r.frontend_tsval.to_be_bytes());
+            payload[42..44].copy_from_slice(&r.client_window.to_be_bytes());
+            payload[44..46].copy_from_slice(&r.mss.to_be_bytes());
+            payload[46] = r.client_wscale;
+            payload[47] = r.frontend_wscale;
+            payload[48] = r.options;
+            payload[49..56].fill(0);
+            payload[56..60].copy_from_slice(&(r.data.len() as u32).to_be_bytes());
+            payload[HANDOFF_REQ_FIXED..].copy_from_slice(r.data);
+        }
+        Message::HandoffAck(a) => {
+            payload[..8].copy_from_slice(&a.id.to_be_bytes());
+            payload[8..12].copy_from_slice(&a.backend_isn.to_be_bytes());
+            payload[12..16].copy_from_slice(&a.backend_tsval.to_be_bytes());
+            payload[16] = a.backend_wscale;
+            payload[17..20].fill(0);
+        }
+        Message::HandoffNack(m) | Message::ConnEnd(m) => {
+            payload[..8].copy_from_slice(&m.id.to_be_bytes());
+            payload[8] = m.reason;
+            payload[9..12].fill(0);
+        }
     }
     Ok(HEADER_LEN + len)
 }

@@ -11,8 +11,11 @@
 pub mod config;
 pub mod csum;
 pub mod ctrl;
+pub mod flow;
 pub mod http;
+pub mod packet;
 pub mod rules;
 pub mod sched;
+pub mod seq;
 pub mod service;
 pub mod uapi;

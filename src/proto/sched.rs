@@ -23,8 +23,10 @@ pub struct Backend {
 /// after `cursor` (the index chosen last time, updated).
 pub fn round_robin(backends: &[Backend], cursor: &mut usize) -> Option<usize> {
     let n = backends.len();
-    (1..=n)
-        .map(|step| (*cursor + step) % n)
+    // Wrapping arithmetic and `checked_rem`: no panic path, not even for
+    // an empty list or a cursor at usize::MAX.
+    (1..n.saturating_add(1))
+        .filter_map(|step| cursor.wrapping_add(step).checked_rem(n))
         .find(|&i| backends.get(i).is_some_and(|b| b.weight > 0))
         .inspect(|&i| *cursor = i)
 }

@@ -47,7 +47,7 @@ impl Scheduler {
 }
 
 /// An IPv4 address and port (address in wire order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     /// Address, `a.b.c.d` is `[a, b, c, d]`.
     pub addr: [u8; 4],

@@ -5,6 +5,8 @@
  * cannot declare).
  */
 #include <linux/kthread.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
 #include <linux/moduleparam.h>
 #include <linux/sched/task.h>
 #include <linux/timekeeping.h>
@@ -14,6 +16,8 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netlink.h>
+#include <net/ip.h>
+#include <net/route.h>
 
 #include "helpers.h"
 
@@ -123,6 +127,140 @@ void baton_sock_prepare(struct socket *sock)
 	sock_set_reuseaddr(sock->sk);
 	sock_no_linger(sock->sk);
 	tcp_sock_set_nodelay(sock->sk);
+}
+
+void baton_sock_set_rcvbuf(struct socket *sock, int bytes)
+{
+	sock_set_rcvbuf(sock->sk, bytes);
+}
+
+void baton_sock_set_freebind(struct socket *sock)
+{
+	ip_sock_set_freebind(sock->sk);
+}
+
+int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out)
+{
+	struct sock *sk = sock->sk;
+	struct tcp_sock *tp;
+
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return -EINVAL;
+	tp = tcp_sk(sk);
+	lock_sock(sk);
+	out->bytes_received = tp->bytes_received;
+	out->snd_una = tp->snd_una;
+	out->snd_nxt = tp->snd_nxt;
+	out->rcv_nxt = tp->rcv_nxt;
+	out->snd_wnd = tp->snd_wnd;
+	out->ts_recent = tp->rx_opt.ts_recent;
+	out->tsval_now = tcp_clock_ts(tp->tcp_usec_ts) + tp->tsoffset;
+	out->mss_clamp = tp->rx_opt.mss_clamp;
+	out->tstamp_ok = tp->rx_opt.tstamp_ok;
+	out->sack_ok = tp->rx_opt.sack_ok;
+	out->wscale_ok = tp->rx_opt.wscale_ok;
+	out->snd_wscale = tp->rx_opt.snd_wscale;
+	out->rcv_wscale = tp->rx_opt.rcv_wscale;
+	out->state = sk->sk_state;
+	release_sock(sk);
+	return 0;
+}
+
+/*
+ * Makes the IPv4 and TCP headers (options included) of an IPv4 packet
+ * linear, and writable if asked (unsharing a cloned head as NAT does);
+ * returns them in *data, *len. -ENOENT: not a TCP packet or a fragment;
+ * -EINVAL: headers truncated or malformed; -ENOMEM: cannot unshare.
+ */
+int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
+			  unsigned int *len)
+{
+	int noff = skb_network_offset(skb);
+	const struct iphdr *iph;
+	unsigned int ihl, doff;
+
+	if (!pskb_may_pull(skb, noff + sizeof(struct iphdr)))
+		return -EINVAL;
+	iph = ip_hdr(skb);
+	if (iph->version != 4 || iph->protocol != IPPROTO_TCP)
+		return -ENOENT;
+	if (ip_is_fragment(iph))
+		return -ENOENT;
+	ihl = iph->ihl * 4;
+	if (ihl < sizeof(struct iphdr) ||
+	    !pskb_may_pull(skb, noff + ihl + sizeof(struct tcphdr)))
+		return -EINVAL;
+	doff = ((struct tcphdr *)(skb_network_header(skb) + ihl))->doff * 4;
+	if (doff < sizeof(struct tcphdr) || !pskb_may_pull(skb, noff + ihl + doff))
+		return -EINVAL;
+	if (writable && skb_ensure_writable(skb, noff + ihl + doff))
+		return -ENOMEM;
+	*data = skb_network_header(skb);
+	*len = ihl + doff;
+	return 0;
+}
+
+bool baton_skb_csum_partial(const struct sk_buff *skb)
+{
+	return skb->ip_summed == CHECKSUM_PARTIAL;
+}
+
+/*
+ * The headers changed and their checksums were updated: a receive
+ * checksum over the old bytes no longer holds.
+ */
+void baton_skb_csum_changed(struct sk_buff *skb)
+{
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+}
+
+/*
+ * Delivers an IPv4 packet built by baton to this namespace's stack as if it
+ * had arrived on the device that leads to its source address (so reverse
+ * path checks hold).
+ */
+int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len)
+{
+	const struct iphdr *iph = (const struct iphdr *)data;
+	struct flowi4 fl4 = {};
+	struct sk_buff *skb;
+	struct rtable *rt;
+	int err = 0;
+
+	if (len < sizeof(*iph))
+		return -EINVAL;
+	fl4.daddr = iph->saddr;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	skb = alloc_skb(LL_MAX_HEADER + len, GFP_KERNEL);
+	if (!skb) {
+		err = -ENOMEM;
+		goto out;
+	}
+	skb_reserve(skb, LL_MAX_HEADER);
+	skb_put_data(skb, data, len);
+	skb_reset_mac_header(skb);
+	skb_reset_network_header(skb);
+	skb->protocol = htons(ETH_P_IP);
+	skb->pkt_type = PACKET_HOST;
+	skb->dev = rt->dst.dev;
+	if (netif_rx(skb) != NET_RX_SUCCESS)
+		err = -ENOBUFS;
+out:
+	ip_rt_put(rt);
+	return err;
+}
+
+void baton_spin_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void baton_spin_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
 }
 
 struct task_struct *baton_kthread_run(int (*fn)(void *), void *data,

@@ -46,6 +46,40 @@ void baton_sock_set_timeouts(struct socket *sock, unsigned int rcv_ms,
 			     unsigned int snd_ms);
 void baton_sock_prepare(struct socket *sock);
 
+void baton_sock_set_rcvbuf(struct socket *sock, int bytes);
+void baton_sock_set_freebind(struct socket *sock);
+
+/* What a handoff needs of an accepted TCP socket (read under its lock). */
+struct baton_tcp_state {
+	u64 bytes_received;	/* in-order payload bytes from the peer */
+	u32 snd_una;
+	u32 snd_nxt;
+	u32 rcv_nxt;
+	u32 snd_wnd;		/* peer's window, scaled */
+	u32 ts_recent;		/* peer's latest TSval */
+	u32 tsval_now;		/* our TSval now (clock + per-socket offset) */
+	u16 mss_clamp;		/* MSS from the peer's SYN (clamped) */
+	u8 tstamp_ok;
+	u8 sack_ok;
+	u8 wscale_ok;
+	u8 snd_wscale;		/* the peer's shift */
+	u8 rcv_wscale;		/* our shift */
+	u8 state;		/* TCP_ESTABLISHED... */
+};
+int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out);
+
+/* Packets. */
+int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
+			  unsigned int *len);
+bool baton_skb_csum_partial(const struct sk_buff *skb);
+void baton_skb_csum_changed(struct sk_buff *skb);
+int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len);
+
+/* Locks. */
+struct spinlock;
+void baton_spin_lock_bh(struct spinlock *lock);
+void baton_spin_unlock_bh(struct spinlock *lock);
+
 /* Kernel threads and time. */
 struct task_struct *baton_kthread_run(int (*fn)(void *), void *data,
 				      const char *name);

@@ -116,3 +116,10 @@ pub(crate) fn net_ratelimit() -> bool {
     // SAFETY: no requirements.
     unsafe { bindings::net_ratelimit() != 0 }
 }
+
+/// A random number (`get_random_u32`), e.g. a hash seed.
+pub(crate) fn random_u32() -> u32 {
+    // SAFETY: callable from any context once the RNG is up (module load
+    // happens long after).
+    unsafe { bindings::get_random_u32() }
+}

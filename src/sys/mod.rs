@@ -7,10 +7,13 @@
 //! implements, `extern "C"` trampolines, and a registration whose `Drop`
 //! undoes it. The generated bindings stay private to this module.
 
+pub(crate) mod bhlock;
 mod bindings;
 pub(crate) mod genl;
 pub(crate) mod kthread;
 pub(crate) mod netfilter;
 pub(crate) mod netns;
 pub(crate) mod param;
+pub(crate) mod skb;
 pub(crate) mod socket;
+pub(crate) mod vec;

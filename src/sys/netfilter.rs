@@ -71,7 +71,6 @@ pub(crate) enum Verdict {
     /// Let it go on (`NF_ACCEPT`).
     Accept,
     /// Drop it (`NF_DROP`).
-    #[expect(dead_code, reason = "the handoff hooks will steal packets")]
     Drop,
 }
 
@@ -87,11 +86,15 @@ impl SkBuff {
     /// # Safety
     ///
     /// `ptr` must point to a valid `sk_buff` that outlives `'a` and that
-    /// nothing else frees or changes the length of meanwhile.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::sk_buff) -> &'a SkBuff {
+    /// nothing else uses meanwhile (a hook owns the packet during its call).
+    unsafe fn from_raw<'a>(ptr: *mut bindings::sk_buff) -> &'a mut SkBuff {
         // SAFETY: `repr(transparent)` over `Opaque<sk_buff>`; the caller
-        // guarantees validity for `'a`.
-        unsafe { &*ptr.cast::<SkBuff>() }
+        // guarantees validity and exclusive use for `'a`.
+        unsafe { &mut *ptr.cast::<SkBuff>() }
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut bindings::sk_buff {
+        self.0.get()
     }
 }
 
@@ -102,7 +105,7 @@ pub(crate) trait Hook: Send + Sync + Sized + 'static {
     const HOOKS: &'static [HookSpec];
 
     /// Decides what happens to `skb`, seen at `hook`.
-    fn hook(&self, hook: InetHook, skb: &SkBuff) -> Verdict;
+    fn hook(&self, hook: InetHook, skb: &mut SkBuff) -> Verdict;
 }
 
 /// The hooks of one namespace, registered.

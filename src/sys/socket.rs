@@ -59,6 +59,42 @@ pub(crate) struct Socket {
     sock: NonNull<bindings::socket>,
 }
 
+/// `TCP_ESTABLISHED` of `include/net/tcp_states.h`.
+const TCP_ESTABLISHED: u32 = 1;
+
+/// What [`Socket::tcp_state`] reports of a connected TCP socket.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TcpState {
+    /// In-order payload bytes received.
+    pub(crate) bytes_received: u64,
+    /// Oldest unacknowledged sequence number.
+    pub(crate) snd_una: u32,
+    /// Next sequence number to send.
+    pub(crate) snd_nxt: u32,
+    /// Next sequence number expected from the peer.
+    pub(crate) rcv_nxt: u32,
+    /// The peer's window, scaled.
+    pub(crate) snd_wnd: u32,
+    /// The peer's latest TSval.
+    pub(crate) ts_recent: u32,
+    /// This socket's TSval now.
+    pub(crate) tsval_now: u32,
+    /// MSS of the connection (from the peer's SYN, clamped).
+    pub(crate) mss_clamp: u16,
+    /// Timestamps negotiated.
+    pub(crate) timestamps: bool,
+    /// SACK negotiated.
+    pub(crate) sack: bool,
+    /// Window scaling negotiated.
+    pub(crate) wscale: bool,
+    /// The peer's window scale shift.
+    pub(crate) snd_wscale: u8,
+    /// This socket's window scale shift.
+    pub(crate) rcv_wscale: u8,
+    /// In `TCP_ESTABLISHED`.
+    pub(crate) established: bool,
+}
+
 // SAFETY: a `struct socket` may be used from any thread; every operation
 // below takes the socket lock inside the kernel. Callers serialise writers
 // themselves when frames must not interleave.
@@ -200,6 +236,65 @@ impl Socket {
             bindings::kernel_recvmsg(self.sock.as_ptr(), &mut msg, &mut iov, 1, buf.len(), 0)
         })?;
         Ok(n as usize)
+    }
+
+    /// Receives what is queued into `buf` without waiting: `EAGAIN` if
+    /// nothing is.
+    pub(crate) fn recv_nowait(&self, buf: &mut [u8]) -> Result<usize> {
+        let mut iov = bindings::kvec {
+            iov_base: buf.as_mut_ptr().cast::<c_void>(),
+            iov_len: buf.len(),
+        };
+        let mut msg = bindings::msghdr::default();
+        // SAFETY: `sock` is valid; `iov` describes `buf`, writable.
+        let n = check(unsafe {
+            bindings::kernel_recvmsg(
+                self.sock.as_ptr(),
+                &mut msg,
+                &mut iov,
+                1,
+                buf.len(),
+                bindings::MSG_DONTWAIT as c_int,
+            )
+        })?;
+        Ok(n as usize)
+    }
+
+    /// Limits the receive buffer (`SO_RCVBUF`): on a listener, this also
+    /// bounds the window its connections announce.
+    pub(crate) fn set_rcvbuf(&self, bytes: i32) {
+        // SAFETY: `sock` is valid and has a `sk`.
+        unsafe { bindings::baton_sock_set_rcvbuf(self.sock.as_ptr(), bytes) };
+    }
+
+    /// Allows binding to an address this host does not have (yet)
+    /// (`IP_FREEBIND`).
+    pub(crate) fn set_freebind(&self) {
+        // SAFETY: `sock` is valid and has a `sk`.
+        unsafe { bindings::baton_sock_set_freebind(self.sock.as_ptr()) };
+    }
+
+    /// The TCP state a handoff needs, read under the socket lock.
+    pub(crate) fn tcp_state(&self) -> Result<TcpState> {
+        let mut raw = bindings::baton_tcp_state::default();
+        // SAFETY: `sock` is valid; `raw` is a valid out pointer.
+        check(unsafe { bindings::baton_tcp_state(self.sock.as_ptr(), &mut raw) })?;
+        Ok(TcpState {
+            bytes_received: raw.bytes_received,
+            snd_una: raw.snd_una,
+            snd_nxt: raw.snd_nxt,
+            rcv_nxt: raw.rcv_nxt,
+            snd_wnd: raw.snd_wnd,
+            ts_recent: raw.ts_recent,
+            tsval_now: raw.tsval_now,
+            mss_clamp: raw.mss_clamp,
+            timestamps: raw.tstamp_ok != 0,
+            sack: raw.sack_ok != 0,
+            wscale: raw.wscale_ok != 0,
+            snd_wscale: raw.snd_wscale,
+            rcv_wscale: raw.rcv_wscale,
+            established: u32::from(raw.state) == TCP_ESTABLISHED,
+        })
     }
 
     /// Shuts both directions down, waking any thread blocked on the socket.

@@ -6,20 +6,20 @@
 use baton_proto::{
     config::{check_node_id, check_peer_add, nla_iter, PeerConf, PeerError, MAX_PEERS},
     ctrl::{
-        decode, decode_header, encode, DecodeError, Heartbeat, Hello, Message, SeqCheck,
-        HEADER_LEN, MAX_PAYLOAD,
+        decode, decode_header, encode, opt_bits, reason, DecodeError, Endpoint, HandoffAck,
+        HandoffReq, Heartbeat, Hello, IdReason, Message, SeqCheck, HEADER_LEN, MAX_PAYLOAD,
     },
 };
 use proptest::prelude::*;
 
-fn frame(msg: &Message, seq: u32) -> Vec<u8> {
+fn frame(msg: &Message<'_>, seq: u32) -> Vec<u8> {
     let mut buf = vec![0; HEADER_LEN + MAX_PAYLOAD];
     let n = encode(msg, seq, &mut buf).expect("fits");
     buf.truncate(n);
     buf
 }
 
-fn roundtrip(bytes: &[u8]) -> Result<(Message, u32), DecodeError> {
+fn roundtrip(bytes: &[u8]) -> Result<(Message<'_>, u32), DecodeError> {
     let h = decode_header(bytes)?;
     let payload = bytes
         .get(HEADER_LEN..HEADER_LEN + h.payload_len())
@@ -63,7 +63,8 @@ fn refusals() {
     assert_eq!(roundtrip(&good[..10]).unwrap_err(), DecodeError::Short);
     assert_eq!(with(0, b'X'), DecodeError::BadMagic);
     assert_eq!(with(4, 2), DecodeError::BadVersion(2));
-    assert_eq!(with(5, 3), DecodeError::Unsupported(3));
+    // A HANDOFF_REQ header with a heartbeat's 8-byte payload.
+    assert_eq!(with(5, 3), DecodeError::BadLength);
     assert_eq!(with(5, 9), DecodeError::UnknownType(9));
     assert_eq!(with(7, 1), DecodeError::BadFlags);
     assert_eq!(with(9, 1), DecodeError::TooLong);
@@ -94,8 +95,68 @@ fn sequence_numbers() {
     assert_eq!(check.check(3), Err(DecodeError::OutOfOrder), "gap");
 }
 
-fn message() -> impl Strategy<Value = Message> {
+fn endpoint() -> impl Strategy<Value = Endpoint> {
+    (
+        (1u8..224).prop_filter("not loopback", |a| *a != 127),
+        any::<[u8; 3]>(),
+        1u16..,
+    )
+        .prop_map(|(a, [b, c, d], port)| Endpoint {
+            addr: [a, b, c, d],
+            port,
+        })
+}
+
+fn handoff_req() -> impl Strategy<Value = Message<'static>> {
+    (
+        (any::<u64>(), endpoint(), endpoint(), endpoint()),
+        any::<[u32; 4]>(),
+        (
+            any::<u16>(),
+            64u16..,
+            0u8..=14,
+            0u8..=14,
+            0u8..=opt_bits::ALL,
+        ),
+        proptest::collection::vec(any::<u8>(), 0..2000),
+    )
+        .prop_map(
+            |((id, client, vip, backend), isn_ts, (win, mss, cws, fws, options), data)| {
+                Message::HandoffReq(HandoffReq {
+                    id,
+                    client,
+                    vip,
+                    backend,
+                    client_isn: isn_ts[0],
+                    frontend_isn: isn_ts[1],
+                    client_tsval: isn_ts[2],
+                    frontend_tsval: isn_ts[3],
+                    client_window: win,
+                    mss,
+                    client_wscale: cws,
+                    frontend_wscale: fws,
+                    options,
+                    data: Box::leak(data.into_boxed_slice()),
+                })
+            },
+        )
+}
+
+fn message() -> impl Strategy<Value = Message<'static>> {
     prop_oneof![
+        handoff_req(),
+        (any::<u64>(), any::<u32>(), any::<u32>(), 0u8..=14).prop_map(|(id, isn, ts, ws)| {
+            Message::HandoffAck(HandoffAck {
+                id,
+                backend_isn: isn,
+                backend_tsval: ts,
+                backend_wscale: ws,
+            })
+        }),
+        (any::<u64>(), 0u8..=reason::MAX)
+            .prop_map(|(id, reason)| Message::HandoffNack(IdReason { id, reason })),
+        (any::<u64>(), 0u8..=reason::MAX)
+            .prop_map(|(id, reason)| Message::ConnEnd(IdReason { id, reason })),
         (1u32.., any::<u32>()).prop_map(|(node_id, capabilities)| Message::Hello(Hello {
             node_id,
             capabilities
@@ -107,7 +168,8 @@ fn message() -> impl Strategy<Value = Message> {
 proptest! {
     #[test]
     fn encode_decode_roundtrip(msg in message(), seq in any::<u32>()) {
-        prop_assert_eq!(roundtrip(&frame(&msg, seq)), Ok((msg, seq)));
+        let bytes = frame(&msg, seq);
+        prop_assert_eq!(roundtrip(&bytes), Ok((msg, seq)));
     }
 
     #[test]
@@ -183,4 +245,74 @@ fn peer_checks() {
     );
     assert_eq!(check_node_id(&peers, 2), Err(PeerError::OwnId));
     assert_eq!(check_node_id(&peers, 0), Ok(()));
+}
+
+#[test]
+fn handoff_fields_are_checked() {
+    let data = [7u8; 10];
+    let good = HandoffReq {
+        id: 1,
+        client: Endpoint {
+            addr: [198, 18, 0, 1],
+            port: 40000,
+        },
+        vip: Endpoint {
+            addr: [198, 18, 1, 10],
+            port: 80,
+        },
+        backend: Endpoint {
+            addr: [198, 18, 0, 3],
+            port: 8080,
+        },
+        client_isn: 1,
+        frontend_isn: 2,
+        client_tsval: 3,
+        frontend_tsval: 4,
+        client_window: 5,
+        mss: 1460,
+        client_wscale: 7,
+        frontend_wscale: 7,
+        options: opt_bits::ALL,
+        data: &data,
+    };
+    let bytes = frame(&Message::HandoffReq(good), 0);
+    assert_eq!(roundtrip(&bytes), Ok((Message::HandoffReq(good), 0)));
+    let refused = |at: usize, v: u8| {
+        let mut b = bytes.clone();
+        b[HEADER_LEN + at] = v;
+        roundtrip(&b).unwrap_err()
+    };
+    // Client address 0.x, multicast VIP, back-end port 0, wscale 15,
+    // unknown option bit, MSS below 64, reserved byte, data_len too long.
+    assert_eq!(refused(8, 0), DecodeError::BadField);
+    assert_eq!(refused(14, 224), DecodeError::BadField);
+    let mut b = bytes.clone();
+    b[HEADER_LEN + 24..HEADER_LEN + 26].copy_from_slice(&[0, 0]);
+    assert_eq!(roundtrip(&b).unwrap_err(), DecodeError::BadField);
+    assert_eq!(refused(46, 15), DecodeError::BadField);
+    assert_eq!(refused(48, 8), DecodeError::BadField);
+    let mut b = bytes.clone();
+    b[HEADER_LEN + 44..HEADER_LEN + 46].copy_from_slice(&[0, 63]);
+    assert_eq!(roundtrip(&b).unwrap_err(), DecodeError::BadField);
+    assert_eq!(refused(52, 1), DecodeError::BadField);
+    assert_eq!(refused(59, 11), DecodeError::BadLength);
+    // ACK with a shift above 14, NACK with an unknown reason.
+    let ack = frame(
+        &Message::HandoffAck(HandoffAck {
+            id: 9,
+            backend_isn: 1,
+            backend_tsval: 2,
+            backend_wscale: 15,
+        }),
+        0,
+    );
+    assert_eq!(roundtrip(&ack).unwrap_err(), DecodeError::BadField);
+    let nack = frame(
+        &Message::HandoffNack(IdReason {
+            id: 9,
+            reason: reason::MAX + 1,
+        }),
+        0,
+    );
+    assert_eq!(roundtrip(&nack).unwrap_err(), DecodeError::BadField);
 }

@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The handoff itself (seed 003): the front-end side that turns an
+//! accepted connection into a HANDOFF_REQ, and the back-end side that
+//! replays the handshake into its own stack.
+//!
+//! ```text
+//!  client            front-end                         back-end
+//!    |--SYN/ACK/req-->| UTCP accepts, reads the request
+//!    |                | freeze flow (drop both ways)
+//!    |                |--HANDOFF_REQ (SYN state, data)-->| inject SYN
+//!    |                |                                  | steal SYN/ACK
+//!    |                |                                  | inject ACK+data
+//!    |                |<--HANDOFF_ACK (ISN, TSval, ws)---| Established
+//!    |                | Forwarding; socket dropped
+//!    |--data--------->|--rewritten----------------------->|
+//!    |<-----------------------------rewritten, direct-----|
+//! ```
+
+use crate::{
+    proto::{
+        ctrl::{opt_bits, reason, Endpoint, HandoffAck, HandoffReq, IdReason, Message},
+        flow::{Answer, Flow, Key, Phase, Role},
+        http,
+        packet::{self, flags, BuildOptions, Segment},
+        sched,
+        seq::Translation,
+        service::Scheduler,
+    },
+    state::Runtime,
+    sys::{
+        kthread, skb,
+        socket::{SockAddr, Socket},
+        vec,
+    },
+};
+use core::sync::atomic::Ordering;
+use kernel::{prelude::*, sync::Arc};
+
+/// How long the front-end waits for the first request bytes.
+pub(crate) const REQUEST_TIMEOUT_MS: u64 = 3000;
+/// How long the front-end waits for a HANDOFF_ACK.
+pub(crate) const HANDOFF_TIMEOUT_MS: u64 = 2000;
+/// How long the back-end waits for its stack's SYN/ACK.
+const REPLAY_TIMEOUT_MS: u64 = 1000;
+/// Idle time after which a flow is dropped.
+pub(crate) const IDLE_TIMEOUT_MS: u64 = 300_000;
+/// Most request bytes the front-end reads before it decides.
+const REQUEST_MAX: usize = 16 * 1024;
+/// Largest payload of one injected segment.
+const INJECT_MSS: usize = 1400;
+
+/// The answer to a handoff request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Reply {
+    /// Taken.
+    Ack(HandoffAck),
+    /// Refused, with a [`reason`].
+    Nack(u8),
+}
+
+fn ep(a: SockAddr) -> Endpoint {
+    Endpoint {
+        addr: a.addr,
+        port: a.port,
+    }
+}
+
+/// Picks a back-end of service `vip` for a client: the scheduler of the
+/// service over the back-ends with a weight. Returns the back-end and its
+/// peer (0: this node).
+fn choose(rt: &Runtime, vip: &Endpoint, client: &Endpoint, _req: &[u8]) -> Option<(Endpoint, u32)> {
+    let mut config = rt.config().lock();
+    let me = config.base.node_id;
+    let service = config.services.iter_mut().find(|s| s.conf.vip == *vip)?;
+    let mut list = KVec::with_capacity(service.backends.len(), GFP_KERNEL).ok()?;
+    for (i, b) in service.backends.iter().enumerate() {
+        let active = rt.conns.active(vip, &b.addr);
+        list.push(
+            sched::Backend {
+                id: i as u64,
+                weight: b.weight,
+                active,
+            },
+            GFP_KERNEL,
+        )
+        .ok()?;
+    }
+    let i = match service.conf.scheduler {
+        Scheduler::Rr => sched::round_robin(&list, &mut service.rr_cursor),
+        Scheduler::Wrr => sched::weighted_round_robin(&list, &mut service.wrr_current),
+        Scheduler::Lc => sched::weighted_least_conn(&list),
+        Scheduler::Sh => sched::source_hash(&list, &client.addr),
+    }?;
+    let b = service.backends.get(i)?;
+    let peer = if b.peer == me { 0 } else { b.peer };
+    Some((b.addr, peer))
+}
+
+/// Reads the first request from `sock` into `buf` until the head is
+/// complete, `buf` is full, the client stops sending or the time is up.
+fn read_request(sock: &Socket, buf: &mut [u8]) -> Result<usize> {
+    let deadline = kthread::now_ms() + REQUEST_TIMEOUT_MS;
+    let mut n = 0;
+    while n < buf.len() {
+        match sock.recv(&mut buf[n..]) {
+            Ok(0) => return Err(EPIPE),
+            Ok(k) => n += k,
+            Err(e) if e == EAGAIN => {}
+            Err(e) => return Err(e),
+        }
+        if !matches!(
+            http::parse_request(&buf[..n]),
+            Err(http::HttpError::Incomplete)
+        ) && n > 0
+        {
+            break;
+        }
+        if kthread::now_ms() > deadline || kthread::should_stop() {
+            break;
+        }
+    }
+    Ok(n)
+}
+
+/// Serves one connection accepted on service `vip`: hands it off, or
+/// resets it if that fails. Called by the service's worker threads.
+pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, sock: Socket) {
+    let Ok(client) = sock.peer_addr().map(ep) else {
+        return;
+    };
+    let mut buf = match KVec::from_elem(0u8, REQUEST_MAX, GFP_KERNEL) {
+        Ok(b) => b,
+        Err(_) => return,
+    };
+    let n = match read_request(&sock, &mut buf) {
+        Ok(n) => n,
+        // The client went away before sending anything: nothing to hand.
+        Err(_) => return,
+    };
+    let Some((backend, peer)) = choose(rt, &vip, &client, &buf[..n]) else {
+        rt.conns
+            .stats
+            .handoffs_failed
+            .fetch_add(1, Ordering::Relaxed);
+        if kthread::net_ratelimit() {
+            pr_warn!("no back-end available for a connection to its service, resetting it\n");
+        }
+        return;
+    };
+    let id = rt.conns.next_id();
+    let key = Key { client, local: vip };
+    let flow = Flow::new(
+        id,
+        peer,
+        Role::Front,
+        client,
+        vip,
+        backend,
+        kthread::now_ms(),
+    );
+    if rt.conns.insert(flow).is_err() {
+        rt.conns
+            .stats
+            .handoffs_failed
+            .fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    match hand(rt, &sock, id, client, vip, backend, peer, &mut buf, n) {
+        Ok(xlate) => {
+            rt.conns.with(&key, |f| {
+                f.xlate = xlate;
+                f.phase = Phase::Forwarding;
+            });
+            rt.conns.stats.handoffs_ok.fetch_add(1, Ordering::Relaxed);
+            // Dropping the socket sends an RST, which the flow drops.
+        }
+        Err(r) => {
+            rt.conns.remove(&key);
+            let c = if r == reason::OTHER || r == reason::TIMEOUT {
+                &rt.conns.stats.handoffs_failed
+            } else {
+                &rt.conns.stats.handoffs_refused
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+            if kthread::net_ratelimit() {
+                pr_info!(
+                    "handoff {} refused or failed (reason {}), resetting the client\n",
+                    id,
+                    r
+                );
+            }
+            // Dropping the socket resets the client: a clean refusal.
+        }
+    }
+}
+
+/// Freezes, collects the TCP state, asks the back-end and waits.
+#[expect(clippy::too_many_arguments, reason = "one handoff's facts")]
+fn hand(
+    rt: &Arc<Runtime>,
+    sock: &Socket,
+    id: u64,
+    client: Endpoint,
+    vip: Endpoint,
+    backend: Endpoint,
+    peer: u32,
+    buf: &mut [u8],
+    mut n: usize,
+) -> core::result::Result<Translation, u8> {
+    // The flow is frozen: the client's further packets wait for the
+    // back-end. Take what the socket already has.
+    kthread::sleep_ms(1);
+    while n < buf.len() {
+        match sock.recv_nowait(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => break,
+        }
+    }
+    let st = sock.tcp_state().map_err(|_| reason::OTHER)?;
+    if !st.established || st.bytes_received != n as u64 || st.snd_una != st.snd_nxt {
+        return Err(reason::INVALID);
+    }
+    let mut options = 0;
+    if st.sack {
+        options |= opt_bits::SACK;
+    }
+    if st.timestamps {
+        options |= opt_bits::TIMESTAMPS;
+    }
+    if st.wscale {
+        options |= opt_bits::WSCALE;
+    }
+    let frontend_wscale = if st.wscale { st.rcv_wscale } else { 0 };
+    let client_wscale = if st.wscale { st.snd_wscale } else { 0 };
+    let window = (st.snd_wnd >> client_wscale).min(65535) as u16;
+    let req = HandoffReq {
+        id,
+        client,
+        vip,
+        backend,
+        client_isn: st.rcv_nxt.wrapping_sub(n as u32).wrapping_sub(1),
+        frontend_isn: st.snd_nxt.wrapping_sub(1),
+        client_tsval: if st.timestamps { st.ts_recent } else { 0 },
+        frontend_tsval: if st.timestamps { st.tsval_now } else { 0 },
+        client_window: window,
+        mss: st.mss_clamp.max(64),
+        client_wscale,
+        frontend_wscale,
+        options,
+        data: buf.get(..n).ok_or(reason::OTHER)?,
+    };
+    let reply = if peer == 0 {
+        match take(rt, 0, &req) {
+            Message::HandoffAck(a) => Reply::Ack(a),
+            Message::HandoffNack(m) => Reply::Nack(m.reason),
+            _ => Reply::Nack(reason::OTHER),
+        }
+    } else {
+        if rt.ctrl.send(peer, &Message::HandoffReq(req)).is_err() {
+            return Err(reason::OTHER);
+        }
+        wait_reply(rt, id)
+    };
+    match reply {
+        Reply::Ack(a) => Ok(Translation::new(
+            req.frontend_isn,
+            a.backend_isn,
+            req.frontend_tsval,
+            a.backend_tsval,
+            frontend_wscale,
+            a.backend_wscale,
+        )),
+        Reply::Nack(r) => Err(r),
+    }
+}
+
+fn wait_reply(rt: &Runtime, id: u64) -> Reply {
+    let deadline = kthread::now_ms() + HANDOFF_TIMEOUT_MS;
+    loop {
+        {
+            let mut replies = rt.replies.lock();
+            if let Some(i) = replies.iter().position(|(rid, _)| *rid == id) {
+                if let Some((_, r)) = vec::swap_remove(&mut replies, i) {
+                    return r;
+                }
+            }
+        }
+        if kthread::now_ms() > deadline || kthread::should_stop() {
+            return Reply::Nack(reason::TIMEOUT);
+        }
+        kthread::sleep_ms(1);
+    }
+}
+
+/// A HANDOFF_ACK or HANDOFF_NACK from peer `from`: given to the waiting
+/// front-end worker if the handoff is still pending.
+pub(crate) fn reply(rt: &Runtime, from: u32, msg: &Message<'_>) {
+    let (id, r) = match msg {
+        Message::HandoffAck(a) => (a.id, Reply::Ack(*a)),
+        Message::HandoffNack(m) => (m.id, Reply::Nack(m.reason)),
+        _ => return,
+    };
+    // Only for a frozen flow of ours handed to that peer.
+    let mut pending = false;
+    let mut out = KVec::with_capacity(1, GFP_KERNEL);
+    if let Ok(v) = &mut out {
+        rt.conns.snapshot_where(v, |f| {
+            f.role == Role::Front && f.id == id && f.peer == from && f.phase == Phase::Frozen
+        });
+        pending = !v.is_empty();
+    }
+    if pending {
+        let _ = rt.replies.lock().push((id, r), GFP_KERNEL);
+    }
+}
+
+/// CONN_END from peer `from`: its end of connection `id` is gone.
+pub(crate) fn conn_end(rt: &Runtime, from: u32, end: &IdReason) {
+    rt.conns.remove_id(Role::Front, end.id, from);
+}
+
+/// The channel to `peer` went down: handoffs waiting for it fail now
+/// (their workers time out), flows stay until they expire.
+pub(crate) fn peer_down(_rt: &Runtime, _peer: u32) {}
+
+fn inject(rt: &Runtime, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
+    let len = packet::build(seg, buf).ok_or(ENOSPC)?;
+    skb::inject_ipv4(rt.net.get(), buf.get(..len).ok_or(EINVAL)?)
+}
+
+/// Takes connection `req` from front-end `from` (0: this node): replays the
+/// handshake into this node's stack and answers HANDOFF_ACK or
+/// HANDOFF_NACK.
+pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>) -> Message<'static> {
+    let nack = |reason| Message::HandoffNack(IdReason { id: req.id, reason });
+    let key = Key {
+        client: req.client,
+        local: req.backend,
+    };
+    let flow = Flow::new(
+        req.id,
+        from,
+        Role::Back,
+        req.client,
+        req.vip,
+        req.backend,
+        kthread::now_ms(),
+    );
+    match rt.conns.insert(flow) {
+        Ok(()) => {}
+        Err(e) if e == ENOSPC => return nack(reason::OVERLOAD),
+        Err(_) => return nack(reason::INVALID),
+    }
+    match replay(rt, req, &key) {
+        Ok(ack) => {
+            rt.conns.stats.taken.fetch_add(1, Ordering::Relaxed);
+            Message::HandoffAck(ack)
+        }
+        Err(r) => {
+            rt.conns.remove(&key);
+            nack(r)
+        }
+    }
+}
+
+fn replay(rt: &Runtime, req: &HandoffReq<'_>, key: &Key) -> core::result::Result<HandoffAck, u8> {
+    let ts = req.options & opt_bits::TIMESTAMPS != 0;
+    let ws = req.options & opt_bits::WSCALE != 0;
+    let mut buf =
+        KVec::from_elem(0u8, 20 + 60 + INJECT_MSS, GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
+    let syn_window =
+        (u32::from(req.client_window) << if ws { req.client_wscale } else { 0 }).min(65535) as u16;
+    let syn = Segment {
+        saddr: req.client.addr,
+        daddr: req.backend.addr,
+        sport: req.client.port,
+        dport: req.backend.port,
+        seq: req.client_isn,
+        ack: 0,
+        flags: flags::SYN,
+        window: syn_window,
+        options: BuildOptions {
+            mss: Some(req.mss),
+            wscale: ws.then_some(req.client_wscale),
+            sack_permitted: req.options & opt_bits::SACK != 0,
+            timestamps: ts.then_some((req.client_tsval, 0)),
+        },
+        payload: &[],
+    };
+    inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
+    let deadline = kthread::now_ms() + REPLAY_TIMEOUT_MS;
+    let answer = loop {
+        if let Some(a) = rt.conns.with(key, |f| f.answer).flatten() {
+            break a;
+        }
+        if kthread::now_ms() > deadline {
+            return Err(reason::TIMEOUT);
+        }
+        kthread::sleep_ms(1);
+    };
+    let Answer::SynAck { isn, tsval, wscale } = answer else {
+        return Err(reason::NO_LISTENER);
+    };
+    let backend_wscale = if ws { wscale.unwrap_or(0) } else { 0 };
+    let backend_tsval = tsval.unwrap_or(0);
+    let xlate = Translation::new(
+        req.frontend_isn,
+        isn,
+        req.frontend_tsval,
+        backend_tsval,
+        req.frontend_wscale,
+        backend_wscale,
+    );
+    // Established before the ACK goes in: the server may answer at once.
+    rt.conns.with(key, |f| {
+        f.xlate = xlate;
+        f.phase = Phase::Established;
+    });
+    let mut seq = req.client_isn.wrapping_add(1);
+    let mut chunks = req.data.chunks(INJECT_MSS);
+    let mut first = true;
+    loop {
+        let payload = match chunks.next() {
+            Some(c) => c,
+            None if first => &[][..],
+            None => break,
+        };
+        let seg = Segment {
+            saddr: req.client.addr,
+            daddr: req.backend.addr,
+            sport: req.client.port,
+            dport: req.backend.port,
+            seq,
+            ack: isn.wrapping_add(1),
+            flags: if payload.is_empty() {
+                flags::ACK
+            } else {
+                flags::ACK | flags::PSH
+            },
+            window: req.client_window,
+            options: BuildOptions {
+                timestamps: (ts && tsval.is_some()).then_some((req.client_tsval, backend_tsval)),
+                ..BuildOptions::default()
+            },
+            payload,
+        };
+        inject(rt, &seg, &mut buf).map_err(|_| reason::OTHER)?;
+        seq = seq.wrapping_add(payload.len() as u32);
+        first = false;
+        if payload.is_empty() {
+            break;
+        }
+    }
+    Ok(HandoffAck {
+        id: req.id,
+        backend_isn: isn,
+        backend_tsval,
+        backend_wscale,
+    })
+}
+
+/// Most flows one garbage-collection pass removes.
+const GC_BATCH: usize = 256;
+
+/// The garbage collector of a namespace: every second, removes flows that
+/// closed or idled out, and tells the front-end of each back-end flow.
+pub(crate) fn gc_main(rt: &Runtime) {
+    while !kthread::should_stop() {
+        kthread::sleep_ms(250);
+        if rt.conns.len() == 0 {
+            continue;
+        }
+        let now = kthread::now_ms();
+        let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
+            continue;
+        };
+        rt.conns
+            .drain(&mut done, |f| f.expired(now, IDLE_TIMEOUT_MS));
+        for (f, why) in done.iter() {
+            if f.role == Role::Back && f.peer != 0 {
+                let msg = Message::ConnEnd(IdReason {
+                    id: f.id,
+                    reason: *why,
+                });
+                let _ = rt.ctrl.send(f.peer, &msg);
+            } else if f.role == Role::Back {
+                // The front-end is this node.
+                rt.conns.remove_id(Role::Front, f.id, 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The per-connection state of a handoff and what each packet does to it
+//! (the BTCP decisions of the design, without the kernel around them).
+//!
+//! A node keeps one [`Flow`] per handed-off connection it takes part in:
+//!
+//! ```text
+//!  front-end (role Front, key client <-> VIP)
+//!     Frozen      handoff under way: the client's packets are dropped
+//!                 (TCP retransmits them later, to the back-end), and so is
+//!                 everything the front-end's own socket still sends
+//!     Forwarding  client packets go to the back-end, rewritten
+//!                 (dst, ack, SACK, TSecr); the front-end's socket is gone
+//!  back-end (role Back, key client <-> back-end server)
+//!     Replaying   the client's SYN was injected: the stack's SYN/ACK is
+//!                 captured and dropped (the client must never see it)
+//!     Established the server's packets go to the client, rewritten
+//!                 (src = VIP, seq, TSval, window)
+//! ```
+//!
+//! A front-end that serves a connection itself (a local back-end) has both
+//! flows, with different keys.
+
+use super::{
+    ctrl::Endpoint,
+    packet::{flags, TcpHeader, TcpPacket},
+    seq::Translation,
+};
+
+/// The key of a flow: the client and this node's end of the connection
+/// (the VIP on the front-end, the server's address on the back-end).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Key {
+    /// The client.
+    pub client: Endpoint,
+    /// This node's end.
+    pub local: Endpoint,
+}
+
+impl Key {
+    /// The key of a packet from the client.
+    pub fn inbound(h: &TcpHeader) -> Self {
+        Self {
+            client: Endpoint {
+                addr: h.saddr,
+                port: h.sport,
+            },
+            local: Endpoint {
+                addr: h.daddr,
+                port: h.dport,
+            },
+        }
+    }
+
+    /// The key of a packet to the client.
+    pub fn outbound(h: &TcpHeader) -> Self {
+        Self {
+            client: Endpoint {
+                addr: h.daddr,
+                port: h.dport,
+            },
+            local: Endpoint {
+                addr: h.saddr,
+                port: h.sport,
+            },
+        }
+    }
+
+    /// A hash of the key (Jenkins one-at-a-time over its bytes, seeded),
+    /// for bucket selection.
+    pub fn hash(&self, seed: u32) -> u32 {
+        let mut h = seed;
+        let ports = [self.client.port, self.local.port];
+        let bytes = self
+            .client
+            .addr
+            .iter()
+            .chain(self.local.addr.iter())
+            .copied()
+            .chain(ports.iter().flat_map(|p| p.to_be_bytes()));
+        for b in bytes {
+            h = h.wrapping_add(u32::from(b));
+            h = h.wrapping_add(h << 10);
+            h ^= h >> 6;
+        }
+        h = h.wrapping_add(h << 3);
+        h ^= h >> 11;
+        h.wrapping_add(h << 15)
+    }
+}
+
+/// Which end of a handoff a flow is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The node the client connected to.
+    Front,
+    /// The node whose server took the connection.
+    Back,
+}
+
+/// Where a flow is in its life (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Front-end, handoff under way.
+    Frozen,
+    /// Front-end, forwarding.
+    Forwarding,
+    /// Back-end, replaying the handshake.
+    Replaying,
+    /// Back-end, serving.
+    Established,
+}
+
+impl Phase {
+    /// A short name for `batonctl conn list`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Phase::Frozen => "handoff",
+            Phase::Forwarding => "forwarding",
+            Phase::Replaying => "replaying",
+            Phase::Established => "established",
+        }
+    }
+}
+
+/// What the back-end's stack answered to a replayed SYN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// A SYN/ACK: its ISN, TSval and window scale shift.
+    SynAck {
+        /// The back-end's initial sequence number.
+        isn: u32,
+        /// TSval, if the SYN/ACK had timestamps.
+        tsval: Option<u32>,
+        /// Window scale shift, if the SYN/ACK had one.
+        wscale: Option<u8>,
+    },
+    /// A reset: nothing listens there.
+    Reset,
+}
+
+/// What to do with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let it go on unchanged.
+    Pass,
+    /// Let it go on; its headers were rewritten.
+    Rewritten,
+    /// Drop it.
+    Drop,
+}
+
+/// Linger after a close was seen, so that the last ACKs and
+/// retransmissions of the closing handshake still find the flow.
+pub const CLOSE_LINGER_MS: u64 = 2000;
+
+/// One handed-off connection on one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flow {
+    /// Handoff id (the front-end's).
+    pub id: u64,
+    /// Front-end: the peer serving it (0: this node); back-end: the
+    /// front-end's node id (0: this node).
+    pub peer: u32,
+    /// Which end.
+    pub role: Role,
+    /// Where it is.
+    pub phase: Phase,
+    /// The client.
+    pub client: Endpoint,
+    /// The service.
+    pub vip: Endpoint,
+    /// The server.
+    pub backend: Endpoint,
+    /// Translation (valid from `Forwarding` / `Established`).
+    pub xlate: Translation,
+    /// Back-end, `Replaying`: what the stack answered.
+    pub answer: Option<Answer>,
+    /// A FIN from the client was seen.
+    pub fin_client: bool,
+    /// A FIN from the server was seen.
+    pub fin_server: bool,
+    /// An RST was seen.
+    pub reset: bool,
+    /// When the flow was made (ms, monotonic).
+    pub created_ms: u64,
+    /// Last packet (ms).
+    pub last_ms: u64,
+    /// When the flow started to close (FIN both ways or RST), 0 if not.
+    pub closed_ms: u64,
+    /// Packets this node rewrote or passed for the flow.
+    pub packets: u64,
+    /// Bytes of those packets (IP total length).
+    pub bytes: u64,
+}
+
+impl Flow {
+    /// A new flow.
+    pub fn new(
+        id: u64,
+        peer: u32,
+        role: Role,
+        client: Endpoint,
+        vip: Endpoint,
+        backend: Endpoint,
+        now_ms: u64,
+    ) -> Self {
+        Self {
+            id,
+            peer,
+            role,
+            phase: match role {
+                Role::Front => Phase::Frozen,
+                Role::Back => Phase::Replaying,
+            },
+            client,
+            vip,
+            backend,
+            xlate: Translation::default(),
+            answer: None,
+            fin_client: false,
+            fin_server: false,
+            reset: false,
+            created_ms: now_ms,
+            last_ms: now_ms,
+            closed_ms: 0,
+            packets: 0,
+            bytes: 0,
+        }
+    }
+
+    /// This node's key of the flow.
+    pub fn key(&self) -> Key {
+        Key {
+            client: self.client,
+            local: match self.role {
+                Role::Front => self.vip,
+                Role::Back => self.backend,
+            },
+        }
+    }
+
+    fn account(&mut self, h: &TcpHeader, from_client: bool, now_ms: u64) {
+        self.last_ms = now_ms;
+        self.packets += 1;
+        self.bytes += (h.ip_header_len + h.tcp_header_len + h.payload_len) as u64;
+        if h.has_flags(flags::RST) {
+            self.reset = true;
+        }
+        if h.has_flags(flags::FIN) {
+            if from_client {
+                self.fin_client = true;
+            } else {
+                self.fin_server = true;
+            }
+        }
+        if self.closed_ms == 0 && (self.reset || self.fin_client && self.fin_server) {
+            self.closed_ms = now_ms;
+        }
+    }
+
+    /// A packet from the client to this node's end (pre-routing).
+    pub fn on_client_packet(&mut self, pkt: &mut TcpPacket<'_>, now_ms: u64) -> Verdict {
+        let h = *pkt.header();
+        match (self.role, self.phase) {
+            (Role::Front, Phase::Frozen) => Verdict::Drop,
+            (Role::Front, _) => {
+                self.account(&h, true, now_ms);
+                pkt.set_daddr(self.backend.addr);
+                pkt.set_dport(self.backend.port);
+                self.xlate.packet_to_backend(pkt);
+                Verdict::Rewritten
+            }
+            (Role::Back, _) => {
+                if self.phase == Phase::Established {
+                    self.account(&h, true, now_ms);
+                }
+                Verdict::Pass
+            }
+        }
+    }
+
+    /// A packet from this node's end to the client (post-routing).
+    pub fn on_server_packet(&mut self, pkt: &mut TcpPacket<'_>, now_ms: u64) -> Verdict {
+        let h = *pkt.header();
+        match (self.role, self.phase) {
+            // The front-end's own socket must stay silent: no ACK, no RST,
+            // no FIN once the handoff began.
+            (Role::Front, _) => Verdict::Drop,
+            (Role::Back, Phase::Replaying) => {
+                if h.has_flags(flags::RST) {
+                    self.answer.get_or_insert(Answer::Reset);
+                } else if h.has_flags(flags::SYN | flags::ACK) {
+                    self.answer.get_or_insert(Answer::SynAck {
+                        isn: h.seq,
+                        tsval: h.options.timestamps.map(|(v, _)| v),
+                        wscale: h.options.wscale,
+                    });
+                }
+                Verdict::Drop
+            }
+            (Role::Back, Phase::Established) => {
+                if h.has_flags(flags::SYN) {
+                    // A retransmitted SYN/ACK of the replay.
+                    return Verdict::Drop;
+                }
+                self.account(&h, false, now_ms);
+                pkt.set_saddr(self.vip.addr);
+                pkt.set_sport(self.vip.port);
+                self.xlate.packet_to_client(pkt);
+                Verdict::Rewritten
+            }
+            (Role::Back, _) => Verdict::Pass,
+        }
+    }
+
+    /// Whether the flow is over at `now_ms`: closed and lingered, or idle
+    /// longer than `idle_ms`.
+    pub fn expired(&self, now_ms: u64, idle_ms: u64) -> Option<u8> {
+        if self.closed_ms != 0 && now_ms.saturating_sub(self.closed_ms) >= CLOSE_LINGER_MS {
+            return Some(super::ctrl::reason::CLOSED);
+        }
+        if now_ms.saturating_sub(self.last_ms) >= idle_ms {
+            return Some(super::ctrl::reason::IDLE);
+        }
+        None
+    }
+}

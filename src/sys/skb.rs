@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Socket buffers: the IPv4 and TCP headers of a packet in a netfilter
+//! hook, read or rewritten in place, and packets built by baton delivered
+//! to the stack (the role of `include/linux/skbuff.h` for baton).
+
+use super::{bindings, netfilter::SkBuff, netns::Net};
+use kernel::prelude::*;
+
+/// How the TCP checksum of a packet is kept (`skb->ip_summed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Csum {
+    /// The check field is complete (`CHECKSUM_NONE`, `_UNNECESSARY`,
+    /// `_COMPLETE`).
+    Full,
+    /// `CHECKSUM_PARTIAL`: the device (or GSO) completes it.
+    Partial,
+}
+
+impl SkBuff {
+    fn headers(&mut self, writable: bool) -> Option<&mut [u8]> {
+        let mut data = core::ptr::null_mut();
+        let mut len = 0;
+        // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` and
+        // `len` are valid out pointers.
+        let ret = unsafe {
+            bindings::baton_skb_tcp_headers(self.as_ptr(), writable, &mut data, &mut len)
+        };
+        if ret != 0 || data.is_null() {
+            return None;
+        }
+        // SAFETY: on success the helper made `len` bytes from `data` linear
+        // (and unshared if `writable`); they belong to this skb, which we
+        // borrow mutably for the slice's lifetime, so nothing else moves or
+        // frees them meanwhile.
+        Some(unsafe { core::slice::from_raw_parts_mut(data, len as usize) })
+    }
+
+    /// The IPv4 and TCP headers (options included) of a TCP packet that is
+    /// not a fragment; `None` for anything else or malformed headers.
+    pub(crate) fn tcp_headers(&mut self) -> Option<&[u8]> {
+        self.headers(false).map(|h| &*h)
+    }
+
+    /// The same, writable: the head is unshared first if it is cloned.
+    /// After writing, call [`SkBuff::headers_changed`].
+    pub(crate) fn tcp_headers_mut(&mut self) -> Option<(&mut [u8], Csum)> {
+        // SAFETY: `as_ptr` is a valid skb.
+        let partial = unsafe { bindings::baton_skb_csum_partial(self.as_ptr()) };
+        let csum = if partial { Csum::Partial } else { Csum::Full };
+        self.headers(true).map(|h| (h, csum))
+    }
+
+    /// Tells the stack that header bytes changed (checksum fields updated
+    /// accordingly): a receive checksum over the old bytes is dropped.
+    pub(crate) fn headers_changed(&mut self) {
+        // SAFETY: `as_ptr` is a valid skb.
+        unsafe { bindings::baton_skb_csum_changed(self.as_ptr()) };
+    }
+}
+
+/// Delivers the IPv4 packet `data` (a complete packet with valid checksums)
+/// to `net`'s stack as if it had arrived on the device that routes to its
+/// source address. Process context only.
+pub(crate) fn inject_ipv4(net: &Net, data: &[u8]) -> Result {
+    let len = u32::try_from(data.len()).map_err(|_| EINVAL)?;
+    // SAFETY: `net` is alive; `data` is valid for `len` bytes, which the
+    // helper copies into a new skb before returning.
+    let ret = unsafe { bindings::baton_inject_ipv4(net.as_ptr(), data.as_ptr(), len) };
+    kernel::error::to_result(ret)
+}

@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A live TCP handoff, namespaces in one guest: a client fetches through the
+# VIP on the front-end, the front-end hands the connection to a back-end
+# (scheduler rr over two peers), and the back-end's ordinary HTTP server
+# (python3 http.server, which knows nothing of baton) answers straight to
+# the client. Proven as the design brief asks:
+#   - the bytes are exact (sha256 of 10 MB) and the server that served them
+#     logged the client's real address;
+#   - the client opened one connection and saw no reset (its SNMP counters,
+#     and a capture of SYN/RST segments on its interface);
+#   - the front-end transmitted less than 10% of the response, the back-end
+#     at least all of it;
+#   - the front-end has no TCP socket left for the connection;
+#   - round robin sends the next connection to the other back-end;
+#   - rmmod afterwards leaves the kernel clean.
+#
+# guests: 1
+# memory: 768M
+# timeout: 300
+#
+#                       switch ns "sw" (br0)            198.18.1.0/24
+#        /             |                 |               \
+#   cl .1         fe .2 (VIP .100)     be1 .3           be2 .4
+#   curl          baton node 1         node 2           node 3
+#                                      http.server      http.server
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+require_cmd ip curl python3 sha256sum tcpdump ss jq
+
+readonly vip=198.18.1.100 port=80 be_port=8080
+readonly size=$((10 * 1024 * 1024))
+work=$(mktemp -d)
+defer rm -rf "$work"
+
+bctl() {
+	ns_exec "$1" "$BATONCTL" "${@:2}"
+}
+
+peer_up() {
+	[ "$(bctl "$1" -j peer list | jq -r "map(select(.\"node-id\" == $2))[0].state")" = up ]
+}
+
+# tx NS: bytes sent by NS's eth0.
+tx() {
+	link_stat "$1" eth0 tx_bytes
+}
+
+baton_load
+lan_setup 1 sw cl fe be1 be2
+ip -n fe addr add "$vip/32" dev eth0
+ns_exec fe sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+	net.ipv4.conf.eth0.send_redirects=0
+
+# Back-ends: an HTTP server each, with its own 10 MB file.
+for i in 1 2; do
+	mkdir -p "$work/be$i"
+	head -c "$size" /dev/urandom >"$work/be$i/big"
+	echo "be$i" >"$work/be$i/name"
+	ns_exec "be$i" python3 -m http.server "$be_port" --bind "$(lan_addr 1 $((i + 2)))" \
+		--directory "$work/be$i" >"$work/be$i.log" 2>&1 &
+	defer kill $!
+	wait_listen "be$i" "$be_port"
+done
+
+# baton: the front-end is node 1, back-ends nodes 2 and 3.
+bctl fe config set node-id 1
+bctl be1 config set node-id 2
+bctl be2 config set node-id 3
+bctl fe peer add 2 198.18.1.3
+bctl fe peer add 3 198.18.1.4
+bctl be1 peer add 1 198.18.1.2
+bctl be2 peer add 1 198.18.1.2
+wait_for -t 30 peer_up fe 2 || fail "channel fe-be1 not up"
+wait_for -t 30 peer_up fe 3 || fail "channel fe-be2 not up"
+bctl fe service add "$vip:$port" scheduler rr
+bctl fe backend add "$vip:$port" "198.18.1.3:$be_port" peer 2
+bctl fe backend add "$vip:$port" "198.18.1.4:$be_port" peer 3
+bctl fe service list
+wait_listen fe "$port"
+
+# fetch N: the client downloads /big through the VIP into $work/out.N,
+# with a capture of its SYN and RST segments; prints the back-end that
+# served it (be1 or be2).
+fetch() {
+	local n=$1 cap="$work/cap.$1" fe0 be10 be20 fe1 be11 be21 served opens0 resets0 tcpd
+	opens0=$(snmp_get cl Tcp ActiveOpens)
+	resets0=$(($(snmp_get cl Tcp EstabResets) + $(snmp_get cl Tcp AttemptFails)))
+	ns_exec cl tcpdump -i eth0 -nn -U -w "$cap" \
+		"tcp port $port and (tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)" >/dev/null 2>&1 &
+	tcpd=$!
+	sleep 1
+	fe0=$(tx fe) be10=$(tx be1) be20=$(tx be2)
+	ns_exec cl timeout 70 curl -sS --max-time 60 -o "$work/out.$n" "http://$vip:$port/big" ||
+		fail "fetch $n: curl failed"
+	fe1=$(tx fe) be11=$(tx be1) be21=$(tx be2)
+	sleep 1
+	kill "$tcpd"
+	wait "$tcpd" 2>/dev/null || true
+
+	local sum
+	sum=$(sha256sum <"$work/out.$n" | cut -d' ' -f1)
+	if [ "$sum" = "$(sha256sum <"$work/be1/big" | cut -d' ' -f1)" ]; then
+		served=be1
+	elif [ "$sum" = "$(sha256sum <"$work/be2/big" | cut -d' ' -f1)" ]; then
+		served=be2
+	else
+		fail "fetch $n: response is neither back-end's file ($(stat -c %s "$work/out.$n") bytes)"
+	fi
+	local be_tx=$((be11 - be10)) fe_tx=$((fe1 - fe0))
+	[ "$served" = be2 ] && be_tx=$((be21 - be20))
+	log "fetch $n: served by $served; front-end sent $fe_tx bytes, back-end $be_tx"
+	((fe_tx < size / 10)) || fail "fetch $n: front-end sent $fe_tx bytes (>= 10% of $size)"
+	((be_tx >= size)) || fail "fetch $n: back-end sent only $be_tx bytes"
+	grep -q "^198\.18\.1\.1 .*\"GET /big HTTP/1\.1\" 200" "$work/$served.log" ||
+		fail "fetch $n: $served did not log the client's address: $(cat "$work/$served.log")"
+	check_eq "fetch $n: client connections opened" \
+		$(($(snmp_get cl Tcp ActiveOpens) - opens0)) 1
+	check_eq "fetch $n: client connections reset" \
+		$(($(snmp_get cl Tcp EstabResets) + $(snmp_get cl Tcp AttemptFails) - resets0)) 0
+	local syns rsts
+	syns=$(ns_exec cl tcpdump -nn -r "$cap" 'tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0' 2>/dev/null | wc -l)
+	rsts=$(ns_exec cl tcpdump -nn -r "$cap" 'tcp[tcpflags] & tcp-rst != 0' 2>/dev/null | wc -l)
+	check_eq "fetch $n: SYNs sent by the client" "$syns" 1
+	check_eq "fetch $n: RSTs on the client's wire" "$rsts" 0
+	check_eq "fetch $n: front-end sockets for the client" \
+		"$(ns_exec fe ss -Htn state all "( sport = :$port and dst 198.18.1.1 )" | wc -l)" 0
+	echo "$served"
+}
+
+first=$(fetch 1)
+second=$(fetch 2)
+[ "$first" != "$second" ] || fail "round robin sent both connections to $first"
+
+bctl fe status
+dmesg | grep "baton:" | tail -20
+baton_unload
+log "all checks passed"
