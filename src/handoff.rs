@@ -166,7 +166,52 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, sock: Socket) {
             .fetch_add(1, Ordering::Relaxed);
         return;
     }
-    match hand(rt, &sock, id, client, vip, backend, peer, &mut buf, n) {
+    let result = match freeze(&sock, id, client, vip, backend, &mut buf, n) {
+        Ok((req, fe_wscale)) => {
+            let mut reply = ask(rt, peer, &req);
+            if let (Reply::Nack(r), true) = (reply, peer != 0 && reply_is_final(reply)) {
+                // Refused by the peer, or the peer is down: serve it here
+                // if the service has a local back-end. Not after a
+                // timeout: the peer may still take it, and a connection
+                // must never have two servers.
+                if let Some(local) = local_backend(rt, &vip) {
+                    if kthread::net_ratelimit() {
+                        pr_info!(
+                            "handoff {} refused by peer {} (reason {}), serving it locally\n",
+                            id,
+                            peer,
+                            r
+                        );
+                    }
+                    rt.conns.with(&key, |f| {
+                        f.backend = local;
+                        f.peer = 0;
+                    });
+                    reply = ask(
+                        rt,
+                        0,
+                        &HandoffReq {
+                            backend: local,
+                            ..req
+                        },
+                    );
+                }
+            }
+            match reply {
+                Reply::Ack(a) => Ok(Translation::new(
+                    req.frontend_isn,
+                    a.backend_isn,
+                    req.frontend_tsval,
+                    a.backend_tsval,
+                    fe_wscale,
+                    a.backend_wscale,
+                )),
+                Reply::Nack(r) => Err(r),
+            }
+        }
+        Err(r) => Err(r),
+    };
+    match result {
         Ok(xlate) => {
             rt.conns.with(&key, |f| {
                 f.xlate = xlate;
@@ -195,27 +240,42 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, sock: Socket) {
     }
 }
 
-/// Freezes, collects the TCP state, asks the back-end and waits.
-#[expect(clippy::too_many_arguments, reason = "one handoff's facts")]
-fn hand(
-    rt: &Arc<Runtime>,
+/// Whether a reply says for sure that the peer does not serve the
+/// connection (a NACK, or the request could not even be sent).
+fn reply_is_final(reply: Reply) -> bool {
+    !matches!(reply, Reply::Nack(reason::TIMEOUT))
+}
+
+/// The first local back-end (peer 0 or this node) with a weight, if any.
+fn local_backend(rt: &Runtime, vip: &Endpoint) -> Option<Endpoint> {
+    let config = rt.config().lock();
+    let me = config.base.node_id;
+    let service = config.services.iter().find(|s| s.conf.vip == *vip)?;
+    service
+        .backends
+        .iter()
+        .find(|b| (b.peer == 0 || b.peer == me) && b.weight > 0)
+        .map(|b| b.addr)
+}
+
+/// With the flow frozen, takes what the socket still has and collects the
+/// TCP state into a HANDOFF_REQ; also returns the front-end's window scale.
+fn freeze<'a>(
     sock: &Socket,
     id: u64,
     client: Endpoint,
     vip: Endpoint,
     backend: Endpoint,
-    peer: u32,
-    buf: &mut [u8],
+    buf: &'a mut [u8],
     mut n: usize,
-) -> core::result::Result<Translation, u8> {
+) -> core::result::Result<(HandoffReq<'a>, u8), u8> {
     // The flow is frozen: the client's further packets wait for the
-    // back-end. Take what the socket already has.
+    // back-end. Let a packet already past the hook land, then drain.
     kthread::sleep_ms(1);
-    while n < buf.len() {
-        match sock.recv_nowait(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(_) => break,
+    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
+        match sock.recv_nowait(rest) {
+            Ok(k) if k > 0 => n += k,
+            _ => break,
         }
     }
     let st = sock.tcp_state().map_err(|_| reason::OTHER)?;
@@ -251,29 +311,22 @@ fn hand(
         options,
         data: buf.get(..n).ok_or(reason::OTHER)?,
     };
-    let reply = if peer == 0 {
-        match take(rt, 0, &req) {
+    Ok((req, frontend_wscale))
+}
+
+/// Sends `req` to `peer` (0: this node) and waits for the answer.
+fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>) -> Reply {
+    if peer == 0 {
+        return match take(rt, 0, req) {
             Message::HandoffAck(a) => Reply::Ack(a),
             Message::HandoffNack(m) => Reply::Nack(m.reason),
             _ => Reply::Nack(reason::OTHER),
-        }
-    } else {
-        if rt.ctrl.send(peer, &Message::HandoffReq(req)).is_err() {
-            return Err(reason::OTHER);
-        }
-        wait_reply(rt, id)
-    };
-    match reply {
-        Reply::Ack(a) => Ok(Translation::new(
-            req.frontend_isn,
-            a.backend_isn,
-            req.frontend_tsval,
-            a.backend_tsval,
-            frontend_wscale,
-            a.backend_wscale,
-        )),
-        Reply::Nack(r) => Err(r),
+        };
     }
+    if rt.ctrl.send(peer, &Message::HandoffReq(*req)).is_err() {
+        return Reply::Nack(reason::OTHER);
+    }
+    wait_reply(rt, req.id)
 }
 
 fn wait_reply(rt: &Runtime, id: u64) -> Reply {

@@ -88,8 +88,9 @@ impl Translation {
     /// rounded down (never announcing more than the back-end has), and
     /// at most 65535.
     pub fn window_to_client(&self, window: u16) -> u16 {
-        let bytes = u64::from(window) << self.backend_wscale;
-        let field = bytes >> self.frontend_wscale;
+        // The fields are public: clamp again so that no shift can overflow.
+        let bytes = u64::from(window) << self.backend_wscale.min(MAX_WSCALE);
+        let field = bytes >> self.frontend_wscale.min(MAX_WSCALE);
         u16::try_from(field).unwrap_or(u16::MAX)
     }
 
