@@ -40,9 +40,12 @@ use kernel::{prelude::*, sync::Arc};
 /// How long the front-end waits for the first request bytes.
 pub(crate) const REQUEST_TIMEOUT_MS: u64 = 3000;
 /// How long the front-end waits for a HANDOFF_ACK.
-pub(crate) const HANDOFF_TIMEOUT_MS: u64 = 2000;
+pub(crate) const HANDOFF_TIMEOUT_MS: u64 = 2500;
 /// How long the back-end waits for its stack's SYN/ACK.
-const REPLAY_TIMEOUT_MS: u64 = 1000;
+const REPLAY_TIMEOUT_MS: u64 = 1500;
+/// The back-end injects the SYN again after this long without an answer
+/// (a full accept queue drops SYNs, as it would a client's).
+const SYN_RETRY_MS: u64 = 200;
 /// Idle time after which a flow is dropped.
 pub(crate) const IDLE_TIMEOUT_MS: u64 = 300_000;
 /// Most request bytes the front-end reads before it decides.
@@ -443,13 +446,19 @@ fn replay(rt: &Runtime, req: &HandoffReq<'_>, key: &Key) -> core::result::Result
         payload: &[],
     };
     inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
-    let deadline = kthread::now_ms() + REPLAY_TIMEOUT_MS;
+    let start = kthread::now_ms();
+    let mut sent = start;
     let answer = loop {
         if let Some(a) = rt.conns.with(key, |f| f.answer).flatten() {
             break a;
         }
-        if kthread::now_ms() > deadline {
+        let now = kthread::now_ms();
+        if now > start + REPLAY_TIMEOUT_MS {
             return Err(reason::TIMEOUT);
+        }
+        if now >= sent + SYN_RETRY_MS {
+            inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
+            sent = now;
         }
         kthread::sleep_ms(1);
     };

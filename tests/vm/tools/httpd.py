@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""An ordinary HTTP/1.1 server for the VM scenarios; it knows nothing of baton.
+
+GET /PATH   serves DIR/PATH (a file), or /gen/N: N pseudo-random bytes from a
+            fixed seed (the same bytes every time, without a file).
+POST /PATH  reads the body (Content-Length) and answers its sha256 in hex.
+
+Every request is logged to stdout as one line
+    CLIENT_ADDR:CLIENT_PORT METHOD PATH HOST STATUS BYTES
+so that a scenario can check which server served whom, and that the address
+is the client's, not the front-end's.
+
+usage: httpd.py ADDR PORT DIR
+"""
+import hashlib
+import http.server
+import os
+import random
+import sys
+
+
+def gen(n):
+    rnd = random.Random(n)
+    return rnd.randbytes(n)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def note(self, status, size):
+        host, port = self.client_address[:2]
+        print(f"{host}:{port} {self.command} {self.path} {self.headers.get('Host', '-')} "
+              f"{status} {size}", flush=True)
+
+    def reply(self, status, body, ctype="application/octet-stream"):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.note(status, len(body))
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path.startswith("/gen/"):
+            try:
+                n = int(path[5:])
+            except ValueError:
+                return self.reply(400, b"bad size\n", "text/plain")
+            if not 0 <= n <= 64 * 1024 * 1024:
+                return self.reply(400, b"bad size\n", "text/plain")
+            return self.reply(200, gen(n))
+        full = os.path.join(self.server.root, path.lstrip("/"))
+        if ".." in path or not os.path.isfile(full):
+            return self.reply(404, b"not found\n", "text/plain")
+        with open(full, "rb") as f:
+            return self.reply(200, f.read())
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        h = hashlib.sha256()
+        left = n
+        while left > 0:
+            chunk = self.rfile.read(min(left, 65536))
+            if not chunk:
+                break
+            h.update(chunk)
+            left -= len(chunk)
+        self.reply(200, (h.hexdigest() + "\n").encode(), "text/plain")
+
+
+def main():
+    addr, port, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    # A listen backlog like nginx's, not socketserver's 5.
+    http.server.ThreadingHTTPServer.request_queue_size = 511
+    srv = http.server.ThreadingHTTPServer((addr, port), Handler)
+    srv.root = root
+    srv.daemon_threads = True
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
