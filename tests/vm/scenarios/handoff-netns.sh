@@ -82,10 +82,10 @@ bctl fe backend add "$vip:$port" "198.18.1.4:$be_port" peer 3
 bctl fe service list
 wait_listen fe "$port"
 
-# fetch N: the client downloads /big through the VIP into $work/out.N,
+# download N: the client downloads /big through the VIP into $work/out.N,
 # with a capture of its SYN and RST segments; prints the back-end that
 # served it (be1 or be2).
-fetch() {
+download() {
 	local n=$1 cap="$work/cap.$1" fe0 be10 be20 fe1 be11 be21 served opens0 resets0 tcpd
 	opens0=$(snmp_get cl Tcp ActiveOpens)
 	resets0=$(($(snmp_get cl Tcp EstabResets) + $(snmp_get cl Tcp AttemptFails)))
@@ -131,8 +131,8 @@ fetch() {
 	echo "$served"
 }
 
-first=$(fetch 1)
-second=$(fetch 2)
+first=$(download 1)
+second=$(download 2)
 [ "$first" != "$second" ] || fail "round robin sent both connections to $first"
 
 bctl fe status

@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A live TCP handoff between separate guests (own kernels, virtio-net with
+# its offloads: GRO, TSO and partial checksums on real NICs) on one L2
+# segment: guest 0 is the client, guest 1 the front-end with the VIP,
+# guest 2 the back-end with an ordinary HTTP server. Checks:
+#   - 10 MB download and 10 MB upload byte-exact (sha256 on both ends);
+#   - the server logged the client's own address;
+#   - the client opened one connection per transfer and saw no reset;
+#   - the front-end's NIC sent less than 10% of the download, the
+#     back-end's at least all of it;
+#   - no TCP socket for the client on the front-end afterwards;
+#   - rmmod on every guest is clean.
+#
+# guests: 3
+# memory: 512M
+# timeout: 400
+#
+#   guest0 client 198.18.0.1 -- bridge -- 198.18.0.2 front-end guest1
+#                                 |       VIP 198.18.0.100, node 1
+#                                 +------ 198.18.0.3 back-end guest2, node 2
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+require_cmd ip curl python3 sha256sum jq ss
+
+readonly vip=198.18.0.100 be_port=8080
+readonly size=$((10 * 1024 * 1024))
+readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py"
+work=$(mktemp -d)
+defer rm -rf "$work"
+
+tx() {
+	link_stat - eth0 tx_bytes
+}
+
+setup_guest_net
+baton_load
+
+case $BATON_GUEST in
+1)
+	ip addr add "$vip/32" dev eth0
+	sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+		net.ipv4.conf.eth0.send_redirects=0
+	batonctl config set node-id 1
+	batonctl peer add 2 "$(guest_addr 2)"
+	wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e '.[0].state == \"up\"' >/dev/null" ||
+		fail "channel to the back-end not up"
+	batonctl service add "$vip:80"
+	batonctl backend add "$vip:80" "$(guest_addr 2):$be_port" peer 2
+	wait_listen - 80
+	;;
+2)
+	mkdir -p "$work/www"
+	head -c "$size" /dev/urandom >"$work/www/big"
+	publish big-sha256 "$(sha256sum <"$work/www/big" | cut -d' ' -f1)"
+	python3 "$httpd" "$(guest_addr 2)" "$be_port" "$work/www" >"$BATON_OUT/httpd.log" 2>&1 &
+	defer kill $!
+	wait_listen - "$be_port"
+	batonctl config set node-id 2
+	batonctl peer add 1 "$(guest_addr 1)"
+	;;
+esac
+barrier ready 180
+
+# Each guest measures its own NIC around the transfers.
+tx0=$(tx)
+barrier measure-start
+if ((BATON_GUEST == 0)); then
+	opens0=$(snmp_get - Tcp ActiveOpens)
+	resets0=$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails)))
+	timeout 200 curl -sS --max-time 180 -o "$work/down" "http://$vip/big" || fail "download failed"
+	check_eq "download sha256" "$(sha256sum <"$work/down" | cut -d' ' -f1)" "$(fetch 2 big-sha256)"
+	publish down-done 1
+	head -c "$size" /dev/urandom >"$work/up"
+	sum=$(timeout 200 curl -sS --max-time 180 --data-binary "@$work/up" "http://$vip/upload") ||
+		fail "upload failed"
+	check_eq "upload sha256 at the server" "$sum" "$(sha256sum <"$work/up" | cut -d' ' -f1)"
+	check_eq "client connections opened" $(($(snmp_get - Tcp ActiveOpens) - opens0)) 2
+	check_eq "client connections reset" \
+		$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails) - resets0)) 0
+else
+	fetch 0 down-done 300 >/dev/null
+	delta=$(($(tx) - tx0))
+	log "NIC sent $delta bytes during the download"
+	if ((BATON_GUEST == 1)); then
+		((delta < size / 10)) || fail "front-end sent $delta bytes (>= 10% of $size)"
+	else
+		((delta >= size)) || fail "back-end sent only $delta bytes"
+	fi
+fi
+barrier transfers-done 400
+
+case $BATON_GUEST in
+1)
+	check_eq "front-end sockets for the client" \
+		"$(ss -Htn state all "( sport = :80 and dst $(guest_addr 0) )" | wc -l)" 0
+	batonctl status
+	;;
+2)
+	check_eq "requests logged from the client's address" \
+		"$(grep -c "^$(guest_addr 0):[0-9]* " "$BATON_OUT/httpd.log")" 2
+	;;
+esac
+barrier checked
+baton_unload
+log "all checks passed"
