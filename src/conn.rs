@@ -234,6 +234,15 @@ impl Conns {
         } else {
             flow.on_client_packet(&mut pkt, now_ms)
         };
+        // A front-end flow whose back-end is this node: the rewritten
+        // packet goes to the local server without passing this hook
+        // again, so its back-end flow sees it now.
+        if !outbound && flow.role == Role::Front && verdict == FlowVerdict::Rewritten {
+            let local = Key::inbound(pkt.header());
+            if let Some(back) = t.find_mut(&local).filter(|f| f.role == Role::Back) {
+                back.on_client_packet(&mut pkt, now_ms);
+            }
+        }
         drop(t);
         match verdict {
             FlowVerdict::Pass => Verdict::Accept,

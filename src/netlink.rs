@@ -11,21 +11,23 @@ use crate::{
             check_node_id, check_peer_add, decode_u16, decode_u32, nla_iter, ConfigUpdate,
             PeerConf, PeerError,
         },
+        flow::{Phase, Role},
         service::{
             check_backend_add, check_service_add, BackendConf, Endpoint, Scheduler, ServiceConf,
             ServiceError,
         },
         uapi::{
-            attr, backend_attr, cmd, hook_attr, peer_attr, peer_state, service_attr, Hook,
-            FAMILY_NAME, FAMILY_VERSION,
+            attr, backend_attr, cmd, conn_attr, conn_role, conn_state, hook_attr, peer_attr,
+            peer_state, service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
         },
     },
     state::{NetState, Service},
     sys::{
         genl::{AttrPolicy, Command, Family, Info, Op, Perm, Reply},
-        netns, param, vec,
+        kthread, netns, param, vec,
     },
 };
+use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 /// What the commands work on: the per-namespace state.
@@ -84,9 +86,12 @@ static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
     AttrPolicy::nested(&PEER_POLICY),    // PEER
     AttrPolicy::nested(&SERVICE_POLICY), // SERVICE
     AttrPolicy::nested(&BACKEND_POLICY), // BACKEND
+    AttrPolicy::reject(READ_ONLY),       // STATS
+    AttrPolicy::reject(READ_ONLY),       // CONN
+    AttrPolicy::reject(READ_ONLY),       // CONN_TOTAL
 ];
 
-static OPS: [Op<Baton>; 11] = [
+static OPS: [Op<Baton>; 13] = [
     Op::new::<StatusGet>(cmd::STATUS_GET, Perm::Any),
     Op::new::<ConfigGet>(cmd::CONFIG_GET, Perm::Any),
     Op::new::<ConfigSet>(cmd::CONFIG_SET, Perm::NetAdmin),
@@ -98,6 +103,8 @@ static OPS: [Op<Baton>; 11] = [
     Op::new::<ServiceGet>(cmd::SERVICE_GET, Perm::Any),
     Op::new::<BackendAdd>(cmd::BACKEND_ADD, Perm::NetAdmin),
     Op::new::<BackendDel>(cmd::BACKEND_DEL, Perm::NetAdmin),
+    Op::new::<StatsGet>(cmd::STATS_GET, Perm::Any),
+    Op::new::<ConnGet>(cmd::CONN_GET, Perm::Any),
 ];
 
 impl Family for Baton {
@@ -119,6 +126,77 @@ impl Command<Baton> for StatusGet {
                 .iter()
                 .try_for_each(|&h| r.put_u64(h.attr(), state.packets(h), hook_attr::PAD))
         })?;
+        reply.send(info)
+    }
+}
+
+struct StatsGet;
+
+impl Command<Baton> for StatsGet {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let rt = baton.state(info).rt();
+        let s = &rt.conns.stats;
+        let mut reply = Reply::new(info, cmd::STATS_GET)?;
+        reply.nest(attr::STATS, |r| {
+            let pad = stats_attr::PAD;
+            let get = |c: &core::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+            r.put_u64(stats_attr::HANDOFFS_OK, get(&s.handoffs_ok), pad)?;
+            r.put_u64(stats_attr::HANDOFFS_REFUSED, get(&s.handoffs_refused), pad)?;
+            r.put_u64(stats_attr::HANDOFFS_FAILED, get(&s.handoffs_failed), pad)?;
+            r.put_u64(stats_attr::TAKEN, get(&s.taken), pad)?;
+            r.put_u64(stats_attr::FORWARDED, get(&s.forwarded), pad)?;
+            r.put_u64(stats_attr::RETURNED, get(&s.returned), pad)?;
+            r.put_u64(stats_attr::DROPPED, get(&s.dropped), pad)?;
+            r.put_u32(stats_attr::ACTIVE, rt.conns.len() as u32)
+        })?;
+        reply.send(info)
+    }
+}
+
+/// Payload size of a `conn-get` reply: what neli and YNL read at once.
+const CONN_REPLY_SIZE: usize = 30 * 1024;
+/// Room one connection takes in it (14 attributes, padding, nest header).
+const CONN_ATTR_SIZE: usize = 176;
+
+struct ConnGet;
+
+impl Command<Baton> for ConnGet {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let rt = baton.state(info).rt();
+        let mut flows = KVec::with_capacity(CONN_REPLY_SIZE / CONN_ATTR_SIZE - 1, GFP_KERNEL)?;
+        rt.conns.snapshot_where(&mut flows, |_| true);
+        let now = kthread::now_ms();
+        let mut reply = Reply::with_size(info, cmd::CONN_GET, CONN_REPLY_SIZE)?;
+        reply.put_u32(attr::CONN_TOTAL, rt.conns.len() as u32)?;
+        for f in flows.iter() {
+            let pad = conn_attr::PAD;
+            reply.nest(attr::CONN, |r| {
+                r.put_u64(conn_attr::ID, f.id, pad)?;
+                let role = match f.role {
+                    Role::Front => conn_role::FRONT,
+                    Role::Back => conn_role::BACK,
+                };
+                r.put_u8(conn_attr::ROLE, role)?;
+                let state = match f.phase {
+                    Phase::Frozen => conn_state::HANDOFF,
+                    Phase::Forwarding => conn_state::FORWARDING,
+                    Phase::Replaying => conn_state::REPLAYING,
+                    Phase::Established => conn_state::ESTABLISHED,
+                };
+                r.put_u8(conn_attr::STATE, state)?;
+                r.put_u32_be(conn_attr::CLIENT_ADDR, f.client.addr)?;
+                r.put_u16(conn_attr::CLIENT_PORT, f.client.port)?;
+                r.put_u32_be(conn_attr::VIP_ADDR, f.vip.addr)?;
+                r.put_u16(conn_attr::VIP_PORT, f.vip.port)?;
+                r.put_u32_be(conn_attr::BACKEND_ADDR, f.backend.addr)?;
+                r.put_u16(conn_attr::BACKEND_PORT, f.backend.port)?;
+                r.put_u32(conn_attr::PEER, f.peer)?;
+                r.put_u64(conn_attr::AGE_MS, now.saturating_sub(f.created_ms), pad)?;
+                r.put_u64(conn_attr::IDLE_MS, now.saturating_sub(f.last_ms), pad)?;
+                r.put_u64(conn_attr::PACKETS, f.packets, pad)?;
+                r.put_u64(conn_attr::BYTES, f.bytes, pad)
+            })?;
+        }
         reply.send(info)
     }
 }

@@ -155,6 +155,10 @@ pub enum Verdict {
 /// retransmissions of the closing handshake still find the flow.
 pub const CLOSE_LINGER_MS: u64 = 2000;
 
+/// Quiet time after the client's FIN after which a front-end flow ends
+/// without the back-end's CONN_END.
+pub const FRONT_FIN_IDLE_MS: u64 = 10_000;
+
 /// One handed-off connection on one node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Flow {
@@ -319,6 +323,16 @@ impl Flow {
     /// longer than `idle_ms`.
     pub fn expired(&self, now_ms: u64, idle_ms: u64) -> Option<u8> {
         if self.closed_ms != 0 && now_ms.saturating_sub(self.closed_ms) >= CLOSE_LINGER_MS {
+            return Some(super::ctrl::reason::CLOSED);
+        }
+        // The front-end never sees the server's FIN (responses go straight
+        // to the client) and learns the end from the back-end's CONN_END;
+        // should that be lost (channel down), a client that sent its FIN and
+        // went quiet ends the flow.
+        if self.role == Role::Front
+            && self.fin_client
+            && now_ms.saturating_sub(self.last_ms) >= FRONT_FIN_IDLE_MS
+        {
             return Some(super::ctrl::reason::CLOSED);
         }
         if now_ms.saturating_sub(self.last_ms) >= idle_ms {

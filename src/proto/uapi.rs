@@ -39,8 +39,12 @@ pub mod cmd {
     pub const BACKEND_ADD: u8 = 10;
     /// Delete a back-end of a service (CAP_NET_ADMIN).
     pub const BACKEND_DEL: u8 = 11;
+    /// Handoff and forwarding counters, and the number of connections.
+    pub const STATS_GET: u8 = 12;
+    /// The connections this node takes part in.
+    pub const CONN_GET: u8 = 13;
     /// Highest command number.
-    pub const MAX: u8 = BACKEND_DEL;
+    pub const MAX: u8 = CONN_GET;
 }
 
 /// Attributes of the `baton` set.
@@ -61,8 +65,94 @@ pub mod attr {
     pub const SERVICE: u16 = 7;
     /// `nest` of [`super::backend_attr`].
     pub const BACKEND: u16 = 8;
+    /// `nest` of [`super::stats_attr`], reply only.
+    pub const STATS: u16 = 9;
+    /// `nest` of [`super::conn_attr`], one per connection, reply only.
+    pub const CONN: u16 = 10;
+    /// `u32`: connections in the table (a reply may carry fewer).
+    pub const CONN_TOTAL: u16 = 11;
     /// Highest attribute number.
-    pub const MAX: u16 = BACKEND;
+    pub const MAX: u16 = CONN_TOTAL;
+}
+
+/// Attributes of a `stats` nest (`u64` counters; `active` is `u32`).
+pub mod stats_attr {
+    /// `handoffs-ok`.
+    pub const HANDOFFS_OK: u16 = 1;
+    /// `handoffs-refused`.
+    pub const HANDOFFS_REFUSED: u16 = 2;
+    /// `handoffs-failed`.
+    pub const HANDOFFS_FAILED: u16 = 3;
+    /// `taken`.
+    pub const TAKEN: u16 = 4;
+    /// `forwarded`.
+    pub const FORWARDED: u16 = 5;
+    /// `returned`.
+    pub const RETURNED: u16 = 6;
+    /// `dropped`.
+    pub const DROPPED: u16 = 7;
+    /// `active`.
+    pub const ACTIVE: u16 = 8;
+    /// `pad`.
+    pub const PAD: u16 = 9;
+    /// Highest attribute number.
+    pub const MAX: u16 = PAD;
+}
+
+/// Attributes of a `conn` nest.
+pub mod conn_attr {
+    /// `id`.
+    pub const ID: u16 = 1;
+    /// `role`.
+    pub const ROLE: u16 = 2;
+    /// `state`.
+    pub const STATE: u16 = 3;
+    /// `client-addr`.
+    pub const CLIENT_ADDR: u16 = 4;
+    /// `client-port`.
+    pub const CLIENT_PORT: u16 = 5;
+    /// `vip-addr`.
+    pub const VIP_ADDR: u16 = 6;
+    /// `vip-port`.
+    pub const VIP_PORT: u16 = 7;
+    /// `backend-addr`.
+    pub const BACKEND_ADDR: u16 = 8;
+    /// `backend-port`.
+    pub const BACKEND_PORT: u16 = 9;
+    /// `peer`.
+    pub const PEER: u16 = 10;
+    /// `age-ms`.
+    pub const AGE_MS: u16 = 11;
+    /// `idle-ms`.
+    pub const IDLE_MS: u16 = 12;
+    /// `packets`.
+    pub const PACKETS: u16 = 13;
+    /// `bytes`.
+    pub const BYTES: u16 = 14;
+    /// `pad`.
+    pub const PAD: u16 = 15;
+    /// Highest attribute number.
+    pub const MAX: u16 = PAD;
+}
+
+/// Values of the `conn-role` enum.
+pub mod conn_role {
+    /// `front`.
+    pub const FRONT: u8 = 0;
+    /// `back`.
+    pub const BACK: u8 = 1;
+}
+
+/// Values of the `conn-state` enum.
+pub mod conn_state {
+    /// `handoff`.
+    pub const HANDOFF: u8 = 0;
+    /// `forwarding`.
+    pub const FORWARDING: u8 = 1;
+    /// `replaying`.
+    pub const REPLAYING: u8 = 2;
+    /// `established`.
+    pub const ESTABLISHED: u8 = 3;
 }
 
 /// Attributes of the `service` set.

@@ -232,10 +232,26 @@ fn emsgsize() -> Error {
 }
 
 impl Reply {
-    /// Starts a reply to `info` with command `cmd`.
+    /// Starts a reply to `info` with command `cmd`, of up to a page.
     pub(crate) fn new(info: &Info<'_>, cmd: u8) -> Result<Self> {
-        // SAFETY: plain allocation.
-        let skb = NonNull::new(unsafe { bindings::baton_genlmsg_new() }).ok_or(ENOMEM)?;
+        Self::start(info, cmd, None)
+    }
+
+    /// Starts a reply of up to `payload` bytes (the receiver's buffer must
+    /// hold it: 32 KiB is what libraries such as neli read by default).
+    pub(crate) fn with_size(info: &Info<'_>, cmd: u8, payload: usize) -> Result<Self> {
+        Self::start(info, cmd, Some(payload))
+    }
+
+    fn start(info: &Info<'_>, cmd: u8, payload: Option<usize>) -> Result<Self> {
+        // SAFETY: plain allocations.
+        let skb = NonNull::new(unsafe {
+            match payload {
+                None => bindings::baton_genlmsg_new(),
+                Some(n) => bindings::baton_genlmsg_new_size(n),
+            }
+        })
+        .ok_or(ENOMEM)?;
         // SAFETY: `skb` is a fresh message; `info` and its family are valid.
         let hdr = unsafe {
             let raw = info.raw.as_ptr();

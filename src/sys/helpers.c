@@ -53,6 +53,11 @@ struct sk_buff *baton_genlmsg_new(void)
 	return genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 }
 
+struct sk_buff *baton_genlmsg_new_size(size_t payload)
+{
+	return genlmsg_new(payload, GFP_KERNEL);
+}
+
 void *baton_genlmsg_put_reply(struct sk_buff *skb, struct genl_info *info,
 			      const struct genl_family *family, u8 cmd)
 {

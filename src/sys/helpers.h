@@ -28,6 +28,7 @@ void *baton_net_generic(const struct net *net, unsigned int id);
 /* Generic netlink. */
 struct net *baton_genl_info_net(const struct genl_info *info);
 struct sk_buff *baton_genlmsg_new(void);
+struct sk_buff *baton_genlmsg_new_size(size_t payload);
 void *baton_genlmsg_put_reply(struct sk_buff *skb, struct genl_info *info,
 			      const struct genl_family *family, u8 cmd);
 void baton_genlmsg_end(struct sk_buff *skb, void *hdr);

@@ -13,7 +13,8 @@
 #     served locally when the service has a local back-end), peer down
 #     (served locally), a client that says nothing for 4 s and non-HTTP
 #     first bytes (handed to the scheduler's choice anyway);
-#   - every server logged the client's own address.
+#   - every server logged the client's own address;
+#   - afterwards no node has any connection state.
 #
 # guests: 1
 # memory: 1024M
@@ -189,6 +190,14 @@ for ns in fe be1 be2; do
 	check_eq "$ns: requests from another address than the client's" "$others" 0
 done
 
-bctl fe status
+# No connection state left anywhere once everything closed.
+active_is() {
+	[ "$(bctl "$1" -j stats | jq -r .active)" = "$2" ]
+}
+for ns in fe be1 be2; do
+	wait_for -t 20 active_is "$ns" 0 ||
+		fail "$ns still has connections: $(bctl "$ns" conn list)"
+done
+bctl fe stats
 baton_unload
 log "all checks passed"

@@ -14,6 +14,8 @@
 #     at least all of it;
 #   - the front-end has no TCP socket left for the connection;
 #   - round robin sends the next connection to the other back-end;
+#   - batonctl conn list shows the connection on both ends while it runs,
+#     stats count the handoffs, and no state is left once it closed;
 #   - rmmod afterwards leaves the kernel clean.
 #
 # guests: 1
@@ -134,6 +136,42 @@ download() {
 first=$(download 1)
 second=$(download 2)
 [ "$first" != "$second" ] || fail "round robin sent both connections to $first"
+
+# stats N: field N of `batonctl -j stats` in namespace NS.
+stat() {
+	bctl "$1" -j stats | jq -er ".\"$2\""
+}
+
+active_is() {
+	[ "$(stat "$1" active)" = "$2" ]
+}
+
+# While a (rate-limited) download runs, both ends list the connection.
+ns_exec cl curl -sS --max-time 60 --limit-rate 1M -o "$work/out.3" "http://$vip:$port/big" &
+curl_pid=$!
+wait_for -t 10 active_is fe 1 || fail "front-end does not list the running connection"
+bctl fe conn list
+conn=$(bctl fe -j conn list | jq -c '.conns[0] | [.role, .state, .client, .vip, .peer]')
+[[ $conn == '["front","forwarding","198.18.1.1:'*'","198.18.1.100:80",'[23]']' ]] ||
+	fail "front-end conn list: $conn"
+served_by=$(bctl fe -j conn list | jq -r '.conns[0].peer')
+be="be$((served_by - 1))"
+bctl "$be" conn list
+conn=$(bctl "$be" -j conn list | jq -c '.conns[0] | [.role, .state, .client, .vip, .peer]')
+[[ $conn == '["back","established","198.18.1.1:'*'","198.18.1.100:80",1]' ]] ||
+	fail "back-end conn list: $conn"
+wait "$curl_pid" || fail "rate-limited download failed"
+cmp -s "$work/out.3" "$work/$be/big" || fail "rate-limited download: wrong bytes"
+
+# Closed connections leave no state, on any node.
+for ns in fe be1 be2; do
+	wait_for -t 15 active_is "$ns" 0 || fail "$ns still has $(stat "$ns" active) connections"
+done
+check_eq "front-end handoffs ok" "$(stat fe handoffs-ok)" 3
+check_eq "front-end handoffs refused+failed" \
+	$(($(stat fe handoffs-refused) + $(stat fe handoffs-failed))) 0
+check_eq "connections taken by the back-ends" $(($(stat be1 taken) + $(stat be2 taken))) 3
+bctl fe stats
 
 bctl fe status
 dmesg | grep "baton:" | tail -20

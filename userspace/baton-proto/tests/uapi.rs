@@ -5,7 +5,10 @@
 
 use baton_proto::{
     service::Scheduler,
-    uapi::{self, attr, backend_attr, cmd, hook_attr, peer_attr, peer_state, service_attr, Hook},
+    uapi::{
+        self, attr, backend_attr, cmd, conn_attr, conn_role, conn_state, hook_attr, peer_attr,
+        peer_state, service_attr, stats_attr, Hook,
+    },
 };
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -108,6 +111,8 @@ fn commands_match_spec() {
             ("service-get", cmd::SERVICE_GET),
             ("backend-add", cmd::BACKEND_ADD),
             ("backend-del", cmd::BACKEND_DEL),
+            ("stats-get", cmd::STATS_GET),
+            ("conn-get", cmd::CONN_GET),
         ],
         cmd::MAX,
     );
@@ -128,6 +133,9 @@ fn baton_attributes_match_spec() {
             ("peer", attr::PEER),
             ("service", attr::SERVICE),
             ("backend", attr::BACKEND),
+            ("stats", attr::STATS),
+            ("conn", attr::CONN),
+            ("conn-total", attr::CONN_TOTAL),
         ],
         attr::MAX,
     );
@@ -165,6 +173,85 @@ fn peer_states_match_spec() {
     // YNL enums count from 0.
     assert_eq!(names(&states["entries"]), ["down", "up"]);
     assert_eq!((peer_state::DOWN, peer_state::UP), (0, 1));
+}
+
+#[test]
+fn stats_attributes_match_spec() {
+    let spec = spec();
+    assert_numbered(
+        "stats attributes",
+        &attribute_set(&spec, "stats"),
+        &[
+            ("handoffs-ok", stats_attr::HANDOFFS_OK),
+            ("handoffs-refused", stats_attr::HANDOFFS_REFUSED),
+            ("handoffs-failed", stats_attr::HANDOFFS_FAILED),
+            ("taken", stats_attr::TAKEN),
+            ("forwarded", stats_attr::FORWARDED),
+            ("returned", stats_attr::RETURNED),
+            ("dropped", stats_attr::DROPPED),
+            ("active", stats_attr::ACTIVE),
+            ("pad", stats_attr::PAD),
+        ],
+        stats_attr::MAX,
+    );
+}
+
+#[test]
+fn conn_attributes_match_spec() {
+    let spec = spec();
+    assert_numbered(
+        "conn attributes",
+        &attribute_set(&spec, "conn"),
+        &[
+            ("id", conn_attr::ID),
+            ("role", conn_attr::ROLE),
+            ("state", conn_attr::STATE),
+            ("client-addr", conn_attr::CLIENT_ADDR),
+            ("client-port", conn_attr::CLIENT_PORT),
+            ("vip-addr", conn_attr::VIP_ADDR),
+            ("vip-port", conn_attr::VIP_PORT),
+            ("backend-addr", conn_attr::BACKEND_ADDR),
+            ("backend-port", conn_attr::BACKEND_PORT),
+            ("peer", conn_attr::PEER),
+            ("age-ms", conn_attr::AGE_MS),
+            ("idle-ms", conn_attr::IDLE_MS),
+            ("packets", conn_attr::PACKETS),
+            ("bytes", conn_attr::BYTES),
+            ("pad", conn_attr::PAD),
+        ],
+        conn_attr::MAX,
+    );
+}
+
+#[test]
+fn conn_enums_match_spec() {
+    let spec = spec();
+    let defs = spec["definitions"].as_vec().expect("definitions");
+    let entries = |name: &str| {
+        let d = defs
+            .iter()
+            .find(|d| d["name"].as_str() == Some(name))
+            .unwrap_or_else(|| panic!("{name} enum"));
+        names(&d["entries"])
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(entries("conn-role"), ["front", "back"]);
+    assert_eq!((conn_role::FRONT, conn_role::BACK), (0, 1));
+    assert_eq!(
+        entries("conn-state"),
+        ["handoff", "forwarding", "replaying", "established"]
+    );
+    assert_eq!(
+        (
+            conn_state::HANDOFF,
+            conn_state::FORWARDING,
+            conn_state::REPLAYING,
+            conn_state::ESTABLISHED
+        ),
+        (0, 1, 2, 3)
+    );
 }
 
 #[test]

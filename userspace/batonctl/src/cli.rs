@@ -43,9 +43,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Show the module version and the packet counters of the netfilter hooks
+    #[command(alias = "st")]
     Status,
     /// Show or change the configuration of this network namespace
-    #[command(subcommand_required = false)]
+    #[command(subcommand_required = false, alias = "c")]
     Config {
         #[command(subcommand)]
         command: Option<ConfigCommand>,
@@ -65,9 +66,23 @@ enum Command {
         #[command(subcommand)]
         command: PeerCommand,
     },
+    /// List the handed-off connections this node takes part in
+    Conn {
+        #[command(subcommand)]
+        command: ConnCommand,
+    },
+    /// Show the handoff and forwarding counters
+    Stats,
     /// Print the manual page (roff) on standard output
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConnCommand {
+    /// List the connections (like ipvsadm -Lc)
+    #[command(visible_alias = "show")]
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -339,6 +354,10 @@ pub enum Action {
     PeerDel(u32),
     /// `peer list`.
     PeerList,
+    /// `conn list`.
+    ConnList,
+    /// `stats`.
+    Stats,
     /// `man`: print the manual page.
     Man,
 }
@@ -404,6 +423,10 @@ where
             PeerCommand::Del { node_id } => Action::PeerDel(node_id),
             PeerCommand::List => Action::PeerList,
         },
+        Command::Conn {
+            command: ConnCommand::List,
+        } => Action::ConnList,
+        Command::Stats => Action::Stats,
         Command::Man => Action::Man,
     };
     Ok(Invocation { format, action })
@@ -636,6 +659,9 @@ mod tests {
         assert_eq!(parse_ok(&["peer", "del", "2"]).action, Action::PeerDel(2));
         assert_eq!(parse_ok(&["-j", "peer", "list"]).action, Action::PeerList);
         assert_eq!(parse_ok(&["peer", "show"]).action, Action::PeerList);
+        assert_eq!(parse_ok(&["conn", "list"]).action, Action::ConnList);
+        assert_eq!(parse_ok(&["-j", "conn", "show"]).action, Action::ConnList);
+        assert_eq!(parse_ok(&["stats"]).action, Action::Stats);
         for bad in [
             &["peer", "add", "0", "198.18.0.2"][..],
             &["peer", "add", "2", "198.18.0"],

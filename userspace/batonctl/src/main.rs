@@ -85,6 +85,8 @@ fn run(invocation: Invocation) -> Result<(), Error> {
             Vec::new()
         }
         Action::PeerList => output::peers(&Baton::connect()?.peers()?, format).into_bytes(),
+        Action::ConnList => output::conns(&Baton::connect()?.conns()?, format).into_bytes(),
+        Action::Stats => output::stats(&Baton::connect()?.stats()?, format).into_bytes(),
     };
     let mut stdout = io::stdout().lock();
     stdout

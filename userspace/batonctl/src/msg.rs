@@ -6,12 +6,18 @@
 //! Every number comes from [`baton_proto::uapi`]; integers are in host byte
 //! order, as netlink wants them.
 
-use std::ffi::CStr;
+use std::{
+    ffi::CStr,
+    net::{Ipv4Addr, SocketAddrV4},
+};
 
 use baton_proto::{
     config::{decode_u16, decode_u32, Config, ConfigUpdate},
     service::Scheduler,
-    uapi::{attr, backend_attr, cmd, peer_attr, peer_state, service_attr, Hook, FAMILY_VERSION},
+    uapi::{
+        attr, backend_attr, cmd, conn_attr, conn_role, conn_state, peer_attr, peer_state,
+        service_attr, stats_attr, Hook, FAMILY_VERSION,
+    },
 };
 use neli::{
     consts::{
@@ -26,7 +32,7 @@ use neli::{
 use crate::{
     cli::{BackendSpec, PeerSpec, ServiceSpec, CTRL_PORT, NODE_ID},
     error::Error,
-    output::{Backend, Peer, Service, Status},
+    output::{Backend, Conn, Conns, Peer, Service, Stats, Status},
 };
 
 /// `NLA_F_NESTED`: or'ed into an [`Attr`] type, makes it a nested attribute.
@@ -267,6 +273,87 @@ pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
         });
     }
     Ok(out)
+}
+
+/// The counters in the reply to `stats-get`.
+pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
+    let top = attrs(reply);
+    let a = parse_attrs(require(&top, attr::STATS, "stats")?)?;
+    let u64_of = |ty, name| {
+        let p = require(&a, ty, name)?;
+        decode_u64(p).ok_or_else(|| bad_length(name, p))
+    };
+    let active = require(&a, stats_attr::ACTIVE, "active")?;
+    Ok(Stats {
+        handoffs_ok: u64_of(stats_attr::HANDOFFS_OK, "handoffs-ok")?,
+        handoffs_refused: u64_of(stats_attr::HANDOFFS_REFUSED, "handoffs-refused")?,
+        handoffs_failed: u64_of(stats_attr::HANDOFFS_FAILED, "handoffs-failed")?,
+        taken: u64_of(stats_attr::TAKEN, "taken")?,
+        forwarded: u64_of(stats_attr::FORWARDED, "forwarded")?,
+        returned: u64_of(stats_attr::RETURNED, "returned")?,
+        dropped: u64_of(stats_attr::DROPPED, "dropped")?,
+        active: decode_u32(active).ok_or_else(|| bad_length("active", active))?,
+    })
+}
+
+/// The connections in the reply to `conn-get`.
+pub fn parse_conns(reply: &Genl) -> Result<Conns, Error> {
+    let top = attrs(reply);
+    let total = require(&top, attr::CONN_TOTAL, "conn-total")?;
+    let total = decode_u32(total).ok_or_else(|| bad_length("conn-total", total))?;
+    let mut list = Vec::new();
+    for (_, payload) in top.iter().filter(|&&(t, _)| t == attr::CONN) {
+        let a = parse_attrs(payload)?;
+        let u64_of = |ty, name| {
+            let p = require(&a, ty, name)?;
+            decode_u64(p).ok_or_else(|| bad_length(name, p))
+        };
+        let addr_of = |ty, name| -> Result<Ipv4Addr, Error> {
+            let p = require(&a, ty, name)?;
+            let b: [u8; 4] = p.try_into().map_err(|_| bad_length(name, p))?;
+            Ok(b.into())
+        };
+        let port_of = |ty, name| {
+            let p = require(&a, ty, name)?;
+            decode_u16(p).ok_or_else(|| bad_length(name, p))
+        };
+        let role = require(&a, conn_attr::ROLE, "role")?;
+        let state = require(&a, conn_attr::STATE, "state")?;
+        let peer = require(&a, conn_attr::PEER, "peer")?;
+        list.push(Conn {
+            id: u64_of(conn_attr::ID, "id")?,
+            role: match role {
+                [conn_role::FRONT] => "front",
+                [conn_role::BACK] => "back",
+                _ => "unknown",
+            },
+            state: match state {
+                [conn_state::HANDOFF] => "handoff",
+                [conn_state::FORWARDING] => "forwarding",
+                [conn_state::REPLAYING] => "replaying",
+                [conn_state::ESTABLISHED] => "established",
+                _ => "unknown",
+            },
+            client: SocketAddrV4::new(
+                addr_of(conn_attr::CLIENT_ADDR, "client-addr")?,
+                port_of(conn_attr::CLIENT_PORT, "client-port")?,
+            ),
+            vip: SocketAddrV4::new(
+                addr_of(conn_attr::VIP_ADDR, "vip-addr")?,
+                port_of(conn_attr::VIP_PORT, "vip-port")?,
+            ),
+            backend: SocketAddrV4::new(
+                addr_of(conn_attr::BACKEND_ADDR, "backend-addr")?,
+                port_of(conn_attr::BACKEND_PORT, "backend-port")?,
+            ),
+            peer: decode_u32(peer).ok_or_else(|| bad_length("peer", peer))?,
+            age_ms: u64_of(conn_attr::AGE_MS, "age-ms")?,
+            idle_ms: u64_of(conn_attr::IDLE_MS, "idle-ms")?,
+            packets: u64_of(conn_attr::PACKETS, "packets")?,
+            bytes: u64_of(conn_attr::BYTES, "bytes")?,
+        });
+    }
+    Ok(Conns { total, list })
 }
 
 /// `peer-get`.

@@ -7,7 +7,7 @@ use std::{ffi::CStr, io};
 
 use baton_proto::{
     config::{Config, ConfigUpdate},
-    uapi::FAMILY_NAME,
+    uapi::{cmd, FAMILY_NAME, FAMILY_VERSION},
 };
 use neli::{
     consts::{
@@ -24,7 +24,7 @@ use crate::{
     cli::{BackendSpec, PeerSpec, ServiceSpec},
     error::Error,
     msg::{self, Genl},
-    output::{Peer, Service, Status},
+    output::{Conns, Peer, Service, Stats, Status},
 };
 
 impl From<SocketError> for Error {
@@ -189,6 +189,26 @@ impl Baton {
             .conn
             .request(self.family, NlmF::empty(), msg::peer_get()?)?;
         msg::parse_peers(&reply)
+    }
+
+    /// `conn-get`: the connections, and how many the table holds.
+    pub fn conns(&mut self) -> Result<Conns, Error> {
+        let reply = self.conn.request(
+            self.family,
+            NlmF::empty(),
+            msg::genl(cmd::CONN_GET, FAMILY_VERSION, Vec::new())?,
+        )?;
+        msg::parse_conns(&reply)
+    }
+
+    /// `stats-get`.
+    pub fn stats(&mut self) -> Result<Stats, Error> {
+        let reply = self.conn.request(
+            self.family,
+            NlmF::empty(),
+            msg::genl(cmd::STATS_GET, FAMILY_VERSION, Vec::new())?,
+        )?;
+        msg::parse_stats(&reply)
     }
 
     /// `config-set`, with `NLM_F_ACK`: waits for the kernel's verdict.

@@ -154,6 +154,132 @@ pub fn peers(peers: &[Peer], format: Format) -> String {
     }
 }
 
+/// One handed-off connection (`conn-get`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Conn {
+    /// Handoff id.
+    pub id: u64,
+    /// `front` or `back`.
+    pub role: &'static str,
+    /// `handoff`, `forwarding`, `replaying` or `established`.
+    pub state: &'static str,
+    /// The client.
+    pub client: std::net::SocketAddrV4,
+    /// The service.
+    pub vip: std::net::SocketAddrV4,
+    /// The server.
+    pub backend: std::net::SocketAddrV4,
+    /// The other node (0: this node).
+    pub peer: u32,
+    /// Milliseconds since the handoff.
+    pub age_ms: u64,
+    /// Milliseconds since the last packet.
+    pub idle_ms: u64,
+    /// Packets this node handled for it.
+    pub packets: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// The reply to `conn-get`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Conns {
+    /// Connections in the table.
+    pub total: u32,
+    /// Those the reply carried.
+    pub list: Vec<Conn>,
+}
+
+/// The counters of `stats-get`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Stats {
+    /// Handoffs a back-end took.
+    pub handoffs_ok: u64,
+    /// Handoffs refused.
+    pub handoffs_refused: u64,
+    /// Handoffs failed.
+    pub handoffs_failed: u64,
+    /// Connections taken as a back-end.
+    pub taken: u64,
+    /// Client packets forwarded.
+    pub forwarded: u64,
+    /// Server packets rewritten to the client.
+    pub returned: u64,
+    /// Packets dropped by connections.
+    pub dropped: u64,
+    /// Connections in the table.
+    pub active: u32,
+}
+
+/// The output of `conn list`: like `ipvsadm -Lc`, or JSON
+/// `{"total":N,"conns":[...]}`.
+pub fn conns(c: &Conns, format: Format) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        total: u32,
+        conns: &'a [Conn],
+    }
+    let out = Out {
+        total: c.total,
+        conns: &c.list,
+    };
+    match format {
+        Format::Json => json(&out, false),
+        Format::JsonPretty => json(&out, true),
+        Format::Text => {
+            let mut s = format!(
+                "{:<6} {:<12} {:<21} {:<21} {:<21} {:>5} {:>9} {:>9} {:>12}\n",
+                "ROLE", "STATE", "CLIENT", "VIP", "BACKEND", "PEER", "AGE", "IDLE", "BYTES"
+            );
+            for k in &c.list {
+                // Writing to a String cannot fail.
+                let _ = writeln!(
+                    s,
+                    "{:<6} {:<12} {:<21} {:<21} {:<21} {:>5} {:>9} {:>9} {:>12}",
+                    k.role,
+                    k.state,
+                    k.client.to_string(),
+                    k.vip.to_string(),
+                    k.backend.to_string(),
+                    if k.peer == 0 {
+                        "local".to_string()
+                    } else {
+                        k.peer.to_string()
+                    },
+                    format!("{:.1}s", k.age_ms as f64 / 1000.0),
+                    format!("{:.1}s", k.idle_ms as f64 / 1000.0),
+                    k.bytes
+                );
+            }
+            if c.list.len() < c.total as usize {
+                let _ = writeln!(s, "({} of {} connections shown)", c.list.len(), c.total);
+            }
+            s
+        }
+    }
+}
+
+/// The output of `stats`: `name value` lines, or a JSON object.
+pub fn stats(st: &Stats, format: Format) -> String {
+    match format {
+        Format::Json => json(st, false),
+        Format::JsonPretty => json(st, true),
+        Format::Text => format!(
+            "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {}\nactive connections {}\n",
+            st.handoffs_ok,
+            st.handoffs_refused,
+            st.handoffs_failed,
+            st.taken,
+            st.forwarded,
+            st.returned,
+            st.dropped,
+            st.active
+        ),
+    }
+}
+
 /// A configuration as JSON: `{"ctrl-port":N,"node-id":N}`.
 struct ConfigJson<'a>(&'a Config);
 
@@ -223,6 +349,60 @@ mod tests {
             msgs_out: 16,
             connects: 1,
         }
+    }
+
+    #[test]
+    fn conns_json_and_text() {
+        let c = Conns {
+            total: 2,
+            list: vec![Conn {
+                id: 7,
+                role: "front",
+                state: "forwarding",
+                client: "198.18.1.1:40000".parse().unwrap(),
+                vip: "198.18.1.100:80".parse().unwrap(),
+                backend: "198.18.1.3:8080".parse().unwrap(),
+                peer: 2,
+                age_ms: 1500,
+                idle_ms: 20,
+                packets: 10,
+                bytes: 1000,
+            }],
+        };
+        assert_eq!(
+            conns(&c, Format::Json),
+            "{\"total\":2,\"conns\":[{\"id\":7,\"role\":\"front\",\"state\":\"forwarding\",\
+             \"client\":\"198.18.1.1:40000\",\"vip\":\"198.18.1.100:80\",\
+             \"backend\":\"198.18.1.3:8080\",\"peer\":2,\"age-ms\":1500,\"idle-ms\":20,\
+             \"packets\":10,\"bytes\":1000}]}\n"
+        );
+        let text = conns(&c, Format::Text);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ROLE   STATE"));
+        assert!(lines[1].starts_with("front  forwarding   198.18.1.1:40000"));
+        assert!(lines[1].contains(" 2 "));
+        assert!(lines[1].contains("1.5s"));
+        assert_eq!(lines[2], "(1 of 2 connections shown)");
+    }
+
+    #[test]
+    fn stats_json_and_text() {
+        let st = Stats {
+            handoffs_ok: 5,
+            handoffs_refused: 1,
+            handoffs_failed: 2,
+            taken: 3,
+            forwarded: 100,
+            returned: 200,
+            dropped: 4,
+            active: 6,
+        };
+        assert_eq!(
+            stats(&st, Format::Json),
+            "{\"handoffs-ok\":5,\"handoffs-refused\":1,\"handoffs-failed\":2,\"taken\":3,\
+             \"forwarded\":100,\"returned\":200,\"dropped\":4,\"active\":6}\n"
+        );
+        assert!(stats(&st, Format::Text).contains("handoffs: ok 5 refused 1 failed 2\n"));
     }
 
     #[test]
