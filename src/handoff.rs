@@ -23,7 +23,7 @@ use crate::{
         flow::{Answer, Flow, Key, Phase, Role},
         http,
         packet::{self, flags, BuildOptions, Segment},
-        sched,
+        rules, sched,
         seq::Translation,
         service::Scheduler,
     },
@@ -69,13 +69,26 @@ fn ep(a: SockAddr) -> Endpoint {
     }
 }
 
-/// Picks a back-end of service `vip` for a client: the scheduler of the
-/// service over the back-ends with a weight. Returns the back-end and its
-/// peer (0: this node).
-fn choose(rt: &Runtime, vip: &Endpoint, client: &Endpoint, _req: &[u8]) -> Option<(Endpoint, u32)> {
+/// Picks a back-end of service `vip` for a client: the first content rule
+/// that matches the request, else the scheduler of the service over the
+/// back-ends with a weight (also for bytes that are not an HTTP request).
+/// Returns the back-end and its peer (0: this node).
+fn choose(
+    rt: &Runtime,
+    vip: &Endpoint,
+    client: &Endpoint,
+    request: &[u8],
+) -> Option<(Endpoint, u32)> {
     let mut config = rt.config().lock();
     let me = config.base.node_id;
     let service = config.services.iter_mut().find(|s| s.conf.vip == *vip)?;
+    if let Ok(req) = http::parse_request(request) {
+        let target = rules::first_match(service.rules.iter().map(|r| (r.rule(), r.backend)), &req);
+        if let Some(b) = target.and_then(|t| service.backends.iter().find(|b| b.addr == t)) {
+            let peer = if b.peer == me { 0 } else { b.peer };
+            return Some((b.addr, peer));
+        }
+    }
     let mut list = KVec::with_capacity(service.backends.len(), GFP_KERNEL).ok()?;
     for (i, b) in service.backends.iter().enumerate() {
         let active = rt.conns.active(vip, &b.addr);

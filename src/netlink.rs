@@ -12,13 +12,14 @@ use crate::{
             PeerConf, PeerError,
         },
         flow::{Phase, Role},
+        rules::{check_rule_add, host_name, path_prefix, RuleConf, RuleError},
         service::{
             check_backend_add, check_service_add, BackendConf, Endpoint, Scheduler, ServiceConf,
             ServiceError,
         },
         uapi::{
             attr, backend_attr, cmd, conn_attr, conn_role, conn_state, hook_attr, peer_attr,
-            peer_state, service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
+            peer_state, rule_attr, service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
         },
     },
     state::{NetState, Service},
@@ -68,12 +69,23 @@ static BACKEND_POLICY: [AttrPolicy; backend_attr::MAX as usize + 1] = [
     AttrPolicy::u32(),      // PEER
 ];
 
+static RULE_POLICY: [AttrPolicy; rule_attr::MAX as usize + 1] = [
+    AttrPolicy::UNUSED,
+    AttrPolicy::u32(),       // INDEX
+    AttrPolicy::string(253), // HOST
+    AttrPolicy::u8_max(1),   // HOST_SUFFIX
+    AttrPolicy::string(255), // PATH
+    AttrPolicy::be32(),      // BACKEND_ADDR
+    AttrPolicy::u16_min(1),  // BACKEND_PORT
+];
+
 static SERVICE_POLICY: [AttrPolicy; service_attr::MAX as usize + 1] = [
     AttrPolicy::UNUSED,
     AttrPolicy::be32(),            // ADDR
     AttrPolicy::u16_min(1),        // PORT
     AttrPolicy::u8_max(3),         // SCHEDULER
     AttrPolicy::reject(READ_ONLY), // BACKEND
+    AttrPolicy::reject(READ_ONLY), // RULE
 ];
 
 static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
@@ -89,9 +101,10 @@ static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
     AttrPolicy::reject(READ_ONLY),       // STATS
     AttrPolicy::reject(READ_ONLY),       // CONN
     AttrPolicy::reject(READ_ONLY),       // CONN_TOTAL
+    AttrPolicy::nested(&RULE_POLICY),    // RULE
 ];
 
-static OPS: [Op<Baton>; 13] = [
+static OPS: [Op<Baton>; 15] = [
     Op::new::<StatusGet>(cmd::STATUS_GET, Perm::Any),
     Op::new::<ConfigGet>(cmd::CONFIG_GET, Perm::Any),
     Op::new::<ConfigSet>(cmd::CONFIG_SET, Perm::NetAdmin),
@@ -105,6 +118,8 @@ static OPS: [Op<Baton>; 13] = [
     Op::new::<BackendDel>(cmd::BACKEND_DEL, Perm::NetAdmin),
     Op::new::<StatsGet>(cmd::STATS_GET, Perm::Any),
     Op::new::<ConnGet>(cmd::CONN_GET, Perm::Any),
+    Op::new::<RuleAdd>(cmd::RULE_ADD, Perm::NetAdmin),
+    Op::new::<RuleDel>(cmd::RULE_DEL, Perm::NetAdmin),
 ];
 
 impl Family for Baton {
@@ -437,6 +452,7 @@ impl Command<Baton> for ServiceAdd {
                 conf,
                 backends: KVec::new(),
                 rr_cursor: 0,
+                rules: KVec::new(),
                 wrr_current: KVec::new(),
             },
             GFP_KERNEL,
@@ -485,6 +501,20 @@ impl Command<Baton> for ServiceGet {
                         r.put_u32(backend_attr::PEER, b.peer)
                     })?;
                 }
+                for (i, rule) in s.rules.iter().enumerate() {
+                    r.nest(service_attr::RULE, |r| {
+                        r.put_u32(rule_attr::INDEX, i as u32)?;
+                        if let Some((h, suffix)) = &rule.host {
+                            r.put_bytes(rule_attr::HOST, h.as_bytes())?;
+                            r.put_u8(rule_attr::HOST_SUFFIX, u8::from(*suffix))?;
+                        }
+                        if let Some(p) = &rule.path {
+                            r.put_bytes(rule_attr::PATH, p.as_bytes())?;
+                        }
+                        r.put_u32_be(rule_attr::BACKEND_ADDR, rule.backend.addr)?;
+                        r.put_u16(rule_attr::BACKEND_PORT, rule.backend.port)
+                    })?;
+                }
                 Ok(())
             });
             res.inspect_err(|_| Self::too_big(info))?;
@@ -530,6 +560,127 @@ impl Command<Baton> for BackendAdd {
     }
 }
 
+fn rule_error(info: &Info<'_>, e: RuleError) -> Error {
+    info.set_err_msg(e.message(), None);
+    match e {
+        RuleError::TooMany => ENOSPC,
+        RuleError::BadIndex => ERANGE,
+        _ => EINVAL,
+    }
+}
+
+/// A string attribute without its terminating NUL, if it has one.
+fn unterminated(p: &[u8]) -> &[u8] {
+    p.strip_suffix(&[0]).unwrap_or(p)
+}
+
+/// The fields of a request's `rule` nest.
+#[derive(Default)]
+struct RuleFields {
+    index: Option<u32>,
+    host: Option<KVec<u8>>,
+    suffix: bool,
+    path: Option<KVec<u8>>,
+    addr: Option<[u8; 4]>,
+    port: Option<u16>,
+}
+
+fn rule_fields(info: &Info<'_>) -> Result<RuleFields> {
+    let mut f = RuleFields::default();
+    let copy = |p: &[u8]| -> Result<KVec<u8>> {
+        let mut v = KVec::new();
+        v.extend_from_slice(unterminated(p), GFP_KERNEL)?;
+        Ok(v)
+    };
+    nest_fields(info, attr::RULE, |ty, p| {
+        match ty {
+            rule_attr::INDEX => f.index = Some(decode_u32(p).ok_or(EINVAL)?),
+            rule_attr::HOST => f.host = Some(copy(p)?),
+            rule_attr::HOST_SUFFIX => f.suffix = p.first() == Some(&1),
+            rule_attr::PATH => f.path = Some(copy(p)?),
+            rule_attr::BACKEND_ADDR => f.addr = Some(p.try_into().map_err(|_| EINVAL)?),
+            rule_attr::BACKEND_PORT => f.port = Some(decode_u16(p).ok_or(EINVAL)?),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(f)
+}
+
+struct RuleAdd;
+
+impl Command<Baton> for RuleAdd {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let vip = endpoint(info, attr::SERVICE, |_, _| Ok(()))?;
+        let f = rule_fields(info)?;
+        let name_err = |e| rule_error(info, RuleError::Name(e));
+        let host = match &f.host {
+            Some(h) => Some((host_name(h).map_err(name_err)?, f.suffix)),
+            None => None,
+        };
+        let path = match &f.path {
+            Some(p) => Some(path_prefix(p).map_err(name_err)?),
+            None => None,
+        };
+        let (Some(addr), Some(port)) = (f.addr, f.port) else {
+            return Err(rule_error(info, RuleError::NoBackend));
+        };
+        let rule = RuleConf {
+            host,
+            path,
+            backend: Endpoint { addr, port },
+        };
+        let mut config = baton.state(info).config().lock();
+        let service = find_service(&mut config.services, vip)
+            .ok_or_else(|| service_error(info, ServiceError::NoService))?;
+        let index = f.index.map(|i| i as usize);
+        check_rule_add(
+            &rule,
+            index,
+            service.rules.len(),
+            service.backends.iter().map(|b| &b.addr),
+        )
+        .map_err(|e| rule_error(info, e))?;
+        let at = index.unwrap_or(service.rules.len());
+        let mut rules = KVec::with_capacity(service.rules.len() + 1, GFP_KERNEL)?;
+        for (i, r) in service.rules.iter().enumerate() {
+            if i == at {
+                rules.push(rule, GFP_KERNEL)?;
+            }
+            rules.push(*r, GFP_KERNEL)?;
+        }
+        if at == service.rules.len() {
+            rules.push(rule, GFP_KERNEL)?;
+        }
+        service.rules = rules;
+        Ok(())
+    }
+}
+
+struct RuleDel;
+
+impl Command<Baton> for RuleDel {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let vip = endpoint(info, attr::SERVICE, |_, _| Ok(()))?;
+        let f = rule_fields(info)?;
+        let mut config = baton.state(info).config().lock();
+        let service = find_service(&mut config.services, vip)
+            .ok_or_else(|| service_error(info, ServiceError::NoService))?;
+        let index = f.index.map(|i| i as usize);
+        let Some(at) = index.filter(|&i| i < service.rules.len()) else {
+            return Err(rule_error(info, RuleError::BadIndex));
+        };
+        let mut rules = KVec::with_capacity(service.rules.len(), GFP_KERNEL)?;
+        for (i, r) in service.rules.iter().enumerate() {
+            if i != at {
+                rules.push(*r, GFP_KERNEL)?;
+            }
+        }
+        service.rules = rules;
+        Ok(())
+    }
+}
+
 struct BackendDel;
 
 impl Command<Baton> for BackendDel {
@@ -541,6 +692,13 @@ impl Command<Baton> for BackendDel {
             .ok_or_else(|| service_error(info, ServiceError::NoService))?;
         if !service.backends.iter().any(|b| b.addr == addr) {
             return Err(service_error(info, ServiceError::NoBackend));
+        }
+        if service.rules.iter().any(|r| r.backend == addr) {
+            info.set_err_msg(
+                c"backend is the target of a rule: delete the rule first",
+                None,
+            );
+            return Err(EBUSY);
         }
         let mut rest = KVec::with_capacity(service.backends.len(), GFP_KERNEL)?;
         for b in service.backends.iter().filter(|b| b.addr != addr) {

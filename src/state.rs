@@ -10,6 +10,7 @@ use crate::{
     handoff,
     proto::{
         config::{Config, PeerConf},
+        rules::RuleConf,
         service::{BackendConf, ServiceConf},
         uapi::Hook,
     },
@@ -54,6 +55,8 @@ pub(crate) struct Service {
     pub(crate) rr_cursor: usize,
     /// Smooth weighted round-robin state, one entry per back-end.
     pub(crate) wrr_current: KVec<i64>,
+    /// Content rules, in order, at most `MAX_RULES`.
+    pub(crate) rules: KVec<RuleConf>,
 }
 
 impl NetConfig {

@@ -16,7 +16,7 @@
 //! stores (fixed capacity, no allocation); their errors carry the message
 //! netlink returns.
 
-use crate::proto::http::Request;
+use crate::proto::{http::Request, service::Endpoint};
 use core::ffi::CStr;
 
 /// How a rule matches the host.
@@ -157,4 +157,86 @@ pub fn path_prefix(s: &[u8]) -> Result<PathPrefix, NameError> {
         return Err(NameError::NotAbsolute);
     }
     Fixed::new(s, |b| (0x21..=0x7e).contains(&b))
+}
+
+/// Most rules a service has.
+pub const MAX_RULES: usize = 64;
+
+/// A rule as configured: conditions and the back-end it sends to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleConf {
+    /// Host condition: the name, and whether it is a domain suffix.
+    pub host: Option<(HostName, bool)>,
+    /// Path prefix condition.
+    pub path: Option<PathPrefix>,
+    /// The back-end (address and port of one of the service's back-ends).
+    pub backend: Endpoint,
+}
+
+impl RuleConf {
+    /// The matching part of the rule.
+    pub fn rule(&self) -> Rule<'_> {
+        Rule {
+            host: match &self.host {
+                None => HostMatch::Any,
+                Some((h, false)) => HostMatch::Exact(h.as_bytes()),
+                Some((h, true)) => HostMatch::Suffix(h.as_bytes()),
+            },
+            path_prefix: self.path.as_ref().map(|p| p.as_bytes()),
+        }
+    }
+}
+
+/// Why a rule change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleError {
+    /// Neither a host nor a path.
+    NoCondition,
+    /// No backend address and port.
+    NoBackend,
+    /// The backend is not one of the service's.
+    UnknownBackend,
+    /// A 65th rule.
+    TooMany,
+    /// Index past the end of the list.
+    BadIndex,
+    /// A host name or path that does not validate.
+    Name(NameError),
+}
+
+impl RuleError {
+    /// The message returned to the user (netlink extack).
+    pub const fn message(self) -> &'static CStr {
+        match self {
+            RuleError::NoCondition => c"rule needs a host or a path",
+            RuleError::NoBackend => c"rule needs backend-addr and backend-port",
+            RuleError::UnknownBackend => c"rule backend is not a backend of this service",
+            RuleError::TooMany => c"too many rules in this service (64 at most)",
+            RuleError::BadIndex => c"rule index out of range",
+            RuleError::Name(e) => e.message(),
+        }
+    }
+}
+
+/// Checks a rule to be inserted at `index` (`None`: appended) into a list
+/// of `count` rules whose service has the back-ends `backends`.
+pub fn check_rule_add<'a>(
+    rule: &RuleConf,
+    index: Option<usize>,
+    count: usize,
+    mut backends: impl Iterator<Item = &'a Endpoint>,
+) -> Result<(), RuleError> {
+    if rule.host.is_none() && rule.path.is_none() {
+        return Err(RuleError::NoCondition);
+    }
+    if count >= MAX_RULES {
+        return Err(RuleError::TooMany);
+    }
+    if index.is_some_and(|i| i > count) {
+        return Err(RuleError::BadIndex);
+    }
+    if !backends.any(|b| *b == rule.backend) {
+        return Err(RuleError::UnknownBackend);
+    }
+    Ok(())
 }

@@ -43,8 +43,12 @@ pub mod cmd {
     pub const STATS_GET: u8 = 12;
     /// The connections this node takes part in.
     pub const CONN_GET: u8 = 13;
+    /// Add a content rule to a service (CAP_NET_ADMIN).
+    pub const RULE_ADD: u8 = 14;
+    /// Delete a content rule of a service (CAP_NET_ADMIN).
+    pub const RULE_DEL: u8 = 15;
     /// Highest command number.
-    pub const MAX: u8 = CONN_GET;
+    pub const MAX: u8 = RULE_DEL;
 }
 
 /// Attributes of the `baton` set.
@@ -71,8 +75,10 @@ pub mod attr {
     pub const CONN: u16 = 10;
     /// `u32`: connections in the table (a reply may carry fewer).
     pub const CONN_TOTAL: u16 = 11;
+    /// `nest` of [`super::rule_attr`], in rule-add and rule-del requests.
+    pub const RULE: u16 = 12;
     /// Highest attribute number.
-    pub const MAX: u16 = CONN_TOTAL;
+    pub const MAX: u16 = RULE;
 }
 
 /// Attributes of a `stats` nest (`u64` counters; `active` is `u32`).
@@ -165,8 +171,28 @@ pub mod service_attr {
     pub const SCHEDULER: u16 = 3;
     /// `nest` of [`super::backend_attr`], repeated, reply only.
     pub const BACKEND: u16 = 4;
+    /// `nest` of [`super::rule_attr`], repeated in order, reply only.
+    pub const RULE: u16 = 5;
     /// Highest attribute number.
-    pub const MAX: u16 = BACKEND;
+    pub const MAX: u16 = RULE;
+}
+
+/// Attributes of a `rule` nest.
+pub mod rule_attr {
+    /// `u32`: position in the service's list (0 first).
+    pub const INDEX: u16 = 1;
+    /// `string`: host name, or domain with `host-suffix`.
+    pub const HOST: u16 = 2;
+    /// `u8` 0/1: `host` is a domain suffix.
+    pub const HOST_SUFFIX: u16 = 3;
+    /// `string`: path prefix.
+    pub const PATH: u16 = 4;
+    /// `u32` big-endian: the back-end's address.
+    pub const BACKEND_ADDR: u16 = 5;
+    /// `u16`: the back-end's port.
+    pub const BACKEND_PORT: u16 = 6;
+    /// Highest attribute number.
+    pub const MAX: u16 = BACKEND_PORT;
 }
 
 /// Attributes of the `backend` set.

@@ -69,6 +69,13 @@ impl AttrPolicy {
         Self(Self::raw(bindings::NLA_U32))
     }
 
+    /// A string of at most `max` bytes (a terminating NUL is allowed).
+    pub(crate) const fn string(max: u16) -> Self {
+        let mut p = Self::raw(bindings::NLA_STRING);
+        p.len = max;
+        Self(p)
+    }
+
     /// A big-endian `u32` (an IPv4 address).
     pub(crate) const fn be32() -> Self {
         Self(Self::raw(bindings::NLA_BE32))
@@ -321,6 +328,11 @@ impl Reply {
             return Err(emsgsize());
         }
         Ok(())
+    }
+
+    /// Adds an attribute with the bytes `value` (a string without NUL).
+    pub(crate) fn put_bytes(&mut self, id: u16, value: &[u8]) -> Result {
+        self.put(id, value)
     }
 
     /// Adds a NUL-terminated string attribute.

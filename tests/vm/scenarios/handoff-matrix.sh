@@ -13,6 +13,9 @@
 #     served locally when the service has a local back-end), peer down
 #     (served locally), a client that says nothing for 4 s and non-HTTP
 #     first bytes (handed to the scheduler's choice anyway);
+#   - content rules: Host a.example to one back-end, path /b/ to another,
+#     first match wins, no match falls back to the scheduler; refusals of
+#     bad rules name the problem;
 #   - every server logged the client's own address;
 #   - afterwards no node has any connection state.
 #
@@ -63,6 +66,8 @@ for ns in fe be1 be2; do
 	case $ns in fe) a=198.18.1.2 ;; be1) a=198.18.1.3 ;; be2) a=198.18.1.4 ;; esac
 	mkdir -p "$work/$ns"
 	echo "$ns" >"$work/$ns/name"
+	mkdir -p "$work/$ns/b"
+	echo "$ns" >"$work/$ns/b/name"
 	ns_exec "$ns" python3 "$httpd" "$a" "$be_port" "$work/$ns" >"$work/$ns.log" 2>&1 &
 	defer kill $!
 	wait_listen "$ns" "$be_port"
@@ -92,7 +97,15 @@ bctl fe service add "$vip:83" scheduler rr
 bctl fe backend add "$vip:83" "198.18.1.2:$be_port"
 bctl fe backend add "$vip:83" "198.18.1.3:$be_port" peer 2
 bctl fe backend add "$vip:83" "198.18.1.4:$be_port" peer 3
-for p in 80 81 82 83; do
+# :84 content rules: Host a.example to be1, path /b/ to be2, else rr.
+bctl fe service add "$vip:84" scheduler rr
+bctl fe backend add "$vip:84" "198.18.1.2:$be_port"
+bctl fe backend add "$vip:84" "198.18.1.3:$be_port" peer 2
+bctl fe backend add "$vip:84" "198.18.1.4:$be_port" peer 3
+bctl fe rule add "$vip:84" path /b/ to "198.18.1.4:$be_port"
+bctl fe rule add "$vip:84" host a.example to "198.18.1.3:$be_port" index 0
+bctl fe rule list
+for p in 80 81 82 83 84; do
 	wait_listen fe "$p"
 done
 
@@ -174,6 +187,38 @@ got=$( (
 got=$(printf 'HELLO baton\r\n\r\n' | ns_exec cl timeout 20 socat -t 5 - "TCP:$vip:80")
 grep -q "Error code: [45]0[01]" <<<"$got" ||
 	fail "non-HTTP bytes: want the back-end's error page, got '$got'"
+
+# Content rules: the first matching rule decides, in the order listed.
+check_eq "rule order" "$(bctl fe -j rule list | jq -c '.[] | select(.service == "'"$vip"':84") | [.rules[] | [.index, .host, .path, .backend]]')" \
+	'[[0,"a.example",null,"198.18.1.3:8080"],[1,null,"/b/","198.18.1.4:8080"]]'
+for i in 1 2 3; do
+	check_eq "Host: a.example ($i)" \
+		"$(ns_exec cl curl -sS --max-time 10 -H 'Host: a.example' "http://$vip:84/name")" be1
+	check_eq "path /b/ ($i)" "$(ns_exec cl curl -sS --max-time 10 "http://$vip:84/b/name")" be2
+done
+check_eq "Host: a.example and path /b/: the first rule wins" \
+	"$(ns_exec cl curl -sS --max-time 10 -H 'Host: A.Example' "http://$vip:84/b/name")" be1
+seen=""
+for i in 1 2 3; do
+	seen+=$(ns_exec cl curl -sS --max-time 10 -H 'Host: other.example' "http://$vip:84/name")
+done
+[[ $seen == *fe* && $seen == *be1* && $seen == *be2* ]] ||
+	fail "no rule matched: want round robin over all three, got $seen"
+grep -q " GET /name a.example 200 " "$work/be1.log" || fail "be1 did not log the Host: a.example requests"
+grep -q " GET /b/name .* 200 " "$work/be2.log" || fail "be2 did not log the /b/ requests"
+expect_refusal() {
+	local want=$1 rc=0 msg
+	shift
+	msg=$("$@" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "'$*' was accepted"
+	grep -qF "$want" <<<"$msg" || fail "'$*': want '$want', got: $msg"
+}
+expect_refusal "not a backend of this service" \
+	bctl fe rule add "$vip:84" path /x/ to 198.18.1.9:80
+expect_refusal "target of a rule" bctl fe backend del "$vip:84" "198.18.1.3:$be_port"
+expect_refusal "rule index out of range" bctl fe rule del "$vip:84" 5
+bctl fe rule del "$vip:84" 0
+check_eq "rules after del" "$(bctl fe -j rule list | jq -c '.[] | select(.service == "'"$vip"':84") | [.rules[].path]')" '["/b/"]'
 
 # Peer down: be2 drops its channel; :82 (be2:9999 + local) is served
 # locally.

@@ -100,3 +100,87 @@ proptest! {
         prop_assert_eq!(first_match(rules.iter().copied(), &r), reference);
     }
 }
+
+#[test]
+fn rule_conf_checks_and_matching() {
+    use baton_proto::{
+        http::parse_request,
+        rules::{check_rule_add, host_name, path_prefix, RuleConf, RuleError, MAX_RULES},
+        service::Endpoint,
+    };
+    let be1 = Endpoint {
+        addr: [198, 18, 1, 3],
+        port: 8080,
+    };
+    let be2 = Endpoint {
+        addr: [198, 18, 1, 4],
+        port: 8080,
+    };
+    let backends = [be1, be2];
+    let host_rule = RuleConf {
+        host: Some((host_name(b"a.example").unwrap(), false)),
+        path: None,
+        backend: be1,
+    };
+    let path_rule = RuleConf {
+        host: None,
+        path: Some(path_prefix(b"/b/").unwrap()),
+        backend: be2,
+    };
+    assert_eq!(check_rule_add(&host_rule, None, 0, backends.iter()), Ok(()));
+    assert_eq!(
+        check_rule_add(&path_rule, Some(1), 1, backends.iter()),
+        Ok(())
+    );
+    let none = RuleConf {
+        host: None,
+        path: None,
+        backend: be1,
+    };
+    assert_eq!(
+        check_rule_add(&none, None, 0, backends.iter()),
+        Err(RuleError::NoCondition)
+    );
+    let elsewhere = RuleConf {
+        backend: Endpoint {
+            addr: [198, 18, 1, 9],
+            port: 80,
+        },
+        ..host_rule
+    };
+    assert_eq!(
+        check_rule_add(&elsewhere, None, 0, backends.iter()),
+        Err(RuleError::UnknownBackend)
+    );
+    assert_eq!(
+        check_rule_add(&host_rule, Some(3), 2, backends.iter()),
+        Err(RuleError::BadIndex)
+    );
+    assert_eq!(
+        check_rule_add(&host_rule, None, MAX_RULES, backends.iter()),
+        Err(RuleError::TooMany)
+    );
+    // First match wins, in order; nothing matches → no target.
+    let rules = [host_rule, path_rule];
+    let pick = |raw: &[u8]| {
+        let req = parse_request(raw).unwrap();
+        baton_proto::rules::first_match(rules.iter().map(|r| (r.rule(), r.backend)), &req)
+    };
+    assert_eq!(
+        pick(b"GET /b/x HTTP/1.1\r\nHost: A.example\r\n\r\n"),
+        Some(be1)
+    );
+    assert_eq!(
+        pick(b"GET /b/x HTTP/1.1\r\nHost: c.example\r\n\r\n"),
+        Some(be2)
+    );
+    assert_eq!(pick(b"GET /c HTTP/1.1\r\nHost: c.example\r\n\r\n"), None);
+    let domain = RuleConf {
+        host: Some((host_name(b"example.com").unwrap(), true)),
+        ..host_rule
+    };
+    let req = parse_request(b"GET / HTTP/1.1\r\nHost: x.example.com\r\n\r\n").unwrap();
+    assert!(domain.rule().matches(&req));
+    let req = parse_request(b"GET / HTTP/1.1\r\nHost: badexample.com\r\n\r\n").unwrap();
+    assert!(!domain.rule().matches(&req));
+}

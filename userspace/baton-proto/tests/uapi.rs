@@ -7,7 +7,7 @@ use baton_proto::{
     service::Scheduler,
     uapi::{
         self, attr, backend_attr, cmd, conn_attr, conn_role, conn_state, hook_attr, peer_attr,
-        peer_state, service_attr, stats_attr, Hook,
+        peer_state, rule_attr, service_attr, stats_attr, Hook,
     },
 };
 use yaml_rust2::{Yaml, YamlLoader};
@@ -113,6 +113,8 @@ fn commands_match_spec() {
             ("backend-del", cmd::BACKEND_DEL),
             ("stats-get", cmd::STATS_GET),
             ("conn-get", cmd::CONN_GET),
+            ("rule-add", cmd::RULE_ADD),
+            ("rule-del", cmd::RULE_DEL),
         ],
         cmd::MAX,
     );
@@ -136,6 +138,7 @@ fn baton_attributes_match_spec() {
             ("stats", attr::STATS),
             ("conn", attr::CONN),
             ("conn-total", attr::CONN_TOTAL),
+            ("rule", attr::RULE),
         ],
         attr::MAX,
     );
@@ -173,6 +176,24 @@ fn peer_states_match_spec() {
     // YNL enums count from 0.
     assert_eq!(names(&states["entries"]), ["down", "up"]);
     assert_eq!((peer_state::DOWN, peer_state::UP), (0, 1));
+}
+
+#[test]
+fn rule_attributes_match_spec() {
+    let spec = spec();
+    assert_numbered(
+        "rule attributes",
+        &attribute_set(&spec, "rule"),
+        &[
+            ("index", rule_attr::INDEX),
+            ("host", rule_attr::HOST),
+            ("host-suffix", rule_attr::HOST_SUFFIX),
+            ("path", rule_attr::PATH),
+            ("backend-addr", rule_attr::BACKEND_ADDR),
+            ("backend-port", rule_attr::BACKEND_PORT),
+        ],
+        rule_attr::MAX,
+    );
 }
 
 #[test]
@@ -313,6 +334,7 @@ fn service_and_backend_attributes_match_spec() {
             ("port", service_attr::PORT),
             ("scheduler", service_attr::SCHEDULER),
             ("backend", service_attr::BACKEND),
+            ("rule", service_attr::RULE),
         ],
         service_attr::MAX,
     );

@@ -5,7 +5,11 @@
 
 use std::{ffi::OsString, fmt, net::Ipv4Addr};
 
-use baton_proto::{config::ConfigUpdate, service::Scheduler};
+use baton_proto::{
+    config::ConfigUpdate,
+    rules::{self, HostName, PathPrefix},
+    service::Scheduler,
+};
 use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
 
 /// Name of the control-port setting, on the command line and in the output.
@@ -66,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: PeerCommand,
     },
+    /// Add, delete and list the content rules of a service
+    Rule {
+        #[command(subcommand)]
+        command: RuleCommand,
+    },
     /// List the handed-off connections this node takes part in
     Conn {
         #[command(subcommand)]
@@ -76,6 +85,32 @@ enum Command {
     /// Print the manual page (roff) on standard output
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum RuleCommand {
+    /// Add a rule: VIP:PORT [host NAME | domain NAME] [path PREFIX] to ADDR:PORT [index N]
+    Add {
+        /// The service
+        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
+        vip: (Ipv4Addr, u16),
+        /// host NAME (exact) or domain NAME (itself and below), path PREFIX,
+        /// to ADDR:PORT (a back-end of the service), index N (default: last)
+        #[arg(value_name = "KEY VALUE", required = true)]
+        words: Vec<String>,
+    },
+    /// Delete the rule at INDEX (from 0) of a service
+    Del {
+        /// The service
+        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
+        vip: (Ipv4Addr, u16),
+        /// The rule's position, 0 first
+        #[arg(value_name = "INDEX")]
+        index: u32,
+    },
+    /// List the rules of every service, in order
+    #[command(visible_alias = "show")]
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +230,66 @@ pub struct ServiceSpec {
     pub port: u16,
     /// Scheduler (`scheduler` enum value); `None`: the kernel's default.
     pub scheduler: Option<Scheduler>,
+}
+
+/// A content rule to add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleSpec {
+    /// Its service.
+    pub vip: (Ipv4Addr, u16),
+    /// Host condition; `true`: a domain (suffix).
+    pub host: Option<(HostName, bool)>,
+    /// Path prefix condition.
+    pub path: Option<PathPrefix>,
+    /// The back-end.
+    pub backend: (Ipv4Addr, u16),
+    /// Position; `None`: last.
+    pub index: Option<u32>,
+}
+
+fn rule_spec(vip: (Ipv4Addr, u16), words: &[String]) -> Result<RuleSpec, String> {
+    let mut spec = RuleSpec {
+        vip,
+        host: None,
+        path: None,
+        backend: (Ipv4Addr::UNSPECIFIED, 0),
+        index: None,
+    };
+    let mut to = false;
+    for (k, v) in parse_options(words, &["host", "domain", "path", "to", "index"])? {
+        match k {
+            "host" | "domain" => {
+                if spec.host.is_some() {
+                    return Err("give one of 'host' and 'domain'".into());
+                }
+                let name = rules::host_name(v.as_bytes())
+                    .map_err(|e| format!("{k} '{v}': {}", e.message().to_string_lossy()))?;
+                spec.host = Some((name, k == "domain"));
+            }
+            "path" => {
+                spec.path = Some(
+                    rules::path_prefix(v.as_bytes())
+                        .map_err(|e| format!("path '{v}': {}", e.message().to_string_lossy()))?,
+                );
+            }
+            "to" => {
+                spec.backend = parse_endpoint(v).map_err(|e| format!("to '{v}': {e}"))?;
+                to = true;
+            }
+            _ => {
+                spec.index = Some(
+                    parse_decimal(v).ok_or_else(|| format!("index '{v}': expected a number"))?,
+                );
+            }
+        }
+    }
+    if spec.host.is_none() && spec.path.is_none() {
+        return Err("a rule needs 'host', 'domain' or 'path'".into());
+    }
+    if !to {
+        return Err("a rule needs 'to ADDR:PORT'".into());
+    }
+    Ok(spec)
 }
 
 /// A back-end to add or delete.
@@ -330,6 +425,10 @@ pub enum Format {
 }
 
 /// What to do.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value per run; RuleSpec holds its names inline to stay Copy"
+)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// `status`.
@@ -356,6 +455,12 @@ pub enum Action {
     PeerList,
     /// `conn list`.
     ConnList,
+    /// `rule add`.
+    RuleAdd(RuleSpec),
+    /// `rule del`.
+    RuleDel((Ipv4Addr, u16), u32),
+    /// `rule list`.
+    RuleList,
     /// `stats`.
     Stats,
     /// `man`: print the manual page.
@@ -426,6 +531,13 @@ where
         Command::Conn {
             command: ConnCommand::List,
         } => Action::ConnList,
+        Command::Rule { command } => match command {
+            RuleCommand::Add { vip, words } => {
+                Action::RuleAdd(rule_spec(vip, &words).map_err(|m| option_error("rule", "add", m))?)
+            }
+            RuleCommand::Del { vip, index } => Action::RuleDel(vip, index),
+            RuleCommand::List => Action::RuleList,
+        },
         Command::Stats => Action::Stats,
         Command::Man => Action::Man,
     };
@@ -662,6 +774,73 @@ mod tests {
         assert_eq!(parse_ok(&["conn", "list"]).action, Action::ConnList);
         assert_eq!(parse_ok(&["-j", "conn", "show"]).action, Action::ConnList);
         assert_eq!(parse_ok(&["stats"]).action, Action::Stats);
+        assert_eq!(parse_ok(&["rule", "list"]).action, Action::RuleList);
+        assert_eq!(
+            parse_ok(&["rule", "del", "198.18.1.10:80", "2"]).action,
+            Action::RuleDel((Ipv4Addr::new(198, 18, 1, 10), 80), 2)
+        );
+        let Action::RuleAdd(r) = parse_ok(&[
+            "rule",
+            "add",
+            "198.18.1.10:80",
+            "domain",
+            "example.com",
+            "path",
+            "/b/",
+            "to",
+            "198.18.2.2:8080",
+            "index",
+            "0",
+        ])
+        .action
+        else {
+            panic!("not a rule add");
+        };
+        assert_eq!(
+            r.host.map(|(h, d)| (h.as_bytes().to_vec(), d)),
+            Some((b"example.com".to_vec(), true))
+        );
+        assert_eq!(r.path.map(|p| p.as_bytes().to_vec()), Some(b"/b/".to_vec()));
+        assert_eq!(r.backend, (Ipv4Addr::new(198, 18, 2, 2), 8080));
+        assert_eq!(r.index, Some(0));
+        for bad in [
+            &["rule", "add", "198.18.1.10:80", "to", "198.18.2.2:80"][..],
+            &["rule", "add", "198.18.1.10:80", "host", "a.example"],
+            &[
+                "rule",
+                "add",
+                "198.18.1.10:80",
+                "path",
+                "b/",
+                "to",
+                "198.18.2.2:80",
+            ],
+            &[
+                "rule",
+                "add",
+                "198.18.1.10:80",
+                "host",
+                "a b",
+                "to",
+                "198.18.2.2:80",
+            ],
+            &[
+                "rule",
+                "add",
+                "198.18.1.10:80",
+                "host",
+                "a",
+                "domain",
+                "b",
+                "to",
+                "1.2.3.4:80",
+            ],
+        ] {
+            let mut argv = vec!["batonctl"];
+            argv.extend_from_slice(bad);
+            let e = parse(argv).expect_err("refused");
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
         for bad in [
             &["peer", "add", "0", "198.18.0.2"][..],
             &["peer", "add", "2", "198.18.0"],

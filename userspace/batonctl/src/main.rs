@@ -85,6 +85,15 @@ fn run(invocation: Invocation) -> Result<(), Error> {
             Vec::new()
         }
         Action::PeerList => output::peers(&Baton::connect()?.peers()?, format).into_bytes(),
+        Action::RuleAdd(spec) => {
+            Baton::connect()?.rule_add(&spec)?;
+            Vec::new()
+        }
+        Action::RuleDel(vip, index) => {
+            Baton::connect()?.rule_del(vip, index)?;
+            Vec::new()
+        }
+        Action::RuleList => output::rules(&Baton::connect()?.services()?, format).into_bytes(),
         Action::ConnList => output::conns(&Baton::connect()?.conns()?, format).into_bytes(),
         Action::Stats => output::stats(&Baton::connect()?.stats()?, format).into_bytes(),
     };

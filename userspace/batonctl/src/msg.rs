@@ -16,7 +16,7 @@ use baton_proto::{
     service::Scheduler,
     uapi::{
         attr, backend_attr, cmd, conn_attr, conn_role, conn_state, peer_attr, peer_state,
-        service_attr, stats_attr, Hook, FAMILY_VERSION,
+        rule_attr, service_attr, stats_attr, Hook, FAMILY_VERSION,
     },
 };
 use neli::{
@@ -30,9 +30,9 @@ use neli::{
 };
 
 use crate::{
-    cli::{BackendSpec, PeerSpec, ServiceSpec, CTRL_PORT, NODE_ID},
+    cli::{BackendSpec, PeerSpec, RuleSpec, ServiceSpec, CTRL_PORT, NODE_ID},
     error::Error,
-    output::{Backend, Conn, Conns, Peer, Service, Stats, Status},
+    output::{Backend, Conn, Conns, Peer, Rule, Service, Stats, Status},
 };
 
 /// `NLA_F_NESTED`: or'ed into an [`Attr`] type, makes it a nested attribute.
@@ -225,6 +225,52 @@ pub fn backend(spec: &BackendSpec, add: bool) -> Result<Genl, Error> {
     )
 }
 
+/// `rule-add`.
+pub fn rule_add(spec: &RuleSpec) -> Result<Genl, Error> {
+    let mut inner = Vec::new();
+    if let Some(i) = spec.index {
+        inner.push((rule_attr::INDEX, i.to_ne_bytes().to_vec()));
+    }
+    if let Some((h, domain)) = &spec.host {
+        inner.push((rule_attr::HOST, h.as_bytes().to_vec()));
+        inner.push((rule_attr::HOST_SUFFIX, vec![u8::from(*domain)]));
+    }
+    if let Some(p) = &spec.path {
+        inner.push((rule_attr::PATH, p.as_bytes().to_vec()));
+    }
+    inner.push((rule_attr::BACKEND_ADDR, spec.backend.0.octets().to_vec()));
+    inner.push((
+        rule_attr::BACKEND_PORT,
+        spec.backend.1.to_ne_bytes().to_vec(),
+    ));
+    genl(
+        cmd::RULE_ADD,
+        FAMILY_VERSION,
+        vec![
+            (
+                attr::SERVICE | NESTED,
+                nest(&endpoint_attrs(spec.vip.0, spec.vip.1)),
+            ),
+            (attr::RULE | NESTED, nest(&inner)),
+        ],
+    )
+}
+
+/// `rule-del`.
+pub fn rule_del(vip: (std::net::Ipv4Addr, u16), index: u32) -> Result<Genl, Error> {
+    genl(
+        cmd::RULE_DEL,
+        FAMILY_VERSION,
+        vec![
+            (attr::SERVICE | NESTED, nest(&endpoint_attrs(vip.0, vip.1))),
+            (
+                attr::RULE | NESTED,
+                nest(&[(rule_attr::INDEX, index.to_ne_bytes().to_vec())]),
+            ),
+        ],
+    )
+}
+
 fn ipv4(a: &[(u16, &[u8])], ty: u16, name: &str) -> Result<std::net::Ipv4Addr, Error> {
     let p = require(a, ty, name)?;
     let octets: [u8; 4] = p.try_into().map_err(|_| bad_length(name, p))?;
@@ -265,7 +311,23 @@ pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
                 peer: u32_of(&b, backend_attr::PEER, "peer")?,
             });
         }
+        let mut rules = Vec::new();
+        for (_, r) in a.iter().filter(|&&(t, _)| t == service_attr::RULE) {
+            let r = parse_attrs(r)?;
+            let text = |ty| find(&r, ty).map(|p| String::from_utf8_lossy(p).into_owned());
+            rules.push(Rule {
+                index: u32_of(&r, rule_attr::INDEX, "rule index")?,
+                host: text(rule_attr::HOST),
+                domain: find(&r, rule_attr::HOST_SUFFIX) == Some(&[1][..]),
+                path: text(rule_attr::PATH),
+                backend: std::net::SocketAddrV4::new(
+                    ipv4(&r, rule_attr::BACKEND_ADDR, "rule backend-addr")?,
+                    u16_of(&r, rule_attr::BACKEND_PORT, "rule backend-port")?,
+                ),
+            });
+        }
         out.push(Service {
+            rules,
             addr: ipv4(&a, service_attr::ADDR, "addr")?,
             port: u16_of(&a, service_attr::PORT, "port")?,
             scheduler: scheduler.name(),

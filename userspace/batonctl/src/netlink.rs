@@ -21,7 +21,7 @@ use neli::{
 };
 
 use crate::{
-    cli::{BackendSpec, PeerSpec, ServiceSpec},
+    cli::{BackendSpec, PeerSpec, RuleSpec, ServiceSpec},
     error::Error,
     msg::{self, Genl},
     output::{Conns, Peer, Service, Stats, Status},
@@ -159,6 +159,16 @@ impl Baton {
     /// `backend-add` or `backend-del`.
     pub fn backend(&mut self, spec: &BackendSpec, add: bool) -> Result<(), Error> {
         self.command(msg::backend(spec, add)?)
+    }
+
+    /// `rule-add`, acknowledged.
+    pub fn rule_add(&mut self, spec: &RuleSpec) -> Result<(), Error> {
+        self.command(msg::rule_add(spec)?)
+    }
+
+    /// `rule-del`, acknowledged.
+    pub fn rule_del(&mut self, vip: (std::net::Ipv4Addr, u16), index: u32) -> Result<(), Error> {
+        self.command(msg::rule_del(vip, index)?)
     }
 
     /// `service-get`.

@@ -51,6 +51,67 @@ pub struct Service {
     pub scheduler: &'static str,
     /// Back-ends, in the order added.
     pub backends: Vec<Backend>,
+    /// Content rules, in order.
+    pub rules: Vec<Rule>,
+}
+
+/// A content rule of a service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Position, 0 first.
+    pub index: u32,
+    /// Host name or domain.
+    pub host: Option<String>,
+    /// `host` is a domain (matches itself and below).
+    pub domain: bool,
+    /// Path prefix.
+    pub path: Option<String>,
+    /// Where matching requests go.
+    pub backend: std::net::SocketAddrV4,
+}
+
+/// The output of `rule list`: per service, its rules in order; JSON: an
+/// array of `{"service":"VIP:PORT","rules":[...]}`.
+pub fn rules(services: &[Service], format: Format) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        service: String,
+        rules: &'a [Rule],
+    }
+    let out: Vec<Out<'_>> = services
+        .iter()
+        .map(|s| Out {
+            service: format!("{}:{}", s.addr, s.port),
+            rules: &s.rules,
+        })
+        .collect();
+    match format {
+        Format::Json => json(&out, false),
+        Format::JsonPretty => json(&out, true),
+        Format::Text => {
+            let mut text = String::new();
+            for o in &out {
+                let _ = writeln!(text, "{}", o.service);
+                for r in o.rules {
+                    let mut cond = Vec::new();
+                    if let Some(h) = &r.host {
+                        cond.push(format!("{} {h}", if r.domain { "domain" } else { "host" }));
+                    }
+                    if let Some(p) = &r.path {
+                        cond.push(format!("path {p}"));
+                    }
+                    let _ = writeln!(
+                        text,
+                        "  {:<3} {:<40} -> {}",
+                        r.index,
+                        cond.join(" "),
+                        r.backend
+                    );
+                }
+            }
+            text
+        }
+    }
 }
 
 /// A back-end of a service.
@@ -417,13 +478,29 @@ mod tests {
                 weight: 1,
                 peer: 2,
             }],
+            rules: vec![Rule {
+                index: 0,
+                host: Some("a.example".into()),
+                domain: false,
+                path: Some("/b/".into()),
+                backend: "198.18.2.2:8080".parse().unwrap(),
+            }],
         };
         assert_eq!(
             services(std::slice::from_ref(&svc), Format::Json),
             concat!(
                 r#"[{"addr":"198.18.1.10","port":80,"scheduler":"lc","backends":"#,
-                r#"[{"addr":"198.18.2.2","port":8080,"weight":1,"peer":2}]}]"#,
+                r#"[{"addr":"198.18.2.2","port":8080,"weight":1,"peer":2}],"#,
+                r#""rules":[{"index":0,"host":"a.example","domain":false,"path":"/b/","#,
+                r#""backend":"198.18.2.2:8080"}]}]"#,
                 "\n"
+            )
+        );
+        assert_eq!(
+            rules(std::slice::from_ref(&svc), Format::Text),
+            format!(
+                "198.18.1.10:80\n  0   {:<40} -> 198.18.2.2:8080\n",
+                "host a.example path /b/"
             )
         );
         let text = services(&[svc], Format::Text);

@@ -1,0 +1,1407 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The per-connection state machine of a handoff (`baton_proto::flow`):
+//! keys, verdicts, rewrites of real packets (built with `packet::build`,
+//! rewritten through `TcpPacket::parse(.., CsumMode::Full)`), accounting and
+//! expiry.
+
+use baton_proto::csum;
+use baton_proto::ctrl::{reason, Endpoint};
+use baton_proto::flow::{
+    Answer, Flow, Key, Phase, Role, Verdict, CLOSE_LINGER_MS, FRONT_FIN_IDLE_MS,
+};
+use baton_proto::packet::{
+    build, flags, opt, parse, tcp_checksum, BuildOptions, CsumMode, Segment, TcpPacket, IPPROTO_TCP,
+};
+use baton_proto::seq::Translation;
+use proptest::{collection::vec, option, prelude::*};
+
+// ---------------------------------------------------------------------------
+// Fixtures.
+
+const CLIENT: Endpoint = Endpoint {
+    addr: [198, 51, 100, 7],
+    port: 40_123,
+};
+const VIP: Endpoint = Endpoint {
+    addr: [192, 0, 2, 10],
+    port: 80,
+};
+const BACKEND: Endpoint = Endpoint {
+    addr: [10, 1, 2, 3],
+    port: 8080,
+};
+
+const T0: u64 = 1_000_000;
+const IDLE_MS: u64 = 300_000;
+
+/// Translation with ISNs and TSvals on both sides of 2^32:
+/// seq_delta = 0x100 - 0xffff_ff00 = 0x200, ts_delta = 0x10 - 0xffff_fff0
+/// = 0x20; front-end shift 7, back-end shift 2.
+fn xlate() -> Translation {
+    let t = Translation::new(0xffff_ff00, 0x0000_0100, 0x0000_0010, 0xffff_fff0, 7, 2);
+    assert_eq!(t.seq_delta, 0x200);
+    assert_eq!(t.ts_delta, 0x20);
+    t
+}
+
+fn front(phase: Phase) -> Flow {
+    let mut f = Flow::new(42, 3, Role::Front, CLIENT, VIP, BACKEND, T0);
+    f.phase = phase;
+    if phase == Phase::Forwarding {
+        f.xlate = xlate();
+    }
+    f
+}
+
+fn back(phase: Phase) -> Flow {
+    let mut f = Flow::new(42, 1, Role::Back, CLIENT, VIP, BACKEND, T0);
+    f.phase = phase;
+    if phase == Phase::Established {
+        f.xlate = xlate();
+    }
+    f
+}
+
+fn seg<'a>(
+    from: Endpoint,
+    to: Endpoint,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    options: BuildOptions,
+    payload: &'a [u8],
+) -> Segment<'a> {
+    Segment {
+        saddr: from.addr,
+        daddr: to.addr,
+        sport: from.port,
+        dport: to.port,
+        seq,
+        ack,
+        flags,
+        window: 0x1234,
+        options,
+        payload,
+    }
+}
+
+fn ts(tsval: u32, tsecr: u32) -> BuildOptions {
+    BuildOptions {
+        timestamps: Some((tsval, tsecr)),
+        ..BuildOptions::default()
+    }
+}
+
+fn bytes_of(s: &Segment<'_>) -> Vec<u8> {
+    let mut buf = vec![0u8; 60 + s.payload.len()];
+    let n = build(s, &mut buf).expect("room enough");
+    buf.truncate(n);
+    buf
+}
+
+fn client_packet(flow: &mut Flow, buf: &mut [u8], now: u64) -> Verdict {
+    let mut p = TcpPacket::parse(buf, CsumMode::Full).expect("parses");
+    flow.on_client_packet(&mut p, now)
+}
+
+fn server_packet(flow: &mut Flow, buf: &mut [u8], now: u64) -> Verdict {
+    let mut p = TcpPacket::parse(buf, CsumMode::Full).expect("parses");
+    flow.on_server_packet(&mut p, now)
+}
+
+fn be16(buf: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([buf[at], buf[at + 1]])
+}
+
+/// Both checksums of `buf` equal a recomputation from scratch.
+#[track_caller]
+fn assert_checksums(buf: &[u8]) {
+    let h = parse(buf).expect("parses");
+    let ihl = h.ip_header_len;
+    let thl = h.tcp_header_len;
+    let mut ip = buf[..ihl].to_vec();
+    ip[10] = 0;
+    ip[11] = 0;
+    assert_eq!(be16(buf, 10), csum::checksum(&ip), "IPv4 header checksum");
+    let mut tcp = buf[ihl..ihl + thl].to_vec();
+    tcp[16] = 0;
+    tcp[17] = 0;
+    let want = tcp_checksum(&h.saddr, &h.daddr, &tcp, &buf[ihl + thl..]);
+    assert_eq!(be16(buf, ihl + 16), want, "TCP checksum");
+    // And the whole segment verifies.
+    assert_eq!(
+        tcp_checksum(&h.saddr, &h.daddr, &buf[ihl..ihl + thl], &buf[ihl + thl..]),
+        0
+    );
+}
+
+/// The counters and state a packet may change.
+fn state(f: &Flow) -> (u64, u64, u64, bool, bool, bool, u64, Option<Answer>) {
+    (
+        f.packets,
+        f.bytes,
+        f.last_ms,
+        f.fin_client,
+        f.fin_server,
+        f.reset,
+        f.closed_ms,
+        f.answer,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Keys.
+
+#[test]
+fn key_of_packet_and_reply_are_equal() {
+    let req = bytes_of(&seg(CLIENT, VIP, flags::ACK, 1, 2, ts(3, 4), b"GET"));
+    let rep = bytes_of(&seg(VIP, CLIENT, flags::ACK, 2, 4, ts(5, 3), b"200"));
+    let kin = Key::inbound(&parse(&req).unwrap());
+    let kout = Key::outbound(&parse(&rep).unwrap());
+    assert_eq!(kin, kout);
+    assert_eq!(
+        kin,
+        Key {
+            client: CLIENT,
+            local: VIP
+        }
+    );
+    // The other way round is a different key (client and local swapped).
+    let swapped = Key::outbound(&parse(&req).unwrap());
+    assert_eq!(swapped.client, VIP);
+    assert_eq!(swapped.local, CLIENT);
+    assert_ne!(swapped, kin);
+}
+
+#[test]
+fn flow_key_front_is_client_vip_back_is_client_backend() {
+    let f = front(Phase::Frozen);
+    assert_eq!(
+        f.key(),
+        Key {
+            client: CLIENT,
+            local: VIP
+        }
+    );
+    let b = back(Phase::Replaying);
+    assert_eq!(
+        b.key(),
+        Key {
+            client: CLIENT,
+            local: BACKEND
+        }
+    );
+    // The packets each node sees map to its flow's key.
+    let to_vip = bytes_of(&seg(CLIENT, VIP, flags::ACK, 1, 2, ts(3, 4), b""));
+    assert_eq!(Key::inbound(&parse(&to_vip).unwrap()), f.key());
+    let to_backend = bytes_of(&seg(CLIENT, BACKEND, flags::ACK, 1, 2, ts(3, 4), b""));
+    assert_eq!(Key::inbound(&parse(&to_backend).unwrap()), b.key());
+    let from_backend = bytes_of(&seg(BACKEND, CLIENT, flags::ACK, 2, 1, ts(4, 3), b"x"));
+    assert_eq!(Key::outbound(&parse(&from_backend).unwrap()), b.key());
+    assert_ne!(f.key(), b.key());
+    // The phase does not change the key.
+    let mut g = f;
+    g.phase = Phase::Forwarding;
+    assert_eq!(g.key(), f.key());
+}
+
+proptest! {
+    #[test]
+    fn key_inbound_of_packet_equals_outbound_of_reply(
+        a in any::<[u8; 4]>(), b in any::<[u8; 4]>(),
+        pa in any::<u16>(), pb in any::<u16>(),
+        seq in any::<u32>(), ack in any::<u32>(), fl in any::<u8>(),
+    ) {
+        let x = Endpoint { addr: a, port: pa };
+        let y = Endpoint { addr: b, port: pb };
+        let req = bytes_of(&seg(x, y, fl, seq, ack, BuildOptions::default(), b""));
+        let rep = bytes_of(&seg(y, x, fl, ack, seq, BuildOptions::default(), b"r"));
+        let kin = Key::inbound(&parse(&req).unwrap());
+        prop_assert_eq!(kin, Key::outbound(&parse(&rep).unwrap()));
+        prop_assert_eq!(kin, Key { client: x, local: y });
+        prop_assert_eq!(kin.hash(7), Key::outbound(&parse(&rep).unwrap()).hash(7));
+    }
+}
+
+/// Reference Jenkins one-at-a-time hash, seeded.
+fn ref_oaat(seed: u32, data: &[u8]) -> u32 {
+    let mut h = seed;
+    for &b in data {
+        h = h.wrapping_add(u32::from(b));
+        h = h.wrapping_add(h << 10);
+        h ^= h >> 6;
+    }
+    h = h.wrapping_add(h << 3);
+    h ^= h >> 11;
+    h.wrapping_add(h << 15)
+}
+
+fn key_bytes(k: &Key) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&k.client.addr);
+    v.extend_from_slice(&k.local.addr);
+    v.extend_from_slice(&k.client.port.to_be_bytes());
+    v.extend_from_slice(&k.local.port.to_be_bytes());
+    v
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn key(&mut self) -> Key {
+        let a = self.next();
+        let b = self.next();
+        Key {
+            client: Endpoint {
+                addr: (a as u32).to_be_bytes(),
+                port: (a >> 32) as u16,
+            },
+            local: Endpoint {
+                addr: (b as u32).to_be_bytes(),
+                port: (b >> 32) as u16,
+            },
+        }
+    }
+}
+
+#[test]
+fn hash_reference_vectors() {
+    // The reference itself: known one-at-a-time values.
+    assert_eq!(ref_oaat(0, b"a"), 0xca2e_9442);
+    assert_eq!(
+        ref_oaat(0, b"The quick brown fox jumps over the lazy dog"),
+        0x519e_91f5
+    );
+    let k = Key {
+        client: CLIENT,
+        local: VIP,
+    };
+    for seed in [0, 1, 0xdead_beef, u32::MAX] {
+        assert_eq!(
+            k.hash(seed),
+            ref_oaat(seed, &key_bytes(&k)),
+            "seed {seed:#x}"
+        );
+    }
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    for _ in 0..1000 {
+        let k = rng.key();
+        let seed = rng.next() as u32;
+        assert_eq!(k.hash(seed), ref_oaat(seed, &key_bytes(&k)));
+    }
+}
+
+#[test]
+fn hash_is_deterministic_and_seeded() {
+    let k = Key {
+        client: CLIENT,
+        local: VIP,
+    };
+    assert_eq!(k.hash(5), k.hash(5));
+    assert_eq!(k.hash(5), { k }.hash(5));
+    let mut rng = Rng(99);
+    let mut same = 0;
+    for _ in 0..1000 {
+        let k = rng.key();
+        assert_eq!(k.hash(0x55aa), k.hash(0x55aa));
+        if k.hash(1) == k.hash(2) {
+            same += 1;
+        }
+    }
+    assert!(same <= 2, "{same} keys hash the same under seeds 1 and 2");
+    // Every seed of a range gives a different value for one key.
+    let mut hs: Vec<u32> = (0..1000).map(|s| k.hash(s)).collect();
+    hs.sort_unstable();
+    hs.dedup();
+    assert!(hs.len() >= 998, "{} distinct", hs.len());
+}
+
+#[test]
+fn hash_spreads_random_keys_over_buckets() {
+    for seed in [0u32, 0x9e37_79b9] {
+        let mut rng = Rng(0xfeed_f00d ^ u64::from(seed));
+        let mut used = [false; 1024];
+        let mut all = Vec::new();
+        for _ in 0..1000 {
+            let h = rng.key().hash(seed);
+            used[(h & 1023) as usize] = true;
+            all.push(h);
+        }
+        let buckets = used.iter().filter(|&&u| u).count();
+        assert!(buckets > 500, "seed {seed:#x}: {buckets} buckets of 1024");
+        all.sort_unstable();
+        all.dedup();
+        assert!(all.len() >= 995, "{} distinct hashes of 1000", all.len());
+    }
+}
+
+#[test]
+fn hash_spreads_keys_differing_only_in_client_port() {
+    // The realistic case: one client host, one VIP, many source ports.
+    let mut used = [false; 1024];
+    for port in 30_000u16..31_000 {
+        let k = Key {
+            client: Endpoint {
+                addr: CLIENT.addr,
+                port,
+            },
+            local: VIP,
+        };
+        used[(k.hash(0x1357_9bdf) & 1023) as usize] = true;
+    }
+    let buckets = used.iter().filter(|&&u| u).count();
+    assert!(buckets > 500, "{buckets} buckets of 1024");
+}
+
+// ---------------------------------------------------------------------------
+// Front-end, Frozen.
+
+#[test]
+fn front_frozen_drops_client_packets_untouched() {
+    for fl in [
+        flags::ACK,
+        flags::ACK | flags::PSH,
+        flags::ACK | flags::FIN,
+        flags::RST,
+        flags::SYN,
+    ] {
+        let mut f = front(Phase::Frozen);
+        let before = state(&f);
+        let orig = bytes_of(&seg(
+            CLIENT,
+            VIP,
+            fl,
+            0xffff_fff0,
+            0xffff_ff80,
+            ts(77, 0xffff_fff5),
+            b"hello",
+        ));
+        let mut buf = orig.clone();
+        assert_eq!(client_packet(&mut f, &mut buf, T0 + 50), Verdict::Drop);
+        assert_eq!(buf, orig, "flags {fl:#x}");
+        assert_eq!(state(&f), before, "flags {fl:#x}");
+        assert_eq!(f.phase, Phase::Frozen);
+    }
+}
+
+#[test]
+fn front_drops_own_socket_packets_in_every_phase() {
+    let all_flags = [
+        flags::ACK,
+        flags::ACK | flags::PSH,
+        flags::RST,
+        flags::RST | flags::ACK,
+        flags::FIN | flags::ACK,
+        flags::SYN | flags::ACK,
+        0,
+        0xff,
+    ];
+    for phase in [
+        Phase::Frozen,
+        Phase::Forwarding,
+        Phase::Replaying,
+        Phase::Established,
+    ] {
+        for fl in all_flags {
+            let mut f = front(phase);
+            let before = state(&f);
+            let orig = bytes_of(&seg(VIP, CLIENT, fl, 5, 6, ts(1, 2), b"bye"));
+            let mut buf = orig.clone();
+            assert_eq!(
+                server_packet(&mut f, &mut buf, T0 + 10),
+                Verdict::Drop,
+                "{phase:?} {fl:#x}"
+            );
+            assert_eq!(buf, orig, "{phase:?} {fl:#x}");
+            assert_eq!(state(&f), before, "{phase:?} {fl:#x}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Front-end, Forwarding.
+
+#[test]
+fn front_forwarding_rewrites_client_data() {
+    let mut f = front(Phase::Forwarding);
+    let t = f.xlate;
+    let payload = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    // ack + 0x200 wraps; TSecr - 0x20 wraps.
+    let s = seg(
+        CLIENT,
+        VIP,
+        flags::ACK | flags::PSH,
+        0xffff_fffe,
+        0xffff_ff80,
+        ts(0xffff_fff0, 0x0000_0010),
+        payload,
+    );
+    let mut buf = bytes_of(&s);
+    let len = buf.len() as u64;
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 7), Verdict::Rewritten);
+
+    let h = parse(&buf).unwrap();
+    assert_eq!(h.saddr, CLIENT.addr);
+    assert_eq!(h.sport, CLIENT.port);
+    assert_eq!(h.daddr, BACKEND.addr);
+    assert_eq!(h.dport, BACKEND.port);
+    assert_eq!(h.seq, 0xffff_fffe, "client seq untouched");
+    assert_eq!(h.ack, 0x0000_0180, "ack + seq_delta, wrapped");
+    assert_eq!(h.ack, t.ack_to_backend(0xffff_ff80));
+    assert_eq!(
+        h.options.timestamps,
+        Some((0xffff_fff0, 0xffff_fff0)),
+        "TSval untouched, TSecr - ts_delta wrapped"
+    );
+    assert_eq!(h.window, 0x1234, "client window untouched");
+    assert_eq!(h.flags, flags::ACK | flags::PSH);
+    assert_eq!(&buf[buf.len() - payload.len()..], payload);
+    assert_checksums(&buf);
+    // The whole packet is what build() makes of the expected segment.
+    let want = Segment {
+        daddr: BACKEND.addr,
+        dport: BACKEND.port,
+        ack: 0x180,
+        options: ts(0xffff_fff0, 0xffff_fff0),
+        ..s
+    };
+    assert_eq!(buf, bytes_of(&want));
+
+    assert_eq!(f.packets, 1);
+    assert_eq!(f.bytes, len);
+    assert_eq!(f.last_ms, T0 + 7);
+    assert!(!f.fin_client && !f.fin_server && !f.reset);
+    assert_eq!(f.closed_ms, 0);
+
+    // A second packet adds to the counters.
+    let mut buf2 = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::ACK,
+        0x1d,
+        0xffff_ff90,
+        ts(0xffff_fff8, 0x11),
+        b"",
+    ));
+    let len2 = buf2.len() as u64;
+    assert_eq!(client_packet(&mut f, &mut buf2, T0 + 9), Verdict::Rewritten);
+    assert_checksums(&buf2);
+    assert_eq!(parse(&buf2).unwrap().ack, 0x190);
+    assert_eq!(f.packets, 2);
+    assert_eq!(f.bytes, len + len2);
+    assert_eq!(f.last_ms, T0 + 9);
+}
+
+#[test]
+fn front_forwarding_leaves_ack_alone_without_ack_flag() {
+    let mut f = front(Phase::Forwarding);
+    // A (retransmitted) SYN with garbage in the ack field; and a bare RST.
+    for fl in [flags::SYN, flags::RST, 0] {
+        let opts = BuildOptions {
+            mss: Some(1460),
+            wscale: Some(7),
+            sack_permitted: true,
+            timestamps: Some((1000, 0xffff_ffff)),
+        };
+        let s = seg(CLIENT, VIP, fl, 0xabcd_0000, 0xffff_ff80, opts, b"");
+        let mut buf = bytes_of(&s);
+        assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Rewritten);
+        let h = parse(&buf).unwrap();
+        assert_eq!(h.ack, 0xffff_ff80, "flags {fl:#x}: ack untouched");
+        assert_eq!(h.seq, 0xabcd_0000);
+        assert_eq!(h.options.timestamps, Some((1000, 0xffff_ffdf)));
+        assert_eq!(h.options.mss, Some(1460));
+        assert_eq!(h.options.wscale, Some(7));
+        assert!(h.options.sack_permitted);
+        assert_eq!((h.daddr, h.dport), (BACKEND.addr, BACKEND.port));
+        assert_checksums(&buf);
+        let want = Segment {
+            daddr: BACKEND.addr,
+            dport: BACKEND.port,
+            options: BuildOptions {
+                timestamps: Some((1000, 0xffff_ffdf)),
+                ..opts
+            },
+            ..s
+        };
+        assert_eq!(buf, bytes_of(&want));
+    }
+}
+
+#[test]
+fn front_forwarding_without_timestamps() {
+    let mut f = front(Phase::Forwarding);
+    let s = seg(
+        CLIENT,
+        VIP,
+        flags::ACK,
+        7,
+        0xffff_fe00,
+        BuildOptions::default(),
+        b"abc",
+    );
+    let mut buf = bytes_of(&s);
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Rewritten);
+    let want = Segment {
+        daddr: BACKEND.addr,
+        dport: BACKEND.port,
+        ack: 0,
+        ..s
+    };
+    assert_eq!(buf, bytes_of(&want));
+    assert_checksums(&buf);
+}
+
+/// A client packet with SACK blocks (build() makes none): from scratch with
+/// the crate's checksum functions.
+fn encode_with_sack(
+    from: Endpoint,
+    to: Endpoint,
+    seq: u32,
+    ack: u32,
+    tsopt: (u32, u32),
+    sack: &[(u32, u32)],
+) -> Vec<u8> {
+    let mut o = vec![opt::NOP, opt::NOP, opt::TIMESTAMP, 10];
+    o.extend_from_slice(&tsopt.0.to_be_bytes());
+    o.extend_from_slice(&tsopt.1.to_be_bytes());
+    o.extend_from_slice(&[opt::NOP, opt::NOP, opt::SACK, (2 + 8 * sack.len()) as u8]);
+    for (s, e) in sack {
+        o.extend_from_slice(&s.to_be_bytes());
+        o.extend_from_slice(&e.to_be_bytes());
+    }
+    assert_eq!(o.len() % 4, 0);
+    let thl = 20 + o.len();
+    let mut b = vec![0u8; 20 + thl];
+    b[0] = 0x45;
+    b[2..4].copy_from_slice(&((20 + thl) as u16).to_be_bytes());
+    b[6] = 0x40;
+    b[8] = 64;
+    b[9] = IPPROTO_TCP;
+    b[12..16].copy_from_slice(&from.addr);
+    b[16..20].copy_from_slice(&to.addr);
+    let c = csum::checksum(&b[..20]);
+    b[10..12].copy_from_slice(&c.to_be_bytes());
+    b[20..22].copy_from_slice(&from.port.to_be_bytes());
+    b[22..24].copy_from_slice(&to.port.to_be_bytes());
+    b[24..28].copy_from_slice(&seq.to_be_bytes());
+    b[28..32].copy_from_slice(&ack.to_be_bytes());
+    b[32] = ((thl / 4) as u8) << 4;
+    b[33] = flags::ACK;
+    b[34..36].copy_from_slice(&1000u16.to_be_bytes());
+    b[40..].copy_from_slice(&o);
+    let c = tcp_checksum(&from.addr, &to.addr, &b[20..], &[]);
+    b[36..38].copy_from_slice(&c.to_be_bytes());
+    b
+}
+
+#[test]
+fn front_forwarding_moves_sack_edges() {
+    let mut f = front(Phase::Forwarding);
+    let sack = [(0xffff_fe00, 0xffff_ff00), (0xffff_ffff, 0x0000_0100)];
+    let mut buf = encode_with_sack(CLIENT, VIP, 5, 0xffff_fd00, (9, 0x40), &sack);
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Rewritten);
+    let moved = [(0x0000_0000, 0x0000_0100), (0x0000_01ff, 0x0000_0300)];
+    let want = encode_with_sack(CLIENT, BACKEND, 5, 0xffff_ff00, (9, 0x20), &moved);
+    assert_eq!(buf, want);
+    assert_checksums(&buf);
+}
+
+#[test]
+fn front_forwarding_client_fin_sets_fin_client_only() {
+    let mut f = front(Phase::Forwarding);
+    let mut buf = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::FIN | flags::ACK,
+        100,
+        200,
+        ts(1, 2),
+        b"",
+    ));
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 3), Verdict::Rewritten);
+    assert!(f.fin_client);
+    assert!(!f.fin_server);
+    assert!(!f.reset);
+    assert_eq!(f.closed_ms, 0, "a FIN one way does not close");
+    assert_eq!(f.packets, 1);
+    assert_eq!(parse(&buf).unwrap().flags, flags::FIN | flags::ACK);
+    assert_checksums(&buf);
+}
+
+#[test]
+fn front_forwarding_client_rst_closes() {
+    let mut f = front(Phase::Forwarding);
+    let mut buf = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::RST | flags::ACK,
+        100,
+        0xffff_ffff,
+        BuildOptions::default(),
+        b"",
+    ));
+    let len = buf.len() as u64;
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 11), Verdict::Rewritten);
+    assert!(f.reset);
+    assert!(!f.fin_client);
+    assert_eq!(f.closed_ms, T0 + 11);
+    assert_eq!((f.packets, f.bytes), (1, len));
+    let h = parse(&buf).unwrap();
+    assert_eq!(h.ack, 0x1ff);
+    assert_eq!((h.daddr, h.dport), (BACKEND.addr, BACKEND.port));
+    assert_checksums(&buf);
+    // A later packet does not move the close time.
+    let mut again = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::RST,
+        100,
+        0,
+        BuildOptions::default(),
+        b"",
+    ));
+    assert_eq!(
+        client_packet(&mut f, &mut again, T0 + 500),
+        Verdict::Rewritten
+    );
+    assert_eq!(f.closed_ms, T0 + 11);
+    assert_eq!(f.packets, 2);
+}
+
+// ---------------------------------------------------------------------------
+// Back-end, Replaying.
+
+fn synack_opts() -> BuildOptions {
+    BuildOptions {
+        mss: Some(1448),
+        wscale: Some(9),
+        sack_permitted: true,
+        timestamps: Some((0xffff_fff0, 0x1234_5678)),
+    }
+}
+
+#[test]
+fn back_replaying_captures_syn_ack() {
+    let mut b = back(Phase::Replaying);
+    let before = state(&b);
+    let orig = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::SYN | flags::ACK,
+        0xdead_beef,
+        0x1000_0001,
+        synack_opts(),
+        b"",
+    ));
+    let mut buf = orig.clone();
+    assert_eq!(server_packet(&mut b, &mut buf, T0 + 2), Verdict::Drop);
+    assert_eq!(buf, orig, "a dropped packet is not rewritten");
+    assert_eq!(
+        b.answer,
+        Some(Answer::SynAck {
+            isn: 0xdead_beef,
+            tsval: Some(0xffff_fff0),
+            wscale: Some(9),
+        })
+    );
+    // Nothing else changed.
+    assert_eq!(
+        (b.packets, b.bytes, b.last_ms, b.closed_ms),
+        (before.0, before.1, before.2, before.6)
+    );
+    assert_eq!(b.phase, Phase::Replaying);
+
+    // A second (retransmitted or different) SYN/ACK does not replace it.
+    let mut second = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::SYN | flags::ACK,
+        0x0102_0304,
+        0x1000_0001,
+        BuildOptions::default(),
+        b"",
+    ));
+    assert_eq!(server_packet(&mut b, &mut second, T0 + 3), Verdict::Drop);
+    // Nor does a later RST.
+    let mut rst = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::RST | flags::ACK,
+        0,
+        0x1000_0001,
+        BuildOptions::default(),
+        b"",
+    ));
+    assert_eq!(server_packet(&mut b, &mut rst, T0 + 4), Verdict::Drop);
+    assert_eq!(
+        b.answer,
+        Some(Answer::SynAck {
+            isn: 0xdead_beef,
+            tsval: Some(0xffff_fff0),
+            wscale: Some(9),
+        })
+    );
+    assert!(!b.reset, "the replay's RST is not the connection's");
+}
+
+#[test]
+fn back_replaying_syn_ack_without_options() {
+    let mut b = back(Phase::Replaying);
+    let mut buf = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::SYN | flags::ACK | flags::ECE,
+        7,
+        8,
+        BuildOptions {
+            mss: Some(536),
+            ..BuildOptions::default()
+        },
+        b"",
+    ));
+    assert_eq!(server_packet(&mut b, &mut buf, T0), Verdict::Drop);
+    assert_eq!(
+        b.answer,
+        Some(Answer::SynAck {
+            isn: 7,
+            tsval: None,
+            wscale: None,
+        })
+    );
+}
+
+#[test]
+fn back_replaying_rst_first_is_reset() {
+    for fl in [flags::RST, flags::RST | flags::ACK] {
+        let mut b = back(Phase::Replaying);
+        let mut buf = bytes_of(&seg(
+            BACKEND,
+            CLIENT,
+            fl,
+            0,
+            0x1000_0001,
+            BuildOptions::default(),
+            b"",
+        ));
+        assert_eq!(server_packet(&mut b, &mut buf, T0 + 1), Verdict::Drop);
+        assert_eq!(b.answer, Some(Answer::Reset), "flags {fl:#x}");
+        // A SYN/ACK afterwards does not replace the reset.
+        let mut sa = bytes_of(&seg(
+            BACKEND,
+            CLIENT,
+            flags::SYN | flags::ACK,
+            99,
+            0x1000_0001,
+            synack_opts(),
+            b"",
+        ));
+        assert_eq!(server_packet(&mut b, &mut sa, T0 + 2), Verdict::Drop);
+        assert_eq!(b.answer, Some(Answer::Reset));
+    }
+}
+
+#[test]
+fn back_replaying_other_server_packets_are_dropped_without_answer() {
+    for fl in [flags::ACK, flags::SYN, flags::FIN | flags::ACK, 0] {
+        let mut b = back(Phase::Replaying);
+        let mut buf = bytes_of(&seg(BACKEND, CLIENT, fl, 1, 2, ts(3, 4), b""));
+        assert_eq!(server_packet(&mut b, &mut buf, T0 + 1), Verdict::Drop);
+        assert_eq!(b.answer, None, "flags {fl:#x}");
+        assert!(!b.fin_server);
+    }
+}
+
+#[test]
+fn back_replaying_passes_client_packets_without_accounting() {
+    for fl in [
+        flags::SYN,
+        flags::ACK,
+        flags::ACK | flags::FIN,
+        flags::RST,
+        flags::ACK | flags::PSH,
+    ] {
+        let mut b = back(Phase::Replaying);
+        let before = state(&b);
+        let orig = bytes_of(&seg(
+            CLIENT,
+            BACKEND,
+            fl,
+            0x1000_0000,
+            0x55,
+            ts(1, 2),
+            b"data",
+        ));
+        let mut buf = orig.clone();
+        assert_eq!(client_packet(&mut b, &mut buf, T0 + 5), Verdict::Pass);
+        assert_eq!(buf, orig);
+        assert_eq!(state(&b), before, "flags {fl:#x}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Back-end, Established.
+
+#[test]
+fn back_established_rewrites_server_data() {
+    let mut b = back(Phase::Established);
+    let t = b.xlate;
+    let payload = b"HTTP/1.1 200 OK\r\n\r\n";
+    let s = Segment {
+        window: 0x3000,
+        ..seg(
+            BACKEND,
+            CLIENT,
+            flags::ACK | flags::PSH,
+            0x0000_0150,
+            0x1000_0020,
+            ts(0xffff_fff0, 0x0bad_cafe),
+            payload,
+        )
+    };
+    let mut buf = bytes_of(&s);
+    let len = buf.len() as u64;
+    assert_eq!(server_packet(&mut b, &mut buf, T0 + 20), Verdict::Rewritten);
+    let h = parse(&buf).unwrap();
+    assert_eq!(h.saddr, VIP.addr);
+    assert_eq!(h.sport, VIP.port);
+    assert_eq!(h.daddr, CLIENT.addr);
+    assert_eq!(h.dport, CLIENT.port);
+    assert_eq!(h.seq, 0xffff_ff50, "seq - seq_delta, wrapped");
+    assert_eq!(h.ack, 0x1000_0020, "ack names client data: untouched");
+    assert_eq!(
+        h.options.timestamps,
+        Some((0x0000_0010, 0x0bad_cafe)),
+        "TSval + ts_delta wrapped, TSecr untouched"
+    );
+    // 0x3000 << 2 >> 7 = 0x180.
+    assert_eq!(h.window, 0x180);
+    assert_eq!(h.window, t.window_to_client(0x3000));
+    assert_eq!(&buf[buf.len() - payload.len()..], payload);
+    assert_checksums(&buf);
+    let want = Segment {
+        saddr: VIP.addr,
+        sport: VIP.port,
+        seq: 0xffff_ff50,
+        window: 0x180,
+        options: ts(0x10, 0x0bad_cafe),
+        ..s
+    };
+    assert_eq!(buf, bytes_of(&want));
+    assert_eq!((b.packets, b.bytes, b.last_ms), (1, len, T0 + 20));
+    assert!(!b.fin_server && !b.fin_client && !b.reset);
+}
+
+#[test]
+fn back_established_window_clamps_to_u16() {
+    let mut b = back(Phase::Established);
+    b.xlate = Translation::new(1, 1, 0, 0, 0, 4);
+    for (win, want) in [(0x2000u16, 0xffffu16), (0x0fff, 0xfff0), (0, 0), (1, 16)] {
+        let s = Segment {
+            window: win,
+            ..seg(
+                BACKEND,
+                CLIENT,
+                flags::ACK,
+                10,
+                20,
+                BuildOptions::default(),
+                b"",
+            )
+        };
+        let mut buf = bytes_of(&s);
+        assert_eq!(server_packet(&mut b, &mut buf, T0 + 1), Verdict::Rewritten);
+        assert_eq!(parse(&buf).unwrap().window, want, "window {win:#x}");
+        assert_checksums(&buf);
+    }
+}
+
+#[test]
+fn back_established_drops_retransmitted_syn_ack() {
+    let mut b = back(Phase::Established);
+    let before = state(&b);
+    let orig = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::SYN | flags::ACK,
+        0x100,
+        0x1000_0001,
+        synack_opts(),
+        b"",
+    ));
+    let mut buf = orig.clone();
+    assert_eq!(server_packet(&mut b, &mut buf, T0 + 100), Verdict::Drop);
+    assert_eq!(buf, orig);
+    assert_eq!(state(&b), before);
+}
+
+#[test]
+fn back_established_passes_and_accounts_client_packets() {
+    let mut b = back(Phase::Established);
+    let orig = bytes_of(&seg(
+        CLIENT,
+        BACKEND,
+        flags::ACK | flags::PSH,
+        0x1000_0001,
+        0x101,
+        ts(5, 6),
+        b"more",
+    ));
+    let mut buf = orig.clone();
+    assert_eq!(client_packet(&mut b, &mut buf, T0 + 4), Verdict::Pass);
+    assert_eq!(buf, orig, "the front-end rewrote it already");
+    assert_eq!(
+        (b.packets, b.bytes, b.last_ms),
+        (1, orig.len() as u64, T0 + 4)
+    );
+}
+
+#[test]
+fn back_established_fin_both_ways_closes() {
+    // Server first, then client.
+    let mut b = back(Phase::Established);
+    let mut sfin = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::FIN | flags::ACK,
+        0x500,
+        0x1000_0005,
+        ts(100, 200),
+        b"",
+    ));
+    assert_eq!(
+        server_packet(&mut b, &mut sfin, T0 + 10),
+        Verdict::Rewritten
+    );
+    assert!(b.fin_server);
+    assert!(!b.fin_client);
+    assert_eq!(b.closed_ms, 0);
+    let h = parse(&sfin).unwrap();
+    assert_eq!(h.flags, flags::FIN | flags::ACK);
+    assert_eq!(h.seq, 0x300);
+    assert_eq!(h.saddr, VIP.addr);
+    assert_checksums(&sfin);
+    let mut cfin = bytes_of(&seg(
+        CLIENT,
+        BACKEND,
+        flags::FIN | flags::ACK,
+        0x1000_0005,
+        0x501,
+        ts(300, 120),
+        b"",
+    ));
+    assert_eq!(client_packet(&mut b, &mut cfin, T0 + 30), Verdict::Pass);
+    assert!(b.fin_client);
+    assert_eq!(b.closed_ms, T0 + 30);
+    assert!(!b.reset);
+    assert_eq!(b.packets, 2);
+    // The last ACK does not move the close time.
+    let mut last = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::ACK,
+        0x501,
+        0x1000_0006,
+        ts(101, 300),
+        b"",
+    ));
+    assert_eq!(
+        server_packet(&mut b, &mut last, T0 + 31),
+        Verdict::Rewritten
+    );
+    assert_eq!(b.closed_ms, T0 + 30);
+
+    // Client first, then server.
+    let mut b = back(Phase::Established);
+    let mut cfin = bytes_of(&seg(
+        CLIENT,
+        BACKEND,
+        flags::FIN | flags::ACK,
+        9,
+        9,
+        BuildOptions::default(),
+        b"",
+    ));
+    assert_eq!(client_packet(&mut b, &mut cfin, T0 + 1), Verdict::Pass);
+    assert!(b.fin_client && !b.fin_server);
+    assert_eq!(b.closed_ms, 0);
+    let mut sfin = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::FIN | flags::ACK,
+        9,
+        10,
+        BuildOptions::default(),
+        b"",
+    ));
+    assert_eq!(server_packet(&mut b, &mut sfin, T0 + 2), Verdict::Rewritten);
+    assert!(b.fin_server);
+    assert_eq!(b.closed_ms, T0 + 2);
+}
+
+#[test]
+fn back_established_server_rst_closes() {
+    let mut b = back(Phase::Established);
+    let mut rst = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::RST,
+        0x250,
+        0,
+        BuildOptions::default(),
+        b"",
+    ));
+    assert_eq!(server_packet(&mut b, &mut rst, T0 + 8), Verdict::Rewritten);
+    assert!(b.reset);
+    assert_eq!(b.closed_ms, T0 + 8);
+    let h = parse(&rst).unwrap();
+    assert_eq!(h.seq, 0x50);
+    assert_eq!((h.saddr, h.sport), (VIP.addr, VIP.port));
+    assert_checksums(&rst);
+}
+
+// ---------------------------------------------------------------------------
+// Expiry.
+
+#[test]
+fn expired_none_while_open_and_active() {
+    for f in [
+        front(Phase::Frozen),
+        front(Phase::Forwarding),
+        back(Phase::Replaying),
+        back(Phase::Established),
+    ] {
+        assert_eq!(f.expired(T0, IDLE_MS), None);
+        assert_eq!(f.expired(T0 + IDLE_MS - 1, IDLE_MS), None);
+        // A clock behind the last packet is not idleness.
+        assert_eq!(f.expired(0, IDLE_MS), None);
+        assert_eq!(f.expired(T0 + IDLE_MS, IDLE_MS), Some(reason::IDLE));
+    }
+}
+
+#[test]
+fn expired_idle_counts_from_last_packet() {
+    let mut f = front(Phase::Forwarding);
+    let mut buf = bytes_of(&seg(CLIENT, VIP, flags::ACK, 1, 2, ts(3, 4), b"x"));
+    client_packet(&mut f, &mut buf, T0 + 50_000);
+    assert_eq!(f.expired(T0 + IDLE_MS, IDLE_MS), None);
+    assert_eq!(f.expired(T0 + 50_000 + IDLE_MS - 1, IDLE_MS), None);
+    assert_eq!(
+        f.expired(T0 + 50_000 + IDLE_MS, IDLE_MS),
+        Some(reason::IDLE)
+    );
+}
+
+#[test]
+fn expired_closed_after_linger() {
+    let mut b = back(Phase::Established);
+    let mut rst = bytes_of(&seg(
+        CLIENT,
+        BACKEND,
+        flags::RST,
+        1,
+        0,
+        BuildOptions::default(),
+        b"",
+    ));
+    assert_eq!(client_packet(&mut b, &mut rst, T0 + 100), Verdict::Pass);
+    assert_eq!(b.closed_ms, T0 + 100);
+    assert_eq!(b.expired(T0 + 100, IDLE_MS), None);
+    assert_eq!(b.expired(T0 + 100 + CLOSE_LINGER_MS - 1, IDLE_MS), None);
+    assert_eq!(
+        b.expired(T0 + 100 + CLOSE_LINGER_MS, IDLE_MS),
+        Some(reason::CLOSED)
+    );
+    // Closed wins over idle.
+    assert_eq!(
+        b.expired(T0 + 100 + IDLE_MS * 2, IDLE_MS),
+        Some(reason::CLOSED)
+    );
+
+    // Same on a front-end flow, with an RST from the client.
+    let mut f = front(Phase::Forwarding);
+    let mut rst = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::RST,
+        1,
+        0,
+        BuildOptions::default(),
+        b"",
+    ));
+    client_packet(&mut f, &mut rst, T0 + 5);
+    assert_eq!(f.expired(T0 + 5 + CLOSE_LINGER_MS - 1, IDLE_MS), None);
+    assert_eq!(
+        f.expired(T0 + 5 + CLOSE_LINGER_MS, IDLE_MS),
+        Some(reason::CLOSED)
+    );
+}
+
+#[test]
+fn expired_front_after_client_fin_and_silence() {
+    let mut f = front(Phase::Forwarding);
+    let mut fin = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::FIN | flags::ACK,
+        1,
+        2,
+        ts(3, 4),
+        b"",
+    ));
+    client_packet(&mut f, &mut fin, T0 + 10);
+    assert!(f.fin_client);
+    assert_eq!(f.closed_ms, 0);
+    assert_eq!(f.expired(T0 + 10 + FRONT_FIN_IDLE_MS - 1, IDLE_MS), None);
+    assert_eq!(
+        f.expired(T0 + 10 + FRONT_FIN_IDLE_MS, IDLE_MS),
+        Some(reason::CLOSED)
+    );
+    // A later packet from the client restarts the quiet time.
+    let mut ack = bytes_of(&seg(CLIENT, VIP, flags::ACK, 2, 3, ts(5, 6), b""));
+    client_packet(&mut f, &mut ack, T0 + 5_000);
+    assert_eq!(f.expired(T0 + 10 + FRONT_FIN_IDLE_MS, IDLE_MS), None);
+    assert_eq!(
+        f.expired(T0 + 5_000 + FRONT_FIN_IDLE_MS, IDLE_MS),
+        Some(reason::CLOSED)
+    );
+}
+
+#[test]
+fn expired_back_with_client_fin_waits_for_idle() {
+    let mut b = back(Phase::Established);
+    let mut fin = bytes_of(&seg(
+        CLIENT,
+        BACKEND,
+        flags::FIN | flags::ACK,
+        1,
+        2,
+        ts(3, 4),
+        b"",
+    ));
+    assert_eq!(client_packet(&mut b, &mut fin, T0 + 10), Verdict::Pass);
+    assert!(b.fin_client && !b.fin_server);
+    assert_eq!(b.expired(T0 + 10 + FRONT_FIN_IDLE_MS, IDLE_MS), None);
+    assert_eq!(b.expired(T0 + 10 + FRONT_FIN_IDLE_MS * 5, IDLE_MS), None);
+    assert_eq!(b.expired(T0 + 10 + IDLE_MS - 1, IDLE_MS), None);
+    assert_eq!(b.expired(T0 + 10 + IDLE_MS, IDLE_MS), Some(reason::IDLE));
+}
+
+#[test]
+fn expired_front_server_fin_alone_is_not_a_close() {
+    // Only the client's FIN counts for the front-end shortcut.
+    let mut f = front(Phase::Forwarding);
+    f.fin_server = true;
+    assert_eq!(f.expired(T0 + FRONT_FIN_IDLE_MS * 2, IDLE_MS), None);
+}
+
+// ---------------------------------------------------------------------------
+// Properties.
+
+fn wrapping_u32() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        any::<u32>(),
+        (u32::MAX - 2000)..=u32::MAX,
+        0u32..2000,
+        0x7fff_f000u32..=0x8000_1000,
+    ]
+}
+
+fn translation() -> impl Strategy<Value = Translation> {
+    (
+        wrapping_u32(),
+        wrapping_u32(),
+        wrapping_u32(),
+        wrapping_u32(),
+        0u8..=20,
+        0u8..=20,
+    )
+        .prop_map(|(fi, bi, ft, bt, fw, bw)| Translation::new(fi, bi, ft, bt, fw, bw))
+}
+
+fn endpoint() -> impl Strategy<Value = Endpoint> {
+    (any::<[u8; 4]>(), any::<u16>()).prop_map(|(addr, port)| Endpoint { addr, port })
+}
+
+fn build_options() -> impl Strategy<Value = BuildOptions> {
+    (
+        option::of(any::<u16>()),
+        option::of(any::<u8>()),
+        any::<bool>(),
+        option::of((wrapping_u32(), wrapping_u32())),
+    )
+        .prop_map(|(mss, wscale, sack_permitted, timestamps)| BuildOptions {
+            mss,
+            wscale,
+            sack_permitted,
+            timestamps,
+        })
+}
+
+fn tcp_flags() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        Just(flags::ACK),
+        Just(flags::ACK | flags::PSH),
+        Just(flags::ACK | flags::FIN),
+        Just(flags::RST),
+        Just(flags::SYN),
+        any::<u8>(),
+    ]
+}
+
+/// Undoes a front-end rewrite: ack - seq_delta (with ACK), SACK edges -
+/// seq_delta, TSecr + ts_delta, daddr and dport back.
+fn undo_front(buf: &mut [u8], t: &Translation, vip: Endpoint) {
+    let mut p = TcpPacket::parse(buf, CsumMode::Full).expect("parses");
+    let h = *p.header();
+    if h.has_flags(flags::ACK) {
+        p.set_ack(h.ack.wrapping_sub(t.seq_delta));
+    }
+    p.add_sack_delta(t.seq_delta.wrapping_neg());
+    if let Some((_, tsecr)) = h.options.timestamps {
+        p.set_tsecr(tsecr.wrapping_add(t.ts_delta));
+    }
+    p.set_daddr(vip.addr);
+    p.set_dport(vip.port);
+}
+
+proptest! {
+    #[test]
+    fn front_rewrite_then_inverse_is_identity(
+        t in translation(),
+        client in endpoint(),
+        vip in endpoint(),
+        backend in endpoint(),
+        seq in wrapping_u32(),
+        ack in wrapping_u32(),
+        fl in tcp_flags(),
+        window in any::<u16>(),
+        options in build_options(),
+        payload in vec(any::<u8>(), 0..300),
+        now in 1u64..u64::MAX / 2,
+    ) {
+        let mut f = Flow::new(1, 2, Role::Front, client, vip, backend, 1);
+        f.phase = Phase::Forwarding;
+        f.xlate = t;
+        let s = Segment {
+            saddr: client.addr,
+            daddr: vip.addr,
+            sport: client.port,
+            dport: vip.port,
+            seq,
+            ack,
+            flags: fl,
+            window,
+            options,
+            payload: &payload,
+        };
+        let orig = bytes_of(&s);
+        let mut buf = orig.clone();
+        prop_assert_eq!(client_packet(&mut f, &mut buf, now), Verdict::Rewritten);
+
+        // Forward: exactly what build() makes of the translated segment.
+        let want = Segment {
+            daddr: backend.addr,
+            dport: backend.port,
+            ack: if fl & flags::ACK != 0 { ack.wrapping_add(t.seq_delta) } else { ack },
+            options: BuildOptions {
+                timestamps: options
+                    .timestamps
+                    .map(|(v, e)| (v, e.wrapping_sub(t.ts_delta))),
+                ..options
+            },
+            ..s
+        };
+        prop_assert_eq!(&buf, &bytes_of(&want));
+        prop_assert_eq!((f.packets, f.bytes, f.last_ms), (1, orig.len() as u64, now));
+        prop_assert_eq!(f.fin_client, fl & flags::FIN != 0);
+        prop_assert_eq!(f.reset, fl & flags::RST != 0);
+        prop_assert_eq!(f.closed_ms, if fl & flags::RST != 0 { now } else { 0 });
+
+        // Inverse: the original bytes, checksums included.
+        undo_front(&mut buf, &t, vip);
+        prop_assert_eq!(buf, orig);
+    }
+
+    #[test]
+    fn front_rewrite_with_sack_then_inverse_is_identity(
+        t in translation(),
+        seq in wrapping_u32(),
+        ack in wrapping_u32(),
+        tsopt in (wrapping_u32(), wrapping_u32()),
+        sack in vec((wrapping_u32(), wrapping_u32()), 1..=3),
+    ) {
+        let mut f = front(Phase::Forwarding);
+        f.xlate = t;
+        let orig = encode_with_sack(CLIENT, VIP, seq, ack, tsopt, &sack);
+        let mut buf = orig.clone();
+        prop_assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Rewritten);
+        let moved: Vec<(u32, u32)> = sack
+            .iter()
+            .map(|&(s, e)| (s.wrapping_add(t.seq_delta), e.wrapping_add(t.seq_delta)))
+            .collect();
+        let want = encode_with_sack(
+            CLIENT,
+            BACKEND,
+            seq,
+            ack.wrapping_add(t.seq_delta),
+            (tsopt.0, tsopt.1.wrapping_sub(t.ts_delta)),
+            &moved,
+        );
+        prop_assert_eq!(&buf, &want);
+        undo_front(&mut buf, &t, VIP);
+        prop_assert_eq!(buf, orig);
+    }
+
+    #[test]
+    fn back_rewrite_matches_translation(
+        t in translation(),
+        seq in wrapping_u32(),
+        ack in wrapping_u32(),
+        fl in tcp_flags().prop_filter("not a SYN", |f| f & flags::SYN == 0),
+        window in any::<u16>(),
+        tsopt in option::of((wrapping_u32(), wrapping_u32())),
+        payload in vec(any::<u8>(), 0..300),
+    ) {
+        let mut b = back(Phase::Established);
+        b.xlate = t;
+        let s = Segment {
+            saddr: BACKEND.addr,
+            daddr: CLIENT.addr,
+            sport: BACKEND.port,
+            dport: CLIENT.port,
+            seq,
+            ack,
+            flags: fl,
+            window,
+            options: BuildOptions { timestamps: tsopt, ..BuildOptions::default() },
+            payload: &payload,
+        };
+        let mut buf = bytes_of(&s);
+        prop_assert_eq!(server_packet(&mut b, &mut buf, T0 + 1), Verdict::Rewritten);
+        let bytes = u64::from(window) << t.backend_wscale.min(14) >> t.frontend_wscale.min(14);
+        let want = Segment {
+            saddr: VIP.addr,
+            sport: VIP.port,
+            seq: seq.wrapping_sub(t.seq_delta),
+            window: u16::try_from(bytes).unwrap_or(u16::MAX),
+            options: BuildOptions {
+                timestamps: tsopt.map(|(v, e)| (v.wrapping_add(t.ts_delta), e)),
+                ..BuildOptions::default()
+            },
+            ..s
+        };
+        prop_assert_eq!(&buf, &bytes_of(&want));
+        prop_assert_eq!(b.fin_server, fl & flags::FIN != 0);
+        prop_assert!(!b.fin_client);
+    }
+}
