@@ -3,10 +3,12 @@
 //! The connection table of a namespace and the packet path (the BTCP hooks
 //! of the design, the role of IPVS's `ip_vs_conn.c` and `ip_vs_core.c`).
 //!
-//! Flows ([`crate::proto::flow`]) live in a hash table under one spinlock
-//! that also disables bottom halves, since the hooks run in softirq
-//! context and threads change flows too. A packet that does not parse as
-//! IPv4 + TCP, or belongs to no flow, passes untouched.
+//! Flows ([`crate::proto::flow`]) live in an RCU hash table
+//! ([`crate::sys::rcuhash`]): the hooks look a packet's flow up without a
+//! table-wide lock and take only that flow's lock; threads insert and
+//! remove under the table's writer lock, and a removed flow is freed after
+//! an RCU grace period. A packet that does not parse as IPv4 + TCP, or
+//! belongs to no flow, passes untouched.
 
 use crate::{
     proto::{
@@ -16,34 +18,46 @@ use crate::{
     sys::{
         bhlock::{new_bh_spinlock, BhSpinLock},
         netfilter::{SkBuff, Verdict},
+        rcuhash::{Keyed, RcuHash},
         skb::Csum,
-        vec,
     },
 };
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 /// Hash buckets.
-const BUCKETS: usize = 1024;
+const BUCKETS: usize = 4096;
 /// Most flows a namespace keeps.
 pub(crate) const MAX_FLOWS: usize = 65536;
 
-struct Table {
-    buckets: KVec<KVec<Flow>>,
-    seed: u32,
+/// A flow in the table: its key (fixed) and its state, under a lock of its
+/// own that the hooks take in softirq context and threads with bottom
+/// halves disabled.
+#[pin_data]
+pub(crate) struct FlowCell {
+    key: Key,
+    #[pin]
+    flow: BhSpinLock<Flow>,
 }
 
-impl Table {
-    fn bucket(&self, key: &Key) -> usize {
-        key.hash(self.seed) as usize % BUCKETS
+impl FlowCell {
+    fn new(flow: Flow) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            key: flow.key(),
+            flow <- new_bh_spinlock!(flow, "baton_flow"),
+        }? Error)
     }
 
-    fn find_mut(&mut self, key: &Key) -> Option<&mut Flow> {
-        let b = self.bucket(key);
-        self.buckets
-            .get_mut(b)?
-            .iter_mut()
-            .find(|f| f.key() == *key)
+    fn get(&self) -> Flow {
+        *self.flow.lock()
+    }
+}
+
+impl Keyed for FlowCell {
+    type Key = Key;
+
+    fn key(&self) -> &Key {
+        &self.key
     }
 }
 
@@ -69,8 +83,8 @@ pub(crate) struct Stats {
 /// The flows of a namespace.
 #[pin_data]
 pub(crate) struct Conns {
-    #[pin]
-    table: BhSpinLock<Table>,
+    table: RcuHash<FlowCell>,
+    seed: u32,
     len: AtomicUsize,
     next_id: AtomicU64,
     /// Counters.
@@ -80,15 +94,10 @@ pub(crate) struct Conns {
 impl Conns {
     /// An empty table.
     pub(crate) fn new(seed: u32) -> impl PinInit<Self, Error> {
-        let mut buckets = KVec::with_capacity(BUCKETS, GFP_KERNEL);
-        if let Ok(b) = &mut buckets {
-            for _ in 0..BUCKETS {
-                // Capacity reserved above: cannot fail.
-                let _ = b.push(KVec::new(), GFP_KERNEL);
-            }
-        }
+        let table = RcuHash::new(BUCKETS);
         try_pin_init!(Self {
-            table <- new_bh_spinlock!(Table { buckets: buckets?, seed }, "baton_conns"),
+            table: table?,
+            seed,
             len: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             stats: Stats::default(),
@@ -105,88 +114,85 @@ impl Conns {
         self.len.load(Ordering::Relaxed)
     }
 
+    fn hash(&self, key: &Key) -> u32 {
+        key.hash(self.seed)
+    }
+
     /// Adds `flow`: `EEXIST` if its key is taken, `ENOSPC` when full.
+    /// Process context.
     pub(crate) fn insert(&self, flow: Flow) -> Result {
         let key = flow.key();
-        let mut t = self.table.lock();
-        if t.find_mut(&key).is_some() {
-            return Err(EEXIST);
-        }
-        if self.len() >= MAX_FLOWS {
-            return Err(ENOSPC);
-        }
-        let b = t.bucket(&key);
-        t.buckets.get_mut(b).ok_or(EINVAL)?.push(flow, GFP_ATOMIC)?;
+        self.table
+            .insert(self.hash(&key), FlowCell::new(flow), MAX_FLOWS)?;
         self.len.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Runs `f` on the flow of `key`.
+    /// Runs `f` on the flow of `key` (under its lock: `f` must not sleep).
     pub(crate) fn with<R>(&self, key: &Key, f: impl FnOnce(&mut Flow) -> R) -> Option<R> {
-        self.table.lock().find_mut(key).map(f)
+        self.table
+            .lookup(self.hash(key), key, |c| f(&mut c.flow.lock()))
     }
 
-    /// Removes the flow of `key`.
+    fn remove_where(
+        &self,
+        pick: impl FnMut(&FlowCell) -> bool,
+        limit: usize,
+        mut out: impl FnMut(&FlowCell),
+    ) -> usize {
+        let n = self.table.remove_where(pick, limit, |c| out(c));
+        self.len.fetch_sub(n, Ordering::Relaxed);
+        n
+    }
+
+    /// Removes the flow of `key`. Process context.
     pub(crate) fn remove(&self, key: &Key) -> Option<Flow> {
-        let mut t = self.table.lock();
-        let b = t.bucket(key);
-        let bucket = t.buckets.get_mut(b)?;
-        let i = bucket.iter().position(|f| f.key() == *key)?;
-        self.len.fetch_sub(1, Ordering::Relaxed);
-        vec::swap_remove(bucket, i)
+        let mut out = None;
+        self.remove_where(|c| c.key == *key, 1, |c| out = Some(c.get()));
+        out
     }
 
     /// Removes the flow of role `role` with handoff id `id` whose peer is
-    /// `peer`.
+    /// `peer`. Process context.
     pub(crate) fn remove_id(&self, role: Role, id: u64, peer: u32) -> Option<Flow> {
-        let mut t = self.table.lock();
-        for bucket in t.buckets.iter_mut() {
-            if let Some(i) = bucket
-                .iter()
-                .position(|f| f.role == role && f.id == id && f.peer == peer)
-            {
-                self.len.fetch_sub(1, Ordering::Relaxed);
-                return vec::swap_remove(bucket, i);
-            }
-        }
-        None
+        let mut out = None;
+        self.remove_where(
+            |c| {
+                let f = c.flow.lock();
+                f.role == role && f.id == id && f.peer == peer
+            },
+            1,
+            |c| out = Some(c.get()),
+        );
+        out
     }
 
-    /// Moves the flows that `expired` picks (or all, with `all`) into
-    /// `out`, as many as fit its capacity.
+    /// Removes the flows that `expired` picks, as many as fit `out`'s
+    /// capacity, into `out` with the reason. Process context.
     pub(crate) fn drain(&self, out: &mut KVec<(Flow, u8)>, expired: impl Fn(&Flow) -> Option<u8>) {
-        let mut t = self.table.lock();
-        for bucket in t.buckets.iter_mut() {
-            let mut i = 0;
-            while i < bucket.len() {
-                if out.len() == out.capacity() {
-                    return;
-                }
-                match expired(&bucket[i]) {
-                    Some(reason) => {
-                        let Some(f) = vec::swap_remove(bucket, i) else {
-                            return;
-                        };
-                        self.len.fetch_sub(1, Ordering::Relaxed);
-                        // Capacity checked above.
-                        let _ = out.push((f, reason), GFP_ATOMIC);
-                    }
-                    None => i += 1,
-                }
-            }
-        }
+        let room = out.capacity().saturating_sub(out.len());
+        self.remove_where(
+            |c| expired(&c.flow.lock()).is_some(),
+            room,
+            |c| {
+                let f = c.get();
+                let why = expired(&f).unwrap_or(crate::proto::ctrl::reason::OTHER);
+                // Capacity reserved: cannot fail.
+                let _ = out.push((f, why), GFP_KERNEL);
+            },
+        );
     }
 
     /// Copies of the flows that `pick` selects, as many as fit `out`'s
     /// capacity.
     pub(crate) fn snapshot_where(&self, out: &mut KVec<Flow>, pick: impl Fn(&Flow) -> bool) {
-        let t = self.table.lock();
-        for f in t.buckets.iter().flat_map(|b| b.iter()).filter(|f| pick(f)) {
-            if out.len() == out.capacity() {
-                return;
+        self.table.for_each(|c| {
+            let f = c.get();
+            if out.len() < out.capacity() && pick(&f) {
+                // Capacity checked: no allocation.
+                let _ = out.push(f, GFP_ATOMIC);
             }
-            let _ = out.push(*f, GFP_ATOMIC);
-        }
+        });
     }
 
     /// Counts the front-end flows to `backend` of service `vip`.
@@ -195,14 +201,17 @@ impl Conns {
         vip: &crate::proto::ctrl::Endpoint,
         backend: &crate::proto::ctrl::Endpoint,
     ) -> u32 {
-        let t = self.table.lock();
-        t.buckets
-            .iter()
-            .flat_map(|b| b.iter())
-            .filter(|f| f.role == Role::Front && f.vip == *vip && f.backend == *backend)
-            .count() as u32
+        let mut n = 0;
+        self.table.for_each(|c| {
+            let f = c.flow.lock();
+            if f.role == Role::Front && f.vip == *vip && f.backend == *backend {
+                n += 1;
+            }
+        });
+        n
     }
 
+    /// Runs the flow of the packet in `skb` (if any) on it.
     fn on_packet(&self, skb: &mut SkBuff, now_ms: u64, outbound: bool) -> Verdict {
         if self.len() == 0 {
             return Verdict::Accept;
@@ -215,35 +224,38 @@ impl Conns {
         } else {
             Key::inbound(&hdr)
         };
-        let mut t = self.table.lock();
-        let Some(flow) = t.find_mut(&key) else {
+        let done = self.table.lookup(self.hash(&key), &key, |cell| {
+            let mut flow = cell.flow.lock();
+            let (buf, csum) = skb.tcp_headers_mut()?;
+            let mut pkt = TcpPacket::parse(buf, mode(csum)).ok()?;
+            let verdict = if outbound {
+                flow.on_server_packet(&mut pkt, now_ms)
+            } else {
+                flow.on_client_packet(&mut pkt, now_ms)
+            };
+            // A front-end flow whose back-end is this node: the rewritten
+            // packet goes to the local server without passing this hook
+            // again, so its back-end flow sees it below.
+            let local =
+                (!outbound && flow.role == Role::Front && verdict == FlowVerdict::Rewritten)
+                    .then(|| Key::inbound(pkt.header()));
+            Some((verdict, local))
+        });
+        let Some(Some((verdict, local))) = done else {
             return Verdict::Accept;
         };
-        let Some((buf, csum)) = skb.tcp_headers_mut() else {
-            return Verdict::Accept;
-        };
-        let mode = match csum {
-            Csum::Full => CsumMode::Full,
-            Csum::Partial => CsumMode::Partial,
-        };
-        let Ok(mut pkt) = TcpPacket::parse(buf, mode) else {
-            return Verdict::Accept;
-        };
-        let verdict = if outbound {
-            flow.on_server_packet(&mut pkt, now_ms)
-        } else {
-            flow.on_client_packet(&mut pkt, now_ms)
-        };
-        // A front-end flow whose back-end is this node: the rewritten
-        // packet goes to the local server without passing this hook
-        // again, so its back-end flow sees it now.
-        if !outbound && flow.role == Role::Front && verdict == FlowVerdict::Rewritten {
-            let local = Key::inbound(pkt.header());
-            if let Some(back) = t.find_mut(&local).filter(|f| f.role == Role::Back) {
-                back.on_client_packet(&mut pkt, now_ms);
-            }
+        if let Some(local) = local {
+            self.table.lookup(self.hash(&local), &local, |cell| {
+                let mut back = cell.flow.lock();
+                if back.role == Role::Back {
+                    if let Some((buf, csum)) = skb.tcp_headers_mut() {
+                        if let Ok(mut pkt) = TcpPacket::parse(buf, mode(csum)) {
+                            back.on_client_packet(&mut pkt, now_ms);
+                        }
+                    }
+                }
+            });
         }
-        drop(t);
         match verdict {
             FlowVerdict::Pass => Verdict::Accept,
             FlowVerdict::Rewritten => {
@@ -271,5 +283,12 @@ impl Conns {
     /// Post-routing: packets to clients.
     pub(crate) fn post_routing(&self, skb: &mut SkBuff, now_ms: u64) -> Verdict {
         self.on_packet(skb, now_ms, true)
+    }
+}
+
+fn mode(csum: Csum) -> CsumMode {
+    match csum {
+        Csum::Full => CsumMode::Full,
+        Csum::Partial => CsumMode::Partial,
     }
 }

@@ -6,6 +6,7 @@
  */
 #include <linux/kthread.h>
 #include <linux/netdevice.h>
+#include <linux/rculist.h>
 #include <linux/skbuff.h>
 #include <linux/moduleparam.h>
 #include <linux/sched/task.h>
@@ -256,6 +257,37 @@ int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len)
 out:
 	ip_rt_put(rt);
 	return err;
+}
+
+void baton_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void baton_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+struct hlist_node *baton_hlist_first_rcu(struct hlist_head *head)
+{
+	return rcu_dereference(hlist_first_rcu(head));
+}
+
+struct hlist_node *baton_hlist_next_rcu(struct hlist_node *node)
+{
+	return rcu_dereference(hlist_next_rcu(node));
+}
+
+void baton_hlist_add_head_rcu(struct hlist_node *node, struct hlist_head *head)
+{
+	hlist_add_head_rcu(node, head);
+}
+
+/* Unlinks; the node may still be read until a grace period has passed. */
+void baton_hlist_del_rcu(struct hlist_node *node)
+{
+	hlist_del_rcu(node);
 }
 
 void baton_spin_lock_bh(spinlock_t *lock)

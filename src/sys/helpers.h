@@ -76,6 +76,16 @@ bool baton_skb_csum_partial(const struct sk_buff *skb);
 void baton_skb_csum_changed(struct sk_buff *skb);
 int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len);
 
+/* RCU lists. */
+struct hlist_head;
+struct hlist_node;
+void baton_rcu_read_lock(void);
+void baton_rcu_read_unlock(void);
+struct hlist_node *baton_hlist_first_rcu(struct hlist_head *head);
+struct hlist_node *baton_hlist_next_rcu(struct hlist_node *node);
+void baton_hlist_add_head_rcu(struct hlist_node *node, struct hlist_head *head);
+void baton_hlist_del_rcu(struct hlist_node *node);
+
 /* Locks. */
 struct spinlock;
 void baton_spin_lock_bh(struct spinlock *lock);

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A hash table read under RCU and changed under a lock, over the kernel's
+//! `hlist` RCU primitives (`include/linux/rculist.h`), as conntrack and
+//! IPVS keep their connections: the packet path looks entries up without
+//! taking any table-wide lock; inserts and removals take one writer lock;
+//! a removed entry is freed only after an RCU grace period, so a reader
+//! that still holds it stays safe.
+//!
+//! Entries are immutable in the table's eyes ([`Keyed::key`] never
+//! changes); mutable state inside them needs its own synchronisation (a
+//! lock or atomics in `T`).
+
+use super::{
+    bhlock::{new_bh_spinlock, BhSpinLock},
+    bindings,
+};
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{prelude::*, types::Opaque};
+
+/// A value with a key that selects its bucket and identifies it.
+pub(crate) trait Keyed: Send + Sync + 'static {
+    /// The key type.
+    type Key: PartialEq;
+    /// The key; must not change while the value is in a table.
+    fn key(&self) -> &Self::Key;
+}
+
+/// An entry: the list link and the value, pinned in its allocation.
+///
+/// # Invariants
+///
+/// `link` is either unlinked or linked into exactly one bucket of the
+/// table that owns the entry, and `link` is the first field, so a pointer
+/// to it is a pointer to the entry.
+#[repr(C)]
+#[pin_data]
+struct Node<T> {
+    link: Opaque<bindings::hlist_node>,
+    #[pin]
+    value: T,
+}
+
+/// A hash table of `T`.
+///
+/// # Invariants
+///
+/// Every node linked into `buckets` was allocated by [`RcuHash::insert`]
+/// as a `KBox<Node<T>>` and is owned by the table until a removal unlinks
+/// it, waits for a grace period and frees it. `buckets` never reallocates
+/// (nodes point back into it).
+pub(crate) struct RcuHash<T: Keyed> {
+    buckets: KVec<Opaque<bindings::hlist_head>>,
+    /// Writer lock; holds the number of entries (for the `max` check).
+    writer: Pin<KBox<BhSpinLock<usize>>>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: the table only hands out `&T` (`T: Sync`) and moves `T`s between
+// threads when they are freed (`T: Send`); the buckets are changed under
+// the writer lock and read under RCU.
+unsafe impl<T: Keyed> Send for RcuHash<T> {}
+// SAFETY: as above.
+unsafe impl<T: Keyed> Sync for RcuHash<T> {}
+
+/// Takes the RCU read lock for its lifetime.
+struct ReadGuard;
+
+impl ReadGuard {
+    fn new() -> Self {
+        // SAFETY: always allowed; undone in `drop`.
+        unsafe { bindings::baton_rcu_read_lock() };
+        ReadGuard
+    }
+}
+
+impl Drop for ReadGuard {
+    fn drop(&mut self) {
+        // SAFETY: taken in `new`.
+        unsafe { bindings::baton_rcu_read_unlock() };
+    }
+}
+
+impl<T: Keyed> RcuHash<T> {
+    /// An empty table of `buckets` buckets (at least 1).
+    pub(crate) fn new(buckets: usize) -> Result<Self> {
+        let n = buckets.max(1);
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            v.push(
+                Opaque::new(bindings::hlist_head {
+                    first: core::ptr::null_mut(),
+                }),
+                GFP_KERNEL,
+            )?;
+        }
+        let writer = KBox::pin_init(new_bh_spinlock!(0, "baton_rcuhash"), GFP_KERNEL)?;
+        Ok(Self {
+            buckets: v,
+            writer,
+            _owns: PhantomData,
+        })
+    }
+
+    fn head(&self, hash: u32) -> Option<*mut bindings::hlist_head> {
+        let i = (hash as usize).checked_rem(self.buckets.len())?;
+        self.buckets.get(i).map(|b| b.get())
+    }
+
+    /// Walks bucket `head` under RCU (the caller holds the read lock or the
+    /// writer lock) and returns the first node whose value `pick` accepts.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the RCU read lock or the writer lock for as long as
+    /// it uses the returned pointer.
+    unsafe fn find(
+        &self,
+        head: *mut bindings::hlist_head,
+        pick: &mut dyn FnMut(&T) -> bool,
+    ) -> Option<NonNull<Node<T>>> {
+        // SAFETY: `head` is one of our buckets; the caller holds RCU or the
+        // writer lock, so the list and its nodes stay valid.
+        let mut pos = unsafe { bindings::baton_hlist_first_rcu(head) };
+        while !pos.is_null() {
+            let node = pos.cast::<Node<T>>();
+            // SAFETY: every linked node is a live `Node<T>` (type
+            // invariant) whose first field is the link.
+            let value = unsafe { &(*node).value };
+            if pick(value) {
+                return NonNull::new(node);
+            }
+            // SAFETY: `pos` is a linked node, see above.
+            pos = unsafe { bindings::baton_hlist_next_rcu(pos) };
+        }
+        None
+    }
+
+    /// Runs `f` on the entry with key `key` in bucket `hash`, under RCU: `f`
+    /// must not sleep. Callable from any context.
+    pub(crate) fn lookup<R>(&self, hash: u32, key: &T::Key, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let head = self.head(hash)?;
+        let _rcu = ReadGuard::new();
+        // SAFETY: the RCU read lock is held until after `f` returns.
+        let node = unsafe { self.find(head, &mut |v| v.key() == key) }?;
+        // SAFETY: the node stays allocated until a grace period after its
+        // removal, which cannot end while we hold the read lock.
+        Some(f(unsafe { &(*node.as_ptr()).value }))
+    }
+
+    /// Adds the value `init` makes in bucket `hash`: `EEXIST` if an entry
+    /// has its key, `ENOSPC` if the table has `max` entries. Process
+    /// context (allocates with `GFP_KERNEL`).
+    pub(crate) fn insert(&self, hash: u32, init: impl PinInit<T, Error>, max: usize) -> Result {
+        let head = self.head(hash).ok_or(EINVAL)?;
+        let node = KBox::pin_init(
+            try_pin_init!(Node {
+                link: Opaque::new(bindings::hlist_node {
+                    next: core::ptr::null_mut(),
+                    pprev: core::ptr::null_mut(),
+                }),
+                value <- init,
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        let mut count = self.writer.lock();
+        let key = node.value.key();
+        // SAFETY: we hold the writer lock.
+        if unsafe { self.find(head, &mut |v| v.key() == key) }.is_some() {
+            return Err(EEXIST);
+        }
+        if *count >= max {
+            return Err(ENOSPC);
+        }
+        // SAFETY: the node stays where it is until `remove_where` turns it
+        // back into a pinned box and drops it in place.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(node) });
+        // SAFETY: `raw` is a fresh node, not linked; `head` is our bucket;
+        // the writer lock serialises list changes. INVARIANT: linked once,
+        // owned by the table from now on.
+        unsafe { bindings::baton_hlist_add_head_rcu((*raw).link.get(), head) };
+        *count = count.saturating_add(1);
+        Ok(())
+    }
+
+    /// Unlinks every entry that `pick` selects (at most `limit`), waits for
+    /// readers to be done with them, shows each to `out` and frees it.
+    /// Process context only (it sleeps for a grace period when it removed
+    /// any). `pick` runs under the writer lock and must not sleep.
+    pub(crate) fn remove_where(
+        &self,
+        mut pick: impl FnMut(&T) -> bool,
+        limit: usize,
+        mut out: impl FnMut(&T),
+    ) -> usize {
+        let mut unlinked: KVec<NonNull<Node<T>>> = KVec::new();
+        {
+            let mut count = self.writer.lock();
+            'buckets: for b in self.buckets.iter() {
+                loop {
+                    if unlinked.len() >= limit {
+                        break 'buckets;
+                    }
+                    // SAFETY: we hold the writer lock.
+                    let Some(node) = (unsafe { self.find(b.get(), &mut pick) }) else {
+                        break;
+                    };
+                    if unlinked.push(node, GFP_ATOMIC).is_err() {
+                        break 'buckets;
+                    }
+                    // SAFETY: `node` is linked in this table; the writer lock
+                    // serialises list changes. Readers may still see it until
+                    // the grace period below.
+                    unsafe { bindings::baton_hlist_del_rcu((*node.as_ptr()).link.get()) };
+                    *count = count.saturating_sub(1);
+                }
+            }
+        }
+        let n = unlinked.len();
+        if n > 0 {
+            // SAFETY: process context (the caller's contract).
+            unsafe { bindings::synchronize_rcu() };
+            for node in unlinked.iter() {
+                // SAFETY: unlinked above, a grace period passed: no reader
+                // holds it; it came from `KBox::into_raw` in `insert`.
+                let node = unsafe { KBox::from_raw(node.as_ptr()) };
+                out(&node.value);
+                drop(node);
+            }
+        }
+        n
+    }
+
+    /// Calls `f` on every entry under RCU (`f` must not sleep).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
+        let _rcu = ReadGuard::new();
+        for b in self.buckets.iter() {
+            // SAFETY: the RCU read lock is held.
+            let _ = unsafe {
+                self.find(b.get(), &mut |v| {
+                    f(v);
+                    false
+                })
+            };
+        }
+    }
+}
+
+impl<T: Keyed> Drop for RcuHash<T> {
+    fn drop(&mut self) {
+        // Frees every entry (waiting for readers first).
+        self.remove_where(|_| true, usize::MAX, |_| {});
+    }
+}
