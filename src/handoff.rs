@@ -37,17 +37,11 @@ use crate::{
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
 
-/// How long the front-end waits for the first request bytes.
-pub(crate) const REQUEST_TIMEOUT_MS: u64 = 3000;
-/// How long the front-end waits for a HANDOFF_ACK.
-pub(crate) const HANDOFF_TIMEOUT_MS: u64 = 2500;
 /// How long the back-end waits for its stack's SYN/ACK.
 const REPLAY_TIMEOUT_MS: u64 = 1500;
 /// The back-end injects the SYN again after this long without an answer
 /// (a full accept queue drops SYNs, as it would a client's).
 const SYN_RETRY_MS: u64 = 200;
-/// Idle time after which a flow is dropped.
-pub(crate) const IDLE_TIMEOUT_MS: u64 = 300_000;
 /// Most request bytes the front-end reads before it decides.
 const REQUEST_MAX: usize = 16 * 1024;
 /// Largest payload of one injected segment.
@@ -115,8 +109,8 @@ fn choose(
 
 /// Reads the first request from `sock` into `buf` until the head is
 /// complete, `buf` is full, the client stops sending or the time is up.
-fn read_request(sock: &Socket, buf: &mut [u8]) -> Result<usize> {
-    let deadline = kthread::now_ms() + REQUEST_TIMEOUT_MS;
+fn read_request(sock: &Socket, buf: &mut [u8], timeout_ms: u32) -> Result<usize> {
+    let deadline = kthread::now_ms() + u64::from(timeout_ms);
     let mut n = 0;
     while n < buf.len() {
         match sock.recv(&mut buf[n..]) {
@@ -149,7 +143,8 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, sock: Socket) {
         Ok(b) => b,
         Err(_) => return,
     };
-    let n = match read_request(&sock, &mut buf) {
+    let timeout = rt.config().lock().base.request_timeout_ms;
+    let n = match read_request(&sock, &mut buf, timeout) {
         Ok(n) => n,
         // The client went away before sending anything: nothing to hand.
         Err(_) => return,
@@ -346,7 +341,8 @@ fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>) -> Reply {
 }
 
 fn wait_reply(rt: &Runtime, id: u64) -> Reply {
-    let deadline = kthread::now_ms() + HANDOFF_TIMEOUT_MS;
+    let timeout = rt.config().lock().base.handoff_timeout_ms;
+    let deadline = kthread::now_ms() + u64::from(timeout);
     loop {
         {
             let mut replies = rt.replies.lock();
@@ -548,11 +544,11 @@ pub(crate) fn gc_main(rt: &Runtime) {
             continue;
         }
         let now = kthread::now_ms();
+        let idle = u64::from(rt.config().lock().base.idle_timeout_ms);
         let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
             continue;
         };
-        rt.conns
-            .drain(&mut done, |f| f.expired(now, IDLE_TIMEOUT_MS));
+        rt.conns.drain(&mut done, |f| f.expired(now, idle));
         for (f, why) in done.iter() {
             if f.role == Role::Back && f.peer != 0 {
                 let msg = Message::ConnEnd(IdReason {

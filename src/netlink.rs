@@ -102,6 +102,9 @@ static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
     AttrPolicy::reject(READ_ONLY),       // CONN
     AttrPolicy::reject(READ_ONLY),       // CONN_TOTAL
     AttrPolicy::nested(&RULE_POLICY),    // RULE
+    AttrPolicy::u32(),                   // REQUEST_TIMEOUT_MS (range: handler)
+    AttrPolicy::u32(),                   // HANDOFF_TIMEOUT_MS
+    AttrPolicy::u32(),                   // IDLE_TIMEOUT_MS
 ];
 
 static OPS: [Op<Baton>; 15] = [
@@ -224,6 +227,9 @@ impl Command<Baton> for ConfigGet {
         let mut reply = Reply::new(info, cmd::CONFIG_GET)?;
         reply.put_u16(attr::CTRL_PORT, config.ctrl_port)?;
         reply.put_u32(attr::NODE_ID, config.node_id)?;
+        reply.put_u32(attr::REQUEST_TIMEOUT_MS, config.request_timeout_ms)?;
+        reply.put_u32(attr::HANDOFF_TIMEOUT_MS, config.handoff_timeout_ms)?;
+        reply.put_u32(attr::IDLE_TIMEOUT_MS, config.idle_timeout_ms)?;
         reply.send(info)
     }
 }
@@ -240,6 +246,14 @@ impl Command<Baton> for ConfigSet {
         if let Some(a) = info.attr(attr::NODE_ID) {
             update.node_id = Some(decode_u32(a.payload()).ok_or(EINVAL)?);
         }
+        let u32_attr = |id| -> Result<Option<u32>> {
+            info.attr(id)
+                .map(|a| decode_u32(a.payload()).ok_or(EINVAL))
+                .transpose()
+        };
+        update.request_timeout_ms = u32_attr(attr::REQUEST_TIMEOUT_MS)?;
+        update.handoff_timeout_ms = u32_attr(attr::HANDOFF_TIMEOUT_MS)?;
+        update.idle_timeout_ms = u32_attr(attr::IDLE_TIMEOUT_MS)?;
         let state = baton.state(info);
         let mut config = state.config().lock();
         if let Some(id) = update.node_id {

@@ -11,7 +11,50 @@ pub struct Config {
     pub ctrl_port: u16,
     /// This node's id in the cluster; 0 when unset.
     pub node_id: u32,
+    /// How long a front-end waits for a client's first request (ms).
+    pub request_timeout_ms: u32,
+    /// How long a front-end waits for a back-end's answer to a handoff (ms).
+    pub handoff_timeout_ms: u32,
+    /// Idle time after which a connection's state is dropped (ms).
+    pub idle_timeout_ms: u32,
 }
+
+/// A timeout setting: default and accepted range, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeoutRange {
+    /// Default.
+    pub default: u32,
+    /// Smallest accepted.
+    pub min: u32,
+    /// Largest accepted.
+    pub max: u32,
+}
+
+impl TimeoutRange {
+    /// Whether `ms` is accepted.
+    pub const fn contains(&self, ms: u32) -> bool {
+        ms >= self.min && ms <= self.max
+    }
+}
+
+/// `request-timeout-ms`.
+pub const REQUEST_TIMEOUT: TimeoutRange = TimeoutRange {
+    default: 3000,
+    min: 100,
+    max: 60_000,
+};
+/// `handoff-timeout-ms`.
+pub const HANDOFF_TIMEOUT: TimeoutRange = TimeoutRange {
+    default: 2500,
+    min: 100,
+    max: 30_000,
+};
+/// `idle-timeout-ms`.
+pub const IDLE_TIMEOUT: TimeoutRange = TimeoutRange {
+    default: 300_000,
+    min: 1000,
+    max: 86_400_000,
+};
 
 impl Config {
     /// The configuration of a new namespace.
@@ -19,6 +62,9 @@ impl Config {
         Self {
             ctrl_port,
             node_id: 0,
+            request_timeout_ms: REQUEST_TIMEOUT.default,
+            handoff_timeout_ms: HANDOFF_TIMEOUT.default,
+            idle_timeout_ms: IDLE_TIMEOUT.default,
         }
     }
 }
@@ -30,6 +76,12 @@ pub enum ConfigError {
     Empty,
     /// Port 0 is not a port one can listen on.
     ZeroCtrlPort,
+    /// `request-timeout-ms` out of range.
+    RequestTimeout,
+    /// `handoff-timeout-ms` out of range.
+    HandoffTimeout,
+    /// `idle-timeout-ms` out of range.
+    IdleTimeout,
 }
 
 impl ConfigError {
@@ -38,6 +90,9 @@ impl ConfigError {
         match self {
             ConfigError::Empty => c"no configuration attribute given",
             ConfigError::ZeroCtrlPort => c"ctrl-port must be between 1 and 65535",
+            ConfigError::RequestTimeout => c"request-timeout-ms must be between 100 and 60000",
+            ConfigError::HandoffTimeout => c"handoff-timeout-ms must be between 100 and 30000",
+            ConfigError::IdleTimeout => c"idle-timeout-ms must be between 1000 and 86400000",
         }
     }
 }
@@ -49,16 +104,32 @@ pub struct ConfigUpdate {
     pub ctrl_port: Option<u16>,
     /// New node id.
     pub node_id: Option<u32>,
+    /// New `request-timeout-ms`.
+    pub request_timeout_ms: Option<u32>,
+    /// New `handoff-timeout-ms`.
+    pub handoff_timeout_ms: Option<u32>,
+    /// New `idle-timeout-ms`.
+    pub idle_timeout_ms: Option<u32>,
 }
 
 impl ConfigUpdate {
     /// Checks the change on its own, before anything is applied.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.ctrl_port.is_none() && self.node_id.is_none() {
+        if *self == Self::default() {
             return Err(ConfigError::Empty);
         }
         if self.ctrl_port == Some(0) {
             return Err(ConfigError::ZeroCtrlPort);
+        }
+        let bad = |v: Option<u32>, r: TimeoutRange| v.is_some_and(|ms| !r.contains(ms));
+        if bad(self.request_timeout_ms, REQUEST_TIMEOUT) {
+            return Err(ConfigError::RequestTimeout);
+        }
+        if bad(self.handoff_timeout_ms, HANDOFF_TIMEOUT) {
+            return Err(ConfigError::HandoffTimeout);
+        }
+        if bad(self.idle_timeout_ms, IDLE_TIMEOUT) {
+            return Err(ConfigError::IdleTimeout);
         }
         Ok(())
     }
@@ -72,6 +143,15 @@ impl ConfigUpdate {
         }
         if let Some(id) = self.node_id {
             config.node_id = id;
+        }
+        if let Some(ms) = self.request_timeout_ms {
+            config.request_timeout_ms = ms;
+        }
+        if let Some(ms) = self.handoff_timeout_ms {
+            config.handoff_timeout_ms = ms;
+        }
+        if let Some(ms) = self.idle_timeout_ms {
+            config.idle_timeout_ms = ms;
         }
         Ok(())
     }

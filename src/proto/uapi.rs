@@ -77,8 +77,14 @@ pub mod attr {
     pub const CONN_TOTAL: u16 = 11;
     /// `nest` of [`super::rule_attr`], in rule-add and rule-del requests.
     pub const RULE: u16 = 12;
+    /// `u32`: how long a front-end waits for the first request (ms).
+    pub const REQUEST_TIMEOUT_MS: u16 = 13;
+    /// `u32`: how long a front-end waits for a handoff's answer (ms).
+    pub const HANDOFF_TIMEOUT_MS: u16 = 14;
+    /// `u32`: idle time after which a connection's state goes (ms).
+    pub const IDLE_TIMEOUT_MS: u16 = 15;
     /// Highest attribute number.
-    pub const MAX: u16 = RULE;
+    pub const MAX: u16 = IDLE_TIMEOUT_MS;
 }
 
 /// Attributes of a `stats` nest (`u64` counters; `active` is `u32`).

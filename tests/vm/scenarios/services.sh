@@ -9,7 +9,10 @@
 #     weight, bad address);
 #   - deleting a back-end or a service removes exactly that object;
 #   - an unprivileged user may list but not add;
-#   - objects are per network namespace; rmmod with objects set is clean.
+#   - objects are per network namespace; rmmod with objects set is clean;
+#   - timeouts are set and shown, out-of-range values refused;
+#   - batonctl save, replayed by restore -f into an empty namespace, gives
+#     the same configuration; restore stops at a failing line and names it.
 #
 # guests: 1
 # memory: 512M
@@ -86,6 +89,36 @@ check_eq "other netns has no services" "$(ip netns exec other "$BATONCTL" -j ser
 ip netns exec other "$BATONCTL" service add 198.18.1.10:80
 check_eq "init netns still has two" "$(svc_json | jq length)" 2
 ip netns del other
+
+# Timeouts: set, shown, range-checked by batonctl and by the kernel.
+batonctl config set request-timeout-ms 1500 idle-timeout 60000
+check_eq "timeouts" "$(batonctl -j config show | jq -c '[."request-timeout-ms", ."handoff-timeout-ms", ."idle-timeout-ms"]')" \
+	'[1500,2500,60000]'
+rc=0
+batonctl config set handoff-timeout-ms 50 2>/dev/null || rc=$?
+check_eq "handoff timeout below 100 ms is a usage error" "$rc" 2
+
+# Rules, then save / restore into an empty namespace gives the same
+# configuration back.
+batonctl rule add 198.18.1.10:80 host a.example to 198.18.2.2:80
+batonctl rule add 198.18.1.10:80 domain img.example path /static/ to 198.18.2.2:80
+batonctl save | tee "$BATON_OUT/saved.txt"
+ip netns add restored
+ip netns exec restored "$BATONCTL" restore -f "$BATON_OUT/saved.txt"
+check_eq "save after restore equals the saved configuration" \
+	"$(ip netns exec restored "$BATONCTL" save)" "$(cat "$BATON_OUT/saved.txt")"
+# A failing line stops the restore and is named.
+printf 'service add 198.18.1.20:80\n\n# comment\nbackend add 198.18.1.21:80 198.18.2.1:80\nservice add 198.18.1.22:80\n' \
+	>"$BATON_OUT/bad.txt"
+rc=0
+ip netns exec restored "$BATONCTL" restore <"$BATON_OUT/bad.txt" 2>"$BATON_OUT/restore.err" || rc=$?
+check_eq "restore with a bad line: exit code" "$rc" 1
+grep -q "restore: line 4: service not found" "$BATON_OUT/restore.err" ||
+	fail "restore error does not name the line: $(cat "$BATON_OUT/restore.err")"
+ip netns exec restored "$BATONCTL" -j service list | jq -e 'map(.port) | index(80) != null' >/dev/null
+[ "$(ip netns exec restored "$BATONCTL" -j service list | jq '[.[] | select(.addr == "198.18.1.22")] | length')" = 0 ] ||
+	fail "restore went on after the failing line"
+ip netns del restored
 
 baton_unload
 log "all checks passed"

@@ -15,7 +15,10 @@ fn new_config_has_no_node_id() {
         Config::new(DEFAULT_CTRL_PORT),
         Config {
             ctrl_port: 7300,
-            node_id: 0
+            node_id: 0,
+            request_timeout_ms: 3000,
+            handoff_timeout_ms: 2500,
+            idle_timeout_ms: 300_000,
         }
     );
 }
@@ -36,6 +39,7 @@ fn zero_port_is_refused_and_nothing_changes() {
     let update = ConfigUpdate {
         ctrl_port: Some(0),
         node_id: Some(9),
+        ..ConfigUpdate::default()
     };
     assert_eq!(update.apply(&mut config), Err(ConfigError::ZeroCtrlPort));
     assert_eq!(config, Config::new(DEFAULT_CTRL_PORT));
@@ -43,7 +47,13 @@ fn zero_port_is_refused_and_nothing_changes() {
 
 #[test]
 fn error_messages_are_nonempty() {
-    for e in [ConfigError::Empty, ConfigError::ZeroCtrlPort] {
+    for e in [
+        ConfigError::Empty,
+        ConfigError::ZeroCtrlPort,
+        ConfigError::RequestTimeout,
+        ConfigError::HandoffTimeout,
+        ConfigError::IdleTimeout,
+    ] {
         assert!(!e.message().to_bytes().is_empty());
     }
 }
@@ -65,16 +75,31 @@ proptest! {
         id in any::<u32>(),
         new_port in proptest::option::of(any::<u16>()),
         new_id in proptest::option::of(any::<u32>()),
+        req in proptest::option::of(0u32..70_000),
+        hand in proptest::option::of(0u32..40_000),
+        idle in proptest::option::of(0u32..100_000_000),
     ) {
-        let before = Config { ctrl_port: port.max(1), node_id: id };
-        let update = ConfigUpdate { ctrl_port: new_port, node_id: new_id };
+        let before = Config { ctrl_port: port.max(1), node_id: id, ..Config::new(1) };
+        let update = ConfigUpdate {
+            ctrl_port: new_port,
+            node_id: new_id,
+            request_timeout_ms: req,
+            handoff_timeout_ms: hand,
+            idle_timeout_ms: idle,
+        };
         let mut config = before;
         match update.apply(&mut config) {
             Ok(()) => {
-                prop_assert!(new_port.is_some() || new_id.is_some());
+                prop_assert!(update != ConfigUpdate::default());
                 prop_assert_ne!(new_port, Some(0));
+                prop_assert!(req.is_none_or(|ms| (100..=60_000).contains(&ms)));
+                prop_assert!(hand.is_none_or(|ms| (100..=30_000).contains(&ms)));
+                prop_assert!(idle.is_none_or(|ms| (1000..=86_400_000).contains(&ms)));
                 prop_assert_eq!(config.ctrl_port, new_port.unwrap_or(before.ctrl_port));
                 prop_assert_eq!(config.node_id, new_id.unwrap_or(before.node_id));
+                prop_assert_eq!(config.request_timeout_ms, req.unwrap_or(before.request_timeout_ms));
+                prop_assert_eq!(config.handoff_timeout_ms, hand.unwrap_or(before.handoff_timeout_ms));
+                prop_assert_eq!(config.idle_timeout_ms, idle.unwrap_or(before.idle_timeout_ms));
             }
             Err(_) => prop_assert_eq!(config, before),
         }

@@ -139,6 +139,9 @@ fn baton_attributes_match_spec() {
             ("conn", attr::CONN),
             ("conn-total", attr::CONN_TOTAL),
             ("rule", attr::RULE),
+            ("request-timeout-ms", attr::REQUEST_TIMEOUT_MS),
+            ("handoff-timeout-ms", attr::HANDOFF_TIMEOUT_MS),
+            ("idle-timeout-ms", attr::IDLE_TIMEOUT_MS),
         ],
         attr::MAX,
     );

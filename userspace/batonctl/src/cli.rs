@@ -6,7 +6,7 @@
 use std::{ffi::OsString, fmt, net::Ipv4Addr};
 
 use baton_proto::{
-    config::ConfigUpdate,
+    config::{self, ConfigUpdate, TimeoutRange},
     rules::{self, HostName, PathPrefix},
     service::Scheduler,
 };
@@ -16,6 +16,20 @@ use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
 pub const CTRL_PORT: &str = "ctrl-port";
 /// Name of the node-id setting, on the command line and in the output.
 pub const NODE_ID: &str = "node-id";
+/// Name of the `request-timeout-ms` setting.
+pub const REQUEST_TIMEOUT: &str = "request-timeout-ms";
+/// Name of the `handoff-timeout-ms` setting.
+pub const HANDOFF_TIMEOUT: &str = "handoff-timeout-ms";
+/// Name of the `idle-timeout-ms` setting.
+pub const IDLE_TIMEOUT: &str = "idle-timeout-ms";
+/// Every `config set` key.
+const SETTINGS: [&str; 5] = [
+    CTRL_PORT,
+    NODE_ID,
+    REQUEST_TIMEOUT,
+    HANDOFF_TIMEOUT,
+    IDLE_TIMEOUT,
+];
 
 /// `batonctl [OPTIONS] COMMAND`.
 #[derive(Debug, Parser)]
@@ -82,6 +96,14 @@ enum Command {
     },
     /// Show the handoff and forwarding counters
     Stats,
+    /// Print the configuration as batonctl commands that restore rebuilds
+    Save,
+    /// Replay commands printed by save (standard input, or -f FILE)
+    Restore {
+        /// Read the commands from FILE instead of standard input
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<std::path::PathBuf>,
+    },
     /// Print the manual page (roff) on standard output
     #[command(hide = true)]
     Man,
@@ -427,9 +449,9 @@ pub enum Format {
 /// What to do.
 #[expect(
     clippy::large_enum_variant,
-    reason = "one value per run; RuleSpec holds its names inline to stay Copy"
+    reason = "one value per run; RuleSpec holds its names inline"
 )]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// `status`.
     Status,
@@ -463,12 +485,16 @@ pub enum Action {
     RuleList,
     /// `stats`.
     Stats,
+    /// `save`.
+    Save,
+    /// `restore [-f FILE]`; `None`: standard input.
+    Restore(Option<std::path::PathBuf>),
     /// `man`: print the manual page.
     Man,
 }
 
 /// A parsed command line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invocation {
     /// Output format.
     pub format: Format,
@@ -539,6 +565,8 @@ where
             RuleCommand::List => Action::RuleList,
         },
         Command::Stats => Action::Stats,
+        Command::Save => Action::Save,
+        Command::Restore { file } => Action::Restore(file),
         Command::Man => Action::Man,
     };
     Ok(Invocation { format, action })
@@ -593,7 +621,8 @@ impl fmt::Display for SettingError {
         match self {
             SettingError::UnknownKey(key) => write!(
                 f,
-                "unknown setting '{key}' (expected {CTRL_PORT} or {NODE_ID})"
+                "unknown setting '{key}' (expected one of {})",
+                SETTINGS.join(", ")
             ),
             SettingError::MissingValue(key) => write!(f, "missing value for '{key}'"),
             SettingError::Duplicate(key) => write!(f, "'{key}' is given more than once"),
@@ -614,7 +643,7 @@ pub fn parse_settings<S: AsRef<str>>(words: &[S]) -> Result<ConfigUpdate, Settin
     let mut update = ConfigUpdate::default();
     let mut words = words.iter().map(AsRef::as_ref);
     while let Some(word) = words.next() {
-        let key = [CTRL_PORT, NODE_ID]
+        let key = SETTINGS
             .into_iter()
             .find(|k| !word.is_empty() && k.starts_with(word))
             .ok_or_else(|| SettingError::UnknownKey(word.to_owned()))?;
@@ -624,20 +653,49 @@ pub fn parse_settings<S: AsRef<str>>(words: &[S]) -> Result<ConfigUpdate, Settin
             value: value.to_owned(),
             range,
         };
-        if key == CTRL_PORT {
-            if update.ctrl_port.is_some() {
+        let timeout = |slot: &mut Option<u32>, r: TimeoutRange, range| {
+            if slot.is_some() {
                 return Err(SettingError::Duplicate(key));
             }
-            let port = parse_decimal::<u16>(value)
-                .filter(|&p| p != 0)
-                .ok_or_else(|| invalid("1 to 65535"))?;
-            update.ctrl_port = Some(port);
-        } else {
-            if update.node_id.is_some() {
-                return Err(SettingError::Duplicate(key));
+            *slot = Some(
+                parse_decimal::<u32>(value)
+                    .filter(|&ms| r.contains(ms))
+                    .ok_or_else(|| invalid(range))?,
+            );
+            Ok(())
+        };
+        match key {
+            CTRL_PORT => {
+                if update.ctrl_port.is_some() {
+                    return Err(SettingError::Duplicate(key));
+                }
+                let port = parse_decimal::<u16>(value)
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| invalid("1 to 65535"))?;
+                update.ctrl_port = Some(port);
             }
-            let id = parse_decimal::<u32>(value).ok_or_else(|| invalid("0 to 4294967295"))?;
-            update.node_id = Some(id);
+            NODE_ID => {
+                if update.node_id.is_some() {
+                    return Err(SettingError::Duplicate(key));
+                }
+                let id = parse_decimal::<u32>(value).ok_or_else(|| invalid("0 to 4294967295"))?;
+                update.node_id = Some(id);
+            }
+            REQUEST_TIMEOUT => timeout(
+                &mut update.request_timeout_ms,
+                config::REQUEST_TIMEOUT,
+                "100 to 60000",
+            )?,
+            HANDOFF_TIMEOUT => timeout(
+                &mut update.handoff_timeout_ms,
+                config::HANDOFF_TIMEOUT,
+                "100 to 30000",
+            )?,
+            _ => timeout(
+                &mut update.idle_timeout_ms,
+                config::IDLE_TIMEOUT,
+                "1000 to 86400000",
+            )?,
         }
     }
     Ok(update)
@@ -866,7 +924,11 @@ mod tests {
     }
 
     fn set(ctrl_port: Option<u16>, node_id: Option<u32>) -> Action {
-        Action::ConfigSet(ConfigUpdate { ctrl_port, node_id })
+        Action::ConfigSet(ConfigUpdate {
+            ctrl_port,
+            node_id,
+            ..ConfigUpdate::default()
+        })
     }
 
     #[test]
@@ -979,7 +1041,7 @@ mod tests {
         );
         assert_eq!(
             msg(&["mtu", "1"]),
-            "unknown setting 'mtu' (expected ctrl-port or node-id)"
+            "unknown setting 'mtu' (expected one of ctrl-port, node-id, request-timeout-ms, handoff-timeout-ms, idle-timeout-ms)"
         );
     }
 

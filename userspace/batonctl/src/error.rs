@@ -36,6 +36,8 @@ pub enum Error {
     Socket(String),
     /// Writing the output failed.
     Output(io::Error),
+    /// A line of `restore` failed (the message names the line).
+    Restore(String),
 }
 
 impl Error {
@@ -54,9 +56,11 @@ impl Error {
         match self {
             Error::NotLoaded => EXIT_NOT_LOADED,
             Error::PermissionDenied => EXIT_PERMISSION,
-            Error::Kernel { .. } | Error::Malformed(_) | Error::Socket(_) | Error::Output(_) => {
-                EXIT_FAILURE
-            }
+            Error::Kernel { .. }
+            | Error::Malformed(_)
+            | Error::Socket(_)
+            | Error::Output(_)
+            | Error::Restore(_) => EXIT_FAILURE,
         }
     }
 }
@@ -91,6 +95,7 @@ impl fmt::Display for Error {
                 message: None,
             } => f.write_str(&strerror(*errno)),
             Error::Malformed(what) => write!(f, "malformed reply from the kernel: {what}"),
+            Error::Restore(what) => write!(f, "restore: {what}"),
             Error::Socket(what) => write!(f, "netlink: {what}"),
             Error::Output(e) => write!(f, "cannot write the output: {e}"),
         }

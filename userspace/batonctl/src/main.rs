@@ -13,6 +13,7 @@ mod error;
 mod msg;
 mod netlink;
 mod output;
+mod save;
 
 use std::{
     io::{self, Write},
@@ -48,8 +49,63 @@ fn main() -> ExitCode {
 
 /// Carries out one command and prints its result.
 fn run(invocation: Invocation) -> Result<(), Error> {
+    let out = execute(invocation)?;
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(&out)
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Output)
+}
+
+/// Replays the commands of a saved configuration, stopping at the first
+/// that fails: `line N: reason`.
+fn restore(file: Option<std::path::PathBuf>) -> Result<Vec<u8>, Error> {
+    let text = match &file {
+        Some(path) => std::fs::read_to_string(path),
+        None => io::read_to_string(io::stdin()),
+    }
+    .map_err(|e| Error::Restore(format!("cannot read the commands: {e}")))?;
+    for (i, line) in text.lines().enumerate() {
+        let Some(words) = save::words(line) else {
+            continue;
+        };
+        let mut argv = vec!["batonctl"];
+        argv.extend(words);
+        let invocation = cli::parse(argv).map_err(|e| {
+            let msg = e.to_string();
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ");
+            Error::Restore(format!("line {}: {first}", i + 1))
+        })?;
+        if matches!(
+            invocation.action,
+            Action::Save | Action::Restore(_) | Action::Man
+        ) {
+            return Err(Error::Restore(format!(
+                "line {}: only configuration commands can be restored",
+                i + 1
+            )));
+        }
+        execute(invocation).map_err(|e| Error::Restore(format!("line {}: {e}", i + 1)))?;
+    }
+    Ok(Vec::new())
+}
+
+/// Carries out one command; returns what it prints.
+fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
     let format = invocation.format;
     let out = match invocation.action {
+        Action::Save => {
+            let mut baton = Baton::connect()?;
+            let config = baton.config()?;
+            let peers = baton.peers()?;
+            let services = baton.services()?;
+            save::commands(&config, &peers, &services).into_bytes()
+        }
+        Action::Restore(file) => restore(file)?,
         Action::Man => man_page().map_err(Error::Output)?,
         Action::Status => output::status(&Baton::connect()?.status()?, format).into_bytes(),
         Action::ConfigShow => output::config(&Baton::connect()?.config()?, format).into_bytes(),
@@ -97,11 +153,7 @@ fn run(invocation: Invocation) -> Result<(), Error> {
         Action::ConnList => output::conns(&Baton::connect()?.conns()?, format).into_bytes(),
         Action::Stats => output::stats(&Baton::connect()?.stats()?, format).into_bytes(),
     };
-    let mut stdout = io::stdout().lock();
-    stdout
-        .write_all(&out)
-        .and_then(|()| stdout.flush())
-        .map_err(Error::Output)
+    Ok(out)
 }
 
 /// The manual page `batonctl(8)` in roff.

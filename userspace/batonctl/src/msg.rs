@@ -30,7 +30,10 @@ use neli::{
 };
 
 use crate::{
-    cli::{BackendSpec, PeerSpec, RuleSpec, ServiceSpec, CTRL_PORT, NODE_ID},
+    cli::{
+        BackendSpec, PeerSpec, RuleSpec, ServiceSpec, CTRL_PORT, HANDOFF_TIMEOUT, IDLE_TIMEOUT,
+        NODE_ID, REQUEST_TIMEOUT,
+    },
     error::Error,
     output::{Backend, Conn, Conns, Peer, Rule, Service, Stats, Status},
 };
@@ -110,6 +113,15 @@ pub fn config_set_attrs(update: &ConfigUpdate) -> Vec<Attr> {
     }
     if let Some(id) = update.node_id {
         attrs.push((attr::NODE_ID, id.to_ne_bytes().to_vec()));
+    }
+    for (ty, v) in [
+        (attr::REQUEST_TIMEOUT_MS, update.request_timeout_ms),
+        (attr::HANDOFF_TIMEOUT_MS, update.handoff_timeout_ms),
+        (attr::IDLE_TIMEOUT_MS, update.idle_timeout_ms),
+    ] {
+        if let Some(ms) = v {
+            attrs.push((ty, ms.to_ne_bytes().to_vec()));
+        }
     }
     attrs
 }
@@ -556,9 +568,32 @@ pub fn parse_config(reply: &Genl) -> Result<Config, Error> {
     let attrs = attrs(reply);
     let port = require(&attrs, attr::CTRL_PORT, CTRL_PORT)?;
     let id = require(&attrs, attr::NODE_ID, NODE_ID)?;
+    let defaults = Config::new(0);
+    // Absent from modules that predate them: their values were the defaults.
+    let ms = |ty, name, default| -> Result<u32, Error> {
+        match find(&attrs, ty) {
+            Some(p) => decode_u32(p).ok_or_else(|| bad_length(name, p)),
+            None => Ok(default),
+        }
+    };
     Ok(Config {
         ctrl_port: decode_u16(port).ok_or_else(|| bad_length(CTRL_PORT, port))?,
         node_id: decode_u32(id).ok_or_else(|| bad_length(NODE_ID, id))?,
+        request_timeout_ms: ms(
+            attr::REQUEST_TIMEOUT_MS,
+            REQUEST_TIMEOUT,
+            defaults.request_timeout_ms,
+        )?,
+        handoff_timeout_ms: ms(
+            attr::HANDOFF_TIMEOUT_MS,
+            HANDOFF_TIMEOUT,
+            defaults.handoff_timeout_ms,
+        )?,
+        idle_timeout_ms: ms(
+            attr::IDLE_TIMEOUT_MS,
+            IDLE_TIMEOUT,
+            defaults.idle_timeout_ms,
+        )?,
     })
 }
 
@@ -644,6 +679,7 @@ mod tests {
         let both = ConfigUpdate {
             ctrl_port: Some(7301),
             node_id: Some(42),
+            ..ConfigUpdate::default()
         };
         assert_eq!(
             config_set_attrs(&both),
@@ -655,6 +691,7 @@ mod tests {
         let port = ConfigUpdate {
             ctrl_port: Some(1),
             node_id: None,
+            ..ConfigUpdate::default()
         };
         assert_eq!(
             config_set_attrs(&port),
@@ -663,6 +700,7 @@ mod tests {
         let id = ConfigUpdate {
             ctrl_port: None,
             node_id: Some(0),
+            ..ConfigUpdate::default()
         };
         assert_eq!(
             config_set_attrs(&id),
@@ -675,6 +713,7 @@ mod tests {
         let update = ConfigUpdate {
             ctrl_port: Some(7301),
             node_id: Some(0x0102_0304),
+            ..ConfigUpdate::default()
         };
         let msg = request(FAMILY, NlmF::ACK, 7, 4242, config_set(&update).unwrap()).unwrap();
         let expected = nlmsg(
@@ -833,6 +872,7 @@ mod tests {
         let update = ConfigUpdate {
             ctrl_port: None,
             node_id: Some(77),
+            ..ConfigUpdate::default()
         };
         let wire = bytes(&request(FAMILY, NlmF::ACK, 1, 0, config_set(&update).unwrap()).unwrap());
         let attrs = parse_attrs(&wire[20..]).unwrap();
@@ -972,7 +1012,8 @@ mod tests {
             parse_config(payload(&parse(&reply))).unwrap(),
             Config {
                 ctrl_port: 7300,
-                node_id: 9
+                node_id: 9,
+                ..Config::new(1)
             }
         );
     }
@@ -1021,6 +1062,7 @@ mod tests {
         let update = ConfigUpdate {
             ctrl_port: Some(7301),
             node_id: None,
+            ..ConfigUpdate::default()
         };
         bytes(&request(FAMILY, NlmF::ACK, 9, 4242, config_set(&update).unwrap()).unwrap())
     }

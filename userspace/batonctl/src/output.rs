@@ -7,7 +7,7 @@ use std::fmt::Write;
 use baton_proto::{config::Config, uapi::Hook};
 use serde::{ser::SerializeMap, Serialize, Serializer};
 
-use crate::cli::{Format, CTRL_PORT, NODE_ID};
+use crate::cli::{Format, CTRL_PORT, HANDOFF_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT};
 
 /// The reply to `status-get`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -346,9 +346,12 @@ struct ConfigJson<'a>(&'a Config);
 
 impl Serialize for ConfigJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
+        let mut map = serializer.serialize_map(Some(5))?;
         map.serialize_entry(CTRL_PORT, &self.0.ctrl_port)?;
         map.serialize_entry(NODE_ID, &self.0.node_id)?;
+        map.serialize_entry(REQUEST_TIMEOUT, &self.0.request_timeout_ms)?;
+        map.serialize_entry(HANDOFF_TIMEOUT, &self.0.handoff_timeout_ms)?;
+        map.serialize_entry(IDLE_TIMEOUT, &self.0.idle_timeout_ms)?;
         map.end()
     }
 }
@@ -389,8 +392,12 @@ pub fn config(config: &Config, format: Format) -> String {
         Format::Json => json(&ConfigJson(config), false),
         Format::JsonPretty => json(&ConfigJson(config), true),
         Format::Text => format!(
-            "{CTRL_PORT} {} {NODE_ID} {}\n",
-            config.ctrl_port, config.node_id
+            "{CTRL_PORT} {} {NODE_ID} {} {REQUEST_TIMEOUT} {} {HANDOFF_TIMEOUT} {} {IDLE_TIMEOUT} {}\n",
+            config.ctrl_port,
+            config.node_id,
+            config.request_timeout_ms,
+            config.handoff_timeout_ms,
+            config.idle_timeout_ms
         ),
     }
 }
@@ -607,8 +614,9 @@ mod tests {
         let c = Config {
             ctrl_port: 7300,
             node_id: 0,
+            ..Config::new(1)
         };
-        assert_eq!(config(&c, Format::Text), "ctrl-port 7300 node-id 0\n");
+        assert_eq!(config(&c, Format::Text), "ctrl-port 7300 node-id 0 request-timeout-ms 3000 handoff-timeout-ms 2500 idle-timeout-ms 300000\n");
     }
 
     #[test]
@@ -616,22 +624,25 @@ mod tests {
         let c = Config {
             ctrl_port: 7300,
             node_id: 0,
+            ..Config::new(1)
         };
         assert_eq!(
             config(&c, Format::Json),
-            "{\"ctrl-port\":7300,\"node-id\":0}\n"
+            "{\"ctrl-port\":7300,\"node-id\":0,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000}\n"
         );
         let c = Config {
             ctrl_port: 65535,
             node_id: u32::MAX,
+            ..Config::new(1)
         };
         assert_eq!(
             config(&c, Format::Json),
-            "{\"ctrl-port\":65535,\"node-id\":4294967295}\n"
+            "{\"ctrl-port\":65535,\"node-id\":4294967295,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000}\n"
         );
         assert_eq!(
             config(&c, Format::JsonPretty),
-            "{\n  \"ctrl-port\": 65535,\n  \"node-id\": 4294967295\n}\n"
+            "{\n  \"ctrl-port\": 65535,\n  \"node-id\": 4294967295,\n  \"request-timeout-ms\": 3000,\n  \
+             \"handoff-timeout-ms\": 2500,\n  \"idle-timeout-ms\": 300000\n}\n"
         );
     }
 }
