@@ -164,6 +164,9 @@ impl<T: Keyed> RcuHash<T> {
             GFP_KERNEL,
         )?;
         let mut count = self.writer.lock();
+        // Readers' primitives are used under the writer lock too; the read
+        // lock keeps RCU lockdep's checks happy (and costs nothing).
+        let _rcu = ReadGuard::new();
         let key = node.value.key();
         // SAFETY: we hold the writer lock.
         if unsafe { self.find(head, &mut |v| v.key() == key) }.is_some() {
@@ -196,6 +199,7 @@ impl<T: Keyed> RcuHash<T> {
         let mut unlinked: KVec<NonNull<Node<T>>> = KVec::new();
         {
             let mut count = self.writer.lock();
+            let _rcu = ReadGuard::new();
             'buckets: for b in self.buckets.iter() {
                 loop {
                     if unlinked.len() >= limit {

@@ -146,10 +146,17 @@ active_is() {
 	[ "$(stat "$1" active)" = "$2" ]
 }
 
+# Closed connections leave no state, on any node.
+for ns in fe be1 be2; do
+	wait_for -t 15 active_is "$ns" 0 || fail "$ns still has $(stat "$ns" active) connections"
+done
 # While a (rate-limited) download runs, both ends list the connection.
 ns_exec cl curl -sS --max-time 60 --limit-rate 1M -o "$work/out.3" "http://$vip:$port/big" &
 curl_pid=$!
-wait_for -t 10 active_is fe 1 || fail "front-end does not list the running connection"
+forwarding() {
+	bctl fe -j conn list | jq -e '.total == 1 and .conns[0].state == "forwarding"' >/dev/null
+}
+wait_for -t 20 forwarding || fail "front-end does not list the running connection"
 bctl fe conn list
 conn=$(bctl fe -j conn list | jq -c '.conns[0] | [.role, .state, .client, .vip, .peer]')
 [[ $conn == '["front","forwarding","198.18.1.1:'*'","198.18.1.100:80",'[23]']' ]] ||
@@ -163,7 +170,6 @@ conn=$(bctl "$be" -j conn list | jq -c '.conns[0] | [.role, .state, .client, .vi
 wait "$curl_pid" || fail "rate-limited download failed"
 cmp -s "$work/out.3" "$work/$be/big" || fail "rate-limited download: wrong bytes"
 
-# Closed connections leave no state, on any node.
 for ns in fe be1 be2; do
 	wait_for -t 15 active_is "$ns" 0 || fail "$ns still has $(stat "$ns" active) connections"
 done
