@@ -4,22 +4,25 @@
 # A live TCP handoff between separate guests (own kernels, virtio-net with
 # its offloads: GRO, TSO and partial checksums on real NICs) on one L2
 # segment: guest 0 is the client, guest 1 the front-end with the VIP,
-# guest 2 the back-end with an ordinary HTTP server. Checks:
-#   - 10 MB download and 10 MB upload byte-exact (sha256 on both ends);
-#   - the server logged the client's own address;
+# guests 2 and 3 back-ends with an ordinary HTTP server each; content rules
+# send Host a.example to back-end 1 and path /b/ to back-end 2. Checks:
+#   - 10 MB download (Host a.example) from back-end 1 and 10 MB upload
+#     (POST /b/...) to back-end 2, byte-exact (sha256 on both ends);
+#   - each server logged its request, from the client's own address;
 #   - the client opened one connection per transfer and saw no reset;
 #   - the front-end's NIC sent less than 10% of the download, the
 #     back-end's at least all of it;
 #   - no TCP socket for the client on the front-end afterwards;
 #   - rmmod on every guest is clean.
 #
-# guests: 3
-# memory: 512M
+# guests: 4
+# memory: 384M
 # timeout: 400
 #
 #   guest0 client 198.18.0.1 -- bridge -- 198.18.0.2 front-end guest1
 #                                 |       VIP 198.18.0.100, node 1
-#                                 +------ 198.18.0.3 back-end guest2, node 2
+#                                 +------ 198.18.0.3 back-end 1 guest2, node 2
+#                                 +------ 198.18.0.4 back-end 2 guest3, node 3
 set -euo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -46,20 +49,26 @@ case $BATON_GUEST in
 		net.ipv4.conf.eth0.send_redirects=0
 	batonctl config set node-id 1
 	batonctl peer add 2 "$(guest_addr 2)"
-	wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e '.[0].state == \"up\"' >/dev/null" ||
-		fail "channel to the back-end not up"
+	batonctl peer add 3 "$(guest_addr 3)"
+	wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e 'map(.state == \"up\") | all' >/dev/null" ||
+		fail "channels to the back-ends not up"
 	batonctl service add "$vip:80"
 	batonctl backend add "$vip:80" "$(guest_addr 2):$be_port" peer 2
+	batonctl backend add "$vip:80" "$(guest_addr 3):$be_port" peer 3
+	batonctl rule add "$vip:80" host a.example to "$(guest_addr 2):$be_port"
+	batonctl rule add "$vip:80" path /b/ to "$(guest_addr 3):$be_port"
+	batonctl rule list
 	wait_listen - 80
 	;;
-2)
+2 | 3)
 	mkdir -p "$work/www"
 	head -c "$size" /dev/urandom >"$work/www/big"
 	publish big-sha256 "$(sha256sum <"$work/www/big" | cut -d' ' -f1)"
-	python3 "$httpd" "$(guest_addr 2)" "$be_port" "$work/www" >"$BATON_OUT/httpd.log" 2>&1 &
+	python3 "$httpd" "$(guest_addr "$BATON_GUEST")" "$be_port" "$work/www" \
+		>"$BATON_OUT/httpd.$BATON_GUEST.log" 2>&1 &
 	defer kill $!
 	wait_listen - "$be_port"
-	batonctl config set node-id 2
+	batonctl config set node-id "$BATON_GUEST"
 	batonctl peer add 1 "$(guest_addr 1)"
 	;;
 esac
@@ -71,11 +80,13 @@ barrier measure-start
 if ((BATON_GUEST == 0)); then
 	opens0=$(snmp_get - Tcp ActiveOpens)
 	resets0=$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails)))
-	timeout 200 curl -sS --max-time 180 -o "$work/down" "http://$vip/big" || fail "download failed"
-	check_eq "download sha256" "$(sha256sum <"$work/down" | cut -d' ' -f1)" "$(fetch 2 big-sha256)"
+	timeout 200 curl -sS --max-time 180 -H 'Host: a.example' -o "$work/down" "http://$vip/big" ||
+		fail "download failed"
+	check_eq "download sha256 (back-end 1's file)" "$(sha256sum <"$work/down" | cut -d' ' -f1)" \
+		"$(fetch 2 big-sha256)"
 	publish down-done 1
 	head -c "$size" /dev/urandom >"$work/up"
-	sum=$(timeout 200 curl -sS --max-time 180 --data-binary "@$work/up" "http://$vip/upload") ||
+	sum=$(timeout 200 curl -sS --max-time 180 --data-binary "@$work/up" "http://$vip/b/upload") ||
 		fail "upload failed"
 	check_eq "upload sha256 at the server" "$sum" "$(sha256sum <"$work/up" | cut -d' ' -f1)"
 	check_eq "client connections opened" $(($(snmp_get - Tcp ActiveOpens) - opens0)) 2
@@ -85,11 +96,11 @@ else
 	fetch 0 down-done 300 >/dev/null
 	delta=$(($(tx) - tx0))
 	log "NIC sent $delta bytes during the download"
-	if ((BATON_GUEST == 1)); then
-		((delta < size / 10)) || fail "front-end sent $delta bytes (>= 10% of $size)"
-	else
-		((delta >= size)) || fail "back-end sent only $delta bytes"
-	fi
+	case $BATON_GUEST in
+	1) ((delta < size / 10)) || fail "front-end sent $delta bytes (>= 10% of $size)" ;;
+	2) ((delta >= size)) || fail "back-end 1 sent only $delta bytes" ;;
+	3) ((delta < size / 10)) || fail "back-end 2 sent $delta bytes for a download it did not serve" ;;
+	esac
 fi
 barrier transfers-done 400
 
@@ -100,8 +111,14 @@ case $BATON_GUEST in
 	batonctl status
 	;;
 2)
-	check_eq "requests logged from the client's address" \
-		"$(grep -c "^$(guest_addr 0):[0-9]* " "$BATON_OUT/httpd.log")" 2
+	check_eq "back-end 1: the Host a.example download, from the client" \
+		"$(grep -c "^$(guest_addr 0):[0-9]* GET /big a.example 200 " "$BATON_OUT/httpd.2.log")" 1
+	check_eq "back-end 1: requests in all" "$(wc -l <"$BATON_OUT/httpd.2.log")" 1
+	;;
+3)
+	check_eq "back-end 2: the /b/ upload, from the client" \
+		"$(grep -c "^$(guest_addr 0):[0-9]* POST /b/upload " "$BATON_OUT/httpd.3.log")" 1
+	check_eq "back-end 2: requests in all" "$(wc -l <"$BATON_OUT/httpd.3.log")" 1
 	;;
 esac
 barrier checked
