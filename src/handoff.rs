@@ -404,6 +404,15 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>) -> Message<'st
         client: req.client,
         local: req.backend,
     };
+    // Only this node's own servers can take a connection here: a request
+    // for another address (a misconfigured or malicious peer) would make
+    // this node forward a forged SYN.
+    if !skb::is_local_addr(rt.net.get(), req.backend.addr) {
+        if kthread::net_ratelimit() {
+            pr_warn!("handoff {} from peer {} names a back-end address that is not this node's, refused\n", req.id, from);
+        }
+        return nack(reason::INVALID);
+    }
     let flow = Flow::new(
         req.id,
         from,

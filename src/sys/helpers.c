@@ -300,6 +300,12 @@ void baton_spin_unlock_bh(spinlock_t *lock)
 	spin_unlock_bh(lock);
 }
 
+/* Whether addr is one of this namespace's own (unicast) addresses. */
+bool baton_addr_is_local(struct net *net, __be32 addr)
+{
+	return inet_addr_type(net, addr) == RTN_LOCAL;
+}
+
 struct task_struct *baton_kthread_run(int (*fn)(void *), void *data,
 				      const char *name)
 {

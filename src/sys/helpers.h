@@ -75,6 +75,7 @@ int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
 bool baton_skb_csum_partial(const struct sk_buff *skb);
 void baton_skb_csum_changed(struct sk_buff *skb);
 int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len);
+bool baton_addr_is_local(struct net *net, __be32 addr);
 
 /* RCU lists. */
 struct hlist_head;

@@ -59,6 +59,12 @@ impl SkBuff {
     }
 }
 
+/// Whether `addr` (wire order) is an address of `net` itself.
+pub(crate) fn is_local_addr(net: &Net, addr: [u8; 4]) -> bool {
+    // SAFETY: `net` is alive; the address is passed by value.
+    unsafe { bindings::baton_addr_is_local(net.as_ptr(), u32::from_ne_bytes(addr)) }
+}
+
 /// Delivers the IPv4 packet `data` (a complete packet with valid checksums)
 /// to `net`'s stack as if it had arrived on the device that routes to its
 /// source address. Process context only.

@@ -9,7 +9,9 @@
 #     off, and with a back-end whose window scale differs from the
 #     front-end's (small tcp_rmem);
 #   - 50 concurrent clients, local and remote dispatch mixed, all exact;
-#   - refusals: no listener on the back-end (a clean reset within 3 s, or
+#   - refusals: a peer asked to take a connection for an address that is
+#     not its own refuses it (reset); no listener on the back-end (a clean
+#     reset within 3 s, or
 #     served locally when the service has a local back-end), peer down
 #     (served locally), a client that says nothing for 4 s and non-HTTP
 #     first bytes (handed to the scheduler's choice anyway);
@@ -105,7 +107,10 @@ bctl fe backend add "$vip:84" "198.18.1.4:$be_port" peer 3
 bctl fe rule add "$vip:84" path /b/ to "198.18.1.4:$be_port"
 bctl fe rule add "$vip:84" host a.example to "198.18.1.3:$be_port" index 0
 bctl fe rule list
-for p in 80 81 82 83 84; do
+# :85 a back-end address that is not its peer's own: the peer refuses it.
+bctl fe service add "$vip:85"
+bctl fe backend add "$vip:85" 198.18.1.77:8080 peer 2
+for p in 80 81 82 83 84 85; do
 	wait_listen fe "$p"
 done
 
@@ -170,6 +175,13 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 log "no listener: curl rc=$rc after ${ms} ms: $msg"
 [ "$rc" -eq 56 ] || [ "$rc" -eq 52 ] || fail "no listener: want a reset (curl 56/52), got rc=$rc: $msg"
 ((ms < 3000)) || fail "no listener: reset took $ms ms"
+
+# A peer never replays a connection to an address that is not its own.
+rc=0
+msg=$(ns_exec cl curl -sS --max-time 10 "http://$vip:85/name" 2>&1) || rc=$?
+[ "$rc" -eq 56 ] || [ "$rc" -eq 52 ] || fail "foreign back-end address: want a reset, got rc=$rc: $msg"
+dmesg | grep -q "names a back-end address that is not this node's, refused" ||
+	fail "be1 did not log the refused foreign address"
 
 # No listener behind :82's remote back-end, but a local one: always served.
 for i in 1 2 3 4; do
