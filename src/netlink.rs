@@ -519,11 +519,11 @@ impl Command<Baton> for ServiceGet {
                     r.nest(service_attr::RULE, |r| {
                         r.put_u32(rule_attr::INDEX, i as u32)?;
                         if let Some((h, suffix)) = &rule.host {
-                            r.put_bytes(rule_attr::HOST, h.as_bytes())?;
+                            r.put_string(rule_attr::HOST, h.as_bytes())?;
                             r.put_u8(rule_attr::HOST_SUFFIX, u8::from(*suffix))?;
                         }
                         if let Some(p) = &rule.path {
-                            r.put_bytes(rule_attr::PATH, p.as_bytes())?;
+                            r.put_string(rule_attr::PATH, p.as_bytes())?;
                         }
                         r.put_u32_be(rule_attr::BACKEND_ADDR, rule.backend.addr)?;
                         r.put_u16(rule_attr::BACKEND_PORT, rule.backend.port)

@@ -330,9 +330,24 @@ impl Reply {
         Ok(())
     }
 
-    /// Adds an attribute with the bytes `value` (a string without NUL).
-    pub(crate) fn put_bytes(&mut self, id: u16, value: &[u8]) -> Result {
-        self.put(id, value)
+    /// Adds a string attribute from `value` (without NUL), NUL-terminated
+    /// as `NLA_STRING` replies are (`nla_put_string`).
+    pub(crate) fn put_string(&mut self, id: u16, value: &[u8]) -> Result {
+        let len = value.len().checked_add(1).ok_or_else(emsgsize)?;
+        let len = c_int::try_from(len).map_err(|_| emsgsize())?;
+        // SAFETY: `skb` is a valid message we own; `nla_reserve` returns
+        // room for `len` payload bytes, which we fill completely.
+        let nla = unsafe { bindings::nla_reserve(self.skb.as_ptr(), c_int::from(id), len) };
+        if nla.is_null() {
+            return Err(emsgsize());
+        }
+        // SAFETY: `nla` has `len` = `value.len() + 1` payload bytes.
+        unsafe {
+            let data = bindings::baton_nla_data(nla).cast::<u8>();
+            core::ptr::copy_nonoverlapping(value.as_ptr(), data, value.len());
+            *data.add(value.len()) = 0;
+        }
+        Ok(())
     }
 
     /// Adds a NUL-terminated string attribute.

@@ -46,16 +46,19 @@ check_eq "status-get version" "$(ynl --do status-get | jq -r .version)" \
 	"$(cat "$BATON_REPO/VERSION")"
 ping -c 3 -i 0.2 127.0.0.1 >/dev/null
 check_ge "status-get hooks.local-out" "$(ynl --do status-get | jq -r '.hooks."local-out"')" 3
-check_eq "config-get" "$(ynl --do config-get | jq -c .)" '{"ctrl-port":7300,"node-id":0}'
-ynl --do config-set --json '{"ctrl-port": 7400, "node-id": 42}' >/dev/null
+check_eq "config-get" "$(ynl --do config-get | jq -c .)" \
+	'{"ctrl-port":7300,"node-id":0,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":300000}'
+ynl --do config-set --json '{"ctrl-port": 7400, "node-id": 42, "idle-timeout-ms": 60000}' >/dev/null
 check_eq "config-get after config-set" "$(ynl --do config-get | jq -c .)" \
-	'{"ctrl-port":7400,"node-id":42}'
-check_eq "batonctl agrees" "$(batonctl -j config show)" '{"ctrl-port":7400,"node-id":42}'
+	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000}'
+check_eq "batonctl agrees" "$(batonctl -j config show)" \
+	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000}'
 ynl_err 34 "integer out of range" --do config-set --json '{"ctrl-port": 0}'
 ynl_err 22 "no configuration attribute given" --do config-set --json '{}'
 ynl_err 22 "attribute is read-only" --do config-set --json '{"version": "x"}'
+ynl_err 22 "handoff-timeout-ms must be between 100 and 30000" --do config-set --json '{"handoff-timeout-ms": 5}'
 check_eq "config unchanged by refused requests" "$(ynl --do config-get | jq -c .)" \
-	'{"ctrl-port":7400,"node-id":42}'
+	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000}'
 
 # Peers: a nested request attribute, a multi-attr nested reply with an enum
 # and a big-endian IPv4 address.
@@ -77,5 +80,23 @@ ynl_err 22 "attribute is read-only" --do peer-add --json "{\"peer\": {\"node-id\
 ynl --do peer-del --json '{"peer": {"node-id": 7}}' >/dev/null
 ynl_err 2 "no peer with this node-id" --do peer-del --json '{"peer": {"node-id": 7}}'
 check_eq "peer-get after del" "$(ynl --do peer-get | jq -c '[.peer[]."node-id"]')" '[8]'
+
+# Services, back-ends and rules: strings, a u8 enum, nested multi-attrs.
+vip_int=$(((198 << 24) | (18 << 16) | (1 << 8) | 100)) # 198.18.1.100
+be_int=$(((198 << 24) | (18 << 16) | (1 << 8) | 3))    # 198.18.1.3
+ynl --do service-add --json "{\"service\": {\"addr\": $vip_int, \"port\": 80, \"scheduler\": \"wrr\"}}" >/dev/null
+ynl --do backend-add --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"weight\": 2}}" >/dev/null
+ynl --do rule-add --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"rule\": {\"host\": \"a.example\", \"path\": \"/b/\", \"backend-addr\": $be_int, \"backend-port\": 8080}}" >/dev/null
+svc=$(ynl --do service-get)
+log "service-get: $svc"
+check_eq "service-get scheduler" "$(jq -r '.service[0].scheduler' <<<"$svc")" wrr
+check_eq "service-get rule" "$(jq -c '.service[0].rule[0] | [.index, .host, .path, ."backend-addr", ."backend-port"]' <<<"$svc")" \
+	'[0,"a.example","/b/","198.18.1.3",8080]'
+check_eq "batonctl agrees" "$(batonctl -j rule list | jq -c '.[0].rules[0] | [.host, .path, .backend]')" \
+	'["a.example","/b/","198.18.1.3:8080"]'
+ynl_err 22 "rule needs a host or a path" --do rule-add --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"rule\": {\"backend-addr\": $be_int, \"backend-port\": 8080}}"
+ynl_err 34 "rule index out of range" --do rule-del --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"rule\": {\"index\": 3}}"
+check_eq "stats-get active" "$(ynl --do stats-get | jq -r '.stats.active')" 0
+check_eq "conn-get total" "$(ynl --do conn-get | jq -r '."conn-total"')" 0
 baton_unload
 log "all checks passed"

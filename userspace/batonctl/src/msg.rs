@@ -326,7 +326,12 @@ pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
         let mut rules = Vec::new();
         for (_, r) in a.iter().filter(|&&(t, _)| t == service_attr::RULE) {
             let r = parse_attrs(r)?;
-            let text = |ty| find(&r, ty).map(|p| String::from_utf8_lossy(p).into_owned());
+            // NUL-terminated strings (NLA_STRING).
+            let text = |ty| {
+                find(&r, ty).map(|p| {
+                    String::from_utf8_lossy(p.strip_suffix(&[0]).unwrap_or(p)).into_owned()
+                })
+            };
             rules.push(Rule {
                 index: u32_of(&r, rule_attr::INDEX, "rule index")?,
                 host: text(rule_attr::HOST),
