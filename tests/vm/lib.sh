@@ -273,6 +273,37 @@ baton_unload() {
 	log "baton.ko unloaded"
 }
 
+# expect_error MESSAGE CMD...: CMD fails with exit 1 and MESSAGE in its
+# output (batonctl's kernel errors carry the extack message).
+expect_error() {
+	local _want=$1 _rc=0 _msg
+	shift
+	_msg=$("$@" 2>&1) || _rc=$?
+	check_eq "exit code of '$*'" "$_rc" 1
+	grep -qF "$_want" <<<"$_msg" || fail "'$*': want '$_want', got: $_msg"
+}
+
+# baton_star FE FE_ADDR BE BE_ADDR...: namespace FE (control address
+# FE_ADDR) becomes node 1 and each BE node 2, 3, ..., peers of FE and FE of
+# them; returns once every channel is up.
+baton_star() {
+	local _fe=$1 _fe_addr=$2 _id=2
+	shift 2
+	ns_exec "$_fe" "$BATONCTL" config set node-id 1
+	while (($# >= 2)); do
+		ns_exec "$1" "$BATONCTL" config set node-id "$_id"
+		ns_exec "$_fe" "$BATONCTL" peer add "$_id" "$2"
+		ns_exec "$1" "$BATONCTL" peer add 1 "$_fe_addr"
+		_id=$((_id + 1))
+		shift 2
+	done
+	wait_for -t 60 _baton_all_up "$_fe" || fail "control channels of $_fe not all up"
+}
+
+_baton_all_up() {
+	ns_exec "$1" "$BATONCTL" -j peer list | jq -e 'length > 0 and (map(.state == "up") | all)' >/dev/null
+}
+
 # batonctl ARGS...: the repository's release build of batonctl.
 batonctl() {
 	[ -x "$BATONCTL" ] || fail "$BATONCTL not built (make userspace)"

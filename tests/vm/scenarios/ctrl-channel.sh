@@ -36,15 +36,6 @@ peer_state_is() {
 	[ "$(peer state)" = "$1" ]
 }
 
-# expect_error MESSAGE CMD...: CMD fails with exit 1 and MESSAGE on stderr.
-expect_error() {
-	local want=$1 rc=0 msg
-	shift
-	msg=$("$@" 2>&1) || rc=$?
-	check_eq "exit code of '$*'" "$rc" 1
-	grep -qF "$want" <<<"$msg" || fail "'$*': want '$want', got: $msg"
-}
-
 setup_guest_net
 baton_load
 batonctl config set node-id "$me"

@@ -42,10 +42,6 @@ bctl() {
 	ns_exec "$1" "$BATONCTL" "${@:2}"
 }
 
-peer_up() {
-	[ "$(bctl "$1" -j peer list | jq -r "map(select(.\"node-id\" == $2))[0].state")" = up ]
-}
-
 # tx NS: bytes sent by NS's eth0.
 tx() {
 	link_stat "$1" eth0 tx_bytes
@@ -69,15 +65,7 @@ for i in 1 2; do
 done
 
 # baton: the front-end is node 1, back-ends nodes 2 and 3.
-bctl fe config set node-id 1
-bctl be1 config set node-id 2
-bctl be2 config set node-id 3
-bctl fe peer add 2 198.18.1.3
-bctl fe peer add 3 198.18.1.4
-bctl be1 peer add 1 198.18.1.2
-bctl be2 peer add 1 198.18.1.2
-wait_for -t 30 peer_up fe 2 || fail "channel fe-be1 not up"
-wait_for -t 30 peer_up fe 3 || fail "channel fe-be2 not up"
+baton_star fe 198.18.1.2 be1 198.18.1.3 be2 198.18.1.4
 bctl fe service add "$vip:$port" scheduler rr
 bctl fe backend add "$vip:$port" "198.18.1.3:$be_port" peer 2
 bctl fe backend add "$vip:$port" "198.18.1.4:$be_port" peer 3

@@ -23,15 +23,6 @@ set -euo pipefail
 
 require_cmd jq setpriv ip
 
-# expect_error MESSAGE CMD...: CMD fails with exit 1 and MESSAGE on stderr.
-expect_error() {
-	local want=$1 rc=0 msg
-	shift
-	msg=$("$@" 2>&1) || rc=$?
-	check_eq "exit code of '$*'" "$rc" 1
-	grep -qF "$want" <<<"$msg" || fail "'$*': want '$want', got: $msg"
-}
-
 svc_json() {
 	batonctl -j service list
 }
