@@ -118,7 +118,9 @@ enum RuleCommand {
         vip: (Ipv4Addr, u16),
         /// host NAME (exact) or domain NAME (itself and below), path PREFIX,
         /// to ADDR:PORT (a back-end of the service), index N (default: last)
-        #[arg(value_name = "KEY VALUE", required = true)]
+        // A host name may start with '-' (the kernel takes it, save prints
+        // it): the words are values, never options.
+        #[arg(value_name = "KEY VALUE", required = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
     /// Delete the rule at INDEX (from 0) of a service
@@ -806,6 +808,27 @@ mod tests {
         ] {
             assert_eq!(parse_err(bad).kind(), ErrorKind::ValueValidation, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rule_words_may_start_with_a_dash() {
+        let Action::RuleAdd(r) = parse_ok(&[
+            "rule",
+            "add",
+            "198.18.1.10:80",
+            "host",
+            "-a.example",
+            "to",
+            "198.18.2.2:80",
+        ])
+        .action
+        else {
+            panic!("not a rule add");
+        };
+        assert_eq!(
+            r.host.map(|(h, d)| (h.as_bytes().to_vec(), d)),
+            Some((b"-a.example".to_vec(), false))
+        );
     }
 
     #[test]
