@@ -151,6 +151,20 @@ pub fn host_name(s: &[u8]) -> Result<HostName, NameError> {
     Fixed::new(s, |b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
 }
 
+/// How a domain (suffix) rule may be written on the command line:
+/// `*.example.com` stands for the domain `example.com`.
+pub const WILDCARD: &[u8] = b"*.";
+
+/// Validates a host condition as a user writes it: `*.example.com` is the
+/// domain `example.com` (`true`: a suffix match), anything else an exact
+/// name (`false`).
+pub fn host_spec(s: &[u8]) -> Result<(HostName, bool), NameError> {
+    match s.strip_prefix(WILDCARD) {
+        Some(domain) => host_name(domain).map(|h| (h, true)),
+        None => host_name(s).map(|h| (h, false)),
+    }
+}
+
 /// Validates a path prefix for a rule.
 pub fn path_prefix(s: &[u8]) -> Result<PathPrefix, NameError> {
     if !s.is_empty() && s.first() != Some(&b'/') {

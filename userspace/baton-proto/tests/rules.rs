@@ -4,7 +4,7 @@
 
 use baton_proto::{
     http::parse_request,
-    rules::{first_match, host_name, path_prefix, HostMatch, NameError, Rule},
+    rules::{first_match, host_name, host_spec, path_prefix, HostMatch, NameError, Rule, WILDCARD},
 };
 use proptest::prelude::*;
 
@@ -183,4 +183,49 @@ fn rule_conf_checks_and_matching() {
     assert!(domain.rule().matches(&req));
     let req = parse_request(b"GET / HTTP/1.1\r\nHost: badexample.com\r\n\r\n").unwrap();
     assert!(!domain.rule().matches(&req));
+}
+
+#[test]
+fn host_specs() {
+    let spec = |s: &str| host_spec(s.as_bytes()).map(|(h, d)| (h.as_bytes().to_vec(), d));
+    assert_eq!(
+        spec("www.example.com"),
+        Ok((b"www.example.com".to_vec(), false))
+    );
+    assert_eq!(spec("*.example.com"), Ok((b"example.com".to_vec(), true)));
+    assert_eq!(spec("*."), Err(NameError::Empty));
+    assert_eq!(spec(""), Err(NameError::Empty));
+    assert_eq!(spec("*"), Err(NameError::BadChar));
+    assert_eq!(spec("*.*.example.com"), Err(NameError::BadChar));
+    assert_eq!(spec("a.*.example.com"), Err(NameError::BadChar));
+    assert_eq!(spec("ex ample.com"), Err(NameError::BadChar));
+    assert_eq!(spec(&"a".repeat(254)), Err(NameError::TooLong));
+    assert_eq!(
+        spec(&format!("*.{}", "a".repeat(253))).map(|(_, d)| d),
+        Ok(true)
+    );
+}
+
+proptest! {
+    /// `*.` before a domain, then the domain: what was parsed.
+    #[test]
+    fn host_spec_round_trips(name in "[a-zA-Z0-9_.-]{1,60}", domain in any::<bool>()) {
+        let written = if domain { format!("*.{name}") } else { name.clone() };
+        let (h, d) = host_spec(written.as_bytes()).unwrap();
+        prop_assert_eq!(d, domain);
+        prop_assert_eq!(h.as_bytes(), name.as_bytes());
+        let mut again = if d { WILDCARD.to_vec() } else { Vec::new() };
+        again.extend_from_slice(h.as_bytes());
+        prop_assert_eq!(again, written.into_bytes());
+    }
+
+    /// Only host characters are accepted, after an optional `*.`.
+    #[test]
+    fn host_spec_accepts_only_host_characters(s in "\\PC{0,40}") {
+        let body = s.strip_prefix("*.").unwrap_or(&s);
+        let ok = !body.is_empty()
+            && body.len() <= 253
+            && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+        prop_assert_eq!(host_spec(s.as_bytes()).is_ok(), ok);
+    }
 }

@@ -111,14 +111,17 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum RuleCommand {
-    /// Add a rule: VIP:PORT [host NAME | domain NAME] [path PREFIX] to ADDR:PORT [index N]
+    /// Add a rule: VIP:PORT [host NAME | host *.DOMAIN | domain DOMAIN] [path PREFIX]
+    /// to ADDR:PORT [index N]
     Add {
         /// The service
         #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
         vip: (Ipv4Addr, u16),
-        /// host NAME (exact) or domain NAME (itself and below), path PREFIX,
+        /// host NAME (exact) or domain NAME / host *.NAME (itself and below), path PREFIX,
         /// to ADDR:PORT (a back-end of the service), index N (default: last)
-        #[arg(value_name = "KEY VALUE", required = true)]
+        // A host name may start with '-' (the kernel takes it, save prints
+        // it): the words are values, never options.
+        #[arg(value_name = "KEY VALUE", required = true, allow_hyphen_values = true)]
         words: Vec<String>,
     },
     /// Delete the rule at INDEX (from 0) of a service
@@ -130,9 +133,13 @@ enum RuleCommand {
         #[arg(value_name = "INDEX")]
         index: u32,
     },
-    /// List the rules of every service, in order
+    /// List the rules of every service, or of one, in order
     #[command(visible_alias = "show")]
-    List,
+    List {
+        /// Only this service
+        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
+        vip: Option<(Ipv4Addr, u16)>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -284,9 +291,15 @@ fn rule_spec(vip: (Ipv4Addr, u16), words: &[String]) -> Result<RuleSpec, String>
                 if spec.host.is_some() {
                     return Err("give one of 'host' and 'domain'".into());
                 }
-                let name = rules::host_name(v.as_bytes())
-                    .map_err(|e| format!("{k} '{v}': {}", e.message().to_string_lossy()))?;
-                spec.host = Some((name, k == "domain"));
+                // `host *.example.com` is `domain example.com`.
+                let host = if k == "domain" {
+                    rules::host_name(v.as_bytes()).map(|name| (name, true))
+                } else {
+                    rules::host_spec(v.as_bytes())
+                };
+                let host =
+                    host.map_err(|e| format!("{k} '{v}': {}", e.message().to_string_lossy()))?;
+                spec.host = Some(host);
             }
             "path" => {
                 spec.path = Some(
@@ -481,8 +494,8 @@ pub enum Action {
     RuleAdd(RuleSpec),
     /// `rule del`.
     RuleDel((Ipv4Addr, u16), u32),
-    /// `rule list`.
-    RuleList,
+    /// `rule list [VIP:PORT]`: every service's rules, or one's.
+    RuleList(Option<(Ipv4Addr, u16)>),
     /// `stats`.
     Stats,
     /// `save`.
@@ -562,7 +575,7 @@ where
                 Action::RuleAdd(rule_spec(vip, &words).map_err(|m| option_error("rule", "add", m))?)
             }
             RuleCommand::Del { vip, index } => Action::RuleDel(vip, index),
-            RuleCommand::List => Action::RuleList,
+            RuleCommand::List { vip } => Action::RuleList(vip),
         },
         Command::Stats => Action::Stats,
         Command::Save => Action::Save,
@@ -809,6 +822,60 @@ mod tests {
     }
 
     #[test]
+    fn host_wildcard_is_a_domain() {
+        let host = |words: &[&str]| {
+            let mut argv = vec!["rule", "add", "198.18.1.10:80"];
+            argv.extend_from_slice(words);
+            argv.extend_from_slice(&["to", "198.18.2.2:80"]);
+            match parse_ok(&argv).action {
+                Action::RuleAdd(r) => r.host.map(|(h, d)| (h.as_bytes().to_vec(), d)),
+                other => panic!("{other:?}"),
+            }
+        };
+        let domain = Some((b"example.com".to_vec(), true));
+        assert_eq!(host(&["host", "*.example.com"]), domain);
+        assert_eq!(host(&["domain", "example.com"]), domain);
+        assert_eq!(
+            host(&["host", "www.example.com"]),
+            Some((b"www.example.com".to_vec(), false))
+        );
+        for bad in [
+            &["host", "*."][..],
+            &["host", "a.*.example.com"],
+            &["domain", "*.example.com"],
+            &["host", "*.a", "domain", "a"],
+        ] {
+            let mut argv = vec!["rule", "add", "198.18.1.10:80"];
+            argv.extend_from_slice(bad);
+            argv.extend_from_slice(&["to", "198.18.2.2:80"]);
+            let e = parse_err(&argv);
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(e.to_string().contains(bad[0]), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn rule_words_may_start_with_a_dash() {
+        let Action::RuleAdd(r) = parse_ok(&[
+            "rule",
+            "add",
+            "198.18.1.10:80",
+            "host",
+            "-a.example",
+            "to",
+            "198.18.2.2:80",
+        ])
+        .action
+        else {
+            panic!("not a rule add");
+        };
+        assert_eq!(
+            r.host.map(|(h, d)| (h.as_bytes().to_vec(), d)),
+            Some((b"-a.example".to_vec(), false))
+        );
+    }
+
+    #[test]
     fn peer_commands() {
         assert_eq!(
             parse_ok(&["peer", "add", "2", "198.18.0.2:7400"]).action,
@@ -832,7 +899,11 @@ mod tests {
         assert_eq!(parse_ok(&["conn", "list"]).action, Action::ConnList);
         assert_eq!(parse_ok(&["-j", "conn", "show"]).action, Action::ConnList);
         assert_eq!(parse_ok(&["stats"]).action, Action::Stats);
-        assert_eq!(parse_ok(&["rule", "list"]).action, Action::RuleList);
+        assert_eq!(parse_ok(&["rule", "list"]).action, Action::RuleList(None));
+        assert_eq!(
+            parse_ok(&["-j", "rule", "show", "198.18.1.10:80"]).action,
+            Action::RuleList(Some((Ipv4Addr::new(198, 18, 1, 10), 80)))
+        );
         assert_eq!(
             parse_ok(&["rule", "del", "198.18.1.10:80", "2"]).action,
             Action::RuleDel((Ipv4Addr::new(198, 18, 1, 10), 80), 2)

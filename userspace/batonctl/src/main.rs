@@ -94,6 +94,9 @@ fn restore(file: Option<std::path::PathBuf>) -> Result<Vec<u8>, Error> {
     Ok(Vec::new())
 }
 
+/// `ENOENT`, the errno of an unknown object.
+const ENOENT: i32 = 2;
+
 /// Carries out one command; returns what it prints.
 fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
     let format = invocation.format;
@@ -149,7 +152,19 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             Baton::connect()?.rule_del(vip, index)?;
             Vec::new()
         }
-        Action::RuleList => output::rules(&Baton::connect()?.services()?, format).into_bytes(),
+        Action::RuleList(vip) => {
+            let mut services = Baton::connect()?.services()?;
+            if let Some((addr, port)) = vip {
+                services.retain(|s| s.addr == addr && s.port == port);
+                if services.is_empty() {
+                    return Err(Error::Kernel {
+                        errno: ENOENT,
+                        message: Some("service not found".into()),
+                    });
+                }
+            }
+            output::rules(&services, format).into_bytes()
+        }
         Action::ConnList => output::conns(&Baton::connect()?.conns()?, format).into_bytes(),
         Action::Stats => output::stats(&Baton::connect()?.stats()?, format).into_bytes(),
     };

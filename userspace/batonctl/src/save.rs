@@ -171,4 +171,217 @@ mod tests {
             Some(vec!["peer", "add", "2", "198.18.0.2"])
         );
     }
+
+    mod round_trip {
+        //! Any configuration: `save`, read back line by line by the parser
+        //! of `restore` and applied to an empty namespace the way the kernel
+        //! applies the commands, gives the same configuration and the same
+        //! text.
+
+        use std::net::{Ipv4Addr, SocketAddrV4};
+
+        use baton_proto::service::Scheduler;
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::{
+            cli::{self, Action},
+            output::{Backend, Rule},
+        };
+
+        /// What a namespace holds, as `save` reads it.
+        type State = (Config, Vec<Peer>, Vec<Service>);
+
+        fn service(services: &mut [Service], vip: (Ipv4Addr, u16)) -> &mut Service {
+            services
+                .iter_mut()
+                .find(|s| (s.addr, s.port) == vip)
+                .expect("the service was added before")
+        }
+
+        fn text(b: &[u8]) -> String {
+            String::from_utf8(b.to_vec()).unwrap()
+        }
+
+        /// Applies saved commands to an empty namespace.
+        fn replay(saved: &str) -> Result<State, String> {
+            let mut config = Config::new(7300);
+            let mut peers = Vec::new();
+            let mut services: Vec<Service> = Vec::new();
+            for line in saved.lines() {
+                let Some(words) = words(line) else { continue };
+                let argv = std::iter::once("batonctl").chain(words);
+                let action = cli::parse(argv)
+                    .map_err(|e| format!("{line}: {}", e.to_string().lines().next().unwrap()))?
+                    .action;
+                match action {
+                    Action::ConfigSet(u) => u.apply(&mut config).map_err(|e| format!("{e:?}"))?,
+                    Action::PeerAdd(p) => peers.push(Peer {
+                        node_id: p.node_id,
+                        addr: p.addr,
+                        port: p.port.unwrap_or(config.ctrl_port),
+                        up: false,
+                        last_rx_ms: None,
+                        msgs_in: 0,
+                        msgs_out: 0,
+                        connects: 0,
+                    }),
+                    Action::ServiceAdd(s) => services.push(Service {
+                        addr: s.vip,
+                        port: s.port,
+                        scheduler: s.scheduler.unwrap_or(Scheduler::Lc).name(),
+                        backends: Vec::new(),
+                        rules: Vec::new(),
+                    }),
+                    Action::BackendAdd(b) => service(&mut services, b.vip).backends.push(Backend {
+                        addr: b.addr.0,
+                        port: b.addr.1,
+                        weight: b.weight.unwrap_or(1),
+                        peer: b.peer.unwrap_or(0),
+                    }),
+                    Action::RuleAdd(r) => {
+                        let s = service(&mut services, r.vip);
+                        let at = r.index.map_or(s.rules.len(), |i| i as usize);
+                        s.rules.insert(
+                            at,
+                            Rule {
+                                index: 0,
+                                host: r.host.map(|(h, _)| text(h.as_bytes())),
+                                domain: r.host.is_some_and(|(_, d)| d),
+                                path: r.path.map(|p| text(p.as_bytes())),
+                                backend: SocketAddrV4::new(r.backend.0, r.backend.1),
+                            },
+                        );
+                        for (i, r) in s.rules.iter_mut().enumerate() {
+                            r.index = i as u32;
+                        }
+                    }
+                    other => return Err(format!("save printed {other:?}")),
+                }
+            }
+            Ok((config, peers, services))
+        }
+
+        /// A rule: host (name, domain), path, which back-end.
+        type RuleShape = (Option<(String, bool)>, Option<String>, prop::sample::Index);
+        /// A service: scheduler, back-ends (weight, on a peer), rules.
+        type ServiceShape = (usize, Vec<(u32, bool)>, Vec<RuleShape>);
+        /// Settings: node id, ctrl-port, request, handoff, idle timeouts.
+        type Settings = (u32, u16, u32, u32, u32);
+
+        /// Host names as the kernel takes them (`rules::host_name`): any of
+        /// letters, digits, `-`, `.`, `_`.
+        fn rule_shape() -> impl Strategy<Value = RuleShape> {
+            (
+                prop::option::of(("[a-zA-Z0-9._-]{1,12}", any::<bool>())),
+                prop::option::of("/[!-~]{0,12}"),
+                any::<prop::sample::Index>(),
+            )
+        }
+
+        fn state() -> impl Strategy<Value = State> {
+            let settings = (
+                0..5u32,
+                1..=u16::MAX,
+                100..=60_000u32,
+                100..=30_000u32,
+                1000..=86_400_000u32,
+            );
+            let peers = prop::collection::btree_set(1..50u32, 0..4);
+            let services = prop::collection::vec(
+                (
+                    0..4usize,
+                    prop::collection::vec((0..=65_535u32, any::<bool>()), 0..4),
+                    prop::collection::vec(rule_shape(), 0..4),
+                ),
+                0..4,
+            );
+            (settings, peers, services).prop_map(|(c, ids, shapes)| build(c, ids, shapes))
+        }
+
+        fn build(
+            (node_id, ctrl_port, request, handoff, idle): Settings,
+            peer_ids: std::collections::BTreeSet<u32>,
+            shapes: Vec<ServiceShape>,
+        ) -> State {
+            let config = Config {
+                ctrl_port,
+                node_id,
+                request_timeout_ms: request,
+                handoff_timeout_ms: handoff,
+                idle_timeout_ms: idle,
+            };
+            let peers: Vec<Peer> = peer_ids
+                .into_iter()
+                .filter(|&id| id != node_id)
+                .map(|id| Peer {
+                    node_id: id,
+                    addr: Ipv4Addr::new(198, 18, 0, id as u8),
+                    port: 7300 + id as u16,
+                    up: false,
+                    last_rx_ms: None,
+                    msgs_in: 0,
+                    msgs_out: 0,
+                    connects: 0,
+                })
+                .collect();
+            let services = shapes
+                .into_iter()
+                .enumerate()
+                .map(|(i, (sched, backends, rules))| {
+                    let backends: Vec<Backend> = backends
+                        .into_iter()
+                        .enumerate()
+                        .map(|(j, (weight, remote))| Backend {
+                            addr: Ipv4Addr::new(198, 18, 2, j as u8 + 1),
+                            port: 8000 + i as u16,
+                            weight,
+                            peer: peers.first().filter(|_| remote).map_or(0, |p| p.node_id),
+                        })
+                        .collect();
+                    let rules = if backends.is_empty() {
+                        Vec::new()
+                    } else {
+                        rules
+                            .into_iter()
+                            .enumerate()
+                            .map(|(k, (host, path, which))| {
+                                let b = which.get(&backends);
+                                let path = match (&host, path) {
+                                    (None, None) => Some("/".to_owned()),
+                                    (_, path) => path,
+                                };
+                                Rule {
+                                    index: k as u32,
+                                    domain: host.as_ref().is_some_and(|h| h.1),
+                                    host: host.map(|h| h.0),
+                                    path,
+                                    backend: SocketAddrV4::new(b.addr, b.port),
+                                }
+                            })
+                            .collect()
+                    };
+                    Service {
+                        addr: Ipv4Addr::new(198, 18, 1, 10),
+                        port: 80 + i as u16,
+                        scheduler: Scheduler::ALL[sched].name(),
+                        backends,
+                        rules,
+                    }
+                })
+                .collect();
+            (config, peers, services)
+        }
+
+        proptest! {
+            #[test]
+            fn save_restore_save_is_identical(state in state()) {
+                let (config, peers, services) = &state;
+                let saved = commands(config, peers, services);
+                let back = replay(&saved).map_err(TestCaseError::fail)?;
+                prop_assert_eq!(&back, &state);
+                prop_assert_eq!(commands(&back.0, &back.1, &back.2), saved);
+            }
+        }
+    }
 }
