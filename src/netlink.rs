@@ -348,6 +348,14 @@ impl Command<Baton> for PeerDel {
         if !config.peers.iter().any(|p| p.node_id == node_id) {
             return Err(peer_error(info, PeerError::NotFound));
         }
+        let used = config
+            .services
+            .iter()
+            .any(|s| s.backends.iter().any(|b| b.peer == node_id));
+        if used {
+            info.set_err_msg(c"peer serves a backend: delete the backend first", None);
+            return Err(EBUSY);
+        }
         let mut rest = KVec::with_capacity(config.peers.len(), GFP_KERNEL)?;
         for p in config.peers.iter().filter(|p| p.node_id != node_id) {
             rest.push(*p, GFP_KERNEL)?;
@@ -559,12 +567,15 @@ impl Command<Baton> for BackendAdd {
             }
             Ok(())
         })?;
-        let backend = BackendConf { addr, weight, peer };
         let mut config = baton.state(info).config().lock();
         let me = config.base.node_id;
         if peer != 0 && peer != me && !config.peers.iter().any(|p| p.node_id == peer) {
             return Err(service_error(info, ServiceError::UnknownPeer));
         }
+        // This node's own id means this node: stored as 0, so that the
+        // back-end stays local if the node id changes.
+        let peer = if peer == me { 0 } else { peer };
+        let backend = BackendConf { addr, weight, peer };
         let service = find_service(&mut config.services, vip)
             .ok_or_else(|| service_error(info, ServiceError::NoService))?;
         check_backend_add(service.backends.iter(), &backend).map_err(|e| service_error(info, e))?;

@@ -54,6 +54,7 @@ expect_error "service not found" batonctl backend add 198.18.1.99:80 198.18.2.1:
 expect_error "backend exists" batonctl backend add 198.18.1.10:80 198.18.2.1:8080
 expect_error "not a configured peer" batonctl backend add 198.18.1.10:80 198.18.2.9:80 peer 9
 expect_error "backend not found" batonctl backend del 198.18.1.10:80 198.18.2.9:80
+expect_error "peer serves a backend" batonctl peer del 2
 rc=0
 batonctl backend add 198.18.1.10:80 198.18.2.9:80 weight 70000 2>/dev/null || rc=$?
 check_eq "weight out of range is a usage error" "$rc" 2
