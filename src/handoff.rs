@@ -108,13 +108,16 @@ fn choose(
 }
 
 /// Reads the first request from `sock` into `buf` until the head is
-/// complete, `buf` is full, the client stops sending or the time is up.
+/// complete, `buf` is full, the client closes its side or the time is up.
+/// `EPIPE` if the client closed without sending anything.
 fn read_request(sock: &Socket, buf: &mut [u8], timeout_ms: u32) -> Result<usize> {
     let deadline = kthread::now_ms() + u64::from(timeout_ms);
     let mut n = 0;
     while n < buf.len() {
         match sock.recv(&mut buf[n..]) {
-            Ok(0) => return Err(EPIPE),
+            Ok(0) if n == 0 => return Err(EPIPE),
+            // Closed after some bytes: hand those (and the FIN) over.
+            Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e == EAGAIN => {}
             Err(e) => return Err(e),
@@ -209,13 +212,16 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, sock: Socket) {
                 }
             }
             match reply {
-                Reply::Ack(a) => Ok(Translation::new(
-                    req.frontend_isn,
-                    a.backend_isn,
-                    req.frontend_tsval,
-                    a.backend_tsval,
-                    fe_wscale,
-                    a.backend_wscale,
+                Reply::Ack(a) => Ok((
+                    Translation::new(
+                        req.frontend_isn,
+                        a.backend_isn,
+                        req.frontend_tsval,
+                        a.backend_tsval,
+                        fe_wscale,
+                        a.backend_wscale,
+                    ),
+                    req.options & opt_bits::FIN != 0,
                 )),
                 Reply::Nack(r) => Err(r),
             }
@@ -223,10 +229,11 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, sock: Socket) {
         Err(r) => Err(r),
     };
     match result {
-        Ok(xlate) => {
+        Ok((xlate, fin)) => {
             rt.conns.with(&key, |f| {
                 f.xlate = xlate;
                 f.phase = Phase::Forwarding;
+                f.fin_client |= fin;
             });
             rt.conns.stats.handoffs_ok.fetch_add(1, Ordering::Relaxed);
             // Dropping the socket sends an RST, which the flow drops.
@@ -290,10 +297,31 @@ fn freeze<'a>(
         }
     }
     let st = sock.tcp_state().map_err(|_| reason::OTHER)?;
-    if !st.established || st.bytes_received != n as u64 || st.snd_una != st.snd_nxt {
+    // A client may have sent its request and closed its side (FIN, as
+    // HTTP/1.0 clients that shut down writing do): the FIN is handed over
+    // too.
+    let fin = st.close_wait;
+    // `bytes_received` counts the sequence space taken in order: the FIN
+    // takes one.
+    let taken = n as u64 + u64::from(fin);
+    if !(st.established || fin) || st.bytes_received != taken || st.snd_una != st.snd_nxt {
+        if kthread::net_ratelimit() {
+            pr_info!(
+                "handoff {}: connection not in a state to hand off (established {}, client closed {}, {} of {} bytes read, unacked data {})\n",
+                id,
+                st.established,
+                fin,
+                taken,
+                st.bytes_received,
+                st.snd_una != st.snd_nxt
+            );
+        }
         return Err(reason::INVALID);
     }
     let mut options = 0;
+    if fin {
+        options |= opt_bits::FIN;
+    }
     if st.sack {
         options |= opt_bits::SACK;
     }
@@ -311,7 +339,11 @@ fn freeze<'a>(
         client,
         vip,
         backend,
-        client_isn: st.rcv_nxt.wrapping_sub(n as u32).wrapping_sub(1),
+        client_isn: st
+            .rcv_nxt
+            .wrapping_sub(n as u32)
+            .wrapping_sub(1)
+            .wrapping_sub(u32::from(fin)),
         frontend_isn: st.snd_nxt.wrapping_sub(1),
         client_tsval: if st.timestamps { st.ts_recent } else { 0 },
         frontend_tsval: if st.timestamps { st.tsval_now } else { 0 },
@@ -532,6 +564,24 @@ fn replay(rt: &Runtime, req: &HandoffReq<'_>, key: &Key) -> core::result::Result
         if payload.is_empty() {
             break;
         }
+    }
+    if req.options & opt_bits::FIN != 0 {
+        let fin = Segment {
+            saddr: req.client.addr,
+            daddr: req.backend.addr,
+            sport: req.client.port,
+            dport: req.backend.port,
+            seq,
+            ack: isn.wrapping_add(1),
+            flags: flags::FIN | flags::ACK,
+            window: req.client_window,
+            options: BuildOptions {
+                timestamps: (ts && tsval.is_some()).then_some((req.client_tsval, backend_tsval)),
+                ..BuildOptions::default()
+            },
+            payload: &[],
+        };
+        inject(rt, &fin, &mut buf).map_err(|_| reason::OTHER)?;
     }
     Ok(HandoffAck {
         id: req.id,

@@ -67,8 +67,11 @@ pub mod opt_bits {
     pub const TIMESTAMPS: u8 = 2;
     /// Window scaling (`client_wscale` is meaningful).
     pub const WSCALE: u8 = 4;
+    /// The client has closed its side: a FIN follows `data` (at
+    /// `client_isn + 1 + data_len`).
+    pub const FIN: u8 = 8;
     /// All defined bits.
-    pub const ALL: u8 = SACK | TIMESTAMPS | WSCALE;
+    pub const ALL: u8 = SACK | TIMESTAMPS | WSCALE | FIN;
 }
 
 /// Why a back-end refused a handoff or a connection ended

@@ -61,6 +61,8 @@ pub(crate) struct Socket {
 
 /// `TCP_ESTABLISHED` of `include/net/tcp_states.h`.
 const TCP_ESTABLISHED: u32 = 1;
+/// `TCP_CLOSE_WAIT`: the peer sent its FIN.
+const TCP_CLOSE_WAIT: u32 = 8;
 
 /// What [`Socket::tcp_state`] reports of a connected TCP socket.
 #[derive(Clone, Copy, Debug, Default)]
@@ -93,6 +95,8 @@ pub(crate) struct TcpState {
     pub(crate) rcv_wscale: u8,
     /// In `TCP_ESTABLISHED`.
     pub(crate) established: bool,
+    /// In `TCP_CLOSE_WAIT`: the peer sent its FIN (counted in `rcv_nxt`).
+    pub(crate) close_wait: bool,
 }
 
 // SAFETY: a `struct socket` may be used from any thread; every operation
@@ -294,6 +298,7 @@ impl Socket {
             snd_wscale: raw.snd_wscale,
             rcv_wscale: raw.rcv_wscale,
             established: u32::from(raw.state) == TCP_ESTABLISHED,
+            close_wait: u32::from(raw.state) == TCP_CLOSE_WAIT,
         })
     }
 

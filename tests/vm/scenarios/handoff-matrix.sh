@@ -191,6 +191,10 @@ got=$( (
 got=$(printf 'HELLO baton\r\n\r\n' | ns_exec cl timeout 20 socat -t 5 - "TCP:$vip:80")
 grep -q "Error code: [45]0[01]" <<<"$got" ||
 	fail "non-HTTP bytes: want the back-end's error page, got '$got'"
+# A client that sends part of a head and closes its side (FIN): the bytes
+# and the FIN are handed over, the server answers what it got.
+got=$(printf 'GET /name HTTP/1.0\r\n' | ns_exec cl timeout 20 socat -t 5 - "TCP:$vip:80" | tail -n 1)
+[[ $got == be[12] ]] || fail "client FIN before the handoff: got '$got'"
 
 # Content rules: the first matching rule decides, in the order listed.
 check_eq "rule order" "$(bctl fe -j rule list | jq -c '.[] | select(.service == "'"$vip"':84") | [.rules[] | [.index, .host, .path, .backend]]')" \

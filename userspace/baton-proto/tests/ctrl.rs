@@ -292,7 +292,7 @@ fn handoff_fields_are_checked() {
     b[HEADER_LEN + 24..HEADER_LEN + 26].copy_from_slice(&[0, 0]);
     assert_eq!(roundtrip(&b).unwrap_err(), DecodeError::BadField);
     assert_eq!(refused(46, 15), DecodeError::BadField);
-    assert_eq!(refused(48, 8), DecodeError::BadField);
+    assert_eq!(refused(48, 16), DecodeError::BadField);
     let mut b = bytes.clone();
     b[HEADER_LEN + 44..HEADER_LEN + 46].copy_from_slice(&[0, 63]);
     assert_eq!(roundtrip(&b).unwrap_err(), DecodeError::BadField);
