@@ -147,7 +147,10 @@ struct Running {
 }
 
 /// The control plane of one namespace.
-#[pin_data(PinnedDrop)]
+///
+/// Its threads hold the namespace's runtime; `Runtime::shutdown` stops
+/// them (`reconcile` with no node id and no peers) before the runtime goes.
+#[pin_data]
 pub(crate) struct Ctrl {
     net: NetPtr,
     #[pin]
@@ -288,14 +291,6 @@ impl Ctrl {
             .iter()
             .find(|t| t.data().conf.node_id == node_id)
             .map(|t| t.data().status())
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Ctrl {
-    fn drop(self: Pin<&mut Self>) {
-        // `Runtime::shutdown` stopped every thread already; dropping the
-        // (empty) lists is all that is left.
     }
 }
 
