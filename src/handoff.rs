@@ -471,7 +471,11 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>) -> Message<'st
     }
 }
 
-fn replay(rt: &Runtime, req: &HandoffReq<'_>, key: &Key) -> core::result::Result<HandoffAck, u8> {
+fn replay<'a>(
+    rt: &Runtime,
+    req: &HandoffReq<'a>,
+    key: &Key,
+) -> core::result::Result<HandoffAck, u8> {
     let ts = req.options & opt_bits::TIMESTAMPS != 0;
     let ws = req.options & opt_bits::WSCALE != 0;
     let mut buf =
@@ -530,6 +534,23 @@ fn replay(rt: &Runtime, req: &HandoffReq<'_>, key: &Key) -> core::result::Result
         f.xlate = xlate;
         f.phase = Phase::Established;
     });
+    // The client's segments after its SYN: ACK of the SYN/ACK with the
+    // request bytes, then its FIN if it had closed.
+    let segment = |seq: u32, flags: u8, payload: &'a [u8]| Segment {
+        saddr: req.client.addr,
+        daddr: req.backend.addr,
+        sport: req.client.port,
+        dport: req.backend.port,
+        seq,
+        ack: isn.wrapping_add(1),
+        flags,
+        window: req.client_window,
+        options: BuildOptions {
+            timestamps: (ts && tsval.is_some()).then_some((req.client_tsval, backend_tsval)),
+            ..BuildOptions::default()
+        },
+        payload,
+    };
     let mut seq = req.client_isn.wrapping_add(1);
     let mut chunks = req.data.chunks(INJECT_MSS);
     let mut first = true;
@@ -539,26 +560,9 @@ fn replay(rt: &Runtime, req: &HandoffReq<'_>, key: &Key) -> core::result::Result
             None if first => &[][..],
             None => break,
         };
-        let seg = Segment {
-            saddr: req.client.addr,
-            daddr: req.backend.addr,
-            sport: req.client.port,
-            dport: req.backend.port,
-            seq,
-            ack: isn.wrapping_add(1),
-            flags: if payload.is_empty() {
-                flags::ACK
-            } else {
-                flags::ACK | flags::PSH
-            },
-            window: req.client_window,
-            options: BuildOptions {
-                timestamps: (ts && tsval.is_some()).then_some((req.client_tsval, backend_tsval)),
-                ..BuildOptions::default()
-            },
-            payload,
-        };
-        inject(rt, &seg, &mut buf).map_err(|_| reason::OTHER)?;
+        let push = if payload.is_empty() { 0 } else { flags::PSH };
+        inject(rt, &segment(seq, flags::ACK | push, payload), &mut buf)
+            .map_err(|_| reason::OTHER)?;
         seq = seq.wrapping_add(payload.len() as u32);
         first = false;
         if payload.is_empty() {
@@ -566,22 +570,8 @@ fn replay(rt: &Runtime, req: &HandoffReq<'_>, key: &Key) -> core::result::Result
         }
     }
     if req.options & opt_bits::FIN != 0 {
-        let fin = Segment {
-            saddr: req.client.addr,
-            daddr: req.backend.addr,
-            sport: req.client.port,
-            dport: req.backend.port,
-            seq,
-            ack: isn.wrapping_add(1),
-            flags: flags::FIN | flags::ACK,
-            window: req.client_window,
-            options: BuildOptions {
-                timestamps: (ts && tsval.is_some()).then_some((req.client_tsval, backend_tsval)),
-                ..BuildOptions::default()
-            },
-            payload: &[],
-        };
-        inject(rt, &fin, &mut buf).map_err(|_| reason::OTHER)?;
+        inject(rt, &segment(seq, flags::FIN | flags::ACK, &[]), &mut buf)
+            .map_err(|_| reason::OTHER)?;
     }
     Ok(HandoffAck {
         id: req.id,
