@@ -548,6 +548,11 @@ fn peer_main(peer: &Peer) {
 
 /// Checks an accepted connection's HELLO and gives it to its peer.
 fn admit(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<(), Closed> {
+    // A stranger is turned away at once, before the listener spends any
+    // time waiting for a HELLO from it.
+    if !shared.peers.lock().iter().any(|p| p.conf.addr == from.addr) {
+        return Err(Closed::Protocol("not a peer address"));
+    }
     let mut ch = Channel::new(sock).map_err(Closed::Io)?;
     let id = ch.expect_hello()?;
     let peer = shared

@@ -7,6 +7,8 @@
 # state and counters. Then:
 #   - garbage sent to a node's control port is refused and logged, and the
 #     real channel stays up;
+#   - 300 silent connections from an address that is no peer's are each
+#     closed at once (logged, rate-limited), and the real channel stays up;
 #   - the link of guest 1 goes down for a while: both sides declare the peer
 #     down (heartbeat timeout), reconnect when it returns, connects = 2;
 #   - peer errors carry the kernel's message (duplicate, own id, unknown),
@@ -65,6 +67,51 @@ fi
 check_eq "still up after garbage" "$(peer state)" up
 check_eq "connects after garbage" "$(peer connects)" 1
 barrier garbage-checked
+
+# 300 silent connections to guest 1's control port from an address that is
+# no peer's: each is turned away at once (no HELLO wait), so all of them
+# are closed within seconds, and the real channel stays up.
+if ((BATON_GUEST == 0)); then
+	ip addr add 198.18.0.50/24 dev eth0
+	closed=$(timeout 60 python3 - "$(guest_addr 1)" <<'PY'
+import socket, sys, time
+peer = sys.argv[1]
+socks = []
+closed = 0
+for _ in range(300):
+    s = socket.socket()
+    s.bind(("198.18.0.50", 0))
+    s.settimeout(5)
+    try:
+        s.connect((peer, 7300))
+    except (ConnectionResetError, ConnectionRefusedError):
+        closed += 1  # turned away while connecting
+        continue
+    socks.append(s)
+deadline = time.time() + 5
+for s in socks:
+    s.settimeout(max(0.01, deadline - time.time()))
+    try:
+        if s.recv(1) == b"":
+            closed += 1
+    except ConnectionResetError:
+        closed += 1
+    except OSError:
+        pass
+print(closed)
+PY
+	)
+	check_eq "stranger connections closed within 5 s" "$closed" 300
+	ip addr del 198.18.0.50/24 dev eth0
+fi
+barrier strangers-sent
+if ((BATON_GUEST == 1)); then
+	dmesg | grep -q "connection from 198.18.0.50:[0-9]* refused: not a peer address" ||
+		fail "stranger connections were not logged"
+fi
+check_eq "still up after strangers" "$(peer state)" up
+check_eq "connects after strangers" "$(peer connects)" 1
+barrier strangers-checked
 
 # Link failure on guest 1.
 if ((BATON_GUEST == 1)); then
