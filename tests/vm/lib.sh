@@ -283,6 +283,15 @@ expect_error() {
 	grep -qF "$_want" <<<"$_msg" || fail "'$*': want '$_want', got: $_msg"
 }
 
+# baton_frontend NS VIP: namespace NS ("-": the guest's own) carries the
+# service address VIP on its eth0 and forwards the client packets baton
+# rewrites toward back-ends, without ICMP redirects to the clients.
+baton_frontend() {
+	ns_exec "$1" ip addr add "$2/32" dev eth0
+	ns_exec "$1" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+		net.ipv4.conf.eth0.send_redirects=0
+}
+
 # baton_star FE FE_ADDR BE BE_ADDR...: namespace FE (control address
 # FE_ADDR) becomes node 1 and each BE node 2, 3, ..., peers of FE and FE of
 # them; returns once every channel is up.

@@ -36,9 +36,7 @@ setup_guest_net
 show insmod "$BATON_KO"
 case $BATON_GUEST in
 1)
-	ip addr add "$vip/32" dev eth0
-	sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-		net.ipv4.conf.eth0.send_redirects=0
+	baton_frontend - "$vip"
 	show "$BATONCTL" config set node-id 1
 	show "$BATONCTL" peer add 2 "$(guest_addr 2)"
 	wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e '.[0].state == \"up\"' >/dev/null" ||

@@ -44,9 +44,7 @@ baton_load
 
 case $BATON_GUEST in
 1)
-	ip addr add "$vip/32" dev eth0
-	sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-		net.ipv4.conf.eth0.send_redirects=0
+	baton_frontend - "$vip"
 	batonctl config set node-id 1
 	batonctl peer add 2 "$(guest_addr 2)"
 	batonctl peer add 3 "$(guest_addr 3)"

@@ -60,9 +60,7 @@ expected() {
 
 baton_load
 lan_setup 1 sw cl fe be1 be2
-ip -n fe addr add "$vip/32" dev eth0
-ns_exec fe sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-	net.ipv4.conf.eth0.send_redirects=0
+baton_frontend fe "$vip"
 
 for ns in fe be1 be2; do
 	case $ns in fe) a=198.18.1.2 ;; be1) a=198.18.1.3 ;; be2) a=198.18.1.4 ;; esac

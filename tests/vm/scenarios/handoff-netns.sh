@@ -49,9 +49,7 @@ tx() {
 
 baton_load
 lan_setup 1 sw cl fe be1 be2
-ip -n fe addr add "$vip/32" dev eth0
-ns_exec fe sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-	net.ipv4.conf.eth0.send_redirects=0
+baton_frontend fe "$vip"
 
 # Back-ends: an HTTP server each, with its own 10 MB file.
 for i in 1 2; do

@@ -16,6 +16,9 @@ use baton_proto::packet::{
 use baton_proto::seq::Translation;
 use proptest::{collection::vec, option, prelude::*};
 
+mod common;
+use common::be16;
+
 // ---------------------------------------------------------------------------
 // Fixtures.
 
@@ -108,10 +111,6 @@ fn client_packet(flow: &mut Flow, buf: &mut [u8], now: u64) -> Verdict {
 fn server_packet(flow: &mut Flow, buf: &mut [u8], now: u64) -> Verdict {
     let mut p = TcpPacket::parse(buf, CsumMode::Full).expect("parses");
     flow.on_server_packet(&mut p, now)
-}
-
-fn be16(buf: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([buf[at], buf[at + 1]])
 }
 
 /// Both checksums of `buf` equal a recomputation from scratch.

@@ -9,6 +9,9 @@ use baton_proto::packet::{
 use baton_proto::seq::{Translation, MAX_WSCALE};
 use proptest::{collection::vec, prelude::*};
 
+mod common;
+use common::{be16, ref_ip_check, ref_partial_check, ref_tcp_check};
+
 /// A u32 anywhere, often near the wrap-around.
 fn wrapping_u32() -> impl Strategy<Value = u32> {
     prop_oneof![
@@ -33,58 +36,6 @@ fn translation() -> impl Strategy<Value = Translation> {
         shift(),
     )
         .prop_map(|(fi, bi, ft, bt, fw, bw)| Translation::new(fi, bi, ft, bt, fw, bw))
-}
-
-// ---------------------------------------------------------------------------
-// Reference checksum and packet helpers (independent of the crate's).
-
-fn ref_fold_sum(data: &[u8]) -> u16 {
-    let mut acc: u64 = 0;
-    for (i, b) in data.iter().enumerate() {
-        acc += if i % 2 == 0 {
-            u64::from(*b) << 8
-        } else {
-            u64::from(*b)
-        };
-    }
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
-}
-
-fn be16(buf: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([buf[at], buf[at + 1]])
-}
-
-fn pseudo_sum_input(buf: &[u8]) -> Vec<u8> {
-    let ihl = usize::from(buf[0] & 0x0f) * 4;
-    let mut data = Vec::new();
-    data.extend_from_slice(&buf[12..20]);
-    data.push(0);
-    data.push(IPPROTO_TCP);
-    data.extend_from_slice(&((buf.len() - ihl) as u16).to_be_bytes());
-    data
-}
-
-/// From-scratch IPv4 header checksum.
-fn ref_ip_check(buf: &[u8]) -> u16 {
-    let ihl = usize::from(buf[0] & 0x0f) * 4;
-    let mut h = buf[..ihl].to_vec();
-    h[10] = 0;
-    h[11] = 0;
-    !ref_fold_sum(&h)
-}
-
-/// From-scratch full TCP checksum.
-fn ref_tcp_check(buf: &[u8]) -> u16 {
-    let ihl = usize::from(buf[0] & 0x0f) * 4;
-    let mut data = pseudo_sum_input(buf);
-    let at = data.len() + 16;
-    data.extend_from_slice(&buf[ihl..]);
-    data[at] = 0;
-    data[at + 1] = 0;
-    !ref_fold_sum(&data)
 }
 
 /// A client/back-end segment: fields, timestamps, SACK blocks placed after
@@ -565,7 +516,7 @@ proptest! {
         let mut buf = p.encode();
         let ihl = 20;
         // CHECKSUM_PARTIAL convention: the folded pseudo-header sum.
-        let partial = ref_fold_sum(&pseudo_sum_input(&buf));
+        let partial = ref_partial_check(&buf);
         buf[ihl + 16..ihl + 18].copy_from_slice(&partial.to_be_bytes());
         let ip_before = buf[..20].to_vec();
         let mut k = TcpPacket::parse(&mut buf, CsumMode::Partial).unwrap();
