@@ -11,8 +11,10 @@
 //! belongs to no flow, passes untouched.
 
 use crate::{
+    handoff::Arrival,
     proto::{
         flow::{Flow, Key, Role, Verdict as FlowVerdict},
+        mem,
         packet::{self, CsumMode, TcpPacket},
     },
     sys::{
@@ -22,7 +24,7 @@ use crate::{
         skb::Csum,
     },
 };
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 /// Hash buckets.
@@ -78,6 +80,11 @@ pub(crate) struct Stats {
     pub(crate) returned: AtomicU64,
     /// Packets dropped by a flow (front-end socket, frozen, replay).
     pub(crate) dropped: AtomicU64,
+    /// Connections handed off before their request was complete because
+    /// their worker's waiting list was full.
+    pub(crate) hurried: AtomicU64,
+    /// Connections on the service workers' waiting lists now.
+    pub(crate) waiting: AtomicU32,
 }
 
 /// The flows of a namespace.
@@ -110,6 +117,16 @@ impl Conns {
     }
 
     /// Number of flows.
+    /// Bytes of memory the table and the waiting requests take: entries
+    /// (as the kmalloc caches that hold them), buckets and request buffers.
+    pub(crate) fn memory(&self) -> u64 {
+        let entry = mem::kmalloc_size(RcuHash::<FlowCell>::NODE_SIZE);
+        let waiting = self.stats.waiting.load(Ordering::Relaxed) as usize;
+        (self.len() * entry
+            + BUCKETS * RcuHash::<FlowCell>::BUCKET_SIZE
+            + waiting * mem::kmalloc_size(Arrival::BYTES)) as u64
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }

@@ -4,12 +4,20 @@
 //!
 //! One persistent kernel TCP connection per peer pair, on each node's
 //! `ctrl-port`: the node with the smaller node id connects, the other
-//! accepts. Both send HELLO first (node id, capabilities); afterwards each
-//! side sends a HEARTBEAT every [`HEARTBEAT_MS`] and declares the peer down
-//! when nothing arrived for [`DEAD_MS`]. A connecting side retries with
+//! accepts. Both send HELLO first (node id, capabilities, nonce), then AUTH,
+//! tagged with the session key when the namespace has a key (see
+//! [`crate::proto::ctrl`]); a channel is established only when the other
+//! side's AUTH verified, and only then does it replace an older channel of
+//! the same peer. Afterwards each side sends a HEARTBEAT every
+//! [`HEARTBEAT_MS`] and declares the peer down when nothing arrived for
+//! [`DEAD_MS`]. A connecting side retries with
 //! exponential backoff from [`BACKOFF_MIN_MS`] to [`BACKOFF_MAX_MS`].
 //!
-//! Threads: one listener per namespace (while the node id is set) and one
+//! Threads: one listener per namespace (while the node id is set), which
+//! turns strangers away and queues the other connections for
+//! [`HANDSHAKE_THREADS`] handshake threads (at most [`PENDING_PER_ADDR`] per
+//! address, [`PENDING_MAX`] in all, so that silent connections from one
+//! address hold neither the port nor the other peers' handshakes), and one
 //! thread per configured peer, each doing blocking socket calls with
 //! timeouts, so that a stop request is seen within [`TICK_MS`]. Frames are
 //! encoded and validated by [`crate::proto::ctrl`]; a frame that does not
@@ -23,16 +31,19 @@ use crate::{
     },
     state::Runtime,
     sys::{
+        crypto::{self, Hmac},
         kthread::{self, Thread},
         netns::NetPtr,
         socket::{SockAddr, Socket},
+        vec,
     },
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
-    new_mutex,
+    new_condvar, new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{Arc, CondVar, Mutex},
+    time::msecs_to_jiffies,
 };
 
 /// Interval between heartbeats.
@@ -43,11 +54,17 @@ pub(crate) const DEAD_MS: u64 = 3 * HEARTBEAT_MS;
 const TICK_MS: u32 = 250;
 /// Time allowed for the HELLO exchange and for connecting.
 const HELLO_MS: u32 = 2000;
+/// Handshake threads per namespace: the listener hands them accepted
+/// connections, so that a slow or silent one holds a thread, not the port.
+const HANDSHAKE_THREADS: usize = 4;
+/// Accepted connections waiting for a handshake thread, at most.
+const PENDING_MAX: usize = 16;
+/// Connections from one address waiting or in a handshake, at most: a flood
+/// from one address cannot keep the others' handshakes out.
+const PENDING_PER_ADDR: usize = 2;
 /// First and last reconnect delay.
 const BACKOFF_MIN_MS: u32 = 100;
 const BACKOFF_MAX_MS: u32 = 5000;
-/// Capabilities this node announces in HELLO.
-const CAPABILITIES: u32 = 0;
 
 /// What `batonctl peer list` shows of a peer's channel.
 #[derive(Clone, Copy, Debug, Default)]
@@ -71,6 +88,8 @@ struct Peer {
     rt: Arc<Runtime>,
     me: u32,
     conf: PeerConf,
+    /// The namespace's key when the peer was configured.
+    key: Option<Arc<Hmac>>,
     up: AtomicBool,
     /// `kthread::now_ms()` of the last frame received, 0 if none.
     last_rx_ms: AtomicU64,
@@ -134,14 +153,61 @@ struct Shared {
     net: NetPtr,
     me: u32,
     port: u16,
+    key: Option<Arc<Hmac>>,
     #[pin]
     peers: Mutex<KVec<Arc<Peer>>>,
+    /// Accepted connections for the handshake threads.
+    #[pin]
+    pending: Mutex<Pending>,
+    /// Signalled when a connection is queued.
+    #[pin]
+    queued: CondVar,
+}
+
+/// Connections between accept and the end of their handshake.
+struct Pending {
+    /// Waiting for a handshake thread.
+    queue: KVec<(Socket, SockAddr)>,
+    /// The address of each connection queued or in a handshake.
+    busy: KVec<[u8; 4]>,
+}
+
+impl Pending {
+    /// Queues `sock`, unless the queue is full or `from` already has
+    /// [`PENDING_PER_ADDR`] connections in it or in handshakes.
+    fn push(&mut self, sock: Socket, from: SockAddr) -> core::result::Result<(), Closed> {
+        if self.busy.iter().filter(|a| **a == from.addr).count() >= PENDING_PER_ADDR {
+            return Err(Closed::Protocol(
+                "too many handshakes pending from this address",
+            ));
+        }
+        if self.queue.len() >= PENDING_MAX {
+            return Err(Closed::Protocol("too many handshakes pending"));
+        }
+        self.busy
+            .push(from.addr, GFP_KERNEL)
+            .map_err(|e| Closed::Io(e.into()))?;
+        if let Err(e) = self.queue.push((sock, from), GFP_KERNEL) {
+            self.done(from.addr);
+            return Err(Closed::Io(e.into()));
+        }
+        Ok(())
+    }
+
+    /// A handshake of a connection from `addr` ended.
+    fn done(&mut self, addr: [u8; 4]) {
+        if let Some(i) = self.busy.iter().position(|a| *a == addr) {
+            vec::swap_remove(&mut self.busy, i);
+        }
+    }
 }
 
 struct Running {
     me: u32,
     port: u16,
+    key: Option<Arc<Hmac>>,
     listener: Option<Thread<Shared>>,
+    handshakers: KVec<Thread<Shared>>,
     shared: Option<Arc<Shared>>,
     peers: KVec<Thread<Peer>>,
 }
@@ -165,7 +231,9 @@ impl Ctrl {
             running <- new_mutex!(Running {
                 me: 0,
                 port: 0,
+                key: None,
                 listener: None,
+                handshakers: KVec::new(),
                 shared: None,
                 peers: KVec::new(),
             }, "baton_ctrl"),
@@ -173,20 +241,28 @@ impl Ctrl {
     }
 
     /// Makes the running channels match the configuration: listener on
-    /// `port` while `me` (this node's id) is set, one thread per peer.
-    /// Threads whose configuration is unchanged keep running.
+    /// `port` while `me` (this node's id) is set, one thread per peer,
+    /// channels authenticated with `key` if there is one. Threads whose
+    /// configuration is unchanged keep running; a new key restarts all.
     pub(crate) fn reconcile(
         &self,
         rt: &Arc<Runtime>,
         me: u32,
         port: u16,
         peers: &[PeerConf],
+        key: Option<&Arc<Hmac>>,
     ) -> Result {
         let mut old_threads = KVec::new();
         let mut old_listener = None;
+        let mut old_handshakers = KVec::new();
         {
             let mut run = self.running.lock();
-            let restart_all = run.me != me || run.port != port;
+            let same_key = match (&run.key, key) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            };
+            let restart_all = run.me != me || run.port != port || !same_key;
             // Keep the threads of peers whose configuration is unchanged.
             let mut keep = KVec::new();
             for t in core::mem::take(&mut run.peers) {
@@ -204,19 +280,36 @@ impl Ctrl {
                     *s.peers.lock() = KVec::new();
                 }
                 old_listener = run.listener.take();
+                old_handshakers = core::mem::take(&mut run.handshakers);
                 run.shared = None;
                 run.me = me;
                 run.port = port;
+                run.key = key.cloned();
                 if me != 0 {
                     let shared = Arc::pin_init(
                         pin_init!(Shared {
                             net: self.net,
                             me,
                             port,
+                            key: key.cloned(),
                             peers <- new_mutex!(KVec::new(), "baton_ctrl_peers"),
+                            pending <- new_mutex!(
+                                Pending {
+                                    queue: KVec::new(),
+                                    busy: KVec::new(),
+                                },
+                                "baton_ctrl_pending"
+                            ),
+                            queued <- new_condvar!("baton_ctrl_queued"),
                         }),
                         GFP_KERNEL,
                     )?;
+                    for _ in 0..HANDSHAKE_THREADS {
+                        match Thread::spawn(c"baton-handshake", shared.clone(), handshake_main) {
+                            Ok(t) => run.handshakers.push(t, GFP_KERNEL)?,
+                            Err(e) => pr_err!("cannot start a handshake thread: {:?}\n", e),
+                        }
+                    }
                     match Thread::spawn(c"baton-listen", shared.clone(), listen_main) {
                         Ok(t) => run.listener = Some(t),
                         Err(e) => pr_err!("cannot start the control listener: {:?}\n", e),
@@ -235,6 +328,7 @@ impl Ctrl {
                             rt: rt.clone(),
                             me,
                             conf: *conf,
+                            key: key.cloned(),
                             up: AtomicBool::new(false),
                             last_rx_ms: AtomicU64::new(0),
                             msgs_in: AtomicU64::new(0),
@@ -261,6 +355,7 @@ impl Ctrl {
         // Stop the replaced threads outside the lock: the listener takes
         // the peer list lock, and stopping waits for a thread to return.
         drop(old_listener);
+        drop(old_handshakers);
         drop(old_threads);
         Ok(())
     }
@@ -295,7 +390,7 @@ impl Ctrl {
 }
 
 /// Largest frame on the wire.
-const FRAME_MAX: usize = codec::HEADER_LEN + codec::MAX_PAYLOAD;
+const FRAME_MAX: usize = codec::HEADER_LEN + codec::MAX_PAYLOAD + codec::MAC_LEN;
 
 /// One channel: framing and sequence numbers on a socket, from the HELLO
 /// exchange to its end.
@@ -304,6 +399,10 @@ struct Channel {
     rx: KVec<u8>,
     filled: usize,
     rx_seq: codec::SeqCheck,
+    /// The session's tag transform once derived, on a channel with a key.
+    auth: Option<Arc<Hmac>>,
+    /// Direction byte of the frames received.
+    rx_dir: u8,
     /// Moved to [`Peer::tx`] once the channel is established.
     tx: Option<Tx>,
 }
@@ -313,12 +412,25 @@ struct Tx {
     sock: Arc<Socket>,
     buf: KVec<u8>,
     seq: u32,
+    /// The session's tag transform, on an authenticated channel.
+    auth: Option<Arc<Hmac>>,
+    /// Direction byte of the frames sent.
+    dir: u8,
 }
 
 impl Tx {
     fn send(&mut self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
-        let len = codec::encode(msg, self.seq, &mut self.buf)
+        let mut len = codec::encode(msg, self.seq, &mut self.buf)
             .map_err(|_| Closed::Protocol("cannot encode a frame"))?;
+        if let Some(auth) = &self.auth {
+            let body = len;
+            len = codec::add_mac_room(&mut self.buf, body)
+                .map_err(|_| Closed::Protocol("cannot encode a frame"))?;
+            let tag = auth
+                .tag(&[&[self.dir], &self.buf[..body]])
+                .map_err(Closed::Io)?;
+            self.buf[body..len].copy_from_slice(&tag.0);
+        }
         self.seq = self.seq.wrapping_add(1);
         let frame = self
             .buf
@@ -341,7 +453,12 @@ enum Closed {
 }
 
 impl Channel {
-    fn new(sock: Socket) -> Result<Self> {
+    fn new(sock: Socket, initiator: bool) -> Result<Self> {
+        let (tx_dir, rx_dir) = if initiator {
+            (codec::dir::FROM_INITIATOR, codec::dir::FROM_ACCEPTOR)
+        } else {
+            (codec::dir::FROM_ACCEPTOR, codec::dir::FROM_INITIATOR)
+        };
         let sock = Arc::new(sock, GFP_KERNEL)?;
         let rx = KVec::from_elem(0, FRAME_MAX, GFP_KERNEL)?;
         let buf = KVec::from_elem(0, FRAME_MAX, GFP_KERNEL)?;
@@ -350,7 +467,15 @@ impl Channel {
             rx,
             filled: 0,
             rx_seq: codec::SeqCheck::new(),
-            tx: Some(Tx { sock, buf, seq: 0 }),
+            auth: None,
+            rx_dir,
+            tx: Some(Tx {
+                sock,
+                buf,
+                seq: 0,
+                auth: None,
+                dir: tx_dir,
+            }),
         })
     }
 
@@ -365,12 +490,14 @@ impl Channel {
             if self.filled >= codec::HEADER_LEN {
                 let hdr = codec::decode_header(&self.rx[..codec::HEADER_LEN])
                     .map_err(|e| Closed::Protocol(e.describe()))?;
-                let total = codec::HEADER_LEN + hdr.payload_len();
+                let total = hdr.frame_len();
                 if self.filled >= total {
+                    self.check_tag(&hdr)?;
                     self.rx_seq
                         .check(hdr.seq())
                         .map_err(|e| Closed::Protocol(e.describe()))?;
-                    let msg = codec::decode(&hdr, &self.rx[codec::HEADER_LEN..total])
+                    let body = codec::HEADER_LEN + hdr.payload_len();
+                    let msg = codec::decode(&hdr, &self.rx[codec::HEADER_LEN..body])
                         .map_err(|e| Closed::Protocol(e.describe()))?;
                     f(&msg)?;
                     self.rx.copy_within(total..self.filled, 0);
@@ -387,33 +514,120 @@ impl Channel {
         }
     }
 
-    /// Receives the peer's HELLO within [`HELLO_MS`]; returns its node id.
-    fn expect_hello(&mut self) -> core::result::Result<u32, Closed> {
-        let deadline = kthread::now_ms() + u64::from(HELLO_MS);
-        let mut id = None;
-        while id.is_none() {
-            if kthread::now_ms() > deadline {
-                return Err(Closed::Protocol("no HELLO in time"));
-            }
-            self.recv(&mut |m| match m {
-                Message::Hello(h) => {
-                    id = Some(h.node_id);
+    /// Verifies the tag of the complete frame at the start of the buffer,
+    /// or that it has none on a channel without a key.
+    fn check_tag(&self, hdr: &codec::Header) -> core::result::Result<(), Closed> {
+        let refuse = |e: codec::DecodeError| Err(Closed::Protocol(e.describe()));
+        let body = codec::HEADER_LEN + hdr.payload_len();
+        match (&self.auth, hdr.has_mac()) {
+            (Some(auth), true) => {
+                let ok = auth
+                    .verify(
+                        &[&[self.rx_dir], &self.rx[..body]],
+                        &self.rx[body..hdr.frame_len()],
+                    )
+                    .map_err(Closed::Io)?;
+                if ok {
                     Ok(())
+                } else {
+                    refuse(codec::DecodeError::BadMac)
                 }
-                _ => Err(Closed::Protocol("first frame is not HELLO")),
-            })?;
+            }
+            (Some(_), false) => refuse(codec::DecodeError::MissingMac),
+            (None, true) => refuse(codec::DecodeError::UnexpectedMac),
+            (None, false) => Ok(()),
         }
-        id.ok_or(Closed::Protocol("no HELLO"))
     }
 
-    fn hello(&mut self, me: u32) -> core::result::Result<(), Closed> {
+    /// Receives the next frame within [`HELLO_MS`] and hands it to `pick`,
+    /// which keeps what it wants or refuses the frame.
+    fn expect<T>(
+        &mut self,
+        mut pick: impl FnMut(&Message<'_>) -> core::result::Result<T, Closed>,
+    ) -> core::result::Result<T, Closed> {
+        let deadline = kthread::now_ms() + u64::from(HELLO_MS);
+        let mut got = None;
+        while got.is_none() {
+            if kthread::now_ms() > deadline {
+                return Err(Closed::Protocol("handshake not completed in time"));
+            }
+            self.recv(&mut |m| {
+                got = Some(pick(m)?);
+                Ok(())
+            })?;
+        }
+        got.ok_or(Closed::Protocol("no frame"))
+    }
+
+    /// Receives the peer's HELLO.
+    fn expect_hello(&mut self) -> core::result::Result<codec::Hello, Closed> {
+        self.expect(|m| match m {
+            Message::Hello(h) => Ok(*h),
+            _ => Err(Closed::Protocol("first frame is not HELLO")),
+        })
+    }
+
+    /// Sends this node's HELLO, with a fresh nonce; returns it.
+    fn hello(&mut self, me: u32, keyed: bool) -> core::result::Result<codec::Hello, Closed> {
+        let mut hello = codec::Hello {
+            node_id: me,
+            capabilities: if keyed { codec::cap::AUTH } else { 0 },
+            nonce: [0; codec::NONCE_LEN],
+        };
+        crypto::random_bytes(&mut hello.nonce);
         self.tx
             .as_mut()
             .ok_or(Closed::Protocol("no sender"))?
-            .send(&Message::Hello(codec::Hello {
-                node_id: me,
-                capabilities: CAPABILITIES,
-            }))
+            .send(&Message::Hello(hello))?;
+        Ok(hello)
+    }
+
+    /// Completes the handshake after the HELLO exchange: with `key`,
+    /// derives the session key from both HELLOs and tags every frame from
+    /// now on; sends AUTH and waits for the peer's, whose tag proves that
+    /// the peer has the key.
+    fn authenticate(
+        &mut self,
+        key: Option<&Arc<Hmac>>,
+        initiator: &codec::Hello,
+        acceptor: &codec::Hello,
+    ) -> core::result::Result<(), Closed> {
+        let theirs = if self.rx_dir == codec::dir::FROM_INITIATOR {
+            initiator
+        } else {
+            acceptor
+        };
+        let keyed = theirs.capabilities & codec::cap::AUTH != 0;
+        match key {
+            Some(_) if !keyed => {
+                return Err(Closed::Protocol(
+                    "the peer has no key, and this node requires authentication",
+                ))
+            }
+            None if keyed => {
+                return Err(Closed::Protocol(
+                    "the peer requires authentication, and this node has no key",
+                ))
+            }
+            _ => {}
+        }
+        if let Some(key) = key {
+            let session = key
+                .tag(&[&codec::session_info(initiator, acceptor)])
+                .map_err(Closed::Io)?;
+            let auth = Arc::new(Hmac::new(&session.0).map_err(Closed::Io)?, GFP_KERNEL)
+                .map_err(|e| Closed::Io(e.into()))?;
+            self.tx.as_mut().ok_or(Closed::Protocol("no sender"))?.auth = Some(auth.clone());
+            self.auth = Some(auth);
+        }
+        self.tx
+            .as_mut()
+            .ok_or(Closed::Protocol("no sender"))?
+            .send(&Message::Auth)?;
+        self.expect(|m| match m {
+            Message::Auth => Ok(()),
+            _ => Err(Closed::Protocol("first frame after HELLO is not AUTH")),
+        })
     }
 }
 
@@ -452,7 +666,9 @@ fn session(peer: &Peer, ch: &mut Channel) -> Closed {
         }
         let got = ch.recv(&mut |m| match m {
             Message::Heartbeat(_) => Ok(()),
-            Message::Hello(_) => Err(Closed::Protocol("HELLO on an established channel")),
+            Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
+                "handshake frame on an established channel",
+            )),
             Message::HandoffReq(req) => {
                 let reply = handoff::take(&peer.rt, peer.conf.node_id, req);
                 peer.send(&reply)
@@ -486,12 +702,13 @@ fn session(peer: &Peer, ch: &mut Channel) -> Closed {
 fn dial(peer: &Peer) -> core::result::Result<Channel, Closed> {
     let sock = Socket::tcp(peer.net.get(), TICK_MS, HELLO_MS).map_err(Closed::Io)?;
     sock.connect(peer.addr()).map_err(Closed::Io)?;
-    let mut ch = Channel::new(sock).map_err(Closed::Io)?;
-    ch.hello(peer.me)?;
-    let id = ch.expect_hello()?;
-    if id != peer.conf.node_id {
+    let mut ch = Channel::new(sock, true).map_err(Closed::Io)?;
+    let mine = ch.hello(peer.me, peer.key.is_some())?;
+    let theirs = ch.expect_hello()?;
+    if theirs.node_id != peer.conf.node_id {
         return Err(Closed::Protocol("HELLO from an unexpected node id"));
     }
+    ch.authenticate(peer.key.as_ref(), &mine, &theirs)?;
     Ok(ch)
 }
 
@@ -546,15 +763,65 @@ fn peer_main(peer: &Peer) {
     }
 }
 
-/// Checks an accepted connection's HELLO and gives it to its peer.
-fn admit(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<(), Closed> {
-    // A stranger is turned away at once, before the listener spends any
-    // time waiting for a HELLO from it.
+/// Queues an accepted connection for a handshake thread. A stranger is
+/// turned away at once.
+fn queue(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<(), Closed> {
     if !shared.peers.lock().iter().any(|p| p.conf.addr == from.addr) {
         return Err(Closed::Protocol("not a peer address"));
     }
-    let mut ch = Channel::new(sock).map_err(Closed::Io)?;
-    let id = ch.expect_hello()?;
+    shared.pending.lock().push(sock, from)?;
+    shared.queued.notify_one();
+    Ok(())
+}
+
+/// Logs why a connection from `from` was refused (rate-limited).
+fn log_refused(shared: &Shared, from: SockAddr, why: &Closed) {
+    if let Closed::Protocol(what) = why {
+        if kthread::net_ratelimit() {
+            let [a, b, c, d] = from.addr;
+            pr_warn!(
+                "node {}: connection from {}.{}.{}.{}:{} refused: {}\n",
+                shared.me,
+                a,
+                b,
+                c,
+                d,
+                from.port,
+                what
+            );
+        }
+    }
+}
+
+/// A handshake thread: runs the handshakes of queued connections.
+fn handshake_main(shared: &Shared) {
+    while !kthread::should_stop() {
+        let job = {
+            let mut pending = shared.pending.lock();
+            if pending.queue.is_empty() {
+                // Woken by a queued connection or a stop request.
+                let _ = shared
+                    .queued
+                    .wait_interruptible_timeout(&mut pending, msecs_to_jiffies(TICK_MS));
+            }
+            let last = pending.queue.len().checked_sub(1);
+            last.and_then(|i| vec::swap_remove(&mut pending.queue, i))
+        };
+        if let Some((sock, from)) = job {
+            if let Err(why) = admit(shared, sock, from) {
+                log_refused(shared, from, &why);
+            }
+            shared.pending.lock().done(from.addr);
+        }
+    }
+}
+
+/// Runs the handshake of an accepted connection and gives the channel to
+/// its peer.
+fn admit(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<(), Closed> {
+    let mut ch = Channel::new(sock, false).map_err(Closed::Io)?;
+    let theirs = ch.expect_hello()?;
+    let id = theirs.node_id;
     let peer = shared
         .peers
         .lock()
@@ -572,8 +839,10 @@ fn admit(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<
             "connection from a peer that should accept",
         ));
     }
-    ch.hello(shared.me)?;
-    // A new channel replaces the old one (the peer restarted).
+    let mine = ch.hello(shared.me, shared.key.is_some())?;
+    ch.authenticate(shared.key.as_ref(), &theirs, &mine)?;
+    // A new, authenticated channel replaces the old one (the peer
+    // restarted).
     peer.wake();
     *peer.handover.lock() = Some(ch);
     Ok(())
@@ -614,21 +883,8 @@ fn listen_main(shared: &Shared) {
                     addr: [0; 4],
                     port: 0,
                 });
-                match admit(shared, sock, from) {
-                    Err(Closed::Protocol(what)) if kthread::net_ratelimit() => {
-                        let [a, b, c, d] = from.addr;
-                        pr_warn!(
-                            "node {}: connection from {}.{}.{}.{}:{} refused: {}\n",
-                            shared.me,
-                            a,
-                            b,
-                            c,
-                            d,
-                            from.port,
-                            what
-                        );
-                    }
-                    _ => {}
+                if let Err(why) = queue(shared, sock, from) {
+                    log_refused(shared, from, &why);
                 }
             }
             // Timeout, or woken by a stop request.

@@ -107,51 +107,83 @@ fn choose(
     Some((b.addr, peer))
 }
 
-/// Reads the first request from `sock` into `buf` until the head is
-/// complete, `buf` is full, the client closes its side or the time is up.
-/// `EPIPE` if the client closed without sending anything.
-fn read_request(sock: &Socket, buf: &mut [u8], timeout_ms: u32) -> Result<usize> {
-    let deadline = kthread::now_ms() + u64::from(timeout_ms);
-    let mut n = 0;
-    while n < buf.len() {
-        match sock.recv(&mut buf[n..]) {
-            Ok(0) if n == 0 => return Err(EPIPE),
-            // Closed after some bytes: hand those (and the FIN) over.
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e == EAGAIN => {}
-            Err(e) => return Err(e),
-        }
-        if !matches!(
-            http::parse_request(&buf[..n]),
-            Err(http::HttpError::Incomplete)
-        ) && n > 0
-        {
-            break;
-        }
-        if kthread::now_ms() > deadline || kthread::should_stop() {
-            break;
-        }
-    }
-    Ok(n)
+/// A connection accepted on a service while it delivers its first
+/// request, which is read as it arrives, without holding a thread.
+pub(crate) struct Arrival {
+    sock: Socket,
+    client: Endpoint,
+    buf: KVec<u8>,
+    n: usize,
+    /// `kthread::now_ms()` after which it is handed off with what it has.
+    deadline: u64,
 }
 
-/// Serves one connection accepted on service `vip`: hands it off, or
-/// resets it if that fails. Called by the service's worker threads.
-pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, sock: Socket) {
-    let Ok(client) = sock.peer_addr().map(ep) else {
-        return;
-    };
-    let mut buf = match KVec::from_elem(0u8, REQUEST_MAX, GFP_KERNEL) {
-        Ok(b) => b,
-        Err(_) => return,
-    };
-    let timeout = rt.config().lock().base.request_timeout_ms;
-    let n = match read_request(&sock, &mut buf, timeout) {
-        Ok(n) => n,
-        // The client went away before sending anything: nothing to hand.
-        Err(_) => return,
-    };
+impl Arrival {
+    /// Bytes of memory an arrival holds beyond its socket.
+    pub(crate) const BYTES: usize = REQUEST_MAX + core::mem::size_of::<Self>();
+
+    /// Starts reading from `sock`; `None` if the client is already gone or
+    /// there is no memory for its request.
+    pub(crate) fn new(rt: &Runtime, sock: Socket) -> Option<Self> {
+        let client = sock.peer_addr().map(ep).ok()?;
+        let buf = KVec::from_elem(0u8, REQUEST_MAX, GFP_KERNEL).ok()?;
+        let timeout = rt.config().lock().base.request_timeout_ms;
+        Some(Self {
+            sock,
+            client,
+            buf,
+            n: 0,
+            deadline: kthread::now_ms() + u64::from(timeout),
+        })
+    }
+
+    /// When it arrived, as its deadline tells.
+    pub(crate) fn deadline(&self) -> u64 {
+        self.deadline
+    }
+
+    /// Reads what has arrived (with `wait`, up to the socket's receive
+    /// timeout for the first bytes). `Ok(true)` once the request is ready
+    /// to hand off: its head is complete, the buffer is full, the client
+    /// closed its side after sending something, or the time is up. `EPIPE`
+    /// if the client closed without sending anything.
+    pub(crate) fn read(&mut self, mut wait: bool) -> Result<bool> {
+        while self.n < self.buf.len() {
+            let got = if wait {
+                self.sock.recv(&mut self.buf[self.n..])
+            } else {
+                self.sock.recv_nowait(&mut self.buf[self.n..])
+            };
+            wait = false;
+            match got {
+                Ok(0) if self.n == 0 => return Err(EPIPE),
+                // Closed after some bytes: hand those (and the FIN) over.
+                Ok(0) => return Ok(true),
+                Ok(k) => self.n += k,
+                Err(e) if e == EAGAIN => break,
+                Err(e) => return Err(e),
+            }
+            if !matches!(
+                http::parse_request(&self.buf[..self.n]),
+                Err(http::HttpError::Incomplete)
+            ) {
+                return Ok(true);
+            }
+        }
+        Ok(self.n == self.buf.len() || kthread::now_ms() > self.deadline)
+    }
+}
+
+/// Hands off a connection whose request is read (see [`Arrival::read`]),
+/// or resets it if that fails. Called by the service's worker threads.
+pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
+    let Arrival {
+        sock,
+        client,
+        mut buf,
+        n,
+        ..
+    } = arrival;
     let Some((backend, peer)) = choose(rt, &vip, &client, &buf[..n]) else {
         rt.conns
             .stats

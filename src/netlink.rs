@@ -24,12 +24,16 @@ use crate::{
     },
     state::{NetState, Service},
     sys::{
+        crypto::Hmac,
         genl::{AttrPolicy, Command, Family, Info, Op, Perm, Reply},
         kthread, netns, param, vec,
     },
 };
 use core::sync::atomic::Ordering;
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::Arc};
+
+/// Shortest control-channel key accepted (128 bits).
+const AUTH_KEY_MIN: usize = 16;
 
 /// What the commands work on: the per-namespace state.
 pub(crate) struct Baton {
@@ -105,6 +109,8 @@ static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
     AttrPolicy::u32(),                   // REQUEST_TIMEOUT_MS (range: handler)
     AttrPolicy::u32(),                   // HANDOFF_TIMEOUT_MS
     AttrPolicy::u32(),                   // IDLE_TIMEOUT_MS
+    AttrPolicy::binary(64),              // KEY (length: handler)
+    AttrPolicy::reject(READ_ONLY),       // AUTH
 ];
 
 static OPS: [Op<Baton>; 15] = [
@@ -165,7 +171,10 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::FORWARDED, get(&s.forwarded), pad)?;
             r.put_u64(stats_attr::RETURNED, get(&s.returned), pad)?;
             r.put_u64(stats_attr::DROPPED, get(&s.dropped), pad)?;
-            r.put_u32(stats_attr::ACTIVE, rt.conns.len() as u32)
+            r.put_u32(stats_attr::ACTIVE, rt.conns.len() as u32)?;
+            r.put_u32(stats_attr::WAITING, s.waiting.load(Ordering::Relaxed))?;
+            r.put_u64(stats_attr::HURRIED, get(&s.hurried), pad)?;
+            r.put_u64(stats_attr::MEMORY, rt.conns.memory(), pad)
         })?;
         reply.send(info)
     }
@@ -223,13 +232,17 @@ struct ConfigGet;
 
 impl Command<Baton> for ConfigGet {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
-        let config = baton.state(info).config().lock().base;
+        let (config, keyed) = {
+            let c = baton.state(info).config().lock();
+            (c.base, c.key.is_some())
+        };
         let mut reply = Reply::new(info, cmd::CONFIG_GET)?;
         reply.put_u16(attr::CTRL_PORT, config.ctrl_port)?;
         reply.put_u32(attr::NODE_ID, config.node_id)?;
         reply.put_u32(attr::REQUEST_TIMEOUT_MS, config.request_timeout_ms)?;
         reply.put_u32(attr::HANDOFF_TIMEOUT_MS, config.handoff_timeout_ms)?;
         reply.put_u32(attr::IDLE_TIMEOUT_MS, config.idle_timeout_ms)?;
+        reply.put_u8(attr::AUTH, u8::from(keyed))?;
         reply.send(info)
     }
 }
@@ -254,19 +267,45 @@ impl Command<Baton> for ConfigSet {
         update.request_timeout_ms = u32_attr(attr::REQUEST_TIMEOUT_MS)?;
         update.handoff_timeout_ms = u32_attr(attr::HANDOFF_TIMEOUT_MS)?;
         update.idle_timeout_ms = u32_attr(attr::IDLE_TIMEOUT_MS)?;
+        // The transform is made before the lock: it allocates.
+        let key = info
+            .attr(attr::KEY)
+            .map(|a| auth_key(info, a.payload()))
+            .transpose()?;
         let state = baton.state(info);
         let mut config = state.config().lock();
         if let Some(id) = update.node_id {
             check_node_id(&config.peers, id).map_err(|e| peer_error(info, e))?;
         }
-        update.apply(&mut config.base).map_err(|e| {
-            info.set_err_msg(e.message(), None);
-            EINVAL
-        })?;
+        if key.is_none() || update != ConfigUpdate::default() {
+            update.apply(&mut config.base).map_err(|e| {
+                info.set_err_msg(e.message(), None);
+                EINVAL
+            })?;
+        }
+        if let Some(key) = key {
+            config.key = key;
+        }
         config
             .apply_to(state.rt())
             .inspect_err(|_| ctrl_error(info))
     }
+}
+
+/// The HMAC transform of a `key` attribute: `None` (no key) if it is
+/// empty.
+fn auth_key(info: &Info<'_>, key: &[u8]) -> Result<Option<Arc<Hmac>>> {
+    if key.is_empty() {
+        return Ok(None);
+    }
+    if key.len() < AUTH_KEY_MIN {
+        info.set_err_msg(c"key must be 16 to 64 bytes (empty removes it)", None);
+        return Err(EINVAL);
+    }
+    let hmac = Hmac::new(key).inspect_err(|_| {
+        info.set_err_msg(c"cannot set up hmac(sha256) for the key", None);
+    })?;
+    Ok(Some(Arc::new(hmac, GFP_KERNEL)?))
 }
 
 fn ctrl_error(info: &Info<'_>) {

@@ -15,6 +15,7 @@ use crate::{
         uapi::Hook,
     },
     sys::{
+        crypto::Hmac,
         kthread::{self, Thread},
         netfilter::{self, HookSpec, InetHook, SkBuff, Verdict},
         netns::{self, NetId, NetPtr},
@@ -43,6 +44,9 @@ pub(crate) struct NetConfig {
     pub(crate) peers: KVec<PeerConf>,
     /// Services (`service-add`, ...), at most `MAX_SERVICES`.
     pub(crate) services: KVec<Service>,
+    /// The key that authenticates the control channel (`config-set key`),
+    /// as an HMAC transform: the key bytes themselves are not kept.
+    pub(crate) key: Option<Arc<Hmac>>,
 }
 
 /// A service and its back-ends.
@@ -64,8 +68,13 @@ impl NetConfig {
     /// channel and the service listeners. Called with the lock held, so that
     /// concurrent changes reach them in order.
     pub(crate) fn apply_to(&self, rt: &Arc<Runtime>) -> Result {
-        rt.ctrl
-            .reconcile(rt, self.base.node_id, self.base.ctrl_port, &self.peers)?;
+        rt.ctrl.reconcile(
+            rt,
+            self.base.node_id,
+            self.base.ctrl_port,
+            &self.peers,
+            self.key.as_ref(),
+        )?;
         rt.utcp.reconcile(rt, &self.services)
     }
 }
@@ -116,7 +125,7 @@ impl Runtime {
         if let Err(e) = self.utcp.reconcile(self, &[]) {
             pr_err!("stopping the service listeners: {:?}\n", e);
         }
-        if let Err(e) = self.ctrl.reconcile(self, 0, 0, &[]) {
+        if let Err(e) = self.ctrl.reconcile(self, 0, 0, &[], None) {
             pr_err!("stopping the control channel: {:?}\n", e);
         }
         vec::clear(&mut self.replies.lock());
@@ -173,6 +182,7 @@ impl netns::NetState for NetState {
                         base: Config::new(param::ctrl_port()),
                         peers: KVec::new(),
                         services: KVec::new(),
+                        key: None,
                     },
                     "baton_config"
                 ),

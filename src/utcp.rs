@@ -1,22 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! UTCP: the front-end's kernel listeners, one per service, on the VIP
-//! and port. A few worker threads per service accept connections and run
-//! the handoff ([`crate::handoff::serve`]), so that one slow client holds
-//! one worker, not the service.
+//! and port. A few worker threads per service accept connections, read
+//! their first requests and run the handoff ([`crate::handoff::serve`]).
+//!
+//! A worker waits [`FIRST_WAIT_MS`] for a new connection's request, which
+//! on a LAN has arrived by then; a connection whose request is not complete
+//! joins the worker's waiting list, polled without blocking between
+//! accepts, so slow or idle clients (slowloris) hold memory, not threads.
+//! A service's lists hold at most [`WAITING_MAX`] connections: when they
+//! are full, the worker hands off the longest waiting connection of its
+//! list (or the new one) at once with what it sent, as when its
+//! `request-timeout-ms` expires.
 //!
 //! The listeners' receive buffer is small: a client can send only a few
 //! kilobytes before the handoff, all of which travel in the HANDOFF_REQ.
 
 use crate::{
-    handoff,
+    handoff::{self, Arrival},
     proto::ctrl::Endpoint,
     state::{Runtime, Service},
     sys::{
         kthread::{self, Thread},
         socket::{SockAddr, Socket},
+        vec,
     },
 };
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -25,6 +35,13 @@ use kernel::{
 
 /// Worker threads per service.
 const WORKERS: usize = 4;
+/// How long a worker waits for a new connection's request before it lets
+/// the connection wait on its list.
+const FIRST_WAIT_MS: u32 = 20;
+/// Connections waiting for their request, per service.
+const WAITING_MAX: usize = 512;
+/// Pause between polls of the waiting list when nothing happened.
+const POLL_MS: u32 = 2;
 /// Socket timeout of blocking calls: the latency of stop requests.
 const TICK_MS: u32 = 250;
 /// Receive buffer of the listeners (the kernel doubles it).
@@ -37,6 +54,8 @@ struct Worker {
     rt: Arc<Runtime>,
     vip: Endpoint,
     listener: Arc<Socket>,
+    /// Connections on the waiting lists of the service's workers.
+    waiting: Arc<AtomicUsize>,
 }
 
 struct Listening {
@@ -117,12 +136,14 @@ fn start(rt: &Arc<Runtime>, vip: Endpoint) -> Result<Listening> {
     )?;
     let listener = Arc::new(sock, GFP_KERNEL)?;
     let mut workers = KVec::with_capacity(WORKERS, GFP_KERNEL)?;
+    let waiting = Arc::new(AtomicUsize::new(0), GFP_KERNEL)?;
     for _ in 0..WORKERS {
         let w = Arc::new(
             Worker {
                 rt: rt.clone(),
                 vip,
                 listener: listener.clone(),
+                waiting: waiting.clone(),
             },
             GFP_KERNEL,
         )?;
@@ -135,12 +156,109 @@ fn start(rt: &Arc<Runtime>, vip: Endpoint) -> Result<Listening> {
     })
 }
 
+/// A worker's connections waiting for their requests.
+struct Waiting<'a> {
+    w: &'a Worker,
+    list: KVec<Arrival>,
+}
+
+impl Waiting<'_> {
+    fn stats(&self) -> &crate::conn::Stats {
+        &self.w.rt.conns.stats
+    }
+
+    /// Adds `a`. If the service's lists are full, the longest waiting
+    /// connection of this list is handed off instead, or `a` itself if this
+    /// list is empty.
+    fn push(&mut self, a: Arrival) {
+        let room = self
+            .w
+            .waiting
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < WAITING_MAX).then_some(n + 1)
+            })
+            .is_ok();
+        if !room {
+            self.stats().hurried.fetch_add(1, Ordering::Relaxed);
+            let oldest = (0..self.list.len()).min_by_key(|&i| self.list[i].deadline());
+            let out = match oldest {
+                Some(i) => core::mem::replace(&mut self.list[i], a),
+                None => a,
+            };
+            return handoff::serve(&self.w.rt, self.w.vip, out);
+        }
+        if self.list.push(a, GFP_KERNEL).is_ok() {
+            self.stats().waiting.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.w.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn take(&mut self, i: usize) -> Option<Arrival> {
+        let a = vec::swap_remove(&mut self.list, i)?;
+        self.w.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.stats().waiting.fetch_sub(1, Ordering::Relaxed);
+        Some(a)
+    }
+
+    /// Reads from every waiting connection and serves those whose request
+    /// is ready; whether any was.
+    fn poll(&mut self) -> bool {
+        let mut progress = false;
+        let mut i = 0;
+        while i < self.list.len() {
+            match self.list[i].read(false) {
+                Ok(false) => i += 1,
+                ready => {
+                    progress = true;
+                    if let (Some(a), Ok(_)) = (self.take(i), ready) {
+                        handoff::serve(&self.w.rt, self.w.vip, a);
+                    }
+                }
+            }
+        }
+        progress
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let n = self.list.len();
+        self.w.waiting.fetch_sub(n, Ordering::Relaxed);
+        self.stats().waiting.fetch_sub(n as u32, Ordering::Relaxed);
+    }
+}
+
 fn worker_main(w: &Worker) {
+    let mut waiting = Waiting {
+        w,
+        list: KVec::new(),
+    };
     while !kthread::should_stop() {
-        match w.listener.accept(TICK_MS, TICK_MS) {
-            Ok(sock) => handoff::serve(&w.rt, w.vip, sock),
+        // Block in accept only when no connection waits.
+        let accepted = if waiting.list.is_empty() {
+            w.listener.accept(FIRST_WAIT_MS, TICK_MS)
+        } else {
+            w.listener.accept_nowait(FIRST_WAIT_MS, TICK_MS)
+        };
+        let mut progress = accepted.is_ok();
+        match accepted {
+            Ok(sock) => {
+                if let Some(mut a) = Arrival::new(&w.rt, sock) {
+                    match a.read(true) {
+                        Ok(true) => handoff::serve(&w.rt, w.vip, a),
+                        Ok(false) => waiting.push(a),
+                        // Gone before sending anything: nothing to hand.
+                        Err(_) => {}
+                    }
+                }
+            }
             Err(e) if e == EAGAIN || e == EINTR || e == ERESTARTSYS => {}
             Err(_) => kthread::sleep_ms(TICK_MS),
+        }
+        progress |= waiting.poll();
+        if !progress && !waiting.list.is_empty() {
+            kthread::sleep_ms(POLL_MS);
         }
     }
 }

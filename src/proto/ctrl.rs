@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The control-channel protocol between peers: framing and messages.
+//! The control-channel protocol between peers: framing, messages and the
+//! layout of their authentication.
 //!
-//! Every frame is a fixed 16-byte header followed by `len` payload bytes;
-//! all integers are big-endian:
+//! Every frame is a fixed 16-byte header followed by `len` payload bytes
+//! and, when the `MAC` flag is set, a 32-byte HMAC-SHA256 tag; all integers
+//! are big-endian:
 //!
 //! ```text
 //!  0       4       5       6               8               12              16
 //!  +-------+-------+-------+-------+-------+-------+-------+-------+-------+
 //!  | magic "BATN"  |version| type  |     flags     |  payload len  |  seq  |
 //!  +---------------+-------+-------+---------------+---------------+-------+
+//!  | payload (len bytes) ...                       | tag (32, with MAC)    |
 //! ```
 //!
 //! * `version` is [`VERSION`]; a frame of another version closes the channel.
-//! * `flags` must be 0.
+//! * `flags` is 0 or [`flag::MAC`].
 //! * `len` is at most [`MAX_PAYLOAD`] and must match the type's layout
 //!   exactly.
 //! * `seq` counts the frames of one direction of one channel from 0 (the
@@ -22,7 +25,7 @@
 //! Messages (payload layouts):
 //!
 //! ```text
-//!  HELLO      (1)  node_id u32 | capabilities u32                  8 bytes
+//!  HELLO      (1)  node_id u32 | capabilities u32 | nonce 16         24 bytes
 //!  HEARTBEAT  (2)  sent_ms u64 (sender's monotonic clock)          8 bytes
 //!  HANDOFF_REQ (3) id u64 | client addr 4, port u16 | vip addr 4,
 //!                  port u16 | backend addr 4, port u16 | client_isn u32 |
@@ -34,6 +37,7 @@
 //!                  backend_wscale u8 | reserved 3 (0)           20 bytes
 //!  HANDOFF_NACK (5) id u64 | reason u8 | reserved 3 (0)          12 bytes
 //!  CONN_END    (6) id u64 | reason u8 | reserved 3 (0)           12 bytes
+//!  AUTH        (7) (empty)                                        0 bytes
 //! ```
 //!
 //! `id` names a handoff: the front-end chooses it, and it is unique among
@@ -41,6 +45,20 @@
 //! [`opt_bits::TIMESTAMPS`], [`opt_bits::WSCALE`]; a shift above 14 or an
 //! unknown bit is refused. `data` (the bytes the front-end received from the
 //! client) is at most [`MAX_DATA`] bytes.
+//!
+//! Authentication, when the peers share a key: each side's HELLO carries
+//! [`cap::AUTH`] and a fresh random nonce and has no tag; both sides then
+//! derive the channel's session key
+//! `HMAC-SHA256(key, `[`session_info`]`(initiator HELLO, acceptor HELLO))`,
+//! and every later frame, starting with AUTH, carries the tag
+//! `HMAC-SHA256(session key, direction byte ‖ header ‖ payload)` (the
+//! direction byte is [`dir::FROM_INITIATOR`] or [`dir::FROM_ACCEPTOR`]). The
+//! AUTH exchange is the challenge's response: a side that does not know the
+//! key cannot produce it for the other side's nonce. The tag covers `seq`,
+//! so a replayed, reordered or dropped frame of the same channel fails the
+//! sequence check, and the nonces make a frame of another channel fail the
+//! tag. Without a key both sides announce no capability, send AUTH and all
+//! other frames without a tag, and a side with a key refuses a side without.
 //!
 //! Decoding never panics and borrows nothing beyond the input; every error
 //! is a reason to close the channel, with [`DecodeError::describe`] as the
@@ -54,10 +72,38 @@ pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 16;
 /// Largest payload accepted.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
+/// Length of an authentication tag (HMAC-SHA256).
+pub const MAC_LEN: usize = 32;
+/// Length of a HELLO nonce.
+pub const NONCE_LEN: usize = 16;
+/// Length of a HELLO payload.
+pub const HELLO_LEN: usize = 8 + NONCE_LEN;
 /// Fixed part of a HANDOFF_REQ payload.
 pub const HANDOFF_REQ_FIXED: usize = 60;
 /// Most client bytes a HANDOFF_REQ carries.
 pub const MAX_DATA: usize = MAX_PAYLOAD - HANDOFF_REQ_FIXED;
+
+/// Bits of the header's `flags` field.
+pub mod flag {
+    /// A [`super::MAC_LEN`]-byte tag follows the payload.
+    pub const MAC: u16 = 1;
+}
+
+/// HELLO `capabilities` bits.
+pub mod cap {
+    /// The sender has a key: every frame after HELLO carries a tag.
+    pub const AUTH: u32 = 1;
+    /// All defined bits.
+    pub const ALL: u32 = AUTH;
+}
+
+/// The direction byte that starts the input of a frame's tag.
+pub mod dir {
+    /// Frames sent by the side that connected.
+    pub const FROM_INITIATOR: u8 = 1;
+    /// Frames sent by the side that accepted.
+    pub const FROM_ACCEPTOR: u8 = 2;
+}
 
 /// Bits of the HANDOFF_REQ `options` field: what the client's SYN had.
 pub mod opt_bits {
@@ -101,14 +147,18 @@ pub mod msg_type {
     pub const HELLO: u8 = 1;
     /// [`super::Heartbeat`].
     pub const HEARTBEAT: u8 = 2;
-    /// Reserved: handoff request.
+    /// [`super::HandoffReq`].
     pub const HANDOFF_REQ: u8 = 3;
-    /// Reserved: handoff accepted.
+    /// [`super::HandoffAck`].
     pub const HANDOFF_ACK: u8 = 4;
-    /// Reserved: handoff refused.
+    /// [`super::Message::HandoffNack`].
     pub const HANDOFF_NACK: u8 = 5;
-    /// Reserved: connection ended.
+    /// [`super::Message::ConnEnd`].
     pub const CONN_END: u8 = 6;
+    /// [`super::Message::Auth`].
+    pub const AUTH: u8 = 7;
+    /// Highest type.
+    pub const MAX: u8 = AUTH;
 }
 
 /// First frame on a channel, in both directions.
@@ -116,8 +166,10 @@ pub mod msg_type {
 pub struct Hello {
     /// The sender's node id (never 0).
     pub node_id: u32,
-    /// Capability bits of the sender (none defined yet).
+    /// Capability bits of the sender ([`cap`]).
     pub capabilities: u32,
+    /// Fresh random bytes of the sender, for the session key.
+    pub nonce: [u8; NONCE_LEN],
 }
 
 /// Liveness, sent every heartbeat interval by both sides.
@@ -199,6 +251,8 @@ pub enum Message<'a> {
     HandoffNack(IdReason),
     /// CONN_END.
     ConnEnd(IdReason),
+    /// AUTH: the first frame after HELLO, with the first tag.
+    Auth,
 }
 
 impl Message<'_> {
@@ -211,12 +265,15 @@ impl Message<'_> {
             Message::HandoffAck(_) => msg_type::HANDOFF_ACK,
             Message::HandoffNack(_) => msg_type::HANDOFF_NACK,
             Message::ConnEnd(_) => msg_type::CONN_END,
+            Message::Auth => msg_type::AUTH,
         }
     }
 
     const fn payload_len(&self) -> usize {
         match self {
-            Message::Hello(_) | Message::Heartbeat(_) => 8,
+            Message::Hello(_) => HELLO_LEN,
+            Message::Heartbeat(_) => 8,
+            Message::Auth => 0,
             Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
             Message::HandoffAck(_) => 20,
             Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
@@ -230,6 +287,7 @@ pub struct Header {
     msg_type: u8,
     len: u32,
     seq: u32,
+    mac: bool,
 }
 
 impl Header {
@@ -246,6 +304,16 @@ impl Header {
     /// The frame's sequence number.
     pub const fn seq(&self) -> u32 {
         self.seq
+    }
+
+    /// Whether a tag follows the payload.
+    pub const fn has_mac(&self) -> bool {
+        self.mac
+    }
+
+    /// The whole frame's length: header, payload and tag.
+    pub const fn frame_len(&self) -> usize {
+        HEADER_LEN + self.len as usize + if self.mac { MAC_LEN } else { 0 }
     }
 }
 
@@ -270,6 +338,12 @@ pub enum DecodeError {
     BadField,
     /// Sequence number not the expected one.
     OutOfOrder,
+    /// A frame without a tag on an authenticated channel.
+    MissingMac,
+    /// A tag that does not verify.
+    BadMac,
+    /// A tag where none is expected (HELLO, or a channel without a key).
+    UnexpectedMac,
 }
 
 impl DecodeError {
@@ -287,6 +361,9 @@ impl DecodeError {
             DecodeError::OutOfOrder => {
                 "sequence number out of order (lost, replayed or reordered frame)"
             }
+            DecodeError::MissingMac => "frame without a MAC on an authenticated channel",
+            DecodeError::BadMac => "bad MAC (wrong key, or a forged or replayed frame)",
+            DecodeError::UnexpectedMac => "frame with a MAC where none is expected",
         }
     }
 }
@@ -389,10 +466,11 @@ pub fn decode_header(buf: &[u8]) -> Result<Header, DecodeError> {
         return Err(DecodeError::BadVersion(version));
     }
     let msg_type = h.get(5).copied().ok_or(DecodeError::Short)?;
-    if !(msg_type::HELLO..=msg_type::CONN_END).contains(&msg_type) {
+    if !(msg_type::HELLO..=msg_type::MAX).contains(&msg_type) {
         return Err(DecodeError::UnknownType(msg_type));
     }
-    if h.get(6..8) != Some(&[0, 0][..]) {
+    let flags = be_u16(h, 6).ok_or(DecodeError::Short)?;
+    if flags & !flag::MAC != 0 {
         return Err(DecodeError::BadFlags);
     }
     let len = be_u32(h, 8).ok_or(DecodeError::Short)?;
@@ -400,7 +478,12 @@ pub fn decode_header(buf: &[u8]) -> Result<Header, DecodeError> {
         return Err(DecodeError::TooLong);
     }
     let seq = be_u32(h, 12).ok_or(DecodeError::Short)?;
-    Ok(Header { msg_type, len, seq })
+    Ok(Header {
+        msg_type,
+        len,
+        seq,
+        mac: flags & flag::MAC != 0,
+    })
 }
 
 /// Decodes the payload of a frame whose header is `header`.
@@ -410,17 +493,25 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
     }
     match header.msg_type {
         msg_type::HELLO => {
-            if payload.len() != 8 {
+            if payload.len() != HELLO_LEN {
                 return Err(DecodeError::BadLength);
             }
             let node_id = be_u32(payload, 0).ok_or(DecodeError::BadLength)?;
             let capabilities = be_u32(payload, 4).ok_or(DecodeError::BadLength)?;
-            if node_id == 0 {
+            let nonce = payload
+                .get(8..HELLO_LEN)
+                .and_then(|n| n.try_into().ok())
+                .ok_or(DecodeError::BadLength)?;
+            if node_id == 0 || capabilities & !cap::ALL != 0 {
                 return Err(DecodeError::BadField);
+            }
+            if header.mac {
+                return Err(DecodeError::UnexpectedMac);
             }
             Ok(Message::Hello(Hello {
                 node_id,
                 capabilities,
+                nonce,
             }))
         }
         msg_type::HEARTBEAT => {
@@ -448,6 +539,12 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
         }
         msg_type::HANDOFF_NACK => Ok(Message::HandoffNack(decode_id_reason(payload)?)),
         msg_type::CONN_END => Ok(Message::ConnEnd(decode_id_reason(payload)?)),
+        msg_type::AUTH => {
+            if !payload.is_empty() {
+                return Err(DecodeError::BadLength);
+            }
+            Ok(Message::Auth)
+        }
         t => Err(DecodeError::UnknownType(t)),
     }
 }
@@ -473,7 +570,9 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
         Message::Hello(h) => {
             payload[..4].copy_from_slice(&h.node_id.to_be_bytes());
             payload[4..8].copy_from_slice(&h.capabilities.to_be_bytes());
+            payload[8..HELLO_LEN].copy_from_slice(&h.nonce);
         }
+        Message::Auth => {}
         Message::Heartbeat(h) => payload[..8].copy_from_slice(&h.sent_ms.to_be_bytes()),
         Message::HandoffReq(r) => {
             let put_ep = |p: &mut [u8], at: usize, e: &Endpoint| {
@@ -511,6 +610,44 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
         }
     }
     Ok(HEADER_LEN + len)
+}
+
+/// Makes room for a tag after the frame of `len` bytes that [`encode`] wrote
+/// at the start of `buf`: sets [`flag::MAC`] and returns the frame's new
+/// length. The caller computes the tag over the direction byte and
+/// `buf[..len]` (header with the flag, and payload) and writes it into
+/// `buf[len..len + MAC_LEN]`.
+pub fn add_mac_room(buf: &mut [u8], len: usize) -> Result<usize, EncodeError> {
+    let total = len.checked_add(MAC_LEN).ok_or(EncodeError::NoSpace)?;
+    if len < HEADER_LEN || total > buf.len() {
+        return Err(EncodeError::NoSpace);
+    }
+    let flags = u16::from_be_bytes([buf[6], buf[7]]) | flag::MAC;
+    buf[6..8].copy_from_slice(&flags.to_be_bytes());
+    buf[len..total].fill(0);
+    Ok(total)
+}
+
+/// Label that starts the session-key derivation input.
+pub const SESSION_LABEL: [u8; 13] = *b"baton-ctrl-v1";
+/// Length of [`session_info`].
+pub const SESSION_INFO_LEN: usize = SESSION_LABEL.len() + 2 * NONCE_LEN + 8;
+
+/// The input of the session-key derivation of a channel: the label, the
+/// initiator's nonce, the acceptor's nonce, the initiator's node id and the
+/// acceptor's node id.
+pub fn session_info(initiator: &Hello, acceptor: &Hello) -> [u8; SESSION_INFO_LEN] {
+    let mut out = [0; SESSION_INFO_LEN];
+    let (label, rest) = out.split_at_mut(SESSION_LABEL.len());
+    label.copy_from_slice(&SESSION_LABEL);
+    let (n_i, rest) = rest.split_at_mut(NONCE_LEN);
+    n_i.copy_from_slice(&initiator.nonce);
+    let (n_a, rest) = rest.split_at_mut(NONCE_LEN);
+    n_a.copy_from_slice(&acceptor.nonce);
+    let (id_i, id_a) = rest.split_at_mut(4);
+    id_i.copy_from_slice(&initiator.node_id.to_be_bytes());
+    id_a.copy_from_slice(&acceptor.node_id.to_be_bytes());
+    out
 }
 
 /// Checks that the frames of one direction arrive numbered 0, 1, 2, ...

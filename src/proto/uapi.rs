@@ -83,8 +83,13 @@ pub mod attr {
     pub const HANDOFF_TIMEOUT_MS: u16 = 14;
     /// `u32`: idle time after which a connection's state goes (ms).
     pub const IDLE_TIMEOUT_MS: u16 = 15;
+    /// `binary`, 16 to 64 bytes, or empty to remove it: the key that
+    /// authenticates the control channel. Request only: never in a reply.
+    pub const KEY: u16 = 16;
+    /// `u8`, reply only: 1 if a key is set.
+    pub const AUTH: u16 = 17;
     /// Highest attribute number.
-    pub const MAX: u16 = IDLE_TIMEOUT_MS;
+    pub const MAX: u16 = AUTH;
 }
 
 /// Attributes of a `stats` nest (`u64` counters; `active` is `u32`).
@@ -107,8 +112,15 @@ pub mod stats_attr {
     pub const ACTIVE: u16 = 8;
     /// `pad`.
     pub const PAD: u16 = 9;
+    /// `waiting` (`u32`): connections whose request is still arriving.
+    pub const WAITING: u16 = 10;
+    /// `hurried`: connections handed off before their request was complete
+    /// because their worker's waiting list was full.
+    pub const HURRIED: u16 = 11;
+    /// `memory`: bytes of connection state and waiting requests.
+    pub const MEMORY: u16 = 12;
     /// Highest attribute number.
-    pub const MAX: u16 = PAD;
+    pub const MAX: u16 = MEMORY;
 }
 
 /// Attributes of a `conn` nest.

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Headers that bindgen reads to generate src/sys/bindings_generated.rs. */
+#include <crypto/hash.h>
 #include <linux/in.h>
 #include <linux/kthread.h>
 #include <linux/net.h>

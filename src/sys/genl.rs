@@ -76,6 +76,13 @@ impl AttrPolicy {
         Self(p)
     }
 
+    /// Binary data of at most `max` bytes.
+    pub(crate) const fn binary(max: u16) -> Self {
+        let mut p = Self::raw(bindings::NLA_BINARY);
+        p.len = max;
+        Self(p)
+    }
+
     /// A big-endian `u32` (an IPv4 address).
     pub(crate) const fn be32() -> Self {
         Self(Self::raw(bindings::NLA_BE32))

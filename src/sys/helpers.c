@@ -4,7 +4,11 @@
  * (module_param defines static data, which the Rust module! macro of 6.12
  * cannot declare).
  */
+#include <crypto/algapi.h>
+#include <crypto/hash.h>
 #include <linux/kthread.h>
+#include <linux/string.h>
+#include <linux/uio.h>
 #include <linux/netdevice.h>
 #include <linux/rculist.h>
 #include <linux/skbuff.h>
@@ -327,4 +331,56 @@ void baton_put_task_struct(struct task_struct *task)
 u64 baton_now_ms(void)
 {
 	return div_u64(ktime_get_boottime_ns(), NSEC_PER_MSEC);
+}
+
+int baton_hmac_sha256_new(const u8 *key, unsigned int keylen,
+			  struct crypto_shash **out)
+{
+	struct crypto_shash *tfm = crypto_alloc_shash("hmac(sha256)", 0, 0);
+	int err;
+
+	if (IS_ERR(tfm))
+		return PTR_ERR(tfm);
+	err = crypto_shash_setkey(tfm, key, keylen);
+	if (err) {
+		crypto_free_shash(tfm);
+		return err;
+	}
+	*out = tfm;
+	return 0;
+}
+
+void baton_crypto_free_shash(struct crypto_shash *tfm)
+{
+	crypto_free_shash(tfm);
+}
+
+/* One digest over several buffers, with a descriptor on the stack (the
+ * transform is shared; each call has its own descriptor). */
+int baton_hmac_digest(struct crypto_shash *tfm, const struct kvec *parts,
+		      unsigned int nparts, u8 *out)
+{
+	SHASH_DESC_ON_STACK(desc, tfm);
+	unsigned int i;
+	int err;
+
+	desc->tfm = tfm;
+	err = crypto_shash_init(desc);
+	for (i = 0; !err && i < nparts; i++)
+		err = crypto_shash_update(desc, parts[i].iov_base,
+					  parts[i].iov_len);
+	if (!err)
+		err = crypto_shash_final(desc, out);
+	shash_desc_zero(desc);
+	return err;
+}
+
+bool baton_crypto_memneq(const void *a, const void *b, size_t len)
+{
+	return crypto_memneq(a, b, len);
+}
+
+void baton_memzero_explicit(void *p, size_t len)
+{
+	memzero_explicit(p, len);
 }

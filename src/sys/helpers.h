@@ -92,6 +92,17 @@ struct spinlock;
 void baton_spin_lock_bh(struct spinlock *lock);
 void baton_spin_unlock_bh(struct spinlock *lock);
 
+/* Crypto (HMAC-SHA256 for the control channel). */
+struct crypto_shash;
+struct kvec;
+int baton_hmac_sha256_new(const u8 *key, unsigned int keylen,
+			  struct crypto_shash **out);
+void baton_crypto_free_shash(struct crypto_shash *tfm);
+int baton_hmac_digest(struct crypto_shash *tfm, const struct kvec *parts,
+		      unsigned int nparts, u8 *out);
+bool baton_crypto_memneq(const void *a, const void *b, size_t len);
+void baton_memzero_explicit(void *p, size_t len);
+
 /* Kernel threads and time. */
 struct task_struct *baton_kthread_run(int (*fn)(void *), void *data,
 				      const char *name);

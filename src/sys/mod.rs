@@ -8,7 +8,9 @@
 //! undoes it. The generated bindings stay private to this module.
 
 pub(crate) mod bhlock;
+
 mod bindings;
+pub(crate) mod crypto;
 pub(crate) mod genl;
 pub(crate) mod kthread;
 pub(crate) mod netfilter;

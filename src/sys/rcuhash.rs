@@ -41,6 +41,14 @@ struct Node<T> {
     value: T,
 }
 
+impl<T: Keyed> RcuHash<T> {
+    /// Bytes of one entry's allocation as requested (the node: link and
+    /// value).
+    pub(crate) const NODE_SIZE: usize = core::mem::size_of::<Node<T>>();
+    /// Bytes of one bucket.
+    pub(crate) const BUCKET_SIZE: usize = core::mem::size_of::<bindings::hlist_head>();
+}
+
 /// A hash table of `T`.
 ///
 /// # Invariants

@@ -162,11 +162,26 @@ impl Socket {
         Ok(())
     }
 
-    /// Waits for a connection (up to the receive timeout: `EAGAIN`).
+    /// Waits for a connection (up to the receive timeout: `EAGAIN`); the
+    /// new socket gets the given timeouts.
     pub(crate) fn accept(&self, rcv_timeout_ms: u32, snd_timeout_ms: u32) -> Result<Self> {
+        self.accept_flags(0, rcv_timeout_ms, snd_timeout_ms)
+    }
+
+    /// Takes a connection that is already there, or fails with `EAGAIN`
+    /// at once.
+    pub(crate) fn accept_nowait(&self, rcv_timeout_ms: u32, snd_timeout_ms: u32) -> Result<Self> {
+        self.accept_flags(
+            bindings::O_NONBLOCK as c_int,
+            rcv_timeout_ms,
+            snd_timeout_ms,
+        )
+    }
+
+    fn accept_flags(&self, flags: c_int, rcv_timeout_ms: u32, snd_timeout_ms: u32) -> Result<Self> {
         let mut raw = null_mut();
         // SAFETY: `sock` is a valid listening socket; `raw` a valid out pointer.
-        check(unsafe { bindings::kernel_accept(self.sock.as_ptr(), &mut raw, 0) })?;
+        check(unsafe { bindings::kernel_accept(self.sock.as_ptr(), &mut raw, flags) })?;
         // INVARIANT: `kernel_accept` gives us a new socket to own.
         let new = Self {
             sock: NonNull::new(raw).ok_or(ENOMEM)?,

@@ -292,15 +292,19 @@ baton_frontend() {
 		net.ipv4.conf.eth0.send_redirects=0
 }
 
+# BATON_TEST_KEY: the control-channel key of the test clusters.
+readonly BATON_TEST_KEY=5e1c7a9db2f04e3c8a6b1d2f3e4c5b6a7d8e9f0a1b2c3d4e5f60718293a4b5c6
+
 # baton_star FE FE_ADDR BE BE_ADDR...: namespace FE (control address
 # FE_ADDR) becomes node 1 and each BE node 2, 3, ..., peers of FE and FE of
-# them; returns once every channel is up.
+# them, their channels authenticated with BATON_TEST_KEY; returns once every
+# channel is up.
 baton_star() {
 	local _fe=$1 _fe_addr=$2 _id=2
 	shift 2
-	ns_exec "$_fe" "$BATONCTL" config set node-id 1
+	ns_exec "$_fe" "$BATONCTL" config set node-id 1 key "$BATON_TEST_KEY"
 	while (($# >= 2)); do
-		ns_exec "$1" "$BATONCTL" config set node-id "$_id"
+		ns_exec "$1" "$BATONCTL" config set node-id "$_id" key "$BATON_TEST_KEY"
 		ns_exec "$_fe" "$BATONCTL" peer add "$_id" "$2"
 		ns_exec "$1" "$BATONCTL" peer add 1 "$_fe_addr"
 		_id=$((_id + 1))

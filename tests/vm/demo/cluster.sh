@@ -37,7 +37,7 @@ show insmod "$BATON_KO"
 case $BATON_GUEST in
 1)
 	baton_frontend - "$vip"
-	show "$BATONCTL" config set node-id 1
+	show "$BATONCTL" config set node-id 1 key "$BATON_TEST_KEY"
 	show "$BATONCTL" peer add 2 "$(guest_addr 2)"
 	wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e '.[0].state == \"up\"' >/dev/null" ||
 		fail "control channel not up"
@@ -54,7 +54,7 @@ case $BATON_GUEST in
 	python3 "$httpd" "$(guest_addr 2)" "$be_port" "$work/www" >"$BATON_OUT/httpd.log" 2>&1 &
 	defer kill $!
 	wait_listen - "$be_port"
-	show "$BATONCTL" config set node-id 2
+	show "$BATONCTL" config set node-id 2 key "$BATON_TEST_KEY"
 	show "$BATONCTL" peer add 1 "$(guest_addr 1)"
 	;;
 esac

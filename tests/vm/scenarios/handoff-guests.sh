@@ -45,7 +45,7 @@ baton_load
 case $BATON_GUEST in
 1)
 	baton_frontend - "$vip"
-	batonctl config set node-id 1
+	batonctl config set node-id 1 key "$BATON_TEST_KEY"
 	batonctl peer add 2 "$(guest_addr 2)"
 	batonctl peer add 3 "$(guest_addr 3)"
 	wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e 'map(.state == \"up\") | all' >/dev/null" ||
@@ -66,7 +66,7 @@ case $BATON_GUEST in
 		>"$BATON_OUT/httpd.$BATON_GUEST.log" 2>&1 &
 	defer kill $!
 	wait_listen - "$be_port"
-	batonctl config set node-id "$BATON_GUEST"
+	batonctl config set node-id "$BATON_GUEST" key "$BATON_TEST_KEY"
 	batonctl peer add 1 "$(guest_addr 1)"
 	;;
 esac

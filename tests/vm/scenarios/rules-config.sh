@@ -129,7 +129,7 @@ batonctl config set request-timeout-ms 100
 check_eq "request timeout set alone" "$(timeouts)" '[100,2500,300000]'
 batonctl config set request-timeout-ms 60000 handoff-timeout-ms 30000 idle-timeout-ms 86400000
 check_eq "config show" "$(batonctl config show)" \
-	"ctrl-port 7300 node-id 1 request-timeout-ms 60000 handoff-timeout-ms 30000 idle-timeout-ms 86400000"
+	"ctrl-port 7300 node-id 1 request-timeout-ms 60000 handoff-timeout-ms 30000 idle-timeout-ms 86400000 auth off"
 expect_error 2 "'request-timeout-ms'" batonctl config set request-timeout-ms 99
 expect_error 2 "'handoff-timeout-ms'" batonctl config set handoff-timeout-ms 30001 node-id 5
 expect_error 2 "'idle-timeout-ms'" batonctl config set idle-timeout-ms 999
@@ -138,7 +138,7 @@ check_eq "refused settings changed nothing" "$(timeouts),$(batonctl -j config sh
 	'[60000,30000,86400000],1'
 batonctl config set request-timeout 3000 handoff 1500 idle 5000 ctrl 7400
 check_eq "abbreviated keys" "$(batonctl -j config show | jq -c .)" \
-	'{"ctrl-port":7400,"node-id":1,"request-timeout-ms":3000,"handoff-timeout-ms":1500,"idle-timeout-ms":5000}'
+	'{"ctrl-port":7400,"node-id":1,"request-timeout-ms":3000,"handoff-timeout-ms":1500,"idle-timeout-ms":5000,"auth":false}'
 
 # --- save and restore -------------------------------------------------------
 

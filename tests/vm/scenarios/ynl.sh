@@ -47,18 +47,32 @@ check_eq "status-get version" "$(ynl --do status-get | jq -r .version)" \
 ping -c 3 -i 0.2 127.0.0.1 >/dev/null
 check_ge "status-get hooks.local-out" "$(ynl --do status-get | jq -r '.hooks."local-out"')" 3
 check_eq "config-get" "$(ynl --do config-get | jq -c .)" \
-	'{"ctrl-port":7300,"node-id":0,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":300000}'
+	'{"ctrl-port":7300,"node-id":0,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":300000,"auth":0}'
 ynl --do config-set --json '{"ctrl-port": 7400, "node-id": 42, "idle-timeout-ms": 60000}' >/dev/null
 check_eq "config-get after config-set" "$(ynl --do config-get | jq -c .)" \
-	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000}'
+	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000,"auth":0}'
 check_eq "batonctl agrees" "$(batonctl -j config show)" \
-	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000}'
+	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000,"auth":false}'
 ynl_err 34 "integer out of range" --do config-set --json '{"ctrl-port": 0}'
 ynl_err 22 "no configuration attribute given" --do config-set --json '{}'
 ynl_err 22 "attribute is read-only" --do config-set --json '{"version": "x"}'
 ynl_err 22 "handoff-timeout-ms must be between 100 and 30000" --do config-set --json '{"handoff-timeout-ms": 5}'
 check_eq "config unchanged by refused requests" "$(ynl --do config-get | jq -c .)" \
-	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000}'
+	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000,"auth":0}'
+
+# The control-channel key: binary, 16 to 64 bytes, write-only; the reply
+# only says whether one is set.
+key=00112233445566778899aabbccddeeff0011223344556677
+ynl --do config-set --json "{\"key\": \"$key\"}" >/dev/null
+check_eq "auth after key set" "$(ynl --do config-get | jq -c .auth)" 1
+if ynl --do config-get | grep -qi "$key"; then
+	fail "config-get shows the key"
+fi
+ynl_err 22 "key must be 16 to 64 bytes" --do config-set --json '{"key": "00ff"}'
+ynl_err 34 "failed policy validation" --do config-set --json "{\"key\": \"$(printf '%0130d' 0)\"}"
+check_eq "auth after refused keys" "$(ynl --do config-get | jq -c .auth)" 1
+ynl --do config-set --json '{"key": ""}' >/dev/null
+check_eq "auth after key removed" "$(ynl --do config-get | jq -c .auth)" 0
 
 # Peers: a nested request attribute, a multi-attr nested reply with an enum
 # and a big-endian IPv4 address.

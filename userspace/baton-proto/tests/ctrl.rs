@@ -6,8 +6,9 @@
 use baton_proto::{
     config::{check_node_id, check_peer_add, nla_iter, PeerConf, PeerError, MAX_PEERS},
     ctrl::{
-        decode, decode_header, encode, opt_bits, reason, DecodeError, Endpoint, HandoffAck,
-        HandoffReq, Heartbeat, Hello, IdReason, Message, SeqCheck, HEADER_LEN, MAX_PAYLOAD,
+        add_mac_room, cap, decode, decode_header, encode, flag, opt_bits, reason, session_info,
+        DecodeError, Endpoint, HandoffAck, HandoffReq, Heartbeat, Hello, IdReason, Message,
+        SeqCheck, HEADER_LEN, MAC_LEN, MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN, SESSION_LABEL,
     },
 };
 use proptest::prelude::*;
@@ -19,8 +20,12 @@ fn frame(msg: &Message<'_>, seq: u32) -> Vec<u8> {
     buf
 }
 
+/// Decodes a frame as a channel without a key does: a tag is refused.
 fn roundtrip(bytes: &[u8]) -> Result<(Message<'_>, u32), DecodeError> {
     let h = decode_header(bytes)?;
+    if h.has_mac() {
+        return Err(DecodeError::UnexpectedMac);
+    }
     let payload = bytes
         .get(HEADER_LEN..HEADER_LEN + h.payload_len())
         .ok_or(DecodeError::Short)?;
@@ -32,17 +37,17 @@ fn hello_wire_format() {
     let bytes = frame(
         &Message::Hello(Hello {
             node_id: 0x0102_0304,
-            capabilities: 5,
+            capabilities: cap::AUTH,
+            nonce: [0xa5; NONCE_LEN],
         }),
         7,
     );
-    assert_eq!(
-        bytes,
-        [
-            b'B', b'A', b'T', b'N', 1, 1, 0, 0, 0, 0, 0, 8, 0, 0, 0, 7, // header
-            1, 2, 3, 4, 0, 0, 0, 5, // node id, capabilities
-        ]
-    );
+    let mut want = vec![
+        b'B', b'A', b'T', b'N', 1, 1, 0, 0, 0, 0, 0, 24, 0, 0, 0, 7, // header
+        1, 2, 3, 4, 0, 0, 0, 1, // node id, capabilities
+    ];
+    want.extend_from_slice(&[0xa5; NONCE_LEN]);
+    assert_eq!(bytes, want);
 }
 
 #[test]
@@ -66,7 +71,9 @@ fn refusals() {
     // A HANDOFF_REQ header with a heartbeat's 8-byte payload.
     assert_eq!(with(5, 3), DecodeError::BadLength);
     assert_eq!(with(5, 9), DecodeError::UnknownType(9));
-    assert_eq!(with(7, 1), DecodeError::BadFlags);
+    assert_eq!(with(7, 2), DecodeError::BadFlags);
+    assert_eq!(with(6, 0x80), DecodeError::BadFlags);
+    assert_eq!(with(7, 1), DecodeError::UnexpectedMac, "a tag is flagged");
     assert_eq!(with(9, 1), DecodeError::TooLong);
     assert_eq!(with(11, 9), DecodeError::Short);
     // A length that is in bounds but wrong for the type.
@@ -79,11 +86,85 @@ fn refusals() {
         &Message::Hello(Hello {
             node_id: 1,
             capabilities: 0,
+            nonce: [7; NONCE_LEN],
         }),
         0,
     );
     hello[19] = 0;
     assert_eq!(roundtrip(&hello).unwrap_err(), DecodeError::BadField);
+    // Unknown capability bits.
+    hello[19] = 1;
+    hello[20] = 0x80;
+    assert_eq!(roundtrip(&hello).unwrap_err(), DecodeError::BadField);
+    // A HELLO never carries a tag: the session key needs both HELLOs.
+    hello[20] = 0;
+    let mut tagged = hello_buf(&hello);
+    assert_eq!(
+        add_mac_room(&mut tagged, hello.len()),
+        Ok(hello.len() + MAC_LEN)
+    );
+    let h = decode_header(&tagged).unwrap();
+    assert!(h.has_mac());
+    assert_eq!(h.frame_len(), hello.len() + MAC_LEN);
+    assert_eq!(
+        decode(&h, &tagged[HEADER_LEN..hello.len()]).unwrap_err(),
+        DecodeError::UnexpectedMac
+    );
+    // AUTH is empty.
+    let mut auth = frame(&Message::Auth, 1);
+    assert_eq!(auth.len(), HEADER_LEN);
+    auth.push(0);
+    auth[11] = 1;
+    assert_eq!(roundtrip(&auth).unwrap_err(), DecodeError::BadLength);
+}
+
+/// `frame` with room for a tag.
+fn hello_buf(frame: &[u8]) -> Vec<u8> {
+    let mut b = frame.to_vec();
+    b.resize(frame.len() + MAC_LEN, 0xee);
+    b
+}
+
+#[test]
+fn mac_room_sets_the_flag_and_clears_the_tag() {
+    let mut buf = frame(&Message::Heartbeat(Heartbeat { sent_ms: 9 }), 3);
+    let body = buf.len();
+    assert_eq!(
+        add_mac_room(&mut buf, body),
+        Err(baton_proto::ctrl::EncodeError::NoSpace)
+    );
+    buf.resize(body + MAC_LEN, 0xff);
+    assert_eq!(add_mac_room(&mut buf, body), Ok(body + MAC_LEN));
+    assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), flag::MAC);
+    assert_eq!(&buf[body..], &[0; MAC_LEN]);
+    let h = decode_header(&buf).unwrap();
+    assert_eq!((h.has_mac(), h.frame_len(), h.seq()), (true, buf.len(), 3));
+    assert_eq!(
+        decode(&h, &buf[HEADER_LEN..body]),
+        Ok(Message::Heartbeat(Heartbeat { sent_ms: 9 }))
+    );
+}
+
+#[test]
+fn session_info_layout() {
+    let i = Hello {
+        node_id: 1,
+        capabilities: cap::AUTH,
+        nonce: [1; NONCE_LEN],
+    };
+    let a = Hello {
+        node_id: 0x0203_0405,
+        capabilities: cap::AUTH,
+        nonce: [2; NONCE_LEN],
+    };
+    let info = session_info(&i, &a);
+    assert_eq!(info.len(), SESSION_INFO_LEN);
+    assert_eq!(&info[..13], b"baton-ctrl-v1");
+    assert_eq!(&info[..13], &SESSION_LABEL);
+    assert_eq!(&info[13..29], &[1; NONCE_LEN]);
+    assert_eq!(&info[29..45], &[2; NONCE_LEN]);
+    assert_eq!(&info[45..], &[0, 0, 0, 1, 2, 3, 4, 5]);
+    assert_ne!(info, session_info(&a, &i), "roles are not interchangeable");
 }
 
 #[test]
@@ -157,10 +238,14 @@ fn message() -> impl Strategy<Value = Message<'static>> {
             .prop_map(|(id, reason)| Message::HandoffNack(IdReason { id, reason })),
         (any::<u64>(), 0u8..=reason::MAX)
             .prop_map(|(id, reason)| Message::ConnEnd(IdReason { id, reason })),
-        (1u32.., any::<u32>()).prop_map(|(node_id, capabilities)| Message::Hello(Hello {
-            node_id,
-            capabilities
-        })),
+        (1u32.., 0..=cap::ALL, any::<[u8; NONCE_LEN]>()).prop_map(
+            |(node_id, capabilities, nonce)| Message::Hello(Hello {
+                node_id,
+                capabilities,
+                nonce,
+            })
+        ),
+        Just(Message::Auth),
         any::<u64>().prop_map(|sent_ms| Message::Heartbeat(Heartbeat { sent_ms })),
     ]
 }

@@ -142,6 +142,8 @@ fn baton_attributes_match_spec() {
             ("request-timeout-ms", attr::REQUEST_TIMEOUT_MS),
             ("handoff-timeout-ms", attr::HANDOFF_TIMEOUT_MS),
             ("idle-timeout-ms", attr::IDLE_TIMEOUT_MS),
+            ("key", attr::KEY),
+            ("auth", attr::AUTH),
         ],
         attr::MAX,
     );
@@ -215,6 +217,9 @@ fn stats_attributes_match_spec() {
             ("dropped", stats_attr::DROPPED),
             ("active", stats_attr::ACTIVE),
             ("pad", stats_attr::PAD),
+            ("waiting", stats_attr::WAITING),
+            ("hurried", stats_attr::HURRIED),
+            ("memory", stats_attr::MEMORY),
         ],
         stats_attr::MAX,
     );

@@ -22,14 +22,22 @@ pub const REQUEST_TIMEOUT: &str = "request-timeout-ms";
 pub const HANDOFF_TIMEOUT: &str = "handoff-timeout-ms";
 /// Name of the `idle-timeout-ms` setting.
 pub const IDLE_TIMEOUT: &str = "idle-timeout-ms";
-/// Every `config set` key.
-const SETTINGS: [&str; 5] = [
+/// Name of the control-channel key setting (hex on the command line).
+pub const KEY: &str = "key";
+/// Name of the setting that reads the control-channel key from a file.
+pub const KEY_FILE: &str = "key-file";
+/// Every `config set` key (a prefix picks the first that it starts).
+const SETTINGS: [&str; 7] = [
     CTRL_PORT,
     NODE_ID,
     REQUEST_TIMEOUT,
     HANDOFF_TIMEOUT,
     IDLE_TIMEOUT,
+    KEY,
+    KEY_FILE,
 ];
+/// Shortest and longest control-channel key, in bytes.
+pub const KEY_LEN: std::ops::RangeInclusive<usize> = 16..=64;
 
 /// `batonctl [OPTIONS] COMMAND`.
 #[derive(Debug, Parser)]
@@ -434,10 +442,13 @@ enum ConfigCommand {
     /// Change the configuration; settings not given keep their value
     #[command(
         after_help = "Settings:\n  ctrl-port PORT  TCP port of the control channel, 1 to 65535\n  \
-                      node-id ID      this node's id, 0 to 4294967295 (0: not set)"
+                      node-id ID      this node's id, 0 to 4294967295 (0: not set)\n  \
+                      request-timeout-ms MS, handoff-timeout-ms MS, idle-timeout-ms MS\n  \
+                      key HEX|none    control-channel key, 32 to 128 hex digits (none: remove)\n  \
+                      key-file FILE   the key, as hex, from FILE (keeps it out of argv)"
     )]
     Set {
-        /// Settings to change: ctrl-port PORT, node-id ID
+        /// Settings to change: ctrl-port PORT, node-id ID, key HEX...
         #[arg(
             value_name = "KEY VALUE",
             required = true,
@@ -471,7 +482,7 @@ pub enum Action {
     /// `config show`.
     ConfigShow,
     /// `config set ...`, validated.
-    ConfigSet(ConfigUpdate),
+    ConfigSet(Settings),
     /// `service add`.
     ServiceAdd(ServiceSpec),
     /// `service del`.
@@ -598,7 +609,7 @@ fn set_usage_error(e: SettingError) -> clap::Error {
         SettingError::UnknownKey(_) => ErrorKind::InvalidValue,
         SettingError::MissingValue(_) => ErrorKind::TooFewValues,
         SettingError::Duplicate(_) => ErrorKind::ArgumentConflict,
-        SettingError::InvalidValue { .. } => ErrorKind::ValueValidation,
+        SettingError::InvalidValue { .. } | SettingError::InvalidKey => ErrorKind::ValueValidation,
     };
     match cmd
         .find_subcommand_mut("config")
@@ -627,6 +638,47 @@ pub enum SettingError {
         /// The values the setting takes.
         range: &'static str,
     },
+    /// A key that is not 16 to 64 bytes of hex (the value is not shown).
+    InvalidKey,
+}
+
+/// What `config set` changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// The scalar settings.
+    pub update: ConfigUpdate,
+    /// The control-channel key, if it changes.
+    pub key: Option<KeySetting>,
+}
+
+/// A new control-channel key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySetting {
+    /// These bytes (16 to 64).
+    Bytes(Vec<u8>),
+    /// Hex read from this file when the command runs.
+    File(std::path::PathBuf),
+    /// No key: the control channel is not authenticated.
+    Remove,
+}
+
+/// Parses a key given as hex digits (an optional `0x`, whitespace around it
+/// ignored): 16 to 64 bytes.
+pub fn parse_key(text: &str) -> Result<Vec<u8>, SettingError> {
+    let text = text.trim();
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    if !digits.len().is_multiple_of(2) || !KEY_LEN.contains(&(digits.len() / 2)) {
+        return Err(SettingError::InvalidKey);
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| {
+            digits
+                .get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or(SettingError::InvalidKey)
+        })
+        .collect()
 }
 
 impl fmt::Display for SettingError {
@@ -643,6 +695,10 @@ impl fmt::Display for SettingError {
                 f,
                 "invalid value '{value}' for '{key}': expected an integer from {range}"
             ),
+            SettingError::InvalidKey => write!(
+                f,
+                "invalid value for '{KEY}': expected 32 to 128 hex digits (16 to 64 bytes), or none"
+            ),
         }
     }
 }
@@ -652,8 +708,9 @@ impl std::error::Error for SettingError {}
 /// Parses the `KEY VALUE` words of `config set`: each setting at most once,
 /// `ctrl-port` 1 to 65535, `node-id` any `u32`. Keys may be abbreviated to
 /// any unambiguous prefix, as in `ip(8)`.
-pub fn parse_settings<S: AsRef<str>>(words: &[S]) -> Result<ConfigUpdate, SettingError> {
+pub fn parse_settings<S: AsRef<str>>(words: &[S]) -> Result<Settings, SettingError> {
     let mut update = ConfigUpdate::default();
+    let mut key_setting = None;
     let mut words = words.iter().map(AsRef::as_ref);
     while let Some(word) = words.next() {
         let key = SETTINGS
@@ -704,14 +761,27 @@ pub fn parse_settings<S: AsRef<str>>(words: &[S]) -> Result<ConfigUpdate, Settin
                 config::HANDOFF_TIMEOUT,
                 "100 to 30000",
             )?,
-            _ => timeout(
+            IDLE_TIMEOUT => timeout(
                 &mut update.idle_timeout_ms,
                 config::IDLE_TIMEOUT,
                 "1000 to 86400000",
             )?,
+            _ => {
+                if key_setting.is_some() {
+                    return Err(SettingError::Duplicate(KEY));
+                }
+                key_setting = Some(match (key, value) {
+                    (KEY, "none") => KeySetting::Remove,
+                    (KEY, hex) => KeySetting::Bytes(parse_key(hex)?),
+                    (_, path) => KeySetting::File(path.into()),
+                });
+            }
         }
     }
-    Ok(update)
+    Ok(Settings {
+        update,
+        key: key_setting,
+    })
 }
 
 /// Parses plain decimal digits (no sign, no spaces).
@@ -995,11 +1065,56 @@ mod tests {
     }
 
     fn set(ctrl_port: Option<u16>, node_id: Option<u32>) -> Action {
-        Action::ConfigSet(ConfigUpdate {
-            ctrl_port,
-            node_id,
-            ..ConfigUpdate::default()
+        Action::ConfigSet(Settings {
+            update: ConfigUpdate {
+                ctrl_port,
+                node_id,
+                ..ConfigUpdate::default()
+            },
+            key: None,
         })
+    }
+
+    #[test]
+    fn key_settings() {
+        let key = |words: &[&str]| parse_settings(words).map(|s| s.key);
+        let hex = "00112233445566778899aabbccddeeff";
+        let bytes: Vec<u8> = (0..16).map(|i| i * 0x11).collect();
+        assert_eq!(
+            key(&["key", hex]),
+            Ok(Some(KeySetting::Bytes(bytes.clone())))
+        );
+        assert_eq!(
+            key(&["key", &format!("0x{}", hex.to_uppercase())]),
+            Ok(Some(KeySetting::Bytes(bytes)))
+        );
+        assert_eq!(key(&["key", "none"]), Ok(Some(KeySetting::Remove)));
+        assert_eq!(
+            key(&["key-file", "/x/k"]),
+            Ok(Some(KeySetting::File("/x/k".into())))
+        );
+        assert_eq!(parse_key(&"ab".repeat(64)).map(|k| k.len()), Ok(64));
+        for bad in [
+            "",
+            "abc",
+            &"ab".repeat(15),
+            &"ab".repeat(65),
+            &"zz".repeat(16),
+        ] {
+            assert_eq!(key(&["key", bad]), Err(SettingError::InvalidKey), "{bad}");
+        }
+        assert_eq!(
+            key(&["key", "none", "key-file", "f"]),
+            Err(SettingError::Duplicate(KEY))
+        );
+        // The error never shows the key.
+        let e = parse_settings(&["key", "0123456789abcdef0123"])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("0123456789"), "{e}");
+        // A key with other settings.
+        let s = parse_settings(&["node-id", "3", "key", hex]).unwrap();
+        assert_eq!(s.update.node_id, Some(3));
     }
 
     #[test]
@@ -1112,7 +1227,7 @@ mod tests {
         );
         assert_eq!(
             msg(&["mtu", "1"]),
-            "unknown setting 'mtu' (expected one of ctrl-port, node-id, request-timeout-ms, handoff-timeout-ms, idle-timeout-ms)"
+            "unknown setting 'mtu' (expected one of ctrl-port, node-id, request-timeout-ms, handoff-timeout-ms, idle-timeout-ms, key, key-file)"
         );
     }
 

@@ -38,6 +38,8 @@ pub enum Error {
     Output(io::Error),
     /// A line of `restore` failed (the message names the line).
     Restore(String),
+    /// The file of `key-file` cannot be read or holds no valid key.
+    KeyFile(String),
 }
 
 impl Error {
@@ -60,7 +62,8 @@ impl Error {
             | Error::Malformed(_)
             | Error::Socket(_)
             | Error::Output(_)
-            | Error::Restore(_) => EXIT_FAILURE,
+            | Error::Restore(_)
+            | Error::KeyFile(_) => EXIT_FAILURE,
         }
     }
 }
@@ -96,6 +99,7 @@ impl fmt::Display for Error {
             } => f.write_str(&strerror(*errno)),
             Error::Malformed(what) => write!(f, "malformed reply from the kernel: {what}"),
             Error::Restore(what) => write!(f, "restore: {what}"),
+            Error::KeyFile(what) => write!(f, "key-file: {what}"),
             Error::Socket(what) => write!(f, "netlink: {what}"),
             Error::Output(e) => write!(f, "cannot write the output: {e}"),
         }

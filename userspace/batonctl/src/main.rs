@@ -20,7 +20,7 @@ use std::{
     process::ExitCode,
 };
 
-use cli::{Action, Invocation};
+use cli::{Action, Invocation, KeySetting};
 use error::Error;
 use netlink::Baton;
 
@@ -59,6 +59,14 @@ fn run(invocation: Invocation) -> Result<(), Error> {
 
 /// Replays the commands of a saved configuration, stopping at the first
 /// that fails: `line N: reason`.
+/// The key in the file of `key-file`: hex digits, whitespace around them
+/// ignored. The error never shows the file's contents.
+fn read_key(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::KeyFile(format!("{}: {e}", path.display())))?;
+    cli::parse_key(&text).map_err(|e| Error::KeyFile(format!("{}: {e}", path.display())))
+}
+
 fn restore(file: Option<std::path::PathBuf>) -> Result<Vec<u8>, Error> {
     let text = match &file {
         Some(path) => std::fs::read_to_string(path),
@@ -106,14 +114,24 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             let config = baton.config()?;
             let peers = baton.peers()?;
             let services = baton.services()?;
-            save::commands(&config, &peers, &services).into_bytes()
+            let mut out = save::commands(&config.config, &peers, &services);
+            if config.auth {
+                out.push_str(save::KEY_NOT_SAVED);
+            }
+            out.into_bytes()
         }
         Action::Restore(file) => restore(file)?,
         Action::Man => man_page().map_err(Error::Output)?,
         Action::Status => output::status(&Baton::connect()?.status()?, format).into_bytes(),
         Action::ConfigShow => output::config(&Baton::connect()?.config()?, format).into_bytes(),
-        Action::ConfigSet(update) => {
-            Baton::connect()?.set_config(&update)?;
+        Action::ConfigSet(settings) => {
+            let key = match settings.key {
+                None => None,
+                Some(KeySetting::Remove) => Some(Vec::new()),
+                Some(KeySetting::Bytes(k)) => Some(k),
+                Some(KeySetting::File(path)) => Some(read_key(&path)?),
+            };
+            Baton::connect()?.set_config(&settings.update, key.as_deref())?;
             Vec::new()
         }
         Action::ServiceAdd(spec) => {

@@ -105,7 +105,7 @@ pub fn config_get() -> Result<Genl, Error> {
 }
 
 /// The attributes of `config-set` for `update`: `ctrl-port` (`u16`) and
-/// `node-id` (`u32`), each only if it changes.
+/// `node-id` (`u32`), each only if it changes, and the timeouts (`u32`).
 pub fn config_set_attrs(update: &ConfigUpdate) -> Vec<Attr> {
     let mut attrs = Vec::new();
     if let Some(port) = update.ctrl_port {
@@ -126,9 +126,23 @@ pub fn config_set_attrs(update: &ConfigUpdate) -> Vec<Attr> {
     attrs
 }
 
-/// `config-set` with the attributes of [`config_set_attrs`].
-pub fn config_set(update: &ConfigUpdate) -> Result<Genl, Error> {
-    genl(cmd::CONFIG_SET, FAMILY_VERSION, config_set_attrs(update))
+/// `config-set` with the attributes of [`config_set_attrs`], and `key`
+/// (`binary`; empty removes the key) if it changes.
+pub fn config_set(update: &ConfigUpdate, key: Option<&[u8]>) -> Result<Genl, Error> {
+    let mut attrs = config_set_attrs(update);
+    if let Some(key) = key {
+        attrs.push((attr::KEY, key.to_vec()));
+    }
+    genl(cmd::CONFIG_SET, FAMILY_VERSION, attrs)
+}
+
+/// What `config-get` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigReply {
+    /// The settings.
+    pub config: Config,
+    /// Whether a control-channel key is set.
+    pub auth: bool,
 }
 
 /// The bytes of attributes nested in another: each header, payload and
@@ -363,6 +377,11 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         decode_u64(p).ok_or_else(|| bad_length(name, p))
     };
     let active = require(&a, stats_attr::ACTIVE, "active")?;
+    // Absent from modules that predate them.
+    let opt_u64 = |ty, name| match find(&a, ty) {
+        Some(p) => decode_u64(p).ok_or_else(|| bad_length(name, p)),
+        None => Ok(0),
+    };
     Ok(Stats {
         handoffs_ok: u64_of(stats_attr::HANDOFFS_OK, "handoffs-ok")?,
         handoffs_refused: u64_of(stats_attr::HANDOFFS_REFUSED, "handoffs-refused")?,
@@ -372,6 +391,12 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         returned: u64_of(stats_attr::RETURNED, "returned")?,
         dropped: u64_of(stats_attr::DROPPED, "dropped")?,
         active: decode_u32(active).ok_or_else(|| bad_length("active", active))?,
+        waiting: match find(&a, stats_attr::WAITING) {
+            Some(p) => decode_u32(p).ok_or_else(|| bad_length("waiting", p))?,
+            None => 0,
+        },
+        hurried: opt_u64(stats_attr::HURRIED, "hurried")?,
+        memory: opt_u64(stats_attr::MEMORY, "memory")?,
     })
 }
 
@@ -569,7 +594,7 @@ pub fn parse_status(reply: &Genl) -> Result<Status, Error> {
 }
 
 /// The configuration in the reply to `config-get`.
-pub fn parse_config(reply: &Genl) -> Result<Config, Error> {
+pub fn parse_config(reply: &Genl) -> Result<ConfigReply, Error> {
     let attrs = attrs(reply);
     let port = require(&attrs, attr::CTRL_PORT, CTRL_PORT)?;
     let id = require(&attrs, attr::NODE_ID, NODE_ID)?;
@@ -581,7 +606,12 @@ pub fn parse_config(reply: &Genl) -> Result<Config, Error> {
             None => Ok(default),
         }
     };
-    Ok(Config {
+    let auth = match find(&attrs, attr::AUTH) {
+        Some([v]) => *v != 0,
+        Some(p) => return Err(bad_length("auth", p)),
+        None => false,
+    };
+    let config = Config {
         ctrl_port: decode_u16(port).ok_or_else(|| bad_length(CTRL_PORT, port))?,
         node_id: decode_u32(id).ok_or_else(|| bad_length(NODE_ID, id))?,
         request_timeout_ms: ms(
@@ -599,7 +629,8 @@ pub fn parse_config(reply: &Genl) -> Result<Config, Error> {
             IDLE_TIMEOUT,
             defaults.idle_timeout_ms,
         )?,
-    })
+    };
+    Ok(ConfigReply { config, auth })
 }
 
 /// The message of an extended ACK (`NLMSGERR_ATTR_MSG`), if it has one.
@@ -720,7 +751,14 @@ mod tests {
             node_id: Some(0x0102_0304),
             ..ConfigUpdate::default()
         };
-        let msg = request(FAMILY, NlmF::ACK, 7, 4242, config_set(&update).unwrap()).unwrap();
+        let msg = request(
+            FAMILY,
+            NlmF::ACK,
+            7,
+            4242,
+            config_set(&update, None).unwrap(),
+        )
+        .unwrap();
         let expected = nlmsg(
             FAMILY,
             NLM_F_REQUEST | NLM_F_ACK,
@@ -879,7 +917,8 @@ mod tests {
             node_id: Some(77),
             ..ConfigUpdate::default()
         };
-        let wire = bytes(&request(FAMILY, NlmF::ACK, 1, 0, config_set(&update).unwrap()).unwrap());
+        let wire =
+            bytes(&request(FAMILY, NlmF::ACK, 1, 0, config_set(&update, None).unwrap()).unwrap());
         let attrs = parse_attrs(&wire[20..]).unwrap();
         assert_eq!(attrs.len(), 1);
         assert_eq!(find(&attrs, attr::CTRL_PORT), None);
@@ -1015,10 +1054,13 @@ mod tests {
         );
         assert_eq!(
             parse_config(payload(&parse(&reply))).unwrap(),
-            Config {
-                ctrl_port: 7300,
-                node_id: 9,
-                ..Config::new(1)
+            ConfigReply {
+                config: Config {
+                    ctrl_port: 7300,
+                    node_id: 9,
+                    ..Config::new(1)
+                },
+                auth: false,
             }
         );
     }
@@ -1069,7 +1111,16 @@ mod tests {
             node_id: None,
             ..ConfigUpdate::default()
         };
-        bytes(&request(FAMILY, NlmF::ACK, 9, 4242, config_set(&update).unwrap()).unwrap())
+        bytes(
+            &request(
+                FAMILY,
+                NlmF::ACK,
+                9,
+                4242,
+                config_set(&update, None).unwrap(),
+            )
+            .unwrap(),
+        )
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::{ffi::CStr, io};
 
 use baton_proto::{
-    config::{Config, ConfigUpdate},
+    config::ConfigUpdate,
     uapi::{cmd, FAMILY_NAME, FAMILY_VERSION},
 };
 use neli::{
@@ -23,7 +23,7 @@ use neli::{
 use crate::{
     cli::{BackendSpec, PeerSpec, RuleSpec, ServiceSpec},
     error::Error,
-    msg::{self, Genl},
+    msg::{self, ConfigReply, Genl},
     output::{Conns, Peer, Service, Stats, Status},
 };
 
@@ -134,7 +134,7 @@ impl Baton {
     }
 
     /// `config-get`.
-    pub fn config(&mut self) -> Result<Config, Error> {
+    pub fn config(&mut self) -> Result<ConfigReply, Error> {
         let reply = self
             .conn
             .request(self.family, NlmF::empty(), msg::config_get()?)?;
@@ -222,9 +222,9 @@ impl Baton {
     }
 
     /// `config-set`, with `NLM_F_ACK`: waits for the kernel's verdict.
-    pub fn set_config(&mut self, update: &ConfigUpdate) -> Result<(), Error> {
+    pub fn set_config(&mut self, update: &ConfigUpdate, key: Option<&[u8]>) -> Result<(), Error> {
         self.conn
-            .transact(self.family, NlmF::ACK, msg::config_set(update)?)
+            .transact(self.family, NlmF::ACK, msg::config_set(update, key)?)
             .map(drop)
     }
 }

@@ -4,10 +4,13 @@
 
 use std::fmt::Write;
 
-use baton_proto::{config::Config, uapi::Hook};
+use baton_proto::uapi::Hook;
 use serde::{ser::SerializeMap, Serialize, Serializer};
 
-use crate::cli::{Format, CTRL_PORT, HANDOFF_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT};
+use crate::{
+    cli::{Format, CTRL_PORT, HANDOFF_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT},
+    msg::ConfigReply,
+};
 
 /// The reply to `status-get`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -272,6 +275,12 @@ pub struct Stats {
     pub dropped: u64,
     /// Connections in the table.
     pub active: u32,
+    /// Connections whose request is still arriving.
+    pub waiting: u32,
+    /// Connections handed off early because a waiting list was full.
+    pub hurried: u64,
+    /// Bytes of connection state and waiting requests.
+    pub memory: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -328,7 +337,7 @@ pub fn stats(st: &Stats, format: Format) -> String {
         Format::Json => json(st, false),
         Format::JsonPretty => json(st, true),
         Format::Text => format!(
-            "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {}\nactive connections {}\n",
+            "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {}\nactive connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -336,22 +345,27 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.forwarded,
             st.returned,
             st.dropped,
-            st.active
+            st.active,
+            st.waiting,
+            st.hurried,
+            st.memory
         ),
     }
 }
 
-/// A configuration as JSON: `{"ctrl-port":N,"node-id":N}`.
-struct ConfigJson<'a>(&'a Config);
+/// A configuration as JSON: `{"ctrl-port":N,"node-id":N,...,"auth":B}`.
+struct ConfigJson<'a>(&'a ConfigReply);
 
 impl Serialize for ConfigJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(5))?;
-        map.serialize_entry(CTRL_PORT, &self.0.ctrl_port)?;
-        map.serialize_entry(NODE_ID, &self.0.node_id)?;
-        map.serialize_entry(REQUEST_TIMEOUT, &self.0.request_timeout_ms)?;
-        map.serialize_entry(HANDOFF_TIMEOUT, &self.0.handoff_timeout_ms)?;
-        map.serialize_entry(IDLE_TIMEOUT, &self.0.idle_timeout_ms)?;
+        let c = &self.0.config;
+        let mut map = serializer.serialize_map(Some(6))?;
+        map.serialize_entry(CTRL_PORT, &c.ctrl_port)?;
+        map.serialize_entry(NODE_ID, &c.node_id)?;
+        map.serialize_entry(REQUEST_TIMEOUT, &c.request_timeout_ms)?;
+        map.serialize_entry(HANDOFF_TIMEOUT, &c.handoff_timeout_ms)?;
+        map.serialize_entry(IDLE_TIMEOUT, &c.idle_timeout_ms)?;
+        map.serialize_entry(AUTH, &self.0.auth)?;
         map.end()
     }
 }
@@ -387,20 +401,25 @@ pub fn status(status: &Status, format: Format) -> String {
 }
 
 /// The output of `config show`.
-pub fn config(config: &Config, format: Format) -> String {
+pub fn config(reply: &ConfigReply, format: Format) -> String {
+    let config = &reply.config;
     match format {
-        Format::Json => json(&ConfigJson(config), false),
-        Format::JsonPretty => json(&ConfigJson(config), true),
+        Format::Json => json(&ConfigJson(reply), false),
+        Format::JsonPretty => json(&ConfigJson(reply), true),
         Format::Text => format!(
-            "{CTRL_PORT} {} {NODE_ID} {} {REQUEST_TIMEOUT} {} {HANDOFF_TIMEOUT} {} {IDLE_TIMEOUT} {}\n",
+            "{CTRL_PORT} {} {NODE_ID} {} {REQUEST_TIMEOUT} {} {HANDOFF_TIMEOUT} {} {IDLE_TIMEOUT} {} {AUTH} {}\n",
             config.ctrl_port,
             config.node_id,
             config.request_timeout_ms,
             config.handoff_timeout_ms,
-            config.idle_timeout_ms
+            config.idle_timeout_ms,
+            if reply.auth { "on" } else { "off" }
         ),
     }
 }
+
+/// Name of the authentication state in `config show`.
+const AUTH: &str = "auth";
 
 #[cfg(test)]
 mod tests {
@@ -464,11 +483,15 @@ mod tests {
             returned: 200,
             dropped: 4,
             active: 6,
+            waiting: 7,
+            hurried: 8,
+            memory: 9,
         };
         assert_eq!(
             stats(&st, Format::Json),
             "{\"handoffs-ok\":5,\"handoffs-refused\":1,\"handoffs-failed\":2,\"taken\":3,\
-             \"forwarded\":100,\"returned\":200,\"dropped\":4,\"active\":6}\n"
+             \"forwarded\":100,\"returned\":200,\"dropped\":4,\"active\":6,\"waiting\":7,\
+             \"hurried\":8,\"memory\":9}\n"
         );
         assert!(stats(&st, Format::Text).contains("handoffs: ok 5 refused 1 failed 2\n"));
     }
@@ -609,40 +632,38 @@ mod tests {
         assert_eq!(v["version"], "0.1.0 \"x\"");
     }
 
+    fn reply(ctrl_port: u16, node_id: u32, auth: bool) -> ConfigReply {
+        ConfigReply {
+            config: baton_proto::config::Config {
+                ctrl_port,
+                node_id,
+                ..baton_proto::config::Config::new(1)
+            },
+            auth,
+        }
+    }
+
     #[test]
     fn config_text() {
-        let c = Config {
-            ctrl_port: 7300,
-            node_id: 0,
-            ..Config::new(1)
-        };
-        assert_eq!(config(&c, Format::Text), "ctrl-port 7300 node-id 0 request-timeout-ms 3000 handoff-timeout-ms 2500 idle-timeout-ms 300000\n");
+        assert_eq!(config(&reply(7300, 0, false), Format::Text), "ctrl-port 7300 node-id 0 request-timeout-ms 3000 handoff-timeout-ms 2500 idle-timeout-ms 300000 auth off\n");
+        assert!(config(&reply(7300, 0, true), Format::Text).ends_with(" auth on\n"));
     }
 
     #[test]
     fn config_json_shape() {
-        let c = Config {
-            ctrl_port: 7300,
-            node_id: 0,
-            ..Config::new(1)
-        };
         assert_eq!(
-            config(&c, Format::Json),
-            "{\"ctrl-port\":7300,\"node-id\":0,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000}\n"
+            config(&reply(7300, 0, false), Format::Json),
+            "{\"ctrl-port\":7300,\"node-id\":0,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"auth\":false}\n"
         );
-        let c = Config {
-            ctrl_port: 65535,
-            node_id: u32::MAX,
-            ..Config::new(1)
-        };
+        let c = reply(65535, u32::MAX, true);
         assert_eq!(
             config(&c, Format::Json),
-            "{\"ctrl-port\":65535,\"node-id\":4294967295,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000}\n"
+            "{\"ctrl-port\":65535,\"node-id\":4294967295,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"auth\":true}\n"
         );
         assert_eq!(
             config(&c, Format::JsonPretty),
             "{\n  \"ctrl-port\": 65535,\n  \"node-id\": 4294967295,\n  \"request-timeout-ms\": 3000,\n  \
-             \"handoff-timeout-ms\": 2500,\n  \"idle-timeout-ms\": 300000\n}\n"
+             \"handoff-timeout-ms\": 2500,\n  \"idle-timeout-ms\": 300000,\n  \"auth\": true\n}\n"
         );
     }
 }

@@ -14,6 +14,11 @@ use crate::{
     output::{Peer, Service},
 };
 
+/// The line `save` adds when a control-channel key is set: the key cannot be
+/// read back, so it is not saved.
+pub const KEY_NOT_SAVED: &str =
+    "# a control-channel key is set; it is not saved: batonctl config set key-file FILE\n";
+
 /// The commands, each ending with a newline.
 pub fn commands(config: &Config, peers: &[Peer], services: &[Service]) -> String {
     let mut out = String::new();
@@ -147,11 +152,11 @@ mod tests {
             argv.extend(words(line).unwrap());
             actions.push(cli::parse(argv).unwrap().action);
         }
-        let Action::ConfigSet(update) = &actions[0] else {
+        let Action::ConfigSet(settings) = &actions[0] else {
             panic!("first line is not config set");
         };
         let mut restored = Config::new(1);
-        update.apply(&mut restored).unwrap();
+        settings.update.apply(&mut restored).unwrap();
         assert_eq!(restored, config);
         let Action::RuleAdd(rule) = &actions[5] else {
             panic!("last line is not rule add");
@@ -215,7 +220,9 @@ mod tests {
                     .map_err(|e| format!("{line}: {}", e.to_string().lines().next().unwrap()))?
                     .action;
                 match action {
-                    Action::ConfigSet(u) => u.apply(&mut config).map_err(|e| format!("{e:?}"))?,
+                    Action::ConfigSet(s) => {
+                        s.update.apply(&mut config).map_err(|e| format!("{e:?}"))?
+                    }
                     Action::PeerAdd(p) => peers.push(Peer {
                         node_id: p.node_id,
                         addr: p.addr,

@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Limits on the front-end, against clients that never finish their request
+# (slowloris) and a SYN flood on the VIP; namespaces in one guest. Checks:
+#   - 500 connections that send nothing or half a request head wait on the
+#     service workers' lists (stats: waiting 500, memory up by their
+#     buffers) without holding a worker: 20 real clients meanwhile all get
+#     their page, byte-exact;
+#   - 700 such connections: the lists hold 512, the longest waiting ones
+#     are handed off early (stats: hurried), real clients still served;
+#   - once the slow clients close, nothing waits any more;
+#   - 20000 spoofed SYNs on the VIP create no baton state (active and
+#     memory unchanged: baton tracks only accepted connections; the
+#     listener answers with SYN cookies), and a real client is served.
+#
+# guests: 1
+# memory: 1024M
+# timeout: 300
+#
+#                switch ns "sw" (br0)              198.18.5.0/24
+#        /             |                |              \
+#   cl .1 curl    fe .2 (VIP .100)    be1 .3 httpd     at .4 slow clients,
+#                 node 1              node 2           spoofed SYNs (198.18.6.0/24)
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+require_cmd ip curl python3 sha256sum jq nstat
+
+readonly vip=198.18.5.100 port=80 be_port=8080
+readonly clients="$BATON_REPO/tests/vm/tools/clients.py"
+work=$(mktemp -d)
+defer rm -rf "$work"
+
+bctl() {
+	ns_exec "$1" "$BATONCTL" "${@:2}"
+}
+
+# fe_stat NAME: a counter of the front-end's `batonctl -j stats`.
+fe_stat() {
+	bctl fe -j stats | jq -er ".\"$1\""
+}
+
+baton_load
+lan_setup 5 sw cl fe be1 at
+baton_frontend fe "$vip"
+mkdir -p "$work/www"
+head -c 102400 /dev/urandom >"$work/www/page"
+want=$(sha256sum <"$work/www/page" | cut -d' ' -f1)
+ns_exec be1 python3 "$BATON_REPO/tests/vm/tools/httpd.py" 198.18.5.3 "$be_port" "$work/www" \
+	>"$work/be1.log" 2>&1 &
+defer kill $!
+wait_listen be1 "$be_port"
+baton_star fe 198.18.5.2 be1 198.18.5.3
+# Slow clients stay on the lists for the whole check.
+bctl fe config set request-timeout-ms 30000
+bctl fe service add "$vip:$port"
+bctl fe backend add "$vip:$port" "198.18.5.3:$be_port" peer 2
+wait_listen fe "$port"
+
+# fetch N TAG: N real clients fetch the page one after the other, each
+# within 5 s, byte-exact.
+fetch() {
+	local i sum
+	for ((i = 0; i < $1; i++)); do
+		ns_exec cl curl -sS --max-time 5 -o "$work/out" "http://$vip/page" ||
+			fail "$2: real client $i not served within 5 s"
+		sum=$(sha256sum <"$work/out" | cut -d' ' -f1)
+		check_eq "$2: page $i" "$sum" "$want" >/dev/null
+	done
+	log "$2: $1 real clients served, byte-exact"
+}
+
+fetch 3 baseline
+mem0=$(fe_stat memory)
+check_eq "waiting before" "$(fe_stat waiting)" 0
+
+# 500 slow clients: they wait on the lists, real clients do not.
+ns_exec at timeout 120 python3 "$clients" slowloris "$vip" "$port" 500 30 >"$work/slow1" 2>&1 &
+slow=$!
+wait_for -t 30 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -ge 500 ]" ||
+	fail "500 slow clients not all waiting: $(fe_stat waiting)"
+check_eq "waiting with 500 slow clients" "$(fe_stat waiting)" 500
+check_eq "hurried with 500 slow clients" "$(fe_stat hurried)" 0
+mem1=$(fe_stat memory)
+check_ge "memory grew by the waiting requests" "$((mem1 - mem0))" $((500 * 16384))
+log "memory: $mem0 bytes before, $mem1 with 500 waiting"
+fetch 20 "500 slow clients"
+wait "$slow" || fail "slowloris: $(cat "$work/slow1")"
+log "slowloris: $(cat "$work/slow1")"
+wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -eq 0 ]" ||
+	fail "slow clients closed, still waiting: $(fe_stat waiting)"
+
+# 700 slow clients: more than the lists hold (4 workers x 128).
+ns_exec at timeout 120 python3 "$clients" slowloris "$vip" "$port" 700 25 >"$work/slow2" 2>&1 &
+slow=$!
+wait_for -t 30 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .hurried) -ge 188 ]" ||
+	fail "lists did not overflow: hurried $(fe_stat hurried), waiting $(fe_stat waiting)"
+waiting=$(fe_stat waiting)
+((waiting <= 512)) || fail "waiting $waiting > 512"
+log "700 slow clients: waiting $waiting, hurried $(fe_stat hurried)"
+fetch 20 "700 slow clients"
+wait "$slow" || fail "slowloris: $(cat "$work/slow2")"
+wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -eq 0 ]" ||
+	fail "slow clients closed, still waiting: $(fe_stat waiting)"
+
+# SYN flood from spoofed addresses; their SYN/ACKs go to `at`, which drops
+# them.
+ns_exec fe ip route add 198.18.6.0/24 via 198.18.5.4
+active0=$(fe_stat active) mem0=$(fe_stat memory)
+cookies0=$(ns_exec fe nstat -az TcpExtSyncookiesSent | awk '/TcpExtSyncookiesSent/ {print $2}')
+ns_exec at timeout 60 python3 "$clients" synflood 198.18.6 "$vip" "$port" 20000
+fetch 3 "after the SYN flood"
+cookies=$(ns_exec fe nstat -az TcpExtSyncookiesSent | awk '/TcpExtSyncookiesSent/ {print $2}')
+check_ge "SYN cookies sent by the VIP's listener" "$((cookies - cookies0))" 1
+# The 3 fetches add 3 connections at most, until they close.
+wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .active) -le $active0 ]" ||
+	fail "baton state after the SYN flood: active $(fe_stat active), before $active0"
+mem=$(fe_stat memory)
+((mem <= mem0)) || fail "memory after the SYN flood: $mem bytes, before $mem0"
+
+baton_unload
+echo "limits: ok"
