@@ -20,7 +20,7 @@ help:
 	@echo 'baton make targets:'
 	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
 	@echo '  check       run all tests: lint, host (cargo test), fuzz (20 s a target), VM scenarios; ends with "N passed, N failed"'
-	@echo '  fuzz        run each cargo-fuzz target (packet, ctrl, http) FUZZ_SECONDS seconds (default 300)'
+	@echo '  fuzz        run each cargo-fuzz target (packet, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
 	@echo '  deps        install the Debian packages, rust-src, bindgen-cli and cargo-fuzz the project needs'
 	@echo '  kernel      build (or reuse from the cache) the pinned guest kernel'
 	@echo '  module      build baton.ko against it'

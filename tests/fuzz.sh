@@ -85,6 +85,7 @@ for t in "${targets[@]}"; do
 	reason=$(awk '/panicked at/ {getline; print; exit}' "$log")
 	[ -n "$reason" ] || reason=$(grep -m1 -oE 'ERROR: libFuzzer: .*' "$log")
 	[ -n "$reason" ] || reason="exit status $rc"
+	((${#reason} <= 300)) || reason="${reason:0:300}..."
 	echo "FAIL $t: $reason (${crash:-no crash file}, log $log)"
 	if [ -n "$crash" ]; then
 		echo "    replay: RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir $fuzz_dir -s $san $t $crash"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Writes the committed seed corpora `seeds/<target>/` of the fuzz targets:
-//! a few valid packets, control frames and HTTP requests. Run from
+//! a few valid packets, control frames, HTTP requests and rule sets. Run from
 //! `userspace/fuzz` with `cargo run --example gen_seeds`; the output is
 //! deterministic.
 
@@ -225,8 +225,31 @@ fn http_seeds() {
     }
 }
 
+/// The `rules` target's input: host, target and rules, cut at NUL bytes
+/// (see `fuzz_targets/rules.rs`).
+fn rules_seeds() {
+    let cases: [(&str, &[u8]); 3] = [
+        (
+            "suffix-and-path",
+            b"www.Example.com\0/api/v1/users?id=3\0\x03*.example.com\x01/api\0\x01WWW.EXAMPLE.COM\0\x02\x01/",
+        ),
+        (
+            "dot-domain",
+            b"example.com\0/\0\x01.example.com\0\x01*.ample.com\0\x02\x01/static/",
+        ),
+        (
+            "no-host",
+            b"\0http://b.example/x#y\0\x01b.example\0\x02\x01/x\0\x03*.\x01x",
+        ),
+    ];
+    for (name, bytes) in cases {
+        write("rules", name, bytes);
+    }
+}
+
 fn main() {
     packet_seeds();
     ctrl_seeds();
     http_seeds();
+    rules_seeds();
 }
