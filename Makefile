@@ -10,7 +10,7 @@ LLVM_SUFFIX := -19
 KDIR = $(shell scripts/kernel.sh --config $(KCONFIG) --path)
 CARGO ?= cargo
 CARGO_MANIFEST := userspace/Cargo.toml
-# Seconds each fuzz target runs in `make fuzz` (tests/check.sh runs 20).
+# Seconds each fuzz target runs in `make fuzz` (tests/check.sh runs 15).
 FUZZ_SECONDS ?= 300
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 
@@ -19,7 +19,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 help:
 	@echo 'baton make targets:'
 	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
-	@echo '  check       run all tests: lint, host (cargo test), fuzz (20 s a target), VM scenarios; ends with "N passed, N failed"'
+	@echo '  check       run all tests: lint, host (cargo test), fuzz (15 s a target), VM scenarios; ends with "N passed, N failed"'
 	@echo '  fuzz        run each cargo-fuzz target (packet, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
 	@echo '  deps        install the Debian packages, rust-src, bindgen-cli and cargo-fuzz the project needs'
 	@echo '  kernel      build (or reuse from the cache) the pinned guest kernel'
