@@ -28,7 +28,7 @@ help:
 	@echo '  userspace   build batonctl and the test tools (release)'
 	@echo '  test-host   cargo test of the pure protocol crate and batonctl'
 	@echo '  test-vm     run the VM scenarios (tests/vm/scenarios), or SCENARIO=name for one'
-	@echo '  lint        rustfmt and clippy on the module and the userspace crates'
+	@echo '  lint        rustfmt and clippy on the module, the userspace crates and the fuzz targets'
 	@echo '  fmt         format all Rust sources'
 	@echo '  clean       remove build outputs of the module and userspace (not the kernel cache)'
 	@echo 'Variables: KCONFIG=base|debug (debug: KASAN, kmemleak, lockdep, DEBUG_NET), KDIR=<kernel build dir>,'
