@@ -10,25 +10,29 @@ LLVM_SUFFIX := -19
 KDIR = $(shell scripts/kernel.sh --config $(KCONFIG) --path)
 CARGO ?= cargo
 CARGO_MANIFEST := userspace/Cargo.toml
+# Seconds each fuzz target runs in `make fuzz` (tests/check.sh runs 15).
+FUZZ_SECONDS ?= 300
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 
-.PHONY: help deps kernel module clippy userspace build test-host test-vm check demo fmt lint clean
+.PHONY: help deps kernel module clippy userspace build test-host test-vm check fuzz demo fmt lint clean
 
 help:
 	@echo 'baton make targets:'
 	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
-	@echo '  check       run all tests: lint, host (cargo test), VM scenarios; ends with "N passed, N failed"'
-	@echo '  deps        install the Debian packages, rust-src and bindgen-cli the project needs'
+	@echo '  check       run all tests: lint, host (cargo test), fuzz (15 s a target), VM scenarios; ends with "N passed, N failed"'
+	@echo '  fuzz        run each cargo-fuzz target (packet, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
+	@echo '  deps        install the Debian packages, rust-src, bindgen-cli and cargo-fuzz the project needs'
 	@echo '  kernel      build (or reuse from the cache) the pinned guest kernel'
 	@echo '  module      build baton.ko against it'
 	@echo '  clippy      build baton.ko with CLIPPY=1'
 	@echo '  userspace   build batonctl and the test tools (release)'
 	@echo '  test-host   cargo test of the pure protocol crate and batonctl'
 	@echo '  test-vm     run the VM scenarios (tests/vm/scenarios), or SCENARIO=name for one'
-	@echo '  lint        rustfmt and clippy on the module and the userspace crates'
+	@echo '  lint        rustfmt and clippy on the module, the userspace crates and the fuzz targets'
 	@echo '  fmt         format all Rust sources'
 	@echo '  clean       remove build outputs of the module and userspace (not the kernel cache)'
-	@echo 'Variables: KCONFIG=base|debug (debug: KASAN, kmemleak, lockdep, DEBUG_NET), KDIR=<kernel build dir>'
+	@echo 'Variables: KCONFIG=base|debug (debug: KASAN, kmemleak, lockdep, DEBUG_NET), KDIR=<kernel build dir>,'
+	@echo '           FUZZ_SECONDS=<seconds per fuzz target>'
 
 deps:
 	scripts/deps.sh
@@ -56,12 +60,16 @@ test-vm: build
 check:
 	KCONFIG=$(KCONFIG) tests/check.sh
 
+fuzz: deps
+	tests/fuzz.sh $(FUZZ_SECONDS)
+
 demo: build
 	tests/vm/run.sh -k $(KDIR) --show tests/vm/demo/cluster.sh
 
 fmt:
 	rustfmt --edition 2021 $$(git ls-files 'src/*.rs' 'src/**/*.rs')
 	cd userspace && $(CARGO) fmt --all
+	cd userspace/fuzz && $(CARGO) fmt
 
 lint: kernel
 	tests/lint.sh
@@ -70,3 +78,4 @@ clean:
 	-$(KMAKE) clean
 	rm -f src/sys/bindings_generated.rs
 	$(CARGO) clean --manifest-path $(CARGO_MANIFEST)
+	$(CARGO) clean --manifest-path userspace/fuzz/Cargo.toml

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Install everything baton needs to build and test, idempotently.
-# Debian 12 (bookworm) packages, the rust-src component and bindgen-cli.
+# Debian 12 (bookworm) packages, the rust-src component, bindgen-cli and
+# cargo-fuzz.
 set -euo pipefail
 
 BINDGEN_VERSION=0.72.1
+# tests/fuzz.sh (`make fuzz`); builds from source in about a minute.
+CARGO_FUZZ_VERSION=0.13.2
 
 APT_PACKAGES=(
 	# kernel build (LLVM 19 for the Rust build, see Documentation/build.rst)
@@ -44,6 +47,11 @@ fi
 if ! command -v bindgen >/dev/null 2>&1 || ! bindgen --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
 	log "installing bindgen-cli $BINDGEN_VERSION"
 	cargo install --quiet --locked bindgen-cli --version "$BINDGEN_VERSION"
+fi
+
+if ! cargo fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
+	log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+	cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
 
 log "ok"

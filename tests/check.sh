@@ -2,6 +2,8 @@
 # `make check`: build everything, then run every test suite and sum them.
 #   lint  - tests/lint.sh (rustfmt, clippy)
 #   host  - cargo test (pure protocol crate, batonctl), incl. proptest
+#   fuzz  - tests/fuzz.sh 15 (each cargo-fuzz target 15 s; `make fuzz`
+#           runs them longer)
 #   harness - tests/vm/selftest/run.sh (the VM harness fails crashed,
 #             warning, hung and timed-out guests)
 #   vm    - tests/vm/run.sh (QEMU guests booting the pinned kernel)
@@ -54,6 +56,9 @@ count lint build/check-lint.log "${PIPESTATUS[0]}"
 
 cargo test --manifest-path userspace/Cargo.toml 2>&1 | tee build/check-host.log
 count host build/check-host.log "${PIPESTATUS[0]}"
+
+tests/fuzz.sh 15 2>&1 | tee build/check-fuzz.log
+count fuzz build/check-fuzz.log "${PIPESTATUS[0]}"
 
 tests/vm/selftest/run.sh -k "$KDIR" 2>&1 | tee build/check-harness.log
 count harness build/check-harness.log "${PIPESTATUS[0]}"

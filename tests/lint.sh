@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Style gates, each counted as one test: rustfmt and clippy on the module
-# (CLIPPY=1 Kbuild build, no warning allowed) and on the userspace crates.
+# (CLIPPY=1 Kbuild build, no warning allowed), on the userspace crates and
+# on the fuzz targets (userspace/fuzz, a workspace of its own).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +46,13 @@ userspace_fmt() {
 
 gate userspace-fmt userspace_fmt
 gate userspace-clippy cargo clippy --manifest-path userspace/Cargo.toml --all-targets -- -D warnings
+
+fuzz_fmt() {
+	(cd userspace/fuzz && cargo fmt --check)
+}
+
+gate fuzz-fmt fuzz_fmt
+gate fuzz-clippy cargo clippy --manifest-path userspace/fuzz/Cargo.toml --all-targets -- -D warnings
 
 echo "lint: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

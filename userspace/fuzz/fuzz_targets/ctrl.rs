@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fuzz target `ctrl`: the control-channel codec of `src/proto/ctrl.rs`.
+//!
+//! The input is used twice:
+//!
+//! 1. As a received byte stream, cut into frames the way the module's
+//!    channel does (`decode_header` on the first 16 bytes, wait for
+//!    `16 + payload_len` bytes, `decode`). Asserts: no panic; the header
+//!    decoder's verdict (and error kind) is the one of an independent
+//!    reference written from the documented layout, and depends on the 16
+//!    header bytes only; every accepted frame re-encodes to exactly the same
+//!    bytes and those decode to the same message; every accepted message
+//!    obeys the documented field rules; every proper prefix of an accepted
+//!    frame is incomplete (too short for a header, or a header that asks for
+//!    more bytes) and its payload given short or long is `BadLength`, never
+//!    another message.
+//! 2. As the fields of a message to encode (any values, valid or not).
+//!    Asserts: `encode` writes exactly `16 + payload` bytes when the buffer
+//!    is large enough and nothing at all (`NoSpace`) otherwise; decoding the
+//!    frame gives the message back when the reference says its fields are
+//!    valid and `BadField` when not.
+
+#![no_main]
+
+use baton_proto::ctrl::{
+    decode, decode_header, encode, msg_type, opt_bits, reason, DecodeError, EncodeError, Endpoint,
+    HandoffAck, HandoffReq, Header, Heartbeat, Hello, IdReason, Message, HANDOFF_REQ_FIXED,
+    HEADER_LEN, MAGIC, MAX_DATA, MAX_PAYLOAD, VERSION,
+};
+use libfuzzer_sys::arbitrary::{self, Unstructured};
+use libfuzzer_sys::fuzz_target;
+
+/// The reference header check, in the documented order: length, magic,
+/// version, type, flags, payload length.
+fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32), DecodeError> {
+    if buf.len() < HEADER_LEN {
+        return Err(DecodeError::Short);
+    }
+    if buf[..4] != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    if buf[4] != VERSION {
+        return Err(DecodeError::BadVersion(buf[4]));
+    }
+    if !(1..=6).contains(&buf[5]) {
+        return Err(DecodeError::UnknownType(buf[5]));
+    }
+    if buf[6] != 0 || buf[7] != 0 {
+        return Err(DecodeError::BadFlags);
+    }
+    let len = u32::from_be_bytes(buf[8..12].try_into().unwrap()) as usize;
+    if len > MAX_PAYLOAD {
+        return Err(DecodeError::TooLong);
+    }
+    Ok((
+        buf[5],
+        len,
+        u32::from_be_bytes(buf[12..16].try_into().unwrap()),
+    ))
+}
+
+/// A host endpoint as the documentation defines it: unicast, not 0/8 or
+/// 127/8, port not 0.
+fn ref_endpoint_ok(e: &Endpoint) -> bool {
+    let a = e.addr[0];
+    e.port != 0 && a != 0 && a != 127 && a < 224
+}
+
+/// Whether the fields of `m` are in their documented ranges.
+fn ref_valid(m: &Message<'_>) -> bool {
+    match m {
+        Message::Hello(h) => h.node_id != 0,
+        Message::Heartbeat(_) => true,
+        Message::HandoffReq(r) => {
+            ref_endpoint_ok(&r.client)
+                && ref_endpoint_ok(&r.vip)
+                && ref_endpoint_ok(&r.backend)
+                && r.options & !opt_bits::ALL == 0
+                && r.client_wscale <= 14
+                && r.frontend_wscale <= 14
+                && r.mss >= 64
+                && r.data.len() <= MAX_DATA
+        }
+        Message::HandoffAck(a) => a.backend_wscale <= 14,
+        Message::HandoffNack(m) | Message::ConnEnd(m) => m.reason <= reason::MAX,
+    }
+}
+
+/// The payload length of `m` from the documented layouts.
+fn ref_payload_len(m: &Message<'_>) -> usize {
+    match m {
+        Message::Hello(_) | Message::Heartbeat(_) => 8,
+        Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
+        Message::HandoffAck(_) => 20,
+        Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
+    }
+}
+
+fn encoded(m: &Message<'_>, seq: u32) -> Vec<u8> {
+    let mut buf = vec![0; HEADER_LEN + ref_payload_len(m)];
+    let n = encode(m, seq, &mut buf).expect("room for the frame");
+    assert_eq!(n, buf.len());
+    buf
+}
+
+/// What the channel makes of the start of a stream.
+enum Next<'a> {
+    /// Wait for more bytes.
+    Incomplete,
+    /// A frame of `len` bytes.
+    Frame(Header, Message<'a>, usize),
+    /// The channel closes.
+    Closed(DecodeError),
+}
+
+/// The module's receive loop (`Channel::recv` in `src/ctrl.rs`) on `buf`,
+/// without the sequence check.
+fn next(buf: &[u8]) -> Next<'_> {
+    if buf.len() < HEADER_LEN {
+        return Next::Incomplete;
+    }
+    let hdr = match decode_header(&buf[..HEADER_LEN]) {
+        Ok(h) => h,
+        Err(e) => return Next::Closed(e),
+    };
+    let total = HEADER_LEN + hdr.payload_len();
+    if buf.len() < total {
+        return Next::Incomplete;
+    }
+    match decode(&hdr, &buf[HEADER_LEN..total]) {
+        Ok(m) => Next::Frame(hdr, m, total),
+        Err(e) => Next::Closed(e),
+    }
+}
+
+/// Checks one accepted frame `frame` that decoded to `msg`.
+fn check_frame(frame: &[u8], hdr: &Header, msg: &Message<'_>) {
+    assert!(ref_valid(msg), "accepted out-of-range fields: {msg:?}");
+    assert_eq!(hdr.msg_type(), msg.msg_type());
+    assert_eq!(hdr.payload_len(), ref_payload_len(msg));
+    assert_eq!(
+        encoded(msg, hdr.seq()),
+        frame,
+        "re-encodes to the same bytes"
+    );
+    let again = decode(hdr, &frame[HEADER_LEN..]);
+    assert_eq!(again.as_ref(), Ok(msg));
+
+    // Proper prefixes are incomplete, never another frame. Checking every
+    // cut is linear per cut; a few are enough past the header.
+    let cuts = (0..frame.len().min(HEADER_LEN + 64))
+        .chain((HEADER_LEN + 64..frame.len()).step_by(61))
+        .chain(frame.len().checked_sub(1));
+    for k in cuts.filter(|&k| k < frame.len()) {
+        let prefix = &frame[..k];
+        if k < HEADER_LEN {
+            assert_eq!(decode_header(prefix), Err(DecodeError::Short));
+            assert!(matches!(next(prefix), Next::Incomplete));
+        } else {
+            assert_eq!(decode_header(prefix).as_ref(), Ok(hdr));
+            assert!(matches!(next(prefix), Next::Incomplete));
+            let short = decode(hdr, &frame[HEADER_LEN..k]);
+            assert_eq!(short, Err(DecodeError::BadLength), "cut at {k}");
+        }
+    }
+    // A payload with a byte too many is not this frame either.
+    let mut long = frame[HEADER_LEN..].to_vec();
+    long.push(0);
+    assert_eq!(decode(hdr, &long), Err(DecodeError::BadLength));
+}
+
+/// Part 1: `data` as a received stream.
+fn stream(data: &[u8]) {
+    let mut rest = data;
+    loop {
+        if rest.len() >= HEADER_LEN {
+            // The header verdict depends on the 16 header bytes only.
+            let want = ref_header(rest);
+            let got = decode_header(rest).map(|h| (h.msg_type(), h.payload_len(), h.seq()));
+            assert_eq!(got, want, "header verdict");
+            assert_eq!(decode_header(&rest[..HEADER_LEN]), decode_header(rest));
+        }
+        match next(rest) {
+            Next::Incomplete => return,
+            Next::Closed(e) => {
+                // Past a good header only the payload can be refused.
+                if ref_header(rest).is_ok() {
+                    assert!(matches!(e, DecodeError::BadLength | DecodeError::BadField));
+                }
+                return;
+            }
+            Next::Frame(hdr, msg, len) => {
+                check_frame(&rest[..len], &hdr, &msg);
+                rest = &rest[len..];
+            }
+        }
+    }
+}
+
+fn endpoint(u: &mut Unstructured<'_>) -> arbitrary::Result<Endpoint> {
+    Ok(Endpoint {
+        addr: u.arbitrary()?,
+        port: u.arbitrary()?,
+    })
+}
+
+/// Part 2: a message made of the bytes of `data`.
+fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32, usize)> {
+    let seq = u.arbitrary()?;
+    let room = u.arbitrary::<u16>()?;
+    let id = u.arbitrary()?;
+    let m = match u.int_in_range(msg_type::HELLO..=msg_type::CONN_END)? {
+        msg_type::HELLO => Message::Hello(Hello {
+            node_id: u.arbitrary()?,
+            capabilities: u.arbitrary()?,
+        }),
+        msg_type::HEARTBEAT => Message::Heartbeat(Heartbeat {
+            sent_ms: u.arbitrary()?,
+        }),
+        msg_type::HANDOFF_REQ => Message::HandoffReq(HandoffReq {
+            id,
+            client: endpoint(u)?,
+            vip: endpoint(u)?,
+            backend: endpoint(u)?,
+            client_isn: u.arbitrary()?,
+            frontend_isn: u.arbitrary()?,
+            client_tsval: u.arbitrary()?,
+            frontend_tsval: u.arbitrary()?,
+            client_window: u.arbitrary()?,
+            mss: u.arbitrary()?,
+            client_wscale: u.arbitrary()?,
+            frontend_wscale: u.arbitrary()?,
+            options: u.arbitrary()?,
+            data: u.bytes(u.len())?,
+        }),
+        msg_type::HANDOFF_ACK => Message::HandoffAck(HandoffAck {
+            id,
+            backend_isn: u.arbitrary()?,
+            backend_tsval: u.arbitrary()?,
+            backend_wscale: u.arbitrary()?,
+        }),
+        msg_type::HANDOFF_NACK => Message::HandoffNack(IdReason {
+            id,
+            reason: u.arbitrary()?,
+        }),
+        _ => Message::ConnEnd(IdReason {
+            id,
+            reason: u.arbitrary()?,
+        }),
+    };
+    Ok((m, seq, usize::from(room)))
+}
+
+fn roundtrip(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let Ok((msg, seq, room)) = message(&mut u) else {
+        return;
+    };
+    let need = HEADER_LEN + ref_payload_len(&msg);
+    // A buffer of any size up to a little more than the frame, filled with
+    // a pattern that must survive past the frame.
+    let size = room % (need + 8);
+    let mut buf = vec![0xa5; size];
+    match encode(&msg, seq, &mut buf) {
+        Ok(n) => {
+            assert!(size >= need);
+            assert_eq!(n, need);
+            assert!(buf[n..].iter().all(|&b| b == 0xa5), "wrote past the frame");
+        }
+        Err(EncodeError::NoSpace) => {
+            assert!(size < need);
+            assert!(buf.iter().all(|&b| b == 0xa5), "wrote into a short buffer");
+            return;
+        }
+    }
+    let frame = &buf[..need];
+    let hdr = decode_header(frame).expect("own header");
+    assert_eq!(hdr.seq(), seq);
+    assert_eq!(hdr.payload_len(), need - HEADER_LEN);
+    match decode(&hdr, &frame[HEADER_LEN..]) {
+        Ok(back) => {
+            assert!(ref_valid(&msg), "decoded invalid {msg:?}");
+            assert_eq!(back, msg);
+        }
+        Err(e) => {
+            assert!(!ref_valid(&msg), "refused valid {msg:?}: {e:?}");
+            assert_eq!(e, DecodeError::BadField);
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    stream(data);
+    roundtrip(data);
+});
