@@ -9,8 +9,8 @@ use std::fs;
 use std::path::Path;
 
 use baton_proto::ctrl::{
-    encode, opt_bits, reason, Endpoint, HandoffAck, HandoffReq, Heartbeat, Hello, IdReason,
-    Message, HEADER_LEN, MAX_PAYLOAD,
+    cap, encode, opt_bits, reason, Endpoint, HandoffAck, HandoffReq, Heartbeat, Hello, IdReason,
+    Message, HEADER_LEN, MAX_PAYLOAD, NONCE_LEN,
 };
 use baton_proto::packet::{build, flags, opt, BuildOptions, Segment};
 
@@ -143,10 +143,12 @@ fn ctrl_seeds() {
     let hello = frame(
         &Message::Hello(Hello {
             node_id: 1,
-            capabilities: 0,
+            capabilities: cap::AUTH,
+            nonce: [0x3c; NONCE_LEN],
         }),
         0,
     );
+    let auth = frame(&Message::Auth, 1);
     let heartbeat = frame(&Message::Heartbeat(Heartbeat { sent_ms: 123_456 }), 1);
     let req = frame(
         &Message::HandoffReq(HandoffReq {
@@ -191,6 +193,7 @@ fn ctrl_seeds() {
         5,
     );
     write("ctrl", "hello", &hello);
+    write("ctrl", "auth", &auth);
     write("ctrl", "heartbeat", &heartbeat);
     write("ctrl", "handoff-req", &req);
     write("ctrl", "handoff-ack", &ack);

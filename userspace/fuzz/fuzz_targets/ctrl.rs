@@ -5,8 +5,8 @@
 //! The input is used twice:
 //!
 //! 1. As a received byte stream, cut into frames the way the module's
-//!    channel does (`decode_header` on the first 16 bytes, wait for
-//!    `16 + payload_len` bytes, `decode`). Asserts: no panic; the header
+//!    channel without a key does (`decode_header` on the first 16 bytes,
+//!    wait for `frame_len` bytes, refuse a tag, `decode`). Asserts: no panic; the header
 //!    decoder's verdict (and error kind) is the one of an independent
 //!    reference written from the documented layout, and depends on the 16
 //!    header bytes only; every accepted frame re-encodes to exactly the same
@@ -24,16 +24,18 @@
 #![no_main]
 
 use baton_proto::ctrl::{
-    decode, decode_header, encode, msg_type, opt_bits, reason, DecodeError, EncodeError, Endpoint,
-    HandoffAck, HandoffReq, Header, Heartbeat, Hello, IdReason, Message, HANDOFF_REQ_FIXED,
-    HEADER_LEN, MAGIC, MAX_DATA, MAX_PAYLOAD, VERSION,
+    add_mac_room, cap, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
+    DecodeError, EncodeError, Endpoint, HandoffAck, HandoffReq, Header, Heartbeat, Hello, IdReason,
+    Message, HANDOFF_REQ_FIXED, HEADER_LEN, MAC_LEN, MAGIC, MAX_DATA, MAX_PAYLOAD, NONCE_LEN,
+    VERSION,
 };
 use libfuzzer_sys::arbitrary::{self, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
 /// The reference header check, in the documented order: length, magic,
-/// version, type, flags, payload length.
-fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32), DecodeError> {
+/// version, type, flags, payload length; gives type, length, seq and
+/// whether a tag follows.
+fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32, bool), DecodeError> {
     if buf.len() < HEADER_LEN {
         return Err(DecodeError::Short);
     }
@@ -43,10 +45,10 @@ fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32), DecodeError> {
     if buf[4] != VERSION {
         return Err(DecodeError::BadVersion(buf[4]));
     }
-    if !(1..=6).contains(&buf[5]) {
+    if !(1..=7).contains(&buf[5]) {
         return Err(DecodeError::UnknownType(buf[5]));
     }
-    if buf[6] != 0 || buf[7] != 0 {
+    if buf[6] != 0 || buf[7] & !1 != 0 {
         return Err(DecodeError::BadFlags);
     }
     let len = u32::from_be_bytes(buf[8..12].try_into().unwrap()) as usize;
@@ -57,6 +59,7 @@ fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32), DecodeError> {
         buf[5],
         len,
         u32::from_be_bytes(buf[12..16].try_into().unwrap()),
+        buf[7] & 1 != 0,
     ))
 }
 
@@ -70,7 +73,8 @@ fn ref_endpoint_ok(e: &Endpoint) -> bool {
 /// Whether the fields of `m` are in their documented ranges.
 fn ref_valid(m: &Message<'_>) -> bool {
     match m {
-        Message::Hello(h) => h.node_id != 0,
+        Message::Hello(h) => h.node_id != 0 && h.capabilities & !cap::ALL == 0,
+        Message::Auth => true,
         Message::Heartbeat(_) => true,
         Message::HandoffReq(r) => {
             ref_endpoint_ok(&r.client)
@@ -90,7 +94,9 @@ fn ref_valid(m: &Message<'_>) -> bool {
 /// The payload length of `m` from the documented layouts.
 fn ref_payload_len(m: &Message<'_>) -> usize {
     match m {
-        Message::Hello(_) | Message::Heartbeat(_) => 8,
+        Message::Hello(_) => 24,
+        Message::Heartbeat(_) => 8,
+        Message::Auth => 0,
         Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
         Message::HandoffAck(_) => 20,
         Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
@@ -124,9 +130,13 @@ fn next(buf: &[u8]) -> Next<'_> {
         Ok(h) => h,
         Err(e) => return Next::Closed(e),
     };
-    let total = HEADER_LEN + hdr.payload_len();
+    let total = hdr.frame_len();
     if buf.len() < total {
         return Next::Incomplete;
+    }
+    // A channel without a key refuses a tag once the frame is complete.
+    if hdr.has_mac() {
+        return Next::Closed(DecodeError::UnexpectedMac);
     }
     match decode(&hdr, &buf[HEADER_LEN..total]) {
         Ok(m) => Next::Frame(hdr, m, total),
@@ -177,7 +187,8 @@ fn stream(data: &[u8]) {
         if rest.len() >= HEADER_LEN {
             // The header verdict depends on the 16 header bytes only.
             let want = ref_header(rest);
-            let got = decode_header(rest).map(|h| (h.msg_type(), h.payload_len(), h.seq()));
+            let got =
+                decode_header(rest).map(|h| (h.msg_type(), h.payload_len(), h.seq(), h.has_mac()));
             assert_eq!(got, want, "header verdict");
             assert_eq!(decode_header(&rest[..HEADER_LEN]), decode_header(rest));
         }
@@ -185,8 +196,12 @@ fn stream(data: &[u8]) {
             Next::Incomplete => return,
             Next::Closed(e) => {
                 // Past a good header only the payload can be refused.
-                if ref_header(rest).is_ok() {
-                    assert!(matches!(e, DecodeError::BadLength | DecodeError::BadField));
+                if let Ok((.., mac)) = ref_header(rest) {
+                    if mac {
+                        assert_eq!(e, DecodeError::UnexpectedMac);
+                    } else {
+                        assert!(matches!(e, DecodeError::BadLength | DecodeError::BadField));
+                    }
                 }
                 return;
             }
@@ -210,11 +225,13 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
     let seq = u.arbitrary()?;
     let room = u.arbitrary::<u16>()?;
     let id = u.arbitrary()?;
-    let m = match u.int_in_range(msg_type::HELLO..=msg_type::CONN_END)? {
+    let m = match u.int_in_range(msg_type::HELLO..=msg_type::AUTH)? {
         msg_type::HELLO => Message::Hello(Hello {
             node_id: u.arbitrary()?,
             capabilities: u.arbitrary()?,
+            nonce: u.arbitrary::<[u8; NONCE_LEN]>()?,
         }),
+        msg_type::AUTH => Message::Auth,
         msg_type::HEARTBEAT => Message::Heartbeat(Heartbeat {
             sent_ms: u.arbitrary()?,
         }),
@@ -244,10 +261,11 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
             id,
             reason: u.arbitrary()?,
         }),
-        _ => Message::ConnEnd(IdReason {
+        msg_type::CONN_END => Message::ConnEnd(IdReason {
             id,
             reason: u.arbitrary()?,
         }),
+        t => unreachable!("type {t} out of the range asked for"),
     };
     Ok((m, seq, usize::from(room)))
 }
@@ -274,9 +292,26 @@ fn roundtrip(data: &[u8]) {
             return;
         }
     }
+    // Room for a tag: the flag set, nothing else touched, the tag zeroed,
+    // and the header tells the new length.
+    let mut tagged = buf[..need].to_vec();
+    tagged.resize(need + MAC_LEN, 0x5a);
+    assert_eq!(add_mac_room(&mut tagged, need), Ok(need + MAC_LEN));
+    assert_eq!(tagged[7], buf[7] | flag::MAC as u8);
+    assert_eq!((&tagged[..7], &tagged[8..need]), (&buf[..7], &buf[8..need]));
+    assert!(tagged[need..].iter().all(|&b| b == 0));
+    let th = decode_header(&tagged).expect("tagged header");
+    assert!(th.has_mac());
+    assert_eq!(th.frame_len(), need + MAC_LEN);
+    assert_eq!(
+        add_mac_room(&mut tagged[..need + MAC_LEN - 1], need),
+        Err(EncodeError::NoSpace)
+    );
+
     let frame = &buf[..need];
     let hdr = decode_header(frame).expect("own header");
     assert_eq!(hdr.seq(), seq);
+    assert!(!hdr.has_mac());
     assert_eq!(hdr.payload_len(), need - HEADER_LEN);
     match decode(&hdr, &frame[HEADER_LEN..]) {
         Ok(back) => {
