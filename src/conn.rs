@@ -83,6 +83,8 @@ pub(crate) struct Stats {
     /// Connections handed off before their request was complete because
     /// their worker's waiting list was full.
     pub(crate) hurried: AtomicU64,
+    /// Packets of flows' clients that do not parse, dropped.
+    pub(crate) malformed: AtomicU64,
     /// Connections on the service workers' waiting lists now.
     pub(crate) waiting: AtomicU32,
 }
@@ -234,7 +236,7 @@ impl Conns {
             return Verdict::Accept;
         }
         let Some(hdr) = skb.tcp_headers().and_then(|b| packet::parse(b).ok()) else {
-            return Verdict::Accept;
+            return self.unparsed(skb, outbound);
         };
         let key = if outbound {
             Key::outbound(&hdr)
@@ -290,6 +292,28 @@ impl Conns {
                 Verdict::Drop
             }
         }
+    }
+
+    /// A packet that [`packet::parse`] refuses (a malformed TCP header or
+    /// options, a first fragment) is never rewritten. It passes untouched,
+    /// unless it comes from the client of a flow: this node has no socket
+    /// for it (the front-end dropped its own), so its stack would answer
+    /// with a reset that kills the client's connection. Dropped then, as the
+    /// stack drops a malformed TCP header.
+    fn unparsed(&self, skb: &mut SkBuff, outbound: bool) -> Verdict {
+        if outbound {
+            return Verdict::Accept;
+        }
+        let Some(a) = skb.tcp_ports().and_then(packet::addresses) else {
+            return Verdict::Accept;
+        };
+        let key = Key::inbound_addresses(&a);
+        if self.table.lookup(self.hash(&key), &key, |_| ()).is_none() {
+            return Verdict::Accept;
+        }
+        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+        Verdict::Drop
     }
 
     /// Pre-routing: packets from clients.

@@ -29,7 +29,9 @@ use crate::{
     },
     state::Runtime,
     sys::{
-        kthread, skb,
+        kthread,
+        netns::Net,
+        skb,
         socket::{SockAddr, Socket},
         vec,
     },
@@ -618,6 +620,22 @@ const GC_BATCH: usize = 256;
 
 /// The garbage collector of a namespace: every second, removes flows that
 /// closed or idled out, and tells the front-end of each back-end flow.
+/// A back-end flow whose client sent an RST is over once the server's
+/// stack took the RST: no socket is left for the connection. (An RST the
+/// stack refused, its sequence number not the expected one, leaves the
+/// socket and the flow as they were, as RFC 5961 wants.)
+fn server_gone(net: &Net, f: &Flow) -> Option<u8> {
+    let gone = f.role == Role::Back
+        && f.phase == Phase::Established
+        && f.client_rst
+        && !skb::tcp_exists(
+            net,
+            (f.backend.addr, f.backend.port),
+            (f.client.addr, f.client.port),
+        );
+    gone.then_some(reason::CLOSED)
+}
+
 pub(crate) fn gc_main(rt: &Runtime) {
     while !kthread::should_stop() {
         kthread::sleep_ms(250);
@@ -629,7 +647,10 @@ pub(crate) fn gc_main(rt: &Runtime) {
         let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
             continue;
         };
-        rt.conns.drain(&mut done, |f| f.expired(now, idle));
+        let net = rt.net.get();
+        rt.conns.drain(&mut done, |f| {
+            f.expired(now, idle).or_else(|| server_gone(net, f))
+        });
         for (f, why) in done.iter() {
             if f.role == Role::Back && f.peer != 0 {
                 let msg = Message::ConnEnd(IdReason {

@@ -174,7 +174,8 @@ impl Command<Baton> for StatsGet {
             r.put_u32(stats_attr::ACTIVE, rt.conns.len() as u32)?;
             r.put_u32(stats_attr::WAITING, s.waiting.load(Ordering::Relaxed))?;
             r.put_u64(stats_attr::HURRIED, get(&s.hurried), pad)?;
-            r.put_u64(stats_attr::MEMORY, rt.conns.memory(), pad)
+            r.put_u64(stats_attr::MEMORY, rt.conns.memory(), pad)?;
+            r.put_u64(stats_attr::MALFORMED, get(&s.malformed), pad)
         })?;
         reply.send(info)
     }

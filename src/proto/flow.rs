@@ -24,7 +24,7 @@
 
 use super::{
     ctrl::Endpoint,
-    packet::{flags, TcpHeader, TcpPacket},
+    packet::{flags, Addresses, TcpHeader, TcpPacket},
     seq::Translation,
 };
 
@@ -49,6 +49,21 @@ impl Key {
             local: Endpoint {
                 addr: h.daddr,
                 port: h.dport,
+            },
+        }
+    }
+
+    /// The key of a packet from the client that [`super::packet::parse`]
+    /// refused, from its addresses.
+    pub fn inbound_addresses(a: &Addresses) -> Self {
+        Self {
+            client: Endpoint {
+                addr: a.saddr,
+                port: a.sport,
+            },
+            local: Endpoint {
+                addr: a.daddr,
+                port: a.dport,
             },
         }
     }
@@ -185,8 +200,13 @@ pub struct Flow {
     pub fin_client: bool,
     /// A FIN from the server was seen.
     pub fin_server: bool,
-    /// An RST was seen.
+    /// An RST from the server's stack was seen: the connection is over.
     pub reset: bool,
+    /// An RST from the client was seen. Only the server's stack knows
+    /// whether it ends the connection (RFC 5961: an RST whose sequence
+    /// number is not the expected one is answered with a challenge ACK), so
+    /// it does not close the flow; the back-end's GC asks its stack.
+    pub client_rst: bool,
     /// When the flow was made (ms, monotonic).
     pub created_ms: u64,
     /// Last packet (ms).
@@ -226,6 +246,7 @@ impl Flow {
             fin_client: false,
             fin_server: false,
             reset: false,
+            client_rst: false,
             created_ms: now_ms,
             last_ms: now_ms,
             closed_ms: 0,
@@ -250,7 +271,11 @@ impl Flow {
         self.packets += 1;
         self.bytes += (h.ip_header_len + h.tcp_header_len + h.payload_len) as u64;
         if h.has_flags(flags::RST) {
-            self.reset = true;
+            if from_client {
+                self.client_rst = true;
+            } else {
+                self.reset = true;
+            }
         }
         if h.has_flags(flags::FIN) {
             if from_client {

@@ -260,6 +260,40 @@ fn get_addr(buf: &[u8], at: usize) -> Option<[u8; 4]> {
     get_u32(buf, at).map(u32::to_be_bytes)
 }
 
+/// The addresses and ports of an IPv4 TCP packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addresses {
+    /// Source address, wire order.
+    pub saddr: [u8; 4],
+    /// Destination address, wire order.
+    pub daddr: [u8; 4],
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+}
+
+/// The addresses and ports of the IPv4 TCP packet at the start of `buf`,
+/// also when [`parse`] refuses it for its TCP header or because it is the
+/// first fragment of a segment: version 4, header length at least 20 and
+/// inside `buf`, protocol TCP, fragment offset 0, the ports inside `buf`.
+pub fn addresses(buf: &[u8]) -> Option<Addresses> {
+    let first = *buf.first()?;
+    let ihl = usize::from(first & 0x0f) * 4;
+    if first >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN || *buf.get(IP_PROTO)? != IPPROTO_TCP {
+        return None;
+    }
+    if get_u16(buf, IP_FRAG)? & IP_OFFSET != 0 {
+        return None;
+    }
+    Some(Addresses {
+        saddr: get_addr(buf, IP_SADDR)?,
+        daddr: get_addr(buf, IP_DADDR)?,
+        sport: get_u16(buf, ihl)?,
+        dport: get_u16(buf, ihl.checked_add(2)?)?,
+    })
+}
+
 /// Parses the IPv4 and TCP headers at the start of `buf`.
 ///
 /// Checks: version 4, header length at least 20 and inside `buf`, protocol

@@ -119,8 +119,10 @@ pub mod stats_attr {
     pub const HURRIED: u16 = 11;
     /// `memory`: bytes of connection state and waiting requests.
     pub const MEMORY: u16 = 12;
+    /// `malformed`: packets of flows' clients that do not parse, dropped.
+    pub const MALFORMED: u16 = 13;
     /// Highest attribute number.
-    pub const MAX: u16 = MEMORY;
+    pub const MAX: u16 = MALFORMED;
 }
 
 /// Attributes of a `conn` nest.

@@ -210,6 +210,52 @@ int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
 	return 0;
 }
 
+/*
+ * The IPv4 header and TCP ports of a TCP packet that is not a later
+ * fragment, whatever its TCP header holds: enough to tell whether a packet
+ * that baton_skb_tcp_headers refuses (a first fragment, a bad data offset)
+ * belongs to a connection.
+ */
+int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len)
+{
+	int noff = skb_network_offset(skb);
+	const struct iphdr *iph;
+	unsigned int ihl;
+
+	if (!pskb_may_pull(skb, noff + sizeof(struct iphdr)))
+		return -EINVAL;
+	iph = ip_hdr(skb);
+	if (iph->version != 4 || iph->protocol != IPPROTO_TCP)
+		return -ENOENT;
+	if (iph->frag_off & htons(IP_OFFSET))
+		return -ENOENT;
+	ihl = iph->ihl * 4;
+	if (ihl < sizeof(struct iphdr) || !pskb_may_pull(skb, noff + ihl + 4))
+		return -EINVAL;
+	*data = skb_network_header(skb);
+	*len = ihl + 4;
+	return 0;
+}
+
+/*
+ * Whether namespace net has a TCP socket (established or time-wait) from
+ * laddr:lport (this host) to raddr:rport. Any context. Network byte order.
+ */
+bool baton_tcp_exists(struct net *net, __be32 laddr, __be16 lport,
+		      __be32 raddr, __be16 rport)
+{
+	struct sock *sk;
+
+	rcu_read_lock();
+	sk = inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
+				     raddr, rport, laddr, lport, 0);
+	rcu_read_unlock();
+	if (!sk)
+		return false;
+	sock_gen_put(sk);
+	return true;
+}
+
 bool baton_skb_csum_partial(const struct sk_buff *skb)
 {
 	return skb->ip_summed == CHECKSUM_PARTIAL;

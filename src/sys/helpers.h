@@ -72,6 +72,9 @@ int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out);
 /* Packets. */
 int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
 			  unsigned int *len);
+int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len);
+bool baton_tcp_exists(struct net *net, __be32 laddr, __be16 lport,
+		      __be32 raddr, __be16 rport);
 bool baton_skb_csum_partial(const struct sk_buff *skb);
 void baton_skb_csum_changed(struct sk_buff *skb);
 int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len);

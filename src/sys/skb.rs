@@ -42,6 +42,22 @@ impl SkBuff {
         self.headers(false).map(|h| &*h)
     }
 
+    /// The IPv4 header and the TCP ports of a TCP packet that is not a
+    /// later fragment, whatever its TCP header holds (see
+    /// [`crate::proto::packet::addresses`]).
+    pub(crate) fn tcp_ports(&mut self) -> Option<&[u8]> {
+        let mut data = core::ptr::null_mut();
+        let mut len = 0;
+        // SAFETY: as in `headers`.
+        let ret = unsafe { bindings::baton_skb_tcp_ports(self.as_ptr(), &mut data, &mut len) };
+        if ret != 0 || data.is_null() {
+            return None;
+        }
+        // SAFETY: as in `headers`: `len` linear bytes of this skb, borrowed
+        // with it.
+        Some(unsafe { core::slice::from_raw_parts(data, len as usize) })
+    }
+
     /// The same, writable: the head is unshared first if it is cloned.
     /// After writing, call [`SkBuff::headers_changed`].
     pub(crate) fn tcp_headers_mut(&mut self) -> Option<(&mut [u8], Csum)> {
@@ -56,6 +72,22 @@ impl SkBuff {
     pub(crate) fn headers_changed(&mut self) {
         // SAFETY: `as_ptr` is a valid skb.
         unsafe { bindings::baton_skb_csum_changed(self.as_ptr()) };
+    }
+}
+
+/// Whether `net` has a TCP socket (established or time-wait) from
+/// `local` (this host) to `remote`.
+pub(crate) fn tcp_exists(net: &Net, local: ([u8; 4], u16), remote: ([u8; 4], u16)) -> bool {
+    // SAFETY: `net` is alive; addresses and ports are passed by value, in
+    // network byte order.
+    unsafe {
+        bindings::baton_tcp_exists(
+            net.as_ptr(),
+            u32::from_ne_bytes(local.0),
+            local.1.to_be(),
+            u32::from_ne_bytes(remote.0),
+            remote.1.to_be(),
+        )
     }
 }
 

@@ -11,6 +11,20 @@
   clients.py synflood SRC_NET DST PORT N
       Sends N SYNs with spoofed source addresses in SRC_NET (a /24 given
       as a.b.c) to DST:PORT through a raw socket, and prints "sent N".
+
+  clients.py keepalive ADDR PORT N PORTFILE GOFILE
+      One keep-alive connection: GET /gen/N, checks the body (httpd.py's
+      bytes for N), writes its local port to PORTFILE, waits until GOFILE
+      exists, then GET /gen/N again on the same connection and checks it.
+      Prints "2 responses exact on one connection".
+
+  clients.py badpackets SRC SPORT DST DPORT
+      Sends, as SRC:SPORT to DST:DPORT, one of each: a TCP header with data
+      offset 4, one with a malformed option (length 1), the first fragment
+      of a segment, a segment with IP options, a zero window, data far out
+      of window, an RST with a wrong sequence number, a SYN. Sequence
+      numbers are arbitrary: these are packets of a stranger or a broken
+      middlebox for an existing connection. Prints the kinds sent.
 """
 import os
 import random
@@ -75,11 +89,94 @@ def synflood(net, dst, port, n):
     print(f"sent {n}")
 
 
+def gen(n):
+    return random.Random(n).randbytes(n)
+
+
+def http_get(sock, n):
+    sock.sendall(f"GET /gen/{n} HTTP/1.1\r\nHost: bad.example\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            raise SystemExit("connection closed in the response head")
+        head += chunk
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        if not chunk:
+            raise SystemExit(f"connection closed after {len(body)} of {length} bytes")
+        body += chunk
+    if body != gen(n):
+        raise SystemExit("response body differs from the server's bytes")
+
+
+def keepalive(addr, port, n, portfile, gofile):
+    s = socket.create_connection((addr, port), timeout=30)
+    http_get(s, n)
+    with open(portfile + ".tmp", "w") as f:
+        f.write(str(s.getsockname()[1]))
+    os.rename(portfile + ".tmp", portfile)
+    end = time.monotonic() + 120
+    while not os.path.exists(gofile):
+        if time.monotonic() > end:
+            raise SystemExit("no go")
+        time.sleep(0.1)
+    http_get(s, n)
+    s.close()
+    print("2 responses exact on one connection")
+
+
+def tcp_segment(src, dst, sport, dport, seq, ack, flags, window=65535, opts=b"", doff=None, data=b""):
+    doff = doff if doff is not None else (20 + len(opts)) // 4
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, doff << 4, flags, window, 0, 0) + opts + data
+    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
+    return tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+
+
+def ip_packet(src, dst, payload, frag=0, ip_opts=b""):
+    ihl = 5 + len(ip_opts) // 4
+    ip = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + len(payload), 7, frag, 64, 6, 0, src, dst) + ip_opts
+    return ip[:10] + struct.pack("!H", csum(ip)) + ip[12:] + payload
+
+
+def badpackets(src_a, sport, dst_a, dport):
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    src, dst = socket.inet_aton(src_a), socket.inet_aton(dst_a)
+    rnd = random.Random(11)
+    seq = lambda: rnd.getrandbits(32)  # noqa: E731
+    ACK, RST, SYN, PSH = 0x10, 0x04, 0x02, 0x08
+    sent = []
+
+    def send(kind, pkt):
+        raw.sendto(pkt, (dst_a, 0))
+        sent.append(kind)
+        time.sleep(0.05)
+
+    t = lambda **kw: tcp_segment(src, dst, sport, dport, **kw)  # noqa: E731
+    send("bad-doff", ip_packet(src, dst, t(seq=seq(), ack=seq(), flags=ACK, doff=4)))
+    send("bad-option", ip_packet(src, dst, t(seq=seq(), ack=seq(), flags=ACK, opts=bytes([8, 1, 0, 0]))))
+    whole = t(seq=seq(), ack=seq(), flags=ACK | PSH, data=bytes(64))
+    send("first-fragment", ip_packet(src, dst, whole[:40], frag=0x2000))
+    send("ip-options", ip_packet(src, dst, t(seq=seq(), ack=seq(), flags=ACK), ip_opts=bytes([1, 1, 1, 0])))
+    send("zero-window", ip_packet(src, dst, t(seq=seq(), ack=seq(), flags=ACK, window=0)))
+    send("out-of-window", ip_packet(src, dst, t(seq=seq(), ack=seq(), flags=ACK | PSH, data=b"x" * 100)))
+    send("rst-wrong-seq", ip_packet(src, dst, t(seq=seq(), ack=0, flags=RST)))
+    send("syn", ip_packet(src, dst, t(seq=seq(), ack=0, flags=SYN)))
+    print("sent " + " ".join(sent))
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "slowloris":
         slowloris(a[1], int(a[2]), int(a[3]), float(a[4]))
     elif a[0] == "synflood":
         synflood(a[1], a[2], int(a[3]), int(a[4]))
+    elif a[0] == "keepalive":
+        keepalive(a[1], int(a[2]), int(a[3]), a[4], a[5])
+    elif a[0] == "badpackets":
+        badpackets(a[1], int(a[2]), a[3], int(a[4]))
     else:
         sys.exit(f"unknown command {a[0]}")

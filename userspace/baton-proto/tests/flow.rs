@@ -638,7 +638,7 @@ fn front_forwarding_client_fin_sets_fin_client_only() {
 }
 
 #[test]
-fn front_forwarding_client_rst_closes() {
+fn front_forwarding_client_rst_is_forwarded_and_does_not_close() {
     let mut f = front(Phase::Forwarding);
     let mut buf = bytes_of(&seg(
         CLIENT,
@@ -651,9 +651,13 @@ fn front_forwarding_client_rst_closes() {
     ));
     let len = buf.len() as u64;
     assert_eq!(client_packet(&mut f, &mut buf, T0 + 11), Verdict::Rewritten);
-    assert!(f.reset);
+    // Only the server's stack knows whether the RST is the one it expects
+    // (RFC 5961): the flow notes it and stays open.
+    assert!(f.client_rst);
+    assert!(!f.reset);
     assert!(!f.fin_client);
-    assert_eq!(f.closed_ms, T0 + 11);
+    assert_eq!(f.closed_ms, 0);
+    assert_eq!(f.expired(T0 + 11 + CLOSE_LINGER_MS, IDLE_MS), None);
     assert_eq!((f.packets, f.bytes), (1, len));
     let h = parse(&buf).unwrap();
     assert_eq!(h.ack, 0x1ff);
@@ -673,7 +677,7 @@ fn front_forwarding_client_rst_closes() {
         client_packet(&mut f, &mut again, T0 + 500),
         Verdict::Rewritten
     );
-    assert_eq!(f.closed_ms, T0 + 11);
+    assert_eq!(f.closed_ms, 0);
     assert_eq!(f.packets, 2);
 }
 
@@ -1103,6 +1107,7 @@ fn expired_idle_counts_from_last_packet() {
 #[test]
 fn expired_closed_after_linger() {
     let mut b = back(Phase::Established);
+    // A client's RST leaves the flow open: the server's stack decides.
     let mut rst = bytes_of(&seg(
         CLIENT,
         BACKEND,
@@ -1112,7 +1117,24 @@ fn expired_closed_after_linger() {
         BuildOptions::default(),
         b"",
     ));
-    assert_eq!(client_packet(&mut b, &mut rst, T0 + 100), Verdict::Pass);
+    assert_eq!(client_packet(&mut b, &mut rst, T0 + 50), Verdict::Pass);
+    assert!(b.client_rst && !b.reset);
+    assert_eq!(b.closed_ms, 0);
+    // The server's RST closes it.
+    let mut rst = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::RST,
+        1,
+        0,
+        BuildOptions::default(),
+        b"",
+    ));
+    assert_eq!(
+        server_packet(&mut b, &mut rst, T0 + 100),
+        Verdict::Rewritten
+    );
+    assert!(b.reset);
     assert_eq!(b.closed_ms, T0 + 100);
     assert_eq!(b.expired(T0 + 100, IDLE_MS), None);
     assert_eq!(b.expired(T0 + 100 + CLOSE_LINGER_MS - 1, IDLE_MS), None);
@@ -1126,7 +1148,8 @@ fn expired_closed_after_linger() {
         Some(reason::CLOSED)
     );
 
-    // Same on a front-end flow, with an RST from the client.
+    // A front-end flow stays after its client's RST (the back-end's stack
+    // decides, and its CONN_END ends the flow), until it idles out.
     let mut f = front(Phase::Forwarding);
     let mut rst = bytes_of(&seg(
         CLIENT,
@@ -1138,11 +1161,8 @@ fn expired_closed_after_linger() {
         b"",
     ));
     client_packet(&mut f, &mut rst, T0 + 5);
-    assert_eq!(f.expired(T0 + 5 + CLOSE_LINGER_MS - 1, IDLE_MS), None);
-    assert_eq!(
-        f.expired(T0 + 5 + CLOSE_LINGER_MS, IDLE_MS),
-        Some(reason::CLOSED)
-    );
+    assert_eq!(f.expired(T0 + 5 + CLOSE_LINGER_MS, IDLE_MS), None);
+    assert_eq!(f.expired(T0 + 5 + IDLE_MS, IDLE_MS), Some(reason::IDLE));
 }
 
 #[test]
@@ -1323,8 +1343,9 @@ proptest! {
         prop_assert_eq!(&buf, &bytes_of(&want));
         prop_assert_eq!((f.packets, f.bytes, f.last_ms), (1, orig.len() as u64, now));
         prop_assert_eq!(f.fin_client, fl & flags::FIN != 0);
-        prop_assert_eq!(f.reset, fl & flags::RST != 0);
-        prop_assert_eq!(f.closed_ms, if fl & flags::RST != 0 { now } else { 0 });
+        prop_assert_eq!(f.client_rst, fl & flags::RST != 0);
+        prop_assert!(!f.reset);
+        prop_assert_eq!(f.closed_ms, 0);
 
         // Inverse: the original bytes, checksums included.
         undo_front(&mut buf, &t, vip);

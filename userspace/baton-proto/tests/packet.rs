@@ -13,8 +13,8 @@
 //! changes.
 
 use baton_proto::packet::{
-    build, flags, opt, parse, tcp_checksum, BuildOptions, CsumMode, ParseError, SackBlock, Segment,
-    TcpHeader, TcpPacket, IPPROTO_TCP,
+    addresses, build, flags, opt, parse, tcp_checksum, Addresses, BuildOptions, CsumMode,
+    ParseError, SackBlock, Segment, TcpHeader, TcpPacket, IPPROTO_TCP,
 };
 use proptest::{collection::vec, option, prelude::*, sample::Index};
 
@@ -795,6 +795,77 @@ fn check_built(s: &Seg, buf: &[u8]) -> Result<(), TestCaseError> {
         0
     );
     Ok(())
+}
+
+#[test]
+fn addresses_of_packets_parse_refuses() {
+    let s = Seg {
+        saddr: [198, 18, 1, 2],
+        daddr: [198, 18, 1, 100],
+        sport: 40000,
+        dport: 80,
+        seq: 1,
+        ack: 2,
+        flags: flags::ACK,
+        window: 100,
+        options: BuildOptions::default(),
+        payload: b"data".to_vec(),
+    };
+    let want = Some(Addresses {
+        saddr: s.saddr,
+        daddr: s.daddr,
+        sport: 40000,
+        dport: 80,
+    });
+    let good = s.build();
+    assert_eq!(addresses(&good), want);
+    // A data offset below 5 or past the packet, a malformed option: parse
+    // refuses, the addresses are still known.
+    for doff in [0u8, 4, 15] {
+        let mut b = good.clone();
+        b[32] = doff << 4;
+        assert!(parse(&b).is_err(), "doff {doff}");
+        assert_eq!(addresses(&b), want, "doff {doff}");
+    }
+    // The first fragment of a segment (more fragments, offset 0).
+    let mut b = good.clone();
+    b[6] = 0x20;
+    assert_eq!(parse(&b), Err(ParseError::Fragment));
+    assert_eq!(addresses(&b), want);
+    // A later fragment carries no TCP header; other protocols, versions,
+    // header lengths and short buffers are not TCP packets.
+    let mut b = good.clone();
+    b[7] = 1;
+    assert_eq!(addresses(&b), None);
+    let mut b = good.clone();
+    b[9] = 17;
+    assert_eq!(addresses(&b), None);
+    let mut b = good.clone();
+    b[0] = 0x44;
+    assert_eq!(addresses(&b), None);
+    let mut b = good.clone();
+    b[0] = 0x65;
+    assert_eq!(addresses(&b), None);
+    assert_eq!(addresses(&good[..23]), None);
+    assert_eq!(addresses(&good[..24]), want);
+    // IP options move the ports.
+    let mut b = good[..20].to_vec();
+    b[0] = 0x46;
+    b.extend_from_slice(&[1, 1, 1, 0]);
+    b.extend_from_slice(&good[20..]);
+    assert_eq!(addresses(&b), want);
+}
+
+proptest! {
+    #[test]
+    fn addresses_agree_with_parse(bytes in vec(any::<u8>(), 0..80)) {
+        if let Ok(h) = parse(&bytes) {
+            prop_assert_eq!(
+                addresses(&bytes),
+                Some(Addresses { saddr: h.saddr, daddr: h.daddr, sport: h.sport, dport: h.dport })
+            );
+        }
+    }
 }
 
 #[test]

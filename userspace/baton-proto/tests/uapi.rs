@@ -220,6 +220,7 @@ fn stats_attributes_match_spec() {
             ("waiting", stats_attr::WAITING),
             ("hurried", stats_attr::HURRIED),
             ("memory", stats_attr::MEMORY),
+            ("malformed", stats_attr::MALFORMED),
         ],
         stats_attr::MAX,
     );

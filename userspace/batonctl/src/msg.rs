@@ -397,6 +397,7 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         },
         hurried: opt_u64(stats_attr::HURRIED, "hurried")?,
         memory: opt_u64(stats_attr::MEMORY, "memory")?,
+        malformed: opt_u64(stats_attr::MALFORMED, "malformed")?,
     })
 }
 

@@ -281,6 +281,8 @@ pub struct Stats {
     pub hurried: u64,
     /// Bytes of connection state and waiting requests.
     pub memory: u64,
+    /// Malformed client packets dropped.
+    pub malformed: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -337,7 +339,7 @@ pub fn stats(st: &Stats, format: Format) -> String {
         Format::Json => json(st, false),
         Format::JsonPretty => json(st, true),
         Format::Text => format!(
-            "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {}\nactive connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n",
+            "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {} (malformed {})\nactive connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -345,6 +347,7 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.forwarded,
             st.returned,
             st.dropped,
+            st.malformed,
             st.active,
             st.waiting,
             st.hurried,
@@ -486,12 +489,13 @@ mod tests {
             waiting: 7,
             hurried: 8,
             memory: 9,
+            malformed: 10,
         };
         assert_eq!(
             stats(&st, Format::Json),
             "{\"handoffs-ok\":5,\"handoffs-refused\":1,\"handoffs-failed\":2,\"taken\":3,\
              \"forwarded\":100,\"returned\":200,\"dropped\":4,\"active\":6,\"waiting\":7,\
-             \"hurried\":8,\"memory\":9}\n"
+             \"hurried\":8,\"memory\":9,\"malformed\":10}\n"
         );
         assert!(stats(&st, Format::Text).contains("handoffs: ok 5 refused 1 failed 2\n"));
     }
