@@ -214,6 +214,18 @@ impl Conns {
         });
     }
 
+    /// Counts the front-end flows of service `vip`.
+    pub(crate) fn front_of(&self, vip: &crate::proto::ctrl::Endpoint) -> u32 {
+        let mut n = 0;
+        self.table.for_each(|c| {
+            let f = c.flow.lock();
+            if f.role == Role::Front && f.vip == *vip {
+                n += 1;
+            }
+        });
+        n
+    }
+
     /// Counts the front-end flows to `backend` of service `vip`.
     pub(crate) fn active(
         &self,

@@ -196,6 +196,23 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
         }
         return;
     };
+    let max = rt
+        .config()
+        .lock()
+        .services
+        .iter()
+        .find(|s| s.conf.vip == vip)
+        .map_or(0, |s| s.conf.max_conns);
+    if max != 0 && rt.conns.front_of(&vip) >= max {
+        rt.conns
+            .stats
+            .handoffs_refused
+            .fetch_add(1, Ordering::Relaxed);
+        if kthread::net_ratelimit() {
+            pr_info!("a service is at its max-conns ({}), resetting a new client\n", max);
+        }
+        return;
+    }
     let id = rt.conns.next_id();
     let key = Key { client, local: vip };
     let flow = Flow::new(

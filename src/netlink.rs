@@ -90,6 +90,7 @@ static SERVICE_POLICY: [AttrPolicy; service_attr::MAX as usize + 1] = [
     AttrPolicy::u8_max(3),         // SCHEDULER
     AttrPolicy::reject(READ_ONLY), // BACKEND
     AttrPolicy::reject(READ_ONLY), // RULE
+    AttrPolicy::u32(),             // MAX_CONNS
 ];
 
 static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
@@ -497,15 +498,22 @@ struct ServiceAdd;
 impl Command<Baton> for ServiceAdd {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
         let mut scheduler = Scheduler::Lc;
+        let mut max_conns = 0;
         let vip = endpoint(info, attr::SERVICE, |ty, p| {
             if ty == service_attr::SCHEDULER {
                 let v = p.first().copied().ok_or(EINVAL)?;
                 scheduler = Scheduler::from_u8(v)
                     .ok_or_else(|| service_error(info, ServiceError::BadScheduler))?;
+            } else if ty == service_attr::MAX_CONNS {
+                max_conns = decode_u32(p).ok_or(EINVAL)?;
             }
             Ok(())
         })?;
-        let conf = ServiceConf { vip, scheduler };
+        let conf = ServiceConf {
+            vip,
+            scheduler,
+            max_conns,
+        };
         let mut config = baton.state(info).config().lock();
         check_service_add(config.services.iter().map(|s| &s.conf), &conf)
             .map_err(|e| service_error(info, e))?;
@@ -555,6 +563,7 @@ impl Command<Baton> for ServiceGet {
                 r.put_u32_be(service_attr::ADDR, s.conf.vip.addr)?;
                 r.put_u16(service_attr::PORT, s.conf.vip.port)?;
                 r.put_u8(service_attr::SCHEDULER, s.conf.scheduler as u8)?;
+                r.put_u32(service_attr::MAX_CONNS, s.conf.max_conns)?;
                 for b in s.backends.iter() {
                     r.nest(service_attr::BACKEND, |r| {
                         r.put_u32_be(backend_attr::ADDR, b.addr.addr)?;

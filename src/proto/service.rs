@@ -62,6 +62,9 @@ pub struct ServiceConf {
     pub vip: Endpoint,
     /// How back-ends are chosen when no rule decides.
     pub scheduler: Scheduler,
+    /// Most connections of the service handed off at once from this node
+    /// (front-end flows); 0: only the table's limit.
+    pub max_conns: u32,
 }
 
 /// A back-end of a service.

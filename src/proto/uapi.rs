@@ -193,8 +193,10 @@ pub mod service_attr {
     pub const BACKEND: u16 = 4;
     /// `nest` of [`super::rule_attr`], repeated in order, reply only.
     pub const RULE: u16 = 5;
+    /// `u32`: most connections handed off at once (0: no limit of its own).
+    pub const MAX_CONNS: u16 = 6;
     /// Highest attribute number.
-    pub const MAX: u16 = RULE;
+    pub const MAX: u16 = MAX_CONNS;
 }
 
 /// Attributes of a `rule` nest.

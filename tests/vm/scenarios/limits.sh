@@ -12,7 +12,10 @@
 #   - once the slow clients close, nothing waits any more;
 #   - 20000 spoofed SYNs on the VIP create no baton state (active and
 #     memory unchanged: baton tracks only accepted connections; the
-#     listener answers with SYN cookies), and a real client is served.
+#     listener answers with SYN cookies), and a real client is served;
+#   - a service with max-conns 3: a fourth client at once is reset
+#     (handoffs-refused), one after a client left is served; service list,
+#     -j and save show the limit.
 #
 # guests: 1
 # memory: 1024M
@@ -119,6 +122,48 @@ wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .active) -le
 	fail "baton state after the SYN flood: active $(fe_stat active), before $active0"
 mem=$(fe_stat memory)
 ((mem <= mem0)) || fail "memory after the SYN flood: $mem bytes, before $mem0"
+
+# A service with max-conns 3: a fourth client at once is reset, a client
+# after one of the three left is served.
+bctl fe service add "$vip:81" max-conns 3
+bctl fe backend add "$vip:81" "198.18.5.3:$be_port" peer 2
+check_eq "max-conns listed" "$(bctl fe -j service list | jq -c '.[] | select(.port == 81) | ."max-conns"')" 3
+bctl fe service list | grep -q "^TCP  $vip:81 lc max-conns 3\$" || fail "service list: no max-conns 3"
+bctl fe save | grep -q "^service add $vip:81 scheduler lc max-conns 3\$" || fail "save: no max-conns 3"
+wait_listen fe 81
+refused0=$(fe_stat handoffs-refused)
+ns_exec cl timeout 60 python3 - "$vip" <<'PY' || fail "max-conns client check failed"
+import socket, sys, time
+
+def get(s):
+    s.sendall(b"GET /gen/1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 1000:
+        chunk = s.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    return True
+
+held = []
+for i in range(3):
+    s = socket.create_connection((sys.argv[1], 81), timeout=10)
+    assert get(s), f"client {i} not served"
+    held.append(s)
+s = socket.create_connection((sys.argv[1], 81), timeout=10)
+try:
+    served = get(s)
+except ConnectionResetError:
+    served = False
+assert not served, "a fourth client was served over max-conns 3"
+print("fourth client reset", flush=True)
+held.pop().close()
+time.sleep(4)
+s = socket.create_connection((sys.argv[1], 81), timeout=10)
+assert get(s), "a client after one left was not served"
+print("client after one left served")
+PY
+check_eq "refusals counted" "$(($(fe_stat handoffs-refused) - refused0))" 1
 
 baton_unload
 echo "limits: ok"

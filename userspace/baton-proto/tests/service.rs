@@ -18,6 +18,7 @@ fn svc(last: u8) -> ServiceConf {
     ServiceConf {
         vip: ep(last, 80),
         scheduler: Scheduler::Lc,
+        max_conns: 0,
     }
 }
 

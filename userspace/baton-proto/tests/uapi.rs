@@ -344,6 +344,7 @@ fn service_and_backend_attributes_match_spec() {
             ("scheduler", service_attr::SCHEDULER),
             ("backend", service_attr::BACKEND),
             ("rule", service_attr::RULE),
+            ("max-conns", service_attr::MAX_CONNS),
         ],
         service_attr::MAX,
     );

@@ -181,12 +181,12 @@ enum PeerCommand {
 
 #[derive(Debug, Subcommand)]
 enum ServiceCommand {
-    /// Add a service: VIP:PORT [scheduler rr|wrr|lc|sh] (default lc)
+    /// Add a service: VIP:PORT [scheduler rr|wrr|lc|sh] (default lc) [max-conns N]
     Add {
         /// Virtual address and port, e.g. 198.18.1.10:80
         #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
         vip: (Ipv4Addr, u16),
-        /// Options: scheduler rr|wrr|lc|sh
+        /// Options: scheduler rr|wrr|lc|sh, max-conns N (0: no limit of its own)
         #[arg(value_name = "KEY VALUE")]
         options: Vec<String>,
     },
@@ -267,6 +267,8 @@ pub struct ServiceSpec {
     pub port: u16,
     /// Scheduler (`scheduler` enum value); `None`: the kernel's default.
     pub scheduler: Option<Scheduler>,
+    /// Most connections handed off at once; `None`: no limit of its own.
+    pub max_conns: Option<u32>,
 }
 
 /// A content rule to add.
@@ -350,7 +352,14 @@ pub struct BackendSpec {
 
 fn service_spec(vip: (Ipv4Addr, u16), options: &[String]) -> Result<ServiceSpec, String> {
     let mut scheduler = None;
-    for (_, v) in parse_options(options, &["scheduler"])? {
+    let mut max_conns = None;
+    for (k, v) in parse_options(options, &["scheduler", "max-conns"])? {
+        if k == "max-conns" {
+            max_conns = Some(v.parse::<u32>().map_err(|_| {
+                format!("invalid value '{v}' for 'max-conns': expected 0 to 4294967295")
+            })?);
+            continue;
+        }
         scheduler = Some(
             Scheduler::ALL
                 .into_iter()
@@ -362,6 +371,7 @@ fn service_spec(vip: (Ipv4Addr, u16), options: &[String]) -> Result<ServiceSpec,
         vip: vip.0,
         port: vip.1,
         scheduler,
+        max_conns,
     })
 }
 
@@ -811,7 +821,8 @@ mod tests {
             Action::ServiceAdd(ServiceSpec {
                 vip: vip.0,
                 port: 80,
-                scheduler: Some(Scheduler::Wrr)
+                scheduler: Some(Scheduler::Wrr),
+                max_conns: None,
             })
         );
         assert_eq!(
@@ -819,7 +830,17 @@ mod tests {
             Action::ServiceAdd(ServiceSpec {
                 vip: vip.0,
                 port: 80,
-                scheduler: None
+                scheduler: None,
+                max_conns: None,
+            })
+        );
+        assert_eq!(
+            parse_ok(&["service", "add", "198.18.1.10:80", "max-conns", "500"]).action,
+            Action::ServiceAdd(ServiceSpec {
+                vip: vip.0,
+                port: 80,
+                scheduler: None,
+                max_conns: Some(500),
             })
         );
         assert_eq!(

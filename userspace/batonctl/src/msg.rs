@@ -202,6 +202,9 @@ pub fn service_add(spec: &ServiceSpec) -> Result<Genl, Error> {
     if let Some(s) = spec.scheduler {
         inner.push((service_attr::SCHEDULER, vec![s as u8]));
     }
+    if let Some(n) = spec.max_conns {
+        inner.push((service_attr::MAX_CONNS, n.to_ne_bytes().to_vec()));
+    }
     genl(
         cmd::SERVICE_ADD,
         FAMILY_VERSION,
@@ -362,6 +365,11 @@ pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
             addr: ipv4(&a, service_attr::ADDR, "addr")?,
             port: u16_of(&a, service_attr::PORT, "port")?,
             scheduler: scheduler.name(),
+            // Absent from modules that predate it.
+            max_conns: match find(&a, service_attr::MAX_CONNS) {
+                Some(p) => decode_u32(p).ok_or_else(|| bad_length("max-conns", p))?,
+                None => 0,
+            },
             backends,
         });
     }

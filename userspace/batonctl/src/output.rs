@@ -43,6 +43,10 @@ impl Serialize for HookCounters<'_> {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// A service and its back-ends (`service-get`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Service {
@@ -52,6 +56,10 @@ pub struct Service {
     pub port: u16,
     /// Scheduler name.
     pub scheduler: &'static str,
+    /// Most connections handed off at once; 0 (not shown): no limit of its
+    /// own.
+    #[serde(rename = "max-conns", skip_serializing_if = "is_zero")]
+    pub max_conns: u32,
     /// Back-ends, in the order added.
     pub backends: Vec<Backend>,
     /// Content rules, in order.
@@ -140,7 +148,11 @@ pub fn services(services: &[Service], format: Format) -> String {
                 "Prot LocalAddress:Port Scheduler\n  -> RemoteAddress:Port           Weight Peer\n",
             );
             for s in services {
-                let _ = writeln!(out, "TCP  {}:{} {}", s.addr, s.port, s.scheduler);
+                let _ = write!(out, "TCP  {}:{} {}", s.addr, s.port, s.scheduler);
+                if s.max_conns != 0 {
+                    let _ = write!(out, " max-conns {}", s.max_conns);
+                }
+                out.push('\n');
                 for b in &s.backends {
                     let peer = if b.peer == 0 {
                         "local".to_string()
@@ -506,6 +518,7 @@ mod tests {
             addr: [198, 18, 1, 10].into(),
             port: 80,
             scheduler: "lc",
+            max_conns: 0,
             backends: vec![Backend {
                 addr: [198, 18, 2, 2].into(),
                 port: 8080,

@@ -36,11 +36,15 @@ pub fn commands(config: &Config, peers: &[Peer], services: &[Service]) -> String
         let _ = writeln!(out, "peer add {} {}:{}", p.node_id, p.addr, p.port);
     }
     for s in services {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "service add {}:{} scheduler {}",
             s.addr, s.port, s.scheduler
         );
+        if s.max_conns != 0 {
+            let _ = write!(out, " max-conns {}", s.max_conns);
+        }
+        out.push('\n');
     }
     for s in services {
         for b in &s.backends {
@@ -109,6 +113,7 @@ mod tests {
             addr: [198, 18, 1, 100].into(),
             port: 80,
             scheduler: "wrr",
+            max_conns: 0,
             backends: vec![
                 Backend {
                     addr: [198, 18, 0, 2].into(),
@@ -237,6 +242,7 @@ mod tests {
                         addr: s.vip,
                         port: s.port,
                         scheduler: s.scheduler.unwrap_or(Scheduler::Lc).name(),
+                        max_conns: s.max_conns.unwrap_or(0),
                         backends: Vec::new(),
                         rules: Vec::new(),
                     }),
@@ -372,6 +378,7 @@ mod tests {
                         addr: Ipv4Addr::new(198, 18, 1, 10),
                         port: 80 + i as u16,
                         scheduler: Scheduler::ALL[sched].name(),
+                        max_conns: (i as u32 % 3) * 1000,
                         backends,
                         rules,
                     }
