@@ -209,7 +209,10 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
             .handoffs_refused
             .fetch_add(1, Ordering::Relaxed);
         if kthread::net_ratelimit() {
-            pr_info!("a service is at its max-conns ({}), resetting a new client\n", max);
+            pr_info!(
+                "a service is at its max-conns ({}), resetting a new client\n",
+                max
+            );
         }
         return;
     }
