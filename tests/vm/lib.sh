@@ -317,6 +317,16 @@ _baton_all_up() {
 	ns_exec "$1" "$BATONCTL" -j peer list | jq -e 'length > 0 and (map(.state == "up") | all)' >/dev/null
 }
 
+# bctl NS ARGS...: batonctl in namespace NS ("-": the guest's own).
+bctl() {
+	ns_exec "$1" "$BATONCTL" "${@:2}"
+}
+
+# baton_stat NS NAME: counter NAME of namespace NS's `batonctl -j stats`.
+baton_stat() {
+	bctl "$1" -j stats | jq -er ".\"$2\""
+}
+
 # batonctl ARGS...: the repository's release build of batonctl.
 batonctl() {
 	[ -x "$BATONCTL" ] || fail "$BATONCTL not built (make userspace)"

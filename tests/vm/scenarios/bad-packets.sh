@@ -36,14 +36,6 @@ readonly clients="$BATON_REPO/tests/vm/tools/clients.py"
 work=$(mktemp -d)
 defer rm -rf "$work"
 
-bctl() {
-	ns_exec "$1" "$BATONCTL" "${@:2}"
-}
-
-fe_stat() {
-	bctl fe -j stats | jq -er ".\"$1\""
-}
-
 baton_load
 lan_setup 8 sw cl fe be1
 baton_frontend fe "$vip"
@@ -66,14 +58,14 @@ log "client connection 198.18.8.1:$port handed off"
 check_eq "flows on the front-end" "$(bctl fe -j conn list | jq .total)" 1
 check_eq "flows on the back-end" "$(bctl be1 -j conn list | jq .total)" 1
 
-malformed0=$(fe_stat malformed)
+malformed0=$(baton_stat fe malformed)
 rsts0=$(snmp_get fe Tcp OutRsts)
 resets0=$(snmp_get cl Tcp EstabResets)
 log "$(ns_exec cl python3 "$clients" badpackets 198.18.8.1 "$port" "$vip" 80)"
 # Longer than the flows' close linger: a flow closed by a bad packet
 # would be gone by now.
 sleep 4
-check_eq "malformed packets dropped by the flow" "$(($(fe_stat malformed) - malformed0))" 3
+check_eq "malformed packets dropped by the flow" "$(($(baton_stat fe malformed) - malformed0))" 3
 check_eq "resets sent by the front-end's stack" "$(($(snmp_get fe Tcp OutRsts) - rsts0))" 0
 check_eq "flows on the front-end after the bad packets" "$(bctl fe -j conn list | jq .total)" 1
 check_eq "flows on the back-end after the bad packets" "$(bctl be1 -j conn list | jq .total)" 1

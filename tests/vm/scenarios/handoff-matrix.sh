@@ -41,10 +41,6 @@ readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py"
 work=$(mktemp -d)
 defer rm -rf "$work"
 
-bctl() {
-	ns_exec "$1" "$BATONCTL" "${@:2}"
-}
-
 peer_state() {
 	bctl "$1" -j peer list | jq -r "map(select(.\"node-id\" == $2))[0].state"
 }

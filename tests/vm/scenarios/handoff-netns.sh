@@ -38,10 +38,6 @@ readonly size=$((10 * 1024 * 1024))
 work=$(mktemp -d)
 defer rm -rf "$work"
 
-bctl() {
-	ns_exec "$1" "$BATONCTL" "${@:2}"
-}
-
 # tx NS: bytes sent by NS's eth0.
 tx() {
 	link_stat "$1" eth0 tx_bytes

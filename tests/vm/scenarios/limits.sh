@@ -36,15 +36,6 @@ readonly clients="$BATON_REPO/tests/vm/tools/clients.py"
 work=$(mktemp -d)
 defer rm -rf "$work"
 
-bctl() {
-	ns_exec "$1" "$BATONCTL" "${@:2}"
-}
-
-# fe_stat NAME: a counter of the front-end's `batonctl -j stats`.
-fe_stat() {
-	bctl fe -j stats | jq -er ".\"$1\""
-}
-
 baton_load
 lan_setup 5 sw cl fe be1 at
 baton_frontend fe "$vip"
@@ -76,42 +67,42 @@ fetch() {
 }
 
 fetch 3 baseline
-mem0=$(fe_stat memory)
-check_eq "waiting before" "$(fe_stat waiting)" 0
+mem0=$(baton_stat fe memory)
+check_eq "waiting before" "$(baton_stat fe waiting)" 0
 
 # 500 slow clients: they wait on the lists, real clients do not.
 ns_exec at timeout 120 python3 "$clients" slowloris "$vip" "$port" 500 30 >"$work/slow1" 2>&1 &
 slow=$!
 wait_for -t 30 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -ge 500 ]" ||
-	fail "500 slow clients not all waiting: $(fe_stat waiting)"
-check_eq "waiting with 500 slow clients" "$(fe_stat waiting)" 500
-check_eq "hurried with 500 slow clients" "$(fe_stat hurried)" 0
-mem1=$(fe_stat memory)
+	fail "500 slow clients not all waiting: $(baton_stat fe waiting)"
+check_eq "waiting with 500 slow clients" "$(baton_stat fe waiting)" 500
+check_eq "hurried with 500 slow clients" "$(baton_stat fe hurried)" 0
+mem1=$(baton_stat fe memory)
 check_ge "memory grew by the waiting requests" "$((mem1 - mem0))" $((500 * 16384))
 log "memory: $mem0 bytes before, $mem1 with 500 waiting"
 fetch 20 "500 slow clients"
 wait "$slow" || fail "slowloris: $(cat "$work/slow1")"
 log "slowloris: $(cat "$work/slow1")"
 wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -eq 0 ]" ||
-	fail "slow clients closed, still waiting: $(fe_stat waiting)"
+	fail "slow clients closed, still waiting: $(baton_stat fe waiting)"
 
 # 700 slow clients: more than the lists hold (4 workers x 128).
 ns_exec at timeout 120 python3 "$clients" slowloris "$vip" "$port" 700 25 >"$work/slow2" 2>&1 &
 slow=$!
 wait_for -t 30 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .hurried) -ge 188 ]" ||
-	fail "lists did not overflow: hurried $(fe_stat hurried), waiting $(fe_stat waiting)"
-waiting=$(fe_stat waiting)
+	fail "lists did not overflow: hurried $(baton_stat fe hurried), waiting $(baton_stat fe waiting)"
+waiting=$(baton_stat fe waiting)
 ((waiting <= 512)) || fail "waiting $waiting > 512"
-log "700 slow clients: waiting $waiting, hurried $(fe_stat hurried)"
+log "700 slow clients: waiting $waiting, hurried $(baton_stat fe hurried)"
 fetch 20 "700 slow clients"
 wait "$slow" || fail "slowloris: $(cat "$work/slow2")"
 wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -eq 0 ]" ||
-	fail "slow clients closed, still waiting: $(fe_stat waiting)"
+	fail "slow clients closed, still waiting: $(baton_stat fe waiting)"
 
 # SYN flood from spoofed addresses; their SYN/ACKs go to `at`, which drops
 # them.
 ns_exec fe ip route add 198.18.6.0/24 via 198.18.5.4
-active0=$(fe_stat active) mem0=$(fe_stat memory)
+active0=$(baton_stat fe active) mem0=$(baton_stat fe memory)
 cookies0=$(ns_exec fe nstat -az TcpExtSyncookiesSent | awk '/TcpExtSyncookiesSent/ {print $2}')
 ns_exec at timeout 60 python3 "$clients" synflood 198.18.6 "$vip" "$port" 20000
 fetch 3 "after the SYN flood"
@@ -119,8 +110,8 @@ cookies=$(ns_exec fe nstat -az TcpExtSyncookiesSent | awk '/TcpExtSyncookiesSent
 check_ge "SYN cookies sent by the VIP's listener" "$((cookies - cookies0))" 1
 # The 3 fetches add 3 connections at most, until they close.
 wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .active) -le $active0 ]" ||
-	fail "baton state after the SYN flood: active $(fe_stat active), before $active0"
-mem=$(fe_stat memory)
+	fail "baton state after the SYN flood: active $(baton_stat fe active), before $active0"
+mem=$(baton_stat fe memory)
 ((mem <= mem0)) || fail "memory after the SYN flood: $mem bytes, before $mem0"
 
 # A service with max-conns 3: a fourth client at once is reset, a client
@@ -131,7 +122,7 @@ check_eq "max-conns listed" "$(bctl fe -j service list | jq -c '.[] | select(.po
 bctl fe service list | grep -q "^TCP  $vip:81 lc max-conns 3\$" || fail "service list: no max-conns 3"
 bctl fe save | grep -q "^service add $vip:81 scheduler lc max-conns 3\$" || fail "save: no max-conns 3"
 wait_listen fe 81
-refused0=$(fe_stat handoffs-refused)
+refused0=$(baton_stat fe handoffs-refused)
 ns_exec cl timeout 60 python3 - "$vip" <<'PY' || fail "max-conns client check failed"
 import socket, sys, time
 
@@ -163,7 +154,7 @@ s = socket.create_connection((sys.argv[1], 81), timeout=10)
 assert get(s), "a client after one left was not served"
 print("client after one left served")
 PY
-check_eq "refusals counted" "$(($(fe_stat handoffs-refused) - refused0))" 1
+check_eq "refusals counted" "$(($(baton_stat fe handoffs-refused) - refused0))" 1
 
 baton_unload
 echo "limits: ok"
