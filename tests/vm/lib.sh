@@ -317,6 +317,16 @@ _baton_all_up() {
 	ns_exec "$1" "$BATONCTL" -j peer list | jq -e 'length > 0 and (map(.state == "up") | all)' >/dev/null
 }
 
+# BATON_SLOW: how many times slower than the base kernel this one is, for
+# the bounds a scenario puts on times: 5 on the debug config (KASAN,
+# kmemleak, lockdep), else 1.
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	BATON_SLOW=5
+else
+	BATON_SLOW=1
+fi
+readonly BATON_SLOW
+
 # bctl NS ARGS...: batonctl in namespace NS ("-": the guest's own).
 bctl() {
 	ns_exec "$1" "$BATONCTL" "${@:2}"

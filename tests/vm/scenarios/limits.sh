@@ -54,12 +54,12 @@ bctl fe backend add "$vip:$port" "198.18.5.3:$be_port" peer 2
 wait_listen fe "$port"
 
 # fetch N TAG: N real clients fetch the page one after the other, each
-# within 5 s, byte-exact.
+# within 5 s (times BATON_SLOW), byte-exact.
 fetch() {
-	local i sum
+	local i sum limit=$((5 * BATON_SLOW))
 	for ((i = 0; i < $1; i++)); do
-		ns_exec cl curl -sS --max-time 5 -o "$work/out" "http://$vip/page" ||
-			fail "$2: real client $i not served within 5 s"
+		ns_exec cl curl -sS --max-time "$limit" -o "$work/out" "http://$vip/page" ||
+			fail "$2: real client $i not served within $limit s"
 		sum=$(sha256sum <"$work/out" | cut -d' ' -f1)
 		check_eq "$2: page $i" "$sum" "$want" >/dev/null
 	done
@@ -71,9 +71,9 @@ mem0=$(baton_stat fe memory)
 check_eq "waiting before" "$(baton_stat fe waiting)" 0
 
 # 500 slow clients: they wait on the lists, real clients do not.
-ns_exec at timeout 120 python3 "$clients" slowloris "$vip" "$port" 500 30 >"$work/slow1" 2>&1 &
+ns_exec at timeout $((120 * BATON_SLOW)) python3 "$clients" slowloris "$vip" "$port" 500 $((30 * BATON_SLOW)) >"$work/slow1" 2>&1 &
 slow=$!
-wait_for -t 30 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -ge 500 ]" ||
+wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -ge 500 ]" ||
 	fail "500 slow clients not all waiting: $(baton_stat fe waiting)"
 check_eq "waiting with 500 slow clients" "$(baton_stat fe waiting)" 500
 check_eq "hurried with 500 slow clients" "$(baton_stat fe hurried)" 0
@@ -83,20 +83,20 @@ log "memory: $mem0 bytes before, $mem1 with 500 waiting"
 fetch 20 "500 slow clients"
 wait "$slow" || fail "slowloris: $(cat "$work/slow1")"
 log "slowloris: $(cat "$work/slow1")"
-wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -eq 0 ]" ||
+wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -eq 0 ]" ||
 	fail "slow clients closed, still waiting: $(baton_stat fe waiting)"
 
 # 700 slow clients: more than the lists hold (4 workers x 128).
-ns_exec at timeout 120 python3 "$clients" slowloris "$vip" "$port" 700 25 >"$work/slow2" 2>&1 &
+ns_exec at timeout $((120 * BATON_SLOW)) python3 "$clients" slowloris "$vip" "$port" 700 $((25 * BATON_SLOW)) >"$work/slow2" 2>&1 &
 slow=$!
-wait_for -t 30 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .hurried) -ge 188 ]" ||
+wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .hurried) -ge 188 ]" ||
 	fail "lists did not overflow: hurried $(baton_stat fe hurried), waiting $(baton_stat fe waiting)"
 waiting=$(baton_stat fe waiting)
 ((waiting <= 512)) || fail "waiting $waiting > 512"
 log "700 slow clients: waiting $waiting, hurried $(baton_stat fe hurried)"
 fetch 20 "700 slow clients"
 wait "$slow" || fail "slowloris: $(cat "$work/slow2")"
-wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -eq 0 ]" ||
+wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -eq 0 ]" ||
 	fail "slow clients closed, still waiting: $(baton_stat fe waiting)"
 
 # SYN flood from spoofed addresses; their SYN/ACKs go to `at`, which drops
@@ -109,7 +109,7 @@ fetch 3 "after the SYN flood"
 cookies=$(ns_exec fe nstat -az TcpExtSyncookiesSent | awk '/TcpExtSyncookiesSent/ {print $2}')
 check_ge "SYN cookies sent by the VIP's listener" "$((cookies - cookies0))" 1
 # The 3 fetches add 3 connections at most, until they close.
-wait_for -t 20 sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .active) -le $active0 ]" ||
+wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .active) -le $active0 ]" ||
 	fail "baton state after the SYN flood: active $(baton_stat fe active), before $active0"
 mem=$(baton_stat fe memory)
 ((mem <= mem0)) || fail "memory after the SYN flood: $mem bytes, before $mem0"
