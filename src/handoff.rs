@@ -367,6 +367,7 @@ fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>) -> Reply {
         };
     }
     if rt.ctrl.send(peer, &Message::HandoffReq(*req)).is_err() {
+        forget_reply(rt, req.id);
         return Reply::Nack(reason::OTHER);
     }
     wait_reply(rt, req.id)
@@ -418,9 +419,39 @@ pub(crate) fn conn_end(rt: &Runtime, from: u32, end: &IdReason) {
     rt.conns.remove_id(Role::Front, end.id, from);
 }
 
-/// The channel to `peer` went down: handoffs waiting for it fail now
-/// (their workers time out), flows stay until they expire.
-pub(crate) fn peer_down(_rt: &Runtime, _peer: u32) {}
+/// Most pending handoffs [`peer_down`] fails at once; any others time out.
+const PEER_DOWN_BATCH: usize = 256;
+
+/// The channel to `peer` went down: the handoffs waiting for its answer
+/// fail at once, as after a timeout (the peer may have taken them before
+/// the channel went, so they are never served elsewhere: their clients are
+/// reset). Forwarding flows stay until they end or expire.
+pub(crate) fn peer_down(rt: &Runtime, peer: u32) {
+    let Ok(mut frozen) = KVec::with_capacity(PEER_DOWN_BATCH, GFP_KERNEL) else {
+        return;
+    };
+    rt.conns.snapshot_where(&mut frozen, |f| {
+        f.role == Role::Front && f.peer == peer && f.phase == Phase::Frozen
+    });
+    if frozen.is_empty() {
+        return;
+    }
+    let mut replies = rt.replies.lock();
+    for f in frozen.iter() {
+        if !replies.iter().any(|(id, _)| *id == f.id) {
+            let _ = replies.push((f.id, Reply::Nack(reason::TIMEOUT)), GFP_KERNEL);
+        }
+    }
+}
+
+/// Forgets any reply to handoff `id` (e.g. one [`peer_down`] left for a
+/// request that was then never sent).
+fn forget_reply(rt: &Runtime, id: u64) {
+    let mut replies = rt.replies.lock();
+    while let Some(i) = replies.iter().position(|(rid, _)| *rid == id) {
+        let _ = vec::swap_remove(&mut replies, i);
+    }
+}
 
 fn inject(rt: &Runtime, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
     let len = packet::build(seg, buf).ok_or(ENOSPC)?;
