@@ -30,7 +30,7 @@ use crate::{
     state::Runtime,
     sys::{
         kthread, skb,
-        socket::{SockAddr, Socket},
+        socket::{self, SockAddr, Socket},
         vec,
     },
 };
@@ -610,6 +610,87 @@ fn replay<'a>(
         backend_tsval,
         backend_wscale,
     })
+}
+
+/// Flows [`abort_servers`] looks at in one pass.
+const ABORT_BATCH: usize = 1024;
+/// How long [`abort_servers`] keeps the flows after the aborts, so that a
+/// client's challenge ACK (the RST's sequence number was not exactly the
+/// one it expected: data in flight) gets the stack's exact RST through them.
+const ABORT_GRACE_MS: u32 = 200;
+
+/// The namespace goes away (module unload, namespace deleted) while its
+/// hooks still run (see [`going_away`]): the server sockets of the established back-end flows
+/// are aborted, so that their RSTs, rewritten by the flows, reset the
+/// clients. Without this a client would wait forever for the rest of its
+/// answer: the server's later packets would leave unrewritten, from an
+/// address the client does not know.
+fn abort_servers(rt: &Runtime) {
+    let mut aborted = 0usize;
+    // Each pass marks what it saw as reset: at most MAX_FLOWS / ABORT_BATCH
+    // passes.
+    for _ in 0..=crate::conn::MAX_FLOWS / ABORT_BATCH {
+        let Ok(mut live) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
+            break;
+        };
+        rt.conns.snapshot_where(&mut live, |f| {
+            f.role == Role::Back && f.phase == Phase::Established && !f.reset
+        });
+        if live.is_empty() {
+            break;
+        }
+        for f in live.iter() {
+            let server = SockAddr {
+                addr: f.backend.addr,
+                port: f.backend.port,
+            };
+            let client = SockAddr {
+                addr: f.client.addr,
+                port: f.client.port,
+            };
+            if socket::abort_tcp(rt.net.get(), server, client).is_ok() {
+                aborted += 1;
+            }
+            // Its RST marked it already if it went out; also when there is
+            // no socket any more.
+            rt.conns.with(&f.key(), |f| f.reset = true);
+        }
+    }
+    if aborted > 0 {
+        if kthread::net_ratelimit() {
+            pr_info!(
+                "{} handed-off connections reset: their node is going away\n",
+                aborted
+            );
+        }
+        kthread::sleep_ms(ABORT_GRACE_MS);
+    }
+}
+
+/// The namespace goes away: after [`abort_servers`], every flow is removed
+/// now, and each front-end whose connection this node served hears of it
+/// (CONN_END) while the channel is still up, instead of keeping its flow
+/// until it idles out.
+pub(crate) fn going_away(rt: &Runtime) {
+    abort_servers(rt);
+    for _ in 0..=crate::conn::MAX_FLOWS / ABORT_BATCH {
+        let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
+            return;
+        };
+        rt.conns.drain(&mut done, |_| Some(reason::CLOSED));
+        if done.is_empty() {
+            return;
+        }
+        for (f, why) in done.iter() {
+            if f.role == Role::Back && f.peer != 0 {
+                let msg = Message::ConnEnd(IdReason {
+                    id: f.id,
+                    reason: *why,
+                });
+                let _ = rt.ctrl.send(f.peer, &msg);
+            }
+        }
+    }
 }
 
 /// Most flows one garbage-collection pass removes.

@@ -164,6 +164,10 @@ impl netns::NetState for NetState {
         &NET_ID
     }
 
+    fn pre_exit(&self) {
+        handoff::going_away(&self.rt);
+    }
+
     fn init(net: NetPtr) -> impl PinInit<Self, Error> {
         let rt = Arc::pin_init(
             try_pin_init!(Runtime {
