@@ -12,7 +12,7 @@ CARGO ?= cargo
 CARGO_MANIFEST := userspace/Cargo.toml
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 
-.PHONY: help deps kernel module clippy userspace build test-host test-vm check demo fmt lint clean
+.PHONY: help deps kernel module clippy userspace build test-host test-vm check soak demo fmt lint clean
 
 help:
 	@echo 'baton make targets:'
@@ -25,6 +25,7 @@ help:
 	@echo '  userspace   build batonctl and the test tools (release)'
 	@echo '  test-host   cargo test of the pure protocol crate and batonctl'
 	@echo '  test-vm     run the VM scenarios (tests/vm/scenarios), or SCENARIO=name for one'
+	@echo '  soak        build, then run the long VM scenarios of tests/vm/soak (not part of check)'
 	@echo '  lint        rustfmt and clippy on the module and the userspace crates'
 	@echo '  fmt         format all Rust sources'
 	@echo '  clean       remove build outputs of the module and userspace (not the kernel cache)'
@@ -55,6 +56,9 @@ test-vm: build
 
 check:
 	KCONFIG=$(KCONFIG) tests/check.sh
+
+soak: build
+	tests/vm/run.sh -k $(KDIR) tests/vm/soak/*.sh
 
 demo: build
 	tests/vm/run.sh -k $(KDIR) --show tests/vm/demo/cluster.sh
