@@ -9,7 +9,7 @@
 #   - bulk: BATON_LOSSY_TRANSFERS handed-off transfers (default 40; 200 in
 #     the soak run), half 1 MB downloads (GET), half 1 MB uploads (POST,
 #     no Expect, so the body follows the head at once and meets the frozen
-#     flow), 12 at a time over two remote back-ends: every sha256 exact on
+#     flow), 8 at a time over two remote back-ends: every sha256 exact on
 #     both ends, every curl exits 0, the client saw no reset (SNMP), every
 #     connection counted as a successful handoff;
 #   - the client's request segments lost during the handoff: the HANDOFF_ACK
@@ -45,7 +45,7 @@ require_cmd ip tc ethtool curl python3 sha256sum jq timeout
 readonly vip=198.18.1.100 be_port=8080
 readonly mb=$((1024 * 1024))
 readonly transfers=${BATON_LOSSY_TRANSFERS:-40}
-readonly parallel=12
+readonly parallel=8
 readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py"
 readonly splitreq="$BATON_REPO/tests/vm/tools/splitreq.py"
 readonly lossy="delay 20ms 10ms loss 5% duplicate 1% reorder 5%"
@@ -146,7 +146,7 @@ done
 # one I: transfer I (odd: download, even: upload); writes $work/r.I with
 # "rc sha256".
 one() {
-	local i=$1 rc=0 sum k
+	local i=$1 rc=0 sum k t0=$SECONDS
 	if ((i % 2)); then
 		sum=$(ns_exec cl timeout 200 curl -sS --max-time 180 "http://$vip/gen/$mb" |
 			sha256sum | cut -d' ' -f1) || rc=$?
@@ -159,18 +159,30 @@ one() {
 		[ "$sum" = "$(cat "$work/up.$k.sum")" ] || [ "$rc" != 0 ] || rc=98
 	fi
 	echo "$rc $sum" >"$work/r.$i"
+	log "transfer $i: rc $rc after $((SECONDS - t0)) s"
 }
 
 ok0=$(bstat fe handoffs-ok)
 rst0=$(resets)
 t0=$SECONDS
+# A pool of `parallel` transfers (the servers are background jobs too: wait
+# for the transfers by pid).
+running=()
+all=()
 for ((i = 1; i <= transfers; i++)); do
-	while (($(jobs -rp | wc -l) >= parallel)); do
-		wait -n || true
+	while ((${#running[@]} >= parallel)); do
+		wait -n "${running[@]}" || true
+		alive=()
+		for p in "${running[@]}"; do
+			! kill -0 "$p" 2>/dev/null || alive+=("$p")
+		done
+		running=("${alive[@]}")
 	done
 	one "$i" &
+	running+=($!)
+	all+=($!)
 done
-wait
+wait "${all[@]}" || true
 log "bulk: $transfers transfers in $((SECONDS - t0)) s"
 bad=0
 for ((i = 1; i <= transfers; i++)); do

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Soak run of handoff-lossy: 200 handed-off transfers over the lossy links
-# (100 downloads and 100 uploads of 1 MB, 12 at a time), then the same
+# (100 downloads and 100 uploads of 1 MB, 8 at a time), then the same
 # targeted losses and checks as the scenario itself. `make soak`.
 #
 # guests: 1
