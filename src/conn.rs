@@ -92,14 +92,15 @@ pub(crate) struct Conns {
 }
 
 impl Conns {
-    /// An empty table.
-    pub(crate) fn new(seed: u32) -> impl PinInit<Self, Error> {
+    /// An empty table whose hash is seeded with `seed` and whose handoff
+    /// ids start at `first_id`.
+    pub(crate) fn new(seed: u32, first_id: u64) -> impl PinInit<Self, Error> {
         let table = RcuHash::new(BUCKETS);
         try_pin_init!(Self {
             table: table?,
             seed,
             len: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(first_id),
             stats: Stats::default(),
         }? Error)
     }
