@@ -100,6 +100,7 @@ client_phase() {
 	fetch "$who" "$name-rmmod" 600 >/dev/null
 	t_notice=$(date +%s.%N)
 	: >"$work/$name.stop"
+	publish "$name-stopped" 1
 	log "$name: rmmod done on guest $who; progress $(cat "$out.progress" 2>/dev/null)"
 	wait "$pid" || fail "$name: load client failed: $(cat "$work/$name.log")"
 	log "$name: outcomes $(jq -c .outcomes "$out")"
@@ -146,6 +147,8 @@ case $BATON_GUEST in
 	publish a-rmmod 1
 	sleep 3
 	check_eq "A: packets forwarded after rmmod" $(($(snmp_get - Ip ForwDatagrams) - fwd0)) 0
+	# No new connection may be served once the module is back.
+	fetch 0 a-stopped >/dev/null
 	baton_load
 	fe_config
 	;;
@@ -177,6 +180,7 @@ case $BATON_GUEST in
 	grep -q "handed-off connections reset: their node is going away" <(dmesg) ||
 		fail "B: the back-end did not reset its connections"
 	publish b-rmmod 1
+	fetch 0 b-stopped >/dev/null
 	baton_load
 	be_config
 	;;
