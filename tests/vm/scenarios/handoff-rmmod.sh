@@ -3,8 +3,8 @@
 #
 # rmmod under load (issue 5, point 2), three guests: client, front-end,
 # back-end. The client (tests/vm/tools/loadclient.py) keeps BATON_RMMOD_CONNS
-# (default 200) slow downloads open through the VIP (2 MB each, read at
-# 8 KB/s) and opens 5 new connections a second.
+# (default 200) slow downloads open through the VIP (1 MB each, read at
+# 4 KB/s) and opens 5 new connections a second.
 #   A. rmmod on the front-end while they are all being forwarded: rmmod
 #      returns; no baton module, thread or socket is left (lsmod, sysfs,
 #      ps, ss on the control port and the service port); the front-end
@@ -20,7 +20,7 @@
 # nothing.
 #
 # guests: 3
-# memory: 768M
+# memory: 1024M
 # timeout: 900
 #
 #   guest0 client 198.18.0.1 -- bridge -- 198.18.0.2 front-end guest1
@@ -93,7 +93,7 @@ rmmod_checked() {
 # check how every connection ended.
 client_phase() {
 	local name=$1 who=$2 out="$work/$1.json" pid t_notice last
-	timeout 400 python3 "$loadclient" "$vip" 80 /big "$conns" 5 600 8000 60 "$out" "$work/$name.stop" \
+	timeout 400 python3 "$loadclient" "$vip" 80 /big "$conns" 5 600 4000 60 "$out" "$work/$name.stop" \
 		>"$work/$name.log" 2>&1 &
 	pid=$!
 	publish "$name-started" 1
@@ -101,8 +101,13 @@ client_phase() {
 	t_notice=$(date +%s.%N)
 	: >"$work/$name.stop"
 	publish "$name-stopped" 1
+	(
+		sleep 40
+		ss -tino state established >"$BATON_OUT/$name-client-ss.txt" 2>&1
+	) &
 	log "$name: rmmod done on guest $who; progress $(cat "$out.progress" 2>/dev/null)"
 	wait "$pid" || fail "$name: load client failed: $(cat "$work/$name.log")"
+	cp "$out" "$BATON_OUT/$name.json"
 	log "$name: outcomes $(jq -c .outcomes "$out")"
 	check_eq "$name: connections still waiting (hung)" "$(jq .outcomes.hung "$out")" 0
 	check_ge "$name: connections opened" "$(jq '.ended | length' "$out")" "$conns"
@@ -123,7 +128,7 @@ case $BATON_GUEST in
 	;;
 2)
 	mkdir -p "$work/www"
-	head -c $((2 * 1024 * 1024)) /dev/urandom >"$work/www/big"
+	head -c $((1024 * 1024)) /dev/urandom >"$work/www/big"
 	python3 "$httpd" "$(guest_addr 2)" "$be_port" "$work/www" >"$BATON_OUT/httpd.log" 2>&1 &
 	defer kill $!
 	wait_listen - "$be_port"
@@ -142,8 +147,8 @@ case $BATON_GUEST in
 	fetch 0 a-started >/dev/null
 	wait_for -t 600 active_ge "$conns" || fail "A: only $(bstat active) connections forwarded"
 	log "A: $(bstat active) connections, rmmod"
-	fwd0=$(snmp_get - Ip ForwDatagrams)
 	rmmod_checked A
+	fwd0=$(snmp_get - Ip ForwDatagrams)
 	publish a-rmmod 1
 	sleep 3
 	check_eq "A: packets forwarded after rmmod" $(($(snmp_get - Ip ForwDatagrams) - fwd0)) 0
@@ -154,6 +159,10 @@ case $BATON_GUEST in
 	;;
 2)
 	fetch 0 a-started >/dev/null
+	fetch 1 a-rmmod 900 >/dev/null
+	sleep 40
+	ss -tino >"$BATON_OUT/a-be-ss.txt" 2>&1
+	batonctl conn list >"$BATON_OUT/a-be-conns.txt" 2>&1
 	;;
 esac
 barrier a-done 900
@@ -177,7 +186,7 @@ case $BATON_GUEST in
 	wait_for -t 600 taken_ge $((taken0 + conns)) || fail "B: only $(($(bstat taken) - taken0)) taken"
 	log "B: $(bstat active) connections, rmmod"
 	rmmod_checked B
-	grep -q "handed-off connections reset: their node is going away" <(dmesg) ||
+	grep -q "handed-off connections reset: their node is going away" <<<"$(dmesg)" ||
 		fail "B: the back-end did not reset its connections"
 	publish b-rmmod 1
 	fetch 0 b-stopped >/dev/null

@@ -14,7 +14,7 @@ opened, or after the last connection opened, whichever is later, ends as
 "hung". Writes OUT (JSON) when all ended:
     {"outcomes": {"complete": n, "reset": n, "refused": n, "eof": n,
                   "hung": n, "error": n},
-     "ended": [[start, end, outcome, bytes], ...]}
+     "ended": [[start, end, outcome, bytes, local_port, last_read], ...]}
 and also OUT.progress every second while running: {"open": n, "bytes": n}
 (time.time() seconds). "eof": the stream ended before the whole answer.
 """
@@ -30,6 +30,8 @@ import time
 class Conn:
     def __init__(self, sel, addr, port, path, now):
         self.start = now
+        self.last_rx = 0.0
+        self.lport = 0
         self.got = 0
         self.want = None
         self.head = b""
@@ -71,7 +73,7 @@ def main():
         live.discard(c)
         parked.pop(c, None)
         outcomes[outcome] += 1
-        ended.append([c.start, now, outcome, c.got])
+        ended.append([c.start, now, outcome, c.got, c.lport, c.last_rx])
 
     def open_one(now):
         nonlocal opened, last_open
@@ -79,7 +81,7 @@ def main():
             live.add(Conn(sel, addr, port, path, now))
         except OSError:
             outcomes["error"] += 1
-            ended.append([now, now, "error", 0])
+            ended.append([now, now, "error", 0, 0, 0.0])
         opened += 1
         last_open = now
 
@@ -103,6 +105,7 @@ def main():
                         raise OSError(err, os.strerror(err))
                     c.s.send(c.req)
                     c.sent = True
+                    c.lport = c.s.getsockname()[1]
                     sel.modify(c.s, selectors.EVENT_READ, c)
                     continue
                 # Rate limit: read only what the budget allows.
@@ -112,6 +115,7 @@ def main():
                     parked[c] = now + 0.2
                     continue
                 data = c.s.recv(min(allowed, 65536))
+                c.last_rx = now
                 if not data:
                     finish(c, "complete" if c.want is not None and c.got >= c.want else "eof", now)
                     continue
