@@ -22,7 +22,7 @@ use crate::{
         skb::Csum,
     },
 };
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 /// Hash buckets.
@@ -87,6 +87,8 @@ pub(crate) struct Conns {
     seed: u32,
     len: AtomicUsize,
     next_id: AtomicU64,
+    /// Set when the namespace goes away: no flow is added any more.
+    closing: AtomicBool,
     /// Counters.
     pub(crate) stats: Stats,
 }
@@ -101,6 +103,7 @@ impl Conns {
             seed,
             len: AtomicUsize::new(0),
             next_id: AtomicU64::new(first_id),
+            closing: AtomicBool::new(false),
             stats: Stats::default(),
         }? Error)
     }
@@ -119,9 +122,17 @@ impl Conns {
         key.hash(self.seed)
     }
 
-    /// Adds `flow`: `EEXIST` if its key is taken, `ENOSPC` when full.
-    /// Process context.
+    /// From now on no flow is added (the namespace goes away).
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+    }
+
+    /// Adds `flow`: `EEXIST` if its key is taken, `ENOSPC` when full,
+    /// `EBUSY` once [`Conns::close`]d. Process context.
     pub(crate) fn insert(&self, flow: Flow) -> Result {
+        if self.closing.load(Ordering::SeqCst) {
+            return Err(EBUSY);
+        }
         let key = flow.key();
         self.table
             .insert(self.hash(&key), FlowCell::new(flow), MAX_FLOWS)?;

@@ -487,7 +487,8 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>) -> Message<'st
     );
     match rt.conns.insert(flow) {
         Ok(()) => {}
-        Err(e) if e == ENOSPC => return nack(reason::OVERLOAD),
+        // Full, or this node is going away.
+        Err(e) if e == ENOSPC || e == EBUSY => return nack(reason::OVERLOAD),
         Err(_) => return nack(reason::INVALID),
     }
     match replay(rt, req, &key) {
@@ -672,6 +673,11 @@ fn abort_servers(rt: &Runtime) {
 /// (CONN_END) while the channel is still up, instead of keeping its flow
 /// until it idles out.
 pub(crate) fn going_away(rt: &Runtime) {
+    // No new handoff from now on, either way: a peer's HANDOFF_REQ is
+    // refused (NACK, it may serve the client elsewhere), a new client of
+    // this node's services is reset. An insert that passed this check
+    // before is over long before abort_servers' grace period ends.
+    rt.conns.close();
     abort_servers(rt);
     for _ in 0..=crate::conn::MAX_FLOWS / ABORT_BATCH {
         let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
