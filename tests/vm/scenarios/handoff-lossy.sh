@@ -122,7 +122,7 @@ for ns in be1 be2; do
 	mkdir -p "$work/$ns"
 	ns_exec "$ns" python3 "$httpd" "$a" "$be_port" "$work/$ns" >"$work/$ns.log" 2>&1 &
 	defer kill $!
-	wait_listen "$ns" "$be_port"
+	wait_listen "$ns" "$be_port" 120
 done
 
 baton_star fe 198.18.2.1 be1 198.18.2.2 be2 198.18.2.3

@@ -95,7 +95,7 @@ be_up() {
 	echo be1 >"$work/be1/name"
 	ns_exec be1 python3 "$httpd" 198.18.1.3 "$be_port" "$work/be1" >>"$work/be1.log" 2>&1 &
 	be_pid=$!
-	wait_listen be1 "$be_port"
+	wait_listen be1 "$be_port" 120
 	bctl be1 config set node-id 2
 	bctl be1 peer add 1 198.18.2.1
 }
@@ -149,7 +149,7 @@ mkdir -p "$work/fe"
 echo fe >"$work/fe/name"
 ns_exec fe python3 "$httpd" 198.18.1.2 "$be_port" "$work/fe" >"$work/fe.log" 2>&1 &
 defer kill $!
-wait_listen fe "$be_port"
+wait_listen fe "$be_port" 120
 be_up
 defer kill_be
 bctl fe config set node-id 1

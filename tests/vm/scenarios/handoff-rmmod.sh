@@ -131,7 +131,7 @@ case $BATON_GUEST in
 	head -c $((1024 * 1024)) /dev/urandom >"$work/www/big"
 	python3 "$httpd" "$(guest_addr 2)" "$be_port" "$work/www" >"$BATON_OUT/httpd.log" 2>&1 &
 	defer kill $!
-	wait_listen - "$be_port"
+	wait_listen - "$be_port" 120
 	be_config
 	;;
 esac
