@@ -101,8 +101,8 @@ be_up() {
 	bctl be1 peer add 1 198.18.2.1
 }
 
-# downloads N SECS RATE: N 1 MB downloads through :80 in the background,
-# read at RATE, each limited to SECS; each writes $work/dl.I.rc (curl's exit
+# downloads N SECS RATE [SIZE]: N downloads of SIZE bytes (default 1 MB)
+# through :80 in the background, read at RATE, each limited to SECS; each writes $work/dl.I.rc (curl's exit
 # status) and $work/dl.I.
 downloads() {
 	local i
@@ -110,7 +110,7 @@ downloads() {
 		(
 			rc=0
 			ns_exec cl timeout 100 curl -sS --max-time "$2" --limit-rate "$3" \
-				-o "$work/dl.$i" "http://$vip/gen/$mb" 2>"$work/dl.$i.err" || rc=$?
+				-o "$work/dl.$i" "http://$vip/gen/${4:-$mb}" 2>"$work/dl.$i.err" || rc=$?
 			echo "$rc" >"$work/dl.$i.rc"
 		) &
 	done
@@ -226,7 +226,8 @@ check_eq "1: fresh handoff after the link returned, sha256" "$got" "$want"
 # time limit (curl --max-time 15), and the front-end frees their flows
 # after their FIN.
 rm -f "$work"/dl.*
-downloads 10 15 20k
+# 16 MB: more than the client's receive buffer can hold.
+downloads 10 15 20k $((16 * mb))
 wait_for -t 60 sh -c "ip netns exec fe $BATONCTL -j stats | jq -e '.active >= 10'" ||
 	fail "2: the downloads were not all handed off"
 rm -f "$work/pending.rc"
