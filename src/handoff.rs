@@ -615,6 +615,8 @@ fn replay<'a>(
 
 /// Flows [`abort_servers`] looks at in one pass.
 const ABORT_BATCH: usize = 1024;
+/// [`abort_servers`] sleeps a moment after this many aborts.
+const ABORT_YIELD_EVERY: usize = 32;
 /// How long [`abort_servers`] keeps the flows after the aborts, so that a
 /// client's challenge ACK (the RST's sequence number was not exactly the
 /// one it expected: data in flight) gets the stack's exact RST through them.
@@ -640,7 +642,19 @@ fn abort_servers(rt: &Runtime) {
         if live.is_empty() {
             break;
         }
-        for f in live.iter() {
+        for (i, f) in live.iter().enumerate() {
+            // The front-end first, while the channel is surely up: it
+            // frees its flow (a client's later packet then meets its
+            // stack, which resets it too).
+            if f.peer != 0 {
+                let _ = rt.ctrl.send(
+                    f.peer,
+                    &Message::ConnEnd(IdReason {
+                        id: f.id,
+                        reason: reason::CLOSED,
+                    }),
+                );
+            }
             let server = SockAddr {
                 addr: f.backend.addr,
                 port: f.backend.port,
@@ -655,6 +669,11 @@ fn abort_servers(rt: &Runtime) {
             // Its RST marked it already if it went out; also when there is
             // no socket any more.
             rt.conns.with(&f.key(), |f| f.reset = true);
+            // Let the other threads (the channels' heartbeats) run: this
+            // loop may take long with many connections on a slow machine.
+            if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
+                kthread::sleep_ms(1);
+            }
         }
     }
     if aborted > 0 {
@@ -668,7 +687,8 @@ fn abort_servers(rt: &Runtime) {
     }
 }
 
-/// The namespace goes away: after [`abort_servers`], every flow is removed
+/// The namespace goes away: after [`abort_servers`] (which already told
+/// the front-ends of the established connections), every flow is removed
 /// now, and each front-end whose connection this node served hears of it
 /// (CONN_END) while the channel is still up, instead of keeping its flow
 /// until it idles out.

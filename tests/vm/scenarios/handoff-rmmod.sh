@@ -110,6 +110,7 @@ client_phase() {
 	cp "$out" "$BATON_OUT/$name.json"
 	log "$name: outcomes $(jq -c .outcomes "$out")"
 	check_eq "$name: connections still waiting (hung)" "$(jq .outcomes.hung "$out")" 0
+	log "$name: connections whose SYNs the front-end's full accept queue dropped until the end: $(jq .outcomes.unanswered "$out")"
 	check_ge "$name: connections opened" "$(jq '.ended | length' "$out")" "$conns"
 	last=$(jq --argjson t "$t_notice" '[.ended[][1] - $t] | max | floor' "$out")
 	log "$name: last connection ended $last s after the rmmod was known"

@@ -11,9 +11,9 @@ new ones per second for DURATION seconds or until the file STOP exists. Each sen
 the answer at most RATE bytes per second (so a large answer stays in
 transfer). A connection that has not ended DEADLINE seconds after it
 opened, or after the last connection opened, whichever is later, ends as
-"hung". Writes OUT (JSON) when all ended:
+"hung", or "unanswered" if it is still connecting (SYNs dropped). Writes OUT (JSON) when all ended:
     {"outcomes": {"complete": n, "reset": n, "refused": n, "eof": n,
-                  "hung": n, "error": n},
+                  "hung": n, "unanswered": n, "error": n},
      "ended": [[start, end, outcome, bytes, local_port, last_read], ...]}
 and also OUT.progress every second while running: {"open": n, "bytes": n}
 (time.time() seconds). "eof": the stream ended before the whole answer.
@@ -53,7 +53,7 @@ def main():
     port, initial, per_s = int(port), int(initial), float(per_s)
     duration, rate, deadline = float(duration), float(rate), float(deadline)
     sel = selectors.DefaultSelector()
-    outcomes = {k: 0 for k in ("complete", "reset", "refused", "eof", "hung", "error")}
+    outcomes = {k: 0 for k in ("complete", "reset", "refused", "eof", "hung", "unanswered", "error")}
     ended = []
     live = set()
     parked = {}
@@ -150,7 +150,9 @@ def main():
                 sel.register(c.s, selectors.EVENT_READ, c)
         for c in list(live):
             if now - max(c.start, last_open) > deadline:
-                finish(c, "hung", now)
+                # Still connecting: its SYNs were dropped (a listener's
+                # full accept queue), the kernel retries them with backoff.
+                finish(c, "hung" if c.sent else "unanswered", now)
         if now - last_progress >= 1:
             last_progress = now
             with open(out + ".progress.tmp", "w") as f:
