@@ -14,7 +14,7 @@ CARGO_MANIFEST := userspace/Cargo.toml
 FUZZ_SECONDS ?= 300
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 
-.PHONY: help deps kernel module clippy userspace build test-host test-vm check fuzz demo fmt lint clean
+.PHONY: help deps kernel module clippy userspace build test-host test-vm check fuzz soak demo fmt lint clean
 
 help:
 	@echo 'baton make targets:'
@@ -28,6 +28,7 @@ help:
 	@echo '  userspace   build batonctl and the test tools (release)'
 	@echo '  test-host   cargo test of the pure protocol crate and batonctl'
 	@echo '  test-vm     run the VM scenarios (tests/vm/scenarios), or SCENARIO=name for one'
+	@echo '  soak        build, then run the long VM scenarios of tests/vm/soak (not part of check)'
 	@echo '  lint        rustfmt and clippy on the module, the userspace crates and the fuzz targets'
 	@echo '  fmt         format all Rust sources'
 	@echo '  clean       remove build outputs of the module and userspace (not the kernel cache)'
@@ -62,6 +63,9 @@ check:
 
 fuzz: deps
 	tests/fuzz.sh $(FUZZ_SECONDS)
+
+soak: build
+	tests/vm/run.sh -k $(KDIR) tests/vm/soak/*.sh
 
 demo: build
 	tests/vm/run.sh -k $(KDIR) --show tests/vm/demo/cluster.sh

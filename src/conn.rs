@@ -24,7 +24,7 @@ use crate::{
         skb::Csum,
     },
 };
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 /// Hash buckets.
@@ -96,19 +96,23 @@ pub(crate) struct Conns {
     seed: u32,
     len: AtomicUsize,
     next_id: AtomicU64,
+    /// Set when the namespace goes away: no flow is added any more.
+    closing: AtomicBool,
     /// Counters.
     pub(crate) stats: Stats,
 }
 
 impl Conns {
-    /// An empty table.
-    pub(crate) fn new(seed: u32) -> impl PinInit<Self, Error> {
+    /// An empty table whose hash is seeded with `seed` and whose handoff
+    /// ids start at `first_id`.
+    pub(crate) fn new(seed: u32, first_id: u64) -> impl PinInit<Self, Error> {
         let table = RcuHash::new(BUCKETS);
         try_pin_init!(Self {
             table: table?,
             seed,
             len: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(first_id),
+            closing: AtomicBool::new(false),
             stats: Stats::default(),
         }? Error)
     }
@@ -137,9 +141,17 @@ impl Conns {
         key.hash(self.seed)
     }
 
-    /// Adds `flow`: `EEXIST` if its key is taken, `ENOSPC` when full.
-    /// Process context.
+    /// From now on no flow is added (the namespace goes away).
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+    }
+
+    /// Adds `flow`: `EEXIST` if its key is taken, `ENOSPC` when full,
+    /// `EBUSY` once [`Conns::close`]d. Process context.
     pub(crate) fn insert(&self, flow: Flow) -> Result {
+        if self.closing.load(Ordering::SeqCst) {
+            return Err(EBUSY);
+        }
         let key = flow.key();
         self.table
             .insert(self.hash(&key), FlowCell::new(flow), MAX_FLOWS)?;

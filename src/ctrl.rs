@@ -650,6 +650,28 @@ fn log_closed(me: u32, peer: u32, why: &Closed) {
     }
 }
 
+/// Handles one frame of an established channel.
+fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(), Closed> {
+    match m {
+        Message::Heartbeat(_) => Ok(()),
+        Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
+            "handshake frame on an established channel",
+        )),
+        Message::HandoffReq(req) => {
+            let reply = handoff::take(&peer.rt, peer.conf.node_id, req);
+            peer.send(&reply)
+        }
+        Message::HandoffAck(_) | Message::HandoffNack(_) => {
+            handoff::reply(&peer.rt, peer.conf.node_id, m);
+            Ok(())
+        }
+        Message::ConnEnd(end) => {
+            handoff::conn_end(&peer.rt, peer.conf.node_id, end);
+            Ok(())
+        }
+    }
+}
+
 /// Runs an established channel until it ends.
 fn session(peer: &Peer, ch: &mut Channel) -> Closed {
     let mut last_tx = 0u64;
@@ -660,28 +682,17 @@ fn session(peer: &Peer, ch: &mut Channel) -> Closed {
         let now = kthread::now_ms();
         if now.saturating_sub(last_tx) >= HEARTBEAT_MS {
             if let Err(c) = peer.send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now })) {
+                // The peer closed or reset the channel: the frames it sent
+                // before (e.g. the CONN_ENDs of a peer that goes away) are
+                // still readable; handle them first.
+                while let Ok(true) = ch.recv(&mut |m| on_frame(peer, m)) {
+                    peer.msgs_in.fetch_add(1, Ordering::Relaxed);
+                }
                 return c;
             }
             last_tx = now;
         }
-        let got = ch.recv(&mut |m| match m {
-            Message::Heartbeat(_) => Ok(()),
-            Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
-                "handshake frame on an established channel",
-            )),
-            Message::HandoffReq(req) => {
-                let reply = handoff::take(&peer.rt, peer.conf.node_id, req);
-                peer.send(&reply)
-            }
-            Message::HandoffAck(_) | Message::HandoffNack(_) => {
-                handoff::reply(&peer.rt, peer.conf.node_id, m);
-                Ok(())
-            }
-            Message::ConnEnd(end) => {
-                handoff::conn_end(&peer.rt, peer.conf.node_id, end);
-                Ok(())
-            }
-        });
+        let got = ch.recv(&mut |m| on_frame(peer, m));
         match got {
             Ok(true) => {
                 peer.msgs_in.fetch_add(1, Ordering::Relaxed);

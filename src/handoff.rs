@@ -32,7 +32,7 @@ use crate::{
         kthread,
         netns::Net,
         skb,
-        socket::{SockAddr, Socket},
+        socket::{self, SockAddr, Socket},
         vec,
     },
 };
@@ -421,6 +421,7 @@ fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>) -> Reply {
         };
     }
     if rt.ctrl.send(peer, &Message::HandoffReq(*req)).is_err() {
+        forget_reply(rt, req.id);
         return Reply::Nack(reason::OTHER);
     }
     wait_reply(rt, req.id)
@@ -472,9 +473,39 @@ pub(crate) fn conn_end(rt: &Runtime, from: u32, end: &IdReason) {
     rt.conns.remove_id(Role::Front, end.id, from);
 }
 
-/// The channel to `peer` went down: handoffs waiting for it fail now
-/// (their workers time out), flows stay until they expire.
-pub(crate) fn peer_down(_rt: &Runtime, _peer: u32) {}
+/// Most pending handoffs [`peer_down`] fails at once; any others time out.
+const PEER_DOWN_BATCH: usize = 256;
+
+/// The channel to `peer` went down: the handoffs waiting for its answer
+/// fail at once, as after a timeout (the peer may have taken them before
+/// the channel went, so they are never served elsewhere: their clients are
+/// reset). Forwarding flows stay until they end or expire.
+pub(crate) fn peer_down(rt: &Runtime, peer: u32) {
+    let Ok(mut frozen) = KVec::with_capacity(PEER_DOWN_BATCH, GFP_KERNEL) else {
+        return;
+    };
+    rt.conns.snapshot_where(&mut frozen, |f| {
+        f.role == Role::Front && f.peer == peer && f.phase == Phase::Frozen
+    });
+    if frozen.is_empty() {
+        return;
+    }
+    let mut replies = rt.replies.lock();
+    for f in frozen.iter() {
+        if !replies.iter().any(|(id, _)| *id == f.id) {
+            let _ = replies.push((f.id, Reply::Nack(reason::TIMEOUT)), GFP_KERNEL);
+        }
+    }
+}
+
+/// Forgets any reply to handoff `id` (e.g. one [`peer_down`] left for a
+/// request that was then never sent).
+fn forget_reply(rt: &Runtime, id: u64) {
+    let mut replies = rt.replies.lock();
+    while let Some(i) = replies.iter().position(|(rid, _)| *rid == id) {
+        let _ = vec::swap_remove(&mut replies, i);
+    }
+}
 
 fn inject(rt: &Runtime, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
     let len = packet::build(seg, buf).ok_or(ENOSPC)?;
@@ -510,7 +541,8 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>) -> Message<'st
     );
     match rt.conns.insert(flow) {
         Ok(()) => {}
-        Err(e) if e == ENOSPC => return nack(reason::OVERLOAD),
+        // Full, or this node is going away.
+        Err(e) if e == ENOSPC || e == EBUSY => return nack(reason::OVERLOAD),
         Err(_) => return nack(reason::INVALID),
     }
     match replay(rt, req, &key) {
@@ -633,6 +665,112 @@ fn replay<'a>(
         backend_tsval,
         backend_wscale,
     })
+}
+
+/// Flows [`abort_servers`] looks at in one pass.
+const ABORT_BATCH: usize = 1024;
+/// [`abort_servers`] sleeps a moment after this many aborts.
+const ABORT_YIELD_EVERY: usize = 32;
+/// How long [`abort_servers`] keeps the flows after the aborts, so that a
+/// client's challenge ACK (the RST's sequence number was not exactly the
+/// one it expected: data in flight) gets the stack's exact RST through them.
+const ABORT_GRACE_MS: u32 = 200;
+
+/// The namespace goes away (module unload, namespace deleted) while its
+/// hooks still run (see [`going_away`]): the server sockets of the established back-end flows
+/// are aborted, so that their RSTs, rewritten by the flows, reset the
+/// clients. Without this a client would wait forever for the rest of its
+/// answer: the server's later packets would leave unrewritten, from an
+/// address the client does not know.
+fn abort_servers(rt: &Runtime) {
+    let mut aborted = 0usize;
+    // Each pass marks what it saw as reset: at most MAX_FLOWS / ABORT_BATCH
+    // passes.
+    for _ in 0..=crate::conn::MAX_FLOWS / ABORT_BATCH {
+        let Ok(mut live) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
+            break;
+        };
+        rt.conns.snapshot_where(&mut live, |f| {
+            f.role == Role::Back && f.phase == Phase::Established && !f.reset
+        });
+        if live.is_empty() {
+            break;
+        }
+        for (i, f) in live.iter().enumerate() {
+            // The front-end first, while the channel is surely up: it
+            // frees its flow (a client's later packet then meets its
+            // stack, which resets it too).
+            if f.peer != 0 {
+                let _ = rt.ctrl.send(
+                    f.peer,
+                    &Message::ConnEnd(IdReason {
+                        id: f.id,
+                        reason: reason::CLOSED,
+                    }),
+                );
+            }
+            let server = SockAddr {
+                addr: f.backend.addr,
+                port: f.backend.port,
+            };
+            let client = SockAddr {
+                addr: f.client.addr,
+                port: f.client.port,
+            };
+            if socket::abort_tcp(rt.net.get(), server, client).is_ok() {
+                aborted += 1;
+            }
+            // Its RST marked it already if it went out; also when there is
+            // no socket any more.
+            rt.conns.with(&f.key(), |f| f.reset = true);
+            // Let the other threads (the channels' heartbeats) run: this
+            // loop may take long with many connections on a slow machine.
+            if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
+                kthread::sleep_ms(1);
+            }
+        }
+    }
+    if aborted > 0 {
+        if kthread::net_ratelimit() {
+            pr_info!(
+                "{} handed-off connections reset: their node is going away\n",
+                aborted
+            );
+        }
+        kthread::sleep_ms(ABORT_GRACE_MS);
+    }
+}
+
+/// The namespace goes away: after [`abort_servers`] (which already told
+/// the front-ends of the established connections), every flow is removed
+/// now, and each front-end whose connection this node served hears of it
+/// (CONN_END) while the channel is still up, instead of keeping its flow
+/// until it idles out.
+pub(crate) fn going_away(rt: &Runtime) {
+    // No new handoff from now on, either way: a peer's HANDOFF_REQ is
+    // refused (NACK, it may serve the client elsewhere), a new client of
+    // this node's services is reset. An insert that passed this check
+    // before is over long before abort_servers' grace period ends.
+    rt.conns.close();
+    abort_servers(rt);
+    for _ in 0..=crate::conn::MAX_FLOWS / ABORT_BATCH {
+        let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
+            return;
+        };
+        rt.conns.drain(&mut done, |_| Some(reason::CLOSED));
+        if done.is_empty() {
+            return;
+        }
+        for (f, why) in done.iter() {
+            if f.role == Role::Back && f.peer != 0 {
+                let msg = Message::ConnEnd(IdReason {
+                    id: f.id,
+                    reason: *why,
+                });
+                let _ = rt.ctrl.send(f.peer, &msg);
+            }
+        }
+    }
 }
 
 /// Most flows one garbage-collection pass removes.

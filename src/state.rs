@@ -173,6 +173,10 @@ impl netns::NetState for NetState {
         &NET_ID
     }
 
+    fn pre_exit(&self) {
+        handoff::going_away(&self.rt);
+    }
+
     fn init(net: NetPtr) -> impl PinInit<Self, Error> {
         let rt = Arc::pin_init(
             try_pin_init!(Runtime {
@@ -188,7 +192,13 @@ impl netns::NetState for NetState {
                 ),
                 ctrl <- Ctrl::new(*net),
                 utcp <- Utcp::new(),
-                conns <- Conns::new(kthread::random_u32()),
+                // Handoff ids start at random: a peer's CONN_END for a
+                // connection of this node's previous life (before rmmod or
+                // a namespace of the same addresses) must not name a new one.
+                conns <- Conns::new(
+                    kthread::random_u32(),
+                    (u64::from(kthread::random_u32()) << 32) | 1
+                ),
                 replies <- new_mutex!(KVec::new(), "baton_replies"),
                 gc <- new_mutex!(None, "baton_gc"),
             }? Error),

@@ -177,6 +177,33 @@ int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out)
 }
 
 /*
+ * Aborts the TCP connection of namespace net from laddr:lport (this host)
+ * to raddr:rport, as `ss -K` does: the stack sends its RST and the owner's
+ * calls fail with ECONNABORTED. Process context. -ENOENT if there is no such
+ * full socket. Addresses and ports in network byte order.
+ */
+int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,
+		    __be16 rport)
+{
+	struct sock *sk;
+	int err;
+
+	rcu_read_lock();
+	sk = inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
+				     raddr, rport, laddr, lport, 0);
+	rcu_read_unlock();
+	if (!sk)
+		return -ENOENT;
+	if (!sk_fullsock(sk)) {
+		sock_gen_put(sk);
+		return -ENOENT;
+	}
+	err = tcp_abort(sk, ECONNABORTED);
+	sock_gen_put(sk);
+	return err;
+}
+
+/*
  * Makes the IPv4 and TCP headers (options included) of an IPv4 packet
  * linear, and writable if asked (unsharing a cloned head as NAT does);
  * returns them in *data, *len. -ENOENT: not a TCP packet or a fragment;

@@ -68,6 +68,8 @@ struct baton_tcp_state {
 	u8 state;		/* TCP_ESTABLISHED... */
 };
 int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out);
+int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,
+		    __be16 rport);
 
 /* Packets. */
 int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,

@@ -82,6 +82,10 @@ pub(crate) trait NetState: Hook {
     /// exists when the registration is made). The state may keep `net` (see
     /// [`NetPtr`]'s invariants).
     fn init(net: NetPtr) -> impl PinInit<Self, Error>;
+
+    /// The namespace is about to exit (or the type to be unregistered):
+    /// its hooks still run. Called once, before the state is dropped.
+    fn pre_exit(&self) {}
 }
 
 /// What the pernet core allocates per namespace.
@@ -119,6 +123,7 @@ impl<T: NetState> Registration<T> {
         let ops = KBox::new(
             Opaque::new(bindings::pernet_operations {
                 init: Some(init_callback::<T>),
+                pre_exit: Some(pre_exit_callback::<T>),
                 exit: Some(exit_callback::<T>),
                 id: T::id().0.as_ptr(),
                 size: size_of::<Slot<T>>(),
@@ -195,6 +200,25 @@ unsafe extern "C" fn init_callback<T: NetState>(net: *mut bindings::net) -> c_in
             }
         }
     })
+}
+
+/// `pernet_operations.pre_exit`: tells the state, whose hooks still run.
+///
+/// # Safety
+///
+/// Called only by the pernet core, for a [`Registration<T>`].
+unsafe extern "C" fn pre_exit_callback<T: NetState>(net: *mut bindings::net) {
+    // SAFETY: the core calls `pre_exit` before `exit`, for a namespace whose
+    // `init` succeeded, so `net` is alive and the slot holds a `Slot<T>`
+    // whose `state` is initialised when `hooks` is set (`init_callback`
+    // sets it last). The state is only shared (`&T`) here.
+    unsafe {
+        let net = Net::from_raw(net);
+        let slot = bindings::baton_net_generic(net.as_ptr(), T::id().get()).cast::<Slot<T>>();
+        if (*slot).hooks.is_some() {
+            (*slot).state.pre_exit();
+        }
+    }
 }
 
 /// `pernet_operations.exit`: unregisters the hooks and drops the state.

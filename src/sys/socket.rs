@@ -329,6 +329,25 @@ impl Socket {
     }
 }
 
+/// Aborts the TCP connection of `net` from `local` (this host) to `remote`,
+/// whoever owns it (as `ss -K` does): the stack sends its RST, the owner's
+/// calls fail with `ECONNABORTED`. `ENOENT` if there is none. Process
+/// context.
+pub(crate) fn abort_tcp(net: &Net, local: SockAddr, remote: SockAddr) -> Result {
+    // SAFETY: `net` is alive; everything else is passed by value. The helper
+    // takes and drops its own reference on the socket it finds.
+    check(unsafe {
+        bindings::baton_tcp_abort(
+            net.as_ptr(),
+            u32::from_ne_bytes(local.addr),
+            local.port.to_be(),
+            u32::from_ne_bytes(remote.addr),
+            remote.port.to_be(),
+        )
+    })
+    .map(|_| ())
+}
+
 impl Drop for Socket {
     fn drop(&mut self) {
         // SAFETY: we own `sock` (type invariant); released exactly once.
