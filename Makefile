@@ -12,11 +12,13 @@ CARGO ?= cargo
 CARGO_MANIFEST := userspace/Cargo.toml
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 
-.PHONY: help deps kernel module clippy userspace build test-host test-vm check demo fmt lint clean
+.PHONY: help deps kernel module clippy userspace build test-host test-vm check demo bench fmt lint clean
 
 help:
 	@echo 'baton make targets:'
 	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
+	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~45 min;'
+	@echo '              BENCH_QUICK=1: ~5 min); writes bench/results/<date>.json and PNG plots'
 	@echo '  check       run all tests: lint, host (cargo test), VM scenarios; ends with "N passed, N failed"'
 	@echo '  deps        install the Debian packages, rust-src and bindgen-cli the project needs'
 	@echo '  kernel      build (or reuse from the cache) the pinned guest kernel'
@@ -29,6 +31,7 @@ help:
 	@echo '  fmt         format all Rust sources'
 	@echo '  clean       remove build outputs of the module and userspace (not the kernel cache)'
 	@echo 'Variables: KCONFIG=base|debug (debug: KASAN, kmemleak, lockdep, DEBUG_NET), KDIR=<kernel build dir>'
+	@echo '           BENCH_QUICK=1, BENCH_DURATION=<seconds per workload> (bench/run.sh -h: more)'
 
 deps:
 	scripts/deps.sh
@@ -58,6 +61,10 @@ check:
 
 demo: build
 	tests/vm/run.sh -k $(KDIR) --show tests/vm/demo/cluster.sh
+
+# Benchmarks measure the base kernel (a debug kernel would measure its checks).
+bench: build
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_DURATION=$(BENCH_DURATION) bench/run.sh -k $(KDIR)
 
 fmt:
 	rustfmt --edition 2021 $$(git ls-files 'src/*.rs' 'src/**/*.rs')

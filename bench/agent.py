@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench/agent.py ADDR PORT: the front-end guest's counter agent for `make
+# bench/agent.py ADDR PORT: the counter agent of the front-end and back-end guests for `make
 # bench`. GET /stat answers one JSON object read in-process (no fork):
 # monotonic time, the "cpu" line of /proc/stat (USER_HZ ticks), eth0's
 # counters and /proc/meminfo's slab and memory fields. GET /baton adds
@@ -36,6 +36,11 @@ def sample():
             if k in ("MemFree", "MemAvailable", "Slab", "SUnreclaim", "SReclaimable"):
                 mem[k] = int(v.split()[0])
     s["mem_kb"] = mem
+    with open("/proc/net/snmp") as f:
+        tcp = [line.split() for line in f if line.startswith("Tcp:")]
+    if len(tcp) == 2:
+        t = dict(zip(tcp[0][1:], tcp[1][1:]))
+        s["tcp"] = {k: int(t[k]) for k in ("InSegs", "OutSegs", "RetransSegs", "ActiveOpens", "PassiveOpens")}
     with open("/proc/softirqs") as f:
         for line in f:
             if line.split(":")[0].strip() == "NET_RX":

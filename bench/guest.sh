@@ -87,6 +87,8 @@ setup_guest_net
 
 start_nginx() {
 	mkdir -p "$work/www" "$work/nginx"
+	# nginx's workers are not root: mktemp -d made $work private.
+	chmod 755 "$work" "$work/www"
 	head -c 1024 /dev/urandom >"$work/www/1k"
 	head -c $((100 * 1024)) /dev/urandom >"$work/www/100k"
 	head -c $((1024 * 1024)) /dev/urandom >"$work/www/1m"
@@ -214,8 +216,15 @@ mode_teardown() {
 
 # --- client ---------------------------------------------------------------------
 
+# agent [PATH [HOST]]: a counter sample from bench/agent.py (front-end default).
 agent() {
-	curl -sS --max-time 20 "http://$fe:$agent_port/${1:-stat}"
+	curl -sS --max-time 20 "http://${2:-$fe}:$agent_port/${1:-stat}"
+}
+
+# The client's own retransmissions (no agent: a python start costs a second).
+client_tcp() {
+	awk '$1 == "Tcp:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
+	     $1 == "Tcp:" { for (i = 2; i <= NF; i++) if (n[i] == "RetransSegs" || n[i] == "OutSegs") o = o sprintf("%s\"%s\": %s", o ? ", " : "", n[i], $i); print "{" o "}" }' /proc/net/snmp
 }
 
 bytes_of() {
@@ -231,7 +240,7 @@ bytes_of() {
 # one JSON line to results.jsonl.
 workload() {
 	local mode=$1 conn=$2 size=$3 conc=$4 url addrs='' threads=1 close=0
-	local idle0 idle1 w0 w1 out ttfb curl_pid
+	local idle0 idle1 w0 w1 out ttfb curl_pid b10 b11 b20 b21 c0 c1
 	url=http://$vip/$size
 	if [ "$mode" = direct ]; then
 		url=http://$be1:8080/$size
@@ -245,6 +254,9 @@ workload() {
 	idle0=$(agent)
 	nap "$idle_s"
 	idle1=$(agent)
+	b10=$(agent stat "$be1")
+	b20=$(agent stat "$be2")
+	c0=$(client_tcp)
 	w0=$(agent)
 	# TTFB sampler alongside the load: one curl, up to ttfb_n sequential
 	# requests (new connection each with Connection: close, else reused),
@@ -261,6 +273,9 @@ workload() {
 		wrk -t "$threads" -c "$conc" -d "${duration}s" --timeout 60s -s "$here/wrk.lua" "$url" 2>&1) ||
 		log "wrk exit $? ($mode $conn $size c$conc)"
 	w1=$(agent)
+	c1=$(client_tcp)
+	b11=$(agent stat "$be1")
+	b21=$(agent stat "$be2")
 	kill "$curl_pid" 2>/dev/null || true
 	wait "$curl_pid" 2>/dev/null || true
 	ttfb=$(awk '$4 == 200 { print $1, $2, $3 }' "$work/ttfb" | jq -R -s -c 'split("\n") | map(select(length > 0) | split(" ") | map(tonumber))')
@@ -271,8 +286,11 @@ workload() {
 		--argjson bytes "$(bytes_of "$size")" --argjson conc "$conc" \
 		--argjson duration "$duration" --argjson wrk "$wrkj" --argjson ttfb "$ttfb" \
 		--argjson idle0 "$idle0" --argjson idle1 "$idle1" --argjson w0 "$w0" --argjson w1 "$w1" \
+		--argjson b10 "$b10" --argjson b11 "$b11" --argjson b20 "$b20" --argjson b21 "$b21" \
+		--argjson c0 "$c0" --argjson c1 "$c1" \
 		'{kind: "workload", mode: $mode, conn: $conn, size: $size, bytes: $bytes, conc: $conc,
-		  duration: $duration, wrk: $wrk, ttfb: $ttfb, idle0: $idle0, idle1: $idle1, w0: $w0, w1: $w1}' \
+		  duration: $duration, wrk: $wrk, ttfb: $ttfb, idle0: $idle0, idle1: $idle1, w0: $w0, w1: $w1,
+		  be: [[$b10, $b11], [$b20, $b21]], client_tcp: [$c0, $c1]}' \
 		>>"$BATON_OUT/results.jsonl"
 	log "$mode $conn $size c$conc: $(jq -r '"\(.requests) req, p50 \(.lat_p50_us) us, errors \(.err_connect + .err_read + .err_write + .err_status + .err_timeout)"' <<<"$wrkj" 2>/dev/null || echo none)"
 }
@@ -320,14 +338,20 @@ case $BATON_GUEST in
 	;;
 1)
 	baton_frontend - "$vip"
-	python3 "$here/agent.py" "$fe" "$agent_port" >"$BATON_OUT/agent.log" 2>&1 &
-	defer kill $!
-	wait_listen - "$agent_port" || fail "agent not listening"
 	;;
 2 | 3)
 	sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0
 	start_nginx
 	;;
+esac
+if ((BATON_GUEST >= 1)); then
+	BATONCTL=$BATONCTL python3 "$here/agent.py" "$(guest_addr "$BATON_GUEST")" "$agent_port" \
+		>"$BATON_OUT/agent.$BATON_GUEST.log" 2>&1 &
+	defer kill $!
+	wait_listen - "$agent_port" || fail "agent not listening"
+fi
+case $BATON_GUEST in
+*) ;;
 esac
 slow_barrier ready 300
 

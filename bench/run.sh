@@ -79,8 +79,15 @@ loadavg >"$outdir/loadavg.jsonl"
 sampler=$!
 trap 'kill $sampler 2>/dev/null || true' EXIT
 
+# The guest kernel finds no HPET/PM timer to calibrate the TSC against and
+# falls back to the jiffies clocksource (4 ms steps in every latency). Under
+# TCG the guest's TSC is the host's: give its frequency.
+tsc_khz=${BENCH_TSC_KHZ:-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)}
+[[ $tsc_khz =~ ^[0-9]+$ ]] || { echo "bench/run.sh: bad BENCH_TSC_KHZ '$tsc_khz'" >&2; exit 2; }
+clock="tsc_early_khz=$tsc_khz tsc=reliable clocksource=tsc"
+
 rc=0
-BATON_VM_APPEND="bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.ttfb=$ttfb" \
+BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.ttfb=$ttfb" \
 	"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t "$limit" "$here/guest.sh" || rc=$?
 kill "$sampler" 2>/dev/null || true
 loadavg >>"$outdir/loadavg.jsonl"
