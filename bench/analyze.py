@@ -151,14 +151,20 @@ def scale_rows(lines):
             r["memavail_bytes_per_flow"] = (mb["MemAvailable"] - mi["MemAvailable"]) * 1024 / flows
         r["slab_total_kb"] = mi["Slab"] - mb["Slab"]
         r["mem_total_kb"] = mb["MemAvailable"] - mi["MemAvailable"]
-        fwd = a["baton"]["forwarded"] - i["baton"]["forwarded"]
-        el = a["t"] - i["t"]
-        cpu = fe_cpu_s(a) - fe_cpu_s(i)
+        i2 = s.get("idle2") or i
+        idle_cpu = rate(i, i2, fe_cpu_s) if i2 is not i else 0.0
+        idle_sirq = rate(i, i2, lambda x: softirq(x["cpu"]) / USER_HZ) if i2 is not i else 0.0
+        fwd = a["baton"]["forwarded"] - i2["baton"]["forwarded"]
+        el = a["t"] - i2["t"]
+        cpu = fe_cpu_s(a) - fe_cpu_s(i2)
+        sirq = (softirq(a["cpu"]) - softirq(i2["cpu"])) / USER_HZ
         r["forwarded"] = fwd
+        r["fe_idle_cpu_pct"] = idle_cpu * 100
         r["active_fe_util_pct"] = cpu / el * 100 if el > 0 else 0
         if fwd:
-            r["fe_cpu_ns_per_packet"] = cpu / fwd * 1e9
-            r["fe_softirq_ns_per_packet"] = (softirq(a["cpu"]) - softirq(i["cpu"])) / USER_HZ / fwd * 1e9
+            r["fe_cpu_ns_per_packet"] = max(0.0, cpu - idle_cpu * el) / fwd * 1e9
+            r["fe_cpu_ns_per_packet_raw"] = cpu / fwd * 1e9
+            r["fe_softirq_ns_per_packet"] = max(0.0, sirq - idle_sirq * el) / fwd * 1e9
         out.append(r)
     return out
 

@@ -60,6 +60,10 @@ async def run(a, n):
     res["open_ok"] = len(conns)
     await asyncio.sleep(a.idle)
     res["idle"] = agent(a.agent + "/baton")
+    # The front-end's idle rate with the flows in place, netted out of the
+    # active phase.
+    await asyncio.sleep(a.idle)
+    res["idle2"] = agent(a.agent + "/baton")
     errors = 0
 
     async def active(c):
