@@ -51,6 +51,9 @@ conns=$(param conn close,keepalive)
 scale=$(param scale 1000,10000)
 ttfb_n=$(param ttfb 10)
 idle_s=$(param idle 1)
+# bench.pcap=N: every guest captures its first N packets on eth0 (port 80 or
+# 8080) to $BATON_OUT/pcap.<guest>, for looking at a mode's packets.
+pcap=$(param pcap 0)
 
 work=$(mktemp -d)
 defer rm -rf "$work"
@@ -353,6 +356,11 @@ fi
 case $BATON_GUEST in
 *) ;;
 esac
+if ((pcap > 0)); then
+	tcpdump -i eth0 -s 128 -c "$pcap" -w "$BATON_OUT/pcap.$BATON_GUEST" 'tcp port 80 or tcp port 8080' \
+		2>/dev/null &
+	defer kill $!
+fi
 slow_barrier ready 300
 
 for mode in ${modes//,/ }; do

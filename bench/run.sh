@@ -12,7 +12,8 @@
 # BENCH_QUICK=1 (same as --quick: sizes 1k and 1m, concurrency 1 and 16,
 # scale 1000 only), BENCH_MODES, BENCH_SIZES, BENCH_CONC, BENCH_CONN,
 # BENCH_SCALE (comma lists overriding the plan; BENCH_SCALE= skips it),
-# BENCH_TTFB (curl TTFB samples per workload, default 10).
+# BENCH_TTFB (curl TTFB samples per workload, default 10), BENCH_PCAP=N
+# (each guest captures its first N HTTP packets to OUTDIR/guest/pcap.<guest>).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +31,7 @@ while (($#)); do
 	-r) results=${2:?}; shift 2 ;;
 	--quick) quick=1; shift ;;
 	--no-analyze) analyze=0; shift ;;
-	-h | --help) sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -50,7 +51,8 @@ fi
 modes=${BENCH_MODES:-direct,haproxy,ipvs-nat,ipvs-dr,baton}
 conn=${BENCH_CONN:-close,keepalive}
 ttfb=${BENCH_TTFB:-10}
-for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$duration" "$ttfb"; do
+pcap=${BENCH_PCAP:-0}
+for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$duration" "$ttfb" "$pcap"; do
 	[[ $v =~ ^[a-z0-9,-]*$ ]] || { echo "bench/run.sh: bad value '$v'" >&2; exit 2; }
 done
 
@@ -87,7 +89,7 @@ tsc_khz=${BENCH_TSC_KHZ:-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }'
 clock="tsc_early_khz=$tsc_khz tsc=reliable clocksource=tsc"
 
 rc=0
-BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.ttfb=$ttfb" \
+BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.ttfb=$ttfb bench.pcap=$pcap" \
 	"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t "$limit" "$here/guest.sh" || rc=$?
 kill "$sampler" 2>/dev/null || true
 loadavg >>"$outdir/loadavg.jsonl"
