@@ -88,14 +88,14 @@ def workload_row(w):
     be = [p for p in w.get("be") or [] if p and p[0] and p[1]]
     if be:
         r["be_cpu_us_per_req"] = sum(fe_cpu_s(b) - fe_cpu_s(a) for a, b in be) / req * 1e6
-    rtx = 0
-    for a, b in be + [(w0, w1)]:
-        if "tcp" in a and "tcp" in b:
-            rtx += b["tcp"]["RetransSegs"] - a["tcp"]["RetransSegs"]
+    def rtx_of(pairs):
+        return sum(b["tcp"]["RetransSegs"] - a["tcp"]["RetransSegs"]
+                   for a, b in pairs if "tcp" in a and "tcp" in b)
+    r["retrans_fe"] = rtx_of([(w0, w1)])
+    r["retrans_be"] = rtx_of(be)
     c = w.get("client_tcp")
-    if c and c[0] and c[1]:
-        rtx += c[1]["RetransSegs"] - c[0]["RetransSegs"]
-    r["retrans_per_1k_req"] = rtx / req * 1000
+    r["retrans_client"] = c[1]["RetransSegs"] - c[0]["RetransSegs"] if c and c[0] and c[1] else 0
+    r["retrans_per_1k_req"] = (r["retrans_fe"] + r["retrans_be"] + r["retrans_client"]) / req * 1000
     return r
 
 

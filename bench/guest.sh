@@ -54,6 +54,10 @@ idle_s=$(param idle 1)
 # bench.pcap=N: every guest captures its first N packets on eth0 (port 80 or
 # 8080) to $BATON_OUT/pcap.<guest>, for looking at a mode's packets.
 pcap=$(param pcap 0)
+# bench.perf=1: the front-end profiles every mode (perf record -a -g) and
+# writes `perf report` to $BATON_OUT/perf.<mode>.txt. It costs front-end
+# CPU: for looking, not for the figures.
+perf=$(param perf 0)
 
 work=$(mktemp -d)
 defer rm -rf "$work"
@@ -243,6 +247,10 @@ bytes_of() {
 # one JSON line to results.jsonl.
 workload() {
 	local mode=$1 conn=$2 size=$3 conc=$4 url addrs='' threads=1 close=0
+	# 10 MB responses: 64 of them in flight take seconds each under TCG;
+	# three times the duration so that every mode completes some.
+	local duration=$duration
+	[ "$size" != 10m ] || duration=$((duration * 3))
 	local idle0 idle1 w0 w1 out ttfb curl_pid b10 b11 b20 b21 c0 c1
 	url=http://$vip/$size
 	if [ "$mode" = direct ]; then
@@ -365,6 +373,11 @@ slow_barrier ready 300
 
 for mode in ${modes//,/ }; do
 	mode_setup "$mode"
+	perf_pid=
+	if ((BATON_GUEST == 1 && perf)); then
+		perf record -q -a -g -F 499 -o "$work/perf.data" -- sleep 3000 2>/dev/null &
+		perf_pid=$!
+	fi
 	slow_barrier "setup-$mode" 300
 	if ((BATON_GUEST == 0)); then
 		log "mode $mode"
@@ -372,6 +385,13 @@ for mode in ${modes//,/ }; do
 		[ "$mode" != baton ] || [ -z "$scale" ] || client_scale
 	fi
 	slow_barrier "done-$mode" 3300
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+		timeout 300 perf report -i "$work/perf.data" --stdio --no-children --sort sym \
+			--percent-limit 0.5 >"$BATON_OUT/perf.$mode.txt" 2>&1 || true
+		rm -f "$work/perf.data"
+	fi
 	mode_teardown "$mode"
 	slow_barrier "down-$mode" 300
 done

@@ -13,7 +13,9 @@
 # scale 1000 only), BENCH_MODES, BENCH_SIZES, BENCH_CONC, BENCH_CONN,
 # BENCH_SCALE (comma lists overriding the plan; BENCH_SCALE= skips it),
 # BENCH_TTFB (curl TTFB samples per workload, default 10), BENCH_PCAP=N
-# (each guest captures its first N HTTP packets to OUTDIR/guest/pcap.<guest>).
+# (each guest captures its first N HTTP packets to OUTDIR/guest/pcap.<guest>),
+# BENCH_PERF=1 (profile of the front-end per mode in OUTDIR/guest/perf.<mode>.txt;
+# it disturbs the figures).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,7 +33,7 @@ while (($#)); do
 	-r) results=${2:?}; shift 2 ;;
 	--quick) quick=1; shift ;;
 	--no-analyze) analyze=0; shift ;;
-	-h | --help) sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -52,7 +54,8 @@ modes=${BENCH_MODES:-direct,haproxy,ipvs-nat,ipvs-dr,baton}
 conn=${BENCH_CONN:-close,keepalive}
 ttfb=${BENCH_TTFB:-10}
 pcap=${BENCH_PCAP:-0}
-for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$duration" "$ttfb" "$pcap"; do
+perf=${BENCH_PERF:-0}
+for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$duration" "$ttfb" "$pcap" "$perf"; do
 	[[ $v =~ ^[a-z0-9,-]*$ ]] || { echo "bench/run.sh: bad value '$v'" >&2; exit 2; }
 done
 
@@ -60,7 +63,8 @@ count() { tr ',' '\n' <<<"$1" | grep -c .; }
 nwork=$(($(count "$modes") * $(count "$sizes") * $(count "$conc") * $(count "$conn")))
 # Per workload: the load, the idle window, the counter samples; per scale
 # size up to 15 min; boot and mode changes.
-limit=$((nwork * (duration + 12) + $(count "$scale") * 900 + 600))
+# (10 MB workloads run three times as long.)
+limit=$((nwork * (duration * 3 / 2 + 12) + $(count "$scale") * 900 + 600))
 echo "bench: $nwork workloads of ${duration}s, scale '${scale:-none}'; at most $((limit / 60)) min"
 
 date=$(date -u +%Y-%m-%d)
@@ -89,7 +93,7 @@ tsc_khz=${BENCH_TSC_KHZ:-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }'
 clock="tsc_early_khz=$tsc_khz tsc=reliable clocksource=tsc"
 
 rc=0
-BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.ttfb=$ttfb bench.pcap=$pcap" \
+BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf" \
 	"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t "$limit" "$here/guest.sh" || rc=$?
 kill "$sampler" 2>/dev/null || true
 loadavg >>"$outdir/loadavg.jsonl"

@@ -17,6 +17,8 @@ APT_PACKAGES=(
 	python3 python3-yaml python3-jsonschema
 	# `make bench`: the comparison modes, the load generator and the plots
 	haproxy ipvsadm wrk python3-matplotlib
+	# its optional profile of the front-end (BENCH_PERF=1)
+	linux-perf
 )
 
 log() { printf 'deps: %s\n' "$*"; }
