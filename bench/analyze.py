@@ -151,13 +151,17 @@ def scale_rows(lines):
             r["memavail_bytes_per_flow"] = (mb["MemAvailable"] - mi["MemAvailable"]) * 1024 / flows
         r["slab_total_kb"] = mi["Slab"] - mb["Slab"]
         r["mem_total_kb"] = mb["MemAvailable"] - mi["MemAvailable"]
-        i2 = s.get("idle2") or i
-        idle_cpu = rate(i, i2, fe_cpu_s) if i2 is not i else 0.0
-        idle_sirq = rate(i, i2, lambda x: softirq(x["cpu"]) / USER_HZ) if i2 is not i else 0.0
-        fwd = a["baton"]["forwarded"] - i2["baton"]["forwarded"]
-        el = a["t"] - i2["t"]
-        cpu = fe_cpu_s(a) - fe_cpu_s(i2)
-        sirq = (softirq(a["cpu"]) - softirq(i2["cpu"])) / USER_HZ
+        # CPU windows from fork-free /stat samples: idle_a..idle_b (idle
+        # rate), idle_b..active_end (active); packets from /baton around them.
+        ia, ib, ae = s.get("idle_a"), s.get("idle_b"), s.get("active_end")
+        if not (ia and ib and ae):
+            ia, ib, ae = i, i, a
+        idle_cpu = rate(ia, ib, fe_cpu_s) if ib is not ia else 0.0
+        idle_sirq = rate(ia, ib, lambda x: softirq(x["cpu"]) / USER_HZ) if ib is not ia else 0.0
+        fwd = a["baton"]["forwarded"] - i["baton"]["forwarded"]
+        el = ae["t"] - ib["t"]
+        cpu = fe_cpu_s(ae) - fe_cpu_s(ib)
+        sirq = (softirq(ae["cpu"]) - softirq(ib["cpu"])) / USER_HZ
         r["forwarded"] = fwd
         r["fe_idle_cpu_pct"] = idle_cpu * 100
         r["active_fe_util_pct"] = cpu / el * 100 if el > 0 else 0
@@ -217,7 +221,10 @@ def targets(rows, scale, meta):
         lo = min(sc, key=lambda s: s["n"])
         hi = max(sc, key=lambda s: s["n"])
         g = hi["fe_cpu_ns_per_packet"] / lo["fe_cpu_ns_per_packet"]
-        t["lookup_growth"] = {"from": lo["n"], "to": hi["n"], "growth": g, "met_1_2x": g <= 1.2}
+        e = {"from": lo["n"], "to": hi["n"], "growth_cpu": g, "met_1_2x": g <= 1.2}
+        if lo.get("fe_softirq_ns_per_packet") and hi.get("fe_softirq_ns_per_packet"):
+            e["growth_softirq"] = hi["fe_softirq_ns_per_packet"] / lo["fe_softirq_ns_per_packet"]
+        t["lookup_growth"] = e
     return t
 
 

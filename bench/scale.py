@@ -61,9 +61,11 @@ async def run(a, n):
     await asyncio.sleep(a.idle)
     res["idle"] = agent(a.agent + "/baton")
     # The front-end's idle rate with the flows in place, netted out of the
-    # active phase.
+    # active phase. /stat forks nothing on the front-end (/baton runs
+    # batonctl), so no window below holds a fork of the agent.
+    res["idle_a"] = agent(a.agent + "/stat")
     await asyncio.sleep(a.idle)
-    res["idle2"] = agent(a.agent + "/baton")
+    res["idle_b"] = agent(a.agent + "/stat")
     errors = 0
 
     async def active(c):
@@ -86,6 +88,7 @@ async def run(a, n):
     res["active_rounds"] = done_rounds
     res["active_requests"] = done_rounds * len(conns)
     res["active_errors"] = errors
+    res["active_end"] = agent(a.agent + "/stat")
     res["after"] = agent(a.agent + "/baton")
     for _, w in conns:
         w.close()
