@@ -296,6 +296,43 @@ def tables(rows, rat, scale, tg):
     return "".join(out)
 
 
+def targets_rst(tg):
+    def yn(v):
+        return "-" if v is None else ("met" if v else "missed")
+    body = []
+    for conn in ("close", "keepalive"):
+        e = tg.get(f"fe_cpu_1m_{conn}")
+        if e:
+            body.append([f"FE CPU/request at 1 MB ({conn}) <= 1/4 HAProxy",
+                         f"{fmt(e['baton_us'])} us vs {fmt(e['haproxy_us'])} us ({fmt(e.get('vs_haproxy'), 3)}x)",
+                         yn(e.get("met_quarter_of_haproxy"))])
+            body.append([f"FE CPU/request at 1 MB ({conn}) <= 2x IPVS-DR",
+                         f"{fmt(e['baton_us'])} us vs {fmt(e['ipvs_dr_us'])} us ({fmt(e.get('vs_ipvs_dr'), 2)}x)",
+                         yn(e.get("met_within_2x_ipvs_dr"))])
+    for size in SIZES:
+        e = tg.get(f"fe_tx_{size}")
+        if e:
+            body.append([f"FE bytes/request <= 2% of {size}", f"worst {fmt(e['worst_pct'], 2)}%", yn(e["met_2pct"])])
+    e = tg.get("throughput_100k_1m")
+    if e:
+        cases = e["cases"]
+        lo = min((c["baton_vs_haproxy"] for c in cases), default=None)
+        hi = max((c["baton_vs_haproxy"] for c in cases), default=None)
+        body.append(["throughput 100 KB-1 MB >= 2x HAProxy (FE bottleneck)",
+                     f"{e['fe_bottleneck_cases']} FE-bound cases; all cases {fmt(lo, 2)}x-{fmt(hi, 2)}x",
+                     yn(e["met_2x_when_fe_bottleneck"])])
+    e = tg.get("state_per_conn")
+    if e:
+        body.append(["<= 128 B FE state per connection",
+                     f"{fmt(e['slab_bytes_per_flow'])} B (slab growth, {e['n']} flows)", yn(e["met_128"])])
+    e = tg.get("lookup_growth")
+    if e:
+        body.append([f"lookup growth <= 1.2x ({e['from']} -> {e['to']})",
+                     f"CPU {fmt(e['growth_cpu'], 2)}x, softirq {fmt(e.get('growth_softirq'), 2)}x",
+                     yn(e["met_1_2x"])])
+    return rst_table(["target", "measured", "result"], body)
+
+
 def plots(rows, scale, out, name):
     try:
         import matplotlib
@@ -414,6 +451,7 @@ def main():
         json.dump(txt, f, indent=1, sort_keys=True)
         f.write("\n")
     with open(os.path.join(a.out, f"{a.name}-tables.rst"), "w") as f:
+        f.write("Targets\n\n" + targets_rst(tg) + "\n")
         f.write(tables(rows, rat, sc, tg))
     files = plots(rows, sc, a.out, a.name)
     print(f"analyze: {len(rows)} workloads, {len(sc)} scale sizes -> {path}")
