@@ -17,7 +17,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 help:
 	@echo 'baton make targets:'
 	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
-	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~45 min;'
+	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~30 min;'
 	@echo '              BENCH_QUICK=1: ~5 min); writes bench/results/<date>.json and PNG plots'
 	@echo '  check       run all tests: lint, host (cargo test), VM scenarios; ends with "N passed, N failed"'
 	@echo '  deps        install the Debian packages, rust-src and bindgen-cli the project needs'
