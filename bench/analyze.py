@@ -361,8 +361,8 @@ def plots(rows, scale, out, name):
                         if r and r[0][metric] > 0:
                             xs.append(k)
                             ys.append(r[0][metric])
-                    if xs:
-                        ax.plot(xs, ys, marker="o", label=mode)
+                    # One colour per mode in every panel, whatever is missing.
+                    ax.plot(xs, ys, marker="o", label=mode, color=f"C{MODES.index(mode)}")
                 ax.set_xticks(range(len(sizes)))
                 ax.set_xticklabels(sizes)
                 if logy:
