@@ -14,11 +14,13 @@ CARGO_MANIFEST := userspace/Cargo.toml
 FUZZ_SECONDS ?= 300
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 
-.PHONY: help deps kernel module clippy userspace build test-host test-vm check fuzz soak demo fmt lint clean
+.PHONY: help deps kernel module clippy userspace build test-host test-vm check fuzz soak demo bench fmt lint clean
 
 help:
 	@echo 'baton make targets:'
 	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
+	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~30 min;'
+	@echo '              BENCH_QUICK=1: ~5 min); writes bench/results/<date>.json and PNG plots'
 	@echo '  check       run all tests: lint, host (cargo test), fuzz (15 s a target), VM scenarios; ends with "N passed, N failed"'
 	@echo '  fuzz        run each cargo-fuzz target (packet, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
 	@echo '  deps        install the Debian packages, rust-src, bindgen-cli and cargo-fuzz the project needs'
@@ -33,7 +35,8 @@ help:
 	@echo '  fmt         format all Rust sources'
 	@echo '  clean       remove build outputs of the module and userspace (not the kernel cache)'
 	@echo 'Variables: KCONFIG=base|debug (debug: KASAN, kmemleak, lockdep, DEBUG_NET), KDIR=<kernel build dir>,'
-	@echo '           FUZZ_SECONDS=<seconds per fuzz target>'
+	@echo '           FUZZ_SECONDS=<seconds per fuzz target>,'
+	@echo '           BENCH_QUICK=1, BENCH_DURATION=<seconds per workload> (bench/run.sh -h: more)'
 
 deps:
 	scripts/deps.sh
@@ -69,6 +72,10 @@ soak: build
 
 demo: build
 	tests/vm/run.sh -k $(KDIR) --show tests/vm/demo/cluster.sh
+
+# Benchmarks measure the base kernel (a debug kernel would measure its checks).
+bench: build
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_DURATION=$(BENCH_DURATION) bench/run.sh -k $(KDIR)
 
 fmt:
 	rustfmt --edition 2021 $$(git ls-files 'src/*.rs' 'src/**/*.rs')

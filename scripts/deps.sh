@@ -18,6 +18,10 @@ APT_PACKAGES=(
 	iproute2 iputils-ping curl nginx-light socat tcpdump ethtool procps jq util-linux
 	# YNL (the kernel tree's tools/net/ynl) drives the family from its spec in a test
 	python3 python3-yaml python3-jsonschema
+	# `make bench`: the comparison modes, the load generator and the plots
+	haproxy ipvsadm wrk python3-matplotlib
+	# its optional profile of the front-end (BENCH_PERF=1)
+	linux-perf
 )
 
 log() { printf 'deps: %s\n' "$*"; }
@@ -35,6 +39,8 @@ if ((${#missing[@]})); then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	# nginx-light starts a service on install where systemd runs; we only use the binary.
 	$SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+	# Likewise haproxy: the benchmark starts its own in a guest.
+	$SUDO systemctl disable --now haproxy >/dev/null 2>&1 || true
 else
 	log "apt packages present"
 fi

@@ -1,0 +1,402 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench` (bench/run.sh): the guest side of the benchmark, a scenario
+# for tests/vm/run.sh. Guest 0 is the client (wrk, curl, bench/scale.py),
+# guest 1 the front-end (VIP 198.18.0.100, bench/agent.py on :9100),
+# guests 2 and 3 back-ends with nginx on :80 and :8080 serving /1k, /100k,
+# /1m, /10m from tmpfs. One boot runs every mode in turn on the same
+# kernel: direct, haproxy, ipvs-nat, ipvs-dr, baton; then the scale part
+# (baton). The client writes one JSON line per workload to
+# $BATON_OUT/results.jsonl; bench/analyze.py turns them into tables/plots.
+#
+# Parameters come from the kernel command line (bench/run.sh passes them
+# with BATON_VM_APPEND): bench.duration=SECS bench.modes=a,b bench.sizes=...
+# bench.conc=... bench.conn=close,keepalive bench.scale=1000,10000
+# bench.ttfb=N bench.idle=SECS
+#
+# guests: 4
+# memory: 1G
+# cpus: 1
+# timeout: 3600
+#
+#   guest0 client 198.18.0.1 -- bridge -- 198.18.0.2 front-end guest1 (node 1)
+#                                 +------ 198.18.0.3 back-end 1 guest2 (node 2)
+#                                 +------ 198.18.0.4 back-end 2 guest3 (node 3)
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$BATON_REPO/tests/vm/lib.sh"
+
+require_cmd ip curl python3 jq ss wrk nginx haproxy ipvsadm
+
+here=$BATON_REPO/bench
+readonly vip=198.18.0.100 fe=198.18.0.2 agent_port=9100
+readonly be1=198.18.0.3 be2=198.18.0.4
+# Extra client addresses for the scale part (ports per address run out).
+readonly scale_srcs=198.18.0.11,198.18.0.12,198.18.0.13,198.18.0.14
+
+# Parameters from the kernel command line.
+param() {
+	local w
+	for w in $(</proc/cmdline); do
+		case $w in "bench.$1="*) echo "${w#*=}"; return ;; esac
+	done
+	echo "$2"
+}
+duration=$(param duration 5)
+modes=$(param modes direct,haproxy,ipvs-nat,ipvs-dr,baton)
+sizes=$(param sizes 1k,100k,1m,10m)
+concs=$(param conc 1,16,64)
+conns=$(param conn close,keepalive)
+scale=$(param scale 1000,10000)
+ttfb_n=$(param ttfb 10)
+idle_s=$(param idle 1)
+# bench.pcap=N: every guest captures its first N packets on eth0 (port 80 or
+# 8080) to $BATON_OUT/pcap.<guest>, for looking at a mode's packets.
+pcap=$(param pcap 0)
+# bench.perf=1: the front-end profiles every mode (perf record -a -g) and
+# writes `perf report` to $BATON_OUT/perf.<mode>.txt. It costs front-end
+# CPU: for looking, not for the figures.
+perf=$(param perf 0)
+
+work=$(mktemp -d)
+defer rm -rf "$work"
+
+# A sleep that forks nothing (sleep(1) is a process: on the front-end a
+# polling loop of forks would be CPU the measurement sees).
+mkfifo "$work/nap"
+exec 9<>"$work/nap"
+nap() {
+	read -r -t "$1" -u 9 || true
+}
+
+# slow_barrier NAME SECS: like lib.sh's barrier, polling every 2 s without forks.
+slow_barrier() {
+	local name=$1 t=$2 i deadline=$((SECONDS + $2))
+	: >"$BATON_OUT/barrier.$name.$BATON_GUEST"
+	for ((i = 0; i < BATON_GUESTS; i++)); do
+		until [ -e "$BATON_OUT/barrier.$name.$i" ]; do
+			((SECONDS < deadline)) || fail "barrier $name: guest $i not there after ${t}s"
+			nap 2
+		done
+	done
+	log "barrier $name"
+}
+
+# Room for many connections on every guest.
+ulimit -n 400000
+sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=16384 \
+	net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1 \
+	net.core.netdev_max_backlog=4096
+setup_guest_net
+
+# --- per-role pieces ----------------------------------------------------------
+
+start_nginx() {
+	mkdir -p "$work/www" "$work/nginx"
+	# nginx's workers are not root: mktemp -d made $work private.
+	chmod 755 "$work" "$work/www"
+	head -c 1024 /dev/urandom >"$work/www/1k"
+	head -c $((100 * 1024)) /dev/urandom >"$work/www/100k"
+	head -c $((1024 * 1024)) /dev/urandom >"$work/www/1m"
+	head -c $((10 * 1024 * 1024)) /dev/urandom >"$work/www/10m"
+	cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile 300000;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 200000; multi_accept on; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_timeout 900s;
+	keepalive_requests 10000000;
+	default_type application/octet-stream;
+	server {
+		listen 80 backlog=8192 reuseport;
+		listen 8080 backlog=8192 reuseport;
+		root $work/www;
+	}
+}
+EOF
+	nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" || fail "nginx did not start"
+	defer sh -c "kill \$(cat $work/nginx/nginx.pid) 2>/dev/null"
+	wait_listen - 8080 || fail "nginx not listening"
+}
+
+haproxy_conf() {
+	cat <<EOF
+global
+	maxconn 200000
+	nbthread 1
+defaults
+	mode http
+	timeout connect 5s
+	timeout client 900s
+	timeout server 900s
+	timeout http-keep-alive 900s
+frontend vip
+	bind $vip:80
+	acl host_a hdr(host) -i a.example
+	acl path_b path_beg /b/
+	use_backend be1 if host_a
+	use_backend be2 if path_b
+	default_backend all
+backend be1
+	server be1 $be1:8080
+backend be2
+	server be2 $be2:8080
+backend all
+	balance roundrobin
+	server be1 $be1:8080
+	server be2 $be2:8080
+EOF
+}
+
+# mode_setup/mode_teardown MODE: this guest's part of a mode.
+mode_setup() {
+	case $BATON_GUEST:$1 in
+	1:haproxy)
+		haproxy_conf >"$work/haproxy.cfg"
+		haproxy -D -p "$work/haproxy.pid" -f "$work/haproxy.cfg" || fail "haproxy did not start"
+		wait_listen - 80 || fail "haproxy not listening"
+		;;
+	1:ipvs-nat | 1:ipvs-dr)
+		# NAT maps the port; DR cannot (the back-ends answer on VIP:80).
+		local fwd=-m port=8080
+		if [ "$1" = ipvs-dr ]; then
+			fwd=-g
+			port=80
+		fi
+		ipvsadm -A -t "$vip:80" -s rr
+		ipvsadm -a -t "$vip:80" -r "$be1:$port" "$fwd"
+		ipvsadm -a -t "$vip:80" -r "$be2:$port" "$fwd"
+		ipvsadm -Ln >&2
+		;;
+	[23]:ipvs-nat)
+		# Replies to the client go back through the director.
+		ip route add "$(guest_addr 0)/32" via "$fe" dev eth0
+		;;
+	[23]:ipvs-dr)
+		ip addr add "$vip/32" dev lo
+		sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+			net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
+		;;
+	1:baton)
+		baton_load
+		batonctl config set node-id 1
+		batonctl peer add 2 "$be1"
+		batonctl peer add 3 "$be2"
+		wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e 'map(.state == \"up\") | all' >/dev/null" ||
+			fail "channels to the back-ends not up"
+		batonctl service add "$vip:80"
+		batonctl backend add "$vip:80" "$be1:8080" peer 2
+		batonctl backend add "$vip:80" "$be2:8080" peer 3
+		batonctl rule add "$vip:80" host a.example to "$be1:8080"
+		batonctl rule add "$vip:80" path /b/ to "$be2:8080"
+		wait_listen - 80 || fail "baton not listening on the VIP"
+		;;
+	[23]:baton)
+		baton_load
+		batonctl config set node-id "$BATON_GUEST"
+		batonctl peer add 1 "$fe"
+		;;
+	esac
+}
+
+mode_teardown() {
+	case $BATON_GUEST:$1 in
+	1:haproxy) kill "$(cat "$work/haproxy.pid")" ;;
+	1:ipvs-nat | 1:ipvs-dr) ipvsadm -C ;;
+	[23]:ipvs-nat)
+		ip route del "$(guest_addr 0)/32" via "$fe" dev eth0
+		;;
+	[23]:ipvs-dr)
+		ip addr del "$vip/32" dev lo
+		sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.all.arp_announce=0 \
+			net.ipv4.conf.eth0.arp_ignore=0 net.ipv4.conf.eth0.arp_announce=0
+		;;
+	[123]:baton) batonctl stats >&2 || true ;;
+	esac
+}
+
+# --- client ---------------------------------------------------------------------
+
+# agent [PATH [HOST]]: a counter sample from bench/agent.py (front-end default).
+agent() {
+	curl -sS --max-time 20 "http://${2:-$fe}:$agent_port/${1:-stat}"
+}
+
+# The client's own retransmissions (no agent: a python start costs a second).
+client_tcp() {
+	awk '$1 == "Tcp:" && !h { for (i = 2; i <= NF; i++) n[i] = $i; h = 1; next }
+	     $1 == "Tcp:" { for (i = 2; i <= NF; i++) if (n[i] == "RetransSegs" || n[i] == "OutSegs") o = o sprintf("%s\"%s\": %s", o ? ", " : "", n[i], $i); print "{" o "}" }' /proc/net/snmp
+}
+
+bytes_of() {
+	case $1 in
+	1k) echo 1024 ;;
+	100k) echo $((100 * 1024)) ;;
+	1m) echo $((1024 * 1024)) ;;
+	10m) echo $((10 * 1024 * 1024)) ;;
+	esac
+}
+
+# workload MODE CONN SIZE CONC: one wrk run with samples around it; appends
+# one JSON line to results.jsonl.
+workload() {
+	local mode=$1 conn=$2 size=$3 conc=$4 url addrs='' threads=1 close=0
+	# 10 MB responses: 64 of them in flight take seconds each under TCG;
+	# three times the duration so that every mode completes some.
+	local duration=$duration
+	[ "$size" != 10m ] || duration=$((duration * 3))
+	local idle0 idle1 w0 w1 out ttfb curl_pid b10 b11 b20 b21 c0 c1
+	url=http://$vip/$size
+	if [ "$mode" = direct ]; then
+		url=http://$be1:8080/$size
+		addrs="$be1:8080 $be2:8080"
+	fi
+	((conc >= 2)) && threads=2
+	[ "$conn" = close ] && close=1
+	local -a hdr=()
+	((close)) && hdr=(-H 'Connection: close')
+
+	idle0=$(agent)
+	nap "$idle_s"
+	idle1=$(agent)
+	b10=$(agent stat "$be1")
+	b20=$(agent stat "$be2")
+	c0=$(client_tcp)
+	w0=$(agent)
+	# TTFB sampler alongside the load: one curl, up to ttfb_n sequential
+	# requests (new connection each with Connection: close, else reused),
+	# stopped with the load.
+	(
+		nap 0.3
+		args=()
+		for ((i = 0; i < ttfb_n; i++)); do args+=(-o /dev/null "$url"); done
+		exec timeout "$((duration + 5))" curl -s "${hdr[@]}" \
+			-w '%{time_connect} %{time_starttransfer} %{time_total} %{http_code}\n' "${args[@]}"
+	) >"$work/ttfb" 2>/dev/null &
+	curl_pid=$!
+	out=$(BENCH_CLOSE=$close BENCH_ADDRS=$addrs timeout $((duration + 90)) \
+		wrk -t "$threads" -c "$conc" -d "${duration}s" --timeout 60s -s "$here/wrk.lua" "$url" 2>&1) ||
+		log "wrk exit $? ($mode $conn $size c$conc)"
+	w1=$(agent)
+	c1=$(client_tcp)
+	b11=$(agent stat "$be1")
+	b21=$(agent stat "$be2")
+	kill "$curl_pid" 2>/dev/null || true
+	wait "$curl_pid" 2>/dev/null || true
+	ttfb=$(awk '$4 == 200 { print $1, $2, $3 }' "$work/ttfb" | jq -R -s -c 'split("\n") | map(select(length > 0) | split(" ") | map(tonumber))')
+	local wrkj
+	wrkj=$(sed -n 's/^BENCH //p' <<<"$out" | tail -n 1)
+	[ -n "$wrkj" ] || { log "no wrk result: $out"; wrkj=null; }
+	jq -n -c --arg mode "$mode" --arg conn "$conn" --arg size "$size" \
+		--argjson bytes "$(bytes_of "$size")" --argjson conc "$conc" \
+		--argjson duration "$duration" --argjson wrk "$wrkj" --argjson ttfb "$ttfb" \
+		--argjson idle0 "$idle0" --argjson idle1 "$idle1" --argjson w0 "$w0" --argjson w1 "$w1" \
+		--argjson b10 "$b10" --argjson b11 "$b11" --argjson b20 "$b20" --argjson b21 "$b21" \
+		--argjson c0 "$c0" --argjson c1 "$c1" \
+		'{kind: "workload", mode: $mode, conn: $conn, size: $size, bytes: $bytes, conc: $conc,
+		  duration: $duration, wrk: $wrk, ttfb: $ttfb, idle0: $idle0, idle1: $idle1, w0: $w0, w1: $w1,
+		  be: [[$b10, $b11], [$b20, $b21]], client_tcp: [$c0, $c1]}' \
+		>>"$BATON_OUT/results.jsonl"
+	log "$mode $conn $size c$conc: $(jq -r '"\(.requests) req, p50 \(.lat_p50_us) us, errors \(.err_connect + .err_read + .err_write + .err_status + .err_timeout)"' <<<"$wrkj" 2>/dev/null || echo none)"
+}
+
+client_mode() {
+	local mode=$1 conn size conc
+	for conn in ${conns//,/ }; do
+		for size in ${sizes//,/ }; do
+			for conc in ${concs//,/ }; do
+				workload "$mode" "$conn" "$size" "$conc"
+			done
+		done
+	done
+}
+
+client_scale() {
+	local n
+	for n in ${scale//,/ }; do
+		log "scale: $n connections"
+		timeout 900 python3 "$here/scale.py" --vip "$vip" --src "$scale_srcs" \
+			--agent "http://$fe:$agent_port" --n "$n" |
+			jq -c '{kind: "scale"} + .' >>"$BATON_OUT/results.jsonl" ||
+			log "scale $n: failed"
+		log "scale $n: $(tail -n 1 "$BATON_OUT/results.jsonl" | jq -c '{n, open_ok, open_errors, open_s, active_requests, active_errors, active_s}')"
+		# Let the closed connections' flows go before the next size.
+		wait_for -t 120 sh -c "curl -s http://$fe:$agent_port/baton | jq -e '.baton.active == 0'" ||
+			log "scale $n: flows still active on the front-end"
+	done
+}
+
+# --- the run --------------------------------------------------------------------
+
+case $BATON_GUEST in
+0)
+	for a in ${scale_srcs//,/ }; do ip addr add "$a/24" dev eth0; done
+	jq -n -c --arg modes "$modes" --arg sizes "$sizes" --arg conc "$concs" --arg conn "$conns" \
+		--arg scale "$scale" --argjson duration "$duration" --argjson ttfb "$ttfb_n" \
+		--argjson idle "$idle_s" --arg kernel "$(uname -r)" --arg wrk "$(wrk -v 2>&1 | head -n 1)" \
+		--arg nginx "$(nginx -v 2>&1)" --arg haproxy "$(haproxy -v | head -n 1)" \
+		--arg ipvsadm "$(ipvsadm -v 2>&1 | head -n 1)" --arg cpus "$(nproc)" \
+		'{kind: "meta", modes: $modes, sizes: $sizes, conc: $conc, conn: $conn, scale: $scale,
+		  duration: $duration, ttfb_samples: $ttfb, idle_window: $idle, kernel: $kernel,
+		  wrk: $wrk, nginx: $nginx, haproxy: $haproxy, ipvsadm: $ipvsadm, guest_cpus: $cpus}' \
+		>"$BATON_OUT/results.jsonl"
+	;;
+1)
+	baton_frontend - "$vip"
+	;;
+2 | 3)
+	sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0
+	start_nginx
+	;;
+esac
+if ((BATON_GUEST >= 1)); then
+	BATONCTL=$BATONCTL python3 "$here/agent.py" "$(guest_addr "$BATON_GUEST")" "$agent_port" \
+		>"$BATON_OUT/agent.$BATON_GUEST.log" 2>&1 &
+	defer kill $!
+	wait_listen - "$agent_port" || fail "agent not listening"
+fi
+case $BATON_GUEST in
+*) ;;
+esac
+if ((pcap > 0)); then
+	tcpdump -i eth0 -s 128 -c "$pcap" -w "$BATON_OUT/pcap.$BATON_GUEST" 'tcp port 80 or tcp port 8080' \
+		2>/dev/null &
+	defer kill $!
+fi
+slow_barrier ready 300
+
+for mode in ${modes//,/ }; do
+	mode_setup "$mode"
+	perf_pid=
+	if ((BATON_GUEST == 1 && perf)); then
+		perf record -q -a -g -F 499 -o "$work/perf.data" -- sleep 3000 2>/dev/null &
+		perf_pid=$!
+	fi
+	slow_barrier "setup-$mode" 300
+	if ((BATON_GUEST == 0)); then
+		log "mode $mode"
+		client_mode "$mode"
+		[ "$mode" != baton ] || [ -z "$scale" ] || client_scale
+	fi
+	slow_barrier "done-$mode" 3300
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+		timeout 300 perf report -i "$work/perf.data" --stdio --no-children --sort sym \
+			--percent-limit 0.5 >"$BATON_OUT/perf.$mode.txt" 2>&1 || true
+		rm -f "$work/perf.data"
+	fi
+	mode_teardown "$mode"
+	slow_barrier "down-$mode" 300
+done
+if ((BATON_GUEST >= 1)) && [[ ,$modes, == *,baton,* ]]; then
+	# Measured state for the report: whatever is left, then unload.
+	batonctl -j stats >"$BATON_OUT/baton-stats.$BATON_GUEST.json" || true
+fi
+log "bench done"

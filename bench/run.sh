@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench`: baton vs direct, HAProxy and IPVS (NAT, DR) on one 4-guest
+# QEMU cluster in one boot (bench/guest.sh), then bench/analyze.py writes
+# bench/results/<date>.json and the PNG plots. Documentation/benchmarks.rst
+# describes what is measured and how.
+#
+#   bench/run.sh [-k KDIR] [-o OUTDIR] [-r RESULTS_DIR] [--quick] [--no-analyze]
+#
+# Environment: BENCH_DURATION (seconds per workload; default 5, quick 2),
+# BENCH_QUICK=1 (same as --quick: sizes 1k and 1m, concurrency 1 and 16,
+# scale 1000 only), BENCH_MODES, BENCH_SIZES, BENCH_CONC, BENCH_CONN,
+# BENCH_SCALE (comma lists overriding the plan; BENCH_SCALE= skips it),
+# BENCH_TTFB (curl TTFB samples per workload, default 10), BENCH_PCAP=N
+# (each guest captures its first N HTTP packets to OUTDIR/guest/pcap.<guest>),
+# BENCH_PERF=1 (profile of the front-end per mode in OUTDIR/guest/perf.<mode>.txt;
+# it disturbs the figures).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+kdir=${KDIR:-}
+outdir=$repo/build/bench
+results=$here/results
+quick=${BENCH_QUICK:-0}
+analyze=1
+while (($#)); do
+	case $1 in
+	-k) kdir=${2:?}; shift 2 ;;
+	-o) outdir=${2:?}; shift 2 ;;
+	-r) results=${2:?}; shift 2 ;;
+	--quick) quick=1; shift ;;
+	--no-analyze) analyze=0; shift ;;
+	-h | --help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	*) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$kdir" ] || kdir=$("$repo/scripts/kernel.sh" --config "${KCONFIG:-base}" --path)
+
+if [ "$quick" = 1 ]; then
+	duration=${BENCH_DURATION:-2}
+	sizes=${BENCH_SIZES:-1k,1m}
+	conc=${BENCH_CONC:-1,16}
+	scale=${BENCH_SCALE-1000}
+else
+	duration=${BENCH_DURATION:-5}
+	sizes=${BENCH_SIZES:-1k,100k,1m,10m}
+	conc=${BENCH_CONC:-1,16,64}
+	# 50 000 and more: see Documentation/benchmarks.rst, "Scale".
+	scale=${BENCH_SCALE-1000,10000}
+fi
+modes=${BENCH_MODES:-direct,haproxy,ipvs-nat,ipvs-dr,baton}
+conn=${BENCH_CONN:-close,keepalive}
+ttfb=${BENCH_TTFB:-10}
+pcap=${BENCH_PCAP:-0}
+perf=${BENCH_PERF:-0}
+for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$duration" "$ttfb" "$pcap" "$perf"; do
+	[[ $v =~ ^[a-z0-9,-]*$ ]] || { echo "bench/run.sh: bad value '$v'" >&2; exit 2; }
+done
+
+count() { tr "," "\n" <<<"$1" | grep -c . || true; }
+nwork=$(($(count "$modes") * $(count "$sizes") * $(count "$conc") * $(count "$conn")))
+# Per workload: the load, the idle window, the counter samples; per scale
+# size up to 15 min; boot and mode changes.
+# (10 MB workloads run three times as long.)
+limit=$((nwork * (duration * 3 / 2 + 12) + $(count "$scale") * 900 + 600))
+echo "bench: $nwork workloads of ${duration}s, scale '${scale:-none}'; at most $((limit / 60)) min"
+
+date=$(date -u +%Y-%m-%d)
+mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)
+host_json=$outdir/host.json
+# Host load average through the run (the host's cores are shared): start,
+# every 30 s, end.
+loadavg() { printf '{"t": %s, "loadavg": [%s]}\n' "$(date +%s)" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"; }
+loadavg >"$outdir/loadavg.jsonl"
+(
+	end=$((SECONDS + limit + 300))
+	while ((SECONDS < end)); do
+		sleep 30
+		loadavg >>"$outdir/loadavg.jsonl"
+	done
+) &
+sampler=$!
+trap 'kill $sampler 2>/dev/null || true' EXIT
+
+# The guest kernel finds no HPET/PM timer to calibrate the TSC against and
+# falls back to the jiffies clocksource (4 ms steps in every latency). Under
+# TCG the guest's TSC is the host's: give its frequency.
+tsc_khz=${BENCH_TSC_KHZ:-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)}
+[[ $tsc_khz =~ ^[0-9]+$ ]] || { echo "bench/run.sh: bad BENCH_TSC_KHZ '$tsc_khz'" >&2; exit 2; }
+clock="tsc_early_khz=$tsc_khz tsc=reliable clocksource=tsc"
+
+rc=0
+BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf" \
+	"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t "$limit" "$here/guest.sh" || rc=$?
+kill "$sampler" 2>/dev/null || true
+loadavg >>"$outdir/loadavg.jsonl"
+cat >"$host_json" <<EOF
+{"date": "$date", "host_cpus": $(nproc), "host_cpu_model": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')",
+ "accel": "tcg", "commit": "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)", "vm_rc": $rc}
+EOF
+
+if ((analyze)); then
+	mkdir -p "$results"
+	/usr/bin/python3 "$here/analyze.py" --results "$outdir/guest/results.jsonl" \
+		--host "$host_json" --loadavg "$outdir/loadavg.jsonl" --out "$results" --name "$date"
+fi
+exit "$rc"
