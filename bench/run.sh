@@ -48,8 +48,7 @@ else
 	duration=${BENCH_DURATION:-5}
 	sizes=${BENCH_SIZES:-1k,100k,1m,10m}
 	conc=${BENCH_CONC:-1,16,64}
-	# 50 000 and more: see Documentation/benchmarks.rst, "Scale".
-	scale=${BENCH_SCALE-1000,10000}
+	scale=${BENCH_SCALE-1000,10000,100000}
 fi
 modes=${BENCH_MODES:-direct,haproxy,ipvs-nat,ipvs-dr,baton}
 conn=${BENCH_CONN:-close,keepalive}
@@ -61,11 +60,12 @@ for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$duration" "$ttfb" "$pcap" 
 done
 
 count() { tr "," "\n" <<<"$1" | grep -c . || true; }
+total() { tr "," "\n" <<<"$1" | awk '{ s += $1 } END { print s + 0 }'; }
 nwork=$(($(count "$modes") * $(count "$sizes") * $(count "$conc") * $(count "$conn")))
 # Per workload: the load, the idle window, the counter samples; per scale
-# size up to 15 min; boot and mode changes.
-# (10 MB workloads run three times as long.)
-limit=$((nwork * (duration * 3 / 2 + 12) + $(count "$scale") * 900 + 600))
+# size up to 10 min and 1 s per 50 connections (bench/guest.sh); boot and
+# mode changes. (10 MB workloads run three times as long.)
+limit=$((nwork * (duration * 3 / 2 + 12) + $(count "$scale") * 600 + $(total "$scale") / 50 + 600))
 echo "bench: $nwork workloads of ${duration}s, scale '${scale:-none}'; at most $((limit / 60)) min"
 
 date=$(date -u +%Y-%m-%d)

@@ -43,12 +43,24 @@ impl kernel::Module for BatonModule {
             pr_err!("ctrl_port must be between 1 and 65535\n");
             return Err(EINVAL);
         }
+        let bits = sys::param::conn_tab_bits();
+        if !sys::param::CONN_TAB_BITS.contains(&bits) {
+            pr_err!("conn_tab_bits must be between 8 and 20\n");
+            return Err(EINVAL);
+        }
+        let max = sys::param::conn_max();
+        if !sys::param::CONN_MAX.contains(&max) {
+            pr_err!("conn_max must be between 1 and 4194304\n");
+            return Err(EINVAL);
+        }
         let pernet = sys::netns::Registration::new()?;
         let genl = sys::genl::Registration::new(netlink::Baton::new(pernet), module)?;
         pr_info!(
-            "loaded, version {}, control port {}\n",
+            "loaded, version {}, control port {}, {} flow buckets, at most {} flows per namespace\n",
             sys::param::version().to_str().unwrap_or("?"),
-            port
+            port,
+            1u32 << bits,
+            max
         );
         Ok(Self { genl: Some(genl) })
     }

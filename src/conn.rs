@@ -13,6 +13,7 @@
 use crate::{
     handoff::Arrival,
     proto::{
+        ctrl::Endpoint,
         flow::{Flow, Key, Role, Verdict as FlowVerdict},
         mem,
         packet::{self, CsumMode, TcpPacket},
@@ -25,12 +26,20 @@ use crate::{
     },
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use kernel::prelude::*;
+use kernel::{new_mutex, prelude::*, sync::Mutex};
 
-/// Hash buckets.
-const BUCKETS: usize = 4096;
-/// Most flows a namespace keeps.
-pub(crate) const MAX_FLOWS: usize = 65536;
+/// Buckets that [`Conns::gc_sweep`] walks in one call (under the table's
+/// writer lock, with bottom halves off).
+const SWEEP_CHUNK: usize = 256;
+
+/// Front-end flows of one service to one of its back-ends: what the `lc`
+/// scheduler and `max-conns` count (IPVS keeps `activeconns` in its
+/// destination).
+struct Dest {
+    vip: Endpoint,
+    backend: Endpoint,
+    flows: u32,
+}
 
 /// A flow in the table: its key (fixed) and its state, under a lock of its
 /// own that the hooks take in softirq context and threads with bottom
@@ -90,12 +99,24 @@ pub(crate) struct Stats {
 }
 
 /// The flows of a namespace.
+///
+/// A front-end flow's handoff id carries the flow's hash in its low 32
+/// bits (and a counter above them), so that a peer's answer or CONN_END,
+/// which names the id, finds the flow in one bucket.
 #[pin_data]
 pub(crate) struct Conns {
     table: RcuHash<FlowCell>,
     seed: u32,
+    /// Most flows (the `conn_max` parameter when the namespace came).
+    max: usize,
     len: AtomicUsize,
     next_id: AtomicU64,
+    /// Front-end flows per service and back-end, changed with the table
+    /// (see [`Dest`]).
+    #[pin]
+    dests: Mutex<KVec<Dest>>,
+    /// Where [`Conns::gc_sweep`] goes on.
+    sweep: AtomicUsize,
     /// Set when the namespace goes away: no flow is added any more.
     closing: AtomicBool,
     /// Counters.
@@ -103,36 +124,52 @@ pub(crate) struct Conns {
 }
 
 impl Conns {
-    /// An empty table whose hash is seeded with `seed` and whose handoff
-    /// ids start at `first_id`.
-    pub(crate) fn new(seed: u32, first_id: u64) -> impl PinInit<Self, Error> {
-        let table = RcuHash::new(BUCKETS);
+    /// An empty table of `2^bits` buckets and at most `max` flows, whose
+    /// hash is seeded with `seed` and whose handoff ids count from
+    /// `first_id`.
+    pub(crate) fn new(
+        seed: u32,
+        first_id: u64,
+        bits: u32,
+        max: usize,
+    ) -> impl PinInit<Self, Error> {
+        let table = RcuHash::new(1usize << bits.min(24));
         try_pin_init!(Self {
             table: table?,
             seed,
+            max,
             len: AtomicUsize::new(0),
             next_id: AtomicU64::new(first_id),
+            dests <- new_mutex!(KVec::new(), "baton_dests"),
+            sweep: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             stats: Stats::default(),
         }? Error)
     }
 
-    /// A new handoff id.
-    pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+    /// A new handoff id for a front-end flow of key `key`: a counter in
+    /// the high 32 bits, the key's hash in the low ones.
+    pub(crate) fn next_id(&self, key: &Key) -> u64 {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        (n << 32) | u64::from(self.hash(key))
     }
 
-    /// Number of flows.
+    /// Most flows the table keeps.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
     /// Bytes of memory the table and the waiting requests take: entries
     /// (as the kmalloc caches that hold them), buckets and request buffers.
     pub(crate) fn memory(&self) -> u64 {
         let entry = mem::kmalloc_size(RcuHash::<FlowCell>::NODE_SIZE);
         let waiting = self.stats.waiting.load(Ordering::Relaxed) as usize;
         (self.len() * entry
-            + BUCKETS * RcuHash::<FlowCell>::BUCKET_SIZE
+            + self.table.buckets() * RcuHash::<FlowCell>::BUCKET_SIZE
             + waiting * mem::kmalloc_size(Arrival::BYTES)) as u64
     }
 
+    /// Number of flows.
     pub(crate) fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
@@ -153,10 +190,39 @@ impl Conns {
             return Err(EBUSY);
         }
         let key = flow.key();
-        self.table
-            .insert(self.hash(&key), FlowCell::new(flow), MAX_FLOWS)?;
+        // Counted first, so that a removal, which uncounts, never meets a
+        // flow not counted yet.
+        let mut dests = self.dests.lock();
+        if flow.role == Role::Front {
+            count(&mut dests, &flow.vip, &flow.backend, 1)?;
+        }
+        if let Err(e) = self
+            .table
+            .insert(self.hash(&key), FlowCell::new(flow), self.max)
+        {
+            if flow.role == Role::Front {
+                let _ = count(&mut dests, &flow.vip, &flow.backend, -1);
+            }
+            return Err(e);
+        }
         self.len.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Gives the front-end flow of `key` another back-end and peer.
+    pub(crate) fn retarget(&self, key: &Key, backend: Endpoint, peer: u32) {
+        let mut dests = self.dests.lock();
+        let old = self.with(key, |f| {
+            let old = (f.vip, f.backend);
+            f.backend = backend;
+            f.peer = peer;
+            old
+        });
+        if let Some((vip, was)) = old {
+            let _ = count(&mut dests, &vip, &was, -1);
+            // A slot exists: the old one was just freed or still is.
+            let _ = count(&mut dests, &vip, &backend, 1);
+        }
     }
 
     /// Runs `f` on the flow of `key` (under its lock: `f` must not sleep).
@@ -167,30 +233,64 @@ impl Conns {
 
     fn remove_where(
         &self,
+        buckets: core::ops::Range<usize>,
         pick: impl FnMut(&FlowCell) -> bool,
         limit: usize,
         mut out: impl FnMut(&FlowCell),
     ) -> usize {
-        let n = self.table.remove_where(pick, limit, |c| out(c));
+        let n = self.table.remove_where(buckets, pick, limit, |c| {
+            let f = c.get();
+            if f.role == Role::Front {
+                let _ = count(&mut self.dests.lock(), &f.vip, &f.backend, -1);
+            }
+            out(c)
+        });
         self.len.fetch_sub(n, Ordering::Relaxed);
         n
+    }
+
+    /// The bucket range of `hash` alone.
+    fn bucket_of(&self, hash: u32) -> core::ops::Range<usize> {
+        let b = self.table.bucket(hash);
+        b..b + 1
     }
 
     /// Removes the flow of `key`. Process context.
     pub(crate) fn remove(&self, key: &Key) -> Option<Flow> {
         let mut out = None;
-        self.remove_where(|c| c.key == *key, 1, |c| out = Some(c.get()));
+        let buckets = self.bucket_of(self.hash(key));
+        self.remove_where(buckets, |c| c.key == *key, 1, |c| out = Some(c.get()));
         out
     }
 
-    /// Removes the flow of role `role` with handoff id `id` whose peer is
-    /// `peer`. Process context.
-    pub(crate) fn remove_id(&self, role: Role, id: u64, peer: u32) -> Option<Flow> {
-        let mut out = None;
-        self.remove_where(
+    /// Runs `f` on the front-end flow with handoff id `id` and peer `peer`
+    /// (under its lock: `f` must not sleep). One bucket: the id carries the
+    /// hash.
+    pub(crate) fn with_front_id<R>(
+        &self,
+        id: u64,
+        peer: u32,
+        f: impl FnOnce(&mut Flow) -> R,
+    ) -> Option<R> {
+        self.table.lookup_where(
+            id as u32,
             |c| {
                 let f = c.flow.lock();
-                f.role == role && f.id == id && f.peer == peer
+                f.role == Role::Front && f.id == id && f.peer == peer
+            },
+            |c| f(&mut c.flow.lock()),
+        )
+    }
+
+    /// Removes the front-end flow with handoff id `id` whose peer is
+    /// `peer`. Process context.
+    pub(crate) fn remove_front_id(&self, id: u64, peer: u32) -> Option<Flow> {
+        let mut out = None;
+        self.remove_where(
+            self.bucket_of(id as u32),
+            |c| {
+                let f = c.flow.lock();
+                f.role == Role::Front && f.id == id && f.peer == peer
             },
             1,
             |c| out = Some(c.get()),
@@ -201,8 +301,45 @@ impl Conns {
     /// Removes the flows that `expired` picks, as many as fit `out`'s
     /// capacity, into `out` with the reason. Process context.
     pub(crate) fn drain(&self, out: &mut KVec<(Flow, u8)>, expired: impl Fn(&Flow) -> Option<u8>) {
+        self.drain_in(0..usize::MAX, out, expired);
+    }
+
+    /// [`Conns::drain`] for the next part of the table: a call walks up to
+    /// `1 / parts` of the buckets, in chunks that each take the writer lock
+    /// once, so that `parts` calls go over all of them. A call that fills
+    /// `out` stops there, and the next one goes on from that chunk.
+    pub(crate) fn gc_sweep(
+        &self,
+        parts: usize,
+        out: &mut KVec<(Flow, u8)>,
+        expired: impl Fn(&Flow) -> Option<u8>,
+    ) {
+        let n = self.table.buckets().max(1);
+        let step = n.div_ceil(parts.max(1));
+        let from = self.sweep.load(Ordering::Relaxed) % n;
+        let to = (from + step).min(n);
+        let mut b = from;
+        while b < to {
+            let end = (b + SWEEP_CHUNK).min(to);
+            self.drain_in(b..end, out, &expired);
+            if out.len() >= out.capacity() {
+                break;
+            }
+            b = end;
+        }
+        // Only the garbage collector sweeps: a plain store is enough.
+        self.sweep.store(b % n, Ordering::Relaxed);
+    }
+
+    fn drain_in(
+        &self,
+        buckets: core::ops::Range<usize>,
+        out: &mut KVec<(Flow, u8)>,
+        expired: impl Fn(&Flow) -> Option<u8>,
+    ) {
         let room = out.capacity().saturating_sub(out.len());
         self.remove_where(
+            buckets,
             |c| expired(&c.flow.lock()).is_some(),
             room,
             |c| {
@@ -226,32 +363,22 @@ impl Conns {
         });
     }
 
-    /// Counts the front-end flows of service `vip`.
-    pub(crate) fn front_of(&self, vip: &crate::proto::ctrl::Endpoint) -> u32 {
-        let mut n = 0;
-        self.table.for_each(|c| {
-            let f = c.flow.lock();
-            if f.role == Role::Front && f.vip == *vip {
-                n += 1;
-            }
-        });
-        n
+    /// The front-end flows of service `vip`.
+    pub(crate) fn front_of(&self, vip: &Endpoint) -> u32 {
+        self.dests
+            .lock()
+            .iter()
+            .filter(|d| d.vip == *vip)
+            .fold(0u32, |n, d| n.saturating_add(d.flows))
     }
 
-    /// Counts the front-end flows to `backend` of service `vip`.
-    pub(crate) fn active(
-        &self,
-        vip: &crate::proto::ctrl::Endpoint,
-        backend: &crate::proto::ctrl::Endpoint,
-    ) -> u32 {
-        let mut n = 0;
-        self.table.for_each(|c| {
-            let f = c.flow.lock();
-            if f.role == Role::Front && f.vip == *vip && f.backend == *backend {
-                n += 1;
-            }
-        });
-        n
+    /// The front-end flows to `backend` of service `vip`.
+    pub(crate) fn active(&self, vip: &Endpoint, backend: &Endpoint) -> u32 {
+        self.dests
+            .lock()
+            .iter()
+            .find(|d| d.vip == *vip && d.backend == *backend)
+            .map_or(0, |d| d.flows)
     }
 
     /// Runs the flow of the packet in `skb` (if any) on it.
@@ -349,6 +476,35 @@ impl Conns {
     pub(crate) fn post_routing(&self, skb: &mut SkBuff, now_ms: u64) -> Verdict {
         self.on_packet(skb, now_ms, true)
     }
+}
+
+/// Adds `delta` (1 or -1) to the flows of `vip` to `backend`; a count that
+/// falls to 0 is dropped, so the list holds only destinations in use.
+fn count(dests: &mut KVec<Dest>, vip: &Endpoint, backend: &Endpoint, delta: i32) -> Result {
+    if let Some(i) = dests
+        .iter()
+        .position(|d| d.vip == *vip && d.backend == *backend)
+    {
+        let left = dests.get_mut(i).map(|d| {
+            d.flows = d.flows.saturating_add_signed(delta);
+            d.flows
+        });
+        if left == Some(0) {
+            let _ = crate::sys::vec::swap_remove(dests, i);
+        }
+        return Ok(());
+    }
+    if delta > 0 {
+        dests.push(
+            Dest {
+                vip: *vip,
+                backend: *backend,
+                flows: delta as u32,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(())
 }
 
 fn mode(csum: Csum) -> CsumMode {

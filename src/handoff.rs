@@ -37,7 +37,7 @@ use crate::{
     },
 };
 use core::sync::atomic::Ordering;
-use kernel::{prelude::*, sync::Arc};
+use kernel::{prelude::*, sync::Arc, time};
 
 /// How long the back-end waits for its stack's SYN/ACK.
 const REPLAY_TIMEOUT_MS: u64 = 1500;
@@ -216,8 +216,8 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
         }
         return;
     }
-    let id = rt.conns.next_id();
     let key = Key { client, local: vip };
+    let id = rt.conns.next_id(&key);
     let flow = Flow::new(
         id,
         peer,
@@ -236,6 +236,12 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
     }
     let result = match freeze(&sock, id, client, vip, backend, &mut buf, n) {
         Ok((req, fe_wscale)) => {
+            // The front-end's half of the translation, for `reply` to
+            // complete as soon as the back-end's ACK comes.
+            rt.conns.with(&key, |f| {
+                f.xlate =
+                    Translation::frontend_half(req.frontend_isn, req.frontend_tsval, fe_wscale);
+            });
             let mut reply = ask(rt, peer, &req);
             if let (Reply::Nack(r), true) = (reply, peer != 0 && reply_is_final(reply)) {
                 // Refused by the peer, or the peer is down: serve it here
@@ -251,10 +257,7 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
                             r
                         );
                     }
-                    rt.conns.with(&key, |f| {
-                        f.backend = local;
-                        f.peer = 0;
-                    });
+                    rt.conns.retarget(&key, local, 0);
                     reply = ask(
                         rt,
                         0,
@@ -342,8 +345,10 @@ fn freeze<'a>(
     mut n: usize,
 ) -> core::result::Result<(HandoffReq<'a>, u8), u8> {
     // The flow is frozen: the client's further packets wait for the
-    // back-end. Let a packet already past the hook land, then drain.
-    kthread::sleep_ms(1);
+    // back-end. Let a packet already past the hook land, then drain (one
+    // that lands later was never acknowledged: the client sends it again,
+    // to the back-end). msleep(1) would be two ticks, 8 ms at HZ=250.
+    kthread::sleep_us(200, 400);
     while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
         match sock.recv_nowait(rest) {
             Ok(k) if k > 0 => n += k,
@@ -427,22 +432,29 @@ fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>) -> Reply {
     wait_reply(rt, req.id)
 }
 
+/// Most time [`wait_reply`] sleeps between looks (it is woken when a
+/// reply comes; this bounds a stop request's wait).
+const REPLY_WAIT_SLICE_MS: u64 = 100;
+
 fn wait_reply(rt: &Runtime, id: u64) -> Reply {
     let timeout = rt.config().lock().base.handoff_timeout_ms;
     let deadline = kthread::now_ms() + u64::from(timeout);
+    let mut replies = rt.replies.lock();
     loop {
-        {
-            let mut replies = rt.replies.lock();
-            if let Some(i) = replies.iter().position(|(rid, _)| *rid == id) {
-                if let Some((_, r)) = vec::swap_remove(&mut replies, i) {
-                    return r;
-                }
+        if let Some(i) = replies.iter().position(|(rid, _)| *rid == id) {
+            if let Some((_, r)) = vec::swap_remove(&mut replies, i) {
+                return r;
             }
         }
-        if kthread::now_ms() > deadline || kthread::should_stop() {
+        let now = kthread::now_ms();
+        if now > deadline || kthread::should_stop() {
             return Reply::Nack(reason::TIMEOUT);
         }
-        kthread::sleep_ms(1);
+        // Woken by `reply` and `peer_down` (and by a stop request).
+        let slice = (deadline - now).clamp(1, REPLY_WAIT_SLICE_MS) as u32;
+        let _ = rt
+            .replied
+            .wait_interruptible_timeout(&mut replies, time::msecs_to_jiffies(slice));
     }
 }
 
@@ -454,23 +466,31 @@ pub(crate) fn reply(rt: &Runtime, from: u32, msg: &Message<'_>) {
         Message::HandoffNack(m) => (m.id, Reply::Nack(m.reason)),
         _ => return,
     };
-    // Only for a frozen flow of ours handed to that peer.
-    let mut pending = false;
-    let mut out = KVec::with_capacity(1, GFP_KERNEL);
-    if let Ok(v) = &mut out {
-        rt.conns.snapshot_where(v, |f| {
-            f.role == Role::Front && f.id == id && f.peer == from && f.phase == Phase::Frozen
-        });
-        pending = !v.is_empty();
-    }
-    if pending {
+    // Only for a frozen flow of ours handed to that peer. An ACK makes it
+    // forward at once: the back-end may be answering the client already,
+    // and the client's next packets must not meet a frozen flow (dropped,
+    // they would cost a retransmission) while the worker wakes up.
+    let pending = rt.conns.with_front_id(id, from, |f| {
+        if f.phase != Phase::Frozen {
+            return false;
+        }
+        if let Reply::Ack(a) = r {
+            f.xlate = f
+                .xlate
+                .with_backend(a.backend_isn, a.backend_tsval, a.backend_wscale);
+            f.phase = Phase::Forwarding;
+        }
+        true
+    });
+    if pending == Some(true) {
         let _ = rt.replies.lock().push((id, r), GFP_KERNEL);
+        rt.replied.notify_all();
     }
 }
 
 /// CONN_END from peer `from`: its end of connection `id` is gone.
 pub(crate) fn conn_end(rt: &Runtime, from: u32, end: &IdReason) {
-    rt.conns.remove_id(Role::Front, end.id, from);
+    rt.conns.remove_front_id(end.id, from);
 }
 
 /// Most pending handoffs [`peer_down`] fails at once; any others time out.
@@ -496,6 +516,7 @@ pub(crate) fn peer_down(rt: &Runtime, peer: u32) {
             let _ = replies.push((f.id, Reply::Nack(reason::TIMEOUT)), GFP_KERNEL);
         }
     }
+    rt.replied.notify_all();
 }
 
 /// Forgets any reply to handoff `id` (e.g. one [`peer_down`] left for a
@@ -600,7 +621,9 @@ fn replay<'a>(
             inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
             sent = now;
         }
-        kthread::sleep_ms(1);
+        // The stack mostly answers within the injection itself (netif_rx
+        // runs the packet before returning); else soon after.
+        kthread::sleep_us(200, 400);
     };
     let Answer::SynAck { isn, tsval, wscale } = answer else {
         return Err(reason::NO_LISTENER);
@@ -684,9 +707,9 @@ const ABORT_GRACE_MS: u32 = 200;
 /// address the client does not know.
 fn abort_servers(rt: &Runtime) {
     let mut aborted = 0usize;
-    // Each pass marks what it saw as reset: at most MAX_FLOWS / ABORT_BATCH
+    // Each pass marks what it saw as reset: at most max / ABORT_BATCH
     // passes.
-    for _ in 0..=crate::conn::MAX_FLOWS / ABORT_BATCH {
+    for _ in 0..=rt.conns.max() / ABORT_BATCH {
         let Ok(mut live) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
             break;
         };
@@ -753,7 +776,7 @@ pub(crate) fn going_away(rt: &Runtime) {
     // before is over long before abort_servers' grace period ends.
     rt.conns.close();
     abort_servers(rt);
-    for _ in 0..=crate::conn::MAX_FLOWS / ABORT_BATCH {
+    for _ in 0..=rt.conns.max() / ABORT_BATCH {
         let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
             return;
         };
@@ -775,6 +798,11 @@ pub(crate) fn going_away(rt: &Runtime) {
 
 /// Most flows one garbage-collection pass removes.
 const GC_BATCH: usize = 256;
+/// A garbage-collection pass (every 250 ms) walks this part of the table:
+/// the whole table once a second, a bounded time with the writer lock.
+const GC_PARTS: usize = 4;
+/// Most batches of [`GC_BATCH`] one pass removes (8192 flows a second).
+const GC_ROUNDS: usize = 8;
 
 /// The garbage collector of a namespace: every second, removes flows that
 /// closed or idled out, and tells the front-end of each back-end flow.
@@ -806,19 +834,27 @@ pub(crate) fn gc_main(rt: &Runtime) {
             continue;
         };
         let net = rt.net.get();
-        rt.conns.drain(&mut done, |f| {
-            f.expired(now, idle).or_else(|| server_gone(net, f))
-        });
-        for (f, why) in done.iter() {
-            if f.role == Role::Back && f.peer != 0 {
-                let msg = Message::ConnEnd(IdReason {
-                    id: f.id,
-                    reason: *why,
-                });
-                let _ = rt.ctrl.send(f.peer, &msg);
-            } else if f.role == Role::Back {
-                // The front-end is this node.
-                rt.conns.remove_id(Role::Front, f.id, 0);
+        // Many connections may end at once: a full batch is sent on and
+        // the sweep goes on where it stopped, up to GC_ROUNDS batches.
+        for _ in 0..GC_ROUNDS {
+            vec::clear(&mut done);
+            rt.conns.gc_sweep(GC_PARTS, &mut done, |f| {
+                f.expired(now, idle).or_else(|| server_gone(net, f))
+            });
+            for (f, why) in done.iter() {
+                if f.role == Role::Back && f.peer != 0 {
+                    let msg = Message::ConnEnd(IdReason {
+                        id: f.id,
+                        reason: *why,
+                    });
+                    let _ = rt.ctrl.send(f.peer, &msg);
+                } else if f.role == Role::Back {
+                    // The front-end is this node.
+                    rt.conns.remove_front_id(f.id, 0);
+                }
+            }
+            if done.len() < GC_BATCH {
+                break;
             }
         }
     }

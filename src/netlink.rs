@@ -220,8 +220,8 @@ impl Command<Baton> for ConnGet {
                 r.put_u32_be(conn_attr::BACKEND_ADDR, f.backend.addr)?;
                 r.put_u16(conn_attr::BACKEND_PORT, f.backend.port)?;
                 r.put_u32(conn_attr::PEER, f.peer)?;
-                r.put_u64(conn_attr::AGE_MS, now.saturating_sub(f.created_ms), pad)?;
-                r.put_u64(conn_attr::IDLE_MS, now.saturating_sub(f.last_ms), pad)?;
+                r.put_u64(conn_attr::AGE_MS, f.age_ms(now), pad)?;
+                r.put_u64(conn_attr::IDLE_MS, f.idle_ms(now), pad)?;
                 r.put_u64(conn_attr::PACKETS, f.packets, pad)?;
                 r.put_u64(conn_attr::BYTES, f.bytes, pad)
             })?;

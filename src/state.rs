@@ -25,9 +25,9 @@ use crate::{
 };
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
-    new_mutex,
+    new_condvar, new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::{Arc, CondVar, Mutex},
 };
 
 /// Hook priority: after conntrack defragmentation and before NAT, as IPVS
@@ -101,6 +101,9 @@ pub(crate) struct Runtime {
     /// Replies to this node's pending handoffs.
     #[pin]
     pub(crate) replies: Mutex<KVec<(u64, handoff::Reply)>>,
+    /// Notified when a reply is added to `replies`.
+    #[pin]
+    pub(crate) replied: CondVar,
     #[pin]
     gc: Mutex<Option<Thread<Runtime>>>,
 }
@@ -197,9 +200,12 @@ impl netns::NetState for NetState {
                 // a namespace of the same addresses) must not name a new one.
                 conns <- Conns::new(
                     kthread::random_u32(),
-                    (u64::from(kthread::random_u32()) << 32) | 1
+                    u64::from(kthread::random_u32()),
+                    param::conn_tab_bits(),
+                    param::conn_max() as usize
                 ),
                 replies <- new_mutex!(KVec::new(), "baton_replies"),
+                replied <- new_condvar!("baton_replied"),
                 gc <- new_mutex!(None, "baton_gc"),
             }? Error),
             GFP_KERNEL,

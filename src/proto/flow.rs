@@ -207,12 +207,13 @@ pub struct Flow {
     /// number is not the expected one is answered with a challenge ACK), so
     /// it does not close the flow; the back-end's GC asks its stack.
     pub client_rst: bool,
-    /// When the flow was made (ms, monotonic).
-    pub created_ms: u64,
-    /// Last packet (ms).
-    pub last_ms: u64,
-    /// When the flow started to close (FIN both ways or RST), 0 if not.
-    pub closed_ms: u64,
+    /// When the flow was made ([`stamp`] of the monotonic ms clock).
+    pub created_ms: u32,
+    /// Last packet ([`stamp`]).
+    pub last_ms: u32,
+    /// When the flow started to close (FIN both ways or RST), if it did
+    /// ([`stamp`]).
+    pub closed_ms: Option<u32>,
     /// Packets this node rewrote or passed for the flow.
     pub packets: u64,
     /// Bytes of those packets (IP total length).
@@ -247,9 +248,9 @@ impl Flow {
             fin_server: false,
             reset: false,
             client_rst: false,
-            created_ms: now_ms,
-            last_ms: now_ms,
-            closed_ms: 0,
+            created_ms: stamp(now_ms),
+            last_ms: stamp(now_ms),
+            closed_ms: None,
             packets: 0,
             bytes: 0,
         }
@@ -267,7 +268,7 @@ impl Flow {
     }
 
     fn account(&mut self, h: &TcpHeader, from_client: bool, now_ms: u64) {
-        self.last_ms = now_ms;
+        self.last_ms = stamp(now_ms);
         self.packets += 1;
         self.bytes += (h.ip_header_len + h.tcp_header_len + h.payload_len) as u64;
         if h.has_flags(flags::RST) {
@@ -284,8 +285,8 @@ impl Flow {
                 self.fin_server = true;
             }
         }
-        if self.closed_ms == 0 && (self.reset || self.fin_client && self.fin_server) {
-            self.closed_ms = now_ms;
+        if self.closed_ms.is_none() && (self.reset || self.fin_client && self.fin_server) {
+            self.closed_ms = Some(stamp(now_ms));
         }
     }
 
@@ -347,22 +348,53 @@ impl Flow {
     /// Whether the flow is over at `now_ms`: closed and lingered, or idle
     /// longer than `idle_ms`.
     pub fn expired(&self, now_ms: u64, idle_ms: u64) -> Option<u8> {
-        if self.closed_ms != 0 && now_ms.saturating_sub(self.closed_ms) >= CLOSE_LINGER_MS {
+        if self
+            .closed_ms
+            .is_some_and(|c| since(now_ms, c) >= CLOSE_LINGER_MS)
+        {
             return Some(super::ctrl::reason::CLOSED);
         }
         // The front-end never sees the server's FIN (responses go straight
         // to the client) and learns the end from the back-end's CONN_END;
         // should that be lost (channel down), a client that sent its FIN and
         // went quiet ends the flow.
-        if self.role == Role::Front
-            && self.fin_client
-            && now_ms.saturating_sub(self.last_ms) >= FRONT_FIN_IDLE_MS
+        if self.role == Role::Front && self.fin_client && self.idle_ms(now_ms) >= FRONT_FIN_IDLE_MS
         {
             return Some(super::ctrl::reason::CLOSED);
         }
-        if now_ms.saturating_sub(self.last_ms) >= idle_ms {
+        if self.idle_ms(now_ms) >= idle_ms {
             return Some(super::ctrl::reason::IDLE);
         }
         None
+    }
+
+    /// Milliseconds since the flow was made (see [`since`]).
+    pub fn age_ms(&self, now_ms: u64) -> u64 {
+        since(now_ms, self.created_ms)
+    }
+
+    /// Milliseconds since the flow's last packet (see [`since`]).
+    pub fn idle_ms(&self, now_ms: u64) -> u64 {
+        since(now_ms, self.last_ms)
+    }
+}
+
+/// A time as a flow keeps it: the low 32 bits of the monotonic ms clock,
+/// as conntrack keeps its timeouts in 32-bit jiffies, so that a flow stays
+/// small. Differences are signed, as the kernel's `time_after` takes them:
+/// good for 24 days, far beyond any interval the garbage collector (which
+/// looks at every flow each second) or `conn list` needs.
+pub const fn stamp(now_ms: u64) -> u32 {
+    now_ms as u32
+}
+
+/// Milliseconds from `then` (a [`stamp`]) to `now_ms`, across a wrap; 0 if
+/// `then` is later (a packet stamped while the caller's clock was read).
+pub const fn since(now_ms: u64, then: u32) -> u64 {
+    let d = stamp(now_ms).wrapping_sub(then) as i32;
+    if d < 0 {
+        0
+    } else {
+        d as u64
     }
 }

@@ -63,6 +63,24 @@ impl Translation {
         }
     }
 
+    /// The front-end's half of a translation, known before the back-end
+    /// answers: what [`Translation::new`] gives with the back-end's ISN,
+    /// TSval and shift still 0. [`Translation::with_backend`] completes it.
+    pub fn frontend_half(frontend_isn: u32, frontend_tsval: u32, frontend_wscale: u8) -> Self {
+        Self::new(frontend_isn, 0, frontend_tsval, 0, frontend_wscale, 0)
+    }
+
+    /// A [`Translation::frontend_half`] completed with the back-end's answer:
+    /// the same as [`Translation::new`] with all six values.
+    pub fn with_backend(self, backend_isn: u32, backend_tsval: u32, backend_wscale: u8) -> Self {
+        Self {
+            seq_delta: self.seq_delta.wrapping_add(backend_isn),
+            ts_delta: self.ts_delta.wrapping_sub(backend_tsval),
+            frontend_wscale: self.frontend_wscale,
+            backend_wscale: backend_wscale.min(MAX_WSCALE),
+        }
+    }
+
     /// A back-end sequence number as the client knows it.
     pub fn seq_to_client(&self, seq: u32) -> u32 {
         seq.wrapping_sub(self.seq_delta)

@@ -6,6 +6,7 @@
  */
 #include <crypto/algapi.h>
 #include <crypto/hash.h>
+#include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/string.h>
 #include <linux/uio.h>
@@ -34,6 +35,28 @@ MODULE_PARM_DESC(ctrl_port,
 unsigned short baton_param_ctrl_port(void)
 {
 	return ctrl_port;
+}
+
+/* Like IPVS's conn_tab_bits: the flow table of a namespace has
+ * 2^conn_tab_bits buckets; size it near log2 of the connections expected. */
+static unsigned int conn_tab_bits = 12;
+module_param(conn_tab_bits, uint, 0444);
+MODULE_PARM_DESC(conn_tab_bits,
+		 "Flow table of each network namespace: 2^bits hash buckets (8-20, default 12)");
+
+unsigned int baton_param_conn_tab_bits(void)
+{
+	return conn_tab_bits;
+}
+
+static unsigned int conn_max = 65536;
+module_param(conn_max, uint, 0444);
+MODULE_PARM_DESC(conn_max,
+		 "Most handed-off connections (flows) a network namespace keeps (1-4194304, default 65536)");
+
+unsigned int baton_param_conn_max(void)
+{
+	return conn_max;
 }
 
 MODULE_VERSION(BATON_VERSION);
@@ -404,6 +427,11 @@ void baton_put_task_struct(struct task_struct *task)
 u64 baton_now_ms(void)
 {
 	return div_u64(ktime_get_boottime_ns(), NSEC_PER_MSEC);
+}
+
+void baton_usleep_range(unsigned long min_us, unsigned long max_us)
+{
+	usleep_range(min_us, max_us);
 }
 
 int baton_hmac_sha256_new(const u8 *key, unsigned int keylen,

@@ -20,6 +20,8 @@ struct task_struct;
 
 /* Module parameters (module_param is a macro that defines static data). */
 unsigned short baton_param_ctrl_port(void);
+unsigned int baton_param_conn_tab_bits(void);
+unsigned int baton_param_conn_max(void);
 const char *baton_version(void);
 
 /* Network namespaces. */
@@ -113,5 +115,6 @@ struct task_struct *baton_kthread_run(int (*fn)(void *), void *data,
 				      const char *name);
 void baton_put_task_struct(struct task_struct *task);
 u64 baton_now_ms(void);
+void baton_usleep_range(unsigned long min_us, unsigned long max_us);
 
 #endif /* BATON_HELPERS_H */

@@ -105,6 +105,13 @@ pub(crate) fn sleep_ms(ms: u32) {
     unsafe { bindings::msleep_interruptible(ms) };
 }
 
+/// Sleeps between `min_us` and `max_us` microseconds (`usleep_range`: a
+/// high-resolution timer where the kernel has them, else the next tick).
+pub(crate) fn sleep_us(min_us: u32, max_us: u32) {
+    // SAFETY: sleeping is allowed in the thread context this is used from.
+    unsafe { bindings::baton_usleep_range(min_us.into(), max_us.max(min_us).into()) };
+}
+
 /// Milliseconds since boot (monotonic, counts suspend).
 pub(crate) fn now_ms() -> u64 {
     // SAFETY: reads the clock.

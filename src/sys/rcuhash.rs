@@ -15,8 +15,8 @@ use super::{
     bhlock::{new_bh_spinlock, BhSpinLock},
     bindings,
 };
-use core::{marker::PhantomData, ptr::NonNull};
-use kernel::{prelude::*, types::Opaque};
+use core::{marker::PhantomData, ops::Range, ptr::NonNull};
+use kernel::{alloc::KVVec, prelude::*, types::Opaque};
 
 /// A value with a key that selects its bucket and identifies it.
 pub(crate) trait Keyed: Send + Sync + 'static {
@@ -58,7 +58,7 @@ impl<T: Keyed> RcuHash<T> {
 /// it, waits for a grace period and frees it. `buckets` never reallocates
 /// (nodes point back into it).
 pub(crate) struct RcuHash<T: Keyed> {
-    buckets: KVec<Opaque<bindings::hlist_head>>,
+    buckets: KVVec<Opaque<bindings::hlist_head>>,
     /// Writer lock; holds the number of entries (for the `max` check).
     writer: Pin<KBox<BhSpinLock<usize>>>,
     _owns: PhantomData<T>,
@@ -90,10 +90,11 @@ impl Drop for ReadGuard {
 }
 
 impl<T: Keyed> RcuHash<T> {
-    /// An empty table of `buckets` buckets (at least 1).
+    /// An empty table of `buckets` buckets (at least 1; a large table's
+    /// buckets come from `kvmalloc`).
     pub(crate) fn new(buckets: usize) -> Result<Self> {
         let n = buckets.max(1);
-        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut v = KVVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
             v.push(
                 Opaque::new(bindings::hlist_head {
@@ -110,9 +111,18 @@ impl<T: Keyed> RcuHash<T> {
         })
     }
 
+    /// Number of buckets.
+    pub(crate) fn buckets(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// The bucket of `hash`.
+    pub(crate) fn bucket(&self, hash: u32) -> usize {
+        (hash as usize).checked_rem(self.buckets.len()).unwrap_or(0)
+    }
+
     fn head(&self, hash: u32) -> Option<*mut bindings::hlist_head> {
-        let i = (hash as usize).checked_rem(self.buckets.len())?;
-        self.buckets.get(i).map(|b| b.get())
+        self.buckets.get(self.bucket(hash)).map(|b| b.get())
     }
 
     /// Walks bucket `head` under RCU (the caller holds the read lock or the
@@ -147,10 +157,21 @@ impl<T: Keyed> RcuHash<T> {
     /// Runs `f` on the entry with key `key` in bucket `hash`, under RCU: `f`
     /// must not sleep. Callable from any context.
     pub(crate) fn lookup<R>(&self, hash: u32, key: &T::Key, f: impl FnOnce(&T) -> R) -> Option<R> {
+        self.lookup_where(hash, |v| v.key() == key, f)
+    }
+
+    /// Runs `f` on the first entry of bucket `hash` that `pick` accepts,
+    /// under RCU: neither may sleep. Callable from any context.
+    pub(crate) fn lookup_where<R>(
+        &self,
+        hash: u32,
+        mut pick: impl FnMut(&T) -> bool,
+        f: impl FnOnce(&T) -> R,
+    ) -> Option<R> {
         let head = self.head(hash)?;
         let _rcu = ReadGuard::new();
         // SAFETY: the RCU read lock is held until after `f` returns.
-        let node = unsafe { self.find(head, &mut |v| v.key() == key) }?;
+        let node = unsafe { self.find(head, &mut pick) }?;
         // SAFETY: the node stays allocated until a grace period after its
         // removal, which cannot end while we hold the read lock.
         Some(f(unsafe { &(*node.as_ptr()).value }))
@@ -194,21 +215,26 @@ impl<T: Keyed> RcuHash<T> {
         Ok(())
     }
 
-    /// Unlinks every entry that `pick` selects (at most `limit`), waits for
-    /// readers to be done with them, shows each to `out` and frees it.
-    /// Process context only (it sleeps for a grace period when it removed
-    /// any). `pick` runs under the writer lock and must not sleep.
+    /// Unlinks every entry of the buckets in `buckets` (indices, see
+    /// [`RcuHash::bucket`]; clamped to the table) that `pick` selects, at
+    /// most `limit`, waits for readers to be done with them, shows each to
+    /// `out` and frees it. Process context only (it sleeps for a grace
+    /// period when it removed any). `pick` runs under the writer lock and
+    /// must not sleep.
     pub(crate) fn remove_where(
         &self,
+        buckets: Range<usize>,
         mut pick: impl FnMut(&T) -> bool,
         limit: usize,
         mut out: impl FnMut(&T),
     ) -> usize {
         let mut unlinked: KVec<NonNull<Node<T>>> = KVec::new();
+        let end = buckets.end.min(self.buckets.len());
+        let start = buckets.start.min(end);
         {
             let mut count = self.writer.lock();
             let _rcu = ReadGuard::new();
-            'buckets: for b in self.buckets.iter() {
+            'buckets: for b in self.buckets.get(start..end).unwrap_or(&[]).iter() {
                 loop {
                     if unlinked.len() >= limit {
                         break 'buckets;
@@ -261,6 +287,6 @@ impl<T: Keyed> RcuHash<T> {
 impl<T: Keyed> Drop for RcuHash<T> {
     fn drop(&mut self) {
         // Frees every entry (waiting for readers first).
-        self.remove_where(|_| true, usize::MAX, |_| {});
+        self.remove_where(0..usize::MAX, |_| true, usize::MAX, |_| {});
     }
 }

@@ -5,6 +5,9 @@
 # namespace has its own state. Checks, with batonctl as the user runs it:
 #   - batonctl says the module is absent (exit 3) before insmod and after rmmod;
 #   - the ctrl_port module parameter seeds every namespace's config;
+#   - conn_tab_bits and conn_max out of range fail the load with a line
+#     naming them; in range, they size every namespace's flow table (the
+#     sysfs parameters, and the buckets' memory that stats reports);
 #   - config set/show are per namespace;
 #   - ping from h1 to h2 grows exactly h1's and h2's hook counters by the
 #     packets sent, and h3's not at all;
@@ -28,6 +31,7 @@ require_cmd ip ping jq setpriv
 
 readonly count=5
 readonly param_port=7411
+readonly param_bits=10
 
 # hook NS NAME: one hook counter of namespace NS, from batonctl -j status.
 hook() {
@@ -59,6 +63,34 @@ test_absent() {
 	msg=$(batonctl status 2>&1) || rc=$?
 	check_eq "batonctl status without module: exit code" "$rc" 3
 	grep -q "not loaded" <<<"$msg" || fail "unexpected message: $msg"
+}
+
+# test_bad_params: parameters out of range refuse the load and say why.
+test_bad_params() {
+	local p
+	for p in conn_tab_bits=7 conn_tab_bits=21 conn_max=0 conn_max=4194305; do
+		if insmod "$BATON_KO" "$p" 2>/dev/null; then
+			fail "insmod baton.ko $p succeeded"
+		fi
+		[ ! -e /sys/module/baton ] || fail "baton loaded with $p"
+		dmesg | grep -q "baton: ${p%=*} must be between" ||
+			fail "no dmesg line for $p"
+		log "ok: insmod $p refused"
+	done
+}
+
+# test_table_params: the table of every namespace has 2^param_bits buckets.
+test_table_params() {
+	local i
+	check_eq "sysfs conn_tab_bits" "$(cat /sys/module/baton/parameters/conn_tab_bits)" "$param_bits"
+	check_eq "sysfs conn_max" "$(cat /sys/module/baton/parameters/conn_max)" 1000
+	dmesg | grep -q "baton: loaded, .*, $((1 << param_bits)) flow buckets, at most 1000 flows per namespace" ||
+		fail "no load line with the table's size"
+	for i in 1 2 3; do
+		# No flow and no waiting request: the buckets alone, 8 bytes each.
+		check_eq "h$i table memory" "$(ns_exec "h$i" "$BATONCTL" -j stats | jq -r .memory)" \
+			$((8 << param_bits))
+	done
 }
 
 test_config() {
@@ -117,8 +149,10 @@ test_netns_churn() {
 }
 
 test_absent
-baton_load ctrl_port=$param_port
+test_bad_params
+baton_load ctrl_port=$param_port conn_tab_bits=$param_bits conn_max=1000
 lan_setup 1 sw h1 h2 h3
+test_table_params
 test_config
 test_counters
 test_unprivileged

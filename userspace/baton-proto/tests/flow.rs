@@ -8,7 +8,7 @@
 use baton_proto::csum;
 use baton_proto::ctrl::{reason, Endpoint};
 use baton_proto::flow::{
-    Answer, Flow, Key, Phase, Role, Verdict, CLOSE_LINGER_MS, FRONT_FIN_IDLE_MS,
+    stamp, Answer, Flow, Key, Phase, Role, Verdict, CLOSE_LINGER_MS, FRONT_FIN_IDLE_MS,
 };
 use baton_proto::packet::{
     build, flags, opt, parse, tcp_checksum, BuildOptions, CsumMode, Segment, TcpPacket, IPPROTO_TCP,
@@ -136,7 +136,7 @@ fn assert_checksums(buf: &[u8]) {
 }
 
 /// The counters and state a packet may change.
-fn state(f: &Flow) -> (u64, u64, u64, bool, bool, bool, u64, Option<Answer>) {
+fn state(f: &Flow) -> (u64, u64, u32, bool, bool, bool, Option<u32>, Option<Answer>) {
     (
         f.packets,
         f.bytes,
@@ -477,9 +477,9 @@ fn front_forwarding_rewrites_client_data() {
 
     assert_eq!(f.packets, 1);
     assert_eq!(f.bytes, len);
-    assert_eq!(f.last_ms, T0 + 7);
+    assert_eq!(f.last_ms, stamp(T0 + 7));
     assert!(!f.fin_client && !f.fin_server && !f.reset);
-    assert_eq!(f.closed_ms, 0);
+    assert_eq!(f.closed_ms, None);
 
     // A second packet adds to the counters.
     let mut buf2 = bytes_of(&seg(
@@ -497,7 +497,7 @@ fn front_forwarding_rewrites_client_data() {
     assert_eq!(parse(&buf2).unwrap().ack, 0x190);
     assert_eq!(f.packets, 2);
     assert_eq!(f.bytes, len + len2);
-    assert_eq!(f.last_ms, T0 + 9);
+    assert_eq!(f.last_ms, stamp(T0 + 9));
 }
 
 #[test]
@@ -631,7 +631,7 @@ fn front_forwarding_client_fin_sets_fin_client_only() {
     assert!(f.fin_client);
     assert!(!f.fin_server);
     assert!(!f.reset);
-    assert_eq!(f.closed_ms, 0, "a FIN one way does not close");
+    assert_eq!(f.closed_ms, None, "a FIN one way does not close");
     assert_eq!(f.packets, 1);
     assert_eq!(parse(&buf).unwrap().flags, flags::FIN | flags::ACK);
     assert_checksums(&buf);
@@ -656,7 +656,7 @@ fn front_forwarding_client_rst_is_forwarded_and_does_not_close() {
     assert!(f.client_rst);
     assert!(!f.reset);
     assert!(!f.fin_client);
-    assert_eq!(f.closed_ms, 0);
+    assert_eq!(f.closed_ms, None);
     assert_eq!(f.expired(T0 + 11 + CLOSE_LINGER_MS, IDLE_MS), None);
     assert_eq!((f.packets, f.bytes), (1, len));
     let h = parse(&buf).unwrap();
@@ -677,7 +677,7 @@ fn front_forwarding_client_rst_is_forwarded_and_does_not_close() {
         client_packet(&mut f, &mut again, T0 + 500),
         Verdict::Rewritten
     );
-    assert_eq!(f.closed_ms, 0);
+    assert_eq!(f.closed_ms, None);
     assert_eq!(f.packets, 2);
 }
 
@@ -900,7 +900,7 @@ fn back_established_rewrites_server_data() {
         ..s
     };
     assert_eq!(buf, bytes_of(&want));
-    assert_eq!((b.packets, b.bytes, b.last_ms), (1, len, T0 + 20));
+    assert_eq!((b.packets, b.bytes, b.last_ms), (1, len, stamp(T0 + 20)));
     assert!(!b.fin_server && !b.fin_client && !b.reset);
 }
 
@@ -964,7 +964,7 @@ fn back_established_passes_and_accounts_client_packets() {
     assert_eq!(buf, orig, "the front-end rewrote it already");
     assert_eq!(
         (b.packets, b.bytes, b.last_ms),
-        (1, orig.len() as u64, T0 + 4)
+        (1, orig.len() as u64, stamp(T0 + 4))
     );
 }
 
@@ -987,7 +987,7 @@ fn back_established_fin_both_ways_closes() {
     );
     assert!(b.fin_server);
     assert!(!b.fin_client);
-    assert_eq!(b.closed_ms, 0);
+    assert_eq!(b.closed_ms, None);
     let h = parse(&sfin).unwrap();
     assert_eq!(h.flags, flags::FIN | flags::ACK);
     assert_eq!(h.seq, 0x300);
@@ -1004,7 +1004,7 @@ fn back_established_fin_both_ways_closes() {
     ));
     assert_eq!(client_packet(&mut b, &mut cfin, T0 + 30), Verdict::Pass);
     assert!(b.fin_client);
-    assert_eq!(b.closed_ms, T0 + 30);
+    assert_eq!(b.closed_ms, Some(stamp(T0 + 30)));
     assert!(!b.reset);
     assert_eq!(b.packets, 2);
     // The last ACK does not move the close time.
@@ -1021,7 +1021,7 @@ fn back_established_fin_both_ways_closes() {
         server_packet(&mut b, &mut last, T0 + 31),
         Verdict::Rewritten
     );
-    assert_eq!(b.closed_ms, T0 + 30);
+    assert_eq!(b.closed_ms, Some(stamp(T0 + 30)));
 
     // Client first, then server.
     let mut b = back(Phase::Established);
@@ -1036,7 +1036,7 @@ fn back_established_fin_both_ways_closes() {
     ));
     assert_eq!(client_packet(&mut b, &mut cfin, T0 + 1), Verdict::Pass);
     assert!(b.fin_client && !b.fin_server);
-    assert_eq!(b.closed_ms, 0);
+    assert_eq!(b.closed_ms, None);
     let mut sfin = bytes_of(&seg(
         BACKEND,
         CLIENT,
@@ -1048,7 +1048,7 @@ fn back_established_fin_both_ways_closes() {
     ));
     assert_eq!(server_packet(&mut b, &mut sfin, T0 + 2), Verdict::Rewritten);
     assert!(b.fin_server);
-    assert_eq!(b.closed_ms, T0 + 2);
+    assert_eq!(b.closed_ms, Some(stamp(T0 + 2)));
 }
 
 #[test]
@@ -1065,7 +1065,7 @@ fn back_established_server_rst_closes() {
     ));
     assert_eq!(server_packet(&mut b, &mut rst, T0 + 8), Verdict::Rewritten);
     assert!(b.reset);
-    assert_eq!(b.closed_ms, T0 + 8);
+    assert_eq!(b.closed_ms, Some(stamp(T0 + 8)));
     let h = parse(&rst).unwrap();
     assert_eq!(h.seq, 0x50);
     assert_eq!((h.saddr, h.sport), (VIP.addr, VIP.port));
@@ -1105,6 +1105,56 @@ fn expired_idle_counts_from_last_packet() {
 }
 
 #[test]
+fn times_across_the_32_bit_wrap() {
+    // The clock's low 32 bits wrap every 49 days: a flow made just before
+    // the wrap ages, idles and lingers across it.
+    let t = (1u64 << 33) - 1_000;
+    let mut f = Flow::new(42, 3, Role::Front, CLIENT, VIP, BACKEND, t);
+    f.phase = Phase::Forwarding;
+    f.xlate = xlate();
+    assert_eq!(f.age_ms(t + 3_000), 3_000);
+    assert_eq!(f.expired(t + IDLE_MS - 1, IDLE_MS), None);
+    assert_eq!(f.expired(t + IDLE_MS, IDLE_MS), Some(reason::IDLE));
+    let mut buf = bytes_of(&seg(CLIENT, VIP, flags::ACK, 1, 2, ts(3, 4), b"x"));
+    client_packet(&mut f, &mut buf, t + 2_000);
+    assert_eq!(f.idle_ms(t + 2_500), 500);
+    assert_eq!(f.age_ms(t + 2_500), 2_500);
+    assert_eq!(f.expired(t + 2_000 + IDLE_MS - 1, IDLE_MS), None);
+
+    let mut b = back(Phase::Established);
+    b.created_ms = stamp(t);
+    let mut rst = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::RST,
+        1,
+        0,
+        BuildOptions::default(),
+        b"",
+    ));
+    server_packet(&mut b, &mut rst, t + 999);
+    assert_eq!(b.closed_ms, Some(stamp(t + 999)));
+    assert_eq!(b.expired(t + 999 + CLOSE_LINGER_MS - 1, u64::MAX), None);
+    assert_eq!(
+        b.expired(t + 999 + CLOSE_LINGER_MS, u64::MAX),
+        Some(reason::CLOSED)
+    );
+}
+
+/// The flow table's node (`src/sys/rcuhash.rs`, `src/conn.rs`) is the
+/// hlist link (16 bytes), the key (12), the flow's spinlock (4) and the
+/// flow: one 128-byte kmalloc object only while the flow takes at most 96.
+#[test]
+fn flow_fits_a_128_byte_table_node() {
+    assert!(
+        core::mem::size_of::<Flow>() <= 96,
+        "{}",
+        core::mem::size_of::<Flow>()
+    );
+    assert!(16 + core::mem::size_of::<Key>() + 4 + core::mem::size_of::<Flow>() <= 128);
+}
+
+#[test]
 fn expired_closed_after_linger() {
     let mut b = back(Phase::Established);
     // A client's RST leaves the flow open: the server's stack decides.
@@ -1119,7 +1169,7 @@ fn expired_closed_after_linger() {
     ));
     assert_eq!(client_packet(&mut b, &mut rst, T0 + 50), Verdict::Pass);
     assert!(b.client_rst && !b.reset);
-    assert_eq!(b.closed_ms, 0);
+    assert_eq!(b.closed_ms, None);
     // The server's RST closes it.
     let mut rst = bytes_of(&seg(
         BACKEND,
@@ -1135,7 +1185,7 @@ fn expired_closed_after_linger() {
         Verdict::Rewritten
     );
     assert!(b.reset);
-    assert_eq!(b.closed_ms, T0 + 100);
+    assert_eq!(b.closed_ms, Some(stamp(T0 + 100)));
     assert_eq!(b.expired(T0 + 100, IDLE_MS), None);
     assert_eq!(b.expired(T0 + 100 + CLOSE_LINGER_MS - 1, IDLE_MS), None);
     assert_eq!(
@@ -1179,7 +1229,7 @@ fn expired_front_after_client_fin_and_silence() {
     ));
     client_packet(&mut f, &mut fin, T0 + 10);
     assert!(f.fin_client);
-    assert_eq!(f.closed_ms, 0);
+    assert_eq!(f.closed_ms, None);
     assert_eq!(f.expired(T0 + 10 + FRONT_FIN_IDLE_MS - 1, IDLE_MS), None);
     assert_eq!(
         f.expired(T0 + 10 + FRONT_FIN_IDLE_MS, IDLE_MS),
@@ -1341,11 +1391,11 @@ proptest! {
             ..s
         };
         prop_assert_eq!(&buf, &bytes_of(&want));
-        prop_assert_eq!((f.packets, f.bytes, f.last_ms), (1, orig.len() as u64, now));
+        prop_assert_eq!((f.packets, f.bytes, f.last_ms), (1, orig.len() as u64, stamp(now)));
         prop_assert_eq!(f.fin_client, fl & flags::FIN != 0);
         prop_assert_eq!(f.client_rst, fl & flags::RST != 0);
         prop_assert!(!f.reset);
-        prop_assert_eq!(f.closed_ms, 0);
+        prop_assert_eq!(f.closed_ms, None);
 
         // Inverse: the original bytes, checksums included.
         undo_front(&mut buf, &t, vip);

@@ -254,6 +254,23 @@ proptest! {
     /// A back-end seq s is s' for the client; the client's ack s' + n is
     /// s + n for the back-end, for every n, across the wrap.
     #[test]
+    fn halves_make_the_whole(
+        fe_isn in wrapping_u32(),
+        be_isn in wrapping_u32(),
+        fe_ts in wrapping_u32(),
+        be_ts in wrapping_u32(),
+        fe_ws in any::<u8>(),
+        be_ws in any::<u8>(),
+    ) {
+        // The front-end knows its half at the handoff, the back-end's
+        // answer completes it (src/handoff.rs, reply).
+        prop_assert_eq!(
+            Translation::frontend_half(fe_isn, fe_ts, fe_ws).with_backend(be_isn, be_ts, be_ws),
+            Translation::new(fe_isn, be_isn, fe_ts, be_ts, fe_ws, be_ws)
+        );
+    }
+
+    #[test]
     fn seq_ack_round_trip(t in translation(), s in wrapping_u32(), n in wrapping_u32()) {
         let client = t.seq_to_client(s);
         prop_assert_eq!(t.ack_to_backend(client.wrapping_add(n)), s.wrapping_add(n));
