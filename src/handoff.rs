@@ -798,9 +798,12 @@ pub(crate) fn going_away(rt: &Runtime) {
 
 /// Most flows one garbage-collection pass removes.
 const GC_BATCH: usize = 256;
-/// A garbage-collection pass (every 250 ms) walks this part of the table:
-/// the whole table once a second, a bounded time with the writer lock.
+/// A garbage-collection pass (every 250 ms) walks this part of a table of
+/// more than [`GC_SMALL`] flows: the whole table once a second, a bounded
+/// time with the writer lock. A smaller table is walked whole every pass.
 const GC_PARTS: usize = 4;
+/// See [`GC_PARTS`].
+const GC_SMALL: usize = 4096;
 /// Most batches of [`GC_BATCH`] one pass removes (8192 flows a second).
 const GC_ROUNDS: usize = 8;
 
@@ -836,9 +839,14 @@ pub(crate) fn gc_main(rt: &Runtime) {
         let net = rt.net.get();
         // Many connections may end at once: a full batch is sent on and
         // the sweep goes on where it stopped, up to GC_ROUNDS batches.
+        let parts = if rt.conns.len() > GC_SMALL {
+            GC_PARTS
+        } else {
+            1
+        };
         for _ in 0..GC_ROUNDS {
             vec::clear(&mut done);
-            rt.conns.gc_sweep(GC_PARTS, &mut done, |f| {
+            rt.conns.gc_sweep(parts, &mut done, |f| {
                 f.expired(now, idle).or_else(|| server_gone(net, f))
             });
             for (f, why) in done.iter() {

@@ -15,7 +15,10 @@
 #     listener answers with SYN cookies), and a real client is served;
 #   - a service with max-conns 3: a fourth client at once is reset
 #     (handoffs-refused), one after a client left is served; service list,
-#     -j and save show the limit.
+#     -j and save show the limit;
+#   - baton.ko loaded with conn_max=3: the front-end's table holds three
+#     flows, a fourth client at once is reset (handoffs-failed) while the
+#     three go on, one after a client left is served.
 #
 # guests: 1
 # memory: 1024M
@@ -114,17 +117,13 @@ wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats
 mem=$(baton_stat fe memory)
 ((mem <= mem0)) || fail "memory after the SYN flood: $mem bytes, before $mem0"
 
-# A service with max-conns 3: a fourth client at once is reset, a client
-# after one of the three left is served.
-bctl fe service add "$vip:81" max-conns 3
-bctl fe backend add "$vip:81" "198.18.5.3:$be_port" peer 2
-check_eq "max-conns listed" "$(bctl fe -j service list | jq -c '.[] | select(.port == 81) | ."max-conns"')" 3
-bctl fe service list | grep -q "^TCP  $vip:81 lc max-conns 3\$" || fail "service list: no max-conns 3"
-bctl fe save | grep -q "^service add $vip:81 scheduler lc max-conns 3\$" || fail "save: no max-conns 3"
-wait_listen fe 81
-refused0=$(baton_stat fe handoffs-refused)
-ns_exec cl timeout 60 python3 - "$vip" <<'PY' || fail "max-conns client check failed"
+# held_clients PORT: three clients served and held, a fourth reset, then
+# one more served after one of the three left.
+held_clients() {
+	ns_exec cl timeout 60 python3 - "$vip" "$1" <<'PY'
 import socket, sys, time
+
+addr = (sys.argv[1], int(sys.argv[2]))
 
 def get(s):
     s.sendall(b"GET /gen/1000 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -138,23 +137,48 @@ def get(s):
 
 held = []
 for i in range(3):
-    s = socket.create_connection((sys.argv[1], 81), timeout=10)
+    s = socket.create_connection(addr, timeout=10)
     assert get(s), f"client {i} not served"
     held.append(s)
-s = socket.create_connection((sys.argv[1], 81), timeout=10)
+s = socket.create_connection(addr, timeout=10)
 try:
     served = get(s)
 except ConnectionResetError:
     served = False
-assert not served, "a fourth client was served over max-conns 3"
+assert not served, "a fourth client was served past the limit"
 print("fourth client reset", flush=True)
+for i, h in enumerate(held):
+    assert get(h), f"held client {i} not served again"
 held.pop().close()
 time.sleep(4)
-s = socket.create_connection((sys.argv[1], 81), timeout=10)
+s = socket.create_connection(addr, timeout=10)
 assert get(s), "a client after one left was not served"
 print("client after one left served")
 PY
+}
+
+# A service with max-conns 3: a fourth client at once is reset, a client
+# after one of the three left is served.
+bctl fe service add "$vip:81" max-conns 3
+bctl fe backend add "$vip:81" "198.18.5.3:$be_port" peer 2
+check_eq "max-conns listed" "$(bctl fe -j service list | jq -c '.[] | select(.port == 81) | ."max-conns"')" 3
+bctl fe service list | grep -q "^TCP  $vip:81 lc max-conns 3\$" || fail "service list: no max-conns 3"
+bctl fe save | grep -q "^service add $vip:81 scheduler lc max-conns 3\$" || fail "save: no max-conns 3"
+wait_listen fe 81
+refused0=$(baton_stat fe handoffs-refused)
+held_clients 81 || fail "max-conns client check failed"
 check_eq "refusals counted" "$(($(baton_stat fe handoffs-refused) - refused0))" 1
+
+# The table's own limit: conn_max flows per namespace.
+baton_unload
+baton_load conn_max=3
+baton_star fe 198.18.5.2 be1 198.18.5.3
+bctl fe service add "$vip:$port"
+bctl fe backend add "$vip:$port" "198.18.5.3:$be_port" peer 2
+wait_listen fe "$port"
+failed0=$(baton_stat fe handoffs-failed)
+held_clients "$port" || fail "conn_max client check failed"
+check_eq "table-full refusals counted" "$(($(baton_stat fe handoffs-failed) - failed0))" 1
 
 baton_unload
 echo "limits: ok"
