@@ -21,16 +21,12 @@ use crate::{
     sys::{
         bhlock::{new_bh_spinlock, BhSpinLock},
         netfilter::{SkBuff, Verdict},
-        rcuhash::{Keyed, RcuHash},
+        rcuhash::{Keyed, RcuHash, Removal},
         skb::Csum,
     },
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Mutex};
-
-/// Buckets that [`Conns::gc_sweep`] walks in one call (under the table's
-/// writer lock, with bottom halves off).
-const SWEEP_CHUNK: usize = 256;
 
 /// Front-end flows of one service to one of its back-ends: what the `lc`
 /// scheduler and `max-conns` count (IPVS keeps `activeconns` in its
@@ -220,7 +216,8 @@ impl Conns {
         });
         if let Some((vip, was)) = old {
             let _ = count(&mut dests, &vip, &was, -1);
-            // A slot exists: the old one was just freed or still is.
+            // Out of memory for a new destination, the flow goes uncounted
+            // (`lc` and `max-conns` see one flow fewer until it ends).
             let _ = count(&mut dests, &vip, &backend, 1);
         }
     }
@@ -237,16 +234,16 @@ impl Conns {
         pick: impl FnMut(&FlowCell) -> bool,
         limit: usize,
         mut out: impl FnMut(&FlowCell),
-    ) -> usize {
-        let n = self.table.remove_where(buckets, pick, limit, |c| {
+    ) -> Removal {
+        let r = self.table.remove_where(buckets, pick, limit, |c| {
             let f = c.get();
             if f.role == Role::Front {
                 let _ = count(&mut self.dests.lock(), &f.vip, &f.backend, -1);
             }
             out(c)
         });
-        self.len.fetch_sub(n, Ordering::Relaxed);
-        n
+        self.len.fetch_sub(r.removed, Ordering::Relaxed);
+        r
     }
 
     /// The bucket range of `hash` alone.
@@ -301,13 +298,13 @@ impl Conns {
     /// Removes the flows that `expired` picks, as many as fit `out`'s
     /// capacity, into `out` with the reason. Process context.
     pub(crate) fn drain(&self, out: &mut KVec<(Flow, u8)>, expired: impl Fn(&Flow) -> Option<u8>) {
-        self.drain_in(0..usize::MAX, out, expired);
+        let _ = self.drain_in(0..usize::MAX, out, expired);
     }
 
     /// [`Conns::drain`] for the next part of the table: a call walks up to
-    /// `1 / parts` of the buckets, in chunks that each take the writer lock
-    /// once, so that `parts` calls go over all of them. A call that fills
-    /// `out` stops there, and the next one goes on from that chunk.
+    /// `1 / parts` of the buckets, so that `parts` calls go over all of
+    /// them. A call that fills `out` stops there, and the next one goes on
+    /// from that bucket.
     pub(crate) fn gc_sweep(
         &self,
         parts: usize,
@@ -318,25 +315,19 @@ impl Conns {
         let step = n.div_ceil(parts.max(1));
         let from = self.sweep.load(Ordering::Relaxed) % n;
         let to = (from + step).min(n);
-        let mut b = from;
-        while b < to {
-            let end = (b + SWEEP_CHUNK).min(to);
-            self.drain_in(b..end, out, &expired);
-            if out.len() >= out.capacity() {
-                break;
-            }
-            b = end;
-        }
+        let next = self.drain_in(from..to, out, expired);
         // Only the garbage collector sweeps: a plain store is enough.
-        self.sweep.store(b % n, Ordering::Relaxed);
+        self.sweep.store(next % n, Ordering::Relaxed);
     }
 
+    /// [`Conns::drain`] over the buckets of `buckets`; returns the first
+    /// bucket it did not finish.
     fn drain_in(
         &self,
         buckets: core::ops::Range<usize>,
         out: &mut KVec<(Flow, u8)>,
         expired: impl Fn(&Flow) -> Option<u8>,
-    ) {
+    ) -> usize {
         let room = out.capacity().saturating_sub(out.len());
         self.remove_where(
             buckets,
@@ -348,7 +339,8 @@ impl Conns {
                 // Capacity reserved: cannot fail.
                 let _ = out.push((f, why), GFP_KERNEL);
             },
-        );
+        )
+        .next
     }
 
     /// Copies of the flows that `pick` selects, as many as fit `out`'s

@@ -49,6 +49,19 @@ impl<T: Keyed> RcuHash<T> {
     pub(crate) const BUCKET_SIZE: usize = core::mem::size_of::<bindings::hlist_head>();
 }
 
+/// Buckets that [`RcuHash::remove_where`] walks under one hold of the
+/// writer lock.
+const LOCK_CHUNK: usize = 256;
+
+/// What [`RcuHash::remove_where`] did.
+pub(crate) struct Removal {
+    /// Entries removed.
+    pub(crate) removed: usize,
+    /// The first bucket it did not finish: the range's end, unless it
+    /// stopped at its limit.
+    pub(crate) next: usize,
+}
+
 /// A hash table of `T`.
 ///
 /// # Invariants
@@ -217,34 +230,40 @@ impl<T: Keyed> RcuHash<T> {
 
     /// Unlinks every entry of the buckets in `buckets` (indices, see
     /// [`RcuHash::bucket`]; clamped to the table) that `pick` selects, at
-    /// most `limit`, waits for readers to be done with them, shows each to
-    /// `out` and frees it. Process context only (it sleeps for a grace
-    /// period when it removed any). `pick` runs under the writer lock and
-    /// must not sleep.
+    /// most `limit`, waits for readers to be done with them (one grace
+    /// period), shows each to `out` and frees it. The writer lock is taken
+    /// once per [`LOCK_CHUNK`] buckets, so that inserts are not held up
+    /// long by a walk of a large table. Process context only (it sleeps for
+    /// the grace period when it removed any). `pick` runs under the writer
+    /// lock and must not sleep.
     pub(crate) fn remove_where(
         &self,
         buckets: Range<usize>,
         mut pick: impl FnMut(&T) -> bool,
         limit: usize,
         mut out: impl FnMut(&T),
-    ) -> usize {
+    ) -> Removal {
         let mut unlinked: KVec<NonNull<Node<T>>> = KVec::new();
         let end = buckets.end.min(self.buckets.len());
-        let start = buckets.start.min(end);
-        {
+        let mut b = buckets.start.min(end);
+        'chunks: while b < end {
+            let stop = b.saturating_add(LOCK_CHUNK).min(end);
             let mut count = self.writer.lock();
             let _rcu = ReadGuard::new();
-            'buckets: for b in self.buckets.get(start..end).unwrap_or(&[]).iter() {
+            while b < stop {
+                let Some(head) = self.buckets.get(b) else {
+                    break 'chunks;
+                };
                 loop {
                     if unlinked.len() >= limit {
-                        break 'buckets;
+                        break 'chunks;
                     }
                     // SAFETY: we hold the writer lock.
-                    let Some(node) = (unsafe { self.find(b.get(), &mut pick) }) else {
+                    let Some(node) = (unsafe { self.find(head.get(), &mut pick) }) else {
                         break;
                     };
                     if unlinked.push(node, GFP_ATOMIC).is_err() {
-                        break 'buckets;
+                        break 'chunks;
                     }
                     // SAFETY: `node` is linked in this table; the writer lock
                     // serialises list changes. Readers may still see it until
@@ -252,6 +271,7 @@ impl<T: Keyed> RcuHash<T> {
                     unsafe { bindings::baton_hlist_del_rcu((*node.as_ptr()).link.get()) };
                     *count = count.saturating_sub(1);
                 }
+                b += 1;
             }
         }
         let n = unlinked.len();
@@ -266,7 +286,10 @@ impl<T: Keyed> RcuHash<T> {
                 drop(node);
             }
         }
-        n
+        Removal {
+            removed: n,
+            next: b,
+        }
     }
 
     /// Calls `f` on every entry under RCU (`f` must not sleep).
