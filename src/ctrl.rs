@@ -379,6 +379,18 @@ impl Ctrl {
         })
     }
 
+    /// Adds the node ids of the peers whose channel is up to `out` (as many
+    /// as fit its capacity).
+    pub(crate) fn up_peers(&self, out: &mut KVec<u32>) {
+        let run = self.running.lock();
+        for t in run.peers.iter() {
+            if out.len() < out.capacity() && t.data().status().up {
+                // Capacity checked: no allocation.
+                let _ = out.push(t.data().conf.node_id, GFP_ATOMIC);
+            }
+        }
+    }
+
     /// The channel status of peer `node_id`, if it has a thread.
     pub(crate) fn status(&self, node_id: u32) -> Option<PeerStatus> {
         let run = self.running.lock();

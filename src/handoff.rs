@@ -19,6 +19,7 @@
 
 use crate::{
     proto::{
+        config::MAX_PEERS,
         ctrl::{opt_bits, reason, Endpoint, HandoffAck, HandoffReq, IdReason, Message},
         flow::{Answer, Flow, Key, Phase, Role},
         http,
@@ -837,6 +838,19 @@ pub(crate) fn gc_main(rt: &Runtime) {
             continue;
         };
         let net = rt.net.get();
+        let up = KVec::with_capacity(MAX_PEERS, GFP_KERNEL)
+            .ok()
+            .map(|mut v| {
+                rt.ctrl.up_peers(&mut v);
+                v
+            });
+        // A front flow whose client reset it and whose back-end can no
+        // longer send CONN_END (its channel is down: e.g. the node died).
+        let orphan = |f: &Flow| {
+            up.as_ref()
+                .is_some_and(|up| f.peer != 0 && !up.contains(&f.peer) && f.reset_and_quiet(now))
+                .then_some(reason::CLOSED)
+        };
         // Many connections may end at once: a full batch is sent on and
         // the sweep goes on where it stopped, up to GC_ROUNDS batches.
         let parts = if rt.conns.len() > GC_SMALL {
@@ -847,7 +861,9 @@ pub(crate) fn gc_main(rt: &Runtime) {
         for _ in 0..GC_ROUNDS {
             vec::clear(&mut done);
             rt.conns.gc_sweep(parts, &mut done, |f| {
-                f.expired(now, idle).or_else(|| server_gone(net, f))
+                f.expired(now, idle)
+                    .or_else(|| server_gone(net, f))
+                    .or_else(|| orphan(f))
             });
             for (f, why) in done.iter() {
                 if f.role == Role::Back && f.peer != 0 {

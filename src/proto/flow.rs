@@ -368,6 +368,15 @@ impl Flow {
         None
     }
 
+    /// A front-end flow whose client sent an RST and then stayed quiet for
+    /// [`FRONT_FIN_IDLE_MS`]. Over if no CONN_END can come any more (the
+    /// serving peer's channel is down: the caller knows); while the channel
+    /// is up the back-end decides, since only its stack can tell a valid
+    /// RST from a forged one (RFC 5961).
+    pub fn reset_and_quiet(&self, now_ms: u64) -> bool {
+        self.role == Role::Front && self.client_rst && self.idle_ms(now_ms) >= FRONT_FIN_IDLE_MS
+    }
+
     /// Milliseconds since the flow was made (see [`since`]).
     pub fn age_ms(&self, now_ms: u64) -> u64 {
         since(now_ms, self.created_ms)

@@ -1216,6 +1216,45 @@ fn expired_closed_after_linger() {
 }
 
 #[test]
+fn reset_and_quiet_front_only_after_silence() {
+    let mut f = front(Phase::Forwarding);
+    assert!(!f.reset_and_quiet(T0 + FRONT_FIN_IDLE_MS));
+    let mut rst = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::RST,
+        1,
+        0,
+        BuildOptions::default(),
+        b"",
+    ));
+    assert_eq!(client_packet(&mut f, &mut rst, T0 + 10), Verdict::Rewritten);
+    assert!(f.client_rst);
+    // Not over by itself: the back-end's CONN_END decides while it can.
+    assert_eq!(f.expired(T0 + 10 + FRONT_FIN_IDLE_MS, IDLE_MS), None);
+    assert!(!f.reset_and_quiet(T0 + 10 + FRONT_FIN_IDLE_MS - 1));
+    assert!(f.reset_and_quiet(T0 + 10 + FRONT_FIN_IDLE_MS));
+    // A later packet from the client (the RST was refused) restarts it.
+    let mut ack = bytes_of(&seg(CLIENT, VIP, flags::ACK, 2, 3, ts(5, 6), b""));
+    client_packet(&mut f, &mut ack, T0 + 5_000);
+    assert!(!f.reset_and_quiet(T0 + 10 + FRONT_FIN_IDLE_MS));
+    assert!(f.reset_and_quiet(T0 + 5_000 + FRONT_FIN_IDLE_MS));
+    // Never a back-end flow: its GC asks its stack.
+    let mut b = back(Phase::Established);
+    let mut rst = bytes_of(&seg(
+        CLIENT,
+        BACKEND,
+        flags::RST,
+        1,
+        0,
+        BuildOptions::default(),
+        b"",
+    ));
+    client_packet(&mut b, &mut rst, T0 + 10);
+    assert!(b.client_rst && !b.reset_and_quiet(T0 + 10 + IDLE_MS));
+}
+
+#[test]
 fn expired_front_after_client_fin_and_silence() {
     let mut f = front(Phase::Forwarding);
     let mut fin = bytes_of(&seg(
