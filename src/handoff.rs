@@ -785,14 +785,22 @@ pub(crate) fn going_away(rt: &Runtime) {
         if done.is_empty() {
             return;
         }
-        for (f, why) in done.iter() {
-            if f.role == Role::Back && f.peer != 0 {
-                let msg = Message::ConnEnd(IdReason {
-                    id: f.id,
-                    reason: *why,
-                });
-                let _ = rt.ctrl.send(f.peer, &msg);
-            }
+        ended(rt, &done);
+    }
+}
+
+/// Flows just removed: the front-end of each back-end flow hears of it,
+/// a peer by CONN_END, this node (peer 0) by removing its front flow.
+fn ended(rt: &Runtime, done: &[(Flow, u8)]) {
+    for (f, why) in done.iter() {
+        if f.role == Role::Back && f.peer != 0 {
+            let msg = Message::ConnEnd(IdReason {
+                id: f.id,
+                reason: *why,
+            });
+            let _ = rt.ctrl.send(f.peer, &msg);
+        } else if f.role == Role::Back {
+            rt.conns.remove_front_id(f.id, 0);
         }
     }
 }
@@ -865,18 +873,7 @@ pub(crate) fn gc_main(rt: &Runtime) {
                     .or_else(|| server_gone(net, f))
                     .or_else(|| orphan(f))
             });
-            for (f, why) in done.iter() {
-                if f.role == Role::Back && f.peer != 0 {
-                    let msg = Message::ConnEnd(IdReason {
-                        id: f.id,
-                        reason: *why,
-                    });
-                    let _ = rt.ctrl.send(f.peer, &msg);
-                } else if f.role == Role::Back {
-                    // The front-end is this node.
-                    rt.conns.remove_front_id(f.id, 0);
-                }
-            }
+            ended(rt, &done);
             if done.len() < GC_BATCH {
                 break;
             }
