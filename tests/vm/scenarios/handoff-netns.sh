@@ -133,11 +133,12 @@ for ns in fe be1 be2; do
 	wait_for -t 15 active_is "$ns" 0 || fail "$ns still has $(stat "$ns" active) connections"
 done
 # While a connection is open, both ends list it: the client asks, gets
-# its answer and keeps its side open for 8 s.
+# its answer and keeps its side open for 8 s (40 s on the debug kernel,
+# where each batonctl below takes seconds).
 (
 	printf 'GET /name HTTP/1.0\r\nHost: x\r\n\r\n'
-	sleep 8
-) | ns_exec cl timeout 30 socat -t 10 - "TCP:$vip:$port" >"$work/held" &
+	sleep $((8 * BATON_SLOW))
+) | ns_exec cl timeout $((30 * BATON_SLOW)) socat -t 10 - "TCP:$vip:$port" >"$work/held" &
 held_pid=$!
 forwarding() {
 	bctl fe -j conn list | jq -e '.total == 1 and .conns[0].state == "forwarding"' >/dev/null
