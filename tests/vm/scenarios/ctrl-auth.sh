@@ -143,6 +143,7 @@ check_eq "no connection state on a" "$(ns_exec a "$BATONCTL" -j conn list | jq .
 # 1000 silent connections from m at once, while b restarts its channel:
 # b's handshake is not held up behind m's.
 dmesg -C
+flood_start=$SECONDS
 ns_exec m timeout 120 python3 "$tool" "$a_addr" 7300 1 flood 1000 >"$work/flood" 2>&1 &
 flood=$!
 sleep 1
@@ -150,10 +151,14 @@ ns_exec b "$BATONCTL" config set key-file "$work/key" # a new key object: b reco
 wait_for -t 15 peer_is a 3 up || fail "b could not reconnect during the flood"
 check_ge "a-b connects after b's restart" "$(peer_field a 3 connects)" $((connects + 1))
 wait "$flood" || fail "flood: $(cat "$work/flood")"
-log "$(cat "$work/flood")"
+flood_secs=$((SECONDS - flood_start))
+log "$(cat "$work/flood") (${flood_secs}s)"
 refused=$(dmesg | grep -c 'refused: too many handshakes pending' || true)
 check_ge "flood refusals logged" "$refused" 1
-((refused <= 50)) || fail "flood log not rate-limited: $refused lines"
+# net_ratelimit: a burst of 10 lines per 5 s (the debug kernel takes
+# longer over the 1000 connections, so it may log more of them).
+most=$((10 * (flood_secs / 5 + 2)))
+((refused <= most)) || fail "flood log not rate-limited: $refused lines in ${flood_secs}s (at most $most)"
 check_eq "a-b channel after the flood" "$(peer_field a 3 state)" up
 
 ns_exec a "$BATONCTL" peer del 1
