@@ -222,7 +222,7 @@ impl Command<Baton> for ConnGet {
                 r.put_u32(conn_attr::PEER, f.peer)?;
                 r.put_u64(conn_attr::AGE_MS, f.age_ms(now), pad)?;
                 r.put_u64(conn_attr::IDLE_MS, f.idle_ms(now), pad)?;
-                r.put_u64(conn_attr::PACKETS, f.packets, pad)?;
+                r.put_u64(conn_attr::PACKETS, f.packets.into(), pad)?;
                 r.put_u64(conn_attr::BYTES, f.bytes, pad)
             })?;
         }

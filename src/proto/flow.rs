@@ -211,11 +211,12 @@ pub struct Flow {
     pub created_ms: u32,
     /// Last packet ([`stamp`]).
     pub last_ms: u32,
-    /// When the flow started to close (FIN both ways or RST), if it did
-    /// ([`stamp`]).
-    pub closed_ms: Option<u32>,
-    /// Packets this node rewrote or passed for the flow.
-    pub packets: u64,
+    /// When the flow started to close ([`stamp`]); meaningful once
+    /// [`Flow::closing`] (see [`Flow::closed_at`]).
+    pub closed_ms: u32,
+    /// Packets this node rewrote or passed for the flow (stops at
+    /// `u32::MAX`: a flow stays small).
+    pub packets: u32,
     /// Bytes of those packets (IP total length).
     pub bytes: u64,
 }
@@ -250,7 +251,7 @@ impl Flow {
             client_rst: false,
             created_ms: stamp(now_ms),
             last_ms: stamp(now_ms),
-            closed_ms: None,
+            closed_ms: 0,
             packets: 0,
             bytes: 0,
         }
@@ -268,8 +269,9 @@ impl Flow {
     }
 
     fn account(&mut self, h: &TcpHeader, from_client: bool, now_ms: u64) {
+        let was_closing = self.closing();
         self.last_ms = stamp(now_ms);
-        self.packets += 1;
+        self.packets = self.packets.saturating_add(1);
         self.bytes += (h.ip_header_len + h.tcp_header_len + h.payload_len) as u64;
         if h.has_flags(flags::RST) {
             if from_client {
@@ -285,8 +287,8 @@ impl Flow {
                 self.fin_server = true;
             }
         }
-        if self.closed_ms.is_none() && (self.reset || self.fin_client && self.fin_server) {
-            self.closed_ms = Some(stamp(now_ms));
+        if !was_closing && self.closing() {
+            self.closed_ms = stamp(now_ms);
         }
     }
 
@@ -349,7 +351,7 @@ impl Flow {
     /// longer than `idle_ms`.
     pub fn expired(&self, now_ms: u64, idle_ms: u64) -> Option<u8> {
         if self
-            .closed_ms
+            .closed_at()
             .is_some_and(|c| since(now_ms, c) >= CLOSE_LINGER_MS)
         {
             return Some(super::ctrl::reason::CLOSED);
@@ -366,6 +368,17 @@ impl Flow {
             return Some(super::ctrl::reason::IDLE);
         }
         None
+    }
+
+    /// Whether the connection is closing: FIN both ways, or an RST from the
+    /// server's stack.
+    pub fn closing(&self) -> bool {
+        self.reset || self.fin_client && self.fin_server
+    }
+
+    /// When the flow started to close, if it is closing.
+    pub fn closed_at(&self) -> Option<u32> {
+        self.closing().then_some(self.closed_ms)
     }
 
     /// A front-end flow whose client sent an RST and then stayed quiet for
