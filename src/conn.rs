@@ -150,6 +150,11 @@ impl Conns {
         (n << 32) | u64::from(self.hash(key))
     }
 
+    /// Number of buckets.
+    pub(crate) fn buckets(&self) -> usize {
+        self.table.buckets()
+    }
+
     /// Most flows the table keeps.
     pub(crate) fn max(&self) -> usize {
         self.max

@@ -813,6 +813,9 @@ const GC_BATCH: usize = 256;
 const GC_PARTS: usize = 4;
 /// See [`GC_PARTS`].
 const GC_SMALL: usize = 4096;
+/// Most buckets a pass walks: a large table (`conn_tab_bits` 17: 131072
+/// buckets) is walked in parts whatever it holds (every 2 s in all).
+const GC_PASS_BUCKETS: usize = 16384;
 /// Most batches of [`GC_BATCH`] one pass removes (8192 flows a second).
 const GC_ROUNDS: usize = 8;
 
@@ -861,11 +864,11 @@ pub(crate) fn gc_main(rt: &Runtime) {
         };
         // Many connections may end at once: a full batch is sent on and
         // the sweep goes on where it stopped, up to GC_ROUNDS batches.
-        let parts = if rt.conns.len() > GC_SMALL {
+        let parts = (rt.conns.buckets() / GC_PASS_BUCKETS).max(if rt.conns.len() > GC_SMALL {
             GC_PARTS
         } else {
             1
-        };
+        });
         for _ in 0..GC_ROUNDS {
             vec::clear(&mut done);
             rt.conns.gc_sweep(parts, &mut done, |f| {
