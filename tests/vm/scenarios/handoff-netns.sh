@@ -133,12 +133,15 @@ for ns in fe be1 be2; do
 	wait_for -t 15 active_is "$ns" 0 || fail "$ns still has $(stat "$ns" active) connections"
 done
 # While a connection is open, both ends list it: the client asks, gets
-# its answer and keeps its side open for 8 s (40 s on the debug kernel,
-# where each batonctl below takes seconds).
+# its answer and keeps its side open until the checks below are done
+# (each batonctl takes seconds on a busy host or the debug kernel).
 (
 	printf 'GET /name HTTP/1.0\r\nHost: x\r\n\r\n'
-	sleep $((8 * BATON_SLOW))
-) | ns_exec cl timeout $((30 * BATON_SLOW)) socat -t 10 - "TCP:$vip:$port" >"$work/held" &
+	for _ in $(seq $((300 * BATON_SLOW))); do
+		[ ! -e "$work/release" ] || break
+		sleep 0.2
+	done
+) | ns_exec cl timeout $((90 * BATON_SLOW)) socat -t 10 - "TCP:$vip:$port" >"$work/held" &
 held_pid=$!
 forwarding() {
 	bctl fe -j conn list | jq -e '.total == 1 and .conns[0].state == "forwarding"' >/dev/null
@@ -159,6 +162,7 @@ bctl "$be" conn list
 conn=$(bctl "$be" -j conn list | jq -c '.conns[0] | [.role, .state, .client, .vip, .peer]')
 [[ $conn == '["back","established","198.18.1.1:'*'","198.18.1.100:80",1]' ]] ||
 	fail "back-end conn list: $conn"
+touch "$work/release"
 wait "$held_pid" || fail "held connection failed"
 grep -qx "$be" "$work/held" || fail "held connection: want $be's name, got $(cat "$work/held")"
 
