@@ -19,7 +19,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 help:
 	@echo 'baton make targets:'
 	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
-	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~30 min;'
+	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~45 min;'
 	@echo '              BENCH_QUICK=1: ~5 min); writes bench/results/<date>.json and PNG plots'
 	@echo '  check       run all tests: lint, host (cargo test), fuzz (15 s a target), VM scenarios; ends with "N passed, N failed"'
 	@echo '  fuzz        run each cargo-fuzz target (packet, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
