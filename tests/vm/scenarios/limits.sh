@@ -48,7 +48,7 @@ want=$(sha256sum <"$work/www/page" | cut -d' ' -f1)
 ns_exec be1 python3 "$BATON_REPO/tests/vm/tools/httpd.py" 198.18.5.3 "$be_port" "$work/www" \
 	>"$work/be1.log" 2>&1 &
 defer kill $!
-wait_listen be1 "$be_port"
+wait_listen be1 "$be_port" 120
 baton_star fe 198.18.5.2 be1 198.18.5.3
 # Slow clients stay on the lists for the whole check.
 bctl fe config set request-timeout-ms 30000
