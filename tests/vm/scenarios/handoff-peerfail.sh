@@ -146,7 +146,7 @@ pending_seen() {
 # its request, its handoff failed for want of an answer (not refused), and
 # its flow is gone.
 check_pending() {
-	wait_for -t 20 test -e "$work/pending.rc" || fail "$1: the waiting client still waits"
+	wait_for -t $((20 * BATON_SLOW)) test -e "$work/pending.rc" || fail "$1: the waiting client still waits"
 	check_eq "$1: the pending handoff failed (no answer came)" \
 		"$(($(bstat fe handoffs-failed) - failed0))" 1
 	check_eq "$1: the pending handoff was not refused" \
@@ -157,8 +157,8 @@ check_pending() {
 	cut=$(($(cat "$work/pending.end") - $2))
 	log "$1: waiting client: curl rc $rc ($(cat "$work/pending.err")) ${ms} ms after it connected, ${cut} ms after the cut"
 	[ "$rc" = 56 ] || [ "$rc" = 52 ] || fail "$1: the waiting client was not reset (curl rc $rc)"
-	((ms < 3500)) || fail "$1: the waiting client was reset only after $ms ms"
-	wait_for -t 10 sh -c "! ip netns exec fe $BATONCTL -j conn list | jq -e '.conns[] | select(.vip == \"$vip:83\")' >/dev/null" ||
+	((ms < 3500 * BATON_SLOW)) || fail "$1: the waiting client was reset only after $ms ms"
+	wait_for -t $((10 * BATON_SLOW)) sh -c "! ip netns exec fe $BATONCTL -j conn list | jq -e '.conns[] | select(.vip == \"$vip:83\")' >/dev/null" ||
 		fail "$1: the front-end keeps the refused connection's flow"
 }
 
@@ -179,7 +179,7 @@ be_up
 defer kill_be
 bctl fe config set node-id 1
 bctl fe peer add 2 198.18.2.2
-wait_for -t 60 peer_is up || fail "channel to be1 not up"
+wait_for -t $((60 * BATON_SLOW)) peer_is up || fail "channel to be1 not up"
 # :80 be1 only; :82 be1 and the front-end's own server.
 bctl fe service add "$vip:80"
 bctl fe backend add "$vip:80" "198.18.1.3:$be_port" peer 2
@@ -201,16 +201,16 @@ connects0=$(peer_field connects)
 # 4 MB at 100 KB/s: 40 s, long enough to see all ten at once on a busy
 # host.
 downloads 10 90 100k $((4 * mb))
-wait_for -t 60 sh -c "ip netns exec fe $BATONCTL -j stats | jq -e '.active >= 10'" ||
+wait_for -t $((60 * BATON_SLOW)) sh -c "ip netns exec fe $BATONCTL -j stats | jq -e '.active >= 10'" ||
 	fail "1: the downloads were not all handed off"
 rm -f "$work/pending.rc"
 pending
-wait_for -t 10 pending_seen || fail "1: no handoff waiting"
+wait_for -t $((10 * BATON_SLOW)) pending_seen || fail "1: no handoff waiting"
 cut=$(ms_now)
 ip -n be1 link set eth1 down
 log "1: be1's control link down"
 check_pending 1 "$cut"
-wait_for -t 10 peer_is down || fail "1: the front-end did not notice"
+wait_for -t $((10 * BATON_SLOW)) peer_is down || fail "1: the front-end did not notice"
 log "1: peer down after $(($(ms_now) - cut)) ms"
 t0=$(ms_now)
 rc=0
@@ -218,21 +218,21 @@ msg=$(ns_exec cl curl -sS --max-time 10 "http://$vip/name" 2>&1) || rc=$?
 ms=$(($(ms_now) - t0))
 log "1: new connection, peer down: curl rc $rc after $ms ms: $msg"
 [ "$rc" = 56 ] || [ "$rc" = 52 ] || fail "1: want a reset, got rc $rc"
-((ms < 2000)) || fail "1: reset took $ms ms"
+((ms < 2000 * BATON_SLOW)) || fail "1: reset took $ms ms"
 check_eq "1: peer down, a service with a local back-end" \
 	"$(ns_exec cl curl -sS --max-time 10 "http://$vip:82/name")" fe
 for i in $(seq 1 10); do
-	wait_for -t 120 test -e "$work/dl.$i.rc" || fail "1: download $i hangs"
+	wait_for -t $((120 * BATON_SLOW)) test -e "$work/dl.$i.rc" || fail "1: download $i hangs"
 	check_eq "1: download $i during the cut: curl rc" "$(cat "$work/dl.$i.rc")" 0
 	check_eq "1: download $i during the cut: sha256" "$(sha256sum <"$work/dl.$i" | cut -d' ' -f1)" "$want4"
 done
 for ns in fe be1; do
-	wait_for -t 30 active_is "$ns" 0 || fail "1: $ns keeps flows: $(bctl "$ns" conn list)"
+	wait_for -t $((30 * BATON_SLOW)) active_is "$ns" 0 || fail "1: $ns keeps flows: $(bctl "$ns" conn list)"
 done
 log "1: no flow left on either node"
 ns_exec be1 tc qdisc del dev eth1 root
 ip -n be1 link set eth1 up
-wait_for -t 60 peer_is up || fail "1: the channel did not come back"
+wait_for -t $((60 * BATON_SLOW)) peer_is up || fail "1: the channel did not come back"
 check_eq "1: channel connects" "$(peer_field connects)" $((connects0 + 1))
 got=$(ns_exec cl curl -sS --max-time 30 "http://$vip/gen/$mb" | sha256sum | cut -d' ' -f1)
 check_eq "1: fresh handoff after the link returned, sha256" "$got" "$want"
@@ -246,11 +246,11 @@ check_eq "1: fresh handoff after the link returned, sha256" "$got" "$want"
 rm -f "$work"/dl.*
 # 16 MB: more than the client's receive buffer can hold.
 downloads 10 40 20k $((16 * mb))
-wait_for -t 60 sh -c "ip netns exec fe $BATONCTL -j stats | jq -e '.active >= 10'" ||
+wait_for -t $((60 * BATON_SLOW)) sh -c "ip netns exec fe $BATONCTL -j stats | jq -e '.active >= 10'" ||
 	fail "2: the downloads were not all handed off"
 rm -f "$work/pending.rc"
 pending
-wait_for -t 10 pending_seen || fail "2: no handoff waiting"
+wait_for -t $((10 * BATON_SLOW)) pending_seen || fail "2: no handoff waiting"
 cut=$(ms_now)
 ip -n be1 link del eth1
 ip -n be1 link del eth0
@@ -258,20 +258,20 @@ kill_be
 ip netns del be1
 log "2: be1's links deleted, server killed, namespace deleted"
 check_pending 2 "$cut"
-wait_for -t 10 peer_is down || fail "2: the front-end did not notice"
+wait_for -t $((10 * BATON_SLOW)) peer_is down || fail "2: the front-end did not notice"
 log "2: peer down after $(($(ms_now) - cut)) ms"
 for i in $(seq 1 10); do
-	wait_for -t 60 test -e "$work/dl.$i.rc" || fail "2: download $i hangs beyond its limit"
+	wait_for -t $((60 * BATON_SLOW)) test -e "$work/dl.$i.rc" || fail "2: download $i hangs beyond its limit"
 	check_eq "2: download $i: curl rc (its own time limit)" "$(cat "$work/dl.$i.rc")" 28
 done
-wait_for -t 40 active_is fe 0 || fail "2: the front-end keeps flows: $(bctl fe conn list)"
+wait_for -t $((40 * BATON_SLOW)) active_is fe 0 || fail "2: the front-end keeps flows: $(bctl fe conn list)"
 log "2: no flow left on the front-end"
 be_up
-wait_for -t 60 peer_is up || fail "2: the channel did not come back"
+wait_for -t $((60 * BATON_SLOW)) peer_is up || fail "2: the channel did not come back"
 got=$(ns_exec cl curl -sS --max-time 30 "http://$vip/gen/$mb" | sha256sum | cut -d' ' -f1)
 check_eq "2: fresh handoff to the new back-end, sha256" "$got" "$want"
 for ns in fe be1; do
-	wait_for -t 30 active_is "$ns" 0 || fail "$ns keeps flows at the end: $(bctl "$ns" conn list)"
+	wait_for -t $((30 * BATON_SLOW)) active_is "$ns" 0 || fail "$ns keeps flows at the end: $(bctl "$ns" conn list)"
 done
 kill_be
 baton_unload
