@@ -365,7 +365,9 @@ def plots(rows, scale, out, name):
                     ax.plot(xs, ys, marker="o", label=mode, color=f"C{MODES.index(mode)}")
                 ax.set_xticks(range(len(sizes)))
                 ax.set_xticklabels(sizes)
-                if logy:
+                # A panel whose values are all 0 (e.g. front-end CPU below
+                # the tick resolution) cannot be drawn on a log scale.
+                if logy and any(y and y > 0 for line in ax.get_lines() for y in line.get_ydata()):
                     ax.set_yscale("log")
                 ax.set_title(f"{conn}, {conc} conn.", fontsize=9)
                 ax.grid(True, which="both", alpha=0.3)
