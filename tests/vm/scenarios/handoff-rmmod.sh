@@ -34,7 +34,7 @@ require_cmd ip curl python3 sha256sum jq ss
 
 readonly vip=198.18.0.100 be_port=8080
 readonly conns=${BATON_RMMOD_CONNS:-200}
-readonly bound=30
+readonly bound=$((30 * BATON_SLOW))
 readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py"
 readonly loadclient="$BATON_REPO/tests/vm/tools/loadclient.py"
 work=$(mktemp -d)
