@@ -134,14 +134,16 @@ for ns in fe be1 be2; do
 done
 # While a connection is open, both ends list it: the client asks, gets
 # its answer and keeps its side open until the checks below are done
-# (each batonctl takes seconds on a busy host or the debug kernel).
+# (each batonctl takes seconds on a busy host or the debug kernel): socat
+# keeps the connection for -t seconds after the server's FIN, and closes
+# it once its input ends too.
 (
 	printf 'GET /name HTTP/1.0\r\nHost: x\r\n\r\n'
 	for _ in $(seq $((300 * BATON_SLOW))); do
 		[ ! -e "$work/release" ] || break
 		sleep 0.2
 	done
-) | ns_exec cl timeout $((90 * BATON_SLOW)) socat -t 10 - "TCP:$vip:$port" >"$work/held" &
+) | ns_exec cl timeout $((90 * BATON_SLOW)) socat -t $((60 * BATON_SLOW)) - "TCP:$vip:$port" >"$work/held" &
 held_pid=$!
 forwarding() {
 	bctl fe -j conn list | jq -e '.total == 1 and .conns[0].state == "forwarding"' >/dev/null
