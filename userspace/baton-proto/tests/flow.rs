@@ -66,6 +66,19 @@ fn back(phase: Phase) -> Flow {
     f
 }
 
+/// A bare RST from `from` to `to` (seq 1), as bytes.
+fn rst_bytes(from: Endpoint, to: Endpoint) -> Vec<u8> {
+    bytes_of(&seg(
+        from,
+        to,
+        flags::RST,
+        1,
+        0,
+        BuildOptions::default(),
+        b"",
+    ))
+}
+
 fn seg<'a>(
     from: Endpoint,
     to: Endpoint,
@@ -1123,15 +1136,7 @@ fn times_across_the_32_bit_wrap() {
 
     let mut b = back(Phase::Established);
     b.created_ms = stamp(t);
-    let mut rst = bytes_of(&seg(
-        BACKEND,
-        CLIENT,
-        flags::RST,
-        1,
-        0,
-        BuildOptions::default(),
-        b"",
-    ));
+    let mut rst = rst_bytes(BACKEND, CLIENT);
     server_packet(&mut b, &mut rst, t + 999);
     assert_eq!(b.closed_at(), Some(stamp(t + 999)));
     assert_eq!(b.expired(t + 999 + CLOSE_LINGER_MS - 1, u64::MAX), None);
@@ -1165,28 +1170,12 @@ fn flow_fits_a_128_byte_table_node() {
 fn expired_closed_after_linger() {
     let mut b = back(Phase::Established);
     // A client's RST leaves the flow open: the server's stack decides.
-    let mut rst = bytes_of(&seg(
-        CLIENT,
-        BACKEND,
-        flags::RST,
-        1,
-        0,
-        BuildOptions::default(),
-        b"",
-    ));
+    let mut rst = rst_bytes(CLIENT, BACKEND);
     assert_eq!(client_packet(&mut b, &mut rst, T0 + 50), Verdict::Pass);
     assert!(b.client_rst && !b.reset);
     assert_eq!(b.closed_at(), None);
     // The server's RST closes it.
-    let mut rst = bytes_of(&seg(
-        BACKEND,
-        CLIENT,
-        flags::RST,
-        1,
-        0,
-        BuildOptions::default(),
-        b"",
-    ));
+    let mut rst = rst_bytes(BACKEND, CLIENT);
     assert_eq!(
         server_packet(&mut b, &mut rst, T0 + 100),
         Verdict::Rewritten
@@ -1208,15 +1197,7 @@ fn expired_closed_after_linger() {
     // A front-end flow stays after its client's RST (the back-end's stack
     // decides, and its CONN_END ends the flow), until it idles out.
     let mut f = front(Phase::Forwarding);
-    let mut rst = bytes_of(&seg(
-        CLIENT,
-        VIP,
-        flags::RST,
-        1,
-        0,
-        BuildOptions::default(),
-        b"",
-    ));
+    let mut rst = rst_bytes(CLIENT, VIP);
     client_packet(&mut f, &mut rst, T0 + 5);
     assert_eq!(f.expired(T0 + 5 + CLOSE_LINGER_MS, IDLE_MS), None);
     assert_eq!(f.expired(T0 + 5 + IDLE_MS, IDLE_MS), Some(reason::IDLE));
@@ -1226,15 +1207,7 @@ fn expired_closed_after_linger() {
 fn reset_and_quiet_front_only_after_silence() {
     let mut f = front(Phase::Forwarding);
     assert!(!f.reset_and_quiet(T0 + FRONT_FIN_IDLE_MS));
-    let mut rst = bytes_of(&seg(
-        CLIENT,
-        VIP,
-        flags::RST,
-        1,
-        0,
-        BuildOptions::default(),
-        b"",
-    ));
+    let mut rst = rst_bytes(CLIENT, VIP);
     assert_eq!(client_packet(&mut f, &mut rst, T0 + 10), Verdict::Rewritten);
     assert!(f.client_rst);
     // Not over by itself: the back-end's CONN_END decides while it can.
@@ -1248,15 +1221,7 @@ fn reset_and_quiet_front_only_after_silence() {
     assert!(f.reset_and_quiet(T0 + 5_000 + FRONT_FIN_IDLE_MS));
     // Never a back-end flow: its GC asks its stack.
     let mut b = back(Phase::Established);
-    let mut rst = bytes_of(&seg(
-        CLIENT,
-        BACKEND,
-        flags::RST,
-        1,
-        0,
-        BuildOptions::default(),
-        b"",
-    ));
+    let mut rst = rst_bytes(CLIENT, BACKEND);
     client_packet(&mut b, &mut rst, T0 + 10);
     assert!(b.client_rst && !b.reset_and_quiet(T0 + 10 + IDLE_MS));
 }
