@@ -37,6 +37,7 @@ import time
 def slowloris(addr, port, n, secs):
     srcs = os.environ.get("SRC", "").split() or [None]
     socks = []
+    t0 = time.monotonic()
     for i in range(n):
         s = socket.socket()
         src = srcs[i % len(srcs)]
@@ -47,6 +48,7 @@ def slowloris(addr, port, n, secs):
         if i % 2:
             s.sendall(b"GET /slow HTTP/1.1\r\nHost: slow.example\r\nX-a: ")
         socks.append(s)
+    print(f"opened {n} in {time.monotonic() - t0:.1f}s", flush=True)
     end = time.monotonic() + secs
     while time.monotonic() < end:
         time.sleep(0.2)
