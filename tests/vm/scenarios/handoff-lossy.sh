@@ -79,11 +79,15 @@ resets() {
 	echo $(($(snmp_get cl Tcp EstabResets) + $(snmp_get cl Tcp AttemptFails)))
 }
 
-# front_state_is STATE PORT: the front-end has a connection from the client
-# to VIP:PORT in STATE.
-front_state_is() {
-	bctl fe -j conn list | jq -e --arg v "$vip:$2" --arg s "$1" \
-		'[.conns[] | select(.role == "front" and .vip == $v and .state == $s)] | length > 0' >/dev/null
+# wait_front_handoff PORT SECS: wait until the front-end shows a connection
+# from the client to VIP:PORT in handoff. batonctl runs again and again in
+# the namespace, without jq or pauses: the state lasts only as long as the
+# HANDOFF_ACK's delay, about the time one jq poll takes on the debug kernel.
+wait_front_handoff() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	ns_exec fe timeout "$2" sh -c 'until "$1" -j conn list |
+		grep -Eq "\"role\":\"front\",\"state\":\"handoff\",\"client\":\"[^\"]*\",\"vip\":\"$2\""; do :; done' \
+		- "$BATONCTL" "$vip:$1"
 }
 
 back_established() {
@@ -215,7 +219,7 @@ split() {
 	pid=$!
 	wait_for -t 30 test -e "$sync/sent1" || fail "$label: the client sent nothing"
 	if [ "$mode" = body ]; then
-		wait_for -t $((10 * BATON_SLOW)) front_state_is handoff 81 ||
+		wait_front_handoff 81 $((10 * BATON_SLOW)) ||
 			fail "$label: the front-end never showed the connection in handoff"
 		log "$label: the front-end shows the connection in handoff"
 	fi
