@@ -22,7 +22,7 @@ use crate::{
     state::{Runtime, Service},
     sys::{
         kthread::{self, Thread},
-        socket::{SockAddr, Socket},
+        socket::{self, SockAddr, Socket},
         vec,
     },
 };
@@ -44,7 +44,7 @@ const FIRST_WAIT_MS: u32 = 20;
 const WAITING_MAX: usize = 512;
 /// Pause between polls of the waiting list when nothing happened.
 const POLL_MS: u32 = 2;
-/// Socket timeout of blocking calls: the latency of stop requests.
+/// Send timeout of the accepted connections; pause after a failed accept.
 const TICK_MS: u32 = 250;
 /// Receive buffer of the listeners (the kernel doubles it).
 const RCVBUF: i32 = 8 * 1024;
@@ -63,8 +63,16 @@ struct Worker {
 struct Listening {
     vip: Endpoint,
     listener: Arc<Socket>,
-    /// Joined when dropped.
-    _workers: KVec<Thread<Worker>>,
+    /// Joined when dropped, after the listener is shut down.
+    workers: KVec<Thread<Worker>>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        // Wakes the workers blocked in `accept` (it fails from now on);
+        // then the fields drop, which joins them.
+        self.listener.shutdown();
+    }
 }
 
 /// The listeners of a namespace.
@@ -92,7 +100,6 @@ impl Utcp {
                 if services.iter().any(|s| s.conf.vip == l.vip) {
                     keep.push(l, GFP_KERNEL)?;
                 } else {
-                    l.listener.shutdown();
                     stopped.push(l, GFP_KERNEL)?;
                 }
             }
@@ -126,7 +133,9 @@ impl Utcp {
 }
 
 fn start(rt: &Arc<Runtime>, vip: Endpoint) -> Result<Listening> {
-    let sock = Socket::tcp(rt.net.get(), TICK_MS, TICK_MS)?;
+    // Idle workers block in accept until a client comes or the listener
+    // is shut down: an idle service costs no wake-ups.
+    let sock = Socket::tcp(rt.net.get(), socket::FOREVER, TICK_MS)?;
     sock.set_rcvbuf(RCVBUF);
     sock.set_freebind();
     sock.listen(
@@ -136,26 +145,27 @@ fn start(rt: &Arc<Runtime>, vip: Endpoint) -> Result<Listening> {
         },
         BACKLOG,
     )?;
-    let listener = Arc::new(sock, GFP_KERNEL)?;
-    let mut workers = KVec::with_capacity(WORKERS, GFP_KERNEL)?;
+    // Built first, so that a failure half-way stops the workers started.
+    let mut l = Listening {
+        vip,
+        listener: Arc::new(sock, GFP_KERNEL)?,
+        workers: KVec::with_capacity(WORKERS, GFP_KERNEL)?,
+    };
     let waiting = Arc::new(AtomicUsize::new(0), GFP_KERNEL)?;
     for _ in 0..WORKERS {
         let w = Arc::new(
             Worker {
                 rt: rt.clone(),
                 vip,
-                listener: listener.clone(),
+                listener: l.listener.clone(),
                 waiting: waiting.clone(),
             },
             GFP_KERNEL,
         )?;
-        workers.push(Thread::spawn(c"baton-utcp", w, worker_main)?, GFP_KERNEL)?;
+        l.workers
+            .push(Thread::spawn(c"baton-utcp", w, worker_main)?, GFP_KERNEL)?;
     }
-    Ok(Listening {
-        vip,
-        listener,
-        _workers: workers,
-    })
+    Ok(l)
 }
 
 /// A worker's connections waiting for their requests.

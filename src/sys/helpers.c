@@ -142,11 +142,17 @@ void *baton_nla_data(const struct nlattr *nla)
 	return nla_data(nla);
 }
 
+/* A socket timeout of @ms milliseconds; UINT_MAX is none (block until done). */
+static long baton_timeo(unsigned int ms)
+{
+	return ms == UINT_MAX ? MAX_SCHEDULE_TIMEOUT : msecs_to_jiffies(ms);
+}
+
 void baton_sock_set_timeouts(struct socket *sock, unsigned int rcv_ms,
 			     unsigned int snd_ms)
 {
-	WRITE_ONCE(sock->sk->sk_rcvtimeo, msecs_to_jiffies(rcv_ms));
-	WRITE_ONCE(sock->sk->sk_sndtimeo, msecs_to_jiffies(snd_ms));
+	WRITE_ONCE(sock->sk->sk_rcvtimeo, baton_timeo(rcv_ms));
+	WRITE_ONCE(sock->sk->sk_sndtimeo, baton_timeo(snd_ms));
 }
 
 /*

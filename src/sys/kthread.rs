@@ -99,7 +99,9 @@ pub(crate) fn should_stop() -> bool {
     unsafe { bindings::kthread_should_stop() }
 }
 
-/// Sleeps for `ms` milliseconds, or less if woken (e.g. by a stop request).
+/// Sleeps for `ms` milliseconds, or less if the thread is asked to stop
+/// (`kthread_stop` sets `TIF_NOTIFY_SIGNAL`, which ends
+/// `msleep_interruptible`).
 pub(crate) fn sleep_ms(ms: u32) {
     // SAFETY: sleeping is allowed in the thread context this is used from.
     unsafe { bindings::msleep_interruptible(ms) };

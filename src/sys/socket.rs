@@ -115,8 +115,13 @@ fn check(ret: c_int) -> Result<c_int> {
     }
 }
 
+/// A socket timeout that never expires: the call blocks until it is done,
+/// interrupted, or (for `accept`) the listener is shut down.
+pub(crate) const FOREVER: u32 = u32::MAX;
+
 impl Socket {
-    /// A new TCP socket in namespace `net`, with receive and send timeouts.
+    /// A new TCP socket in namespace `net`, with receive and send timeouts
+    /// (milliseconds, or [`FOREVER`]).
     pub(crate) fn tcp(net: &Net, rcv_timeout_ms: u32, snd_timeout_ms: u32) -> Result<Self> {
         let mut raw = null_mut();
         // SAFETY: `net` is alive; `raw` is a valid out pointer.
