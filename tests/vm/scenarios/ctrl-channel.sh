@@ -13,6 +13,8 @@
 #     down (heartbeat timeout), reconnect when it returns, connects = 2;
 #   - peer errors carry the kernel's message (duplicate, own id, unknown),
 #     an unprivileged user gets "permission denied";
+#   - deleting a peer whose thread sleeps in its 5 s reconnection backoff
+#     returns at once (within 2 s);
 #   - deleting the peer closes the channel on both sides; rmmod is clean.
 #
 # guests: 2
@@ -138,6 +140,26 @@ check_eq "unprivileged peer del: exit code" "$rc" 4
 setpriv --reuid=65534 --regid=65534 --clear-groups "$BATONCTL" peer list >/dev/null ||
 	fail "unprivileged peer list failed"
 barrier errors-checked
+
+# Stopping a peer's thread does not wait out its reconnection backoff:
+# peers 3 and 4 on guest 0 (node 1 dials them) are at TEST-NET-1 addresses
+# that have no route, so each dial fails at once and after 12 s the backoff
+# is at its 5 s maximum; deleting each takes well under that.
+if ((BATON_GUEST == 0)); then
+	batonctl peer add 3 192.0.2.3
+	batonctl peer add 4 192.0.2.4
+	sleep 12
+	limit=$((BATON_SLOW > 1 ? 4000 : 2000))
+	for p in 3 4; do
+		t0=$(date +%s%N)
+		batonctl peer del "$p"
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		log "peer del $p (in backoff) took $ms ms"
+		((ms < limit)) || fail "peer del $p took $ms ms (>= $limit): its thread slept out its backoff"
+	done
+	check_eq "peers after deleting 3 and 4" "$(batonctl -j peer list | jq -c '[.[]."node-id"]')" "[$peer_id]"
+fi
+barrier backoff-checked
 
 # Deleting the peer on guest 0 closes the channel; guest 1 sees it go down.
 if ((BATON_GUEST == 0)); then
