@@ -85,9 +85,12 @@ resets() {
 # HANDOFF_ACK's delay, about the time one jq poll takes on the debug kernel.
 wait_front_handoff() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	ns_exec fe timeout "$2" sh -c 'until "$1" -j conn list |
-		grep -Eq "\"role\":\"front\",\"state\":\"handoff\",\"client\":\"[^\"]*\",\"vip\":\"$2\""; do :; done' \
-		- "$BATONCTL" "$vip:$1"
+	ns_exec fe timeout "$2" sh -c 'until "$1" -j conn list >"$3" 2>&1 &&
+		grep -Eq "\"role\":\"front\",\"state\":\"handoff\",\"client\":\"[^\"]*\",\"vip\":\"$2\"" "$3"; do :; done' \
+		- "$BATONCTL" "$vip:$1" "$work/watch.out" || {
+		log "last conn list: $(cat "$work/watch.out")"
+		return 1
+	}
 }
 
 back_established() {
@@ -238,14 +241,24 @@ split() {
 	check_eq "$label: resets seen by the client" $(($(resets) - rst0)) 0
 }
 
-# The HANDOFF_ACK takes 1 s (2 s on the debug kernel, whose conn list
-# polls take seconds; more would outlast the heartbeat timeout of 3 s):
-# the connection stays frozen that long.
-ack_delay=$((BATON_SLOW > 1 ? 2000 : 1000))
+# The HANDOFF_ACK takes 1 s (4 s on the debug kernel, where one conn list
+# poll takes about a second): the connection stays frozen that long. The
+# delay of be1's control link grows by 500 ms a second: a jump would leave
+# a gap of the delay plus a heartbeat interval between be1's frames, and
+# the channel's dead timer is 3 s.
+ack_delay=$((BATON_SLOW > 1 ? 4000 : 1000))
 bctl fe config set handoff-timeout-ms $((ack_delay + 2500))
-ns_exec be1 tc qdisc add dev eth1 root netem delay "${ack_delay}ms"
+ns_exec be1 tc qdisc add dev eth1 root netem delay 0ms
+for ((d = 500; d <= ack_delay; d += 500)); do
+	sleep 1
+	ns_exec be1 tc qdisc change dev eth1 root netem delay "${d}ms"
+done
 split body "request body lost during the handoff"
+# Back to no delay; the delayed frames leave before the qdisc goes.
+ns_exec be1 tc qdisc change dev eth1 root netem delay 0ms
+sleep $((ack_delay / 1000 + 1))
 ns_exec be1 tc qdisc del dev eth1 root
+check_eq "control channel to be1 after the delay" "$(bctl fe -j peer list | jq -r '.[] | select(."node-id" == 2) | .connects')" 1
 split head "second segment of the request head lost"
 
 # --- the back-end's first data segments lost ----------------------------------
