@@ -13,7 +13,9 @@
 #     both ends, every curl exits 0, the client saw no reset (SNMP), every
 #     connection counted as a successful handoff;
 #   - the client's request segments lost during the handoff: the HANDOFF_ACK
-#     is delayed 1 s on the back-end's control link, and while the front-end
+#     is delayed 1 s (4 s on the debug kernel) on the back-end's control
+#     link, the delay raised 500 ms a second so that the channel stays up
+#     (connects still 1), and while the front-end
 #     shows the connection in "handoff" the client's link drops everything
 #     (netem loss 100%) as it sends the body in 1000-byte segments; netem's
 #     drop counter proves the loss; the client's TCP retransmits them to the
