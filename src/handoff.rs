@@ -145,6 +145,12 @@ impl Arrival {
         self.deadline
     }
 
+    /// Whether [`Arrival::read`] without waiting could change anything at
+    /// `now`: something arrived, or the time is up. Costs no socket call.
+    pub(crate) fn news(&self, now: u64) -> bool {
+        self.sock.readable() || now > self.deadline
+    }
+
     /// Reads what has arrived (with `wait`, up to the socket's receive
     /// timeout for the first bytes). `Ok(true)` once the request is ready
     /// to hand off: its head is complete, the buffer is full, the client

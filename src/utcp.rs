@@ -42,8 +42,13 @@ const WORKERS: usize = 16;
 const FIRST_WAIT_MS: u32 = 20;
 /// Connections waiting for their request, per service.
 const WAITING_MAX: usize = 512;
-/// Pause between polls of the waiting list when nothing happened.
+/// Pause between polls of the waiting list when nothing happened, doubled
+/// after each idle poll up to [`POLL_MAX_MS`]: a worker whose list only
+/// holds idle clients polls a few dozen times a second, not 500.
 const POLL_MS: u32 = 2;
+/// The longest pause between polls (and so the most a new connection
+/// waits for a worker with a waiting list to accept it).
+const POLL_MAX_MS: u32 = 32;
 /// Send timeout of the accepted connections; pause after a failed accept.
 const TICK_MS: u32 = 250;
 /// Receive buffer of the listeners (the kernel doubles it).
@@ -213,12 +218,18 @@ impl Waiting<'_> {
         Some(a)
     }
 
-    /// Reads from every waiting connection and serves those whose request
-    /// is ready; whether any was.
+    /// Reads from every waiting connection that has news (data, FIN, its
+    /// deadline passed) and serves those whose request is ready; whether
+    /// any was.
     fn poll(&mut self) -> bool {
         let mut progress = false;
+        let now = kthread::now_ms();
         let mut i = 0;
         while i < self.list.len() {
+            if !self.list[i].news(now) {
+                i += 1;
+                continue;
+            }
             match self.list[i].read(false) {
                 Ok(false) => i += 1,
                 ready => {
@@ -246,6 +257,7 @@ fn worker_main(w: &Worker) {
         w,
         list: KVec::new(),
     };
+    let mut pause = POLL_MS;
     while !kthread::should_stop() {
         // Block in accept only when no connection waits.
         let accepted = if waiting.list.is_empty() {
@@ -269,8 +281,11 @@ fn worker_main(w: &Worker) {
             Err(_) => kthread::sleep_ms(TICK_MS),
         }
         progress |= waiting.poll();
-        if !progress && !waiting.list.is_empty() {
-            kthread::sleep_ms(POLL_MS);
+        if progress {
+            pause = POLL_MS;
+        } else if !waiting.list.is_empty() {
+            kthread::sleep_ms(pause);
+            pause = (pause * 2).min(POLL_MAX_MS);
         }
     }
 }

@@ -173,6 +173,19 @@ void baton_sock_set_rcvbuf(struct socket *sock, int bytes)
 	sock_set_rcvbuf(sock->sk, bytes);
 }
 
+/*
+ * Whether a read of @sock would not block: data queued, the peer's FIN or
+ * an error. Lockless: a hint that the next read confirms.
+ */
+bool baton_sock_readable(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	return !skb_queue_empty_lockless(&sk->sk_receive_queue) ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+	       READ_ONCE(sk->sk_err);
+}
+
 void baton_sock_set_freebind(struct socket *sock)
 {
 	ip_sock_set_freebind(sock->sk);

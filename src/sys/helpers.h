@@ -50,6 +50,7 @@ void baton_sock_set_timeouts(struct socket *sock, unsigned int rcv_ms,
 void baton_sock_prepare(struct socket *sock);
 
 void baton_sock_set_rcvbuf(struct socket *sock, int bytes);
+bool baton_sock_readable(struct socket *sock);
 void baton_sock_set_freebind(struct socket *sock);
 
 /* What a handoff needs of an accepted TCP socket (read under its lock). */

@@ -291,6 +291,13 @@ impl Socket {
         unsafe { bindings::baton_sock_set_rcvbuf(self.sock.as_ptr(), bytes) };
     }
 
+    /// Whether a read would not block (data, the peer's FIN or an error
+    /// waits): a lockless hint, which the read itself confirms.
+    pub(crate) fn readable(&self) -> bool {
+        // SAFETY: `sock` is valid and has a `sk`; the helper only reads.
+        unsafe { bindings::baton_sock_readable(self.sock.as_ptr()) }
+    }
+
     /// Allows binding to an address this host does not have (yet)
     /// (`IP_FREEBIND`).
     pub(crate) fn set_freebind(&self) {
