@@ -122,11 +122,18 @@ read -r uptime _ </proc/uptime
 say "guest $guest of $guests up after ${uptime}s, running $BATON_SCENARIO (limit ${timeout}s)"
 cd /tmp || die "cannot cd /tmp"
 # timeout(1) puts the scenario in its own process group and kills all of it.
+started=$SECONDS
 timeout -k 10 "$timeout" bash "$scenario"
 rc=$?
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-	say "scenario timed out after ${timeout}s"
-	rc=124
+	if [ $((SECONDS - started)) -ge "$timeout" ]; then
+		say "scenario timed out after ${timeout}s"
+		rc=124
+	else
+		# A timeout(1) inside the scenario ended it, not ours.
+		say "scenario exit $rc after $((SECONDS - started))s: a command in it timed out"
+		rc=1
+	fi
 fi
 echo "$rc" >"$out/guest$guest.rc" || say "cannot write $out/guest$guest.rc"
 

@@ -112,7 +112,9 @@ wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats
 ns_exec fe ip route add 198.18.6.0/24 via 198.18.5.4
 active0=$(baton_stat fe active) mem0=$(baton_stat fe memory)
 cookies0=$(ns_exec fe nstat -az TcpExtSyncookiesSent | awk '/TcpExtSyncookiesSent/ {print $2}')
-ns_exec at timeout 60 python3 "$clients" synflood 198.18.6 "$vip" "$port" 20000
+ns_exec at timeout $((60 * BATON_SLOW)) python3 "$clients" synflood 198.18.6 "$vip" "$port" 20000 >"$work/flood" 2>&1 ||
+	fail "SYN flood: $(cat "$work/flood")"
+log "SYN flood: $(tail -n 1 "$work/flood")"
 fetch 3 "after the SYN flood"
 cookies=$(ns_exec fe nstat -az TcpExtSyncookiesSent | awk '/TcpExtSyncookiesSent/ {print $2}')
 check_ge "SYN cookies sent by the VIP's listener" "$((cookies - cookies0))" 1
@@ -125,7 +127,7 @@ mem=$(baton_stat fe memory)
 # held_clients PORT: three clients served and held, a fourth reset, then
 # one more served after one of the three left.
 held_clients() {
-	ns_exec cl timeout 60 python3 - "$vip" "$1" <<'PY'
+	ns_exec cl timeout $((60 * BATON_SLOW)) python3 - "$vip" "$1" <<'PY'
 import socket, sys, time
 
 addr = (sys.argv[1], int(sys.argv[2]))

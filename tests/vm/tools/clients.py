@@ -10,7 +10,7 @@
 
   clients.py synflood SRC_NET DST PORT N
       Sends N SYNs with spoofed source addresses in SRC_NET (a /24 given
-      as a.b.c) to DST:PORT through a raw socket, and prints "sent N".
+      as a.b.c) to DST:PORT through a raw socket, and prints "sent N in Xs".
 
   clients.py keepalive ADDR PORT N PORTFILE GOFILE
       One keep-alive connection: GET /gen/N, checks the body (httpd.py's
@@ -107,6 +107,7 @@ def csum(b):
 
 def synflood(net, dst, port, n):
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    start = time.monotonic()
     d = socket.inet_aton(dst)
     rnd = random.Random(7)
     for _ in range(n):
@@ -118,7 +119,7 @@ def synflood(net, dst, port, n):
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), rnd.getrandbits(16), 0, 64, 6, 0, src, d)
         ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
         raw.sendto(ip + tcp, (dst, 0))
-    print(f"sent {n}")
+    print(f"sent {n} in {time.monotonic() - start:.1f}s")
 
 
 def gen(n):
