@@ -218,9 +218,12 @@ impl Waiting<'_> {
         Some(a)
     }
 
-    /// Reads from every waiting connection that has news (data, FIN, its
-    /// deadline passed) and serves those whose request is ready; whether
-    /// any was.
+    /// Reads from the waiting connections that have news (data, FIN, its
+    /// deadline passed) until one is ready, and serves it; whether one
+    /// was ready or gone. At most one handoff per call: a handoff waits
+    /// for the peer's answer, and a list whose connections all time out
+    /// together (slowloris) would otherwise keep the worker from
+    /// accepting new clients for as many round trips.
     fn poll(&mut self) -> bool {
         let mut progress = false;
         let now = kthread::now_ms();
@@ -234,9 +237,12 @@ impl Waiting<'_> {
                 Ok(false) => i += 1,
                 ready => {
                     progress = true;
-                    if let (Some(a), Ok(_)) = (self.take(i), ready) {
+                    let a = self.take(i);
+                    if let (Some(a), Ok(_)) = (a, ready) {
                         handoff::serve(&self.w.rt, self.w.vip, a);
+                        break;
                     }
+                    // Gone without a byte: dropped, the pass goes on.
                 }
             }
         }
