@@ -20,7 +20,7 @@
 use crate::{
     proto::{
         config::MAX_PEERS,
-        ctrl::{opt_bits, reason, Endpoint, HandoffAck, HandoffReq, IdReason, Message},
+        ctrl::{self, opt_bits, reason, Endpoint, HandoffAck, HandoffReq, IdReason, Message},
         flow::{Answer, Flow, Key, Phase, Role},
         http,
         packet::{self, flags, BuildOptions, Segment},
@@ -348,7 +348,7 @@ fn freeze<'a>(
     client: Endpoint,
     vip: Endpoint,
     backend: Endpoint,
-    buf: &'a mut [u8],
+    buf: &'a mut KVec<u8>,
     mut n: usize,
 ) -> core::result::Result<(HandoffReq<'a>, u8), u8> {
     // The flow is frozen: the client's further packets wait for the
@@ -356,6 +356,15 @@ fn freeze<'a>(
     // that lands later was never acknowledged: the client sends it again,
     // to the back-end). msleep(1) would be two ticks, 8 ms at HZ=250.
     kthread::sleep_us(200, 400);
+    // Every byte the stack acknowledged must travel. A full buffer may
+    // not be all: reading it opened the window again, and more came in
+    // (the debug kernel saw 17524 bytes for 16384 read). It grows to what
+    // a HANDOFF_REQ carries, far beyond the listener's receive buffer.
+    if n == buf.len() {
+        let more = ctrl::MAX_DATA.saturating_sub(buf.len());
+        buf.extend_with(more, 0, GFP_KERNEL)
+            .map_err(|_| reason::OTHER)?;
+    }
     while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
         match sock.recv_nowait(rest) {
             Ok(k) if k > 0 => n += k,
