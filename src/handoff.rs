@@ -357,9 +357,9 @@ fn freeze<'a>(
     // to the back-end). msleep(1) would be two ticks, 8 ms at HZ=250.
     kthread::sleep_us(200, 400);
     // Every byte the stack acknowledged must travel. A full buffer may
-    // not be all: reading it opened the window again, and more came in
-    // (the debug kernel saw 17524 bytes for 16384 read). It grows to what
-    // a HANDOFF_REQ carries, far beyond the listener's receive buffer.
+    // not be all: reading it opened the window again, and a slow worker
+    // finds more queued than it holds. It grows to what a HANDOFF_REQ
+    // carries, far beyond what the listener's receive window lets in.
     if n == buf.len() {
         let more = ctrl::MAX_DATA.saturating_sub(buf.len());
         buf.extend_with(more, 0, GFP_KERNEL)

@@ -237,8 +237,7 @@ impl Waiting<'_> {
                 Ok(false) => i += 1,
                 ready => {
                     progress = true;
-                    let a = self.take(i);
-                    if let (Some(a), Ok(_)) = (a, ready) {
+                    if let (Some(a), Ok(_)) = (self.take(i), ready) {
                         handoff::serve(&self.w.rt, self.w.vip, a);
                         break;
                     }
