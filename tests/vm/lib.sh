@@ -113,9 +113,11 @@ wait_for() {
 	done
 }
 
-# wait_listen NS PORT [SECS]: wait until a TCP socket listens on PORT in NS.
+# wait_listen NS PORT [SECS]: wait until a TCP socket listens on PORT in NS
+# (default 60 s, times BATON_SLOW: a server's start, python's above all, is
+# what a busy host or four debug guests on two cores slow down most).
 wait_listen() {
-	wait_for -t "${3:-30}" _baton_listening "$1" "$2"
+	wait_for -t "${3:-$((60 * BATON_SLOW))}" _baton_listening "$1" "$2"
 }
 
 _baton_listening() {

@@ -48,7 +48,7 @@ case $BATON_GUEST in
 	batonctl config set node-id 1 key "$BATON_TEST_KEY"
 	batonctl peer add 2 "$(guest_addr 2)"
 	batonctl peer add 3 "$(guest_addr 3)"
-	wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e 'map(.state == \"up\") | all' >/dev/null" ||
+	wait_for -t $((60 * BATON_SLOW)) sh -c "$BATONCTL -j peer list | jq -e 'map(.state == \"up\") | all' >/dev/null" ||
 		fail "channels to the back-ends not up"
 	batonctl service add "$vip:80"
 	batonctl backend add "$vip:80" "$(guest_addr 2):$be_port" peer 2
@@ -70,7 +70,7 @@ case $BATON_GUEST in
 	batonctl peer add 1 "$(guest_addr 1)"
 	;;
 esac
-barrier ready 180
+barrier ready $((180 * BATON_SLOW))
 
 # Each guest measures its own NIC around the transfers.
 tx0=$(tx)
