@@ -219,14 +219,17 @@ impl Waiting<'_> {
     }
 
     /// Reads from the waiting connections that have news (data, FIN, its
-    /// deadline passed) until one is ready, and serves it; whether one
-    /// was ready or gone. At most one handoff per call: a handoff waits
-    /// for the peer's answer, and a list whose connections all time out
-    /// together (slowloris) would otherwise keep the worker from
-    /// accepting new clients for as many round trips.
+    /// deadline passed) and serves one that is ready; whether one was
+    /// ready or gone. A connection whose request came in its time is
+    /// served before one whose time is up, and at most one is handed off
+    /// per call: a handoff waits for the peer's answer, and a list whose
+    /// connections all time out together (slowloris) would otherwise keep
+    /// the worker from accepting new clients, and a real client behind
+    /// them on the list waiting, for as many round trips.
     fn poll(&mut self) -> bool {
         let mut progress = false;
         let now = kthread::now_ms();
+        let mut late = None;
         let mut i = 0;
         while i < self.list.len() {
             if !self.list[i].news(now) {
@@ -235,15 +238,26 @@ impl Waiting<'_> {
             }
             match self.list[i].read(false) {
                 Ok(false) => i += 1,
+                Ok(true) if now > self.list[i].deadline() => {
+                    // Time is up: served if no request came in time.
+                    late.get_or_insert(i);
+                    i += 1;
+                }
                 ready => {
                     progress = true;
                     if let (Some(a), Ok(_)) = (self.take(i), ready) {
                         handoff::serve(&self.w.rt, self.w.vip, a);
-                        break;
+                        return true;
                     }
-                    // Gone without a byte: dropped, the pass goes on.
+                    // Gone without a byte: dropped, the pass goes on; the
+                    // last connection took its place, so `late` (before
+                    // `i`) still names the same one.
                 }
             }
+        }
+        if let Some(a) = late.and_then(|i| self.take(i)) {
+            handoff::serve(&self.w.rt, self.w.vip, a);
+            progress = true;
         }
         progress
     }
