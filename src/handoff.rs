@@ -119,6 +119,8 @@ pub(crate) struct Arrival {
     n: usize,
     /// `kthread::now_ms()` after which it is handed off with what it has.
     deadline: u64,
+    /// See [`Arrival::complete`].
+    complete: bool,
 }
 
 impl Arrival {
@@ -137,6 +139,7 @@ impl Arrival {
             buf,
             n: 0,
             deadline: kthread::now_ms() + u64::from(timeout),
+            complete: false,
         })
     }
 
@@ -145,10 +148,17 @@ impl Arrival {
         self.deadline
     }
 
-    /// Whether [`Arrival::read`] without waiting could change anything at
-    /// `now`: something arrived, or the time is up. Costs no socket call.
-    pub(crate) fn news(&self, now: u64) -> bool {
-        self.sock.readable() || now > self.deadline
+    /// Whether something arrived (data, a FIN or an error) that
+    /// [`Arrival::read`] has not read yet. Costs no socket call.
+    pub(crate) fn readable(&self) -> bool {
+        self.sock.readable()
+    }
+
+    /// Whether its request came: the head is complete (or does not parse
+    /// as HTTP at all) or the buffer is full. A connection that is ready
+    /// otherwise ran out of time or closed half-way.
+    pub(crate) fn complete(&self) -> bool {
+        self.complete
     }
 
     /// Reads what has arrived (with `wait`, up to the socket's receive
@@ -176,10 +186,12 @@ impl Arrival {
                 http::parse_request(&self.buf[..self.n]),
                 Err(http::HttpError::Incomplete)
             ) {
+                self.complete = true;
                 return Ok(true);
             }
         }
-        Ok(self.n == self.buf.len() || kthread::now_ms() > self.deadline)
+        self.complete |= self.n == self.buf.len();
+        Ok(self.complete || kthread::now_ms() > self.deadline)
     }
 }
 

@@ -11,7 +11,10 @@
 //! A service's lists hold at most [`WAITING_MAX`] connections: when they
 //! are full, the worker hands off the longest waiting connection of its
 //! list (or the new one) at once with what it sent, as when its
-//! `request-timeout-ms` expires.
+//! `request-timeout-ms` expires. A worker hands off a connection whose
+//! request came before one whose time is up (or that closed half-way), and
+//! at most [`LATE_MAX`] of a service's workers hand off such late ones at
+//! a time.
 //!
 //! The listeners' receive buffer is small: a client can send only a few
 //! kilobytes before the handoff, all of which travel in the HANDOFF_REQ.
@@ -42,6 +45,12 @@ const WORKERS: usize = 16;
 const FIRST_WAIT_MS: u32 = 20;
 /// Connections waiting for their request, per service.
 const WAITING_MAX: usize = 512;
+/// Workers of a service that hand off late connections (their request
+/// timeout passed, or they closed half-way) at the same time. A peer's
+/// back-end takes its handoffs one at a time: when slow clients all time
+/// out together, the other workers' handoffs, of requests that came, wait
+/// behind these few, not behind one per worker.
+const LATE_MAX: usize = 4;
 /// Pause between polls of the waiting list when nothing happened, doubled
 /// after each idle poll up to [`POLL_MAX_MS`]: a worker whose list only
 /// holds idle clients polls a few dozen times a second, not 500.
@@ -61,8 +70,15 @@ struct Worker {
     rt: Arc<Runtime>,
     vip: Endpoint,
     listener: Arc<Socket>,
+    lists: Arc<Lists>,
+}
+
+/// What a service's workers count together.
+struct Lists {
     /// Connections on the waiting lists of the service's workers.
-    waiting: Arc<AtomicUsize>,
+    waiting: AtomicUsize,
+    /// Workers handing off a late connection, at most [`LATE_MAX`].
+    late: AtomicUsize,
 }
 
 struct Listening {
@@ -156,14 +172,20 @@ fn start(rt: &Arc<Runtime>, vip: Endpoint) -> Result<Listening> {
         listener: Arc::new(sock, GFP_KERNEL)?,
         workers: KVec::with_capacity(WORKERS, GFP_KERNEL)?,
     };
-    let waiting = Arc::new(AtomicUsize::new(0), GFP_KERNEL)?;
+    let lists = Arc::new(
+        Lists {
+            waiting: AtomicUsize::new(0),
+            late: AtomicUsize::new(0),
+        },
+        GFP_KERNEL,
+    )?;
     for _ in 0..WORKERS {
         let w = Arc::new(
             Worker {
                 rt: rt.clone(),
                 vip,
                 listener: l.listener.clone(),
-                waiting: waiting.clone(),
+                lists: lists.clone(),
             },
             GFP_KERNEL,
         )?;
@@ -190,6 +212,7 @@ impl Waiting<'_> {
     fn push(&mut self, a: Arrival) {
         let room = self
             .w
+            .lists
             .waiting
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < WAITING_MAX).then_some(n + 1)
@@ -207,39 +230,41 @@ impl Waiting<'_> {
         if self.list.push(a, GFP_KERNEL).is_ok() {
             self.stats().waiting.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.w.waiting.fetch_sub(1, Ordering::Relaxed);
+            self.w.lists.waiting.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     fn take(&mut self, i: usize) -> Option<Arrival> {
         let a = vec::swap_remove(&mut self.list, i)?;
-        self.w.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.w.lists.waiting.fetch_sub(1, Ordering::Relaxed);
         self.stats().waiting.fetch_sub(1, Ordering::Relaxed);
         Some(a)
     }
 
-    /// Reads from the waiting connections that have news (data, FIN, its
-    /// deadline passed) and serves one that is ready; whether one was
-    /// ready or gone. A connection whose request came in its time is
-    /// served before one whose time is up, and at most one is handed off
-    /// per call: a handoff waits for the peer's answer, and a list whose
-    /// connections all time out together (slowloris) would otherwise keep
-    /// the worker from accepting new clients, and a real client behind
-    /// them on the list waiting, for as many round trips.
+    /// Reads from the waiting connections that have news (data, a FIN,
+    /// their deadline passed) and hands off one that is ready; whether
+    /// one was handed off or gone. One whose request came goes first; a
+    /// late one (see [`LATE_MAX`]) only if none came and fewer than
+    /// [`LATE_MAX`] workers of the service hand off late ones. At most one
+    /// handoff per call: a handoff waits for the peer's answer, and a list
+    /// whose connections all time out together (slowloris) would otherwise
+    /// keep the worker from accepting new clients for as many round trips.
     fn poll(&mut self) -> bool {
         let mut progress = false;
         let now = kthread::now_ms();
         let mut late = None;
         let mut i = 0;
         while i < self.list.len() {
-            if !self.list[i].news(now) {
+            let a = &mut self.list[i];
+            // Without news, reading changes nothing: skipped, as are late
+            // ones with nothing new once the pass has one to hand off.
+            if !a.readable() && (now <= a.deadline() || late.is_some()) {
                 i += 1;
                 continue;
             }
-            match self.list[i].read(false) {
+            match a.read(false) {
                 Ok(false) => i += 1,
-                Ok(true) if now > self.list[i].deadline() => {
-                    // Time is up: served if no request came in time.
+                Ok(true) if !a.complete() => {
                     late.get_or_insert(i);
                     i += 1;
                 }
@@ -249,24 +274,36 @@ impl Waiting<'_> {
                         handoff::serve(&self.w.rt, self.w.vip, a);
                         return true;
                     }
-                    // Gone without a byte: dropped, the pass goes on; the
+                    // Gone without a byte: dropped, the pass goes on. The
                     // last connection took its place, so `late` (before
                     // `i`) still names the same one.
                 }
             }
         }
-        if let Some(a) = late.and_then(|i| self.take(i)) {
-            handoff::serve(&self.w.rt, self.w.vip, a);
-            progress = true;
+        let Some(i) = late else {
+            return progress;
+        };
+        let late = &self.w.lists.late;
+        if late
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < LATE_MAX).then_some(n + 1)
+            })
+            .is_err()
+        {
+            return progress;
         }
-        progress
+        if let Some(a) = self.take(i) {
+            handoff::serve(&self.w.rt, self.w.vip, a);
+        }
+        late.fetch_sub(1, Ordering::Relaxed);
+        true
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         let n = self.list.len();
-        self.w.waiting.fetch_sub(n, Ordering::Relaxed);
+        self.w.lists.waiting.fetch_sub(n, Ordering::Relaxed);
         self.stats().waiting.fetch_sub(n as u32, Ordering::Relaxed);
     }
 }
