@@ -590,9 +590,18 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>) -> Message<'st
     );
     match rt.conns.insert(flow) {
         Ok(()) => {}
-        // Full, or this node is going away.
-        Err(e) if e == ENOSPC || e == EBUSY => return nack(reason::OVERLOAD),
-        Err(_) => return nack(reason::INVALID),
+        Err(e) if e == EEXIST => {
+            if kthread::net_ratelimit() {
+                pr_info!(
+                    "handoff {} from peer {}: a connection from the same client address and port is still open here, refused\n",
+                    req.id,
+                    from
+                );
+            }
+            return nack(reason::INVALID);
+        }
+        // Full, out of memory, or this node is going away.
+        Err(_) => return nack(reason::OVERLOAD),
     }
     match replay(rt, req, &key) {
         Ok(ack) => {
