@@ -47,7 +47,11 @@ require_cmd ip tc ethtool curl python3 sha256sum jq timeout
 readonly vip=198.18.1.100 be_port=8080
 readonly mb=$((1024 * 1024))
 readonly transfers=${BATON_LOSSY_TRANSFERS:-40}
-readonly parallel=8
+# 8 transfers at a time, 4 on a slower kernel: with 8 a debug guest's one
+# vCPU (client, three nodes, netem) was so busy that a control channel
+# missed its heartbeats for 3 s, went down, and a handoff under way failed
+# (a clean reset, as for a dead peer: handoff-peerfail).
+readonly parallel=$((BATON_SLOW > 1 ? 4 : 8))
 readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py"
 readonly splitreq="$BATON_REPO/tests/vm/tools/splitreq.py"
 readonly lossy="delay 20ms 10ms loss 5% duplicate 1% reorder 5%"
