@@ -283,8 +283,8 @@ impl Waiting<'_> {
         let Some(i) = late else {
             return progress;
         };
-        let late = &self.w.lists.late;
-        if late
+        let gate = &self.w.lists.late;
+        if gate
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < LATE_MAX).then_some(n + 1)
             })
@@ -295,7 +295,7 @@ impl Waiting<'_> {
         if let Some(a) = self.take(i) {
             handoff::serve(&self.w.rt, self.w.vip, a);
         }
-        late.fetch_sub(1, Ordering::Relaxed);
+        gate.fetch_sub(1, Ordering::Relaxed);
         true
     }
 }

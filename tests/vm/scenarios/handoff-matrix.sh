@@ -37,6 +37,8 @@ require_cmd ip curl python3 sha256sum jq socat timeout
 
 readonly vip=198.18.1.100 be_port=8080
 readonly mb=$((1024 * 1024))
+# Seconds a transfer may take (see the 50 concurrent clients).
+readonly xfer=$((110 * BATON_SLOW))
 readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py"
 work=$(mktemp -d)
 defer rm -rf "$work"
@@ -103,14 +105,14 @@ done
 # transfer LABEL: 10 MB down and 10 MB up through :80, both checked.
 transfer() {
 	local label=$1 sum want
-	ns_exec cl timeout $((120 * BATON_SLOW)) curl -sS --max-time $((110 * BATON_SLOW)) -o "$work/down" "http://$vip/gen/$((10 * mb))" ||
+	ns_exec cl timeout $((xfer + 10 * BATON_SLOW)) curl -sS --max-time $xfer -o "$work/down" "http://$vip/gen/$((10 * mb))" ||
 		fail "$label: download failed"
 	sum=$(sha256sum <"$work/down" | cut -d' ' -f1)
 	want=$(expected $((10 * mb)))
 	check_eq "$label: 10 MB download sha256" "$sum" "$want"
 	head -c $((10 * mb)) /dev/urandom >"$work/up"
 	want=$(sha256sum <"$work/up" | cut -d' ' -f1)
-	sum=$(ns_exec cl timeout $((120 * BATON_SLOW)) curl -sS --max-time $((110 * BATON_SLOW)) --data-binary "@$work/up" \
+	sum=$(ns_exec cl timeout $((xfer + 10 * BATON_SLOW)) curl -sS --max-time $xfer --data-binary "@$work/up" \
 		-H 'Content-Type: application/octet-stream' "http://$vip/upload") ||
 		fail "$label: upload failed"
 	check_eq "$label: 10 MB upload sha256 at the server" "$sum" "$want"
@@ -133,11 +135,11 @@ for ns in be1 be2; do
 done
 
 # 50 concurrent clients on :83 (local and remote back-ends), 1 MB each:
-# 50 MB in all, which took a debug guest over 100 s (transfers get 110 s
+# 50 MB in all, which took a debug guest over 100 s (hence $xfer: 110 s
 # times BATON_SLOW).
 want=$(expected "$mb")
 for i in $(seq 1 50); do
-	ns_exec cl timeout $((120 * BATON_SLOW)) curl -sS --max-time $((110 * BATON_SLOW)) -o "$work/c.$i" "http://$vip:83/gen/$mb" &
+	ns_exec cl timeout $((xfer + 10 * BATON_SLOW)) curl -sS --max-time $xfer -o "$work/c.$i" "http://$vip:83/gen/$mb" &
 done
 wait_rc=0
 for i in $(seq 1 50); do

@@ -106,15 +106,16 @@ wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats
 # a slower kernel, where each early handoff takes a fifth of a second and
 # all must open before the first ones time out.
 readonly over=$((188 / BATON_SLOW))
-ns_exec at timeout $((120 * BATON_SLOW)) python3 "$clients" slowloris "$vip" "$port" $((512 + over)) "$hold" \
+readonly nslow=$((512 + over))
+ns_exec at timeout $((120 * BATON_SLOW)) python3 "$clients" slowloris "$vip" "$port" "$nslow" "$hold" \
 	>"$work/slow2" 2>&1 &
 slow=$!
 wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .hurried) -ge $over ]" ||
 	fail "lists did not overflow: hurried $(baton_stat fe hurried), waiting $(baton_stat fe waiting)"
 waiting=$(baton_stat fe waiting)
 ((waiting <= 512)) || fail "waiting $waiting > 512"
-log "$((512 + over)) slow clients: waiting $waiting, hurried $(baton_stat fe hurried)"
-fetch "$nreal" "$((512 + over)) slow clients"
+log "$nslow slow clients: waiting $waiting, hurried $(baton_stat fe hurried)"
+fetch "$nreal" "$nslow slow clients"
 wait "$slow" || fail "slowloris: $(cat "$work/slow2")"
 wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats | jq .waiting) -eq 0 ]" ||
 	fail "slow clients closed, still waiting: $(baton_stat fe waiting)"
