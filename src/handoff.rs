@@ -87,11 +87,11 @@ fn choose(
         }
     }
     let mut list = KVec::with_capacity(service.backends.len(), GFP_KERNEL).ok()?;
-    for (i, b) in service.backends.iter().enumerate() {
+    for b in service.backends.iter() {
         let active = rt.conns.active(vip, &b.addr);
         list.push(
             sched::Backend {
-                id: i as u64,
+                id: sched::endpoint_id(b.addr.addr, b.addr.port),
                 weight: b.weight,
                 active,
             },

@@ -94,25 +94,72 @@ fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
     })
 }
 
-/// Source hashing by rendezvous (highest random weight) hashing: the
-/// back-end whose `hash(key, id)` is largest. The same `key` (the client's
-/// address) goes to the same back-end while the set is unchanged, and when a
-/// back-end leaves only the keys it had move. Weights only decide
-/// eligibility here (0 = drained).
+/// The identity of back-end `addr:port` for [`source_hash`]: the same on
+/// every node, whatever the order the back-ends were added in.
+pub fn endpoint_id(addr: [u8; 4], port: u16) -> u64 {
+    (u64::from(u32::from_be_bytes(addr)) << 16) | u64::from(port)
+}
+
+/// `-log2(x / 2^64)` in fixed point with 32 fraction bits, at least 1:
+/// the cost `-ln(u)` of weighted rendezvous hashing up to a constant factor,
+/// in integers (the kernel has no floating point). Computed by the binary
+/// logarithm's square-and-compare, one fraction bit a step.
+fn neg_log2_q32(x: u64) -> u64 {
+    let x = x.max(1);
+    let lz = x.leading_zeros();
+    // m / 2^63 is x's mantissa in [1, 2); its log2 is the fraction to find.
+    let mut m = u128::from(x << lz);
+    let mut frac = 0u64;
+    for bit in (0..32).rev() {
+        m = (m * m) >> 63;
+        if m >= 1 << 64 {
+            m >>= 1;
+            frac |= 1 << bit;
+        }
+    }
+    // -log2(x / 2^64) = 64 - log2(x) = 1 + lz - log2(m / 2^63).
+    ((1 + u64::from(lz)) << 32) - frac
+}
+
+/// The pseudo-random draw of back-end `id` for a key hashed to `k`.
+fn draw(k: u64, id: u64) -> u64 {
+    let h = fnv1a(k, &id.to_be_bytes());
+    // A final avalanche (splitmix64) so that near ids differ widely.
+    let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Source hashing by weighted rendezvous (highest random weight) hashing:
+/// each back-end draws `u = hash(key, id)` in (0, 1) and the one with the
+/// smallest `-ln(u) / weight` wins, so a back-end gets its weight's share
+/// of the keys. The choice depends only on the key and the set of
+/// (id, weight): every node with the same back-ends agrees, whatever their
+/// order, and when a back-end leaves (or is drained, weight 0) only its
+/// keys move; when one joins, only the keys it wins move, to it. `id`
+/// should be [`endpoint_id`] of the back-end's address.
 pub fn source_hash(backends: &[Backend], key: &[u8]) -> Option<usize> {
     let k = fnv1a(0xcbf2_9ce4_8422_2325, key);
-    backends
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| b.weight > 0)
-        .max_by_key(|(_, b)| {
-            // Mix the key's hash with the back-end's id.
-            let h = fnv1a(k, &b.id.to_be_bytes());
-            // A final avalanche (splitmix64) so that near ids differ widely.
-            let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        })
-        .map(|(i, _)| i)
+    let mut best: Option<(usize, u64, &Backend)> = None;
+    for (i, b) in backends.iter().enumerate() {
+        if b.weight == 0 {
+            continue;
+        }
+        let cost = neg_log2_q32(draw(k, b.id));
+        let better = match best {
+            None => true,
+            Some((_, c, o)) => {
+                // cost / weight < c / o.weight, in integers; ties (even
+                // the same id twice) to the smaller id, not the position.
+                let lhs = u128::from(cost) * u128::from(o.weight);
+                let rhs = u128::from(c) * u128::from(b.weight);
+                lhs < rhs || (lhs == rhs && b.id < o.id)
+            }
+        };
+        if better {
+            best = Some((i, cost, b));
+        }
+    }
+    best.map(|(i, _, _)| i)
 }

@@ -80,6 +80,8 @@ crash_patterns=(
 	'Kernel panic'
 	'Call Trace'
 	'general protection fault'
+	'blocked for more than [0-9]* seconds'
+	'soft lockup'
 	'kmemleak: .*suspected memory leak'
 	'unreferenced object 0x'
 )

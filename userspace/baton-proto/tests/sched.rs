@@ -3,7 +3,7 @@
 //! Schedulers of `src/proto/sched.rs`.
 
 use baton_proto::sched::{
-    round_robin, source_hash, weighted_least_conn, weighted_round_robin, Backend,
+    endpoint_id, round_robin, source_hash, weighted_least_conn, weighted_round_robin, Backend,
 };
 use proptest::prelude::*;
 
@@ -119,4 +119,96 @@ fn source_hash_spreads() {
         counts.iter().all(|&c| (800..1200).contains(&c)),
         "{counts:?}"
     );
+}
+
+/// Back-end `i` of a test set: 198.18.1.i:80, as a front-end keys it.
+fn node(i: u8, weight: u32) -> Backend {
+    b(endpoint_id([198, 18, 1, i], 80), weight, 0)
+}
+
+/// The id each key of `keys` goes to over `set`.
+fn placement(set: &[Backend], keys: u32) -> Vec<u64> {
+    (0..keys)
+        .map(|k| set[source_hash(set, &k.to_be_bytes()).unwrap()].id)
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Two front-ends that list the same back-ends in another order choose
+    /// the same back-end for every client.
+    #[test]
+    fn source_hash_ignores_order(
+        weights in proptest::collection::vec(1u32..5, 1..16),
+        perm in any::<prop::sample::Index>(),
+        keys in proptest::collection::vec(any::<[u8; 4]>(), 1..100),
+    ) {
+        let set: Vec<_> = weights.iter().enumerate().map(|(i, &w)| node(i as u8, w)).collect();
+        let mut other = set.clone();
+        other.reverse();
+        let n = other.len();
+        other.rotate_left(perm.index(n));
+        for k in &keys {
+            prop_assert_eq!(
+                set[source_hash(&set, k).unwrap()].id,
+                other[source_hash(&other, k).unwrap()].id
+            );
+        }
+    }
+
+    /// Removing one of N back-ends (any of them, also the first) moves only
+    /// its clients, at most 1/N of them plus 5%; adding one back moves only
+    /// the clients it takes, as many.
+    #[test]
+    fn source_hash_remaps_little(n in 2u8..12, gone in any::<prop::sample::Index>()) {
+        const KEYS: u32 = 4000;
+        let set: Vec<_> = (0..n).map(|i| node(i, 1)).collect();
+        let gone = set[gone.index(set.len())].id;
+        let fewer: Vec<_> = set.iter().copied().filter(|b| b.id != gone).collect();
+        let before = placement(&set, KEYS);
+        let after = placement(&fewer, KEYS);
+        let mut moved = 0;
+        for (a, z) in before.iter().zip(&after) {
+            if a != z {
+                prop_assert_eq!(*a, gone, "a client of a remaining back-end moved");
+                moved += 1;
+            }
+        }
+        let bound = f64::from(KEYS) * (1.0 / f64::from(n) + 0.05);
+        prop_assert!(f64::from(moved) <= bound, "{} of {} moved removing 1 of {}", moved, KEYS, n);
+        // Back again: exactly the same clients return to it.
+        prop_assert_eq!(placement(&set, KEYS), before);
+    }
+}
+
+#[test]
+fn source_hash_honours_weights() {
+    const KEYS: u32 = 40_000;
+    let set: Vec<_> = (1..=4).map(|i| node(i, u32::from(i))).collect();
+    let mut counts = [0u32; 4];
+    for id in placement(&set, KEYS) {
+        counts[set.iter().position(|b| b.id == id).unwrap()] += 1;
+    }
+    // Back-end i has weight i of 10: within 2 points of its share.
+    for (i, &c) in counts.iter().enumerate() {
+        let share = f64::from(c) / f64::from(KEYS);
+        let want = (i + 1) as f64 / 10.0;
+        assert!((share - want).abs() < 0.02, "{counts:?}");
+    }
+}
+
+#[test]
+fn source_hash_keys_on_address_not_position() {
+    // Deleting the first back-end of three must not move the others'
+    // clients (a position-keyed hash moved all of them).
+    let set: Vec<_> = (0..3).map(|i| node(i, 1)).collect();
+    let before = placement(&set, 3000);
+    let after = placement(&set[1..], 3000);
+    for (a, z) in before.iter().zip(&after) {
+        if *a != set[0].id {
+            assert_eq!(a, z);
+        }
+    }
+    assert_ne!(endpoint_id([198, 18, 1, 1], 80), endpoint_id([198, 18, 1, 1], 81));
 }
