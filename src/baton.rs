@@ -6,6 +6,10 @@
 //! hooks) and then the `baton` generic netlink family; unloading undoes both
 //! in the reverse order. See `Documentation/architecture.rst`.
 
+// Only `sys` may hold unsafe code; the compiler holds every other module
+// to it.
+#![deny(unsafe_code)]
+
 use kernel::prelude::*;
 
 mod conn;
@@ -20,6 +24,7 @@ mod netlink;
 )]
 mod proto;
 mod state;
+#[allow(unsafe_code, reason = "thin wrappers of the kernel's C API")]
 mod sys;
 mod utcp;
 

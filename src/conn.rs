@@ -160,14 +160,15 @@ impl Conns {
         self.max
     }
 
-    /// Bytes of memory the table and the waiting requests take: entries
+    /// Bytes of memory the table and the waiting requests take with `len`
+    /// flows and `waiting` requests (as [`Conns::len`] and `stats.waiting`
+    /// read them once, so that a reply's counts and memory agree): entries
     /// (as the kmalloc caches that hold them), buckets and request buffers.
-    pub(crate) fn memory(&self) -> u64 {
+    pub(crate) fn memory(&self, len: usize, waiting: u32) -> u64 {
         let entry = mem::kmalloc_size(RcuHash::<FlowCell>::NODE_SIZE);
-        let waiting = self.stats.waiting.load(Ordering::Relaxed) as usize;
-        (self.len() * entry
+        (len * entry
             + self.table.buckets() * RcuHash::<FlowCell>::BUCKET_SIZE
-            + waiting * mem::kmalloc_size(Arrival::BYTES)) as u64
+            + waiting as usize * mem::kmalloc_size(Arrival::BYTES)) as u64
     }
 
     /// Number of flows.

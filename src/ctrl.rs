@@ -32,7 +32,7 @@ use crate::{
     state::Runtime,
     sys::{
         crypto::{self, Hmac},
-        kthread::{self, Thread},
+        kthread::{self, Stop, Thread},
         netns::NetPtr,
         socket::{SockAddr, Socket},
         vec,
@@ -202,6 +202,16 @@ impl Pending {
     }
 }
 
+/// Threads a [`Ctrl::reconcile`] stopped (already woken): joined when
+/// this is dropped, which the caller does once it holds no lock they may
+/// wait for.
+#[derive(Default)]
+pub(crate) struct Stopped {
+    listener: Option<Thread<Shared>>,
+    handshakers: KVec<Thread<Shared>>,
+    peers: KVec<Thread<Peer>>,
+}
+
 struct Running {
     me: u32,
     port: u16,
@@ -244,6 +254,7 @@ impl Ctrl {
     /// `port` while `me` (this node's id) is set, one thread per peer,
     /// channels authenticated with `key` if there is one. Threads whose
     /// configuration is unchanged keep running; a new key restarts all.
+    /// The threads that stop go to `stopped`, joined by the caller.
     pub(crate) fn reconcile(
         &self,
         rt: &Arc<Runtime>,
@@ -251,10 +262,8 @@ impl Ctrl {
         port: u16,
         peers: &[PeerConf],
         key: Option<&Arc<Hmac>>,
+        stopped: &mut Stopped,
     ) -> Result {
-        let mut old_threads = KVec::new();
-        let mut old_listener = None;
-        let mut old_handshakers = KVec::new();
         {
             let mut run = self.running.lock();
             let same_key = match (&run.key, key) {
@@ -264,23 +273,33 @@ impl Ctrl {
             };
             let restart_all = run.me != me || run.port != port || !same_key;
             // Keep the threads of peers whose configuration is unchanged.
-            let mut keep = KVec::new();
+            // Room first: no thread is dropped (joined) under the lock.
+            let mut keep = KVec::with_capacity(run.peers.len() + peers.len(), GFP_KERNEL)?;
+            stopped.peers.reserve(run.peers.len(), GFP_KERNEL)?;
+            stopped
+                .handshakers
+                .reserve(run.handshakers.len(), GFP_KERNEL)?;
             for t in core::mem::take(&mut run.peers) {
                 let same = !restart_all && peers.contains(&t.data().conf);
-                if same {
-                    keep.push(t, GFP_KERNEL)?;
+                let list = if same {
+                    &mut keep
                 } else {
                     t.data().wake();
-                    old_threads.push(t, GFP_KERNEL)?;
-                }
+                    &mut stopped.peers
+                };
+                // Within the capacity reserved: cannot fail.
+                let _ = list.push(t, GFP_KERNEL);
             }
             run.peers = keep;
             if restart_all {
                 if let Some(s) = &run.shared {
                     *s.peers.lock() = KVec::new();
                 }
-                old_listener = run.listener.take();
-                old_handshakers = core::mem::take(&mut run.handshakers);
+                stopped.listener = run.listener.take();
+                for t in core::mem::take(&mut run.handshakers) {
+                    // Within the capacity reserved: cannot fail.
+                    let _ = stopped.handshakers.push(t, GFP_KERNEL);
+                }
                 run.shared = None;
                 run.me = me;
                 run.port = port;
@@ -341,6 +360,7 @@ impl Ctrl {
                         GFP_KERNEL,
                     )?;
                     let thread = Thread::spawn(c"baton-peer", peer.clone(), peer_main)?;
+                    // Within the capacity of `keep`.
                     run.peers.push(thread, GFP_KERNEL)?;
                 }
             }
@@ -352,11 +372,6 @@ impl Ctrl {
                 *s.peers.lock() = list;
             }
         }
-        // Stop the replaced threads outside the lock: the listener takes
-        // the peer list lock, and stopping waits for a thread to return.
-        drop(old_listener);
-        drop(old_handshakers);
-        drop(old_threads);
         Ok(())
     }
 
@@ -663,14 +678,14 @@ fn log_closed(me: u32, peer: u32, why: &Closed) {
 }
 
 /// Handles one frame of an established channel.
-fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(), Closed> {
+fn on_frame(peer: &Peer, m: &Message<'_>, stop: &Stop) -> core::result::Result<(), Closed> {
     match m {
         Message::Heartbeat(_) => Ok(()),
         Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
             "handshake frame on an established channel",
         )),
         Message::HandoffReq(req) => {
-            let reply = handoff::take(&peer.rt, peer.conf.node_id, req);
+            let reply = handoff::take(&peer.rt, peer.conf.node_id, req, stop);
             peer.send(&reply)
         }
         Message::HandoffAck(_) | Message::HandoffNack(_) => {
@@ -685,10 +700,10 @@ fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(), Closed> {
 }
 
 /// Runs an established channel until it ends.
-fn session(peer: &Peer, ch: &mut Channel) -> Closed {
+fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
     let mut last_tx = 0u64;
     loop {
-        if kthread::should_stop() {
+        if stop.requested() {
             return Closed::Stop;
         }
         let now = kthread::now_ms();
@@ -697,14 +712,14 @@ fn session(peer: &Peer, ch: &mut Channel) -> Closed {
                 // The peer closed or reset the channel: the frames it sent
                 // before (e.g. the CONN_ENDs of a peer that goes away) are
                 // still readable; handle them first.
-                while let Ok(true) = ch.recv(&mut |m| on_frame(peer, m)) {
+                while let Ok(true) = ch.recv(&mut |m| on_frame(peer, m, stop)) {
                     peer.msgs_in.fetch_add(1, Ordering::Relaxed);
                 }
                 return c;
             }
             last_tx = now;
         }
-        let got = ch.recv(&mut |m| on_frame(peer, m));
+        let got = ch.recv(&mut |m| on_frame(peer, m, stop));
         match got {
             Ok(true) => {
                 peer.msgs_in.fetch_add(1, Ordering::Relaxed);
@@ -737,9 +752,9 @@ fn dial(peer: &Peer) -> core::result::Result<Channel, Closed> {
 
 /// The thread of one peer: (re)connects or waits for the listener, runs
 /// the channel, and marks the peer down when it ends.
-fn peer_main(peer: &Peer) {
+fn peer_main(peer: &Peer, stop: &Stop) {
     let mut backoff = BACKOFF_MIN_MS;
-    while !kthread::should_stop() {
+    while !stop.requested() {
         let mut ch = if peer.initiator() {
             match dial(peer) {
                 Ok(s) => s,
@@ -770,7 +785,7 @@ fn peer_main(peer: &Peer) {
             peer.me,
             peer.conf.node_id
         );
-        let why = session(peer, &mut ch);
+        let why = session(peer, &mut ch, stop);
         peer.up.store(false, Ordering::Relaxed);
         *peer.tx.lock() = None;
         *peer.sock.lock() = None;
@@ -817,8 +832,8 @@ fn log_refused(shared: &Shared, from: SockAddr, why: &Closed) {
 }
 
 /// A handshake thread: runs the handshakes of queued connections.
-fn handshake_main(shared: &Shared) {
-    while !kthread::should_stop() {
+fn handshake_main(shared: &Shared, stop: &Stop) {
+    while !stop.requested() {
         let job = {
             let mut pending = shared.pending.lock();
             if pending.queue.is_empty() {
@@ -872,7 +887,7 @@ fn admit(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<
 }
 
 /// The listener thread of a namespace.
-fn listen_main(shared: &Shared) {
+fn listen_main(shared: &Shared, stop: &Stop) {
     let listener = match Socket::tcp(shared.net.get(), TICK_MS, HELLO_MS).and_then(|s| {
         s.listen(
             SockAddr {
@@ -899,7 +914,7 @@ fn listen_main(shared: &Shared) {
         shared.me,
         shared.port
     );
-    while !kthread::should_stop() {
+    while !stop.requested() {
         match listener.accept(HELLO_MS, HELLO_MS) {
             Ok(sock) => {
                 let from = sock.peer_addr().unwrap_or(SockAddr {

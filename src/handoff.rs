@@ -28,9 +28,9 @@ use crate::{
         seq::Translation,
         service::Scheduler,
     },
-    state::Runtime,
+    state::{Runtime, ServiceView},
     sys::{
-        kthread,
+        kthread::{self, Stop},
         netns::Net,
         skb,
         socket::{self, SockAddr, Socket},
@@ -66,24 +66,23 @@ fn ep(a: SockAddr) -> Endpoint {
     }
 }
 
-/// Picks a back-end of service `vip` for a client: the first content rule
-/// that matches the request, else the scheduler of the service over the
+/// Picks a back-end of `service` for a client: the first content rule
+/// that matches the request, else the service's scheduler over the
 /// back-ends with a weight (also for bytes that are not an HTTP request).
-/// Returns the back-end and its peer (0: this node).
+/// Returns the back-end and its peer (0: this node, whose id is `me`).
 fn choose(
     rt: &Runtime,
-    vip: &Endpoint,
+    me: u32,
+    service: &ServiceView,
     client: &Endpoint,
     request: &[u8],
 ) -> Option<(Endpoint, u32)> {
-    let mut config = rt.config().lock();
-    let me = config.base.node_id;
-    let service = config.services.iter_mut().find(|s| s.conf.vip == *vip)?;
+    let vip = &service.conf.vip;
+    let local = |peer: u32| if peer == me { 0 } else { peer };
     if let Ok(req) = http::parse_request(request) {
         let target = rules::first_match(service.rules.iter().map(|r| (r.rule(), r.backend)), &req);
         if let Some(b) = target.and_then(|t| service.backends.iter().find(|b| b.addr == t)) {
-            let peer = if b.peer == me { 0 } else { b.peer };
-            return Some((b.addr, peer));
+            return Some((b.addr, local(b.peer)));
         }
     }
     let mut list = KVec::with_capacity(service.backends.len(), GFP_KERNEL).ok()?;
@@ -100,14 +99,13 @@ fn choose(
         .ok()?;
     }
     let i = match service.conf.scheduler {
-        Scheduler::Rr => sched::round_robin(&list, &mut service.rr_cursor),
-        Scheduler::Wrr => sched::weighted_round_robin(&list, &mut service.wrr_current),
+        Scheduler::Rr => sched::round_robin(&list, &mut service.sched.lock().rr_cursor),
+        Scheduler::Wrr => sched::weighted_round_robin(&list, &mut service.sched.lock().wrr_current),
         Scheduler::Lc => sched::weighted_least_conn(&list),
         Scheduler::Sh => sched::source_hash(&list, &client.addr),
     }?;
     let b = service.backends.get(i)?;
-    let peer = if b.peer == me { 0 } else { b.peer };
-    Some((b.addr, peer))
+    Some((b.addr, local(b.peer)))
 }
 
 /// A connection accepted on a service while it delivers its first
@@ -132,7 +130,7 @@ impl Arrival {
     pub(crate) fn new(rt: &Runtime, sock: Socket) -> Option<Self> {
         let client = sock.peer_addr().map(ep).ok()?;
         let buf = KVec::from_elem(0u8, REQUEST_MAX, GFP_KERNEL).ok()?;
-        let timeout = rt.config().lock().base.request_timeout_ms;
+        let timeout = rt.published().base.request_timeout_ms;
         Some(Self {
             sock,
             client,
@@ -197,7 +195,7 @@ impl Arrival {
 
 /// Hands off a connection whose request is read (see [`Arrival::read`]),
 /// or resets it if that fails. Called by the service's worker threads.
-pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
+pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &Stop) {
     let Arrival {
         sock,
         client,
@@ -205,7 +203,13 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
         n,
         ..
     } = arrival;
-    let Some((backend, peer)) = choose(rt, &vip, &client, &buf[..n]) else {
+    // One copy of the configuration for the whole handoff: a change
+    // meanwhile (the service deleted, say) applies to later connections.
+    let config = rt.published();
+    let service = config.service(&vip);
+    let me = config.base.node_id;
+    let chosen = service.and_then(|s| choose(rt, me, s, &client, &buf[..n]));
+    let Some((backend, peer)) = chosen else {
         rt.conns
             .stats
             .handoffs_failed
@@ -215,13 +219,7 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
         }
         return;
     };
-    let max = rt
-        .config()
-        .lock()
-        .services
-        .iter()
-        .find(|s| s.conf.vip == vip)
-        .map_or(0, |s| s.conf.max_conns);
+    let max = service.map_or(0, |s| s.conf.max_conns);
     if max != 0 && rt.conns.front_of(&vip) >= max {
         rt.conns
             .stats
@@ -261,13 +259,14 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
                 f.xlate =
                     Translation::frontend_half(req.frontend_isn, req.frontend_tsval, fe_wscale);
             });
-            let mut reply = ask(rt, peer, &req);
+            let timeout = config.base.handoff_timeout_ms;
+            let mut reply = ask(rt, peer, &req, timeout, stop);
             if let (Reply::Nack(r), true) = (reply, peer != 0 && reply_is_final(reply)) {
                 // Refused by the peer, or the peer is down: serve it here
                 // if the service has a local back-end. Not after a
                 // timeout: the peer may still take it, and a connection
                 // must never have two servers.
-                if let Some(local) = local_backend(rt, &vip) {
+                if let Some(local) = service.and_then(|s| local_backend(me, s)) {
                     if kthread::net_ratelimit() {
                         pr_info!(
                             "handoff {} refused by peer {} (reason {}), serving it locally\n",
@@ -284,6 +283,8 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival) {
                             backend: local,
                             ..req
                         },
+                        timeout,
+                        stop,
                     );
                 }
             }
@@ -340,11 +341,9 @@ fn reply_is_final(reply: Reply) -> bool {
     !matches!(reply, Reply::Nack(reason::TIMEOUT))
 }
 
-/// The first local back-end (peer 0 or this node) with a weight, if any.
-fn local_backend(rt: &Runtime, vip: &Endpoint) -> Option<Endpoint> {
-    let config = rt.config().lock();
-    let me = config.base.node_id;
-    let service = config.services.iter().find(|s| s.conf.vip == *vip)?;
+/// The first local back-end (peer 0 or this node, `me`) of `service` with
+/// a weight, if any.
+fn local_backend(me: u32, service: &ServiceView) -> Option<Endpoint> {
     service
         .backends
         .iter()
@@ -444,10 +443,11 @@ fn freeze<'a>(
     Ok((req, frontend_wscale))
 }
 
-/// Sends `req` to `peer` (0: this node) and waits for the answer.
-fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>) -> Reply {
+/// Sends `req` to `peer` (0: this node) and waits for the answer, at most
+/// `timeout_ms`.
+fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>, timeout_ms: u32, stop: &Stop) -> Reply {
     if peer == 0 {
-        return match take(rt, 0, req) {
+        return match take(rt, 0, req, stop) {
             Message::HandoffAck(a) => Reply::Ack(a),
             Message::HandoffNack(m) => Reply::Nack(m.reason),
             _ => Reply::Nack(reason::OTHER),
@@ -457,16 +457,15 @@ fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>) -> Reply {
         forget_reply(rt, req.id);
         return Reply::Nack(reason::OTHER);
     }
-    wait_reply(rt, req.id)
+    wait_reply(rt, req.id, timeout_ms, stop)
 }
 
 /// Most time [`wait_reply`] sleeps between looks (it is woken when a
 /// reply comes; this bounds a stop request's wait).
 const REPLY_WAIT_SLICE_MS: u64 = 100;
 
-fn wait_reply(rt: &Runtime, id: u64) -> Reply {
-    let timeout = rt.config().lock().base.handoff_timeout_ms;
-    let deadline = kthread::now_ms() + u64::from(timeout);
+fn wait_reply(rt: &Runtime, id: u64, timeout_ms: u32, stop: &Stop) -> Reply {
+    let deadline = kthread::now_ms() + u64::from(timeout_ms);
     let mut replies = rt.replies.lock();
     loop {
         if let Some(i) = replies.iter().position(|(rid, _)| *rid == id) {
@@ -475,7 +474,7 @@ fn wait_reply(rt: &Runtime, id: u64) -> Reply {
             }
         }
         let now = kthread::now_ms();
-        if now > deadline || kthread::should_stop() {
+        if now > deadline || stop.requested() {
             return Reply::Nack(reason::TIMEOUT);
         }
         // Woken by `reply` and `peer_down` (and by a stop request).
@@ -564,7 +563,7 @@ fn inject(rt: &Runtime, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
 /// Takes connection `req` from front-end `from` (0: this node): replays the
 /// handshake into this node's stack and answers HANDOFF_ACK or
 /// HANDOFF_NACK.
-pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>) -> Message<'static> {
+pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>, stop: &Stop) -> Message<'static> {
     let nack = |reason| Message::HandoffNack(IdReason { id: req.id, reason });
     let key = Key {
         client: req.client,
@@ -603,7 +602,7 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>) -> Message<'st
         // Full, out of memory, or this node is going away.
         Err(_) => return nack(reason::OVERLOAD),
     }
-    match replay(rt, req, &key) {
+    match replay(rt, req, &key, stop) {
         Ok(ack) => {
             rt.conns.stats.taken.fetch_add(1, Ordering::Relaxed);
             Message::HandoffAck(ack)
@@ -619,6 +618,7 @@ fn replay<'a>(
     rt: &Runtime,
     req: &HandoffReq<'a>,
     key: &Key,
+    stop: &Stop,
 ) -> core::result::Result<HandoffAck, u8> {
     let ts = req.options & opt_bits::TIMESTAMPS != 0;
     let ws = req.options & opt_bits::WSCALE != 0;
@@ -653,6 +653,11 @@ fn replay<'a>(
         let now = kthread::now_ms();
         if now > start + REPLAY_TIMEOUT_MS {
             return Err(reason::TIMEOUT);
+        }
+        // Stopped (its service or peer deleted, the module going): the
+        // configuration change that stops this thread waits for it.
+        if stop.requested() {
+            return Err(reason::OTHER);
         }
         if now >= sent + SYN_RETRY_MS {
             inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
@@ -873,14 +878,14 @@ fn server_gone(net: &Net, f: &Flow) -> Option<u8> {
     gone.then_some(reason::CLOSED)
 }
 
-pub(crate) fn gc_main(rt: &Runtime) {
-    while !kthread::should_stop() {
+pub(crate) fn gc_main(rt: &Runtime, stop: &Stop) {
+    while !stop.requested() {
         kthread::sleep_ms(250);
         if rt.conns.len() == 0 {
             continue;
         }
         let now = kthread::now_ms();
-        let idle = u64::from(rt.config().lock().base.idle_timeout_ms);
+        let idle = u64::from(rt.published().base.idle_timeout_ms);
         let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
             continue;
         };

@@ -22,11 +22,11 @@ use crate::{
             peer_state, rule_attr, service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
         },
     },
-    state::{NetState, Service},
+    state::{NetConfig, NetState, Service},
     sys::{
         crypto::Hmac,
         genl::{AttrPolicy, Command, Family, Info, Op, Perm, Reply},
-        kthread, netns, param, vec,
+        kthread, netns, param,
     },
 };
 use core::sync::atomic::Ordering;
@@ -161,6 +161,9 @@ impl Command<Baton> for StatsGet {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
         let rt = baton.state(info).rt();
         let s = &rt.conns.stats;
+        // Read once: `memory` is computed from the same counts.
+        let active = rt.conns.len();
+        let waiting = s.waiting.load(Ordering::Relaxed);
         let mut reply = Reply::new(info, cmd::STATS_GET)?;
         reply.nest(attr::STATS, |r| {
             let pad = stats_attr::PAD;
@@ -172,10 +175,10 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::FORWARDED, get(&s.forwarded), pad)?;
             r.put_u64(stats_attr::RETURNED, get(&s.returned), pad)?;
             r.put_u64(stats_attr::DROPPED, get(&s.dropped), pad)?;
-            r.put_u32(stats_attr::ACTIVE, rt.conns.len() as u32)?;
-            r.put_u32(stats_attr::WAITING, s.waiting.load(Ordering::Relaxed))?;
+            r.put_u32(stats_attr::ACTIVE, active as u32)?;
+            r.put_u32(stats_attr::WAITING, waiting)?;
             r.put_u64(stats_attr::HURRIED, get(&s.hurried), pad)?;
-            r.put_u64(stats_attr::MEMORY, rt.conns.memory(), pad)?;
+            r.put_u64(stats_attr::MEMORY, rt.conns.memory(active, waiting), pad)?;
             r.put_u64(stats_attr::MALFORMED, get(&s.malformed), pad)
         })?;
         reply.send(info)
@@ -288,9 +291,7 @@ impl Command<Baton> for ConfigSet {
         if let Some(key) = key {
             config.key = key;
         }
-        config
-            .apply_to(state.rt())
-            .inspect_err(|_| ctrl_error(info))
+        NetConfig::commit(config, state.rt()).inspect_err(|_| ctrl_error(info))
     }
 }
 
@@ -371,9 +372,7 @@ impl Command<Baton> for PeerAdd {
         check_peer_add(&config.peers, config.base.node_id, &peer)
             .map_err(|e| peer_error(info, e))?;
         config.peers.push(peer, GFP_KERNEL)?;
-        config
-            .apply_to(state.rt())
-            .inspect_err(|_| ctrl_error(info))
+        NetConfig::commit(config, state.rt()).inspect_err(|_| ctrl_error(info))
     }
 }
 
@@ -402,9 +401,7 @@ impl Command<Baton> for PeerDel {
             rest.push(*p, GFP_KERNEL)?;
         }
         config.peers = rest;
-        config
-            .apply_to(state.rt())
-            .inspect_err(|_| ctrl_error(info))
+        NetConfig::commit(config, state.rt()).inspect_err(|_| ctrl_error(info))
     }
 }
 
@@ -521,13 +518,11 @@ impl Command<Baton> for ServiceAdd {
             Service {
                 conf,
                 backends: KVec::new(),
-                rr_cursor: 0,
                 rules: KVec::new(),
-                wrr_current: KVec::new(),
             },
             GFP_KERNEL,
         )?;
-        config.apply_to(baton.state(info).rt())
+        NetConfig::commit(config, baton.state(info).rt())
     }
 }
 
@@ -548,7 +543,7 @@ impl Command<Baton> for ServiceDel {
             }
         }
         config.services = rest;
-        config.apply_to(baton.state(info).rt())
+        NetConfig::commit(config, baton.state(info).rt())
     }
 }
 
@@ -629,8 +624,7 @@ impl Command<Baton> for BackendAdd {
             .ok_or_else(|| service_error(info, ServiceError::NoService))?;
         check_backend_add(service.backends.iter(), &backend).map_err(|e| service_error(info, e))?;
         service.backends.push(backend, GFP_KERNEL)?;
-        service.wrr_current.push(0, GFP_KERNEL)?;
-        Ok(())
+        NetConfig::commit(config, baton.state(info).rt())
     }
 }
 
@@ -727,7 +721,7 @@ impl Command<Baton> for RuleAdd {
             rules.push(rule, GFP_KERNEL)?;
         }
         service.rules = rules;
-        Ok(())
+        NetConfig::commit(config, baton.state(info).rt())
     }
 }
 
@@ -751,7 +745,7 @@ impl Command<Baton> for RuleDel {
             }
         }
         service.rules = rules;
-        Ok(())
+        NetConfig::commit(config, baton.state(info).rt())
     }
 }
 
@@ -779,10 +773,6 @@ impl Command<Baton> for BackendDel {
             rest.push(*b, GFP_KERNEL)?;
         }
         service.backends = rest;
-        vec::clear(&mut service.wrr_current);
-        for _ in service.backends.iter() {
-            service.wrr_current.push(0, GFP_KERNEL)?;
-        }
-        Ok(())
+        NetConfig::commit(config, baton.state(info).rt())
     }
 }

@@ -6,12 +6,12 @@
 
 use crate::{
     conn::Conns,
-    ctrl::Ctrl,
+    ctrl::{self, Ctrl},
     handoff,
     proto::{
         config::{Config, PeerConf},
         rules::RuleConf,
-        service::{BackendConf, ServiceConf},
+        service::{BackendConf, Endpoint, ServiceConf},
         uapi::Hook,
     },
     sys::{
@@ -21,13 +21,16 @@ use crate::{
         netns::{self, NetId, NetPtr},
         param, vec,
     },
-    utcp::Utcp,
+    utcp::{self, Utcp},
 };
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
-    new_condvar, new_mutex,
+    new_condvar, new_mutex, new_spinlock,
     prelude::*,
-    sync::{Arc, CondVar, Mutex},
+    sync::{
+        lock::{mutex::MutexBackend, Guard},
+        Arc, CondVar, Mutex, SpinLock,
+    },
 };
 
 /// Hook priority: after conntrack defragmentation and before NAT, as IPVS
@@ -49,33 +52,153 @@ pub(crate) struct NetConfig {
     pub(crate) key: Option<Arc<Hmac>>,
 }
 
-/// A service and its back-ends.
+/// A service and its back-ends, as configured.
 pub(crate) struct Service {
     /// Its configuration.
     pub(crate) conf: ServiceConf,
     /// Its back-ends, at most `MAX_BACKENDS`, in the order added.
     pub(crate) backends: KVec<BackendConf>,
-    /// Round-robin position.
-    pub(crate) rr_cursor: usize,
-    /// Smooth weighted round-robin state, one entry per back-end.
-    pub(crate) wrr_current: KVec<i64>,
     /// Content rules, in order, at most `MAX_RULES`.
     pub(crate) rules: KVec<RuleConf>,
 }
 
+/// What the per-connection path (service workers, replays, the collector)
+/// reads of the configuration: a copy published whole after every change
+/// ([`NetConfig::commit`]) and read without the configuration mutex, which
+/// is held while threads start. Readers take a reference under a spinlock
+/// held for a reference count's increment; the mutex's holder never waits
+/// for them.
+pub(crate) struct Published {
+    /// Scalar settings.
+    pub(crate) base: Config,
+    /// The services.
+    pub(crate) services: KVec<Arc<ServiceView>>,
+}
+
+impl Published {
+    fn empty(ctrl_port: u16) -> Result<Arc<Self>> {
+        Ok(Arc::new(
+            Self {
+                base: Config::new(ctrl_port),
+                services: KVec::new(),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// The service of `vip`.
+    pub(crate) fn service(&self, vip: &Endpoint) -> Option<&ServiceView> {
+        self.services
+            .iter()
+            .find(|s| s.conf.vip == *vip)
+            .map(|s| &**s)
+    }
+}
+
+/// A published service: its configuration and its scheduler's state.
+#[pin_data]
+pub(crate) struct ServiceView {
+    /// Its configuration.
+    pub(crate) conf: ServiceConf,
+    /// Its back-ends, in the order added.
+    pub(crate) backends: KVec<BackendConf>,
+    /// Content rules, in order.
+    pub(crate) rules: KVec<RuleConf>,
+    /// What the round-robin schedulers remember between connections.
+    #[pin]
+    pub(crate) sched: SpinLock<SchedState>,
+}
+
+/// See [`ServiceView::sched`].
+pub(crate) struct SchedState {
+    /// Round-robin position.
+    pub(crate) rr_cursor: usize,
+    /// Smooth weighted round-robin state, one entry per back-end.
+    pub(crate) wrr_current: KVec<i64>,
+}
+
+impl ServiceView {
+    /// A copy of `s`; the scheduler goes on from `prev`, the service's
+    /// previous version (its weighted state only if the back-ends are
+    /// the same).
+    fn new(s: &Service, prev: Option<&ServiceView>) -> Result<Arc<Self>> {
+        let mut backends = KVec::with_capacity(s.backends.len(), GFP_KERNEL)?;
+        backends.extend_from_slice(&s.backends, GFP_KERNEL)?;
+        let mut rules = KVec::with_capacity(s.rules.len(), GFP_KERNEL)?;
+        rules.extend_from_slice(&s.rules, GFP_KERNEL)?;
+        let mut wrr_current = KVec::from_elem(0i64, s.backends.len(), GFP_KERNEL)?;
+        let mut rr_cursor = 0;
+        if let Some(p) = prev {
+            let st = p.sched.lock();
+            rr_cursor = st.rr_cursor;
+            if p.backends[..] == s.backends[..] && st.wrr_current.len() == wrr_current.len() {
+                for (to, from) in wrr_current.iter_mut().zip(st.wrr_current.iter()) {
+                    *to = *from;
+                }
+            }
+        }
+        Arc::pin_init(
+            try_pin_init!(Self {
+                conf: s.conf,
+                backends,
+                rules,
+                sched <- new_spinlock!(
+                    SchedState {
+                        rr_cursor,
+                        wrr_current,
+                    },
+                    "baton_sched"
+                ),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+}
+
 impl NetConfig {
-    /// Makes the running threads follow this configuration: the control
-    /// channel and the service listeners. Called with the lock held, so that
-    /// concurrent changes reach them in order.
-    pub(crate) fn apply_to(&self, rt: &Arc<Runtime>) -> Result {
-        rt.ctrl.reconcile(
-            rt,
-            self.base.node_id,
-            self.base.ctrl_port,
-            &self.peers,
-            self.key.as_ref(),
+    /// Ends a change: publishes the configuration to the per-connection
+    /// path, makes the threads follow it (the control channel and the
+    /// service listeners) while the lock keeps concurrent changes in order,
+    /// then releases the lock and only then joins the threads that stopped.
+    /// A stopping thread may be finishing a connection, and nothing a
+    /// thread waits for is held while it is joined.
+    pub(crate) fn commit(this: Guard<'_, NetConfig, MutexBackend>, rt: &Arc<Runtime>) -> Result {
+        let mut stopped_ctrl = ctrl::Stopped::default();
+        let mut stopped_utcp = utcp::Stopped::default();
+        let res = this.publish(rt).and_then(|()| {
+            rt.ctrl.reconcile(
+                rt,
+                this.base.node_id,
+                this.base.ctrl_port,
+                &this.peers,
+                this.key.as_ref(),
+                &mut stopped_ctrl,
+            )?;
+            rt.utcp.reconcile(rt, &this.services, &mut stopped_utcp)
+        });
+        drop(this);
+        drop(stopped_ctrl);
+        drop(stopped_utcp);
+        res
+    }
+
+    fn publish(&self, rt: &Runtime) -> Result {
+        let old = rt.published();
+        let mut services = KVec::with_capacity(self.services.len(), GFP_KERNEL)?;
+        for s in self.services.iter() {
+            services.push(ServiceView::new(s, old.service(&s.conf.vip))?, GFP_KERNEL)?;
+        }
+        let new = Arc::new(
+            Published {
+                base: self.base,
+                services,
+            },
+            GFP_KERNEL,
         )?;
-        rt.utcp.reconcile(rt, &self.services)
+        // The old copy is freed outside the spinlock, by its last reader.
+        let old = core::mem::replace(&mut *rt.published.lock(), new);
+        drop(old);
+        Ok(())
     }
 }
 
@@ -89,6 +212,9 @@ pub(crate) struct Runtime {
     pub(crate) net: NetPtr,
     #[pin]
     config: Mutex<NetConfig>,
+    /// What the per-connection path reads of `config`.
+    #[pin]
+    published: SpinLock<Arc<Published>>,
     /// The control channel.
     #[pin]
     pub(crate) ctrl: Ctrl,
@@ -109,9 +235,10 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    /// The namespace's configuration.
-    pub(crate) fn config(&self) -> &Mutex<NetConfig> {
-        &self.config
+    /// The configuration as last published: what a connection's path
+    /// reads, without the configuration mutex.
+    pub(crate) fn published(&self) -> Arc<Published> {
+        self.published.lock().clone()
     }
 
     fn start(self: &Arc<Self>) -> Result {
@@ -125,12 +252,16 @@ impl Runtime {
     fn shutdown(self: &Arc<Self>) {
         let gc = self.gc.lock().take();
         drop(gc);
-        if let Err(e) = self.utcp.reconcile(self, &[]) {
+        let mut stopped = utcp::Stopped::default();
+        if let Err(e) = self.utcp.reconcile(self, &[], &mut stopped) {
             pr_err!("stopping the service listeners: {:?}\n", e);
         }
-        if let Err(e) = self.ctrl.reconcile(self, 0, 0, &[], None) {
+        drop(stopped);
+        let mut stopped = ctrl::Stopped::default();
+        if let Err(e) = self.ctrl.reconcile(self, 0, 0, &[], None, &mut stopped) {
             pr_err!("stopping the control channel: {:?}\n", e);
         }
+        drop(stopped);
         vec::clear(&mut self.replies.lock());
     }
 }
@@ -192,6 +323,10 @@ impl netns::NetState for NetState {
                         key: None,
                     },
                     "baton_config"
+                ),
+                published <- new_spinlock!(
+                    Published::empty(param::ctrl_port())?,
+                    "baton_published"
                 ),
                 ctrl <- Ctrl::new(*net),
                 utcp <- Utcp::new(),

@@ -24,7 +24,7 @@ use crate::{
     proto::ctrl::Endpoint,
     state::{Runtime, Service},
     sys::{
-        kthread::{self, Thread},
+        kthread::{self, Stop, Thread},
         socket::{self, SockAddr, Socket},
         vec,
     },
@@ -96,6 +96,12 @@ impl Drop for Listening {
     }
 }
 
+/// Listeners a [`Utcp::reconcile`] stopped: shut down, their workers
+/// joined when this is dropped, which the caller does once it holds no
+/// lock a worker may wait for.
+#[derive(Default)]
+pub(crate) struct Stopped(KVec<Listening>);
+
 /// The listeners of a namespace.
 #[pin_data]
 pub(crate) struct Utcp {
@@ -111,26 +117,39 @@ impl Utcp {
         })
     }
 
-    /// Listens on every service of `services`, and on no other.
-    pub(crate) fn reconcile(&self, rt: &Arc<Runtime>, services: &[Service]) -> Result {
-        let mut stopped = KVec::new();
+    /// Listens on every service of `services`, and on no other; the
+    /// listeners that stop go to `stopped`.
+    pub(crate) fn reconcile(
+        &self,
+        rt: &Arc<Runtime>,
+        services: &[Service],
+        stopped: &mut Stopped,
+    ) -> Result {
         {
             let mut run = self.running.lock();
-            let mut keep = KVec::new();
+            // Room first: a listener is never dropped (joined) here.
+            let mut keep = KVec::with_capacity(run.len(), GFP_KERNEL)?;
+            stopped.0.reserve(run.len(), GFP_KERNEL)?;
             for l in core::mem::take(&mut *run) {
-                if services.iter().any(|s| s.conf.vip == l.vip) {
-                    keep.push(l, GFP_KERNEL)?;
+                let list = if services.iter().any(|s| s.conf.vip == l.vip) {
+                    &mut keep
                 } else {
-                    stopped.push(l, GFP_KERNEL)?;
-                }
+                    // Wakes its workers now; they are joined later.
+                    l.listener.shutdown();
+                    &mut stopped.0
+                };
+                // Within the capacity reserved: cannot fail.
+                let _ = list.push(l, GFP_KERNEL);
             }
             *run = keep;
+            run.reserve(services.len(), GFP_KERNEL)?;
             for s in services {
                 let vip = s.conf.vip;
                 if run.iter().any(|l| l.vip == vip) {
                     continue;
                 }
                 match start(rt, vip) {
+                    // Within the capacity reserved.
                     Ok(l) => run.push(l, GFP_KERNEL)?,
                     Err(e) => {
                         let [a, b, c, d] = vip.addr;
@@ -147,8 +166,6 @@ impl Utcp {
                 }
             }
         }
-        // Joins the workers outside the lock.
-        drop(stopped);
         Ok(())
     }
 }
@@ -198,6 +215,7 @@ fn start(rt: &Arc<Runtime>, vip: Endpoint) -> Result<Listening> {
 /// A worker's connections waiting for their requests.
 struct Waiting<'a> {
     w: &'a Worker,
+    stop: &'a Stop,
     list: KVec<Arrival>,
 }
 
@@ -225,7 +243,7 @@ impl Waiting<'_> {
                 Some(i) => core::mem::replace(&mut self.list[i], a),
                 None => a,
             };
-            return handoff::serve(&self.w.rt, self.w.vip, out);
+            return handoff::serve(&self.w.rt, self.w.vip, out, self.stop);
         }
         if self.list.push(a, GFP_KERNEL).is_ok() {
             self.stats().waiting.fetch_add(1, Ordering::Relaxed);
@@ -271,7 +289,7 @@ impl Waiting<'_> {
                 ready => {
                     progress = true;
                     if let (Some(a), Ok(_)) = (self.take(i), ready) {
-                        handoff::serve(&self.w.rt, self.w.vip, a);
+                        handoff::serve(&self.w.rt, self.w.vip, a, self.stop);
                         return true;
                     }
                     // Gone without a byte: dropped, the pass goes on. The
@@ -293,7 +311,7 @@ impl Waiting<'_> {
             return progress;
         }
         if let Some(a) = self.take(i) {
-            handoff::serve(&self.w.rt, self.w.vip, a);
+            handoff::serve(&self.w.rt, self.w.vip, a, self.stop);
         }
         gate.fetch_sub(1, Ordering::Relaxed);
         true
@@ -308,13 +326,14 @@ impl Drop for Waiting<'_> {
     }
 }
 
-fn worker_main(w: &Worker) {
+fn worker_main(w: &Worker, stop: &Stop) {
     let mut waiting = Waiting {
         w,
+        stop,
         list: KVec::new(),
     };
     let mut pause = POLL_MS;
-    while !kthread::should_stop() {
+    while !stop.requested() {
         // Block in accept only when no connection waits.
         let accepted = if waiting.list.is_empty() {
             w.listener.accept(FIRST_WAIT_MS, TICK_MS)
@@ -326,7 +345,7 @@ fn worker_main(w: &Worker) {
             Ok(sock) => {
                 if let Some(mut a) = Arrival::new(&w.rt, sock) {
                     match a.read(true) {
-                        Ok(true) => handoff::serve(&w.rt, w.vip, a),
+                        Ok(true) => handoff::serve(&w.rt, w.vip, a, stop),
                         Ok(false) => waiting.push(a),
                         // Gone before sending anything: nothing to hand.
                         Err(_) => {}

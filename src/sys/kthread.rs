@@ -14,6 +14,7 @@
 use super::bindings;
 use core::{
     ffi::{c_int, c_void, CStr},
+    marker::PhantomData,
     ptr::NonNull,
 };
 use kernel::{prelude::*, sync::Arc};
@@ -33,7 +34,28 @@ pub(crate) struct Thread<T: Send + Sync + 'static> {
 
 struct Start<T> {
     data: Arc<T>,
-    func: fn(&T),
+    func: fn(&T, &Stop),
+}
+
+/// Proof that the code holding it runs as the body of a [`Thread`]: only
+/// such a thread may ask whether it is to stop (`kthread_should_stop`
+/// reads the current task's kthread data, which other tasks lack).
+///
+/// # Invariants
+///
+/// Made only by `thread_fn` and lent to the body for its run; neither
+/// `Send` nor `Sync`, so a reference to it never reaches another task.
+pub(crate) struct Stop {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Stop {
+    /// Whether this thread has been asked to stop (its [`Thread`] dropped).
+    pub(crate) fn requested(&self) -> bool {
+        // SAFETY: `self` exists only in the body of a kthread started by
+        // `Thread::spawn` (type invariant): the current task is that kthread.
+        unsafe { bindings::kthread_should_stop() }
+    }
 }
 
 // SAFETY: the handle only holds the task reference and the shared data,
@@ -43,8 +65,9 @@ unsafe impl<T: Send + Sync> Send for Thread<T> {}
 unsafe impl<T: Send + Sync> Sync for Thread<T> {}
 
 impl<T: Send + Sync + 'static> Thread<T> {
-    /// Starts `func(&data)` in a new kernel thread named `name`.
-    pub(crate) fn spawn(name: &CStr, data: Arc<T>, func: fn(&T)) -> Result<Self> {
+    /// Starts `func(&data, stop)` in a new kernel thread named `name`;
+    /// `stop` tells the body when the [`Thread`] is dropped.
+    pub(crate) fn spawn(name: &CStr, data: Arc<T>, func: fn(&T, &Stop)) -> Result<Self> {
         let start = KBox::new(Start { data, func }, GFP_KERNEL)?;
         let arg = (&*start as *const Start<T>).cast_mut().cast::<c_void>();
         // SAFETY: `thread_fn::<T>` matches `int (*)(void *)`; `arg` points to
@@ -89,14 +112,12 @@ impl<T: Send + Sync + 'static> Drop for Thread<T> {
 unsafe extern "C" fn thread_fn<T: Send + Sync + 'static>(arg: *mut c_void) -> c_int {
     // SAFETY: the `Thread` keeps `Start<T>` alive until this returns.
     let start = unsafe { &*arg.cast_const().cast::<Start<T>>() };
-    (start.func)(&start.data);
+    // INVARIANT: made here, in the kthread, and only lent to its body.
+    let stop = Stop {
+        _not_send: PhantomData,
+    };
+    (start.func)(&start.data, &stop);
     0
-}
-
-/// Whether the current kernel thread has been asked to stop.
-pub(crate) fn should_stop() -> bool {
-    // SAFETY: only called from threads started by `Thread::spawn`.
-    unsafe { bindings::kthread_should_stop() }
 }
 
 /// Sleeps for `ms` milliseconds, or less if the thread is asked to stop

@@ -85,13 +85,23 @@ unsafe impl<T: Keyed> Send for RcuHash<T> {}
 unsafe impl<T: Keyed> Sync for RcuHash<T> {}
 
 /// Takes the RCU read lock for its lifetime.
-struct ReadGuard;
+///
+/// # Invariants
+///
+/// The RCU read lock is held by the task that made the guard, from `new`
+/// to `drop`; not `Send`, so that the unlock happens on that task.
+struct ReadGuard {
+    _not_send: PhantomData<*const ()>,
+}
 
 impl ReadGuard {
     fn new() -> Self {
         // SAFETY: always allowed; undone in `drop`.
         unsafe { bindings::baton_rcu_read_lock() };
-        ReadGuard
+        // INVARIANT: locked just above, on this task.
+        ReadGuard {
+            _not_send: PhantomData,
+        }
     }
 }
 

@@ -18,6 +18,17 @@
       exists, then GET /gen/N again on the same connection and checks it.
       Prints "2 responses exact on one connection".
 
+  clients.py churn ADDR PORT N SIZE SECS MAX OUT [STOP]
+      N threads open connections to ADDR:PORT without pause, each one
+      request GET /gen/SIZE with "Connection: close", its body checked
+      against httpd.py's bytes, for SECS seconds or until the file STOP
+      exists, at most MAX connections in all, each bounded by a 20 s socket
+      timeout. Writes OUT (JSON): how the connections ended,
+          {"exact": n, "corrupt": n, "reset": n, "refused": n, "eof": n,
+           "timeout": n}
+      ("eof": closed before the whole answer; "corrupt": an answer whose
+      bytes are not the server's).
+
   clients.py badpackets SRC SPORT DST DPORT
       Sends, as SRC:SPORT to DST:DPORT, one of each: a TCP header with data
       offset 4, one with a malformed option (length 1), the first fragment
@@ -26,12 +37,14 @@
       numbers are arbitrary: these are packets of a stranger or a broken
       middlebox for an existing connection. Prints the kinds sent.
 """
+import json
 import os
 import random
 import select
 import socket
 import struct
 import sys
+import threading
 import time
 
 
@@ -146,6 +159,65 @@ def http_get(sock, n):
         raise SystemExit("response body differs from the server's bytes")
 
 
+def churn_one(addr, port, size, want):
+    """One connection of churn: how it ended."""
+    try:
+        s = socket.create_connection((addr, port), timeout=20)
+    except ConnectionRefusedError:
+        return "refused"
+    except socket.timeout:
+        return "timeout"
+    except OSError:
+        return "reset"
+    try:
+        s.sendall(f"GET /gen/{size} HTTP/1.1\r\nHost: churn\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        return "timeout"
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    finally:
+        s.close()
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"HTTP/1.1 200"):
+        return "eof" if not data or len(data) < 12 else "corrupt"
+    if len(body) < len(want):
+        return "eof" if want.startswith(body) else "corrupt"
+    return "exact" if body == want else "corrupt"
+
+
+def churn(addr, port, n, size, secs, most, out, stop=None):
+    want = gen(size)
+    counts = {k: 0 for k in ("exact", "corrupt", "reset", "refused", "eof", "timeout")}
+    lock = threading.Lock()
+    started = [0]
+    end = time.monotonic() + secs
+
+    def run():
+        while time.monotonic() < end and not (stop and os.path.exists(stop)):
+            with lock:
+                if started[0] >= most:
+                    return
+                started[0] += 1
+            how = churn_one(addr, port, size, want)
+            with lock:
+                counts[how] += 1
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with open(out, "w") as f:
+        json.dump(counts, f)
+    print("churn: " + " ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 def keepalive(addr, port, n, portfile, gofile):
     s = socket.create_connection((addr, port), timeout=30)
     http_get(s, n)
@@ -209,6 +281,9 @@ if __name__ == "__main__":
         synflood(a[1], a[2], int(a[3]), int(a[4]))
     elif a[0] == "keepalive":
         keepalive(a[1], int(a[2]), int(a[3]), a[4], a[5])
+    elif a[0] == "churn":
+        churn(a[1], int(a[2]), int(a[3]), int(a[4]), float(a[5]), int(a[6]), a[7],
+              a[8] if len(a) > 8 else None)
     elif a[0] == "badpackets":
         badpackets(a[1], int(a[2]), a[3], int(a[4]))
     else:

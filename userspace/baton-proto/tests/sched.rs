@@ -210,5 +210,8 @@ fn source_hash_keys_on_address_not_position() {
             assert_eq!(a, z);
         }
     }
-    assert_ne!(endpoint_id([198, 18, 1, 1], 80), endpoint_id([198, 18, 1, 1], 81));
+    assert_ne!(
+        endpoint_id([198, 18, 1, 1], 80),
+        endpoint_id([198, 18, 1, 1], 81)
+    );
 }

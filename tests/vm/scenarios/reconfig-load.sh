@@ -1,0 +1,159 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Reconfiguration under load never blocks: 64 clients open connections
+# without pause to three services of one front-end while, in several
+# rounds, every kind of change is made to them:
+#   - config set (request and idle timeouts), rule add/del on service A,
+#     backend del/add of be2 on service B with peer del/add of its node,
+#     service del/add of service C;
+#   - every command returns, within 1 s (times BATON_SLOW), and a hard
+#     20 s bound turns a hang into a failure with the command's name (the
+#     guest kernel's hung-task detector prints the blocked stacks);
+#   - service A, whose back-end and peer are never touched, serves every
+#     connection byte-exact, none reset;
+#   - services B and C: a connection ends byte-exact, or is reset or
+#     refused while its back-end's peer or its service is gone
+#     (Documentation/admin-guide.rst, "Changing the configuration under
+#     load"), never corrupt, cut short or hung;
+#   - afterwards all three serve again and rmmod is clean.
+#
+# guests: 1
+# memory: 1024M
+# timeout: 420
+#
+#                       switch ns "sw" (br0)            198.18.1.0/24
+#        /             |                 |               \
+#   cl .1         fe .2 (VIP .100)     be1 .3           be2 .4
+#   clients.py    baton node 1         node 2           node 3
+#   churn         :80 A, :81 B, :82 C  httpd.py         httpd.py
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+require_cmd ip curl python3 jq timeout
+
+readonly vip=198.18.1.100 be_port=8080 size=16384
+readonly be1=198.18.1.3 be2=198.18.1.4
+readonly rounds=3
+work=$(mktemp -d)
+defer rm -rf "$work"
+tools=$(dirname "$0")/../tools
+
+baton_load
+lan_setup 1 sw cl fe be1 be2
+baton_frontend fe "$vip"
+for i in 1 2; do
+	ns_exec "be$i" python3 "$tools/httpd.py" "$(lan_addr 1 $((i + 2)))" "$be_port" "$work" \
+		>/dev/null 2>&1 &
+	defer kill $!
+	wait_listen "be$i" "$be_port"
+done
+baton_star fe 198.18.1.2 be1 "$be1" be2 "$be2"
+
+# service_c: service C and its back-end (added again each round).
+service_c() {
+	bctl fe service add "$vip:82" scheduler rr
+	bctl fe backend add "$vip:82" "$be1:$be_port" peer 2
+}
+bctl fe service add "$vip:80" scheduler rr
+bctl fe backend add "$vip:80" "$be1:$be_port" peer 2
+bctl fe service add "$vip:81" scheduler rr
+bctl fe backend add "$vip:81" "$be1:$be_port" peer 2
+bctl fe backend add "$vip:81" "$be2:$be_port" peer 3
+service_c
+for p in 80 81 82; do
+	wait_listen fe "$p"
+	ns_exec cl curl -sS --max-time 30 -o "$work/first.$p" "http://$vip:$p/gen/$size" ||
+		fail "service :$p does not serve before the load"
+done
+
+# The load: 32 clients on A, 16 on B, 16 on C, until the rounds are over.
+stop=$work/stop
+bound_s=$((180 * BATON_SLOW))
+declare -A share=([80]=32 [81]=16 [82]=16)
+pids=()
+for p in 80 81 82; do
+	ns_exec cl timeout $((bound_s + 60)) python3 "$tools/clients.py" churn "$vip" "$p" \
+		"${share[$p]}" "$size" "$bound_s" 200000 "$work/churn.$p" "$stop" \
+		>"$work/churn.$p.log" 2>&1 &
+	pids+=($!)
+done
+defer touch "$stop"
+# Let the load reach its pace before the first change.
+_handoffs_over() {
+	(($(baton_stat fe handoffs-ok) > $1))
+}
+wait_for -t $((60 * BATON_SLOW)) _handoffs_over 100 || fail "the load did not start"
+ok0=$(baton_stat fe handoffs-ok)
+log "load running: $ok0 handoffs so far"
+
+# change ARGS...: batonctl ARGS in the front-end, which must succeed within
+# the bound; logs its time.
+limit_ms=$((1000 * BATON_SLOW))
+slowest=0
+change() {
+	local t0 t1 ms rc=0
+	t0=$(date +%s%N)
+	ns_exec fe timeout 20 "$BATONCTL" "$@" >"$work/change.out" 2>&1 || rc=$?
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	((rc != 124)) || fail "'batonctl $*' did not return within 20 s under load"
+	((rc == 0)) || fail "'batonctl $*' failed under load (exit $rc): $(cat "$work/change.out")"
+	log "batonctl $*: ${ms} ms"
+	((ms <= limit_ms)) || fail "'batonctl $*' took $ms ms under load (bound $limit_ms ms)"
+	((ms <= slowest)) || slowest=$ms
+	sleep 0.3
+}
+
+for r in $(seq 1 $rounds); do
+	log "round $r"
+	change config set request-timeout-ms $((4000 + r * 1000)) idle-timeout-ms $((600000 + r))
+	change rule add "$vip:80" host a.example to "$be1:$be_port"
+	change backend del "$vip:81" "$be2:$be_port"
+	change peer del 3
+	change service del "$vip:82"
+	sleep 1
+	change peer add 3 "$be2"
+	change backend add "$vip:81" "$be2:$be_port" peer 3
+	change service add "$vip:82" scheduler rr
+	change backend add "$vip:82" "$be1:$be_port" peer 2
+	change rule del "$vip:80" 0
+	sleep 1
+done
+log "slowest change: $slowest ms (bound $limit_ms ms)"
+
+touch "$stop"
+for pid in "${pids[@]}"; do
+	wait "$pid" || fail "a churn client failed: $(cat "$work"/churn.*.log)"
+done
+for p in 80 81 82; do
+	log "service :$p: $(cat "$work/churn.$p")"
+done
+count() {
+	jq -r ".$2" "$work/churn.$1"
+}
+for p in 80 81 82; do
+	check_eq "service :$p: corrupt answers" "$(count $p corrupt)" 0
+	check_eq "service :$p: answers cut short" "$(count $p eof)" 0
+	check_eq "service :$p: hung connections" "$(count $p timeout)" 0
+	check_ge "service :$p: exact answers" "$(count $p exact)" 20
+done
+check_eq "service :80 (untouched back-end): reset connections" "$(count 80 reset)" 0
+check_eq "service :80 (untouched back-end): refused connections" "$(count 80 refused)" 0
+check_ge "handoffs during the changes" $(($(baton_stat fe handoffs-ok) - ok0)) 50
+
+# Everything serves again.
+wait_for -t 60 _baton_all_up fe || fail "control channels not all up after the rounds"
+for p in 80 81 82; do
+	wait_listen fe "$p"
+	ns_exec cl curl -sS --max-time 30 -o "$work/last.$p" "http://$vip:$p/gen/$size" ||
+		fail "service :$p does not serve after the rounds"
+	cmp -s "$work/first.$p" "$work/last.$p" || fail "service :$p: answer differs after the rounds"
+done
+check_eq "back-ends of :81 after the rounds" \
+	"$(bctl fe -j service list | jq -c '[.[] | select(.port == 81) | .backends[].addr]')" \
+	"[\"$be1\",\"$be2\"]"
+
+baton_unload
+log "PASS"
