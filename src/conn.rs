@@ -266,6 +266,20 @@ impl Conns {
         out
     }
 
+    /// Removes the flow of `key` if `stale` says it is over (a new
+    /// connection of the same tuple takes its place). Process context.
+    pub(crate) fn remove_stale(&self, key: &Key, stale: impl Fn(&Flow) -> bool) -> Option<Flow> {
+        let mut out = None;
+        let buckets = self.bucket_of(self.hash(key));
+        self.remove_where(
+            buckets,
+            |c| c.key == *key && stale(&c.flow.lock()),
+            1,
+            |c| out = Some(c.get()),
+        );
+        out
+    }
+
     /// Runs `f` on the front-end flow with handoff id `id` and peer `peer`
     /// (under its lock: `f` must not sleep). One bucket: the id carries the
     /// hash.

@@ -244,7 +244,7 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
         backend,
         kthread::now_ms(),
     );
-    if rt.conns.insert(flow).is_err() {
+    if insert_replacing(rt, flow).is_err() {
         rt.conns
             .stats
             .handoffs_failed
@@ -333,6 +333,38 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
             // Dropping the socket resets the client: a clean refusal.
         }
     }
+}
+
+/// Inserts `flow`; a flow of the same tuple that a new connection
+/// supersedes ([`Flow::superseded`]: the client reused its port, through
+/// the same or another VIP, while the old connection's flow lingered) is
+/// removed first, and its end told as the collector would. On a back-end
+/// the old server socket, if it is still there past TIME_WAIT (closing,
+/// or waiting for the client's last ACK), is aborted while no flow
+/// rewrites its RST: its reset goes nowhere, and the replayed SYN meets a
+/// free tuple.
+fn insert_replacing(rt: &Runtime, flow: Flow) -> Result {
+    match rt.conns.insert(flow) {
+        Err(e) if e == EEXIST => {}
+        other => return other,
+    }
+    let Some(old) = rt.conns.remove_stale(&flow.key(), |f| f.role == flow.role && f.superseded())
+    else {
+        return Err(EEXIST);
+    };
+    if old.role == Role::Back {
+        let server = SockAddr {
+            addr: old.backend.addr,
+            port: old.backend.port,
+        };
+        let client = SockAddr {
+            addr: old.client.addr,
+            port: old.client.port,
+        };
+        let _ = socket::abort_tcp(rt.net.get(), server, client);
+    }
+    ended(rt, &[(old, reason::CLOSED)]);
+    rt.conns.insert(flow)
 }
 
 /// Whether a reply says for sure that the peer does not serve the
@@ -587,7 +619,7 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>, stop: &Stop) -
         req.backend,
         kthread::now_ms(),
     );
-    match rt.conns.insert(flow) {
+    match insert_replacing(rt, flow) {
         Ok(()) => {}
         Err(e) if e == EEXIST => {
             if kthread::net_ratelimit() {
@@ -643,6 +675,22 @@ fn replay<'a>(
         },
         payload: &[],
     };
+    // The client chose this port knowing nothing of the back-end: an
+    // earlier connection of the same tuple (the client's port reused,
+    // through this or another VIP) may be in TIME_WAIT here, which takes a
+    // SYN whose sequence number or timestamp is not newer than its own for
+    // an old duplicate and answers it with an ACK, not a SYN/ACK. The
+    // front-end has already accepted the new connection: the old one's
+    // TIME_WAIT ends, as the client's own stack let it.
+    let server = SockAddr {
+        addr: req.backend.addr,
+        port: req.backend.port,
+    };
+    let peer = SockAddr {
+        addr: req.client.addr,
+        port: req.client.port,
+    };
+    socket::end_time_wait(rt.net.get(), server, peer);
     inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
     let start = kthread::now_ms();
     let mut sent = start;

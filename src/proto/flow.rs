@@ -297,6 +297,10 @@ impl Flow {
         let h = *pkt.header();
         match (self.role, self.phase) {
             (Role::Front, Phase::Frozen) => Verdict::Drop,
+            // A new connection of the same tuple (the client reused its
+            // port once its side had closed): the stack's listener takes
+            // it, and its handoff replaces this flow ([`Flow::superseded`]).
+            (Role::Front, _) if self.superseded_by(&h) => Verdict::Pass,
             (Role::Front, _) => {
                 self.account(&h, true, now_ms);
                 pkt.set_daddr(self.backend.addr);
@@ -368,6 +372,28 @@ impl Flow {
             return Some(super::ctrl::reason::IDLE);
         }
         None
+    }
+
+    /// Whether client segment `h` opens a new connection of this front-end
+    /// flow's tuple: a SYN without ACK once the client had sent its FIN or
+    /// an RST (its stack let the port go; a retransmission of the first
+    /// SYN cannot come after those).
+    fn superseded_by(&self, h: &TcpHeader) -> bool {
+        h.has_flags(flags::SYN) && !h.has_flags(flags::ACK) && self.superseded()
+    }
+
+    /// Whether a new connection of this flow's tuple may take its place:
+    /// a front-end flow whose client sent its FIN or an RST, or a back-end
+    /// flow that is closing or whose client sent an RST. (A connection whose
+    /// client has not closed keeps its flow: a handoff of the same tuple is
+    /// refused.)
+    pub fn superseded(&self) -> bool {
+        match self.role {
+            Role::Front => self.phase == Phase::Forwarding && (self.fin_client || self.client_rst),
+            Role::Back => {
+                self.phase == Phase::Established && (self.closing() || self.client_rst)
+            }
+        }
     }
 
     /// Whether the connection is closing: FIN both ways, or an RST from the

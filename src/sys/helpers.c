@@ -246,6 +246,32 @@ int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,
 }
 
 /*
+ * Ends the TIME_WAIT (or FIN_WAIT2 mini-socket) of the TCP connection of
+ * namespace net from laddr:lport to raddr:rport, if there is one: 1 if one
+ * was ended, else 0. Process context; addresses and ports in network byte
+ * order.
+ */
+int baton_tcp_end_timewait(struct net *net, __be32 laddr, __be16 lport,
+			   __be32 raddr, __be16 rport)
+{
+	struct sock *sk;
+
+	rcu_read_lock();
+	sk = inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
+				     raddr, rport, laddr, lport, 0);
+	rcu_read_unlock();
+	if (!sk)
+		return 0;
+	if (sk->sk_state != TCP_TIME_WAIT) {
+		sock_gen_put(sk);
+		return 0;
+	}
+	/* Unhashes it and drops the reference the lookup took. */
+	inet_twsk_deschedule_put(inet_twsk(sk));
+	return 1;
+}
+
+/*
  * Makes the IPv4 and TCP headers (options included) of an IPv4 packet
  * linear, and writable if asked (unsharing a cloned head as NAT does);
  * returns them in *data, *len. -ENOENT: not a TCP packet or a fragment;

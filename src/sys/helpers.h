@@ -71,6 +71,8 @@ struct baton_tcp_state {
 	u8 state;		/* TCP_ESTABLISHED... */
 };
 int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out);
+int baton_tcp_end_timewait(struct net *net, __be32 laddr, __be16 lport,
+			   __be32 raddr, __be16 rport);
 int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,
 		    __be16 rport);
 

@@ -360,6 +360,22 @@ pub(crate) fn abort_tcp(net: &Net, local: SockAddr, remote: SockAddr) -> Result 
     .map(|_| ())
 }
 
+/// Ends the TIME_WAIT of the TCP connection from `local` (this host) to
+/// `remote` in `net`, if there is one; whether there was. Process context.
+pub(crate) fn end_time_wait(net: &Net, local: SockAddr, remote: SockAddr) -> bool {
+    // SAFETY: `net` is alive; everything else is passed by value. The helper
+    // drops the reference its lookup took.
+    unsafe {
+        bindings::baton_tcp_end_timewait(
+            net.as_ptr(),
+            u32::from_ne_bytes(local.addr),
+            local.port.to_be(),
+            u32::from_ne_bytes(remote.addr),
+            remote.port.to_be(),
+        ) == 1
+    }
+}
+
 impl Drop for Socket {
     fn drop(&mut self) {
         // SAFETY: we own `sock` (type invariant); released exactly once.

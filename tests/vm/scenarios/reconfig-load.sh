@@ -16,6 +16,10 @@
 #     refused while its back-end's peer or its service is gone
 #     (Documentation/admin-guide.rst, "Changing the configuration under
 #     load"), never corrupt, cut short or hung;
+#   - before the load, a client port used again at once is served: the
+#     front-end's flow of the first connection, which the client closed,
+#     lets the new SYN reach the listener, the handoff replaces that flow
+#     and the back-end's, whose server socket is in TIME_WAIT;
 #   - afterwards all three serve again and rmmod is clean.
 #
 # guests: 1
@@ -26,14 +30,18 @@
 #        /             |                 |               \
 #   cl .1         fe .2 (VIP .100)     be1 .3           be2 .4
 #   clients.py    baton node 1         node 2           node 3
-#   churn         :80 A, :81 B, :82 C  httpd.py         httpd.py
+#   churn         :80 A, :81 B, :82 C  httpd.py :8080   httpd.py :8081
+#                                      :8081, :8082
+# Each service has back-end ports of its own: two services on one
+# back-end address and port would share its 4-tuples (see the admin
+# guide).
 set -euo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 require_cmd ip curl python3 jq timeout
 
-readonly vip=198.18.1.100 be_port=8080 size=16384
+readonly vip=198.18.1.100 size=16384
 readonly be1=198.18.1.3 be2=198.18.1.4
 readonly rounds=3
 work=$(mktemp -d)
@@ -43,38 +51,54 @@ tools=$(dirname "$0")/../tools
 baton_load
 lan_setup 1 sw cl fe be1 be2
 baton_frontend fe "$vip"
-for i in 1 2; do
-	ns_exec "be$i" python3 "$tools/httpd.py" "$(lan_addr 1 $((i + 2)))" "$be_port" "$work" \
-		>/dev/null 2>&1 &
+# serve NS ADDR PORT: the test HTTP server.
+serve() {
+	ns_exec "$1" nice -n 19 python3 "$tools/httpd.py" "$2" "$3" "$work" >/dev/null 2>&1 &
 	defer kill $!
-	wait_listen "be$i" "$be_port"
-done
+	wait_listen "$1" "$3"
+}
+serve be1 "$be1" 8080
+serve be1 "$be1" 8081
+serve be1 "$be1" 8082
+serve be2 "$be2" 8081
 baton_star fe 198.18.1.2 be1 "$be1" be2 "$be2"
 
-# service_c: service C and its back-end (added again each round).
-service_c() {
-	bctl fe service add "$vip:82" scheduler rr
-	bctl fe backend add "$vip:82" "$be1:$be_port" peer 2
-}
 bctl fe service add "$vip:80" scheduler rr
-bctl fe backend add "$vip:80" "$be1:$be_port" peer 2
+bctl fe backend add "$vip:80" "$be1:8080" peer 2
 bctl fe service add "$vip:81" scheduler rr
-bctl fe backend add "$vip:81" "$be1:$be_port" peer 2
-bctl fe backend add "$vip:81" "$be2:$be_port" peer 3
-service_c
+bctl fe backend add "$vip:81" "$be1:8081" peer 2
+bctl fe backend add "$vip:81" "$be2:8081" peer 3
+bctl fe service add "$vip:82" scheduler rr
+bctl fe backend add "$vip:82" "$be1:8082" peer 2
 for p in 80 81 82; do
 	wait_listen fe "$p"
 	ns_exec cl curl -sS --max-time 30 -o "$work/first.$p" "http://$vip:$p/gen/$size" ||
 		fail "service :$p does not serve before the load"
 done
 
+# A client port used again at once. The server closes first (the client
+# reads to the end), so the client's side has no TIME_WAIT and may reuse
+# the port; the back-end's server socket is in TIME_WAIT, and both nodes'
+# flows of the first connection still linger.
+clients=$tools/clients.py
+ns_exec cl python3 "$clients" fetch "$vip" 80 "$size" 40000 || fail "first fetch from port 40000"
+_of_40000='[.conns[] | select(.client | endswith(":40000"))] | length'
+left="front flows $(bctl fe -j conn list | jq "$_of_40000"), back flows $(bctl be1 -j conn list | jq "$_of_40000"), TIME_WAIT $(ns_exec be1 ss -Htn state time-wait "( dport = :40000 )" | wc -l)"
+ns_exec cl python3 "$clients" fetch "$vip" 80 "$size" 40000 ||
+	fail "client port 40000 used again at once: not served (first connection's $left)"
+log "client port 40000 served twice in a row (first connection's $left when the second came)"
+
 # The load: 32 clients on A, 16 on B, 16 on C, until the rounds are over.
+# The clients and servers run at the lowest priority (as if on machines of
+# their own), the kernel's handoff threads at their usual one: a command's
+# time is then the kernel's, not the guest's one CPU shared with 64 Python
+# threads.
 stop=$work/stop
 bound_s=$((180 * BATON_SLOW))
 declare -A share=([80]=32 [81]=16 [82]=16)
 pids=()
 for p in 80 81 82; do
-	ns_exec cl timeout $((bound_s + 60)) python3 "$tools/clients.py" churn "$vip" "$p" \
+	ns_exec cl timeout $((bound_s + 60)) nice -n 19 python3 "$clients" churn "$vip" "$p" \
 		"${share[$p]}" "$size" "$bound_s" 200000 "$work/churn.$p" "$stop" \
 		>"$work/churn.$p.log" 2>&1 &
 	pids+=($!)
@@ -109,15 +133,15 @@ change() {
 for r in $(seq 1 $rounds); do
 	log "round $r"
 	change config set request-timeout-ms $((4000 + r * 1000)) idle-timeout-ms $((600000 + r))
-	change rule add "$vip:80" host a.example to "$be1:$be_port"
-	change backend del "$vip:81" "$be2:$be_port"
+	change rule add "$vip:80" host a.example to "$be1:8080"
+	change backend del "$vip:81" "$be2:8081"
 	change peer del 3
 	change service del "$vip:82"
 	sleep 1
 	change peer add 3 "$be2"
-	change backend add "$vip:81" "$be2:$be_port" peer 3
+	change backend add "$vip:81" "$be2:8081" peer 3
 	change service add "$vip:82" scheduler rr
-	change backend add "$vip:82" "$be1:$be_port" peer 2
+	change backend add "$vip:82" "$be1:8082" peer 2
 	change rule del "$vip:80" 0
 	sleep 1
 done

@@ -29,6 +29,11 @@
       ("eof": closed before the whole answer; "corrupt": an answer whose
       bytes are not the server's).
 
+  clients.py fetch ADDR PORT SIZE LPORT
+      One connection of churn from local port LPORT, read until the server
+      closes (so that the server's side closes first); prints how it ended,
+      exits 1 unless the answer was exact.
+
   clients.py badpackets SRC SPORT DST DPORT
       Sends, as SRC:SPORT to DST:DPORT, one of each: a TCP header with data
       offset 4, one with a malformed option (length 1), the first fragment
@@ -159,10 +164,10 @@ def http_get(sock, n):
         raise SystemExit("response body differs from the server's bytes")
 
 
-def churn_one(addr, port, size, want):
-    """One connection of churn: how it ended."""
+def churn_one(addr, port, size, want, lport=0):
+    """One connection of churn (from local port lport, 0: any): how it ended."""
     try:
-        s = socket.create_connection((addr, port), timeout=20)
+        s = socket.create_connection((addr, port), timeout=20, source_address=("", lport))
     except ConnectionRefusedError:
         return "refused"
     except socket.timeout:
@@ -216,6 +221,13 @@ def churn(addr, port, n, size, secs, most, out, stop=None):
     with open(out, "w") as f:
         json.dump(counts, f)
     print("churn: " + " ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def fetch(addr, port, size, lport):
+    how = churn_one(addr, port, size, gen(size), lport)
+    print(f"fetch from port {lport}: {how}")
+    if how != "exact":
+        sys.exit(1)
 
 
 def keepalive(addr, port, n, portfile, gofile):
@@ -284,6 +296,8 @@ if __name__ == "__main__":
     elif a[0] == "churn":
         churn(a[1], int(a[2]), int(a[3]), int(a[4]), float(a[5]), int(a[6]), a[7],
               a[8] if len(a) > 8 else None)
+    elif a[0] == "fetch":
+        fetch(a[1], int(a[2]), int(a[3]), int(a[4]))
     elif a[0] == "badpackets":
         badpackets(a[1], int(a[2]), a[3], int(a[4]))
     else:

@@ -694,6 +694,69 @@ fn front_forwarding_client_rst_is_forwarded_and_does_not_close() {
     assert_eq!(f.packets, 2);
 }
 
+/// A client's SYN opening a connection from `CLIENT` to `VIP`, as bytes.
+fn syn_bytes(seq: u32) -> Vec<u8> {
+    bytes_of(&seg(CLIENT, VIP, flags::SYN, seq, 0, ts(9, 0), b""))
+}
+
+#[test]
+fn front_forwarding_syn_after_client_close_is_a_new_connection() {
+    // The client closed (FIN, or RST) and reused its port: the SYN goes to
+    // this node's listener untouched, and a handoff may replace the flow.
+    for closing in [flags::FIN | flags::ACK, flags::RST] {
+        let mut f = front(Phase::Forwarding);
+        assert!(!f.superseded(), "an open connection keeps its flow");
+        let mut end = bytes_of(&seg(CLIENT, VIP, closing, 100, 200, ts(1, 2), b""));
+        assert_eq!(client_packet(&mut f, &mut end, T0 + 1), Verdict::Rewritten);
+        assert!(f.superseded());
+        let mut syn = syn_bytes(0x1234_5678);
+        let before = syn.clone();
+        assert_eq!(client_packet(&mut f, &mut syn, T0 + 2), Verdict::Pass);
+        assert_eq!(syn, before, "passed untouched");
+        assert_eq!(f.packets, 1, "not counted in the old connection");
+    }
+}
+
+#[test]
+fn front_forwarding_syn_of_an_open_connection_is_forwarded() {
+    // Without the client's FIN or RST a SYN belongs to the connection (a
+    // retransmission): it goes to the back-end like any segment.
+    let mut f = front(Phase::Forwarding);
+    let mut syn = syn_bytes(0x1234_5678);
+    assert_eq!(client_packet(&mut f, &mut syn, T0 + 2), Verdict::Rewritten);
+    assert_eq!(parse(&syn).unwrap().daddr, BACKEND.addr);
+    // Nor does a SYN/ACK or ACK after the client's FIN open a new one.
+    let mut fin = bytes_of(&seg(CLIENT, VIP, flags::FIN | flags::ACK, 100, 200, ts(1, 2), b""));
+    client_packet(&mut f, &mut fin, T0 + 3);
+    let mut ack = bytes_of(&seg(CLIENT, VIP, flags::ACK, 101, 200, ts(1, 2), b""));
+    assert_eq!(client_packet(&mut f, &mut ack, T0 + 4), Verdict::Rewritten);
+    let mut synack = bytes_of(&seg(CLIENT, VIP, flags::SYN | flags::ACK, 7, 8, ts(1, 2), b""));
+    assert_eq!(client_packet(&mut f, &mut synack, T0 + 5), Verdict::Rewritten);
+    // A frozen flow is never superseded: its handoff is under way.
+    let mut frozen = front(Phase::Frozen);
+    frozen.fin_client = true;
+    assert!(!frozen.superseded());
+}
+
+#[test]
+fn back_superseded_only_once_closing_or_reset_by_the_client() {
+    let mut f = back(Phase::Established);
+    assert!(!f.superseded());
+    f.fin_client = true;
+    assert!(!f.superseded(), "the server may still send");
+    f.fin_server = true;
+    assert!(f.superseded(), "FIN both ways");
+    let mut f = back(Phase::Established);
+    f.client_rst = true;
+    assert!(f.superseded());
+    let mut f = back(Phase::Established);
+    f.reset = true;
+    assert!(f.superseded());
+    let mut replaying = back(Phase::Replaying);
+    replaying.reset = true;
+    assert!(!replaying.superseded(), "a replay under way is never replaced");
+}
+
 // ---------------------------------------------------------------------------
 // Back-end, Replaying.
 
