@@ -15,6 +15,7 @@ use kernel::prelude::*;
 mod conn;
 mod ctrl;
 mod handoff;
+mod hold;
 mod netlink;
 // Shared with the host crate `userspace/baton-proto`, which uses all of it.
 #[allow(
@@ -23,6 +24,7 @@ mod netlink;
     reason = "public for the host crate; the module uses a subset"
 )]
 mod proto;
+mod replay;
 mod state;
 #[allow(unsafe_code, reason = "thin wrappers of the kernel's C API")]
 mod sys;

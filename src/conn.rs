@@ -12,6 +12,7 @@
 
 use crate::{
     handoff::Arrival,
+    hold::{Hold, Kept},
     proto::{
         ctrl::Endpoint,
         flow::{Flow, Key, Role, Verdict as FlowVerdict},
@@ -90,6 +91,10 @@ pub(crate) struct Stats {
     pub(crate) hurried: AtomicU64,
     /// Packets of flows' clients that do not parse, dropped.
     pub(crate) malformed: AtomicU64,
+    /// Client packets held while their flow's handoff was under way.
+    pub(crate) held: AtomicU64,
+    /// Client packets of frozen flows dropped: the holding area was full.
+    pub(crate) held_dropped: AtomicU64,
     /// Connections on the service workers' waiting lists now.
     pub(crate) waiting: AtomicU32,
 }
@@ -115,6 +120,9 @@ pub(crate) struct Conns {
     sweep: AtomicUsize,
     /// Set when the namespace goes away: no flow is added any more.
     closing: AtomicBool,
+    /// Client packets of frozen flows.
+    #[pin]
+    pub(crate) hold: Hold,
     /// Counters.
     pub(crate) stats: Stats,
 }
@@ -139,6 +147,7 @@ impl Conns {
             dests <- new_mutex!(KVec::new(), "baton_dests"),
             sweep: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
+            hold <- Hold::new(),
             stats: Stats::default(),
         }? Error)
     }
@@ -415,17 +424,35 @@ impl Conns {
             } else {
                 flow.on_client_packet(&mut pkt, now_ms)
             };
+            if verdict == FlowVerdict::Hold {
+                // Held under the flow's lock: the release that follows
+                // its switch to forwarding finds it.
+                let kept = skb
+                    .hold_copy()
+                    .map(|copy| self.hold.keep(key, now_ms, copy));
+                let c = if kept == Some(Kept::Yes) {
+                    &self.stats.held
+                } else {
+                    &self.stats.held_dropped
+                };
+                c.fetch_add(1, Ordering::Relaxed);
+                // The original goes; the copy is received again later.
+                return Some((FlowVerdict::Drop, None, kept == Some(Kept::Yes)));
+            }
             // A front-end flow whose back-end is this node: the rewritten
             // packet goes to the local server without passing this hook
             // again, so its back-end flow sees it below.
             let local =
                 (!outbound && flow.role == Role::Front && verdict == FlowVerdict::Rewritten)
                     .then(|| Key::inbound(pkt.header()));
-            Some((verdict, local))
+            Some((verdict, local, false))
         });
-        let Some(Some((verdict, local))) = done else {
+        let Some(Some((verdict, local, held))) = done else {
             return Verdict::Accept;
         };
+        if held {
+            return Verdict::Drop;
+        }
         if let Some(local) = local {
             self.table.lookup(self.hash(&local), &local, |cell| {
                 let mut back = cell.flow.lock();
@@ -450,7 +477,8 @@ impl Conns {
                 c.fetch_add(1, Ordering::Relaxed);
                 Verdict::Accept
             }
-            FlowVerdict::Drop => {
+            // Counted as held or held-dropped already.
+            FlowVerdict::Drop | FlowVerdict::Hold => {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 Verdict::Drop
             }

@@ -10,7 +10,10 @@
 //! side's AUTH verified, and only then does it replace an older channel of
 //! the same peer. Afterwards each side sends a HEARTBEAT every
 //! [`HEARTBEAT_MS`] and declares the peer down when nothing arrived for
-//! [`DEAD_MS`]. A connecting side retries with
+//! `heartbeat-timeout-ms` (a setting, 3 s by default). Handoff requests
+//! are replayed by the pool of [`crate::replay`], never on a channel's
+//! thread, so that a replay never delays a heartbeat. A connecting side
+//! retries with
 //! exponential backoff from [`BACKOFF_MIN_MS`] to [`BACKOFF_MAX_MS`].
 //!
 //! Threads: one listener per namespace (while the node id is set), which
@@ -27,7 +30,7 @@ use crate::{
     handoff,
     proto::{
         config::PeerConf,
-        ctrl::{self as codec, Message},
+        ctrl::{self as codec, IdReason, Message},
     },
     state::Runtime,
     sys::{
@@ -48,8 +51,6 @@ use kernel::{
 
 /// Interval between heartbeats.
 pub(crate) const HEARTBEAT_MS: u64 = 1000;
-/// Silence after which a peer is down.
-pub(crate) const DEAD_MS: u64 = 3 * HEARTBEAT_MS;
 /// Socket timeout of blocking calls, the latency of stop requests.
 const TICK_MS: u32 = 250;
 /// Time allowed for the HELLO exchange and for connecting.
@@ -96,6 +97,8 @@ struct Peer {
     msgs_in: AtomicU64,
     msgs_out: AtomicU64,
     connects: AtomicU32,
+    /// The peer's boot id on its last channel (0: none yet).
+    boot: AtomicU64,
     /// The live socket, so that `stop` can wake a blocked call; also how
     /// the listener hands an accepted socket to an accepting peer.
     #[pin]
@@ -353,6 +356,7 @@ impl Ctrl {
                             msgs_in: AtomicU64::new(0),
                             msgs_out: AtomicU64::new(0),
                             connects: AtomicU32::new(0),
+                            boot: AtomicU64::new(0),
                             sock <- new_mutex!(None, "baton_peer_sock"),
                             handover <- new_mutex!(None, "baton_peer_handover"),
                             tx <- new_mutex!(None, "baton_peer_tx"),
@@ -432,6 +436,8 @@ struct Channel {
     rx_dir: u8,
     /// Moved to [`Peer::tx`] once the channel is established.
     tx: Option<Tx>,
+    /// The peer's boot id from its HELLO (0: none), once authenticated.
+    peer_boot: u64,
 }
 
 /// The sending half of a channel: frame buffer and sequence numbers.
@@ -473,7 +479,7 @@ enum Closed {
     Io(Error),
     /// The peer sent something invalid: logged, channel closed.
     Protocol(&'static str),
-    /// No frame for [`DEAD_MS`].
+    /// No frame for `heartbeat-timeout-ms`.
     Dead,
     /// The thread was asked to stop.
     Stop,
@@ -503,6 +509,7 @@ impl Channel {
                 auth: None,
                 dir: tx_dir,
             }),
+            peer_boot: 0,
         })
     }
 
@@ -594,12 +601,20 @@ impl Channel {
         })
     }
 
-    /// Sends this node's HELLO, with a fresh nonce; returns it.
-    fn hello(&mut self, me: u32, keyed: bool) -> core::result::Result<codec::Hello, Closed> {
+    /// Sends this node's HELLO, with a fresh nonce and the namespace's boot
+    /// id `boot`; returns it.
+    fn hello(
+        &mut self,
+        me: u32,
+        keyed: bool,
+        boot: u64,
+    ) -> core::result::Result<codec::Hello, Closed> {
+        let auth = if keyed { codec::cap::AUTH } else { 0 };
         let mut hello = codec::Hello {
             node_id: me,
-            capabilities: if keyed { codec::cap::AUTH } else { 0 },
+            capabilities: auth | codec::cap::BOOT,
             nonce: [0; codec::NONCE_LEN],
+            boot_id: boot,
         };
         crypto::random_bytes(&mut hello.nonce);
         self.tx
@@ -639,8 +654,12 @@ impl Channel {
             _ => {}
         }
         if let Some(key) = key {
+            let (boot, len) = codec::session_boot_info(initiator, acceptor);
             let session = key
-                .tag(&[&codec::session_info(initiator, acceptor)])
+                .tag(&[
+                    &codec::session_info(initiator, acceptor),
+                    boot.get(..len).unwrap_or(&[]),
+                ])
                 .map_err(Closed::Io)?;
             let auth = Arc::new(Hmac::new(&session.0).map_err(Closed::Io)?, GFP_KERNEL)
                 .map_err(|e| Closed::Io(e.into()))?;
@@ -678,15 +697,21 @@ fn log_closed(me: u32, peer: u32, why: &Closed) {
 }
 
 /// Handles one frame of an established channel.
-fn on_frame(peer: &Peer, m: &Message<'_>, stop: &Stop) -> core::result::Result<(), Closed> {
+fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(), Closed> {
     match m {
         Message::Heartbeat(_) => Ok(()),
         Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
             "handshake frame on an established channel",
         )),
+        // Replayed by the pool: this thread only reads and writes frames.
         Message::HandoffReq(req) => {
-            let reply = handoff::take(&peer.rt, peer.conf.node_id, req, stop);
-            peer.send(&reply)
+            match peer.rt.replays.submit(&peer.rt, peer.conf.node_id, req) {
+                Ok(()) => Ok(()),
+                Err(why) => peer.send(&Message::HandoffNack(IdReason {
+                    id: req.id,
+                    reason: why,
+                })),
+            }
         }
         Message::HandoffAck(_) | Message::HandoffNack(_) => {
             handoff::reply(&peer.rt, peer.conf.node_id, m);
@@ -712,14 +737,14 @@ fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
                 // The peer closed or reset the channel: the frames it sent
                 // before (e.g. the CONN_ENDs of a peer that goes away) are
                 // still readable; handle them first.
-                while let Ok(true) = ch.recv(&mut |m| on_frame(peer, m, stop)) {
+                while let Ok(true) = ch.recv(&mut |m| on_frame(peer, m)) {
                     peer.msgs_in.fetch_add(1, Ordering::Relaxed);
                 }
                 return c;
             }
             last_tx = now;
         }
-        let got = ch.recv(&mut |m| on_frame(peer, m, stop));
+        let got = ch.recv(&mut |m| on_frame(peer, m));
         match got {
             Ok(true) => {
                 peer.msgs_in.fetch_add(1, Ordering::Relaxed);
@@ -727,7 +752,9 @@ fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
             }
             Ok(false) => {
                 let last = peer.last_rx_ms.load(Ordering::Relaxed);
-                if kthread::now_ms().saturating_sub(last) > DEAD_MS {
+                // A setting (`heartbeat-timeout-ms`), read as it is now.
+                let dead = u64::from(peer.rt.published().base.heartbeat_timeout_ms);
+                if kthread::now_ms().saturating_sub(last) > dead {
                     return Closed::Dead;
                 }
             }
@@ -741,12 +768,13 @@ fn dial(peer: &Peer) -> core::result::Result<Channel, Closed> {
     let sock = Socket::tcp(peer.net.get(), TICK_MS, HELLO_MS).map_err(Closed::Io)?;
     sock.connect(peer.addr()).map_err(Closed::Io)?;
     let mut ch = Channel::new(sock, true).map_err(Closed::Io)?;
-    let mine = ch.hello(peer.me, peer.key.is_some())?;
+    let mine = ch.hello(peer.me, peer.key.is_some(), peer.rt.boot_id)?;
     let theirs = ch.expect_hello()?;
     if theirs.node_id != peer.conf.node_id {
         return Err(Closed::Protocol("HELLO from an unexpected node id"));
     }
     ch.authenticate(peer.key.as_ref(), &mine, &theirs)?;
+    ch.peer_boot = theirs.boot_id;
     Ok(ch)
 }
 
@@ -775,6 +803,13 @@ fn peer_main(peer: &Peer, stop: &Stop) {
             }
         };
         backoff = BACKOFF_MIN_MS;
+        // Another boot id: the peer restarted (module reloaded, node
+        // rebooted) and its side of every connection shared with this
+        // node is gone; they end here before the new channel takes any.
+        let before = peer.boot.swap(ch.peer_boot, Ordering::Relaxed);
+        if before != 0 && ch.peer_boot != 0 && before != ch.peer_boot {
+            handoff::peer_restarted(&peer.rt, peer.conf.node_id);
+        }
         *peer.sock.lock() = Some(ch.sock.clone());
         *peer.tx.lock() = ch.tx.take();
         peer.last_rx_ms.store(kthread::now_ms(), Ordering::Relaxed);
@@ -877,8 +912,9 @@ fn admit(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<
             "connection from a peer that should accept",
         ));
     }
-    let mine = ch.hello(shared.me, shared.key.is_some())?;
+    let mine = ch.hello(shared.me, shared.key.is_some(), peer.rt.boot_id)?;
     ch.authenticate(shared.key.as_ref(), &theirs, &mine)?;
+    ch.peer_boot = theirs.boot_id;
     // A new, authenticated channel replaces the old one (the peer
     // restarted).
     peer.wake();

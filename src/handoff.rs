@@ -312,11 +312,15 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
                 f.phase = Phase::Forwarding;
                 f.fin_client |= fin;
             });
+            // Already done by `reply` for a peer's ACK; for this node's own
+            // replay, here.
+            rt.conns.hold.release(&key);
             rt.conns.stats.handoffs_ok.fetch_add(1, Ordering::Relaxed);
             // Dropping the socket sends an RST, which the flow drops.
         }
         Err(r) => {
             rt.conns.remove(&key);
+            rt.conns.hold.discard(&key);
             let c = if r == reason::OTHER || r == reason::TIMEOUT {
                 &rt.conns.stats.handoffs_failed
             } else {
@@ -348,7 +352,9 @@ fn insert_replacing(rt: &Runtime, flow: Flow) -> Result {
         Err(e) if e == EEXIST => {}
         other => return other,
     }
-    let Some(old) = rt.conns.remove_stale(&flow.key(), |f| f.role == flow.role && f.superseded())
+    let Some(old) = rt
+        .conns
+        .remove_stale(&flow.key(), |f| f.role == flow.role && f.superseded())
     else {
         return Err(EEXIST);
     };
@@ -531,7 +537,7 @@ pub(crate) fn reply(rt: &Runtime, from: u32, msg: &Message<'_>) {
     // they would cost a retransmission) while the worker wakes up.
     let pending = rt.conns.with_front_id(id, from, |f| {
         if f.phase != Phase::Frozen {
-            return false;
+            return None;
         }
         if let Reply::Ack(a) = r {
             f.xlate = f
@@ -539,9 +545,13 @@ pub(crate) fn reply(rt: &Runtime, from: u32, msg: &Message<'_>) {
                 .with_backend(a.backend_isn, a.backend_tsval, a.backend_wscale);
             f.phase = Phase::Forwarding;
         }
-        true
+        Some(f.key())
     });
-    if pending == Some(true) {
+    if let Some(Some(key)) = pending {
+        if matches!(r, Reply::Ack(_)) {
+            // What the client sent meanwhile goes on now, rewritten.
+            rt.conns.hold.release(&key);
+        }
         let _ = rt.replies.lock().push((id, r), GFP_KERNEL);
         rt.replied.notify_all();
     }
@@ -576,6 +586,50 @@ pub(crate) fn peer_down(rt: &Runtime, peer: u32) {
         }
     }
     rt.replied.notify_all();
+}
+
+/// Peer `peer` came back with another boot id: every connection this node
+/// shared with it is over there (its stack lost them, and reset or will
+/// reset their clients), so its flows end here at once rather than when
+/// they idle out: a back-end's server sockets of that front-end's clients
+/// are aborted (they would otherwise send until TCP gives up, some 15
+/// minutes), a front-end's flows to that back-end freed.
+pub(crate) fn peer_restarted(rt: &Runtime, peer: u32) {
+    let mut ended = 0usize;
+    for _ in 0..=rt.conns.max() / ABORT_BATCH {
+        let Ok(mut gone) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
+            break;
+        };
+        rt.conns
+            .drain(&mut gone, |f| (f.peer == peer).then_some(reason::CLOSED));
+        if gone.is_empty() {
+            break;
+        }
+        for (i, (f, _)) in gone.iter().enumerate() {
+            if f.role == Role::Back {
+                // The flow is gone: the stack's RST leaves unrewritten, to
+                // a client that has no connection with this address.
+                let server = SockAddr {
+                    addr: f.backend.addr,
+                    port: f.backend.port,
+                };
+                let client = SockAddr {
+                    addr: f.client.addr,
+                    port: f.client.port,
+                };
+                let _ = socket::abort_tcp(rt.net.get(), server, client);
+            }
+            if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
+                kthread::sleep_ms(1);
+            }
+        }
+        ended += gone.len();
+    }
+    pr_info!(
+        "peer {} restarted: {} connections shared with it ended\n",
+        peer,
+        ended
+    );
 }
 
 /// Forgets any reply to handoff `id` (e.g. one [`peer_down`] left for a
@@ -865,6 +919,7 @@ pub(crate) fn going_away(rt: &Runtime) {
     // this node's services is reset. An insert that passed this check
     // before is over long before abort_servers' grace period ends.
     rt.conns.close();
+    rt.conns.hold.expire(0, true);
     abort_servers(rt);
     for _ in 0..=rt.conns.max() / ABORT_BATCH {
         let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
@@ -929,10 +984,11 @@ fn server_gone(net: &Net, f: &Flow) -> Option<u8> {
 pub(crate) fn gc_main(rt: &Runtime, stop: &Stop) {
     while !stop.requested() {
         kthread::sleep_ms(250);
+        let now = kthread::now_ms();
+        rt.conns.hold.expire(now, false);
         if rt.conns.len() == 0 {
             continue;
         }
-        let now = kthread::now_ms();
         let idle = u64::from(rt.published().base.idle_timeout_ms);
         let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
             continue;

@@ -112,6 +112,7 @@ static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
     AttrPolicy::u32(),                   // IDLE_TIMEOUT_MS
     AttrPolicy::binary(64),              // KEY (length: handler)
     AttrPolicy::reject(READ_ONLY),       // AUTH
+    AttrPolicy::u32(),                   // HEARTBEAT_TIMEOUT_MS
 ];
 
 static OPS: [Op<Baton>; 15] = [
@@ -179,7 +180,9 @@ impl Command<Baton> for StatsGet {
             r.put_u32(stats_attr::WAITING, waiting)?;
             r.put_u64(stats_attr::HURRIED, get(&s.hurried), pad)?;
             r.put_u64(stats_attr::MEMORY, rt.conns.memory(active, waiting), pad)?;
-            r.put_u64(stats_attr::MALFORMED, get(&s.malformed), pad)
+            r.put_u64(stats_attr::MALFORMED, get(&s.malformed), pad)?;
+            r.put_u64(stats_attr::HELD, get(&s.held), pad)?;
+            r.put_u64(stats_attr::HELD_DROPPED, get(&s.held_dropped), pad)
         })?;
         reply.send(info)
     }
@@ -247,6 +250,7 @@ impl Command<Baton> for ConfigGet {
         reply.put_u32(attr::REQUEST_TIMEOUT_MS, config.request_timeout_ms)?;
         reply.put_u32(attr::HANDOFF_TIMEOUT_MS, config.handoff_timeout_ms)?;
         reply.put_u32(attr::IDLE_TIMEOUT_MS, config.idle_timeout_ms)?;
+        reply.put_u32(attr::HEARTBEAT_TIMEOUT_MS, config.heartbeat_timeout_ms)?;
         reply.put_u8(attr::AUTH, u8::from(keyed))?;
         reply.send(info)
     }
@@ -272,6 +276,7 @@ impl Command<Baton> for ConfigSet {
         update.request_timeout_ms = u32_attr(attr::REQUEST_TIMEOUT_MS)?;
         update.handoff_timeout_ms = u32_attr(attr::HANDOFF_TIMEOUT_MS)?;
         update.idle_timeout_ms = u32_attr(attr::IDLE_TIMEOUT_MS)?;
+        update.heartbeat_timeout_ms = u32_attr(attr::HEARTBEAT_TIMEOUT_MS)?;
         // The transform is made before the lock: it allocates.
         let key = info
             .attr(attr::KEY)

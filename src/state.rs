@@ -14,6 +14,7 @@ use crate::{
         service::{BackendConf, Endpoint, ServiceConf},
         uapi::Hook,
     },
+    replay::Replays,
     sys::{
         crypto::Hmac,
         kthread::{self, Thread},
@@ -210,6 +211,9 @@ impl NetConfig {
 pub(crate) struct Runtime {
     /// The namespace.
     pub(crate) net: NetPtr,
+    /// This namespace state's boot id (random, never 0): sent in HELLO, so
+    /// that peers see when this node's state was made anew.
+    pub(crate) boot_id: u64,
     #[pin]
     config: Mutex<NetConfig>,
     /// What the per-connection path reads of `config`.
@@ -224,6 +228,9 @@ pub(crate) struct Runtime {
     /// The connections.
     #[pin]
     pub(crate) conns: Conns,
+    /// The back-end's replays of peers' handoffs.
+    #[pin]
+    pub(crate) replays: Replays,
     /// Replies to this node's pending handoffs.
     #[pin]
     pub(crate) replies: Mutex<KVec<(u64, handoff::Reply)>>,
@@ -257,6 +264,8 @@ impl Runtime {
             pr_err!("stopping the service listeners: {:?}\n", e);
         }
         drop(stopped);
+        // Before the channels: the requests it refuses get their NACKs.
+        self.replays.stop(self);
         let mut stopped = ctrl::Stopped::default();
         if let Err(e) = self.ctrl.reconcile(self, 0, 0, &[], None, &mut stopped) {
             pr_err!("stopping the control channel: {:?}\n", e);
@@ -315,6 +324,7 @@ impl netns::NetState for NetState {
         let rt = Arc::pin_init(
             try_pin_init!(Runtime {
                 net,
+                boot_id: boot_id(),
                 config <- new_mutex!(
                     NetConfig {
                         base: Config::new(param::ctrl_port()),
@@ -339,6 +349,7 @@ impl netns::NetState for NetState {
                     param::conn_tab_bits(),
                     param::conn_max() as usize
                 ),
+                replays <- Replays::new(),
                 replies <- new_mutex!(KVec::new(), "baton_replies"),
                 replied <- new_condvar!("baton_replied"),
                 gc <- new_mutex!(None, "baton_gc"),
@@ -354,6 +365,12 @@ impl netns::NetState for NetState {
             packets: Default::default(),
         }? Error)
     }
+}
+
+/// A random boot id, never 0.
+fn boot_id() -> u64 {
+    let id = (u64::from(kthread::random_u32()) << 32) | u64::from(kthread::random_u32());
+    id.max(1)
 }
 
 fn to_hook(hook: InetHook) -> Option<Hook> {

@@ -17,6 +17,8 @@ pub struct Config {
     pub handoff_timeout_ms: u32,
     /// Idle time after which a connection's state is dropped (ms).
     pub idle_timeout_ms: u32,
+    /// Silence after which a peer's control channel is down (ms).
+    pub heartbeat_timeout_ms: u32,
 }
 
 /// A timeout setting: default and accepted range, in milliseconds.
@@ -56,6 +58,14 @@ pub const IDLE_TIMEOUT: TimeoutRange = TimeoutRange {
     max: 86_400_000,
 };
 
+/// `heartbeat-timeout-ms`: at least two heartbeat intervals (1 s), so that
+/// one late heartbeat never takes a channel down.
+pub const HEARTBEAT_TIMEOUT: TimeoutRange = TimeoutRange {
+    default: 3000,
+    min: 2000,
+    max: 60_000,
+};
+
 impl Config {
     /// The configuration of a new namespace.
     pub const fn new(ctrl_port: u16) -> Self {
@@ -65,6 +75,7 @@ impl Config {
             request_timeout_ms: REQUEST_TIMEOUT.default,
             handoff_timeout_ms: HANDOFF_TIMEOUT.default,
             idle_timeout_ms: IDLE_TIMEOUT.default,
+            heartbeat_timeout_ms: HEARTBEAT_TIMEOUT.default,
         }
     }
 }
@@ -82,6 +93,8 @@ pub enum ConfigError {
     HandoffTimeout,
     /// `idle-timeout-ms` out of range.
     IdleTimeout,
+    /// `heartbeat-timeout-ms` out of range.
+    HeartbeatTimeout,
 }
 
 impl ConfigError {
@@ -93,6 +106,7 @@ impl ConfigError {
             ConfigError::RequestTimeout => c"request-timeout-ms must be between 100 and 60000",
             ConfigError::HandoffTimeout => c"handoff-timeout-ms must be between 100 and 30000",
             ConfigError::IdleTimeout => c"idle-timeout-ms must be between 1000 and 86400000",
+            ConfigError::HeartbeatTimeout => c"heartbeat-timeout-ms must be between 2000 and 60000",
         }
     }
 }
@@ -110,6 +124,8 @@ pub struct ConfigUpdate {
     pub handoff_timeout_ms: Option<u32>,
     /// New `idle-timeout-ms`.
     pub idle_timeout_ms: Option<u32>,
+    /// New `heartbeat-timeout-ms`.
+    pub heartbeat_timeout_ms: Option<u32>,
 }
 
 impl ConfigUpdate {
@@ -130,6 +146,9 @@ impl ConfigUpdate {
         }
         if bad(self.idle_timeout_ms, IDLE_TIMEOUT) {
             return Err(ConfigError::IdleTimeout);
+        }
+        if bad(self.heartbeat_timeout_ms, HEARTBEAT_TIMEOUT) {
+            return Err(ConfigError::HeartbeatTimeout);
         }
         Ok(())
     }
@@ -152,6 +171,9 @@ impl ConfigUpdate {
         }
         if let Some(ms) = self.idle_timeout_ms {
             config.idle_timeout_ms = ms;
+        }
+        if let Some(ms) = self.heartbeat_timeout_ms {
+            config.heartbeat_timeout_ms = ms;
         }
         Ok(())
     }

@@ -76,8 +76,10 @@ pub const MAX_PAYLOAD: usize = 64 * 1024;
 pub const MAC_LEN: usize = 32;
 /// Length of a HELLO nonce.
 pub const NONCE_LEN: usize = 16;
-/// Length of a HELLO payload.
+/// Length of a HELLO payload without a boot id.
 pub const HELLO_LEN: usize = 8 + NONCE_LEN;
+/// Length of a HELLO payload with a boot id ([`cap::BOOT`]).
+pub const HELLO_BOOT_LEN: usize = HELLO_LEN + 8;
 /// Fixed part of a HANDOFF_REQ payload.
 pub const HANDOFF_REQ_FIXED: usize = 60;
 /// Most client bytes a HANDOFF_REQ carries.
@@ -93,8 +95,10 @@ pub mod flag {
 pub mod cap {
     /// The sender has a key: every frame after HELLO carries a tag.
     pub const AUTH: u32 = 1;
+    /// The HELLO ends with the sender's boot id (8 bytes, never 0).
+    pub const BOOT: u32 = 2;
     /// All defined bits.
-    pub const ALL: u32 = AUTH;
+    pub const ALL: u32 = AUTH | BOOT;
 }
 
 /// The direction byte that starts the input of a frame's tag.
@@ -170,6 +174,20 @@ pub struct Hello {
     pub capabilities: u32,
     /// Fresh random bytes of the sender, for the session key.
     pub nonce: [u8; NONCE_LEN],
+    /// The sender's boot id: random, drawn when its state for the namespace
+    /// was made (module load, namespace creation), so that a peer sees it
+    /// restarted. 0 if the HELLO has none (without [`cap::BOOT`]).
+    pub boot_id: u64,
+}
+
+impl Hello {
+    const fn payload_len(&self) -> usize {
+        if self.capabilities & cap::BOOT != 0 {
+            HELLO_BOOT_LEN
+        } else {
+            HELLO_LEN
+        }
+    }
 }
 
 /// Liveness, sent every heartbeat interval by both sides.
@@ -271,7 +289,7 @@ impl Message<'_> {
 
     const fn payload_len(&self) -> usize {
         match self {
-            Message::Hello(_) => HELLO_LEN,
+            Message::Hello(h) => h.payload_len(),
             Message::Heartbeat(_) => 8,
             Message::Auth => 0,
             Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
@@ -493,16 +511,23 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
     }
     match header.msg_type {
         msg_type::HELLO => {
-            if payload.len() != HELLO_LEN {
-                return Err(DecodeError::BadLength);
-            }
             let node_id = be_u32(payload, 0).ok_or(DecodeError::BadLength)?;
             let capabilities = be_u32(payload, 4).ok_or(DecodeError::BadLength)?;
+            let with_boot = capabilities & cap::BOOT != 0;
+            let want = if with_boot { HELLO_BOOT_LEN } else { HELLO_LEN };
+            if payload.len() != want {
+                return Err(DecodeError::BadLength);
+            }
             let nonce = payload
                 .get(8..HELLO_LEN)
                 .and_then(|n| n.try_into().ok())
                 .ok_or(DecodeError::BadLength)?;
-            if node_id == 0 || capabilities & !cap::ALL != 0 {
+            let boot_id = if with_boot {
+                be_u64(payload, HELLO_LEN).ok_or(DecodeError::BadLength)?
+            } else {
+                0
+            };
+            if node_id == 0 || capabilities & !cap::ALL != 0 || with_boot && boot_id == 0 {
                 return Err(DecodeError::BadField);
             }
             if header.mac {
@@ -512,6 +537,7 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
                 node_id,
                 capabilities,
                 nonce,
+                boot_id,
             }))
         }
         msg_type::HEARTBEAT => {
@@ -571,6 +597,9 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
             payload[..4].copy_from_slice(&h.node_id.to_be_bytes());
             payload[4..8].copy_from_slice(&h.capabilities.to_be_bytes());
             payload[8..HELLO_LEN].copy_from_slice(&h.nonce);
+            if h.capabilities & cap::BOOT != 0 {
+                payload[HELLO_LEN..HELLO_BOOT_LEN].copy_from_slice(&h.boot_id.to_be_bytes());
+            }
         }
         Message::Auth => {}
         Message::Heartbeat(h) => payload[..8].copy_from_slice(&h.sent_ms.to_be_bytes()),
@@ -635,7 +664,7 @@ pub const SESSION_INFO_LEN: usize = SESSION_LABEL.len() + 2 * NONCE_LEN + 8;
 
 /// The input of the session-key derivation of a channel: the label, the
 /// initiator's nonce, the acceptor's nonce, the initiator's node id and the
-/// acceptor's node id.
+/// acceptor's node id; [`session_boot_info`] follows it.
 pub fn session_info(initiator: &Hello, acceptor: &Hello) -> [u8; SESSION_INFO_LEN] {
     let mut out = [0; SESSION_INFO_LEN];
     let (label, rest) = out.split_at_mut(SESSION_LABEL.len());
@@ -648,6 +677,22 @@ pub fn session_info(initiator: &Hello, acceptor: &Hello) -> [u8; SESSION_INFO_LE
     id_i.copy_from_slice(&initiator.node_id.to_be_bytes());
     id_a.copy_from_slice(&acceptor.node_id.to_be_bytes());
     out
+}
+
+/// What follows [`session_info`] in the session-key derivation: when both
+/// HELLOs carry a boot id ([`cap::BOOT`]), the initiator's and the
+/// acceptor's (so that the tags prove them too: a peer acts on a boot id
+/// only on an authenticated channel); else nothing (the empty slice of
+/// the pair's length 0).
+pub fn session_boot_info(initiator: &Hello, acceptor: &Hello) -> ([u8; 16], usize) {
+    let mut out = [0; 16];
+    if initiator.capabilities & acceptor.capabilities & cap::BOOT == 0 {
+        return (out, 0);
+    }
+    let (i, a) = out.split_at_mut(8);
+    i.copy_from_slice(&initiator.boot_id.to_be_bytes());
+    a.copy_from_slice(&acceptor.boot_id.to_be_bytes());
+    (out, 16)
 }
 
 /// Checks that the frames of one direction arrive numbered 0, 1, 2, ...

@@ -164,6 +164,9 @@ pub enum Verdict {
     Rewritten,
     /// Drop it.
     Drop,
+    /// Keep it untouched until the flow forwards, then let it go on (as
+    /// if it came then): a client packet that meets its handoff under way.
+    Hold,
 }
 
 /// Linger after a close was seen, so that the last ACKs and
@@ -296,7 +299,9 @@ impl Flow {
     pub fn on_client_packet(&mut self, pkt: &mut TcpPacket<'_>, now_ms: u64) -> Verdict {
         let h = *pkt.header();
         match (self.role, self.phase) {
-            (Role::Front, Phase::Frozen) => Verdict::Drop,
+            // The front-end's socket must not see it (it would acknowledge
+            // bytes that never reach the back-end), the back-end not yet.
+            (Role::Front, Phase::Frozen) => Verdict::Hold,
             // A new connection of the same tuple (the client reused its
             // port once its side had closed): the stack's listener takes
             // it, and its handoff replaces this flow ([`Flow::superseded`]).
@@ -390,9 +395,7 @@ impl Flow {
     pub fn superseded(&self) -> bool {
         match self.role {
             Role::Front => self.phase == Phase::Forwarding && (self.fin_client || self.client_rst),
-            Role::Back => {
-                self.phase == Phase::Established && (self.closing() || self.client_rst)
-            }
+            Role::Back => self.phase == Phase::Established && (self.closing() || self.client_rst),
         }
     }
 

@@ -88,8 +88,10 @@ pub mod attr {
     pub const KEY: u16 = 16;
     /// `u8`, reply only: 1 if a key is set.
     pub const AUTH: u16 = 17;
+    /// `u32`: silence after which a peer's control channel is down (ms).
+    pub const HEARTBEAT_TIMEOUT_MS: u16 = 18;
     /// Highest attribute number.
-    pub const MAX: u16 = AUTH;
+    pub const MAX: u16 = HEARTBEAT_TIMEOUT_MS;
 }
 
 /// Attributes of a `stats` nest (`u64` counters; `active` is `u32`).
@@ -121,8 +123,13 @@ pub mod stats_attr {
     pub const MEMORY: u16 = 12;
     /// `malformed`: packets of flows' clients that do not parse, dropped.
     pub const MALFORMED: u16 = 13;
+    /// `held`: client packets held while their handoff was under way.
+    pub const HELD: u16 = 14;
+    /// `held-dropped`: client packets of a handoff under way dropped, the
+    /// holding area full.
+    pub const HELD_DROPPED: u16 = 15;
     /// Highest attribute number.
-    pub const MAX: u16 = MALFORMED;
+    pub const MAX: u16 = HELD_DROPPED;
 }
 
 /// Attributes of a `conn` nest.

@@ -404,6 +404,46 @@ out:
 	return err;
 }
 
+/*
+ * A copy (clone: the data is shared) of a packet seen at PRE_ROUTING, kept
+ * to be received again later, with a reference on its input device. NULL
+ * if it has no device or there is no memory. Any context.
+ */
+struct sk_buff *baton_skb_hold(struct sk_buff *skb)
+{
+	struct sk_buff *copy;
+
+	if (!skb->dev)
+		return NULL;
+	copy = skb_clone(skb, GFP_ATOMIC);
+	if (!copy)
+		return NULL;
+	dev_hold(copy->dev);
+	return copy;
+}
+
+/*
+ * Receives a packet kept by baton_skb_hold again, from the start of the
+ * stack (its headers are where PRE_ROUTING saw them), and drops the device
+ * reference; the skb is consumed. Any context.
+ */
+void baton_skb_reinject(struct sk_buff *skb)
+{
+	struct net_device *dev = skb->dev;
+
+	netif_rx(skb);
+	dev_put(dev);
+}
+
+/* Frees a packet kept by baton_skb_hold. */
+void baton_skb_free_held(struct sk_buff *skb)
+{
+	struct net_device *dev = skb->dev;
+
+	kfree_skb(skb);
+	dev_put(dev);
+}
+
 void baton_rcu_read_lock(void)
 {
 	rcu_read_lock();

@@ -71,6 +71,9 @@ struct baton_tcp_state {
 	u8 state;		/* TCP_ESTABLISHED... */
 };
 int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out);
+struct sk_buff *baton_skb_hold(struct sk_buff *skb);
+void baton_skb_reinject(struct sk_buff *skb);
+void baton_skb_free_held(struct sk_buff *skb);
 int baton_tcp_end_timewait(struct net *net, __be32 laddr, __be16 lport,
 			   __be32 raddr, __be16 rport);
 int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,

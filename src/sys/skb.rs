@@ -5,6 +5,7 @@
 //! to the stack (the role of `include/linux/skbuff.h` for baton).
 
 use super::{bindings, netfilter::SkBuff, netns::Net};
+use core::ptr::NonNull;
 use kernel::prelude::*;
 
 /// How the TCP checksum of a packet is kept (`skb->ip_summed`).
@@ -67,11 +68,55 @@ impl SkBuff {
         self.headers(true).map(|h| (h, csum))
     }
 
+    /// A copy of this packet (sharing its data) to receive again later with
+    /// [`HeldSkb::reinject`]; `None` without memory. Any context.
+    pub(crate) fn hold_copy(&mut self) -> Option<HeldSkb> {
+        // SAFETY: `as_ptr` is the valid skb this hook call owns.
+        let copy = unsafe { bindings::baton_skb_hold(self.as_ptr()) };
+        // INVARIANT: a clone we own, its device referenced by the helper.
+        NonNull::new(copy).map(|skb| HeldSkb { skb })
+    }
+
     /// Tells the stack that header bytes changed (checksum fields updated
     /// accordingly): a receive checksum over the old bytes is dropped.
     pub(crate) fn headers_changed(&mut self) {
         // SAFETY: `as_ptr` is a valid skb.
         unsafe { bindings::baton_skb_csum_changed(self.as_ptr()) };
+    }
+}
+
+/// A received packet kept aside (see [`SkBuff::hold_copy`]): received
+/// again by [`HeldSkb::reinject`], or freed when dropped.
+///
+/// # Invariants
+///
+/// `skb` is an skb this owns, with a non-null `dev` on which it holds a
+/// reference; its headers are as the PRE_ROUTING hook saw them.
+pub(crate) struct HeldSkb {
+    skb: NonNull<bindings::sk_buff>,
+}
+
+// SAFETY: an skb that nothing else references may be freed or received
+// from any thread; the device reference is a plain counter.
+unsafe impl Send for HeldSkb {}
+
+impl HeldSkb {
+    /// Receives the packet again, from the start of the stack (the hooks
+    /// see it anew). Any context.
+    pub(crate) fn reinject(self) {
+        let skb = self.skb.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: we own `skb` and its device reference (type invariant),
+        // both of which the helper consumes; `forget` keeps `Drop` from
+        // freeing them again.
+        unsafe { bindings::baton_skb_reinject(skb) };
+    }
+}
+
+impl Drop for HeldSkb {
+    fn drop(&mut self) {
+        // SAFETY: we own the skb and its device reference (type invariant).
+        unsafe { bindings::baton_skb_free_held(self.skb.as_ptr()) };
     }
 }
 

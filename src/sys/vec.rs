@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Removal from a [`KVec`], which the 6.12 kernel crate's vector lacks
-//! (it has `push` but no `pop`, `swap_remove` or `clear`); the same
+//! (it has `push` but no `pop`, `swap_remove`, `retain` or `clear`); the same
 //! operations as `alloc::vec::Vec`'s, on top of its `set_len`.
 
 use kernel::prelude::*;
@@ -22,6 +22,48 @@ pub(crate) fn swap_remove<T>(v: &mut KVec<T>, i: usize) -> Option<T> {
     // above, and the ones before it stay initialised.
     unsafe { v.set_len(last) };
     Some(item)
+}
+
+/// Moves the elements that `pick` chooses from `v` to the end of `out`,
+/// keeping the order of both, in one pass. `out` must have room for all of
+/// `v` without allocating; else nothing moves and it returns `false`.
+pub(crate) fn extract<T>(
+    v: &mut KVec<T>,
+    mut pick: impl FnMut(&T) -> bool,
+    out: &mut KVec<T>,
+) -> bool {
+    let len = v.len();
+    if out.capacity() - out.len() < len {
+        return false;
+    }
+    let base = v.as_mut_ptr();
+    // SAFETY: while the elements move, the vector claims none: should
+    // `pick` panic, they leak rather than drop twice.
+    unsafe { v.set_len(0) };
+    let mut kept = 0;
+    for i in 0..len {
+        // SAFETY: `i < len`: element `i` is initialised and not yet moved.
+        let at = unsafe { base.add(i) };
+        // SAFETY: as above; only read through this shared reference.
+        if pick(unsafe { &*at }) {
+            // SAFETY: element `i` is moved out once and never used again
+            // through `v` (its slot is overwritten or beyond the new
+            // length).
+            let item = unsafe { core::ptr::read(at) };
+            // Within the room checked above: no allocation, cannot fail.
+            let _ = out.push(item, GFP_ATOMIC);
+        } else {
+            if kept != i {
+                // SAFETY: `kept < i < len`: slot `kept` was moved out (or
+                // moved down) before, so this fills it without overlap.
+                unsafe { core::ptr::copy_nonoverlapping(at, base.add(kept), 1) };
+            }
+            kept += 1;
+        }
+    }
+    // SAFETY: slots `0..kept` hold the kept elements, in order.
+    unsafe { v.set_len(kept) };
+    true
 }
 
 /// Drops every element, keeping the allocation.

@@ -18,6 +18,10 @@
 #     line, the forged frames are never acted on (no handoff, stats
 #     unchanged), and the a-b channel stays up on the same connection;
 #   - m with the key completes the handshake (peer 1 up on a);
+#   - m sends 300 handoffs at once whose replays all time out: a refuses
+#     those beyond its replay queue at once (NACK OVERLOAD), its
+#     heartbeats to m keep their pace and the a-b channel stays up; the
+#     flows are all gone afterwards;
 #   - 1000 silent connections from m at once are all closed, rate-limited
 #     log lines, and meanwhile b re-establishes its channel to a;
 #   - rmmod is clean.
@@ -140,6 +144,24 @@ attack garbage -- "bad frame magic"
 check_eq "stats unchanged by the forged frames" "$(ns_exec a "$BATONCTL" -j stats | jq -c .)" "$stats0"
 check_eq "no connection state on a" "$(ns_exec a "$BATONCTL" -j conn list | jq .total)" 0
 
+# m (node 1) sends 300 handoffs at once for a server of a's whose accept
+# queue is full (its SYNs are dropped, each replay runs out its 1.5 s): a
+# replays them on its pool, refuses those beyond its queue at once with
+# NACK OVERLOAD, and its channels' heartbeats are never held up.
+ns_exec a python3 -c '
+import socket, sys, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 9999)); l.listen(0)
+# One connection fills an accept queue of backlog 0: later SYNs are dropped.
+held = socket.create_connection((sys.argv[1], 9999))
+print("full", flush=True)
+time.sleep(600)
+' "$a_addr" >"$work/full" 2>&1 &
+full=$!
+defer kill "$full"
+wait_for -t 30 grep -q full "$work/full" || fail "the listener that never accepts did not start"
+attack --key "$key" overload 300 "$a_addr" 9999 -- ""
+
 # 1000 silent connections from m at once, while b restarts its channel:
 # b's handshake is not held up behind m's.
 dmesg -C
@@ -161,6 +183,9 @@ most=$((10 * (flood_secs / 5 + 2)))
 ((refused <= most)) || fail "flood log not rate-limited: $refused lines in ${flood_secs}s (at most $most)"
 check_eq "a-b channel after the flood" "$(peer_field a 3 state)" up
 
+# The refused and timed-out handoffs left nothing behind.
+wait_for -t $((120 * BATON_SLOW)) sh -c "[ \$(ip netns exec a $BATONCTL -j conn list | jq .total) -eq 0 ]" ||
+	fail "flows of the overload left on a: $(ns_exec a "$BATONCTL" -j conn list | jq .total)"
 ns_exec a "$BATONCTL" peer del 1
 baton_unload
 echo "ctrl-auth: ok"

@@ -9,8 +9,10 @@
 #     real channel stays up;
 #   - 300 silent connections from an address that is no peer's are each
 #     closed at once (logged, rate-limited), and the real channel stays up;
+#   - with heartbeat-timeout-ms 20000 the channel stays up through 4 s of
+#     silence (guest 1's link down), connects stays 1;
 #   - the link of guest 1 goes down for a while: both sides declare the peer
-#     down (heartbeat timeout), reconnect when it returns, connects = 2;
+#     down (heartbeat timeout, 3 s), reconnect when it returns, connects = 2;
 #   - peer errors carry the kernel's message (duplicate, own id, unknown),
 #     an unprivileged user gets "permission denied";
 #   - deleting a peer whose thread sleeps in its 5 s reconnection backoff
@@ -114,6 +116,25 @@ fi
 check_eq "still up after strangers" "$(peer state)" up
 check_eq "connects after strangers" "$(peer connects)" 1
 barrier strangers-checked
+
+# A longer heartbeat timeout (a setting) rides out a silence of 4 s, which
+# the default 3 s would take for a dead peer: no reconnect.
+batonctl config set heartbeat-timeout-ms 20000
+check_eq "heartbeat timeout set" "$(batonctl -j config show | jq '."heartbeat-timeout-ms"')" 20000
+barrier long-heartbeat
+if ((BATON_GUEST == 1)); then
+	ip link set eth0 down
+	sleep 4
+	ip link set eth0 up
+fi
+barrier silence-over 60
+# The frames held back during the silence come with TCP's next
+# retransmission, within seconds.
+sleep 8
+check_eq "up through 4 s of silence (heartbeat-timeout-ms 20000)" "$(peer state)" up
+check_eq "connects through the silence" "$(peer connects)" 1
+barrier long-heartbeat-checked
+batonctl config set heartbeat-timeout-ms 3000
 
 # Link failure on guest 1.
 if ((BATON_GUEST == 1)); then

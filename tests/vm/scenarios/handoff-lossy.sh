@@ -21,6 +21,10 @@
 #     drop counter proves the loss; the client's TCP retransmits them to the
 #     back-end and the server's sha256 of the body is exact;
 #   - a request head split in two segments, the second lost on the wire;
+#   - the request body sent while the connection is frozen, on a link
+#     without loss: every segment held by the front-end (stats held) and
+#     sent on once the flow forwards, the client's timer resending at most
+#     the first one;
 #   - the back-end's first data segments lost: the back-end's link drops
 #     everything while the server starts its 1 MB answer (at least 10
 #     segments dropped, counted by netem and by the back-end's TCP
@@ -247,6 +251,38 @@ split() {
 	check_eq "$label: resets seen by the client" $(($(resets) - rst0)) 0
 }
 
+# split_held LABEL: a POST through :81 whose body (8 segments) the client
+# sends while the connection is frozen, on a link without loss: the
+# front-end holds every body segment and sends it on once the flow
+# forwards. The client's retransmission timer still fires while nobody
+# acknowledges (at 0.2, 0.6, 1.4, 3 s: at most 4 in the window here), but
+# only for the first segment; dropped, all 8 would be sent again.
+split_held() {
+	local label=$1 sync="$work/sync.held" pid rc=0 held0 hd0 re0 out
+	mkdir -p "$sync"
+	netem cl delay 20ms
+	rst0=$(resets)
+	held0=$(bstat fe held) hd0=$(bstat fe held-dropped) re0=$(snmp_get cl Tcp RetransSegs)
+	ns_exec cl timeout 120 python3 "$splitreq" "$vip" 81 "$sync" body 8000 >"$sync/out" 2>&1 &
+	pid=$!
+	wait_for -t 30 test -e "$sync/sent1" || fail "$label: the client sent nothing"
+	wait_front_handoff 81 $((10 * BATON_SLOW)) ||
+		fail "$label: the front-end never showed the connection in handoff"
+	: >"$sync/go"
+	wait "$pid" || rc=$?
+	out=$(cat "$sync/out")
+	check_eq "$label: client exit" "$rc" 0
+	read -r sent got <<<"$out"
+	check_eq "$label: body sha256 at the server" "$got" "$sent"
+	check_eq "$label: resets seen by the client" $(($(resets) - rst0)) 0
+	check_ge "$label: body segments held by the front-end" $(($(bstat fe held) - held0)) 8
+	check_eq "$label: segments the holding area dropped" $(($(bstat fe held-dropped) - hd0)) 0
+	re=$(($(snmp_get cl Tcp RetransSegs) - re0))
+	log "$label: the client retransmitted $re segments"
+	((re <= 4)) || fail "$label: the client retransmitted $re segments (held ones need no retransmission)"
+	netem cl "$lossy"
+}
+
 # The HANDOFF_ACK takes 1 s (4 s on the debug kernel, where one conn list
 # poll takes about a second): the connection stays frozen that long. The
 # delay of be1's control link grows by 500 ms a second: a jump would leave
@@ -260,6 +296,7 @@ for ((d = 500; d <= ack_delay; d += 500)); do
 	ns_exec be1 tc qdisc change dev eth1 root netem delay "${d}ms"
 done
 split body "request body lost during the handoff"
+split_held "request body sent during the handoff"
 # Back to no delay; the delayed frames leave before the qdisc goes.
 ns_exec be1 tc qdisc change dev eth1 root netem delay 0ms
 sleep $((ack_delay / 1000 + 1))

@@ -57,7 +57,8 @@ b -j service list | jq -e 'all(.[]; . as $s | all(.rules[]; .backend as $t |
 	fail "a rule targets something that is not a back-end of its service"
 b -j config show | jq -e '."request-timeout-ms" >= 100 and ."request-timeout-ms" <= 60000 and
 	."handoff-timeout-ms" >= 100 and ."handoff-timeout-ms" <= 30000 and
-	."idle-timeout-ms" >= 1000 and ."idle-timeout-ms" <= 86400000 and ."ctrl-port" >= 1' >/dev/null ||
+	."idle-timeout-ms" >= 1000 and ."idle-timeout-ms" <= 86400000 and
+	."heartbeat-timeout-ms" >= 2000 and ."heartbeat-timeout-ms" <= 60000 and ."ctrl-port" >= 1' >/dev/null ||
 	fail "a setting is out of its range"
 b save >"$BATON_OUT/fuzzed.conf"
 ns_create fz2

@@ -24,6 +24,13 @@ behaved as it must, 1 otherwise):
   garbage       random bytes: closed
   flood N       N connections, silent, at once: all closed by the node
                 within the handshake timeout (count printed)
+  overload N ADDR PORT
+                full handshake, then N HANDOFF_REQs at once for back-end
+                ADDR:PORT (a server of the node whose SYNs go unanswered):
+                the node refuses those beyond its replay queue at once
+                (NACK OVERLOAD, within 2 s), and its heartbeats keep
+                coming every second (no gap over 2 s) for 8 s while the
+                others are replayed
 
 "Closed" means the node ended the TCP connection (EOF or reset) within
 5 s without answering the offending frame.
@@ -165,6 +172,53 @@ def handoff_req_payload():
     return fixed
 
 
+def handoff_req(hid, client_port, backend, port):
+    """A HANDOFF_REQ payload without data, options or window scaling."""
+    ep = lambda a, p: socket.inet_aton(a) + struct.pack(">H", p)  # noqa: E731
+    return (struct.pack(">Q", hid) + ep("198.18.9.9", client_port) + ep("198.18.9.100", 80)
+            + ep(backend, port) + struct.pack(">IIIIHHBBB", 1000, 2000, 0, 0, 65535, 1460, 0, 0, 0)
+            + bytes(7) + struct.pack(">I", 0))
+
+
+def overload(ch, n, backend, port):
+    """The overload attack on an established channel: (ok, detail)."""
+    start = time.monotonic()
+    for i in range(n):
+        ch.send(HANDOFF_REQ, handoff_req(1000 + i, 20000 + i, backend, port))
+    ch.sock.settimeout(0.2)
+    end = start + 8
+    beats, nacks, acks = [], {}, 0
+    first_overload = None
+    last_beat = time.monotonic()
+    while time.monotonic() < end:
+        if time.monotonic() - last_beat >= 1:
+            ch.heartbeat()
+            last_beat = time.monotonic()
+        try:
+            mtype, payload = ch.recv()
+        except socket.timeout:
+            continue
+        now = time.monotonic()
+        if mtype == HEARTBEAT:
+            beats.append(now)
+        elif mtype == HANDOFF_NACK:
+            why = payload[8]
+            nacks[why] = nacks.get(why, 0) + 1
+            if why == 3 and first_overload is None:
+                first_overload = now - start
+        elif mtype == HANDOFF_ACK:
+            acks += 1
+    gaps = [b - a for a, b in zip(beats, beats[1:])]
+    gap = max(gaps, default=99.0)
+    overloaded = nacks.get(3, 0)
+    detail = (f"{n} sent, NACK by reason {nacks}, {acks} ACK, first OVERLOAD after "
+              f"{first_overload if first_overload is None else round(first_overload, 2)} s, "
+              f"{len(beats)} heartbeats, longest gap {gap:.2f} s")
+    ok = (overloaded > 0 and first_overload is not None and first_overload < 2
+          and len(beats) >= 6 and gap < 2 and acks == 0)
+    return ok, detail
+
+
 def main():
     args = sys.argv[1:]
     key = None
@@ -245,6 +299,11 @@ def main():
         ch = Channel(addr, port, node_id, key)
         ch.sock.sendall(os.urandom(64))
         ok = ch.closed_within()
+    elif attack == "overload":
+        ch = Channel(addr, port, node_id, key)
+        ch.handshake()
+        ok, detail = overload(ch, int(args[4]), args[5], int(args[6]))
+        ok = ok and not ch.closed_within(0.5)
     elif attack == "flood":
         n = int(args[4])
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -188,6 +188,7 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
                 attr::REQUEST_TIMEOUT_MS,
                 attr::HANDOFF_TIMEOUT_MS,
                 attr::IDLE_TIMEOUT_MS,
+                attr::HEARTBEAT_TIMEOUT_MS,
             ] {
                 if g.chance(30) {
                     attrs.push(nla(a, &g.u32().to_ne_bytes()));

@@ -19,6 +19,7 @@ fn new_config_has_no_node_id() {
             request_timeout_ms: 3000,
             handoff_timeout_ms: 2500,
             idle_timeout_ms: 300_000,
+            heartbeat_timeout_ms: 3000,
         }
     );
 }
@@ -53,6 +54,7 @@ fn error_messages_are_nonempty() {
         ConfigError::RequestTimeout,
         ConfigError::HandoffTimeout,
         ConfigError::IdleTimeout,
+        ConfigError::HeartbeatTimeout,
     ] {
         assert!(!e.message().to_bytes().is_empty());
     }
@@ -78,6 +80,7 @@ proptest! {
         req in proptest::option::of(0u32..70_000),
         hand in proptest::option::of(0u32..40_000),
         idle in proptest::option::of(0u32..100_000_000),
+        beat in proptest::option::of(0u32..70_000),
     ) {
         let before = Config { ctrl_port: port.max(1), node_id: id, ..Config::new(1) };
         let update = ConfigUpdate {
@@ -86,6 +89,7 @@ proptest! {
             request_timeout_ms: req,
             handoff_timeout_ms: hand,
             idle_timeout_ms: idle,
+            heartbeat_timeout_ms: beat,
         };
         let mut config = before;
         match update.apply(&mut config) {
@@ -95,11 +99,13 @@ proptest! {
                 prop_assert!(req.is_none_or(|ms| (100..=60_000).contains(&ms)));
                 prop_assert!(hand.is_none_or(|ms| (100..=30_000).contains(&ms)));
                 prop_assert!(idle.is_none_or(|ms| (1000..=86_400_000).contains(&ms)));
+                prop_assert!(beat.is_none_or(|ms| (2000..=60_000).contains(&ms)));
                 prop_assert_eq!(config.ctrl_port, new_port.unwrap_or(before.ctrl_port));
                 prop_assert_eq!(config.node_id, new_id.unwrap_or(before.node_id));
                 prop_assert_eq!(config.request_timeout_ms, req.unwrap_or(before.request_timeout_ms));
                 prop_assert_eq!(config.handoff_timeout_ms, hand.unwrap_or(before.handoff_timeout_ms));
                 prop_assert_eq!(config.idle_timeout_ms, idle.unwrap_or(before.idle_timeout_ms));
+                prop_assert_eq!(config.heartbeat_timeout_ms, beat.unwrap_or(before.heartbeat_timeout_ms));
             }
             Err(_) => prop_assert_eq!(config, before),
         }

@@ -6,9 +6,10 @@
 use baton_proto::{
     config::{check_node_id, check_peer_add, nla_iter, PeerConf, PeerError, MAX_PEERS},
     ctrl::{
-        add_mac_room, cap, decode, decode_header, encode, flag, opt_bits, reason, session_info,
-        DecodeError, Endpoint, HandoffAck, HandoffReq, Heartbeat, Hello, IdReason, Message,
-        SeqCheck, HEADER_LEN, MAC_LEN, MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN, SESSION_LABEL,
+        add_mac_room, cap, decode, decode_header, encode, flag, opt_bits, reason,
+        session_boot_info, session_info, DecodeError, Endpoint, HandoffAck, HandoffReq, Heartbeat,
+        Hello, IdReason, Message, SeqCheck, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN,
+        MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN, SESSION_LABEL,
     },
 };
 use proptest::prelude::*;
@@ -39,6 +40,7 @@ fn hello_wire_format() {
             node_id: 0x0102_0304,
             capabilities: cap::AUTH,
             nonce: [0xa5; NONCE_LEN],
+            boot_id: 0,
         }),
         7,
     );
@@ -87,6 +89,7 @@ fn refusals() {
             node_id: 1,
             capabilities: 0,
             nonce: [7; NONCE_LEN],
+            boot_id: 0,
         }),
         0,
     );
@@ -146,16 +149,89 @@ fn mac_room_sets_the_flag_and_clears_the_tag() {
 }
 
 #[test]
+fn hello_with_boot_id() {
+    let hello = Hello {
+        node_id: 9,
+        capabilities: cap::AUTH | cap::BOOT,
+        nonce: [3; NONCE_LEN],
+        boot_id: 0x1122_3344_5566_7788,
+    };
+    let mut buf = [0u8; 64];
+    let n = encode(&Message::Hello(hello), 0, &mut buf).unwrap();
+    assert_eq!(n, HEADER_LEN + HELLO_BOOT_LEN);
+    assert_eq!(
+        &buf[HEADER_LEN + HELLO_LEN..n],
+        &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]
+    );
+    let hdr = decode_header(&buf[..n]).unwrap();
+    assert_eq!(decode(&hdr, &buf[HEADER_LEN..n]), Ok(Message::Hello(hello)));
+    // The capability without the 8 bytes, the bytes without the
+    // capability, and a boot id of 0 are refused.
+    let short = Hello {
+        capabilities: cap::AUTH,
+        boot_id: 0,
+        ..hello
+    };
+    let m = encode(&Message::Hello(short), 0, &mut buf).unwrap();
+    assert_eq!(m, HEADER_LEN + HELLO_LEN);
+    buf[HEADER_LEN + 7] |= cap::BOOT as u8;
+    let hdr = decode_header(&buf[..m]).unwrap();
+    assert_eq!(
+        decode(&hdr, &buf[HEADER_LEN..m]),
+        Err(DecodeError::BadLength)
+    );
+    let zero = Hello {
+        boot_id: 0,
+        ..hello
+    };
+    let n = encode(&Message::Hello(zero), 0, &mut buf).unwrap();
+    let hdr = decode_header(&buf[..n]).unwrap();
+    assert_eq!(
+        decode(&hdr, &buf[HEADER_LEN..n]),
+        Err(DecodeError::BadField)
+    );
+}
+
+#[test]
+fn session_boot_info_only_when_both_have_one() {
+    let i = Hello {
+        node_id: 1,
+        capabilities: cap::AUTH | cap::BOOT,
+        nonce: [1; NONCE_LEN],
+        boot_id: 0x0101_0101_0101_0101,
+    };
+    let a = Hello {
+        node_id: 2,
+        capabilities: cap::AUTH | cap::BOOT,
+        nonce: [2; NONCE_LEN],
+        boot_id: 0x0202_0202_0202_0202,
+    };
+    let (both, len) = session_boot_info(&i, &a);
+    assert_eq!(len, 16);
+    assert_eq!(&both[..8], &[1; 8]);
+    assert_eq!(&both[8..], &[2; 8]);
+    let old = Hello {
+        capabilities: cap::AUTH,
+        boot_id: 0,
+        ..a
+    };
+    assert_eq!(session_boot_info(&i, &old).1, 0, "a peer without boot ids");
+    assert_eq!(session_boot_info(&old, &i).1, 0);
+}
+
+#[test]
 fn session_info_layout() {
     let i = Hello {
         node_id: 1,
         capabilities: cap::AUTH,
         nonce: [1; NONCE_LEN],
+        boot_id: 0,
     };
     let a = Hello {
         node_id: 0x0203_0405,
         capabilities: cap::AUTH,
         nonce: [2; NONCE_LEN],
+        boot_id: 0,
     };
     let info = session_info(&i, &a);
     assert_eq!(info.len(), SESSION_INFO_LEN);
@@ -238,11 +314,16 @@ fn message() -> impl Strategy<Value = Message<'static>> {
             .prop_map(|(id, reason)| Message::HandoffNack(IdReason { id, reason })),
         (any::<u64>(), 0u8..=reason::MAX)
             .prop_map(|(id, reason)| Message::ConnEnd(IdReason { id, reason })),
-        (1u32.., 0..=cap::ALL, any::<[u8; NONCE_LEN]>()).prop_map(
-            |(node_id, capabilities, nonce)| Message::Hello(Hello {
+        (1u32.., 0..=cap::ALL, any::<[u8; NONCE_LEN]>(), 1u64..).prop_map(
+            |(node_id, capabilities, nonce, boot)| Message::Hello(Hello {
                 node_id,
                 capabilities,
                 nonce,
+                boot_id: if capabilities & cap::BOOT != 0 {
+                    boot
+                } else {
+                    0
+                },
             })
         ),
         Just(Message::Auth),

@@ -378,7 +378,7 @@ fn hash_spreads_keys_differing_only_in_client_port() {
 // Front-end, Frozen.
 
 #[test]
-fn front_frozen_drops_client_packets_untouched() {
+fn front_frozen_holds_client_packets_untouched() {
     for fl in [
         flags::ACK,
         flags::ACK | flags::PSH,
@@ -398,7 +398,7 @@ fn front_frozen_drops_client_packets_untouched() {
             b"hello",
         ));
         let mut buf = orig.clone();
-        assert_eq!(client_packet(&mut f, &mut buf, T0 + 50), Verdict::Drop);
+        assert_eq!(client_packet(&mut f, &mut buf, T0 + 50), Verdict::Hold);
         assert_eq!(buf, orig, "flags {fl:#x}");
         assert_eq!(state(&f), before, "flags {fl:#x}");
         assert_eq!(f.phase, Phase::Frozen);
@@ -726,12 +726,31 @@ fn front_forwarding_syn_of_an_open_connection_is_forwarded() {
     assert_eq!(client_packet(&mut f, &mut syn, T0 + 2), Verdict::Rewritten);
     assert_eq!(parse(&syn).unwrap().daddr, BACKEND.addr);
     // Nor does a SYN/ACK or ACK after the client's FIN open a new one.
-    let mut fin = bytes_of(&seg(CLIENT, VIP, flags::FIN | flags::ACK, 100, 200, ts(1, 2), b""));
+    let mut fin = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::FIN | flags::ACK,
+        100,
+        200,
+        ts(1, 2),
+        b"",
+    ));
     client_packet(&mut f, &mut fin, T0 + 3);
     let mut ack = bytes_of(&seg(CLIENT, VIP, flags::ACK, 101, 200, ts(1, 2), b""));
     assert_eq!(client_packet(&mut f, &mut ack, T0 + 4), Verdict::Rewritten);
-    let mut synack = bytes_of(&seg(CLIENT, VIP, flags::SYN | flags::ACK, 7, 8, ts(1, 2), b""));
-    assert_eq!(client_packet(&mut f, &mut synack, T0 + 5), Verdict::Rewritten);
+    let mut synack = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::SYN | flags::ACK,
+        7,
+        8,
+        ts(1, 2),
+        b"",
+    ));
+    assert_eq!(
+        client_packet(&mut f, &mut synack, T0 + 5),
+        Verdict::Rewritten
+    );
     // A frozen flow is never superseded: its handoff is under way.
     let mut frozen = front(Phase::Frozen);
     frozen.fin_client = true;
@@ -754,7 +773,10 @@ fn back_superseded_only_once_closing_or_reset_by_the_client() {
     assert!(f.superseded());
     let mut replaying = back(Phase::Replaying);
     replaying.reset = true;
-    assert!(!replaying.superseded(), "a replay under way is never replaced");
+    assert!(
+        !replaying.superseded(),
+        "a replay under way is never replaced"
+    );
 }
 
 // ---------------------------------------------------------------------------

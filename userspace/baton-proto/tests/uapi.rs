@@ -144,6 +144,7 @@ fn baton_attributes_match_spec() {
             ("idle-timeout-ms", attr::IDLE_TIMEOUT_MS),
             ("key", attr::KEY),
             ("auth", attr::AUTH),
+            ("heartbeat-timeout-ms", attr::HEARTBEAT_TIMEOUT_MS),
         ],
         attr::MAX,
     );
@@ -221,6 +222,8 @@ fn stats_attributes_match_spec() {
             ("hurried", stats_attr::HURRIED),
             ("memory", stats_attr::MEMORY),
             ("malformed", stats_attr::MALFORMED),
+            ("held", stats_attr::HELD),
+            ("held-dropped", stats_attr::HELD_DROPPED),
         ],
         stats_attr::MAX,
     );

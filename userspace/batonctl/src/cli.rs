@@ -22,17 +22,20 @@ pub const REQUEST_TIMEOUT: &str = "request-timeout-ms";
 pub const HANDOFF_TIMEOUT: &str = "handoff-timeout-ms";
 /// Name of the `idle-timeout-ms` setting.
 pub const IDLE_TIMEOUT: &str = "idle-timeout-ms";
+/// Name of the `heartbeat-timeout-ms` setting.
+pub const HEARTBEAT_TIMEOUT: &str = "heartbeat-timeout-ms";
 /// Name of the control-channel key setting (hex on the command line).
 pub const KEY: &str = "key";
 /// Name of the setting that reads the control-channel key from a file.
 pub const KEY_FILE: &str = "key-file";
 /// Every `config set` key (a prefix picks the first that it starts).
-const SETTINGS: [&str; 7] = [
+const SETTINGS: [&str; 8] = [
     CTRL_PORT,
     NODE_ID,
     REQUEST_TIMEOUT,
     HANDOFF_TIMEOUT,
     IDLE_TIMEOUT,
+    HEARTBEAT_TIMEOUT,
     KEY,
     KEY_FILE,
 ];
@@ -454,6 +457,7 @@ enum ConfigCommand {
         after_help = "Settings:\n  ctrl-port PORT  TCP port of the control channel, 1 to 65535\n  \
                       node-id ID      this node's id, 0 to 4294967295 (0: not set)\n  \
                       request-timeout-ms MS, handoff-timeout-ms MS, idle-timeout-ms MS\n  \
+                      heartbeat-timeout-ms MS  silence before a peer is down, 2000 to 60000\n  \
                       key HEX|none    control-channel key, 32 to 128 hex digits (none: remove)\n  \
                       key-file FILE   the key, as hex, from FILE (keeps it out of argv)"
     )]
@@ -775,6 +779,11 @@ pub fn parse_settings<S: AsRef<str>>(words: &[S]) -> Result<Settings, SettingErr
                 &mut update.idle_timeout_ms,
                 config::IDLE_TIMEOUT,
                 "1000 to 86400000",
+            )?,
+            HEARTBEAT_TIMEOUT => timeout(
+                &mut update.heartbeat_timeout_ms,
+                config::HEARTBEAT_TIMEOUT,
+                "2000 to 60000",
             )?,
             _ => {
                 if key_setting.is_some() {
@@ -1248,7 +1257,7 @@ mod tests {
         );
         assert_eq!(
             msg(&["mtu", "1"]),
-            "unknown setting 'mtu' (expected one of ctrl-port, node-id, request-timeout-ms, handoff-timeout-ms, idle-timeout-ms, key, key-file)"
+            "unknown setting 'mtu' (expected one of ctrl-port, node-id, request-timeout-ms, handoff-timeout-ms, idle-timeout-ms, heartbeat-timeout-ms, key, key-file)"
         );
     }
 

@@ -31,8 +31,8 @@ use neli::{
 
 use crate::{
     cli::{
-        BackendSpec, PeerSpec, RuleSpec, ServiceSpec, CTRL_PORT, HANDOFF_TIMEOUT, IDLE_TIMEOUT,
-        NODE_ID, REQUEST_TIMEOUT,
+        BackendSpec, PeerSpec, RuleSpec, ServiceSpec, CTRL_PORT, HANDOFF_TIMEOUT,
+        HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT,
     },
     error::Error,
     output::{Backend, Conn, Conns, Peer, Rule, Service, Stats, Status},
@@ -118,6 +118,7 @@ pub fn config_set_attrs(update: &ConfigUpdate) -> Vec<Attr> {
         (attr::REQUEST_TIMEOUT_MS, update.request_timeout_ms),
         (attr::HANDOFF_TIMEOUT_MS, update.handoff_timeout_ms),
         (attr::IDLE_TIMEOUT_MS, update.idle_timeout_ms),
+        (attr::HEARTBEAT_TIMEOUT_MS, update.heartbeat_timeout_ms),
     ] {
         if let Some(ms) = v {
             attrs.push((ty, ms.to_ne_bytes().to_vec()));
@@ -406,6 +407,8 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         hurried: opt_u64(stats_attr::HURRIED, "hurried")?,
         memory: opt_u64(stats_attr::MEMORY, "memory")?,
         malformed: opt_u64(stats_attr::MALFORMED, "malformed")?,
+        held: opt_u64(stats_attr::HELD, "held")?,
+        held_dropped: opt_u64(stats_attr::HELD_DROPPED, "held-dropped")?,
     })
 }
 
@@ -637,6 +640,11 @@ pub fn parse_config(reply: &Genl) -> Result<ConfigReply, Error> {
             attr::IDLE_TIMEOUT_MS,
             IDLE_TIMEOUT,
             defaults.idle_timeout_ms,
+        )?,
+        heartbeat_timeout_ms: ms(
+            attr::HEARTBEAT_TIMEOUT_MS,
+            HEARTBEAT_TIMEOUT,
+            defaults.heartbeat_timeout_ms,
         )?,
     };
     Ok(ConfigReply { config, auth })

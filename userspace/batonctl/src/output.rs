@@ -8,7 +8,10 @@ use baton_proto::uapi::Hook;
 use serde::{ser::SerializeMap, Serialize, Serializer};
 
 use crate::{
-    cli::{Format, CTRL_PORT, HANDOFF_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT},
+    cli::{
+        Format, CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID,
+        REQUEST_TIMEOUT,
+    },
     msg::ConfigReply,
 };
 
@@ -295,6 +298,10 @@ pub struct Stats {
     pub memory: u64,
     /// Malformed client packets dropped.
     pub malformed: u64,
+    /// Client packets held during their handoff.
+    pub held: u64,
+    /// Client packets of a handoff dropped, the holding area full.
+    pub held_dropped: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -351,7 +358,9 @@ pub fn stats(st: &Stats, format: Format) -> String {
         Format::Json => json(st, false),
         Format::JsonPretty => json(st, true),
         Format::Text => format!(
-            "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {} (malformed {})\nactive connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n",
+            "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {} (malformed {})\n\
+             held during handoffs {} (dropped, area full {})\nactive connections {}\nwaiting requests {} hurried {}\n\
+             memory {} bytes\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -360,6 +369,8 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.returned,
             st.dropped,
             st.malformed,
+            st.held,
+            st.held_dropped,
             st.active,
             st.waiting,
             st.hurried,
@@ -374,12 +385,13 @@ struct ConfigJson<'a>(&'a ConfigReply);
 impl Serialize for ConfigJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let c = &self.0.config;
-        let mut map = serializer.serialize_map(Some(6))?;
+        let mut map = serializer.serialize_map(Some(7))?;
         map.serialize_entry(CTRL_PORT, &c.ctrl_port)?;
         map.serialize_entry(NODE_ID, &c.node_id)?;
         map.serialize_entry(REQUEST_TIMEOUT, &c.request_timeout_ms)?;
         map.serialize_entry(HANDOFF_TIMEOUT, &c.handoff_timeout_ms)?;
         map.serialize_entry(IDLE_TIMEOUT, &c.idle_timeout_ms)?;
+        map.serialize_entry(HEARTBEAT_TIMEOUT, &c.heartbeat_timeout_ms)?;
         map.serialize_entry(AUTH, &self.0.auth)?;
         map.end()
     }
@@ -422,12 +434,14 @@ pub fn config(reply: &ConfigReply, format: Format) -> String {
         Format::Json => json(&ConfigJson(reply), false),
         Format::JsonPretty => json(&ConfigJson(reply), true),
         Format::Text => format!(
-            "{CTRL_PORT} {} {NODE_ID} {} {REQUEST_TIMEOUT} {} {HANDOFF_TIMEOUT} {} {IDLE_TIMEOUT} {} {AUTH} {}\n",
+            "{CTRL_PORT} {} {NODE_ID} {} {REQUEST_TIMEOUT} {} {HANDOFF_TIMEOUT} {} {IDLE_TIMEOUT} {} \
+             {HEARTBEAT_TIMEOUT} {} {AUTH} {}\n",
             config.ctrl_port,
             config.node_id,
             config.request_timeout_ms,
             config.handoff_timeout_ms,
             config.idle_timeout_ms,
+            config.heartbeat_timeout_ms,
             if reply.auth { "on" } else { "off" }
         ),
     }
@@ -502,14 +516,18 @@ mod tests {
             hurried: 8,
             memory: 9,
             malformed: 10,
+            held: 11,
+            held_dropped: 12,
         };
         assert_eq!(
             stats(&st, Format::Json),
             "{\"handoffs-ok\":5,\"handoffs-refused\":1,\"handoffs-failed\":2,\"taken\":3,\
              \"forwarded\":100,\"returned\":200,\"dropped\":4,\"active\":6,\"waiting\":7,\
-             \"hurried\":8,\"memory\":9,\"malformed\":10}\n"
+             \"hurried\":8,\"memory\":9,\"malformed\":10,\"held\":11,\"held-dropped\":12}\n"
         );
         assert!(stats(&st, Format::Text).contains("handoffs: ok 5 refused 1 failed 2\n"));
+        assert!(stats(&st, Format::Text)
+            .contains("\nheld during handoffs 11 (dropped, area full 12)\n"));
     }
 
     #[test]
@@ -662,7 +680,7 @@ mod tests {
 
     #[test]
     fn config_text() {
-        assert_eq!(config(&reply(7300, 0, false), Format::Text), "ctrl-port 7300 node-id 0 request-timeout-ms 3000 handoff-timeout-ms 2500 idle-timeout-ms 300000 auth off\n");
+        assert_eq!(config(&reply(7300, 0, false), Format::Text), "ctrl-port 7300 node-id 0 request-timeout-ms 3000 handoff-timeout-ms 2500 idle-timeout-ms 300000 heartbeat-timeout-ms 3000 auth off\n");
         assert!(config(&reply(7300, 0, true), Format::Text).ends_with(" auth on\n"));
     }
 
@@ -670,17 +688,17 @@ mod tests {
     fn config_json_shape() {
         assert_eq!(
             config(&reply(7300, 0, false), Format::Json),
-            "{\"ctrl-port\":7300,\"node-id\":0,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"auth\":false}\n"
+            "{\"ctrl-port\":7300,\"node-id\":0,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"heartbeat-timeout-ms\":3000,\"auth\":false}\n"
         );
         let c = reply(65535, u32::MAX, true);
         assert_eq!(
             config(&c, Format::Json),
-            "{\"ctrl-port\":65535,\"node-id\":4294967295,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"auth\":true}\n"
+            "{\"ctrl-port\":65535,\"node-id\":4294967295,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"heartbeat-timeout-ms\":3000,\"auth\":true}\n"
         );
         assert_eq!(
             config(&c, Format::JsonPretty),
             "{\n  \"ctrl-port\": 65535,\n  \"node-id\": 4294967295,\n  \"request-timeout-ms\": 3000,\n  \
-             \"handoff-timeout-ms\": 2500,\n  \"idle-timeout-ms\": 300000,\n  \"auth\": true\n}\n"
+             \"handoff-timeout-ms\": 2500,\n  \"idle-timeout-ms\": 300000,\n  \"heartbeat-timeout-ms\": 3000,\n  \"auth\": true\n}\n"
         );
     }
 }

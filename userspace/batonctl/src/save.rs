@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use baton_proto::config::Config;
 
 use crate::{
-    cli::{CTRL_PORT, HANDOFF_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT},
+    cli::{CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT},
     output::{Peer, Service},
 };
 
@@ -25,12 +25,14 @@ pub fn commands(config: &Config, peers: &[Peer], services: &[Service]) -> String
     // Writing to a String cannot fail.
     let _ = writeln!(
         out,
-        "config set {CTRL_PORT} {} {NODE_ID} {} {REQUEST_TIMEOUT} {} {HANDOFF_TIMEOUT} {} {IDLE_TIMEOUT} {}",
+        "config set {CTRL_PORT} {} {NODE_ID} {} {REQUEST_TIMEOUT} {} {HANDOFF_TIMEOUT} {} \
+         {IDLE_TIMEOUT} {} {HEARTBEAT_TIMEOUT} {}",
         config.ctrl_port,
         config.node_id,
         config.request_timeout_ms,
         config.handoff_timeout_ms,
-        config.idle_timeout_ms
+        config.idle_timeout_ms,
+        config.heartbeat_timeout_ms
     );
     for p in peers {
         let _ = writeln!(out, "peer add {} {}:{}", p.node_id, p.addr, p.port);
@@ -142,7 +144,7 @@ mod tests {
             lines,
             [
                 "config set ctrl-port 7300 node-id 1 request-timeout-ms 1500 \
-                 handoff-timeout-ms 2500 idle-timeout-ms 300000",
+                 handoff-timeout-ms 2500 idle-timeout-ms 300000 heartbeat-timeout-ms 3000",
                 "peer add 2 198.18.0.2:7301",
                 "service add 198.18.1.100:80 scheduler wrr",
                 "backend add 198.18.1.100:80 198.18.0.2:8080 weight 3 peer 2",
@@ -279,8 +281,9 @@ mod tests {
         type RuleShape = (Option<(String, bool)>, Option<String>, prop::sample::Index);
         /// A service: scheduler, back-ends (weight, on a peer), rules.
         type ServiceShape = (usize, Vec<(u32, bool)>, Vec<RuleShape>);
-        /// Settings: node id, ctrl-port, request, handoff, idle timeouts.
-        type Settings = (u32, u16, u32, u32, u32);
+        /// Settings: node id, ctrl-port, request, handoff, idle, heartbeat
+        /// timeouts.
+        type Settings = (u32, u16, u32, u32, u32, u32);
 
         /// Host names as the kernel takes them (`rules::host_name`): any of
         /// letters, digits, `-`, `.`, `_`.
@@ -299,6 +302,7 @@ mod tests {
                 100..=60_000u32,
                 100..=30_000u32,
                 1000..=86_400_000u32,
+                2000..=60_000u32,
             );
             let peers = prop::collection::btree_set(1..50u32, 0..4);
             let services = prop::collection::vec(
@@ -313,7 +317,7 @@ mod tests {
         }
 
         fn build(
-            (node_id, ctrl_port, request, handoff, idle): Settings,
+            (node_id, ctrl_port, request, handoff, idle, heartbeat): Settings,
             peer_ids: std::collections::BTreeSet<u32>,
             shapes: Vec<ServiceShape>,
         ) -> State {
@@ -323,6 +327,7 @@ mod tests {
                 request_timeout_ms: request,
                 handoff_timeout_ms: handoff,
                 idle_timeout_ms: idle,
+                heartbeat_timeout_ms: heartbeat,
             };
             let peers: Vec<Peer> = peer_ids
                 .into_iter()

@@ -143,8 +143,9 @@ fn ctrl_seeds() {
     let hello = frame(
         &Message::Hello(Hello {
             node_id: 1,
-            capabilities: cap::AUTH,
+            capabilities: cap::AUTH | cap::BOOT,
             nonce: [0x3c; NONCE_LEN],
+            boot_id: 0x0123_4567_89ab_cdef,
         }),
         0,
     );

@@ -73,7 +73,12 @@ fn ref_endpoint_ok(e: &Endpoint) -> bool {
 /// Whether the fields of `m` are in their documented ranges.
 fn ref_valid(m: &Message<'_>) -> bool {
     match m {
-        Message::Hello(h) => h.node_id != 0 && h.capabilities & !cap::ALL == 0,
+        // Capability 2: a boot id, which is never 0.
+        Message::Hello(h) => {
+            h.node_id != 0
+                && h.capabilities & !cap::ALL == 0
+                && (h.capabilities & 2 == 0 || h.boot_id != 0)
+        }
         Message::Auth => true,
         Message::Heartbeat(_) => true,
         Message::HandoffReq(r) => {
@@ -94,6 +99,7 @@ fn ref_valid(m: &Message<'_>) -> bool {
 /// The payload length of `m` from the documented layouts.
 fn ref_payload_len(m: &Message<'_>) -> usize {
     match m {
+        Message::Hello(h) if h.capabilities & 2 != 0 => 32,
         Message::Hello(_) => 24,
         Message::Heartbeat(_) => 8,
         Message::Auth => 0,
@@ -226,11 +232,19 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
     let room = u.arbitrary::<u16>()?;
     let id = u.arbitrary()?;
     let m = match u.int_in_range(msg_type::HELLO..=msg_type::AUTH)? {
-        msg_type::HELLO => Message::Hello(Hello {
-            node_id: u.arbitrary()?,
-            capabilities: u.arbitrary()?,
-            nonce: u.arbitrary::<[u8; NONCE_LEN]>()?,
-        }),
+        msg_type::HELLO => {
+            let capabilities: u32 = u.arbitrary()?;
+            let node_id = u.arbitrary()?;
+            let nonce = u.arbitrary::<[u8; NONCE_LEN]>()?;
+            let boot: u64 = u.arbitrary()?;
+            Message::Hello(Hello {
+                node_id,
+                capabilities,
+                nonce,
+                // Only a HELLO with the capability carries one.
+                boot_id: if capabilities & 2 != 0 { boot } else { 0 },
+            })
+        }
         msg_type::AUTH => Message::Auth,
         msg_type::HEARTBEAT => Message::Heartbeat(Heartbeat {
             sent_ms: u.arbitrary()?,
