@@ -30,14 +30,14 @@ use crate::{
     handoff,
     proto::{
         config::PeerConf,
-        ctrl::{self as codec, IdReason, Message},
+        ctrl::{self as codec, Endpoint, IdReason, Message},
     },
     state::Runtime,
     sys::{
         crypto::{self, Hmac},
         kthread::{self, Stop, Thread},
         netns::NetPtr,
-        socket::{SockAddr, Socket},
+        socket::Socket,
         vec,
     },
 };
@@ -115,8 +115,8 @@ impl Peer {
         self.me < self.conf.node_id
     }
 
-    fn addr(&self) -> SockAddr {
-        SockAddr {
+    fn addr(&self) -> Endpoint {
+        Endpoint {
             addr: self.conf.addr,
             port: self.conf.port,
         }
@@ -170,7 +170,7 @@ struct Shared {
 /// Connections between accept and the end of their handshake.
 struct Pending {
     /// Waiting for a handshake thread.
-    queue: KVec<(Socket, SockAddr)>,
+    queue: KVec<(Socket, Endpoint)>,
     /// The address of each connection queued or in a handshake.
     busy: KVec<[u8; 4]>,
 }
@@ -178,7 +178,7 @@ struct Pending {
 impl Pending {
     /// Queues `sock`, unless the queue is full or `from` already has
     /// [`PENDING_PER_ADDR`] connections in it or in handshakes.
-    fn push(&mut self, sock: Socket, from: SockAddr) -> core::result::Result<(), Closed> {
+    fn push(&mut self, sock: Socket, from: Endpoint) -> core::result::Result<(), Closed> {
         if self.busy.iter().filter(|a| **a == from.addr).count() >= PENDING_PER_ADDR {
             return Err(Closed::Protocol(
                 "too many handshakes pending from this address",
@@ -838,7 +838,7 @@ fn peer_main(peer: &Peer, stop: &Stop) {
 
 /// Queues an accepted connection for a handshake thread. A stranger is
 /// turned away at once.
-fn queue(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<(), Closed> {
+fn queue(shared: &Shared, sock: Socket, from: Endpoint) -> core::result::Result<(), Closed> {
     if !shared.peers.lock().iter().any(|p| p.conf.addr == from.addr) {
         return Err(Closed::Protocol("not a peer address"));
     }
@@ -848,7 +848,7 @@ fn queue(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<
 }
 
 /// Logs why a connection from `from` was refused (rate-limited).
-fn log_refused(shared: &Shared, from: SockAddr, why: &Closed) {
+fn log_refused(shared: &Shared, from: Endpoint, why: &Closed) {
     if let Closed::Protocol(what) = why {
         if kthread::net_ratelimit() {
             let [a, b, c, d] = from.addr;
@@ -891,7 +891,7 @@ fn handshake_main(shared: &Shared, stop: &Stop) {
 
 /// Runs the handshake of an accepted connection and gives the channel to
 /// its peer.
-fn admit(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<(), Closed> {
+fn admit(shared: &Shared, sock: Socket, from: Endpoint) -> core::result::Result<(), Closed> {
     let mut ch = Channel::new(sock, false).map_err(Closed::Io)?;
     let theirs = ch.expect_hello()?;
     let id = theirs.node_id;
@@ -926,7 +926,7 @@ fn admit(shared: &Shared, sock: Socket, from: SockAddr) -> core::result::Result<
 fn listen_main(shared: &Shared, stop: &Stop) {
     let listener = match Socket::tcp(shared.net.get(), TICK_MS, HELLO_MS).and_then(|s| {
         s.listen(
-            SockAddr {
+            Endpoint {
                 addr: [0; 4],
                 port: shared.port,
             },
@@ -953,7 +953,7 @@ fn listen_main(shared: &Shared, stop: &Stop) {
     while !stop.requested() {
         match listener.accept(HELLO_MS, HELLO_MS) {
             Ok(sock) => {
-                let from = sock.peer_addr().unwrap_or(SockAddr {
+                let from = sock.peer_addr().unwrap_or(Endpoint {
                     addr: [0; 4],
                     port: 0,
                 });

@@ -33,7 +33,7 @@ use crate::{
         kthread::{self, Stop},
         netns::Net,
         skb,
-        socket::{self, SockAddr, Socket},
+        socket::{self, Socket},
         vec,
     },
 };
@@ -57,13 +57,6 @@ pub(crate) enum Reply {
     Ack(HandoffAck),
     /// Refused, with a [`reason`].
     Nack(u8),
-}
-
-fn ep(a: SockAddr) -> Endpoint {
-    Endpoint {
-        addr: a.addr,
-        port: a.port,
-    }
 }
 
 /// Picks a back-end of `service` for a client: the first content rule
@@ -128,7 +121,7 @@ impl Arrival {
     /// Starts reading from `sock`; `None` if the client is already gone or
     /// there is no memory for its request.
     pub(crate) fn new(rt: &Runtime, sock: Socket) -> Option<Self> {
-        let client = sock.peer_addr().map(ep).ok()?;
+        let client = sock.peer_addr().ok()?;
         let buf = KVec::from_elem(0u8, REQUEST_MAX, GFP_KERNEL).ok()?;
         let timeout = rt.published().base.request_timeout_ms;
         Some(Self {
@@ -359,15 +352,7 @@ fn insert_replacing(rt: &Runtime, flow: Flow) -> Result {
         return Err(EEXIST);
     };
     if old.role == Role::Back {
-        let server = SockAddr {
-            addr: old.backend.addr,
-            port: old.backend.port,
-        };
-        let client = SockAddr {
-            addr: old.client.addr,
-            port: old.client.port,
-        };
-        let _ = socket::abort_tcp(rt.net.get(), server, client);
+        let _ = socket::abort_tcp(rt.net.get(), old.backend, old.client);
     }
     ended(rt, &[(old, reason::CLOSED)]);
     rt.conns.insert(flow)
@@ -400,10 +385,9 @@ fn freeze<'a>(
     buf: &'a mut KVec<u8>,
     mut n: usize,
 ) -> core::result::Result<(HandoffReq<'a>, u8), u8> {
-    // The flow is frozen: the client's further packets wait for the
-    // back-end. Let a packet already past the hook land, then drain (one
-    // that lands later was never acknowledged: the client sends it again,
-    // to the back-end). msleep(1) would be two ticks, 8 ms at HZ=250.
+    // The flow is frozen: the client's further packets are held for the
+    // back-end (`hold`). Let a packet already past the hook land, then
+    // drain. msleep(1) would be two ticks, 8 ms at HZ=250.
     kthread::sleep_us(200, 400);
     // Every byte the stack acknowledged must travel. A full buffer may
     // not be all: reading it opened the window again, and a slow worker
@@ -609,15 +593,7 @@ pub(crate) fn peer_restarted(rt: &Runtime, peer: u32) {
             if f.role == Role::Back {
                 // The flow is gone: the stack's RST leaves unrewritten, to
                 // a client that has no connection with this address.
-                let server = SockAddr {
-                    addr: f.backend.addr,
-                    port: f.backend.port,
-                };
-                let client = SockAddr {
-                    addr: f.client.addr,
-                    port: f.client.port,
-                };
-                let _ = socket::abort_tcp(rt.net.get(), server, client);
+                let _ = socket::abort_tcp(rt.net.get(), f.backend, f.client);
             }
             if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
                 kthread::sleep_ms(1);
@@ -736,15 +712,7 @@ fn replay<'a>(
     // an old duplicate and answers it with an ACK, not a SYN/ACK. The
     // front-end has already accepted the new connection: the old one's
     // TIME_WAIT ends, as the client's own stack let it.
-    let server = SockAddr {
-        addr: req.backend.addr,
-        port: req.backend.port,
-    };
-    let peer = SockAddr {
-        addr: req.client.addr,
-        port: req.client.port,
-    };
-    socket::end_time_wait(rt.net.get(), server, peer);
+    socket::end_time_wait(rt.net.get(), req.backend, req.client);
     inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
     let start = kthread::now_ms();
     let mut sent = start;
@@ -876,15 +844,7 @@ fn abort_servers(rt: &Runtime) {
                     }),
                 );
             }
-            let server = SockAddr {
-                addr: f.backend.addr,
-                port: f.backend.port,
-            };
-            let client = SockAddr {
-                addr: f.client.addr,
-                port: f.client.port,
-            };
-            if socket::abort_tcp(rt.net.get(), server, client).is_ok() {
+            if socket::abort_tcp(rt.net.get(), f.backend, f.client).is_ok() {
                 aborted += 1;
             }
             // Its RST marked it already if it went out; also when there is
@@ -973,11 +933,7 @@ fn server_gone(net: &Net, f: &Flow) -> Option<u8> {
     let gone = f.role == Role::Back
         && f.phase == Phase::Established
         && f.client_rst
-        && !skb::tcp_exists(
-            net,
-            (f.backend.addr, f.backend.port),
-            (f.client.addr, f.client.port),
-        );
+        && !socket::tcp_exists(net, f.backend, f.client);
     gone.then_some(reason::CLOSED)
 }
 

@@ -25,7 +25,7 @@ use crate::{
     state::{NetConfig, NetState, Service},
     sys::{
         crypto::Hmac,
-        genl::{AttrPolicy, Command, Family, Info, Op, Perm, Reply},
+        genl::{policy_table, AttrPolicy, Command, Family, Info, Op, Perm, Reply},
         kthread, netns, param,
     },
 };
@@ -52,68 +52,66 @@ impl Baton {
 
 const READ_ONLY: &core::ffi::CStr = c"attribute is read-only";
 
-static PEER_POLICY: [AttrPolicy; peer_attr::MAX as usize + 1] = [
-    AttrPolicy::UNUSED,
-    AttrPolicy::u32(),             // NODE_ID
-    AttrPolicy::be32(),            // ADDR
-    AttrPolicy::u16_min(1),        // PORT
-    AttrPolicy::reject(READ_ONLY), // STATE
-    AttrPolicy::reject(READ_ONLY), // LAST_RX_MS
-    AttrPolicy::reject(READ_ONLY), // MSGS_IN
-    AttrPolicy::reject(READ_ONLY), // MSGS_OUT
-    AttrPolicy::reject(READ_ONLY), // CONNECTS
-    AttrPolicy::reject(READ_ONLY), // PAD
-];
+static PEER_POLICY: [AttrPolicy; peer_attr::MAX as usize + 1] = policy_table(&[
+    (peer_attr::NODE_ID, AttrPolicy::u32()),
+    (peer_attr::ADDR, AttrPolicy::be32()),
+    (peer_attr::PORT, AttrPolicy::u16_min(1)),
+    (peer_attr::STATE, AttrPolicy::reject(READ_ONLY)),
+    (peer_attr::LAST_RX_MS, AttrPolicy::reject(READ_ONLY)),
+    (peer_attr::MSGS_IN, AttrPolicy::reject(READ_ONLY)),
+    (peer_attr::MSGS_OUT, AttrPolicy::reject(READ_ONLY)),
+    (peer_attr::CONNECTS, AttrPolicy::reject(READ_ONLY)),
+    (peer_attr::PAD, AttrPolicy::reject(READ_ONLY)),
+]);
 
-static BACKEND_POLICY: [AttrPolicy; backend_attr::MAX as usize + 1] = [
-    AttrPolicy::UNUSED,
-    AttrPolicy::be32(),     // ADDR
-    AttrPolicy::u16_min(1), // PORT
-    AttrPolicy::u32(),      // WEIGHT (range checked with a message)
-    AttrPolicy::u32(),      // PEER
-];
+static BACKEND_POLICY: [AttrPolicy; backend_attr::MAX as usize + 1] = policy_table(&[
+    (backend_attr::ADDR, AttrPolicy::be32()),
+    (backend_attr::PORT, AttrPolicy::u16_min(1)),
+    // Range checked with a message by the handler.
+    (backend_attr::WEIGHT, AttrPolicy::u32()),
+    (backend_attr::PEER, AttrPolicy::u32()),
+]);
 
-static RULE_POLICY: [AttrPolicy; rule_attr::MAX as usize + 1] = [
-    AttrPolicy::UNUSED,
-    AttrPolicy::u32(),       // INDEX
-    AttrPolicy::string(253), // HOST
-    AttrPolicy::u8_max(1),   // HOST_SUFFIX
-    AttrPolicy::string(255), // PATH
-    AttrPolicy::be32(),      // BACKEND_ADDR
-    AttrPolicy::u16_min(1),  // BACKEND_PORT
-];
+static RULE_POLICY: [AttrPolicy; rule_attr::MAX as usize + 1] = policy_table(&[
+    (rule_attr::INDEX, AttrPolicy::u32()),
+    (rule_attr::HOST, AttrPolicy::string(253)),
+    (rule_attr::HOST_SUFFIX, AttrPolicy::u8_max(1)),
+    (rule_attr::PATH, AttrPolicy::string(255)),
+    (rule_attr::BACKEND_ADDR, AttrPolicy::be32()),
+    (rule_attr::BACKEND_PORT, AttrPolicy::u16_min(1)),
+]);
 
-static SERVICE_POLICY: [AttrPolicy; service_attr::MAX as usize + 1] = [
-    AttrPolicy::UNUSED,
-    AttrPolicy::be32(),            // ADDR
-    AttrPolicy::u16_min(1),        // PORT
-    AttrPolicy::u8_max(3),         // SCHEDULER
-    AttrPolicy::reject(READ_ONLY), // BACKEND
-    AttrPolicy::reject(READ_ONLY), // RULE
-    AttrPolicy::u32(),             // MAX_CONNS
-];
+static SERVICE_POLICY: [AttrPolicy; service_attr::MAX as usize + 1] = policy_table(&[
+    (service_attr::ADDR, AttrPolicy::be32()),
+    (service_attr::PORT, AttrPolicy::u16_min(1)),
+    (service_attr::SCHEDULER, AttrPolicy::u8_max(3)),
+    (service_attr::BACKEND, AttrPolicy::reject(READ_ONLY)),
+    (service_attr::RULE, AttrPolicy::reject(READ_ONLY)),
+    (service_attr::MAX_CONNS, AttrPolicy::u32()),
+]);
 
-static POLICY: [AttrPolicy; attr::MAX as usize + 1] = [
-    AttrPolicy::UNUSED,
-    AttrPolicy::reject(READ_ONLY),       // VERSION
-    AttrPolicy::u16_min(1),              // CTRL_PORT
-    AttrPolicy::u32(),                   // NODE_ID
-    AttrPolicy::reject(READ_ONLY),       // HOOKS
-    AttrPolicy::reject(READ_ONLY),       // PAD
-    AttrPolicy::nested(&PEER_POLICY),    // PEER
-    AttrPolicy::nested(&SERVICE_POLICY), // SERVICE
-    AttrPolicy::nested(&BACKEND_POLICY), // BACKEND
-    AttrPolicy::reject(READ_ONLY),       // STATS
-    AttrPolicy::reject(READ_ONLY),       // CONN
-    AttrPolicy::reject(READ_ONLY),       // CONN_TOTAL
-    AttrPolicy::nested(&RULE_POLICY),    // RULE
-    AttrPolicy::u32(),                   // REQUEST_TIMEOUT_MS (range: handler)
-    AttrPolicy::u32(),                   // HANDOFF_TIMEOUT_MS
-    AttrPolicy::u32(),                   // IDLE_TIMEOUT_MS
-    AttrPolicy::binary(64),              // KEY (length: handler)
-    AttrPolicy::reject(READ_ONLY),       // AUTH
-    AttrPolicy::u32(),                   // HEARTBEAT_TIMEOUT_MS
-];
+static POLICY: [AttrPolicy; attr::MAX as usize + 1] = policy_table(&[
+    (attr::VERSION, AttrPolicy::reject(READ_ONLY)),
+    (attr::CTRL_PORT, AttrPolicy::u16_min(1)),
+    (attr::NODE_ID, AttrPolicy::u32()),
+    (attr::HOOKS, AttrPolicy::reject(READ_ONLY)),
+    (attr::PAD, AttrPolicy::reject(READ_ONLY)),
+    (attr::PEER, AttrPolicy::nested(&PEER_POLICY)),
+    (attr::SERVICE, AttrPolicy::nested(&SERVICE_POLICY)),
+    (attr::BACKEND, AttrPolicy::nested(&BACKEND_POLICY)),
+    (attr::STATS, AttrPolicy::reject(READ_ONLY)),
+    (attr::CONN, AttrPolicy::reject(READ_ONLY)),
+    (attr::CONN_TOTAL, AttrPolicy::reject(READ_ONLY)),
+    (attr::RULE, AttrPolicy::nested(&RULE_POLICY)),
+    // The timeouts' ranges are checked with a message by the handler.
+    (attr::REQUEST_TIMEOUT_MS, AttrPolicy::u32()),
+    (attr::HANDOFF_TIMEOUT_MS, AttrPolicy::u32()),
+    (attr::IDLE_TIMEOUT_MS, AttrPolicy::u32()),
+    // Length checked by the handler.
+    (attr::KEY, AttrPolicy::binary(64)),
+    (attr::AUTH, AttrPolicy::reject(READ_ONLY)),
+    (attr::HEARTBEAT_TIMEOUT_MS, AttrPolicy::u32()),
+]);
 
 static OPS: [Op<Baton>; 15] = [
     Op::new::<StatusGet>(cmd::STATUS_GET, Perm::Any),

@@ -25,7 +25,7 @@ use crate::{
     state::{Runtime, Service},
     sys::{
         kthread::{self, Stop, Thread},
-        socket::{self, SockAddr, Socket},
+        socket::{self, Socket},
         vec,
     },
 };
@@ -62,8 +62,10 @@ const POLL_MAX_MS: u32 = 32;
 const TICK_MS: u32 = 250;
 /// Receive buffer of the listeners (the kernel doubles it).
 const RCVBUF: i32 = 8 * 1024;
-/// Listen backlog.
-const BACKLOG: i32 = 128;
+/// Listen backlog (the kernel caps it at `net.core.somaxconn`): a burst of
+/// a thousand clients waits here for the workers instead of retransmitting
+/// SYNs a second later (nginx's is 511).
+const BACKLOG: i32 = 1024;
 
 /// What a worker works with.
 struct Worker {
@@ -176,13 +178,7 @@ fn start(rt: &Arc<Runtime>, vip: Endpoint) -> Result<Listening> {
     let sock = Socket::tcp(rt.net.get(), socket::FOREVER, TICK_MS)?;
     sock.set_rcvbuf(RCVBUF);
     sock.set_freebind();
-    sock.listen(
-        SockAddr {
-            addr: vip.addr,
-            port: vip.port,
-        },
-        BACKLOG,
-    )?;
+    sock.listen(vip, BACKLOG)?;
     // Built first, so that a failure half-way stops the workers started.
     let mut l = Listening {
         vip,

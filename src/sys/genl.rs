@@ -23,11 +23,40 @@ use kernel::{error::from_result, prelude::*, types::Opaque};
 
 /// One entry of an attribute policy (`struct nla_policy`).
 #[repr(transparent)]
+#[derive(Clone, Copy)]
 pub(crate) struct AttrPolicy(bindings::nla_policy);
 
 // SAFETY: policies are immutable `static` tables; the only pointers they hold
 // (reject messages, nested policies) refer to `'static` immutable data.
 unsafe impl Sync for AttrPolicy {}
+
+/// The policy table of an attribute set whose highest number is `N - 1`,
+/// from `(number, policy)` pairs (the uapi constants, not positions). Every
+/// number from 1 to `N - 1` must have exactly one entry: evaluated in a
+/// `static`, a missing, repeated or out-of-range number fails the build.
+pub(crate) const fn policy_table<const N: usize>(entries: &[(u16, AttrPolicy)]) -> [AttrPolicy; N] {
+    let mut table = [AttrPolicy::UNUSED; N];
+    let mut given = [false; N];
+    let mut i = 0;
+    while i < entries.len() {
+        let (number, policy) = entries[i];
+        let at = number as usize;
+        assert!(
+            at != 0 && at < N,
+            "attribute number out of the policy table"
+        );
+        assert!(!given[at], "attribute number given twice");
+        given[at] = true;
+        table[at] = policy;
+        i += 1;
+    }
+    let mut at = 1;
+    while at < N {
+        assert!(given[at], "attribute number without a policy");
+        at += 1;
+    }
+    table
+}
 
 impl AttrPolicy {
     const fn raw(type_: u32) -> bindings::nla_policy {

@@ -219,6 +219,23 @@ int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out)
 }
 
 /*
+ * The TCP socket (full, request or time-wait) of namespace net from
+ * laddr:lport (this host) to raddr:rport, with a reference the caller drops
+ * (sock_gen_put), or NULL. Network byte order.
+ */
+static struct sock *baton_lookup(struct net *net, __be32 laddr, __be16 lport,
+				 __be32 raddr, __be16 rport)
+{
+	struct sock *sk;
+
+	rcu_read_lock();
+	sk = inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
+				     raddr, rport, laddr, lport, 0);
+	rcu_read_unlock();
+	return sk;
+}
+
+/*
  * Aborts the TCP connection of namespace net from laddr:lport (this host)
  * to raddr:rport, as `ss -K` does: the stack sends its RST and the owner's
  * calls fail with ECONNABORTED. Process context. -ENOENT if there is no such
@@ -230,10 +247,7 @@ int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,
 	struct sock *sk;
 	int err;
 
-	rcu_read_lock();
-	sk = inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
-				     raddr, rport, laddr, lport, 0);
-	rcu_read_unlock();
+	sk = baton_lookup(net, laddr, lport, raddr, rport);
 	if (!sk)
 		return -ENOENT;
 	if (!sk_fullsock(sk)) {
@@ -256,10 +270,7 @@ int baton_tcp_end_timewait(struct net *net, __be32 laddr, __be16 lport,
 {
 	struct sock *sk;
 
-	rcu_read_lock();
-	sk = inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
-				     raddr, rport, laddr, lport, 0);
-	rcu_read_unlock();
+	sk = baton_lookup(net, laddr, lport, raddr, rport);
 	if (!sk)
 		return 0;
 	if (sk->sk_state != TCP_TIME_WAIT) {
@@ -341,10 +352,7 @@ bool baton_tcp_exists(struct net *net, __be32 laddr, __be16 lport,
 {
 	struct sock *sk;
 
-	rcu_read_lock();
-	sk = inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
-				     raddr, rport, laddr, lport, 0);
-	rcu_read_unlock();
+	sk = baton_lookup(net, laddr, lport, raddr, rport);
 	if (!sk)
 		return false;
 	sock_gen_put(sk);

@@ -120,22 +120,6 @@ impl Drop for HeldSkb {
     }
 }
 
-/// Whether `net` has a TCP socket (established or time-wait) from
-/// `local` (this host) to `remote`.
-pub(crate) fn tcp_exists(net: &Net, local: ([u8; 4], u16), remote: ([u8; 4], u16)) -> bool {
-    // SAFETY: `net` is alive; addresses and ports are passed by value, in
-    // network byte order.
-    unsafe {
-        bindings::baton_tcp_exists(
-            net.as_ptr(),
-            u32::from_ne_bytes(local.0),
-            local.1.to_be(),
-            u32::from_ne_bytes(remote.0),
-            remote.1.to_be(),
-        )
-    }
-}
-
 /// Whether `addr` (wire order) is an address of `net` itself.
 pub(crate) fn is_local_addr(net: &Net, addr: [u8; 4]) -> bool {
     // SAFETY: `net` is alive; the address is passed by value.

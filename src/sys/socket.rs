@@ -13,6 +13,7 @@
 //! [`include/linux/net.h`]: srctree/include/linux/net.h
 
 use super::{bindings, netns::Net};
+use crate::proto::service::Endpoint;
 use core::{
     ffi::{c_int, c_void},
     mem::size_of,
@@ -20,32 +21,23 @@ use core::{
 };
 use kernel::prelude::*;
 
-/// An IPv4 socket address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SockAddr {
-    /// Address, in network byte order as on the wire (`a.b.c.d` is `[a, b, c, d]`).
-    pub(crate) addr: [u8; 4],
-    /// Port.
-    pub(crate) port: u16,
+/// A `sockaddr_in` of `e`.
+fn to_raw(e: Endpoint) -> bindings::sockaddr_in {
+    bindings::sockaddr_in {
+        sin_family: bindings::AF_INET as u16,
+        sin_port: e.port.to_be(),
+        sin_addr: bindings::in_addr {
+            s_addr: u32::from_ne_bytes(e.addr),
+        },
+        ..Default::default()
+    }
 }
 
-impl SockAddr {
-    fn to_raw(self) -> bindings::sockaddr_in {
-        bindings::sockaddr_in {
-            sin_family: bindings::AF_INET as u16,
-            sin_port: self.port.to_be(),
-            sin_addr: bindings::in_addr {
-                s_addr: u32::from_ne_bytes(self.addr),
-            },
-            ..Default::default()
-        }
-    }
-
-    fn from_raw(raw: &bindings::sockaddr_in) -> Self {
-        Self {
-            addr: raw.sin_addr.s_addr.to_ne_bytes(),
-            port: u16::from_be(raw.sin_port),
-        }
+/// The endpoint of a `sockaddr_in`.
+fn from_raw(raw: &bindings::sockaddr_in) -> Endpoint {
+    Endpoint {
+        addr: raw.sin_addr.s_addr.to_ne_bytes(),
+        port: u16::from_be(raw.sin_port),
     }
 }
 
@@ -151,8 +143,8 @@ impl Socket {
     }
 
     /// Binds to `addr` and listens.
-    pub(crate) fn listen(&self, addr: SockAddr, backlog: i32) -> Result {
-        let mut raw = addr.to_raw();
+    pub(crate) fn listen(&self, addr: Endpoint, backlog: i32) -> Result {
+        let mut raw = to_raw(addr);
         // SAFETY: `sock` is valid; `raw` is a valid `sockaddr_in` of the
         // size given.
         check(unsafe {
@@ -196,8 +188,8 @@ impl Socket {
     }
 
     /// Connects to `addr` (up to the send timeout).
-    pub(crate) fn connect(&self, addr: SockAddr) -> Result {
-        let mut raw = addr.to_raw();
+    pub(crate) fn connect(&self, addr: Endpoint) -> Result {
+        let mut raw = to_raw(addr);
         // SAFETY: `sock` is valid; `raw` is a valid `sockaddr_in`.
         check(unsafe {
             bindings::kernel_connect(
@@ -211,7 +203,7 @@ impl Socket {
     }
 
     /// The address of the other end.
-    pub(crate) fn peer_addr(&self) -> Result<SockAddr> {
+    pub(crate) fn peer_addr(&self) -> Result<Endpoint> {
         let mut raw = bindings::sockaddr_in::default();
         // SAFETY: `sock` is valid; `raw` is large enough for an IPv4 address.
         check(unsafe {
@@ -220,7 +212,7 @@ impl Socket {
                 (&mut raw as *mut bindings::sockaddr_in).cast(),
             )
         })?;
-        Ok(SockAddr::from_raw(&raw))
+        Ok(from_raw(&raw))
     }
 
     /// Sends all of `data` (or fails: then the stream is unusable).
@@ -345,7 +337,7 @@ impl Socket {
 /// whoever owns it (as `ss -K` does): the stack sends its RST, the owner's
 /// calls fail with `ECONNABORTED`. `ENOENT` if there is none. Process
 /// context.
-pub(crate) fn abort_tcp(net: &Net, local: SockAddr, remote: SockAddr) -> Result {
+pub(crate) fn abort_tcp(net: &Net, local: Endpoint, remote: Endpoint) -> Result {
     // SAFETY: `net` is alive; everything else is passed by value. The helper
     // takes and drops its own reference on the socket it finds.
     check(unsafe {
@@ -360,9 +352,25 @@ pub(crate) fn abort_tcp(net: &Net, local: SockAddr, remote: SockAddr) -> Result 
     .map(|_| ())
 }
 
+/// Whether `net` has a TCP socket (established or time-wait) from
+/// `local` (this host) to `remote`.
+pub(crate) fn tcp_exists(net: &Net, local: Endpoint, remote: Endpoint) -> bool {
+    // SAFETY: `net` is alive; addresses and ports are passed by value, in
+    // network byte order.
+    unsafe {
+        bindings::baton_tcp_exists(
+            net.as_ptr(),
+            u32::from_ne_bytes(local.addr),
+            local.port.to_be(),
+            u32::from_ne_bytes(remote.addr),
+            remote.port.to_be(),
+        )
+    }
+}
+
 /// Ends the TIME_WAIT of the TCP connection from `local` (this host) to
 /// `remote` in `net`, if there is one; whether there was. Process context.
-pub(crate) fn end_time_wait(net: &Net, local: SockAddr, remote: SockAddr) -> bool {
+pub(crate) fn end_time_wait(net: &Net, local: Endpoint, remote: Endpoint) -> bool {
     // SAFETY: `net` is alive; everything else is passed by value. The helper
     // drops the reference its lookup took.
     unsafe {

@@ -222,10 +222,21 @@ log "front-end packets dropped by frozen flows: $(bstat fe dropped)"
 
 # --- the client's request segments lost -----------------------------------------
 
+# split_done LABEL PID SYNCDIR: splitreq.py (PID) ended well: exit 0, the
+# body exact at the server, no reset (since rst0).
+split_done() {
+	local label=$1 rc=0 sent got
+	wait "$2" || rc=$?
+	check_eq "$label: client exit" "$rc" 0
+	read -r sent got <"$3/out"
+	check_eq "$label: body sha256 at the server" "$got" "$sent"
+	check_eq "$label: resets seen by the client" $(($(resets) - rst0)) 0
+}
+
 # split MODE LABEL: a POST through :81 in two steps (splitreq.py), the
 # second step sent while the client's link drops everything.
 split() {
-	local mode=$1 label=$2 sync="$work/sync.$1" pid d0 rc=0 out
+	local mode=$1 label=$2 sync="$work/sync.$1" pid d0
 	mkdir -p "$sync"
 	rst0=$(resets)
 	ns_exec cl timeout 120 python3 "$splitreq" "$vip" 81 "$sync" "$mode" 8000 >"$sync/out" 2>&1 &
@@ -243,12 +254,7 @@ split() {
 	wait_for -t 10 drops_ge cl $((d0 + 8)) || fail "$label: netem dropped only $(($(drops cl) - d0))"
 	log "$label: netem dropped $(($(drops cl) - d0)) client segments; front-end state now: $(bctl fe -j conn list | jq -c '[.conns[].state]')"
 	netem cl "$lossy"
-	wait "$pid" || rc=$?
-	out=$(cat "$sync/out")
-	check_eq "$label: client exit" "$rc" 0
-	read -r sent got <<<"$out"
-	check_eq "$label: body sha256 at the server" "$got" "$sent"
-	check_eq "$label: resets seen by the client" $(($(resets) - rst0)) 0
+	split_done "$label" "$pid" "$sync"
 }
 
 # split_held LABEL: a POST through :81 whose body (8 segments) the client
@@ -258,7 +264,7 @@ split() {
 # acknowledges (at 0.2, 0.6, 1.4, 3 s: at most 4 in the window here), but
 # only for the first segment; dropped, all 8 would be sent again.
 split_held() {
-	local label=$1 sync="$work/sync.held" pid rc=0 held0 hd0 re0 out
+	local label=$1 sync="$work/sync.held" pid held0 hd0 re0
 	mkdir -p "$sync"
 	netem cl delay 20ms
 	rst0=$(resets)
@@ -269,12 +275,7 @@ split_held() {
 	wait_front_handoff 81 $((10 * BATON_SLOW)) ||
 		fail "$label: the front-end never showed the connection in handoff"
 	: >"$sync/go"
-	wait "$pid" || rc=$?
-	out=$(cat "$sync/out")
-	check_eq "$label: client exit" "$rc" 0
-	read -r sent got <<<"$out"
-	check_eq "$label: body sha256 at the server" "$got" "$sent"
-	check_eq "$label: resets seen by the client" $(($(resets) - rst0)) 0
+	split_done "$label" "$pid" "$sync"
 	check_ge "$label: body segments held by the front-end" $(($(bstat fe held) - held0)) 8
 	check_eq "$label: segments the holding area dropped" $(($(bstat fe held-dropped) - hd0)) 0
 	re=$(($(snmp_get cl Tcp RetransSegs) - re0))

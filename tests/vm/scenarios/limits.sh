@@ -125,7 +125,7 @@ wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j stats
 ns_exec fe ip route add 198.18.6.0/24 via 198.18.5.4
 # Active flows and memory from one reply, whose memory the kernel computes
 # from the same count: two replies could straddle a flow's end.
-read -r active0 mem0 < <(bctl fe -j stats | jq -r '"\(.active) \(.memory)"')
+read -r active0 mem0 <<<"$(bctl fe -j stats | jq -r '"\(.active) \(.memory)"')"
 cookies0=$(ns_exec fe nstat -az TcpExtSyncookiesSent | awk '/TcpExtSyncookiesSent/ {print $2}')
 ns_exec at timeout $((60 * BATON_SLOW)) python3 "$clients" synflood 198.18.6 "$vip" "$port" 20000 >"$work/flood" 2>&1 ||
 	fail "SYN flood: $(cat "$work/flood")"

@@ -173,9 +173,12 @@ def handoff_req_payload():
 
 
 def handoff_req(hid, client_port, backend, port):
-    """A HANDOFF_REQ payload without data, options or window scaling."""
+    """A HANDOFF_REQ payload without data, options or window scaling, from
+    a client on the back-end's /24 (address .250: the replayed SYN has a
+    route back)."""
     ep = lambda a, p: socket.inet_aton(a) + struct.pack(">H", p)  # noqa: E731
-    return (struct.pack(">Q", hid) + ep("198.18.9.9", client_port) + ep("198.18.9.100", 80)
+    client = ".".join(backend.split(".")[:3] + ["250"])
+    return (struct.pack(">Q", hid) + ep(client, client_port) + ep("198.18.9.100", 80)
             + ep(backend, port) + struct.pack(">IIIIHHBBB", 1000, 2000, 0, 0, 65535, 1460, 0, 0, 0)
             + bytes(7) + struct.pack(">I", 0))
 
