@@ -12,9 +12,11 @@
 
 use kernel::prelude::*;
 
+mod back;
 mod conn;
 mod ctrl;
-mod handoff;
+mod front;
+mod gc;
 mod hold;
 mod netlink;
 // Shared with the host crate `userspace/baton-proto`, which uses all of it.
@@ -28,6 +30,7 @@ mod replay;
 mod state;
 #[allow(unsafe_code, reason = "thin wrappers of the kernel's C API")]
 mod sys;
+mod teardown;
 mod utcp;
 
 module! {

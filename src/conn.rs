@@ -11,7 +11,7 @@
 //! belongs to no flow, passes untouched.
 
 use crate::{
-    handoff::Arrival,
+    front::Arrival,
     hold::{Hold, Kept},
     proto::{
         ctrl::Endpoint,

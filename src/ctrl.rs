@@ -27,7 +27,7 @@
 //! validate closes that channel only, with a rate-limited log line.
 
 use crate::{
-    handoff,
+    front,
     proto::{
         config::PeerConf,
         ctrl::{self as codec, Endpoint, IdReason, Message},
@@ -40,6 +40,7 @@ use crate::{
         socket::Socket,
         vec,
     },
+    teardown,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
@@ -714,11 +715,11 @@ fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(), Closed> {
             }
         }
         Message::HandoffAck(_) | Message::HandoffNack(_) => {
-            handoff::reply(&peer.rt, peer.conf.node_id, m);
+            front::reply(&peer.rt, peer.conf.node_id, m);
             Ok(())
         }
         Message::ConnEnd(end) => {
-            handoff::conn_end(&peer.rt, peer.conf.node_id, end);
+            front::conn_end(&peer.rt, peer.conf.node_id, end);
             Ok(())
         }
     }
@@ -808,7 +809,7 @@ fn peer_main(peer: &Peer, stop: &Stop) {
         // node is gone; they end here before the new channel takes any.
         let before = peer.boot.swap(ch.peer_boot, Ordering::Relaxed);
         if before != 0 && ch.peer_boot != 0 && before != ch.peer_boot {
-            handoff::peer_restarted(&peer.rt, peer.conf.node_id);
+            teardown::peer_restarted(&peer.rt, peer.conf.node_id);
         }
         *peer.sock.lock() = Some(ch.sock.clone());
         *peer.tx.lock() = ch.tx.take();
@@ -824,7 +825,7 @@ fn peer_main(peer: &Peer, stop: &Stop) {
         peer.up.store(false, Ordering::Relaxed);
         *peer.tx.lock() = None;
         *peer.sock.lock() = None;
-        handoff::peer_down(&peer.rt, peer.conf.node_id);
+        front::peer_down(&peer.rt, peer.conf.node_id);
         log_closed(peer.me, peer.conf.node_id, &why);
         if !matches!(why, Closed::Stop) {
             pr_info!(

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The back-end's replay pool. A peer's HANDOFF_REQ is replayed here
-//! ([`crate::handoff::take`]), not on the peer's channel thread, which only
+//! ([`crate::back::take`]), not on the peer's channel thread, which only
 //! reads and writes frames: heartbeats, CONN_ENDs, answers and the other
 //! handoffs of that channel never wait behind a replay (up to 1.5 s when
 //! the server's stack is slow to answer its SYN).
@@ -14,7 +14,7 @@
 //! that asked.
 
 use crate::{
-    handoff,
+    back,
     proto::ctrl::{reason, HandoffReq, IdReason, Message},
     state::Runtime,
     sys::{
@@ -212,7 +212,7 @@ fn worker_main(rt: &Runtime, stop: &Stop) {
             data: &job.data,
             ..job.req
         };
-        let reply = handoff::take(rt, job.from, &req, stop);
+        let reply = back::take(rt, job.from, &req, stop);
         // The channel may be gone meanwhile: the front-end then gave up
         // on the handoff (peer down) and reset its client.
         let _ = rt.ctrl.send(job.from, &reply);

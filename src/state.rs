@@ -7,7 +7,7 @@
 use crate::{
     conn::Conns,
     ctrl::{self, Ctrl},
-    handoff,
+    front, gc,
     proto::{
         config::{Config, PeerConf},
         rules::RuleConf,
@@ -22,6 +22,7 @@ use crate::{
         netns::{self, NetId, NetPtr},
         param, vec,
     },
+    teardown,
     utcp::{self, Utcp},
 };
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -233,7 +234,7 @@ pub(crate) struct Runtime {
     pub(crate) replays: Replays,
     /// Replies to this node's pending handoffs.
     #[pin]
-    pub(crate) replies: Mutex<KVec<(u64, handoff::Reply)>>,
+    pub(crate) replies: Mutex<KVec<(u64, front::Reply)>>,
     /// Notified when a reply is added to `replies`.
     #[pin]
     pub(crate) replied: CondVar,
@@ -249,7 +250,7 @@ impl Runtime {
     }
 
     fn start(self: &Arc<Self>) -> Result {
-        let t = Thread::spawn(c"baton-gc", self.clone(), handoff::gc_main)?;
+        let t = Thread::spawn(c"baton-gc", self.clone(), gc::gc_main)?;
         *self.gc.lock() = Some(t);
         Ok(())
     }
@@ -317,7 +318,7 @@ impl netns::NetState for NetState {
     }
 
     fn pre_exit(&self) {
-        handoff::going_away(&self.rt);
+        teardown::going_away(&self.rt);
     }
 
     fn init(net: NetPtr) -> impl PinInit<Self, Error> {

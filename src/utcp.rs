@@ -2,7 +2,7 @@
 
 //! UTCP: the front-end's kernel listeners, one per service, on the VIP
 //! and port. A few worker threads per service accept connections, read
-//! their first requests and run the handoff ([`crate::handoff::serve`]).
+//! their first requests and run the handoff ([`crate::front::serve`]).
 //!
 //! A worker waits [`FIRST_WAIT_MS`] for a new connection's request, which
 //! on a LAN has arrived by then; a connection whose request is not complete
@@ -20,7 +20,7 @@
 //! kilobytes before the handoff, all of which travel in the HANDOFF_REQ.
 
 use crate::{
-    handoff::{self, Arrival},
+    front::{self, Arrival},
     proto::ctrl::Endpoint,
     state::{Runtime, Service},
     sys::{
@@ -239,7 +239,7 @@ impl Waiting<'_> {
                 Some(i) => core::mem::replace(&mut self.list[i], a),
                 None => a,
             };
-            return handoff::serve(&self.w.rt, self.w.vip, out, self.stop);
+            return front::serve(&self.w.rt, self.w.vip, out, self.stop);
         }
         if self.list.push(a, GFP_KERNEL).is_ok() {
             self.stats().waiting.fetch_add(1, Ordering::Relaxed);
@@ -285,7 +285,7 @@ impl Waiting<'_> {
                 ready => {
                     progress = true;
                     if let (Some(a), Ok(_)) = (self.take(i), ready) {
-                        handoff::serve(&self.w.rt, self.w.vip, a, self.stop);
+                        front::serve(&self.w.rt, self.w.vip, a, self.stop);
                         return true;
                     }
                     // Gone without a byte: dropped, the pass goes on. The
@@ -307,7 +307,7 @@ impl Waiting<'_> {
             return progress;
         }
         if let Some(a) = self.take(i) {
-            handoff::serve(&self.w.rt, self.w.vip, a, self.stop);
+            front::serve(&self.w.rt, self.w.vip, a, self.stop);
         }
         gate.fetch_sub(1, Ordering::Relaxed);
         true
@@ -341,7 +341,7 @@ fn worker_main(w: &Worker, stop: &Stop) {
             Ok(sock) => {
                 if let Some(mut a) = Arrival::new(&w.rt, sock) {
                     match a.read(true) {
-                        Ok(true) => handoff::serve(&w.rt, w.vip, a, stop),
+                        Ok(true) => front::serve(&w.rt, w.vip, a, stop),
                         Ok(false) => waiting.push(a),
                         // Gone before sending anything: nothing to hand.
                         Err(_) => {}

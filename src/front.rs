@@ -1,54 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The handoff itself (seed 003): the front-end side that turns an
-//! accepted connection into a HANDOFF_REQ, and the back-end side that
-//! replays the handshake into its own stack.
+//! The handoff's front-end side (seed 003): an accepted connection whose
+//! first request is read ([`Arrival`]) gets a back-end ([`choose`]: content
+//! rules, else the scheduler), its flow is frozen, its TCP state and bytes
+//! go to the back-end in a HANDOFF_REQ, and the answer (or its absence)
+//! decides: forwarding, a local back-end, or a reset.
 //!
 //! ```text
 //!  client            front-end                         back-end
 //!    |--SYN/ACK/req-->| UTCP accepts, reads the request
-//!    |                | freeze flow (drop both ways)
-//!    |                |--HANDOFF_REQ (SYN state, data)-->| inject SYN
-//!    |                |                                  | steal SYN/ACK
-//!    |                |                                  | inject ACK+data
-//!    |                |<--HANDOFF_ACK (ISN, TSval, ws)---| Established
-//!    |                | Forwarding; socket dropped
+//!    |                | freeze flow (hold client packets)
+//!    |                |--HANDOFF_REQ (SYN state, data)-->| replay (back.rs)
+//!    |                |<--HANDOFF_ACK (ISN, TSval, ws)---|
+//!    |                | Forwarding; held packets sent on; socket dropped
 //!    |--data--------->|--rewritten----------------------->|
 //!    |<-----------------------------rewritten, direct-----|
 //! ```
 
 use crate::{
+    back,
     proto::{
-        config::MAX_PEERS,
         ctrl::{self, opt_bits, reason, Endpoint, HandoffAck, HandoffReq, IdReason, Message},
-        flow::{Answer, Flow, Key, Phase, Role},
-        http,
-        packet::{self, flags, BuildOptions, Segment},
-        rules, sched,
+        flow::{Flow, Key, Phase, Role},
+        http, rules, sched,
         seq::Translation,
         service::Scheduler,
     },
     state::{Runtime, ServiceView},
     sys::{
         kthread::{self, Stop},
-        netns::Net,
-        skb,
-        socket::{self, Socket},
+        socket::Socket,
         vec,
     },
+    teardown,
 };
 use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc, time};
 
-/// How long the back-end waits for its stack's SYN/ACK.
-const REPLAY_TIMEOUT_MS: u64 = 1500;
-/// The back-end injects the SYN again after this long without an answer
-/// (a full accept queue drops SYNs, as it would a client's).
-const SYN_RETRY_MS: u64 = 200;
 /// Most request bytes the front-end reads before it decides.
 const REQUEST_MAX: usize = 16 * 1024;
-/// Largest payload of one injected segment.
-const INJECT_MSS: usize = 1400;
 
 /// The answer to a handoff request.
 #[derive(Clone, Copy, Debug)]
@@ -237,7 +227,7 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
         backend,
         kthread::now_ms(),
     );
-    if insert_replacing(rt, flow).is_err() {
+    if teardown::insert_replacing(rt, flow).is_err() {
         rt.conns
             .stats
             .handoffs_failed
@@ -330,32 +320,6 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
             // Dropping the socket resets the client: a clean refusal.
         }
     }
-}
-
-/// Inserts `flow`; a flow of the same tuple that a new connection
-/// supersedes ([`Flow::superseded`]: the client reused its port, through
-/// the same or another VIP, while the old connection's flow lingered) is
-/// removed first, and its end told as the collector would. On a back-end
-/// the old server socket, if it is still there past TIME_WAIT (closing,
-/// or waiting for the client's last ACK), is aborted while no flow
-/// rewrites its RST: its reset goes nowhere, and the replayed SYN meets a
-/// free tuple.
-fn insert_replacing(rt: &Runtime, flow: Flow) -> Result {
-    match rt.conns.insert(flow) {
-        Err(e) if e == EEXIST => {}
-        other => return other,
-    }
-    let Some(old) = rt
-        .conns
-        .remove_stale(&flow.key(), |f| f.role == flow.role && f.superseded())
-    else {
-        return Err(EEXIST);
-    };
-    if old.role == Role::Back {
-        let _ = socket::abort_tcp(rt.net.get(), old.backend, old.client);
-    }
-    ended(rt, &[(old, reason::CLOSED)]);
-    rt.conns.insert(flow)
 }
 
 /// Whether a reply says for sure that the peer does not serve the
@@ -469,7 +433,7 @@ fn freeze<'a>(
 /// `timeout_ms`.
 fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>, timeout_ms: u32, stop: &Stop) -> Reply {
     if peer == 0 {
-        return match take(rt, 0, req, stop) {
+        return match back::take(rt, 0, req, stop) {
             Message::HandoffAck(a) => Reply::Ack(a),
             Message::HandoffNack(m) => Reply::Nack(m.reason),
             _ => Reply::Nack(reason::OTHER),
@@ -572,415 +536,11 @@ pub(crate) fn peer_down(rt: &Runtime, peer: u32) {
     rt.replied.notify_all();
 }
 
-/// Peer `peer` came back with another boot id: every connection this node
-/// shared with it is over there (its stack lost them, and reset or will
-/// reset their clients), so its flows end here at once rather than when
-/// they idle out: a back-end's server sockets of that front-end's clients
-/// are aborted (they would otherwise send until TCP gives up, some 15
-/// minutes), a front-end's flows to that back-end freed.
-pub(crate) fn peer_restarted(rt: &Runtime, peer: u32) {
-    let mut ended = 0usize;
-    for _ in 0..=rt.conns.max() / ABORT_BATCH {
-        let Ok(mut gone) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
-            break;
-        };
-        rt.conns
-            .drain(&mut gone, |f| (f.peer == peer).then_some(reason::CLOSED));
-        if gone.is_empty() {
-            break;
-        }
-        for (i, (f, _)) in gone.iter().enumerate() {
-            if f.role == Role::Back {
-                // The flow is gone: the stack's RST leaves unrewritten, to
-                // a client that has no connection with this address.
-                let _ = socket::abort_tcp(rt.net.get(), f.backend, f.client);
-            }
-            if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
-                kthread::sleep_ms(1);
-            }
-        }
-        ended += gone.len();
-    }
-    pr_info!(
-        "peer {} restarted: {} connections shared with it ended\n",
-        peer,
-        ended
-    );
-}
-
 /// Forgets any reply to handoff `id` (e.g. one [`peer_down`] left for a
 /// request that was then never sent).
 fn forget_reply(rt: &Runtime, id: u64) {
     let mut replies = rt.replies.lock();
     while let Some(i) = replies.iter().position(|(rid, _)| *rid == id) {
         let _ = vec::swap_remove(&mut replies, i);
-    }
-}
-
-fn inject(rt: &Runtime, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
-    let len = packet::build(seg, buf).ok_or(ENOSPC)?;
-    skb::inject_ipv4(rt.net.get(), buf.get(..len).ok_or(EINVAL)?)
-}
-
-/// Takes connection `req` from front-end `from` (0: this node): replays the
-/// handshake into this node's stack and answers HANDOFF_ACK or
-/// HANDOFF_NACK.
-pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>, stop: &Stop) -> Message<'static> {
-    let nack = |reason| Message::HandoffNack(IdReason { id: req.id, reason });
-    let key = Key {
-        client: req.client,
-        local: req.backend,
-    };
-    // Only this node's own servers can take a connection here: a request
-    // for another address (a misconfigured or malicious peer) would make
-    // this node forward a forged SYN.
-    if !skb::is_local_addr(rt.net.get(), req.backend.addr) {
-        if kthread::net_ratelimit() {
-            pr_warn!("handoff {} from peer {} names a back-end address that is not this node's, refused\n", req.id, from);
-        }
-        return nack(reason::INVALID);
-    }
-    let flow = Flow::new(
-        req.id,
-        from,
-        Role::Back,
-        req.client,
-        req.vip,
-        req.backend,
-        kthread::now_ms(),
-    );
-    match insert_replacing(rt, flow) {
-        Ok(()) => {}
-        Err(e) if e == EEXIST => {
-            if kthread::net_ratelimit() {
-                pr_info!(
-                    "handoff {} from peer {}: a connection from the same client address and port is still open here, refused\n",
-                    req.id,
-                    from
-                );
-            }
-            return nack(reason::INVALID);
-        }
-        // Full, out of memory, or this node is going away.
-        Err(_) => return nack(reason::OVERLOAD),
-    }
-    match replay(rt, req, &key, stop) {
-        Ok(ack) => {
-            rt.conns.stats.taken.fetch_add(1, Ordering::Relaxed);
-            Message::HandoffAck(ack)
-        }
-        Err(r) => {
-            rt.conns.remove(&key);
-            nack(r)
-        }
-    }
-}
-
-fn replay<'a>(
-    rt: &Runtime,
-    req: &HandoffReq<'a>,
-    key: &Key,
-    stop: &Stop,
-) -> core::result::Result<HandoffAck, u8> {
-    let ts = req.options & opt_bits::TIMESTAMPS != 0;
-    let ws = req.options & opt_bits::WSCALE != 0;
-    let mut buf =
-        KVec::from_elem(0u8, 20 + 60 + INJECT_MSS, GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
-    let syn_window =
-        (u32::from(req.client_window) << if ws { req.client_wscale } else { 0 }).min(65535) as u16;
-    let syn = Segment {
-        saddr: req.client.addr,
-        daddr: req.backend.addr,
-        sport: req.client.port,
-        dport: req.backend.port,
-        seq: req.client_isn,
-        ack: 0,
-        flags: flags::SYN,
-        window: syn_window,
-        options: BuildOptions {
-            mss: Some(req.mss),
-            wscale: ws.then_some(req.client_wscale),
-            sack_permitted: req.options & opt_bits::SACK != 0,
-            timestamps: ts.then_some((req.client_tsval, 0)),
-        },
-        payload: &[],
-    };
-    // The client chose this port knowing nothing of the back-end: an
-    // earlier connection of the same tuple (the client's port reused,
-    // through this or another VIP) may be in TIME_WAIT here, which takes a
-    // SYN whose sequence number or timestamp is not newer than its own for
-    // an old duplicate and answers it with an ACK, not a SYN/ACK. The
-    // front-end has already accepted the new connection: the old one's
-    // TIME_WAIT ends, as the client's own stack let it.
-    socket::end_time_wait(rt.net.get(), req.backend, req.client);
-    inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
-    let start = kthread::now_ms();
-    let mut sent = start;
-    let answer = loop {
-        if let Some(a) = rt.conns.with(key, |f| f.answer).flatten() {
-            break a;
-        }
-        let now = kthread::now_ms();
-        if now > start + REPLAY_TIMEOUT_MS {
-            return Err(reason::TIMEOUT);
-        }
-        // Stopped (its service or peer deleted, the module going): the
-        // configuration change that stops this thread waits for it.
-        if stop.requested() {
-            return Err(reason::OTHER);
-        }
-        if now >= sent + SYN_RETRY_MS {
-            inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
-            sent = now;
-        }
-        // The stack mostly answers within the injection itself (netif_rx
-        // runs the packet before returning); else soon after.
-        kthread::sleep_us(200, 400);
-    };
-    let Answer::SynAck { isn, tsval, wscale } = answer else {
-        return Err(reason::NO_LISTENER);
-    };
-    let backend_wscale = if ws { wscale.unwrap_or(0) } else { 0 };
-    let backend_tsval = tsval.unwrap_or(0);
-    let xlate = Translation::new(
-        req.frontend_isn,
-        isn,
-        req.frontend_tsval,
-        backend_tsval,
-        req.frontend_wscale,
-        backend_wscale,
-    );
-    // Established before the ACK goes in: the server may answer at once.
-    rt.conns.with(key, |f| {
-        f.xlate = xlate;
-        f.phase = Phase::Established;
-    });
-    // The client's segments after its SYN: ACK of the SYN/ACK with the
-    // request bytes, then its FIN if it had closed.
-    let segment = |seq: u32, flags: u8, payload: &'a [u8]| Segment {
-        saddr: req.client.addr,
-        daddr: req.backend.addr,
-        sport: req.client.port,
-        dport: req.backend.port,
-        seq,
-        ack: isn.wrapping_add(1),
-        flags,
-        window: req.client_window,
-        options: BuildOptions {
-            timestamps: (ts && tsval.is_some()).then_some((req.client_tsval, backend_tsval)),
-            ..BuildOptions::default()
-        },
-        payload,
-    };
-    let mut seq = req.client_isn.wrapping_add(1);
-    let mut chunks = req.data.chunks(INJECT_MSS);
-    let mut first = true;
-    loop {
-        let payload = match chunks.next() {
-            Some(c) => c,
-            None if first => &[][..],
-            None => break,
-        };
-        let push = if payload.is_empty() { 0 } else { flags::PSH };
-        inject(rt, &segment(seq, flags::ACK | push, payload), &mut buf)
-            .map_err(|_| reason::OTHER)?;
-        seq = seq.wrapping_add(payload.len() as u32);
-        first = false;
-        if payload.is_empty() {
-            break;
-        }
-    }
-    if req.options & opt_bits::FIN != 0 {
-        inject(rt, &segment(seq, flags::FIN | flags::ACK, &[]), &mut buf)
-            .map_err(|_| reason::OTHER)?;
-    }
-    Ok(HandoffAck {
-        id: req.id,
-        backend_isn: isn,
-        backend_tsval,
-        backend_wscale,
-    })
-}
-
-/// Flows [`abort_servers`] looks at in one pass.
-const ABORT_BATCH: usize = 1024;
-/// [`abort_servers`] sleeps a moment after this many aborts.
-const ABORT_YIELD_EVERY: usize = 32;
-/// How long [`abort_servers`] keeps the flows after the aborts, so that a
-/// client's challenge ACK (the RST's sequence number was not exactly the
-/// one it expected: data in flight) gets the stack's exact RST through them.
-const ABORT_GRACE_MS: u32 = 200;
-
-/// The namespace goes away (module unload, namespace deleted) while its
-/// hooks still run (see [`going_away`]): the server sockets of the established back-end flows
-/// are aborted, so that their RSTs, rewritten by the flows, reset the
-/// clients. Without this a client would wait forever for the rest of its
-/// answer: the server's later packets would leave unrewritten, from an
-/// address the client does not know.
-fn abort_servers(rt: &Runtime) {
-    let mut aborted = 0usize;
-    // Each pass marks what it saw as reset: at most max / ABORT_BATCH
-    // passes.
-    for _ in 0..=rt.conns.max() / ABORT_BATCH {
-        let Ok(mut live) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
-            break;
-        };
-        rt.conns.snapshot_where(&mut live, |f| {
-            f.role == Role::Back && f.phase == Phase::Established && !f.reset
-        });
-        if live.is_empty() {
-            break;
-        }
-        for (i, f) in live.iter().enumerate() {
-            // The front-end first, while the channel is surely up: it
-            // frees its flow (a client's later packet then meets its
-            // stack, which resets it too).
-            if f.peer != 0 {
-                let _ = rt.ctrl.send(
-                    f.peer,
-                    &Message::ConnEnd(IdReason {
-                        id: f.id,
-                        reason: reason::CLOSED,
-                    }),
-                );
-            }
-            if socket::abort_tcp(rt.net.get(), f.backend, f.client).is_ok() {
-                aborted += 1;
-            }
-            // Its RST marked it already if it went out; also when there is
-            // no socket any more.
-            rt.conns.with(&f.key(), |f| f.reset = true);
-            // Let the other threads (the channels' heartbeats) run: this
-            // loop may take long with many connections on a slow machine.
-            if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
-                kthread::sleep_ms(1);
-            }
-        }
-    }
-    if aborted > 0 {
-        if kthread::net_ratelimit() {
-            pr_info!(
-                "{} handed-off connections reset: their node is going away\n",
-                aborted
-            );
-        }
-        kthread::sleep_ms(ABORT_GRACE_MS);
-    }
-}
-
-/// The namespace goes away: after [`abort_servers`] (which already told
-/// the front-ends of the established connections), every flow is removed
-/// now, and each front-end whose connection this node served hears of it
-/// (CONN_END) while the channel is still up, instead of keeping its flow
-/// until it idles out.
-pub(crate) fn going_away(rt: &Runtime) {
-    // No new handoff from now on, either way: a peer's HANDOFF_REQ is
-    // refused (NACK, it may serve the client elsewhere), a new client of
-    // this node's services is reset. An insert that passed this check
-    // before is over long before abort_servers' grace period ends.
-    rt.conns.close();
-    rt.conns.hold.expire(0, true);
-    abort_servers(rt);
-    for _ in 0..=rt.conns.max() / ABORT_BATCH {
-        let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
-            return;
-        };
-        rt.conns.drain(&mut done, |_| Some(reason::CLOSED));
-        if done.is_empty() {
-            return;
-        }
-        ended(rt, &done);
-    }
-}
-
-/// Flows just removed: the front-end of each back-end flow hears of it,
-/// a peer by CONN_END, this node (peer 0) by removing its front flow.
-fn ended(rt: &Runtime, done: &[(Flow, u8)]) {
-    for (f, why) in done.iter() {
-        if f.role == Role::Back && f.peer != 0 {
-            let msg = Message::ConnEnd(IdReason {
-                id: f.id,
-                reason: *why,
-            });
-            let _ = rt.ctrl.send(f.peer, &msg);
-        } else if f.role == Role::Back {
-            rt.conns.remove_front_id(f.id, 0);
-        }
-    }
-}
-
-/// Most flows one garbage-collection pass removes.
-const GC_BATCH: usize = 256;
-/// A garbage-collection pass (every 250 ms) walks this part of a table of
-/// more than [`GC_SMALL`] flows: the whole table once a second, a bounded
-/// time with the writer lock. A smaller table is walked whole every pass.
-const GC_PARTS: usize = 4;
-/// See [`GC_PARTS`].
-const GC_SMALL: usize = 4096;
-/// Most buckets a pass walks: a large table (`conn_tab_bits` 17: 131072
-/// buckets) is walked in parts whatever it holds (every 2 s in all).
-const GC_PASS_BUCKETS: usize = 16384;
-/// Most batches of [`GC_BATCH`] one pass removes (8192 flows a second).
-const GC_ROUNDS: usize = 8;
-
-/// The garbage collector of a namespace: every second, removes flows that
-/// closed or idled out, and tells the front-end of each back-end flow.
-/// A back-end flow whose client sent an RST is over once the server's
-/// stack took the RST: no socket is left for the connection. (An RST the
-/// stack refused, its sequence number not the expected one, leaves the
-/// socket and the flow as they were, as RFC 5961 wants.)
-fn server_gone(net: &Net, f: &Flow) -> Option<u8> {
-    let gone = f.role == Role::Back
-        && f.phase == Phase::Established
-        && f.client_rst
-        && !socket::tcp_exists(net, f.backend, f.client);
-    gone.then_some(reason::CLOSED)
-}
-
-pub(crate) fn gc_main(rt: &Runtime, stop: &Stop) {
-    while !stop.requested() {
-        kthread::sleep_ms(250);
-        let now = kthread::now_ms();
-        rt.conns.hold.expire(now, false);
-        if rt.conns.len() == 0 {
-            continue;
-        }
-        let idle = u64::from(rt.published().base.idle_timeout_ms);
-        let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
-            continue;
-        };
-        let net = rt.net.get();
-        let up = KVec::with_capacity(MAX_PEERS, GFP_KERNEL)
-            .ok()
-            .map(|mut v| {
-                rt.ctrl.up_peers(&mut v);
-                v
-            });
-        // A front flow whose client reset it and whose back-end can no
-        // longer send CONN_END (its channel is down: e.g. the node died).
-        let orphan = |f: &Flow| {
-            up.as_ref()
-                .is_some_and(|up| f.peer != 0 && !up.contains(&f.peer) && f.reset_and_quiet(now))
-                .then_some(reason::CLOSED)
-        };
-        // Many connections may end at once: a full batch is sent on and
-        // the sweep goes on where it stopped, up to GC_ROUNDS batches.
-        let parts = (rt.conns.buckets() / GC_PASS_BUCKETS).max(if rt.conns.len() > GC_SMALL {
-            GC_PARTS
-        } else {
-            1
-        });
-        for _ in 0..GC_ROUNDS {
-            vec::clear(&mut done);
-            rt.conns.gc_sweep(parts, &mut done, |f| {
-                f.expired(now, idle)
-                    .or_else(|| server_gone(net, f))
-                    .or_else(|| orphan(f))
-            });
-            ended(rt, &done);
-            if done.len() < GC_BATCH {
-                break;
-            }
-        }
     }
 }

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The handoff's back-end side (seed 003): a HANDOFF_REQ is replayed into
+//! this node's stack (the client's SYN, the SYN/ACK stolen, the client's
+//! ACK and request bytes), so that its ordinary server accepts the
+//! connection, and answered with HANDOFF_ACK (the back-end's ISN, TSval and
+//! window scale) or HANDOFF_NACK. Runs on the replay pool
+//! ([`crate::replay`]) for a peer, on the worker for this node's own
+//! services.
+
+use crate::{
+    proto::{
+        ctrl::{opt_bits, reason, HandoffAck, HandoffReq, IdReason, Message},
+        flow::{Answer, Flow, Key, Phase, Role},
+        packet::{self, flags, BuildOptions, Segment},
+        seq::Translation,
+    },
+    state::Runtime,
+    sys::{
+        kthread::{self, Stop},
+        skb, socket,
+    },
+    teardown,
+};
+use core::sync::atomic::Ordering;
+use kernel::prelude::*;
+
+/// How long the back-end waits for its stack's SYN/ACK.
+const REPLAY_TIMEOUT_MS: u64 = 1500;
+
+/// The back-end injects the SYN again after this long without an answer
+/// (a full accept queue drops SYNs, as it would a client's).
+const SYN_RETRY_MS: u64 = 200;
+
+/// Largest payload of one injected segment.
+const INJECT_MSS: usize = 1400;
+
+fn inject(rt: &Runtime, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
+    let len = packet::build(seg, buf).ok_or(ENOSPC)?;
+    skb::inject_ipv4(rt.net.get(), buf.get(..len).ok_or(EINVAL)?)
+}
+
+/// Takes connection `req` from front-end `from` (0: this node): replays the
+/// handshake into this node's stack and answers HANDOFF_ACK or
+/// HANDOFF_NACK.
+pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>, stop: &Stop) -> Message<'static> {
+    let nack = |reason| Message::HandoffNack(IdReason { id: req.id, reason });
+    let key = Key {
+        client: req.client,
+        local: req.backend,
+    };
+    // Only this node's own servers can take a connection here: a request
+    // for another address (a misconfigured or malicious peer) would make
+    // this node forward a forged SYN.
+    if !skb::is_local_addr(rt.net.get(), req.backend.addr) {
+        if kthread::net_ratelimit() {
+            pr_warn!("handoff {} from peer {} names a back-end address that is not this node's, refused\n", req.id, from);
+        }
+        return nack(reason::INVALID);
+    }
+    let flow = Flow::new(
+        req.id,
+        from,
+        Role::Back,
+        req.client,
+        req.vip,
+        req.backend,
+        kthread::now_ms(),
+    );
+    match teardown::insert_replacing(rt, flow) {
+        Ok(()) => {}
+        Err(e) if e == EEXIST => {
+            if kthread::net_ratelimit() {
+                pr_info!(
+                    "handoff {} from peer {}: a connection from the same client address and port is still open here, refused\n",
+                    req.id,
+                    from
+                );
+            }
+            return nack(reason::INVALID);
+        }
+        // Full, out of memory, or this node is going away.
+        Err(_) => return nack(reason::OVERLOAD),
+    }
+    match replay(rt, req, &key, stop) {
+        Ok(ack) => {
+            rt.conns.stats.taken.fetch_add(1, Ordering::Relaxed);
+            Message::HandoffAck(ack)
+        }
+        Err(r) => {
+            rt.conns.remove(&key);
+            nack(r)
+        }
+    }
+}
+
+fn replay<'a>(
+    rt: &Runtime,
+    req: &HandoffReq<'a>,
+    key: &Key,
+    stop: &Stop,
+) -> core::result::Result<HandoffAck, u8> {
+    let ts = req.options & opt_bits::TIMESTAMPS != 0;
+    let ws = req.options & opt_bits::WSCALE != 0;
+    let mut buf =
+        KVec::from_elem(0u8, 20 + 60 + INJECT_MSS, GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
+    let syn_window =
+        (u32::from(req.client_window) << if ws { req.client_wscale } else { 0 }).min(65535) as u16;
+    let syn = Segment {
+        saddr: req.client.addr,
+        daddr: req.backend.addr,
+        sport: req.client.port,
+        dport: req.backend.port,
+        seq: req.client_isn,
+        ack: 0,
+        flags: flags::SYN,
+        window: syn_window,
+        options: BuildOptions {
+            mss: Some(req.mss),
+            wscale: ws.then_some(req.client_wscale),
+            sack_permitted: req.options & opt_bits::SACK != 0,
+            timestamps: ts.then_some((req.client_tsval, 0)),
+        },
+        payload: &[],
+    };
+    // The client chose this port knowing nothing of the back-end: an
+    // earlier connection of the same tuple (the client's port reused,
+    // through this or another VIP) may be in TIME_WAIT here, which takes a
+    // SYN whose sequence number or timestamp is not newer than its own for
+    // an old duplicate and answers it with an ACK, not a SYN/ACK. The
+    // front-end has already accepted the new connection: the old one's
+    // TIME_WAIT ends, as the client's own stack let it.
+    socket::end_time_wait(rt.net.get(), req.backend, req.client);
+    inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
+    let start = kthread::now_ms();
+    let mut sent = start;
+    let answer = loop {
+        if let Some(a) = rt.conns.with(key, |f| f.answer).flatten() {
+            break a;
+        }
+        let now = kthread::now_ms();
+        if now > start + REPLAY_TIMEOUT_MS {
+            return Err(reason::TIMEOUT);
+        }
+        // Stopped (its service or peer deleted, the module going): the
+        // configuration change that stops this thread waits for it.
+        if stop.requested() {
+            return Err(reason::OTHER);
+        }
+        if now >= sent + SYN_RETRY_MS {
+            inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
+            sent = now;
+        }
+        // The stack mostly answers within the injection itself (netif_rx
+        // runs the packet before returning); else soon after.
+        kthread::sleep_us(200, 400);
+    };
+    let Answer::SynAck { isn, tsval, wscale } = answer else {
+        return Err(reason::NO_LISTENER);
+    };
+    let backend_wscale = if ws { wscale.unwrap_or(0) } else { 0 };
+    let backend_tsval = tsval.unwrap_or(0);
+    let xlate = Translation::new(
+        req.frontend_isn,
+        isn,
+        req.frontend_tsval,
+        backend_tsval,
+        req.frontend_wscale,
+        backend_wscale,
+    );
+    // Established before the ACK goes in: the server may answer at once.
+    rt.conns.with(key, |f| {
+        f.xlate = xlate;
+        f.phase = Phase::Established;
+    });
+    // The client's segments after its SYN: ACK of the SYN/ACK with the
+    // request bytes, then its FIN if it had closed.
+    let segment = |seq: u32, flags: u8, payload: &'a [u8]| Segment {
+        saddr: req.client.addr,
+        daddr: req.backend.addr,
+        sport: req.client.port,
+        dport: req.backend.port,
+        seq,
+        ack: isn.wrapping_add(1),
+        flags,
+        window: req.client_window,
+        options: BuildOptions {
+            timestamps: (ts && tsval.is_some()).then_some((req.client_tsval, backend_tsval)),
+            ..BuildOptions::default()
+        },
+        payload,
+    };
+    let mut seq = req.client_isn.wrapping_add(1);
+    let mut chunks = req.data.chunks(INJECT_MSS);
+    let mut first = true;
+    loop {
+        let payload = match chunks.next() {
+            Some(c) => c,
+            None if first => &[][..],
+            None => break,
+        };
+        let push = if payload.is_empty() { 0 } else { flags::PSH };
+        inject(rt, &segment(seq, flags::ACK | push, payload), &mut buf)
+            .map_err(|_| reason::OTHER)?;
+        seq = seq.wrapping_add(payload.len() as u32);
+        first = false;
+        if payload.is_empty() {
+            break;
+        }
+    }
+    if req.options & opt_bits::FIN != 0 {
+        inject(rt, &segment(seq, flags::FIN | flags::ACK, &[]), &mut buf)
+            .map_err(|_| reason::OTHER)?;
+    }
+    Ok(HandoffAck {
+        id: req.id,
+        backend_isn: isn,
+        backend_tsval,
+        backend_wscale,
+    })
+}

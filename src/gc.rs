@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The garbage collector of a namespace: a thread that removes the flows
+//! that closed, idled out or lost their server, tells their front-ends,
+//! and frees held packets no handoff will take.
+
+use crate::{
+    proto::{
+        config::MAX_PEERS,
+        ctrl::reason,
+        flow::{Flow, Phase, Role},
+    },
+    state::Runtime,
+    sys::{
+        kthread::{self, Stop},
+        netns::Net,
+        socket, vec,
+    },
+    teardown,
+};
+use kernel::prelude::*;
+
+/// Most flows one garbage-collection pass removes.
+const GC_BATCH: usize = 256;
+
+/// A garbage-collection pass (every 250 ms) walks this part of a table of
+/// more than [`GC_SMALL`] flows: the whole table once a second, a bounded
+/// time with the writer lock. A smaller table is walked whole every pass.
+const GC_PARTS: usize = 4;
+
+/// See [`GC_PARTS`].
+const GC_SMALL: usize = 4096;
+
+/// Most buckets a pass walks: a large table (`conn_tab_bits` 17: 131072
+/// buckets) is walked in parts whatever it holds (every 2 s in all).
+const GC_PASS_BUCKETS: usize = 16384;
+
+/// Most batches of [`GC_BATCH`] one pass removes (8192 flows a second).
+const GC_ROUNDS: usize = 8;
+
+/// The garbage collector of a namespace: every second, removes flows that
+/// closed or idled out, and tells the front-end of each back-end flow.
+/// A back-end flow whose client sent an RST is over once the server's
+/// stack took the RST: no socket is left for the connection. (An RST the
+/// stack refused, its sequence number not the expected one, leaves the
+/// socket and the flow as they were, as RFC 5961 wants.)
+fn server_gone(net: &Net, f: &Flow) -> Option<u8> {
+    let gone = f.role == Role::Back
+        && f.phase == Phase::Established
+        && f.client_rst
+        && !socket::tcp_exists(net, f.backend, f.client);
+    gone.then_some(reason::CLOSED)
+}
+
+pub(crate) fn gc_main(rt: &Runtime, stop: &Stop) {
+    while !stop.requested() {
+        kthread::sleep_ms(250);
+        let now = kthread::now_ms();
+        rt.conns.hold.expire(now, false);
+        if rt.conns.len() == 0 {
+            continue;
+        }
+        let idle = u64::from(rt.published().base.idle_timeout_ms);
+        let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
+            continue;
+        };
+        let net = rt.net.get();
+        let up = KVec::with_capacity(MAX_PEERS, GFP_KERNEL)
+            .ok()
+            .map(|mut v| {
+                rt.ctrl.up_peers(&mut v);
+                v
+            });
+        // A front flow whose client reset it and whose back-end can no
+        // longer send CONN_END (its channel is down: e.g. the node died).
+        let orphan = |f: &Flow| {
+            up.as_ref()
+                .is_some_and(|up| f.peer != 0 && !up.contains(&f.peer) && f.reset_and_quiet(now))
+                .then_some(reason::CLOSED)
+        };
+        // Many connections may end at once: a full batch is sent on and
+        // the sweep goes on where it stopped, up to GC_ROUNDS batches.
+        let parts = (rt.conns.buckets() / GC_PASS_BUCKETS).max(if rt.conns.len() > GC_SMALL {
+            GC_PARTS
+        } else {
+            1
+        });
+        for _ in 0..GC_ROUNDS {
+            vec::clear(&mut done);
+            rt.conns.gc_sweep(parts, &mut done, |f| {
+                f.expired(now, idle)
+                    .or_else(|| server_gone(net, f))
+                    .or_else(|| orphan(f))
+            });
+            teardown::ended(rt, &done);
+            if done.len() < GC_BATCH {
+                break;
+            }
+        }
+    }
+}

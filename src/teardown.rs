@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! How flows end other than by expiry: a new connection of the same tuple
+//! replacing an old one's flows, a restarted peer's connections, and the
+//! namespace going away (module unload, namespace deleted); and how the
+//! front-end of a back-end flow hears of its end (CONN_END).
+
+use crate::{
+    proto::{
+        ctrl::{reason, IdReason, Message},
+        flow::{Flow, Phase, Role},
+    },
+    state::Runtime,
+    sys::{kthread, socket},
+};
+use kernel::prelude::*;
+
+/// Inserts `flow`; a flow of the same tuple that a new connection
+/// supersedes ([`Flow::superseded`]: the client reused its port, through
+/// the same or another VIP, while the old connection's flow lingered) is
+/// removed first, and its end told as the collector would. On a back-end
+/// the old server socket, if it is still there past TIME_WAIT (closing,
+/// or waiting for the client's last ACK), is aborted while no flow
+/// rewrites its RST: its reset goes nowhere, and the replayed SYN meets a
+/// free tuple.
+pub(crate) fn insert_replacing(rt: &Runtime, flow: Flow) -> Result {
+    match rt.conns.insert(flow) {
+        Err(e) if e == EEXIST => {}
+        other => return other,
+    }
+    let Some(old) = rt
+        .conns
+        .remove_stale(&flow.key(), |f| f.role == flow.role && f.superseded())
+    else {
+        return Err(EEXIST);
+    };
+    if old.role == Role::Back {
+        let _ = socket::abort_tcp(rt.net.get(), old.backend, old.client);
+    }
+    ended(rt, &[(old, reason::CLOSED)]);
+    rt.conns.insert(flow)
+}
+
+/// Peer `peer` came back with another boot id: every connection this node
+/// shared with it is over there (its stack lost them, and reset or will
+/// reset their clients), so its flows end here at once rather than when
+/// they idle out: a back-end's server sockets of that front-end's clients
+/// are aborted (they would otherwise send until TCP gives up, some 15
+/// minutes), a front-end's flows to that back-end freed.
+pub(crate) fn peer_restarted(rt: &Runtime, peer: u32) {
+    let mut ended = 0usize;
+    for _ in 0..=rt.conns.max() / ABORT_BATCH {
+        let Ok(mut gone) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
+            break;
+        };
+        rt.conns
+            .drain(&mut gone, |f| (f.peer == peer).then_some(reason::CLOSED));
+        if gone.is_empty() {
+            break;
+        }
+        for (i, (f, _)) in gone.iter().enumerate() {
+            if f.role == Role::Back {
+                // The flow is gone: the stack's RST leaves unrewritten, to
+                // a client that has no connection with this address.
+                let _ = socket::abort_tcp(rt.net.get(), f.backend, f.client);
+            }
+            if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
+                kthread::sleep_ms(1);
+            }
+        }
+        ended += gone.len();
+    }
+    pr_info!(
+        "peer {} restarted: {} connections shared with it ended\n",
+        peer,
+        ended
+    );
+}
+
+/// Flows [`abort_servers`] looks at in one pass.
+const ABORT_BATCH: usize = 1024;
+
+/// [`abort_servers`] sleeps a moment after this many aborts.
+const ABORT_YIELD_EVERY: usize = 32;
+
+/// How long [`abort_servers`] keeps the flows after the aborts, so that a
+/// client's challenge ACK (the RST's sequence number was not exactly the
+/// one it expected: data in flight) gets the stack's exact RST through them.
+const ABORT_GRACE_MS: u32 = 200;
+
+/// The namespace goes away (module unload, namespace deleted) while its
+/// hooks still run (see [`going_away`]): the server sockets of the established back-end flows
+/// are aborted, so that their RSTs, rewritten by the flows, reset the
+/// clients. Without this a client would wait forever for the rest of its
+/// answer: the server's later packets would leave unrewritten, from an
+/// address the client does not know.
+fn abort_servers(rt: &Runtime) {
+    let mut aborted = 0usize;
+    // Each pass marks what it saw as reset: at most max / ABORT_BATCH
+    // passes.
+    for _ in 0..=rt.conns.max() / ABORT_BATCH {
+        let Ok(mut live) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
+            break;
+        };
+        rt.conns.snapshot_where(&mut live, |f| {
+            f.role == Role::Back && f.phase == Phase::Established && !f.reset
+        });
+        if live.is_empty() {
+            break;
+        }
+        for (i, f) in live.iter().enumerate() {
+            // The front-end first, while the channel is surely up: it
+            // frees its flow (a client's later packet then meets its
+            // stack, which resets it too).
+            if f.peer != 0 {
+                let _ = rt.ctrl.send(
+                    f.peer,
+                    &Message::ConnEnd(IdReason {
+                        id: f.id,
+                        reason: reason::CLOSED,
+                    }),
+                );
+            }
+            if socket::abort_tcp(rt.net.get(), f.backend, f.client).is_ok() {
+                aborted += 1;
+            }
+            // Its RST marked it already if it went out; also when there is
+            // no socket any more.
+            rt.conns.with(&f.key(), |f| f.reset = true);
+            // Let the other threads (the channels' heartbeats) run: this
+            // loop may take long with many connections on a slow machine.
+            if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
+                kthread::sleep_ms(1);
+            }
+        }
+    }
+    if aborted > 0 {
+        if kthread::net_ratelimit() {
+            pr_info!(
+                "{} handed-off connections reset: their node is going away\n",
+                aborted
+            );
+        }
+        kthread::sleep_ms(ABORT_GRACE_MS);
+    }
+}
+
+/// The namespace goes away: after [`abort_servers`] (which already told
+/// the front-ends of the established connections), every flow is removed
+/// now, and each front-end whose connection this node served hears of it
+/// (CONN_END) while the channel is still up, instead of keeping its flow
+/// until it idles out.
+pub(crate) fn going_away(rt: &Runtime) {
+    // No new handoff from now on, either way: a peer's HANDOFF_REQ is
+    // refused (NACK, it may serve the client elsewhere), a new client of
+    // this node's services is reset. An insert that passed this check
+    // before is over long before abort_servers' grace period ends.
+    rt.conns.close();
+    rt.conns.hold.expire(0, true);
+    abort_servers(rt);
+    for _ in 0..=rt.conns.max() / ABORT_BATCH {
+        let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
+            return;
+        };
+        rt.conns.drain(&mut done, |_| Some(reason::CLOSED));
+        if done.is_empty() {
+            return;
+        }
+        ended(rt, &done);
+    }
+}
+
+/// Flows just removed: the front-end of each back-end flow hears of it,
+/// a peer by CONN_END, this node (peer 0) by removing its front flow.
+pub(crate) fn ended(rt: &Runtime, done: &[(Flow, u8)]) {
+    for (f, why) in done.iter() {
+        if f.role == Role::Back && f.peer != 0 {
+            let msg = Message::ConnEnd(IdReason {
+                id: f.id,
+                reason: *why,
+            });
+            let _ = rt.ctrl.send(f.peer, &msg);
+        } else if f.role == Role::Back {
+            rt.conns.remove_front_id(f.id, 0);
+        }
+    }
+}
