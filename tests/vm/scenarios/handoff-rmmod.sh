@@ -156,8 +156,10 @@ case $BATON_GUEST in
 	publish a-rmmod 1
 	sleep 3
 	check_eq "A: packets forwarded after rmmod" $(($(snmp_get - Ip ForwDatagrams) - fwd0)) 0
-	# No new connection may be served once the module is back.
+	# No new connection may be served once the module is back, and the
+	# back-end first counts the connections it keeps meanwhile.
 	fetch 0 a-stopped >/dev/null
+	fetch 2 a-held 900 >/dev/null
 	baton_load
 	fe_config
 	publish a-back 1
@@ -170,6 +172,7 @@ case $BATON_GUEST in
 	sleep 3
 	held=$(bstat active)
 	check_ge "A: back flows of the front-end while it is away" "$held" 1
+	publish a-held 1
 	fetch 1 a-back 900 >/dev/null
 	t0=$SECONDS
 	wait_for -t $((10 * BATON_SLOW)) active_is 0 ||
