@@ -121,8 +121,13 @@ pub mod stats_attr {
     pub const MEMORY: u16 = 12;
     /// `malformed`: packets of flows' clients that do not parse, dropped.
     pub const MALFORMED: u16 = 13;
+    /// `icmp-forwarded`: ICMP errors about a connection passed on to its
+    /// back-end.
+    pub const ICMP_FORWARDED: u16 = 14;
+    /// `icmp-malformed`: ICMP errors that do not parse, passed untouched.
+    pub const ICMP_MALFORMED: u16 = 15;
     /// Highest attribute number.
-    pub const MAX: u16 = MALFORMED;
+    pub const MAX: u16 = ICMP_MALFORMED;
 }
 
 /// Attributes of a `conn` nest.

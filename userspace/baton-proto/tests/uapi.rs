@@ -221,6 +221,8 @@ fn stats_attributes_match_spec() {
             ("hurried", stats_attr::HURRIED),
             ("memory", stats_attr::MEMORY),
             ("malformed", stats_attr::MALFORMED),
+            ("icmp-forwarded", stats_attr::ICMP_FORWARDED),
+            ("icmp-malformed", stats_attr::ICMP_MALFORMED),
         ],
         stats_attr::MAX,
     );

@@ -295,6 +295,10 @@ pub struct Stats {
     pub memory: u64,
     /// Malformed client packets dropped.
     pub malformed: u64,
+    /// ICMP errors passed on to a connection's back-end.
+    pub icmp_forwarded: u64,
+    /// Malformed ICMP errors passed untouched.
+    pub icmp_malformed: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -351,7 +355,7 @@ pub fn stats(st: &Stats, format: Format) -> String {
         Format::Json => json(st, false),
         Format::JsonPretty => json(st, true),
         Format::Text => format!(
-            "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {} (malformed {})\nactive connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n",
+            "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {} (malformed {})\nicmp errors: forwarded {} malformed {}\nactive connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -360,6 +364,8 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.returned,
             st.dropped,
             st.malformed,
+            st.icmp_forwarded,
+            st.icmp_malformed,
             st.active,
             st.waiting,
             st.hurried,
@@ -502,14 +508,19 @@ mod tests {
             hurried: 8,
             memory: 9,
             malformed: 10,
+            icmp_forwarded: 11,
+            icmp_malformed: 12,
         };
         assert_eq!(
             stats(&st, Format::Json),
             "{\"handoffs-ok\":5,\"handoffs-refused\":1,\"handoffs-failed\":2,\"taken\":3,\
              \"forwarded\":100,\"returned\":200,\"dropped\":4,\"active\":6,\"waiting\":7,\
-             \"hurried\":8,\"memory\":9,\"malformed\":10}\n"
+             \"hurried\":8,\"memory\":9,\"malformed\":10,\"icmp-forwarded\":11,\
+             \"icmp-malformed\":12}\n"
         );
-        assert!(stats(&st, Format::Text).contains("handoffs: ok 5 refused 1 failed 2\n"));
+        let text = stats(&st, Format::Text);
+        assert!(text.contains("handoffs: ok 5 refused 1 failed 2\n"));
+        assert!(text.contains("\nicmp errors: forwarded 11 malformed 12\n"));
     }
 
     #[test]
