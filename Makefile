@@ -22,7 +22,7 @@ help:
 	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~45 min;'
 	@echo '              BENCH_QUICK=1: ~5 min); writes bench/results/<date>.json and PNG plots'
 	@echo '  check       run all tests: lint, host (cargo test), fuzz (15 s a target), VM scenarios; ends with "N passed, N failed"'
-	@echo '  fuzz        run each cargo-fuzz target (packet, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
+	@echo '  fuzz        run each cargo-fuzz target (packet, icmp, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
 	@echo '  deps        install the Debian packages, rust-src, bindgen-cli and cargo-fuzz the project needs'
 	@echo '  kernel      build (or reuse from the cache) the pinned guest kernel'
 	@echo '  module      build baton.ko against it'

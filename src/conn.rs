@@ -8,7 +8,9 @@
 //! table-wide lock and take only that flow's lock; threads insert and
 //! remove under the table's writer lock, and a removed flow is freed after
 //! an RCU grace period. A packet that does not parse as IPv4 + TCP, or
-//! belongs to no flow, passes untouched.
+//! belongs to no flow, passes untouched; so does an ICMP packet, except an
+//! error about a forwarding front flow's segment, which goes on to its
+//! back-end (as IPVS's `ip_vs_in_icmp` does).
 
 use crate::{
     front::Arrival,
@@ -16,6 +18,7 @@ use crate::{
     proto::{
         ctrl::Endpoint,
         flow::{Flow, Key, Role, Verdict as FlowVerdict},
+        icmp::{self, IcmpPacket},
         mem,
         packet::{self, CsumMode, TcpPacket},
     },
@@ -95,6 +98,11 @@ pub(crate) struct Stats {
     pub(crate) held: AtomicU64,
     /// Client packets of frozen flows dropped: the holding area was full.
     pub(crate) held_dropped: AtomicU64,
+    /// ICMP errors about a flow's segments passed on to its back-end.
+    pub(crate) icmp_forwarded: AtomicU64,
+    /// ICMP errors that do not parse (truncated, bad headers), passed
+    /// untouched.
+    pub(crate) icmp_malformed: AtomicU64,
     /// Connections on the service workers' waiting lists now.
     pub(crate) waiting: AtomicU32,
 }
@@ -408,6 +416,11 @@ impl Conns {
             return Verdict::Accept;
         }
         let Some(hdr) = skb.tcp_headers().and_then(|b| packet::parse(b).ok()) else {
+            if !outbound {
+                if let Some(verdict) = self.icmp_error(skb) {
+                    return verdict;
+                }
+            }
             return self.unparsed(skb, outbound);
         };
         let key = if outbound {
@@ -483,6 +496,40 @@ impl Conns {
                 Verdict::Drop
             }
         }
+    }
+
+    /// An ICMP packet arriving (pre-routing): an error about a segment that
+    /// a forwarding front flow's back-end sent with the VIP as source goes
+    /// on to that back-end, rewritten into its view
+    /// ([`Flow::on_icmp_error`]); the kernel then routes it there (or
+    /// delivers it, for a local back-end). Every other ICMP packet passes
+    /// untouched: no flow's (the back-end's own hooks see the rewritten
+    /// error as their back flow's and let it be), not an error, or not
+    /// about TCP. One that is truncated or malformed is never read past
+    /// its end and passes too, for the stack to drop, counted. `None`: not
+    /// ICMP.
+    fn icmp_error(&self, skb: &mut SkBuff) -> Option<Verdict> {
+        let err = match icmp::parse(skb.icmp_headers(icmp::HEADERS_MAX)?) {
+            Ok(err) => err,
+            Err(e) => {
+                if e.malformed() {
+                    self.stats.icmp_malformed.fetch_add(1, Ordering::Relaxed);
+                }
+                return Some(Verdict::Accept);
+            }
+        };
+        let key = err.key();
+        let done = self.table.lookup(self.hash(&key), &key, |cell| {
+            let flow = cell.flow.lock();
+            let (buf, csum) = skb.icmp_headers_mut(icmp::HEADERS_MAX)?;
+            let mut pkt = IcmpPacket::parse(buf, mode(csum)).ok()?;
+            Some(flow.on_icmp_error(&mut pkt))
+        });
+        if done == Some(Some(FlowVerdict::Rewritten)) {
+            skb.headers_changed();
+            self.stats.icmp_forwarded.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(Verdict::Accept)
     }
 
     /// A packet that [`packet::parse`] refuses (a malformed TCP header or

@@ -180,7 +180,9 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::MEMORY, rt.conns.memory(active, waiting), pad)?;
             r.put_u64(stats_attr::MALFORMED, get(&s.malformed), pad)?;
             r.put_u64(stats_attr::HELD, get(&s.held), pad)?;
-            r.put_u64(stats_attr::HELD_DROPPED, get(&s.held_dropped), pad)
+            r.put_u64(stats_attr::HELD_DROPPED, get(&s.held_dropped), pad)?;
+            r.put_u64(stats_attr::ICMP_FORWARDED, get(&s.icmp_forwarded), pad)?;
+            r.put_u64(stats_attr::ICMP_MALFORMED, get(&s.icmp_malformed), pad)
         })?;
         reply.send(info)
     }

@@ -24,6 +24,7 @@
 
 use super::{
     ctrl::Endpoint,
+    icmp::IcmpPacket,
     packet::{flags, Addresses, TcpHeader, TcpPacket},
     seq::Translation,
 };
@@ -354,6 +355,31 @@ impl Flow {
             }
             (Role::Back, _) => Verdict::Pass,
         }
+    }
+
+    /// An ICMP error (pre-routing) whose quoted segment went from this
+    /// node's end to the client, as [`super::icmp::IcmpError::key`] names
+    /// the flow.
+    ///
+    /// A forwarding front-end flow passes it to its back-end, rewritten
+    /// into the back-end's view (destination, the quoted segment's source
+    /// and sequence number), so that the back-end's stack takes it as an
+    /// error about its own segment (a path MTU to lower, a destination
+    /// unreachable). Anything else is left to this node's stack: a frozen
+    /// front flow still has the front-end's socket, and on a back-end the
+    /// error already names the server's socket. An error not addressed to
+    /// the quoted segment's source (the VIP) passes too: it is on its way
+    /// to someone else. The flow's counters and times do not change: an
+    /// error is not traffic of the connection.
+    pub fn on_icmp_error(&self, pkt: &mut IcmpPacket<'_>) -> Verdict {
+        let h = *pkt.header();
+        if self.role != Role::Front || self.phase != Phase::Forwarding || h.daddr != self.vip.addr {
+            return Verdict::Pass;
+        }
+        pkt.set_daddr(self.backend.addr);
+        pkt.set_inner_source(self.backend);
+        pkt.set_inner_seq(self.xlate.seq_to_backend(h.seq));
+        Verdict::Rewritten
     }
 
     /// Whether the flow is over at `now_ms`: closed and lingered, or idle

@@ -13,6 +13,7 @@ pub mod csum;
 pub mod ctrl;
 pub mod flow;
 pub mod http;
+pub mod icmp;
 pub mod mem;
 pub mod packet;
 pub mod rules;

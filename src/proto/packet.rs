@@ -242,21 +242,24 @@ impl TcpHeader {
     }
 }
 
-fn get_u16(buf: &[u8], at: usize) -> Option<u16> {
+/// The big-endian 16-bit word at `at` in `buf`, if it is there.
+pub(super) fn get_u16(buf: &[u8], at: usize) -> Option<u16> {
     match buf.get(at..at.checked_add(2)?)? {
         &[a, b] => Some(u16::from_be_bytes([a, b])),
         _ => None,
     }
 }
 
-fn get_u32(buf: &[u8], at: usize) -> Option<u32> {
+/// The big-endian 32-bit word at `at` in `buf`, if it is there.
+pub(super) fn get_u32(buf: &[u8], at: usize) -> Option<u32> {
     match buf.get(at..at.checked_add(4)?)? {
         &[a, b, c, d] => Some(u32::from_be_bytes([a, b, c, d])),
         _ => None,
     }
 }
 
-fn get_addr(buf: &[u8], at: usize) -> Option<[u8; 4]> {
+/// The IPv4 address at `at` in `buf` (wire order), if it is there.
+pub(super) fn get_addr(buf: &[u8], at: usize) -> Option<[u8; 4]> {
     get_u32(buf, at).map(u32::to_be_bytes)
 }
 

@@ -86,6 +86,13 @@ impl Translation {
         seq.wrapping_sub(self.seq_delta)
     }
 
+    /// A back-end sequence number the client knows (quoted in an ICMP
+    /// error about a back-end's segment) as the back-end knows it: the
+    /// inverse of [`Translation::seq_to_client`].
+    pub fn seq_to_backend(&self, seq: u32) -> u32 {
+        seq.wrapping_add(self.seq_delta)
+    }
+
     /// A client's acknowledgment (or SACK edge) as the back-end knows it.
     pub fn ack_to_backend(&self, ack: u32) -> u32 {
         ack.wrapping_add(self.seq_delta)

@@ -128,8 +128,13 @@ pub mod stats_attr {
     /// `held-dropped`: client packets of a handoff under way dropped, the
     /// holding area full.
     pub const HELD_DROPPED: u16 = 15;
+    /// `icmp-forwarded`: ICMP errors about a connection passed on to its
+    /// back-end.
+    pub const ICMP_FORWARDED: u16 = 16;
+    /// `icmp-malformed`: ICMP errors that do not parse, passed untouched.
+    pub const ICMP_MALFORMED: u16 = 17;
     /// Highest attribute number.
-    pub const MAX: u16 = HELD_DROPPED;
+    pub const MAX: u16 = ICMP_MALFORMED;
 }
 
 /// Attributes of a `conn` nest.

@@ -344,6 +344,36 @@ int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len)
 }
 
 /*
+ * Makes the first bytes of an IPv4 ICMP packet, from its IPv4 header on,
+ * linear, and writable if asked: at most max bytes, fewer if the packet is
+ * shorter (ip_rcv has trimmed it to its total length); returns them in
+ * *data, *len. Where an ICMP error's headers lie depends on lengths inside
+ * it, which the caller parses. -ENOENT: not ICMP; -EINVAL: IPv4 header
+ * truncated; -ENOMEM: cannot pull or unshare.
+ */
+int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
+			   u8 **data, unsigned int *len)
+{
+	int noff = skb_network_offset(skb);
+	const struct iphdr *iph;
+	unsigned int n;
+
+	if (!pskb_may_pull(skb, noff + sizeof(struct iphdr)))
+		return -EINVAL;
+	iph = ip_hdr(skb);
+	if (iph->version != 4 || iph->protocol != IPPROTO_ICMP)
+		return -ENOENT;
+	n = min_t(unsigned int, skb->len - noff, max);
+	if (!pskb_may_pull(skb, noff + n))
+		return -ENOMEM;
+	if (writable && skb_ensure_writable(skb, noff + n))
+		return -ENOMEM;
+	*data = skb_network_header(skb);
+	*len = n;
+	return 0;
+}
+
+/*
  * Whether namespace net has a TCP socket (established or time-wait) from
  * laddr:lport (this host) to raddr:rport. Any context. Network byte order.
  */

@@ -83,6 +83,8 @@ int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,
 int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
 			  unsigned int *len);
 int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len);
+int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
+			   u8 **data, unsigned int *len);
 bool baton_tcp_exists(struct net *net, __be32 laddr, __be16 lport,
 		      __be32 raddr, __be16 rport);
 bool baton_skb_csum_partial(const struct sk_buff *skb);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Socket buffers: the IPv4 and TCP headers of a packet in a netfilter
-//! hook, read or rewritten in place, and packets built by baton delivered
-//! to the stack (the role of `include/linux/skbuff.h` for baton).
+//! hook, or the headers of an ICMP error, read or rewritten in place, and
+//! packets built by baton delivered to the stack (the role of
+//! `include/linux/skbuff.h` for baton).
 
 use super::{bindings, netfilter::SkBuff, netns::Net};
 use core::ptr::NonNull;
@@ -75,6 +76,41 @@ impl SkBuff {
         let copy = unsafe { bindings::baton_skb_hold(self.as_ptr()) };
         // INVARIANT: a clone we own, its device referenced by the helper.
         NonNull::new(copy).map(|skb| HeldSkb { skb })
+    }
+
+    fn icmp(&mut self, writable: bool, max: usize) -> Option<&mut [u8]> {
+        let max = u32::try_from(max).ok()?;
+        let mut data = core::ptr::null_mut();
+        let mut len = 0;
+        // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` and
+        // `len` are valid out pointers.
+        let ret = unsafe {
+            bindings::baton_skb_icmp_headers(self.as_ptr(), writable, max, &mut data, &mut len)
+        };
+        if ret != 0 || data.is_null() {
+            return None;
+        }
+        // SAFETY: as in `headers`: on success `len` bytes from `data` are
+        // linear (and unshared if `writable`) bytes of this skb, borrowed
+        // with it.
+        Some(unsafe { core::slice::from_raw_parts_mut(data, len as usize) })
+    }
+
+    /// The first bytes of an IPv4 ICMP packet from its IPv4 header on: at
+    /// most `max`, fewer if the packet is shorter; `None` for anything
+    /// else (see [`crate::proto::icmp::parse`] for what they hold).
+    pub(crate) fn icmp_headers(&mut self, max: usize) -> Option<&[u8]> {
+        self.icmp(false, max).map(|h| &*h)
+    }
+
+    /// The same, writable: the head is unshared first if it is cloned.
+    /// The [`Csum`] is the state of the ICMP checksum. After writing, call
+    /// [`SkBuff::headers_changed`].
+    pub(crate) fn icmp_headers_mut(&mut self, max: usize) -> Option<(&mut [u8], Csum)> {
+        // SAFETY: `as_ptr` is a valid skb.
+        let partial = unsafe { bindings::baton_skb_csum_partial(self.as_ptr()) };
+        let csum = if partial { Csum::Partial } else { Csum::Full };
+        self.icmp(true, max).map(|h| (h, csum))
     }
 
     /// Tells the stack that header bytes changed (checksum fields updated

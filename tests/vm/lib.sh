@@ -252,6 +252,15 @@ snmp_get() {
 	echo "$_val"
 }
 
+# netstat_get NS PROTO FIELD: a /proc/net/netstat counter, e.g. netstat_get h1
+# TcpExt OutOfWindowIcmps.
+netstat_get() {
+	local _val
+	_val=$(ns_exec "$1" cat /proc/net/netstat | _baton_snmp "$2" "$3")
+	[ -n "$_val" ] || fail "netstat_get: no counter $2 $3 in namespace $1"
+	echo "$_val"
+}
+
 _baton_snmp() {
 	awk -v p="$1:" -v f="$2" '
 		$1 == p && !c { for (i = 2; i <= NF; i++) if ($i == f) c = i; next }

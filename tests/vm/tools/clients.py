@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Misbehaving clients for the limits scenario.
+"""Misbehaving clients (and a router) for the limits, bad-packets and
+path-mtu scenarios.
 
   clients.py slowloris ADDR PORT N SECS
       Opens N connections to ADDR:PORT from the addresses given in the
@@ -41,6 +42,15 @@
       of window, an RST with a wrong sequence number, a SYN. Sequence
       numbers are arbitrary: these are packets of a stranger or a broken
       middlebox for an existing connection. Prints the kinds sent.
+
+  clients.py badicmp SRC VIP VPORT CLIENT CPORT
+      Sends, as SRC (a router) to VIP, ICMP errors about a segment
+      VIP:VPORT -> CLIENT:CPORT with an arbitrary sequence number: three
+      broken ones (the quoted TCP header cut after its ports, a quoted
+      header that is not IPv4, an ICMP header cut short), a "fragmentation
+      needed" (MTU 600) about another port of the client, which no
+      connection has, and one about the connection itself. Prints the
+      kinds sent.
 """
 import json
 import os
@@ -285,6 +295,40 @@ def badpackets(src_a, sport, dst_a, dport):
     print("sent " + " ".join(sent))
 
 
+def icmp_error(src, dst, kind, code, rest, quoted):
+    icmp = struct.pack("!BBHI", kind, code, 0, rest) + quoted
+    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 7, 0, 64, 1, 0, src, dst)
+    return ip[:10] + struct.pack("!H", csum(ip)) + ip[12:] + icmp
+
+
+def badicmp(src_a, vip_a, vport, client_a, cport):
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    src, vip, client = (socket.inet_aton(a) for a in (src_a, vip_a, client_a))
+    ACK, PSH = 0x10, 0x08
+    sent = []
+
+    def send(kind, pkt):
+        raw.sendto(pkt, (vip_a, 0))
+        sent.append(kind)
+        time.sleep(0.05)
+
+    def quoted(dport):
+        seg = tcp_segment(vip, client, vport, dport, seq=0x5EED5EED, ack=1, flags=ACK | PSH,
+                          data=bytes(1000))
+        return ip_packet(vip, client, seg)
+
+    frag_needed = lambda q: icmp_error(src, vip, 3, 4, 600, q)  # noqa: E731
+    q = quoted(cport)
+    send("tcp-cut", frag_needed(q[:24]))
+    send("not-ipv4", frag_needed(b"\x65" + q[1:60]))
+    # The raw socket sets the IPv4 total length and checksum.
+    send("icmp-cut", icmp_error(src, vip, 3, 4, 600, b"")[:24])
+    send("no-connection", frag_needed(quoted(cport ^ 1)[:548]))
+    send("connection", frag_needed(q[:548]))
+    print("sent " + " ".join(sent))
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "slowloris":
@@ -300,5 +344,7 @@ if __name__ == "__main__":
         fetch(a[1], int(a[2]), int(a[3]), int(a[4]))
     elif a[0] == "badpackets":
         badpackets(a[1], int(a[2]), a[3], int(a[4]))
+    elif a[0] == "badicmp":
+        badicmp(a[1], a[2], int(a[3]), a[4], int(a[5]))
     else:
         sys.exit(f"unknown command {a[0]}")

@@ -188,6 +188,7 @@ fn known_values_across_the_wrap() {
     assert_eq!(t.seq_to_client(0x30), 0x10);
     assert_eq!(t.ack_to_backend(0xffff_fff1), 0x11);
     assert_eq!(t.ack_to_backend(0x5), 0x25);
+    assert_eq!(t.seq_to_backend(0xffff_fff0), 0x10);
     assert_eq!(t.tsval_to_client(5), 0xffff_ff00);
     assert_eq!(t.tsval_to_client(0x105), 0);
     assert_eq!(t.tsecr_to_backend(0xffff_ff00), 5);
@@ -275,6 +276,9 @@ proptest! {
         let client = t.seq_to_client(s);
         prop_assert_eq!(t.ack_to_backend(client.wrapping_add(n)), s.wrapping_add(n));
         prop_assert_eq!(t.seq_to_client(t.ack_to_backend(s)), s);
+        // A sequence number quoted in an ICMP error goes back exactly.
+        prop_assert_eq!(t.seq_to_backend(client), s);
+        prop_assert_eq!(t.seq_to_client(t.seq_to_backend(s)), s);
         // Distances (and so sequence order, before/after) are kept.
         let other = s.wrapping_add(n);
         prop_assert_eq!(

@@ -224,6 +224,8 @@ fn stats_attributes_match_spec() {
             ("malformed", stats_attr::MALFORMED),
             ("held", stats_attr::HELD),
             ("held-dropped", stats_attr::HELD_DROPPED),
+            ("icmp-forwarded", stats_attr::ICMP_FORWARDED),
+            ("icmp-malformed", stats_attr::ICMP_MALFORMED),
         ],
         stats_attr::MAX,
     );

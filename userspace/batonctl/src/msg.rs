@@ -409,6 +409,8 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         malformed: opt_u64(stats_attr::MALFORMED, "malformed")?,
         held: opt_u64(stats_attr::HELD, "held")?,
         held_dropped: opt_u64(stats_attr::HELD_DROPPED, "held-dropped")?,
+        icmp_forwarded: opt_u64(stats_attr::ICMP_FORWARDED, "icmp-forwarded")?,
+        icmp_malformed: opt_u64(stats_attr::ICMP_MALFORMED, "icmp-malformed")?,
     })
 }
 
@@ -1052,6 +1054,52 @@ mod tests {
             e.to_string(),
             "malformed reply from the kernel: no local-out attribute"
         );
+    }
+
+    /// A `stats-get` reply whose counters hold their attribute numbers
+    /// (`active` 8, `waiting` 10), with the ICMP counters if `icmp`.
+    fn stats_reply(icmp: bool) -> Vec<u8> {
+        let u64s = [
+            stats_attr::HANDOFFS_OK,
+            stats_attr::HANDOFFS_REFUSED,
+            stats_attr::HANDOFFS_FAILED,
+            stats_attr::TAKEN,
+            stats_attr::FORWARDED,
+            stats_attr::RETURNED,
+            stats_attr::DROPPED,
+            stats_attr::HURRIED,
+            stats_attr::MEMORY,
+            stats_attr::MALFORMED,
+        ];
+        let mut counters: Vec<u8> = u64s
+            .iter()
+            .map(|&ty| nla(ty, &u64::from(ty).to_ne_bytes()))
+            .collect::<Vec<_>>()
+            .concat();
+        counters.extend(nla(stats_attr::ACTIVE, &8u32.to_ne_bytes()));
+        counters.extend(nla(stats_attr::WAITING, &10u32.to_ne_bytes()));
+        if icmp {
+            counters.extend(nla(stats_attr::ICMP_FORWARDED, &14u64.to_ne_bytes()));
+            counters.extend(nla(stats_attr::ICMP_MALFORMED, &15u64.to_ne_bytes()));
+        }
+        nlmsg(
+            FAMILY,
+            0,
+            5,
+            99,
+            &genlmsg(cmd::STATS_GET, &[nla(attr::STATS | 0x8000, &counters)]),
+        )
+    }
+
+    #[test]
+    fn stats_reply_with_icmp_counters() {
+        let st = parse_stats(payload(&parse(&stats_reply(true)))).unwrap();
+        assert_eq!((st.handoffs_ok, st.malformed, st.active), (1, 13, 8));
+        assert_eq!((st.icmp_forwarded, st.icmp_malformed), (14, 15));
+        // A module that predates them: 0.
+        let st = parse_stats(payload(&parse(&stats_reply(false)))).unwrap();
+        assert_eq!((st.icmp_forwarded, st.icmp_malformed), (0, 0));
+        assert_eq!(st.malformed, 13);
     }
 
     #[test]

@@ -302,6 +302,10 @@ pub struct Stats {
     pub held: u64,
     /// Client packets of a handoff dropped, the holding area full.
     pub held_dropped: u64,
+    /// ICMP errors passed on to a connection's back-end.
+    pub icmp_forwarded: u64,
+    /// Malformed ICMP errors passed untouched.
+    pub icmp_malformed: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -359,8 +363,8 @@ pub fn stats(st: &Stats, format: Format) -> String {
         Format::JsonPretty => json(st, true),
         Format::Text => format!(
             "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {} (malformed {})\n\
-             held during handoffs {} (dropped, area full {})\nactive connections {}\nwaiting requests {} hurried {}\n\
-             memory {} bytes\n",
+             held during handoffs {} (dropped, area full {})\nicmp errors: forwarded {} malformed {}\n\
+             active connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -371,6 +375,8 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.malformed,
             st.held,
             st.held_dropped,
+            st.icmp_forwarded,
+            st.icmp_malformed,
             st.active,
             st.waiting,
             st.hurried,
@@ -518,16 +524,20 @@ mod tests {
             malformed: 10,
             held: 11,
             held_dropped: 12,
+            icmp_forwarded: 13,
+            icmp_malformed: 14,
         };
         assert_eq!(
             stats(&st, Format::Json),
             "{\"handoffs-ok\":5,\"handoffs-refused\":1,\"handoffs-failed\":2,\"taken\":3,\
              \"forwarded\":100,\"returned\":200,\"dropped\":4,\"active\":6,\"waiting\":7,\
-             \"hurried\":8,\"memory\":9,\"malformed\":10,\"held\":11,\"held-dropped\":12}\n"
+             \"hurried\":8,\"memory\":9,\"malformed\":10,\"held\":11,\"held-dropped\":12,\
+             \"icmp-forwarded\":13,\"icmp-malformed\":14}\n"
         );
-        assert!(stats(&st, Format::Text).contains("handoffs: ok 5 refused 1 failed 2\n"));
-        assert!(stats(&st, Format::Text)
-            .contains("\nheld during handoffs 11 (dropped, area full 12)\n"));
+        let text = stats(&st, Format::Text);
+        assert!(text.contains("handoffs: ok 5 refused 1 failed 2\n"));
+        assert!(text.contains("\nheld during handoffs 11 (dropped, area full 12)\n"));
+        assert!(text.contains("\nicmp errors: forwarded 13 malformed 14\n"));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Writes the committed seed corpora `seeds/<target>/` of the fuzz targets:
-//! a few valid packets, control frames, HTTP requests and rule sets. Run from
-//! `userspace/fuzz` with `cargo run --example gen_seeds`; the output is
-//! deterministic.
+//! a few valid packets, ICMP errors, control frames, HTTP requests and rule
+//! sets. Run from `userspace/fuzz` with `cargo run --example gen_seeds`; the
+//! output is deterministic.
 
 use std::fs;
 use std::path::Path;
@@ -12,7 +12,12 @@ use baton_proto::ctrl::{
     cap, encode, opt_bits, reason, Endpoint, HandoffAck, HandoffReq, Heartbeat, Hello, IdReason,
     Message, HEADER_LEN, MAX_PAYLOAD, NONCE_LEN,
 };
+use baton_proto::icmp::{DEST_UNREACH, FRAG_NEEDED, TIME_EXCEEDED};
 use baton_proto::packet::{build, flags, opt, BuildOptions, Segment};
+
+#[path = "../../baton-proto/tests/common/mod.rs"]
+mod common;
+use common::{icmp_error, with_ip_options, ICMP_ERROR_MAX};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new("seeds").join(target);
@@ -125,6 +130,80 @@ fn packet_seeds() {
     ];
     for (name, p, pkt) in cases {
         write("packet", name, &[p, pkt].concat());
+    }
+}
+
+/// The `icmp` target's parameter bytes: check bits, seq_delta, back-end
+/// (see `fuzz_targets/icmp.rs`).
+fn icmp_params(bits: u8, seq_delta: u32) -> Vec<u8> {
+    let mut p = vec![bits];
+    p.extend_from_slice(&seq_delta.to_be_bytes());
+    p.extend_from_slice(&[198, 18, 0, 3, 0x1f, 0x90]); // back-end
+    p.resize(12, 0);
+    p
+}
+
+/// ICMP errors a router sends to the VIP about a back-end's segment, as
+/// Linux's `icmp_send` builds them.
+fn icmp_seeds() {
+    let data = BuildOptions {
+        timestamps: Some((0x7fff_0000, 0x1234_5678)),
+        ..BuildOptions::default()
+    };
+    let seg = Segment {
+        saddr: [198, 18, 0, 1],
+        daddr: [198, 18, 1, 10],
+        sport: 80,
+        dport: 40000,
+        seq: 0xffff_ff00,
+        ack: 0x1234_5678,
+        flags: flags::ACK | flags::PSH,
+        window: 501,
+        options: data,
+        payload: &[0x5a; 1448],
+    };
+    let mut wire = vec![0; 2048];
+    let n = build(&seg, &mut wire).expect("fits");
+    wire.truncate(n);
+    let router = [198, 18, 0, 254];
+    let frag = |quote| icmp_error(router, DEST_UNREACH, FRAG_NEEDED, 1280, &wire, quote, 0);
+    let mut udp = wire.clone();
+    udp[9] = 17;
+    let cases: [(&str, Vec<u8>, Vec<u8>); 7] = [
+        (
+            "frag-needed",
+            icmp_params(0x00, 0x200),
+            frag(ICMP_ERROR_MAX),
+        ),
+        ("frag-needed-8", icmp_params(0x05, 0x8000_0000), frag(28)),
+        ("frag-needed-18", icmp_params(0x03, 1), frag(38)),
+        (
+            "time-exceeded",
+            icmp_params(0x04, 0xffff_ff00),
+            icmp_error(router, TIME_EXCEEDED, 0, 0, &wire, ICMP_ERROR_MAX, 0),
+        ),
+        (
+            "ip-options",
+            icmp_params(0x01, 77),
+            icmp_error(
+                router,
+                DEST_UNREACH,
+                FRAG_NEEDED,
+                576,
+                &with_ip_options(&wire, 10),
+                ICMP_ERROR_MAX,
+                10,
+            ),
+        ),
+        ("truncated", icmp_params(0x00, 5), frag(27)),
+        (
+            "udp",
+            icmp_params(0x00, 5),
+            icmp_error(router, DEST_UNREACH, 3, 0, &udp, 64, 0),
+        ),
+    ];
+    for (name, p, pkt) in cases {
+        write("icmp", name, &[p, pkt].concat());
     }
 }
 
@@ -256,4 +335,5 @@ fn main() {
     ctrl_seeds();
     http_seeds();
     rules_seeds();
+    icmp_seeds();
 }

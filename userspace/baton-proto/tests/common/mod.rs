@@ -107,3 +107,70 @@ pub fn tcp_verifies(buf: &[u8]) -> bool {
     data.extend_from_slice(&buf[ihl..]);
     ref_fold_sum(&data) == 0xffff
 }
+
+// ---------------------------------------------------------------------------
+// ICMP errors (independent of `baton_proto::icmp`).
+
+/// Most bytes of an ICMP error as Linux sends it (`icmp_send`): 576, the
+/// quoted datagram cut to fit.
+pub const ICMP_ERROR_MAX: usize = 576;
+
+/// An ICMP error from `router` about the IPv4 datagram `pkt`, as a Linux
+/// router sends it: to the datagram's source, TTL 64, ICMP type `kind`,
+/// code `code`, the header's second word `rest` (the next-hop MTU of
+/// "fragmentation needed" in its low half), quoting `quote` bytes of `pkt`
+/// at most, and no more than fit in [`ICMP_ERROR_MAX`]; `opts` words of NOP options in the outer IPv4 header. Every
+/// checksum right.
+pub fn icmp_error(
+    router: [u8; 4],
+    kind: u8,
+    code: u8,
+    rest: u32,
+    pkt: &[u8],
+    quote: usize,
+    opts: usize,
+) -> Vec<u8> {
+    let ihl = 20 + 4 * opts;
+    let quoted = &pkt[..quote.min(pkt.len()).min(ICMP_ERROR_MAX - ihl - 8)];
+    let total = ihl + 8 + quoted.len();
+    let mut b = vec![0u8; total];
+    b[0] = 0x40 | (ihl / 4) as u8;
+    b[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    b[8] = 64;
+    b[9] = 1;
+    b[12..16].copy_from_slice(&router);
+    b[16..20].copy_from_slice(&pkt[12..16]);
+    b[20..ihl].fill(1);
+    let check = ref_ip_check(&b);
+    b[10..12].copy_from_slice(&check.to_be_bytes());
+    b[ihl] = kind;
+    b[ihl + 1] = code;
+    b[ihl + 4..ihl + 8].copy_from_slice(&rest.to_be_bytes());
+    b[ihl + 8..].copy_from_slice(quoted);
+    let check = !ref_fold_sum(&b[ihl..]);
+    b[ihl + 2..ihl + 4].copy_from_slice(&check.to_be_bytes());
+    b
+}
+
+/// The ICMP message of `buf` (from the ICMP header to the outer total
+/// length), check field included, sums to -0.
+pub fn icmp_verifies(buf: &[u8]) -> bool {
+    let total = usize::from(be16(buf, 2));
+    ref_fold_sum(&buf[ihl_of(buf)..total]) == 0xffff
+}
+
+/// `pkt` with `words` words of NOP options added to its IPv4 header
+/// (lengths and the IPv4 checksum right; the TCP checksum does not cover
+/// them).
+pub fn with_ip_options(pkt: &[u8], words: usize) -> Vec<u8> {
+    let ihl = ihl_of(pkt);
+    let mut p = pkt[..ihl].to_vec();
+    p.extend(std::iter::repeat_n(1u8, 4 * words));
+    p.extend_from_slice(&pkt[ihl..]);
+    p[0] = 0x40 | ((ihl + 4 * words) / 4) as u8;
+    let total = p.len() as u16;
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    let check = ref_ip_check(&p);
+    p[10..12].copy_from_slice(&check.to_be_bytes());
+    p
+}
