@@ -138,20 +138,26 @@ pub(crate) trait Command<F: Family> {
     fn doit(family: &F, info: &Info<'_>) -> Result;
 }
 
-/// An operation (`struct genl_small_ops`) of family `F`.
+/// An operation (`struct genl_ops`) of family `F`.
 #[repr(transparent)]
-pub(crate) struct Op<F: Family>(bindings::genl_small_ops, PhantomData<F>);
+pub(crate) struct Op<F: Family>(bindings::genl_ops, PhantomData<F>);
 
-// SAFETY: `genl_small_ops` only holds function pointers and integers.
+// SAFETY: `genl_ops` only holds function pointers and integers (its policy
+// is the family's).
 unsafe impl<F: Family> Sync for Op<F> {}
 
 impl<F: Family> Op<F> {
     /// Command `cmd`, handled by `C`, allowed to callers with `perm`.
     pub(crate) const fn new<C: Command<F>>(cmd: u8, perm: Perm) -> Self {
         Self(
-            bindings::genl_small_ops {
+            bindings::genl_ops {
                 doit: Some(doit_callback::<F, C>),
+                start: None,
                 dumpit: None,
+                done: None,
+                // The family's.
+                policy: core::ptr::null(),
+                maxattr: 0,
                 cmd,
                 internal_flags: 0,
                 flags: match perm {
@@ -230,60 +236,24 @@ impl<'a> Info<'a> {
     }
 }
 
-/// A reply message being built.
-///
-/// # Invariants
-///
-/// `skb` is an skb allocated by `genlmsg_new` and owned by this value, with a
-/// genl header at `hdr`.
-pub(crate) struct Reply {
-    skb: NonNull<bindings::sk_buff>,
-    hdr: NonNull<c_void>,
-}
-
 fn emsgsize() -> Error {
     Error::from_errno(-(bindings::EMSGSIZE as c_int))
 }
 
-impl Reply {
-    /// Starts a reply to `info` with command `cmd`, of up to a page.
-    pub(crate) fn new(info: &Info<'_>, cmd: u8) -> Result<Self> {
-        Self::start(info, cmd, None)
-    }
+/// The attributes of a message being built.
+///
+/// # Invariants
+///
+/// `skb` is a valid netlink message buffer with a message open at its end,
+/// which nobody else changes while the `Attrs` exists.
+pub(crate) struct Attrs {
+    skb: NonNull<bindings::sk_buff>,
+}
 
-    /// Starts a reply of up to `payload` bytes (the receiver's buffer must
-    /// hold it: 32 KiB is what libraries such as neli read by default).
-    pub(crate) fn with_size(info: &Info<'_>, cmd: u8, payload: usize) -> Result<Self> {
-        Self::start(info, cmd, Some(payload))
-    }
-
-    fn start(info: &Info<'_>, cmd: u8, payload: Option<usize>) -> Result<Self> {
-        // SAFETY: plain allocations.
-        let skb = NonNull::new(unsafe {
-            match payload {
-                None => bindings::baton_genlmsg_new(),
-                Some(n) => bindings::baton_genlmsg_new_size(n),
-            }
-        })
-        .ok_or(ENOMEM)?;
-        // SAFETY: `skb` is a fresh message; `info` and its family are valid.
-        let hdr = unsafe {
-            let raw = info.raw.as_ptr();
-            bindings::baton_genlmsg_put_reply(skb.as_ptr(), raw, (*raw).family, cmd)
-        };
-        match NonNull::new(hdr) {
-            // INVARIANT: `skb` from genlmsg_new, header put.
-            Some(hdr) => Ok(Self { skb, hdr }),
-            None => {
-                // SAFETY: `skb` is ours and not used again.
-                unsafe { bindings::baton_nlmsg_free(skb.as_ptr()) };
-                Err(emsgsize())
-            }
-        }
-    }
-
+impl Attrs {
     fn put(&mut self, id: u16, data: &[u8]) -> Result {
-        // SAFETY: `skb` is a valid message we own; `data` is valid for reads.
+        // SAFETY: `skb` is a valid message buffer (type invariant); `data` is
+        // valid for reads.
         let ret = unsafe {
             bindings::nla_put(
                 self.skb.as_ptr(),
@@ -342,7 +312,7 @@ impl Reply {
     pub(crate) fn put_string(&mut self, id: u16, value: &[u8]) -> Result {
         let len = value.len().checked_add(1).ok_or_else(emsgsize)?;
         let len = c_int::try_from(len).map_err(|_| emsgsize())?;
-        // SAFETY: `skb` is a valid message we own; `nla_reserve` returns
+        // SAFETY: `skb` is a valid message buffer; `nla_reserve` returns
         // room for `len` payload bytes, which we fill completely.
         let nla = unsafe { bindings::nla_reserve(self.skb.as_ptr(), c_int::from(id), len) };
         if nla.is_null() {
@@ -364,7 +334,7 @@ impl Reply {
 
     /// Adds a nested attribute whose contents `f` puts.
     pub(crate) fn nest(&mut self, id: u16, f: impl FnOnce(&mut Self) -> Result) -> Result {
-        // SAFETY: `skb` is a valid message we own.
+        // SAFETY: `skb` is a valid message buffer.
         let start = unsafe { bindings::baton_nla_nest_start(self.skb.as_ptr(), c_int::from(id)) };
         if start.is_null() {
             return Err(emsgsize());
@@ -380,24 +350,93 @@ impl Reply {
         }
         res
     }
+}
+
+/// A reply message being built; its attributes are put through
+/// [`Attrs`] (`Deref`).
+///
+/// # Invariants
+///
+/// `attrs.skb` is an skb allocated by `genlmsg_new` and owned by this
+/// value, with a genl header at `hdr`.
+pub(crate) struct Reply {
+    attrs: Attrs,
+    hdr: NonNull<c_void>,
+}
+
+impl Reply {
+    /// Starts a reply to `info` with command `cmd`, of up to a page.
+    pub(crate) fn new(info: &Info<'_>, cmd: u8) -> Result<Self> {
+        Self::start(info, cmd, None)
+    }
+
+    /// Starts a reply of up to `payload` bytes (the receiver's buffer must
+    /// hold it: 32 KiB is what libraries such as neli read by default).
+    pub(crate) fn with_size(info: &Info<'_>, cmd: u8, payload: usize) -> Result<Self> {
+        Self::start(info, cmd, Some(payload))
+    }
+
+    fn start(info: &Info<'_>, cmd: u8, payload: Option<usize>) -> Result<Self> {
+        // SAFETY: plain allocations.
+        let skb = NonNull::new(unsafe {
+            match payload {
+                None => bindings::baton_genlmsg_new(),
+                Some(n) => bindings::baton_genlmsg_new_size(n),
+            }
+        })
+        .ok_or(ENOMEM)?;
+        // SAFETY: `skb` is a fresh message; `info` and its family are valid.
+        let hdr = unsafe {
+            let raw = info.raw.as_ptr();
+            bindings::baton_genlmsg_put_reply(skb.as_ptr(), raw, (*raw).family, cmd)
+        };
+        match NonNull::new(hdr) {
+            // INVARIANT: `skb` from genlmsg_new, header put; the message is
+            // open at its end.
+            Some(hdr) => Ok(Self {
+                attrs: Attrs { skb },
+                hdr,
+            }),
+            None => {
+                // SAFETY: `skb` is ours and not used again.
+                unsafe { bindings::baton_nlmsg_free(skb.as_ptr()) };
+                Err(emsgsize())
+            }
+        }
+    }
 
     /// Sends the reply to the requester.
     pub(crate) fn send(self, info: &Info<'_>) -> Result {
         let this = core::mem::ManuallyDrop::new(self);
+        let skb = this.attrs.skb.as_ptr();
         // SAFETY: we own `skb` (consumed here: `genlmsg_reply` frees it on
         // every path) and `hdr` is its genl header; `info` is valid.
         let ret = unsafe {
-            bindings::baton_genlmsg_end(this.skb.as_ptr(), this.hdr.as_ptr());
-            bindings::baton_genlmsg_reply(this.skb.as_ptr(), info.raw.as_ptr())
+            bindings::baton_genlmsg_end(skb, this.hdr.as_ptr());
+            bindings::baton_genlmsg_reply(skb, info.raw.as_ptr())
         };
         kernel::error::to_result(ret)
+    }
+}
+
+impl core::ops::Deref for Reply {
+    type Target = Attrs;
+
+    fn deref(&self) -> &Attrs {
+        &self.attrs
+    }
+}
+
+impl core::ops::DerefMut for Reply {
+    fn deref_mut(&mut self) -> &mut Attrs {
+        &mut self.attrs
     }
 }
 
 impl Drop for Reply {
     fn drop(&mut self) {
         // SAFETY: we own `skb` (type invariant) and it was not sent.
-        unsafe { bindings::baton_nlmsg_free(self.skb.as_ptr()) };
+        unsafe { bindings::baton_nlmsg_free(self.attrs.skb.as_ptr()) };
     }
 }
 
@@ -432,8 +471,8 @@ impl<F: Family> Registration<F> {
             version: u32::from(F::VERSION),
             maxattr: F::POLICY.len().checked_sub(1).ok_or(EINVAL)? as u32,
             policy: F::POLICY.as_ptr().cast(),
-            small_ops: F::OPS.as_ptr().cast(),
-            n_small_ops: u8::try_from(F::OPS.len()).map_err(|_| EINVAL)?,
+            ops: F::OPS.as_ptr().cast(),
+            n_ops: u8::try_from(F::OPS.len()).map_err(|_| EINVAL)?,
             module: module.as_ptr().cast(),
             ..Default::default()
         };
