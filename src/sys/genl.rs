@@ -11,6 +11,12 @@
 //! validates every request against the policy (strictly: unknown attributes
 //! are rejected) before `doit` runs, and checks the [`Perm`] of the command.
 //!
+//! An operation may also answer dump requests (`NLM_F_DUMP`) with a [`Dump`]
+//! handler, in the kernel's shape: `start` reads the request once, then each
+//! `dumpit` call fills one message buffer ([`DumpSkb`]) with multipart
+//! messages and keeps its place in a cursor that lives in the callback's
+//! `ctx` until `done` drops it.
+//!
 //! [`include/net/genetlink.h`]: srctree/include/net/genetlink.h
 
 use super::{bindings, netns::Net};
@@ -138,13 +144,47 @@ pub(crate) trait Command<F: Family> {
     fn doit(family: &F, info: &Info<'_>) -> Result;
 }
 
+/// A dump handler of family `F`: answers a request with `NLM_F_DUMP` with
+/// as many messages as the receiver reads, one buffer per call.
+pub(crate) trait Dump<F: Family> {
+    /// Where the dump is between two calls. Kept in the netlink callback's
+    /// `ctx` (48 bytes, checked when the operation is built) from `start`
+    /// to `done`, which drops it.
+    type Cursor: Send;
+
+    /// Reads the request (validated by the policy) and returns the first
+    /// cursor. An error is the answer to the request, with the extack
+    /// message set by [`Info::set_err_msg`].
+    fn start(family: &F, info: &Info<'_>) -> Result<Self::Cursor>;
+
+    /// Puts the next messages into `dump`, and says whether any are left.
+    fn dumpit(
+        family: &F,
+        info: &Info<'_>,
+        cursor: &mut Self::Cursor,
+        dump: &mut DumpSkb<'_>,
+    ) -> Result<Dumped>;
+}
+
+/// What a [`Dump::dumpit`] call left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dumped {
+    /// The buffer is full; the next call goes on.
+    More,
+    /// Nothing is left (the buffer may hold the last messages).
+    Done,
+}
+
 /// An operation (`struct genl_ops`) of family `F`.
 #[repr(transparent)]
 pub(crate) struct Op<F: Family>(bindings::genl_ops, PhantomData<F>);
 
-// SAFETY: `genl_ops` only holds function pointers and integers (its policy
-// is the family's).
+// SAFETY: `genl_ops` only holds function pointers, integers and a pointer to
+// a `'static` immutable policy.
 unsafe impl<F: Family> Sync for Op<F> {}
+
+/// The netlink callback's `ctx`, where a dump keeps its cursor.
+type CbCtx = bindings::netlink_callback__bindgen_ty_1;
 
 impl<F: Family> Op<F> {
     /// Command `cmd`, handled by `C`, allowed to callers with `perm`.
@@ -168,6 +208,28 @@ impl<F: Family> Op<F> {
             },
             PhantomData,
         )
+    }
+
+    /// The operation, with `D` answering its dump requests.
+    pub(crate) const fn dump<D: Dump<F>>(mut self) -> Self {
+        const {
+            assert!(core::mem::size_of::<D::Cursor>() <= core::mem::size_of::<CbCtx>());
+            assert!(core::mem::align_of::<D::Cursor>() <= core::mem::align_of::<CbCtx>());
+        }
+        self.0.start = Some(start_callback::<F, D>);
+        self.0.dumpit = Some(dumpit_callback::<F, D>);
+        self.0.done = Some(done_callback::<F, D>);
+        self
+    }
+
+    /// The operation, with a policy of its own instead of the family's
+    /// (indexed by the same attribute numbers: [`Info::attr`] bounds them
+    /// by the family's).
+    pub(crate) const fn policy(mut self, policy: &'static [AttrPolicy]) -> Self {
+        assert!(policy.len() == F::POLICY.len());
+        self.0.policy = policy.as_ptr().cast::<bindings::nla_policy>();
+        self.0.maxattr = (policy.len() - 1) as u32;
+        self
     }
 }
 
@@ -236,7 +298,9 @@ impl<'a> Info<'a> {
     }
 }
 
-fn emsgsize() -> Error {
+/// `EMSGSIZE`: a message does not fit (6.12's kernel crate has no constant
+/// for it).
+pub(crate) fn emsgsize() -> Error {
     Error::from_errno(-(bindings::EMSGSIZE as c_int))
 }
 
@@ -440,6 +504,102 @@ impl Drop for Reply {
     }
 }
 
+/// The message buffer of one [`Dump::dumpit`] call: each message is a
+/// multipart one (`NLM_F_MULTI`) answering the dump request.
+///
+/// # Invariants
+///
+/// `skb` and `cb` are the buffer and the callback that genetlink passed to
+/// the running `dumpit` call of an operation with a [`Dump`], valid for
+/// `'a`; `cb->data` is genetlink's `genl_dumpit_info`.
+pub(crate) struct DumpSkb<'a> {
+    skb: NonNull<bindings::sk_buff>,
+    cb: NonNull<bindings::netlink_callback>,
+    flags: c_int,
+    _p: PhantomData<&'a mut ()>,
+}
+
+/// A place in a [`DumpSkb`] to go back to with [`DumpSkb::trim`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DumpMark {
+    len: u32,
+    prev_seq: u32,
+}
+
+impl DumpMark {
+    /// Whether the mark is at the start of the buffer (nothing before it).
+    pub(crate) fn is_start(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl DumpSkb<'_> {
+    /// The generation of what the messages show (never 0). A message put
+    /// after it changed, or the final `NLMSG_DONE`, carries
+    /// `NLM_F_DUMP_INTR` (`nl_dump_check_consistent` with `cb->seq`): the
+    /// receiver knows the dump may be inconsistent.
+    pub(crate) fn set_generation(&mut self, generation: u32) {
+        // SAFETY: `cb` is valid and ours during the call (type invariant).
+        unsafe { (*self.cb.as_ptr()).seq = generation };
+    }
+
+    /// The messages also carry `NLM_F_DUMP_FILTERED`: the request's filter
+    /// was applied.
+    pub(crate) fn set_filtered(&mut self) {
+        self.flags |= bindings::NLM_F_DUMP_FILTERED as c_int;
+    }
+
+    /// Adds a message of command `cmd` whose attributes `f` puts; if they
+    /// do not fit, nothing is added and the error is `EMSGSIZE`.
+    pub(crate) fn message(&mut self, cmd: u8, f: impl FnOnce(&mut Attrs) -> Result) -> Result {
+        let (skb, cb) = (self.skb.as_ptr(), self.cb.as_ptr());
+        // SAFETY: `skb` and `cb` are valid (type invariant); genetlink set
+        // up the dump info that the helper reads.
+        let hdr = unsafe { bindings::baton_genlmsg_put_dump(skb, cb, self.flags, cmd) };
+        if hdr.is_null() {
+            return Err(emsgsize());
+        }
+        // INVARIANT: the message just put is open at the end of `skb`.
+        let mut attrs = Attrs { skb: self.skb };
+        let res = f(&mut attrs);
+        // SAFETY: `hdr` is the header of the last message of `skb`.
+        unsafe {
+            match res {
+                Ok(()) => {
+                    // Checked once the message stays, so that a cancelled
+                    // one cannot take the flag with it.
+                    bindings::baton_genl_dump_check_consistent(cb, hdr);
+                    bindings::baton_genlmsg_end(skb, hdr);
+                }
+                Err(_) => bindings::baton_genlmsg_cancel(skb, hdr),
+            }
+        }
+        res
+    }
+
+    /// Where the buffer is now.
+    pub(crate) fn mark(&self) -> DumpMark {
+        // SAFETY: `skb` and `cb` are valid (type invariant).
+        unsafe {
+            DumpMark {
+                len: (*self.skb.as_ptr()).len,
+                prev_seq: (*self.cb.as_ptr()).prev_seq,
+            }
+        }
+    }
+
+    /// Removes the messages added after `mark` (a mark of this call), and
+    /// what their consistency check noted.
+    pub(crate) fn trim(&mut self, mark: DumpMark) {
+        // SAFETY: `skb` and `cb` are valid; messages are whole from `mark`
+        // on, so trimming there leaves whole messages.
+        unsafe {
+            bindings::skb_trim(self.skb.as_ptr(), mark.len);
+            (*self.cb.as_ptr()).prev_seq = mark.prev_seq;
+        }
+    }
+}
+
 #[repr(C)]
 struct Inner<F> {
     // First, so that a `*const genl_family` of ours is a `*const Inner<F>`.
@@ -533,4 +693,113 @@ unsafe extern "C" fn doit_callback<F: Family, C: Command<F>>(
         C::doit(family, &info)?;
         Ok(0)
     })
+}
+
+/// The family data and the request of a dump's callback.
+///
+/// # Safety
+///
+/// `cb` is a callback that genetlink passes to `start`, `dumpit` or `done`
+/// of an operation of a family registered by [`Registration<F>`], after its
+/// own start set up `cb->data`; the results are used only during the call.
+unsafe fn dump_parts<'a, F: Family>(cb: *mut bindings::netlink_callback) -> (&'a F, Info<'a>) {
+    // SAFETY: `cb->data` is genetlink's dump info (the caller's contract),
+    // whose `info` stays valid until `done`; its family is the first field
+    // of an `Inner<F>`, registered as long as the module is loaded, which
+    // a running dump holds (netlink takes a reference on `cb->module`).
+    unsafe {
+        let info = bindings::baton_genl_info_dump(cb).cast_mut();
+        let inner = (*info).family.cast::<Inner<F>>();
+        (
+            &(*inner).data,
+            Info {
+                raw: NonNull::new_unchecked(info),
+                _p: PhantomData,
+            },
+        )
+    }
+}
+
+/// Where a dump's cursor lives: the callback's `ctx`.
+///
+/// # Safety
+///
+/// `cb` is a valid netlink callback.
+unsafe fn cursor_ptr<C>(cb: *mut bindings::netlink_callback) -> *mut C {
+    // SAFETY: `cb` is valid; the address of a field, no read.
+    unsafe { core::ptr::addr_of_mut!((*cb).__bindgen_anon_1).cast::<C>() }
+}
+
+/// `start` of an operation with a [`Dump`]: makes the cursor.
+///
+/// # Safety
+///
+/// Called only by genetlink, for a family registered by [`Registration<F>`]
+/// with `D` as the dump of the operation.
+unsafe extern "C" fn start_callback<F: Family, D: Dump<F>>(
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: genetlink's start ran before ours (the callback contract).
+        let (family, info) = unsafe { dump_parts::<F>(cb) };
+        let cursor = D::start(family, &info)?;
+        // SAFETY: `ctx` is ours from now until `done`, which genetlink calls
+        // once a start succeeded; `Op::dump` checked that the cursor fits it
+        // and its alignment. Nothing was there to drop (the core zeroes it).
+        unsafe { cursor_ptr::<D::Cursor>(cb).write(cursor) };
+        Ok(0)
+    })
+}
+
+/// `dumpit` of an operation with a [`Dump`]: one buffer.
+///
+/// # Safety
+///
+/// As for [`start_callback`], after it succeeded and before `done`.
+unsafe extern "C" fn dumpit_callback<F: Family, D: Dump<F>>(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: as in `start_callback`.
+        let (family, info) = unsafe { dump_parts::<F>(cb) };
+        // SAFETY: written by `start_callback`; only this call uses it (the
+        // core runs one call of a dump at a time, under its mutex).
+        let cursor = unsafe { &mut *cursor_ptr::<D::Cursor>(cb) };
+        let mut dump = DumpSkb {
+            // SAFETY: the core passes a valid buffer. INVARIANT: `skb` and
+            // `cb` of this call.
+            skb: unsafe { NonNull::new_unchecked(skb) },
+            // SAFETY: as above.
+            cb: unsafe { NonNull::new_unchecked(cb) },
+            flags: bindings::NLM_F_MULTI as c_int,
+            _p: PhantomData,
+        };
+        match D::dumpit(family, &info, cursor, &mut dump)? {
+            Dumped::Done => Ok(0),
+            Dumped::More => {
+                let len = dump.mark().len;
+                // More to come but not one message fits an empty buffer:
+                // an error, or the dump would end here.
+                if len == 0 {
+                    return Err(emsgsize());
+                }
+                Ok(c_int::try_from(len).unwrap_or(c_int::MAX))
+            }
+        }
+    })
+}
+
+/// `done` of an operation with a [`Dump`]: drops the cursor.
+///
+/// # Safety
+///
+/// As for [`dumpit_callback`]; called once, and no dump call follows.
+unsafe extern "C" fn done_callback<F: Family, D: Dump<F>>(
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    // SAFETY: `start_callback` wrote the cursor (the core calls `done` only
+    // after a successful start) and nothing uses it after this.
+    unsafe { core::ptr::drop_in_place(cursor_ptr::<D::Cursor>(cb)) };
+    0
 }
