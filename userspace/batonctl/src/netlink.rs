@@ -151,6 +151,28 @@ const DUMP_TRIES: usize = 3;
 /// `EOPNOTSUPP`: a module without the `conn-get` dump.
 const EOPNOTSUPP: i32 = 95;
 
+/// The connections of a dump that `once` makes: it fills the list and
+/// says whether the kernel marked the dump interrupted; then it is made
+/// again, [`DUMP_TRIES`] times in all, and the last is kept.
+fn read_dump(
+    mut once: impl FnMut(&mut Vec<crate::output::Conn>) -> Result<bool, Error>,
+) -> Result<Conns, Error> {
+    let mut list = Vec::new();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        list.clear();
+        let interrupted = once(&mut list)?;
+        if !interrupted || tries >= DUMP_TRIES {
+            return Ok(Conns {
+                total: u32::try_from(list.len()).unwrap_or(u32::MAX),
+                list,
+                interrupted,
+            });
+        }
+    }
+}
+
 /// The error of looking up the `baton` family: "not found" means that the
 /// module is not loaded.
 fn lookup_error(e: Error) -> Error {
@@ -255,37 +277,25 @@ impl Baton {
         msg::parse_peers(&reply)
     }
 
-    /// The dump of `conn-get`: every connection `filter` selects. A dump
-    /// marked interrupted is read again, up to [`DUMP_TRIES`] times in all.
-    /// A module without the dump answers one capped reply (no filter).
+    /// The dump of `conn-get`: every connection `filter` selects (see
+    /// [`read_dump`]). A module without the dump answers one capped reply
+    /// (no filter).
     pub fn conns(&mut self, filter: &ConnFilter) -> Result<Conns, Error> {
-        let mut list = Vec::new();
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            list.clear();
-            let res = self.conn.dump(self.family, msg::conn_get(filter)?, |genl| {
+        let (conn, family) = (&mut self.conn, self.family);
+        let res = read_dump(|list| {
+            conn.dump(family, msg::conn_get(filter)?, |genl| {
                 list.extend(msg::parse_conn_message(genl)?);
                 Ok(())
-            });
-            let interrupted = match res {
-                Err(Error::Kernel {
-                    errno: EOPNOTSUPP, ..
-                }) if filter.is_empty() => {
-                    let reply =
-                        self.conn
-                            .request(self.family, NlmF::empty(), msg::conn_get(filter)?)?;
-                    return msg::parse_conns(&reply);
-                }
-                res => res?,
-            };
-            if !interrupted || tries == DUMP_TRIES {
-                return Ok(Conns {
-                    total: u32::try_from(list.len()).unwrap_or(u32::MAX),
-                    list,
-                    interrupted,
-                });
+            })
+        });
+        match res {
+            Err(Error::Kernel {
+                errno: EOPNOTSUPP, ..
+            }) if filter.is_empty() => {
+                let reply = conn.request(family, NlmF::empty(), msg::conn_get(filter)?)?;
+                msg::parse_conns(&reply)
             }
+            res => res,
         }
     }
 
@@ -329,6 +339,52 @@ mod tests {
                 None
             }
         }
+    }
+
+    fn conn(port: u16) -> crate::output::Conn {
+        crate::output::Conn {
+            id: 1,
+            role: "front",
+            state: "forwarding",
+            client: std::net::SocketAddrV4::new([198, 18, 1, 1].into(), port),
+            vip: "198.18.1.100:80".parse().unwrap(),
+            backend: "198.18.1.3:8080".parse().unwrap(),
+            peer: 2,
+            age_ms: 0,
+            idle_ms: 0,
+            packets: 0,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn interrupted_dumps_are_read_again() {
+        // Interrupted once: the second listing, whole, not interrupted.
+        let mut calls = 0;
+        let c = read_dump(|list| {
+            calls += 1;
+            list.push(conn(calls));
+            list.push(conn(100));
+            Ok(calls == 1)
+        })
+        .unwrap();
+        assert_eq!(calls, 2);
+        assert_eq!((c.total, c.interrupted), (2, false));
+        assert_eq!(c.list[0].client.port(), 2);
+        // Always interrupted: three tries, the last kept and marked.
+        let mut calls = 0;
+        let c = read_dump(|list| {
+            calls += 1;
+            list.push(conn(calls));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(calls, DUMP_TRIES as u16);
+        assert_eq!((c.total, c.interrupted), (1, true));
+        assert_eq!(c.list[0].client.port(), 3);
+        // An error ends it.
+        let e = read_dump(|_| Err(Error::Malformed("x".into()))).unwrap_err();
+        assert!(matches!(e, Error::Malformed(_)));
     }
 
     #[test]
