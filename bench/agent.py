@@ -5,8 +5,10 @@
 # bench`. GET /stat answers one JSON object read in-process (no fork):
 # monotonic time, the "cpu" line of /proc/stat (USER_HZ ticks), eth0's
 # counters and /proc/meminfo's slab and memory fields. GET /baton adds
-# `batonctl -j stats` (one fork, only in baton mode). Idle, it blocks in
-# accept() and costs no CPU, so the front-end's idle rate stays its own.
+# `batonctl -j stats` (one fork, only in baton mode). GET /conns adds
+# "conns": the lines of `batonctl conn list | wc -l` and the seconds the
+# pipeline took. Idle, it blocks in accept() and costs no CPU, so the
+# front-end's idle rate stays its own.
 import json
 import os
 import subprocess
@@ -51,6 +53,14 @@ def sample():
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         s = sample()
+        if self.path == "/conns":
+            try:
+                t0 = time.monotonic()
+                out = subprocess.run(["sh", "-c", '"$0" conn list | wc -l', BATONCTL],
+                                     capture_output=True, timeout=300, check=True).stdout
+                s["conns"] = {"lines": int(out), "s": time.monotonic() - t0}
+            except (OSError, subprocess.SubprocessError, ValueError) as e:
+                s["conns_error"] = str(e)
         if self.path == "/baton":
             try:
                 out = subprocess.run([BATONCTL, "-j", "stats"], capture_output=True,

@@ -137,6 +137,11 @@ def scale_rows(lines):
         r = {"n": s["n"], "open_ok": s.get("open_ok"), "open_errors": s.get("open_errors"),
              "open_s": s.get("open_s"), "active_requests": s.get("active_requests"),
              "active_errors": s.get("active_errors"), "active_s": s.get("active_s")}
+        # `batonctl conn list | wc -l` on the front-end: lines (a header and
+        # one per connection) and seconds.
+        if s.get("list"):
+            r["list_lines"] = s["list"]["lines"]
+            r["list_s"] = s["list"]["s"]
         b, i, a = s.get("before"), s.get("idle"), s.get("after")
         if not (b and i and a and "baton" in b and "baton" in i and "baton" in a):
             out.append(r)
@@ -285,9 +290,10 @@ def tables(rows, rat, scale, tg):
         out.append("\n")
     if scale:
         out.append("Scale (baton, handed-off connections idle then active)\n\n")
-        hdr = ["connections", "opened", "open s", "flows", "slab B/flow", "mem KB",
-               "packets", "FE ns/packet", "softirq ns/packet", "FE util %"]
+        hdr = ["connections", "opened", "open s", "flows", "listed", "list s", "slab B/flow",
+               "mem KB", "packets", "FE ns/packet", "softirq ns/packet", "FE util %"]
         body = [[str(s["n"]), str(s.get("open_ok")), s.get("open_s"), str(s.get("flows_idle", "-")),
+                 str(s["list_lines"] - 1) if "list_lines" in s else "-", s.get("list_s"),
                  s.get("slab_bytes_per_flow"), s.get("mem_total_kb"), str(s.get("forwarded", "-")),
                  s.get("fe_cpu_ns_per_packet"), s.get("fe_softirq_ns_per_packet"),
                  s.get("active_fe_util_pct")] for s in scale]

@@ -330,7 +330,7 @@ client_scale() {
 			--agent "http://$fe:$agent_port" --n "$n" |
 			jq -c '{kind: "scale"} + .' >>"$BATON_OUT/results.jsonl" ||
 			log "scale $n: failed"
-		log "scale $n: $(tail -n 1 "$BATON_OUT/results.jsonl" | jq -c '{n, open_ok, open_errors, open_s, active_requests, active_errors, active_s}')"
+		log "scale $n: $(tail -n 1 "$BATON_OUT/results.jsonl" | jq -c '{n, open_ok, open_errors, open_s, list_lines: .list.lines, list_s: .list.s, active_requests, active_errors, active_s}')"
 		# Let the closed connections' flows go before the next size.
 		wait_for -t 120 sh -c "curl -s http://$fe:$agent_port/baton | jq -e '.baton.active == 0'" ||
 			log "scale $n: flows still active on the front-end"

@@ -4,8 +4,9 @@
 # bench/scale.py: the scale part of `make bench`, run on the client guest.
 # For each N: open N keep-alive connections to the VIP from several source
 # addresses (each sends one request, so each is handed off), leave them
-# idle, then make them active again (ROUNDS requests on every connection,
-# about the same number of packets for every N), and read the front-end's
+# idle, list them on the front-end (`batonctl conn list | wc -l`, timed),
+# then make them active again (ROUNDS requests on every connection, about
+# the same number of packets for every N), and read the front-end's
 # counters (bench/agent.py) around each phase. Prints one JSON line per N.
 # Every phase is bounded in count and time.
 import argparse
@@ -16,8 +17,8 @@ import time
 import urllib.request
 
 
-def agent(url):
-    with urllib.request.urlopen(url, timeout=30) as r:
+def agent(url, timeout=30):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
         return json.loads(r.read())
 
 
@@ -66,6 +67,9 @@ async def run(a, n):
     res["idle_a"] = agent(a.agent + "/stat")
     await asyncio.sleep(a.idle)
     res["idle_b"] = agent(a.agent + "/stat")
+    # All the connections listed on the front-end, timed there: after the
+    # idle window, before the active one.
+    res["list"] = agent(a.agent + "/conns", timeout=330).get("conns")
     errors = 0
 
     async def active(c):

@@ -17,6 +17,7 @@ use crate::{
     hold::{Hold, Kept},
     proto::{
         ctrl::Endpoint,
+        dump,
         flow::{Flow, Key, Role, Verdict as FlowVerdict},
         icmp::{self, IcmpPacket},
         mem,
@@ -562,6 +563,23 @@ impl Conns {
     /// Post-routing: packets to clients.
     pub(crate) fn post_routing(&self, skb: &mut SkBuff, now_ms: u64) -> Verdict {
         self.on_packet(skb, now_ms, true)
+    }
+}
+
+/// What `conn-get`'s dump walks: copies of the flows, bucket by bucket.
+impl dump::Table for Conns {
+    type Item = Flow;
+
+    fn buckets(&self) -> usize {
+        self.table.buckets()
+    }
+
+    fn generation(&self) -> u32 {
+        self.table.generation()
+    }
+
+    fn walk(&self, bucket: usize, f: &mut dyn FnMut(&Flow) -> bool) {
+        self.table.walk_bucket(bucket, |c| f(&c.get()));
     }
 }
 

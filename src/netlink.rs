@@ -11,21 +11,25 @@ use crate::{
             check_node_id, check_peer_add, decode_u16, decode_u32, nla_iter, ConfigUpdate,
             PeerConf, PeerError,
         },
-        flow::{Phase, Role},
+        dump::{Cursor, Sink, Step, Table},
+        flow::{Filter, FilterError, Flow},
         rules::{check_rule_add, host_name, path_prefix, RuleConf, RuleError},
         service::{
             check_backend_add, check_service_add, BackendConf, Endpoint, Scheduler, ServiceConf,
             ServiceError,
         },
         uapi::{
-            attr, backend_attr, cmd, conn_attr, conn_role, conn_state, hook_attr, peer_attr,
-            peer_state, rule_attr, service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
+            attr, backend_attr, cmd, conn_attr, hook_attr, peer_attr, peer_state, rule_attr,
+            service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
         },
     },
     state::{NetConfig, NetState, Service},
     sys::{
         crypto::Hmac,
-        genl::{policy_table, AttrPolicy, Command, Family, Info, Op, Perm, Reply},
+        genl::{
+            self, policy_table, AttrPolicy, Attrs, Command, Dump, DumpMark, DumpSkb, Dumped,
+            Family, Info, Op, Perm, Reply,
+        },
         kthread, netns, param,
     },
 };
@@ -90,7 +94,28 @@ static SERVICE_POLICY: [AttrPolicy; service_attr::MAX as usize + 1] = policy_tab
     (service_attr::MAX_CONNS, AttrPolicy::u32()),
 ]);
 
-static POLICY: [AttrPolicy; attr::MAX as usize + 1] = policy_table(&[
+/// What a `conn` nest of a request may hold: a filter.
+static CONN_FILTER_POLICY: [AttrPolicy; conn_attr::MAX as usize + 1] = policy_table(&[
+    (conn_attr::ID, AttrPolicy::reject(NOT_A_FILTER)),
+    (conn_attr::ROLE, AttrPolicy::u8_max(1)),
+    (conn_attr::STATE, AttrPolicy::u8_max(3)),
+    (conn_attr::CLIENT_ADDR, AttrPolicy::be32()),
+    (conn_attr::CLIENT_PORT, AttrPolicy::u16_min(1)),
+    (conn_attr::VIP_ADDR, AttrPolicy::be32()),
+    (conn_attr::VIP_PORT, AttrPolicy::u16_min(1)),
+    (conn_attr::BACKEND_ADDR, AttrPolicy::be32()),
+    (conn_attr::BACKEND_PORT, AttrPolicy::u16_min(1)),
+    (conn_attr::PEER, AttrPolicy::u32()),
+    (conn_attr::AGE_MS, AttrPolicy::reject(NOT_A_FILTER)),
+    (conn_attr::IDLE_MS, AttrPolicy::reject(NOT_A_FILTER)),
+    (conn_attr::PACKETS, AttrPolicy::reject(NOT_A_FILTER)),
+    (conn_attr::BYTES, AttrPolicy::reject(NOT_A_FILTER)),
+    (conn_attr::PAD, AttrPolicy::reject(NOT_A_FILTER)),
+]);
+
+const NOT_A_FILTER: &core::ffi::CStr = FilterError::NotAFilter.message();
+
+const BASE_POLICY: [AttrPolicy; attr::MAX as usize + 1] = policy_table(&[
     (attr::VERSION, AttrPolicy::reject(READ_ONLY)),
     (attr::CTRL_PORT, AttrPolicy::u16_min(1)),
     (attr::NODE_ID, AttrPolicy::u32()),
@@ -113,6 +138,15 @@ static POLICY: [AttrPolicy; attr::MAX as usize + 1] = policy_table(&[
     (attr::HEARTBEAT_TIMEOUT_MS, AttrPolicy::u32()),
 ]);
 
+static POLICY: [AttrPolicy; attr::MAX as usize + 1] = BASE_POLICY;
+
+/// `conn-get` takes a `conn` nest: the connections it asks for.
+static CONN_GET_POLICY: [AttrPolicy; attr::MAX as usize + 1] = {
+    let mut p = BASE_POLICY;
+    p[attr::CONN as usize] = AttrPolicy::nested(&CONN_FILTER_POLICY);
+    p
+};
+
 static OPS: [Op<Baton>; 15] = [
     Op::new::<StatusGet>(cmd::STATUS_GET, Perm::Any),
     Op::new::<ConfigGet>(cmd::CONFIG_GET, Perm::Any),
@@ -126,7 +160,9 @@ static OPS: [Op<Baton>; 15] = [
     Op::new::<BackendAdd>(cmd::BACKEND_ADD, Perm::NetAdmin),
     Op::new::<BackendDel>(cmd::BACKEND_DEL, Perm::NetAdmin),
     Op::new::<StatsGet>(cmd::STATS_GET, Perm::Any),
-    Op::new::<ConnGet>(cmd::CONN_GET, Perm::Any),
+    Op::new::<ConnGet>(cmd::CONN_GET, Perm::Any)
+        .policy(&CONN_GET_POLICY)
+        .dump::<ConnDump>(),
     Op::new::<RuleAdd>(cmd::RULE_ADD, Perm::NetAdmin),
     Op::new::<RuleDel>(cmd::RULE_DEL, Perm::NetAdmin),
 ];
@@ -193,46 +229,133 @@ const CONN_REPLY_SIZE: usize = 30 * 1024;
 /// Room one connection takes in it (14 attributes, padding, nest header).
 const CONN_ATTR_SIZE: usize = 176;
 
+/// The filter of a `conn-get` request (its `conn` nest; none: all).
+fn conn_filter(info: &Info<'_>) -> Result<Filter> {
+    let Some(nest) = info.attr(attr::CONN) else {
+        return Ok(Filter::default());
+    };
+    Filter::parse(nest.payload()).map_err(|e| {
+        info.set_err_msg(e.message(), Some(nest));
+        EINVAL
+    })
+}
+
+/// The `conn` nest of flow `f` at time `now` (ms).
+fn put_conn(r: &mut Attrs, f: &Flow, now: u64) -> Result {
+    r.nest(attr::CONN, |r| {
+        let pad = conn_attr::PAD;
+        r.put_u64(conn_attr::ID, f.id, pad)?;
+        r.put_u8(conn_attr::ROLE, f.role.uapi())?;
+        r.put_u8(conn_attr::STATE, f.phase.uapi())?;
+        r.put_u32_be(conn_attr::CLIENT_ADDR, f.client.addr)?;
+        r.put_u16(conn_attr::CLIENT_PORT, f.client.port)?;
+        r.put_u32_be(conn_attr::VIP_ADDR, f.vip.addr)?;
+        r.put_u16(conn_attr::VIP_PORT, f.vip.port)?;
+        r.put_u32_be(conn_attr::BACKEND_ADDR, f.backend.addr)?;
+        r.put_u16(conn_attr::BACKEND_PORT, f.backend.port)?;
+        r.put_u32(conn_attr::PEER, f.peer)?;
+        r.put_u64(conn_attr::AGE_MS, f.age_ms(now), pad)?;
+        r.put_u64(conn_attr::IDLE_MS, f.idle_ms(now), pad)?;
+        r.put_u64(conn_attr::PACKETS, f.packets.into(), pad)?;
+        r.put_u64(conn_attr::BYTES, f.bytes, pad)
+    })
+}
+
+/// `conn-get` as a plain request: one reply, capped (the answer of
+/// clients from before the dump).
 struct ConnGet;
 
 impl Command<Baton> for ConnGet {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let filter = conn_filter(info)?;
         let rt = baton.state(info).rt();
         let mut flows = KVec::with_capacity(CONN_REPLY_SIZE / CONN_ATTR_SIZE - 1, GFP_KERNEL)?;
-        rt.conns.snapshot_where(&mut flows, |_| true);
+        rt.conns.snapshot_where(&mut flows, |f| filter.matches(f));
         let now = kthread::now_ms();
         let mut reply = Reply::with_size(info, cmd::CONN_GET, CONN_REPLY_SIZE)?;
         reply.put_u32(attr::CONN_TOTAL, rt.conns.len() as u32)?;
         for f in flows.iter() {
-            let pad = conn_attr::PAD;
-            reply.nest(attr::CONN, |r| {
-                r.put_u64(conn_attr::ID, f.id, pad)?;
-                let role = match f.role {
-                    Role::Front => conn_role::FRONT,
-                    Role::Back => conn_role::BACK,
-                };
-                r.put_u8(conn_attr::ROLE, role)?;
-                let state = match f.phase {
-                    Phase::Frozen => conn_state::HANDOFF,
-                    Phase::Forwarding => conn_state::FORWARDING,
-                    Phase::Replaying => conn_state::REPLAYING,
-                    Phase::Established => conn_state::ESTABLISHED,
-                };
-                r.put_u8(conn_attr::STATE, state)?;
-                r.put_u32_be(conn_attr::CLIENT_ADDR, f.client.addr)?;
-                r.put_u16(conn_attr::CLIENT_PORT, f.client.port)?;
-                r.put_u32_be(conn_attr::VIP_ADDR, f.vip.addr)?;
-                r.put_u16(conn_attr::VIP_PORT, f.vip.port)?;
-                r.put_u32_be(conn_attr::BACKEND_ADDR, f.backend.addr)?;
-                r.put_u16(conn_attr::BACKEND_PORT, f.backend.port)?;
-                r.put_u32(conn_attr::PEER, f.peer)?;
-                r.put_u64(conn_attr::AGE_MS, f.age_ms(now), pad)?;
-                r.put_u64(conn_attr::IDLE_MS, f.idle_ms(now), pad)?;
-                r.put_u64(conn_attr::PACKETS, f.packets.into(), pad)?;
-                r.put_u64(conn_attr::BYTES, f.bytes, pad)
-            })?;
+            put_conn(&mut reply, f, now)?;
         }
         reply.send(info)
+    }
+}
+
+/// `conn-get` as a dump: every connection (that the filter selects), one
+/// message each (see [`crate::proto::dump`]).
+struct ConnDump;
+
+/// Where a `conn-get` dump is.
+struct ConnCursor {
+    filter: Filter,
+    cursor: Cursor,
+}
+
+impl Dump<Baton> for ConnDump {
+    type Cursor = ConnCursor;
+
+    fn start(baton: &Baton, info: &Info<'_>) -> Result<ConnCursor> {
+        let filter = conn_filter(info)?;
+        let conns = &baton.state(info).rt().conns;
+        Ok(ConnCursor {
+            filter,
+            cursor: Cursor::new(conns.generation()),
+        })
+    }
+
+    fn dumpit(
+        baton: &Baton,
+        info: &Info<'_>,
+        c: &mut ConnCursor,
+        dump: &mut DumpSkb<'_>,
+    ) -> Result<Dumped> {
+        let conns = &baton.state(info).rt().conns;
+        let filter = c.filter;
+        if !filter.is_empty() {
+            dump.set_filtered();
+        }
+        let mut sink = ConnSink {
+            dump,
+            now: kthread::now_ms(),
+        };
+        match c.cursor.step(conns, &mut sink, |f| filter.matches(f)) {
+            Step::More => Ok(Dumped::More),
+            Step::Done => Ok(Dumped::Done),
+            Step::TooBig => Err(genl::emsgsize()),
+        }
+    }
+}
+
+/// A dump's buffer, taking flows as `conn-get` messages.
+struct ConnSink<'a, 'b> {
+    dump: &'a mut DumpSkb<'b>,
+    now: u64,
+}
+
+impl Sink<Flow> for ConnSink<'_, '_> {
+    type Mark = DumpMark;
+
+    fn set_generation(&mut self, generation: u32) {
+        self.dump.set_generation(generation);
+    }
+
+    fn mark(&self) -> DumpMark {
+        self.dump.mark()
+    }
+
+    fn is_start(&self, mark: DumpMark) -> bool {
+        mark.is_start()
+    }
+
+    fn trim(&mut self, mark: DumpMark) {
+        self.dump.trim(mark);
+    }
+
+    fn put(&mut self, f: &Flow) -> bool {
+        let now = self.now;
+        self.dump
+            .message(cmd::CONN_GET, |r| put_conn(r, f, now))
+            .is_ok()
     }
 }
 

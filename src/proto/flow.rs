@@ -23,10 +23,12 @@
 //! flows, with different keys.
 
 use super::{
+    config::{decode_u16, decode_u32, nla_iter},
     ctrl::Endpoint,
     icmp::IcmpPacket,
     packet::{flags, Addresses, TcpHeader, TcpPacket},
     seq::Translation,
+    uapi::{conn_attr, conn_role, conn_state},
 };
 
 /// The key of a flow: the client and this node's end of the connection
@@ -128,7 +130,34 @@ pub enum Phase {
     Established,
 }
 
+impl Role {
+    /// The `conn-role` value of the netlink interface.
+    pub const fn uapi(self) -> u8 {
+        match self {
+            Role::Front => conn_role::FRONT,
+            Role::Back => conn_role::BACK,
+        }
+    }
+
+    /// The role of a `conn-role` value.
+    pub const fn from_uapi(v: u8) -> Option<Self> {
+        match v {
+            conn_role::FRONT => Some(Role::Front),
+            conn_role::BACK => Some(Role::Back),
+            _ => None,
+        }
+    }
+}
+
 impl Phase {
+    /// Every phase, in `conn-state` order.
+    pub const ALL: [Phase; 4] = [
+        Phase::Frozen,
+        Phase::Forwarding,
+        Phase::Replaying,
+        Phase::Established,
+    ];
+
     /// A short name for `batonctl conn list`.
     pub const fn name(self) -> &'static str {
         match self {
@@ -137,6 +166,135 @@ impl Phase {
             Phase::Replaying => "replaying",
             Phase::Established => "established",
         }
+    }
+
+    /// The `conn-state` value of the netlink interface.
+    pub const fn uapi(self) -> u8 {
+        match self {
+            Phase::Frozen => conn_state::HANDOFF,
+            Phase::Forwarding => conn_state::FORWARDING,
+            Phase::Replaying => conn_state::REPLAYING,
+            Phase::Established => conn_state::ESTABLISHED,
+        }
+    }
+
+    /// The phase of a `conn-state` value.
+    pub const fn from_uapi(v: u8) -> Option<Self> {
+        match v {
+            conn_state::HANDOFF => Some(Phase::Frozen),
+            conn_state::FORWARDING => Some(Phase::Forwarding),
+            conn_state::REPLAYING => Some(Phase::Replaying),
+            conn_state::ESTABLISHED => Some(Phase::Established),
+            _ => None,
+        }
+    }
+}
+
+/// Which connections a `conn-get` request asks for: the fields of its
+/// `conn` nest (any of role, state, client, VIP, back-end, peer; an address
+/// or a port alone matches either half of an endpoint). No field: all.
+///
+/// Small and plain: a dump keeps it beside its cursor in the 48 bytes of
+/// the netlink callback's context.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Which of the fields below are given, `1 << conn_attr::X`.
+    given: u16,
+    role: u8,
+    state: u8,
+    client: Endpoint,
+    vip: Endpoint,
+    backend: Endpoint,
+    peer: u32,
+}
+
+/// Why a `conn` nest is not a filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterError {
+    /// An attribute of the wrong size.
+    Malformed,
+    /// A role or state outside its enum.
+    BadValue,
+    /// An attribute that only replies carry (id, age, counters).
+    NotAFilter,
+}
+
+impl FilterError {
+    /// The extack message.
+    pub const fn message(self) -> &'static core::ffi::CStr {
+        match self {
+            FilterError::Malformed => c"malformed conn filter attribute",
+            FilterError::BadValue => c"conn filter role or state out of range",
+            FilterError::NotAFilter => {
+                c"conn filter: only role, state, client, vip, backend and peer"
+            }
+        }
+    }
+}
+
+impl Filter {
+    /// The filter of a `conn` nest's payload.
+    pub fn parse(nest: &[u8]) -> Result<Self, FilterError> {
+        let mut f = Self::default();
+        for (ty, p) in nla_iter(nest) {
+            let addr = || -> Result<[u8; 4], FilterError> {
+                p.try_into().map_err(|_| FilterError::Malformed)
+            };
+            let port = || decode_u16(p).ok_or(FilterError::Malformed);
+            let byte = || match p {
+                [b] => Ok(*b),
+                _ => Err(FilterError::Malformed),
+            };
+            match ty {
+                conn_attr::ROLE => {
+                    f.role = byte()?;
+                    Role::from_uapi(f.role).ok_or(FilterError::BadValue)?;
+                }
+                conn_attr::STATE => {
+                    f.state = byte()?;
+                    Phase::from_uapi(f.state).ok_or(FilterError::BadValue)?;
+                }
+                conn_attr::CLIENT_ADDR => f.client.addr = addr()?,
+                conn_attr::CLIENT_PORT => f.client.port = port()?,
+                conn_attr::VIP_ADDR => f.vip.addr = addr()?,
+                conn_attr::VIP_PORT => f.vip.port = port()?,
+                conn_attr::BACKEND_ADDR => f.backend.addr = addr()?,
+                conn_attr::BACKEND_PORT => f.backend.port = port()?,
+                conn_attr::PEER => f.peer = decode_u32(p).ok_or(FilterError::Malformed)?,
+                _ => return Err(FilterError::NotAFilter),
+            }
+            f.given |= 1 << ty;
+        }
+        Ok(f)
+    }
+
+    /// Whether the filter selects every connection.
+    pub fn is_empty(&self) -> bool {
+        self.given == 0
+    }
+
+    fn has(&self, ty: u16) -> bool {
+        self.given & (1 << ty) != 0
+    }
+
+    /// Whether `flow` is one of those asked for.
+    pub fn matches(&self, flow: &Flow) -> bool {
+        let eq = |ty, a: bool| !self.has(ty) || a;
+        eq(conn_attr::ROLE, flow.role.uapi() == self.role)
+            && eq(conn_attr::STATE, flow.phase.uapi() == self.state)
+            && eq(conn_attr::CLIENT_ADDR, flow.client.addr == self.client.addr)
+            && eq(conn_attr::CLIENT_PORT, flow.client.port == self.client.port)
+            && eq(conn_attr::VIP_ADDR, flow.vip.addr == self.vip.addr)
+            && eq(conn_attr::VIP_PORT, flow.vip.port == self.vip.port)
+            && eq(
+                conn_attr::BACKEND_ADDR,
+                flow.backend.addr == self.backend.addr,
+            )
+            && eq(
+                conn_attr::BACKEND_PORT,
+                flow.backend.port == self.backend.port,
+            )
+            && eq(conn_attr::PEER, flow.peer == self.peer)
     }
 }
 

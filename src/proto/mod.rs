@@ -11,6 +11,7 @@
 pub mod config;
 pub mod csum;
 pub mod ctrl;
+pub mod dump;
 pub mod flow;
 pub mod http;
 pub mod icmp;

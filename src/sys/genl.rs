@@ -11,6 +11,12 @@
 //! validates every request against the policy (strictly: unknown attributes
 //! are rejected) before `doit` runs, and checks the [`Perm`] of the command.
 //!
+//! An operation may also answer dump requests (`NLM_F_DUMP`) with a [`Dump`]
+//! handler, in the kernel's shape: `start` reads the request once, then each
+//! `dumpit` call fills one message buffer ([`DumpSkb`]) with multipart
+//! messages and keeps its place in a cursor that lives in the callback's
+//! `ctx` until `done` drops it.
+//!
 //! [`include/net/genetlink.h`]: srctree/include/net/genetlink.h
 
 use super::{bindings, netns::Net};
@@ -167,20 +173,60 @@ pub(crate) trait Command<F: Family> {
     fn doit(family: &F, info: &Info<'_>) -> Result;
 }
 
-/// An operation (`struct genl_small_ops`) of family `F`.
-#[repr(transparent)]
-pub(crate) struct Op<F: Family>(bindings::genl_small_ops, PhantomData<F>);
+/// A dump handler of family `F`: answers a request with `NLM_F_DUMP` with
+/// as many messages as the receiver reads, one buffer per call.
+pub(crate) trait Dump<F: Family> {
+    /// Where the dump is between two calls. Kept in the netlink callback's
+    /// `ctx` (48 bytes, checked when the operation is built) from `start`
+    /// to `done`, which drops it.
+    type Cursor: Send;
 
-// SAFETY: `genl_small_ops` only holds function pointers and integers.
+    /// Reads the request (validated by the policy) and returns the first
+    /// cursor. An error is the answer to the request, with the extack
+    /// message set by [`Info::set_err_msg`].
+    fn start(family: &F, info: &Info<'_>) -> Result<Self::Cursor>;
+
+    /// Puts the next messages into `dump`, and says whether any are left.
+    fn dumpit(
+        family: &F,
+        info: &Info<'_>,
+        cursor: &mut Self::Cursor,
+        dump: &mut DumpSkb<'_>,
+    ) -> Result<Dumped>;
+}
+
+/// What a [`Dump::dumpit`] call left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dumped {
+    /// The buffer is full; the next call goes on.
+    More,
+    /// Nothing is left (the buffer may hold the last messages).
+    Done,
+}
+
+/// An operation (`struct genl_ops`) of family `F`.
+#[repr(transparent)]
+pub(crate) struct Op<F: Family>(bindings::genl_ops, PhantomData<F>);
+
+// SAFETY: `genl_ops` only holds function pointers, integers and a pointer to
+// a `'static` immutable policy.
 unsafe impl<F: Family> Sync for Op<F> {}
+
+/// The netlink callback's `ctx`, where a dump keeps its cursor.
+type CbCtx = bindings::netlink_callback__bindgen_ty_1;
 
 impl<F: Family> Op<F> {
     /// Command `cmd`, handled by `C`, allowed to callers with `perm`.
     pub(crate) const fn new<C: Command<F>>(cmd: u8, perm: Perm) -> Self {
         Self(
-            bindings::genl_small_ops {
+            bindings::genl_ops {
                 doit: Some(doit_callback::<F, C>),
+                start: None,
                 dumpit: None,
+                done: None,
+                // The family's.
+                policy: core::ptr::null(),
+                maxattr: 0,
                 cmd,
                 internal_flags: 0,
                 flags: match perm {
@@ -191,6 +237,28 @@ impl<F: Family> Op<F> {
             },
             PhantomData,
         )
+    }
+
+    /// The operation, with `D` answering its dump requests.
+    pub(crate) const fn dump<D: Dump<F>>(mut self) -> Self {
+        const {
+            assert!(core::mem::size_of::<D::Cursor>() <= core::mem::size_of::<CbCtx>());
+            assert!(core::mem::align_of::<D::Cursor>() <= core::mem::align_of::<CbCtx>());
+        }
+        self.0.start = Some(start_callback::<F, D>);
+        self.0.dumpit = Some(dumpit_callback::<F, D>);
+        self.0.done = Some(done_callback::<F, D>);
+        self
+    }
+
+    /// The operation, with a policy of its own instead of the family's
+    /// (indexed by the same attribute numbers: [`Info::attr`] bounds them
+    /// by the family's).
+    pub(crate) const fn policy(mut self, policy: &'static [AttrPolicy]) -> Self {
+        assert!(policy.len() == F::POLICY.len());
+        self.0.policy = policy.as_ptr().cast::<bindings::nla_policy>();
+        self.0.maxattr = (policy.len() - 1) as u32;
+        self
     }
 }
 
@@ -259,60 +327,26 @@ impl<'a> Info<'a> {
     }
 }
 
-/// A reply message being built.
-///
-/// # Invariants
-///
-/// `skb` is an skb allocated by `genlmsg_new` and owned by this value, with a
-/// genl header at `hdr`.
-pub(crate) struct Reply {
-    skb: NonNull<bindings::sk_buff>,
-    hdr: NonNull<c_void>,
-}
-
-fn emsgsize() -> Error {
+/// `EMSGSIZE`: a message does not fit (6.12's kernel crate has no constant
+/// for it).
+pub(crate) fn emsgsize() -> Error {
     Error::from_errno(-(bindings::EMSGSIZE as c_int))
 }
 
-impl Reply {
-    /// Starts a reply to `info` with command `cmd`, of up to a page.
-    pub(crate) fn new(info: &Info<'_>, cmd: u8) -> Result<Self> {
-        Self::start(info, cmd, None)
-    }
+/// The attributes of a message being built.
+///
+/// # Invariants
+///
+/// `skb` is a valid netlink message buffer with a message open at its end,
+/// which nobody else changes while the `Attrs` exists.
+pub(crate) struct Attrs {
+    skb: NonNull<bindings::sk_buff>,
+}
 
-    /// Starts a reply of up to `payload` bytes (the receiver's buffer must
-    /// hold it: 32 KiB is what libraries such as neli read by default).
-    pub(crate) fn with_size(info: &Info<'_>, cmd: u8, payload: usize) -> Result<Self> {
-        Self::start(info, cmd, Some(payload))
-    }
-
-    fn start(info: &Info<'_>, cmd: u8, payload: Option<usize>) -> Result<Self> {
-        // SAFETY: plain allocations.
-        let skb = NonNull::new(unsafe {
-            match payload {
-                None => bindings::baton_genlmsg_new(),
-                Some(n) => bindings::baton_genlmsg_new_size(n),
-            }
-        })
-        .ok_or(ENOMEM)?;
-        // SAFETY: `skb` is a fresh message; `info` and its family are valid.
-        let hdr = unsafe {
-            let raw = info.raw.as_ptr();
-            bindings::baton_genlmsg_put_reply(skb.as_ptr(), raw, (*raw).family, cmd)
-        };
-        match NonNull::new(hdr) {
-            // INVARIANT: `skb` from genlmsg_new, header put.
-            Some(hdr) => Ok(Self { skb, hdr }),
-            None => {
-                // SAFETY: `skb` is ours and not used again.
-                unsafe { bindings::baton_nlmsg_free(skb.as_ptr()) };
-                Err(emsgsize())
-            }
-        }
-    }
-
+impl Attrs {
     fn put(&mut self, id: u16, data: &[u8]) -> Result {
-        // SAFETY: `skb` is a valid message we own; `data` is valid for reads.
+        // SAFETY: `skb` is a valid message buffer (type invariant); `data` is
+        // valid for reads.
         let ret = unsafe {
             bindings::nla_put(
                 self.skb.as_ptr(),
@@ -371,7 +405,7 @@ impl Reply {
     pub(crate) fn put_string(&mut self, id: u16, value: &[u8]) -> Result {
         let len = value.len().checked_add(1).ok_or_else(emsgsize)?;
         let len = c_int::try_from(len).map_err(|_| emsgsize())?;
-        // SAFETY: `skb` is a valid message we own; `nla_reserve` returns
+        // SAFETY: `skb` is a valid message buffer; `nla_reserve` returns
         // room for `len` payload bytes, which we fill completely.
         let nla = unsafe { bindings::nla_reserve(self.skb.as_ptr(), c_int::from(id), len) };
         if nla.is_null() {
@@ -393,7 +427,7 @@ impl Reply {
 
     /// Adds a nested attribute whose contents `f` puts.
     pub(crate) fn nest(&mut self, id: u16, f: impl FnOnce(&mut Self) -> Result) -> Result {
-        // SAFETY: `skb` is a valid message we own.
+        // SAFETY: `skb` is a valid message buffer.
         let start = unsafe { bindings::baton_nla_nest_start(self.skb.as_ptr(), c_int::from(id)) };
         if start.is_null() {
             return Err(emsgsize());
@@ -409,24 +443,189 @@ impl Reply {
         }
         res
     }
+}
+
+/// A reply message being built; its attributes are put through
+/// [`Attrs`] (`Deref`).
+///
+/// # Invariants
+///
+/// `attrs.skb` is an skb allocated by `genlmsg_new` and owned by this
+/// value, with a genl header at `hdr`.
+pub(crate) struct Reply {
+    attrs: Attrs,
+    hdr: NonNull<c_void>,
+}
+
+impl Reply {
+    /// Starts a reply to `info` with command `cmd`, of up to a page.
+    pub(crate) fn new(info: &Info<'_>, cmd: u8) -> Result<Self> {
+        Self::start(info, cmd, None)
+    }
+
+    /// Starts a reply of up to `payload` bytes (the receiver's buffer must
+    /// hold it: 32 KiB is what libraries such as neli read by default).
+    pub(crate) fn with_size(info: &Info<'_>, cmd: u8, payload: usize) -> Result<Self> {
+        Self::start(info, cmd, Some(payload))
+    }
+
+    fn start(info: &Info<'_>, cmd: u8, payload: Option<usize>) -> Result<Self> {
+        // SAFETY: plain allocations.
+        let skb = NonNull::new(unsafe {
+            match payload {
+                None => bindings::baton_genlmsg_new(),
+                Some(n) => bindings::baton_genlmsg_new_size(n),
+            }
+        })
+        .ok_or(ENOMEM)?;
+        // SAFETY: `skb` is a fresh message; `info` and its family are valid.
+        let hdr = unsafe {
+            let raw = info.raw.as_ptr();
+            bindings::baton_genlmsg_put_reply(skb.as_ptr(), raw, (*raw).family, cmd)
+        };
+        match NonNull::new(hdr) {
+            // INVARIANT: `skb` from genlmsg_new, header put; the message is
+            // open at its end.
+            Some(hdr) => Ok(Self {
+                attrs: Attrs { skb },
+                hdr,
+            }),
+            None => {
+                // SAFETY: `skb` is ours and not used again.
+                unsafe { bindings::baton_nlmsg_free(skb.as_ptr()) };
+                Err(emsgsize())
+            }
+        }
+    }
 
     /// Sends the reply to the requester.
     pub(crate) fn send(self, info: &Info<'_>) -> Result {
         let this = core::mem::ManuallyDrop::new(self);
+        let skb = this.attrs.skb.as_ptr();
         // SAFETY: we own `skb` (consumed here: `genlmsg_reply` frees it on
         // every path) and `hdr` is its genl header; `info` is valid.
         let ret = unsafe {
-            bindings::baton_genlmsg_end(this.skb.as_ptr(), this.hdr.as_ptr());
-            bindings::baton_genlmsg_reply(this.skb.as_ptr(), info.raw.as_ptr())
+            bindings::baton_genlmsg_end(skb, this.hdr.as_ptr());
+            bindings::baton_genlmsg_reply(skb, info.raw.as_ptr())
         };
         kernel::error::to_result(ret)
+    }
+}
+
+impl core::ops::Deref for Reply {
+    type Target = Attrs;
+
+    fn deref(&self) -> &Attrs {
+        &self.attrs
+    }
+}
+
+impl core::ops::DerefMut for Reply {
+    fn deref_mut(&mut self) -> &mut Attrs {
+        &mut self.attrs
     }
 }
 
 impl Drop for Reply {
     fn drop(&mut self) {
         // SAFETY: we own `skb` (type invariant) and it was not sent.
-        unsafe { bindings::baton_nlmsg_free(self.skb.as_ptr()) };
+        unsafe { bindings::baton_nlmsg_free(self.attrs.skb.as_ptr()) };
+    }
+}
+
+/// The message buffer of one [`Dump::dumpit`] call: each message is a
+/// multipart one (`NLM_F_MULTI`) answering the dump request.
+///
+/// # Invariants
+///
+/// `skb` and `cb` are the buffer and the callback that genetlink passed to
+/// the running `dumpit` call of an operation with a [`Dump`], valid for
+/// `'a`; `cb->data` is genetlink's `genl_dumpit_info`.
+pub(crate) struct DumpSkb<'a> {
+    skb: NonNull<bindings::sk_buff>,
+    cb: NonNull<bindings::netlink_callback>,
+    flags: c_int,
+    _p: PhantomData<&'a mut ()>,
+}
+
+/// A place in a [`DumpSkb`] to go back to with [`DumpSkb::trim`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DumpMark {
+    len: u32,
+    prev_seq: u32,
+}
+
+impl DumpMark {
+    /// Whether the mark is at the start of the buffer (nothing before it).
+    pub(crate) fn is_start(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl DumpSkb<'_> {
+    /// The generation of what the messages show (never 0). A message put
+    /// after it changed, or the final `NLMSG_DONE`, carries
+    /// `NLM_F_DUMP_INTR` (`nl_dump_check_consistent` with `cb->seq`): the
+    /// receiver knows the dump may be inconsistent.
+    pub(crate) fn set_generation(&mut self, generation: u32) {
+        // SAFETY: `cb` is valid and ours during the call (type invariant).
+        unsafe { (*self.cb.as_ptr()).seq = generation };
+    }
+
+    /// The messages also carry `NLM_F_DUMP_FILTERED`: the request's filter
+    /// was applied.
+    pub(crate) fn set_filtered(&mut self) {
+        self.flags |= bindings::NLM_F_DUMP_FILTERED as c_int;
+    }
+
+    /// Adds a message of command `cmd` whose attributes `f` puts; if they
+    /// do not fit, nothing is added and the error is `EMSGSIZE`.
+    pub(crate) fn message(&mut self, cmd: u8, f: impl FnOnce(&mut Attrs) -> Result) -> Result {
+        let (skb, cb) = (self.skb.as_ptr(), self.cb.as_ptr());
+        // SAFETY: `skb` and `cb` are valid (type invariant); genetlink set
+        // up the dump info that the helper reads.
+        let hdr = unsafe { bindings::baton_genlmsg_put_dump(skb, cb, self.flags, cmd) };
+        if hdr.is_null() {
+            return Err(emsgsize());
+        }
+        // INVARIANT: the message just put is open at the end of `skb`.
+        let mut attrs = Attrs { skb: self.skb };
+        let res = f(&mut attrs);
+        // SAFETY: `hdr` is the header of the last message of `skb`.
+        unsafe {
+            match res {
+                Ok(()) => {
+                    // Checked once the message stays, so that a cancelled
+                    // one cannot take the flag with it.
+                    bindings::baton_genl_dump_check_consistent(cb, hdr);
+                    bindings::baton_genlmsg_end(skb, hdr);
+                }
+                Err(_) => bindings::baton_genlmsg_cancel(skb, hdr),
+            }
+        }
+        res
+    }
+
+    /// Where the buffer is now.
+    pub(crate) fn mark(&self) -> DumpMark {
+        // SAFETY: `skb` and `cb` are valid (type invariant).
+        unsafe {
+            DumpMark {
+                len: (*self.skb.as_ptr()).len,
+                prev_seq: (*self.cb.as_ptr()).prev_seq,
+            }
+        }
+    }
+
+    /// Removes the messages added after `mark` (a mark of this call), and
+    /// what their consistency check noted.
+    pub(crate) fn trim(&mut self, mark: DumpMark) {
+        // SAFETY: `skb` and `cb` are valid; messages are whole from `mark`
+        // on, so trimming there leaves whole messages.
+        unsafe {
+            bindings::skb_trim(self.skb.as_ptr(), mark.len);
+            (*self.cb.as_ptr()).prev_seq = mark.prev_seq;
+        }
     }
 }
 
@@ -461,8 +660,8 @@ impl<F: Family> Registration<F> {
             version: u32::from(F::VERSION),
             maxattr: F::POLICY.len().checked_sub(1).ok_or(EINVAL)? as u32,
             policy: F::POLICY.as_ptr().cast(),
-            small_ops: F::OPS.as_ptr().cast(),
-            n_small_ops: u8::try_from(F::OPS.len()).map_err(|_| EINVAL)?,
+            ops: F::OPS.as_ptr().cast(),
+            n_ops: u8::try_from(F::OPS.len()).map_err(|_| EINVAL)?,
             module: module.as_ptr().cast(),
             ..Default::default()
         };
@@ -523,4 +722,113 @@ unsafe extern "C" fn doit_callback<F: Family, C: Command<F>>(
         C::doit(family, &info)?;
         Ok(0)
     })
+}
+
+/// The family data and the request of a dump's callback.
+///
+/// # Safety
+///
+/// `cb` is a callback that genetlink passes to `start`, `dumpit` or `done`
+/// of an operation of a family registered by [`Registration<F>`], after its
+/// own start set up `cb->data`; the results are used only during the call.
+unsafe fn dump_parts<'a, F: Family>(cb: *mut bindings::netlink_callback) -> (&'a F, Info<'a>) {
+    // SAFETY: `cb->data` is genetlink's dump info (the caller's contract),
+    // whose `info` stays valid until `done`; its family is the first field
+    // of an `Inner<F>`, registered as long as the module is loaded, which
+    // a running dump holds (netlink takes a reference on `cb->module`).
+    unsafe {
+        let info = bindings::baton_genl_info_dump(cb).cast_mut();
+        let inner = (*info).family.cast::<Inner<F>>();
+        (
+            &(*inner).data,
+            Info {
+                raw: NonNull::new_unchecked(info),
+                _p: PhantomData,
+            },
+        )
+    }
+}
+
+/// Where a dump's cursor lives: the callback's `ctx`.
+///
+/// # Safety
+///
+/// `cb` is a valid netlink callback.
+unsafe fn cursor_ptr<C>(cb: *mut bindings::netlink_callback) -> *mut C {
+    // SAFETY: `cb` is valid; the address of a field, no read.
+    unsafe { core::ptr::addr_of_mut!((*cb).__bindgen_anon_1).cast::<C>() }
+}
+
+/// `start` of an operation with a [`Dump`]: makes the cursor.
+///
+/// # Safety
+///
+/// Called only by genetlink, for a family registered by [`Registration<F>`]
+/// with `D` as the dump of the operation.
+unsafe extern "C" fn start_callback<F: Family, D: Dump<F>>(
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: genetlink's start ran before ours (the callback contract).
+        let (family, info) = unsafe { dump_parts::<F>(cb) };
+        let cursor = D::start(family, &info)?;
+        // SAFETY: `ctx` is ours from now until `done`, which genetlink calls
+        // once a start succeeded; `Op::dump` checked that the cursor fits it
+        // and its alignment. Nothing was there to drop (the core zeroes it).
+        unsafe { cursor_ptr::<D::Cursor>(cb).write(cursor) };
+        Ok(0)
+    })
+}
+
+/// `dumpit` of an operation with a [`Dump`]: one buffer.
+///
+/// # Safety
+///
+/// As for [`start_callback`], after it succeeded and before `done`.
+unsafe extern "C" fn dumpit_callback<F: Family, D: Dump<F>>(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: as in `start_callback`.
+        let (family, info) = unsafe { dump_parts::<F>(cb) };
+        // SAFETY: written by `start_callback`; only this call uses it (the
+        // core runs one call of a dump at a time, under its mutex).
+        let cursor = unsafe { &mut *cursor_ptr::<D::Cursor>(cb) };
+        let mut dump = DumpSkb {
+            // SAFETY: the core passes a valid buffer. INVARIANT: `skb` and
+            // `cb` of this call.
+            skb: unsafe { NonNull::new_unchecked(skb) },
+            // SAFETY: as above.
+            cb: unsafe { NonNull::new_unchecked(cb) },
+            flags: bindings::NLM_F_MULTI as c_int,
+            _p: PhantomData,
+        };
+        match D::dumpit(family, &info, cursor, &mut dump)? {
+            Dumped::Done => Ok(0),
+            Dumped::More => {
+                let len = dump.mark().len;
+                // More to come but not one message fits an empty buffer:
+                // an error, or the dump would end here.
+                if len == 0 {
+                    return Err(emsgsize());
+                }
+                Ok(c_int::try_from(len).unwrap_or(c_int::MAX))
+            }
+        }
+    })
+}
+
+/// `done` of an operation with a [`Dump`]: drops the cursor.
+///
+/// # Safety
+///
+/// As for [`dumpit_callback`]; called once, and no dump call follows.
+unsafe extern "C" fn done_callback<F: Family, D: Dump<F>>(
+    cb: *mut bindings::netlink_callback,
+) -> c_int {
+    // SAFETY: `start_callback` wrote the cursor (the core calls `done` only
+    // after a successful start) and nothing uses it after this.
+    unsafe { core::ptr::drop_in_place(cursor_ptr::<D::Cursor>(cb)) };
+    0
 }

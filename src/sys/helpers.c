@@ -107,6 +107,31 @@ void baton_nlmsg_free(struct sk_buff *skb)
 	nlmsg_free(skb);
 }
 
+const struct genl_info *baton_genl_info_dump(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb);
+}
+
+/* A message of a dump, addressed as the answer to the dump's request. */
+void *baton_genlmsg_put_dump(struct sk_buff *skb, struct netlink_callback *cb,
+			     int flags, u8 cmd)
+{
+	const struct genl_info *info = genl_info_dump(cb);
+
+	return genlmsg_put(skb, info->snd_portid, info->snd_seq, info->family,
+			   flags, cmd);
+}
+
+void baton_genl_dump_check_consistent(struct netlink_callback *cb, void *hdr)
+{
+	genl_dump_check_consistent(cb, hdr);
+}
+
+void baton_genlmsg_cancel(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_cancel(skb, hdr);
+}
+
 void baton_extack_set(struct netlink_ext_ack *extack, const char *msg,
 		      const struct nlattr *attr)
 {

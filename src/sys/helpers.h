@@ -14,6 +14,7 @@ struct sk_buff;
 struct genl_info;
 struct genl_family;
 struct netlink_ext_ack;
+struct netlink_callback;
 struct nlattr;
 struct socket;
 struct task_struct;
@@ -36,6 +37,11 @@ void *baton_genlmsg_put_reply(struct sk_buff *skb, struct genl_info *info,
 void baton_genlmsg_end(struct sk_buff *skb, void *hdr);
 int baton_genlmsg_reply(struct sk_buff *skb, struct genl_info *info);
 void baton_nlmsg_free(struct sk_buff *skb);
+const struct genl_info *baton_genl_info_dump(struct netlink_callback *cb);
+void *baton_genlmsg_put_dump(struct sk_buff *skb, struct netlink_callback *cb,
+			     int flags, u8 cmd);
+void baton_genl_dump_check_consistent(struct netlink_callback *cb, void *hdr);
+void baton_genlmsg_cancel(struct sk_buff *skb, void *hdr);
 void baton_extack_set(struct netlink_ext_ack *extack, const char *msg,
 		      const struct nlattr *attr);
 struct nlattr *baton_nla_nest_start(struct sk_buff *skb, int type);

@@ -15,7 +15,12 @@ use super::{
     bhlock::{new_bh_spinlock, BhSpinLock},
     bindings,
 };
-use core::{marker::PhantomData, ops::Range, ptr::NonNull};
+use core::{
+    marker::PhantomData,
+    ops::Range,
+    ptr::NonNull,
+    sync::atomic::{AtomicU32, Ordering},
+};
 use kernel::{alloc::KVVec, prelude::*, types::Opaque};
 
 /// A value with a key that selects its bucket and identifies it.
@@ -74,6 +79,8 @@ pub(crate) struct RcuHash<T: Keyed> {
     buckets: KVVec<Opaque<bindings::hlist_head>>,
     /// Writer lock; holds the number of entries (for the `max` check).
     writer: Pin<KBox<BhSpinLock<usize>>>,
+    /// Changed (under the writer lock) by every insert and removal.
+    generation: AtomicU32,
     _owns: PhantomData<T>,
 }
 
@@ -130,8 +137,22 @@ impl<T: Keyed> RcuHash<T> {
         Ok(Self {
             buckets: v,
             writer,
+            generation: AtomicU32::new(1),
             _owns: PhantomData,
         })
+    }
+
+    /// A counter that changes with every insert and removal, never 0. A
+    /// walk that reads it first sees every change made before it.
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Notes a change just made; the caller holds the writer lock.
+    fn changed(&self) {
+        let g = self.generation.load(Ordering::Relaxed).wrapping_add(1);
+        self.generation
+            .store(if g == 0 { 1 } else { g }, Ordering::Release);
     }
 
     /// Number of buckets.
@@ -235,6 +256,7 @@ impl<T: Keyed> RcuHash<T> {
         // owned by the table from now on.
         unsafe { bindings::baton_hlist_add_head_rcu((*raw).link.get(), head) };
         *count = count.saturating_add(1);
+        self.changed();
         Ok(())
     }
 
@@ -280,6 +302,7 @@ impl<T: Keyed> RcuHash<T> {
                     // the grace period below.
                     unsafe { bindings::baton_hlist_del_rcu((*node.as_ptr()).link.get()) };
                     *count = count.saturating_sub(1);
+                    self.changed();
                 }
                 b += 1;
             }
@@ -300,6 +323,19 @@ impl<T: Keyed> RcuHash<T> {
             removed: n,
             next: b,
         }
+    }
+
+    /// Calls `f` on the entries of bucket `bucket` (an index, see
+    /// [`RcuHash::bucket`]) in order, newest first, under RCU, until it
+    /// returns `false` (`f` must not sleep). An entry inserted or removed
+    /// meanwhile may or may not be seen; no entry is seen twice.
+    pub(crate) fn walk_bucket(&self, bucket: usize, mut f: impl FnMut(&T) -> bool) {
+        let Some(head) = self.buckets.get(bucket) else {
+            return;
+        };
+        let _rcu = ReadGuard::new();
+        // SAFETY: the RCU read lock is held.
+        let _ = unsafe { self.find(head.get(), &mut |v| !f(v)) };
     }
 
     /// Calls `f` on every entry under RCU (`f` must not sleep).

@@ -6,8 +6,8 @@
 # family from Documentation/netlink/specs/baton.yaml alone, after validating
 # the spec against the tree's genetlink schema. Covers every command, the
 # policy (range check, read-only attributes, nested attributes), handler
-# extack messages, and the peer commands (nested request, multi-attr nested
-# reply with an enum and an IPv4 address).
+# extack messages, the peer commands (nested request, multi-attr nested
+# reply with an enum and an IPv4 address), and conn-get's dump and filter.
 #
 # guests: 1
 # memory: 512M
@@ -113,5 +113,17 @@ ynl_err 22 "rule needs a host or a path" --do rule-add --json "{\"service\": {\"
 ynl_err 34 "rule index out of range" --do rule-del --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"rule\": {\"index\": 3}}"
 check_eq "stats-get active" "$(ynl --do stats-get | jq -r '.stats.active')" 0
 check_eq "conn-get total" "$(ynl --do conn-get | jq -r '."conn-total"')" 0
+# conn-get as a dump, with a filter (its own policy): connections are in the
+# conn-dump scenario; here the policy and an empty table.
+check_eq "conn-get dump" "$(ynl --dump conn-get | jq -c .)" '[]'
+check_eq "conn-get dump, filtered" \
+	"$(ynl --dump conn-get --json "{\"conn\": {\"vip-addr\": $vip_int, \"vip-port\": 80, \"state\": \"forwarding\"}}" | jq -c .)" '[]'
+check_eq "conn-get do, filtered" \
+	"$(ynl --do conn-get --json '{"conn": {"role": "back", "peer": 2}}' | jq -c .)" '{"conn-total":0}'
+ynl_err 34 "integer out of range" --dump conn-get --json '{"conn": {"state": 4}}'
+ynl_err 34 "integer out of range" --dump conn-get --json '{"conn": {"vip-port": 0}}'
+ynl_err 22 "conn filter: only role, state, client, vip, backend and peer" --dump conn-get --json '{"conn": {"id": 1}}'
+ynl_err 22 "'.conn'" --do config-set --json '{"conn": {"state": 1}}'
+ynl_err 95 "" --dump stats-get
 baton_unload
 log "all checks passed"

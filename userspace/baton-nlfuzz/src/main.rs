@@ -14,8 +14,9 @@
 //! * byte mutations of well-formed requests (the netlink header stays
 //!   consistent, so that the kernel must answer).
 //!
-//! Every request carries `NLM_F_ACK`; some also carry `NLM_F_DUMP` (which
-//! the family answers with an error, as it has no dumps).
+//! Every request carries `NLM_F_ACK`; some also carry `NLM_F_DUMP`: a dump
+//! ends with `NLMSG_DONE` (its error code is the answer), or is refused
+//! with an error (commands without a dump, a bad filter).
 
 use std::{
     collections::BTreeMap,
@@ -23,7 +24,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use baton_proto::uapi::{attr, backend_attr, cmd, peer_attr, rule_attr, service_attr};
+use baton_proto::uapi::{attr, backend_attr, cmd, conn_attr, peer_attr, rule_attr, service_attr};
 use clap::Parser;
 use neli::{
     consts::{nl::NlmF, socket::NlFamily},
@@ -249,6 +250,27 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
             }
             attrs.push(nest(attr::RULE, &r));
         }
+        cmd::CONN_GET if g.chance(50) => {
+            // A filter: any of its fields, sometimes a reply-only one or
+            // an out-of-range role or state.
+            let mut f = Vec::new();
+            for _ in 0..g.below(4) {
+                let ty = 1 + g.below(u32::from(conn_attr::MAX)) as u16;
+                let payload = match ty {
+                    conn_attr::ROLE | conn_attr::STATE => vec![g.below(5) as u8],
+                    conn_attr::CLIENT_ADDR | conn_attr::VIP_ADDR | conn_attr::BACKEND_ADDR => {
+                        g.addr().to_vec()
+                    }
+                    conn_attr::CLIENT_PORT | conn_attr::VIP_PORT | conn_attr::BACKEND_PORT => {
+                        g.u16().to_ne_bytes().to_vec()
+                    }
+                    conn_attr::PEER => g.below(4).to_ne_bytes().to_vec(),
+                    _ => g.bytes(8),
+                };
+                f.push(nla(ty, &payload));
+            }
+            attrs.push(nest(attr::CONN, &f));
+        }
         _ => {}
     }
     attrs.concat()
@@ -333,8 +355,9 @@ fn request(g: &mut Gen, family: u16, seq: u32) -> (u8, bool, Vec<u8>) {
     (c, !dump && reserved == 0, msg)
 }
 
-/// Reads until the answer to `seq` (an NLMSG_ERROR, 0 for an ACK) or the
-/// deadline. A reply before the ACK must be a baton message.
+/// Reads until the answer to `seq` (an NLMSG_ERROR, 0 for an ACK, or the
+/// NLMSG_DONE that ends a dump with its error code) or the deadline. A
+/// reply before it must be a baton message.
 fn answer(sock: &NlSocket, seq: u32, family: u16, buf: &mut [u8]) -> Result<i32, String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -360,10 +383,9 @@ fn answer(sock: &NlSocket, seq: u32, family: u16, buf: &mut [u8]) -> Result<i32,
             }
             if rseq == seq {
                 match ty {
-                    NLMSG_ERROR if len >= 20 => {
+                    NLMSG_ERROR | NLMSG_DONE if len >= 20 => {
                         return Ok(i32::from_ne_bytes(h[16..20].try_into().unwrap()));
                     }
-                    NLMSG_DONE => {}
                     t if t == family => {}
                     t => return Err(format!("request {seq}: unexpected message type {t}")),
                 }

@@ -8,12 +8,14 @@
 use baton_proto::csum;
 use baton_proto::ctrl::{reason, Endpoint};
 use baton_proto::flow::{
-    stamp, Answer, Flow, Key, Phase, Role, Verdict, CLOSE_LINGER_MS, FRONT_FIN_IDLE_MS,
+    stamp, Answer, Filter, FilterError, Flow, Key, Phase, Role, Verdict, CLOSE_LINGER_MS,
+    FRONT_FIN_IDLE_MS,
 };
 use baton_proto::packet::{
     build, flags, opt, parse, tcp_checksum, BuildOptions, CsumMode, Segment, TcpPacket, IPPROTO_TCP,
 };
 use baton_proto::seq::Translation;
+use baton_proto::uapi::{conn_attr, conn_role, conn_state};
 use proptest::{collection::vec, option, prelude::*};
 
 mod common;
@@ -1570,4 +1572,111 @@ proptest! {
         prop_assert_eq!(b.fin_server, fl & flags::FIN != 0);
         prop_assert!(!b.fin_client);
     }
+}
+
+// ---------------------------------------------------------------------------
+// The conn-get filter.
+
+/// A `conn` nest's payload: attributes as `nla_put` lays them out.
+fn nest(attrs: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (ty, p) in attrs {
+        out.extend_from_slice(&(4 + p.len() as u16).to_ne_bytes());
+        out.extend_from_slice(&ty.to_ne_bytes());
+        out.extend_from_slice(p);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
+    out
+}
+
+fn filter(attrs: &[(u16, &[u8])]) -> Filter {
+    Filter::parse(&nest(attrs)).unwrap()
+}
+
+#[test]
+fn empty_filter_selects_everything() {
+    let f = filter(&[]);
+    assert!(f.is_empty());
+    assert!(f.matches(&front(Phase::Forwarding)));
+    assert!(f.matches(&back(Phase::Established)));
+}
+
+#[test]
+fn filter_fields_and_together() {
+    let fwd = front(Phase::Forwarding);
+    let est = back(Phase::Established);
+    let port = VIP.port.to_ne_bytes();
+    let be_port = BACKEND.port.to_ne_bytes();
+    let service = filter(&[
+        (conn_attr::VIP_ADDR, &VIP.addr),
+        (conn_attr::VIP_PORT, &port),
+    ]);
+    assert!(!service.is_empty());
+    assert!(service.matches(&fwd) && service.matches(&est));
+    let other_port = (VIP.port + 1).to_ne_bytes();
+    let other = filter(&[
+        (conn_attr::VIP_ADDR, &VIP.addr),
+        (conn_attr::VIP_PORT, &other_port),
+    ]);
+    assert!(!other.matches(&fwd));
+    // An address alone matches any port.
+    assert!(filter(&[(conn_attr::VIP_ADDR, &VIP.addr)]).matches(&fwd));
+    assert!(!filter(&[(conn_attr::VIP_ADDR, &[192, 0, 2, 11])]).matches(&fwd));
+    let backend = filter(&[
+        (conn_attr::BACKEND_ADDR, &BACKEND.addr),
+        (conn_attr::BACKEND_PORT, &be_port),
+    ]);
+    assert!(backend.matches(&fwd));
+    let client = filter(&[(conn_attr::CLIENT_PORT, &CLIENT.port.to_ne_bytes())]);
+    assert!(client.matches(&fwd));
+    let state = filter(&[(conn_attr::STATE, &[conn_state::FORWARDING])]);
+    assert!(state.matches(&fwd) && !state.matches(&est));
+    let role = filter(&[(conn_attr::ROLE, &[conn_role::BACK])]);
+    assert!(!role.matches(&fwd) && role.matches(&est));
+    let peer = |p: u32| filter(&[(conn_attr::PEER, &p.to_ne_bytes())]);
+    assert!(peer(fwd.peer).matches(&fwd));
+    assert!(!peer(fwd.peer + 1).matches(&fwd));
+    // Every field must hold.
+    let both = filter(&[
+        (conn_attr::STATE, &[conn_state::FORWARDING]),
+        (conn_attr::ROLE, &[conn_role::BACK]),
+    ]);
+    assert!(!both.matches(&fwd) && !both.matches(&est));
+}
+
+#[test]
+fn filter_errors() {
+    let err = |attrs: &[(u16, &[u8])]| Filter::parse(&nest(attrs)).unwrap_err();
+    assert_eq!(
+        err(&[(conn_attr::VIP_ADDR, &[1, 2, 3])]),
+        FilterError::Malformed
+    );
+    assert_eq!(err(&[(conn_attr::VIP_PORT, &[1])]), FilterError::Malformed);
+    assert_eq!(err(&[(conn_attr::STATE, &[4])]), FilterError::BadValue);
+    assert_eq!(err(&[(conn_attr::ROLE, &[2])]), FilterError::BadValue);
+    for ty in [
+        conn_attr::ID,
+        conn_attr::AGE_MS,
+        conn_attr::IDLE_MS,
+        conn_attr::PACKETS,
+        conn_attr::BYTES,
+        conn_attr::PAD,
+        0,
+        99,
+    ] {
+        assert_eq!(err(&[(ty, &[0; 8])]), FilterError::NotAFilter, "{ty}");
+    }
+    assert!(!FilterError::NotAFilter.message().is_empty());
+}
+
+#[test]
+fn phase_and_role_numbers_round_trip() {
+    for p in Phase::ALL {
+        assert_eq!(Phase::from_uapi(p.uapi()), Some(p));
+    }
+    for r in [Role::Front, Role::Back] {
+        assert_eq!(Role::from_uapi(r.uapi()), Some(r));
+    }
+    assert_eq!(Phase::from_uapi(4), None);
+    assert_eq!(Role::from_uapi(2), None);
 }

@@ -7,6 +7,7 @@ use std::{ffi::OsString, fmt, net::Ipv4Addr};
 
 use baton_proto::{
     config::{self, ConfigUpdate, TimeoutRange},
+    flow::{Phase, Role},
     rules::{self, HostName, PathPrefix},
     service::Scheduler,
 };
@@ -155,9 +156,80 @@ enum RuleCommand {
 
 #[derive(Debug, Subcommand)]
 enum ConnCommand {
-    /// List the connections (like ipvsadm -Lc)
+    /// List the connections (like ipvsadm -Lc): [service VIP:PORT] [backend ADDR:PORT]
+    /// [peer NODE-ID|local] [state STATE] [role front|back] [client ADDR[:PORT]]
     #[command(visible_alias = "show")]
-    List,
+    List {
+        /// Only those of: service VIP:PORT, backend ADDR:PORT, peer NODE-ID (local or 0: this
+        /// node), state handoff|forwarding|replaying|established, role front|back, client
+        /// ADDR[:PORT]
+        #[arg(value_name = "KEY VALUE")]
+        filters: Vec<String>,
+    },
+}
+
+/// Which connections `conn list` shows: those whose fields equal each one
+/// given (the kernel filters them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnFilter {
+    /// The service (VIP and port).
+    pub service: Option<(Ipv4Addr, u16)>,
+    /// The back-end server.
+    pub backend: Option<(Ipv4Addr, u16)>,
+    /// The other node (0: this node).
+    pub peer: Option<u32>,
+    /// The state.
+    pub state: Option<Phase>,
+    /// The role.
+    pub role: Option<Role>,
+    /// The client's address, and port if given.
+    pub client: Option<(Ipv4Addr, Option<u16>)>,
+}
+
+impl ConnFilter {
+    /// Whether it selects every connection.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+fn conn_filter(words: &[String]) -> Result<ConnFilter, String> {
+    let mut f = ConnFilter::default();
+    let keys = ["service", "backend", "peer", "state", "role", "client"];
+    for (k, v) in parse_options(words, &keys)? {
+        let bad = |e: String| format!("{k} '{v}': {e}");
+        match k {
+            "service" => f.service = Some(parse_endpoint(v).map_err(bad)?),
+            "backend" => f.backend = Some(parse_endpoint(v).map_err(bad)?),
+            "client" => f.client = Some(parse_peer_addr(v).map_err(bad)?),
+            "peer" => {
+                f.peer = Some(match v {
+                    "local" => 0,
+                    _ => parse_decimal(v).ok_or_else(|| {
+                        bad("expected a node id (0 to 4294967295) or local".into())
+                    })?,
+                })
+            }
+            "state" => {
+                f.state = Some(
+                    Phase::ALL
+                        .into_iter()
+                        .find(|p| p.name() == v)
+                        .ok_or_else(|| {
+                            bad("expected handoff, forwarding, replaying or established".into())
+                        })?,
+                )
+            }
+            _ => {
+                f.role = Some(match v {
+                    "front" => Role::Front,
+                    "back" => Role::Back,
+                    _ => return Err(bad("expected front or back".into())),
+                })
+            }
+        }
+    }
+    Ok(f)
 }
 
 #[derive(Debug, Subcommand)]
@@ -513,8 +585,8 @@ pub enum Action {
     PeerDel(u32),
     /// `peer list`.
     PeerList,
-    /// `conn list`.
-    ConnList,
+    /// `conn list [KEY VALUE...]`.
+    ConnList(ConnFilter),
     /// `rule add`.
     RuleAdd(RuleSpec),
     /// `rule del`.
@@ -593,8 +665,8 @@ where
             PeerCommand::List => Action::PeerList,
         },
         Command::Conn {
-            command: ConnCommand::List,
-        } => Action::ConnList,
+            command: ConnCommand::List { filters },
+        } => Action::ConnList(conn_filter(&filters).map_err(|m| option_error("conn", "list", m))?),
         Command::Rule { command } => match command {
             RuleCommand::Add { vip, words } => {
                 Action::RuleAdd(rule_spec(vip, &words).map_err(|m| option_error("rule", "add", m))?)
@@ -996,8 +1068,9 @@ mod tests {
         assert_eq!(parse_ok(&["peer", "del", "2"]).action, Action::PeerDel(2));
         assert_eq!(parse_ok(&["-j", "peer", "list"]).action, Action::PeerList);
         assert_eq!(parse_ok(&["peer", "show"]).action, Action::PeerList);
-        assert_eq!(parse_ok(&["conn", "list"]).action, Action::ConnList);
-        assert_eq!(parse_ok(&["-j", "conn", "show"]).action, Action::ConnList);
+        let all = Action::ConnList(ConnFilter::default());
+        assert_eq!(parse_ok(&["conn", "list"]).action, all);
+        assert_eq!(parse_ok(&["-j", "conn", "show"]).action, all);
         assert_eq!(parse_ok(&["stats"]).action, Action::Stats);
         assert_eq!(parse_ok(&["rule", "list"]).action, Action::RuleList(None));
         assert_eq!(
@@ -1083,6 +1156,70 @@ mod tests {
             parse_err(&["peer", "add", "2"]).kind(),
             ErrorKind::MissingRequiredArgument
         );
+    }
+
+    #[test]
+    fn conn_list_filters() {
+        let f = |words: &[&str]| {
+            let mut argv = vec!["conn", "list"];
+            argv.extend_from_slice(words);
+            match parse_ok(&argv).action {
+                Action::ConnList(f) => f,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(f(&[]).is_empty());
+        let all = f(&[
+            "service",
+            "198.18.1.100:80",
+            "backend",
+            "198.18.1.3:8080",
+            "peer",
+            "2",
+            "state",
+            "established",
+            "role",
+            "back",
+            "client",
+            "198.18.1.1",
+        ]);
+        assert_eq!(
+            all,
+            ConnFilter {
+                service: Some((Ipv4Addr::new(198, 18, 1, 100), 80)),
+                backend: Some((Ipv4Addr::new(198, 18, 1, 3), 8080)),
+                peer: Some(2),
+                state: Some(Phase::Established),
+                role: Some(Role::Back),
+                client: Some((Ipv4Addr::new(198, 18, 1, 1), None)),
+            }
+        );
+        assert!(!all.is_empty());
+        assert_eq!(f(&["peer", "local"]).peer, Some(0));
+        assert_eq!(f(&["peer", "0"]).peer, Some(0));
+        assert_eq!(f(&["state", "handoff"]).state, Some(Phase::Frozen));
+        assert_eq!(
+            f(&["client", "198.18.1.1:4000"]).client,
+            Some((Ipv4Addr::new(198, 18, 1, 1), Some(4000)))
+        );
+        for bad in [
+            &["service", "198.18.1.100"][..],
+            &["backend", "x:80"],
+            &["peer", "-1"],
+            &["peer", "remote"],
+            &["state", "closed"],
+            &["role", "middle"],
+            &["client", "198.18.1.1:0"],
+            &["vip", "198.18.1.100:80"],
+            &["state"],
+            &["state", "handoff", "state", "handoff"],
+        ] {
+            let mut argv = vec!["conn", "list"];
+            argv.extend_from_slice(bad);
+            let e = parse_err(&argv);
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(e.to_string().contains("batonctl conn list"), "{bad:?}: {e}");
+        }
     }
 
     fn parse_err(args: &[&str]) -> clap::Error {

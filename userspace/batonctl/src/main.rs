@@ -183,7 +183,16 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             }
             output::rules(&services, format).into_bytes()
         }
-        Action::ConnList => output::conns(&Baton::connect()?.conns()?, format).into_bytes(),
+        Action::ConnList(filter) => {
+            let conns = Baton::connect()?.conns(&filter)?;
+            if conns.interrupted {
+                eprintln!(
+                    "batonctl: warning: the connection table changed during each listing; \
+                     a connection may be shown twice or be missing"
+                );
+            }
+            output::conns(&conns, format).into_bytes()
+        }
         Action::Stats => output::stats(&Baton::connect()?.stats()?, format).into_bytes(),
     };
     Ok(out)

@@ -13,10 +13,11 @@ use std::{
 
 use baton_proto::{
     config::{decode_u16, decode_u32, Config, ConfigUpdate},
+    flow::{Phase, Role},
     service::Scheduler,
     uapi::{
-        attr, backend_attr, cmd, conn_attr, conn_role, conn_state, peer_attr, peer_state,
-        rule_attr, service_attr, stats_attr, Hook, FAMILY_VERSION,
+        attr, backend_attr, cmd, conn_attr, peer_attr, peer_state, rule_attr, service_attr,
+        stats_attr, Hook, FAMILY_VERSION,
     },
 };
 use neli::{
@@ -31,7 +32,7 @@ use neli::{
 
 use crate::{
     cli::{
-        BackendSpec, PeerSpec, RuleSpec, ServiceSpec, CTRL_PORT, HANDOFF_TIMEOUT,
+        BackendSpec, ConnFilter, PeerSpec, RuleSpec, ServiceSpec, CTRL_PORT, HANDOFF_TIMEOUT,
         HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT,
     },
     error::Error,
@@ -414,64 +415,124 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
     })
 }
 
-/// The connections in the reply to `conn-get`.
+/// The attributes of a `conn-get` request for `filter`: a `conn` nest
+/// with the fields it gives, none for every connection.
+pub fn conn_filter_attrs(filter: &ConnFilter) -> Vec<Attr> {
+    let mut inner = Vec::new();
+    if let Some(role) = filter.role {
+        inner.push((conn_attr::ROLE, vec![role.uapi()]));
+    }
+    if let Some(state) = filter.state {
+        inner.push((conn_attr::STATE, vec![state.uapi()]));
+    }
+    let mut endpoint = |(addr, port): (Ipv4Addr, Option<u16>), a, p| {
+        inner.push((a, addr.octets().to_vec()));
+        if let Some(port) = port {
+            inner.push((p, port.to_ne_bytes().to_vec()));
+        }
+    };
+    if let Some(c) = filter.client {
+        endpoint(c, conn_attr::CLIENT_ADDR, conn_attr::CLIENT_PORT);
+    }
+    if let Some((a, p)) = filter.service {
+        endpoint((a, Some(p)), conn_attr::VIP_ADDR, conn_attr::VIP_PORT);
+    }
+    if let Some((a, p)) = filter.backend {
+        endpoint(
+            (a, Some(p)),
+            conn_attr::BACKEND_ADDR,
+            conn_attr::BACKEND_PORT,
+        );
+    }
+    if let Some(peer) = filter.peer {
+        inner.push((conn_attr::PEER, peer.to_ne_bytes().to_vec()));
+    }
+    if inner.is_empty() {
+        return Vec::new();
+    }
+    vec![(attr::CONN | NESTED, nest(&inner))]
+}
+
+/// `conn-get` for the connections `filter` selects (a dump, or a plain
+/// request to a module without the dump).
+pub fn conn_get(filter: &ConnFilter) -> Result<Genl, Error> {
+    genl(cmd::CONN_GET, FAMILY_VERSION, conn_filter_attrs(filter))
+}
+
+/// The connections of a `conn-get` answer: the `conn` nests of one
+/// message (one in each message of a dump, many in a plain reply).
+pub fn parse_conn_message(reply: &Genl) -> Result<Vec<Conn>, Error> {
+    attrs(reply)
+        .into_iter()
+        .filter(|&(t, _)| t == attr::CONN)
+        .map(|(_, payload)| parse_conn(payload))
+        .collect()
+}
+
+/// The reply to a plain `conn-get` request: its connections, and how many
+/// the table holds.
 pub fn parse_conns(reply: &Genl) -> Result<Conns, Error> {
     let top = attrs(reply);
     let total = require(&top, attr::CONN_TOTAL, "conn-total")?;
     let total = decode_u32(total).ok_or_else(|| bad_length("conn-total", total))?;
-    let mut list = Vec::new();
-    for (_, payload) in top.iter().filter(|&&(t, _)| t == attr::CONN) {
-        let a = parse_attrs(payload)?;
-        let u64_of = |ty, name| {
-            let p = require(&a, ty, name)?;
-            decode_u64(p).ok_or_else(|| bad_length(name, p))
-        };
-        let addr_of = |ty, name| -> Result<Ipv4Addr, Error> {
-            let p = require(&a, ty, name)?;
-            let b: [u8; 4] = p.try_into().map_err(|_| bad_length(name, p))?;
-            Ok(b.into())
-        };
-        let port_of = |ty, name| {
-            let p = require(&a, ty, name)?;
-            decode_u16(p).ok_or_else(|| bad_length(name, p))
-        };
-        let role = require(&a, conn_attr::ROLE, "role")?;
-        let state = require(&a, conn_attr::STATE, "state")?;
-        let peer = require(&a, conn_attr::PEER, "peer")?;
-        list.push(Conn {
-            id: u64_of(conn_attr::ID, "id")?,
-            role: match role {
-                [conn_role::FRONT] => "front",
-                [conn_role::BACK] => "back",
-                _ => "unknown",
+    Ok(Conns {
+        total,
+        list: parse_conn_message(reply)?,
+        interrupted: false,
+    })
+}
+
+/// One `conn` nest.
+fn parse_conn(payload: &[u8]) -> Result<Conn, Error> {
+    let a = parse_attrs(payload)?;
+    let u64_of = |ty, name| {
+        let p = require(&a, ty, name)?;
+        decode_u64(p).ok_or_else(|| bad_length(name, p))
+    };
+    let addr_of = |ty, name| -> Result<Ipv4Addr, Error> {
+        let p = require(&a, ty, name)?;
+        let b: [u8; 4] = p.try_into().map_err(|_| bad_length(name, p))?;
+        Ok(b.into())
+    };
+    let port_of = |ty, name| {
+        let p = require(&a, ty, name)?;
+        decode_u16(p).ok_or_else(|| bad_length(name, p))
+    };
+    let role = require(&a, conn_attr::ROLE, "role")?;
+    let state = require(&a, conn_attr::STATE, "state")?;
+    let peer = require(&a, conn_attr::PEER, "peer")?;
+    Ok(Conn {
+        id: u64_of(conn_attr::ID, "id")?,
+        role: match role {
+            [r] => match Role::from_uapi(*r) {
+                Some(Role::Front) => "front",
+                Some(Role::Back) => "back",
+                None => "unknown",
             },
-            state: match state {
-                [conn_state::HANDOFF] => "handoff",
-                [conn_state::FORWARDING] => "forwarding",
-                [conn_state::REPLAYING] => "replaying",
-                [conn_state::ESTABLISHED] => "established",
-                _ => "unknown",
-            },
-            client: SocketAddrV4::new(
-                addr_of(conn_attr::CLIENT_ADDR, "client-addr")?,
-                port_of(conn_attr::CLIENT_PORT, "client-port")?,
-            ),
-            vip: SocketAddrV4::new(
-                addr_of(conn_attr::VIP_ADDR, "vip-addr")?,
-                port_of(conn_attr::VIP_PORT, "vip-port")?,
-            ),
-            backend: SocketAddrV4::new(
-                addr_of(conn_attr::BACKEND_ADDR, "backend-addr")?,
-                port_of(conn_attr::BACKEND_PORT, "backend-port")?,
-            ),
-            peer: decode_u32(peer).ok_or_else(|| bad_length("peer", peer))?,
-            age_ms: u64_of(conn_attr::AGE_MS, "age-ms")?,
-            idle_ms: u64_of(conn_attr::IDLE_MS, "idle-ms")?,
-            packets: u64_of(conn_attr::PACKETS, "packets")?,
-            bytes: u64_of(conn_attr::BYTES, "bytes")?,
-        });
-    }
-    Ok(Conns { total, list })
+            _ => "unknown",
+        },
+        state: match state {
+            [s] => Phase::from_uapi(*s).map_or("unknown", Phase::name),
+            _ => "unknown",
+        },
+        client: SocketAddrV4::new(
+            addr_of(conn_attr::CLIENT_ADDR, "client-addr")?,
+            port_of(conn_attr::CLIENT_PORT, "client-port")?,
+        ),
+        vip: SocketAddrV4::new(
+            addr_of(conn_attr::VIP_ADDR, "vip-addr")?,
+            port_of(conn_attr::VIP_PORT, "vip-port")?,
+        ),
+        backend: SocketAddrV4::new(
+            addr_of(conn_attr::BACKEND_ADDR, "backend-addr")?,
+            port_of(conn_attr::BACKEND_PORT, "backend-port")?,
+        ),
+        peer: decode_u32(peer).ok_or_else(|| bad_length("peer", peer))?,
+        age_ms: u64_of(conn_attr::AGE_MS, "age-ms")?,
+        idle_ms: u64_of(conn_attr::IDLE_MS, "idle-ms")?,
+        packets: u64_of(conn_attr::PACKETS, "packets")?,
+        bytes: u64_of(conn_attr::BYTES, "bytes")?,
+    })
 }
 
 /// `peer-get`.
@@ -728,6 +789,10 @@ mod tests {
     const NLM_F_ACK: u16 = 0x4;
     const NLMSG_ERROR: u16 = 2;
     const NLM_F_ACK_TLVS: u16 = 0x200;
+    const NLM_F_MULTI: u16 = 0x2;
+    const NLM_F_DUMP: u16 = 0x300;
+    const NLM_F_DUMP_INTR: u16 = 0x10;
+    const NLMSG_DONE: u16 = 3;
 
     #[test]
     fn config_set_attribute_list() {
@@ -1229,6 +1294,134 @@ mod tests {
         let wire = nlmsg(NLMSG_ERROR, 0x100, 9, 4242, &payload);
         let msg = parse(&wire);
         assert!(matches!(msg.nl_payload(), NlPayload::Ack(_)));
+    }
+
+    #[test]
+    fn conn_get_dump_request_bytes() {
+        let filter = ConnFilter {
+            service: Some((Ipv4Addr::new(198, 18, 1, 100), 80)),
+            state: Some(Phase::Forwarding),
+            peer: Some(0),
+            ..ConnFilter::default()
+        };
+        let msg = request(FAMILY, NlmF::DUMP, 4, 0, conn_get(&filter).unwrap()).unwrap();
+        let inner = [
+            nla(conn_attr::STATE, &[1]),
+            nla(conn_attr::VIP_ADDR, &[198, 18, 1, 100]),
+            nla(conn_attr::VIP_PORT, &80u16.to_ne_bytes()),
+            nla(conn_attr::PEER, &0u32.to_ne_bytes()),
+        ]
+        .concat();
+        let expected = nlmsg(
+            FAMILY,
+            NLM_F_REQUEST | NLM_F_DUMP,
+            4,
+            0,
+            &genlmsg(cmd::CONN_GET, &[nla(attr::CONN | NESTED, &inner)]),
+        );
+        assert_eq!(bytes(&msg), expected);
+        // No filter: no attribute at all.
+        let all = request(
+            FAMILY,
+            NlmF::DUMP,
+            5,
+            0,
+            conn_get(&ConnFilter::default()).unwrap(),
+        );
+        assert_eq!(
+            bytes(&all.unwrap()),
+            nlmsg(
+                FAMILY,
+                NLM_F_REQUEST | NLM_F_DUMP,
+                5,
+                0,
+                &genlmsg(cmd::CONN_GET, &[])
+            )
+        );
+        // A client address alone, and a role.
+        let client = ConnFilter {
+            client: Some((Ipv4Addr::new(198, 18, 1, 1), None)),
+            role: Some(Role::Back),
+            ..ConnFilter::default()
+        };
+        let attrs = conn_filter_attrs(&client);
+        assert_eq!(
+            parse_attrs(&attrs[0].1).unwrap(),
+            vec![
+                (conn_attr::ROLE, &[1][..]),
+                (conn_attr::CLIENT_ADDR, &[198, 18, 1, 1][..])
+            ]
+        );
+    }
+
+    /// A `conn` nest as the kernel puts it.
+    fn conn_nest(port: u16, state: u8) -> Vec<u8> {
+        let inner = [
+            nla(conn_attr::PAD, &[]),
+            nla(conn_attr::ID, &7u64.to_ne_bytes()),
+            nla(conn_attr::ROLE, &[0]),
+            nla(conn_attr::STATE, &[state]),
+            nla(conn_attr::CLIENT_ADDR, &[198, 18, 1, 1]),
+            nla(conn_attr::CLIENT_PORT, &port.to_ne_bytes()),
+            nla(conn_attr::VIP_ADDR, &[198, 18, 1, 100]),
+            nla(conn_attr::VIP_PORT, &80u16.to_ne_bytes()),
+            nla(conn_attr::BACKEND_ADDR, &[198, 18, 1, 3]),
+            nla(conn_attr::BACKEND_PORT, &8080u16.to_ne_bytes()),
+            nla(conn_attr::PEER, &2u32.to_ne_bytes()),
+            nla(conn_attr::AGE_MS, &1500u64.to_ne_bytes()),
+            nla(conn_attr::IDLE_MS, &20u64.to_ne_bytes()),
+            nla(conn_attr::PACKETS, &10u64.to_ne_bytes()),
+            nla(conn_attr::BYTES, &1000u64.to_ne_bytes()),
+        ]
+        .concat();
+        nla(attr::CONN | NESTED, &inner)
+    }
+
+    #[test]
+    fn conn_dump_messages_decode() {
+        // One connection a message, NLM_F_MULTI, then NLMSG_DONE with 0
+        // and NLM_F_DUMP_INTR: what Conn::dump reads.
+        let wire = [
+            nlmsg(
+                FAMILY,
+                NLM_F_MULTI,
+                4,
+                99,
+                &genlmsg(cmd::CONN_GET, &[conn_nest(40000, 1)]),
+            ),
+            nlmsg(
+                FAMILY,
+                NLM_F_MULTI | NLM_F_DUMP_INTR,
+                4,
+                99,
+                &genlmsg(cmd::CONN_GET, &[conn_nest(40001, 3)]),
+            ),
+            nlmsg(NLMSG_DONE, NLM_F_MULTI, 4, 99, &0i32.to_ne_bytes()),
+        ]
+        .concat();
+        let mut at = Cursor::new(&wire[..]);
+        let mut conns = Vec::new();
+        let mut flags = Vec::new();
+        for _ in 0..3 {
+            let m = Message::from_bytes(&mut at).unwrap();
+            flags.push(m.nl_flags().contains(NlmF::DUMP_INTR));
+            match m.nl_payload() {
+                NlPayload::Payload(genl) => conns.extend(parse_conn_message(genl).unwrap()),
+                NlPayload::DumpExtAck(done) => assert_eq!(*done.error(), 0),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(flags, [false, true, false]);
+        assert_eq!(conns.len(), 2);
+        assert_eq!(
+            (conns[0].client.port(), conns[0].state, conns[0].role),
+            (40000, "forwarding", "front")
+        );
+        assert_eq!(
+            (conns[1].state, conns[1].vip.to_string(), conns[1].peer),
+            ("established", "198.18.1.100:80".into(), 2)
+        );
+        assert_eq!((conns[1].age_ms, conns[1].bytes), (1500, 1000));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The conversation with the kernel: a generic netlink socket, the lookup of
-//! a family through nlctrl, and one request at a time.
+//! a family through nlctrl, and one request (or dump) at a time.
 
 use std::{ffi::CStr, io};
 
@@ -11,7 +11,7 @@ use baton_proto::{
 };
 use neli::{
     consts::{
-        nl::{GenlId, NlmF},
+        nl::{GenlId, NlmF, Nlmsg},
         socket::NlFamily,
     },
     err::SocketError,
@@ -21,9 +21,9 @@ use neli::{
 };
 
 use crate::{
-    cli::{BackendSpec, PeerSpec, RuleSpec, ServiceSpec},
+    cli::{BackendSpec, ConnFilter, PeerSpec, RuleSpec, ServiceSpec},
     error::Error,
-    msg::{self, ConfigReply, Genl},
+    msg::{self, ConfigReply, Genl, Message},
     output::{Conns, Peer, Service, Stats, Status},
 };
 
@@ -69,13 +69,63 @@ impl Conn {
         flags: NlmF,
         genl: Genl,
     ) -> Result<Option<Genl>, Error> {
-        self.seq = self.seq.wrapping_add(1);
-        let seq = self.seq;
-        let request = msg::request(family, flags, seq, self.socket.pid(), genl)?;
-        self.socket.send(&request)?;
-
+        let seq = self.send(family, flags, genl)?;
         let wants_ack = flags.contains(NlmF::ACK);
         let mut reply = None;
+        self.answer(seq, |message| {
+            Ok(match message.nl_payload() {
+                NlPayload::Ack(_) => Some(reply.take()),
+                NlPayload::Payload(genl) if !wants_ack => Some(Some(genl.clone())),
+                NlPayload::Payload(genl) => {
+                    reply = Some(genl.clone());
+                    None
+                }
+                NlPayload::Err(_) | NlPayload::DumpExtAck(_) | NlPayload::Empty => None,
+            })
+        })
+    }
+
+    /// Sends `genl` to `family` as a dump request and calls `f` on every
+    /// message of the answer, until its `NLMSG_DONE`. Returns whether the
+    /// kernel marked the dump interrupted (`NLM_F_DUMP_INTR` on a message or
+    /// the `NLMSG_DONE`): the table changed in a way the listing may show.
+    pub fn dump(
+        &mut self,
+        family: u16,
+        genl: Genl,
+        mut f: impl FnMut(&Genl) -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        let seq = self.send(family, NlmF::DUMP, genl)?;
+        let mut interrupted = false;
+        self.answer(seq, |message| {
+            interrupted |= message.nl_flags().contains(NlmF::DUMP_INTR);
+            match message.nl_payload() {
+                NlPayload::DumpExtAck(done) if *done.error() != 0 => {
+                    Err(msg::kernel_error(*done.error(), done.ext_ack()))
+                }
+                NlPayload::DumpExtAck(_) => Ok(Some(interrupted)),
+                _ if *message.nl_type() == u16::from(Nlmsg::Done) => Ok(Some(interrupted)),
+                NlPayload::Payload(genl) => f(genl).map(|()| None),
+                NlPayload::Ack(_) | NlPayload::Err(_) | NlPayload::Empty => Ok(None),
+            }
+        })
+    }
+
+    /// Sends `genl` to `family` with `flags`; returns its sequence number.
+    fn send(&mut self, family: u16, flags: NlmF, genl: Genl) -> Result<u32, Error> {
+        self.seq = self.seq.wrapping_add(1);
+        let request = msg::request(family, flags, self.seq, self.socket.pid(), genl)?;
+        self.socket.send(&request)?;
+        Ok(self.seq)
+    }
+
+    /// Receives the answer to request `seq`: `f` sees each of its messages
+    /// until it returns a value; an error message ends it with the error.
+    fn answer<T>(
+        &mut self,
+        seq: u32,
+        mut f: impl FnMut(&Message) -> Result<Option<T>, Error>,
+    ) -> Result<T, Error> {
         loop {
             let (messages, _) = self.socket.recv::<u16, Genl>()?;
             for message in messages {
@@ -86,13 +136,39 @@ impl Conn {
                 if let Some(err) = message.get_err() {
                     return Err(msg::kernel_error(*err.error(), err.ext_ack()));
                 }
-                match message.nl_payload() {
-                    NlPayload::Ack(_) => return Ok(reply),
-                    NlPayload::Payload(genl) if !wants_ack => return Ok(Some(genl.clone())),
-                    NlPayload::Payload(genl) => reply = Some(genl.clone()),
-                    NlPayload::Err(_) | NlPayload::DumpExtAck(_) | NlPayload::Empty => {}
+                if let Some(v) = f(&message)? {
+                    return Ok(v);
                 }
             }
+        }
+    }
+}
+
+/// How many times `conn list` dumps a table that changed under it before
+/// it shows what it has with a warning.
+const DUMP_TRIES: usize = 3;
+
+/// `EOPNOTSUPP`: a module without the `conn-get` dump.
+const EOPNOTSUPP: i32 = 95;
+
+/// The connections of a dump that `once` makes: it fills the list and
+/// says whether the kernel marked the dump interrupted; then it is made
+/// again, [`DUMP_TRIES`] times in all, and the last is kept.
+fn read_dump(
+    mut once: impl FnMut(&mut Vec<crate::output::Conn>) -> Result<bool, Error>,
+) -> Result<Conns, Error> {
+    let mut list = Vec::new();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        list.clear();
+        let interrupted = once(&mut list)?;
+        if !interrupted || tries >= DUMP_TRIES {
+            return Ok(Conns {
+                total: u32::try_from(list.len()).unwrap_or(u32::MAX),
+                list,
+                interrupted,
+            });
         }
     }
 }
@@ -201,14 +277,26 @@ impl Baton {
         msg::parse_peers(&reply)
     }
 
-    /// `conn-get`: the connections, and how many the table holds.
-    pub fn conns(&mut self) -> Result<Conns, Error> {
-        let reply = self.conn.request(
-            self.family,
-            NlmF::empty(),
-            msg::genl(cmd::CONN_GET, FAMILY_VERSION, Vec::new())?,
-        )?;
-        msg::parse_conns(&reply)
+    /// The dump of `conn-get`: every connection `filter` selects (see
+    /// [`read_dump`]). A module without the dump answers one capped reply
+    /// (no filter).
+    pub fn conns(&mut self, filter: &ConnFilter) -> Result<Conns, Error> {
+        let (conn, family) = (&mut self.conn, self.family);
+        let res = read_dump(|list| {
+            conn.dump(family, msg::conn_get(filter)?, |genl| {
+                list.extend(msg::parse_conn_message(genl)?);
+                Ok(())
+            })
+        });
+        match res {
+            Err(Error::Kernel {
+                errno: EOPNOTSUPP, ..
+            }) if filter.is_empty() => {
+                let reply = conn.request(family, NlmF::empty(), msg::conn_get(filter)?)?;
+                msg::parse_conns(&reply)
+            }
+            res => res,
+        }
     }
 
     /// `stats-get`.
@@ -251,6 +339,52 @@ mod tests {
                 None
             }
         }
+    }
+
+    fn conn(port: u16) -> crate::output::Conn {
+        crate::output::Conn {
+            id: 1,
+            role: "front",
+            state: "forwarding",
+            client: std::net::SocketAddrV4::new([198, 18, 1, 1].into(), port),
+            vip: "198.18.1.100:80".parse().unwrap(),
+            backend: "198.18.1.3:8080".parse().unwrap(),
+            peer: 2,
+            age_ms: 0,
+            idle_ms: 0,
+            packets: 0,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn interrupted_dumps_are_read_again() {
+        // Interrupted once: the second listing, whole, not interrupted.
+        let mut calls = 0;
+        let c = read_dump(|list| {
+            calls += 1;
+            list.push(conn(calls));
+            list.push(conn(100));
+            Ok(calls == 1)
+        })
+        .unwrap();
+        assert_eq!(calls, 2);
+        assert_eq!((c.total, c.interrupted), (2, false));
+        assert_eq!(c.list[0].client.port(), 2);
+        // Always interrupted: three tries, the last kept and marked.
+        let mut calls = 0;
+        let c = read_dump(|list| {
+            calls += 1;
+            list.push(conn(calls));
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(calls, DUMP_TRIES as u16);
+        assert_eq!((c.total, c.interrupted), (1, true));
+        assert_eq!(c.list[0].client.port(), 3);
+        // An error ends it.
+        let e = read_dump(|_| Err(Error::Malformed("x".into()))).unwrap_err();
+        assert!(matches!(e, Error::Malformed(_)));
     }
 
     #[test]

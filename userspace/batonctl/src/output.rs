@@ -261,13 +261,17 @@ pub struct Conn {
     pub bytes: u64,
 }
 
-/// The reply to `conn-get`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// The answer to `conn-get`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Conns {
-    /// Connections in the table.
+    /// Connections listed; from a module without the dump, those in the
+    /// table (its one reply may carry fewer).
     pub total: u32,
-    /// Those the reply carried.
+    /// The connections.
     pub list: Vec<Conn>,
+    /// The table changed in a way that may have listed a connection twice
+    /// or missed one, in every dump tried (`NLM_F_DUMP_INTR`).
+    pub interrupted: bool,
 }
 
 /// The counters of `stats-get`.
@@ -309,44 +313,48 @@ pub struct Stats {
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
-/// `{"total":N,"conns":[...]}`.
+/// `{"total":N,"conns":[...]}` (and `"interrupted":true` if so).
 pub fn conns(c: &Conns, format: Format) -> String {
     #[derive(Serialize)]
     struct Out<'a> {
         total: u32,
         conns: &'a [Conn],
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        interrupted: bool,
     }
     let out = Out {
         total: c.total,
         conns: &c.list,
+        interrupted: c.interrupted,
     };
     match format {
         Format::Json => json(&out, false),
         Format::JsonPretty => json(&out, true),
         Format::Text => {
-            let mut s = format!(
-                "{:<6} {:<12} {:<21} {:<21} {:<21} {:>5} {:>9} {:>9} {:>12}\n",
+            // A listing may have 100 000 lines: one allocation for all of
+            // them (about 130 bytes a line), integers only, none a line.
+            let mut s = String::with_capacity(132 * (c.list.len() + 2));
+            let _ = writeln!(
+                s,
+                "{:<6} {:<12} {:<21} {:<21} {:<21} {:>5} {:>9} {:>9} {:>12}",
                 "ROLE", "STATE", "CLIENT", "VIP", "BACKEND", "PEER", "AGE", "IDLE", "BYTES"
             );
+            // Writing to a String cannot fail.
             for k in &c.list {
-                // Writing to a String cannot fail.
-                let _ = writeln!(
+                let _ = write!(
                     s,
-                    "{:<6} {:<12} {:<21} {:<21} {:<21} {:>5} {:>9} {:>9} {:>12}",
-                    k.role,
-                    k.state,
-                    k.client.to_string(),
-                    k.vip.to_string(),
-                    k.backend.to_string(),
-                    if k.peer == 0 {
-                        "local".to_string()
-                    } else {
-                        k.peer.to_string()
-                    },
-                    format!("{:.1}s", k.age_ms as f64 / 1000.0),
-                    format!("{:.1}s", k.idle_ms as f64 / 1000.0),
-                    k.bytes
+                    "{:<6} {:<12} {:<21} {:<21} {:<21} ",
+                    k.role, k.state, k.client, k.vip, k.backend
                 );
+                let _ = match k.peer {
+                    0 => write!(s, "{:>5}", "local"),
+                    p => write!(s, "{p:>5}"),
+                };
+                // Seconds to a tenth, rounded.
+                for tenths in [k.age_ms, k.idle_ms].map(|ms| ms.saturating_add(50) / 100) {
+                    let _ = write!(s, " {:>6}.{}s", tenths / 10, tenths % 10);
+                }
+                let _ = writeln!(s, " {:>12}", k.bytes);
             }
             if c.list.len() < c.total as usize {
                 let _ = writeln!(s, "({} of {} connections shown)", c.list.len(), c.total);
@@ -475,8 +483,9 @@ mod tests {
 
     #[test]
     fn conns_json_and_text() {
-        let c = Conns {
+        let mut c = Conns {
             total: 2,
+            interrupted: false,
             list: vec![Conn {
                 id: 7,
                 role: "front",
@@ -505,6 +514,12 @@ mod tests {
         assert!(lines[1].contains(" 2 "));
         assert!(lines[1].contains("1.5s"));
         assert_eq!(lines[2], "(1 of 2 connections shown)");
+        // A dump lists them all; one that stayed interrupted says so.
+        c.total = 1;
+        c.interrupted = true;
+        let v: serde_json::Value = serde_json::from_str(&conns(&c, Format::Json)).unwrap();
+        assert_eq!(v["interrupted"], true);
+        assert_eq!(conns(&c, Format::Text).lines().count(), 2);
     }
 
     #[test]
