@@ -450,8 +450,13 @@ impl Conns {
                     &self.stats.held_dropped
                 };
                 c.fetch_add(1, Ordering::Relaxed);
-                // The original goes; the copy is received again later.
-                return Some((FlowVerdict::Drop, None, kept == Some(Kept::Yes)));
+                // Not held: dropped as before, the client sends it again.
+                let verdict = if kept == Some(Kept::Yes) {
+                    FlowVerdict::Hold
+                } else {
+                    FlowVerdict::Drop
+                };
+                return Some((verdict, None));
             }
             // A front-end flow whose back-end is this node: the rewritten
             // packet goes to the local server without passing this hook
@@ -459,14 +464,11 @@ impl Conns {
             let local =
                 (!outbound && flow.role == Role::Front && verdict == FlowVerdict::Rewritten)
                     .then(|| Key::inbound(pkt.header()));
-            Some((verdict, local, false))
+            Some((verdict, local))
         });
-        let Some(Some((verdict, local, held))) = done else {
+        let Some(Some((verdict, local))) = done else {
             return Verdict::Accept;
         };
-        if held {
-            return Verdict::Drop;
-        }
         if let Some(local) = local {
             self.table.lookup(self.hash(&local), &local, |cell| {
                 let mut back = cell.flow.lock();
@@ -491,11 +493,13 @@ impl Conns {
                 c.fetch_add(1, Ordering::Relaxed);
                 Verdict::Accept
             }
-            // Counted as held or held-dropped already.
-            FlowVerdict::Drop | FlowVerdict::Hold => {
+            FlowVerdict::Drop => {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 Verdict::Drop
             }
+            // The original goes; its copy is received again once the flow
+            // forwards.
+            FlowVerdict::Hold => Verdict::Drop,
         }
     }
 
