@@ -75,12 +75,18 @@ kmake tinyconfig >/dev/null
 kmake olddefconfig >/dev/null
 
 # merge_config only warns; an option that silently dropped out is an error here.
+# A later fragment overrides an earlier one (debug's hung-task timeout), so each
+# option is checked at the value it was last given.
 bad=0
+declare -A want=()
 for f in "${fragments[@]}"; do
 	while IFS= read -r line; do
 		case $line in CONFIG_*=*) ;; *) continue ;; esac
-		grep -qx "$line" "$out/.config" || { log "option not in final .config: $line"; bad=1; }
+		want[${line%%=*}]=$line
 	done <"$f"
+done
+for line in "${want[@]}"; do
+	grep -qx "$line" "$out/.config" || { log "option not in final .config: $line"; bad=1; }
 done
 ((bad == 0)) || exit 1
 

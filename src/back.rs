@@ -9,13 +9,13 @@
 //! services.
 
 use crate::{
+    node::Node,
     proto::{
         ctrl::{opt_bits, reason, HandoffAck, HandoffReq, IdReason, Message},
         flow::{Answer, Flow, Key, Phase, Role},
         packet::{self, flags, BuildOptions, Segment},
         seq::Translation,
     },
-    state::Runtime,
     sys::{
         kthread::{self, Stop},
         skb, socket,
@@ -35,15 +35,15 @@ const SYN_RETRY_MS: u64 = 200;
 /// Largest payload of one injected segment.
 const INJECT_MSS: usize = 1400;
 
-fn inject(rt: &Runtime, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
+fn inject(node: &Node, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
     let len = packet::build(seg, buf).ok_or(ENOSPC)?;
-    skb::inject_ipv4(rt.net.get(), buf.get(..len).ok_or(EINVAL)?)
+    skb::inject_ipv4(node.net(), buf.get(..len).ok_or(EINVAL)?)
 }
 
 /// Takes connection `req` from front-end `from` (0: this node): replays the
 /// handshake into this node's stack and answers HANDOFF_ACK or
 /// HANDOFF_NACK.
-pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>, stop: &Stop) -> Message<'static> {
+pub(crate) fn take(node: &Node, from: u32, req: &HandoffReq<'_>, stop: &Stop) -> Message<'static> {
     let nack = |reason| Message::HandoffNack(IdReason { id: req.id, reason });
     let key = Key {
         client: req.client,
@@ -52,7 +52,7 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>, stop: &Stop) -
     // Only this node's own servers can take a connection here: a request
     // for another address (a misconfigured or malicious peer) would make
     // this node forward a forged SYN.
-    if !skb::is_local_addr(rt.net.get(), req.backend.addr) {
+    if !skb::is_local_addr(node.net(), req.backend.addr) {
         if kthread::net_ratelimit() {
             pr_warn!("handoff {} from peer {} names a back-end address that is not this node's, refused\n", req.id, from);
         }
@@ -67,7 +67,7 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>, stop: &Stop) -
         req.backend,
         kthread::now_ms(),
     );
-    match teardown::insert_replacing(rt, flow) {
+    match teardown::insert_replacing(node, flow) {
         Ok(()) => {}
         Err(e) if e == EEXIST => {
             if kthread::net_ratelimit() {
@@ -82,20 +82,20 @@ pub(crate) fn take(rt: &Runtime, from: u32, req: &HandoffReq<'_>, stop: &Stop) -
         // Full, out of memory, or this node is going away.
         Err(_) => return nack(reason::OVERLOAD),
     }
-    match replay(rt, req, &key, stop) {
+    match replay(node, req, &key, stop) {
         Ok(ack) => {
-            rt.conns.stats.taken.fetch_add(1, Ordering::Relaxed);
+            node.conns().stats.taken.fetch_add(1, Ordering::Relaxed);
             Message::HandoffAck(ack)
         }
         Err(r) => {
-            rt.conns.remove(&key);
+            node.conns().remove(&key);
             nack(r)
         }
     }
 }
 
 fn replay<'a>(
-    rt: &Runtime,
+    node: &Node,
     req: &HandoffReq<'a>,
     key: &Key,
     stop: &Stop,
@@ -130,12 +130,12 @@ fn replay<'a>(
     // an old duplicate and answers it with an ACK, not a SYN/ACK. The
     // front-end has already accepted the new connection: the old one's
     // TIME_WAIT ends, as the client's own stack let it.
-    socket::end_time_wait(rt.net.get(), req.backend, req.client);
-    inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
+    socket::end_time_wait(node.net(), req.backend, req.client);
+    inject(node, &syn, &mut buf).map_err(|_| reason::OTHER)?;
     let start = kthread::now_ms();
     let mut sent = start;
     let answer = loop {
-        if let Some(a) = rt.conns.with(key, |f| f.answer).flatten() {
+        if let Some(a) = node.conns().with(key, |f| f.answer).flatten() {
             break a;
         }
         let now = kthread::now_ms();
@@ -148,7 +148,7 @@ fn replay<'a>(
             return Err(reason::OTHER);
         }
         if now >= sent + SYN_RETRY_MS {
-            inject(rt, &syn, &mut buf).map_err(|_| reason::OTHER)?;
+            inject(node, &syn, &mut buf).map_err(|_| reason::OTHER)?;
             sent = now;
         }
         // The stack mostly answers within the injection itself (netif_rx
@@ -169,7 +169,7 @@ fn replay<'a>(
         backend_wscale,
     );
     // Established before the ACK goes in: the server may answer at once.
-    rt.conns.with(key, |f| {
+    node.conns().with(key, |f| {
         f.xlate = xlate;
         f.phase = Phase::Established;
     });
@@ -200,7 +200,7 @@ fn replay<'a>(
             None => break,
         };
         let push = if payload.is_empty() { 0 } else { flags::PSH };
-        inject(rt, &segment(seq, flags::ACK | push, payload), &mut buf)
+        inject(node, &segment(seq, flags::ACK | push, payload), &mut buf)
             .map_err(|_| reason::OTHER)?;
         seq = seq.wrapping_add(payload.len() as u32);
         first = false;
@@ -209,7 +209,7 @@ fn replay<'a>(
         }
     }
     if req.options & opt_bits::FIN != 0 {
-        inject(rt, &segment(seq, flags::FIN | flags::ACK, &[]), &mut buf)
+        inject(node, &segment(seq, flags::FIN | flags::ACK, &[]), &mut buf)
             .map_err(|_| reason::OTHER)?;
     }
     Ok(HandoffAck {

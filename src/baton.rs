@@ -9,9 +9,13 @@
 // Only `sys` may hold unsafe code; the compiler holds every other module
 // to it.
 #![deny(unsafe_code)]
+// `pin_init!` expands a struct's fields one macro step each: the peers of
+// `ctrl/` have more than the default limit allows.
+#![recursion_limit = "256"]
 
 use kernel::prelude::*;
 
+mod arrival;
 mod back;
 mod conn;
 mod ctrl;
@@ -19,6 +23,7 @@ mod front;
 mod gc;
 mod hold;
 mod netlink;
+mod node;
 // Shared with the host crate `userspace/baton-proto`, which uses all of it.
 #[allow(
     dead_code,
@@ -27,6 +32,7 @@ mod netlink;
 )]
 mod proto;
 mod replay;
+mod sched;
 mod state;
 #[allow(unsafe_code, reason = "thin wrappers of the kernel's C API")]
 mod sys;

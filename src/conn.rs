@@ -13,7 +13,7 @@
 //! back-end (as IPVS's `ip_vs_in_icmp` does).
 
 use crate::{
-    front::Arrival,
+    arrival::Arrival,
     hold::{Hold, Kept},
     proto::{
         ctrl::Endpoint,

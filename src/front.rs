@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The handoff's front-end side (seed 003): an accepted connection whose
-//! first request is read ([`Arrival`]) gets a back-end ([`choose`]: content
+//! first request is read ([`Arrival`]) gets a back-end ([`sched::choose`]: content
 //! rules, else the scheduler), its flow is frozen, its TCP state and bytes
 //! go to the back-end in a HANDOFF_REQ, and the answer (or its absence)
 //! decides: forwarding, a local back-end, or a reset.
@@ -18,182 +18,36 @@
 //! ```
 
 use crate::{
+    arrival::Arrival,
     back,
+    node::{Node, Reply},
     proto::{
-        ctrl::{self, opt_bits, reason, Endpoint, HandoffAck, HandoffReq, IdReason, Message},
+        ctrl::{self, opt_bits, reason, Endpoint, HandoffReq, IdReason, Message},
         flow::{Flow, Key, Phase, Role},
-        http, rules, sched,
         seq::Translation,
-        service::Scheduler,
     },
-    state::{Runtime, ServiceView},
+    sched,
     sys::{
         kthread::{self, Stop},
         socket::Socket,
-        vec,
     },
     teardown,
 };
 use core::sync::atomic::Ordering;
-use kernel::{prelude::*, sync::Arc, time};
-
-/// Most request bytes the front-end reads before it decides.
-const REQUEST_MAX: usize = 16 * 1024;
-
-/// The answer to a handoff request.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Reply {
-    /// Taken.
-    Ack(HandoffAck),
-    /// Refused, with a [`reason`].
-    Nack(u8),
-}
-
-/// Picks a back-end of `service` for a client: the first content rule
-/// that matches the request, else the service's scheduler over the
-/// back-ends with a weight (also for bytes that are not an HTTP request).
-/// Returns the back-end and its peer (0: this node, whose id is `me`).
-fn choose(
-    rt: &Runtime,
-    me: u32,
-    service: &ServiceView,
-    client: &Endpoint,
-    request: &[u8],
-) -> Option<(Endpoint, u32)> {
-    let vip = &service.conf.vip;
-    let local = |peer: u32| if peer == me { 0 } else { peer };
-    if let Ok(req) = http::parse_request(request) {
-        let target = rules::first_match(service.rules.iter().map(|r| (r.rule(), r.backend)), &req);
-        if let Some(b) = target.and_then(|t| service.backends.iter().find(|b| b.addr == t)) {
-            return Some((b.addr, local(b.peer)));
-        }
-    }
-    let mut list = KVec::with_capacity(service.backends.len(), GFP_KERNEL).ok()?;
-    for b in service.backends.iter() {
-        let active = rt.conns.active(vip, &b.addr);
-        list.push(
-            sched::Backend {
-                id: sched::endpoint_id(b.addr.addr, b.addr.port),
-                weight: b.weight,
-                active,
-            },
-            GFP_KERNEL,
-        )
-        .ok()?;
-    }
-    let i = match service.conf.scheduler {
-        Scheduler::Rr => sched::round_robin(&list, &mut service.sched.lock().rr_cursor),
-        Scheduler::Wrr => sched::weighted_round_robin(&list, &mut service.sched.lock().wrr_current),
-        Scheduler::Lc => sched::weighted_least_conn(&list),
-        Scheduler::Sh => sched::source_hash(&list, &client.addr),
-    }?;
-    let b = service.backends.get(i)?;
-    Some((b.addr, local(b.peer)))
-}
-
-/// A connection accepted on a service while it delivers its first
-/// request, which is read as it arrives, without holding a thread.
-pub(crate) struct Arrival {
-    sock: Socket,
-    client: Endpoint,
-    buf: KVec<u8>,
-    n: usize,
-    /// `kthread::now_ms()` after which it is handed off with what it has.
-    deadline: u64,
-    /// See [`Arrival::complete`].
-    complete: bool,
-}
-
-impl Arrival {
-    /// Bytes of memory an arrival holds beyond its socket.
-    pub(crate) const BYTES: usize = REQUEST_MAX + core::mem::size_of::<Self>();
-
-    /// Starts reading from `sock`; `None` if the client is already gone or
-    /// there is no memory for its request.
-    pub(crate) fn new(rt: &Runtime, sock: Socket) -> Option<Self> {
-        let client = sock.peer_addr().ok()?;
-        let buf = KVec::from_elem(0u8, REQUEST_MAX, GFP_KERNEL).ok()?;
-        let timeout = rt.published().base.request_timeout_ms;
-        Some(Self {
-            sock,
-            client,
-            buf,
-            n: 0,
-            deadline: kthread::now_ms() + u64::from(timeout),
-            complete: false,
-        })
-    }
-
-    /// When it arrived, as its deadline tells.
-    pub(crate) fn deadline(&self) -> u64 {
-        self.deadline
-    }
-
-    /// Whether something arrived (data, a FIN or an error) that
-    /// [`Arrival::read`] has not read yet. Costs no socket call.
-    pub(crate) fn readable(&self) -> bool {
-        self.sock.readable()
-    }
-
-    /// Whether its request came: the head is complete (or does not parse
-    /// as HTTP at all) or the buffer is full. A connection that is ready
-    /// otherwise ran out of time or closed half-way.
-    pub(crate) fn complete(&self) -> bool {
-        self.complete
-    }
-
-    /// Reads what has arrived (with `wait`, up to the socket's receive
-    /// timeout for the first bytes). `Ok(true)` once the request is ready
-    /// to hand off: its head is complete, the buffer is full, the client
-    /// closed its side after sending something, or the time is up. `EPIPE`
-    /// if the client closed without sending anything.
-    pub(crate) fn read(&mut self, mut wait: bool) -> Result<bool> {
-        while self.n < self.buf.len() {
-            let got = if wait {
-                self.sock.recv(&mut self.buf[self.n..])
-            } else {
-                self.sock.recv_nowait(&mut self.buf[self.n..])
-            };
-            wait = false;
-            match got {
-                Ok(0) if self.n == 0 => return Err(EPIPE),
-                // Closed after some bytes: hand those (and the FIN) over.
-                Ok(0) => return Ok(true),
-                Ok(k) => self.n += k,
-                Err(e) if e == EAGAIN => break,
-                Err(e) => return Err(e),
-            }
-            if !matches!(
-                http::parse_request(&self.buf[..self.n]),
-                Err(http::HttpError::Incomplete)
-            ) {
-                self.complete = true;
-                return Ok(true);
-            }
-        }
-        self.complete |= self.n == self.buf.len();
-        Ok(self.complete || kthread::now_ms() > self.deadline)
-    }
-}
+use kernel::prelude::*;
 
 /// Hands off a connection whose request is read (see [`Arrival::read`]),
 /// or resets it if that fails. Called by the service's worker threads.
-pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &Stop) {
-    let Arrival {
-        sock,
-        client,
-        mut buf,
-        n,
-        ..
-    } = arrival;
+pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
+    let (sock, client, mut buf, n) = arrival.into_parts();
     // One copy of the configuration for the whole handoff: a change
     // meanwhile (the service deleted, say) applies to later connections.
-    let config = rt.published();
+    let config = node.published();
     let service = config.service(&vip);
     let me = config.base.node_id;
-    let chosen = service.and_then(|s| choose(rt, me, s, &client, &buf[..n]));
+    let chosen = service.and_then(|s| sched::choose(node.conns(), me, s, &client, &buf[..n]));
     let Some((backend, peer)) = chosen else {
-        rt.conns
+        node.conns()
             .stats
             .handoffs_failed
             .fetch_add(1, Ordering::Relaxed);
@@ -203,8 +57,8 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
         return;
     };
     let max = service.map_or(0, |s| s.conf.max_conns);
-    if max != 0 && rt.conns.front_of(&vip) >= max {
-        rt.conns
+    if max != 0 && node.conns().front_of(&vip) >= max {
+        node.conns()
             .stats
             .handoffs_refused
             .fetch_add(1, Ordering::Relaxed);
@@ -217,7 +71,7 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
         return;
     }
     let key = Key { client, local: vip };
-    let id = rt.conns.next_id(&key);
+    let id = node.conns().next_id(&key);
     let flow = Flow::new(
         id,
         peer,
@@ -227,8 +81,8 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
         backend,
         kthread::now_ms(),
     );
-    if teardown::insert_replacing(rt, flow).is_err() {
-        rt.conns
+    if teardown::insert_replacing(node, flow).is_err() {
+        node.conns()
             .stats
             .handoffs_failed
             .fetch_add(1, Ordering::Relaxed);
@@ -238,18 +92,18 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
         Ok((req, fe_wscale)) => {
             // The front-end's half of the translation, for `reply` to
             // complete as soon as the back-end's ACK comes.
-            rt.conns.with(&key, |f| {
+            node.conns().with(&key, |f| {
                 f.xlate =
                     Translation::frontend_half(req.frontend_isn, req.frontend_tsval, fe_wscale);
             });
             let timeout = config.base.handoff_timeout_ms;
-            let mut reply = ask(rt, peer, &req, timeout, stop);
+            let mut reply = ask(node, peer, &req, timeout, stop);
             if let (Reply::Nack(r), true) = (reply, peer != 0 && reply_is_final(reply)) {
                 // Refused by the peer, or the peer is down: serve it here
                 // if the service has a local back-end. Not after a
                 // timeout: the peer may still take it, and a connection
                 // must never have two servers.
-                if let Some(local) = service.and_then(|s| local_backend(me, s)) {
+                if let Some(local) = service.and_then(|s| sched::local_backend(me, s)) {
                     if kthread::net_ratelimit() {
                         pr_info!(
                             "handoff {} refused by peer {} (reason {}), serving it locally\n",
@@ -258,9 +112,9 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
                             r
                         );
                     }
-                    rt.conns.retarget(&key, local, 0);
+                    node.conns().retarget(&key, local, 0);
                     reply = ask(
-                        rt,
+                        node,
                         0,
                         &HandoffReq {
                             backend: local,
@@ -290,24 +144,27 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
     };
     match result {
         Ok((xlate, fin)) => {
-            rt.conns.with(&key, |f| {
+            node.conns().with(&key, |f| {
                 f.xlate = xlate;
                 f.phase = Phase::Forwarding;
                 f.fin_client |= fin;
             });
             // Already done by `reply` for a peer's ACK; for this node's own
             // replay, here.
-            rt.conns.hold.release(&key);
-            rt.conns.stats.handoffs_ok.fetch_add(1, Ordering::Relaxed);
+            node.conns().hold.release(&key);
+            node.conns()
+                .stats
+                .handoffs_ok
+                .fetch_add(1, Ordering::Relaxed);
             // Dropping the socket sends an RST, which the flow drops.
         }
         Err(r) => {
-            rt.conns.remove(&key);
-            rt.conns.hold.discard(&key);
+            node.conns().remove(&key);
+            node.conns().hold.discard(&key);
             let c = if r == reason::OTHER || r == reason::TIMEOUT {
-                &rt.conns.stats.handoffs_failed
+                &node.conns().stats.handoffs_failed
             } else {
-                &rt.conns.stats.handoffs_refused
+                &node.conns().stats.handoffs_refused
             };
             c.fetch_add(1, Ordering::Relaxed);
             if kthread::net_ratelimit() {
@@ -326,16 +183,6 @@ pub(crate) fn serve(rt: &Arc<Runtime>, vip: Endpoint, arrival: Arrival, stop: &S
 /// connection (a NACK, or the request could not even be sent).
 fn reply_is_final(reply: Reply) -> bool {
     !matches!(reply, Reply::Nack(reason::TIMEOUT))
-}
-
-/// The first local back-end (peer 0 or this node, `me`) of `service` with
-/// a weight, if any.
-fn local_backend(me: u32, service: &ServiceView) -> Option<Endpoint> {
-    service
-        .backends
-        .iter()
-        .find(|b| (b.peer == 0 || b.peer == me) && b.weight > 0)
-        .map(|b| b.addr)
 }
 
 /// With the flow frozen, takes what the socket still has and collects the
@@ -431,49 +278,24 @@ fn freeze<'a>(
 
 /// Sends `req` to `peer` (0: this node) and waits for the answer, at most
 /// `timeout_ms`.
-fn ask(rt: &Runtime, peer: u32, req: &HandoffReq<'_>, timeout_ms: u32, stop: &Stop) -> Reply {
+fn ask(node: &Node, peer: u32, req: &HandoffReq<'_>, timeout_ms: u32, stop: &Stop) -> Reply {
     if peer == 0 {
-        return match back::take(rt, 0, req, stop) {
+        return match back::take(node, 0, req, stop) {
             Message::HandoffAck(a) => Reply::Ack(a),
             Message::HandoffNack(m) => Reply::Nack(m.reason),
             _ => Reply::Nack(reason::OTHER),
         };
     }
-    if rt.ctrl.send(peer, &Message::HandoffReq(*req)).is_err() {
-        forget_reply(rt, req.id);
+    if node.ctrl().send(peer, &Message::HandoffReq(*req)).is_err() {
+        node.replies().forget(req.id);
         return Reply::Nack(reason::OTHER);
     }
-    wait_reply(rt, req.id, timeout_ms, stop)
-}
-
-/// Most time [`wait_reply`] sleeps between looks (it is woken when a
-/// reply comes; this bounds a stop request's wait).
-const REPLY_WAIT_SLICE_MS: u64 = 100;
-
-fn wait_reply(rt: &Runtime, id: u64, timeout_ms: u32, stop: &Stop) -> Reply {
-    let deadline = kthread::now_ms() + u64::from(timeout_ms);
-    let mut replies = rt.replies.lock();
-    loop {
-        if let Some(i) = replies.iter().position(|(rid, _)| *rid == id) {
-            if let Some((_, r)) = vec::swap_remove(&mut replies, i) {
-                return r;
-            }
-        }
-        let now = kthread::now_ms();
-        if now > deadline || stop.requested() {
-            return Reply::Nack(reason::TIMEOUT);
-        }
-        // Woken by `reply` and `peer_down` (and by a stop request).
-        let slice = (deadline - now).clamp(1, REPLY_WAIT_SLICE_MS) as u32;
-        let _ = rt
-            .replied
-            .wait_interruptible_timeout(&mut replies, time::msecs_to_jiffies(slice));
-    }
+    node.replies().wait(req.id, timeout_ms, stop)
 }
 
 /// A HANDOFF_ACK or HANDOFF_NACK from peer `from`: given to the waiting
 /// front-end worker if the handoff is still pending.
-pub(crate) fn reply(rt: &Runtime, from: u32, msg: &Message<'_>) {
+pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
     let (id, r) = match msg {
         Message::HandoffAck(a) => (a.id, Reply::Ack(*a)),
         Message::HandoffNack(m) => (m.id, Reply::Nack(m.reason)),
@@ -483,7 +305,7 @@ pub(crate) fn reply(rt: &Runtime, from: u32, msg: &Message<'_>) {
     // forward at once: the back-end may be answering the client already,
     // and the client's next packets must not meet a frozen flow (dropped,
     // they would cost a retransmission) while the worker wakes up.
-    let pending = rt.conns.with_front_id(id, from, |f| {
+    let pending = node.conns().with_front_id(id, from, |f| {
         if f.phase != Phase::Frozen {
             return None;
         }
@@ -498,16 +320,15 @@ pub(crate) fn reply(rt: &Runtime, from: u32, msg: &Message<'_>) {
     if let Some(Some(key)) = pending {
         if matches!(r, Reply::Ack(_)) {
             // What the client sent meanwhile goes on now, rewritten.
-            rt.conns.hold.release(&key);
+            node.conns().hold.release(&key);
         }
-        let _ = rt.replies.lock().push((id, r), GFP_KERNEL);
-        rt.replied.notify_all();
+        node.replies().post(id, r);
     }
 }
 
 /// CONN_END from peer `from`: its end of connection `id` is gone.
-pub(crate) fn conn_end(rt: &Runtime, from: u32, end: &IdReason) {
-    rt.conns.remove_front_id(end.id, from);
+pub(crate) fn conn_end(node: &Node, from: u32, end: &IdReason) {
+    node.conns().remove_front_id(end.id, from);
 }
 
 /// Most pending handoffs [`peer_down`] fails at once; any others time out.
@@ -517,30 +338,16 @@ const PEER_DOWN_BATCH: usize = 256;
 /// fail at once, as after a timeout (the peer may have taken them before
 /// the channel went, so they are never served elsewhere: their clients are
 /// reset). Forwarding flows stay until they end or expire.
-pub(crate) fn peer_down(rt: &Runtime, peer: u32) {
+pub(crate) fn peer_down(node: &Node, peer: u32) {
     let Ok(mut frozen) = KVec::with_capacity(PEER_DOWN_BATCH, GFP_KERNEL) else {
         return;
     };
-    rt.conns.snapshot_where(&mut frozen, |f| {
+    node.conns().snapshot_where(&mut frozen, |f| {
         f.role == Role::Front && f.peer == peer && f.phase == Phase::Frozen
     });
     if frozen.is_empty() {
         return;
     }
-    let mut replies = rt.replies.lock();
-    for f in frozen.iter() {
-        if !replies.iter().any(|(id, _)| *id == f.id) {
-            let _ = replies.push((f.id, Reply::Nack(reason::TIMEOUT)), GFP_KERNEL);
-        }
-    }
-    rt.replied.notify_all();
-}
-
-/// Forgets any reply to handoff `id` (e.g. one [`peer_down`] left for a
-/// request that was then never sent).
-fn forget_reply(rt: &Runtime, id: u64) {
-    let mut replies = rt.replies.lock();
-    while let Some(i) = replies.iter().position(|(rid, _)| *rid == id) {
-        let _ = vec::swap_remove(&mut replies, i);
-    }
+    node.replies()
+        .post_unanswered(frozen.iter().map(|f| f.id), Reply::Nack(reason::TIMEOUT));
 }

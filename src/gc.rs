@@ -5,12 +5,12 @@
 //! and frees held packets no handoff will take.
 
 use crate::{
+    node::Node,
     proto::{
         config::MAX_PEERS,
         ctrl::reason,
         flow::{Flow, Phase, Role},
     },
-    state::Runtime,
     sys::{
         kthread::{self, Stop},
         netns::Net,
@@ -52,23 +52,23 @@ fn server_gone(net: &Net, f: &Flow) -> Option<u8> {
     gone.then_some(reason::CLOSED)
 }
 
-pub(crate) fn gc_main(rt: &Runtime, stop: &Stop) {
+pub(crate) fn gc_main(node: &Node, stop: &Stop) {
     while !stop.requested() {
         kthread::sleep_ms(250);
         let now = kthread::now_ms();
-        rt.conns.hold.expire(now, false);
-        if rt.conns.len() == 0 {
+        node.conns().hold.expire(now, false);
+        if node.conns().len() == 0 {
             continue;
         }
-        let idle = u64::from(rt.published().base.idle_timeout_ms);
+        let idle = u64::from(node.published().base.idle_timeout_ms);
         let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
             continue;
         };
-        let net = rt.net.get();
+        let net = node.net();
         let up = KVec::with_capacity(MAX_PEERS, GFP_KERNEL)
             .ok()
             .map(|mut v| {
-                rt.ctrl.up_peers(&mut v);
+                node.ctrl().up_peers(&mut v);
                 v
             });
         // A front flow whose client reset it and whose back-end can no
@@ -80,19 +80,20 @@ pub(crate) fn gc_main(rt: &Runtime, stop: &Stop) {
         };
         // Many connections may end at once: a full batch is sent on and
         // the sweep goes on where it stopped, up to GC_ROUNDS batches.
-        let parts = (rt.conns.buckets() / GC_PASS_BUCKETS).max(if rt.conns.len() > GC_SMALL {
-            GC_PARTS
-        } else {
-            1
-        });
+        let parts =
+            (node.conns().buckets() / GC_PASS_BUCKETS).max(if node.conns().len() > GC_SMALL {
+                GC_PARTS
+            } else {
+                1
+            });
         for _ in 0..GC_ROUNDS {
             vec::clear(&mut done);
-            rt.conns.gc_sweep(parts, &mut done, |f| {
+            node.conns().gc_sweep(parts, &mut done, |f| {
                 f.expired(now, idle)
                     .or_else(|| server_gone(net, f))
                     .or_else(|| orphan(f))
             });
-            teardown::ended(rt, &done);
+            teardown::ended(node, &done);
             if done.len() < GC_BATCH {
                 break;
             }

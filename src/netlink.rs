@@ -194,10 +194,10 @@ struct StatsGet;
 
 impl Command<Baton> for StatsGet {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
-        let rt = baton.state(info).rt();
-        let s = &rt.conns.stats;
+        let conns = baton.state(info).node().conns();
+        let s = &conns.stats;
         // Read once: `memory` is computed from the same counts.
-        let active = rt.conns.len();
+        let active = conns.len();
         let waiting = s.waiting.load(Ordering::Relaxed);
         let mut reply = Reply::new(info, cmd::STATS_GET)?;
         reply.nest(attr::STATS, |r| {
@@ -213,7 +213,7 @@ impl Command<Baton> for StatsGet {
             r.put_u32(stats_attr::ACTIVE, active as u32)?;
             r.put_u32(stats_attr::WAITING, waiting)?;
             r.put_u64(stats_attr::HURRIED, get(&s.hurried), pad)?;
-            r.put_u64(stats_attr::MEMORY, rt.conns.memory(active, waiting), pad)?;
+            r.put_u64(stats_attr::MEMORY, conns.memory(active, waiting), pad)?;
             r.put_u64(stats_attr::MALFORMED, get(&s.malformed), pad)?;
             r.put_u64(stats_attr::HELD, get(&s.held), pad)?;
             r.put_u64(stats_attr::HELD_DROPPED, get(&s.held_dropped), pad)?;
@@ -268,12 +268,12 @@ struct ConnGet;
 impl Command<Baton> for ConnGet {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
         let filter = conn_filter(info)?;
-        let rt = baton.state(info).rt();
+        let conns = baton.state(info).node().conns();
         let mut flows = KVec::with_capacity(CONN_REPLY_SIZE / CONN_ATTR_SIZE - 1, GFP_KERNEL)?;
-        rt.conns.snapshot_where(&mut flows, |f| filter.matches(f));
+        conns.snapshot_where(&mut flows, |f| filter.matches(f));
         let now = kthread::now_ms();
         let mut reply = Reply::with_size(info, cmd::CONN_GET, CONN_REPLY_SIZE)?;
-        reply.put_u32(attr::CONN_TOTAL, rt.conns.len() as u32)?;
+        reply.put_u32(attr::CONN_TOTAL, conns.len() as u32)?;
         for f in flows.iter() {
             put_conn(&mut reply, f, now)?;
         }
@@ -296,7 +296,7 @@ impl Dump<Baton> for ConnDump {
 
     fn start(baton: &Baton, info: &Info<'_>) -> Result<ConnCursor> {
         let filter = conn_filter(info)?;
-        let conns = &baton.state(info).rt().conns;
+        let conns = baton.state(info).node().conns();
         Ok(ConnCursor {
             filter,
             cursor: Cursor::new(conns.generation()),
@@ -309,7 +309,7 @@ impl Dump<Baton> for ConnDump {
         c: &mut ConnCursor,
         dump: &mut DumpSkb<'_>,
     ) -> Result<Dumped> {
-        let conns = &baton.state(info).rt().conns;
+        let conns = baton.state(info).node().conns();
         let filter = c.filter;
         if !filter.is_empty() {
             dump.set_filtered();
@@ -466,18 +466,19 @@ struct PeerRequest {
 
 /// Decodes the `peer` nest of a request.
 fn peer_request(info: &Info<'_>) -> Result<PeerRequest> {
-    let nest = info.attr(attr::PEER).ok_or_else(|| {
-        info.set_err_msg(c"missing peer attribute", None);
-        EINVAL
-    })?;
     let mut req = PeerRequest::default();
-    for (ty, payload) in nla_iter(nest.payload()) {
+    let given = nest_fields(info, attr::PEER, |ty, p| {
         match ty {
-            peer_attr::NODE_ID => req.node_id = Some(decode_u32(payload).ok_or(EINVAL)?),
-            peer_attr::ADDR => req.addr = Some(payload.try_into().map_err(|_| EINVAL)?),
-            peer_attr::PORT => req.port = Some(decode_u16(payload).ok_or(EINVAL)?),
+            peer_attr::NODE_ID => req.node_id = Some(decode_u32(p).ok_or(EINVAL)?),
+            peer_attr::ADDR => req.addr = Some(p.try_into().map_err(|_| EINVAL)?),
+            peer_attr::PORT => req.port = Some(decode_u16(p).ok_or(EINVAL)?),
             _ => {}
         }
+        Ok(())
+    })?;
+    if !given {
+        info.set_err_msg(c"missing peer attribute", None);
+        return Err(EINVAL);
     }
     Ok(req)
 }
@@ -546,7 +547,7 @@ impl Command<Baton> for PeerGet {
         };
         let mut reply = Reply::new(info, cmd::PEER_GET)?;
         for p in peers.iter() {
-            let status = state.ctrl().status(p.node_id).unwrap_or_default();
+            let status = state.node().ctrl().status(p.node_id).unwrap_or_default();
             reply.nest(attr::PEER, |r| {
                 r.put_u32(peer_attr::NODE_ID, p.node_id)?;
                 r.put_u32_be(peer_attr::ADDR, p.addr)?;

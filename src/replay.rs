@@ -15,8 +15,8 @@
 
 use crate::{
     back,
+    node::Node,
     proto::ctrl::{reason, HandoffReq, IdReason, Message},
-    state::Runtime,
     sys::{
         kthread::{Stop, Thread},
         vec,
@@ -64,24 +64,33 @@ struct Queue {
     closed: bool,
 }
 
-/// The replay pool of a namespace.
+/// What the replay threads share.
 #[pin_data]
-pub(crate) struct Replays {
+struct Pool {
+    node: Arc<Node>,
     #[pin]
     queue: Mutex<Queue>,
     /// Signalled when a job is queued.
     #[pin]
     queued: CondVar,
-    /// Holds the runtime: [`Replays::stop`] ends them before it goes.
+}
+
+/// The replay pool of a namespace.
+#[pin_data]
+pub(crate) struct Replays {
+    pool: Arc<Pool>,
+    /// Hold the pool: [`Replays::stop`] ends them.
     #[pin]
-    workers: Mutex<KVec<Thread<Runtime>>>,
+    workers: Mutex<KVec<Thread<Pool>>>,
 }
 
 impl Replays {
-    /// An empty pool, no thread yet.
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            queue <- new_mutex!(
+    /// An empty pool for `node`'s peers, no thread yet.
+    pub(crate) fn new(node: Arc<Node>) -> impl PinInit<Self, Error> {
+        let pool = Arc::pin_init(
+            pin_init!(Pool {
+                node,
+                queue <- new_mutex!(
                 Queue {
                     jobs: KVec::new(),
                     bytes: 0,
@@ -91,25 +100,25 @@ impl Replays {
                 },
                 "baton_replay_queue"
             ),
-            queued <- new_condvar!("baton_replay_queued"),
+                queued <- new_condvar!("baton_replay_queued"),
+            }),
+            GFP_KERNEL,
+        );
+        try_pin_init!(Self {
+            pool: pool?,
             workers <- new_mutex!(KVec::new(), "baton_replay_workers"),
-        })
+        }? Error)
     }
 
     /// Queues `req` from peer `from` for a replay thread; the refusal's
     /// [`reason`] if the queue is full, closed or out of memory.
-    pub(crate) fn submit(
-        &self,
-        rt: &Arc<Runtime>,
-        from: u32,
-        req: &HandoffReq<'_>,
-    ) -> core::result::Result<(), u8> {
+    pub(crate) fn submit(&self, from: u32, req: &HandoffReq<'_>) -> core::result::Result<(), u8> {
         let mut data =
             KVec::with_capacity(req.data.len(), GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
         data.extend_from_slice(req.data, GFP_KERNEL)
             .map_err(|_| reason::OVERLOAD)?;
         let spawn = {
-            let mut q = self.queue.lock();
+            let mut q = self.pool.queue.lock();
             if q.closed || q.jobs.len() >= QUEUE_MAX || q.bytes + data.len() > QUEUE_BYTES {
                 return Err(reason::OVERLOAD);
             }
@@ -131,9 +140,9 @@ impl Replays {
             // fewer than WORKERS run.
             q.idle == 0
         };
-        self.queued.notify_one();
+        self.pool.queued.notify_one();
         if spawn {
-            self.grow(rt);
+            self.grow();
         }
         Ok(())
     }
@@ -141,15 +150,15 @@ impl Replays {
     /// Starts one more replay thread if fewer than [`WORKERS`] run. A
     /// failure leaves the job to the threads there are (with none, it is
     /// answered when the namespace goes, or times out at the front-end).
-    fn grow(&self, rt: &Arc<Runtime>) {
+    fn grow(&self) {
         let mut workers = self.workers.lock();
         if workers.len() >= WORKERS
-            || self.queue.lock().closed
+            || self.pool.queue.lock().closed
             || workers.reserve(1, GFP_KERNEL).is_err()
         {
             return;
         }
-        match Thread::spawn(c"baton-replay", rt.clone(), worker_main) {
+        match Thread::spawn(c"baton-replay", self.pool.clone(), worker_main) {
             // Within the capacity reserved: cannot fail.
             Ok(t) => {
                 let _ = workers.push(t, GFP_KERNEL);
@@ -161,14 +170,14 @@ impl Replays {
     /// Takes no more requests and stops the threads (each finishes or
     /// abandons the replay it is in: its stop token says so). The requests
     /// left get NACK `OVERLOAD` on their channels, if still up.
-    pub(crate) fn stop(&self, rt: &Runtime) {
-        self.queue.lock().closed = true;
+    pub(crate) fn stop(&self) {
+        self.pool.queue.lock().closed = true;
         let workers = core::mem::take(&mut *self.workers.lock());
         // Joined outside the lock.
         drop(workers);
-        let left = core::mem::take(&mut self.queue.lock().jobs);
+        let left = core::mem::take(&mut self.pool.queue.lock().jobs);
         for job in left.iter() {
-            refuse(rt, job, reason::OVERLOAD);
+            refuse(&self.pool.node, job, reason::OVERLOAD);
         }
     }
 
@@ -181,16 +190,15 @@ impl Replays {
     }
 }
 
-fn refuse(rt: &Runtime, job: &Job, why: u8) {
+fn refuse(node: &Node, job: &Job, why: u8) {
     let nack = Message::HandoffNack(IdReason {
         id: job.req.id,
         reason: why,
     });
-    let _ = rt.ctrl.send(job.from, &nack);
+    let _ = node.ctrl().send(job.from, &nack);
 }
 
-fn worker_main(rt: &Runtime, stop: &Stop) {
-    let pool = &rt.replays;
+fn worker_main(pool: &Pool, stop: &Stop) {
     loop {
         let job = {
             let mut q = pool.queue.lock();
@@ -212,9 +220,9 @@ fn worker_main(rt: &Runtime, stop: &Stop) {
             data: &job.data,
             ..job.req
         };
-        let reply = back::take(rt, job.from, &req, stop);
+        let reply = back::take(&pool.node, job.from, &req, stop);
         // The channel may be gone meanwhile: the front-end then gave up
         // on the handoff (peer down) and reset its client.
-        let _ = rt.ctrl.send(job.from, &reply);
+        let _ = pool.node.ctrl().send(job.from, &reply);
     }
 }

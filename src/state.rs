@@ -1,37 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-network-namespace state: configuration, the control channel and the
-//! packet counters of the netfilter hooks (the BTCP hooks of the design,
-//! which only count for now).
+//! Per-network-namespace state: the configuration, how a change of it is
+//! published and followed by the threads, the wiring of the control
+//! channel to the handoff's sides ([`Dispatch`]), and the netfilter hooks
+//! with their packet counters. The top of the layers under netlink.
 
 use crate::{
-    conn::Conns,
-    ctrl::{self, Ctrl},
+    ctrl::{self, Dispatch},
     front, gc,
+    node::Node,
     proto::{
         config::{Config, PeerConf},
+        ctrl::{IdReason, Message},
         rules::RuleConf,
-        service::{BackendConf, Endpoint, ServiceConf},
+        service::{BackendConf, ServiceConf},
         uapi::Hook,
     },
     replay::Replays,
+    sched::{Published, ServiceView},
     sys::{
         crypto::Hmac,
         kthread::{self, Thread},
         netfilter::{self, HookSpec, InetHook, SkBuff, Verdict},
         netns::{self, NetId, NetPtr},
-        param, vec,
+        param,
     },
     teardown,
     utcp::{self, Utcp},
 };
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
-    new_condvar, new_mutex, new_spinlock,
+    new_mutex,
     prelude::*,
     sync::{
         lock::{mutex::MutexBackend, Guard},
-        Arc, CondVar, Mutex, SpinLock,
+        Arc, Mutex,
     },
 };
 
@@ -64,99 +67,6 @@ pub(crate) struct Service {
     pub(crate) rules: KVec<RuleConf>,
 }
 
-/// What the per-connection path (service workers, replays, the collector)
-/// reads of the configuration: a copy published whole after every change
-/// ([`NetConfig::commit`]) and read without the configuration mutex, which
-/// is held while threads start. Readers take a reference under a spinlock
-/// held for a reference count's increment; the mutex's holder never waits
-/// for them.
-pub(crate) struct Published {
-    /// Scalar settings.
-    pub(crate) base: Config,
-    /// The services.
-    pub(crate) services: KVec<Arc<ServiceView>>,
-}
-
-impl Published {
-    fn empty(ctrl_port: u16) -> Result<Arc<Self>> {
-        Ok(Arc::new(
-            Self {
-                base: Config::new(ctrl_port),
-                services: KVec::new(),
-            },
-            GFP_KERNEL,
-        )?)
-    }
-
-    /// The service of `vip`.
-    pub(crate) fn service(&self, vip: &Endpoint) -> Option<&ServiceView> {
-        self.services
-            .iter()
-            .find(|s| s.conf.vip == *vip)
-            .map(|s| &**s)
-    }
-}
-
-/// A published service: its configuration and its scheduler's state.
-#[pin_data]
-pub(crate) struct ServiceView {
-    /// Its configuration.
-    pub(crate) conf: ServiceConf,
-    /// Its back-ends, in the order added.
-    pub(crate) backends: KVec<BackendConf>,
-    /// Content rules, in order.
-    pub(crate) rules: KVec<RuleConf>,
-    /// What the round-robin schedulers remember between connections.
-    #[pin]
-    pub(crate) sched: SpinLock<SchedState>,
-}
-
-/// See [`ServiceView::sched`].
-pub(crate) struct SchedState {
-    /// Round-robin position.
-    pub(crate) rr_cursor: usize,
-    /// Smooth weighted round-robin state, one entry per back-end.
-    pub(crate) wrr_current: KVec<i64>,
-}
-
-impl ServiceView {
-    /// A copy of `s`; the scheduler goes on from `prev`, the service's
-    /// previous version (its weighted state only if the back-ends are
-    /// the same).
-    fn new(s: &Service, prev: Option<&ServiceView>) -> Result<Arc<Self>> {
-        let mut backends = KVec::with_capacity(s.backends.len(), GFP_KERNEL)?;
-        backends.extend_from_slice(&s.backends, GFP_KERNEL)?;
-        let mut rules = KVec::with_capacity(s.rules.len(), GFP_KERNEL)?;
-        rules.extend_from_slice(&s.rules, GFP_KERNEL)?;
-        let mut wrr_current = KVec::from_elem(0i64, s.backends.len(), GFP_KERNEL)?;
-        let mut rr_cursor = 0;
-        if let Some(p) = prev {
-            let st = p.sched.lock();
-            rr_cursor = st.rr_cursor;
-            if p.backends[..] == s.backends[..] && st.wrr_current.len() == wrr_current.len() {
-                for (to, from) in wrr_current.iter_mut().zip(st.wrr_current.iter()) {
-                    *to = *from;
-                }
-            }
-        }
-        Arc::pin_init(
-            try_pin_init!(Self {
-                conf: s.conf,
-                backends,
-                rules,
-                sched <- new_spinlock!(
-                    SchedState {
-                        rr_cursor,
-                        wrr_current,
-                    },
-                    "baton_sched"
-                ),
-            }? Error),
-            GFP_KERNEL,
-        )
-    }
-}
-
 impl NetConfig {
     /// Ends a change: publishes the configuration to the per-connection
     /// path, makes the threads follow it (the control channel and the
@@ -167,16 +77,18 @@ impl NetConfig {
     pub(crate) fn commit(this: Guard<'_, NetConfig, MutexBackend>, rt: &Arc<Runtime>) -> Result {
         let mut stopped_ctrl = ctrl::Stopped::default();
         let mut stopped_utcp = utcp::Stopped::default();
-        let res = this.publish(rt).and_then(|()| {
-            rt.ctrl.reconcile(
-                rt,
+        let dispatch: Arc<dyn Dispatch> = rt.clone();
+        let res = this.publish(&rt.node).and_then(|()| {
+            rt.node.ctrl().reconcile(
+                &dispatch,
                 this.base.node_id,
                 this.base.ctrl_port,
                 &this.peers,
                 this.key.as_ref(),
                 &mut stopped_ctrl,
             )?;
-            rt.utcp.reconcile(rt, &this.services, &mut stopped_utcp)
+            let vips = this.services.iter().map(|s| s.conf.vip);
+            rt.utcp.reconcile(&rt.node, vips, &mut stopped_utcp)
         });
         drop(this);
         drop(stopped_ctrl);
@@ -184,11 +96,15 @@ impl NetConfig {
         res
     }
 
-    fn publish(&self, rt: &Runtime) -> Result {
-        let old = rt.published();
+    fn publish(&self, node: &Node) -> Result {
+        let old = node.published();
         let mut services = KVec::with_capacity(self.services.len(), GFP_KERNEL)?;
         for s in self.services.iter() {
-            services.push(ServiceView::new(s, old.service(&s.conf.vip))?, GFP_KERNEL)?;
+            let prev = old.service(&s.conf.vip);
+            services.push(
+                ServiceView::new(s.conf, &s.backends, &s.rules, prev)?,
+                GFP_KERNEL,
+            )?;
         }
         let new = Arc::new(
             Published {
@@ -197,60 +113,36 @@ impl NetConfig {
             },
             GFP_KERNEL,
         )?;
-        // The old copy is freed outside the spinlock, by its last reader.
-        let old = core::mem::replace(&mut *rt.published.lock(), new);
-        drop(old);
+        node.publish(new);
         Ok(())
     }
 }
 
-/// What the threads and hooks of a namespace share: configuration, control
-/// channel, service listeners and connection table.
+/// A namespace's configuration and the threads that follow it, over its
+/// handoff machinery ([`Node`]).
 ///
-/// The threads hold references to it; [`Runtime::shutdown`] stops them.
+/// It owns every thread of the namespace. The replay, service and
+/// collector threads hold the node only; the control channel's threads
+/// hold this runtime (as their [`Dispatch`]), a reference that
+/// [`Runtime::shutdown`] ends by stopping them.
 #[pin_data]
 pub(crate) struct Runtime {
-    /// The namespace.
-    pub(crate) net: NetPtr,
-    /// This namespace state's boot id (random, never 0): sent in HELLO, so
-    /// that peers see when this node's state was made anew.
-    pub(crate) boot_id: u64,
+    node: Arc<Node>,
     #[pin]
     config: Mutex<NetConfig>,
-    /// What the per-connection path reads of `config`.
-    #[pin]
-    published: SpinLock<Arc<Published>>,
-    /// The control channel.
-    #[pin]
-    pub(crate) ctrl: Ctrl,
-    /// The service listeners.
-    #[pin]
-    pub(crate) utcp: Utcp,
-    /// The connections.
-    #[pin]
-    pub(crate) conns: Conns,
     /// The back-end's replays of peers' handoffs.
     #[pin]
-    pub(crate) replays: Replays,
-    /// Replies to this node's pending handoffs.
+    replays: Replays,
+    /// The service listeners.
     #[pin]
-    pub(crate) replies: Mutex<KVec<(u64, front::Reply)>>,
-    /// Notified when a reply is added to `replies`.
+    utcp: Utcp,
     #[pin]
-    pub(crate) replied: CondVar,
-    #[pin]
-    gc: Mutex<Option<Thread<Runtime>>>,
+    gc: Mutex<Option<Thread<Node>>>,
 }
 
 impl Runtime {
-    /// The configuration as last published: what a connection's path
-    /// reads, without the configuration mutex.
-    pub(crate) fn published(&self) -> Arc<Published> {
-        self.published.lock().clone()
-    }
-
     fn start(self: &Arc<Self>) -> Result {
-        let t = Thread::spawn(c"baton-gc", self.clone(), gc::gc_main)?;
+        let t = Thread::spawn(c"baton-gc", self.node.clone(), gc::gc_main)?;
         *self.gc.lock() = Some(t);
         Ok(())
     }
@@ -261,18 +153,65 @@ impl Runtime {
         let gc = self.gc.lock().take();
         drop(gc);
         let mut stopped = utcp::Stopped::default();
-        if let Err(e) = self.utcp.reconcile(self, &[], &mut stopped) {
+        if let Err(e) = self
+            .utcp
+            .reconcile(&self.node, core::iter::empty(), &mut stopped)
+        {
             pr_err!("stopping the service listeners: {:?}\n", e);
         }
         drop(stopped);
         // Before the channels: the requests it refuses get their NACKs.
-        self.replays.stop(self);
+        self.replays.stop();
         let mut stopped = ctrl::Stopped::default();
-        if let Err(e) = self.ctrl.reconcile(self, 0, 0, &[], None, &mut stopped) {
+        let dispatch: Arc<dyn Dispatch> = self.clone();
+        if let Err(e) = self
+            .node
+            .ctrl()
+            .reconcile(&dispatch, 0, 0, &[], None, &mut stopped)
+        {
             pr_err!("stopping the control channel: {:?}\n", e);
         }
+        drop(dispatch);
         drop(stopped);
-        vec::clear(&mut self.replies.lock());
+        self.node.replies().clear();
+    }
+}
+
+/// What the control channel carries, to the handoff's sides.
+impl Dispatch for Runtime {
+    fn message(&self, from: u32, m: &Message<'_>) -> Option<Message<'static>> {
+        match m {
+            // Replayed by the pool: the channel's thread only reads and
+            // writes frames.
+            Message::HandoffReq(req) => self.replays.submit(from, req).err().map(|why| {
+                Message::HandoffNack(IdReason {
+                    id: req.id,
+                    reason: why,
+                })
+            }),
+            Message::HandoffAck(_) | Message::HandoffNack(_) => {
+                front::reply(&self.node, from, m);
+                None
+            }
+            Message::ConnEnd(end) => {
+                front::conn_end(&self.node, from, end);
+                None
+            }
+            Message::Hello(_) | Message::Auth | Message::Heartbeat(_) => None,
+        }
+    }
+
+    fn peer_down(&self, peer: u32) {
+        front::peer_down(&self.node, peer);
+    }
+
+    fn peer_restarted(&self, peer: u32) {
+        teardown::peer_restarted(&self.node, peer);
+    }
+
+    fn heartbeat_timeout_ms(&self) -> u64 {
+        // A setting, read as it is now.
+        u64::from(self.node.published().base.heartbeat_timeout_ms)
     }
 }
 
@@ -289,9 +228,9 @@ impl NetState {
         &self.rt.config
     }
 
-    /// The namespace's control channel.
-    pub(crate) fn ctrl(&self) -> &Ctrl {
-        &self.rt.ctrl
+    /// The namespace's handoff machinery.
+    pub(crate) fn node(&self) -> &Node {
+        &self.rt.node
     }
 
     /// The namespace's runtime.
@@ -318,46 +257,41 @@ impl netns::NetState for NetState {
     }
 
     fn pre_exit(&self) {
-        teardown::going_away(&self.rt);
+        teardown::going_away(&self.rt.node);
     }
 
     fn init(net: NetPtr) -> impl PinInit<Self, Error> {
-        let rt = Arc::pin_init(
-            try_pin_init!(Runtime {
+        let node = Arc::pin_init(
+            Node::new(
                 net,
-                boot_id: boot_id(),
-                config <- new_mutex!(
-                    NetConfig {
-                        base: Config::new(param::ctrl_port()),
-                        peers: KVec::new(),
-                        services: KVec::new(),
-                        key: None,
-                    },
-                    "baton_config"
-                ),
-                published <- new_spinlock!(
-                    Published::empty(param::ctrl_port())?,
-                    "baton_published"
-                ),
-                ctrl <- Ctrl::new(*net),
-                utcp <- Utcp::new(),
-                // Handoff ids start at random: a peer's CONN_END for a
-                // connection of this node's previous life (before rmmod or
-                // a namespace of the same addresses) must not name a new one.
-                conns <- Conns::new(
-                    kthread::random_u32(),
-                    u64::from(kthread::random_u32()),
-                    param::conn_tab_bits(),
-                    param::conn_max() as usize
-                ),
-                replays <- Replays::new(),
-                replies <- new_mutex!(KVec::new(), "baton_replies"),
-                replied <- new_condvar!("baton_replied"),
-                gc <- new_mutex!(None, "baton_gc"),
-            }? Error),
+                boot_id(),
+                param::ctrl_port(),
+                param::conn_tab_bits(),
+                param::conn_max() as usize,
+            ),
             GFP_KERNEL,
-        )
-        .and_then(|rt| {
+        );
+        let rt = node.and_then(|node| {
+            Arc::pin_init(
+                try_pin_init!(Runtime {
+                    config <- new_mutex!(
+                        NetConfig {
+                            base: Config::new(param::ctrl_port()),
+                            peers: KVec::new(),
+                            services: KVec::new(),
+                            key: None,
+                        },
+                        "baton_config"
+                    ),
+                    replays <- Replays::new(node.clone()),
+                    utcp <- Utcp::new(),
+                    gc <- new_mutex!(None, "baton_gc"),
+                    node,
+                }? Error),
+                GFP_KERNEL,
+            )
+        });
+        let rt = rt.and_then(|rt| {
             rt.start()?;
             Ok(rt)
         });
@@ -409,8 +343,8 @@ impl netfilter::Hook for NetState {
             self.packets[h.index()].fetch_add(1, Ordering::Relaxed);
         }
         match hook {
-            InetHook::PreRouting => self.rt.conns.pre_routing(skb, kthread::now_ms()),
-            InetHook::PostRouting => self.rt.conns.post_routing(skb, kthread::now_ms()),
+            InetHook::PreRouting => self.rt.node.conns().pre_routing(skb, kthread::now_ms()),
+            InetHook::PostRouting => self.rt.node.conns().post_routing(skb, kthread::now_ms()),
             _ => Verdict::Accept,
         }
     }

@@ -6,11 +6,11 @@
 //! front-end of a back-end flow hears of its end (CONN_END).
 
 use crate::{
+    node::Node,
     proto::{
         ctrl::{reason, IdReason, Message},
         flow::{Flow, Phase, Role},
     },
-    state::Runtime,
     sys::{kthread, socket},
 };
 use kernel::prelude::*;
@@ -23,22 +23,22 @@ use kernel::prelude::*;
 /// or waiting for the client's last ACK), is aborted while no flow
 /// rewrites its RST: its reset goes nowhere, and the replayed SYN meets a
 /// free tuple.
-pub(crate) fn insert_replacing(rt: &Runtime, flow: Flow) -> Result {
-    match rt.conns.insert(flow) {
+pub(crate) fn insert_replacing(node: &Node, flow: Flow) -> Result {
+    match node.conns().insert(flow) {
         Err(e) if e == EEXIST => {}
         other => return other,
     }
-    let Some(old) = rt
-        .conns
+    let Some(old) = node
+        .conns()
         .remove_stale(&flow.key(), |f| f.role == flow.role && f.superseded())
     else {
         return Err(EEXIST);
     };
     if old.role == Role::Back {
-        let _ = socket::abort_tcp(rt.net.get(), old.backend, old.client);
+        let _ = socket::abort_tcp(node.net(), old.backend, old.client);
     }
-    ended(rt, &[(old, reason::CLOSED)]);
-    rt.conns.insert(flow)
+    ended(node, &[(old, reason::CLOSED)]);
+    node.conns().insert(flow)
 }
 
 /// Peer `peer` came back with another boot id: every connection this node
@@ -47,13 +47,13 @@ pub(crate) fn insert_replacing(rt: &Runtime, flow: Flow) -> Result {
 /// they idle out: a back-end's server sockets of that front-end's clients
 /// are aborted (they would otherwise send until TCP gives up, some 15
 /// minutes), a front-end's flows to that back-end freed.
-pub(crate) fn peer_restarted(rt: &Runtime, peer: u32) {
+pub(crate) fn peer_restarted(node: &Node, peer: u32) {
     let mut ended = 0usize;
-    for _ in 0..=rt.conns.max() / ABORT_BATCH {
+    for _ in 0..=node.conns().max() / ABORT_BATCH {
         let Ok(mut gone) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
             break;
         };
-        rt.conns
+        node.conns()
             .drain(&mut gone, |f| (f.peer == peer).then_some(reason::CLOSED));
         if gone.is_empty() {
             break;
@@ -62,7 +62,7 @@ pub(crate) fn peer_restarted(rt: &Runtime, peer: u32) {
             if f.role == Role::Back {
                 // The flow is gone: the stack's RST leaves unrewritten, to
                 // a client that has no connection with this address.
-                let _ = socket::abort_tcp(rt.net.get(), f.backend, f.client);
+                let _ = socket::abort_tcp(node.net(), f.backend, f.client);
             }
             if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
                 kthread::sleep_ms(1);
@@ -94,15 +94,15 @@ const ABORT_GRACE_MS: u32 = 200;
 /// clients. Without this a client would wait forever for the rest of its
 /// answer: the server's later packets would leave unrewritten, from an
 /// address the client does not know.
-fn abort_servers(rt: &Runtime) {
+fn abort_servers(node: &Node) {
     let mut aborted = 0usize;
     // Each pass marks what it saw as reset: at most max / ABORT_BATCH
     // passes.
-    for _ in 0..=rt.conns.max() / ABORT_BATCH {
+    for _ in 0..=node.conns().max() / ABORT_BATCH {
         let Ok(mut live) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
             break;
         };
-        rt.conns.snapshot_where(&mut live, |f| {
+        node.conns().snapshot_where(&mut live, |f| {
             f.role == Role::Back && f.phase == Phase::Established && !f.reset
         });
         if live.is_empty() {
@@ -113,7 +113,7 @@ fn abort_servers(rt: &Runtime) {
             // frees its flow (a client's later packet then meets its
             // stack, which resets it too).
             if f.peer != 0 {
-                let _ = rt.ctrl.send(
+                let _ = node.ctrl().send(
                     f.peer,
                     &Message::ConnEnd(IdReason {
                         id: f.id,
@@ -121,12 +121,12 @@ fn abort_servers(rt: &Runtime) {
                     }),
                 );
             }
-            if socket::abort_tcp(rt.net.get(), f.backend, f.client).is_ok() {
+            if socket::abort_tcp(node.net(), f.backend, f.client).is_ok() {
                 aborted += 1;
             }
             // Its RST marked it already if it went out; also when there is
             // no socket any more.
-            rt.conns.with(&f.key(), |f| f.reset = true);
+            node.conns().with(&f.key(), |f| f.reset = true);
             // Let the other threads (the channels' heartbeats) run: this
             // loop may take long with many connections on a slow machine.
             if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
@@ -150,38 +150,38 @@ fn abort_servers(rt: &Runtime) {
 /// now, and each front-end whose connection this node served hears of it
 /// (CONN_END) while the channel is still up, instead of keeping its flow
 /// until it idles out.
-pub(crate) fn going_away(rt: &Runtime) {
+pub(crate) fn going_away(node: &Node) {
     // No new handoff from now on, either way: a peer's HANDOFF_REQ is
     // refused (NACK, it may serve the client elsewhere), a new client of
     // this node's services is reset. An insert that passed this check
     // before is over long before abort_servers' grace period ends.
-    rt.conns.close();
-    rt.conns.hold.expire(0, true);
-    abort_servers(rt);
-    for _ in 0..=rt.conns.max() / ABORT_BATCH {
+    node.conns().close();
+    node.conns().hold.expire(0, true);
+    abort_servers(node);
+    for _ in 0..=node.conns().max() / ABORT_BATCH {
         let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
             return;
         };
-        rt.conns.drain(&mut done, |_| Some(reason::CLOSED));
+        node.conns().drain(&mut done, |_| Some(reason::CLOSED));
         if done.is_empty() {
             return;
         }
-        ended(rt, &done);
+        ended(node, &done);
     }
 }
 
 /// Flows just removed: the front-end of each back-end flow hears of it,
 /// a peer by CONN_END, this node (peer 0) by removing its front flow.
-pub(crate) fn ended(rt: &Runtime, done: &[(Flow, u8)]) {
+pub(crate) fn ended(node: &Node, done: &[(Flow, u8)]) {
     for (f, why) in done.iter() {
         if f.role == Role::Back && f.peer != 0 {
             let msg = Message::ConnEnd(IdReason {
                 id: f.id,
                 reason: *why,
             });
-            let _ = rt.ctrl.send(f.peer, &msg);
+            let _ = node.ctrl().send(f.peer, &msg);
         } else if f.role == Role::Back {
-            rt.conns.remove_front_id(f.id, 0);
+            node.conns().remove_front_id(f.id, 0);
         }
     }
 }

@@ -20,9 +20,10 @@
 //! kilobytes before the handoff, all of which travel in the HANDOFF_REQ.
 
 use crate::{
-    front::{self, Arrival},
+    arrival::Arrival,
+    front,
+    node::Node,
     proto::ctrl::Endpoint,
-    state::{Runtime, Service},
     sys::{
         kthread::{self, Stop, Thread},
         socket::{self, Socket},
@@ -69,7 +70,7 @@ const BACKLOG: i32 = 1024;
 
 /// What a worker works with.
 struct Worker {
-    rt: Arc<Runtime>,
+    node: Arc<Node>,
     vip: Endpoint,
     listener: Arc<Socket>,
     lists: Arc<Lists>,
@@ -119,12 +120,12 @@ impl Utcp {
         })
     }
 
-    /// Listens on every service of `services`, and on no other; the
+    /// Listens on every VIP:port of `vips`, and on no other; the
     /// listeners that stop go to `stopped`.
     pub(crate) fn reconcile(
         &self,
-        rt: &Arc<Runtime>,
-        services: &[Service],
+        node: &Arc<Node>,
+        vips: impl Iterator<Item = Endpoint> + Clone,
         stopped: &mut Stopped,
     ) -> Result {
         {
@@ -133,7 +134,7 @@ impl Utcp {
             let mut keep = KVec::with_capacity(run.len(), GFP_KERNEL)?;
             stopped.0.reserve(run.len(), GFP_KERNEL)?;
             for l in core::mem::take(&mut *run) {
-                let list = if services.iter().any(|s| s.conf.vip == l.vip) {
+                let list = if vips.clone().any(|vip| vip == l.vip) {
                     &mut keep
                 } else {
                     // Wakes its workers now; they are joined later.
@@ -144,13 +145,12 @@ impl Utcp {
                 let _ = list.push(l, GFP_KERNEL);
             }
             *run = keep;
-            run.reserve(services.len(), GFP_KERNEL)?;
-            for s in services {
-                let vip = s.conf.vip;
+            run.reserve(vips.clone().count(), GFP_KERNEL)?;
+            for vip in vips {
                 if run.iter().any(|l| l.vip == vip) {
                     continue;
                 }
-                match start(rt, vip) {
+                match start(node, vip) {
                     // Within the capacity reserved.
                     Ok(l) => run.push(l, GFP_KERNEL)?,
                     Err(e) => {
@@ -172,10 +172,10 @@ impl Utcp {
     }
 }
 
-fn start(rt: &Arc<Runtime>, vip: Endpoint) -> Result<Listening> {
+fn start(node: &Arc<Node>, vip: Endpoint) -> Result<Listening> {
     // Idle workers block in accept until a client comes or the listener
     // is shut down: an idle service costs no wake-ups.
-    let sock = Socket::tcp(rt.net.get(), socket::FOREVER, TICK_MS)?;
+    let sock = Socket::tcp(node.net(), socket::FOREVER, TICK_MS)?;
     sock.set_rcvbuf(RCVBUF);
     sock.set_freebind();
     sock.listen(vip, BACKLOG)?;
@@ -195,7 +195,7 @@ fn start(rt: &Arc<Runtime>, vip: Endpoint) -> Result<Listening> {
     for _ in 0..WORKERS {
         let w = Arc::new(
             Worker {
-                rt: rt.clone(),
+                node: node.clone(),
                 vip,
                 listener: l.listener.clone(),
                 lists: lists.clone(),
@@ -217,7 +217,7 @@ struct Waiting<'a> {
 
 impl Waiting<'_> {
     fn stats(&self) -> &crate::conn::Stats {
-        &self.w.rt.conns.stats
+        &self.w.node.conns().stats
     }
 
     /// Adds `a`. If the service's lists are full, the longest waiting
@@ -239,7 +239,7 @@ impl Waiting<'_> {
                 Some(i) => core::mem::replace(&mut self.list[i], a),
                 None => a,
             };
-            return front::serve(&self.w.rt, self.w.vip, out, self.stop);
+            return front::serve(&self.w.node, self.w.vip, out, self.stop);
         }
         if self.list.push(a, GFP_KERNEL).is_ok() {
             self.stats().waiting.fetch_add(1, Ordering::Relaxed);
@@ -285,7 +285,7 @@ impl Waiting<'_> {
                 ready => {
                     progress = true;
                     if let (Some(a), Ok(_)) = (self.take(i), ready) {
-                        front::serve(&self.w.rt, self.w.vip, a, self.stop);
+                        front::serve(&self.w.node, self.w.vip, a, self.stop);
                         return true;
                     }
                     // Gone without a byte: dropped, the pass goes on. The
@@ -307,7 +307,7 @@ impl Waiting<'_> {
             return progress;
         }
         if let Some(a) = self.take(i) {
-            front::serve(&self.w.rt, self.w.vip, a, self.stop);
+            front::serve(&self.w.node, self.w.vip, a, self.stop);
         }
         gate.fetch_sub(1, Ordering::Relaxed);
         true
@@ -339,9 +339,10 @@ fn worker_main(w: &Worker, stop: &Stop) {
         let mut progress = accepted.is_ok();
         match accepted {
             Ok(sock) => {
-                if let Some(mut a) = Arrival::new(&w.rt, sock) {
+                let timeout = w.node.published().base.request_timeout_ms;
+                if let Some(mut a) = Arrival::new(sock, timeout) {
                     match a.read(true) {
-                        Ok(true) => front::serve(&w.rt, w.vip, a, stop),
+                        Ok(true) => front::serve(&w.node, w.vip, a, stop),
                         Ok(false) => waiting.push(a),
                         // Gone before sending anything: nothing to hand.
                         Err(_) => {}

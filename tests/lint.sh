@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Style gates, each counted as one test: rustfmt and clippy on the module
-# (CLIPPY=1 Kbuild build, no warning allowed), on the userspace crates and
+# Style gates, each counted as one test: rustfmt, the one-way layering of
+# its files (tests/layers.py) and clippy on the module (CLIPPY=1 Kbuild
+# build, no warning allowed), on the userspace crates and
 # on the fuzz targets (userspace/fuzz, a workspace of its own).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,7 @@ module_clippy() {
 }
 
 gate module-rustfmt module_rustfmt
+gate module-layers python3 tests/layers.py
 gate module-clippy module_clippy
 userspace_fmt() {
 	(cd userspace && cargo fmt --all --check)

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The request reader of a front-end: a connection accepted on a service
+//! while it delivers its first request, read as it arrives without holding
+//! a thread, until it is complete enough to choose a back-end.
+
+use crate::{
+    proto::{ctrl::Endpoint, http},
+    sys::{kthread, socket::Socket},
+};
+use kernel::prelude::*;
+
+/// Most request bytes the front-end reads before it decides.
+const REQUEST_MAX: usize = 16 * 1024;
+
+/// A connection accepted on a service while it delivers its first
+/// request, which is read as it arrives, without holding a thread.
+pub(crate) struct Arrival {
+    sock: Socket,
+    client: Endpoint,
+    /// The request's bytes, `buf[..n]`.
+    buf: KVec<u8>,
+    n: usize,
+    /// `kthread::now_ms()` after which it is handed off with what it has.
+    deadline: u64,
+    /// See [`Arrival::complete`].
+    complete: bool,
+}
+
+impl Arrival {
+    /// Bytes of memory an arrival holds beyond its socket.
+    pub(crate) const BYTES: usize = REQUEST_MAX + core::mem::size_of::<Self>();
+
+    /// Starts reading from `sock`, for at most `timeout_ms`; `None` if the client is already gone or
+    /// there is no memory for its request.
+    pub(crate) fn new(sock: Socket, timeout_ms: u32) -> Option<Self> {
+        let client = sock.peer_addr().ok()?;
+        let buf = KVec::from_elem(0u8, REQUEST_MAX, GFP_KERNEL).ok()?;
+        Some(Self {
+            sock,
+            client,
+            buf,
+            n: 0,
+            deadline: kthread::now_ms() + u64::from(timeout_ms),
+            complete: false,
+        })
+    }
+
+    /// When it arrived, as its deadline tells.
+    pub(crate) fn deadline(&self) -> u64 {
+        self.deadline
+    }
+
+    /// Whether something arrived (data, a FIN or an error) that
+    /// [`Arrival::read`] has not read yet. Costs no socket call.
+    pub(crate) fn readable(&self) -> bool {
+        self.sock.readable()
+    }
+
+    /// Whether its request came: the head is complete (or does not parse
+    /// as HTTP at all) or the buffer is full. A connection that is ready
+    /// otherwise ran out of time or closed half-way.
+    pub(crate) fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Reads what has arrived (with `wait`, up to the socket's receive
+    /// timeout for the first bytes). `Ok(true)` once the request is ready
+    /// to hand off: its head is complete, the buffer is full, the client
+    /// closed its side after sending something, or the time is up. `EPIPE`
+    /// if the client closed without sending anything.
+    pub(crate) fn read(&mut self, mut wait: bool) -> Result<bool> {
+        while self.n < self.buf.len() {
+            let got = if wait {
+                self.sock.recv(&mut self.buf[self.n..])
+            } else {
+                self.sock.recv_nowait(&mut self.buf[self.n..])
+            };
+            wait = false;
+            match got {
+                Ok(0) if self.n == 0 => return Err(EPIPE),
+                // Closed after some bytes: hand those (and the FIN) over.
+                Ok(0) => return Ok(true),
+                Ok(k) => self.n += k,
+                Err(e) if e == EAGAIN => break,
+                Err(e) => return Err(e),
+            }
+            if !matches!(
+                http::parse_request(&self.buf[..self.n]),
+                Err(http::HttpError::Incomplete)
+            ) {
+                self.complete = true;
+                return Ok(true);
+            }
+        }
+        self.complete |= self.n == self.buf.len();
+        Ok(self.complete || kthread::now_ms() > self.deadline)
+    }
+
+    /// The socket, the client, and the buffer whose first `n` bytes are
+    /// what was read.
+    pub(crate) fn into_parts(self) -> (Socket, Endpoint, KVec<u8>, usize) {
+        (self.sock, self.client, self.buf, self.n)
+    }
+}

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One control channel on a socket: framing, sequence numbers, the HELLO
+//! and AUTH exchange, and the HMAC tag of every frame once the session key
+//! is derived.
+
+use super::HELLO_MS;
+use crate::{
+    proto::ctrl::{self as codec, Message},
+    sys::{
+        crypto::{self, Hmac},
+        kthread,
+        socket::Socket,
+    },
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// Largest frame on the wire.
+pub(super) const FRAME_MAX: usize = codec::HEADER_LEN + codec::MAX_PAYLOAD + codec::MAC_LEN;
+
+/// One channel: framing and sequence numbers on a socket, from the HELLO
+/// exchange to its end.
+pub(super) struct Channel {
+    pub(super) sock: Arc<Socket>,
+    pub(super) rx: KVec<u8>,
+    pub(super) filled: usize,
+    pub(super) rx_seq: codec::SeqCheck,
+    /// The session's tag transform once derived, on a channel with a key.
+    pub(super) auth: Option<Arc<Hmac>>,
+    /// Direction byte of the frames received.
+    pub(super) rx_dir: u8,
+    /// Moved to [`Peer::tx`] once the channel is established.
+    pub(super) tx: Option<Tx>,
+    /// The peer's boot id from its HELLO (0: none), once authenticated.
+    pub(super) peer_boot: u64,
+}
+
+/// The sending half of a channel: frame buffer and sequence numbers.
+pub(super) struct Tx {
+    pub(super) sock: Arc<Socket>,
+    pub(super) buf: KVec<u8>,
+    pub(super) seq: u32,
+    /// The session's tag transform, on an authenticated channel.
+    pub(super) auth: Option<Arc<Hmac>>,
+    /// Direction byte of the frames sent.
+    pub(super) dir: u8,
+}
+
+impl Tx {
+    pub(super) fn send(&mut self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
+        let mut len = codec::encode(msg, self.seq, &mut self.buf)
+            .map_err(|_| Closed::Protocol("cannot encode a frame"))?;
+        if let Some(auth) = &self.auth {
+            let body = len;
+            len = codec::add_mac_room(&mut self.buf, body)
+                .map_err(|_| Closed::Protocol("cannot encode a frame"))?;
+            let tag = auth
+                .tag(&[&[self.dir], &self.buf[..body]])
+                .map_err(Closed::Io)?;
+            self.buf[body..len].copy_from_slice(&tag.0);
+        }
+        self.seq = self.seq.wrapping_add(1);
+        let frame = self
+            .buf
+            .get(..len)
+            .ok_or(Closed::Protocol("frame too long"))?;
+        self.sock.send_all(frame).map_err(Closed::Io)
+    }
+}
+
+/// Why a channel ended.
+pub(super) enum Closed {
+    /// The stream ended or a socket call failed.
+    Io(Error),
+    /// The peer sent something invalid: logged, channel closed.
+    Protocol(&'static str),
+    /// No frame for `heartbeat-timeout-ms`.
+    Dead,
+    /// The thread was asked to stop.
+    Stop,
+}
+
+impl Channel {
+    pub(super) fn new(sock: Socket, initiator: bool) -> Result<Self> {
+        let (tx_dir, rx_dir) = if initiator {
+            (codec::dir::FROM_INITIATOR, codec::dir::FROM_ACCEPTOR)
+        } else {
+            (codec::dir::FROM_ACCEPTOR, codec::dir::FROM_INITIATOR)
+        };
+        let sock = Arc::new(sock, GFP_KERNEL)?;
+        let rx = KVec::from_elem(0, FRAME_MAX, GFP_KERNEL)?;
+        let buf = KVec::from_elem(0, FRAME_MAX, GFP_KERNEL)?;
+        Ok(Self {
+            sock: sock.clone(),
+            rx,
+            filled: 0,
+            rx_seq: codec::SeqCheck::new(),
+            auth: None,
+            rx_dir,
+            tx: Some(Tx {
+                sock,
+                buf,
+                seq: 0,
+                auth: None,
+                dir: tx_dir,
+            }),
+            peer_boot: 0,
+        })
+    }
+
+    /// Waits up to one socket timeout for a complete frame and hands it to
+    /// `f`. `Ok(false)` if none arrived in time.
+    pub(super) fn recv(
+        &mut self,
+        f: &mut dyn FnMut(&Message<'_>) -> core::result::Result<(), Closed>,
+    ) -> core::result::Result<bool, Closed> {
+        loop {
+            // A complete frame already buffered?
+            if self.filled >= codec::HEADER_LEN {
+                let hdr = codec::decode_header(&self.rx[..codec::HEADER_LEN])
+                    .map_err(|e| Closed::Protocol(e.describe()))?;
+                let total = hdr.frame_len();
+                if self.filled >= total {
+                    self.check_tag(&hdr)?;
+                    self.rx_seq
+                        .check(hdr.seq())
+                        .map_err(|e| Closed::Protocol(e.describe()))?;
+                    let body = codec::HEADER_LEN + hdr.payload_len();
+                    let msg = codec::decode(&hdr, &self.rx[codec::HEADER_LEN..body])
+                        .map_err(|e| Closed::Protocol(e.describe()))?;
+                    f(&msg)?;
+                    self.rx.copy_within(total..self.filled, 0);
+                    self.filled -= total;
+                    return Ok(true);
+                }
+            }
+            match self.sock.recv(&mut self.rx[self.filled..]) {
+                Ok(0) => return Err(Closed::Io(EPIPE)),
+                Ok(n) => self.filled += n,
+                Err(e) if e == EAGAIN => return Ok(false),
+                Err(e) => return Err(Closed::Io(e)),
+            }
+        }
+    }
+
+    /// Verifies the tag of the complete frame at the start of the buffer,
+    /// or that it has none on a channel without a key.
+    pub(super) fn check_tag(&self, hdr: &codec::Header) -> core::result::Result<(), Closed> {
+        let refuse = |e: codec::DecodeError| Err(Closed::Protocol(e.describe()));
+        let body = codec::HEADER_LEN + hdr.payload_len();
+        match (&self.auth, hdr.has_mac()) {
+            (Some(auth), true) => {
+                let ok = auth
+                    .verify(
+                        &[&[self.rx_dir], &self.rx[..body]],
+                        &self.rx[body..hdr.frame_len()],
+                    )
+                    .map_err(Closed::Io)?;
+                if ok {
+                    Ok(())
+                } else {
+                    refuse(codec::DecodeError::BadMac)
+                }
+            }
+            (Some(_), false) => refuse(codec::DecodeError::MissingMac),
+            (None, true) => refuse(codec::DecodeError::UnexpectedMac),
+            (None, false) => Ok(()),
+        }
+    }
+
+    /// Receives the next frame within [`HELLO_MS`] and hands it to `pick`,
+    /// which keeps what it wants or refuses the frame.
+    pub(super) fn expect<T>(
+        &mut self,
+        mut pick: impl FnMut(&Message<'_>) -> core::result::Result<T, Closed>,
+    ) -> core::result::Result<T, Closed> {
+        let deadline = kthread::now_ms() + u64::from(HELLO_MS);
+        let mut got = None;
+        while got.is_none() {
+            if kthread::now_ms() > deadline {
+                return Err(Closed::Protocol("handshake not completed in time"));
+            }
+            self.recv(&mut |m| {
+                got = Some(pick(m)?);
+                Ok(())
+            })?;
+        }
+        got.ok_or(Closed::Protocol("no frame"))
+    }
+
+    /// Receives the peer's HELLO.
+    pub(super) fn expect_hello(&mut self) -> core::result::Result<codec::Hello, Closed> {
+        self.expect(|m| match m {
+            Message::Hello(h) => Ok(*h),
+            _ => Err(Closed::Protocol("first frame is not HELLO")),
+        })
+    }
+
+    /// Sends this node's HELLO, with a fresh nonce and the namespace's boot
+    /// id `boot`; returns it.
+    pub(super) fn hello(
+        &mut self,
+        me: u32,
+        keyed: bool,
+        boot: u64,
+    ) -> core::result::Result<codec::Hello, Closed> {
+        let auth = if keyed { codec::cap::AUTH } else { 0 };
+        let mut hello = codec::Hello {
+            node_id: me,
+            capabilities: auth | codec::cap::BOOT,
+            nonce: [0; codec::NONCE_LEN],
+            boot_id: boot,
+        };
+        crypto::random_bytes(&mut hello.nonce);
+        self.tx
+            .as_mut()
+            .ok_or(Closed::Protocol("no sender"))?
+            .send(&Message::Hello(hello))?;
+        Ok(hello)
+    }
+
+    /// Completes the handshake after the HELLO exchange: with `key`,
+    /// derives the session key from both HELLOs and tags every frame from
+    /// now on; sends AUTH and waits for the peer's, whose tag proves that
+    /// the peer has the key.
+    pub(super) fn authenticate(
+        &mut self,
+        key: Option<&Arc<Hmac>>,
+        initiator: &codec::Hello,
+        acceptor: &codec::Hello,
+    ) -> core::result::Result<(), Closed> {
+        let theirs = if self.rx_dir == codec::dir::FROM_INITIATOR {
+            initiator
+        } else {
+            acceptor
+        };
+        let keyed = theirs.capabilities & codec::cap::AUTH != 0;
+        match key {
+            Some(_) if !keyed => {
+                return Err(Closed::Protocol(
+                    "the peer has no key, and this node requires authentication",
+                ))
+            }
+            None if keyed => {
+                return Err(Closed::Protocol(
+                    "the peer requires authentication, and this node has no key",
+                ))
+            }
+            _ => {}
+        }
+        if let Some(key) = key {
+            let (boot, len) = codec::session_boot_info(initiator, acceptor);
+            let session = key
+                .tag(&[
+                    &codec::session_info(initiator, acceptor),
+                    boot.get(..len).unwrap_or(&[]),
+                ])
+                .map_err(Closed::Io)?;
+            let auth = Arc::new(Hmac::new(&session.0).map_err(Closed::Io)?, GFP_KERNEL)
+                .map_err(|e| Closed::Io(e.into()))?;
+            self.tx.as_mut().ok_or(Closed::Protocol("no sender"))?.auth = Some(auth.clone());
+            self.auth = Some(auth);
+        }
+        self.tx
+            .as_mut()
+            .ok_or(Closed::Protocol("no sender"))?
+            .send(&Message::Auth)?;
+        self.expect(|m| match m {
+            Message::Auth => Ok(()),
+            _ => Err(Closed::Protocol("first frame after HELLO is not AUTH")),
+        })
+    }
+}
+
+pub(super) fn log_closed(me: u32, peer: u32, why: &Closed) {
+    if matches!(why, Closed::Stop) || !kthread::net_ratelimit() {
+        return;
+    }
+    match why {
+        Closed::Io(e) => pr_info!("node {}: channel to peer {} closed: {:?}\n", me, peer, e),
+        Closed::Protocol(what) => {
+            pr_warn!(
+                "node {}: peer {}: {}, closing the channel\n",
+                me,
+                peer,
+                what
+            )
+        }
+        Closed::Dead => pr_warn!("node {}: peer {}: heartbeat timeout\n", me, peer),
+        Closed::Stop => {}
+    }
+}

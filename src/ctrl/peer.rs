@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A peer's life cycle: its thread dials (or waits for the listener's
+//! handover), runs the established channel (heartbeats, frames handed to
+//! the namespace's [`Dispatch`]) and marks the peer down when it ends.
+
+use super::{
+    channel::{log_closed, Channel, Closed, Tx},
+    Dispatch, PeerStatus, BACKOFF_MAX_MS, BACKOFF_MIN_MS, HEARTBEAT_MS, HELLO_MS, TICK_MS,
+};
+use crate::{
+    proto::{
+        config::PeerConf,
+        ctrl::{self as codec, Endpoint, Message},
+    },
+    sys::{
+        crypto::Hmac,
+        kthread::{self, Stop},
+        netns::NetPtr,
+        socket::Socket,
+    },
+};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use kernel::{
+    prelude::*,
+    sync::{Arc, Mutex},
+};
+
+/// The state of one peer, shared by its thread, the listener and netlink.
+#[pin_data]
+pub(super) struct Peer {
+    pub(super) net: NetPtr,
+    pub(super) dispatch: Arc<dyn Dispatch>,
+    /// This node's boot id, sent in HELLO.
+    pub(super) boot_id: u64,
+    pub(super) me: u32,
+    pub(super) conf: PeerConf,
+    /// The namespace's key when the peer was configured.
+    pub(super) key: Option<Arc<Hmac>>,
+    pub(super) up: AtomicBool,
+    /// `kthread::now_ms()` of the last frame received, 0 if none.
+    pub(super) last_rx_ms: AtomicU64,
+    pub(super) msgs_in: AtomicU64,
+    pub(super) msgs_out: AtomicU64,
+    pub(super) connects: AtomicU32,
+    /// The peer's boot id on its last channel (0: none yet).
+    pub(super) boot: AtomicU64,
+    /// The live socket, so that `stop` can wake a blocked call; also how
+    /// the listener hands an accepted socket to an accepting peer.
+    #[pin]
+    pub(super) sock: Mutex<Option<Arc<Socket>>>,
+    #[pin]
+    pub(super) handover: Mutex<Option<Channel>>,
+    /// The sending half of the live channel: any thread may send a frame.
+    #[pin]
+    pub(super) tx: Mutex<Option<Tx>>,
+}
+
+impl Peer {
+    pub(super) fn initiator(&self) -> bool {
+        self.me < self.conf.node_id
+    }
+
+    pub(super) fn addr(&self) -> Endpoint {
+        Endpoint {
+            addr: self.conf.addr,
+            port: self.conf.port,
+        }
+    }
+
+    pub(super) fn status(&self) -> PeerStatus {
+        let last = self.last_rx_ms.load(Ordering::Relaxed);
+        PeerStatus {
+            up: self.up.load(Ordering::Relaxed),
+            last_rx_ago_ms: (last != 0).then(|| kthread::now_ms().saturating_sub(last)),
+            msgs_in: self.msgs_in.load(Ordering::Relaxed),
+            msgs_out: self.msgs_out.load(Ordering::Relaxed),
+            connects: self.connects.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends `msg` on the live channel; `EPIPE` if there is none.
+    pub(super) fn send(&self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
+        let mut tx = self.tx.lock();
+        let tx = tx.as_mut().ok_or(Closed::Io(EPIPE))?;
+        tx.send(msg)?;
+        self.msgs_out.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Wakes the peer's thread out of any socket call.
+    pub(super) fn wake(&self) {
+        if let Some(s) = &*self.sock.lock() {
+            s.shutdown();
+        }
+    }
+}
+
+/// Handles one frame of an established channel.
+pub(super) fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(), Closed> {
+    match m {
+        Message::Heartbeat(_) => Ok(()),
+        Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
+            "handshake frame on an established channel",
+        )),
+        _ => match peer.dispatch.message(peer.conf.node_id, m) {
+            Some(answer) => peer.send(&answer),
+            None => Ok(()),
+        },
+    }
+}
+
+/// Runs an established channel until it ends.
+pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
+    let mut last_tx = 0u64;
+    loop {
+        if stop.requested() {
+            return Closed::Stop;
+        }
+        let now = kthread::now_ms();
+        if now.saturating_sub(last_tx) >= HEARTBEAT_MS {
+            if let Err(c) = peer.send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now })) {
+                // The peer closed or reset the channel: the frames it sent
+                // before (e.g. the CONN_ENDs of a peer that goes away) are
+                // still readable; handle them first.
+                while let Ok(true) = ch.recv(&mut |m| on_frame(peer, m)) {
+                    peer.msgs_in.fetch_add(1, Ordering::Relaxed);
+                }
+                return c;
+            }
+            last_tx = now;
+        }
+        let got = ch.recv(&mut |m| on_frame(peer, m));
+        match got {
+            Ok(true) => {
+                peer.msgs_in.fetch_add(1, Ordering::Relaxed);
+                peer.last_rx_ms.store(kthread::now_ms(), Ordering::Relaxed);
+            }
+            Ok(false) => {
+                let last = peer.last_rx_ms.load(Ordering::Relaxed);
+                // A setting (`heartbeat-timeout-ms`), read as it is now.
+                let dead = peer.dispatch.heartbeat_timeout_ms();
+                if kthread::now_ms().saturating_sub(last) > dead {
+                    return Closed::Dead;
+                }
+            }
+            Err(c) => return c,
+        }
+    }
+}
+
+/// Connects to the peer and exchanges HELLO.
+pub(super) fn dial(peer: &Peer) -> core::result::Result<Channel, Closed> {
+    let sock = Socket::tcp(peer.net.get(), TICK_MS, HELLO_MS).map_err(Closed::Io)?;
+    sock.connect(peer.addr()).map_err(Closed::Io)?;
+    let mut ch = Channel::new(sock, true).map_err(Closed::Io)?;
+    let mine = ch.hello(peer.me, peer.key.is_some(), peer.boot_id)?;
+    let theirs = ch.expect_hello()?;
+    if theirs.node_id != peer.conf.node_id {
+        return Err(Closed::Protocol("HELLO from an unexpected node id"));
+    }
+    ch.authenticate(peer.key.as_ref(), &mine, &theirs)?;
+    ch.peer_boot = theirs.boot_id;
+    Ok(ch)
+}
+
+/// The thread of one peer: (re)connects or waits for the listener, runs
+/// the channel, and marks the peer down when it ends.
+pub(super) fn peer_main(peer: &Peer, stop: &Stop) {
+    let mut backoff = BACKOFF_MIN_MS;
+    while !stop.requested() {
+        let mut ch = if peer.initiator() {
+            match dial(peer) {
+                Ok(s) => s,
+                Err(c) => {
+                    log_closed(peer.me, peer.conf.node_id, &c);
+                    kthread::sleep_ms(backoff);
+                    backoff = (backoff * 2).min(BACKOFF_MAX_MS);
+                    continue;
+                }
+            }
+        } else {
+            match peer.handover.lock().take() {
+                Some(s) => s,
+                None => {
+                    kthread::sleep_ms(TICK_MS);
+                    continue;
+                }
+            }
+        };
+        backoff = BACKOFF_MIN_MS;
+        // Another boot id: the peer restarted (module reloaded, node
+        // rebooted) and its side of every connection shared with this
+        // node is gone; they end here before the new channel takes any.
+        let before = peer.boot.swap(ch.peer_boot, Ordering::Relaxed);
+        if before != 0 && ch.peer_boot != 0 && before != ch.peer_boot {
+            peer.dispatch.peer_restarted(peer.conf.node_id);
+        }
+        *peer.sock.lock() = Some(ch.sock.clone());
+        *peer.tx.lock() = ch.tx.take();
+        peer.last_rx_ms.store(kthread::now_ms(), Ordering::Relaxed);
+        peer.connects.fetch_add(1, Ordering::Relaxed);
+        peer.up.store(true, Ordering::Relaxed);
+        pr_info!(
+            "node {}: channel to peer {} up\n",
+            peer.me,
+            peer.conf.node_id
+        );
+        let why = session(peer, &mut ch, stop);
+        peer.up.store(false, Ordering::Relaxed);
+        *peer.tx.lock() = None;
+        *peer.sock.lock() = None;
+        peer.dispatch.peer_down(peer.conf.node_id);
+        log_closed(peer.me, peer.conf.node_id, &why);
+        if !matches!(why, Closed::Stop) {
+            pr_info!(
+                "node {}: channel to peer {} down\n",
+                peer.me,
+                peer.conf.node_id
+            );
+        }
+    }
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the handoff layer of a namespace works on: its flows, its control
+//! channel, the configuration as last published, and the answers the
+//! front-end's workers wait for. `state.rs` builds it and changes what it
+//! publishes; the front-end and back-end sides, the replay pool, the
+//! collector and the service listeners use it and nothing above it.
+
+use crate::{
+    conn::Conns,
+    ctrl::Ctrl,
+    proto::ctrl::{reason, HandoffAck},
+    sched::{Published, View},
+    sys::{
+        kthread::{self, Stop},
+        netns::{Net, NetPtr},
+        vec,
+    },
+};
+use kernel::{
+    new_condvar, new_mutex,
+    prelude::*,
+    sync::{Arc, CondVar, Mutex},
+    time,
+};
+
+/// One namespace's handoff machinery.
+#[pin_data]
+pub(crate) struct Node {
+    net: NetPtr,
+    #[pin]
+    conns: Conns,
+    #[pin]
+    ctrl: Ctrl,
+    #[pin]
+    view: View,
+    #[pin]
+    replies: Replies,
+}
+
+impl Node {
+    /// The machinery of namespace `net`: no flow, no channel, the
+    /// settings' defaults (`ctrl_port` the module parameter's), a flow
+    /// table of `2^bits` buckets for at most `max` flows. `boot_id`
+    /// (random, never 0) goes in the channel's HELLO, so that peers see
+    /// when this node's state was made anew.
+    pub(crate) fn new(
+        net: NetPtr,
+        boot_id: u64,
+        ctrl_port: u16,
+        bits: u32,
+        max: usize,
+    ) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            net,
+            // Handoff ids start at random: a peer's CONN_END for a
+            // connection of this node's previous life (before rmmod or a
+            // namespace of the same addresses) must not name a new one.
+            conns <- Conns::new(
+                kthread::random_u32(),
+                u64::from(kthread::random_u32()),
+                bits,
+                max
+            ),
+            ctrl <- Ctrl::new(*net, boot_id),
+            view <- View::new(ctrl_port),
+            replies <- Replies::new(),
+        }? Error)
+    }
+
+    /// The namespace.
+    pub(crate) fn net(&self) -> &Net {
+        self.net.get()
+    }
+
+    /// The flows.
+    pub(crate) fn conns(&self) -> &Conns {
+        &self.conns
+    }
+
+    /// The control channel.
+    pub(crate) fn ctrl(&self) -> &Ctrl {
+        &self.ctrl
+    }
+
+    /// The configuration as last published: what a connection's path
+    /// reads, without the configuration mutex.
+    pub(crate) fn published(&self) -> Arc<Published> {
+        self.view.get()
+    }
+
+    /// Publishes a new copy of the configuration.
+    pub(crate) fn publish(&self, p: Arc<Published>) {
+        self.view.set(p)
+    }
+
+    /// The answers to this node's pending handoffs.
+    pub(crate) fn replies(&self) -> &Replies {
+        &self.replies
+    }
+}
+
+/// The answer to a handoff request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Reply {
+    /// Taken.
+    Ack(HandoffAck),
+    /// Refused, with a [`reason`].
+    Nack(u8),
+}
+
+/// Most time [`Replies::wait`] sleeps between looks (it is woken when a
+/// reply comes; this bounds a stop request's wait).
+const REPLY_WAIT_SLICE_MS: u64 = 100;
+
+/// Answers to pending handoffs, by handoff id, until their workers take
+/// them.
+#[pin_data]
+pub(crate) struct Replies {
+    #[pin]
+    list: Mutex<KVec<(u64, Reply)>>,
+    /// Notified when a reply is added.
+    #[pin]
+    added: CondVar,
+}
+
+impl Replies {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            list <- new_mutex!(KVec::new(), "baton_replies"),
+            added <- new_condvar!("baton_replied"),
+        })
+    }
+
+    /// Waits for the answer to handoff `id`, at most `timeout_ms` (or
+    /// until a stop is requested): NACK `TIMEOUT` then.
+    pub(crate) fn wait(&self, id: u64, timeout_ms: u32, stop: &Stop) -> Reply {
+        let deadline = kthread::now_ms() + u64::from(timeout_ms);
+        let mut list = self.list.lock();
+        loop {
+            if let Some(i) = list.iter().position(|(rid, _)| *rid == id) {
+                if let Some((_, r)) = vec::swap_remove(&mut list, i) {
+                    return r;
+                }
+            }
+            let now = kthread::now_ms();
+            if now > deadline || stop.requested() {
+                return Reply::Nack(reason::TIMEOUT);
+            }
+            let slice = (deadline - now).clamp(1, REPLY_WAIT_SLICE_MS) as u32;
+            let _ = self
+                .added
+                .wait_interruptible_timeout(&mut list, time::msecs_to_jiffies(slice));
+        }
+    }
+
+    /// Gives `r` to the worker waiting for handoff `id`.
+    pub(crate) fn post(&self, id: u64, r: Reply) {
+        let _ = self.list.lock().push((id, r), GFP_KERNEL);
+        self.added.notify_all();
+    }
+
+    /// Gives `r` to the workers of the handoffs `ids` that have no answer
+    /// yet.
+    pub(crate) fn post_unanswered(&self, ids: impl Iterator<Item = u64>, r: Reply) {
+        let mut list = self.list.lock();
+        for id in ids {
+            if !list.iter().any(|(rid, _)| *rid == id) {
+                let _ = list.push((id, r), GFP_KERNEL);
+            }
+        }
+        drop(list);
+        self.added.notify_all();
+    }
+
+    /// Forgets any answer to handoff `id` (e.g. one posted for a request
+    /// that was then never sent).
+    pub(crate) fn forget(&self, id: u64) {
+        let mut list = self.list.lock();
+        while let Some(i) = list.iter().position(|(rid, _)| *rid == id) {
+            let _ = vec::swap_remove(&mut list, i);
+        }
+    }
+
+    /// Forgets every answer (the namespace goes away).
+    pub(crate) fn clear(&self) {
+        vec::clear(&mut self.list.lock());
+    }
+}

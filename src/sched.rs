@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Choosing a back-end: the configuration as the per-connection path sees
+//! it ([`Published`], swapped whole by [`View::set`]), the scheduler state
+//! of each service, and [`choose`] (content rules, then the scheduler).
+
+use crate::{
+    conn::Conns,
+    proto::{
+        config::Config,
+        http,
+        rules::{self, RuleConf},
+        sched,
+        service::{BackendConf, Endpoint, Scheduler, ServiceConf},
+    },
+};
+use kernel::{
+    new_spinlock,
+    prelude::*,
+    sync::{Arc, SpinLock},
+};
+
+/// What the per-connection path (service workers, replays, the collector)
+/// reads of the configuration: a copy published whole after every change
+/// (`NetConfig::commit`) and read without the configuration mutex, which
+/// is held while threads start. Readers take a reference under a spinlock
+/// held for a reference count's increment; the mutex's holder never waits
+/// for them.
+pub(crate) struct Published {
+    /// Scalar settings.
+    pub(crate) base: Config,
+    /// The services.
+    pub(crate) services: KVec<Arc<ServiceView>>,
+}
+
+impl Published {
+    fn empty(ctrl_port: u16) -> Result<Arc<Self>> {
+        Ok(Arc::new(
+            Self {
+                base: Config::new(ctrl_port),
+                services: KVec::new(),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// The service of `vip`.
+    pub(crate) fn service(&self, vip: &Endpoint) -> Option<&ServiceView> {
+        self.services
+            .iter()
+            .find(|s| s.conf.vip == *vip)
+            .map(|s| &**s)
+    }
+}
+
+/// A published service: its configuration and its scheduler's state.
+#[pin_data]
+pub(crate) struct ServiceView {
+    /// Its configuration.
+    pub(crate) conf: ServiceConf,
+    /// Its back-ends, in the order added.
+    pub(crate) backends: KVec<BackendConf>,
+    /// Content rules, in order.
+    pub(crate) rules: KVec<RuleConf>,
+    /// What the round-robin schedulers remember between connections.
+    #[pin]
+    pub(crate) sched: SpinLock<SchedState>,
+}
+
+/// See [`ServiceView::sched`].
+pub(crate) struct SchedState {
+    /// Round-robin position.
+    pub(crate) rr_cursor: usize,
+    /// Smooth weighted round-robin state, one entry per back-end.
+    pub(crate) wrr_current: KVec<i64>,
+}
+
+impl ServiceView {
+    /// A copy of a service's configuration; the scheduler goes on from `prev`, the service's
+    /// previous version (its weighted state only if the back-ends are
+    /// the same).
+    pub(crate) fn new(
+        conf: ServiceConf,
+        s_backends: &[BackendConf],
+        s_rules: &[RuleConf],
+        prev: Option<&ServiceView>,
+    ) -> Result<Arc<Self>> {
+        let mut backends = KVec::with_capacity(s_backends.len(), GFP_KERNEL)?;
+        backends.extend_from_slice(s_backends, GFP_KERNEL)?;
+        let mut rules = KVec::with_capacity(s_rules.len(), GFP_KERNEL)?;
+        rules.extend_from_slice(s_rules, GFP_KERNEL)?;
+        let mut wrr_current = KVec::from_elem(0i64, s_backends.len(), GFP_KERNEL)?;
+        let mut rr_cursor = 0;
+        if let Some(p) = prev {
+            let st = p.sched.lock();
+            rr_cursor = st.rr_cursor;
+            if p.backends[..] == *s_backends && st.wrr_current.len() == wrr_current.len() {
+                for (to, from) in wrr_current.iter_mut().zip(st.wrr_current.iter()) {
+                    *to = *from;
+                }
+            }
+        }
+        Arc::pin_init(
+            try_pin_init!(Self {
+                conf,
+                backends,
+                rules,
+                sched <- new_spinlock!(
+                    SchedState {
+                        rr_cursor,
+                        wrr_current,
+                    },
+                    "baton_sched"
+                ),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+}
+
+/// Where the latest [`Published`] copy is.
+#[pin_data]
+pub(crate) struct View {
+    #[pin]
+    current: SpinLock<Arc<Published>>,
+}
+
+impl View {
+    /// A view of the settings' defaults and no service.
+    pub(crate) fn new(ctrl_port: u16) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            current <- new_spinlock!(Published::empty(ctrl_port)?, "baton_published"),
+        }? Error)
+    }
+
+    /// The configuration as last published.
+    pub(crate) fn get(&self) -> Arc<Published> {
+        self.current.lock().clone()
+    }
+
+    /// Publishes `new`; the old copy is freed outside the spinlock, by its
+    /// last reader.
+    pub(crate) fn set(&self, new: Arc<Published>) {
+        let old = core::mem::replace(&mut *self.current.lock(), new);
+        drop(old);
+    }
+}
+
+/// Picks a back-end of `service` for a client: the first content rule
+/// that matches the request, else the service's scheduler over the
+/// back-ends with a weight (also for bytes that are not an HTTP request).
+/// Returns the back-end and its peer (0: this node, whose id is `me`).
+pub(crate) fn choose(
+    conns: &Conns,
+    me: u32,
+    service: &ServiceView,
+    client: &Endpoint,
+    request: &[u8],
+) -> Option<(Endpoint, u32)> {
+    let vip = &service.conf.vip;
+    let local = |peer: u32| if peer == me { 0 } else { peer };
+    if let Ok(req) = http::parse_request(request) {
+        let target = rules::first_match(service.rules.iter().map(|r| (r.rule(), r.backend)), &req);
+        if let Some(b) = target.and_then(|t| service.backends.iter().find(|b| b.addr == t)) {
+            return Some((b.addr, local(b.peer)));
+        }
+    }
+    let mut list = KVec::with_capacity(service.backends.len(), GFP_KERNEL).ok()?;
+    for b in service.backends.iter() {
+        let active = conns.active(vip, &b.addr);
+        list.push(
+            sched::Backend {
+                id: sched::endpoint_id(b.addr.addr, b.addr.port),
+                weight: b.weight,
+                active,
+            },
+            GFP_KERNEL,
+        )
+        .ok()?;
+    }
+    let i = match service.conf.scheduler {
+        Scheduler::Rr => sched::round_robin(&list, &mut service.sched.lock().rr_cursor),
+        Scheduler::Wrr => sched::weighted_round_robin(&list, &mut service.sched.lock().wrr_current),
+        Scheduler::Lc => sched::weighted_least_conn(&list),
+        Scheduler::Sh => sched::source_hash(&list, &client.addr),
+    }?;
+    let b = service.backends.get(i)?;
+    Some((b.addr, local(b.peer)))
+}
+
+/// The first local back-end (peer 0 or this node, `me`) of `service` with
+/// a weight, if any.
+pub(crate) fn local_backend(me: u32, service: &ServiceView) -> Option<Endpoint> {
+    service
+        .backends
+        .iter()
+        .find(|b| (b.peer == 0 || b.peer == me) && b.weight > 0)
+        .map(|b| b.addr)
+}
