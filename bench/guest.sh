@@ -6,14 +6,16 @@
 # guest 1 the front-end (VIP 198.18.0.100, bench/agent.py on :9100),
 # guests 2 and 3 back-ends with nginx on :80 and :8080 serving /1k, /100k,
 # /1m, /10m from tmpfs. One boot runs every mode in turn on the same
-# kernel: direct, haproxy, ipvs-nat, ipvs-dr, baton; then the scale part
-# (baton). The client writes one JSON line per workload to
-# $BATON_OUT/results.jsonl; bench/analyze.py turns them into tables/plots.
+# kernel: direct, haproxy, ipvs-nat, ipvs-dr, baton; in the direct and
+# baton modes the burst workload (N kept-alive connections opened at once,
+# `wrk -cN --timeout 10s`), then the scale part (baton). The client writes
+# one JSON line per workload to $BATON_OUT/results.jsonl; bench/analyze.py
+# turns them into tables/plots.
 #
 # Parameters come from the kernel command line (bench/run.sh passes them
 # with BATON_VM_APPEND): bench.duration=SECS bench.modes=a,b bench.sizes=...
 # bench.conc=... bench.conn=close,keepalive bench.scale=1000,10000
-# bench.ttfb=N bench.idle=SECS
+# bench.burst=1000 bench.burst_duration=SECS bench.ttfb=N bench.idle=SECS
 #
 # guests: 4
 # memory: 2G
@@ -51,6 +53,9 @@ sizes=$(param sizes 1k,100k,1m,10m)
 concs=$(param conc 1,16,64)
 conns=$(param conn close,keepalive)
 scale=$(param scale 1000,10000)
+# The burst workload: connection counts (empty: none) and seconds each.
+burst=$(param burst 1000)
+burst_duration=$(param burst_duration 10)
 ttfb_n=$(param ttfb 10)
 idle_s=$(param idle 1)
 # bench.pcap=N: every guest captures its first N packets on eth0 (port 80 or
@@ -85,7 +90,9 @@ slow_barrier() {
 	log "barrier $name"
 }
 
-# Room for many connections on every guest.
+# Room for many connections on every guest: the scale part's 100 000, the
+# burst's 1000 opened at once (nginx: worker_connections 200000 and a
+# listen backlog of 8192 below; baton's listener asks for 1024).
 ulimit -n 400000
 sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=16384 \
 	net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1 \
@@ -248,13 +255,19 @@ bytes_of() {
 }
 
 # workload MODE CONN SIZE CONC: one wrk run with samples around it; appends
-# one JSON line to results.jsonl.
+# one JSON line to results.jsonl. CONN is close, keepalive or burst (kept
+# alive, all CONC connections opened at once when wrk starts, a 10 s
+# response timeout and bench.burst_duration seconds).
 workload() {
-	local mode=$1 conn=$2 size=$3 conc=$4 url addrs='' threads=1 close=0
+	local mode=$1 conn=$2 size=$3 conc=$4 url addrs='' threads=1 close=0 wrk_timeout=60s
 	# 10 MB responses: 64 of them in flight take seconds each under TCG;
 	# three times the duration so that every mode completes some.
 	local duration=$duration
 	[ "$size" != 10m ] || duration=$((duration * 3))
+	if [ "$conn" = burst ]; then
+		duration=$burst_duration
+		wrk_timeout=10s
+	fi
 	local idle0 idle1 w0 w1 out ttfb curl_pid b10 b11 b20 b21 c0 c1
 	url=http://$vip/$size
 	if [ "$mode" = direct ]; then
@@ -285,7 +298,7 @@ workload() {
 	) >"$work/ttfb" 2>/dev/null &
 	curl_pid=$!
 	out=$(BENCH_CLOSE=$close BENCH_ADDRS=$addrs timeout $((duration + 90)) \
-		wrk -t "$threads" -c "$conc" -d "${duration}s" --timeout 60s -s "$here/wrk.lua" "$url" 2>&1) ||
+		wrk -t "$threads" -c "$conc" -d "${duration}s" --timeout "$wrk_timeout" -s "$here/wrk.lua" "$url" 2>&1) ||
 		log "wrk exit $? ($mode $conn $size c$conc)"
 	w1=$(agent)
 	c1=$(client_tcp)
@@ -307,7 +320,28 @@ workload() {
 		  duration: $duration, wrk: $wrk, ttfb: $ttfb, idle0: $idle0, idle1: $idle1, w0: $w0, w1: $w1,
 		  be: [[$b10, $b11], [$b20, $b21]], client_tcp: [$c0, $c1]}' \
 		>>"$BATON_OUT/results.jsonl"
-	log "$mode $conn $size c$conc: $(jq -r '"\(.requests) req, p50 \(.lat_p50_us) us, errors \(.err_connect + .err_read + .err_write + .err_status + .err_timeout)"' <<<"$wrkj" 2>/dev/null || echo none)"
+	log "$mode $conn $size c$conc: $(jq -r '"\(.requests) req, p50 \(.lat_p50_us) us, errors \(.err_connect + .err_read + .err_write + .err_status + .err_timeout) (timeouts \(.err_timeout))"' <<<"$wrkj" 2>/dev/null || echo none)"
+}
+
+# wait_flows_gone WHAT: wait until the front-end's baton holds no flow (the
+# closed connections of a burst or scale size), so that the next part
+# starts from an empty table.
+wait_flows_gone() {
+	wait_for -t 120 sh -c "curl -s http://$fe:$agent_port/baton | jq -e '.baton.active == 0'" ||
+		log "$1: flows still active on the front-end"
+}
+
+# The burst workload (issue 14): bench.burst kept-alive connections opened at
+# once, 1 KB requests, with baton and directly to the back-ends (wrk's two
+# threads one at each back-end, like the other direct workloads). One
+# client address is enough: each connection is opened once and kept.
+client_burst() {
+	local mode=$1 n
+	for n in ${burst//,/ }; do
+		log "burst: $n connections ($mode)"
+		workload "$mode" burst 1k "$n"
+		[ "$mode" != baton ] || wait_flows_gone "burst $n"
+	done
 }
 
 client_mode() {
@@ -319,6 +353,7 @@ client_mode() {
 			done
 		done
 	done
+	case $mode in direct | baton) client_burst "$mode" ;; esac
 }
 
 client_scale() {
@@ -332,8 +367,7 @@ client_scale() {
 			log "scale $n: failed"
 		log "scale $n: $(tail -n 1 "$BATON_OUT/results.jsonl" | jq -c '{n, open_ok, open_errors, open_s, list_lines: .list.lines, list_s: .list.s, active_requests, active_errors, active_s}')"
 		# Let the closed connections' flows go before the next size.
-		wait_for -t 120 sh -c "curl -s http://$fe:$agent_port/baton | jq -e '.baton.active == 0'" ||
-			log "scale $n: flows still active on the front-end"
+		wait_flows_gone "scale $n"
 	done
 }
 
@@ -343,12 +377,13 @@ case $BATON_GUEST in
 0)
 	for a in ${scale_srcs//,/ }; do ip addr add "$a/24" dev eth0; done
 	jq -n -c --arg modes "$modes" --arg sizes "$sizes" --arg conc "$concs" --arg conn "$conns" \
-		--arg scale "$scale" --argjson duration "$duration" --argjson ttfb "$ttfb_n" \
+		--arg scale "$scale" --arg burst "$burst" --argjson burst_duration "$burst_duration" \
+		--argjson duration "$duration" --argjson ttfb "$ttfb_n" \
 		--argjson idle "$idle_s" --arg kernel "$(uname -r)" --arg wrk "$(wrk -v 2>&1 | head -n 1)" \
 		--arg nginx "$(nginx -v 2>&1)" --arg haproxy "$(haproxy -v | head -n 1)" \
 		--arg ipvsadm "$(ipvsadm -v 2>&1 | head -n 1)" --arg cpus "$(nproc)" \
 		'{kind: "meta", modes: $modes, sizes: $sizes, conc: $conc, conn: $conn, scale: $scale,
-		  duration: $duration, ttfb_samples: $ttfb, idle_window: $idle, kernel: $kernel,
+		  burst: $burst, burst_duration: $burst_duration, duration: $duration, ttfb_samples: $ttfb, idle_window: $idle, kernel: $kernel,
 		  wrk: $wrk, nginx: $nginx, haproxy: $haproxy, ipvsadm: $ipvsadm, guest_cpus: $cpus}' \
 		>"$BATON_OUT/results.jsonl"
 	;;
