@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench/test_analyze.py: host-side tests of bench/analyze.py on synthetic
+# guest results (no VM): per-workload figures, the targets of issues 14
+# and 19 (met, missed, not judged, not measured), the burst table and a
+# whole run of main() on a results.jsonl. Ends with "N passed, N failed",
+# the line tests/check.sh counts.
+#
+#   python3 bench/test_analyze.py [-v]
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import analyze  # noqa: E402
+
+BYTES = {"1k": 1024, "100k": 100 * 1024, "1m": 1024 * 1024, "10m": 10 * 1024 * 1024}
+
+
+def sample(t, busy_ticks, tx=0, rtx=0):
+    # /proc/stat's cpu line: user nice system idle iowait irq softirq steal
+    return {"t": t, "cpu": [busy_ticks, 0, 0, 1000 + t * 100, 0, 0, 0, 0],
+            "net": {"tx_bytes": tx, "tx_packets": tx // 1000},
+            "tcp": {"RetransSegs": rtx, "OutSegs": 0}}
+
+
+def raw(mode, conn, size, conc, requests, *, p99_ms=10.0, fe_ticks=10, be_ticks=50, rtx=0,
+        timeouts=0, duration=5):
+    """One workload line of bench/guest.sh: REQUESTS in DURATION seconds,
+    FE_TICKS front-end and BE_TICKS back-end CPU ticks (10 ms) over it, RTX
+    retransmitted segments (on the client)."""
+    wrk = None
+    if requests is not None:
+        wrk = {"requests": requests, "duration_us": duration * 1000000, "bytes": requests * BYTES[size],
+               "err_connect": 0, "err_read": 0, "err_write": 0, "err_status": 0, "err_timeout": timeouts,
+               "lat_mean_us": 1000.0, "lat_p50_us": 1000, "lat_p90_us": 2000,
+               "lat_p99_us": int(p99_ms * 1000), "lat_max_us": int(p99_ms * 2000)}
+    return {"kind": "workload", "mode": mode, "conn": conn, "size": size, "bytes": BYTES[size],
+            "conc": conc, "duration": duration, "wrk": wrk, "ttfb": [[0.001, 0.002, 0.003]],
+            # An idle front-end (no busy tick in the idle window).
+            "idle0": sample(0, 0), "idle1": sample(1, 0),
+            "w0": sample(2, 0), "w1": sample(2 + duration, fe_ticks, tx=100 * (requests or 0)),
+            "be": [[sample(2, 0), sample(2 + duration, be_ticks)], [sample(2, 0), sample(2 + duration, 0)]],
+            "client_tcp": [{"RetransSegs": 0, "OutSegs": 0}, {"RetransSegs": rtx, "OutSegs": 0}]}
+
+
+def meta(**kw):
+    m = {"kind": "meta", "modes": "direct,haproxy,ipvs-dr,baton", "sizes": "1k", "conc": "1,16,64",
+         "conn": "close", "scale": "", "burst": "", "burst_duration": 10, "duration": 5}
+    m.update(kw)
+    return m
+
+
+def targets_of(lines, scale=(), m=None):
+    rows = [analyze.workload_row(w) for w in lines]
+    return analyze.targets(rows, list(scale), m if m is not None else meta())
+
+
+class Issue14(unittest.TestCase):
+    def close_1k(self, baton_req, haproxy_req, baton_rtx=0, haproxy_rtx=0, baton_p99=10, haproxy_p99=10):
+        out = []
+        for conc in (1, 16, 64):
+            out.append(raw("haproxy", "close", "1k", conc, haproxy_req, rtx=haproxy_rtx, p99_ms=haproxy_p99))
+            out.append(raw("baton", "close", "1k", conc, baton_req, rtx=baton_rtx, p99_ms=baton_p99))
+        return out
+
+    def test_rps_met_at_1_5x(self):
+        t = targets_of(self.close_1k(1500, 1000))
+        for conc in (1, 16, 64):
+            e = t[f"i14_rps_1k_close_c{conc}"]
+            self.assertIs(e["met"], True)
+            self.assertAlmostEqual(e["worst_ratio"], 1.5)
+            self.assertEqual(e["issue"], 14)
+            self.assertIn("#14", e["target"])
+
+    def test_rps_missed_below(self):
+        t = targets_of(self.close_1k(1400, 1000))
+        self.assertIs(t["i14_rps_1k_close_c16"]["met"], False)
+
+    def test_retransmissions_per_request(self):
+        # 100 retransmissions in 1000 requests against 60 in 1000: 1.67x.
+        t = targets_of(self.close_1k(1000, 1000, baton_rtx=100, haproxy_rtx=60))
+        e = t["i14_rtx_1k_close_c1"]
+        self.assertIs(e["met"], True)
+        self.assertAlmostEqual(e["cells"][0]["baton"], 0.1)
+        t = targets_of(self.close_1k(1000, 1000, baton_rtx=130, haproxy_rtx=60))
+        self.assertIs(t["i14_rtx_1k_close_c1"]["met"], False)
+
+    def test_retransmissions_zero_reference(self):
+        # HAProxy without a retransmission: a real 0, baton must match it.
+        t = targets_of(self.close_1k(1000, 1000, baton_rtx=0, haproxy_rtx=0))
+        self.assertIs(t["i14_rtx_1k_close_c64"]["met"], True)
+        t = targets_of(self.close_1k(1000, 1000, baton_rtx=1, haproxy_rtx=0))
+        self.assertIs(t["i14_rtx_1k_close_c64"]["met"], False)
+
+    def test_p99(self):
+        t = targets_of(self.close_1k(1000, 1000, baton_p99=20, haproxy_p99=20))
+        self.assertIs(t["i14_p99_1k_close_c1"]["met"], True)
+        t = targets_of(self.close_1k(1000, 1000, baton_p99=21, haproxy_p99=20))
+        self.assertIs(t["i14_p99_1k_close_c1"]["met"], False)
+
+    def test_baton_without_requests_misses(self):
+        lines = self.close_1k(1000, 1000)
+        lines[1] = raw("baton", "close", "1k", 1, 0)
+        t = targets_of(lines)
+        for name in ("i14_rps_1k_close_c1", "i14_p99_1k_close_c1", "i14_rtx_1k_close_c1", "i14_cells"):
+            self.assertIs(t[name]["met"], False, name)
+        self.assertEqual(t["i14_cells"]["empty"], ["baton close 1k c1"])
+
+    def test_cells_missing_from_the_plan(self):
+        # The plan asked for 1, 16 and 64 connections; c64 never reported.
+        lines = [x for x in self.close_1k(1000, 1000) if x["conc"] != 64]
+        t = targets_of(lines, m=meta(modes="haproxy,baton"))
+        e = t["i14_cells"]
+        self.assertIs(e["met"], False)
+        self.assertEqual(e["missing"], ["haproxy close 1k c64", "baton close 1k c64"])
+        self.assertEqual(t["i14_rps_1k_close_c64"]["met"], None)
+        self.assertEqual(t["i14_rps_1k_close_c64"]["measured"], "not measured in this run")
+
+    def test_cells_all_there(self):
+        t = targets_of(self.close_1k(1000, 1000), m=meta(modes="haproxy,baton"))
+        self.assertIs(t["i14_cells"]["met"], True)
+
+    def test_burst(self):
+        lines = [raw("direct", "burst", "1k", 1000, 40000, timeouts=0, duration=10),
+                 raw("baton", "burst", "1k", 1000, 32609, timeouts=102, duration=10)]
+        t = targets_of(lines, m=meta(burst="1000"))
+        e = t["i14_burst_1000"]
+        self.assertIs(e["met"], False)
+        self.assertEqual(e["baton"]["timeouts"], 102)
+        self.assertEqual(e["direct"]["timeouts"], 0)
+        self.assertAlmostEqual(e["baton"]["rps"], 3260.9)
+        self.assertIn("102 timeouts", e["measured"])
+        lines[1] = raw("baton", "burst", "1k", 1000, 32609, timeouts=0, duration=10)
+        self.assertIs(targets_of(lines, m=meta(burst="1000"))["i14_burst_1000"]["met"], True)
+
+    def test_burst_not_run(self):
+        e = targets_of([], m=meta(burst=""))["i14_burst_1000"]
+        self.assertIsNone(e["met"])
+        self.assertEqual(e["measured"], "not measured in this run")
+
+    def test_burst_baton_without_wrk_result(self):
+        lines = [raw("direct", "burst", "1k", 1000, 40000, duration=10),
+                 raw("baton", "burst", "1k", 1000, None, duration=10)]
+        t = targets_of(lines, m=meta(burst="1000"))
+        self.assertIs(t["i14_burst_1000"]["met"], False)
+        self.assertIs(t["i14_cells"]["met"], False)
+
+
+class Issue19(unittest.TestCase):
+    def test_keepalive_rps_every_concurrency(self):
+        lines = []
+        for conc, b in ((1, 95), (16, 90), (64, 89)):
+            lines += [raw("direct", "keepalive", "1m", conc, 100), raw("baton", "keepalive", "1m", conc, b)]
+        e = targets_of(lines)["i19_rps_keepalive_1m"]
+        self.assertIs(e["met"], False)
+        self.assertEqual(e["worst"]["conc"], 64)
+        self.assertAlmostEqual(e["worst_ratio"], 0.89)
+        self.assertEqual(e["missed"], 1)
+
+    def test_be_cpu_worst_over_sizes(self):
+        lines = []
+        for size, b in (("100k", 110), ("1m", 119), ("10m", 130)):
+            lines += [raw("direct", "close", size, 1, 100, be_ticks=100),
+                      raw("baton", "close", size, 1, 100, be_ticks=b)]
+        e = targets_of(lines)["i19_be_cpu_close"]
+        self.assertIs(e["met"], False)
+        self.assertEqual(e["worst"]["size"], "10m")
+        self.assertAlmostEqual(e["worst_ratio"], 1.3)
+        # 1 KB is not part of it.
+        lines = [raw("direct", "close", "1k", 1, 100, be_ticks=100),
+                 raw("baton", "close", "1k", 1, 100, be_ticks=300)]
+        self.assertIsNone(targets_of(lines)["i19_be_cpu_close"]["met"])
+
+    def test_baton_without_requests_in_a_multi_cell_target(self):
+        lines = [raw("direct", "keepalive", "1m", 1, 100), raw("baton", "keepalive", "1m", 1, 100),
+                 raw("direct", "keepalive", "1m", 16, 100), raw("baton", "keepalive", "1m", 16, 0)]
+        t = targets_of(lines)
+        e = t["i19_rps_keepalive_1m"]
+        self.assertIs(e["met"], False)
+        self.assertEqual(e["worst"]["conc"], 16)
+        self.assertAlmostEqual(e["worst_ratio"], 0.0)
+        e = t["i19_be_cpu_keepalive"]
+        self.assertIs(e["met"], False)
+        self.assertIn("baton served no request", e["measured"])
+
+    def test_fe_cpu_bounds_per_connection_mode(self):
+        lines = [raw("ipvs-dr", "keepalive", "100k", 1, 100, fe_ticks=10),
+                 raw("baton", "keepalive", "100k", 1, 100, fe_ticks=15),
+                 raw("ipvs-dr", "close", "100k", 1, 100, fe_ticks=10),
+                 raw("baton", "close", "100k", 1, 100, fe_ticks=20)]
+        t = targets_of(lines)
+        self.assertIs(t["i19_fe_cpu_keepalive_100k"]["met"], True)
+        self.assertIs(t["i19_fe_cpu_close_100k"]["met"], True)
+        lines[1] = raw("baton", "keepalive", "100k", 1, 100, fe_ticks=16)
+        self.assertIs(targets_of(lines)["i19_fe_cpu_keepalive_100k"]["met"], False)
+
+    def test_fe_cpu_reference_below_the_tick_not_judged(self):
+        lines = [raw("ipvs-dr", "keepalive", "1k", 1, 1000, fe_ticks=0),
+                 raw("baton", "keepalive", "1k", 1, 1000, fe_ticks=3),
+                 raw("ipvs-dr", "keepalive", "1k", 16, 1000, fe_ticks=10),
+                 raw("baton", "keepalive", "1k", 16, 1000, fe_ticks=12)]
+        e = targets_of(lines)["i19_fe_cpu_keepalive_1k"]
+        self.assertIs(e["met"], True)
+        self.assertEqual(e["judged"], 1)
+        self.assertIn("IPVS-DR 0, not judged", e["measured"])
+        e = targets_of(lines[:2])["i19_fe_cpu_keepalive_1k"]
+        self.assertIsNone(e["met"])
+
+    def test_close_rps_against_haproxy(self):
+        lines = [raw("haproxy", "close", "10m", 64, 50), raw("baton", "close", "10m", 64, 50),
+                 raw("haproxy", "close", "10m", 1, 50), raw("baton", "close", "10m", 1, 49)]
+        e = targets_of(lines)["i19_rps_close_10m"]
+        self.assertIs(e["met"], False)
+        self.assertEqual(e["worst"]["conc"], 1)
+
+    def test_state_and_lookup(self):
+        def sc(n, slab, ns):
+            return {"n": n, "flows_idle": n, "slab_bytes_per_flow": slab, "fe_cpu_ns_per_packet": ns,
+                    "fe_softirq_ns_per_packet": ns / 2}
+        t = targets_of([], [sc(1000, 168, 1000), sc(10000, 128.0, 1100), sc(100000, 127.9, 1050)])
+        self.assertIs(t["i19_state_per_conn"]["met"], True)
+        self.assertEqual(t["i19_state_per_conn"]["n"], 100000)
+        self.assertIs(t["i19_lookup_growth"]["met"], True)
+        self.assertAlmostEqual(t["i19_lookup_growth"]["growth_cpu"], 1.05)
+        t = targets_of([], [sc(1000, 168, 1000), sc(100000, 128.2, 1060)])
+        self.assertIs(t["i19_state_per_conn"]["met"], False)
+        self.assertIs(t["i19_lookup_growth"]["met"], False)
+        # 1 000 to 10 000 only: reported, not judged.
+        t = targets_of([], [sc(1000, 168, 1000), sc(10000, 128, 1000)])
+        self.assertIsNone(t["i19_lookup_growth"]["met"])
+        self.assertIn("not judged", t["i19_lookup_growth"]["measured"])
+
+
+class Output(unittest.TestCase):
+    def test_every_target_once_in_the_table(self):
+        t = targets_of([])
+        txt = analyze.targets_rst(t)
+        for e in t.values():
+            self.assertEqual(sum(1 for line in txt.splitlines() if line.startswith(e["target"])), 1)
+            self.assertRegex(e["target"], r"^#(14|19) ")
+        # Issue 14: 3 x 3 per concurrency, cells, burst; issue 19: 3 + 2 + 8 + 3 + 2.
+        self.assertEqual(len(t), 11 + 18)
+
+    def test_main_on_results_jsonl(self):
+        lines = [meta(modes="direct,baton", conn="keepalive", sizes="1m", conc="1", burst="1000")]
+        lines += [raw("direct", "keepalive", "1m", 1, 100), raw("baton", "keepalive", "1m", 1, 95),
+                  raw("direct", "burst", "1k", 1000, 40000, duration=10),
+                  raw("baton", "burst", "1k", 1000, 32609, timeouts=102, duration=10)]
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "results.jsonl")
+            with open(src, "w") as f:
+                for x in lines:
+                    f.write(json.dumps(x) + "\n")
+            argv = sys.argv
+            try:
+                with contextlib.redirect_stdout(io.StringIO()) as out:
+                    sys.argv = ["analyze.py", "--results", src, "--out", d, "--name", "t"]
+                    analyze.main()
+                    # And again from the JSON it wrote.
+                    sys.argv = ["analyze.py", "--from-json", os.path.join(d, "t.json"), "--out", d,
+                                "--name", "t2"]
+                    analyze.main()
+            finally:
+                sys.argv = argv
+            self.assertIn("#14 burst of 1000", out.getvalue())
+            for name in ("t", "t2"):
+                with open(os.path.join(d, f"{name}.json")) as f:
+                    res = json.load(f)
+                tg = res["targets"]
+                self.assertIs(tg["i14_burst_1000"]["met"], False)
+                self.assertIs(tg["i19_rps_keepalive_1m"]["met"], True)
+                self.assertIs(tg["i14_cells"]["met"], True)
+                with open(os.path.join(d, f"{name}-tables.rst")) as f:
+                    rst = f.read()
+                self.assertIn("Burst (kept-alive connections opened at once", rst)
+                self.assertIn("#19 requests/s, 1m kept-alive", rst)
+            self.assertEqual(res["reanalysed_from"], "t.json")
+
+
+if __name__ == "__main__":
+    r = unittest.main(exit=False, verbosity=2 if "-v" in sys.argv else 1).result
+    failed = len(r.failures) + len(r.errors)
+    print(f"bench-analyze: {r.testsRun - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
