@@ -2,6 +2,8 @@
 # `make check`: build everything, then run every test suite and sum them.
 #   lint  - tests/lint.sh (rustfmt, clippy)
 #   host  - cargo test (pure protocol crate, batonctl), incl. proptest
+#   bench-analyze - bench/test_analyze.py (the benchmark's targets judged
+#           right on synthetic results)
 #   fuzz  - tests/fuzz.sh 15 (each cargo-fuzz target 15 s; `make fuzz`
 #           runs them longer)
 #   harness - tests/vm/selftest/run.sh (the VM harness fails crashed,
@@ -56,6 +58,9 @@ count lint build/check-lint.log "${PIPESTATUS[0]}"
 
 cargo test --manifest-path userspace/Cargo.toml 2>&1 | tee build/check-host.log
 count host build/check-host.log "${PIPESTATUS[0]}"
+
+python3 bench/test_analyze.py 2>&1 | tee build/check-bench-analyze.log
+count bench-analyze build/check-bench-analyze.log "${PIPESTATUS[0]}"
 
 tests/fuzz.sh 15 2>&1 | tee build/check-fuzz.log
 count fuzz build/check-fuzz.log "${PIPESTATUS[0]}"
