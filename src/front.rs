@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The handoff's front-end side (seed 003): an accepted connection whose
-//! first request is read ([`Arrival`]) gets a back-end ([`sched::choose`]: content
-//! rules, else the scheduler), its flow is frozen, its TCP state and bytes
-//! go to the back-end in a HANDOFF_REQ, and the answer (or its absence)
-//! decides: forwarding, a local back-end, or a reset.
+//! first request is read ([`Arrival`]) gets a back-end ([`sched::choose`]:
+//! content rules, else the scheduler), its flow is frozen, its TCP state
+//! and bytes go to the back-end in a HANDOFF_REQ, and the answer (or its
+//! absence) decides: forwarding, a local back-end, or a reset.
 //!
 //! ```text
 //!  client            front-end                         back-end

@@ -302,8 +302,14 @@ int baton_tcp_end_timewait(struct net *net, __be32 laddr, __be16 lport,
 		sock_gen_put(sk);
 		return 0;
 	}
-	/* Unhashes it and drops the reference the lookup took. */
+	/*
+	 * Unhashes it and drops the reference the lookup took. The ehash lock
+	 * it takes is also taken in softirq (the receive path): BHs off, as
+	 * inet_twsk_purge() does.
+	 */
+	local_bh_disable();
 	inet_twsk_deschedule_put(inet_twsk(sk));
+	local_bh_enable();
 	return 1;
 }
 

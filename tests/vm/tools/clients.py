@@ -23,8 +23,9 @@ path-mtu scenarios.
       N threads open connections to ADDR:PORT without pause, each one
       request GET /gen/SIZE with "Connection: close", its body checked
       against httpd.py's bytes, for SECS seconds or until the file STOP
-      exists, at most MAX connections in all, each bounded by a 20 s socket
-      timeout. Writes OUT (JSON): how the connections ended,
+      exists, at most MAX connections in all, each bounded by a socket
+      timeout of CHURN_TIMEOUT seconds (environment, default 20). Writes
+      OUT (JSON): how the connections ended,
           {"exact": n, "corrupt": n, "reset": n, "refused": n, "eof": n,
            "timeout": n}
       ("eof": closed before the whole answer; "corrupt": an answer whose
@@ -174,10 +175,15 @@ def http_get(sock, n):
         raise SystemExit("response body differs from the server's bytes")
 
 
+# A slower kernel (debug: KASAN, lockdep) gives its connections longer.
+CHURN_TIMEOUT = float(os.environ.get("CHURN_TIMEOUT", "20"))
+
+
 def churn_one(addr, port, size, want, lport=0):
     """One connection of churn (from local port lport, 0: any): how it ended."""
     try:
-        s = socket.create_connection((addr, port), timeout=20, source_address=("", lport))
+        s = socket.create_connection((addr, port), timeout=CHURN_TIMEOUT,
+                                     source_address=("", lport))
     except ConnectionRefusedError:
         return "refused"
     except socket.timeout:
