@@ -67,6 +67,11 @@ bctl fe backend add "$vip:80" "$be2:8080" peer 3
 # Handoffs queue at the back-ends, which replay them one at a time: room
 # for a busy host.
 bctl fe config set handoff-timeout-ms $((BATON_SLOW > 1 ? 30000 : 10000))
+# The held connections idle through the whole run, which on a debug
+# kernel outlasts the default idle timeout (300 s).
+for ns in fe be1 be2; do
+	bctl "$ns" config set idle-timeout-ms 3600000
+done
 bctl fe service add "$vip:81"
 bctl fe backend add "$vip:81" "$be1:8081" peer 2
 wait_listen fe 80
