@@ -120,7 +120,7 @@ stats0=$(ns_exec a "$BATONCTL" -j stats | jq -c .)
 attack() {
 	local want=${*: -1} out name=$1
 	[ "$name" = --key ] && name=$3
-	out=$(ns_exec m timeout 90 python3 "$tool" "$a_addr" 7300 1 "${@:1:$#-2}") ||
+	out=$(ns_exec m env BATON_SLOW="$BATON_SLOW" timeout 90 python3 "$tool" "$a_addr" 7300 1 "${@:1:$#-2}") ||
 		fail "attack $name: $out"
 	log "$out"
 	if [ -n "$want" ]; then
