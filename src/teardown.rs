@@ -42,12 +42,15 @@ pub(crate) fn insert_replacing(node: &Node, flow: Flow) -> Result {
 }
 
 /// Peer `peer` came back with another boot id: every connection this node
-/// shared with it is over there (its stack lost them, and reset or will
-/// reset their clients), so its flows end here at once rather than when
-/// they idle out: a back-end's server sockets of that front-end's clients
-/// are aborted (they would otherwise send until TCP gives up, some 15
-/// minutes), a front-end's flows to that back-end freed.
+/// shared with it is over there (its stack lost them), so its flows end
+/// here at once rather than when they idle out: a back-end's server
+/// sockets of that front-end's clients are aborted (they would otherwise
+/// send until TCP gives up, some 15 minutes), a front-end's flows to that
+/// back-end freed. The aborts go first, through the flows: a client still
+/// waiting for its answer has sent nothing the restarted stack could have
+/// reset, and gets the server's RST from the VIP.
 pub(crate) fn peer_restarted(node: &Node, peer: u32) {
+    let reset = abort_servers(node, |f| f.peer == peer, false);
     let mut ended = 0usize;
     for _ in 0..=node.conns().max() / ABORT_BATCH {
         let Ok(mut gone) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
@@ -58,22 +61,13 @@ pub(crate) fn peer_restarted(node: &Node, peer: u32) {
         if gone.is_empty() {
             break;
         }
-        for (i, (f, _)) in gone.iter().enumerate() {
-            if f.role == Role::Back {
-                // The flow is gone: the stack's RST leaves unrewritten, to
-                // a client that has no connection with this address.
-                let _ = socket::abort_tcp(node.net(), f.backend, f.client);
-            }
-            if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
-                kthread::sleep_ms(1);
-            }
-        }
         ended += gone.len();
     }
     pr_info!(
-        "peer {} restarted: {} connections shared with it ended\n",
+        "peer {} restarted: {} connections shared with it ended ({} clients reset)\n",
         peer,
-        ended
+        ended,
+        reset
     );
 }
 
@@ -88,13 +82,14 @@ const ABORT_YIELD_EVERY: usize = 32;
 /// one it expected: data in flight) gets the stack's exact RST through them.
 const ABORT_GRACE_MS: u32 = 200;
 
-/// The namespace goes away (module unload, namespace deleted) while its
-/// hooks still run (see [`going_away`]): the server sockets of the established back-end flows
-/// are aborted, so that their RSTs, rewritten by the flows, reset the
-/// clients. Without this a client would wait forever for the rest of its
-/// answer: the server's later packets would leave unrewritten, from an
-/// address the client does not know.
-fn abort_servers(node: &Node) {
+/// Aborts the server sockets of the established back-end flows that
+/// `which` selects while the flows still rewrite their RSTs, so that their
+/// clients are reset; returns how many. With `tell`, each flow's front-end
+/// hears first (CONN_END). Used when the namespace goes away with its
+/// hooks still running (see [`going_away`]): without it a client would wait
+/// forever for the rest of its answer, the server's later packets leaving
+/// unrewritten, from an address the client does not know.
+fn abort_servers(node: &Node, which: impl Fn(&Flow) -> bool, tell: bool) -> usize {
     let mut aborted = 0usize;
     // Each pass marks what it saw as reset: at most max / ABORT_BATCH
     // passes.
@@ -103,7 +98,7 @@ fn abort_servers(node: &Node) {
             break;
         };
         node.conns().snapshot_where(&mut live, |f| {
-            f.role == Role::Back && f.phase == Phase::Established && !f.reset
+            f.role == Role::Back && f.phase == Phase::Established && !f.reset && which(f)
         });
         if live.is_empty() {
             break;
@@ -112,7 +107,7 @@ fn abort_servers(node: &Node) {
             // The front-end first, while the channel is surely up: it
             // frees its flow (a client's later packet then meets its
             // stack, which resets it too).
-            if f.peer != 0 {
+            if tell && f.peer != 0 {
                 let _ = node.ctrl().send(
                     f.peer,
                     &Message::ConnEnd(IdReason {
@@ -135,14 +130,10 @@ fn abort_servers(node: &Node) {
         }
     }
     if aborted > 0 {
-        if kthread::net_ratelimit() {
-            pr_info!(
-                "{} handed-off connections reset: their node is going away\n",
-                aborted
-            );
-        }
+        // A client's challenge ACK gets the exact RST through the flows.
         kthread::sleep_ms(ABORT_GRACE_MS);
     }
+    aborted
 }
 
 /// The namespace goes away: after [`abort_servers`] (which already told
@@ -157,7 +148,13 @@ pub(crate) fn going_away(node: &Node) {
     // before is over long before abort_servers' grace period ends.
     node.conns().close();
     node.conns().hold.expire(0, true);
-    abort_servers(node);
+    let aborted = abort_servers(node, |_| true, true);
+    if aborted > 0 && kthread::net_ratelimit() {
+        pr_info!(
+            "{} handed-off connections reset: their node is going away\n",
+            aborted
+        );
+    }
     for _ in 0..=node.conns().max() / ABORT_BATCH {
         let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
             return;
