@@ -9,6 +9,7 @@
 //! services.
 
 use crate::{
+    conn::Stat,
     node::Node,
     proto::{
         ctrl::{opt_bits, reason, HandoffAck, HandoffReq, IdReason, Message},
@@ -22,7 +23,6 @@ use crate::{
     },
     teardown,
 };
-use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 /// How long the back-end waits for its stack's SYN/ACK.
@@ -84,7 +84,7 @@ pub(crate) fn take(node: &Node, from: u32, req: &HandoffReq<'_>, stop: &Stop) ->
     }
     match replay(node, req, &key, stop) {
         Ok(ack) => {
-            node.conns().stats.taken.fetch_add(1, Ordering::Relaxed);
+            node.conns().stats.inc(Stat::Taken);
             Message::HandoffAck(ack)
         }
         Err(r) => {

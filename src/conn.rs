@@ -26,6 +26,7 @@ use crate::{
     sys::{
         bhlock::{new_bh_spinlock, BhSpinLock},
         netfilter::{SkBuff, Verdict},
+        percpu::Counters,
         rcuhash::{Keyed, RcuHash, Removal},
         skb::Csum,
     },
@@ -73,39 +74,73 @@ impl Keyed for FlowCell {
     }
 }
 
-/// Counters of `batonctl stats`.
-#[derive(Default)]
-pub(crate) struct Stats {
+/// A counter of `batonctl stats` (see [`Stats`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Stat {
     /// Handoffs that completed (front-end side).
-    pub(crate) handoffs_ok: AtomicU64,
+    HandoffsOk,
     /// Handoffs a back-end refused (NACK).
-    pub(crate) handoffs_refused: AtomicU64,
+    HandoffsRefused,
     /// Handoffs that failed otherwise (timeout, peer down, local error).
-    pub(crate) handoffs_failed: AtomicU64,
+    HandoffsFailed,
     /// Connections taken as a back-end.
-    pub(crate) taken: AtomicU64,
+    Taken,
     /// Packets rewritten client -> back-end.
-    pub(crate) forwarded: AtomicU64,
+    Forwarded,
     /// Packets rewritten back-end -> client.
-    pub(crate) returned: AtomicU64,
+    Returned,
     /// Packets dropped by a flow (front-end socket, frozen, replay).
-    pub(crate) dropped: AtomicU64,
+    Dropped,
     /// Connections handed off before their request was complete because
     /// their worker's waiting list was full.
-    pub(crate) hurried: AtomicU64,
+    Hurried,
     /// Packets of flows' clients that do not parse, dropped.
-    pub(crate) malformed: AtomicU64,
+    Malformed,
     /// Client packets held while their flow's handoff was under way.
-    pub(crate) held: AtomicU64,
+    Held,
     /// Client packets of frozen flows dropped: the holding area was full.
-    pub(crate) held_dropped: AtomicU64,
+    HeldDropped,
     /// ICMP errors about a flow's segments passed on to its back-end.
-    pub(crate) icmp_forwarded: AtomicU64,
+    IcmpForwarded,
     /// ICMP errors that do not parse (truncated, bad headers), passed
     /// untouched.
-    pub(crate) icmp_malformed: AtomicU64,
-    /// Connections on the service workers' waiting lists now.
+    IcmpMalformed,
+}
+
+impl Stat {
+    /// Number of counters.
+    const COUNT: usize = Stat::IcmpMalformed as usize + 1;
+}
+
+/// Counters of `batonctl stats`: per CPU ([`Counters`]), since the packet
+/// path bumps them on every CPU that handles a flow's packets, with no
+/// lock or cache line shared between CPUs; a read sums the CPUs' copies.
+pub(crate) struct Stats {
+    counters: Counters<{ Stat::COUNT }>,
+    /// Connections on the service workers' waiting lists now: a gauge,
+    /// changed by threads only and read with [`Conns::len`] to tell the
+    /// memory held, so one shared atomic.
     pub(crate) waiting: AtomicU32,
+}
+
+impl Stats {
+    /// All at 0: `ENOMEM` if per-CPU memory runs out.
+    fn new() -> Result<Self> {
+        Ok(Self {
+            counters: Counters::new()?,
+            waiting: AtomicU32::new(0),
+        })
+    }
+
+    /// Adds 1 to `s`. Any context.
+    pub(crate) fn inc(&self, s: Stat) {
+        self.counters.inc(s as usize);
+    }
+
+    /// The value of `s`, summed over the CPUs.
+    pub(crate) fn get(&self, s: Stat) -> u64 {
+        self.counters.sum(s as usize)
+    }
 }
 
 /// The flows of a namespace.
@@ -157,7 +192,7 @@ impl Conns {
             sweep: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             hold <- Hold::new(),
-            stats: Stats::default(),
+            stats: Stats::new()?,
         }? Error)
     }
 
@@ -445,11 +480,11 @@ impl Conns {
                     .hold_copy()
                     .map(|copy| self.hold.keep(key, now_ms, copy));
                 let c = if kept == Some(Kept::Yes) {
-                    &self.stats.held
+                    Stat::Held
                 } else {
-                    &self.stats.held_dropped
+                    Stat::HeldDropped
                 };
-                c.fetch_add(1, Ordering::Relaxed);
+                self.stats.inc(c);
                 // Not held: dropped as before, the client sends it again.
                 let verdict = if kept == Some(Kept::Yes) {
                     FlowVerdict::Hold
@@ -486,15 +521,15 @@ impl Conns {
             FlowVerdict::Rewritten => {
                 skb.headers_changed();
                 let c = if outbound {
-                    &self.stats.returned
+                    Stat::Returned
                 } else {
-                    &self.stats.forwarded
+                    Stat::Forwarded
                 };
-                c.fetch_add(1, Ordering::Relaxed);
+                self.stats.inc(c);
                 Verdict::Accept
             }
             FlowVerdict::Drop => {
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                self.stats.inc(Stat::Dropped);
                 Verdict::Drop
             }
             // The original goes; its copy is received again once the flow
@@ -518,7 +553,7 @@ impl Conns {
             Ok(err) => err,
             Err(e) => {
                 if e.malformed() {
-                    self.stats.icmp_malformed.fetch_add(1, Ordering::Relaxed);
+                    self.stats.inc(Stat::IcmpMalformed);
                 }
                 return Some(Verdict::Accept);
             }
@@ -532,7 +567,7 @@ impl Conns {
         });
         if done == Some(Some(FlowVerdict::Rewritten)) {
             skb.headers_changed();
-            self.stats.icmp_forwarded.fetch_add(1, Ordering::Relaxed);
+            self.stats.inc(Stat::IcmpForwarded);
         }
         Some(Verdict::Accept)
     }
@@ -554,8 +589,8 @@ impl Conns {
         if self.table.lookup(self.hash(&key), &key, |_| ()).is_none() {
             return Verdict::Accept;
         }
-        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-        self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+        self.stats.inc(Stat::Dropped);
+        self.stats.inc(Stat::Malformed);
         Verdict::Drop
     }
 

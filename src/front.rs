@@ -20,6 +20,7 @@
 use crate::{
     arrival::Arrival,
     back,
+    conn::Stat,
     node::{Node, Reply},
     proto::{
         ctrl::{self, opt_bits, reason, Endpoint, HandoffReq, IdReason, Message},
@@ -33,7 +34,6 @@ use crate::{
     },
     teardown,
 };
-use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 /// Hands off a connection whose request is read (see [`Arrival::read`]),
@@ -47,10 +47,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
     let me = config.base.node_id;
     let chosen = service.and_then(|s| sched::choose(node.conns(), me, s, &client, &buf[..n]));
     let Some((backend, peer)) = chosen else {
-        node.conns()
-            .stats
-            .handoffs_failed
-            .fetch_add(1, Ordering::Relaxed);
+        node.conns().stats.inc(Stat::HandoffsFailed);
         if kthread::net_ratelimit() {
             pr_warn!("no back-end available for a connection to its service, resetting it\n");
         }
@@ -58,10 +55,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
     };
     let max = service.map_or(0, |s| s.conf.max_conns);
     if max != 0 && node.conns().front_of(&vip) >= max {
-        node.conns()
-            .stats
-            .handoffs_refused
-            .fetch_add(1, Ordering::Relaxed);
+        node.conns().stats.inc(Stat::HandoffsRefused);
         if kthread::net_ratelimit() {
             pr_info!(
                 "a service is at its max-conns ({}), resetting a new client\n",
@@ -82,10 +76,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
         kthread::now_ms(),
     );
     if teardown::insert_replacing(node, flow).is_err() {
-        node.conns()
-            .stats
-            .handoffs_failed
-            .fetch_add(1, Ordering::Relaxed);
+        node.conns().stats.inc(Stat::HandoffsFailed);
         return;
     }
     let result = match freeze(&sock, id, client, vip, backend, &mut buf, n) {
@@ -152,21 +143,18 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
             // Already done by `reply` for a peer's ACK; for this node's own
             // replay, here.
             node.conns().hold.release(&key);
-            node.conns()
-                .stats
-                .handoffs_ok
-                .fetch_add(1, Ordering::Relaxed);
+            node.conns().stats.inc(Stat::HandoffsOk);
             // Dropping the socket sends an RST, which the flow drops.
         }
         Err(r) => {
             node.conns().remove(&key);
             node.conns().hold.discard(&key);
             let c = if r == reason::OTHER || r == reason::TIMEOUT {
-                &node.conns().stats.handoffs_failed
+                Stat::HandoffsFailed
             } else {
-                &node.conns().stats.handoffs_refused
+                Stat::HandoffsRefused
             };
-            c.fetch_add(1, Ordering::Relaxed);
+            node.conns().stats.inc(c);
             if kthread::net_ratelimit() {
                 pr_info!(
                     "handoff {} refused or failed (reason {}), resetting the client\n",

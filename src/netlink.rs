@@ -6,6 +6,7 @@
 //! from [`crate::proto::uapi`], shared with `batonctl`.
 
 use crate::{
+    conn::Stat,
     proto::{
         config::{
             check_node_id, check_peer_add, decode_u16, decode_u32, nla_iter, ConfigUpdate,
@@ -202,23 +203,27 @@ impl Command<Baton> for StatsGet {
         let mut reply = Reply::new(info, cmd::STATS_GET)?;
         reply.nest(attr::STATS, |r| {
             let pad = stats_attr::PAD;
-            let get = |c: &core::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-            r.put_u64(stats_attr::HANDOFFS_OK, get(&s.handoffs_ok), pad)?;
-            r.put_u64(stats_attr::HANDOFFS_REFUSED, get(&s.handoffs_refused), pad)?;
-            r.put_u64(stats_attr::HANDOFFS_FAILED, get(&s.handoffs_failed), pad)?;
-            r.put_u64(stats_attr::TAKEN, get(&s.taken), pad)?;
-            r.put_u64(stats_attr::FORWARDED, get(&s.forwarded), pad)?;
-            r.put_u64(stats_attr::RETURNED, get(&s.returned), pad)?;
-            r.put_u64(stats_attr::DROPPED, get(&s.dropped), pad)?;
+            let get = |c| s.get(c);
+            r.put_u64(stats_attr::HANDOFFS_OK, get(Stat::HandoffsOk), pad)?;
+            r.put_u64(
+                stats_attr::HANDOFFS_REFUSED,
+                get(Stat::HandoffsRefused),
+                pad,
+            )?;
+            r.put_u64(stats_attr::HANDOFFS_FAILED, get(Stat::HandoffsFailed), pad)?;
+            r.put_u64(stats_attr::TAKEN, get(Stat::Taken), pad)?;
+            r.put_u64(stats_attr::FORWARDED, get(Stat::Forwarded), pad)?;
+            r.put_u64(stats_attr::RETURNED, get(Stat::Returned), pad)?;
+            r.put_u64(stats_attr::DROPPED, get(Stat::Dropped), pad)?;
             r.put_u32(stats_attr::ACTIVE, active as u32)?;
             r.put_u32(stats_attr::WAITING, waiting)?;
-            r.put_u64(stats_attr::HURRIED, get(&s.hurried), pad)?;
+            r.put_u64(stats_attr::HURRIED, get(Stat::Hurried), pad)?;
             r.put_u64(stats_attr::MEMORY, conns.memory(active, waiting), pad)?;
-            r.put_u64(stats_attr::MALFORMED, get(&s.malformed), pad)?;
-            r.put_u64(stats_attr::HELD, get(&s.held), pad)?;
-            r.put_u64(stats_attr::HELD_DROPPED, get(&s.held_dropped), pad)?;
-            r.put_u64(stats_attr::ICMP_FORWARDED, get(&s.icmp_forwarded), pad)?;
-            r.put_u64(stats_attr::ICMP_MALFORMED, get(&s.icmp_malformed), pad)
+            r.put_u64(stats_attr::MALFORMED, get(Stat::Malformed), pad)?;
+            r.put_u64(stats_attr::HELD, get(Stat::Held), pad)?;
+            r.put_u64(stats_attr::HELD_DROPPED, get(Stat::HeldDropped), pad)?;
+            r.put_u64(stats_attr::ICMP_FORWARDED, get(Stat::IcmpForwarded), pad)?;
+            r.put_u64(stats_attr::ICMP_MALFORMED, get(Stat::IcmpMalformed), pad)
         })?;
         reply.send(info)
     }

@@ -24,11 +24,11 @@ use crate::{
         netfilter::{self, HookSpec, InetHook, SkBuff, Verdict},
         netns::{self, NetId, NetPtr},
         param,
+        percpu::Counters,
     },
     teardown,
     utcp::{self, Utcp},
 };
-use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -219,7 +219,7 @@ impl Dispatch for Runtime {
 #[pin_data(PinnedDrop)]
 pub(crate) struct NetState {
     rt: Arc<Runtime>,
-    packets: [AtomicU64; Hook::ALL.len()],
+    packets: Counters<{ Hook::ALL.len() }>,
 }
 
 impl NetState {
@@ -240,7 +240,7 @@ impl NetState {
 
     /// Packets seen at `hook` since the namespace (or the module) started.
     pub(crate) fn packets(&self, hook: Hook) -> u64 {
-        self.packets[hook.index()].load(Ordering::Relaxed)
+        self.packets.sum(hook.index())
     }
 }
 
@@ -291,13 +291,16 @@ impl netns::NetState for NetState {
                 GFP_KERNEL,
             )
         });
+        let packets = Counters::new();
         let rt = rt.and_then(|rt| {
+            // Before the first thread starts: a failure leaves none to stop.
+            packets.as_ref().map_err(|e| *e)?;
             rt.start()?;
             Ok(rt)
         });
         try_pin_init!(Self {
             rt: rt?,
-            packets: Default::default(),
+            packets: packets?,
         }? Error)
     }
 }
@@ -340,7 +343,7 @@ impl netfilter::Hook for NetState {
 
     fn hook(&self, hook: InetHook, skb: &mut SkBuff) -> Verdict {
         if let Some(h) = to_hook(hook) {
-            self.packets[h.index()].fetch_add(1, Ordering::Relaxed);
+            self.packets.inc(h.index());
         }
         match hook {
             InetHook::PreRouting => self.rt.node.conns().pre_routing(skb, kthread::now_ms()),

@@ -21,6 +21,7 @@
 
 use crate::{
     arrival::Arrival,
+    conn::Stat,
     front,
     node::Node,
     proto::ctrl::Endpoint,
@@ -233,7 +234,7 @@ impl Waiting<'_> {
             })
             .is_ok();
         if !room {
-            self.stats().hurried.fetch_add(1, Ordering::Relaxed);
+            self.stats().inc(Stat::Hurried);
             let oldest = (0..self.list.len()).min_by_key(|&i| self.list[i].deadline());
             let out = match oldest {
                 Some(i) => core::mem::replace(&mut self.list[i], a),

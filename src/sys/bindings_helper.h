@@ -6,6 +6,7 @@
 #include <linux/net.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/percpu.h>
 #include <linux/random.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>

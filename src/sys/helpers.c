@@ -6,6 +6,7 @@
  */
 #include <crypto/algapi.h>
 #include <crypto/hash.h>
+#include <linux/cpumask.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/string.h>
@@ -14,6 +15,7 @@
 #include <linux/rculist.h>
 #include <linux/skbuff.h>
 #include <linux/moduleparam.h>
+#include <linux/percpu.h>
 #include <linux/sched/task.h>
 #include <linux/timekeeping.h>
 #include <net/sock.h>
@@ -638,4 +640,27 @@ bool baton_crypto_memneq(const void *a, const void *b, size_t len)
 void baton_memzero_explicit(void *p, size_t len)
 {
 	memzero_explicit(p, len);
+}
+
+void __percpu *baton_alloc_percpu(size_t size, size_t align)
+{
+	return __alloc_percpu(size, align);
+}
+
+void *baton_raw_cpu_ptr(void __percpu *ptr)
+{
+	return raw_cpu_ptr(ptr);
+}
+
+void *baton_per_cpu_ptr(void __percpu *ptr, int cpu)
+{
+	return per_cpu_ptr(ptr, cpu);
+}
+
+/* The first possible CPU after @cpu (-1: the first of all), or -1. */
+int baton_next_possible_cpu(int cpu)
+{
+	unsigned int next = cpumask_next(cpu, cpu_possible_mask);
+
+	return next < nr_cpu_ids ? (int)next : -1;
 }

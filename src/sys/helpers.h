@@ -124,6 +124,12 @@ int baton_hmac_digest(struct crypto_shash *tfm, const struct kvec *parts,
 bool baton_crypto_memneq(const void *a, const void *b, size_t len);
 void baton_memzero_explicit(void *p, size_t len);
 
+/* Per-CPU memory. */
+void __percpu *baton_alloc_percpu(size_t size, size_t align);
+void *baton_raw_cpu_ptr(void __percpu *ptr);
+void *baton_per_cpu_ptr(void __percpu *ptr, int cpu);
+int baton_next_possible_cpu(int cpu);
+
 /* Kernel threads and time. */
 struct task_struct *baton_kthread_run(int (*fn)(void *), void *data,
 				      const char *name);

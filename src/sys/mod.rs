@@ -16,6 +16,7 @@ pub(crate) mod kthread;
 pub(crate) mod netfilter;
 pub(crate) mod netns;
 pub(crate) mod param;
+pub(crate) mod percpu;
 pub(crate) mod rcuhash;
 pub(crate) mod skb;
 pub(crate) mod socket;
