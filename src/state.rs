@@ -205,8 +205,8 @@ impl Dispatch for Runtime {
         front::peer_down(&self.node, peer);
     }
 
-    fn peer_restarted(&self, peer: u32) {
-        teardown::peer_restarted(&self.node, peer);
+    fn peer_restarted(&self, peer: u32, keepalive: &dyn Fn()) {
+        teardown::peer_restarted(&self.node, peer, keepalive);
     }
 
     fn heartbeat_timeout_ms(&self) -> u64 {

@@ -48,9 +48,10 @@ pub(crate) fn insert_replacing(node: &Node, flow: Flow) -> Result {
 /// send until TCP gives up, some 15 minutes), a front-end's flows to that
 /// back-end freed. The aborts go first, through the flows: a client still
 /// waiting for its answer has sent nothing the restarted stack could have
-/// reset, and gets the server's RST from the VIP.
-pub(crate) fn peer_restarted(node: &Node, peer: u32) {
-    let reset = abort_servers(node, |f| f.peer == peer, false);
+/// reset, and gets the server's RST from the VIP. Runs on the new
+/// channel's thread, which `keepalive` lets send its heartbeats.
+pub(crate) fn peer_restarted(node: &Node, peer: u32, keepalive: &dyn Fn()) {
+    let reset = abort_servers(node, |f| f.peer == peer, false, keepalive);
     let mut ended = 0usize;
     for _ in 0..=node.conns().max() / ABORT_BATCH {
         let Ok(mut gone) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
@@ -62,6 +63,7 @@ pub(crate) fn peer_restarted(node: &Node, peer: u32) {
             break;
         }
         ended += gone.len();
+        keepalive();
     }
     pr_info!(
         "peer {} restarted: {} connections shared with it ended ({} clients reset)\n",
@@ -85,11 +87,16 @@ const ABORT_GRACE_MS: u32 = 200;
 /// Aborts the server sockets of the established back-end flows that
 /// `which` selects while the flows still rewrite their RSTs, so that their
 /// clients are reset; returns how many. With `tell`, each flow's front-end
-/// hears first (CONN_END). Used when the namespace goes away with its
+/// hears first (CONN_END). `keepalive` is called after each abort. Used when the namespace goes away with its
 /// hooks still running (see [`going_away`]): without it a client would wait
 /// forever for the rest of its answer, the server's later packets leaving
 /// unrewritten, from an address the client does not know.
-fn abort_servers(node: &Node, which: impl Fn(&Flow) -> bool, tell: bool) -> usize {
+fn abort_servers(
+    node: &Node,
+    which: impl Fn(&Flow) -> bool,
+    tell: bool,
+    keepalive: &dyn Fn(),
+) -> usize {
     let mut aborted = 0usize;
     // Each pass marks what it saw as reset: at most max / ABORT_BATCH
     // passes.
@@ -122,6 +129,7 @@ fn abort_servers(node: &Node, which: impl Fn(&Flow) -> bool, tell: bool) -> usiz
             // Its RST marked it already if it went out; also when there is
             // no socket any more.
             node.conns().with(&f.key(), |f| f.reset = true);
+            keepalive();
             // Let the other threads (the channels' heartbeats) run: this
             // loop may take long with many connections on a slow machine.
             if i % ABORT_YIELD_EVERY == ABORT_YIELD_EVERY - 1 {
@@ -148,7 +156,7 @@ pub(crate) fn going_away(node: &Node) {
     // before is over long before abort_servers' grace period ends.
     node.conns().close();
     node.conns().hold.expire(0, true);
-    let aborted = abort_servers(node, |_| true, true);
+    let aborted = abort_servers(node, |_| true, true, &|| {});
     if aborted > 0 && kthread::net_ratelimit() {
         pr_info!(
             "{} handed-off connections reset: their node is going away\n",

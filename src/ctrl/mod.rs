@@ -96,8 +96,11 @@ pub(crate) trait Dispatch: Send + Sync {
     fn peer_down(&self, peer: u32);
 
     /// `peer` came back with another boot id: its side of every
-    /// connection shared with this node is gone.
-    fn peer_restarted(&self, peer: u32);
+    /// connection shared with this node is gone. Called on the new
+    /// channel's thread before it takes a frame; a long piece of work
+    /// calls `keepalive` now and then, which sends the peer a heartbeat
+    /// when one is due.
+    fn peer_restarted(&self, peer: u32, keepalive: &dyn Fn());
 
     /// How long a channel may stay silent before it is declared dead.
     fn heartbeat_timeout_ms(&self) -> u64;

@@ -20,7 +20,10 @@ use crate::{
         socket::Socket,
     },
 };
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::{
+    cell::Cell,
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
+};
 use kernel::{
     prelude::*,
     sync::{Arc, Mutex},
@@ -192,12 +195,23 @@ pub(super) fn peer_main(peer: &Peer, stop: &Stop) {
         // Another boot id: the peer restarted (module reloaded, node
         // rebooted) and its side of every connection shared with this
         // node is gone; they end here before the new channel takes any.
-        let before = peer.boot.swap(ch.peer_boot, Ordering::Relaxed);
-        if before != 0 && ch.peer_boot != 0 && before != ch.peer_boot {
-            peer.dispatch.peer_restarted(peer.conf.node_id);
-        }
+        // Ending them may take long on a loaded node: the channel's sender
+        // is installed first, so that the peer keeps hearing heartbeats
+        // (nothing else goes out before `up`).
         *peer.sock.lock() = Some(ch.sock.clone());
         *peer.tx.lock() = ch.tx.take();
+        let before = peer.boot.swap(ch.peer_boot, Ordering::Relaxed);
+        if before != 0 && ch.peer_boot != 0 && before != ch.peer_boot {
+            let last = Cell::new(kthread::now_ms());
+            let keepalive = || {
+                let now = kthread::now_ms();
+                if now.saturating_sub(last.get()) >= HEARTBEAT_MS / 2 {
+                    last.set(now);
+                    let _ = peer.send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now }));
+                }
+            };
+            peer.dispatch.peer_restarted(peer.conf.node_id, &keepalive);
+        }
         peer.last_rx_ms.store(kthread::now_ms(), Ordering::Relaxed);
         peer.connects.fetch_add(1, Ordering::Relaxed);
         peer.up.store(true, Ordering::Relaxed);
