@@ -202,7 +202,8 @@ for p in 80 81 82; do
 done
 check_eq "service :80 (untouched back-end): reset connections" "$(count 80 reset)" 0
 check_eq "service :80 (untouched back-end): refused connections" "$(count 80 refused)" 0
-check_ge "handoffs during the changes" $(($(baton_stat fe handoffs-ok) - ok0)) 50
+# The load really ran through the changes (fewer clients on a debug kernel).
+check_ge "handoffs during the changes" $(($(baton_stat fe handoffs-ok) - ok0)) $((50 / BATON_SLOW))
 
 # Everything serves again.
 wait_for -t 60 _baton_all_up fe || fail "control channels not all up after the rounds"
