@@ -52,7 +52,8 @@ pub(crate) fn insert_replacing(node: &Node, flow: Flow) -> Result {
 /// channel's thread, which `keepalive` lets send its heartbeats.
 pub(crate) fn peer_restarted(node: &Node, peer: u32, keepalive: &dyn Fn()) {
     let reset = abort_servers(node, |f| f.peer == peer, false, keepalive);
-    let mut ended = 0usize;
+    // The collector may have freed some of the reset ones meanwhile.
+    let mut freed = 0usize;
     for _ in 0..=node.conns().max() / ABORT_BATCH {
         let Ok(mut gone) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
             break;
@@ -62,14 +63,14 @@ pub(crate) fn peer_restarted(node: &Node, peer: u32, keepalive: &dyn Fn()) {
         if gone.is_empty() {
             break;
         }
-        ended += gone.len();
+        freed += gone.len();
         keepalive();
     }
     pr_info!(
-        "peer {} restarted: {} connections shared with it ended ({} clients reset)\n",
+        "peer {} restarted: the connections shared with it ended ({} servers reset, {} flows freed)\n",
         peer,
-        ended,
-        reset
+        reset,
+        freed
     );
 }
 
