@@ -84,7 +84,7 @@ pub(crate) fn take(node: &Node, from: u32, req: &HandoffReq<'_>, stop: &Stop) ->
     }
     match replay(node, req, &key, stop) {
         Ok(ack) => {
-            node.conns().stats.inc(Stat::Taken);
+            node.conns().stats().inc(Stat::Taken);
             Message::HandoffAck(ack)
         }
         Err(r) => {

@@ -120,7 +120,7 @@ pub(crate) struct Stats {
     /// Connections on the service workers' waiting lists now: a gauge,
     /// changed by threads only and read with [`Conns::len`] to tell the
     /// memory held, so one shared atomic.
-    pub(crate) waiting: AtomicU32,
+    waiting: AtomicU32,
 }
 
 impl Stats {
@@ -135,6 +135,21 @@ impl Stats {
     /// Adds 1 to `s`. Any context.
     pub(crate) fn inc(&self, s: Stat) {
         self.counters.inc(s as usize);
+    }
+
+    /// `n` more connections on the waiting lists.
+    pub(crate) fn wait_more(&self, n: u32) {
+        self.waiting.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` fewer connections on the waiting lists.
+    pub(crate) fn wait_less(&self, n: u32) {
+        self.waiting.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Connections on the waiting lists now.
+    pub(crate) fn waiting(&self) -> u32 {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// The value of `s`, summed over the CPUs.
@@ -166,12 +181,22 @@ pub(crate) struct Conns {
     closing: AtomicBool,
     /// Client packets of frozen flows.
     #[pin]
-    pub(crate) hold: Hold,
+    hold: Hold,
     /// Counters.
-    pub(crate) stats: Stats,
+    stats: Stats,
 }
 
 impl Conns {
+    /// Client packets held for frozen flows.
+    pub(crate) fn held(&self) -> &Hold {
+        &self.hold
+    }
+
+    /// The counters of `batonctl stats`.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
     /// An empty table of `2^bits` buckets and at most `max` flows, whose
     /// hash is seeded with `seed` and whose handoff ids count from
     /// `first_id`.
@@ -214,7 +239,7 @@ impl Conns {
     }
 
     /// Bytes of memory the table and the waiting requests take with `len`
-    /// flows and `waiting` requests (as [`Conns::len`] and `stats.waiting`
+    /// flows and `waiting` requests (as [`Conns::len`] and [`Stats::waiting`]
     /// read them once, so that a reply's counts and memory agree): entries
     /// (as the kmalloc caches that hold them), buckets and request buffers.
     pub(crate) fn memory(&self, len: usize, waiting: u32) -> u64 {

@@ -47,7 +47,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
     let me = config.base.node_id;
     let chosen = service.and_then(|s| sched::choose(node.conns(), me, s, &client, &buf[..n]));
     let Some((backend, peer)) = chosen else {
-        node.conns().stats.inc(Stat::HandoffsFailed);
+        node.conns().stats().inc(Stat::HandoffsFailed);
         if kthread::net_ratelimit() {
             pr_warn!("no back-end available for a connection to its service, resetting it\n");
         }
@@ -55,7 +55,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
     };
     let max = service.map_or(0, |s| s.conf.max_conns);
     if max != 0 && node.conns().front_of(&vip) >= max {
-        node.conns().stats.inc(Stat::HandoffsRefused);
+        node.conns().stats().inc(Stat::HandoffsRefused);
         if kthread::net_ratelimit() {
             pr_info!(
                 "a service is at its max-conns ({}), resetting a new client\n",
@@ -76,7 +76,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
         kthread::now_ms(),
     );
     if teardown::insert_replacing(node, flow).is_err() {
-        node.conns().stats.inc(Stat::HandoffsFailed);
+        node.conns().stats().inc(Stat::HandoffsFailed);
         return;
     }
     let result = match freeze(&sock, id, client, vip, backend, &mut buf, n) {
@@ -142,19 +142,19 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
             });
             // Already done by `reply` for a peer's ACK; for this node's own
             // replay, here.
-            node.conns().hold.release(&key);
-            node.conns().stats.inc(Stat::HandoffsOk);
+            node.conns().held().release(&key);
+            node.conns().stats().inc(Stat::HandoffsOk);
             // Dropping the socket sends an RST, which the flow drops.
         }
         Err(r) => {
             node.conns().remove(&key);
-            node.conns().hold.discard(&key);
+            node.conns().held().discard(&key);
             let c = if r == reason::OTHER || r == reason::TIMEOUT {
                 Stat::HandoffsFailed
             } else {
                 Stat::HandoffsRefused
             };
-            node.conns().stats.inc(c);
+            node.conns().stats().inc(c);
             if kthread::net_ratelimit() {
                 pr_info!(
                     "handoff {} refused or failed (reason {}), resetting the client\n",
@@ -308,7 +308,7 @@ pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
     if let Some(Some(key)) = pending {
         if matches!(r, Reply::Ack(_)) {
             // What the client sent meanwhile goes on now, rewritten.
-            node.conns().hold.release(&key);
+            node.conns().held().release(&key);
         }
         node.replies().post(id, r);
     }

@@ -56,7 +56,7 @@ pub(crate) fn gc_main(node: &Node, stop: &Stop) {
     while !stop.requested() {
         kthread::sleep_ms(250);
         let now = kthread::now_ms();
-        node.conns().hold.expire(now, false);
+        node.conns().held().expire(now, false);
         if node.conns().len() == 0 {
             continue;
         }

@@ -34,7 +34,6 @@ use crate::{
         kthread, netns, param,
     },
 };
-use core::sync::atomic::Ordering;
 use kernel::{prelude::*, sync::Arc};
 
 /// Shortest control-channel key accepted (128 bits).
@@ -196,10 +195,10 @@ struct StatsGet;
 impl Command<Baton> for StatsGet {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
         let conns = baton.state(info).node().conns();
-        let s = &conns.stats;
+        let s = conns.stats();
         // Read once: `memory` is computed from the same counts.
         let active = conns.len();
-        let waiting = s.waiting.load(Ordering::Relaxed);
+        let waiting = s.waiting();
         let mut reply = Reply::new(info, cmd::STATS_GET)?;
         reply.nest(attr::STATS, |r| {
             let pad = stats_attr::PAD;

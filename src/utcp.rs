@@ -218,7 +218,7 @@ struct Waiting<'a> {
 
 impl Waiting<'_> {
     fn stats(&self) -> &crate::conn::Stats {
-        &self.w.node.conns().stats
+        self.w.node.conns().stats()
     }
 
     /// Adds `a`. If the service's lists are full, the longest waiting
@@ -243,7 +243,7 @@ impl Waiting<'_> {
             return front::serve(&self.w.node, self.w.vip, out, self.stop);
         }
         if self.list.push(a, GFP_KERNEL).is_ok() {
-            self.stats().waiting.fetch_add(1, Ordering::Relaxed);
+            self.stats().wait_more(1);
         } else {
             self.w.lists.waiting.fetch_sub(1, Ordering::Relaxed);
         }
@@ -252,7 +252,7 @@ impl Waiting<'_> {
     fn take(&mut self, i: usize) -> Option<Arrival> {
         let a = vec::swap_remove(&mut self.list, i)?;
         self.w.lists.waiting.fetch_sub(1, Ordering::Relaxed);
-        self.stats().waiting.fetch_sub(1, Ordering::Relaxed);
+        self.stats().wait_less(1);
         Some(a)
     }
 
@@ -319,7 +319,7 @@ impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         let n = self.list.len();
         self.w.lists.waiting.fetch_sub(n, Ordering::Relaxed);
-        self.stats().waiting.fetch_sub(n as u32, Ordering::Relaxed);
+        self.stats().wait_less(n as u32);
     }
 }
 
