@@ -58,12 +58,14 @@ burst=$(param burst 1000)
 burst_duration=$(param burst_duration 10)
 ttfb_n=$(param ttfb 10)
 idle_s=$(param idle 1)
-# bench.pcap=N: every guest captures its first N packets on eth0 (port 80 or
-# 8080) to $BATON_OUT/pcap.<guest>, for looking at a mode's packets.
+# bench.pcap=N: every guest captures its first N packets on eth0 (ports 80
+# and 8080, and baton's control channel, 7300) to $BATON_OUT/pcap.<guest>,
+# for looking at a mode's packets and a handoff's messages.
 pcap=$(param pcap 0)
-# bench.perf=1: the front-end profiles every mode (perf record -a -g) and
-# writes `perf report` to $BATON_OUT/perf.<mode>.txt. It costs front-end
-# CPU: for looking, not for the figures.
+# bench.perf=1: the front-end (guest 1) and the first back-end (guest 2)
+# profile every mode (perf record -a -g) and write `perf report` to
+# $BATON_OUT/perf.<mode>.<guest>.txt. It costs CPU on both: for looking,
+# not for the figures.
 perf=$(param perf 0)
 
 work=$(mktemp -d)
@@ -405,7 +407,7 @@ case $BATON_GUEST in
 *) ;;
 esac
 if ((pcap > 0)); then
-	tcpdump -i eth0 -s 128 -c "$pcap" -w "$BATON_OUT/pcap.$BATON_GUEST" 'tcp port 80 or tcp port 8080' \
+	tcpdump -i eth0 -s 128 -c "$pcap" -w "$BATON_OUT/pcap.$BATON_GUEST" 'tcp port 80 or tcp port 8080 or tcp port 7300' \
 		2>/dev/null &
 	defer kill $!
 fi
@@ -414,7 +416,7 @@ slow_barrier ready 300
 for mode in ${modes//,/ }; do
 	mode_setup "$mode"
 	perf_pid=
-	if ((BATON_GUEST == 1 && perf)); then
+	if (((BATON_GUEST == 1 || BATON_GUEST == 2) && perf)); then
 		perf record -q -a -g -F 499 -o "$work/perf.data" -- sleep 3000 2>/dev/null &
 		perf_pid=$!
 	fi
@@ -429,7 +431,7 @@ for mode in ${modes//,/ }; do
 		kill -INT "$perf_pid"
 		wait "$perf_pid" || true
 		timeout 300 perf report -i "$work/perf.data" --stdio --no-children --sort sym \
-			--percent-limit 0.5 >"$BATON_OUT/perf.$mode.txt" 2>&1 || true
+			--percent-limit 0.5 >"$BATON_OUT/perf.$mode.$BATON_GUEST.txt" 2>&1 || true
 		rm -f "$work/perf.data"
 	fi
 	mode_teardown "$mode"

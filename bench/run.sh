@@ -19,7 +19,8 @@
 # BENCH_BURST_DURATION (its seconds; default BENCH_DURATION, at least 10),
 # BENCH_TTFB (curl TTFB samples per workload, default 10), BENCH_PCAP=N
 # (each guest captures its first N HTTP packets to OUTDIR/guest/pcap.<guest>),
-# BENCH_PERF=1 (profile of the front-end per mode in OUTDIR/guest/perf.<mode>.txt;
+# BENCH_PERF=1 (profile of the front-end and a back-end per mode in
+# OUTDIR/guest/perf.<mode>.<guest>.txt;
 # it disturbs the figures).
 set -euo pipefail
 

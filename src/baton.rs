@@ -85,6 +85,9 @@ impl kernel::Module for BatonModule {
 impl Drop for BatonModule {
     fn drop(&mut self) {
         drop(self.genl.take());
+        // The flows removed last are freed by RCU callbacks, which are
+        // this module's code.
+        sys::rcuhash::barrier();
         pr_info!("unloaded\n");
     }
 }

@@ -173,6 +173,10 @@ fn reply_is_final(reply: Reply) -> bool {
     !matches!(reply, Reply::Nack(reason::TIMEOUT))
 }
 
+/// How often [`freeze`] drains again for bytes that reached the socket
+/// after it looked.
+const STRAGGLER_TRIES: u32 = 3;
+
 /// With the flow frozen, takes what the socket still has and collects the
 /// TCP state into a HANDOFF_REQ; also returns the front-end's window scale.
 fn freeze<'a>(
@@ -185,32 +189,45 @@ fn freeze<'a>(
     mut n: usize,
 ) -> core::result::Result<(HandoffReq<'a>, u8), u8> {
     // The flow is frozen: the client's further packets are held for the
-    // back-end (`hold`). Let a packet already past the hook land, then
-    // drain. msleep(1) would be two ticks, 8 ms at HZ=250.
-    kthread::sleep_us(200, 400);
-    // Every byte the stack acknowledged must travel. A full buffer may
-    // not be all: reading it opened the window again, and a slow worker
-    // finds more queued than it holds. It grows to what a HANDOFF_REQ
-    // carries, far beyond what the listener's receive window lets in.
+    // back-end (`hold`). Every byte the stack acknowledged must travel. A
+    // full buffer may not be all: reading it opened the window again, and
+    // a slow worker finds more queued than it holds. It grows to what a
+    // HANDOFF_REQ carries, far beyond what the listener's receive window
+    // lets in.
     if n == buf.len() {
         let more = ctrl::MAX_DATA.saturating_sub(buf.len());
         buf.extend_with(more, 0, GFP_KERNEL)
             .map_err(|_| reason::OTHER)?;
     }
-    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
-        match sock.recv_nowait(rest) {
-            Ok(k) if k > 0 => n += k,
-            _ => break,
+    // A packet that passed the hook just before the freeze may still be on
+    // its way to the socket (another CPU's softirq): the socket then counts
+    // bytes not read yet, and the drain goes again once it landed. One
+    // landing after the last look is harmless: the socket's ACK of it is
+    // dropped with the rest of its output, so the client sends it again,
+    // to the back-end. No fixed pause for stragglers on every handoff
+    // (a timer costs a millisecond under emulation).
+    let mut tries = 0;
+    let (st, fin, taken) = loop {
+        while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
+            match sock.recv_nowait(rest) {
+                Ok(k) if k > 0 => n += k,
+                _ => break,
+            }
         }
-    }
-    let st = sock.tcp_state().map_err(|_| reason::OTHER)?;
-    // A client may have sent its request and closed its side (FIN, as
-    // HTTP/1.0 clients that shut down writing do): the FIN is handed over
-    // too.
-    let fin = st.close_wait;
-    // `bytes_received` counts the sequence space taken in order: the FIN
-    // takes one.
-    let taken = n as u64 + u64::from(fin);
+        let st = sock.tcp_state().map_err(|_| reason::OTHER)?;
+        // A client may have sent its request and closed its side (FIN, as
+        // HTTP/1.0 clients that shut down writing do): the FIN is handed
+        // over too.
+        let fin = st.close_wait;
+        // `bytes_received` counts the sequence space taken in order: the
+        // FIN takes one.
+        let taken = n as u64 + u64::from(fin);
+        if st.bytes_received == taken || tries == STRAGGLER_TRIES || n == buf.len() {
+            break (st, fin, taken);
+        }
+        tries += 1;
+        kthread::sleep_us(50, 100);
+    };
     if !(st.established || fin) || st.bytes_received != taken || st.snd_una != st.snd_nxt {
         if kthread::net_ratelimit() {
             pr_info!(

@@ -21,7 +21,9 @@ use kernel::{
     new_condvar, new_mutex,
     prelude::*,
     sync::{Arc, CondVar, Mutex},
+    task::Task,
     time,
+    types::ARef,
 };
 
 /// One namespace's handoff machinery.
@@ -113,13 +115,24 @@ pub(crate) enum Reply {
 /// reply comes; this bounds a stop request's wait).
 const REPLY_WAIT_SLICE_MS: u64 = 100;
 
+/// A pending handoff's slot in [`Replies`]: its answer once it came, and
+/// the worker waiting for it once it waits.
+struct Slot {
+    id: u64,
+    reply: Option<Reply>,
+    waiter: Option<ARef<Task>>,
+}
+
 /// Answers to pending handoffs, by handoff id, until their workers take
-/// them.
+/// them. An answer wakes its own worker only: a service's workers all
+/// wait here, and waking each of them for every answer cost the front-end
+/// as many context switches per handoff.
 #[pin_data]
 pub(crate) struct Replies {
     #[pin]
-    list: Mutex<KVec<(u64, Reply)>>,
-    /// Notified when a reply is added.
+    list: Mutex<KVec<Slot>>,
+    /// The wait queue the workers sleep on; woken one by one
+    /// ([`Task::wake_up`]), never as a whole.
     #[pin]
     added: CondVar,
 }
@@ -136,16 +149,33 @@ impl Replies {
     /// until a stop is requested): NACK `TIMEOUT` then.
     pub(crate) fn wait(&self, id: u64, timeout_ms: u32, stop: &Stop) -> Reply {
         let deadline = kthread::now_ms() + u64::from(timeout_ms);
+        let mut waiting = false;
         let mut list = self.list.lock();
         loop {
-            if let Some(i) = list.iter().position(|(rid, _)| *rid == id) {
-                if let Some((_, r)) = vec::swap_remove(&mut list, i) {
-                    return r;
+            let slot = list.iter().position(|s| s.id == id);
+            if let Some(i) = slot {
+                if list.get(i).is_some_and(|s| s.reply.is_some()) {
+                    if let Some(Slot { reply: Some(r), .. }) = vec::swap_remove(&mut list, i) {
+                        return r;
+                    }
                 }
             }
             let now = kthread::now_ms();
             if now > deadline || stop.requested() {
+                if let Some(i) = slot {
+                    let _ = vec::swap_remove(&mut list, i);
+                }
                 return Reply::Nack(reason::TIMEOUT);
+            }
+            if !waiting {
+                let me = Slot {
+                    id,
+                    reply: None,
+                    waiter: Some(kthread::current_task()),
+                };
+                // Without a slot the worker still sees its answer, at the
+                // next slice.
+                waiting = list.push(me, GFP_KERNEL).is_ok();
             }
             let slice = (deadline - now).clamp(1, REPLY_WAIT_SLICE_MS) as u32;
             let _ = self
@@ -154,10 +184,33 @@ impl Replies {
         }
     }
 
+    /// Gives `r` to the worker of handoff `id` (waiting or not yet) and
+    /// wakes it; `only_new`: unless it has an answer already.
+    fn give(&self, list: &mut KVec<Slot>, id: u64, r: Reply, only_new: bool) -> Option<ARef<Task>> {
+        match list.iter_mut().find(|s| s.id == id) {
+            Some(s) if s.reply.is_none() || !only_new => {
+                s.reply = Some(r);
+                s.waiter.clone()
+            }
+            Some(_) => None,
+            None => {
+                let slot = Slot {
+                    id,
+                    reply: Some(r),
+                    waiter: None,
+                };
+                let _ = list.push(slot, GFP_KERNEL);
+                None
+            }
+        }
+    }
+
     /// Gives `r` to the worker waiting for handoff `id`.
     pub(crate) fn post(&self, id: u64, r: Reply) {
-        let _ = self.list.lock().push((id, r), GFP_KERNEL);
-        self.added.notify_all();
+        let waiter = self.give(&mut self.list.lock(), id, r, false);
+        if let Some(t) = waiter {
+            t.wake_up();
+        }
     }
 
     /// Gives `r` to the workers of the handoffs `ids` that have no answer
@@ -165,19 +218,18 @@ impl Replies {
     pub(crate) fn post_unanswered(&self, ids: impl Iterator<Item = u64>, r: Reply) {
         let mut list = self.list.lock();
         for id in ids {
-            if !list.iter().any(|(rid, _)| *rid == id) {
-                let _ = list.push((id, r), GFP_KERNEL);
+            if let Some(t) = self.give(&mut list, id, r, true) {
+                // Under the lock: the worker wakes to wait for it, briefly.
+                t.wake_up();
             }
         }
-        drop(list);
-        self.added.notify_all();
     }
 
     /// Forgets any answer to handoff `id` (e.g. one posted for a request
     /// that was then never sent).
     pub(crate) fn forget(&self, id: u64) {
         let mut list = self.list.lock();
-        while let Some(i) = list.iter().position(|(rid, _)| *rid == id) {
+        while let Some(i) = list.iter().position(|s| s.id == id) {
             let _ = vec::swap_remove(&mut list, i);
         }
     }

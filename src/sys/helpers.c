@@ -525,6 +525,16 @@ void baton_rcu_read_unlock(void)
 	rcu_read_unlock();
 }
 
+void baton_call_rcu(struct callback_head *head, void (*func)(struct callback_head *head))
+{
+	call_rcu(head, func);
+}
+
+void baton_rcu_barrier(void)
+{
+	rcu_barrier();
+}
+
 struct hlist_node *baton_hlist_first_rcu(struct hlist_head *head)
 {
 	return rcu_dereference(hlist_first_rcu(head));

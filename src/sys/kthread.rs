@@ -17,7 +17,7 @@ use core::{
     marker::PhantomData,
     ptr::NonNull,
 };
-use kernel::{prelude::*, sync::Arc};
+use kernel::{prelude::*, sync::Arc, task::Task, types::ARef};
 
 /// A running kernel thread.
 ///
@@ -118,6 +118,13 @@ unsafe extern "C" fn thread_fn<T: Send + Sync + 'static>(arg: *mut c_void) -> c_
     };
     (start.func)(&start.data, &stop);
     0
+}
+
+/// The calling task, counted: another thread can wake it
+/// ([`Task::wake_up`]) from a sleep it entered through a wait queue, which
+/// then returns as after a spurious wakeup.
+pub(crate) fn current_task() -> ARef<Task> {
+    ARef::from(&*kernel::current!())
 }
 
 /// Sleeps for `ms` milliseconds, or less if the thread is asked to stop

@@ -5,7 +5,12 @@
 //! IPVS keep their connections: the packet path looks entries up without
 //! taking any table-wide lock; inserts and removals take one writer lock;
 //! a removed entry is freed only after an RCU grace period, so a reader
-//! that still holds it stays safe.
+//! that still holds it stays safe. A removal does not wait for that grace
+//! period (one `call_rcu` for the entries removed together): a grace period
+//! is several ticks, and the control channel's thread, which ends
+//! connections one by one, would spend its time waiting instead of reading
+//! the next frame. [`barrier`] waits for the frees still pending (module
+//! exit).
 //!
 //! Entries are immutable in the table's eyes ([`Keyed::key`] never
 //! changes); mutable state inside them needs its own synchronisation (a
@@ -23,7 +28,9 @@ use core::{
 };
 use kernel::{alloc::KVVec, prelude::*, types::Opaque};
 
-/// A value with a key that selects its bucket and identifies it.
+/// A value with a key that selects its bucket and identifies it. A removed
+/// value is dropped in an RCU callback (softirq context): its `Drop` must
+/// not sleep.
 pub(crate) trait Keyed: Send + Sync + 'static {
     /// The key type.
     type Key: PartialEq;
@@ -67,13 +74,53 @@ pub(crate) struct Removal {
     pub(crate) next: usize,
 }
 
+/// Nodes unlinked by one removal, freed together after a grace period by
+/// one RCU callback ([`free_retired`]), so that a node carries no
+/// `rcu_head` of its own.
+///
+/// # Invariants
+///
+/// `rcu` is the first field (a pointer to it is a pointer to the batch).
+/// Every node in `nodes` came from `KBox::into_raw` in [`RcuHash::insert`],
+/// is unlinked from its table, and is owned by the batch.
+#[repr(C)]
+struct Retired<T> {
+    rcu: Opaque<bindings::callback_head>,
+    nodes: KVec<NonNull<Node<T>>>,
+}
+
+/// The RCU callback of a [`Retired`] batch: frees its nodes, then it.
+///
+/// # Safety
+///
+/// `head` is the `rcu` field of a `Retired<T>` leaked by
+/// [`RcuHash::retire`] and handed to `call_rcu` once; a grace period has
+/// passed since its nodes were unlinked.
+unsafe extern "C" fn free_retired<T: Keyed>(head: *mut bindings::callback_head) {
+    // SAFETY: `rcu` is the first field of the `#[repr(C)]` batch (type
+    // invariant), which came from `KBox::into_raw` (the caller's contract).
+    let batch = unsafe { KBox::from_raw(head.cast::<Retired<T>>()) };
+    for node in batch.nodes.iter() {
+        // SAFETY: owned by the batch and unlinked (type invariant); no
+        // reader can still hold it after the grace period (contract).
+        drop(unsafe { KBox::from_raw(node.as_ptr()) });
+    }
+}
+
+/// Waits until every entry removed so far, from any table, is freed (the
+/// pending RCU callbacks ran): before the module's code goes away.
+pub(crate) fn barrier() {
+    // SAFETY: process context with no lock held (module exit).
+    unsafe { bindings::baton_rcu_barrier() };
+}
+
 /// A hash table of `T`.
 ///
 /// # Invariants
 ///
 /// Every node linked into `buckets` was allocated by [`RcuHash::insert`]
 /// as a `KBox<Node<T>>` and is owned by the table until a removal unlinks
-/// it, waits for a grace period and frees it. `buckets` never reallocates
+/// it and frees it after a grace period ([`RcuHash::retire`]). `buckets` never reallocates
 /// (nodes point back into it).
 pub(crate) struct RcuHash<T: Keyed> {
     buckets: KVVec<Opaque<bindings::hlist_head>>,
@@ -262,12 +309,13 @@ impl<T: Keyed> RcuHash<T> {
 
     /// Unlinks every entry of the buckets in `buckets` (indices, see
     /// [`RcuHash::bucket`]; clamped to the table) that `pick` selects, at
-    /// most `limit`, waits for readers to be done with them (one grace
-    /// period), shows each to `out` and frees it. The writer lock is taken
-    /// once per [`LOCK_CHUNK`] buckets, so that inserts are not held up
-    /// long by a walk of a large table. Process context only (it sleeps for
-    /// the grace period when it removed any). `pick` runs under the writer
-    /// lock and must not sleep.
+    /// most `limit`, shows each to `out`, and frees them once readers are
+    /// done with them (after a grace period, without waiting for it: a
+    /// reader may still be looking at an entry while `out` does). The
+    /// writer lock is taken once per [`LOCK_CHUNK`] buckets, so that
+    /// inserts are not held up long by a walk of a large table. Process
+    /// context only. `pick` runs under the writer lock and must not
+    /// sleep.
     pub(crate) fn remove_where(
         &self,
         buckets: Range<usize>,
@@ -308,21 +356,54 @@ impl<T: Keyed> RcuHash<T> {
             }
         }
         let n = unlinked.len();
+        for node in unlinked.iter() {
+            // SAFETY: unlinked above and not yet freed (`retire` frees it
+            // after a grace period); readers only share it.
+            out(unsafe { &(*node.as_ptr()).value });
+        }
         if n > 0 {
-            // SAFETY: process context (the caller's contract).
-            unsafe { bindings::synchronize_rcu() };
-            for node in unlinked.iter() {
-                // SAFETY: unlinked above, a grace period passed: no reader
-                // holds it; it came from `KBox::into_raw` in `insert`.
-                let node = unsafe { KBox::from_raw(node.as_ptr()) };
-                out(&node.value);
-                drop(node);
-            }
+            Self::retire(unlinked);
         }
         Removal {
             removed: n,
             next: b,
         }
+    }
+
+    /// Frees `nodes` (unlinked, from `insert`, owned by the caller) after a
+    /// grace period without waiting for it; if the batch cannot be
+    /// allocated, waits for the grace period here and frees them. Process
+    /// context.
+    fn retire(nodes: KVec<NonNull<Node<T>>>) {
+        let batch = KBox::new(
+            Retired {
+                rcu: Opaque::uninit(),
+                nodes: KVec::new(),
+            },
+            GFP_KERNEL,
+        );
+        let Ok(mut batch) = batch else {
+            // SAFETY: process context (the callers' contract).
+            unsafe { bindings::synchronize_rcu() };
+            for node in nodes.iter() {
+                // SAFETY: unlinked, a grace period passed: no reader holds
+                // it; it came from `KBox::into_raw` in `insert`.
+                drop(unsafe { KBox::from_raw(node.as_ptr()) });
+            }
+            return;
+        };
+        // INVARIANT: the nodes are unlinked and now owned by the batch.
+        batch.nodes = nodes;
+        let raw = KBox::into_raw(batch);
+        // SAFETY: `raw` is a live batch whose `rcu` is its first field
+        // (`#[repr(C)]`); `call_rcu` owns it until `free_retired::<T>`
+        // runs, once, after a grace period.
+        unsafe {
+            bindings::baton_call_rcu(
+                raw.cast::<bindings::callback_head>(),
+                Some(free_retired::<T>),
+            )
+        };
     }
 
     /// Calls `f` on the entries of bucket `bucket` (an index, see
@@ -355,7 +436,10 @@ impl<T: Keyed> RcuHash<T> {
 
 impl<T: Keyed> Drop for RcuHash<T> {
     fn drop(&mut self) {
-        // Frees every entry (waiting for readers first).
+        // Frees every entry after a grace period; the buckets go when this
+        // returns, so the readers still walking them must be done first.
         self.remove_where(0..usize::MAX, |_| true, usize::MAX, |_| {});
+        // SAFETY: the table is dropped in process context (namespace exit).
+        unsafe { bindings::synchronize_rcu() };
     }
 }
