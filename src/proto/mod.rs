@@ -8,6 +8,7 @@
 //! so that `cargo test`, proptest and cargo-fuzz exercise exactly the code
 //! that runs in the kernel.
 
+pub mod cluster;
 pub mod config;
 pub mod csum;
 pub mod ctrl;

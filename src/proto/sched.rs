@@ -87,8 +87,11 @@ pub fn weighted_least_conn(backends: &[Backend]) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
+/// FNV-1a's 64-bit offset basis: the seed of a fresh hash.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 /// FNV-1a, 64-bit: a fixed hash, the same on every node and every run.
-fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(seed, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
@@ -121,8 +124,9 @@ fn neg_log2_q32(x: u64) -> u64 {
     ((1 + u64::from(lz)) << 32) - frac
 }
 
-/// The pseudo-random draw of back-end `id` for a key hashed to `k`.
-fn draw(k: u64, id: u64) -> u64 {
+/// The pseudo-random draw of `id` (a back-end, a front-end group member)
+/// for a key hashed to `k`.
+pub(crate) fn draw(k: u64, id: u64) -> u64 {
     let h = fnv1a(k, &id.to_be_bytes());
     // A final avalanche (splitmix64) so that near ids differ widely.
     let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -140,7 +144,7 @@ fn draw(k: u64, id: u64) -> u64 {
 /// keys move; when one joins, only the keys it wins move, to it. `id`
 /// should be [`endpoint_id`] of the back-end's address.
 pub fn source_hash(backends: &[Backend], key: &[u8]) -> Option<usize> {
-    let k = fnv1a(0xcbf2_9ce4_8422_2325, key);
+    let k = fnv1a(FNV_OFFSET, key);
     let mut best: Option<(usize, u64, &Backend)> = None;
     for (i, b) in backends.iter().enumerate() {
         if b.weight == 0 {

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Front-end groups (seeds 004 and 000): which member of a service's
+//! front-ends owns a connection, which one keeps its backup copy, and the
+//! membership view both are computed over. Plain data and pure functions,
+//! no allocation, so that the module and the host tests run the same code.
+//!
+//! Ownership is highest-random-weight (rendezvous) hashing over (member id,
+//! client address:port, VIP:port), as seed 004 scores (ILB id, connection)
+//! and ranks the scores: the highest score owns the connection, the second
+//! keeps its backup. Every member with the same view computes the same
+//! pair with no message. When a member leaves, only the connections it
+//! owned or backed up change hands, and its owned ones go to their backup,
+//! which already holds the copy; when one joins, only the connections it
+//! now ranks first or second for move. [`transition`] says what one member
+//! does with one entry when the view changes (seed 000: the entry moves
+//! between the member's active and common tables, locally).
+//!
+//! A view's epoch orders views: a member that sees the live set change
+//! starts epoch + 1, and a member that hears a peer announce the same set
+//! under a later epoch takes that epoch ([`View::merge`]), so members that
+//! see the same set converge on one (epoch, set) however they got there.
+
+use super::{
+    sched::{draw, fnv1a, FNV_OFFSET},
+    service::Endpoint,
+};
+
+/// Most members of a group.
+pub const MAX_MEMBERS: usize = 64;
+
+/// What ownership is computed over: the client and the VIP:port it called
+/// (the same on every front-end, whatever the upstream hashed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowId {
+    /// The client.
+    pub client: Endpoint,
+    /// The service's VIP and port.
+    pub vip: Endpoint,
+}
+
+impl FlowId {
+    /// The connection's hash, the same on every member and every run.
+    pub fn hash(&self) -> u64 {
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&self.client.addr);
+        b[4..6].copy_from_slice(&self.client.port.to_be_bytes());
+        b[6..10].copy_from_slice(&self.vip.addr);
+        b[10..].copy_from_slice(&self.vip.port.to_be_bytes());
+        fnv1a(FNV_OFFSET, &b)
+    }
+}
+
+/// The owner of a connection and the member that keeps its backup (none
+/// in a group of one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owners {
+    /// Handles the connection: its flow is in this member's active table.
+    pub owner: u32,
+    /// Keeps the copy in its common table, and owns the connection if the
+    /// owner leaves.
+    pub backup: Option<u32>,
+}
+
+/// Member `member`'s score for the connection hashed to `k`.
+fn score(k: u64, member: u32) -> u64 {
+    draw(k, u64::from(member))
+}
+
+/// The owner and backup of the connection hashed to `k` (see
+/// [`FlowId::hash`]) among `members`, in any order (a repeated id counts
+/// once); `None` without members. Ties, which take a 64-bit collision,
+/// go to the smaller id.
+pub fn owners(members: &[u32], k: u64) -> Option<Owners> {
+    let mut first: Option<(u64, u32)> = None;
+    let mut second: Option<(u64, u32)> = None;
+    let beats = |a: (u64, u32), b: Option<(u64, u32)>| match b {
+        None => true,
+        Some(b) => a.0 > b.0 || (a.0 == b.0 && a.1 < b.1),
+    };
+    for &m in members {
+        if first.is_some_and(|f| f.1 == m) || second.is_some_and(|s| s.1 == m) {
+            continue;
+        }
+        let s = (score(k, m), m);
+        if beats(s, first) {
+            second = first;
+            first = Some(s);
+        } else if beats(s, second) {
+            second = Some(s);
+        }
+    }
+    first.map(|(_, owner)| Owners {
+        owner,
+        backup: second.map(|(_, b)| b),
+    })
+}
+
+/// Why a view refused a member set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewError {
+    /// More than [`MAX_MEMBERS`] distinct members.
+    TooMany,
+    /// Member id 0 (it means "this node" elsewhere in baton).
+    ZeroId,
+}
+
+/// A membership view: the live members, sorted and distinct, and the
+/// epoch that names this set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    epoch: u64,
+    len: usize,
+    members: [u32; MAX_MEMBERS],
+}
+
+impl View {
+    /// The first view of member `me`: itself alone, epoch 1.
+    pub fn new(me: u32) -> Result<Self, ViewError> {
+        if me == 0 {
+            return Err(ViewError::ZeroId);
+        }
+        let mut members = [0; MAX_MEMBERS];
+        members[0] = me;
+        Ok(Self {
+            epoch: 1,
+            len: 1,
+            members,
+        })
+    }
+
+    /// The live members, in increasing order.
+    pub fn members(&self) -> &[u32] {
+        &self.members[..self.len]
+    }
+
+    /// The epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether `id` is a live member.
+    pub fn contains(&self, id: u32) -> bool {
+        self.members().binary_search(&id).is_ok()
+    }
+
+    /// A hash of the member set alone (not the epoch): what members
+    /// announce, with the epoch, to check that they agree.
+    pub fn digest(&self) -> u64 {
+        self.members()
+            .iter()
+            .fold(FNV_OFFSET, |h, m| fnv1a(h, &m.to_be_bytes()))
+    }
+
+    /// Makes `live` (any order, repeats ignored) the member set. A set
+    /// that differs from the current one starts the next epoch; `Ok(true)`
+    /// then. A refused set changes nothing.
+    pub fn set_members(&mut self, live: &[u32]) -> Result<bool, ViewError> {
+        let mut next = [0u32; MAX_MEMBERS];
+        let mut len = 0;
+        for &id in live {
+            if id == 0 {
+                return Err(ViewError::ZeroId);
+            }
+            match next[..len].binary_search(&id) {
+                Ok(_) => {}
+                Err(i) => {
+                    if len == MAX_MEMBERS {
+                        return Err(ViewError::TooMany);
+                    }
+                    next.copy_within(i..len, i + 1);
+                    next[i] = id;
+                    len += 1;
+                }
+            }
+        }
+        if next[..len] == *self.members() {
+            return Ok(false);
+        }
+        self.members = next;
+        self.len = len;
+        self.epoch = self.epoch.saturating_add(1);
+        Ok(true)
+    }
+
+    /// A peer announced its view as (`epoch`, `digest`): with the same
+    /// member set under a later epoch, this view takes that epoch and
+    /// returns `true`.
+    pub fn merge(&mut self, epoch: u64, digest: u64) -> bool {
+        if epoch > self.epoch && digest == self.digest() {
+            self.epoch = epoch;
+            return true;
+        }
+        false
+    }
+
+    /// Whether a peer that announced (`epoch`, `digest`) has this view.
+    pub fn agrees(&self, epoch: u64, digest: u64) -> bool {
+        epoch == self.epoch && digest == self.digest()
+    }
+
+    /// The owner and backup of `flow` in this view.
+    pub fn owners(&self, flow: &FlowId) -> Option<Owners> {
+        owners(self.members(), flow.hash())
+    }
+}
+
+/// Where one member keeps a connection's entry in a view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// It owns the connection: the active table, which the packet path
+    /// reads.
+    Active,
+    /// It keeps the backup: the common table.
+    Common,
+    /// Neither.
+    None,
+}
+
+/// Where member `me` keeps `flow`'s entry in `view`.
+pub fn place(view: &View, me: u32, flow: &FlowId) -> Place {
+    match view.owners(flow) {
+        Some(o) if o.owner == me => Place::Active,
+        Some(o) if o.backup == Some(me) => Place::Common,
+        _ => Place::None,
+    }
+}
+
+/// What member `me` does with one connection's entry when its view goes
+/// from `old` to `new` (seed 000: a move between its own tables, no
+/// transfer, except a new backup that has no copy yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// Stays where it is.
+    Stay,
+    /// Common to active: this member takes over the connection from its
+    /// copy (the owner left, or this member now ranks first).
+    Promote,
+    /// Active to common: another member now owns it, this one keeps the
+    /// backup.
+    Demote,
+    /// This member neither owns nor backs it up any more: the entry goes
+    /// (after the new owner confirmed it holds it).
+    Release,
+    /// This member is the new backup and has no copy: the owner must send
+    /// one.
+    Fetch,
+    /// This member becomes the owner without holding a copy: a joining
+    /// member (the table transfer gives it the entry before it takes
+    /// traffic), or the owner and the backup both left at once; the entry
+    /// must come from whoever still has it.
+    Acquire,
+}
+
+/// See [`Transition`].
+pub fn transition(old: &View, new: &View, me: u32, flow: &FlowId) -> Transition {
+    match (place(old, me, flow), place(new, me, flow)) {
+        (a, b) if a == b => Transition::Stay,
+        (Place::Common, Place::Active) => Transition::Promote,
+        (Place::Active, Place::Common) => Transition::Demote,
+        (Place::Active | Place::Common, Place::None) => Transition::Release,
+        (Place::None, Place::Common) => Transition::Fetch,
+        (Place::None, Place::Active) => Transition::Acquire,
+        _ => Transition::Stay,
+    }
+}

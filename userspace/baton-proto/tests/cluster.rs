@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Front-end group ownership and views of `src/proto/cluster.rs`.
+
+use baton_proto::{
+    cluster::{owners, place, transition, FlowId, Owners, Place, Transition, View, ViewError},
+    service::Endpoint,
+};
+use proptest::prelude::*;
+
+fn flow(i: u32) -> FlowId {
+    FlowId {
+        client: Endpoint {
+            addr: [198, 18, (i >> 16) as u8, (i >> 8) as u8],
+            port: 1024 + (i & 0xff) as u16 * 251,
+        },
+        vip: Endpoint {
+            addr: [198, 18, 0, 100],
+            port: 80,
+        },
+    }
+}
+
+fn members(n: u32) -> Vec<u32> {
+    (1..=n).map(|i| i * 7 + 3).collect()
+}
+
+fn owner_of(m: &[u32], f: &FlowId) -> u32 {
+    owners(m, f.hash()).unwrap().owner
+}
+
+/// The hash is part of the protocol: members of different versions must
+/// compute the same owners. These values pin it.
+#[test]
+fn known_answers() {
+    let f = FlowId {
+        client: Endpoint {
+            addr: [198, 18, 0, 1],
+            port: 40000,
+        },
+        vip: Endpoint {
+            addr: [198, 18, 0, 100],
+            port: 80,
+        },
+    };
+    assert_eq!(f.hash(), KNOWN_HASH);
+    assert_eq!(
+        owners(&[1, 2, 3], f.hash()),
+        Some(Owners {
+            owner: KNOWN_OWNER,
+            backup: Some(KNOWN_BACKUP)
+        })
+    );
+}
+
+const KNOWN_HASH: u64 = 6_242_159_376_752_794_310;
+const KNOWN_OWNER: u32 = 2;
+const KNOWN_BACKUP: u32 = 3;
+
+#[test]
+fn small_groups() {
+    assert_eq!(owners(&[], 5), None);
+    assert_eq!(
+        owners(&[4], 5),
+        Some(Owners {
+            owner: 4,
+            backup: None
+        })
+    );
+    assert_eq!(
+        owners(&[4, 4, 4], 5).unwrap().backup,
+        None,
+        "one member, repeated"
+    );
+    let two = owners(&[4, 9], 5).unwrap();
+    assert_ne!(Some(two.owner), two.backup);
+}
+
+#[test]
+fn shares_are_even() {
+    let m = members(8);
+    let mut owned = [0u32; 8];
+    let mut backed = [0u32; 8];
+    let n = 80_000;
+    for i in 0..n {
+        let o = owners(&m, flow(i).hash()).unwrap();
+        owned[m.iter().position(|&x| x == o.owner).unwrap()] += 1;
+        backed[m.iter().position(|&x| Some(x) == o.backup).unwrap()] += 1;
+    }
+    for c in owned.iter().chain(backed.iter()) {
+        let share = f64::from(*c) / f64::from(n);
+        assert!(
+            (share - 0.125).abs() < 0.01,
+            "share {share}: {owned:?} {backed:?}"
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn order_and_repeats_do_not_matter(
+        set in proptest::collection::vec(1u32..10_000, 1..20),
+        rot in 0usize..20,
+        k in any::<u64>(),
+    ) {
+        let mut other = set.clone();
+        other.rotate_left(rot % set.len());
+        other.reverse();
+        other.extend_from_slice(&set[..set.len() / 2]);
+        prop_assert_eq!(owners(&set, k), owners(&other, k));
+        let o = owners(&set, k).unwrap();
+        prop_assert!(set.contains(&o.owner));
+        prop_assert_ne!(Some(o.owner), o.backup);
+        let distinct = { let mut s = set.clone(); s.sort(); s.dedup(); s.len() };
+        prop_assert_eq!(o.backup.is_some(), distinct > 1);
+    }
+
+    /// Views that see the same set converge on one epoch, whatever each
+    /// one's history.
+    #[test]
+    fn views_converge(changes_a in 0usize..5, changes_b in 0usize..5) {
+        let mut a = View::new(1).unwrap();
+        let mut b = View::new(2).unwrap();
+        for i in 0..changes_a {
+            a.set_members(&[1, 10 + i as u32]).unwrap();
+        }
+        for i in 0..changes_b {
+            b.set_members(&[2, 20 + i as u32]).unwrap();
+        }
+        prop_assert!(a.set_members(&[2, 1]).unwrap());
+        prop_assert!(b.set_members(&[1, 2, 2]).unwrap());
+        prop_assert_eq!(a.members(), b.members());
+        let (ea, eb) = (a.epoch(), b.epoch());
+        a.merge(eb, b.digest());
+        b.merge(ea, a.digest());
+        prop_assert!(a.agrees(b.epoch(), b.digest()));
+        prop_assert_eq!(a.epoch(), ea.max(eb));
+    }
+}
+
+/// Group sizes and leavers the two tests below go over: deterministic, so
+/// that the 1% margin is checked on fixed inputs, not sampled.
+const SIZES: [u32; 8] = [2, 3, 4, 5, 8, 16, 33, 64];
+const FLOWS: u32 = 20_000;
+
+/// A member leaves: only its connections change owner (at most 1/N of
+/// them plus 1%), and each goes to its backup, which has the copy.
+#[test]
+fn leave_moves_only_the_leavers() {
+    for n in SIZES {
+        let before = members(n);
+        for gone in [
+            before[0],
+            before[before.len() / 2],
+            before[before.len() - 1],
+        ] {
+            let after: Vec<u32> = before.iter().copied().filter(|&m| m != gone).collect();
+            let mut moved = 0;
+            for i in 0..FLOWS {
+                let f = flow(i);
+                let o = owners(&before, f.hash()).unwrap();
+                let now = owner_of(&after, &f);
+                if o.owner == gone {
+                    assert_eq!(
+                        Some(now),
+                        o.backup,
+                        "an orphan went elsewhere than its backup"
+                    );
+                    moved += 1;
+                } else {
+                    assert_eq!(now, o.owner, "a connection of a member that stayed moved");
+                }
+            }
+            let frac = f64::from(moved) / f64::from(FLOWS);
+            assert!(
+                frac <= 1.0 / f64::from(n) + 0.01,
+                "{moved} of {FLOWS} moved, {n} members"
+            );
+        }
+    }
+}
+
+/// A member joins: only the connections it now owns move, to it.
+#[test]
+fn join_moves_only_to_the_joiner() {
+    for n in SIZES.map(|n| n - 1) {
+        let before = members(n);
+        let joiner = 50_000;
+        let mut after = before.clone();
+        after.push(joiner);
+        let mut moved = 0;
+        for i in 0..FLOWS {
+            let f = flow(i);
+            let (a, b) = (owner_of(&before, &f), owner_of(&after, &f));
+            if a != b {
+                assert_eq!(b, joiner);
+                moved += 1;
+            }
+        }
+        let frac = f64::from(moved) / f64::from(FLOWS);
+        assert!(
+            frac <= 1.0 / f64::from(n + 1) + 0.01,
+            "{moved} of {FLOWS} moved, {n} + 1 members"
+        );
+    }
+}
+
+#[test]
+fn view_refusals_change_nothing() {
+    assert_eq!(View::new(0), Err(ViewError::ZeroId));
+    let mut v = View::new(1).unwrap();
+    let before = v;
+    assert_eq!(v.set_members(&[1, 0]), Err(ViewError::ZeroId));
+    let many: Vec<u32> = (1..=65).collect();
+    assert_eq!(v.set_members(&many), Err(ViewError::TooMany));
+    assert_eq!(v, before);
+    assert_eq!(v.set_members(&[1]), Ok(false), "same set: same epoch");
+    assert_eq!(v.epoch(), 1);
+    assert!(v.set_members(&(1..=64).collect::<Vec<_>>()).unwrap());
+    assert_eq!(v.members().len(), 64);
+    assert_eq!(v.epoch(), 2);
+    // A different set under a later epoch is not taken.
+    let mut w = View::new(1).unwrap();
+    assert!(!w.merge(9, v.digest()));
+    assert!(!w.agrees(2, v.digest()));
+}
+
+/// Seed 000 on a leave: every connection ends with exactly one member
+/// holding it in its active table, which either held it there already or
+/// promotes its copy; none has to fetch an entry it should own.
+#[test]
+fn transitions_on_leave() {
+    let ids = members(5);
+    let mut old = View::new(ids[0]).unwrap();
+    old.set_members(&ids).unwrap();
+    let mut new = old;
+    new.set_members(&ids[1..]).unwrap();
+    let (mut promoted, mut fetched) = (0, 0);
+    for i in 0..5000 {
+        let f = flow(i);
+        let mut active = 0;
+        for &m in &ids[1..] {
+            let t = transition(&old, &new, m, &f);
+            assert_ne!(
+                t,
+                Transition::Acquire,
+                "one member left: its backup has the copy"
+            );
+            promoted += u32::from(t == Transition::Promote);
+            fetched += u32::from(t == Transition::Fetch);
+            active += u32::from(place(&new, m, &f) == Place::Active);
+        }
+        assert_eq!(active, 1);
+    }
+    // About a fifth each: the leaver's owned connections are promoted, and
+    // those it owned or backed up need a new backup.
+    assert!((800..1200).contains(&promoted), "{promoted}");
+    assert!((1600..2400).contains(&fetched), "{fetched}");
+}
