@@ -53,19 +53,11 @@ pub(crate) fn insert_replacing(node: &Node, flow: Flow) -> Result {
 pub(crate) fn peer_restarted(node: &Node, peer: u32, keepalive: &dyn Fn()) {
     let reset = abort_servers(node, |f| f.peer == peer, false, keepalive);
     // The collector may have freed some of the reset ones meanwhile.
-    let mut freed = 0usize;
-    for _ in 0..=node.conns().max() / ABORT_BATCH {
-        let Ok(mut gone) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
-            break;
-        };
-        node.conns()
-            .drain(&mut gone, |f| (f.peer == peer).then_some(reason::CLOSED));
-        if gone.is_empty() {
-            break;
-        }
-        freed += gone.len();
-        keepalive();
-    }
+    let freed = drain_all(
+        node,
+        |f| (f.peer == peer).then_some(reason::CLOSED),
+        |_| keepalive(),
+    );
     pr_info!(
         "peer {} restarted: the connections shared with it ended ({} servers reset, {} flows freed)\n",
         peer,
@@ -164,16 +156,29 @@ pub(crate) fn going_away(node: &Node) {
             aborted
         );
     }
+    drain_all(node, |_| Some(reason::CLOSED), |done| ended(node, done));
+}
+
+/// Removes every flow `pick` gives a reason, [`ABORT_BATCH`] at a time,
+/// showing each batch to `each`; returns how many it removed.
+fn drain_all(
+    node: &Node,
+    pick: impl Fn(&Flow) -> Option<u8>,
+    mut each: impl FnMut(&[(Flow, u8)]),
+) -> usize {
+    let mut removed = 0;
     for _ in 0..=node.conns().max() / ABORT_BATCH {
         let Ok(mut done) = KVec::with_capacity(ABORT_BATCH, GFP_KERNEL) else {
-            return;
+            break;
         };
-        node.conns().drain(&mut done, |_| Some(reason::CLOSED));
+        node.conns().drain(&mut done, &pick);
         if done.is_empty() {
-            return;
+            break;
         }
-        ended(node, &done);
+        removed += done.len();
+        each(&done);
     }
+    removed
 }
 
 /// Flows just removed: the front-end of each back-end flow hears of it,
