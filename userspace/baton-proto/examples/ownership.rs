@@ -17,7 +17,12 @@ use baton_proto::{
 fn flow(i: u32) -> FlowId {
     FlowId {
         client: Endpoint {
-            addr: [198, 18 + (i >> 24) as u8 % 2, (i >> 16) as u8, (i >> 8) as u8],
+            addr: [
+                198,
+                18 + (i >> 24) as u8 % 2,
+                (i >> 16) as u8,
+                (i >> 8) as u8,
+            ],
             port: 1024 + (i & 0xff) as u16 * 251,
         },
         vip: Endpoint {
@@ -30,10 +35,16 @@ fn flow(i: u32) -> FlowId {
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
-    let f: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let f: u32 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let members: Vec<u32> = (1..=n).collect();
     let hashes: Vec<u64> = (0..f).map(|i| flow(i).hash()).collect();
-    let base: Vec<_> = hashes.iter().map(|&k| owners(&members, k).unwrap()).collect();
+    let base: Vec<_> = hashes
+        .iter()
+        .map(|&k| owners(&members, k).unwrap())
+        .collect();
 
     let mut owned = vec![0u64; n as usize + 2];
     for o in &base {
@@ -51,26 +62,26 @@ fn main() {
         100.0 * *hi as f64 * f64::from(n) / f64::from(f)
     );
 
+    // Connections whose owner differs among `set` from the base group.
+    let moved_with = |set: &[u32]| {
+        hashes
+            .iter()
+            .zip(&base)
+            .filter(|(&k, o)| owners(set, k).unwrap().owner != o.owner)
+            .count()
+    };
     let ideal = 100.0 / f64::from(n);
     let mut worst_leave = 0.0f64;
     for gone in [1, n / 2, n] {
         let rest: Vec<u32> = members.iter().copied().filter(|&m| m != gone).collect();
-        let moved = hashes
-            .iter()
-            .zip(&base)
-            .filter(|(&k, o)| owners(&rest, k).unwrap().owner != o.owner)
-            .count();
+        let moved = moved_with(&rest);
         let pct = 100.0 * moved as f64 / f64::from(f);
         worst_leave = worst_leave.max(pct);
         println!("member {gone} leaves: {moved} change owner ({pct:.3}%; 1/N = {ideal:.3}%)");
     }
     let mut joined = members.clone();
     joined.push(n + 1);
-    let moved = hashes
-        .iter()
-        .zip(&base)
-        .filter(|(&k, o)| owners(&joined, k).unwrap().owner != o.owner)
-        .count();
+    let moved = moved_with(&joined);
     let pct = 100.0 * moved as f64 / f64::from(f);
     println!(
         "member {} joins: {moved} change owner ({pct:.3}%; 1/(N+1) = {:.3}%)",
@@ -91,5 +102,8 @@ fn main() {
         f,
         all / 1e6
     );
-    println!("worst leave: {worst_leave:.3}% (target <= 1/N + 1% = {:.3}%)", ideal + 1.0);
+    println!(
+        "worst leave: {worst_leave:.3}% (target <= 1/N + 1% = {:.3}%)",
+        ideal + 1.0
+    );
 }
