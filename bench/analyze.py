@@ -117,6 +117,35 @@ def key(r):
     return (r["conn"], r["size"], r["conc"])
 
 
+def merge_rounds(rows):
+    """One row per cell (mode, conn, size, conc): with bench.rounds > 1 the
+    median of each figure over its rounds, errors summed (the worst case);
+    a cell is ok only if every round had requests. rps_rounds keeps each
+    round's requests/s."""
+    by = {}
+    for r in rows:
+        by.setdefault((r["mode"], r["conn"], r["size"], r["conc"]), []).append(r)
+    out = []
+    for rs in by.values():
+        if len(rs) == 1:
+            out.append(rs[0])
+            continue
+        ok = [r for r in rs if r["ok"]]
+        m = {k: rs[0][k] for k in ("mode", "conn", "size", "bytes", "conc", "duration")}
+        m["rounds"] = len(rs)
+        m["ok"] = len(ok) == len(rs)
+        m["rps_rounds"] = [r.get("rps", 0.0) for r in rs]
+        fields = {f for r in ok for f, v in r.items()
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) and f not in m}
+        for f in sorted(fields):
+            vals = [r[f] for r in ok if f in r]
+            m[f] = sum(vals) if f in ERRORS or f == "errors" else statistics.median(vals)
+        for f in ERRORS + ("errors",):
+            m[f] = sum(r.get(f, 0) for r in rs)
+        out.append(m)
+    return out
+
+
 def ratios(rows):
     by = {}
     for r in rows:
@@ -463,6 +492,10 @@ def rst_table(header, rows):
 
 def tables(rows, rat, scale, tg):
     out = []
+    n = max((r.get("rounds", 1) for r in rows), default=1)
+    if n > 1:
+        out.append(f"Each cell is the median of {n} rounds (modes interleaved); "
+                   "errors are summed over them.\n\n")
     rk = {(e["mode"], e["conn"], e["size"], e["conc"]): e for e in rat}
     for conn in ("close", "keepalive"):
         sel = [r for r in rows if r["conn"] == conn]
@@ -636,7 +669,7 @@ def main():
                     work.append(d)
                 elif d["kind"] == "scale":
                     scale.append(d)
-        rows = [workload_row(w) for w in work]
+        rows = merge_rounds([workload_row(w) for w in work])
         sc = scale_rows(scale)
     rat = ratios(rows)
     tg = targets(rows, sc, meta)

@@ -16,6 +16,8 @@
 # with BATON_VM_APPEND): bench.duration=SECS bench.modes=a,b bench.sizes=...
 # bench.conc=... bench.conn=close,keepalive bench.scale=1000,10000
 # bench.burst=1000 bench.burst_duration=SECS bench.ttfb=N bench.idle=SECS
+# bench.rounds=N (the modes' workloads N times in turn; burst, scale and
+# profiles in the first round only)
 #
 # guests: 4
 # memory: 2G
@@ -64,9 +66,12 @@ idle_s=$(param idle 1)
 pcap=$(param pcap 0)
 # bench.perf=1: the front-end (guest 1) and the first back-end (guest 2)
 # profile every mode (perf record -a -g) and write `perf report` to
-# $BATON_OUT/perf.<mode>.<guest>.txt. It costs CPU on both: for looking,
+# $BATON_OUT/perf.<mode>.<guest>.txt (call graphs) and .flat.txt (time per
+# thread name, inclusive and self time per symbol). It costs CPU on both:
+# for looking,
 # not for the figures.
 perf=$(param perf 0)
+rounds=$(param rounds 1)
 
 work=$(mktemp -d)
 defer rm -rf "$work"
@@ -230,7 +235,12 @@ mode_teardown() {
 		sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.all.arp_announce=0 \
 			net.ipv4.conf.eth0.arp_ignore=0 net.ipv4.conf.eth0.arp_announce=0
 		;;
-	[123]:baton) batonctl stats >&2 || true ;;
+	[123]:baton)
+		batonctl stats >&2 || true
+		# Loaded afresh for the next round; the last one's state stays for
+		# the report.
+		((round == rounds)) || baton_unload
+		;;
 	esac
 }
 
@@ -312,13 +322,13 @@ workload() {
 	local wrkj
 	wrkj=$(sed -n 's/^BENCH //p' <<<"$out" | tail -n 1)
 	[ -n "$wrkj" ] || { log "no wrk result: $out"; wrkj=null; }
-	jq -n -c --arg mode "$mode" --arg conn "$conn" --arg size "$size" \
+	jq -n -c --arg mode "$mode" --arg conn "$conn" --arg size "$size" --argjson round "$round" \
 		--argjson bytes "$(bytes_of "$size")" --argjson conc "$conc" \
 		--argjson duration "$duration" --argjson wrk "$wrkj" --argjson ttfb "$ttfb" \
 		--argjson idle0 "$idle0" --argjson idle1 "$idle1" --argjson w0 "$w0" --argjson w1 "$w1" \
 		--argjson b10 "$b10" --argjson b11 "$b11" --argjson b20 "$b20" --argjson b21 "$b21" \
 		--argjson c0 "$c0" --argjson c1 "$c1" \
-		'{kind: "workload", mode: $mode, conn: $conn, size: $size, bytes: $bytes, conc: $conc,
+		'{kind: "workload", mode: $mode, round: $round, conn: $conn, size: $size, bytes: $bytes, conc: $conc,
 		  duration: $duration, wrk: $wrk, ttfb: $ttfb, idle0: $idle0, idle1: $idle1, w0: $w0, w1: $w1,
 		  be: [[$b10, $b11], [$b20, $b21]], client_tcp: [$c0, $c1]}' \
 		>>"$BATON_OUT/results.jsonl"
@@ -355,7 +365,7 @@ client_mode() {
 			done
 		done
 	done
-	case $mode in direct | baton) client_burst "$mode" ;; esac
+	case $mode-$round in direct-1 | baton-1) client_burst "$mode" ;; esac
 }
 
 client_scale() {
@@ -380,12 +390,12 @@ case $BATON_GUEST in
 	for a in ${scale_srcs//,/ }; do ip addr add "$a/24" dev eth0; done
 	jq -n -c --arg modes "$modes" --arg sizes "$sizes" --arg conc "$concs" --arg conn "$conns" \
 		--arg scale "$scale" --arg burst "$burst" --argjson burst_duration "$burst_duration" \
-		--argjson duration "$duration" --argjson ttfb "$ttfb_n" \
+		--argjson duration "$duration" --argjson ttfb "$ttfb_n" --argjson rounds "$rounds" \
 		--argjson idle "$idle_s" --arg kernel "$(uname -r)" --arg wrk "$(wrk -v 2>&1 | head -n 1)" \
 		--arg nginx "$(nginx -v 2>&1)" --arg haproxy "$(haproxy -v | head -n 1)" \
 		--arg ipvsadm "$(ipvsadm -v 2>&1 | head -n 1)" --arg cpus "$(nproc)" \
 		'{kind: "meta", modes: $modes, sizes: $sizes, conc: $conc, conn: $conn, scale: $scale,
-		  burst: $burst, burst_duration: $burst_duration, duration: $duration, ttfb_samples: $ttfb, idle_window: $idle, kernel: $kernel,
+		  burst: $burst, burst_duration: $burst_duration, duration: $duration, rounds: $rounds, ttfb_samples: $ttfb, idle_window: $idle, kernel: $kernel,
 		  wrk: $wrk, nginx: $nginx, haproxy: $haproxy, ipvsadm: $ipvsadm, guest_cpus: $cpus}' \
 		>"$BATON_OUT/results.jsonl"
 	;;
@@ -413,29 +423,38 @@ if ((pcap > 0)); then
 fi
 slow_barrier ready 300
 
-for mode in ${modes//,/ }; do
-	mode_setup "$mode"
-	perf_pid=
-	if (((BATON_GUEST == 1 || BATON_GUEST == 2) && perf)); then
-		perf record -q -a -g -F 499 -o "$work/perf.data" -- sleep 3000 2>/dev/null &
-		perf_pid=$!
-	fi
-	slow_barrier "setup-$mode" 300
-	if ((BATON_GUEST == 0)); then
-		log "mode $mode"
-		client_mode "$mode"
-		[ "$mode" != baton ] || [ -z "$scale" ] || client_scale
-	fi
-	slow_barrier "done-$mode" 3300
-	if [ -n "$perf_pid" ]; then
-		kill -INT "$perf_pid"
-		wait "$perf_pid" || true
-		timeout 300 perf report -i "$work/perf.data" --stdio --no-children --sort sym \
-			--percent-limit 0.5 >"$BATON_OUT/perf.$mode.$BATON_GUEST.txt" 2>&1 || true
-		rm -f "$work/perf.data"
-	fi
-	mode_teardown "$mode"
-	slow_barrier "down-$mode" 300
+for round in $(seq "$rounds"); do
+	for mode in ${modes//,/ }; do
+		mode_setup "$mode"
+		perf_pid=
+		if (((BATON_GUEST == 1 || BATON_GUEST == 2) && perf && round == 1)); then
+			perf record -q -a -g -F 499 -o "$work/perf.data" -- sleep 3000 2>/dev/null &
+			perf_pid=$!
+		fi
+		slow_barrier "setup-$mode-$round" 300
+		if ((BATON_GUEST == 0)); then
+			log "mode $mode, round $round of $rounds"
+			client_mode "$mode"
+			[ "$mode-$round" != baton-1 ] || [ -z "$scale" ] || client_scale
+		fi
+		slow_barrier "done-$mode-$round" 3300
+		if [ -n "$perf_pid" ]; then
+			kill -INT "$perf_pid"
+			wait "$perf_pid" || true
+			timeout 300 perf report -i "$work/perf.data" --stdio --no-children --sort sym \
+				--percent-limit 0.5 >"$BATON_OUT/perf.$mode.$BATON_GUEST.txt" 2>&1 || true
+			{
+				timeout 300 perf report -i "$work/perf.data" --stdio --no-children --sort comm -g none
+				timeout 300 perf report -i "$work/perf.data" --stdio --children --sort sym -g none \
+					--percent-limit 0.3
+				timeout 300 perf report -i "$work/perf.data" --stdio --no-children --sort sym -g none \
+					--percent-limit 0.1
+			} >"$BATON_OUT/perf.$mode.$BATON_GUEST.flat.txt" 2>&1 || true
+			rm -f "$work/perf.data"
+		fi
+		mode_teardown "$mode"
+		slow_barrier "down-$mode-$round" 300
+	done
 done
 if ((BATON_GUEST >= 1)) && [[ ,$modes, == *,baton,* ]]; then
 	# Measured state for the report: whatever is left, then unload.

@@ -21,7 +21,11 @@
 # (each guest captures its first N HTTP packets to OUTDIR/guest/pcap.<guest>),
 # BENCH_PERF=1 (profile of the front-end and a back-end per mode in
 # OUTDIR/guest/perf.<mode>.<guest>.txt;
-# it disturbs the figures).
+# it disturbs the figures), BENCH_ROUNDS=N (default 1: the workloads of
+# every mode run N times in turn, modes interleaved, and each cell is the
+# median of its rounds, so that the host's own load, which moves from
+# minute to minute, weighs on every mode alike; the burst and scale parts
+# run in the first round only).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,6 +68,8 @@ burst_duration=${BENCH_BURST_DURATION:-}
 ttfb=${BENCH_TTFB:-10}
 pcap=${BENCH_PCAP:-0}
 perf=${BENCH_PERF:-0}
+rounds=${BENCH_ROUNDS:-1}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: bad BENCH_ROUNDS '$rounds'" >&2; exit 2; }
 for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$burst" "$burst_duration" "$duration" "$ttfb" "$pcap" "$perf"; do
 	[[ $v =~ ^[a-z0-9,-]*$ ]] || { echo "bench/run.sh: bad value '$v'" >&2; exit 2; }
 done
@@ -75,7 +81,7 @@ done
 
 count() { tr "," "\n" <<<"$1" | grep -c . || true; }
 total() { tr "," "\n" <<<"$1" | awk '{ s += $1 } END { print s + 0 }'; }
-nwork=$(($(count "$modes") * $(count "$sizes") * $(count "$conc") * $(count "$conn")))
+nwork=$(($(count "$modes") * $(count "$sizes") * $(count "$conc") * $(count "$conn") * rounds))
 # The burst runs in the direct and baton modes only.
 nburst=$(($(tr "," "\n" <<<"$modes" | grep -cxE 'direct|baton' || true) * $(count "$burst")))
 # Per workload: the load, the idle window, the counter samples; per burst
@@ -86,7 +92,7 @@ limit=$((nwork * (duration * 3 / 2 + 12) + nburst * (burst_duration * 3 / 2 + 12
 	$(count "$scale") * 600 + $(total "$scale") / 50 + 600))
 plan_burst=none
 ((nburst == 0)) || plan_burst="'$burst' (${burst_duration}s)"
-echo "bench: $nwork workloads of ${duration}s, burst $plan_burst, scale '${scale:-none}'; at most $((limit / 60)) min"
+echo "bench: $nwork workloads of ${duration}s ($rounds round(s)), burst $plan_burst, scale '${scale:-none}'; at most $((limit / 60)) min"
 
 date=$(date -u +%Y-%m-%d)
 mkdir -p "$outdir"
@@ -114,7 +120,7 @@ tsc_khz=${BENCH_TSC_KHZ:-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }'
 clock="tsc_early_khz=$tsc_khz tsc=reliable clocksource=tsc"
 
 rc=0
-BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.burst=$burst bench.burst_duration=$burst_duration bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf" \
+BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.burst=$burst bench.burst_duration=$burst_duration bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf bench.rounds=$rounds" \
 	"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t "$limit" "$here/guest.sh" || rc=$?
 kill "$sampler" 2>/dev/null || true
 loadavg >>"$outdir/loadavg.jsonl"

@@ -5,13 +5,16 @@
 //! a thread, until it is complete enough to choose a back-end.
 
 use crate::{
-    proto::{ctrl::Endpoint, http},
-    sys::{kthread, socket::Socket},
+    proto::{ctrl::Endpoint, http, mem},
+    sys::{kthread, socket::Socket, vec},
 };
 use kernel::prelude::*;
 
 /// Most request bytes the front-end reads before it decides.
 const REQUEST_MAX: usize = 16 * 1024;
+/// The buffer a request starts with: most request heads fit, and a buffer
+/// is zeroed before use. It doubles as needed, up to [`REQUEST_MAX`].
+const REQUEST_FIRST: usize = 2 * 1024;
 
 /// A connection accepted on a service while it delivers its first
 /// request, which is read as it arrives, without holding a thread.
@@ -28,14 +31,18 @@ pub(crate) struct Arrival {
 }
 
 impl Arrival {
-    /// Bytes of memory an arrival holds beyond its socket.
-    pub(crate) const BYTES: usize = REQUEST_MAX + core::mem::size_of::<Self>();
+    /// Bytes of memory it holds beyond its socket: its request buffer (as
+    /// the kmalloc cache that holds it) and itself. Changes only when
+    /// [`Arrival::read`] grows the buffer.
+    pub(crate) fn bytes(&self) -> usize {
+        mem::kmalloc_size(self.buf.len()) + core::mem::size_of::<Self>()
+    }
 
     /// Starts reading from `sock`, for at most `timeout_ms`; `None` if the client is already gone or
     /// there is no memory for its request.
     pub(crate) fn new(sock: Socket, timeout_ms: u32) -> Option<Self> {
         let client = sock.peer_addr().ok()?;
-        let buf = KVec::from_elem(0u8, REQUEST_MAX, GFP_KERNEL).ok()?;
+        let buf = vec::zeroed(REQUEST_FIRST, GFP_KERNEL).ok()?;
         Some(Self {
             sock,
             client,
@@ -58,19 +65,29 @@ impl Arrival {
     }
 
     /// Whether its request came: the head is complete (or does not parse
-    /// as HTTP at all) or the buffer is full. A connection that is ready
-    /// otherwise ran out of time or closed half-way.
+    /// as HTTP at all) or [`REQUEST_MAX`] bytes came. A connection that is
+    /// ready otherwise ran out of time or closed half-way.
     pub(crate) fn complete(&self) -> bool {
         self.complete
     }
 
     /// Reads what has arrived (with `wait`, up to the socket's receive
     /// timeout for the first bytes). `Ok(true)` once the request is ready
-    /// to hand off: its head is complete, the buffer is full, the client
-    /// closed its side after sending something, or the time is up. `EPIPE`
-    /// if the client closed without sending anything.
+    /// to hand off: its head is complete, [`REQUEST_MAX`] bytes came, the
+    /// client closed its side after sending something, or the time is up.
+    /// `EPIPE` if the client closed without sending anything. Without
+    /// memory to grow its buffer it reads no more: the time runs out.
     pub(crate) fn read(&mut self, mut wait: bool) -> Result<bool> {
-        while self.n < self.buf.len() {
+        loop {
+            if self.n == self.buf.len() {
+                if self.buf.len() >= REQUEST_MAX {
+                    break;
+                }
+                let len = (2 * self.buf.len()).min(REQUEST_MAX);
+                if vec::grow_zeroed(&mut self.buf, len, GFP_KERNEL).is_err() {
+                    break;
+                }
+            }
             let got = if wait {
                 self.sock.recv(&mut self.buf[self.n..])
             } else {
@@ -93,7 +110,7 @@ impl Arrival {
                 return Ok(true);
             }
         }
-        self.complete |= self.n == self.buf.len();
+        self.complete |= self.n == REQUEST_MAX;
         Ok(self.complete || kthread::now_ms() > self.deadline)
     }
 

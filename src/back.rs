@@ -19,7 +19,7 @@ use crate::{
     },
     sys::{
         kthread::{self, Stop},
-        skb, socket,
+        skb, socket, vec,
     },
     teardown,
 };
@@ -102,8 +102,7 @@ fn replay<'a>(
 ) -> core::result::Result<HandoffAck, u8> {
     let ts = req.options & opt_bits::TIMESTAMPS != 0;
     let ws = req.options & opt_bits::WSCALE != 0;
-    let mut buf =
-        KVec::from_elem(0u8, 20 + 60 + INJECT_MSS, GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
+    let mut buf = vec::zeroed(20 + 60 + INJECT_MSS, GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
     let syn_window =
         (u32::from(req.client_window) << if ws { req.client_wscale } else { 0 }).min(65535) as u16;
     let syn = Segment {

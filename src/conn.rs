@@ -13,7 +13,6 @@
 //! back-end (as IPVS's `ip_vs_in_icmp` does).
 
 use crate::{
-    arrival::Arrival,
     hold::{Hold, Kept},
     proto::{
         ctrl::Endpoint,
@@ -117,10 +116,11 @@ impl Stat {
 /// lock or cache line shared between CPUs; a read sums the CPUs' copies.
 pub(crate) struct Stats {
     counters: Counters<{ Stat::COUNT }>,
-    /// Connections on the service workers' waiting lists now: a gauge,
-    /// changed by threads only and read with [`Conns::len`] to tell the
-    /// memory held, so one shared atomic.
+    /// Connections on the service workers' waiting lists now, and the
+    /// bytes they hold (their request buffers): gauges changed by threads
+    /// only, so shared atomics.
     waiting: AtomicU32,
+    waiting_bytes: AtomicUsize,
 }
 
 impl Stats {
@@ -129,6 +129,7 @@ impl Stats {
         Ok(Self {
             counters: Counters::new()?,
             waiting: AtomicU32::new(0),
+            waiting_bytes: AtomicUsize::new(0),
         })
     }
 
@@ -137,19 +138,26 @@ impl Stats {
         self.counters.inc(s as usize);
     }
 
-    /// `n` more connections on the waiting lists.
-    pub(crate) fn wait_more(&self, n: u32) {
+    /// `n` more connections on the waiting lists, holding `bytes`.
+    pub(crate) fn wait_more(&self, n: u32, bytes: usize) {
         self.waiting.fetch_add(n, Ordering::Relaxed);
+        self.waiting_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// `n` fewer connections on the waiting lists.
-    pub(crate) fn wait_less(&self, n: u32) {
+    /// `n` fewer connections on the waiting lists, which held `bytes`.
+    pub(crate) fn wait_less(&self, n: u32, bytes: usize) {
         self.waiting.fetch_sub(n, Ordering::Relaxed);
+        self.waiting_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// Connections on the waiting lists now.
     pub(crate) fn waiting(&self) -> u32 {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the connections on the waiting lists hold now.
+    pub(crate) fn waiting_bytes(&self) -> usize {
+        self.waiting_bytes.load(Ordering::Relaxed)
     }
 
     /// The value of `s`, summed over the CPUs.
@@ -239,14 +247,15 @@ impl Conns {
     }
 
     /// Bytes of memory the table and the waiting requests take with `len`
-    /// flows and `waiting` requests (as [`Conns::len`] and [`Stats::waiting`]
-    /// read them once, so that a reply's counts and memory agree): entries
-    /// (as the kmalloc caches that hold them), buckets and request buffers.
-    pub(crate) fn memory(&self, len: usize, waiting: u32) -> u64 {
+    /// flows (as [`Conns::len`] read it once, so that a reply's count and
+    /// memory agree): entries (as the kmalloc caches that hold them),
+    /// buckets, and what the waiting requests hold
+    /// ([`Stats::waiting_bytes`]).
+    pub(crate) fn memory(&self, len: usize) -> u64 {
         let entry = mem::kmalloc_size(RcuHash::<FlowCell>::NODE_SIZE);
         (len * entry
             + self.table.buckets() * RcuHash::<FlowCell>::BUCKET_SIZE
-            + waiting as usize * mem::kmalloc_size(Arrival::BYTES)) as u64
+            + self.stats.waiting_bytes()) as u64
     }
 
     /// Number of flows.

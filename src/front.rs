@@ -31,6 +31,7 @@ use crate::{
     sys::{
         kthread::{self, Stop},
         socket::Socket,
+        vec,
     },
     teardown,
 };
@@ -191,13 +192,14 @@ fn freeze<'a>(
     // The flow is frozen: the client's further packets are held for the
     // back-end (`hold`). Every byte the stack acknowledged must travel. A
     // full buffer may not be all: reading it opened the window again, and
-    // a slow worker finds more queued than it holds. It grows to what a
-    // HANDOFF_REQ carries, far beyond what the listener's receive window
-    // lets in.
-    if n == buf.len() {
-        let more = ctrl::MAX_DATA.saturating_sub(buf.len());
-        buf.extend_with(more, 0, GFP_KERNEL)
-            .map_err(|_| reason::OTHER)?;
+    // a slow worker finds more queued than it holds. It grows, once full,
+    // to what a HANDOFF_REQ carries, far beyond what the listener's
+    // receive window lets in.
+    fn grow(buf: &mut KVec<u8>, n: usize) -> core::result::Result<(), u8> {
+        if n == buf.len() && buf.len() < ctrl::MAX_DATA {
+            vec::grow_zeroed(buf, ctrl::MAX_DATA, GFP_KERNEL).map_err(|_| reason::OTHER)?;
+        }
+        Ok(())
     }
     // A packet that passed the hook just before the freeze may still be on
     // its way to the socket (another CPU's softirq): the socket then counts
@@ -208,11 +210,13 @@ fn freeze<'a>(
     // (a timer costs a millisecond under emulation).
     let mut tries = 0;
     let (st, fin, taken) = loop {
+        grow(buf, n)?;
         while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
             match sock.recv_nowait(rest) {
                 Ok(k) if k > 0 => n += k,
                 _ => break,
             }
+            grow(buf, n)?;
         }
         let st = sock.tcp_state().map_err(|_| reason::OTHER)?;
         // A client may have sent its request and closed its side (FIN, as

@@ -217,7 +217,7 @@ impl Command<Baton> for StatsGet {
             r.put_u32(stats_attr::ACTIVE, active as u32)?;
             r.put_u32(stats_attr::WAITING, waiting)?;
             r.put_u64(stats_attr::HURRIED, get(Stat::Hurried), pad)?;
-            r.put_u64(stats_attr::MEMORY, conns.memory(active, waiting), pad)?;
+            r.put_u64(stats_attr::MEMORY, conns.memory(active), pad)?;
             r.put_u64(stats_attr::MALFORMED, get(Stat::Malformed), pad)?;
             r.put_u64(stats_attr::HELD, get(Stat::Held), pad)?;
             r.put_u64(stats_attr::HELD_DROPPED, get(Stat::HeldDropped), pad)?;

@@ -113,10 +113,7 @@ impl Replays {
     /// Queues `req` from peer `from` for a replay thread; the refusal's
     /// [`reason`] if the queue is full, closed or out of memory.
     pub(crate) fn submit(&self, from: u32, req: &HandoffReq<'_>) -> core::result::Result<(), u8> {
-        let mut data =
-            KVec::with_capacity(req.data.len(), GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
-        data.extend_from_slice(req.data, GFP_KERNEL)
-            .map_err(|_| reason::OVERLOAD)?;
+        let data = vec::copied(req.data, GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
         let spawn = {
             let mut q = self.pool.queue.lock();
             if q.closed || q.jobs.len() >= QUEUE_MAX || q.bytes + data.len() > QUEUE_BYTES {

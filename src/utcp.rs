@@ -242,8 +242,9 @@ impl Waiting<'_> {
             };
             return front::serve(&self.w.node, self.w.vip, out, self.stop);
         }
+        let bytes = a.bytes();
         if self.list.push(a, GFP_KERNEL).is_ok() {
-            self.stats().wait_more(1);
+            self.stats().wait_more(1, bytes);
         } else {
             self.w.lists.waiting.fetch_sub(1, Ordering::Relaxed);
         }
@@ -252,7 +253,7 @@ impl Waiting<'_> {
     fn take(&mut self, i: usize) -> Option<Arrival> {
         let a = vec::swap_remove(&mut self.list, i)?;
         self.w.lists.waiting.fetch_sub(1, Ordering::Relaxed);
-        self.stats().wait_less(1);
+        self.stats().wait_less(1, a.bytes());
         Some(a)
     }
 
@@ -277,7 +278,14 @@ impl Waiting<'_> {
                 i += 1;
                 continue;
             }
-            match a.read(false) {
+            let before = a.bytes();
+            let read = a.read(false);
+            // Its buffer may have grown.
+            let after = a.bytes();
+            if after != before {
+                self.w.node.conns().stats().wait_more(0, after - before);
+            }
+            match read {
                 Ok(false) => i += 1,
                 Ok(true) if !a.complete() => {
                     late.get_or_insert(i);
@@ -318,8 +326,9 @@ impl Waiting<'_> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         let n = self.list.len();
+        let bytes = self.list.iter().map(Arrival::bytes).sum();
         self.w.lists.waiting.fetch_sub(n, Ordering::Relaxed);
-        self.stats().wait_less(n as u32);
+        self.stats().wait_less(n as u32, bytes);
     }
 }
 

@@ -11,6 +11,7 @@ use crate::{
         crypto::{self, Hmac},
         kthread,
         socket::Socket,
+        vec,
     },
 };
 use kernel::{prelude::*, sync::Arc};
@@ -88,8 +89,8 @@ impl Channel {
             (codec::dir::FROM_ACCEPTOR, codec::dir::FROM_INITIATOR)
         };
         let sock = Arc::new(sock, GFP_KERNEL)?;
-        let rx = KVec::from_elem(0, FRAME_MAX, GFP_KERNEL)?;
-        let buf = KVec::from_elem(0, FRAME_MAX, GFP_KERNEL)?;
+        let rx = vec::zeroed(FRAME_MAX, GFP_KERNEL)?;
+        let buf = vec::zeroed(FRAME_MAX, GFP_KERNEL)?;
         Ok(Self {
             sock: sock.clone(),
             rx,

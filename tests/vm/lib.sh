@@ -75,6 +75,15 @@ check_ge() {
 	fi
 }
 
+# check_le NAME GOT MAX: fail unless the integer GOT <= MAX.
+check_le() {
+	if [ "$2" -le "$3" ] 2>/dev/null; then
+		log "ok: $1 = $2 (<= $3)"
+	else
+		fail "$1: got '$2', want <= $3"
+	fi
+}
+
 # --- cleanup ----------------------------------------------------------------
 
 # defer CMD...: run CMD when the scenario exits, last deferred first.  Use this
