@@ -480,28 +480,34 @@ impl Conns {
             .map_or(0, |d| d.flows)
     }
 
-    /// Runs the flow of the packet in `skb` (if any) on it.
+    /// Runs the flow of the packet in `skb` (if any) on it. The flow is
+    /// found from the addresses and ports alone; only a flow's packets are
+    /// parsed whole, once, and made writable.
     fn on_packet(&self, skb: &mut SkBuff, now_ms: u64, outbound: bool) -> Verdict {
         if self.len() == 0 {
             return Verdict::Accept;
         }
-        let Some(hdr) = skb.tcp_headers().and_then(|b| packet::parse(b).ok()) else {
+        let Some(a) = skb.tcp_ports().and_then(packet::addresses) else {
             if !outbound {
                 if let Some(verdict) = self.icmp_error(skb) {
                     return verdict;
                 }
             }
-            return self.unparsed(skb, outbound);
+            return Verdict::Accept;
         };
         let key = if outbound {
-            Key::outbound(&hdr)
+            Key::outbound_addresses(&a)
         } else {
-            Key::inbound(&hdr)
+            Key::inbound_addresses(&a)
         };
         let done = self.table.lookup(self.hash(&key), &key, |cell| {
             let mut flow = cell.flow.lock();
-            let (buf, csum) = skb.tcp_headers_mut()?;
-            let mut pkt = TcpPacket::parse(buf, mode(csum)).ok()?;
+            let Some(mut pkt) = skb
+                .tcp_headers_mut()
+                .and_then(|(buf, csum)| TcpPacket::parse(buf, mode(csum)).ok())
+            else {
+                return Err(());
+            };
             let verdict = if outbound {
                 flow.on_server_packet(&mut pkt, now_ms)
             } else {
@@ -525,7 +531,7 @@ impl Conns {
                 } else {
                     FlowVerdict::Drop
                 };
-                return Some((verdict, None));
+                return Ok((verdict, None));
             }
             // A front-end flow whose back-end is this node: the rewritten
             // packet goes to the local server without passing this hook
@@ -533,10 +539,12 @@ impl Conns {
             let local =
                 (!outbound && flow.role == Role::Front && verdict == FlowVerdict::Rewritten)
                     .then(|| Key::inbound(pkt.header()));
-            Some((verdict, local))
+            Ok((verdict, local))
         });
-        let Some(Some((verdict, local))) = done else {
-            return Verdict::Accept;
+        let (verdict, local) = match done {
+            None => return Verdict::Accept,
+            Some(Ok(v)) => v,
+            Some(Err(())) => return self.unparsed(outbound),
         };
         if let Some(local) = local {
             self.table.lookup(self.hash(&local), &local, |cell| {
@@ -606,21 +614,15 @@ impl Conns {
         Some(Verdict::Accept)
     }
 
-    /// A packet that [`packet::parse`] refuses (a malformed TCP header or
-    /// options, a first fragment) is never rewritten. It passes untouched,
-    /// unless it comes from the client of a flow: this node has no socket
-    /// for it (the front-end dropped its own), so its stack would answer
-    /// with a reset that kills the client's connection. Dropped then, as the
-    /// stack drops a malformed TCP header.
-    fn unparsed(&self, skb: &mut SkBuff, outbound: bool) -> Verdict {
+    /// A packet of a flow that [`packet::parse`] refuses (a malformed TCP
+    /// header or options, a first fragment), or whose head cannot be made
+    /// writable (no memory to unshare it), is never rewritten. It passes
+    /// untouched, unless it comes from the flow's client: this node has no
+    /// socket for it (the front-end dropped its own), so its stack would
+    /// answer with a reset that kills the client's connection. Dropped
+    /// then, as the stack drops a malformed TCP header.
+    fn unparsed(&self, outbound: bool) -> Verdict {
         if outbound {
-            return Verdict::Accept;
-        }
-        let Some(a) = skb.tcp_ports().and_then(packet::addresses) else {
-            return Verdict::Accept;
-        };
-        let key = Key::inbound_addresses(&a);
-        if self.table.lookup(self.hash(&key), &key, |_| ()).is_none() {
             return Verdict::Accept;
         }
         self.stats.inc(Stat::Dropped);

@@ -186,7 +186,7 @@ impl Replies {
 
     /// Gives `r` to the worker of handoff `id` (waiting or not yet) and
     /// wakes it; `only_new`: unless it has an answer already.
-    fn give(&self, list: &mut KVec<Slot>, id: u64, r: Reply, only_new: bool) -> Option<ARef<Task>> {
+    fn give(list: &mut KVec<Slot>, id: u64, r: Reply, only_new: bool) -> Option<ARef<Task>> {
         match list.iter_mut().find(|s| s.id == id) {
             Some(s) if s.reply.is_none() || !only_new => {
                 s.reply = Some(r);
@@ -207,7 +207,7 @@ impl Replies {
 
     /// Gives `r` to the worker waiting for handoff `id`.
     pub(crate) fn post(&self, id: u64, r: Reply) {
-        let waiter = self.give(&mut self.list.lock(), id, r, false);
+        let waiter = Self::give(&mut self.list.lock(), id, r, false);
         if let Some(t) = waiter {
             t.wake_up();
         }
@@ -218,7 +218,7 @@ impl Replies {
     pub(crate) fn post_unanswered(&self, ids: impl Iterator<Item = u64>, r: Reply) {
         let mut list = self.list.lock();
         for id in ids {
-            if let Some(t) = self.give(&mut list, id, r, true) {
+            if let Some(t) = Self::give(&mut list, id, r, true) {
                 // Under the lock: the worker wakes to wait for it, briefly.
                 t.wake_up();
             }

@@ -56,8 +56,8 @@ impl Key {
         }
     }
 
-    /// The key of a packet from the client that [`super::packet::parse`]
-    /// refused, from its addresses.
+    /// The key of a packet from the client, from its addresses (also for
+    /// one that [`super::packet::parse`] refuses).
     pub fn inbound_addresses(a: &Addresses) -> Self {
         Self {
             client: Endpoint {
@@ -67,6 +67,20 @@ impl Key {
             local: Endpoint {
                 addr: a.daddr,
                 port: a.dport,
+            },
+        }
+    }
+
+    /// The key of a packet to the client, from its addresses.
+    pub fn outbound_addresses(a: &Addresses) -> Self {
+        Self {
+            client: Endpoint {
+                addr: a.daddr,
+                port: a.dport,
+            },
+            local: Endpoint {
+                addr: a.saddr,
+                port: a.sport,
             },
         }
     }

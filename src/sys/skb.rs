@@ -38,12 +38,6 @@ impl SkBuff {
         Some(unsafe { core::slice::from_raw_parts_mut(data, len as usize) })
     }
 
-    /// The IPv4 and TCP headers (options included) of a TCP packet that is
-    /// not a fragment; `None` for anything else or malformed headers.
-    pub(crate) fn tcp_headers(&mut self) -> Option<&[u8]> {
-        self.headers(false).map(|h| &*h)
-    }
-
     /// The IPv4 header and the TCP ports of a TCP packet that is not a
     /// later fragment, whatever its TCP header holds (see
     /// [`crate::proto::packet::addresses`]).

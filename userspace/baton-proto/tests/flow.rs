@@ -12,7 +12,8 @@ use baton_proto::flow::{
     FRONT_FIN_IDLE_MS,
 };
 use baton_proto::packet::{
-    build, flags, opt, parse, tcp_checksum, BuildOptions, CsumMode, Segment, TcpPacket, IPPROTO_TCP,
+    addresses, build, flags, opt, parse, tcp_checksum, BuildOptions, CsumMode, Segment, TcpPacket,
+    IPPROTO_TCP,
 };
 use baton_proto::seq::Translation;
 use baton_proto::uapi::{conn_attr, conn_role, conn_state};
@@ -235,6 +236,9 @@ proptest! {
         prop_assert_eq!(kin, Key::outbound(&parse(&rep).unwrap()));
         prop_assert_eq!(kin, Key { client: x, local: y });
         prop_assert_eq!(kin.hash(7), Key::outbound(&parse(&rep).unwrap()).hash(7));
+        // The hooks find a flow from the addresses and ports alone.
+        prop_assert_eq!(kin, Key::inbound_addresses(&addresses(&req).unwrap()));
+        prop_assert_eq!(kin, Key::outbound_addresses(&addresses(&rep).unwrap()));
     }
 }
 
