@@ -164,7 +164,8 @@ msg=$(ns_exec cl curl -sS --max-time 10 "http://$vip:81/name" 2>&1) || rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 log "no listener: curl rc=$rc after ${ms} ms: $msg"
 [ "$rc" -eq 56 ] || [ "$rc" -eq 52 ] || fail "no listener: want a reset (curl 56/52), got rc=$rc: $msg"
-((ms < 3000)) || fail "no listener: reset took $ms ms"
+# 3 s (the debug kernel, just after the 50 clients: 3.8 s).
+((ms < 3000 * BATON_SLOW)) || fail "no listener: reset took $ms ms"
 
 # A peer never replays a connection to an address that is not its own.
 rc=0
