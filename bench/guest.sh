@@ -68,8 +68,7 @@ pcap=$(param pcap 0)
 # profile every mode (perf record -a -g) and write `perf report` to
 # $BATON_OUT/perf.<mode>.<guest>.txt (call graphs) and .flat.txt (time per
 # thread name, inclusive and self time per symbol). It costs CPU on both:
-# for looking,
-# not for the figures.
+# for looking, not for the figures.
 perf=$(param perf 0)
 rounds=$(param rounds 1)
 
