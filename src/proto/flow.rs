@@ -44,16 +44,7 @@ pub struct Key {
 impl Key {
     /// The key of a packet from the client.
     pub fn inbound(h: &TcpHeader) -> Self {
-        Self {
-            client: Endpoint {
-                addr: h.saddr,
-                port: h.sport,
-            },
-            local: Endpoint {
-                addr: h.daddr,
-                port: h.dport,
-            },
-        }
+        Self::inbound_addresses(&h.addresses())
     }
 
     /// The key of a packet from the client, from its addresses (also for
@@ -87,16 +78,7 @@ impl Key {
 
     /// The key of a packet to the client.
     pub fn outbound(h: &TcpHeader) -> Self {
-        Self {
-            client: Endpoint {
-                addr: h.daddr,
-                port: h.dport,
-            },
-            local: Endpoint {
-                addr: h.saddr,
-                port: h.sport,
-            },
-        }
+        Self::outbound_addresses(&h.addresses())
     }
 
     /// A hash of the key (Jenkins one-at-a-time over its bytes, seeded),

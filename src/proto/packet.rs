@@ -236,6 +236,16 @@ pub struct TcpHeader {
 }
 
 impl TcpHeader {
+    /// Its addresses and ports.
+    pub fn addresses(&self) -> Addresses {
+        Addresses {
+            saddr: self.saddr,
+            daddr: self.daddr,
+            sport: self.sport,
+            dport: self.dport,
+        }
+    }
+
     /// Whether every bit of `mask` ([`flags`]) is set.
     pub fn has_flags(&self, mask: u8) -> bool {
         self.flags & mask == mask

@@ -20,47 +20,46 @@ pub(crate) enum Csum {
 }
 
 impl SkBuff {
-    fn headers(&mut self, writable: bool) -> Option<&mut [u8]> {
-        let mut data = core::ptr::null_mut();
-        let mut len = 0;
-        // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` and
-        // `len` are valid out pointers.
-        let ret = unsafe {
-            bindings::baton_skb_tcp_headers(self.as_ptr(), writable, &mut data, &mut len)
-        };
-        if ret != 0 || data.is_null() {
-            return None;
-        }
-        // SAFETY: on success the helper made `len` bytes from `data` linear
-        // (and unshared if `writable`); they belong to this skb, which we
-        // borrow mutably for the slice's lifetime, so nothing else moves or
-        // frees them meanwhile.
-        Some(unsafe { core::slice::from_raw_parts_mut(data, len as usize) })
-    }
-
     /// The IPv4 header and the TCP ports of a TCP packet that is not a
     /// later fragment, whatever its TCP header holds (see
     /// [`crate::proto::packet::addresses`]).
     pub(crate) fn tcp_ports(&mut self) -> Option<&[u8]> {
         let mut data = core::ptr::null_mut();
         let mut len = 0;
-        // SAFETY: as in `headers`.
+        // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` and
+        // `len` are valid out pointers.
         let ret = unsafe { bindings::baton_skb_tcp_ports(self.as_ptr(), &mut data, &mut len) };
         if ret != 0 || data.is_null() {
             return None;
         }
-        // SAFETY: as in `headers`: `len` linear bytes of this skb, borrowed
-        // with it.
+        // SAFETY: on success `len` linear bytes of this skb, borrowed with
+        // it.
         Some(unsafe { core::slice::from_raw_parts(data, len as usize) })
     }
 
-    /// The same, writable: the head is unshared first if it is cloned.
-    /// After writing, call [`SkBuff::headers_changed`].
+    /// The IPv4 and TCP headers (options included) of a TCP packet that is
+    /// not a fragment, writable: the head is unshared first if it is
+    /// cloned; `None` for anything else or malformed headers. After
+    /// writing, call [`SkBuff::headers_changed`].
     pub(crate) fn tcp_headers_mut(&mut self) -> Option<(&mut [u8], Csum)> {
         // SAFETY: `as_ptr` is a valid skb.
         let partial = unsafe { bindings::baton_skb_csum_partial(self.as_ptr()) };
         let csum = if partial { Csum::Partial } else { Csum::Full };
-        self.headers(true).map(|h| (h, csum))
+        let mut data = core::ptr::null_mut();
+        let mut len = 0;
+        // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` and
+        // `len` are valid out pointers.
+        let ret =
+            unsafe { bindings::baton_skb_tcp_headers(self.as_ptr(), true, &mut data, &mut len) };
+        if ret != 0 || data.is_null() {
+            return None;
+        }
+        // SAFETY: on success the helper made `len` bytes from `data` linear
+        // and unshared; they belong to this skb, which we borrow mutably for
+        // the slice's lifetime, so nothing else moves or frees them
+        // meanwhile.
+        let h = unsafe { core::slice::from_raw_parts_mut(data, len as usize) };
+        Some((h, csum))
     }
 
     /// A copy of this packet (sharing its data) to receive again later with
@@ -84,9 +83,9 @@ impl SkBuff {
         if ret != 0 || data.is_null() {
             return None;
         }
-        // SAFETY: as in `headers`: on success `len` bytes from `data` are
-        // linear (and unshared if `writable`) bytes of this skb, borrowed
-        // with it.
+        // SAFETY: on success `len` bytes from `data` are linear (and
+        // unshared if `writable`) bytes of this skb, which we borrow mutably
+        // for the slice's lifetime.
         Some(unsafe { core::slice::from_raw_parts_mut(data, len as usize) })
     }
 
