@@ -21,6 +21,7 @@ mod conn;
 mod ctrl;
 mod front;
 mod gc;
+mod group;
 mod hold;
 mod netlink;
 mod node;

@@ -471,6 +471,14 @@ impl Conns {
             .fold(0u32, |n, d| n.saturating_add(d.flows))
     }
 
+    /// All front-end flows: the connections this node forwards.
+    pub(crate) fn fronts(&self) -> u32 {
+        self.dests
+            .lock()
+            .iter()
+            .fold(0u32, |n, d| n.saturating_add(d.flows))
+    }
+
     /// The front-end flows to `backend` of service `vip`.
     pub(crate) fn active(&self, vip: &Endpoint, backend: &Endpoint) -> u32 {
         self.dests

@@ -8,9 +8,10 @@
 use crate::{
     conn::Stat,
     proto::{
+        cluster::MAX_MEMBERS,
         config::{
-            check_node_id, check_peer_add, decode_u16, decode_u32, nla_iter, ConfigUpdate,
-            PeerConf, PeerError,
+            check_member_add, check_node_id, check_peer_add, decode_u16, decode_u32, nla_iter,
+            ConfigUpdate, MemberError, PeerConf, PeerError,
         },
         dump::{Cursor, Sink, Step, Table},
         flow::{Filter, FilterError, Flow},
@@ -20,8 +21,8 @@ use crate::{
             ServiceError,
         },
         uapi::{
-            attr, backend_attr, cmd, conn_attr, hook_attr, peer_attr, peer_state, rule_attr,
-            service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
+            attr, backend_attr, cmd, conn_attr, hook_attr, member_attr, member_state, peer_attr,
+            peer_state, rule_attr, service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
         },
     },
     state::{NetConfig, NetState, Service},
@@ -66,6 +67,17 @@ static PEER_POLICY: [AttrPolicy; peer_attr::MAX as usize + 1] = policy_table(&[
     (peer_attr::MSGS_OUT, AttrPolicy::reject(READ_ONLY)),
     (peer_attr::CONNECTS, AttrPolicy::reject(READ_ONLY)),
     (peer_attr::PAD, AttrPolicy::reject(READ_ONLY)),
+]);
+
+static MEMBER_POLICY: [AttrPolicy; member_attr::MAX as usize + 1] = policy_table(&[
+    (member_attr::NODE_ID, AttrPolicy::u32()),
+    (member_attr::STATE, AttrPolicy::reject(READ_ONLY)),
+    (member_attr::EPOCH, AttrPolicy::reject(READ_ONLY)),
+    (member_attr::AGREES, AttrPolicy::reject(READ_ONLY)),
+    (member_attr::LIVE, AttrPolicy::reject(READ_ONLY)),
+    (member_attr::ACTIVE, AttrPolicy::reject(READ_ONLY)),
+    (member_attr::COMMON, AttrPolicy::reject(READ_ONLY)),
+    (member_attr::PAD, AttrPolicy::reject(READ_ONLY)),
 ]);
 
 static BACKEND_POLICY: [AttrPolicy; backend_attr::MAX as usize + 1] = policy_table(&[
@@ -136,6 +148,8 @@ const BASE_POLICY: [AttrPolicy; attr::MAX as usize + 1] = policy_table(&[
     (attr::KEY, AttrPolicy::binary(64)),
     (attr::AUTH, AttrPolicy::reject(READ_ONLY)),
     (attr::HEARTBEAT_TIMEOUT_MS, AttrPolicy::u32()),
+    (attr::MEMBER, AttrPolicy::nested(&MEMBER_POLICY)),
+    (attr::EPOCH, AttrPolicy::reject(READ_ONLY)),
 ]);
 
 static POLICY: [AttrPolicy; attr::MAX as usize + 1] = BASE_POLICY;
@@ -147,7 +161,7 @@ static CONN_GET_POLICY: [AttrPolicy; attr::MAX as usize + 1] = {
     p
 };
 
-static OPS: [Op<Baton>; 15] = [
+static OPS: [Op<Baton>; 18] = [
     Op::new::<StatusGet>(cmd::STATUS_GET, Perm::Any),
     Op::new::<ConfigGet>(cmd::CONFIG_GET, Perm::Any),
     Op::new::<ConfigSet>(cmd::CONFIG_SET, Perm::NetAdmin),
@@ -165,6 +179,9 @@ static OPS: [Op<Baton>; 15] = [
         .dump::<ConnDump>(),
     Op::new::<RuleAdd>(cmd::RULE_ADD, Perm::NetAdmin),
     Op::new::<RuleDel>(cmd::RULE_DEL, Perm::NetAdmin),
+    Op::new::<ClusterAdd>(cmd::CLUSTER_ADD, Perm::NetAdmin),
+    Op::new::<ClusterDel>(cmd::CLUSTER_DEL, Perm::NetAdmin),
+    Op::new::<ClusterGet>(cmd::CLUSTER_GET, Perm::Any),
 ];
 
 impl Family for Baton {
@@ -529,6 +546,13 @@ impl Command<Baton> for PeerDel {
             info.set_err_msg(c"peer serves a backend: delete the backend first", None);
             return Err(EBUSY);
         }
+        if config.members.contains(&node_id) {
+            info.set_err_msg(
+                c"peer is a member of the front-end group: cluster-del it first",
+                None,
+            );
+            return Err(EBUSY);
+        }
         let mut rest = KVec::with_capacity(config.peers.len(), GFP_KERNEL)?;
         for p in config.peers.iter().filter(|p| p.node_id != node_id) {
             rest.push(*p, GFP_KERNEL)?;
@@ -570,6 +594,95 @@ impl Command<Baton> for PeerGet {
                 r.put_u64(peer_attr::MSGS_IN, status.msgs_in, peer_attr::PAD)?;
                 r.put_u64(peer_attr::MSGS_OUT, status.msgs_out, peer_attr::PAD)?;
                 r.put_u32(peer_attr::CONNECTS, status.connects)
+            })?;
+        }
+        reply.send(info)
+    }
+}
+
+fn member_error(info: &Info<'_>, e: MemberError) -> Error {
+    info.set_err_msg(e.message(), None);
+    match e {
+        MemberError::Exists => EEXIST,
+        MemberError::NotFound | MemberError::NotPeer => ENOENT,
+        MemberError::TooMany => ENOSPC,
+        _ => EINVAL,
+    }
+}
+
+/// The node id in the `member` nest of a request.
+fn member_request(info: &Info<'_>) -> Result<u32> {
+    let mut id = None;
+    nest_fields(info, attr::MEMBER, |ty, p| {
+        if ty == member_attr::NODE_ID {
+            id = Some(decode_u32(p).ok_or(EINVAL)?);
+        }
+        Ok(())
+    })?;
+    id.ok_or_else(|| member_error(info, MemberError::Missing))
+}
+
+struct ClusterAdd;
+
+impl Command<Baton> for ClusterAdd {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let id = member_request(info)?;
+        let state = baton.state(info);
+        let mut config = state.config().lock();
+        check_member_add(&config.peers, config.base.node_id, &config.members, id)
+            .map_err(|e| member_error(info, e))?;
+        config.members.push(id, GFP_KERNEL)?;
+        NetConfig::commit(config, state.rt()).inspect_err(|_| ctrl_error(info))
+    }
+}
+
+struct ClusterDel;
+
+impl Command<Baton> for ClusterDel {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let id = member_request(info)?;
+        let state = baton.state(info);
+        let mut config = state.config().lock();
+        if !config.members.contains(&id) {
+            return Err(member_error(info, MemberError::NotFound));
+        }
+        let mut rest = KVec::with_capacity(config.members.len(), GFP_KERNEL)?;
+        for &m in config.members.iter().filter(|&&m| m != id) {
+            rest.push(m, GFP_KERNEL)?;
+        }
+        config.members = rest;
+        NetConfig::commit(config, state.rt()).inspect_err(|_| ctrl_error(info))
+    }
+}
+
+struct ClusterGet;
+
+impl Command<Baton> for ClusterGet {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let node = baton.state(info).node();
+        let mut members = KVec::with_capacity(MAX_MEMBERS, GFP_KERNEL)?;
+        let epoch = node.group().status(node.conns().fronts(), &mut members);
+        let mut reply = Reply::new(info, cmd::CLUSTER_GET)?;
+        if let Some(epoch) = epoch {
+            reply.put_u64(attr::EPOCH, epoch, attr::PAD)?;
+        }
+        for m in members.iter() {
+            reply.nest(attr::MEMBER, |r| {
+                r.put_u32(member_attr::NODE_ID, m.id)?;
+                let state = match (m.me, m.live) {
+                    (true, _) => member_state::SELF,
+                    (false, true) => member_state::UP,
+                    (false, false) => member_state::DOWN,
+                };
+                r.put_u8(member_attr::STATE, state)?;
+                if let Some(h) = m.heard {
+                    r.put_u64(member_attr::EPOCH, h.epoch, member_attr::PAD)?;
+                    r.put_u8(member_attr::AGREES, u8::from(m.agrees))?;
+                    r.put_u32(member_attr::LIVE, h.live)?;
+                    r.put_u32(member_attr::ACTIVE, h.active)?;
+                    r.put_u32(member_attr::COMMON, h.common)?;
+                }
+                Ok(())
             })?;
         }
         reply.send(info)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What the handoff layer of a namespace works on: its flows, its control
-//! channel, the configuration as last published, and the answers the
+//! channel and front-end group, the configuration as last published, and the answers the
 //! front-end's workers wait for. `state.rs` builds it and changes what it
 //! publishes; the front-end and back-end sides, the replay pool, the
 //! collector and the service listeners use it and nothing above it.
@@ -9,6 +9,7 @@
 use crate::{
     conn::Conns,
     ctrl::Ctrl,
+    group::Group,
     proto::ctrl::{reason, HandoffAck},
     sched::{Published, View},
     sys::{
@@ -34,6 +35,8 @@ pub(crate) struct Node {
     conns: Conns,
     #[pin]
     ctrl: Ctrl,
+    #[pin]
+    group: Group,
     #[pin]
     view: View,
     #[pin]
@@ -65,6 +68,7 @@ impl Node {
                 max
             ),
             ctrl <- Ctrl::new(*net, boot_id),
+            group <- Group::new(),
             view <- View::new(ctrl_port),
             replies <- Replies::new(),
         }? Error)
@@ -83,6 +87,11 @@ impl Node {
     /// The control channel.
     pub(crate) fn ctrl(&self) -> &Ctrl {
         &self.ctrl
+    }
+
+    /// The front-end group.
+    pub(crate) fn group(&self) -> &Group {
+        &self.group
     }
 
     /// The configuration as last published: what a connection's path

@@ -50,6 +50,9 @@ pub(crate) struct NetConfig {
     pub(crate) base: Config,
     /// Peers (`peer-add`, `peer-del`), at most `MAX_PEERS`.
     pub(crate) peers: KVec<PeerConf>,
+    /// The other members of this node's front-end group (`cluster-add`,
+    /// `cluster-del`), peers all, in the order added.
+    pub(crate) members: KVec<u32>,
     /// Services (`service-add`, ...), at most `MAX_SERVICES`.
     pub(crate) services: KVec<Service>,
     /// The key that authenticates the control channel (`config-set key`),
@@ -86,6 +89,12 @@ impl NetConfig {
                 &this.peers,
                 this.key.as_ref(),
                 &mut stopped_ctrl,
+            )?;
+            rt.node.group().configure(
+                rt.node.ctrl(),
+                this.base.node_id,
+                &this.members,
+                rt.node.conns().fronts(),
             )?;
             let vips = this.services.iter().map(|s| s.conf.vip);
             rt.utcp.reconcile(&rt.node, vips, &mut stopped_utcp)
@@ -197,12 +206,28 @@ impl Dispatch for Runtime {
                 front::conn_end(&self.node, from, end);
                 None
             }
+            Message::View(gv) => {
+                self.node.group().heard(from, gv);
+                None
+            }
             Message::Hello(_) | Message::Auth | Message::Heartbeat(_) => None,
         }
     }
 
+    fn peer_up(&self, _peer: u32) {
+        let node = &self.node;
+        node.group().refresh(node.ctrl(), node.conns().fronts());
+    }
+
     fn peer_down(&self, peer: u32) {
-        front::peer_down(&self.node, peer);
+        let node = &self.node;
+        front::peer_down(node, peer);
+        node.group().refresh(node.ctrl(), node.conns().fronts());
+    }
+
+    fn announcement(&self, peer: u32) -> Option<Message<'static>> {
+        let node = &self.node;
+        node.group().announcement(peer, node.conns().fronts())
     }
 
     fn peer_restarted(&self, peer: u32, keepalive: &dyn Fn()) {
@@ -278,6 +303,7 @@ impl netns::NetState for NetState {
                         NetConfig {
                             base: Config::new(param::ctrl_port()),
                             peers: KVec::new(),
+                            members: KVec::new(),
                             services: KVec::new(),
                             key: None,
                         },

@@ -18,6 +18,7 @@ LAYERS = [
     ["hold", "arrival"],
     ["conn"],
     ["ctrl"],
+    ["group"],
     ["sched"],
     ["node"],
     ["teardown"],

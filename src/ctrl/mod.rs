@@ -92,8 +92,14 @@ pub(crate) trait Dispatch: Send + Sync {
     /// heartbeats); returns the frame to answer with, if any.
     fn message(&self, from: u32, m: &Message<'_>) -> Option<Message<'static>>;
 
+    /// The channel to `peer` came up (HELLO and AUTH exchanged).
+    fn peer_up(&self, peer: u32);
+
     /// The channel to `peer` went down.
     fn peer_down(&self, peer: u32);
+
+    /// A frame to send `peer` after each heartbeat, if any.
+    fn announcement(&self, peer: u32) -> Option<Message<'static>>;
 
     /// `peer` came back with another boot id: its side of every
     /// connection shared with this node is gone. Called on the new
@@ -315,6 +321,11 @@ impl Ctrl {
                 let _ = out.push(t.data().conf.node_id, GFP_ATOMIC);
             }
         }
+    }
+
+    /// Whether the channel to peer `node_id` is up.
+    pub(crate) fn is_up(&self, node_id: u32) -> bool {
+        self.status(node_id).is_some_and(|s| s.up)
     }
 
     /// The channel status of peer `node_id`, if it has a thread.

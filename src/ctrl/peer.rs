@@ -122,7 +122,13 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
         }
         let now = kthread::now_ms();
         if now.saturating_sub(last_tx) >= HEARTBEAT_MS {
-            if let Err(c) = peer.send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now })) {
+            let beat = peer
+                .send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now }))
+                .and_then(|()| match peer.dispatch.announcement(peer.conf.node_id) {
+                    Some(m) => peer.send(&m),
+                    None => Ok(()),
+                });
+            if let Err(c) = beat {
                 // The peer closed or reset the channel: the frames it sent
                 // before (e.g. the CONN_ENDs of a peer that goes away) are
                 // still readable; handle them first.
@@ -215,6 +221,7 @@ pub(super) fn peer_main(peer: &Peer, stop: &Stop) {
         peer.last_rx_ms.store(kthread::now_ms(), Ordering::Relaxed);
         peer.connects.fetch_add(1, Ordering::Relaxed);
         peer.up.store(true, Ordering::Relaxed);
+        peer.dispatch.peer_up(peer.conf.node_id);
         pr_info!(
             "node {}: channel to peer {} up\n",
             peer.me,

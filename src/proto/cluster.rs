@@ -129,6 +129,32 @@ impl View {
         })
     }
 
+    /// The view (`epoch`, `members`) as a peer announced it: `None` unless
+    /// the epoch is at least 1 and the members are 1 to [`MAX_MEMBERS`]
+    /// ids, none 0, strictly increasing (the one encoding of a set).
+    pub fn announced(epoch: u64, members: impl IntoIterator<Item = u32>) -> Option<Self> {
+        let mut view = Self {
+            epoch,
+            len: 0,
+            members: [0; MAX_MEMBERS],
+        };
+        let mut last = 0;
+        for id in members {
+            if id <= last || view.len == MAX_MEMBERS {
+                return None;
+            }
+            view.members[view.len] = id;
+            view.len += 1;
+            last = id;
+        }
+        (epoch >= 1 && view.len >= 1).then_some(view)
+    }
+
+    /// How many members are live.
+    pub const fn size(&self) -> usize {
+        self.len
+    }
+
     /// The live members, in increasing order.
     pub fn members(&self) -> &[u32] {
         &self.members[..self.len]

@@ -277,6 +277,70 @@ pub fn check_node_id(peers: &[PeerConf], me: u32) -> Result<(), PeerError> {
     Ok(())
 }
 
+/// Why a change of the front-end group was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberError {
+    /// A member needs its node id.
+    Missing,
+    /// Node id 0 means "unset".
+    ZeroId,
+    /// This node is always a member of its own group.
+    OwnId,
+    /// Members are peers: the group's views travel on the control channel.
+    NotPeer,
+    /// Already a member.
+    Exists,
+    /// Not a member.
+    NotFound,
+    /// The group would have more than [`super::cluster::MAX_MEMBERS`]
+    /// members, this node included.
+    TooMany,
+}
+
+impl MemberError {
+    /// The message returned to the user (netlink extack).
+    pub const fn message(self) -> &'static CStr {
+        match self {
+            MemberError::Missing => c"member needs node-id",
+            MemberError::ZeroId => c"member node-id must not be 0",
+            MemberError::OwnId => {
+                c"member node-id is this node's own node-id (a node is always in its group)"
+            }
+            MemberError::NotPeer => c"no peer with this node-id: add the peer first",
+            MemberError::Exists => c"already a member of the front-end group",
+            MemberError::NotFound => c"not a member of the front-end group",
+            MemberError::TooMany => c"too many members (63 besides this node at most)",
+        }
+    }
+}
+
+/// Checks that peer `id` can join the front-end group `members` (this
+/// node's other members) of a node whose id is `me` and whose peers are
+/// `peers`.
+pub fn check_member_add(
+    peers: &[PeerConf],
+    me: u32,
+    members: &[u32],
+    id: u32,
+) -> Result<(), MemberError> {
+    if id == 0 {
+        return Err(MemberError::ZeroId);
+    }
+    if id == me {
+        return Err(MemberError::OwnId);
+    }
+    if !peers.iter().any(|p| p.node_id == id) {
+        return Err(MemberError::NotPeer);
+    }
+    if members.contains(&id) {
+        return Err(MemberError::Exists);
+    }
+    if members.len() + 1 >= super::cluster::MAX_MEMBERS {
+        return Err(MemberError::TooMany);
+    }
+    Ok(())
+}
+
 /// Iterates over the attributes in a netlink attribute stream (e.g. the
 /// payload of a nested attribute): yields `(type, payload)`, the type
 /// without the NLA_F_NESTED/NLA_F_NET_BYTEORDER flags. Stops at the first

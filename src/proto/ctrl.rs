@@ -38,6 +38,8 @@
 //!  HANDOFF_NACK (5) id u64 | reason u8 | reserved 3 (0)          12 bytes
 //!  CONN_END    (6) id u64 | reason u8 | reserved 3 (0)           12 bytes
 //!  AUTH        (7) (empty)                                        0 bytes
+//!  VIEW        (8) epoch u64 | active u32 | common u32 | count u32 |
+//!                  members u32 x count (1 to 64, increasing) 20 + 4 count
 //! ```
 //!
 //! `id` names a handoff: the front-end chooses it, and it is unique among
@@ -161,8 +163,10 @@ pub mod msg_type {
     pub const CONN_END: u8 = 6;
     /// [`super::Message::Auth`].
     pub const AUTH: u8 = 7;
+    /// [`super::GroupView`].
+    pub const VIEW: u8 = 8;
     /// Highest type.
-    pub const MAX: u8 = AUTH;
+    pub const MAX: u8 = VIEW;
 }
 
 /// First frame on a channel, in both directions.
@@ -197,7 +201,24 @@ pub struct Heartbeat {
     pub sent_ms: u64,
 }
 
+use super::cluster::{View, MAX_MEMBERS};
 pub use super::service::Endpoint;
+
+/// VIEW: a front-end group member's membership view and the size of its
+/// tables, sent to the other members with every heartbeat and when the
+/// view changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupView {
+    /// The sender's view: its epoch and live members.
+    pub view: View,
+    /// Connections in the sender's active table.
+    pub active: u32,
+    /// Copies in the sender's common table.
+    pub common: u32,
+}
+
+/// Fixed part of a VIEW payload, before the members.
+pub const VIEW_FIXED: usize = 20;
 
 /// HANDOFF_REQ: the front-end asks a back-end to take a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,6 +276,10 @@ pub struct IdReason {
 }
 
 /// A decoded message.
+// VIEW carries its up to 64 members inline (288 bytes in all): the codec
+// allocates nothing, and a message lives on one thread's stack for one
+// frame.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Message<'a> {
     /// HELLO.
@@ -271,6 +296,8 @@ pub enum Message<'a> {
     ConnEnd(IdReason),
     /// AUTH: the first frame after HELLO, with the first tag.
     Auth,
+    /// VIEW.
+    View(GroupView),
 }
 
 impl Message<'_> {
@@ -284,6 +311,7 @@ impl Message<'_> {
             Message::HandoffNack(_) => msg_type::HANDOFF_NACK,
             Message::ConnEnd(_) => msg_type::CONN_END,
             Message::Auth => msg_type::AUTH,
+            Message::View(_) => msg_type::VIEW,
         }
     }
 
@@ -295,6 +323,7 @@ impl Message<'_> {
             Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
             Message::HandoffAck(_) => 20,
             Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
+            Message::View(v) => VIEW_FIXED + 4 * v.view.size(),
         }
     }
 }
@@ -473,6 +502,25 @@ fn be_u64(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
+fn decode_view(p: &[u8]) -> Result<GroupView, DecodeError> {
+    let epoch = be_u64(p, 0).ok_or(DecodeError::BadLength)?;
+    let active = be_u32(p, 8).ok_or(DecodeError::BadLength)?;
+    let common = be_u32(p, 12).ok_or(DecodeError::BadLength)?;
+    let count = be_u32(p, 16).ok_or(DecodeError::BadLength)? as usize;
+    if count > MAX_MEMBERS || p.len() != VIEW_FIXED + 4 * count {
+        return Err(DecodeError::BadLength);
+    }
+    let members = p[VIEW_FIXED..]
+        .chunks_exact(4)
+        .map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
+    let view = View::announced(epoch, members).ok_or(DecodeError::BadField)?;
+    Ok(GroupView {
+        view,
+        active,
+        common,
+    })
+}
+
 /// Validates the header at the start of `buf`.
 pub fn decode_header(buf: &[u8]) -> Result<Header, DecodeError> {
     let h = buf.get(..HEADER_LEN).ok_or(DecodeError::Short)?;
@@ -571,6 +619,7 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
             }
             Ok(Message::Auth)
         }
+        msg_type::VIEW => Ok(Message::View(decode_view(payload)?)),
         t => Err(DecodeError::UnknownType(t)),
     }
 }
@@ -636,6 +685,16 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
             payload[..8].copy_from_slice(&m.id.to_be_bytes());
             payload[8] = m.reason;
             payload[9..12].fill(0);
+        }
+        Message::View(v) => {
+            let members = v.view.members();
+            payload[..8].copy_from_slice(&v.view.epoch().to_be_bytes());
+            payload[8..12].copy_from_slice(&v.active.to_be_bytes());
+            payload[12..16].copy_from_slice(&v.common.to_be_bytes());
+            payload[16..20].copy_from_slice(&(members.len() as u32).to_be_bytes());
+            for (out, m) in payload[VIEW_FIXED..].chunks_exact_mut(4).zip(members) {
+                out.copy_from_slice(&m.to_be_bytes());
+            }
         }
     }
     Ok(HEADER_LEN + len)

@@ -47,8 +47,14 @@ pub mod cmd {
     pub const RULE_ADD: u8 = 14;
     /// Delete a content rule of a service (CAP_NET_ADMIN).
     pub const RULE_DEL: u8 = 15;
+    /// Add a member to this node's front-end group (CAP_NET_ADMIN).
+    pub const CLUSTER_ADD: u8 = 16;
+    /// Delete a member of this node's front-end group (CAP_NET_ADMIN).
+    pub const CLUSTER_DEL: u8 = 17;
+    /// The front-end group: its view, members and their state.
+    pub const CLUSTER_GET: u8 = 18;
     /// Highest command number.
-    pub const MAX: u8 = RULE_DEL;
+    pub const MAX: u8 = CLUSTER_GET;
 }
 
 /// Attributes of the `baton` set.
@@ -90,8 +96,13 @@ pub mod attr {
     pub const AUTH: u16 = 17;
     /// `u32`: silence after which a peer's control channel is down (ms).
     pub const HEARTBEAT_TIMEOUT_MS: u16 = 18;
+    /// `nest` of [`super::member_attr`]: a member of the front-end group,
+    /// repeated in `cluster-get` replies.
+    pub const MEMBER: u16 = 19;
+    /// `u64`, reply only: the epoch of this node's membership view.
+    pub const EPOCH: u16 = 20;
     /// Highest attribute number.
-    pub const MAX: u16 = HEARTBEAT_TIMEOUT_MS;
+    pub const MAX: u16 = EPOCH;
 }
 
 /// Attributes of a `stats` nest (`u64` counters; `active` is `u32`).
@@ -265,6 +276,41 @@ pub mod peer_attr {
     pub const PAD: u16 = 9;
     /// Highest attribute number.
     pub const MAX: u16 = PAD;
+}
+
+/// Attributes of the `member` set.
+pub mod member_attr {
+    /// `u32`, not 0: the member's node id (a peer, or this node in
+    /// replies).
+    pub const NODE_ID: u16 = 1;
+    /// `u8` [`super::member_state`], reply only.
+    pub const STATE: u16 = 2;
+    /// `u64`, reply only: the epoch of the member's view, as it last
+    /// announced it (this node's own for itself); absent if none yet.
+    pub const EPOCH: u16 = 3;
+    /// `u8`, reply only: 1 if the member's last announced view is this
+    /// node's (same epoch, same members).
+    pub const AGREES: u16 = 4;
+    /// `u32`, reply only: members in the member's view.
+    pub const LIVE: u16 = 5;
+    /// `u32`, reply only: connections in the member's active table.
+    pub const ACTIVE: u16 = 6;
+    /// `u32`, reply only: copies in the member's common table.
+    pub const COMMON: u16 = 7;
+    /// Padding for 64-bit attributes.
+    pub const PAD: u16 = 8;
+    /// Highest attribute number.
+    pub const MAX: u16 = PAD;
+}
+
+/// Values of [`member_attr::STATE`] (`member-state` enum).
+pub mod member_state {
+    /// No channel to the member: not in this node's view.
+    pub const DOWN: u8 = 0;
+    /// Its channel is up: in this node's view.
+    pub const UP: u8 = 1;
+    /// This node.
+    pub const SELF: u8 = 2;
 }
 
 /// Values of [`peer_attr::STATE`] (`peer-state` enum).

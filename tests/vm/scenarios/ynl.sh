@@ -6,8 +6,9 @@
 # family from Documentation/netlink/specs/baton.yaml alone, after validating
 # the spec against the tree's genetlink schema. Covers every command, the
 # policy (range check, read-only attributes, nested attributes), handler
-# extack messages, the peer commands (nested request, multi-attr nested
-# reply with an enum and an IPv4 address), and conn-get's dump and filter.
+# extack messages, the peer and cluster commands (nested request, multi-attr
+# nested reply with an enum and an IPv4 address), and conn-get's dump and
+# filter.
 #
 # guests: 1
 # memory: 512M
@@ -95,6 +96,26 @@ ynl_err 22 "attribute is read-only" --do peer-add --json "{\"peer\": {\"node-id\
 ynl --do peer-del --json '{"peer": {"node-id": 7}}' >/dev/null
 ynl_err 2 "no peer with this node-id" --do peer-del --json '{"peer": {"node-id": 7}}'
 check_eq "peer-get after del" "$(ynl --do peer-get | jq -c '[.peer[]."node-id"]')" '[8]'
+
+# The front-end group: a nested request, a multi-attr nested reply with an
+# enum, a u64 epoch; peer 8 is down, so the view is this node alone.
+check_eq "cluster-get without a group" "$(ynl --do cluster-get | jq -c '.member | length')" 0
+ynl --do cluster-add --json '{"member": {"node-id": 8}}' >/dev/null
+group=$(ynl --do cluster-get)
+log "cluster-get: $group"
+check_eq "cluster-get members" "$(jq -c '[.member[] | [."node-id", .state]]' <<<"$group")" \
+	'[[42,"self"],[8,"down"]]'
+check_eq "cluster-get epoch" "$(jq -c .epoch <<<"$group")" 1
+check_eq "batonctl agrees" "$(batonctl -j cluster show | jq -c '[.epoch, [.members[] | [."node-id", .state]]]')" \
+	'[1,[[8,"down"],[42,"self"]]]'
+ynl_err 17 "already a member of the front-end group" --do cluster-add --json '{"member": {"node-id": 8}}'
+ynl_err 2 "no peer with this node-id" --do cluster-add --json '{"member": {"node-id": 9}}'
+ynl_err 22 "this node's own node-id" --do cluster-add --json '{"member": {"node-id": 42}}'
+ynl_err 22 "attribute is read-only" --do cluster-add --json '{"member": {"node-id": 8, "epoch": 1}}'
+ynl_err 16 "member of the front-end group" --do peer-del --json '{"peer": {"node-id": 8}}'
+ynl --do cluster-del --json '{"member": {"node-id": 8}}' >/dev/null
+ynl_err 2 "not a member of the front-end group" --do cluster-del --json '{"member": {"node-id": 8}}'
+check_eq "cluster-get after del" "$(ynl --do cluster-get | jq -c '.member | length')" 0
 
 # Services, back-ends and rules: strings, a u8 enum, nested multi-attrs.
 vip_int=$(((198 << 24) | (18 << 16) | (1 << 8) | 100)) # 198.18.1.100

@@ -24,7 +24,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use baton_proto::uapi::{attr, backend_attr, cmd, conn_attr, peer_attr, rule_attr, service_attr};
+use baton_proto::uapi::{
+    attr, backend_attr, cmd, conn_attr, member_attr, peer_attr, rule_attr, service_attr,
+};
 use clap::Parser;
 use neli::{
     consts::{nl::NlmF, socket::NlFamily},
@@ -56,7 +58,7 @@ const NLMSG_DONE: u16 = 3;
 const NLA_F_NESTED: u16 = 1 << 15;
 const EPERM: i32 = 1;
 /// Commands that need CAP_NET_ADMIN.
-const MUTATING: [u8; 9] = [
+const MUTATING: [u8; 11] = [
     cmd::CONFIG_SET,
     cmd::PEER_ADD,
     cmd::PEER_DEL,
@@ -66,6 +68,8 @@ const MUTATING: [u8; 9] = [
     cmd::BACKEND_DEL,
     cmd::RULE_ADD,
     cmd::RULE_DEL,
+    cmd::CLUSTER_ADD,
+    cmd::CLUSTER_DEL,
 ];
 
 struct Gen {
@@ -205,6 +209,10 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
                 }
             }
             attrs.push(nest(attr::PEER, &p));
+        }
+        cmd::CLUSTER_ADD | cmd::CLUSTER_DEL => {
+            let m = [nla(member_attr::NODE_ID, &(g.below(70)).to_ne_bytes())];
+            attrs.push(nest(attr::MEMBER, &m));
         }
         cmd::SERVICE_ADD | cmd::SERVICE_DEL => {
             let mut s = endpoint(g);

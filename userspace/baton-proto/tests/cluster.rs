@@ -4,6 +4,7 @@
 
 use baton_proto::{
     cluster::{owners, place, transition, FlowId, Owners, Place, Transition, View, ViewError},
+    config::{check_member_add, MemberError, PeerConf},
     service::Endpoint,
 };
 use proptest::prelude::*;
@@ -256,4 +257,64 @@ fn transitions_on_leave() {
     // those it owned or backed up need a new backup.
     assert!((800..1200).contains(&promoted), "{promoted}");
     assert!((1600..2400).contains(&fetched), "{fetched}");
+}
+
+#[test]
+fn member_add_checks() {
+    let peer = |node_id| PeerConf {
+        node_id,
+        addr: [198, 18, 0, node_id as u8],
+        port: 7300,
+    };
+    let peers: Vec<PeerConf> = (2..=65).map(peer).collect();
+    assert_eq!(check_member_add(&peers, 1, &[], 2), Ok(()));
+    assert_eq!(
+        check_member_add(&peers, 1, &[], 0),
+        Err(MemberError::ZeroId)
+    );
+    assert_eq!(check_member_add(&peers, 1, &[], 1), Err(MemberError::OwnId));
+    assert_eq!(
+        check_member_add(&peers, 1, &[], 66),
+        Err(MemberError::NotPeer)
+    );
+    assert_eq!(
+        check_member_add(&peers, 1, &[2, 3], 3),
+        Err(MemberError::Exists)
+    );
+    // 63 members and this node make 64: room for none more.
+    let members: Vec<u32> = (2..=63).collect();
+    assert_eq!(check_member_add(&peers, 1, &members, 64), Ok(()));
+    let members: Vec<u32> = (2..=64).collect();
+    assert_eq!(
+        check_member_add(&peers, 1, &members, 65),
+        Err(MemberError::TooMany)
+    );
+    // Every refusal has a message for the user.
+    for e in [
+        MemberError::Missing,
+        MemberError::ZeroId,
+        MemberError::OwnId,
+        MemberError::NotPeer,
+        MemberError::Exists,
+        MemberError::NotFound,
+        MemberError::TooMany,
+    ] {
+        assert!(!e.message().to_bytes().is_empty());
+    }
+}
+
+#[test]
+fn announced_views() {
+    let v = View::announced(3, [1, 4, 9]).unwrap();
+    assert_eq!((v.epoch(), v.members(), v.size()), (3, &[1, 4, 9][..], 3));
+    // The same set as a view reached by set_members: same digest.
+    let mut mine = View::new(9).unwrap();
+    mine.set_members(&[4, 1, 9]).unwrap();
+    assert_eq!(mine.digest(), v.digest());
+    assert!(View::announced(0, [1]).is_none());
+    assert!(View::announced(1, []).is_none());
+    assert!(View::announced(1, [2, 2]).is_none());
+    assert!(View::announced(1, [0, 2]).is_none());
+    assert!(View::announced(1, 1..=64).is_some());
+    assert!(View::announced(1, 1..=65).is_none());
 }

@@ -4,12 +4,13 @@
 //! `src/proto/config.rs`.
 
 use baton_proto::{
+    cluster::{View, MAX_MEMBERS},
     config::{check_node_id, check_peer_add, nla_iter, PeerConf, PeerError, MAX_PEERS},
     ctrl::{
         add_mac_room, cap, decode, decode_header, encode, flag, opt_bits, reason,
-        session_boot_info, session_info, DecodeError, Endpoint, HandoffAck, HandoffReq, Heartbeat,
-        Hello, IdReason, Message, SeqCheck, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN,
-        MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN, SESSION_LABEL,
+        session_boot_info, session_info, DecodeError, Endpoint, GroupView, HandoffAck, HandoffReq,
+        Heartbeat, Hello, IdReason, Message, SeqCheck, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN,
+        MAC_LEN, MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN, SESSION_LABEL, VIEW_FIXED,
     },
 };
 use proptest::prelude::*;
@@ -328,6 +329,17 @@ fn message() -> impl Strategy<Value = Message<'static>> {
         ),
         Just(Message::Auth),
         any::<u64>().prop_map(|sent_ms| Message::Heartbeat(Heartbeat { sent_ms })),
+        (
+            1u64..,
+            proptest::collection::btree_set(1u32.., 1..=MAX_MEMBERS),
+            any::<u32>(),
+            any::<u32>()
+        )
+            .prop_map(|(epoch, members, active, common)| Message::View(GroupView {
+                view: View::announced(epoch, members).expect("a valid view"),
+                active,
+                common,
+            })),
     ]
 }
 
@@ -483,4 +495,87 @@ fn handoff_fields_are_checked() {
         0,
     );
     assert_eq!(roundtrip(&nack).unwrap_err(), DecodeError::BadField);
+}
+
+/// A VIEW frame's payload bytes: epoch 7, active 3, common 2, `members`.
+fn view_payload(members: &[u32]) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&7u64.to_be_bytes());
+    p.extend_from_slice(&3u32.to_be_bytes());
+    p.extend_from_slice(&2u32.to_be_bytes());
+    p.extend_from_slice(&(members.len() as u32).to_be_bytes());
+    for m in members {
+        p.extend_from_slice(&m.to_be_bytes());
+    }
+    p
+}
+
+/// A frame of type VIEW (8) around `payload`, sequence 0, no tag.
+fn view_frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(b"BATN");
+    f.extend_from_slice(&[1, 8, 0, 0]);
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(&0u32.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+#[test]
+fn view_layout() {
+    let members = [1, 2, 5];
+    let view = View::announced(7, members).unwrap();
+    let msg = Message::View(GroupView {
+        view,
+        active: 3,
+        common: 2,
+    });
+    let bytes = frame(&msg, 0);
+    assert_eq!(bytes, view_frame(&view_payload(&members)));
+    assert_eq!(bytes.len(), HEADER_LEN + VIEW_FIXED + 12);
+    assert_eq!(roundtrip(&bytes), Ok((msg, 0)));
+}
+
+#[test]
+fn view_refuses_what_is_not_one_set() {
+    let refused = |members: &[u32]| roundtrip(&view_frame(&view_payload(members))).unwrap_err();
+    // Unsorted, repeated, member 0, empty.
+    assert_eq!(refused(&[2, 1]), DecodeError::BadField);
+    assert_eq!(refused(&[1, 1]), DecodeError::BadField);
+    assert_eq!(refused(&[0, 1]), DecodeError::BadField);
+    assert_eq!(refused(&[]), DecodeError::BadField);
+    // 65 members.
+    let many: Vec<u32> = (1..=65).collect();
+    assert_eq!(refused(&many), DecodeError::BadLength);
+    // Epoch 0.
+    let mut p = view_payload(&[1]);
+    p[..8].fill(0);
+    assert_eq!(
+        roundtrip(&view_frame(&p)).unwrap_err(),
+        DecodeError::BadField
+    );
+    // The count disagrees with the length, both ways; a truncated payload.
+    let mut p = view_payload(&[1, 2]);
+    p[16..20].copy_from_slice(&3u32.to_be_bytes());
+    assert_eq!(
+        roundtrip(&view_frame(&p)).unwrap_err(),
+        DecodeError::BadLength
+    );
+    p[16..20].copy_from_slice(&1u32.to_be_bytes());
+    assert_eq!(
+        roundtrip(&view_frame(&p)).unwrap_err(),
+        DecodeError::BadLength
+    );
+    let p = view_payload(&[1]);
+    assert_eq!(
+        roundtrip(&view_frame(&p[..VIEW_FIXED - 1])).unwrap_err(),
+        DecodeError::BadLength
+    );
+    // A count so large that 4 x count would overflow 32 bits.
+    let mut p = view_payload(&[1]);
+    p[16..20].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(
+        roundtrip(&view_frame(&p)).unwrap_err(),
+        DecodeError::BadLength
+    );
 }

@@ -6,8 +6,8 @@
 use baton_proto::{
     service::Scheduler,
     uapi::{
-        self, attr, backend_attr, cmd, conn_attr, conn_role, conn_state, hook_attr, peer_attr,
-        peer_state, rule_attr, service_attr, stats_attr, Hook,
+        self, attr, backend_attr, cmd, conn_attr, conn_role, conn_state, hook_attr, member_attr,
+        member_state, peer_attr, peer_state, rule_attr, service_attr, stats_attr, Hook,
     },
 };
 use yaml_rust2::{Yaml, YamlLoader};
@@ -115,6 +115,9 @@ fn commands_match_spec() {
             ("conn-get", cmd::CONN_GET),
             ("rule-add", cmd::RULE_ADD),
             ("rule-del", cmd::RULE_DEL),
+            ("cluster-add", cmd::CLUSTER_ADD),
+            ("cluster-del", cmd::CLUSTER_DEL),
+            ("cluster-get", cmd::CLUSTER_GET),
         ],
         cmd::MAX,
     );
@@ -145,6 +148,8 @@ fn baton_attributes_match_spec() {
             ("key", attr::KEY),
             ("auth", attr::AUTH),
             ("heartbeat-timeout-ms", attr::HEARTBEAT_TIMEOUT_MS),
+            ("member", attr::MEMBER),
+            ("epoch", attr::EPOCH),
         ],
         attr::MAX,
     );
@@ -182,6 +187,41 @@ fn peer_states_match_spec() {
     // YNL enums count from 0.
     assert_eq!(names(&states["entries"]), ["down", "up"]);
     assert_eq!((peer_state::DOWN, peer_state::UP), (0, 1));
+}
+
+#[test]
+fn member_attributes_match_spec() {
+    let spec = spec();
+    assert_numbered(
+        "member attributes",
+        &attribute_set(&spec, "member"),
+        &[
+            ("node-id", member_attr::NODE_ID),
+            ("state", member_attr::STATE),
+            ("epoch", member_attr::EPOCH),
+            ("agrees", member_attr::AGREES),
+            ("live", member_attr::LIVE),
+            ("active", member_attr::ACTIVE),
+            ("common", member_attr::COMMON),
+            ("pad", member_attr::PAD),
+        ],
+        member_attr::MAX,
+    );
+}
+
+#[test]
+fn member_states_match_spec() {
+    let spec = spec();
+    let defs = spec["definitions"].as_vec().expect("definitions");
+    let states = defs
+        .iter()
+        .find(|d| d["name"].as_str() == Some("member-state"))
+        .expect("member-state enum");
+    assert_eq!(names(&states["entries"]), ["down", "up", "self"]);
+    assert_eq!(
+        (member_state::DOWN, member_state::UP, member_state::SELF),
+        (0, 1, 2)
+    );
 }
 
 #[test]

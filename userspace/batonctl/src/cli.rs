@@ -96,6 +96,11 @@ enum Command {
         #[command(subcommand)]
         command: PeerCommand,
     },
+    /// Add, delete and show the members of this node's front-end group
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Add, delete and list the content rules of a service
     Rule {
         #[command(subcommand)]
@@ -250,6 +255,25 @@ enum PeerCommand {
         node_id: u32,
     },
     /// List the peers and the state of their channels
+    #[command(visible_alias = "show")]
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Add a member to the front-end group: a peer that serves the same VIPs
+    Add {
+        /// The member's node id (a peer's), 1 to 4294967295
+        #[arg(value_name = "NODE-ID", value_parser = clap::value_parser!(u32).range(1..))]
+        node_id: u32,
+    },
+    /// Delete a member of the front-end group
+    Del {
+        /// The member's node id
+        #[arg(value_name = "NODE-ID", value_parser = clap::value_parser!(u32).range(1..))]
+        node_id: u32,
+    },
+    /// Show the group: this node's view, its members and their state
     #[command(visible_alias = "show")]
     List,
 }
@@ -585,6 +609,12 @@ pub enum Action {
     PeerDel(u32),
     /// `peer list`.
     PeerList,
+    /// `cluster add`.
+    ClusterAdd(u32),
+    /// `cluster del`.
+    ClusterDel(u32),
+    /// `cluster show`.
+    ClusterList,
     /// `conn list [KEY VALUE...]`.
     ConnList(ConnFilter),
     /// `rule add`.
@@ -663,6 +693,11 @@ where
             }),
             PeerCommand::Del { node_id } => Action::PeerDel(node_id),
             PeerCommand::List => Action::PeerList,
+        },
+        Command::Cluster { command } => match command {
+            ClusterCommand::Add { node_id } => Action::ClusterAdd(node_id),
+            ClusterCommand::Del { node_id } => Action::ClusterDel(node_id),
+            ClusterCommand::List => Action::ClusterList,
         },
         Command::Conn {
             command: ConnCommand::List { filters },
@@ -1156,6 +1191,59 @@ mod tests {
             parse_err(&["peer", "add", "2"]).kind(),
             ErrorKind::MissingRequiredArgument
         );
+    }
+
+    #[test]
+    fn cluster_commands() {
+        assert_eq!(
+            parse_ok(&["cluster", "add", "2"]).action,
+            Action::ClusterAdd(2)
+        );
+        assert_eq!(
+            parse_ok(&["cluster", "add", "4294967295"]).action,
+            Action::ClusterAdd(u32::MAX)
+        );
+        assert_eq!(
+            parse_ok(&["cluster", "del", "3"]).action,
+            Action::ClusterDel(3)
+        );
+        assert_eq!(parse_ok(&["cluster", "show"]).action, Action::ClusterList);
+        assert_eq!(parse_ok(&["cluster", "list"]).action, Action::ClusterList);
+        assert_eq!(
+            parse_ok(&["-j", "cluster", "show"]),
+            Invocation {
+                format: Format::Json,
+                action: Action::ClusterList
+            }
+        );
+        // Abbreviated, as the other commands.
+        assert_eq!(parse_ok(&["cl", "sh"]).action, Action::ClusterList);
+        assert_eq!(parse_ok(&["cl", "a", "2"]).action, Action::ClusterAdd(2));
+    }
+
+    #[test]
+    fn cluster_node_id_zero_is_a_usage_error() {
+        for bad in [
+            &["cluster", "add", "0"][..],
+            &["cluster", "del", "0"],
+            &["cluster", "add", "-1"],
+            &["cluster", "add", "x"],
+            &["cluster", "add", "4294967296"],
+        ] {
+            let e = parse_err(bad);
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(e.use_stderr(), "{bad:?}");
+            assert!(e.to_string().contains("NODE-ID"), "{bad:?}: {e}");
+        }
+        for bad in [
+            &["cluster", "add"][..],
+            &["cluster", "del"],
+            &["cluster", "add", "2", "3"],
+            &["cluster", "show", "2"],
+            &["cluster"],
+        ] {
+            assert_eq!(parse_err(bad).exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

@@ -105,6 +105,9 @@ fn restore(file: Option<std::path::PathBuf>) -> Result<Vec<u8>, Error> {
 /// `ENOENT`, the errno of an unknown object.
 const ENOENT: i32 = 2;
 
+/// `EOPNOTSUPP`: a command the loaded module does not have.
+const EOPNOTSUPP: i32 = 95;
+
 /// Carries out one command; returns what it prints.
 fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
     let format = invocation.format;
@@ -113,8 +116,16 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             let mut baton = Baton::connect()?;
             let config = baton.config()?;
             let peers = baton.peers()?;
+            let members = match baton.cluster() {
+                Ok(cluster) => cluster.others(),
+                // A module from before front-end groups has none to save.
+                Err(Error::Kernel {
+                    errno: EOPNOTSUPP, ..
+                }) => Vec::new(),
+                Err(e) => return Err(e),
+            };
             let services = baton.services()?;
-            let mut out = save::commands(&config.config, &peers, &services);
+            let mut out = save::commands(&config.config, &peers, &members, &services);
             if config.auth {
                 out.push_str(save::KEY_NOT_SAVED);
             }
@@ -162,6 +173,15 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             Vec::new()
         }
         Action::PeerList => output::peers(&Baton::connect()?.peers()?, format).into_bytes(),
+        Action::ClusterAdd(node_id) => {
+            Baton::connect()?.cluster_add(node_id)?;
+            Vec::new()
+        }
+        Action::ClusterDel(node_id) => {
+            Baton::connect()?.cluster_del(node_id)?;
+            Vec::new()
+        }
+        Action::ClusterList => output::cluster(&Baton::connect()?.cluster()?, format).into_bytes(),
         Action::RuleAdd(spec) => {
             Baton::connect()?.rule_add(&spec)?;
             Vec::new()

@@ -16,8 +16,8 @@ use baton_proto::{
     flow::{Phase, Role},
     service::Scheduler,
     uapi::{
-        attr, backend_attr, cmd, conn_attr, peer_attr, peer_state, rule_attr, service_attr,
-        stats_attr, Hook, FAMILY_VERSION,
+        attr, backend_attr, cmd, conn_attr, member_attr, peer_attr, peer_state, rule_attr,
+        service_attr, stats_attr, Hook, FAMILY_VERSION,
     },
 };
 use neli::{
@@ -36,7 +36,9 @@ use crate::{
         HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT,
     },
     error::Error,
-    output::{Backend, Conn, Conns, Peer, Rule, Service, Stats, Status},
+    output::{
+        Backend, Cluster, Conn, Conns, Member, MemberState, Peer, Rule, Service, Stats, Status,
+    },
 };
 
 /// `NLA_F_NESTED`: or'ed into an [`Attr`] type, makes it a nested attribute.
@@ -188,6 +190,66 @@ pub fn peer_del(node_id: u32) -> Result<Genl, Error> {
         FAMILY_VERSION,
         vec![(attr::PEER | NESTED, inner)],
     )
+}
+
+/// The `member` nest of `cluster-add` and `cluster-del`: the node id.
+pub fn member_attrs(node_id: u32) -> Vec<Attr> {
+    let inner = nest(&[(member_attr::NODE_ID, node_id.to_ne_bytes().to_vec())]);
+    vec![(attr::MEMBER | NESTED, inner)]
+}
+
+/// `cluster-add` of node `node_id`.
+pub fn cluster_add(node_id: u32) -> Result<Genl, Error> {
+    genl(cmd::CLUSTER_ADD, FAMILY_VERSION, member_attrs(node_id))
+}
+
+/// `cluster-del` of node `node_id`.
+pub fn cluster_del(node_id: u32) -> Result<Genl, Error> {
+    genl(cmd::CLUSTER_DEL, FAMILY_VERSION, member_attrs(node_id))
+}
+
+/// `cluster-get`.
+pub fn cluster_get() -> Result<Genl, Error> {
+    genl(cmd::CLUSTER_GET, FAMILY_VERSION, Vec::new())
+}
+
+/// This node's view and the members in the reply to `cluster-get`, in the
+/// kernel's order. What a member has not announced is `None`.
+pub fn parse_cluster(reply: &Genl) -> Result<Cluster, Error> {
+    let top = attrs(reply);
+    let epoch = match find(&top, attr::EPOCH) {
+        Some(p) => Some(decode_u64(p).ok_or_else(|| bad_length("epoch", p))?),
+        None => None,
+    };
+    let mut members = Vec::new();
+    for (_, payload) in top.iter().filter(|&&(t, _)| t == attr::MEMBER) {
+        let a = parse_attrs(payload)?;
+        let opt_u32 = |ty, name| match find(&a, ty) {
+            Some(p) => decode_u32(p).ok_or_else(|| bad_length(name, p)).map(Some),
+            None => Ok(None),
+        };
+        let state = match require(&a, member_attr::STATE, "member state")? {
+            [s] => MemberState::from_uapi(*s),
+            p => return Err(bad_length("member state", p)),
+        };
+        members.push(Member {
+            node_id: u32_of(&a, member_attr::NODE_ID, "member node-id")?,
+            state,
+            epoch: match find(&a, member_attr::EPOCH) {
+                Some(p) => Some(decode_u64(p).ok_or_else(|| bad_length("member epoch", p))?),
+                None => None,
+            },
+            agrees: match find(&a, member_attr::AGREES) {
+                Some([v]) => Some(*v != 0),
+                Some(p) => return Err(bad_length("agrees", p)),
+                None => None,
+            },
+            live: opt_u32(member_attr::LIVE, "live")?,
+            active: opt_u32(member_attr::ACTIVE, "active")?,
+            common: opt_u32(member_attr::COMMON, "common")?,
+        });
+    }
+    Ok(Cluster { epoch, members })
 }
 
 fn endpoint_attrs(addr: std::net::Ipv4Addr, port: u16) -> Vec<Attr> {
@@ -732,7 +794,7 @@ pub fn kernel_error(code: i32, ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Er
 mod tests {
     use std::io::Cursor;
 
-    use baton_proto::uapi::{hook_attr, FAMILY_NAME};
+    use baton_proto::uapi::{hook_attr, member_state, FAMILY_NAME};
     use neli::{FromBytes, ToBytes};
 
     use super::*;
@@ -885,6 +947,122 @@ mod tests {
         // Without a port the kernel uses its ctrl-port: no PORT attribute.
         let attrs = peer_add_attrs(&PeerSpec { port: None, ..peer });
         assert_eq!(parse_attrs(&attrs[0].1).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn cluster_add_and_del_bytes() {
+        let inner = nla(member_attr::NODE_ID, &3u32.to_ne_bytes());
+        for (genl, command) in [
+            (cluster_add(3).unwrap(), cmd::CLUSTER_ADD),
+            (cluster_del(3).unwrap(), cmd::CLUSTER_DEL),
+        ] {
+            let msg = request(FAMILY, NlmF::ACK, 2, 0, genl).unwrap();
+            let expected = nlmsg(
+                FAMILY,
+                NLM_F_REQUEST | NLM_F_ACK,
+                2,
+                0,
+                &genlmsg(command, &[nla(attr::MEMBER | NESTED, &inner)]),
+            );
+            assert_eq!(bytes(&msg), expected);
+        }
+        let msg = request(FAMILY, NlmF::empty(), 4, 0, cluster_get().unwrap()).unwrap();
+        assert_eq!(
+            bytes(&msg),
+            nlmsg(FAMILY, NLM_F_REQUEST, 4, 0, &genlmsg(cmd::CLUSTER_GET, &[]))
+        );
+    }
+
+    /// A `member` nest as the kernel puts it: the announced values, after
+    /// a pad before the epoch, only if `heard`.
+    fn member_nest(id: u32, state: u8, heard: Option<(u64, u8, u32, u32, u32)>) -> Vec<u8> {
+        let mut inner = vec![
+            nla(member_attr::NODE_ID, &id.to_ne_bytes()),
+            nla(member_attr::STATE, &[state]),
+        ];
+        if let Some((epoch, agrees, live, active, common)) = heard {
+            inner.push(nla(member_attr::PAD, &[]));
+            inner.push(nla(member_attr::EPOCH, &epoch.to_ne_bytes()));
+            inner.push(nla(member_attr::AGREES, &[agrees]));
+            inner.push(nla(member_attr::LIVE, &live.to_ne_bytes()));
+            inner.push(nla(member_attr::ACTIVE, &active.to_ne_bytes()));
+            inner.push(nla(member_attr::COMMON, &common.to_ne_bytes()));
+        }
+        nla(attr::MEMBER | NESTED, &inner.concat())
+    }
+
+    #[test]
+    fn cluster_get_reply_decodes() {
+        let wire = genlmsg(
+            cmd::CLUSTER_GET,
+            &[
+                nla(attr::PAD, &[]),
+                nla(attr::EPOCH, &7u64.to_ne_bytes()),
+                member_nest(2, member_state::UP, Some((7, 1, 2, 10, 0))),
+                member_nest(1, member_state::SELF, Some((7, 1, 2, 12, 0))),
+                member_nest(3, member_state::DOWN, None),
+                member_nest(4, 9, Some((6, 0, 1, 0, 0))),
+            ],
+        );
+        let reply = parse(&nlmsg(FAMILY, 0, 1, 0, &wire));
+        let c = parse_cluster(payload(&reply)).unwrap();
+        assert_eq!(c.epoch, Some(7));
+        assert_eq!(
+            c.members[0],
+            Member {
+                node_id: 2,
+                state: MemberState::Up,
+                epoch: Some(7),
+                agrees: Some(true),
+                live: Some(2),
+                active: Some(10),
+                common: Some(0),
+            }
+        );
+        assert_eq!(c.members[1].state, MemberState::Me);
+        assert_eq!(
+            c.members[2],
+            Member {
+                node_id: 3,
+                state: MemberState::Down,
+                epoch: None,
+                agrees: None,
+                live: None,
+                active: None,
+                common: None,
+            }
+        );
+        assert_eq!(
+            (c.members[3].state, c.members[3].agrees),
+            (MemberState::Unknown, Some(false))
+        );
+        assert_eq!(c.others(), [2, 3, 4]);
+        // No group: no epoch, no member.
+        let empty = parse(&nlmsg(FAMILY, 0, 1, 0, &genlmsg(cmd::CLUSTER_GET, &[])));
+        assert_eq!(parse_cluster(payload(&empty)).unwrap(), Cluster::default());
+        // A short epoch is malformed.
+        let bad = genlmsg(cmd::CLUSTER_GET, &[nla(attr::EPOCH, &[1, 2, 3, 4])]);
+        assert!(matches!(
+            parse_cluster(payload(&parse(&nlmsg(FAMILY, 0, 1, 0, &bad)))),
+            Err(Error::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn cluster_add_refusal_shows_the_extack_message() {
+        let add = bytes(&request(FAMILY, NlmF::ACK, 9, 4242, cluster_add(5).unwrap()).unwrap());
+        let wire = error_reply(
+            2, // ENOENT
+            &add,
+            &[nla(1, b"no peer with this node-id: add the peer first\0")],
+        );
+        let e = received_error(&wire);
+        assert!(matches!(e, Error::Kernel { errno: 2, .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "no peer with this node-id: add the peer first"
+        );
+        assert_eq!(e.exit_code(), 1);
     }
 
     #[test]

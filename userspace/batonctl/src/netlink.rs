@@ -24,7 +24,7 @@ use crate::{
     cli::{BackendSpec, ConnFilter, PeerSpec, RuleSpec, ServiceSpec},
     error::Error,
     msg::{self, ConfigReply, Genl, Message},
-    output::{Conns, Peer, Service, Stats, Status},
+    output::{Cluster, Conns, Peer, Service, Stats, Status},
 };
 
 impl From<SocketError> for Error {
@@ -275,6 +275,28 @@ impl Baton {
             .conn
             .request(self.family, NlmF::empty(), msg::peer_get()?)?;
         msg::parse_peers(&reply)
+    }
+
+    /// `cluster-add`, acknowledged.
+    pub fn cluster_add(&mut self, node_id: u32) -> Result<(), Error> {
+        self.conn
+            .transact(self.family, NlmF::ACK, msg::cluster_add(node_id)?)
+            .map(drop)
+    }
+
+    /// `cluster-del`, acknowledged.
+    pub fn cluster_del(&mut self, node_id: u32) -> Result<(), Error> {
+        self.conn
+            .transact(self.family, NlmF::ACK, msg::cluster_del(node_id)?)
+            .map(drop)
+    }
+
+    /// `cluster-get`.
+    pub fn cluster(&mut self) -> Result<Cluster, Error> {
+        let reply = self
+            .conn
+            .request(self.family, NlmF::empty(), msg::cluster_get()?)?;
+        msg::parse_cluster(&reply)
     }
 
     /// The dump of `conn-get`: every connection `filter` selects (see

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use baton_proto::uapi::Hook;
+use baton_proto::uapi::{member_state, Hook};
 use serde::{ser::SerializeMap, Serialize, Serializer};
 
 use crate::{
@@ -227,6 +227,172 @@ pub fn peers(peers: &[Peer], format: Format) -> String {
                     p.msgs_out,
                     p.connects
                 );
+            }
+            out
+        }
+    }
+}
+
+/// How this node sees a member of its front-end group (`member-state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberState {
+    /// No control channel to it: not in this node's view.
+    Down,
+    /// Its channel is up: in this node's view.
+    Up,
+    /// This node.
+    Me,
+    /// A value this version does not know.
+    Unknown,
+}
+
+impl MemberState {
+    /// The state of the `member-state` value `v`.
+    pub fn from_uapi(v: u8) -> Self {
+        match v {
+            member_state::DOWN => MemberState::Down,
+            member_state::UP => MemberState::Up,
+            member_state::SELF => MemberState::Me,
+            _ => MemberState::Unknown,
+        }
+    }
+
+    /// Its name, in the text and the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemberState::Down => "down",
+            MemberState::Up => "up",
+            MemberState::Me => "self",
+            MemberState::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the member is in this node's view (this node, or up).
+    pub fn is_live(self) -> bool {
+        matches!(self, MemberState::Me | MemberState::Up)
+    }
+}
+
+impl Serialize for MemberState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// A member of the front-end group and what it last announced
+/// (`cluster-get`); `None`: not announced (JSON `null`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Member {
+    /// Its node id.
+    pub node_id: u32,
+    /// Whether it is this node, up or down.
+    pub state: MemberState,
+    /// The epoch of the view it last announced.
+    pub epoch: Option<u64>,
+    /// Whether that view is this node's (same epoch, same members).
+    pub agrees: Option<bool>,
+    /// Members in its view.
+    pub live: Option<u32>,
+    /// Connections in its active table.
+    pub active: Option<u32>,
+    /// Copies it keeps for other members (its common table).
+    pub common: Option<u32>,
+}
+
+/// The reply to `cluster-get`: this node's view and the members, this
+/// node included; no epoch and no members without a group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Cluster {
+    /// The epoch of this node's view.
+    pub epoch: Option<u64>,
+    /// The members, this node included.
+    pub members: Vec<Member>,
+}
+
+impl Cluster {
+    /// The node ids of the members other than this node, in order: what
+    /// `cluster add` adds.
+    pub fn others(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .members
+            .iter()
+            .filter(|m| m.state != MemberState::Me)
+            .map(|m| m.node_id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// What `cluster show` prints without a group.
+pub const NO_GROUP: &str = "no front-end group (add members with: batonctl cluster add NODE-ID)\n";
+
+/// The output of `cluster show`: a header with this node's view, then a
+/// table of the members sorted by node id (`-` for what a member has not
+/// announced); JSON: `{"epoch":N,"members":[...]}`, absent values `null`.
+pub fn cluster(c: &Cluster, format: Format) -> String {
+    let mut sorted = c.clone();
+    sorted.members.sort_by_key(|m| m.node_id);
+    match format {
+        Format::Json => json(&sorted, false),
+        Format::JsonPretty => json(&sorted, true),
+        Format::Text if sorted.members.is_empty() => NO_GROUP.to_string(),
+        Format::Text => {
+            fn opt<T: ToString>(v: Option<T>) -> String {
+                v.map_or_else(|| "-".to_string(), |v| v.to_string())
+            }
+            let me = sorted
+                .members
+                .iter()
+                .find(|m| m.state == MemberState::Me)
+                .map(|m| m.node_id);
+            let up = sorted.members.iter().filter(|m| m.state.is_live()).count();
+            let mut out = format!(
+                "Front-end group: node {}, epoch {}, {up} of {} members up\n",
+                opt(me),
+                opt(c.epoch),
+                sorted.members.len()
+            );
+            let header = [
+                "NODE", "STATE", "EPOCH", "AGREES", "LIVE", "ACTIVE", "COMMON",
+            ];
+            let rows: Vec<[String; 7]> = sorted
+                .members
+                .iter()
+                .map(|m| {
+                    [
+                        m.node_id.to_string(),
+                        m.state.name().to_string(),
+                        opt(m.epoch),
+                        opt(m.agrees.map(|a| if a { "yes" } else { "no" })),
+                        opt(m.live),
+                        opt(m.active),
+                        opt(m.common),
+                    ]
+                })
+                .collect();
+            // Each column as wide as its widest cell, two spaces apart.
+            let widths: Vec<usize> = (0..header.len())
+                .map(|i| {
+                    rows.iter()
+                        .map(|r| r[i].len())
+                        .chain([header[i].len()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let mut line = |cells: &[&str]| {
+                let mut l = String::from(" ");
+                for (cell, w) in cells.iter().zip(&widths) {
+                    let _ = write!(l, " {cell:<w$} ");
+                }
+                out.push_str(l.trim_end());
+                out.push('\n');
+            };
+            line(&header);
+            for r in &rows {
+                line(&r.each_ref().map(String::as_str));
             }
             out
         }
@@ -632,6 +798,104 @@ mod tests {
             fields,
             ["2", "198.18.0.2:7300", "up", "120ms", "15", "16", "1"]
         );
+    }
+
+    /// Node 1's view of a group of three, out of order as a kernel may
+    /// send it: 3 down (never announced), 1 itself, 2 up.
+    fn group() -> Cluster {
+        let heard = |node_id, state, active| Member {
+            node_id,
+            state,
+            epoch: Some(7),
+            agrees: Some(true),
+            live: Some(2),
+            active: Some(active),
+            common: Some(0),
+        };
+        Cluster {
+            epoch: Some(7),
+            members: vec![
+                Member {
+                    node_id: 3,
+                    state: MemberState::Down,
+                    epoch: None,
+                    agrees: None,
+                    live: None,
+                    active: None,
+                    common: None,
+                },
+                heard(1, MemberState::Me, 12),
+                heard(2, MemberState::Up, 10),
+            ],
+        }
+    }
+
+    #[test]
+    fn cluster_text_table() {
+        assert_eq!(
+            cluster(&group(), Format::Text),
+            "Front-end group: node 1, epoch 7, 2 of 3 members up\n\
+             \x20 NODE  STATE  EPOCH  AGREES  LIVE  ACTIVE  COMMON\n\
+             \x20 1     self   7      yes     2     12      0\n\
+             \x20 2     up     7      yes     2     10      0\n\
+             \x20 3     down   -      -       -     -       -\n"
+        );
+        // Wide values widen their column; a member that disagrees says no.
+        let mut g = group();
+        g.epoch = Some(123_456_789);
+        g.members[2].epoch = Some(123_456_789);
+        g.members[2].agrees = Some(false);
+        let text = cluster(&g, Format::Text);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Front-end group: node 1, epoch 123456789, 2 of 3 members up"
+        );
+        assert_eq!(
+            lines[1],
+            "  NODE  STATE  EPOCH      AGREES  LIVE  ACTIVE  COMMON"
+        );
+        assert_eq!(
+            lines[3],
+            "  2     up     123456789  no      2     10      0"
+        );
+    }
+
+    #[test]
+    fn cluster_json_shape() {
+        assert_eq!(
+            cluster(&group(), Format::Json),
+            concat!(
+                r#"{"epoch":7,"members":["#,
+                r#"{"node-id":1,"state":"self","epoch":7,"agrees":true,"live":2,"active":12,"common":0},"#,
+                r#"{"node-id":2,"state":"up","epoch":7,"agrees":true,"live":2,"active":10,"common":0},"#,
+                r#"{"node-id":3,"state":"down","epoch":null,"agrees":null,"live":null,"active":null,"common":null}]}"#,
+                "\n"
+            )
+        );
+        let pretty: serde_json::Value =
+            serde_json::from_str(&cluster(&group(), Format::JsonPretty)).unwrap();
+        assert_eq!(pretty["members"][0]["state"], "self");
+        assert_eq!(
+            pretty["epoch"].as_u64(),
+            Some(7),
+            "the epoch is an exact integer"
+        );
+    }
+
+    #[test]
+    fn cluster_without_a_group() {
+        let none = Cluster::default();
+        assert_eq!(
+            cluster(&none, Format::Text),
+            "no front-end group (add members with: batonctl cluster add NODE-ID)\n"
+        );
+        assert_eq!(
+            cluster(&none, Format::Json),
+            "{\"epoch\":null,\"members\":[]}\n"
+        );
+        assert!(none.others().is_empty());
+        assert_eq!(group().others(), [2, 3]);
     }
 
     fn sample() -> Status {

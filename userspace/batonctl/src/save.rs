@@ -2,8 +2,9 @@
 
 //! `batonctl save`: the configuration of a namespace as the `batonctl`
 //! commands that rebuild it, one per line, in an order that `restore` can
-//! replay into an empty namespace: settings, peers, services, their
-//! back-ends, then their rules.
+//! replay into an empty namespace: settings, peers, the members of the
+//! front-end group (which must be peers), services, their back-ends, then
+//! their rules.
 
 use std::fmt::Write as _;
 
@@ -19,8 +20,9 @@ use crate::{
 pub const KEY_NOT_SAVED: &str =
     "# a control-channel key is set; it is not saved: batonctl config set key-file FILE\n";
 
-/// The commands, each ending with a newline.
-pub fn commands(config: &Config, peers: &[Peer], services: &[Service]) -> String {
+/// The commands, each ending with a newline. `members` are the node ids of
+/// the front-end group's members other than this node.
+pub fn commands(config: &Config, peers: &[Peer], members: &[u32], services: &[Service]) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = writeln!(
@@ -36,6 +38,9 @@ pub fn commands(config: &Config, peers: &[Peer], services: &[Service]) -> String
     );
     for p in peers {
         let _ = writeln!(out, "peer add {} {}:{}", p.node_id, p.addr, p.port);
+    }
+    for id in members {
+        let _ = writeln!(out, "cluster add {id}");
     }
     for s in services {
         let _ = write!(
@@ -138,7 +143,7 @@ mod tests {
                 backend: "198.18.0.2:8080".parse().unwrap(),
             }],
         }];
-        let text = commands(&config, &peers, &services);
+        let text = commands(&config, &peers, &[2], &services);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines,
@@ -146,6 +151,7 @@ mod tests {
                 "config set ctrl-port 7300 node-id 1 request-timeout-ms 1500 \
                  handoff-timeout-ms 2500 idle-timeout-ms 300000 heartbeat-timeout-ms 3000",
                 "peer add 2 198.18.0.2:7301",
+                "cluster add 2",
                 "service add 198.18.1.100:80 scheduler wrr",
                 "backend add 198.18.1.100:80 198.18.0.2:8080 weight 3 peer 2",
                 "backend add 198.18.1.100:80 198.18.0.1:8080 weight 0",
@@ -165,13 +171,51 @@ mod tests {
         let mut restored = Config::new(1);
         settings.update.apply(&mut restored).unwrap();
         assert_eq!(restored, config);
-        let Action::RuleAdd(rule) = &actions[5] else {
+        assert_eq!(actions[2], Action::ClusterAdd(2));
+        let Action::RuleAdd(rule) = &actions[6] else {
             panic!("last line is not rule add");
         };
         assert_eq!(
             rule.host.map(|(h, d)| (h.as_bytes().to_vec(), d)),
             Some((b"img.example".to_vec(), true))
         );
+    }
+
+    #[test]
+    fn cluster_lines_come_after_the_peers_and_before_the_services() {
+        let peer = |node_id| Peer {
+            node_id,
+            addr: [198, 18, 0, node_id as u8].into(),
+            port: 7300,
+            up: false,
+            last_rx_ms: None,
+            msgs_in: 0,
+            msgs_out: 0,
+            connects: 0,
+        };
+        let services = [Service {
+            addr: [198, 18, 1, 100].into(),
+            port: 80,
+            scheduler: "lc",
+            max_conns: 0,
+            backends: Vec::new(),
+            rules: Vec::new(),
+        }];
+        let text = commands(&Config::new(7300), &[peer(2), peer(3)], &[2, 3], &services);
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "peer add 2 198.18.0.2:7300",
+                "peer add 3 198.18.0.3:7300",
+                "cluster add 2",
+                "cluster add 3",
+                "service add 198.18.1.100:80 scheduler lc",
+            ]
+        );
+        // No group: no cluster line.
+        let text = commands(&Config::new(7300), &[peer(2)], &[], &services);
+        assert!(!text.contains("cluster"), "{text}");
     }
 
     #[test]
@@ -201,8 +245,9 @@ mod tests {
             output::{Backend, Rule},
         };
 
-        /// What a namespace holds, as `save` reads it.
-        type State = (Config, Vec<Peer>, Vec<Service>);
+        /// What a namespace holds, as `save` reads it: the configuration,
+        /// the peers, the group's other members and the services.
+        type State = (Config, Vec<Peer>, Vec<u32>, Vec<Service>);
 
         fn service(services: &mut [Service], vip: (Ipv4Addr, u16)) -> &mut Service {
             services
@@ -218,7 +263,8 @@ mod tests {
         /// Applies saved commands to an empty namespace.
         fn replay(saved: &str) -> Result<State, String> {
             let mut config = Config::new(7300);
-            let mut peers = Vec::new();
+            let mut peers: Vec<Peer> = Vec::new();
+            let mut members: Vec<u32> = Vec::new();
             let mut services: Vec<Service> = Vec::new();
             for line in saved.lines() {
                 let Some(words) = words(line) else { continue };
@@ -240,6 +286,16 @@ mod tests {
                         msgs_out: 0,
                         connects: 0,
                     }),
+                    // As the kernel checks it: a peer, not this node, once.
+                    Action::ClusterAdd(id) => {
+                        if !peers.iter().any(|p| p.node_id == id)
+                            || id == config.node_id
+                            || members.contains(&id)
+                        {
+                            return Err(format!("{line}: refused"));
+                        }
+                        members.push(id);
+                    }
                     Action::ServiceAdd(s) => services.push(Service {
                         addr: s.vip,
                         port: s.port,
@@ -274,7 +330,7 @@ mod tests {
                     other => return Err(format!("save printed {other:?}")),
                 }
             }
-            Ok((config, peers, services))
+            Ok((config, peers, members, services))
         }
 
         /// A rule: host (name, domain), path, which back-end.
@@ -305,6 +361,8 @@ mod tests {
                 2000..=60_000u32,
             );
             let peers = prop::collection::btree_set(1..50u32, 0..4);
+            // Which peers are members: bit id % 64.
+            let members = any::<u64>();
             let services = prop::collection::vec(
                 (
                     0..4usize,
@@ -313,12 +371,14 @@ mod tests {
                 ),
                 0..4,
             );
-            (settings, peers, services).prop_map(|(c, ids, shapes)| build(c, ids, shapes))
+            (settings, peers, members, services)
+                .prop_map(|(c, ids, members, shapes)| build(c, ids, members, shapes))
         }
 
         fn build(
             (node_id, ctrl_port, request, handoff, idle, heartbeat): Settings,
             peer_ids: std::collections::BTreeSet<u32>,
+            member_bits: u64,
             shapes: Vec<ServiceShape>,
         ) -> State {
             let config = Config {
@@ -342,6 +402,11 @@ mod tests {
                     msgs_out: 0,
                     connects: 0,
                 })
+                .collect();
+            let members: Vec<u32> = peers
+                .iter()
+                .map(|p| p.node_id)
+                .filter(|id| member_bits & (1 << (id % 64)) != 0)
                 .collect();
             let services = shapes
                 .into_iter()
@@ -389,17 +454,17 @@ mod tests {
                     }
                 })
                 .collect();
-            (config, peers, services)
+            (config, peers, members, services)
         }
 
         proptest! {
             #[test]
             fn save_restore_save_is_identical(state in state()) {
-                let (config, peers, services) = &state;
-                let saved = commands(config, peers, services);
+                let (config, peers, members, services) = &state;
+                let saved = commands(config, peers, members, services);
                 let back = replay(&saved).map_err(TestCaseError::fail)?;
                 prop_assert_eq!(&back, &state);
-                prop_assert_eq!(commands(&back.0, &back.1, &back.2), saved);
+                prop_assert_eq!(commands(&back.0, &back.1, &back.2, &back.3), saved);
             }
         }
     }

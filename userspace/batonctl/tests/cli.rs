@@ -72,6 +72,42 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn cluster_node_id_0_is_a_usage_error() {
+    for args in [
+        &["cluster", "add", "0"][..],
+        &["cluster", "del", "0"],
+        &["cluster", "add"],
+        &["cluster", "add", "two"],
+        &["cluster", "bogus"],
+    ] {
+        let out = batonctl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = batonctl(&["cluster", "add", "0"]);
+    assert!(
+        stderr(&out).contains("invalid value '0' for '<NODE-ID>'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn cluster_help_lists_its_commands() {
+    let out = batonctl(&["help", "cluster"]);
+    assert_eq!(out.status.code(), Some(0));
+    for word in ["add", "del", "list", "show"] {
+        assert!(stdout(&out).contains(word), "{word}: {}", stdout(&out));
+    }
+    assert!(stdout(&batonctl(&["help"])).contains("cluster"));
+}
+
+#[test]
 fn bad_values_name_the_field() {
     let out = batonctl(&["config", "set", "node-id", "1", "ctrl-port", "99999"]);
     assert_eq!(out.status.code(), Some(2));
@@ -108,6 +144,9 @@ fn module_not_loaded_exits_3() {
         &["-j", "status"],
         &["config", "show"],
         &["config", "set", "node-id", "1"],
+        &["cluster", "show"],
+        &["-j", "cluster", "list"],
+        &["cluster", "add", "2"],
     ] {
         let out = batonctl(args);
         if stderr(&out).starts_with("batonctl: netlink:") {

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The front-end group of a namespace: this node and the peers configured
+//! as its members (`cluster-add`), which serve the same VIPs. A member is
+//! live while its control channel is up, so the channel's heartbeats are
+//! the group's failure detector; the live members make this node's view
+//! ([`View`]), whose epoch goes up when the set changes. Members announce
+//! their views to each other (VIEW frames, with every heartbeat and at
+//! once on a change); a member that announces the same set under a later
+//! epoch lends this node that epoch, so that members which see the same
+//! set agree on one (epoch, set).
+//!
+//! Only the control channel's threads and netlink come here, never the
+//! packet path; one mutex keeps it. Frames are sent after the mutex is
+//! released: a send may wait for a peer's socket.
+
+use crate::{
+    ctrl::Ctrl,
+    proto::{
+        cluster::{View, MAX_MEMBERS},
+        ctrl::{GroupView, Message},
+    },
+};
+use kernel::{new_mutex, prelude::*, sync::Mutex};
+
+/// What a member last announced.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Heard {
+    /// Its view's epoch.
+    pub(crate) epoch: u64,
+    /// Its view's member set, as [`View::digest`].
+    pub(crate) digest: u64,
+    /// Members in its view.
+    pub(crate) live: u32,
+    /// Connections in its active table.
+    pub(crate) active: u32,
+    /// Copies in its common table.
+    pub(crate) common: u32,
+}
+
+/// A member as `cluster-get` shows it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MemberStatus {
+    /// Its node id.
+    pub(crate) id: u32,
+    /// This node.
+    pub(crate) me: bool,
+    /// In this node's view.
+    pub(crate) live: bool,
+    /// What it last announced (this node: its own view and tables).
+    pub(crate) heard: Option<Heard>,
+    /// `heard` is this node's view.
+    pub(crate) agrees: bool,
+}
+
+/// A configured member other than this node.
+#[derive(Clone, Copy)]
+struct Member {
+    id: u32,
+    heard: Option<Heard>,
+}
+
+struct Inner {
+    me: u32,
+    /// Sorted by id, at most `MAX_MEMBERS - 1`.
+    members: KVec<Member>,
+    /// `None` without a node id or without members.
+    view: Option<View>,
+}
+
+/// Where a view goes: the announcement and the live members to send it to.
+struct Outbox {
+    msg: Message<'static>,
+    to: [u32; MAX_MEMBERS],
+    n: usize,
+}
+
+/// The front-end group of one namespace.
+#[pin_data]
+pub(crate) struct Group {
+    #[pin]
+    inner: Mutex<Inner>,
+}
+
+impl Group {
+    /// A group of no members.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            inner <- new_mutex!(
+                Inner {
+                    me: 0,
+                    members: KVec::new(),
+                    view: None,
+                },
+                "baton_group"
+            ),
+        })
+    }
+
+    /// Makes the group this node (`me`) and `members` (other nodes, any
+    /// order), keeping what the members that stay announced, and announces
+    /// the view if it changed. `active` is this node's active table size.
+    pub(crate) fn configure(&self, ctrl: &Ctrl, me: u32, members: &[u32], active: u32) -> Result {
+        let mut next = KVec::with_capacity(members.len(), GFP_KERNEL)?;
+        let out = {
+            let mut g = self.inner.lock();
+            for &id in members {
+                if id == 0
+                    || id == me
+                    || next.len() == MAX_MEMBERS - 1
+                    || next.iter().any(|m: &Member| m.id == id)
+                {
+                    continue;
+                }
+                let heard = g.members.iter().find(|m| m.id == id).and_then(|m| m.heard);
+                // Within the capacity reserved.
+                next.push(Member { id, heard }, GFP_KERNEL)?;
+            }
+            next.sort_unstable_by_key(|m| m.id);
+            g.members = next;
+            if g.me != me || me == 0 || g.members.is_empty() {
+                g.me = me;
+                g.view = None;
+            }
+            if g.view.is_none() && me != 0 && !g.members.is_empty() {
+                g.view = View::new(me).ok();
+            }
+            refresh(&mut g, ctrl, active)
+        };
+        send(ctrl, out);
+        Ok(())
+    }
+
+    /// A member's channel came up or went down: recomputes the view and
+    /// announces it if it changed.
+    pub(crate) fn refresh(&self, ctrl: &Ctrl, active: u32) {
+        let out = refresh(&mut self.inner.lock(), ctrl, active);
+        send(ctrl, out);
+    }
+
+    /// Member `from` announced `gv`.
+    pub(crate) fn heard(&self, from: u32, gv: &GroupView) {
+        let mut g = self.inner.lock();
+        let me = g.me;
+        let Some(m) = g.members.iter_mut().find(|m| m.id == from) else {
+            return;
+        };
+        let digest = gv.view.digest();
+        m.heard = Some(Heard {
+            epoch: gv.view.epoch(),
+            digest,
+            live: gv.view.size() as u32,
+            active: gv.active,
+            common: gv.common,
+        });
+        if let Some(view) = g.view.as_mut() {
+            if view.merge(gv.view.epoch(), digest) {
+                pr_info!(
+                    "node {}: front-end group epoch {} (member {}'s, same {} members)\n",
+                    me,
+                    view.epoch(),
+                    from,
+                    view.size()
+                );
+            }
+        }
+    }
+
+    /// The VIEW frame for member `to`, sent with each heartbeat; `None`
+    /// if `to` is not a member or this node has no view.
+    pub(crate) fn announcement(&self, to: u32, active: u32) -> Option<Message<'static>> {
+        let g = self.inner.lock();
+        if !g.members.iter().any(|m| m.id == to) {
+            return None;
+        }
+        g.view.map(|view| announce(view, active))
+    }
+
+    /// The members, this node first, into `out` (as many as fit its
+    /// capacity); returns this node's view epoch, if it has a view.
+    pub(crate) fn status(&self, active: u32, out: &mut KVec<MemberStatus>) -> Option<u64> {
+        let g = self.inner.lock();
+        let view = g.view?;
+        let mine = Heard {
+            epoch: view.epoch(),
+            digest: view.digest(),
+            live: view.size() as u32,
+            active,
+            common: 0,
+        };
+        let me = core::iter::once(MemberStatus {
+            id: g.me,
+            me: true,
+            live: true,
+            heard: Some(mine),
+            agrees: true,
+        });
+        let others = g.members.iter().map(|m| MemberStatus {
+            id: m.id,
+            me: false,
+            live: view.contains(m.id),
+            heard: m.heard,
+            agrees: m.heard.is_some_and(|h| view.agrees(h.epoch, h.digest)),
+        });
+        for s in Iterator::chain(me, others) {
+            if out.len() < out.capacity() {
+                // Capacity checked: no allocation.
+                let _ = out.push(s, GFP_ATOMIC);
+            }
+        }
+        Some(view.epoch())
+    }
+}
+
+fn announce(view: View, active: u32) -> Message<'static> {
+    Message::View(GroupView {
+        view,
+        active,
+        // No replicas yet: the common table comes with replication.
+        common: 0,
+    })
+}
+
+/// Makes the live members (this node, and the members whose channel is
+/// up) the view; the announcement of a changed view.
+fn refresh(g: &mut Inner, ctrl: &Ctrl, active: u32) -> Option<Outbox> {
+    let me = g.me;
+    let view = g.view.as_mut()?;
+    let mut live = [0u32; MAX_MEMBERS];
+    live[0] = me;
+    let mut n = 1;
+    for m in g.members.iter_mut() {
+        if n < MAX_MEMBERS && ctrl.is_up(m.id) {
+            live[n] = m.id;
+            n += 1;
+        } else {
+            // What it announced on a channel that is gone is not its view.
+            m.heard = None;
+        }
+    }
+    if !matches!(view.set_members(&live[..n]), Ok(true)) {
+        return None;
+    }
+    pr_info!(
+        "node {}: front-end group epoch {}: {} of {} members up\n",
+        me,
+        view.epoch(),
+        n,
+        g.members.len() + 1
+    );
+    let mut to = [0u32; MAX_MEMBERS];
+    to[..n - 1].copy_from_slice(&live[1..n]);
+    Some(Outbox {
+        msg: announce(*view, active),
+        to,
+        n: n - 1,
+    })
+}
+
+/// Sends a changed view to the live members.
+fn send(ctrl: &Ctrl, out: Option<Outbox>) {
+    let Some(out) = out else { return };
+    for &id in &out.to[..out.n] {
+        // A member whose channel just went gets the view on its next one.
+        let _ = ctrl.send(id, &out.msg);
+    }
+}
