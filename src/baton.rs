@@ -17,6 +17,7 @@ use kernel::prelude::*;
 
 mod arrival;
 mod back;
+mod common;
 mod conn;
 mod ctrl;
 mod front;
@@ -33,6 +34,7 @@ mod node;
 )]
 mod proto;
 mod replay;
+mod replica;
 mod sched;
 mod state;
 #[allow(unsafe_code, reason = "thin wrappers of the kernel's C API")]

@@ -13,6 +13,7 @@
 //! back-end (as IPVS's `ip_vs_in_icmp` does).
 
 use crate::{
+    common::Common,
     hold::{Hold, Kept},
     proto::{
         ctrl::Endpoint,
@@ -104,11 +105,17 @@ pub(crate) enum Stat {
     /// ICMP errors that do not parse (truncated, bad headers), passed
     /// untouched.
     IcmpMalformed,
+    /// Client packets forwarded with a common-table copy's translation.
+    ForwardedCommon,
+    /// Copies that became this node's flows (their owner left).
+    Promoted,
+    /// Copies of this node's flows sent to their backups.
+    Replicated,
 }
 
 impl Stat {
     /// Number of counters.
-    const COUNT: usize = Stat::IcmpMalformed as usize + 1;
+    const COUNT: usize = Stat::Replicated as usize + 1;
 }
 
 /// Counters of `batonctl stats`: per CPU ([`Counters`]), since the packet
@@ -190,6 +197,8 @@ pub(crate) struct Conns {
     /// Client packets of frozen flows.
     #[pin]
     hold: Hold,
+    /// Copies of other front-ends' flows.
+    common: Common,
     /// Counters.
     stats: Stats,
 }
@@ -198,6 +207,11 @@ impl Conns {
     /// Client packets held for frozen flows.
     pub(crate) fn held(&self) -> &Hold {
         &self.hold
+    }
+
+    /// The copies of other front-ends' flows.
+    pub(crate) fn common(&self) -> &Common {
+        &self.common
     }
 
     /// The counters of `batonctl stats`.
@@ -215,6 +229,8 @@ impl Conns {
         max: usize,
     ) -> impl PinInit<Self, Error> {
         let table = RcuHash::new(1usize << bits.min(24));
+        // Its own seed: the two tables' buckets fill independently.
+        let common = Common::new(seed.rotate_left(16), bits.saturating_sub(2).max(8), max);
         try_pin_init!(Self {
             table: table?,
             seed,
@@ -225,6 +241,7 @@ impl Conns {
             sweep: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             hold <- Hold::new(),
+            common: common?,
             stats: Stats::new()?,
         }? Error)
     }
@@ -462,6 +479,24 @@ impl Conns {
         });
     }
 
+    /// Adds the flows of bucket `b` that `pick` selects to `out`, as many
+    /// as fit its capacity.
+    pub(crate) fn snapshot_bucket(
+        &self,
+        b: usize,
+        out: &mut KVec<Flow>,
+        pick: impl Fn(&Flow) -> bool,
+    ) {
+        self.table.walk_bucket(b, |c| {
+            let f = c.get();
+            if out.len() < out.capacity() && pick(&f) {
+                // Capacity checked: no allocation.
+                let _ = out.push(f, GFP_ATOMIC);
+            }
+            true
+        });
+    }
+
     /// The front-end flows of service `vip`.
     pub(crate) fn front_of(&self, vip: &Endpoint) -> u32 {
         self.dests
@@ -492,7 +527,7 @@ impl Conns {
     /// found from the addresses and ports alone; only a flow's packets are
     /// parsed whole, once, and made writable.
     fn on_packet(&self, skb: &mut SkBuff, now_ms: u64, outbound: bool) -> Verdict {
-        if self.len() == 0 {
+        if self.len() == 0 && self.common.len() == 0 {
             return Verdict::Accept;
         }
         let Some(a) = skb.tcp_ports().and_then(packet::addresses) else {
@@ -550,7 +585,8 @@ impl Conns {
             Ok((verdict, local))
         });
         let (verdict, local) = match done {
-            None => return Verdict::Accept,
+            None if outbound => return Verdict::Accept,
+            None => return self.common_packet(skb, &key, now_ms),
             Some(Ok(v)) => v,
             Some(Err(())) => return self.unparsed(outbound),
         };
@@ -585,6 +621,35 @@ impl Conns {
             // The original goes; its copy is received again once the flow
             // forwards.
             FlowVerdict::Hold => Verdict::Drop,
+        }
+    }
+
+    /// A client packet that no flow of this node takes, of a connection
+    /// another front-end forwards: with its copy in the common table, it
+    /// goes to the back-end rewritten with the copy's translation (on a
+    /// copy of the copy: counters and times are the owner's). Else it
+    /// passes untouched.
+    fn common_packet(&self, skb: &mut SkBuff, key: &Key, now_ms: u64) -> Verdict {
+        let done = self.common.with(key, |r| {
+            let mut flow = r.flow;
+            let (buf, csum) = skb.tcp_headers_mut()?;
+            let mut pkt = TcpPacket::parse(buf, mode(csum)).ok()?;
+            Some(flow.on_client_packet(&mut pkt, now_ms))
+        });
+        match done {
+            None => Verdict::Accept,
+            Some(None) => self.unparsed(false),
+            Some(Some(FlowVerdict::Rewritten)) => {
+                skb.headers_changed();
+                self.stats.inc(Stat::Forwarded);
+                self.stats.inc(Stat::ForwardedCommon);
+                Verdict::Accept
+            }
+            Some(Some(FlowVerdict::Drop)) => {
+                self.stats.inc(Stat::Dropped);
+                Verdict::Drop
+            }
+            Some(Some(_)) => Verdict::Accept,
         }
     }
 

@@ -27,7 +27,7 @@ use crate::{
         flow::{Flow, Key, Phase, Role},
         seq::Translation,
     },
-    sched,
+    replica, sched,
     sys::{
         kthread::{self, Stop},
         socket::Socket,
@@ -330,6 +330,9 @@ pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
         if matches!(r, Reply::Ack(_)) {
             // What the client sent meanwhile goes on now, rewritten.
             node.conns().held().release(&key);
+            if let Some(f) = node.conns().with(&key, |f| *f) {
+                replica::replicate(node, &f);
+            }
         }
         node.replies().post(id, r);
     }
@@ -337,7 +340,9 @@ pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
 
 /// CONN_END from peer `from`: its end of connection `id` is gone.
 pub(crate) fn conn_end(node: &Node, from: u32, end: &IdReason) {
-    node.conns().remove_front_id(end.id, from);
+    if let Some(f) = node.conns().remove_front_id(end.id, from) {
+        replica::forget(node, &f, end.reason);
+    }
 }
 
 /// Most pending handoffs [`peer_down`] fails at once; any others time out.

@@ -17,7 +17,7 @@
 use crate::{
     ctrl::Ctrl,
     proto::{
-        cluster::{View, MAX_MEMBERS},
+        cluster::{backup_of, FlowId, View, MAX_MEMBERS},
         ctrl::{GroupView, Message},
     },
 };
@@ -70,6 +70,7 @@ struct Inner {
 
 /// Where a view goes: the announcement and the live members to send it to.
 struct Outbox {
+    view: View,
     msg: Message<'static>,
     to: [u32; MAX_MEMBERS],
     n: usize,
@@ -99,8 +100,15 @@ impl Group {
 
     /// Makes the group this node (`me`) and `members` (other nodes, any
     /// order), keeping what the members that stay announced, and announces
-    /// the view if it changed. `active` is this node's active table size.
-    pub(crate) fn configure(&self, ctrl: &Ctrl, me: u32, members: &[u32], active: u32) -> Result {
+    /// the view if it changed; returns it then. `tables` are the sizes of
+    /// this node's active and common tables.
+    pub(crate) fn configure(
+        &self,
+        ctrl: &Ctrl,
+        me: u32,
+        members: &[u32],
+        tables: (u32, u32),
+    ) -> Result<Option<View>> {
         let mut next = KVec::with_capacity(members.len(), GFP_KERNEL)?;
         let out = {
             let mut g = self.inner.lock();
@@ -125,17 +133,50 @@ impl Group {
             if g.view.is_none() && me != 0 && !g.members.is_empty() {
                 g.view = View::new(me).ok();
             }
-            refresh(&mut g, ctrl, active)
+            refresh(&mut g, ctrl, tables)
         };
-        send(ctrl, out);
-        Ok(())
+        Ok(send(ctrl, out))
     }
 
     /// A member's channel came up or went down: recomputes the view and
-    /// announces it if it changed.
-    pub(crate) fn refresh(&self, ctrl: &Ctrl, active: u32) {
-        let out = refresh(&mut self.inner.lock(), ctrl, active);
-        send(ctrl, out);
+    /// announces it if it changed; returns it then.
+    pub(crate) fn refresh(&self, ctrl: &Ctrl, tables: (u32, u32)) -> Option<View> {
+        let out = refresh(&mut self.inner.lock(), ctrl, tables);
+        send(ctrl, out)
+    }
+
+    /// Whether `id` is a member (configured, up or not).
+    pub(crate) fn is_member(&self, id: u32) -> bool {
+        self.inner.lock().members.iter().any(|m| m.id == id)
+    }
+
+    /// Where this node keeps the copy of a connection it forwards: its
+    /// backup in this node's view; `None` alone or without a group.
+    pub(crate) fn backup(&self, flow: &FlowId) -> Option<u32> {
+        let g = self.inner.lock();
+        let view = g.view.as_ref()?;
+        backup_of(view.members(), g.me, flow.hash())
+    }
+
+    /// Sends `msg` to every member up.
+    pub(crate) fn send_to_live(&self, ctrl: &Ctrl, msg: &Message<'_>) {
+        let mut to = [0u32; MAX_MEMBERS];
+        let mut n = 0;
+        {
+            let g = self.inner.lock();
+            let Some(view) = g.view.as_ref() else { return };
+            for &id in view.members() {
+                if id != g.me && n < MAX_MEMBERS {
+                    to[n] = id;
+                    n += 1;
+                }
+            }
+        }
+        for &id in &to[..n] {
+            // A member whose channel just went hears nothing: it is no
+            // longer a backup.
+            let _ = ctrl.send(id, msg);
+        }
     }
 
     /// Member `from` announced `gv`.
@@ -168,25 +209,25 @@ impl Group {
 
     /// The VIEW frame for member `to`, sent with each heartbeat; `None`
     /// if `to` is not a member or this node has no view.
-    pub(crate) fn announcement(&self, to: u32, active: u32) -> Option<Message<'static>> {
+    pub(crate) fn announcement(&self, to: u32, tables: (u32, u32)) -> Option<Message<'static>> {
         let g = self.inner.lock();
         if !g.members.iter().any(|m| m.id == to) {
             return None;
         }
-        g.view.map(|view| announce(view, active))
+        g.view.map(|view| announce(view, tables))
     }
 
     /// The members, this node first, into `out` (as many as fit its
     /// capacity); returns this node's view epoch, if it has a view.
-    pub(crate) fn status(&self, active: u32, out: &mut KVec<MemberStatus>) -> Option<u64> {
+    pub(crate) fn status(&self, tables: (u32, u32), out: &mut KVec<MemberStatus>) -> Option<u64> {
         let g = self.inner.lock();
         let view = g.view?;
         let mine = Heard {
             epoch: view.epoch(),
             digest: view.digest(),
             live: view.size() as u32,
-            active,
-            common: 0,
+            active: tables.0,
+            common: tables.1,
         };
         let me = core::iter::once(MemberStatus {
             id: g.me,
@@ -212,18 +253,17 @@ impl Group {
     }
 }
 
-fn announce(view: View, active: u32) -> Message<'static> {
+fn announce(view: View, (active, common): (u32, u32)) -> Message<'static> {
     Message::View(GroupView {
         view,
         active,
-        // No replicas yet: the common table comes with replication.
-        common: 0,
+        common,
     })
 }
 
 /// Makes the live members (this node, and the members whose channel is
 /// up) the view; the announcement of a changed view.
-fn refresh(g: &mut Inner, ctrl: &Ctrl, active: u32) -> Option<Outbox> {
+fn refresh(g: &mut Inner, ctrl: &Ctrl, tables: (u32, u32)) -> Option<Outbox> {
     let me = g.me;
     let view = g.view.as_mut()?;
     let mut live = [0u32; MAX_MEMBERS];
@@ -249,19 +289,23 @@ fn refresh(g: &mut Inner, ctrl: &Ctrl, active: u32) -> Option<Outbox> {
         g.members.len() + 1
     );
     let mut to = [0u32; MAX_MEMBERS];
-    to[..n - 1].copy_from_slice(&live[1..n]);
+    for (t, &id) in to.iter_mut().zip(live.iter().take(n).skip(1)) {
+        *t = id;
+    }
     Some(Outbox {
-        msg: announce(*view, active),
+        view: *view,
+        msg: announce(*view, tables),
         to,
         n: n - 1,
     })
 }
 
-/// Sends a changed view to the live members.
-fn send(ctrl: &Ctrl, out: Option<Outbox>) {
-    let Some(out) = out else { return };
+/// Sends a changed view to the live members; returns it.
+fn send(ctrl: &Ctrl, out: Option<Outbox>) -> Option<View> {
+    let out = out?;
     for &id in &out.to[..out.n] {
         // A member whose channel just went gets the view on its next one.
         let _ = ctrl.send(id, &out.msg);
     }
+    Some(out.view)
 }

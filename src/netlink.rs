@@ -239,7 +239,17 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::HELD, get(Stat::Held), pad)?;
             r.put_u64(stats_attr::HELD_DROPPED, get(Stat::HeldDropped), pad)?;
             r.put_u64(stats_attr::ICMP_FORWARDED, get(Stat::IcmpForwarded), pad)?;
-            r.put_u64(stats_attr::ICMP_MALFORMED, get(Stat::IcmpMalformed), pad)
+            r.put_u64(stats_attr::ICMP_MALFORMED, get(Stat::IcmpMalformed), pad)?;
+            let common = conns.common();
+            r.put_u32(stats_attr::COMMON, common.len() as u32)?;
+            r.put_u64(stats_attr::COMMON_MEMORY, common.memory(), pad)?;
+            r.put_u64(
+                stats_attr::FORWARDED_COMMON,
+                get(Stat::ForwardedCommon),
+                pad,
+            )?;
+            r.put_u64(stats_attr::PROMOTED, get(Stat::Promoted), pad)?;
+            r.put_u64(stats_attr::REPLICATED, get(Stat::Replicated), pad)
         })?;
         reply.send(info)
     }
@@ -661,7 +671,7 @@ impl Command<Baton> for ClusterGet {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
         let node = baton.state(info).node();
         let mut members = KVec::with_capacity(MAX_MEMBERS, GFP_KERNEL)?;
-        let epoch = node.group().status(node.conns().fronts(), &mut members);
+        let epoch = node.group().status(node.tables(), &mut members);
         let mut reply = Reply::new(info, cmd::CLUSTER_GET)?;
         if let Some(epoch) = epoch {
             reply.put_u64(attr::EPOCH, epoch, attr::PAD)?;

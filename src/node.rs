@@ -94,6 +94,14 @@ impl Node {
         &self.group
     }
 
+    /// The sizes of the front-end group's tables on this node: the
+    /// connections it forwards (active) and the copies it keeps for other
+    /// members (common).
+    pub(crate) fn tables(&self) -> (u32, u32) {
+        let common = u32::try_from(self.conns.common().len()).unwrap_or(u32::MAX);
+        (self.conns.fronts(), common)
+    }
+
     /// The configuration as last published: what a connection's path
     /// reads, without the configuration mutex.
     pub(crate) fn published(&self) -> Arc<Published> {

@@ -17,6 +17,7 @@ use crate::{
         uapi::Hook,
     },
     replay::Replays,
+    replica,
     sched::{Published, ServiceView},
     sys::{
         crypto::Hmac,
@@ -90,12 +91,15 @@ impl NetConfig {
                 this.key.as_ref(),
                 &mut stopped_ctrl,
             )?;
-            rt.node.group().configure(
+            let view = rt.node.group().configure(
                 rt.node.ctrl(),
                 this.base.node_id,
                 &this.members,
-                rt.node.conns().fronts(),
+                rt.node.tables(),
             )?;
+            if let Some(view) = view {
+                replica::view_changed(&rt.node, &view);
+            }
             let vips = this.services.iter().map(|s| s.conf.vip);
             rt.utcp.reconcile(&rt.node, vips, &mut stopped_utcp)
         });
@@ -186,6 +190,17 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// A member's channel came or went: the group's view follows, and the
+    /// copies follow the view.
+    fn view_may_change(&self) {
+        let node = &self.node;
+        if let Some(view) = node.group().refresh(node.ctrl(), node.tables()) {
+            replica::view_changed(node, &view);
+        }
+    }
+}
+
 /// What the control channel carries, to the handoff's sides.
 impl Dispatch for Runtime {
     fn message(&self, from: u32, m: &Message<'_>) -> Option<Message<'static>> {
@@ -210,24 +225,30 @@ impl Dispatch for Runtime {
                 self.node.group().heard(from, gv);
                 None
             }
+            Message::Replica(r) => {
+                replica::keep(&self.node, from, r);
+                None
+            }
+            Message::ReplicaEnd(e) => {
+                replica::ended(&self.node, from, e);
+                None
+            }
             Message::Hello(_) | Message::Auth | Message::Heartbeat(_) => None,
         }
     }
 
     fn peer_up(&self, _peer: u32) {
-        let node = &self.node;
-        node.group().refresh(node.ctrl(), node.conns().fronts());
+        self.view_may_change();
     }
 
     fn peer_down(&self, peer: u32) {
-        let node = &self.node;
-        front::peer_down(node, peer);
-        node.group().refresh(node.ctrl(), node.conns().fronts());
+        front::peer_down(&self.node, peer);
+        self.view_may_change();
     }
 
     fn announcement(&self, peer: u32) -> Option<Message<'static>> {
         let node = &self.node;
-        node.group().announcement(peer, node.conns().fronts())
+        node.group().announcement(peer, node.tables())
     }
 
     fn peer_restarted(&self, peer: u32, keepalive: &dyn Fn()) {

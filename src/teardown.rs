@@ -11,6 +11,7 @@ use crate::{
         ctrl::{reason, IdReason, Message},
         flow::{Flow, Phase, Role},
     },
+    replica,
     sys::{kthread, socket},
 };
 use kernel::prelude::*;
@@ -182,16 +183,19 @@ fn drain_all(
 }
 
 /// Flows just removed: the front-end of each back-end flow hears of it,
-/// a peer by CONN_END, this node (peer 0) by removing its front flow.
+/// a peer by CONN_END, this node (peer 0) by removing its front flow; the
+/// members that keep a copy of a front flow drop it.
 pub(crate) fn ended(node: &Node, done: &[(Flow, u8)]) {
     for (f, why) in done.iter() {
-        if f.role == Role::Back && f.peer != 0 {
+        if f.role == Role::Front {
+            replica::forget(node, f, *why);
+        } else if f.peer != 0 {
             let msg = Message::ConnEnd(IdReason {
                 id: f.id,
                 reason: *why,
             });
             let _ = node.ctrl().send(f.peer, &msg);
-        } else if f.role == Role::Back {
+        } else {
             node.conns().remove_front_id(f.id, 0);
         }
     }

@@ -96,6 +96,21 @@ pub fn owners(members: &[u32], k: u64) -> Option<Owners> {
     })
 }
 
+/// The backup of a connection hashed to `k` whose owner is `owner`: the
+/// member ranked first among the others of `members`; `None` if there is
+/// no other. A member that forwards a connection the upstream sent it
+/// (not necessarily the one HRW ranks first) keeps its copy there, and
+/// every member can tell where a copy is: the backup is the first or the
+/// second of the whole ranking.
+pub fn backup_of(members: &[u32], owner: u32, k: u64) -> Option<u32> {
+    let o = owners(members, k)?;
+    if o.owner == owner {
+        o.backup
+    } else {
+        Some(o.owner)
+    }
+}
+
 /// Why a view refused a member set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ViewError {

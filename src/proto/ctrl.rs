@@ -40,6 +40,12 @@
 //!  AUTH        (7) (empty)                                        0 bytes
 //!  VIEW        (8) epoch u64 | active u32 | common u32 | count u32 |
 //!                  members u32 x count (1 to 64, increasing) 20 + 4 count
+//!  REPLICA     (9) id u64 | client addr 4, port u16 | vip addr 4,
+//!                  port u16 | backend addr 4, port u16 | backend_node u32 |
+//!                  seq_delta u32 | ts_delta u32 | frontend_wscale u8 |
+//!                  backend_wscale u8 | flags u8 | reserved 3 (0)  44 bytes
+//!  REPLICA_END (10) id u64 | client addr 4, port u16 | vip addr 4,
+//!                  port u16 | reason u8 | reserved 3 (0)            24 bytes
 //! ```
 //!
 //! `id` names a handoff: the front-end chooses it, and it is unique among
@@ -165,8 +171,12 @@ pub mod msg_type {
     pub const AUTH: u8 = 7;
     /// [`super::GroupView`].
     pub const VIEW: u8 = 8;
+    /// [`super::Replica`].
+    pub const REPLICA: u8 = 9;
+    /// [`super::ReplicaEnd`].
+    pub const REPLICA_END: u8 = 10;
     /// Highest type.
-    pub const MAX: u8 = VIEW;
+    pub const MAX: u8 = REPLICA_END;
 }
 
 /// First frame on a channel, in both directions.
@@ -201,8 +211,11 @@ pub struct Heartbeat {
     pub sent_ms: u64,
 }
 
-use super::cluster::{View, MAX_MEMBERS};
 pub use super::service::Endpoint;
+use super::{
+    cluster::{View, MAX_MEMBERS},
+    seq::{Translation, MAX_WSCALE},
+};
 
 /// VIEW: a front-end group member's membership view and the size of its
 /// tables, sent to the other members with every heartbeat and when the
@@ -219,6 +232,48 @@ pub struct GroupView {
 
 /// Fixed part of a VIEW payload, before the members.
 pub const VIEW_FIXED: usize = 20;
+
+/// REPLICA: a front-end group member sends its backup what the member's
+/// forwarding flow of one connection needs on another front-end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replica {
+    /// The sender's handoff id.
+    pub id: u64,
+    /// The client.
+    pub client: Endpoint,
+    /// The service.
+    pub vip: Endpoint,
+    /// The server that took the connection.
+    pub backend: Endpoint,
+    /// The back-end's node id (never 0: a connection the sender serves
+    /// itself dies with it and has no replica).
+    pub backend_node: u32,
+    /// The translation learnt from the back-end's HANDOFF_ACK.
+    pub xlate: Translation,
+    /// [`replica_flags`].
+    pub flags: u8,
+}
+
+/// Bits of the REPLICA `flags` field.
+pub mod replica_flags {
+    /// The client's FIN was seen.
+    pub const FIN_CLIENT: u8 = 1;
+    /// All defined bits.
+    pub const ALL: u8 = FIN_CLIENT;
+}
+
+/// REPLICA_END: the sender's flow of a connection ended; copies of it go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicaEnd {
+    /// The sender's handoff id.
+    pub id: u64,
+    /// The client.
+    pub client: Endpoint,
+    /// The service.
+    pub vip: Endpoint,
+    /// [`reason`]: `CLOSED` or `IDLE`.
+    pub reason: u8,
+}
 
 /// HANDOFF_REQ: the front-end asks a back-end to take a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,6 +353,10 @@ pub enum Message<'a> {
     Auth,
     /// VIEW.
     View(GroupView),
+    /// REPLICA.
+    Replica(Replica),
+    /// REPLICA_END.
+    ReplicaEnd(ReplicaEnd),
 }
 
 impl Message<'_> {
@@ -312,6 +371,8 @@ impl Message<'_> {
             Message::ConnEnd(_) => msg_type::CONN_END,
             Message::Auth => msg_type::AUTH,
             Message::View(_) => msg_type::VIEW,
+            Message::Replica(_) => msg_type::REPLICA,
+            Message::ReplicaEnd(_) => msg_type::REPLICA_END,
         }
     }
 
@@ -324,6 +385,8 @@ impl Message<'_> {
             Message::HandoffAck(_) => 20,
             Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
             Message::View(v) => VIEW_FIXED + 4 * v.view.size(),
+            Message::Replica(_) => REPLICA_LEN,
+            Message::ReplicaEnd(_) => REPLICA_END_LEN,
         }
     }
 }
@@ -440,6 +503,11 @@ fn endpoint(b: &[u8], at: usize) -> Option<Endpoint> {
     })
 }
 
+fn put_endpoint(p: &mut [u8], at: usize, e: &Endpoint) {
+    p[at..at + 4].copy_from_slice(&e.addr);
+    p[at + 4..at + 6].copy_from_slice(&e.port.to_be_bytes());
+}
+
 /// An endpoint a connection between hosts can have: a unicast address
 /// outside 0/8 and 127/8, a port other than 0.
 fn valid_endpoint(e: &Endpoint) -> bool {
@@ -519,6 +587,65 @@ fn decode_view(p: &[u8]) -> Result<GroupView, DecodeError> {
         active,
         common,
     })
+}
+
+/// Length of a REPLICA payload.
+pub const REPLICA_LEN: usize = 44;
+/// Length of a REPLICA_END payload.
+pub const REPLICA_END_LEN: usize = 24;
+
+fn decode_replica(p: &[u8]) -> Result<Replica, DecodeError> {
+    if p.len() != REPLICA_LEN {
+        return Err(DecodeError::BadLength);
+    }
+    let bad = DecodeError::BadLength;
+    let r = Replica {
+        id: be_u64(p, 0).ok_or(bad)?,
+        client: endpoint(p, 8).ok_or(bad)?,
+        vip: endpoint(p, 14).ok_or(bad)?,
+        backend: endpoint(p, 20).ok_or(bad)?,
+        backend_node: be_u32(p, 26).ok_or(bad)?,
+        xlate: Translation {
+            seq_delta: be_u32(p, 30).ok_or(bad)?,
+            ts_delta: be_u32(p, 34).ok_or(bad)?,
+            frontend_wscale: p[38],
+            backend_wscale: p[39],
+        },
+        flags: p[40],
+    };
+    let valid = valid_endpoint(&r.client)
+        && valid_endpoint(&r.vip)
+        && valid_endpoint(&r.backend)
+        && r.backend_node != 0
+        && r.xlate.frontend_wscale <= MAX_WSCALE
+        && r.xlate.backend_wscale <= MAX_WSCALE
+        && r.flags & !replica_flags::ALL == 0
+        && p[41..44] == [0, 0, 0];
+    if !valid {
+        return Err(DecodeError::BadField);
+    }
+    Ok(r)
+}
+
+fn decode_replica_end(p: &[u8]) -> Result<ReplicaEnd, DecodeError> {
+    if p.len() != REPLICA_END_LEN {
+        return Err(DecodeError::BadLength);
+    }
+    let bad = DecodeError::BadLength;
+    let e = ReplicaEnd {
+        id: be_u64(p, 0).ok_or(bad)?,
+        client: endpoint(p, 8).ok_or(bad)?,
+        vip: endpoint(p, 14).ok_or(bad)?,
+        reason: p[20],
+    };
+    let valid = valid_endpoint(&e.client)
+        && valid_endpoint(&e.vip)
+        && (e.reason == reason::CLOSED || e.reason == reason::IDLE)
+        && p[21..24] == [0, 0, 0];
+    if !valid {
+        return Err(DecodeError::BadField);
+    }
+    Ok(e)
 }
 
 /// Validates the header at the start of `buf`.
@@ -620,6 +747,8 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
             Ok(Message::Auth)
         }
         msg_type::VIEW => Ok(Message::View(decode_view(payload)?)),
+        msg_type::REPLICA => Ok(Message::Replica(decode_replica(payload)?)),
+        msg_type::REPLICA_END => Ok(Message::ReplicaEnd(decode_replica_end(payload)?)),
         t => Err(DecodeError::UnknownType(t)),
     }
 }
@@ -653,14 +782,10 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
         Message::Auth => {}
         Message::Heartbeat(h) => payload[..8].copy_from_slice(&h.sent_ms.to_be_bytes()),
         Message::HandoffReq(r) => {
-            let put_ep = |p: &mut [u8], at: usize, e: &Endpoint| {
-                p[at..at + 4].copy_from_slice(&e.addr);
-                p[at + 4..at + 6].copy_from_slice(&e.port.to_be_bytes());
-            };
             payload[..8].copy_from_slice(&r.id.to_be_bytes());
-            put_ep(payload, 8, &r.client);
-            put_ep(payload, 14, &r.vip);
-            put_ep(payload, 20, &r.backend);
+            put_endpoint(payload, 8, &r.client);
+            put_endpoint(payload, 14, &r.vip);
+            put_endpoint(payload, 20, &r.backend);
             payload[26..30].copy_from_slice(&r.client_isn.to_be_bytes());
             payload[30..34].copy_from_slice(&r.frontend_isn.to_be_bytes());
             payload[34..38].copy_from_slice(&r.client_tsval.to_be_bytes());
@@ -686,14 +811,35 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
             payload[8] = m.reason;
             payload[9..12].fill(0);
         }
+        Message::Replica(r) => {
+            payload[..8].copy_from_slice(&r.id.to_be_bytes());
+            put_endpoint(payload, 8, &r.client);
+            put_endpoint(payload, 14, &r.vip);
+            put_endpoint(payload, 20, &r.backend);
+            payload[26..30].copy_from_slice(&r.backend_node.to_be_bytes());
+            payload[30..34].copy_from_slice(&r.xlate.seq_delta.to_be_bytes());
+            payload[34..38].copy_from_slice(&r.xlate.ts_delta.to_be_bytes());
+            payload[38] = r.xlate.frontend_wscale;
+            payload[39] = r.xlate.backend_wscale;
+            payload[40] = r.flags;
+            payload[41..44].fill(0);
+        }
+        Message::ReplicaEnd(e) => {
+            payload[..8].copy_from_slice(&e.id.to_be_bytes());
+            put_endpoint(payload, 8, &e.client);
+            put_endpoint(payload, 14, &e.vip);
+            payload[20] = e.reason;
+            payload[21..24].fill(0);
+        }
         Message::View(v) => {
             let members = v.view.members();
             payload[..8].copy_from_slice(&v.view.epoch().to_be_bytes());
             payload[8..12].copy_from_slice(&v.active.to_be_bytes());
             payload[12..16].copy_from_slice(&v.common.to_be_bytes());
             payload[16..20].copy_from_slice(&(members.len() as u32).to_be_bytes());
-            for (out, m) in payload[VIEW_FIXED..].chunks_exact_mut(4).zip(members) {
-                out.copy_from_slice(&m.to_be_bytes());
+            for (i, m) in members.iter().enumerate() {
+                let at = VIEW_FIXED + 4 * i;
+                payload[at..at + 4].copy_from_slice(&m.to_be_bytes());
             }
         }
     }

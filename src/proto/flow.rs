@@ -24,7 +24,7 @@
 
 use super::{
     config::{decode_u16, decode_u32, nla_iter},
-    ctrl::Endpoint,
+    ctrl::{replica_flags, Endpoint, Replica},
     icmp::IcmpPacket,
     packet::{flags, Addresses, TcpHeader, TcpPacket},
     seq::Translation,
@@ -413,6 +413,43 @@ impl Flow {
             packets: 0,
             bytes: 0,
         }
+    }
+
+    /// What another front-end needs to forward this flow's client packets
+    /// as this node does: `Some` for a front flow forwarding to a peer (a
+    /// connection served by this node itself dies with it).
+    pub fn replica(&self) -> Option<Replica> {
+        let forwarding = self.role == Role::Front && self.phase == Phase::Forwarding;
+        (forwarding && self.peer != 0).then_some(Replica {
+            id: self.id,
+            client: self.client,
+            vip: self.vip,
+            backend: self.backend,
+            backend_node: self.peer,
+            xlate: self.xlate,
+            flags: if self.fin_client {
+                replica_flags::FIN_CLIENT
+            } else {
+                0
+            },
+        })
+    }
+
+    /// The forwarding front flow that `r` describes, made at `now_ms`.
+    pub fn from_replica(r: &Replica, now_ms: u64) -> Self {
+        let mut f = Self::new(
+            r.id,
+            r.backend_node,
+            Role::Front,
+            r.client,
+            r.vip,
+            r.backend,
+            now_ms,
+        );
+        f.phase = Phase::Forwarding;
+        f.xlate = r.xlate;
+        f.fin_client = r.flags & replica_flags::FIN_CLIENT != 0;
+        f
     }
 
     /// This node's key of the flow.

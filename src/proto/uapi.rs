@@ -144,8 +144,21 @@ pub mod stats_attr {
     pub const ICMP_FORWARDED: u16 = 16;
     /// `icmp-malformed`: ICMP errors that do not parse, passed untouched.
     pub const ICMP_MALFORMED: u16 = 17;
+    /// `common` (`u32`): copies in the common table, of connections other
+    /// members of the front-end group forward.
+    pub const COMMON: u16 = 18;
+    /// `common-memory`: bytes the common table takes.
+    pub const COMMON_MEMORY: u16 = 19;
+    /// `forwarded-common`: client packets forwarded with a copy's
+    /// translation (the upstream sent them here, not to their owner).
+    pub const FORWARDED_COMMON: u16 = 20;
+    /// `promoted`: copies that became this node's connections when their
+    /// owner left the group's view.
+    pub const PROMOTED: u16 = 21;
+    /// `replicated`: copies sent to backups (REPLICA frames).
+    pub const REPLICATED: u16 = 22;
     /// Highest attribute number.
-    pub const MAX: u16 = ICMP_MALFORMED;
+    pub const MAX: u16 = REPLICATED;
 }
 
 /// Attributes of a `conn` nest.

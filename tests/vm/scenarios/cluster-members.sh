@@ -8,7 +8,7 @@
 #     `cluster show -j` says so on each;
 #   - what a member announces is its own: front-end 1 forwards 5 held
 #     connections to a back-end, and the other two show member 1's active
-#     table at 5;
+#     table at 5, and copies of the 5 spread over 2 and 3 (common);
 #   - a partition (front-end 3's link down): after the heartbeat timeout
 #     1 and 2 agree on {1, 2} under a later epoch and show 3 down; 3 sees
 #     itself alone; when the link returns all three agree on {1, 2, 3}
@@ -112,9 +112,15 @@ for ns in fe2 fe3; do
 	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \"\$(ip netns exec $ns $BATONCTL -j cluster show |
 		jq '.members[] | select(.\"node-id\" == 1) | .active')\" = $n ]" ||
 		fail "$ns: member 1 announced $(member1_active "$ns") active, want $n"
-	check_eq "$ns: member 2 and 3's common tables" \
-		"$(bctl "$ns" -j cluster show | jq -c '[.members[].common]')" "[0,0,0]"
 done
+# Each of member 1's connections has one copy, on 2 or 3 (its backup).
+wait_for -t $((10 * BATON_SLOW)) sh -c "[ \"\$(ip netns exec fe2 $BATONCTL -j cluster show |
+	jq -c '[.members[].common]')\" = \"\$(ip netns exec fe3 $BATONCTL -j cluster show |
+	jq -c '[.members[].common]')\" ]" || fail "fe2 and fe3 do not hear the same common tables"
+check_eq "copies of member 1's connections on 2 and 3" \
+	"$(bctl fe2 -j cluster show | jq '[.members[] | select(."node-id" != 1) | .common] | add')" "$n"
+check_eq "member 1's common table" \
+	"$(bctl fe2 -j cluster show | jq '.members[] | select(."node-id" == 1) | .common')" 0
 
 # --- a partition -------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 //! Front-end group ownership and views of `src/proto/cluster.rs`.
 
 use baton_proto::{
-    cluster::{owners, place, transition, FlowId, Owners, Place, Transition, View, ViewError},
+    cluster::{
+        backup_of, owners, place, transition, FlowId, Owners, Place, Transition, View, ViewError,
+    },
     config::{check_member_add, MemberError, PeerConf},
     service::Endpoint,
 };
@@ -317,4 +319,24 @@ fn announced_views() {
     assert!(View::announced(1, [0, 2]).is_none());
     assert!(View::announced(1, 1..=64).is_some());
     assert!(View::announced(1, 1..=65).is_none());
+}
+
+#[test]
+fn the_backup_is_the_first_of_the_others() {
+    let m = members(5);
+    for i in 0..2000 {
+        let k = flow(i).hash();
+        let o = owners(&m, k).unwrap();
+        for &owner in &m {
+            let b = backup_of(&m, owner, k).unwrap();
+            assert_ne!(b, owner);
+            // The first of the others, which is the first or the second
+            // of the whole ranking: where any member finds a copy.
+            let others: Vec<u32> = m.iter().copied().filter(|&x| x != owner).collect();
+            assert_eq!(b, owners(&others, k).unwrap().owner);
+            assert!(b == o.owner || Some(b) == o.backup);
+        }
+    }
+    assert_eq!(backup_of(&[7], 7, 1), None);
+    assert_eq!(backup_of(&[], 7, 1), None);
 }

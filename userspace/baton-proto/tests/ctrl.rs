@@ -3,14 +3,16 @@
 //! The control-channel codec (`src/proto/ctrl.rs`) and the peer checks of
 //! `src/proto/config.rs`.
 
+use baton_proto::seq::Translation;
 use baton_proto::{
     cluster::{View, MAX_MEMBERS},
     config::{check_node_id, check_peer_add, nla_iter, PeerConf, PeerError, MAX_PEERS},
     ctrl::{
         add_mac_room, cap, decode, decode_header, encode, flag, opt_bits, reason,
         session_boot_info, session_info, DecodeError, Endpoint, GroupView, HandoffAck, HandoffReq,
-        Heartbeat, Hello, IdReason, Message, SeqCheck, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN,
-        MAC_LEN, MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN, SESSION_LABEL, VIEW_FIXED,
+        Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, SeqCheck, HEADER_LEN,
+        HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN,
+        SESSION_LABEL, VIEW_FIXED,
     },
 };
 use proptest::prelude::*;
@@ -73,7 +75,8 @@ fn refusals() {
     assert_eq!(with(4, 2), DecodeError::BadVersion(2));
     // A HANDOFF_REQ header with a heartbeat's 8-byte payload.
     assert_eq!(with(5, 3), DecodeError::BadLength);
-    assert_eq!(with(5, 9), DecodeError::UnknownType(9));
+    assert_eq!(with(5, 11), DecodeError::UnknownType(11));
+    assert_eq!(with(5, 0), DecodeError::UnknownType(0));
     assert_eq!(with(7, 2), DecodeError::BadFlags);
     assert_eq!(with(6, 0x80), DecodeError::BadFlags);
     assert_eq!(with(7, 1), DecodeError::UnexpectedMac, "a tag is flagged");
@@ -340,6 +343,41 @@ fn message() -> impl Strategy<Value = Message<'static>> {
                 active,
                 common,
             })),
+        (
+            any::<u64>(),
+            (endpoint(), endpoint(), endpoint()),
+            1u32..,
+            (any::<u32>(), any::<u32>(), 0u8..=14, 0u8..=14),
+            0u8..=1
+        )
+            .prop_map(|(id, (client, vip, backend), backend_node, x, flags)| {
+                Message::Replica(Replica {
+                    id,
+                    client,
+                    vip,
+                    backend,
+                    backend_node,
+                    xlate: Translation {
+                        seq_delta: x.0,
+                        ts_delta: x.1,
+                        frontend_wscale: x.2,
+                        backend_wscale: x.3,
+                    },
+                    flags,
+                })
+            }),
+        (
+            any::<u64>(),
+            endpoint(),
+            endpoint(),
+            prop_oneof![Just(reason::CLOSED), Just(reason::IDLE)]
+        )
+            .prop_map(|(id, client, vip, reason)| Message::ReplicaEnd(ReplicaEnd {
+                id,
+                client,
+                vip,
+                reason,
+            })),
     ]
 }
 
@@ -578,4 +616,91 @@ fn view_refuses_what_is_not_one_set() {
         roundtrip(&view_frame(&p)).unwrap_err(),
         DecodeError::BadLength
     );
+}
+
+fn replica() -> Replica {
+    Replica {
+        id: 0x0102_0304_0506_0708,
+        client: Endpoint {
+            addr: [198, 18, 0, 1],
+            port: 40000,
+        },
+        vip: Endpoint {
+            addr: [198, 18, 1, 100],
+            port: 80,
+        },
+        backend: Endpoint {
+            addr: [198, 18, 1, 5],
+            port: 8080,
+        },
+        backend_node: 4,
+        xlate: Translation {
+            seq_delta: 0x1111_2222,
+            ts_delta: 0x3333_4444,
+            frontend_wscale: 7,
+            backend_wscale: 9,
+        },
+        flags: 1,
+    }
+}
+
+#[test]
+fn replica_layout() {
+    let bytes = frame(&Message::Replica(replica()), 5);
+    assert_eq!(bytes.len(), HEADER_LEN + 44);
+    let p = &bytes[HEADER_LEN..];
+    assert_eq!(&p[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(&p[8..14], &[198, 18, 0, 1, 0x9c, 0x40]);
+    assert_eq!(&p[14..20], &[198, 18, 1, 100, 0, 80]);
+    assert_eq!(&p[20..26], &[198, 18, 1, 5, 0x1f, 0x90]);
+    assert_eq!(&p[26..30], &[0, 0, 0, 4]);
+    assert_eq!(
+        &p[30..38],
+        &[0x11, 0x11, 0x22, 0x22, 0x33, 0x33, 0x44, 0x44]
+    );
+    assert_eq!(&p[38..44], &[7, 9, 1, 0, 0, 0]);
+    assert_eq!(roundtrip(&bytes), Ok((Message::Replica(replica()), 5)));
+}
+
+#[test]
+fn replica_refusals() {
+    let good = frame(&Message::Replica(replica()), 0);
+    let refused = |at: usize, v: u8| {
+        let mut b = good.clone();
+        b[HEADER_LEN + at] = v;
+        roundtrip(&b).unwrap_err()
+    };
+    // Client address 0/8, back-end node 0, shifts above 14, unknown flag,
+    // reserved bytes.
+    assert_eq!(refused(8, 0), DecodeError::BadField);
+    let mut b = good.clone();
+    b[HEADER_LEN + 26..HEADER_LEN + 30].fill(0);
+    assert_eq!(roundtrip(&b).unwrap_err(), DecodeError::BadField);
+    assert_eq!(refused(38, 15), DecodeError::BadField);
+    assert_eq!(refused(39, 15), DecodeError::BadField);
+    assert_eq!(refused(40, 2), DecodeError::BadField);
+    assert_eq!(refused(43, 1), DecodeError::BadField);
+    // One byte short: the header's length is the payload's.
+    let mut short = good[..good.len() - 1].to_vec();
+    short[8..12].copy_from_slice(&43u32.to_be_bytes());
+    assert_eq!(roundtrip(&short).unwrap_err(), DecodeError::BadLength);
+
+    let end = ReplicaEnd {
+        id: 9,
+        client: replica().client,
+        vip: replica().vip,
+        reason: reason::CLOSED,
+    };
+    let good = frame(&Message::ReplicaEnd(end), 0);
+    assert_eq!(good.len(), HEADER_LEN + 24);
+    assert_eq!(roundtrip(&good), Ok((Message::ReplicaEnd(end), 0)));
+    for (at, v) in [(20, reason::TIMEOUT), (21, 1), (14, 127)] {
+        let mut b = good.clone();
+        b[HEADER_LEN + at] = v;
+        assert_eq!(
+            roundtrip(&b).unwrap_err(),
+            DecodeError::BadField,
+            "byte {at}"
+        );
+    }
 }

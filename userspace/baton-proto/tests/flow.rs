@@ -1684,3 +1684,50 @@ fn phase_and_role_numbers_round_trip() {
     assert_eq!(Phase::from_uapi(4), None);
     assert_eq!(Role::from_uapi(2), None);
 }
+
+// ---------------------------------------------------------------------------
+// Replicas (front-end groups).
+
+#[test]
+fn a_replica_forwards_as_the_original() {
+    let mut f = front(Phase::Forwarding);
+    f.fin_client = true;
+    let r = f
+        .replica()
+        .expect("a forwarding flow to a peer has a replica");
+    assert_eq!((r.id, r.backend_node, r.xlate), (42, 3, f.xlate));
+    let mut copy = Flow::from_replica(&r, T0 + 5);
+    assert_eq!(copy.key(), f.key());
+    assert_eq!(
+        (
+            copy.role,
+            copy.phase,
+            copy.peer,
+            copy.backend,
+            copy.fin_client
+        ),
+        (Role::Front, Phase::Forwarding, 3, BACKEND, true)
+    );
+    let s = seg(
+        CLIENT,
+        VIP,
+        flags::ACK | flags::PSH,
+        0xffff_fffe,
+        0xffff_ff80,
+        ts(0xffff_fff0, 0x0000_0010),
+        b"more",
+    );
+    let (mut a, mut b) = (bytes_of(&s), bytes_of(&s));
+    assert_eq!(client_packet(&mut f, &mut a, T0 + 7), Verdict::Rewritten);
+    assert_eq!(client_packet(&mut copy, &mut b, T0 + 7), Verdict::Rewritten);
+    assert_eq!(a, b, "the same bytes, checksums included");
+}
+
+#[test]
+fn only_forwarding_flows_to_peers_have_replicas() {
+    assert_eq!(front(Phase::Frozen).replica(), None);
+    assert_eq!(back(Phase::Established).replica(), None);
+    let mut local = front(Phase::Forwarding);
+    local.peer = 0;
+    assert_eq!(local.replica(), None);
+}

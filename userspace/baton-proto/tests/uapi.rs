@@ -266,6 +266,11 @@ fn stats_attributes_match_spec() {
             ("held-dropped", stats_attr::HELD_DROPPED),
             ("icmp-forwarded", stats_attr::ICMP_FORWARDED),
             ("icmp-malformed", stats_attr::ICMP_MALFORMED),
+            ("common", stats_attr::COMMON),
+            ("common-memory", stats_attr::COMMON_MEMORY),
+            ("forwarded-common", stats_attr::FORWARDED_COMMON),
+            ("promoted", stats_attr::PROMOTED),
+            ("replicated", stats_attr::REPLICATED),
         ],
         stats_attr::MAX,
     );

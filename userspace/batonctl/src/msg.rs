@@ -454,6 +454,10 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         Some(p) => decode_u64(p).ok_or_else(|| bad_length(name, p)),
         None => Ok(0),
     };
+    let opt_u32 = |ty, name| match find(&a, ty) {
+        Some(p) => decode_u32(p).ok_or_else(|| bad_length(name, p)),
+        None => Ok(0),
+    };
     Ok(Stats {
         handoffs_ok: u64_of(stats_attr::HANDOFFS_OK, "handoffs-ok")?,
         handoffs_refused: u64_of(stats_attr::HANDOFFS_REFUSED, "handoffs-refused")?,
@@ -463,10 +467,7 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         returned: u64_of(stats_attr::RETURNED, "returned")?,
         dropped: u64_of(stats_attr::DROPPED, "dropped")?,
         active: decode_u32(active).ok_or_else(|| bad_length("active", active))?,
-        waiting: match find(&a, stats_attr::WAITING) {
-            Some(p) => decode_u32(p).ok_or_else(|| bad_length("waiting", p))?,
-            None => 0,
-        },
+        waiting: opt_u32(stats_attr::WAITING, "waiting")?,
         hurried: opt_u64(stats_attr::HURRIED, "hurried")?,
         memory: opt_u64(stats_attr::MEMORY, "memory")?,
         malformed: opt_u64(stats_attr::MALFORMED, "malformed")?,
@@ -474,6 +475,11 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         held_dropped: opt_u64(stats_attr::HELD_DROPPED, "held-dropped")?,
         icmp_forwarded: opt_u64(stats_attr::ICMP_FORWARDED, "icmp-forwarded")?,
         icmp_malformed: opt_u64(stats_attr::ICMP_MALFORMED, "icmp-malformed")?,
+        common: opt_u32(stats_attr::COMMON, "common")?,
+        common_memory: opt_u64(stats_attr::COMMON_MEMORY, "common-memory")?,
+        forwarded_common: opt_u64(stats_attr::FORWARDED_COMMON, "forwarded-common")?,
+        promoted: opt_u64(stats_attr::PROMOTED, "promoted")?,
+        replicated: opt_u64(stats_attr::REPLICATED, "replicated")?,
     })
 }
 
@@ -1300,8 +1306,10 @@ mod tests {
     }
 
     /// A `stats-get` reply whose counters hold their attribute numbers
-    /// (`active` 8, `waiting` 10), with the ICMP counters if `icmp`.
-    fn stats_reply(icmp: bool) -> Vec<u8> {
+    /// (`active` 8, `waiting` 10, `common` 18), from a module whose newest
+    /// counter is `newest`: the counters after `malformed`, which older
+    /// modules do not send, only up to it.
+    fn stats_reply(newest: u16) -> Vec<u8> {
         let u64s = [
             stats_attr::HANDOFFS_OK,
             stats_attr::HANDOFFS_REFUSED,
@@ -1313,17 +1321,23 @@ mod tests {
             stats_attr::HURRIED,
             stats_attr::MEMORY,
             stats_attr::MALFORMED,
+            stats_attr::ICMP_FORWARDED,
+            stats_attr::ICMP_MALFORMED,
+            stats_attr::COMMON_MEMORY,
+            stats_attr::FORWARDED_COMMON,
+            stats_attr::PROMOTED,
+            stats_attr::REPLICATED,
         ];
         let mut counters: Vec<u8> = u64s
             .iter()
+            .filter(|&&ty| ty <= stats_attr::MALFORMED || ty <= newest)
             .map(|&ty| nla(ty, &u64::from(ty).to_ne_bytes()))
             .collect::<Vec<_>>()
             .concat();
         counters.extend(nla(stats_attr::ACTIVE, &8u32.to_ne_bytes()));
         counters.extend(nla(stats_attr::WAITING, &10u32.to_ne_bytes()));
-        if icmp {
-            counters.extend(nla(stats_attr::ICMP_FORWARDED, &14u64.to_ne_bytes()));
-            counters.extend(nla(stats_attr::ICMP_MALFORMED, &15u64.to_ne_bytes()));
+        if stats_attr::COMMON <= newest {
+            counters.extend(nla(stats_attr::COMMON, &18u32.to_ne_bytes()));
         }
         nlmsg(
             FAMILY,
@@ -1336,13 +1350,74 @@ mod tests {
 
     #[test]
     fn stats_reply_with_icmp_counters() {
-        let st = parse_stats(payload(&parse(&stats_reply(true)))).unwrap();
+        let st = parse_stats(payload(&parse(&stats_reply(stats_attr::ICMP_MALFORMED)))).unwrap();
         assert_eq!((st.handoffs_ok, st.malformed, st.active), (1, 13, 8));
-        assert_eq!((st.icmp_forwarded, st.icmp_malformed), (14, 15));
+        assert_eq!((st.icmp_forwarded, st.icmp_malformed), (16, 17));
         // A module that predates them: 0.
-        let st = parse_stats(payload(&parse(&stats_reply(false)))).unwrap();
+        let st = parse_stats(payload(&parse(&stats_reply(stats_attr::MALFORMED)))).unwrap();
         assert_eq!((st.icmp_forwarded, st.icmp_malformed), (0, 0));
         assert_eq!(st.malformed, 13);
+    }
+
+    #[test]
+    fn stats_reply_with_common_table_counters() {
+        let st = parse_stats(payload(&parse(&stats_reply(stats_attr::MAX)))).unwrap();
+        assert_eq!(
+            (
+                st.common,
+                st.common_memory,
+                st.forwarded_common,
+                st.promoted,
+                st.replicated
+            ),
+            (18, 19, 20, 21, 22)
+        );
+        assert_eq!((st.icmp_forwarded, st.waiting, st.active), (16, 10, 8));
+        // A module that predates them (the ICMP counters its newest): 0,
+        // the others as sent.
+        let st = parse_stats(payload(&parse(&stats_reply(stats_attr::ICMP_MALFORMED)))).unwrap();
+        assert_eq!(
+            (
+                st.common,
+                st.common_memory,
+                st.forwarded_common,
+                st.promoted,
+                st.replicated
+            ),
+            (0, 0, 0, 0, 0)
+        );
+        assert_eq!((st.icmp_malformed, st.memory), (17, 12));
+    }
+
+    #[test]
+    fn stats_reply_common_of_the_wrong_size() {
+        // `common` is a u32: 8 bytes of it are a malformed reply, as for
+        // `active`.
+        let mut counters = nla(stats_attr::HANDOFFS_OK, &1u64.to_ne_bytes());
+        for ty in [
+            stats_attr::HANDOFFS_REFUSED,
+            stats_attr::HANDOFFS_FAILED,
+            stats_attr::TAKEN,
+            stats_attr::FORWARDED,
+            stats_attr::RETURNED,
+            stats_attr::DROPPED,
+        ] {
+            counters.extend(nla(ty, &0u64.to_ne_bytes()));
+        }
+        counters.extend(nla(stats_attr::ACTIVE, &0u32.to_ne_bytes()));
+        counters.extend(nla(stats_attr::COMMON, &18u64.to_ne_bytes()));
+        let reply = nlmsg(
+            FAMILY,
+            0,
+            5,
+            99,
+            &genlmsg(cmd::STATS_GET, &[nla(attr::STATS | 0x8000, &counters)]),
+        );
+        let e = parse_stats(payload(&parse(&reply))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "malformed reply from the kernel: common attribute of 8 bytes"
+        );
     }
 
     #[test]

@@ -476,6 +476,17 @@ pub struct Stats {
     pub icmp_forwarded: u64,
     /// Malformed ICMP errors passed untouched.
     pub icmp_malformed: u64,
+    /// Copies in the common table: other members' connections, kept by
+    /// this node as their backup.
+    pub common: u32,
+    /// Bytes the common table takes.
+    pub common_memory: u64,
+    /// Client packets forwarded with a copy's translation.
+    pub forwarded_common: u64,
+    /// Copies that became this node's connections, their owner gone.
+    pub promoted: u64,
+    /// Copies of this node's connections sent to their backups.
+    pub replicated: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -538,7 +549,8 @@ pub fn stats(st: &Stats, format: Format) -> String {
         Format::Text => format!(
             "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {} (malformed {})\n\
              held during handoffs {} (dropped, area full {})\nicmp errors: forwarded {} malformed {}\n\
-             active connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n",
+             active connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n\
+             common table: copies {} memory {} bytes\ncopies: replicated {} promoted {} packets forwarded {}\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -554,7 +566,12 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.active,
             st.waiting,
             st.hurried,
-            st.memory
+            st.memory,
+            st.common,
+            st.common_memory,
+            st.replicated,
+            st.promoted,
+            st.forwarded_common
         ),
     }
 }
@@ -707,18 +724,60 @@ mod tests {
             held_dropped: 12,
             icmp_forwarded: 13,
             icmp_malformed: 14,
+            common: 15,
+            common_memory: 16,
+            forwarded_common: 17,
+            promoted: 18,
+            replicated: 19,
         };
         assert_eq!(
             stats(&st, Format::Json),
             "{\"handoffs-ok\":5,\"handoffs-refused\":1,\"handoffs-failed\":2,\"taken\":3,\
              \"forwarded\":100,\"returned\":200,\"dropped\":4,\"active\":6,\"waiting\":7,\
              \"hurried\":8,\"memory\":9,\"malformed\":10,\"held\":11,\"held-dropped\":12,\
-             \"icmp-forwarded\":13,\"icmp-malformed\":14}\n"
+             \"icmp-forwarded\":13,\"icmp-malformed\":14,\"common\":15,\"common-memory\":16,\
+             \"forwarded-common\":17,\"promoted\":18,\"replicated\":19}\n"
         );
         let text = stats(&st, Format::Text);
         assert!(text.contains("handoffs: ok 5 refused 1 failed 2\n"));
         assert!(text.contains("\nheld during handoffs 11 (dropped, area full 12)\n"));
         assert!(text.contains("\nicmp errors: forwarded 13 malformed 14\n"));
+        assert_eq!(
+            text,
+            "handoffs: ok 5 refused 1 failed 2\ntaken 3\n\
+             packets: forwarded 100 returned 200 dropped 4 (malformed 10)\n\
+             held during handoffs 11 (dropped, area full 12)\n\
+             icmp errors: forwarded 13 malformed 14\nactive connections 6\n\
+             waiting requests 7 hurried 8\nmemory 9 bytes\n\
+             common table: copies 15 memory 16 bytes\n\
+             copies: replicated 19 promoted 18 packets forwarded 17\n"
+        );
+        // A module that predates the common table: its counters read 0.
+        let old = Stats {
+            common: 0,
+            common_memory: 0,
+            forwarded_common: 0,
+            promoted: 0,
+            replicated: 0,
+            ..st
+        };
+        let text = stats(&old, Format::Text);
+        assert!(text.ends_with(
+            "memory 9 bytes\ncommon table: copies 0 memory 0 bytes\n\
+             copies: replicated 0 promoted 0 packets forwarded 0\n"
+        ));
+        let v: serde_json::Value = serde_json::from_str(&stats(&old, Format::Json)).unwrap();
+        assert_eq!(
+            [
+                "common",
+                "common-memory",
+                "forwarded-common",
+                "promoted",
+                "replicated"
+            ]
+            .map(|k| v[k].as_u64()),
+            [Some(0); 5]
+        );
     }
 
     #[test]

@@ -23,12 +23,14 @@
 
 #![no_main]
 
+use baton_proto::cluster::View;
 use baton_proto::ctrl::{
     add_mac_room, cap, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
-    DecodeError, EncodeError, Endpoint, HandoffAck, HandoffReq, Header, Heartbeat, Hello, IdReason,
-    Message, HANDOFF_REQ_FIXED, HEADER_LEN, MAC_LEN, MAGIC, MAX_DATA, MAX_PAYLOAD, NONCE_LEN,
-    VERSION,
+    DecodeError, EncodeError, Endpoint, GroupView, HandoffAck, HandoffReq, Header, Heartbeat,
+    Hello, IdReason, Message, Replica, ReplicaEnd, HANDOFF_REQ_FIXED, HEADER_LEN, MAC_LEN, MAGIC,
+    MAX_DATA, MAX_PAYLOAD, NONCE_LEN, VERSION,
 };
+use baton_proto::seq::Translation;
 use libfuzzer_sys::arbitrary::{self, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
@@ -45,7 +47,7 @@ fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32, bool), DecodeError> {
     if buf[4] != VERSION {
         return Err(DecodeError::BadVersion(buf[4]));
     }
-    if !(1..=7).contains(&buf[5]) {
+    if !(1..=10).contains(&buf[5]) {
         return Err(DecodeError::UnknownType(buf[5]));
     }
     if buf[6] != 0 || buf[7] & !1 != 0 {
@@ -93,6 +95,29 @@ fn ref_valid(m: &Message<'_>) -> bool {
         }
         Message::HandoffAck(a) => a.backend_wscale <= 14,
         Message::HandoffNack(m) | Message::ConnEnd(m) => m.reason <= reason::MAX,
+        // 1 to 64 members, not 0, strictly increasing; epoch at least 1.
+        Message::View(v) => {
+            let m = v.view.members();
+            v.view.epoch() >= 1
+                && (1..=64).contains(&m.len())
+                && m[0] != 0
+                && m.windows(2).all(|w| w[0] < w[1])
+        }
+        Message::Replica(r) => {
+            ref_endpoint_ok(&r.client)
+                && ref_endpoint_ok(&r.vip)
+                && ref_endpoint_ok(&r.backend)
+                && r.backend_node != 0
+                && r.xlate.frontend_wscale <= 14
+                && r.xlate.backend_wscale <= 14
+                && r.flags & !1 == 0
+        }
+        // CLOSED (5) or IDLE (6).
+        Message::ReplicaEnd(e) => {
+            ref_endpoint_ok(&e.client)
+                && ref_endpoint_ok(&e.vip)
+                && (e.reason == 5 || e.reason == 6)
+        }
     }
 }
 
@@ -106,6 +131,9 @@ fn ref_payload_len(m: &Message<'_>) -> usize {
         Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
         Message::HandoffAck(_) => 20,
         Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
+        Message::View(v) => 20 + 4 * v.view.members().len(),
+        Message::Replica(_) => 44,
+        Message::ReplicaEnd(_) => 24,
     }
 }
 
@@ -121,7 +149,7 @@ enum Next<'a> {
     /// Wait for more bytes.
     Incomplete,
     /// A frame of `len` bytes.
-    Frame(Header, Message<'a>, usize),
+    Frame(Header, Box<Message<'a>>, usize),
     /// The channel closes.
     Closed(DecodeError),
 }
@@ -145,7 +173,7 @@ fn next(buf: &[u8]) -> Next<'_> {
         return Next::Closed(DecodeError::UnexpectedMac);
     }
     match decode(&hdr, &buf[HEADER_LEN..total]) {
-        Ok(m) => Next::Frame(hdr, m, total),
+        Ok(m) => Next::Frame(hdr, Box::new(m), total),
         Err(e) => Next::Closed(e),
     }
 }
@@ -231,7 +259,7 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
     let seq = u.arbitrary()?;
     let room = u.arbitrary::<u16>()?;
     let id = u.arbitrary()?;
-    let m = match u.int_in_range(msg_type::HELLO..=msg_type::AUTH)? {
+    let m = match u.int_in_range(msg_type::HELLO..=msg_type::MAX)? {
         msg_type::HELLO => {
             let capabilities: u32 = u.arbitrary()?;
             let node_id = u.arbitrary()?;
@@ -277,6 +305,45 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
         }),
         msg_type::CONN_END => Message::ConnEnd(IdReason {
             id,
+            reason: u.arbitrary()?,
+        }),
+        msg_type::VIEW => {
+            // Any set the codec could be given: the view is built by the
+            // same rules as a received one, so an invalid set is skipped.
+            let epoch = u.arbitrary()?;
+            let n = u.int_in_range(1..=64)?;
+            let mut members = Vec::with_capacity(n);
+            for _ in 0..n {
+                members.push(u.arbitrary::<u32>()?);
+            }
+            members.sort_unstable();
+            let Some(view) = View::announced(epoch, members) else {
+                return Err(arbitrary::Error::IncorrectFormat);
+            };
+            Message::View(GroupView {
+                view,
+                active: u.arbitrary()?,
+                common: u.arbitrary()?,
+            })
+        }
+        msg_type::REPLICA => Message::Replica(Replica {
+            id,
+            client: endpoint(u)?,
+            vip: endpoint(u)?,
+            backend: endpoint(u)?,
+            backend_node: u.arbitrary()?,
+            xlate: Translation {
+                seq_delta: u.arbitrary()?,
+                ts_delta: u.arbitrary()?,
+                frontend_wscale: u.arbitrary()?,
+                backend_wscale: u.arbitrary()?,
+            },
+            flags: u.arbitrary()?,
+        }),
+        msg_type::REPLICA_END => Message::ReplicaEnd(ReplicaEnd {
+            id,
+            client: endpoint(u)?,
+            vip: endpoint(u)?,
             reason: u.arbitrary()?,
         }),
         t => unreachable!("type {t} out of the range asked for"),

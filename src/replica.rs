@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Copies of forwarding flows between the members of a front-end group
+//! (seeds 000 and 004). When a flow starts forwarding (its back-end's
+//! HANDOFF_ACK), its front-end sends a copy (REPLICA) to the flow's backup,
+//! the member HRW ranks first among the others; when it ends, every member
+//! up hears it (REPLICA_END) and drops its copy. A member keeps the copies
+//! in its common table, which forwards the packets the upstream moves to
+//! it ([`crate::common`]). When the view changes, a member takes the copies
+//! whose owner left into its own table (they are its connections now) and
+//! sends each of its connections' copy to the connection's backup in the
+//! new view, where it may be missing (a member that joined or came back).
+
+use crate::{
+    conn::Stat,
+    node::Node,
+    proto::{
+        cluster::{FlowId, View},
+        ctrl::{reason, Message, Replica, ReplicaEnd},
+        flow::{Flow, Key, Role},
+    },
+    sys::{kthread, vec},
+};
+use kernel::prelude::*;
+
+/// Flows one batch of a view change handles.
+const BATCH: usize = 256;
+
+fn flow_id(f: &Flow) -> FlowId {
+    FlowId {
+        client: f.client,
+        vip: f.vip,
+    }
+}
+
+/// Sends the copy of this node's flow `f` to its backup, if it has one
+/// and a backup exists.
+pub(crate) fn replicate(node: &Node, f: &Flow) {
+    let Some(r) = f.replica() else { return };
+    let Some(backup) = node.group().backup(&flow_id(f)) else {
+        return;
+    };
+    if node.ctrl().send(backup, &Message::Replica(r)).is_ok() {
+        node.conns().stats().inc(Stat::Replicated);
+    }
+}
+
+/// This node's flow `f` ended (`why`: a CONN_END or GC reason): every
+/// member up drops its copy.
+pub(crate) fn forget(node: &Node, f: &Flow, why: u8) {
+    if f.role != Role::Front || f.replica().is_none() {
+        return;
+    }
+    let end = ReplicaEnd {
+        id: f.id,
+        client: f.client,
+        vip: f.vip,
+        reason: if why == reason::IDLE {
+            reason::IDLE
+        } else {
+            reason::CLOSED
+        },
+    };
+    node.group()
+        .send_to_live(node.ctrl(), &Message::ReplicaEnd(end));
+}
+
+/// Member `from` sent the copy `r` of one of its flows.
+pub(crate) fn keep(node: &Node, from: u32, r: &Replica) {
+    if !node.group().is_member(from) {
+        return;
+    }
+    let flow = Flow::from_replica(r, kthread::now_ms());
+    // This node forwards that connection itself (it took it over): the
+    // sender's copy is older than its own flow.
+    if node.conns().with(&flow.key(), |_| ()).is_some() {
+        return;
+    }
+    if let Err(e) = node.conns().common().keep(from, flow) {
+        if kthread::net_ratelimit() {
+            pr_warn!("cannot keep member {}'s copy: {:?}\n", from, e);
+        }
+    }
+}
+
+/// Member `from`'s flow `e.id` ended.
+pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
+    let key = Key {
+        client: e.client,
+        local: e.vip,
+    };
+    node.conns().common().forget(from, e.id, &key);
+}
+
+/// The group's view is now `view`: the copies whose owner left become
+/// this node's flows, and every flow of this node sends its copy to its
+/// backup in the new view.
+pub(crate) fn view_changed(node: &Node, view: &View) {
+    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
+        return;
+    };
+    let mut promoted = 0u32;
+    loop {
+        vec::clear(&mut batch);
+        node.conns()
+            .common()
+            .take_where(|owner| !view.contains(owner), &mut batch);
+        for f in batch.iter() {
+            if node.conns().insert(*f).is_ok() {
+                node.conns().stats().inc(Stat::Promoted);
+                promoted += 1;
+            }
+        }
+        if batch.len() < BATCH {
+            break;
+        }
+    }
+    if promoted > 0 {
+        pr_info!(
+            "front-end group epoch {}: took over {} connections\n",
+            view.epoch(),
+            promoted
+        );
+    }
+    if view.size() < 2 {
+        return;
+    }
+    let buckets = node.conns().buckets();
+    for b in 0..buckets {
+        node.conns()
+            .snapshot_bucket(b, &mut batch, |f| f.replica().is_some());
+        if batch.len() >= BATCH / 2 || b + 1 == buckets {
+            for f in batch.iter() {
+                replicate(node, f);
+            }
+            vec::clear(&mut batch);
+        }
+    }
+}

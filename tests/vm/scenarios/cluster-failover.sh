@@ -1,0 +1,173 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A front-end fails with connections forwarding, and its group's other
+# member carries them on (issue 15, points 3 to 5, active/standby as with
+# VRRP); namespaces in one guest. Two front-ends form a group, both with
+# the service; the VIP is on front-end 1. Checks:
+#   - every connection front-end 1 forwards has its copy on front-end 2
+#     (stats common, cluster show's COMMON) before the crash;
+#   - front-end 1 crashes mid-transfer (its link cut at once), the VIP
+#     moves to front-end 2 and the client's neighbour entry with it (what
+#     keepalived's gratuitous ARP does): 8 downloads of 4 MB at 200 KB/s
+#     and 2 uploads of 3 MB at 150 KB/s (tests/vm/tools/pace.py) all
+#     finish byte-exact, and the client saw no
+#     reset (Tcp EstabResets, AttemptFails, its RST segments);
+#   - front-end 2 forwarded their packets from its copies
+#     (forwarded-common) as soon as they arrived, and took the connections
+#     over (promoted) once its view lost front-end 1;
+#   - a new connection after the failover is served by front-end 2.
+# The time from the crash to the end of the transfers is logged.
+#
+# guests: 1
+# memory: 768M
+# timeout: 360
+#
+#                      switch ns "sw" (br0)           198.18.1.0/24
+#      /           |                  |                |            \
+#   cl .1      fe1 .2 node 1      fe2 .3 node 2    be1 .4 node 3   be2 .5 node 4
+#   pace.py    VIP .100 (first)   VIP .100 (after) httpd.py :8080  httpd.py :8080
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+require_cmd ip curl python3 sha256sum tcpdump jq
+
+readonly vip=198.18.1.100 be1=198.18.1.4 be2=198.18.1.5
+readonly down=4000000 up=3000000 ndown=8 nup=2 rate=200000
+readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py" pace="$BATON_REPO/tests/vm/tools/pace.py"
+work=$(mktemp -d)
+defer rm -rf "$work"
+
+baton_load
+lan_setup 1 sw cl fe1 fe2 be1 be2
+# Small client buffers: the servers send as fast as the client reads, so that
+# every transfer is under way, both ways, when the front-end fails.
+ns_exec cl sysctl -qw net.ipv4.tcp_rmem="4096 65536 131072" net.ipv4.tcp_wmem="4096 65536 131072"
+baton_frontend fe1 "$vip"
+ns_exec fe2 sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+	net.ipv4.conf.eth0.send_redirects=0
+
+for i in 1 2; do
+	addr=$(lan_addr 1 $((i + 3)))
+	mkdir -p "$work/be$i"
+	ns_exec "be$i" python3 "$httpd" "$addr" 8080 "$work/be$i" >"$work/httpd.$i" 2>&1 &
+	defer kill $!
+	wait_listen "be$i" 8080
+done
+
+declare -A node=([fe1]=1 [fe2]=2 [be1]=3 [be2]=4)
+for ns in fe1 fe2 be1 be2; do
+	bctl "$ns" config set node-id "${node[$ns]}" key "$BATON_TEST_KEY" heartbeat-timeout-ms 2000
+done
+for fe in fe1 fe2; do
+	for ns in fe1 fe2 be1 be2; do
+		[ "$ns" = "$fe" ] && continue
+		bctl "$fe" peer add "${node[$ns]}" "$(lan_addr 1 $((node[$ns] + 1)))"
+		[ "${ns:0:2}" = be ] && bctl "$ns" peer add "${node[$fe]}" "$(lan_addr 1 $((node[$fe] + 1)))"
+	done
+	bctl "$fe" service add "$vip:80" scheduler rr
+	bctl "$fe" backend add "$vip:80" "$be1:8080" peer 3
+	bctl "$fe" backend add "$vip:80" "$be2:8080" peer 4
+done
+bctl fe1 cluster add 2
+bctl fe2 cluster add 1
+
+# agreed: both front-ends have the view {1,2} under one epoch.
+agreed() {
+	local a b
+	a=$(bctl fe1 -j cluster show | jq -c '[.epoch, ([.members[] | select(.state != "down") | ."node-id"] | sort)]')
+	b=$(bctl fe2 -j cluster show | jq -c '[.epoch, ([.members[] | select(.state != "down") | ."node-id"] | sort)]')
+	[ "$a" = "$b" ] && [ "$(jq -c '.[1]' <<<"$a")" = "[1,2]" ]
+}
+wait_for -t $((30 * BATON_SLOW)) agreed || fail "the front-ends do not agree on {1,2}"
+for ns in fe1 fe2 be1 be2; do
+	wait_for -t $((30 * BATON_SLOW)) sh -c "ip netns exec $ns $BATONCTL -j peer list | jq -e 'all(.[]; .state == \"up\")' >/dev/null" ||
+		fail "$ns: channels not all up"
+done
+wait_listen fe1 80
+
+# The bytes httpd.py serves for /gen/N, and an upload.
+python3 -c 'import random, sys; n = int(sys.argv[1]); sys.stdout.buffer.write(random.Random(n).randbytes(n))' \
+	"$down" >"$work/want"
+head -c "$up" /dev/urandom >"$work/upload"
+upsum=$(sha256sum <"$work/upload" | cut -d' ' -f1)
+
+resets() {
+	echo $(($(snmp_get cl Tcp EstabResets) + $(snmp_get cl Tcp AttemptFails)))
+}
+resets0=$(resets)
+ns_exec cl tcpdump -i eth0 -nn -U -w "$work/rst.pcap" "host $vip and tcp port 80 and tcp[tcpflags] & tcp-rst != 0" >/dev/null 2>&1 &
+tcpd=$!
+defer kill "$tcpd"
+sleep 1
+
+t0=$SECONDS
+for ((i = 0; i < ndown; i++)); do
+	ns_exec cl python3 "$pace" get "$vip" 80 "/gen/$down" "$work/down.$i" "$rate" \
+		>"$work/client.down.$i" 2>&1 &
+	echo $! >>"$work/pids"
+done
+for ((i = 0; i < nup; i++)); do
+	ns_exec cl python3 "$pace" post "$vip" 80 /up "$work/upload" "$work/up.$i" $((rate * 3 / 4)) \
+		>"$work/client.up.$i" 2>&1 &
+	echo $! >>"$work/pids"
+done
+n=$((ndown + nup))
+
+# Every connection forwarding on front-end 1, and copied to front-end 2.
+wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe1 $BATONCTL -j conn list state forwarding | jq '.conns | length') -eq $n ]" ||
+	fail "fe1 forwards $(bctl fe1 -j conn list | jq '.conns | length') connections, want $n"
+wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq .common) -eq $n ]" ||
+	fail "fe2 keeps $(baton_stat fe2 common) copies, want $n"
+check_eq "copies fe1 sent" "$(baton_stat fe1 replicated)" "$n"
+check_ge "fe2's common table memory" "$(baton_stat fe2 common-memory)" 1
+wait_for -t $((10 * BATON_SLOW)) sh -c "[ \"\$(ip netns exec fe1 $BATONCTL -j cluster show |
+	jq '.members[] | select(.\"node-id\" == 2) | .common')\" = $n ]" ||
+	fail "fe1 does not hear fe2's $n copies"
+
+# Front-end 1 crashes: its link is cut at once; the VIP moves to
+# front-end 2, which announces it (as keepalived's gratuitous ARP would).
+t1=$SECONDS
+ip -n fe1 link set eth0 down
+ns_exec fe2 ip addr add "$vip/32" dev eth0
+ip -n cl neigh replace "$vip" lladdr "$(ip -n fe2 -j link show eth0 | jq -r '.[0].address')" dev eth0 nud reachable
+log "front-end 1 down at $((t1 - t0)) s into the transfers"
+alive=0
+while read -r pid; do
+	kill -0 "$pid" 2>/dev/null && alive=$((alive + 1))
+done <"$work/pids"
+check_eq "transfers under way at the crash" "$alive" "$n"
+
+fails=0
+while read -r pid; do
+	wait "$pid" || fails=$((fails + 1))
+done <"$work/pids"
+t2=$SECONDS
+log "transfers done $((t2 - t1)) s after the crash ($((t2 - t0)) s in all)"
+((fails == 0)) || fail "$fails transfers failed: $(cat "$work"/client.* | head -5)"
+for ((i = 0; i < ndown; i++)); do
+	cmp -s "$work/down.$i" "$work/want" || fail "download $i differs ($(stat -c %s "$work/down.$i") bytes)"
+done
+for ((i = 0; i < nup; i++)); do
+	check_eq "upload $i: sha256 the server read" "$(cat "$work/up.$i")" "$upsum"
+done
+log "ok: $ndown downloads of $down bytes and $nup uploads of $up bytes exact"
+check_eq "client resets" "$(resets)" "$resets0"
+kill "$tcpd"
+sleep 1
+rsts=$(tcpdump -nn -r "$work/rst.pcap" 2>/dev/null)
+[ -z "$rsts" ] || fail "RST segments at the client: $rsts"
+log "ok: no RST segment at the client"
+check_ge "packets fe2 forwarded from copies" "$(baton_stat fe2 forwarded-common)" 1
+wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq .promoted) -eq $n ]" ||
+	fail "fe2 promoted $(baton_stat fe2 promoted) copies, want $n"
+check_eq "fe2's common table after the takeover" "$(baton_stat fe2 common)" 0
+
+# A new connection: front-end 2 serves it.
+ok0=$(baton_stat fe2 handoffs-ok)
+ns_exec cl curl -sS --max-time 30 -o "$work/after" "http://$vip/gen/1000" || fail "a new connection failed"
+check_eq "new connection's bytes" "$(stat -c %s "$work/after")" 1000
+check_eq "handoffs fe2 made" "$(baton_stat fe2 handoffs-ok)" $((ok0 + 1))
+baton_unload
+log "all checks passed"

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""An HTTP/1.1 client that moves its bytes at a fixed pace, so that a
+transfer is still under way when a scenario breaks something (curl's
+--limit-rate lets a response that fits the socket buffers through at once).
+
+  pace.py get ADDR PORT PATH OUT RATE
+      GET PATH; reads the response body at RATE bytes a second into OUT.
+  pace.py post ADDR PORT PATH FILE OUT RATE
+      POST FILE as the body, sent at RATE bytes a second; the response
+      body goes to OUT.
+
+Exits 0 once the whole body (Content-Length) arrived, 1 on any error (a
+reset, a short body, a status other than 200), with the reason on stderr.
+Each transfer gives up after 300 s.
+"""
+import socket
+import sys
+import time
+
+CHUNK = 8192
+LIMIT_S = 300
+
+
+def paced(rate, start, done):
+    """Sleeps until `done` bytes are due at `rate` bytes/s since `start`."""
+    due = start + done / rate
+    now = time.monotonic()
+    if due > now:
+        time.sleep(due - now)
+
+
+def head(sock):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        got = sock.recv(4096)
+        if not got:
+            raise OSError("connection closed before the response head")
+        buf += got
+    h, rest = buf.split(b"\r\n\r\n", 1)
+    lines = h.decode("latin-1").split("\r\n")
+    status = lines[0].split()[1]
+    length = None
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        if k.strip().lower() == "content-length":
+            length = int(v)
+    if status != "200" or length is None:
+        raise OSError(f"response {lines[0]!r}, content-length {length}")
+    return length, rest
+
+
+def main():
+    mode, addr, port, path = sys.argv[1:5]
+    if mode == "get":
+        out, rate, body = sys.argv[5], int(sys.argv[6]), None
+    else:
+        body, out, rate = sys.argv[5], sys.argv[6], int(sys.argv[7])
+    sock = socket.create_connection((addr, int(port)), timeout=LIMIT_S)
+    sock.settimeout(LIMIT_S)
+    deadline = time.monotonic() + LIMIT_S
+    if body is None:
+        req = f"GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        sock.sendall(req.encode())
+    else:
+        with open(body, "rb") as f:
+            data = f.read()
+        req = (f"POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n"
+               f"Content-Length: {len(data)}\r\n\r\n")
+        sock.sendall(req.encode())
+        start, sent = time.monotonic(), 0
+        while sent < len(data):
+            paced(rate, start, sent)
+            sock.sendall(data[sent:sent + CHUNK])
+            sent += min(CHUNK, len(data) - sent)
+    length, got = head(sock)
+    start = time.monotonic()
+    with open(out, "wb") as f:
+        f.write(got)
+        n = len(got)
+        while n < length:
+            if time.monotonic() > deadline:
+                raise OSError(f"gave up after {LIMIT_S} s at {n} of {length} bytes")
+            if body is None:
+                paced(rate, start, n)
+            chunk = sock.recv(min(CHUNK, length - n))
+            if not chunk:
+                raise OSError(f"connection closed at {n} of {length} bytes")
+            f.write(chunk)
+            n += len(chunk)
+    sock.close()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except OSError as e:
+        print(f"pace.py: {e}", file=sys.stderr)
+        sys.exit(1)
