@@ -7,16 +7,17 @@
 //! up hears it (REPLICA_END) and drops its copy. A member keeps the copies
 //! in its common table, which forwards the packets the upstream moves to
 //! it ([`crate::common`]). When the view changes, a member takes the copies
-//! whose owner left into its own table (they are its connections now) and
-//! sends each of its connections' copy to the connection's backup in the
-//! new view, where it may be missing (a member that joined or came back).
+//! whose owner left into its own table (they are its connections now,
+//! and their back-ends hear it: TAKEOVER) and sends each of its
+//! connections' copy to the connection's backup in the new view, where it
+//! may be missing (a member that joined or came back).
 
 use crate::{
     conn::Stat,
     node::Node,
     proto::{
         cluster::{FlowId, View},
-        ctrl::{reason, Message, Replica, ReplicaEnd},
+        ctrl::{reason, Message, Replica, ReplicaEnd, Takeover},
         flow::{Flow, Key, Role},
     },
     sys::{kthread, vec},
@@ -92,6 +93,44 @@ pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
     node.conns().common().forget(from, e.id, &key);
 }
 
+/// Makes the copy `f` this node's flow, under an id of this node's (its
+/// answers find it by id), and tells its back-end, whose flow answers to
+/// this node from now on: its CONN_END comes here, and the old owner's
+/// return (a new boot id) no longer ends the connection.
+fn take_over(node: &Node, mut f: Flow) -> bool {
+    let old_id = f.id;
+    f.id = node.conns().next_id(&f.key());
+    if node.conns().insert(f).is_err() {
+        return false;
+    }
+    node.conns().stats().inc(Stat::Promoted);
+    let t = Takeover {
+        old_id,
+        new_id: f.id,
+        client: f.client,
+        backend: f.backend,
+    };
+    // A back-end that does not hear it keeps answering the old owner: the
+    // flow then ends here when it idles out.
+    let _ = node.ctrl().send(f.peer, &Message::Takeover(t));
+    true
+}
+
+/// Front-end `from` took over connection `t.old_id` of this node's
+/// back-end flow of (`t.client`, `t.backend`).
+pub(crate) fn taken_over(node: &Node, from: u32, t: &Takeover) {
+    let key = Key {
+        client: t.client,
+        local: t.backend,
+    };
+    node.conns().with(&key, |f| {
+        if f.role == Role::Back && f.id == t.old_id {
+            f.peer = from;
+            f.id = t.new_id;
+        }
+    });
+}
+
 /// The group's view is now `view`: the copies whose owner left become
 /// this node's flows, and every flow of this node sends its copy to its
 /// backup in the new view.
@@ -106,8 +145,7 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
             .common()
             .take_where(|owner| !view.contains(owner), &mut batch);
         for f in batch.iter() {
-            if node.conns().insert(*f).is_ok() {
-                node.conns().stats().inc(Stat::Promoted);
+            if take_over(node, *f) {
                 promoted += 1;
             }
         }

@@ -233,6 +233,10 @@ impl Dispatch for Runtime {
                 replica::ended(&self.node, from, e);
                 None
             }
+            Message::Takeover(t) => {
+                replica::taken_over(&self.node, from, t);
+                None
+            }
             Message::Hello(_) | Message::Auth | Message::Heartbeat(_) => None,
         }
     }

@@ -46,6 +46,8 @@
 //!                  backend_wscale u8 | flags u8 | reserved 3 (0)  44 bytes
 //!  REPLICA_END (10) id u64 | client addr 4, port u16 | vip addr 4,
 //!                  port u16 | reason u8 | reserved 3 (0)            24 bytes
+//!  TAKEOVER   (11) old_id u64 | new_id u64 | client addr 4, port u16 |
+//!                  backend addr 4, port u16 | reserved 4 (0)        32 bytes
 //! ```
 //!
 //! `id` names a handoff: the front-end chooses it, and it is unique among
@@ -175,8 +177,10 @@ pub mod msg_type {
     pub const REPLICA: u8 = 9;
     /// [`super::ReplicaEnd`].
     pub const REPLICA_END: u8 = 10;
+    /// [`super::Takeover`].
+    pub const TAKEOVER: u8 = 11;
     /// Highest type.
-    pub const MAX: u8 = REPLICA_END;
+    pub const MAX: u8 = TAKEOVER;
 }
 
 /// First frame on a channel, in both directions.
@@ -229,6 +233,24 @@ pub struct GroupView {
     /// Copies in the sender's common table.
     pub common: u32,
 }
+
+/// TAKEOVER: the sender, a member of the front-end group of the
+/// connection's front-end, forwards the connection now (it took it over
+/// from its copy); the back-end's flow answers to it from now on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Takeover {
+    /// The handoff id the back-end's flow has (the old front-end's).
+    pub old_id: u64,
+    /// The sender's id for the connection from now on.
+    pub new_id: u64,
+    /// The client.
+    pub client: Endpoint,
+    /// The server that took the connection.
+    pub backend: Endpoint,
+}
+
+/// Length of a TAKEOVER payload.
+pub const TAKEOVER_LEN: usize = 32;
 
 /// Fixed part of a VIEW payload, before the members.
 pub const VIEW_FIXED: usize = 20;
@@ -357,6 +379,8 @@ pub enum Message<'a> {
     Replica(Replica),
     /// REPLICA_END.
     ReplicaEnd(ReplicaEnd),
+    /// TAKEOVER.
+    Takeover(Takeover),
 }
 
 impl Message<'_> {
@@ -373,6 +397,7 @@ impl Message<'_> {
             Message::View(_) => msg_type::VIEW,
             Message::Replica(_) => msg_type::REPLICA,
             Message::ReplicaEnd(_) => msg_type::REPLICA_END,
+            Message::Takeover(_) => msg_type::TAKEOVER,
         }
     }
 
@@ -387,6 +412,7 @@ impl Message<'_> {
             Message::View(v) => VIEW_FIXED + 4 * v.view.size(),
             Message::Replica(_) => REPLICA_LEN,
             Message::ReplicaEnd(_) => REPLICA_END_LEN,
+            Message::Takeover(_) => TAKEOVER_LEN,
         }
     }
 }
@@ -648,6 +674,23 @@ fn decode_replica_end(p: &[u8]) -> Result<ReplicaEnd, DecodeError> {
     Ok(e)
 }
 
+fn decode_takeover(p: &[u8]) -> Result<Takeover, DecodeError> {
+    if p.len() != TAKEOVER_LEN {
+        return Err(DecodeError::BadLength);
+    }
+    let bad = DecodeError::BadLength;
+    let t = Takeover {
+        old_id: be_u64(p, 0).ok_or(bad)?,
+        new_id: be_u64(p, 8).ok_or(bad)?,
+        client: endpoint(p, 16).ok_or(bad)?,
+        backend: endpoint(p, 22).ok_or(bad)?,
+    };
+    if !valid_endpoint(&t.client) || !valid_endpoint(&t.backend) || p[28..32] != [0; 4] {
+        return Err(DecodeError::BadField);
+    }
+    Ok(t)
+}
+
 /// Validates the header at the start of `buf`.
 pub fn decode_header(buf: &[u8]) -> Result<Header, DecodeError> {
     let h = buf.get(..HEADER_LEN).ok_or(DecodeError::Short)?;
@@ -749,6 +792,7 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
         msg_type::VIEW => Ok(Message::View(decode_view(payload)?)),
         msg_type::REPLICA => Ok(Message::Replica(decode_replica(payload)?)),
         msg_type::REPLICA_END => Ok(Message::ReplicaEnd(decode_replica_end(payload)?)),
+        msg_type::TAKEOVER => Ok(Message::Takeover(decode_takeover(payload)?)),
         t => Err(DecodeError::UnknownType(t)),
     }
 }
@@ -830,6 +874,13 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
             put_endpoint(payload, 14, &e.vip);
             payload[20] = e.reason;
             payload[21..24].fill(0);
+        }
+        Message::Takeover(t) => {
+            payload[..8].copy_from_slice(&t.old_id.to_be_bytes());
+            payload[8..16].copy_from_slice(&t.new_id.to_be_bytes());
+            put_endpoint(payload, 16, &t.client);
+            put_endpoint(payload, 22, &t.backend);
+            payload[28..32].fill(0);
         }
         Message::View(v) => {
             let members = v.view.members();

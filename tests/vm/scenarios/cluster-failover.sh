@@ -15,7 +15,9 @@
 #     reset (Tcp EstabResets, AttemptFails, its RST segments);
 #   - front-end 2 forwarded their packets from its copies
 #     (forwarded-common) as soon as they arrived, and took the connections
-#     over (promoted) once its view lost front-end 1;
+#     over (promoted) once its view lost front-end 1, the back-ends' flows
+#     answering to it from then on (TAKEOVER): once the transfers ended,
+#     their CONN_ENDs left no state on front-end 2 or the back-ends;
 #   - a new connection after the failover is served by front-end 2.
 # The time from the crash to the end of the transfers is logged.
 #
@@ -139,6 +141,18 @@ while read -r pid; do
 done <"$work/pids"
 check_eq "transfers under way at the crash" "$alive" "$n"
 
+# Once front-end 2's view loses front-end 1 (heartbeat timeout), the
+# copies become its connections, and the back-ends' flows answer to it.
+wait_for -t $((15 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq .promoted) -eq $n ]" ||
+	fail "fe2 promoted $(baton_stat fe2 promoted) copies, want $n"
+log "taken over $((SECONDS - t1)) s after the crash"
+check_eq "fe2's common table after the takeover" "$(baton_stat fe2 common)" 0
+check_eq "fe2's connections" "$(bctl fe2 -j conn list state forwarding | jq '.conns | length')" "$n"
+for be in be1 be2; do
+	check_eq "$be's flows answer to" "$(bctl "$be" -j conn list | jq -c '[.conns[].peer] | unique | map(select(. != 2))')" "[]"
+done
+check_eq "back-end flows" $(($(baton_stat be1 active) + $(baton_stat be2 active))) "$n"
+
 fails=0
 while read -r pid; do
 	wait "$pid" || fails=$((fails + 1))
@@ -160,9 +174,11 @@ rsts=$(tcpdump -nn -r "$work/rst.pcap" 2>/dev/null)
 [ -z "$rsts" ] || fail "RST segments at the client: $rsts"
 log "ok: no RST segment at the client"
 check_ge "packets fe2 forwarded from copies" "$(baton_stat fe2 forwarded-common)" 1
-wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq .promoted) -eq $n ]" ||
-	fail "fe2 promoted $(baton_stat fe2 promoted) copies, want $n"
-check_eq "fe2's common table after the takeover" "$(baton_stat fe2 common)" 0
+# The back-ends' CONN_ENDs reach front-end 2: nothing is left.
+for ns in fe2 be1 be2; do
+	wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
+		fail "$ns keeps $(baton_stat "$ns" active) connections"
+done
 
 # A new connection: front-end 2 serves it.
 ok0=$(baton_stat fe2 handoffs-ok)

@@ -10,7 +10,7 @@ use baton_proto::{
     ctrl::{
         add_mac_room, cap, decode, decode_header, encode, flag, opt_bits, reason,
         session_boot_info, session_info, DecodeError, Endpoint, GroupView, HandoffAck, HandoffReq,
-        Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, SeqCheck, HEADER_LEN,
+        Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, SeqCheck, Takeover, HEADER_LEN,
         HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN,
         SESSION_LABEL, VIEW_FIXED,
     },
@@ -75,7 +75,7 @@ fn refusals() {
     assert_eq!(with(4, 2), DecodeError::BadVersion(2));
     // A HANDOFF_REQ header with a heartbeat's 8-byte payload.
     assert_eq!(with(5, 3), DecodeError::BadLength);
-    assert_eq!(with(5, 11), DecodeError::UnknownType(11));
+    assert_eq!(with(5, 12), DecodeError::UnknownType(12));
     assert_eq!(with(5, 0), DecodeError::UnknownType(0));
     assert_eq!(with(7, 2), DecodeError::BadFlags);
     assert_eq!(with(6, 0x80), DecodeError::BadFlags);
@@ -697,6 +697,38 @@ fn replica_refusals() {
     for (at, v) in [(20, reason::TIMEOUT), (21, 1), (14, 127)] {
         let mut b = good.clone();
         b[HEADER_LEN + at] = v;
+        assert_eq!(
+            roundtrip(&b).unwrap_err(),
+            DecodeError::BadField,
+            "byte {at}"
+        );
+    }
+}
+
+#[test]
+fn takeover_layout_and_refusals() {
+    let t = Takeover {
+        old_id: 0x0102_0304_0506_0708,
+        new_id: 0x1112_1314_1516_1718,
+        client: replica().client,
+        backend: replica().backend,
+    };
+    let bytes = frame(&Message::Takeover(t), 3);
+    assert_eq!(bytes.len(), HEADER_LEN + 32);
+    let p = &bytes[HEADER_LEN..];
+    assert_eq!(&p[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(&p[8..16], &[0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18]);
+    assert_eq!(&p[16..22], &[198, 18, 0, 1, 0x9c, 0x40]);
+    assert_eq!(&p[22..28], &[198, 18, 1, 5, 0x1f, 0x90]);
+    assert_eq!(&p[28..], &[0, 0, 0, 0]);
+    assert_eq!(roundtrip(&bytes), Ok((Message::Takeover(t), 3)));
+    for (at, v) in [(16, 0), (22, 224), (27, 0), (31, 1)] {
+        let mut b = bytes.clone();
+        b[HEADER_LEN + at] = v;
+        if at == 27 {
+            // Back-end port 0.
+            b[HEADER_LEN + 26] = 0;
+        }
         assert_eq!(
             roundtrip(&b).unwrap_err(),
             DecodeError::BadField,

@@ -27,7 +27,7 @@ use baton_proto::cluster::View;
 use baton_proto::ctrl::{
     add_mac_room, cap, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
     DecodeError, EncodeError, Endpoint, GroupView, HandoffAck, HandoffReq, Header, Heartbeat,
-    Hello, IdReason, Message, Replica, ReplicaEnd, HANDOFF_REQ_FIXED, HEADER_LEN, MAC_LEN, MAGIC,
+    Hello, IdReason, Message, Replica, ReplicaEnd, Takeover, HANDOFF_REQ_FIXED, HEADER_LEN, MAC_LEN, MAGIC,
     MAX_DATA, MAX_PAYLOAD, NONCE_LEN, VERSION,
 };
 use baton_proto::seq::Translation;
@@ -47,7 +47,7 @@ fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32, bool), DecodeError> {
     if buf[4] != VERSION {
         return Err(DecodeError::BadVersion(buf[4]));
     }
-    if !(1..=10).contains(&buf[5]) {
+    if !(1..=11).contains(&buf[5]) {
         return Err(DecodeError::UnknownType(buf[5]));
     }
     if buf[6] != 0 || buf[7] & !1 != 0 {
@@ -112,6 +112,7 @@ fn ref_valid(m: &Message<'_>) -> bool {
                 && r.xlate.backend_wscale <= 14
                 && r.flags & !1 == 0
         }
+        Message::Takeover(t) => ref_endpoint_ok(&t.client) && ref_endpoint_ok(&t.backend),
         // CLOSED (5) or IDLE (6).
         Message::ReplicaEnd(e) => {
             ref_endpoint_ok(&e.client)
@@ -134,6 +135,7 @@ fn ref_payload_len(m: &Message<'_>) -> usize {
         Message::View(v) => 20 + 4 * v.view.members().len(),
         Message::Replica(_) => 44,
         Message::ReplicaEnd(_) => 24,
+        Message::Takeover(_) => 32,
     }
 }
 
@@ -339,6 +341,12 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
                 backend_wscale: u.arbitrary()?,
             },
             flags: u.arbitrary()?,
+        }),
+        msg_type::TAKEOVER => Message::Takeover(Takeover {
+            old_id: id,
+            new_id: u.arbitrary()?,
+            client: endpoint(u)?,
+            backend: endpoint(u)?,
         }),
         msg_type::REPLICA_END => Message::ReplicaEnd(ReplicaEnd {
             id,
