@@ -27,8 +27,8 @@ use baton_proto::cluster::View;
 use baton_proto::ctrl::{
     add_mac_room, cap, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
     DecodeError, EncodeError, Endpoint, GroupView, HandoffAck, HandoffReq, Header, Heartbeat,
-    Hello, IdReason, Message, Replica, ReplicaEnd, Takeover, HANDOFF_REQ_FIXED, HEADER_LEN, MAC_LEN, MAGIC,
-    MAX_DATA, MAX_PAYLOAD, NONCE_LEN, VERSION,
+    Hello, IdReason, Message, Replica, ReplicaEnd, Takeover, HANDOFF_REQ_FIXED, HEADER_LEN,
+    MAC_LEN, MAGIC, MAX_DATA, MAX_PAYLOAD, NONCE_LEN, VERSION,
 };
 use baton_proto::seq::Translation;
 use libfuzzer_sys::arbitrary::{self, Unstructured};
