@@ -16,6 +16,8 @@ APT_PACKAGES=(
 	qemu-system-x86 busybox-static
 	# programs the scenarios run inside the guests (host root over 9p)
 	iproute2 iputils-ping curl nginx-light socat tcpdump ethtool procps jq util-linux
+	# front-end groups behind VRRP (cluster-vrrp)
+	keepalived
 	# YNL (the kernel tree's tools/net/ynl) drives the family from its spec in a test
 	python3 python3-yaml python3-jsonschema
 	# `make bench`: the comparison modes, the load generator and the plots
@@ -41,6 +43,8 @@ if ((${#missing[@]})); then
 	$SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
 	# Likewise haproxy: the benchmark starts its own in a guest.
 	$SUDO systemctl disable --now haproxy >/dev/null 2>&1 || true
+	# And keepalived: the scenarios start one per namespace.
+	$SUDO systemctl disable --now keepalived >/dev/null 2>&1 || true
 else
 	log "apt packages present"
 fi
