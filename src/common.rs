@@ -24,7 +24,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 /// A copy and the member it is the copy of.
-pub(crate) struct Replica {
+pub(crate) struct Entry {
     key: Key,
     /// The member that forwards the connection (its node id).
     pub(crate) owner: u32,
@@ -32,7 +32,7 @@ pub(crate) struct Replica {
     pub(crate) flow: Flow,
 }
 
-impl Keyed for Replica {
+impl Keyed for Entry {
     type Key = Key;
 
     fn key(&self) -> &Key {
@@ -42,7 +42,7 @@ impl Keyed for Replica {
 
 /// The copies this node keeps for other members.
 pub(crate) struct Common {
-    table: RcuHash<Replica>,
+    table: RcuHash<Entry>,
     seed: u32,
     max: usize,
     len: AtomicUsize,
@@ -72,8 +72,8 @@ impl Common {
     /// Bytes the copies (as the kmalloc caches that hold them) and the
     /// buckets take.
     pub(crate) fn memory(&self) -> u64 {
-        let entry = mem::kmalloc_size(RcuHash::<Replica>::NODE_SIZE);
-        (self.len() * entry + self.table.buckets() * RcuHash::<Replica>::BUCKET_SIZE) as u64
+        let entry = mem::kmalloc_size(RcuHash::<Entry>::NODE_SIZE);
+        (self.len() * entry + self.table.buckets() * RcuHash::<Entry>::BUCKET_SIZE) as u64
     }
 
     /// Keeps `flow` (a forwarding front flow) as member `owner`'s copy,
@@ -81,8 +81,8 @@ impl Common {
     pub(crate) fn keep(&self, owner: u32, flow: Flow) -> Result {
         let key = flow.key();
         self.remove(&key, |_| true);
-        let replica = Replica { key, owner, flow };
-        self.table.insert(self.hash(&key), replica, self.max)?;
+        let entry = Entry { key, owner, flow };
+        self.table.insert(self.hash(&key), entry, self.max)?;
         self.len.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -94,32 +94,28 @@ impl Common {
     }
 
     /// The copy of `key`'s connection, if any, as `f` sees it.
-    pub(crate) fn with<R>(&self, key: &Key, f: impl FnOnce(&Replica) -> R) -> Option<R> {
+    pub(crate) fn with<R>(&self, key: &Key, f: impl FnOnce(&Entry) -> R) -> Option<R> {
         if self.len() == 0 {
             return None;
         }
         self.table.lookup(self.hash(key), key, f)
     }
 
-    /// Removes the copies whose owner `gone` selects and adds their flows
-    /// to `out`, as many as fit its capacity (the others stay for a next
+    /// Removes the copies that `pick` selects and adds their flows to
+    /// `out`, as many as fit its capacity (the others stay for a next
     /// call). Process context.
-    pub(crate) fn take_where(&self, gone: impl Fn(u32) -> bool, out: &mut KVec<Flow>) {
+    pub(crate) fn take_where(&self, pick: impl Fn(&Entry) -> bool, out: &mut KVec<Flow>) {
         let room = out.capacity() - out.len();
-        self.table.remove_where(
-            0..self.table.buckets(),
-            |r| gone(r.owner),
-            room,
-            |r| {
+        self.table
+            .remove_where(0..self.table.buckets(), pick, room, |r| {
                 // Within the room counted above: cannot fail.
                 let _ = out.push(r.flow, GFP_ATOMIC);
                 self.len.fetch_sub(1, Ordering::Relaxed);
-            },
-        );
+            });
     }
 
     /// Removes the copies of `key`'s connection that `pick` selects.
-    fn remove(&self, key: &Key, pick: impl Fn(&Replica) -> bool) -> usize {
+    fn remove(&self, key: &Key, pick: impl Fn(&Entry) -> bool) -> usize {
         let b = self.table.bucket(self.hash(key));
         let n = self
             .table

@@ -145,6 +145,11 @@ impl Group {
         send(ctrl, out)
     }
 
+    /// This node's id in the group (0 without one).
+    pub(crate) fn me(&self) -> u32 {
+        self.inner.lock().me
+    }
+
     /// Whether `id` is a member (configured, up or not).
     pub(crate) fn is_member(&self, id: u32) -> bool {
         self.inner.lock().members.iter().any(|m| m.id == id)

@@ -13,10 +13,11 @@
 //! may be missing (a member that joined or came back).
 
 use crate::{
+    common::Entry,
     conn::Stat,
     node::Node,
     proto::{
-        cluster::{FlowId, View},
+        cluster::{backup_of, FlowId, View},
         ctrl::{reason, Message, Replica, ReplicaEnd, Takeover},
         flow::{Flow, Key, Role},
     },
@@ -93,6 +94,22 @@ pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
     node.conns().common().forget(from, e.id, &key);
 }
 
+/// Drops the copies `pick` selects; how many.
+fn release(node: &Node, pick: impl Fn(&Entry) -> bool) -> usize {
+    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
+        return 0;
+    };
+    let mut n = 0;
+    loop {
+        vec::clear(&mut batch);
+        node.conns().common().take_where(&pick, &mut batch);
+        n += batch.len();
+        if batch.len() < BATCH {
+            return n;
+        }
+    }
+}
+
 /// Makes the copy `f` this node's flow, under an id of this node's (its
 /// answers find it by id), and tells its back-end, whose flow answers to
 /// this node from now on: its CONN_END comes here, and the old owner's
@@ -143,7 +160,7 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
         vec::clear(&mut batch);
         node.conns()
             .common()
-            .take_where(|owner| !view.contains(owner), &mut batch);
+            .take_where(|r| !view.contains(r.owner), &mut batch);
         for f in batch.iter() {
             if take_over(node, *f) {
                 promoted += 1;
@@ -152,6 +169,20 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
         if batch.len() < BATCH {
             break;
         }
+    }
+    // A copy whose owner lives but whose backup is another member now (one
+    // that joined or came back) goes: its owner sends that one a copy.
+    let me = node.group().me();
+    let released = release(node, |r| {
+        view.contains(r.owner)
+            && backup_of(view.members(), r.owner, flow_id(&r.flow).hash()) != Some(me)
+    });
+    if released > 0 {
+        pr_info!(
+            "front-end group epoch {}: released {} copies to other backups\n",
+            view.epoch(),
+            released
+        );
     }
     if promoted > 0 {
         pr_info!(
