@@ -184,13 +184,20 @@ impl Group {
         }
     }
 
-    /// Member `from` announced `gv`.
-    pub(crate) fn heard(&self, from: u32, gv: &GroupView) {
-        let mut g = self.inner.lock();
-        let me = g.me;
-        let Some(m) = g.members.iter_mut().find(|m| m.id == from) else {
-            return;
+    /// Member `from` announced `gv`. Returns `true` when that member now
+    /// has this node's view and had not before (it joined, came back, or
+    /// the two just settled on one epoch): it is ready for the copies
+    /// whose backup it is.
+    pub(crate) fn heard(&self, from: u32, gv: &GroupView) -> bool {
+        let mut guard = self.inner.lock();
+        let Inner { me, members, view } = &mut *guard;
+        let Some(m) = members.iter_mut().find(|m| m.id == from) else {
+            return false;
         };
+        let Some(view) = view.as_mut() else {
+            return false;
+        };
+        let had = m.heard.is_some_and(|h| view.agrees(h.epoch, h.digest));
         let digest = gv.view.digest();
         m.heard = Some(Heard {
             epoch: gv.view.epoch(),
@@ -199,17 +206,16 @@ impl Group {
             active: gv.active,
             common: gv.common,
         });
-        if let Some(view) = g.view.as_mut() {
-            if view.merge(gv.view.epoch(), digest) {
-                pr_info!(
-                    "node {}: front-end group epoch {} (member {}'s, same {} members)\n",
-                    me,
-                    view.epoch(),
-                    from,
-                    view.size()
-                );
-            }
+        if view.merge(gv.view.epoch(), digest) {
+            pr_info!(
+                "node {}: front-end group epoch {} (member {}'s, same {} members)\n",
+                me,
+                view.epoch(),
+                from,
+                view.size()
+            );
         }
+        !had && view.agrees(gv.view.epoch(), digest)
     }
 
     /// The VIEW frame for member `to`, sent with each heartbeat; `None`

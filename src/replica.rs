@@ -191,9 +191,18 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
             promoted
         );
     }
-    if view.size() < 2 {
-        return;
+    if view.size() >= 2 {
+        resend(node);
     }
+}
+
+/// Sends every flow's copy to its backup in the current view (a member
+/// that joined, came back or just agreed on the view has none; one that
+/// has it keeps the newer).
+pub(crate) fn resend(node: &Node) {
+    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
+        return;
+    };
     let buckets = node.conns().buckets();
     for b in 0..buckets {
         node.conns()

@@ -222,7 +222,9 @@ impl Dispatch for Runtime {
                 None
             }
             Message::View(gv) => {
-                self.node.group().heard(from, gv);
+                if self.node.group().heard(from, gv) {
+                    replica::resend(&self.node);
+                }
                 None
             }
             Message::Replica(r) => {
