@@ -20,6 +20,8 @@ APT_PACKAGES=(
 	keepalived
 	# YNL (the kernel tree's tools/net/ynl) drives the family from its spec in a test
 	python3 python3-yaml python3-jsonschema
+	# tests/rst.py checks Documentation/ with docutils
+	python3-docutils
 	# `make bench`: the comparison modes, the load generator and the plots
 	haproxy ipvsadm wrk python3-matplotlib
 	# its optional profile of the front-end (BENCH_PERF=1)

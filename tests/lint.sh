@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Style gates, each counted as one test: rustfmt, the one-way layering of
+# Style gates, each counted as one test: well-formed reStructuredText in
+# Documentation/ (tests/rst.py), rustfmt, the one-way layering of
 # its files (tests/layers.py) and clippy on the module (CLIPPY=1 Kbuild
 # build, no warning allowed, objtool's included), on the userspace crates and
 # on the fuzz targets (userspace/fuzz, a workspace of its own).
@@ -42,6 +43,7 @@ module_clippy() {
 
 gate module-rustfmt module_rustfmt
 gate module-layers python3 tests/layers.py
+gate docs-rst python3 tests/rst.py
 gate module-clippy module_clippy
 userspace_fmt() {
 	(cd userspace && cargo fmt --all --check)
