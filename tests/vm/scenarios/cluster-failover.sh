@@ -188,7 +188,8 @@ check_eq "transfers under way at the crash" "$alive" "$n"
 # copies become its connections, and the back-ends' flows answer to it.
 wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq '.\"forwarded-common\"') -gt 0 ]" ||
 	fail "fe2 forwarded nothing from its copies"
-check_eq "copies fe2 promoted before its view lost fe1" "$(baton_stat fe2 promoted)" 0
+# (Packets forwarded from copies came before the takeover: a copy taken
+# over is gone from the common table.)
 wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq .promoted) -eq $n ]" ||
 	fail "fe2 promoted $(baton_stat fe2 promoted) copies, want $n"
 log "taken over $((SECONDS - t1)) s after the crash"

@@ -18,6 +18,10 @@
 #     line, the forged frames are never acted on (no handoff, stats
 #     unchanged), and the a-b channel stays up on the same connection;
 #   - m with the key completes the handshake (peer 1 up on a);
+#   - replication frames from m: a copy from a peer that is no member is
+#     ignored, from a member kept until its REPLICA_END; TAKEOVER and
+#     REPLICA_END of unknown connections change nothing; a short REPLICA
+#     and a VIEW out of order close the channel, logged;
 #   - m sends 300 handoffs at once whose replays all time out: a refuses
 #     those beyond its replay queue at once (NACK OVERLOAD), its
 #     heartbeats to m keep their pace and the a-b channel stays up; the
@@ -143,6 +147,34 @@ attack --key "$key" version -- "unknown protocol version"
 attack garbage -- "bad frame magic"
 check_eq "stats unchanged by the forged frames" "$(ns_exec a "$BATONCTL" -j stats | jq -c .)" "$stats0"
 check_eq "no connection state on a" "$(ns_exec a "$BATONCTL" -j conn list | jq .total)" 0
+
+# Replication frames (issue 15). From a peer that is no member of a's
+# front-end group, a copy is ignored; from a member it is kept until its
+# REPLICA_END; a TAKEOVER or REPLICA_END of an unknown connection changes
+# nothing; malformed ones close the channel.
+common() {
+	ns_exec a "$BATONCTL" -j stats | jq .common
+}
+# copy_held WANT: a copy sent by m is held (1) or not (0) while m keeps
+# its channel up, and gone once m ends it.
+copy_held() {
+	ns_exec m timeout 30 python3 "$tool" --key "$key" "$a_addr" 7300 1 replica >"$work/replica" 2>&1 &
+	local pid=$!
+	sleep 2
+	check_eq "copies on a while m holds its channel" "$(common)" "$1"
+	wait "$pid" || fail "attack replica: $(cat "$work/replica")"
+	check_eq "copies on a after m's REPLICA_END" "$(common)" 0
+}
+copy_held 0
+ns_exec a "$BATONCTL" cluster add 1
+copy_held 1
+attack --key "$key" takeover -- ""
+attack --key "$key" replica-short -- "payload length does not match the message type"
+attack --key "$key" view-unsorted -- "field out of range"
+ns_exec a "$BATONCTL" cluster del 1
+check_eq "copies taken over from m" "$(ns_exec a "$BATONCTL" -j stats | jq .promoted)" 0
+check_eq "no connection state on a after the replication frames" \
+	"$(ns_exec a "$BATONCTL" -j conn list | jq .total)" 0
 
 # m (node 1) sends 300 handoffs at once for a server of a's whose accept
 # queue is full (its SYNs are dropped, each replay runs out its 1.5 s): a

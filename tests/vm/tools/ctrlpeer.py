@@ -22,6 +22,16 @@ behaved as it must, 1 otherwise):
   oversized     handshake, a header announcing 1 MiB: closed
   version       a HELLO with version 2: closed
   garbage       random bytes: closed
+  replica       full handshake, a REPLICA of a connection (client
+                198.18.9.9:40000, VIP 198.18.9.100:80, back-end node 3),
+                3 s of heartbeats, its REPLICA_END, 1 s more: the channel
+                holds (whether the node kept the copy is the scenario's to
+                check meanwhile, in its stats)
+  takeover      full handshake, a TAKEOVER and a REPLICA_END of connections
+                the node does not have: ignored, the channel holds
+  replica-short full handshake, a REPLICA one byte short: closed
+  view-unsorted full handshake, a VIEW whose members are not in order:
+                closed
   flood N       N connections, silent, at once: all closed by the node
                 within the handshake timeout (count printed)
   overload N ADDR PORT
@@ -57,6 +67,7 @@ FLAG_MAC = 1
 CAP_AUTH = 1
 FROM_INITIATOR, FROM_ACCEPTOR = 1, 2
 HELLO, HEARTBEAT, HANDOFF_REQ, HANDOFF_ACK, HANDOFF_NACK, CONN_END, AUTH = range(1, 8)
+VIEW, REPLICA, REPLICA_END, TAKEOVER = range(8, 12)
 LABEL = b"baton-ctrl-v1"
 
 
@@ -227,6 +238,22 @@ def overload(ch, n, backend, port):
     return ok, detail
 
 
+def ep(a, p):
+    return socket.inet_aton(a) + struct.pack(">H", p)
+
+
+CLIENT, VIP, BACKEND = ("198.18.9.9", 40000), ("198.18.9.100", 80), ("198.18.9.2", 8080)
+
+
+def replica_payload(hid):
+    return (struct.pack(">Q", hid) + ep(*CLIENT) + ep(*VIP) + ep(*BACKEND)
+            + struct.pack(">IIIBBB3x", 3, 1000, 0, 7, 7, 0))
+
+
+def replica_end_payload(hid):
+    return struct.pack(">Q", hid) + ep(*CLIENT) + ep(*VIP) + struct.pack(">B3x", 5)
+
+
 def main():
     args = sys.argv[1:]
     key = None
@@ -299,6 +326,29 @@ def main():
         # the tag (another session key) can tell the frames apart.
         second.sock.sendall(beat)
         ok = second.closed_within()
+    elif attack == "replica":
+        ch = Channel(addr, port, node_id, key)
+        ch.handshake()
+        ch.send(REPLICA, replica_payload(99))
+        for _ in range(3):
+            ch.heartbeat()
+            time.sleep(1)
+        ch.send(REPLICA_END, replica_end_payload(99))
+        ok = not ch.closed_within(1.0)
+    elif attack == "takeover":
+        ch = Channel(addr, port, node_id, key)
+        ch.handshake()
+        ch.send(TAKEOVER, struct.pack(">QQ", 99, 100) + ep(*CLIENT) + ep(*BACKEND) + bytes(4))
+        ch.send(REPLICA_END, replica_end_payload(12345))
+        ok = not ch.closed_within(1.0)
+    elif attack in ("replica-short", "view-unsorted"):
+        ch = Channel(addr, port, node_id, key)
+        ch.handshake()
+        if attack == "replica-short":
+            ch.send(REPLICA, replica_payload(99)[:-1])
+        else:
+            ch.send(VIEW, struct.pack(">QIII", 1, 0, 0, 2) + struct.pack(">II", 2, 1))
+        ok = ch.closed_within()
     elif attack == "version":
         ch = Channel(addr, port, node_id, key)
         ch.hello(version=2)
