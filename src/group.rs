@@ -145,9 +145,25 @@ impl Group {
         send(ctrl, out)
     }
 
+    /// Whether this node has a group (and so a view).
+    pub(crate) fn has_view(&self) -> bool {
+        self.inner.lock().view.is_some()
+    }
+
     /// This node's id in the group (0 without one).
     pub(crate) fn me(&self) -> u32 {
         self.inner.lock().me
+    }
+
+    /// The configured members other than this node, into `out` (as many
+    /// as fit its capacity).
+    pub(crate) fn member_ids(&self, out: &mut KVec<u32>) {
+        for m in self.inner.lock().members.iter() {
+            if out.len() < out.capacity() {
+                // Capacity checked: no allocation.
+                let _ = out.push(m.id, GFP_ATOMIC);
+            }
+        }
     }
 
     /// Whether `id` is a member (configured, up or not).

@@ -17,7 +17,7 @@ use crate::{
     conn::Stat,
     node::Node,
     proto::{
-        cluster::{backup_of, FlowId, View},
+        cluster::{backup_of, FlowId, View, MAX_MEMBERS},
         ctrl::{reason, Message, Replica, ReplicaEnd, Takeover},
         flow::{Flow, Key, Role},
     },
@@ -94,6 +94,14 @@ pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
     node.conns().common().forget(from, e.id, &key);
 }
 
+/// The group has no view any more (its last member deleted, or this
+/// node's id): every copy goes.
+pub(crate) fn no_group(node: &Node) {
+    if node.conns().common().len() > 0 {
+        release(node, |_| true);
+    }
+}
+
 /// Drops the copies `pick` selects; how many.
 fn release(node: &Node, pick: impl Fn(&Entry) -> bool) -> usize {
     let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
@@ -155,12 +163,17 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
     let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
         return;
     };
+    let Ok(mut members) = KVec::with_capacity(MAX_MEMBERS, GFP_KERNEL) else {
+        return;
+    };
+    node.group().member_ids(&mut members);
     let mut promoted = 0u32;
     loop {
         vec::clear(&mut batch);
-        node.conns()
-            .common()
-            .take_where(|r| !view.contains(r.owner), &mut batch);
+        node.conns().common().take_where(
+            |r| !view.contains(r.owner) && members.contains(&r.owner),
+            &mut batch,
+        );
         for f in batch.iter() {
             if take_over(node, *f) {
                 promoted += 1;
@@ -171,11 +184,14 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
         }
     }
     // A copy whose owner lives but whose backup is another member now (one
-    // that joined or came back) goes: its owner sends that one a copy.
+    // that joined or came back) goes: its owner sends that one a copy. So
+    // does the copy of a member deleted from the group (it still forwards
+    // its connections: taking them over would split their bookkeeping).
     let me = node.group().me();
     let released = release(node, |r| {
-        view.contains(r.owner)
-            && backup_of(view.members(), r.owner, flow_id(&r.flow).hash()) != Some(me)
+        !members.contains(&r.owner)
+            || view.contains(r.owner)
+                && backup_of(view.members(), r.owner, flow_id(&r.flow).hash()) != Some(me)
     });
     if released > 0 {
         pr_info!(

@@ -97,8 +97,10 @@ impl NetConfig {
                 &this.members,
                 rt.node.tables(),
             )?;
-            if let Some(view) = view {
-                replica::view_changed(&rt.node, &view);
+            match view {
+                Some(view) => replica::view_changed(&rt.node, &view),
+                None if !rt.node.group().has_view() => replica::no_group(&rt.node),
+                None => {}
             }
             let vips = this.services.iter().map(|s| s.conf.vip);
             rt.utcp.reconcile(&rt.node, vips, &mut stopped_utcp)

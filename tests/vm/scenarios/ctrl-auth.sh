@@ -19,7 +19,8 @@
 #     unchanged), and the a-b channel stays up on the same connection;
 #   - m with the key completes the handshake (peer 1 up on a);
 #   - replication frames from m: a copy from a peer that is no member is
-#     ignored, from a member kept until its REPLICA_END; TAKEOVER and
+#     ignored, from a member kept until its REPLICA_END or until the member
+#     is deleted from the group (nothing taken over); TAKEOVER and
 #     REPLICA_END of unknown connections change nothing; a short REPLICA
 #     and a VIEW out of order close the channel, logged;
 #   - m sends 300 handoffs at once whose replays all time out: a refuses
@@ -168,10 +169,18 @@ copy_held() {
 copy_held 0
 ns_exec a "$BATONCTL" cluster add 1
 copy_held 1
+# A member deleted from the group while a holds its copy: the copy goes,
+# and nothing is taken over (the member still forwards its connections).
+ns_exec m timeout 30 python3 "$tool" --key "$key" "$a_addr" 7300 1 replica >"$work/replica" 2>&1 &
+pid=$!
+wait_for -t 10 sh -c "[ \$(ip netns exec a $BATONCTL -j stats | jq .common) -eq 1 ]" ||
+	fail "a does not keep member 1's copy"
+ns_exec a "$BATONCTL" cluster del 1
+check_eq "copies on a once 1 is no member" "$(common)" 0
+wait "$pid" || fail "attack replica: $(cat "$work/replica")"
 attack --key "$key" takeover -- ""
 attack --key "$key" replica-short -- "payload length does not match the message type"
 attack --key "$key" view-unsorted -- "field out of range"
-ns_exec a "$BATONCTL" cluster del 1
 check_eq "copies taken over from m" "$(ns_exec a "$BATONCTL" -j stats | jq .promoted)" 0
 check_eq "no connection state on a after the replication frames" \
 	"$(ns_exec a "$BATONCTL" -j conn list | jq .total)" 0
