@@ -101,6 +101,24 @@ impl Common {
         self.table.lookup(self.hash(key), key, f)
     }
 
+    /// Adds the copies that `pick` selects, with their owners, to `out`,
+    /// as many as fit its capacity; the table keeps them.
+    pub(crate) fn snapshot_where(
+        &self,
+        pick: impl Fn(&Entry) -> bool,
+        out: &mut KVec<(u32, Flow)>,
+    ) {
+        if self.len() == 0 {
+            return;
+        }
+        self.table.for_each(|r| {
+            if out.len() < out.capacity() && pick(r) {
+                // Capacity checked: no allocation.
+                let _ = out.push((r.owner, r.flow), GFP_ATOMIC);
+            }
+        });
+    }
+
     /// Removes the copies that `pick` selects and adds their flows to
     /// `out`, as many as fit its capacity (the others stay for a next
     /// call). Process context.

@@ -19,7 +19,7 @@ use crate::{
     proto::{
         cluster::{backup_of, FlowId, View, MAX_MEMBERS},
         ctrl::{reason, Message, Replica, ReplicaEnd, Takeover},
-        flow::{Flow, Key, Role},
+        flow::{stamp, Flow, Key, Role},
     },
     sys::{kthread, vec},
 };
@@ -125,6 +125,10 @@ fn release(node: &Node, pick: impl Fn(&Entry) -> bool) -> usize {
 fn take_over(node: &Node, mut f: Flow) -> bool {
     let old_id = f.id;
     f.id = node.conns().next_id(&f.key());
+    // The copy's times are those of its arrival, and the packets it
+    // forwarded since did not touch it: idle from now, not from then (a
+    // copy older than the idle timeout would go at the next sweep).
+    f.last_ms = stamp(kthread::now_ms());
     if node.conns().insert(f).is_err() {
         return false;
     }
@@ -160,26 +164,30 @@ pub(crate) fn taken_over(node: &Node, from: u32, t: &Takeover) {
 /// this node's flows, and every flow of this node sends its copy to its
 /// backup in the new view.
 pub(crate) fn view_changed(node: &Node, view: &View) {
-    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
-        return;
-    };
     let Ok(mut members) = KVec::with_capacity(MAX_MEMBERS, GFP_KERNEL) else {
         return;
     };
     node.group().member_ids(&mut members);
+    // Each copy goes from the common table only once its flow is in the
+    // active one: a packet that came in between would find neither, and
+    // this node's stack would reset its client.
+    let Ok(mut gone) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
+        return;
+    };
     let mut promoted = 0u32;
-    loop {
-        vec::clear(&mut batch);
-        node.conns().common().take_where(
+    for _ in 0..=node.conns().common().len() / BATCH {
+        vec::clear(&mut gone);
+        node.conns().common().snapshot_where(
             |r| !view.contains(r.owner) && members.contains(&r.owner),
-            &mut batch,
+            &mut gone,
         );
-        for f in batch.iter() {
-            if take_over(node, *f) {
+        for &(owner, f) in gone.iter() {
+            if take_over(node, f) {
                 promoted += 1;
             }
+            node.conns().common().forget(owner, f.id, &f.key());
         }
-        if batch.len() < BATCH {
+        if gone.len() < BATCH {
             break;
         }
     }
