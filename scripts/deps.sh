@@ -16,8 +16,8 @@ APT_PACKAGES=(
 	qemu-system-x86 busybox-static
 	# programs the scenarios run inside the guests (host root over 9p)
 	iproute2 iputils-ping curl nginx-light socat tcpdump ethtool procps jq util-linux
-	# front-end groups behind VRRP (cluster-vrrp)
-	keepalived
+	# front-end groups behind VRRP (cluster-failover) and BGP (cluster-bgp)
+	keepalived frr
 	# YNL (the kernel tree's tools/net/ynl) drives the family from its spec in a test
 	python3 python3-yaml python3-jsonschema
 	# tests/rst.py checks Documentation/ with docutils
@@ -47,6 +47,8 @@ if ((${#missing[@]})); then
 	$SUDO systemctl disable --now haproxy >/dev/null 2>&1 || true
 	# And keepalived: the scenarios start one per namespace.
 	$SUDO systemctl disable --now keepalived >/dev/null 2>&1 || true
+	# And FRR: cluster-bgp starts its daemons per namespace.
+	$SUDO systemctl disable --now frr >/dev/null 2>&1 || true
 else
 	log "apt packages present"
 fi

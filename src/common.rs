@@ -87,10 +87,10 @@ impl Common {
         Ok(())
     }
 
-    /// Drops the copy of `key`'s connection that member `owner` made of
-    /// its flow `id`; whether there was one.
-    pub(crate) fn forget(&self, owner: u32, id: u64, key: &Key) -> bool {
-        self.remove(key, |r| r.owner == owner && r.flow.id == id) > 0
+    /// Drops the copy of `key`'s connection if `pick` selects it; whether
+    /// there was one.
+    pub(crate) fn forget(&self, key: &Key, pick: impl Fn(&Entry) -> bool) -> bool {
+        self.remove(key, pick) > 0
     }
 
     /// The copy of `key`'s connection, if any, as `f` sees it.

@@ -655,7 +655,8 @@ impl Conns {
 
     /// An ICMP packet arriving (pre-routing): an error about a segment that
     /// a forwarding front flow's back-end sent with the VIP as source goes
-    /// on to that back-end, rewritten into its view
+    /// on to that back-end (from this node's flow, or from the copy it
+    /// keeps of another member's), rewritten into its view
     /// ([`Flow::on_icmp_error`]); the kernel then routes it there (or
     /// delivers it, for a local back-end). Every other ICMP packet passes
     /// untouched: no flow's (the back-end's own hooks see the rewritten
@@ -674,12 +675,20 @@ impl Conns {
             }
         };
         let key = err.key();
-        let done = self.table.lookup(self.hash(&key), &key, |cell| {
-            let flow = cell.flow.lock();
+        let mut rewrite = |flow: &Flow| {
             let (buf, csum) = skb.icmp_headers_mut(icmp::HEADERS_MAX)?;
             let mut pkt = IcmpPacket::parse(buf, mode(csum)).ok()?;
             Some(flow.on_icmp_error(&mut pkt))
-        });
+        };
+        // A router may send it to any front-end with the VIP (ECMP): one
+        // that keeps the flow's copy passes it on as its owner would.
+        let done = match self
+            .table
+            .lookup(self.hash(&key), &key, |cell| rewrite(&cell.flow.lock()))
+        {
+            None => self.common.with(&key, |r| rewrite(&r.flow)),
+            found => found,
+        };
         if done == Some(Some(FlowVerdict::Rewritten)) {
             skb.headers_changed();
             self.stats.inc(Stat::IcmpForwarded);

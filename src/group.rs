@@ -17,7 +17,7 @@
 use crate::{
     ctrl::Ctrl,
     proto::{
-        cluster::{backup_of, FlowId, View, MAX_MEMBERS},
+        cluster::{backups, FlowId, View, MAX_MEMBERS},
         ctrl::{GroupView, Message},
     },
 };
@@ -171,12 +171,20 @@ impl Group {
         self.inner.lock().members.iter().any(|m| m.id == id)
     }
 
-    /// Where this node keeps the copy of a connection it forwards: its
-    /// backup in this node's view; `None` alone or without a group.
-    pub(crate) fn backup(&self, flow: &FlowId) -> Option<u32> {
+    /// Where this node keeps the copies of a connection it forwards: its
+    /// first `n` backups in this node's view, into `out`; how many (none
+    /// alone or without a group).
+    pub(crate) fn backups(&self, flow: &FlowId, n: usize, out: &mut [u32]) -> usize {
         let g = self.inner.lock();
-        let view = g.view.as_ref()?;
-        backup_of(view.members(), g.me, flow.hash())
+        let Some(view) = g.view.as_ref() else {
+            return 0;
+        };
+        backups(view.members(), g.me, flow.hash(), n, out)
+    }
+
+    /// This node's view, if it has a group.
+    pub(crate) fn view(&self) -> Option<View> {
+        self.inner.lock().view
     }
 
     /// Sends `msg` to every member up.

@@ -150,6 +150,8 @@ const BASE_POLICY: [AttrPolicy; attr::MAX as usize + 1] = policy_table(&[
     (attr::HEARTBEAT_TIMEOUT_MS, AttrPolicy::u32()),
     (attr::MEMBER, AttrPolicy::nested(&MEMBER_POLICY)),
     (attr::EPOCH, AttrPolicy::reject(READ_ONLY)),
+    // Range checked with a message by the handler.
+    (attr::COPIES, AttrPolicy::u32()),
 ]);
 
 static POLICY: [AttrPolicy; attr::MAX as usize + 1] = BASE_POLICY;
@@ -405,6 +407,7 @@ impl Command<Baton> for ConfigGet {
         reply.put_u32(attr::HANDOFF_TIMEOUT_MS, config.handoff_timeout_ms)?;
         reply.put_u32(attr::IDLE_TIMEOUT_MS, config.idle_timeout_ms)?;
         reply.put_u32(attr::HEARTBEAT_TIMEOUT_MS, config.heartbeat_timeout_ms)?;
+        reply.put_u32(attr::COPIES, config.copies)?;
         reply.put_u8(attr::AUTH, u8::from(keyed))?;
         reply.send(info)
     }
@@ -431,6 +434,7 @@ impl Command<Baton> for ConfigSet {
         update.handoff_timeout_ms = u32_attr(attr::HANDOFF_TIMEOUT_MS)?;
         update.idle_timeout_ms = u32_attr(attr::IDLE_TIMEOUT_MS)?;
         update.heartbeat_timeout_ms = u32_attr(attr::HEARTBEAT_TIMEOUT_MS)?;
+        update.copies = u32_attr(attr::COPIES)?;
         // The transform is made before the lock: it allocates.
         let key = info
             .attr(attr::KEY)

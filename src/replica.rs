@@ -2,8 +2,9 @@
 
 //! Copies of forwarding flows between the members of a front-end group
 //! (seeds 000 and 004). When a flow starts forwarding (its back-end's
-//! HANDOFF_ACK), its front-end sends a copy (REPLICA) to the flow's backup,
-//! the member HRW ranks first among the others; when it ends, every member
+//! HANDOFF_ACK), its front-end sends a copy (REPLICA) to the flow's
+//! backups, the `copies` members HRW ranks first among the others (one by
+//! default); when it ends, every member
 //! up hears it (REPLICA_END) and drops its copy. A member keeps the copies
 //! in its common table, which forwards the packets the upstream moves to
 //! it ([`crate::common`]). When the view changes, a member takes the copies
@@ -17,7 +18,7 @@ use crate::{
     conn::Stat,
     node::Node,
     proto::{
-        cluster::{backup_of, FlowId, View, MAX_MEMBERS},
+        cluster::{backup_of, backups, FlowId, View, MAX_MEMBERS},
         ctrl::{reason, Message, Replica, ReplicaEnd, Takeover},
         flow::{stamp, Flow, Key, Role},
     },
@@ -35,15 +36,27 @@ fn flow_id(f: &Flow) -> FlowId {
     }
 }
 
-/// Sends the copy of this node's flow `f` to its backup, if it has one
-/// and a backup exists.
+/// Sends the copy of this node's flow `f` to its backups, if it has one
+/// and backups exist.
 pub(crate) fn replicate(node: &Node, f: &Flow) {
+    replicate_to(node, f, copies(node));
+}
+
+/// How many members keep a copy of each of this node's connections.
+fn copies(node: &Node) -> usize {
+    node.published().base.copies as usize
+}
+
+/// Sends the copy of `f` to its first `copies` backups.
+fn replicate_to(node: &Node, f: &Flow, copies: usize) {
     let Some(r) = f.replica() else { return };
-    let Some(backup) = node.group().backup(&flow_id(f)) else {
-        return;
-    };
-    if node.ctrl().send(backup, &Message::Replica(r)).is_ok() {
-        node.conns().stats().inc(Stat::Replicated);
+    let mut to = [0u32; MAX_MEMBERS];
+    let n = node.group().backups(&flow_id(f), copies, &mut to);
+    let msg = Message::Replica(r);
+    for &b in &to[..n] {
+        if node.ctrl().send(b, &msg).is_ok() {
+            node.conns().stats().inc(Stat::Replicated);
+        }
     }
 }
 
@@ -85,13 +98,18 @@ pub(crate) fn keep(node: &Node, from: u32, r: &Replica) {
     }
 }
 
-/// Member `from`'s flow `e.id` ended.
+/// Member `from`'s flow `e.id` ended. So did the connection of a copy
+/// whose owner left the view: `from` took it over, and the copy is the
+/// old owner's (each connection has one key while it lives).
 pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
     let key = Key {
         client: e.client,
         local: e.vip,
     };
-    node.conns().common().forget(from, e.id, &key);
+    let view = node.group().view();
+    node.conns().common().forget(&key, |r| {
+        r.owner == from && r.flow.id == e.id || view.is_some_and(|v| !v.contains(r.owner))
+    });
 }
 
 /// The group has no view any more (its last member deleted, or this
@@ -168,6 +186,28 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
         return;
     };
     node.group().member_ids(&mut members);
+    let me = node.group().me();
+    let copies = copies(node);
+    // With one copy, its holder takes the connection over; with more, the
+    // first of the view's ranking does (the first backup that lives), and
+    // the others keep forwarding from theirs until its copy replaces them.
+    let promotes = |r: &Entry| {
+        !view.contains(r.owner)
+            && members.contains(&r.owner)
+            && (copies == 1
+                || backup_of(view.members(), r.owner, flow_id(&r.flow).hash()) == Some(me))
+    };
+    let is_backup = |r: &Entry| {
+        let mut to = [0u32; MAX_MEMBERS];
+        let n = backups(
+            view.members(),
+            r.owner,
+            flow_id(&r.flow).hash(),
+            copies,
+            &mut to,
+        );
+        to[..n].contains(&me)
+    };
     // Each copy goes from the common table only once its flow is in the
     // active one: a packet that came in between would find neither, and
     // this node's stack would reset its client.
@@ -177,29 +217,25 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
     let mut promoted = 0u32;
     for _ in 0..=node.conns().common().len() / BATCH {
         vec::clear(&mut gone);
-        node.conns().common().snapshot_where(
-            |r| !view.contains(r.owner) && members.contains(&r.owner),
-            &mut gone,
-        );
+        node.conns().common().snapshot_where(promotes, &mut gone);
         for &(owner, f) in gone.iter() {
             if take_over(node, f) {
                 promoted += 1;
             }
-            node.conns().common().forget(owner, f.id, &f.key());
+            node.conns()
+                .common()
+                .forget(&f.key(), |r| r.owner == owner && r.flow.id == f.id);
         }
         if gone.len() < BATCH {
             break;
         }
     }
-    // A copy whose owner lives but whose backup is another member now (one
-    // that joined or came back) goes: its owner sends that one a copy. So
+    // A copy whose owner lives but whose backups are other members now (one
+    // that joined or came back) goes: its owner sends those a copy. So
     // does the copy of a member deleted from the group (it still forwards
     // its connections: taking them over would split their bookkeeping).
-    let me = node.group().me();
     let released = release(node, |r| {
-        !members.contains(&r.owner)
-            || view.contains(r.owner)
-                && backup_of(view.members(), r.owner, flow_id(&r.flow).hash()) != Some(me)
+        !members.contains(&r.owner) || view.contains(r.owner) && !is_backup(r)
     });
     if released > 0 {
         pr_info!(
@@ -227,13 +263,14 @@ pub(crate) fn resend(node: &Node) {
     let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
         return;
     };
+    let copies = copies(node);
     let buckets = node.conns().buckets();
     for b in 0..buckets {
         node.conns()
             .snapshot_bucket(b, &mut batch, |f| f.replica().is_some());
         if batch.len() >= BATCH / 2 || b + 1 == buckets {
             for f in batch.iter() {
-                replicate(node, f);
+                replicate_to(node, f, copies);
             }
             vec::clear(&mut batch);
         }

@@ -111,6 +111,30 @@ pub fn backup_of(members: &[u32], owner: u32, k: u64) -> Option<u32> {
     }
 }
 
+/// The `n` members of `members` other than `owner` that keep the copies
+/// of a connection hashed to `k` whose owner is `owner`, best ranked
+/// first, into `out`; how many (at most `n`, `out.len()` and the others
+/// there are; a repeated id counts once). The first is [`backup_of`]'s:
+/// the member that takes the connection over if its owner leaves.
+pub fn backups(members: &[u32], owner: u32, k: u64, n: usize, out: &mut [u32]) -> usize {
+    let mut ranked = [(0u64, 0u32); MAX_MEMBERS];
+    let mut len = 0;
+    for &m in members {
+        if m == owner || len == MAX_MEMBERS || ranked[..len].iter().any(|r| r.1 == m) {
+            continue;
+        }
+        ranked[len] = (score(k, m), m);
+        len += 1;
+    }
+    // Highest score first, ties to the smaller id (as in `owners`).
+    ranked[..len].sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let n = n.min(len).min(out.len());
+    for (o, r) in out.iter_mut().zip(&ranked[..n]) {
+        *o = r.1;
+    }
+    n
+}
+
 /// Why a view refused a member set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ViewError {

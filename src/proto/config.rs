@@ -19,9 +19,13 @@ pub struct Config {
     pub idle_timeout_ms: u32,
     /// Silence after which a peer's control channel is down (ms).
     pub heartbeat_timeout_ms: u32,
+    /// How many members of the front-end group keep a copy of each of
+    /// this node's forwarding connections ([`COPIES`]).
+    pub copies: u32,
 }
 
-/// A timeout setting: default and accepted range, in milliseconds.
+/// A numeric setting (a timeout, in milliseconds, but for `copies`):
+/// default and accepted range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeoutRange {
     /// Default.
@@ -66,6 +70,15 @@ pub const HEARTBEAT_TIMEOUT: TimeoutRange = TimeoutRange {
     max: 60_000,
 };
 
+/// `copies`: the HRW backup alone by default (the member that takes a
+/// connection over); up to every other member of a largest group, for an
+/// upstream that may send a connection's packets to any member.
+pub const COPIES: TimeoutRange = TimeoutRange {
+    default: 1,
+    min: 1,
+    max: super::cluster::MAX_MEMBERS as u32 - 1,
+};
+
 impl Config {
     /// The configuration of a new namespace.
     pub const fn new(ctrl_port: u16) -> Self {
@@ -76,6 +89,7 @@ impl Config {
             handoff_timeout_ms: HANDOFF_TIMEOUT.default,
             idle_timeout_ms: IDLE_TIMEOUT.default,
             heartbeat_timeout_ms: HEARTBEAT_TIMEOUT.default,
+            copies: COPIES.default,
         }
     }
 }
@@ -95,6 +109,8 @@ pub enum ConfigError {
     IdleTimeout,
     /// `heartbeat-timeout-ms` out of range.
     HeartbeatTimeout,
+    /// `copies` out of range.
+    Copies,
 }
 
 impl ConfigError {
@@ -107,6 +123,7 @@ impl ConfigError {
             ConfigError::HandoffTimeout => c"handoff-timeout-ms must be between 100 and 30000",
             ConfigError::IdleTimeout => c"idle-timeout-ms must be between 1000 and 86400000",
             ConfigError::HeartbeatTimeout => c"heartbeat-timeout-ms must be between 2000 and 60000",
+            ConfigError::Copies => c"copies must be between 1 and 63",
         }
     }
 }
@@ -126,6 +143,8 @@ pub struct ConfigUpdate {
     pub idle_timeout_ms: Option<u32>,
     /// New `heartbeat-timeout-ms`.
     pub heartbeat_timeout_ms: Option<u32>,
+    /// New `copies`.
+    pub copies: Option<u32>,
 }
 
 impl ConfigUpdate {
@@ -149,6 +168,9 @@ impl ConfigUpdate {
         }
         if bad(self.heartbeat_timeout_ms, HEARTBEAT_TIMEOUT) {
             return Err(ConfigError::HeartbeatTimeout);
+        }
+        if bad(self.copies, COPIES) {
+            return Err(ConfigError::Copies);
         }
         Ok(())
     }
@@ -174,6 +196,9 @@ impl ConfigUpdate {
         }
         if let Some(ms) = self.heartbeat_timeout_ms {
             config.heartbeat_timeout_ms = ms;
+        }
+        if let Some(n) = self.copies {
+            config.copies = n;
         }
         Ok(())
     }

@@ -101,8 +101,11 @@ pub mod attr {
     pub const MEMBER: u16 = 19;
     /// `u64`, reply only: the epoch of this node's membership view.
     pub const EPOCH: u16 = 20;
+    /// `u32`, 1 to 63: members that keep a copy of each of this node's
+    /// forwarding connections.
+    pub const COPIES: u16 = 21;
     /// Highest attribute number.
-    pub const MAX: u16 = EPOCH;
+    pub const MAX: u16 = COPIES;
 }
 
 /// Attributes of a `stats` nest (`u64` counters; `active` is `u32`).

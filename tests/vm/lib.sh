@@ -270,6 +270,50 @@ netstat_get() {
 	echo "$_val"
 }
 
+# tcp_resets NS: connections NS's TCP saw reset (Tcp EstabResets and
+# AttemptFails).
+tcp_resets() {
+	echo $(($(snmp_get "$1" Tcp EstabResets) + $(snmp_get "$1" Tcp AttemptFails)))
+}
+
+# rst_watch NS FILTER FILE: capture the RST segments of FILTER (tcpdump's)
+# on NS's eth0 into FILE, until rst_none.
+rst_watch() {
+	ns_exec "$1" tcpdump -i eth0 -nn -U -w "$3" "($2) and tcp[tcpflags] & tcp-rst != 0" >/dev/null 2>&1 &
+	_baton_rst_pid=$!
+	defer kill "$_baton_rst_pid"
+	sleep 1
+}
+
+# rst_none FILE: stop rst_watch's capture; fail if FILE holds a segment.
+rst_none() {
+	local _rsts
+	kill "$_baton_rst_pid"
+	sleep 1
+	_rsts=$(tcpdump -nn -r "$1" 2>/dev/null)
+	[ -z "$_rsts" ] || fail "RST segments: $_rsts"
+	log "ok: no RST segment"
+}
+
+# running FILE: how many of the processes FILE lists (one pid a line) run.
+running() {
+	local _n=0 _pid
+	while read -r _pid; do
+		kill -0 "$_pid" 2>/dev/null && _n=$((_n + 1))
+	done <"$1"
+	echo "$_n"
+}
+
+# wait_all FILE: wait for the processes FILE lists (children of this
+# shell: not in a command substitution); false if any failed.
+wait_all() {
+	local _ok=0 _pid
+	while read -r _pid; do
+		wait "$_pid" || _ok=1
+	done <"$1"
+	return "$_ok"
+}
+
 _baton_snmp() {
 	awk -v p="$1:" -v f="$2" '
 		$1 == p && !c { for (i = 2; i <= NF; i++) if ($i == f) c = i; next }

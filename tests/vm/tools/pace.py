@@ -4,16 +4,20 @@
 transfer is still under way when a scenario breaks something (curl's
 --limit-rate lets a response that fits the socket buffers through at once).
 
-  pace.py get ADDR PORT PATH OUT RATE
+  pace.py [--sum] get ADDR PORT PATH OUT RATE
       GET PATH; reads the response body at RATE bytes a second into OUT.
-  pace.py post ADDR PORT PATH FILE OUT RATE
+  pace.py [--sum] post ADDR PORT PATH FILE OUT RATE
       POST FILE as the body, sent at RATE bytes a second; the response
       body goes to OUT.
+  --sum: OUT gets the body's sha256 in hex, not the body (many large
+      transfers in a guest's memory).
 
 Exits 0 once the whole body (Content-Length) arrived, 1 on any error (a
 reset, a short body, a status other than 200), with the reason on stderr.
-Each transfer gives up after 300 s.
+Each transfer gives up after 300 s. Prints "stall-ms N" on success: the
+longest wait for the connection to move a byte (what a failover cost it).
 """
+import hashlib
 import socket
 import sys
 import time
@@ -50,12 +54,30 @@ def head(sock):
     return length, rest
 
 
+class Stalls:
+    """The longest time between two moves of the connection."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+        self.longest = 0.0
+
+    def moved(self):
+        now = time.monotonic()
+        self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+
 def main():
-    mode, addr, port, path = sys.argv[1:5]
+    args = sys.argv[1:]
+    digest = args[0] == "--sum"
+    if digest:
+        args = args[1:]
+    mode, addr, port, path = args[:4]
     if mode == "get":
-        out, rate, body = sys.argv[5], int(sys.argv[6]), None
+        out, rate, body = args[4], int(args[5]), None
     else:
-        body, out, rate = sys.argv[5], sys.argv[6], int(sys.argv[7])
+        body, out, rate = args[4], args[5], int(args[6])
+    stalls = Stalls()
     sock = socket.create_connection((addr, int(port)), timeout=LIMIT_S)
     sock.settimeout(LIMIT_S)
     deadline = time.monotonic() + LIMIT_S
@@ -71,24 +93,34 @@ def main():
         start, sent = time.monotonic(), 0
         while sent < len(data):
             paced(rate, start, sent)
+            stalls.moved()
             sock.sendall(data[sent:sent + CHUNK])
+            stalls.moved()
             sent += min(CHUNK, len(data) - sent)
     length, got = head(sock)
     start = time.monotonic()
+    sha = hashlib.sha256()
     with open(out, "wb") as f:
-        f.write(got)
+        write = sha.update if digest else f.write
+        write(got)
         n = len(got)
         while n < length:
             if time.monotonic() > deadline:
                 raise OSError(f"gave up after {LIMIT_S} s at {n} of {length} bytes")
             if body is None:
                 paced(rate, start, n)
+                stalls.moved()
             chunk = sock.recv(min(CHUNK, length - n))
             if not chunk:
                 raise OSError(f"connection closed at {n} of {length} bytes")
-            f.write(chunk)
+            if body is None:
+                stalls.moved()
+            write(chunk)
             n += len(chunk)
+        if digest:
+            f.write(sha.hexdigest().encode())
     sock.close()
+    print(f"stall-ms {int(stalls.longest * 1000)}")
 
 
 if __name__ == "__main__":

@@ -199,6 +199,9 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
                     attrs.push(nla(a, &g.u32().to_ne_bytes()));
                 }
             }
+            if g.chance(30) {
+                attrs.push(nla(attr::COPIES, &g.below(70).to_ne_bytes()));
+            }
         }
         cmd::PEER_ADD | cmd::PEER_DEL => {
             let mut p = vec![nla(peer_attr::NODE_ID, &(g.below(70)).to_ne_bytes())];

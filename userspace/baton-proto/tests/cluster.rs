@@ -4,7 +4,8 @@
 
 use baton_proto::{
     cluster::{
-        backup_of, owners, place, transition, FlowId, Owners, Place, Transition, View, ViewError,
+        backup_of, backups, owners, place, transition, FlowId, Owners, Place, Transition, View,
+        ViewError, MAX_MEMBERS,
     },
     config::{check_member_add, MemberError, PeerConf},
     service::Endpoint,
@@ -339,4 +340,37 @@ fn the_backup_is_the_first_of_the_others() {
     }
     assert_eq!(backup_of(&[7], 7, 1), None);
     assert_eq!(backup_of(&[], 7, 1), None);
+}
+
+#[test]
+fn backups_rank_the_others() {
+    let m = members(6);
+    let mut out = [0u32; MAX_MEMBERS];
+    for i in 0..1000 {
+        let k = flow(i).hash();
+        for &owner in &m {
+            let n = backups(&m, owner, k, 3, &mut out);
+            assert_eq!(n, 3);
+            // The first takes the connection over: backup_of's.
+            assert_eq!(Some(out[0]), backup_of(&m, owner, k));
+            // Each next one is the backup once the ones before it left.
+            let mut rest: Vec<u32> = m.clone();
+            for &b in &out[..n] {
+                assert_eq!(Some(b), backup_of(&rest, owner, k));
+                rest.retain(|&x| x != b);
+            }
+            // Every other member with n large enough, the owner never.
+            let all = backups(&m, owner, k, MAX_MEMBERS, &mut out);
+            assert_eq!(all, m.len() - 1);
+            let mut got = out[..all].to_vec();
+            got.sort_unstable();
+            let want: Vec<u32> = m.iter().copied().filter(|&x| x != owner).collect();
+            assert_eq!(got, want);
+        }
+    }
+    // Repeats count once; a short `out` bounds the answer.
+    assert_eq!(backups(&[3, 3, 5, 5], 9, 1, 8, &mut out), 2);
+    assert_eq!(backups(&[1, 2, 3], 9, 1, 8, &mut out[..1]), 1);
+    assert_eq!(backups(&[7], 7, 1, 8, &mut out), 0);
+    assert_eq!(backups(&[], 7, 1, 8, &mut out), 0);
 }

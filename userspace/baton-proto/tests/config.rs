@@ -20,6 +20,7 @@ fn new_config_has_no_node_id() {
             handoff_timeout_ms: 2500,
             idle_timeout_ms: 300_000,
             heartbeat_timeout_ms: 3000,
+            copies: 1,
         }
     );
 }
@@ -55,6 +56,7 @@ fn error_messages_are_nonempty() {
         ConfigError::HandoffTimeout,
         ConfigError::IdleTimeout,
         ConfigError::HeartbeatTimeout,
+        ConfigError::Copies,
     ] {
         assert!(!e.message().to_bytes().is_empty());
     }
@@ -81,6 +83,7 @@ proptest! {
         hand in proptest::option::of(0u32..40_000),
         idle in proptest::option::of(0u32..100_000_000),
         beat in proptest::option::of(0u32..70_000),
+        copies in proptest::option::of(0u32..70),
     ) {
         let before = Config { ctrl_port: port.max(1), node_id: id, ..Config::new(1) };
         let update = ConfigUpdate {
@@ -90,6 +93,7 @@ proptest! {
             handoff_timeout_ms: hand,
             idle_timeout_ms: idle,
             heartbeat_timeout_ms: beat,
+            copies,
         };
         let mut config = before;
         match update.apply(&mut config) {
@@ -100,12 +104,14 @@ proptest! {
                 prop_assert!(hand.is_none_or(|ms| (100..=30_000).contains(&ms)));
                 prop_assert!(idle.is_none_or(|ms| (1000..=86_400_000).contains(&ms)));
                 prop_assert!(beat.is_none_or(|ms| (2000..=60_000).contains(&ms)));
+                prop_assert!(copies.is_none_or(|n| (1..=63).contains(&n)));
                 prop_assert_eq!(config.ctrl_port, new_port.unwrap_or(before.ctrl_port));
                 prop_assert_eq!(config.node_id, new_id.unwrap_or(before.node_id));
                 prop_assert_eq!(config.request_timeout_ms, req.unwrap_or(before.request_timeout_ms));
                 prop_assert_eq!(config.handoff_timeout_ms, hand.unwrap_or(before.handoff_timeout_ms));
                 prop_assert_eq!(config.idle_timeout_ms, idle.unwrap_or(before.idle_timeout_ms));
                 prop_assert_eq!(config.heartbeat_timeout_ms, beat.unwrap_or(before.heartbeat_timeout_ms));
+                prop_assert_eq!(config.copies, copies.unwrap_or(before.copies));
             }
             Err(_) => prop_assert_eq!(config, before),
         }

@@ -150,6 +150,7 @@ fn baton_attributes_match_spec() {
             ("heartbeat-timeout-ms", attr::HEARTBEAT_TIMEOUT_MS),
             ("member", attr::MEMBER),
             ("epoch", attr::EPOCH),
+            ("copies", attr::COPIES),
         ],
         attr::MAX,
     );

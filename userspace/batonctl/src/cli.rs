@@ -25,18 +25,23 @@ pub const HANDOFF_TIMEOUT: &str = "handoff-timeout-ms";
 pub const IDLE_TIMEOUT: &str = "idle-timeout-ms";
 /// Name of the `heartbeat-timeout-ms` setting.
 pub const HEARTBEAT_TIMEOUT: &str = "heartbeat-timeout-ms";
+/// Name of the `copies` setting.
+pub const COPIES: &str = "copies";
+/// `copies all`: every other member of a largest group.
+pub const ALL: &str = "all";
 /// Name of the control-channel key setting (hex on the command line).
 pub const KEY: &str = "key";
 /// Name of the setting that reads the control-channel key from a file.
 pub const KEY_FILE: &str = "key-file";
 /// Every `config set` key (a prefix picks the first that it starts).
-const SETTINGS: [&str; 8] = [
+const SETTINGS: [&str; 9] = [
     CTRL_PORT,
     NODE_ID,
     REQUEST_TIMEOUT,
     HANDOFF_TIMEOUT,
     IDLE_TIMEOUT,
     HEARTBEAT_TIMEOUT,
+    COPIES,
     KEY,
     KEY_FILE,
 ];
@@ -554,6 +559,7 @@ enum ConfigCommand {
                       node-id ID      this node's id, 0 to 4294967295 (0: not set)\n  \
                       request-timeout-ms MS, handoff-timeout-ms MS, idle-timeout-ms MS\n  \
                       heartbeat-timeout-ms MS  silence before a peer is down, 2000 to 60000\n  \
+                      copies N|all    group members that keep a copy of each connection, 1 to 63\n  \
                       key HEX|none    control-channel key, 32 to 128 hex digits (none: remove)\n  \
                       key-file FILE   the key, as hex, from FILE (keeps it out of argv)"
     )]
@@ -892,6 +898,13 @@ pub fn parse_settings<S: AsRef<str>>(words: &[S]) -> Result<Settings, SettingErr
                 config::HEARTBEAT_TIMEOUT,
                 "2000 to 60000",
             )?,
+            COPIES if value == ALL => {
+                if update.copies.is_some() {
+                    return Err(SettingError::Duplicate(key));
+                }
+                update.copies = Some(config::COPIES.max);
+            }
+            COPIES => timeout(&mut update.copies, config::COPIES, "1 to 63 or all")?,
             _ => {
                 if key_setting.is_some() {
                     return Err(SettingError::Duplicate(KEY));
@@ -1438,6 +1451,16 @@ mod tests {
     }
 
     #[test]
+    fn copies_setting() {
+        let copies = |words: &[&str]| parse_settings(words).map(|s| s.update.copies).ok();
+        assert_eq!(copies(&["copies", "1"]), Some(Some(1)));
+        assert_eq!(copies(&["copies", "63"]), Some(Some(63)));
+        assert_eq!(copies(&["copies", "all"]), Some(Some(63)));
+        assert_eq!(copies(&["co", "2"]), Some(Some(2)));
+        assert_eq!(copies(&["copies", "0"]), None);
+    }
+
+    #[test]
     fn config_set_errors_are_usage_errors() {
         for args in [
             &["config", "set"][..],
@@ -1453,6 +1476,10 @@ mod tests {
             &["config", "set", "port", "1"],
             &["config", "set", "ctrl-port", "1", "ctrl-port", "2"],
             &["config", "set", "node-id", "1", "ctrl-port"],
+            &["config", "set", "copies", "0"],
+            &["config", "set", "copies", "64"],
+            &["config", "set", "copies", "every"],
+            &["config", "set", "copies", "all", "copies", "2"],
         ] {
             let e = parse_err(args);
             assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
@@ -1482,7 +1509,7 @@ mod tests {
         );
         assert_eq!(
             msg(&["mtu", "1"]),
-            "unknown setting 'mtu' (expected one of ctrl-port, node-id, request-timeout-ms, handoff-timeout-ms, idle-timeout-ms, heartbeat-timeout-ms, key, key-file)"
+            "unknown setting 'mtu' (expected one of ctrl-port, node-id, request-timeout-ms, handoff-timeout-ms, idle-timeout-ms, heartbeat-timeout-ms, copies, key, key-file)"
         );
     }
 

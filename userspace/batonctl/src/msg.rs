@@ -32,8 +32,8 @@ use neli::{
 
 use crate::{
     cli::{
-        BackendSpec, ConnFilter, PeerSpec, RuleSpec, ServiceSpec, CTRL_PORT, HANDOFF_TIMEOUT,
-        HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT,
+        BackendSpec, ConnFilter, PeerSpec, RuleSpec, ServiceSpec, COPIES, CTRL_PORT,
+        HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT,
     },
     error::Error,
     output::{
@@ -122,6 +122,7 @@ pub fn config_set_attrs(update: &ConfigUpdate) -> Vec<Attr> {
         (attr::HANDOFF_TIMEOUT_MS, update.handoff_timeout_ms),
         (attr::IDLE_TIMEOUT_MS, update.idle_timeout_ms),
         (attr::HEARTBEAT_TIMEOUT_MS, update.heartbeat_timeout_ms),
+        (attr::COPIES, update.copies),
     ] {
         if let Some(ms) = v {
             attrs.push((ty, ms.to_ne_bytes().to_vec()));
@@ -777,6 +778,7 @@ pub fn parse_config(reply: &Genl) -> Result<ConfigReply, Error> {
             HEARTBEAT_TIMEOUT,
             defaults.heartbeat_timeout_ms,
         )?,
+        copies: ms(attr::COPIES, COPIES, defaults.copies)?,
     };
     Ok(ConfigReply { config, auth })
 }

@@ -9,7 +9,7 @@ use serde::{ser::SerializeMap, Serialize, Serializer};
 
 use crate::{
     cli::{
-        Format, CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID,
+        Format, COPIES, CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID,
         REQUEST_TIMEOUT,
     },
     msg::ConfigReply,
@@ -582,13 +582,14 @@ struct ConfigJson<'a>(&'a ConfigReply);
 impl Serialize for ConfigJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let c = &self.0.config;
-        let mut map = serializer.serialize_map(Some(7))?;
+        let mut map = serializer.serialize_map(Some(8))?;
         map.serialize_entry(CTRL_PORT, &c.ctrl_port)?;
         map.serialize_entry(NODE_ID, &c.node_id)?;
         map.serialize_entry(REQUEST_TIMEOUT, &c.request_timeout_ms)?;
         map.serialize_entry(HANDOFF_TIMEOUT, &c.handoff_timeout_ms)?;
         map.serialize_entry(IDLE_TIMEOUT, &c.idle_timeout_ms)?;
         map.serialize_entry(HEARTBEAT_TIMEOUT, &c.heartbeat_timeout_ms)?;
+        map.serialize_entry(COPIES, &c.copies)?;
         map.serialize_entry(AUTH, &self.0.auth)?;
         map.end()
     }
@@ -632,13 +633,14 @@ pub fn config(reply: &ConfigReply, format: Format) -> String {
         Format::JsonPretty => json(&ConfigJson(reply), true),
         Format::Text => format!(
             "{CTRL_PORT} {} {NODE_ID} {} {REQUEST_TIMEOUT} {} {HANDOFF_TIMEOUT} {} {IDLE_TIMEOUT} {} \
-             {HEARTBEAT_TIMEOUT} {} {AUTH} {}\n",
+             {HEARTBEAT_TIMEOUT} {} {COPIES} {} {AUTH} {}\n",
             config.ctrl_port,
             config.node_id,
             config.request_timeout_ms,
             config.handoff_timeout_ms,
             config.idle_timeout_ms,
             config.heartbeat_timeout_ms,
+            config.copies,
             if reply.auth { "on" } else { "off" }
         ),
     }
@@ -1028,7 +1030,7 @@ mod tests {
 
     #[test]
     fn config_text() {
-        assert_eq!(config(&reply(7300, 0, false), Format::Text), "ctrl-port 7300 node-id 0 request-timeout-ms 3000 handoff-timeout-ms 2500 idle-timeout-ms 300000 heartbeat-timeout-ms 3000 auth off\n");
+        assert_eq!(config(&reply(7300, 0, false), Format::Text), "ctrl-port 7300 node-id 0 request-timeout-ms 3000 handoff-timeout-ms 2500 idle-timeout-ms 300000 heartbeat-timeout-ms 3000 copies 1 auth off\n");
         assert!(config(&reply(7300, 0, true), Format::Text).ends_with(" auth on\n"));
     }
 
@@ -1036,17 +1038,17 @@ mod tests {
     fn config_json_shape() {
         assert_eq!(
             config(&reply(7300, 0, false), Format::Json),
-            "{\"ctrl-port\":7300,\"node-id\":0,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"heartbeat-timeout-ms\":3000,\"auth\":false}\n"
+            "{\"ctrl-port\":7300,\"node-id\":0,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"heartbeat-timeout-ms\":3000,\"copies\":1,\"auth\":false}\n"
         );
         let c = reply(65535, u32::MAX, true);
         assert_eq!(
             config(&c, Format::Json),
-            "{\"ctrl-port\":65535,\"node-id\":4294967295,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"heartbeat-timeout-ms\":3000,\"auth\":true}\n"
+            "{\"ctrl-port\":65535,\"node-id\":4294967295,\"request-timeout-ms\":3000,\"handoff-timeout-ms\":2500,\"idle-timeout-ms\":300000,\"heartbeat-timeout-ms\":3000,\"copies\":1,\"auth\":true}\n"
         );
         assert_eq!(
             config(&c, Format::JsonPretty),
             "{\n  \"ctrl-port\": 65535,\n  \"node-id\": 4294967295,\n  \"request-timeout-ms\": 3000,\n  \
-             \"handoff-timeout-ms\": 2500,\n  \"idle-timeout-ms\": 300000,\n  \"heartbeat-timeout-ms\": 3000,\n  \"auth\": true\n}\n"
+             \"handoff-timeout-ms\": 2500,\n  \"idle-timeout-ms\": 300000,\n  \"heartbeat-timeout-ms\": 3000,\n  \"copies\": 1,\n  \"auth\": true\n}\n"
         );
     }
 }

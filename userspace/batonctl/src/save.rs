@@ -11,7 +11,10 @@ use std::fmt::Write as _;
 use baton_proto::config::Config;
 
 use crate::{
-    cli::{CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT},
+    cli::{
+        COPIES, CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID,
+        REQUEST_TIMEOUT,
+    },
     output::{Peer, Service},
 };
 
@@ -28,13 +31,14 @@ pub fn commands(config: &Config, peers: &[Peer], members: &[u32], services: &[Se
     let _ = writeln!(
         out,
         "config set {CTRL_PORT} {} {NODE_ID} {} {REQUEST_TIMEOUT} {} {HANDOFF_TIMEOUT} {} \
-         {IDLE_TIMEOUT} {} {HEARTBEAT_TIMEOUT} {}",
+         {IDLE_TIMEOUT} {} {HEARTBEAT_TIMEOUT} {} {COPIES} {}",
         config.ctrl_port,
         config.node_id,
         config.request_timeout_ms,
         config.handoff_timeout_ms,
         config.idle_timeout_ms,
-        config.heartbeat_timeout_ms
+        config.heartbeat_timeout_ms,
+        config.copies
     );
     for p in peers {
         let _ = writeln!(out, "peer add {} {}:{}", p.node_id, p.addr, p.port);
@@ -149,7 +153,7 @@ mod tests {
             lines,
             [
                 "config set ctrl-port 7300 node-id 1 request-timeout-ms 1500 \
-                 handoff-timeout-ms 2500 idle-timeout-ms 300000 heartbeat-timeout-ms 3000",
+                 handoff-timeout-ms 2500 idle-timeout-ms 300000 heartbeat-timeout-ms 3000 copies 1",
                 "peer add 2 198.18.0.2:7301",
                 "cluster add 2",
                 "service add 198.18.1.100:80 scheduler wrr",
@@ -338,8 +342,8 @@ mod tests {
         /// A service: scheduler, back-ends (weight, on a peer), rules.
         type ServiceShape = (usize, Vec<(u32, bool)>, Vec<RuleShape>);
         /// Settings: node id, ctrl-port, request, handoff, idle, heartbeat
-        /// timeouts.
-        type Settings = (u32, u16, u32, u32, u32, u32);
+        /// timeouts, copies.
+        type Settings = (u32, u16, u32, u32, u32, u32, u32);
 
         /// Host names as the kernel takes them (`rules::host_name`): any of
         /// letters, digits, `-`, `.`, `_`.
@@ -359,6 +363,7 @@ mod tests {
                 100..=30_000u32,
                 1000..=86_400_000u32,
                 2000..=60_000u32,
+                1..=63u32,
             );
             let peers = prop::collection::btree_set(1..50u32, 0..4);
             // Which peers are members: bit id % 64.
@@ -376,7 +381,7 @@ mod tests {
         }
 
         fn build(
-            (node_id, ctrl_port, request, handoff, idle, heartbeat): Settings,
+            (node_id, ctrl_port, request, handoff, idle, heartbeat, copies): Settings,
             peer_ids: std::collections::BTreeSet<u32>,
             member_bits: u64,
             shapes: Vec<ServiceShape>,
@@ -388,6 +393,7 @@ mod tests {
                 handoff_timeout_ms: handoff,
                 idle_timeout_ms: idle,
                 heartbeat_timeout_ms: heartbeat,
+                copies,
             };
             let peers: Vec<Peer> = peer_ids
                 .into_iter()

@@ -1,0 +1,298 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Three front-ends behind a router's ECMP route, one of them crashes
+# mid-transfer (issue 15, points 3, 5 and 7, and its first test);
+# namespaces in one guest. The router reaches the VIP through a resilient
+# nexthop group of the three front-ends (L4 hash), as an operator would
+# set it up without BGP; with BATON_ECMP_BGP=1 (cluster-bgp.sh) it learns
+# the route instead from Debian's FRR: bgpd and zebra on the router and
+# on each front-end, which announces the VIP (hold time 3 s), and zebra
+# installs a plain multipath route (hash-threshold: a removed nexthop
+# moves other front-ends' connections too). The front-ends form a group
+# with `copies all`, so that each keeps a copy of every connection the
+# others forward. Checks:
+#   - 20 downloads and 5 uploads spread over the three front-ends; once
+#     each front-end forwards its share, the other two keep a copy of
+#     every one of them (stats common);
+#   - (BGP) the router's route has the three front-ends as nexthops;
+#   - front-end 1 crashes (its link cut and its nexthop removed at once;
+#     with BGP its link cut, and the router's hold timer withdraws its
+#     route, logged): the router moves its share to 2 and 3, which forward the moved
+#     connections' packets from their copies (forwarded-common) at once;
+#     when their views lose front-end 1, the first of each connection's
+#     ranking takes it over (promoted, summed over 2 and 3: every one of
+#     front-end 1's), the back-ends' flows answering to it;
+#   - every transfer finishes byte-exact (sha256), the client saw no reset
+#     (Tcp EstabResets, AttemptFails, RST segments from the VIP); the
+#     longest stall of each transfer is logged (time to resume);
+#   - once the transfers end nothing is left: no flow on a front-end or a
+#     back-end, no copy in a common table (the stale copies of the
+#     member that left go with their connections' end);
+#   - a new connection after the crash is served.
+# BATON_ECMP_DOWN and BATON_ECMP_UP set the sizes (bytes); make soak runs
+# 20 MB each (tests/vm/soak/cluster-ecmp-20m.sh), make check less, paced
+# so that every transfer lasts about 30 s.
+#
+# guests: 1
+# memory: 1024M
+# timeout: 420
+#
+#   cl 198.18.10.2 ---- rt 198.18.10.1 (eth1)
+#                       rt 198.18.1.1 (eth0): 198.18.2.100/32 via a
+#                       resilient group of fe1, fe2, fe3
+#                      switch ns "sw" (br0)           198.18.1.0/24
+#      /          |              |              |             \          \
+#   rt .1      fe1 .2 node 1  fe2 .3 node 2  fe3 .4 node 3   be1 .5 n4  be2 .6 n5
+#              VIP on lo      VIP on lo      VIP on lo       httpd.py :8080
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+require_cmd ip python3 sha256sum tcpdump jq curl
+readonly bgp=${BATON_ECMP_BGP:-0} frr=/usr/lib/frr
+((bgp == 0)) || [ -x "$frr/bgpd" ] || skip "no FRR ($frr/bgpd): scripts/deps.sh installs it"
+
+readonly vip=198.18.2.100 client=198.18.10.2
+readonly ndown=20 nup=5
+readonly down=$((${BATON_ECMP_DOWN:-3000000} / BATON_SLOW)) up=$((${BATON_ECMP_UP:-2000000} / BATON_SLOW))
+# About 30 s a transfer: the guest takes some 20 s to start the 25
+# clients, and the crash must come while every transfer is under way.
+readonly rate=$((down / 30)) uprate=$((up / 30))
+readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py" pace="$BATON_REPO/tests/vm/tools/pace.py"
+work=$(mktemp -d)
+defer rm -rf "$work"
+# FRR's daemons drop to user frr.
+chmod 755 "$work"
+
+baton_load
+lan_setup 1 sw rt fe1 fe2 fe3 be1 be2
+ns_create cl
+ip link add eth0 netns cl type veth peer name eth1 netns rt
+ip -n cl addr add "$client/24" dev eth0
+ip -n cl link set eth0 up
+ip -n rt addr add 198.18.10.1/24 dev eth1
+ip -n rt link set eth1 up
+ip -n cl route add default via 198.18.10.1
+# Small client buffers: the servers send as fast as the client reads.
+ns_exec cl sysctl -qw net.ipv4.tcp_rmem="4096 65536 131072" net.ipv4.tcp_wmem="4096 65536 131072"
+ns_exec rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
+	net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+for ns in fe1 fe2 fe3 be1 be2; do
+	ip -n "$ns" route add default via 198.18.1.1
+done
+for fe in fe1 fe2 fe3; do
+	ip -n "$fe" addr add "$vip/32" dev lo
+	ns_exec "$fe" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+		net.ipv4.conf.eth0.send_redirects=0
+done
+# frr NS AS ID NEIGHBORS [NETWORK]: zebra and bgpd in namespace NS, in
+# AS with router id ID, peering with NEIGHBORS (space-separated, AS
+# 65000 if NS is a front-end, else 65001), announcing NETWORK.
+frr() {
+	local ns=$1 as=$2 id=$3 nbrs=$4 net=${5:-} d=$work/frr.$1 nbr
+	mkdir -m 777 "$d"
+	{
+		echo "frr defaults datacenter"
+		echo "hostname $ns"
+		echo "router bgp $as"
+		echo " bgp router-id $id"
+		echo " no bgp ebgp-requires-policy"
+		for nbr in $nbrs; do
+			echo " neighbor $nbr remote-as $([ "$as" = 65000 ] && echo 65001 || echo 65000)"
+			echo " neighbor $nbr timers 1 3"
+			echo " neighbor $nbr timers connect 1"
+		done
+		echo " address-family ipv4 unicast"
+		[ -z "$net" ] || echo "  network $net"
+		echo "  maximum-paths 3"
+		echo " exit-address-family"
+	} >"$d/bgpd.conf"
+	chmod 644 "$d/bgpd.conf"
+	ns_exec "$ns" "$frr/zebra" -d -P 0 -i "$d/zebra.pid" -z "$d/zserv.api" --vty_socket "$d" \
+		-f /dev/null --log "file:$d/zebra.log"
+	defer sh -c "kill \$(cat $d/zebra.pid)"
+	wait_for -t $((10 * BATON_SLOW)) test -S "$d/zserv.api" || fail "$ns: zebra did not start: $(cat "$d/zebra.log")"
+	ns_exec "$ns" "$frr/bgpd" -d -P 0 -i "$d/bgpd.pid" -z "$d/zserv.api" --vty_socket "$d" \
+		-f "$d/bgpd.conf" --log "file:$d/bgpd.log"
+	defer sh -c "kill \$(cat $d/bgpd.pid)"
+}
+# paths: how many nexthops the router's route to the VIP has.
+paths() {
+	local nh
+	nh=$(ip -n rt -j route show "$vip/32" | jq -r '.[0].nhid // empty')
+	if [ -n "$nh" ]; then
+		ip -n rt -j nexthop show id "$nh" | jq '.[0].group // [0] | length'
+	else
+		ip -n rt -j route show "$vip/32" | jq 'if length == 0 then 0 else .[0].nexthops // [0] | length end'
+	fi
+}
+paths_are() {
+	[ "$(paths)" = "$1" ]
+}
+if ((bgp)); then
+	frr rt 65000 198.18.1.1 "$(lan_addr 1 2) $(lan_addr 1 3) $(lan_addr 1 4)"
+	for i in 1 2 3; do
+		frr "fe$i" 65001 "$(lan_addr 1 $((i + 1)))" 198.18.1.1 "$vip/32"
+	done
+	wait_for -t $((60 * BATON_SLOW)) paths_are 3 ||
+		fail "the router did not learn 3 paths to $vip: $(ip -n rt route) $(tail -5 "$work/frr.rt/bgpd.log")"
+	log "ok: the router learnt the VIP from the three front-ends (BGP): $(ip -n rt route show "$vip/32")"
+else
+	for i in 1 2 3; do
+		ip -n rt nexthop add id "$i" via "$(lan_addr 1 $((i + 1)))" dev eth0
+	done
+	ip -n rt nexthop add id 10 group 1/2/3 type resilient buckets 64
+	ip -n rt route add "$vip/32" nhid 10
+fi
+
+head -c "$down" /dev/urandom >"$work/big"
+for i in 1 2; do
+	mkdir -p "$work/be$i"
+	cp "$work/big" "$work/be$i/big"
+	ns_exec "be$i" python3 "$httpd" "$(lan_addr 1 $((i + 4)))" 8080 "$work/be$i" >"$work/httpd.$i" 2>&1 &
+	defer kill $!
+	wait_listen "be$i" 8080
+done
+downsum=$(sha256sum <"$work/big" | cut -d' ' -f1)
+head -c "$up" /dev/urandom >"$work/upload"
+upsum=$(sha256sum <"$work/upload" | cut -d' ' -f1)
+rm "$work/big"
+
+declare -A node=([fe1]=1 [fe2]=2 [fe3]=3 [be1]=4 [be2]=5)
+addr_of() { lan_addr 1 $((node[$1] + 1)); }
+for ns in fe1 fe2 fe3 be1 be2; do
+	bctl "$ns" config set node-id "${node[$ns]}" key "$BATON_TEST_KEY" heartbeat-timeout-ms 2000
+done
+for fe in fe1 fe2 fe3; do
+	bctl "$fe" config set copies all
+	for ns in fe1 fe2 fe3 be1 be2; do
+		[ "$ns" = "$fe" ] && continue
+		bctl "$fe" peer add "${node[$ns]}" "$(addr_of "$ns")"
+		[ "${ns:0:2}" = be ] && bctl "$ns" peer add "${node[$fe]}" "$(addr_of "$fe")"
+	done
+	for other in fe1 fe2 fe3; do
+		[ "$other" = "$fe" ] || bctl "$fe" cluster add "${node[$other]}"
+	done
+	bctl "$fe" service add "$vip:80" scheduler rr
+	bctl "$fe" backend add "$vip:80" "$(addr_of be1):8080" peer 4
+	bctl "$fe" backend add "$vip:80" "$(addr_of be2):8080" peer 5
+done
+check_eq "copies (config show -j)" "$(bctl fe1 -j config show | jq .copies)" 63
+for ns in fe1 fe2 fe3 be1 be2; do
+	wait_for -t $((30 * BATON_SLOW)) sh -c "ip netns exec $ns $BATONCTL -j peer list | jq -e 'all(.[]; .state == \"up\")' >/dev/null" ||
+		fail "$ns: channels not all up"
+done
+# members FE: the view FE's cluster show reports, "EPOCH [IDS]".
+members() {
+	bctl "$1" -j cluster show | jq -c '[.epoch, ([.members[] | select(.state != "down") | ."node-id"] | sort)]'
+}
+agreed() {
+	local a
+	a=$(members fe1)
+	[ "$(jq -c '.[1]' <<<"$a")" = "[1,2,3]" ] && [ "$(members fe2)" = "$a" ] && [ "$(members fe3)" = "$a" ]
+}
+wait_for -t $((30 * BATON_SLOW)) agreed || fail "the front-ends do not agree on {1,2,3}: $(members fe1) $(members fe2) $(members fe3)"
+for fe in fe1 fe2 fe3; do
+	wait_listen "$fe" 80
+done
+
+resets0=$(tcp_resets cl)
+rst_watch cl "host $vip and tcp port 80" "$work/rst.pcap"
+
+t0=$SECONDS
+for ((i = 0; i < ndown; i++)); do
+	ns_exec cl python3 "$pace" --sum get "$vip" 80 /big "$work/down.$i" "$rate" \
+		>"$work/client.down.$i" 2>&1 &
+	echo $! >>"$work/pids"
+done
+for ((i = 0; i < nup; i++)); do
+	ns_exec cl python3 "$pace" post "$vip" 80 /up "$work/upload" "$work/up.$i" "$uprate" \
+		>"$work/client.up.$i" 2>&1 &
+	echo $! >>"$work/pids"
+done
+n=$((ndown + nup))
+
+# forwarding: the three front-ends forward the n connections between them.
+forwarding() {
+	local total=0 fe
+	for fe in fe1 fe2 fe3; do
+		total=$((total + $(bctl "$fe" -j conn list state forwarding | jq '.conns | length')))
+	done
+	[ "$total" -eq "$n" ]
+}
+wait_for -t $((30 * BATON_SLOW)) forwarding || fail "the front-ends do not forward all $n connections"
+declare -A share
+for fe in fe1 fe2 fe3; do
+	share[$fe]=$(baton_stat "$fe" active)
+	log "$fe forwards ${share[$fe]} connections"
+done
+((share[fe1] > 0)) || fail "the router sent front-end 1 no connection"
+# Each front-end keeps a copy of every connection of the two others.
+for fe in fe1 fe2 fe3; do
+	want=$((n - share[$fe]))
+	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec $fe $BATONCTL -j stats | jq .common) -eq $want ]" ||
+		fail "$fe keeps $(baton_stat "$fe" common) copies, want $want"
+done
+log "ok: every connection has a copy on both other front-ends"
+
+# Front-end 1 crashes: its link is cut and its nexthop goes at once (BGP:
+# the router's hold timer withdraws its route).
+t1=$SECONDS
+ip -n fe1 link set eth0 down
+((bgp)) || ip -n rt nexthop del id 1
+log "front-end 1 down at $((t1 - t0)) s into the transfers"
+if ((bgp)); then
+	wait_for -t $((20 * BATON_SLOW)) paths_are 2 ||
+		fail "the router keeps $(paths) paths to $vip"
+	log "BGP withdrew front-end 1's route $((SECONDS - t1)) s after the crash"
+fi
+check_eq "transfers under way at the crash" "$(running "$work/pids")" "$n"
+
+promoted() {
+	echo $(($(baton_stat fe2 promoted) + $(baton_stat fe3 promoted)))
+}
+wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe2 $BATONCTL -j stats | jq '.\"forwarded-common\"') + \$(ip netns exec fe3 $BATONCTL -j stats | jq '.\"forwarded-common\"') )) -gt 0 ]" ||
+	fail "neither fe2 nor fe3 forwarded from its copies"
+wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe2 $BATONCTL -j stats | jq .promoted) + \$(ip netns exec fe3 $BATONCTL -j stats | jq .promoted) )) -ge ${share[fe1]} ]" ||
+	fail "fe2 and fe3 promoted $(promoted) copies, want ${share[fe1]}"
+log "taken over $((SECONDS - t1)) s after the crash: fe2 $(baton_stat fe2 promoted), fe3 $(baton_stat fe3 promoted)"
+check_eq "copies promoted (each by one member)" "$(promoted)" "${share[fe1]}"
+check_eq "connections fe2 and fe3 forward" $(($(baton_stat fe2 active) + $(baton_stat fe3 active))) "$n"
+for be in be1 be2; do
+	check_eq "$be's flows answer to" "$(bctl "$be" -j conn list | jq -c '[.conns[].peer] | unique | map(select(. == 1))')" "[]"
+done
+
+ok=1
+wait_all "$work/pids" || ok=0
+t2=$SECONDS
+log "transfers done $((t2 - t1)) s after the crash ($((t2 - t0)) s in all)"
+((ok)) || fail "transfers failed: $(cat "$work"/client.* | grep -v stall-ms | head -5)"
+for ((i = 0; i < ndown; i++)); do
+	check_eq "download $i: sha256" "$(cat "$work/down.$i")" "$downsum"
+done
+for ((i = 0; i < nup; i++)); do
+	check_eq "upload $i: sha256 the server read" "$(cat "$work/up.$i")" "$upsum"
+done
+log "ok: $ndown downloads of $down bytes and $nup uploads of $up bytes exact"
+log "longest stall of a transfer (ms): $(cat "$work"/client.* | awk '$1 == "stall-ms" { print $2 }' | sort -n | tail -1)"
+check_eq "client resets" "$(tcp_resets cl)" "$resets0"
+rst_none "$work/rst.pcap"
+log "packets forwarded from copies: fe2 $(baton_stat fe2 forwarded-common), fe3 $(baton_stat fe3 forwarded-common)"
+
+# Nothing left: the back-ends' CONN_ENDs reached the new owners, whose
+# REPLICA_ENDs took every copy, front-end 1's stale ones included.
+for ns in fe2 fe3 be1 be2; do
+	wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
+		fail "$ns keeps $(baton_stat "$ns" active) connections"
+done
+for fe in fe2 fe3; do
+	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec $fe $BATONCTL -j stats | jq .common) -eq 0 ]" ||
+		fail "$fe keeps $(baton_stat "$fe" common) copies"
+done
+
+# A new connection after the crash.
+ns_exec cl curl -sS --max-time 30 -o "$work/after" "http://$vip/big" || fail "a new connection failed"
+check_eq "new connection's sha256" "$(sha256sum <"$work/after" | cut -d' ' -f1)" "$downsum"
+baton_unload
+log "all checks passed"
