@@ -119,17 +119,15 @@ impl Common {
         });
     }
 
-    /// Removes the copies that `pick` selects and adds their flows to
-    /// `out`, as many as fit its capacity (the others stay for a next
-    /// call). Process context.
-    pub(crate) fn take_where(&self, pick: impl Fn(&Entry) -> bool, out: &mut KVec<Flow>) {
-        let room = out.capacity() - out.len();
-        self.table
-            .remove_where(0..self.table.buckets(), pick, room, |r| {
-                // Within the room counted above: cannot fail.
-                let _ = out.push(r.flow, GFP_ATOMIC);
-                self.len.fetch_sub(1, Ordering::Relaxed);
-            });
+    /// Removes the copies that `pick` selects; how many. Process
+    /// context.
+    pub(crate) fn release_where(&self, pick: impl Fn(&Entry) -> bool) -> usize {
+        let n = self
+            .table
+            .remove_where(0..self.table.buckets(), pick, usize::MAX, |_| {})
+            .removed;
+        self.len.fetch_sub(n, Ordering::Relaxed);
+        n
     }
 
     /// Removes the copies of `key`'s connection that `pick` selects.

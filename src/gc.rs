@@ -35,6 +35,28 @@ const GC_SMALL: usize = 4096;
 /// buckets) is walked in parts whatever it holds (every 2 s in all).
 const GC_PASS_BUCKETS: usize = 16384;
 
+/// Passes between two looks for abandoned back-end flows (a walk of the
+/// whole table while a front-end is silent): once a second.
+const ABANDONED_EVERY: u32 = 4;
+
+/// Heartbeat timeouts a front-end is silent, and its back-end flows idle,
+/// before they are abandoned: its group's members notice it gone after
+/// one and take its connections over (TAKEOVER) at once.
+const ABANDONED_TIMEOUTS: u64 = 2;
+
+/// Ends the back-end flows of front-ends that went silent
+/// ([`teardown::abandoned`]).
+fn abandoned(node: &Node) {
+    let grace = ABANDONED_TIMEOUTS * u64::from(node.published().base.heartbeat_timeout_ms);
+    let Ok(mut silent) = KVec::with_capacity(MAX_PEERS, GFP_KERNEL) else {
+        return;
+    };
+    node.ctrl().silent_peers(grace, &mut silent);
+    if !silent.is_empty() {
+        teardown::abandoned(node, &silent, grace);
+    }
+}
+
 /// Most batches of [`GC_BATCH`] one pass removes (8192 flows a second).
 const GC_ROUNDS: usize = 8;
 
@@ -53,12 +75,17 @@ fn server_gone(net: &Net, f: &Flow) -> Option<u8> {
 }
 
 pub(crate) fn gc_main(node: &Node, stop: &Stop) {
+    let mut pass = 0u32;
     while !stop.requested() {
         kthread::sleep_ms(250);
+        pass = pass.wrapping_add(1);
         let now = kthread::now_ms();
         node.conns().held().expire(now, false);
         if node.conns().len() == 0 {
             continue;
+        }
+        if pass % ABANDONED_EVERY == 0 {
+            abandoned(node);
         }
         let idle = u64::from(node.published().base.idle_timeout_ms);
         let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {

@@ -116,23 +116,7 @@ pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
 /// node's id): every copy goes.
 pub(crate) fn no_group(node: &Node) {
     if node.conns().common().len() > 0 {
-        release(node, |_| true);
-    }
-}
-
-/// Drops the copies `pick` selects; how many.
-fn release(node: &Node, pick: impl Fn(&Entry) -> bool) -> usize {
-    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
-        return 0;
-    };
-    let mut n = 0;
-    loop {
-        vec::clear(&mut batch);
-        node.conns().common().take_where(&pick, &mut batch);
-        n += batch.len();
-        if batch.len() < BATCH {
-            return n;
-        }
+        node.conns().common().release_where(|_| true);
     }
 }
 
@@ -234,9 +218,10 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
     // that joined or came back) goes: its owner sends those a copy. So
     // does the copy of a member deleted from the group (it still forwards
     // its connections: taking them over would split their bookkeeping).
-    let released = release(node, |r| {
-        !members.contains(&r.owner) || view.contains(r.owner) && !is_backup(r)
-    });
+    let released = node
+        .conns()
+        .common()
+        .release_where(|r| !members.contains(&r.owner) || view.contains(r.owner) && !is_backup(r));
     if released > 0 {
         pr_info!(
             "front-end group epoch {}: released {} copies to other backups\n",

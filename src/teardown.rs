@@ -67,6 +67,32 @@ pub(crate) fn peer_restarted(node: &Node, peer: u32, keepalive: &dyn Fn()) {
     );
 }
 
+/// The back-end flows of front-ends in `silent` (channels down, silent for
+/// `grace_ms`) that were idle as long: no front-end forwards them any
+/// more (a crashed one lost its state, and a member of its group that
+/// took one over would have said so: TAKEOVER moves the flow to it). Their
+/// servers are aborted, the RST reaching the client from the VIP should it
+/// still wait, and the flows freed. Runs on the collector's thread.
+pub(crate) fn abandoned(node: &Node, silent: &[u32], grace_ms: u64) {
+    let now = kthread::now_ms();
+    let pick = |f: &Flow| {
+        f.role == Role::Back
+            && f.peer != 0
+            && silent.contains(&f.peer)
+            && f.idle_ms(now) >= grace_ms
+    };
+    let reset = abort_servers(node, pick, false, &|| ());
+    let freed = drain_all(node, |f| pick(f).then_some(reason::IDLE), |_| ());
+    if reset + freed > 0 {
+        pr_info!(
+            "connections of front-ends silent for {} ms ended: {} servers reset, {} flows freed\n",
+            grace_ms,
+            reset,
+            freed
+        );
+    }
+}
+
 /// Flows [`abort_servers`] looks at in one pass.
 const ABORT_BATCH: usize = 1024;
 

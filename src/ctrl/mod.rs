@@ -323,6 +323,22 @@ impl Ctrl {
         }
     }
 
+    /// Adds to `out` the peers whose channel is down and that sent no
+    /// frame for `silent_ms` (or never), as many as fit its capacity.
+    pub(crate) fn silent_peers(&self, silent_ms: u64, out: &mut KVec<u32>) {
+        let run = self.running.lock();
+        for t in run.peers.iter() {
+            let s = t.data().status();
+            if out.len() < out.capacity()
+                && !s.up
+                && s.last_rx_ago_ms.map_or(true, |ago| ago >= silent_ms)
+            {
+                // Capacity checked: no allocation.
+                let _ = out.push(t.data().conf.node_id, GFP_ATOMIC);
+            }
+        }
+    }
+
     /// Whether the channel to peer `node_id` is up.
     pub(crate) fn is_up(&self, node_id: u32) -> bool {
         self.status(node_id).is_some_and(|s| s.up)

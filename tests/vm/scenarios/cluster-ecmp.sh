@@ -29,7 +29,14 @@
 #   - once the transfers end nothing is left: no flow on a front-end or a
 #     back-end, no copy in a common table (the stale copies of the
 #     member that left go with their connections' end);
-#   - a new connection after the crash is served.
+#   - a new connection after the crash is served;
+#   - front-end 2 crashes too while 50 clients connect at once (point 8:
+#     handshakes, handoffs (slowed by a 400 ms delay on its link) and
+#     forwarding under way on it): every client
+#     is served byte-exact or reset, none hangs (curl's time limit); the
+#     back-ends end the flows nobody took over (their front-end silent
+#     and the flow idle for two heartbeat timeouts: the server is reset),
+#     so that none is left on any node once the clients are done.
 # BATON_ECMP_DOWN and BATON_ECMP_UP set the sizes (bytes); make soak runs
 # 20 MB each (tests/vm/soak/cluster-ecmp-20m.sh), make check less, paced
 # so that every transfer lasts about 30 s.
@@ -49,7 +56,7 @@ set -euo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-require_cmd ip python3 sha256sum tcpdump jq curl
+require_cmd ip tc python3 sha256sum tcpdump jq curl
 readonly bgp=${BATON_ECMP_BGP:-0} frr=/usr/lib/frr
 ((bgp == 0)) || [ -x "$frr/bgpd" ] || skip "no FRR ($frr/bgpd): scripts/deps.sh installs it"
 
@@ -294,5 +301,50 @@ done
 # A new connection after the crash.
 ns_exec cl curl -sS --max-time 30 -o "$work/after" "http://$vip/big" || fail "a new connection failed"
 check_eq "new connection's sha256" "$(sha256sum <"$work/after" | cut -d' ' -f1)" "$downsum"
+
+# Front-end 2 crashes while 50 clients connect (300 KB each at 100 KB/s):
+# some are in their handshake or handoff on it, some forwarding. Its
+# link's 400 ms delay makes each handshake and handoff there last long
+# enough for the crash to meet some.
+readonly burst=50 small=300000
+tc -n fe2 qdisc add dev eth0 root netem delay 400ms
+smallsum=$(python3 -c 'import hashlib, random, sys; n = int(sys.argv[1]); print(hashlib.sha256(random.Random(n).randbytes(n)).hexdigest())' "$small")
+for ((i = 0; i < burst; i++)); do
+	(
+		rc=0
+		ns_exec cl curl -sS --max-time $((60 * BATON_SLOW)) --limit-rate 100k -o "$work/burst.$i" \
+			"http://$vip/gen/$small" 2>"$work/burst.err.$i" || rc=$?
+		echo "$rc" >"$work/burst.rc.$i"
+	) &
+	echo $! >>"$work/burst.pids"
+	if ((i == burst / 2)); then
+		sleep 0.5
+		t3=$SECONDS
+		ip -n fe2 link set eth0 down
+		((bgp)) || ip -n rt nexthop del id 2
+		log "front-end 2 down with $((i + 1)) of $burst clients started"
+	fi
+done
+wait_all "$work/burst.pids" || true
+served=0 reset=0
+for ((i = 0; i < burst; i++)); do
+	rc=$(cat "$work/burst.rc.$i")
+	case $rc in
+	0)
+		[ "$(sha256sum <"$work/burst.$i" | cut -d' ' -f1)" = "$smallsum" ] ||
+			fail "burst client $i: served $(stat -c %s "$work/burst.$i") bytes that differ"
+		served=$((served + 1))
+		;;
+	7 | 52 | 56) reset=$((reset + 1)) ;; # refused, empty reply, reset
+	*) fail "burst client $i: curl exit $rc (hung or broken): $(cat "$work/burst.err.$i")" ;;
+	esac
+done
+log "ok: of $burst clients, $served served byte-exact, $reset reset, none hung ($((SECONDS - t3)) s after the crash)"
+for ns in fe3 be1 be2; do
+	wait_for -t $((60 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
+		fail "$ns keeps $(baton_stat "$ns" active) connections: $(bctl "$ns" conn list)"
+done
+check_eq "fe3's copies" "$(baton_stat fe3 common)" 0
+log "ok: no flow left $((SECONDS - t3)) s after the crash"
 baton_unload
 log "all checks passed"

@@ -65,7 +65,8 @@ b -j service list | jq -e 'all(.[]; . as $s | all(.rules[]; .backend as $t |
 b -j config show | jq -e '."request-timeout-ms" >= 100 and ."request-timeout-ms" <= 60000 and
 	."handoff-timeout-ms" >= 100 and ."handoff-timeout-ms" <= 30000 and
 	."idle-timeout-ms" >= 1000 and ."idle-timeout-ms" <= 86400000 and
-	."heartbeat-timeout-ms" >= 2000 and ."heartbeat-timeout-ms" <= 60000 and ."ctrl-port" >= 1' >/dev/null ||
+	."heartbeat-timeout-ms" >= 2000 and ."heartbeat-timeout-ms" <= 60000 and ."ctrl-port" >= 1 and
+	.copies >= 1 and .copies <= 63' >/dev/null ||
 	fail "a setting is out of its range"
 b save >"$BATON_OUT/fuzzed.conf"
 ns_create fz2

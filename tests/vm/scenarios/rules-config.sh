@@ -129,18 +129,20 @@ batonctl config set request-timeout-ms 100
 check_eq "request timeout set alone" "$(timeouts)" '[100,2500,300000,3000]'
 batonctl config set request-timeout-ms 60000 handoff-timeout-ms 30000 idle-timeout-ms 86400000 heartbeat-timeout-ms 60000
 check_eq "config show" "$(batonctl config show)" \
-	"ctrl-port 7300 node-id 1 request-timeout-ms 60000 handoff-timeout-ms 30000 idle-timeout-ms 86400000 heartbeat-timeout-ms 60000 auth off"
+	"ctrl-port 7300 node-id 1 request-timeout-ms 60000 handoff-timeout-ms 30000 idle-timeout-ms 86400000 heartbeat-timeout-ms 60000 copies 1 auth off"
 expect_error 2 "'request-timeout-ms'" batonctl config set request-timeout-ms 99
 expect_error 2 "'handoff-timeout-ms'" batonctl config set handoff-timeout-ms 30001 node-id 5
 expect_error 2 "'idle-timeout-ms'" batonctl config set idle-timeout-ms 999
 expect_error 2 "'idle-timeout-ms'" batonctl config set idle-timeout-ms 86400001
 expect_error 2 "'heartbeat-timeout-ms'" batonctl config set heartbeat-timeout-ms 1999
 expect_error 2 "'heartbeat-timeout-ms'" batonctl config set heartbeat-timeout-ms 60001
+expect_error 2 "'copies'" batonctl config set copies 64
+expect_error 2 "'copies'" batonctl config set copies 0
 check_eq "refused settings changed nothing" "$(timeouts),$(batonctl -j config show | jq '."node-id"')" \
 	'[60000,30000,86400000,60000],1'
 batonctl config set request-timeout 3000 handoff 1500 idle 5000 heartbeat 4000 ctrl 7400
 check_eq "abbreviated keys" "$(batonctl -j config show | jq -c .)" \
-	'{"ctrl-port":7400,"node-id":1,"request-timeout-ms":3000,"handoff-timeout-ms":1500,"idle-timeout-ms":5000,"heartbeat-timeout-ms":4000,"auth":false}'
+	'{"ctrl-port":7400,"node-id":1,"request-timeout-ms":3000,"handoff-timeout-ms":1500,"idle-timeout-ms":5000,"heartbeat-timeout-ms":4000,"copies":1,"auth":false}'
 
 # --- save and restore -------------------------------------------------------
 
@@ -153,7 +155,7 @@ batonctl save >"$saved"
 log "saved configuration:"
 sed 's/^/    /' "$saved" >&2
 check_eq "save: settings first" "$(head -n 1 "$saved")" \
-	"config set ctrl-port 7400 node-id 1 request-timeout-ms 3000 handoff-timeout-ms 1500 idle-timeout-ms 5000 heartbeat-timeout-ms 4000"
+	"config set ctrl-port 7400 node-id 1 request-timeout-ms 3000 handoff-timeout-ms 1500 idle-timeout-ms 5000 heartbeat-timeout-ms 4000 copies 1"
 grep -qxF "peer add 2 198.18.0.2:7300" "$saved" || fail "save lacks peer 2"
 grep -qxF "backend add $VIP $BE2 weight 3 peer 2" "$saved" || fail "save lacks back-end $BE2"
 check_eq "save: rules in order" "$(grep '^rule add' "$saved")" \

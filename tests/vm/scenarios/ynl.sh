@@ -48,19 +48,21 @@ check_eq "status-get version" "$(ynl --do status-get | jq -r .version)" \
 ping -c 3 -i 0.2 127.0.0.1 >/dev/null
 check_ge "status-get hooks.local-out" "$(ynl --do status-get | jq -r '.hooks."local-out"')" 3
 check_eq "config-get" "$(ynl --do config-get | jq -c .)" \
-	'{"ctrl-port":7300,"node-id":0,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":300000,"heartbeat-timeout-ms":3000,"auth":0}'
-ynl --do config-set --json '{"ctrl-port": 7400, "node-id": 42, "idle-timeout-ms": 60000}' >/dev/null
+	'{"ctrl-port":7300,"node-id":0,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":300000,"heartbeat-timeout-ms":3000,"copies":1,"auth":0}'
+ynl --do config-set --json '{"ctrl-port": 7400, "node-id": 42, "idle-timeout-ms": 60000, "copies": 3}' >/dev/null
 check_eq "config-get after config-set" "$(ynl --do config-get | jq -c .)" \
-	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000,"heartbeat-timeout-ms":3000,"auth":0}'
+	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000,"heartbeat-timeout-ms":3000,"copies":3,"auth":0}'
 check_eq "batonctl agrees" "$(batonctl -j config show)" \
-	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000,"heartbeat-timeout-ms":3000,"auth":false}'
+	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000,"heartbeat-timeout-ms":3000,"copies":3,"auth":false}'
 ynl_err 34 "integer out of range" --do config-set --json '{"ctrl-port": 0}'
 ynl_err 22 "no configuration attribute given" --do config-set --json '{}'
 ynl_err 22 "attribute is read-only" --do config-set --json '{"version": "x"}'
 ynl_err 22 "handoff-timeout-ms must be between 100 and 30000" --do config-set --json '{"handoff-timeout-ms": 5}'
 ynl_err 22 "heartbeat-timeout-ms must be between 2000 and 60000" --do config-set --json '{"heartbeat-timeout-ms": 1999}'
+ynl_err 22 "copies must be between 1 and 63" --do config-set --json '{"copies": 0}'
+ynl_err 22 "copies must be between 1 and 63" --do config-set --json '{"copies": 64}'
 check_eq "config unchanged by refused requests" "$(ynl --do config-get | jq -c .)" \
-	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000,"heartbeat-timeout-ms":3000,"auth":0}'
+	'{"ctrl-port":7400,"node-id":42,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":60000,"heartbeat-timeout-ms":3000,"copies":3,"auth":0}'
 
 # The control-channel key: binary, 16 to 64 bytes, write-only; the reply
 # only says whether one is set.
