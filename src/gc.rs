@@ -39,10 +39,11 @@ const GC_PASS_BUCKETS: usize = 16384;
 /// whole table while a front-end is silent): once a second.
 const ABANDONED_EVERY: u32 = 4;
 
-/// Heartbeat timeouts a front-end is silent, and its back-end flows idle,
-/// before they are abandoned: its group's members notice it gone after
-/// one and take its connections over (TAKEOVER) at once.
-const ABANDONED_TIMEOUTS: u64 = 2;
+/// Heartbeat timeouts (this node's) a front-end is silent, and its
+/// back-end flows idle, before they are abandoned: its group's members
+/// notice it gone after their own timeout and take its connections over
+/// (TAKEOVER) at once, so theirs may be longer than this node's.
+const ABANDONED_TIMEOUTS: u64 = 5;
 
 /// Ends the back-end flows of front-ends that went silent
 /// ([`teardown::abandoned`]).
