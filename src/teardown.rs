@@ -75,14 +75,19 @@ pub(crate) fn peer_restarted(node: &Node, peer: u32, keepalive: &dyn Fn()) {
 /// still wait, and the flows freed. Runs on the collector's thread.
 pub(crate) fn abandoned(node: &Node, silent: &[u32], grace_ms: u64) {
     let now = kthread::now_ms();
-    let pick = |f: &Flow| {
-        f.role == Role::Back
-            && f.peer != 0
-            && silent.contains(&f.peer)
-            && f.idle_ms(now) >= grace_ms
-    };
-    let reset = abort_servers(node, pick, false, &|| ());
-    let freed = drain_all(node, |f| pick(f).then_some(reason::IDLE), |_| ());
+    let theirs = |f: &Flow| f.role == Role::Back && f.peer != 0 && silent.contains(&f.peer);
+    let reset = abort_servers(
+        node,
+        |f| theirs(f) && f.idle_ms(now) >= grace_ms,
+        false,
+        &|| (),
+    );
+    // The RSTs just went through the flows, which are no longer idle.
+    let freed = drain_all(
+        node,
+        |f| (theirs(f) && (f.reset || f.idle_ms(now) >= grace_ms)).then_some(reason::IDLE),
+        |_| (),
+    );
     if reset + freed > 0 {
         pr_info!(
             "connections of front-ends silent for {} ms ended: {} servers reset, {} flows freed\n",
@@ -168,7 +173,10 @@ fn abort_servers(
 /// the front-ends of the established connections), every flow is removed
 /// now, and each front-end whose connection this node served hears of it
 /// (CONN_END) while the channel is still up, instead of keeping its flow
-/// until it idles out.
+/// until it idles out. The connections this node forwards as a front-end
+/// are not over: the members of its group that keep their copies take
+/// them over when its channels close (a graceful leave), so they hear
+/// nothing of their end.
 pub(crate) fn going_away(node: &Node) {
     // No new handoff from now on, either way: a peer's HANDOFF_REQ is
     // refused (NACK, it may serve the client elsewhere), a new client of
@@ -183,7 +191,17 @@ pub(crate) fn going_away(node: &Node) {
             aborted
         );
     }
-    drain_all(node, |_| Some(reason::CLOSED), |done| ended(node, done));
+    drain_all(
+        node,
+        |_| Some(reason::CLOSED),
+        |done| {
+            for (f, why) in done.iter() {
+                if f.role == Role::Back || f.peer == 0 {
+                    ended(node, &[(*f, *why)]);
+                }
+            }
+        },
+    );
 }
 
 /// Removes every flow `pick` gives a reason, [`ABORT_BATCH`] at a time,

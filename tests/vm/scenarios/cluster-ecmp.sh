@@ -30,13 +30,18 @@
 #     back-end, no copy in a common table (the stale copies of the
 #     member that left go with their connections' end);
 #   - a new connection after the crash is served;
-#   - front-end 2 crashes too while 50 clients connect at once (point 8:
+#   - (ECMP) front-end 2 crashes too while 50 clients connect at once (point 8:
 #     handshakes, handoffs (slowed by a 1 s delay on its link) and
 #     forwarding under way on it): every client
 #     is served byte-exact or reset, none hangs (curl's time limit); the
 #     back-ends end the flows nobody took over (their front-end silent
 #     and the flow idle for five heartbeat timeouts: the server is reset),
-#     so that none is left on any node once the clients are done.
+#     so that none is left on any node once the clients are done;
+#   - (BGP) front-end 2 leaves gracefully while 16 transfers run (point 6):
+#     its bgpd stops, the router withdraws its route, then its namespace
+#     is deleted; its channels close and front-end 3 takes its
+#     connections over at once; every transfer byte-exact, no reset, no
+#     flow or copy left.
 # BATON_ECMP_DOWN and BATON_ECMP_UP set the sizes (bytes); make soak runs
 # 20 MB each (tests/vm/soak/cluster-ecmp-20m.sh), make check less, paced
 # so that every transfer lasts about 30 s.
@@ -207,28 +212,48 @@ done
 resets0=$(tcp_resets cl)
 rst_watch cl "host $vip and tcp port 80" "$work/rst.pcap"
 
-t0=$SECONDS
-for ((i = 0; i < ndown; i++)); do
-	ns_exec cl python3 "$pace" --sum get "$vip" 80 /big "$work/down.$i" "$rate" \
-		>"$work/client.down.$i" 2>&1 &
-	echo $! >>"$work/pids"
-done
-for ((i = 0; i < nup; i++)); do
-	ns_exec cl python3 "$pace" post "$vip" 80 /up "$work/upload" "$work/up.$i" "$uprate" \
-		>"$work/client.up.$i" 2>&1 &
-	echo $! >>"$work/pids"
-done
-n=$((ndown + nup))
-
-# forwarding: the three front-ends forward the n connections between them.
+# start TAG ND NU: ND downloads and NU uploads, paced, under way in the
+# background; their pids in $work/pids.TAG.
+start() {
+	local tag=$1 i
+	for ((i = 0; i < $2; i++)); do
+		ns_exec cl python3 "$pace" --sum get "$vip" 80 /big "$work/down.$tag.$i" "$rate" \
+			>"$work/client.$tag.down.$i" 2>&1 &
+		echo $! >>"$work/pids.$tag"
+	done
+	for ((i = 0; i < $3; i++)); do
+		ns_exec cl python3 "$pace" post "$vip" 80 /up "$work/upload" "$work/up.$tag.$i" "$uprate" \
+			>"$work/client.$tag.up.$i" 2>&1 &
+		echo $! >>"$work/pids.$tag"
+	done
+}
+# finish TAG ND NU: start's transfers all end, byte-exact.
+finish() {
+	local tag=$1 i
+	wait_all "$work/pids.$tag" || fail "transfers failed: $(grep -hv stall-ms "$work"/client."$tag".* | head -5)"
+	for ((i = 0; i < $2; i++)); do
+		[ "$(cat "$work/down.$tag.$i")" = "$downsum" ] || fail "download $tag.$i: other bytes"
+	done
+	for ((i = 0; i < $3; i++)); do
+		[ "$(cat "$work/up.$tag.$i")" = "$upsum" ] || fail "upload $tag.$i: the server read other bytes"
+	done
+	log "ok: $2 downloads of $down bytes and $3 uploads of $up bytes exact, the longest stall" \
+		"$(awk '$1 == "stall-ms" { print $2 }' "$work"/client."$tag".* | sort -n | tail -1) ms"
+}
+# forwarding N FE...: the front-ends FE forward N connections between them.
 forwarding() {
-	local total=0 fe
-	for fe in fe1 fe2 fe3; do
+	local want=$1 total=0 fe
+	shift
+	for fe in "$@"; do
 		total=$((total + $(bctl "$fe" -j conn list state forwarding | jq '.conns | length')))
 	done
-	[ "$total" -eq "$n" ]
+	[ "$total" -eq "$want" ]
 }
-wait_for -t $((30 * BATON_SLOW)) forwarding || fail "the front-ends do not forward all $n connections"
+
+t0=$SECONDS
+start crash "$ndown" "$nup"
+n=$((ndown + nup))
+wait_for -t $((30 * BATON_SLOW)) forwarding "$n" fe1 fe2 fe3 || fail "the front-ends do not forward all $n connections"
 declare -A share
 for fe in fe1 fe2 fe3; do
 	share[$fe]=$(baton_stat "$fe" active)
@@ -254,7 +279,7 @@ if ((bgp)); then
 		fail "the router keeps $(paths) paths to $vip"
 	log "BGP withdrew front-end 1's route $((SECONDS - t1)) s after the crash"
 fi
-check_eq "transfers under way at the crash" "$(running "$work/pids")" "$n"
+check_eq "transfers under way at the crash" "$(running "$work/pids.crash")" "$n"
 
 promoted() {
 	echo $(($(baton_stat fe2 promoted) + $(baton_stat fe3 promoted)))
@@ -270,16 +295,8 @@ for be in be1 be2; do
 	check_eq "$be's flows answer to" "$(bctl "$be" -j conn list | jq -c '[.conns[].peer] | unique | map(select(. == 1))')" "[]"
 done
 
-wait_all "$work/pids" || fail "transfers failed: $(grep -hv stall-ms "$work"/client.* | head -5)"
+finish crash "$ndown" "$nup"
 log "transfers done $((SECONDS - t1)) s after the crash ($((SECONDS - t0)) s in all)"
-for ((i = 0; i < ndown; i++)); do
-	check_eq "download $i: sha256" "$(cat "$work/down.$i")" "$downsum"
-done
-for ((i = 0; i < nup; i++)); do
-	check_eq "upload $i: sha256 the server read" "$(cat "$work/up.$i")" "$upsum"
-done
-log "ok: $ndown downloads of $down bytes and $nup uploads of $up bytes exact"
-log "longest stall of a transfer (ms): $(cat "$work"/client.* | awk '$1 == "stall-ms" { print $2 }' | sort -n | tail -1)"
 check_eq "client resets" "$(tcp_resets cl)" "$resets0"
 rst_none "$work/rst.pcap"
 log "packets forwarded from copies: fe2 $(baton_stat fe2 forwarded-common), fe3 $(baton_stat fe3 forwarded-common)"
@@ -299,54 +316,92 @@ done
 ns_exec cl curl -sS --max-time 30 -o "$work/after" "http://$vip/big" || fail "a new connection failed"
 check_eq "new connection's sha256" "$(sha256sum <"$work/after" | cut -d' ' -f1)" "$downsum"
 
-# Front-end 2 crashes while 50 clients connect (300 KB each at 100 KB/s):
-# some are in their handshake or handoff on it, some forwarding. Its
-# link's 1 s delay makes each handshake and handoff there last long
-# enough for the crash to meet some: it comes once half the clients
-# started and front-end 2 has a handoff waiting for its answer.
-readonly burst=50 small=300000
-tc -n fe2 qdisc add dev eth0 root netem delay 1000ms
-in_handoff() {
-	bctl fe2 -j conn list state handoff | jq '.conns | length'
+# burst_crash: front-end 2 crashes while 50 clients connect.
+burst_crash() {
+	# Front-end 2 crashes while 50 clients connect (300 KB each at 100 KB/s):
+	# some are in their handshake or handoff on it, some forwarding. Its
+	# link's 1 s delay makes each handshake and handoff there last long
+	# enough for the crash to meet some: it comes once half the clients
+	# started and front-end 2 has a handoff waiting for its answer.
+	local burst=50 small=300000 smallsum frozen i rc served=0 reset=0
+	tc -n fe2 qdisc add dev eth0 root netem delay 1000ms
+	smallsum=$(python3 -c 'import hashlib, random, sys; n = int(sys.argv[1]); print(hashlib.sha256(random.Random(n).randbytes(n)).hexdigest())' "$small")
+	for ((i = 0; i < burst; i++)); do
+		(
+			rc=0
+			ns_exec cl curl -sS --max-time $((60 * BATON_SLOW)) --limit-rate 100k -o "$work/burst.$i" \
+				"http://$vip/gen/$small" 2>"$work/burst.err.$i" || rc=$?
+			echo "$rc" >"$work/burst.rc.$i"
+		) &
+		echo $! >>"$work/burst.pids"
+		if ((i == burst / 2)); then
+			wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j conn list state handoff | jq '.conns | length') -gt 0 ]" || true
+			frozen=$(bctl fe2 -j conn list state handoff | jq '.conns | length')
+			t3=$SECONDS
+			ip -n fe2 link set eth0 down
+			((bgp)) || ip -n rt nexthop del id 2
+			log "front-end 2 down with $((i + 1)) of $burst clients started, $frozen handoffs waiting there"
+		fi
+	done
+	wait_all "$work/burst.pids" || true
+	for ((i = 0; i < burst; i++)); do
+		rc=$(cat "$work/burst.rc.$i")
+		case $rc in
+		0)
+			[ "$(sha256sum <"$work/burst.$i" | cut -d' ' -f1)" = "$smallsum" ] ||
+				fail "burst client $i: served $(stat -c %s "$work/burst.$i") bytes that differ"
+			served=$((served + 1))
+			;;
+		7 | 52 | 56) reset=$((reset + 1)) ;; # refused, empty reply, reset
+		*) fail "burst client $i: curl exit $rc (hung or broken): $(cat "$work/burst.err.$i")" ;;
+		esac
+	done
+	log "ok: of $burst clients, $served served byte-exact, $reset reset, none hung ($((SECONDS - t3)) s after the crash)"
+	for ns in fe3 be1 be2; do
+		wait_for -t $((60 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
+			fail "$ns keeps $(baton_stat "$ns" active) connections: $(bctl "$ns" conn list)"
+	done
+	check_eq "fe3's copies" "$(baton_stat fe3 common)" 0
+	log "ok: no flow left $((SECONDS - t3)) s after the crash"
 }
-smallsum=$(python3 -c 'import hashlib, random, sys; n = int(sys.argv[1]); print(hashlib.sha256(random.Random(n).randbytes(n)).hexdigest())' "$small")
-for ((i = 0; i < burst; i++)); do
-	(
-		rc=0
-		ns_exec cl curl -sS --max-time $((60 * BATON_SLOW)) --limit-rate 100k -o "$work/burst.$i" \
-			"http://$vip/gen/$small" 2>"$work/burst.err.$i" || rc=$?
-		echo "$rc" >"$work/burst.rc.$i"
-	) &
-	echo $! >>"$work/burst.pids"
-	if ((i == burst / 2)); then
-		wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j conn list state handoff | jq '.conns | length') -gt 0 ]" || true
-		frozen=$(in_handoff)
-		t3=$SECONDS
-		ip -n fe2 link set eth0 down
-		((bgp)) || ip -n rt nexthop del id 2
-		log "front-end 2 down with $((i + 1)) of $burst clients started, $frozen handoffs waiting there"
-	fi
-done
-wait_all "$work/burst.pids" || true
-served=0 reset=0
-for ((i = 0; i < burst; i++)); do
-	rc=$(cat "$work/burst.rc.$i")
-	case $rc in
-	0)
-		[ "$(sha256sum <"$work/burst.$i" | cut -d' ' -f1)" = "$smallsum" ] ||
-			fail "burst client $i: served $(stat -c %s "$work/burst.$i") bytes that differ"
-		served=$((served + 1))
-		;;
-	7 | 52 | 56) reset=$((reset + 1)) ;; # refused, empty reply, reset
-	*) fail "burst client $i: curl exit $rc (hung or broken): $(cat "$work/burst.err.$i")" ;;
-	esac
-done
-log "ok: of $burst clients, $served served byte-exact, $reset reset, none hung ($((SECONDS - t3)) s after the crash)"
-for ns in fe3 be1 be2; do
-	wait_for -t $((60 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
-		fail "$ns keeps $(baton_stat "$ns" active) connections: $(bctl "$ns" conn list)"
-done
-check_eq "fe3's copies" "$(baton_stat fe3 common)" 0
-log "ok: no flow left $((SECONDS - t3)) s after the crash"
+
+# leave: front-end 2 leaves gracefully while 16 transfers run: its bgpd
+# stops (the router withdraws its route at once), then its namespace goes
+# and its baton with it; its channels close, and front-end 3 takes its
+# connections over from its copies at once (the namespace's end tells no
+# member that its connections ended).
+leave() {
+	local share2 p3 resets1
+	resets1=$(tcp_resets cl)
+	t0=$SECONDS
+	start leave 12 4
+	wait_for -t $((30 * BATON_SLOW)) forwarding 16 fe2 fe3 || fail "fe2 and fe3 do not forward the 16 connections"
+	share2=$(baton_stat fe2 active)
+	((share2 > 0)) || fail "the router sent front-end 2 no connection"
+	p3=$(baton_stat fe3 promoted)
+	kill "$(cat "$work/frr.fe2/bgpd.pid")"
+	wait_for -t $((20 * BATON_SLOW)) paths_are 1 || fail "the router keeps $(paths) paths to $vip"
+	t3=$SECONDS
+	log "front-end 2 withdrawn at $((t3 - t0)) s into the transfers ($share2 connections)"
+	kill "$(cat "$work/frr.fe2/zebra.pid")"
+	ip netns del fe2
+	wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe3 $BATONCTL -j stats | jq .promoted) -eq $((p3 + share2)) ]" ||
+		fail "fe3 promoted $(($(baton_stat fe3 promoted) - p3)) of front-end 2's $share2 connections"
+	log "fe3 took front-end 2's connections over $((SECONDS - t3)) s after it was withdrawn"
+	check_eq "transfers under way at the leave" "$(running "$work/pids.leave")" 16
+	finish leave 12 4
+	check_eq "client resets" "$(tcp_resets cl)" "$resets1"
+	for ns in fe3 be1 be2; do
+		wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
+			fail "$ns keeps $(baton_stat "$ns" active) connections: $(bctl "$ns" conn list)"
+	done
+	check_eq "fe3's copies" "$(baton_stat fe3 common)" 0
+}
+
+if ((bgp)); then
+	leave
+else
+	burst_crash
+fi
 baton_unload
 log "all checks passed"
