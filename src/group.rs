@@ -51,6 +51,9 @@ pub(crate) struct MemberStatus {
     pub(crate) heard: Option<Heard>,
     /// `heard` is this node's view.
     pub(crate) agrees: bool,
+    /// It sent this node every copy this node keeps for it in this
+    /// node's view (this node: every other live member did).
+    pub(crate) synced: bool,
 }
 
 /// A configured member other than this node.
@@ -58,6 +61,8 @@ pub(crate) struct MemberStatus {
 struct Member {
     id: u32,
     heard: Option<Heard>,
+    /// The epoch of its last SYNCED, on its current channel.
+    synced: Option<u64>,
 }
 
 struct Inner {
@@ -120,9 +125,14 @@ impl Group {
                 {
                     continue;
                 }
-                let heard = g.members.iter().find(|m| m.id == id).and_then(|m| m.heard);
+                let old = g.members.iter().find(|m| m.id == id);
+                let member = Member {
+                    id,
+                    heard: old.and_then(|m| m.heard),
+                    synced: old.and_then(|m| m.synced),
+                };
                 // Within the capacity reserved.
-                next.push(Member { id, heard }, GFP_KERNEL)?;
+                next.push(member, GFP_KERNEL)?;
             }
             next.sort_unstable_by_key(|m| m.id);
             g.members = next;
@@ -242,6 +252,27 @@ impl Group {
         !had && view.agrees(gv.view.epoch(), digest)
     }
 
+    /// Member `from` sent this node every copy of its view of `epoch`
+    /// (SYNCED). Logs when this node has, for the first time in its view,
+    /// the copies of every live member.
+    pub(crate) fn synced(&self, from: u32, epoch: u64) {
+        let mut g = self.inner.lock();
+        let Some(view) = g.view else { return };
+        let was = all_synced(&g, &view);
+        let Some(m) = g.members.iter_mut().find(|m| m.id == from) else {
+            return;
+        };
+        m.synced = Some(epoch);
+        if !was && all_synced(&g, &view) {
+            pr_info!(
+                "node {}: front-end group epoch {}: synced, the copies of the {} other members in\n",
+                g.me,
+                view.epoch(),
+                view.size() - 1
+            );
+        }
+    }
+
     /// The VIEW frame for member `to`, sent with each heartbeat; `None`
     /// if `to` is not a member or this node has no view.
     pub(crate) fn announcement(&self, to: u32, tables: (u32, u32)) -> Option<Message<'static>> {
@@ -270,6 +301,7 @@ impl Group {
             live: true,
             heard: Some(mine),
             agrees: true,
+            synced: all_synced(&g, &view),
         });
         let others = g.members.iter().map(|m| MemberStatus {
             id: m.id,
@@ -277,6 +309,7 @@ impl Group {
             live: view.contains(m.id),
             heard: m.heard,
             agrees: m.heard.is_some_and(|h| view.agrees(h.epoch, h.digest)),
+            synced: m.synced == Some(view.epoch()),
         });
         for s in Iterator::chain(me, others) {
             if out.len() < out.capacity() {
@@ -286,6 +319,14 @@ impl Group {
         }
         Some(view.epoch())
     }
+}
+
+/// Whether every live member other than this node sent SYNCED for `view`.
+fn all_synced(g: &Inner, view: &View) -> bool {
+    g.members
+        .iter()
+        .filter(|m| view.contains(m.id))
+        .all(|m| m.synced == Some(view.epoch()))
 }
 
 fn announce(view: View, (active, common): (u32, u32)) -> Message<'static> {
@@ -309,8 +350,10 @@ fn refresh(g: &mut Inner, ctrl: &Ctrl, tables: (u32, u32)) -> Option<Outbox> {
             live[n] = m.id;
             n += 1;
         } else {
-            // What it announced on a channel that is gone is not its view.
+            // What it announced on a channel that is gone is not its view,
+            // nor are the copies it sent ours any more.
             m.heard = None;
+            m.synced = None;
         }
     }
     if !matches!(view.set_members(&live[..n]), Ok(true)) {

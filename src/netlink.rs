@@ -77,6 +77,7 @@ static MEMBER_POLICY: [AttrPolicy; member_attr::MAX as usize + 1] = policy_table
     (member_attr::LIVE, AttrPolicy::reject(READ_ONLY)),
     (member_attr::ACTIVE, AttrPolicy::reject(READ_ONLY)),
     (member_attr::COMMON, AttrPolicy::reject(READ_ONLY)),
+    (member_attr::SYNCED, AttrPolicy::reject(READ_ONLY)),
     (member_attr::PAD, AttrPolicy::reject(READ_ONLY)),
 ]);
 
@@ -689,6 +690,7 @@ impl Command<Baton> for ClusterGet {
                     (false, false) => member_state::DOWN,
                 };
                 r.put_u8(member_attr::STATE, state)?;
+                r.put_u8(member_attr::SYNCED, u8::from(m.synced))?;
                 if let Some(h) = m.heard {
                     r.put_u64(member_attr::EPOCH, h.epoch, member_attr::PAD)?;
                     r.put_u8(member_attr::AGREES, u8::from(m.agrees))?;

@@ -243,9 +243,14 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
 
 /// Sends every flow's copy to its backup in the current view (a member
 /// that joined, came back or just agreed on the view has none; one that
-/// has it keeps the newer).
+/// has it keeps the newer), then SYNCED to every member up: each has all
+/// the copies it keeps for this node in this view, unless the view
+/// changed meanwhile (the next resend says so then).
 pub(crate) fn resend(node: &Node) {
     let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
+        return;
+    };
+    let Some(epoch) = node.group().view().map(|v| v.epoch()) else {
         return;
     };
     let copies = copies(node);
@@ -259,5 +264,9 @@ pub(crate) fn resend(node: &Node) {
             }
             vec::clear(&mut batch);
         }
+    }
+    if node.group().view().is_some_and(|v| v.epoch() == epoch) {
+        node.group()
+            .send_to_live(node.ctrl(), &Message::Synced(epoch));
     }
 }

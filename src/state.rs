@@ -241,6 +241,10 @@ impl Dispatch for Runtime {
                 replica::taken_over(&self.node, from, t);
                 None
             }
+            Message::Synced(epoch) => {
+                self.node.group().synced(from, *epoch);
+                None
+            }
             Message::Hello(_) | Message::Auth | Message::Heartbeat(_) => None,
         }
     }

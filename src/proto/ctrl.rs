@@ -48,6 +48,7 @@
 //!                  port u16 | reason u8 | reserved 3 (0)            24 bytes
 //!  TAKEOVER   (11) old_id u64 | new_id u64 | client addr 4, port u16 |
 //!                  backend addr 4, port u16 | reserved 4 (0)        32 bytes
+//!  SYNCED     (12) epoch u64                                      8 bytes
 //! ```
 //!
 //! `id` names a handoff: the front-end chooses it, and it is unique among
@@ -179,8 +180,10 @@ pub mod msg_type {
     pub const REPLICA_END: u8 = 10;
     /// [`super::Takeover`].
     pub const TAKEOVER: u8 = 11;
+    /// [`super::Message::Synced`].
+    pub const SYNCED: u8 = 12;
     /// Highest type.
-    pub const MAX: u8 = TAKEOVER;
+    pub const MAX: u8 = SYNCED;
 }
 
 /// First frame on a channel, in both directions.
@@ -381,6 +384,10 @@ pub enum Message<'a> {
     ReplicaEnd(ReplicaEnd),
     /// TAKEOVER.
     Takeover(Takeover),
+    /// SYNCED: the sender, a member of the front-end group, has sent the
+    /// receiver every copy the receiver keeps for it in the view of this
+    /// epoch (the frames before this one on the channel).
+    Synced(u64),
 }
 
 impl Message<'_> {
@@ -398,13 +405,14 @@ impl Message<'_> {
             Message::Replica(_) => msg_type::REPLICA,
             Message::ReplicaEnd(_) => msg_type::REPLICA_END,
             Message::Takeover(_) => msg_type::TAKEOVER,
+            Message::Synced(_) => msg_type::SYNCED,
         }
     }
 
     const fn payload_len(&self) -> usize {
         match self {
             Message::Hello(h) => h.payload_len(),
-            Message::Heartbeat(_) => 8,
+            Message::Heartbeat(_) | Message::Synced(_) => 8,
             Message::Auth => 0,
             Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
             Message::HandoffAck(_) => 20,
@@ -793,6 +801,16 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
         msg_type::REPLICA => Ok(Message::Replica(decode_replica(payload)?)),
         msg_type::REPLICA_END => Ok(Message::ReplicaEnd(decode_replica_end(payload)?)),
         msg_type::TAKEOVER => Ok(Message::Takeover(decode_takeover(payload)?)),
+        msg_type::SYNCED => {
+            if payload.len() != 8 {
+                return Err(DecodeError::BadLength);
+            }
+            // Epochs start at 1.
+            match be_u64(payload, 0).ok_or(DecodeError::BadLength)? {
+                0 => Err(DecodeError::BadField),
+                epoch => Ok(Message::Synced(epoch)),
+            }
+        }
         t => Err(DecodeError::UnknownType(t)),
     }
 }
@@ -875,6 +893,7 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
             payload[20] = e.reason;
             payload[21..24].fill(0);
         }
+        Message::Synced(epoch) => payload[..8].copy_from_slice(&epoch.to_be_bytes()),
         Message::Takeover(t) => {
             payload[..8].copy_from_slice(&t.old_id.to_be_bytes());
             payload[8..16].copy_from_slice(&t.new_id.to_be_bytes());

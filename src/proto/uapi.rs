@@ -315,8 +315,12 @@ pub mod member_attr {
     pub const COMMON: u16 = 7;
     /// Padding for 64-bit attributes.
     pub const PAD: u16 = 8;
+    /// `u8`, reply only: 1 if the member sent this node every copy this
+    /// node keeps for it in this node's view (SYNCED); for this node
+    /// itself, if every other live member did.
+    pub const SYNCED: u16 = 9;
     /// Highest attribute number.
-    pub const MAX: u16 = PAD;
+    pub const MAX: u16 = SYNCED;
 }
 
 /// Values of [`member_attr::STATE`] (`member-state` enum).

@@ -8,7 +8,8 @@
 # Checks:
 #   - front-end 2 joins the group while front-end 1 forwards connections
 #     (point 6): once their views agree, every connection has its copy on
-#     front-end 2 (stats common, cluster show's COMMON), before the crash;
+#     front-end 2 (stats common, cluster show's COMMON) and it reports
+#     itself synced (cluster show's SYNCED, a log line), before the crash;
 #   - front-end 1 crashes mid-transfer (its link cut at once); keepalived
 #     on front-end 2 takes the VIP and its gratuitous ARP moves the
 #     client's neighbour entry: 8 downloads of 6 MB at 200 KB/s and 2
@@ -157,6 +158,10 @@ wait_for -t $((30 * BATON_SLOW)) agreed || fail "the front-ends do not agree on 
 wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq .common) -eq $n ]" ||
 	fail "fe2 keeps $(baton_stat fe2 common) copies, want $n"
 check_ge "copies fe1 sent" "$(baton_stat fe1 replicated)" "$n"
+# ... and front-end 2 says so: front-end 1's SYNCED came after the copies.
+wait_for -t $((10 * BATON_SLOW)) sh -c "ip netns exec fe2 $BATONCTL -j cluster show | jq -e 'all(.members[]; .synced)'" ||
+	fail "fe2 does not report itself synced: $(bctl fe2 cluster show)"
+grep -q "node 2: front-end group epoch [0-9]*: synced" <<<"$(dmesg)" || fail "no log line of fe2's sync"
 check_ge "fe2's common table memory" "$(baton_stat fe2 common-memory)" 1
 wait_for -t $((10 * BATON_SLOW)) sh -c "[ \"\$(ip netns exec fe1 $BATONCTL -j cluster show |
 	jq '.members[] | select(.\"node-id\" == 2) | .common')\" = $n ]" ||

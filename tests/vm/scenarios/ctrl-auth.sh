@@ -21,8 +21,9 @@
 #   - replication frames from m: a copy from a peer that is no member is
 #     ignored, from a member kept until its REPLICA_END or until the member
 #     is deleted from the group (nothing taken over); TAKEOVER and
-#     REPLICA_END of unknown connections change nothing; a short REPLICA
-#     and a VIEW out of order close the channel, logged;
+#     REPLICA_END of unknown connections change nothing; a short REPLICA,
+#     a VIEW out of order and a SYNCED of epoch 0 close the channel,
+#     logged;
 #   - m sends 300 handoffs at once whose replays all time out: a refuses
 #     those beyond its replay queue at once (NACK OVERLOAD), its
 #     heartbeats to m keep their pace and the a-b channel stays up; the

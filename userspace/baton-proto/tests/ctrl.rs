@@ -75,7 +75,7 @@ fn refusals() {
     assert_eq!(with(4, 2), DecodeError::BadVersion(2));
     // A HANDOFF_REQ header with a heartbeat's 8-byte payload.
     assert_eq!(with(5, 3), DecodeError::BadLength);
-    assert_eq!(with(5, 12), DecodeError::UnknownType(12));
+    assert_eq!(with(5, 13), DecodeError::UnknownType(13));
     assert_eq!(with(5, 0), DecodeError::UnknownType(0));
     assert_eq!(with(7, 2), DecodeError::BadFlags);
     assert_eq!(with(6, 0x80), DecodeError::BadFlags);
@@ -550,9 +550,14 @@ fn view_payload(members: &[u32]) -> Vec<u8> {
 
 /// A frame of type VIEW (8) around `payload`, sequence 0, no tag.
 fn view_frame(payload: &[u8]) -> Vec<u8> {
+    typed_frame(8, payload)
+}
+
+/// A frame of type `ty` with `payload` as it is, sequence 0, no tag.
+fn typed_frame(ty: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(b"BATN");
-    f.extend_from_slice(&[1, 8, 0, 0]);
+    f.extend_from_slice(&[1, ty, 0, 0]);
     f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     f.extend_from_slice(&0u32.to_be_bytes());
     f.extend_from_slice(payload);
@@ -733,6 +738,30 @@ fn takeover_layout_and_refusals() {
             roundtrip(&b).unwrap_err(),
             DecodeError::BadField,
             "byte {at}"
+        );
+    }
+}
+
+#[test]
+fn synced_layout_and_refusals() {
+    let bytes = frame(&Message::Synced(0x0102_0304_0506_0708), 9);
+    assert_eq!(bytes.len(), HEADER_LEN + 8);
+    assert_eq!(bytes[5], 12);
+    assert_eq!(&bytes[HEADER_LEN..], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        roundtrip(&bytes),
+        Ok((Message::Synced(0x0102_0304_0506_0708), 9))
+    );
+    // Epoch 0 is no epoch; a payload of any other length is refused.
+    assert_eq!(
+        roundtrip(&typed_frame(12, &[0; 8])).unwrap_err(),
+        DecodeError::BadField
+    );
+    for len in [0, 7, 9, 16] {
+        assert_eq!(
+            roundtrip(&typed_frame(12, &vec![1; len])).unwrap_err(),
+            DecodeError::BadLength,
+            "{len} bytes"
         );
     }
 }

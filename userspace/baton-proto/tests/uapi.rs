@@ -205,6 +205,7 @@ fn member_attributes_match_spec() {
             ("active", member_attr::ACTIVE),
             ("common", member_attr::COMMON),
             ("pad", member_attr::PAD),
+            ("synced", member_attr::SYNCED),
         ],
         member_attr::MAX,
     );

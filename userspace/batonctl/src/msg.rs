@@ -248,6 +248,11 @@ pub fn parse_cluster(reply: &Genl) -> Result<Cluster, Error> {
             live: opt_u32(member_attr::LIVE, "live")?,
             active: opt_u32(member_attr::ACTIVE, "active")?,
             common: opt_u32(member_attr::COMMON, "common")?,
+            synced: match find(&a, member_attr::SYNCED) {
+                Some([v]) => Some(*v != 0),
+                Some(p) => return Err(bad_length("synced", p)),
+                None => None,
+            },
         });
     }
     Ok(Cluster { epoch, members })
@@ -987,6 +992,7 @@ mod tests {
         let mut inner = vec![
             nla(member_attr::NODE_ID, &id.to_ne_bytes()),
             nla(member_attr::STATE, &[state]),
+            nla(member_attr::SYNCED, &[u8::from(heard.is_some())]),
         ];
         if let Some((epoch, agrees, live, active, common)) = heard {
             inner.push(nla(member_attr::PAD, &[]));
@@ -1025,6 +1031,7 @@ mod tests {
                 live: Some(2),
                 active: Some(10),
                 common: Some(0),
+                synced: Some(true),
             }
         );
         assert_eq!(c.members[1].state, MemberState::Me);
@@ -1038,6 +1045,7 @@ mod tests {
                 live: None,
                 active: None,
                 common: None,
+                synced: Some(false),
             }
         );
         assert_eq!(

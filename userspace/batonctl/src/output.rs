@@ -298,6 +298,10 @@ pub struct Member {
     pub active: Option<u32>,
     /// Copies it keeps for other members (its common table).
     pub common: Option<u32>,
+    /// Whether it sent this node every copy this node keeps for it (this
+    /// node: whether every other live member did); `None` from a module
+    /// that does not say.
+    pub synced: Option<bool>,
 }
 
 /// The reply to `cluster-get`: this node's view and the members, this
@@ -355,9 +359,10 @@ pub fn cluster(c: &Cluster, format: Format) -> String {
                 sorted.members.len()
             );
             let header = [
-                "NODE", "STATE", "EPOCH", "AGREES", "LIVE", "ACTIVE", "COMMON",
+                "NODE", "STATE", "EPOCH", "AGREES", "LIVE", "ACTIVE", "COMMON", "SYNCED",
             ];
-            let rows: Vec<[String; 7]> = sorted
+            let yes_no = |v: Option<bool>| opt(v.map(|a| if a { "yes" } else { "no" }));
+            let rows: Vec<[String; 8]> = sorted
                 .members
                 .iter()
                 .map(|m| {
@@ -365,10 +370,11 @@ pub fn cluster(c: &Cluster, format: Format) -> String {
                         m.node_id.to_string(),
                         m.state.name().to_string(),
                         opt(m.epoch),
-                        opt(m.agrees.map(|a| if a { "yes" } else { "no" })),
+                        yes_no(m.agrees),
                         opt(m.live),
                         opt(m.active),
                         opt(m.common),
+                        yes_no(m.synced),
                     ]
                 })
                 .collect();
@@ -872,6 +878,7 @@ mod tests {
             live: Some(2),
             active: Some(active),
             common: Some(0),
+            synced: Some(true),
         };
         Cluster {
             epoch: Some(7),
@@ -884,6 +891,7 @@ mod tests {
                     live: None,
                     active: None,
                     common: None,
+                    synced: Some(false),
                 },
                 heard(1, MemberState::Me, 12),
                 heard(2, MemberState::Up, 10),
@@ -896,10 +904,10 @@ mod tests {
         assert_eq!(
             cluster(&group(), Format::Text),
             "Front-end group: node 1, epoch 7, 2 of 3 members up\n\
-             \x20 NODE  STATE  EPOCH  AGREES  LIVE  ACTIVE  COMMON\n\
-             \x20 1     self   7      yes     2     12      0\n\
-             \x20 2     up     7      yes     2     10      0\n\
-             \x20 3     down   -      -       -     -       -\n"
+             \x20 NODE  STATE  EPOCH  AGREES  LIVE  ACTIVE  COMMON  SYNCED\n\
+             \x20 1     self   7      yes     2     12      0       yes\n\
+             \x20 2     up     7      yes     2     10      0       yes\n\
+             \x20 3     down   -      -       -     -       -       no\n"
         );
         // Wide values widen their column; a member that disagrees says no.
         let mut g = group();
@@ -914,11 +922,11 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "  NODE  STATE  EPOCH      AGREES  LIVE  ACTIVE  COMMON"
+            "  NODE  STATE  EPOCH      AGREES  LIVE  ACTIVE  COMMON  SYNCED"
         );
         assert_eq!(
             lines[3],
-            "  2     up     123456789  no      2     10      0"
+            "  2     up     123456789  no      2     10      0       yes"
         );
     }
 
@@ -928,9 +936,9 @@ mod tests {
             cluster(&group(), Format::Json),
             concat!(
                 r#"{"epoch":7,"members":["#,
-                r#"{"node-id":1,"state":"self","epoch":7,"agrees":true,"live":2,"active":12,"common":0},"#,
-                r#"{"node-id":2,"state":"up","epoch":7,"agrees":true,"live":2,"active":10,"common":0},"#,
-                r#"{"node-id":3,"state":"down","epoch":null,"agrees":null,"live":null,"active":null,"common":null}]}"#,
+                r#"{"node-id":1,"state":"self","epoch":7,"agrees":true,"live":2,"active":12,"common":0,"synced":true},"#,
+                r#"{"node-id":2,"state":"up","epoch":7,"agrees":true,"live":2,"active":10,"common":0,"synced":true},"#,
+                r#"{"node-id":3,"state":"down","epoch":null,"agrees":null,"live":null,"active":null,"common":null,"synced":false}]}"#,
                 "\n"
             )
         );

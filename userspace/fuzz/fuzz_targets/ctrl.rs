@@ -47,7 +47,7 @@ fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32, bool), DecodeError> {
     if buf[4] != VERSION {
         return Err(DecodeError::BadVersion(buf[4]));
     }
-    if !(1..=11).contains(&buf[5]) {
+    if !(1..=12).contains(&buf[5]) {
         return Err(DecodeError::UnknownType(buf[5]));
     }
     if buf[6] != 0 || buf[7] & !1 != 0 {
@@ -113,6 +113,8 @@ fn ref_valid(m: &Message<'_>) -> bool {
                 && r.flags & !1 == 0
         }
         Message::Takeover(t) => ref_endpoint_ok(&t.client) && ref_endpoint_ok(&t.backend),
+        // Epochs start at 1.
+        Message::Synced(epoch) => *epoch >= 1,
         // CLOSED (5) or IDLE (6).
         Message::ReplicaEnd(e) => {
             ref_endpoint_ok(&e.client)
@@ -127,7 +129,7 @@ fn ref_payload_len(m: &Message<'_>) -> usize {
     match m {
         Message::Hello(h) if h.capabilities & 2 != 0 => 32,
         Message::Hello(_) => 24,
-        Message::Heartbeat(_) => 8,
+        Message::Heartbeat(_) | Message::Synced(_) => 8,
         Message::Auth => 0,
         Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
         Message::HandoffAck(_) => 20,
@@ -348,6 +350,7 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
             client: endpoint(u)?,
             backend: endpoint(u)?,
         }),
+        msg_type::SYNCED => Message::Synced(u.arbitrary()?),
         msg_type::REPLICA_END => Message::ReplicaEnd(ReplicaEnd {
             id,
             client: endpoint(u)?,
