@@ -265,7 +265,7 @@ impl Group {
         m.synced = Some(epoch);
         if !was && all_synced(&g, &view) {
             pr_info!(
-                "node {}: front-end group epoch {}: synced, the copies of the {} other members in\n",
+                "node {}: front-end group epoch {}: synced with {} other member(s)\n",
                 g.me,
                 view.epoch(),
                 view.size() - 1

@@ -69,8 +69,10 @@ readonly vip=198.18.2.100 client=198.18.10.2
 readonly ndown=20 nup=5
 readonly down=$((${BATON_ECMP_DOWN:-3000000} / BATON_SLOW)) up=$((${BATON_ECMP_UP:-2000000} / BATON_SLOW))
 # About 30 s a transfer: the guest takes some 20 s to start the 25
-# clients, and the crash must come while every transfer is under way.
-readonly rate=$((down / 30)) uprate=$((up / 30))
+# clients, and the crash must come while every transfer is under way (a
+# debug kernel takes some 150 s to start them).
+readonly secs=$((30 + 40 * (BATON_SLOW - 1)))
+readonly rate=$((down / secs)) uprate=$((up / secs))
 readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py" pace="$BATON_REPO/tests/vm/tools/pace.py"
 work=$(mktemp -d)
 defer rm -rf "$work"
@@ -253,7 +255,7 @@ forwarding() {
 t0=$SECONDS
 start crash "$ndown" "$nup"
 n=$((ndown + nup))
-wait_for -t $((30 * BATON_SLOW)) forwarding "$n" fe1 fe2 fe3 || fail "the front-ends do not forward all $n connections"
+wait_for -t $((60 * BATON_SLOW)) forwarding "$n" fe1 fe2 fe3 || fail "the front-ends do not forward all $n connections"
 declare -A share
 for fe in fe1 fe2 fe3; do
 	share[$fe]=$(baton_stat "$fe" active)
