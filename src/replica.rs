@@ -4,8 +4,8 @@
 //! (seeds 000 and 004). When a flow starts forwarding (its back-end's
 //! HANDOFF_ACK), its front-end sends a copy (REPLICA) to the flow's
 //! backups, the `copies` members HRW ranks first among the others (one by
-//! default); when it ends, every member
-//! up hears it (REPLICA_END) and drops its copy. A member keeps the copies
+//! default); when it ends, they hear it (REPLICA_END) and drop their
+//! copies. A member keeps the copies
 //! in its common table, which forwards the packets the upstream moves to
 //! it ([`crate::common`]). When the view changes, a member takes the copies
 //! whose owner left into its own table (they are its connections now,
@@ -60,8 +60,12 @@ fn replicate_to(node: &Node, f: &Flow, copies: usize) {
     }
 }
 
-/// This node's flow `f` ended (`why`: a CONN_END or GC reason): every
-/// member up drops its copy.
+/// This node's flow `f` ended (`why`: a CONN_END or GC reason): its
+/// backups drop their copies. Those are all the members that hold one: a
+/// member that no longer backs a connection up released its copy when
+/// its view changed, and the members that kept a departed owner's copy
+/// beside the one that took the connection over are among the backups of
+/// that one (the next of the same ranking), which replaced their copies.
 pub(crate) fn forget(node: &Node, f: &Flow, why: u8) {
     if f.role != Role::Front || f.replica().is_none() {
         return;
@@ -76,8 +80,13 @@ pub(crate) fn forget(node: &Node, f: &Flow, why: u8) {
             reason::CLOSED
         },
     };
-    node.group()
-        .send_to_live(node.ctrl(), &Message::ReplicaEnd(end));
+    let msg = Message::ReplicaEnd(end);
+    let mut to = [0u32; MAX_MEMBERS];
+    let n = node.group().backups(&flow_id(f), copies(node), &mut to);
+    for &b in &to[..n] {
+        // A backup whose channel just went keeps nothing of this node's.
+        let _ = node.ctrl().send(b, &msg);
+    }
 }
 
 /// Member `from` sent the copy `r` of one of its flows.

@@ -2,14 +2,17 @@
 
 //! Simulation of front-end group ownership (`src/proto/cluster.rs`) at the
 //! scale of issue 15: `N` members and `F` connections, how many change
-//! owner when one member leaves or joins, how evenly they spread, and the
+//! owner when one member leaves or joins, how evenly they spread, the
 //! entries a member keeps with a backup copy per connection against a copy
-//! on every member. Documentation/cluster.rst shows its table.
+//! on every member, and the replication traffic of each at `R` new
+//! connections a second (as many ending). Documentation/cluster.rst shows
+//! its table.
 //!
-//!   cargo run --release -p baton-proto --example ownership [N] [F]
+//!   cargo run --release -p baton-proto --example ownership [N] [F] [R]
 
 use baton_proto::{
     cluster::{owners, FlowId},
+    ctrl::{HEADER_LEN, MAC_LEN, REPLICA_END_LEN, REPLICA_LEN},
     mem::kmalloc_size,
     service::Endpoint,
 };
@@ -39,6 +42,7 @@ fn main() {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    let rate: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let members: Vec<u32> = (1..=n).collect();
     let hashes: Vec<u64> = (0..f).map(|i| flow(i).hash()).collect();
     let base: Vec<_> = hashes
@@ -106,4 +110,21 @@ fn main() {
         "worst leave: {worst_leave:.3}% (target <= 1/N + 1% = {:.3}%)",
         ideal + 1.0
     );
+
+    // Replication as the module does it: REPLICA to each of `copies`
+    // backups when a connection starts forwarding, REPLICA_END to the same
+    // when it ends; authenticated frames (header, payload, tag), TCP/IP
+    // overhead left out (the channel batches frames).
+    let frame = |payload: usize| (HEADER_LEN + payload + MAC_LEN) as f64;
+    for (name, copies) in [("HRW backup", 1.0), ("copies to all", f64::from(n - 1))] {
+        let msgs = f64::from(rate) * 2.0 * copies;
+        let bytes = f64::from(rate) * copies * (frame(REPLICA_LEN) + frame(REPLICA_END_LEN));
+        println!(
+            "replication at {rate} connections/s, {name}: {:.2} M frames/s, {:.1} MB/s in the cluster ({:.0} frames/s, {:.2} MB/s per member)",
+            msgs / 1e6,
+            bytes / 1e6,
+            msgs / f64::from(n),
+            bytes / 1e6 / f64::from(n)
+        );
+    }
 }
