@@ -19,7 +19,7 @@ use crate::{
     node::Node,
     proto::{
         cluster::{backup_of, backups, FlowId, View, MAX_MEMBERS},
-        ctrl::{reason, Message, Replica, ReplicaEnd, Takeover},
+        ctrl::{reason, IdReason, Message, Replica, ReplicaEnd, Takeover},
         flow::{stamp, Flow, Key, Role},
     },
     sys::{kthread, vec},
@@ -157,18 +157,27 @@ fn take_over(node: &Node, mut f: Flow) -> bool {
 }
 
 /// Front-end `from` took over connection `t.old_id` of this node's
-/// back-end flow of (`t.client`, `t.backend`).
-pub(crate) fn taken_over(node: &Node, from: u32, t: &Takeover) {
+/// back-end flow of (`t.client`, `t.backend`). Without that flow the
+/// connection is over (its copy outlived it: the old owner's REPLICA_END
+/// was lost with it), and the answer is the CONN_END that ends the
+/// sender's flow.
+pub(crate) fn taken_over(node: &Node, from: u32, t: &Takeover) -> Option<Message<'static>> {
     let key = Key {
         client: t.client,
         local: t.backend,
     };
-    node.conns().with(&key, |f| {
-        if f.role == Role::Back && f.id == t.old_id {
+    let moved = node.conns().with(&key, |f| {
+        let ours = f.role == Role::Back && f.id == t.old_id;
+        if ours {
             f.peer = from;
             f.id = t.new_id;
         }
+        ours
     });
+    (moved != Some(true)).then_some(Message::ConnEnd(IdReason {
+        id: t.new_id,
+        reason: reason::CLOSED,
+    }))
 }
 
 /// The group's view is now `view`: the copies whose owner left become

@@ -237,10 +237,7 @@ impl Dispatch for Runtime {
                 replica::ended(&self.node, from, e);
                 None
             }
-            Message::Takeover(t) => {
-                replica::taken_over(&self.node, from, t);
-                None
-            }
+            Message::Takeover(t) => replica::taken_over(&self.node, from, t),
             Message::Synced(epoch) => {
                 self.node.group().synced(from, *epoch);
                 None

@@ -28,7 +28,8 @@ behaved as it must, 1 otherwise):
                 holds (whether the node kept the copy is the scenario's to
                 check meanwhile, in its stats)
   takeover      full handshake, a TAKEOVER and a REPLICA_END of connections
-                the node does not have: ignored, the channel holds
+                the node does not have: the channel holds (the TAKEOVER
+                is answered with a CONN_END)
   replica-short full handshake, a REPLICA one byte short: closed
   view-unsorted full handshake, a VIEW whose members are not in order:
                 closed
