@@ -50,14 +50,21 @@ fn copies(node: &Node) -> usize {
 /// Sends the copy of `f` to its first `copies` backups.
 fn replicate_to(node: &Node, f: &Flow, copies: usize) {
     let Some(r) = f.replica() else { return };
+    for _ in 0..to_backups(node, f, copies, &Message::Replica(r)) {
+        node.conns().stats().inc(Stat::Replicated);
+    }
+}
+
+/// Sends `msg` about this node's flow `f` to the flow's first `copies`
+/// backups; how many took it (a backup whose channel just went keeps
+/// nothing of this node's).
+fn to_backups(node: &Node, f: &Flow, copies: usize, msg: &Message<'_>) -> usize {
     let mut to = [0u32; MAX_MEMBERS];
     let n = node.group().backups(&flow_id(f), copies, &mut to);
-    let msg = Message::Replica(r);
-    for &b in &to[..n] {
-        if node.ctrl().send(b, &msg).is_ok() {
-            node.conns().stats().inc(Stat::Replicated);
-        }
-    }
+    to[..n]
+        .iter()
+        .filter(|&&b| node.ctrl().send(b, msg).is_ok())
+        .count()
 }
 
 /// This node's flow `f` ended (`why`: a CONN_END or GC reason): its
@@ -80,13 +87,7 @@ pub(crate) fn forget(node: &Node, f: &Flow, why: u8) {
             reason::CLOSED
         },
     };
-    let msg = Message::ReplicaEnd(end);
-    let mut to = [0u32; MAX_MEMBERS];
-    let n = node.group().backups(&flow_id(f), copies(node), &mut to);
-    for &b in &to[..n] {
-        // A backup whose channel just went keeps nothing of this node's.
-        let _ = node.ctrl().send(b, &msg);
-    }
+    to_backups(node, f, copies(node), &Message::ReplicaEnd(end));
 }
 
 /// Member `from` sent the copy `r` of one of its flows.

@@ -314,25 +314,24 @@ impl Ctrl {
     /// Adds the node ids of the peers whose channel is up to `out` (as many
     /// as fit its capacity).
     pub(crate) fn up_peers(&self, out: &mut KVec<u32>) {
-        let run = self.running.lock();
-        for t in run.peers.iter() {
-            if out.len() < out.capacity() && t.data().status().up {
-                // Capacity checked: no allocation.
-                let _ = out.push(t.data().conf.node_id, GFP_ATOMIC);
-            }
-        }
+        self.peers_where(|s| s.up, out);
     }
 
     /// Adds to `out` the peers whose channel is down and that sent no
     /// frame for `silent_ms` (or never), as many as fit its capacity.
     pub(crate) fn silent_peers(&self, silent_ms: u64, out: &mut KVec<u32>) {
+        self.peers_where(
+            |s| !s.up && s.last_rx_ago_ms.map_or(true, |ago| ago >= silent_ms),
+            out,
+        );
+    }
+
+    /// Adds to `out` the node ids of the peers whose status `pick`
+    /// selects, as many as fit its capacity.
+    fn peers_where(&self, pick: impl Fn(&PeerStatus) -> bool, out: &mut KVec<u32>) {
         let run = self.running.lock();
         for t in run.peers.iter() {
-            let s = t.data().status();
-            if out.len() < out.capacity()
-                && !s.up
-                && s.last_rx_ago_ms.map_or(true, |ago| ago >= silent_ms)
-            {
+            if out.len() < out.capacity() && pick(&t.data().status()) {
                 // Capacity checked: no allocation.
                 let _ = out.push(t.data().conf.node_id, GFP_ATOMIC);
             }
