@@ -58,6 +58,12 @@ pub(crate) fn take(node: &Node, from: u32, req: &HandoffReq<'_>, stop: &Stop) ->
         }
         return nack(reason::INVALID);
     }
+    if req.options & opt_bits::RESUME != 0 {
+        if let Some(answer) = resume(node, from, req, &key, stop) {
+            return answer;
+        }
+        // The owner's own request never came: a handoff as any other.
+    }
     let flow = Flow::new(
         req.id,
         from,
@@ -91,6 +97,61 @@ pub(crate) fn take(node: &Node, from: u32, req: &HandoffReq<'_>, stop: &Stop) ->
             node.conns().remove(&key);
             nack(r)
         }
+    }
+}
+
+/// A member of a front-end group took over connection `req` from a failed
+/// member's copy of its handoff (RESUME). With a flow of that connection
+/// here (the failed member's request came), it answers to `from` from now
+/// on, and the answer is the one the failed member got; a replay still
+/// running is waited for. `None`: no such flow, the connection is to be
+/// replayed.
+fn resume(
+    node: &Node,
+    from: u32,
+    req: &HandoffReq<'_>,
+    key: &Key,
+    stop: &Stop,
+) -> Option<Message<'static>> {
+    let nack = |reason| Some(Message::HandoffNack(IdReason { id: req.id, reason }));
+    let start = kthread::now_ms();
+    loop {
+        let found = node.conns().with(key, |f| {
+            if f.role != Role::Back || f.vip != req.vip || f.reset {
+                return Err(reason::INVALID);
+            }
+            if f.phase != Phase::Established {
+                return Ok(None);
+            }
+            f.peer = from;
+            f.id = req.id;
+            let (isn, tsval) = f.xlate.backend_answer(req.frontend_isn, req.frontend_tsval);
+            Ok(Some(HandoffAck {
+                id: req.id,
+                backend_isn: isn,
+                backend_tsval: tsval,
+                backend_wscale: f.xlate.backend_wscale,
+            }))
+        });
+        match found {
+            None => return None,
+            Some(Err(r)) => return nack(r),
+            Some(Ok(Some(ack))) => {
+                if kthread::net_ratelimit() {
+                    pr_info!(
+                        "handoff {}: peer {} took the connection over from its front-end\n",
+                        req.id,
+                        from
+                    );
+                }
+                return Some(Message::HandoffAck(ack));
+            }
+            Some(Ok(None)) => {}
+        }
+        if kthread::now_ms() > start + REPLAY_TIMEOUT_MS || stop.requested() {
+            return nack(reason::TIMEOUT);
+        }
+        kthread::sleep_us(200, 400);
     }
 }
 

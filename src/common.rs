@@ -12,16 +12,35 @@
 //! it. A copy is never changed in place (a new one replaces it), so the
 //! packet path reads it without a lock; its counters and times stay the
 //! owner's business.
+//!
+//! A copy may also be of a handoff still under way on its owner
+//! (HANDOFF_COPY): its flow is frozen, and it carries the request the
+//! owner sent the back-end ([`Pending`]), so that this node can ask the
+//! back-end itself should the owner fail before the connection forwards.
+//! The packets it meets are held, as the owner's frozen flow holds them.
 
 use crate::{
     proto::{
+        ctrl::HandoffReq,
         flow::{Flow, Key},
         mem,
     },
-    sys::rcuhash::{Keyed, RcuHash},
+    sys::{
+        rcuhash::{Keyed, RcuHash},
+        vec,
+    },
 };
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
+
+/// The handoff a pending copy is of: the request its owner sends the
+/// back-end, with its data.
+pub(crate) struct Pending {
+    /// The request (`data` empty: see `data`).
+    pub(crate) req: HandoffReq<'static>,
+    /// The request's data.
+    pub(crate) data: KVec<u8>,
+}
 
 /// A copy and the member it is the copy of.
 pub(crate) struct Entry {
@@ -30,6 +49,8 @@ pub(crate) struct Entry {
     pub(crate) owner: u32,
     /// The owner's flow, as it last sent it.
     pub(crate) flow: Flow,
+    /// For a copy of a handoff under way: its request.
+    pub(crate) pending: Option<KBox<Pending>>,
 }
 
 impl Keyed for Entry {
@@ -46,7 +67,15 @@ pub(crate) struct Common {
     seed: u32,
     max: usize,
     len: AtomicUsize,
+    /// Pending copies, and the bytes of their requests' data.
+    pending: AtomicUsize,
+    pending_bytes: AtomicUsize,
 }
+
+/// Request data the pending copies of a namespace hold, at most: a backup
+/// that has no room confirms nothing, and the owner's handoff goes on
+/// unconfirmed.
+const PENDING_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 impl Common {
     /// An empty table of `2^bits` buckets and at most `max` copies, whose
@@ -57,6 +86,8 @@ impl Common {
             seed,
             max,
             len: AtomicUsize::new(0),
+            pending: AtomicUsize::new(0),
+            pending_bytes: AtomicUsize::new(0),
         })
     }
 
@@ -69,28 +100,75 @@ impl Common {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Bytes the copies (as the kmalloc caches that hold them) and the
-    /// buckets take.
+    /// Copies of handoffs under way held.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the copies (as the kmalloc caches that hold them), the
+    /// buckets and the pending copies' requests take.
     pub(crate) fn memory(&self) -> u64 {
         let entry = mem::kmalloc_size(RcuHash::<Entry>::NODE_SIZE);
-        (self.len() * entry + self.table.buckets() * RcuHash::<Entry>::BUCKET_SIZE) as u64
+        let pending = self.pending() * mem::kmalloc_size(core::mem::size_of::<Pending>())
+            + self.pending_bytes.load(Ordering::Relaxed);
+        (self.len() * entry + self.table.buckets() * RcuHash::<Entry>::BUCKET_SIZE + pending) as u64
     }
 
     /// Keeps `flow` (a forwarding front flow) as member `owner`'s copy,
     /// in place of an older copy of the same connection. Process context.
     pub(crate) fn keep(&self, owner: u32, flow: Flow) -> Result {
+        self.insert(owner, flow, None)
+    }
+
+    /// Keeps `flow` (a frozen front flow) as member `owner`'s copy of its
+    /// handoff `req`, whose data is copied, in place of an older copy of
+    /// the same connection. `ENOSPC` when the pending copies hold too much
+    /// data already. Process context.
+    pub(crate) fn keep_pending(&self, owner: u32, flow: Flow, req: &HandoffReq<'_>) -> Result {
+        let n = req.data.len();
+        if self.pending_bytes.load(Ordering::Relaxed) + n > PENDING_BYTES_MAX {
+            return Err(ENOSPC);
+        }
+        let pending = KBox::new(
+            Pending {
+                req: HandoffReq { data: &[], ..*req },
+                data: vec::copied(req.data, GFP_KERNEL)?,
+            },
+            GFP_KERNEL,
+        )?;
+        self.insert(owner, flow, Some(pending))
+    }
+
+    fn insert(&self, owner: u32, flow: Flow, pending: Option<KBox<Pending>>) -> Result {
         let key = flow.key();
-        self.remove(&key, |_| true);
-        let entry = Entry { key, owner, flow };
+        self.remove(&key, |_| true, |_| {});
+        let bytes = pending.as_ref().map(|p| p.data.len());
+        let entry = Entry {
+            key,
+            owner,
+            flow,
+            pending,
+        };
         self.table.insert(self.hash(&key), entry, self.max)?;
         self.len.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = bytes {
+            self.pending.fetch_add(1, Ordering::Relaxed);
+            self.pending_bytes.fetch_add(b, Ordering::Relaxed);
+        }
         Ok(())
     }
 
     /// Drops the copy of `key`'s connection if `pick` selects it; whether
     /// there was one.
     pub(crate) fn forget(&self, key: &Key, pick: impl Fn(&Entry) -> bool) -> bool {
-        self.remove(key, pick) > 0
+        self.remove(key, pick, |_| {}) > 0
+    }
+
+    /// Drops the copy of `key`'s connection if `pick` selects it, showing
+    /// it to `out` first (outside any lock: `out` may sleep). Process
+    /// context.
+    pub(crate) fn take(&self, key: &Key, pick: impl Fn(&Entry) -> bool, out: impl FnMut(&Entry)) {
+        self.remove(key, pick, out);
     }
 
     /// The copy of `key`'s connection, if any, as `f` sees it.
@@ -122,20 +200,34 @@ impl Common {
     /// Removes the copies that `pick` selects; how many. Process
     /// context.
     pub(crate) fn release_where(&self, pick: impl Fn(&Entry) -> bool) -> usize {
-        let n = self
-            .table
-            .remove_where(0..self.table.buckets(), pick, usize::MAX, |_| {})
-            .removed;
-        self.len.fetch_sub(n, Ordering::Relaxed);
-        n
+        self.remove_in(0..self.table.buckets(), pick, |_| {})
     }
 
-    /// Removes the copies of `key`'s connection that `pick` selects.
-    fn remove(&self, key: &Key, pick: impl Fn(&Entry) -> bool) -> usize {
+    /// Removes the copies of `key`'s connection that `pick` selects,
+    /// showing each to `out`.
+    fn remove(&self, key: &Key, pick: impl Fn(&Entry) -> bool, out: impl FnMut(&Entry)) -> usize {
         let b = self.table.bucket(self.hash(key));
+        self.remove_in(b..b + 1, |r| r.key == *key && pick(r), out)
+    }
+
+    /// Removes the copies of `buckets` that `pick` selects, showing each
+    /// to `out`; keeps the counts.
+    fn remove_in(
+        &self,
+        buckets: core::ops::Range<usize>,
+        pick: impl Fn(&Entry) -> bool,
+        mut out: impl FnMut(&Entry),
+    ) -> usize {
         let n = self
             .table
-            .remove_where(b..b + 1, |r| r.key == *key && pick(r), usize::MAX, |_| {})
+            .remove_where(buckets, pick, usize::MAX, |r| {
+                if let Some(p) = &r.pending {
+                    self.pending.fetch_sub(1, Ordering::Relaxed);
+                    self.pending_bytes
+                        .fetch_sub(p.data.len(), Ordering::Relaxed);
+                }
+                out(r)
+            })
             .removed;
         self.len.fetch_sub(n, Ordering::Relaxed);
         n

@@ -18,7 +18,7 @@ use crate::{
     proto::{
         ctrl::Endpoint,
         dump,
-        flow::{Flow, Key, Role, Verdict as FlowVerdict},
+        flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
         icmp::{self, IcmpPacket},
         mem,
         packet::{self, CsumMode, TcpPacket},
@@ -111,11 +111,17 @@ pub(crate) enum Stat {
     Promoted,
     /// Copies of this node's flows sent to their backups.
     Replicated,
+    /// Handoffs asked of a back-end before every backup confirmed their
+    /// copy (HANDOFF_COPY unanswered in time, or refused for room).
+    Unconfirmed,
+    /// Copies of other members' handoffs under way that this node took
+    /// over and asked the back-end for itself (RESUME).
+    Resumed,
 }
 
 impl Stat {
     /// Number of counters.
-    const COUNT: usize = Stat::Replicated as usize + 1;
+    const COUNT: usize = Stat::Resumed as usize + 1;
 }
 
 /// Counters of `batonctl stats`: per CPU ([`Counters`]), since the packet
@@ -403,6 +409,21 @@ impl Conns {
         )
     }
 
+    /// Whether a front-end flow with handoff id `id` is frozen (its
+    /// handoff under way).
+    pub(crate) fn front_frozen(&self, id: u64) -> bool {
+        self.table
+            .lookup_where(
+                id as u32,
+                |c| {
+                    let f = c.flow.lock();
+                    f.role == Role::Front && f.id == id && f.phase == Phase::Frozen
+                },
+                |_| (),
+            )
+            .is_some()
+    }
+
     /// Removes the front-end flow with handoff id `id` whose peer is
     /// `peer`. Process context.
     pub(crate) fn remove_front_id(&self, id: u64, peer: u32) -> Option<Flow> {
@@ -639,6 +660,20 @@ impl Conns {
         match done {
             None => Verdict::Accept,
             Some(None) => self.unparsed(false),
+            // A copy of a handoff under way: held for the flow this node
+            // makes of it should the owner fail, or sent on once the
+            // owner's copy of the forwarding flow replaces it.
+            Some(Some(FlowVerdict::Hold)) => {
+                let kept = skb
+                    .hold_copy()
+                    .map(|copy| self.hold.keep(*key, now_ms, copy));
+                self.stats.inc(if kept == Some(Kept::Yes) {
+                    Stat::Held
+                } else {
+                    Stat::HeldDropped
+                });
+                Verdict::Drop
+            }
             Some(Some(FlowVerdict::Rewritten)) => {
                 skb.headers_changed();
                 self.stats.inc(Stat::Forwarded);

@@ -10,6 +10,7 @@
 //!  client            front-end                         back-end
 //!    |--SYN/ACK/req-->| UTCP accepts, reads the request
 //!    |                | freeze flow (hold client packets)
+//!    |                | HANDOFF_COPY to the backups, COPY_ACK (replica.rs)
 //!    |                |--HANDOFF_REQ (SYN state, data)-->| replay (back.rs)
 //!    |                |<--HANDOFF_ACK (ISN, TSval, ws)---|
 //!    |                | Forwarding; held packets sent on; socket dropped
@@ -88,6 +89,13 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
                 f.xlate =
                     Translation::frontend_half(req.frontend_isn, req.frontend_tsval, fe_wscale);
             });
+            // Before the back-end hears of it: should this node fail once
+            // the back-end took the connection, a backup completes the
+            // handoff from its copy. A connection served here dies with
+            // this node whatever its copies.
+            if peer != 0 && !replica::copy_handoff(node, peer, &req, stop) {
+                node.conns().stats().inc(Stat::Unconfirmed);
+            }
             let timeout = config.base.handoff_timeout_ms;
             let mut reply = ask(node, peer, &req, timeout, stop);
             if let (Reply::Nack(r), true) = (reply, peer != 0 && reply_is_final(reply)) {
@@ -130,6 +138,8 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
                     req.options & opt_bits::FIN != 0,
                 )),
                 Reply::Nack(r) => Err(r),
+                // Not an answer `ask` returns.
+                Reply::Copied(_) => Err(reason::OTHER),
             }
         }
         Err(r) => Err(r),
@@ -148,7 +158,9 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
             // Dropping the socket sends an RST, which the flow drops.
         }
         Err(r) => {
-            node.conns().remove(&key);
+            if let Some(f) = node.conns().remove(&key) {
+                replica::forget_handoff(node, &f);
+            }
             node.conns().held().discard(&key);
             let c = if r == reason::OTHER || r == reason::TIMEOUT {
                 Stat::HandoffsFailed
@@ -299,7 +311,23 @@ fn ask(node: &Node, peer: u32, req: &HandoffReq<'_>, timeout_ms: u32, stop: &Sto
         node.replies().forget(req.id);
         return Reply::Nack(reason::OTHER);
     }
-    node.replies().wait(req.id, timeout_ms, stop)
+    let deadline = kthread::now_ms() + u64::from(timeout_ms);
+    loop {
+        let left = deadline.saturating_sub(kthread::now_ms()).max(1);
+        match node.replies().wait(req.id, left as u32, stop) {
+            // A backup's late confirmation of its copy.
+            Reply::Copied(_) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// COPY_ACK from member `from`: it keeps the copy of handoff `id`, which
+/// the worker of that handoff waits for.
+pub(crate) fn copied(node: &Node, from: u32, id: u64) {
+    if node.group().is_member(from) && node.conns().front_frozen(id) {
+        node.replies().post(id, Reply::Copied(1));
+    }
 }
 
 /// A HANDOFF_ACK or HANDOFF_NACK from peer `from`: given to the waiting
@@ -326,15 +354,38 @@ pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
         }
         Some(f.key())
     });
-    if let Some(Some(key)) = pending {
-        if matches!(r, Reply::Ack(_)) {
-            // What the client sent meanwhile goes on now, rewritten.
-            node.conns().held().release(&key);
-            if let Some(f) = node.conns().with(&key, |f| *f) {
-                replica::replicate(node, &f);
+    let Some(Some(key)) = pending else {
+        return;
+    };
+    if matches!(r, Reply::Ack(_)) {
+        // What the client sent meanwhile goes on now, rewritten.
+        node.conns().held().release(&key);
+        if let Some(f) = node.conns().with(&key, |f| *f) {
+            replica::replicate(node, &f);
+        }
+    }
+    if !node.replies().post(id, r) {
+        // A handoff taken over from a copy, which no worker waits for.
+        resumed(node, &key, r);
+    }
+}
+
+/// The answer `r` to the handoff of `key` that this node took over from
+/// another member's copy ([`replica`]'s RESUME): refused, the flow goes,
+/// and the client's next packet meets this node's stack, which resets it.
+fn resumed(node: &Node, key: &Key, r: Reply) {
+    match r {
+        Reply::Ack(_) => node.conns().stats().inc(Stat::HandoffsOk),
+        _ => {
+            if let Some(f) = node.conns().remove(key) {
+                replica::forget_handoff(node, &f);
+            }
+            node.conns().held().discard(key);
+            node.conns().stats().inc(Stat::HandoffsFailed);
+            if kthread::net_ratelimit() {
+                pr_info!("a connection taken over in its handoff was refused by its back-end, its client is reset\n");
             }
         }
-        node.replies().post(id, r);
     }
 }
 

@@ -9,8 +9,9 @@ use crate::{
     proto::{
         config::MAX_PEERS,
         ctrl::reason,
-        flow::{Flow, Phase, Role},
+        flow::{since, Flow, Phase, Role},
     },
+    replica,
     sys::{
         kthread::{self, Stop},
         netns::Net,
@@ -58,6 +59,11 @@ fn abandoned(node: &Node) {
     }
 }
 
+/// How much longer than `handoff-timeout-ms` a front flow may stay frozen:
+/// a worker gives up on its handoff after that timeout (and the copies'
+/// wait), so a flow frozen this long has none.
+const STUCK_MARGIN_MS: u64 = 5000;
+
 /// Most batches of [`GC_BATCH`] one pass removes (8192 flows a second).
 const GC_ROUNDS: usize = 8;
 
@@ -82,6 +88,9 @@ pub(crate) fn gc_main(node: &Node, stop: &Stop) {
         pass = pass.wrapping_add(1);
         let now = kthread::now_ms();
         node.conns().held().expire(now, false);
+        if pass % ABANDONED_EVERY == 0 {
+            replica::expire_pending(node);
+        }
         if node.conns().len() == 0 {
             continue;
         }
@@ -89,6 +98,15 @@ pub(crate) fn gc_main(node: &Node, stop: &Stop) {
             abandoned(node);
         }
         let idle = u64::from(node.published().base.idle_timeout_ms);
+        // A handoff taken over from a copy has no worker to give up on it:
+        // unanswered for longer than any handoff lasts, its flow goes.
+        let stuck_ms = u64::from(node.published().base.handoff_timeout_ms) + STUCK_MARGIN_MS;
+        let stuck = |f: &Flow| {
+            (f.role == Role::Front
+                && f.phase == Phase::Frozen
+                && since(now, f.created_ms) > stuck_ms)
+                .then_some(reason::TIMEOUT)
+        };
         let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
             continue;
         };
@@ -120,6 +138,7 @@ pub(crate) fn gc_main(node: &Node, stop: &Stop) {
                 f.expired(now, idle)
                     .or_else(|| server_gone(net, f))
                     .or_else(|| orphan(f))
+                    .or_else(|| stuck(f))
             });
             teardown::ended(node, &done);
             if done.len() < GC_BATCH {

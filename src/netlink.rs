@@ -252,7 +252,10 @@ impl Command<Baton> for StatsGet {
                 pad,
             )?;
             r.put_u64(stats_attr::PROMOTED, get(Stat::Promoted), pad)?;
-            r.put_u64(stats_attr::REPLICATED, get(Stat::Replicated), pad)
+            r.put_u64(stats_attr::REPLICATED, get(Stat::Replicated), pad)?;
+            r.put_u32(stats_attr::PENDING, common.pending() as u32)?;
+            r.put_u64(stats_attr::UNCONFIRMED, get(Stat::Unconfirmed), pad)?;
+            r.put_u64(stats_attr::RESUMED, get(Stat::Resumed), pad)
         })?;
         reply.send(info)
     }

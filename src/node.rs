@@ -119,13 +119,16 @@ impl Node {
     }
 }
 
-/// The answer to a handoff request.
+/// The answer to a handoff request, or to the copies of it sent before.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Reply {
     /// Taken.
     Ack(HandoffAck),
     /// Refused, with a [`reason`].
     Nack(u8),
+    /// This many backups confirmed their copy (COPY_ACK) since the worker
+    /// last looked.
+    Copied(u32),
 }
 
 /// Most time [`Replies::wait`] sleeps between looks (it is woken when a
@@ -138,6 +141,9 @@ struct Slot {
     id: u64,
     reply: Option<Reply>,
     waiter: Option<ARef<Task>>,
+    /// No worker waits for it: the handoff of a copy taken over, which its
+    /// answer completes ([`Replies::post`] says so and forgets the slot).
+    detached: bool,
 }
 
 /// Answers to pending handoffs, by handoff id, until their workers take
@@ -189,6 +195,7 @@ impl Replies {
                     id,
                     reply: None,
                     waiter: Some(kthread::current_task()),
+                    detached: false,
                 };
                 // Without a slot the worker still sees its answer, at the
                 // next slice.
@@ -202,32 +209,64 @@ impl Replies {
     }
 
     /// Gives `r` to the worker of handoff `id` (waiting or not yet) and
-    /// wakes it; `only_new`: unless it has an answer already.
-    fn give(list: &mut KVec<Slot>, id: u64, r: Reply, only_new: bool) -> Option<ARef<Task>> {
-        match list.iter_mut().find(|s| s.id == id) {
-            Some(s) if s.reply.is_none() || !only_new => {
-                s.reply = Some(r);
-                s.waiter.clone()
+    /// wakes it; `only_new`: unless it has an answer already. Confirmed
+    /// copies add up, and never replace the handoff's answer. `Err` for a
+    /// detached handoff, whose slot goes.
+    fn give(
+        list: &mut KVec<Slot>,
+        id: u64,
+        r: Reply,
+        only_new: bool,
+    ) -> core::result::Result<Option<ARef<Task>>, ()> {
+        let Some(i) = list.iter().position(|s| s.id == id) else {
+            let slot = Slot {
+                id,
+                reply: Some(r),
+                waiter: None,
+                detached: false,
+            };
+            let _ = list.push(slot, GFP_KERNEL);
+            return Ok(None);
+        };
+        let s = &mut list[i];
+        if s.detached {
+            let _ = vec::swap_remove(list, i);
+            return Err(());
+        }
+        s.reply = match (s.reply, r) {
+            (None, r) => Some(r),
+            (Some(Reply::Copied(a)), Reply::Copied(b)) => Some(Reply::Copied(a.saturating_add(b))),
+            (Some(old), Reply::Copied(_)) => Some(old),
+            (Some(old), _) if only_new && !matches!(old, Reply::Copied(_)) => return Ok(None),
+            (Some(_), r) => Some(r),
+        };
+        Ok(s.waiter.clone())
+    }
+
+    /// Gives `r` to the worker waiting for handoff `id`; `false` if no
+    /// worker will (a detached handoff's: the caller finishes it).
+    pub(crate) fn post(&self, id: u64, r: Reply) -> bool {
+        match Self::give(&mut self.list.lock(), id, r, false) {
+            Ok(waiter) => {
+                if let Some(t) = waiter {
+                    t.wake_up();
+                }
+                true
             }
-            Some(_) => None,
-            None => {
-                let slot = Slot {
-                    id,
-                    reply: Some(r),
-                    waiter: None,
-                };
-                let _ = list.push(slot, GFP_KERNEL);
-                None
-            }
+            Err(()) => false,
         }
     }
 
-    /// Gives `r` to the worker waiting for handoff `id`.
-    pub(crate) fn post(&self, id: u64, r: Reply) {
-        let waiter = Self::give(&mut self.list.lock(), id, r, false);
-        if let Some(t) = waiter {
-            t.wake_up();
-        }
+    /// Marks handoff `id` as one no worker waits for (see [`Slot`]).
+    pub(crate) fn detach(&self, id: u64) -> Result {
+        let slot = Slot {
+            id,
+            reply: None,
+            waiter: None,
+            detached: true,
+        };
+        self.list.lock().push(slot, GFP_KERNEL)?;
+        Ok(())
     }
 
     /// Gives `r` to the workers of the handoffs `ids` that have no answer
@@ -235,7 +274,8 @@ impl Replies {
     pub(crate) fn post_unanswered(&self, ids: impl Iterator<Item = u64>, r: Reply) {
         let mut list = self.list.lock();
         for id in ids {
-            if let Some(t) = Self::give(&mut list, id, r, true) {
+            // A detached handoff's flow is left to the collector.
+            if let Ok(Some(t)) = Self::give(&mut list, id, r, true) {
                 // Under the lock: the worker wakes to wait for it, briefly.
                 t.wake_up();
             }

@@ -12,17 +12,31 @@
 //! and their back-ends hear it: TAKEOVER) and sends each of its
 //! connections' copy to the connection's backup in the new view, where it
 //! may be missing (a member that joined or came back).
+//!
+//! Before a member asks a back-end to take a connection, its backups get
+//! the request (HANDOFF_COPY) and confirm it (COPY_ACK), so that no
+//! handoff the back-end may have taken exists on one front-end only: a
+//! backup that takes over such a pending copy asks the back-end itself
+//! (HANDOFF_REQ with RESUME), which answers as it answered the owner, or
+//! replays the connection if the owner's request never reached it.
 
 use crate::{
-    common::Entry,
+    common::{Entry, Pending},
     conn::Stat,
-    node::Node,
+    node::{Node, Reply},
     proto::{
         cluster::{backup_of, backups, FlowId, View, MAX_MEMBERS},
-        ctrl::{reason, IdReason, Message, Replica, ReplicaEnd, Takeover},
-        flow::{stamp, Flow, Key, Role},
+        ctrl::{
+            opt_bits, reason, HandoffCopy, HandoffReq, IdReason, Message, Replica, ReplicaEnd,
+            Takeover,
+        },
+        flow::{since, stamp, Flow, Key, Phase, Role},
+        seq::Translation,
     },
-    sys::{kthread, vec},
+    sys::{
+        kthread::{self, Stop},
+        vec,
+    },
 };
 use kernel::prelude::*;
 
@@ -59,12 +73,129 @@ fn replicate_to(node: &Node, f: &Flow, copies: usize) {
 /// backups; how many took it (a backup whose channel just went keeps
 /// nothing of this node's).
 fn to_backups(node: &Node, f: &Flow, copies: usize, msg: &Message<'_>) -> usize {
+    to_backups_of(node, &flow_id(f), copies, msg)
+}
+
+/// Sends `msg` about this node's connection `id` to its first `copies`
+/// backups; how many took it.
+fn to_backups_of(node: &Node, id: &FlowId, copies: usize, msg: &Message<'_>) -> usize {
     let mut to = [0u32; MAX_MEMBERS];
-    let n = node.group().backups(&flow_id(f), copies, &mut to);
+    let n = node.group().backups(id, copies, &mut to);
     to[..n]
         .iter()
         .filter(|&&b| node.ctrl().send(b, msg).is_ok())
         .count()
+}
+
+/// Sends the copy of handoff `req` (to back-end node `peer`) to its
+/// backups and waits until each confirmed it, at most half the handoff
+/// timeout; whether they all did (or there is none). A backup that does
+/// not answer as long has failed or is overloaded, and the view will soon
+/// say which: the back-end is asked anyway, and the connection served.
+pub(crate) fn copy_handoff(node: &Node, peer: u32, req: &HandoffReq<'_>, stop: &Stop) -> bool {
+    let id = FlowId {
+        client: req.client,
+        vip: req.vip,
+    };
+    let copy = Message::HandoffCopy(HandoffCopy {
+        backend_node: peer,
+        req: *req,
+    });
+    let sent = to_backups_of(node, &id, copies(node), &copy);
+    let deadline = kthread::now_ms() + u64::from(node.published().base.handoff_timeout_ms / 2);
+    let mut confirmed = 0;
+    while confirmed < sent {
+        let left = deadline.saturating_sub(kthread::now_ms());
+        if left == 0 {
+            break;
+        }
+        match node.replies().wait(req.id, left as u32, stop) {
+            Reply::Copied(n) => confirmed += n as usize,
+            _ => break,
+        }
+    }
+    if confirmed < sent {
+        // A confirmation after this look must not linger as an answer.
+        node.replies().forget(req.id);
+    }
+    confirmed >= sent
+}
+
+/// This node's handoff of flow `f` failed or was refused: the copies of
+/// it its backups may keep go.
+pub(crate) fn forget_handoff(node: &Node, f: &Flow) {
+    if f.role != Role::Front || f.peer == 0 || node.group().view().map_or(true, |v| v.size() < 2) {
+        return;
+    }
+    let end = ReplicaEnd {
+        id: f.id,
+        client: f.client,
+        vip: f.vip,
+        reason: reason::CLOSED,
+    };
+    to_backups(node, f, copies(node), &Message::ReplicaEnd(end));
+}
+
+/// Member `from` is about to hand off one of its connections (`c`): this
+/// node keeps the copy, frozen, and confirms it (COPY_ACK). No answer when
+/// it cannot keep it (not a member, no room): the member goes on
+/// unconfirmed once it stops waiting.
+pub(crate) fn keep_handoff(
+    node: &Node,
+    from: u32,
+    c: &HandoffCopy<'_>,
+) -> Option<Message<'static>> {
+    if !node.group().is_member(from) {
+        return None;
+    }
+    let req = &c.req;
+    let mut flow = Flow::new(
+        req.id,
+        c.backend_node,
+        Role::Front,
+        req.client,
+        req.vip,
+        req.backend,
+        kthread::now_ms(),
+    );
+    flow.xlate =
+        Translation::frontend_half(req.frontend_isn, req.frontend_tsval, req.frontend_wscale);
+    if node.conns().with(&flow.key(), |_| ()).is_some() {
+        return None;
+    }
+    match node.conns().common().keep_pending(from, flow, req) {
+        Ok(()) => Some(Message::CopyAck(req.id)),
+        Err(e) => {
+            if kthread::net_ratelimit() {
+                pr_warn!("cannot keep member {}'s copy of a handoff: {:?}\n", from, e);
+            }
+            None
+        }
+    }
+}
+
+/// How long after its arrival a pending copy whose owner lives is
+/// forgotten: its handoff has long ended (the owner's REPLICA or
+/// REPLICA_END replaces or drops it; this is for those lost with a
+/// channel that went down and came back).
+fn pending_max_ms(node: &Node) -> u64 {
+    u64::from(node.published().base.handoff_timeout_ms) + 5000
+}
+
+/// Drops the pending copies of live owners that outlived their handoff.
+/// The collector's thread.
+pub(crate) fn expire_pending(node: &Node) {
+    let common = node.conns().common();
+    if common.pending() == 0 {
+        return;
+    }
+    let (now, max) = (kthread::now_ms(), pending_max_ms(node));
+    let view = node.group().view();
+    common.release_where(|r| {
+        r.pending.is_some()
+            && since(now, r.flow.created_ms) > max
+            && view.as_ref().map_or(true, |v| v.contains(r.owner))
+    });
 }
 
 /// This node's flow `f` ended (`why`: a CONN_END or GC reason): its
@@ -106,6 +237,8 @@ pub(crate) fn keep(node: &Node, from: u32, r: &Replica) {
             pr_warn!("cannot keep member {}'s copy: {:?}\n", from, e);
         }
     }
+    // Packets held by the pending copy this one replaced go on from it.
+    node.conns().held().release(&flow.key());
 }
 
 /// Member `from`'s flow `e.id` ended. So did the connection of a copy
@@ -134,17 +267,21 @@ pub(crate) fn no_group(node: &Node) {
 /// answers find it by id), and tells its back-end, whose flow answers to
 /// this node from now on: its CONN_END comes here, and the old owner's
 /// return (a new boot id) no longer ends the connection.
-fn take_over(node: &Node, mut f: Flow) -> bool {
+fn take_over(node: &Node, owner: u32, mut f: Flow) -> bool {
     let old_id = f.id;
     f.id = node.conns().next_id(&f.key());
     // The copy's times are those of its arrival, and the packets it
     // forwarded since did not touch it: idle from now, not from then (a
     // copy older than the idle timeout would go at the next sweep).
     f.last_ms = stamp(kthread::now_ms());
+    f.created_ms = f.last_ms;
     if node.conns().insert(f).is_err() {
         return false;
     }
     node.conns().stats().inc(Stat::Promoted);
+    if f.phase == Phase::Frozen {
+        return resume(node, owner, old_id, &f);
+    }
     let t = Takeover {
         old_id,
         new_id: f.id,
@@ -155,6 +292,43 @@ fn take_over(node: &Node, mut f: Flow) -> bool {
     // flow then ends here when it idles out.
     let _ = node.ctrl().send(f.peer, &Message::Takeover(t));
     true
+}
+
+/// Completes the handoff of the pending copy of `owner`'s flow `old_id`,
+/// now this node's frozen flow `f`: asks the back-end (RESUME) without
+/// waiting; [`crate::front::reply`] makes the flow forward when it
+/// answers, or ends it. The copy goes once its request is read out.
+fn resume(node: &Node, owner: u32, old_id: u64, f: &Flow) -> bool {
+    let mut pending: Option<(HandoffReq<'static>, KVec<u8>)> = None;
+    node.conns().common().take(
+        &f.key(),
+        |r| r.owner == owner && r.flow.id == old_id,
+        |r| {
+            if let Some(Pending { req, data }) = r.pending.as_deref() {
+                if let Ok(d) = vec::copied(data, GFP_KERNEL) {
+                    pending = Some((*req, d));
+                }
+            }
+        },
+    );
+    let sent = pending.is_some_and(|(req, data)| {
+        let req = HandoffReq {
+            id: f.id,
+            options: req.options | opt_bits::RESUME,
+            data: &data,
+            ..req
+        };
+        node.replies().detach(f.id).is_ok()
+            && node.ctrl().send(f.peer, &Message::HandoffReq(req)).is_ok()
+    });
+    if sent {
+        node.conns().stats().inc(Stat::Resumed);
+    } else {
+        node.replies().forget(f.id);
+        node.conns().remove(&f.key());
+        node.conns().held().discard(&f.key());
+    }
+    sent
 }
 
 /// Front-end `from` took over connection `t.old_id` of this node's
@@ -222,7 +396,7 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
         vec::clear(&mut gone);
         node.conns().common().snapshot_where(promotes, &mut gone);
         for &(owner, f) in gone.iter() {
-            if take_over(node, f) {
+            if take_over(node, owner, f) {
                 promoted += 1;
             }
             node.conns()

@@ -242,6 +242,11 @@ impl Dispatch for Runtime {
                 self.node.group().synced(from, *epoch);
                 None
             }
+            Message::HandoffCopy(c) => replica::keep_handoff(&self.node, from, c),
+            Message::CopyAck(id) => {
+                front::copied(&self.node, from, *id);
+                None
+            }
             Message::Hello(_) | Message::Auth | Message::Heartbeat(_) => None,
         }
     }

@@ -231,7 +231,12 @@ fn drain_all(
 /// members that keep a copy of a front flow drop it.
 pub(crate) fn ended(node: &Node, done: &[(Flow, u8)]) {
     for (f, why) in done.iter() {
-        if f.role == Role::Front {
+        if f.role == Role::Front && f.phase == Phase::Frozen {
+            // A handoff taken over from a copy, never answered.
+            replica::forget_handoff(node, f);
+            node.replies().forget(f.id);
+            node.conns().held().discard(&f.key());
+        } else if f.role == Role::Front {
             replica::forget(node, f, *why);
         } else if f.peer != 0 {
             let msg = Message::ConnEnd(IdReason {

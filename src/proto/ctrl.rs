@@ -49,12 +49,16 @@
 //!  TAKEOVER   (11) old_id u64 | new_id u64 | client addr 4, port u16 |
 //!                  backend addr 4, port u16 | reserved 4 (0)        32 bytes
 //!  SYNCED     (12) epoch u64                                      8 bytes
+//!  HANDOFF_COPY (13) as HANDOFF_REQ, its reserved 7 bytes: reserved 3 (0) |
+//!                  backend_node u32 (not 0)                60 + data_len
+//!  COPY_ACK   (14) id u64                                         8 bytes
 //! ```
 //!
 //! `id` names a handoff: the front-end chooses it, and it is unique among
 //! the front-end's live connections. `options` bits: [`opt_bits::SACK`],
-//! [`opt_bits::TIMESTAMPS`], [`opt_bits::WSCALE`]; a shift above 14 or an
-//! unknown bit is refused. `data` (the bytes the front-end received from the
+//! [`opt_bits::TIMESTAMPS`], [`opt_bits::WSCALE`], [`opt_bits::FIN`],
+//! [`opt_bits::RESUME`] (HANDOFF_REQ only); a shift above 14 or an unknown
+//! bit is refused. `data` (the bytes the front-end received from the
 //! client) is at most [`MAX_DATA`] bytes.
 //!
 //! Authentication, when the peers share a key: each side's HELLO carries
@@ -131,8 +135,14 @@ pub mod opt_bits {
     /// The client has closed its side: a FIN follows `data` (at
     /// `client_isn + 1 + data_len`).
     pub const FIN: u8 = 8;
+    /// HANDOFF_REQ only: the sender took the connection over from the copy
+    /// of a failed member's handoff (HANDOFF_COPY), which may have reached
+    /// the back-end already. A back-end that has the connection answers
+    /// with what it answered then, and the connection answers to the
+    /// sender from now on; one that has not replays it.
+    pub const RESUME: u8 = 16;
     /// All defined bits.
-    pub const ALL: u8 = SACK | TIMESTAMPS | WSCALE | FIN;
+    pub const ALL: u8 = SACK | TIMESTAMPS | WSCALE | FIN | RESUME;
 }
 
 /// Why a back-end refused a handoff or a connection ended
@@ -182,8 +192,12 @@ pub mod msg_type {
     pub const TAKEOVER: u8 = 11;
     /// [`super::Message::Synced`].
     pub const SYNCED: u8 = 12;
+    /// [`super::HandoffCopy`].
+    pub const HANDOFF_COPY: u8 = 13;
+    /// [`super::Message::CopyAck`].
+    pub const COPY_ACK: u8 = 14;
     /// Highest type.
-    pub const MAX: u8 = SYNCED;
+    pub const MAX: u8 = COPY_ACK;
 }
 
 /// First frame on a channel, in both directions.
@@ -333,6 +347,20 @@ pub struct HandoffReq<'a> {
     pub data: &'a [u8],
 }
 
+/// HANDOFF_COPY: a front-end group member sends its backups the handoff it
+/// is about to ask a back-end for, before it asks: should the member fail
+/// before the connection forwards, a backup asks the back-end itself
+/// ([`opt_bits::RESUME`]). Confirmed by COPY_ACK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandoffCopy<'a> {
+    /// The back-end's node id (not 0: a connection the sender serves
+    /// itself dies with it).
+    pub backend_node: u32,
+    /// The handoff, as the sender sends it to the back-end (never with
+    /// [`opt_bits::RESUME`]).
+    pub req: HandoffReq<'a>,
+}
+
 /// HANDOFF_ACK: the back-end took the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandoffAck {
@@ -388,6 +416,11 @@ pub enum Message<'a> {
     /// receiver every copy the receiver keeps for it in the view of this
     /// epoch (the frames before this one on the channel).
     Synced(u64),
+    /// HANDOFF_COPY.
+    HandoffCopy(HandoffCopy<'a>),
+    /// COPY_ACK: the sender, a backup, keeps the copy of handoff `id` that
+    /// the receiver sent it.
+    CopyAck(u64),
 }
 
 impl Message<'_> {
@@ -406,15 +439,19 @@ impl Message<'_> {
             Message::ReplicaEnd(_) => msg_type::REPLICA_END,
             Message::Takeover(_) => msg_type::TAKEOVER,
             Message::Synced(_) => msg_type::SYNCED,
+            Message::HandoffCopy(_) => msg_type::HANDOFF_COPY,
+            Message::CopyAck(_) => msg_type::COPY_ACK,
         }
     }
 
     const fn payload_len(&self) -> usize {
         match self {
             Message::Hello(h) => h.payload_len(),
-            Message::Heartbeat(_) | Message::Synced(_) => 8,
+            Message::Heartbeat(_) | Message::Synced(_) | Message::CopyAck(_) => 8,
             Message::Auth => 0,
-            Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
+            Message::HandoffReq(r) | Message::HandoffCopy(HandoffCopy { req: r, .. }) => {
+                HANDOFF_REQ_FIXED + r.data.len()
+            }
             Message::HandoffAck(_) => 20,
             Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
             Message::View(v) => VIEW_FIXED + 4 * v.view.size(),
@@ -561,7 +598,9 @@ fn decode_id_reason(payload: &[u8]) -> Result<IdReason, DecodeError> {
     Ok(IdReason { id, reason })
 }
 
-fn decode_handoff_req(p: &[u8]) -> Result<HandoffReq<'_>, DecodeError> {
+/// A HANDOFF_REQ (`copy` false) or HANDOFF_COPY payload: the request and
+/// the copy's back-end node (0 for a request).
+fn decode_handoff_req(p: &[u8], copy: bool) -> Result<(HandoffReq<'_>, u32), DecodeError> {
     let short = DecodeError::BadLength;
     let fixed = p.get(..HANDOFF_REQ_FIXED).ok_or(short)?;
     let data_len = be_u32(fixed, 56).ok_or(short)? as usize;
@@ -584,19 +623,25 @@ fn decode_handoff_req(p: &[u8]) -> Result<HandoffReq<'_>, DecodeError> {
         options: fixed.get(48).copied().ok_or(short)?,
         data: p.get(HANDOFF_REQ_FIXED..).ok_or(short)?,
     };
+    let backend_node = be_u32(fixed, 52).ok_or(short)?;
+    let options = if copy {
+        opt_bits::ALL & !opt_bits::RESUME
+    } else {
+        opt_bits::ALL
+    };
     let bad = !valid_endpoint(&req.client)
         || !valid_endpoint(&req.vip)
         || !valid_endpoint(&req.backend)
-        || req.options & !opt_bits::ALL != 0
+        || req.options & !options != 0
         || req.client_wscale > 14
         || req.frontend_wscale > 14
         || req.mss < 64
-        || fixed.get(49) != Some(&0)
-        || fixed.get(50..56) != Some(&[0; 6][..]);
+        || fixed.get(49..52) != Some(&[0; 3][..])
+        || (backend_node != 0) != copy;
     if bad {
         return Err(DecodeError::BadField);
     }
-    Ok(req)
+    Ok((req, backend_node))
 }
 
 fn be_u64(b: &[u8], at: usize) -> Option<u64> {
@@ -773,7 +818,19 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
             let sent_ms = be_u64(payload, 0).ok_or(DecodeError::BadLength)?;
             Ok(Message::Heartbeat(Heartbeat { sent_ms }))
         }
-        msg_type::HANDOFF_REQ => Ok(Message::HandoffReq(decode_handoff_req(payload)?)),
+        msg_type::HANDOFF_REQ => Ok(Message::HandoffReq(decode_handoff_req(payload, false)?.0)),
+        msg_type::HANDOFF_COPY => {
+            let (req, backend_node) = decode_handoff_req(payload, true)?;
+            Ok(Message::HandoffCopy(HandoffCopy { backend_node, req }))
+        }
+        msg_type::COPY_ACK => {
+            if payload.len() != 8 {
+                return Err(DecodeError::BadLength);
+            }
+            Ok(Message::CopyAck(
+                be_u64(payload, 0).ok_or(DecodeError::BadLength)?,
+            ))
+        }
         msg_type::HANDOFF_ACK => {
             if payload.len() != 20 {
                 return Err(DecodeError::BadLength);
@@ -843,24 +900,9 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
         }
         Message::Auth => {}
         Message::Heartbeat(h) => payload[..8].copy_from_slice(&h.sent_ms.to_be_bytes()),
-        Message::HandoffReq(r) => {
-            payload[..8].copy_from_slice(&r.id.to_be_bytes());
-            put_endpoint(payload, 8, &r.client);
-            put_endpoint(payload, 14, &r.vip);
-            put_endpoint(payload, 20, &r.backend);
-            payload[26..30].copy_from_slice(&r.client_isn.to_be_bytes());
-            payload[30..34].copy_from_slice(&r.frontend_isn.to_be_bytes());
-            payload[34..38].copy_from_slice(&r.client_tsval.to_be_bytes());
-            payload[38..42].copy_from_slice(&r.frontend_tsval.to_be_bytes());
-            payload[42..44].copy_from_slice(&r.client_window.to_be_bytes());
-            payload[44..46].copy_from_slice(&r.mss.to_be_bytes());
-            payload[46] = r.client_wscale;
-            payload[47] = r.frontend_wscale;
-            payload[48] = r.options;
-            payload[49..56].fill(0);
-            payload[56..60].copy_from_slice(&(r.data.len() as u32).to_be_bytes());
-            payload[HANDOFF_REQ_FIXED..].copy_from_slice(r.data);
-        }
+        Message::HandoffReq(r) => put_handoff_req(payload, r, 0),
+        Message::HandoffCopy(c) => put_handoff_req(payload, &c.req, c.backend_node),
+        Message::CopyAck(id) => payload[..8].copy_from_slice(&id.to_be_bytes()),
         Message::HandoffAck(a) => {
             payload[..8].copy_from_slice(&a.id.to_be_bytes());
             payload[8..12].copy_from_slice(&a.backend_isn.to_be_bytes());
@@ -914,6 +956,27 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
         }
     }
     Ok(HEADER_LEN + len)
+}
+
+/// Writes a HANDOFF_REQ payload (`backend_node` 0) or a HANDOFF_COPY one.
+fn put_handoff_req(payload: &mut [u8], r: &HandoffReq<'_>, backend_node: u32) {
+    payload[..8].copy_from_slice(&r.id.to_be_bytes());
+    put_endpoint(payload, 8, &r.client);
+    put_endpoint(payload, 14, &r.vip);
+    put_endpoint(payload, 20, &r.backend);
+    payload[26..30].copy_from_slice(&r.client_isn.to_be_bytes());
+    payload[30..34].copy_from_slice(&r.frontend_isn.to_be_bytes());
+    payload[34..38].copy_from_slice(&r.client_tsval.to_be_bytes());
+    payload[38..42].copy_from_slice(&r.frontend_tsval.to_be_bytes());
+    payload[42..44].copy_from_slice(&r.client_window.to_be_bytes());
+    payload[44..46].copy_from_slice(&r.mss.to_be_bytes());
+    payload[46] = r.client_wscale;
+    payload[47] = r.frontend_wscale;
+    payload[48] = r.options;
+    payload[49..52].fill(0);
+    payload[52..56].copy_from_slice(&backend_node.to_be_bytes());
+    payload[56..60].copy_from_slice(&(r.data.len() as u32).to_be_bytes());
+    payload[HANDOFF_REQ_FIXED..].copy_from_slice(r.data);
 }
 
 /// Makes room for a tag after the frame of `len` bytes that [`encode`] wrote

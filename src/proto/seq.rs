@@ -81,6 +81,17 @@ impl Translation {
         }
     }
 
+    /// The back-end's ISN and TSval that, with the front-end's
+    /// `frontend_isn` and `frontend_tsval`, give this translation: what
+    /// the back-end answered the handoff with, answered again to a member
+    /// of the front-end's group that took the connection over.
+    pub fn backend_answer(&self, frontend_isn: u32, frontend_tsval: u32) -> (u32, u32) {
+        (
+            frontend_isn.wrapping_add(self.seq_delta),
+            frontend_tsval.wrapping_sub(self.ts_delta),
+        )
+    }
+
     /// A back-end sequence number as the client knows it.
     pub fn seq_to_client(&self, seq: u32) -> u32 {
         seq.wrapping_sub(self.seq_delta)

@@ -160,8 +160,17 @@ pub mod stats_attr {
     pub const PROMOTED: u16 = 21;
     /// `replicated`: copies sent to backups (REPLICA frames).
     pub const REPLICATED: u16 = 22;
+    /// `pending` (`u32`): copies in the common table of handoffs still under
+    /// way on their owner (HANDOFF_COPY).
+    pub const PENDING: u16 = 23;
+    /// `unconfirmed`: handoffs asked of a back-end before every backup
+    /// confirmed its copy.
+    pub const UNCONFIRMED: u16 = 24;
+    /// `resumed`: handoffs under way that this node took over from a
+    /// failed member's copy and asked the back-end for (RESUME).
+    pub const RESUMED: u16 = 25;
     /// Highest attribute number.
-    pub const MAX: u16 = REPLICATED;
+    pub const MAX: u16 = RESUMED;
 }
 
 /// Attributes of a `conn` nest.

@@ -9,9 +9,9 @@ use baton_proto::{
     config::{check_node_id, check_peer_add, nla_iter, PeerConf, PeerError, MAX_PEERS},
     ctrl::{
         add_mac_room, cap, decode, decode_header, encode, flag, opt_bits, reason,
-        session_boot_info, session_info, DecodeError, Endpoint, GroupView, HandoffAck, HandoffReq,
-        Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, SeqCheck, Takeover, HEADER_LEN,
-        HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN,
+        session_boot_info, session_info, DecodeError, Endpoint, GroupView, HandoffAck, HandoffCopy,
+        HandoffReq, Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, SeqCheck, Takeover,
+        HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN,
         SESSION_LABEL, VIEW_FIXED,
     },
 };
@@ -75,7 +75,7 @@ fn refusals() {
     assert_eq!(with(4, 2), DecodeError::BadVersion(2));
     // A HANDOFF_REQ header with a heartbeat's 8-byte payload.
     assert_eq!(with(5, 3), DecodeError::BadLength);
-    assert_eq!(with(5, 13), DecodeError::UnknownType(13));
+    assert_eq!(with(5, 15), DecodeError::UnknownType(15));
     assert_eq!(with(5, 0), DecodeError::UnknownType(0));
     assert_eq!(with(7, 2), DecodeError::BadFlags);
     assert_eq!(with(6, 0x80), DecodeError::BadFlags);
@@ -306,6 +306,17 @@ fn handoff_req() -> impl Strategy<Value = Message<'static>> {
 fn message() -> impl Strategy<Value = Message<'static>> {
     prop_oneof![
         handoff_req(),
+        (handoff_req(), 1u32..).prop_map(|(m, backend_node)| match m {
+            Message::HandoffReq(req) => Message::HandoffCopy(HandoffCopy {
+                backend_node,
+                req: HandoffReq {
+                    options: req.options & !opt_bits::RESUME,
+                    ..req
+                },
+            }),
+            other => other,
+        }),
+        any::<u64>().prop_map(Message::CopyAck),
         (any::<u64>(), any::<u32>(), any::<u32>(), 0u8..=14).prop_map(|(id, isn, ts, ws)| {
             Message::HandoffAck(HandoffAck {
                 id,
@@ -508,11 +519,13 @@ fn handoff_fields_are_checked() {
     b[HEADER_LEN + 24..HEADER_LEN + 26].copy_from_slice(&[0, 0]);
     assert_eq!(roundtrip(&b).unwrap_err(), DecodeError::BadField);
     assert_eq!(refused(46, 15), DecodeError::BadField);
-    assert_eq!(refused(48, 16), DecodeError::BadField);
+    assert_eq!(refused(48, 32), DecodeError::BadField);
     let mut b = bytes.clone();
     b[HEADER_LEN + 44..HEADER_LEN + 46].copy_from_slice(&[0, 63]);
     assert_eq!(roundtrip(&b).unwrap_err(), DecodeError::BadField);
-    assert_eq!(refused(52, 1), DecodeError::BadField);
+    assert_eq!(refused(49, 1), DecodeError::BadField);
+    // A request names no back-end node: that is a copy's field.
+    assert_eq!(refused(55, 1), DecodeError::BadField);
     assert_eq!(refused(59, 11), DecodeError::BadLength);
     // ACK with a shift above 14, NACK with an unknown reason.
     let ack = frame(
@@ -760,6 +773,92 @@ fn synced_layout_and_refusals() {
     for len in [0, 7, 9, 16] {
         assert_eq!(
             roundtrip(&typed_frame(12, &vec![1; len])).unwrap_err(),
+            DecodeError::BadLength,
+            "{len} bytes"
+        );
+    }
+}
+
+#[test]
+fn handoff_copy_layout_and_refusals() {
+    let data = [9u8; 5];
+    let req = HandoffReq {
+        id: 0x0a0b_0c0d_0e0f_1011,
+        client: Endpoint {
+            addr: [198, 18, 0, 1],
+            port: 40000,
+        },
+        vip: Endpoint {
+            addr: [198, 18, 1, 10],
+            port: 80,
+        },
+        backend: Endpoint {
+            addr: [198, 18, 0, 3],
+            port: 8080,
+        },
+        client_isn: 1,
+        frontend_isn: 2,
+        client_tsval: 3,
+        frontend_tsval: 4,
+        client_window: 5,
+        mss: 1460,
+        client_wscale: 7,
+        frontend_wscale: 7,
+        options: opt_bits::SACK | opt_bits::TIMESTAMPS,
+        data: &data,
+    };
+    let copy = HandoffCopy {
+        backend_node: 0x0102_0304,
+        req,
+    };
+    let bytes = frame(&Message::HandoffCopy(copy), 3);
+    // A request's layout, with the back-end node in its last reserved word.
+    let as_req = frame(&Message::HandoffReq(req), 3);
+    assert_eq!(bytes[5], 13);
+    assert_eq!(bytes.len(), as_req.len());
+    assert_eq!(&bytes[HEADER_LEN + 52..HEADER_LEN + 56], &[1, 2, 3, 4]);
+    assert_eq!(&bytes[6..HEADER_LEN + 52], &as_req[6..HEADER_LEN + 52]);
+    assert_eq!(&bytes[HEADER_LEN + 56..], &as_req[HEADER_LEN + 56..]);
+    assert_eq!(roundtrip(&bytes), Ok((Message::HandoffCopy(copy), 3)));
+    let refused = |at: usize, v: u8| {
+        let mut b = bytes.clone();
+        b[HEADER_LEN + at] = v;
+        roundtrip(&b).unwrap_err()
+    };
+    // A copy names its back-end node; it never resumes; reserved bytes
+    // are 0; a request's own checks hold.
+    let mut b = bytes.clone();
+    b[HEADER_LEN + 52..HEADER_LEN + 56].fill(0);
+    assert_eq!(roundtrip(&b).unwrap_err(), DecodeError::BadField);
+    assert_eq!(
+        refused(48, opt_bits::SACK | opt_bits::RESUME),
+        DecodeError::BadField
+    );
+    assert_eq!(refused(50, 1), DecodeError::BadField);
+    assert_eq!(refused(8, 0), DecodeError::BadField);
+    assert_eq!(refused(59, 6), DecodeError::BadLength);
+    // A request may resume.
+    let resume = HandoffReq {
+        options: opt_bits::RESUME,
+        ..req
+    };
+    let bytes = frame(&Message::HandoffReq(resume), 0);
+    assert_eq!(roundtrip(&bytes), Ok((Message::HandoffReq(resume), 0)));
+}
+
+#[test]
+fn copy_ack_layout_and_refusals() {
+    let bytes = frame(&Message::CopyAck(0x0102_0304_0506_0708), 4);
+    assert_eq!(bytes.len(), HEADER_LEN + 8);
+    assert_eq!(bytes[5], 14);
+    assert_eq!(&bytes[HEADER_LEN..], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        roundtrip(&bytes),
+        Ok((Message::CopyAck(0x0102_0304_0506_0708), 4))
+    );
+    for len in [0, 7, 9, 12] {
+        assert_eq!(
+            roundtrip(&typed_frame(14, &vec![1; len])).unwrap_err(),
             DecodeError::BadLength,
             "{len} bytes"
         );

@@ -264,10 +264,31 @@ proptest! {
         be_ws in any::<u8>(),
     ) {
         // The front-end knows its half at the handoff, the back-end's
-        // answer completes it (src/handoff.rs, reply).
+        // answer completes it (src/front.rs, reply).
         prop_assert_eq!(
             Translation::frontend_half(fe_isn, fe_ts, fe_ws).with_backend(be_isn, be_ts, be_ws),
             Translation::new(fe_isn, be_isn, fe_ts, be_ts, fe_ws, be_ws)
+        );
+    }
+
+    /// A back-end answers a member that took a connection over with the
+    /// ISN and TSval it first answered: from the front-end's half they
+    /// make the same translation (src/back.rs, resume).
+    #[test]
+    fn backend_answer_inverts_the_translation(
+        fe_isn in wrapping_u32(),
+        be_isn in wrapping_u32(),
+        fe_ts in wrapping_u32(),
+        be_ts in wrapping_u32(),
+        fe_ws in 0u8..=MAX_WSCALE,
+        be_ws in 0u8..=MAX_WSCALE,
+    ) {
+        let t = Translation::new(fe_isn, be_isn, fe_ts, be_ts, fe_ws, be_ws);
+        prop_assert_eq!(t.backend_answer(fe_isn, fe_ts), (be_isn, be_ts));
+        let (isn, ts) = t.backend_answer(fe_isn, fe_ts);
+        prop_assert_eq!(
+            Translation::frontend_half(fe_isn, fe_ts, fe_ws).with_backend(isn, ts, t.backend_wscale),
+            t
         );
     }
 

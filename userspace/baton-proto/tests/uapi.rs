@@ -273,6 +273,9 @@ fn stats_attributes_match_spec() {
             ("forwarded-common", stats_attr::FORWARDED_COMMON),
             ("promoted", stats_attr::PROMOTED),
             ("replicated", stats_attr::REPLICATED),
+            ("pending", stats_attr::PENDING),
+            ("unconfirmed", stats_attr::UNCONFIRMED),
+            ("resumed", stats_attr::RESUMED),
         ],
         stats_attr::MAX,
     );

@@ -486,6 +486,9 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         forwarded_common: opt_u64(stats_attr::FORWARDED_COMMON, "forwarded-common")?,
         promoted: opt_u64(stats_attr::PROMOTED, "promoted")?,
         replicated: opt_u64(stats_attr::REPLICATED, "replicated")?,
+        pending: opt_u32(stats_attr::PENDING, "pending")?,
+        unconfirmed: opt_u64(stats_attr::UNCONFIRMED, "unconfirmed")?,
+        resumed: opt_u64(stats_attr::RESUMED, "resumed")?,
     })
 }
 
@@ -1337,6 +1340,8 @@ mod tests {
             stats_attr::FORWARDED_COMMON,
             stats_attr::PROMOTED,
             stats_attr::REPLICATED,
+            stats_attr::UNCONFIRMED,
+            stats_attr::RESUMED,
         ];
         let mut counters: Vec<u8> = u64s
             .iter()
@@ -1348,6 +1353,9 @@ mod tests {
         counters.extend(nla(stats_attr::WAITING, &10u32.to_ne_bytes()));
         if stats_attr::COMMON <= newest {
             counters.extend(nla(stats_attr::COMMON, &18u32.to_ne_bytes()));
+        }
+        if stats_attr::PENDING <= newest {
+            counters.extend(nla(stats_attr::PENDING, &23u32.to_ne_bytes()));
         }
         nlmsg(
             FAMILY,
@@ -1383,6 +1391,11 @@ mod tests {
             (18, 19, 20, 21, 22)
         );
         assert_eq!((st.icmp_forwarded, st.waiting, st.active), (16, 10, 8));
+        assert_eq!((st.pending, st.unconfirmed, st.resumed), (23, 24, 25));
+        // A module that predates the copies of handoffs: 0.
+        let st = parse_stats(payload(&parse(&stats_reply(stats_attr::REPLICATED)))).unwrap();
+        assert_eq!((st.pending, st.unconfirmed, st.resumed), (0, 0, 0));
+        assert_eq!((st.promoted, st.replicated), (21, 22));
         // A module that predates them (the ICMP counters its newest): 0,
         // the others as sent.
         let st = parse_stats(payload(&parse(&stats_reply(stats_attr::ICMP_MALFORMED)))).unwrap();

@@ -493,6 +493,13 @@ pub struct Stats {
     pub promoted: u64,
     /// Copies of this node's connections sent to their backups.
     pub replicated: u64,
+    /// Copies in the common table of handoffs still under way on their
+    /// owner.
+    pub pending: u32,
+    /// Handoffs asked of a back-end before every backup confirmed its copy.
+    pub unconfirmed: u64,
+    /// Handoffs under way taken over from a failed member's copy.
+    pub resumed: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -556,7 +563,9 @@ pub fn stats(st: &Stats, format: Format) -> String {
             "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {} (malformed {})\n\
              held during handoffs {} (dropped, area full {})\nicmp errors: forwarded {} malformed {}\n\
              active connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n\
-             common table: copies {} memory {} bytes\ncopies: replicated {} promoted {} packets forwarded {}\n",
+             common table: copies {} (of handoffs under way {}) memory {} bytes\n\
+             copies: replicated {} promoted {} packets forwarded {}\n\
+             handoff copies: unconfirmed {} resumed {}\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -574,10 +583,13 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.hurried,
             st.memory,
             st.common,
+            st.pending,
             st.common_memory,
             st.replicated,
             st.promoted,
-            st.forwarded_common
+            st.forwarded_common,
+            st.unconfirmed,
+            st.resumed
         ),
     }
 }
@@ -737,6 +749,9 @@ mod tests {
             forwarded_common: 17,
             promoted: 18,
             replicated: 19,
+            pending: 20,
+            unconfirmed: 21,
+            resumed: 22,
         };
         assert_eq!(
             stats(&st, Format::Json),
@@ -744,7 +759,8 @@ mod tests {
              \"forwarded\":100,\"returned\":200,\"dropped\":4,\"active\":6,\"waiting\":7,\
              \"hurried\":8,\"memory\":9,\"malformed\":10,\"held\":11,\"held-dropped\":12,\
              \"icmp-forwarded\":13,\"icmp-malformed\":14,\"common\":15,\"common-memory\":16,\
-             \"forwarded-common\":17,\"promoted\":18,\"replicated\":19}\n"
+             \"forwarded-common\":17,\"promoted\":18,\"replicated\":19,\"pending\":20,\
+             \"unconfirmed\":21,\"resumed\":22}\n"
         );
         let text = stats(&st, Format::Text);
         assert!(text.contains("handoffs: ok 5 refused 1 failed 2\n"));
@@ -757,8 +773,9 @@ mod tests {
              held during handoffs 11 (dropped, area full 12)\n\
              icmp errors: forwarded 13 malformed 14\nactive connections 6\n\
              waiting requests 7 hurried 8\nmemory 9 bytes\n\
-             common table: copies 15 memory 16 bytes\n\
-             copies: replicated 19 promoted 18 packets forwarded 17\n"
+             common table: copies 15 (of handoffs under way 20) memory 16 bytes\n\
+             copies: replicated 19 promoted 18 packets forwarded 17\n\
+             handoff copies: unconfirmed 21 resumed 22\n"
         );
         // A module that predates the common table: its counters read 0.
         let old = Stats {
@@ -767,12 +784,16 @@ mod tests {
             forwarded_common: 0,
             promoted: 0,
             replicated: 0,
+            pending: 0,
+            unconfirmed: 0,
+            resumed: 0,
             ..st
         };
         let text = stats(&old, Format::Text);
         assert!(text.ends_with(
-            "memory 9 bytes\ncommon table: copies 0 memory 0 bytes\n\
-             copies: replicated 0 promoted 0 packets forwarded 0\n"
+            "memory 9 bytes\ncommon table: copies 0 (of handoffs under way 0) memory 0 bytes\n\
+             copies: replicated 0 promoted 0 packets forwarded 0\n\
+             handoff copies: unconfirmed 0 resumed 0\n"
         ));
         let v: serde_json::Value = serde_json::from_str(&stats(&old, Format::Json)).unwrap();
         assert_eq!(

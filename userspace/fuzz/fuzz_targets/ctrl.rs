@@ -26,9 +26,9 @@
 use baton_proto::cluster::View;
 use baton_proto::ctrl::{
     add_mac_room, cap, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
-    DecodeError, EncodeError, Endpoint, GroupView, HandoffAck, HandoffReq, Header, Heartbeat,
-    Hello, IdReason, Message, Replica, ReplicaEnd, Takeover, HANDOFF_REQ_FIXED, HEADER_LEN,
-    MAC_LEN, MAGIC, MAX_DATA, MAX_PAYLOAD, NONCE_LEN, VERSION,
+    DecodeError, EncodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq, Header,
+    Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, Takeover, HANDOFF_REQ_FIXED,
+    HEADER_LEN, MAC_LEN, MAGIC, MAX_DATA, MAX_PAYLOAD, NONCE_LEN, VERSION,
 };
 use baton_proto::seq::Translation;
 use libfuzzer_sys::arbitrary::{self, Unstructured};
@@ -47,7 +47,7 @@ fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32, bool), DecodeError> {
     if buf[4] != VERSION {
         return Err(DecodeError::BadVersion(buf[4]));
     }
-    if !(1..=12).contains(&buf[5]) {
+    if !(1..=14).contains(&buf[5]) {
         return Err(DecodeError::UnknownType(buf[5]));
     }
     if buf[6] != 0 || buf[7] & !1 != 0 {
@@ -72,6 +72,18 @@ fn ref_endpoint_ok(e: &Endpoint) -> bool {
     e.port != 0 && a != 0 && a != 127 && a < 224
 }
 
+/// Whether the fields of a HANDOFF_REQ are in their documented ranges.
+fn ref_req_valid(r: &HandoffReq<'_>) -> bool {
+    ref_endpoint_ok(&r.client)
+        && ref_endpoint_ok(&r.vip)
+        && ref_endpoint_ok(&r.backend)
+        && r.options & !opt_bits::ALL == 0
+        && r.client_wscale <= 14
+        && r.frontend_wscale <= 14
+        && r.mss >= 64
+        && r.data.len() <= MAX_DATA
+}
+
 /// Whether the fields of `m` are in their documented ranges.
 fn ref_valid(m: &Message<'_>) -> bool {
     match m {
@@ -83,16 +95,12 @@ fn ref_valid(m: &Message<'_>) -> bool {
         }
         Message::Auth => true,
         Message::Heartbeat(_) => true,
-        Message::HandoffReq(r) => {
-            ref_endpoint_ok(&r.client)
-                && ref_endpoint_ok(&r.vip)
-                && ref_endpoint_ok(&r.backend)
-                && r.options & !opt_bits::ALL == 0
-                && r.client_wscale <= 14
-                && r.frontend_wscale <= 14
-                && r.mss >= 64
-                && r.data.len() <= MAX_DATA
+        Message::HandoffReq(r) => ref_req_valid(r),
+        // A request's fields, a back-end node, and never RESUME (16).
+        Message::HandoffCopy(c) => {
+            ref_req_valid(&c.req) && c.backend_node != 0 && c.req.options & 16 == 0
         }
+        Message::CopyAck(_) => true,
         Message::HandoffAck(a) => a.backend_wscale <= 14,
         Message::HandoffNack(m) | Message::ConnEnd(m) => m.reason <= reason::MAX,
         // 1 to 64 members, not 0, strictly increasing; epoch at least 1.
@@ -131,7 +139,10 @@ fn ref_payload_len(m: &Message<'_>) -> usize {
         Message::Hello(_) => 24,
         Message::Heartbeat(_) | Message::Synced(_) => 8,
         Message::Auth => 0,
-        Message::HandoffReq(r) => HANDOFF_REQ_FIXED + r.data.len(),
+        Message::HandoffReq(r) | Message::HandoffCopy(HandoffCopy { req: r, .. }) => {
+            HANDOFF_REQ_FIXED + r.data.len()
+        }
+        Message::CopyAck(_) => 8,
         Message::HandoffAck(_) => 20,
         Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
         Message::View(v) => 20 + 4 * v.view.members().len(),
@@ -281,22 +292,12 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
         msg_type::HEARTBEAT => Message::Heartbeat(Heartbeat {
             sent_ms: u.arbitrary()?,
         }),
-        msg_type::HANDOFF_REQ => Message::HandoffReq(HandoffReq {
-            id,
-            client: endpoint(u)?,
-            vip: endpoint(u)?,
-            backend: endpoint(u)?,
-            client_isn: u.arbitrary()?,
-            frontend_isn: u.arbitrary()?,
-            client_tsval: u.arbitrary()?,
-            frontend_tsval: u.arbitrary()?,
-            client_window: u.arbitrary()?,
-            mss: u.arbitrary()?,
-            client_wscale: u.arbitrary()?,
-            frontend_wscale: u.arbitrary()?,
-            options: u.arbitrary()?,
-            data: u.bytes(u.len())?,
+        msg_type::HANDOFF_REQ => Message::HandoffReq(handoff_req(u, id)?),
+        msg_type::HANDOFF_COPY => Message::HandoffCopy(HandoffCopy {
+            backend_node: u.arbitrary()?,
+            req: handoff_req(u, id)?,
         }),
+        msg_type::COPY_ACK => Message::CopyAck(id),
         msg_type::HANDOFF_ACK => Message::HandoffAck(HandoffAck {
             id,
             backend_isn: u.arbitrary()?,
@@ -360,6 +361,25 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
         t => unreachable!("type {t} out of the range asked for"),
     };
     Ok((m, seq, usize::from(room)))
+}
+
+fn handoff_req<'a>(u: &mut Unstructured<'a>, id: u64) -> arbitrary::Result<HandoffReq<'a>> {
+    Ok(HandoffReq {
+        id,
+        client: endpoint(u)?,
+        vip: endpoint(u)?,
+        backend: endpoint(u)?,
+        client_isn: u.arbitrary()?,
+        frontend_isn: u.arbitrary()?,
+        client_tsval: u.arbitrary()?,
+        frontend_tsval: u.arbitrary()?,
+        client_window: u.arbitrary()?,
+        mss: u.arbitrary()?,
+        client_wscale: u.arbitrary()?,
+        frontend_wscale: u.arbitrary()?,
+        options: u.arbitrary()?,
+        data: u.bytes(u.len())?,
+    })
 }
 
 fn roundtrip(data: &[u8]) {
