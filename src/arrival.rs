@@ -3,6 +3,13 @@
 //! The request reader of a front-end: a connection accepted on a service
 //! while it delivers its first request, read as it arrives without holding
 //! a thread, until it is complete enough to choose a back-end.
+//!
+//! In a front-end group the hooks withhold the socket's acknowledgements
+//! of the request (see [`crate::conn`]), so that the back-end acknowledges
+//! it after the group's copies of the handoff are confirmed. A request
+//! whose first flight is not all of it would wait for those (a client
+//! sends no more than its window unacknowledged, nor, with Nagle, a second
+//! small write): its acknowledgements are released at once instead.
 
 use crate::{
     proto::{ctrl::Endpoint, http, mem},
@@ -28,6 +35,13 @@ pub(crate) struct Arrival {
     deadline: u64,
     /// See [`Arrival::complete`].
     complete: bool,
+    /// The hooks withheld the socket's acknowledgements at some read, and
+    /// they are not released yet.
+    withheld: bool,
+    /// The socket's mark is cleared: the hooks withhold nothing of it.
+    unmarked: bool,
+    /// Released and not yet told ([`Arrival::released`]).
+    released: bool,
 }
 
 impl Arrival {
@@ -38,8 +52,8 @@ impl Arrival {
         mem::kmalloc_size(self.buf.len()) + core::mem::size_of::<Self>()
     }
 
-    /// Starts reading from `sock`, for at most `timeout_ms`; `None` if the client is already gone or
-    /// there is no memory for its request.
+    /// Starts reading from `sock`, for at most `timeout_ms`; `None` if the
+    /// client is already gone or there is no memory for its request.
     pub(crate) fn new(sock: Socket, timeout_ms: u32) -> Option<Self> {
         let client = sock.peer_addr().ok()?;
         let buf = vec::zeroed(REQUEST_FIRST, GFP_KERNEL).ok()?;
@@ -50,7 +64,16 @@ impl Arrival {
             n: 0,
             deadline: kthread::now_ms() + u64::from(timeout_ms),
             complete: false,
+            withheld: false,
+            unmarked: false,
+            released: false,
         })
+    }
+
+    /// Whether the last [`Arrival::read`] released the acknowledgements
+    /// the hooks withheld (once per connection).
+    pub(crate) fn released(&mut self) -> bool {
+        core::mem::take(&mut self.released)
     }
 
     /// When it arrived, as its deadline tells.
@@ -77,7 +100,10 @@ impl Arrival {
     /// client closed its side after sending something, or the time is up.
     /// `EPIPE` if the client closed without sending anything. Without
     /// memory to grow its buffer it reads no more: the time runs out.
-    pub(crate) fn read(&mut self, mut wait: bool) -> Result<bool> {
+    /// `withholding`: whether the hooks withhold acknowledgements now.
+    pub(crate) fn read(&mut self, mut wait: bool, withholding: bool) -> Result<bool> {
+        // Withheld since the accept, or since the node joined a group.
+        self.withheld |= withholding && !self.unmarked;
         loop {
             if self.n == self.buf.len() {
                 if self.buf.len() >= REQUEST_MAX {
@@ -111,7 +137,14 @@ impl Arrival {
             }
         }
         self.complete |= self.n == REQUEST_MAX;
-        Ok(self.complete || kthread::now_ms() > self.deadline)
+        let ready = self.complete || kthread::now_ms() > self.deadline;
+        if !ready && self.n > 0 && self.withheld {
+            self.sock.unmark_ack();
+            self.withheld = false;
+            self.unmarked = true;
+            self.released = true;
+        }
+        Ok(ready)
     }
 
     /// The socket, the client, and the buffer whose first `n` bytes are

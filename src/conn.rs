@@ -117,12 +117,23 @@ pub(crate) enum Stat {
     /// Copies of other members' handoffs under way that this node took
     /// over and asked the back-end for itself (RESUME).
     Resumed,
+    /// Acknowledgements of requests that this front-end's sockets sent and
+    /// the hook dropped (their back-ends acknowledge the requests).
+    AcksWithheld,
+    /// Connections whose request came in more than one flight: their
+    /// acknowledgements were released before the handoff's copies.
+    AcksReleased,
 }
 
 impl Stat {
     /// Number of counters.
-    const COUNT: usize = Stat::Resumed as usize + 1;
+    const COUNT: usize = Stat::AcksReleased as usize + 1;
 }
+
+/// The mark of the packets of the services' listeners and the connections
+/// they accept (`SO_MARK`, inherited), by which the hooks know a
+/// front-end's own socket before its connection has a flow.
+pub(crate) const LISTENER_MARK: u32 = 0x6261_746e;
 
 /// Counters of `batonctl stats`: per CPU ([`Counters`]), since the packet
 /// path bumps them on every CPU that handles a flow's packets, with no
@@ -200,6 +211,9 @@ pub(crate) struct Conns {
     sweep: AtomicUsize,
     /// Set when the namespace goes away: no flow is added any more.
     closing: AtomicBool,
+    /// The front-end's sockets' acknowledgements of requests are withheld
+    /// (see [`Conns::withhold`]).
+    withhold: AtomicBool,
     /// Client packets of frozen flows.
     #[pin]
     hold: Hold,
@@ -246,10 +260,28 @@ impl Conns {
             dests <- new_mutex!(KVec::new(), "baton_dests"),
             sweep: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
+            withhold: AtomicBool::new(false),
             hold <- Hold::new(),
             common: common?,
             stats: Stats::new()?,
         }? Error)
+    }
+
+    /// Whether the acknowledgements that this front-end's sockets send of
+    /// requests not yet handed off are dropped (`on`: this node has
+    /// backups, which get a copy of each handoff before the back-end
+    /// hears of it): the back-end's stack acknowledges the request when
+    /// it takes the connection, so that no acknowledged request exists on
+    /// this node alone. Only packets with [`LISTENER_MARK`] and no flow,
+    /// pure ACKs, are dropped; a request that comes in more than one
+    /// flight has its acknowledgements released by its reader.
+    pub(crate) fn withhold(&self, on: bool) {
+        self.withhold.store(on, Ordering::Relaxed);
+    }
+
+    /// See [`Conns::withhold`].
+    pub(crate) fn withholding(&self) -> bool {
+        self.withhold.load(Ordering::Relaxed)
     }
 
     /// A new handoff id for a front-end flow of key `key`: a counter in
@@ -548,7 +580,7 @@ impl Conns {
     /// found from the addresses and ports alone; only a flow's packets are
     /// parsed whole, once, and made writable.
     fn on_packet(&self, skb: &mut SkBuff, now_ms: u64, outbound: bool) -> Verdict {
-        if self.len() == 0 && self.common.len() == 0 {
+        if self.len() == 0 && self.common.len() == 0 && !self.withholding() {
             return Verdict::Accept;
         }
         let Some(a) = skb.tcp_ports().and_then(packet::addresses) else {
@@ -606,7 +638,7 @@ impl Conns {
             Ok((verdict, local))
         });
         let (verdict, local) = match done {
-            None if outbound => return Verdict::Accept,
+            None if outbound => return self.unflowed_out(skb),
             None => return self.common_packet(skb, &key, now_ms),
             Some(Ok(v)) => v,
             Some(Err(())) => return self.unparsed(outbound),
@@ -643,6 +675,21 @@ impl Conns {
             // forwards.
             FlowVerdict::Hold => Verdict::Drop,
         }
+    }
+
+    /// A packet to a client that no flow of this node takes: a pure ACK of
+    /// a front-end's own socket whose request is not handed off yet is
+    /// dropped while this node withholds them ([`Conns::withhold`]); the
+    /// rest passes.
+    fn unflowed_out(&self, skb: &mut SkBuff) -> Verdict {
+        if !self.withholding() || skb.mark() != LISTENER_MARK {
+            return Verdict::Accept;
+        }
+        if !skb.tcp_headers().is_some_and(packet::is_pure_ack) {
+            return Verdict::Accept;
+        }
+        self.stats.inc(Stat::AcksWithheld);
+        Verdict::Drop
     }
 
     /// A client packet that no flow of this node takes, of a connection

@@ -255,7 +255,9 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::REPLICATED, get(Stat::Replicated), pad)?;
             r.put_u32(stats_attr::PENDING, common.pending() as u32)?;
             r.put_u64(stats_attr::UNCONFIRMED, get(Stat::Unconfirmed), pad)?;
-            r.put_u64(stats_attr::RESUMED, get(Stat::Resumed), pad)
+            r.put_u64(stats_attr::RESUMED, get(Stat::Resumed), pad)?;
+            r.put_u64(stats_attr::ACKS_WITHHELD, get(Stat::AcksWithheld), pad)?;
+            r.put_u64(stats_attr::ACKS_RELEASED, get(Stat::AcksReleased), pad)
         })?;
         reply.send(info)
     }

@@ -258,6 +258,7 @@ pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
 /// The group has no view any more (its last member deleted, or this
 /// node's id): every copy goes.
 pub(crate) fn no_group(node: &Node) {
+    node.conns().withhold(false);
     if node.conns().common().len() > 0 {
         node.conns().common().release_where(|_| true);
     }
@@ -429,6 +430,9 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
             promoted
         );
     }
+    // With backups, a request is acknowledged by its back-end, after
+    // they have its copy.
+    node.conns().withhold(view.size() >= 2 && copies > 0);
     if view.size() >= 2 {
         resend(node);
     }

@@ -21,7 +21,7 @@
 
 use crate::{
     arrival::Arrival,
-    conn::Stat,
+    conn::{Stat, LISTENER_MARK},
     front,
     node::Node,
     proto::ctrl::Endpoint,
@@ -179,6 +179,9 @@ fn start(node: &Arc<Node>, vip: Endpoint) -> Result<Listening> {
     let sock = Socket::tcp(node.net(), socket::FOREVER, TICK_MS)?;
     sock.set_rcvbuf(RCVBUF);
     sock.set_freebind();
+    // Its connections' packets carry the mark, by which the hooks know the
+    // acknowledgements to withhold.
+    sock.set_mark(LISTENER_MARK);
     sock.listen(vip, BACKLOG)?;
     // Built first, so that a failure half-way stops the workers started.
     let mut l = Listening {
@@ -279,7 +282,10 @@ impl Waiting<'_> {
                 continue;
             }
             let before = a.bytes();
-            let read = a.read(false);
+            let read = a.read(false, self.w.node.conns().withholding());
+            if a.released() {
+                self.w.node.conns().stats().inc(Stat::AcksReleased);
+            }
             // Its buffer may have grown.
             let after = a.bytes();
             if after != before {
@@ -351,7 +357,11 @@ fn worker_main(w: &Worker, stop: &Stop) {
             Ok(sock) => {
                 let timeout = w.node.published().base.request_timeout_ms;
                 if let Some(mut a) = Arrival::new(sock, timeout) {
-                    match a.read(true) {
+                    let read = a.read(true, w.node.conns().withholding());
+                    if a.released() {
+                        w.node.conns().stats().inc(Stat::AcksReleased);
+                    }
+                    match read {
                         Ok(true) => front::serve(&w.node, w.vip, a, stop),
                         Ok(false) => waiting.push(a),
                         // Gone before sending anything: nothing to hand.

@@ -307,6 +307,32 @@ pub fn addresses(buf: &[u8]) -> Option<Addresses> {
     })
 }
 
+/// Whether the IPv4 packet whose headers start `buf` (through the TCP
+/// header's fixed part at least) is a TCP segment that only acknowledges:
+/// ACK set, no SYN, FIN or RST, no payload (its total length is its
+/// headers'). `false` for anything that does not parse.
+pub fn is_pure_ack(buf: &[u8]) -> bool {
+    let Some(&first) = buf.first() else {
+        return false;
+    };
+    let ihl = usize::from(first & 0x0f) * 4;
+    if first >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN || buf.get(IP_PROTO) != Some(&IPPROTO_TCP) {
+        return false;
+    }
+    let (Some(total), Some(&doff), Some(&f)) = (
+        get_u16(buf, IP_TOT_LEN),
+        buf.get(ihl + TCP_DOFF),
+        buf.get(ihl + TCP_FLAGS),
+    ) else {
+        return false;
+    };
+    let doff = usize::from(doff >> 4) * 4;
+    doff >= TCP_MIN_HEADER_LEN
+        && usize::from(total) == ihl + doff
+        && f & flags::ACK != 0
+        && f & (flags::SYN | flags::FIN | flags::RST) == 0
+}
+
 /// Parses the IPv4 and TCP headers at the start of `buf`.
 ///
 /// Checks: version 4, header length at least 20 and inside `buf`, protocol

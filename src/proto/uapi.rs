@@ -169,8 +169,16 @@ pub mod stats_attr {
     /// `resumed`: handoffs under way that this node took over from a
     /// failed member's copy and asked the back-end for (RESUME).
     pub const RESUMED: u16 = 25;
+    /// `acks-withheld`: acknowledgements of requests not handed off yet
+    /// that the front-end's sockets sent and the hooks dropped (a front-end
+    /// group member: the back-end acknowledges the request, after the
+    /// copies).
+    pub const ACKS_WITHHELD: u16 = 26;
+    /// `acks-released`: connections whose request came in more than one
+    /// flight, whose acknowledgements were released before the copies.
+    pub const ACKS_RELEASED: u16 = 27;
     /// Highest attribute number.
-    pub const MAX: u16 = RESUMED;
+    pub const MAX: u16 = ACKS_RELEASED;
 }
 
 /// Attributes of a `conn` nest.

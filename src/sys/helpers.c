@@ -200,6 +200,33 @@ void baton_sock_set_rcvbuf(struct socket *sock, int bytes)
 	sock_set_rcvbuf(sock->sk, bytes);
 }
 
+/* Marks the packets @sock sends (SO_MARK), and those of the sockets a
+ * listener accepts, which inherit the mark. */
+void baton_sock_set_mark(struct socket *sock, u32 mark)
+{
+	sock_set_mark(sock->sk, mark);
+}
+
+/*
+ * Clears @sock's mark and sends an ACK of what it received at once: the
+ * acknowledgements the mark had withheld are due.
+ */
+void baton_sock_unmark_ack(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	sock_set_mark(sk, 0);
+	lock_sock(sk);
+	if ((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))
+		__tcp_send_ack(sk, tcp_sk(sk)->rcv_nxt, 0);
+	release_sock(sk);
+}
+
+u32 baton_skb_mark(const struct sk_buff *skb)
+{
+	return skb->mark;
+}
+
 /*
  * Whether a read of @sock would not block: data queued, the peer's FIN or
  * an error. Lockless: a hint that the next read confirms.

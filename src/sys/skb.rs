@@ -37,6 +37,30 @@ impl SkBuff {
         Some(unsafe { core::slice::from_raw_parts(data, len as usize) })
     }
 
+    /// The packet's mark (`skb->mark`).
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: `as_ptr` is a valid skb; the helper only reads.
+        unsafe { bindings::baton_skb_mark(self.as_ptr()) }
+    }
+
+    /// The IPv4 and TCP headers (options included) of a TCP packet that is
+    /// not a fragment, read-only; `None` for anything else or malformed
+    /// headers.
+    pub(crate) fn tcp_headers(&mut self) -> Option<&[u8]> {
+        let mut data = core::ptr::null_mut();
+        let mut len = 0;
+        // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` and
+        // `len` are valid out pointers.
+        let ret =
+            unsafe { bindings::baton_skb_tcp_headers(self.as_ptr(), false, &mut data, &mut len) };
+        if ret != 0 || data.is_null() {
+            return None;
+        }
+        // SAFETY: on success `len` linear bytes of this skb, borrowed with
+        // it.
+        Some(unsafe { core::slice::from_raw_parts(data, len as usize) })
+    }
+
     /// The IPv4 and TCP headers (options included) of a TCP packet that is
     /// not a fragment, writable: the head is unshared first if it is
     /// cloned; `None` for anything else or malformed headers. After

@@ -290,6 +290,21 @@ impl Socket {
         unsafe { bindings::baton_sock_readable(self.sock.as_ptr()) }
     }
 
+    /// Marks the packets this socket sends (`SO_MARK`); a listener's
+    /// accepted sockets inherit the mark.
+    pub(crate) fn set_mark(&self, mark: u32) {
+        // SAFETY: `sock` is valid and has a `sk`.
+        unsafe { bindings::baton_sock_set_mark(self.sock.as_ptr(), mark) };
+    }
+
+    /// Clears the socket's mark and acknowledges at once what it received
+    /// (the acknowledgements a hook withheld by the mark are due).
+    pub(crate) fn unmark_ack(&self) {
+        // SAFETY: `sock` is valid and has a `sk`; process context (the
+        // helper takes the socket lock).
+        unsafe { bindings::baton_sock_unmark_ack(self.sock.as_ptr()) };
+    }
+
     /// Allows binding to an address this host does not have (yet)
     /// (`IP_FREEBIND`).
     pub(crate) fn set_freebind(&self) {

@@ -352,8 +352,17 @@ expect_error() {
 # rewrites toward back-ends, without ICMP redirects to the clients.
 baton_frontend() {
 	ns_exec "$1" ip addr add "$2/32" dev eth0
-	ns_exec "$1" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-		net.ipv4.conf.eth0.send_redirects=0
+	baton_forwarder "$1"
+}
+
+# baton_forwarder NS...: namespaces NS forward the client packets baton
+# rewrites toward back-ends, without ICMP redirects to the clients.
+baton_forwarder() {
+	local _ns
+	for _ns; do
+		ns_exec "$_ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+			net.ipv4.conf.eth0.send_redirects=0
+	done
 }
 
 # BATON_TEST_KEY: the control-channel key of the test clusters.
@@ -399,6 +408,61 @@ bctl() {
 # baton_stat NS NAME: counter NAME of namespace NS's `batonctl -j stats`.
 baton_stat() {
 	bctl "$1" -j stats | jq -er ".\"$2\""
+}
+
+# baton_idle SECS NS...: wait until no namespace NS keeps a connection
+# (stats active 0), at most SECS times BATON_SLOW each; fail naming what
+# is left.
+baton_idle() {
+	local _secs=$1 _ns
+	shift
+	for _ns; do
+		wait_for -t $((_secs * BATON_SLOW)) sh -c "[ \$(ip netns exec $_ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
+			fail "$_ns keeps $(baton_stat "$_ns" active) connections: $(bctl "$_ns" conn list)"
+	done
+}
+
+# httpd_serve NS ADDR PORT DIR: tests/vm/tools/httpd.py in namespace NS on
+# ADDR:PORT (uploads to DIR, log DIR.log), stopped on exit; returns once it
+# listens.
+httpd_serve() {
+	mkdir -p "$4"
+	ns_exec "$1" python3 "$BATON_REPO/tests/vm/tools/httpd.py" "$2" "$3" "$4" >"$4.log" 2>&1 &
+	defer kill $!
+	wait_listen "$1" "$3"
+}
+
+# vrrp_pair DIR VIP MASTER BACKUP: keepalived's VRRP moves VIP between the
+# eth0 of namespaces MASTER (priority 150: holds it while it lives) and
+# BACKUP (100), adverts every second; configs and logs (keepalived.NS.log)
+# in DIR. Returns once VIP is on MASTER.
+vrrp_pair() {
+	local _dir=$1 _vip=$2 _ns _prio=150
+	for _ns in "$3" "$4"; do
+		cat >"$_dir/keepalived.$_ns.conf" <<EOF
+global_defs {
+	router_id $_ns
+	vrrp_garp_master_delay 1
+	vrrp_garp_master_repeat 3
+}
+vrrp_instance baton {
+	state BACKUP
+	interface eth0
+	virtual_router_id 51
+	priority $_prio
+	advert_int 1
+	virtual_ipaddress {
+		$_vip/32 dev eth0
+	}
+}
+EOF
+		ns_exec "$_ns" keepalived --dont-fork --log-console --vrrp -f "$_dir/keepalived.$_ns.conf" \
+			-p "$_dir/keepalived.$_ns.pid" -r "$_dir/vrrp.$_ns.pid" >"$_dir/keepalived.$_ns.log" 2>&1 &
+		defer kill $!
+		_prio=100
+	done
+	wait_for -t $((30 * BATON_SLOW)) sh -c "ip -n $3 -br addr show dev eth0 | grep -q '$_vip/32'" ||
+		fail "keepalived did not put $_vip on $3: $(cat "$_dir/keepalived.$3.log")"
 }
 
 # batonctl ARGS...: the repository's release build of batonctl.

@@ -73,7 +73,7 @@ readonly down=$((${BATON_ECMP_DOWN:-3000000} / BATON_SLOW)) up=$((${BATON_ECMP_U
 # debug kernel takes some 150 s to start them).
 readonly secs=$((30 + 40 * (BATON_SLOW - 1)))
 readonly rate=$((down / secs)) uprate=$((up / secs))
-readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py" pace="$BATON_REPO/tests/vm/tools/pace.py"
+readonly pace="$BATON_REPO/tests/vm/tools/pace.py"
 work=$(mktemp -d)
 defer rm -rf "$work"
 # FRR's daemons drop to user frr.
@@ -97,9 +97,8 @@ for ns in fe1 fe2 fe3 be1 be2; do
 done
 for fe in fe1 fe2 fe3; do
 	ip -n "$fe" addr add "$vip/32" dev lo
-	ns_exec "$fe" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-		net.ipv4.conf.eth0.send_redirects=0
 done
+baton_forwarder fe1 fe2 fe3
 # frr NS AS ID NEIGHBORS [NETWORK]: zebra and bgpd in namespace NS, in
 # AS with router id ID, peering with NEIGHBORS (space-separated, AS
 # 65000 if NS is a front-end, else 65001), announcing NETWORK.
@@ -164,9 +163,7 @@ head -c "$down" /dev/urandom >"$work/big"
 for i in 1 2; do
 	mkdir -p "$work/be$i"
 	cp "$work/big" "$work/be$i/big"
-	ns_exec "be$i" python3 "$httpd" "$(lan_addr 1 $((i + 4)))" 8080 "$work/be$i" >"$work/httpd.$i" 2>&1 &
-	defer kill $!
-	wait_listen "be$i" 8080
+	httpd_serve "be$i" "$(lan_addr 1 $((i + 4)))" 8080 "$work/be$i"
 done
 downsum=$(sha256sum <"$work/big" | cut -d' ' -f1)
 head -c "$up" /dev/urandom >"$work/upload"
@@ -305,10 +302,7 @@ log "packets forwarded from copies: fe2 $(baton_stat fe2 forwarded-common), fe3 
 
 # Nothing left: the back-ends' CONN_ENDs reached the new owners, whose
 # REPLICA_ENDs took every copy, front-end 1's stale ones included.
-for ns in fe2 fe3 be1 be2; do
-	wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
-		fail "$ns keeps $(baton_stat "$ns" active) connections"
-done
+baton_idle 20 fe2 fe3 be1 be2
 for fe in fe2 fe3; do
 	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec $fe $BATONCTL -j stats | jq .common) -eq 0 ]" ||
 		fail "$fe keeps $(baton_stat "$fe" common) copies"
@@ -364,10 +358,7 @@ burst_crash() {
 		esac
 	done
 	log "ok: of $burst clients, $served served byte-exact, $reset reset, none hung ($((SECONDS - t3)) s after the crash)"
-	for ns in fe3 be1 be2; do
-		wait_for -t $((120 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
-			fail "$ns keeps $(baton_stat "$ns" active) connections: $(bctl "$ns" conn list)"
-	done
+	baton_idle 120 fe3 be1 be2
 	check_eq "fe3's copies" "$(baton_stat fe3 common)" 0
 	log "ok: no flow left $((SECONDS - t3)) s after the crash"
 }
@@ -398,10 +389,7 @@ leave() {
 	check_eq "transfers under way at the leave" "$(running "$work/pids.leave")" 16
 	finish leave 12 4
 	check_eq "client resets" "$(tcp_resets cl)" "$resets1"
-	for ns in fe3 be1 be2; do
-		wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
-			fail "$ns keeps $(baton_stat "$ns" active) connections: $(bctl "$ns" conn list)"
-	done
+	baton_idle 20 fe3 be1 be2
 	check_eq "fe3's copies" "$(baton_stat fe3 common)" 0
 }
 

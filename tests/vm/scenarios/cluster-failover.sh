@@ -41,7 +41,7 @@ require_cmd ip curl python3 sha256sum tcpdump jq keepalived
 
 readonly vip=198.18.1.100 be1=198.18.1.4 be2=198.18.1.5
 readonly down=6000000 up=4500000 ndown=8 nup=2 rate=$((200000 / BATON_SLOW))
-readonly httpd="$BATON_REPO/tests/vm/tools/httpd.py" pace="$BATON_REPO/tests/vm/tools/pace.py"
+readonly pace="$BATON_REPO/tests/vm/tools/pace.py"
 work=$(mktemp -d)
 defer rm -rf "$work"
 
@@ -50,46 +50,14 @@ lan_setup 1 sw cl fe1 fe2 be1 be2
 # Small client buffers: the servers send as fast as the client reads, so that
 # every transfer is under way, both ways, when the front-end fails.
 ns_exec cl sysctl -qw net.ipv4.tcp_rmem="4096 65536 131072" net.ipv4.tcp_wmem="4096 65536 131072"
-for fe in fe1 fe2; do
-	ns_exec "$fe" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-		net.ipv4.conf.eth0.send_redirects=0
-done
+baton_forwarder fe1 fe2
 
 # keepalived: VRRP between the front-ends moves the VIP, front-end 1 the
 # master while it lives (priority 150 against 100), adverts every second.
-for fe in fe1 fe2; do
-	prio=$([ "$fe" = fe1 ] && echo 150 || echo 100)
-	cat >"$work/keepalived.$fe.conf" <<EOF
-global_defs {
-	router_id $fe
-	vrrp_garp_master_delay 1
-	vrrp_garp_master_repeat 3
-}
-vrrp_instance baton {
-	state BACKUP
-	interface eth0
-	virtual_router_id 51
-	priority $prio
-	advert_int 1
-	virtual_ipaddress {
-		$vip/32 dev eth0
-	}
-}
-EOF
-	ns_exec "$fe" keepalived --dont-fork --log-console --vrrp -f "$work/keepalived.$fe.conf" \
-		-p "$work/keepalived.$fe.pid" -r "$work/vrrp.$fe.pid" >"$work/keepalived.$fe.log" 2>&1 &
-	defer kill $!
-done
-wait_for -t $((30 * BATON_SLOW)) sh -c "ip -n fe1 -br addr show dev eth0 | grep -q '$vip/32'" ||
-	fail "keepalived did not put the VIP on fe1: $(cat "$work/keepalived.fe1.log")"
+vrrp_pair "$work" "$vip" fe1 fe2
 
-for i in 1 2; do
-	addr=$(lan_addr 1 $((i + 3)))
-	mkdir -p "$work/be$i"
-	ns_exec "be$i" python3 "$httpd" "$addr" 8080 "$work/be$i" >"$work/httpd.$i" 2>&1 &
-	defer kill $!
-	wait_listen "be$i" 8080
-done
+httpd_serve be1 "$be1" 8080 "$work/be1"
+httpd_serve be2 "$be2" 8080 "$work/be2"
 
 declare -A node=([fe1]=1 [fe2]=2 [be1]=3 [be2]=4)
 # Front-end 2 notices front-end 1's death after 8 s: keepalived moves the
@@ -210,10 +178,7 @@ check_eq "client resets" "$(tcp_resets cl)" "$resets0"
 rst_none "$work/rst.pcap"
 log "packets fe2 forwarded from copies: $(baton_stat fe2 forwarded-common)"
 # The back-ends' CONN_ENDs reach front-end 2: nothing is left.
-for ns in fe2 be1 be2; do
-	wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq .active) -eq 0 ]" ||
-		fail "$ns keeps $(baton_stat "$ns" active) connections"
-done
+baton_idle 20 fe2 be1 be2
 
 # A new connection: front-end 2 serves it.
 ok0=$(baton_stat fe2 handoffs-ok)

@@ -20,10 +20,11 @@
 #   - m with the key completes the handshake (peer 1 up on a);
 #   - replication frames from m: a copy from a peer that is no member is
 #     ignored, from a member kept until its REPLICA_END or until the member
-#     is deleted from the group (nothing taken over); TAKEOVER and
-#     REPLICA_END of unknown connections change nothing; a short REPLICA,
-#     a VIEW out of order and a SYNCED of epoch 0 close the channel,
-#     logged;
+#     is deleted from the group (nothing taken over); a copy of a handoff
+#     (HANDOFF_COPY) likewise, confirmed by COPY_ACK only from a member;
+#     TAKEOVER and REPLICA_END of unknown connections change nothing; a
+#     short REPLICA, a HANDOFF_COPY that would resume, a VIEW out of
+#     order and a SYNCED of epoch 0 close the channel, logged;
 #   - m sends 300 handoffs at once whose replays all time out: a refuses
 #     those beyond its replay queue at once (NACK OVERLOAD), its
 #     heartbeats to m keep their pace and the a-b channel stays up; the
@@ -151,9 +152,11 @@ check_eq "stats unchanged by the forged frames" "$(ns_exec a "$BATONCTL" -j stat
 check_eq "no connection state on a" "$(ns_exec a "$BATONCTL" -j conn list | jq .total)" 0
 
 # Replication frames (issue 15). From a peer that is no member of a's
-# front-end group, a copy is ignored; from a member it is kept until its
-# REPLICA_END; a TAKEOVER or REPLICA_END of an unknown connection changes
-# nothing; malformed ones close the channel.
+# front-end group, a copy (of a connection, or of a handoff) is ignored;
+# from a member it is kept (a handoff's confirmed) until its REPLICA_END;
+# a TAKEOVER or REPLICA_END of an unknown connection changes nothing;
+# malformed ones (a copy of a handoff that would resume among them) close
+# the channel.
 common() {
 	ns_exec a "$BATONCTL" -j stats | jq .common
 }
@@ -167,9 +170,30 @@ copy_held() {
 	wait "$pid" || fail "attack replica: $(cat "$work/replica")"
 	check_eq "copies on a after m's REPLICA_END" "$(common)" 0
 }
+# copy_kept WANT: a copy of a handoff from m (HANDOFF_COPY) is kept and
+# confirmed with COPY_ACK (1) or ignored (0) while m holds its channel,
+# and gone after m's REPLICA_END.
+copy_kept() {
+	local ack pid
+	ack=$([ "$1" = 1 ] && echo yes || echo no)
+	ns_exec m timeout 30 python3 "$tool" --key "$key" "$a_addr" 7300 1 copy "$ack" >"$work/copy" 2>&1 &
+	pid=$!
+	if [ "$1" = 1 ]; then
+		wait_for -t 10 sh -c "[ \$(ip netns exec a $BATONCTL -j stats | jq .pending) -eq 1 ]" ||
+			fail "a does not keep member 1's copy of a handoff"
+	else
+		sleep 1.5
+		check_eq "copies of handoffs on a from a non-member" "$(ns_exec a "$BATONCTL" -j stats | jq .pending)" 0
+	fi
+	wait "$pid" || fail "attack copy: $(cat "$work/copy")"
+	log "$(cat "$work/copy")"
+	check_eq "copies of handoffs on a after m's REPLICA_END" "$(ns_exec a "$BATONCTL" -j stats | jq .pending)" 0
+}
 copy_held 0
+copy_kept 0
 ns_exec a "$BATONCTL" cluster add 1
 copy_held 1
+copy_kept 1
 # A member deleted from the group while a holds its copy: the copy goes,
 # and nothing is taken over (the member still forwards its connections).
 ns_exec m timeout 30 python3 "$tool" --key "$key" "$a_addr" 7300 1 replica >"$work/replica" 2>&1 &
@@ -181,6 +205,7 @@ check_eq "copies on a once 1 is no member" "$(common)" 0
 wait "$pid" || fail "attack replica: $(cat "$work/replica")"
 attack --key "$key" takeover -- ""
 attack --key "$key" replica-short -- "payload length does not match the message type"
+attack --key "$key" copy-resume -- "field out of range"
 attack --key "$key" view-unsorted -- "field out of range"
 check_eq "copies taken over from m" "$(ns_exec a "$BATONCTL" -j stats | jq .promoted)" 0
 check_eq "no connection state on a after the replication frames" \

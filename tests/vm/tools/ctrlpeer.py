@@ -187,6 +187,15 @@ def handoff_req_payload():
     return fixed
 
 
+def handoff_copy_payload(options=7, backend_node=3):
+    """A HANDOFF_COPY of handoff_req_payload's request (id 77, for back-end
+    node backend_node)."""
+    p = bytearray(handoff_req_payload())
+    p[48] = options
+    p[52:56] = struct.pack(">I", backend_node)
+    return bytes(p)
+
+
 def handoff_req(hid, client_port, backend, port):
     """A HANDOFF_REQ payload without data, options or window scaling, from
     a client on the back-end's /24 (address .250: the replayed SYN has a
@@ -336,6 +345,33 @@ def main():
             time.sleep(1)
         ch.send(REPLICA_END, replica_end_payload(99))
         ok = not ch.closed_within(1.0)
+    elif attack == "copy":
+        # A copy of a handoff: confirmed (COPY_ACK) by a node whose group
+        # has this one as a member, ignored by another (args[4]: yes or
+        # no); then dropped by its REPLICA_END.
+        want = args[4] == "yes"
+        ch = Channel(addr, port, node_id, key)
+        ch.handshake()
+        ch.send(HANDOFF_COPY, handoff_copy_payload())
+        ch.sock.settimeout(0.5)
+        acked = False
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            ch.heartbeat()
+            try:
+                mtype, payload = ch.recv()
+            except socket.timeout:
+                continue
+            acked |= mtype == COPY_ACK and payload == struct.pack(">Q", 77)
+        ch.send(REPLICA_END, replica_end_payload(77))
+        detail = f"COPY_ACK {'received' if acked else 'not received'}"
+        ok = acked == want and not ch.closed_within(1.0)
+    elif attack == "copy-resume":
+        # A copy never resumes.
+        ch = Channel(addr, port, node_id, key)
+        ch.handshake()
+        ch.send(HANDOFF_COPY, handoff_copy_payload(options=7 | 16))
+        ok = ch.closed_within()
     elif attack == "takeover":
         ch = Channel(addr, port, node_id, key)
         ch.handshake()

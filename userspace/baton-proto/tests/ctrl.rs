@@ -476,11 +476,10 @@ fn peer_checks() {
     assert_eq!(check_node_id(&peers, 0), Ok(()));
 }
 
-#[test]
-fn handoff_fields_are_checked() {
-    let data = [7u8; 10];
-    let good = HandoffReq {
-        id: 1,
+/// A HANDOFF_REQ with every field set to a distinct value.
+fn sample_req(id: u64, options: u8, data: &[u8]) -> HandoffReq<'_> {
+    HandoffReq {
+        id,
         client: Endpoint {
             addr: [198, 18, 0, 1],
             port: 40000,
@@ -501,9 +500,15 @@ fn handoff_fields_are_checked() {
         mss: 1460,
         client_wscale: 7,
         frontend_wscale: 7,
-        options: opt_bits::ALL,
-        data: &data,
-    };
+        options,
+        data,
+    }
+}
+
+#[test]
+fn handoff_fields_are_checked() {
+    let data = [7u8; 10];
+    let good = sample_req(1, opt_bits::ALL, &data);
     let bytes = frame(&Message::HandoffReq(good), 0);
     assert_eq!(roundtrip(&bytes), Ok((Message::HandoffReq(good), 0)));
     let refused = |at: usize, v: u8| {
@@ -782,31 +787,11 @@ fn synced_layout_and_refusals() {
 #[test]
 fn handoff_copy_layout_and_refusals() {
     let data = [9u8; 5];
-    let req = HandoffReq {
-        id: 0x0a0b_0c0d_0e0f_1011,
-        client: Endpoint {
-            addr: [198, 18, 0, 1],
-            port: 40000,
-        },
-        vip: Endpoint {
-            addr: [198, 18, 1, 10],
-            port: 80,
-        },
-        backend: Endpoint {
-            addr: [198, 18, 0, 3],
-            port: 8080,
-        },
-        client_isn: 1,
-        frontend_isn: 2,
-        client_tsval: 3,
-        frontend_tsval: 4,
-        client_window: 5,
-        mss: 1460,
-        client_wscale: 7,
-        frontend_wscale: 7,
-        options: opt_bits::SACK | opt_bits::TIMESTAMPS,
-        data: &data,
-    };
+    let req = sample_req(
+        0x0a0b_0c0d_0e0f_1011,
+        opt_bits::SACK | opt_bits::TIMESTAMPS,
+        &data,
+    );
     let copy = HandoffCopy {
         backend_node: 0x0102_0304,
         req,

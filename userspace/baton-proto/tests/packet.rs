@@ -13,8 +13,8 @@
 //! changes.
 
 use baton_proto::packet::{
-    addresses, build, flags, opt, parse, tcp_checksum, Addresses, BuildOptions, CsumMode,
-    ParseError, SackBlock, Segment, TcpHeader, TcpPacket, IPPROTO_TCP,
+    addresses, build, flags, is_pure_ack, opt, parse, tcp_checksum, Addresses, BuildOptions,
+    CsumMode, ParseError, SackBlock, Segment, TcpHeader, TcpPacket, IPPROTO_TCP,
 };
 use proptest::{collection::vec, option, prelude::*, sample::Index};
 
@@ -1654,4 +1654,44 @@ proptest! {
         run_ops_one_by_one(&spec, &ops, CsumMode::Full)?;
         run_ops_one_by_one(&spec, &ops, CsumMode::Partial)?;
     }
+}
+
+proptest! {
+    /// The segments a front-end withholds (src/conn.rs, unflowed_out): ACK
+    /// set, no SYN, FIN or RST, no payload; the hook sees the headers only,
+    /// and a truncated buffer is never read past its end.
+    #[test]
+    fn pure_ack_is_an_empty_ack(
+        mut s in spec(),
+        f in any::<u8>(),
+        empty in any::<bool>(),
+        cut in any::<Index>(),
+    ) {
+        s.flags = f;
+        if empty {
+            s.payload.clear();
+        }
+        let bytes = s.encode(CsumMode::Full);
+        let want = f & flags::ACK != 0
+            && f & (flags::SYN | flags::FIN | flags::RST) == 0
+            && s.payload.is_empty();
+        prop_assert_eq!(is_pure_ack(&bytes), want);
+        let headers = s.ip_header_len() + s.tcp_header_len();
+        prop_assert_eq!(is_pure_ack(&bytes[..headers]), want);
+        let _ = is_pure_ack(&bytes[..cut.index(bytes.len())]);
+    }
+}
+
+#[test]
+fn pure_ack_refuses_what_is_not_tcp() {
+    let mut s = base_spec();
+    s.payload.clear();
+    let mut bytes = s.encode(CsumMode::Full);
+    assert!(is_pure_ack(&bytes));
+    bytes[9] = 17;
+    assert!(!is_pure_ack(&bytes), "UDP");
+    bytes[9] = IPPROTO_TCP;
+    bytes[0] = 0x65;
+    assert!(!is_pure_ack(&bytes), "version 6");
+    assert!(!is_pure_ack(&[]));
 }

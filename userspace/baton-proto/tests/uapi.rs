@@ -276,6 +276,8 @@ fn stats_attributes_match_spec() {
             ("pending", stats_attr::PENDING),
             ("unconfirmed", stats_attr::UNCONFIRMED),
             ("resumed", stats_attr::RESUMED),
+            ("acks-withheld", stats_attr::ACKS_WITHHELD),
+            ("acks-released", stats_attr::ACKS_RELEASED),
         ],
         stats_attr::MAX,
     );

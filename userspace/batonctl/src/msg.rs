@@ -489,6 +489,8 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         pending: opt_u32(stats_attr::PENDING, "pending")?,
         unconfirmed: opt_u64(stats_attr::UNCONFIRMED, "unconfirmed")?,
         resumed: opt_u64(stats_attr::RESUMED, "resumed")?,
+        acks_withheld: opt_u64(stats_attr::ACKS_WITHHELD, "acks-withheld")?,
+        acks_released: opt_u64(stats_attr::ACKS_RELEASED, "acks-released")?,
     })
 }
 
@@ -1342,6 +1344,8 @@ mod tests {
             stats_attr::REPLICATED,
             stats_attr::UNCONFIRMED,
             stats_attr::RESUMED,
+            stats_attr::ACKS_WITHHELD,
+            stats_attr::ACKS_RELEASED,
         ];
         let mut counters: Vec<u8> = u64s
             .iter()
@@ -1392,9 +1396,11 @@ mod tests {
         );
         assert_eq!((st.icmp_forwarded, st.waiting, st.active), (16, 10, 8));
         assert_eq!((st.pending, st.unconfirmed, st.resumed), (23, 24, 25));
+        assert_eq!((st.acks_withheld, st.acks_released), (26, 27));
         // A module that predates the copies of handoffs: 0.
         let st = parse_stats(payload(&parse(&stats_reply(stats_attr::REPLICATED)))).unwrap();
         assert_eq!((st.pending, st.unconfirmed, st.resumed), (0, 0, 0));
+        assert_eq!((st.acks_withheld, st.acks_released), (0, 0));
         assert_eq!((st.promoted, st.replicated), (21, 22));
         // A module that predates them (the ICMP counters its newest): 0,
         // the others as sent.

@@ -500,6 +500,12 @@ pub struct Stats {
     pub unconfirmed: u64,
     /// Handoffs under way taken over from a failed member's copy.
     pub resumed: u64,
+    /// Acknowledgements of requests not handed off yet that the hooks
+    /// dropped.
+    pub acks_withheld: u64,
+    /// Connections whose request acknowledgements were released before the
+    /// copies (a request in more than one flight).
+    pub acks_released: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -565,7 +571,8 @@ pub fn stats(st: &Stats, format: Format) -> String {
              active connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n\
              common table: copies {} (of handoffs under way {}) memory {} bytes\n\
              copies: replicated {} promoted {} packets forwarded {}\n\
-             handoff copies: unconfirmed {} resumed {}\n",
+             handoff copies: unconfirmed {} resumed {}\n\
+             request acks: withheld {} released {}\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -589,7 +596,9 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.promoted,
             st.forwarded_common,
             st.unconfirmed,
-            st.resumed
+            st.resumed,
+            st.acks_withheld,
+            st.acks_released
         ),
     }
 }
@@ -752,6 +761,8 @@ mod tests {
             pending: 20,
             unconfirmed: 21,
             resumed: 22,
+            acks_withheld: 23,
+            acks_released: 24,
         };
         assert_eq!(
             stats(&st, Format::Json),
@@ -760,7 +771,7 @@ mod tests {
              \"hurried\":8,\"memory\":9,\"malformed\":10,\"held\":11,\"held-dropped\":12,\
              \"icmp-forwarded\":13,\"icmp-malformed\":14,\"common\":15,\"common-memory\":16,\
              \"forwarded-common\":17,\"promoted\":18,\"replicated\":19,\"pending\":20,\
-             \"unconfirmed\":21,\"resumed\":22}\n"
+             \"unconfirmed\":21,\"resumed\":22,\"acks-withheld\":23,\"acks-released\":24}\n"
         );
         let text = stats(&st, Format::Text);
         assert!(text.contains("handoffs: ok 5 refused 1 failed 2\n"));
@@ -775,7 +786,8 @@ mod tests {
              waiting requests 7 hurried 8\nmemory 9 bytes\n\
              common table: copies 15 (of handoffs under way 20) memory 16 bytes\n\
              copies: replicated 19 promoted 18 packets forwarded 17\n\
-             handoff copies: unconfirmed 21 resumed 22\n"
+             handoff copies: unconfirmed 21 resumed 22\n\
+             request acks: withheld 23 released 24\n"
         );
         // A module that predates the common table: its counters read 0.
         let old = Stats {
@@ -787,13 +799,16 @@ mod tests {
             pending: 0,
             unconfirmed: 0,
             resumed: 0,
+            acks_withheld: 0,
+            acks_released: 0,
             ..st
         };
         let text = stats(&old, Format::Text);
         assert!(text.ends_with(
             "memory 9 bytes\ncommon table: copies 0 (of handoffs under way 0) memory 0 bytes\n\
              copies: replicated 0 promoted 0 packets forwarded 0\n\
-             handoff copies: unconfirmed 0 resumed 0\n"
+             handoff copies: unconfirmed 0 resumed 0\n\
+             request acks: withheld 0 released 0\n"
         ));
         let v: serde_json::Value = serde_json::from_str(&stats(&old, Format::Json)).unwrap();
         assert_eq!(
