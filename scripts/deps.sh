@@ -22,6 +22,8 @@ APT_PACKAGES=(
 	python3 python3-yaml python3-jsonschema
 	# tests/rst.py checks Documentation/ with docutils
 	python3-docutils
+	# cluster-members reads `batonctl stats --prometheus` with the client's parser
+	python3-prometheus-client
 	# `make bench`: the comparison modes, the load generator and the plots
 	haproxy ipvsadm wrk python3-matplotlib
 	# its optional profile of the front-end (BENCH_PERF=1)

@@ -87,6 +87,7 @@ static BACKEND_POLICY: [AttrPolicy; backend_attr::MAX as usize + 1] = policy_tab
     // Range checked with a message by the handler.
     (backend_attr::WEIGHT, AttrPolicy::u32()),
     (backend_attr::PEER, AttrPolicy::u32()),
+    (backend_attr::ACTIVE, AttrPolicy::reject(READ_ONLY)),
 ]);
 
 static RULE_POLICY: [AttrPolicy; rule_attr::MAX as usize + 1] = policy_table(&[
@@ -819,6 +820,7 @@ struct ServiceGet;
 impl Command<Baton> for ServiceGet {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
         let mut reply = Reply::new(info, cmd::SERVICE_GET)?;
+        let conns = baton.state(info).node().conns();
         let config = baton.state(info).config().lock();
         for s in config.services.iter() {
             let res = reply.nest(attr::SERVICE, |r| {
@@ -831,7 +833,8 @@ impl Command<Baton> for ServiceGet {
                         r.put_u32_be(backend_attr::ADDR, b.addr.addr)?;
                         r.put_u16(backend_attr::PORT, b.addr.port)?;
                         r.put_u32(backend_attr::WEIGHT, b.weight)?;
-                        r.put_u32(backend_attr::PEER, b.peer)
+                        r.put_u32(backend_attr::PEER, b.peer)?;
+                        r.put_u32(backend_attr::ACTIVE, conns.active(&s.conf.vip, &b.addr))
                     })?;
                 }
                 for (i, rule) in s.rules.iter().enumerate() {

@@ -283,8 +283,11 @@ pub mod backend_attr {
     pub const WEIGHT: u16 = 3;
     /// `u32`: node id of the peer that serves it, 0 (default) = this node.
     pub const PEER: u16 = 4;
+    /// `u32`, replies only: the connections this front-end forwards to it
+    /// (handoffs under way included), as IPVS's ActiveConn.
+    pub const ACTIVE: u16 = 5;
     /// Highest attribute number.
-    pub const MAX: u16 = PEER;
+    pub const MAX: u16 = ACTIVE;
 }
 
 /// Attributes of the `peer` set.

@@ -9,6 +9,9 @@
 #   - what a member announces is its own: front-end 1 forwards 5 held
 #     connections to a back-end, and the other two show member 1's active
 #     table at 5, and copies of the 5 spread over 2 and 3 (common);
+#   - `service list` counts member 1's 5 connections on its back-end;
+#     `stats --prometheus`, read by the Prometheus client's parser, says
+#     what the JSON says;
 #   - a partition (front-end 3's link down): after the heartbeat timeout
 #     1 and 2 agree on {1, 2} under a later epoch and show 3 down; 3 sees
 #     itself alone; when the link returns all three agree on {1, 2, 3}
@@ -121,6 +124,23 @@ check_eq "copies of member 1's connections on 2 and 3" \
 	"$(bctl fe2 -j cluster show | jq '[.members[] | select(."node-id" != 1) | .common] | add')" "$n"
 check_eq "member 1's common table" \
 	"$(bctl fe2 -j cluster show | jq '.members[] | select(."node-id" == 1) | .common')" 0
+
+# --- metrics -----------------------------------------------------------------
+
+# What member 1 shows, in the Prometheus text format, read by the
+# Prometheus client's own parser and compared with the JSON.
+bctl fe1 -j stats >"$work/stats.json"
+bctl fe1 -j peer list >"$work/peers.json"
+bctl fe1 -j service list >"$work/services.json"
+bctl fe1 -j cluster show >"$work/cluster.json"
+bctl fe1 stats --prometheus >"$work/metrics.prom"
+out=$(python3 "$BATON_REPO/tests/vm/tools/promcheck.py" "$work/metrics.prom" "$work/stats.json" \
+	"$work/peers.json" "$work/services.json" "$work/cluster.json" 2>&1) ||
+	fail "stats --prometheus: $out"
+log "stats --prometheus: $out"
+check_eq "handoffs member 1 made" "$(jq '."handoffs-ok"' "$work/stats.json")" "$n"
+check_eq "connections member 1 forwards to the back-end (service list)" \
+	"$(jq '.[0].backends[0].active' "$work/services.json")" "$n"
 
 # --- a partition -------------------------------------------------------------
 

@@ -413,6 +413,7 @@ fn service_and_backend_attributes_match_spec() {
             ("port", backend_attr::PORT),
             ("weight", backend_attr::WEIGHT),
             ("peer", backend_attr::PEER),
+            ("active", backend_attr::ACTIVE),
         ],
         backend_attr::MAX,
     );

@@ -117,7 +117,12 @@ enum Command {
         command: ConnCommand,
     },
     /// Show the handoff and forwarding counters
-    Stats,
+    Stats {
+        /// Print the counters, services, peers and front-end group in the
+        /// Prometheus text format (for node_exporter's textfile collector)
+        #[arg(long)]
+        prometheus: bool,
+    },
     /// Print the configuration as batonctl commands that restore rebuilds
     Save,
     /// Replay commands printed by save (standard input, or -f FILE)
@@ -631,6 +636,8 @@ pub enum Action {
     RuleList(Option<(Ipv4Addr, u16)>),
     /// `stats`.
     Stats,
+    /// `stats --prometheus`.
+    Metrics,
     /// `save`.
     Save,
     /// `restore [-f FILE]`; `None`: standard input.
@@ -715,7 +722,17 @@ where
             RuleCommand::Del { vip, index } => Action::RuleDel(vip, index),
             RuleCommand::List { vip } => Action::RuleList(vip),
         },
-        Command::Stats => Action::Stats,
+        Command::Stats { prometheus: false } => Action::Stats,
+        Command::Stats { prometheus: true } if format == Format::Text => Action::Metrics,
+        Command::Stats { prometheus: true } => {
+            let mut c = Cli::command();
+            c.build();
+            let msg = "--prometheus prints the Prometheus text format: leave out -j and -p";
+            return Err(match c.find_subcommand_mut("stats") {
+                Some(s) => s.error(ErrorKind::ArgumentConflict, msg),
+                None => c.error(ErrorKind::ArgumentConflict, msg),
+            });
+        }
         Command::Save => Action::Save,
         Command::Restore { file } => Action::Restore(file),
         Command::Man => Action::Man,
@@ -1120,6 +1137,12 @@ mod tests {
         assert_eq!(parse_ok(&["conn", "list"]).action, all);
         assert_eq!(parse_ok(&["-j", "conn", "show"]).action, all);
         assert_eq!(parse_ok(&["stats"]).action, Action::Stats);
+        assert_eq!(parse_ok(&["stats", "--prometheus"]).action, Action::Metrics);
+        for json in ["-j", "-p"] {
+            let e = parse(["batonctl", json, "stats", "--prometheus"]).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ArgumentConflict);
+            assert!(e.to_string().contains("leave out -j"), "{e}");
+        }
         assert_eq!(parse_ok(&["rule", "list"]).action, Action::RuleList(None));
         assert_eq!(
             parse_ok(&["-j", "rule", "show", "198.18.1.10:80"]).action,

@@ -10,6 +10,7 @@
 
 mod cli;
 mod error;
+mod metrics;
 mod msg;
 mod netlink;
 mod output;
@@ -214,6 +215,11 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             output::conns(&conns, format).into_bytes()
         }
         Action::Stats => output::stats(&Baton::connect()?.stats()?, format).into_bytes(),
+        Action::Metrics => {
+            let mut b = Baton::connect()?;
+            let (stats, services, peers) = (b.stats()?, b.services()?, b.peers()?);
+            metrics::prometheus(&stats, &services, &peers, &b.cluster()?).into_bytes()
+        }
     };
     Ok(out)
 }

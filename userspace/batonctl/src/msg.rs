@@ -408,6 +408,11 @@ pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
                 port: u16_of(&b, backend_attr::PORT, "backend port")?,
                 weight: u32_of(&b, backend_attr::WEIGHT, "weight")?,
                 peer: u32_of(&b, backend_attr::PEER, "peer")?,
+                // Not sent by a module from before it.
+                active: match find(&b, backend_attr::ACTIVE) {
+                    Some(_) => Some(u32_of(&b, backend_attr::ACTIVE, "active")?),
+                    None => None,
+                },
             });
         }
         let mut rules = Vec::new();
@@ -1125,6 +1130,7 @@ mod tests {
             nla(2, &8080u16.to_ne_bytes()),
             nla(3, &3u32.to_ne_bytes()),
             nla(4, &2u32.to_ne_bytes()),
+            nla(5, &7u32.to_ne_bytes()),
         ]
         .concat();
         let svc = [
@@ -1146,8 +1152,8 @@ mod tests {
         assert_eq!(s.backends.len(), 1);
         let b = &s.backends[0];
         assert_eq!(
-            (b.addr.octets(), b.port, b.weight, b.peer),
-            ([198, 18, 2, 2], 8080, 3, 2)
+            (b.addr.octets(), b.port, b.weight, b.peer, b.active),
+            ([198, 18, 2, 2], 8080, 3, 2, Some(7))
         );
     }
 

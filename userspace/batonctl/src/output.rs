@@ -139,6 +139,10 @@ pub struct Backend {
     pub weight: u32,
     /// Serving peer's node id; 0: this node.
     pub peer: u32,
+    /// Connections this front-end forwards to it; `None` (not shown):
+    /// a module that does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<u32>,
 }
 
 /// The output of `service list`: like `ipvsadm -Ln`, or a JSON array.
@@ -148,7 +152,7 @@ pub fn services(services: &[Service], format: Format) -> String {
         Format::JsonPretty => json(&services, true),
         Format::Text => {
             let mut out = String::from(
-                "Prot LocalAddress:Port Scheduler\n  -> RemoteAddress:Port           Weight Peer\n",
+                "Prot LocalAddress:Port Scheduler\n  -> RemoteAddress:Port           Weight Peer   ActiveConn\n",
             );
             for s in services {
                 let _ = write!(out, "TCP  {}:{} {}", s.addr, s.port, s.scheduler);
@@ -162,12 +166,14 @@ pub fn services(services: &[Service], format: Format) -> String {
                     } else {
                         b.peer.to_string()
                     };
+                    let active = b.active.map_or("-".to_string(), |n| n.to_string());
                     let _ = writeln!(
                         out,
-                        "  -> {:<28} {:<6} {}",
+                        "  -> {:<28} {:<6} {:<6} {}",
                         format!("{}:{}", b.addr, b.port),
                         b.weight,
-                        peer
+                        peer,
+                        active
                     );
                 }
             }
@@ -836,6 +842,7 @@ mod tests {
                 port: 8080,
                 weight: 1,
                 peer: 2,
+                active: Some(4),
             }],
             rules: vec![Rule {
                 index: 0,
@@ -849,7 +856,7 @@ mod tests {
             services(std::slice::from_ref(&svc), Format::Json),
             concat!(
                 r#"[{"addr":"198.18.1.10","port":80,"scheduler":"lc","backends":"#,
-                r#"[{"addr":"198.18.2.2","port":8080,"weight":1,"peer":2}],"#,
+                r#"[{"addr":"198.18.2.2","port":8080,"weight":1,"peer":2,"active":4}],"#,
                 r#""rules":[{"index":0,"host":"a.example","domain":false,"path":"/b/","#,
                 r#""backend":"198.18.2.2:8080"}]}]"#,
                 "\n"
@@ -867,7 +874,7 @@ mod tests {
         assert_eq!(lines[2], "TCP  198.18.1.10:80 lc");
         assert_eq!(
             lines[3].split_whitespace().collect::<Vec<_>>(),
-            ["->", "198.18.2.2:8080", "1", "2"]
+            ["->", "198.18.2.2:8080", "1", "2", "4"]
         );
     }
 

@@ -131,12 +131,14 @@ mod tests {
                     port: 8080,
                     weight: 3,
                     peer: 2,
+                    active: None,
                 },
                 Backend {
                     addr: [198, 18, 0, 1].into(),
                     port: 8080,
                     weight: 0,
                     peer: 0,
+                    active: None,
                 },
             ],
             rules: vec![Rule {
@@ -313,6 +315,7 @@ mod tests {
                         port: b.addr.1,
                         weight: b.weight.unwrap_or(1),
                         peer: b.peer.unwrap_or(0),
+                        active: None,
                     }),
                     Action::RuleAdd(r) => {
                         let s = service(&mut services, r.vip);
@@ -426,6 +429,7 @@ mod tests {
                             port: 8000 + i as u16,
                             weight,
                             peer: peers.first().filter(|_| remote).map_or(0, |p| p.node_id),
+                            active: None,
                         })
                         .collect();
                     let rules = if backends.is_empty() {
