@@ -24,6 +24,8 @@ APT_PACKAGES=(
 	python3-docutils
 	# cluster-members reads `batonctl stats --prometheus` with the client's parser
 	python3-prometheus-client
+	# tests/lint.sh checks dist/baton.service with systemd-analyze verify
+	systemd
 	# `make bench`: the comparison modes, the load generator and the plots
 	haproxy ipvsadm wrk python3-matplotlib
 	# its optional profile of the front-end (BENCH_PERF=1)

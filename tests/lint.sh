@@ -3,7 +3,8 @@
 # Documentation/ (tests/rst.py), rustfmt, the one-way layering of
 # its files (tests/layers.py) and clippy on the module (CLIPPY=1 Kbuild
 # build, no warning allowed, objtool's included), on the userspace crates and
-# on the fuzz targets (userspace/fuzz, a workspace of its own).
+# on the fuzz targets (userspace/fuzz, a workspace of its own), and
+# systemd-analyze verify on dist/baton.service.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,20 @@ module_clippy() {
 	! grep -qE '^(warning|error)|: warning: objtool' <<<"$out"
 }
 
+# dist/baton.service as systemd reads it, its batonctl this tree's build:
+# no warning (an unknown key is only one), every program there.
+systemd_unit() {
+	local dir out
+	dir=$(mktemp -d) || return 1
+	sed "s|/usr/local/sbin/batonctl|$PWD/userspace/target/release/batonctl|g" \
+		dist/baton.service >"$dir/baton.service"
+	out=$(systemd-analyze verify --man=no "$dir/baton.service" 2>&1)
+	local rc=$?
+	rm -rf "$dir"
+	echo "$out"
+	[ "$rc" -eq 0 ] && [ -z "$out" ]
+}
+
 gate module-rustfmt module_rustfmt
 gate module-layers python3 tests/layers.py
 gate docs-rst python3 tests/rst.py
@@ -58,6 +73,7 @@ fuzz_fmt() {
 
 gate fuzz-fmt fuzz_fmt
 gate fuzz-clippy cargo clippy --manifest-path userspace/fuzz/Cargo.toml --all-targets -- -D warnings
+gate systemd-unit systemd_unit
 
 echo "lint: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

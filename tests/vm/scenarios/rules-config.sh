@@ -16,8 +16,11 @@
 #     setting, nothing changed;
 #   - batonctl save prints commands that batonctl restore (stdin or -f)
 #     replays into a fresh namespace, and into the module after rmmod and
-#     insmod, giving the same save output; restore stops at the first bad
-#     line with "line N:" and a non-zero exit, keeping what came before.
+#     insmod, giving the same save output; restore --check reads a file
+#     and applies nothing; a line that is not a configuration command
+#     fails with "FILE:N:" and a non-zero exit before anything is applied;
+#     a command the kernel refuses fails the same way after the commands
+#     before it were undone: the namespace is as it was.
 #
 # guests: 1
 # memory: 512M
@@ -180,23 +183,37 @@ check_eq "reloaded module is empty" "$(batonctl -j service list)" '[]'
 } | batonctl restore
 check_eq "reloaded module: save after restore" "$(batonctl save)" "$(cat "$saved")"
 
-# Stops at the first line the kernel refuses: lines before it applied,
-# after it not.
-ns_create partial
-bad=$BATON_OUT/bad.conf
-printf '%s\n' "config set node-id 7" "service add 198.18.1.20:80" "" \
-	"service add 198.18.1.20:80" "service add 198.18.1.21:80" >"$bad"
-expect_error 1 "line 4: service exists" ns_exec partial "$BATONCTL" restore -f "$bad"
-check_eq "lines before the bad one applied, after it not" \
-	"$(ns_exec partial "$BATONCTL" -j service list | jq -c '[.[].addr]'),$(ns_exec partial "$BATONCTL" -j config show | jq '."node-id"')" \
-	'["198.18.1.20"],7'
+# --check reads the file and applies nothing.
+ns_create checked
+ns_exec checked "$BATONCTL" restore --check -f "$saved" || fail "restore --check refused the saved file"
+check_eq "restore --check applied nothing" \
+	"$(ns_exec checked "$BATONCTL" -j service list),$(ns_exec checked "$BATONCTL" -j peer list)" '[],[]'
 
-# A line batonctl cannot parse, and one that is not a configuration command.
+# A line the kernel refuses: the lines before it are undone, those after
+# it not applied; the settings it changed are back.
+ns_create partial
+ns_exec partial "$BATONCTL" config set copies 2
+bad=$BATON_OUT/bad.conf
+printf '%s\n' "config set node-id 7 copies 3" "peer add 4 198.18.0.4" "service add 198.18.1.20:80" \
+	"" "backend add 198.18.1.20:80 198.18.2.1:80 peer 4" "service add 198.18.1.20:80" \
+	"service add 198.18.1.21:80" >"$bad"
+expect_error 1 "$bad:6: service exists" ns_exec partial "$BATONCTL" restore -f "$bad"
+expect_error 1 "the 4 commands before it were undone" ns_exec partial "$BATONCTL" restore -f "$bad"
+check_eq "nothing left of the refused restore" \
+	"$(ns_exec partial "$BATONCTL" -j service list),$(ns_exec partial "$BATONCTL" -j peer list),$(ns_exec partial "$BATONCTL" -j config show | jq -c '[."node-id", .copies]')" \
+	'[],[],[0,2]'
+
+# A line batonctl cannot parse, and one that is not a configuration
+# command: refused before anything is applied, also by --check.
 ns_create typo
-expect_error 1 "line 2: " sh -c "printf 'config set node-id 9\nbackend add 198.18.1.30:80 198.18.2.1:80 weight 70000\n' |
-	ip netns exec typo '$BATONCTL' restore"
-check_eq "typo: the line before applied" "$(ns_exec typo "$BATONCTL" -j config show | jq '."node-id"')" 9
-expect_error 1 "line 1: " sh -c "echo 'save' | '$BATONCTL' restore"
+printf 'config set node-id 9\nbackend add 198.18.1.30:80 198.18.2.1:80 weight 70000\n' >"$BATON_OUT/typo.conf"
+expect_error 1 "$BATON_OUT/typo.conf:2: " ns_exec typo "$BATONCTL" restore -f "$BATON_OUT/typo.conf"
+expect_error 1 "$BATON_OUT/typo.conf:2: " ns_exec typo "$BATONCTL" restore --check -f "$BATON_OUT/typo.conf"
+check_eq "typo: nothing applied" "$(ns_exec typo "$BATONCTL" -j config show | jq '."node-id"')" 0
+expect_error 1 "<stdin>:2: only configuration commands can be restored" \
+	sh -c "printf 'config set node-id 9\nstats\n' | ip netns exec typo '$BATONCTL' restore"
+check_eq "typo: still nothing applied" "$(ns_exec typo "$BATONCTL" -j config show | jq '."node-id"')" 0
+expect_error 1 "<stdin>:1: " sh -c "echo 'save' | '$BATONCTL' restore"
 expect_error 1 "cannot read" batonctl restore -f "$BATON_OUT/none.conf"
 
 baton_unload

@@ -125,11 +125,15 @@ enum Command {
     },
     /// Print the configuration as batonctl commands that restore rebuilds
     Save,
-    /// Replay commands printed by save (standard input, or -f FILE)
+    /// Replay commands printed by save (standard input, or -f FILE); a
+    /// command the kernel refuses undoes those before it
     Restore {
         /// Read the commands from FILE instead of standard input
         #[arg(short = 'f', long = "file", value_name = "FILE")]
         file: Option<std::path::PathBuf>,
+        /// Only check that every line is a command save prints; apply nothing
+        #[arg(long)]
+        check: bool,
     },
     /// Print the manual page (roff) on standard output
     #[command(hide = true)]
@@ -641,7 +645,12 @@ pub enum Action {
     /// `save`.
     Save,
     /// `restore [-f FILE]`; `None`: standard input.
-    Restore(Option<std::path::PathBuf>),
+    Restore {
+        /// Where the commands are; `None`: standard input.
+        file: Option<std::path::PathBuf>,
+        /// Check them only (`--check`).
+        check: bool,
+    },
     /// `man`: print the manual page.
     Man,
 }
@@ -734,7 +743,7 @@ where
             });
         }
         Command::Save => Action::Save,
-        Command::Restore { file } => Action::Restore(file),
+        Command::Restore { file, check } => Action::Restore { file, check },
         Command::Man => Action::Man,
     };
     Ok(Invocation { format, action })

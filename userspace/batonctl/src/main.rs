@@ -14,6 +14,7 @@ mod metrics;
 mod msg;
 mod netlink;
 mod output;
+mod restore;
 mod save;
 
 use std::{
@@ -58,8 +59,6 @@ fn run(invocation: Invocation) -> Result<(), Error> {
         .map_err(Error::Output)
 }
 
-/// Replays the commands of a saved configuration, stopping at the first
-/// that fails: `line N: reason`.
 /// The key in the file of `key-file`: hex digits, whitespace around them
 /// ignored. The error never shows the file's contents.
 fn read_key(path: &std::path::Path) -> Result<Vec<u8>, Error> {
@@ -68,39 +67,86 @@ fn read_key(path: &std::path::Path) -> Result<Vec<u8>, Error> {
     cli::parse_key(&text).map_err(|e| Error::KeyFile(format!("{}: {e}", path.display())))
 }
 
-fn restore(file: Option<std::path::PathBuf>) -> Result<Vec<u8>, Error> {
+/// Replays the commands of a saved configuration (see [`restore`]), all
+/// read and checked first: `FILE:N: reason` names a line that is not one,
+/// and nothing is applied. A command that fails is named the same way,
+/// after the commands before it were undone. `check`: only read them.
+fn restore(file: Option<std::path::PathBuf>, check: bool) -> Result<Vec<u8>, Error> {
+    let name = file
+        .as_ref()
+        .map_or_else(|| "<stdin>".to_string(), |p| p.display().to_string());
     let text = match &file {
         Some(path) => std::fs::read_to_string(path),
         None => io::read_to_string(io::stdin()),
     }
-    .map_err(|e| Error::Restore(format!("cannot read the commands: {e}")))?;
-    for (i, line) in text.lines().enumerate() {
-        let Some(words) = save::words(line) else {
-            continue;
-        };
-        let mut argv = vec!["batonctl"];
-        argv.extend(words);
-        let invocation = cli::parse(argv).map_err(|e| {
-            let msg = e.to_string();
-            let first = msg
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim_start_matches("error: ");
-            Error::Restore(format!("line {}: {first}", i + 1))
-        })?;
-        if matches!(
-            invocation.action,
-            Action::Save | Action::Restore(_) | Action::Man
-        ) {
-            return Err(Error::Restore(format!(
-                "line {}: only configuration commands can be restored",
-                i + 1
-            )));
+    .map_err(|e| Error::Restore(format!("{name}: cannot read the commands: {e}")))?;
+    let commands = restore::parse(&text)
+        .map_err(|(line, msg)| Error::Restore(format!("{name}:{line}: {msg}")))?;
+    if check {
+        return Ok(Vec::new());
+    }
+    let mut done: Vec<(usize, restore::Undo)> = Vec::new();
+    for (line, invocation) in commands {
+        let undo = undo_of(&invocation.action)?;
+        if let Err(e) = execute(invocation) {
+            let undone = roll_back(&done);
+            return Err(Error::Restore(format!("{name}:{line}: {e}; {undone}")));
         }
-        execute(invocation).map_err(|e| Error::Restore(format!("line {}: {e}", i + 1)))?;
+        done.push((line, undo));
     }
     Ok(Vec::new())
+}
+
+/// What undoes `action`, from the state it changes, read before it runs.
+fn undo_of(action: &Action) -> Result<restore::Undo, Error> {
+    let config = match action {
+        Action::ConfigSet(_) => Some(Baton::connect()?.config()?),
+        _ => None,
+    };
+    let rules = match action {
+        Action::RuleAdd(r) if r.index.is_none() => Baton::connect()?
+            .services()?
+            .iter()
+            .find(|s| (s.addr, s.port) == r.vip)
+            .map(|s| s.rules.len() as u32),
+        _ => None,
+    };
+    // A rule for a service that does not exist fails; nothing to undo.
+    Ok(restore::undo(action, config.as_ref(), rules).unwrap_or(restore::Undo::NONE))
+}
+
+/// Undoes the commands `done`, last first; says what happened.
+fn roll_back(done: &[(usize, restore::Undo)]) -> String {
+    let lost = if done.iter().any(|(_, u)| u.key_lost) {
+        " (the control-channel key they replaced cannot be read back: set it again)"
+    } else {
+        ""
+    };
+    for (line, u) in done.iter().rev() {
+        if u.lasting {
+            return format!(
+                "line {line} deleted what cannot be put back: lines up to {line} stay \
+                 applied, those after it were undone{lost}"
+            );
+        }
+        if let Some(action) = &u.action {
+            let invocation = Invocation {
+                format: cli::Format::Text,
+                action: action.clone(),
+            };
+            if let Err(e) = execute(invocation) {
+                return format!(
+                    "undoing the commands before it failed at line {line} ({e}): \
+                     lines up to {line} stay applied{lost}"
+                );
+            }
+        }
+    }
+    match done.len() {
+        0 => "nothing was applied".into(),
+        1 => format!("the command before it was undone{lost}"),
+        n => format!("the {n} commands before it were undone{lost}"),
+    }
 }
 
 /// `ENOENT`, the errno of an unknown object.
@@ -132,7 +178,7 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             }
             out.into_bytes()
         }
-        Action::Restore(file) => restore(file)?,
+        Action::Restore { file, check } => restore(file, check)?,
         Action::Man => man_page().map_err(Error::Output)?,
         Action::Status => output::status(&Baton::connect()?.status()?, format).into_bytes(),
         Action::ConfigShow => output::config(&Baton::connect()?.config()?, format).into_bytes(),

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `batonctl restore`: a saved configuration read whole and checked before
+//! anything is applied, and what undoes each command applied, so that a
+//! command the kernel refuses half-way leaves the namespace as it was.
+
+use crate::{
+    cli::{self, Action, BackendSpec, Invocation, KeySetting, Settings},
+    msg::ConfigReply,
+    save,
+};
+use baton_proto::config::ConfigUpdate;
+
+/// The commands of a saved configuration with their line numbers (from
+/// 1), or the first line that is not one with the reason. Blank lines and
+/// `#` comments are skipped; only configuration commands are taken.
+pub fn parse(text: &str) -> Result<Vec<(usize, Invocation)>, (usize, String)> {
+    let mut commands = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some(words) = save::words(line) else {
+            continue;
+        };
+        let mut argv = vec!["batonctl"];
+        argv.extend(words);
+        let invocation = cli::parse(argv).map_err(|e| {
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or_default();
+            (i + 1, first.trim_start_matches("error: ").to_string())
+        })?;
+        if !matches!(
+            invocation.action,
+            Action::ConfigSet(_)
+                | Action::PeerAdd(_)
+                | Action::PeerDel(_)
+                | Action::ClusterAdd(_)
+                | Action::ClusterDel(_)
+                | Action::ServiceAdd(_)
+                | Action::ServiceDel(_)
+                | Action::BackendAdd(_)
+                | Action::BackendDel(_)
+                | Action::RuleAdd(_)
+                | Action::RuleDel(..)
+        ) {
+            return Err((
+                i + 1,
+                "only configuration commands can be restored (config set, and add or del \
+                 of peer, cluster, service, backend, rule)"
+                    .into(),
+            ));
+        }
+        commands.push((i + 1, invocation));
+    }
+    Ok(commands)
+}
+
+/// What undoes a command of [`parse`] once applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undo {
+    /// The command that puts the state back; `None`: nothing to put back.
+    pub action: Option<Action>,
+    /// The command set a control-channel key over another, which cannot be
+    /// read back to be set again.
+    pub key_lost: bool,
+    /// The command cannot be undone: a `del`, whose object is gone.
+    pub lasting: bool,
+}
+
+impl Undo {
+    /// Nothing to put back.
+    pub const NONE: Undo = Undo {
+        action: None,
+        key_lost: false,
+        lasting: false,
+    };
+}
+
+/// What undoes `action` (from [`parse`]), given the configuration before
+/// it (`config`, for `config set`) and the number of content rules of its
+/// service before it (`rules`, for `rule add` without an index).
+pub fn undo(action: &Action, config: Option<&ConfigReply>, rules: Option<u32>) -> Option<Undo> {
+    let plain = |action| {
+        Some(Undo {
+            action: Some(action),
+            ..Undo::NONE
+        })
+    };
+    match action {
+        Action::ConfigSet(s) => {
+            let before = config?;
+            let old = &before.config;
+            let keep = |new: Option<u32>, old: u32| new.map(|_| old);
+            let update = ConfigUpdate {
+                ctrl_port: s.update.ctrl_port.map(|_| old.ctrl_port),
+                node_id: keep(s.update.node_id, old.node_id),
+                request_timeout_ms: keep(s.update.request_timeout_ms, old.request_timeout_ms),
+                handoff_timeout_ms: keep(s.update.handoff_timeout_ms, old.handoff_timeout_ms),
+                idle_timeout_ms: keep(s.update.idle_timeout_ms, old.idle_timeout_ms),
+                heartbeat_timeout_ms: keep(s.update.heartbeat_timeout_ms, old.heartbeat_timeout_ms),
+                copies: keep(s.update.copies, old.copies),
+            };
+            // Without a key before, removing it puts the state back;
+            // another key cannot be read back.
+            let key = s
+                .key
+                .as_ref()
+                .filter(|_| !before.auth)
+                .map(|_| KeySetting::Remove);
+            let changed = update != ConfigUpdate::default() || key.is_some();
+            Some(Undo {
+                action: changed.then_some(Action::ConfigSet(Settings { update, key })),
+                key_lost: s.key.is_some() && before.auth,
+                lasting: false,
+            })
+        }
+        Action::PeerAdd(p) => plain(Action::PeerDel(p.node_id)),
+        Action::ClusterAdd(id) => plain(Action::ClusterDel(*id)),
+        Action::ServiceAdd(s) => plain(Action::ServiceDel((s.vip, s.port))),
+        Action::BackendAdd(b) => plain(Action::BackendDel(BackendSpec {
+            vip: b.vip,
+            addr: b.addr,
+            weight: None,
+            peer: None,
+        })),
+        Action::RuleAdd(r) => plain(Action::RuleDel(r.vip, r.index.or(rules)?)),
+        Action::PeerDel(_)
+        | Action::ClusterDel(_)
+        | Action::ServiceDel(_)
+        | Action::BackendDel(_)
+        | Action::RuleDel(..) => Some(Undo {
+            lasting: true,
+            ..Undo::NONE
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_proto::config::Config;
+
+    fn action(line: &str) -> Action {
+        let commands = parse(line).unwrap();
+        assert_eq!(commands.len(), 1);
+        commands.into_iter().next().unwrap().1.action
+    }
+
+    #[test]
+    fn every_line_is_read_before_anything_is_applied() {
+        let text = "# saved\n\nconfig set node-id 7\nservice add 198.18.1.20:80\n\
+                    backend add 198.18.1.20:80 198.18.2.1:80 weight 70000\n";
+        let (line, msg) = parse(text).unwrap_err();
+        assert_eq!(line, 5);
+        assert!(msg.contains("70000"), "{msg}");
+        let ok = parse("config set node-id 7\n  # note\nservice add 198.18.1.20:80\n").unwrap();
+        assert_eq!(
+            ok.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            [1, 3],
+            "line numbers count blank and comment lines"
+        );
+    }
+
+    #[test]
+    fn only_configuration_commands() {
+        for line in ["save", "restore", "stats", "service list", "config show"] {
+            let (n, msg) = parse(line).unwrap_err();
+            assert_eq!(n, 1);
+            assert!(
+                msg.starts_with("only configuration commands"),
+                "{line}: {msg}"
+            );
+        }
+        // A del is taken, and cannot be undone.
+        for line in [
+            "service del 198.18.1.20:80",
+            "peer del 2",
+            "rule del 198.18.1.20:80 0",
+        ] {
+            let u = undo(&action(line), None, None).unwrap();
+            assert!(u.lasting && u.action.is_none(), "{line}");
+        }
+    }
+
+    #[test]
+    fn adds_are_undone_by_their_deletes() {
+        assert_eq!(
+            undo(&action("peer add 2 198.18.0.2"), None, None)
+                .unwrap()
+                .action
+                .unwrap(),
+            Action::PeerDel(2)
+        );
+        assert_eq!(
+            undo(&action("cluster add 3"), None, None)
+                .unwrap()
+                .action
+                .unwrap(),
+            Action::ClusterDel(3)
+        );
+        assert_eq!(
+            undo(
+                &action("service add 198.18.1.20:80 scheduler rr"),
+                None,
+                None
+            )
+            .unwrap()
+            .action
+            .unwrap(),
+            Action::ServiceDel(([198, 18, 1, 20].into(), 80))
+        );
+        assert_eq!(
+            undo(
+                &action("backend add 198.18.1.20:80 198.18.2.1:8080 weight 3 peer 2"),
+                None,
+                None
+            )
+            .unwrap()
+            .action
+            .unwrap(),
+            cli::parse([
+                "batonctl",
+                "backend",
+                "del",
+                "198.18.1.20:80",
+                "198.18.2.1:8080"
+            ])
+            .unwrap()
+            .action
+        );
+        let vip = ([198, 18, 1, 20].into(), 80);
+        // Appended after the 4 rules the service had, or at its index.
+        let rule = action("rule add 198.18.1.20:80 path /a to 198.18.2.1:8080");
+        assert_eq!(
+            undo(&rule, None, Some(4)).unwrap().action.unwrap(),
+            Action::RuleDel(vip, 4)
+        );
+        assert_eq!(undo(&rule, None, None), None);
+        let at = action("rule add 198.18.1.20:80 path /a to 198.18.2.1:8080 index 1");
+        assert_eq!(
+            undo(&at, None, Some(4)).unwrap().action.unwrap(),
+            Action::RuleDel(vip, 1)
+        );
+    }
+
+    #[test]
+    fn config_set_is_undone_by_the_old_values_of_what_it_set() {
+        let before = ConfigReply {
+            config: Config {
+                ctrl_port: 7300,
+                node_id: 0,
+                request_timeout_ms: 5000,
+                handoff_timeout_ms: 3000,
+                idle_timeout_ms: 300_000,
+                heartbeat_timeout_ms: 3000,
+                copies: 1,
+            },
+            auth: false,
+        };
+        let set = action("config set node-id 4 copies all key 00112233445566778899aabbccddeeff");
+        let u = undo(&set, Some(&before), None).unwrap();
+        let Some(Action::ConfigSet(s)) = u.action else {
+            panic!("{u:?}");
+        };
+        assert_eq!(
+            s.update,
+            ConfigUpdate {
+                node_id: Some(0),
+                copies: Some(1),
+                ..Default::default()
+            }
+        );
+        assert_eq!(s.key, Some(KeySetting::Remove));
+        assert!(!u.key_lost);
+        // Over a key, the old one is lost; without one in the command,
+        // the key is left alone.
+        let keyed = ConfigReply {
+            auth: true,
+            ..before
+        };
+        let u = undo(&set, Some(&keyed), None).unwrap();
+        assert!(u.key_lost);
+        let Some(Action::ConfigSet(s)) = u.action else {
+            panic!();
+        };
+        assert_eq!(s.key, None);
+        let u = undo(&action("config set ctrl-port 7400"), Some(&keyed), None).unwrap();
+        assert!(!u.key_lost);
+        assert_eq!(
+            u.action.unwrap(),
+            Action::ConfigSet(Settings {
+                update: ConfigUpdate {
+                    ctrl_port: Some(7300),
+                    ..Default::default()
+                },
+                key: None
+            })
+        );
+        assert_eq!(undo(&set, None, None), None);
+        // A key over a key alone: nothing to put back but the lost key.
+        let u = undo(
+            &action("config set key 00112233445566778899aabbccddeeff"),
+            Some(&keyed),
+            None,
+        )
+        .unwrap();
+        assert_eq!((u.action, u.key_lost, u.lasting), (None, true, false));
+    }
+}
