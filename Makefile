@@ -14,7 +14,7 @@ CARGO_MANIFEST := userspace/Cargo.toml
 FUZZ_SECONDS ?= 300
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 
-.PHONY: help deps kernel module clippy userspace build test-host test-vm check fuzz soak demo bench fmt lint clean
+.PHONY: help deps kernel module clippy userspace build install uninstall test-host test-vm check fuzz soak demo bench fmt lint clean
 
 help:
 	@echo 'baton make targets:'
@@ -28,6 +28,9 @@ help:
 	@echo '  module      build baton.ko against it'
 	@echo '  clippy      build baton.ko with CLIPPY=1'
 	@echo '  userspace   build batonctl and the test tools (release)'
+	@echo '  install     install what build built: baton.ko (extra/, depmod), batonctl, its man page and'
+	@echo '              completions, the systemd unit (DESTDIR, PREFIX=/usr/local, KVER=`uname -r`)'
+	@echo '  uninstall   remove all of it'
 	@echo '  test-host   cargo test of the pure protocol crate and batonctl'
 	@echo '  test-vm     run the VM scenarios (tests/vm/scenarios), or SCENARIO=name for one'
 	@echo '  soak        build, then run the long VM scenarios of tests/vm/soak (not part of check)'
@@ -54,6 +57,14 @@ userspace: deps
 	$(CARGO) build --release --manifest-path $(CARGO_MANIFEST)
 
 build: module userspace
+
+# No build here: installing from a tree that `make build` built, also a
+# read-only one.
+install:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" KVER="$(KVER)" scripts/install.sh install
+
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" KVER="$(KVER)" scripts/install.sh uninstall
 
 test-host: deps
 	$(CARGO) test --manifest-path $(CARGO_MANIFEST)

@@ -26,6 +26,8 @@ APT_PACKAGES=(
 	python3-prometheus-client
 	# tests/lint.sh checks dist/baton.service with systemd-analyze verify
 	systemd
+	# the install scenario renders batonctl(8) and loads its completions
+	man-db zsh fish
 	# `make bench`: the comparison modes, the load generator and the plots
 	haproxy ipvsadm wrk python3-matplotlib
 	# its optional profile of the front-end (BENCH_PERF=1)

@@ -3,12 +3,14 @@
 # Documentation/ (tests/rst.py), rustfmt, the one-way layering of
 # its files (tests/layers.py) and clippy on the module (CLIPPY=1 Kbuild
 # build, no warning allowed, objtool's included), on the userspace crates and
-# on the fuzz targets (userspace/fuzz, a workspace of its own), and
-# systemd-analyze verify on dist/baton.service.
+# on the fuzz targets (userspace/fuzz, a workspace of its own),
+# systemd-analyze verify on dist/baton.service, and a module build with
+# dkms.conf's own command.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 KCONFIG=${KCONFIG:-base}
+LLVM_SUFFIX=-19
 KDIR=${KDIR:-$(scripts/kernel.sh --config "$KCONFIG" --path)}
 log=build/lint
 mkdir -p "$log"
@@ -36,7 +38,7 @@ module_clippy() {
 	# Touch the crate root so that the clippy driver really runs.
 	touch src/baton.rs
 	local out
-	out=$(make -C "$KDIR" M="$PWD" LLVM=-19 CLIPPY=1 modules 2>&1) || { echo "$out"; return 1; }
+	out=$(make -C "$KDIR" M="$PWD" LLVM="$LLVM_SUFFIX" CLIPPY=1 modules 2>&1) || { echo "$out"; return 1; }
 	echo "$out"
 	# objtool's warnings name the object first ("baton.o: warning: objtool").
 	! grep -qE '^(warning|error)|: warning: objtool' <<<"$out"
@@ -54,6 +56,31 @@ systemd_unit() {
 	rm -rf "$dir"
 	echo "$out"
 	[ "$rc" -eq 0 ] && [ -z "$out" ]
+}
+
+# dkms.conf as DKMS reads it (kernel_source_dir, dkms_tree set, then
+# sourced): its version is VERSION's, and its MAKE builds baton.ko from the
+# tree copied where DKMS puts it.
+dkms_build() {
+	local tree ver rc
+	ver=$(cat VERSION)
+	tree=$(mktemp -d) || return 1
+	mkdir -p "$tree/baton/$ver/build"
+	git ls-files -z | xargs -0 cp --parents -t "$tree/baton/$ver/build" || return 1
+	(
+		# shellcheck disable=SC2034 # read by dkms.conf
+		kernel_source_dir=$KDIR dkms_tree=$tree BATON_LLVM=$LLVM_SUFFIX
+		# shellcheck source=dkms.conf
+		. ./dkms.conf
+		[ "$PACKAGE_VERSION" = "$ver" ] || {
+			echo "dkms.conf: PACKAGE_VERSION $PACKAGE_VERSION, VERSION $ver"
+			exit 1
+		}
+		eval "${MAKE[0]}" && test -e "$tree/baton/$ver/build/${BUILT_MODULE_NAME[0]}.ko"
+	)
+	rc=$?
+	rm -rf "$tree"
+	return "$rc"
 }
 
 gate module-rustfmt module_rustfmt
@@ -74,6 +101,7 @@ fuzz_fmt() {
 gate fuzz-fmt fuzz_fmt
 gate fuzz-clippy cargo clippy --manifest-path userspace/fuzz/Cargo.toml --all-targets -- -D warnings
 gate systemd-unit systemd_unit
+gate dkms dkms_build
 
 echo "lint: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -138,6 +138,12 @@ enum Command {
     /// Print the manual page (roff) on standard output
     #[command(hide = true)]
     Man,
+    /// Print the completion script of SHELL on standard output
+    #[command(hide = true)]
+    Completions {
+        /// bash, zsh or fish
+        shell: CompletionShell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -653,6 +659,19 @@ pub enum Action {
     },
     /// `man`: print the manual page.
     Man,
+    /// `completions SHELL`: print its completion script.
+    Completions(CompletionShell),
+}
+
+/// A shell `completions` writes a script for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash (bash-completion).
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
 /// A parsed command line.
@@ -745,6 +764,7 @@ where
         Command::Save => Action::Save,
         Command::Restore { file, check } => Action::Restore { file, check },
         Command::Man => Action::Man,
+        Command::Completions { shell } => Action::Completions(shell),
     };
     Ok(Invocation { format, action })
 }
@@ -1432,6 +1452,11 @@ mod tests {
         assert_eq!(parse_ok(&["config", "show"]), text(Action::ConfigShow));
         assert_eq!(parse_ok(&["config"]), text(Action::ConfigShow));
         assert_eq!(parse_ok(&["man"]), text(Action::Man));
+        assert_eq!(
+            parse_ok(&["completions", "zsh"]),
+            text(Action::Completions(CompletionShell::Zsh))
+        );
+        assert!(parse(["batonctl", "completions", "tcsh"]).is_err());
     }
 
     #[test]

@@ -180,6 +180,7 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
         }
         Action::Restore { file, check } => restore(file, check)?,
         Action::Man => man_page().map_err(Error::Output)?,
+        Action::Completions(shell) => completions(shell),
         Action::Status => output::status(&Baton::connect()?.status()?, format).into_bytes(),
         Action::ConfigShow => output::config(&Baton::connect()?.config()?, format).into_bytes(),
         Action::ConfigSet(settings) => {
@@ -270,6 +271,19 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// The completion script of `shell` for `batonctl`.
+fn completions(shell: cli::CompletionShell) -> Vec<u8> {
+    use clap_complete::Shell;
+    let shell = match shell {
+        cli::CompletionShell::Bash => Shell::Bash,
+        cli::CompletionShell::Zsh => Shell::Zsh,
+        cli::CompletionShell::Fish => Shell::Fish,
+    };
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cli::command(), "batonctl", &mut out);
+    out
+}
+
 /// The manual page `batonctl(8)` in roff.
 fn man_page() -> io::Result<Vec<u8>> {
     let mut page = Vec::new();
@@ -282,6 +296,22 @@ fn man_page() -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completions_name_the_commands() {
+        use cli::CompletionShell;
+        let script = |sh| String::from_utf8(completions(sh)).unwrap();
+        let bash = script(CompletionShell::Bash);
+        assert!(bash.contains("complete -F _batonctl"), "{bash}");
+        assert!(script(CompletionShell::Zsh).starts_with("#compdef batonctl"));
+        let fish = script(CompletionShell::Fish);
+        assert!(fish.contains("complete -c batonctl"), "{fish}");
+        for sh in [bash, fish] {
+            for word in ["service", "backend", "restore", "stats"] {
+                assert!(sh.contains(word), "{word} missing");
+            }
+        }
+    }
 
     #[test]
     fn man_page_renders() {
