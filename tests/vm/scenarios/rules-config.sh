@@ -98,9 +98,11 @@ expect_error 1 "rule backend is not a backend of this service" \
 	batonctl rule add $VIP path /x to $BE3
 expect_error 1 "rule index out of range" batonctl rule add $VIP path /x to $BE1 index 5
 expect_error 1 "rule index out of range" batonctl rule del $VIP 4
+expect_error 1 "hint: $VIP has 4 rules, indexes 0 to 3" batonctl rule del $VIP 4
 expect_error 1 "service not found" batonctl rule add 198.18.1.99:80 path /x to $BE1
 expect_error 1 "service not found" batonctl rule del 198.18.1.99:80 0
 expect_error 1 "backend is the target of a rule" batonctl backend del $VIP $BE2
+expect_error 1 "hint: rules of $VIP send to $BE2: batonctl rule del $VIP " batonctl backend del $VIP $BE2
 check_eq "refusals changed nothing" "$(rules_of_vip | jq length),$(batonctl -j service list | jq '.[0].backends | length')" 4,2
 
 # At most 64 rules per service.

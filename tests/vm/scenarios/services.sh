@@ -12,7 +12,9 @@
 #   - objects are per network namespace; rmmod with objects set is clean;
 #   - timeouts are set and shown, out-of-range values refused;
 #   - batonctl save, replayed by restore -f into an empty namespace, gives
-#     the same configuration; restore stops at a failing line and names it.
+#     the same configuration; restore stops at a failing line, names it
+#     with a hint and undoes the lines before it;
+#   - refusals carry a hint naming the command's objects and what to do.
 #
 # guests: 1
 # memory: 512M
@@ -55,6 +57,13 @@ expect_error "backend exists" batonctl backend add 198.18.1.10:80 198.18.2.1:808
 expect_error "not a configured peer" batonctl backend add 198.18.1.10:80 198.18.2.9:80 peer 9
 expect_error "backend not found" batonctl backend del 198.18.1.10:80 198.18.2.9:80
 expect_error "peer serves a backend" batonctl peer del 2
+# The hints name this command's objects and what to do.
+expect_error "hint: 198.18.1.10:80 is a service already: batonctl service del 198.18.1.10:80 first" \
+	batonctl service add 198.18.1.10:80
+expect_error "hint: no peer 9: batonctl peer add 9 ADDR[:PORT] first" \
+	batonctl backend add 198.18.1.10:80 198.18.2.9:80 peer 9
+expect_error "hint: peer 2 serves back-ends: batonctl backend del 198.18.1.10:80 198.18.2.2:80 first" \
+	batonctl peer del 2
 rc=0
 batonctl backend add 198.18.1.10:80 198.18.2.9:80 weight 70000 2>/dev/null || rc=$?
 check_eq "weight out of range is a usage error" "$rc" 2
@@ -99,17 +108,20 @@ ip netns add restored
 ip netns exec restored "$BATONCTL" restore -f "$BATON_OUT/saved.txt"
 check_eq "save after restore equals the saved configuration" \
 	"$(ip netns exec restored "$BATONCTL" save)" "$(cat "$BATON_OUT/saved.txt")"
-# A failing line stops the restore and is named.
+# A failing line stops the restore, is named, and what came before it is
+# undone.
 printf 'service add 198.18.1.20:80\n\n# comment\nbackend add 198.18.1.21:80 198.18.2.1:80\nservice add 198.18.1.22:80\n' \
 	>"$BATON_OUT/bad.txt"
 rc=0
 ip netns exec restored "$BATONCTL" restore <"$BATON_OUT/bad.txt" 2>"$BATON_OUT/restore.err" || rc=$?
 check_eq "restore with a bad line: exit code" "$rc" 1
-grep -q "restore: line 4: service not found" "$BATON_OUT/restore.err" ||
+grep -qF "restore: <stdin>:4: service not found; the command before it was undone" "$BATON_OUT/restore.err" ||
 	fail "restore error does not name the line: $(cat "$BATON_OUT/restore.err")"
+grep -qF "hint: no service 198.18.1.21:80 here" "$BATON_OUT/restore.err" ||
+	fail "restore error has no hint: $(cat "$BATON_OUT/restore.err")"
+check_eq "services after the failed restore" \
+	"$(ip netns exec restored "$BATONCTL" -j service list | jq -c '[.[] | select(.addr != "198.18.1.10" and .addr != "198.18.1.11") | .addr]')" '[]'
 ip netns exec restored "$BATONCTL" -j service list | jq -e 'map(.port) | index(80) != null' >/dev/null
-[ "$(ip netns exec restored "$BATONCTL" -j service list | jq '[.[] | select(.addr == "198.18.1.22")] | length')" = 0 ] ||
-	fail "restore went on after the failing line"
 ip netns del restored
 
 baton_unload

@@ -40,6 +40,13 @@ pub enum Error {
     Restore(String),
     /// The file of `key-file` cannot be read or holds no valid key.
     KeyFile(String),
+    /// A refusal, and what to do about it (see [`crate::advice`]).
+    Hinted {
+        /// The refusal.
+        error: Box<Error>,
+        /// What to do, naming this command's objects.
+        hint: String,
+    },
 }
 
 impl Error {
@@ -64,6 +71,7 @@ impl Error {
             | Error::Output(_)
             | Error::Restore(_)
             | Error::KeyFile(_) => EXIT_FAILURE,
+            Error::Hinted { error, .. } => error.exit_code(),
         }
     }
 }
@@ -102,6 +110,8 @@ impl fmt::Display for Error {
             Error::KeyFile(what) => write!(f, "key-file: {what}"),
             Error::Socket(what) => write!(f, "netlink: {what}"),
             Error::Output(e) => write!(f, "cannot write the output: {e}"),
+            // On a line of its own, as git's hints.
+            Error::Hinted { error, hint } => write!(f, "{error}\nhint: {hint}"),
         }
     }
 }
@@ -159,6 +169,19 @@ mod tests {
             Error::from_kernel(EINVAL, None).to_string(),
             "Invalid argument"
         );
+    }
+
+    #[test]
+    fn a_hint_follows_on_its_own_line() {
+        let e = Error::Hinted {
+            error: Box::new(Error::from_kernel(ENOENT, Some("service not found".into()))),
+            hint: "no service 198.18.1.10:80 here".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "service not found\nhint: no service 198.18.1.10:80 here"
+        );
+        assert_eq!(e.exit_code(), 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! command line, [`msg`] builds and decodes the messages, [`output`] renders
 //! text and JSON; only [`netlink`] touches a socket.
 
+mod advice;
 mod cli;
 mod error;
 mod metrics;
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
 
 /// Carries out one command and prints its result.
 fn run(invocation: Invocation) -> Result<(), Error> {
-    let out = execute(invocation)?;
+    let out = execute_hinted(invocation)?;
     let mut stdout = io::stdout().lock();
     stdout
         .write_all(&out)
@@ -88,9 +89,15 @@ fn restore(file: Option<std::path::PathBuf>, check: bool) -> Result<Vec<u8>, Err
     let mut done: Vec<(usize, restore::Undo)> = Vec::new();
     for (line, invocation) in commands {
         let undo = undo_of(&invocation.action)?;
-        if let Err(e) = execute(invocation) {
+        if let Err(e) = execute_hinted(invocation) {
             let undone = roll_back(&done);
-            return Err(Error::Restore(format!("{name}:{line}: {e}; {undone}")));
+            return Err(match e {
+                Error::Hinted { error, hint } => Error::Hinted {
+                    error: Box::new(Error::Restore(format!("{name}:{line}: {error}; {undone}"))),
+                    hint,
+                },
+                e => Error::Restore(format!("{name}:{line}: {e}; {undone}")),
+            });
         }
         done.push((line, undo));
     }
@@ -154,6 +161,41 @@ const ENOENT: i32 = 2;
 
 /// `EOPNOTSUPP`: a command the loaded module does not have.
 const EOPNOTSUPP: i32 = 95;
+
+/// [`execute`], with a hint after a refusal of the kernel that names this
+/// command's objects and what to do (see [`advice`]).
+fn execute_hinted(invocation: Invocation) -> Result<Vec<u8>, Error> {
+    let action = invocation.action.clone();
+    let error = match execute(invocation) {
+        Err(
+            e @ Error::Kernel {
+                message: Some(_), ..
+            },
+        ) => e,
+        other => return other,
+    };
+    let Error::Kernel {
+        message: Some(message),
+        ..
+    } = &error
+    else {
+        return Err(error);
+    };
+    // The services as they are now, for the hints that name what uses an
+    // object; without them, no hint.
+    let services = if advice::needs_services(&action, message) {
+        Baton::connect().and_then(|mut b| b.services()).ok()
+    } else {
+        None
+    };
+    match advice::hint(&action, message, services.as_deref()) {
+        Some(hint) => Err(Error::Hinted {
+            error: Box::new(error),
+            hint,
+        }),
+        None => Err(error),
+    }
+}
 
 /// Carries out one command; returns what it prints.
 fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
