@@ -20,6 +20,7 @@ mod back;
 mod common;
 mod conn;
 mod ctrl;
+mod events;
 mod front;
 mod gc;
 mod group;

@@ -22,11 +22,13 @@ use crate::{
     arrival::Arrival,
     back,
     conn::Stat,
+    events,
     node::{Node, Reply},
     proto::{
         ctrl::{self, opt_bits, reason, Endpoint, HandoffReq, IdReason, Message},
         flow::{Flow, Key, Phase, Role},
         seq::Translation,
+        uapi::handoff_result,
     },
     replica, sched,
     sys::{
@@ -48,7 +50,24 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
     let service = config.service(&vip);
     let me = config.base.node_id;
     let chosen = service.and_then(|s| sched::choose(node.conns(), me, s, &client, &buf[..n]));
+    let notify = |backend: &Endpoint, peer, id, result, why| {
+        let c = events::Conn {
+            id,
+            client: &client,
+            vip: &vip,
+            backend,
+            peer,
+        };
+        events::handoff(node.net(), &c, result, why);
+    };
     let Some((backend, peer)) = chosen else {
+        notify(
+            &Endpoint::default(),
+            0,
+            0,
+            handoff_result::FAILED,
+            reason::OTHER,
+        );
         node.conns().stats().inc(Stat::HandoffsFailed);
         if kthread::net_ratelimit() {
             pr_warn!("no back-end available for a connection to its service, resetting it\n");
@@ -57,6 +76,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
     };
     let max = service.map_or(0, |s| s.conf.max_conns);
     if max != 0 && node.conns().front_of(&vip) >= max {
+        notify(&backend, peer, 0, handoff_result::REFUSED, reason::OVERLOAD);
         node.conns().stats().inc(Stat::HandoffsRefused);
         if kthread::net_ratelimit() {
             pr_info!(
@@ -78,6 +98,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
         kthread::now_ms(),
     );
     if teardown::insert_replacing(node, flow).is_err() {
+        notify(&backend, peer, id, handoff_result::FAILED, reason::OTHER);
         node.conns().stats().inc(Stat::HandoffsFailed);
         return;
     }
@@ -144,8 +165,14 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
         }
         Err(r) => Err(r),
     };
+    // Where it went: a refused handoff may have been served locally.
+    let (backend, peer) = node
+        .conns()
+        .with(&key, |f| (f.backend, f.peer))
+        .unwrap_or((backend, peer));
     match result {
         Ok((xlate, fin)) => {
+            notify(&backend, peer, id, handoff_result::OK, 0);
             node.conns().with(&key, |f| {
                 f.xlate = xlate;
                 f.phase = Phase::Forwarding;
@@ -162,11 +189,12 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
                 replica::forget_handoff(node, &f);
             }
             node.conns().held().discard(&key);
-            let c = if r == reason::OTHER || r == reason::TIMEOUT {
-                Stat::HandoffsFailed
+            let (c, result) = if r == reason::OTHER || r == reason::TIMEOUT {
+                (Stat::HandoffsFailed, handoff_result::FAILED)
             } else {
-                Stat::HandoffsRefused
+                (Stat::HandoffsRefused, handoff_result::REFUSED)
             };
+            notify(&backend, peer, id, result, r);
             node.conns().stats().inc(c);
             if kthread::net_ratelimit() {
                 pr_info!(
@@ -392,6 +420,7 @@ fn resumed(node: &Node, key: &Key, r: Reply) {
 /// CONN_END from peer `from`: its end of connection `id` is gone.
 pub(crate) fn conn_end(node: &Node, from: u32, end: &IdReason) {
     if let Some(f) = node.conns().remove_front_id(end.id, from) {
+        teardown::notify_end(node, &f, end.reason);
         replica::forget(node, &f, end.reason);
     }
 }

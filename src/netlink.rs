@@ -7,6 +7,7 @@
 
 use crate::{
     conn::Stat,
+    events,
     proto::{
         cluster::MAX_MEMBERS,
         config::{
@@ -23,6 +24,7 @@ use crate::{
         uapi::{
             attr, backend_attr, cmd, conn_attr, hook_attr, member_attr, member_state, peer_attr,
             peer_state, rule_attr, service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
+            MCGRP_EVENTS,
         },
     },
     state::{NetConfig, NetState, Service},
@@ -154,6 +156,7 @@ const BASE_POLICY: [AttrPolicy; attr::MAX as usize + 1] = policy_table(&[
     (attr::EPOCH, AttrPolicy::reject(READ_ONLY)),
     // Range checked with a message by the handler.
     (attr::COPIES, AttrPolicy::u32()),
+    (attr::EVENT, AttrPolicy::reject(READ_ONLY)),
 ]);
 
 static POLICY: [AttrPolicy; attr::MAX as usize + 1] = BASE_POLICY;
@@ -168,23 +171,23 @@ static CONN_GET_POLICY: [AttrPolicy; attr::MAX as usize + 1] = {
 static OPS: [Op<Baton>; 18] = [
     Op::new::<StatusGet>(cmd::STATUS_GET, Perm::Any),
     Op::new::<ConfigGet>(cmd::CONFIG_GET, Perm::Any),
-    Op::new::<ConfigSet>(cmd::CONFIG_SET, Perm::NetAdmin),
-    Op::new::<PeerAdd>(cmd::PEER_ADD, Perm::NetAdmin),
-    Op::new::<PeerDel>(cmd::PEER_DEL, Perm::NetAdmin),
+    Op::new::<Notified<ConfigSet, { cmd::CONFIG_SET }>>(cmd::CONFIG_SET, Perm::NetAdmin),
+    Op::new::<Notified<PeerAdd, { cmd::PEER_ADD }>>(cmd::PEER_ADD, Perm::NetAdmin),
+    Op::new::<Notified<PeerDel, { cmd::PEER_DEL }>>(cmd::PEER_DEL, Perm::NetAdmin),
     Op::new::<PeerGet>(cmd::PEER_GET, Perm::Any),
-    Op::new::<ServiceAdd>(cmd::SERVICE_ADD, Perm::NetAdmin),
-    Op::new::<ServiceDel>(cmd::SERVICE_DEL, Perm::NetAdmin),
+    Op::new::<Notified<ServiceAdd, { cmd::SERVICE_ADD }>>(cmd::SERVICE_ADD, Perm::NetAdmin),
+    Op::new::<Notified<ServiceDel, { cmd::SERVICE_DEL }>>(cmd::SERVICE_DEL, Perm::NetAdmin),
     Op::new::<ServiceGet>(cmd::SERVICE_GET, Perm::Any),
-    Op::new::<BackendAdd>(cmd::BACKEND_ADD, Perm::NetAdmin),
-    Op::new::<BackendDel>(cmd::BACKEND_DEL, Perm::NetAdmin),
+    Op::new::<Notified<BackendAdd, { cmd::BACKEND_ADD }>>(cmd::BACKEND_ADD, Perm::NetAdmin),
+    Op::new::<Notified<BackendDel, { cmd::BACKEND_DEL }>>(cmd::BACKEND_DEL, Perm::NetAdmin),
     Op::new::<StatsGet>(cmd::STATS_GET, Perm::Any),
     Op::new::<ConnGet>(cmd::CONN_GET, Perm::Any)
         .policy(&CONN_GET_POLICY)
         .dump::<ConnDump>(),
-    Op::new::<RuleAdd>(cmd::RULE_ADD, Perm::NetAdmin),
-    Op::new::<RuleDel>(cmd::RULE_DEL, Perm::NetAdmin),
-    Op::new::<ClusterAdd>(cmd::CLUSTER_ADD, Perm::NetAdmin),
-    Op::new::<ClusterDel>(cmd::CLUSTER_DEL, Perm::NetAdmin),
+    Op::new::<Notified<RuleAdd, { cmd::RULE_ADD }>>(cmd::RULE_ADD, Perm::NetAdmin),
+    Op::new::<Notified<RuleDel, { cmd::RULE_DEL }>>(cmd::RULE_DEL, Perm::NetAdmin),
+    Op::new::<Notified<ClusterAdd, { cmd::CLUSTER_ADD }>>(cmd::CLUSTER_ADD, Perm::NetAdmin),
+    Op::new::<Notified<ClusterDel, { cmd::CLUSTER_DEL }>>(cmd::CLUSTER_DEL, Perm::NetAdmin),
     Op::new::<ClusterGet>(cmd::CLUSTER_GET, Perm::Any),
 ];
 
@@ -193,6 +196,20 @@ impl Family for Baton {
     const VERSION: u8 = FAMILY_VERSION;
     const POLICY: &'static [AttrPolicy] = &POLICY;
     const OPS: &'static [Op<Self>] = &OPS;
+    // `events::GROUP` is the index of MCGRP_EVENTS.
+    const MCGRPS: &'static [&'static core::ffi::CStr] = &[MCGRP_EVENTS];
+}
+
+/// Command `C` (number `CMD`), which changes the configuration: once it
+/// succeeded, the `events` group hears of it.
+struct Notified<C, const CMD: u8>(core::marker::PhantomData<C>);
+
+impl<C: Command<Baton>, const CMD: u8> Command<Baton> for Notified<C, CMD> {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        C::doit(baton, info)?;
+        events::config(info.net(), CMD);
+        Ok(())
+    }
 }
 
 struct StatusGet;

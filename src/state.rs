@@ -7,7 +7,7 @@
 
 use crate::{
     ctrl::{self, Dispatch},
-    front, gc,
+    events, front, gc,
     node::Node,
     proto::{
         config::{Config, PeerConf},
@@ -251,11 +251,13 @@ impl Dispatch for Runtime {
         }
     }
 
-    fn peer_up(&self, _peer: u32) {
+    fn peer_up(&self, peer: u32) {
+        events::peer(self.node.net(), peer, true);
         self.view_may_change();
     }
 
     fn peer_down(&self, peer: u32) {
+        events::peer(self.node.net(), peer, false);
         front::peer_down(&self.node, peer);
         self.view_may_change();
     }

@@ -6,6 +6,7 @@
 //! front-end of a back-end flow hears of its end (CONN_END).
 
 use crate::{
+    events,
     node::Node,
     proto::{
         ctrl::{reason, IdReason, Message},
@@ -231,6 +232,7 @@ fn drain_all(
 /// members that keep a copy of a front flow drop it.
 pub(crate) fn ended(node: &Node, done: &[(Flow, u8)]) {
     for (f, why) in done.iter() {
+        notify_end(node, f, *why);
         if f.role == Role::Front && f.phase == Phase::Frozen {
             // A handoff taken over from a copy, never answered.
             replica::forget_handoff(node, f);
@@ -248,4 +250,16 @@ pub(crate) fn ended(node: &Node, done: &[(Flow, u8)]) {
             node.conns().remove_front_id(f.id, 0);
         }
     }
+}
+
+/// Tells the `events` group that flow `f` ended, for reason `why`.
+pub(crate) fn notify_end(node: &Node, f: &Flow, why: u8) {
+    let c = events::Conn {
+        id: f.id,
+        client: &f.client,
+        vip: &f.vip,
+        backend: &f.backend,
+        peer: f.peer,
+    };
+    events::conn_end(node.net(), &c, f.role.uapi(), why);
 }

@@ -15,7 +15,7 @@ import sys
 LAYERS = [
     ["proto"],
     ["sys"],
-    ["hold", "arrival", "common"],
+    ["hold", "arrival", "common", "events"],
     ["conn"],
     ["ctrl"],
     ["group"],

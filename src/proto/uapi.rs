@@ -53,9 +53,21 @@ pub mod cmd {
     pub const CLUSTER_DEL: u8 = 17;
     /// The front-end group: its view, members and their state.
     pub const CLUSTER_GET: u8 = 18;
-    /// Highest command number.
+    /// Highest command number of a request.
     pub const MAX: u8 = CLUSTER_GET;
+    /// Notification (group [`super::MCGRP_EVENTS`]): a handoff this
+    /// front-end made ended, in forwarding or not.
+    pub const HANDOFF_NTF: u8 = 19;
+    /// Notification: a connection this node took part in ended.
+    pub const CONN_END_NTF: u8 = 20;
+    /// Notification: a peer's control channel came up or went down.
+    pub const PEER_NTF: u8 = 21;
+    /// Notification: a command changed the configuration.
+    pub const CONFIG_NTF: u8 = 22;
 }
+
+/// The multicast group of the notifications (`batonctl monitor`).
+pub const MCGRP_EVENTS: &CStr = c"events";
 
 /// Attributes of the `baton` set.
 pub mod attr {
@@ -104,8 +116,56 @@ pub mod attr {
     /// `u32`, 1 to 63: members that keep a copy of each of this node's
     /// forwarding connections.
     pub const COPIES: u16 = 21;
+    /// `nest` of [`super::event_attr`]: what a notification is about,
+    /// notifications only.
+    pub const EVENT: u16 = 22;
     /// Highest attribute number.
-    pub const MAX: u16 = COPIES;
+    pub const MAX: u16 = EVENT;
+}
+
+/// Attributes of the `event` set (in notifications only).
+pub mod event_attr {
+    /// `u64`: the handoff id of the connection.
+    pub const ID: u16 = 1;
+    /// `u32`, big-endian: the client's address.
+    pub const CLIENT_ADDR: u16 = 2;
+    /// `u16`: the client's port.
+    pub const CLIENT_PORT: u16 = 3;
+    /// `u32`, big-endian: the service's address.
+    pub const VIP_ADDR: u16 = 4;
+    /// `u16`: the service's port.
+    pub const VIP_PORT: u16 = 5;
+    /// `u32`, big-endian: the back-end's address.
+    pub const BACKEND_ADDR: u16 = 6;
+    /// `u16`: the back-end's port.
+    pub const BACKEND_PORT: u16 = 7;
+    /// `u32`: the peer (0: this node).
+    pub const PEER: u16 = 8;
+    /// `u8` ([`super::handoff_result`]): how a handoff ended.
+    pub const RESULT: u16 = 9;
+    /// `u8`: why (a NACK reason of the control protocol for a handoff, an
+    /// end reason for a connection).
+    pub const REASON: u16 = 10;
+    /// `u8` ([`super::conn_role`]): the node's role in the connection.
+    pub const ROLE: u16 = 11;
+    /// `u8` ([`super::peer_state`]): the channel's new state.
+    pub const STATE: u16 = 12;
+    /// `u8`: the command that changed the configuration.
+    pub const CMD: u16 = 13;
+    /// Padding for 64-bit attributes.
+    pub const PAD: u16 = 14;
+    /// Highest attribute number.
+    pub const MAX: u16 = PAD;
+}
+
+/// Values of [`event_attr::RESULT`] (`handoff-result` enum).
+pub mod handoff_result {
+    /// A back-end took the connection: it forwards.
+    pub const OK: u8 = 0;
+    /// A back-end refused it (NACK), and no local back-end took it.
+    pub const REFUSED: u8 = 1;
+    /// No answer in time, the peer down, no back-end.
+    pub const FAILED: u8 = 2;
 }
 
 /// Attributes of a `stats` nest (`u64` counters; `active` is `u32`).

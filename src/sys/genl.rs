@@ -17,6 +17,11 @@
 //! messages and keeps its place in a cursor that lives in the callback's
 //! `ctx` until `done` drops it.
 //!
+//! A family may have multicast groups ([`Family::MCGRPS`]): an [`Event`]
+//! built anywhere, in atomic context too, goes to a group's listeners in
+//! one network namespace, and is not built when nobody listens
+//! ([`listened`]). One family per module has them.
+//!
 //! [`include/net/genetlink.h`]: srctree/include/net/genetlink.h
 
 use super::{bindings, netns::Net};
@@ -164,6 +169,9 @@ pub(crate) trait Family: Send + Sync + Sized + 'static {
     const POLICY: &'static [AttrPolicy];
     /// Operations.
     const OPS: &'static [Op<Self>];
+    /// Names of the multicast groups (at most 15 bytes each); an [`Event`]
+    /// names a group by its index here.
+    const MCGRPS: &'static [&'static CStr] = &[];
 }
 
 /// A command handler of family `F`.
@@ -634,6 +642,8 @@ struct Inner<F> {
     // First, so that a `*const genl_family` of ours is a `*const Inner<F>`.
     family: Opaque<bindings::genl_family>,
     data: F,
+    /// The family's `mcgrps`.
+    groups: KVec<bindings::genl_multicast_group>,
 }
 
 /// A registered family; its data `F` is what the commands get.
@@ -641,7 +651,9 @@ struct Inner<F> {
 /// # Invariants
 ///
 /// `inner.family` is registered with `genl_register_family` from creation
-/// until `Drop`, with the ops of `F::OPS` and the policy `F::POLICY`.
+/// until `Drop`, with the ops of `F::OPS`, the policy `F::POLICY` and the
+/// groups of `inner.groups`; with groups, it is the family that [`Event`]s
+/// go to during that time.
 pub(crate) struct Registration<F: Family> {
     inner: KBox<Inner<F>>,
 }
@@ -673,16 +685,40 @@ impl<F: Family> Registration<F> {
         }
         raw.set_netnsok(1);
         raw.set_parallel_ops(1);
+        let mut groups = KVec::with_capacity(F::MCGRPS.len(), GFP_KERNEL)?;
+        for g in F::MCGRPS {
+            let mut group = bindings::genl_multicast_group::default();
+            let name = g.to_bytes_with_nul();
+            if name.len() > group.name.len() {
+                return Err(EINVAL);
+            }
+            for (d, s) in group.name.iter_mut().zip(name) {
+                *d = *s as _;
+            }
+            groups.push(group, GFP_KERNEL)?;
+        }
+        raw.n_mcgrps = u8::try_from(groups.len()).map_err(|_| EINVAL)?;
+        if !groups.is_empty() {
+            // The vector's buffer stays where it is when the vector moves.
+            raw.mcgrps = groups.as_ptr();
+        }
         let inner = KBox::new(
             Inner {
                 family: Opaque::new(raw),
                 data,
+                groups,
             },
             GFP_KERNEL,
         )?;
         // SAFETY: the family is valid and boxed (stays put) until `Drop`
-        // unregisters it; policy and ops are `'static`.
+        // unregisters it; policy and ops are `'static`, the groups' buffer
+        // lives as long as the box.
         kernel::error::to_result(unsafe { bindings::genl_register_family(inner.family.get()) })?;
+        if !inner.groups.is_empty() {
+            // SAFETY: registered, and unpublished in `Drop` before it is
+            // unregistered.
+            unsafe { bindings::baton_events_publish(inner.family.get()) };
+        }
         // INVARIANT: registered above.
         Ok(Self { inner })
     }
@@ -690,9 +726,93 @@ impl<F: Family> Registration<F> {
 
 impl<F: Family> Drop for Registration<F> {
     fn drop(&mut self) {
+        if !self.inner.groups.is_empty() {
+            // SAFETY: waits for every sender of an event (RCU) before the
+            // family goes.
+            unsafe { bindings::baton_events_publish(core::ptr::null()) };
+        }
         // SAFETY: registered in `new` (type invariant). When this returns no
         // command of the family is running.
         unsafe { bindings::genl_unregister_family(self.inner.family.get()) };
+    }
+}
+
+/// Whether multicast group `group` (an index of [`Family::MCGRPS`]) has
+/// listeners in `net`: an [`Event`] nobody reads is not worth building.
+pub(crate) fn listened(net: &Net, group: u32) -> bool {
+    // SAFETY: `net` is valid; the helper reads the published family under
+    // RCU.
+    unsafe { bindings::baton_events_listened(net.as_ptr(), group) }
+}
+
+/// A notification being built (`genlmsg_new` and `genlmsg_put`, atomic),
+/// for [`Event::send`]; its attributes through `Deref` to [`Attrs`].
+///
+/// # Invariants
+///
+/// `attrs.skb` is ours, with a genl header at `hdr` of the family that
+/// [`Registration`] published; the message is open at its end.
+pub(crate) struct Event {
+    attrs: Attrs,
+    hdr: NonNull<c_void>,
+}
+
+impl Event {
+    /// Starts a notification of command `cmd` of up to `payload` bytes;
+    /// `None` without memory or without a family with groups.
+    pub(crate) fn new(cmd: u8, payload: usize) -> Option<Self> {
+        let mut hdr = core::ptr::null_mut();
+        // SAFETY: `hdr` is a valid out pointer; the helper allocates
+        // atomically and reads the published family under RCU.
+        let skb = NonNull::new(unsafe { bindings::baton_event_new(payload, cmd, &mut hdr) })?;
+        let Some(hdr) = NonNull::new(hdr) else {
+            // SAFETY: a message of ours, not used again.
+            unsafe { bindings::baton_nlmsg_free(skb.as_ptr()) };
+            return None;
+        };
+        // INVARIANT: a fresh message with its header put.
+        Some(Self {
+            attrs: Attrs { skb },
+            hdr,
+        })
+    }
+
+    /// Sends it to the listeners of group `group` in `net`; a listener
+    /// whose socket is full loses it (netlink counts it there), and this
+    /// never waits.
+    pub(crate) fn send(self, net: &Net, group: u32) -> Result {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `skb` is ours and consumed here on every path, `hdr` its
+        // header (type invariant); `net` is valid.
+        let ret = unsafe {
+            bindings::baton_event_send(
+                this.attrs.skb.as_ptr(),
+                this.hdr.as_ptr(),
+                net.as_ptr(),
+                group,
+            )
+        };
+        kernel::error::to_result(ret)
+    }
+}
+
+impl core::ops::Deref for Event {
+    type Target = Attrs;
+    fn deref(&self) -> &Attrs {
+        &self.attrs
+    }
+}
+
+impl core::ops::DerefMut for Event {
+    fn deref_mut(&mut self) -> &mut Attrs {
+        &mut self.attrs
+    }
+}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        // SAFETY: we own `skb` (type invariant) and it was not sent.
+        unsafe { bindings::baton_nlmsg_free(self.attrs.skb.as_ptr()) };
     }
 }
 

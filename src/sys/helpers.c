@@ -109,6 +109,70 @@ void baton_nlmsg_free(struct sk_buff *skb)
 	nlmsg_free(skb);
 }
 
+/*
+ * The family whose multicast groups notifications go to: set once it is
+ * registered, cleared (and every sender out) before it is unregistered.
+ */
+static const struct genl_family __rcu *baton_events_family;
+
+void baton_events_publish(const struct genl_family *family)
+{
+	rcu_assign_pointer(baton_events_family, family);
+	if (!family)
+		synchronize_rcu();
+}
+
+bool baton_events_listened(struct net *net, unsigned int group)
+{
+	const struct genl_family *family;
+	bool listened;
+
+	rcu_read_lock();
+	family = rcu_dereference(baton_events_family);
+	listened = family && genl_has_listeners(family, net, group);
+	rcu_read_unlock();
+	return listened;
+}
+
+/* A notification of command @cmd, NULL without memory or family. Atomic:
+ * the packet path and the control channel's threads send them. */
+struct sk_buff *baton_event_new(size_t payload, u8 cmd, void **hdr)
+{
+	const struct genl_family *family;
+	struct sk_buff *skb = genlmsg_new(payload, GFP_ATOMIC);
+
+	if (!skb)
+		return NULL;
+	rcu_read_lock();
+	family = rcu_dereference(baton_events_family);
+	*hdr = family ? genlmsg_put(skb, 0, 0, family, 0, cmd) : NULL;
+	rcu_read_unlock();
+	if (!*hdr) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+/* Sends @skb (consumed) to @group's listeners in @net. */
+int baton_event_send(struct sk_buff *skb, void *hdr, struct net *net,
+		     unsigned int group)
+{
+	const struct genl_family *family;
+	int ret = -ENOENT;
+
+	genlmsg_end(skb, hdr);
+	rcu_read_lock();
+	family = rcu_dereference(baton_events_family);
+	if (family)
+		ret = genlmsg_multicast_netns(family, net, skb, 0, group,
+					      GFP_ATOMIC);
+	else
+		nlmsg_free(skb);
+	rcu_read_unlock();
+	return ret;
+}
+
 const struct genl_info *baton_genl_info_dump(struct netlink_callback *cb)
 {
 	return genl_info_dump(cb);

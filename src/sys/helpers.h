@@ -61,6 +61,11 @@ void baton_sock_set_freebind(struct socket *sock);
 void baton_sock_set_mark(struct socket *sock, u32 mark);
 void baton_sock_unmark_ack(struct socket *sock);
 u32 baton_skb_mark(const struct sk_buff *skb);
+void baton_events_publish(const struct genl_family *family);
+bool baton_events_listened(struct net *net, unsigned int group);
+struct sk_buff *baton_event_new(size_t payload, u8 cmd, void **hdr);
+int baton_event_send(struct sk_buff *skb, void *hdr, struct net *net,
+		     unsigned int group);
 
 /* What a handoff needs of an accepted TCP socket (read under its lock). */
 struct baton_tcp_state {

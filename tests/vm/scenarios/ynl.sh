@@ -7,8 +7,8 @@
 # the spec against the tree's genetlink schema. Covers every command, the
 # policy (range check, read-only attributes, nested attributes), handler
 # extack messages, the peer and cluster commands (nested request, multi-attr
-# nested reply with an enum and an IPv4 address), and conn-get's dump and
-# filter.
+# nested reply with an enum and an IPv4 address), conn-get's dump and
+# filter, and a notification of the events group.
 #
 # guests: 1
 # memory: 512M
@@ -148,5 +148,19 @@ ynl_err 34 "integer out of range" --dump conn-get --json '{"conn": {"vip-port": 
 ynl_err 22 "conn filter: only role, state, client, vip, backend and peer" --dump conn-get --json '{"conn": {"id": 1}}'
 ynl_err 22 "'.conn'" --do config-set --json '{"conn": {"state": 1}}'
 ynl_err 95 "" --dump stats-get
+# Notifications: YNL subscribed to the events group decodes those of the
+# config-set commands run meanwhile (config-ntf naming command 3). Not its
+# own --do: 6.12's cli.py fails on a notification read with a reply.
+ntf=$(mktemp)
+defer rm -f "$ntf"
+ynl --subscribe events --sleep $((8 * BATON_SLOW)) >"$ntf" 2>&1 &
+pid=$!
+while kill -0 "$pid" 2>/dev/null; do
+	batonctl config set copies 2
+	sleep 0.5
+done
+wait "$pid" || fail "ynl --subscribe events: $(cat "$ntf")"
+check_ge "config-ntf of config-set decoded by YNL" \
+	"$(tail -n 1 "$ntf" | jq '[.[] | select(.name == "config-ntf" and .msg.event.cmd == 3)] | length')" 1
 baton_unload
 log "all checks passed"

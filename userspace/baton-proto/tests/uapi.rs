@@ -6,8 +6,9 @@
 use baton_proto::{
     service::Scheduler,
     uapi::{
-        self, attr, backend_attr, cmd, conn_attr, conn_role, conn_state, hook_attr, member_attr,
-        member_state, peer_attr, peer_state, rule_attr, service_attr, stats_attr, Hook,
+        self, attr, backend_attr, cmd, conn_attr, conn_role, conn_state, event_attr,
+        handoff_result, hook_attr, member_attr, member_state, peer_attr, peer_state, rule_attr,
+        service_attr, stats_attr, Hook,
     },
 };
 use yaml_rust2::{Yaml, YamlLoader};
@@ -118,8 +119,70 @@ fn commands_match_spec() {
             ("cluster-add", cmd::CLUSTER_ADD),
             ("cluster-del", cmd::CLUSTER_DEL),
             ("cluster-get", cmd::CLUSTER_GET),
+            ("handoff-ntf", cmd::HANDOFF_NTF),
+            ("conn-end-ntf", cmd::CONN_END_NTF),
+            ("peer-ntf", cmd::PEER_NTF),
+            ("config-ntf", cmd::CONFIG_NTF),
         ],
-        cmd::MAX,
+        cmd::CONFIG_NTF,
+    );
+    // Requests first, then notifications (which have an `event` and a
+    // multicast group, and no `do`).
+    let list = spec["operations"]["list"].as_vec().unwrap();
+    for (i, op) in list.iter().enumerate() {
+        let ntf = i as u8 >= cmd::MAX;
+        assert_eq!(op["do"].is_badvalue(), ntf, "{:?}", op["name"]);
+        assert_eq!(
+            op["mcgrp"].as_str(),
+            ntf.then_some("events"),
+            "{:?}",
+            op["name"]
+        );
+    }
+    assert_eq!(
+        names(&spec["mcast-groups"]["list"]),
+        [uapi::MCGRP_EVENTS.to_str().unwrap()]
+    );
+}
+
+#[test]
+fn event_attributes_match_spec() {
+    let spec = spec();
+    assert_numbered(
+        "event attributes",
+        &attribute_set(&spec, "event"),
+        &[
+            ("id", event_attr::ID),
+            ("client-addr", event_attr::CLIENT_ADDR),
+            ("client-port", event_attr::CLIENT_PORT),
+            ("vip-addr", event_attr::VIP_ADDR),
+            ("vip-port", event_attr::VIP_PORT),
+            ("backend-addr", event_attr::BACKEND_ADDR),
+            ("backend-port", event_attr::BACKEND_PORT),
+            ("peer", event_attr::PEER),
+            ("result", event_attr::RESULT),
+            ("reason", event_attr::REASON),
+            ("role", event_attr::ROLE),
+            ("state", event_attr::STATE),
+            ("cmd", event_attr::CMD),
+            ("pad", event_attr::PAD),
+        ],
+        event_attr::MAX,
+    );
+    let defs = spec["definitions"].as_vec().unwrap();
+    let results = defs
+        .iter()
+        .find(|d| d["name"].as_str() == Some("handoff-result"))
+        .expect("handoff-result enum");
+    assert_eq!(names(&results["entries"]), ["ok", "refused", "failed"]);
+    assert_eq!(
+        [
+            handoff_result::OK,
+            handoff_result::REFUSED,
+            handoff_result::FAILED
+        ],
+        [0, 1, 2],
+        "YNL enums count from 0"
     );
 }
 
@@ -151,6 +214,7 @@ fn baton_attributes_match_spec() {
             ("member", attr::MEMBER),
             ("epoch", attr::EPOCH),
             ("copies", attr::COPIES),
+            ("event", attr::EVENT),
         ],
         attr::MAX,
     );

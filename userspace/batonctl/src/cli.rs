@@ -116,6 +116,9 @@ enum Command {
         #[command(subcommand)]
         command: ConnCommand,
     },
+    /// Print events as they happen: handoffs, connection ends, peers up and
+    /// down, configuration changes (-j: a JSON object a line)
+    Monitor,
     /// Show the handoff and forwarding counters
     Stats {
         /// Print the counters, services, peers and front-end group in the
@@ -644,6 +647,8 @@ pub enum Action {
     RuleDel((Ipv4Addr, u16), u32),
     /// `rule list [VIP:PORT]`: every service's rules, or one's.
     RuleList(Option<(Ipv4Addr, u16)>),
+    /// `monitor`.
+    Monitor,
     /// `stats`.
     Stats,
     /// `stats --prometheus`.
@@ -750,6 +755,7 @@ where
             RuleCommand::Del { vip, index } => Action::RuleDel(vip, index),
             RuleCommand::List { vip } => Action::RuleList(vip),
         },
+        Command::Monitor => Action::Monitor,
         Command::Stats { prometheus: false } => Action::Stats,
         Command::Stats { prometheus: true } if format == Format::Text => Action::Metrics,
         Command::Stats { prometheus: true } => {
@@ -1166,6 +1172,7 @@ mod tests {
         assert_eq!(parse_ok(&["conn", "list"]).action, all);
         assert_eq!(parse_ok(&["-j", "conn", "show"]).action, all);
         assert_eq!(parse_ok(&["stats"]).action, Action::Stats);
+        assert_eq!(parse_ok(&["monitor"]).action, Action::Monitor);
         assert_eq!(parse_ok(&["stats", "--prometheus"]).action, Action::Metrics);
         for json in ["-j", "-p"] {
             let e = parse(["batonctl", json, "stats", "--prometheus"]).unwrap_err();

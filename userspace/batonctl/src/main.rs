@@ -304,6 +304,17 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             output::conns(&conns, format).into_bytes()
         }
         Action::Stats => output::stats(&Baton::connect()?.stats()?, format).into_bytes(),
+        Action::Monitor => {
+            // A line at a time, flushed: a reader sees each event at once.
+            let mut stdout = io::stdout().lock();
+            Baton::connect()?.monitor(|e| {
+                stdout
+                    .write_all(output::event(e, format).as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .map_err(Error::Output)
+            })?;
+            Vec::new()
+        }
         Action::Metrics => {
             let mut b = Baton::connect()?;
             let (stats, services, peers) = (b.stats()?, b.services()?, b.peers()?);

@@ -16,13 +16,13 @@ use baton_proto::{
     flow::{Phase, Role},
     service::Scheduler,
     uapi::{
-        attr, backend_attr, cmd, conn_attr, member_attr, peer_attr, peer_state, rule_attr,
-        service_attr, stats_attr, Hook, FAMILY_VERSION,
+        attr, backend_attr, cmd, conn_attr, event_attr, handoff_result, member_attr, peer_attr,
+        peer_state, rule_attr, service_attr, stats_attr, Hook, FAMILY_VERSION,
     },
 };
 use neli::{
     consts::{
-        genl::{CtrlAttr, CtrlCmd},
+        genl::{CtrlAttr, CtrlAttrMcastGrp, CtrlCmd},
         nl::{NlmF, NlmsgerrAttr},
     },
     genl::{AttrTypeBuilder, Genlmsghdr, GenlmsghdrBuilder, NlattrBuilder},
@@ -37,7 +37,8 @@ use crate::{
     },
     error::Error,
     output::{
-        Backend, Cluster, Conn, Conns, Member, MemberState, Peer, Rule, Service, Stats, Status,
+        Backend, Cluster, Conn, Conns, Event, Member, MemberState, Peer, Rule, Service, Stats,
+        Status,
     },
 };
 
@@ -734,6 +735,121 @@ pub fn parse_family_id(reply: &Genl) -> Result<u16, Error> {
     decode_u16(id).ok_or_else(|| bad_length("nlctrl family-id", id))
 }
 
+/// The id of multicast group `name` in nlctrl's reply about a family;
+/// `None` if the family has no such group (a module from before it).
+pub fn parse_mcast_group(reply: &Genl, name: &CStr) -> Result<Option<u32>, Error> {
+    let attrs = attrs(reply);
+    let Some(groups) = find(&attrs, CtrlAttr::McastGroups.into()) else {
+        return Ok(None);
+    };
+    for (_, group) in parse_attrs(groups)? {
+        let group = parse_attrs(group)?;
+        let n = require(&group, CtrlAttrMcastGrp::Name.into(), "nlctrl group name")?;
+        if decode_string(n).as_bytes() == name.to_bytes() {
+            return u32_of(&group, CtrlAttrMcastGrp::Id.into(), "nlctrl group id").map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// The event of a notification of the `events` group; `None` for a
+/// command this version does not know.
+pub fn parse_event(genl: &Genl) -> Result<Option<Event>, Error> {
+    let kind = match *genl.cmd() {
+        cmd::HANDOFF_NTF => "handoff",
+        cmd::CONN_END_NTF => "conn-end",
+        cmd::PEER_NTF => "peer",
+        cmd::CONFIG_NTF => "config",
+        _ => return Ok(None),
+    };
+    let top = attrs(genl);
+    let a = parse_attrs(require(&top, attr::EVENT, "event")?)?;
+    let endpoint = |addr, port, name| -> Result<Option<SocketAddrV4>, Error> {
+        match find(&a, addr) {
+            None => Ok(None),
+            Some(_) => Ok(Some(SocketAddrV4::new(
+                ipv4(&a, addr, name)?,
+                u16_of(&a, port, name)?,
+            ))),
+        }
+    };
+    let byte = |ty, name| -> Result<Option<u8>, Error> {
+        match find(&a, ty) {
+            None => Ok(None),
+            Some([v]) => Ok(Some(*v)),
+            Some(p) => Err(bad_length(name, p)),
+        }
+    };
+    let mut e = Event::new(kind);
+    e.id = match find(&a, event_attr::ID) {
+        Some(p) => Some(decode_u64(p).ok_or_else(|| bad_length("id", p))?),
+        None => None,
+    };
+    e.client = endpoint(event_attr::CLIENT_ADDR, event_attr::CLIENT_PORT, "client")?;
+    e.vip = endpoint(event_attr::VIP_ADDR, event_attr::VIP_PORT, "vip")?;
+    e.backend = endpoint(
+        event_attr::BACKEND_ADDR,
+        event_attr::BACKEND_PORT,
+        "backend",
+    )?;
+    e.peer = match find(&a, event_attr::PEER) {
+        Some(_) => Some(u32_of(&a, event_attr::PEER, "peer")?),
+        None => None,
+    };
+    e.result = byte(event_attr::RESULT, "result")?.map(|r| match r {
+        handoff_result::OK => "ok",
+        handoff_result::REFUSED => "refused",
+        handoff_result::FAILED => "failed",
+        _ => "unknown",
+    });
+    e.reason = byte(event_attr::REASON, "reason")?.map(reason_name);
+    e.role = byte(event_attr::ROLE, "role")?.map(|r| match Role::from_uapi(r) {
+        Some(Role::Front) => "front",
+        Some(Role::Back) => "back",
+        None => "unknown",
+    });
+    e.state = byte(event_attr::STATE, "state")?.map(|s| match s {
+        peer_state::UP => "up",
+        peer_state::DOWN => "down",
+        _ => "unknown",
+    });
+    e.command = byte(event_attr::CMD, "cmd")?.map(command_name);
+    Ok(Some(e))
+}
+
+/// The name of a reason code of the control protocol.
+fn reason_name(r: u8) -> &'static str {
+    use baton_proto::ctrl::reason;
+    match r {
+        reason::OTHER => "other",
+        reason::NO_LISTENER => "no-listener",
+        reason::TIMEOUT => "timeout",
+        reason::OVERLOAD => "overload",
+        reason::INVALID => "invalid",
+        reason::CLOSED => "closed",
+        reason::IDLE => "idle",
+        _ => "unknown",
+    }
+}
+
+/// The spec's name of a command that changes the configuration.
+fn command_name(c: u8) -> &'static str {
+    match c {
+        cmd::CONFIG_SET => "config-set",
+        cmd::PEER_ADD => "peer-add",
+        cmd::PEER_DEL => "peer-del",
+        cmd::SERVICE_ADD => "service-add",
+        cmd::SERVICE_DEL => "service-del",
+        cmd::BACKEND_ADD => "backend-add",
+        cmd::BACKEND_DEL => "backend-del",
+        cmd::RULE_ADD => "rule-add",
+        cmd::RULE_DEL => "rule-del",
+        cmd::CLUSTER_ADD => "cluster-add",
+        cmd::CLUSTER_DEL => "cluster-del",
+        _ => "unknown",
+    }
+}
+
 /// The module version and hook counters in the reply to `status-get`.
 /// Padding and attributes this version does not know are skipped.
 pub fn parse_status(reply: &Genl) -> Result<Status, Error> {
@@ -1121,6 +1237,64 @@ mod tests {
             ),
         );
         assert_eq!(bytes(&msg), expected);
+    }
+
+    #[test]
+    fn events_decode() {
+        let ev = [
+            nla(event_attr::ID, &9u64.to_ne_bytes()),
+            nla(event_attr::CLIENT_ADDR, &[198, 18, 1, 1]),
+            nla(event_attr::CLIENT_PORT, &40000u16.to_ne_bytes()),
+            nla(event_attr::VIP_ADDR, &[198, 18, 1, 100]),
+            nla(event_attr::VIP_PORT, &80u16.to_ne_bytes()),
+            nla(event_attr::BACKEND_ADDR, &[198, 18, 2, 1]),
+            nla(event_attr::BACKEND_PORT, &8080u16.to_ne_bytes()),
+            nla(event_attr::PEER, &2u32.to_ne_bytes()),
+            nla(event_attr::RESULT, &[handoff_result::REFUSED]),
+            nla(event_attr::REASON, &[1]),
+        ]
+        .concat();
+        let wire = genlmsg(cmd::HANDOFF_NTF, &[nla(attr::EVENT | NESTED, &ev)]);
+        let reply = parse(&nlmsg(FAMILY, 0, 0, 0, &wire));
+        let e = parse_event(payload(&reply)).unwrap().unwrap();
+        assert_eq!(
+            (e.event, e.id, e.peer, e.result, e.reason),
+            (
+                "handoff",
+                Some(9),
+                Some(2),
+                Some("refused"),
+                Some("no-listener")
+            )
+        );
+        assert_eq!(e.client, Some("198.18.1.1:40000".parse().unwrap()));
+        assert_eq!(e.backend, Some("198.18.2.1:8080".parse().unwrap()));
+        let cfg = genlmsg(
+            cmd::CONFIG_NTF,
+            &[nla(
+                attr::EVENT | NESTED,
+                &nla(event_attr::CMD, &[cmd::SERVICE_ADD]),
+            )],
+        );
+        let e = parse_event(payload(&parse(&nlmsg(FAMILY, 0, 0, 0, &cfg))))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (e.event, e.command, e.id),
+            ("config", Some("service-add"), None)
+        );
+        // A notification this version does not know is skipped; a short
+        // attribute is an error.
+        let other = genlmsg(99, &[]);
+        assert_eq!(
+            parse_event(payload(&parse(&nlmsg(FAMILY, 0, 0, 0, &other)))).unwrap(),
+            None
+        );
+        let bad = genlmsg(
+            cmd::PEER_NTF,
+            &[nla(attr::EVENT | NESTED, &nla(event_attr::PEER, &[1, 2]))],
+        );
+        assert!(parse_event(payload(&parse(&nlmsg(FAMILY, 0, 0, 0, &bad)))).is_err());
     }
 
     #[test]

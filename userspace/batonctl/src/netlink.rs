@@ -7,7 +7,7 @@ use std::{ffi::CStr, io};
 
 use baton_proto::{
     config::ConfigUpdate,
-    uapi::{cmd, FAMILY_NAME, FAMILY_VERSION},
+    uapi::{cmd, FAMILY_NAME, FAMILY_VERSION, MCGRP_EVENTS},
 };
 use neli::{
     consts::{
@@ -24,7 +24,7 @@ use crate::{
     cli::{BackendSpec, ConnFilter, PeerSpec, RuleSpec, ServiceSpec},
     error::Error,
     msg::{self, ConfigReply, Genl, Message},
-    output::{Cluster, Conns, Peer, Service, Stats, Status},
+    output::{Cluster, Conns, Event, Peer, Service, Stats, Status},
 };
 
 impl From<SocketError> for Error {
@@ -148,6 +148,9 @@ impl Conn {
 /// it shows what it has with a warning.
 const DUMP_TRIES: usize = 3;
 
+/// `ENOBUFS`: a receive that found the socket overrun.
+const ENOBUFS: i32 = 105;
+
 /// `EOPNOTSUPP`: a module without the `conn-get` dump.
 const EOPNOTSUPP: i32 = 95;
 
@@ -186,6 +189,31 @@ fn lookup_error(e: Error) -> Error {
     }
 }
 
+/// The messages that generic netlink socket `portid` of this namespace
+/// dropped for want of room: the `Drops` column of `/proc/net/netlink`
+/// (`sk_drops`, which netlink counts on each overrun).
+fn socket_drops(portid: u32) -> Result<u64, Error> {
+    let table = std::fs::read_to_string("/proc/self/net/netlink")
+        .map_err(|e| Error::Socket(format!("/proc/self/net/netlink: {e}")))?;
+    parse_drops(&table, portid)
+        .ok_or_else(|| Error::Socket(format!("socket {portid} not in /proc/self/net/netlink")))
+}
+
+/// The `Drops` of generic netlink (protocol 16) socket `portid` in the
+/// text of `/proc/net/netlink`.
+fn parse_drops(table: &str, portid: u32) -> Option<u64> {
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let col = |name| header.iter().position(|h| *h == name);
+    let (eth, pid, drops) = (col("Eth")?, col("Pid")?, col("Drops")?);
+    lines
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| {
+            f.get(eth) == Some(&"16") && f.get(pid).and_then(|p| p.parse().ok()) == Some(portid)
+        })
+        .and_then(|f| f.get(drops)?.parse().ok())
+}
+
 /// A connection to the `baton` family.
 pub struct Baton {
     conn: Conn,
@@ -199,6 +227,48 @@ impl Baton {
         let mut conn = Conn::open()?;
         let family = conn.resolve(FAMILY_NAME).map_err(lookup_error)?;
         Ok(Baton { conn, family })
+    }
+
+    /// Joins the `events` group and calls `f` on each event, forever (or
+    /// until `f` fails). When the socket was too full to take some, `f`
+    /// gets an `overrun` event with how many were lost, and it goes on.
+    pub fn monitor(&mut self, mut f: impl FnMut(&Event) -> Result<(), Error>) -> Result<(), Error> {
+        let reply = self.conn.request(
+            GenlId::Ctrl.into(),
+            NlmF::empty(),
+            msg::get_family(FAMILY_NAME)?,
+        )?;
+        let group = msg::parse_mcast_group(&reply, MCGRP_EVENTS)?.ok_or_else(|| {
+            Error::Malformed("the loaded module has no events group (a version before it)".into())
+        })?;
+        let socket = &self.conn.socket;
+        socket.add_mcast_membership(Groups::new_groups(&[group]))?;
+        let mut dropped = socket_drops(socket.pid())?;
+        loop {
+            let messages = match socket.recv::<u16, Genl>() {
+                Ok((messages, _)) => messages,
+                Err(SocketError::Io(e)) if e.raw_os_error() == Some(ENOBUFS) => {
+                    let now = socket_drops(socket.pid())?;
+                    let mut e = Event::new("overrun");
+                    e.lost = Some(now.saturating_sub(dropped));
+                    dropped = now;
+                    f(&e)?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for message in messages {
+                let message = message?;
+                if *message.nl_type() != self.family {
+                    continue;
+                }
+                if let NlPayload::Payload(genl) = message.nl_payload() {
+                    if let Some(e) = msg::parse_event(genl)? {
+                        f(&e)?;
+                    }
+                }
+            }
+        }
     }
 
     /// `status-get`.
@@ -350,6 +420,22 @@ mod tests {
     use super::*;
 
     const GENL_ID_CTRL: u16 = 0x10;
+
+    #[test]
+    fn drops_of_our_socket_in_proc_net_netlink() {
+        let table = "sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode\n\
+            000000001499fc34 0   77         00000000 0        0        0     2        9        4\n\
+            00000000ff20a0fb 16  77         00000004 0        0        0     2        1234     222\n\
+            00000000ff20a0fc 16  78         00000000 0        0        0     2        5        223\n";
+        assert_eq!(parse_drops(table, 77), Some(1234));
+        assert_eq!(parse_drops(table, 78), Some(5));
+        assert_eq!(parse_drops(table, 79), None);
+        assert_eq!(parse_drops("", 77), None);
+        // Our own socket, in the real table.
+        if let Ok(conn) = Conn::open() {
+            assert_eq!(socket_drops(conn.socket.pid()).ok(), Some(0));
+        }
+    }
     const ENOENT: i32 = 2;
     const EINVAL: i32 = 22;
 

@@ -566,6 +566,102 @@ pub fn conns(c: &Conns, format: Format) -> String {
     }
 }
 
+/// An event of `monitor`: a notification of the `events` group, or the
+/// overrun of the reader's socket. JSON: one object a line, with the
+/// fields the event has.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// `handoff`, `conn-end`, `peer`, `config` or `overrun`.
+    pub event: &'static str,
+    /// The connection's handoff id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<std::net::SocketAddrV4>,
+    /// The service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vip: Option<std::net::SocketAddrV4>,
+    /// The back-end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<std::net::SocketAddrV4>,
+    /// The peer (0: this node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<u32>,
+    /// How a handoff ended: `ok`, `refused`, `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<&'static str>,
+    /// A reason code's name (`no-listener`, `closed`, `idle`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// This node's role in the connection that ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    /// A peer's channel: `up` or `down`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    /// The command that changed the configuration (`service-add`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<&'static str>,
+    /// Events the socket had no room for (`overrun`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
+}
+
+impl Event {
+    /// An event of kind `event`, its fields to fill.
+    pub fn new(event: &'static str) -> Self {
+        Self {
+            event,
+            ..Default::default()
+        }
+    }
+}
+
+/// One line of `monitor`, like `ip monitor`'s, or a JSON object.
+pub fn event(e: &Event, format: Format) -> String {
+    match format {
+        Format::Json => json(e, false),
+        Format::JsonPretty => json(e, true),
+        Format::Text => {
+            let mut s = String::from(e.event);
+            let mut opt = |name: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    if !name.is_empty() {
+                        s.push(' ');
+                        s.push_str(name);
+                    }
+                    s.push(' ');
+                    s.push_str(&v);
+                }
+            };
+            let str = |v: Option<&str>| v.map(str::to_string);
+            opt("", str(e.result));
+            opt("", str(e.role));
+            if let (Some(c), Some(v)) = (e.client, e.vip) {
+                opt("", Some(format!("{c} -> {v}")));
+            }
+            opt("backend", e.backend.map(|b| b.to_string()));
+            // A peer's event is about the peer: "peer 3 up".
+            let label = if e.event == "peer" { "" } else { "peer" };
+            opt(label, e.peer.map(|p| p.to_string()));
+            opt("", str(e.state));
+            opt("by", str(e.command));
+            opt("id", e.id.map(|i| i.to_string()));
+            if e.result != Some("ok") {
+                opt("reason", str(e.reason));
+            }
+            if let Some(n) = e.lost {
+                s.push_str(&format!(
+                    ": {n} events lost (the socket was full: read faster, or raise net.core.rmem_max)"
+                ));
+            }
+            s.push('\n');
+            s
+        }
+    }
+}
+
 /// The output of `stats`: `name value` lines, or a JSON object.
 pub fn stats(st: &Stats, format: Format) -> String {
     match format {
@@ -875,6 +971,49 @@ mod tests {
         assert_eq!(
             lines[3].split_whitespace().collect::<Vec<_>>(),
             ["->", "198.18.2.2:8080", "1", "2", "4"]
+        );
+    }
+
+    #[test]
+    fn events_as_lines() {
+        let ep = |s: &str| s.parse::<std::net::SocketAddrV4>().ok();
+        let mut h = Event::new("handoff");
+        h.id = Some(7);
+        h.client = ep("198.18.1.1:40000");
+        h.vip = ep("198.18.1.100:80");
+        h.backend = ep("198.18.2.1:8080");
+        h.peer = Some(2);
+        h.result = Some("ok");
+        h.reason = Some("other");
+        assert_eq!(
+            event(&h, Format::Text),
+            "handoff ok 198.18.1.1:40000 -> 198.18.1.100:80 backend 198.18.2.1:8080 peer 2 id 7\n"
+        );
+        h.result = Some("refused");
+        h.reason = Some("no-listener");
+        assert!(event(&h, Format::Text).ends_with(" id 7 reason no-listener\n"));
+        assert_eq!(
+            event(&h, Format::Json),
+            "{\"event\":\"handoff\",\"id\":7,\"client\":\"198.18.1.1:40000\",\
+             \"vip\":\"198.18.1.100:80\",\"backend\":\"198.18.2.1:8080\",\"peer\":2,\
+             \"result\":\"refused\",\"reason\":\"no-listener\"}\n"
+        );
+        let mut p = Event::new("peer");
+        p.peer = Some(3);
+        p.state = Some("down");
+        assert_eq!(event(&p, Format::Text), "peer 3 down\n");
+        let mut c = Event::new("config");
+        c.command = Some("service-add");
+        assert_eq!(
+            event(&c, Format::Json),
+            "{\"event\":\"config\",\"command\":\"service-add\"}\n"
+        );
+        let mut o = Event::new("overrun");
+        o.lost = Some(12);
+        assert!(event(&o, Format::Text).starts_with("overrun: 12 events lost"));
+        assert_eq!(
+            event(&o, Format::Json),
+            "{\"event\":\"overrun\",\"lost\":12}\n"
         );
     }
 
