@@ -175,6 +175,10 @@ expect_error "this node's own node-id" bctl fe1 cluster add 1
 expect_error "already a member" bctl fe1 cluster add 2
 expect_error "not a member" bctl fe1 cluster del 9
 expect_error "member of the front-end group" bctl fe1 peer del 2
+# Each with a hint naming the member and what to do.
+expect_error "hint: batonctl peer add 9 ADDR[:PORT] first" bctl fe1 cluster add 9
+expect_error "hint: 2 is a member already: batonctl cluster show lists them" bctl fe1 cluster add 2
+expect_error "hint: batonctl cluster del 2 first" bctl fe1 peer del 2
 rc=0
 ns_exec fe1 setpriv --reuid=65534 --regid=65534 --clear-groups "$BATONCTL" cluster del 2 2>/dev/null || rc=$?
 check_eq "unprivileged cluster del: exit code" "$rc" 4

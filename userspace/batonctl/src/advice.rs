@@ -119,6 +119,16 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
         (Action::ClusterAdd(id), m) if m.starts_with("no peer with this node-id") => {
             format!("batonctl peer add {id} ADDR[:PORT] first")
         }
+        (Action::PeerAdd(p), "peer node-id is this node's own node-id") => format!(
+            "this node is node {}: a peer has a node id of its own (batonctl config show)",
+            p.node_id
+        ),
+        (Action::ClusterAdd(id), "already a member of the front-end group") => {
+            format!("{id} is a member already: batonctl cluster show lists them")
+        }
+        (Action::ClusterAdd(id), m) if m.starts_with("member node-id is this node's own node-id") => {
+            format!("this node is node {id}, in its group always: add the other front-ends")
+        }
         (Action::ClusterDel(id), "not a member of the front-end group") => {
             format!("{id} is not a member: batonctl cluster show lists them")
         }
@@ -228,6 +238,16 @@ mod tests {
                 "cluster add 5",
                 "no peer with this node-id: add the peer first",
                 "batonctl peer add 5 ADDR[:PORT] first",
+            ),
+            (
+                "cluster add 5",
+                "already a member of the front-end group",
+                "5 is a member already: batonctl cluster show lists them",
+            ),
+            (
+                "peer add 1 198.18.0.1",
+                "peer node-id is this node's own node-id",
+                "this node is node 1: a peer has a node id of its own (batonctl config show)",
             ),
         ];
         for (line, message, want) in cases {
