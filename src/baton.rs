@@ -34,6 +34,7 @@ mod node;
     reason = "public for the host crate; the module uses a subset"
 )]
 mod proto;
+mod relay;
 mod replay;
 mod replica;
 mod sched;

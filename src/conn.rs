@@ -16,19 +16,25 @@ use crate::{
     common::Common,
     hold::{Hold, Kept},
     proto::{
+        cluster::FlowId,
         ctrl::Endpoint,
         dump,
         flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
         icmp::{self, IcmpPacket},
         mem,
-        packet::{self, CsumMode, TcpPacket},
+        packet::{self, flags, CsumMode, TcpPacket},
     },
+    relay::Relay,
     sys::{
         bhlock::{new_bh_spinlock, BhSpinLock},
+        kthread,
         netfilter::{SkBuff, Verdict},
+        netns::Net,
         percpu::Counters,
         rcuhash::{Keyed, RcuHash, Removal},
+        route::Route,
         skb::Csum,
+        socket::{self, Demux},
     },
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -123,11 +129,17 @@ pub(crate) enum Stat {
     /// Connections whose request came in more than one flight: their
     /// acknowledgements were released before the handoff's copies.
     AcksReleased,
+    /// Client packets and ICMP errors of connections this node has no
+    /// state for, passed to the member that holds them.
+    Relayed,
+    /// Such packets that could not be passed (no directly connected route
+    /// to the member, TTL spent, no memory), dropped.
+    RelayFailed,
 }
 
 impl Stat {
     /// Number of counters.
-    const COUNT: usize = Stat::AcksReleased as usize + 1;
+    const COUNT: usize = Stat::RelayFailed as usize + 1;
 }
 
 /// The mark of the packets of the services' listeners and the connections
@@ -219,6 +231,9 @@ pub(crate) struct Conns {
     hold: Hold,
     /// Copies of other front-ends' flows.
     common: Common,
+    /// Where the packets of connections this node has no state for go.
+    #[pin]
+    relay: Relay,
     /// Counters.
     stats: Stats,
 }
@@ -232,6 +247,11 @@ impl Conns {
     /// The copies of other front-ends' flows.
     pub(crate) fn common(&self) -> &Common {
         &self.common
+    }
+
+    /// Where the packets of connections this node has no state for go.
+    pub(crate) fn relay(&self) -> &Relay {
+        &self.relay
     }
 
     /// The counters of `batonctl stats`.
@@ -263,6 +283,7 @@ impl Conns {
             withhold: AtomicBool::new(false),
             hold <- Hold::new(),
             common: common?,
+            relay <- Relay::new(),
             stats: Stats::new()?,
         }? Error)
     }
@@ -579,13 +600,14 @@ impl Conns {
     /// Runs the flow of the packet in `skb` (if any) on it. The flow is
     /// found from the addresses and ports alone; only a flow's packets are
     /// parsed whole, once, and made writable.
-    fn on_packet(&self, skb: &mut SkBuff, now_ms: u64, outbound: bool) -> Verdict {
-        if self.len() == 0 && self.common.len() == 0 && !self.withholding() {
+    fn on_packet(&self, net: &Net, skb: &mut SkBuff, now_ms: u64, outbound: bool) -> Verdict {
+        if self.len() == 0 && self.common.len() == 0 && !self.withholding() && !self.relay.active()
+        {
             return Verdict::Accept;
         }
         let Some(a) = skb.tcp_ports().and_then(packet::addresses) else {
             if !outbound {
-                if let Some(verdict) = self.icmp_error(skb) {
+                if let Some(verdict) = self.icmp_error(net, skb) {
                     return verdict;
                 }
             }
@@ -639,7 +661,7 @@ impl Conns {
         });
         let (verdict, local) = match done {
             None if outbound => return self.unflowed_out(skb),
-            None => return self.common_packet(skb, &key, now_ms),
+            None => return self.common_packet(net, skb, &key, now_ms),
             Some(Ok(v)) => v,
             Some(Err(())) => return self.unparsed(outbound),
         };
@@ -696,8 +718,8 @@ impl Conns {
     /// another front-end forwards: with its copy in the common table, it
     /// goes to the back-end rewritten with the copy's translation (on a
     /// copy of the copy: counters and times are the owner's). Else it
-    /// passes untouched.
-    fn common_packet(&self, skb: &mut SkBuff, key: &Key, now_ms: u64) -> Verdict {
+    /// may be another member's ([`Conns::relay_packet`]).
+    fn common_packet(&self, net: &Net, skb: &mut SkBuff, key: &Key, now_ms: u64) -> Verdict {
         let done = self.common.with(key, |r| {
             let mut flow = r.flow;
             let (buf, csum) = skb.tcp_headers_mut()?;
@@ -705,7 +727,7 @@ impl Conns {
             Some(flow.on_client_packet(&mut pkt, now_ms))
         });
         match done {
-            None => Verdict::Accept,
+            None => self.relay_packet(net, skb, key),
             Some(None) => self.unparsed(false),
             // A copy of a handoff under way: held for the flow this node
             // makes of it should the owner fail, or sent on once the
@@ -746,7 +768,7 @@ impl Conns {
     /// about TCP. One that is truncated or malformed is never read past
     /// its end and passes too, for the stack to drop, counted. `None`: not
     /// ICMP.
-    fn icmp_error(&self, skb: &mut SkBuff) -> Option<Verdict> {
+    fn icmp_error(&self, net: &Net, skb: &mut SkBuff) -> Option<Verdict> {
         let err = match icmp::parse(skb.icmp_headers(icmp::HEADERS_MAX)?) {
             Ok(err) => err,
             Err(e) => {
@@ -775,7 +797,86 @@ impl Conns {
             skb.headers_changed();
             self.stats.inc(Stat::IcmpForwarded);
         }
+        // Neither: the member that holds the connection gets it, as its
+        // client's packets do.
+        if done.is_none() && self.relay.active() {
+            let to = self.relay_target(net, skb, &key);
+            return Some(to.map_or(Verdict::Accept, |to| {
+                self.pass_on(net, skb, to, |skb| {
+                    skb.icmp_headers_mut(icmp::HEADERS_MAX).map(|(b, _)| b)
+                })
+            }));
+        }
         Some(Verdict::Accept)
+    }
+
+    /// A client packet of no flow and no copy here. With a front-end
+    /// group, one of a service's connection (the service's listener would
+    /// take it) for which this node has no socket either is another
+    /// member's: the upstream moved the connection here. It goes to the
+    /// member that holds it ([`Relay`]) instead of this node's stack,
+    /// which would reset the connection. A SYN starts a connection here;
+    /// everything else passes untouched.
+    fn relay_packet(&self, net: &Net, skb: &mut SkBuff, key: &Key) -> Verdict {
+        if !self.relay.active() {
+            return Verdict::Accept;
+        }
+        let Some(h) = skb.tcp_headers().and_then(|b| packet::parse(b).ok()) else {
+            return Verdict::Accept;
+        };
+        if h.has_flags(flags::SYN) {
+            return Verdict::Accept;
+        }
+        match self.relay_target(net, skb, key) {
+            Some(to) => self.pass_on(net, skb, to, |skb| skb.tcp_headers_mut().map(|(b, _)| b)),
+            None => Verdict::Accept,
+        }
+    }
+
+    /// Where a packet of the connection `key` goes if this node has no
+    /// state for it: the address of the member ranked first for it, if
+    /// that is not this node and the packet is of a service's connection
+    /// that no socket here takes.
+    fn relay_target(&self, net: &Net, skb: &SkBuff, key: &Key) -> Option<[u8; 4]> {
+        let flow = FlowId {
+            client: key.client,
+            vip: key.local,
+        };
+        let to = self.relay.target(&flow)?;
+        (socket::demux(net, skb, key.local, key.client, LISTENER_MARK) == Demux::Marked)
+            .then_some(to)
+    }
+
+    /// Sends `skb` on to the member at `to`, on a directly connected link,
+    /// its TTL lowered in the header `ip` gives (writable, from the IPv4
+    /// header on). A packet that cannot go is dropped, not answered: the
+    /// member may hold its connection.
+    fn pass_on(
+        &self,
+        net: &Net,
+        skb: &mut SkBuff,
+        to: [u8; 4],
+        ip: impl FnOnce(&mut SkBuff) -> Option<&mut [u8]>,
+    ) -> Verdict {
+        let Some(route) = Route::direct(net, to) else {
+            if kthread::net_ratelimit() {
+                pr_warn!(
+                    "member at {}.{}.{}.{} is not a neighbour on a directly connected link: its connections' packets that reach this node are dropped\n",
+                    to[0],
+                    to[1],
+                    to[2],
+                    to[3]
+                );
+            }
+            self.stats.inc(Stat::RelayFailed);
+            return Verdict::Drop;
+        };
+        if !ip(skb).is_some_and(packet::decrement_ttl) {
+            self.stats.inc(Stat::RelayFailed);
+            return Verdict::Drop;
+        }
+        self.stats.inc(Stat::Relayed);
+        Verdict::Relay(route)
     }
 
     /// A packet of a flow that [`packet::parse`] refuses (a malformed TCP
@@ -795,13 +896,13 @@ impl Conns {
     }
 
     /// Pre-routing: packets from clients.
-    pub(crate) fn pre_routing(&self, skb: &mut SkBuff, now_ms: u64) -> Verdict {
-        self.on_packet(skb, now_ms, false)
+    pub(crate) fn pre_routing(&self, net: &Net, skb: &mut SkBuff, now_ms: u64) -> Verdict {
+        self.on_packet(net, skb, now_ms, false)
     }
 
     /// Post-routing: packets to clients.
-    pub(crate) fn post_routing(&self, skb: &mut SkBuff, now_ms: u64) -> Verdict {
-        self.on_packet(skb, now_ms, true)
+    pub(crate) fn post_routing(&self, net: &Net, skb: &mut SkBuff, now_ms: u64) -> Verdict {
+        self.on_packet(net, skb, now_ms, true)
     }
 }
 

@@ -275,7 +275,9 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::UNCONFIRMED, get(Stat::Unconfirmed), pad)?;
             r.put_u64(stats_attr::RESUMED, get(Stat::Resumed), pad)?;
             r.put_u64(stats_attr::ACKS_WITHHELD, get(Stat::AcksWithheld), pad)?;
-            r.put_u64(stats_attr::ACKS_RELEASED, get(Stat::AcksReleased), pad)
+            r.put_u64(stats_attr::ACKS_RELEASED, get(Stat::AcksReleased), pad)?;
+            r.put_u64(stats_attr::RELAYED, get(Stat::Relayed), pad)?;
+            r.put_u64(stats_attr::RELAY_FAILED, get(Stat::RelayFailed), pad)
         })?;
         reply.send(info)
     }

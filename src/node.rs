@@ -10,6 +10,7 @@ use crate::{
     conn::Conns,
     ctrl::Ctrl,
     group::Group,
+    proto::cluster::MAX_MEMBERS,
     proto::ctrl::{reason, HandoffAck},
     sched::{Published, View},
     sys::{
@@ -100,6 +101,30 @@ impl Node {
     pub(crate) fn tables(&self) -> (u32, u32) {
         let common = u32::try_from(self.conns.common().len()).unwrap_or(u32::MAX);
         (self.conns.fronts(), common)
+    }
+
+    /// Makes the packets of connections this node has no state for follow
+    /// the group's view: to the live members, by the addresses the
+    /// control channel knows them by ([`crate::relay`]).
+    pub(crate) fn relay_follow_view(&self) {
+        self.conns.relay().set(|| {
+            let me = self.group.me();
+            let mut live = [(0, [0; 4]); MAX_MEMBERS];
+            let mut n = 0;
+            let view = self.group.view();
+            for &id in view.as_ref().map_or(&[][..], |v| v.members()) {
+                let addr = if id == me {
+                    Some([0; 4])
+                } else {
+                    self.ctrl.peer_addr(id)
+                };
+                if let Some(addr) = addr {
+                    live[n] = (id, addr);
+                    n += 1;
+                }
+            }
+            (me, (live, n))
+        });
     }
 
     /// The configuration as last published: what a connection's path

@@ -258,6 +258,7 @@ pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
 /// The group has no view any more (its last member deleted, or this
 /// node's id): every copy goes.
 pub(crate) fn no_group(node: &Node) {
+    node.relay_follow_view();
     node.conns().withhold(false);
     if node.conns().common().len() > 0 {
         node.conns().common().release_where(|_| true);
@@ -360,6 +361,7 @@ pub(crate) fn taken_over(node: &Node, from: u32, t: &Takeover) -> Option<Message
 /// this node's flows, and every flow of this node sends its copy to its
 /// backup in the new view.
 pub(crate) fn view_changed(node: &Node, view: &View) {
+    node.relay_follow_view();
     let Ok(mut members) = KVec::with_capacity(MAX_MEMBERS, GFP_KERNEL) else {
         return;
     };

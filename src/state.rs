@@ -409,8 +409,15 @@ impl netfilter::Hook for NetState {
             self.packets.inc(h.index());
         }
         match hook {
-            InetHook::PreRouting => self.rt.node.conns().pre_routing(skb, kthread::now_ms()),
-            InetHook::PostRouting => self.rt.node.conns().post_routing(skb, kthread::now_ms()),
+            InetHook::PreRouting => {
+                let node = &self.rt.node;
+                node.conns().pre_routing(node.net(), skb, kthread::now_ms())
+            }
+            InetHook::PostRouting => {
+                let node = &self.rt.node;
+                node.conns()
+                    .post_routing(node.net(), skb, kthread::now_ms())
+            }
             _ => Verdict::Accept,
         }
     }

@@ -15,7 +15,7 @@ import sys
 LAYERS = [
     ["proto"],
     ["sys"],
-    ["hold", "arrival", "common", "events"],
+    ["hold", "arrival", "common", "events", "relay"],
     ["conn"],
     ["ctrl"],
     ["group"],

@@ -135,6 +135,21 @@ pub fn backups(members: &[u32], owner: u32, k: u64, n: usize, out: &mut [u32]) -
     n
 }
 
+/// The member that a member `me` without state for a connection hashed to
+/// `k` passes its packets to (seed 004's handing off to the owner): the
+/// first of `members`' ranking, unless that is `me`. Whoever owns the
+/// connection, its first copy is on the first member of the ranking other
+/// than the owner ([`backup_of`]), so the first of the whole ranking holds
+/// the connection, as owner or as backup, with any `copies`; and a
+/// takeover gives the connection to that same member. `None` when `me`
+/// ranks first (it should hold the connection, and nobody is better
+/// placed) or there are no members.
+pub fn relay_to(members: &[u32], me: u32, k: u64) -> Option<u32> {
+    owners(members, k)
+        .map(|o| o.owner)
+        .filter(|&first| first != me)
+}
+
 /// Why a view refused a member set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ViewError {

@@ -98,6 +98,7 @@ pub mod opt {
 // Offsets inside the IPv4 header.
 const IP_TOT_LEN: usize = 2;
 const IP_FRAG: usize = 6;
+const IP_TTL: usize = 8;
 const IP_PROTO: usize = 9;
 const IP_CHECK: usize = 10;
 const IP_SADDR: usize = 12;
@@ -331,6 +332,36 @@ pub fn is_pure_ack(buf: &[u8]) -> bool {
         && usize::from(total) == ihl + doff
         && f & flags::ACK != 0
         && f & (flags::SYN | flags::FIN | flags::RST) == 0
+}
+
+/// Lowers the TTL of the IPv4 header at the start of `buf` by one, the
+/// header checksum updated (RFC 1624), as a router does when it passes a
+/// packet on; `false`, and nothing written, if the TTL is 0 or 1 (the
+/// packet must go no further) or the header is not an IPv4 one inside
+/// `buf`.
+pub fn decrement_ttl(buf: &mut [u8]) -> bool {
+    let Some(&first) = buf.first() else {
+        return false;
+    };
+    let ihl = usize::from(first & 0x0f) * 4;
+    if first >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN || buf.len() < ihl {
+        return false;
+    }
+    let (ttl, proto) = (buf[IP_TTL], buf[IP_PROTO]);
+    if ttl <= 1 {
+        return false;
+    }
+    let Some(check) = get_u16(buf, IP_CHECK) else {
+        return false;
+    };
+    let check = csum::update16(
+        check,
+        u16::from_be_bytes([ttl, proto]),
+        u16::from_be_bytes([ttl - 1, proto]),
+    );
+    buf[IP_TTL] = ttl - 1;
+    buf[IP_CHECK..IP_CHECK + 2].copy_from_slice(&check.to_be_bytes());
+    true
 }
 
 /// Parses the IPv4 and TCP headers at the start of `buf`.

@@ -237,8 +237,14 @@ pub mod stats_attr {
     /// `acks-released`: connections whose request came in more than one
     /// flight, whose acknowledgements were released before the copies.
     pub const ACKS_RELEASED: u16 = 27;
+    /// `relayed`: client packets and ICMP errors of connections this node
+    /// has no state for, passed to the group member that holds them.
+    pub const RELAYED: u16 = 28;
+    /// `relay-failed`: such packets that could not be passed (no directly
+    /// connected route to the member, TTL spent), dropped.
+    pub const RELAY_FAILED: u16 = 29;
     /// Highest attribute number.
-    pub const MAX: u16 = ACKS_RELEASED;
+    pub const MAX: u16 = RELAY_FAILED;
 }
 
 /// Attributes of a `conn` nest.

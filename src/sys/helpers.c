@@ -26,6 +26,7 @@
 #include <net/netlink.h>
 #include <net/ip.h>
 #include <net/route.h>
+#include <net/inet_hashtables.h>
 
 #include "helpers.h"
 
@@ -511,6 +512,86 @@ bool baton_tcp_exists(struct net *net, __be32 laddr, __be16 lport,
 		return false;
 	sock_gen_put(sk);
 	return true;
+}
+
+/*
+ * Who in namespace net takes a TCP segment from raddr:rport to laddr:lport
+ * (this host) that skb brought (its input interface counts, as for the
+ * stack's own lookup): 1 a socket of that connection (full, request or
+ * time-wait), 2 none but a listener on laddr:lport whose mark is mark, 0
+ * neither. RCU read side (a hook). Network byte order.
+ */
+int baton_tcp_demux(struct net *net, const struct sk_buff *skb, __be32 laddr,
+		    __be16 lport, __be32 raddr, __be16 rport, u32 mark)
+{
+	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
+	int dif = skb->skb_iif, sdif = inet_sdif(skb);
+	struct sock *sk;
+	int ret;
+
+	rcu_read_lock();
+	sk = __inet_lookup_established(net, h, raddr, rport, laddr,
+				       ntohs(lport), dif, sdif);
+	if (sk) {
+		sock_gen_put(sk);
+		ret = 1;
+	} else {
+		/* No reference taken on a listener. */
+		sk = __inet_lookup_listener(net, h, NULL, 0, raddr, rport,
+					    laddr, ntohs(lport), dif, sdif);
+		ret = sk && READ_ONCE(sk->sk_mark) == mark ? 2 : 0;
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+/*
+ * The route of namespace net to via as the next hop of packets addressed
+ * to someone else (FLOWI_FLAG_KNOWN_NH, as IPVS's direct routing asks),
+ * with a reference: only if via is a unicast host on a directly connected
+ * link (not through a gateway, not this host). NULL otherwise.
+ */
+struct rtable *baton_route_direct(struct net *net, __be32 via)
+{
+	struct flowi4 fl4 = {
+		.daddr = via,
+		.flowi4_flags = FLOWI_FLAG_KNOWN_NH,
+	};
+	struct rtable *rt;
+
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return NULL;
+	if (rt->rt_type != RTN_UNICAST || rt->rt_uses_gateway ||
+	    rt->rt_gw_family != AF_INET || rt->rt_gw4 != via) {
+		ip_rt_put(rt);
+		return NULL;
+	}
+	return rt;
+}
+
+void baton_rt_put(struct rtable *rt)
+{
+	ip_rt_put(rt);
+}
+
+/*
+ * Sends skb, a received IPv4 packet (pre-routing), out through rt (from
+ * baton_route_direct) with its addresses unchanged, as IPVS's direct
+ * routing does: to rt's next hop on its link. Consumes skb and the
+ * reference on rt. Softirq.
+ */
+void baton_skb_send_via(struct net *net, struct sk_buff *skb,
+			struct rtable *rt)
+{
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	nf_reset_ct(skb);
+	skb_forward_csum(skb);
+	skb_clear_tstamp(skb);
+	/* Passed on as a router would: no ICMP from here for its size. */
+	skb->ignore_df = 1;
+	ip_local_out(net, NULL, skb);
 }
 
 bool baton_skb_csum_partial(const struct sk_buff *skb)

@@ -18,6 +18,7 @@ struct netlink_callback;
 struct nlattr;
 struct socket;
 struct task_struct;
+struct rtable;
 
 /* Module parameters (module_param is a macro that defines static data). */
 unsigned short baton_param_ctrl_port(void);
@@ -105,6 +106,14 @@ bool baton_skb_csum_partial(const struct sk_buff *skb);
 void baton_skb_csum_changed(struct sk_buff *skb);
 int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len);
 bool baton_addr_is_local(struct net *net, __be32 addr);
+int baton_tcp_demux(struct net *net, const struct sk_buff *skb, __be32 laddr,
+		    __be16 lport, __be32 raddr, __be16 rport, u32 mark);
+
+/* Routes. */
+struct rtable *baton_route_direct(struct net *net, __be32 via);
+void baton_rt_put(struct rtable *rt);
+void baton_skb_send_via(struct net *net, struct sk_buff *skb,
+			struct rtable *rt);
 
 /* RCU lists. */
 struct hlist_head;

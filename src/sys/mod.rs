@@ -18,6 +18,7 @@ pub(crate) mod netns;
 pub(crate) mod param;
 pub(crate) mod percpu;
 pub(crate) mod rcuhash;
+pub(crate) mod route;
 pub(crate) mod skb;
 pub(crate) mod socket;
 pub(crate) mod vec;

@@ -12,7 +12,7 @@
 //!
 //! [`include/linux/netfilter.h`]: srctree/include/linux/netfilter.h
 
-use super::{bindings, netns::Net};
+use super::{bindings, netns::Net, route::Route};
 use core::ffi::{c_uint, c_void};
 use kernel::{prelude::*, types::Opaque};
 
@@ -66,12 +66,17 @@ pub(crate) struct HookSpec {
 }
 
 /// What to do with a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Let it go on (`NF_ACCEPT`).
     Accept,
     /// Drop it (`NF_DROP`).
     Drop,
+    /// Send it out through the route, addresses unchanged, to the route's
+    /// neighbour (`NF_STOLEN`). Only for a packet that arrived (the
+    /// pre-routing hook): the hook has made its header ready (its TTL
+    /// lowered).
+    Relay(Route),
 }
 
 /// A socket buffer, borrowed for the duration of a hook call.
@@ -184,12 +189,23 @@ unsafe extern "C" fn hook_callback<T: Hook>(
     let data = unsafe { &*priv_.cast_const().cast::<T>() };
     // SAFETY: netfilter calls a hook with a valid skb that it owns for the
     // duration of the call, and a valid hook state.
-    let (skb, hooknum) = unsafe { (SkBuff::from_raw(skb), (*state).hook) };
+    let (raw, hooknum, net) = unsafe { (skb, (*state).hook, (*state).net) };
+    // SAFETY: as above; the reference ends with `data.hook`'s call, before
+    // the packet is sent on below.
+    let skb = unsafe { SkBuff::from_raw(raw) };
     let Some(hook) = InetHook::from_raw(c_uint::from(hooknum)) else {
         return bindings::NF_ACCEPT;
     };
     match data.hook(hook, skb) {
         Verdict::Accept => bindings::NF_ACCEPT,
         Verdict::Drop => bindings::NF_DROP,
+        Verdict::Relay(route) => {
+            // SAFETY: the hook owns `raw` (no reference to it is left) and
+            // gives it away: `NF_STOLEN` tells netfilter so. `net` is the
+            // hook's namespace, alive during the call; the route's
+            // reference goes with the packet.
+            unsafe { bindings::baton_skb_send_via(net, raw, route.into_raw()) };
+            bindings::NF_STOLEN
+        }
     }
 }

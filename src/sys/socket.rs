@@ -12,7 +12,7 @@
 //!
 //! [`include/linux/net.h`]: srctree/include/linux/net.h
 
-use super::{bindings, netns::Net};
+use super::{bindings, netfilter::SkBuff, netns::Net};
 use crate::proto::service::Endpoint;
 use core::{
     ffi::{c_int, c_void},
@@ -380,6 +380,50 @@ pub(crate) fn tcp_exists(net: &Net, local: Endpoint, remote: Endpoint) -> bool {
             u32::from_ne_bytes(remote.addr),
             remote.port.to_be(),
         )
+    }
+}
+
+/// Who takes a TCP segment arriving at this host ([`demux`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Demux {
+    /// A socket of its connection (full, request or time-wait).
+    Socket,
+    /// No such socket, but a listener on the local end with the mark asked
+    /// for.
+    Marked,
+    /// Neither.
+    None,
+}
+
+/// Who in `net` takes a TCP segment from `remote` to `local` (this host)
+/// that `skb` brought, as the stack's own lookup would find it (its input
+/// interface counts): a socket of the connection, or a listener marked
+/// `mark`. Any context (a hook).
+pub(crate) fn demux(
+    net: &Net,
+    skb: &SkBuff,
+    local: Endpoint,
+    remote: Endpoint,
+    mark: u32,
+) -> Demux {
+    // SAFETY: `net` is alive and `skb` valid (borrowed); the helper reads
+    // only `skb`'s input interface and drops the reference its lookup
+    // takes. Addresses and ports by value, in network byte order.
+    let ret = unsafe {
+        bindings::baton_tcp_demux(
+            net.as_ptr(),
+            skb.as_ptr(),
+            u32::from_ne_bytes(local.addr),
+            local.port.to_be(),
+            u32::from_ne_bytes(remote.addr),
+            remote.port.to_be(),
+            mark,
+        )
+    };
+    match ret {
+        1 => Demux::Socket,
+        2 => Demux::Marked,
+        _ => Demux::None,
     }
 }
 

@@ -9,12 +9,23 @@
 # the route instead from Debian's FRR: bgpd and zebra on the router and
 # on each front-end, which announces the VIP (hold time 3 s), and zebra
 # installs a plain multipath route (hash-threshold: a removed nexthop
-# moves other front-ends' connections too). The front-ends form a group
-# with `copies all`, so that each keeps a copy of every connection the
-# others forward. Checks:
+# moves other front-ends' connections too). The front-ends form a group:
+# with ECMP, `copies 1` (the default: each connection's copy on its HRW
+# backup), and a member that gets packets of a connection it has no state
+# for passes them to the member ranked first for it (point 5); with BGP,
+# `copies all`, so that each keeps a copy of every connection the others
+# forward. Checks:
 #   - 20 downloads and 5 uploads spread over the three front-ends; once
-#     each front-end forwards its share, the other two keep a copy of
-#     every one of them (stats common);
+#     each front-end forwards its share, the others keep one copy of each
+#     (ECMP: one in all; BGP: each of the two others, stats common);
+#   - (ECMP) the router sends every packet to front-end 3 for a while (a
+#     plain route replaces the nexthop group, which comes back after): 3
+#     forwards the connections it keeps a copy of from the copy, and
+#     passes the packets of the others to the member ranked first for
+#     them (relayed, none failed); an ICMP "fragmentation needed" about a
+#     connection front-end 1 forwards, sent by the router to the VIP,
+#     reaches front-end 3, which passes it on to front-end 1, which
+#     passes it to the connection's back-end (icmp-forwarded on 1);
 #   - (BGP) the router's route has the three front-ends as nexthops;
 #   - front-end 1 crashes (its link cut and its nexthop removed at once;
 #     with BGP its link cut, and the router's hold timer withdraws its
@@ -175,8 +186,12 @@ addr_of() { lan_addr 1 $((node[$1] + 1)); }
 for ns in fe1 fe2 fe3 be1 be2; do
 	bctl "$ns" config set node-id "${node[$ns]}" key "$BATON_TEST_KEY" heartbeat-timeout-ms 2000
 done
+# ECMP: the default one copy, and the relays between members; BGP: a
+# copy on every member.
+copies=1
+((bgp == 0)) || copies=all
 for fe in fe1 fe2 fe3; do
-	bctl "$fe" config set copies all
+	bctl "$fe" config set copies "$copies"
 	for ns in fe1 fe2 fe3 be1 be2; do
 		[ "$ns" = "$fe" ] && continue
 		bctl "$fe" peer add "${node[$ns]}" "$(addr_of "$ns")"
@@ -189,7 +204,7 @@ for fe in fe1 fe2 fe3; do
 	bctl "$fe" backend add "$vip:80" "$(addr_of be1):8080" peer 4
 	bctl "$fe" backend add "$vip:80" "$(addr_of be2):8080" peer 5
 done
-check_eq "copies (config show -j)" "$(bctl fe1 -j config show | jq .copies)" 63
+check_eq "copies (config show -j)" "$(bctl fe1 -j config show | jq .copies)" "$( ((bgp)) && echo 63 || echo 1)"
 for ns in fe1 fe2 fe3 be1 be2; do
 	wait_for -t $((30 * BATON_SLOW)) sh -c "ip netns exec $ns $BATONCTL -j peer list | jq -e 'all(.[]; .state == \"up\")' >/dev/null" ||
 		fail "$ns: channels not all up"
@@ -249,6 +264,38 @@ forwarding() {
 	[ "$total" -eq "$want" ]
 }
 
+# move_to_fe3 (ECMP): the router sends every packet of the VIP to front-end
+# 3 for a while (a plain route replaces the nexthop group, whose buckets
+# stay as they are, and the group comes back after). Front-end 3 forwards
+# the connections it keeps the copy of from the copy and passes the
+# packets of the others to the member ranked first for them, which holds
+# them; the transfers go on (finish checks every byte and no reset). Then
+# a "fragmentation needed" about each connection of front-ends 1 and 2
+# reaches front-end 3, which passes those it has no copy of to 1 or 2:
+# every one reaches a back-end, and 1 and 2 forwarded some.
+move_to_fe3() {
+	local r0 f0 c0 i0 i12 clients want t=$SECONDS
+	r0=$(baton_stat fe3 relayed) f0=$(baton_stat fe3 relay-failed) c0=$(baton_stat fe3 forwarded-common)
+	icmps() { echo $(($(baton_stat fe1 icmp-forwarded) + $(baton_stat fe2 icmp-forwarded) + ${1:-$(baton_stat fe3 icmp-forwarded)})); }
+	i0=$(icmps) i12=$(icmps 0)
+	ip -n rt route replace "$vip/32" via "$(addr_of fe3)" dev eth0
+	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe3 $BATONCTL -j stats | jq .relayed) -gt $((r0 + 100)) ]" ||
+		fail "fe3 passed $(($(baton_stat fe3 relayed) - r0)) packets to other members, want more than 100"
+	clients=$(for fe in fe1 fe2; do bctl "$fe" -j conn list state forwarding | jq -r '.conns[].client'; done)
+	want=$(wc -w <<<"$clients")
+	# shellcheck disable=SC2086 # one argument a connection
+	ns_exec rt python3 "$BATON_REPO/tests/vm/tools/fragneeded.py" "$vip" 80 1400 $clients >/dev/null
+	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe1 $BATONCTL -j stats | jq '.\"icmp-forwarded\"') + \$(ip netns exec fe2 $BATONCTL -j stats | jq '.\"icmp-forwarded\"') + \$(ip netns exec fe3 $BATONCTL -j stats | jq '.\"icmp-forwarded\"') )) -ge $((i0 + want)) ]" ||
+		fail "of $want ICMP errors $(($(icmps) - i0)) reached a back-end"
+	check_eq "ICMP errors passed to back-ends" $(($(icmps) - i0)) "$want"
+	(($(icmps 0) > i12)) || fail "no ICMP error went from fe3 to fe1 or fe2"
+	ip -n rt route replace "$vip/32" nhid 10
+	check_eq "packets fe3 could not pass on" "$(baton_stat fe3 relay-failed)" "$f0"
+	(($(baton_stat fe3 forwarded-common) > c0)) || fail "fe3 forwarded nothing from its copies"
+	log "ok: everything sent to fe3 for $((SECONDS - t)) s: it passed on $(($(baton_stat fe3 relayed) - r0)) packets" \
+		"and forwarded $(($(baton_stat fe3 forwarded-common) - c0)) from copies; of $want ICMP errors fe1 and fe2 forwarded $(($(icmps 0) - i12))"
+}
+
 t0=$SECONDS
 start crash "$ndown" "$nup"
 n=$((ndown + nup))
@@ -259,16 +306,27 @@ for fe in fe1 fe2 fe3; do
 	log "$fe forwards ${share[$fe]} connections"
 done
 ((share[fe1] > 0)) || fail "the router sent front-end 1 no connection"
-# Each front-end keeps a copy of every connection of the two others.
-for fe in fe1 fe2 fe3; do
-	want=$((n - share[$fe]))
-	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec $fe $BATONCTL -j stats | jq .common) -eq $want ]" ||
-		fail "$fe keeps $(baton_stat "$fe" common) copies, want $want"
-done
-log "ok: every connection has a copy on both other front-ends"
+if ((bgp)); then
+	# Each front-end keeps a copy of every connection of the two others.
+	for fe in fe1 fe2 fe3; do
+		want=$((n - share[$fe]))
+		wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec $fe $BATONCTL -j stats | jq .common) -eq $want ]" ||
+			fail "$fe keeps $(baton_stat "$fe" common) copies, want $want"
+	done
+	log "ok: every connection has a copy on both other front-ends"
+else
+	commons() {
+		echo $(($(baton_stat fe1 common) + $(baton_stat fe2 common) + $(baton_stat fe3 common)))
+	}
+	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe1 $BATONCTL -j stats | jq .common) + \$(ip netns exec fe2 $BATONCTL -j stats | jq .common) + \$(ip netns exec fe3 $BATONCTL -j stats | jq .common) )) -eq $n ]" ||
+		fail "the front-ends keep $(commons) copies, want $n"
+	log "ok: every connection has one copy: fe1 $(baton_stat fe1 common), fe2 $(baton_stat fe2 common), fe3 $(baton_stat fe3 common)"
+	move_to_fe3
+fi
 
 # Front-end 1 crashes: its link is cut and its nexthop goes at once (BGP:
 # the router's hold timer withdraws its route).
+fc0=$(($(baton_stat fe2 forwarded-common) + $(baton_stat fe3 forwarded-common)))
 t1=$SECONDS
 ip -n fe1 link set eth0 down
 ((bgp)) || ip -n rt nexthop del id 1
@@ -283,7 +341,7 @@ check_eq "transfers under way at the crash" "$(running "$work/pids.crash")" "$n"
 promoted() {
 	echo $(($(baton_stat fe2 promoted) + $(baton_stat fe3 promoted)))
 }
-wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe2 $BATONCTL -j stats | jq '.\"forwarded-common\"') + \$(ip netns exec fe3 $BATONCTL -j stats | jq '.\"forwarded-common\"') )) -gt 0 ]" ||
+wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe2 $BATONCTL -j stats | jq '.\"forwarded-common\"') + \$(ip netns exec fe3 $BATONCTL -j stats | jq '.\"forwarded-common\"') )) -gt $fc0 ]" ||
 	fail "neither fe2 nor fe3 forwarded from its copies"
 wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe2 $BATONCTL -j stats | jq .promoted) + \$(ip netns exec fe3 $BATONCTL -j stats | jq .promoted) )) -ge ${share[fe1]} ]" ||
 	fail "fe2 and fe3 promoted $(promoted) copies, want ${share[fe1]}"

@@ -4,8 +4,8 @@
 
 use baton_proto::{
     cluster::{
-        backup_of, backups, owners, place, transition, FlowId, Owners, Place, Transition, View,
-        ViewError, MAX_MEMBERS,
+        backup_of, backups, owners, place, relay_to, transition, FlowId, Owners, Place, Transition,
+        View, ViewError, MAX_MEMBERS,
     },
     config::{check_member_add, MemberError, PeerConf},
     service::Endpoint,
@@ -373,4 +373,45 @@ fn backups_rank_the_others() {
     assert_eq!(backups(&[1, 2, 3], 9, 1, 8, &mut out[..1]), 1);
     assert_eq!(backups(&[7], 7, 1, 8, &mut out), 0);
     assert_eq!(backups(&[], 7, 1, 8, &mut out), 0);
+}
+
+/// A member without state for a connection passes its packets to the first
+/// of the ranking, which holds it whoever owns it and however many copies
+/// there are: as owner, or as the first backup (point 5 of issue 15).
+#[test]
+fn relays_go_to_a_holder() {
+    let m = members(6);
+    let mut out = [0u32; MAX_MEMBERS];
+    for i in 0..2000 {
+        let k = flow(i).hash();
+        let first = owners(&m, k).unwrap().owner;
+        for &me in &m {
+            let to = relay_to(&m, me, k);
+            if me == first {
+                assert_eq!(to, None);
+                continue;
+            }
+            let to = to.unwrap();
+            assert_eq!(to, first);
+            assert_ne!(to, me);
+            for &owner in &m {
+                // With one copy or more, `to` is the owner or keeps a copy.
+                for n in 1..=m.len() {
+                    let got = backups(&m, owner, k, n, &mut out);
+                    assert!(to == owner || out[..got].contains(&to));
+                }
+            }
+        }
+        // After a member leaves, the first of the rest holds the copy the
+        // takeover promotes: the relays of the new view go where the
+        // connection went.
+        for &gone in &m {
+            let rest: Vec<u32> = m.iter().copied().filter(|&x| x != gone).collect();
+            let first_rest = owners(&rest, k).unwrap().owner;
+            assert_eq!(Some(first_rest), backup_of(&m, gone, k));
+        }
+    }
+    assert_eq!(relay_to(&[], 1, 7), None);
+    assert_eq!(relay_to(&[1], 1, 7), None);
+    assert_eq!(relay_to(&[2], 1, 7), Some(2));
 }

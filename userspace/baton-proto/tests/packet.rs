@@ -13,8 +13,8 @@
 //! changes.
 
 use baton_proto::packet::{
-    addresses, build, flags, is_pure_ack, opt, parse, tcp_checksum, Addresses, BuildOptions,
-    CsumMode, ParseError, SackBlock, Segment, TcpHeader, TcpPacket, IPPROTO_TCP,
+    addresses, build, decrement_ttl, flags, is_pure_ack, opt, parse, tcp_checksum, Addresses,
+    BuildOptions, CsumMode, ParseError, SackBlock, Segment, TcpHeader, TcpPacket, IPPROTO_TCP,
 };
 use proptest::{collection::vec, option, prelude::*, sample::Index};
 
@@ -1694,4 +1694,43 @@ fn pure_ack_refuses_what_is_not_tcp() {
     bytes[0] = 0x65;
     assert!(!is_pure_ack(&bytes), "version 6");
     assert!(!is_pure_ack(&[]));
+}
+
+proptest! {
+    /// A packet passed to another member loses one hop of TTL, as through a
+    /// router: the header checksum stays right, nothing else changes, and
+    /// a TTL of 0 or 1 (or bytes that are no IPv4 header) are left alone.
+    #[test]
+    fn ttl_decrement(spec in spec(), ttl in any::<u8>()) {
+        let mut buf = spec.encode(CsumMode::Full);
+        buf[8] = ttl;
+        buf[10] = 0;
+        buf[11] = 0;
+        let check = ref_ip_check(&buf);
+        buf[10..12].copy_from_slice(&check.to_be_bytes());
+        let before = buf.clone();
+        let done = decrement_ttl(&mut buf);
+        prop_assert_eq!(done, ttl > 1);
+        if done {
+            prop_assert_eq!(buf[8], ttl - 1);
+            prop_assert_eq!(be16(&buf, 10), ref_ip_check(&buf));
+            prop_assert_eq!(&buf[..8], &before[..8]);
+            prop_assert_eq!(&buf[12..], &before[12..]);
+        } else {
+            prop_assert_eq!(&buf, &before);
+        }
+    }
+
+    #[test]
+    fn ttl_decrement_refuses_what_is_not_ipv4(mut bytes in vec(any::<u8>(), 0..40)) {
+        let before = bytes.clone();
+        let ihl = bytes.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+        let ipv4 = bytes.first().is_some_and(|b| b >> 4 == 4) && ihl >= 20 && bytes.len() >= ihl;
+        if !decrement_ttl(&mut bytes) {
+            prop_assert!(!ipv4 || before[8] <= 1);
+            prop_assert_eq!(bytes, before);
+        } else {
+            prop_assert!(ipv4);
+        }
+    }
 }

@@ -342,6 +342,8 @@ fn stats_attributes_match_spec() {
             ("resumed", stats_attr::RESUMED),
             ("acks-withheld", stats_attr::ACKS_WITHHELD),
             ("acks-released", stats_attr::ACKS_RELEASED),
+            ("relayed", stats_attr::RELAYED),
+            ("relay-failed", stats_attr::RELAY_FAILED),
         ],
         stats_attr::MAX,
     );

@@ -110,7 +110,7 @@ fn stats(e: &mut Exposition, st: &Stats) {
     ] {
         e.sample(HANDOFFS, &[("result", result.into())], n);
     }
-    let counters: [(&str, &str, u64); 17] = [
+    let counters: [(&str, &str, u64); 19] = [
         (
             "baton_connections_taken_total",
             "Connections this back-end took from front-ends.",
@@ -195,6 +195,16 @@ fn stats(e: &mut Exposition, st: &Stats) {
             "baton_request_acks_released_total",
             "Connections whose request acknowledgements were released before the copies.",
             st.acks_released,
+        ),
+        (
+            "baton_packets_relayed_total",
+            "Packets of connections this node has no state for, passed to the group member that holds them.",
+            st.relayed,
+        ),
+        (
+            "baton_packets_relay_failed_total",
+            "Packets of other members' connections that could not be passed on, dropped.",
+            st.relay_failed,
         ),
     ];
     for (name, help, n) in counters {

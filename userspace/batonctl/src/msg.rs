@@ -497,6 +497,8 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         resumed: opt_u64(stats_attr::RESUMED, "resumed")?,
         acks_withheld: opt_u64(stats_attr::ACKS_WITHHELD, "acks-withheld")?,
         acks_released: opt_u64(stats_attr::ACKS_RELEASED, "acks-released")?,
+        relayed: opt_u64(stats_attr::RELAYED, "relayed")?,
+        relay_failed: opt_u64(stats_attr::RELAY_FAILED, "relay-failed")?,
     })
 }
 
@@ -1526,6 +1528,8 @@ mod tests {
             stats_attr::RESUMED,
             stats_attr::ACKS_WITHHELD,
             stats_attr::ACKS_RELEASED,
+            stats_attr::RELAYED,
+            stats_attr::RELAY_FAILED,
         ];
         let mut counters: Vec<u8> = u64s
             .iter()
@@ -1577,10 +1581,12 @@ mod tests {
         assert_eq!((st.icmp_forwarded, st.waiting, st.active), (16, 10, 8));
         assert_eq!((st.pending, st.unconfirmed, st.resumed), (23, 24, 25));
         assert_eq!((st.acks_withheld, st.acks_released), (26, 27));
+        assert_eq!((st.relayed, st.relay_failed), (28, 29));
         // A module that predates the copies of handoffs: 0.
         let st = parse_stats(payload(&parse(&stats_reply(stats_attr::REPLICATED)))).unwrap();
         assert_eq!((st.pending, st.unconfirmed, st.resumed), (0, 0, 0));
         assert_eq!((st.acks_withheld, st.acks_released), (0, 0));
+        assert_eq!((st.relayed, st.relay_failed), (0, 0));
         assert_eq!((st.promoted, st.replicated), (21, 22));
         // A module that predates them (the ICMP counters its newest): 0,
         // the others as sent.

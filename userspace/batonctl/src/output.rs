@@ -512,6 +512,11 @@ pub struct Stats {
     /// Connections whose request acknowledgements were released before the
     /// copies (a request in more than one flight).
     pub acks_released: u64,
+    /// Packets of connections this node has no state for, passed to the
+    /// group member that holds them.
+    pub relayed: u64,
+    /// Such packets that could not be passed, dropped.
+    pub relay_failed: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -674,7 +679,8 @@ pub fn stats(st: &Stats, format: Format) -> String {
              common table: copies {} (of handoffs under way {}) memory {} bytes\n\
              copies: replicated {} promoted {} packets forwarded {}\n\
              handoff copies: unconfirmed {} resumed {}\n\
-             request acks: withheld {} released {}\n",
+             request acks: withheld {} released {}\n\
+             packets of other members' connections: passed on {} failed {}\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -700,7 +706,9 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.unconfirmed,
             st.resumed,
             st.acks_withheld,
-            st.acks_released
+            st.acks_released,
+            st.relayed,
+            st.relay_failed
         ),
     }
 }
@@ -865,6 +873,8 @@ mod tests {
             resumed: 22,
             acks_withheld: 23,
             acks_released: 24,
+            relayed: 25,
+            relay_failed: 26,
         };
         assert_eq!(
             stats(&st, Format::Json),
@@ -873,7 +883,8 @@ mod tests {
              \"hurried\":8,\"memory\":9,\"malformed\":10,\"held\":11,\"held-dropped\":12,\
              \"icmp-forwarded\":13,\"icmp-malformed\":14,\"common\":15,\"common-memory\":16,\
              \"forwarded-common\":17,\"promoted\":18,\"replicated\":19,\"pending\":20,\
-             \"unconfirmed\":21,\"resumed\":22,\"acks-withheld\":23,\"acks-released\":24}\n"
+             \"unconfirmed\":21,\"resumed\":22,\"acks-withheld\":23,\"acks-released\":24,\
+             \"relayed\":25,\"relay-failed\":26}\n"
         );
         let text = stats(&st, Format::Text);
         assert!(text.contains("handoffs: ok 5 refused 1 failed 2\n"));
@@ -889,7 +900,8 @@ mod tests {
              common table: copies 15 (of handoffs under way 20) memory 16 bytes\n\
              copies: replicated 19 promoted 18 packets forwarded 17\n\
              handoff copies: unconfirmed 21 resumed 22\n\
-             request acks: withheld 23 released 24\n"
+             request acks: withheld 23 released 24\n\
+             packets of other members' connections: passed on 25 failed 26\n"
         );
         // A module that predates the common table: its counters read 0.
         let old = Stats {
@@ -903,6 +915,8 @@ mod tests {
             resumed: 0,
             acks_withheld: 0,
             acks_released: 0,
+            relayed: 0,
+            relay_failed: 0,
             ..st
         };
         let text = stats(&old, Format::Text);
@@ -910,7 +924,8 @@ mod tests {
             "memory 9 bytes\ncommon table: copies 0 (of handoffs under way 0) memory 0 bytes\n\
              copies: replicated 0 promoted 0 packets forwarded 0\n\
              handoff copies: unconfirmed 0 resumed 0\n\
-             request acks: withheld 0 released 0\n"
+             request acks: withheld 0 released 0\n\
+             packets of other members' connections: passed on 0 failed 0\n"
         ));
         let v: serde_json::Value = serde_json::from_str(&stats(&old, Format::Json)).unwrap();
         assert_eq!(
