@@ -14,13 +14,15 @@ CARGO_MANIFEST := userspace/Cargo.toml
 FUZZ_SECONDS ?= 300
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 
-.PHONY: help deps kernel module clippy userspace build install uninstall test-host test-vm check fuzz soak demo bench fmt lint clean
+.PHONY: help deps kernel module clippy userspace build install uninstall test-host test-vm check fuzz soak demo bench bench-cluster fmt lint clean
 
 help:
 	@echo 'baton make targets:'
 	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
 	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~45 min;'
-	@echo '              BENCH_QUICK=1: ~5 min); writes bench/results/<date>.json and PNG plots'
+	@echo '              BENCH_QUICK=1: ~5 min), then the front-end group part; writes'
+	@echo '              bench/results/<date>.json, <date>-cluster.json and PNG plots'
+	@echo '  bench-cluster  the front-end group part alone (~10 min): copies on/off, failover'
 	@echo '  check       run all tests: lint, host (cargo test), fuzz (15 s a target), VM scenarios; ends with "N passed, N failed"'
 	@echo '  fuzz        run each cargo-fuzz target (packet, icmp, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
 	@echo '  deps        install the Debian packages, rust-src, bindgen-cli and cargo-fuzz the project needs'
@@ -87,6 +89,9 @@ demo: build
 # Benchmarks measure the base kernel (a debug kernel would measure its checks).
 bench: build
 	BENCH_QUICK=$(BENCH_QUICK) BENCH_DURATION=$(BENCH_DURATION) bench/run.sh -k $(KDIR)
+
+bench-cluster: build
+	BENCH_DURATION=$(BENCH_DURATION) bench/run.sh -k $(KDIR) --cluster-only
 
 fmt:
 	rustfmt --edition 2021 $$(git ls-files 'src/*.rs' 'src/**/*.rs')

@@ -7,6 +7,13 @@
 # describes what is measured and how.
 #
 #   bench/run.sh [-k KDIR] [-o OUTDIR] [-r RESULTS_DIR] [--quick] [--no-analyze]
+#                [--cluster-only]
+#
+# Then the front-end group part (bench/cluster.sh: handoffs with and
+# without copies, a front-end crashing under 200 connections; one guest,
+# about 10 min) and bench/cluster_report.py (<date>-cluster.json, tables,
+# plot); BENCH_CLUSTER=0 skips it, --cluster-only (`make bench-cluster`)
+# runs it alone.
 #
 # Environment: BENCH_DURATION (seconds per workload; default 5, quick 2),
 # BENCH_QUICK=1 (same as --quick: sizes 1k and 1m, concurrency 1 and 16,
@@ -36,6 +43,8 @@ outdir=$repo/build/bench
 results=$here/results
 quick=${BENCH_QUICK:-0}
 analyze=1
+cluster=${BENCH_CLUSTER:-1}
+main_part=1
 while (($#)); do
 	case $1 in
 	-k) kdir=${2:?}; shift 2 ;;
@@ -43,6 +52,7 @@ while (($#)); do
 	-r) results=${2:?}; shift 2 ;;
 	--quick) quick=1; shift ;;
 	--no-analyze) analyze=0; shift ;;
+	--cluster-only) main_part=0 cluster=1; shift ;;
 	-h | --help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -120,6 +130,7 @@ tsc_khz=${BENCH_TSC_KHZ:-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }'
 clock="tsc_early_khz=$tsc_khz tsc=reliable clocksource=tsc"
 
 rc=0
+if ((main_part)); then
 BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.burst=$burst bench.burst_duration=$burst_duration bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf bench.rounds=$rounds" \
 	"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t "$limit" "$here/guest.sh" || rc=$?
 kill "$sampler" 2>/dev/null || true
@@ -133,5 +144,18 @@ if ((analyze)); then
 	mkdir -p "$results"
 	/usr/bin/python3 "$here/analyze.py" --results "$outdir/guest/results.jsonl" \
 		--host "$host_json" --loadavg "$outdir/loadavg.jsonl" --out "$results" --name "$date"
+fi
+fi
+
+if [ "$cluster" = 1 ]; then
+	crc=0
+	BATON_VM_APPEND="$clock bench.duration=$((duration > 5 ? duration : 5)) bench.rounds=$((rounds > 2 ? rounds : 2))" \
+		"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t 1800 "$here/cluster.sh" || crc=$?
+	((crc == 0)) || rc=$crc
+	if ((analyze)) && [ -s "$outdir/cluster/cluster.jsonl" ]; then
+		mkdir -p "$results"
+		/usr/bin/python3 "$here/cluster_report.py" --results "$outdir/cluster/cluster.jsonl" \
+			--out "$results" --name "$date"
+	fi
 fi
 exit "$rc"

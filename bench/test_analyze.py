@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench/test_analyze.py: host-side tests of bench/analyze.py on synthetic
+# bench/test_analyze.py: host-side tests of bench/analyze.py (and of
+# bench/cluster_report.py, issue 15) on synthetic
 # guest results (no VM): per-workload figures, the targets of issues 14
 # and 19 (met, missed, not judged, not measured), the burst table and a
 # whole run of main() on a results.jsonl. Ends with "N passed, N failed",
@@ -18,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze  # noqa: E402
+import cluster_report  # noqa: E402
 
 BYTES = {"1k": 1024, "100k": 100 * 1024, "1m": 1024 * 1024, "10m": 10 * 1024 * 1024}
 
@@ -313,6 +315,56 @@ class Output(unittest.TestCase):
                 self.assertIn("Burst (kept-alive connections opened at once", rst)
                 self.assertIn("#19 requests/s, 1m kept-alive", rst)
             self.assertEqual(res["reanalysed_from"], "t.json")
+
+
+def repl(copies, rps, fe, backup=0.0):
+    return {"part": "replication", "copies": copies, "round": 1, "secs": 5, "rps": rps,
+            "handoffs": int(rps * 5), "fe_cpu_us": fe, "backup_cpu_us": backup, "guest_cpu_us": 4000.0}
+
+
+def fail(copies, fe1, others, complete=200):
+    t = {"active": 60, "common": 60, "memory": 40000, "common-memory": 16000}
+    return {"part": "failover", "copies": copies, "conns": 200, "promoted": len(fe1), "relayed": 5,
+            "tables": {"fe1": t, "fe2": t, "fe3": t}, "fe1": fe1, "others": others,
+            "outcomes": {"complete": complete, "reset": 200 - complete}, "done_s": 20.0}
+
+
+class Cluster(unittest.TestCase):
+    """bench/cluster_report.py: issue 15's benchmark targets."""
+
+    def test_replication_ratios(self):
+        _, r = cluster_report.replication([repl("off", 500.0, 300.0), repl("1", 450.0, 380.0, 150.0)])
+        self.assertAlmostEqual(r["rate_ratio"], 0.9)
+        self.assertAlmostEqual(r["cpu_ratio"], 380 / 300)
+        self.assertTrue(r["rate_met"] and r["cpu_met"])
+        _, r = cluster_report.replication([repl("off", 500.0, 300.0), repl("1", 350.0, 450.0)])
+        self.assertFalse(r["rate_met"] or r["cpu_met"])
+        # One side not measured: nothing judged.
+        self.assertIsNone(cluster_report.replication([repl("off", 500.0, 300.0)])[1])
+
+    def test_median_of_rounds(self):
+        rows, _ = cluster_report.replication(
+            [repl("off", 400.0, 300.0), repl("off", 600.0, 500.0), repl("off", 500.0, 400.0)])
+        self.assertEqual((rows["off"]["rps"], rows["off"]["fe_cpu_us"], rows["off"]["rounds"]),
+                         (500.0, 400.0, 3))
+
+    def test_failover_resume_is_net_of_the_pace(self):
+        f = cluster_report.failover([fail("1", [200, 250, 1800], [200, 210, 230])])[0]
+        self.assertEqual((f["resume_ms"], f["stall_max_ms"], f["pace_ms"]), (1590, 1800, 210))
+        self.assertTrue(f["preserved_met"])
+        self.assertFalse(f["resume_met"])
+        f = cluster_report.failover([fail("all", [200, 260], [200, 210, 230], complete=199)])[0]
+        self.assertTrue(f["resume_met"])
+        self.assertFalse(f["preserved_met"])
+        self.assertEqual(f["entries_per_conn"], 120 * 3 / 200)
+
+    def test_tables(self):
+        rep, rat = cluster_report.replication([repl("off", 500.0, 300.0), repl("1", 450.0, 380.0)])
+        fo = cluster_report.failover([fail("1", [200, 1800], [200, 210])])
+        rst = cluster_report.tables(rep, rat, fo)
+        self.assertIn("0.90x the rate (target at least 0.8x: met)", rst)
+        self.assertIn("copies 1: 200 of 200 preserved (target all: met)", rst)
+        self.assertIn("(target 100 ms: missed)", rst)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ use crate::{
         vec,
     },
 };
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 /// The handoff a pending copy is of: the request its owner sends the
@@ -51,6 +51,15 @@ pub(crate) struct Entry {
     pub(crate) flow: Flow,
     /// For a copy of a handoff under way: its request.
     pub(crate) pending: Option<KBox<Pending>>,
+    /// This node forwarded a packet from it.
+    used: AtomicBool,
+}
+
+impl Entry {
+    /// Whether this node forwarded a packet from the copy.
+    pub(crate) fn used(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
+    }
 }
 
 impl Keyed for Entry {
@@ -70,6 +79,8 @@ pub(crate) struct Common {
     /// Pending copies, and the bytes of their requests' data.
     pending: AtomicUsize,
     pending_bytes: AtomicUsize,
+    /// Some copy was used since [`Common::take_used`] last looked.
+    any_used: AtomicBool,
 }
 
 /// Request data the pending copies of a namespace hold, at most: a backup
@@ -88,6 +99,7 @@ impl Common {
             len: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
             pending_bytes: AtomicUsize::new(0),
+            any_used: AtomicBool::new(false),
         })
     }
 
@@ -148,6 +160,7 @@ impl Common {
             owner,
             flow,
             pending,
+            used: AtomicBool::new(false),
         };
         self.table.insert(self.hash(&key), entry, self.max)?;
         self.len.fetch_add(1, Ordering::Relaxed);
@@ -169,6 +182,20 @@ impl Common {
     /// context.
     pub(crate) fn take(&self, key: &Key, pick: impl Fn(&Entry) -> bool, out: impl FnMut(&Entry)) {
         self.remove(key, pick, out);
+    }
+
+    /// Notes that this node forwarded a packet from copy `r` (the packet
+    /// path: a load, and a store only the first time).
+    pub(crate) fn mark_used(&self, r: &Entry) {
+        if !r.used.load(Ordering::Relaxed) {
+            r.used.store(true, Ordering::Relaxed);
+            self.any_used.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a copy was used since the last call.
+    pub(crate) fn take_used(&self) -> bool {
+        self.any_used.swap(false, Ordering::Relaxed)
     }
 
     /// The copy of `key`'s connection, if any, as `f` sees it.

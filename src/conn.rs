@@ -724,7 +724,13 @@ impl Conns {
             let mut flow = r.flow;
             let (buf, csum) = skb.tcp_headers_mut()?;
             let mut pkt = TcpPacket::parse(buf, mode(csum)).ok()?;
-            Some(flow.on_client_packet(&mut pkt, now_ms))
+            let verdict = flow.on_client_packet(&mut pkt, now_ms);
+            // The upstream sends the connection here now: this node takes
+            // it over (crate::replica::take_over_used).
+            if verdict == FlowVerdict::Rewritten {
+                self.common.mark_used(r);
+            }
+            Some(verdict)
         });
         match done {
             None => self.relay_packet(net, skb, key),

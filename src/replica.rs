@@ -226,12 +226,11 @@ pub(crate) fn keep(node: &Node, from: u32, r: &Replica) {
     if !node.group().is_member(from) {
         return;
     }
+    // Kept even if this node forwards the connection itself (it took it
+    // over, and the sender does not know yet): its own flow goes first on
+    // the packet path, and should it end here (the back-end tells it when
+    // another member takes the connection), the copy forwards.
     let flow = Flow::from_replica(r, kthread::now_ms());
-    // This node forwards that connection itself (it took it over): the
-    // sender's copy is older than its own flow.
-    if node.conns().with(&flow.key(), |_| ()).is_some() {
-        return;
-    }
     if let Err(e) = node.conns().common().keep(from, flow) {
         if kthread::net_ratelimit() {
             pr_warn!("cannot keep member {}'s copy: {:?}\n", from, e);
@@ -269,7 +268,7 @@ pub(crate) fn no_group(node: &Node) {
 /// answers find it by id), and tells its back-end, whose flow answers to
 /// this node from now on: its CONN_END comes here, and the old owner's
 /// return (a new boot id) no longer ends the connection.
-fn take_over(node: &Node, owner: u32, mut f: Flow) -> bool {
+fn take_over(node: &Node, owner: u32, mut f: Flow) -> Option<Flow> {
     let old_id = f.id;
     f.id = node.conns().next_id(&f.key());
     // The copy's times are those of its arrival, and the packets it
@@ -278,11 +277,11 @@ fn take_over(node: &Node, owner: u32, mut f: Flow) -> bool {
     f.last_ms = stamp(kthread::now_ms());
     f.created_ms = f.last_ms;
     if node.conns().insert(f).is_err() {
-        return false;
+        return None;
     }
     node.conns().stats().inc(Stat::Promoted);
     if f.phase == Phase::Frozen {
-        return resume(node, owner, old_id, &f);
+        return resume(node, owner, old_id, &f).then_some(f);
     }
     let t = Takeover {
         old_id,
@@ -293,7 +292,55 @@ fn take_over(node: &Node, owner: u32, mut f: Flow) -> bool {
     // A back-end that does not hear it keeps answering the old owner: the
     // flow then ends here when it idles out.
     let _ = node.ctrl().send(f.peer, &Message::Takeover(t));
-    true
+    Some(f)
+}
+
+/// Takes over the connections whose copies this node forwarded packets
+/// from while their owner lives: the upstream sends them here now (its
+/// hash moved, or an address did), so this node forwards them, and they
+/// move from its common to its active table (seed 000), as those of an
+/// owner that left do. Their back-ends answer to this node from then on
+/// (TAKEOVER) and tell the old owner that they ended there; their copies
+/// go to this node's backups. Else the owner, which sees none of their
+/// packets any more, would end them when they idle out there. The
+/// collector's thread, a few times a second.
+pub(crate) fn take_over_used(node: &Node) {
+    if !node.conns().common().take_used() {
+        return;
+    }
+    let Some(view) = node.group().view() else {
+        return;
+    };
+    let Ok(mut used) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
+        return;
+    };
+    let mut taken = 0u32;
+    for _ in 0..=node.conns().common().len() / BATCH {
+        vec::clear(&mut used);
+        node.conns().common().snapshot_where(
+            |r| r.used() && r.pending.is_none() && view.contains(r.owner),
+            &mut used,
+        );
+        for &(owner, f) in used.iter() {
+            if let Some(mine) = take_over(node, owner, f) {
+                replicate(node, &mine);
+                taken += 1;
+            }
+            node.conns()
+                .common()
+                .forget(&f.key(), |r| r.owner == owner && r.flow.id == f.id);
+        }
+        if used.len() < BATCH {
+            break;
+        }
+    }
+    if taken > 0 {
+        pr_info!(
+            "front-end group epoch {}: took over {} connections whose packets reach this node\n",
+            view.epoch(),
+            taken
+        );
+    }
 }
 
 /// Completes the handoff of the pending copy of `owner`'s flow `old_id`,
@@ -334,7 +381,8 @@ fn resume(node: &Node, owner: u32, old_id: u64, f: &Flow) -> bool {
 }
 
 /// Front-end `from` took over connection `t.old_id` of this node's
-/// back-end flow of (`t.client`, `t.backend`). Without that flow the
+/// back-end flow of (`t.client`, `t.backend`); the front-end that had it
+/// hears that it ended there (CONN_END). Without that flow the
 /// connection is over (its copy outlived it: the old owner's REPLICA_END
 /// was lost with it), and the answer is the CONN_END that ends the
 /// sender's flow.
@@ -345,16 +393,31 @@ pub(crate) fn taken_over(node: &Node, from: u32, t: &Takeover) -> Option<Message
     };
     let moved = node.conns().with(&key, |f| {
         let ours = f.role == Role::Back && f.id == t.old_id;
+        let old = f.peer;
         if ours {
             f.peer = from;
             f.id = t.new_id;
         }
-        ours
+        ours.then_some(old)
     });
-    (moved != Some(true)).then_some(Message::ConnEnd(IdReason {
-        id: t.new_id,
-        reason: reason::CLOSED,
-    }))
+    match moved {
+        Some(Some(old)) => {
+            // The old owner lives (the upstream moved the connection, or a
+            // partition): its flow ends there, the new owner forwards it.
+            if old != from && old != 0 {
+                let end = Message::ConnEnd(IdReason {
+                    id: t.old_id,
+                    reason: reason::CLOSED,
+                });
+                let _ = node.ctrl().send(old, &end);
+            }
+            None
+        }
+        _ => Some(Message::ConnEnd(IdReason {
+            id: t.new_id,
+            reason: reason::CLOSED,
+        })),
+    }
 }
 
 /// The group's view is now `view`: the copies whose owner left become
@@ -399,7 +462,7 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
         vec::clear(&mut gone);
         node.conns().common().snapshot_where(promotes, &mut gone);
         for &(owner, f) in gone.iter() {
-            if take_over(node, owner, f) {
+            if take_over(node, owner, f).is_some() {
                 promoted += 1;
             }
             node.conns()

@@ -52,6 +52,12 @@ path-mtu scenarios.
       needed" (MTU 600) about another port of the client, which no
       connection has, and one about the connection itself. Prints the
       kinds sent.
+
+  clients.py fragneeded SRC VIP VPORT CLIENT:CPORT...
+      Sends, as SRC (a router) to VIP, one "fragmentation needed" (MTU
+      1400) for each CLIENT:CPORT, about a segment VIP:VPORT -> CLIENT:CPORT
+      with an arbitrary sequence number (which the server's stack finds
+      out of window and ignores). Prints "sent N".
 """
 import json
 import os
@@ -335,6 +341,18 @@ def badicmp(src_a, vip_a, vport, client_a, cport):
     print("sent " + " ".join(sent))
 
 
+def fragneeded(src_a, vip_a, vport, conns):
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    src, vip = socket.inet_aton(src_a), socket.inet_aton(vip_a)
+    for c in conns:
+        client_a, cport = c.rsplit(":", 1)
+        client = socket.inet_aton(client_a)
+        seg = tcp_segment(vip, client, vport, int(cport), seq=random.getrandbits(32), ack=1,
+                          flags=0x18, data=bytes(1400))
+        raw.sendto(icmp_error(src, vip, 3, 4, 1400, ip_packet(vip, client, seg)[:548]), (vip_a, 0))
+    print(f"sent {len(conns)}")
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "slowloris":
@@ -352,5 +370,7 @@ if __name__ == "__main__":
         badpackets(a[1], int(a[2]), a[3], int(a[4]))
     elif a[0] == "badicmp":
         badicmp(a[1], a[2], int(a[3]), a[4], int(a[5]))
+    elif a[0] == "fragneeded":
+        fragneeded(a[1], a[2], int(a[3]), a[4:])
     else:
         sys.exit(f"unknown command {a[0]}")

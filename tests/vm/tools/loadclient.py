@@ -14,9 +14,11 @@ opened, or after the last connection opened, whichever is later, ends as
 "hung", or "unanswered" if it is still connecting (SYNs dropped). Writes OUT (JSON) when all ended:
     {"outcomes": {"complete": n, "reset": n, "refused": n, "eof": n,
                   "hung": n, "unanswered": n, "error": n},
-     "ended": [[start, end, outcome, bytes, local_port, last_read], ...]}
+     "ended": [[start, end, outcome, bytes, local_port, last_read, stall], ...]}
 and also OUT.progress every second while running: {"open": n, "bytes": n}
 (time.time() seconds). "eof": the stream ended before the whole answer.
+"stall": the longest time (seconds) between two reads that returned data,
+from the first byte on (paced reads are 0.2 s apart at most).
 """
 import errno
 import json
@@ -31,6 +33,7 @@ class Conn:
     def __init__(self, sel, addr, port, path, now):
         self.start = now
         self.last_rx = 0.0
+        self.stall = 0.0
         self.lport = 0
         self.got = 0
         self.want = None
@@ -73,7 +76,7 @@ def main():
         live.discard(c)
         parked.pop(c, None)
         outcomes[outcome] += 1
-        ended.append([c.start, now, outcome, c.got, c.lport, c.last_rx])
+        ended.append([c.start, now, outcome, c.got, c.lport, c.last_rx, c.stall])
 
     def open_one(now):
         nonlocal opened, last_open
@@ -81,7 +84,7 @@ def main():
             live.add(Conn(sel, addr, port, path, now))
         except OSError:
             outcomes["error"] += 1
-            ended.append([now, now, "error", 0, 0, 0.0])
+            ended.append([now, now, "error", 0, 0, 0.0, 0.0])
         opened += 1
         last_open = now
 
@@ -115,6 +118,8 @@ def main():
                     parked[c] = now + 0.2
                     continue
                 data = c.s.recv(min(allowed, 65536))
+                if data and c.last_rx:
+                    c.stall = max(c.stall, now - c.last_rx)
                 c.last_rx = now
                 if not data:
                     finish(c, "complete" if c.want is not None and c.got >= c.want else "eof", now)
