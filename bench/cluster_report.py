@@ -132,10 +132,12 @@ def plot(rep, fo, out, name):
     axes[1].set_title("threads' CPU us / handoff")
     axes[1].set_xlabel("copies")
     axes[1].legend(fontsize=7)
-    for f in fo:
+    for i, f in enumerate(fo):
         xs = sorted(f.get("stalls", []))
-        axes[2].plot(range(len(xs)), xs, marker=".", label=f"copies {f['copies']}")
-    axes[2].axhline(RESUME_MS, color="grey", linestyle=":", label=f"target {RESUME_MS} ms")
+        color = f"C{i}"
+        axes[2].plot(range(len(xs)), xs, marker=".", color=color, label=f"copies {f['copies']}")
+        axes[2].axhline((f["pace_ms"] or 0) + RESUME_MS, color=color, linestyle=":", linewidth=1,
+                        label=f"copies {f['copies']}: target (pace + {RESUME_MS} ms)")
     axes[2].set_title("fe1's connections: longest stall (ms)")
     axes[2].set_xlabel("connection (sorted)")
     axes[2].legend(fontsize=7)
