@@ -30,7 +30,7 @@
 # Parameters from the kernel command line: bench.duration=SECS
 # bench.rounds=N bench.conns=N (failover connections, default 200)
 # bench.parts=replication,failover bench.copies=1,all (the failover's
-# rounds). Each failover round's client results (loadclient.py's JSON, the
+# rounds) bench.auth=0 (channels without a key: no HMAC on the frames). Each failover round's client results (loadclient.py's JSON, the
 # connections each front-end forwarded) stay in $BATON_OUT.
 #
 # guests: 1
@@ -44,17 +44,14 @@ set -euo pipefail
 require_cmd ip python3 jq wrk nginx
 
 param() {
-	local w
-	for w in $(</proc/cmdline); do
-		case $w in "bench.$1="*) echo "${w#*=}"; return ;; esac
-	done
-	echo "$2"
+	cmdline_param "bench.$1" "$2"
 }
 duration=$(param duration 5)
 rounds=$(param rounds 1)
 conns=$(param conns 200)
 parts=$(param parts replication,failover)
 copies_list=$(param copies 1,all)
+auth=$(param auth 1)
 for v in "$duration" "$rounds" "$conns"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || fail "bad parameter '$v'"
 done
@@ -70,25 +67,9 @@ chmod 755 "$work"
 
 ulimit -n 100000
 baton_load
-lan_setup 1 sw rt fe1 fe2 fe3 be1 be2
-ns_create cl
-ip link add eth0 netns cl type veth peer name eth1 netns rt
-ip -n cl addr add "$client/24" dev eth0
-ip -n cl link set eth0 up
-ip -n rt addr add 198.18.10.1/24 dev eth1
-ip -n rt link set eth1 up
-ip -n cl route add default via 198.18.10.1
+ecmp_cluster "$vip" "$client"
 ns_exec cl sysctl -qw net.ipv4.tcp_rmem="4096 65536 131072" net.ipv4.ip_local_port_range="10000 65000" \
 	net.ipv4.tcp_tw_reuse=1
-ns_exec rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
-	net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
-for ns in fe1 fe2 fe3 be1 be2; do
-	ip -n "$ns" route add default via 198.18.1.1
-done
-for fe in fe1 fe2 fe3; do
-	ip -n "$fe" addr add "$vip/32" dev lo
-done
-baton_forwarder fe1 fe2 fe3
 for i in 1 2 3; do
 	ip -n rt nexthop add id "$i" via "$(lan_addr 1 $((i + 1)))" dev eth0
 done
@@ -129,8 +110,8 @@ addr_of() { lan_addr 1 $((node[$1] + 1)); }
 # workers, one per peer): the new ones are its.
 for ns in fe1 fe2 fe3 be1 be2; do
 	threads >"$work/threads.before"
-	bctl "$ns" config set node-id "${node[$ns]}" key "$BATON_TEST_KEY" heartbeat-timeout-ms 2000 \
-		idle-timeout-ms 10000
+	bctl "$ns" config set node-id "${node[$ns]}" heartbeat-timeout-ms 2000 idle-timeout-ms 10000
+	[ "$auth" = 0 ] || bctl "$ns" config set key "$BATON_TEST_KEY"
 	for other in fe1 fe2 fe3 be1 be2; do
 		[ "$other" = "$ns" ] && continue
 		[ "${ns:0:2}" = be ] && [ "${other:0:2}" = be ] && continue
@@ -239,8 +220,8 @@ failover() {
 	for fe in fe1 fe2 fe3; do
 		bctl "$fe" config set copies "$copies"
 	done
-	p0=$(($(baton_stat fe2 promoted) + $(baton_stat fe3 promoted)))
-	r0=$(($(baton_stat fe2 relayed) + $(baton_stat fe3 relayed)))
+	p0=$(baton_sum promoted fe2 fe3)
+	r0=$(baton_sum relayed fe2 fe3)
 	group fe1 fe2 fe3
 	ns_exec cl timeout 600 python3 "$loadclient" "$vip" 80 /big "$conns" 0 0 "$rate" 120 "$work/load.$copies" \
 		>/dev/null 2>&1 &
@@ -266,8 +247,8 @@ failover() {
 		 others: [.ended[] | select(.[4] as $p | $fe1 | index($p) | not) | .[6] * 1000 | floor],
 		 done_s: ([.ended[][1]] | max - $t1)}' "$work/load.$copies")
 	jq -cn --arg copies "$copies" --argjson conns "$conns" --argjson res "$res" --argjson tables "$tab" \
-		--argjson promoted $(($(baton_stat fe2 promoted) + $(baton_stat fe3 promoted) - p0)) \
-		--argjson relayed $(($(baton_stat fe2 relayed) + $(baton_stat fe3 relayed) - r0)) \
+		--argjson promoted $(($(baton_sum promoted fe2 fe3) - p0)) \
+		--argjson relayed $(($(baton_sum relayed fe2 fe3) - r0)) \
 		'{part: "failover", copies: $copies, conns: $conns, tables: $tables, promoted: $promoted,
 		  relayed: $relayed} + $res' >>"$out"
 	log "failover, copies $copies: $(jq -c .outcomes <<<"$res"), fe1's $(jq '.fe1 | length' <<<"$res") connections' longest stall $(jq '.fe1 | max' <<<"$res") ms"

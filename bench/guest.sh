@@ -43,11 +43,7 @@ readonly scale_srcs=198.18.0.11,198.18.0.12,198.18.0.13,198.18.0.14
 
 # Parameters from the kernel command line.
 param() {
-	local w
-	for w in $(</proc/cmdline); do
-		case $w in "bench.$1="*) echo "${w#*=}"; return ;; esac
-	done
-	echo "$2"
+	cmdline_param "bench.$1" "$2"
 }
 duration=$(param duration 5)
 modes=$(param modes direct,haproxy,ipvs-nat,ipvs-dr,baton)

@@ -844,13 +844,15 @@ impl Conns {
     /// that is not this node and the packet is of a service's connection
     /// that no socket here takes.
     fn relay_target(&self, net: &Net, skb: &SkBuff, key: &Key) -> Option<[u8; 4]> {
-        let flow = FlowId {
+        // The lookup first: most packets that get here are of this node's
+        // own sockets (its control channel's among them).
+        if socket::demux(net, skb, key.local, key.client, LISTENER_MARK) != Demux::Marked {
+            return None;
+        }
+        self.relay.target(&FlowId {
             client: key.client,
             vip: key.local,
-        };
-        let to = self.relay.target(&flow)?;
-        (socket::demux(net, skb, key.local, key.client, LISTENER_MARK) == Demux::Marked)
-            .then_some(to)
+        })
     }
 
     /// Sends `skb` on to the member at `to`, on a directly connected link,

@@ -365,6 +365,44 @@ baton_forwarder() {
 	done
 }
 
+# ecmp_cluster VIP CLIENT: the topology of the cluster-ecmp test and of
+# the benchmark's front-end group part: switch sw with rt (198.18.1.1),
+# fe1-fe3 (.2-.4: VIP on lo, forwarding) and be1, be2 (.5, .6) on
+# 198.18.1.0/24, and the client namespace cl (CLIENT/24) behind rt's eth1
+# (198.18.10.1). rt forwards and hashes multipath routes on ports; rt is
+# every namespace's default route. The routes to the VIP are the
+# caller's.
+ecmp_cluster() {
+	local _vip=$1 _client=$2 _ns
+	lan_setup 1 sw rt fe1 fe2 fe3 be1 be2
+	ns_create cl
+	ip link add eth0 netns cl type veth peer name eth1 netns rt
+	ip -n cl addr add "$_client/24" dev eth0
+	ip -n cl link set eth0 up
+	ip -n rt addr add 198.18.10.1/24 dev eth1
+	ip -n rt link set eth1 up
+	ip -n cl route add default via 198.18.10.1
+	ns_exec rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
+		net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+	for _ns in fe1 fe2 fe3 be1 be2; do
+		ip -n "$_ns" route add default via 198.18.1.1
+	done
+	for _ns in fe1 fe2 fe3; do
+		ip -n "$_ns" addr add "$_vip/32" dev lo
+	done
+	baton_forwarder fe1 fe2 fe3
+}
+
+# cmdline_param NAME DEFAULT: the value of NAME=VALUE on the kernel command
+# line (tests/vm/run.sh passes BATON_VM_APPEND there), else DEFAULT.
+cmdline_param() {
+	local _w
+	for _w in $(</proc/cmdline); do
+		case $_w in "$1="*) echo "${_w#*=}"; return ;; esac
+	done
+	echo "$2"
+}
+
 # BATON_TEST_KEY: the control-channel key of the test clusters.
 readonly BATON_TEST_KEY=5e1c7a9db2f04e3c8a6b1d2f3e4c5b6a7d8e9f0a1b2c3d4e5f60718293a4b5c6
 
@@ -408,6 +446,29 @@ bctl() {
 # baton_stat NS NAME: counter NAME of namespace NS's `batonctl -j stats`.
 baton_stat() {
 	bctl "$1" -j stats | jq -er ".\"$2\""
+}
+
+# baton_sum STAT NS...: stats counter STAT summed over namespaces NS.
+baton_sum() {
+	local _stat=$1 _ns _n=0
+	shift
+	for _ns in "$@"; do
+		_n=$((_n + $(baton_stat "$_ns" "$_stat")))
+	done
+	echo "$_n"
+}
+
+# baton_sum_is OP N STAT NS...: whether baton_sum STAT NS... compares to N
+# as OP (-eq, -ge or -gt) says; for wait_for.
+baton_sum_is() {
+	local _n
+	_n=$(baton_sum "${@:3}")
+	case $1 in
+	-eq) ((_n == $2)) ;;
+	-ge) ((_n >= $2)) ;;
+	-gt) ((_n > $2)) ;;
+	*) fail "baton_sum_is: unknown comparison $1" ;;
+	esac
 }
 
 # baton_idle SECS NS...: wait until no namespace NS keeps a connection

@@ -94,25 +94,9 @@ defer rm -rf "$work"
 chmod 755 "$work"
 
 baton_load
-lan_setup 1 sw rt fe1 fe2 fe3 be1 be2
-ns_create cl
-ip link add eth0 netns cl type veth peer name eth1 netns rt
-ip -n cl addr add "$client/24" dev eth0
-ip -n cl link set eth0 up
-ip -n rt addr add 198.18.10.1/24 dev eth1
-ip -n rt link set eth1 up
-ip -n cl route add default via 198.18.10.1
+ecmp_cluster "$vip" "$client"
 # Small client buffers: the servers send as fast as the client reads.
 ns_exec cl sysctl -qw net.ipv4.tcp_rmem="4096 65536 131072" net.ipv4.tcp_wmem="4096 65536 131072"
-ns_exec rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
-	net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
-for ns in fe1 fe2 fe3 be1 be2; do
-	ip -n "$ns" route add default via 198.18.1.1
-done
-for fe in fe1 fe2 fe3; do
-	ip -n "$fe" addr add "$vip/32" dev lo
-done
-baton_forwarder fe1 fe2 fe3
 # frr NS AS ID NEIGHBORS [NETWORK]: zebra and bgpd in namespace NS, in
 # AS with router id ID, peering with NEIGHBORS (space-separated, AS
 # 65000 if NS is a front-end, else 65001), announcing NETWORK.
@@ -280,8 +264,7 @@ forwarding() {
 move_to_fe3() {
 	local r0 f0 c0 i0 i12 clients want t=$SECONDS
 	r0=$(baton_stat fe3 relayed) f0=$(baton_stat fe3 relay-failed) c0=$(baton_stat fe3 forwarded-common)
-	icmps() { echo $(($(baton_stat fe1 icmp-forwarded) + $(baton_stat fe2 icmp-forwarded) + ${1:-$(baton_stat fe3 icmp-forwarded)})); }
-	i0=$(icmps) i12=$(icmps 0)
+	i0=$(baton_sum icmp-forwarded fe1 fe2 fe3) i12=$(baton_sum icmp-forwarded fe1 fe2)
 	ip -n rt route replace "$vip/32" via "$(addr_of fe3)" dev eth0
 	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe3 $BATONCTL -j stats | jq .relayed) -gt $((r0 + 100)) ]" ||
 		fail "fe3 passed $(($(baton_stat fe3 relayed) - r0)) packets to other members, want more than 100"
@@ -289,15 +272,15 @@ move_to_fe3() {
 	want=$(wc -w <<<"$clients")
 	# shellcheck disable=SC2086 # one argument a connection
 	ns_exec rt python3 "$BATON_REPO/tests/vm/tools/clients.py" fragneeded "$(lan_addr 1 1)" "$vip" 80 $clients >/dev/null
-	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe1 $BATONCTL -j stats | jq '.\"icmp-forwarded\"') + \$(ip netns exec fe2 $BATONCTL -j stats | jq '.\"icmp-forwarded\"') + \$(ip netns exec fe3 $BATONCTL -j stats | jq '.\"icmp-forwarded\"') )) -ge $((i0 + want)) ]" ||
-		fail "of $want ICMP errors $(($(icmps) - i0)) reached a back-end"
-	check_eq "ICMP errors passed to back-ends" $(($(icmps) - i0)) "$want"
-	(($(icmps 0) > i12)) || fail "no ICMP error went from fe3 to fe1 or fe2"
+	wait_for -t $((10 * BATON_SLOW)) baton_sum_is -ge $((i0 + want)) icmp-forwarded fe1 fe2 fe3 ||
+		fail "of $want ICMP errors $(($(baton_sum icmp-forwarded fe1 fe2 fe3) - i0)) reached a back-end"
+	check_eq "ICMP errors passed to back-ends" $(($(baton_sum icmp-forwarded fe1 fe2 fe3) - i0)) "$want"
+	(($(baton_sum icmp-forwarded fe1 fe2) > i12)) || fail "no ICMP error went from fe3 to fe1 or fe2"
 	ip -n rt route replace "$vip/32" nhid 10
 	check_eq "packets fe3 could not pass on" "$(baton_stat fe3 relay-failed)" "$f0"
 	(($(baton_stat fe3 forwarded-common) > c0)) || fail "fe3 forwarded nothing from its copies"
 	log "ok: everything sent to fe3 for $((SECONDS - t)) s: it passed on $(($(baton_stat fe3 relayed) - r0)) packets" \
-		"and forwarded $(($(baton_stat fe3 forwarded-common) - c0)) from copies; of $want ICMP errors fe1 and fe2 forwarded $(($(icmps 0) - i12))"
+		"and forwarded $(($(baton_stat fe3 forwarded-common) - c0)) from copies; of $want ICMP errors fe1 and fe2 forwarded $(($(baton_sum icmp-forwarded fe1 fe2) - i12))"
 }
 
 t0=$SECONDS
@@ -319,28 +302,22 @@ if ((bgp)); then
 	done
 	log "ok: every connection has a copy on both other front-ends"
 else
-	commons() {
-		echo $(($(baton_stat fe1 common) + $(baton_stat fe2 common) + $(baton_stat fe3 common)))
-	}
-	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe1 $BATONCTL -j stats | jq .common) + \$(ip netns exec fe2 $BATONCTL -j stats | jq .common) + \$(ip netns exec fe3 $BATONCTL -j stats | jq .common) )) -eq $n ]" ||
-		fail "the front-ends keep $(commons) copies, want $n"
+	wait_for -t $((10 * BATON_SLOW)) baton_sum_is -eq "$n" common fe1 fe2 fe3 ||
+		fail "the front-ends keep $(baton_sum common fe1 fe2 fe3) copies, want $n"
 	log "ok: every connection has one copy: fe1 $(baton_stat fe1 common), fe2 $(baton_stat fe2 common), fe3 $(baton_stat fe3 common)"
 	move_to_fe3
 fi
 # What front-end 1 forwards now (after the move, members took over the
 # connections whose packets reached them), and what was promoted so far.
-actives() {
-	echo $(($(baton_stat fe1 active) + $(baton_stat fe2 active) + $(baton_stat fe3 active)))
-}
-wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe1 $BATONCTL -j stats | jq .active) + \$(ip netns exec fe2 $BATONCTL -j stats | jq .active) + \$(ip netns exec fe3 $BATONCTL -j stats | jq .active) )) -eq $n ]" ||
-	fail "the front-ends forward $(actives) connections, want $n"
+wait_for -t $((20 * BATON_SLOW)) baton_sum_is -eq "$n" active fe1 fe2 fe3 ||
+	fail "the front-ends forward $(baton_sum active fe1 fe2 fe3) connections, want $n"
 share[fe1]=$(baton_stat fe1 active)
 ((share[fe1] > 0)) || fail "front-end 1 forwards no connection"
-p0=$(($(baton_stat fe2 promoted) + $(baton_stat fe3 promoted)))
+p0=$(baton_sum promoted fe2 fe3)
 
 # Front-end 1 crashes: its link is cut and its nexthop goes at once (BGP:
 # the router's hold timer withdraws its route).
-fc0=$(($(baton_stat fe2 forwarded-common) + $(baton_stat fe3 forwarded-common)))
+fc0=$(baton_sum forwarded-common fe2 fe3)
 t1=$SECONDS
 ip -n fe1 link set eth0 down
 ((bgp)) || ip -n rt nexthop del id 1
@@ -353,19 +330,19 @@ fi
 check_eq "transfers under way at the crash" "$(running "$work/pids.crash")" "$n"
 
 promoted() {
-	echo $(($(baton_stat fe2 promoted) + $(baton_stat fe3 promoted) - p0))
+	echo $(($(baton_sum promoted fe2 fe3) - p0))
 }
-wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe2 $BATONCTL -j stats | jq '.\"forwarded-common\"') + \$(ip netns exec fe3 $BATONCTL -j stats | jq '.\"forwarded-common\"') )) -gt $fc0 ]" ||
+wait_for -t $((20 * BATON_SLOW)) baton_sum_is -gt "$fc0" forwarded-common fe2 fe3 ||
 	fail "neither fe2 nor fe3 forwarded from its copies"
-wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe2 $BATONCTL -j stats | jq .promoted) + \$(ip netns exec fe3 $BATONCTL -j stats | jq .promoted) - $p0 )) -ge ${share[fe1]} ]" ||
+wait_for -t $((20 * BATON_SLOW)) baton_sum_is -ge $((p0 + share[fe1])) promoted fe2 fe3 ||
 	fail "fe2 and fe3 promoted $(promoted) copies, want ${share[fe1]}"
 log "taken over $((SECONDS - t1)) s after the crash: fe2 $(baton_stat fe2 promoted), fe3 $(baton_stat fe3 promoted)"
 # Each of front-end 1's connections was taken over once at least: by the
 # member that held its copy, and again by one that the router sends it to
 # if that one got the new owner's copy.
 check_ge "copies promoted" "$(promoted)" "${share[fe1]}"
-wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(( \$(ip netns exec fe2 $BATONCTL -j stats | jq .active) + \$(ip netns exec fe3 $BATONCTL -j stats | jq .active) )) -eq $n ]" ||
-	fail "fe2 and fe3 forward $(($(baton_stat fe2 active) + $(baton_stat fe3 active))) connections, want $n"
+wait_for -t $((10 * BATON_SLOW)) baton_sum_is -eq "$n" active fe2 fe3 ||
+	fail "fe2 and fe3 forward $(baton_sum active fe2 fe3) connections, want $n"
 log "ok: fe2 and fe3 forward all $n connections"
 for be in be1 be2; do
 	check_eq "$be's flows answer to" "$(bctl "$be" -j conn list | jq -c '[.conns[].peer] | unique | map(select(. == 1))')" "[]"
