@@ -118,12 +118,25 @@ pub(crate) fn gc_main(node: &Node, stop: &Stop) {
                 node.ctrl().up_peers(&mut v);
                 v
             });
-        // A front flow whose client reset it and whose back-end can no
-        // longer send CONN_END (its channel is down: e.g. the node died).
+        // A front flow whose back-end can no longer send CONN_END (its
+        // channel is down: the node died, or only the link): over once its
+        // client reset it, or once it idled as long as the back-end waits
+        // before it ends a silent front-end's idle connections
+        // ([`abandoned`]), which this side cannot see.
+        let grace = ABANDONED_TIMEOUTS * u64::from(node.published().base.heartbeat_timeout_ms);
         let orphan = |f: &Flow| {
-            up.as_ref()
-                .is_some_and(|up| f.peer != 0 && !up.contains(&f.peer) && f.reset_and_quiet(now))
-                .then_some(reason::CLOSED)
+            let down = f.role == Role::Front
+                && f.peer != 0
+                && up.as_ref().is_some_and(|up| !up.contains(&f.peer));
+            if !down {
+                None
+            } else if f.reset_and_quiet(now) {
+                Some(reason::CLOSED)
+            } else if f.phase == Phase::Forwarding && f.idle_ms(now) >= grace {
+                Some(reason::IDLE)
+            } else {
+                None
+            }
         };
         // Many connections may end at once: a full batch is sent on and
         // the sweep goes on where it stopped, up to GC_ROUNDS batches.

@@ -12,7 +12,9 @@
 #      (heartbeat timeout); meanwhile a new connection to a service with
 #      only that back-end is reset at once, one to a service that also has
 #      a local back-end is served locally; every flow is freed on both
-#      nodes although no CONN_END could pass; the link comes back, the
+#      nodes although no CONN_END could pass: a kept-alive connection
+#      idle across the cut is reset by the back-end and freed by the
+#      front-end after five heartbeat timeouts; the link comes back, the
 #      channel reconnects (connects + 1) and a fresh handoff is exact.
 #   2. The back-end dies: its links are deleted (power cut), its server
 #      killed and its namespace deleted while 10 downloads run and one
@@ -65,6 +67,18 @@ peer_is() {
 
 active_is() {
 	[ "$(bstat "$1" active)" = "$2" ]
+}
+
+# left NS: what a node still holds, and both ends' sockets, for a failure
+# message: which side of a connection the flow outlived.
+left() {
+	bctl "$1" -j conn list
+	echo "client sockets:"
+	ns_exec cl ss -tanoi
+	if ip netns list | grep -qw be1; then
+		echo "be1 sockets:"
+		ns_exec be1 ss -tanoi
+	fi
 }
 
 front_state_is() {
@@ -198,6 +212,12 @@ check_eq "before: a handoff to be1" "$(ns_exec cl curl -sS --max-time 20 "http:/
 # --- 1: the control link goes down ---------------------------------------------
 
 connects0=$(peer_field connects)
+# A kept-alive connection that stays idle across the cut: neither node can
+# tell the other it ended; the back-end resets it once the front-end was
+# silent and the connection idle for five heartbeat timeouts, and the
+# front-end frees its flow after as long.
+ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" idle "$vip" 80 1000 $((90 * BATON_SLOW)) "$work/idle" &
+wait_for -t $((30 * BATON_SLOW)) front_state_is forwarding || fail "1: the idle connection was not handed off"
 # 4 MB at 100 KB/s: 40 s, long enough to see all ten at once on a busy
 # host.
 downloads 10 90 100k $((4 * mb))
@@ -227,9 +247,11 @@ for i in $(seq 1 10); do
 	check_eq "1: download $i during the cut: sha256" "$(sha256sum <"$work/dl.$i" | cut -d' ' -f1)" "$want4"
 done
 for ns in fe be1; do
-	wait_for -t $((30 * BATON_SLOW)) active_is "$ns" 0 || fail "1: $ns keeps flows: $(bctl "$ns" conn list)"
+	wait_for -t $((30 * BATON_SLOW)) active_is "$ns" 0 || fail "1: $ns keeps flows: $(left "$ns")"
 done
 log "1: no flow left on either node"
+wait_for -t $((30 * BATON_SLOW)) test -e "$work/idle" || fail "1: the idle client still waits"
+check_eq "1: the connection idle across the cut" "$(cat "$work/idle")" reset
 ns_exec be1 tc qdisc del dev eth1 root
 ip -n be1 link set eth1 up
 wait_for -t $((60 * BATON_SLOW)) peer_is up || fail "1: the channel did not come back"
@@ -264,14 +286,14 @@ for i in $(seq 1 10); do
 	wait_for -t $((60 * BATON_SLOW)) test -e "$work/dl.$i.rc" || fail "2: download $i hangs beyond its limit"
 	check_eq "2: download $i: curl rc (its own time limit)" "$(cat "$work/dl.$i.rc")" 28
 done
-wait_for -t $((40 * BATON_SLOW)) active_is fe 0 || fail "2: the front-end keeps flows: $(bctl fe conn list)"
+wait_for -t $((40 * BATON_SLOW)) active_is fe 0 || fail "2: the front-end keeps flows: $(left fe)"
 log "2: no flow left on the front-end"
 be_up
 wait_for -t $((60 * BATON_SLOW)) peer_is up || fail "2: the channel did not come back"
 got=$(ns_exec cl curl -sS --max-time 30 "http://$vip/gen/$mb" | sha256sum | cut -d' ' -f1)
 check_eq "2: fresh handoff to the new back-end, sha256" "$got" "$want"
 for ns in fe be1; do
-	wait_for -t $((30 * BATON_SLOW)) active_is "$ns" 0 || fail "$ns keeps flows at the end: $(bctl "$ns" conn list)"
+	wait_for -t $((30 * BATON_SLOW)) active_is "$ns" 0 || fail "$ns keeps flows at the end: $(left "$ns")"
 done
 kill_be
 baton_unload

@@ -268,6 +268,23 @@ def keepalive(addr, port, n, portfile, gofile):
     print("2 responses exact on one connection")
 
 
+def idle(addr, port, n, secs, out):
+    """One response on a kept-alive connection, which then stays idle for
+    up to secs: writes to out how it ended (reset, closed or open)."""
+    s = socket.create_connection((addr, port), timeout=30)
+    http_get(s, n)
+    s.settimeout(secs)
+    try:
+        how = "closed" if s.recv(1) == b"" else "data"
+    except ConnectionResetError:
+        how = "reset"
+    except socket.timeout:
+        how = "open"
+    with open(out + ".tmp", "w") as f:
+        f.write(how)
+    os.rename(out + ".tmp", out)
+
+
 def tcp_segment(src, dst, sport, dport, seq, ack, flags, window=65535, opts=b"", doff=None, data=b""):
     doff = doff if doff is not None else (20 + len(opts)) // 4
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, doff << 4, flags, window, 0, 0) + opts + data
@@ -361,6 +378,8 @@ if __name__ == "__main__":
         synflood(a[1], a[2], int(a[3]), int(a[4]))
     elif a[0] == "keepalive":
         keepalive(a[1], int(a[2]), int(a[3]), a[4], a[5])
+    elif a[0] == "idle":
+        idle(a[1], int(a[2]), int(a[3]), float(a[4]), a[5])
     elif a[0] == "churn":
         churn(a[1], int(a[2]), int(a[3]), int(a[4]), float(a[5]), int(a[6]), a[7],
               a[8] if len(a) > 8 else None)
