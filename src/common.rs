@@ -193,7 +193,13 @@ impl Common {
         }
     }
 
-    /// Whether a copy was used since the last call.
+    /// Whether a copy was used since the last [`Common::take_used`].
+    pub(crate) fn used(&self) -> bool {
+        self.any_used.load(Ordering::Relaxed)
+    }
+
+    /// Whether a copy was used since the last call: a copy marked after it
+    /// is seen by a walk that follows it, or by the next call's.
     pub(crate) fn take_used(&self) -> bool {
         self.any_used.swap(false, Ordering::Relaxed)
     }

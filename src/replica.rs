@@ -295,6 +295,37 @@ fn take_over(node: &Node, owner: u32, mut f: Flow) -> Option<Flow> {
     Some(f)
 }
 
+/// Takes over the connections whose copies `pick` selects, `batch` (of
+/// capacity [`BATCH`]) at a time, showing each one taken to `taken`; how
+/// many. Each copy goes from the common table only once its flow is in
+/// the active one: a packet that came in between would find neither, and
+/// this node's stack would reset its client.
+fn take_over_where(
+    node: &Node,
+    batch: &mut KVec<(u32, Flow)>,
+    pick: impl Fn(&Entry) -> bool,
+    taken: impl Fn(&Flow),
+) -> u32 {
+    let mut n = 0u32;
+    for _ in 0..=node.conns().common().len() / BATCH {
+        vec::clear(batch);
+        node.conns().common().snapshot_where(&pick, batch);
+        for &(owner, f) in batch.iter() {
+            if let Some(mine) = take_over(node, owner, f) {
+                taken(&mine);
+                n += 1;
+            }
+            node.conns()
+                .common()
+                .forget(&f.key(), |r| r.owner == owner && r.flow.id == f.id);
+        }
+        if batch.len() < BATCH {
+            break;
+        }
+    }
+    n
+}
+
 /// Takes over the connections whose copies this node forwarded packets
 /// from while their owner lives: the upstream sends them here now (its
 /// hash moved, or an address did), so this node forwards them, and they
@@ -305,35 +336,25 @@ fn take_over(node: &Node, owner: u32, mut f: Flow) -> Option<Flow> {
 /// packets any more, would end them when they idle out there. The
 /// collector's thread, a few times a second.
 pub(crate) fn take_over_used(node: &Node) {
-    if !node.conns().common().take_used() {
+    if !node.conns().common().used() {
         return;
     }
+    // Ready to walk before the mark is cleared: an early return keeps it.
     let Some(view) = node.group().view() else {
         return;
     };
-    let Ok(mut used) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
+    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
         return;
     };
-    let mut taken = 0u32;
-    for _ in 0..=node.conns().common().len() / BATCH {
-        vec::clear(&mut used);
-        node.conns().common().snapshot_where(
-            |r| r.used() && r.pending.is_none() && view.contains(r.owner),
-            &mut used,
-        );
-        for &(owner, f) in used.iter() {
-            if let Some(mine) = take_over(node, owner, f) {
-                replicate(node, &mine);
-                taken += 1;
-            }
-            node.conns()
-                .common()
-                .forget(&f.key(), |r| r.owner == owner && r.flow.id == f.id);
-        }
-        if used.len() < BATCH {
-            break;
-        }
+    if !node.conns().common().take_used() {
+        return;
     }
+    let taken = take_over_where(
+        node,
+        &mut batch,
+        |r| r.used() && r.pending.is_none() && view.contains(r.owner),
+        |mine| replicate(node, mine),
+    );
     if taken > 0 {
         pr_info!(
             "front-end group epoch {}: took over {} connections whose packets reach this node\n",
@@ -451,28 +472,10 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
         );
         to[..n].contains(&me)
     };
-    // Each copy goes from the common table only once its flow is in the
-    // active one: a packet that came in between would find neither, and
-    // this node's stack would reset its client.
-    let Ok(mut gone) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
+    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
         return;
     };
-    let mut promoted = 0u32;
-    for _ in 0..=node.conns().common().len() / BATCH {
-        vec::clear(&mut gone);
-        node.conns().common().snapshot_where(promotes, &mut gone);
-        for &(owner, f) in gone.iter() {
-            if take_over(node, owner, f).is_some() {
-                promoted += 1;
-            }
-            node.conns()
-                .common()
-                .forget(&f.key(), |r| r.owner == owner && r.flow.id == f.id);
-        }
-        if gone.len() < BATCH {
-            break;
-        }
-    }
+    let promoted = take_over_where(node, &mut batch, promotes, |_| ());
     // A copy whose owner lives but whose backups are other members now (one
     // that joined or came back) goes: its owner sends those a copy. So
     // does the copy of a member deleted from the group (it still forwards
