@@ -389,7 +389,7 @@ pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
         // What the client sent meanwhile goes on now, rewritten.
         node.conns().held().release(&key);
         if let Some(f) = node.conns().with(&key, |f| *f) {
-            replica::replicate(node, &f);
+            replica::replicate_answered(node, &f);
         }
     }
     if !node.replies().post(id, r) {

@@ -53,7 +53,26 @@ fn flow_id(f: &Flow) -> FlowId {
 /// Sends the copy of this node's flow `f` to its backups, if it has one
 /// and backups exist.
 pub(crate) fn replicate(node: &Node, f: &Flow) {
-    replicate_to(node, f, copies(node));
+    replicate_to(node, f, copies(node), Delivery::Now);
+}
+
+/// [`replicate`] for a flow whose handoff the back-end just answered: the
+/// copy may go with the next frame to each backup (within a quarter
+/// second), one socket call for several. Until it comes, the backups'
+/// pending copies (HANDOFF_COPY, confirmed before the back-end heard of
+/// the connection) stand for it: should this node fail meanwhile, the
+/// backup that takes the connection over asks the back-end for its answer
+/// again (RESUME).
+pub(crate) fn replicate_answered(node: &Node, f: &Flow) {
+    replicate_to(node, f, copies(node), Delivery::Later);
+}
+
+/// Whether a frame goes at once or may wait for the next one to its peer
+/// ([`crate::ctrl::Ctrl::send_later`]).
+#[derive(Clone, Copy)]
+enum Delivery {
+    Now,
+    Later,
 }
 
 /// How many members keep a copy of each of this node's connections.
@@ -62,9 +81,9 @@ fn copies(node: &Node) -> usize {
 }
 
 /// Sends the copy of `f` to its first `copies` backups.
-fn replicate_to(node: &Node, f: &Flow, copies: usize) {
+fn replicate_to(node: &Node, f: &Flow, copies: usize, how: Delivery) {
     let Some(r) = f.replica() else { return };
-    for _ in 0..to_backups(node, f, copies, &Message::Replica(r)) {
+    for _ in 0..to_backups(node, f, copies, &Message::Replica(r), how) {
         node.conns().stats().inc(Stat::Replicated);
     }
 }
@@ -72,18 +91,27 @@ fn replicate_to(node: &Node, f: &Flow, copies: usize) {
 /// Sends `msg` about this node's flow `f` to the flow's first `copies`
 /// backups; how many took it (a backup whose channel just went keeps
 /// nothing of this node's).
-fn to_backups(node: &Node, f: &Flow, copies: usize, msg: &Message<'_>) -> usize {
-    to_backups_of(node, &flow_id(f), copies, msg)
+fn to_backups(node: &Node, f: &Flow, copies: usize, msg: &Message<'_>, how: Delivery) -> usize {
+    to_backups_of(node, &flow_id(f), copies, msg, how)
 }
 
 /// Sends `msg` about this node's connection `id` to its first `copies`
 /// backups; how many took it.
-fn to_backups_of(node: &Node, id: &FlowId, copies: usize, msg: &Message<'_>) -> usize {
+fn to_backups_of(
+    node: &Node,
+    id: &FlowId,
+    copies: usize,
+    msg: &Message<'_>,
+    how: Delivery,
+) -> usize {
     let mut to = [0u32; MAX_MEMBERS];
     let n = node.group().backups(id, copies, &mut to);
     to[..n]
         .iter()
-        .filter(|&&b| node.ctrl().send(b, msg).is_ok())
+        .filter(|&&b| match how {
+            Delivery::Now => node.ctrl().send(b, msg).is_ok(),
+            Delivery::Later => node.ctrl().send_later(b, msg).is_ok(),
+        })
         .count()
 }
 
@@ -101,7 +129,7 @@ pub(crate) fn copy_handoff(node: &Node, peer: u32, req: &HandoffReq<'_>, stop: &
         backend_node: peer,
         req: *req,
     });
-    let sent = to_backups_of(node, &id, copies(node), &copy);
+    let sent = to_backups_of(node, &id, copies(node), &copy, Delivery::Now);
     let deadline = kthread::now_ms() + u64::from(node.published().base.handoff_timeout_ms / 2);
     let mut confirmed = 0;
     while confirmed < sent {
@@ -133,7 +161,15 @@ pub(crate) fn forget_handoff(node: &Node, f: &Flow) {
         vip: f.vip,
         reason: reason::CLOSED,
     };
-    to_backups(node, f, copies(node), &Message::ReplicaEnd(end));
+    // A copy that outlives its connection by a moment is harmless: the
+    // end may wait for the next frame.
+    to_backups(
+        node,
+        f,
+        copies(node),
+        &Message::ReplicaEnd(end),
+        Delivery::Later,
+    );
 }
 
 /// Member `from` is about to hand off one of its connections (`c`): this
@@ -218,7 +254,15 @@ pub(crate) fn forget(node: &Node, f: &Flow, why: u8) {
             reason::CLOSED
         },
     };
-    to_backups(node, f, copies(node), &Message::ReplicaEnd(end));
+    // A copy that outlives its connection by a moment is harmless: the
+    // end may wait for the next frame.
+    to_backups(
+        node,
+        f,
+        copies(node),
+        &Message::ReplicaEnd(end),
+        Delivery::Later,
+    );
 }
 
 /// Member `from` sent the copy `r` of one of its flows.
@@ -525,7 +569,7 @@ pub(crate) fn resend(node: &Node) {
             .snapshot_bucket(b, &mut batch, |f| f.replica().is_some());
         if batch.len() >= BATCH / 2 || b + 1 == buckets {
             for f in batch.iter() {
-                replicate_to(node, f, copies);
+                replicate_to(node, f, copies, Delivery::Now);
             }
             vec::clear(&mut batch);
         }

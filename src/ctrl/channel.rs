@@ -45,10 +45,74 @@ pub(super) struct Tx {
     pub(super) auth: Option<Arc<Hmac>>,
     /// Direction byte of the frames sent.
     pub(super) dir: u8,
+    /// Frames numbered and tagged but not sent yet ([`Tx::queue`]).
+    pub(super) later: KVec<u8>,
+    /// When the oldest of `later` was queued (ms).
+    pub(super) later_ms: u64,
 }
 
+/// Most bytes of frames [`Tx::queue`] keeps before it sends them.
+const LATER_MAX: usize = 8192;
+
 impl Tx {
+    /// Sends `msg`, after the frames queued before it, in one socket call.
     pub(super) fn send(&mut self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
+        let len = self.frame(msg)?;
+        if self.later.is_empty()
+            || self
+                .later
+                .extend_from_slice(&self.buf[..len], GFP_KERNEL)
+                .is_err()
+        {
+            self.flush()?;
+            return self.sock.send_all(&self.buf[..len]).map_err(Closed::Io);
+        }
+        self.flush()
+    }
+
+    /// Numbers and tags `msg` now and sends it with the next frame sent,
+    /// or by [`Tx::flush_older`]: one socket call for several frames that
+    /// may wait a moment. Sent at once if it cannot be kept.
+    pub(super) fn queue(&mut self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
+        let len = self.frame(msg)?;
+        if self.later.len() + len > LATER_MAX {
+            self.flush()?;
+        }
+        if self.later.is_empty() {
+            self.later_ms = kthread::now_ms();
+        }
+        if self
+            .later
+            .extend_from_slice(&self.buf[..len], GFP_KERNEL)
+            .is_err()
+        {
+            self.flush()?;
+            return self.sock.send_all(&self.buf[..len]).map_err(Closed::Io);
+        }
+        Ok(())
+    }
+
+    /// Sends the queued frames.
+    pub(super) fn flush(&mut self) -> core::result::Result<(), Closed> {
+        if self.later.is_empty() {
+            return Ok(());
+        }
+        let r = self.sock.send_all(&self.later).map_err(Closed::Io);
+        vec::clear_copy(&mut self.later);
+        r
+    }
+
+    /// Sends the queued frames if the oldest waited `ms` or more.
+    pub(super) fn flush_older(&mut self, ms: u64) -> core::result::Result<(), Closed> {
+        if !self.later.is_empty() && kthread::now_ms().saturating_sub(self.later_ms) >= ms {
+            return self.flush();
+        }
+        Ok(())
+    }
+
+    /// Encodes `msg` under the next sequence number, tagged, into `buf`;
+    /// its length.
+    fn frame(&mut self, msg: &Message<'_>) -> core::result::Result<usize, Closed> {
         let mut len = codec::encode(msg, self.seq, &mut self.buf)
             .map_err(|_| Closed::Protocol("cannot encode a frame"))?;
         if let Some(auth) = &self.auth {
@@ -60,12 +124,11 @@ impl Tx {
                 .map_err(Closed::Io)?;
             self.buf[body..len].copy_from_slice(&tag.0);
         }
+        if len > self.buf.len() {
+            return Err(Closed::Protocol("frame too long"));
+        }
         self.seq = self.seq.wrapping_add(1);
-        let frame = self
-            .buf
-            .get(..len)
-            .ok_or(Closed::Protocol("frame too long"))?;
-        self.sock.send_all(frame).map_err(Closed::Io)
+        Ok(len)
     }
 }
 
@@ -104,6 +167,8 @@ impl Channel {
                 seq: 0,
                 auth: None,
                 dir: tx_dir,
+                later: KVec::new(),
+                later_ms: 0,
             }),
             peer_boot: 0,
         })

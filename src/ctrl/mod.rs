@@ -24,7 +24,9 @@
 //! thread per configured peer, each doing blocking socket calls with
 //! timeouts, so that a stop request is seen within [`TICK_MS`]. Frames are
 //! encoded and validated by [`crate::proto::ctrl`]; a frame that does not
-//! validate closes that channel only, with a rate-limited log line.
+//! validate closes that channel only, with a rate-limited log line. A frame
+//! that may wait ([`Ctrl::send_later`]) is numbered and tagged at once and
+//! written with the next one, several frames in one socket call.
 //!
 //! This file holds the configuration side ([`Ctrl`]: which threads run)
 //! and the interface to the namespace ([`Dispatch`]); `peer.rs` a peer's
@@ -55,6 +57,10 @@ use kernel::{
 pub(crate) const HEARTBEAT_MS: u64 = 1000;
 /// Socket timeout of blocking calls, the latency of stop requests.
 const TICK_MS: u32 = 250;
+/// A frame queued with [`Ctrl::send_later`] goes with the next frame sent
+/// to its peer, or once it waited this long, at the peer's thread's next
+/// turn (at most [`TICK_MS`] later).
+const LATER_MS: u64 = 50;
 /// Time allowed for the HELLO exchange and for connecting.
 const HELLO_MS: u32 = 2000;
 /// Handshake threads per namespace: the listener hands them accepted
@@ -294,6 +300,16 @@ impl Ctrl {
 
     /// Sends `msg` to peer `node_id` on its live channel.
     pub(crate) fn send(&self, node_id: u32, msg: &Message<'_>) -> Result {
+        let peer = self.peer(node_id)?;
+        peer.send(msg).map_err(|c| match c {
+            Closed::Io(e) => e,
+            _ => EPIPE,
+        })
+    }
+
+    /// Peer `node_id` if its channel is up: `ENOENT` if it is not
+    /// configured, `EPIPE` if it is down.
+    fn peer(&self, node_id: u32) -> Result<Arc<Peer>> {
         let peer = {
             let run = self.running.lock();
             run.peers
@@ -305,7 +321,15 @@ impl Ctrl {
         if !peer.up.load(Ordering::Relaxed) {
             return Err(EPIPE);
         }
-        peer.send(msg).map_err(|c| match c {
+        Ok(peer)
+    }
+
+    /// Sends `msg` to peer `node_id` with the next frame sent to it, or
+    /// within a quarter second ([`LATER_MS`], [`TICK_MS`]): for what a
+    /// moment's delay cannot harm, one socket call for several frames.
+    pub(crate) fn send_later(&self, node_id: u32, msg: &Message<'_>) -> Result {
+        let peer = self.peer(node_id)?;
+        peer.send_later(msg).map_err(|c| match c {
             Closed::Io(e) => e,
             _ => EPIPE,
         })

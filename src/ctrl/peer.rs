@@ -6,7 +6,8 @@
 
 use super::{
     channel::{log_closed, Channel, Closed, Tx},
-    Dispatch, PeerStatus, BACKOFF_MAX_MS, BACKOFF_MIN_MS, HEARTBEAT_MS, HELLO_MS, TICK_MS,
+    Dispatch, PeerStatus, BACKOFF_MAX_MS, BACKOFF_MIN_MS, HEARTBEAT_MS, HELLO_MS, LATER_MS,
+    TICK_MS,
 };
 use crate::{
     proto::{
@@ -84,11 +85,32 @@ impl Peer {
 
     /// Sends `msg` on the live channel; `EPIPE` if there is none.
     pub(super) fn send(&self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
+        self.on_tx(|tx| tx.send(msg))
+    }
+
+    /// Queues `msg` on the live channel, to go with the next frame sent
+    /// or within [`LATER_MS`]; `EPIPE` if there is none.
+    pub(super) fn send_later(&self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
+        self.on_tx(|tx| tx.queue(msg))
+    }
+
+    /// Runs `f` on the live channel's sending half to pass one frame on.
+    fn on_tx(
+        &self,
+        f: impl FnOnce(&mut Tx) -> core::result::Result<(), Closed>,
+    ) -> core::result::Result<(), Closed> {
         let mut tx = self.tx.lock();
-        let tx = tx.as_mut().ok_or(Closed::Io(EPIPE))?;
-        tx.send(msg)?;
+        f(tx.as_mut().ok_or(Closed::Io(EPIPE))?)?;
         self.msgs_out.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Sends the frames queued [`LATER_MS`] ago or earlier.
+    fn flush_later(&self) -> core::result::Result<(), Closed> {
+        match self.tx.lock().as_mut() {
+            Some(tx) => tx.flush_older(LATER_MS),
+            None => Ok(()),
+        }
     }
 
     /// Wakes the peer's thread out of any socket call.
@@ -138,6 +160,9 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
                 return c;
             }
             last_tx = now;
+        }
+        if let Err(c) = peer.flush_later() {
+            return c;
         }
         let got = ch.recv(&mut |m| on_frame(peer, m));
         match got {

@@ -113,3 +113,11 @@ pub(crate) fn clear<T>(v: &mut KVec<T>) {
         drop(swap_remove(v, last));
     }
 }
+
+/// Empties `v` at once, keeping the allocation: its elements have no
+/// destructor to run.
+pub(crate) fn clear_copy<T: Copy>(v: &mut KVec<T>) {
+    // SAFETY: 0 is within the capacity and uncovers no uninitialized
+    // element; `T: Copy` elements need no drop.
+    unsafe { v.set_len(0) };
+}
