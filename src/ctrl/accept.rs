@@ -181,27 +181,42 @@ pub(super) fn admit(
     Ok(())
 }
 
-/// The listener thread of a namespace.
+/// A listening socket on the namespace's control port.
+fn listener(shared: &Shared) -> Result<Socket> {
+    let s = Socket::tcp(shared.net.get(), TICK_MS, HELLO_MS)?;
+    s.listen(
+        Endpoint {
+            addr: [0; 4],
+            port: shared.port,
+        },
+        16,
+    )?;
+    Ok(s)
+}
+
+/// The listener thread of a namespace. The port may still be taken for a
+/// moment (the listener this one replaces is closing): it tries again
+/// every [`TICK_MS`] until it gets the port or is stopped.
 pub(super) fn listen_main(shared: &Shared, stop: &Stop) {
-    let listener = match Socket::tcp(shared.net.get(), TICK_MS, HELLO_MS).and_then(|s| {
-        s.listen(
-            Endpoint {
-                addr: [0; 4],
-                port: shared.port,
-            },
-            16,
-        )?;
-        Ok(s)
-    }) {
-        Ok(s) => s,
-        Err(e) => {
-            pr_err!(
-                "node {}: cannot listen on port {}: {:?}\n",
-                shared.me,
-                shared.port,
-                e
-            );
-            return;
+    let mut failed = None;
+    let listener = loop {
+        match listener(shared) {
+            Ok(s) => break s,
+            Err(e) => {
+                if failed != Some(e) {
+                    pr_err!(
+                        "node {}: cannot listen on port {}: {:?}, trying again\n",
+                        shared.me,
+                        shared.port,
+                        e
+                    );
+                    failed = Some(e);
+                }
+                if stop.requested() {
+                    return;
+                }
+                kthread::sleep_ms(TICK_MS);
+            }
         }
     };
     pr_info!(
