@@ -46,10 +46,16 @@ const ABANDONED_EVERY: u32 = 4;
 /// (TAKEOVER) at once, so theirs may be longer than this node's.
 const ABANDONED_TIMEOUTS: u64 = 5;
 
+/// How long a silent peer's idle flows are kept: [`ABANDONED_TIMEOUTS`] of
+/// this node's heartbeat timeouts.
+fn abandon_grace_ms(node: &Node) -> u64 {
+    ABANDONED_TIMEOUTS * u64::from(node.published().base.heartbeat_timeout_ms)
+}
+
 /// Ends the back-end flows of front-ends that went silent
 /// ([`teardown::abandoned`]).
 fn abandoned(node: &Node) {
-    let grace = ABANDONED_TIMEOUTS * u64::from(node.published().base.heartbeat_timeout_ms);
+    let grace = abandon_grace_ms(node);
     let Ok(mut silent) = KVec::with_capacity(MAX_PEERS, GFP_KERNEL) else {
         return;
     };
@@ -123,7 +129,7 @@ pub(crate) fn gc_main(node: &Node, stop: &Stop) {
         // client reset it, or once it idled as long as the back-end waits
         // before it ends a silent front-end's idle connections
         // ([`abandoned`]), which this side cannot see.
-        let grace = ABANDONED_TIMEOUTS * u64::from(node.published().base.heartbeat_timeout_ms);
+        let grace = abandon_grace_ms(node);
         let orphan = |f: &Flow| {
             let down = f.role == Role::Front
                 && f.peer != 0

@@ -155,11 +155,16 @@ pub(crate) fn forget_handoff(node: &Node, f: &Flow) {
     if f.role != Role::Front || f.peer == 0 || node.group().view().map_or(true, |v| v.size() < 2) {
         return;
     }
+    end_copies(node, f, reason::CLOSED);
+}
+
+/// Tells `f`'s backups that its copies are over (REPLICA_END, `why`).
+fn end_copies(node: &Node, f: &Flow, why: u8) {
     let end = ReplicaEnd {
         id: f.id,
         client: f.client,
         vip: f.vip,
-        reason: reason::CLOSED,
+        reason: why,
     };
     // A copy that outlives its connection by a moment is harmless: the
     // end may wait for the next frame.
@@ -244,25 +249,12 @@ pub(crate) fn forget(node: &Node, f: &Flow, why: u8) {
     if f.role != Role::Front || f.replica().is_none() {
         return;
     }
-    let end = ReplicaEnd {
-        id: f.id,
-        client: f.client,
-        vip: f.vip,
-        reason: if why == reason::IDLE {
-            reason::IDLE
-        } else {
-            reason::CLOSED
-        },
+    let why = if why == reason::IDLE {
+        reason::IDLE
+    } else {
+        reason::CLOSED
     };
-    // A copy that outlives its connection by a moment is harmless: the
-    // end may wait for the next frame.
-    to_backups(
-        node,
-        f,
-        copies(node),
-        &Message::ReplicaEnd(end),
-        Delivery::Later,
-    );
+    end_copies(node, f, why);
 }
 
 /// Member `from` sent the copy `r` of one of its flows.

@@ -58,15 +58,10 @@ impl Tx {
     /// Sends `msg`, after the frames queued before it, in one socket call.
     pub(super) fn send(&mut self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
         let len = self.frame(msg)?;
-        if self.later.is_empty()
-            || self
-                .later
-                .extend_from_slice(&self.buf[..len], GFP_KERNEL)
-                .is_err()
-        {
-            self.flush()?;
+        if self.later.is_empty() {
             return self.sock.send_all(&self.buf[..len]).map_err(Closed::Io);
         }
+        self.append(len)?;
         self.flush()
     }
 
@@ -81,6 +76,12 @@ impl Tx {
         if self.later.is_empty() {
             self.later_ms = kthread::now_ms();
         }
+        self.append(len)
+    }
+
+    /// Adds the frame of `len` bytes in `buf` to the queued ones; without
+    /// memory for it, sends them and it at once.
+    fn append(&mut self, len: usize) -> core::result::Result<(), Closed> {
         if self
             .later
             .extend_from_slice(&self.buf[..len], GFP_KERNEL)

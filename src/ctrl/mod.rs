@@ -300,11 +300,7 @@ impl Ctrl {
 
     /// Sends `msg` to peer `node_id` on its live channel.
     pub(crate) fn send(&self, node_id: u32, msg: &Message<'_>) -> Result {
-        let peer = self.peer(node_id)?;
-        peer.send(msg).map_err(|c| match c {
-            Closed::Io(e) => e,
-            _ => EPIPE,
-        })
+        self.peer(node_id)?.send(msg).map_err(errno)
     }
 
     /// Peer `node_id` if its channel is up: `ENOENT` if it is not
@@ -328,11 +324,7 @@ impl Ctrl {
     /// within a quarter second ([`LATER_MS`], [`TICK_MS`]): for what a
     /// moment's delay cannot harm, one socket call for several frames.
     pub(crate) fn send_later(&self, node_id: u32, msg: &Message<'_>) -> Result {
-        let peer = self.peer(node_id)?;
-        peer.send_later(msg).map_err(|c| match c {
-            Closed::Io(e) => e,
-            _ => EPIPE,
-        })
+        self.peer(node_id)?.send_later(msg).map_err(errno)
     }
 
     /// Adds the node ids of the peers whose channel is up to `out` (as many
@@ -383,5 +375,13 @@ impl Ctrl {
             .iter()
             .find(|t| t.data().conf.node_id == node_id)
             .map(|t| t.data().status())
+    }
+}
+
+/// The error a caller of [`Ctrl::send`] sees for a channel that closed.
+fn errno(c: Closed) -> Error {
+    match c {
+        Closed::Io(e) => e,
+        _ => EPIPE,
     }
 }
