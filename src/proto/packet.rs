@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! IPv4 + TCP header parsing and in-place rewriting with incremental
-//! checksum updates (RFC 1624, through [`super::csum`]).
+//! IPv4 and IPv6 + TCP header parsing and in-place rewriting with
+//! incremental checksum updates (RFC 1624, through [`super::csum`]).
 //!
 //! The forwarding path of a handed-off connection rewrites a few header
 //! fields in each direction (the values themselves come from
@@ -17,21 +17,26 @@
 //!            saddr = VIP, seq, TSval, window
 //! ```
 //!
-//! The buffer starts at the IPv4 header and holds at least the IPv4 and TCP
-//! headers, options included; the payload may or may not follow (its length
-//! is taken from the IPv4 total length). Headers are laid out as:
+//! The buffer starts at the IP header and holds at least the IP headers
+//! (IPv6 extension headers included) and the TCP header, options included;
+//! the payload may or may not follow (its length is taken from the IPv4
+//! total length or the IPv6 payload length). Headers are laid out as:
 //!
 //! ```text
 //!  IPv4  0      1      2      4      6        8    9     10      12     16    20
 //!        |v/ihl | tos  |totlen| id   |frag off| ttl|proto| check | saddr|daddr|
+//!  IPv6  0          4          6     7      8       24       40
+//!        |v/tc/flow |plen      |next |hops  | saddr | daddr  | extension headers..
 //!  TCP   0      2      4      8      12       13   14    16      18     20
 //!        |sport |dport | seq  | ack  |doff    |flags|win | check | urg  |opts..
 //! ```
 //!
-//! [`parse`] validates everything a rewrite relies on; a [`TcpPacket`] can
-//! only be made by parsing, so a buffer that does not parse is never
-//! written. Every field change updates the IPv4 header checksum (addresses
-//! only) and the TCP checksum according to the [`CsumMode`]:
+//! The code is generic over the IP version ([`Family`]: [`V4`], [`V6`]);
+//! the types default to IPv4. [`parse`] ([`parse_in`]) validates
+//! everything a rewrite relies on; a [`TcpPacket`] can only be made by
+//! parsing, so a buffer that does not parse is never written. Every field
+//! change updates the IPv4 header checksum (addresses only; IPv6 has none)
+//! and the TCP checksum according to the [`CsumMode`]:
 //!
 //! * [`CsumMode::Full`]: the TCP check field is a complete checksum and is
 //!   updated for every rewritten byte, as `inet_proto_csum_replace4` does for
@@ -43,6 +48,13 @@
 //!   csum_unfold(*sum)))`, `inet_proto_csum_replace4(.., pseudohdr=true)`);
 //!   other TCP header fields are left to the device.
 //!
+//! An IPv6 packet's extension headers (hop-by-hop, routing, destination
+//! options, an atomic fragment header) are skipped, at most
+//! [`MAX_EXTENSION_HEADERS`] of them; anything else before the TCP header
+//! (AH, ESP, a fragment that is not the whole segment) makes it a packet
+//! that is not parsed, as is a jumbogram (payload length 0: RFC 2675 or a
+//! BIG TCP GSO packet), whose length the header does not give.
+//!
 //! Nothing here panics on any input: all accesses are checked, and sequence
 //! arithmetic wraps.
 
@@ -50,6 +62,12 @@ use super::csum;
 
 /// Length of an IPv4 header without options.
 pub const IPV4_MIN_HEADER_LEN: usize = 20;
+/// Length of the IPv6 header (without extension headers).
+pub const IPV6_HEADER_LEN: usize = 40;
+/// Most IPv6 extension headers skipped before the TCP header; a longer
+/// chain is refused ([`ParseError::BadExtension`]), which bounds the work
+/// per packet.
+pub const MAX_EXTENSION_HEADERS: usize = 8;
 /// Length of a TCP header without options.
 pub const TCP_MIN_HEADER_LEN: usize = 20;
 /// IP protocol number of TCP.
@@ -113,14 +131,310 @@ const TCP_CHECK: usize = 16;
 // IPv4 fragment field bits.
 const IP_MF: u16 = 0x2000;
 const IP_OFFSET: u16 = 0x1fff;
+// Offsets inside the IPv6 header.
+const IP6_PLEN: usize = 4;
+const IP6_NEXT: usize = 6;
+const IP6_HOPS: usize = 7;
+const IP6_SADDR: usize = 8;
+const IP6_DADDR: usize = 24;
+/// IPv6 next-header values of the extension headers that are skipped.
+mod nexthdr {
+    pub(super) const HOP: u8 = 0;
+    pub(super) const ROUTING: u8 = 43;
+    pub(super) const FRAGMENT: u8 = 44;
+    pub(super) const DEST: u8 = 60;
+    pub(super) const NONE: u8 = 59;
+}
+/// IPv6 fragment header: offset (13 bits, in 8-byte units) and the M flag,
+/// in the 16-bit word at byte 2; the two reserved bits between them are
+/// ignored, as the kernel does.
+const IP6_FRAG_OFFSET: u16 = 0xfff8;
+const IP6_FRAG_MF: u16 = 0x0001;
 
-/// Why a buffer is not an IPv4 TCP packet that can be rewritten.
+/// Where a packet's TCP header starts and how long the IP packet is, as
+/// its network headers say ([`Family::network`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Network {
+    /// Offset of the TCP header: the IPv4 header length, or 40 and the
+    /// IPv6 extension headers.
+    pub l4: usize,
+    /// Length of the IP packet, headers included, from its length field.
+    pub total: usize,
+}
+
+/// An IP version, named by its address type (wire order): where its
+/// addresses lie, how its headers lead to the TCP header and which
+/// checksums cover the addresses. Implemented by [`V4`] and [`V6`] only;
+/// the packet code is generic over it, so that one rewrite serves both and
+/// each is compiled for its own layout, and an address given in a literal
+/// tells the compiler the version.
+pub trait Family: Copy + core::fmt::Debug + Default + PartialEq + Eq + AsRef<[u8]> {
+    /// Offset of the source address in the IP header.
+    const SADDR: usize;
+    /// Offset of the destination address in the IP header.
+    const DADDR: usize;
+    /// Offset of an IP header checksum that covers the addresses (IPv4's);
+    /// `None` without one.
+    const HEADER_CHECK: Option<usize>;
+    /// Length of the IP header of a packet that [`build`] writes.
+    const BUILD_HEADER_LEN: usize;
+
+    /// The network headers of a TCP packet at the start of `buf`: version,
+    /// lengths, protocol TCP, not a fragment (the whole segment is there).
+    fn network(buf: &[u8]) -> Result<Network, ParseError>;
+
+    /// The offset of the TCP header of a TCP packet at the start of `buf`
+    /// that is the whole segment or its first fragment, checked only as
+    /// far as finding it needs (see [`addresses_in`]).
+    fn ports_offset(buf: &[u8]) -> Option<usize>;
+
+    /// The address at `at` in `buf`, if it is there.
+    fn addr(buf: &[u8], at: usize) -> Option<Self>;
+
+    /// The unfolded ones' complement sum of the TCP pseudo-header for a
+    /// segment of `len` bytes (header and payload).
+    fn pseudo_sum(saddr: &Self, daddr: &Self, len: usize) -> u32;
+
+    /// Writes the IP header (no options or extension headers) of a TCP
+    /// packet of `l4_len` bytes from `saddr` to `daddr`, its checksum if
+    /// it has one, into `ip` ([`Family::BUILD_HEADER_LEN`] bytes); `None`
+    /// if the length does not fit the header.
+    fn write_header(ip: &mut [u8], saddr: &Self, daddr: &Self, l4_len: usize) -> Option<()>;
+
+    /// Lowers the TTL (hop limit) of the IP header at the start of `buf`
+    /// by one, a header checksum updated; `false`, and nothing written, if
+    /// it is 0 or 1 or the header is not of this version inside `buf`.
+    fn decrement_ttl(buf: &mut [u8]) -> bool;
+}
+
+/// IPv4 ([`Family`]): its addresses.
+pub type V4 = [u8; 4];
+
+/// IPv6 ([`Family`]): its addresses.
+pub type V6 = [u8; 16];
+
+impl Family for V4 {
+    const SADDR: usize = IP_SADDR;
+    const DADDR: usize = IP_DADDR;
+    const HEADER_CHECK: Option<usize> = Some(IP_CHECK);
+    const BUILD_HEADER_LEN: usize = IPV4_MIN_HEADER_LEN;
+
+    fn network(buf: &[u8]) -> Result<Network, ParseError> {
+        let first = *buf.first().ok_or(ParseError::Truncated)?;
+        if first >> 4 != 4 {
+            return Err(ParseError::NotIpv4);
+        }
+        let ihl = usize::from(first & 0x0f) * 4;
+        if ihl < IPV4_MIN_HEADER_LEN {
+            return Err(ParseError::BadIhl);
+        }
+        if buf.len() < ihl {
+            return Err(ParseError::Truncated);
+        }
+        if buf.get(IP_PROTO) != Some(&IPPROTO_TCP) {
+            return Err(ParseError::NotTcp);
+        }
+        let frag = get_u16(buf, IP_FRAG).ok_or(ParseError::Truncated)?;
+        if frag & (IP_MF | IP_OFFSET) != 0 {
+            return Err(ParseError::Fragment);
+        }
+        let total = get_u16(buf, IP_TOT_LEN).ok_or(ParseError::Truncated)?;
+        Ok(Network {
+            l4: ihl,
+            total: usize::from(total),
+        })
+    }
+
+    fn ports_offset(buf: &[u8]) -> Option<usize> {
+        let first = *buf.first()?;
+        let ihl = usize::from(first & 0x0f) * 4;
+        if first >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN || *buf.get(IP_PROTO)? != IPPROTO_TCP {
+            return None;
+        }
+        if get_u16(buf, IP_FRAG)? & IP_OFFSET != 0 {
+            return None;
+        }
+        Some(ihl)
+    }
+
+    fn addr(buf: &[u8], at: usize) -> Option<[u8; 4]> {
+        get_addr(buf, at)
+    }
+
+    fn pseudo_sum(saddr: &[u8; 4], daddr: &[u8; 4], len: usize) -> u32 {
+        let mut pseudo = [0u8; 12];
+        pseudo[..4].copy_from_slice(saddr);
+        pseudo[4..8].copy_from_slice(daddr);
+        pseudo[9] = IPPROTO_TCP;
+        // Truncated as the 16-bit field it is: callers pass lengths that
+        // fit.
+        pseudo[10..12].copy_from_slice(&(len as u16).to_be_bytes());
+        csum::sum(&pseudo, 0)
+    }
+
+    fn write_header(ip: &mut [u8], saddr: &[u8; 4], daddr: &[u8; 4], l4_len: usize) -> Option<()> {
+        let total = u16::try_from(l4_len.checked_add(IPV4_MIN_HEADER_LEN)?).ok()?;
+        let ip = ip.get_mut(..IPV4_MIN_HEADER_LEN)?;
+        ip.fill(0);
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        ip[6] = 0x40; // DF
+        ip[IP_TTL] = 64;
+        ip[IP_PROTO] = IPPROTO_TCP;
+        ip[IP_SADDR..IP_SADDR + 4].copy_from_slice(saddr);
+        ip[IP_DADDR..IP_DADDR + 4].copy_from_slice(daddr);
+        let check = csum::checksum(ip);
+        ip[IP_CHECK..IP_CHECK + 2].copy_from_slice(&check.to_be_bytes());
+        Some(())
+    }
+
+    fn decrement_ttl(buf: &mut [u8]) -> bool {
+        let Some(&first) = buf.first() else {
+            return false;
+        };
+        let ihl = usize::from(first & 0x0f) * 4;
+        if first >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN || buf.len() < ihl {
+            return false;
+        }
+        let (ttl, proto) = (buf[IP_TTL], buf[IP_PROTO]);
+        if ttl <= 1 {
+            return false;
+        }
+        let Some(check) = get_u16(buf, IP_CHECK) else {
+            return false;
+        };
+        let check = csum::update16(
+            check,
+            u16::from_be_bytes([ttl, proto]),
+            u16::from_be_bytes([ttl - 1, proto]),
+        );
+        buf[IP_TTL] = ttl - 1;
+        buf[IP_CHECK..IP_CHECK + 2].copy_from_slice(&check.to_be_bytes());
+        true
+    }
+}
+
+impl Family for V6 {
+    const SADDR: usize = IP6_SADDR;
+    const DADDR: usize = IP6_DADDR;
+    const HEADER_CHECK: Option<usize> = None;
+    const BUILD_HEADER_LEN: usize = IPV6_HEADER_LEN;
+
+    fn network(buf: &[u8]) -> Result<Network, ParseError> {
+        ipv6_walk(buf, false)
+    }
+
+    fn ports_offset(buf: &[u8]) -> Option<usize> {
+        ipv6_walk(buf, true).ok().map(|n| n.l4)
+    }
+
+    fn addr(buf: &[u8], at: usize) -> Option<[u8; 16]> {
+        buf.get(at..at.checked_add(16)?)?.try_into().ok()
+    }
+
+    fn pseudo_sum(saddr: &[u8; 16], daddr: &[u8; 16], len: usize) -> u32 {
+        let mut pseudo = [0u8; 40];
+        pseudo[..16].copy_from_slice(saddr);
+        pseudo[16..32].copy_from_slice(daddr);
+        // Truncated as the 32-bit field it is.
+        pseudo[32..36].copy_from_slice(&(len as u32).to_be_bytes());
+        pseudo[39] = IPPROTO_TCP;
+        csum::sum(&pseudo, 0)
+    }
+
+    fn write_header(
+        ip: &mut [u8],
+        saddr: &[u8; 16],
+        daddr: &[u8; 16],
+        l4_len: usize,
+    ) -> Option<()> {
+        let plen = u16::try_from(l4_len).ok().filter(|&l| l != 0)?;
+        let ip = ip.get_mut(..IPV6_HEADER_LEN)?;
+        ip.fill(0);
+        ip[0] = 0x60;
+        ip[IP6_PLEN..IP6_PLEN + 2].copy_from_slice(&plen.to_be_bytes());
+        ip[IP6_NEXT] = IPPROTO_TCP;
+        ip[IP6_HOPS] = 64;
+        ip[IP6_SADDR..IP6_SADDR + 16].copy_from_slice(saddr);
+        ip[IP6_DADDR..IP6_DADDR + 16].copy_from_slice(daddr);
+        Some(())
+    }
+
+    fn decrement_ttl(buf: &mut [u8]) -> bool {
+        if buf.len() < IPV6_HEADER_LEN || buf[0] >> 4 != 6 || buf[IP6_HOPS] <= 1 {
+            return false;
+        }
+        buf[IP6_HOPS] -= 1;
+        true
+    }
+}
+
+/// The headers of the IPv6 packet at the start of `buf` up to its TCP
+/// header ([`Family::network`]); with `first_fragment`, the first fragment
+/// of a segment is taken too ([`Family::ports_offset`]).
+fn ipv6_walk(buf: &[u8], first_fragment: bool) -> Result<Network, ParseError> {
+    let first = *buf.first().ok_or(ParseError::Truncated)?;
+    if first >> 4 != 6 {
+        return Err(ParseError::NotIpv6);
+    }
+    if buf.len() < IPV6_HEADER_LEN {
+        return Err(ParseError::Truncated);
+    }
+    let plen = get_u16(buf, IP6_PLEN).ok_or(ParseError::Truncated)?;
+    let mut next = *buf.get(IP6_NEXT).ok_or(ParseError::Truncated)?;
+    if plen == 0 && next != nexthdr::NONE {
+        // Payload length 0 with a header after this one: RFC 2675's
+        // jumbo payload or a BIG TCP packet of the stack.
+        return Err(ParseError::Jumbogram);
+    }
+    let total = IPV6_HEADER_LEN + usize::from(plen);
+    let mut at = IPV6_HEADER_LEN;
+    let mut skipped = 0;
+    loop {
+        let fragment = match next {
+            IPPROTO_TCP => return Ok(Network { l4: at, total }),
+            nexthdr::HOP | nexthdr::ROUTING | nexthdr::DEST => false,
+            nexthdr::FRAGMENT => true,
+            _ => return Err(ParseError::NotTcp),
+        };
+        // Every extension header is at least 8 bytes long, inside the
+        // payload length: nothing past the packet is read.
+        if skipped == MAX_EXTENSION_HEADERS || at + 8 > total {
+            return Err(ParseError::BadExtension);
+        }
+        let h = buf.get(at..at + 8).ok_or(ParseError::Truncated)?;
+        next = h[0];
+        let len = if fragment {
+            let frag = get_u16(h, 2).unwrap_or(0);
+            let refused = if first_fragment {
+                IP6_FRAG_OFFSET
+            } else {
+                IP6_FRAG_OFFSET | IP6_FRAG_MF
+            };
+            if frag & refused != 0 {
+                return Err(ParseError::Fragment);
+            }
+            8
+        } else {
+            (usize::from(h[1]) + 1) * 8
+        };
+        skipped += 1;
+        at += len;
+        if at > total {
+            return Err(ParseError::BadExtension);
+        }
+    }
+}
+
+/// Why a buffer is not an IP TCP packet that can be rewritten.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
     /// The buffer ends inside the IPv4 or TCP header or its options.
     Truncated,
-    /// IP version is not 4.
+    /// IP version is not 4 (parsed as IPv4).
     NotIpv4,
+    /// IP version is not 6 (parsed as IPv6).
+    NotIpv6,
     /// IPv4 header length below 20 bytes.
     BadIhl,
     /// The IPv4 total length does not cover the IPv4 and TCP headers.
@@ -129,6 +443,13 @@ pub enum ParseError {
     NotTcp,
     /// A fragment (MF set or offset not 0): ports and options may be absent.
     Fragment,
+    /// An IPv6 jumbogram (payload length 0): its length is not in the
+    /// header.
+    Jumbogram,
+    /// An IPv6 extension header chain longer than
+    /// [`MAX_EXTENSION_HEADERS`], or one that does not end inside the
+    /// payload length.
+    BadExtension,
     /// TCP data offset below 5 words.
     BadDataOffset,
     /// Malformed TCP option: a length below 2 or past the header, a known
@@ -142,10 +463,13 @@ impl ParseError {
         match self {
             Self::Truncated => "truncated header",
             Self::NotIpv4 => "not IPv4",
+            Self::NotIpv6 => "not IPv6",
             Self::BadIhl => "bad IPv4 header length",
-            Self::BadTotalLength => "bad IPv4 total length",
+            Self::BadTotalLength => "bad IP total length",
             Self::NotTcp => "not TCP",
-            Self::Fragment => "IPv4 fragment",
+            Self::Fragment => "IP fragment",
+            Self::Jumbogram => "IPv6 jumbogram",
+            Self::BadExtension => "bad IPv6 extension headers",
             Self::BadDataOffset => "bad TCP data offset",
             Self::BadOption => "malformed TCP option",
         }
@@ -191,9 +515,9 @@ pub struct TcpOptions {
     pub timestamps: Option<(u32, u32)>,
     sack: [SackBlock; MAX_SACK_BLOCKS],
     sack_count: u8,
-    /// Offset of the first SACK block from the start of the IPv4 header.
+    /// Offset of the first SACK block from the start of the IP header.
     sack_at: usize,
-    /// Offset of TSval from the start of the IPv4 header.
+    /// Offset of TSval from the start of the IP header.
     ts_at: usize,
 }
 
@@ -207,13 +531,13 @@ impl TcpOptions {
     }
 }
 
-/// The parsed IPv4 and TCP headers of a packet.
+/// The parsed IP and TCP headers of a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TcpHeader {
+pub struct TcpHeader<F: Family = V4> {
     /// Source address, wire order.
-    pub saddr: [u8; 4],
+    pub saddr: F,
     /// Destination address, wire order.
-    pub daddr: [u8; 4],
+    pub daddr: F,
     /// Source port.
     pub sport: u16,
     /// Destination port.
@@ -226,19 +550,20 @@ pub struct TcpHeader {
     pub flags: u8,
     /// Window field, unscaled.
     pub window: u16,
-    /// IPv4 header length in bytes.
+    /// IP header length in bytes (IPv6: extension headers included): the
+    /// offset of the TCP header.
     pub ip_header_len: usize,
     /// TCP header length in bytes, options included.
     pub tcp_header_len: usize,
-    /// TCP payload length, from the IPv4 total length.
+    /// TCP payload length, from the IP packet's length.
     pub payload_len: usize,
     /// The options.
     pub options: TcpOptions,
 }
 
-impl TcpHeader {
+impl<F: Family> TcpHeader<F> {
     /// Its addresses and ports.
-    pub fn addresses(&self) -> Addresses {
+    pub fn addresses(&self) -> Addresses<F> {
         Addresses {
             saddr: self.saddr,
             daddr: self.daddr,
@@ -274,13 +599,13 @@ pub(super) fn get_addr(buf: &[u8], at: usize) -> Option<[u8; 4]> {
     get_u32(buf, at).map(u32::to_be_bytes)
 }
 
-/// The addresses and ports of an IPv4 TCP packet.
+/// The addresses and ports of a TCP packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Addresses {
+pub struct Addresses<F: Family = V4> {
     /// Source address, wire order.
-    pub saddr: [u8; 4],
+    pub saddr: F,
     /// Destination address, wire order.
-    pub daddr: [u8; 4],
+    pub daddr: F,
     /// Source port.
     pub sport: u16,
     /// Destination port.
@@ -292,19 +617,19 @@ pub struct Addresses {
 /// first fragment of a segment: version 4, header length at least 20 and
 /// inside `buf`, protocol TCP, fragment offset 0, the ports inside `buf`.
 pub fn addresses(buf: &[u8]) -> Option<Addresses> {
-    let first = *buf.first()?;
-    let ihl = usize::from(first & 0x0f) * 4;
-    if first >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN || *buf.get(IP_PROTO)? != IPPROTO_TCP {
-        return None;
-    }
-    if get_u16(buf, IP_FRAG)? & IP_OFFSET != 0 {
-        return None;
-    }
+    addresses_in::<V4>(buf)
+}
+
+/// [`addresses`] for either IP version. IPv6: version 6, not a
+/// jumbogram, extension headers as [`parse_in`] takes them, except that a
+/// fragment header with offset 0 (the first fragment) is skipped too.
+pub fn addresses_in<F: Family>(buf: &[u8]) -> Option<Addresses<F>> {
+    let l4 = F::ports_offset(buf)?;
     Some(Addresses {
-        saddr: get_addr(buf, IP_SADDR)?,
-        daddr: get_addr(buf, IP_DADDR)?,
-        sport: get_u16(buf, ihl)?,
-        dport: get_u16(buf, ihl.checked_add(2)?)?,
+        saddr: F::addr(buf, F::SADDR)?,
+        daddr: F::addr(buf, F::DADDR)?,
+        sport: get_u16(buf, l4)?,
+        dport: get_u16(buf, l4.checked_add(2)?)?,
     })
 }
 
@@ -313,23 +638,22 @@ pub fn addresses(buf: &[u8]) -> Option<Addresses> {
 /// ACK set, no SYN, FIN or RST, no payload (its total length is its
 /// headers'). `false` for anything that does not parse.
 pub fn is_pure_ack(buf: &[u8]) -> bool {
-    let Some(&first) = buf.first() else {
+    is_pure_ack_in::<V4>(buf)
+}
+
+/// [`is_pure_ack`] for either IP version (IPv6: the network headers as
+/// [`parse_in`] takes them).
+pub fn is_pure_ack_in<F: Family>(buf: &[u8]) -> bool {
+    let Ok(net) = F::network(buf) else {
         return false;
     };
-    let ihl = usize::from(first & 0x0f) * 4;
-    if first >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN || buf.get(IP_PROTO) != Some(&IPPROTO_TCP) {
-        return false;
-    }
-    let (Some(total), Some(&doff), Some(&f)) = (
-        get_u16(buf, IP_TOT_LEN),
-        buf.get(ihl + TCP_DOFF),
-        buf.get(ihl + TCP_FLAGS),
-    ) else {
+    let ihl = net.l4;
+    let (Some(&doff), Some(&f)) = (buf.get(ihl + TCP_DOFF), buf.get(ihl + TCP_FLAGS)) else {
         return false;
     };
     let doff = usize::from(doff >> 4) * 4;
     doff >= TCP_MIN_HEADER_LEN
-        && usize::from(total) == ihl + doff
+        && net.total == ihl + doff
         && f & flags::ACK != 0
         && f & (flags::SYN | flags::FIN | flags::RST) == 0
 }
@@ -338,30 +662,9 @@ pub fn is_pure_ack(buf: &[u8]) -> bool {
 /// header checksum updated (RFC 1624), as a router does when it passes a
 /// packet on; `false`, and nothing written, if the TTL is 0 or 1 (the
 /// packet must go no further) or the header is not an IPv4 one inside
-/// `buf`.
+/// `buf`. [`Family::decrement_ttl`] for either version.
 pub fn decrement_ttl(buf: &mut [u8]) -> bool {
-    let Some(&first) = buf.first() else {
-        return false;
-    };
-    let ihl = usize::from(first & 0x0f) * 4;
-    if first >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN || buf.len() < ihl {
-        return false;
-    }
-    let (ttl, proto) = (buf[IP_TTL], buf[IP_PROTO]);
-    if ttl <= 1 {
-        return false;
-    }
-    let Some(check) = get_u16(buf, IP_CHECK) else {
-        return false;
-    };
-    let check = csum::update16(
-        check,
-        u16::from_be_bytes([ttl, proto]),
-        u16::from_be_bytes([ttl - 1, proto]),
-    );
-    buf[IP_TTL] = ttl - 1;
-    buf[IP_CHECK..IP_CHECK + 2].copy_from_slice(&check.to_be_bytes());
-    true
+    <V4 as Family>::decrement_ttl(buf)
 }
 
 /// Parses the IPv4 and TCP headers at the start of `buf`.
@@ -371,24 +674,17 @@ pub fn decrement_ttl(buf: &mut [u8]) -> bool {
 /// `buf`, total length covering both headers, well-formed options. Bytes
 /// past the TCP header are not looked at.
 pub fn parse(buf: &[u8]) -> Result<TcpHeader, ParseError> {
-    let first = *buf.first().ok_or(ParseError::Truncated)?;
-    if first >> 4 != 4 {
-        return Err(ParseError::NotIpv4);
-    }
-    let ihl = usize::from(first & 0x0f) * 4;
-    if ihl < IPV4_MIN_HEADER_LEN {
-        return Err(ParseError::BadIhl);
-    }
-    if buf.len() < ihl {
-        return Err(ParseError::Truncated);
-    }
-    if buf.get(IP_PROTO) != Some(&IPPROTO_TCP) {
-        return Err(ParseError::NotTcp);
-    }
-    let frag = get_u16(buf, IP_FRAG).ok_or(ParseError::Truncated)?;
-    if frag & (IP_MF | IP_OFFSET) != 0 {
-        return Err(ParseError::Fragment);
-    }
+    parse_in::<V4>(buf)
+}
+
+/// Parses the IP and TCP headers at the start of `buf` as IP version `F`:
+/// [`parse`] for either version. IPv6: version 6, the fixed header inside
+/// `buf`, not a jumbogram, at most [`MAX_EXTENSION_HEADERS`] extension
+/// headers of the kinds skipped, each inside the payload length and `buf`,
+/// an atomic fragment header only, then TCP as for IPv4.
+pub fn parse_in<F: Family>(buf: &[u8]) -> Result<TcpHeader<F>, ParseError> {
+    let net = F::network(buf)?;
+    let ihl = net.l4;
     let tcp = buf.get(ihl..).ok_or(ParseError::Truncated)?;
     let doff_byte = *tcp.get(TCP_DOFF).ok_or(ParseError::Truncated)?;
     let doff = usize::from(doff_byte >> 4) * 4;
@@ -399,16 +695,16 @@ pub fn parse(buf: &[u8]) -> Result<TcpHeader, ParseError> {
         return Err(ParseError::BadDataOffset);
     }
     let tcp = tcp.get(..doff).ok_or(ParseError::Truncated)?;
-    let total = usize::from(get_u16(buf, IP_TOT_LEN).ok_or(ParseError::Truncated)?);
-    let payload_len = total
+    let payload_len = net
+        .total
         .checked_sub(ihl + doff)
         .ok_or(ParseError::BadTotalLength)?;
     let opts = tcp.get(TCP_MIN_HEADER_LEN..).ok_or(ParseError::Truncated)?;
     let options = parse_options(opts, ihl + TCP_MIN_HEADER_LEN)?;
     let truncated = ParseError::Truncated;
     Ok(TcpHeader {
-        saddr: get_addr(buf, IP_SADDR).ok_or(truncated)?,
-        daddr: get_addr(buf, IP_DADDR).ok_or(truncated)?,
+        saddr: F::addr(buf, F::SADDR).ok_or(truncated)?,
+        daddr: F::addr(buf, F::DADDR).ok_or(truncated)?,
         sport: get_u16(tcp, 0).ok_or(truncated)?,
         dport: get_u16(tcp, 2).ok_or(truncated)?,
         seq: get_u32(tcp, TCP_SEQ).ok_or(truncated)?,
@@ -487,7 +783,7 @@ fn parse_options(opts: &[u8], base: usize) -> Result<TcpOptions, ParseError> {
 /// Which checksums cover a rewritten field.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {
-    /// An IPv4 address: the IPv4 header checksum and the TCP pseudo-header.
+    /// An IP address: the IPv4 header checksum and the TCP pseudo-header.
     Addr,
     /// A TCP header field: the TCP checksum only (in [`CsumMode::Full`]).
     Tcp,
@@ -530,15 +826,15 @@ fn updated(check: u16, buf: &[u8], at: usize, new: &[u8]) -> u16 {
     !csum::fold(acc)
 }
 
-/// A parsed IPv4 TCP packet whose header fields can be rewritten in place
+/// A parsed IP TCP packet whose header fields can be rewritten in place
 /// with the checksums kept right.
 ///
 /// Made only by [`TcpPacket::parse`], so a buffer that does not parse is
 /// never written. The setters keep [`TcpPacket::header`] up to date.
 #[derive(Debug)]
-pub struct TcpPacket<'a> {
+pub struct TcpPacket<'a, F: Family = V4> {
     buf: &'a mut [u8],
-    hdr: TcpHeader,
+    hdr: TcpHeader<F>,
     mode: CsumMode,
 }
 
@@ -546,12 +842,19 @@ impl<'a> TcpPacket<'a> {
     /// Parses `buf` (see [`parse`]) for rewriting with checksum mode `mode`;
     /// on error `buf` is left untouched.
     pub fn parse(buf: &'a mut [u8], mode: CsumMode) -> Result<Self, ParseError> {
-        let hdr = parse(buf)?;
+        Self::parse_in(buf, mode)
+    }
+}
+
+impl<'a, F: Family> TcpPacket<'a, F> {
+    /// [`TcpPacket::parse`] for either IP version (see [`parse_in`]).
+    pub fn parse_in(buf: &'a mut [u8], mode: CsumMode) -> Result<Self, ParseError> {
+        let hdr = parse_in::<F>(buf)?;
         Ok(Self { buf, hdr, mode })
     }
 
     /// The headers as they are now.
-    pub fn header(&self) -> &TcpHeader {
+    pub fn header(&self) -> &TcpHeader<F> {
         &self.hdr
     }
 
@@ -560,7 +863,7 @@ impl<'a> TcpPacket<'a> {
         self.mode
     }
 
-    /// Writes `new` at `at` (from the start of the IPv4 header), updating
+    /// Writes `new` at `at` (from the start of the IP header), updating
     /// the checksums that cover it.
     fn write(&mut self, at: usize, new: &[u8], field: Field) {
         let Some(end) = at.checked_add(new.len()) else {
@@ -572,15 +875,16 @@ impl<'a> TcpPacket<'a> {
         }
         let ihl = self.hdr.ip_header_len;
         let tcp_check = ihl + TCP_CHECK;
-        if field == Field::Addr {
-            if let Some(check) = get_u16(self.buf, IP_CHECK) {
+        if let (Field::Addr, Some(ip_check)) = (field, F::HEADER_CHECK) {
+            if let Some(check) = get_u16(self.buf, ip_check) {
                 let check = updated(check, self.buf, at, new);
-                self.put(IP_CHECK, &check.to_be_bytes());
+                self.put(ip_check, &check.to_be_bytes());
             }
         }
         if let Some(check) = get_u16(self.buf, tcp_check) {
-            // ihl is a multiple of 4: offsets from the IPv4 header have the
-            // same alignment as offsets from the TCP header.
+            // The TCP header's offset is a multiple of 4 (IPv4) or 8
+            // (IPv6): offsets from the IP header have the same alignment
+            // as offsets from the TCP header.
             let check = match (self.mode, field) {
                 (CsumMode::Full, _) => Some(updated(check, self.buf, at, new)),
                 (CsumMode::Partial, Field::Addr) => Some(!updated(!check, self.buf, at, new)),
@@ -603,14 +907,14 @@ impl<'a> TcpPacket<'a> {
     }
 
     /// Sets the source address.
-    pub fn set_saddr(&mut self, addr: [u8; 4]) {
-        self.write(IP_SADDR, &addr, Field::Addr);
+    pub fn set_saddr(&mut self, addr: F) {
+        self.write(F::SADDR, addr.as_ref(), Field::Addr);
         self.hdr.saddr = addr;
     }
 
     /// Sets the destination address.
-    pub fn set_daddr(&mut self, addr: [u8; 4]) {
-        self.write(IP_DADDR, &addr, Field::Addr);
+    pub fn set_daddr(&mut self, addr: F) {
+        self.write(F::DADDR, addr.as_ref(), Field::Addr);
         self.hdr.daddr = addr;
     }
 
@@ -758,11 +1062,11 @@ pub struct BuildOptions {
 
 /// A TCP segment to build with [`build`].
 #[derive(Clone, Copy, Debug)]
-pub struct Segment<'a> {
+pub struct Segment<'a, F: Family = V4> {
     /// Source address, wire order.
-    pub saddr: [u8; 4],
+    pub saddr: F,
     /// Destination address, wire order.
-    pub daddr: [u8; 4],
+    pub daddr: F,
     /// Source port.
     pub sport: u16,
     /// Destination port.
@@ -798,29 +1102,23 @@ fn options_len(o: &BuildOptions) -> usize {
     len
 }
 
-/// Writes `seg` as an IPv4 (no options, DF, TTL 64) TCP packet with
-/// correct IPv4 and TCP checksums at the start of `buf`; returns its length,
-/// or `None` if `buf` is too small or the packet longer than 65535 bytes.
+/// Writes `seg` as an IPv4 (no options, DF, TTL 64) or IPv6 (no extension
+/// headers, traffic class and flow label 0, hop limit 64) TCP packet with
+/// correct IP and TCP checksums at the start of `buf`; returns its length,
+/// or `None` if `buf` is too small or the packet longer than its length
+/// field allows (65535 bytes; IPv6: a payload of 65535).
 /// The option layout is Linux's: MSS, then SACK-permitted + timestamps
 /// (or NOP NOP SACK-permitted, or NOP NOP timestamps), then NOP window
 /// scale.
-pub fn build(seg: &Segment<'_>, buf: &mut [u8]) -> Option<usize> {
+pub fn build<F: Family>(seg: &Segment<'_, F>, buf: &mut [u8]) -> Option<usize> {
     let olen = options_len(&seg.options);
     let thl = TCP_MIN_HEADER_LEN + olen;
-    let total = IPV4_MIN_HEADER_LEN + thl + seg.payload.len();
-    let total16 = u16::try_from(total).ok()?;
+    let l4_len = thl + seg.payload.len();
+    let total = F::BUILD_HEADER_LEN + l4_len;
     let pkt = buf.get_mut(..total)?;
-    pkt.fill(0);
-    let (ip, rest) = pkt.split_at_mut(IPV4_MIN_HEADER_LEN);
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&total16.to_be_bytes());
-    ip[6] = 0x40; // DF
-    ip[8] = 64;
-    ip[9] = IPPROTO_TCP;
-    ip[12..16].copy_from_slice(&seg.saddr);
-    ip[16..20].copy_from_slice(&seg.daddr);
-    let ip_check = csum::checksum(ip);
-    ip[10..12].copy_from_slice(&ip_check.to_be_bytes());
+    let (ip, rest) = pkt.split_at_mut(F::BUILD_HEADER_LEN);
+    F::write_header(ip, &seg.saddr, &seg.daddr, l4_len)?;
+    rest.fill(0);
     let (tcp, payload) = rest.split_at_mut(thl);
     tcp[0..2].copy_from_slice(&seg.sport.to_be_bytes());
     tcp[2..4].copy_from_slice(&seg.dport.to_be_bytes());
@@ -860,7 +1158,7 @@ pub fn build(seg: &Segment<'_>, buf: &mut [u8]) -> Option<usize> {
         tcp[at..at + 4].copy_from_slice(&[opt::NOP, opt::WSCALE, 3, ws]);
     }
     payload.copy_from_slice(seg.payload);
-    let check = tcp_checksum(&seg.saddr, &seg.daddr, tcp, payload);
+    let check = tcp_checksum_in::<F>(&seg.saddr, &seg.daddr, tcp, payload);
     tcp[16..18].copy_from_slice(&check.to_be_bytes());
     Some(total)
 }
@@ -868,13 +1166,12 @@ pub fn build(seg: &Segment<'_>, buf: &mut [u8]) -> Option<usize> {
 /// The TCP checksum of `header` (check field zero or included as is) and
 /// `payload` with the IPv4 pseudo-header of `saddr`, `daddr`.
 pub fn tcp_checksum(saddr: &[u8; 4], daddr: &[u8; 4], header: &[u8], payload: &[u8]) -> u16 {
-    let len = (header.len() + payload.len()) as u32;
-    let mut pseudo = [0u8; 12];
-    pseudo[..4].copy_from_slice(saddr);
-    pseudo[4..8].copy_from_slice(daddr);
-    pseudo[9] = IPPROTO_TCP;
-    pseudo[10..12].copy_from_slice(&(len as u16).to_be_bytes());
-    let mut acc = csum::sum(&pseudo, 0);
+    tcp_checksum_in::<V4>(saddr, daddr, header, payload)
+}
+
+/// [`tcp_checksum`] with the pseudo-header of IP version `F`.
+pub fn tcp_checksum_in<F: Family>(saddr: &F, daddr: &F, header: &[u8], payload: &[u8]) -> u16 {
+    let mut acc = F::pseudo_sum(saddr, daddr, header.len() + payload.len());
     acc = csum::sum(header, acc);
     // A header of odd length never happens (4-byte words).
     acc = csum::sum(payload, acc);

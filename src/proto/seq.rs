@@ -22,7 +22,7 @@
 //! and neither are the SACK blocks the back-end sends (they name client
 //! data).
 
-use super::packet::TcpPacket;
+use super::packet::{Family, TcpPacket};
 
 /// The translation of one handed-off connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,8 +131,9 @@ impl Translation {
     }
 
     /// Rewrites a client -> back-end packet (everything but the addresses
-    /// and ports): ack if the ACK flag is set, SACK edges, TSecr.
-    pub fn packet_to_backend(&self, pkt: &mut TcpPacket<'_>) {
+    /// and ports): ack if the ACK flag is set, SACK edges, TSecr; either
+    /// IP version.
+    pub fn packet_to_backend<F: Family>(&self, pkt: &mut TcpPacket<'_, F>) {
         let h = *pkt.header();
         if h.has_flags(super::packet::flags::ACK) {
             pkt.set_ack(self.ack_to_backend(h.ack));
@@ -146,7 +147,7 @@ impl Translation {
     /// Rewrites a back-end -> client packet (everything but the addresses
     /// and ports): seq, TSval and the window (not on a SYN, whose window is
     /// never scaled).
-    pub fn packet_to_client(&self, pkt: &mut TcpPacket<'_>) {
+    pub fn packet_to_client<F: Family>(&self, pkt: &mut TcpPacket<'_, F>) {
         let h = *pkt.header();
         pkt.set_seq(self.seq_to_client(h.seq));
         if let Some((tsval, _)) = h.options.timestamps {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! IPv4/TCP parsing, in-place rewriting and segment building of
-//! `src/proto/packet.rs` (`baton_proto::packet`).
+//! IPv4/TCP and IPv6/TCP parsing, in-place rewriting and segment building
+//! of `src/proto/packet.rs` (`baton_proto::packet`).
 //!
 //! Packets are made in two independent ways: by `build()` (the code under
 //! test) and by a reference encoder written here from a model ([`Spec`]) that
@@ -10,11 +10,13 @@
 //! any length. Its checksums come from a reference implementation of the
 //! Internet checksum written here as well, so that a rewritten packet can be
 //! compared byte for byte with the packet the model describes after the same
-//! changes.
+//! changes. IPv6 packets carry the model's TCP segment, byte for byte,
+//! behind an IPv6 header and a chain of extension headers ([`Spec6`]).
 
 use baton_proto::packet::{
-    addresses, build, decrement_ttl, flags, is_pure_ack, opt, parse, tcp_checksum, Addresses,
-    BuildOptions, CsumMode, ParseError, SackBlock, Segment, TcpHeader, TcpPacket, IPPROTO_TCP,
+    addresses, addresses_in, build, decrement_ttl, flags, is_pure_ack, is_pure_ack_in, opt, parse,
+    parse_in, tcp_checksum, tcp_checksum_in, Addresses, BuildOptions, CsumMode, Family, ParseError,
+    SackBlock, Segment, TcpHeader, TcpPacket, IPPROTO_TCP, MAX_EXTENSION_HEADERS, V6,
 };
 use proptest::{collection::vec, option, prelude::*, sample::Index};
 
@@ -242,13 +244,19 @@ impl Spec {
 fn check_header(h: &TcpHeader, s: &Spec) -> Result<(), TestCaseError> {
     prop_assert_eq!(h.saddr, s.saddr);
     prop_assert_eq!(h.daddr, s.daddr);
+    prop_assert_eq!(h.ip_header_len, s.ip_header_len());
+    check_tcp(h, s)
+}
+
+/// Checks the TCP fields of the parsed header `h` (either IP version)
+/// against the model.
+fn check_tcp<F: Family>(h: &TcpHeader<F>, s: &Spec) -> Result<(), TestCaseError> {
     prop_assert_eq!(h.sport, s.sport);
     prop_assert_eq!(h.dport, s.dport);
     prop_assert_eq!(h.seq, s.seq);
     prop_assert_eq!(h.ack, s.ack);
     prop_assert_eq!(h.flags, s.flags);
     prop_assert_eq!(h.window, s.window);
-    prop_assert_eq!(h.ip_header_len, s.ip_header_len());
     prop_assert_eq!(h.tcp_header_len, s.tcp_header_len());
     prop_assert_eq!(h.payload_len, s.payload.len());
     prop_assert_eq!(h.options.mss, s.mss());
@@ -460,9 +468,9 @@ fn spec_with_sack_and_ts() -> impl Strategy<Value = Spec> {
 // The setters.
 
 #[derive(Clone, Debug)]
-enum Op {
-    Saddr([u8; 4]),
-    Daddr([u8; 4]),
+enum Op<A = [u8; 4]> {
+    Saddr(A),
+    Daddr(A),
     Sport(u16),
     Dport(u16),
     Seq(u32),
@@ -473,14 +481,29 @@ enum Op {
     SackDelta(u32),
 }
 
-impl Op {
+impl<A: Family> Op<A> {
     fn touches_addr(&self) -> bool {
         matches!(self, Op::Saddr(_) | Op::Daddr(_))
     }
 
+    /// The same operation for the other IP version; `None` for an address.
+    fn tcp_only<B>(&self) -> Option<Op<B>> {
+        Some(match *self {
+            Op::Saddr(_) | Op::Daddr(_) => return None,
+            Op::Sport(v) => Op::Sport(v),
+            Op::Dport(v) => Op::Dport(v),
+            Op::Seq(v) => Op::Seq(v),
+            Op::Ack(v) => Op::Ack(v),
+            Op::Window(v) => Op::Window(v),
+            Op::Tsval(v) => Op::Tsval(v),
+            Op::Tsecr(v) => Op::Tsecr(v),
+            Op::SackDelta(v) => Op::SackDelta(v),
+        })
+    }
+
     /// Applies the operation to the packet and returns what the setter
     /// returned (for those that return something).
-    fn apply(&self, p: &mut TcpPacket<'_>) -> Option<usize> {
+    fn apply(&self, p: &mut TcpPacket<'_, A>) -> Option<usize> {
         match *self {
             Op::Saddr(a) => p.set_saddr(a),
             Op::Daddr(a) => p.set_daddr(a),
@@ -495,7 +518,9 @@ impl Op {
         }
         None
     }
+}
 
+impl Op {
     /// Applies the operation to the model; returns what the setter should
     /// return.
     fn model(&self, s: &mut Spec) -> Option<usize> {
@@ -668,9 +693,14 @@ struct Seg {
 
 impl Seg {
     fn segment(&self) -> Segment<'_> {
+        self.segment_from(self.saddr, self.daddr)
+    }
+
+    /// The segment between other addresses (IPv6 ones).
+    fn segment_from<A: Family>(&self, saddr: A, daddr: A) -> Segment<'_, A> {
         Segment {
-            saddr: self.saddr,
-            daddr: self.daddr,
+            saddr,
+            daddr,
             sport: self.sport,
             dport: self.dport,
             seq: self.seq,
@@ -1732,5 +1762,472 @@ proptest! {
         } else {
             prop_assert!(ipv4);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// IPv6: the model's TCP segment behind an IPv6 header and extension headers.
+
+/// An IPv6 extension header of the model.
+#[derive(Clone, Debug)]
+enum Ext {
+    /// Hop-by-hop options, routing header, destination options: the next
+    /// header (written by the encoder), a length in 8-byte units less one,
+    /// then this body (6 + 8 k bytes, never looked at).
+    Hop(Vec<u8>),
+    Routing(Vec<u8>),
+    Dest(Vec<u8>),
+    /// A fragment header of an unfragmented packet (offset 0, M clear):
+    /// the reserved bits and the identification.
+    AtomicFragment(u8, u32),
+}
+
+impl Ext {
+    fn kind(&self) -> u8 {
+        match self {
+            Ext::Hop(_) => 0,
+            Ext::Routing(_) => 43,
+            Ext::Dest(_) => 60,
+            Ext::AtomicFragment(..) => 44,
+        }
+    }
+
+    fn encode(&self, next: u8, out: &mut Vec<u8>) {
+        match self {
+            Ext::Hop(body) | Ext::Routing(body) | Ext::Dest(body) => {
+                out.push(next);
+                out.push(((body.len() + 2) / 8 - 1) as u8);
+                out.extend_from_slice(body);
+            }
+            Ext::AtomicFragment(reserved, id) => {
+                out.extend_from_slice(&[next, 0, 0, reserved & 0x06]);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+        }
+    }
+}
+
+/// An IPv6 TCP packet: the TCP segment of `tcp` (its IPv4 fields unused).
+#[derive(Clone, Debug)]
+struct Spec6 {
+    tcp: Spec,
+    /// Traffic class and flow label (28 bits), left alone by the rewrites.
+    tc_flow: u32,
+    hops: u8,
+    saddr: [u8; 16],
+    daddr: [u8; 16],
+    exts: Vec<Ext>,
+}
+
+/// The IPv6 pseudo-header for a TCP segment of `len` bytes.
+fn pseudo6(saddr: &[u8], daddr: &[u8], len: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(40);
+    p.extend_from_slice(saddr);
+    p.extend_from_slice(daddr);
+    p.extend_from_slice(&(len as u32).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, IPPROTO_TCP]);
+    p
+}
+
+/// The TCP check field of the IPv6 packet `buf` whose TCP header is at
+/// `l4`, computed from scratch: the full checksum, or the
+/// `CHECKSUM_PARTIAL` pseudo-header sum.
+fn ref_tcp6_check(buf: &[u8], l4: usize, mode: CsumMode) -> u16 {
+    let mut data = pseudo6(&buf[8..24], &buf[24..40], buf.len() - l4);
+    if mode == CsumMode::Partial {
+        return ref_fold_sum(&data);
+    }
+    data.extend_from_slice(&buf[l4..]);
+    let at = 40 + 16;
+    data[at] = 0;
+    data[at + 1] = 0;
+    !ref_fold_sum(&data)
+}
+
+/// Pseudo-header, TCP header and payload of the IPv6 packet `buf`, check
+/// field included, sum to -0.
+fn tcp6_verifies(buf: &[u8], l4: usize) -> bool {
+    let mut data = pseudo6(&buf[8..24], &buf[24..40], buf.len() - l4);
+    data.extend_from_slice(&buf[l4..]);
+    ref_fold_sum(&data) == 0xffff
+}
+
+impl Spec6 {
+    fn l4(&self) -> usize {
+        40 + self
+            .exts
+            .iter()
+            .map(|e| match e {
+                Ext::Hop(b) | Ext::Routing(b) | Ext::Dest(b) => b.len() + 2,
+                Ext::AtomicFragment(..) => 8,
+            })
+            .sum::<usize>()
+    }
+
+    fn encode(&self, mode: CsumMode) -> Vec<u8> {
+        let v4 = self.tcp.encode(CsumMode::Full);
+        let seg = &v4[self.tcp.ip_header_len()..];
+        let mut b = Vec::new();
+        b.extend_from_slice(&((6u32 << 28) | (self.tc_flow & 0x0fff_ffff)).to_be_bytes());
+        b.extend_from_slice(&((self.l4() - 40 + seg.len()) as u16).to_be_bytes());
+        b.push(self.exts.first().map_or(IPPROTO_TCP, Ext::kind));
+        b.push(self.hops);
+        b.extend_from_slice(&self.saddr);
+        b.extend_from_slice(&self.daddr);
+        for (i, e) in self.exts.iter().enumerate() {
+            e.encode(self.exts.get(i + 1).map_or(IPPROTO_TCP, Ext::kind), &mut b);
+        }
+        let l4 = b.len();
+        assert_eq!(l4, self.l4());
+        b.extend_from_slice(seg);
+        let check = ref_tcp6_check(&b, l4, mode);
+        b[l4 + 16..l4 + 18].copy_from_slice(&check.to_be_bytes());
+        b
+    }
+}
+
+/// Checks the parsed header `h` against the model.
+fn check_header6(h: &TcpHeader<V6>, s: &Spec6) -> Result<(), TestCaseError> {
+    prop_assert_eq!(h.saddr, s.saddr);
+    prop_assert_eq!(h.daddr, s.daddr);
+    prop_assert_eq!(h.ip_header_len, s.l4());
+    check_tcp(h, &s.tcp)
+}
+
+fn ext() -> impl Strategy<Value = Ext> {
+    let body = (0usize..3).prop_flat_map(|k| vec(any::<u8>(), 6 + 8 * k));
+    prop_oneof![
+        body.clone().prop_map(Ext::Hop),
+        body.clone().prop_map(Ext::Routing),
+        body.prop_map(Ext::Dest),
+        (any::<u8>(), any::<u32>()).prop_map(|(r, id)| Ext::AtomicFragment(r, id)),
+    ]
+}
+
+fn spec6_with(tcp: impl Strategy<Value = Spec>) -> impl Strategy<Value = Spec6> {
+    (
+        tcp,
+        any::<u32>(),
+        any::<u8>(),
+        any::<[u8; 16]>(),
+        any::<[u8; 16]>(),
+        vec(ext(), 0..=MAX_EXTENSION_HEADERS),
+    )
+        .prop_map(|(tcp, tc_flow, hops, saddr, daddr, exts)| Spec6 {
+            tcp,
+            tc_flow,
+            hops,
+            saddr,
+            daddr,
+            exts,
+        })
+}
+
+fn any_op6() -> impl Strategy<Value = Op<[u8; 16]>> {
+    prop_oneof![
+        any::<[u8; 16]>().prop_map(Op::Saddr),
+        any::<[u8; 16]>().prop_map(Op::Daddr),
+        Just(Op::Saddr([0; 16])),
+        Just(Op::Daddr([0xff; 16])),
+        any_op().prop_filter_map("an IPv4 address", |op| op.tcp_only()),
+        any_op().prop_filter_map("an IPv4 address", |op| op.tcp_only()),
+    ]
+}
+
+impl Op<[u8; 16]> {
+    /// [`Op::model`] for the IPv6 model.
+    fn model6(&self, s: &mut Spec6) -> Option<usize> {
+        match *self {
+            Op::Saddr(a) => s.saddr = a,
+            Op::Daddr(a) => s.daddr = a,
+            _ => {
+                return self
+                    .tcp_only::<[u8; 4]>()
+                    .and_then(|op| op.model(&mut s.tcp))
+            }
+        }
+        None
+    }
+}
+
+/// Applies `ops` to the IPv6 packet of `spec`, one at a time through a
+/// fresh [`TcpPacket`], then all through one, comparing the buffer with
+/// the model's encoding.
+fn run_ops6(spec: &Spec6, ops: &[Op<[u8; 16]>], mode: CsumMode) -> Result<(), TestCaseError> {
+    let mut model = spec.clone();
+    let mut buf = model.encode(mode);
+    let l4 = spec.l4();
+    for op in ops {
+        let before = buf.clone();
+        let expect_ret = op.model6(&mut model);
+        let mut p = TcpPacket::<V6>::parse_in(&mut buf, mode).unwrap();
+        prop_assert_eq!(op.apply(&mut p), expect_ret, "return value of {:?}", op);
+        check_header6(p.header(), &model)?;
+        let hdr = *p.header();
+        prop_assert_eq!(&buf, &model.encode(mode), "after {:?}", op);
+        prop_assert_eq!(parse_in::<V6>(&buf), Ok(hdr));
+        match mode {
+            CsumMode::Full => prop_assert!(tcp6_verifies(&buf, l4)),
+            CsumMode::Partial if !op.touches_addr() => {
+                prop_assert_eq!(&buf[l4 + 16..l4 + 18], &before[l4 + 16..l4 + 18]);
+            }
+            CsumMode::Partial => {}
+        }
+    }
+    let mut model = spec.clone();
+    let mut buf = model.encode(mode);
+    {
+        let mut p = TcpPacket::<V6>::parse_in(&mut buf, mode).unwrap();
+        for op in ops {
+            let expect_ret = op.model6(&mut model);
+            prop_assert_eq!(op.apply(&mut p), expect_ret, "return value of {:?}", op);
+        }
+        check_header6(p.header(), &model)?;
+    }
+    prop_assert_eq!(&buf, &model.encode(mode));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any IPv6 packet of the model (extension headers, options anywhere)
+    /// parses to its fields, and not as the other version; its first
+    /// fragment's ports are found too.
+    #[test]
+    fn parse_model_packets6(spec in spec6_with(spec())) {
+        let buf = spec.encode(CsumMode::Full);
+        let h = parse_in::<V6>(&buf).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        check_header6(&h, &spec)?;
+        prop_assert!(tcp6_verifies(&buf, spec.l4()));
+        prop_assert_eq!(parse(&buf), Err(ParseError::NotIpv4));
+        prop_assert_eq!(
+            parse_in::<V6>(&spec.tcp.encode(CsumMode::Full)),
+            Err(ParseError::NotIpv6)
+        );
+        prop_assert_eq!(addresses_in::<V6>(&buf), Some(h.addresses()));
+        // The headers alone are what the module makes linear.
+        let headers = spec.l4() + spec.tcp.tcp_header_len();
+        prop_assert_eq!(parse_in::<V6>(&buf[..headers]), Ok(h));
+        // A cut inside the headers is refused, never read past.
+        for cut in 0..headers {
+            prop_assert!(parse_in::<V6>(&buf[..cut]).is_err());
+        }
+    }
+
+    /// Every setter, one at a time and chained, in both checksum modes:
+    /// the packet the model gives with the new values, checksums right.
+    #[test]
+    fn setters6_match_rebuild(
+        spec in spec6_with(spec_with_sack_and_ts()),
+        ops in vec(any_op6(), 1..12),
+    ) {
+        run_ops6(&spec, &ops, CsumMode::Full)?;
+        run_ops6(&spec, &ops, CsumMode::Partial)?;
+    }
+
+    /// What the back-end's hook does to a server's packet (saddr, sport,
+    /// `packet_to_client`) and the front-end's to a client's (daddr, dport,
+    /// `packet_to_backend`), on IPv6: every check right after both.
+    #[test]
+    fn translation6(
+        spec in spec6_with(spec()),
+        xlate in (any::<u32>(), any::<u32>(), 0u8..=14, 0u8..=14),
+        vip in any::<[u8; 16]>(),
+        mode in prop_oneof![Just(CsumMode::Full), Just(CsumMode::Partial)],
+    ) {
+        let (seq_delta, ts_delta, frontend_wscale, backend_wscale) = xlate;
+        let x = baton_proto::seq::Translation { seq_delta, ts_delta, frontend_wscale, backend_wscale };
+        let mut buf = spec.encode(mode);
+        let l4 = spec.l4();
+        {
+            let mut p = TcpPacket::<V6>::parse_in(&mut buf, mode).unwrap();
+            p.set_saddr(vip);
+            p.set_sport(80);
+            x.packet_to_client(&mut p);
+            p.set_daddr(vip);
+            p.set_dport(8080);
+            x.packet_to_backend(&mut p);
+        }
+        let want = ref_tcp6_check(&buf, l4, mode);
+        prop_assert_eq!(be16(&buf, l4 + 16), want);
+        // Nothing before the addresses changes (version, class, flow label,
+        // lengths, hop limit), nor the extension headers.
+        let orig = spec.encode(mode);
+        prop_assert_eq!(&buf[..8], &orig[..8]);
+        prop_assert_eq!(&buf[40..l4], &orig[40..l4]);
+    }
+
+    /// Built IPv6 segments parse back and their checksum verifies.
+    #[test]
+    fn build6_parses_back(
+        s in seg(),
+        saddr in any::<[u8; 16]>(),
+        daddr in any::<[u8; 16]>(),
+    ) {
+        let seg6 = s.segment_from(saddr, daddr);
+        let mut buf = vec![0xa5; 40 + 40 + s.payload.len() + 7];
+        let n = build(&seg6, &mut buf).expect("room enough");
+        prop_assert_eq!(n, 40 + 20 + s.options_len() + s.payload.len());
+        prop_assert!(buf[n..].iter().all(|&b| b == 0xa5));
+        buf.truncate(n);
+        prop_assert_eq!(&buf[..8], &[0x60, 0, 0, 0, ((n - 40) >> 8) as u8, (n - 40) as u8, IPPROTO_TCP, 64][..]);
+        prop_assert!(tcp6_verifies(&buf, 40));
+        let h = parse_in::<V6>(&buf).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        prop_assert_eq!((h.saddr, h.daddr, h.sport, h.dport), (saddr, daddr, s.sport, s.dport));
+        prop_assert_eq!((h.seq, h.ack, h.flags, h.window), (s.seq, s.ack, s.flags, s.window));
+        prop_assert_eq!(h.options.timestamps, s.options.timestamps);
+        prop_assert_eq!(h.payload_len, s.payload.len());
+        let thl = h.tcp_header_len;
+        prop_assert_eq!(tcp_checksum_in::<V6>(&saddr, &daddr, &buf[40..40 + thl], &buf[40 + thl..]), 0);
+        // The IPv4 segment's TCP bytes are the same.
+        let v4 = s.build();
+        prop_assert_eq!(&v4[20..36], &buf[40..56]);
+        prop_assert_eq!(&v4[38..], &buf[58..]);
+    }
+
+    /// Arbitrary bytes behind an IPv6 version nibble: no panic, and the
+    /// entry points agree with each other.
+    #[test]
+    fn arbitrary_bytes6(mut b in vec(any::<u8>(), 0..160), next in prop_oneof![Just(0u8), Just(6), Just(43), Just(44), Just(60), any::<u8>()]) {
+        if let Some(first) = b.first_mut() {
+            *first = 0x60 | (*first & 0x0f);
+        }
+        if b.len() > 6 {
+            b[6] = next;
+        }
+        let parsed = parse_in::<V6>(&b);
+        if let Ok(h) = parsed {
+            prop_assert_eq!(addresses_in::<V6>(&b), Some(h.addresses()));
+            let pure = h.has_flags(flags::ACK)
+                && h.flags & (flags::SYN | flags::FIN | flags::RST) == 0
+                && h.payload_len == 0;
+            prop_assert_eq!(is_pure_ack_in::<V6>(&b), pure);
+            let mut w = b.clone();
+            TcpPacket::<V6>::parse_in(&mut w, CsumMode::Full).unwrap().set_seq(h.seq ^ 1);
+            prop_assert_eq!(parse_in::<V6>(&w).map(|h| h.seq), Ok(h.seq ^ 1));
+        } else {
+            prop_assert!(!is_pure_ack_in::<V6>(&b));
+            let mut w = b.clone();
+            prop_assert_eq!(TcpPacket::<V6>::parse_in(&mut w, CsumMode::Full).err(), parsed.err());
+            prop_assert_eq!(w, b);
+        }
+    }
+}
+
+/// A small valid IPv6 packet of the model with `exts`.
+fn spec6(exts: Vec<Ext>) -> Spec6 {
+    let mut tcp = base_spec();
+    tcp.payload = b"GET / HTTP/1.1\r\n".to_vec();
+    Spec6 {
+        tcp,
+        tc_flow: 0x0abc_def1,
+        hops: 64,
+        saddr: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        daddr: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        exts,
+    }
+}
+
+#[test]
+fn ipv6_extension_header_chain() {
+    let hop = || Ext::Hop(vec![1, 4, 0, 0, 0, 0]);
+    // At most MAX_EXTENSION_HEADERS are skipped.
+    let s = spec6(vec![hop(); MAX_EXTENSION_HEADERS]);
+    assert_eq!(
+        parse_in::<V6>(&s.encode(CsumMode::Full)).map(|h| h.ip_header_len),
+        Ok(s.l4())
+    );
+    let s = spec6(vec![hop(); MAX_EXTENSION_HEADERS + 1]);
+    assert_eq!(
+        parse_in::<V6>(&s.encode(CsumMode::Full)),
+        Err(ParseError::BadExtension)
+    );
+    assert_eq!(addresses_in::<V6>(&s.encode(CsumMode::Full)), None);
+    // Headers baton does not skip: AH, ESP, no next header, ICMPv6, UDP.
+    for next in [51u8, 50, 59, 58, 17] {
+        let mut b = spec6(vec![]).encode(CsumMode::Full);
+        b[6] = next;
+        assert_eq!(
+            parse_in::<V6>(&b),
+            Err(ParseError::NotTcp),
+            "next header {next}"
+        );
+    }
+    // An extension header that ends past the payload length.
+    let mut b = spec6(vec![Ext::Dest(vec![0; 6])]).encode(CsumMode::Full);
+    b[41] = 200;
+    assert_eq!(parse_in::<V6>(&b), Err(ParseError::BadExtension));
+    // Payload length shorter than the extension header itself.
+    let mut b = spec6(vec![Ext::Dest(vec![0; 6])]).encode(CsumMode::Full);
+    b[4..6].copy_from_slice(&4u16.to_be_bytes());
+    assert_eq!(parse_in::<V6>(&b), Err(ParseError::BadExtension));
+    // Payload length covering the extension header but not the TCP header.
+    b[4..6].copy_from_slice(&20u16.to_be_bytes());
+    assert_eq!(parse_in::<V6>(&b), Err(ParseError::BadTotalLength));
+}
+
+#[test]
+fn ipv6_fragments_and_jumbograms() {
+    let frag = |offset: u16, more: bool| {
+        let s = spec6(vec![Ext::AtomicFragment(0, 7)]);
+        let mut b = s.encode(CsumMode::Full);
+        b[42..44].copy_from_slice(&((offset << 3) | u16::from(more)).to_be_bytes());
+        b
+    };
+    let whole = frag(0, false);
+    assert!(parse_in::<V6>(&whole).is_ok());
+    // The first fragment: not rewritten, but its flow is found.
+    assert_eq!(parse_in::<V6>(&frag(0, true)), Err(ParseError::Fragment));
+    assert_eq!(
+        addresses_in::<V6>(&frag(0, true)),
+        addresses_in::<V6>(&whole)
+    );
+    assert!(addresses_in::<V6>(&whole).is_some());
+    // A later fragment has no TCP header.
+    for (o, m) in [(1, true), (1, false), (185, false)] {
+        assert_eq!(parse_in::<V6>(&frag(o, m)), Err(ParseError::Fragment));
+        assert_eq!(addresses_in::<V6>(&frag(o, m)), None);
+    }
+    // Payload length 0: a jumbogram (RFC 2675) or a BIG TCP packet.
+    let mut b = spec6(vec![]).encode(CsumMode::Full);
+    b[4] = 0;
+    b[5] = 0;
+    assert_eq!(parse_in::<V6>(&b), Err(ParseError::Jumbogram));
+    assert_eq!(addresses_in::<V6>(&b), None);
+    assert!(!is_pure_ack_in::<V6>(&b));
+}
+
+#[test]
+fn ipv6_hop_limit() {
+    let mut b = spec6(vec![]).encode(CsumMode::Full);
+    let orig = b.clone();
+    assert!(<V6 as Family>::decrement_ttl(&mut b));
+    assert_eq!(b[7], 63);
+    assert_eq!(b[..7], orig[..7]);
+    assert_eq!(b[8..], orig[8..]);
+    for hops in [0u8, 1] {
+        b[7] = hops;
+        let before = b.clone();
+        assert!(!<V6 as Family>::decrement_ttl(&mut b));
+        assert_eq!(b, before);
+    }
+    // Not IPv6, or shorter than its header.
+    let mut v4 = base_spec().encode(CsumMode::Full);
+    let before = v4.clone();
+    assert!(!<V6 as Family>::decrement_ttl(&mut v4));
+    assert_eq!(v4, before);
+    assert!(!<V6 as Family>::decrement_ttl(&mut orig.clone()[..39]));
+}
+
+#[test]
+fn ipv6_errors_describe_themselves() {
+    for (e, text) in [
+        (ParseError::NotIpv6, "not IPv6"),
+        (ParseError::Jumbogram, "IPv6 jumbogram"),
+        (ParseError::BadExtension, "bad IPv6 extension headers"),
+    ] {
+        assert_eq!(e.describe(), text);
+        assert_eq!(e.to_string(), text);
     }
 }

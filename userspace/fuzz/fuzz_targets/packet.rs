@@ -31,15 +31,16 @@
 
 #![no_main]
 
-use baton_proto::packet::{
-    self, flags, opt, CsumMode, ParseError, TcpHeader, TcpPacket, MAX_SACK_BLOCKS,
-};
-use baton_proto::seq::{Translation, MAX_WSCALE};
+use baton_proto::packet::{self, CsumMode, ParseError, TcpHeader, TcpPacket};
+use baton_proto::seq::Translation;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../../baton-proto/tests/common/mod.rs"]
 mod common;
-use common::{be16, be32, ref_fold_sum, ref_ip_check, ref_partial_check, ref_tcp_check};
+use common::{
+    be16, be32, check_tcp_fields, expected_tcp, oc, put16, ref_fold_sum, ref_ip_check,
+    ref_partial_check, ref_tcp, ref_tcp_check, RefPacket,
+};
 
 /// Bytes of rewrite parameters before the packet.
 const PARAMS: usize = 28;
@@ -83,21 +84,6 @@ impl Params {
     }
 }
 
-/// The header layout the reference parser found.
-struct RefPacket {
-    ihl: usize,
-    doff: usize,
-    total: usize,
-    mss: Option<u16>,
-    wscale: Option<u8>,
-    sack_permitted: bool,
-    /// TSval, TSecr and the offset of TSval in the buffer.
-    ts: Option<(u32, u32, usize)>,
-    /// SACK blocks and the offset of the first.
-    sack: Vec<(u32, u32)>,
-    sack_at: usize,
-}
-
 /// Reference parser, written from the rules in the documentation of
 /// `packet::parse`, checking them in the order the parser does.
 fn ref_parse(buf: &[u8]) -> Result<RefPacket, ParseError> {
@@ -121,96 +107,14 @@ fn ref_parse(buf: &[u8]) -> Result<RefPacket, ParseError> {
     if be16(buf, 6) & 0x3fff != 0 {
         return Err(Fragment);
     }
-    if buf.len() < ihl + 20 {
-        return Err(Truncated);
-    }
-    let doff = usize::from(buf[ihl + 12] >> 4) * 4;
-    if doff < 20 {
-        return Err(BadDataOffset);
-    }
-    if buf.len() < ihl + doff {
-        return Err(Truncated);
-    }
-    let total = usize::from(be16(buf, 2));
-    if total < ihl + doff {
-        return Err(BadTotalLength);
-    }
-    let mut r = RefPacket {
-        ihl,
-        doff,
-        total,
-        mss: None,
-        wscale: None,
-        sack_permitted: false,
-        ts: None,
-        sack: Vec::new(),
-        sack_at: 0,
-    };
-    let (start, end) = (ihl + 20, ihl + doff);
-    let mut at = start;
-    while at < end {
-        let kind = buf[at];
-        if kind == opt::EOL {
-            break;
-        }
-        if kind == opt::NOP {
-            at += 1;
-            continue;
-        }
-        if at + 1 >= end {
-            return Err(BadOption);
-        }
-        let len = usize::from(buf[at + 1]);
-        if len < 2 || at + len > end {
-            return Err(BadOption);
-        }
-        match (kind, len) {
-            (opt::MSS, 4) => r.mss = Some(be16(buf, at + 2)),
-            (opt::WSCALE, 3) => r.wscale = Some(buf[at + 2]),
-            (opt::SACK_PERM, 2) => r.sack_permitted = true,
-            (opt::SACK, _) => {
-                let n = (len - 2) / 8;
-                if !r.sack.is_empty() || (len - 2) % 8 != 0 || n == 0 || n > MAX_SACK_BLOCKS {
-                    return Err(BadOption);
-                }
-                r.sack = (0..n)
-                    .map(|i| (be32(buf, at + 2 + 8 * i), be32(buf, at + 6 + 8 * i)))
-                    .collect();
-                r.sack_at = at + 2;
-            }
-            (opt::TIMESTAMP, 10) if r.ts.is_none() => {
-                r.ts = Some((be32(buf, at + 2), be32(buf, at + 6), at + 2));
-            }
-            (opt::MSS | opt::WSCALE | opt::SACK_PERM | opt::TIMESTAMP, _) => return Err(BadOption),
-            _ => {}
-        }
-        at += len;
-    }
-    Ok(r)
+    ref_tcp(buf, ihl, usize::from(be16(buf, 2)))
 }
 
 /// Checks that `h` is what the reference found in `buf`.
 fn check_fields(buf: &[u8], h: &TcpHeader, r: &RefPacket) {
-    let ihl = r.ihl;
-    assert_eq!(h.ip_header_len, ihl);
-    assert_eq!(h.tcp_header_len, r.doff);
-    assert!(ihl + h.tcp_header_len <= buf.len());
-    assert_eq!(h.payload_len, r.total - ihl - r.doff);
     assert_eq!(h.saddr[..], buf[12..16]);
     assert_eq!(h.daddr[..], buf[16..20]);
-    assert_eq!(h.sport, be16(buf, ihl));
-    assert_eq!(h.dport, be16(buf, ihl + 2));
-    assert_eq!(h.seq, be32(buf, ihl + 4));
-    assert_eq!(h.ack, be32(buf, ihl + 8));
-    assert_eq!(h.flags, buf[ihl + 13]);
-    assert_eq!(h.window, be16(buf, ihl + 14));
-    let o = &h.options;
-    assert_eq!(o.mss, r.mss);
-    assert_eq!(o.wscale, r.wscale);
-    assert_eq!(o.sack_permitted, r.sack_permitted);
-    assert_eq!(o.timestamps, r.ts.map(|(v, e, _)| (v, e)));
-    let blocks: Vec<(u32, u32)> = o.sack_blocks().iter().map(|b| (b.start, b.end)).collect();
-    assert_eq!(blocks, r.sack);
+    check_tcp_fields(buf, h, r);
 }
 
 /// The packet as the checksums see it: the buffer up to the IPv4 total
@@ -221,68 +125,20 @@ fn whole(buf: &[u8], total: usize) -> Vec<u8> {
     p
 }
 
-fn put16(buf: &mut [u8], at: usize, v: u16) {
-    buf[at..at + 2].copy_from_slice(&v.to_be_bytes());
-}
-
-fn put32(buf: &mut [u8], at: usize, v: u32) {
-    buf[at..at + 4].copy_from_slice(&v.to_be_bytes());
-}
-
-/// `Translation::window_to_client` from its documentation.
-fn ref_window(x: &Translation, window: u16) -> u16 {
-    let bytes = u64::from(window) << x.backend_wscale.min(MAX_WSCALE);
-    (bytes >> x.frontend_wscale.min(MAX_WSCALE)).min(65535) as u16
-}
-
 /// The buffer `before` with the fields the rewrites of `p` set written
 /// directly, check fields untouched.
 fn expected(before: &[u8], r: &RefPacket, p: &Params) -> Vec<u8> {
-    let x = &p.xlate;
-    let ihl = r.ihl;
-    let tcp_flags = before[ihl + 13];
     let mut e = before.to_vec();
-    if p.bits & P_FRONT != 0 {
+    let (front, back) = (p.bits & P_FRONT != 0, p.bits & P_BACK != 0);
+    if front {
         e[16..20].copy_from_slice(&p.backend);
-        put16(&mut e, ihl + 2, p.bport);
-        if tcp_flags & flags::ACK != 0 {
-            put32(
-                &mut e,
-                ihl + 8,
-                be32(before, ihl + 8).wrapping_add(x.seq_delta),
-            );
-        }
-        for i in 0..r.sack.len() {
-            for edge in [r.sack_at + 8 * i, r.sack_at + 8 * i + 4] {
-                put32(&mut e, edge, be32(before, edge).wrapping_add(x.seq_delta));
-            }
-        }
-        if let Some((_, tsecr, at)) = r.ts {
-            put32(&mut e, at + 4, tsecr.wrapping_sub(x.ts_delta));
-        }
     }
-    if p.bits & P_BACK != 0 {
+    if back {
         e[12..16].copy_from_slice(&p.vip);
-        put16(&mut e, ihl, p.vport);
-        put32(
-            &mut e,
-            ihl + 4,
-            be32(before, ihl + 4).wrapping_sub(x.seq_delta),
-        );
-        if let Some((tsval, _, at)) = r.ts {
-            put32(&mut e, at, tsval.wrapping_add(x.ts_delta));
-        }
-        if tcp_flags & flags::SYN == 0 {
-            put16(&mut e, ihl + 14, ref_window(x, be16(before, ihl + 14)));
-        }
     }
+    let (bport, vport) = (front.then_some(p.bport), back.then_some(p.vport));
+    expected_tcp(&mut e, before, r, &p.xlate, bport, vport);
     e
-}
-
-/// A ones' complement value modulo 0xffff (0x0000 and 0xffff are both
-/// zero).
-fn oc(v: u16) -> u32 {
-    u32::from(v) % 0xffff
 }
 
 /// The ones' complement sum of the covered TCP bytes: pseudo-header, TCP

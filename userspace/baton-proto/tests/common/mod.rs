@@ -6,7 +6,10 @@
 
 #![allow(dead_code, reason = "each test crate uses a different part of it")]
 
-use baton_proto::packet::IPPROTO_TCP;
+use baton_proto::packet::{
+    flags, opt, Family, ParseError, TcpHeader, IPPROTO_TCP, MAX_SACK_BLOCKS,
+};
+use baton_proto::seq::{Translation, MAX_WSCALE};
 
 // ---------------------------------------------------------------------------
 // Reference Internet checksum (independent of `baton_proto::csum`).
@@ -173,4 +176,179 @@ pub fn with_ip_options(pkt: &[u8], words: usize) -> Vec<u8> {
     let check = ref_ip_check(&p);
     p[10..12].copy_from_slice(&check.to_be_bytes());
     p
+}
+
+// ---------------------------------------------------------------------------
+// Reference TCP header parser and rewrite model of the packet fuzz targets,
+// for either IP version (independent of `baton_proto::packet`).
+
+/// The header layout the reference parser found.
+pub struct RefPacket {
+    pub ihl: usize,
+    pub doff: usize,
+    pub total: usize,
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub sack_permitted: bool,
+    /// TSval, TSecr and the offset of TSval in the buffer.
+    pub ts: Option<(u32, u32, usize)>,
+    /// SACK blocks and the offset of the first.
+    pub sack: Vec<(u32, u32)>,
+    pub sack_at: usize,
+}
+
+/// The TCP part of the reference parser: the TCP header at `ihl` of an IP
+/// packet of `total` bytes whose network headers were found valid, checked
+/// in the order `packet::parse_in` does.
+pub fn ref_tcp(buf: &[u8], ihl: usize, total: usize) -> Result<RefPacket, ParseError> {
+    use ParseError::*;
+    if buf.len() < ihl + 20 {
+        return Err(Truncated);
+    }
+    let doff = usize::from(buf[ihl + 12] >> 4) * 4;
+    if doff < 20 {
+        return Err(BadDataOffset);
+    }
+    if buf.len() < ihl + doff {
+        return Err(Truncated);
+    }
+    if total < ihl + doff {
+        return Err(BadTotalLength);
+    }
+    let mut r = RefPacket {
+        ihl,
+        doff,
+        total,
+        mss: None,
+        wscale: None,
+        sack_permitted: false,
+        ts: None,
+        sack: Vec::new(),
+        sack_at: 0,
+    };
+    let (start, end) = (ihl + 20, ihl + doff);
+    let mut at = start;
+    while at < end {
+        let kind = buf[at];
+        if kind == opt::EOL {
+            break;
+        }
+        if kind == opt::NOP {
+            at += 1;
+            continue;
+        }
+        if at + 1 >= end {
+            return Err(BadOption);
+        }
+        let len = usize::from(buf[at + 1]);
+        if len < 2 || at + len > end {
+            return Err(BadOption);
+        }
+        match (kind, len) {
+            (opt::MSS, 4) => r.mss = Some(be16(buf, at + 2)),
+            (opt::WSCALE, 3) => r.wscale = Some(buf[at + 2]),
+            (opt::SACK_PERM, 2) => r.sack_permitted = true,
+            (opt::SACK, _) => {
+                let n = (len - 2) / 8;
+                if !r.sack.is_empty() || (len - 2) % 8 != 0 || n == 0 || n > MAX_SACK_BLOCKS {
+                    return Err(BadOption);
+                }
+                r.sack = (0..n)
+                    .map(|i| (be32(buf, at + 2 + 8 * i), be32(buf, at + 6 + 8 * i)))
+                    .collect();
+                r.sack_at = at + 2;
+            }
+            (opt::TIMESTAMP, 10) if r.ts.is_none() => {
+                r.ts = Some((be32(buf, at + 2), be32(buf, at + 6), at + 2));
+            }
+            (opt::MSS | opt::WSCALE | opt::SACK_PERM | opt::TIMESTAMP, _) => return Err(BadOption),
+            _ => {}
+        }
+        at += len;
+    }
+    Ok(r)
+}
+
+/// Checks that the TCP fields of `h` (either IP version) are what the
+/// reference found in `buf`.
+pub fn check_tcp_fields<F: Family>(buf: &[u8], h: &TcpHeader<F>, r: &RefPacket) {
+    let ihl = r.ihl;
+    assert_eq!(h.ip_header_len, ihl);
+    assert_eq!(h.tcp_header_len, r.doff);
+    assert!(ihl + h.tcp_header_len <= buf.len());
+    assert_eq!(h.payload_len, r.total - ihl - r.doff);
+    assert_eq!(h.sport, be16(buf, ihl));
+    assert_eq!(h.dport, be16(buf, ihl + 2));
+    assert_eq!(h.seq, be32(buf, ihl + 4));
+    assert_eq!(h.ack, be32(buf, ihl + 8));
+    assert_eq!(h.flags, buf[ihl + 13]);
+    assert_eq!(h.window, be16(buf, ihl + 14));
+    let o = &h.options;
+    assert_eq!(o.mss, r.mss);
+    assert_eq!(o.wscale, r.wscale);
+    assert_eq!(o.sack_permitted, r.sack_permitted);
+    assert_eq!(o.timestamps, r.ts.map(|(v, e, _)| (v, e)));
+    let blocks: Vec<(u32, u32)> = o.sack_blocks().iter().map(|b| (b.start, b.end)).collect();
+    assert_eq!(blocks, r.sack);
+}
+
+pub fn put16(buf: &mut [u8], at: usize, v: u16) {
+    buf[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+pub fn put32(buf: &mut [u8], at: usize, v: u32) {
+    buf[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+/// `Translation::window_to_client` from its documentation.
+pub fn ref_window(x: &Translation, window: u16) -> u16 {
+    let bytes = u64::from(window) << x.backend_wscale.min(MAX_WSCALE);
+    (bytes >> x.frontend_wscale.min(MAX_WSCALE)).min(65535) as u16
+}
+
+/// Writes into `e` the TCP fields that the front-end's rewrite (with
+/// `front`: destination port `front`, `packet_to_backend`) and the
+/// back-end's (with `back`: source port `back`, `packet_to_client`) set on
+/// the packet `before`, directly from the documented formulas; addresses
+/// and check fields are the caller's.
+pub fn expected_tcp(
+    e: &mut [u8],
+    before: &[u8],
+    r: &RefPacket,
+    x: &Translation,
+    front: Option<u16>,
+    back: Option<u16>,
+) {
+    let ihl = r.ihl;
+    let tcp_flags = before[ihl + 13];
+    if let Some(bport) = front {
+        put16(e, ihl + 2, bport);
+        if tcp_flags & flags::ACK != 0 {
+            put32(e, ihl + 8, be32(before, ihl + 8).wrapping_add(x.seq_delta));
+        }
+        for i in 0..r.sack.len() {
+            for edge in [r.sack_at + 8 * i, r.sack_at + 8 * i + 4] {
+                put32(e, edge, be32(before, edge).wrapping_add(x.seq_delta));
+            }
+        }
+        if let Some((_, tsecr, at)) = r.ts {
+            put32(e, at + 4, tsecr.wrapping_sub(x.ts_delta));
+        }
+    }
+    if let Some(vport) = back {
+        put16(e, ihl, vport);
+        put32(e, ihl + 4, be32(before, ihl + 4).wrapping_sub(x.seq_delta));
+        if let Some((tsval, _, at)) = r.ts {
+            put32(e, at, tsval.wrapping_add(x.ts_delta));
+        }
+        if tcp_flags & flags::SYN == 0 {
+            put16(e, ihl + 14, ref_window(x, be16(before, ihl + 14)));
+        }
+    }
+}
+
+/// A ones' complement value modulo 0xffff (0x0000 and 0xffff are both
+/// zero).
+pub fn oc(v: u16) -> u32 {
+    u32::from(v) % 0xffff
 }
