@@ -26,7 +26,7 @@ use super::{
     config::{decode_u16, decode_u32, nla_iter},
     ctrl::{replica_flags, Endpoint, Replica},
     icmp::IcmpPacket,
-    packet::{flags, Addresses, TcpHeader, TcpPacket},
+    packet::{flags, Addresses, Family, TcpHeader, TcpPacket, V4},
     seq::Translation,
     uapi::{conn_attr, conn_role, conn_state},
 };
@@ -34,22 +34,22 @@ use super::{
 /// The key of a flow: the client and this node's end of the connection
 /// (the VIP on the front-end, the server's address on the back-end).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Key {
+pub struct Key<A: Family = V4> {
     /// The client.
-    pub client: Endpoint,
+    pub client: Endpoint<A>,
     /// This node's end.
-    pub local: Endpoint,
+    pub local: Endpoint<A>,
 }
 
-impl Key {
+impl<A: Family> Key<A> {
     /// The key of a packet from the client.
-    pub fn inbound(h: &TcpHeader) -> Self {
+    pub fn inbound(h: &TcpHeader<A>) -> Self {
         Self::inbound_addresses(&h.addresses())
     }
 
     /// The key of a packet from the client, from its addresses (also for
     /// one that [`super::packet::parse`] refuses).
-    pub fn inbound_addresses(a: &Addresses) -> Self {
+    pub fn inbound_addresses(a: &Addresses<A>) -> Self {
         Self {
             client: Endpoint {
                 addr: a.saddr,
@@ -63,7 +63,7 @@ impl Key {
     }
 
     /// The key of a packet to the client, from its addresses.
-    pub fn outbound_addresses(a: &Addresses) -> Self {
+    pub fn outbound_addresses(a: &Addresses<A>) -> Self {
         Self {
             client: Endpoint {
                 addr: a.daddr,
@@ -77,7 +77,7 @@ impl Key {
     }
 
     /// The key of a packet to the client.
-    pub fn outbound(h: &TcpHeader) -> Self {
+    pub fn outbound(h: &TcpHeader<A>) -> Self {
         Self::outbound_addresses(&h.addresses())
     }
 
@@ -89,8 +89,9 @@ impl Key {
         let bytes = self
             .client
             .addr
+            .as_ref()
             .iter()
-            .chain(self.local.addr.iter())
+            .chain(self.local.addr.as_ref().iter())
             .copied()
             .chain(ports.iter().flat_map(|p| p.to_be_bytes()));
         for b in bytes {
@@ -334,7 +335,7 @@ pub const FRONT_FIN_IDLE_MS: u64 = 10_000;
 
 /// One handed-off connection on one node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Flow {
+pub struct Flow<A: Family = V4> {
     /// Handoff id (the front-end's).
     pub id: u64,
     /// Front-end: the peer serving it (0: this node); back-end: the
@@ -345,11 +346,11 @@ pub struct Flow {
     /// Where it is.
     pub phase: Phase,
     /// The client.
-    pub client: Endpoint,
+    pub client: Endpoint<A>,
     /// The service.
-    pub vip: Endpoint,
+    pub vip: Endpoint<A>,
     /// The server.
-    pub backend: Endpoint,
+    pub backend: Endpoint<A>,
     /// Translation (valid from `Forwarding` / `Established`).
     pub xlate: Translation,
     /// Back-end, `Replaying`: what the stack answered.
@@ -379,15 +380,15 @@ pub struct Flow {
     pub bytes: u64,
 }
 
-impl Flow {
+impl<A: Family> Flow<A> {
     /// A new flow.
     pub fn new(
         id: u64,
         peer: u32,
         role: Role,
-        client: Endpoint,
-        vip: Endpoint,
-        backend: Endpoint,
+        client: Endpoint<A>,
+        vip: Endpoint<A>,
+        backend: Endpoint<A>,
         now_ms: u64,
     ) -> Self {
         Self {
@@ -415,45 +416,8 @@ impl Flow {
         }
     }
 
-    /// What another front-end needs to forward this flow's client packets
-    /// as this node does: `Some` for a front flow forwarding to a peer (a
-    /// connection served by this node itself dies with it).
-    pub fn replica(&self) -> Option<Replica> {
-        let forwarding = self.role == Role::Front && self.phase == Phase::Forwarding;
-        (forwarding && self.peer != 0).then_some(Replica {
-            id: self.id,
-            client: self.client,
-            vip: self.vip,
-            backend: self.backend,
-            backend_node: self.peer,
-            xlate: self.xlate,
-            flags: if self.fin_client {
-                replica_flags::FIN_CLIENT
-            } else {
-                0
-            },
-        })
-    }
-
-    /// The forwarding front flow that `r` describes, made at `now_ms`.
-    pub fn from_replica(r: &Replica, now_ms: u64) -> Self {
-        let mut f = Self::new(
-            r.id,
-            r.backend_node,
-            Role::Front,
-            r.client,
-            r.vip,
-            r.backend,
-            now_ms,
-        );
-        f.phase = Phase::Forwarding;
-        f.xlate = r.xlate;
-        f.fin_client = r.flags & replica_flags::FIN_CLIENT != 0;
-        f
-    }
-
     /// This node's key of the flow.
-    pub fn key(&self) -> Key {
+    pub fn key(&self) -> Key<A> {
         Key {
             client: self.client,
             local: match self.role {
@@ -463,7 +427,7 @@ impl Flow {
         }
     }
 
-    fn account(&mut self, h: &TcpHeader, from_client: bool, now_ms: u64) {
+    fn account(&mut self, h: &TcpHeader<A>, from_client: bool, now_ms: u64) {
         let was_closing = self.closing();
         self.last_ms = stamp(now_ms);
         self.packets = self.packets.saturating_add(1);
@@ -488,7 +452,7 @@ impl Flow {
     }
 
     /// A packet from the client to this node's end (pre-routing).
-    pub fn on_client_packet(&mut self, pkt: &mut TcpPacket<'_>, now_ms: u64) -> Verdict {
+    pub fn on_client_packet(&mut self, pkt: &mut TcpPacket<'_, A>, now_ms: u64) -> Verdict {
         let h = *pkt.header();
         match (self.role, self.phase) {
             // The front-end's socket must not see it (it would acknowledge
@@ -515,7 +479,7 @@ impl Flow {
     }
 
     /// A packet from this node's end to the client (post-routing).
-    pub fn on_server_packet(&mut self, pkt: &mut TcpPacket<'_>, now_ms: u64) -> Verdict {
+    pub fn on_server_packet(&mut self, pkt: &mut TcpPacket<'_, A>, now_ms: u64) -> Verdict {
         let h = *pkt.header();
         match (self.role, self.phase) {
             // The front-end's own socket must stay silent: no ACK, no RST,
@@ -548,31 +512,6 @@ impl Flow {
         }
     }
 
-    /// An ICMP error (pre-routing) whose quoted segment went from this
-    /// node's end to the client, as [`super::icmp::IcmpError::key`] names
-    /// the flow.
-    ///
-    /// A forwarding front-end flow passes it to its back-end, rewritten
-    /// into the back-end's view (destination, the quoted segment's source
-    /// and sequence number), so that the back-end's stack takes it as an
-    /// error about its own segment (a path MTU to lower, a destination
-    /// unreachable). Anything else is left to this node's stack: a frozen
-    /// front flow still has the front-end's socket, and on a back-end the
-    /// error already names the server's socket. An error not addressed to
-    /// the quoted segment's source (the VIP) passes too: it is on its way
-    /// to someone else. The flow's counters and times do not change: an
-    /// error is not traffic of the connection.
-    pub fn on_icmp_error(&self, pkt: &mut IcmpPacket<'_>) -> Verdict {
-        let h = *pkt.header();
-        if self.role != Role::Front || self.phase != Phase::Forwarding || h.daddr != self.vip.addr {
-            return Verdict::Pass;
-        }
-        pkt.set_daddr(self.backend.addr);
-        pkt.set_inner_source(self.backend);
-        pkt.set_inner_seq(self.xlate.seq_to_backend(h.seq));
-        Verdict::Rewritten
-    }
-
     /// Whether the flow is over at `now_ms`: closed and lingered, or idle
     /// longer than `idle_ms`.
     pub fn expired(&self, now_ms: u64, idle_ms: u64) -> Option<u8> {
@@ -600,7 +539,7 @@ impl Flow {
     /// flow's tuple: a SYN without ACK once the client had sent its FIN or
     /// an RST (its stack let the port go; a retransmission of the first
     /// SYN cannot come after those).
-    fn superseded_by(&self, h: &TcpHeader) -> bool {
+    fn superseded_by(&self, h: &TcpHeader<A>) -> bool {
         h.has_flags(flags::SYN) && !h.has_flags(flags::ACK) && self.superseded()
     }
 
@@ -644,6 +583,71 @@ impl Flow {
     /// Milliseconds since the flow's last packet (see [`since`]).
     pub fn idle_ms(&self, now_ms: u64) -> u64 {
         since(now_ms, self.last_ms)
+    }
+}
+
+/// What the control protocol and ICMP carry: IPv4 so far.
+impl Flow {
+    /// What another front-end needs to forward this flow's client packets
+    /// as this node does: `Some` for a front flow forwarding to a peer (a
+    /// connection served by this node itself dies with it).
+    pub fn replica(&self) -> Option<Replica> {
+        let forwarding = self.role == Role::Front && self.phase == Phase::Forwarding;
+        (forwarding && self.peer != 0).then_some(Replica {
+            id: self.id,
+            client: self.client,
+            vip: self.vip,
+            backend: self.backend,
+            backend_node: self.peer,
+            xlate: self.xlate,
+            flags: if self.fin_client {
+                replica_flags::FIN_CLIENT
+            } else {
+                0
+            },
+        })
+    }
+
+    /// The forwarding front flow that `r` describes, made at `now_ms`.
+    pub fn from_replica(r: &Replica, now_ms: u64) -> Self {
+        let mut f = Self::new(
+            r.id,
+            r.backend_node,
+            Role::Front,
+            r.client,
+            r.vip,
+            r.backend,
+            now_ms,
+        );
+        f.phase = Phase::Forwarding;
+        f.xlate = r.xlate;
+        f.fin_client = r.flags & replica_flags::FIN_CLIENT != 0;
+        f
+    }
+
+    /// An ICMP error (pre-routing) whose quoted segment went from this
+    /// node's end to the client, as [`super::icmp::IcmpError::key`] names
+    /// the flow.
+    ///
+    /// A forwarding front-end flow passes it to its back-end, rewritten
+    /// into the back-end's view (destination, the quoted segment's source
+    /// and sequence number), so that the back-end's stack takes it as an
+    /// error about its own segment (a path MTU to lower, a destination
+    /// unreachable). Anything else is left to this node's stack: a frozen
+    /// front flow still has the front-end's socket, and on a back-end the
+    /// error already names the server's socket. An error not addressed to
+    /// the quoted segment's source (the VIP) passes too: it is on its way
+    /// to someone else. The flow's counters and times do not change: an
+    /// error is not traffic of the connection.
+    pub fn on_icmp_error(&self, pkt: &mut IcmpPacket<'_>) -> Verdict {
+        let h = *pkt.header();
+        if self.role != Role::Front || self.phase != Phase::Forwarding || h.daddr != self.vip.addr {
+            return Verdict::Pass;
+        }
+        pkt.set_daddr(self.backend.addr);
+        pkt.set_inner_source(self.backend);
+        pkt.set_inner_seq(self.xlate.seq_to_backend(h.seq));
+        Verdict::Rewritten
     }
 }
 

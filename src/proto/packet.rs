@@ -168,7 +168,9 @@ pub struct Network {
 /// the packet code is generic over it, so that one rewrite serves both and
 /// each is compiled for its own layout, and an address given in a literal
 /// tells the compiler the version.
-pub trait Family: Copy + core::fmt::Debug + Default + PartialEq + Eq + AsRef<[u8]> {
+pub trait Family:
+    Copy + core::fmt::Debug + Default + PartialEq + Eq + core::hash::Hash + AsRef<[u8]>
+{
     /// Offset of the source address in the IP header.
     const SADDR: usize;
     /// Offset of the destination address in the IP header.

@@ -4,6 +4,7 @@
 //! `backend-add` create, and the checks every change passes before it is
 //! applied (the role of IPVS's `ip_vs_ctl.c` checks).
 
+use super::packet::{Family, V4};
 use core::ffi::CStr;
 
 /// Largest number of services of one namespace.
@@ -46,11 +47,12 @@ impl Scheduler {
     }
 }
 
-/// An IPv4 address and port (address in wire order).
+/// An address and port (address in wire order): IPv4 unless said
+/// otherwise ([`Family`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Endpoint {
+pub struct Endpoint<A: Family = V4> {
     /// Address, `a.b.c.d` is `[a, b, c, d]`.
-    pub addr: [u8; 4],
+    pub addr: A,
     /// Port.
     pub port: u16,
 }
