@@ -25,7 +25,7 @@
 use super::{
     config::{decode_u16, decode_u32, nla_iter},
     ctrl::{replica_flags, Endpoint, Replica},
-    icmp::IcmpPacket,
+    icmp::{Icmp, IcmpPacket},
     packet::{flags, Addresses, Family, TcpHeader, TcpPacket, V4},
     seq::Translation,
     uapi::{conn_attr, conn_role, conn_state},
@@ -586,7 +586,7 @@ impl<A: Family> Flow<A> {
     }
 }
 
-/// What the control protocol and ICMP carry: IPv4 so far.
+/// What the control protocol carries: IPv4 so far.
 impl Flow {
     /// What another front-end needs to forward this flow's client packets
     /// as this node does: `Some` for a front flow forwarding to a peer (a
@@ -624,7 +624,9 @@ impl Flow {
         f.fin_client = r.flags & replica_flags::FIN_CLIENT != 0;
         f
     }
+}
 
+impl<A: Icmp> Flow<A> {
     /// An ICMP error (pre-routing) whose quoted segment went from this
     /// node's end to the client, as [`super::icmp::IcmpError::key`] names
     /// the flow.
@@ -639,7 +641,7 @@ impl Flow {
     /// the quoted segment's source (the VIP) passes too: it is on its way
     /// to someone else. The flow's counters and times do not change: an
     /// error is not traffic of the connection.
-    pub fn on_icmp_error(&self, pkt: &mut IcmpPacket<'_>) -> Verdict {
+    pub fn on_icmp_error(&self, pkt: &mut IcmpPacket<'_, A>) -> Verdict {
         let h = *pkt.header();
         if self.role != Role::Front || self.phase != Phase::Forwarding || h.daddr != self.vip.addr {
             return Verdict::Pass;

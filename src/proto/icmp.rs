@@ -46,13 +46,25 @@
 //! checksum first: one that was wrong stays exactly as wrong, and the
 //! receiving stack drops the message as it would have.
 //!
+//! IPv6 works the same way with ICMPv6 (RFC 4443, the code generic over
+//! [`Icmp`]): "packet too big" (whose MTU passes as it is, for
+//! `tcp_v6_err`), "destination unreachable" and "time exceeded" are passed
+//! on. There is no IP header checksum, but the ICMPv6 checksum covers a
+//! pseudo-header with the outer addresses, so the new destination updates
+//! it too (also with `CHECKSUM_PARTIAL`, where the check field holds that
+//! pseudo-header's sum); extension headers, outer or quoted, are skipped as
+//! [`super::packet::parse_in`] skips them.
+//!
 //! Nothing here panics on any input: all accesses are checked, and
 //! sequence arithmetic wraps.
 
 use super::{
     csum,
     flow::Key,
-    packet::{get_addr, get_u16, get_u32, Addresses, CsumMode, IPPROTO_TCP, IPV4_MIN_HEADER_LEN},
+    packet::{
+        self, get_u16, get_u32, nexthdr, Addresses, CsumMode, Family, IPPROTO_TCP,
+        IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, V4, V6,
+    },
     service::Endpoint,
 };
 
@@ -66,6 +78,14 @@ pub const DEST_UNREACH: u8 = 3;
 pub const FRAG_NEEDED: u8 = 4;
 /// ICMP type "time exceeded".
 pub const TIME_EXCEEDED: u8 = 11;
+/// IPv6 next-header number of ICMPv6.
+pub const IPPROTO_ICMPV6: u8 = 58;
+/// ICMPv6 type "destination unreachable".
+pub const V6_DEST_UNREACH: u8 = 1;
+/// ICMPv6 type "packet too big" (the MTU in bytes 4..8 of its header).
+pub const V6_PACKET_TOO_BIG: u8 = 2;
+/// ICMPv6 type "time exceeded".
+pub const V6_TIME_EXCEEDED: u8 = 3;
 /// Length of the ICMP header of an error message.
 pub const ICMP_HEADER_LEN: usize = 8;
 /// Bytes of the embedded TCP header an ICMP error carries at least: the
@@ -76,14 +96,14 @@ pub const TCP_QUOTED_MIN: usize = 8;
 /// each), the ICMP header and the embedded TCP header up to its checksum
 /// (20 bytes, without options). What the module makes linear.
 pub const HEADERS_MAX: usize = 60 + ICMP_HEADER_LEN + 60 + 20;
+/// The same for ICMPv6: both IPv6 headers with up to 64 bytes of extension
+/// headers each.
+pub const HEADERS_MAX_V6: usize = 2 * (IPV6_HEADER_LEN + 64) + ICMP_HEADER_LEN + 20;
 
 // Offsets inside an IPv4 header.
 const IP_TOT_LEN: usize = 2;
 const IP_FRAG: usize = 6;
 const IP_PROTO: usize = 9;
-const IP_CHECK: usize = 10;
-const IP_SADDR: usize = 12;
-const IP_DADDR: usize = 16;
 // Offsets inside the ICMP header and the TCP header.
 const ICMP_CHECK: usize = 2;
 const TCP_SEQ: usize = 4;
@@ -99,7 +119,7 @@ const IP_OFFSET: u16 = 0x1fff;
 /// counts) from those that are simply something else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
-    /// Not IPv4 ICMP: version or protocol.
+    /// Not ICMP of the IP version parsed: version or protocol.
     NotIcmp,
     /// A fragment of an ICMP message (MF set or offset not 0).
     Fragment,
@@ -109,13 +129,17 @@ pub enum ParseError {
     /// The error is about something other than the first bytes of a TCP
     /// segment: another protocol, or a later fragment (no TCP header).
     NotTcp,
-    /// The outer IPv4 header length is below 20 bytes.
+    /// The outer IPv4 header length is below 20 bytes; an outer IPv6
+    /// header with payload length 0 or extension headers that cannot be
+    /// skipped.
     BadHeader,
     /// The message ends inside the outer IPv4 header, the ICMP header, the
     /// embedded IPv4 header or the first 8 bytes of the embedded TCP
     /// header.
     Truncated,
-    /// The embedded header is not an IPv4 header: version or header length.
+    /// The embedded header is not a header of the outer one's version:
+    /// version, IPv4 header length, IPv6 extension headers that cannot be
+    /// skipped.
     BadInnerHeader,
 }
 
@@ -132,13 +156,13 @@ impl ParseError {
     /// A short description, for logs.
     pub fn describe(self) -> &'static str {
         match self {
-            Self::NotIcmp => "not IPv4 ICMP",
+            Self::NotIcmp => "not ICMP",
             Self::Fragment => "ICMP fragment",
             Self::NotError => "not an ICMP error",
             Self::NotTcp => "not about a TCP segment",
-            Self::BadHeader => "bad IPv4 header length",
+            Self::BadHeader => "bad IP header",
             Self::Truncated => "truncated ICMP error",
-            Self::BadInnerHeader => "bad embedded IPv4 header",
+            Self::BadInnerHeader => "bad embedded IP header",
         }
     }
 }
@@ -149,38 +173,171 @@ impl core::fmt::Display for ParseError {
     }
 }
 
+/// The ICMP of an IP version ([`V4`]: ICMP, [`V6`]: ICMPv6): which
+/// messages are errors about a segment and where their headers lie.
+pub trait Icmp: Family {
+    /// Protocol (next header) number of the version's ICMP.
+    const PROTO: u8;
+    /// Whether the ICMP checksum covers a pseudo-header of the outer
+    /// addresses (ICMPv6).
+    const PSEUDO_HEADER: bool;
+    /// What the module makes linear of a message (see [`HEADERS_MAX`]).
+    const HEADERS_MAX: usize;
+
+    /// Whether ICMP type `kind` is an error that is passed on.
+    fn is_error(kind: u8) -> bool;
+
+    /// The outer header(s) at the start of `buf`: the offset of the ICMP
+    /// header and the message's length from its length field.
+    fn outer(buf: &[u8]) -> Result<(usize, usize), ParseError>;
+
+    /// The embedded header at `at` in `msg` (the message): the offset of
+    /// the quoted TCP header, of a segment or its first fragment.
+    fn inner(msg: &[u8], at: usize) -> Result<usize, ParseError>;
+}
+
+impl Icmp for V4 {
+    const PROTO: u8 = IPPROTO_ICMP;
+    const PSEUDO_HEADER: bool = false;
+    const HEADERS_MAX: usize = HEADERS_MAX;
+
+    fn is_error(kind: u8) -> bool {
+        kind == DEST_UNREACH || kind == TIME_EXCEEDED
+    }
+
+    fn outer(buf: &[u8]) -> Result<(usize, usize), ParseError> {
+        let truncated = ParseError::Truncated;
+        let first = *buf.first().ok_or(truncated)?;
+        if first >> 4 != 4 {
+            return Err(ParseError::NotIcmp);
+        }
+        let ihl = usize::from(first & 0x0f) * 4;
+        if ihl < IPV4_MIN_HEADER_LEN {
+            return Err(ParseError::BadHeader);
+        }
+        if buf.len() < ihl {
+            return Err(truncated);
+        }
+        if buf.get(IP_PROTO) != Some(&IPPROTO_ICMP) {
+            return Err(ParseError::NotIcmp);
+        }
+        if get_u16(buf, IP_FRAG).ok_or(truncated)? & (IP_MF | IP_OFFSET) != 0 {
+            return Err(ParseError::Fragment);
+        }
+        let total = usize::from(get_u16(buf, IP_TOT_LEN).ok_or(truncated)?);
+        Ok((ihl, total))
+    }
+
+    fn inner(msg: &[u8], at: usize) -> Result<usize, ParseError> {
+        let truncated = ParseError::Truncated;
+        let first = *msg.get(at).ok_or(truncated)?;
+        let ihl = usize::from(first & 0x0f) * 4;
+        if first >> 4 != 4 || ihl < IPV4_MIN_HEADER_LEN {
+            return Err(ParseError::BadInnerHeader);
+        }
+        let tcp_at = at + ihl;
+        if msg.len() < tcp_at {
+            return Err(truncated);
+        }
+        if msg.get(at + IP_PROTO) != Some(&IPPROTO_TCP) {
+            return Err(ParseError::NotTcp);
+        }
+        if get_u16(msg, at + IP_FRAG).ok_or(truncated)? & IP_OFFSET != 0 {
+            return Err(ParseError::NotTcp);
+        }
+        Ok(tcp_at)
+    }
+}
+
+impl Icmp for V6 {
+    const PROTO: u8 = IPPROTO_ICMPV6;
+    const PSEUDO_HEADER: bool = true;
+    const HEADERS_MAX: usize = HEADERS_MAX_V6;
+
+    fn is_error(kind: u8) -> bool {
+        matches!(kind, V6_DEST_UNREACH | V6_PACKET_TOO_BIG | V6_TIME_EXCEEDED)
+    }
+
+    fn outer(buf: &[u8]) -> Result<(usize, usize), ParseError> {
+        let first = *buf.first().ok_or(ParseError::Truncated)?;
+        if first >> 4 != 6 {
+            return Err(ParseError::NotIcmp);
+        }
+        if buf.len() < IPV6_HEADER_LEN {
+            return Err(ParseError::Truncated);
+        }
+        let plen = usize::from(get_u16(buf, packet::IP6_PLEN).ok_or(ParseError::Truncated)?);
+        let next = *buf.get(packet::IP6_NEXT).ok_or(ParseError::Truncated)?;
+        if plen == 0 && next != nexthdr::NONE {
+            return Err(ParseError::BadHeader);
+        }
+        let total = IPV6_HEADER_LEN + plen;
+        let end = total.min(buf.len());
+        match packet::skip_extensions(buf, next, IPV6_HEADER_LEN, end, false) {
+            Ok((IPPROTO_ICMPV6, at)) => Ok((at, total)),
+            Ok(_) => Err(ParseError::NotIcmp),
+            Err(packet::ParseError::Fragment) => Err(ParseError::Fragment),
+            Err(packet::ParseError::Truncated) => Err(ParseError::Truncated),
+            Err(_) => Err(ParseError::BadHeader),
+        }
+    }
+
+    fn inner(msg: &[u8], at: usize) -> Result<usize, ParseError> {
+        let first = *msg.get(at).ok_or(ParseError::Truncated)?;
+        if first >> 4 != 6 {
+            return Err(ParseError::BadInnerHeader);
+        }
+        if msg.len() < at + IPV6_HEADER_LEN {
+            return Err(ParseError::Truncated);
+        }
+        let next = *msg
+            .get(at + packet::IP6_NEXT)
+            .ok_or(ParseError::Truncated)?;
+        // The quote may end anywhere: the extension headers must end
+        // inside it.
+        match packet::skip_extensions(msg, next, at + IPV6_HEADER_LEN, msg.len(), true) {
+            Ok((IPPROTO_TCP, tcp_at)) => Ok(tcp_at),
+            Ok(_) | Err(packet::ParseError::Fragment) => Err(ParseError::NotTcp),
+            Err(packet::ParseError::Truncated) => Err(ParseError::Truncated),
+            Err(_) => Err(ParseError::BadInnerHeader),
+        }
+    }
+}
+
 /// The parsed headers of an ICMP error about a TCP segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IcmpError {
+pub struct IcmpError<A: Icmp = V4> {
     /// Outer source address (who reports the error), wire order.
-    pub saddr: [u8; 4],
+    pub saddr: A,
     /// Outer destination address (the source of the quoted segment, as a
     /// rule), wire order.
-    pub daddr: [u8; 4],
-    /// ICMP type: [`DEST_UNREACH`] or [`TIME_EXCEEDED`].
+    pub daddr: A,
+    /// ICMP type: [`DEST_UNREACH`] or [`TIME_EXCEEDED`]; ICMPv6:
+    /// [`V6_DEST_UNREACH`], [`V6_PACKET_TOO_BIG`] or [`V6_TIME_EXCEEDED`].
     pub kind: u8,
     /// ICMP code.
     pub code: u8,
-    /// Outer IPv4 header length in bytes.
+    /// Outer IP header length in bytes (IPv6: extension headers included).
     pub ip_header_len: usize,
-    /// Embedded IPv4 header length in bytes.
+    /// Embedded IP header length in bytes (IPv6: extension headers
+    /// included).
     pub inner_header_len: usize,
     /// Addresses and ports of the quoted segment.
-    pub inner: Addresses,
+    pub inner: Addresses<A>,
     /// Sequence number of the quoted segment.
     pub seq: u32,
     /// Whether the message holds the quoted segment's TCP checksum (it is
     /// then kept right).
     pub tcp_check: bool,
-    /// Length of the message in the buffer, from the outer IPv4 header:
-    /// the total length, or less if the buffer ends first.
+    /// Length of the message in the buffer, from the outer IP header: the
+    /// total length, or less if the buffer ends first.
     pub len: usize,
 }
 
-impl IcmpError {
+impl<A: Icmp> IcmpError<A> {
     /// The flow key of the quoted segment, which went from this node's end
     /// to the client (see [`Key::outbound`]).
-    pub fn key(&self) -> Key {
+    pub fn key(&self) -> Key<A> {
         Key {
             client: Endpoint {
                 addr: self.inner.daddr,
@@ -193,7 +350,7 @@ impl IcmpError {
         }
     }
 
-    /// Offset of the embedded IPv4 header from the start of the buffer.
+    /// Offset of the embedded IP header from the start of the buffer.
     fn inner_at(&self) -> usize {
         self.ip_header_len + ICMP_HEADER_LEN
     }
@@ -217,30 +374,23 @@ impl IcmpError {
 /// total length, or the end of `buf` if that comes first. The checksums
 /// are not looked at.
 pub fn parse(buf: &[u8]) -> Result<IcmpError, ParseError> {
+    parse_in::<V4>(buf)
+}
+
+/// [`parse`] for either IP version. ICMPv6: version 6, the IPv6 header
+/// inside `buf`, a payload length that is not 0, the extension headers
+/// skipped as [`super::packet::parse_in`] skips them up to an ICMPv6
+/// header (a fragment: [`ParseError::Fragment`]; another protocol:
+/// [`ParseError::NotIcmp`]), then as for IPv4, the quoted IPv6 header's
+/// extension headers inside the message and a first fragment taken.
+pub fn parse_in<A: Icmp>(buf: &[u8]) -> Result<IcmpError<A>, ParseError> {
     let truncated = ParseError::Truncated;
-    let first = *buf.first().ok_or(truncated)?;
-    if first >> 4 != 4 {
-        return Err(ParseError::NotIcmp);
-    }
-    let ihl = usize::from(first & 0x0f) * 4;
-    if ihl < IPV4_MIN_HEADER_LEN {
-        return Err(ParseError::BadHeader);
-    }
-    if buf.len() < ihl {
-        return Err(truncated);
-    }
-    if buf.get(IP_PROTO) != Some(&IPPROTO_ICMP) {
-        return Err(ParseError::NotIcmp);
-    }
-    if get_u16(buf, IP_FRAG).ok_or(truncated)? & (IP_MF | IP_OFFSET) != 0 {
-        return Err(ParseError::Fragment);
-    }
-    let total = usize::from(get_u16(buf, IP_TOT_LEN).ok_or(truncated)?);
+    let (ihl, total) = A::outer(buf)?;
     let len = total.min(buf.len());
     // Everything below reads only the message.
     let msg = buf.get(..len).ok_or(truncated)?;
     let kind = *msg.get(ihl).ok_or(truncated)?;
-    if kind != DEST_UNREACH && kind != TIME_EXCEEDED {
+    if !A::is_error(kind) {
         return Err(ParseError::NotError);
     }
     let code = *msg.get(ihl + 1).ok_or(truncated)?;
@@ -248,34 +398,20 @@ pub fn parse(buf: &[u8]) -> Result<IcmpError, ParseError> {
     if msg.len() < inner_at {
         return Err(truncated);
     }
-    let inner_first = *msg.get(inner_at).ok_or(truncated)?;
-    let inner_ihl = usize::from(inner_first & 0x0f) * 4;
-    if inner_first >> 4 != 4 || inner_ihl < IPV4_MIN_HEADER_LEN {
-        return Err(ParseError::BadInnerHeader);
-    }
-    let tcp_at = inner_at + inner_ihl;
-    if msg.len() < tcp_at {
-        return Err(truncated);
-    }
-    if msg.get(inner_at + IP_PROTO) != Some(&IPPROTO_TCP) {
-        return Err(ParseError::NotTcp);
-    }
-    if get_u16(msg, inner_at + IP_FRAG).ok_or(truncated)? & IP_OFFSET != 0 {
-        return Err(ParseError::NotTcp);
-    }
+    let tcp_at = A::inner(msg, inner_at)?;
     if msg.len() < tcp_at + TCP_QUOTED_MIN {
         return Err(truncated);
     }
     Ok(IcmpError {
-        saddr: get_addr(msg, IP_SADDR).ok_or(truncated)?,
-        daddr: get_addr(msg, IP_DADDR).ok_or(truncated)?,
+        saddr: A::addr(msg, A::SADDR).ok_or(truncated)?,
+        daddr: A::addr(msg, A::DADDR).ok_or(truncated)?,
         kind,
         code,
         ip_header_len: ihl,
-        inner_header_len: inner_ihl,
+        inner_header_len: tcp_at - inner_at,
         inner: Addresses {
-            saddr: get_addr(msg, inner_at + IP_SADDR).ok_or(truncated)?,
-            daddr: get_addr(msg, inner_at + IP_DADDR).ok_or(truncated)?,
+            saddr: A::addr(msg, inner_at + A::SADDR).ok_or(truncated)?,
+            daddr: A::addr(msg, inner_at + A::DADDR).ok_or(truncated)?,
             sport: get_u16(msg, tcp_at).ok_or(truncated)?,
             dport: get_u16(msg, tcp_at + 2).ok_or(truncated)?,
         },
@@ -288,12 +424,13 @@ pub fn parse(buf: &[u8]) -> Result<IcmpError, ParseError> {
 /// The checksums that cover a rewritten word besides the ICMP checksum.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Covered {
-    /// The outer IPv4 header's only (not part of the ICMP message).
+    /// An outer address: the outer IPv4 header's checksum, or the ICMPv6
+    /// checksum through its pseudo-header.
     OuterIp,
     /// Only the ICMP checksum (a check field of the embedded headers).
     Message,
-    /// An embedded IPv4 address: the embedded IPv4 header's, and the
-    /// embedded TCP checksum's through its pseudo-header.
+    /// An embedded address: the embedded IPv4 header's, and the embedded
+    /// TCP checksum's through its pseudo-header.
     InnerAddr,
     /// An embedded TCP header field: the embedded TCP checksum.
     InnerTcp,
@@ -305,9 +442,9 @@ enum Covered {
 /// Made only by [`IcmpPacket::parse`], so a buffer that does not parse is
 /// never written. The setters keep [`IcmpPacket::header`] up to date.
 #[derive(Debug)]
-pub struct IcmpPacket<'a> {
+pub struct IcmpPacket<'a, A: Icmp = V4> {
     buf: &'a mut [u8],
-    hdr: IcmpError,
+    hdr: IcmpError<A>,
     mode: CsumMode,
 }
 
@@ -315,15 +452,23 @@ impl<'a> IcmpPacket<'a> {
     /// Parses `buf` (see [`parse`]) for rewriting; on error `buf` is left
     /// untouched. `mode` is the state of the ICMP checksum: with
     /// [`CsumMode::Partial`] (`CHECKSUM_PARTIAL`) the device computes it
-    /// over the bytes as they will be, so it is left alone; the other
-    /// checksums are complete ones in either mode.
+    /// over the bytes as they will be, so it is left alone (ICMPv6: but for
+    /// the outer addresses, whose pseudo-header sum the field holds); the
+    /// other checksums are complete ones in either mode.
     pub fn parse(buf: &'a mut [u8], mode: CsumMode) -> Result<Self, ParseError> {
-        let hdr = parse(buf)?;
+        Self::parse_in(buf, mode)
+    }
+}
+
+impl<'a, A: Icmp> IcmpPacket<'a, A> {
+    /// [`IcmpPacket::parse`] for either IP version (see [`parse_in`]).
+    pub fn parse_in(buf: &'a mut [u8], mode: CsumMode) -> Result<Self, ParseError> {
+        let hdr = parse_in::<A>(buf)?;
         Ok(Self { buf, hdr, mode })
     }
 
     /// The headers as they are now.
-    pub fn header(&self) -> &IcmpError {
+    pub fn header(&self) -> &IcmpError<A> {
         &self.hdr
     }
 
@@ -342,13 +487,31 @@ impl<'a> IcmpPacket<'a> {
         if old == new || end > self.hdr.len {
             return;
         }
-        let inner_check = self.hdr.inner_at() + IP_CHECK;
         let tcp_check = self.hdr.tcp_at() + TCP_CHECK;
         match covered {
-            Covered::OuterIp => self.update(IP_CHECK, old, new),
+            Covered::OuterIp => {
+                if let Some(check) = A::HEADER_CHECK {
+                    self.update(check, old, new);
+                }
+                if A::PSEUDO_HEADER {
+                    let check = self.hdr.ip_header_len + ICMP_CHECK;
+                    match self.mode {
+                        CsumMode::Full => self.update(check, old, new),
+                        // The field holds the pseudo-header's sum, not
+                        // complemented.
+                        CsumMode::Partial => {
+                            if let Some(c) = get_u16(self.buf, check) {
+                                self.put(check, !csum::update16(!c, old, new));
+                            }
+                        }
+                    }
+                }
+            }
             Covered::Message => {}
             Covered::InnerAddr => {
-                self.update_covered(inner_check, old, new);
+                if let Some(check) = A::HEADER_CHECK {
+                    self.update_covered(self.hdr.inner_at() + check, old, new);
+                }
                 if self.hdr.tcp_check {
                     self.update_covered(tcp_check, old, new);
                 }
@@ -365,11 +528,12 @@ impl<'a> IcmpPacket<'a> {
         self.put(at, new);
     }
 
-    /// Writes the 32-bit `new` at `at` as two words (see [`Self::write16`]).
-    fn write32(&mut self, at: usize, new: u32, covered: Covered) {
-        let [a, b, c, d] = new.to_be_bytes();
-        self.write16(at, u16::from_be_bytes([a, b]), covered);
-        self.write16(at + 2, u16::from_be_bytes([c, d]), covered);
+    /// Writes `new` (an even number of bytes) at `at` word by word (see
+    /// [`Self::write16`]).
+    fn write(&mut self, at: usize, new: &[u8], covered: Covered) {
+        for (i, w) in new.chunks_exact(2).enumerate() {
+            self.write16(at + 2 * i, u16::from_be_bytes([w[0], w[1]]), covered);
+        }
     }
 
     /// Updates the check field at `check_at` for a covered word changing
@@ -404,15 +568,15 @@ impl<'a> IcmpPacket<'a> {
     }
 
     /// Sets the outer destination address.
-    pub fn set_daddr(&mut self, addr: [u8; 4]) {
-        self.write32(IP_DADDR, u32::from_be_bytes(addr), Covered::OuterIp);
+    pub fn set_daddr(&mut self, addr: A) {
+        self.write(A::DADDR, addr.as_ref(), Covered::OuterIp);
         self.hdr.daddr = addr;
     }
 
     /// Sets the quoted segment's source address and port.
-    pub fn set_inner_source(&mut self, source: Endpoint) {
-        let at = self.hdr.inner_at() + IP_SADDR;
-        self.write32(at, u32::from_be_bytes(source.addr), Covered::InnerAddr);
+    pub fn set_inner_source(&mut self, source: Endpoint<A>) {
+        let at = self.hdr.inner_at() + A::SADDR;
+        self.write(at, source.addr.as_ref(), Covered::InnerAddr);
         self.write16(self.hdr.tcp_at(), source.port, Covered::InnerTcp);
         self.hdr.inner.saddr = source.addr;
         self.hdr.inner.sport = source.port;
@@ -421,7 +585,7 @@ impl<'a> IcmpPacket<'a> {
     /// Sets the quoted segment's sequence number.
     pub fn set_inner_seq(&mut self, seq: u32) {
         let at = self.hdr.tcp_at() + TCP_SEQ;
-        self.write32(at, seq, Covered::InnerTcp);
+        self.write(at, &seq.to_be_bytes(), Covered::InnerTcp);
         self.hdr.seq = seq;
     }
 }

@@ -132,18 +132,18 @@ const TCP_CHECK: usize = 16;
 const IP_MF: u16 = 0x2000;
 const IP_OFFSET: u16 = 0x1fff;
 // Offsets inside the IPv6 header.
-const IP6_PLEN: usize = 4;
-const IP6_NEXT: usize = 6;
+pub(super) const IP6_PLEN: usize = 4;
+pub(super) const IP6_NEXT: usize = 6;
 const IP6_HOPS: usize = 7;
-const IP6_SADDR: usize = 8;
-const IP6_DADDR: usize = 24;
+pub(super) const IP6_SADDR: usize = 8;
+pub(super) const IP6_DADDR: usize = 24;
 /// IPv6 next-header values of the extension headers that are skipped.
-mod nexthdr {
-    pub(super) const HOP: u8 = 0;
-    pub(super) const ROUTING: u8 = 43;
-    pub(super) const FRAGMENT: u8 = 44;
-    pub(super) const DEST: u8 = 60;
-    pub(super) const NONE: u8 = 59;
+pub(super) mod nexthdr {
+    pub(in super::super) const HOP: u8 = 0;
+    pub(in super::super) const ROUTING: u8 = 43;
+    pub(in super::super) const FRAGMENT: u8 = 44;
+    pub(in super::super) const DEST: u8 = 60;
+    pub(in super::super) const NONE: u8 = 59;
 }
 /// IPv6 fragment header: offset (13 bits, in 8-byte units) and the M flag,
 /// in the 16-bit word at byte 2; the two reserved bits between them are
@@ -383,25 +383,42 @@ fn ipv6_walk(buf: &[u8], first_fragment: bool) -> Result<Network, ParseError> {
         return Err(ParseError::Truncated);
     }
     let plen = get_u16(buf, IP6_PLEN).ok_or(ParseError::Truncated)?;
-    let mut next = *buf.get(IP6_NEXT).ok_or(ParseError::Truncated)?;
+    let next = *buf.get(IP6_NEXT).ok_or(ParseError::Truncated)?;
     if plen == 0 && next != nexthdr::NONE {
         // Payload length 0 with a header after this one: RFC 2675's
         // jumbo payload or a BIG TCP packet of the stack.
         return Err(ParseError::Jumbogram);
     }
     let total = IPV6_HEADER_LEN + usize::from(plen);
-    let mut at = IPV6_HEADER_LEN;
+    match skip_extensions(buf, next, IPV6_HEADER_LEN, total, first_fragment)? {
+        (IPPROTO_TCP, l4) => Ok(Network { l4, total }),
+        _ => Err(ParseError::NotTcp),
+    }
+}
+
+/// Skips the IPv6 extension headers that start at `at` in `buf`, the first
+/// of kind `next`, all of them before `end` (the end of the packet):
+/// hop-by-hop, routing, destination options and a fragment header of
+/// offset 0 and, unless `first_fragment`, M clear; at most
+/// [`MAX_EXTENSION_HEADERS`]. Returns the kind and offset of the header
+/// that follows them.
+pub(super) fn skip_extensions(
+    buf: &[u8],
+    mut next: u8,
+    mut at: usize,
+    end: usize,
+    first_fragment: bool,
+) -> Result<(u8, usize), ParseError> {
     let mut skipped = 0;
     loop {
         let fragment = match next {
-            IPPROTO_TCP => return Ok(Network { l4: at, total }),
             nexthdr::HOP | nexthdr::ROUTING | nexthdr::DEST => false,
             nexthdr::FRAGMENT => true,
-            _ => return Err(ParseError::NotTcp),
+            _ => return Ok((next, at)),
         };
         // Every extension header is at least 8 bytes long, inside the
-        // payload length: nothing past the packet is read.
-        if skipped == MAX_EXTENSION_HEADERS || at + 8 > total {
+        // packet: nothing past it is read.
+        if skipped == MAX_EXTENSION_HEADERS || at + 8 > end {
             return Err(ParseError::BadExtension);
         }
         let h = buf.get(at..at + 8).ok_or(ParseError::Truncated)?;
@@ -422,7 +439,7 @@ fn ipv6_walk(buf: &[u8], first_fragment: bool) -> Result<Network, ParseError> {
         };
         skipped += 1;
         at += len;
-        if at > total {
+        if at > end {
             return Err(ParseError::BadExtension);
         }
     }

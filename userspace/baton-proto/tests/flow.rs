@@ -20,7 +20,7 @@ use baton_proto::uapi::{conn_attr, conn_role, conn_state};
 use proptest::{collection::vec, option, prelude::*};
 
 mod common;
-use common::be16;
+use common::{be16, v6};
 
 // ---------------------------------------------------------------------------
 // Fixtures.
@@ -1734,11 +1734,6 @@ fn only_forwarding_flows_to_peers_have_replicas() {
 
 // ---------------------------------------------------------------------------
 // IPv6 flows: the same decisions and rewrites as IPv4's.
-
-const fn v6(last: u16) -> [u8; 16] {
-    let [a, b] = last.to_be_bytes();
-    [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, a, b]
-}
 
 const CLIENT6: Endpoint<V6> = Endpoint {
     addr: v6(0x07),

@@ -10,15 +10,19 @@
 use baton_proto::ctrl::Endpoint;
 use baton_proto::flow::{Flow, Key, Phase, Role, Verdict};
 use baton_proto::icmp::{
-    self, IcmpPacket, ParseError, DEST_UNREACH, FRAG_NEEDED, HEADERS_MAX, TIME_EXCEEDED,
+    self, IcmpPacket, ParseError, DEST_UNREACH, FRAG_NEEDED, HEADERS_MAX, HEADERS_MAX_V6,
+    IPPROTO_ICMPV6, TIME_EXCEEDED, V6_DEST_UNREACH, V6_PACKET_TOO_BIG, V6_TIME_EXCEEDED,
 };
-use baton_proto::packet::{self, build, flags, BuildOptions, CsumMode, Segment, TcpPacket};
+use baton_proto::packet::{
+    self, build, flags, parse_in, tcp_checksum_in, BuildOptions, CsumMode, Family, Segment,
+    TcpPacket, V6,
+};
 use baton_proto::seq::Translation;
 use proptest::prelude::*;
 
 mod common;
 use common::{
-    be16, be32, icmp_error, icmp_verifies, ip_verifies, ref_fold_sum, ref_tcp_check,
+    be16, be32, icmp_error, icmp_verifies, ip_verifies, ref_fold_sum, ref_tcp_check, v6,
     with_ip_options, ICMP_ERROR_MAX,
 };
 
@@ -65,11 +69,22 @@ fn back(x: Translation) -> Flow {
 /// flow to come from the VIP in the front-end's sequence space. Returns
 /// the segment before and after that rewrite.
 fn server_segment(x: Translation, seq: u32, payload: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    server_segment_in(x, seq, payload, [CLIENT, VIP, BACKEND])
+}
+
+/// [`server_segment`] between `client`, `vip` and `backend`, either IP
+/// version.
+fn server_segment_in<A: Family>(
+    x: Translation,
+    seq: u32,
+    payload: &[u8],
+    [client, vip, backend]: [Endpoint<A>; 3],
+) -> (Vec<u8>, Vec<u8>) {
     let seg = Segment {
-        saddr: BACKEND.addr,
-        daddr: CLIENT.addr,
-        sport: BACKEND.port,
-        dport: CLIENT.port,
+        saddr: backend.addr,
+        daddr: client.addr,
+        sport: backend.port,
+        dport: client.port,
         seq,
         ack: 0x0101_0101,
         flags: flags::ACK | flags::PSH,
@@ -80,12 +95,15 @@ fn server_segment(x: Translation, seq: u32, payload: &[u8]) -> (Vec<u8>, Vec<u8>
         },
         payload,
     };
-    let mut buf = vec![0u8; 64 + payload.len()];
+    let mut buf = vec![0u8; 80 + payload.len()];
     let n = build(&seg, &mut buf).expect("room enough");
     buf.truncate(n);
     let sent = buf.clone();
-    let mut p = TcpPacket::parse(&mut buf, CsumMode::Full).expect("parses");
-    assert_eq!(back(x).on_server_packet(&mut p, 0), Verdict::Rewritten);
+    let mut back = Flow::new(42, 1, Role::Back, client, vip, backend, 0);
+    back.phase = Phase::Established;
+    back.xlate = x;
+    let mut p = TcpPacket::<A>::parse_in(&mut buf, CsumMode::Full).expect("parses");
+    assert_eq!(back.on_server_packet(&mut p, 0), Verdict::Rewritten);
     (sent, buf)
 }
 
@@ -595,4 +613,327 @@ fn packet_parser_does_not_take_icmp() {
     let (_, wire) = server_segment(xlate(), 5, b"x");
     let icmp = frag_needed(&wire, ICMP_ERROR_MAX);
     assert_eq!(packet::parse(&icmp), Err(packet::ParseError::NotTcp));
+}
+
+// ---------------------------------------------------------------------------
+// ICMPv6: "packet too big" and the other errors about an IPv6 flow.
+
+const CLIENT6: Endpoint<V6> = Endpoint {
+    addr: v6(0x0102),
+    port: 40_123,
+};
+const VIP6: Endpoint<V6> = Endpoint {
+    addr: v6(0x0064),
+    port: 80,
+};
+const BACKEND6: Endpoint<V6> = Endpoint {
+    addr: v6(0x0003),
+    port: 8080,
+};
+const ROUTER6: [u8; 16] = v6(0x00fe);
+/// The most bytes of an ICMPv6 error (RFC 4443: the minimum MTU).
+const ICMP6_ERROR_MAX: usize = 1280;
+
+fn front6(x: Translation) -> Flow<V6> {
+    let mut f = Flow::new(42, 3, Role::Front, CLIENT6, VIP6, BACKEND6, 0);
+    f.phase = Phase::Forwarding;
+    f.xlate = x;
+    f
+}
+
+/// [`server_segment`] in IPv6: before and after the back flow's rewrite.
+fn server_segment6(x: Translation, seq: u32, payload: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    server_segment_in(x, seq, payload, [CLIENT6, VIP6, BACKEND6])
+}
+
+/// The ICMPv6 checksum of `msg` (from its IPv6 header; the ICMPv6 header
+/// at `at`) computed from scratch over the pseudo-header: full, or the
+/// `CHECKSUM_PARTIAL` pseudo-header sum.
+fn ref_icmp6_check(msg: &[u8], at: usize, mode: CsumMode) -> u16 {
+    let mut d = msg[8..40].to_vec();
+    d.extend_from_slice(&((msg.len() - at) as u32).to_be_bytes());
+    d.extend_from_slice(&[0, 0, 0, IPPROTO_ICMPV6]);
+    if mode == CsumMode::Partial {
+        return ref_fold_sum(&d);
+    }
+    let mut body = msg[at..].to_vec();
+    body[2] = 0;
+    body[3] = 0;
+    d.extend_from_slice(&body);
+    !ref_fold_sum(&d)
+}
+
+/// A router's ICMPv6 error of type `kind` about the IPv6 packet `pkt` to
+/// its source, quoting `quote` bytes of it at most and no more than fit in
+/// 1280, behind `hop` 8-byte hop-by-hop headers; the checksum right in
+/// `mode`.
+fn icmp6_error(
+    kind: u8,
+    code: u8,
+    rest: u32,
+    pkt: &[u8],
+    quote: usize,
+    hop: usize,
+    mode: CsumMode,
+) -> Vec<u8> {
+    let at = 40 + 8 * hop;
+    let quoted = &pkt[..quote.min(pkt.len()).min(ICMP6_ERROR_MAX - at - 8)];
+    let mut b = vec![0u8; at + 8 + quoted.len()];
+    b[0] = 0x60;
+    let plen = (b.len() - 40) as u16;
+    b[4..6].copy_from_slice(&plen.to_be_bytes());
+    b[6] = if hop > 0 { 0 } else { IPPROTO_ICMPV6 };
+    b[7] = 64;
+    b[8..24].copy_from_slice(&ROUTER6);
+    b[24..40].copy_from_slice(&pkt[8..24]);
+    for i in 0..hop {
+        let h = 40 + 8 * i;
+        b[h] = if i + 1 < hop { 0 } else { IPPROTO_ICMPV6 };
+        b[h + 2] = 1; // PadN, 4 bytes
+        b[h + 3] = 4;
+    }
+    b[at] = kind;
+    b[at + 1] = code;
+    b[at + 4..at + 8].copy_from_slice(&rest.to_be_bytes());
+    b[at + 8..].copy_from_slice(quoted);
+    let check = ref_icmp6_check(&b, at, mode);
+    b[at + 2..at + 4].copy_from_slice(&check.to_be_bytes());
+    b
+}
+
+fn front_icmp6(f: &Flow<V6>, buf: &mut [u8], mode: CsumMode) -> Verdict {
+    let mut p = IcmpPacket::<V6>::parse_in(buf, mode).expect("parses");
+    f.on_icmp_error(&mut p)
+}
+
+/// Checks the ICMPv6 error `icmp` rewritten for the back-end against the
+/// router's `before` and the segment the back-end `sent`.
+#[track_caller]
+fn assert_backend_view6(icmp: &[u8], before: &[u8], sent: &[u8], seq: u32, at: usize) {
+    assert_eq!(icmp.len(), before.len());
+    assert_eq!(
+        icmp[..8],
+        before[..8],
+        "version, class, flow label, lengths"
+    );
+    assert_eq!(icmp[8..24], ROUTER6);
+    assert_eq!(icmp[24..40], BACKEND6.addr);
+    assert_eq!(icmp[40..at], before[40..at], "extension headers");
+    assert_eq!(icmp[at..at + 2], before[at..at + 2], "type and code");
+    assert_eq!(icmp[at + 4..at + 8], before[at + 4..at + 8], "MTU");
+    assert_eq!(
+        be16(icmp, at + 2),
+        ref_icmp6_check(icmp, at, CsumMode::Full)
+    );
+    let quoted = &icmp[at + 8..];
+    let h = icmp::parse_in::<V6>(icmp).expect("parses");
+    assert_eq!(
+        (h.inner.saddr, h.inner.sport),
+        (BACKEND6.addr, BACKEND6.port)
+    );
+    assert_eq!(h.seq, seq);
+    // What the back-end sent, as far as it is quoted, but for TSval and
+    // window (nobody reads them back) and the TCP checksum, which is the
+    // one of that whole segment with them.
+    let mut want = sent.to_vec();
+    let wire = parse_in::<V6>(&before[at + 8..]).ok();
+    if let Some(w) = wire {
+        let mut p = TcpPacket::<V6>::parse_in(&mut want, CsumMode::Full).unwrap();
+        p.set_tsval(w.options.timestamps.unwrap().0);
+        p.set_window(w.window);
+    }
+    let n = quoted.len();
+    if wire.is_some() && n >= 40 + 18 {
+        assert_eq!(quoted, &want[..n], "quoted bytes");
+        let thl = parse_in::<V6>(&want).unwrap().tcp_header_len;
+        assert_eq!(
+            tcp_checksum_in::<V6>(
+                &BACKEND6.addr,
+                &CLIENT6.addr,
+                &want[40..40 + thl],
+                &want[40 + thl..]
+            ),
+            0
+        );
+    }
+}
+
+#[test]
+fn packet_too_big_goes_to_the_backend_in_its_view() {
+    let x = xlate();
+    let seq_b = 0x0000_0150;
+    let (sent, wire) = server_segment6(x, seq_b, &[0x5a; 1428]);
+    assert_eq!(be32(&wire, 44), x.seq_to_client(seq_b));
+    for hop in [0, 2] {
+        let before = icmp6_error(V6_PACKET_TOO_BIG, 0, MTU, &wire, 1280, hop, CsumMode::Full);
+        assert_eq!(before.len(), ICMP6_ERROR_MAX);
+        let h = icmp::parse_in::<V6>(&before).expect("parses");
+        assert_eq!(
+            (h.kind, h.code, h.daddr, h.saddr),
+            (V6_PACKET_TOO_BIG, 0, VIP6.addr, ROUTER6)
+        );
+        assert_eq!(h.ip_header_len, 40 + 8 * hop);
+        assert_eq!(h.inner_header_len, 40);
+        assert_eq!(h.key(), front6(x).key());
+        assert!(h.tcp_check);
+        let mut icmp = before.clone();
+        assert_eq!(
+            front_icmp6(&front6(x), &mut icmp, CsumMode::Full),
+            Verdict::Rewritten
+        );
+        assert_backend_view6(&icmp, &before, &sent, seq_b, 40 + 8 * hop);
+        // Past what the module makes linear nothing changes.
+        assert_eq!(icmp[HEADERS_MAX_V6..], before[HEADERS_MAX_V6..]);
+    }
+    // IPv4's parser takes none of it, nor IPv6's an IPv4 error.
+    let before = icmp6_error(V6_PACKET_TOO_BIG, 0, MTU, &wire, 1280, 0, CsumMode::Full);
+    assert_eq!(icmp::parse(&before), Err(ParseError::NotIcmp));
+    let (_, wire4) = server_segment(x, 5, b"x");
+    assert_eq!(
+        icmp::parse_in::<V6>(&frag_needed(&wire4, 100)),
+        Err(ParseError::NotIcmp)
+    );
+}
+
+#[test]
+fn icmp6_partial_check_follows_the_outer_addresses() {
+    let x = xlate();
+    let (_, wire) = server_segment6(x, 9, &[1; 600]);
+    let before = icmp6_error(V6_DEST_UNREACH, 3, 0, &wire, 1280, 0, CsumMode::Partial);
+    let mut icmp = before.clone();
+    assert_eq!(
+        front_icmp6(&front6(x), &mut icmp, CsumMode::Partial),
+        Verdict::Rewritten
+    );
+    assert_eq!(
+        be16(&icmp, 42),
+        ref_icmp6_check(&icmp, 40, CsumMode::Partial)
+    );
+    assert_ne!(be16(&icmp, 42), be16(&before, 42));
+}
+
+#[test]
+fn icmp6_refusals_and_which_are_malformed() {
+    let x = xlate();
+    let (_, wire) = server_segment6(x, 9, &[1; 100]);
+    let good = icmp6_error(V6_TIME_EXCEEDED, 0, 0, &wire, 1280, 0, CsumMode::Full);
+    assert!(icmp::parse_in::<V6>(&good).is_ok());
+    let with = |at: usize, v: u8| {
+        let mut b = good.clone();
+        b[at] = v;
+        b
+    };
+    let cases: Vec<(Vec<u8>, ParseError)> = vec![
+        (with(40, 128), ParseError::NotError), // echo request
+        (with(40, 4), ParseError::NotError),   // parameter problem
+        (with(6, 17), ParseError::NotIcmp),
+        (with(0, 0x40), ParseError::NotIcmp),
+        (with(48, 0x45), ParseError::BadInnerHeader),
+        (with(48 + 6, 17), ParseError::NotTcp),
+        (with(48 + 6, 58), ParseError::NotTcp),
+        (good[..40 + 8 + 40 + 7].to_vec(), ParseError::Truncated),
+        (good[..39].to_vec(), ParseError::Truncated),
+    ];
+    for (b, want) in cases {
+        assert_eq!(icmp::parse_in::<V6>(&b).err(), Some(want), "{want:?}");
+        let mut w = b.clone();
+        assert!(IcmpPacket::<V6>::parse_in(&mut w, CsumMode::Full).is_err());
+        assert_eq!(w, b, "never written");
+    }
+    // Payload length 0: no ICMPv6 error is a jumbogram.
+    let mut b = good.clone();
+    b[4..6].copy_from_slice(&[0, 0]);
+    assert_eq!(icmp::parse_in::<V6>(&b), Err(ParseError::BadHeader));
+    assert!(ParseError::BadHeader.malformed());
+    // A payload length shorter than the buffer ends the message there.
+    let mut b = good.clone();
+    b[4..6].copy_from_slice(&((8 + 40 + 8) as u16).to_be_bytes());
+    let h = icmp::parse_in::<V6>(&b).expect("8 bytes of TCP are enough");
+    assert_eq!((h.len, h.tcp_check), (40 + 8 + 40 + 8, false));
+    // A fragment header before the ICMPv6 one.
+    let mut b = good.clone();
+    b.splice(40..40, [IPPROTO_ICMPV6, 0, 0, 1, 0, 0, 0, 9]);
+    b[6] = 44;
+    let plen = (b.len() - 40) as u16;
+    b[4..6].copy_from_slice(&plen.to_be_bytes());
+    assert_eq!(icmp::parse_in::<V6>(&b), Err(ParseError::Fragment));
+    // ... with offset 0 and M clear, it is skipped.
+    b[43] = 0;
+    assert_eq!(icmp::parse_in::<V6>(&b).map(|h| h.ip_header_len), Ok(48));
+}
+
+proptest! {
+    /// Any translation, back-end, sequence number, extension headers and
+    /// quote length: the ICMPv6 checksum right over its pseudo-header, the
+    /// quoted segment the back-end's, and the inverse rewrite gives the
+    /// router's message back byte for byte.
+    #[test]
+    fn icmp6_rewrite_is_exact_and_invertible(
+        x in xlate_strategy(),
+        backend in (any::<[u8; 16]>(), 1u16..),
+        seq in any::<u32>(),
+        len in 0usize..1500,
+        hop in 0usize..=3,
+        quote in 48usize..1300,
+        kind in prop_oneof![Just(V6_DEST_UNREACH), Just(V6_PACKET_TOO_BIG), Just(V6_TIME_EXCEEDED)],
+        code in 0u8..8,
+        mode in prop_oneof![Just(CsumMode::Full), Just(CsumMode::Partial)],
+    ) {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+        let (_, wire) = server_segment6(x, seq, &payload);
+        let before = icmp6_error(kind, code, MTU, &wire, quote, hop, mode);
+        let at = 40 + 8 * hop;
+        let backend = Endpoint { addr: backend.0, port: backend.1 };
+        let mut f = front6(x);
+        f.backend = backend;
+        let mut icmp = before.clone();
+        prop_assert_eq!(front_icmp6(&f, &mut icmp, mode), Verdict::Rewritten);
+        prop_assert_eq!(be16(&icmp, at + 2), ref_icmp6_check(&icmp, at, mode));
+        let h = icmp::parse_in::<V6>(&icmp).expect("parses");
+        prop_assert_eq!((h.daddr, h.inner.saddr, h.inner.sport, h.seq), (backend.addr, backend.addr, backend.port, seq));
+        if h.tcp_check && h.len == icmp.len() && icmp.len() - at - 8 >= wire.len() {
+            let q = &icmp[at + 8..];
+            let thl = h.inner_header_len;
+            let d = &q[24..40];
+            prop_assert_eq!(
+                tcp_checksum_in::<V6>(&backend.addr, d.try_into().unwrap(), &q[thl..thl + 32], &q[thl + 32..]),
+                0
+            );
+        }
+        let mut undo = icmp.clone();
+        let mut p = IcmpPacket::<V6>::parse_in(&mut undo, mode).unwrap();
+        p.set_daddr(VIP6.addr);
+        p.set_inner_source(VIP6);
+        p.set_inner_seq(x.seq_to_client(seq));
+        prop_assert_eq!(undo, before);
+    }
+
+    /// Any bytes behind an IPv6 ICMPv6 header: no panic, and a buffer that
+    /// does not parse is never written.
+    #[test]
+    fn icmp6_any_bytes(mut buf in proptest::collection::vec(any::<u8>(), 0..200), fix in any::<bool>()) {
+        if fix && buf.len() >= 96 {
+            buf[0] = 0x60;
+            let plen = (buf.len() - 40) as u16;
+            buf[4..6].copy_from_slice(&plen.to_be_bytes());
+            buf[6] = IPPROTO_ICMPV6;
+            buf[40] = V6_PACKET_TOO_BIG;
+            buf[48] = 0x60;
+            buf[48 + 6] = 6;
+        }
+        let mut out = buf.clone();
+        match IcmpPacket::<V6>::parse_in(&mut out, CsumMode::Full) {
+            Ok(mut p) => {
+                p.set_daddr(v6(1));
+                p.set_inner_source(BACKEND6);
+                p.set_inner_seq(7);
+                let after = *p.header();
+                prop_assert_eq!(icmp::parse_in::<V6>(&out), Ok(after));
+            }
+            Err(e) => {
+                prop_assert_eq!(icmp::parse_in::<V6>(&buf), Err(e));
+                prop_assert_eq!(out, buf);
+            }
+        }
+    }
 }

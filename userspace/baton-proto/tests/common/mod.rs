@@ -42,6 +42,12 @@ pub fn pseudo(saddr: [u8; 4], daddr: [u8; 4], len: usize) -> Vec<u8> {
     p
 }
 
+/// The IPv6 address 2001:db8::`last` (the documentation prefix).
+pub const fn v6(last: u16) -> [u8; 16] {
+    let [a, b] = last.to_be_bytes();
+    [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, a, b]
+}
+
 pub fn be16(buf: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([buf[at], buf[at + 1]])
 }
