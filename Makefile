@@ -24,7 +24,7 @@ help:
 	@echo '              bench/results/<date>.json, <date>-cluster.json and PNG plots'
 	@echo '  bench-cluster  the front-end group part alone (~10 min): copies on/off, failover'
 	@echo '  check       run all tests: lint, host (cargo test), fuzz (15 s a target), VM scenarios; ends with "N passed, N failed"'
-	@echo '  fuzz        run each cargo-fuzz target (packet, packet6, icmp, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
+	@echo '  fuzz        run each cargo-fuzz target (packet, packet6, icmp, icmp6, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
 	@echo '  deps        install the Debian packages, rust-src, bindgen-cli and cargo-fuzz the project needs'
 	@echo '  kernel      build (or reuse from the cache) the pinned guest kernel'
 	@echo '  module      build baton.ko against it'
