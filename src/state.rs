@@ -248,6 +248,13 @@ impl Dispatch for Runtime {
                 None
             }
             Message::Hello(_) | Message::Auth | Message::Heartbeat(_) => None,
+            // The channel closes on them (`ctrl::peer::on_frame`): this
+            // node does not announce IPv6.
+            Message::HandoffReq6(_)
+            | Message::HandoffCopy6(_)
+            | Message::Replica6(_)
+            | Message::ReplicaEnd6(_)
+            | Message::Takeover6(_) => None,
         }
     }
 

@@ -128,6 +128,11 @@ pub(super) fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(),
         Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
             "handshake frame on an established channel",
         )),
+        // This node does not announce cap::IPV6 yet: its packet path
+        // handles IPv4 connections only.
+        m if m.is_ipv6() => Err(Closed::Protocol(
+            "IPv6 message, which this node did not announce",
+        )),
         _ => match peer.dispatch.message(peer.conf.node_id, m) {
             Some(answer) => peer.send(&answer),
             None => Ok(()),

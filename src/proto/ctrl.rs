@@ -52,7 +52,17 @@
 //!  HANDOFF_COPY (13) as HANDOFF_REQ, its reserved 7 bytes: reserved 3 (0) |
 //!                  backend_node u32 (not 0)                60 + data_len
 //!  COPY_ACK   (14) id u64                                         8 bytes
+//!  HANDOFF_REQ6 (15), HANDOFF_COPY6 (16), REPLICA6 (17), REPLICA_END6 (18),
+//!  TAKEOVER6 (19): the same for IPv6 connections, every address 16
+//!                  bytes (so every endpoint 18): 96 + data_len, 96 +
+//!                  data_len, 80, 48 and 56 bytes
 //! ```
+//!
+//! The IPv6 types go only to a peer whose HELLO announced [`cap::IPV6`];
+//! a node that does not know them closes the channel on the first one
+//! (an unknown type), so a peer of an older version never sees them. The
+//! layouts are the IPv4 ones with longer endpoints: the fixed fields after
+//! the endpoints keep their order.
 //!
 //! `id` names a handoff: the front-end chooses it, and it is unique among
 //! the front-end's live connections. `options` bits: [`opt_bits::SACK`],
@@ -96,7 +106,7 @@ pub const HELLO_LEN: usize = 8 + NONCE_LEN;
 /// Length of a HELLO payload with a boot id ([`cap::BOOT`]).
 pub const HELLO_BOOT_LEN: usize = HELLO_LEN + 8;
 /// Fixed part of a HANDOFF_REQ payload.
-pub const HANDOFF_REQ_FIXED: usize = 60;
+pub const HANDOFF_REQ_FIXED: usize = handoff_req_fixed::<V4>();
 /// Most client bytes a HANDOFF_REQ carries.
 pub const MAX_DATA: usize = MAX_PAYLOAD - HANDOFF_REQ_FIXED;
 
@@ -112,8 +122,11 @@ pub mod cap {
     pub const AUTH: u32 = 1;
     /// The HELLO ends with the sender's boot id (8 bytes, never 0).
     pub const BOOT: u32 = 2;
+    /// The sender takes the IPv6 message types (HANDOFF_REQ6 and the
+    /// others).
+    pub const IPV6: u32 = 4;
     /// All defined bits.
-    pub const ALL: u32 = AUTH | BOOT;
+    pub const ALL: u32 = AUTH | BOOT | IPV6;
 }
 
 /// The direction byte that starts the input of a frame's tag.
@@ -196,8 +209,18 @@ pub mod msg_type {
     pub const HANDOFF_COPY: u8 = 13;
     /// [`super::Message::CopyAck`].
     pub const COPY_ACK: u8 = 14;
+    /// [`super::Message::HandoffReq6`].
+    pub const HANDOFF_REQ6: u8 = 15;
+    /// [`super::Message::HandoffCopy6`].
+    pub const HANDOFF_COPY6: u8 = 16;
+    /// [`super::Message::Replica6`].
+    pub const REPLICA6: u8 = 17;
+    /// [`super::Message::ReplicaEnd6`].
+    pub const REPLICA_END6: u8 = 18;
+    /// [`super::Message::Takeover6`].
+    pub const TAKEOVER6: u8 = 19;
     /// Highest type.
-    pub const MAX: u8 = COPY_ACK;
+    pub const MAX: u8 = TAKEOVER6;
 }
 
 /// First frame on a channel, in both directions.
@@ -235,8 +258,59 @@ pub struct Heartbeat {
 pub use super::service::Endpoint;
 use super::{
     cluster::{View, MAX_MEMBERS},
+    packet::{Family, V4, V6},
     seq::{Translation, MAX_WSCALE},
 };
+
+/// An IP version as the control protocol carries its endpoints.
+pub trait Wire: Family {
+    /// Whether `addr` can be a host's end of a connection: not
+    /// unspecified, loopback or multicast (IPv4 also not 0/8 or reserved
+    /// class E; IPv6 also not an IPv4-mapped address, which is IPv4's).
+    fn is_host(addr: &Self) -> bool;
+}
+
+impl Wire for V4 {
+    fn is_host(addr: &V4) -> bool {
+        let [a, ..] = *addr;
+        a != 0 && a != 127 && a < 224
+    }
+}
+
+impl Wire for V6 {
+    fn is_host(addr: &V6) -> bool {
+        let unspecified = *addr == [0; 16];
+        let loopback = addr[..15] == [0; 15] && addr[15] == 1;
+        let multicast = addr[0] == 0xff;
+        let mapped = addr[..10] == [0; 10] && addr[10..12] == [0xff, 0xff];
+        !unspecified && !loopback && !multicast && !mapped
+    }
+}
+
+/// Bytes of an endpoint of version `A` on the wire: address and port.
+const fn endpoint_len<A: Family>() -> usize {
+    core::mem::size_of::<A>() + 2
+}
+
+/// Length of the fixed part of a HANDOFF_REQ (HANDOFF_REQ6) payload.
+pub const fn handoff_req_fixed<A: Family>() -> usize {
+    8 + 3 * endpoint_len::<A>() + 34
+}
+
+/// Length of a REPLICA (REPLICA6) payload.
+pub const fn replica_len<A: Family>() -> usize {
+    8 + 3 * endpoint_len::<A>() + 18
+}
+
+/// Length of a REPLICA_END (REPLICA_END6) payload.
+pub const fn replica_end_len<A: Family>() -> usize {
+    8 + 2 * endpoint_len::<A>() + 4
+}
+
+/// Length of a TAKEOVER (TAKEOVER6) payload.
+pub const fn takeover_len<A: Family>() -> usize {
+    16 + 2 * endpoint_len::<A>() + 4
+}
 
 /// VIEW: a front-end group member's membership view and the size of its
 /// tables, sent to the other members with every heartbeat and when the
@@ -255,19 +329,19 @@ pub struct GroupView {
 /// connection's front-end, forwards the connection now (it took it over
 /// from its copy); the back-end's flow answers to it from now on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Takeover {
+pub struct Takeover<A: Family = V4> {
     /// The handoff id the back-end's flow has (the old front-end's).
     pub old_id: u64,
     /// The sender's id for the connection from now on.
     pub new_id: u64,
     /// The client.
-    pub client: Endpoint,
+    pub client: Endpoint<A>,
     /// The server that took the connection.
-    pub backend: Endpoint,
+    pub backend: Endpoint<A>,
 }
 
 /// Length of a TAKEOVER payload.
-pub const TAKEOVER_LEN: usize = 32;
+pub const TAKEOVER_LEN: usize = takeover_len::<V4>();
 
 /// Fixed part of a VIEW payload, before the members.
 pub const VIEW_FIXED: usize = 20;
@@ -275,15 +349,15 @@ pub const VIEW_FIXED: usize = 20;
 /// REPLICA: a front-end group member sends its backup what the member's
 /// forwarding flow of one connection needs on another front-end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Replica {
+pub struct Replica<A: Family = V4> {
     /// The sender's handoff id.
     pub id: u64,
     /// The client.
-    pub client: Endpoint,
+    pub client: Endpoint<A>,
     /// The service.
-    pub vip: Endpoint,
+    pub vip: Endpoint<A>,
     /// The server that took the connection.
-    pub backend: Endpoint,
+    pub backend: Endpoint<A>,
     /// The back-end's node id (never 0: a connection the sender serves
     /// itself dies with it and has no replica).
     pub backend_node: u32,
@@ -303,28 +377,28 @@ pub mod replica_flags {
 
 /// REPLICA_END: the sender's flow of a connection ended; copies of it go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReplicaEnd {
+pub struct ReplicaEnd<A: Family = V4> {
     /// The sender's handoff id.
     pub id: u64,
     /// The client.
-    pub client: Endpoint,
+    pub client: Endpoint<A>,
     /// The service.
-    pub vip: Endpoint,
+    pub vip: Endpoint<A>,
     /// [`reason`]: `CLOSED` or `IDLE`.
     pub reason: u8,
 }
 
 /// HANDOFF_REQ: the front-end asks a back-end to take a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HandoffReq<'a> {
+pub struct HandoffReq<'a, A: Family = V4> {
     /// Handoff id, chosen by the front-end.
     pub id: u64,
     /// The client.
-    pub client: Endpoint,
+    pub client: Endpoint<A>,
     /// The service the client connected to.
-    pub vip: Endpoint,
+    pub vip: Endpoint<A>,
     /// The back-end server that is to take the connection.
-    pub backend: Endpoint,
+    pub backend: Endpoint<A>,
     /// The client's initial sequence number.
     pub client_isn: u32,
     /// The front-end's initial sequence number.
@@ -352,13 +426,13 @@ pub struct HandoffReq<'a> {
 /// before the connection forwards, a backup asks the back-end itself
 /// ([`opt_bits::RESUME`]). Confirmed by COPY_ACK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HandoffCopy<'a> {
+pub struct HandoffCopy<'a, A: Family = V4> {
     /// The back-end's node id (not 0: a connection the sender serves
     /// itself dies with it).
     pub backend_node: u32,
     /// The handoff, as the sender sends it to the back-end (never with
     /// [`opt_bits::RESUME`]).
-    pub req: HandoffReq<'a>,
+    pub req: HandoffReq<'a, A>,
 }
 
 /// HANDOFF_ACK: the back-end took the connection.
@@ -421,6 +495,16 @@ pub enum Message<'a> {
     /// COPY_ACK: the sender, a backup, keeps the copy of handoff `id` that
     /// the receiver sent it.
     CopyAck(u64),
+    /// HANDOFF_REQ6: a HANDOFF_REQ of an IPv6 connection.
+    HandoffReq6(HandoffReq<'a, V6>),
+    /// HANDOFF_COPY6.
+    HandoffCopy6(HandoffCopy<'a, V6>),
+    /// REPLICA6.
+    Replica6(Replica<V6>),
+    /// REPLICA_END6.
+    ReplicaEnd6(ReplicaEnd<V6>),
+    /// TAKEOVER6.
+    Takeover6(Takeover<V6>),
 }
 
 impl Message<'_> {
@@ -441,7 +525,25 @@ impl Message<'_> {
             Message::Synced(_) => msg_type::SYNCED,
             Message::HandoffCopy(_) => msg_type::HANDOFF_COPY,
             Message::CopyAck(_) => msg_type::COPY_ACK,
+            Message::HandoffReq6(_) => msg_type::HANDOFF_REQ6,
+            Message::HandoffCopy6(_) => msg_type::HANDOFF_COPY6,
+            Message::Replica6(_) => msg_type::REPLICA6,
+            Message::ReplicaEnd6(_) => msg_type::REPLICA_END6,
+            Message::Takeover6(_) => msg_type::TAKEOVER6,
         }
+    }
+
+    /// Whether this is one of the IPv6 types, for a peer that announced
+    /// [`cap::IPV6`] only.
+    pub const fn is_ipv6(&self) -> bool {
+        matches!(
+            self,
+            Message::HandoffReq6(_)
+                | Message::HandoffCopy6(_)
+                | Message::Replica6(_)
+                | Message::ReplicaEnd6(_)
+                | Message::Takeover6(_)
+        )
     }
 
     const fn payload_len(&self) -> usize {
@@ -458,6 +560,12 @@ impl Message<'_> {
             Message::Replica(_) => REPLICA_LEN,
             Message::ReplicaEnd(_) => REPLICA_END_LEN,
             Message::Takeover(_) => TAKEOVER_LEN,
+            Message::HandoffReq6(r) | Message::HandoffCopy6(HandoffCopy { req: r, .. }) => {
+                handoff_req_fixed::<V6>() + r.data.len()
+            }
+            Message::Replica6(_) => replica_len::<V6>(),
+            Message::ReplicaEnd6(_) => replica_end_len::<V6>(),
+            Message::Takeover6(_) => takeover_len::<V6>(),
         }
     }
 }
@@ -566,24 +674,23 @@ fn be_u16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(bytes.try_into().ok()?))
 }
 
-fn endpoint(b: &[u8], at: usize) -> Option<Endpoint> {
-    let addr = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+fn endpoint<A: Family>(b: &[u8], at: usize) -> Option<Endpoint<A>> {
     Some(Endpoint {
-        addr,
-        port: be_u16(b, at + 4)?,
+        addr: A::addr(b, at)?,
+        port: be_u16(b, at + core::mem::size_of::<A>())?,
     })
 }
 
-fn put_endpoint(p: &mut [u8], at: usize, e: &Endpoint) {
-    p[at..at + 4].copy_from_slice(&e.addr);
-    p[at + 4..at + 6].copy_from_slice(&e.port.to_be_bytes());
+fn put_endpoint<A: Family>(p: &mut [u8], at: usize, e: &Endpoint<A>) {
+    let n = core::mem::size_of::<A>();
+    p[at..at + n].copy_from_slice(e.addr.as_ref());
+    p[at + n..at + n + 2].copy_from_slice(&e.port.to_be_bytes());
 }
 
-/// An endpoint a connection between hosts can have: a unicast address
-/// outside 0/8 and 127/8, a port other than 0.
-fn valid_endpoint(e: &Endpoint) -> bool {
-    let [a, ..] = e.addr;
-    e.port != 0 && a != 0 && a != 127 && a < 224
+/// An endpoint a connection between hosts can have: a host address
+/// ([`Wire::is_host`]), a port other than 0.
+fn valid_endpoint<A: Wire>(e: &Endpoint<A>) -> bool {
+    e.port != 0 && A::is_host(&e.addr)
 }
 
 fn decode_id_reason(payload: &[u8]) -> Result<IdReason, DecodeError> {
@@ -598,32 +705,39 @@ fn decode_id_reason(payload: &[u8]) -> Result<IdReason, DecodeError> {
     Ok(IdReason { id, reason })
 }
 
-/// A HANDOFF_REQ (`copy` false) or HANDOFF_COPY payload: the request and
-/// the copy's back-end node (0 for a request).
-fn decode_handoff_req(p: &[u8], copy: bool) -> Result<(HandoffReq<'_>, u32), DecodeError> {
+/// A HANDOFF_REQ (`copy` false) or HANDOFF_COPY payload (or their IPv6
+/// types): the request and the copy's back-end node (0 for a request).
+fn decode_handoff_req<A: Wire>(
+    p: &[u8],
+    copy: bool,
+) -> Result<(HandoffReq<'_, A>, u32), DecodeError> {
     let short = DecodeError::BadLength;
-    let fixed = p.get(..HANDOFF_REQ_FIXED).ok_or(short)?;
-    let data_len = be_u32(fixed, 56).ok_or(short)? as usize;
-    if data_len > MAX_DATA || p.len() != HANDOFF_REQ_FIXED + data_len {
+    let fixed_len = handoff_req_fixed::<A>();
+    let fixed = p.get(..fixed_len).ok_or(short)?;
+    // The fields after the endpoints.
+    let r = fixed_len - 34;
+    let data_len = be_u32(fixed, r + 30).ok_or(short)? as usize;
+    if data_len > MAX_PAYLOAD - fixed_len || p.len() != fixed_len + data_len {
         return Err(short);
     }
+    let e = endpoint_len::<A>();
     let req = HandoffReq {
         id: be_u64(fixed, 0).ok_or(short)?,
         client: endpoint(fixed, 8).ok_or(short)?,
-        vip: endpoint(fixed, 14).ok_or(short)?,
-        backend: endpoint(fixed, 20).ok_or(short)?,
-        client_isn: be_u32(fixed, 26).ok_or(short)?,
-        frontend_isn: be_u32(fixed, 30).ok_or(short)?,
-        client_tsval: be_u32(fixed, 34).ok_or(short)?,
-        frontend_tsval: be_u32(fixed, 38).ok_or(short)?,
-        client_window: be_u16(fixed, 42).ok_or(short)?,
-        mss: be_u16(fixed, 44).ok_or(short)?,
-        client_wscale: fixed.get(46).copied().ok_or(short)?,
-        frontend_wscale: fixed.get(47).copied().ok_or(short)?,
-        options: fixed.get(48).copied().ok_or(short)?,
-        data: p.get(HANDOFF_REQ_FIXED..).ok_or(short)?,
+        vip: endpoint(fixed, 8 + e).ok_or(short)?,
+        backend: endpoint(fixed, 8 + 2 * e).ok_or(short)?,
+        client_isn: be_u32(fixed, r).ok_or(short)?,
+        frontend_isn: be_u32(fixed, r + 4).ok_or(short)?,
+        client_tsval: be_u32(fixed, r + 8).ok_or(short)?,
+        frontend_tsval: be_u32(fixed, r + 12).ok_or(short)?,
+        client_window: be_u16(fixed, r + 16).ok_or(short)?,
+        mss: be_u16(fixed, r + 18).ok_or(short)?,
+        client_wscale: fixed.get(r + 20).copied().ok_or(short)?,
+        frontend_wscale: fixed.get(r + 21).copied().ok_or(short)?,
+        options: fixed.get(r + 22).copied().ok_or(short)?,
+        data: p.get(fixed_len..).ok_or(short)?,
     };
-    let backend_node = be_u32(fixed, 52).ok_or(short)?;
+    let backend_node = be_u32(fixed, r + 26).ok_or(short)?;
     let options = if copy {
         opt_bits::ALL & !opt_bits::RESUME
     } else {
@@ -636,7 +750,7 @@ fn decode_handoff_req(p: &[u8], copy: bool) -> Result<(HandoffReq<'_>, u32), Dec
         || req.client_wscale > 14
         || req.frontend_wscale > 14
         || req.mss < 64
-        || fixed.get(49..52) != Some(&[0; 3][..])
+        || fixed.get(r + 23..r + 26) != Some(&[0; 3][..])
         || (backend_node != 0) != copy;
     if bad {
         return Err(DecodeError::BadField);
@@ -669,28 +783,30 @@ fn decode_view(p: &[u8]) -> Result<GroupView, DecodeError> {
 }
 
 /// Length of a REPLICA payload.
-pub const REPLICA_LEN: usize = 44;
+pub const REPLICA_LEN: usize = replica_len::<V4>();
 /// Length of a REPLICA_END payload.
-pub const REPLICA_END_LEN: usize = 24;
+pub const REPLICA_END_LEN: usize = replica_end_len::<V4>();
 
-fn decode_replica(p: &[u8]) -> Result<Replica, DecodeError> {
-    if p.len() != REPLICA_LEN {
+fn decode_replica<A: Wire>(p: &[u8]) -> Result<Replica<A>, DecodeError> {
+    if p.len() != replica_len::<A>() {
         return Err(DecodeError::BadLength);
     }
     let bad = DecodeError::BadLength;
+    let e = endpoint_len::<A>();
+    let f = 8 + 3 * e;
     let r = Replica {
         id: be_u64(p, 0).ok_or(bad)?,
         client: endpoint(p, 8).ok_or(bad)?,
-        vip: endpoint(p, 14).ok_or(bad)?,
-        backend: endpoint(p, 20).ok_or(bad)?,
-        backend_node: be_u32(p, 26).ok_or(bad)?,
+        vip: endpoint(p, 8 + e).ok_or(bad)?,
+        backend: endpoint(p, 8 + 2 * e).ok_or(bad)?,
+        backend_node: be_u32(p, f).ok_or(bad)?,
         xlate: Translation {
-            seq_delta: be_u32(p, 30).ok_or(bad)?,
-            ts_delta: be_u32(p, 34).ok_or(bad)?,
-            frontend_wscale: p[38],
-            backend_wscale: p[39],
+            seq_delta: be_u32(p, f + 4).ok_or(bad)?,
+            ts_delta: be_u32(p, f + 8).ok_or(bad)?,
+            frontend_wscale: p[f + 12],
+            backend_wscale: p[f + 13],
         },
-        flags: p[40],
+        flags: p[f + 14],
     };
     let valid = valid_endpoint(&r.client)
         && valid_endpoint(&r.vip)
@@ -699,46 +815,50 @@ fn decode_replica(p: &[u8]) -> Result<Replica, DecodeError> {
         && r.xlate.frontend_wscale <= MAX_WSCALE
         && r.xlate.backend_wscale <= MAX_WSCALE
         && r.flags & !replica_flags::ALL == 0
-        && p[41..44] == [0, 0, 0];
+        && p[f + 15..f + 18] == [0, 0, 0];
     if !valid {
         return Err(DecodeError::BadField);
     }
     Ok(r)
 }
 
-fn decode_replica_end(p: &[u8]) -> Result<ReplicaEnd, DecodeError> {
-    if p.len() != REPLICA_END_LEN {
+fn decode_replica_end<A: Wire>(p: &[u8]) -> Result<ReplicaEnd<A>, DecodeError> {
+    if p.len() != replica_end_len::<A>() {
         return Err(DecodeError::BadLength);
     }
     let bad = DecodeError::BadLength;
+    let n = endpoint_len::<A>();
+    let f = 8 + 2 * n;
     let e = ReplicaEnd {
         id: be_u64(p, 0).ok_or(bad)?,
         client: endpoint(p, 8).ok_or(bad)?,
-        vip: endpoint(p, 14).ok_or(bad)?,
-        reason: p[20],
+        vip: endpoint(p, 8 + n).ok_or(bad)?,
+        reason: p[f],
     };
     let valid = valid_endpoint(&e.client)
         && valid_endpoint(&e.vip)
         && (e.reason == reason::CLOSED || e.reason == reason::IDLE)
-        && p[21..24] == [0, 0, 0];
+        && p[f + 1..f + 4] == [0, 0, 0];
     if !valid {
         return Err(DecodeError::BadField);
     }
     Ok(e)
 }
 
-fn decode_takeover(p: &[u8]) -> Result<Takeover, DecodeError> {
-    if p.len() != TAKEOVER_LEN {
+fn decode_takeover<A: Wire>(p: &[u8]) -> Result<Takeover<A>, DecodeError> {
+    if p.len() != takeover_len::<A>() {
         return Err(DecodeError::BadLength);
     }
     let bad = DecodeError::BadLength;
+    let n = endpoint_len::<A>();
+    let f = 16 + 2 * n;
     let t = Takeover {
         old_id: be_u64(p, 0).ok_or(bad)?,
         new_id: be_u64(p, 8).ok_or(bad)?,
         client: endpoint(p, 16).ok_or(bad)?,
-        backend: endpoint(p, 22).ok_or(bad)?,
+        backend: endpoint(p, 16 + n).ok_or(bad)?,
     };
-    if !valid_endpoint(&t.client) || !valid_endpoint(&t.backend) || p[28..32] != [0; 4] {
+    if !valid_endpoint(&t.client) || !valid_endpoint(&t.backend) || p[f..f + 4] != [0; 4] {
         return Err(DecodeError::BadField);
     }
     Ok(t)
@@ -819,6 +939,14 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
             Ok(Message::Heartbeat(Heartbeat { sent_ms }))
         }
         msg_type::HANDOFF_REQ => Ok(Message::HandoffReq(decode_handoff_req(payload, false)?.0)),
+        msg_type::HANDOFF_REQ6 => Ok(Message::HandoffReq6(decode_handoff_req(payload, false)?.0)),
+        msg_type::HANDOFF_COPY6 => {
+            let (req, backend_node) = decode_handoff_req(payload, true)?;
+            Ok(Message::HandoffCopy6(HandoffCopy { backend_node, req }))
+        }
+        msg_type::REPLICA6 => Ok(Message::Replica6(decode_replica(payload)?)),
+        msg_type::REPLICA_END6 => Ok(Message::ReplicaEnd6(decode_replica_end(payload)?)),
+        msg_type::TAKEOVER6 => Ok(Message::Takeover6(decode_takeover(payload)?)),
         msg_type::HANDOFF_COPY => {
             let (req, backend_node) = decode_handoff_req(payload, true)?;
             Ok(Message::HandoffCopy(HandoffCopy { backend_node, req }))
@@ -915,34 +1043,15 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
             payload[8] = m.reason;
             payload[9..12].fill(0);
         }
-        Message::Replica(r) => {
-            payload[..8].copy_from_slice(&r.id.to_be_bytes());
-            put_endpoint(payload, 8, &r.client);
-            put_endpoint(payload, 14, &r.vip);
-            put_endpoint(payload, 20, &r.backend);
-            payload[26..30].copy_from_slice(&r.backend_node.to_be_bytes());
-            payload[30..34].copy_from_slice(&r.xlate.seq_delta.to_be_bytes());
-            payload[34..38].copy_from_slice(&r.xlate.ts_delta.to_be_bytes());
-            payload[38] = r.xlate.frontend_wscale;
-            payload[39] = r.xlate.backend_wscale;
-            payload[40] = r.flags;
-            payload[41..44].fill(0);
-        }
-        Message::ReplicaEnd(e) => {
-            payload[..8].copy_from_slice(&e.id.to_be_bytes());
-            put_endpoint(payload, 8, &e.client);
-            put_endpoint(payload, 14, &e.vip);
-            payload[20] = e.reason;
-            payload[21..24].fill(0);
-        }
+        Message::Replica(r) => put_replica(payload, r),
+        Message::Replica6(r) => put_replica(payload, r),
+        Message::ReplicaEnd(e) => put_replica_end(payload, e),
+        Message::ReplicaEnd6(e) => put_replica_end(payload, e),
         Message::Synced(epoch) => payload[..8].copy_from_slice(&epoch.to_be_bytes()),
-        Message::Takeover(t) => {
-            payload[..8].copy_from_slice(&t.old_id.to_be_bytes());
-            payload[8..16].copy_from_slice(&t.new_id.to_be_bytes());
-            put_endpoint(payload, 16, &t.client);
-            put_endpoint(payload, 22, &t.backend);
-            payload[28..32].fill(0);
-        }
+        Message::Takeover(t) => put_takeover(payload, t),
+        Message::Takeover6(t) => put_takeover(payload, t),
+        Message::HandoffReq6(r) => put_handoff_req(payload, r, 0),
+        Message::HandoffCopy6(c) => put_handoff_req(payload, &c.req, c.backend_node),
         Message::View(v) => {
             let members = v.view.members();
             payload[..8].copy_from_slice(&v.view.epoch().to_be_bytes());
@@ -958,25 +1067,65 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
     Ok(HEADER_LEN + len)
 }
 
-/// Writes a HANDOFF_REQ payload (`backend_node` 0) or a HANDOFF_COPY one.
-fn put_handoff_req(payload: &mut [u8], r: &HandoffReq<'_>, backend_node: u32) {
-    payload[..8].copy_from_slice(&r.id.to_be_bytes());
-    put_endpoint(payload, 8, &r.client);
-    put_endpoint(payload, 14, &r.vip);
-    put_endpoint(payload, 20, &r.backend);
-    payload[26..30].copy_from_slice(&r.client_isn.to_be_bytes());
-    payload[30..34].copy_from_slice(&r.frontend_isn.to_be_bytes());
-    payload[34..38].copy_from_slice(&r.client_tsval.to_be_bytes());
-    payload[38..42].copy_from_slice(&r.frontend_tsval.to_be_bytes());
-    payload[42..44].copy_from_slice(&r.client_window.to_be_bytes());
-    payload[44..46].copy_from_slice(&r.mss.to_be_bytes());
-    payload[46] = r.client_wscale;
-    payload[47] = r.frontend_wscale;
-    payload[48] = r.options;
-    payload[49..52].fill(0);
-    payload[52..56].copy_from_slice(&backend_node.to_be_bytes());
-    payload[56..60].copy_from_slice(&(r.data.len() as u32).to_be_bytes());
-    payload[HANDOFF_REQ_FIXED..].copy_from_slice(r.data);
+/// Writes a HANDOFF_REQ payload (`backend_node` 0) or a HANDOFF_COPY one
+/// (or their IPv6 types).
+fn put_handoff_req<A: Family>(payload: &mut [u8], r: &HandoffReq<'_, A>, backend_node: u32) {
+    let f = put_id_endpoints(payload, r.id, &[r.client, r.vip, r.backend]);
+    payload[f..f + 4].copy_from_slice(&r.client_isn.to_be_bytes());
+    payload[f + 4..f + 8].copy_from_slice(&r.frontend_isn.to_be_bytes());
+    payload[f + 8..f + 12].copy_from_slice(&r.client_tsval.to_be_bytes());
+    payload[f + 12..f + 16].copy_from_slice(&r.frontend_tsval.to_be_bytes());
+    payload[f + 16..f + 18].copy_from_slice(&r.client_window.to_be_bytes());
+    payload[f + 18..f + 20].copy_from_slice(&r.mss.to_be_bytes());
+    payload[f + 20] = r.client_wscale;
+    payload[f + 21] = r.frontend_wscale;
+    payload[f + 22] = r.options;
+    payload[f + 23..f + 26].fill(0);
+    payload[f + 26..f + 30].copy_from_slice(&backend_node.to_be_bytes());
+    payload[f + 30..f + 34].copy_from_slice(&(r.data.len() as u32).to_be_bytes());
+    payload[f + 34..].copy_from_slice(r.data);
+}
+
+/// Writes `id` and then `endpoints` at the start of `payload`; returns the
+/// offset after them.
+fn put_id_endpoints<A: Family>(payload: &mut [u8], id: u64, endpoints: &[Endpoint<A>]) -> usize {
+    payload[..8].copy_from_slice(&id.to_be_bytes());
+    let mut at = 8;
+    for e in endpoints {
+        put_endpoint(payload, at, e);
+        at += endpoint_len::<A>();
+    }
+    at
+}
+
+/// Writes a REPLICA (REPLICA6) payload.
+fn put_replica<A: Family>(payload: &mut [u8], r: &Replica<A>) {
+    let f = put_id_endpoints(payload, r.id, &[r.client, r.vip, r.backend]);
+    payload[f..f + 4].copy_from_slice(&r.backend_node.to_be_bytes());
+    payload[f + 4..f + 8].copy_from_slice(&r.xlate.seq_delta.to_be_bytes());
+    payload[f + 8..f + 12].copy_from_slice(&r.xlate.ts_delta.to_be_bytes());
+    payload[f + 12] = r.xlate.frontend_wscale;
+    payload[f + 13] = r.xlate.backend_wscale;
+    payload[f + 14] = r.flags;
+    payload[f + 15..f + 18].fill(0);
+}
+
+/// Writes a REPLICA_END (REPLICA_END6) payload.
+fn put_replica_end<A: Family>(payload: &mut [u8], r: &ReplicaEnd<A>) {
+    let f = put_id_endpoints(payload, r.id, &[r.client, r.vip]);
+    payload[f] = r.reason;
+    payload[f + 1..f + 4].fill(0);
+}
+
+/// Writes a TAKEOVER (TAKEOVER6) payload.
+fn put_takeover<A: Family>(payload: &mut [u8], t: &Takeover<A>) {
+    let e = endpoint_len::<A>();
+    let f = 16 + 2 * e;
+    payload[..8].copy_from_slice(&t.old_id.to_be_bytes());
+    payload[8..16].copy_from_slice(&t.new_id.to_be_bytes());
+    put_endpoint(payload, 16, &t.client);
+    put_endpoint(payload, 16 + e, &t.backend);
+    payload[f..f + 4].fill(0);
 }
 
 /// Makes room for a tag after the frame of `len` bytes that [`encode`] wrote

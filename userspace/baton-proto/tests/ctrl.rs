@@ -8,12 +8,14 @@ use baton_proto::{
     cluster::{View, MAX_MEMBERS},
     config::{check_node_id, check_peer_add, nla_iter, PeerConf, PeerError, MAX_PEERS},
     ctrl::{
-        add_mac_room, cap, decode, decode_header, encode, flag, opt_bits, reason,
-        session_boot_info, session_info, DecodeError, Endpoint, GroupView, HandoffAck, HandoffCopy,
-        HandoffReq, Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, SeqCheck, Takeover,
-        HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD, NONCE_LEN, SESSION_INFO_LEN,
-        SESSION_LABEL, VIEW_FIXED,
+        add_mac_room, cap, decode, decode_header, encode, flag, handoff_req_fixed, msg_type,
+        opt_bits, reason, replica_end_len, replica_len, session_boot_info, session_info,
+        takeover_len, DecodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq,
+        Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, SeqCheck, Takeover,
+        HANDOFF_REQ_FIXED, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD, NONCE_LEN,
+        REPLICA_END_LEN, REPLICA_LEN, SESSION_INFO_LEN, SESSION_LABEL, TAKEOVER_LEN, VIEW_FIXED,
     },
+    packet::V6,
 };
 use proptest::prelude::*;
 
@@ -75,7 +77,8 @@ fn refusals() {
     assert_eq!(with(4, 2), DecodeError::BadVersion(2));
     // A HANDOFF_REQ header with a heartbeat's 8-byte payload.
     assert_eq!(with(5, 3), DecodeError::BadLength);
-    assert_eq!(with(5, 15), DecodeError::UnknownType(15));
+    assert_eq!(with(5, 15), DecodeError::BadLength, "HANDOFF_REQ6");
+    assert_eq!(with(5, 20), DecodeError::UnknownType(20));
     assert_eq!(with(5, 0), DecodeError::UnknownType(0));
     assert_eq!(with(7, 2), DecodeError::BadFlags);
     assert_eq!(with(6, 0x80), DecodeError::BadFlags);
@@ -389,7 +392,193 @@ fn message() -> impl Strategy<Value = Message<'static>> {
                 vip,
                 reason,
             })),
+        message6(),
     ]
+}
+
+/// An IPv6 host endpoint: a global unicast address (2000::/3), any port
+/// but 0.
+fn endpoint6() -> impl Strategy<Value = Endpoint<V6>> {
+    (any::<[u8; 16]>(), 1u16..).prop_map(|(mut addr, port)| {
+        addr[0] = 0x20 | (addr[0] & 0x1f);
+        Endpoint { addr, port }
+    })
+}
+
+/// The IPv6 types, made from IPv4 messages of the same fields with IPv6
+/// endpoints.
+fn message6() -> impl Strategy<Value = Message<'static>> {
+    (
+        handoff_req(),
+        (endpoint6(), endpoint6(), endpoint6()),
+        1u32..,
+        0usize..5,
+    )
+        .prop_map(|(m, (client, vip, backend), node, kind)| {
+            let Message::HandoffReq(r) = m else {
+                unreachable!()
+            };
+            let req = HandoffReq {
+                id: r.id,
+                client,
+                vip,
+                backend,
+                client_isn: r.client_isn,
+                frontend_isn: r.frontend_isn,
+                client_tsval: r.client_tsval,
+                frontend_tsval: r.frontend_tsval,
+                client_window: r.client_window,
+                mss: r.mss,
+                client_wscale: r.client_wscale,
+                frontend_wscale: r.frontend_wscale,
+                options: r.options,
+                data: r.data,
+            };
+            let xlate = Translation {
+                seq_delta: r.client_isn,
+                ts_delta: r.frontend_isn,
+                frontend_wscale: r.client_wscale,
+                backend_wscale: r.frontend_wscale,
+            };
+            match kind {
+                0 => Message::HandoffReq6(req),
+                1 => Message::HandoffCopy6(HandoffCopy {
+                    backend_node: node,
+                    req: HandoffReq {
+                        options: req.options & !opt_bits::RESUME,
+                        ..req
+                    },
+                }),
+                2 => Message::Replica6(Replica {
+                    id: r.id,
+                    client,
+                    vip,
+                    backend,
+                    backend_node: node,
+                    xlate,
+                    flags: r.options & 1,
+                }),
+                3 => Message::ReplicaEnd6(ReplicaEnd {
+                    id: r.id,
+                    client,
+                    vip,
+                    reason: reason::IDLE,
+                }),
+                _ => Message::Takeover6(Takeover {
+                    old_id: r.id,
+                    new_id: r.id ^ 1,
+                    client,
+                    backend,
+                }),
+            }
+        })
+}
+
+/// The IPv6 types' layouts: the IPv4 ones with 18-byte endpoints.
+#[test]
+fn ipv6_layouts() {
+    assert_eq!(
+        (
+            HANDOFF_REQ_FIXED,
+            REPLICA_LEN,
+            REPLICA_END_LEN,
+            TAKEOVER_LEN
+        ),
+        (60, 44, 24, 32)
+    );
+    assert_eq!(
+        (
+            handoff_req_fixed::<V6>(),
+            replica_len::<V6>(),
+            replica_end_len::<V6>(),
+            takeover_len::<V6>()
+        ),
+        (96, 80, 48, 56)
+    );
+    let a6 = |last: u8| {
+        let mut a = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        a[15] = last;
+        a
+    };
+    let ep = |last, port| Endpoint {
+        addr: a6(last),
+        port,
+    };
+    let req = HandoffReq {
+        id: 0x0102_0304_0506_0708,
+        client: ep(1, 40_000),
+        vip: ep(2, 80),
+        backend: ep(3, 8080),
+        client_isn: 0x1111_1111,
+        frontend_isn: 0x2222_2222,
+        client_tsval: 0x3333_3333,
+        frontend_tsval: 0x4444_4444,
+        client_window: 0x5555,
+        mss: 1440,
+        client_wscale: 7,
+        frontend_wscale: 9,
+        options: opt_bits::SACK | opt_bits::TIMESTAMPS,
+        data: b"GET /",
+    };
+    let bytes = frame(&Message::HandoffReq6(req), 3);
+    assert_eq!(bytes[5], msg_type::HANDOFF_REQ6);
+    let p = &bytes[HEADER_LEN..];
+    assert_eq!(p.len(), 96 + 5);
+    assert_eq!(p[8..24], a6(1));
+    assert_eq!(p[24..26], 40_000u16.to_be_bytes());
+    assert_eq!(p[26..42], a6(2));
+    assert_eq!(p[44..60], a6(3));
+    assert_eq!(p[60..62], 8080u16.to_be_bytes());
+    assert_eq!(p[62..66], [0x11; 4]);
+    assert_eq!(p[78..80], 0x5555u16.to_be_bytes());
+    assert_eq!(p[80..82], 1440u16.to_be_bytes());
+    assert_eq!((p[82], p[83], p[84]), (7, 9, 3));
+    assert_eq!(p[85..92], [0; 7], "reserved, backend_node 0");
+    assert_eq!(p[92..96], 5u32.to_be_bytes());
+    assert_eq!(&p[96..], b"GET /");
+    assert_eq!(roundtrip(&bytes), Ok((Message::HandoffReq6(req), 3)));
+    assert!(Message::HandoffReq6(req).is_ipv6());
+    assert!(!Message::HandoffReq(sample_req(1, 0, b"")).is_ipv6());
+}
+
+/// Addresses no host has are refused in the IPv6 types: unspecified,
+/// loopback, multicast, IPv4-mapped; and port 0.
+#[test]
+fn ipv6_endpoints_are_checked() {
+    let good = Endpoint {
+        addr: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9],
+        port: 80,
+    };
+    let end = |client: Endpoint<V6>| {
+        Message::ReplicaEnd6(ReplicaEnd {
+            id: 1,
+            client,
+            vip: good,
+            reason: reason::CLOSED,
+        })
+    };
+    assert!(roundtrip(&frame(&end(good), 0)).is_ok());
+    let mut mapped = [0u8; 16];
+    mapped[10] = 0xff;
+    mapped[11] = 0xff;
+    mapped[12..].copy_from_slice(&[198, 18, 0, 1]);
+    let mut loopback = [0u8; 16];
+    loopback[15] = 1;
+    let mut multicast = good.addr;
+    multicast[0] = 0xff;
+    for addr in [[0; 16], loopback, multicast, mapped] {
+        let bad = Endpoint { addr, port: 80 };
+        assert_eq!(
+            roundtrip(&frame(&end(bad), 0)).unwrap_err(),
+            DecodeError::BadField,
+            "{addr:?}"
+        );
+    }
+    let port0 = Endpoint { port: 0, ..good };
+    assert_eq!(
+        roundtrip(&frame(&end(port0), 0)).unwrap_err(),
+        DecodeError::BadField
+    );
 }
 
 proptest! {

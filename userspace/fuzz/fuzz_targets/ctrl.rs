@@ -28,8 +28,9 @@ use baton_proto::ctrl::{
     add_mac_room, cap, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
     DecodeError, EncodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq, Header,
     Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, Takeover, HANDOFF_REQ_FIXED,
-    HEADER_LEN, MAC_LEN, MAGIC, MAX_DATA, MAX_PAYLOAD, NONCE_LEN, VERSION,
+    HEADER_LEN, MAC_LEN, MAGIC, MAX_PAYLOAD, NONCE_LEN, VERSION,
 };
+use baton_proto::packet::{Family, V6};
 use baton_proto::seq::Translation;
 use libfuzzer_sys::arbitrary::{self, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -47,7 +48,7 @@ fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32, bool), DecodeError> {
     if buf[4] != VERSION {
         return Err(DecodeError::BadVersion(buf[4]));
     }
-    if !(1..=14).contains(&buf[5]) {
+    if !(1..=19).contains(&buf[5]) {
         return Err(DecodeError::UnknownType(buf[5]));
     }
     if buf[6] != 0 || buf[7] & !1 != 0 {
@@ -65,15 +66,42 @@ fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32, bool), DecodeError> {
     ))
 }
 
-/// A host endpoint as the documentation defines it: unicast, not 0/8 or
-/// 127/8, port not 0.
-fn ref_endpoint_ok(e: &Endpoint) -> bool {
-    let a = e.addr[0];
-    e.port != 0 && a != 0 && a != 127 && a < 224
+/// A host endpoint as the documentation defines it, in either IP version.
+trait RefEndpoint: Family {
+    /// Bytes of the fixed part of a HANDOFF_REQ of this version.
+    const REQ_FIXED: usize;
+    fn host(&self) -> bool;
+}
+
+impl RefEndpoint for [u8; 4] {
+    const REQ_FIXED: usize = HANDOFF_REQ_FIXED;
+    /// Unicast, not 0/8 or 127/8.
+    fn host(&self) -> bool {
+        let a = self[0];
+        a != 0 && a != 127 && a < 224
+    }
+}
+
+impl RefEndpoint for V6 {
+    const REQ_FIXED: usize = 96;
+    /// Not ::, ::1, ff00::/8 or ::ffff:0:0/96.
+    fn host(&self) -> bool {
+        let mut loopback = [0u8; 16];
+        loopback[15] = 1;
+        let mut mapped = [0u8; 12];
+        mapped[10] = 0xff;
+        mapped[11] = 0xff;
+        *self != [0; 16] && *self != loopback && self[0] != 0xff && self[..12] != mapped
+    }
+}
+
+/// Port not 0, a host address.
+fn ref_endpoint_ok<A: RefEndpoint>(e: &Endpoint<A>) -> bool {
+    e.port != 0 && e.addr.host()
 }
 
 /// Whether the fields of a HANDOFF_REQ are in their documented ranges.
-fn ref_req_valid(r: &HandoffReq<'_>) -> bool {
+fn ref_req_valid<A: RefEndpoint>(r: &HandoffReq<'_, A>) -> bool {
     ref_endpoint_ok(&r.client)
         && ref_endpoint_ok(&r.vip)
         && ref_endpoint_ok(&r.backend)
@@ -81,7 +109,28 @@ fn ref_req_valid(r: &HandoffReq<'_>) -> bool {
         && r.client_wscale <= 14
         && r.frontend_wscale <= 14
         && r.mss >= 64
-        && r.data.len() <= MAX_DATA
+        && r.data.len() <= MAX_PAYLOAD - A::REQ_FIXED
+}
+
+/// Whether a HANDOFF_COPY's fields are: a request's, a back-end node, and
+/// never RESUME (16).
+fn ref_copy_valid<A: RefEndpoint>(c: &HandoffCopy<'_, A>) -> bool {
+    ref_req_valid(&c.req) && c.backend_node != 0 && c.req.options & 16 == 0
+}
+
+fn ref_replica_valid<A: RefEndpoint>(r: &Replica<A>) -> bool {
+    ref_endpoint_ok(&r.client)
+        && ref_endpoint_ok(&r.vip)
+        && ref_endpoint_ok(&r.backend)
+        && r.backend_node != 0
+        && r.xlate.frontend_wscale <= 14
+        && r.xlate.backend_wscale <= 14
+        && r.flags & !1 == 0
+}
+
+/// CLOSED (5) or IDLE (6).
+fn ref_end_valid<A: RefEndpoint>(e: &ReplicaEnd<A>) -> bool {
+    ref_endpoint_ok(&e.client) && ref_endpoint_ok(&e.vip) && (e.reason == 5 || e.reason == 6)
 }
 
 /// Whether the fields of `m` are in their documented ranges.
@@ -96,10 +145,9 @@ fn ref_valid(m: &Message<'_>) -> bool {
         Message::Auth => true,
         Message::Heartbeat(_) => true,
         Message::HandoffReq(r) => ref_req_valid(r),
-        // A request's fields, a back-end node, and never RESUME (16).
-        Message::HandoffCopy(c) => {
-            ref_req_valid(&c.req) && c.backend_node != 0 && c.req.options & 16 == 0
-        }
+        Message::HandoffReq6(r) => ref_req_valid(r),
+        Message::HandoffCopy(c) => ref_copy_valid(c),
+        Message::HandoffCopy6(c) => ref_copy_valid(c),
         Message::CopyAck(_) => true,
         Message::HandoffAck(a) => a.backend_wscale <= 14,
         Message::HandoffNack(m) | Message::ConnEnd(m) => m.reason <= reason::MAX,
@@ -111,24 +159,14 @@ fn ref_valid(m: &Message<'_>) -> bool {
                 && m[0] != 0
                 && m.windows(2).all(|w| w[0] < w[1])
         }
-        Message::Replica(r) => {
-            ref_endpoint_ok(&r.client)
-                && ref_endpoint_ok(&r.vip)
-                && ref_endpoint_ok(&r.backend)
-                && r.backend_node != 0
-                && r.xlate.frontend_wscale <= 14
-                && r.xlate.backend_wscale <= 14
-                && r.flags & !1 == 0
-        }
+        Message::Replica(r) => ref_replica_valid(r),
+        Message::Replica6(r) => ref_replica_valid(r),
         Message::Takeover(t) => ref_endpoint_ok(&t.client) && ref_endpoint_ok(&t.backend),
+        Message::Takeover6(t) => ref_endpoint_ok(&t.client) && ref_endpoint_ok(&t.backend),
         // Epochs start at 1.
         Message::Synced(epoch) => *epoch >= 1,
-        // CLOSED (5) or IDLE (6).
-        Message::ReplicaEnd(e) => {
-            ref_endpoint_ok(&e.client)
-                && ref_endpoint_ok(&e.vip)
-                && (e.reason == 5 || e.reason == 6)
-        }
+        Message::ReplicaEnd(e) => ref_end_valid(e),
+        Message::ReplicaEnd6(e) => ref_end_valid(e),
     }
 }
 
@@ -149,6 +187,13 @@ fn ref_payload_len(m: &Message<'_>) -> usize {
         Message::Replica(_) => 44,
         Message::ReplicaEnd(_) => 24,
         Message::Takeover(_) => 32,
+        // The same with 18-byte endpoints.
+        Message::HandoffReq6(r) | Message::HandoffCopy6(HandoffCopy { req: r, .. }) => {
+            96 + r.data.len()
+        }
+        Message::Replica6(_) => 80,
+        Message::ReplicaEnd6(_) => 48,
+        Message::Takeover6(_) => 56,
     }
 }
 
@@ -262,7 +307,9 @@ fn stream(data: &[u8]) {
     }
 }
 
-fn endpoint(u: &mut Unstructured<'_>) -> arbitrary::Result<Endpoint> {
+fn endpoint<'a, A: arbitrary::Arbitrary<'a> + Family>(
+    u: &mut Unstructured<'a>,
+) -> arbitrary::Result<Endpoint<A>> {
     Ok(Endpoint {
         addr: u.arbitrary()?,
         port: u.arbitrary()?,
@@ -331,20 +378,7 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
                 common: u.arbitrary()?,
             })
         }
-        msg_type::REPLICA => Message::Replica(Replica {
-            id,
-            client: endpoint(u)?,
-            vip: endpoint(u)?,
-            backend: endpoint(u)?,
-            backend_node: u.arbitrary()?,
-            xlate: Translation {
-                seq_delta: u.arbitrary()?,
-                ts_delta: u.arbitrary()?,
-                frontend_wscale: u.arbitrary()?,
-                backend_wscale: u.arbitrary()?,
-            },
-            flags: u.arbitrary()?,
-        }),
+        msg_type::REPLICA => Message::Replica(replica(u, id)?),
         msg_type::TAKEOVER => Message::Takeover(Takeover {
             old_id: id,
             new_id: u.arbitrary()?,
@@ -352,18 +386,61 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
             backend: endpoint(u)?,
         }),
         msg_type::SYNCED => Message::Synced(u.arbitrary()?),
-        msg_type::REPLICA_END => Message::ReplicaEnd(ReplicaEnd {
-            id,
+        msg_type::REPLICA_END => Message::ReplicaEnd(replica_end(u, id)?),
+        msg_type::HANDOFF_REQ6 => Message::HandoffReq6(handoff_req(u, id)?),
+        msg_type::HANDOFF_COPY6 => Message::HandoffCopy6(HandoffCopy {
+            backend_node: u.arbitrary()?,
+            req: handoff_req(u, id)?,
+        }),
+        msg_type::REPLICA6 => Message::Replica6(replica(u, id)?),
+        msg_type::REPLICA_END6 => Message::ReplicaEnd6(replica_end(u, id)?),
+        msg_type::TAKEOVER6 => Message::Takeover6(Takeover {
+            old_id: id,
+            new_id: u.arbitrary()?,
             client: endpoint(u)?,
-            vip: endpoint(u)?,
-            reason: u.arbitrary()?,
+            backend: endpoint(u)?,
         }),
         t => unreachable!("type {t} out of the range asked for"),
     };
     Ok((m, seq, usize::from(room)))
 }
 
-fn handoff_req<'a>(u: &mut Unstructured<'a>, id: u64) -> arbitrary::Result<HandoffReq<'a>> {
+fn replica_end<'a, A: arbitrary::Arbitrary<'a> + Family>(
+    u: &mut Unstructured<'a>,
+    id: u64,
+) -> arbitrary::Result<ReplicaEnd<A>> {
+    Ok(ReplicaEnd {
+        id,
+        client: endpoint(u)?,
+        vip: endpoint(u)?,
+        reason: u.arbitrary()?,
+    })
+}
+
+fn replica<'a, A: arbitrary::Arbitrary<'a> + Family>(
+    u: &mut Unstructured<'a>,
+    id: u64,
+) -> arbitrary::Result<Replica<A>> {
+    Ok(Replica {
+        id,
+        client: endpoint(u)?,
+        vip: endpoint(u)?,
+        backend: endpoint(u)?,
+        backend_node: u.arbitrary()?,
+        xlate: Translation {
+            seq_delta: u.arbitrary()?,
+            ts_delta: u.arbitrary()?,
+            frontend_wscale: u.arbitrary()?,
+            backend_wscale: u.arbitrary()?,
+        },
+        flags: u.arbitrary()?,
+    })
+}
+
+fn handoff_req<'a, A: arbitrary::Arbitrary<'a> + Family>(
+    u: &mut Unstructured<'a>,
+    id: u64,
+) -> arbitrary::Result<HandoffReq<'a, A>> {
     Ok(HandoffReq {
         id,
         client: endpoint(u)?,
