@@ -448,7 +448,8 @@ pub(super) fn skip_extensions(
 /// Why a buffer is not an IP TCP packet that can be rewritten.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
-    /// The buffer ends inside the IPv4 or TCP header or its options.
+    /// The buffer ends inside the IP headers or the TCP header or its
+    /// options.
     Truncated,
     /// IP version is not 4 (parsed as IPv4).
     NotIpv4,
