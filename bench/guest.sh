@@ -61,11 +61,15 @@ idle_s=$(param idle 1)
 # for looking at a mode's packets and a handoff's messages.
 pcap=$(param pcap 0)
 # bench.perf=1: the front-end (guest 1) and the first back-end (guest 2)
-# profile every mode (perf record -a -g) and write `perf report` to
+# profile every mode (perf record -a -g, 499 samples a second; a value
+# above 1 is the rate) and write `perf report` to
 # $BATON_OUT/perf.<mode>.<guest>.txt (call graphs) and .flat.txt (time per
-# thread name, inclusive and self time per symbol). It costs CPU on both:
-# for looking, not for the figures.
+# thread name, inclusive and self time per symbol), and the samples' call
+# chains to .script.gz (`perf script`, read by bench/perf_share.py). It
+# costs CPU on both: for looking, not for the figures.
 perf=$(param perf 0)
+perf_hz=499
+((perf <= 1)) || perf_hz=$perf
 rounds=$(param rounds 1)
 
 work=$(mktemp -d)
@@ -423,7 +427,7 @@ for round in $(seq "$rounds"); do
 		mode_setup "$mode"
 		perf_pid=
 		if (((BATON_GUEST == 1 || BATON_GUEST == 2) && perf && round == 1)); then
-			perf record -q -a -g -F 499 -o "$work/perf.data" -- sleep 3000 2>/dev/null &
+			perf record -q -a -g -F "$perf_hz" -o "$work/perf.data" -- sleep 3000 2>/dev/null &
 			perf_pid=$!
 		fi
 		slow_barrier "setup-$mode-$round" 300
@@ -445,6 +449,8 @@ for round in $(seq "$rounds"); do
 				timeout 300 perf report -i "$work/perf.data" --stdio --no-children --sort sym -g none \
 					--percent-limit 0.1
 			} >"$BATON_OUT/perf.$mode.$BATON_GUEST.flat.txt" 2>&1 || true
+			timeout 300 perf script -i "$work/perf.data" -F comm,ip,sym 2>/dev/null |
+				gzip >"$BATON_OUT/perf.$mode.$BATON_GUEST.script.gz" || true
 			rm -f "$work/perf.data"
 		fi
 		mode_teardown "$mode"

@@ -27,7 +27,9 @@
 # BENCH_TTFB (curl TTFB samples per workload, default 10), BENCH_PCAP=N
 # (each guest captures its first N HTTP packets to OUTDIR/guest/pcap.<guest>),
 # BENCH_PERF=1 (profile of the front-end and a back-end per mode in
-# OUTDIR/guest/perf.<mode>.<guest>.txt;
+# OUTDIR/guest/perf.<mode>.<guest>.txt, .flat.txt and .script.gz, which
+# bench/perf_share.py reads; BENCH_PERF=N above 1 samples N times a second
+# instead of 499;
 # it disturbs the figures), BENCH_ROUNDS=N (default 1: the workloads of
 # every mode run N times in turn, modes interleaved, and each cell is the
 # median of its rounds, so that the host's own load, which moves from

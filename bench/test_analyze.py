@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # bench/test_analyze.py: host-side tests of bench/analyze.py (and of
-# bench/cluster_report.py, issue 15) on synthetic
+# bench/cluster_report.py, issue 15, and bench/perf_share.py) on synthetic
 # guest results (no VM): per-workload figures, the targets of issues 14
 # and 19 (met, missed, not judged, not measured), the burst table and a
 # whole run of main() on a results.jsonl. Ends with "N passed, N failed",
@@ -20,6 +20,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze  # noqa: E402
 import cluster_report  # noqa: E402
+import perf_share  # noqa: E402
 
 BYTES = {"1k": 1024, "100k": 100 * 1024, "1m": 1024 * 1024, "10m": 10 * 1024 * 1024}
 
@@ -365,6 +366,47 @@ class Cluster(unittest.TestCase):
         self.assertIn("0.90x the rate (target at least 0.8x: met)", rst)
         self.assertIn("copies 1: 200 of 200 preserved (target all: met)", rst)
         self.assertIn("(target 100 ms: missed)", rst)
+
+
+# `perf script -F comm,ip,sym` of five samples: the idle loop, a worker in
+# sendmsg, a worker asleep, a softirq in baton's hook, nginx.
+PERF_SCRIPT = """swapper 
+\tffffffff8145d6b6 pv_native_safe_halt
+\tffffffff8145e189 default_idle
+
+baton-utcp 
+\tffffffff81400000 tcp_sendmsg_locked
+\tffffffff81400100 tcp_sendmsg
+\tffffffff81400200 sock_sendmsg
+\tffffffffc0000000 _RNvNtCsffge7jqbCnZ_5baton5front5serve
+
+baton-utcp 
+\tffffffff81000000 finish_task_switch
+\tffffffff81000100 __schedule
+\tffffffff81000200 schedule_timeout
+
+swapper 
+\tffffffffc0000100 _RNvMs2_NtCsffge7jqbCnZ_5baton4connNtB5_5Conns9on_packet
+\tffffffff81500000 nf_hook_slow
+\tffffffff81500100 ip_rcv
+
+nginx 
+\t           1b7ad sendfile
+""".splitlines(keepends=True)
+
+
+class PerfShare(unittest.TestCase):
+    def test_threads_categories_and_own_code(self):
+        samples = perf_share.parse(PERF_SCRIPT)
+        self.assertEqual(len(samples), 5)
+        r = perf_share.report(samples)
+        self.assertEqual((r["samples"], r["busy"]), (5, 4))
+        self.assertEqual(r["threads"]["baton-utcp"]["share"], 0.5)
+        self.assertEqual(r["threads"]["baton-utcp"]["where"], {"sendmsg": 0.5, "sleep": 0.5})
+        self.assertEqual(r["threads"]["swapper"]["where"], {"other": 1.0})
+        self.assertEqual(r["own"], 0.25)
+        self.assertEqual(perf_share.demangle(r["own_leaves"][0][0]), "conn::Conns::on_packet")
+        self.assertEqual(perf_share.demangle("ip_rcv"), "ip_rcv")
 
 
 if __name__ == "__main__":
