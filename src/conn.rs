@@ -908,9 +908,15 @@ impl Conns {
         self.on_packet(net, skb, now_ms, false)
     }
 
-    /// Post-routing: packets to clients.
-    pub(crate) fn post_routing(&self, net: &Net, skb: &mut SkBuff, now_ms: u64) -> Verdict {
-        self.on_packet(net, skb, now_ms, true)
+    /// Post-routing: packets to clients. Only this node's own sockets send
+    /// a flow's packets (a server's, a front-end's socket's): one that
+    /// this node forwards, such as a client's packet rewritten to its
+    /// back-end, is nobody's here and is not looked up.
+    pub(crate) fn post_routing(&self, net: &Net, skb: &mut SkBuff) -> Verdict {
+        if skb.forwarded() {
+            return Verdict::Accept;
+        }
+        self.on_packet(net, skb, kthread::now_ms(), true)
     }
 }
 

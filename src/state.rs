@@ -422,8 +422,7 @@ impl netfilter::Hook for NetState {
             }
             InetHook::PostRouting => {
                 let node = &self.rt.node;
-                node.conns()
-                    .post_routing(node.net(), skb, kthread::now_ms())
+                node.conns().post_routing(node.net(), skb)
             }
             _ => Verdict::Accept,
         }

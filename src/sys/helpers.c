@@ -600,6 +600,16 @@ bool baton_skb_csum_partial(const struct sk_buff *skb)
 }
 
 /*
+ * Whether the IPv4 stack forwarded the packet (ip_forward marks it before
+ * the forward hook; the mark lasts until it leaves): at post-routing, a
+ * packet routed through this host rather than one of its own sockets'.
+ */
+bool baton_skb_forwarded(const struct sk_buff *skb)
+{
+	return IPCB(skb)->flags & IPSKB_FORWARDED;
+}
+
+/*
  * The headers changed and their checksums were updated: a receive
  * checksum over the old bytes no longer holds.
  */

@@ -103,6 +103,7 @@ int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
 bool baton_tcp_exists(struct net *net, __be32 laddr, __be16 lport,
 		      __be32 raddr, __be16 rport);
 bool baton_skb_csum_partial(const struct sk_buff *skb);
+bool baton_skb_forwarded(const struct sk_buff *skb);
 void baton_skb_csum_changed(struct sk_buff *skb);
 int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len);
 bool baton_addr_is_local(struct net *net, __be32 addr);

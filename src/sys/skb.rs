@@ -37,6 +37,15 @@ impl SkBuff {
         Some(unsafe { core::slice::from_raw_parts(data, len as usize) })
     }
 
+    /// Whether this host forwarded the packet (`IPSKB_FORWARDED`): at
+    /// post-routing, one routed through it, not sent by one of its
+    /// sockets.
+    pub(crate) fn forwarded(&self) -> bool {
+        // SAFETY: `as_ptr` is a valid skb; the helper only reads its
+        // control block.
+        unsafe { bindings::baton_skb_forwarded(self.as_ptr()) }
+    }
+
     /// The packet's mark (`skb->mark`).
     pub(crate) fn mark(&self) -> u32 {
         // SAFETY: `as_ptr` is a valid skb; the helper only reads.
