@@ -36,13 +36,13 @@
 use baton_proto::ctrl::Endpoint;
 use baton_proto::flow::{Flow, Phase, Role, Verdict};
 use baton_proto::icmp::{self, IcmpError, IcmpPacket, ParseError, IPPROTO_ICMPV6};
-use baton_proto::packet::{CsumMode, MAX_EXTENSION_HEADERS, V6};
+use baton_proto::packet::{self, CsumMode, V6};
 use baton_proto::seq::Translation;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../../baton-proto/tests/common/mod.rs"]
 mod common;
-use common::{be16, be32, oc, put16, ref_fold_sum};
+use common::{be16, be32, oc, put16, ref_fold_sum, ref_skip_extensions};
 
 /// Bytes of rewrite parameters before the packet.
 const PARAMS: usize = 24;
@@ -52,42 +52,6 @@ const PARAMS: usize = 24;
 const P_FIX_CHECK: u8 = 1;
 /// Go through a forwarding front flow rather than the setters.
 const P_FLOW: u8 = 2;
-
-/// Reference walk of IPv6 extension headers from `at` (kind `next`),
-/// inside `end`: the kind and offset of the header after them.
-fn ref_skip(
-    buf: &[u8],
-    mut next: u8,
-    mut at: usize,
-    end: usize,
-    first_fragment: bool,
-) -> Result<(u8, usize), &'static str> {
-    let mut n = 0;
-    while matches!(next, 0 | 43 | 44 | 60) {
-        if n == MAX_EXTENSION_HEADERS || at + 8 > end {
-            return Err("bad");
-        }
-        if buf.len() < at + 8 {
-            return Err("truncated");
-        }
-        let len = if next == 44 {
-            let refused = if first_fragment { 0xfff8 } else { 0xfff9 };
-            if be16(buf, at + 2) & refused != 0 {
-                return Err("fragment");
-            }
-            8
-        } else {
-            8 * (usize::from(buf[at + 1]) + 1)
-        };
-        next = buf[at];
-        at += len;
-        n += 1;
-        if at > end {
-            return Err("bad");
-        }
-    }
-    Ok((next, at))
-}
 
 /// The layout the reference parser found: ICMPv6 header, quoted IPv6
 /// header and quoted TCP header offsets, message length.
@@ -115,11 +79,11 @@ fn ref_parse(buf: &[u8]) -> Result<Ref, ParseError> {
         return Err(BadHeader);
     }
     let total = 40 + plen;
-    let at = match ref_skip(buf, buf[6], 40, total.min(buf.len()), false) {
+    let at = match ref_skip_extensions(buf, buf[6], 40, total.min(buf.len()), false) {
         Ok((58, at)) => at,
         Ok(_) => return Err(NotIcmp),
-        Err("fragment") => return Err(Fragment),
-        Err("truncated") => return Err(Truncated),
+        Err(packet::ParseError::Fragment) => return Err(Fragment),
+        Err(packet::ParseError::Truncated) => return Err(Truncated),
         Err(_) => return Err(BadHeader),
     };
     let len = total.min(buf.len());
@@ -140,10 +104,10 @@ fn ref_parse(buf: &[u8]) -> Result<Ref, ParseError> {
     if msg.len() < inner + 40 {
         return Err(Truncated);
     }
-    let tcp = match ref_skip(msg, msg[inner + 6], inner + 40, msg.len(), true) {
+    let tcp = match ref_skip_extensions(msg, msg[inner + 6], inner + 40, msg.len(), true) {
         Ok((6, tcp)) => tcp,
-        Ok(_) | Err("fragment") => return Err(NotTcp),
-        Err("truncated") => return Err(Truncated),
+        Ok(_) | Err(packet::ParseError::Fragment) => return Err(NotTcp),
+        Err(packet::ParseError::Truncated) => return Err(Truncated),
         Err(_) => return Err(BadInnerHeader),
     };
     if msg.len() < tcp + 8 {

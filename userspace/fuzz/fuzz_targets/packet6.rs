@@ -31,8 +31,7 @@
 #![no_main]
 
 use baton_proto::packet::{
-    addresses_in, flags, is_pure_ack_in, parse_in, CsumMode, ParseError, TcpHeader, TcpPacket,
-    MAX_EXTENSION_HEADERS, V6,
+    addresses_in, flags, is_pure_ack_in, parse_in, CsumMode, ParseError, TcpHeader, TcpPacket, V6,
 };
 use baton_proto::seq::Translation;
 use libfuzzer_sys::fuzz_target;
@@ -40,7 +39,8 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../baton-proto/tests/common/mod.rs"]
 mod common;
 use common::{
-    be16, be32, check_tcp_fields, expected_tcp, oc, put16, ref_fold_sum, ref_tcp, RefPacket,
+    be16, be32, check_tcp_fields, expected_tcp, oc, put16, ref_fold_sum, ref_skip_extensions,
+    ref_tcp, RefPacket,
 };
 
 /// Bytes of rewrite parameters before the packet.
@@ -100,41 +100,15 @@ fn ref_network(buf: &[u8]) -> Result<(usize, usize), ParseError> {
         return Err(Truncated);
     }
     let plen = usize::from(be16(buf, 4));
-    let mut next = buf[6];
+    let next = buf[6];
     if plen == 0 && next != 59 {
         return Err(Jumbogram);
     }
     let total = 40 + plen;
-    let mut at = 40;
-    let mut count = 0;
-    while next != 6 {
-        if !matches!(next, 0 | 43 | 44 | 60) {
-            return Err(NotTcp);
-        }
-        if count == MAX_EXTENSION_HEADERS || at + 8 > total {
-            return Err(BadExtension);
-        }
-        if buf.len() < at + 8 {
-            return Err(Truncated);
-        }
-        let len = if next == 44 {
-            // Offset (13 bits) and M; the reserved bits between are
-            // ignored.
-            if be16(buf, at + 2) & 0xfff9 != 0 {
-                return Err(Fragment);
-            }
-            8
-        } else {
-            8 * (usize::from(buf[at + 1]) + 1)
-        };
-        next = buf[at];
-        at += len;
-        count += 1;
-        if at > total {
-            return Err(BadExtension);
-        }
+    match ref_skip_extensions(buf, next, 40, total, false)? {
+        (6, at) => Ok((at, total)),
+        _ => Err(NotTcp),
     }
-    Ok((at, total))
 }
 
 /// The whole reference parser: the IPv6 headers, then the TCP header as

@@ -7,7 +7,7 @@
 #![allow(dead_code, reason = "each test crate uses a different part of it")]
 
 use baton_proto::packet::{
-    flags, opt, Family, ParseError, TcpHeader, IPPROTO_TCP, MAX_SACK_BLOCKS,
+    flags, opt, Family, ParseError, TcpHeader, IPPROTO_TCP, MAX_EXTENSION_HEADERS, MAX_SACK_BLOCKS,
 };
 use baton_proto::seq::{Translation, MAX_WSCALE};
 
@@ -357,4 +357,45 @@ pub fn expected_tcp(
 /// zero).
 pub fn oc(v: u16) -> u32 {
     u32::from(v) % 0xffff
+}
+
+/// Reference walk of the IPv6 extension headers that start at `at` in
+/// `buf` (the first of kind `next`), from the rules documented at
+/// `packet::parse_in`: hop-by-hop, routing, destination options and a
+/// fragment header of offset 0 (and M clear unless `first_fragment`; the
+/// reserved bits between are ignored), at most `MAX_EXTENSION_HEADERS`,
+/// each inside `end`. The kind and offset of the header after them;
+/// `BadExtension`, `Truncated` (past `buf`) or `Fragment` otherwise.
+pub fn ref_skip_extensions(
+    buf: &[u8],
+    mut next: u8,
+    mut at: usize,
+    end: usize,
+    first_fragment: bool,
+) -> Result<(u8, usize), ParseError> {
+    let mut n = 0;
+    while matches!(next, 0 | 43 | 44 | 60) {
+        if n == MAX_EXTENSION_HEADERS || at + 8 > end {
+            return Err(ParseError::BadExtension);
+        }
+        if buf.len() < at + 8 {
+            return Err(ParseError::Truncated);
+        }
+        let len = if next == 44 {
+            let refused = if first_fragment { 0xfff8 } else { 0xfff9 };
+            if be16(buf, at + 2) & refused != 0 {
+                return Err(ParseError::Fragment);
+            }
+            8
+        } else {
+            8 * (usize::from(buf[at + 1]) + 1)
+        };
+        next = buf[at];
+        at += len;
+        n += 1;
+        if at > end {
+            return Err(ParseError::BadExtension);
+        }
+    }
+    Ok((next, at))
 }
