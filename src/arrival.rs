@@ -55,7 +55,7 @@ impl Arrival {
     /// Starts reading from `sock`, for at most `timeout_ms`; `None` if the
     /// client is already gone or there is no memory for its request.
     pub(crate) fn new(sock: Socket, timeout_ms: u32) -> Option<Self> {
-        let client = sock.peer_addr().ok()?;
+        let client = sock.peer_addr().ok()?.v4()?;
         let buf = vec::zeroed(REQUEST_FIRST, GFP_KERNEL).ok()?;
         Some(Self {
             sock,

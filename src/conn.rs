@@ -23,6 +23,7 @@ use crate::{
         icmp::{self, IcmpPacket},
         mem,
         packet::{self, flags, CsumMode, TcpPacket},
+        service::Ip,
     },
     relay::Relay,
     sys::{
@@ -869,11 +870,8 @@ impl Conns {
         let Some(route) = Route::direct(net, to) else {
             if kthread::net_ratelimit() {
                 pr_warn!(
-                    "member at {}.{}.{}.{} is not a neighbour on a directly connected link: its connections' packets that reach this node are dropped\n",
-                    to[0],
-                    to[1],
-                    to[2],
-                    to[3]
+                    "member at {} is not a neighbour on a directly connected link: its connections' packets that reach this node are dropped\n",
+                    Ip::V4(to)
                 );
             }
             self.stats.inc(Stat::RelayFailed);

@@ -18,8 +18,8 @@ use crate::{
         flow::{Filter, FilterError, Flow},
         rules::{check_rule_add, host_name, path_prefix, RuleConf, RuleError},
         service::{
-            check_backend_add, check_service_add, BackendConf, Endpoint, Scheduler, ServiceConf,
-            ServiceError,
+            check_backend_add, check_service_add, BackendConf, Endpoint, Ip,
+            Scheduler, ServiceConf, ServiceError,
         },
         uapi::{
             attr, backend_attr, cmd, conn_attr, hook_attr, member_attr, member_state, peer_attr,
@@ -69,6 +69,7 @@ static PEER_POLICY: [AttrPolicy; peer_attr::MAX as usize + 1] = policy_table(&[
     (peer_attr::MSGS_OUT, AttrPolicy::reject(READ_ONLY)),
     (peer_attr::CONNECTS, AttrPolicy::reject(READ_ONLY)),
     (peer_attr::PAD, AttrPolicy::reject(READ_ONLY)),
+    (peer_attr::ADDR6, AttrPolicy::exact_len(16)),
 ]);
 
 static MEMBER_POLICY: [AttrPolicy; member_attr::MAX as usize + 1] = policy_table(&[
@@ -522,6 +523,7 @@ fn peer_error(info: &Info<'_>, e: PeerError) -> Error {
 struct PeerRequest {
     node_id: Option<u32>,
     addr: Option<[u8; 4]>,
+    addr6: Option<[u8; 16]>,
     port: Option<u16>,
 }
 
@@ -532,6 +534,7 @@ fn peer_request(info: &Info<'_>) -> Result<PeerRequest> {
         match ty {
             peer_attr::NODE_ID => req.node_id = Some(decode_u32(p).ok_or(EINVAL)?),
             peer_attr::ADDR => req.addr = Some(p.try_into().map_err(|_| EINVAL)?),
+            peer_attr::ADDR6 => req.addr6 = Some(p.try_into().map_err(|_| EINVAL)?),
             peer_attr::PORT => req.port = Some(decode_u16(p).ok_or(EINVAL)?),
             _ => {}
         }
@@ -551,7 +554,13 @@ impl Command<Baton> for PeerAdd {
         let req = peer_request(info)?;
         let state = baton.state(info);
         let mut config = state.config().lock();
-        let (Some(node_id), Some(addr)) = (req.node_id, req.addr) else {
+        let addr = match (req.addr, req.addr6) {
+            (Some(_), Some(_)) => return Err(peer_error(info, PeerError::TwoAddrs)),
+            (Some(a), None) => Some(Ip::V4(a)),
+            (None, Some(a)) => Some(Ip::V6(a)),
+            (None, None) => None,
+        };
+        let (Some(node_id), Some(addr)) = (req.node_id, addr) else {
             return Err(peer_error(info, PeerError::Missing));
         };
         let peer = PeerConf {
@@ -618,7 +627,10 @@ impl Command<Baton> for PeerGet {
             let status = state.node().ctrl().status(p.node_id).unwrap_or_default();
             reply.nest(attr::PEER, |r| {
                 r.put_u32(peer_attr::NODE_ID, p.node_id)?;
-                r.put_u32_be(peer_attr::ADDR, p.addr)?;
+                match p.addr {
+                    Ip::V4(a) => r.put_u32_be(peer_attr::ADDR, a)?,
+                    Ip::V6(a) => r.put_binary(peer_attr::ADDR6, &a)?,
+                }
                 r.put_u16(peer_attr::PORT, p.port)?;
                 r.put_u8(
                     peer_attr::STATE,

@@ -154,18 +154,7 @@ impl Utcp {
                 match start(node, vip) {
                     // Within the capacity reserved.
                     Ok(l) => run.push(l, GFP_KERNEL)?,
-                    Err(e) => {
-                        let [a, b, c, d] = vip.addr;
-                        pr_err!(
-                            "cannot listen on {}.{}.{}.{}:{}: {:?}\n",
-                            a,
-                            b,
-                            c,
-                            d,
-                            vip.port,
-                            e
-                        );
-                    }
+                    Err(e) => pr_err!("cannot listen on {}: {:?}\n", vip, e),
                 }
             }
         }

@@ -11,12 +11,12 @@ use super::{
     HELLO_MS, PENDING_MAX, PENDING_PER_ADDR, TICK_MS,
 };
 use crate::{
-    proto::ctrl::Endpoint,
+    proto::service::{Endpoint, Ip},
     sys::{
         crypto::Hmac,
         kthread::{self, Stop},
         netns::NetPtr,
-        socket::Socket,
+        socket::{self, Socket},
         vec,
     },
 };
@@ -48,9 +48,9 @@ pub(super) struct Shared {
 /// Connections between accept and the end of their handshake.
 pub(super) struct Pending {
     /// Waiting for a handshake thread.
-    pub(super) queue: KVec<(Socket, Endpoint)>,
+    pub(super) queue: KVec<(Socket, Endpoint<Ip>)>,
     /// The address of each connection queued or in a handshake.
-    pub(super) busy: KVec<[u8; 4]>,
+    pub(super) busy: KVec<Ip>,
 }
 
 impl Pending {
@@ -59,7 +59,7 @@ impl Pending {
     pub(super) fn push(
         &mut self,
         sock: Socket,
-        from: Endpoint,
+        from: Endpoint<Ip>,
     ) -> core::result::Result<(), Closed> {
         if self.busy.iter().filter(|a| **a == from.addr).count() >= PENDING_PER_ADDR {
             return Err(Closed::Protocol(
@@ -80,7 +80,7 @@ impl Pending {
     }
 
     /// A handshake of a connection from `addr` ended.
-    pub(super) fn done(&mut self, addr: [u8; 4]) {
+    pub(super) fn done(&mut self, addr: Ip) {
         if let Some(i) = self.busy.iter().position(|a| *a == addr) {
             vec::swap_remove(&mut self.busy, i);
         }
@@ -92,7 +92,7 @@ impl Pending {
 pub(super) fn queue(
     shared: &Shared,
     sock: Socket,
-    from: Endpoint,
+    from: Endpoint<Ip>,
 ) -> core::result::Result<(), Closed> {
     if !shared.peers.lock().iter().any(|p| p.conf.addr == from.addr) {
         return Err(Closed::Protocol("not a peer address"));
@@ -103,18 +103,13 @@ pub(super) fn queue(
 }
 
 /// Logs why a connection from `from` was refused (rate-limited).
-pub(super) fn log_refused(shared: &Shared, from: Endpoint, why: &Closed) {
+pub(super) fn log_refused(shared: &Shared, from: Endpoint<Ip>, why: &Closed) {
     if let Closed::Protocol(what) = why {
         if kthread::net_ratelimit() {
-            let [a, b, c, d] = from.addr;
             pr_warn!(
-                "node {}: connection from {}.{}.{}.{}:{} refused: {}\n",
+                "node {}: connection from {} refused: {}\n",
                 shared.me,
-                a,
-                b,
-                c,
-                d,
-                from.port,
+                from,
                 what
             );
         }
@@ -149,7 +144,7 @@ pub(super) fn handshake_main(shared: &Shared, stop: &Stop) {
 pub(super) fn admit(
     shared: &Shared,
     sock: Socket,
-    from: Endpoint,
+    from: Endpoint<Ip>,
 ) -> core::result::Result<(), Closed> {
     let mut ch = Channel::new(sock, false).map_err(Closed::Io)?;
     let theirs = ch.expect_hello()?;
@@ -181,12 +176,23 @@ pub(super) fn admit(
     Ok(())
 }
 
-/// A listening socket on the namespace's control port.
+/// A listening socket on the namespace's control port, for peers of
+/// either family: one dual-stack socket, or IPv4 alone where the kernel
+/// has no IPv6.
 fn listener(shared: &Shared) -> Result<Socket> {
-    let s = Socket::tcp(shared.net.get(), TICK_MS, HELLO_MS)?;
+    let net = shared.net.get();
+    let any6 = Ip::V6([0; 16]);
+    let (s, any) = match Socket::tcp_for(net, any6, TICK_MS, HELLO_MS) {
+        Ok(s) => {
+            s.set_v6only(false);
+            (s, any6)
+        }
+        Err(e) if socket::no_family(e) => (Socket::tcp(net, TICK_MS, HELLO_MS)?, Ip::V4([0; 4])),
+        Err(e) => return Err(e),
+    };
     s.listen(
         Endpoint {
-            addr: [0; 4],
+            addr: any,
             port: shared.port,
         },
         16,
@@ -228,7 +234,7 @@ pub(super) fn listen_main(shared: &Shared, stop: &Stop) {
         match listener.accept(HELLO_MS, HELLO_MS) {
             Ok(sock) => {
                 let from = sock.peer_addr().unwrap_or(Endpoint {
-                    addr: [0; 4],
+                    addr: Ip::V4([0; 4]),
                     port: 0,
                 });
                 if let Err(why) = queue(shared, sock, from) {

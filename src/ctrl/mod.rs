@@ -359,13 +359,13 @@ impl Ctrl {
         self.status(node_id).is_some_and(|s| s.up)
     }
 
-    /// The address of peer `node_id`, if it is configured.
+    /// The IPv4 address of peer `node_id`, if it is configured with one.
     pub(crate) fn peer_addr(&self, node_id: u32) -> Option<[u8; 4]> {
         let run = self.running.lock();
         run.peers
             .iter()
             .find(|t| t.data().conf.node_id == node_id)
-            .map(|t| t.data().conf.addr)
+            .and_then(|t| t.data().conf.addr.v4())
     }
 
     /// The channel status of peer `node_id`, if it has a thread.

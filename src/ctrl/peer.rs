@@ -12,7 +12,8 @@ use super::{
 use crate::{
     proto::{
         config::PeerConf,
-        ctrl::{self as codec, Endpoint, Message},
+        ctrl::{self as codec, Message},
+        service::{Endpoint, Ip},
     },
     sys::{
         crypto::Hmac,
@@ -65,7 +66,7 @@ impl Peer {
         self.me < self.conf.node_id
     }
 
-    pub(super) fn addr(&self) -> Endpoint {
+    pub(super) fn addr(&self) -> Endpoint<Ip> {
         Endpoint {
             addr: self.conf.addr,
             port: self.conf.port,
@@ -190,7 +191,8 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
 
 /// Connects to the peer and exchanges HELLO.
 pub(super) fn dial(peer: &Peer) -> core::result::Result<Channel, Closed> {
-    let sock = Socket::tcp(peer.net.get(), TICK_MS, HELLO_MS).map_err(Closed::Io)?;
+    let sock =
+        Socket::tcp_for(peer.net.get(), peer.conf.addr, TICK_MS, HELLO_MS).map_err(Closed::Io)?;
     sock.connect(peer.addr()).map_err(Closed::Io)?;
     let mut ch = Channel::new(sock, true).map_err(Closed::Io)?;
     let mine = ch.hello(peer.me, peer.key.is_some(), peer.boot_id)?;

@@ -2,6 +2,7 @@
 
 //! Per-namespace configuration and the validation of changes to it.
 
+use super::service::Ip;
 use core::ffi::CStr;
 
 /// The configuration of one network namespace.
@@ -222,8 +223,8 @@ pub const MAX_PEERS: usize = 64;
 pub struct PeerConf {
     /// The peer's node id (never 0).
     pub node_id: u32,
-    /// Its IPv4 address, in wire order (`a.b.c.d` is `[a, b, c, d]`).
-    pub addr: [u8; 4],
+    /// Its address, in wire order (`a.b.c.d` is `[a, b, c, d]`).
+    pub addr: Ip,
     /// Its control port.
     pub port: u16,
 }
@@ -239,6 +240,14 @@ pub enum PeerError {
     OwnId,
     /// Not a unicast address a peer can have.
     BadAddr,
+    /// Not a unicast IPv6 address a peer can have.
+    BadAddr6,
+    /// Link-local: it would need an interface.
+    LinkLocal,
+    /// IPv4-mapped: the IPv4 address is the peer's.
+    Mapped,
+    /// Both an IPv4 and an IPv6 address.
+    TwoAddrs,
     /// Port 0.
     ZeroPort,
     /// A peer with this node id exists.
@@ -257,6 +266,10 @@ impl PeerError {
             PeerError::ZeroId => c"peer node-id must not be 0",
             PeerError::OwnId => c"peer node-id is this node's own node-id",
             PeerError::BadAddr => c"peer addr must be a unicast IPv4 address",
+            PeerError::BadAddr6 => c"peer addr6 must be a unicast IPv6 address",
+            PeerError::LinkLocal => c"a link-local peer address needs an interface, not supported",
+            PeerError::Mapped => c"an IPv4-mapped peer address: give the IPv4 address as addr",
+            PeerError::TwoAddrs => c"peer needs one address: addr or addr6",
             PeerError::ZeroPort => c"peer port must be between 1 and 65535",
             PeerError::Exists => c"a peer with this node-id exists",
             PeerError::NotFound => c"no peer with this node-id",
@@ -265,10 +278,28 @@ impl PeerError {
     }
 }
 
-fn unicast(addr: [u8; 4]) -> bool {
-    let [a, ..] = addr;
-    // Not 0.0.0.0/8, loopback, multicast/reserved (224/3) or broadcast.
-    a != 0 && a != 127 && a < 224
+/// Checks that a peer can have `addr`: a unicast address another node
+/// can have, reachable without naming an interface.
+fn check_peer_addr(addr: Ip) -> Result<(), PeerError> {
+    match addr {
+        // Not 0.0.0.0/8, loopback, multicast/reserved (224/3) or broadcast.
+        Ip::V4([a, ..]) if a == 0 || a == 127 || a >= 224 => Err(PeerError::BadAddr),
+        Ip::V4(_) => Ok(()),
+        Ip::V6(a) => {
+            if Ip::from_v6(a) != Ip::V6(a) {
+                return Err(PeerError::Mapped);
+            }
+            if a[0] == 0xfe && a[1] & 0xc0 == 0x80 {
+                return Err(PeerError::LinkLocal);
+            }
+            let unspecified_or_loopback = a[..15] == [0; 15] && a[15] <= 1;
+            // Multicast is ff00::/8.
+            if unspecified_or_loopback || a[0] == 0xff {
+                return Err(PeerError::BadAddr6);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Checks that `new` can join `peers` of a node whose id is `me`.
@@ -279,9 +310,7 @@ pub fn check_peer_add(peers: &[PeerConf], me: u32, new: &PeerConf) -> Result<(),
     if new.node_id == me {
         return Err(PeerError::OwnId);
     }
-    if !unicast(new.addr) {
-        return Err(PeerError::BadAddr);
-    }
+    check_peer_addr(new.addr)?;
     if new.port == 0 {
         return Err(PeerError::ZeroPort);
     }
@@ -313,6 +342,9 @@ pub enum MemberError {
     OwnId,
     /// Members are peers: the group's views travel on the control channel.
     NotPeer,
+    /// The peer has no IPv4 address: client packets are passed to members
+    /// over IPv4.
+    NotV4,
     /// Already a member.
     Exists,
     /// Not a member.
@@ -332,6 +364,9 @@ impl MemberError {
                 c"member node-id is this node's own node-id (a node is always in its group)"
             }
             MemberError::NotPeer => c"no peer with this node-id: add the peer first",
+            MemberError::NotV4 => {
+                c"a front-end group member needs an IPv4 peer address: client packets are passed to members over IPv4"
+            }
             MemberError::Exists => c"already a member of the front-end group",
             MemberError::NotFound => c"not a member of the front-end group",
             MemberError::TooMany => c"too many members (63 besides this node at most)",
@@ -354,8 +389,12 @@ pub fn check_member_add(
     if id == me {
         return Err(MemberError::OwnId);
     }
-    if !peers.iter().any(|p| p.node_id == id) {
-        return Err(MemberError::NotPeer);
+    let peer = peers
+        .iter()
+        .find(|p| p.node_id == id)
+        .ok_or(MemberError::NotPeer)?;
+    if peer.addr.v4().is_none() {
+        return Err(MemberError::NotV4);
     }
     if members.contains(&id) {
         return Err(MemberError::Exists);

@@ -4,8 +4,8 @@
 //! `backend-add` create, and the checks every change passes before it is
 //! applied (the role of IPVS's `ip_vs_ctl.c` checks).
 
-use super::packet::{Family, V4};
-use core::ffi::CStr;
+use super::packet::{V4, V6};
+use core::{ffi::CStr, fmt};
 
 /// Largest number of services of one namespace.
 pub const MAX_SERVICES: usize = 64;
@@ -48,13 +48,142 @@ impl Scheduler {
 }
 
 /// An address and port (address in wire order): IPv4 unless said
-/// otherwise ([`Family`]).
+/// otherwise (a [`Family`](super::packet::Family), or [`Ip`] where either family may come).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Endpoint<A: Family = V4> {
+pub struct Endpoint<A = V4> {
     /// Address, `a.b.c.d` is `[a, b, c, d]`.
     pub addr: A,
     /// Port.
     pub port: u16,
+}
+
+/// An address of either family, where the configuration or a socket may
+/// hold either (a peer's control address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ip {
+    /// IPv4.
+    V4(V4),
+    /// IPv6, never an IPv4-mapped one ([`Ip::from_v6`]).
+    V6(V6),
+}
+
+impl Ip {
+    /// The address of IPv6 address `a`: an IPv4-mapped one
+    /// (`::ffff:a.b.c.d`, what a dual-stack socket reports for an IPv4
+    /// peer) is the IPv4 address it maps.
+    pub fn from_v6(a: V6) -> Self {
+        match a {
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, b0, b1, b2, b3] => Ip::V4([b0, b1, b2, b3]),
+            _ => Ip::V6(a),
+        }
+    }
+
+    /// The IPv4 address, if it is one.
+    pub fn v4(self) -> Option<V4> {
+        match self {
+            Ip::V4(a) => Some(a),
+            Ip::V6(_) => None,
+        }
+    }
+}
+
+impl From<V4> for Ip {
+    fn from(a: V4) -> Self {
+        Ip::V4(a)
+    }
+}
+
+impl Endpoint<Ip> {
+    /// The IPv4 endpoint, if it is one.
+    pub fn v4(self) -> Option<Endpoint> {
+        Some(Endpoint {
+            addr: self.addr.v4()?,
+            port: self.port,
+        })
+    }
+}
+
+impl From<Endpoint> for Endpoint<Ip> {
+    fn from(e: Endpoint) -> Self {
+        Endpoint {
+            addr: Ip::V4(e.addr),
+            port: e.port,
+        }
+    }
+}
+
+/// `a.b.c.d`.
+fn fmt_v4(a: &V4, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "{}.{}.{}.{}", a[0], a[1], a[2], a[3])
+}
+
+/// The text form of RFC 5952: lower-case hexadecimal groups without
+/// leading zeros, the longest run of two or more zero groups (the first of
+/// equal runs) as `::`, an IPv4-mapped address as `::ffff:a.b.c.d`.
+fn fmt_v6(a: &V6, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if let Ip::V4(v4) = Ip::from_v6(*a) {
+        f.write_str("::ffff:")?;
+        return fmt_v4(&v4, f);
+    }
+    let groups: [u16; 8] = core::array::from_fn(|i| u16::from_be_bytes([a[2 * i], a[2 * i + 1]]));
+    // The longest run of zero groups: (start, length).
+    let (mut best, mut run) = ((0, 0), (0, 0));
+    for (i, &g) in groups.iter().enumerate() {
+        if g == 0 {
+            run = if run.1 == 0 {
+                (i, 1)
+            } else {
+                (run.0, run.1 + 1)
+            };
+            if run.1 > best.1 {
+                best = run;
+            }
+        } else {
+            run = (0, 0);
+        }
+    }
+    let write_groups = |f: &mut fmt::Formatter<'_>, gs: &[u16]| -> fmt::Result {
+        for (i, g) in gs.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{g:x}")?;
+        }
+        Ok(())
+    };
+    if best.1 < 2 {
+        return write_groups(f, &groups);
+    }
+    write_groups(f, &groups[..best.0])?;
+    f.write_str("::")?;
+    write_groups(f, &groups[best.0 + best.1..])
+}
+
+/// `a.b.c.d:port`.
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_v4(&self.addr, f)?;
+        write!(f, ":{}", self.port)
+    }
+}
+
+impl fmt::Display for Ip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ip::V4(a) => fmt_v4(a, f),
+            Ip::V6(a) => fmt_v6(a, f),
+        }
+    }
+}
+
+/// `a.b.c.d:port`, `[v6]:port` (as `ip` and URLs write them).
+impl fmt::Display for Endpoint<Ip> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.addr {
+            Ip::V4(_) => write!(f, "{}:{}", self.addr, self.port),
+            Ip::V6(_) => write!(f, "[{}]:{}", self.addr, self.port),
+        }
+    }
 }
 
 /// A service as configured.

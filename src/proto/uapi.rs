@@ -360,7 +360,7 @@ pub mod backend_attr {
 pub mod peer_attr {
     /// `u32`, not 0: the peer's node id.
     pub const NODE_ID: u16 = 1;
-    /// `u32`, big-endian: the peer's IPv4 address.
+    /// `u32`, big-endian: the peer's IPv4 address (or `ADDR6`).
     pub const ADDR: u16 = 2;
     /// `u16`: the peer's control port (default: this node's ctrl-port).
     pub const PORT: u16 = 3;
@@ -376,8 +376,10 @@ pub mod peer_attr {
     pub const CONNECTS: u16 = 8;
     /// Padding for 64-bit attributes.
     pub const PAD: u16 = 9;
+    /// 16 bytes: the peer's IPv6 address (a peer has this or `ADDR`).
+    pub const ADDR6: u16 = 10;
     /// Highest attribute number.
-    pub const MAX: u16 = PAD;
+    pub const MAX: u16 = ADDR6;
 }
 
 /// Attributes of the `member` set.

@@ -2,6 +2,7 @@
 /* Headers that bindgen reads to generate src/sys/bindings_generated.rs. */
 #include <crypto/hash.h>
 #include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/kthread.h>
 #include <linux/net.h>
 #include <linux/netfilter.h>

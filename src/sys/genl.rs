@@ -123,6 +123,19 @@ impl AttrPolicy {
         Self(p)
     }
 
+    /// Binary data of exactly `len` bytes (an IPv6 address: 16).
+    pub(crate) const fn exact_len(len: i16) -> Self {
+        let mut p = Self::raw(bindings::NLA_BINARY);
+        p.validation_type = bindings::nla_policy_validation_NLA_VALIDATE_RANGE as u8;
+        p.__bindgen_anon_1 = bindings::nla_policy__bindgen_ty_1 {
+            __bindgen_anon_1: bindings::nla_policy__bindgen_ty_1__bindgen_ty_1 {
+                min: len,
+                max: len,
+            },
+        };
+        Self(p)
+    }
+
     /// A big-endian `u32` (an IPv4 address).
     pub(crate) const fn be32() -> Self {
         Self(Self::raw(bindings::NLA_BE32))
@@ -377,6 +390,11 @@ impl Attrs {
     /// Adds a `u32` attribute in network byte order (`addr` as on the wire).
     pub(crate) fn put_u32_be(&mut self, id: u16, addr: [u8; 4]) -> Result {
         self.put(id, &addr)
+    }
+
+    /// Adds a binary attribute (an IPv6 address, as on the wire).
+    pub(crate) fn put_binary(&mut self, id: u16, data: &[u8]) -> Result {
+        self.put(id, data)
     }
 
     /// Adds a `u16` attribute.

@@ -310,6 +310,13 @@ void baton_sock_set_freebind(struct socket *sock)
 	ip_sock_set_freebind(sock->sk);
 }
 
+void baton_sock_set_v6only(struct socket *sock, bool on)
+{
+	lock_sock(sock->sk);
+	sock->sk->sk_ipv6only = on;
+	release_sock(sock->sk);
+}
+
 int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out)
 {
 	struct sock *sk = sock->sk;

@@ -59,6 +59,7 @@ void baton_sock_prepare(struct socket *sock);
 void baton_sock_set_rcvbuf(struct socket *sock, int bytes);
 bool baton_sock_readable(struct socket *sock);
 void baton_sock_set_freebind(struct socket *sock);
+void baton_sock_set_v6only(struct socket *sock, bool on);
 void baton_sock_set_mark(struct socket *sock, u32 mark);
 void baton_sock_unmark_ack(struct socket *sock);
 u32 baton_skb_mark(const struct sk_buff *skb);

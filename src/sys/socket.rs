@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Kernel TCP sockets (IPv4), blocking with timeouts.
+//! Kernel TCP sockets (IPv4 and IPv6), blocking with timeouts.
 //!
 //! C header: [`include/linux/net.h`].
 //!
@@ -13,7 +13,7 @@
 //! [`include/linux/net.h`]: srctree/include/linux/net.h
 
 use super::{bindings, netfilter::SkBuff, netns::Net};
-use crate::proto::service::Endpoint;
+use crate::proto::service::{Endpoint, Ip};
 use core::{
     ffi::{c_int, c_void},
     mem::size_of,
@@ -21,24 +21,89 @@ use core::{
 };
 use kernel::prelude::*;
 
-/// A `sockaddr_in` of `e`.
-fn to_raw(e: Endpoint) -> bindings::sockaddr_in {
-    bindings::sockaddr_in {
-        sin_family: bindings::AF_INET as u16,
-        sin_port: e.port.to_be(),
-        sin_addr: bindings::in_addr {
-            s_addr: u32::from_ne_bytes(e.addr),
-        },
-        ..Default::default()
+/// A socket address of either family, as the kernel's socket calls take
+/// and give them.
+#[repr(C)]
+union RawAddr {
+    v4: bindings::sockaddr_in,
+    v6: bindings::sockaddr_in6,
+}
+
+impl RawAddr {
+    /// The socket address of `e` and its length.
+    fn new(e: Endpoint<Ip>) -> (Self, c_int) {
+        match e.addr {
+            Ip::V4(a) => (
+                Self {
+                    v4: bindings::sockaddr_in {
+                        sin_family: bindings::AF_INET as u16,
+                        sin_port: e.port.to_be(),
+                        sin_addr: bindings::in_addr {
+                            s_addr: u32::from_ne_bytes(a),
+                        },
+                        ..Default::default()
+                    },
+                },
+                size_of::<bindings::sockaddr_in>() as c_int,
+            ),
+            Ip::V6(a) => (
+                Self {
+                    v6: bindings::sockaddr_in6 {
+                        sin6_family: bindings::AF_INET6 as u16,
+                        sin6_port: e.port.to_be(),
+                        sin6_addr: bindings::in6_addr {
+                            in6_u: bindings::in6_addr__bindgen_ty_1 { u6_addr8: a },
+                        },
+                        ..Default::default()
+                    },
+                },
+                size_of::<bindings::sockaddr_in6>() as c_int,
+            ),
+        }
+    }
+
+    /// Room for an address of either family.
+    fn empty() -> Self {
+        Self {
+            v6: Default::default(),
+        }
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut bindings::sockaddr {
+        (self as *mut Self).cast()
+    }
+
+    /// The endpoint it holds (an IPv4-mapped address as IPv4), if it holds
+    /// one of either family.
+    fn endpoint(&self) -> Option<Endpoint<Ip>> {
+        // SAFETY: both members are plain data, valid for any bytes, and
+        // begin with the family.
+        let family = u32::from(unsafe { self.v4.sin_family });
+        if family == bindings::AF_INET {
+            // SAFETY: as above; an `AF_INET` address is a `sockaddr_in`.
+            let v4 = unsafe { self.v4 };
+            return Some(Endpoint {
+                addr: Ip::V4(v4.sin_addr.s_addr.to_ne_bytes()),
+                port: u16::from_be(v4.sin_port),
+            });
+        }
+        if family == bindings::AF_INET6 {
+            // SAFETY: as above; an `AF_INET6` address is a `sockaddr_in6`,
+            // and every view of an `in6_addr` is its 16 bytes.
+            let (addr, port) = unsafe { (self.v6.sin6_addr.in6_u.u6_addr8, self.v6.sin6_port) };
+            return Some(Endpoint {
+                addr: Ip::from_v6(addr),
+                port: u16::from_be(port),
+            });
+        }
+        None
     }
 }
 
-/// The endpoint of a `sockaddr_in`.
-fn from_raw(raw: &bindings::sockaddr_in) -> Endpoint {
-    Endpoint {
-        addr: raw.sin_addr.s_addr.to_ne_bytes(),
-        port: u16::from_be(raw.sin_port),
-    }
+/// Whether `e` says the kernel has no such address family (IPv6 disabled
+/// at boot).
+pub(crate) fn no_family(e: Error) -> bool {
+    e.to_errno() == -(bindings::EAFNOSUPPORT as c_int)
 }
 
 /// A kernel TCP socket.
@@ -112,15 +177,38 @@ fn check(ret: c_int) -> Result<c_int> {
 pub(crate) const FOREVER: u32 = u32::MAX;
 
 impl Socket {
-    /// A new TCP socket in namespace `net`, with receive and send timeouts
-    /// (milliseconds, or [`FOREVER`]).
+    /// A new IPv4 TCP socket in namespace `net`, with receive and send
+    /// timeouts (milliseconds, or [`FOREVER`]).
     pub(crate) fn tcp(net: &Net, rcv_timeout_ms: u32, snd_timeout_ms: u32) -> Result<Self> {
+        Self::tcp_family(net, bindings::AF_INET, rcv_timeout_ms, snd_timeout_ms)
+    }
+
+    /// A new TCP socket of `addr`'s family, as [`Socket::tcp`].
+    pub(crate) fn tcp_for(
+        net: &Net,
+        addr: Ip,
+        rcv_timeout_ms: u32,
+        snd_timeout_ms: u32,
+    ) -> Result<Self> {
+        let family = match addr {
+            Ip::V4(_) => bindings::AF_INET,
+            Ip::V6(_) => bindings::AF_INET6,
+        };
+        Self::tcp_family(net, family, rcv_timeout_ms, snd_timeout_ms)
+    }
+
+    fn tcp_family(
+        net: &Net,
+        family: u32,
+        rcv_timeout_ms: u32,
+        snd_timeout_ms: u32,
+    ) -> Result<Self> {
         let mut raw = null_mut();
         // SAFETY: `net` is alive; `raw` is a valid out pointer.
         check(unsafe {
             bindings::sock_create_kern(
                 net.as_ptr(),
-                bindings::AF_INET as c_int,
+                family as c_int,
                 bindings::sock_type_SOCK_STREAM as c_int,
                 bindings::IPPROTO_TCP as c_int,
                 &mut raw,
@@ -142,18 +230,12 @@ impl Socket {
         }
     }
 
-    /// Binds to `addr` and listens.
-    pub(crate) fn listen(&self, addr: Endpoint, backlog: i32) -> Result {
-        let mut raw = to_raw(addr);
-        // SAFETY: `sock` is valid; `raw` is a valid `sockaddr_in` of the
-        // size given.
-        check(unsafe {
-            bindings::kernel_bind(
-                self.sock.as_ptr(),
-                (&mut raw as *mut bindings::sockaddr_in).cast(),
-                size_of::<bindings::sockaddr_in>() as c_int,
-            )
-        })?;
+    /// Binds to `addr` (of the socket's family) and listens.
+    pub(crate) fn listen(&self, addr: impl Into<Endpoint<Ip>>, backlog: i32) -> Result {
+        let (mut raw, len) = RawAddr::new(addr.into());
+        // SAFETY: `sock` is valid; `raw` is a valid socket address of the
+        // length given.
+        check(unsafe { bindings::kernel_bind(self.sock.as_ptr(), raw.as_mut_ptr(), len) })?;
         // SAFETY: `sock` is valid.
         check(unsafe { bindings::kernel_listen(self.sock.as_ptr(), backlog) })?;
         Ok(())
@@ -187,32 +269,32 @@ impl Socket {
         Ok(new)
     }
 
-    /// Connects to `addr` (up to the send timeout).
-    pub(crate) fn connect(&self, addr: Endpoint) -> Result {
-        let mut raw = to_raw(addr);
-        // SAFETY: `sock` is valid; `raw` is a valid `sockaddr_in`.
-        check(unsafe {
-            bindings::kernel_connect(
-                self.sock.as_ptr(),
-                (&mut raw as *mut bindings::sockaddr_in).cast(),
-                size_of::<bindings::sockaddr_in>() as c_int,
-                0,
-            )
-        })?;
+    /// Connects to `addr` (of the socket's family; up to the send
+    /// timeout).
+    pub(crate) fn connect(&self, addr: impl Into<Endpoint<Ip>>) -> Result {
+        let (mut raw, len) = RawAddr::new(addr.into());
+        // SAFETY: `sock` is valid; `raw` is a valid socket address of the
+        // length given.
+        check(unsafe { bindings::kernel_connect(self.sock.as_ptr(), raw.as_mut_ptr(), len, 0) })?;
         Ok(())
     }
 
-    /// The address of the other end.
-    pub(crate) fn peer_addr(&self) -> Result<Endpoint> {
-        let mut raw = bindings::sockaddr_in::default();
-        // SAFETY: `sock` is valid; `raw` is large enough for an IPv4 address.
-        check(unsafe {
-            bindings::kernel_getpeername(
-                self.sock.as_ptr(),
-                (&mut raw as *mut bindings::sockaddr_in).cast(),
-            )
-        })?;
-        Ok(from_raw(&raw))
+    /// The address of the other end (an IPv4 peer of a dual-stack socket
+    /// as IPv4).
+    pub(crate) fn peer_addr(&self) -> Result<Endpoint<Ip>> {
+        let mut raw = RawAddr::empty();
+        // SAFETY: `sock` is valid; `raw` has room for an address of either
+        // family.
+        check(unsafe { bindings::kernel_getpeername(self.sock.as_ptr(), raw.as_mut_ptr()) })?;
+        raw.endpoint().ok_or(EINVAL)
+    }
+
+    /// Whether an IPv6 socket takes IPv6 only (`IPV6_V6ONLY`), or IPv4
+    /// too, as IPv4-mapped addresses.
+    pub(crate) fn set_v6only(&self, on: bool) {
+        // SAFETY: `sock` is valid and has a `sk`; process context (the
+        // helper takes the socket lock).
+        unsafe { bindings::baton_sock_set_v6only(self.sock.as_ptr(), on) };
     }
 
     /// Sends all of `data` (or fails: then the stream is unusable).

@@ -421,10 +421,11 @@ baton_star() {
 		_id=$((_id + 1))
 		shift 2
 	done
-	wait_for -t 60 _baton_all_up "$_fe" || fail "control channels of $_fe not all up"
+	wait_for -t 60 baton_peers_up "$_fe" || fail "control channels of $_fe not all up"
 }
 
-_baton_all_up() {
+# baton_peers_up NS: whether NS has peers and every channel is up.
+baton_peers_up() {
 	ns_exec "$1" "$BATONCTL" -j peer list | jq -e 'length > 0 and (map(.state == "up") | all)' >/dev/null
 }
 

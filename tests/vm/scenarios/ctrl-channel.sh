@@ -7,6 +7,8 @@
 # state and counters. Then:
 #   - garbage sent to a node's control port is refused and logged, and the
 #     real channel stays up;
+#   - so is a connection from an IPv6 address that is no peer's (the port
+#     takes both families), logged as [ADDR]:PORT;
 #   - 300 silent connections from an address that is no peer's are each
 #     closed at once (logged, rate-limited), and the real channel stays up;
 #   - with heartbeat-timeout-ms 20000 the channel stays up through 4 s of
@@ -17,7 +19,9 @@
 #     an unprivileged user gets "permission denied";
 #   - deleting a peer whose thread sleeps in its 5 s reconnection backoff
 #     returns at once (within 2 s);
-#   - deleting the peer closes the channel on both sides; rmmod is clean.
+#   - deleting the peer closes the channel on both sides;
+#   - the same two nodes as peers by IPv6 address: the channel comes up
+#     over IPv6, heartbeats flow, deleting closes it; rmmod is clean.
 #
 # guests: 2
 # memory: 512M
@@ -71,6 +75,27 @@ fi
 check_eq "still up after garbage" "$(peer state)" up
 check_eq "connects after garbage" "$(peer connects)" 1
 barrier garbage-checked
+
+# The control port takes IPv6 connections too (one dual-stack listener):
+# an IPv6 stranger is turned away and logged with its address as
+# [ADDR]:PORT (before the strangers below, whose lines use up the log's
+# rate limit).
+# (Kept through the link's downs below, which flush IPv6 addresses by
+# default.)
+sysctl -qw net.ipv6.conf.eth0.keep_addr_on_down=1
+ip addr add "2001:db8::$me/64" dev eth0 nodad
+if ((BATON_GUEST == 0)); then
+	ip addr add 2001:db8::50/64 dev eth0 nodad
+	printf 'x' | timeout 10 socat -t 3 - "TCP6:[2001:db8::2]:7300,bind=[2001:db8::50]" >/dev/null || true
+	ip addr del 2001:db8::50/64 dev eth0
+fi
+barrier v6-stranger-sent
+if ((BATON_GUEST == 1)); then
+	wait_for -t 10 sh -c "dmesg | grep -q 'connection from \[2001:db8::50\]:[0-9]* refused: not a peer address'" ||
+		fail "the IPv6 stranger was not refused with a log line"
+fi
+check_eq "still up after the IPv6 stranger" "$(peer state)" up
+barrier v6-stranger-checked
 
 # 300 silent connections to guest 1's control port from an address that is
 # no peer's: each is turned away at once (no HELLO wait), so all of them
@@ -188,7 +213,28 @@ if ((BATON_GUEST == 0)); then
 	check_eq "peers after del" "$(batonctl -j peer list)" "[]"
 else
 	wait_for -t 15 peer_state_is down || fail "channel still up after the peer deleted us"
+	batonctl peer del "$peer_id"
 fi
 barrier deleted
+
+# The channel over IPv6: peers by IPv6 address, HELLO (each side checks
+# the other's address), heartbeats; then deleted as before.
+batonctl peer add "$peer_id" "[2001:db8::$peer_id]"
+wait_for -t 60 peer_state_is up || fail "channel to node $peer_id over IPv6 not up"
+batonctl peer list
+check_eq "IPv6 peer address" "$(peer addr)" "2001:db8::$peer_id"
+check_eq "connects over IPv6" "$(peer connects)" 1
+check_eq "channels over IPv6 on the control port" \
+	"$(ss -Htn state established '( sport = :7300 or dport = :7300 )' | grep -c '2001:db8::')" 1
+n0=$(peer msgs-in)
+sleep 3
+check_ge "heartbeats received over IPv6 in 3 s" "$(($(peer msgs-in) - n0))" 2
+barrier v6-up
+if ((BATON_GUEST == 0)); then
+	batonctl peer del "$peer_id"
+else
+	wait_for -t 15 peer_state_is down || fail "IPv6 channel still up after the peer deleted us"
+fi
+barrier v6-deleted
 baton_unload
 log "all checks passed"

@@ -13,7 +13,8 @@
 #   - the front-end transmitted less than 10% of the response, the back-end
 #     at least all of it;
 #   - the front-end has no TCP socket left for the connection;
-#   - round robin sends the next connection to the other back-end;
+#   - round robin sends the next connection to the other back-end (one
+#     back-end's control channel runs over IPv6, the other's over IPv4);
 #   - batonctl conn list shows the connection on both ends while it runs,
 #     stats count the handoffs, and no state is left once it closed;
 #   - rmmod afterwards leaves the kernel clean.
@@ -58,8 +59,19 @@ for i in 1 2; do
 	wait_listen "be$i" "$be_port"
 done
 
-# baton: the front-end is node 1, back-ends nodes 2 and 3.
-baton_star fe 198.18.1.2 be1 198.18.1.3 be2 198.18.1.4
+# baton: the front-end is node 1, back-ends nodes 2 and 3; the control
+# channel to node 3 runs over IPv6 (peers by IPv6 address).
+ns_exec fe ip addr add 2001:db8:1::2/64 dev eth0 nodad
+ns_exec be2 ip addr add 2001:db8:1::4/64 dev eth0 nodad
+baton_star fe 198.18.1.2 be1 198.18.1.3
+bctl be2 config set node-id 3 key "$BATON_TEST_KEY"
+bctl fe peer add 3 "[2001:db8:1::4]"
+bctl be2 peer add 1 2001:db8:1::2
+wait_for -t 60 baton_peers_up fe || fail "control channels of fe not all up"
+bctl fe peer list
+check_eq "peer 3's address" "$(bctl fe -j peer list | jq -r '.[] | select(."node-id" == 3) | .addr')" 2001:db8:1::4
+check_eq "control channels over IPv6" \
+	"$(ns_exec fe ss -Htn state established '( dport = :7300 )' | grep -c '\[2001:db8:1::4\]:7300')" 1
 bctl fe service add "$vip:$port" scheduler rr
 bctl fe backend add "$vip:$port" "198.18.1.3:$be_port" peer 2
 bctl fe backend add "$vip:$port" "198.18.1.4:$be_port" peer 3

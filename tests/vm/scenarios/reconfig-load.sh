@@ -206,7 +206,7 @@ check_eq "service :80 (untouched back-end): refused connections" "$(count 80 ref
 check_ge "handoffs during the changes" $(($(baton_stat fe handoffs-ok) - ok0)) $((50 / BATON_SLOW))
 
 # Everything serves again.
-wait_for -t 60 _baton_all_up fe || fail "control channels not all up after the rounds"
+wait_for -t 60 baton_peers_up fe || fail "control channels not all up after the rounds"
 for p in 80 81 82; do
 	wait_listen fe "$p"
 	ns_exec cl curl -sS --max-time 30 -o "$work/last.$p" "http://$vip:$p/gen/$size" ||

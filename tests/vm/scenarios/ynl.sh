@@ -7,7 +7,7 @@
 # the spec against the tree's genetlink schema. Covers every command, the
 # policy (range check, read-only attributes, nested attributes), handler
 # extack messages, the peer and cluster commands (nested request, multi-attr
-# nested reply with an enum and an IPv4 address), conn-get's dump and
+# nested reply with an enum and an IPv4 or IPv6 address), conn-get's dump and
 # filter, and a notification of the events group.
 #
 # guests: 1
@@ -98,6 +98,31 @@ ynl_err 22 "attribute is read-only" --do peer-add --json "{\"peer\": {\"node-id\
 ynl --do peer-del --json '{"peer": {"node-id": 7}}' >/dev/null
 ynl_err 2 "no peer with this node-id" --do peer-del --json '{"peer": {"node-id": 7}}'
 check_eq "peer-get after del" "$(ynl --do peer-get | jq -c '[.peer[]."node-id"]')" '[8]'
+
+# A peer by IPv6 address: addr6, 16 bytes (hex in YNL's JSON, shown as an
+# address by its display hint); one address per peer; the kernel's checks
+# of an IPv6 peer address; a group member needs an IPv4 address.
+v6hex=20010db8000000000000000000000009 # 2001:db8::9
+ynl --do peer-add --json "{\"peer\": {\"node-id\": 9, \"addr6\": \"$v6hex\", \"port\": 7500}}" >/dev/null
+peers=$(ynl --do peer-get)
+log "peer-get: $peers"
+check_eq "peer-get IPv6 peer" "$(jq -c '[.peer[] | select(."node-id" == 9) | [.addr6, .addr, .port]]' <<<"$peers")" \
+	'[["2001:db8::9",null,7500]]'
+check_eq "batonctl agrees (IPv6 peer)" \
+	"$(batonctl -j peer list | jq -c '[.[] | select(."node-id" == 9) | [.addr, .port]]')" '[["2001:db8::9",7500]]'
+ynl_err 22 "peer needs one address: addr or addr6" \
+	--do peer-add --json "{\"peer\": {\"node-id\": 10, \"addr\": $addr_int, \"addr6\": \"$v6hex\"}}"
+ynl_err 34 "binary attribute size out of range" --do peer-add --json '{"peer": {"node-id": 10, "addr6": "20010db8"}}'
+ynl_err 22 "an IPv4-mapped peer address: give the IPv4 address as addr" \
+	--do peer-add --json '{"peer": {"node-id": 10, "addr6": "00000000000000000000ffffc6120002"}}'
+ynl_err 22 "a link-local peer address needs an interface" \
+	--do peer-add --json '{"peer": {"node-id": 10, "addr6": "fe800000000000000000000000000001"}}'
+ynl_err 22 "peer addr6 must be a unicast IPv6 address" \
+	--do peer-add --json '{"peer": {"node-id": 10, "addr6": "ff020000000000000000000000000001"}}'
+ynl_err 22 "peer addr6 must be a unicast IPv6 address" \
+	--do peer-add --json '{"peer": {"node-id": 10, "addr6": "00000000000000000000000000000001"}}'
+ynl_err 22 "a front-end group member needs an IPv4 peer address" --do cluster-add --json '{"member": {"node-id": 9}}'
+ynl --do peer-del --json '{"peer": {"node-id": 9}}' >/dev/null
 
 # The front-end group: a nested request, a multi-attr nested reply with an
 # enum, a u64 epoch; peer 8 is down, so the view is this node alone.

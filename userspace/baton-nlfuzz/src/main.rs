@@ -128,6 +128,37 @@ impl Gen {
         }
     }
 
+    /// An IPv6 address: in 2001:db8::/32, or one that a peer cannot have
+    /// (unspecified, loopback, multicast, link-local, IPv4-mapped), or a
+    /// length other than 16.
+    fn addr6(&mut self) -> Vec<u8> {
+        let mut a = vec![0u8; 16];
+        match self.below(10) {
+            0 => {}
+            1 => a[15] = 1,
+            2 | 3 => {
+                let prefix = if self.chance(50) {
+                    [0xff, 0x02]
+                } else {
+                    [0xfe, 0x80]
+                };
+                a[..2].copy_from_slice(&prefix);
+                a[15] = 1;
+            }
+            4 => {
+                a[10..12].copy_from_slice(&[0xff, 0xff]);
+                let v4 = self.addr();
+                a[12..].copy_from_slice(&v4);
+            }
+            5 => a.resize(if self.chance(50) { 15 } else { 17 }, 0),
+            _ => {
+                a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+                a[15] = self.below(8) as u8 + 1;
+            }
+        }
+        a
+    }
+
     /// A string attribute payload: a plausible name, garbage, or too long.
     fn text(&mut self) -> Vec<u8> {
         match self.below(5) {
@@ -206,7 +237,17 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
         cmd::PEER_ADD | cmd::PEER_DEL => {
             let mut p = vec![nla(peer_attr::NODE_ID, &(g.below(70)).to_ne_bytes())];
             if c == cmd::PEER_ADD {
-                p.push(nla(peer_attr::ADDR, &g.addr()));
+                // Mostly one address as the kernel wants it; sometimes
+                // both or neither.
+                match g.below(10) {
+                    0..=5 => p.push(nla(peer_attr::ADDR, &g.addr())),
+                    6..=8 => p.push(nla(peer_attr::ADDR6, &g.addr6())),
+                    _ if g.chance(50) => {
+                        p.push(nla(peer_attr::ADDR, &g.addr()));
+                        p.push(nla(peer_attr::ADDR6, &g.addr6()));
+                    }
+                    _ => {}
+                }
                 if g.chance(50) {
                     p.push(nla(peer_attr::PORT, &g.u16().to_ne_bytes()));
                 }

@@ -8,7 +8,7 @@ use baton_proto::{
         View, ViewError, MAX_MEMBERS,
     },
     config::{check_member_add, MemberError, PeerConf},
-    service::Endpoint,
+    service::{Endpoint, Ip},
 };
 use proptest::prelude::*;
 
@@ -266,7 +266,7 @@ fn transitions_on_leave() {
 fn member_add_checks() {
     let peer = |node_id| PeerConf {
         node_id,
-        addr: [198, 18, 0, node_id as u8],
+        addr: Ip::V4([198, 18, 0, node_id as u8]),
         port: 7300,
     };
     let peers: Vec<PeerConf> = (2..=65).map(peer).collect();
@@ -284,6 +284,14 @@ fn member_add_checks() {
         check_member_add(&peers, 1, &[2, 3], 3),
         Err(MemberError::Exists)
     );
+    // Client packets are passed to members over IPv4.
+    let mut v6_peers = peers.clone();
+    v6_peers[0].addr = Ip::V6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    assert_eq!(
+        check_member_add(&v6_peers, 1, &[], 2),
+        Err(MemberError::NotV4)
+    );
+    assert_eq!(check_member_add(&v6_peers, 1, &[], 3), Ok(()));
     // 63 members and this node make 64: room for none more.
     let members: Vec<u32> = (2..=63).collect();
     assert_eq!(check_member_add(&peers, 1, &members, 64), Ok(()));

@@ -16,6 +16,7 @@ use baton_proto::{
         REPLICA_END_LEN, REPLICA_LEN, SESSION_INFO_LEN, SESSION_LABEL, TAKEOVER_LEN, VIEW_FIXED,
     },
     packet::V6,
+    service::Ip,
 };
 use proptest::prelude::*;
 
@@ -628,12 +629,20 @@ fn nla_iter_walks_aligned_attributes() {
     assert_eq!(nla_iter(&[9, 0, 1, 0, 0]).count(), 0);
 }
 
-fn peer(node_id: u32, addr: [u8; 4]) -> PeerConf {
+fn peer(node_id: u32, addr: impl Into<Ip>) -> PeerConf {
     PeerConf {
         node_id,
-        addr,
+        addr: addr.into(),
         port: 7300,
     }
+}
+
+/// `2001:db8::` followed by `tail` in the last bytes.
+fn v6(tail: &[u8]) -> Ip {
+    let mut a = [0u8; 16];
+    a[0..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    a[16 - tail.len()..].copy_from_slice(tail);
+    Ip::V6(a)
 }
 
 #[test]
@@ -653,6 +662,33 @@ fn peer_checks() {
             Err(PeerError::BadAddr)
         );
     }
+    // IPv6: unicast, global or unique-local, not mapped or link-local.
+    assert_eq!(check_peer_add(&peers, 1, &peer(3, v6(&[2]))), Ok(()));
+    let mut ula = [0u8; 16];
+    ula[..2].copy_from_slice(&[0xfd, 0x00]);
+    ula[15] = 1;
+    assert_eq!(check_peer_add(&[], 1, &peer(3, Ip::V6(ula))), Ok(()));
+    let bad6 = |a: [u8; 16], e| assert_eq!(check_peer_add(&[], 1, &peer(3, Ip::V6(a))), Err(e));
+    let mut ll = [0u8; 16];
+    ll[..2].copy_from_slice(&[0xfe, 0x80]);
+    ll[15] = 1;
+    bad6(ll, PeerError::LinkLocal);
+    ll[1] = 0xbf;
+    bad6(ll, PeerError::LinkLocal);
+    let mut mapped = [0u8; 16];
+    mapped[10..].copy_from_slice(&[0xff, 0xff, 198, 18, 0, 2]);
+    bad6(mapped, PeerError::Mapped);
+    let mut one = [0u8; 16];
+    bad6(one, PeerError::BadAddr6);
+    one[15] = 1;
+    bad6(one, PeerError::BadAddr6);
+    let mut mcast = [0u8; 16];
+    mcast[..2].copy_from_slice(&[0xff, 0x02]);
+    mcast[15] = 1;
+    bad6(mcast, PeerError::BadAddr6);
+    // fec0::/10 (the old site-local) is not link-local.
+    ll[1] = 0xc0;
+    assert_eq!(check_peer_add(&[], 1, &peer(3, Ip::V6(ll))), Ok(()));
     let mut p = peer(3, a);
     p.port = 0;
     assert_eq!(check_peer_add(&[], 1, &p), Err(PeerError::ZeroPort));

@@ -3,9 +3,11 @@
 //! Service and back-end checks of `src/proto/service.rs`.
 
 use baton_proto::service::{
-    check_backend_add, check_endpoint, check_service_add, BackendConf, Endpoint, Scheduler,
+    check_backend_add, check_endpoint, check_service_add, BackendConf, Endpoint, Ip, Scheduler,
     ServiceConf, ServiceError, MAX_BACKENDS, MAX_SERVICES, MAX_WEIGHT,
 };
+use proptest::prelude::*;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn ep(last: u8, port: u16) -> Endpoint {
     Endpoint {
@@ -106,4 +108,56 @@ fn messages_name_the_field() {
     ] {
         assert!(e.message().to_str().unwrap().contains(word), "{e:?}");
     }
+}
+
+/// Addresses with runs of zero groups where RFC 5952's choices lie: one
+/// zero group, runs of equal length, at either end, the whole address.
+fn v6_with_zero_runs() -> impl Strategy<Value = [u8; 16]> {
+    (any::<[u16; 8]>(), any::<u8>()).prop_map(|(mut g, zeros)| {
+        for (i, g) in g.iter_mut().enumerate() {
+            if zeros & (1 << i) != 0 {
+                *g = 0;
+            }
+        }
+        let mut a = [0u8; 16];
+        for (i, g) in g.iter().enumerate() {
+            a[2 * i..2 * i + 2].copy_from_slice(&g.to_be_bytes());
+        }
+        a
+    })
+}
+
+proptest! {
+    /// IPv6 addresses print as std (RFC 5952) prints them, and back.
+    #[test]
+    fn ipv6_text_is_rfc5952(a in v6_with_zero_runs()) {
+        let text = Ip::V6(a).to_string();
+        prop_assert_eq!(&text, &Ipv6Addr::from(a).to_string());
+        prop_assert_eq!(text.parse::<Ipv6Addr>().unwrap().octets(), a);
+    }
+
+    #[test]
+    fn ipv4_text_and_mapping(a in any::<[u8; 4]>(), port in any::<u16>()) {
+        prop_assert_eq!(Endpoint { addr: a, port }.to_string(), format!("{}:{port}", Ipv4Addr::from(a)));
+        prop_assert_eq!(Ip::V4(a).to_string(), Ipv4Addr::from(a).to_string());
+        let mapped = Ipv4Addr::from(a).to_ipv6_mapped().octets();
+        prop_assert_eq!(Ip::from_v6(mapped), Ip::V4(a));
+        prop_assert_eq!(Ip::V6(mapped).to_string(), Ipv6Addr::from(mapped).to_string());
+        let e = Endpoint::<Ip>::from(Endpoint { addr: a, port });
+        prop_assert_eq!(e.to_string(), format!("{}:{port}", Ipv4Addr::from(a)));
+    }
+}
+
+#[test]
+fn ipv6_endpoints_print_in_brackets() {
+    let a: Ipv6Addr = "2001:db8::2".parse().unwrap();
+    let e = Endpoint {
+        addr: Ip::from_v6(a.octets()),
+        port: 7300,
+    };
+    assert_eq!(e.to_string(), "[2001:db8::2]:7300");
+    assert_eq!(Ip::from_v6(a.octets()).v4(), None);
+    // Not mapped: the IPv4-compatible form (deprecated) stays IPv6.
+    let compat: Ipv6Addr = "::198.18.0.2".parse().unwrap();
+    assert_eq!(Ip::from_v6(compat.octets()), Ip::V6(compat.octets()));
 }

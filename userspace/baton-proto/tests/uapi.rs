@@ -236,6 +236,7 @@ fn peer_attributes_match_spec() {
             ("msgs-out", peer_attr::MSGS_OUT),
             ("connects", peer_attr::CONNECTS),
             ("pad", peer_attr::PAD),
+            ("addr6", peer_attr::ADDR6),
         ],
         peer_attr::MAX,
     );

@@ -119,6 +119,14 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
         (Action::ClusterAdd(id), m) if m.starts_with("no peer with this node-id") => {
             format!("batonctl peer add {id} ADDR[:PORT] first")
         }
+        (Action::ClusterAdd(id), m)
+            if m.starts_with("a front-end group member needs an IPv4 peer address") =>
+        {
+            format!(
+                "peer {id} has an IPv6 address: to make it a member, batonctl peer del {id}, \
+                 then batonctl peer add {id} with its IPv4 address"
+            )
+        }
         (Action::PeerAdd(p), "peer node-id is this node's own node-id") => format!(
             "this node is node {}: a peer has a node id of its own (batonctl config show)",
             p.node_id
@@ -243,6 +251,13 @@ mod tests {
                 "cluster add 5",
                 "already a member of the front-end group",
                 "5 is a member already: batonctl cluster show lists them",
+            ),
+            (
+                "cluster add 3",
+                "a front-end group member needs an IPv4 peer address: client packets are \
+                 passed to members over IPv4",
+                "peer 3 has an IPv6 address: to make it a member, batonctl peer del 3, then \
+                 batonctl peer add 3 with its IPv4 address",
             ),
             (
                 "peer add 1 198.18.0.1",

@@ -3,7 +3,11 @@
 //! The command line: global options, commands and the `ip(8)`-style
 //! `KEY VALUE` words of `config set`.
 
-use std::{ffi::OsString, fmt, net::Ipv4Addr};
+use std::{
+    ffi::OsString,
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV6},
+};
 
 use baton_proto::{
     config::{self, ConfigUpdate, TimeoutRange},
@@ -229,7 +233,7 @@ fn conn_filter(words: &[String]) -> Result<ConnFilter, String> {
         match k {
             "service" => f.service = Some(parse_endpoint(v).map_err(bad)?),
             "backend" => f.backend = Some(parse_endpoint(v).map_err(bad)?),
-            "client" => f.client = Some(parse_peer_addr(v).map_err(bad)?),
+            "client" => f.client = Some(parse_client(v).map_err(bad)?),
             "peer" => {
                 f.peer = Some(match v {
                     "local" => 0,
@@ -267,9 +271,9 @@ enum PeerCommand {
         /// The peer's node id, 1 to 4294967295
         #[arg(value_name = "NODE-ID", value_parser = clap::value_parser!(u32).range(1..))]
         node_id: u32,
-        /// The peer's control address, ADDR or ADDR:PORT (IPv4)
+        /// The peer's control address: IPv4 ADDR or ADDR:PORT, IPv6 ADDR, [ADDR] or [ADDR]:PORT
         #[arg(value_name = "ADDR[:PORT]", value_parser = parse_peer_addr)]
-        addr: (Ipv4Addr, Option<u16>),
+        addr: (IpAddr, Option<u16>),
     },
     /// Delete a peer and close its channel
     Del {
@@ -350,7 +354,7 @@ enum BackendCommand {
 
 /// `ADDR:PORT`, port 1 to 65535.
 fn parse_endpoint(s: &str) -> Result<(Ipv4Addr, u16), String> {
-    match parse_peer_addr(s)? {
+    match parse_v4_port(s, "an IPv4 address")? {
         (addr, Some(port)) => Ok((addr, port)),
         (_, None) => Err(format!("'{s}' needs a port (ADDR:PORT)")),
     }
@@ -537,23 +541,135 @@ fn option_error(cmd: &str, sub: &str, msg: String) -> clap::Error {
     }
 }
 
-/// `ADDR` or `ADDR:PORT`, port 1 to 65535.
-fn parse_peer_addr(s: &str) -> Result<(Ipv4Addr, Option<u16>), String> {
+/// IPv4 `ADDR` or `ADDR:PORT`, port 1 to 65535; `family` is what the error
+/// says the address should have been.
+fn parse_v4_port(s: &str, family: &str) -> Result<(Ipv4Addr, Option<u16>), String> {
     match s.rsplit_once(':') {
         None => s
             .parse()
             .map(|a| (a, None))
-            .map_err(|_| format!("'{s}' is not an IPv4 address")),
+            .map_err(|_| format!("'{s}' is not {family}")),
         Some((addr, port)) => {
             let addr = addr
                 .parse()
-                .map_err(|_| format!("'{addr}' is not an IPv4 address"))?;
-            match port.parse::<u16>() {
-                Ok(p) if p > 0 => Ok((addr, Some(p))),
-                _ => Err(format!("'{port}' is not a port from 1 to 65535")),
-            }
+                .map_err(|_| format!("'{addr}' is not {family}"))?;
+            Ok((addr, Some(parse_port(port)?)))
         }
     }
+}
+
+fn parse_port(port: &str) -> Result<u16, String> {
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(port_error(port)),
+    }
+}
+
+fn port_error(port: &str) -> String {
+    format!("'{port}' is not a port from 1 to 65535")
+}
+
+/// An address with an optional port as `ip` and curl write them: IPv4
+/// `ADDR` or `ADDR:PORT`; IPv6 `ADDR`, `[ADDR]` or `[ADDR]:PORT` (a bare
+/// IPv6 address has no port: `2001:db8::2:7000` is an address).
+fn parse_ip_port(s: &str) -> Result<(IpAddr, Option<u16>), String> {
+    // std takes a numeric zone id in "[fe80::1%2]:80"; a zone names an
+    // interface, which baton's addresses never need.
+    if let Some(at) = s.find('%') {
+        let zone = s[at..].split(']').next().unwrap_or_default();
+        return Err(format!(
+            "'{s}' has a zone id ({zone}): give an address without one"
+        ));
+    }
+    if let Ok(a) = s.parse::<Ipv6Addr>() {
+        return Ok((a.into(), None));
+    }
+    if let Ok(sa) = s.parse::<SocketAddrV6>() {
+        return match sa.port() {
+            0 => Err(port_error("0")),
+            p => Ok(((*sa.ip()).into(), Some(p))),
+        };
+    }
+    let bracketed = s.strip_prefix('[').and_then(|r| r.strip_suffix(']'));
+    if let Some(a) = bracketed.and_then(|a| a.parse::<Ipv6Addr>().ok()) {
+        return Ok((a.into(), None));
+    }
+    if s.contains(['[', ']']) {
+        return Err(bracket_error(s));
+    }
+    if s.matches(':').count() > 1 {
+        // An address, a colon and a decimal number: a port meant.
+        let ported = s.rsplit_once(':').is_some_and(|(a, p)| {
+            !a.ends_with(':') && parse_decimal::<u32>(p).is_some() && a.parse::<Ipv6Addr>().is_ok()
+        });
+        return Err(if ported {
+            format!(
+                "'{s}' is not an IPv4 or IPv6 address (an IPv6 address with a port is [ADDR]:PORT)"
+            )
+        } else {
+            format!("'{s}' is not an IPv4 or IPv6 address")
+        });
+    }
+    parse_v4_port(s, "an IPv4 or IPv6 address").map(|(a, p)| (a.into(), p))
+}
+
+/// Why `s`, with a bracket, is not `[ADDR]` or `[ADDR]:PORT`.
+fn bracket_error(s: &str) -> String {
+    let Some((inner, rest)) = s.strip_prefix('[').and_then(|r| r.split_once(']')) else {
+        return format!("'{s}': unbalanced bracket (an IPv6 address with a port is [ADDR]:PORT)");
+    };
+    if inner.parse::<Ipv6Addr>().is_err() {
+        return format!("'{inner}' is not an IPv6 address (brackets are for IPv6 only)");
+    }
+    match rest.strip_prefix(':') {
+        Some(port) => parse_port(port).err(),
+        None => None,
+    }
+    .unwrap_or_else(|| format!("'{s}' is not [ADDR] or [ADDR]:PORT"))
+}
+
+/// A peer's control address ([`parse_ip_port`]). An IPv6 one is held to
+/// the kernel's rules here too, so that the reason shows even with a kernel
+/// that predates IPv6 peers; IPv4 ones are left to the kernel, as before.
+fn parse_peer_addr(s: &str) -> Result<(IpAddr, Option<u16>), String> {
+    let (addr, port) = parse_ip_port(s)?;
+    if let IpAddr::V6(a) = addr {
+        check_peer_addr6(a).map_err(|why| format!("'{a}' {why}"))?;
+    }
+    Ok((addr, port))
+}
+
+/// The kernel's rules for a peer's IPv6 address (`peer-add`), in its
+/// order.
+fn check_peer_addr6(a: Ipv6Addr) -> Result<(), String> {
+    if let Some(v4) = a.to_ipv4_mapped() {
+        return Err(format!(
+            "is an IPv4-mapped address: give the IPv4 address {v4}"
+        ));
+    }
+    if a.is_unicast_link_local() {
+        return Err(
+            "is link-local: a link-local peer address needs an interface, not supported".into(),
+        );
+    }
+    let kind = if a.is_unspecified() {
+        "the unspecified address"
+    } else if a.is_loopback() {
+        "the loopback address"
+    } else if a.is_multicast() {
+        "a multicast address"
+    } else {
+        return Ok(());
+    };
+    Err(format!("is {kind}: a peer needs a unicast IPv6 address"))
+}
+
+/// The `client` of `conn list`: IPv4 only, as connections are.
+fn parse_client(s: &str) -> Result<(Ipv4Addr, Option<u16>), String> {
+    parse_v4_port(s, "an IPv4 address").map_err(|e| match parse_ip_port(s) {
+        Ok((IpAddr::V6(_), _)) => "connections are IPv4 only".to_string(),
+        _ => e,
+    })
 }
 
 /// A peer to add.
@@ -562,7 +678,7 @@ pub struct PeerSpec {
     /// Node id.
     pub node_id: u32,
     /// Control address.
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
     /// Control port, if given.
     pub port: Option<u16>,
 }
@@ -1153,7 +1269,7 @@ mod tests {
             parse_ok(&["peer", "add", "2", "198.18.0.2:7400"]).action,
             Action::PeerAdd(PeerSpec {
                 node_id: 2,
-                addr: Ipv4Addr::new(198, 18, 0, 2),
+                addr: Ipv4Addr::new(198, 18, 0, 2).into(),
                 port: Some(7400)
             })
         );
@@ -1161,8 +1277,16 @@ mod tests {
             parse_ok(&["peer", "add", "2", "198.18.0.2"]).action,
             Action::PeerAdd(PeerSpec {
                 node_id: 2,
-                addr: Ipv4Addr::new(198, 18, 0, 2),
+                addr: Ipv4Addr::new(198, 18, 0, 2).into(),
                 port: None
+            })
+        );
+        assert_eq!(
+            parse_ok(&["peer", "add", "3", "[2001:db8::3]:7400"]).action,
+            Action::PeerAdd(PeerSpec {
+                node_id: 3,
+                addr: "2001:db8::3".parse().unwrap(),
+                port: Some(7400)
             })
         );
         assert_eq!(parse_ok(&["peer", "del", "2"]).action, Action::PeerDel(2));
@@ -1255,13 +1379,163 @@ mod tests {
             &["peer", "add", "2", "198.18.0"],
             &["peer", "add", "2", "198.18.0.2:0"],
             &["peer", "add", "2", "198.18.0.2:70000"],
+            &["peer", "add", "2", "fe80::1"],
+            &["peer", "add", "2", "[2001:db8::2:7000"],
             &["peer", "del", "x"],
         ] {
             assert_eq!(parse_err(bad).kind(), ErrorKind::ValueValidation, "{bad:?}");
         }
+        let e = parse_err(&["peer", "add", "2", "ff02::1"]).to_string();
+        assert!(
+            e.contains("'ff02::1' is a multicast address: a peer needs a unicast IPv6 address"),
+            "{e}"
+        );
         assert_eq!(
             parse_err(&["peer", "add", "2"]).kind(),
             ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    /// Every form of a peer's address that `ip` and curl write.
+    #[test]
+    fn peer_addresses_ipv4_and_ipv6() {
+        let v6 = |s: &str| IpAddr::V6(s.parse().unwrap());
+        let v4 = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
+        for (text, want) in [
+            ("198.18.0.2", (v4, None)),
+            ("198.18.0.2:7000", (v4, Some(7000))),
+            ("198.18.0.2:65535", (v4, Some(65535))),
+            ("2001:db8::2", (v6("2001:db8::2"), None)),
+            ("[2001:db8::2]", (v6("2001:db8::2"), None)),
+            ("[2001:db8::2]:7000", (v6("2001:db8::2"), Some(7000))),
+            ("[2001:db8::2]:1", (v6("2001:db8::2"), Some(1))),
+            ("2001:DB8:0:0:0:0:0:2", (v6("2001:db8::2"), None)),
+            // Without brackets the last group is the address's, as ip
+            // and curl read it.
+            ("2001:db8::2:7000", (v6("2001:db8::2:7000"), None)),
+            // Unique local, and an IPv4-compatible one (deprecated, not
+            // mapped): unicast, the kernel's to judge.
+            ("[fd00::2]:7000", (v6("fd00::2"), Some(7000))),
+            ("::198.18.0.2", (v6("::c612:2"), None)),
+        ] {
+            assert_eq!(parse_peer_addr(text), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn peer_address_errors_say_what_is_wrong() {
+        for (text, want) in [
+            ("198.18.0", "'198.18.0' is not an IPv4 or IPv6 address"),
+            ("x:7000", "'x' is not an IPv4 or IPv6 address"),
+            ("", "'' is not an IPv4 or IPv6 address"),
+            ("198.18.0.2:0", "'0' is not a port from 1 to 65535"),
+            ("198.18.0.2:65536", "'65536' is not a port from 1 to 65535"),
+            ("198.18.0.2:", "'' is not a port from 1 to 65535"),
+            ("[2001:db8::2]:0", "'0' is not a port from 1 to 65535"),
+            (
+                "[2001:db8::2]:65536",
+                "'65536' is not a port from 1 to 65535",
+            ),
+            ("[2001:db8::2]:http", "'http' is not a port from 1 to 65535"),
+            (
+                "[2001:db8::2:7000",
+                "'[2001:db8::2:7000': unbalanced bracket (an IPv6 address with a port is \
+                 [ADDR]:PORT)",
+            ),
+            (
+                "2001:db8::2]:7000",
+                "'2001:db8::2]:7000': unbalanced bracket (an IPv6 address with a port is \
+                 [ADDR]:PORT)",
+            ),
+            (
+                "[198.18.0.2]:7000",
+                "'198.18.0.2' is not an IPv6 address (brackets are for IPv6 only)",
+            ),
+            (
+                "[2001:db8::2]7000",
+                "'[2001:db8::2]7000' is not [ADDR] or [ADDR]:PORT",
+            ),
+            (
+                "[[2001:db8::2]]",
+                "'[2001:db8::2' is not an IPv6 address (brackets are for IPv6 only)",
+            ),
+            (
+                "2001:db8::2:70000",
+                "'2001:db8::2:70000' is not an IPv4 or IPv6 address (an IPv6 address with a \
+                 port is [ADDR]:PORT)",
+            ),
+            (
+                "2001:db8:::2",
+                "'2001:db8:::2' is not an IPv4 or IPv6 address",
+            ),
+            (
+                "fe80::1%eth0",
+                "'fe80::1%eth0' has a zone id (%eth0): give an address without one",
+            ),
+            (
+                "[fe80::1%2]:7000",
+                "'[fe80::1%2]:7000' has a zone id (%2): give an address without one",
+            ),
+            (
+                "2001:db8::2%0",
+                "'2001:db8::2%0' has a zone id (%0): give an address without one",
+            ),
+            // The kernel's rules for addr6.
+            (
+                "::",
+                "'::' is the unspecified address: a peer needs a unicast IPv6 address",
+            ),
+            (
+                "[::1]:7000",
+                "'::1' is the loopback address: a peer needs a unicast IPv6 address",
+            ),
+            (
+                "ff02::1",
+                "'ff02::1' is a multicast address: a peer needs a unicast IPv6 address",
+            ),
+            (
+                "[ff0e::2]:7000",
+                "'ff0e::2' is a multicast address: a peer needs a unicast IPv6 address",
+            ),
+            (
+                "fe80::1",
+                "'fe80::1' is link-local: a link-local peer address needs an interface, not \
+                 supported",
+            ),
+            (
+                "[febf::1]:7000",
+                "'febf::1' is link-local: a link-local peer address needs an interface, not \
+                 supported",
+            ),
+            (
+                "::ffff:198.18.0.2",
+                "'::ffff:198.18.0.2' is an IPv4-mapped address: give the IPv4 address \
+                 198.18.0.2",
+            ),
+            (
+                "[::ffff:198.18.0.2]:7000",
+                "'::ffff:198.18.0.2' is an IPv4-mapped address: give the IPv4 address \
+                 198.18.0.2",
+            ),
+        ] {
+            assert_eq!(parse_peer_addr(text), Err(want.to_string()), "{text}");
+        }
+        // Just outside fe80::/10 and ff00::/8: global unicast as far as
+        // the rules go.
+        for ok in ["fec0::1", "fe7f::1", "feff::1"] {
+            assert!(parse_peer_addr(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn service_addresses_stay_ipv4() {
+        assert_eq!(
+            parse_endpoint("[2001:db8::2]:80"),
+            Err("'[2001:db8::2]' is not an IPv4 address".into())
+        );
+        assert_eq!(
+            parse_endpoint("x:80"),
+            Err("'x' is not an IPv4 address".into())
         );
     }
 
@@ -1362,6 +1636,15 @@ mod tests {
             f(&["client", "198.18.1.1:4000"]).client,
             Some((Ipv4Addr::new(198, 18, 1, 1), Some(4000)))
         );
+        // A peer may have an IPv6 address; a connection's client not yet.
+        for v6 in ["2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:4000"] {
+            assert_eq!(
+                parse_client(v6),
+                Err("connections are IPv4 only".into()),
+                "{v6}"
+            );
+        }
+        assert_eq!(parse_client("x"), Err("'x' is not an IPv4 address".into()));
         for bad in [
             &["service", "198.18.1.100"][..],
             &["backend", "x:80"],
@@ -1370,6 +1653,7 @@ mod tests {
             &["state", "closed"],
             &["role", "middle"],
             &["client", "198.18.1.1:0"],
+            &["client", "[2001:db8::1]:4000"],
             &["vip", "198.18.1.100:80"],
             &["state"],
             &["state", "handoff", "state", "handoff"],

@@ -9,7 +9,10 @@
 //! `# EOF`), which the textfile collector does not read as such, and its
 //! registry would hold values that one run prints once.
 
-use std::fmt::{Display, Write as _};
+use std::{
+    fmt::{Display, Write as _},
+    net::SocketAddr,
+};
 
 use crate::output::{Cluster, Member, MemberState, Peer, Service, Stats};
 
@@ -310,7 +313,7 @@ fn peer_metrics(e: &mut Exposition, peers: &[Peer]) {
     for p in peers {
         let labels = [
             ("peer", p.node_id.to_string()),
-            ("address", format!("{}:{}", p.addr, p.port)),
+            ("address", SocketAddr::new(p.addr, p.port).to_string()),
         ];
         e.sample(UP, &labels, u8::from(p.up));
     }
@@ -532,7 +535,11 @@ mod tests {
             ],
             rules: Vec::new(),
         }];
-        let peers = [peer(3, true, Some(1234)), peer(4, false, None)];
+        let v6 = Peer {
+            addr: "2001:db8::5".parse().unwrap(),
+            ..peer(5, true, None)
+        };
+        let peers = [peer(3, true, Some(1234)), peer(4, false, None), v6];
         let member = |node_id, state, active| Member {
             node_id,
             state,
@@ -582,6 +589,10 @@ mod tests {
         assert_eq!(
             s["baton_peer_up{peer=\"4\",address=\"198.18.0.4:7300\"}"],
             "0"
+        );
+        assert_eq!(
+            s["baton_peer_up{peer=\"5\",address=\"[2001:db8::5]:7300\"}"],
+            "1"
         );
         assert_eq!(s["baton_peer_messages_received_total{peer=\"3\"}"], "13");
         assert_eq!(s["baton_peer_messages_sent_total{peer=\"4\"}"], "24");

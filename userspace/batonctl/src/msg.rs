@@ -8,7 +8,7 @@
 
 use std::{
     ffi::CStr,
-    net::{Ipv4Addr, SocketAddrV4},
+    net::{IpAddr, Ipv4Addr, SocketAddrV4},
 };
 
 use baton_proto::{
@@ -166,12 +166,16 @@ pub fn nest(attrs: &[Attr]) -> Vec<u8> {
     out
 }
 
-/// The `peer` nest of `peer-add`: node id, address (network order) and the
-/// port if given.
+/// The `peer` nest of `peer-add`: node id, address (network order: `addr`
+/// for IPv4, `addr6` for IPv6) and the port if given.
 pub fn peer_add_attrs(peer: &PeerSpec) -> Vec<Attr> {
+    let addr = match peer.addr {
+        IpAddr::V4(a) => (peer_attr::ADDR, a.octets().to_vec()),
+        IpAddr::V6(a) => (peer_attr::ADDR6, a.octets().to_vec()),
+    };
     let mut inner = vec![
         (peer_attr::NODE_ID, peer.node_id.to_ne_bytes().to_vec()),
-        (peer_attr::ADDR, peer.addr.octets().to_vec()),
+        addr,
     ];
     if let Some(port) = peer.port {
         inner.push((peer_attr::PORT, port.to_ne_bytes().to_vec()));
@@ -640,13 +644,11 @@ pub fn parse_peers(reply: &Genl) -> Result<Vec<Peer>, Error> {
             let p = require(&a, ty, name)?;
             decode_u64(p).ok_or_else(|| bad_length(name, p))
         };
-        let addr = require(&a, peer_attr::ADDR, "addr")?;
-        let addr: [u8; 4] = addr.try_into().map_err(|_| bad_length("addr", addr))?;
         let port = require(&a, peer_attr::PORT, "port")?;
         let state = require(&a, peer_attr::STATE, "state")?;
         peers.push(Peer {
             node_id: u32_of(peer_attr::NODE_ID, NODE_ID)?,
-            addr: addr.into(),
+            addr: peer_addr(&a)?,
             port: decode_u16(port).ok_or_else(|| bad_length("port", port))?,
             up: state == [peer_state::UP],
             last_rx_ms: find(&a, peer_attr::LAST_RX_MS).and_then(decode_u64),
@@ -656,6 +658,22 @@ pub fn parse_peers(reply: &Genl) -> Result<Vec<Peer>, Error> {
         });
     }
     Ok(peers)
+}
+
+/// A peer's address in a `peer-get` reply: `addr` or `addr6`, exactly one.
+fn peer_addr(a: &[(u16, &[u8])]) -> Result<IpAddr, Error> {
+    match (find(a, peer_attr::ADDR), find(a, peer_attr::ADDR6)) {
+        (Some(p), None) => {
+            let b: [u8; 4] = p.try_into().map_err(|_| bad_length("addr", p))?;
+            Ok(b.into())
+        }
+        (None, Some(p)) => {
+            let b: [u8; 16] = p.try_into().map_err(|_| bad_length("addr6", p))?;
+            Ok(b.into())
+        }
+        (None, None) => Err(Error::Malformed("no addr or addr6 attribute".into())),
+        (Some(_), Some(_)) => Err(Error::Malformed("both addr and addr6 attributes".into())),
+    }
 }
 
 /// The netlink message that sends `genl` to the family `family`:
@@ -1091,6 +1109,44 @@ mod tests {
     }
 
     #[test]
+    fn peer_add_ipv6_bytes() {
+        let peer = PeerSpec {
+            node_id: 3,
+            addr: "2001:db8::a:2".parse().unwrap(),
+            port: Some(7400),
+        };
+        let msg = request(FAMILY, NlmF::ACK, 4, 0, peer_add(&peer).unwrap()).unwrap();
+        // addr6 (10): 16 bytes, network order; no addr.
+        let addr6 = [
+            0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0x02,
+        ];
+        let inner = [
+            nla(peer_attr::NODE_ID, &3u32.to_ne_bytes()),
+            nla(10, &addr6),
+            nla(peer_attr::PORT, &7400u16.to_ne_bytes()),
+        ]
+        .concat();
+        // Its header: length 20, type 10.
+        assert_eq!(
+            inner[8..12],
+            [20u16.to_ne_bytes(), 10u16.to_ne_bytes()].concat()
+        );
+        let expected = nlmsg(
+            FAMILY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            4,
+            0,
+            &genlmsg(cmd::PEER_ADD, &[nla(attr::PEER | NESTED, &inner)]),
+        );
+        assert_eq!(bytes(&msg), expected);
+        let attrs = peer_add_attrs(&PeerSpec { port: None, ..peer });
+        let a = parse_attrs(&attrs[0].1).unwrap();
+        assert_eq!(find(&a, peer_attr::ADDR), None);
+        assert_eq!(find(&a, peer_attr::ADDR6), Some(&addr6[..]));
+        assert_eq!(a.len(), 2);
+    }
+
+    #[test]
     fn cluster_add_and_del_bytes() {
         let inner = nla(member_attr::NODE_ID, &3u32.to_ne_bytes());
         for (genl, command) in [
@@ -1373,6 +1429,73 @@ mod tests {
             (peers[1].msgs_in, peers[1].msgs_out, peers[1].connects),
             (5, 6, 1)
         );
+    }
+
+    /// A `peer` nest of a `peer-get` reply with `addrs` for its address.
+    fn peer_reply(addrs: &[Vec<u8>]) -> Genl {
+        let mut inner = vec![nla(peer_attr::NODE_ID, &4u32.to_ne_bytes())];
+        inner.extend_from_slice(addrs);
+        inner.extend([
+            nla(peer_attr::PORT, &7300u16.to_ne_bytes()),
+            nla(peer_attr::STATE, &[peer_state::UP]),
+            nla(peer_attr::MSGS_IN, &1u64.to_ne_bytes()),
+            nla(peer_attr::MSGS_OUT, &2u64.to_ne_bytes()),
+            nla(peer_attr::CONNECTS, &1u32.to_ne_bytes()),
+        ]);
+        let wire = genlmsg(cmd::PEER_GET, &[nla(attr::PEER | NESTED, &inner.concat())]);
+        payload(&parse(&nlmsg(FAMILY, 0, 1, 0, &wire))).clone()
+    }
+
+    #[test]
+    fn peer_get_reply_decodes_ipv6() {
+        let mut addr6 = [0u8; 16];
+        addr6[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        addr6[15] = 4;
+        let peers = parse_peers(&peer_reply(&[nla(peer_attr::ADDR6, &addr6)])).unwrap();
+        assert_eq!(peers.len(), 1);
+        assert_eq!(
+            peers[0].addr,
+            "2001:db8::4".parse::<std::net::IpAddr>().unwrap()
+        );
+        assert_eq!(
+            (peers[0].node_id, peers[0].port, peers[0].up),
+            (4, 7300, true)
+        );
+        // An unknown attribute beside it is skipped, as everywhere.
+        let peers = parse_peers(&peer_reply(&[
+            nla(peer_attr::ADDR6, &addr6),
+            nla(99, &[1, 2, 3]),
+        ]))
+        .unwrap();
+        assert_eq!(peers[0].addr.to_string(), "2001:db8::4");
+        // Short or long, neither or both: malformed.
+        for (addrs, want) in [
+            (
+                vec![nla(peer_attr::ADDR6, &addr6[..4])],
+                "addr6 attribute of 4 bytes",
+            ),
+            (
+                vec![nla(peer_attr::ADDR6, &[0; 17])],
+                "addr6 attribute of 17 bytes",
+            ),
+            (
+                vec![nla(peer_attr::ADDR, &addr6)],
+                "addr attribute of 16 bytes",
+            ),
+            (vec![], "no addr or addr6 attribute"),
+            (
+                vec![
+                    nla(peer_attr::ADDR, &[198, 18, 0, 4]),
+                    nla(peer_attr::ADDR6, &addr6),
+                ],
+                "both addr and addr6 attributes",
+            ),
+        ] {
+            match parse_peers(&peer_reply(&addrs)) {
+                Err(Error::Malformed(m)) => assert_eq!(m, want),
+                other => panic!("{want}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 //! What the commands print: text for people, JSON for scripts.
 
-use std::fmt::Write;
+use std::{fmt::Write, net::SocketAddr};
 
 use baton_proto::uapi::{member_state, Hook};
 use serde::{ser::SerializeMap, Serialize, Serializer};
@@ -188,8 +188,8 @@ pub fn services(services: &[Service], format: Format) -> String {
 pub struct Peer {
     /// The peer's node id.
     pub node_id: u32,
-    /// Its control address.
-    pub addr: std::net::Ipv4Addr,
+    /// Its control address (`"addr"` a string in JSON, either family).
+    pub addr: std::net::IpAddr,
     /// Its control port.
     pub port: u16,
     /// Whether the channel is up (`"state":"up"` in JSON).
@@ -215,18 +215,26 @@ pub fn peers(peers: &[Peer], format: Format) -> String {
         Format::Json => json(&peers, false),
         Format::JsonPretty => json(&peers, true),
         Format::Text => {
+            // IPv6 as in a URL: [2001:db8::2]:7300.
+            let addrs: Vec<String> = peers
+                .iter()
+                .map(|p| SocketAddr::new(p.addr, p.port).to_string())
+                .collect();
+            // Wide enough for any IPv4 address; wider only for an IPv6
+            // one that needs it, so that the columns stay aligned.
+            let w = addrs.iter().map(String::len).fold(21, usize::max);
             let mut out = format!(
-                "{:<10} {:<21} {:<5} {:>10} {:>10} {:>10} {:>8}\n",
+                "{:<10} {:<w$} {:<5} {:>10} {:>10} {:>10} {:>8}\n",
                 "NODE-ID", "ADDRESS", "STATE", "LAST-RX", "MSGS-IN", "MSGS-OUT", "CONNECTS"
             );
-            for p in peers {
+            for (p, addr) in peers.iter().zip(addrs) {
                 let last = p.last_rx_ms.map_or("-".to_string(), |ms| format!("{ms}ms"));
                 // Writing to a String cannot fail.
                 let _ = writeln!(
                     out,
-                    "{:<10} {:<21} {:<5} {:>10} {:>10} {:>10} {:>8}",
+                    "{:<10} {:<w$} {:<5} {:>10} {:>10} {:>10} {:>8}",
                     p.node_id,
-                    format!("{}:{}", p.addr, p.port),
+                    addr,
                     if p.up { "up" } else { "down" },
                     last,
                     p.msgs_in,
@@ -1049,6 +1057,43 @@ mod tests {
             )
         );
         assert_eq!(peers(&[], Format::Json), "[]\n");
+    }
+
+    #[test]
+    fn peers_ipv6_json_and_text() {
+        let mut v6 = peer();
+        v6.node_id = 3;
+        v6.addr = "2001:db8::3".parse().unwrap();
+        v6.port = 7000;
+        assert_eq!(
+            peers(&[v6.clone()], Format::Json),
+            concat!(
+                r#"[{"node-id":3,"addr":"2001:db8::3","port":7000,"state":"up","last-rx-ms":120,"#,
+                r#""msgs-in":15,"msgs-out":16,"connects":1}]"#,
+                "\n"
+            )
+        );
+        // The address column widens for a long one, and only then.
+        let long = Peer {
+            node_id: 4,
+            addr: "2001:db8:1111:2222:3333:4444:5555:6666".parse().unwrap(),
+            ..v6.clone()
+        };
+        for list in [vec![peer(), v6], vec![peer(), long]] {
+            let text = peers(&list, Format::Text);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 3, "{text}");
+            let state_at = lines[0].find("STATE").unwrap();
+            for line in &lines[1..] {
+                assert_eq!(line.find(" up ").map(|i| i + 1), Some(state_at), "{text}");
+            }
+            let fields: Vec<&str> = lines[2].split_whitespace().collect();
+            assert_eq!(fields[1], format!("[{}]:7000", list[1].addr));
+        }
+        assert_eq!(
+            peers(&[peer()], Format::Text).lines().next().unwrap(),
+            "NODE-ID    ADDRESS               STATE    LAST-RX    MSGS-IN   MSGS-OUT CONNECTS"
+        );
     }
 
     #[test]

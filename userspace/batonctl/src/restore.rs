@@ -161,6 +161,17 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_peer_address_fails_the_restore_before_anything_runs() {
+        let text = "peer add 2 198.18.0.2:7300\npeer add 3 [2001:db8::3:7000\n";
+        let (line, msg) = parse(text).unwrap_err();
+        assert_eq!(line, 2);
+        assert!(msg.contains("unbalanced bracket"), "{msg}");
+        let (line, msg) = parse("peer add 3 [fe80::3]:7000\n").unwrap_err();
+        assert_eq!(line, 1);
+        assert!(msg.contains("link-local"), "{msg}");
+    }
+
+    #[test]
     fn only_configuration_commands() {
         for line in ["save", "restore", "stats", "service list", "config show"] {
             let (n, msg) = parse(line).unwrap_err();
@@ -189,6 +200,13 @@ mod tests {
                 .action
                 .unwrap(),
             Action::PeerDel(2)
+        );
+        assert_eq!(
+            undo(&action("peer add 3 [2001:db8::3]:7000"), None, None)
+                .unwrap()
+                .action
+                .unwrap(),
+            Action::PeerDel(3)
         );
         assert_eq!(
             undo(&action("cluster add 3"), None, None)

@@ -6,7 +6,7 @@
 //! front-end group (which must be peers), services, their back-ends, then
 //! their rules.
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, net::SocketAddr};
 
 use baton_proto::config::Config;
 
@@ -41,7 +41,13 @@ pub fn commands(config: &Config, peers: &[Peer], members: &[u32], services: &[Se
         config.copies
     );
     for p in peers {
-        let _ = writeln!(out, "peer add {} {}:{}", p.node_id, p.addr, p.port);
+        // An IPv6 address in brackets: `peer add` reads [2001:db8::2]:7300.
+        let _ = writeln!(
+            out,
+            "peer add {} {}",
+            p.node_id,
+            SocketAddr::new(p.addr, p.port)
+        );
     }
     for id in members {
         let _ = writeln!(out, "cluster add {id}");
@@ -225,6 +231,50 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_and_ipv6_peers_are_saved_and_read_back() {
+        let peer = |node_id, addr: &str, port| Peer {
+            node_id,
+            addr: addr.parse().unwrap(),
+            port,
+            up: true,
+            last_rx_ms: Some(5),
+            msgs_in: 1,
+            msgs_out: 1,
+            connects: 1,
+        };
+        let peers = [
+            peer(2, "198.18.0.2", 7300),
+            peer(3, "2001:db8::3", 7000),
+            peer(4, "2001:db8:0:1::4", 7300),
+        ];
+        let text = commands(&Config::new(7300), &peers, &[2], &[]);
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "peer add 2 198.18.0.2:7300",
+                "peer add 3 [2001:db8::3]:7000",
+                "peer add 4 [2001:db8:0:1::4]:7300",
+                "cluster add 2",
+            ]
+        );
+        // restore reads each line as the peer that was saved.
+        let read = crate::restore::parse(&text).unwrap();
+        let added: Vec<(u32, std::net::IpAddr, Option<u16>)> = read
+            .iter()
+            .filter_map(|(_, inv)| match &inv.action {
+                Action::PeerAdd(p) => Some((p.node_id, p.addr, p.port)),
+                _ => None,
+            })
+            .collect();
+        let saved: Vec<_> = peers
+            .iter()
+            .map(|p| (p.node_id, p.addr, Some(p.port)))
+            .collect();
+        assert_eq!(added, saved);
+    }
+
+    #[test]
     fn blank_lines_and_comments_are_skipped() {
         assert_eq!(words("  # a comment"), None);
         assert_eq!(words("   "), None);
@@ -240,7 +290,7 @@ mod tests {
         //! applies the commands, gives the same configuration and the same
         //! text.
 
-        use std::net::{Ipv4Addr, SocketAddrV4};
+        use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 
         use baton_proto::service::Scheduler;
         use proptest::prelude::*;
@@ -292,9 +342,10 @@ mod tests {
                         msgs_out: 0,
                         connects: 0,
                     }),
-                    // As the kernel checks it: a peer, not this node, once.
+                    // As the kernel checks it: a peer with an IPv4 address,
+                    // not this node, once.
                     Action::ClusterAdd(id) => {
-                        if !peers.iter().any(|p| p.node_id == id)
+                        if !peers.iter().any(|p| p.node_id == id && p.addr.is_ipv4())
                             || id == config.node_id
                             || members.contains(&id)
                         {
@@ -403,7 +454,12 @@ mod tests {
                 .filter(|&id| id != node_id)
                 .map(|id| Peer {
                     node_id: id,
-                    addr: Ipv4Addr::new(198, 18, 0, id as u8),
+                    // Both families: odd ids IPv6.
+                    addr: if id % 2 == 1 {
+                        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, id as u16).into()
+                    } else {
+                        Ipv4Addr::new(198, 18, 0, id as u8).into()
+                    },
                     port: 7300 + id as u16,
                     up: false,
                     last_rx_ms: None,
@@ -412,8 +468,10 @@ mod tests {
                     connects: 0,
                 })
                 .collect();
+            // The kernel makes members of IPv4 peers only.
             let members: Vec<u32> = peers
                 .iter()
+                .filter(|p| p.addr.is_ipv4())
                 .map(|p| p.node_id)
                 .filter(|id| member_bits & (1 << (id % 64)) != 0)
                 .collect();
