@@ -598,12 +598,17 @@ impl Conns {
             .map_or(0, |d| d.flows)
     }
 
+    /// Whether no packet can concern this node: no flow, no copy, no
+    /// acknowledgement withheld, nowhere to pass packets to.
+    fn idle(&self) -> bool {
+        self.len() == 0 && self.common.len() == 0 && !self.withholding() && !self.relay.active()
+    }
+
     /// Runs the flow of the packet in `skb` (if any) on it. The flow is
     /// found from the addresses and ports alone; only a flow's packets are
     /// parsed whole, once, and made writable.
     fn on_packet(&self, net: &Net, skb: &mut SkBuff, now_ms: u64, outbound: bool) -> Verdict {
-        if self.len() == 0 && self.common.len() == 0 && !self.withholding() && !self.relay.active()
-        {
+        if self.idle() {
             return Verdict::Accept;
         }
         let Some(a) = skb.tcp_ports().and_then(packet::addresses) else {
@@ -911,7 +916,7 @@ impl Conns {
     /// this node forwards, such as a client's packet rewritten to its
     /// back-end, is nobody's here and is not looked up.
     pub(crate) fn post_routing(&self, net: &Net, skb: &mut SkBuff) -> Verdict {
-        if skb.forwarded() {
+        if self.idle() || skb.forwarded() {
             return Verdict::Accept;
         }
         self.on_packet(net, skb, kthread::now_ms(), true)

@@ -18,7 +18,7 @@ use crate::{
         flow::{Filter, FilterError, Flow},
         rules::{check_rule_add, host_name, path_prefix, RuleConf, RuleError},
         service::{
-            check_backend_add, check_service_add, BackendConf, Endpoint, Ip,
+            check_backend_add, check_service_add, check_weight, BackendConf, Endpoint, Ip,
             Scheduler, ServiceConf, ServiceError,
         },
         uapi::{
@@ -169,7 +169,7 @@ static CONN_GET_POLICY: [AttrPolicy; attr::MAX as usize + 1] = {
     p
 };
 
-static OPS: [Op<Baton>; 18] = [
+static OPS: [Op<Baton>; 19] = [
     Op::new::<StatusGet>(cmd::STATUS_GET, Perm::Any),
     Op::new::<ConfigGet>(cmd::CONFIG_GET, Perm::Any),
     Op::new::<Notified<ConfigSet, { cmd::CONFIG_SET }>>(cmd::CONFIG_SET, Perm::NetAdmin),
@@ -190,6 +190,7 @@ static OPS: [Op<Baton>; 18] = [
     Op::new::<Notified<ClusterAdd, { cmd::CLUSTER_ADD }>>(cmd::CLUSTER_ADD, Perm::NetAdmin),
     Op::new::<Notified<ClusterDel, { cmd::CLUSTER_DEL }>>(cmd::CLUSTER_DEL, Perm::NetAdmin),
     Op::new::<ClusterGet>(cmd::CLUSTER_GET, Perm::Any),
+    Op::new::<Notified<BackendSet, { cmd::BACKEND_SET }>>(cmd::BACKEND_SET, Perm::NetAdmin),
 ];
 
 impl Family for Baton {
@@ -925,6 +926,44 @@ impl Command<Baton> for BackendAdd {
             .ok_or_else(|| service_error(info, ServiceError::NoService))?;
         check_backend_add(service.backends.iter(), &backend).map_err(|e| service_error(info, e))?;
         service.backends.push(backend, GFP_KERNEL)?;
+        NetConfig::commit(config, baton.state(info).rt())
+    }
+}
+
+/// Changes a back-end's weight in place: its connections go on, and
+/// weight 0 drains it (no new connection, from the scheduler or a rule).
+struct BackendSet;
+
+impl Command<Baton> for BackendSet {
+    fn doit(baton: &Baton, info: &Info<'_>) -> Result {
+        let vip = endpoint(info, attr::SERVICE, |_, _| Ok(()))?;
+        let (mut weight, mut peer) = (None, false);
+        let addr = endpoint(info, attr::BACKEND, |ty, p| {
+            match ty {
+                backend_attr::WEIGHT => weight = Some(decode_u32(p).ok_or(EINVAL)?),
+                backend_attr::PEER => peer = true,
+                _ => {}
+            }
+            Ok(())
+        })?;
+        if peer {
+            info.set_err_msg(
+                c"a backend's peer cannot change: delete the backend and add it again",
+                None,
+            );
+            return Err(EINVAL);
+        }
+        let weight = weight.ok_or_else(|| service_error(info, ServiceError::NoWeight))?;
+        check_weight(weight).map_err(|e| service_error(info, e))?;
+        let mut config = baton.state(info).config().lock();
+        let service = find_service(&mut config.services, vip)
+            .ok_or_else(|| service_error(info, ServiceError::NoService))?;
+        let backend = service
+            .backends
+            .iter_mut()
+            .find(|b| b.addr == addr)
+            .ok_or_else(|| service_error(info, ServiceError::NoBackend))?;
+        backend.weight = weight;
         NetConfig::commit(config, baton.state(info).rt())
     }
 }

@@ -60,7 +60,9 @@ pub(crate) struct ServiceView {
     pub(crate) conf: ServiceConf,
     /// Its back-ends, in the order added.
     pub(crate) backends: KVec<BackendConf>,
-    /// Content rules, in order.
+    /// Content rules, in order, but those whose back-end is drained
+    /// (weight 0): a drained back-end takes no new connection, and the
+    /// next rule or the scheduler chooses instead.
     pub(crate) rules: KVec<RuleConf>,
     /// What the round-robin schedulers remember between connections.
     #[pin]
@@ -88,7 +90,14 @@ impl ServiceView {
         let mut backends = KVec::with_capacity(s_backends.len(), GFP_KERNEL)?;
         backends.extend_from_slice(s_backends, GFP_KERNEL)?;
         let mut rules = KVec::with_capacity(s_rules.len(), GFP_KERNEL)?;
-        rules.extend_from_slice(s_rules, GFP_KERNEL)?;
+        for r in s_rules {
+            if s_backends
+                .iter()
+                .any(|b| b.addr == r.backend && b.weight > 0)
+            {
+                rules.push(*r, GFP_KERNEL)?;
+            }
+        }
         let mut wrr_current = KVec::from_elem(0i64, s_backends.len(), GFP_KERNEL)?;
         let mut rr_cursor = 0;
         if let Some(p) = prev {

@@ -220,6 +220,8 @@ pub enum ServiceError {
     ZeroPort,
     /// Unknown scheduler value.
     BadScheduler,
+    /// A change of a back-end without its weight.
+    NoWeight,
     /// Weight above [`MAX_WEIGHT`].
     BadWeight,
     /// The service exists.
@@ -246,6 +248,7 @@ impl ServiceError {
             ServiceError::BadAddr => c"addr must be a unicast IPv4 address",
             ServiceError::ZeroPort => c"port must be between 1 and 65535",
             ServiceError::BadScheduler => c"unknown scheduler",
+            ServiceError::NoWeight => c"backend set needs weight",
             ServiceError::BadWeight => c"weight must be between 0 and 65535",
             ServiceError::ServiceExists => c"service exists",
             ServiceError::NoService => c"service not found",
@@ -287,15 +290,21 @@ pub fn check_service_add<'a>(
     Ok(())
 }
 
+/// Checks a back-end's weight.
+pub fn check_weight(weight: u32) -> Result<(), ServiceError> {
+    if weight > MAX_WEIGHT {
+        return Err(ServiceError::BadWeight);
+    }
+    Ok(())
+}
+
 /// Checks that `new` can join a service's `existing` back-ends.
 pub fn check_backend_add<'a>(
     existing: impl ExactSizeIterator<Item = &'a BackendConf>,
     new: &BackendConf,
 ) -> Result<(), ServiceError> {
     check_endpoint(&new.addr)?;
-    if new.weight > MAX_WEIGHT {
-        return Err(ServiceError::BadWeight);
-    }
+    check_weight(new.weight)?;
     let n = existing.len();
     let mut existing = existing;
     if existing.any(|b| b.addr == new.addr) {

@@ -53,7 +53,8 @@ pub mod cmd {
     pub const CLUSTER_DEL: u8 = 17;
     /// The front-end group: its view, members and their state.
     pub const CLUSTER_GET: u8 = 18;
-    /// Highest command number of a request.
+    /// Highest command number of the first run of requests (1 to `MAX`);
+    /// [`BACKEND_SET`] is a request too.
     pub const MAX: u8 = CLUSTER_GET;
     /// Notification (group [`super::MCGRP_EVENTS`]): a handoff this
     /// front-end made ended, in forwarding or not.
@@ -64,6 +65,9 @@ pub mod cmd {
     pub const PEER_NTF: u8 = 21;
     /// Notification: a command changed the configuration.
     pub const CONFIG_NTF: u8 = 22;
+    /// Change a back-end's weight (CAP_NET_ADMIN); weight 0 drains it.
+    /// Numbered after the notifications, which keep their numbers.
+    pub const BACKEND_SET: u8 = 23;
 }
 
 /// The multicast group of the notifications (`batonctl monitor`).

@@ -17,6 +17,10 @@
 #     back-end's control channel runs over IPv6, the other's over IPv4);
 #   - batonctl conn list shows the connection on both ends while it runs,
 #     stats count the handoffs, and no state is left once it closed;
+#   - drain: with a back-end's weight set to 0 (backend set), new
+#     connections go to the other back-end, also those a rule names it
+#     for, while a kept-alive connection it serves goes on there (its
+#     next request answered by it);
 #   - rmmod afterwards leaves the kernel clean.
 #
 # guests: 1
@@ -54,7 +58,7 @@ for i in 1 2; do
 	head -c "$size" /dev/urandom >"$work/be$i/big"
 	echo "be$i" >"$work/be$i/name"
 	ns_exec "be$i" python3 -m http.server "$be_port" --bind "$(lan_addr 1 $((i + 2)))" \
-		--directory "$work/be$i" >"$work/be$i.log" 2>&1 &
+		--protocol HTTP/1.1 --directory "$work/be$i" >"$work/be$i.log" 2>&1 &
 	defer kill $!
 	wait_listen "be$i" "$be_port"
 done
@@ -183,10 +187,74 @@ grep -qx "$be" "$work/held" || fail "held connection: want $be's name, got $(cat
 for ns in fe be1 be2; do
 	wait_for -t 15 active_is "$ns" 0 || fail "$ns still has $(stat "$ns" active) connections"
 done
-check_eq "front-end handoffs ok" "$(stat fe handoffs-ok)" 3
+
+# Drain: a kept-alive connection gets its first answer; its back-end's
+# weight goes to 0 (backend set); new connections go to the other one,
+# also those a rule sends to the drained one; the kept-alive connection's
+# second request is still served where it was.
+cat >"$work/ka.py" <<'PY'
+import os, socket, sys, time
+vip, port, release = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.create_connection((vip, port), timeout=60)
+f = s.makefile("rb")
+def get(path):
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert f.readline().startswith(b"HTTP/1.1 200"), "status"
+    length = None
+    while (line := f.readline()) not in (b"\r\n", b""):
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    return f.read(length).decode().strip()
+print(get(b"/name"), flush=True)
+deadline = time.time() + 120
+while not os.path.exists(release) and time.time() < deadline:
+    time.sleep(0.1)
+print(get(b"/name"), flush=True)
+PY
+rm -f "$work/release"
+ns_exec cl timeout $((150 * BATON_SLOW)) python3 "$work/ka.py" "$vip" "$port" "$work/release" >"$work/ka" &
+ka_pid=$!
+first_answered() {
+	[ -s "$work/ka" ]
+}
+wait_for -t 30 first_answered || fail "kept-alive connection: no first answer"
+drained=$(head -n 1 "$work/ka")
+case $drained in
+be1) drained_addr=198.18.1.3 other=be2 ;;
+be2) drained_addr=198.18.1.4 other=be1 ;;
+*) fail "kept-alive connection: first answer '$drained'" ;;
+esac
+bctl fe backend set "$vip:$port" "$drained_addr:$be_port" weight 0
+bctl fe rule add "$vip:$port" path /name to "$drained_addr:$be_port"
+bctl fe service list
+weight_active() {
+	bctl fe -j service list | jq -c --arg a "$drained_addr" \
+		'.[0].backends[] | select(.addr == $a) | [.weight, .active]'
+}
+check_eq "drained back-end: weight 0, its connection still active" "$(weight_active)" '[0,1]'
+for n in 1 2 3 4; do
+	got=$(ns_exec cl timeout 30 curl -sS --max-time 20 "http://$vip:$port/name") ||
+		fail "new connection $n while draining: curl failed"
+	check_eq "new connection $n while $drained drains (a rule names it)" "$got" "$other"
+done
+touch "$work/release"
+wait "$ka_pid" || fail "kept-alive connection failed"
+check_eq "kept-alive connection's answers" "$(tr '\n' ' ' <"$work/ka")" "$drained $drained "
+check_eq "requests the drained back-end logged from the kept-alive client" \
+	"$(grep -c '^198\.18\.1\.1 .*"GET /name HTTP/1\.1" 200' "$work/$drained.log")" 2
+for ns in fe be1 be2; do
+	wait_for -t 15 active_is "$ns" 0 || fail "$ns still has $(stat "$ns" active) connections"
+done
+check_eq "drained back-end: no connection left" "$(weight_active)" '[0,0]'
+bctl fe rule del "$vip:$port" 0
+bctl fe backend set "$vip:$port" "$drained_addr:$be_port" weight 1
+check_eq "weight back to 1" "$(weight_active)" '[1,0]'
+
+check_eq "front-end handoffs ok" "$(stat fe handoffs-ok)" 8
 check_eq "front-end handoffs refused+failed" \
 	$(($(stat fe handoffs-refused) + $(stat fe handoffs-failed))) 0
-check_eq "connections taken by the back-ends" $(($(stat be1 taken) + $(stat be2 taken))) 3
+check_eq "connections taken by the back-ends" $(($(stat be1 taken) + $(stat be2 taken))) 8
 bctl fe stats
 
 bctl fe status

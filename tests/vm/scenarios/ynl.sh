@@ -12,7 +12,7 @@
 #
 # guests: 1
 # memory: 512M
-# timeout: 300
+# timeout: 420
 set -euo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -157,6 +157,15 @@ check_eq "service-get rule" "$(jq -c '.service[0].rule[0] | [.index, .host, .pat
 	'[0,"a.example","/b/","198.18.1.3",8080]'
 check_eq "batonctl agrees" "$(batonctl -j rule list | jq -c '.[0].rules[0] | [.host, .path, .backend]')" \
 	'["a.example","/b/","198.18.1.3:8080"]'
+# backend-set (value 23, after the notifications): the weight in place.
+ynl --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"weight\": 0}}" >/dev/null
+check_eq "backend-set weight" "$(ynl --do service-get | jq -c '[.service[0].backend[] | .weight]')" '[0]'
+ynl_err 22 "backend set needs weight" --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080}}"
+ynl_err 22 "a backend's peer cannot change" --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"weight\": 1, \"peer\": 2}}"
+ynl_err 22 "weight must be between 0 and 65535" --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"weight\": 65536}}"
+ynl_err 2 "backend not found in this service" --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8081, \"weight\": 1}}"
+ynl --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"weight\": 2}}" >/dev/null
+check_eq "batonctl agrees (weight)" "$(batonctl -j service list | jq -c '[.[0].backends[] | .weight]')" '[2]'
 ynl_err 22 "rule needs a host or a path" --do rule-add --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"rule\": {\"backend-addr\": $be_int, \"backend-port\": 8080}}"
 ynl_err 34 "rule index out of range" --do rule-del --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"rule\": {\"index\": 3}}"
 check_eq "stats-get active" "$(ynl --do stats-get | jq -r '.stats.active')" 0

@@ -58,7 +58,7 @@ const NLMSG_DONE: u16 = 3;
 const NLA_F_NESTED: u16 = 1 << 15;
 const EPERM: i32 = 1;
 /// Commands that need CAP_NET_ADMIN.
-const MUTATING: [u8; 11] = [
+const MUTATING: [u8; 12] = [
     cmd::CONFIG_SET,
     cmd::PEER_ADD,
     cmd::PEER_DEL,
@@ -70,6 +70,7 @@ const MUTATING: [u8; 11] = [
     cmd::RULE_DEL,
     cmd::CLUSTER_ADD,
     cmd::CLUSTER_DEL,
+    cmd::BACKEND_SET,
 ];
 
 struct Gen {
@@ -276,6 +277,24 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
             }
             attrs.push(nest(attr::BACKEND, &b));
         }
+        cmd::BACKEND_SET => {
+            attrs.push(nest(attr::SERVICE, &endpoint(g)));
+            let mut b = endpoint(g);
+            // Mostly a weight, often 0 (drain) or at the limit; sometimes
+            // none, or a peer, which the kernel refuses.
+            if g.chance(90) {
+                let w = match g.below(4) {
+                    0 => 0,
+                    1 => 65535 + g.below(2),
+                    _ => g.u32(),
+                };
+                b.push(nla(backend_attr::WEIGHT, &w.to_ne_bytes()));
+            }
+            if g.chance(10) {
+                b.push(nla(backend_attr::PEER, &g.below(70).to_ne_bytes()));
+            }
+            attrs.push(nest(attr::BACKEND, &b));
+        }
         cmd::RULE_ADD | cmd::RULE_DEL => {
             attrs.push(nest(attr::SERVICE, &endpoint(g)));
             let mut r = Vec::new();
@@ -364,7 +383,12 @@ fn random_attrs(g: &mut Gen, depth: u32) -> Vec<u8> {
 /// the bytes.
 fn request(g: &mut Gen, family: u16, seq: u32) -> (u8, bool, Vec<u8>) {
     let c = if g.chance(90) {
-        1 + g.below(u32::from(cmd::MAX)) as u8
+        // A request: 1 to MAX, or BACKEND_SET, numbered after the
+        // notifications.
+        match g.below(u32::from(cmd::MAX) + 1) as u8 {
+            0 => cmd::BACKEND_SET,
+            n => n,
+        }
     } else {
         g.below(256) as u8
     };

@@ -3,8 +3,8 @@
 //! Service and back-end checks of `src/proto/service.rs`.
 
 use baton_proto::service::{
-    check_backend_add, check_endpoint, check_service_add, BackendConf, Endpoint, Ip, Scheduler,
-    ServiceConf, ServiceError, MAX_BACKENDS, MAX_SERVICES, MAX_WEIGHT,
+    check_backend_add, check_endpoint, check_service_add, check_weight, BackendConf, Endpoint, Ip,
+    Scheduler, ServiceConf, ServiceError, MAX_BACKENDS, MAX_SERVICES, MAX_WEIGHT,
 };
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -81,6 +81,12 @@ fn backends() {
         check_backend_add(existing.iter(), &be(22, MAX_WEIGHT + 1)),
         Err(ServiceError::BadWeight)
     );
+    // `backend set` checks the weight alone.
+    for w in [0, 1, MAX_WEIGHT] {
+        assert_eq!(check_weight(w), Ok(()));
+    }
+    assert_eq!(check_weight(MAX_WEIGHT + 1), Err(ServiceError::BadWeight));
+    assert_eq!(check_weight(u32::MAX), Err(ServiceError::BadWeight));
     let full: Vec<_> = (0..MAX_BACKENDS)
         .map(|i| BackendConf {
             addr: Endpoint {
@@ -101,6 +107,7 @@ fn backends() {
 fn messages_name_the_field() {
     for (e, word) in [
         (ServiceError::BadWeight, "weight"),
+        (ServiceError::NoWeight, "weight"),
         (ServiceError::ZeroPort, "port"),
         (ServiceError::BadAddr, "addr"),
         (ServiceError::NoService, "service"),

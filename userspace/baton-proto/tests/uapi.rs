@@ -96,49 +96,63 @@ fn family_name_is_a_valid_genl_name() {
 #[test]
 fn commands_match_spec() {
     let spec = spec();
-    let ops = names(&spec["operations"]["list"]);
-    assert_numbered(
-        "commands",
-        &ops,
-        &[
-            ("status-get", cmd::STATUS_GET),
-            ("config-get", cmd::CONFIG_GET),
-            ("config-set", cmd::CONFIG_SET),
-            ("peer-add", cmd::PEER_ADD),
-            ("peer-del", cmd::PEER_DEL),
-            ("peer-get", cmd::PEER_GET),
-            ("service-add", cmd::SERVICE_ADD),
-            ("service-del", cmd::SERVICE_DEL),
-            ("service-get", cmd::SERVICE_GET),
-            ("backend-add", cmd::BACKEND_ADD),
-            ("backend-del", cmd::BACKEND_DEL),
-            ("stats-get", cmd::STATS_GET),
-            ("conn-get", cmd::CONN_GET),
-            ("rule-add", cmd::RULE_ADD),
-            ("rule-del", cmd::RULE_DEL),
-            ("cluster-add", cmd::CLUSTER_ADD),
-            ("cluster-del", cmd::CLUSTER_DEL),
-            ("cluster-get", cmd::CLUSTER_GET),
-            ("handoff-ntf", cmd::HANDOFF_NTF),
-            ("conn-end-ntf", cmd::CONN_END_NTF),
-            ("peer-ntf", cmd::PEER_NTF),
-            ("config-ntf", cmd::CONFIG_NTF),
-        ],
-        cmd::CONFIG_NTF,
-    );
-    // Requests first, then notifications (which have an `event` and a
-    // multicast group, and no `do`).
     let list = spec["operations"]["list"].as_vec().unwrap();
-    for (i, op) in list.iter().enumerate() {
-        let ntf = i as u8 >= cmd::MAX;
-        assert_eq!(op["do"].is_badvalue(), ntf, "{:?}", op["name"]);
-        assert_eq!(
-            op["mcgrp"].as_str(),
-            ntf.then_some("events"),
-            "{:?}",
-            op["name"]
-        );
+    // The requests 1 to MAX, the notifications after them, then the
+    // requests added later: each has the next number (YNL numbers by
+    // position), or the `value` it gives.
+    let ops: [(&str, u8, bool); 23] = [
+        ("status-get", cmd::STATUS_GET, false),
+        ("config-get", cmd::CONFIG_GET, false),
+        ("config-set", cmd::CONFIG_SET, false),
+        ("peer-add", cmd::PEER_ADD, false),
+        ("peer-del", cmd::PEER_DEL, false),
+        ("peer-get", cmd::PEER_GET, false),
+        ("service-add", cmd::SERVICE_ADD, false),
+        ("service-del", cmd::SERVICE_DEL, false),
+        ("service-get", cmd::SERVICE_GET, false),
+        ("backend-add", cmd::BACKEND_ADD, false),
+        ("backend-del", cmd::BACKEND_DEL, false),
+        ("stats-get", cmd::STATS_GET, false),
+        ("conn-get", cmd::CONN_GET, false),
+        ("rule-add", cmd::RULE_ADD, false),
+        ("rule-del", cmd::RULE_DEL, false),
+        ("cluster-add", cmd::CLUSTER_ADD, false),
+        ("cluster-del", cmd::CLUSTER_DEL, false),
+        ("cluster-get", cmd::CLUSTER_GET, false),
+        ("handoff-ntf", cmd::HANDOFF_NTF, true),
+        ("conn-end-ntf", cmd::CONN_END_NTF, true),
+        ("peer-ntf", cmd::PEER_NTF, true),
+        ("config-ntf", cmd::CONFIG_NTF, true),
+        ("backend-set", cmd::BACKEND_SET, false),
+    ];
+    assert_eq!(
+        names(&spec["operations"]["list"]),
+        ops.iter().map(|&(n, ..)| n).collect::<Vec<_>>(),
+        "the constants cover the spec's operations in order"
+    );
+    // MAX ends the first run of requests: a notification follows it.
+    let max = ops.iter().position(|&(_, v, _)| v == cmd::MAX).unwrap();
+    assert!(ops[..=max].iter().all(|&(_, _, ntf)| !ntf));
+    assert!(ops[max + 1].2, "a notification follows MAX");
+    let mut next = 1;
+    for (i, (op, &(name, value, ntf))) in list.iter().zip(&ops).enumerate() {
+        let number = op["value"].as_i64().unwrap_or(next);
+        assert_eq!(number, i64::from(value), "number of {name}");
+        next = number + 1;
+        // A request after the notifications names its number, so that a
+        // notification added before it cannot move it.
+        if i > max && !ntf {
+            assert!(op["value"].as_i64().is_some(), "{name} needs a value");
+        }
+        // A notification has an `event` and the multicast group, and no
+        // `do`.
+        assert_eq!(op["do"].is_badvalue(), ntf, "{name}");
+        assert_eq!(op["mcgrp"].as_str(), ntf.then_some("events"), "{name}");
     }
+    let mut numbers: Vec<u8> = ops.iter().map(|&(_, v, _)| v).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), ops.len(), "every command has its own number");
     assert_eq!(
         names(&spec["mcast-groups"]["list"]),
         [uapi::MCGRP_EVENTS.to_str().unwrap()]

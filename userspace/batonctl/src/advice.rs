@@ -44,20 +44,25 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
         (Action::ServiceDel(vip), "service not found") => no_service(*vip),
         (Action::BackendAdd(b), "service not found") => no_service(b.vip),
         (Action::BackendDel(b), "service not found") => no_service(b.vip),
+        (Action::BackendSet(b), "service not found") => no_service(b.vip),
         (Action::RuleAdd(r), "service not found") => no_service(r.vip),
         (Action::RuleDel(vip, _), "service not found") => no_service(*vip),
-        (Action::BackendAdd(b), "backend exists in this service") => format!(
-            "{} is a back-end of {} already; to change its weight or peer: batonctl backend del {} {}, then add it again",
-            ep(b.addr),
-            ep(b.vip),
-            ep(b.vip),
-            ep(b.addr)
-        ),
-        (Action::BackendDel(b), "backend not found in this service") => format!(
-            "{} is not a back-end of {}: batonctl service list shows its back-ends",
-            ep(b.addr),
-            ep(b.vip)
-        ),
+        (Action::BackendAdd(b), "backend exists in this service") => {
+            let (vip, be) = (ep(b.vip), ep(b.addr));
+            let weight = b.weight.map_or("N".to_string(), |w| w.to_string());
+            format!(
+                "{be} is a back-end of {vip} already; to change its weight: batonctl backend set \
+                 {vip} {be} weight {weight}; its peer: batonctl backend del {vip} {be}, then add \
+                 it again"
+            )
+        }
+        (Action::BackendDel(b) | Action::BackendSet(b), "backend not found in this service") => {
+            format!(
+                "{} is not a back-end of {}: batonctl service list shows its back-ends",
+                ep(b.addr),
+                ep(b.vip)
+            )
+        }
         (Action::BackendAdd(b), "backend peer is not a configured peer") => {
             let peer = b.peer.unwrap_or_default();
             format!("no peer {peer}: batonctl peer add {peer} ADDR[:PORT] first")
@@ -87,7 +92,10 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
         ),
         (Action::RuleAdd(r), "rule index out of range") => {
             let n = service(r.vip)?.rules.len();
-            format!("{} has {n} rules: an index from 0 to {n} inserts one", ep(r.vip))
+            format!(
+                "{} has {n} rules: an index from 0 to {n} inserts one",
+                ep(r.vip)
+            )
         }
         (Action::RuleDel(vip, _), "rule index out of range") => match service(*vip)?.rules.len() {
             0 => format!("{} has no rule", ep(*vip)),
@@ -134,7 +142,9 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
         (Action::ClusterAdd(id), "already a member of the front-end group") => {
             format!("{id} is a member already: batonctl cluster show lists them")
         }
-        (Action::ClusterAdd(id), m) if m.starts_with("member node-id is this node's own node-id") => {
+        (Action::ClusterAdd(id), m)
+            if m.starts_with("member node-id is this node's own node-id") =>
+        {
             format!("this node is node {id}, in its group always: add the other front-ends")
         }
         (Action::ClusterDel(id), "not a member of the front-end group") => {
@@ -217,6 +227,32 @@ mod tests {
             ),
             (
                 "backend add 198.18.1.11:80 198.18.2.1:80",
+                "service not found",
+                "no service 198.18.1.11:80 here: batonctl service list shows them, batonctl \
+                 service add 198.18.1.11:80 adds it",
+            ),
+            (
+                "backend add 198.18.1.10:80 198.18.2.1:8080 weight 3",
+                "backend exists in this service",
+                "198.18.2.1:8080 is a back-end of 198.18.1.10:80 already; to change its weight: \
+                 batonctl backend set 198.18.1.10:80 198.18.2.1:8080 weight 3; its peer: \
+                 batonctl backend del 198.18.1.10:80 198.18.2.1:8080, then add it again",
+            ),
+            (
+                "backend add 198.18.1.10:80 198.18.2.1:8080 peer 2",
+                "backend exists in this service",
+                "198.18.2.1:8080 is a back-end of 198.18.1.10:80 already; to change its weight: \
+                 batonctl backend set 198.18.1.10:80 198.18.2.1:8080 weight N; its peer: \
+                 batonctl backend del 198.18.1.10:80 198.18.2.1:8080, then add it again",
+            ),
+            (
+                "backend set 198.18.1.10:80 198.18.2.7:8080 weight 0",
+                "backend not found in this service",
+                "198.18.2.7:8080 is not a back-end of 198.18.1.10:80: batonctl service list \
+                 shows its back-ends",
+            ),
+            (
+                "backend set 198.18.1.11:80 198.18.2.1:8080 weight 0",
                 "service not found",
                 "no service 198.18.1.11:80 here: batonctl service list shows them, batonctl \
                  service add 198.18.1.11:80 adds it",

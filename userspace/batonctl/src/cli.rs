@@ -6,7 +6,7 @@
 use std::{
     ffi::OsString,
     fmt,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV6},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6},
 };
 
 use baton_proto::{
@@ -95,7 +95,7 @@ enum Command {
         #[command(subcommand)]
         command: ServiceCommand,
     },
-    /// Add and delete the back-ends of a service
+    /// Add, change and delete the back-ends of a service
     Backend {
         #[command(subcommand)]
         command: BackendCommand,
@@ -341,6 +341,18 @@ enum BackendCommand {
         #[arg(value_name = "KEY VALUE")]
         options: Vec<String>,
     },
+    /// Change a back-end's weight: VIP:PORT ADDR:PORT weight N (0 drains it)
+    Set {
+        /// The service
+        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
+        vip: (Ipv4Addr, u16),
+        /// The back-end
+        #[arg(value_name = "ADDR:PORT", value_parser = parse_endpoint)]
+        addr: (Ipv4Addr, u16),
+        /// weight 0-65535 (0: no new connections; those it has go on)
+        #[arg(value_name = "KEY VALUE")]
+        options: Vec<String>,
+    },
     /// Delete a back-end of a service
     Del {
         /// The service
@@ -463,7 +475,7 @@ fn rule_spec(vip: (Ipv4Addr, u16), words: &[String]) -> Result<RuleSpec, String>
     Ok(spec)
 }
 
-/// A back-end to add or delete.
+/// A back-end to add, change or delete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackendSpec {
     /// Its service.
@@ -501,10 +513,13 @@ fn service_spec(vip: (Ipv4Addr, u16), options: &[String]) -> Result<ServiceSpec,
     })
 }
 
+/// The back-end of `backend add` (`keys`: weight and peer) or `backend set`
+/// (weight).
 fn backend_spec(
     vip: (Ipv4Addr, u16),
     addr: (Ipv4Addr, u16),
     options: &[String],
+    keys: &[&'static str],
 ) -> Result<BackendSpec, String> {
     let mut spec = BackendSpec {
         vip,
@@ -512,7 +527,7 @@ fn backend_spec(
         weight: None,
         peer: None,
     };
-    for (k, v) in parse_options(options, &["weight", "peer"])? {
+    for (k, v) in parse_options(options, keys)? {
         let n: u32 = v
             .parse()
             .map_err(|_| format!("invalid value '{v}' for '{k}': expected an integer"))?;
@@ -527,6 +542,29 @@ fn backend_spec(
         }
     }
     Ok(spec)
+}
+
+/// The back-end of `backend set`: its weight, which it needs.
+fn backend_set_spec(
+    vip: (Ipv4Addr, u16),
+    addr: (Ipv4Addr, u16),
+    options: &[String],
+) -> Result<BackendSpec, String> {
+    // Looked for first, so that `peer` gets the reason rather than
+    // "unknown option" (keys are every other word, as parse_options reads).
+    if options.iter().step_by(2).any(|k| k == "peer") {
+        return Err(format!(
+            "a backend's peer cannot change: batonctl backend del {vip} {be}, then \
+             batonctl backend add {vip} {be} peer NODE-ID",
+            vip = SocketAddr::from(vip),
+            be = SocketAddr::from(addr)
+        ));
+    }
+    let spec = backend_spec(vip, addr, options, &["weight"])?;
+    match spec.weight {
+        Some(_) => Ok(spec),
+        None => Err("backend set needs 'weight N' (0 to 65535)".into()),
+    }
 }
 
 fn option_error(cmd: &str, sub: &str, msg: String) -> clap::Error {
@@ -741,6 +779,8 @@ pub enum Action {
     ServiceList,
     /// `backend add`.
     BackendAdd(BackendSpec),
+    /// `backend set`: a weight, never a peer.
+    BackendSet(BackendSpec),
     /// `backend del`.
     BackendDel(BackendSpec),
     /// `peer add`.
@@ -835,7 +875,12 @@ where
         },
         Command::Backend { command } => match command {
             BackendCommand::Add { vip, addr, options } => Action::BackendAdd(
-                backend_spec(vip, addr, &options).map_err(|m| option_error("backend", "add", m))?,
+                backend_spec(vip, addr, &options, &["weight", "peer"])
+                    .map_err(|m| option_error("backend", "add", m))?,
+            ),
+            BackendCommand::Set { vip, addr, options } => Action::BackendSet(
+                backend_set_spec(vip, addr, &options)
+                    .map_err(|m| option_error("backend", "set", m))?,
             ),
             BackendCommand::Del { vip, addr } => Action::BackendDel(BackendSpec {
                 vip,
@@ -1207,6 +1252,100 @@ mod tests {
         ] {
             assert_eq!(parse_err(bad).kind(), ErrorKind::ValueValidation, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn backend_set_takes_a_weight_only() {
+        let vip = (Ipv4Addr::new(198, 18, 1, 10), 80);
+        let be = (Ipv4Addr::new(198, 18, 2, 2), 8080);
+        let set = |weight| {
+            Action::BackendSet(BackendSpec {
+                vip,
+                addr: be,
+                weight: Some(weight),
+                peer: None,
+            })
+        };
+        for (w, text) in [(0, "0"), (3, "3"), (65535, "65535")] {
+            assert_eq!(
+                parse_ok(&[
+                    "backend",
+                    "set",
+                    "198.18.1.10:80",
+                    "198.18.2.2:8080",
+                    "weight",
+                    text
+                ])
+                .action,
+                set(w)
+            );
+        }
+        // Abbreviated, as the other commands.
+        assert_eq!(
+            parse_ok(&["b", "s", "198.18.1.10:80", "198.18.2.2:8080", "weight", "0"]).action,
+            set(0)
+        );
+        let err = |words: &[&str]| {
+            let mut argv = vec!["backend", "set"];
+            argv.extend_from_slice(words);
+            let e = parse_err(&argv);
+            assert_eq!(e.exit_code(), 2, "{words:?}");
+            assert!(e.use_stderr(), "{words:?}");
+            e.to_string()
+        };
+        let ends = ["198.18.1.10:80", "198.18.2.2:8080"];
+        let with = |words: &[&'static str]| [&ends[..], words].concat();
+        for (words, want) in [
+            (with(&[]), "backend set needs 'weight N' (0 to 65535)"),
+            (
+                with(&["weight", "65536"]),
+                "invalid value '65536' for 'weight': expected 0 to 65535",
+            ),
+            (
+                with(&["weight", "x"]),
+                "invalid value 'x' for 'weight': expected an integer",
+            ),
+            (with(&["weight"]), "missing value for 'weight'"),
+            (
+                with(&["weight", "1", "weight", "2"]),
+                "'weight' is given more than once",
+            ),
+            (
+                with(&["scheduler", "rr"]),
+                "unknown option 'scheduler' (expected weight)",
+            ),
+            (
+                with(&["weight", "1", "peer", "2"]),
+                "a backend's peer cannot change: batonctl backend del 198.18.1.10:80 \
+                 198.18.2.2:8080, then batonctl backend add 198.18.1.10:80 198.18.2.2:8080 \
+                 peer NODE-ID",
+            ),
+            (with(&["peer", "2"]), "a backend's peer cannot change"),
+            (with(&["peer"]), "a backend's peer cannot change"),
+        ] {
+            let text = err(&words);
+            assert!(text.contains(want), "{words:?}: {text}");
+            // The usage of the command follows, as for backend add.
+            assert!(text.contains("batonctl backend set"), "{words:?}: {text}");
+        }
+        // The addresses are read as backend add reads them.
+        for (words, want) in [
+            (
+                vec!["198.18.1.10", "198.18.2.2:8080", "weight", "1"],
+                "'198.18.1.10' needs a port (ADDR:PORT)",
+            ),
+            (
+                vec!["198.18.1.10:80", "[2001:db8::2]:8080", "weight", "1"],
+                "'[2001:db8::2]' is not an IPv4 address",
+            ),
+        ] {
+            let text = err(&words);
+            assert!(text.contains(want), "{words:?}: {text}");
+        }
+        assert_eq!(
+            parse_err(&["backend", "set", "198.18.1.10:80"]).kind(),
+            ErrorKind::MissingRequiredArgument
+        );
     }
 
     #[test]

@@ -118,8 +118,18 @@ fn undo_of(action: &Action) -> Result<restore::Undo, Error> {
             .map(|s| s.rules.len() as u32),
         _ => None,
     };
-    // A rule for a service that does not exist fails; nothing to undo.
-    Ok(restore::undo(action, config.as_ref(), rules).unwrap_or(restore::Undo::NONE))
+    let weight = match action {
+        Action::BackendSet(b) => Baton::connect()?
+            .services()?
+            .iter()
+            .find(|s| (s.addr, s.port) == b.vip)
+            .and_then(|s| s.backends.iter().find(|be| (be.addr, be.port) == b.addr))
+            .map(|be| be.weight),
+        _ => None,
+    };
+    // A rule for a service that does not exist, a weight for a back-end
+    // that does not, fails; nothing to undo.
+    Ok(restore::undo(action, config.as_ref(), rules, weight).unwrap_or(restore::Undo::NONE))
 }
 
 /// Undoes the commands `done`, last first; says what happened.
@@ -252,6 +262,10 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
         }
         Action::BackendDel(spec) => {
             Baton::connect()?.backend(&spec, false)?;
+            Vec::new()
+        }
+        Action::BackendSet(spec) => {
+            Baton::connect()?.backend_set(&spec)?;
             Vec::new()
         }
         Action::PeerAdd(peer) => {

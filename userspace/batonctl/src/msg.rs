@@ -304,6 +304,21 @@ pub fn service_get() -> Result<Genl, Error> {
 
 /// `backend-add` (`add`) or `backend-del`.
 pub fn backend(spec: &BackendSpec, add: bool) -> Result<Genl, Error> {
+    let command = if add {
+        cmd::BACKEND_ADD
+    } else {
+        cmd::BACKEND_DEL
+    };
+    backend_request(command, spec)
+}
+
+/// `backend-set`: the back-end's new weight (`spec` has no peer).
+pub fn backend_set(spec: &BackendSpec) -> Result<Genl, Error> {
+    backend_request(cmd::BACKEND_SET, spec)
+}
+
+/// `command` with the `service` and `backend` nests of `spec`.
+fn backend_request(command: u8, spec: &BackendSpec) -> Result<Genl, Error> {
     let mut inner = endpoint_attrs(spec.addr.0, spec.addr.1);
     if let Some(w) = spec.weight {
         inner.push((backend_attr::WEIGHT, w.to_ne_bytes().to_vec()));
@@ -311,11 +326,6 @@ pub fn backend(spec: &BackendSpec, add: bool) -> Result<Genl, Error> {
     if let Some(p) = spec.peer {
         inner.push((backend_attr::PEER, p.to_ne_bytes().to_vec()));
     }
-    let command = if add {
-        cmd::BACKEND_ADD
-    } else {
-        cmd::BACKEND_DEL
-    };
     genl(
         command,
         FAMILY_VERSION,
@@ -862,6 +872,7 @@ fn command_name(c: u8) -> &'static str {
         cmd::SERVICE_DEL => "service-del",
         cmd::BACKEND_ADD => "backend-add",
         cmd::BACKEND_DEL => "backend-del",
+        cmd::BACKEND_SET => "backend-set",
         cmd::RULE_ADD => "rule-add",
         cmd::RULE_DEL => "rule-del",
         cmd::CLUSTER_ADD => "cluster-add",
@@ -1081,6 +1092,19 @@ mod tests {
         assert_eq!(bytes(&msg), expected);
     }
 
+    /// The `peer-add` request of `peer` is one `peer` nest of `inner`.
+    fn assert_peer_add_bytes(peer: &PeerSpec, inner: &[u8]) {
+        let msg = request(FAMILY, NlmF::ACK, 3, 0, peer_add(peer).unwrap()).unwrap();
+        let expected = nlmsg(
+            FAMILY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            3,
+            0,
+            &genlmsg(cmd::PEER_ADD, &[nla(attr::PEER | NESTED, inner)]),
+        );
+        assert_eq!(bytes(&msg), expected);
+    }
+
     #[test]
     fn peer_add_bytes() {
         let peer = PeerSpec {
@@ -1088,21 +1112,13 @@ mod tests {
             addr: [198, 18, 0, 2].into(),
             port: Some(7400),
         };
-        let msg = request(FAMILY, NlmF::ACK, 3, 0, peer_add(&peer).unwrap()).unwrap();
         let inner = [
             nla(peer_attr::NODE_ID, &2u32.to_ne_bytes()),
             nla(peer_attr::ADDR, &[198, 18, 0, 2]),
             nla(peer_attr::PORT, &7400u16.to_ne_bytes()),
         ]
         .concat();
-        let expected = nlmsg(
-            FAMILY,
-            NLM_F_REQUEST | NLM_F_ACK,
-            3,
-            0,
-            &genlmsg(cmd::PEER_ADD, &[nla(attr::PEER | NESTED, &inner)]),
-        );
-        assert_eq!(bytes(&msg), expected);
+        assert_peer_add_bytes(&peer, &inner);
         // Without a port the kernel uses its ctrl-port: no PORT attribute.
         let attrs = peer_add_attrs(&PeerSpec { port: None, ..peer });
         assert_eq!(parse_attrs(&attrs[0].1).unwrap().len(), 2);
@@ -1115,7 +1131,6 @@ mod tests {
             addr: "2001:db8::a:2".parse().unwrap(),
             port: Some(7400),
         };
-        let msg = request(FAMILY, NlmF::ACK, 4, 0, peer_add(&peer).unwrap()).unwrap();
         // addr6 (10): 16 bytes, network order; no addr.
         let addr6 = [
             0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0x02,
@@ -1131,14 +1146,7 @@ mod tests {
             inner[8..12],
             [20u16.to_ne_bytes(), 10u16.to_ne_bytes()].concat()
         );
-        let expected = nlmsg(
-            FAMILY,
-            NLM_F_REQUEST | NLM_F_ACK,
-            4,
-            0,
-            &genlmsg(cmd::PEER_ADD, &[nla(attr::PEER | NESTED, &inner)]),
-        );
-        assert_eq!(bytes(&msg), expected);
+        assert_peer_add_bytes(&peer, &inner);
         let attrs = peer_add_attrs(&PeerSpec { port: None, ..peer });
         let a = parse_attrs(&attrs[0].1).unwrap();
         assert_eq!(find(&a, peer_attr::ADDR), None);
@@ -1298,6 +1306,60 @@ mod tests {
     }
 
     #[test]
+    fn backend_set_bytes() {
+        let spec = BackendSpec {
+            vip: ([198, 18, 1, 10].into(), 80),
+            addr: ([198, 18, 2, 2].into(), 8080),
+            weight: Some(0),
+            peer: None,
+        };
+        let msg = request(FAMILY, NlmF::ACK, 5, 0, backend_set(&spec).unwrap()).unwrap();
+        let service = [nla(1, &[198, 18, 1, 10]), nla(2, &80u16.to_ne_bytes())].concat();
+        // weight 0 is sent: it is the request's point (drain).
+        let be = [
+            nla(1, &[198, 18, 2, 2]),
+            nla(2, &8080u16.to_ne_bytes()),
+            nla(3, &0u32.to_ne_bytes()),
+        ]
+        .concat();
+        let expected = nlmsg(
+            FAMILY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            5,
+            0,
+            &genlmsg(
+                23,
+                &[
+                    nla(attr::SERVICE | NESTED, &service),
+                    nla(attr::BACKEND | NESTED, &be),
+                ],
+            ),
+        );
+        assert_eq!(bytes(&msg), expected);
+        // The command byte follows the 16-byte netlink header.
+        assert_eq!(expected[16], 23);
+    }
+
+    #[test]
+    fn backend_set_refusal_shows_the_extack_message() {
+        let spec = BackendSpec {
+            vip: ([198, 18, 1, 10].into(), 80),
+            addr: ([198, 18, 2, 7].into(), 8080),
+            weight: Some(0),
+            peer: None,
+        };
+        let set = bytes(&request(FAMILY, NlmF::ACK, 6, 4242, backend_set(&spec).unwrap()).unwrap());
+        let wire = error_reply(
+            2, // ENOENT
+            &set,
+            &[nla(1, b"backend not found in this service\0")],
+        );
+        let e = received_error(&wire);
+        assert!(matches!(e, Error::Kernel { errno: 2, .. }), "{e:?}");
+        assert_eq!(e.to_string(), "backend not found in this service");
+    }
+
+    #[test]
     fn events_decode() {
         let ev = [
             nla(event_attr::ID, &9u64.to_ne_bytes()),
@@ -1341,6 +1403,15 @@ mod tests {
             (e.event, e.command, e.id),
             ("config", Some("service-add"), None)
         );
+        // backend-set is numbered after the notifications; named all the same.
+        let set = genlmsg(
+            cmd::CONFIG_NTF,
+            &[nla(attr::EVENT | NESTED, &nla(event_attr::CMD, &[23]))],
+        );
+        let e = parse_event(payload(&parse(&nlmsg(FAMILY, 0, 0, 0, &set))))
+            .unwrap()
+            .unwrap();
+        assert_eq!((e.event, e.command), ("config", Some("backend-set")));
         // A notification this version does not know is skipped; a short
         // attribute is an error.
         let other = genlmsg(99, &[]);

@@ -307,6 +307,11 @@ impl Baton {
         self.command(msg::backend(spec, add)?)
     }
 
+    /// `backend-set`.
+    pub fn backend_set(&mut self, spec: &BackendSpec) -> Result<(), Error> {
+        self.command(msg::backend_set(spec)?)
+    }
+
     /// `rule-add`, acknowledged.
     pub fn rule_add(&mut self, spec: &RuleSpec) -> Result<(), Error> {
         self.command(msg::rule_add(spec)?)

@@ -38,13 +38,14 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Invocation)>, (usize, String)> {
                 | Action::ServiceDel(_)
                 | Action::BackendAdd(_)
                 | Action::BackendDel(_)
+                | Action::BackendSet(_)
                 | Action::RuleAdd(_)
                 | Action::RuleDel(..)
         ) {
             return Err((
                 i + 1,
-                "only configuration commands can be restored (config set, and add or del \
-                 of peer, cluster, service, backend, rule)"
+                "only configuration commands can be restored (config set, backend set, and \
+                 add or del of peer, cluster, service, backend, rule)"
                     .into(),
             ));
         }
@@ -75,9 +76,15 @@ impl Undo {
 }
 
 /// What undoes `action` (from [`parse`]), given the configuration before
-/// it (`config`, for `config set`) and the number of content rules of its
-/// service before it (`rules`, for `rule add` without an index).
-pub fn undo(action: &Action, config: Option<&ConfigReply>, rules: Option<u32>) -> Option<Undo> {
+/// it (`config`, for `config set`), the number of content rules of its
+/// service before it (`rules`, for `rule add` without an index) and the
+/// back-end's weight before it (`weight`, for `backend set`).
+pub fn undo(
+    action: &Action,
+    config: Option<&ConfigReply>,
+    rules: Option<u32>,
+    weight: Option<u32>,
+) -> Option<Undo> {
     let plain = |action| {
         Some(Undo {
             action: Some(action),
@@ -120,6 +127,10 @@ pub fn undo(action: &Action, config: Option<&ConfigReply>, rules: Option<u32>) -
             addr: b.addr,
             weight: None,
             peer: None,
+        })),
+        Action::BackendSet(b) => plain(Action::BackendSet(BackendSpec {
+            weight: Some(weight?),
+            ..*b
         })),
         Action::RuleAdd(r) => plain(Action::RuleDel(r.vip, r.index.or(rules)?)),
         Action::PeerDel(_)
@@ -187,7 +198,7 @@ mod tests {
             "peer del 2",
             "rule del 198.18.1.20:80 0",
         ] {
-            let u = undo(&action(line), None, None).unwrap();
+            let u = undo(&action(line), None, None, None).unwrap();
             assert!(u.lasting && u.action.is_none(), "{line}");
         }
     }
@@ -195,21 +206,21 @@ mod tests {
     #[test]
     fn adds_are_undone_by_their_deletes() {
         assert_eq!(
-            undo(&action("peer add 2 198.18.0.2"), None, None)
+            undo(&action("peer add 2 198.18.0.2"), None, None, None)
                 .unwrap()
                 .action
                 .unwrap(),
             Action::PeerDel(2)
         );
         assert_eq!(
-            undo(&action("peer add 3 [2001:db8::3]:7000"), None, None)
+            undo(&action("peer add 3 [2001:db8::3]:7000"), None, None, None)
                 .unwrap()
                 .action
                 .unwrap(),
             Action::PeerDel(3)
         );
         assert_eq!(
-            undo(&action("cluster add 3"), None, None)
+            undo(&action("cluster add 3"), None, None, None)
                 .unwrap()
                 .action
                 .unwrap(),
@@ -218,6 +229,7 @@ mod tests {
         assert_eq!(
             undo(
                 &action("service add 198.18.1.20:80 scheduler rr"),
+                None,
                 None,
                 None
             )
@@ -229,6 +241,7 @@ mod tests {
         assert_eq!(
             undo(
                 &action("backend add 198.18.1.20:80 198.18.2.1:8080 weight 3 peer 2"),
+                None,
                 None,
                 None
             )
@@ -249,15 +262,97 @@ mod tests {
         // Appended after the 4 rules the service had, or at its index.
         let rule = action("rule add 198.18.1.20:80 path /a to 198.18.2.1:8080");
         assert_eq!(
-            undo(&rule, None, Some(4)).unwrap().action.unwrap(),
+            undo(&rule, None, Some(4), None).unwrap().action.unwrap(),
             Action::RuleDel(vip, 4)
         );
-        assert_eq!(undo(&rule, None, None), None);
+        assert_eq!(undo(&rule, None, None, None), None);
         let at = action("rule add 198.18.1.20:80 path /a to 198.18.2.1:8080 index 1");
         assert_eq!(
-            undo(&at, None, Some(4)).unwrap().action.unwrap(),
+            undo(&at, None, Some(4), None).unwrap().action.unwrap(),
             Action::RuleDel(vip, 1)
         );
+    }
+
+    #[test]
+    fn backend_set_is_read_and_undone_by_the_weight_before_it() {
+        let set = action("backend set 198.18.1.20:80 198.18.2.1:8080 weight 0");
+        let u = undo(&set, None, None, Some(3)).unwrap();
+        assert!(!u.lasting && !u.key_lost, "{u:?}");
+        assert_eq!(
+            u.action.unwrap(),
+            action("backend set 198.18.1.20:80 198.18.2.1:8080 weight 3")
+        );
+        // No such back-end: the command fails, nothing to undo.
+        assert_eq!(undo(&set, None, None, None), None);
+        // What the kernel would refuse is refused before anything runs.
+        for (bad, why) in [
+            (
+                "backend set 198.18.1.20:80 198.18.2.1:8080 weight 70000",
+                "expected 0 to 65535",
+            ),
+            (
+                "backend set 198.18.1.20:80 198.18.2.1:8080",
+                "backend set needs 'weight N'",
+            ),
+            (
+                "backend set 198.18.1.20:80 198.18.2.1:8080 weight 1 peer 2",
+                "peer cannot change",
+            ),
+        ] {
+            let text = format!("service add 198.18.1.20:80\n{bad}\n");
+            let (line, msg) = parse(&text).unwrap_err();
+            assert_eq!(line, 2, "{bad}");
+            assert!(msg.contains(why), "{bad}: {msg}");
+        }
+    }
+
+    /// Applies the commands of `text` to a model of the back-ends' weights
+    /// as restore does, the last one refused, then the undos last first:
+    /// the model is as it was.
+    #[test]
+    fn weights_set_in_a_restore_are_put_back_when_it_fails() {
+        use std::collections::BTreeMap;
+        type Key = ((std::net::Ipv4Addr, u16), (std::net::Ipv4Addr, u16));
+        let be = |line| match action(line) {
+            Action::BackendAdd(b) | Action::BackendSet(b) => b,
+            other => panic!("{other:?}"),
+        };
+        let start = be("backend add 198.18.1.20:80 198.18.2.2:8080 weight 4");
+        let mut weights: BTreeMap<Key, u32> = BTreeMap::new();
+        weights.insert((start.vip, start.addr), 4);
+        let before = weights.clone();
+        let text = "backend set 198.18.1.20:80 198.18.2.2:8080 weight 0\n\
+                    backend add 198.18.1.20:80 198.18.2.1:8080 weight 2\n\
+                    backend set 198.18.1.20:80 198.18.2.1:8080 weight 0\n\
+                    backend set 198.18.1.20:80 198.18.2.1:8080 weight 7\n\
+                    service add 198.18.1.20:80\n";
+        let apply = |weights: &mut BTreeMap<Key, u32>, a: &Action| match a {
+            Action::BackendAdd(b) | Action::BackendSet(b) => {
+                weights.insert((b.vip, b.addr), b.weight.unwrap_or(1));
+            }
+            Action::BackendDel(b) => {
+                weights.remove(&(b.vip, b.addr));
+            }
+            other => panic!("{other:?}"),
+        };
+        let mut done = Vec::new();
+        for (_, inv) in parse(text).unwrap() {
+            if matches!(inv.action, Action::ServiceAdd(_)) {
+                break; // "service exists"
+            }
+            let weight = match &inv.action {
+                Action::BackendSet(b) => weights.get(&(b.vip, b.addr)).copied(),
+                _ => None,
+            };
+            done.push(undo(&inv.action, None, None, weight).unwrap());
+            apply(&mut weights, &inv.action);
+        }
+        assert_eq!(weights.values().copied().collect::<Vec<_>>(), [7, 0]);
+        for u in done.iter().rev() {
+            assert!(!u.lasting);
+            apply(&mut weights, u.action.as_ref().unwrap());
+        }
+        assert_eq!(weights, before);
     }
 
     #[test]
@@ -275,7 +370,7 @@ mod tests {
             auth: false,
         };
         let set = action("config set node-id 4 copies all key 00112233445566778899aabbccddeeff");
-        let u = undo(&set, Some(&before), None).unwrap();
+        let u = undo(&set, Some(&before), None, None).unwrap();
         let Some(Action::ConfigSet(s)) = u.action else {
             panic!("{u:?}");
         };
@@ -295,13 +390,19 @@ mod tests {
             auth: true,
             ..before
         };
-        let u = undo(&set, Some(&keyed), None).unwrap();
+        let u = undo(&set, Some(&keyed), None, None).unwrap();
         assert!(u.key_lost);
         let Some(Action::ConfigSet(s)) = u.action else {
             panic!();
         };
         assert_eq!(s.key, None);
-        let u = undo(&action("config set ctrl-port 7400"), Some(&keyed), None).unwrap();
+        let u = undo(
+            &action("config set ctrl-port 7400"),
+            Some(&keyed),
+            None,
+            None,
+        )
+        .unwrap();
         assert!(!u.key_lost);
         assert_eq!(
             u.action.unwrap(),
@@ -313,11 +414,12 @@ mod tests {
                 key: None
             })
         );
-        assert_eq!(undo(&set, None, None), None);
+        assert_eq!(undo(&set, None, None, None), None);
         // A key over a key alone: nothing to put back but the lost key.
         let u = undo(
             &action("config set key 00112233445566778899aabbccddeeff"),
             Some(&keyed),
+            None,
             None,
         )
         .unwrap();
