@@ -37,7 +37,7 @@ const INJECT_MSS: usize = 1400;
 
 fn inject(node: &Node, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
     let len = packet::build(seg, buf).ok_or(ENOSPC)?;
-    skb::inject_ipv4(node.net(), buf.get(..len).ok_or(EINVAL)?)
+    skb::inject(node.net(), buf.get(..len).ok_or(EINVAL)?)
 }
 
 /// Takes connection `req` from front-end `from` (0: this node): replays the

@@ -103,6 +103,22 @@ impl Endpoint<Ip> {
     }
 }
 
+/// An IPv4-mapped address is the IPv4 address it maps ([`Ip::from_v6`]).
+impl From<V6> for Ip {
+    fn from(a: V6) -> Self {
+        Ip::from_v6(a)
+    }
+}
+
+impl From<Endpoint<V6>> for Endpoint<Ip> {
+    fn from(e: Endpoint<V6>) -> Self {
+        Endpoint {
+            addr: e.addr.into(),
+            port: e.port,
+        }
+    }
+}
+
 impl From<Endpoint> for Endpoint<Ip> {
     fn from(e: Endpoint) -> Self {
         Endpoint {

@@ -27,6 +27,9 @@
 #include <net/ip.h>
 #include <net/route.h>
 #include <net/inet_hashtables.h>
+#include <net/inet6_hashtables.h>
+#include <net/addrconf.h>
+#include <net/ip6_route.h>
 
 #include "helpers.h"
 
@@ -345,18 +348,36 @@ int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out)
 }
 
 /*
- * The TCP socket (full, request or time-wait) of namespace net from
- * laddr:lport (this host) to raddr:rport, with a reference the caller drops
- * (sock_gen_put), or NULL. Network byte order.
+ * The TCP socket (full, request or time-wait) of namespace net from local
+ * (this host) to remote, with a reference the caller drops (sock_gen_put),
+ * or NULL. The endpoints are of one family.
  */
-static struct sock *baton_lookup(struct net *net, __be32 laddr, __be16 lport,
-				 __be32 raddr, __be16 rport)
+static struct sock *baton_lookup(struct net *net,
+				 const struct baton_endpoint *local,
+				 const struct baton_endpoint *remote)
 {
-	struct sock *sk;
+	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
+	struct sock *sk = NULL;
 
+	if (local->family != remote->family)
+		return NULL;
 	rcu_read_lock();
-	sk = inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo,
-				     raddr, rport, laddr, lport, 0);
+	if (local->family == AF_INET) {
+		__be32 laddr, raddr;
+
+		memcpy(&laddr, local->addr, sizeof(laddr));
+		memcpy(&raddr, remote->addr, sizeof(raddr));
+		sk = inet_lookup_established(net, h, raddr, remote->port,
+					     laddr, local->port, 0);
+	} else if (IS_ENABLED(CONFIG_IPV6) && local->family == AF_INET6) {
+		struct in6_addr laddr, raddr;
+
+		memcpy(&laddr, local->addr, sizeof(laddr));
+		memcpy(&raddr, remote->addr, sizeof(raddr));
+		sk = __inet6_lookup_established(net, h, &raddr, remote->port,
+						&laddr, ntohs(local->port),
+						0, 0);
+	}
 	rcu_read_unlock();
 	return sk;
 }
@@ -367,13 +388,13 @@ static struct sock *baton_lookup(struct net *net, __be32 laddr, __be16 lport,
  * calls fail with ECONNABORTED. Process context. -ENOENT if there is no such
  * full socket. Addresses and ports in network byte order.
  */
-int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,
-		    __be16 rport)
+int baton_tcp_abort(struct net *net, const struct baton_endpoint *local,
+		    const struct baton_endpoint *remote)
 {
 	struct sock *sk;
 	int err;
 
-	sk = baton_lookup(net, laddr, lport, raddr, rport);
+	sk = baton_lookup(net, local, remote);
 	if (!sk)
 		return -ENOENT;
 	if (!sk_fullsock(sk)) {
@@ -391,12 +412,12 @@ int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,
  * was ended, else 0. Process context; addresses and ports in network byte
  * order.
  */
-int baton_tcp_end_timewait(struct net *net, __be32 laddr, __be16 lport,
-			   __be32 raddr, __be16 rport)
+int baton_tcp_end_timewait(struct net *net, const struct baton_endpoint *local,
+			   const struct baton_endpoint *remote)
 {
 	struct sock *sk;
 
-	sk = baton_lookup(net, laddr, lport, raddr, rport);
+	sk = baton_lookup(net, local, remote);
 	if (!sk)
 		return 0;
 	if (sk->sk_state != TCP_TIME_WAIT) {
@@ -509,12 +530,12 @@ int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
  * Whether namespace net has a TCP socket (established or time-wait) from
  * laddr:lport (this host) to raddr:rport. Any context. Network byte order.
  */
-bool baton_tcp_exists(struct net *net, __be32 laddr, __be16 lport,
-		      __be32 raddr, __be16 rport)
+bool baton_tcp_exists(struct net *net, const struct baton_endpoint *local,
+		      const struct baton_endpoint *remote)
 {
 	struct sock *sk;
 
-	sk = baton_lookup(net, laddr, lport, raddr, rport);
+	sk = baton_lookup(net, local, remote);
 	if (!sk)
 		return false;
 	sock_gen_put(sk);
@@ -627,24 +648,64 @@ void baton_skb_csum_changed(struct sk_buff *skb)
 }
 
 /*
- * Delivers an IPv4 packet built by baton to this namespace's stack as if it
- * had arrived on the device that leads to its source address (so reverse
- * path checks hold).
+ * The device of namespace net's route to the source address of the IP
+ * packet data (IPv4 or IPv6, by its version), with a reference the caller
+ * drops (dev_put); sets *proto to its ethertype. An error pointer if there
+ * is none.
  */
-int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len)
+static struct net_device *baton_inject_dev(struct net *net, const u8 *data,
+					   unsigned int len, __be16 *proto)
 {
-	const struct iphdr *iph = (const struct iphdr *)data;
-	struct flowi4 fl4 = {};
+	struct net_device *dev;
+
+	if (len >= sizeof(struct iphdr) && data[0] >> 4 == 4) {
+		const struct iphdr *iph = (const struct iphdr *)data;
+		struct flowi4 fl4 = { .daddr = iph->saddr };
+		struct rtable *rt = ip_route_output_key(net, &fl4);
+
+		if (IS_ERR(rt))
+			return ERR_CAST(rt);
+		dev = rt->dst.dev;
+		dev_hold(dev);
+		ip_rt_put(rt);
+		*proto = htons(ETH_P_IP);
+		return dev;
+	}
+	if (IS_ENABLED(CONFIG_IPV6) && len >= sizeof(struct ipv6hdr) &&
+	    data[0] >> 4 == 6) {
+		const struct ipv6hdr *ip6h = (const struct ipv6hdr *)data;
+		struct flowi6 fl6 = { .daddr = ip6h->saddr };
+		struct dst_entry *dst = ip6_route_output(net, NULL, &fl6);
+		int err = dst->error;
+
+		if (err) {
+			dst_release(dst);
+			return ERR_PTR(err);
+		}
+		dev = dst->dev;
+		dev_hold(dev);
+		dst_release(dst);
+		*proto = htons(ETH_P_IPV6);
+		return dev;
+	}
+	return ERR_PTR(-EINVAL);
+}
+
+/*
+ * Delivers an IP packet (IPv4 or IPv6) built by baton to this namespace's
+ * stack as if it had arrived on the device that leads to its source
+ * address (so reverse path checks hold).
+ */
+int baton_inject(struct net *net, const u8 *data, unsigned int len)
+{
+	struct net_device *dev;
 	struct sk_buff *skb;
-	struct rtable *rt;
+	__be16 proto;
 	int err = 0;
 
-	if (len < sizeof(*iph))
-		return -EINVAL;
-	fl4.daddr = iph->saddr;
-	rt = ip_route_output_key(net, &fl4);
-	if (IS_ERR(rt))
-		return PTR_ERR(rt);
+	dev = baton_inject_dev(net, data, len, &proto);
+	if (IS_ERR(dev))
+		return PTR_ERR(dev);
 	skb = alloc_skb(LL_MAX_HEADER + len, GFP_KERNEL);
 	if (!skb) {
 		err = -ENOMEM;
@@ -654,13 +715,13 @@ int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len)
 	skb_put_data(skb, data, len);
 	skb_reset_mac_header(skb);
 	skb_reset_network_header(skb);
-	skb->protocol = htons(ETH_P_IP);
+	skb->protocol = proto;
 	skb->pkt_type = PACKET_HOST;
-	skb->dev = rt->dst.dev;
+	skb->dev = dev;
 	if (netif_rx(skb) != NET_RX_SUCCESS)
 		err = -ENOBUFS;
 out:
-	ip_rt_put(rt);
+	dev_put(dev);
 	return err;
 }
 
@@ -756,9 +817,21 @@ void baton_spin_unlock_bh(spinlock_t *lock)
 }
 
 /* Whether addr is one of this namespace's own (unicast) addresses. */
-bool baton_addr_is_local(struct net *net, __be32 addr)
+bool baton_addr_is_local(struct net *net, const struct baton_endpoint *addr)
 {
-	return inet_addr_type(net, addr) == RTN_LOCAL;
+	if (addr->family == AF_INET) {
+		__be32 a;
+
+		memcpy(&a, addr->addr, sizeof(a));
+		return inet_addr_type(net, a) == RTN_LOCAL;
+	}
+	if (IS_ENABLED(CONFIG_IPV6) && addr->family == AF_INET6) {
+		struct in6_addr a;
+
+		memcpy(&a, addr->addr, sizeof(a));
+		return ipv6_chk_addr(net, &a, NULL, 0);
+	}
+	return false;
 }
 
 struct task_struct *baton_kthread_run(int (*fn)(void *), void *data,

@@ -90,10 +90,19 @@ int baton_tcp_state(struct socket *sock, struct baton_tcp_state *out);
 struct sk_buff *baton_skb_hold(struct sk_buff *skb);
 void baton_skb_reinject(struct sk_buff *skb);
 void baton_skb_free_held(struct sk_buff *skb);
-int baton_tcp_end_timewait(struct net *net, __be32 laddr, __be16 lport,
-			   __be32 raddr, __be16 rport);
-int baton_tcp_abort(struct net *net, __be32 laddr, __be16 lport, __be32 raddr,
-		    __be16 rport);
+/*
+ * A TCP endpoint of either family: the address in network order (the first
+ * 4 bytes for AF_INET), the port in network byte order.
+ */
+struct baton_endpoint {
+	u8 addr[16];
+	__be16 port;
+	u16 family;		/* AF_INET or AF_INET6 */
+};
+int baton_tcp_end_timewait(struct net *net, const struct baton_endpoint *local,
+			   const struct baton_endpoint *remote);
+int baton_tcp_abort(struct net *net, const struct baton_endpoint *local,
+		    const struct baton_endpoint *remote);
 
 /* Packets. */
 int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
@@ -101,13 +110,13 @@ int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
 int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len);
 int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
 			   u8 **data, unsigned int *len);
-bool baton_tcp_exists(struct net *net, __be32 laddr, __be16 lport,
-		      __be32 raddr, __be16 rport);
+bool baton_tcp_exists(struct net *net, const struct baton_endpoint *local,
+		      const struct baton_endpoint *remote);
 bool baton_skb_csum_partial(const struct sk_buff *skb);
 bool baton_skb_forwarded(const struct sk_buff *skb);
 void baton_skb_csum_changed(struct sk_buff *skb);
-int baton_inject_ipv4(struct net *net, const u8 *data, unsigned int len);
-bool baton_addr_is_local(struct net *net, __be32 addr);
+int baton_inject(struct net *net, const u8 *data, unsigned int len);
+bool baton_addr_is_local(struct net *net, const struct baton_endpoint *addr);
 int baton_tcp_demux(struct net *net, const struct sk_buff *skb, __be32 laddr,
 		    __be16 lport, __be32 raddr, __be16 rport, u32 mark);
 

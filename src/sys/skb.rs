@@ -5,7 +5,8 @@
 //! packets built by baton delivered to the stack (the role of
 //! `include/linux/skbuff.h` for baton).
 
-use super::{bindings, netfilter::SkBuff, netns::Net};
+use super::{bindings, netfilter::SkBuff, netns::Net, socket};
+use crate::proto::service::{Endpoint, Ip};
 use core::ptr::NonNull;
 use kernel::prelude::*;
 
@@ -182,19 +183,23 @@ impl Drop for HeldSkb {
     }
 }
 
-/// Whether `addr` (wire order) is an address of `net` itself.
-pub(crate) fn is_local_addr(net: &Net, addr: [u8; 4]) -> bool {
-    // SAFETY: `net` is alive; the address is passed by value.
-    unsafe { bindings::baton_addr_is_local(net.as_ptr(), u32::from_ne_bytes(addr)) }
+/// Whether `addr` is an address of `net` itself.
+pub(crate) fn is_local_addr(net: &Net, addr: impl Into<Ip>) -> bool {
+    let raw = socket::raw_endpoint(Endpoint {
+        addr: addr.into(),
+        port: 0,
+    });
+    // SAFETY: `net` is alive; `raw` is valid for reads during the call.
+    unsafe { bindings::baton_addr_is_local(net.as_ptr(), &raw) }
 }
 
-/// Delivers the IPv4 packet `data` (a complete packet with valid checksums)
-/// to `net`'s stack as if it had arrived on the device that routes to its
-/// source address. Process context only.
-pub(crate) fn inject_ipv4(net: &Net, data: &[u8]) -> Result {
+/// Delivers the IP packet `data` (IPv4 or IPv6, a complete packet with
+/// valid checksums) to `net`'s stack as if it had arrived on the device
+/// that routes to its source address. Process context only.
+pub(crate) fn inject(net: &Net, data: &[u8]) -> Result {
     let len = u32::try_from(data.len()).map_err(|_| EINVAL)?;
     // SAFETY: `net` is alive; `data` is valid for `len` bytes, which the
     // helper copies into a new skb before returning.
-    let ret = unsafe { bindings::baton_inject_ipv4(net.as_ptr(), data.as_ptr(), len) };
+    let ret = unsafe { bindings::baton_inject(net.as_ptr(), data.as_ptr(), len) };
     kernel::error::to_result(ret)
 }

@@ -430,39 +430,53 @@ impl Socket {
     }
 }
 
+/// `e` as the C helpers take an endpoint of either family.
+pub(super) fn raw_endpoint(e: Endpoint<Ip>) -> bindings::baton_endpoint {
+    let mut addr = [0u8; 16];
+    let family = match e.addr {
+        Ip::V4(a) => {
+            addr[..4].copy_from_slice(&a);
+            bindings::AF_INET
+        }
+        Ip::V6(a) => {
+            addr = a;
+            bindings::AF_INET6
+        }
+    };
+    bindings::baton_endpoint {
+        addr,
+        port: e.port.to_be(),
+        family: family as u16,
+    }
+}
+
 /// Aborts the TCP connection of `net` from `local` (this host) to `remote`,
 /// whoever owns it (as `ss -K` does): the stack sends its RST, the owner's
 /// calls fail with `ECONNABORTED`. `ENOENT` if there is none. Process
 /// context.
-pub(crate) fn abort_tcp(net: &Net, local: Endpoint, remote: Endpoint) -> Result {
-    // SAFETY: `net` is alive; everything else is passed by value. The helper
-    // takes and drops its own reference on the socket it finds.
-    check(unsafe {
-        bindings::baton_tcp_abort(
-            net.as_ptr(),
-            u32::from_ne_bytes(local.addr),
-            local.port.to_be(),
-            u32::from_ne_bytes(remote.addr),
-            remote.port.to_be(),
-        )
-    })
-    .map(|_| ())
+pub(crate) fn abort_tcp(
+    net: &Net,
+    local: impl Into<Endpoint<Ip>>,
+    remote: impl Into<Endpoint<Ip>>,
+) -> Result {
+    let (local, remote) = (raw_endpoint(local.into()), raw_endpoint(remote.into()));
+    // SAFETY: `net` is alive; the endpoints are valid for reads during the
+    // call. The helper takes and drops its own reference on the socket it
+    // finds.
+    check(unsafe { bindings::baton_tcp_abort(net.as_ptr(), &local, &remote) }).map(|_| ())
 }
 
 /// Whether `net` has a TCP socket (established or time-wait) from
 /// `local` (this host) to `remote`.
-pub(crate) fn tcp_exists(net: &Net, local: Endpoint, remote: Endpoint) -> bool {
-    // SAFETY: `net` is alive; addresses and ports are passed by value, in
-    // network byte order.
-    unsafe {
-        bindings::baton_tcp_exists(
-            net.as_ptr(),
-            u32::from_ne_bytes(local.addr),
-            local.port.to_be(),
-            u32::from_ne_bytes(remote.addr),
-            remote.port.to_be(),
-        )
-    }
+pub(crate) fn tcp_exists(
+    net: &Net,
+    local: impl Into<Endpoint<Ip>>,
+    remote: impl Into<Endpoint<Ip>>,
+) -> bool {
+    let (local, remote) = (raw_endpoint(local.into()), raw_endpoint(remote.into()));
+    // SAFETY: `net` is alive; the endpoints are valid for reads during the
+    // call.
+    unsafe { bindings::baton_tcp_exists(net.as_ptr(), &local, &remote) }
 }
 
 /// Who takes a TCP segment arriving at this host ([`demux`]).
@@ -511,18 +525,15 @@ pub(crate) fn demux(
 
 /// Ends the TIME_WAIT of the TCP connection from `local` (this host) to
 /// `remote` in `net`, if there is one; whether there was. Process context.
-pub(crate) fn end_time_wait(net: &Net, local: Endpoint, remote: Endpoint) -> bool {
-    // SAFETY: `net` is alive; everything else is passed by value. The helper
-    // drops the reference its lookup took.
-    unsafe {
-        bindings::baton_tcp_end_timewait(
-            net.as_ptr(),
-            u32::from_ne_bytes(local.addr),
-            local.port.to_be(),
-            u32::from_ne_bytes(remote.addr),
-            remote.port.to_be(),
-        ) == 1
-    }
+pub(crate) fn end_time_wait(
+    net: &Net,
+    local: impl Into<Endpoint<Ip>>,
+    remote: impl Into<Endpoint<Ip>>,
+) -> bool {
+    let (local, remote) = (raw_endpoint(local.into()), raw_endpoint(remote.into()));
+    // SAFETY: `net` is alive; the endpoints are valid for reads during the
+    // call. The helper drops the reference its lookup took.
+    unsafe { bindings::baton_tcp_end_timewait(net.as_ptr(), &local, &remote) == 1 }
 }
 
 impl Drop for Socket {

@@ -164,6 +164,14 @@ fn ipv6_endpoints_print_in_brackets() {
     };
     assert_eq!(e.to_string(), "[2001:db8::2]:7300");
     assert_eq!(Ip::from_v6(a.octets()).v4(), None);
+    let e6: Endpoint<Ip> = Endpoint {
+        addr: a.octets(),
+        port: 80,
+    }
+    .into();
+    assert_eq!(e6.to_string(), "[2001:db8::2]:80");
+    let mapped: Ipv6Addr = "::ffff:198.18.0.2".parse().unwrap();
+    assert_eq!(Ip::from(mapped.octets()), Ip::V4([198, 18, 0, 2]));
     // Not mapped: the IPv4-compatible form (deprecated) stays IPv6.
     let compat: Ipv6Addr = "::198.18.0.2".parse().unwrap();
     assert_eq!(Ip::from_v6(compat.octets()), Ip::V6(compat.octets()));
