@@ -22,7 +22,7 @@ use crate::{
         flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
         icmp::{self, IcmpPacket},
         mem,
-        packet::{self, flags, CsumMode, TcpPacket},
+        packet::{self, flags, CsumMode, Family, TcpPacket, V4},
         service::Ip,
     },
     relay::Relay,
@@ -45,8 +45,8 @@ use kernel::{new_mutex, prelude::*, sync::Mutex};
 /// scheduler and `max-conns` count (IPVS keeps `activeconns` in its
 /// destination).
 struct Dest {
-    vip: Endpoint,
-    backend: Endpoint,
+    vip: Endpoint<Ip>,
+    backend: Endpoint<Ip>,
     flows: u32,
 }
 
@@ -54,30 +54,77 @@ struct Dest {
 /// own that the hooks take in softirq context and threads with bottom
 /// halves disabled.
 #[pin_data]
-pub(crate) struct FlowCell {
-    key: Key,
+pub(crate) struct FlowCell<F: Family = V4> {
+    key: Key<F>,
     #[pin]
-    flow: BhSpinLock<Flow>,
+    flow: BhSpinLock<Flow<F>>,
 }
 
-impl FlowCell {
-    fn new(flow: Flow) -> impl PinInit<Self, Error> {
+impl<F: Family> FlowCell<F> {
+    fn new(flow: Flow<F>) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             key: flow.key(),
             flow <- new_bh_spinlock!(flow, "baton_flow"),
         }? Error)
     }
 
-    fn get(&self) -> Flow {
+    fn get(&self) -> Flow<F> {
         *self.flow.lock()
     }
 }
 
-impl Keyed for FlowCell {
-    type Key = Key;
+impl<F: Family> Keyed for FlowCell<F> {
+    type Key = Key<F>;
 
-    fn key(&self) -> &Key {
+    fn key(&self) -> &Key<F> {
         &self.key
+    }
+}
+
+/// The flows of one IP family: a table of their own, as a flow's size
+/// follows its addresses' (an IPv4 flow keeps its 128-byte node), and the
+/// packets held for them.
+#[pin_data]
+pub(crate) struct Table<F: Family = V4> {
+    flows: RcuHash<FlowCell<F>>,
+    len: AtomicUsize,
+    /// Where [`Conns::gc_sweep`] goes on.
+    sweep: AtomicUsize,
+    /// Client packets of frozen flows.
+    #[pin]
+    hold: Hold<F>,
+}
+
+impl<F: Family> Table<F> {
+    fn new(bits: u32) -> impl PinInit<Self, Error> {
+        let flows = RcuHash::new(1usize << bits.min(24));
+        try_pin_init!(Self {
+            flows: flows?,
+            len: AtomicUsize::new(0),
+            sweep: AtomicUsize::new(0),
+            hold <- Hold::new(),
+        }? Error)
+    }
+}
+
+/// An IP family whose flows a namespace keeps: which of its tables they
+/// are in.
+pub(crate) trait Fam: Family + Into<Ip> {
+    /// The table of this family's flows.
+    fn table(conns: &Conns) -> &Table<Self>;
+}
+
+impl Fam for V4 {
+    fn table(conns: &Conns) -> &Table<Self> {
+        &conns.v4
+    }
+}
+
+/// `e` in either family's form.
+fn ip<F: Fam>(e: Endpoint<F>) -> Endpoint<Ip> {
+    Endpoint {
+        addr: e.addr.into(),
+        port: e.port,
     }
 }
 
@@ -210,26 +257,22 @@ impl Stats {
 /// which names the id, finds the flow in one bucket.
 #[pin_data]
 pub(crate) struct Conns {
-    table: RcuHash<FlowCell>,
+    /// The IPv4 flows.
+    #[pin]
+    v4: Table<V4>,
     seed: u32,
     /// Most flows (the `conn_max` parameter when the namespace came).
     max: usize,
-    len: AtomicUsize,
     next_id: AtomicU64,
     /// Front-end flows per service and back-end, changed with the table
     /// (see [`Dest`]).
     #[pin]
     dests: Mutex<KVec<Dest>>,
-    /// Where [`Conns::gc_sweep`] goes on.
-    sweep: AtomicUsize,
     /// Set when the namespace goes away: no flow is added any more.
     closing: AtomicBool,
     /// The front-end's sockets' acknowledgements of requests are withheld
     /// (see [`Conns::withhold`]).
     withhold: AtomicBool,
-    /// Client packets of frozen flows.
-    #[pin]
-    hold: Hold,
     /// Copies of other front-ends' flows.
     common: Common,
     /// Where the packets of connections this node has no state for go.
@@ -240,9 +283,15 @@ pub(crate) struct Conns {
 }
 
 impl Conns {
-    /// Client packets held for frozen flows.
-    pub(crate) fn held(&self) -> &Hold {
-        &self.hold
+    /// Client packets held for frozen flows of family `F`.
+    pub(crate) fn held<F: Fam>(&self) -> &Hold<F> {
+        &F::table(self).hold
+    }
+
+    /// Frees the held packets older than any handoff lasts, and with `all`
+    /// every one (the namespace goes away). Process context.
+    pub(crate) fn expire_held(&self, now_ms: u64, all: bool) {
+        self.v4.hold.expire(now_ms, all);
     }
 
     /// The copies of other front-ends' flows.
@@ -269,20 +318,16 @@ impl Conns {
         bits: u32,
         max: usize,
     ) -> impl PinInit<Self, Error> {
-        let table = RcuHash::new(1usize << bits.min(24));
         // Its own seed: the two tables' buckets fill independently.
         let common = Common::new(seed.rotate_left(16), bits.saturating_sub(2).max(8), max);
         try_pin_init!(Self {
-            table: table?,
+            v4 <- Table::new(bits),
             seed,
             max,
-            len: AtomicUsize::new(0),
             next_id: AtomicU64::new(first_id),
             dests <- new_mutex!(KVec::new(), "baton_dests"),
-            sweep: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             withhold: AtomicBool::new(false),
-            hold <- Hold::new(),
             common: common?,
             relay <- Relay::new(),
             stats: Stats::new()?,
@@ -308,14 +353,14 @@ impl Conns {
 
     /// A new handoff id for a front-end flow of key `key`: a counter in
     /// the high 32 bits, the key's hash in the low ones.
-    pub(crate) fn next_id(&self, key: &Key) -> u64 {
+    pub(crate) fn next_id<F: Fam>(&self, key: &Key<F>) -> u64 {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         (n << 32) | u64::from(self.hash(key))
     }
 
     /// Number of buckets.
     pub(crate) fn buckets(&self) -> usize {
-        self.table.buckets()
+        self.v4.flows.buckets()
     }
 
     /// Most flows the table keeps.
@@ -331,16 +376,16 @@ impl Conns {
     pub(crate) fn memory(&self, len: usize) -> u64 {
         let entry = mem::kmalloc_size(RcuHash::<FlowCell>::NODE_SIZE);
         (len * entry
-            + self.table.buckets() * RcuHash::<FlowCell>::BUCKET_SIZE
+            + self.v4.flows.buckets() * RcuHash::<FlowCell>::BUCKET_SIZE
             + self.stats.waiting_bytes()) as u64
     }
 
     /// Number of flows.
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        self.v4.len.load(Ordering::Relaxed)
     }
 
-    fn hash(&self, key: &Key) -> u32 {
+    fn hash<F: Family>(&self, key: &Key<F>) -> u32 {
         key.hash(self.seed)
     }
 
@@ -351,32 +396,34 @@ impl Conns {
 
     /// Adds `flow`: `EEXIST` if its key is taken, `ENOSPC` when full,
     /// `EBUSY` once [`Conns::close`]d. Process context.
-    pub(crate) fn insert(&self, flow: Flow) -> Result {
+    pub(crate) fn insert<F: Fam>(&self, flow: Flow<F>) -> Result {
         if self.closing.load(Ordering::SeqCst) {
             return Err(EBUSY);
         }
+        let t = F::table(self);
         let key = flow.key();
         // Counted first, so that a removal, which uncounts, never meets a
         // flow not counted yet.
         let mut dests = self.dests.lock();
+        let (vip, backend) = (ip(flow.vip), ip(flow.backend));
         if flow.role == Role::Front {
-            count(&mut dests, &flow.vip, &flow.backend, 1)?;
+            count(&mut dests, vip, backend, 1)?;
         }
-        if let Err(e) = self
-            .table
+        if let Err(e) = t
+            .flows
             .insert(self.hash(&key), FlowCell::new(flow), self.max)
         {
             if flow.role == Role::Front {
-                let _ = count(&mut dests, &flow.vip, &flow.backend, -1);
+                let _ = count(&mut dests, vip, backend, -1);
             }
             return Err(e);
         }
-        self.len.fetch_add(1, Ordering::Relaxed);
+        t.len.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     /// Gives the front-end flow of `key` another back-end and peer.
-    pub(crate) fn retarget(&self, key: &Key, backend: Endpoint, peer: u32) {
+    pub(crate) fn retarget<F: Fam>(&self, key: &Key<F>, backend: Endpoint<F>, peer: u32) {
         let mut dests = self.dests.lock();
         let old = self.with(key, |f| {
             let old = (f.vip, f.backend);
@@ -385,56 +432,66 @@ impl Conns {
             old
         });
         if let Some((vip, was)) = old {
-            let _ = count(&mut dests, &vip, &was, -1);
+            let _ = count(&mut dests, ip(vip), ip(was), -1);
             // Out of memory for a new destination, the flow goes uncounted
             // (`lc` and `max-conns` see one flow fewer until it ends).
-            let _ = count(&mut dests, &vip, &backend, 1);
+            let _ = count(&mut dests, ip(vip), ip(backend), 1);
         }
     }
 
     /// Runs `f` on the flow of `key` (under its lock: `f` must not sleep).
-    pub(crate) fn with<R>(&self, key: &Key, f: impl FnOnce(&mut Flow) -> R) -> Option<R> {
-        self.table
+    pub(crate) fn with<F: Fam, R>(
+        &self,
+        key: &Key<F>,
+        f: impl FnOnce(&mut Flow<F>) -> R,
+    ) -> Option<R> {
+        F::table(self)
+            .flows
             .lookup(self.hash(key), key, |c| f(&mut c.flow.lock()))
     }
 
-    fn remove_where(
+    fn remove_where<F: Fam>(
         &self,
         buckets: core::ops::Range<usize>,
-        pick: impl FnMut(&FlowCell) -> bool,
+        pick: impl FnMut(&FlowCell<F>) -> bool,
         limit: usize,
-        mut out: impl FnMut(&FlowCell),
+        mut out: impl FnMut(&FlowCell<F>),
     ) -> Removal {
-        let r = self.table.remove_where(buckets, pick, limit, |c| {
+        let t = F::table(self);
+        let r = t.flows.remove_where(buckets, pick, limit, |c| {
             let f = c.get();
             if f.role == Role::Front {
-                let _ = count(&mut self.dests.lock(), &f.vip, &f.backend, -1);
+                let _ = count(&mut self.dests.lock(), ip(f.vip), ip(f.backend), -1);
             }
             out(c)
         });
-        self.len.fetch_sub(r.removed, Ordering::Relaxed);
+        t.len.fetch_sub(r.removed, Ordering::Relaxed);
         r
     }
 
-    /// The bucket range of `hash` alone.
-    fn bucket_of(&self, hash: u32) -> core::ops::Range<usize> {
-        let b = self.table.bucket(hash);
+    /// The bucket range of `hash` alone in family `F`'s table.
+    fn bucket_of<F: Fam>(&self, hash: u32) -> core::ops::Range<usize> {
+        let b = F::table(self).flows.bucket(hash);
         b..b + 1
     }
 
     /// Removes the flow of `key`. Process context.
-    pub(crate) fn remove(&self, key: &Key) -> Option<Flow> {
+    pub(crate) fn remove<F: Fam>(&self, key: &Key<F>) -> Option<Flow<F>> {
         let mut out = None;
-        let buckets = self.bucket_of(self.hash(key));
+        let buckets = self.bucket_of::<F>(self.hash(key));
         self.remove_where(buckets, |c| c.key == *key, 1, |c| out = Some(c.get()));
         out
     }
 
     /// Removes the flow of `key` if `stale` says it is over (a new
     /// connection of the same tuple takes its place). Process context.
-    pub(crate) fn remove_stale(&self, key: &Key, stale: impl Fn(&Flow) -> bool) -> Option<Flow> {
+    pub(crate) fn remove_stale<F: Fam>(
+        &self,
+        key: &Key<F>,
+        stale: impl Fn(&Flow<F>) -> bool,
+    ) -> Option<Flow<F>> {
         let mut out = None;
-        let buckets = self.bucket_of(self.hash(key));
+        let buckets = self.bucket_of::<F>(self.hash(key));
         self.remove_where(
             buckets,
             |c| c.key == *key && stale(&c.flow.lock()),
@@ -453,7 +510,7 @@ impl Conns {
         peer: u32,
         f: impl FnOnce(&mut Flow) -> R,
     ) -> Option<R> {
-        self.table.lookup_where(
+        self.v4.flows.lookup_where(
             id as u32,
             |c| {
                 let f = c.flow.lock();
@@ -466,7 +523,8 @@ impl Conns {
     /// Whether a front-end flow with handoff id `id` is frozen (its
     /// handoff under way).
     pub(crate) fn front_frozen(&self, id: u64) -> bool {
-        self.table
+        self.v4
+            .flows
             .lookup_where(
                 id as u32,
                 |c| {
@@ -483,7 +541,7 @@ impl Conns {
     pub(crate) fn remove_front_id(&self, id: u64, peer: u32) -> Option<Flow> {
         let mut out = None;
         self.remove_where(
-            self.bucket_of(id as u32),
+            self.bucket_of::<V4>(id as u32),
             |c| {
                 let f = c.flow.lock();
                 f.role == Role::Front && f.id == id && f.peer == peer
@@ -510,13 +568,14 @@ impl Conns {
         out: &mut KVec<(Flow, u8)>,
         expired: impl Fn(&Flow) -> Option<u8>,
     ) {
-        let n = self.table.buckets().max(1);
+        let t = &self.v4;
+        let n = t.flows.buckets().max(1);
         let step = n.div_ceil(parts.max(1));
-        let from = self.sweep.load(Ordering::Relaxed) % n;
+        let from = t.sweep.load(Ordering::Relaxed) % n;
         let to = (from + step).min(n);
         let next = self.drain_in(from..to, out, expired);
         // Only the garbage collector sweeps: a plain store is enough.
-        self.sweep.store(next % n, Ordering::Relaxed);
+        t.sweep.store(next % n, Ordering::Relaxed);
     }
 
     /// [`Conns::drain`] over the buckets of `buckets`; returns the first
@@ -545,7 +604,7 @@ impl Conns {
     /// Copies of the flows that `pick` selects, as many as fit `out`'s
     /// capacity.
     pub(crate) fn snapshot_where(&self, out: &mut KVec<Flow>, pick: impl Fn(&Flow) -> bool) {
-        self.table.for_each(|c| {
+        self.v4.flows.for_each(|c| {
             let f = c.get();
             if out.len() < out.capacity() && pick(&f) {
                 // Capacity checked: no allocation.
@@ -562,7 +621,7 @@ impl Conns {
         out: &mut KVec<Flow>,
         pick: impl Fn(&Flow) -> bool,
     ) {
-        self.table.walk_bucket(b, |c| {
+        self.v4.flows.walk_bucket(b, |c| {
             let f = c.get();
             if out.len() < out.capacity() && pick(&f) {
                 // Capacity checked: no allocation.
@@ -573,11 +632,12 @@ impl Conns {
     }
 
     /// The front-end flows of service `vip`.
-    pub(crate) fn front_of(&self, vip: &Endpoint) -> u32 {
+    pub(crate) fn front_of(&self, vip: impl Into<Endpoint<Ip>>) -> u32 {
+        let vip = vip.into();
         self.dests
             .lock()
             .iter()
-            .filter(|d| d.vip == *vip)
+            .filter(|d| d.vip == vip)
             .fold(0u32, |n, d| n.saturating_add(d.flows))
     }
 
@@ -590,11 +650,16 @@ impl Conns {
     }
 
     /// The front-end flows to `backend` of service `vip`.
-    pub(crate) fn active(&self, vip: &Endpoint, backend: &Endpoint) -> u32 {
+    pub(crate) fn active(
+        &self,
+        vip: impl Into<Endpoint<Ip>>,
+        backend: impl Into<Endpoint<Ip>>,
+    ) -> u32 {
+        let (vip, backend) = (vip.into(), backend.into());
         self.dests
             .lock()
             .iter()
-            .find(|d| d.vip == *vip && d.backend == *backend)
+            .find(|d| d.vip == vip && d.backend == backend)
             .map_or(0, |d| d.flows)
     }
 
@@ -624,7 +689,7 @@ impl Conns {
         } else {
             Key::inbound_addresses(&a)
         };
-        let done = self.table.lookup(self.hash(&key), &key, |cell| {
+        let done = self.v4.flows.lookup(self.hash(&key), &key, |cell| {
             let mut flow = cell.flow.lock();
             let Some(mut pkt) = skb
                 .tcp_headers_mut()
@@ -642,7 +707,7 @@ impl Conns {
                 // its switch to forwarding finds it.
                 let kept = skb
                     .hold_copy()
-                    .map(|copy| self.hold.keep(key, now_ms, copy));
+                    .map(|copy| self.v4.hold.keep(key, now_ms, copy));
                 let c = if kept == Some(Kept::Yes) {
                     Stat::Held
                 } else {
@@ -672,7 +737,7 @@ impl Conns {
             Some(Err(())) => return self.unparsed(outbound),
         };
         if let Some(local) = local {
-            self.table.lookup(self.hash(&local), &local, |cell| {
+            self.v4.flows.lookup(self.hash(&local), &local, |cell| {
                 let mut back = cell.flow.lock();
                 if back.role == Role::Back {
                     if let Some((buf, csum)) = skb.tcp_headers_mut() {
@@ -747,7 +812,7 @@ impl Conns {
             Some(Some(FlowVerdict::Hold)) => {
                 let kept = skb
                     .hold_copy()
-                    .map(|copy| self.hold.keep(*key, now_ms, copy));
+                    .map(|copy| self.v4.hold.keep(*key, now_ms, copy));
                 self.stats.inc(if kept == Some(Kept::Yes) {
                     Stat::Held
                 } else {
@@ -799,7 +864,8 @@ impl Conns {
         // A router may send it to any front-end with the VIP (ECMP): one
         // that keeps the flow's copy passes it on as its owner would.
         let done = match self
-            .table
+            .v4
+            .flows
             .lookup(self.hash(&key), &key, |cell| rewrite(&cell.flow.lock()))
         {
             None => self.common.with(&key, |r| rewrite(&r.flow)),
@@ -928,24 +994,24 @@ impl dump::Table for Conns {
     type Item = Flow;
 
     fn buckets(&self) -> usize {
-        self.table.buckets()
+        self.v4.flows.buckets()
     }
 
     fn generation(&self) -> u32 {
-        self.table.generation()
+        self.v4.flows.generation()
     }
 
     fn walk(&self, bucket: usize, f: &mut dyn FnMut(&Flow) -> bool) {
-        self.table.walk_bucket(bucket, |c| f(&c.get()));
+        self.v4.flows.walk_bucket(bucket, |c| f(&c.get()));
     }
 }
 
 /// Adds `delta` (1 or -1) to the flows of `vip` to `backend`; a count that
 /// falls to 0 is dropped, so the list holds only destinations in use.
-fn count(dests: &mut KVec<Dest>, vip: &Endpoint, backend: &Endpoint, delta: i32) -> Result {
+fn count(dests: &mut KVec<Dest>, vip: Endpoint<Ip>, backend: Endpoint<Ip>, delta: i32) -> Result {
     if let Some(i) = dests
         .iter()
-        .position(|d| d.vip == *vip && d.backend == *backend)
+        .position(|d| d.vip == vip && d.backend == backend)
     {
         let left = dests.get_mut(i).map(|d| {
             d.flows = d.flows.saturating_add_signed(delta);
@@ -959,8 +1025,8 @@ fn count(dests: &mut KVec<Dest>, vip: &Endpoint, backend: &Endpoint, delta: i32)
     if delta > 0 {
         dests.push(
             Dest {
-                vip: *vip,
-                backend: *backend,
+                vip,
+                backend,
                 flows: delta as u32,
             },
             GFP_KERNEL,

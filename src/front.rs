@@ -75,7 +75,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
         return;
     };
     let max = service.map_or(0, |s| s.conf.max_conns);
-    if max != 0 && node.conns().front_of(&vip) >= max {
+    if max != 0 && node.conns().front_of(vip) >= max {
         notify(&backend, peer, 0, handoff_result::REFUSED, reason::OVERLOAD);
         node.conns().stats().inc(Stat::HandoffsRefused);
         if kthread::net_ratelimit() {

@@ -93,7 +93,7 @@ pub(crate) fn gc_main(node: &Node, stop: &Stop) {
         kthread::sleep_ms(250);
         pass = pass.wrapping_add(1);
         let now = kthread::now_ms();
-        node.conns().held().expire(now, false);
+        node.conns().expire_held(now, false);
         replica::take_over_used(node);
         if pass % ABANDONED_EVERY == 0 {
             replica::expire_pending(node);

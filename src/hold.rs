@@ -16,7 +16,10 @@
 //! last ([`Hold::expire`]).
 
 use crate::{
-    proto::flow::Key,
+    proto::{
+        flow::Key,
+        packet::{Family, V4},
+    },
     sys::{
         bhlock::{new_bh_spinlock, BhSpinLock},
         skb::HeldSkb,
@@ -34,19 +37,19 @@ pub(crate) const MAX: usize = 1024;
 /// longer than the longest handoff (`handoff-timeout-ms` is at most 30 s).
 const MAX_AGE_MS: u64 = 35_000;
 
-struct Held {
-    key: Key,
+struct Held<F: Family> {
+    key: Key<F>,
     at_ms: u64,
     skb: HeldSkb,
 }
 
-/// The holding area of a namespace.
+/// The holding area of a namespace for the flows of one IP family.
 #[pin_data]
-pub(crate) struct Hold {
+pub(crate) struct Hold<F: Family = V4> {
     /// Room for [`MAX`] entries is reserved up front: the hooks add to it
     /// in softirq context without allocating.
     #[pin]
-    list: BhSpinLock<KVec<Held>>,
+    list: BhSpinLock<KVec<Held<F>>>,
 }
 
 /// What [`Hold::keep`] did.
@@ -59,7 +62,7 @@ pub(crate) enum Kept {
     Full,
 }
 
-impl Hold {
+impl<F: Family> Hold<F> {
     /// An empty holding area.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
@@ -68,7 +71,7 @@ impl Hold {
     }
 
     /// Holds `skb` for the flow of `key`. Any context.
-    pub(crate) fn keep(&self, key: Key, now_ms: u64, skb: HeldSkb) -> Kept {
+    pub(crate) fn keep(&self, key: Key<F>, now_ms: u64, skb: HeldSkb) -> Kept {
         let mut list = self.list.lock();
         let of_flow = list.iter().filter(|h| h.key == key).count();
         if list.len() >= list.capacity() || of_flow >= PER_FLOW {
@@ -90,7 +93,7 @@ impl Hold {
 
     /// Receives again, in the order they came, the packets held for the
     /// flow of `key`, which forwards now; how many. Process context.
-    pub(crate) fn release(&self, key: &Key) -> usize {
+    pub(crate) fn release(&self, key: &Key<F>) -> usize {
         let mut out = KVec::new();
         self.take(|h| h.key == *key, &mut out);
         let n = out.len();
@@ -102,7 +105,7 @@ impl Hold {
 
     /// Frees the packets held for the flow of `key` (its handoff failed:
     /// the client is reset). Process context.
-    pub(crate) fn discard(&self, key: &Key) {
+    pub(crate) fn discard(&self, key: &Key<F>) {
         let mut out = KVec::new();
         self.take(|h| h.key == *key, &mut out);
     }
@@ -121,7 +124,7 @@ impl Hold {
     /// packets are freed or received by the caller, outside the lock. With
     /// no memory for `out` (allocated with bottom halves off, so
     /// `GFP_ATOMIC`) they stay, for the collector to free.
-    fn take(&self, pick: impl Fn(&Held) -> bool, out: &mut KVec<Held>) {
+    fn take(&self, pick: impl Fn(&Held<F>) -> bool, out: &mut KVec<Held<F>>) {
         let mut list = self.list.lock();
         if !list.iter().any(&pick) || out.reserve(list.len(), GFP_ATOMIC).is_err() {
             return;

@@ -866,7 +866,7 @@ impl Command<Baton> for ServiceGet {
                         r.put_u16(backend_attr::PORT, b.addr.port)?;
                         r.put_u32(backend_attr::WEIGHT, b.weight)?;
                         r.put_u32(backend_attr::PEER, b.peer)?;
-                        r.put_u32(backend_attr::ACTIVE, conns.active(&s.conf.vip, &b.addr))
+                        r.put_u32(backend_attr::ACTIVE, conns.active(s.conf.vip, b.addr))
                     })?;
                 }
                 for (i, rule) in s.rules.iter().enumerate() {

@@ -176,7 +176,7 @@ pub(crate) fn choose(
     }
     let mut list = KVec::with_capacity(service.backends.len(), GFP_KERNEL).ok()?;
     for b in service.backends.iter() {
-        let active = conns.active(vip, &b.addr);
+        let active = conns.active(*vip, b.addr);
         list.push(
             sched::Backend {
                 id: sched::endpoint_id(b.addr.addr, b.addr.port),

@@ -184,7 +184,7 @@ pub(crate) fn going_away(node: &Node) {
     // this node's services is reset. An insert that passed this check
     // before is over long before abort_servers' grace period ends.
     node.conns().close();
-    node.conns().held().expire(0, true);
+    node.conns().expire_held(0, true);
     let aborted = abort_servers(node, |_| true, true, &|| {});
     if aborted > 0 && kthread::net_ratelimit() {
         pr_info!(

@@ -169,7 +169,16 @@ pub struct Network {
 /// each is compiled for its own layout, and an address given in a literal
 /// tells the compiler the version.
 pub trait Family:
-    Copy + core::fmt::Debug + Default + PartialEq + Eq + core::hash::Hash + AsRef<[u8]>
+    Copy
+    + core::fmt::Debug
+    + Default
+    + PartialEq
+    + Eq
+    + core::hash::Hash
+    + AsRef<[u8]>
+    + Send
+    + Sync
+    + 'static
 {
     /// Offset of the source address in the IP header.
     const SADDR: usize;
