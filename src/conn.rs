@@ -22,7 +22,7 @@ use crate::{
         flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
         icmp::{self, IcmpPacket},
         mem,
-        packet::{self, flags, CsumMode, Family, TcpPacket, V4},
+        packet::{self, flags, CsumMode, Family, TcpPacket, V4, V6},
         service::Ip,
     },
     relay::Relay,
@@ -117,6 +117,12 @@ pub(crate) trait Fam: Family + Into<Ip> {
 impl Fam for V4 {
     fn table(conns: &Conns) -> &Table<Self> {
         &conns.v4
+    }
+}
+
+impl Fam for V6 {
+    fn table(conns: &Conns) -> &Table<Self> {
+        &conns.v6
     }
 }
 
@@ -260,6 +266,9 @@ pub(crate) struct Conns {
     /// The IPv4 flows.
     #[pin]
     v4: Table<V4>,
+    /// The IPv6 flows: a smaller bucket array, most services being IPv4.
+    #[pin]
+    v6: Table<V6>,
     seed: u32,
     /// Most flows (the `conn_max` parameter when the namespace came).
     max: usize,
@@ -292,6 +301,7 @@ impl Conns {
     /// every one (the namespace goes away). Process context.
     pub(crate) fn expire_held(&self, now_ms: u64, all: bool) {
         self.v4.hold.expire(now_ms, all);
+        self.v6.hold.expire(now_ms, all);
     }
 
     /// The copies of other front-ends' flows.
@@ -322,6 +332,7 @@ impl Conns {
         let common = Common::new(seed.rotate_left(16), bits.saturating_sub(2).max(8), max);
         try_pin_init!(Self {
             v4 <- Table::new(bits),
+            v6 <- Table::new(bits.saturating_sub(2).max(8)),
             seed,
             max,
             next_id: AtomicU64::new(first_id),
@@ -358,7 +369,7 @@ impl Conns {
         (n << 32) | u64::from(self.hash(key))
     }
 
-    /// Number of buckets.
+    /// Number of buckets of the IPv4 table.
     pub(crate) fn buckets(&self) -> usize {
         self.v4.flows.buckets()
     }
@@ -368,21 +379,25 @@ impl Conns {
         self.max
     }
 
-    /// Bytes of memory the table and the waiting requests take with `len`
-    /// flows (as [`Conns::len`] read it once, so that a reply's count and
-    /// memory agree): entries (as the kmalloc caches that hold them),
-    /// buckets, and what the waiting requests hold
+    /// The number of flows and the bytes of memory the tables and the
+    /// waiting requests take, from one reading of each table's count, so
+    /// that a reply's count and memory agree: entries (as the kmalloc
+    /// caches that hold them), buckets, and what the waiting requests hold
     /// ([`Stats::waiting_bytes`]).
-    pub(crate) fn memory(&self, len: usize) -> u64 {
-        let entry = mem::kmalloc_size(RcuHash::<FlowCell>::NODE_SIZE);
-        (len * entry
-            + self.v4.flows.buckets() * RcuHash::<FlowCell>::BUCKET_SIZE
-            + self.stats.waiting_bytes()) as u64
+    pub(crate) fn usage(&self) -> (usize, u64) {
+        fn of<F: Fam>(t: &Table<F>) -> (usize, usize) {
+            let len = t.len.load(Ordering::Relaxed);
+            let entry = mem::kmalloc_size(RcuHash::<FlowCell<F>>::NODE_SIZE);
+            let buckets = t.flows.buckets() * RcuHash::<FlowCell<F>>::BUCKET_SIZE;
+            (len, len * entry + buckets)
+        }
+        let ((n4, m4), (n6, m6)) = (of(&self.v4), of(&self.v6));
+        (n4 + n6, (m4 + m6 + self.stats.waiting_bytes()) as u64)
     }
 
     /// Number of flows.
     pub(crate) fn len(&self) -> usize {
-        self.v4.len.load(Ordering::Relaxed)
+        self.v4.len.load(Ordering::Relaxed) + self.v6.len.load(Ordering::Relaxed)
     }
 
     fn hash<F: Family>(&self, key: &Key<F>) -> u32 {
@@ -504,13 +519,13 @@ impl Conns {
     /// Runs `f` on the front-end flow with handoff id `id` and peer `peer`
     /// (under its lock: `f` must not sleep). One bucket: the id carries the
     /// hash.
-    pub(crate) fn with_front_id<R>(
+    pub(crate) fn with_front_id<F: Fam, R>(
         &self,
         id: u64,
         peer: u32,
-        f: impl FnOnce(&mut Flow) -> R,
+        f: impl FnOnce(&mut Flow<F>) -> R,
     ) -> Option<R> {
-        self.v4.flows.lookup_where(
+        F::table(self).flows.lookup_where(
             id as u32,
             |c| {
                 let f = c.flow.lock();
@@ -523,25 +538,27 @@ impl Conns {
     /// Whether a front-end flow with handoff id `id` is frozen (its
     /// handoff under way).
     pub(crate) fn front_frozen(&self, id: u64) -> bool {
-        self.v4
-            .flows
-            .lookup_where(
-                id as u32,
-                |c| {
-                    let f = c.flow.lock();
-                    f.role == Role::Front && f.id == id && f.phase == Phase::Frozen
-                },
-                |_| (),
-            )
-            .is_some()
+        fn frozen<F: Fam>(t: &Table<F>, id: u64) -> bool {
+            t.flows
+                .lookup_where(
+                    id as u32,
+                    |c| {
+                        let f = c.flow.lock();
+                        f.role == Role::Front && f.id == id && f.phase == Phase::Frozen
+                    },
+                    |_| (),
+                )
+                .is_some()
+        }
+        frozen(&self.v4, id) || frozen(&self.v6, id)
     }
 
     /// Removes the front-end flow with handoff id `id` whose peer is
     /// `peer`. Process context.
-    pub(crate) fn remove_front_id(&self, id: u64, peer: u32) -> Option<Flow> {
+    pub(crate) fn remove_front_id<F: Fam>(&self, id: u64, peer: u32) -> Option<Flow<F>> {
         let mut out = None;
         self.remove_where(
-            self.bucket_of::<V4>(id as u32),
+            self.bucket_of::<F>(id as u32),
             |c| {
                 let f = c.flow.lock();
                 f.role == Role::Front && f.id == id && f.peer == peer
@@ -554,7 +571,11 @@ impl Conns {
 
     /// Removes the flows that `expired` picks, as many as fit `out`'s
     /// capacity, into `out` with the reason. Process context.
-    pub(crate) fn drain(&self, out: &mut KVec<(Flow, u8)>, expired: impl Fn(&Flow) -> Option<u8>) {
+    pub(crate) fn drain<F: Fam>(
+        &self,
+        out: &mut KVec<(Flow<F>, u8)>,
+        expired: impl Fn(&Flow<F>) -> Option<u8>,
+    ) {
         let _ = self.drain_in(0..usize::MAX, out, expired);
     }
 
@@ -562,13 +583,13 @@ impl Conns {
     /// `1 / parts` of the buckets, so that `parts` calls go over all of
     /// them. A call that fills `out` stops there, and the next one goes on
     /// from that bucket.
-    pub(crate) fn gc_sweep(
+    pub(crate) fn gc_sweep<F: Fam>(
         &self,
         parts: usize,
-        out: &mut KVec<(Flow, u8)>,
-        expired: impl Fn(&Flow) -> Option<u8>,
+        out: &mut KVec<(Flow<F>, u8)>,
+        expired: impl Fn(&Flow<F>) -> Option<u8>,
     ) {
-        let t = &self.v4;
+        let t = F::table(self);
         let n = t.flows.buckets().max(1);
         let step = n.div_ceil(parts.max(1));
         let from = t.sweep.load(Ordering::Relaxed) % n;
@@ -580,11 +601,11 @@ impl Conns {
 
     /// [`Conns::drain`] over the buckets of `buckets`; returns the first
     /// bucket it did not finish.
-    fn drain_in(
+    fn drain_in<F: Fam>(
         &self,
         buckets: core::ops::Range<usize>,
-        out: &mut KVec<(Flow, u8)>,
-        expired: impl Fn(&Flow) -> Option<u8>,
+        out: &mut KVec<(Flow<F>, u8)>,
+        expired: impl Fn(&Flow<F>) -> Option<u8>,
     ) -> usize {
         let room = out.capacity().saturating_sub(out.len());
         self.remove_where(
@@ -603,8 +624,12 @@ impl Conns {
 
     /// Copies of the flows that `pick` selects, as many as fit `out`'s
     /// capacity.
-    pub(crate) fn snapshot_where(&self, out: &mut KVec<Flow>, pick: impl Fn(&Flow) -> bool) {
-        self.v4.flows.for_each(|c| {
+    pub(crate) fn snapshot_where<F: Fam>(
+        &self,
+        out: &mut KVec<Flow<F>>,
+        pick: impl Fn(&Flow<F>) -> bool,
+    ) {
+        F::table(self).flows.for_each(|c| {
             let f = c.get();
             if out.len() < out.capacity() && pick(&f) {
                 // Capacity checked: no allocation.

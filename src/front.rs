@@ -433,7 +433,7 @@ const PEER_DOWN_BATCH: usize = 256;
 /// the channel went, so they are never served elsewhere: their clients are
 /// reset). Forwarding flows stay until they end or expire.
 pub(crate) fn peer_down(node: &Node, peer: u32) {
-    let Ok(mut frozen) = KVec::with_capacity(PEER_DOWN_BATCH, GFP_KERNEL) else {
+    let Ok(mut frozen) = KVec::<Flow>::with_capacity(PEER_DOWN_BATCH, GFP_KERNEL) else {
         return;
     };
     node.conns().snapshot_where(&mut frozen, |f| {

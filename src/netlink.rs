@@ -237,7 +237,7 @@ impl Command<Baton> for StatsGet {
         let conns = baton.state(info).node().conns();
         let s = conns.stats();
         // Read once: `memory` is computed from the same counts.
-        let active = conns.len();
+        let (active, memory) = conns.usage();
         let waiting = s.waiting();
         let mut reply = Reply::new(info, cmd::STATS_GET)?;
         reply.nest(attr::STATS, |r| {
@@ -257,7 +257,7 @@ impl Command<Baton> for StatsGet {
             r.put_u32(stats_attr::ACTIVE, active as u32)?;
             r.put_u32(stats_attr::WAITING, waiting)?;
             r.put_u64(stats_attr::HURRIED, get(Stat::Hurried), pad)?;
-            r.put_u64(stats_attr::MEMORY, conns.memory(active), pad)?;
+            r.put_u64(stats_attr::MEMORY, memory, pad)?;
             r.put_u64(stats_attr::MALFORMED, get(Stat::Malformed), pad)?;
             r.put_u64(stats_attr::HELD, get(Stat::Held), pad)?;
             r.put_u64(stats_attr::HELD_DROPPED, get(Stat::HeldDropped), pad)?;

@@ -11,6 +11,7 @@ use crate::{
     proto::{
         ctrl::{reason, IdReason, Message},
         flow::{Flow, Phase, Role},
+        packet::V4,
     },
     replica,
     sys::{kthread, socket},
@@ -247,7 +248,7 @@ pub(crate) fn ended(node: &Node, done: &[(Flow, u8)]) {
             });
             let _ = node.ctrl().send(f.peer, &msg);
         } else {
-            node.conns().remove_front_id(f.id, 0);
+            node.conns().remove_front_id::<V4>(f.id, 0);
         }
     }
 }
