@@ -12,7 +12,10 @@
 //! small write): its acknowledgements are released at once instead.
 
 use crate::{
-    proto::{ctrl::Endpoint, http, mem},
+    proto::{
+        http, mem,
+        service::{Endpoint, Ip},
+    },
     sys::{kthread, socket::Socket, vec},
 };
 use kernel::prelude::*;
@@ -27,7 +30,7 @@ const REQUEST_FIRST: usize = 2 * 1024;
 /// request, which is read as it arrives, without holding a thread.
 pub(crate) struct Arrival {
     sock: Socket,
-    client: Endpoint,
+    client: Endpoint<Ip>,
     /// The request's bytes, `buf[..n]`.
     buf: KVec<u8>,
     n: usize,
@@ -55,7 +58,7 @@ impl Arrival {
     /// Starts reading from `sock`, for at most `timeout_ms`; `None` if the
     /// client is already gone or there is no memory for its request.
     pub(crate) fn new(sock: Socket, timeout_ms: u32) -> Option<Self> {
-        let client = sock.peer_addr().ok()?.v4()?;
+        let client = sock.peer_addr().ok()?;
         let buf = vec::zeroed(REQUEST_FIRST, GFP_KERNEL).ok()?;
         Some(Self {
             sock,
@@ -149,7 +152,7 @@ impl Arrival {
 
     /// The socket, the client, and the buffer whose first `n` bytes are
     /// what was read.
-    pub(crate) fn into_parts(self) -> (Socket, Endpoint, KVec<u8>, usize) {
+    pub(crate) fn into_parts(self) -> (Socket, Endpoint<Ip>, KVec<u8>, usize) {
         (self.sock, self.client, self.buf, self.n)
     }
 }

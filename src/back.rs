@@ -9,7 +9,7 @@
 //! services.
 
 use crate::{
-    conn::Stat,
+    conn::{ip, Fam, Stat},
     node::Node,
     proto::{
         ctrl::{opt_bits, reason, HandoffAck, HandoffReq, IdReason, Message},
@@ -35,7 +35,7 @@ const SYN_RETRY_MS: u64 = 200;
 /// Largest payload of one injected segment.
 const INJECT_MSS: usize = 1400;
 
-fn inject(node: &Node, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
+fn inject<F: Fam>(node: &Node, seg: &Segment<'_, F>, buf: &mut [u8]) -> Result {
     let len = packet::build(seg, buf).ok_or(ENOSPC)?;
     skb::inject(node.net(), buf.get(..len).ok_or(EINVAL)?)
 }
@@ -43,7 +43,12 @@ fn inject(node: &Node, seg: &Segment<'_>, buf: &mut [u8]) -> Result {
 /// Takes connection `req` from front-end `from` (0: this node): replays the
 /// handshake into this node's stack and answers HANDOFF_ACK or
 /// HANDOFF_NACK.
-pub(crate) fn take(node: &Node, from: u32, req: &HandoffReq<'_>, stop: &Stop) -> Message<'static> {
+pub(crate) fn take<F: Fam>(
+    node: &Node,
+    from: u32,
+    req: &HandoffReq<'_, F>,
+    stop: &Stop,
+) -> Message<'static> {
     let nack = |reason| Message::HandoffNack(IdReason { id: req.id, reason });
     let key = Key {
         client: req.client,
@@ -106,11 +111,11 @@ pub(crate) fn take(node: &Node, from: u32, req: &HandoffReq<'_>, stop: &Stop) ->
 /// on, and the answer is the one the failed member got; a replay still
 /// running is waited for. `None`: no such flow, the connection is to be
 /// replayed.
-fn resume(
+fn resume<F: Fam>(
     node: &Node,
     from: u32,
-    req: &HandoffReq<'_>,
-    key: &Key,
+    req: &HandoffReq<'_, F>,
+    key: &Key<F>,
     stop: &Stop,
 ) -> Option<Message<'static>> {
     let nack = |reason| Some(Message::HandoffNack(IdReason { id: req.id, reason }));
@@ -155,15 +160,15 @@ fn resume(
     }
 }
 
-fn replay<'a>(
+fn replay<'a, F: Fam>(
     node: &Node,
-    req: &HandoffReq<'a>,
-    key: &Key,
+    req: &HandoffReq<'a, F>,
+    key: &Key<F>,
     stop: &Stop,
 ) -> core::result::Result<HandoffAck, u8> {
     let ts = req.options & opt_bits::TIMESTAMPS != 0;
     let ws = req.options & opt_bits::WSCALE != 0;
-    let mut buf = vec::zeroed(20 + 60 + INJECT_MSS, GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
+    let mut buf = vec::zeroed(40 + 60 + INJECT_MSS, GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
     let syn_window =
         (u32::from(req.client_window) << if ws { req.client_wscale } else { 0 }).min(65535) as u16;
     let syn = Segment {
@@ -190,7 +195,7 @@ fn replay<'a>(
     // an old duplicate and answers it with an ACK, not a SYN/ACK. The
     // front-end has already accepted the new connection: the old one's
     // TIME_WAIT ends, as the client's own stack let it.
-    socket::end_time_wait(node.net(), req.backend, req.client);
+    socket::end_time_wait(node.net(), ip(req.backend), ip(req.client));
     inject(node, &syn, &mut buf).map_err(|_| reason::OTHER)?;
     let start = kthread::now_ms();
     let mut sent = start;

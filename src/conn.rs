@@ -17,10 +17,10 @@ use crate::{
     hold::{Hold, Kept},
     proto::{
         cluster::FlowId,
-        ctrl::Endpoint,
+        ctrl::{Endpoint, HandoffReq, Wire},
         dump,
         flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
-        icmp::{self, IcmpPacket},
+        icmp::{self, Icmp, IcmpPacket},
         mem,
         packet::{self, flags, CsumMode, Family, TcpPacket, V4, V6},
         service::Ip,
@@ -109,25 +109,146 @@ impl<F: Family> Table<F> {
 
 /// An IP family whose flows a namespace keeps: which of its tables they
 /// are in.
-pub(crate) trait Fam: Family + Into<Ip> {
+pub(crate) trait Fam: Wire + Icmp + Into<Ip> {
     /// The table of this family's flows.
     fn table(conns: &Conns) -> &Table<Self>;
+
+    /// The address of this family that `ip` is, if it is one.
+    fn from_ip(ip: Ip) -> Option<Self>;
+
+    /// `req` as an IPv4 request, if this is IPv4: a front-end group's
+    /// copies are IPv4's.
+    fn v4_req<'a, 'b>(req: &'b HandoffReq<'a, Self>) -> Option<&'b HandoffReq<'a, V4>>;
+
+    /// `req` as an IPv6 request, if this is IPv6.
+    fn v6_req<'a, 'b>(req: &'b HandoffReq<'a, Self>) -> Option<&'b HandoffReq<'a, V6>>;
+
+    /// `f` as an IPv4 flow, if this is IPv4.
+    fn v4_flow(f: &Flow<Self>) -> Option<&Flow<V4>>;
+
+    /// Whether none of this family's packets can concern the node.
+    fn idle(conns: &Conns) -> bool;
+
+    /// An arriving TCP packet of no flow of the node ([`Conns::unflowed_in`]).
+    fn unflowed_in(
+        conns: &Conns,
+        net: &Net,
+        skb: &mut SkBuff,
+        key: &Key<Self>,
+        now_ms: u64,
+    ) -> Verdict;
+
+    /// A leaving TCP packet of no flow ([`Conns::unflowed_out`]).
+    fn unflowed_out(conns: &Conns, skb: &mut SkBuff) -> Verdict;
+
+    /// An ICMP error about connection `key` that no flow here takes
+    /// ([`Conns::icmp_copy_v4`]); `None`: no copy either.
+    fn icmp_copy(conns: &Conns, skb: &mut SkBuff, key: &Key<Self>) -> Option<Option<FlowVerdict>>;
+
+    /// An ICMP error of no flow or copy here ([`Conns::icmp_relay_v4`]).
+    fn icmp_relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key<Self>) -> Verdict;
 }
 
+/// IPv4: a front-end group's copies, relays and withheld acknowledgements
+/// are IPv4's.
 impl Fam for V4 {
     fn table(conns: &Conns) -> &Table<Self> {
         &conns.v4
     }
+
+    fn from_ip(ip: Ip) -> Option<Self> {
+        ip.v4()
+    }
+
+    fn v4_req<'a, 'b>(req: &'b HandoffReq<'a>) -> Option<&'b HandoffReq<'a>> {
+        Some(req)
+    }
+
+    fn v6_req<'a, 'b>(_: &'b HandoffReq<'a>) -> Option<&'b HandoffReq<'a, V6>> {
+        None
+    }
+
+    fn v4_flow(f: &Flow) -> Option<&Flow> {
+        Some(f)
+    }
+
+    fn idle(conns: &Conns) -> bool {
+        conns.idle_v4()
+    }
+
+    fn unflowed_in(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key, now_ms: u64) -> Verdict {
+        conns.common_packet(net, skb, key, now_ms)
+    }
+
+    fn unflowed_out(conns: &Conns, skb: &mut SkBuff) -> Verdict {
+        conns.unflowed_out(skb)
+    }
+
+    fn icmp_copy(conns: &Conns, skb: &mut SkBuff, key: &Key) -> Option<Option<FlowVerdict>> {
+        conns.icmp_copy_v4(skb, key)
+    }
+
+    fn icmp_relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key) -> Verdict {
+        conns.icmp_relay_v4(net, skb, key)
+    }
 }
 
+/// IPv6: flows of the node's own only, so far.
 impl Fam for V6 {
     fn table(conns: &Conns) -> &Table<Self> {
         &conns.v6
     }
+
+    fn from_ip(ip: Ip) -> Option<Self> {
+        match ip {
+            Ip::V6(a) => Some(a),
+            Ip::V4(_) => None,
+        }
+    }
+
+    fn v4_req<'a, 'b>(_: &'b HandoffReq<'a, V6>) -> Option<&'b HandoffReq<'a>> {
+        None
+    }
+
+    fn v6_req<'a, 'b>(req: &'b HandoffReq<'a, V6>) -> Option<&'b HandoffReq<'a, V6>> {
+        Some(req)
+    }
+
+    fn v4_flow(_: &Flow<V6>) -> Option<&Flow> {
+        None
+    }
+
+    fn idle(conns: &Conns) -> bool {
+        conns.v6.len.load(Ordering::Relaxed) == 0
+    }
+
+    fn unflowed_in(_: &Conns, _: &Net, _: &mut SkBuff, _: &Key<V6>, _: u64) -> Verdict {
+        Verdict::Accept
+    }
+
+    fn unflowed_out(_: &Conns, _: &mut SkBuff) -> Verdict {
+        Verdict::Accept
+    }
+
+    fn icmp_copy(_: &Conns, _: &mut SkBuff, _: &Key<V6>) -> Option<Option<FlowVerdict>> {
+        None
+    }
+
+    fn icmp_relay(_: &Conns, _: &Net, _: &mut SkBuff, _: &Key<V6>) -> Verdict {
+        Verdict::Accept
+    }
+}
+
+/// Rewrites the ICMP error in `skb` about a segment of `flow` into its
+/// back-end's view; `None` if it does not parse.
+fn rewrite_icmp<F: Fam>(skb: &mut SkBuff, flow: &Flow<F>) -> Option<FlowVerdict> {
+    let (buf, csum) = skb.icmp_headers_mut(F::HEADERS_MAX)?;
+    let mut pkt = IcmpPacket::<F>::parse_in(buf, mode(csum)).ok()?;
+    Some(flow.on_icmp_error(&mut pkt))
 }
 
 /// `e` in either family's form.
-fn ip<F: Fam>(e: Endpoint<F>) -> Endpoint<Ip> {
+pub(crate) fn ip<F: Fam>(e: Endpoint<F>) -> Endpoint<Ip> {
     Endpoint {
         addr: e.addr.into(),
         port: e.port,
@@ -688,22 +809,31 @@ impl Conns {
             .map_or(0, |d| d.flows)
     }
 
-    /// Whether no packet can concern this node: no flow, no copy, no
+    /// Whether no IPv4 packet can concern this node: no flow, no copy, no
     /// acknowledgement withheld, nowhere to pass packets to.
-    fn idle(&self) -> bool {
-        self.len() == 0 && self.common.len() == 0 && !self.withholding() && !self.relay.active()
+    fn idle_v4(&self) -> bool {
+        self.v4.len.load(Ordering::Relaxed) == 0
+            && self.common.len() == 0
+            && !self.withholding()
+            && !self.relay.active()
     }
 
-    /// Runs the flow of the packet in `skb` (if any) on it. The flow is
-    /// found from the addresses and ports alone; only a flow's packets are
-    /// parsed whole, once, and made writable.
-    fn on_packet(&self, net: &Net, skb: &mut SkBuff, now_ms: u64, outbound: bool) -> Verdict {
-        if self.idle() {
+    /// Runs the flow of the packet in `skb`, of family `F` (if any), on it.
+    /// The flow is found from the addresses and ports alone; only a flow's
+    /// packets are parsed whole, once, and made writable.
+    fn on_packet<F: Fam>(
+        &self,
+        net: &Net,
+        skb: &mut SkBuff,
+        now_ms: u64,
+        outbound: bool,
+    ) -> Verdict {
+        if F::idle(self) {
             return Verdict::Accept;
         }
-        let Some(a) = skb.tcp_ports().and_then(packet::addresses) else {
+        let Some(a) = skb.tcp_ports().and_then(packet::addresses_in::<F>) else {
             if !outbound {
-                if let Some(verdict) = self.icmp_error(net, skb) {
+                if let Some(verdict) = self.icmp_error::<F>(net, skb) {
                     return verdict;
                 }
             }
@@ -714,11 +844,12 @@ impl Conns {
         } else {
             Key::inbound_addresses(&a)
         };
-        let done = self.v4.flows.lookup(self.hash(&key), &key, |cell| {
+        let t = F::table(self);
+        let done = t.flows.lookup(self.hash(&key), &key, |cell| {
             let mut flow = cell.flow.lock();
             let Some(mut pkt) = skb
                 .tcp_headers_mut()
-                .and_then(|(buf, csum)| TcpPacket::parse(buf, mode(csum)).ok())
+                .and_then(|(buf, csum)| TcpPacket::<F>::parse_in(buf, mode(csum)).ok())
             else {
                 return Err(());
             };
@@ -730,9 +861,7 @@ impl Conns {
             if verdict == FlowVerdict::Hold {
                 // Held under the flow's lock: the release that follows
                 // its switch to forwarding finds it.
-                let kept = skb
-                    .hold_copy()
-                    .map(|copy| self.v4.hold.keep(key, now_ms, copy));
+                let kept = skb.hold_copy().map(|copy| t.hold.keep(key, now_ms, copy));
                 let c = if kept == Some(Kept::Yes) {
                     Stat::Held
                 } else {
@@ -756,17 +885,17 @@ impl Conns {
             Ok((verdict, local))
         });
         let (verdict, local) = match done {
-            None if outbound => return self.unflowed_out(skb),
-            None => return self.common_packet(net, skb, &key, now_ms),
+            None if outbound => return F::unflowed_out(self, skb),
+            None => return F::unflowed_in(self, net, skb, &key, now_ms),
             Some(Ok(v)) => v,
             Some(Err(())) => return self.unparsed(outbound),
         };
         if let Some(local) = local {
-            self.v4.flows.lookup(self.hash(&local), &local, |cell| {
+            t.flows.lookup(self.hash(&local), &local, |cell| {
                 let mut back = cell.flow.lock();
                 if back.role == Role::Back {
                     if let Some((buf, csum)) = skb.tcp_headers_mut() {
-                        if let Ok(mut pkt) = TcpPacket::parse(buf, mode(csum)) {
+                        if let Ok(mut pkt) = TcpPacket::<F>::parse_in(buf, mode(csum)) {
                             back.on_client_packet(&mut pkt, now_ms);
                         }
                     }
@@ -870,8 +999,8 @@ impl Conns {
     /// about TCP. One that is truncated or malformed is never read past
     /// its end and passes too, for the stack to drop, counted. `None`: not
     /// ICMP.
-    fn icmp_error(&self, net: &Net, skb: &mut SkBuff) -> Option<Verdict> {
-        let err = match icmp::parse(skb.icmp_headers(icmp::HEADERS_MAX)?) {
+    fn icmp_error<F: Fam>(&self, net: &Net, skb: &mut SkBuff) -> Option<Verdict> {
+        let err = match icmp::parse_in::<F>(skb.icmp_headers(F::HEADERS_MAX)?) {
             Ok(err) => err,
             Err(e) => {
                 if e.malformed() {
@@ -881,36 +1010,42 @@ impl Conns {
             }
         };
         let key = err.key();
-        let mut rewrite = |flow: &Flow| {
-            let (buf, csum) = skb.icmp_headers_mut(icmp::HEADERS_MAX)?;
-            let mut pkt = IcmpPacket::parse(buf, mode(csum)).ok()?;
-            Some(flow.on_icmp_error(&mut pkt))
-        };
-        // A router may send it to any front-end with the VIP (ECMP): one
-        // that keeps the flow's copy passes it on as its owner would.
-        let done = match self
-            .v4
-            .flows
-            .lookup(self.hash(&key), &key, |cell| rewrite(&cell.flow.lock()))
-        {
-            None => self.common.with(&key, |r| rewrite(&r.flow)),
+        let done = match F::table(self).flows.lookup(self.hash(&key), &key, |cell| {
+            rewrite_icmp(skb, &cell.flow.lock())
+        }) {
+            None => F::icmp_copy(self, skb, &key),
             found => found,
         };
         if done == Some(Some(FlowVerdict::Rewritten)) {
             skb.headers_changed();
             self.stats.inc(Stat::IcmpForwarded);
         }
-        // Neither: the member that holds the connection gets it, as its
-        // client's packets do.
-        if done.is_none() && self.relay.active() {
-            let to = self.relay_target(net, skb, &key);
-            return Some(to.map_or(Verdict::Accept, |to| {
-                self.pass_on(net, skb, to, |skb| {
-                    skb.icmp_headers_mut(icmp::HEADERS_MAX).map(|(b, _)| b)
-                })
-            }));
+        if done.is_none() {
+            return Some(F::icmp_relay(self, net, skb, &key));
         }
         Some(Verdict::Accept)
+    }
+
+    /// An ICMP error about connection `key`, of no flow of this node: with
+    /// a copy of another member's flow, rewritten from it (a router may
+    /// send it to any front-end with the VIP).
+    fn icmp_copy_v4(&self, skb: &mut SkBuff, key: &Key) -> Option<Option<FlowVerdict>> {
+        self.common.with(key, |r| rewrite_icmp(skb, &r.flow))
+    }
+
+    /// An ICMP error about connection `key`, of neither a flow nor a copy
+    /// here: the member that holds the connection gets it, as its client's
+    /// packets do.
+    fn icmp_relay_v4(&self, net: &Net, skb: &mut SkBuff, key: &Key) -> Verdict {
+        if !self.relay.active() {
+            return Verdict::Accept;
+        }
+        let to = self.relay_target(net, skb, key);
+        to.map_or(Verdict::Accept, |to| {
+            self.pass_on(net, skb, to, |skb| {
+                skb.icmp_headers_mut(icmp::HEADERS_MAX).map(|(b, _)| b)
+            })
+        })
     }
 
     /// A client packet of no flow and no copy here. With a front-end
@@ -997,37 +1132,61 @@ impl Conns {
         Verdict::Drop
     }
 
-    /// Pre-routing: packets from clients.
-    pub(crate) fn pre_routing(&self, net: &Net, skb: &mut SkBuff, now_ms: u64) -> Verdict {
-        self.on_packet(net, skb, now_ms, false)
+    /// Pre-routing: packets of family `F` from clients.
+    pub(crate) fn pre_routing<F: Fam>(&self, net: &Net, skb: &mut SkBuff, now_ms: u64) -> Verdict {
+        self.on_packet::<F>(net, skb, now_ms, false)
     }
 
     /// Post-routing: packets to clients. Only this node's own sockets send
     /// a flow's packets (a server's, a front-end's socket's): one that
     /// this node forwards, such as a client's packet rewritten to its
     /// back-end, is nobody's here and is not looked up.
-    pub(crate) fn post_routing(&self, net: &Net, skb: &mut SkBuff) -> Verdict {
-        if self.idle() || skb.forwarded() {
+    pub(crate) fn post_routing<F: Fam>(&self, net: &Net, skb: &mut SkBuff) -> Verdict {
+        if F::idle(self) || skb.forwarded() {
             return Verdict::Accept;
         }
-        self.on_packet(net, skb, kthread::now_ms(), true)
+        self.on_packet::<F>(net, skb, kthread::now_ms(), true)
     }
 }
 
 /// What `conn-get`'s dump walks: copies of the flows, bucket by bucket.
+/// A flow of either family, as a dump goes over both tables.
+pub(crate) enum AnyFlow {
+    /// IPv4.
+    V4(Flow),
+    /// IPv6.
+    V6(Flow<V6>),
+}
+
+/// The IPv4 table's buckets, then the IPv6 table's.
 impl dump::Table for Conns {
-    type Item = Flow;
+    type Item = AnyFlow;
 
     fn buckets(&self) -> usize {
-        self.v4.flows.buckets()
+        self.v4.flows.buckets() + self.v6.flows.buckets()
     }
 
     fn generation(&self) -> u32 {
-        self.v4.flows.generation()
+        // Each change moves one of them by one: their sum moves with it.
+        let g = self
+            .v4
+            .flows
+            .generation()
+            .wrapping_add(self.v6.flows.generation());
+        g.max(1)
     }
 
-    fn walk(&self, bucket: usize, f: &mut dyn FnMut(&Flow) -> bool) {
-        self.v4.flows.walk_bucket(bucket, |c| f(&c.get()));
+    fn walk(&self, bucket: usize, f: &mut dyn FnMut(&AnyFlow) -> bool) {
+        let n4 = self.v4.flows.buckets();
+        if bucket < n4 {
+            self.v4
+                .flows
+                .walk_bucket(bucket, |c| f(&AnyFlow::V4(c.get())));
+        } else {
+            self.v6
+                .flows
+                .walk_bucket(bucket - n4, |c| f(&AnyFlow::V6(c.get())));
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 
 use crate::{
     proto::{
-        ctrl::Endpoint,
+        service::{Endpoint, Ip},
         uapi::{attr, cmd, event_attr, handoff_result, peer_state},
     },
     sys::{
@@ -42,41 +42,38 @@ fn notify(net: &Net, cmd: u8, put: impl FnOnce(&mut Attrs) -> Result) {
     }
 }
 
-/// A connection's client, service and back-end.
-fn put_conn(a: &mut Attrs, client: &Endpoint, vip: &Endpoint, backend: &Endpoint) -> Result {
-    a.put_u32_be(event_attr::CLIENT_ADDR, client.addr)?;
-    a.put_u16(event_attr::CLIENT_PORT, client.port)?;
-    a.put_u32_be(event_attr::VIP_ADDR, vip.addr)?;
-    a.put_u16(event_attr::VIP_PORT, vip.port)?;
-    a.put_u32_be(event_attr::BACKEND_ADDR, backend.addr)?;
-    a.put_u16(event_attr::BACKEND_PORT, backend.port)
-}
-
 /// What a notification says about one connection.
-pub(crate) struct Conn<'a> {
+pub(crate) struct Conn {
     /// Its handoff id.
     pub(crate) id: u64,
     /// The client.
-    pub(crate) client: &'a Endpoint,
+    pub(crate) client: Endpoint<Ip>,
     /// The service.
-    pub(crate) vip: &'a Endpoint,
+    pub(crate) vip: Endpoint<Ip>,
     /// The back-end.
-    pub(crate) backend: &'a Endpoint,
+    pub(crate) backend: Endpoint<Ip>,
     /// The peer at its other end (0: this node).
     pub(crate) peer: u32,
 }
 
-impl Conn<'_> {
+impl Conn {
     fn put(&self, a: &mut Attrs) -> Result {
         a.put_u64(event_attr::ID, self.id, event_attr::PAD)?;
-        put_conn(a, self.client, self.vip, self.backend)?;
+        let e = event_attr::CLIENT_ADDR;
+        a.put_ip(e, event_attr::CLIENT_ADDR6, self.client.addr)?;
+        a.put_u16(event_attr::CLIENT_PORT, self.client.port)?;
+        a.put_ip(event_attr::VIP_ADDR, event_attr::VIP_ADDR6, self.vip.addr)?;
+        a.put_u16(event_attr::VIP_PORT, self.vip.port)?;
+        let b = event_attr::BACKEND_ADDR;
+        a.put_ip(b, event_attr::BACKEND_ADDR6, self.backend.addr)?;
+        a.put_u16(event_attr::BACKEND_PORT, self.backend.port)?;
         a.put_u32(event_attr::PEER, self.peer)
     }
 }
 
 /// A handoff of this front-end ended: `result` of [`handoff_result`],
 /// `reason` why it did not forward (none for `OK`).
-pub(crate) fn handoff(net: &Net, c: &Conn<'_>, result: u8, reason: u8) {
+pub(crate) fn handoff(net: &Net, c: &Conn, result: u8, reason: u8) {
     notify(net, cmd::HANDOFF_NTF, |a| {
         c.put(a)?;
         a.put_u8(event_attr::RESULT, result)?;
@@ -88,7 +85,7 @@ pub(crate) fn handoff(net: &Net, c: &Conn<'_>, result: u8, reason: u8) {
 }
 
 /// A connection this node took part in as `role` ended, for `reason`.
-pub(crate) fn conn_end(net: &Net, c: &Conn<'_>, role: u8, reason: u8) {
+pub(crate) fn conn_end(net: &Net, c: &Conn, role: u8, reason: u8) {
     notify(net, cmd::CONN_END_NTF, |a| {
         c.put(a)?;
         a.put_u8(event_attr::ROLE, role)?;

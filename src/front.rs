@@ -21,13 +21,15 @@
 use crate::{
     arrival::Arrival,
     back,
-    conn::Stat,
+    conn::{ip, Fam, Stat},
     events,
     node::{Node, Reply},
     proto::{
         ctrl::{self, opt_bits, reason, Endpoint, HandoffReq, IdReason, Message},
         flow::{Flow, Key, Phase, Role},
+        packet::{V4, V6},
         seq::Translation,
+        service::Ip,
         uapi::handoff_result,
     },
     replica, sched,
@@ -42,20 +44,59 @@ use kernel::prelude::*;
 
 /// Hands off a connection whose request is read (see [`Arrival::read`]),
 /// or resets it if that fails. Called by the service's worker threads.
-pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
-    let (sock, client, mut buf, n) = arrival.into_parts();
+pub(crate) fn serve(node: &Node, vip: Endpoint<Ip>, arrival: Arrival, stop: &Stop) {
+    let (sock, client, buf, n) = arrival.into_parts();
+    match (vip.addr, client.addr) {
+        (Ip::V4(v), Ip::V4(c)) => serve_in::<V4>(node, (v, c), (vip, client), sock, buf, n, stop),
+        (Ip::V6(v), Ip::V6(c)) => serve_in::<V6>(node, (v, c), (vip, client), sock, buf, n, stop),
+        // A listener takes its own family's connections only; dropped, the
+        // socket resets this one.
+        _ => {}
+    }
+}
+
+/// [`serve`] for a connection of family `F`: `addrs` are the VIP's and the
+/// client's addresses of that family, `ends` the same endpoints as given.
+fn serve_in<F: Fam>(
+    node: &Node,
+    addrs: (F, F),
+    ends: (Endpoint<Ip>, Endpoint<Ip>),
+    sock: Socket,
+    mut buf: KVec<u8>,
+    n: usize,
+    stop: &Stop,
+) {
+    let (vip_ip, client_ip) = ends;
+    let vip = Endpoint {
+        addr: addrs.0,
+        port: vip_ip.port,
+    };
+    let client = Endpoint {
+        addr: addrs.1,
+        port: client_ip.port,
+    };
     // One copy of the configuration for the whole handoff: a change
     // meanwhile (the service deleted, say) applies to later connections.
     let config = node.published();
-    let service = config.service(&vip);
+    let service = config.service(&vip_ip);
     let me = config.base.node_id;
-    let chosen = service.and_then(|s| sched::choose(node.conns(), me, s, &client, &buf[..n]));
-    let notify = |backend: &Endpoint, peer, id, result, why| {
+    let chosen = service
+        .and_then(|s| sched::choose(node.conns(), me, s, &client_ip, &buf[..n]))
+        .and_then(|(b, peer)| {
+            Some((
+                Endpoint {
+                    addr: F::from_ip(b.addr)?,
+                    port: b.port,
+                },
+                peer,
+            ))
+        });
+    let notify = |backend: &Endpoint<F>, peer, id, result, why| {
         let c = events::Conn {
             id,
-            client: &client,
-            vip: &vip,
-            backend,
+            client: client_ip,
+            vip: vip_ip,
+            backend: ip(*backend),
             peer,
         };
         events::handoff(node.net(), &c, result, why);
@@ -75,7 +116,7 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
         return;
     };
     let max = service.map_or(0, |s| s.conf.max_conns);
-    if max != 0 && node.conns().front_of(vip) >= max {
+    if max != 0 && node.conns().front_of(vip_ip) >= max {
         notify(&backend, peer, 0, handoff_result::REFUSED, reason::OVERLOAD);
         node.conns().stats().inc(Stat::HandoffsRefused);
         if kthread::net_ratelimit() {
@@ -114,7 +155,12 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
             // the back-end took the connection, a backup completes the
             // handoff from its copy. A connection served here dies with
             // this node whatever its copies.
-            if peer != 0 && !replica::copy_handoff(node, peer, &req, stop) {
+            let copied = match F::v4_req(&req) {
+                Some(req) => replica::copy_handoff(node, peer, req, stop),
+                // IPv6 services are not served with a front-end group.
+                None => true,
+            };
+            if peer != 0 && !copied {
                 node.conns().stats().inc(Stat::Unconfirmed);
             }
             let timeout = config.base.handoff_timeout_ms;
@@ -124,7 +170,15 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
                 // if the service has a local back-end. Not after a
                 // timeout: the peer may still take it, and a connection
                 // must never have two servers.
-                if let Some(local) = service.and_then(|s| sched::local_backend(me, s)) {
+                let local = service
+                    .and_then(|s| sched::local_backend(me, s))
+                    .and_then(|b| {
+                        Some(Endpoint {
+                            addr: F::from_ip(b.addr)?,
+                            port: b.port,
+                        })
+                    });
+                if let Some(local) = local {
                     if kthread::net_ratelimit() {
                         pr_info!(
                             "handoff {} refused by peer {} (reason {}), serving it locally\n",
@@ -186,7 +240,9 @@ pub(crate) fn serve(node: &Node, vip: Endpoint, arrival: Arrival, stop: &Stop) {
         }
         Err(r) => {
             if let Some(f) = node.conns().remove(&key) {
-                replica::forget_handoff(node, &f);
+                if let Some(f) = F::v4_flow(&f) {
+                    replica::forget_handoff(node, f);
+                }
             }
             node.conns().held().discard(&key);
             let (c, result) = if r == reason::OTHER || r == reason::TIMEOUT {
@@ -220,15 +276,15 @@ const STRAGGLER_TRIES: u32 = 3;
 
 /// With the flow frozen, takes what the socket still has and collects the
 /// TCP state into a HANDOFF_REQ; also returns the front-end's window scale.
-fn freeze<'a>(
+fn freeze<'a, F: Fam>(
     sock: &Socket,
     id: u64,
-    client: Endpoint,
-    vip: Endpoint,
-    backend: Endpoint,
+    client: Endpoint<F>,
+    vip: Endpoint<F>,
+    backend: Endpoint<F>,
     buf: &'a mut KVec<u8>,
     mut n: usize,
-) -> core::result::Result<(HandoffReq<'a>, u8), u8> {
+) -> core::result::Result<(HandoffReq<'a, F>, u8), u8> {
     // The flow is frozen: the client's further packets are held for the
     // back-end (`hold`). Every byte the stack acknowledged must travel. A
     // full buffer may not be all: reading it opened the window again, and
@@ -327,7 +383,13 @@ fn freeze<'a>(
 
 /// Sends `req` to `peer` (0: this node) and waits for the answer, at most
 /// `timeout_ms`.
-fn ask(node: &Node, peer: u32, req: &HandoffReq<'_>, timeout_ms: u32, stop: &Stop) -> Reply {
+fn ask<F: Fam>(
+    node: &Node,
+    peer: u32,
+    req: &HandoffReq<'_, F>,
+    timeout_ms: u32,
+    stop: &Stop,
+) -> Reply {
     if peer == 0 {
         return match back::take(node, 0, req, stop) {
             Message::HandoffAck(a) => Reply::Ack(a),
@@ -335,7 +397,7 @@ fn ask(node: &Node, peer: u32, req: &HandoffReq<'_>, timeout_ms: u32, stop: &Sto
             _ => Reply::Nack(reason::OTHER),
         };
     }
-    if node.ctrl().send(peer, &Message::HandoffReq(*req)).is_err() {
+    if node.ctrl().send(peer, &F::handoff_req(*req)).is_err() {
         node.replies().forget(req.id);
         return Reply::Nack(reason::OTHER);
     }
@@ -366,11 +428,19 @@ pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
         Message::HandoffNack(m) => (m.id, Reply::Nack(m.reason)),
         _ => return,
     };
+    if !reply_in::<V4>(node, from, id, r) {
+        reply_in::<V6>(node, from, id, r);
+    }
+}
+
+/// [`reply`] for the flows of family `F`: whether one of them was the
+/// handoff's.
+fn reply_in<F: Fam>(node: &Node, from: u32, id: u64, r: Reply) -> bool {
     // Only for a frozen flow of ours handed to that peer. An ACK makes it
     // forward at once: the back-end may be answering the client already,
     // and the client's next packets must not meet a frozen flow (dropped,
     // they would cost a retransmission) while the worker wakes up.
-    let pending = node.conns().with_front_id(id, from, |f| {
+    let pending = node.conns().with_front_id::<F, _>(id, from, |f| {
         if f.phase != Phase::Frozen {
             return None;
         }
@@ -382,31 +452,39 @@ pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
         }
         Some(f.key())
     });
-    let Some(Some(key)) = pending else {
-        return;
+    let Some(pending) = pending else {
+        return false;
+    };
+    let Some(key) = pending else {
+        return true;
     };
     if matches!(r, Reply::Ack(_)) {
         // What the client sent meanwhile goes on now, rewritten.
         node.conns().held().release(&key);
         if let Some(f) = node.conns().with(&key, |f| *f) {
-            replica::replicate_answered(node, &f);
+            if let Some(f) = F::v4_flow(&f) {
+                replica::replicate_answered(node, f);
+            }
         }
     }
     if !node.replies().post(id, r) {
         // A handoff taken over from a copy, which no worker waits for.
         resumed(node, &key, r);
     }
+    true
 }
 
 /// The answer `r` to the handoff of `key` that this node took over from
 /// another member's copy ([`replica`]'s RESUME): refused, the flow goes,
 /// and the client's next packet meets this node's stack, which resets it.
-fn resumed(node: &Node, key: &Key, r: Reply) {
+fn resumed<F: Fam>(node: &Node, key: &Key<F>, r: Reply) {
     match r {
         Reply::Ack(_) => node.conns().stats().inc(Stat::HandoffsOk),
         _ => {
             if let Some(f) = node.conns().remove(key) {
-                replica::forget_handoff(node, &f);
+                if let Some(f) = F::v4_flow(&f) {
+                    replica::forget_handoff(node, f);
+                }
             }
             node.conns().held().discard(key);
             node.conns().stats().inc(Stat::HandoffsFailed);
@@ -419,9 +497,11 @@ fn resumed(node: &Node, key: &Key, r: Reply) {
 
 /// CONN_END from peer `from`: its end of connection `id` is gone.
 pub(crate) fn conn_end(node: &Node, from: u32, end: &IdReason) {
-    if let Some(f) = node.conns().remove_front_id(end.id, from) {
+    if let Some(f) = node.conns().remove_front_id::<V4>(end.id, from) {
         teardown::notify_end(node, &f, end.reason);
         replica::forget(node, &f, end.reason);
+    } else if let Some(f) = node.conns().remove_front_id::<V6>(end.id, from) {
+        teardown::notify_end(node, &f, end.reason);
     }
 }
 
@@ -433,7 +513,13 @@ const PEER_DOWN_BATCH: usize = 256;
 /// the channel went, so they are never served elsewhere: their clients are
 /// reset). Forwarding flows stay until they end or expire.
 pub(crate) fn peer_down(node: &Node, peer: u32) {
-    let Ok(mut frozen) = KVec::<Flow>::with_capacity(PEER_DOWN_BATCH, GFP_KERNEL) else {
+    peer_down_in::<V4>(node, peer);
+    peer_down_in::<V6>(node, peer);
+}
+
+/// [`peer_down`] for the flows of family `F`.
+fn peer_down_in<F: Fam>(node: &Node, peer: u32) {
+    let Ok(mut frozen) = KVec::<Flow<F>>::with_capacity(PEER_DOWN_BATCH, GFP_KERNEL) else {
         return;
     };
     node.conns().snapshot_where(&mut frozen, |f| {

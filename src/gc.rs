@@ -5,11 +5,13 @@
 //! and frees held packets no handoff will take.
 
 use crate::{
+    conn::{ip, Fam},
     node::Node,
     proto::{
         config::MAX_PEERS,
         ctrl::reason,
         flow::{since, Flow, Phase, Role},
+        packet::{V4, V6},
     },
     replica,
     sys::{
@@ -79,12 +81,76 @@ const GC_ROUNDS: usize = 8;
 /// stack took the RST: no socket is left for the connection. (An RST the
 /// stack refused, its sequence number not the expected one, leaves the
 /// socket and the flow as they were, as RFC 5961 wants.)
-fn server_gone(net: &Net, f: &Flow) -> Option<u8> {
+fn server_gone<F: Fam>(net: &Net, f: &Flow<F>) -> Option<u8> {
     let gone = f.role == Role::Back
         && f.phase == Phase::Established
         && f.client_rst
-        && !socket::tcp_exists(net, f.backend, f.client);
+        && !socket::tcp_exists(net, ip(f.backend), ip(f.client));
     gone.then_some(reason::CLOSED)
+}
+
+/// What one pass of the collector decides by, the same for both families.
+struct Pass {
+    now: u64,
+    /// `idle-timeout-ms`.
+    idle: u64,
+    /// How long a front flow may stay frozen.
+    stuck_ms: u64,
+    /// The peers whose channels are up (`None`: no memory to ask).
+    up: Option<KVec<u32>>,
+    /// How long a front flow of a peer that is down may idle.
+    grace: u64,
+    /// Into how many parts the table's buckets are swept.
+    parts: usize,
+}
+
+/// One pass over the flows of family `F`.
+fn sweep<F: Fam>(node: &Node, p: &Pass) {
+    let now = p.now;
+    // A handoff taken over from a copy has no worker to give up on it:
+    // unanswered for longer than any handoff lasts, its flow goes.
+    let stuck = |f: &Flow<F>| {
+        (f.role == Role::Front && f.phase == Phase::Frozen && since(now, f.created_ms) > p.stuck_ms)
+            .then_some(reason::TIMEOUT)
+    };
+    // A front flow whose back-end can no longer send CONN_END (its
+    // channel is down: the node died, or only the link): over once its
+    // client reset it, or once it idled as long as the back-end waits
+    // before it ends a silent front-end's idle connections
+    // ([`abandoned`]), which this side cannot see.
+    let orphan = |f: &Flow<F>| {
+        let down = f.role == Role::Front
+            && f.peer != 0
+            && p.up.as_ref().is_some_and(|up| !up.contains(&f.peer));
+        if !down {
+            None
+        } else if f.reset_and_quiet(now) {
+            Some(reason::CLOSED)
+        } else if f.phase == Phase::Forwarding && f.idle_ms(now) >= p.grace {
+            Some(reason::IDLE)
+        } else {
+            None
+        }
+    };
+    let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
+        return;
+    };
+    let net = node.net();
+    // Many connections may end at once: a full batch is sent on and the
+    // sweep goes on where it stopped, up to GC_ROUNDS batches.
+    for _ in 0..GC_ROUNDS {
+        vec::clear(&mut done);
+        node.conns().gc_sweep::<F>(p.parts, &mut done, |f| {
+            f.expired(now, p.idle)
+                .or_else(|| server_gone(net, f))
+                .or_else(|| orphan(f))
+                .or_else(|| stuck(f))
+        });
+        teardown::ended(node, &done);
+        if done.len() < GC_BATCH {
+            break;
+        }
+    }
 }
 
 pub(crate) fn gc_main(node: &Node, stop: &Stop) {
@@ -104,66 +170,28 @@ pub(crate) fn gc_main(node: &Node, stop: &Stop) {
         if pass % ABANDONED_EVERY == 0 {
             abandoned(node);
         }
-        let idle = u64::from(node.published().base.idle_timeout_ms);
-        // A handoff taken over from a copy has no worker to give up on it:
-        // unanswered for longer than any handoff lasts, its flow goes.
-        let stuck_ms = u64::from(node.published().base.handoff_timeout_ms) + STUCK_MARGIN_MS;
-        let stuck = |f: &Flow| {
-            (f.role == Role::Front
-                && f.phase == Phase::Frozen
-                && since(now, f.created_ms) > stuck_ms)
-                .then_some(reason::TIMEOUT)
-        };
-        let Ok(mut done) = KVec::with_capacity(GC_BATCH, GFP_KERNEL) else {
-            continue;
-        };
-        let net = node.net();
         let up = KVec::with_capacity(MAX_PEERS, GFP_KERNEL)
             .ok()
             .map(|mut v| {
                 node.ctrl().up_peers(&mut v);
                 v
             });
-        // A front flow whose back-end can no longer send CONN_END (its
-        // channel is down: the node died, or only the link): over once its
-        // client reset it, or once it idled as long as the back-end waits
-        // before it ends a silent front-end's idle connections
-        // ([`abandoned`]), which this side cannot see.
-        let grace = abandon_grace_ms(node);
-        let orphan = |f: &Flow| {
-            let down = f.role == Role::Front
-                && f.peer != 0
-                && up.as_ref().is_some_and(|up| !up.contains(&f.peer));
-            if !down {
-                None
-            } else if f.reset_and_quiet(now) {
-                Some(reason::CLOSED)
-            } else if f.phase == Phase::Forwarding && f.idle_ms(now) >= grace {
-                Some(reason::IDLE)
-            } else {
-                None
-            }
-        };
-        // Many connections may end at once: a full batch is sent on and
-        // the sweep goes on where it stopped, up to GC_ROUNDS batches.
         let parts =
             (node.conns().buckets() / GC_PASS_BUCKETS).max(if node.conns().len() > GC_SMALL {
                 GC_PARTS
             } else {
                 1
             });
-        for _ in 0..GC_ROUNDS {
-            vec::clear(&mut done);
-            node.conns().gc_sweep(parts, &mut done, |f| {
-                f.expired(now, idle)
-                    .or_else(|| server_gone(net, f))
-                    .or_else(|| orphan(f))
-                    .or_else(|| stuck(f))
-            });
-            teardown::ended(node, &done);
-            if done.len() < GC_BATCH {
-                break;
-            }
-        }
+        let base = node.published().base;
+        let p = Pass {
+            now,
+            idle: u64::from(base.idle_timeout_ms),
+            stuck_ms: u64::from(base.handoff_timeout_ms) + STUCK_MARGIN_MS,
+            up,
+            grace: abandon_grace_ms(node),
+            parts,
+        };
+        sweep::<V4>(node, &p);
+        sweep::<V6>(node, &p);
     }
 }

@@ -15,8 +15,12 @@
 
 use crate::{
     back,
+    conn::Fam,
     node::Node,
-    proto::ctrl::{reason, HandoffReq, IdReason, Message},
+    proto::{
+        ctrl::{reason, HandoffReq, IdReason, Message},
+        packet::V6,
+    },
     sys::{
         kthread::{Stop, Thread},
         vec,
@@ -42,6 +46,22 @@ const QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// again (a stop request also wakes it).
 const IDLE_WAIT_MS: u32 = 1000;
 
+/// A request of either family, its data elsewhere.
+#[derive(Clone, Copy)]
+enum Req {
+    V4(HandoffReq<'static>),
+    V6(HandoffReq<'static, V6>),
+}
+
+impl Req {
+    fn id(&self) -> u64 {
+        match self {
+            Req::V4(r) => r.id,
+            Req::V6(r) => r.id,
+        }
+    }
+}
+
 /// A request waiting for a replay thread.
 struct Job {
     /// The peer that asked.
@@ -49,7 +69,7 @@ struct Job {
     /// Order of arrival.
     seq: u64,
     /// The request, its data in `data`.
-    req: HandoffReq<'static>,
+    req: Req,
     data: KVec<u8>,
 }
 
@@ -112,7 +132,16 @@ impl Replays {
 
     /// Queues `req` from peer `from` for a replay thread; the refusal's
     /// [`reason`] if the queue is full, closed or out of memory.
-    pub(crate) fn submit(&self, from: u32, req: &HandoffReq<'_>) -> core::result::Result<(), u8> {
+    pub(crate) fn submit<F: Fam>(
+        &self,
+        from: u32,
+        req: &HandoffReq<'_, F>,
+    ) -> core::result::Result<(), u8> {
+        let stripped = match (F::v4_req(req), F::v6_req(req)) {
+            (Some(r), _) => Req::V4(HandoffReq { data: &[], ..*r }),
+            (None, Some(r)) => Req::V6(HandoffReq { data: &[], ..*r }),
+            (None, None) => return Err(reason::OTHER),
+        };
         let data = vec::copied(req.data, GFP_KERNEL).map_err(|_| reason::OVERLOAD)?;
         let spawn = {
             let mut q = self.pool.queue.lock();
@@ -128,7 +157,7 @@ impl Replays {
             let job = Job {
                 from,
                 seq,
-                req: HandoffReq { data: &[], ..*req },
+                req: stripped,
                 data,
             };
             // Within the capacity reserved: cannot fail.
@@ -189,7 +218,7 @@ impl Replays {
 
 fn refuse(node: &Node, job: &Job, why: u8) {
     let nack = Message::HandoffNack(IdReason {
-        id: job.req.id,
+        id: job.req.id(),
         reason: why,
     });
     let _ = node.ctrl().send(job.from, &nack);
@@ -213,11 +242,22 @@ fn worker_main(pool: &Pool, stop: &Stop) {
                 q.idle -= 1;
             }
         };
-        let req = HandoffReq {
-            data: &job.data,
-            ..job.req
+        let reply = match job.req {
+            Req::V4(r) => {
+                let req = HandoffReq {
+                    data: &job.data,
+                    ..r
+                };
+                back::take(&pool.node, job.from, &req, stop)
+            }
+            Req::V6(r) => {
+                let req = HandoffReq {
+                    data: &job.data,
+                    ..r
+                };
+                back::take(&pool.node, job.from, &req, stop)
+            }
         };
-        let reply = back::take(&pool.node, job.from, &req, stop);
         // The channel may be gone meanwhile: the front-end then gave up
         // on the handoff (peer down) and reset its client.
         let _ = pool.node.ctrl().send(job.from, &reply);

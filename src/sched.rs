@@ -11,7 +11,7 @@ use crate::{
         http,
         rules::{self, RuleConf},
         sched,
-        service::{BackendConf, Endpoint, Scheduler, ServiceConf},
+        service::{BackendConf, Endpoint, Ip, Scheduler, ServiceConf},
     },
 };
 use kernel::{
@@ -45,7 +45,7 @@ impl Published {
     }
 
     /// The service of `vip`.
-    pub(crate) fn service(&self, vip: &Endpoint) -> Option<&ServiceView> {
+    pub(crate) fn service(&self, vip: &Endpoint<Ip>) -> Option<&ServiceView> {
         self.services
             .iter()
             .find(|s| s.conf.vip == *vip)
@@ -163,9 +163,9 @@ pub(crate) fn choose(
     conns: &Conns,
     me: u32,
     service: &ServiceView,
-    client: &Endpoint,
+    client: &Endpoint<Ip>,
     request: &[u8],
-) -> Option<(Endpoint, u32)> {
+) -> Option<(Endpoint<Ip>, u32)> {
     let vip = &service.conf.vip;
     let local = |peer: u32| if peer == me { 0 } else { peer };
     if let Ok(req) = http::parse_request(request) {
@@ -179,7 +179,7 @@ pub(crate) fn choose(
         let active = conns.active(*vip, b.addr);
         list.push(
             sched::Backend {
-                id: sched::endpoint_id(b.addr.addr, b.addr.port),
+                id: sched::ip_endpoint_id(&b.addr),
                 weight: b.weight,
                 active,
             },
@@ -191,7 +191,10 @@ pub(crate) fn choose(
         Scheduler::Rr => sched::round_robin(&list, &mut service.sched.lock().rr_cursor),
         Scheduler::Wrr => sched::weighted_round_robin(&list, &mut service.sched.lock().wrr_current),
         Scheduler::Lc => sched::weighted_least_conn(&list),
-        Scheduler::Sh => sched::source_hash(&list, &client.addr),
+        Scheduler::Sh => match &client.addr {
+            Ip::V4(a) => sched::source_hash(&list, a),
+            Ip::V6(a) => sched::source_hash(&list, a),
+        },
     }?;
     let b = service.backends.get(i)?;
     Some((b.addr, local(b.peer)))
@@ -199,7 +202,7 @@ pub(crate) fn choose(
 
 /// The first local back-end (peer 0 or this node, `me`) of `service` with
 /// a weight, if any.
-pub(crate) fn local_backend(me: u32, service: &ServiceView) -> Option<Endpoint> {
+pub(crate) fn local_backend(me: u32, service: &ServiceView) -> Option<Endpoint<Ip>> {
     service
         .backends
         .iter()

@@ -12,6 +12,7 @@ use crate::{
     proto::{
         config::{Config, PeerConf},
         ctrl::{IdReason, Message},
+        packet::{V4, V6},
         rules::RuleConf,
         service::{BackendConf, ServiceConf},
         uapi::Hook,
@@ -22,7 +23,7 @@ use crate::{
     sys::{
         crypto::Hmac,
         kthread::{self, Thread},
-        netfilter::{self, HookSpec, InetHook, SkBuff, Verdict},
+        netfilter::{self, HookSpec, InetHook, IpFamily, SkBuff, Verdict},
         netns::{self, NetId, NetPtr},
         param,
         percpu::Counters,
@@ -215,6 +216,12 @@ impl Dispatch for Runtime {
                     reason: why,
                 })
             }),
+            Message::HandoffReq6(req) => self.replays.submit(from, req).err().map(|why| {
+                Message::HandoffNack(IdReason {
+                    id: req.id,
+                    reason: why,
+                })
+            }),
             Message::HandoffAck(_) | Message::HandoffNack(_) => {
                 front::reply(&self.node, from, m);
                 None
@@ -248,10 +255,9 @@ impl Dispatch for Runtime {
                 None
             }
             Message::Hello(_) | Message::Auth | Message::Heartbeat(_) => None,
-            // The channel closes on them (`ctrl::peer::on_frame`): this
-            // node does not announce IPv6.
-            Message::HandoffReq6(_)
-            | Message::HandoffCopy6(_)
+            // The channel closes on them (`ctrl::peer::on_frame`): a
+            // front-end group keeps IPv4 connections only.
+            Message::HandoffCopy6(_)
             | Message::Replica6(_)
             | Message::ReplicaEnd6(_)
             | Message::Takeover6(_) => None,
@@ -411,18 +417,27 @@ impl netfilter::Hook for NetState {
         },
     ];
 
-    fn hook(&self, hook: InetHook, skb: &mut SkBuff) -> Verdict {
-        if let Some(h) = to_hook(hook) {
+    fn hook(&self, hook: InetHook, family: IpFamily, skb: &mut SkBuff) -> Verdict {
+        // `status` counts IPv4 packets: an IPv6 link's own traffic
+        // (neighbour discovery, router solicitations) would blur them.
+        if let (Some(h), IpFamily::V4) = (to_hook(hook), family) {
             self.packets.inc(h.index());
         }
-        match hook {
-            InetHook::PreRouting => {
-                let node = &self.rt.node;
-                node.conns().pre_routing(node.net(), skb, kthread::now_ms())
+        let node = &self.rt.node;
+        match (hook, family) {
+            (InetHook::PreRouting, IpFamily::V4) => {
+                node.conns()
+                    .pre_routing::<V4>(node.net(), skb, kthread::now_ms())
             }
-            InetHook::PostRouting => {
-                let node = &self.rt.node;
-                node.conns().post_routing(node.net(), skb)
+            (InetHook::PreRouting, IpFamily::V6) => {
+                node.conns()
+                    .pre_routing::<V6>(node.net(), skb, kthread::now_ms())
+            }
+            (InetHook::PostRouting, IpFamily::V4) => {
+                node.conns().post_routing::<V4>(node.net(), skb)
+            }
+            (InetHook::PostRouting, IpFamily::V6) => {
+                node.conns().post_routing::<V6>(node.net(), skb)
             }
             _ => Verdict::Accept,
         }

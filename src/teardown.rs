@@ -6,12 +6,12 @@
 //! front-end of a back-end flow hears of its end (CONN_END).
 
 use crate::{
+    conn::{ip, Fam},
     events,
     node::Node,
     proto::{
         ctrl::{reason, IdReason, Message},
         flow::{Flow, Phase, Role},
-        packet::V4,
     },
     replica,
     sys::{kthread, socket},
@@ -26,7 +26,7 @@ use kernel::prelude::*;
 /// or waiting for the client's last ACK), is aborted while no flow
 /// rewrites its RST: its reset goes nowhere, and the replayed SYN meets a
 /// free tuple.
-pub(crate) fn insert_replacing(node: &Node, flow: Flow) -> Result {
+pub(crate) fn insert_replacing<F: Fam>(node: &Node, flow: Flow<F>) -> Result {
     match node.conns().insert(flow) {
         Err(e) if e == EEXIST => {}
         other => return other,
@@ -38,7 +38,7 @@ pub(crate) fn insert_replacing(node: &Node, flow: Flow) -> Result {
         return Err(EEXIST);
     };
     if old.role == Role::Back {
-        let _ = socket::abort_tcp(node.net(), old.backend, old.client);
+        let _ = socket::abort_tcp(node.net(), ip(old.backend), ip(old.client));
     }
     ended(node, &[(old, reason::CLOSED)]);
     node.conns().insert(flow)
@@ -231,16 +231,20 @@ fn drain_all(
 /// Flows just removed: the front-end of each back-end flow hears of it,
 /// a peer by CONN_END, this node (peer 0) by removing its front flow; the
 /// members that keep a copy of a front flow drop it.
-pub(crate) fn ended(node: &Node, done: &[(Flow, u8)]) {
+pub(crate) fn ended<F: Fam>(node: &Node, done: &[(Flow<F>, u8)]) {
     for (f, why) in done.iter() {
         notify_end(node, f, *why);
         if f.role == Role::Front && f.phase == Phase::Frozen {
             // A handoff taken over from a copy, never answered.
-            replica::forget_handoff(node, f);
+            if let Some(f) = F::v4_flow(f) {
+                replica::forget_handoff(node, f);
+            }
             node.replies().forget(f.id);
             node.conns().held().discard(&f.key());
         } else if f.role == Role::Front {
-            replica::forget(node, f, *why);
+            if let Some(f) = F::v4_flow(f) {
+                replica::forget(node, f, *why);
+            }
         } else if f.peer != 0 {
             let msg = Message::ConnEnd(IdReason {
                 id: f.id,
@@ -248,18 +252,18 @@ pub(crate) fn ended(node: &Node, done: &[(Flow, u8)]) {
             });
             let _ = node.ctrl().send(f.peer, &msg);
         } else {
-            node.conns().remove_front_id::<V4>(f.id, 0);
+            node.conns().remove_front_id::<F>(f.id, 0);
         }
     }
 }
 
 /// Tells the `events` group that flow `f` ended, for reason `why`.
-pub(crate) fn notify_end(node: &Node, f: &Flow, why: u8) {
+pub(crate) fn notify_end<F: Fam>(node: &Node, f: &Flow<F>, why: u8) {
     let c = events::Conn {
         id: f.id,
-        client: &f.client,
-        vip: &f.vip,
-        backend: &f.backend,
+        client: ip(f.client),
+        vip: ip(f.vip),
+        backend: ip(f.backend),
         peer: f.peer,
     };
     events::conn_end(node.net(), &c, f.role.uapi(), why);

@@ -24,7 +24,7 @@ use crate::{
     conn::{Stat, LISTENER_MARK},
     front,
     node::Node,
-    proto::ctrl::Endpoint,
+    proto::service::{Endpoint, Ip},
     sys::{
         kthread::{self, Stop, Thread},
         socket::{self, Socket},
@@ -72,7 +72,7 @@ const BACKLOG: i32 = 1024;
 /// What a worker works with.
 struct Worker {
     node: Arc<Node>,
-    vip: Endpoint,
+    vip: Endpoint<Ip>,
     listener: Arc<Socket>,
     lists: Arc<Lists>,
 }
@@ -86,7 +86,7 @@ struct Lists {
 }
 
 struct Listening {
-    vip: Endpoint,
+    vip: Endpoint<Ip>,
     listener: Arc<Socket>,
     /// Joined when dropped, after the listener is shut down.
     workers: KVec<Thread<Worker>>,
@@ -126,7 +126,7 @@ impl Utcp {
     pub(crate) fn reconcile(
         &self,
         node: &Arc<Node>,
-        vips: impl Iterator<Item = Endpoint> + Clone,
+        vips: impl Iterator<Item = Endpoint<Ip>> + Clone,
         stopped: &mut Stopped,
     ) -> Result {
         {
@@ -162,10 +162,10 @@ impl Utcp {
     }
 }
 
-fn start(node: &Arc<Node>, vip: Endpoint) -> Result<Listening> {
+fn start(node: &Arc<Node>, vip: Endpoint<Ip>) -> Result<Listening> {
     // Idle workers block in accept until a client comes or the listener
     // is shut down: an idle service costs no wake-ups.
-    let sock = Socket::tcp(node.net(), socket::FOREVER, TICK_MS)?;
+    let sock = Socket::tcp_for(node.net(), vip.addr, socket::FOREVER, TICK_MS)?;
     sock.set_rcvbuf(RCVBUF);
     sock.set_freebind();
     // Its connections' packets carry the mark, by which the hooks know the

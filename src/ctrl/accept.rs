@@ -169,6 +169,7 @@ pub(super) fn admit(
     let mine = ch.hello(shared.me, shared.key.is_some(), shared.boot_id)?;
     ch.authenticate(shared.key.as_ref(), &theirs, &mine)?;
     ch.peer_boot = theirs.boot_id;
+    ch.peer_caps = theirs.capabilities;
     // A new, authenticated channel replaces the old one (the peer
     // restarted).
     peer.wake();

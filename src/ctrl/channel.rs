@@ -34,6 +34,8 @@ pub(super) struct Channel {
     pub(super) tx: Option<Tx>,
     /// The peer's boot id from its HELLO (0: none), once authenticated.
     pub(super) peer_boot: u64,
+    /// The capabilities the peer's HELLO announced ([`codec::cap`]).
+    pub(super) peer_caps: u32,
 }
 
 /// The sending half of a channel: frame buffer and sequence numbers.
@@ -172,6 +174,7 @@ impl Channel {
                 later_ms: 0,
             }),
             peer_boot: 0,
+            peer_caps: 0,
         })
     }
 
@@ -274,7 +277,7 @@ impl Channel {
         let auth = if keyed { codec::cap::AUTH } else { 0 };
         let mut hello = codec::Hello {
             node_id: me,
-            capabilities: auth | codec::cap::BOOT,
+            capabilities: auth | codec::cap::BOOT | codec::cap::IPV6,
             nonce: [0; codec::NONCE_LEN],
             boot_id: boot,
         };

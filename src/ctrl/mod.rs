@@ -276,6 +276,7 @@ impl Ctrl {
                             msgs_out: AtomicU64::new(0),
                             connects: AtomicU32::new(0),
                             boot: AtomicU64::new(0),
+                            ipv6: AtomicBool::new(false),
                             sock <- new_mutex!(None, "baton_peer_sock"),
                             handover <- new_mutex!(None, "baton_peer_handover"),
                             tx <- new_mutex!(None, "baton_peer_tx"),
@@ -299,8 +300,14 @@ impl Ctrl {
     }
 
     /// Sends `msg` to peer `node_id` on its live channel.
+    /// An IPv6 message goes only to a peer that announced IPv6
+    /// (`ENOTSUPP` otherwise): an older node would close the channel.
     pub(crate) fn send(&self, node_id: u32, msg: &Message<'_>) -> Result {
-        self.peer(node_id)?.send(msg).map_err(errno)
+        let peer = self.peer(node_id)?;
+        if msg.is_ipv6() && !peer.ipv6.load(Ordering::Relaxed) {
+            return Err(ENOTSUPP);
+        }
+        peer.send(msg).map_err(errno)
     }
 
     /// Peer `node_id` if its channel is up: `ENOENT` if it is not

@@ -50,6 +50,9 @@ pub(super) struct Peer {
     pub(super) connects: AtomicU32,
     /// The peer's boot id on its last channel (0: none yet).
     pub(super) boot: AtomicU64,
+    /// Whether the peer announced IPv6 handoffs on its last channel: an
+    /// IPv6 connection is handed only to such a peer.
+    pub(super) ipv6: AtomicBool,
     /// The live socket, so that `stop` can wake a blocked call; also how
     /// the listener hands an accepted socket to an accepting peer.
     #[pin]
@@ -129,10 +132,13 @@ pub(super) fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(),
         Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
             "handshake frame on an established channel",
         )),
-        // This node does not announce cap::IPV6 yet: its packet path
-        // handles IPv4 connections only.
-        m if m.is_ipv6() => Err(Closed::Protocol(
-            "IPv6 message, which this node did not announce",
+        // A front-end group keeps IPv4 connections only: the IPv6 copies
+        // are not part of what this node announces.
+        Message::HandoffCopy6(_)
+        | Message::Replica6(_)
+        | Message::ReplicaEnd6(_)
+        | Message::Takeover6(_) => Err(Closed::Protocol(
+            "IPv6 replication message, which this node did not announce",
         )),
         _ => match peer.dispatch.message(peer.conf.node_id, m) {
             Some(answer) => peer.send(&answer),
@@ -202,6 +208,7 @@ pub(super) fn dial(peer: &Peer) -> core::result::Result<Channel, Closed> {
     }
     ch.authenticate(peer.key.as_ref(), &mine, &theirs)?;
     ch.peer_boot = theirs.boot_id;
+    ch.peer_caps = theirs.capabilities;
     Ok(ch)
 }
 
@@ -238,6 +245,8 @@ pub(super) fn peer_main(peer: &Peer, stop: &Stop) {
         // (nothing else goes out before `up`).
         *peer.sock.lock() = Some(ch.sock.clone());
         *peer.tx.lock() = ch.tx.take();
+        peer.ipv6
+            .store(ch.peer_caps & codec::cap::IPV6 != 0, Ordering::Relaxed);
         let before = peer.boot.swap(ch.peer_boot, Ordering::Relaxed);
         if before != 0 && ch.peer_boot != 0 && before != ch.peer_boot {
             let last = Cell::new(kthread::now_ms());

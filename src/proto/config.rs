@@ -2,7 +2,7 @@
 
 //! Per-namespace configuration and the validation of changes to it.
 
-use super::service::Ip;
+use super::service::{check_unicast, AddrError, Ip};
 use core::ffi::CStr;
 
 /// The configuration of one network namespace.
@@ -278,28 +278,14 @@ impl PeerError {
     }
 }
 
-/// Checks that a peer can have `addr`: a unicast address another node
-/// can have, reachable without naming an interface.
+/// Checks that a peer can have `addr`.
 fn check_peer_addr(addr: Ip) -> Result<(), PeerError> {
-    match addr {
-        // Not 0.0.0.0/8, loopback, multicast/reserved (224/3) or broadcast.
-        Ip::V4([a, ..]) if a == 0 || a == 127 || a >= 224 => Err(PeerError::BadAddr),
-        Ip::V4(_) => Ok(()),
-        Ip::V6(a) => {
-            if Ip::from_v6(a) != Ip::V6(a) {
-                return Err(PeerError::Mapped);
-            }
-            if a[0] == 0xfe && a[1] & 0xc0 == 0x80 {
-                return Err(PeerError::LinkLocal);
-            }
-            let unspecified_or_loopback = a[..15] == [0; 15] && a[15] <= 1;
-            // Multicast is ff00::/8.
-            if unspecified_or_loopback || a[0] == 0xff {
-                return Err(PeerError::BadAddr6);
-            }
-            Ok(())
-        }
-    }
+    check_unicast(addr).map_err(|e| match e {
+        AddrError::V4 => PeerError::BadAddr,
+        AddrError::V6 => PeerError::BadAddr6,
+        AddrError::LinkLocal => PeerError::LinkLocal,
+        AddrError::Mapped => PeerError::Mapped,
+    })
 }
 
 /// Checks that `new` can join `peers` of a node whose id is `me`.

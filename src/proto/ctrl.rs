@@ -268,12 +268,19 @@ pub trait Wire: Family {
     /// unspecified, loopback or multicast (IPv4 also not 0/8 or reserved
     /// class E; IPv6 also not an IPv4-mapped address, which is IPv4's).
     fn is_host(addr: &Self) -> bool;
+
+    /// The HANDOFF_REQ message of this version carrying `req`.
+    fn handoff_req(req: HandoffReq<'_, Self>) -> Message<'_>;
 }
 
 impl Wire for V4 {
     fn is_host(addr: &V4) -> bool {
         let [a, ..] = *addr;
         a != 0 && a != 127 && a < 224
+    }
+
+    fn handoff_req(req: HandoffReq<'_>) -> Message<'_> {
+        Message::HandoffReq(req)
     }
 }
 
@@ -284,6 +291,10 @@ impl Wire for V6 {
         let multicast = addr[0] == 0xff;
         let mapped = addr[..10] == [0; 10] && addr[10..12] == [0xff, 0xff];
         !unspecified && !loopback && !multicast && !mapped
+    }
+
+    fn handoff_req(req: HandoffReq<'_, V6>) -> Message<'_> {
+        Message::HandoffReq6(req)
     }
 }
 

@@ -28,6 +28,7 @@ use super::{
     icmp::{Icmp, IcmpPacket},
     packet::{flags, Addresses, Family, TcpHeader, TcpPacket, V4},
     seq::Translation,
+    service::Ip,
     uapi::{conn_attr, conn_role, conn_state},
 };
 
@@ -214,6 +215,9 @@ pub enum FilterError {
     BadValue,
     /// An attribute that only replies carry (id, age, counters).
     NotAFilter,
+    /// An IPv6 address: a filter holds IPv4 ones only (it must fit beside
+    /// a dump's cursor in the netlink callback's context).
+    Ipv6,
 }
 
 impl FilterError {
@@ -225,6 +229,7 @@ impl FilterError {
             FilterError::NotAFilter => {
                 c"conn filter: only role, state, client, vip, backend and peer"
             }
+            FilterError::Ipv6 => c"conn filter by IPv6 address: not supported yet",
         }
     }
 }
@@ -258,6 +263,9 @@ impl Filter {
                 conn_attr::BACKEND_ADDR => f.backend.addr = addr()?,
                 conn_attr::BACKEND_PORT => f.backend.port = port()?,
                 conn_attr::PEER => f.peer = decode_u32(p).ok_or(FilterError::Malformed)?,
+                conn_attr::CLIENT_ADDR6 | conn_attr::VIP_ADDR6 | conn_attr::BACKEND_ADDR6 => {
+                    return Err(FilterError::Ipv6)
+                }
                 _ => return Err(FilterError::NotAFilter),
             }
             f.given |= 1 << ty;
@@ -274,18 +282,23 @@ impl Filter {
         self.given & (1 << ty) != 0
     }
 
-    /// Whether `flow` is one of those asked for.
-    pub fn matches(&self, flow: &Flow) -> bool {
+    /// Whether `flow` is one of those asked for. The filter's addresses
+    /// are IPv4: an IPv6 connection matches none.
+    pub fn matches<A: Family + Into<Ip>>(&self, flow: &Flow<A>) -> bool {
         let eq = |ty, a: bool| !self.has(ty) || a;
+        let is = |a: A, want: V4| a.into() == Ip::V4(want);
         eq(conn_attr::ROLE, flow.role.uapi() == self.role)
             && eq(conn_attr::STATE, flow.phase.uapi() == self.state)
-            && eq(conn_attr::CLIENT_ADDR, flow.client.addr == self.client.addr)
+            && eq(
+                conn_attr::CLIENT_ADDR,
+                is(flow.client.addr, self.client.addr),
+            )
             && eq(conn_attr::CLIENT_PORT, flow.client.port == self.client.port)
-            && eq(conn_attr::VIP_ADDR, flow.vip.addr == self.vip.addr)
+            && eq(conn_attr::VIP_ADDR, is(flow.vip.addr, self.vip.addr))
             && eq(conn_attr::VIP_PORT, flow.vip.port == self.vip.port)
             && eq(
                 conn_attr::BACKEND_ADDR,
-                flow.backend.addr == self.backend.addr,
+                is(flow.backend.addr, self.backend.addr),
             )
             && eq(
                 conn_attr::BACKEND_PORT,

@@ -16,7 +16,10 @@
 //! stores (fixed capacity, no allocation); their errors carry the message
 //! netlink returns.
 
-use crate::proto::{http::Request, service::Endpoint};
+use crate::proto::{
+    http::Request,
+    service::{Endpoint, Ip},
+};
 use core::ffi::CStr;
 
 /// How a rule matches the host.
@@ -184,7 +187,7 @@ pub struct RuleConf {
     /// Path prefix condition.
     pub path: Option<PathPrefix>,
     /// The back-end (address and port of one of the service's back-ends).
-    pub backend: Endpoint,
+    pub backend: Endpoint<Ip>,
 }
 
 impl RuleConf {
@@ -238,7 +241,7 @@ pub fn check_rule_add<'a>(
     rule: &RuleConf,
     index: Option<usize>,
     count: usize,
-    mut backends: impl Iterator<Item = &'a Endpoint>,
+    mut backends: impl Iterator<Item = &'a Endpoint<Ip>>,
 ) -> Result<(), RuleError> {
     if rule.host.is_none() && rule.path.is_none() {
         return Err(RuleError::NoCondition);

@@ -8,6 +8,8 @@
 //! Every function returns the index of the chosen back-end, `None` when no
 //! back-end can take the connection.
 
+use super::service::{Endpoint, Ip};
+
 /// What a scheduler knows of a back-end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backend {
@@ -101,6 +103,16 @@ pub(crate) fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
 /// every node, whatever the order the back-ends were added in.
 pub fn endpoint_id(addr: [u8; 4], port: u16) -> u64 {
     (u64::from(u32::from_be_bytes(addr)) << 16) | u64::from(port)
+}
+
+/// The id of a back-end of either family: an IPv4 one's is
+/// [`endpoint_id`]'s (the choices made before IPv6 stay), an IPv6 one's a
+/// hash of its address and port.
+pub fn ip_endpoint_id(e: &Endpoint<Ip>) -> u64 {
+    match e.addr {
+        Ip::V4(a) => endpoint_id(a, e.port),
+        Ip::V6(a) => fnv1a(fnv1a(FNV_OFFSET, &a), &e.port.to_be_bytes()),
+    }
 }
 
 /// `-log2(x / 2^64)` in fixed point with 32 fraction bits, at least 1:

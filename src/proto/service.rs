@@ -202,11 +202,48 @@ impl fmt::Display for Endpoint<Ip> {
     }
 }
 
+/// Why an address cannot be a service's, a back-end's or a peer's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddrError {
+    /// Not a unicast IPv4 address: 0.0.0.0/8, loopback, multicast,
+    /// reserved, broadcast.
+    V4,
+    /// Not a unicast IPv6 address: unspecified, loopback, multicast.
+    V6,
+    /// Link-local: it would need an interface.
+    LinkLocal,
+    /// IPv4-mapped: the IPv4 address is the one meant.
+    Mapped,
+}
+
+/// Checks that another node, or this one, can have `addr` as a unicast
+/// address reachable without naming an interface.
+pub fn check_unicast(addr: Ip) -> Result<(), AddrError> {
+    match addr {
+        Ip::V4([a, ..]) if a == 0 || a == 127 || a >= 224 => Err(AddrError::V4),
+        Ip::V4(_) => Ok(()),
+        Ip::V6(a) => {
+            if Ip::from_v6(a) != Ip::V6(a) {
+                return Err(AddrError::Mapped);
+            }
+            if a[0] == 0xfe && a[1] & 0xc0 == 0x80 {
+                return Err(AddrError::LinkLocal);
+            }
+            let unspecified_or_loopback = a[..15] == [0; 15] && a[15] <= 1;
+            // Multicast is ff00::/8.
+            if unspecified_or_loopback || a[0] == 0xff {
+                return Err(AddrError::V6);
+            }
+            Ok(())
+        }
+    }
+}
+
 /// A service as configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceConf {
     /// The virtual address and port clients connect to.
-    pub vip: Endpoint,
+    pub vip: Endpoint<Ip>,
     /// How back-ends are chosen when no rule decides.
     pub scheduler: Scheduler,
     /// Most connections of the service handed off at once from this node
@@ -217,8 +254,8 @@ pub struct ServiceConf {
 /// A back-end of a service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackendConf {
-    /// The server's own address and port.
-    pub addr: Endpoint,
+    /// The server's own address and port, of its service's family.
+    pub addr: Endpoint<Ip>,
     /// Relative capacity, 0 (drained) to [`MAX_WEIGHT`].
     pub weight: u32,
     /// The peer node that serves it; 0 = this node.
@@ -232,6 +269,16 @@ pub enum ServiceError {
     Missing,
     /// Not a unicast IPv4 address.
     BadAddr,
+    /// Not a unicast IPv6 address.
+    BadAddr6,
+    /// A link-local address.
+    LinkLocal,
+    /// An IPv4-mapped address.
+    Mapped,
+    /// Both an IPv4 and an IPv6 address.
+    TwoAddrs,
+    /// A back-end of another family than its service's.
+    Family,
     /// Port 0.
     ZeroPort,
     /// Unknown scheduler value.
@@ -262,6 +309,11 @@ impl ServiceError {
         match self {
             ServiceError::Missing => c"service and backend need addr and port",
             ServiceError::BadAddr => c"addr must be a unicast IPv4 address",
+            ServiceError::BadAddr6 => c"addr6 must be a unicast IPv6 address",
+            ServiceError::LinkLocal => c"a link-local address needs an interface, not supported",
+            ServiceError::Mapped => c"an IPv4-mapped address: give the IPv4 address as addr",
+            ServiceError::TwoAddrs => c"service needs one address: addr or addr6",
+            ServiceError::Family => c"backend must be of the service's address family",
             ServiceError::ZeroPort => c"port must be between 1 and 65535",
             ServiceError::BadScheduler => c"unknown scheduler",
             ServiceError::NoWeight => c"backend set needs weight",
@@ -278,11 +330,13 @@ impl ServiceError {
 }
 
 /// Checks an address and port that a service or back-end can have.
-pub fn check_endpoint(e: &Endpoint) -> Result<(), ServiceError> {
-    let [a, ..] = e.addr;
-    if a == 0 || a == 127 || a >= 224 {
-        return Err(ServiceError::BadAddr);
-    }
+pub fn check_endpoint(e: &Endpoint<Ip>) -> Result<(), ServiceError> {
+    check_unicast(e.addr).map_err(|e| match e {
+        AddrError::V4 => ServiceError::BadAddr,
+        AddrError::V6 => ServiceError::BadAddr6,
+        AddrError::LinkLocal => ServiceError::LinkLocal,
+        AddrError::Mapped => ServiceError::Mapped,
+    })?;
     if e.port == 0 {
         return Err(ServiceError::ZeroPort);
     }
@@ -304,6 +358,15 @@ pub fn check_service_add<'a>(
         return Err(ServiceError::TooManyServices);
     }
     Ok(())
+}
+
+/// Checks that a back-end at `backend` can serve service `vip`: the same
+/// family (the handoff replays the client's own addresses there).
+pub fn check_family(vip: &Endpoint<Ip>, backend: &Endpoint<Ip>) -> Result<(), ServiceError> {
+    match (vip.addr, backend.addr) {
+        (Ip::V4(_), Ip::V4(_)) | (Ip::V6(_), Ip::V6(_)) => Ok(()),
+        _ => Err(ServiceError::Family),
+    }
 }
 
 /// Checks a back-end's weight.

@@ -158,8 +158,16 @@ pub mod event_attr {
     pub const CMD: u16 = 13;
     /// Padding for 64-bit attributes.
     pub const PAD: u16 = 14;
+    /// 16 bytes: the client's IPv6 address (an IPv6 connection's
+    /// endpoints are in the `*_ADDR6` attributes, an IPv4 one's in
+    /// `*_ADDR`).
+    pub const CLIENT_ADDR6: u16 = 15;
+    /// 16 bytes: the service's IPv6 address.
+    pub const VIP_ADDR6: u16 = 16;
+    /// 16 bytes: the back-end's IPv6 address.
+    pub const BACKEND_ADDR6: u16 = 17;
     /// Highest attribute number.
-    pub const MAX: u16 = PAD;
+    pub const MAX: u16 = BACKEND_ADDR6;
 }
 
 /// Values of [`event_attr::RESULT`] (`handoff-result` enum).
@@ -283,8 +291,16 @@ pub mod conn_attr {
     pub const BYTES: u16 = 14;
     /// `pad`.
     pub const PAD: u16 = 15;
+    /// 16 bytes: the client's IPv6 address (an IPv6 connection's
+    /// endpoints are in the `*_ADDR6` attributes, an IPv4 one's in
+    /// `*_ADDR`; also in a filter).
+    pub const CLIENT_ADDR6: u16 = 16;
+    /// 16 bytes: the service's IPv6 address.
+    pub const VIP_ADDR6: u16 = 17;
+    /// 16 bytes: the back-end's IPv6 address.
+    pub const BACKEND_ADDR6: u16 = 18;
     /// Highest attribute number.
-    pub const MAX: u16 = PAD;
+    pub const MAX: u16 = BACKEND_ADDR6;
 }
 
 /// Values of the `conn-role` enum.
@@ -321,8 +337,10 @@ pub mod service_attr {
     pub const RULE: u16 = 5;
     /// `u32`: most connections handed off at once (0: no limit of its own).
     pub const MAX_CONNS: u16 = 6;
+    /// 16 bytes: the virtual IPv6 address (a service has this or `ADDR`).
+    pub const ADDR6: u16 = 7;
     /// Highest attribute number.
-    pub const MAX: u16 = MAX_CONNS;
+    pub const MAX: u16 = ADDR6;
 }
 
 /// Attributes of a `rule` nest.
@@ -339,8 +357,10 @@ pub mod rule_attr {
     pub const BACKEND_ADDR: u16 = 5;
     /// `u16`: the back-end's port.
     pub const BACKEND_PORT: u16 = 6;
+    /// 16 bytes: the back-end's IPv6 address (or `BACKEND_ADDR`).
+    pub const BACKEND_ADDR6: u16 = 7;
     /// Highest attribute number.
-    pub const MAX: u16 = BACKEND_PORT;
+    pub const MAX: u16 = BACKEND_ADDR6;
 }
 
 /// Attributes of the `backend` set.
@@ -356,8 +376,11 @@ pub mod backend_attr {
     /// `u32`, replies only: the connections this front-end forwards to it
     /// (handoffs under way included), as IPVS's ActiveConn.
     pub const ACTIVE: u16 = 5;
+    /// 16 bytes: the server's IPv6 address (a back-end has this or
+    /// `ADDR`, of its service's family).
+    pub const ADDR6: u16 = 6;
     /// Highest attribute number.
-    pub const MAX: u16 = ACTIVE;
+    pub const MAX: u16 = ADDR6;
 }
 
 /// Attributes of the `peer` set.

@@ -25,6 +25,7 @@
 //! [`include/net/genetlink.h`]: srctree/include/net/genetlink.h
 
 use super::{bindings, netns::Net};
+use crate::proto::service::Ip;
 use core::{
     ffi::{c_int, c_void, CStr},
     marker::PhantomData,
@@ -392,9 +393,13 @@ impl Attrs {
         self.put(id, &addr)
     }
 
-    /// Adds a binary attribute (an IPv6 address, as on the wire).
-    pub(crate) fn put_binary(&mut self, id: u16, data: &[u8]) -> Result {
-        self.put(id, data)
+    /// Adds address `addr` as attribute `v4` (a big-endian `u32`) if it is
+    /// IPv4, `v6` (16 bytes) if IPv6.
+    pub(crate) fn put_ip(&mut self, v4: u16, v6: u16, addr: Ip) -> Result {
+        match addr {
+            Ip::V4(a) => self.put_u32_be(v4, a),
+            Ip::V6(a) => self.put(v6, &a),
+        }
     }
 
     /// Adds a `u16` attribute.

@@ -436,86 +436,126 @@ int baton_tcp_end_timewait(struct net *net, const struct baton_endpoint *local,
 }
 
 /*
- * Makes the IPv4 and TCP headers (options included) of an IPv4 packet
- * linear, and writable if asked (unsharing a cloned head as NAT does);
- * returns them in *data, *len. -ENOENT: not a TCP packet or a fragment;
- * -EINVAL: headers truncated or malformed; -ENOMEM: cannot unshare.
+ * Where the transport header of skb's IP packet starts (offset from
+ * skb->data): after an IPv4 header and its options, or an IPv6 header and
+ * its extension headers. -ENOENT if its protocol is not proto (IPv4's, or
+ * proto6 for IPv6) or it is a fragment (a first one passes if first_ok);
+ * -EINVAL if the IP header or an extension header is truncated.
+ */
+static int baton_l4_offset(struct sk_buff *skb, u8 proto, u8 proto6,
+			   bool first_ok)
+{
+	int noff = skb_network_offset(skb);
+	u8 version;
+
+	if (!pskb_may_pull(skb, noff + 1))
+		return -EINVAL;
+	version = skb_network_header(skb)[0] >> 4;
+	if (version == 4) {
+		const struct iphdr *iph;
+		unsigned int ihl;
+
+		if (!pskb_may_pull(skb, noff + sizeof(*iph)))
+			return -EINVAL;
+		iph = ip_hdr(skb);
+		if (iph->protocol != proto)
+			return -ENOENT;
+		if (first_ok ? iph->frag_off & htons(IP_OFFSET) :
+			       ip_is_fragment(iph))
+			return -ENOENT;
+		ihl = iph->ihl * 4;
+		if (ihl < sizeof(*iph) || !pskb_may_pull(skb, noff + ihl))
+			return -EINVAL;
+		return noff + ihl;
+	}
+	if (IS_ENABLED(CONFIG_IPV6) && version == 6) {
+		__be16 frag_off;
+		u8 nexthdr;
+		int off;
+
+		if (!pskb_may_pull(skb, noff + sizeof(struct ipv6hdr)))
+			return -EINVAL;
+		nexthdr = ipv6_hdr(skb)->nexthdr;
+		off = ipv6_skip_exthdr(skb, noff + sizeof(struct ipv6hdr),
+				       &nexthdr, &frag_off);
+		if (off < 0)
+			return -EINVAL;
+		if (nexthdr != proto6)
+			return -ENOENT;
+		/* The offset bits; the more-fragments bit too unless first_ok. */
+		if (ntohs(frag_off) & (first_ok ? ~0x7 : ~0x6))
+			return -ENOENT;
+		return off;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Makes the IP and TCP headers (IPv4 options or IPv6 extension headers,
+ * TCP options included) of a TCP packet linear, and writable if asked
+ * (unsharing a cloned head as NAT does); returns them in *data, *len, from
+ * the IP header on. -ENOENT: not a TCP packet or a fragment; -EINVAL:
+ * headers truncated or malformed; -ENOMEM: cannot unshare.
  */
 int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
 			  unsigned int *len)
 {
 	int noff = skb_network_offset(skb);
-	const struct iphdr *iph;
-	unsigned int ihl, doff;
+	int thoff = baton_l4_offset(skb, IPPROTO_TCP, IPPROTO_TCP, false);
+	unsigned int doff;
 
-	if (!pskb_may_pull(skb, noff + sizeof(struct iphdr)))
+	if (thoff < 0)
+		return thoff;
+	if (!pskb_may_pull(skb, thoff + sizeof(struct tcphdr)))
 		return -EINVAL;
-	iph = ip_hdr(skb);
-	if (iph->version != 4 || iph->protocol != IPPROTO_TCP)
-		return -ENOENT;
-	if (ip_is_fragment(iph))
-		return -ENOENT;
-	ihl = iph->ihl * 4;
-	if (ihl < sizeof(struct iphdr) ||
-	    !pskb_may_pull(skb, noff + ihl + sizeof(struct tcphdr)))
+	doff = ((struct tcphdr *)(skb->data + thoff))->doff * 4;
+	if (doff < sizeof(struct tcphdr) || !pskb_may_pull(skb, thoff + doff))
 		return -EINVAL;
-	doff = ((struct tcphdr *)(skb_network_header(skb) + ihl))->doff * 4;
-	if (doff < sizeof(struct tcphdr) || !pskb_may_pull(skb, noff + ihl + doff))
-		return -EINVAL;
-	if (writable && skb_ensure_writable(skb, noff + ihl + doff))
+	if (writable && skb_ensure_writable(skb, thoff + doff))
 		return -ENOMEM;
 	*data = skb_network_header(skb);
-	*len = ihl + doff;
+	*len = thoff - noff + doff;
 	return 0;
 }
 
 /*
- * The IPv4 header and TCP ports of a TCP packet that is not a later
- * fragment, whatever its TCP header holds: enough to tell whether a packet
- * that baton_skb_tcp_headers refuses (a first fragment, a bad data offset)
+ * The IP header (IPv4 options or IPv6 extension headers included) and TCP
+ * ports of a TCP packet that is not a later fragment, whatever its TCP
+ * header holds: enough to tell whether a packet that
+ * baton_skb_tcp_headers refuses (a first fragment, a bad data offset)
  * belongs to a connection.
  */
 int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len)
 {
 	int noff = skb_network_offset(skb);
-	const struct iphdr *iph;
-	unsigned int ihl;
+	int thoff = baton_l4_offset(skb, IPPROTO_TCP, IPPROTO_TCP, true);
 
-	if (!pskb_may_pull(skb, noff + sizeof(struct iphdr)))
-		return -EINVAL;
-	iph = ip_hdr(skb);
-	if (iph->version != 4 || iph->protocol != IPPROTO_TCP)
-		return -ENOENT;
-	if (iph->frag_off & htons(IP_OFFSET))
-		return -ENOENT;
-	ihl = iph->ihl * 4;
-	if (ihl < sizeof(struct iphdr) || !pskb_may_pull(skb, noff + ihl + 4))
+	if (thoff < 0)
+		return thoff;
+	if (!pskb_may_pull(skb, thoff + 4))
 		return -EINVAL;
 	*data = skb_network_header(skb);
-	*len = ihl + 4;
+	*len = thoff - noff + 4;
 	return 0;
 }
 
 /*
- * Makes the first bytes of an IPv4 ICMP packet, from its IPv4 header on,
- * linear, and writable if asked: at most max bytes, fewer if the packet is
- * shorter (ip_rcv has trimmed it to its total length); returns them in
- * *data, *len. Where an ICMP error's headers lie depends on lengths inside
- * it, which the caller parses. -ENOENT: not ICMP; -EINVAL: IPv4 header
- * truncated; -ENOMEM: cannot pull or unshare.
+ * Makes the first bytes of an ICMP (IPv4) or ICMPv6 (IPv6) packet, from
+ * its IP header on, linear, and writable if asked: at most max bytes,
+ * fewer if the packet is shorter (the stack has trimmed it to its IP
+ * length); returns them in *data, *len. Where an ICMP error's headers lie
+ * depends on lengths inside it, which the caller parses. -ENOENT: not
+ * ICMP; -EINVAL: IP header truncated; -ENOMEM: cannot pull or unshare.
  */
 int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
 			   u8 **data, unsigned int *len)
 {
 	int noff = skb_network_offset(skb);
-	const struct iphdr *iph;
+	int off = baton_l4_offset(skb, IPPROTO_ICMP, IPPROTO_ICMPV6, true);
 	unsigned int n;
 
-	if (!pskb_may_pull(skb, noff + sizeof(struct iphdr)))
-		return -EINVAL;
-	iph = ip_hdr(skb);
-	if (iph->version != 4 || iph->protocol != IPPROTO_ICMP)
-		return -ENOENT;
+	if (off < 0)
+		return off;
 	n = min_t(unsigned int, skb->len - noff, max);
 	if (!pskb_may_pull(skb, noff + n))
 		return -ENOMEM;
@@ -628,12 +668,16 @@ bool baton_skb_csum_partial(const struct sk_buff *skb)
 }
 
 /*
- * Whether the IPv4 stack forwarded the packet (ip_forward marks it before
- * the forward hook; the mark lasts until it leaves): at post-routing, a
- * packet routed through this host rather than one of its own sockets'.
+ * Whether the IP stack forwarded the packet: at post-routing, a packet
+ * routed through this host rather than one of its own sockets'. IPv4's
+ * ip_forward marks it before the forward hook (the mark lasts until it
+ * leaves); IPv6 marks only multicast, but a packet this host sends
+ * has no input interface.
  */
 bool baton_skb_forwarded(const struct sk_buff *skb)
 {
+	if (IS_ENABLED(CONFIG_IPV6) && ip_hdr(skb)->version == 6)
+		return skb->skb_iif != 0;
 	return IPCB(skb)->flags & IPSKB_FORWARDED;
 }
 

@@ -4,8 +4,8 @@
 //!
 //! C header: [`include/linux/netfilter.h`].
 //!
-//! A [`Hook`] sees the IPv4 packets of one network namespace at the hook
-//! points it asks for. Hooks are not registered on their own: the pernet
+//! A [`Hook`] sees the IPv4 and IPv6 packets of one network namespace at
+//! the hook points it asks for, told which family each is. Hooks are not registered on their own: the pernet
 //! layer ([`super::netns`]) registers a namespace's hooks right after its
 //! state is initialised and unregisters them before the state is dropped, so
 //! a hook never outlives the data it is called with nor the namespace.
@@ -16,7 +16,31 @@ use super::{bindings, netns::Net, route::Route};
 use core::ffi::{c_uint, c_void};
 use kernel::{prelude::*, types::Opaque};
 
-/// IPv4 netfilter hook points (`enum nf_inet_hooks`).
+/// The IP family of a hooked packet (`NFPROTO_IPV4`, `NFPROTO_IPV6`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IpFamily {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+impl IpFamily {
+    const ALL: [IpFamily; 2] = [IpFamily::V4, IpFamily::V6];
+
+    fn to_raw(self) -> u8 {
+        match self {
+            IpFamily::V4 => bindings::NFPROTO_IPV4 as u8,
+            IpFamily::V6 => bindings::NFPROTO_IPV6 as u8,
+        }
+    }
+
+    fn from_raw(raw: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.to_raw() == raw)
+    }
+}
+
+/// Netfilter hook points of both IP families (`enum nf_inet_hooks`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum InetHook {
     /// `NF_INET_PRE_ROUTING`: every packet that arrives, before routing.
@@ -56,7 +80,8 @@ impl InetHook {
 }
 
 /// Where a hook runs: the hook point and its priority among other hooks
-/// there (lower runs first; see `enum nf_ip_hook_priorities`).
+/// there (lower runs first; see `enum nf_ip_hook_priorities`, whose values
+/// IPv6's `nf_ip6_hook_priorities` share). Registered for both families.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HookSpec {
     /// The hook point.
@@ -109,15 +134,16 @@ pub(crate) trait Hook: Send + Sync + Sized + 'static {
     /// The hook points to attach to.
     const HOOKS: &'static [HookSpec];
 
-    /// Decides what happens to `skb`, seen at `hook`.
-    fn hook(&self, hook: InetHook, skb: &mut SkBuff) -> Verdict;
+    /// Decides what happens to `skb`, a packet of `family` seen at `hook`.
+    fn hook(&self, hook: InetHook, family: IpFamily, skb: &mut SkBuff) -> Verdict;
 }
 
 /// The hooks of one namespace, registered.
 ///
 /// # Invariants
 ///
-/// `ops` holds `T::HOOKS.len()` entries registered with
+/// `ops` holds `2 * T::HOOKS.len()` entries (each hook point for each
+/// family) registered with
 /// `nf_register_net_hooks` in one namespace, whose `priv` is a `*const T`.
 pub(super) struct NetHooks {
     ops: KVec<bindings::nf_hook_ops>,
@@ -132,19 +158,21 @@ impl NetHooks {
     /// is called with the same `net`; the result must not be dropped without
     /// that call.
     pub(super) unsafe fn register<T: Hook>(net: &Net, data: *const T) -> Result<Self> {
-        let mut ops = KVec::with_capacity(T::HOOKS.len(), GFP_KERNEL)?;
-        for spec in T::HOOKS {
-            ops.push(
-                bindings::nf_hook_ops {
-                    hook: Some(hook_callback::<T>),
-                    priv_: data.cast_mut().cast::<c_void>(),
-                    pf: bindings::NFPROTO_IPV4 as u8,
-                    hooknum: spec.hook.to_raw(),
-                    priority: spec.priority,
-                    ..Default::default()
-                },
-                GFP_KERNEL,
-            )?;
+        let mut ops = KVec::with_capacity(2 * T::HOOKS.len(), GFP_KERNEL)?;
+        for family in IpFamily::ALL {
+            for spec in T::HOOKS {
+                ops.push(
+                    bindings::nf_hook_ops {
+                        hook: Some(hook_callback::<T>),
+                        priv_: data.cast_mut().cast::<c_void>(),
+                        pf: family.to_raw(),
+                        hooknum: spec.hook.to_raw(),
+                        priority: spec.priority,
+                        ..Default::default()
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
         }
         // SAFETY: `net` is alive; `ops` is an array of `ops.len()` valid hook
         // ops whose memory stays put (never pushed to again) until
@@ -189,14 +217,17 @@ unsafe extern "C" fn hook_callback<T: Hook>(
     let data = unsafe { &*priv_.cast_const().cast::<T>() };
     // SAFETY: netfilter calls a hook with a valid skb that it owns for the
     // duration of the call, and a valid hook state.
-    let (raw, hooknum, net) = unsafe { (skb, (*state).hook, (*state).net) };
+    let (raw, hooknum, pf, net) = unsafe { (skb, (*state).hook, (*state).pf, (*state).net) };
     // SAFETY: as above; the reference ends with `data.hook`'s call, before
     // the packet is sent on below.
     let skb = unsafe { SkBuff::from_raw(raw) };
-    let Some(hook) = InetHook::from_raw(c_uint::from(hooknum)) else {
+    let (Some(hook), Some(family)) = (
+        InetHook::from_raw(c_uint::from(hooknum)),
+        IpFamily::from_raw(pf),
+    ) else {
         return bindings::NF_ACCEPT;
     };
-    match data.hook(hook, skb) {
+    match data.hook(hook, family, skb) {
         Verdict::Accept => bindings::NF_ACCEPT,
         Verdict::Drop => bindings::NF_DROP,
         Verdict::Relay(route) => {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Socket buffers: the IPv4 and TCP headers of a packet in a netfilter
+//! Socket buffers: the IP and TCP headers of a packet in a netfilter
 //! hook, or the headers of an ICMP error, read or rewritten in place, and
 //! packets built by baton delivered to the stack (the role of
 //! `include/linux/skbuff.h` for baton).
@@ -21,7 +21,7 @@ pub(crate) enum Csum {
 }
 
 impl SkBuff {
-    /// The IPv4 header and the TCP ports of a TCP packet that is not a
+    /// The IP header and the TCP ports of a TCP packet that is not a
     /// later fragment, whatever its TCP header holds (see
     /// [`crate::proto::packet::addresses`]).
     pub(crate) fn tcp_ports(&mut self) -> Option<&[u8]> {
@@ -53,7 +53,8 @@ impl SkBuff {
         unsafe { bindings::baton_skb_mark(self.as_ptr()) }
     }
 
-    /// The IPv4 and TCP headers (options included) of a TCP packet that is
+    /// The IP and TCP headers (options, IPv6 extension headers included)
+    /// of a TCP packet that is
     /// not a fragment, read-only; `None` for anything else or malformed
     /// headers.
     pub(crate) fn tcp_headers(&mut self) -> Option<&[u8]> {
@@ -71,7 +72,8 @@ impl SkBuff {
         Some(unsafe { core::slice::from_raw_parts(data, len as usize) })
     }
 
-    /// The IPv4 and TCP headers (options included) of a TCP packet that is
+    /// The IP and TCP headers (options, IPv6 extension headers included)
+    /// of a TCP packet that is
     /// not a fragment, writable: the head is unshared first if it is
     /// cloned; `None` for anything else or malformed headers. After
     /// writing, call [`SkBuff::headers_changed`].
@@ -123,7 +125,7 @@ impl SkBuff {
         Some(unsafe { core::slice::from_raw_parts_mut(data, len as usize) })
     }
 
-    /// The first bytes of an IPv4 ICMP packet from its IPv4 header on: at
+    /// The first bytes of an ICMP or ICMPv6 packet from its IP header on: at
     /// most `max`, fewer if the packet is shorter; `None` for anything
     /// else (see [`crate::proto::icmp::parse`] for what they hold).
     pub(crate) fn icmp_headers(&mut self, max: usize) -> Option<&[u8]> {

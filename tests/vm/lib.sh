@@ -424,6 +424,70 @@ baton_star() {
 	wait_for -t 60 baton_peers_up "$_fe" || fail "control channels of $_fe not all up"
 }
 
+# lan_download N URL CLIENT: in the topology of handoff-netns and handoff6
+# (namespaces cl, fe, be1, be2; each back-end serving its own
+# $work/beI/big of $size bytes), the client cl downloads URL through the
+# VIP into $work/out.N, with a capture of its SYN and RST segments, and
+# checks the handoff as the design brief asks: the bytes are one
+# back-end's file, the front-end sent under 1% of it and the back-end all
+# of it, the client opened one connection and saw no reset (SNMP counters
+# and the capture), and the front-end kept no socket for CLIENT (its IPv4
+# or IPv6 address). Prints the back-end that served it (be1 or be2).
+# shellcheck disable=SC2154 # work and size are the scenario's
+lan_download() {
+	local _n=$1 _url=$2 _client=$3 _cap="$work/cap.$1" _port _syn _rst _dst
+	local _fe0 _be10 _be20 _fe1 _be11 _be21 _served _opens0 _resets0 _tcpd _sum
+	_port=${_url##*:}
+	_port=${_port%%/*}
+	if [[ $_client == *:* ]]; then
+		# tcpdump has no tcp[] for IPv6: the flags byte of a header
+		# without extension headers.
+		_syn='ip6[53] & 0x12 == 0x02' _rst='ip6[53] & 0x04 != 0' _dst="[$_client]"
+	else
+		_syn='tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0'
+		_rst='tcp[tcpflags] & tcp-rst != 0' _dst=$_client
+	fi
+	_opens0=$(snmp_get cl Tcp ActiveOpens)
+	_resets0=$(($(snmp_get cl Tcp EstabResets) + $(snmp_get cl Tcp AttemptFails)))
+	ns_exec cl tcpdump -i eth0 -nn -U -w "$_cap" "tcp port $_port and (($_syn) or ($_rst))" \
+		>/dev/null 2>&1 &
+	_tcpd=$!
+	sleep 1
+	_fe0=$(link_stat fe eth0 tx_bytes) _be10=$(link_stat be1 eth0 tx_bytes)
+	_be20=$(link_stat be2 eth0 tx_bytes)
+	ns_exec cl timeout 70 curl -gsS --max-time 60 -o "$work/out.$_n" "$_url" ||
+		fail "fetch $_n: curl failed"
+	_fe1=$(link_stat fe eth0 tx_bytes) _be11=$(link_stat be1 eth0 tx_bytes)
+	_be21=$(link_stat be2 eth0 tx_bytes)
+	sleep 1
+	kill "$_tcpd"
+	wait "$_tcpd" 2>/dev/null || true
+	_sum=$(sha256sum <"$work/out.$_n" | cut -d' ' -f1)
+	if [ "$_sum" = "$(sha256sum <"$work/be1/big" | cut -d' ' -f1)" ]; then
+		_served=be1
+	elif [ "$_sum" = "$(sha256sum <"$work/be2/big" | cut -d' ' -f1)" ]; then
+		_served=be2
+	else
+		fail "fetch $_n: response is neither back-end's file ($(stat -c %s "$work/out.$_n") bytes)"
+	fi
+	local _be_tx=$((_be11 - _be10)) _fe_tx=$((_fe1 - _fe0))
+	[ "$_served" = be2 ] && _be_tx=$((_be21 - _be20))
+	log "fetch $_n: served by $_served; front-end sent $_fe_tx bytes, back-end $_be_tx"
+	((_fe_tx < size / 100)) || fail "fetch $_n: front-end sent $_fe_tx bytes (>= 1% of $size)"
+	((_be_tx >= size)) || fail "fetch $_n: back-end sent only $_be_tx bytes"
+	check_eq "fetch $_n: client connections opened" \
+		$(($(snmp_get cl Tcp ActiveOpens) - _opens0)) 1
+	check_eq "fetch $_n: client connections reset" \
+		$(($(snmp_get cl Tcp EstabResets) + $(snmp_get cl Tcp AttemptFails) - _resets0)) 0
+	check_eq "fetch $_n: SYNs sent by the client" \
+		"$(ns_exec cl tcpdump -nn -r "$_cap" "$_syn" 2>/dev/null | wc -l)" 1
+	check_eq "fetch $_n: RSTs on the client's wire" \
+		"$(ns_exec cl tcpdump -nn -r "$_cap" "$_rst" 2>/dev/null | wc -l)" 0
+	check_eq "fetch $_n: front-end sockets for the client" \
+		"$(ns_exec fe ss -Htn state all "( sport = :$_port and dst $_dst )" | wc -l)" 0
+	echo "$_served"
+}
+
 # baton_peers_up NS: whether NS has peers and every channel is up.
 baton_peers_up() {
 	ns_exec "$1" "$BATONCTL" -j peer list | jq -e 'length > 0 and (map(.state == "up") | all)' >/dev/null

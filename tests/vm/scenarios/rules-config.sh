@@ -155,6 +155,9 @@ batonctl peer add 3 198.18.0.3:7500
 batonctl service add 198.18.1.12:443 scheduler rr
 batonctl backend add 198.18.1.12:443 198.18.2.4:443 weight 0 peer 3
 batonctl rule add 198.18.1.12:443 host '*.example.org' path / to 198.18.2.4:443
+# An IPv6 service beside them: save and restore keep both families.
+batonctl service add '[2001:db8:1::12]:443' scheduler wrr
+batonctl backend add '[2001:db8:1::12]:443' '[2001:db8:2::4]:443' weight 2 peer 3
 saved=$BATON_OUT/saved.conf
 batonctl save >"$saved"
 log "saved configuration:"
@@ -163,6 +166,8 @@ check_eq "save: settings first" "$(head -n 1 "$saved")" \
 	"config set ctrl-port 7400 node-id 1 request-timeout-ms 3000 handoff-timeout-ms 1500 idle-timeout-ms 5000 heartbeat-timeout-ms 4000 copies 1"
 grep -qxF "peer add 2 198.18.0.2:7300" "$saved" || fail "save lacks peer 2"
 grep -qxF "backend add $VIP $BE2 weight 3 peer 2" "$saved" || fail "save lacks back-end $BE2"
+grep -qxF "backend add [2001:db8:1::12]:443 [2001:db8:2::4]:443 weight 2 peer 3" "$saved" ||
+	fail "save lacks the IPv6 back-end"
 check_eq "save: rules in order" "$(grep '^rule add' "$saved")" \
 	"rule add $VIP host www.example.com to $BE1
 rule add $VIP path /static to $BE1

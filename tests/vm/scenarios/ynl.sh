@@ -157,6 +157,24 @@ check_eq "service-get rule" "$(jq -c '.service[0].rule[0] | [.index, .host, .pat
 	'[0,"a.example","/b/","198.18.1.3",8080]'
 check_eq "batonctl agrees" "$(batonctl -j rule list | jq -c '.[0].rules[0] | [.host, .path, .backend]')" \
 	'["a.example","/b/","198.18.1.3:8080"]'
+# An IPv6 service and back-end: addr6 in the service and backend nests.
+vip6=20010db8000100000000000000000064 # 2001:db8:1::64
+be6=20010db8000100000000000000000003  # 2001:db8:1::3
+ynl --do service-add --json "{\"service\": {\"addr6\": \"$vip6\", \"port\": 80}}" >/dev/null
+ynl --do backend-add --json "{\"service\": {\"addr6\": \"$vip6\", \"port\": 80}, \"backend\": {\"addr6\": \"$be6\", \"port\": 8080}}" >/dev/null
+check_eq "service-get IPv6 service" \
+	"$(ynl --do service-get | jq -c '[.service[] | select(.addr6) | [.addr6, .port, [.backend[] | .addr6]]]')" \
+	'[["2001:db8:1::64",80,["2001:db8:1::3"]]]'
+check_eq "batonctl agrees (IPv6 service)" \
+	"$(batonctl -j service list | jq -c '[.[] | select(.addr == "2001:db8:1::64") | .backends[0].addr]')" '["2001:db8:1::3"]'
+ynl_err 22 "backend must be of the service's address family" \
+	--do backend-add --json "{\"service\": {\"addr6\": \"$vip6\", \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080}}"
+ynl_err 22 "service needs one address: addr or addr6" \
+	--do service-add --json "{\"service\": {\"addr\": $vip_int, \"addr6\": \"$vip6\", \"port\": 81}}"
+ynl_err 22 "an IPv4-mapped address: give the IPv4 address as addr" \
+	--do service-add --json '{"service": {"addr6": "00000000000000000000ffffc6120164", "port": 80}}'
+ynl --do service-del --json "{\"service\": {\"addr6\": \"$vip6\", \"port\": 80}}" >/dev/null
+
 # backend-set (value 23, after the notifications): the weight in place.
 ynl --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"weight\": 0}}" >/dev/null
 check_eq "backend-set weight" "$(ynl --do service-get | jq -c '[.service[0].backend[] | .weight]')" '[0]'

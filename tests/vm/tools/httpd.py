@@ -11,13 +11,14 @@ Every request is logged to stdout as one line
 so that a scenario can check which server served whom, and that the address
 is the client's, not the front-end's.
 
-usage: httpd.py ADDR PORT DIR
+usage: httpd.py ADDR PORT DIR   (ADDR IPv4 or IPv6)
 """
 import hashlib
 import http.server
 import os
 import random
 import shutil
+import socket
 import sys
 
 
@@ -89,7 +90,12 @@ def main():
     addr, port, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     # A listen backlog like nginx's, not socketserver's 5.
     http.server.ThreadingHTTPServer.request_queue_size = 511
-    srv = http.server.ThreadingHTTPServer((addr, port), Handler)
+    server = http.server.ThreadingHTTPServer
+    if ":" in addr:
+        class Server6(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+        server = Server6
+    srv = server((addr, port), Handler)
     srv.root = root
     srv.daemon_threads = True
     srv.serve_forever()

@@ -8,7 +8,8 @@
 //!
 //! Requests are of three kinds, mixed:
 //! * well-formed commands with random attribute values (ranges, boundaries,
-//!   garbage strings), so that handlers run and change state;
+//!   garbage strings, addresses of either family), so that handlers run and
+//!   change state;
 //! * structurally random attribute trees: wrong types, lengths, nesting,
 //!   unknown attribute numbers, random commands and versions;
 //! * byte mutations of well-formed requests (the netlink header stays
@@ -129,9 +130,9 @@ impl Gen {
         }
     }
 
-    /// An IPv6 address: in 2001:db8::/32, or one that a peer cannot have
-    /// (unspecified, loopback, multicast, link-local, IPv4-mapped), or a
-    /// length other than 16.
+    /// An IPv6 address: in 2001:db8::/32, or one that a peer, service or
+    /// back-end cannot have (unspecified, loopback, multicast, link-local,
+    /// IPv4-mapped), or a length other than 16.
     fn addr6(&mut self) -> Vec<u8> {
         let mut a = vec![0u8; 16];
         match self.below(10) {
@@ -193,12 +194,23 @@ fn nest(ty: u16, inner: &[Vec<u8>]) -> Vec<u8> {
     nla(ty | NLA_F_NESTED, &inner.concat())
 }
 
-/// A service / back-end endpoint nest body.
-fn endpoint(g: &mut Gen) -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    if g.chance(95) {
-        v.push(nla(service_attr::ADDR, &g.addr()));
+/// An address as the kernel wants it, one attribute: `v4` with an IPv4
+/// address, or `v6` with an IPv6 one (`ipv6`, [`Gen::addr6`]: valid,
+/// refused, or of another length); sometimes both or neither.
+fn addr_attrs(g: &mut Gen, ipv6: bool, v4: u16, v6: u16) -> Vec<Vec<u8>> {
+    match g.below(20) {
+        0 => Vec::new(),
+        1 => vec![nla(v4, &g.addr()), nla(v6, &g.addr6())],
+        _ if ipv6 => vec![nla(v6, &g.addr6())],
+        _ => vec![nla(v4, &g.addr())],
     }
+}
+
+/// A service / back-end endpoint nest body: its address (`addr`, or the
+/// set's `addr6` if `ipv6`) and port.
+fn endpoint(g: &mut Gen, ipv6: bool, addr6: u16) -> Vec<Vec<u8>> {
+    // `addr` and `port` are 1 and 2 in both sets.
+    let mut v = addr_attrs(g, ipv6, service_attr::ADDR, addr6);
     if g.chance(95) {
         let port = if g.chance(80) {
             80 + g.below(3) as u16
@@ -260,15 +272,19 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
             attrs.push(nest(attr::MEMBER, &m));
         }
         cmd::SERVICE_ADD | cmd::SERVICE_DEL => {
-            let mut s = endpoint(g);
+            let ipv6 = g.chance(35);
+            let mut s = endpoint(g, ipv6, service_attr::ADDR6);
             if g.chance(50) {
                 s.push(nla(service_attr::SCHEDULER, &[g.below(6) as u8]));
             }
             attrs.push(nest(attr::SERVICE, &s));
         }
         cmd::BACKEND_ADD | cmd::BACKEND_DEL => {
-            attrs.push(nest(attr::SERVICE, &endpoint(g)));
-            let mut b = endpoint(g);
+            // Mostly of the service's family; sometimes of the other.
+            let ipv6 = g.chance(35);
+            attrs.push(nest(attr::SERVICE, &endpoint(g, ipv6, service_attr::ADDR6)));
+            let be6 = ipv6 != g.chance(10);
+            let mut b = endpoint(g, be6, backend_attr::ADDR6);
             if g.chance(50) {
                 b.push(nla(backend_attr::WEIGHT, &g.u32().to_ne_bytes()));
             }
@@ -278,8 +294,10 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
             attrs.push(nest(attr::BACKEND, &b));
         }
         cmd::BACKEND_SET => {
-            attrs.push(nest(attr::SERVICE, &endpoint(g)));
-            let mut b = endpoint(g);
+            let ipv6 = g.chance(35);
+            attrs.push(nest(attr::SERVICE, &endpoint(g, ipv6, service_attr::ADDR6)));
+            let be6 = ipv6 != g.chance(10);
+            let mut b = endpoint(g, be6, backend_attr::ADDR6);
             // Mostly a weight, often 0 (drain) or at the limit; sometimes
             // none, or a peer, which the kernel refuses.
             if g.chance(90) {
@@ -296,7 +314,8 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
             attrs.push(nest(attr::BACKEND, &b));
         }
         cmd::RULE_ADD | cmd::RULE_DEL => {
-            attrs.push(nest(attr::SERVICE, &endpoint(g)));
+            let ipv6 = g.chance(35);
+            attrs.push(nest(attr::SERVICE, &endpoint(g, ipv6, service_attr::ADDR6)));
             let mut r = Vec::new();
             if g.chance(50) {
                 r.push(nla(rule_attr::INDEX, &g.below(70).to_ne_bytes()));
@@ -313,7 +332,13 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
                 r.push(nla(rule_attr::PATH, &t));
             }
             if g.chance(90) {
-                r.push(nla(rule_attr::BACKEND_ADDR, &g.addr()));
+                let be6 = ipv6 != g.chance(10);
+                r.extend(addr_attrs(
+                    g,
+                    be6,
+                    rule_attr::BACKEND_ADDR,
+                    rule_attr::BACKEND_ADDR6,
+                ));
                 r.push(nla(
                     rule_attr::BACKEND_PORT,
                     &(80 + g.below(3) as u16).to_ne_bytes(),
@@ -322,8 +347,9 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
             attrs.push(nest(attr::RULE, &r));
         }
         cmd::CONN_GET if g.chance(50) => {
-            // A filter: any of its fields, sometimes a reply-only one or
-            // an out-of-range role or state.
+            // A filter: any of its fields (an endpoint's address of
+            // either family, sometimes both), sometimes a reply-only one
+            // or an out-of-range role or state.
             let mut f = Vec::new();
             for _ in 0..g.below(4) {
                 let ty = 1 + g.below(u32::from(conn_attr::MAX)) as u16;
@@ -331,6 +357,9 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
                     conn_attr::ROLE | conn_attr::STATE => vec![g.below(5) as u8],
                     conn_attr::CLIENT_ADDR | conn_attr::VIP_ADDR | conn_attr::BACKEND_ADDR => {
                         g.addr().to_vec()
+                    }
+                    conn_attr::CLIENT_ADDR6 | conn_attr::VIP_ADDR6 | conn_attr::BACKEND_ADDR6 => {
+                        g.addr6()
                     }
                     conn_attr::CLIENT_PORT | conn_attr::VIP_PORT | conn_attr::BACKEND_PORT => {
                         g.u16().to_ne_bytes().to_vec()

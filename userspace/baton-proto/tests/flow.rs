@@ -1671,6 +1671,14 @@ fn filter_errors() {
         assert_eq!(err(&[(ty, &[0; 8])]), FilterError::NotAFilter, "{ty}");
     }
     assert!(!FilterError::NotAFilter.message().is_empty());
+    // Addresses of IPv6 connections are not filters yet.
+    for ty in [
+        conn_attr::CLIENT_ADDR6,
+        conn_attr::VIP_ADDR6,
+        conn_attr::BACKEND_ADDR6,
+    ] {
+        assert_eq!(err(&[(ty, &[0; 16])]), FilterError::Ipv6, "{ty}");
+    }
 }
 
 #[test]

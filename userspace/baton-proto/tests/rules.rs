@@ -106,16 +106,18 @@ fn rule_conf_checks_and_matching() {
     use baton_proto::{
         http::parse_request,
         rules::{check_rule_add, host_name, path_prefix, RuleConf, RuleError, MAX_RULES},
-        service::Endpoint,
+        service::{Endpoint, Ip},
     };
-    let be1 = Endpoint {
+    let be1: Endpoint<Ip> = Endpoint {
         addr: [198, 18, 1, 3],
         port: 8080,
-    };
-    let be2 = Endpoint {
+    }
+    .into();
+    let be2: Endpoint<Ip> = Endpoint {
         addr: [198, 18, 1, 4],
         port: 8080,
-    };
+    }
+    .into();
     let backends = [be1, be2];
     let host_rule = RuleConf {
         host: Some((host_name(b"a.example").unwrap(), false)),
@@ -145,7 +147,8 @@ fn rule_conf_checks_and_matching() {
         backend: Endpoint {
             addr: [198, 18, 1, 9],
             port: 80,
-        },
+        }
+        .into(),
         ..host_rule
     };
     assert_eq!(

@@ -3,15 +3,26 @@
 //! Service and back-end checks of `src/proto/service.rs`.
 
 use baton_proto::service::{
-    check_backend_add, check_endpoint, check_service_add, check_weight, BackendConf, Endpoint, Ip,
-    Scheduler, ServiceConf, ServiceError, MAX_BACKENDS, MAX_SERVICES, MAX_WEIGHT,
+    check_backend_add, check_endpoint, check_family, check_service_add, check_weight, BackendConf,
+    Endpoint, Ip, Scheduler, ServiceConf, ServiceError, MAX_BACKENDS, MAX_SERVICES, MAX_WEIGHT,
 };
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-fn ep(last: u8, port: u16) -> Endpoint {
+fn ep(last: u8, port: u16) -> Endpoint<Ip> {
     Endpoint {
-        addr: [198, 18, 1, last],
+        addr: Ip::V4([198, 18, 1, last]),
+        port,
+    }
+}
+
+/// `[2001:db8::last]:port`.
+fn ep6(last: u8, port: u16) -> Endpoint<Ip> {
+    let mut a = [0u8; 16];
+    a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    a[15] = last;
+    Endpoint {
+        addr: Ip::V6(a),
         port,
     }
 }
@@ -38,10 +49,40 @@ fn endpoints() {
     assert_eq!(check_endpoint(&ep(10, 0)), Err(ServiceError::ZeroPort));
     for addr in [[0, 0, 0, 0], [127, 0, 0, 1], [224, 0, 0, 1], [255; 4]] {
         assert_eq!(
-            check_endpoint(&Endpoint { addr, port: 80 }),
+            check_endpoint(&Endpoint {
+                addr: Ip::V4(addr),
+                port: 80
+            }),
             Err(ServiceError::BadAddr)
         );
     }
+    // IPv6: the rules of a peer's address.
+    assert_eq!(check_endpoint(&ep6(10, 80)), Ok(()));
+    assert_eq!(check_endpoint(&ep6(10, 0)), Err(ServiceError::ZeroPort));
+    let v6 = |s: &str| Endpoint {
+        addr: Ip::V6(s.parse::<Ipv6Addr>().unwrap().octets()),
+        port: 80,
+    };
+    for (addr, e) in [
+        ("::", ServiceError::BadAddr6),
+        ("::1", ServiceError::BadAddr6),
+        ("ff02::1", ServiceError::BadAddr6),
+        ("fe80::1", ServiceError::LinkLocal),
+        ("::ffff:198.18.1.10", ServiceError::Mapped),
+    ] {
+        assert_eq!(check_endpoint(&v6(addr)), Err(e), "{addr}");
+    }
+    // A service's back-ends are of its family.
+    assert_eq!(check_family(&ep6(10, 80), &ep6(3, 8080)), Ok(()));
+    assert_eq!(check_family(&ep(10, 80), &ep(3, 8080)), Ok(()));
+    assert_eq!(
+        check_family(&ep6(10, 80), &ep(3, 8080)),
+        Err(ServiceError::Family)
+    );
+    assert_eq!(
+        check_family(&ep(10, 80), &ep6(3, 8080)),
+        Err(ServiceError::Family)
+    );
 }
 
 #[test]
@@ -90,7 +131,7 @@ fn backends() {
     let full: Vec<_> = (0..MAX_BACKENDS)
         .map(|i| BackendConf {
             addr: Endpoint {
-                addr: [198, 18, 2 + (i / 200) as u8, (i % 200) as u8 + 1],
+                addr: Ip::V4([198, 18, 2 + (i / 200) as u8, (i % 200) as u8 + 1]),
                 port: 8080,
             },
             weight: 1,

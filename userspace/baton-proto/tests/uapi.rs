@@ -180,6 +180,9 @@ fn event_attributes_match_spec() {
             ("state", event_attr::STATE),
             ("cmd", event_attr::CMD),
             ("pad", event_attr::PAD),
+            ("client-addr6", event_attr::CLIENT_ADDR6),
+            ("vip-addr6", event_attr::VIP_ADDR6),
+            ("backend-addr6", event_attr::BACKEND_ADDR6),
         ],
         event_attr::MAX,
     );
@@ -318,6 +321,7 @@ fn rule_attributes_match_spec() {
             ("path", rule_attr::PATH),
             ("backend-addr", rule_attr::BACKEND_ADDR),
             ("backend-port", rule_attr::BACKEND_PORT),
+            ("backend-addr6", rule_attr::BACKEND_ADDR6),
         ],
         rule_attr::MAX,
     );
@@ -386,6 +390,9 @@ fn conn_attributes_match_spec() {
             ("packets", conn_attr::PACKETS),
             ("bytes", conn_attr::BYTES),
             ("pad", conn_attr::PAD),
+            ("client-addr6", conn_attr::CLIENT_ADDR6),
+            ("vip-addr6", conn_attr::VIP_ADDR6),
+            ("backend-addr6", conn_attr::BACKEND_ADDR6),
         ],
         conn_attr::MAX,
     );
@@ -483,6 +490,7 @@ fn service_and_backend_attributes_match_spec() {
             ("backend", service_attr::BACKEND),
             ("rule", service_attr::RULE),
             ("max-conns", service_attr::MAX_CONNS),
+            ("addr6", service_attr::ADDR6),
         ],
         service_attr::MAX,
     );
@@ -495,8 +503,54 @@ fn service_and_backend_attributes_match_spec() {
             ("weight", backend_attr::WEIGHT),
             ("peer", backend_attr::PEER),
             ("active", backend_attr::ACTIVE),
+            ("addr6", backend_attr::ADDR6),
         ],
         backend_attr::MAX,
+    );
+}
+
+/// Every IPv6 address attribute of the spec (`addr6`, `*-addr6`): 16
+/// bytes of `binary` shown as an address, as YNL reads and writes them.
+#[test]
+fn ipv6_addresses_are_16_byte_binaries() {
+    let spec = spec();
+    let mut found = Vec::new();
+    for set in spec["attribute-sets"].as_vec().expect("attribute-sets") {
+        let set_name = set["name"].as_str().unwrap();
+        for a in set["attributes"].as_vec().unwrap() {
+            let name = a["name"].as_str().unwrap();
+            if !name.ends_with("addr6") {
+                continue;
+            }
+            assert_eq!(a["type"].as_str(), Some("binary"), "{set_name} {name}");
+            assert_eq!(
+                a["display-hint"].as_str(),
+                Some("ipv6"),
+                "{set_name} {name}"
+            );
+            assert_eq!(
+                a["checks"]["exact-len"].as_i64(),
+                Some(16),
+                "{set_name} {name}"
+            );
+            assert!(a["doc"].as_str().is_some(), "{set_name} {name}");
+            found.push(format!("{set_name} {name}"));
+        }
+    }
+    assert_eq!(
+        found,
+        [
+            "event client-addr6",
+            "event vip-addr6",
+            "event backend-addr6",
+            "service addr6",
+            "backend addr6",
+            "peer addr6",
+            "rule backend-addr6",
+            "conn client-addr6",
+            "conn vip-addr6",
+            "conn backend-addr6",
+        ]
     );
 }
 

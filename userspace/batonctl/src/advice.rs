@@ -4,13 +4,44 @@
 //! general ("peer serves a backend"); the hint that follows it names the
 //! objects of this command and the command that clears the way.
 
-use std::net::Ipv4Addr;
+use std::net::SocketAddr;
 
-use crate::{cli::Action, output::Service};
+use crate::{
+    cli::{self, Action},
+    output::Service,
+};
 
-/// `ADDR:PORT`.
-fn ep((addr, port): (Ipv4Addr, u16)) -> String {
-    format!("{addr}:{port}")
+/// `ADDR:PORT`, `[ADDR]:PORT` for IPv6.
+fn ep(addr: SocketAddr) -> String {
+    addr.to_string()
+}
+
+/// The service of `action`, if it names one in a `service` nest.
+fn service_of(action: &Action) -> Option<SocketAddr> {
+    match action {
+        Action::ServiceAdd(s) => Some(s.vip),
+        Action::ServiceDel(vip) | Action::RuleDel(vip, _) => Some(*vip),
+        Action::BackendAdd(b) | Action::BackendDel(b) | Action::BackendSet(b) => Some(b.vip),
+        Action::RuleAdd(r) => Some(r.vip),
+        _ => None,
+    }
+}
+
+/// The first IPv6 address `action` sends (as an `addr6` attribute).
+fn ipv6_of(action: &Action) -> Option<String> {
+    let v6 = |a: SocketAddr| a.is_ipv6().then(|| ep(a));
+    match action {
+        Action::BackendAdd(b) | Action::BackendDel(b) | Action::BackendSet(b) => {
+            v6(b.vip).or_else(|| v6(b.addr))
+        }
+        Action::RuleAdd(r) => v6(r.vip).or_else(|| v6(r.backend)),
+        Action::ConnList(f) => f
+            .service
+            .and_then(v6)
+            .or_else(|| f.backend.and_then(v6))
+            .or_else(|| f.client.filter(|c| c.0.is_ipv6()).map(|c| c.0.to_string())),
+        a => service_of(a).and_then(v6),
+    }
 }
 
 /// Whether answering `action`'s refusal `message` needs the services.
@@ -26,9 +57,7 @@ pub fn needs_services(action: &Action, message: &str) -> bool {
 /// The hint for the kernel's refusal `message` of `action`; `services`:
 /// the services as they are, when [`needs_services`] said so.
 pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Option<String> {
-    let service = |vip: (Ipv4Addr, u16)| {
-        services.and_then(|all| all.iter().find(|s| (s.addr, s.port) == vip))
-    };
+    let service = |vip: SocketAddr| services.and_then(|all| all.iter().find(|s| s.vip() == vip));
     let no_service = |vip| {
         format!(
             "no service {} here: batonctl service list shows them, batonctl service add {} adds it",
@@ -38,7 +67,7 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
     };
     Some(match (action, message) {
         (Action::ServiceAdd(s), "service exists") => {
-            let vip = ep((s.vip, s.port));
+            let vip = ep(s.vip);
             format!("{vip} is a service already: batonctl service del {vip} first, or use another address or port")
         }
         (Action::ServiceDel(vip), "service not found") => no_service(*vip),
@@ -71,7 +100,7 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
             let rules: Vec<String> = service(b.vip)?
                 .rules
                 .iter()
-                .filter(|r| (*r.backend.ip(), r.backend.port()) == b.addr)
+                .filter(|r| r.backend == b.addr)
                 .map(|r| format!("batonctl rule del {} {}", ep(b.vip), r.index))
                 .collect();
             // Deleting the first moves the next ones down: last first.
@@ -115,7 +144,7 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
                     s.backends
                         .iter()
                         .filter(|b| b.peer == *id)
-                        .map(move |b| (ep((s.addr, s.port)), ep((b.addr, b.port))))
+                        .map(move |b| (ep(s.vip()), ep(b.endpoint())))
                 })
                 .map(|(vip, b)| format!("batonctl backend del {vip} {b}"))
                 .collect();
@@ -150,8 +179,43 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
         (Action::ClusterDel(id), "not a member of the front-end group") => {
             format!("{id} is not a member: batonctl cluster show lists them")
         }
+        (
+            Action::BackendAdd(b) | Action::BackendDel(b) | Action::BackendSet(b),
+            "backend must be of the service's address family",
+        ) => family_mismatch(b.vip, b.addr)?,
+        (Action::RuleAdd(r), "backend must be of the service's address family") => {
+            family_mismatch(r.vip, r.backend)?
+        }
+        // batonctl sends one address: the module reads another attribute
+        // set than this batonctl's. ("service needs one address: addr or
+        // addr6", "service and backend need ...": the end is the same.)
+        (a, m) if m.ends_with("one address: addr or addr6") => {
+            let vip = service_of(a)?;
+            let sent = if vip.is_ipv4() { "addr" } else { "addr6" };
+            format!(
+                "batonctl sent {} as {sent} alone: the module and batonctl disagree on the \
+                 service attributes (batonctl --version, batonctl status show their versions)",
+                ep(vip)
+            )
+        }
+        // A module from before IPv6 services refuses addr6 as unknown.
+        (a, "Unknown attribute type") => format!(
+            "{} is sent as an IPv6 address (addr6), which the loaded module may predate: \
+             batonctl status shows its version",
+            ipv6_of(a)?
+        ),
         _ => return None,
     })
+}
+
+/// The hint for a back-end `be` of another family than its service
+/// `vip`; `None` if they are of one.
+fn family_mismatch(vip: SocketAddr, be: SocketAddr) -> Option<String> {
+    let why = cli::same_family(vip, be).err()?;
+    Some(format!(
+        "{why}: a service's back-ends, and its rules' targets, are of its own address family \
+         (batonctl service list shows the services)"
+    ))
 }
 
 #[cfg(test)]
@@ -181,7 +245,7 @@ mod tests {
             host: None,
             domain: false,
             path: Some(path.into()),
-            backend: std::net::SocketAddrV4::new([198, 18, 2, last].into(), 8080),
+            backend: SocketAddr::new([198, 18, 2, last].into(), 8080),
         };
         vec![Service {
             addr: [198, 18, 1, 10].into(),
@@ -304,6 +368,164 @@ mod tests {
         for (line, message, want) in cases {
             assert_eq!(hint_of(line, message).as_deref(), Some(want), "{line}");
         }
+    }
+
+    #[test]
+    fn ipv6_objects_are_named_in_brackets() {
+        let services = [Service {
+            addr: "2001:db8::10".parse().unwrap(),
+            port: 80,
+            scheduler: "rr",
+            max_conns: 0,
+            backends: vec![Backend {
+                addr: "2001:db8::2:1".parse().unwrap(),
+                port: 8080,
+                weight: 1,
+                peer: 2,
+                active: None,
+            }],
+            rules: vec![
+                Rule {
+                    index: 0,
+                    host: None,
+                    domain: false,
+                    path: Some("/a".into()),
+                    backend: "[2001:db8::2:1]:8080".parse().unwrap(),
+                },
+                Rule {
+                    index: 1,
+                    host: None,
+                    domain: false,
+                    path: Some("/b".into()),
+                    backend: "[2001:db8::2:1]:8080".parse().unwrap(),
+                },
+            ],
+        }];
+        let hint_of = |line: &str, message: &str| {
+            let a = action(line);
+            hint(
+                &a,
+                message,
+                needs_services(&a, message).then_some(&services[..]),
+            )
+        };
+        for (line, message, want) in [
+            (
+                "service add [2001:db8::10]:80",
+                "service exists",
+                "[2001:db8::10]:80 is a service already: batonctl service del \
+                 [2001:db8::10]:80 first, or use another address or port",
+            ),
+            (
+                "backend del [2001:db8::10]:80 [2001:db8::2:1]:8080",
+                "backend is the target of a rule: delete the rule first",
+                "rules of [2001:db8::10]:80 send to [2001:db8::2:1]:8080: batonctl rule del \
+                 [2001:db8::10]:80 1, then batonctl rule del [2001:db8::10]:80 0 first",
+            ),
+            (
+                "peer del 2",
+                "peer serves a backend: delete the backend first",
+                "peer 2 serves back-ends: batonctl backend del [2001:db8::10]:80 \
+                 [2001:db8::2:1]:8080 first",
+            ),
+            (
+                "rule del [2001:db8::10]:80 4",
+                "rule index out of range",
+                "[2001:db8::10]:80 has 2 rules, indexes 0 to 1",
+            ),
+        ] {
+            assert_eq!(hint_of(line, message).as_deref(), Some(want), "{line}");
+        }
+    }
+
+    #[test]
+    fn address_family_refusals() {
+        let family = "backend must be of the service's address family";
+        // batonctl refuses a mismatch before sending: built by hand, as
+        // another client could send it.
+        let be = cli::BackendSpec {
+            vip: "[2001:db8::10]:80".parse().unwrap(),
+            addr: "198.18.2.1:80".parse().unwrap(),
+            weight: None,
+            peer: None,
+        };
+        let want = "backend 198.18.2.1:80 is IPv4, service [2001:db8::10]:80 is IPv6: a \
+                    service's back-ends, and its rules' targets, are of its own address family \
+                    (batonctl service list shows the services)";
+        for a in [
+            Action::BackendAdd(be),
+            Action::BackendDel(be),
+            Action::BackendSet(be),
+        ] {
+            assert_eq!(hint(&a, family, None).as_deref(), Some(want), "{a:?}");
+        }
+        let Action::RuleAdd(mut rule) = action("rule add 198.18.1.10:80 path / to 198.18.2.1:8080")
+        else {
+            panic!("not a rule add");
+        };
+        rule.backend = "[2001:db8::2:1]:8080".parse().unwrap();
+        assert_eq!(
+            hint(&Action::RuleAdd(rule), family, None).as_deref(),
+            Some(
+                "backend [2001:db8::2:1]:8080 is IPv6, service 198.18.1.10:80 is IPv4: a \
+                 service's back-ends, and its rules' targets, are of its own address family \
+                 (batonctl service list shows the services)"
+            )
+        );
+        // One family: nothing to say beyond the kernel's message.
+        assert_eq!(
+            hint_of("backend add 198.18.1.10:80 198.18.2.1:80", family),
+            None
+        );
+        // One address is what batonctl sends: a module that reads the
+        // service nest otherwise.
+        assert_eq!(
+            hint_of(
+                "backend add [2001:db8::10]:80 [2001:db8::2:1]:80",
+                "service needs one address: addr or addr6"
+            )
+            .as_deref(),
+            Some(
+                "batonctl sent [2001:db8::10]:80 as addr6 alone: the module and batonctl \
+                 disagree on the service attributes (batonctl --version, batonctl status show \
+                 their versions)"
+            )
+        );
+        assert!(hint_of(
+            "service del 198.18.1.10:80",
+            "service and backend need one address: addr or addr6"
+        )
+        .is_some_and(|h| h.starts_with("batonctl sent 198.18.1.10:80 as addr alone")));
+        // A peer's is another matter.
+        assert_eq!(
+            hint_of(
+                "peer add 3 2001:db8::3",
+                "peer needs one address: addr or addr6"
+            ),
+            None
+        );
+        // A module from before addr6.
+        for (line, addr) in [
+            ("service add [2001:db8::10]:80", "[2001:db8::10]:80"),
+            (
+                "rule add [2001:db8::10]:80 path / to [2001:db8::2:1]:80",
+                "[2001:db8::10]:80",
+            ),
+            ("conn list client 2001:db8::1", "2001:db8::1"),
+        ] {
+            assert_eq!(
+                hint_of(line, "Unknown attribute type"),
+                Some(format!(
+                    "{addr} is sent as an IPv6 address (addr6), which the loaded module may \
+                     predate: batonctl status shows its version"
+                )),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            hint_of("service add 198.18.1.10:80", "Unknown attribute type"),
+            None
+        );
     }
 
     #[test]

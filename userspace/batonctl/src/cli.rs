@@ -158,9 +158,9 @@ enum RuleCommand {
     /// Add a rule: VIP:PORT [host NAME | host *.DOMAIN | domain DOMAIN] [path PREFIX]
     /// to ADDR:PORT [index N]
     Add {
-        /// The service
-        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
-        vip: (Ipv4Addr, u16),
+        /// The service: 198.18.1.10:80 or [2001:db8::10]:80
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: SocketAddr,
         /// host NAME (exact) or domain NAME / host *.NAME (itself and below), path PREFIX,
         /// to ADDR:PORT (a back-end of the service), index N (default: last)
         // A host name may start with '-' (the kernel takes it, save prints
@@ -171,8 +171,8 @@ enum RuleCommand {
     /// Delete the rule at INDEX (from 0) of a service
     Del {
         /// The service
-        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
-        vip: (Ipv4Addr, u16),
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: SocketAddr,
         /// The rule's position, 0 first
         #[arg(value_name = "INDEX")]
         index: u32,
@@ -181,8 +181,8 @@ enum RuleCommand {
     #[command(visible_alias = "show")]
     List {
         /// Only this service
-        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
-        vip: Option<(Ipv4Addr, u16)>,
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: Option<SocketAddr>,
     },
 }
 
@@ -205,9 +205,9 @@ enum ConnCommand {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnFilter {
     /// The service (VIP and port).
-    pub service: Option<(Ipv4Addr, u16)>,
+    pub service: Option<SocketAddr>,
     /// The back-end server.
-    pub backend: Option<(Ipv4Addr, u16)>,
+    pub backend: Option<SocketAddr>,
     /// The other node (0: this node).
     pub peer: Option<u32>,
     /// The state.
@@ -215,7 +215,7 @@ pub struct ConnFilter {
     /// The role.
     pub role: Option<Role>,
     /// The client's address, and port if given.
-    pub client: Option<(Ipv4Addr, Option<u16>)>,
+    pub client: Option<(IpAddr, Option<u16>)>,
 }
 
 impl ConnFilter {
@@ -231,8 +231,8 @@ fn conn_filter(words: &[String]) -> Result<ConnFilter, String> {
     for (k, v) in parse_options(words, &keys)? {
         let bad = |e: String| format!("{k} '{v}': {e}");
         match k {
-            "service" => f.service = Some(parse_endpoint(v).map_err(bad)?),
-            "backend" => f.backend = Some(parse_endpoint(v).map_err(bad)?),
+            "service" => f.service = Some(parse_vip(v).map_err(bad)?),
+            "backend" => f.backend = Some(parse_backend(v).map_err(bad)?),
             "client" => f.client = Some(parse_client(v).map_err(bad)?),
             "peer" => {
                 f.peer = Some(match v {
@@ -259,6 +259,33 @@ fn conn_filter(words: &[String]) -> Result<ConnFilter, String> {
                     _ => return Err(bad("expected front or back".into())),
                 })
             }
+        }
+    }
+    // A connection's client, service and back-end are of one family: a
+    // filter that mixes them would select nothing.
+    let client = f.client.map(|(addr, port)| match port {
+        Some(p) => (addr, SocketAddr::new(addr, p).to_string()),
+        None => (addr, addr.to_string()),
+    });
+    let given: Vec<(&str, IpAddr, String)> = [
+        ("service", f.service.map(|s| (s.ip(), s.to_string()))),
+        ("backend", f.backend.map(|b| (b.ip(), b.to_string()))),
+        ("client", client),
+    ]
+    .into_iter()
+    .filter_map(|(k, a)| a.map(|(addr, text)| (k, addr, text)))
+    .collect();
+    if let Some((first, rest)) = given.split_first() {
+        if let Some(other) = rest.iter().find(|o| o.1.is_ipv4() != first.1.is_ipv4()) {
+            return Err(format!(
+                "{} {} is {}, {} {} is {}: a connection's addresses are of one family",
+                other.0,
+                other.2,
+                family(other.1),
+                first.0,
+                first.2,
+                family(first.1)
+            ));
         }
     }
     Ok(f)
@@ -309,9 +336,9 @@ enum ClusterCommand {
 enum ServiceCommand {
     /// Add a service: VIP:PORT [scheduler rr|wrr|lc|sh] (default lc) [max-conns N]
     Add {
-        /// Virtual address and port, e.g. 198.18.1.10:80
-        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
-        vip: (Ipv4Addr, u16),
+        /// Virtual address and port, e.g. 198.18.1.10:80 or [2001:db8::10]:80
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: SocketAddr,
         /// Options: scheduler rr|wrr|lc|sh, max-conns N (0: no limit of its own)
         #[arg(value_name = "KEY VALUE")]
         options: Vec<String>,
@@ -319,8 +346,8 @@ enum ServiceCommand {
     /// Delete a service and its back-ends
     Del {
         /// Virtual address and port
-        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
-        vip: (Ipv4Addr, u16),
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: SocketAddr,
     },
     /// List the services and their back-ends
     #[command(visible_alias = "show")]
@@ -332,11 +359,11 @@ enum BackendCommand {
     /// Add a back-end: VIP:PORT ADDR:PORT [weight N] [peer NODE-ID]
     Add {
         /// The service
-        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
-        vip: (Ipv4Addr, u16),
-        /// The server's own address and port
-        #[arg(value_name = "ADDR:PORT", value_parser = parse_endpoint)]
-        addr: (Ipv4Addr, u16),
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: SocketAddr,
+        /// The server's own address and port, of the service's family
+        #[arg(value_name = "ADDR:PORT", value_parser = parse_backend)]
+        addr: SocketAddr,
         /// Options: weight 0-65535 (default 1), peer NODE-ID (default 0: this node)
         #[arg(value_name = "KEY VALUE")]
         options: Vec<String>,
@@ -344,11 +371,11 @@ enum BackendCommand {
     /// Change a back-end's weight: VIP:PORT ADDR:PORT weight N (0 drains it)
     Set {
         /// The service
-        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
-        vip: (Ipv4Addr, u16),
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: SocketAddr,
         /// The back-end
-        #[arg(value_name = "ADDR:PORT", value_parser = parse_endpoint)]
-        addr: (Ipv4Addr, u16),
+        #[arg(value_name = "ADDR:PORT", value_parser = parse_backend)]
+        addr: SocketAddr,
         /// weight 0-65535 (0: no new connections; those it has go on)
         #[arg(value_name = "KEY VALUE")]
         options: Vec<String>,
@@ -356,20 +383,59 @@ enum BackendCommand {
     /// Delete a back-end of a service
     Del {
         /// The service
-        #[arg(value_name = "VIP:PORT", value_parser = parse_endpoint)]
-        vip: (Ipv4Addr, u16),
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: SocketAddr,
         /// The back-end
-        #[arg(value_name = "ADDR:PORT", value_parser = parse_endpoint)]
-        addr: (Ipv4Addr, u16),
+        #[arg(value_name = "ADDR:PORT", value_parser = parse_backend)]
+        addr: SocketAddr,
     },
 }
 
-/// `ADDR:PORT`, port 1 to 65535.
-fn parse_endpoint(s: &str) -> Result<(Ipv4Addr, u16), String> {
-    match parse_v4_port(s, "an IPv4 address")? {
-        (addr, Some(port)) => Ok((addr, port)),
-        (_, None) => Err(format!("'{s}' needs a port (ADDR:PORT)")),
+/// The address and port of a `what` (service, back-end): IPv4
+/// `ADDR:PORT` or IPv6 `[ADDR]:PORT` ([`parse_ip_port`]), port 1 to 65535,
+/// an IPv6 address held to the kernel's rules ([`check_addr6`]).
+fn parse_endpoint(s: &str, what: &str) -> Result<SocketAddr, String> {
+    let (addr, port) = parse_ip_port(s)?;
+    let Some(port) = port else {
+        return Err(match addr {
+            IpAddr::V4(_) => format!("'{s}' needs a port (ADDR:PORT)"),
+            IpAddr::V6(_) => format!("'{s}' needs a port ([ADDR]:PORT)"),
+        });
+    };
+    if let IpAddr::V6(a) = addr {
+        check_addr6(a, what).map_err(|why| format!("'{a}' {why}"))?;
     }
+    Ok(SocketAddr::new(addr, port))
+}
+
+/// A service's `VIP:PORT` ([`parse_endpoint`]).
+fn parse_vip(s: &str) -> Result<SocketAddr, String> {
+    parse_endpoint(s, "service")
+}
+
+/// A back-end's `ADDR:PORT` ([`parse_endpoint`]).
+fn parse_backend(s: &str) -> Result<SocketAddr, String> {
+    parse_endpoint(s, "back-end")
+}
+
+/// The name of `addr`'s family.
+fn family(addr: IpAddr) -> &'static str {
+    match addr {
+        IpAddr::V4(_) => "IPv4",
+        IpAddr::V6(_) => "IPv6",
+    }
+}
+
+/// A service's back-ends, and its rules' targets, are of its own family.
+pub fn same_family(vip: SocketAddr, backend: SocketAddr) -> Result<(), String> {
+    if vip.is_ipv4() == backend.is_ipv4() {
+        return Ok(());
+    }
+    Err(format!(
+        "backend {backend} is {}, service {vip} is {}",
+        family(backend.ip()),
+        family(vip.ip())
+    ))
 }
 
 /// `KEY VALUE` words with keys from `keys`, each at most once.
@@ -399,10 +465,8 @@ fn parse_options<'a>(
 /// A service to add.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceSpec {
-    /// Virtual address.
-    pub vip: Ipv4Addr,
-    /// Virtual port.
-    pub port: u16,
+    /// Virtual address and port.
+    pub vip: SocketAddr,
     /// Scheduler (`scheduler` enum value); `None`: the kernel's default.
     pub scheduler: Option<Scheduler>,
     /// Most connections handed off at once; `None`: no limit of its own.
@@ -413,82 +477,82 @@ pub struct ServiceSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RuleSpec {
     /// Its service.
-    pub vip: (Ipv4Addr, u16),
+    pub vip: SocketAddr,
     /// Host condition; `true`: a domain (suffix).
     pub host: Option<(HostName, bool)>,
     /// Path prefix condition.
     pub path: Option<PathPrefix>,
-    /// The back-end.
-    pub backend: (Ipv4Addr, u16),
+    /// The back-end, of the service's family.
+    pub backend: SocketAddr,
     /// Position; `None`: last.
     pub index: Option<u32>,
 }
 
-fn rule_spec(vip: (Ipv4Addr, u16), words: &[String]) -> Result<RuleSpec, String> {
-    let mut spec = RuleSpec {
-        vip,
-        host: None,
-        path: None,
-        backend: (Ipv4Addr::UNSPECIFIED, 0),
-        index: None,
-    };
-    let mut to = false;
+fn rule_spec(vip: SocketAddr, words: &[String]) -> Result<RuleSpec, String> {
+    let mut host = None;
+    let mut path = None;
+    let mut backend = None;
+    let mut index = None;
     for (k, v) in parse_options(words, &["host", "domain", "path", "to", "index"])? {
         match k {
             "host" | "domain" => {
-                if spec.host.is_some() {
+                if host.is_some() {
                     return Err("give one of 'host' and 'domain'".into());
                 }
                 // `host *.example.com` is `domain example.com`.
-                let host = if k == "domain" {
+                let h = if k == "domain" {
                     rules::host_name(v.as_bytes()).map(|name| (name, true))
                 } else {
                     rules::host_spec(v.as_bytes())
                 };
-                let host =
-                    host.map_err(|e| format!("{k} '{v}': {}", e.message().to_string_lossy()))?;
-                spec.host = Some(host);
+                host =
+                    Some(h.map_err(|e| format!("{k} '{v}': {}", e.message().to_string_lossy()))?);
             }
             "path" => {
-                spec.path = Some(
+                path = Some(
                     rules::path_prefix(v.as_bytes())
                         .map_err(|e| format!("path '{v}': {}", e.message().to_string_lossy()))?,
                 );
             }
             "to" => {
-                spec.backend = parse_endpoint(v).map_err(|e| format!("to '{v}': {e}"))?;
-                to = true;
+                let to = parse_backend(v).map_err(|e| format!("to '{v}': {e}"))?;
+                same_family(vip, to)?;
+                backend = Some(to);
             }
             _ => {
-                spec.index = Some(
+                index = Some(
                     parse_decimal(v).ok_or_else(|| format!("index '{v}': expected a number"))?,
                 );
             }
         }
     }
-    if spec.host.is_none() && spec.path.is_none() {
+    if host.is_none() && path.is_none() {
         return Err("a rule needs 'host', 'domain' or 'path'".into());
     }
-    if !to {
-        return Err("a rule needs 'to ADDR:PORT'".into());
-    }
-    Ok(spec)
+    let backend = backend.ok_or("a rule needs 'to ADDR:PORT'")?;
+    Ok(RuleSpec {
+        vip,
+        host,
+        path,
+        backend,
+        index,
+    })
 }
 
 /// A back-end to add, change or delete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackendSpec {
     /// Its service.
-    pub vip: (Ipv4Addr, u16),
-    /// The server.
-    pub addr: (Ipv4Addr, u16),
+    pub vip: SocketAddr,
+    /// The server, of the service's family.
+    pub addr: SocketAddr,
     /// Weight, if given.
     pub weight: Option<u32>,
     /// Serving peer, if given.
     pub peer: Option<u32>,
 }
 
-fn service_spec(vip: (Ipv4Addr, u16), options: &[String]) -> Result<ServiceSpec, String> {
+fn service_spec(vip: SocketAddr, options: &[String]) -> Result<ServiceSpec, String> {
     let mut scheduler = None;
     let mut max_conns = None;
     for (k, v) in parse_options(options, &["scheduler", "max-conns"])? {
@@ -506,8 +570,7 @@ fn service_spec(vip: (Ipv4Addr, u16), options: &[String]) -> Result<ServiceSpec,
         );
     }
     Ok(ServiceSpec {
-        vip: vip.0,
-        port: vip.1,
+        vip,
         scheduler,
         max_conns,
     })
@@ -516,11 +579,12 @@ fn service_spec(vip: (Ipv4Addr, u16), options: &[String]) -> Result<ServiceSpec,
 /// The back-end of `backend add` (`keys`: weight and peer) or `backend set`
 /// (weight).
 fn backend_spec(
-    vip: (Ipv4Addr, u16),
-    addr: (Ipv4Addr, u16),
+    vip: SocketAddr,
+    addr: SocketAddr,
     options: &[String],
     keys: &[&'static str],
 ) -> Result<BackendSpec, String> {
+    same_family(vip, addr)?;
     let mut spec = BackendSpec {
         vip,
         addr,
@@ -546,18 +610,16 @@ fn backend_spec(
 
 /// The back-end of `backend set`: its weight, which it needs.
 fn backend_set_spec(
-    vip: (Ipv4Addr, u16),
-    addr: (Ipv4Addr, u16),
+    vip: SocketAddr,
+    addr: SocketAddr,
     options: &[String],
 ) -> Result<BackendSpec, String> {
     // Looked for first, so that `peer` gets the reason rather than
     // "unknown option" (keys are every other word, as parse_options reads).
     if options.iter().step_by(2).any(|k| k == "peer") {
         return Err(format!(
-            "a backend's peer cannot change: batonctl backend del {vip} {be}, then \
-             batonctl backend add {vip} {be} peer NODE-ID",
-            vip = SocketAddr::from(vip),
-            be = SocketAddr::from(addr)
+            "a backend's peer cannot change: batonctl backend del {vip} {addr}, then \
+             batonctl backend add {vip} {addr} peer NODE-ID"
         ));
     }
     let spec = backend_spec(vip, addr, options, &["weight"])?;
@@ -672,23 +734,23 @@ fn bracket_error(s: &str) -> String {
 fn parse_peer_addr(s: &str) -> Result<(IpAddr, Option<u16>), String> {
     let (addr, port) = parse_ip_port(s)?;
     if let IpAddr::V6(a) = addr {
-        check_peer_addr6(a).map_err(|why| format!("'{a}' {why}"))?;
+        check_addr6(a, "peer").map_err(|why| format!("'{a}' {why}"))?;
     }
     Ok((addr, port))
 }
 
-/// The kernel's rules for a peer's IPv6 address (`peer-add`), in its
-/// order.
-fn check_peer_addr6(a: Ipv6Addr) -> Result<(), String> {
+/// The kernel's rules for the IPv6 address of a `what` (a peer's in
+/// `peer-add`, a service's or a back-end's), in its order.
+fn check_addr6(a: Ipv6Addr, what: &str) -> Result<(), String> {
     if let Some(v4) = a.to_ipv4_mapped() {
         return Err(format!(
             "is an IPv4-mapped address: give the IPv4 address {v4}"
         ));
     }
     if a.is_unicast_link_local() {
-        return Err(
-            "is link-local: a link-local peer address needs an interface, not supported".into(),
-        );
+        return Err(format!(
+            "is link-local: a link-local {what} address needs an interface, not supported"
+        ));
     }
     let kind = if a.is_unspecified() {
         "the unspecified address"
@@ -699,15 +761,23 @@ fn check_peer_addr6(a: Ipv6Addr) -> Result<(), String> {
     } else {
         return Ok(());
     };
-    Err(format!("is {kind}: a peer needs a unicast IPv6 address"))
+    Err(format!("is {kind}: a {what} needs a unicast IPv6 address"))
 }
 
-/// The `client` of `conn list`: IPv4 only, as connections are.
-fn parse_client(s: &str) -> Result<(Ipv4Addr, Option<u16>), String> {
-    parse_v4_port(s, "an IPv4 address").map_err(|e| match parse_ip_port(s) {
-        Ok((IpAddr::V6(_), _)) => "connections are IPv4 only".to_string(),
-        _ => e,
-    })
+/// The `client` of `conn list`: an address of either family with an
+/// optional port ([`parse_ip_port`]). Not an IPv4-mapped one: a client
+/// that connected over IPv4 is listed with its IPv4 address.
+fn parse_client(s: &str) -> Result<(IpAddr, Option<u16>), String> {
+    let (addr, port) = parse_ip_port(s)?;
+    if let Some(v4) = match addr {
+        IpAddr::V6(a) => a.to_ipv4_mapped(),
+        IpAddr::V4(_) => None,
+    } {
+        return Err(format!(
+            "'{addr}' is an IPv4-mapped address: give the IPv4 address {v4}"
+        ));
+    }
+    Ok((addr, port))
 }
 
 /// A peer to add.
@@ -774,7 +844,7 @@ pub enum Action {
     /// `service add`.
     ServiceAdd(ServiceSpec),
     /// `service del`.
-    ServiceDel((Ipv4Addr, u16)),
+    ServiceDel(SocketAddr),
     /// `service list`.
     ServiceList,
     /// `backend add`.
@@ -800,9 +870,9 @@ pub enum Action {
     /// `rule add`.
     RuleAdd(RuleSpec),
     /// `rule del`.
-    RuleDel((Ipv4Addr, u16), u32),
+    RuleDel(SocketAddr, u32),
     /// `rule list [VIP:PORT]`: every service's rules, or one's.
-    RuleList(Option<(Ipv4Addr, u16)>),
+    RuleList(Option<SocketAddr>),
     /// `monitor`.
     Monitor,
     /// `stats`.
@@ -882,12 +952,15 @@ where
                 backend_set_spec(vip, addr, &options)
                     .map_err(|m| option_error("backend", "set", m))?,
             ),
-            BackendCommand::Del { vip, addr } => Action::BackendDel(BackendSpec {
-                vip,
-                addr,
-                weight: None,
-                peer: None,
-            }),
+            BackendCommand::Del { vip, addr } => {
+                same_family(vip, addr).map_err(|m| option_error("backend", "del", m))?;
+                Action::BackendDel(BackendSpec {
+                    vip,
+                    addr,
+                    weight: None,
+                    peer: None,
+                })
+            }
         },
         Command::Peer { command } => match command {
             PeerCommand::Add {
@@ -1156,13 +1229,12 @@ mod tests {
 
     #[test]
     fn service_and_backend_commands() {
-        let vip = (Ipv4Addr::new(198, 18, 1, 10), 80);
-        let be = (Ipv4Addr::new(198, 18, 2, 2), 8080);
+        let vip: SocketAddr = "198.18.1.10:80".parse().unwrap();
+        let be: SocketAddr = "198.18.2.2:8080".parse().unwrap();
         assert_eq!(
             parse_ok(&["service", "add", "198.18.1.10:80", "scheduler", "wrr"]).action,
             Action::ServiceAdd(ServiceSpec {
-                vip: vip.0,
-                port: 80,
+                vip,
                 scheduler: Some(Scheduler::Wrr),
                 max_conns: None,
             })
@@ -1170,8 +1242,7 @@ mod tests {
         assert_eq!(
             parse_ok(&["service", "add", "198.18.1.10:80"]).action,
             Action::ServiceAdd(ServiceSpec {
-                vip: vip.0,
-                port: 80,
+                vip,
                 scheduler: None,
                 max_conns: None,
             })
@@ -1179,8 +1250,7 @@ mod tests {
         assert_eq!(
             parse_ok(&["service", "add", "198.18.1.10:80", "max-conns", "500"]).action,
             Action::ServiceAdd(ServiceSpec {
-                vip: vip.0,
-                port: 80,
+                vip,
                 scheduler: None,
                 max_conns: Some(500),
             })
@@ -1256,8 +1326,8 @@ mod tests {
 
     #[test]
     fn backend_set_takes_a_weight_only() {
-        let vip = (Ipv4Addr::new(198, 18, 1, 10), 80);
-        let be = (Ipv4Addr::new(198, 18, 2, 2), 8080);
+        let vip: SocketAddr = "198.18.1.10:80".parse().unwrap();
+        let be: SocketAddr = "198.18.2.2:8080".parse().unwrap();
         let set = |weight| {
             Action::BackendSet(BackendSpec {
                 vip,
@@ -1336,7 +1406,11 @@ mod tests {
             ),
             (
                 vec!["198.18.1.10:80", "[2001:db8::2]:8080", "weight", "1"],
-                "'[2001:db8::2]' is not an IPv4 address",
+                "backend [2001:db8::2]:8080 is IPv6, service 198.18.1.10:80 is IPv4",
+            ),
+            (
+                vec!["[2001:db8::10]:80", "[ff02::2]:8080", "weight", "1"],
+                "'ff02::2' is a multicast address: a back-end needs a unicast IPv6 address",
             ),
         ] {
             let text = err(&words);
@@ -1445,11 +1519,11 @@ mod tests {
         assert_eq!(parse_ok(&["rule", "list"]).action, Action::RuleList(None));
         assert_eq!(
             parse_ok(&["-j", "rule", "show", "198.18.1.10:80"]).action,
-            Action::RuleList(Some((Ipv4Addr::new(198, 18, 1, 10), 80)))
+            Action::RuleList(Some("198.18.1.10:80".parse().unwrap()))
         );
         assert_eq!(
             parse_ok(&["rule", "del", "198.18.1.10:80", "2"]).action,
-            Action::RuleDel((Ipv4Addr::new(198, 18, 1, 10), 80), 2)
+            Action::RuleDel("198.18.1.10:80".parse().unwrap(), 2)
         );
         let Action::RuleAdd(r) = parse_ok(&[
             "rule",
@@ -1473,7 +1547,7 @@ mod tests {
             Some((b"example.com".to_vec(), true))
         );
         assert_eq!(r.path.map(|p| p.as_bytes().to_vec()), Some(b"/b/".to_vec()));
-        assert_eq!(r.backend, (Ipv4Addr::new(198, 18, 2, 2), 8080));
+        assert_eq!(r.backend, "198.18.2.2:8080".parse().unwrap());
         assert_eq!(r.index, Some(0));
         for bad in [
             &["rule", "add", "198.18.1.10:80", "to", "198.18.2.2:80"][..],
@@ -1667,15 +1741,197 @@ mod tests {
     }
 
     #[test]
-    fn service_addresses_stay_ipv4() {
+    fn service_and_backend_addresses_of_either_family() {
+        let sa = |s: &str| s.parse::<SocketAddr>().unwrap();
+        for (text, want) in [
+            ("198.18.1.10:80", sa("198.18.1.10:80")),
+            ("[2001:db8::10]:80", sa("[2001:db8::10]:80")),
+            ("[2001:DB8:0:0:0:0:0:10]:65535", sa("[2001:db8::10]:65535")),
+            ("[2001:db8:ffff::10]:1", sa("[2001:db8:ffff::10]:1")),
+        ] {
+            assert_eq!(parse_vip(text), Ok(want), "{text}");
+            assert_eq!(parse_backend(text), Ok(want), "{text}");
+        }
+        for (text, want) in [
+            ("x:80", "'x' is not an IPv4 or IPv6 address"),
+            ("198.18.1.10", "'198.18.1.10' needs a port (ADDR:PORT)"),
+            ("2001:db8::10", "'2001:db8::10' needs a port ([ADDR]:PORT)"),
+            (
+                "[2001:db8::10]",
+                "'[2001:db8::10]' needs a port ([ADDR]:PORT)",
+            ),
+            // The last group is the address's, as for peers.
+            (
+                "2001:db8::10:80",
+                "'2001:db8::10:80' needs a port ([ADDR]:PORT)",
+            ),
+            ("[2001:db8::10]:0", "'0' is not a port from 1 to 65535"),
+            (
+                "[2001:db8::10:80",
+                "'[2001:db8::10:80': unbalanced bracket (an IPv6 address with a port is \
+                 [ADDR]:PORT)",
+            ),
+            (
+                "[fe80::10%2]:80",
+                "'[fe80::10%2]:80' has a zone id (%2): give an address without one",
+            ),
+            // The kernel's rules for addr6.
+            (
+                "[::]:80",
+                "'::' is the unspecified address: a service needs a unicast IPv6 address",
+            ),
+            (
+                "[::1]:80",
+                "'::1' is the loopback address: a service needs a unicast IPv6 address",
+            ),
+            (
+                "[ff02::10]:80",
+                "'ff02::10' is a multicast address: a service needs a unicast IPv6 address",
+            ),
+            (
+                "[fe80::10]:80",
+                "'fe80::10' is link-local: a link-local service address needs an interface, \
+                 not supported",
+            ),
+            (
+                "[::ffff:198.18.1.10]:80",
+                "'::ffff:198.18.1.10' is an IPv4-mapped address: give the IPv4 address \
+                 198.18.1.10",
+            ),
+        ] {
+            assert_eq!(parse_vip(text), Err(want.to_string()), "{text}");
+        }
         assert_eq!(
-            parse_endpoint("[2001:db8::2]:80"),
-            Err("'[2001:db8::2]' is not an IPv4 address".into())
+            parse_backend("[ff02::2]:8080"),
+            Err("'ff02::2' is a multicast address: a back-end needs a unicast IPv6 address".into())
         );
         assert_eq!(
-            parse_endpoint("x:80"),
-            Err("'x' is not an IPv4 address".into())
+            parse_backend("[fe80::2]:8080"),
+            Err(
+                "'fe80::2' is link-local: a link-local back-end address needs an interface, \
+                 not supported"
+                    .into()
+            )
         );
+    }
+
+    #[test]
+    fn ipv6_services_backends_and_rules() {
+        let sa = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let vip = sa("[2001:db8::10]:80");
+        let be = sa("[2001:db8::2:2]:8080");
+        assert_eq!(
+            parse_ok(&["service", "add", "[2001:db8::10]:80", "scheduler", "sh"]).action,
+            Action::ServiceAdd(ServiceSpec {
+                vip,
+                scheduler: Some(Scheduler::Sh),
+                max_conns: None,
+            })
+        );
+        assert_eq!(
+            parse_ok(&["service", "del", "[2001:db8::10]:80"]).action,
+            Action::ServiceDel(vip)
+        );
+        let spec = |weight, peer| BackendSpec {
+            vip,
+            addr: be,
+            weight,
+            peer,
+        };
+        assert_eq!(
+            parse_ok(&[
+                "backend",
+                "add",
+                "[2001:db8::10]:80",
+                "[2001:db8::2:2]:8080",
+                "weight",
+                "2",
+                "peer",
+                "3"
+            ])
+            .action,
+            Action::BackendAdd(spec(Some(2), Some(3)))
+        );
+        assert_eq!(
+            parse_ok(&[
+                "backend",
+                "set",
+                "[2001:db8::10]:80",
+                "[2001:db8::2:2]:8080",
+                "weight",
+                "0"
+            ])
+            .action,
+            Action::BackendSet(spec(Some(0), None))
+        );
+        assert_eq!(
+            parse_ok(&[
+                "backend",
+                "del",
+                "[2001:db8::10]:80",
+                "[2001:db8::2:2]:8080"
+            ])
+            .action,
+            Action::BackendDel(spec(None, None))
+        );
+        let Action::RuleAdd(r) = parse_ok(&[
+            "rule",
+            "add",
+            "[2001:db8::10]:80",
+            "path",
+            "/v6/",
+            "to",
+            "[2001:db8::2:2]:8080",
+        ])
+        .action
+        else {
+            panic!("not a rule add");
+        };
+        assert_eq!((r.vip, r.backend, r.index), (vip, be, None));
+        assert_eq!(
+            parse_ok(&["rule", "del", "[2001:db8::10]:80", "1"]).action,
+            Action::RuleDel(vip, 1)
+        );
+        assert_eq!(
+            parse_ok(&["rule", "list", "[2001:db8::10]:80"]).action,
+            Action::RuleList(Some(vip))
+        );
+    }
+
+    #[test]
+    fn a_backend_of_the_other_family_is_refused() {
+        let v4 = "198.18.1.10:80";
+        let v6 = "[2001:db8::10]:80";
+        for (argv, want) in [
+            (
+                vec!["backend", "add", v6, "198.18.2.1:80"],
+                "backend 198.18.2.1:80 is IPv4, service [2001:db8::10]:80 is IPv6",
+            ),
+            (
+                vec!["backend", "add", v4, "[2001:db8::2]:80", "weight", "1"],
+                "backend [2001:db8::2]:80 is IPv6, service 198.18.1.10:80 is IPv4",
+            ),
+            (
+                vec!["backend", "set", v6, "198.18.2.1:80", "weight", "0"],
+                "backend 198.18.2.1:80 is IPv4, service [2001:db8::10]:80 is IPv6",
+            ),
+            (
+                vec!["backend", "del", v6, "198.18.2.1:80"],
+                "backend 198.18.2.1:80 is IPv4, service [2001:db8::10]:80 is IPv6",
+            ),
+            (
+                vec!["rule", "add", v6, "path", "/", "to", "198.18.2.1:80"],
+                "backend 198.18.2.1:80 is IPv4, service [2001:db8::10]:80 is IPv6",
+            ),
+        ] {
+            let e = parse_err(&argv);
+            assert_eq!(e.exit_code(), 2, "{argv:?}");
+            let text = e.to_string();
+            assert!(text.contains(want), "{argv:?}: {text}");
+            // The usage of the command follows.
+            let usage = format!("batonctl {} {}", argv[0], argv[1]);
+            assert!(text.contains(&usage), "{argv:?}: {text}");
+        }
     }
 
     #[test]
@@ -1759,12 +2015,12 @@ mod tests {
         assert_eq!(
             all,
             ConnFilter {
-                service: Some((Ipv4Addr::new(198, 18, 1, 100), 80)),
-                backend: Some((Ipv4Addr::new(198, 18, 1, 3), 8080)),
+                service: Some("198.18.1.100:80".parse().unwrap()),
+                backend: Some("198.18.1.3:8080".parse().unwrap()),
                 peer: Some(2),
                 state: Some(Phase::Established),
                 role: Some(Role::Back),
-                client: Some((Ipv4Addr::new(198, 18, 1, 1), None)),
+                client: Some((Ipv4Addr::new(198, 18, 1, 1).into(), None)),
             }
         );
         assert!(!all.is_empty());
@@ -1773,26 +2029,75 @@ mod tests {
         assert_eq!(f(&["state", "handoff"]).state, Some(Phase::Frozen));
         assert_eq!(
             f(&["client", "198.18.1.1:4000"]).client,
-            Some((Ipv4Addr::new(198, 18, 1, 1), Some(4000)))
+            Some((Ipv4Addr::new(198, 18, 1, 1).into(), Some(4000)))
         );
-        // A peer may have an IPv6 address; a connection's client not yet.
-        for v6 in ["2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:4000"] {
-            assert_eq!(
-                parse_client(v6),
-                Err("connections are IPv4 only".into()),
-                "{v6}"
-            );
+        // Connections of either family.
+        let v6 = |s: &str| IpAddr::V6(s.parse().unwrap());
+        for (text, want) in [
+            ("2001:db8::1", (v6("2001:db8::1"), None)),
+            ("[2001:db8::1]", (v6("2001:db8::1"), None)),
+            ("[2001:db8::1]:4000", (v6("2001:db8::1"), Some(4000))),
+        ] {
+            assert_eq!(parse_client(text), Ok(want), "{text}");
         }
-        assert_eq!(parse_client("x"), Err("'x' is not an IPv4 address".into()));
+        assert_eq!(
+            parse_client("x"),
+            Err("'x' is not an IPv4 or IPv6 address".into())
+        );
+        assert_eq!(
+            parse_client("[::ffff:198.18.1.1]:4000"),
+            Err(
+                "'::ffff:198.18.1.1' is an IPv4-mapped address: give the IPv4 address 198.18.1.1"
+                    .into()
+            )
+        );
+        let ipv6 = f(&[
+            "service",
+            "[2001:db8::10]:80",
+            "backend",
+            "[2001:db8::3]:8080",
+            "client",
+            "[2001:db8::1]:4000",
+        ]);
+        assert_eq!(
+            (ipv6.service, ipv6.backend, ipv6.client),
+            (
+                Some("[2001:db8::10]:80".parse().unwrap()),
+                Some("[2001:db8::3]:8080".parse().unwrap()),
+                Some((v6("2001:db8::1"), Some(4000)))
+            )
+        );
+        // One family in a filter: a connection's addresses are.
+        let e = parse_err(&[
+            "conn",
+            "list",
+            "client",
+            "2001:db8::1",
+            "service",
+            "198.18.1.100:80",
+        ])
+        .to_string();
+        assert!(
+            e.contains(
+                "client 2001:db8::1 is IPv6, service 198.18.1.100:80 is IPv4: a connection's \
+                 addresses are of one family"
+            ),
+            "{e}"
+        );
         for bad in [
             &["service", "198.18.1.100"][..],
+            &["service", "2001:db8::10"],
+            &["service", "[ff02::1]:80"],
             &["backend", "x:80"],
+            &["backend", "[fe80::3]:8080"],
             &["peer", "-1"],
             &["peer", "remote"],
             &["state", "closed"],
             &["role", "middle"],
             &["client", "198.18.1.1:0"],
-            &["client", "[2001:db8::1]:4000"],
+            &["client", "[2001:db8::1]:0"],
+            &["client", "::ffff:198.18.1.1"],
+            &["service", "[2001:db8::10]:80", "backend", "198.18.1.3:8080"],
             &["vip", "198.18.1.100:80"],
             &["state"],
             &["state", "handoff", "state", "handoff"],

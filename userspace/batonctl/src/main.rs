@@ -114,7 +114,7 @@ fn undo_of(action: &Action) -> Result<restore::Undo, Error> {
         Action::RuleAdd(r) if r.index.is_none() => Baton::connect()?
             .services()?
             .iter()
-            .find(|s| (s.addr, s.port) == r.vip)
+            .find(|s| s.vip() == r.vip)
             .map(|s| s.rules.len() as u32),
         _ => None,
     };
@@ -122,8 +122,8 @@ fn undo_of(action: &Action) -> Result<restore::Undo, Error> {
         Action::BackendSet(b) => Baton::connect()?
             .services()?
             .iter()
-            .find(|s| (s.addr, s.port) == b.vip)
-            .and_then(|s| s.backends.iter().find(|be| (be.addr, be.port) == b.addr))
+            .find(|s| s.vip() == b.vip)
+            .and_then(|s| s.backends.iter().find(|be| be.endpoint() == b.addr))
             .map(|be| be.weight),
         _ => None,
     };
@@ -296,8 +296,8 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
         }
         Action::RuleList(vip) => {
             let mut services = Baton::connect()?.services()?;
-            if let Some((addr, port)) = vip {
-                services.retain(|s| s.addr == addr && s.port == port);
+            if let Some(vip) = vip {
+                services.retain(|s| s.vip() == vip);
                 if services.is_empty() {
                     return Err(Error::Kernel {
                         errno: ENOENT,

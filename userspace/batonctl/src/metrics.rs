@@ -251,7 +251,8 @@ fn stats(e: &mut Exposition, st: &Stats) {
 }
 
 fn service_metrics(e: &mut Exposition, services: &[Service]) {
-    let vip = |s: &Service| format!("{}:{}", s.addr, s.port);
+    // IPv6 in brackets, as in a URL: [2001:db8::10]:80.
+    let vip = |s: &Service| s.vip().to_string();
     const BACKENDS: &str = "baton_service_backends";
     e.family(BACKENDS, Kind::Gauge, "Back-ends of a service.");
     for s in services {
@@ -277,7 +278,7 @@ fn service_metrics(e: &mut Exposition, services: &[Service]) {
         for b in &s.backends {
             let labels = [
                 ("service", vip(s)),
-                ("backend", format!("{}:{}", b.addr, b.port)),
+                ("backend", b.endpoint().to_string()),
                 ("peer", b.peer.to_string()),
             ];
             e.sample(WEIGHT, &labels, b.weight);
@@ -294,7 +295,7 @@ fn service_metrics(e: &mut Exposition, services: &[Service]) {
             if let Some(n) = b.active {
                 let labels = [
                     ("service", vip(s)),
-                    ("backend", format!("{}:{}", b.addr, b.port)),
+                    ("backend", b.endpoint().to_string()),
                     ("peer", b.peer.to_string()),
                 ];
                 e.sample(ACTIVE, &labels, n);
@@ -611,6 +612,39 @@ mod tests {
         assert_eq!(s["baton_cluster_member_connections{member=\"1\"}"], "5");
         assert_eq!(s["baton_cluster_member_synced{member=\"1\"}"], "1");
         assert!(!s.contains_key("baton_cluster_member_copies{member=\"2\"}"));
+    }
+
+    #[test]
+    fn ipv6_services_labelled_in_brackets() {
+        let services = [Service {
+            addr: "2001:db8::10".parse().unwrap(),
+            port: 443,
+            scheduler: "sh",
+            max_conns: 50,
+            backends: vec![Backend {
+                addr: "2001:db8::2:4".parse().unwrap(),
+                port: 8443,
+                weight: 2,
+                peer: 0,
+                active: Some(1),
+            }],
+            rules: Vec::new(),
+        }];
+        let s = samples(&prometheus(
+            &Stats::default(),
+            &services,
+            &[],
+            &Cluster::default(),
+        ));
+        let vip = "service=\"[2001:db8::10]:443\"";
+        assert_eq!(
+            s[&format!("baton_service_backends{{{vip},scheduler=\"sh\"}}")],
+            "1"
+        );
+        assert_eq!(s[&format!("baton_service_max_conns{{{vip}}}")], "50");
+        let be = "backend=\"[2001:db8::2:4]:8443\",peer=\"0\"";
+        assert_eq!(s[&format!("baton_backend_weight{{{vip},{be}}}")], "2");
+        assert_eq!(s[&format!("baton_backend_connections{{{vip},{be}}}")], "1");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::{
     ffi::CStr,
-    net::{IpAddr, Ipv4Addr, SocketAddrV4},
+    net::{IpAddr, SocketAddr},
 };
 
 use baton_proto::{
@@ -166,16 +166,21 @@ pub fn nest(attrs: &[Attr]) -> Vec<u8> {
     out
 }
 
+/// The attribute of `addr` in network order: `v4` (4 bytes) for an IPv4
+/// address, `v6` (16 bytes) for an IPv6 one (`addr` or `addr6` of a set).
+fn addr_attr(addr: IpAddr, v4: u16, v6: u16) -> Attr {
+    match addr {
+        IpAddr::V4(a) => (v4, a.octets().to_vec()),
+        IpAddr::V6(a) => (v6, a.octets().to_vec()),
+    }
+}
+
 /// The `peer` nest of `peer-add`: node id, address (network order: `addr`
 /// for IPv4, `addr6` for IPv6) and the port if given.
 pub fn peer_add_attrs(peer: &PeerSpec) -> Vec<Attr> {
-    let addr = match peer.addr {
-        IpAddr::V4(a) => (peer_attr::ADDR, a.octets().to_vec()),
-        IpAddr::V6(a) => (peer_attr::ADDR6, a.octets().to_vec()),
-    };
     let mut inner = vec![
         (peer_attr::NODE_ID, peer.node_id.to_ne_bytes().to_vec()),
-        addr,
+        addr_attr(peer.addr, peer_attr::ADDR, peer_attr::ADDR6),
     ];
     if let Some(port) = peer.port {
         inner.push((peer_attr::PORT, port.to_ne_bytes().to_vec()));
@@ -263,17 +268,27 @@ pub fn parse_cluster(reply: &Genl) -> Result<Cluster, Error> {
     Ok(Cluster { epoch, members })
 }
 
-fn endpoint_attrs(addr: std::net::Ipv4Addr, port: u16) -> Vec<Attr> {
-    // `addr` and `port` are 1 and 2 in both the service and backend sets.
+/// The address (`addr` or `addr6`, by family) and `port` of a `service`
+/// nest.
+fn service_attrs(vip: SocketAddr) -> Vec<Attr> {
     vec![
-        (service_attr::ADDR, addr.octets().to_vec()),
-        (service_attr::PORT, port.to_ne_bytes().to_vec()),
+        addr_attr(vip.ip(), service_attr::ADDR, service_attr::ADDR6),
+        (service_attr::PORT, vip.port().to_ne_bytes().to_vec()),
+    ]
+}
+
+/// The address (`addr` or `addr6`, by family) and `port` of a `backend`
+/// nest.
+fn backend_attrs(addr: SocketAddr) -> Vec<Attr> {
+    vec![
+        addr_attr(addr.ip(), backend_attr::ADDR, backend_attr::ADDR6),
+        (backend_attr::PORT, addr.port().to_ne_bytes().to_vec()),
     ]
 }
 
 /// `service-add`.
 pub fn service_add(spec: &ServiceSpec) -> Result<Genl, Error> {
-    let mut inner = endpoint_attrs(spec.vip, spec.port);
+    let mut inner = service_attrs(spec.vip);
     if let Some(s) = spec.scheduler {
         inner.push((service_attr::SCHEDULER, vec![s as u8]));
     }
@@ -288,8 +303,8 @@ pub fn service_add(spec: &ServiceSpec) -> Result<Genl, Error> {
 }
 
 /// `service-del`.
-pub fn service_del(vip: (std::net::Ipv4Addr, u16)) -> Result<Genl, Error> {
-    let inner = nest(&endpoint_attrs(vip.0, vip.1));
+pub fn service_del(vip: SocketAddr) -> Result<Genl, Error> {
+    let inner = nest(&service_attrs(vip));
     genl(
         cmd::SERVICE_DEL,
         FAMILY_VERSION,
@@ -319,7 +334,7 @@ pub fn backend_set(spec: &BackendSpec) -> Result<Genl, Error> {
 
 /// `command` with the `service` and `backend` nests of `spec`.
 fn backend_request(command: u8, spec: &BackendSpec) -> Result<Genl, Error> {
-    let mut inner = endpoint_attrs(spec.addr.0, spec.addr.1);
+    let mut inner = backend_attrs(spec.addr);
     if let Some(w) = spec.weight {
         inner.push((backend_attr::WEIGHT, w.to_ne_bytes().to_vec()));
     }
@@ -330,10 +345,7 @@ fn backend_request(command: u8, spec: &BackendSpec) -> Result<Genl, Error> {
         command,
         FAMILY_VERSION,
         vec![
-            (
-                attr::SERVICE | NESTED,
-                nest(&endpoint_attrs(spec.vip.0, spec.vip.1)),
-            ),
+            (attr::SERVICE | NESTED, nest(&service_attrs(spec.vip))),
             (attr::BACKEND | NESTED, nest(&inner)),
         ],
     )
@@ -352,31 +364,32 @@ pub fn rule_add(spec: &RuleSpec) -> Result<Genl, Error> {
     if let Some(p) = &spec.path {
         inner.push((rule_attr::PATH, p.as_bytes().to_vec()));
     }
-    inner.push((rule_attr::BACKEND_ADDR, spec.backend.0.octets().to_vec()));
+    inner.push(addr_attr(
+        spec.backend.ip(),
+        rule_attr::BACKEND_ADDR,
+        rule_attr::BACKEND_ADDR6,
+    ));
     inner.push((
         rule_attr::BACKEND_PORT,
-        spec.backend.1.to_ne_bytes().to_vec(),
+        spec.backend.port().to_ne_bytes().to_vec(),
     ));
     genl(
         cmd::RULE_ADD,
         FAMILY_VERSION,
         vec![
-            (
-                attr::SERVICE | NESTED,
-                nest(&endpoint_attrs(spec.vip.0, spec.vip.1)),
-            ),
+            (attr::SERVICE | NESTED, nest(&service_attrs(spec.vip))),
             (attr::RULE | NESTED, nest(&inner)),
         ],
     )
 }
 
 /// `rule-del`.
-pub fn rule_del(vip: (std::net::Ipv4Addr, u16), index: u32) -> Result<Genl, Error> {
+pub fn rule_del(vip: SocketAddr, index: u32) -> Result<Genl, Error> {
     genl(
         cmd::RULE_DEL,
         FAMILY_VERSION,
         vec![
-            (attr::SERVICE | NESTED, nest(&endpoint_attrs(vip.0, vip.1))),
+            (attr::SERVICE | NESTED, nest(&service_attrs(vip))),
             (
                 attr::RULE | NESTED,
                 nest(&[(rule_attr::INDEX, index.to_ne_bytes().to_vec())]),
@@ -385,10 +398,48 @@ pub fn rule_del(vip: (std::net::Ipv4Addr, u16), index: u32) -> Result<Genl, Erro
     )
 }
 
-fn ipv4(a: &[(u16, &[u8])], ty: u16, name: &str) -> Result<std::net::Ipv4Addr, Error> {
-    let p = require(a, ty, name)?;
-    let octets: [u8; 4] = p.try_into().map_err(|_| bad_length(name, p))?;
-    Ok(octets.into())
+/// An address of a reply given as attribute `v4` (4 bytes) or `v6` (16
+/// bytes), named `names` in errors; `None` if neither is there, malformed
+/// if both are or one has another length.
+fn opt_addr(
+    a: &[(u16, &[u8])],
+    (v4, v6): (u16, u16),
+    names: (&str, &str),
+) -> Result<Option<IpAddr>, Error> {
+    match (find(a, v4), find(a, v6)) {
+        (None, None) => Ok(None),
+        (Some(p), None) => {
+            let b: [u8; 4] = p.try_into().map_err(|_| bad_length(names.0, p))?;
+            Ok(Some(b.into()))
+        }
+        (None, Some(p)) => {
+            let b: [u8; 16] = p.try_into().map_err(|_| bad_length(names.1, p))?;
+            Ok(Some(b.into()))
+        }
+        (Some(_), Some(_)) => Err(Error::Malformed(format!(
+            "both {} and {} attributes",
+            names.0, names.1
+        ))),
+    }
+}
+
+/// An address the reply must have: exactly one of `v4` and `v6`
+/// ([`opt_addr`]).
+fn addr_of(a: &[(u16, &[u8])], types: (u16, u16), names: (&str, &str)) -> Result<IpAddr, Error> {
+    opt_addr(a, types, names)?
+        .ok_or_else(|| Error::Malformed(format!("no {} or {} attribute", names.0, names.1)))
+}
+
+/// An address (exactly one of the attributes `types`, [`addr_of`]) and
+/// the port in attribute `port`.
+fn endpoint_of(
+    a: &[(u16, &[u8])],
+    types: (u16, u16),
+    port: u16,
+    names: (&str, &str, &str),
+) -> Result<SocketAddr, Error> {
+    let addr = addr_of(a, types, (names.0, names.1))?;
+    Ok(SocketAddr::new(addr, u16_of(a, port, names.2)?))
 }
 
 fn u16_of(a: &[(u16, &[u8])], ty: u16, name: &str) -> Result<u16, Error> {
@@ -419,7 +470,11 @@ pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
         for (_, b) in a.iter().filter(|&&(t, _)| t == service_attr::BACKEND) {
             let b = parse_attrs(b)?;
             backends.push(Backend {
-                addr: ipv4(&b, backend_attr::ADDR, "backend addr")?,
+                addr: addr_of(
+                    &b,
+                    (backend_attr::ADDR, backend_attr::ADDR6),
+                    ("backend addr", "backend addr6"),
+                )?,
                 port: u16_of(&b, backend_attr::PORT, "backend port")?,
                 weight: u32_of(&b, backend_attr::WEIGHT, "weight")?,
                 peer: u32_of(&b, backend_attr::PEER, "peer")?,
@@ -444,15 +499,25 @@ pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
                 host: text(rule_attr::HOST),
                 domain: find(&r, rule_attr::HOST_SUFFIX) == Some(&[1][..]),
                 path: text(rule_attr::PATH),
-                backend: std::net::SocketAddrV4::new(
-                    ipv4(&r, rule_attr::BACKEND_ADDR, "rule backend-addr")?,
-                    u16_of(&r, rule_attr::BACKEND_PORT, "rule backend-port")?,
-                ),
+                backend: endpoint_of(
+                    &r,
+                    (rule_attr::BACKEND_ADDR, rule_attr::BACKEND_ADDR6),
+                    rule_attr::BACKEND_PORT,
+                    (
+                        "rule backend-addr",
+                        "rule backend-addr6",
+                        "rule backend-port",
+                    ),
+                )?,
             });
         }
         out.push(Service {
             rules,
-            addr: ipv4(&a, service_attr::ADDR, "addr")?,
+            addr: addr_of(
+                &a,
+                (service_attr::ADDR, service_attr::ADDR6),
+                ("addr", "addr6"),
+            )?,
             port: u16_of(&a, service_attr::PORT, "port")?,
             scheduler: scheduler.name(),
             // Absent from modules that predate it.
@@ -526,22 +591,31 @@ pub fn conn_filter_attrs(filter: &ConnFilter) -> Vec<Attr> {
     if let Some(state) = filter.state {
         inner.push((conn_attr::STATE, vec![state.uapi()]));
     }
-    let mut endpoint = |(addr, port): (Ipv4Addr, Option<u16>), a, p| {
-        inner.push((a, addr.octets().to_vec()));
+    // The address as `*-addr` (IPv4) or `*-addr6` (IPv6), then the port.
+    let mut endpoint = |(addr, port): (IpAddr, Option<u16>), (v4, v6), p| {
+        inner.push(addr_attr(addr, v4, v6));
         if let Some(port) = port {
             inner.push((p, port.to_ne_bytes().to_vec()));
         }
     };
     if let Some(c) = filter.client {
-        endpoint(c, conn_attr::CLIENT_ADDR, conn_attr::CLIENT_PORT);
-    }
-    if let Some((a, p)) = filter.service {
-        endpoint((a, Some(p)), conn_attr::VIP_ADDR, conn_attr::VIP_PORT);
-    }
-    if let Some((a, p)) = filter.backend {
         endpoint(
-            (a, Some(p)),
-            conn_attr::BACKEND_ADDR,
+            c,
+            (conn_attr::CLIENT_ADDR, conn_attr::CLIENT_ADDR6),
+            conn_attr::CLIENT_PORT,
+        );
+    }
+    if let Some(s) = filter.service {
+        endpoint(
+            (s.ip(), Some(s.port())),
+            (conn_attr::VIP_ADDR, conn_attr::VIP_ADDR6),
+            conn_attr::VIP_PORT,
+        );
+    }
+    if let Some(b) = filter.backend {
+        endpoint(
+            (b.ip(), Some(b.port())),
+            (conn_attr::BACKEND_ADDR, conn_attr::BACKEND_ADDR6),
             conn_attr::BACKEND_PORT,
         );
     }
@@ -590,15 +664,6 @@ fn parse_conn(payload: &[u8]) -> Result<Conn, Error> {
         let p = require(&a, ty, name)?;
         decode_u64(p).ok_or_else(|| bad_length(name, p))
     };
-    let addr_of = |ty, name| -> Result<Ipv4Addr, Error> {
-        let p = require(&a, ty, name)?;
-        let b: [u8; 4] = p.try_into().map_err(|_| bad_length(name, p))?;
-        Ok(b.into())
-    };
-    let port_of = |ty, name| {
-        let p = require(&a, ty, name)?;
-        decode_u16(p).ok_or_else(|| bad_length(name, p))
-    };
     let role = require(&a, conn_attr::ROLE, "role")?;
     let state = require(&a, conn_attr::STATE, "state")?;
     let peer = require(&a, conn_attr::PEER, "peer")?;
@@ -616,18 +681,24 @@ fn parse_conn(payload: &[u8]) -> Result<Conn, Error> {
             [s] => Phase::from_uapi(*s).map_or("unknown", Phase::name),
             _ => "unknown",
         },
-        client: SocketAddrV4::new(
-            addr_of(conn_attr::CLIENT_ADDR, "client-addr")?,
-            port_of(conn_attr::CLIENT_PORT, "client-port")?,
-        ),
-        vip: SocketAddrV4::new(
-            addr_of(conn_attr::VIP_ADDR, "vip-addr")?,
-            port_of(conn_attr::VIP_PORT, "vip-port")?,
-        ),
-        backend: SocketAddrV4::new(
-            addr_of(conn_attr::BACKEND_ADDR, "backend-addr")?,
-            port_of(conn_attr::BACKEND_PORT, "backend-port")?,
-        ),
+        client: endpoint_of(
+            &a,
+            (conn_attr::CLIENT_ADDR, conn_attr::CLIENT_ADDR6),
+            conn_attr::CLIENT_PORT,
+            ("client-addr", "client-addr6", "client-port"),
+        )?,
+        vip: endpoint_of(
+            &a,
+            (conn_attr::VIP_ADDR, conn_attr::VIP_ADDR6),
+            conn_attr::VIP_PORT,
+            ("vip-addr", "vip-addr6", "vip-port"),
+        )?,
+        backend: endpoint_of(
+            &a,
+            (conn_attr::BACKEND_ADDR, conn_attr::BACKEND_ADDR6),
+            conn_attr::BACKEND_PORT,
+            ("backend-addr", "backend-addr6", "backend-port"),
+        )?,
         peer: decode_u32(peer).ok_or_else(|| bad_length("peer", peer))?,
         age_ms: u64_of(conn_attr::AGE_MS, "age-ms")?,
         idle_ms: u64_of(conn_attr::IDLE_MS, "idle-ms")?,
@@ -658,7 +729,7 @@ pub fn parse_peers(reply: &Genl) -> Result<Vec<Peer>, Error> {
         let state = require(&a, peer_attr::STATE, "state")?;
         peers.push(Peer {
             node_id: u32_of(peer_attr::NODE_ID, NODE_ID)?,
-            addr: peer_addr(&a)?,
+            addr: addr_of(&a, (peer_attr::ADDR, peer_attr::ADDR6), ("addr", "addr6"))?,
             port: decode_u16(port).ok_or_else(|| bad_length("port", port))?,
             up: state == [peer_state::UP],
             last_rx_ms: find(&a, peer_attr::LAST_RX_MS).and_then(decode_u64),
@@ -668,22 +739,6 @@ pub fn parse_peers(reply: &Genl) -> Result<Vec<Peer>, Error> {
         });
     }
     Ok(peers)
-}
-
-/// A peer's address in a `peer-get` reply: `addr` or `addr6`, exactly one.
-fn peer_addr(a: &[(u16, &[u8])]) -> Result<IpAddr, Error> {
-    match (find(a, peer_attr::ADDR), find(a, peer_attr::ADDR6)) {
-        (Some(p), None) => {
-            let b: [u8; 4] = p.try_into().map_err(|_| bad_length("addr", p))?;
-            Ok(b.into())
-        }
-        (None, Some(p)) => {
-            let b: [u8; 16] = p.try_into().map_err(|_| bad_length("addr6", p))?;
-            Ok(b.into())
-        }
-        (None, None) => Err(Error::Malformed("no addr or addr6 attribute".into())),
-        (Some(_), Some(_)) => Err(Error::Malformed("both addr and addr6 attributes".into())),
-    }
 }
 
 /// The netlink message that sends `genl` to the family `family`:
@@ -794,13 +849,12 @@ pub fn parse_event(genl: &Genl) -> Result<Option<Event>, Error> {
     };
     let top = attrs(genl);
     let a = parse_attrs(require(&top, attr::EVENT, "event")?)?;
-    let endpoint = |addr, port, name| -> Result<Option<SocketAddrV4>, Error> {
-        match find(&a, addr) {
+    // An endpoint the event has: its address (`*-addr` or `*-addr6`,
+    // not both) and port.
+    let endpoint = |types, port, names: (&str, &str, &str)| -> Result<_, Error> {
+        match opt_addr(&a, types, (names.0, names.1))? {
             None => Ok(None),
-            Some(_) => Ok(Some(SocketAddrV4::new(
-                ipv4(&a, addr, name)?,
-                u16_of(&a, port, name)?,
-            ))),
+            Some(addr) => Ok(Some(SocketAddr::new(addr, u16_of(&a, port, names.2)?))),
         }
     };
     let byte = |ty, name| -> Result<Option<u8>, Error> {
@@ -815,12 +869,20 @@ pub fn parse_event(genl: &Genl) -> Result<Option<Event>, Error> {
         Some(p) => Some(decode_u64(p).ok_or_else(|| bad_length("id", p))?),
         None => None,
     };
-    e.client = endpoint(event_attr::CLIENT_ADDR, event_attr::CLIENT_PORT, "client")?;
-    e.vip = endpoint(event_attr::VIP_ADDR, event_attr::VIP_PORT, "vip")?;
+    e.client = endpoint(
+        (event_attr::CLIENT_ADDR, event_attr::CLIENT_ADDR6),
+        event_attr::CLIENT_PORT,
+        ("client-addr", "client-addr6", "client-port"),
+    )?;
+    e.vip = endpoint(
+        (event_attr::VIP_ADDR, event_attr::VIP_ADDR6),
+        event_attr::VIP_PORT,
+        ("vip-addr", "vip-addr6", "vip-port"),
+    )?;
     e.backend = endpoint(
-        event_attr::BACKEND_ADDR,
+        (event_attr::BACKEND_ADDR, event_attr::BACKEND_ADDR6),
         event_attr::BACKEND_PORT,
-        "backend",
+        ("backend-addr", "backend-addr6", "backend-port"),
     )?;
     e.peer = match find(&a, event_attr::PEER) {
         Some(_) => Some(u32_of(&a, event_attr::PEER, "peer")?),
@@ -968,6 +1030,7 @@ mod tests {
     use neli::{FromBytes, ToBytes};
 
     use super::*;
+    use crate::cli::Action;
 
     /// The bytes of `msg` as they go on the wire.
     fn bytes(msg: &Message) -> Vec<u8> {
@@ -1276,8 +1339,8 @@ mod tests {
     #[test]
     fn backend_add_bytes() {
         let spec = BackendSpec {
-            vip: ([198, 18, 1, 10].into(), 80),
-            addr: ([198, 18, 2, 2].into(), 8080),
+            vip: "198.18.1.10:80".parse().unwrap(),
+            addr: "198.18.2.2:8080".parse().unwrap(),
             weight: Some(3),
             peer: None,
         };
@@ -1308,8 +1371,8 @@ mod tests {
     #[test]
     fn backend_set_bytes() {
         let spec = BackendSpec {
-            vip: ([198, 18, 1, 10].into(), 80),
-            addr: ([198, 18, 2, 2].into(), 8080),
+            vip: "198.18.1.10:80".parse().unwrap(),
+            addr: "198.18.2.2:8080".parse().unwrap(),
             weight: Some(0),
             peer: None,
         };
@@ -1340,11 +1403,226 @@ mod tests {
         assert_eq!(expected[16], 23);
     }
 
+    /// 2001:db8::10 (a service) in network order.
+    const VIP6: [u8; 16] = [
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    /// 2001:db8::2:2 (a back-end) in network order.
+    const BE6: [u8; 16] = [
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0x02,
+    ];
+
+    /// The request `genl` as it goes on the wire, ACK asked, sequence 1.
+    fn acked(genl: Genl) -> Vec<u8> {
+        bytes(&request(FAMILY, NlmF::ACK, 1, 0, genl).unwrap())
+    }
+
+    /// A message of `command` with `attrs`, as `acked` sends it.
+    fn acked_wire(command: u8, attrs: &[Vec<u8>]) -> Vec<u8> {
+        nlmsg(
+            FAMILY,
+            NLM_F_REQUEST | NLM_F_ACK,
+            1,
+            0,
+            &genlmsg(command, attrs),
+        )
+    }
+
+    #[test]
+    fn ipv6_service_requests_bytes() {
+        let vip: SocketAddr = "[2001:db8::10]:80".parse().unwrap();
+        // The service nest: addr6 (7), 16 bytes, then port; no addr.
+        let service = [nla(7, &VIP6), nla(2, &80u16.to_ne_bytes())].concat();
+        assert_eq!(
+            service[..4],
+            [20u16.to_ne_bytes(), 7u16.to_ne_bytes()].concat(),
+            "addr6: length 20, type 7"
+        );
+        assert_eq!(service.len(), 20 + 8);
+        let add = ServiceSpec {
+            vip,
+            scheduler: Some(Scheduler::Sh),
+            max_conns: Some(100),
+        };
+        let with_options = [
+            &service[..],
+            &nla(service_attr::SCHEDULER, &[3]),
+            &nla(service_attr::MAX_CONNS, &100u32.to_ne_bytes()),
+        ]
+        .concat();
+        assert_eq!(
+            acked(service_add(&add).unwrap()),
+            acked_wire(
+                cmd::SERVICE_ADD,
+                &[nla(attr::SERVICE | NESTED, &with_options)]
+            )
+        );
+        assert_eq!(
+            acked(service_del(vip).unwrap()),
+            acked_wire(cmd::SERVICE_DEL, &[nla(attr::SERVICE | NESTED, &service)])
+        );
+        assert_eq!(
+            acked(rule_del(vip, 2).unwrap()),
+            acked_wire(
+                cmd::RULE_DEL,
+                &[
+                    nla(attr::SERVICE | NESTED, &service),
+                    nla(
+                        attr::RULE | NESTED,
+                        &nla(rule_attr::INDEX, &2u32.to_ne_bytes())
+                    ),
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn ipv6_backend_and_rule_requests_bytes() {
+        let vip: SocketAddr = "[2001:db8::10]:80".parse().unwrap();
+        let be: SocketAddr = "[2001:db8::2:2]:8080".parse().unwrap();
+        let service = [nla(7, &VIP6), nla(2, &80u16.to_ne_bytes())].concat();
+        // The backend nest: addr6 (6), port, weight, peer.
+        let backend6 = [nla(6, &BE6), nla(2, &8080u16.to_ne_bytes())].concat();
+        assert_eq!(
+            backend6[..4],
+            [20u16.to_ne_bytes(), 6u16.to_ne_bytes()].concat()
+        );
+        let spec = BackendSpec {
+            vip,
+            addr: be,
+            weight: Some(3),
+            peer: Some(2),
+        };
+        let add = [
+            &backend6[..],
+            &nla(3, &3u32.to_ne_bytes()),
+            &nla(4, &2u32.to_ne_bytes()),
+        ]
+        .concat();
+        assert_eq!(
+            acked(backend(&spec, true).unwrap()),
+            acked_wire(
+                cmd::BACKEND_ADD,
+                &[
+                    nla(attr::SERVICE | NESTED, &service),
+                    nla(attr::BACKEND | NESTED, &add),
+                ]
+            )
+        );
+        let del = BackendSpec {
+            weight: None,
+            peer: None,
+            ..spec
+        };
+        assert_eq!(
+            acked(backend(&del, false).unwrap()),
+            acked_wire(
+                cmd::BACKEND_DEL,
+                &[
+                    nla(attr::SERVICE | NESTED, &service),
+                    nla(attr::BACKEND | NESTED, &backend6),
+                ]
+            )
+        );
+        let set = BackendSpec {
+            weight: Some(0),
+            peer: None,
+            ..spec
+        };
+        let weight0 = [&backend6[..], &nla(3, &0u32.to_ne_bytes())].concat();
+        assert_eq!(
+            acked(backend_set(&set).unwrap()),
+            acked_wire(
+                cmd::BACKEND_SET,
+                &[
+                    nla(attr::SERVICE | NESTED, &service),
+                    nla(attr::BACKEND | NESTED, &weight0),
+                ]
+            )
+        );
+        // The rule nest: backend-addr6 (7), backend-port (6).
+        let Action::RuleAdd(rule) = crate::cli::parse([
+            "batonctl",
+            "rule",
+            "add",
+            "[2001:db8::10]:80",
+            "path",
+            "/v6/",
+            "to",
+            "[2001:db8::2:2]:8080",
+        ])
+        .unwrap()
+        .action
+        else {
+            panic!("not a rule add");
+        };
+        let r = [
+            nla(rule_attr::PATH, b"/v6/"),
+            nla(7, &BE6),
+            nla(6, &8080u16.to_ne_bytes()),
+        ]
+        .concat();
+        assert_eq!(
+            acked(rule_add(&rule).unwrap()),
+            acked_wire(
+                cmd::RULE_ADD,
+                &[
+                    nla(attr::SERVICE | NESTED, &service),
+                    nla(attr::RULE | NESTED, &r),
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn ipv6_conn_filter_bytes() {
+        let filter = ConnFilter {
+            service: Some("[2001:db8::10]:80".parse().unwrap()),
+            backend: Some("[2001:db8::2:2]:8080".parse().unwrap()),
+            client: Some(("2001:db8::1".parse().unwrap(), Some(40000))),
+            ..ConnFilter::default()
+        };
+        let mut client6 = [0u8; 16];
+        client6[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        client6[15] = 1;
+        // client-addr6 (16), vip-addr6 (17), backend-addr6 (18), each
+        // followed by its port; no IPv4 address.
+        let inner = [
+            nla(16, &client6),
+            nla(conn_attr::CLIENT_PORT, &40000u16.to_ne_bytes()),
+            nla(17, &VIP6),
+            nla(conn_attr::VIP_PORT, &80u16.to_ne_bytes()),
+            nla(18, &BE6),
+            nla(conn_attr::BACKEND_PORT, &8080u16.to_ne_bytes()),
+        ]
+        .concat();
+        let msg = request(FAMILY, NlmF::DUMP, 4, 0, conn_get(&filter).unwrap()).unwrap();
+        assert_eq!(
+            bytes(&msg),
+            nlmsg(
+                FAMILY,
+                NLM_F_REQUEST | NLM_F_DUMP,
+                4,
+                0,
+                &genlmsg(cmd::CONN_GET, &[nla(attr::CONN | NESTED, &inner)]),
+            )
+        );
+        // A client address alone, without a port.
+        let attrs = conn_filter_attrs(&ConnFilter {
+            client: Some(("2001:db8::1".parse().unwrap(), None)),
+            ..ConnFilter::default()
+        });
+        assert_eq!(
+            parse_attrs(&attrs[0].1).unwrap(),
+            vec![(conn_attr::CLIENT_ADDR6, &client6[..])]
+        );
+    }
+
     #[test]
     fn backend_set_refusal_shows_the_extack_message() {
         let spec = BackendSpec {
-            vip: ([198, 18, 1, 10].into(), 80),
-            addr: ([198, 18, 2, 7].into(), 8080),
+            vip: "198.18.1.10:80".parse().unwrap(),
+            addr: "198.18.2.7:8080".parse().unwrap(),
             weight: Some(0),
             peer: None,
         };
@@ -1449,15 +1727,132 @@ mod tests {
         assert_eq!(services.len(), 1);
         let s = &services[0];
         assert_eq!(
-            (s.addr.octets(), s.port, s.scheduler),
-            ([198, 18, 1, 10], 80, "wrr")
+            (s.vip().to_string(), s.scheduler),
+            ("198.18.1.10:80".into(), "wrr")
         );
         assert_eq!(s.backends.len(), 1);
         let b = &s.backends[0];
         assert_eq!(
-            (b.addr.octets(), b.port, b.weight, b.peer, b.active),
-            ([198, 18, 2, 2], 8080, 3, 2, Some(7))
+            (b.endpoint().to_string(), b.weight, b.peer, b.active),
+            ("198.18.2.2:8080".into(), 3, 2, Some(7))
         );
+    }
+
+    /// A `service-get` reply of one service with `addrs` for its
+    /// address, a back-end with `be_addrs` and a rule with `rule_addrs`.
+    fn service_reply(addrs: &[Vec<u8>], be_addrs: &[Vec<u8>], rule_addrs: &[Vec<u8>]) -> Genl {
+        let be = [
+            be_addrs.concat(),
+            nla(backend_attr::PORT, &8080u16.to_ne_bytes()),
+            nla(backend_attr::WEIGHT, &1u32.to_ne_bytes()),
+            nla(backend_attr::PEER, &0u32.to_ne_bytes()),
+            nla(backend_attr::ACTIVE, &4u32.to_ne_bytes()),
+        ]
+        .concat();
+        let rule = [
+            nla(rule_attr::INDEX, &0u32.to_ne_bytes()),
+            nla(rule_attr::PATH, b"/v6/\0"),
+            rule_addrs.concat(),
+            nla(rule_attr::BACKEND_PORT, &8080u16.to_ne_bytes()),
+        ]
+        .concat();
+        let svc = [
+            addrs.concat(),
+            nla(service_attr::PORT, &80u16.to_ne_bytes()),
+            nla(service_attr::SCHEDULER, &[2]),
+            nla(service_attr::BACKEND | NESTED, &be),
+            nla(service_attr::RULE | NESTED, &rule),
+        ]
+        .concat();
+        let wire = genlmsg(cmd::SERVICE_GET, &[nla(attr::SERVICE | NESTED, &svc)]);
+        payload(&parse(&nlmsg(FAMILY, 0, 1, 0, &wire))).clone()
+    }
+
+    #[test]
+    fn service_get_reply_decodes_ipv6() {
+        let services = parse_services(&service_reply(
+            &[nla(service_attr::ADDR6, &VIP6)],
+            &[nla(backend_attr::ADDR6, &BE6)],
+            &[nla(rule_attr::BACKEND_ADDR6, &BE6)],
+        ))
+        .unwrap();
+        assert_eq!(services.len(), 1);
+        let s = &services[0];
+        assert_eq!(s.addr, "2001:db8::10".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            (s.vip().to_string(), s.scheduler),
+            ("[2001:db8::10]:80".into(), "lc")
+        );
+        assert_eq!(
+            (s.backends[0].endpoint().to_string(), s.backends[0].active),
+            ("[2001:db8::2:2]:8080".into(), Some(4))
+        );
+        assert_eq!(s.rules[0].backend.to_string(), "[2001:db8::2:2]:8080");
+        assert_eq!(s.rules[0].path.as_deref(), Some("/v6/"));
+        // Exactly one address for each: else, or another length, malformed.
+        let v4 = |ty| nla(ty, &[198, 18, 1, 10]);
+        let ok_svc = || vec![nla(service_attr::ADDR6, &VIP6)];
+        let ok_be = || vec![nla(backend_attr::ADDR6, &BE6)];
+        let ok_rule = || vec![nla(rule_attr::BACKEND_ADDR6, &BE6)];
+        for (svc, be, rule, want) in [
+            (vec![], ok_be(), ok_rule(), "no addr or addr6 attribute"),
+            (
+                vec![v4(service_attr::ADDR), nla(service_attr::ADDR6, &VIP6)],
+                ok_be(),
+                ok_rule(),
+                "both addr and addr6 attributes",
+            ),
+            (
+                vec![nla(service_attr::ADDR6, &VIP6[..15])],
+                ok_be(),
+                ok_rule(),
+                "addr6 attribute of 15 bytes",
+            ),
+            (
+                ok_svc(),
+                vec![],
+                ok_rule(),
+                "no backend addr or backend addr6 attribute",
+            ),
+            (
+                ok_svc(),
+                vec![v4(backend_attr::ADDR), nla(backend_attr::ADDR6, &BE6)],
+                ok_rule(),
+                "both backend addr and backend addr6 attributes",
+            ),
+            (
+                ok_svc(),
+                vec![nla(backend_attr::ADDR6, &[0; 17])],
+                ok_rule(),
+                "backend addr6 attribute of 17 bytes",
+            ),
+            (
+                ok_svc(),
+                ok_be(),
+                vec![],
+                "no rule backend-addr or rule backend-addr6 attribute",
+            ),
+            (
+                ok_svc(),
+                ok_be(),
+                vec![
+                    v4(rule_attr::BACKEND_ADDR),
+                    nla(rule_attr::BACKEND_ADDR6, &BE6),
+                ],
+                "both rule backend-addr and rule backend-addr6 attributes",
+            ),
+            (
+                ok_svc(),
+                ok_be(),
+                vec![nla(rule_attr::BACKEND_ADDR6, &BE6[..4])],
+                "rule backend-addr6 attribute of 4 bytes",
+            ),
+        ] {
+            match parse_services(&service_reply(&svc, &be, &rule)) {
+                Err(Error::Malformed(m)) => assert_eq!(m, want),
+                other => panic!("{want}: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -1961,7 +2356,7 @@ mod tests {
     #[test]
     fn conn_get_dump_request_bytes() {
         let filter = ConnFilter {
-            service: Some((Ipv4Addr::new(198, 18, 1, 100), 80)),
+            service: Some("198.18.1.100:80".parse().unwrap()),
             state: Some(Phase::Forwarding),
             peer: Some(0),
             ..ConnFilter::default()
@@ -2002,7 +2397,7 @@ mod tests {
         );
         // A client address alone, and a role.
         let client = ConnFilter {
-            client: Some((Ipv4Addr::new(198, 18, 1, 1), None)),
+            client: Some(([198, 18, 1, 1].into(), None)),
             role: Some(Role::Back),
             ..ConnFilter::default()
         };
@@ -2084,6 +2479,151 @@ mod tests {
             ("established", "198.18.1.100:80".into(), 2)
         );
         assert_eq!((conns[1].age_ms, conns[1].bytes), (1500, 1000));
+    }
+
+    /// A `conn` nest of an IPv6 connection, `drop` left out and `add`
+    /// put in.
+    fn conn6_nest(drop: u16, add: &[Vec<u8>]) -> Vec<u8> {
+        let mut client6 = VIP6;
+        client6[15] = 1;
+        let mut inner: Vec<Vec<u8>> = [
+            (conn_attr::ID, 8u64.to_ne_bytes().to_vec()),
+            (conn_attr::ROLE, vec![0]),
+            (conn_attr::STATE, vec![1]),
+            (conn_attr::CLIENT_ADDR6, client6.to_vec()),
+            (conn_attr::CLIENT_PORT, 40000u16.to_ne_bytes().to_vec()),
+            (conn_attr::VIP_ADDR6, VIP6.to_vec()),
+            (conn_attr::VIP_PORT, 80u16.to_ne_bytes().to_vec()),
+            (conn_attr::BACKEND_ADDR6, BE6.to_vec()),
+            (conn_attr::BACKEND_PORT, 8080u16.to_ne_bytes().to_vec()),
+            (conn_attr::PEER, 0u32.to_ne_bytes().to_vec()),
+            (conn_attr::AGE_MS, 100u64.to_ne_bytes().to_vec()),
+            (conn_attr::IDLE_MS, 10u64.to_ne_bytes().to_vec()),
+            (conn_attr::PACKETS, 3u64.to_ne_bytes().to_vec()),
+            (conn_attr::BYTES, 300u64.to_ne_bytes().to_vec()),
+        ]
+        .iter()
+        .filter(|(ty, _)| *ty != drop)
+        .map(|(ty, p)| nla(*ty, p))
+        .collect();
+        inner.extend_from_slice(add);
+        nla(attr::CONN | NESTED, &inner.concat())
+    }
+
+    #[test]
+    fn ipv6_conns_decode() {
+        let one = |nest: Vec<u8>| {
+            let wire = genlmsg(cmd::CONN_GET, &[nest]);
+            parse_conn_message(payload(&parse(&nlmsg(FAMILY, NLM_F_MULTI, 4, 0, &wire))))
+        };
+        let c = one(conn6_nest(0, &[])).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            [c[0].client, c[0].vip, c[0].backend].map(|a| a.to_string()),
+            [
+                "[2001:db8::1]:40000",
+                "[2001:db8::10]:80",
+                "[2001:db8::2:2]:8080"
+            ]
+        );
+        assert_eq!((c[0].id, c[0].state, c[0].bytes), (8, "forwarding", 300));
+        // Exactly one address an endpoint, of its length.
+        for (drop, add, want) in [
+            (
+                conn_attr::CLIENT_ADDR6,
+                vec![],
+                "no client-addr or client-addr6 attribute",
+            ),
+            (
+                0,
+                vec![nla(conn_attr::VIP_ADDR, &[198, 18, 1, 100])],
+                "both vip-addr and vip-addr6 attributes",
+            ),
+            (
+                conn_attr::BACKEND_ADDR6,
+                vec![nla(conn_attr::BACKEND_ADDR6, &BE6[..15])],
+                "backend-addr6 attribute of 15 bytes",
+            ),
+            (
+                conn_attr::BACKEND_ADDR6,
+                vec![nla(conn_attr::BACKEND_ADDR, &BE6)],
+                "backend-addr attribute of 16 bytes",
+            ),
+            (conn_attr::VIP_PORT, vec![], "no vip-port attribute"),
+        ] {
+            match one(conn6_nest(drop, &add)) {
+                Err(Error::Malformed(m)) => assert_eq!(m, want),
+                other => panic!("{want}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ipv6_events_decode() {
+        let mut client6 = VIP6;
+        client6[15] = 1;
+        let event = |cmd, attrs: &[Vec<u8>]| {
+            let wire = genlmsg(cmd, &[nla(attr::EVENT | NESTED, &attrs.concat())]);
+            parse_event(payload(&parse(&nlmsg(FAMILY, 0, 0, 0, &wire))))
+        };
+        let ends = [
+            nla(event_attr::ID, &9u64.to_ne_bytes()),
+            nla(15, &client6),
+            nla(event_attr::CLIENT_PORT, &40000u16.to_ne_bytes()),
+            nla(16, &VIP6),
+            nla(event_attr::VIP_PORT, &80u16.to_ne_bytes()),
+            nla(17, &BE6),
+            nla(event_attr::BACKEND_PORT, &8080u16.to_ne_bytes()),
+        ];
+        let mut handoff = ends.to_vec();
+        handoff.push(nla(event_attr::PEER, &2u32.to_ne_bytes()));
+        handoff.push(nla(event_attr::RESULT, &[handoff_result::OK]));
+        let e = event(cmd::HANDOFF_NTF, &handoff).unwrap().unwrap();
+        assert_eq!(
+            [e.client, e.vip, e.backend].map(|a| a.map(|a| a.to_string())),
+            [
+                Some("[2001:db8::1]:40000".into()),
+                Some("[2001:db8::10]:80".into()),
+                Some("[2001:db8::2:2]:8080".into())
+            ]
+        );
+        let mut end = ends.to_vec();
+        end.push(nla(event_attr::ROLE, &[1]));
+        end.push(nla(event_attr::REASON, &[6]));
+        let e = event(cmd::CONN_END_NTF, &end).unwrap().unwrap();
+        assert_eq!(
+            (e.event, e.role, e.reason),
+            ("conn-end", Some("back"), Some("idle"))
+        );
+        assert_eq!(
+            e.vip.map(|a| a.to_string()),
+            Some("[2001:db8::10]:80".into())
+        );
+        // Both addresses of an endpoint, a short one, or one without its
+        // port: malformed.
+        for (attrs, want) in [
+            (
+                vec![
+                    nla(event_attr::VIP_ADDR, &[198, 18, 1, 100]),
+                    nla(16, &VIP6),
+                    nla(event_attr::VIP_PORT, &80u16.to_ne_bytes()),
+                ],
+                "both vip-addr and vip-addr6 attributes",
+            ),
+            (
+                vec![
+                    nla(15, &client6[..8]),
+                    nla(event_attr::CLIENT_PORT, &1u16.to_ne_bytes()),
+                ],
+                "client-addr6 attribute of 8 bytes",
+            ),
+            (vec![nla(17, &BE6)], "no backend-port attribute"),
+        ] {
+            match event(cmd::HANDOFF_NTF, &attrs) {
+                Err(Error::Malformed(m)) => assert_eq!(m, want),
+                other => panic!("{want}: {other:?}"),
+            }
+        }
     }
 
     #[test]

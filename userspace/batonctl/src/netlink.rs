@@ -298,7 +298,7 @@ impl Baton {
     }
 
     /// `service-del`.
-    pub fn service_del(&mut self, vip: (std::net::Ipv4Addr, u16)) -> Result<(), Error> {
+    pub fn service_del(&mut self, vip: std::net::SocketAddr) -> Result<(), Error> {
         self.command(msg::service_del(vip)?)
     }
 
@@ -318,7 +318,7 @@ impl Baton {
     }
 
     /// `rule-del`, acknowledged.
-    pub fn rule_del(&mut self, vip: (std::net::Ipv4Addr, u16), index: u32) -> Result<(), Error> {
+    pub fn rule_del(&mut self, vip: std::net::SocketAddr, index: u32) -> Result<(), Error> {
         self.command(msg::rule_del(vip, index)?)
     }
 
@@ -459,7 +459,7 @@ mod tests {
             id: 1,
             role: "front",
             state: "forwarding",
-            client: std::net::SocketAddrV4::new([198, 18, 1, 1].into(), port),
+            client: std::net::SocketAddr::new([198, 18, 1, 1].into(), port),
             vip: "198.18.1.100:80".parse().unwrap(),
             backend: "198.18.1.3:8080".parse().unwrap(),
             peer: 2,

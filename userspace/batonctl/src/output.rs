@@ -2,7 +2,10 @@
 
 //! What the commands print: text for people, JSON for scripts.
 
-use std::{fmt::Write, net::SocketAddr};
+use std::{
+    fmt::Write,
+    net::{IpAddr, SocketAddr},
+};
 
 use baton_proto::uapi::{member_state, Hook};
 use serde::{ser::SerializeMap, Serialize, Serializer};
@@ -53,8 +56,8 @@ fn is_zero(n: &u32) -> bool {
 /// A service and its back-ends (`service-get`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Service {
-    /// Virtual address.
-    pub addr: std::net::Ipv4Addr,
+    /// Virtual address, IPv4 or IPv6 (`"addr"` a string in JSON).
+    pub addr: IpAddr,
     /// Virtual port.
     pub port: u16,
     /// Scheduler name.
@@ -69,6 +72,14 @@ pub struct Service {
     pub rules: Vec<Rule>,
 }
 
+impl Service {
+    /// Its virtual address and port: `198.18.1.10:80`,
+    /// `[2001:db8::10]:80` as text.
+    pub fn vip(&self) -> SocketAddr {
+        SocketAddr::new(self.addr, self.port)
+    }
+}
+
 /// A content rule of a service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rule {
@@ -80,8 +91,9 @@ pub struct Rule {
     pub domain: bool,
     /// Path prefix.
     pub path: Option<String>,
-    /// Where matching requests go.
-    pub backend: std::net::SocketAddrV4,
+    /// Where matching requests go (`"[2001:db8::2]:8080"` in JSON for an
+    /// IPv6 one).
+    pub backend: SocketAddr,
 }
 
 /// The output of `rule list`: per service, its rules in order; JSON: an
@@ -95,7 +107,7 @@ pub fn rules(services: &[Service], format: Format) -> String {
     let out: Vec<Out<'_>> = services
         .iter()
         .map(|s| Out {
-            service: format!("{}:{}", s.addr, s.port),
+            service: s.vip().to_string(),
             rules: &s.rules,
         })
         .collect();
@@ -131,8 +143,8 @@ pub fn rules(services: &[Service], format: Format) -> String {
 /// A back-end of a service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Backend {
-    /// The server's address.
-    pub addr: std::net::Ipv4Addr,
+    /// The server's address, of its service's family.
+    pub addr: IpAddr,
     /// The server's port.
     pub port: u16,
     /// Weight.
@@ -145,17 +157,33 @@ pub struct Backend {
     pub active: Option<u32>,
 }
 
+impl Backend {
+    /// The server's address and port.
+    pub fn endpoint(&self) -> SocketAddr {
+        SocketAddr::new(self.addr, self.port)
+    }
+}
+
 /// The output of `service list`: like `ipvsadm -Ln`, or a JSON array.
 pub fn services(services: &[Service], format: Format) -> String {
     match format {
         Format::Json => json(&services, false),
         Format::JsonPretty => json(&services, true),
         Format::Text => {
-            let mut out = String::from(
-                "Prot LocalAddress:Port Scheduler\n  -> RemoteAddress:Port           Weight Peer   ActiveConn\n",
+            // Wide enough for any IPv4 back-end; wider only for an IPv6
+            // one that needs it, so that the columns stay aligned.
+            let w = services
+                .iter()
+                .flat_map(|s| &s.backends)
+                .filter(|b| b.addr.is_ipv6())
+                .map(|b| b.endpoint().to_string().len())
+                .fold(28, usize::max);
+            let mut out = format!(
+                "Prot LocalAddress:Port Scheduler\n  -> {:<w$} {:<6} {:<6} {}\n",
+                "RemoteAddress:Port", "Weight", "Peer", "ActiveConn"
             );
             for s in services {
-                let _ = write!(out, "TCP  {}:{} {}", s.addr, s.port, s.scheduler);
+                let _ = write!(out, "TCP  {} {}", s.vip(), s.scheduler);
                 if s.max_conns != 0 {
                     let _ = write!(out, " max-conns {}", s.max_conns);
                 }
@@ -169,8 +197,8 @@ pub fn services(services: &[Service], format: Format) -> String {
                     let active = b.active.map_or("-".to_string(), |n| n.to_string());
                     let _ = writeln!(
                         out,
-                        "  -> {:<28} {:<6} {:<6} {}",
-                        format!("{}:{}", b.addr, b.port),
+                        "  -> {:<w$} {:<6} {:<6} {}",
+                        b.endpoint(),
                         b.weight,
                         peer,
                         active
@@ -429,12 +457,12 @@ pub struct Conn {
     pub role: &'static str,
     /// `handoff`, `forwarding`, `replaying` or `established`.
     pub state: &'static str,
-    /// The client.
-    pub client: std::net::SocketAddrV4,
+    /// The client (`"[2001:db8::1]:40000"` in JSON for an IPv6 one).
+    pub client: SocketAddr,
     /// The service.
-    pub vip: std::net::SocketAddrV4,
+    pub vip: SocketAddr,
     /// The server.
-    pub backend: std::net::SocketAddrV4,
+    pub backend: SocketAddr,
     /// The other node (0: this node).
     pub peer: u32,
     /// Milliseconds since the handoff.
@@ -546,19 +574,32 @@ pub fn conns(c: &Conns, format: Format) -> String {
         Format::Json => json(&out, false),
         Format::JsonPretty => json(&out, true),
         Format::Text => {
+            // Each address column wide enough for any IPv4 endpoint, wider
+            // only for an IPv6 one that needs it (measured for those
+            // alone: an IPv4 listing costs nothing more).
+            let width = |ep: fn(&Conn) -> SocketAddr| {
+                c.list
+                    .iter()
+                    .map(ep)
+                    .filter(SocketAddr::is_ipv6)
+                    .map(|a| a.to_string().len())
+                    .fold(21, usize::max)
+            };
+            let (cw, vw, bw) = (width(|k| k.client), width(|k| k.vip), width(|k| k.backend));
             // A listing may have 100 000 lines: one allocation for all of
             // them (about 130 bytes a line), integers only, none a line.
-            let mut s = String::with_capacity(132 * (c.list.len() + 2));
+            let line = 69 + cw + vw + bw;
+            let mut s = String::with_capacity(line * (c.list.len() + 2));
             let _ = writeln!(
                 s,
-                "{:<6} {:<12} {:<21} {:<21} {:<21} {:>5} {:>9} {:>9} {:>12}",
+                "{:<6} {:<12} {:<cw$} {:<vw$} {:<bw$} {:>5} {:>9} {:>9} {:>12}",
                 "ROLE", "STATE", "CLIENT", "VIP", "BACKEND", "PEER", "AGE", "IDLE", "BYTES"
             );
             // Writing to a String cannot fail.
             for k in &c.list {
                 let _ = write!(
                     s,
-                    "{:<6} {:<12} {:<21} {:<21} {:<21} ",
+                    "{:<6} {:<12} {:<cw$} {:<vw$} {:<bw$} ",
                     k.role, k.state, k.client, k.vip, k.backend
                 );
                 let _ = match k.peer {
@@ -591,13 +632,13 @@ pub struct Event {
     pub id: Option<u64>,
     /// The client.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub client: Option<std::net::SocketAddrV4>,
+    pub client: Option<SocketAddr>,
     /// The service.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub vip: Option<std::net::SocketAddrV4>,
+    pub vip: Option<SocketAddr>,
     /// The back-end.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub backend: Option<std::net::SocketAddrV4>,
+    pub backend: Option<SocketAddr>,
     /// The peer (0: this node).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer: Option<u32>,
@@ -997,9 +1038,174 @@ mod tests {
         );
     }
 
+    /// An IPv4 and an IPv6 service, each with a back-end and a rule.
+    fn mixed_services() -> Vec<Service> {
+        let svc = |addr: &str, be: &str, rule_to: &str| Service {
+            addr: addr.parse().unwrap(),
+            port: 80,
+            scheduler: "lc",
+            max_conns: 0,
+            backends: vec![Backend {
+                addr: be.parse().unwrap(),
+                port: 8080,
+                weight: 1,
+                peer: 0,
+                active: Some(2),
+            }],
+            rules: vec![Rule {
+                index: 0,
+                host: None,
+                domain: false,
+                path: Some("/".into()),
+                backend: rule_to.parse().unwrap(),
+            }],
+        };
+        vec![
+            svc("198.18.1.10", "198.18.2.2", "198.18.2.2:8080"),
+            svc("2001:db8::10", "2001:db8::2:2", "[2001:db8::2:2]:8080"),
+        ]
+    }
+
+    #[test]
+    fn ipv6_services_json_and_text() {
+        let all = mixed_services();
+        let v: serde_json::Value = serde_json::from_str(&services(&all, Format::Json)).unwrap();
+        // The same shape for both families: addresses as strings.
+        assert_eq!(v[1]["addr"], "2001:db8::10");
+        assert_eq!(v[1]["port"], 80);
+        assert_eq!(v[1]["backends"][0]["addr"], "2001:db8::2:2");
+        assert_eq!(v[1]["rules"][0]["backend"], "[2001:db8::2:2]:8080");
+        assert_eq!(v[0]["addr"], "198.18.1.10");
+        let text = services(&all, Format::Text);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[4], "TCP  [2001:db8::10]:80 lc");
+        assert_eq!(
+            lines[5].split_whitespace().collect::<Vec<_>>(),
+            ["->", "[2001:db8::2:2]:8080", "1", "local", "2"]
+        );
+        // Short enough: the IPv4 layout, byte for byte.
+        assert_eq!(
+            lines[..2],
+            [
+                "Prot LocalAddress:Port Scheduler",
+                "  -> RemoteAddress:Port           Weight Peer   ActiveConn"
+            ]
+        );
+        assert_eq!(
+            lines[3],
+            format!("  -> {:<28} 1      local  2", "198.18.2.2:8080")
+        );
+        // A long one widens the column, the header's too.
+        let mut long = all.clone();
+        long[1].backends[0].addr = "2001:db8:1111:2222:3333:4444:5555:6666".parse().unwrap();
+        let text = services(&long, Format::Text);
+        let lines: Vec<&str> = text.lines().collect();
+        let weight_at = lines[1].find("Weight").unwrap();
+        assert!(weight_at > 5 + 28, "{text}");
+        for line in [lines[3], lines[5]] {
+            assert_eq!(line.find(" 1 ").map(|i| i + 1), Some(weight_at), "{text}");
+        }
+        assert_eq!(
+            rules(&all, Format::Text),
+            format!(
+                "198.18.1.10:80\n  0   {:<40} -> 198.18.2.2:8080\n\
+                 [2001:db8::10]:80\n  0   {:<40} -> [2001:db8::2:2]:8080\n",
+                "path /", "path /"
+            )
+        );
+        assert_eq!(
+            rules(&all[1..], Format::Json),
+            "[{\"service\":\"[2001:db8::10]:80\",\"rules\":[{\"index\":0,\"host\":null,\
+             \"domain\":false,\"path\":\"/\",\"backend\":\"[2001:db8::2:2]:8080\"}]}]\n"
+        );
+    }
+
+    #[test]
+    fn ipv6_conns_json_and_text() {
+        let conn = |client: &str, vip: &str, backend: &str| Conn {
+            id: 7,
+            role: "front",
+            state: "forwarding",
+            client: client.parse().unwrap(),
+            vip: vip.parse().unwrap(),
+            backend: backend.parse().unwrap(),
+            peer: 0,
+            age_ms: 1500,
+            idle_ms: 20,
+            packets: 10,
+            bytes: 1000,
+        };
+        let v4 = conn("198.18.1.1:40000", "198.18.1.100:80", "198.18.1.3:8080");
+        let v6 = conn(
+            "[2001:db8:1111:2222:3333:4444:5555:1]:40000",
+            "[2001:db8::10]:80",
+            "[2001:db8::3]:8080",
+        );
+        let c = Conns {
+            total: 2,
+            interrupted: false,
+            list: vec![v4.clone(), v6],
+        };
+        let v: serde_json::Value = serde_json::from_str(&conns(&c, Format::Json)).unwrap();
+        assert_eq!(
+            v["conns"][1]["client"],
+            "[2001:db8:1111:2222:3333:4444:5555:1]:40000"
+        );
+        assert_eq!(v["conns"][1]["vip"], "[2001:db8::10]:80");
+        assert_eq!(v["conns"][0]["vip"], "198.18.1.100:80");
+        // The client column widens for the long IPv6 client; the others,
+        // whose IPv6 endpoints fit, keep their width; columns aligned.
+        let text = conns(&c, Format::Text);
+        let lines: Vec<&str> = text.lines().collect();
+        let vip_at = lines[0].find("VIP").unwrap();
+        assert_eq!(vip_at, 20 + 44);
+        assert_eq!(lines[1].find("198.18.1.100:80"), Some(vip_at));
+        assert_eq!(lines[2].find("[2001:db8::10]:80"), Some(vip_at));
+        let backend_at = lines[0].find("BACKEND").unwrap();
+        assert_eq!(backend_at, vip_at + 22);
+        assert_eq!(lines[2].find("[2001:db8::3]:8080"), Some(backend_at));
+        assert_eq!(lines[1].len(), lines[2].len());
+        // An IPv4 listing: the columns of 21 as ever.
+        let only_v4 = Conns {
+            total: 1,
+            interrupted: false,
+            list: vec![v4],
+        };
+        assert_eq!(
+            conns(&only_v4, Format::Text),
+            "ROLE   STATE        CLIENT                VIP                   BACKEND                \
+             PEER       AGE      IDLE        BYTES\n\
+             front  forwarding   198.18.1.1:40000      198.18.1.100:80       198.18.1.3:8080       \
+             local      1.5s      0.0s         1000\n"
+        );
+    }
+
+    #[test]
+    fn ipv6_events_as_lines() {
+        let ep = |s: &str| s.parse::<SocketAddr>().ok();
+        let mut h = Event::new("handoff");
+        h.id = Some(7);
+        h.client = ep("[2001:db8::1]:40000");
+        h.vip = ep("[2001:db8::10]:80");
+        h.backend = ep("[2001:db8::2:1]:8080");
+        h.peer = Some(2);
+        h.result = Some("ok");
+        assert_eq!(
+            event(&h, Format::Text),
+            "handoff ok [2001:db8::1]:40000 -> [2001:db8::10]:80 backend [2001:db8::2:1]:8080 \
+             peer 2 id 7\n"
+        );
+        assert_eq!(
+            event(&h, Format::Json),
+            "{\"event\":\"handoff\",\"id\":7,\"client\":\"[2001:db8::1]:40000\",\
+             \"vip\":\"[2001:db8::10]:80\",\"backend\":\"[2001:db8::2:1]:8080\",\"peer\":2,\
+             \"result\":\"ok\"}\n"
+        );
+    }
+
     #[test]
     fn events_as_lines() {
-        let ep = |s: &str| s.parse::<std::net::SocketAddrV4>().ok();
+        let ep = |s: &str| s.parse::<SocketAddr>().ok();
         let mut h = Event::new("handoff");
         h.id = Some(7);
         h.client = ep("198.18.1.1:40000");

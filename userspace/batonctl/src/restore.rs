@@ -121,7 +121,7 @@ pub fn undo(
         }
         Action::PeerAdd(p) => plain(Action::PeerDel(p.node_id)),
         Action::ClusterAdd(id) => plain(Action::ClusterDel(*id)),
-        Action::ServiceAdd(s) => plain(Action::ServiceDel((s.vip, s.port))),
+        Action::ServiceAdd(s) => plain(Action::ServiceDel(s.vip)),
         Action::BackendAdd(b) => plain(Action::BackendDel(BackendSpec {
             vip: b.vip,
             addr: b.addr,
@@ -183,6 +183,57 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_lines_are_read_checked_and_undone() {
+        let vip: std::net::SocketAddr = "[2001:db8::10]:80".parse().unwrap();
+        assert_eq!(
+            undo(&action("service add [2001:db8::10]:80"), None, None, None)
+                .unwrap()
+                .action
+                .unwrap(),
+            Action::ServiceDel(vip)
+        );
+        assert_eq!(
+            undo(
+                &action("backend add [2001:db8::10]:80 [2001:db8::2:1]:8080 weight 2"),
+                None,
+                None,
+                None
+            )
+            .unwrap()
+            .action
+            .unwrap(),
+            action("backend del [2001:db8::10]:80 [2001:db8::2:1]:8080")
+        );
+        let rule = action("rule add [2001:db8::10]:80 path /v6/ to [2001:db8::2:1]:8080");
+        assert_eq!(
+            undo(&rule, None, Some(2), None).unwrap().action.unwrap(),
+            Action::RuleDel(vip, 2)
+        );
+        // A back-end of the other family, an address the kernel refuses,
+        // an IPv6 one without its brackets: the restore fails before
+        // anything runs, naming the line.
+        for (bad, why) in [
+            (
+                "backend add [2001:db8::10]:80 198.18.2.1:8080",
+                "backend 198.18.2.1:8080 is IPv4, service [2001:db8::10]:80 is IPv6",
+            ),
+            (
+                "service add [fe80::10]:80",
+                "a link-local service address needs an interface",
+            ),
+            (
+                "service add 2001:db8::10:80",
+                "'2001:db8::10:80' needs a port ([ADDR]:PORT)",
+            ),
+        ] {
+            let text = format!("service add [2001:db8::10]:80\n{bad}\n");
+            let (line, msg) = parse(&text).unwrap_err();
+            assert_eq!(line, 2, "{bad}");
+            assert!(msg.contains(why), "{bad}: {msg}");
+        }
+    }
+
+    #[test]
     fn only_configuration_commands() {
         for line in ["save", "restore", "stats", "service list", "config show"] {
             let (n, msg) = parse(line).unwrap_err();
@@ -236,7 +287,7 @@ mod tests {
             .unwrap()
             .action
             .unwrap(),
-            Action::ServiceDel(([198, 18, 1, 20].into(), 80))
+            Action::ServiceDel("198.18.1.20:80".parse().unwrap())
         );
         assert_eq!(
             undo(
@@ -258,7 +309,7 @@ mod tests {
             .unwrap()
             .action
         );
-        let vip = ([198, 18, 1, 20].into(), 80);
+        let vip = "198.18.1.20:80".parse().unwrap();
         // Appended after the 4 rules the service had, or at its index.
         let rule = action("rule add 198.18.1.20:80 path /a to 198.18.2.1:8080");
         assert_eq!(
@@ -312,7 +363,7 @@ mod tests {
     #[test]
     fn weights_set_in_a_restore_are_put_back_when_it_fails() {
         use std::collections::BTreeMap;
-        type Key = ((std::net::Ipv4Addr, u16), (std::net::Ipv4Addr, u16));
+        type Key = (std::net::SocketAddr, std::net::SocketAddr);
         let be = |line| match action(line) {
             Action::BackendAdd(b) | Action::BackendSet(b) => b,
             other => panic!("{other:?}"),

@@ -53,11 +53,8 @@ pub fn commands(config: &Config, peers: &[Peer], members: &[u32], services: &[Se
         let _ = writeln!(out, "cluster add {id}");
     }
     for s in services {
-        let _ = write!(
-            out,
-            "service add {}:{} scheduler {}",
-            s.addr, s.port, s.scheduler
-        );
+        // IPv6 in brackets: `service add` reads [2001:db8::10]:80.
+        let _ = write!(out, "service add {} scheduler {}", s.vip(), s.scheduler);
         if s.max_conns != 0 {
             let _ = write!(out, " max-conns {}", s.max_conns);
         }
@@ -67,8 +64,10 @@ pub fn commands(config: &Config, peers: &[Peer], members: &[u32], services: &[Se
         for b in &s.backends {
             let _ = write!(
                 out,
-                "backend add {}:{} {}:{} weight {}",
-                s.addr, s.port, b.addr, b.port, b.weight
+                "backend add {} {} weight {}",
+                s.vip(),
+                b.endpoint(),
+                b.weight
             );
             if b.peer != 0 {
                 let _ = write!(out, " peer {}", b.peer);
@@ -78,7 +77,7 @@ pub fn commands(config: &Config, peers: &[Peer], members: &[u32], services: &[Se
     }
     for s in services {
         for r in &s.rules {
-            let _ = write!(out, "rule add {}:{}", s.addr, s.port);
+            let _ = write!(out, "rule add {}", s.vip());
             if let Some(h) = &r.host {
                 let _ = write!(out, " {} {h}", if r.domain { "domain" } else { "host" });
             }
@@ -275,6 +274,81 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_and_ipv6_services_are_saved_and_read_back() {
+        let backend = |addr: &str, port, weight, peer| Backend {
+            addr: addr.parse().unwrap(),
+            port,
+            weight,
+            peer,
+            active: Some(0),
+        };
+        let rule = |index, path: &str, backend: &str| Rule {
+            index,
+            host: None,
+            domain: false,
+            path: Some(path.into()),
+            backend: backend.parse().unwrap(),
+        };
+        let services = [
+            Service {
+                addr: [198, 18, 1, 10].into(),
+                port: 80,
+                scheduler: "lc",
+                max_conns: 0,
+                backends: vec![backend("198.18.2.1", 8080, 1, 0)],
+                rules: vec![rule(0, "/a/", "198.18.2.1:8080")],
+            },
+            Service {
+                addr: "2001:db8::10".parse().unwrap(),
+                port: 80,
+                scheduler: "wrr",
+                max_conns: 100,
+                backends: vec![
+                    backend("2001:db8::2:1", 8080, 2, 0),
+                    backend("2001:db8::2:2", 8080, 0, 2),
+                ],
+                rules: vec![
+                    rule(0, "/img/", "[2001:db8::2:2]:8080"),
+                    rule(1, "/", "[2001:db8::2:1]:8080"),
+                ],
+            },
+        ];
+        let text = commands(&Config::new(7300), &[], &[], &services);
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "service add 198.18.1.10:80 scheduler lc",
+                "service add [2001:db8::10]:80 scheduler wrr max-conns 100",
+                "backend add 198.18.1.10:80 198.18.2.1:8080 weight 1",
+                "backend add [2001:db8::10]:80 [2001:db8::2:1]:8080 weight 2",
+                "backend add [2001:db8::10]:80 [2001:db8::2:2]:8080 weight 0 peer 2",
+                "rule add 198.18.1.10:80 path /a/ to 198.18.2.1:8080",
+                "rule add [2001:db8::10]:80 path /img/ to [2001:db8::2:2]:8080",
+                "rule add [2001:db8::10]:80 path / to [2001:db8::2:1]:8080",
+            ]
+        );
+        // restore reads each line as the object that was saved.
+        let read = crate::restore::parse(&text).unwrap();
+        let vip6: std::net::SocketAddr = "[2001:db8::10]:80".parse().unwrap();
+        let actions: Vec<&Action> = read.iter().map(|(_, inv)| &inv.action).collect();
+        assert!(
+            matches!(actions[2], Action::ServiceAdd(s) if s.vip == vip6 && s.max_conns == Some(100))
+        );
+        let Action::BackendAdd(b) = actions[5] else {
+            panic!("{:?}", actions[5]);
+        };
+        assert_eq!(
+            (b.vip, b.addr, b.weight, b.peer),
+            (vip6, services[1].backends[1].endpoint(), Some(0), Some(2))
+        );
+        let Action::RuleAdd(r) = actions[7] else {
+            panic!("{:?}", actions[7]);
+        };
+        assert_eq!((r.vip, r.backend), (vip6, services[1].rules[0].backend));
+    }
+
+    #[test]
     fn blank_lines_and_comments_are_skipped() {
         assert_eq!(words("  # a comment"), None);
         assert_eq!(words("   "), None);
@@ -290,7 +364,7 @@ mod tests {
         //! applies the commands, gives the same configuration and the same
         //! text.
 
-        use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
         use baton_proto::service::Scheduler;
         use proptest::prelude::*;
@@ -305,10 +379,10 @@ mod tests {
         /// the peers, the group's other members and the services.
         type State = (Config, Vec<Peer>, Vec<u32>, Vec<Service>);
 
-        fn service(services: &mut [Service], vip: (Ipv4Addr, u16)) -> &mut Service {
+        fn service(services: &mut [Service], vip: SocketAddr) -> &mut Service {
             services
                 .iter_mut()
-                .find(|s| (s.addr, s.port) == vip)
+                .find(|s| s.vip() == vip)
                 .expect("the service was added before")
         }
 
@@ -354,16 +428,20 @@ mod tests {
                         members.push(id);
                     }
                     Action::ServiceAdd(s) => services.push(Service {
-                        addr: s.vip,
-                        port: s.port,
+                        addr: s.vip.ip(),
+                        port: s.vip.port(),
                         scheduler: s.scheduler.unwrap_or(Scheduler::Lc).name(),
                         max_conns: s.max_conns.unwrap_or(0),
                         backends: Vec::new(),
                         rules: Vec::new(),
                     }),
+                    // As the kernel checks it: of the service's family.
+                    Action::BackendAdd(b) if b.vip.is_ipv4() != b.addr.is_ipv4() => {
+                        return Err(format!("{line}: refused"));
+                    }
                     Action::BackendAdd(b) => service(&mut services, b.vip).backends.push(Backend {
-                        addr: b.addr.0,
-                        port: b.addr.1,
+                        addr: b.addr.ip(),
+                        port: b.addr.port(),
                         weight: b.weight.unwrap_or(1),
                         peer: b.peer.unwrap_or(0),
                         active: None,
@@ -378,7 +456,7 @@ mod tests {
                                 host: r.host.map(|(h, _)| text(h.as_bytes())),
                                 domain: r.host.is_some_and(|(_, d)| d),
                                 path: r.path.map(|p| text(p.as_bytes())),
-                                backend: SocketAddrV4::new(r.backend.0, r.backend.1),
+                                backend: r.backend,
                             },
                         );
                         for (i, r) in s.rules.iter_mut().enumerate() {
@@ -393,8 +471,9 @@ mod tests {
 
         /// A rule: host (name, domain), path, which back-end.
         type RuleShape = (Option<(String, bool)>, Option<String>, prop::sample::Index);
-        /// A service: scheduler, back-ends (weight, on a peer), rules.
-        type ServiceShape = (usize, Vec<(u32, bool)>, Vec<RuleShape>);
+        /// A service: scheduler, IPv6 or not, back-ends (weight, on a
+        /// peer), rules.
+        type ServiceShape = (usize, bool, Vec<(u32, bool)>, Vec<RuleShape>);
         /// Settings: node id, ctrl-port, request, handoff, idle, heartbeat
         /// timeouts, copies.
         type Settings = (u32, u16, u32, u32, u32, u32, u32);
@@ -425,6 +504,7 @@ mod tests {
             let services = prop::collection::vec(
                 (
                     0..4usize,
+                    any::<bool>(),
                     prop::collection::vec((0..=65_535u32, any::<bool>()), 0..4),
                     prop::collection::vec(rule_shape(), 0..4),
                 ),
@@ -478,12 +558,20 @@ mod tests {
             let services = shapes
                 .into_iter()
                 .enumerate()
-                .map(|(i, (sched, backends, rules))| {
+                .map(|(i, (sched, ipv6, backends, rules))| {
+                    // Both families, the back-ends of their service's.
+                    let addr = |v4: [u8; 4], v6: u16, last: u8| -> IpAddr {
+                        if ipv6 {
+                            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, v6, last.into()).into()
+                        } else {
+                            Ipv4Addr::new(v4[0], v4[1], v4[2], last).into()
+                        }
+                    };
                     let backends: Vec<Backend> = backends
                         .into_iter()
                         .enumerate()
                         .map(|(j, (weight, remote))| Backend {
-                            addr: Ipv4Addr::new(198, 18, 2, j as u8 + 1),
+                            addr: addr([198, 18, 2, 0], 2, j as u8 + 1),
                             port: 8000 + i as u16,
                             weight,
                             peer: peers.first().filter(|_| remote).map_or(0, |p| p.node_id),
@@ -507,13 +595,13 @@ mod tests {
                                     domain: host.as_ref().is_some_and(|h| h.1),
                                     host: host.map(|h| h.0),
                                     path,
-                                    backend: SocketAddrV4::new(b.addr, b.port),
+                                    backend: b.endpoint(),
                                 }
                             })
                             .collect()
                     };
                     Service {
-                        addr: Ipv4Addr::new(198, 18, 1, 10),
+                        addr: addr([198, 18, 1, 0], 0, 10),
                         port: 80 + i as u16,
                         scheduler: Scheduler::ALL[sched].name(),
                         max_conns: (i as u32 % 3) * 1000,

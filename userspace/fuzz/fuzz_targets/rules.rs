@@ -21,7 +21,7 @@ use baton_proto::http::Request;
 use baton_proto::rules::{
     first_match, host_spec, path_prefix, HostName, NameError, PathPrefix, RuleConf,
 };
-use baton_proto::service::Endpoint;
+use baton_proto::service::{Endpoint, Ip};
 use libfuzzer_sys::fuzz_target;
 
 /// Reference `host_name`: non-empty, at most 253 bytes of letters, digits,
@@ -102,7 +102,7 @@ fn rule(part: &[u8]) -> Option<(RuleConf, RefRule)> {
         host: None,
         path: None,
         backend: Endpoint {
-            addr: [198, 18, 0, 2],
+            addr: Ip::V4([198, 18, 0, 2]),
             port: 80,
         },
     };
