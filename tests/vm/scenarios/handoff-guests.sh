@@ -13,6 +13,10 @@
 #   - the front-end's NIC sent less than 10% of the download, the
 #     back-end's at least all of it;
 #   - no TCP socket for the client on the front-end afterwards;
+#   - the same again over IPv6 (VIP 2001:db8::100, the guests' IPv6
+#     addresses, the same rules, the control channel still IPv4): both
+#     transfers exact, logged from the client's IPv6 address, one
+#     connection each, no reset, the front-end's NIC under 10%;
 #   - rmmod on every guest is clean.
 #
 # guests: 4
@@ -120,5 +124,74 @@ case $BATON_GUEST in
 	;;
 esac
 barrier checked
+
+# The same over IPv6, virtio's offloads included: IPv6 addresses beside the
+# IPv4 ones, a second server on each back-end, an IPv6 service.
+readonly vip6=2001:db8::100
+addr6() {
+	echo "2001:db8::$(($1 + 1))"
+}
+ip addr add "$(addr6 "$BATON_GUEST")/64" dev eth0 nodad
+case $BATON_GUEST in
+1)
+	ip addr add "$vip6/128" dev eth0 nodad
+	sysctl -qw net.ipv6.conf.all.forwarding=1
+	batonctl service add "[$vip6]:80"
+	batonctl backend add "[$vip6]:80" "[$(addr6 2)]:$be_port" peer 2
+	batonctl backend add "[$vip6]:80" "[$(addr6 3)]:$be_port" peer 3
+	batonctl rule add "[$vip6]:80" host a.example to "[$(addr6 2)]:$be_port"
+	batonctl rule add "[$vip6]:80" path /b/ to "[$(addr6 3)]:$be_port"
+	batonctl service list
+	;;
+2 | 3)
+	python3 "$httpd" "$(addr6 "$BATON_GUEST")" "$be_port" "$work/www" \
+		>"$BATON_OUT/httpd6.$BATON_GUEST.log" 2>&1 &
+	defer kill $!
+	wait_for -t 20 sh -c "ss -Hltn 'sport = :$be_port' | grep -qF '[$(addr6 "$BATON_GUEST")]'" ||
+		fail "the IPv6 server does not listen"
+	;;
+esac
+barrier ready6 60
+tx0=$(tx)
+barrier measure6-start
+if ((BATON_GUEST == 0)); then
+	opens0=$(snmp_get - Tcp ActiveOpens)
+	resets0=$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails)))
+	timeout 200 curl -gsS --max-time 180 -H 'Host: a.example' -o "$work/down6" "http://[$vip6]/big" ||
+		fail "IPv6 download failed"
+	check_eq "IPv6 download sha256 (back-end 1's file)" "$(sha256sum <"$work/down6" | cut -d' ' -f1)" \
+		"$(fetch 2 big-sha256)"
+	publish down6-done 1
+	sum=$(timeout 200 curl -gsS --max-time 180 --data-binary "@$work/up" "http://[$vip6]/b/upload") ||
+		fail "IPv6 upload failed"
+	check_eq "IPv6 upload sha256 at the server" "$sum" "$(sha256sum <"$work/up" | cut -d' ' -f1)"
+	check_eq "IPv6 client connections opened" $(($(snmp_get - Tcp ActiveOpens) - opens0)) 2
+	check_eq "IPv6 client connections reset" \
+		$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails) - resets0)) 0
+else
+	fetch 0 down6-done 300 >/dev/null
+	delta=$(($(tx) - tx0))
+	log "NIC sent $delta bytes during the IPv6 download"
+	case $BATON_GUEST in
+	1) ((delta < size / 10)) || fail "IPv6: front-end sent $delta bytes (>= 10% of $size)" ;;
+	2) ((delta >= size)) || fail "IPv6: back-end 1 sent only $delta bytes" ;;
+	esac
+fi
+barrier transfers6-done 400
+case $BATON_GUEST in
+1)
+	check_eq "IPv6: front-end sockets for the client" \
+		"$(ss -Htn state all "( sport = :80 and dst [$(addr6 0)] )" | wc -l)" 0
+	;;
+2)
+	check_eq "IPv6: back-end 1's download, from the client" \
+		"$(grep -c "^$(addr6 0):[0-9]* GET /big a.example 200 " "$BATON_OUT/httpd6.2.log")" 1
+	;;
+3)
+	check_eq "IPv6: back-end 2's upload, from the client" \
+		"$(grep -c "^$(addr6 0):[0-9]* POST /b/upload " "$BATON_OUT/httpd6.3.log")" 1
+	;;
+esac
+barrier checked6
 baton_unload
 log "all checks passed"
