@@ -12,6 +12,7 @@ use crate::{
     proto::{
         ctrl::{reason, IdReason, Message},
         flow::{Flow, Phase, Role},
+        packet::{V4, V6},
     },
     replica,
     sys::{kthread, socket},
@@ -54,19 +55,28 @@ pub(crate) fn insert_replacing<F: Fam>(node: &Node, flow: Flow<F>) -> Result {
 /// reset, and gets the server's RST from the VIP. Runs on the new
 /// channel's thread, which `keepalive` lets send its heartbeats.
 pub(crate) fn peer_restarted(node: &Node, peer: u32, keepalive: &dyn Fn()) {
-    let reset = abort_servers(node, |f| f.peer == peer, false, keepalive);
-    // The collector may have freed some of the reset ones meanwhile.
-    let freed = drain_all(
-        node,
-        |f| (f.peer == peer).then_some(reason::CLOSED),
-        |_| keepalive(),
-    );
+    let (r4, f4) = peer_restarted_in::<V4>(node, peer, keepalive);
+    let (r6, f6) = peer_restarted_in::<V6>(node, peer, keepalive);
+    let (reset, freed) = (r4 + r6, f4 + f6);
     pr_info!(
         "peer {} restarted: the connections shared with it ended ({} servers reset, {} flows freed)\n",
         peer,
         reset,
         freed
     );
+}
+
+/// [`peer_restarted`] for the flows of family `F`: servers reset, flows
+/// freed.
+fn peer_restarted_in<F: Fam>(node: &Node, peer: u32, keepalive: &dyn Fn()) -> (usize, usize) {
+    let reset = abort_servers::<F>(node, |f| f.peer == peer, false, keepalive);
+    // The collector may have freed some of the reset ones meanwhile.
+    let freed = drain_all::<F>(
+        node,
+        |f| (f.peer == peer).then_some(reason::CLOSED),
+        |_| keepalive(),
+    );
+    (reset, freed)
 }
 
 /// The back-end flows of front-ends in `silent` (channels down, silent for
@@ -76,20 +86,9 @@ pub(crate) fn peer_restarted(node: &Node, peer: u32, keepalive: &dyn Fn()) {
 /// servers are aborted, the RST reaching the client from the VIP should it
 /// still wait, and the flows freed. Runs on the collector's thread.
 pub(crate) fn abandoned(node: &Node, silent: &[u32], grace_ms: u64) {
-    let now = kthread::now_ms();
-    let theirs = |f: &Flow| f.role == Role::Back && f.peer != 0 && silent.contains(&f.peer);
-    let reset = abort_servers(
-        node,
-        |f| theirs(f) && f.idle_ms(now) >= grace_ms,
-        false,
-        &|| (),
-    );
-    // The RSTs just went through the flows, which are no longer idle.
-    let freed = drain_all(
-        node,
-        |f| (theirs(f) && (f.reset || f.idle_ms(now) >= grace_ms)).then_some(reason::IDLE),
-        |_| (),
-    );
+    let (r4, f4) = abandoned_in::<V4>(node, silent, grace_ms);
+    let (r6, f6) = abandoned_in::<V6>(node, silent, grace_ms);
+    let (reset, freed) = (r4 + r6, f4 + f6);
     if reset + freed > 0 {
         pr_info!(
             "connections of front-ends silent for {} ms ended: {} servers reset, {} flows freed\n",
@@ -98,6 +97,25 @@ pub(crate) fn abandoned(node: &Node, silent: &[u32], grace_ms: u64) {
             freed
         );
     }
+}
+
+/// [`abandoned`] for the flows of family `F`: servers reset, flows freed.
+fn abandoned_in<F: Fam>(node: &Node, silent: &[u32], grace_ms: u64) -> (usize, usize) {
+    let now = kthread::now_ms();
+    let theirs = |f: &Flow<F>| f.role == Role::Back && f.peer != 0 && silent.contains(&f.peer);
+    let reset = abort_servers::<F>(
+        node,
+        |f| theirs(f) && f.idle_ms(now) >= grace_ms,
+        false,
+        &|| (),
+    );
+    // The RSTs just went through the flows, which are no longer idle.
+    let freed = drain_all::<F>(
+        node,
+        |f| (theirs(f) && (f.reset || f.idle_ms(now) >= grace_ms)).then_some(reason::IDLE),
+        |_| (),
+    );
+    (reset, freed)
 }
 
 /// Flows [`abort_servers`] looks at in one pass.
@@ -118,9 +136,9 @@ const ABORT_GRACE_MS: u32 = 200;
 /// hooks still running (see [`going_away`]): without it a client would wait
 /// forever for the rest of its answer, the server's later packets leaving
 /// unrewritten, from an address the client does not know.
-fn abort_servers(
+fn abort_servers<F: Fam>(
     node: &Node,
-    which: impl Fn(&Flow) -> bool,
+    which: impl Fn(&Flow<F>) -> bool,
     tell: bool,
     keepalive: &dyn Fn(),
 ) -> usize {
@@ -150,7 +168,7 @@ fn abort_servers(
                     }),
                 );
             }
-            if socket::abort_tcp(node.net(), f.backend, f.client).is_ok() {
+            if socket::abort_tcp(node.net(), ip(f.backend), ip(f.client)).is_ok() {
                 aborted += 1;
             }
             // Its RST marked it already if it went out; also when there is
@@ -186,14 +204,21 @@ pub(crate) fn going_away(node: &Node) {
     // before is over long before abort_servers' grace period ends.
     node.conns().close();
     node.conns().expire_held(0, true);
-    let aborted = abort_servers(node, |_| true, true, &|| {});
+    let aborted = abort_servers::<V4>(node, |_| true, true, &|| {})
+        + abort_servers::<V6>(node, |_| true, true, &|| {});
     if aborted > 0 && kthread::net_ratelimit() {
         pr_info!(
             "{} handed-off connections reset: their node is going away\n",
             aborted
         );
     }
-    drain_all(
+    drain_going::<V4>(node);
+    drain_going::<V6>(node);
+}
+
+/// [`going_away`]'s removal of the flows of family `F`.
+fn drain_going<F: Fam>(node: &Node) {
+    drain_all::<F>(
         node,
         |_| Some(reason::CLOSED),
         |done| {
@@ -208,10 +233,10 @@ pub(crate) fn going_away(node: &Node) {
 
 /// Removes every flow `pick` gives a reason, [`ABORT_BATCH`] at a time,
 /// showing each batch to `each`; returns how many it removed.
-fn drain_all(
+fn drain_all<F: Fam>(
     node: &Node,
-    pick: impl Fn(&Flow) -> Option<u8>,
-    mut each: impl FnMut(&[(Flow, u8)]),
+    pick: impl Fn(&Flow<F>) -> Option<u8>,
+    mut each: impl FnMut(&[(Flow<F>, u8)]),
 ) -> usize {
     let mut removed = 0;
     for _ in 0..=node.conns().max() / ABORT_BATCH {

@@ -16,7 +16,9 @@
 #   - a rule by path sends a request to the back-end it names;
 #   - dual stack: an IPv4 service on the same front-end and back-ends, an
 #     IPv4 and an IPv6 download at once, both byte-exact;
-#   - no flow is left once the connections closed; rmmod is clean.
+#   - no flow is left once the connections closed;
+#   - rmmod resets a kept-alive IPv6 connection from the VIP (the server
+#     aborted while the hooks still rewrite) and is clean.
 #
 # guests: 1
 # memory: 768M
@@ -157,5 +159,32 @@ check_eq "front-end handoffs refused+failed" \
 check_eq "connections taken by the back-ends" $(($(baton_stat be1 taken) + $(baton_stat be2 taken))) 9
 bctl fe stats
 dmesg | grep "baton:" | tail -20
+
+# Unloading the module ends a kept-alive IPv6 connection as an IPv4 one:
+# the back-end's server is aborted while the hooks still rewrite, so its
+# RST reaches the client from the VIP.
+cat >"$work/held.py" <<'PY'
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+s.sendall(b"GET /name HTTP/1.1\r\nHost: x\r\n\r\n")
+f = s.makefile("rb")
+assert f.readline().startswith(b"HTTP/1.1 200"), "status"
+print("answered", flush=True)
+try:
+    while f.read1(4096):
+        pass
+    print("closed")
+except ConnectionResetError:
+    print("reset")
+PY
+ns_exec cl timeout 120 python3 "$work/held.py" "$vip" "$port" >"$work/held" 2>&1 &
+held_pid=$!
+answered() {
+	grep -q answered "$work/held"
+}
+wait_for -t 30 answered || fail "held IPv6 connection: no answer: $(cat "$work/held")"
+wait_for -t 15 active_is fe 1 || fail "held IPv6 connection: not forwarding"
 baton_unload
+wait "$held_pid" || fail "held IPv6 connection: $(cat "$work/held")"
+check_eq "held IPv6 connection after rmmod" "$(tail -n 1 "$work/held")" reset
 log "all checks passed"
