@@ -76,54 +76,69 @@ case $BATON_GUEST in
 esac
 barrier ready $((180 * BATON_SLOW))
 
-# Each guest measures its own NIC around the transfers.
-tx0=$(tx)
-barrier measure-start
-if ((BATON_GUEST == 0)); then
-	opens0=$(snmp_get - Tcp ActiveOpens)
-	resets0=$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails)))
-	timeout 200 curl -sS --max-time 180 -H 'Host: a.example' -o "$work/down" "http://$vip/big" ||
-		fail "download failed"
-	check_eq "download sha256 (back-end 1's file)" "$(sha256sum <"$work/down" | cut -d' ' -f1)" \
-		"$(fetch 2 big-sha256)"
-	publish down-done 1
-	head -c "$size" /dev/urandom >"$work/up"
-	sum=$(timeout 200 curl -sS --max-time 180 --data-binary "@$work/up" "http://$vip/b/upload") ||
-		fail "upload failed"
-	check_eq "upload sha256 at the server" "$sum" "$(sha256sum <"$work/up" | cut -d' ' -f1)"
-	check_eq "client connections opened" $(($(snmp_get - Tcp ActiveOpens) - opens0)) 2
-	check_eq "client connections reset" \
-		$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails) - resets0)) 0
-else
-	fetch 0 down-done 300 >/dev/null
-	delta=$(($(tx) - tx0))
-	log "NIC sent $delta bytes during the download"
+# round TAG VIP CLIENT LOG: the transfers through http://VIP (a bracketed
+# IPv6 address, or IPv4), CLIENT guest 0's address of that family, LOG the
+# suffix of the servers' log files: guest 0 downloads /big (Host
+# a.example, back-end 1's) and uploads to /b/ (back-end 2's), exact on
+# both ends, one connection each and no reset; each guest measures its
+# NIC around the download; then each checks its side.
+round() {
+	local tag=$1 url=http://$2 client=$3 log=$4 tx0 delta sum opens0 resets0
+	tx0=$(tx)
+	barrier "measure$tag-start"
+	if ((BATON_GUEST == 0)); then
+		opens0=$(snmp_get - Tcp ActiveOpens)
+		resets0=$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails)))
+		timeout 200 curl -gsS --max-time 180 -H 'Host: a.example' -o "$work/down" "$url/big" ||
+			fail "$tag download failed"
+		check_eq "$tag download sha256 (back-end 1's file)" \
+			"$(sha256sum <"$work/down" | cut -d' ' -f1)" "$(fetch 2 big-sha256)"
+		publish "down$tag-done" 1
+		sum=$(timeout 200 curl -gsS --max-time 180 --data-binary "@$work/up" "$url/b/upload") ||
+			fail "$tag upload failed"
+		check_eq "$tag upload sha256 at the server" "$sum" "$(sha256sum <"$work/up" | cut -d' ' -f1)"
+		check_eq "$tag client connections opened" $(($(snmp_get - Tcp ActiveOpens) - opens0)) 2
+		check_eq "$tag client connections reset" \
+			$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails) - resets0)) 0
+	else
+		fetch 0 "down$tag-done" 300 >/dev/null
+		delta=$(($(tx) - tx0))
+		log "$tag: NIC sent $delta bytes during the download"
+		case $BATON_GUEST in
+		1) ((delta < size / 10)) || fail "$tag: front-end sent $delta bytes (>= 10% of $size)" ;;
+		2) ((delta >= size)) || fail "$tag: back-end 1 sent only $delta bytes" ;;
+		3) ((delta < size / 10)) || fail "$tag: back-end 2 sent $delta bytes for a download it did not serve" ;;
+		esac
+	fi
+	barrier "transfers$tag-done" 400
 	case $BATON_GUEST in
-	1) ((delta < size / 10)) || fail "front-end sent $delta bytes (>= 10% of $size)" ;;
-	2) ((delta >= size)) || fail "back-end 1 sent only $delta bytes" ;;
-	3) ((delta < size / 10)) || fail "back-end 2 sent $delta bytes for a download it did not serve" ;;
+	1)
+		local dst=$client
+		[[ $client == *:* ]] && dst="[$client]"
+		check_eq "$tag front-end sockets for the client" \
+			"$(ss -Htn state all "( sport = :80 and dst $dst )" | wc -l)" 0
+		;;
+	2)
+		check_eq "$tag back-end 1: the Host a.example download, from the client" \
+			"$(grep -c "^$client:[0-9]* GET /big a.example 200 " "$BATON_OUT/httpd$log")" 1
+		check_eq "$tag back-end 1: requests in all" "$(wc -l <"$BATON_OUT/httpd$log")" 1
+		;;
+	3)
+		check_eq "$tag back-end 2: the /b/ upload, from the client" \
+			"$(grep -c "^$client:[0-9]* POST /b/upload " "$BATON_OUT/httpd$log")" 1
+		check_eq "$tag back-end 2: requests in all" "$(wc -l <"$BATON_OUT/httpd$log")" 1
+		;;
 	esac
-fi
-barrier transfers-done 400
+	barrier "checked$tag"
+}
 
-case $BATON_GUEST in
-1)
-	check_eq "front-end sockets for the client" \
-		"$(ss -Htn state all "( sport = :80 and dst $(guest_addr 0) )" | wc -l)" 0
+if ((BATON_GUEST == 0)); then
+	head -c "$size" /dev/urandom >"$work/up"
+fi
+round IPv4 "$vip" "$(guest_addr 0)" ".$BATON_GUEST.log"
+if ((BATON_GUEST == 1)); then
 	batonctl status
-	;;
-2)
-	check_eq "back-end 1: the Host a.example download, from the client" \
-		"$(grep -c "^$(guest_addr 0):[0-9]* GET /big a.example 200 " "$BATON_OUT/httpd.2.log")" 1
-	check_eq "back-end 1: requests in all" "$(wc -l <"$BATON_OUT/httpd.2.log")" 1
-	;;
-3)
-	check_eq "back-end 2: the /b/ upload, from the client" \
-		"$(grep -c "^$(guest_addr 0):[0-9]* POST /b/upload " "$BATON_OUT/httpd.3.log")" 1
-	check_eq "back-end 2: requests in all" "$(wc -l <"$BATON_OUT/httpd.3.log")" 1
-	;;
-esac
-barrier checked
+fi
 
 # The same over IPv6, virtio's offloads included: IPv6 addresses beside the
 # IPv4 ones, a second server on each back-end, an IPv6 service.
@@ -152,46 +167,6 @@ case $BATON_GUEST in
 	;;
 esac
 barrier ready6 60
-tx0=$(tx)
-barrier measure6-start
-if ((BATON_GUEST == 0)); then
-	opens0=$(snmp_get - Tcp ActiveOpens)
-	resets0=$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails)))
-	timeout 200 curl -gsS --max-time 180 -H 'Host: a.example' -o "$work/down6" "http://[$vip6]/big" ||
-		fail "IPv6 download failed"
-	check_eq "IPv6 download sha256 (back-end 1's file)" "$(sha256sum <"$work/down6" | cut -d' ' -f1)" \
-		"$(fetch 2 big-sha256)"
-	publish down6-done 1
-	sum=$(timeout 200 curl -gsS --max-time 180 --data-binary "@$work/up" "http://[$vip6]/b/upload") ||
-		fail "IPv6 upload failed"
-	check_eq "IPv6 upload sha256 at the server" "$sum" "$(sha256sum <"$work/up" | cut -d' ' -f1)"
-	check_eq "IPv6 client connections opened" $(($(snmp_get - Tcp ActiveOpens) - opens0)) 2
-	check_eq "IPv6 client connections reset" \
-		$(($(snmp_get - Tcp EstabResets) + $(snmp_get - Tcp AttemptFails) - resets0)) 0
-else
-	fetch 0 down6-done 300 >/dev/null
-	delta=$(($(tx) - tx0))
-	log "NIC sent $delta bytes during the IPv6 download"
-	case $BATON_GUEST in
-	1) ((delta < size / 10)) || fail "IPv6: front-end sent $delta bytes (>= 10% of $size)" ;;
-	2) ((delta >= size)) || fail "IPv6: back-end 1 sent only $delta bytes" ;;
-	esac
-fi
-barrier transfers6-done 400
-case $BATON_GUEST in
-1)
-	check_eq "IPv6: front-end sockets for the client" \
-		"$(ss -Htn state all "( sport = :80 and dst [$(addr6 0)] )" | wc -l)" 0
-	;;
-2)
-	check_eq "IPv6: back-end 1's download, from the client" \
-		"$(grep -c "^$(addr6 0):[0-9]* GET /big a.example 200 " "$BATON_OUT/httpd6.2.log")" 1
-	;;
-3)
-	check_eq "IPv6: back-end 2's upload, from the client" \
-		"$(grep -c "^$(addr6 0):[0-9]* POST /b/upload " "$BATON_OUT/httpd6.3.log")" 1
-	;;
-esac
-barrier checked6
+round IPv6 "[$vip6]" "$(addr6 0)" "6.$BATON_GUEST.log"
 baton_unload
 log "all checks passed"
