@@ -150,6 +150,15 @@ mod tests {
     use super::*;
     use baton_proto::config::Config;
 
+    /// A file of `first` and then `bad` fails at line 2, before anything
+    /// runs, its message saying `why`.
+    fn refused_after(first: &str, bad: &str, why: &str) {
+        let text = format!("{first}\n{bad}\n");
+        let (line, msg) = parse(&text).unwrap_err();
+        assert_eq!(line, 2, "{bad}");
+        assert!(msg.contains(why), "{bad}: {msg}");
+    }
+
     fn action(line: &str) -> Action {
         let commands = parse(line).unwrap();
         assert_eq!(commands.len(), 1);
@@ -226,10 +235,7 @@ mod tests {
                 "'2001:db8::10:80' needs a port ([ADDR]:PORT)",
             ),
         ] {
-            let text = format!("service add [2001:db8::10]:80\n{bad}\n");
-            let (line, msg) = parse(&text).unwrap_err();
-            assert_eq!(line, 2, "{bad}");
-            assert!(msg.contains(why), "{bad}: {msg}");
+            refused_after("service add [2001:db8::10]:80", bad, why);
         }
     }
 
@@ -350,10 +356,7 @@ mod tests {
                 "peer cannot change",
             ),
         ] {
-            let text = format!("service add 198.18.1.20:80\n{bad}\n");
-            let (line, msg) = parse(&text).unwrap_err();
-            assert_eq!(line, 2, "{bad}");
-            assert!(msg.contains(why), "{bad}: {msg}");
+            refused_after("service add 198.18.1.20:80", bad, why);
         }
     }
 
