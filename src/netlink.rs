@@ -367,7 +367,9 @@ struct ConnDump;
 
 /// Where a `conn-get` dump is.
 struct ConnCursor {
-    filter: Filter,
+    /// Boxed: with IPv6 addresses it would not fit the callback's context
+    /// beside the cursor.
+    filter: KBox<Filter>,
     cursor: Cursor,
 }
 
@@ -378,7 +380,7 @@ impl Dump<Baton> for ConnDump {
         let filter = conn_filter(info)?;
         let conns = baton.state(info).node().conns();
         Ok(ConnCursor {
-            filter,
+            filter: KBox::new(filter, GFP_KERNEL)?,
             cursor: Cursor::new(conns.generation()),
         })
     }
@@ -390,7 +392,7 @@ impl Dump<Baton> for ConnDump {
         dump: &mut DumpSkb<'_>,
     ) -> Result<Dumped> {
         let conns = baton.state(info).node().conns();
-        let filter = c.filter;
+        let filter = *c.filter;
         if !filter.is_empty() {
             dump.set_filtered();
         }

@@ -26,7 +26,7 @@ use super::{
     config::{decode_u16, decode_u32, nla_iter},
     ctrl::{replica_flags, Endpoint, Replica},
     icmp::{Icmp, IcmpPacket},
-    packet::{flags, Addresses, Family, TcpHeader, TcpPacket, V4},
+    packet::{flags, Addresses, Family, TcpHeader, TcpPacket, V4, V6},
     seq::Translation,
     service::Ip,
     uapi::{conn_attr, conn_role, conn_state},
@@ -190,19 +190,18 @@ impl Phase {
 
 /// Which connections a `conn-get` request asks for: the fields of its
 /// `conn` nest (any of role, state, client, VIP, back-end, peer; an address
-/// or a port alone matches either half of an endpoint). No field: all.
-///
-/// Small and plain: a dump keeps it beside its cursor in the 48 bytes of
-/// the netlink callback's context.
+/// of either family or a port alone matches either half of an endpoint).
+/// No field: all.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
-    /// Which of the fields below are given, `1 << conn_attr::X`.
+    /// Which of the fields below are given, `1 << conn_attr::X` (an IPv6
+    /// address as its IPv4 attribute's bit).
     given: u16,
     role: u8,
     state: u8,
-    client: Endpoint,
-    vip: Endpoint,
-    backend: Endpoint,
+    client: Endpoint<Ip>,
+    vip: Endpoint<Ip>,
+    backend: Endpoint<Ip>,
     peer: u32,
 }
 
@@ -215,9 +214,6 @@ pub enum FilterError {
     BadValue,
     /// An attribute that only replies carry (id, age, counters).
     NotAFilter,
-    /// An IPv6 address: a filter holds IPv4 ones only (it must fit beside
-    /// a dump's cursor in the netlink callback's context).
-    Ipv6,
 }
 
 impl FilterError {
@@ -229,7 +225,6 @@ impl FilterError {
             FilterError::NotAFilter => {
                 c"conn filter: only role, state, client, vip, backend and peer"
             }
-            FilterError::Ipv6 => c"conn filter by IPv6 address: not supported yet",
         }
     }
 }
@@ -239,8 +234,13 @@ impl Filter {
     pub fn parse(nest: &[u8]) -> Result<Self, FilterError> {
         let mut f = Self::default();
         for (ty, p) in nla_iter(nest) {
-            let addr = || -> Result<[u8; 4], FilterError> {
-                p.try_into().map_err(|_| FilterError::Malformed)
+            let addr = || -> Result<Ip, FilterError> {
+                let a: V4 = p.try_into().map_err(|_| FilterError::Malformed)?;
+                Ok(Ip::V4(a))
+            };
+            let addr6 = || -> Result<Ip, FilterError> {
+                let a: V6 = p.try_into().map_err(|_| FilterError::Malformed)?;
+                Ok(Ip::V6(a))
             };
             let port = || decode_u16(p).ok_or(FilterError::Malformed);
             let byte = || match p {
@@ -263,12 +263,18 @@ impl Filter {
                 conn_attr::BACKEND_ADDR => f.backend.addr = addr()?,
                 conn_attr::BACKEND_PORT => f.backend.port = port()?,
                 conn_attr::PEER => f.peer = decode_u32(p).ok_or(FilterError::Malformed)?,
-                conn_attr::CLIENT_ADDR6 | conn_attr::VIP_ADDR6 | conn_attr::BACKEND_ADDR6 => {
-                    return Err(FilterError::Ipv6)
-                }
+                conn_attr::CLIENT_ADDR6 => f.client.addr = addr6()?,
+                conn_attr::VIP_ADDR6 => f.vip.addr = addr6()?,
+                conn_attr::BACKEND_ADDR6 => f.backend.addr = addr6()?,
                 _ => return Err(FilterError::NotAFilter),
             }
-            f.given |= 1 << ty;
+            let bit = match ty {
+                conn_attr::CLIENT_ADDR6 => conn_attr::CLIENT_ADDR,
+                conn_attr::VIP_ADDR6 => conn_attr::VIP_ADDR,
+                conn_attr::BACKEND_ADDR6 => conn_attr::BACKEND_ADDR,
+                t => t,
+            };
+            f.given |= 1 << bit;
         }
         Ok(f)
     }
@@ -282,11 +288,11 @@ impl Filter {
         self.given & (1 << ty) != 0
     }
 
-    /// Whether `flow` is one of those asked for. The filter's addresses
-    /// are IPv4: an IPv6 connection matches none.
+    /// Whether `flow` is one of those asked for (an address of the other
+    /// family never matches).
     pub fn matches<A: Family + Into<Ip>>(&self, flow: &Flow<A>) -> bool {
         let eq = |ty, a: bool| !self.has(ty) || a;
-        let is = |a: A, want: V4| a.into() == Ip::V4(want);
+        let is = |a: A, want: Ip| a.into() == want;
         eq(conn_attr::ROLE, flow.role.uapi() == self.role)
             && eq(conn_attr::STATE, flow.phase.uapi() == self.state)
             && eq(

@@ -87,6 +87,13 @@ impl Ip {
     }
 }
 
+/// `0.0.0.0`, as an address not given.
+impl Default for Ip {
+    fn default() -> Self {
+        Ip::V4([0; 4])
+    }
+}
+
 impl From<V4> for Ip {
     fn from(a: V4) -> Self {
         Ip::V4(a)

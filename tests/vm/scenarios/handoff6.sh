@@ -184,6 +184,15 @@ answered() {
 }
 wait_for -t 30 answered || fail "held IPv6 connection: no answer: $(cat "$work/held")"
 wait_for -t 15 active_is fe 1 || fail "held IPv6 connection: not forwarding"
+# conn list of an IPv6 connection, and filters by IPv6 address (a dump).
+bctl fe conn list
+check_eq "conn list: the IPv6 connection" \
+	"$(bctl fe -j conn list | jq -c '.conns[] | [.role, .state, .vip]')" \
+	"[\"front\",\"forwarding\",\"[$vip]:$port\"]"
+check_eq "conn list service [VIP]:80" "$(bctl fe -j conn list service "[$vip]:$port" | jq '.conns | length')" 1
+check_eq "conn list client (IPv6)" "$(bctl fe -j conn list client "$(addr6 1)" | jq '.conns | length')" 1
+check_eq "conn list service of the IPv4 VIP" \
+	"$(bctl fe -j conn list service "$vip4:$port" | jq '.conns | length')" 0
 baton_unload
 wait "$held_pid" || fail "held IPv6 connection: $(cat "$work/held")"
 check_eq "held IPv6 connection after rmmod" "$(tail -n 1 "$work/held")" reset

@@ -1671,14 +1671,44 @@ fn filter_errors() {
         assert_eq!(err(&[(ty, &[0; 8])]), FilterError::NotAFilter, "{ty}");
     }
     assert!(!FilterError::NotAFilter.message().is_empty());
-    // Addresses of IPv6 connections are not filters yet.
+    // An IPv6 address is 16 bytes.
     for ty in [
         conn_attr::CLIENT_ADDR6,
         conn_attr::VIP_ADDR6,
         conn_attr::BACKEND_ADDR6,
     ] {
-        assert_eq!(err(&[(ty, &[0; 16])]), FilterError::Ipv6, "{ty}");
+        assert_eq!(err(&[(ty, &[0; 4])]), FilterError::Malformed, "{ty}");
     }
+}
+
+#[test]
+fn filters_by_ipv6_address() {
+    let v6 = |last: u8| {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        a[15] = last;
+        a
+    };
+    let ep = |last, port| Endpoint { addr: v6(last), port };
+    let f6 = Flow::<V6>::new(7, 2, Role::Front, ep(1, 40000), ep(10, 80), ep(3, 8080), 0);
+    let f4 = front(Phase::Forwarding);
+    let by_vip = filter(&[(conn_attr::VIP_ADDR6, &v6(10))]);
+    assert!(!by_vip.is_empty());
+    assert!(by_vip.matches(&f6));
+    assert!(!by_vip.matches(&f4), "an IPv4 connection never matches an IPv6 address");
+    assert!(!filter(&[(conn_attr::VIP_ADDR6, &v6(11))]).matches(&f6));
+    let all = filter(&[
+        (conn_attr::CLIENT_ADDR6, &v6(1)),
+        (conn_attr::CLIENT_PORT, &40000u16.to_ne_bytes()),
+        (conn_attr::BACKEND_ADDR6, &v6(3)),
+        (conn_attr::BACKEND_PORT, &8080u16.to_ne_bytes()),
+        (conn_attr::PEER, &2u32.to_ne_bytes()),
+    ]);
+    assert!(all.matches(&f6));
+    assert!(!filter(&[(conn_attr::CLIENT_ADDR6, &v6(2))]).matches(&f6));
+    // An IPv4 address never matches an IPv6 connection.
+    assert!(!filter(&[(conn_attr::VIP_ADDR, &VIP.addr)]).matches(&f6));
+    assert!(filter(&[(conn_attr::VIP_ADDR, &VIP.addr)]).matches(&f4));
 }
 
 #[test]
