@@ -324,6 +324,48 @@ def badpackets(src_a, sport, dst_a, dport):
     print("sent " + " ".join(sent))
 
 
+def ip6_packet(src, dst, nh, payload):
+    return struct.pack("!IHBB16s16s", 6 << 28, len(payload), nh, 64, src, dst) + payload
+
+
+def options6(nh):
+    """An 8-byte hop-by-hop or destination options header: PadN alone."""
+    return struct.pack("!BB", nh, 0) + bytes([1, 4, 0, 0, 0, 0])
+
+
+def badpackets6(src_a, sport, dst_a, dport):
+    """badpackets over IPv6, with extension headers: a chain the flow
+    parses, a first fragment and a chain longer than it takes."""
+    raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    src, dst = (socket.inet_pton(socket.AF_INET6, a) for a in (src_a, dst_a))
+    rnd = random.Random(11)
+    seq = lambda: rnd.getrandbits(32)  # noqa: E731
+    ACK, RST, SYN, PSH = 0x10, 0x04, 0x02, 0x08
+    HOP, FRAG, DEST, TCP = 0, 44, 60, 6
+    sent = []
+
+    def send(kind, pkt):
+        raw.sendto(pkt, (dst_a, 0))
+        sent.append(kind)
+        time.sleep(0.05)
+
+    # The TCP checksum's pseudo-header sums the same for 16-byte addresses.
+    t = lambda **kw: tcp_segment(src, dst, sport, dport, **kw)  # noqa: E731
+    send("bad-doff", ip6_packet(src, dst, TCP, t(seq=seq(), ack=seq(), flags=ACK, doff=4)))
+    send("bad-option", ip6_packet(src, dst, TCP, t(seq=seq(), ack=seq(), flags=ACK, opts=bytes([8, 1, 0, 0]))))
+    whole = t(seq=seq(), ack=seq(), flags=ACK | PSH, data=bytes(64))
+    frag = struct.pack("!BBHI", TCP, 0, 1, 7)  # offset 0, more fragments
+    send("first-fragment", ip6_packet(src, dst, FRAG, frag + whole[:40]))
+    send("ext-headers", ip6_packet(src, dst, HOP, options6(DEST) + options6(TCP)
+                                   + t(seq=seq(), ack=seq(), flags=ACK, window=0)))
+    chain = b"".join(options6(DEST) for _ in range(8)) + options6(TCP)
+    send("chain-too-long", ip6_packet(src, dst, DEST, chain + t(seq=seq(), ack=seq(), flags=ACK)))
+    send("out-of-window", ip6_packet(src, dst, TCP, t(seq=seq(), ack=seq(), flags=ACK | PSH, data=b"x" * 100)))
+    send("rst-wrong-seq", ip6_packet(src, dst, TCP, t(seq=seq(), ack=0, flags=RST)))
+    send("syn", ip6_packet(src, dst, TCP, t(seq=seq(), ack=0, flags=SYN)))
+    print("sent " + " ".join(sent))
+
+
 def icmp_error(src, dst, kind, code, rest, quoted):
     icmp = struct.pack("!BBHI", kind, code, 0, rest) + quoted
     icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
@@ -387,6 +429,8 @@ if __name__ == "__main__":
         fetch(a[1], int(a[2]), int(a[3]), int(a[4]))
     elif a[0] == "badpackets":
         badpackets(a[1], int(a[2]), a[3], int(a[4]))
+    elif a[0] == "badpackets6":
+        badpackets6(a[1], int(a[2]), a[3], int(a[4]))
     elif a[0] == "badicmp":
         badicmp(a[1], a[2], int(a[3]), a[4], int(a[5]))
     elif a[0] == "fragneeded":
