@@ -831,13 +831,23 @@ impl Conns {
         if F::idle(self) {
             return Verdict::Accept;
         }
-        let Some(a) = skb.tcp_ports().and_then(packet::addresses_in::<F>) else {
-            if !outbound {
-                if let Some(verdict) = self.icmp_error::<F>(net, skb) {
-                    return verdict;
-                }
+        let a = match skb.tcp_ports().map(packet::addresses_in::<F>) {
+            Some(Some(a)) => a,
+            // TCP by the kernel's walk of its headers, not by the parser's
+            // (an IPv6 chain of more extension headers than it takes):
+            // passed untouched, counted.
+            Some(None) => {
+                self.stats.inc(Stat::Malformed);
+                return Verdict::Accept;
             }
-            return Verdict::Accept;
+            None => {
+                if !outbound {
+                    if let Some(verdict) = self.icmp_error::<F>(net, skb) {
+                        return verdict;
+                    }
+                }
+                return Verdict::Accept;
+            }
         };
         let key = if outbound {
             Key::outbound_addresses(&a)

@@ -333,9 +333,10 @@ def options6(nh):
     return struct.pack("!BB", nh, 0) + bytes([1, 4, 0, 0, 0, 0])
 
 
-def badpackets6(src_a, sport, dst_a, dport):
+def badpackets6(src_a, sport, dst_a, dport, only=None):
     """badpackets over IPv6, with extension headers: a chain the flow
-    parses, a first fragment and a chain longer than it takes."""
+    parses, a first fragment and a chain longer than it takes; with `only`,
+    that kind alone, else every other one."""
     raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
     src, dst = (socket.inet_pton(socket.AF_INET6, a) for a in (src_a, dst_a))
     rnd = random.Random(11)
@@ -345,10 +346,13 @@ def badpackets6(src_a, sport, dst_a, dport):
     sent = []
 
     def send(kind, pkt):
+        if (kind == only) != (only is not None) or (only is None and kind in excluded):
+            return
         raw.sendto(pkt, (dst_a, 0))
         sent.append(kind)
         time.sleep(0.05)
 
+    excluded = {"ext-headers"} if only is None else set()
     # The TCP checksum's pseudo-header sums the same for 16-byte addresses.
     t = lambda **kw: tcp_segment(src, dst, sport, dport, **kw)  # noqa: E731
     send("bad-doff", ip6_packet(src, dst, TCP, t(seq=seq(), ack=seq(), flags=ACK, doff=4)))
@@ -430,7 +434,7 @@ if __name__ == "__main__":
     elif a[0] == "badpackets":
         badpackets(a[1], int(a[2]), a[3], int(a[4]))
     elif a[0] == "badpackets6":
-        badpackets6(a[1], int(a[2]), a[3], int(a[4]))
+        badpackets6(a[1], int(a[2]), a[3], int(a[4]), a[5] if len(a) > 5 else None)
     elif a[0] == "badicmp":
         badicmp(a[1], a[2], int(a[3]), a[4], int(a[5]))
     elif a[0] == "fragneeded":
