@@ -1689,13 +1689,19 @@ fn filters_by_ipv6_address() {
         a[15] = last;
         a
     };
-    let ep = |last, port| Endpoint { addr: v6(last), port };
+    let ep = |last, port| Endpoint {
+        addr: v6(last),
+        port,
+    };
     let f6 = Flow::<V6>::new(7, 2, Role::Front, ep(1, 40000), ep(10, 80), ep(3, 8080), 0);
     let f4 = front(Phase::Forwarding);
     let by_vip = filter(&[(conn_attr::VIP_ADDR6, &v6(10))]);
     assert!(!by_vip.is_empty());
     assert!(by_vip.matches(&f6));
-    assert!(!by_vip.matches(&f4), "an IPv4 connection never matches an IPv6 address");
+    assert!(
+        !by_vip.matches(&f4),
+        "an IPv4 connection never matches an IPv6 address"
+    );
     assert!(!filter(&[(conn_attr::VIP_ADDR6, &v6(11))]).matches(&f6));
     let all = filter(&[
         (conn_attr::CLIENT_ADDR6, &v6(1)),
