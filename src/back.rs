@@ -12,7 +12,7 @@ use crate::{
     conn::{ip, Fam, Stat},
     node::Node,
     proto::{
-        ctrl::{opt_bits, reason, HandoffAck, HandoffReq, IdReason, Message},
+        ctrl::{opt_bits, reason, HandoffAck, HandoffReq, IdReason, Message, MoveAck, MoveReq},
         flow::{Answer, Flow, Key, Phase, Role},
         packet::{self, flags, BuildOptions, Segment},
         seq::Translation,
@@ -160,6 +160,66 @@ fn resume<F: Fam>(
     }
 }
 
+/// MOVE_REQ `m` from front-end `from` (0: this node): gives the
+/// connection up for its move to another back-end if it is idle (its server
+/// answered the client's last request, read every byte before the held
+/// one, and has nothing unacknowledged), and answers MOVE_ACK or MOVE_NACK.
+/// Given up, the server's socket is closed without a packet to the client
+/// and the flow goes without CONN_END: the front-end owns the connection's
+/// next step. Runs on the channel's thread: it neither sleeps long nor
+/// waits for a peer.
+pub(crate) fn release<F: Fam>(node: &Node, from: u32, m: &MoveReq<F>) -> Message<'static> {
+    let nack = |reason| Message::MoveNack(IdReason { id: m.id, reason });
+    let key = Key {
+        client: m.client,
+        local: m.backend,
+    };
+    let snd_nxt = node.conns().with(&key, |f| {
+        if f.role != Role::Back || f.peer != from || f.id != m.id {
+            return Err(reason::INVALID);
+        }
+        let busy = f.phase != Phase::Established
+            || !f.answered
+            || f.fin_client
+            || f.fin_server
+            || f.reset
+            || f.client_rst;
+        if busy {
+            return Err(reason::BUSY);
+        }
+        Ok(f.xlate.ack_to_backend(m.ack))
+    });
+    let snd_nxt = match snd_nxt {
+        None => return nack(reason::INVALID),
+        Some(Err(r)) => return nack(r),
+        Some(Ok(s)) => s,
+    };
+    match socket::release_tcp(node.net(), ip(m.backend), ip(m.client), m.seq, snd_nxt) {
+        Ok(syn) => {
+            node.conns().remove(&key);
+            node.conns().stats().inc(Stat::Released);
+            let mut options = 0;
+            if syn.sack {
+                options |= opt_bits::SACK;
+            }
+            if syn.timestamps {
+                options |= opt_bits::TIMESTAMPS;
+            }
+            if syn.wscale.is_some() {
+                options |= opt_bits::WSCALE;
+            }
+            Message::MoveAck(MoveAck {
+                id: m.id,
+                mss: syn.mss.max(64),
+                client_wscale: syn.wscale.unwrap_or(0).min(14),
+                options,
+            })
+        }
+        Err(e) if e == EBUSY => nack(reason::BUSY),
+        Err(_) => nack(reason::INVALID),
+    }
+}
+
 fn replay<'a, F: Fam>(
     node: &Node,
     req: &HandoffReq<'a, F>,
@@ -200,7 +260,7 @@ fn replay<'a, F: Fam>(
     let start = kthread::now_ms();
     let mut sent = start;
     let answer = loop {
-        if let Some(a) = node.conns().with(key, |f| f.answer).flatten() {
+        if let Some(a) = node.conns().with(key, |f| f.answer()).flatten() {
             break a;
         }
         let now = kthread::now_ms();

@@ -25,6 +25,7 @@ mod front;
 mod gc;
 mod group;
 mod hold;
+mod migrate;
 mod netlink;
 mod node;
 // Shared with the host crate `userspace/baton-proto`, which uses all of it.

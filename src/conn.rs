@@ -22,7 +22,7 @@ use crate::{
         flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
         icmp::{self, Icmp, IcmpPacket},
         mem,
-        packet::{self, flags, CsumMode, Family, TcpPacket, V4, V6},
+        packet::{self, flags, CsumMode, Family, TcpHeader, TcpPacket, V4, V6},
         service::Ip,
     },
     relay::Relay,
@@ -310,11 +310,19 @@ pub(crate) enum Stat {
     /// Such packets that could not be passed (no directly connected route
     /// to the member, TTL spent, no memory), dropped.
     RelayFailed,
+    /// Connections moved to another back-end at a request boundary.
+    Moved,
+    /// Moves the serving back-end refused (not idle): the connection stayed.
+    MovesRefused,
+    /// Moves the new back-end refused or did not answer.
+    MovesFailed,
+    /// Connections this node's servers gave up for a move.
+    Released,
 }
 
 impl Stat {
     /// Number of counters.
-    const COUNT: usize = Stat::RelayFailed as usize + 1;
+    const COUNT: usize = Stat::Released as usize + 1;
 }
 
 /// The mark of the packets of the services' listeners and the connections
@@ -827,9 +835,10 @@ impl Conns {
         skb: &mut SkBuff,
         now_ms: u64,
         outbound: bool,
-    ) -> Verdict {
+        decided: bool,
+    ) -> core::result::Result<Verdict, Boundary<F>> {
         if F::idle(self) {
-            return Verdict::Accept;
+            return Ok(Verdict::Accept);
         }
         let a = match skb.tcp_ports().map(packet::addresses_in::<F>) {
             Some(Some(a)) => a,
@@ -838,15 +847,15 @@ impl Conns {
             // passed untouched, counted.
             Some(None) => {
                 self.stats.inc(Stat::Malformed);
-                return Verdict::Accept;
+                return Ok(Verdict::Accept);
             }
             None => {
                 if !outbound {
                     if let Some(verdict) = self.icmp_error::<F>(net, skb) {
-                        return verdict;
+                        return Ok(verdict);
                     }
                 }
-                return Verdict::Accept;
+                return Ok(Verdict::Accept);
             }
         };
         let key = if outbound {
@@ -861,12 +870,18 @@ impl Conns {
                 .tcp_headers_mut()
                 .and_then(|(buf, csum)| TcpPacket::<F>::parse_in(buf, mode(csum)).ok())
             else {
-                return Err(());
+                return Err(None);
             };
             let verdict = if outbound {
                 flow.on_server_packet(&mut pkt, now_ms)
             } else {
-                flow.on_client_packet(&mut pkt, now_ms)
+                match flow.on_client_packet(&mut pkt, now_ms) {
+                    FlowVerdict::Boundary if decided => flow.forward(&mut pkt, now_ms),
+                    FlowVerdict::Boundary => {
+                        return Err(Some(Boundary::of(&flow, pkt.header())));
+                    }
+                    v => v,
+                }
             };
             if verdict == FlowVerdict::Hold {
                 // Held under the flow's lock: the release that follows
@@ -895,10 +910,11 @@ impl Conns {
             Ok((verdict, local))
         });
         let (verdict, local) = match done {
-            None if outbound => return F::unflowed_out(self, skb),
-            None => return F::unflowed_in(self, net, skb, &key, now_ms),
+            None if outbound => return Ok(F::unflowed_out(self, skb)),
+            None => return Ok(F::unflowed_in(self, net, skb, &key, now_ms)),
             Some(Ok(v)) => v,
-            Some(Err(())) => return self.unparsed(outbound),
+            Some(Err(None)) => return Ok(self.unparsed(outbound)),
+            Some(Err(Some(b))) => return Err(b),
         };
         if let Some(local) = local {
             t.flows.lookup(self.hash(&local), &local, |cell| {
@@ -912,7 +928,7 @@ impl Conns {
                 }
             });
         }
-        match verdict {
+        Ok(match verdict {
             FlowVerdict::Pass => Verdict::Accept,
             FlowVerdict::Rewritten => {
                 skb.headers_changed();
@@ -931,7 +947,9 @@ impl Conns {
             // The original goes; its copy is received again once the flow
             // forwards.
             FlowVerdict::Hold => Verdict::Drop,
-        }
+            // Decided above.
+            FlowVerdict::Boundary => Verdict::Accept,
+        })
     }
 
     /// A packet to a client that no flow of this node takes: a pure ACK of
@@ -1142,9 +1160,57 @@ impl Conns {
         Verdict::Drop
     }
 
-    /// Pre-routing: packets of family `F` from clients.
-    pub(crate) fn pre_routing<F: Fam>(&self, net: &Net, skb: &mut SkBuff, now_ms: u64) -> Verdict {
-        self.on_packet::<F>(net, skb, now_ms, false)
+    /// Pre-routing: packets of family `F` from clients. `Err`: a segment
+    /// at a request boundary of a flow that dispatches each request, left
+    /// to the caller ([`Conns::forward_boundary`] or [`Conns::begin_move`]).
+    pub(crate) fn pre_routing<F: Fam>(
+        &self,
+        net: &Net,
+        skb: &mut SkBuff,
+        now_ms: u64,
+    ) -> core::result::Result<Verdict, Boundary<F>> {
+        self.on_packet::<F>(net, skb, now_ms, false, false)
+    }
+
+    /// Forwards a segment that [`Conns::pre_routing`] left at a request
+    /// boundary, as any other of its flow (held if the flow froze
+    /// meanwhile).
+    pub(crate) fn forward_boundary<F: Fam>(
+        &self,
+        net: &Net,
+        skb: &mut SkBuff,
+        now_ms: u64,
+    ) -> Verdict {
+        self.on_packet::<F>(net, skb, now_ms, false, true)
+            .unwrap_or(Verdict::Accept)
+    }
+
+    /// Freezes the flow of `b` for a move of its connection and holds the
+    /// segment that starts the request: whether it did (the flow still
+    /// forwarded, the segment was still its next, and the holding area had
+    /// room). Else nothing changed.
+    pub(crate) fn begin_move<F: Fam>(
+        &self,
+        skb: &mut SkBuff,
+        b: &Boundary<F>,
+        now_ms: u64,
+    ) -> bool {
+        let t = F::table(self);
+        let done = t.flows.lookup(self.hash(&b.key), &b.key, |cell| {
+            let mut flow = cell.flow.lock();
+            if !flow.begin_move(b.seq) {
+                return false;
+            }
+            // Held under the flow's lock, as a frozen flow's packets are.
+            let kept = skb.hold_copy().map(|copy| t.hold.keep(b.key, now_ms, copy));
+            if kept != Some(Kept::Yes) {
+                flow.phase = Phase::Forwarding;
+                return false;
+            }
+            self.stats.inc(Stat::Held);
+            true
+        });
+        done == Some(true)
     }
 
     /// Post-routing: packets to clients. Only this node's own sockets send
@@ -1155,7 +1221,46 @@ impl Conns {
         if F::idle(self) || skb.forwarded() {
             return Verdict::Accept;
         }
-        self.on_packet::<F>(net, skb, kthread::now_ms(), true)
+        self.on_packet::<F>(net, skb, kthread::now_ms(), true, false)
+            .unwrap_or(Verdict::Accept)
+    }
+}
+
+/// A client segment at a request boundary ([`FlowVerdict::Boundary`]), what
+/// the caller needs to decide on a move: the flow, and the segment's
+/// fields.
+#[derive(Clone, Copy)]
+pub(crate) struct Boundary<F: Family> {
+    /// The flow's key.
+    pub(crate) key: Key<F>,
+    /// The flow's service and back-end.
+    pub(crate) vip: Endpoint<F>,
+    pub(crate) backend: Endpoint<F>,
+    /// The segment's sequence and acknowledgment numbers (the client's).
+    pub(crate) seq: u32,
+    pub(crate) ack: u32,
+    /// Its timestamps, if any.
+    pub(crate) timestamps: Option<(u32, u32)>,
+    /// Its window field.
+    pub(crate) window: u16,
+    /// Where its payload starts (from the IP header) and how long it is.
+    pub(crate) payload_at: usize,
+    pub(crate) payload_len: usize,
+}
+
+impl<F: Family> Boundary<F> {
+    fn of(flow: &Flow<F>, h: &TcpHeader<F>) -> Self {
+        Self {
+            key: flow.key(),
+            vip: flow.vip,
+            backend: flow.backend,
+            seq: h.seq,
+            ack: h.ack,
+            timestamps: h.options.timestamps,
+            window: h.window,
+            payload_at: h.ip_header_len + h.tcp_header_len,
+            payload_len: h.payload_len,
+        }
     }
 }
 

@@ -147,9 +147,18 @@ fn serve_in<F: Fam>(
         Ok((req, fe_wscale)) => {
             // The front-end's half of the translation, for `reply` to
             // complete as soon as the back-end's ACK comes.
+            // Where the client's next request starts, should the service
+            // dispatch each request (`migrate`).
+            let per_request = service.is_some_and(|s| s.conf.per_request && !s.rules.is_empty());
+            let next = req
+                .client_isn
+                .wrapping_add(1)
+                .wrapping_add(req.data.len() as u32);
             node.conns().with(&key, |f| {
                 f.xlate =
                     Translation::frontend_half(req.frontend_isn, req.frontend_tsval, fe_wscale);
+                f.per_request = per_request;
+                f.client_nxt = next;
             });
             // Before the back-end hears of it: should this node fail once
             // the back-end took the connection, a backup completes the
@@ -214,7 +223,7 @@ fn serve_in<F: Fam>(
                 )),
                 Reply::Nack(r) => Err(r),
                 // Not an answer `ask` returns.
-                Reply::Copied(_) => Err(reason::OTHER),
+                Reply::Copied(_) | Reply::Released(_) => Err(reason::OTHER),
             }
         }
         Err(r) => Err(r),
@@ -383,7 +392,7 @@ fn freeze<'a, F: Fam>(
 
 /// Sends `req` to `peer` (0: this node) and waits for the answer, at most
 /// `timeout_ms`.
-fn ask<F: Fam>(
+pub(crate) fn ask<F: Fam>(
     node: &Node,
     peer: u32,
     req: &HandoffReq<'_, F>,

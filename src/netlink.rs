@@ -23,9 +23,9 @@ use crate::{
             Endpoint, Ip, Scheduler, ServiceConf, ServiceError,
         },
         uapi::{
-            attr, backend_attr, cmd, conn_attr, hook_attr, member_attr, member_state, peer_attr,
-            peer_state, rule_attr, service_attr, stats_attr, Hook, FAMILY_NAME, FAMILY_VERSION,
-            MCGRP_EVENTS,
+            attr, backend_attr, cmd, conn_attr, dispatch, hook_attr, member_attr, member_state,
+            peer_attr, peer_state, rule_attr, service_attr, stats_attr, Hook, FAMILY_NAME,
+            FAMILY_VERSION, MCGRP_EVENTS,
         },
     },
     state::{NetConfig, NetState, Service},
@@ -109,6 +109,7 @@ static SERVICE_POLICY: [AttrPolicy; service_attr::MAX as usize + 1] = policy_tab
     (service_attr::ADDR, AttrPolicy::be32()),
     (service_attr::PORT, AttrPolicy::u16_min(1)),
     (service_attr::SCHEDULER, AttrPolicy::u8_max(3)),
+    (service_attr::DISPATCH, AttrPolicy::u8_max(1)),
     (service_attr::BACKEND, AttrPolicy::reject(READ_ONLY)),
     (service_attr::RULE, AttrPolicy::reject(READ_ONLY)),
     (service_attr::MAX_CONNS, AttrPolicy::u32()),
@@ -286,7 +287,11 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::ACKS_WITHHELD, get(Stat::AcksWithheld), pad)?;
             r.put_u64(stats_attr::ACKS_RELEASED, get(Stat::AcksReleased), pad)?;
             r.put_u64(stats_attr::RELAYED, get(Stat::Relayed), pad)?;
-            r.put_u64(stats_attr::RELAY_FAILED, get(Stat::RelayFailed), pad)
+            r.put_u64(stats_attr::RELAY_FAILED, get(Stat::RelayFailed), pad)?;
+            r.put_u64(stats_attr::MOVED, get(Stat::Moved), pad)?;
+            r.put_u64(stats_attr::MOVES_REFUSED, get(Stat::MovesRefused), pad)?;
+            r.put_u64(stats_attr::MOVES_FAILED, get(Stat::MovesFailed), pad)?;
+            r.put_u64(stats_attr::RELEASED, get(Stat::Released), pad)
         })?;
         reply.send(info)
     }
@@ -860,8 +865,11 @@ impl Command<Baton> for ServiceAdd {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
         let mut scheduler = Scheduler::Lc;
         let mut max_conns = 0;
+        let mut per_request = true;
         let vip = service_endpoint(info, |ty, p| {
-            if ty == service_attr::SCHEDULER {
+            if ty == service_attr::DISPATCH {
+                per_request = p.first() == Some(&dispatch::REQUEST);
+            } else if ty == service_attr::SCHEDULER {
                 let v = p.first().copied().ok_or(EINVAL)?;
                 scheduler = Scheduler::from_u8(v)
                     .ok_or_else(|| service_error(info, ServiceError::BadScheduler))?;
@@ -874,6 +882,7 @@ impl Command<Baton> for ServiceAdd {
             vip,
             scheduler,
             max_conns,
+            per_request,
         };
         let mut config = baton.state(info).config().lock();
         check_service_add(config.services.iter().map(|s| &s.conf), &conf)
@@ -928,6 +937,12 @@ impl Command<Baton> for ServiceGet {
                 r.put_u16(service_attr::PORT, s.conf.vip.port)?;
                 r.put_u8(service_attr::SCHEDULER, s.conf.scheduler as u8)?;
                 r.put_u32(service_attr::MAX_CONNS, s.conf.max_conns)?;
+                let d = if s.conf.per_request {
+                    dispatch::REQUEST
+                } else {
+                    dispatch::CONNECTION
+                };
+                r.put_u8(service_attr::DISPATCH, d)?;
                 for b in s.backends.iter() {
                     r.nest(service_attr::BACKEND, |r| {
                         r.put_ip(backend_attr::ADDR, backend_attr::ADDR6, b.addr.addr)?;

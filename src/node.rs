@@ -11,7 +11,7 @@ use crate::{
     ctrl::Ctrl,
     group::Group,
     proto::cluster::MAX_MEMBERS,
-    proto::ctrl::{reason, HandoffAck},
+    proto::ctrl::{reason, HandoffAck, MoveAck},
     sched::{Published, View},
     sys::{
         kthread::{self, Stop},
@@ -154,6 +154,8 @@ pub(crate) enum Reply {
     /// This many backups confirmed their copy (COPY_ACK) since the worker
     /// last looked.
     Copied(u32),
+    /// The serving back-end gave the connection up for a move (MOVE_ACK).
+    Released(MoveAck),
 }
 
 /// Most time [`Replies::wait`] sleeps between looks (it is woken when a

@@ -13,6 +13,7 @@ use crate::{
         sched,
         service::{BackendConf, Endpoint, Ip, Scheduler, ServiceConf},
     },
+    sys::bhlock::{new_bh_spinlock, BhSpinLock},
 };
 use kernel::{
     new_spinlock,
@@ -127,18 +128,19 @@ impl ServiceView {
     }
 }
 
-/// Where the latest [`Published`] copy is.
+/// Where the latest [`Published`] copy is. Read in the hooks too (a
+/// request boundary's rules): the lock keeps bottom halves off.
 #[pin_data]
 pub(crate) struct View {
     #[pin]
-    current: SpinLock<Arc<Published>>,
+    current: BhSpinLock<Arc<Published>>,
 }
 
 impl View {
     /// A view of the settings' defaults and no service.
     pub(crate) fn new(ctrl_port: u16) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            current <- new_spinlock!(Published::empty(ctrl_port)?, "baton_published"),
+            current <- new_bh_spinlock!(Published::empty(ctrl_port)?, "baton_published"),
         }? Error)
     }
 

@@ -6,8 +6,11 @@
 //! with their packet counters. The top of the layers under netlink.
 
 use crate::{
+    back,
+    conn::Fam,
     ctrl::{self, Dispatch},
     events, front, gc,
+    migrate::{self, Moves},
     node::Node,
     proto::{
         config::{Config, PeerConf},
@@ -146,6 +149,9 @@ pub(crate) struct Runtime {
     node: Arc<Node>,
     #[pin]
     config: Mutex<NetConfig>,
+    /// Connections moving to another back-end at a request boundary.
+    #[pin]
+    moves: Moves,
     /// The back-end's replays of peers' handoffs.
     #[pin]
     replays: Replays,
@@ -158,6 +164,7 @@ pub(crate) struct Runtime {
 
 impl Runtime {
     fn start(self: &Arc<Self>) -> Result {
+        self.moves.start()?;
         let t = Thread::spawn(c"baton-gc", self.node.clone(), gc::gc_main)?;
         *self.gc.lock() = Some(t);
         Ok(())
@@ -178,6 +185,7 @@ impl Runtime {
         drop(stopped);
         // Before the channels: the requests it refuses get their NACKs.
         self.replays.stop();
+        self.moves.stop();
         let mut stopped = ctrl::Stopped::default();
         let dispatch: Arc<dyn Dispatch> = self.clone();
         if let Err(e) = self
@@ -224,6 +232,13 @@ impl Dispatch for Runtime {
             }),
             Message::HandoffAck(_) | Message::HandoffNack(_) => {
                 front::reply(&self.node, from, m);
+                None
+            }
+            // Quick and without a wait: on the channel's thread.
+            Message::MoveReq(req) => Some(back::release(&self.node, from, req)),
+            Message::MoveReq6(req) => Some(back::release(&self.node, from, req)),
+            Message::MoveAck(_) | Message::MoveNack(_) => {
+                migrate::reply(&self.node, m);
                 None
             }
             Message::ConnEnd(end) => {
@@ -359,6 +374,7 @@ impl netns::NetState for NetState {
                         },
                         "baton_config"
                     ),
+                    moves <- Moves::new(node.clone()),
                     replays <- Replays::new(node.clone()),
                     utcp <- Utcp::new(),
                     gc <- new_mutex!(None, "baton_gc"),
@@ -397,6 +413,19 @@ fn to_hook(hook: InetHook) -> Option<Hook> {
     }
 }
 
+impl NetState {
+    /// A packet of family `F` from a client; one at a request boundary may
+    /// move its connection.
+    fn pre_routing<F: Fam>(&self, skb: &mut SkBuff) -> Verdict {
+        let node = &self.rt.node;
+        let now = kthread::now_ms();
+        match node.conns().pre_routing::<F>(node.net(), skb, now) {
+            Ok(v) => v,
+            Err(b) => self.rt.moves.boundary(skb, b, now),
+        }
+    }
+}
+
 impl netfilter::Hook for NetState {
     const HOOKS: &'static [HookSpec] = &[
         HookSpec {
@@ -425,14 +454,8 @@ impl netfilter::Hook for NetState {
         }
         let node = &self.rt.node;
         match (hook, family) {
-            (InetHook::PreRouting, IpFamily::V4) => {
-                node.conns()
-                    .pre_routing::<V4>(node.net(), skb, kthread::now_ms())
-            }
-            (InetHook::PreRouting, IpFamily::V6) => {
-                node.conns()
-                    .pre_routing::<V6>(node.net(), skb, kthread::now_ms())
-            }
+            (InetHook::PreRouting, IpFamily::V4) => self.pre_routing::<V4>(skb),
+            (InetHook::PreRouting, IpFamily::V6) => self.pre_routing::<V6>(skb),
             (InetHook::PostRouting, IpFamily::V4) => {
                 node.conns().post_routing::<V4>(node.net(), skb)
             }

@@ -25,7 +25,7 @@ LAYERS = [
     ["teardown"],
     ["back", "gc"],
     ["front", "replay"],
-    ["utcp"],
+    ["utcp", "migrate"],
     ["state"],
     ["netlink"],
     ["baton"],

@@ -276,7 +276,7 @@ impl Ctrl {
                             msgs_out: AtomicU64::new(0),
                             connects: AtomicU32::new(0),
                             boot: AtomicU64::new(0),
-                            ipv6: AtomicBool::new(false),
+                            caps: AtomicU32::new(0),
                             sock <- new_mutex!(None, "baton_peer_sock"),
                             handover <- new_mutex!(None, "baton_peer_handover"),
                             tx <- new_mutex!(None, "baton_peer_tx"),
@@ -300,11 +300,13 @@ impl Ctrl {
     }
 
     /// Sends `msg` to peer `node_id` on its live channel.
-    /// An IPv6 message goes only to a peer that announced IPv6
-    /// (`ENOTSUPP` otherwise): an older node would close the channel.
+    /// A message that needs a capability (IPv6, moves) goes only to a peer
+    /// that announced it (`ENOTSUPP` otherwise): an older node would close
+    /// the channel.
     pub(crate) fn send(&self, node_id: u32, msg: &Message<'_>) -> Result {
         let peer = self.peer(node_id)?;
-        if msg.is_ipv6() && !peer.ipv6.load(Ordering::Relaxed) {
+        let need = msg.required_caps();
+        if peer.caps.load(Ordering::Relaxed) & need != need {
             return Err(ENOTSUPP);
         }
         peer.send(msg).map_err(errno)

@@ -50,9 +50,9 @@ pub(super) struct Peer {
     pub(super) connects: AtomicU32,
     /// The peer's boot id on its last channel (0: none yet).
     pub(super) boot: AtomicU64,
-    /// Whether the peer announced IPv6 handoffs on its last channel: an
-    /// IPv6 connection is handed only to such a peer.
-    pub(super) ipv6: AtomicBool,
+    /// The capabilities the peer announced on its last channel: an IPv6
+    /// connection is handed, a move asked, only of a peer that has them.
+    pub(super) caps: AtomicU32,
     /// The live socket, so that `stop` can wake a blocked call; also how
     /// the listener hands an accepted socket to an accepting peer.
     #[pin]
@@ -245,8 +245,7 @@ pub(super) fn peer_main(peer: &Peer, stop: &Stop) {
         // (nothing else goes out before `up`).
         *peer.sock.lock() = Some(ch.sock.clone());
         *peer.tx.lock() = ch.tx.take();
-        peer.ipv6
-            .store(ch.peer_caps & codec::cap::IPV6 != 0, Ordering::Relaxed);
+        peer.caps.store(ch.peer_caps, Ordering::Relaxed);
         let before = peer.boot.swap(ch.peer_boot, Ordering::Relaxed);
         if before != 0 && ch.peer_boot != 0 && before != ch.peer_boot {
             let last = Cell::new(kthread::now_ms());

@@ -125,8 +125,11 @@ pub mod cap {
     /// The sender takes the IPv6 message types (HANDOFF_REQ6 and the
     /// others).
     pub const IPV6: u32 = 4;
+    /// The sender takes MOVE_REQ (MOVE_REQ6): its servers give up an idle
+    /// connection for a move to another back-end.
+    pub const MOVE: u32 = 8;
     /// All defined bits.
-    pub const ALL: u32 = AUTH | BOOT | IPV6;
+    pub const ALL: u32 = AUTH | BOOT | IPV6 | MOVE;
 }
 
 /// The direction byte that starts the input of a frame's tag.
@@ -175,8 +178,11 @@ pub mod reason {
     pub const CLOSED: u8 = 5;
     /// CONN_END: idle timeout.
     pub const IDLE: u8 = 6;
+    /// MOVE_NACK: the connection is not idle (a response not acknowledged
+    /// yet, bytes its server has not read, no answer to the last request).
+    pub const BUSY: u8 = 7;
     /// Largest known reason.
-    pub const MAX: u8 = IDLE;
+    pub const MAX: u8 = BUSY;
 }
 
 /// Frame types.
@@ -219,8 +225,16 @@ pub mod msg_type {
     pub const REPLICA_END6: u8 = 18;
     /// [`super::Message::Takeover6`].
     pub const TAKEOVER6: u8 = 19;
+    /// Front-end to back-end: give up a connection that is idle, for a move.
+    pub const MOVE_REQ: u8 = 20;
+    /// MOVE_REQ of an IPv6 connection.
+    pub const MOVE_REQ6: u8 = 21;
+    /// Back-end to front-end: the connection is given up.
+    pub const MOVE_ACK: u8 = 22;
+    /// Back-end to front-end: the connection stays (not idle, unknown).
+    pub const MOVE_NACK: u8 = 23;
     /// Highest type.
-    pub const MAX: u8 = TAKEOVER6;
+    pub const MAX: u8 = MOVE_NACK;
 }
 
 /// First frame on a channel, in both directions.
@@ -271,6 +285,9 @@ pub trait Wire: Family {
 
     /// The HANDOFF_REQ message of this version carrying `req`.
     fn handoff_req(req: HandoffReq<'_, Self>) -> Message<'_>;
+
+    /// The MOVE_REQ message of this version carrying `m`.
+    fn move_req(m: MoveReq<Self>) -> Message<'static>;
 }
 
 impl Wire for V4 {
@@ -281,6 +298,10 @@ impl Wire for V4 {
 
     fn handoff_req(req: HandoffReq<'_>) -> Message<'_> {
         Message::HandoffReq(req)
+    }
+
+    fn move_req(m: MoveReq) -> Message<'static> {
+        Message::MoveReq(m)
     }
 }
 
@@ -295,6 +316,10 @@ impl Wire for V6 {
 
     fn handoff_req(req: HandoffReq<'_, V6>) -> Message<'_> {
         Message::HandoffReq6(req)
+    }
+
+    fn move_req(m: MoveReq<V6>) -> Message<'static> {
+        Message::MoveReq6(m)
     }
 }
 
@@ -321,6 +346,51 @@ pub const fn replica_end_len<A: Family>() -> usize {
 /// Length of a TAKEOVER (TAKEOVER6) payload.
 pub const fn takeover_len<A: Family>() -> usize {
     16 + 2 * endpoint_len::<A>() + 4
+}
+
+/// Length of a MOVE_REQ (MOVE_REQ6) payload.
+pub const fn move_req_len<A: Family>() -> usize {
+    8 + 2 * endpoint_len::<A>() + 8
+}
+
+/// Length of a MOVE_ACK payload.
+pub const MOVE_ACK_LEN: usize = 16;
+
+/// MOVE_REQ: the front-end asks the back-end serving a connection to give
+/// it up for a move to another back-end, at a request boundary: the
+/// client's next request (from `seq`) is held at the front-end, and the
+/// client has acknowledged the server's bytes up to `ack`. The back-end
+/// gives it up only if its server has read every byte before `seq`,
+/// answered the last of them, and has nothing unacknowledged beyond `ack`;
+/// it then closes the server's socket without a packet to the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MoveReq<A: Family = V4> {
+    /// The connection's handoff id (the front-end's, as the back-end's
+    /// flow knows it).
+    pub id: u64,
+    /// The client.
+    pub client: Endpoint<A>,
+    /// The server serving it.
+    pub backend: Endpoint<A>,
+    /// The client's sequence number of its next request's first byte.
+    pub seq: u32,
+    /// The client's acknowledgment, in the client's view of the server's
+    /// sequence numbers.
+    pub ack: u32,
+}
+
+/// MOVE_ACK: the back-end gave the connection up; what its stack knew of
+/// the client's handshake, which the new back-end's replay repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MoveAck {
+    /// The connection's handoff id.
+    pub id: u64,
+    /// The client's MSS.
+    pub mss: u16,
+    /// The client's window scale shift (with [`opt_bits::WSCALE`]).
+    pub client_wscale: u8,
+    /// [`opt_bits`] of the handshake: `SACK`, `TIMESTAMPS`, `WSCALE`.
+    pub options: u8,
 }
 
 /// VIEW: a front-end group member's membership view and the size of its
@@ -516,6 +586,14 @@ pub enum Message<'a> {
     ReplicaEnd6(ReplicaEnd<V6>),
     /// TAKEOVER6.
     Takeover6(Takeover<V6>),
+    /// MOVE_REQ.
+    MoveReq(MoveReq),
+    /// MOVE_REQ6.
+    MoveReq6(MoveReq<V6>),
+    /// MOVE_ACK.
+    MoveAck(MoveAck),
+    /// MOVE_NACK: the connection stays where it is, with a [`reason`].
+    MoveNack(IdReason),
 }
 
 impl Message<'_> {
@@ -541,6 +619,10 @@ impl Message<'_> {
             Message::Replica6(_) => msg_type::REPLICA6,
             Message::ReplicaEnd6(_) => msg_type::REPLICA_END6,
             Message::Takeover6(_) => msg_type::TAKEOVER6,
+            Message::MoveReq(_) => msg_type::MOVE_REQ,
+            Message::MoveReq6(_) => msg_type::MOVE_REQ6,
+            Message::MoveAck(_) => msg_type::MOVE_ACK,
+            Message::MoveNack(_) => msg_type::MOVE_NACK,
         }
     }
 
@@ -554,7 +636,17 @@ impl Message<'_> {
                 | Message::Replica6(_)
                 | Message::ReplicaEnd6(_)
                 | Message::Takeover6(_)
+                | Message::MoveReq6(_)
         )
+    }
+
+    /// The [`cap`] bits a peer must have announced to take this message.
+    pub const fn required_caps(&self) -> u32 {
+        let v6 = if self.is_ipv6() { cap::IPV6 } else { 0 };
+        match self {
+            Message::MoveReq(_) | Message::MoveReq6(_) => v6 | cap::MOVE,
+            _ => v6,
+        }
     }
 
     const fn payload_len(&self) -> usize {
@@ -566,7 +658,7 @@ impl Message<'_> {
                 HANDOFF_REQ_FIXED + r.data.len()
             }
             Message::HandoffAck(_) => 20,
-            Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
+            Message::HandoffNack(_) | Message::ConnEnd(_) | Message::MoveNack(_) => 12,
             Message::View(v) => VIEW_FIXED + 4 * v.view.size(),
             Message::Replica(_) => REPLICA_LEN,
             Message::ReplicaEnd(_) => REPLICA_END_LEN,
@@ -577,6 +669,9 @@ impl Message<'_> {
             Message::Replica6(_) => replica_len::<V6>(),
             Message::ReplicaEnd6(_) => replica_end_len::<V6>(),
             Message::Takeover6(_) => takeover_len::<V6>(),
+            Message::MoveReq(_) => move_req_len::<V4>(),
+            Message::MoveReq6(_) => move_req_len::<V6>(),
+            Message::MoveAck(_) => MOVE_ACK_LEN,
         }
     }
 }
@@ -875,6 +970,48 @@ fn decode_takeover<A: Wire>(p: &[u8]) -> Result<Takeover<A>, DecodeError> {
     Ok(t)
 }
 
+fn decode_move_req<A: Wire>(p: &[u8]) -> Result<MoveReq<A>, DecodeError> {
+    if p.len() != move_req_len::<A>() {
+        return Err(DecodeError::BadLength);
+    }
+    let bad = DecodeError::BadLength;
+    let n = endpoint_len::<A>();
+    let f = 8 + 2 * n;
+    let m = MoveReq {
+        id: be_u64(p, 0).ok_or(bad)?,
+        client: endpoint(p, 8).ok_or(bad)?,
+        backend: endpoint(p, 8 + n).ok_or(bad)?,
+        seq: be_u32(p, f).ok_or(bad)?,
+        ack: be_u32(p, f + 4).ok_or(bad)?,
+    };
+    if !valid_endpoint(&m.client) || !valid_endpoint(&m.backend) {
+        return Err(DecodeError::BadField);
+    }
+    Ok(m)
+}
+
+fn decode_move_ack(p: &[u8]) -> Result<MoveAck, DecodeError> {
+    if p.len() != MOVE_ACK_LEN {
+        return Err(DecodeError::BadLength);
+    }
+    let bad = DecodeError::BadLength;
+    let a = MoveAck {
+        id: be_u64(p, 0).ok_or(bad)?,
+        mss: be_u16(p, 8).ok_or(bad)?,
+        client_wscale: p[10],
+        options: p[11],
+    };
+    let handshake = opt_bits::SACK | opt_bits::TIMESTAMPS | opt_bits::WSCALE;
+    if a.mss < 64
+        || a.client_wscale > MAX_WSCALE
+        || a.options & !handshake != 0
+        || p[12..16] != [0; 4]
+    {
+        return Err(DecodeError::BadField);
+    }
+    Ok(a)
+}
+
 /// Validates the header at the start of `buf`.
 pub fn decode_header(buf: &[u8]) -> Result<Header, DecodeError> {
     let h = buf.get(..HEADER_LEN).ok_or(DecodeError::Short)?;
@@ -958,6 +1095,10 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
         msg_type::REPLICA6 => Ok(Message::Replica6(decode_replica(payload)?)),
         msg_type::REPLICA_END6 => Ok(Message::ReplicaEnd6(decode_replica_end(payload)?)),
         msg_type::TAKEOVER6 => Ok(Message::Takeover6(decode_takeover(payload)?)),
+        msg_type::MOVE_REQ => Ok(Message::MoveReq(decode_move_req(payload)?)),
+        msg_type::MOVE_REQ6 => Ok(Message::MoveReq6(decode_move_req(payload)?)),
+        msg_type::MOVE_ACK => Ok(Message::MoveAck(decode_move_ack(payload)?)),
+        msg_type::MOVE_NACK => Ok(Message::MoveNack(decode_id_reason(payload)?)),
         msg_type::HANDOFF_COPY => {
             let (req, backend_node) = decode_handoff_req(payload, true)?;
             Ok(Message::HandoffCopy(HandoffCopy { backend_node, req }))
@@ -1049,7 +1190,7 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
             payload[16] = a.backend_wscale;
             payload[17..20].fill(0);
         }
-        Message::HandoffNack(m) | Message::ConnEnd(m) => {
+        Message::HandoffNack(m) | Message::ConnEnd(m) | Message::MoveNack(m) => {
             payload[..8].copy_from_slice(&m.id.to_be_bytes());
             payload[8] = m.reason;
             payload[9..12].fill(0);
@@ -1061,6 +1202,15 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
         Message::Synced(epoch) => payload[..8].copy_from_slice(&epoch.to_be_bytes()),
         Message::Takeover(t) => put_takeover(payload, t),
         Message::Takeover6(t) => put_takeover(payload, t),
+        Message::MoveReq(m) => put_move_req(payload, m),
+        Message::MoveReq6(m) => put_move_req(payload, m),
+        Message::MoveAck(a) => {
+            payload[..8].copy_from_slice(&a.id.to_be_bytes());
+            payload[8..10].copy_from_slice(&a.mss.to_be_bytes());
+            payload[10] = a.client_wscale;
+            payload[11] = a.options;
+            payload[12..16].fill(0);
+        }
         Message::HandoffReq6(r) => put_handoff_req(payload, r, 0),
         Message::HandoffCopy6(c) => put_handoff_req(payload, &c.req, c.backend_node),
         Message::View(v) => {
@@ -1137,6 +1287,13 @@ fn put_takeover<A: Family>(payload: &mut [u8], t: &Takeover<A>) {
     put_endpoint(payload, 16, &t.client);
     put_endpoint(payload, 16 + e, &t.backend);
     payload[f..f + 4].fill(0);
+}
+
+/// Writes a MOVE_REQ (MOVE_REQ6) payload.
+fn put_move_req<A: Family>(payload: &mut [u8], m: &MoveReq<A>) {
+    let f = put_id_endpoints(payload, m.id, &[m.client, m.backend]);
+    payload[f..f + 4].copy_from_slice(&m.seq.to_be_bytes());
+    payload[f + 4..f + 8].copy_from_slice(&m.ack.to_be_bytes());
 }
 
 /// Makes room for a tag after the frame of `len` bytes that [`encode`] wrote

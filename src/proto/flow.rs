@@ -330,6 +330,16 @@ pub enum Answer {
     Reset,
 }
 
+/// Bits of [`Flow`]'s answer: a replaying back-end flow keeps what its
+/// stack answered in a byte and the translation's fields, so that a flow
+/// stays within its 128-byte table node.
+mod answer {
+    pub(super) const SYN_ACK: u8 = 1;
+    pub(super) const RESET: u8 = 2;
+    pub(super) const TSVAL: u8 = 4;
+    pub(super) const WSCALE: u8 = 8;
+}
+
 /// What to do with a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -342,6 +352,12 @@ pub enum Verdict {
     /// Keep it untouched until the flow forwards, then let it go on (as
     /// if it came then): a client packet that meets its handoff under way.
     Hold,
+    /// Untouched, for the caller to decide: the first segment of new client
+    /// data on a forwarding flow that dispatches each request
+    /// ([`Flow::per_request`]), which may start a request for another
+    /// back-end. The caller forwards it ([`Flow::forward`]) or moves the
+    /// connection ([`Flow::begin_move`]).
+    Boundary,
 }
 
 /// Linger after a close was seen, so that the last ACKs and
@@ -372,8 +388,9 @@ pub struct Flow<A: Family = V4> {
     pub backend: Endpoint<A>,
     /// Translation (valid from `Forwarding` / `Established`).
     pub xlate: Translation,
-    /// Back-end, `Replaying`: what the stack answered.
-    pub answer: Option<Answer>,
+    /// Back-end, `Replaying`: what the stack answered ([`Flow::answer`]),
+    /// the SYN/ACK's fields kept in `xlate` until the translation is made.
+    answer: u8,
     /// A FIN from the client was seen.
     pub fin_client: bool,
     /// A FIN from the server was seen.
@@ -397,6 +414,19 @@ pub struct Flow<A: Family = V4> {
     pub packets: u32,
     /// Bytes of those packets (IP total length).
     pub bytes: u64,
+    /// Front-end: the client's sequence number of its next new byte (the
+    /// end of the data forwarded so far), where a request may start.
+    pub client_nxt: u32,
+    /// Front-end: its service dispatches each request, and may move the
+    /// connection to another back-end at a request boundary.
+    pub per_request: bool,
+    /// Back-end: the server sent bytes since the client's last ones (it
+    /// answered the client's last request).
+    pub answered: bool,
+    /// Front-end: a move was refused at [`Flow::client_nxt`]: the segment
+    /// there is forwarded without another decision (the next new byte
+    /// clears it).
+    pub stay: bool,
 }
 
 impl<A: Family> Flow<A> {
@@ -422,7 +452,7 @@ impl<A: Family> Flow<A> {
             vip,
             backend,
             xlate: Translation::default(),
-            answer: None,
+            answer: 0,
             fin_client: false,
             fin_server: false,
             reset: false,
@@ -432,6 +462,10 @@ impl<A: Family> Flow<A> {
             closed_ms: 0,
             packets: 0,
             bytes: 0,
+            client_nxt: 0,
+            per_request: false,
+            answered: false,
+            stay: false,
         }
     }
 
@@ -481,20 +515,62 @@ impl<A: Family> Flow<A> {
             // port once its side had closed): the stack's listener takes
             // it, and its handoff replaces this flow ([`Flow::superseded`]).
             (Role::Front, _) if self.superseded_by(&h) => Verdict::Pass,
-            (Role::Front, _) => {
-                self.account(&h, true, now_ms);
-                pkt.set_daddr(self.backend.addr);
-                pkt.set_dport(self.backend.port);
-                self.xlate.packet_to_backend(pkt);
-                Verdict::Rewritten
-            }
+            (Role::Front, _) if self.at_boundary(&h) => Verdict::Boundary,
+            (Role::Front, _) => self.forward(pkt, now_ms),
             (Role::Back, _) => {
                 if self.phase == Phase::Established {
                     self.account(&h, true, now_ms);
+                    if h.payload_len > 0 {
+                        self.answered = false;
+                    }
                 }
                 Verdict::Pass
             }
         }
+    }
+
+    /// Whether client segment `h` of a front flow starts new data where a
+    /// request may start: the flow forwards, dispatches each request, and
+    /// `h` carries the byte at [`Flow::client_nxt`] (not a retransmission of
+    /// forwarded data) and no SYN, FIN or RST, and no move was refused
+    /// there ([`Flow::stay`]).
+    fn at_boundary(&self, h: &TcpHeader<A>) -> bool {
+        self.per_request
+            && !self.stay
+            && self.phase == Phase::Forwarding
+            && h.payload_len > 0
+            && h.seq == self.client_nxt
+            && h.flags & (flags::SYN | flags::FIN | flags::RST) == 0
+    }
+
+    /// Forwards a client packet of a front flow that is not frozen: to the
+    /// back-end, rewritten.
+    pub fn forward(&mut self, pkt: &mut TcpPacket<'_, A>, now_ms: u64) -> Verdict {
+        let h = *pkt.header();
+        self.account(&h, true, now_ms);
+        let end = h.seq.wrapping_add(h.payload_len as u32);
+        // Sequence space compares as TCP's `after()` does.
+        if (end.wrapping_sub(self.client_nxt) as i32) > 0 {
+            self.client_nxt = end;
+            self.stay = false;
+        }
+        pkt.set_daddr(self.backend.addr);
+        pkt.set_dport(self.backend.port);
+        self.xlate.packet_to_backend(pkt);
+        Verdict::Rewritten
+    }
+
+    /// Freezes a forwarding front flow for a move whose request starts at
+    /// the client's `seq`: `false` (and nothing changes) unless the flow
+    /// still forwards and `seq` is still its next new byte (another CPU
+    /// may have forwarded that segment's twin meanwhile). Frozen, the
+    /// client's packets are held until the move ends.
+    pub fn begin_move(&mut self, seq: u32) -> bool {
+        if self.role != Role::Front || self.phase != Phase::Forwarding || self.client_nxt != seq {
+            return false;
+        }
+        self.phase = Phase::Frozen;
+        true
     }
 
     /// A packet from this node's end to the client (post-routing).
@@ -505,14 +581,21 @@ impl<A: Family> Flow<A> {
             // no FIN once the handoff began.
             (Role::Front, _) => Verdict::Drop,
             (Role::Back, Phase::Replaying) => {
-                if h.has_flags(flags::RST) {
-                    self.answer.get_or_insert(Answer::Reset);
+                if self.answer != 0 {
+                    // The first answer counts.
+                } else if h.has_flags(flags::RST) {
+                    self.answer = answer::RESET;
                 } else if h.has_flags(flags::SYN | flags::ACK) {
-                    self.answer.get_or_insert(Answer::SynAck {
-                        isn: h.seq,
-                        tsval: h.options.timestamps.map(|(v, _)| v),
-                        wscale: h.options.wscale,
-                    });
+                    self.answer = answer::SYN_ACK;
+                    self.xlate.seq_delta = h.seq;
+                    if let Some((tsval, _)) = h.options.timestamps {
+                        self.answer |= answer::TSVAL;
+                        self.xlate.ts_delta = tsval;
+                    }
+                    if let Some(ws) = h.options.wscale {
+                        self.answer |= answer::WSCALE;
+                        self.xlate.backend_wscale = ws;
+                    }
                 }
                 Verdict::Drop
             }
@@ -522,6 +605,9 @@ impl<A: Family> Flow<A> {
                     return Verdict::Drop;
                 }
                 self.account(&h, false, now_ms);
+                if h.payload_len > 0 {
+                    self.answered = true;
+                }
                 pkt.set_saddr(self.vip.addr);
                 pkt.set_sport(self.vip.port);
                 self.xlate.packet_to_client(pkt);
@@ -529,6 +615,19 @@ impl<A: Family> Flow<A> {
             }
             (Role::Back, _) => Verdict::Pass,
         }
+    }
+
+    /// Back-end, `Replaying`: what the stack answered to the replayed SYN,
+    /// if it did.
+    pub fn answer(&self) -> Option<Answer> {
+        if self.answer & answer::RESET != 0 {
+            return Some(Answer::Reset);
+        }
+        (self.answer & answer::SYN_ACK != 0).then_some(Answer::SynAck {
+            isn: self.xlate.seq_delta,
+            tsval: (self.answer & answer::TSVAL != 0).then_some(self.xlate.ts_delta),
+            wscale: (self.answer & answer::WSCALE != 0).then_some(self.xlate.backend_wscale),
+        })
     }
 
     /// Whether the flow is over at `now_ms`: closed and lingered, or idle

@@ -256,6 +256,10 @@ pub struct ServiceConf {
     /// Most connections of the service handed off at once from this node
     /// (front-end flows); 0: only the table's limit.
     pub max_conns: u32,
+    /// The content rules decide every request of a kept-alive connection,
+    /// not only its first (`dispatch request`): a request whose rule names
+    /// another back-end moves the connection there.
+    pub per_request: bool,
 }
 
 /// A back-end of a service.

@@ -255,8 +255,20 @@ pub mod stats_attr {
     /// `relay-failed`: such packets that could not be passed (no directly
     /// connected route to the member, TTL spent), dropped.
     pub const RELAY_FAILED: u16 = 29;
+    /// `moved`: connections moved to another back-end at a request
+    /// boundary (front-end side).
+    pub const MOVED: u16 = 30;
+    /// `moves-refused`: moves the serving back-end refused (the connection
+    /// was not idle): the connection stayed and was served there.
+    pub const MOVES_REFUSED: u16 = 31;
+    /// `moves-failed`: moves whose new back-end refused or did not answer:
+    /// the connection went back to its back-end, or was reset.
+    pub const MOVES_FAILED: u16 = 32;
+    /// `released`: connections this node's servers gave up, idle, for a
+    /// move (back-end side).
+    pub const RELEASED: u16 = 33;
     /// Highest attribute number.
-    pub const MAX: u16 = RELAY_FAILED;
+    pub const MAX: u16 = RELEASED;
 }
 
 /// Attributes of a `conn` nest.
@@ -339,8 +351,21 @@ pub mod service_attr {
     pub const MAX_CONNS: u16 = 6;
     /// 16 bytes: the virtual IPv6 address (a service has this or `ADDR`).
     pub const ADDR6: u16 = 7;
+    /// `u8` [`super::dispatch`] enum (default `request`).
+    pub const DISPATCH: u16 = 8;
     /// Highest attribute number.
-    pub const MAX: u16 = ADDR6;
+    pub const MAX: u16 = DISPATCH;
+}
+
+/// Values of the service's `dispatch` attribute: what the content rules
+/// decide on a kept-alive connection.
+pub mod dispatch {
+    /// The first request's back-end serves the whole connection.
+    pub const CONNECTION: u8 = 0;
+    /// Every request is matched again; one whose rule names another
+    /// back-end moves the connection there (once the previous response was
+    /// acknowledged).
+    pub const REQUEST: u8 = 1;
 }
 
 /// Attributes of a `rule` nest.

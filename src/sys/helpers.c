@@ -407,6 +407,56 @@ int baton_tcp_abort(struct net *net, const struct baton_endpoint *local,
 }
 
 /*
+ * Gives up the TCP connection of namespace net from local (this host) to
+ * remote for its move to another host, if it is idle: established, its
+ * owner has read every byte up to rcv_nxt and nothing came after it, every
+ * byte sent up to snd_nxt is acknowledged and nothing is queued. Checked
+ * and closed under the socket's lock, so that the owner cannot send in
+ * between; closed as tcp_abort() does but without its RST: nothing reaches
+ * the peer, and the owner reads the end of the stream. *out: the peer's
+ * handshake options. 0 given up, -EBUSY not idle, -ENOENT no such
+ * connection. Process context; network byte order.
+ */
+int baton_tcp_release(struct net *net, const struct baton_endpoint *local,
+		      const struct baton_endpoint *remote, u32 rcv_nxt,
+		      u32 snd_nxt, struct baton_tcp_syn *out)
+{
+	struct tcp_sock *tp;
+	struct sock *sk;
+	int err = -EBUSY;
+
+	sk = baton_lookup(net, local, remote);
+	if (!sk)
+		return -ENOENT;
+	if (!sk_fullsock(sk)) {
+		sock_gen_put(sk);
+		return -ENOENT;
+	}
+	lock_sock(sk);
+	tp = tcp_sk(sk);
+	if (sk->sk_state == TCP_ESTABLISHED && tp->rcv_nxt == rcv_nxt &&
+	    READ_ONCE(tp->copied_seq) == rcv_nxt &&
+	    RB_EMPTY_ROOT(&tp->out_of_order_queue) &&
+	    tp->snd_una == snd_nxt && tp->snd_nxt == snd_nxt &&
+	    READ_ONCE(tp->write_seq) == snd_nxt) {
+		out->mss_clamp = tp->rx_opt.mss_clamp;
+		out->snd_wscale = tp->rx_opt.snd_wscale;
+		out->sack_ok = tp->rx_opt.sack_ok ? 1 : 0;
+		out->tstamp_ok = tp->rx_opt.tstamp_ok;
+		out->wscale_ok = tp->rx_opt.wscale_ok;
+		local_bh_disable();
+		bh_lock_sock(sk);
+		tcp_done(sk);
+		bh_unlock_sock(sk);
+		local_bh_enable();
+		err = 0;
+	}
+	release_sock(sk);
+	sock_gen_put(sk);
+	return err;
+}
+
+/*
  * Ends the TIME_WAIT (or FIN_WAIT2 mini-socket) of the TCP connection of
  * namespace net from laddr:lport to raddr:rport, if there is one: 1 if one
  * was ended, else 0. Process context; addresses and ports in network byte
@@ -665,6 +715,24 @@ void baton_skb_send_via(struct net *net, struct sk_buff *skb,
 bool baton_skb_csum_partial(const struct sk_buff *skb)
 {
 	return skb->ip_summed == CHECKSUM_PARTIAL;
+}
+
+/*
+ * Copies up to len bytes of skb, from off bytes after its network header,
+ * into buf (from the linear part and the fragments alike): the number
+ * copied, 0 if there is nothing there. Any context.
+ */
+unsigned int baton_skb_copy(const struct sk_buff *skb, unsigned int off,
+			    u8 *buf, unsigned int len)
+{
+	int start = skb_network_offset(skb) + (int)off;
+
+	if (start < 0 || start >= (int)skb->len)
+		return 0;
+	len = min_t(unsigned int, len, skb->len - start);
+	if (skb_copy_bits(skb, start, buf, len))
+		return 0;
+	return len;
 }
 
 /*

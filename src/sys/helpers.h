@@ -103,6 +103,17 @@ int baton_tcp_end_timewait(struct net *net, const struct baton_endpoint *local,
 			   const struct baton_endpoint *remote);
 int baton_tcp_abort(struct net *net, const struct baton_endpoint *local,
 		    const struct baton_endpoint *remote);
+/* What a released connection's stack knew of the peer's handshake. */
+struct baton_tcp_syn {
+	u16 mss_clamp;
+	u8 snd_wscale;		/* the peer's shift, with wscale_ok */
+	u8 sack_ok;
+	u8 tstamp_ok;
+	u8 wscale_ok;
+};
+int baton_tcp_release(struct net *net, const struct baton_endpoint *local,
+		      const struct baton_endpoint *remote, u32 rcv_nxt,
+		      u32 snd_nxt, struct baton_tcp_syn *out);
 
 /* Packets. */
 int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
@@ -114,6 +125,8 @@ bool baton_tcp_exists(struct net *net, const struct baton_endpoint *local,
 		      const struct baton_endpoint *remote);
 bool baton_skb_csum_partial(const struct sk_buff *skb);
 bool baton_skb_forwarded(const struct sk_buff *skb);
+unsigned int baton_skb_copy(const struct sk_buff *skb, unsigned int off,
+			    u8 *buf, unsigned int len);
 void baton_skb_csum_changed(struct sk_buff *skb);
 int baton_inject(struct net *net, const u8 *data, unsigned int len);
 bool baton_addr_is_local(struct net *net, const struct baton_endpoint *addr);

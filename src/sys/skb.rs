@@ -47,6 +47,18 @@ impl SkBuff {
         unsafe { bindings::baton_skb_forwarded(self.as_ptr()) }
     }
 
+    /// Copies the packet's bytes from `off` bytes after its IP header's
+    /// start into `buf`, as many as there are and fit (from its fragments
+    /// too): how many.
+    pub(crate) fn copy_from_ip(&self, off: usize, buf: &mut [u8]) -> usize {
+        let (Ok(off), Ok(len)) = (u32::try_from(off), u32::try_from(buf.len())) else {
+            return 0;
+        };
+        // SAFETY: `as_ptr` is a valid skb; the helper writes at most `len`
+        // bytes to `buf`, which is valid for them.
+        unsafe { bindings::baton_skb_copy(self.as_ptr(), off, buf.as_mut_ptr(), len) as usize }
+    }
+
     /// The packet's mark (`skb->mark`).
     pub(crate) fn mark(&self) -> u32 {
         // SAFETY: `as_ptr` is a valid skb; the helper only reads.

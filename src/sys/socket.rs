@@ -466,6 +466,49 @@ pub(crate) fn abort_tcp(
     check(unsafe { bindings::baton_tcp_abort(net.as_ptr(), &local, &remote) }).map(|_| ())
 }
 
+/// What a connection given up by [`release_tcp`] had agreed with its peer
+/// in the handshake.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PeerSyn {
+    /// The peer's MSS (clamped).
+    pub(crate) mss: u16,
+    /// The peer's window scale shift, if window scaling is on.
+    pub(crate) wscale: Option<u8>,
+    /// SACK is on.
+    pub(crate) sack: bool,
+    /// Timestamps are on.
+    pub(crate) timestamps: bool,
+}
+
+/// Gives up the TCP connection of `net` from `local` (this host) to
+/// `remote` if it is idle: its owner read every byte up to `rcv_nxt` and
+/// nothing came after, every byte it sent up to `snd_nxt` is acknowledged
+/// and nothing is queued. Closed without a packet to the peer; the owner
+/// reads the end of the stream. `EBUSY` if not idle, `ENOENT` if there is
+/// no such connection. Process context.
+pub(crate) fn release_tcp(
+    net: &Net,
+    local: impl Into<Endpoint<Ip>>,
+    remote: impl Into<Endpoint<Ip>>,
+    rcv_nxt: u32,
+    snd_nxt: u32,
+) -> Result<PeerSyn> {
+    let (local, remote) = (raw_endpoint(local.into()), raw_endpoint(remote.into()));
+    let mut out = bindings::baton_tcp_syn::default();
+    // SAFETY: `net` is alive; the endpoints are valid for reads and `out`
+    // for writes during the call. The helper takes and drops its own
+    // reference on the socket it finds.
+    check(unsafe {
+        bindings::baton_tcp_release(net.as_ptr(), &local, &remote, rcv_nxt, snd_nxt, &mut out)
+    })?;
+    Ok(PeerSyn {
+        mss: out.mss_clamp,
+        wscale: (out.wscale_ok != 0).then_some(out.snd_wscale),
+        sack: out.sack_ok != 0,
+        timestamps: out.tstamp_ok != 0,
+    })
+}
+
 /// Whether `net` has a TCP socket (established or time-wait) from
 /// `local` (this host) to `remote`.
 pub(crate) fn tcp_exists(

@@ -19,6 +19,14 @@ path-mtu scenarios.
       exists, then GET /gen/N again on the same connection and checks it.
       Prints "2 responses exact on one connection".
 
+  clients.py requests ADDR PORT HOST/PATH...
+      One kept-alive connection to ADDR:PORT (IPv4 or IPv6), one request
+      after the other: GET /PATH with "Host: HOST" for each argument, each
+      response read whole (Content-Length) before the next request. Prints
+      one line per response: the connection's local port, then the body
+      (stripped) if it is short text, or for /gen/N "exact" or "differs"
+      (httpd.py's bytes for N).
+
   clients.py churn ADDR PORT N SIZE SECS MAX OUT [STOP]
       N threads open connections to ADDR:PORT without pause, each one
       request GET /gen/SIZE with "Connection: close", its body checked
@@ -179,6 +187,41 @@ def http_get(sock, n):
         body += chunk
     if body != gen(n):
         raise SystemExit("response body differs from the server's bytes")
+
+
+def http_response(f):
+    """The body of the HTTP/1.1 response at the start of file f (its
+    Content-Length bytes)."""
+    status = f.readline()
+    if not status.startswith(b"HTTP/1.1 200"):
+        raise SystemExit(f"status line {status!r}")
+    length = None
+    while (line := f.readline()) not in (b"\r\n", b""):
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    if length is None:
+        raise SystemExit("response without Content-Length")
+    body = f.read(length)
+    if len(body) != length:
+        raise SystemExit(f"connection closed after {len(body)} of {length} bytes")
+    return body
+
+
+def requests(addr, port, targets):
+    s = socket.create_connection((addr, port), timeout=60)
+    f = s.makefile("rb")
+    lport = s.getsockname()[1]
+    for t in targets:
+        host, _, path = t.partition("/")
+        s.sendall(f"GET /{path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        body = http_response(f)
+        if path.startswith("gen/"):
+            out = "exact" if body == gen(int(path[4:])) else "differs"
+        else:
+            out = body.decode(errors="replace").strip()
+        print(lport, out, flush=True)
+    s.close()
 
 
 # A slower kernel (debug: KASAN, lockdep) gives its connections longer.
@@ -424,6 +467,8 @@ if __name__ == "__main__":
         synflood(a[1], a[2], int(a[3]), int(a[4]))
     elif a[0] == "keepalive":
         keepalive(a[1], int(a[2]), int(a[3]), a[4], a[5])
+    elif a[0] == "requests":
+        requests(a[1], int(a[2]), a[3:])
     elif a[0] == "idle":
         idle(a[1], int(a[2]), int(a[3]), float(a[4]), a[5])
     elif a[0] == "churn":

@@ -277,6 +277,10 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
             if g.chance(50) {
                 s.push(nla(service_attr::SCHEDULER, &[g.below(6) as u8]));
             }
+            // connection, request, or out of the policy's range.
+            if g.chance(30) {
+                s.push(nla(service_attr::DISPATCH, &[g.below(3) as u8]));
+            }
             attrs.push(nest(attr::SERVICE, &s));
         }
         cmd::BACKEND_ADD | cmd::BACKEND_DEL => {

@@ -11,9 +11,10 @@ use baton_proto::{
         add_mac_room, cap, decode, decode_header, encode, flag, handoff_req_fixed, msg_type,
         opt_bits, reason, replica_end_len, replica_len, session_boot_info, session_info,
         takeover_len, DecodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq,
-        Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, SeqCheck, Takeover,
-        HANDOFF_REQ_FIXED, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD, NONCE_LEN,
-        REPLICA_END_LEN, REPLICA_LEN, SESSION_INFO_LEN, SESSION_LABEL, TAKEOVER_LEN, VIEW_FIXED,
+        Heartbeat, Hello, IdReason, Message, MoveAck, MoveReq, Replica, ReplicaEnd, SeqCheck,
+        Takeover, HANDOFF_REQ_FIXED, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD,
+        NONCE_LEN, REPLICA_END_LEN, REPLICA_LEN, SESSION_INFO_LEN, SESSION_LABEL, TAKEOVER_LEN,
+        VIEW_FIXED,
     },
     packet::V6,
     service::Ip,
@@ -79,7 +80,7 @@ fn refusals() {
     // A HANDOFF_REQ header with a heartbeat's 8-byte payload.
     assert_eq!(with(5, 3), DecodeError::BadLength);
     assert_eq!(with(5, 15), DecodeError::BadLength, "HANDOFF_REQ6");
-    assert_eq!(with(5, 20), DecodeError::UnknownType(20));
+    assert_eq!(with(5, 24), DecodeError::UnknownType(24));
     assert_eq!(with(5, 0), DecodeError::UnknownType(0));
     assert_eq!(with(7, 2), DecodeError::BadFlags);
     assert_eq!(with(6, 0x80), DecodeError::BadFlags);
@@ -394,7 +395,151 @@ fn message() -> impl Strategy<Value = Message<'static>> {
                 reason,
             })),
         message6(),
+        moves(),
     ]
+}
+
+/// MOVE_REQ (either family), MOVE_ACK and MOVE_NACK.
+fn moves() -> impl Strategy<Value = Message<'static>> {
+    let handshake = opt_bits::SACK | opt_bits::TIMESTAMPS | opt_bits::WSCALE;
+    prop_oneof![
+        (
+            any::<u64>(),
+            endpoint(),
+            endpoint(),
+            any::<u32>(),
+            any::<u32>()
+        )
+            .prop_map(|(id, client, backend, seq, ack)| Message::MoveReq(MoveReq {
+                id,
+                client,
+                backend,
+                seq,
+                ack,
+            })),
+        (
+            any::<u64>(),
+            endpoint6(),
+            endpoint6(),
+            any::<u32>(),
+            any::<u32>()
+        )
+            .prop_map(
+                |(id, client, backend, seq, ack)| Message::MoveReq6(MoveReq {
+                    id,
+                    client,
+                    backend,
+                    seq,
+                    ack,
+                })
+            ),
+        (any::<u64>(), 64u16.., 0u8..=14, 0..=handshake).prop_map(
+            move |(id, mss, client_wscale, options)| Message::MoveAck(MoveAck {
+                id,
+                mss,
+                client_wscale,
+                options: options & handshake,
+            })
+        ),
+        (any::<u64>(), 0u8..=reason::MAX)
+            .prop_map(|(id, reason)| Message::MoveNack(IdReason { id, reason })),
+    ]
+}
+
+/// MOVE_REQ, MOVE_ACK and MOVE_NACK as control.rst lays them out, and what
+/// their decoders refuse.
+#[test]
+fn move_layouts_and_refusals() {
+    let client = Endpoint {
+        addr: [198, 18, 0, 1],
+        port: 40000,
+    };
+    let backend = Endpoint {
+        addr: [198, 18, 1, 2],
+        port: 8080,
+    };
+    let m = MoveReq {
+        id: 7,
+        client,
+        backend,
+        seq: 0x0102_0304,
+        ack: 0x0a0b_0c0d,
+    };
+    let f = frame(&Message::MoveReq(m), 0);
+    let p = &f[HEADER_LEN..];
+    assert_eq!(f[5], msg_type::MOVE_REQ);
+    assert_eq!(p.len(), 28);
+    assert_eq!(&p[..8], &7u64.to_be_bytes());
+    assert_eq!(&p[8..14], &[198, 18, 0, 1, 0x9c, 0x40]);
+    assert_eq!(&p[14..20], &[198, 18, 1, 2, 0x1f, 0x90]);
+    assert_eq!(&p[20..28], &[1, 2, 3, 4, 10, 11, 12, 13]);
+    assert_eq!(roundtrip(&f), Ok((Message::MoveReq(m), 0)));
+    // A port 0 is no connection's.
+    let mut bad = f.clone();
+    bad[HEADER_LEN + 18..HEADER_LEN + 20].fill(0);
+    assert_eq!(roundtrip(&bad), Err(DecodeError::BadField));
+    // One byte short of the layout.
+    let short = typed_frame(msg_type::MOVE_REQ, &p[..27]);
+    assert_eq!(roundtrip(&short), Err(DecodeError::BadLength));
+    // The IPv6 type: 18-byte endpoints.
+    let m6 = MoveReq {
+        id: 7,
+        client: Endpoint {
+            addr: [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            port: 40000,
+        },
+        backend: Endpoint {
+            addr: [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            port: 8080,
+        },
+        seq: 1,
+        ack: 2,
+    };
+    let f6 = frame(&Message::MoveReq6(m6), 3);
+    assert_eq!(f6.len(), HEADER_LEN + 52);
+    assert_eq!(roundtrip(&f6), Ok((Message::MoveReq6(m6), 3)));
+    assert!(Message::MoveReq6(m6).is_ipv6() && !Message::MoveReq(m).is_ipv6());
+
+    let a = MoveAck {
+        id: 9,
+        mss: 1460,
+        client_wscale: 7,
+        options: opt_bits::SACK | opt_bits::TIMESTAMPS | opt_bits::WSCALE,
+    };
+    let f = frame(&Message::MoveAck(a), 1);
+    let p = f[HEADER_LEN..].to_vec();
+    assert_eq!(p, [0, 0, 0, 0, 0, 0, 0, 9, 0x05, 0xb4, 7, 7, 0, 0, 0, 0]);
+    assert_eq!(roundtrip(&f), Ok((Message::MoveAck(a), 1)));
+    let refused = |at: usize, v: u8| {
+        let mut q = p.clone();
+        q[at] = v;
+        if at == 9 {
+            q[8] = 0;
+        }
+        roundtrip(&typed_frame(msg_type::MOVE_ACK, &q)).err()
+    };
+    // An MSS below 64, a shift above 14, FIN or RESUME among the options,
+    // padding not 0.
+    assert_eq!(refused(9, 64), None);
+    assert_eq!(refused(9, 63), Some(DecodeError::BadField));
+    assert_eq!(refused(10, 15), Some(DecodeError::BadField));
+    assert_eq!(refused(11, opt_bits::FIN), Some(DecodeError::BadField));
+    assert_eq!(refused(11, opt_bits::RESUME), Some(DecodeError::BadField));
+    assert_eq!(refused(15, 1), Some(DecodeError::BadField));
+
+    let n = IdReason {
+        id: 9,
+        reason: reason::BUSY,
+    };
+    let f = frame(&Message::MoveNack(n), 2);
+    assert_eq!(f[5], msg_type::MOVE_NACK);
+    assert_eq!(roundtrip(&f), Ok((Message::MoveNack(n), 2)));
+    let mut q = f[HEADER_LEN..].to_vec();
+    q[8] = reason::MAX + 1;
+    assert_eq!(
+        roundtrip(&typed_frame(msg_type::MOVE_NACK, &q)),
+        Err(DecodeError::BadField)
+    );
 }
 
 /// An IPv6 host endpoint: a global unicast address (2000::/3), any port

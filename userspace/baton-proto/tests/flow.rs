@@ -161,7 +161,7 @@ fn state(f: &Flow) -> (u32, u64, u32, bool, bool, bool, Option<u32>, Option<Answ
         f.fin_server,
         f.reset,
         f.closed_at(),
-        f.answer,
+        f.answer(),
     )
 }
 
@@ -814,7 +814,7 @@ fn back_replaying_captures_syn_ack() {
     assert_eq!(server_packet(&mut b, &mut buf, T0 + 2), Verdict::Drop);
     assert_eq!(buf, orig, "a dropped packet is not rewritten");
     assert_eq!(
-        b.answer,
+        b.answer(),
         Some(Answer::SynAck {
             isn: 0xdead_beef,
             tsval: Some(0xffff_fff0),
@@ -851,7 +851,7 @@ fn back_replaying_captures_syn_ack() {
     ));
     assert_eq!(server_packet(&mut b, &mut rst, T0 + 4), Verdict::Drop);
     assert_eq!(
-        b.answer,
+        b.answer(),
         Some(Answer::SynAck {
             isn: 0xdead_beef,
             tsval: Some(0xffff_fff0),
@@ -878,7 +878,7 @@ fn back_replaying_syn_ack_without_options() {
     ));
     assert_eq!(server_packet(&mut b, &mut buf, T0), Verdict::Drop);
     assert_eq!(
-        b.answer,
+        b.answer(),
         Some(Answer::SynAck {
             isn: 7,
             tsval: None,
@@ -901,7 +901,7 @@ fn back_replaying_rst_first_is_reset() {
             b"",
         ));
         assert_eq!(server_packet(&mut b, &mut buf, T0 + 1), Verdict::Drop);
-        assert_eq!(b.answer, Some(Answer::Reset), "flags {fl:#x}");
+        assert_eq!(b.answer(), Some(Answer::Reset), "flags {fl:#x}");
         // A SYN/ACK afterwards does not replace the reset.
         let mut sa = bytes_of(&seg(
             BACKEND,
@@ -913,7 +913,7 @@ fn back_replaying_rst_first_is_reset() {
             b"",
         ));
         assert_eq!(server_packet(&mut b, &mut sa, T0 + 2), Verdict::Drop);
-        assert_eq!(b.answer, Some(Answer::Reset));
+        assert_eq!(b.answer(), Some(Answer::Reset));
     }
 }
 
@@ -923,7 +923,7 @@ fn back_replaying_other_server_packets_are_dropped_without_answer() {
         let mut b = back(Phase::Replaying);
         let mut buf = bytes_of(&seg(BACKEND, CLIENT, fl, 1, 2, ts(3, 4), b""));
         assert_eq!(server_packet(&mut b, &mut buf, T0 + 1), Verdict::Drop);
-        assert_eq!(b.answer, None, "flags {fl:#x}");
+        assert_eq!(b.answer(), None, "flags {fl:#x}");
         assert!(!b.fin_server);
     }
 }
@@ -1917,4 +1917,220 @@ proptest! {
         );
         prop_assert_eq!((g6.packets, g6.fin_server, g6.reset), (g4.packets, g4.fin_server, g4.reset));
     }
+}
+
+// ---------------------------------------------------------------------------
+// Request boundaries (per-request dispatch).
+
+/// A forwarding front flow that dispatches each request, its next new
+/// client byte at 1000.
+fn per_request() -> Flow {
+    let mut f = front(Phase::Forwarding);
+    f.per_request = true;
+    f.client_nxt = 1000;
+    f
+}
+
+#[test]
+fn new_client_data_at_its_next_byte_is_a_boundary() {
+    let mut f = per_request();
+    let mut buf = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::ACK | flags::PSH,
+        1000,
+        5,
+        ts(9, 8),
+        b"GET / HTTP/1.1\r\n\r\n",
+    ));
+    let before = buf.clone();
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Boundary);
+    // Untouched, and nothing counted: the caller decides.
+    assert_eq!(buf, before);
+    assert_eq!(
+        (f.packets, f.client_nxt, f.phase),
+        (0, 1000, Phase::Forwarding)
+    );
+
+    // Forwarded as any packet; the next new byte follows it.
+    let mut p = TcpPacket::<[u8; 4]>::parse_in(&mut buf, CsumMode::Full).expect("parses");
+    assert_eq!(f.forward(&mut p, T0 + 1), Verdict::Rewritten);
+    let h = parse(&buf).expect("parses");
+    assert_eq!(
+        (h.daddr, h.dport, h.ack),
+        (BACKEND.addr, BACKEND.port, 5 + 0x200)
+    );
+    assert_checksums(&buf);
+    assert_eq!((f.packets, f.client_nxt), (1, 1018));
+}
+
+#[test]
+fn what_is_not_a_boundary_is_forwarded() {
+    let cases: [(u8, u32, &[u8], &str); 6] = [
+        (flags::ACK, 1000, b"", "a pure ACK"),
+        (
+            flags::ACK,
+            990,
+            b"GET / HTTP/1.1\r\n\r\n",
+            "a retransmission",
+        ),
+        (
+            flags::ACK,
+            1001,
+            b"GET / HTTP/1.1\r\n\r\n",
+            "a segment after a hole",
+        ),
+        (
+            flags::ACK | flags::FIN,
+            1000,
+            b"GET / HTTP/1.1\r\n\r\n",
+            "data with FIN",
+        ),
+        (flags::ACK | flags::RST, 1000, b"x", "an RST"),
+        (
+            flags::ACK | flags::PSH,
+            1000 + 0x7fff_ffff,
+            b"x",
+            "far ahead",
+        ),
+    ];
+    for (fl, seq, payload, what) in cases {
+        let mut f = per_request();
+        let mut buf = bytes_of(&seg(
+            CLIENT,
+            VIP,
+            fl,
+            seq,
+            5,
+            BuildOptions::default(),
+            payload,
+        ));
+        assert_eq!(
+            client_packet(&mut f, &mut buf, T0 + 1),
+            Verdict::Rewritten,
+            "{what}"
+        );
+    }
+    // Retransmitted data does not move the next byte back.
+    let mut f = per_request();
+    let mut buf = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::ACK,
+        990,
+        5,
+        BuildOptions::default(),
+        b"abc",
+    ));
+    client_packet(&mut f, &mut buf, T0 + 1);
+    assert_eq!(f.client_nxt, 1000);
+    // Nor does a flow that dispatches per connection, or is frozen, see one.
+    let mut f = per_request();
+    f.per_request = false;
+    let mut buf = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::ACK,
+        1000,
+        5,
+        BuildOptions::default(),
+        b"abc",
+    ));
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Rewritten);
+    assert_eq!(f.client_nxt, 1003, "tracked all the same");
+    let mut f = per_request();
+    f.phase = Phase::Frozen;
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Hold);
+}
+
+#[test]
+fn a_move_freezes_only_a_forwarding_flow_at_its_boundary() {
+    let mut f = per_request();
+    assert!(!f.begin_move(999), "not the next byte");
+    assert_eq!(f.phase, Phase::Forwarding);
+    assert!(f.begin_move(1000));
+    assert_eq!(f.phase, Phase::Frozen);
+    assert!(!f.begin_move(1000), "already frozen");
+    let mut b = back(Phase::Established);
+    assert!(!b.begin_move(0), "a back-end flow");
+}
+
+#[test]
+fn a_back_end_flow_knows_whether_its_server_answered() {
+    let mut b = back(Phase::Established);
+    assert!(!b.answered);
+    let mut resp = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::ACK,
+        7,
+        1,
+        BuildOptions::default(),
+        b"HTTP/1.1 200 OK\r\n",
+    ));
+    server_packet(&mut b, &mut resp, T0 + 1);
+    assert!(b.answered);
+    // A pure ACK of the client changes nothing; its next request does.
+    let mut ack = bytes_of(&seg(
+        CLIENT,
+        BACKEND,
+        flags::ACK,
+        1,
+        30,
+        BuildOptions::default(),
+        b"",
+    ));
+    client_packet(&mut b, &mut ack, T0 + 2);
+    assert!(b.answered);
+    let mut req = bytes_of(&seg(
+        CLIENT,
+        BACKEND,
+        flags::ACK,
+        1,
+        30,
+        BuildOptions::default(),
+        b"GET",
+    ));
+    client_packet(&mut b, &mut req, T0 + 3);
+    assert!(!b.answered);
+    // A server's pure ACK is no answer.
+    let mut sack = bytes_of(&seg(
+        BACKEND,
+        CLIENT,
+        flags::ACK,
+        24,
+        4,
+        BuildOptions::default(),
+        b"",
+    ));
+    server_packet(&mut b, &mut sack, T0 + 4);
+    assert!(!b.answered);
+}
+
+#[test]
+fn a_refused_move_forwards_its_segment_and_watches_the_next() {
+    let mut f = per_request();
+    f.stay = true;
+    let mut buf = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::ACK,
+        1000,
+        5,
+        BuildOptions::default(),
+        b"GET / HTTP/1.1\r\n\r\n",
+    ));
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Rewritten);
+    assert!(!f.stay);
+    assert_eq!(f.client_nxt, 1018);
+    let mut buf = bytes_of(&seg(
+        CLIENT,
+        VIP,
+        flags::ACK,
+        1018,
+        5,
+        BuildOptions::default(),
+        b"GET / HTTP/1.1\r\n\r\n",
+    ));
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 2), Verdict::Boundary);
 }

@@ -32,6 +32,7 @@ fn svc(last: u8) -> ServiceConf {
         vip: ep(last, 80),
         scheduler: Scheduler::Lc,
         max_conns: 0,
+        per_request: true,
     }
 }
 

@@ -6,7 +6,7 @@
 use baton_proto::{
     service::Scheduler,
     uapi::{
-        self, attr, backend_attr, cmd, conn_attr, conn_role, conn_state, event_attr,
+        self, attr, backend_attr, cmd, conn_attr, conn_role, conn_state, dispatch, event_attr,
         handoff_result, hook_attr, member_attr, member_state, peer_attr, peer_state, rule_attr,
         service_attr, stats_attr, Hook,
     },
@@ -363,6 +363,10 @@ fn stats_attributes_match_spec() {
             ("acks-released", stats_attr::ACKS_RELEASED),
             ("relayed", stats_attr::RELAYED),
             ("relay-failed", stats_attr::RELAY_FAILED),
+            ("moved", stats_attr::MOVED),
+            ("moves-refused", stats_attr::MOVES_REFUSED),
+            ("moves-failed", stats_attr::MOVES_FAILED),
+            ("released", stats_attr::RELEASED),
         ],
         stats_attr::MAX,
     );
@@ -491,6 +495,7 @@ fn service_and_backend_attributes_match_spec() {
             ("rule", service_attr::RULE),
             ("max-conns", service_attr::MAX_CONNS),
             ("addr6", service_attr::ADDR6),
+            ("dispatch", service_attr::DISPATCH),
         ],
         service_attr::MAX,
     );
@@ -552,6 +557,43 @@ fn ipv6_addresses_are_16_byte_binaries() {
             "conn backend-addr6",
         ]
     );
+}
+
+/// The `dispatch` enum, and the service attribute that carries it: a `u8`
+/// of that enum whose policy takes its values and no other.
+#[test]
+fn dispatch_matches_spec() {
+    let spec = spec();
+    let defs = spec["definitions"].as_vec().expect("definitions");
+    let d = defs
+        .iter()
+        .find(|d| d["name"].as_str() == Some("dispatch"))
+        .expect("dispatch enum");
+    assert_eq!(d["type"].as_str(), Some("enum"));
+    assert_eq!(names(&d["entries"]), ["connection", "request"]);
+    assert_eq!(
+        (dispatch::CONNECTION, dispatch::REQUEST),
+        (0, 1),
+        "YNL enums count from 0"
+    );
+    let sets = spec["attribute-sets"].as_vec().expect("attribute-sets");
+    let service = sets
+        .iter()
+        .find(|s| s["name"].as_str() == Some("service"))
+        .expect("service set");
+    let a = service["attributes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"].as_str() == Some("dispatch"))
+        .expect("service dispatch");
+    assert_eq!(a["type"].as_str(), Some("u8"));
+    assert_eq!(a["enum"].as_str(), Some("dispatch"));
+    assert_eq!(
+        a["checks"]["max"].as_i64(),
+        Some(i64::from(dispatch::REQUEST))
+    );
+    assert!(a["doc"].as_str().is_some());
 }
 
 #[test]

@@ -198,6 +198,20 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
                 ep(vip)
             )
         }
+        // A module from before per-request dispatch refuses its attribute
+        // as unknown (an IPv6 VIP's addr6 may be what it does not know).
+        (Action::ServiceAdd(s), "Unknown attribute type") if s.dispatch.is_some() => {
+            let d = s.dispatch?.name();
+            let addr6 = if s.vip.is_ipv6() {
+                format!(", and {} as an IPv6 address (addr6)", ep(s.vip))
+            } else {
+                String::new()
+            };
+            format!(
+                "dispatch {d} is sent as the dispatch attribute{addr6}, which the loaded module \
+                 may predate: batonctl status shows its version"
+            )
+        }
         // A module from before IPv6 services refuses addr6 as unknown.
         (a, "Unknown attribute type") => format!(
             "{} is sent as an IPv6 address (addr6), which the loaded module may predate: \
@@ -252,6 +266,7 @@ mod tests {
             port: 80,
             scheduler: "rr",
             max_conns: 0,
+            dispatch: Some("request"),
             backends: vec![backend(1, 0), backend(2, 2), backend(3, 2)],
             rules: vec![rule(0, "/a", 2), rule(1, "/b", 1), rule(2, "/c", 2)],
         }]
@@ -377,6 +392,7 @@ mod tests {
             port: 80,
             scheduler: "rr",
             max_conns: 0,
+            dispatch: Some("request"),
             backends: vec![Backend {
                 addr: "2001:db8::2:1".parse().unwrap(),
                 port: 8080,
@@ -525,6 +541,30 @@ mod tests {
         assert_eq!(
             hint_of("service add 198.18.1.10:80", "Unknown attribute type"),
             None
+        );
+        // A module from before dispatch.
+        assert_eq!(
+            hint_of(
+                "service add 198.18.1.10:80 dispatch connection",
+                "Unknown attribute type"
+            ),
+            Some(
+                "dispatch connection is sent as the dispatch attribute, which the loaded \
+                 module may predate: batonctl status shows its version"
+                    .into()
+            )
+        );
+        assert_eq!(
+            hint_of(
+                "service add [2001:db8::10]:80 scheduler rr dispatch request",
+                "Unknown attribute type"
+            ),
+            Some(
+                "dispatch request is sent as the dispatch attribute, and [2001:db8::10]:80 as \
+                 an IPv6 address (addr6), which the loaded module may predate: batonctl status \
+                 shows its version"
+                    .into()
+            )
         );
     }
 

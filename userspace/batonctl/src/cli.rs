@@ -14,6 +14,7 @@ use baton_proto::{
     flow::{Phase, Role},
     rules::{self, HostName, PathPrefix},
     service::Scheduler,
+    uapi::dispatch,
 };
 use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
 
@@ -335,11 +336,14 @@ enum ClusterCommand {
 #[derive(Debug, Subcommand)]
 enum ServiceCommand {
     /// Add a service: VIP:PORT [scheduler rr|wrr|lc|sh] (default lc) [max-conns N]
+    /// [dispatch connection|request] (default request)
     Add {
         /// Virtual address and port, e.g. 198.18.1.10:80 or [2001:db8::10]:80
         #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
         vip: SocketAddr,
-        /// Options: scheduler rr|wrr|lc|sh, max-conns N (0: no limit of its own)
+        /// Options: scheduler rr|wrr|lc|sh, max-conns N (0: no limit of its own),
+        /// dispatch connection|request (what the content rules decide on a
+        /// kept-alive connection: its first request, or each request)
         #[arg(value_name = "KEY VALUE")]
         options: Vec<String>,
     },
@@ -471,6 +475,48 @@ pub struct ServiceSpec {
     pub scheduler: Option<Scheduler>,
     /// Most connections handed off at once; `None`: no limit of its own.
     pub max_conns: Option<u32>,
+    /// How a kept-alive connection's later requests are dispatched;
+    /// `None`: the kernel's default (request), and no attribute sent.
+    pub dispatch: Option<Dispatch>,
+}
+
+/// How a service dispatches the requests of a kept-alive connection (the
+/// `dispatch` enum of the spec).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// The first request's back-end serves the whole connection.
+    Connection,
+    /// Each request is matched against the content rules again, and moves
+    /// the connection to another back-end if its rule names one (the
+    /// default).
+    Request,
+}
+
+impl Dispatch {
+    /// Every value, in the spec's order.
+    pub const ALL: [Dispatch; 2] = [Dispatch::Connection, Dispatch::Request];
+
+    /// The name used in the spec, the CLI, the text and the JSON.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Dispatch::Connection => "connection",
+            Dispatch::Request => "request",
+        }
+    }
+
+    /// The value of the `dispatch` attribute.
+    pub const fn uapi(self) -> u8 {
+        match self {
+            Dispatch::Connection => dispatch::CONNECTION,
+            Dispatch::Request => dispatch::REQUEST,
+        }
+    }
+
+    /// The dispatch of `dispatch` attribute value `v`; `None` for one this
+    /// version does not know.
+    pub fn from_uapi(v: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.uapi() == v)
+    }
 }
 
 /// A content rule to add.
@@ -555,24 +601,41 @@ pub struct BackendSpec {
 fn service_spec(vip: SocketAddr, options: &[String]) -> Result<ServiceSpec, String> {
     let mut scheduler = None;
     let mut max_conns = None;
-    for (k, v) in parse_options(options, &["scheduler", "max-conns"])? {
-        if k == "max-conns" {
-            max_conns = Some(v.parse::<u32>().map_err(|_| {
-                format!("invalid value '{v}' for 'max-conns': expected 0 to 4294967295")
-            })?);
-            continue;
+    let mut dispatch = None;
+    for (k, v) in parse_options(options, &["scheduler", "max-conns", "dispatch"])? {
+        match k {
+            "max-conns" => {
+                max_conns = Some(v.parse::<u32>().map_err(|_| {
+                    format!("invalid value '{v}' for 'max-conns': expected 0 to 4294967295")
+                })?);
+            }
+            "dispatch" => {
+                dispatch = Some(
+                    Dispatch::ALL
+                        .into_iter()
+                        .find(|d| d.name() == v)
+                        .ok_or_else(|| {
+                            format!("unknown dispatch '{v}' (expected connection or request)")
+                        })?,
+                );
+            }
+            _ => {
+                scheduler = Some(
+                    Scheduler::ALL
+                        .into_iter()
+                        .find(|s| s.name() == v)
+                        .ok_or_else(|| {
+                            format!("unknown scheduler '{v}' (expected rr, wrr, lc or sh)")
+                        })?,
+                );
+            }
         }
-        scheduler = Some(
-            Scheduler::ALL
-                .into_iter()
-                .find(|s| s.name() == v)
-                .ok_or_else(|| format!("unknown scheduler '{v}' (expected rr, wrr, lc or sh)"))?,
-        );
     }
     Ok(ServiceSpec {
         vip,
         scheduler,
         max_conns,
+        dispatch,
     })
 }
 
@@ -1237,6 +1300,7 @@ mod tests {
                 vip,
                 scheduler: Some(Scheduler::Wrr),
                 max_conns: None,
+                dispatch: None,
             })
         );
         assert_eq!(
@@ -1245,6 +1309,7 @@ mod tests {
                 vip,
                 scheduler: None,
                 max_conns: None,
+                dispatch: None,
             })
         );
         assert_eq!(
@@ -1253,6 +1318,7 @@ mod tests {
                 vip,
                 scheduler: None,
                 max_conns: Some(500),
+                dispatch: None,
             })
         );
         assert_eq!(
@@ -1322,6 +1388,102 @@ mod tests {
         ] {
             assert_eq!(parse_err(bad).kind(), ErrorKind::ValueValidation, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn service_dispatch() {
+        let spec = |vip: &str, scheduler, max_conns, dispatch| {
+            Action::ServiceAdd(ServiceSpec {
+                vip: vip.parse().unwrap(),
+                scheduler,
+                max_conns,
+                dispatch,
+            })
+        };
+        assert_eq!(
+            parse_ok(&["service", "add", "198.18.1.10:80", "dispatch", "connection"]).action,
+            spec("198.18.1.10:80", None, None, Some(Dispatch::Connection))
+        );
+        assert_eq!(
+            parse_ok(&["service", "add", "198.18.1.10:80", "dispatch", "request"]).action,
+            spec("198.18.1.10:80", None, None, Some(Dispatch::Request))
+        );
+        // With the other options, in any order; IPv6 as the others.
+        assert_eq!(
+            parse_ok(&[
+                "service",
+                "add",
+                "[2001:db8::10]:80",
+                "dispatch",
+                "connection",
+                "scheduler",
+                "wrr",
+                "max-conns",
+                "100"
+            ])
+            .action,
+            spec(
+                "[2001:db8::10]:80",
+                Some(Scheduler::Wrr),
+                Some(100),
+                Some(Dispatch::Connection)
+            )
+        );
+        assert_eq!(
+            parse_ok(&[
+                "service",
+                "add",
+                "198.18.1.10:80",
+                "scheduler",
+                "rr",
+                "max-conns",
+                "3",
+                "dispatch",
+                "request"
+            ])
+            .action,
+            spec(
+                "198.18.1.10:80",
+                Some(Scheduler::Rr),
+                Some(3),
+                Some(Dispatch::Request)
+            )
+        );
+        for (bad, why) in [
+            (
+                &["dispatch", "each"][..],
+                "unknown dispatch 'each' (expected connection or request)",
+            ),
+            (
+                &["dispatch", "Request"],
+                "unknown dispatch 'Request' (expected connection or request)",
+            ),
+            (&["dispatch"], "missing value for 'dispatch'"),
+            (
+                &["dispatch", "request", "dispatch", "connection"],
+                "'dispatch' is given more than once",
+            ),
+            (
+                &["dispatching", "request"],
+                "unknown option 'dispatching' (expected scheduler or max-conns or dispatch)",
+            ),
+        ] {
+            let mut argv = vec!["service", "add", "198.18.1.10:80"];
+            argv.extend_from_slice(bad);
+            let e = parse_err(&argv);
+            assert_eq!(e.kind(), ErrorKind::ValueValidation, "{bad:?}");
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(e.to_string().contains(why), "{bad:?}: {e}");
+        }
+        // The names and numbers of the spec's enum, both ways.
+        for (d, name, v) in [
+            (Dispatch::Connection, "connection", dispatch::CONNECTION),
+            (Dispatch::Request, "request", dispatch::REQUEST),
+        ] {
+            assert_eq!((d.name(), d.uapi()), (name, v));
+            assert_eq!(Dispatch::from_uapi(v), Some(d));
+        }
+        assert_eq!(Dispatch::from_uapi(2), None);
     }
 
     #[test]
@@ -1826,6 +1988,7 @@ mod tests {
                 vip,
                 scheduler: Some(Scheduler::Sh),
                 max_conns: None,
+                dispatch: None,
             })
         );
         assert_eq!(

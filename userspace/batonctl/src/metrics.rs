@@ -113,7 +113,22 @@ fn stats(e: &mut Exposition, st: &Stats) {
     ] {
         e.sample(HANDOFFS, &[("result", result.into())], n);
     }
-    let counters: [(&str, &str, u64); 19] = [
+    const MOVES: &str = "baton_moves_total";
+    e.family(
+        MOVES,
+        Counter,
+        "Moves of a kept-alive connection to another back-end at a request boundary, by result \
+         (ok: moved; refused: the connection not idle, served where it was; failed: the new \
+         back-end refused or did not answer).",
+    );
+    for (result, n) in [
+        ("ok", st.moved),
+        ("refused", st.moves_refused),
+        ("failed", st.moves_failed),
+    ] {
+        e.sample(MOVES, &[("result", result.into())], n);
+    }
+    let counters: [(&str, &str, u64); 20] = [
         (
             "baton_connections_taken_total",
             "Connections this back-end took from front-ends.",
@@ -208,6 +223,11 @@ fn stats(e: &mut Exposition, st: &Stats) {
             "baton_packets_relay_failed_total",
             "Packets of other members' connections that could not be passed on, dropped.",
             st.relay_failed,
+        ),
+        (
+            "baton_connections_released_total",
+            "Connections this back-end's servers gave up, idle, for a move to another back-end.",
+            st.released,
         ),
     ];
     for (name, help, n) in counters {
@@ -491,9 +511,17 @@ mod tests {
             taken: 4,
             active: 5,
             acks_released: u64::MAX,
+            moved: 6,
+            moves_refused: 7,
+            moves_failed: 8,
+            released: 9,
             ..Default::default()
         };
         let s = samples(&prometheus(&st, &[], &[], &Cluster::default()));
+        assert_eq!(s["baton_moves_total{result=\"ok\"}"], "6");
+        assert_eq!(s["baton_moves_total{result=\"refused\"}"], "7");
+        assert_eq!(s["baton_moves_total{result=\"failed\"}"], "8");
+        assert_eq!(s["baton_connections_released_total"], "9");
         assert_eq!(s["baton_handoffs_total{result=\"ok\"}"], "1");
         assert_eq!(s["baton_handoffs_total{result=\"refused\"}"], "2");
         assert_eq!(s["baton_handoffs_total{result=\"failed\"}"], "3");
@@ -518,6 +546,7 @@ mod tests {
             port: 80,
             scheduler: "rr",
             max_conns: 0,
+            dispatch: Some("request"),
             backends: vec![
                 Backend {
                     addr: [198, 18, 1, 4].into(),
@@ -621,6 +650,7 @@ mod tests {
             port: 443,
             scheduler: "sh",
             max_conns: 50,
+            dispatch: Some("connection"),
             backends: vec![Backend {
                 addr: "2001:db8::2:4".parse().unwrap(),
                 port: 8443,

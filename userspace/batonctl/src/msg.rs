@@ -32,7 +32,7 @@ use neli::{
 
 use crate::{
     cli::{
-        BackendSpec, ConnFilter, PeerSpec, RuleSpec, ServiceSpec, COPIES, CTRL_PORT,
+        BackendSpec, ConnFilter, Dispatch, PeerSpec, RuleSpec, ServiceSpec, COPIES, CTRL_PORT,
         HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID, REQUEST_TIMEOUT,
     },
     error::Error,
@@ -295,6 +295,10 @@ pub fn service_add(spec: &ServiceSpec) -> Result<Genl, Error> {
     if let Some(n) = spec.max_conns {
         inner.push((service_attr::MAX_CONNS, n.to_ne_bytes().to_vec()));
     }
+    // Only when given: a module that predates it refuses the attribute.
+    if let Some(d) = spec.dispatch {
+        inner.push((service_attr::DISPATCH, vec![d.uapi()]));
+    }
     genl(
         cmd::SERVICE_ADD,
         FAMILY_VERSION,
@@ -525,6 +529,14 @@ pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
                 Some(p) => decode_u32(p).ok_or_else(|| bad_length("max-conns", p))?,
                 None => 0,
             },
+            // Absent from modules that predate it (which dispatch the first
+            // request alone); a value this version does not know is shown
+            // as such.
+            dispatch: match find(&a, service_attr::DISPATCH) {
+                Some([v]) => Some(Dispatch::from_uapi(*v).map_or("unknown", Dispatch::name)),
+                Some(p) => return Err(bad_length("dispatch", p)),
+                None => None,
+            },
             backends,
         });
     }
@@ -578,6 +590,10 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         acks_released: opt_u64(stats_attr::ACKS_RELEASED, "acks-released")?,
         relayed: opt_u64(stats_attr::RELAYED, "relayed")?,
         relay_failed: opt_u64(stats_attr::RELAY_FAILED, "relay-failed")?,
+        moved: opt_u64(stats_attr::MOVED, "moved")?,
+        moves_refused: opt_u64(stats_attr::MOVES_REFUSED, "moves-refused")?,
+        moves_failed: opt_u64(stats_attr::MOVES_FAILED, "moves-failed")?,
+        released: opt_u64(stats_attr::RELEASED, "released")?,
     })
 }
 
@@ -1443,6 +1459,7 @@ mod tests {
             vip,
             scheduler: Some(Scheduler::Sh),
             max_conns: Some(100),
+            dispatch: None,
         };
         let with_options = [
             &service[..],
@@ -1473,6 +1490,66 @@ mod tests {
                     ),
                 ]
             )
+        );
+    }
+
+    #[test]
+    fn service_add_dispatch_bytes() {
+        let vip: SocketAddr = "198.18.1.10:80".parse().unwrap();
+        let service = [nla(1, &[198, 18, 1, 10]), nla(2, &80u16.to_ne_bytes())].concat();
+        let add = |scheduler, max_conns, dispatch| ServiceSpec {
+            vip,
+            scheduler,
+            max_conns,
+            dispatch,
+        };
+        // Not given: no attribute, the kernel's default (request).
+        assert_eq!(
+            acked(service_add(&add(None, None, None)).unwrap()),
+            acked_wire(cmd::SERVICE_ADD, &[nla(attr::SERVICE | NESTED, &service)])
+        );
+        // dispatch (8): a u8 of the `dispatch` enum, after the other
+        // options; one byte padded to four.
+        let d = nla(service_attr::DISPATCH, &[0]);
+        assert_eq!(
+            d,
+            [5u16.to_ne_bytes(), 8u16.to_ne_bytes()]
+                .concat()
+                .into_iter()
+                .chain([0, 0, 0, 0])
+                .collect::<Vec<u8>>(),
+            "dispatch: length 5, type 8, value 0, padding"
+        );
+        for (dispatch, v) in [(Dispatch::Connection, 0), (Dispatch::Request, 1)] {
+            assert_eq!(
+                acked(service_add(&add(None, None, Some(dispatch))).unwrap()),
+                acked_wire(
+                    cmd::SERVICE_ADD,
+                    &[nla(
+                        attr::SERVICE | NESTED,
+                        &[&service[..], &nla(service_attr::DISPATCH, &[v])].concat()
+                    )]
+                ),
+                "{dispatch:?}"
+            );
+        }
+        let all = [
+            &service[..],
+            &nla(service_attr::SCHEDULER, &[0]),
+            &nla(service_attr::MAX_CONNS, &3u32.to_ne_bytes()),
+            &nla(service_attr::DISPATCH, &[0]),
+        ]
+        .concat();
+        assert_eq!(
+            acked(
+                service_add(&add(
+                    Some(Scheduler::Rr),
+                    Some(3),
+                    Some(Dispatch::Connection)
+                ))
+                .unwrap()
+            ),
+            acked_wire(cmd::SERVICE_ADD, &[nla(attr::SERVICE | NESTED, &all)])
         );
     }
 
@@ -1730,11 +1807,41 @@ mod tests {
             (s.vip().to_string(), s.scheduler),
             ("198.18.1.10:80".into(), "wrr")
         );
+        // A module that predates dispatch does not send it.
+        assert_eq!(s.dispatch, None);
         assert_eq!(s.backends.len(), 1);
         let b = &s.backends[0];
         assert_eq!(
             (b.endpoint().to_string(), b.weight, b.peer, b.active),
             ("198.18.2.2:8080".into(), 3, 2, Some(7))
+        );
+    }
+
+    #[test]
+    fn service_get_reply_dispatch() {
+        let with = |dispatch: &[u8]| {
+            let svc = [
+                nla(service_attr::ADDR, &[198, 18, 1, 10]),
+                nla(service_attr::PORT, &80u16.to_ne_bytes()),
+                nla(service_attr::SCHEDULER, &[2]),
+                nla(service_attr::MAX_CONNS, &0u32.to_ne_bytes()),
+                nla(service_attr::DISPATCH, dispatch),
+            ]
+            .concat();
+            let wire = genlmsg(cmd::SERVICE_GET, &[nla(attr::SERVICE | NESTED, &svc)]);
+            parse_services(payload(&parse(&nlmsg(FAMILY, 0, 1, 0, &wire))))
+        };
+        assert_eq!(with(&[0]).unwrap()[0].dispatch, Some("connection"));
+        assert_eq!(with(&[1]).unwrap()[0].dispatch, Some("request"));
+        // A value of a newer module: shown as unknown, not refused.
+        assert_eq!(with(&[2]).unwrap()[0].dispatch, Some("unknown"));
+        assert_eq!(
+            with(&[1, 0]).unwrap_err().to_string(),
+            "malformed reply from the kernel: dispatch attribute of 2 bytes"
+        );
+        assert_eq!(
+            with(&[]).unwrap_err().to_string(),
+            "malformed reply from the kernel: dispatch attribute of 0 bytes"
         );
     }
 
@@ -2119,6 +2226,10 @@ mod tests {
             stats_attr::ACKS_RELEASED,
             stats_attr::RELAYED,
             stats_attr::RELAY_FAILED,
+            stats_attr::MOVED,
+            stats_attr::MOVES_REFUSED,
+            stats_attr::MOVES_FAILED,
+            stats_attr::RELEASED,
         ];
         let mut counters: Vec<u8> = u64s
             .iter()
@@ -2191,6 +2302,51 @@ mod tests {
             (0, 0, 0, 0, 0)
         );
         assert_eq!((st.icmp_malformed, st.memory), (17, 12));
+    }
+
+    #[test]
+    fn stats_reply_with_move_counters() {
+        let st = parse_stats(payload(&parse(&stats_reply(stats_attr::MAX)))).unwrap();
+        assert_eq!(
+            (st.moved, st.moves_refused, st.moves_failed, st.released),
+            (30, 31, 32, 33)
+        );
+        assert_eq!((st.relayed, st.relay_failed, st.active), (28, 29, 8));
+        // A module that predates them: 0, the others as sent.
+        let st = parse_stats(payload(&parse(&stats_reply(stats_attr::RELAY_FAILED)))).unwrap();
+        assert_eq!(
+            (st.moved, st.moves_refused, st.moves_failed, st.released),
+            (0, 0, 0, 0)
+        );
+        assert_eq!((st.relayed, st.relay_failed), (28, 29));
+        // Each a u64: 4 bytes of one are a malformed reply.
+        let mut counters = Vec::new();
+        for ty in [
+            stats_attr::HANDOFFS_OK,
+            stats_attr::HANDOFFS_REFUSED,
+            stats_attr::HANDOFFS_FAILED,
+            stats_attr::TAKEN,
+            stats_attr::FORWARDED,
+            stats_attr::RETURNED,
+            stats_attr::DROPPED,
+            stats_attr::MOVED,
+        ] {
+            counters.extend(nla(ty, &0u64.to_ne_bytes()));
+        }
+        counters.extend(nla(stats_attr::ACTIVE, &0u32.to_ne_bytes()));
+        counters.extend(nla(stats_attr::MOVES_FAILED, &32u32.to_ne_bytes()));
+        let reply = nlmsg(
+            FAMILY,
+            0,
+            5,
+            99,
+            &genlmsg(cmd::STATS_GET, &[nla(attr::STATS | 0x8000, &counters)]),
+        );
+        let e = parse_stats(payload(&parse(&reply))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "malformed reply from the kernel: moves-failed attribute of 4 bytes"
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ use serde::{ser::SerializeMap, Serialize, Serializer};
 
 use crate::{
     cli::{
-        Format, COPIES, CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID,
-        REQUEST_TIMEOUT,
+        Dispatch, Format, COPIES, CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT,
+        NODE_ID, REQUEST_TIMEOUT,
     },
     msg::ConfigReply,
 };
@@ -66,6 +66,13 @@ pub struct Service {
     /// own.
     #[serde(rename = "max-conns", skip_serializing_if = "is_zero")]
     pub max_conns: u32,
+    /// How a kept-alive connection's later requests are dispatched:
+    /// `connection` or `request` (`unknown`: a value this version does not
+    /// know); `None` (not shown): a module that predates it, which
+    /// dispatches the first request alone. The text shows it when not the
+    /// default, `request`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch: Option<&'static str>,
     /// Back-ends, in the order added.
     pub backends: Vec<Backend>,
     /// Content rules, in order.
@@ -186,6 +193,9 @@ pub fn services(services: &[Service], format: Format) -> String {
                 let _ = write!(out, "TCP  {} {}", s.vip(), s.scheduler);
                 if s.max_conns != 0 {
                     let _ = write!(out, " max-conns {}", s.max_conns);
+                }
+                if let Some(d) = s.dispatch.filter(|&d| d != Dispatch::Request.name()) {
+                    let _ = write!(out, " dispatch {d}");
                 }
                 out.push('\n');
                 for b in &s.backends {
@@ -553,6 +563,16 @@ pub struct Stats {
     pub relayed: u64,
     /// Such packets that could not be passed, dropped.
     pub relay_failed: u64,
+    /// Connections moved to another back-end at a request boundary.
+    pub moved: u64,
+    /// Moves the serving back-end refused, the connection not idle: it
+    /// stayed there.
+    pub moves_refused: u64,
+    /// Moves whose new back-end refused or did not answer: the connection
+    /// went back, or was reset.
+    pub moves_failed: u64,
+    /// Connections this node's servers gave up, idle, for a move.
+    pub released: u64,
 }
 
 /// The output of `conn list`: like `ipvsadm -Lc`, or JSON
@@ -729,7 +749,9 @@ pub fn stats(st: &Stats, format: Format) -> String {
              copies: replicated {} promoted {} packets forwarded {}\n\
              handoff copies: unconfirmed {} resumed {}\n\
              request acks: withheld {} released {}\n\
-             packets of other members' connections: passed on {} failed {}\n",
+             packets of other members' connections: passed on {} failed {}\n\
+             moves at request boundaries: moved {} refused {} failed {}\n\
+             released for moves {}\n",
             st.handoffs_ok,
             st.handoffs_refused,
             st.handoffs_failed,
@@ -757,7 +779,11 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.acks_withheld,
             st.acks_released,
             st.relayed,
-            st.relay_failed
+            st.relay_failed,
+            st.moved,
+            st.moves_refused,
+            st.moves_failed,
+            st.released
         ),
     }
 }
@@ -924,6 +950,10 @@ mod tests {
             acks_released: 24,
             relayed: 25,
             relay_failed: 26,
+            moved: 27,
+            moves_refused: 28,
+            moves_failed: 29,
+            released: 30,
         };
         assert_eq!(
             stats(&st, Format::Json),
@@ -933,7 +963,8 @@ mod tests {
              \"icmp-forwarded\":13,\"icmp-malformed\":14,\"common\":15,\"common-memory\":16,\
              \"forwarded-common\":17,\"promoted\":18,\"replicated\":19,\"pending\":20,\
              \"unconfirmed\":21,\"resumed\":22,\"acks-withheld\":23,\"acks-released\":24,\
-             \"relayed\":25,\"relay-failed\":26}\n"
+             \"relayed\":25,\"relay-failed\":26,\"moved\":27,\"moves-refused\":28,\
+             \"moves-failed\":29,\"released\":30}\n"
         );
         let text = stats(&st, Format::Text);
         assert!(text.contains("handoffs: ok 5 refused 1 failed 2\n"));
@@ -950,7 +981,9 @@ mod tests {
              copies: replicated 19 promoted 18 packets forwarded 17\n\
              handoff copies: unconfirmed 21 resumed 22\n\
              request acks: withheld 23 released 24\n\
-             packets of other members' connections: passed on 25 failed 26\n"
+             packets of other members' connections: passed on 25 failed 26\n\
+             moves at request boundaries: moved 27 refused 28 failed 29\n\
+             released for moves 30\n"
         );
         // A module that predates the common table: its counters read 0.
         let old = Stats {
@@ -966,6 +999,10 @@ mod tests {
             acks_released: 0,
             relayed: 0,
             relay_failed: 0,
+            moved: 0,
+            moves_refused: 0,
+            moves_failed: 0,
+            released: 0,
             ..st
         };
         let text = stats(&old, Format::Text);
@@ -974,7 +1011,9 @@ mod tests {
              copies: replicated 0 promoted 0 packets forwarded 0\n\
              handoff copies: unconfirmed 0 resumed 0\n\
              request acks: withheld 0 released 0\n\
-             packets of other members' connections: passed on 0 failed 0\n"
+             packets of other members' connections: passed on 0 failed 0\n\
+             moves at request boundaries: moved 0 refused 0 failed 0\n\
+             released for moves 0\n"
         ));
         let v: serde_json::Value = serde_json::from_str(&stats(&old, Format::Json)).unwrap();
         assert_eq!(
@@ -988,6 +1027,10 @@ mod tests {
             .map(|k| v[k].as_u64()),
             [Some(0); 5]
         );
+        assert_eq!(
+            ["moved", "moves-refused", "moves-failed", "released"].map(|k| v[k].as_u64()),
+            [Some(0); 4]
+        );
     }
 
     #[test]
@@ -997,6 +1040,7 @@ mod tests {
             port: 80,
             scheduler: "lc",
             max_conns: 0,
+            dispatch: Some("request"),
             backends: vec![Backend {
                 addr: [198, 18, 2, 2].into(),
                 port: 8080,
@@ -1015,7 +1059,8 @@ mod tests {
         assert_eq!(
             services(std::slice::from_ref(&svc), Format::Json),
             concat!(
-                r#"[{"addr":"198.18.1.10","port":80,"scheduler":"lc","backends":"#,
+                r#"[{"addr":"198.18.1.10","port":80,"scheduler":"lc","dispatch":"request","#,
+                r#""backends":"#,
                 r#"[{"addr":"198.18.2.2","port":8080,"weight":1,"peer":2,"active":4}],"#,
                 r#""rules":[{"index":0,"host":"a.example","domain":false,"path":"/b/","#,
                 r#""backend":"198.18.2.2:8080"}]}]"#,
@@ -1029,13 +1074,68 @@ mod tests {
                 "host a.example path /b/"
             )
         );
-        let text = services(&[svc], Format::Text);
+        let text = services(std::slice::from_ref(&svc), Format::Text);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[2], "TCP  198.18.1.10:80 lc");
         assert_eq!(
             lines[3].split_whitespace().collect::<Vec<_>>(),
             ["->", "198.18.2.2:8080", "1", "2", "4"]
         );
+    }
+
+    #[test]
+    fn services_dispatch_json_and_text() {
+        let svc = |max_conns, dispatch| Service {
+            addr: [198, 18, 1, 10].into(),
+            port: 81,
+            scheduler: "rr",
+            max_conns,
+            dispatch,
+            backends: Vec::new(),
+            rules: Vec::new(),
+        };
+        let first_line = |s: Service| {
+            services(&[s], Format::Text)
+                .lines()
+                .nth(2)
+                .unwrap()
+                .to_owned()
+        };
+        let json = |s: Service| -> serde_json::Value {
+            serde_json::from_str(&services(&[s], Format::Json)).unwrap()
+        };
+        // The default is not shown in the text, as max-conns 0 is not;
+        // the JSON always says.
+        assert_eq!(
+            first_line(svc(0, Some("request"))),
+            "TCP  198.18.1.10:81 rr"
+        );
+        assert_eq!(json(svc(0, Some("request")))[0]["dispatch"], "request");
+        assert_eq!(
+            first_line(svc(0, Some("connection"))),
+            "TCP  198.18.1.10:81 rr dispatch connection"
+        );
+        assert_eq!(
+            first_line(svc(3, Some("connection"))),
+            "TCP  198.18.1.10:81 rr max-conns 3 dispatch connection"
+        );
+        assert_eq!(
+            services(&[svc(3, Some("connection"))], Format::Json),
+            concat!(
+                r#"[{"addr":"198.18.1.10","port":81,"scheduler":"rr","max-conns":3,"#,
+                r#""dispatch":"connection","backends":[],"rules":[]}]"#,
+                "\n"
+            )
+        );
+        assert_eq!(json(svc(0, Some("unknown")))[0]["dispatch"], "unknown");
+        assert_eq!(
+            first_line(svc(0, Some("unknown"))),
+            "TCP  198.18.1.10:81 rr dispatch unknown"
+        );
+        // A module that predates it: in neither.
+        assert_eq!(first_line(svc(0, None)), "TCP  198.18.1.10:81 rr");
+        let v = json(svc(0, None));
+        assert!(v[0].get("dispatch").is_none(), "{v}");
     }
 
     /// An IPv4 and an IPv6 service, each with a back-end and a rule.
@@ -1045,6 +1145,7 @@ mod tests {
             port: 80,
             scheduler: "lc",
             max_conns: 0,
+            dispatch: Some("request"),
             backends: vec![Backend {
                 addr: be.parse().unwrap(),
                 port: 8080,

@@ -12,7 +12,7 @@ use baton_proto::config::Config;
 
 use crate::{
     cli::{
-        COPIES, CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID,
+        Dispatch, COPIES, CTRL_PORT, HANDOFF_TIMEOUT, HEARTBEAT_TIMEOUT, IDLE_TIMEOUT, NODE_ID,
         REQUEST_TIMEOUT,
     },
     output::{Peer, Service},
@@ -57,6 +57,11 @@ pub fn commands(config: &Config, peers: &[Peer], members: &[u32], services: &[Se
         let _ = write!(out, "service add {} scheduler {}", s.vip(), s.scheduler);
         if s.max_conns != 0 {
             let _ = write!(out, " max-conns {}", s.max_conns);
+        }
+        // Only when not the default, as max-conns: a module that predates
+        // dispatch (which says none) restores what it saved.
+        if let Some(d) = s.dispatch.filter(|&d| d != Dispatch::Request.name()) {
+            let _ = write!(out, " dispatch {d}");
         }
         out.push('\n');
     }
@@ -130,6 +135,7 @@ mod tests {
             port: 80,
             scheduler: "wrr",
             max_conns: 0,
+            dispatch: Some("request"),
             backends: vec![
                 Backend {
                     addr: [198, 18, 0, 2].into(),
@@ -209,6 +215,7 @@ mod tests {
             port: 80,
             scheduler: "lc",
             max_conns: 0,
+            dispatch: Some("request"),
             backends: Vec::new(),
             rules: Vec::new(),
         }];
@@ -295,6 +302,7 @@ mod tests {
                 port: 80,
                 scheduler: "lc",
                 max_conns: 0,
+                dispatch: Some("request"),
                 backends: vec![backend("198.18.2.1", 8080, 1, 0)],
                 rules: vec![rule(0, "/a/", "198.18.2.1:8080")],
             },
@@ -303,6 +311,7 @@ mod tests {
                 port: 80,
                 scheduler: "wrr",
                 max_conns: 100,
+                dispatch: Some("connection"),
                 backends: vec![
                     backend("2001:db8::2:1", 8080, 2, 0),
                     backend("2001:db8::2:2", 8080, 0, 2),
@@ -319,7 +328,7 @@ mod tests {
             lines,
             [
                 "service add 198.18.1.10:80 scheduler lc",
-                "service add [2001:db8::10]:80 scheduler wrr max-conns 100",
+                "service add [2001:db8::10]:80 scheduler wrr max-conns 100 dispatch connection",
                 "backend add 198.18.1.10:80 198.18.2.1:8080 weight 1",
                 "backend add [2001:db8::10]:80 [2001:db8::2:1]:8080 weight 2",
                 "backend add [2001:db8::10]:80 [2001:db8::2:2]:8080 weight 0 peer 2",
@@ -332,9 +341,10 @@ mod tests {
         let read = crate::restore::parse(&text).unwrap();
         let vip6: std::net::SocketAddr = "[2001:db8::10]:80".parse().unwrap();
         let actions: Vec<&Action> = read.iter().map(|(_, inv)| &inv.action).collect();
-        assert!(
-            matches!(actions[2], Action::ServiceAdd(s) if s.vip == vip6 && s.max_conns == Some(100))
-        );
+        assert!(matches!(actions[2], Action::ServiceAdd(s)
+            if s.vip == vip6 && s.max_conns == Some(100) && s.dispatch == Some(Dispatch::Connection)));
+        // The default is not written: the kernel's default is read back.
+        assert!(matches!(actions[1], Action::ServiceAdd(s) if s.dispatch.is_none()));
         let Action::BackendAdd(b) = actions[5] else {
             panic!("{:?}", actions[5]);
         };
@@ -432,6 +442,7 @@ mod tests {
                         port: s.vip.port(),
                         scheduler: s.scheduler.unwrap_or(Scheduler::Lc).name(),
                         max_conns: s.max_conns.unwrap_or(0),
+                        dispatch: Some(s.dispatch.unwrap_or(Dispatch::Request).name()),
                         backends: Vec::new(),
                         rules: Vec::new(),
                     }),
@@ -471,9 +482,9 @@ mod tests {
 
         /// A rule: host (name, domain), path, which back-end.
         type RuleShape = (Option<(String, bool)>, Option<String>, prop::sample::Index);
-        /// A service: scheduler, IPv6 or not, back-ends (weight, on a
-        /// peer), rules.
-        type ServiceShape = (usize, bool, Vec<(u32, bool)>, Vec<RuleShape>);
+        /// A service: scheduler, IPv6 or not, dispatch (per request or
+        /// not), back-ends (weight, on a peer), rules.
+        type ServiceShape = (usize, bool, bool, Vec<(u32, bool)>, Vec<RuleShape>);
         /// Settings: node id, ctrl-port, request, handoff, idle, heartbeat
         /// timeouts, copies.
         type Settings = (u32, u16, u32, u32, u32, u32, u32);
@@ -504,6 +515,7 @@ mod tests {
             let services = prop::collection::vec(
                 (
                     0..4usize,
+                    any::<bool>(),
                     any::<bool>(),
                     prop::collection::vec((0..=65_535u32, any::<bool>()), 0..4),
                     prop::collection::vec(rule_shape(), 0..4),
@@ -558,7 +570,7 @@ mod tests {
             let services = shapes
                 .into_iter()
                 .enumerate()
-                .map(|(i, (sched, ipv6, backends, rules))| {
+                .map(|(i, (sched, ipv6, per_request, backends, rules))| {
                     // Both families, the back-ends of their service's.
                     let addr = |v4: [u8; 4], v6: u16, last: u8| -> IpAddr {
                         if ipv6 {
@@ -605,6 +617,14 @@ mod tests {
                         port: 80 + i as u16,
                         scheduler: Scheduler::ALL[sched].name(),
                         max_conns: (i as u32 % 3) * 1000,
+                        dispatch: Some(
+                            if per_request {
+                                Dispatch::Request
+                            } else {
+                                Dispatch::Connection
+                            }
+                            .name(),
+                        ),
                         backends,
                         rules,
                     }

@@ -27,8 +27,8 @@ use baton_proto::cluster::View;
 use baton_proto::ctrl::{
     add_mac_room, cap, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
     DecodeError, EncodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq, Header,
-    Heartbeat, Hello, IdReason, Message, Replica, ReplicaEnd, Takeover, HANDOFF_REQ_FIXED,
-    HEADER_LEN, MAC_LEN, MAGIC, MAX_PAYLOAD, NONCE_LEN, VERSION,
+    Heartbeat, Hello, IdReason, Message, MoveAck, MoveReq, Replica, ReplicaEnd, Takeover,
+    HANDOFF_REQ_FIXED, HEADER_LEN, MAC_LEN, MAGIC, MAX_PAYLOAD, NONCE_LEN, VERSION,
 };
 use baton_proto::packet::{Family, V6};
 use baton_proto::seq::Translation;
@@ -48,7 +48,7 @@ fn ref_header(buf: &[u8]) -> Result<(u8, usize, u32, bool), DecodeError> {
     if buf[4] != VERSION {
         return Err(DecodeError::BadVersion(buf[4]));
     }
-    if !(1..=19).contains(&buf[5]) {
+    if !(1..=23).contains(&buf[5]) {
         return Err(DecodeError::UnknownType(buf[5]));
     }
     if buf[6] != 0 || buf[7] & !1 != 0 {
@@ -150,7 +150,13 @@ fn ref_valid(m: &Message<'_>) -> bool {
         Message::HandoffCopy6(c) => ref_copy_valid(c),
         Message::CopyAck(_) => true,
         Message::HandoffAck(a) => a.backend_wscale <= 14,
-        Message::HandoffNack(m) | Message::ConnEnd(m) => m.reason <= reason::MAX,
+        Message::HandoffNack(m) | Message::ConnEnd(m) | Message::MoveNack(m) => {
+            m.reason <= reason::MAX
+        }
+        Message::MoveReq(m) => ref_endpoint_ok(&m.client) && ref_endpoint_ok(&m.backend),
+        Message::MoveReq6(m) => ref_endpoint_ok(&m.client) && ref_endpoint_ok(&m.backend),
+        // SACK, timestamps and window scaling only (1 | 2 | 4).
+        Message::MoveAck(a) => a.mss >= 64 && a.client_wscale <= 14 && a.options & !7 == 0,
         // 1 to 64 members, not 0, strictly increasing; epoch at least 1.
         Message::View(v) => {
             let m = v.view.members();
@@ -182,7 +188,10 @@ fn ref_payload_len(m: &Message<'_>) -> usize {
         }
         Message::CopyAck(_) => 8,
         Message::HandoffAck(_) => 20,
-        Message::HandoffNack(_) | Message::ConnEnd(_) => 12,
+        Message::HandoffNack(_) | Message::ConnEnd(_) | Message::MoveNack(_) => 12,
+        Message::MoveReq(_) => 28,
+        Message::MoveReq6(_) => 52,
+        Message::MoveAck(_) => 16,
         Message::View(v) => 20 + 4 * v.view.members().len(),
         Message::Replica(_) => 44,
         Message::ReplicaEnd(_) => 24,
@@ -400,9 +409,34 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
             client: endpoint(u)?,
             backend: endpoint(u)?,
         }),
+        msg_type::MOVE_REQ => Message::MoveReq(move_req(u, id)?),
+        msg_type::MOVE_REQ6 => Message::MoveReq6(move_req(u, id)?),
+        msg_type::MOVE_ACK => Message::MoveAck(MoveAck {
+            id,
+            mss: u.arbitrary()?,
+            client_wscale: u.arbitrary()?,
+            options: u.arbitrary()?,
+        }),
+        msg_type::MOVE_NACK => Message::MoveNack(IdReason {
+            id,
+            reason: u.arbitrary()?,
+        }),
         t => unreachable!("type {t} out of the range asked for"),
     };
     Ok((m, seq, usize::from(room)))
+}
+
+fn move_req<'a, A: arbitrary::Arbitrary<'a> + Family>(
+    u: &mut Unstructured<'a>,
+    id: u64,
+) -> arbitrary::Result<MoveReq<A>> {
+    Ok(MoveReq {
+        id,
+        client: endpoint(u)?,
+        backend: endpoint(u)?,
+        seq: u.arbitrary()?,
+        ack: u.arbitrary()?,
+    })
 }
 
 fn replica_end<'a, A: arbitrary::Arbitrary<'a> + Family>(

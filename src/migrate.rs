@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Moving a kept-alive connection to another back-end at a request
+//! boundary (seed 001), for services that dispatch each request.
+//!
+//! ```text
+//!  client            front-end                 old back-end   new back-end
+//!    |--request 2---->| rules: another back-end
+//!    |                | freeze, hold request 2
+//!    |                |--MOVE_REQ (seq, ack)--->| idle? close the
+//!    |                |                         | server's socket, silent
+//!    |                |<--MOVE_ACK (SYN opts)---|
+//!    |                |--HANDOFF_REQ (ISNs = seq-1, ack-1, no data)--->|
+//!    |                |                                     replay     |
+//!    |                |<--HANDOFF_ACK----------------------------------|
+//!    |                | forward; request 2 released, rewritten ------->|
+//!    |<-------------------------------------------response, direct----|
+//! ```
+//!
+//! The hook sees the client segment that starts new data on such a flow
+//! ([`crate::conn::Boundary`]) and matches the request head it carries
+//! against the service's rules; only a rule naming another back-end starts
+//! a move, which the move threads carry out (they wait for the peers).
+//! The old back-end gives the connection up only if it is idle
+//! (`back::release`); else the request goes on to it, served there. A new
+//! back-end that refuses sends the connection back to the old one the same
+//! way; a new back-end that does not answer, or an old one that does not,
+//! ends it with a reset from the front-end's stack (the client's next
+//! packet meets no flow): a connection never has two servers.
+
+use crate::{
+    back,
+    conn::{ip, Boundary, Fam, Stat},
+    events, front,
+    node::{Node, Reply},
+    proto::{
+        ctrl::{opt_bits, reason, HandoffReq, Message, MoveAck, MoveReq},
+        flow::{Key, Phase},
+        http,
+        packet::{V4, V6},
+        rules,
+        seq::Translation,
+        service::{Endpoint, Ip},
+        uapi::handoff_result,
+    },
+    sys::{
+        bhlock::{new_bh_spinlock, BhSpinLock},
+        kthread::{self, Stop, Thread},
+        netfilter::{SkBuff, Verdict},
+        vec,
+    },
+};
+use kernel::{
+    new_condvar, new_mutex,
+    prelude::*,
+    sync::{Arc, CondVar, Mutex},
+    time::msecs_to_jiffies,
+};
+
+/// Move threads per namespace: a move waits for two peers in turn, and a
+/// few in parallel keep one slow back-end from holding up the others.
+const WORKERS: usize = 4;
+/// Moves waiting for a thread, at most: room reserved up front, since the
+/// hook queues them in softirq context. A request that finds it full stays
+/// on its back-end.
+const QUEUE_MAX: usize = 256;
+/// Bytes of a request head the hook reads to match the rules: a head
+/// longer than this, or not whole in its first segment, stays where it is.
+const HEAD_MAX: usize = 2048;
+/// How long an idle move thread waits before it looks at its stop token
+/// again (a stop request also wakes it).
+const IDLE_WAIT_MS: u32 = 1000;
+
+/// A move the hook decided on: the connection, where its next request
+/// goes, and the fields of the segment that starts it.
+#[derive(Clone, Copy)]
+struct Job {
+    client: Endpoint<Ip>,
+    vip: Endpoint<Ip>,
+    /// The new back-end and its peer (0: this node).
+    target: Endpoint<Ip>,
+    peer: u32,
+    /// The held request's sequence number, the client's acknowledgment,
+    /// timestamps and window field.
+    seq: u32,
+    ack: u32,
+    timestamps: Option<(u32, u32)>,
+    window: u16,
+}
+
+struct Queue {
+    jobs: KVec<Job>,
+    /// No more moves are taken (the namespace goes away).
+    closed: bool,
+}
+
+/// What the move threads and the hooks share.
+#[pin_data]
+struct Pool {
+    node: Arc<Node>,
+    #[pin]
+    queue: BhSpinLock<Queue>,
+    /// Signalled when a job is queued.
+    #[pin]
+    queued: CondVar,
+    /// Where the hook copies a request head (one CPU at a time, as
+    /// conntrack's FTP helper does with its buffer).
+    #[pin]
+    head: BhSpinLock<KBox<[u8; HEAD_MAX]>>,
+}
+
+/// The moves of a namespace.
+#[pin_data]
+pub(crate) struct Moves {
+    pool: Arc<Pool>,
+    /// Hold the threads: [`Moves::stop`] ends them.
+    #[pin]
+    workers: Mutex<KVec<Thread<Pool>>>,
+}
+
+impl Moves {
+    /// No move yet; [`Moves::start`] starts the threads.
+    pub(crate) fn new(node: Arc<Node>) -> impl PinInit<Self, Error> {
+        let pool = (|| -> Result<Arc<Pool>> {
+            let jobs = KVec::with_capacity(QUEUE_MAX, GFP_KERNEL)?;
+            let head = KBox::new([0u8; HEAD_MAX], GFP_KERNEL)?;
+            Arc::pin_init(
+                pin_init!(Pool {
+                    node,
+                    queue <- new_bh_spinlock!(Queue { jobs, closed: false }, "baton_move_queue"),
+                    queued <- new_condvar!("baton_move_queued"),
+                    head <- new_bh_spinlock!(head, "baton_move_head"),
+                }),
+                GFP_KERNEL,
+            )
+        })();
+        try_pin_init!(Self {
+            pool: pool?,
+            workers <- new_mutex!(KVec::new(), "baton_move_workers"),
+        }? Error)
+    }
+
+    /// Starts the move threads. Process context.
+    pub(crate) fn start(&self) -> Result {
+        let mut workers = self.workers.lock();
+        workers.reserve(WORKERS, GFP_KERNEL)?;
+        while workers.len() < WORKERS {
+            let t = Thread::spawn(c"baton-move", self.pool.clone(), worker_main)?;
+            workers.push(t, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// Takes no more moves and stops the threads (each finishes or
+    /// abandons the move it is in). The moves left unfreeze: their
+    /// connections stay where they are.
+    pub(crate) fn stop(&self) {
+        self.pool.queue.lock().closed = true;
+        let workers = core::mem::take(&mut *self.workers.lock());
+        // Joined outside the lock.
+        drop(workers);
+        let left = core::mem::take(&mut self.pool.queue.lock().jobs);
+        for job in left.iter() {
+            match (job.client.addr, job.vip.addr) {
+                (Ip::V4(_), Ip::V4(_)) => stays::<V4>(&self.pool.node, job),
+                _ => stays::<V6>(&self.pool.node, job),
+            }
+        }
+    }
+
+    /// A segment at a request boundary ([`crate::conn::Conns::pre_routing`]):
+    /// held for a move if its request's rule names another back-end,
+    /// else forwarded. Softirq context.
+    pub(crate) fn boundary<F: Fam>(
+        &self,
+        skb: &mut SkBuff,
+        b: Boundary<F>,
+        now_ms: u64,
+    ) -> Verdict {
+        let node = &self.pool.node;
+        if let Some((target, peer)) = self.target(skb, &b) {
+            let mut q = self.pool.queue.lock();
+            if !q.closed && q.jobs.len() < QUEUE_MAX && node.conns().begin_move(skb, &b, now_ms) {
+                let job = Job {
+                    client: ip(b.key.client),
+                    vip: ip(b.vip),
+                    target,
+                    peer,
+                    seq: b.seq,
+                    ack: b.ack,
+                    timestamps: b.timestamps,
+                    window: b.window,
+                };
+                // Within the capacity reserved: cannot fail or allocate.
+                let _ = q.jobs.push(job, GFP_ATOMIC);
+                drop(q);
+                self.pool.queued.notify_one();
+                return Verdict::Drop;
+            }
+        }
+        node.conns().forward_boundary::<F>(node.net(), skb, now_ms)
+    }
+
+    /// The back-end (and its peer) that the request starting in `skb`
+    /// goes to, if its service's rules name one other than the flow's.
+    fn target<F: Fam>(&self, skb: &SkBuff, b: &Boundary<F>) -> Option<(Endpoint<Ip>, u32)> {
+        let config = self.pool.node.published();
+        let service = config.service(&ip(b.vip))?;
+        if !service.conf.per_request || service.rules.is_empty() {
+            return None;
+        }
+        let mut head = self.pool.head.lock();
+        let n = skb.copy_from_ip(b.payload_at, head.get_mut(..b.payload_len.min(HEAD_MAX))?);
+        let req = http::parse_request(head.get(..n)?).ok()?;
+        let rules = service.rules.iter().map(|r| (r.rule(), r.backend));
+        let target = rules::first_match(rules, &req)?;
+        if target == ip(b.backend) {
+            return None;
+        }
+        // A rule's back-end is one of the service's, with a weight.
+        let be = service.backends.iter().find(|x| x.addr == target)?;
+        let me = config.base.node_id;
+        Some((be.addr, if be.peer == me { 0 } else { be.peer }))
+    }
+}
+
+/// MOVE_ACK or MOVE_NACK from peer `from`: given to the move thread that
+/// waits for it, if the connection is still frozen for its move.
+pub(crate) fn reply(node: &Node, msg: &Message<'_>) {
+    let (id, r) = match msg {
+        Message::MoveAck(a) => (a.id, Reply::Released(*a)),
+        Message::MoveNack(n) => (n.id, Reply::Nack(n.reason)),
+        _ => return,
+    };
+    if node.conns().front_frozen(id) {
+        node.replies().post(id, r);
+    }
+}
+
+fn worker_main(pool: &Pool, stop: &Stop) {
+    loop {
+        let job = {
+            let mut q = pool.queue.lock();
+            loop {
+                if stop.requested() {
+                    return;
+                }
+                // Each job is another connection's: their order is free.
+                if let Some(job) = vec::swap_remove(&mut q.jobs, 0) {
+                    break job;
+                }
+                let _ = pool
+                    .queued
+                    .wait_interruptible_timeout(&mut q, msecs_to_jiffies(IDLE_WAIT_MS));
+            }
+        };
+        match (job.client.addr, job.vip.addr) {
+            (Ip::V4(_), Ip::V4(_)) => run::<V4>(&pool.node, &job, stop),
+            _ => run::<V6>(&pool.node, &job, stop),
+        }
+    }
+}
+
+/// The flow key of `job`'s connection, in family `F`.
+fn key_of<F: Fam>(job: &Job) -> Option<Key<F>> {
+    Some(Key {
+        client: Endpoint {
+            addr: F::from_ip(job.client.addr)?,
+            port: job.client.port,
+        },
+        local: Endpoint {
+            addr: F::from_ip(job.vip.addr)?,
+            port: job.vip.port,
+        },
+    })
+}
+
+/// The move of `job` does not happen: the connection forwards to its
+/// back-end again, and the request held goes on there, forwarded without
+/// another decision.
+fn stays<F: Fam>(node: &Node, job: &Job) {
+    let Some(key) = key_of::<F>(job) else {
+        return;
+    };
+    node.conns().with(&key, |f| {
+        if f.phase == Phase::Frozen {
+            f.phase = Phase::Forwarding;
+            f.stay = true;
+        }
+    });
+    node.conns().held().release(&key);
+}
+
+/// The move failed past the point of return: the flow goes, and the
+/// client's next packet meets the front-end's stack, which resets it.
+fn ends<F: Fam>(node: &Node, key: &Key<F>, why: &str) {
+    node.conns().remove(key);
+    node.conns().held().discard(key);
+    node.conns().stats().inc(Stat::MovesFailed);
+    if kthread::net_ratelimit() {
+        pr_info!(
+            "a connection's move failed ({}), resetting the client\n",
+            why
+        );
+    }
+}
+
+/// Asks the serving back-end (peer `peer`, 0: this node) to give up the
+/// connection of `m`.
+fn release<F: Fam>(node: &Node, peer: u32, m: MoveReq<F>, timeout_ms: u32, stop: &Stop) -> Reply {
+    if peer == 0 {
+        return match back::release(node, 0, &m) {
+            Message::MoveAck(a) => Reply::Released(a),
+            Message::MoveNack(n) => Reply::Nack(n.reason),
+            _ => Reply::Nack(reason::OTHER),
+        };
+    }
+    if node.ctrl().send(peer, &F::move_req(m)).is_err() {
+        // Not sent (channel down, a peer that takes no moves): nothing
+        // changed there.
+        node.replies().forget(m.id);
+        return Reply::Nack(reason::OTHER);
+    }
+    node.replies().wait(m.id, timeout_ms, stop)
+}
+
+/// Carries out the move of `job`, its flow frozen by the hook.
+fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
+    let Some(key) = key_of::<F>(job) else {
+        return;
+    };
+    let Some(old) = node.conns().with(&key, |f| *f) else {
+        // Gone meanwhile (the connection ended): its held packets expire.
+        return;
+    };
+    if old.phase != Phase::Frozen {
+        return;
+    }
+    let Some(target) = F::from_ip(job.target.addr) else {
+        return stays::<F>(node, job);
+    };
+    let target = Endpoint {
+        addr: target,
+        port: job.target.port,
+    };
+    let timeout = node.published().base.handoff_timeout_ms;
+    let m = MoveReq {
+        id: old.id,
+        client: key.client,
+        backend: old.backend,
+        seq: job.seq,
+        ack: job.ack,
+    };
+    let syn = match release(node, old.peer, m, timeout, stop) {
+        Reply::Released(a) => a,
+        Reply::Nack(reason::TIMEOUT) => {
+            // It may have given the connection up after all: the client
+            // would meet a server that is gone.
+            return ends(node, &key, "no answer from its back-end");
+        }
+        _ => {
+            node.conns().stats().inc(Stat::MovesRefused);
+            return stays::<F>(node, job);
+        }
+    };
+    // The old server is gone: the connection goes to the new back-end as a
+    // handoff whose handshake ends where the client is now, or back to
+    // the old one the same way should the new one refuse.
+    for (attempt, (backend, peer)) in [(target, job.peer), (old.backend, old.peer)]
+        .into_iter()
+        .enumerate()
+    {
+        let id = node.conns().next_id(&key);
+        let req = handoff(job, &syn, id, key.client, old.vip, backend, old.xlate);
+        let half =
+            Translation::frontend_half(req.frontend_isn, req.frontend_tsval, req.frontend_wscale);
+        let present = node.conns().with(&key, |f| {
+            f.id = id;
+            f.peer = peer;
+            f.backend = backend;
+            f.xlate = half;
+        });
+        if present.is_none() {
+            return;
+        }
+        let reply = front::ask(node, peer, &req, timeout, stop);
+        let conn = events::Conn {
+            id,
+            client: ip(key.client),
+            vip: ip(old.vip),
+            backend: ip(backend),
+            peer,
+        };
+        match reply {
+            Reply::Ack(a) => {
+                if peer == 0 {
+                    // A peer's ACK made the flow forward as it came
+                    // (`front::reply`); this node's own replay, here.
+                    let xlate = half.with_backend(a.backend_isn, a.backend_tsval, a.backend_wscale);
+                    node.conns().with(&key, |f| {
+                        f.xlate = xlate;
+                        f.phase = Phase::Forwarding;
+                    });
+                    node.conns().held().release(&key);
+                }
+                events::handoff(node.net(), &conn, handoff_result::OK, 0);
+                let c = if attempt == 0 {
+                    Stat::Moved
+                } else {
+                    Stat::MovesFailed
+                };
+                node.conns().stats().inc(c);
+                return;
+            }
+            Reply::Nack(r) => {
+                events::handoff(node.net(), &conn, handoff_result::FAILED, r);
+                if r == reason::TIMEOUT {
+                    // It may still take it: never two servers.
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    ends(node, &key, "no back-end took it");
+}
+
+/// The HANDOFF_REQ that replays `job`'s connection on `backend` as handoff
+/// `id`: a handshake whose ISNs end where the client and the old server
+/// are (the held request's first byte, the client's acknowledgment), the
+/// client's options as the old server's stack had them, the front-end's
+/// window scale as the client knows it, no data (the held request follows,
+/// forwarded).
+fn handoff<F: Fam>(
+    job: &Job,
+    syn: &MoveAck,
+    id: u64,
+    client: Endpoint<F>,
+    vip: Endpoint<F>,
+    backend: Endpoint<F>,
+    old: Translation,
+) -> HandoffReq<'static, F> {
+    let ts = syn.options & opt_bits::TIMESTAMPS != 0;
+    let (tsval, tsecr) = job.timestamps.filter(|_| ts).unwrap_or((0, 0));
+    HandoffReq {
+        id,
+        client,
+        vip,
+        backend,
+        client_isn: job.seq.wrapping_sub(1),
+        frontend_isn: job.ack.wrapping_sub(1),
+        client_tsval: tsval,
+        frontend_tsval: tsecr,
+        client_window: job.window,
+        mss: syn.mss,
+        client_wscale: syn.client_wscale,
+        frontend_wscale: old.frontend_wscale,
+        options: syn.options,
+        data: &[],
+    }
+}

@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Per-request dispatch (issue 16): a kept-alive connection moves between
+# back-ends at request boundaries when the service's rules send its next
+# request elsewhere, namespaces in one guest. Proven:
+#   - one curl, two URLs on different Hosts over one connection: each
+#     request served by its rule's back-end, each server logs only its own
+#     request from the client's real address and port (the same port on
+#     both), one SYN, no RST, no reset counted by the client;
+#   - 10 MB after a move byte-exact;
+#   - a connection moved back and forth (a, b, a, b, ...) with every answer
+#     from the right server, with TCP timestamps, SACK and window scaling
+#     each turned off at the client, and with a local back-end on the
+#     front-end itself;
+#   - stats count the moves on the front-end and the connections released
+#     on the back-ends; no state is left;
+#   - a service with `dispatch connection` keeps the first back-end.
+#
+# guests: 1
+# memory: 768M
+# timeout: 300
+#
+#                       switch ns "sw" (br0)            198.18.1.0/24
+#        /             |                 |               \
+#   cl .1         fe .2 (VIP .100)     be1 .3           be2 .4
+#   curl          baton node 1         node 2           node 3
+#                 httpd (local be)     httpd            httpd
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+require_cmd ip curl python3 tcpdump ss jq
+
+readonly vip=198.18.1.100 port=80 be_port=8080
+work=$(mktemp -d)
+defer rm -rf "$work"
+
+baton_load
+lan_setup 1 sw cl fe be1 be2
+baton_frontend fe "$vip"
+for i in 1 2; do
+	httpd_serve "be$i" "$(lan_addr 1 $((i + 2)))" "$be_port" "$work/be$i"
+	echo "be$i" >"$work/be$i/name"
+done
+httpd_serve fe 198.18.1.2 "$be_port" "$work/fe"
+echo "fe" >"$work/fe/name"
+baton_star fe 198.18.1.2 be1 198.18.1.3 be2 198.18.1.4
+
+bctl fe service add "$vip:$port" scheduler rr
+bctl fe backend add "$vip:$port" "198.18.1.3:$be_port" peer 2
+bctl fe backend add "$vip:$port" "198.18.1.4:$be_port" peer 3
+bctl fe backend add "$vip:$port" "198.18.1.2:$be_port"
+bctl fe rule add "$vip:$port" host a.example to "198.18.1.3:$be_port"
+bctl fe rule add "$vip:$port" host b.example to "198.18.1.4:$be_port"
+bctl fe rule add "$vip:$port" host l.example to "198.18.1.2:$be_port"
+bctl fe service list
+check_eq "dispatch by default" "$(bctl fe -j service list | jq -r '.[0].dispatch')" request
+wait_listen fe "$port"
+
+# logged NS HOST: the requests for HOST that server NS logged from the
+# client ("PORT PATH" lines).
+logged() {
+	awk -v h="$2" '$4 == h && $1 ~ /^198\.18\.1\.1:/ { split($1, a, ":"); print a[2], $3 }' "$work/$1.log"
+}
+
+# One curl, two URLs of two Hosts: curl keeps one connection for the
+# VIP, whatever Host header each request carries.
+opens0=$(snmp_get cl Tcp ActiveOpens)
+resets0=$(tcp_resets cl)
+ns_exec cl tcpdump -i eth0 -nn -U -w "$work/cap" \
+	"tcp port $port and (tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)" >/dev/null 2>&1 &
+tcpd=$!
+sleep 1
+got=$(ns_exec cl timeout 30 curl -sS --max-time 20 -H "Host: a.example" "http://$vip:$port/name" \
+	--next -H "Host: b.example" "http://$vip:$port/name") || fail "curl with two URLs failed"
+sleep 1
+kill "$tcpd"
+wait "$tcpd" 2>/dev/null || true
+check_eq "answers of one connection, a then b" "$(echo $got)" "be1 be2"
+check_eq "client connections opened" $(($(snmp_get cl Tcp ActiveOpens) - opens0)) 1
+check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0
+check_eq "SYNs and RSTs on the client's wire" \
+	"$(tcpdump -nn -r "$work/cap" 2>/dev/null | grep -c 'Flags \[S\]')/$(tcpdump -nn -r "$work/cap" 2>/dev/null | grep -c 'Flags \[R')" 1/0
+a=$(logged be1 a.example)
+b=$(logged be2 b.example)
+check_eq "be1 served a.example's request only" "$(echo "$a" | wc -l) $(cut -d' ' -f2 <<<"$a")" "1 /name"
+check_eq "be2 served b.example's request only" "$(echo "$b" | wc -l) $(cut -d' ' -f2 <<<"$b")" "1 /name"
+check_eq "the same client port on both servers" "${a%% *}" "${b%% *}"
+check_eq "be1 logged nothing for b.example" "$(logged be1 b.example | wc -l)" 0
+check_eq "be2 logged nothing for a.example" "$(logged be2 a.example | wc -l)" 0
+check_eq "front-end: moves" "$(baton_stat fe moved)" 1
+check_eq "be1: connections released for a move" "$(baton_stat be1 released)" 1
+baton_idle 15 fe be1 be2
+
+# 10 MB after a move, byte-exact, then back.
+out=$(ns_exec cl timeout 60 python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" "$port" \
+	a.example/name b.example/gen/10485760 a.example/gen/1000000) || fail "10 MB after a move failed"
+check_eq "10 MB after a move" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "be1 exact exact "
+check_eq "one connection" "$(cut -d' ' -f1 <<<"$out" | sort -u | wc -l)" 1
+check_eq "front-end: moves" "$(baton_stat fe moved)" 3
+
+# Back and forth, each TCP option off in turn at the client, and through
+# the local back-end.
+for opt in none tcp_timestamps tcp_sack tcp_window_scaling; do
+	[ "$opt" = none ] || ns_exec cl sysctl -qw "net.ipv4.$opt=0"
+	moved0=$(baton_stat fe moved)
+	out=$(ns_exec cl timeout 60 python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" "$port" \
+		a.example/name b.example/name a.example/name l.example/name b.example/gen/300000 \
+		l.example/name a.example/name) || fail "back and forth ($opt off) failed"
+	check_eq "back and forth ($opt off)" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" \
+		"be1 be2 be1 fe exact fe be1 "
+	check_eq "back and forth ($opt off): one connection" "$(cut -d' ' -f1 <<<"$out" | sort -u | wc -l)" 1
+	check_eq "back and forth ($opt off): moves" $(($(baton_stat fe moved) - moved0)) 6
+	[ "$opt" = none ] || ns_exec cl sysctl -qw "net.ipv4.$opt=1"
+done
+check_eq "front-end: moves refused or failed" \
+	$(($(baton_stat fe moves-refused) + $(baton_stat fe moves-failed))) 0
+check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0
+baton_idle 15 fe be1 be2
+
+# dispatch connection: the first request's back-end keeps the connection.
+bctl fe service add "$vip:81" scheduler rr dispatch connection
+bctl fe backend add "$vip:81" "198.18.1.3:$be_port" peer 2
+bctl fe backend add "$vip:81" "198.18.1.4:$be_port" peer 3
+bctl fe rule add "$vip:81" host a.example to "198.18.1.3:$be_port"
+bctl fe rule add "$vip:81" host b.example to "198.18.1.4:$be_port"
+check_eq "dispatch connection shown" \
+	"$(bctl fe -j service list | jq -r '.[] | select(.port == 81) | .dispatch')" connection
+wait_listen fe 81
+moved0=$(baton_stat fe moved)
+out=$(ns_exec cl timeout 30 python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" 81 \
+	a.example/name b.example/name) || fail "dispatch connection failed"
+check_eq "dispatch connection: the first back-end answers both" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "be1 be1 "
+check_eq "dispatch connection: no move" "$(baton_stat fe moved)" "$moved0"
+baton_idle 15 fe be1 be2
+
+bctl fe stats
+dmesg | grep "baton:" | tail -20
+baton_unload
+log "all checks passed"
