@@ -163,7 +163,9 @@ fn resume<F: Fam>(
 /// MOVE_REQ `m` from front-end `from` (0: this node): gives the
 /// connection up for its move to another back-end if it is idle (its server
 /// answered the client's last request, read every byte before the held
-/// one, and has nothing unacknowledged), and answers MOVE_ACK or MOVE_NACK.
+/// one, and the client acknowledged all it sent: the held segment's
+/// acknowledgment, which the server's stack may not have seen yet, its
+/// last ACK lost), and answers MOVE_ACK or MOVE_NACK.
 /// Given up, the server's socket is closed without a packet to the client
 /// and the flow goes without CONN_END: the front-end owns the connection's
 /// next step. Runs on the channel's thread: it neither sleeps long nor
@@ -187,6 +189,11 @@ pub(crate) fn release<F: Fam>(node: &Node, from: u32, m: &MoveReq<F>) -> Message
         if busy {
             return Err(reason::BUSY);
         }
+        // Whatever the server's stack sends from now on is dropped (as
+        // during a replay): an RST to a segment that waited in the
+        // socket's backlog while it was being closed must not reach the
+        // client.
+        f.phase = Phase::Replaying;
         Ok(f.xlate.ack_to_backend(m.ack))
     });
     let snd_nxt = match snd_nxt {
@@ -215,8 +222,15 @@ pub(crate) fn release<F: Fam>(node: &Node, from: u32, m: &MoveReq<F>) -> Message
                 options,
             })
         }
-        Err(e) if e == EBUSY => nack(reason::BUSY),
-        Err(_) => nack(reason::INVALID),
+        Err(e) => {
+            // Still its server's: served as before.
+            node.conns().with(&key, |f| f.phase = Phase::Established);
+            nack(if e == EBUSY {
+                reason::BUSY
+            } else {
+                reason::INVALID
+            })
+        }
     }
 }
 

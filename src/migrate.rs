@@ -414,6 +414,14 @@ fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
             }
             Reply::Nack(r) => {
                 events::handoff(node.net(), &conn, handoff_result::FAILED, r);
+                if kthread::net_ratelimit() {
+                    pr_info!(
+                        "move {}: back-end peer {} refused the connection (reason {})\n",
+                        id,
+                        peer,
+                        r
+                    );
+                }
                 if r == reason::TIMEOUT {
                     // It may still take it: never two servers.
                     break;

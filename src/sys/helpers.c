@@ -409,8 +409,10 @@ int baton_tcp_abort(struct net *net, const struct baton_endpoint *local,
 /*
  * Gives up the TCP connection of namespace net from local (this host) to
  * remote for its move to another host, if it is idle: established, its
- * owner has read every byte up to rcv_nxt and nothing came after it, every
- * byte sent up to snd_nxt is acknowledged and nothing is queued. Checked
+ * owner has read every byte up to rcv_nxt and nothing came after it, it
+ * sent up to snd_nxt and has nothing queued. The caller knows that the
+ * peer acknowledged snd_nxt (an acknowledgment this socket may not have
+ * seen yet: it rides on the segment the caller holds). Checked
  * and closed under the socket's lock, so that the owner cannot send in
  * between; closed as tcp_abort() does but without its RST: nothing reaches
  * the peer, and the owner reads the end of the stream. *out: the peer's
@@ -437,8 +439,7 @@ int baton_tcp_release(struct net *net, const struct baton_endpoint *local,
 	if (sk->sk_state == TCP_ESTABLISHED && tp->rcv_nxt == rcv_nxt &&
 	    READ_ONCE(tp->copied_seq) == rcv_nxt &&
 	    RB_EMPTY_ROOT(&tp->out_of_order_queue) &&
-	    tp->snd_una == snd_nxt && tp->snd_nxt == snd_nxt &&
-	    READ_ONCE(tp->write_seq) == snd_nxt) {
+	    tp->snd_nxt == snd_nxt && READ_ONCE(tp->write_seq) == snd_nxt) {
 		out->mss_clamp = tp->rx_opt.mss_clamp;
 		out->snd_wscale = tp->rx_opt.snd_wscale;
 		out->sack_ok = tp->rx_opt.sack_ok ? 1 : 0;

@@ -482,8 +482,8 @@ pub(crate) struct PeerSyn {
 
 /// Gives up the TCP connection of `net` from `local` (this host) to
 /// `remote` if it is idle: its owner read every byte up to `rcv_nxt` and
-/// nothing came after, every byte it sent up to `snd_nxt` is acknowledged
-/// and nothing is queued. Closed without a packet to the peer; the owner
+/// nothing came after, it sent up to `snd_nxt` (which the caller knows the
+/// peer acknowledged) and nothing is queued. Closed without a packet to the peer; the owner
 /// reads the end of the stream. `EBUSY` if not idle, `ENOENT` if there is
 /// no such connection. Process context.
 pub(crate) fn release_tcp(

@@ -13,6 +13,8 @@
 #     from the right server, with TCP timestamps, SACK and window scaling
 #     each turned off at the client, and with a local back-end on the
 #     front-end itself;
+#   - moves under loss, delay and reordering on the client's link (netem),
+#     responses of 1-3 MB byte-exact;
 #   - stats count the moves on the front-end and the connections released
 #     on the back-ends; no state is left;
 #   - a service with `dispatch connection` keeps the first back-end.
@@ -30,7 +32,7 @@ set -euo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
-require_cmd ip curl python3 tcpdump ss jq
+require_cmd ip curl python3 tcpdump ss jq tc
 
 readonly vip=198.18.1.100 port=80 be_port=8080
 work=$(mktemp -d)
@@ -117,6 +119,18 @@ done
 check_eq "front-end: moves refused or failed" \
 	$(($(baton_stat fe moves-refused) + $(baton_stat fe moves-failed))) 0
 check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0
+baton_idle 15 fe be1 be2
+
+# Loss, delay and reordering on the client's link while it moves.
+ns_exec cl tc qdisc add dev eth0 root netem delay 2ms 1ms loss 3% reorder 10%
+moved0=$(baton_stat fe moved)
+out=$(ns_exec cl timeout $((120 * BATON_SLOW)) python3 "$BATON_REPO/tests/vm/tools/clients.py" requests \
+	"$vip" "$port" a.example/gen/2000000 b.example/gen/3000000 l.example/gen/1000000 \
+	a.example/name b.example/gen/1000000) || fail "moves under loss failed"
+ns_exec cl tc qdisc del dev eth0 root
+check_eq "moves under loss" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "exact exact exact be1 exact "
+check_eq "moves under loss: one connection" "$(cut -d' ' -f1 <<<"$out" | sort -u | wc -l)" 1
+check_eq "moves under loss: moves" $(($(baton_stat fe moved) - moved0)) 4
 baton_idle 15 fe be1 be2
 
 # dispatch connection: the first request's back-end keeps the connection.

@@ -27,6 +27,14 @@ path-mtu scenarios.
       (stripped) if it is short text, or for /gen/N "exact" or "differs"
       (httpd.py's bytes for N).
 
+  clients.py mixed ADDR PORT N SECS MAX HOST=NAME...
+      N kept-alive connections at once, each looping requests GET /name
+      with a Host drawn at random from the HOST=NAME pairs, for SECS
+      seconds, at most MAX requests in all; each answer must be NAME (the
+      server the rules send HOST to) and each connection stays the one it
+      opened. Prints JSON {"ok": n, "wrong": n, "errors": n, "conns": n}
+      and exits 1 unless every request was answered right.
+
   clients.py churn ADDR PORT N SIZE SECS MAX OUT [STOP]
       N threads open connections to ADDR:PORT without pause, each one
       request GET /gen/SIZE with "Connection: close", its body checked
@@ -222,6 +230,46 @@ def requests(addr, port, targets):
             out = body.decode(errors="replace").strip()
         print(lport, out, flush=True)
     s.close()
+
+
+def mixed(addr, port, n, secs, most, pairs):
+    hosts = [p.split("=", 1) for p in pairs]
+    deadline = time.time() + secs
+    lock = threading.Lock()
+    counts = {"ok": 0, "wrong": 0, "errors": 0, "conns": 0}
+    left = [most]
+
+    def one(seed):
+        rnd = random.Random(seed)
+        try:
+            s = socket.create_connection((addr, port), timeout=30)
+            f = s.makefile("rb")
+            with lock:
+                counts["conns"] += 1
+            while time.time() < deadline:
+                with lock:
+                    if left[0] <= 0:
+                        break
+                    left[0] -= 1
+                host, want = rnd.choice(hosts)
+                s.sendall(f"GET /name HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                got = http_response(f).decode(errors="replace").strip()
+                with lock:
+                    counts["ok" if got == want else "wrong"] += 1
+            s.close()
+        except (OSError, SystemExit) as e:
+            with lock:
+                counts["errors"] += 1
+            print(f"connection {seed}: {e}", file=sys.stderr)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps(counts))
+    if counts["wrong"] or counts["errors"] or counts["conns"] != n:
+        sys.exit(1)
 
 
 # A slower kernel (debug: KASAN, lockdep) gives its connections longer.
@@ -469,6 +517,8 @@ if __name__ == "__main__":
         keepalive(a[1], int(a[2]), int(a[3]), a[4], a[5])
     elif a[0] == "requests":
         requests(a[1], int(a[2]), a[3:])
+    elif a[0] == "mixed":
+        mixed(a[1], int(a[2]), int(a[3]), float(a[4]), int(a[5]), a[6:])
     elif a[0] == "idle":
         idle(a[1], int(a[2]), int(a[3]), float(a[4]), a[5])
     elif a[0] == "churn":

@@ -936,6 +936,7 @@ fn reason_name(r: u8) -> &'static str {
         reason::INVALID => "invalid",
         reason::CLOSED => "closed",
         reason::IDLE => "idle",
+        reason::BUSY => "busy",
         _ => "unknown",
     }
 }
