@@ -1198,7 +1198,7 @@ impl Conns {
         let t = F::table(self);
         let done = t.flows.lookup(self.hash(&b.key), &b.key, |cell| {
             let mut flow = cell.flow.lock();
-            if !flow.begin_move(b.seq) {
+            if !flow.begin_move(b.seq, now_ms) {
                 return false;
             }
             // Held under the flow's lock, as a frozen flow's packets are.

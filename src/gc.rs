@@ -10,7 +10,7 @@ use crate::{
     proto::{
         config::MAX_PEERS,
         ctrl::reason,
-        flow::{since, Flow, Phase, Role},
+        flow::{Flow, Phase, Role},
         packet::{V4, V6},
     },
     replica,
@@ -110,7 +110,7 @@ fn sweep<F: Fam>(node: &Node, p: &Pass) {
     // A handoff taken over from a copy has no worker to give up on it:
     // unanswered for longer than any handoff lasts, its flow goes.
     let stuck = |f: &Flow<F>| {
-        (f.role == Role::Front && f.phase == Phase::Frozen && since(now, f.created_ms) > p.stuck_ms)
+        f.frozen_longer_than(now, p.stuck_ms)
             .then_some(reason::TIMEOUT)
     };
     // A front flow whose back-end can no longer send CONN_END (its

@@ -312,6 +312,7 @@ fn take_over(node: &Node, owner: u32, mut f: Flow) -> Option<Flow> {
     // copy older than the idle timeout would go at the next sweep).
     f.last_ms = stamp(kthread::now_ms());
     f.created_ms = f.last_ms;
+    f.frozen_ms = f.last_ms;
     if node.conns().insert(f).is_err() {
         return None;
     }

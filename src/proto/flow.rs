@@ -406,6 +406,10 @@ pub struct Flow<A: Family = V4> {
     pub created_ms: u32,
     /// Last packet ([`stamp`]).
     pub last_ms: u32,
+    /// Front-end: when the flow last froze ([`stamp`]), its handoff or a
+    /// move under way since; a kept-alive connection moves long after it
+    /// was made.
+    pub frozen_ms: u32,
     /// When the flow started to close ([`stamp`]); meaningful once
     /// [`Flow::closing`] (see [`Flow::closed_at`]).
     pub closed_ms: u32,
@@ -459,6 +463,7 @@ impl<A: Family> Flow<A> {
             client_rst: false,
             created_ms: stamp(now_ms),
             last_ms: stamp(now_ms),
+            frozen_ms: stamp(now_ms),
             closed_ms: 0,
             packets: 0,
             bytes: 0,
@@ -565,11 +570,12 @@ impl<A: Family> Flow<A> {
     /// still forwards and `seq` is still its next new byte (another CPU
     /// may have forwarded that segment's twin meanwhile). Frozen, the
     /// client's packets are held until the move ends.
-    pub fn begin_move(&mut self, seq: u32) -> bool {
+    pub fn begin_move(&mut self, seq: u32, now_ms: u64) -> bool {
         if self.role != Role::Front || self.phase != Phase::Forwarding || self.client_nxt != seq {
             return false;
         }
         self.phase = Phase::Frozen;
+        self.frozen_ms = stamp(now_ms);
         true
     }
 
@@ -701,6 +707,14 @@ impl<A: Family> Flow<A> {
     /// Milliseconds since the flow's last packet (see [`since`]).
     pub fn idle_ms(&self, now_ms: u64) -> u64 {
         since(now_ms, self.last_ms)
+    }
+
+    /// Whether a front flow has been frozen for more than `max_ms`: its
+    /// handoff or move should have ended by then.
+    pub fn frozen_longer_than(&self, now_ms: u64, max_ms: u64) -> bool {
+        self.role == Role::Front
+            && self.phase == Phase::Frozen
+            && since(now_ms, self.frozen_ms) > max_ms
     }
 }
 

@@ -13,6 +13,9 @@
 #     from the right server, with TCP timestamps, SACK and window scaling
 #     each turned off at the client, and with a local back-end on the
 #     front-end itself;
+#   - 50 kept-alive clients looping requests over mixed Hosts for 30 s:
+#     every answer and every logged request from the server the rules
+#     name, no error, no reset, no connection opened again;
 #   - moves under loss, delay and reordering on the client's link (netem),
 #     responses of 1-3 MB byte-exact;
 #   - stats count the moves on the front-end and the connections released
@@ -116,6 +119,35 @@ for opt in none tcp_timestamps tcp_sack tcp_window_scaling; do
 	check_eq "back and forth ($opt off): moves" $(($(baton_stat fe moved) - moved0)) 6
 	[ "$opt" = none ] || ns_exec cl sysctl -qw "net.ipv4.$opt=1"
 done
+check_eq "front-end: moves refused or failed" \
+	$(($(baton_stat fe moves-refused) + $(baton_stat fe moves-failed))) 0
+check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0
+baton_idle 15 fe be1 be2
+
+# Load: 50 kept-alive clients looping requests over the three Hosts for
+# 30 s, every answer from the server its rule names; connections live far
+# longer than a handoff may stay frozen, and move hundreds of times.
+# served: the requests each server logged for the Hosts its rules send it.
+served() {
+	echo $(($(logged be1 a.example | wc -l) + $(logged be2 b.example | wc -l) + $(logged fe l.example | wc -l)))
+}
+served0=$(served)
+moved0=$(baton_stat fe moved)
+opens0=$(snmp_get cl Tcp ActiveOpens)
+out=$(ns_exec cl timeout $((90 * BATON_SLOW)) python3 "$BATON_REPO/tests/vm/tools/clients.py" mixed \
+	"$vip" "$port" 50 $((30 * BATON_SLOW)) 100000 a.example=be1 b.example=be2 l.example=fe) || {
+	bctl fe stats
+	fail "50 clients over mixed Hosts: $out"
+}
+log "50 clients over mixed Hosts: $out"
+check_ge "50 clients: requests answered" "$(jq .ok <<<"$out")" 1000
+check_eq "50 clients: connections opened" $(($(snmp_get cl Tcp ActiveOpens) - opens0)) 50
+check_ge "50 clients: moves" $(($(baton_stat fe moved) - moved0)) 500
+for pair in be1:b.example be1:l.example be2:a.example be2:l.example fe:a.example fe:b.example; do
+	check_eq "50 clients: ${pair%%:*} logged no request for ${pair#*:}" \
+		"$(logged "${pair%%:*}" "${pair#*:}" | wc -l)" 0
+done
+check_eq "50 clients: requests logged" $(($(served) - served0)) "$(jq .ok <<<"$out")"
 check_eq "front-end: moves refused or failed" \
 	$(($(baton_stat fe moves-refused) + $(baton_stat fe moves-failed))) 0
 check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0

@@ -2046,13 +2046,35 @@ fn what_is_not_a_boundary_is_forwarded() {
 #[test]
 fn a_move_freezes_only_a_forwarding_flow_at_its_boundary() {
     let mut f = per_request();
-    assert!(!f.begin_move(999), "not the next byte");
+    assert!(!f.begin_move(999, T0), "not the next byte");
     assert_eq!(f.phase, Phase::Forwarding);
-    assert!(f.begin_move(1000));
+    assert!(f.begin_move(1000, T0));
     assert_eq!(f.phase, Phase::Frozen);
-    assert!(!f.begin_move(1000), "already frozen");
+    assert!(!f.begin_move(1000, T0), "already frozen");
     let mut b = back(Phase::Established);
-    assert!(!b.begin_move(0), "a back-end flow");
+    assert!(!b.begin_move(0, T0), "a back-end flow");
+}
+
+/// A kept-alive connection moves long after its flow was made: how long it
+/// has been frozen counts from the move, not from its handoff (the
+/// collector removed such flows mid-move, resetting their clients).
+#[test]
+fn a_move_is_frozen_from_its_start_not_the_flows() {
+    let mut f = per_request();
+    let later = T0 + 60_000;
+    assert!(!f.frozen_longer_than(later, 7_500), "forwarding");
+    assert!(f.begin_move(1000, later));
+    assert!(!f.frozen_longer_than(later + 7_500, 7_500));
+    assert!(f.frozen_longer_than(later + 7_501, 7_500));
+    let mut h = Flow::new(1, 2, Role::Front, CLIENT, VIP, BACKEND, T0);
+    assert!(
+        h.frozen_longer_than(T0 + 7_501, 7_500),
+        "a handoff from its flow's birth"
+    );
+    h.phase = Phase::Forwarding;
+    assert!(!h.frozen_longer_than(T0 + 7_501, 7_500));
+    let b = back(Phase::Established);
+    assert!(!b.frozen_longer_than(T0 + 60_000, 0), "a back-end flow");
 }
 
 #[test]
