@@ -374,10 +374,10 @@ fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
         let req = handoff(job, &syn, id, key.client, old.vip, backend, old.xlate);
         let half =
             Translation::frontend_half(req.frontend_isn, req.frontend_tsval, req.frontend_wscale);
+        // Counted under its new back-end (`active`, `lc`, `max-conns`).
+        node.conns().retarget(&key, backend, peer);
         let present = node.conns().with(&key, |f| {
             f.id = id;
-            f.peer = peer;
-            f.backend = backend;
             f.xlate = half;
         });
         if present.is_none() {

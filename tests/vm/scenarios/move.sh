@@ -152,6 +152,9 @@ check_eq "front-end: moves refused or failed" \
 	$(($(baton_stat fe moves-refused) + $(baton_stat fe moves-failed))) 0
 check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0
 baton_idle 15 fe be1 be2
+# Each move counts the connection under its new back-end: none is left.
+check_eq "50 clients: connections counted per back-end after" \
+	"$(bctl fe -j service list | jq '[.[].backends[].active] | add')" 0
 
 # Loss, delay and reordering on the client's link while it moves.
 ns_exec cl tc qdisc add dev eth0 root netem delay 2ms 1ms loss 3% reorder 10%
