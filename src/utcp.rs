@@ -8,6 +8,11 @@
 //! on a LAN has arrived by then; a connection whose request is not complete
 //! joins the worker's waiting list, polled without blocking between
 //! accepts, so slow or idle clients (slowloris) hold memory, not threads.
+//! A worker about to hand a connection off (which holds it until the
+//! back-end answers) leaves its list to the service's other workers
+//! ([`Lists::orphans`]): a request that completes meanwhile is handed off
+//! by one of them, not after that answer. Idle workers wake every
+//! [`IDLE_ACCEPT_MS`] to take such a list.
 //! A service's lists hold at most [`WAITING_MAX`] connections: when they
 //! are full, the worker hands off the longest waiting connection of its
 //! list (or the new one) at once with what it sent, as when its
@@ -27,7 +32,7 @@ use crate::{
     proto::service::{Endpoint, Ip},
     sys::{
         kthread::{self, Stop, Thread},
-        socket::{self, Socket},
+        socket::Socket,
         vec,
     },
 };
@@ -62,6 +67,9 @@ const POLL_MS: u32 = 2;
 const POLL_MAX_MS: u32 = 32;
 /// Send timeout of the accepted connections; pause after a failed accept.
 const TICK_MS: u32 = 250;
+/// How long an idle worker blocks in accept before it looks for a list
+/// another worker left ([`Lists::orphans`]).
+const IDLE_ACCEPT_MS: u32 = 1000;
 /// Receive buffer of the listeners (the kernel doubles it).
 const RCVBUF: i32 = 8 * 1024;
 /// Listen backlog (the kernel caps it at `net.core.somaxconn`): a burst of
@@ -78,11 +86,18 @@ struct Worker {
 }
 
 /// What a service's workers count together.
+#[pin_data]
 struct Lists {
     /// Connections on the waiting lists of the service's workers.
     waiting: AtomicUsize,
     /// Workers handing off a late connection, at most [`LATE_MAX`].
     late: AtomicUsize,
+    /// Waiting connections a worker left when it started a handoff, for
+    /// the next worker that is free (still counted in `waiting`).
+    #[pin]
+    orphans: Mutex<KVec<Arrival>>,
+    /// How many connections `orphans` holds, read without its lock.
+    orphaned: AtomicUsize,
 }
 
 struct Listening {
@@ -163,9 +178,10 @@ impl Utcp {
 }
 
 fn start(node: &Arc<Node>, vip: Endpoint<Ip>) -> Result<Listening> {
-    // Idle workers block in accept until a client comes or the listener
-    // is shut down: an idle service costs no wake-ups.
-    let sock = Socket::tcp_for(node.net(), vip.addr, socket::FOREVER, TICK_MS)?;
+    // Idle workers block in accept until a client comes, the listener is
+    // shut down or [`IDLE_ACCEPT_MS`] pass: an idle service costs one
+    // wake-up per worker and second.
+    let sock = Socket::tcp_for(node.net(), vip.addr, IDLE_ACCEPT_MS, TICK_MS)?;
     sock.set_rcvbuf(RCVBUF);
     sock.set_freebind();
     // Its connections' packets carry the mark, by which the hooks know the
@@ -178,11 +194,13 @@ fn start(node: &Arc<Node>, vip: Endpoint<Ip>) -> Result<Listening> {
         listener: Arc::new(sock, GFP_KERNEL)?,
         workers: KVec::with_capacity(WORKERS, GFP_KERNEL)?,
     };
-    let lists = Arc::new(
-        Lists {
+    let lists = Arc::pin_init(
+        pin_init!(Lists {
             waiting: AtomicUsize::new(0),
             late: AtomicUsize::new(0),
-        },
+            orphans <- new_mutex!(KVec::new(), "baton_utcp_orphans"),
+            orphaned: AtomicUsize::new(0),
+        }),
         GFP_KERNEL,
     )?;
     for _ in 0..WORKERS {
@@ -232,7 +250,7 @@ impl Waiting<'_> {
                 Some(i) => core::mem::replace(&mut self.list[i], a),
                 None => a,
             };
-            return front::serve(&self.w.node, self.w.vip, out, self.stop);
+            return self.serve(out);
         }
         let bytes = a.bytes();
         if self.list.push(a, GFP_KERNEL).is_ok() {
@@ -240,6 +258,40 @@ impl Waiting<'_> {
         } else {
             self.w.lists.waiting.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// Hands `a` off. Its list goes to the service's other workers first:
+    /// the handoff holds this worker until the back-end answers.
+    fn serve(&mut self, a: Arrival) {
+        if !self.list.is_empty() {
+            let mut orphans = self.w.lists.orphans.lock();
+            if orphans.reserve(self.list.len(), GFP_KERNEL).is_ok() {
+                let n = self.list.len();
+                while let Some(o) = vec::swap_remove(&mut self.list, 0) {
+                    // Within the capacity reserved: cannot fail.
+                    let _ = orphans.push(o, GFP_KERNEL);
+                }
+                self.w.lists.orphaned.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        front::serve(&self.w.node, self.w.vip, a, self.stop);
+    }
+
+    /// Takes the lists other workers left, if any.
+    fn adopt(&mut self) {
+        if self.w.lists.orphaned.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut orphans = self.w.lists.orphans.lock();
+        if self.list.reserve(orphans.len(), GFP_KERNEL).is_err() {
+            return;
+        }
+        let n = orphans.len();
+        while let Some(o) = vec::swap_remove(&mut orphans, 0) {
+            // Within the capacity reserved: cannot fail.
+            let _ = self.list.push(o, GFP_KERNEL);
+        }
+        self.w.lists.orphaned.fetch_sub(n, Ordering::Relaxed);
     }
 
     fn take(&mut self, i: usize) -> Option<Arrival> {
@@ -289,7 +341,7 @@ impl Waiting<'_> {
                 ready => {
                     progress = true;
                     if let (Some(a), Ok(_)) = (self.take(i), ready) {
-                        front::serve(&self.w.node, self.w.vip, a, self.stop);
+                        self.serve(a);
                         return true;
                     }
                     // Gone without a byte: dropped, the pass goes on. The
@@ -311,7 +363,7 @@ impl Waiting<'_> {
             return progress;
         }
         if let Some(a) = self.take(i) {
-            front::serve(&self.w.node, self.w.vip, a, self.stop);
+            self.serve(a);
         }
         gate.fetch_sub(1, Ordering::Relaxed);
         true
@@ -335,6 +387,7 @@ fn worker_main(w: &Worker, stop: &Stop) {
     };
     let mut pause = POLL_MS;
     while !stop.requested() {
+        waiting.adopt();
         // Block in accept only when no connection waits.
         let accepted = if waiting.list.is_empty() {
             w.listener.accept(FIRST_WAIT_MS, TICK_MS)
@@ -351,7 +404,7 @@ fn worker_main(w: &Worker, stop: &Stop) {
                         w.node.conns().stats().inc(Stat::AcksReleased);
                     }
                     match read {
-                        Ok(true) => front::serve(&w.node, w.vip, a, stop),
+                        Ok(true) => waiting.serve(a),
                         Ok(false) => waiting.push(a),
                         // Gone before sending anything: nothing to hand.
                         Err(_) => {}
@@ -369,4 +422,7 @@ fn worker_main(w: &Worker, stop: &Stop) {
             pause = (pause * 2).min(POLL_MAX_MS);
         }
     }
+    // What others left goes with this list (its drop counts them out):
+    // every worker takes them once it can leave none any more.
+    waiting.adopt();
 }

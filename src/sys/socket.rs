@@ -172,13 +172,10 @@ fn check(ret: c_int) -> Result<c_int> {
     }
 }
 
-/// A socket timeout that never expires: the call blocks until it is done,
-/// interrupted, or (for `accept`) the listener is shut down.
-pub(crate) const FOREVER: u32 = u32::MAX;
-
 impl Socket {
     /// A new IPv4 TCP socket in namespace `net`, with receive and send
-    /// timeouts (milliseconds, or [`FOREVER`]).
+    /// timeouts (milliseconds; `u32::MAX`: none, the call blocks until it is
+    /// done, interrupted, or for `accept` the listener is shut down).
     pub(crate) fn tcp(net: &Net, rcv_timeout_ms: u32, snd_timeout_ms: u32) -> Result<Self> {
         Self::tcp_family(net, bindings::AF_INET, rcv_timeout_ms, snd_timeout_ms)
     }
