@@ -275,7 +275,9 @@ pub(crate) enum Stat {
     /// Connections handed off before their request was complete because
     /// their worker's waiting list was full.
     Hurried,
-    /// Packets of flows' clients that do not parse, dropped.
+    /// Packets of flows' clients that do not parse: dropped, or passed
+    /// untouched when only the parser refuses them (an IPv6 chain of more
+    /// extension headers than it walks).
     Malformed,
     /// Client packets held while their flow's handoff was under way.
     Held,

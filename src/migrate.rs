@@ -225,14 +225,19 @@ impl Moves {
 }
 
 /// MOVE_ACK or MOVE_NACK from peer `from`: given to the move thread that
-/// waits for it, if the connection is still frozen for its move.
-pub(crate) fn reply(node: &Node, msg: &Message<'_>) {
+/// waits for it, if the connection is still frozen for its move and served
+/// by that peer.
+pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
     let (id, r) = match msg {
         Message::MoveAck(a) => (a.id, Reply::Released(*a)),
         Message::MoveNack(n) => (n.id, Reply::Nack(n.reason)),
         _ => return,
     };
-    if node.conns().front_frozen(id) {
+    let conns = node.conns();
+    let frozen = conns
+        .with_front_id::<V4, _>(id, from, |f| f.phase == Phase::Frozen)
+        .or_else(|| conns.with_front_id::<V6, _>(id, from, |f| f.phase == Phase::Frozen));
+    if frozen == Some(true) {
         node.replies().post(id, r);
     }
 }

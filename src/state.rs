@@ -238,7 +238,7 @@ impl Dispatch for Runtime {
             Message::MoveReq(req) => Some(back::release(&self.node, from, req)),
             Message::MoveReq6(req) => Some(back::release(&self.node, from, req)),
             Message::MoveAck(_) | Message::MoveNack(_) => {
-                migrate::reply(&self.node, m);
+                migrate::reply(&self.node, from, m);
                 None
             }
             Message::ConnEnd(end) => {

@@ -383,6 +383,24 @@ static struct sock *baton_lookup(struct net *net,
 }
 
 /*
+ * The full TCP socket of namespace net from local (this host) to remote,
+ * with a reference the caller drops (sock_gen_put), or NULL: a request or
+ * time-wait socket has no owner to abort or release.
+ */
+static struct sock *baton_lookup_full(struct net *net,
+				      const struct baton_endpoint *local,
+				      const struct baton_endpoint *remote)
+{
+	struct sock *sk = baton_lookup(net, local, remote);
+
+	if (sk && !sk_fullsock(sk)) {
+		sock_gen_put(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+/*
  * Aborts the TCP connection of namespace net from laddr:lport (this host)
  * to raddr:rport, as `ss -K` does: the stack sends its RST and the owner's
  * calls fail with ECONNABORTED. Process context. -ENOENT if there is no such
@@ -394,13 +412,9 @@ int baton_tcp_abort(struct net *net, const struct baton_endpoint *local,
 	struct sock *sk;
 	int err;
 
-	sk = baton_lookup(net, local, remote);
+	sk = baton_lookup_full(net, local, remote);
 	if (!sk)
 		return -ENOENT;
-	if (!sk_fullsock(sk)) {
-		sock_gen_put(sk);
-		return -ENOENT;
-	}
 	err = tcp_abort(sk, ECONNABORTED);
 	sock_gen_put(sk);
 	return err;
@@ -427,13 +441,9 @@ int baton_tcp_release(struct net *net, const struct baton_endpoint *local,
 	struct sock *sk;
 	int err = -EBUSY;
 
-	sk = baton_lookup(net, local, remote);
+	sk = baton_lookup_full(net, local, remote);
 	if (!sk)
 		return -ENOENT;
-	if (!sk_fullsock(sk)) {
-		sock_gen_put(sk);
-		return -ENOENT;
-	}
 	lock_sock(sk);
 	tp = tcp_sk(sk);
 	if (sk->sk_state == TCP_ESTABLISHED && tp->rcv_nxt == rcv_nxt &&
