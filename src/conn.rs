@@ -585,6 +585,22 @@ impl Conns {
         }
     }
 
+    /// Marks the front-end flows of service `vip` to `backend` as draining
+    /// (`on`) or not: a draining flow moves to another back-end at its next
+    /// request boundary ([`Flow::draining`]).
+    pub(crate) fn mark_draining(&self, vip: Endpoint<Ip>, backend: Endpoint<Ip>, on: bool) {
+        fn mark<F: Fam>(t: &Table<F>, vip: Endpoint<Ip>, backend: Endpoint<Ip>, on: bool) {
+            t.flows.for_each(|c| {
+                let mut f = c.flow.lock();
+                if f.role == Role::Front && ip(f.vip) == vip && ip(f.backend) == backend {
+                    f.draining = on;
+                }
+            });
+        }
+        mark(&self.v4, vip, backend, on);
+        mark(&self.v6, vip, backend, on);
+    }
+
     /// Runs `f` on the flow of `key` (under its lock: `f` must not sleep).
     pub(crate) fn with<F: Fam, R>(
         &self,

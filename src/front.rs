@@ -150,6 +150,13 @@ fn serve_in<F: Fam>(
             // Where the client's next request starts, should the service
             // dispatch each request (`migrate`).
             let per_request = service.is_some_and(|s| s.conf.per_request && !s.rules.is_empty());
+            // Read after the flow is in the table: a drain published
+            // since the back-end was chosen marks it here, or its walk
+            // (`Conns::mark_draining`) finds it.
+            let draining = node
+                .published()
+                .service(&vip_ip)
+                .is_some_and(|s| s.draining(&ip(backend)));
             let next = req
                 .client_isn
                 .wrapping_add(1)
@@ -158,6 +165,7 @@ fn serve_in<F: Fam>(
                 f.xlate =
                     Translation::frontend_half(req.frontend_isn, req.frontend_tsval, fe_wscale);
                 f.per_request = per_request;
+                f.draining |= draining;
                 f.client_nxt = next;
             });
             // Before the back-end hears of it: should this node fail once

@@ -20,7 +20,9 @@
 //! The hook sees the client segment that starts new data on such a flow
 //! ([`crate::conn::Boundary`]) and matches the request head it carries
 //! against the service's rules; only a rule naming another back-end starts
-//! a move, which the move threads carry out (they wait for the peers).
+//! a move, or, if the flow's back-end drains, any request (the scheduler
+//! then chooses), which the move threads carry out (they wait for the
+//! peers).
 //! The old back-end gives the connection up only if it is idle
 //! (`back::release`); else the request goes on to it, served there. A new
 //! back-end that refuses sends the connection back to the old one the same
@@ -43,6 +45,7 @@ use crate::{
         service::{Endpoint, Ip},
         uapi::handoff_result,
     },
+    sched,
     sys::{
         bhlock::{new_bh_spinlock, BhSpinLock},
         kthread::{self, Stop, Thread},
@@ -71,15 +74,23 @@ const HEAD_MAX: usize = 2048;
 /// again (a stop request also wakes it).
 const IDLE_WAIT_MS: u32 = 1000;
 
+/// Where a connection's next request goes.
+#[derive(Clone, Copy)]
+enum Target {
+    /// The back-end a rule names, and its peer (0: this node).
+    Backend(Endpoint<Ip>, u32),
+    /// Its back-end drains and no rule decides: the service's scheduler
+    /// chooses, in the move thread (it counts connections under a mutex).
+    Scheduler,
+}
+
 /// A move the hook decided on: the connection, where its next request
 /// goes, and the fields of the segment that starts it.
 #[derive(Clone, Copy)]
 struct Job {
     client: Endpoint<Ip>,
     vip: Endpoint<Ip>,
-    /// The new back-end and its peer (0: this node).
-    target: Endpoint<Ip>,
-    peer: u32,
+    target: Target,
     /// The held request's sequence number, the client's acknowledgment,
     /// timestamps and window field.
     seq: u32,
@@ -178,14 +189,13 @@ impl Moves {
         now_ms: u64,
     ) -> Verdict {
         let node = &self.pool.node;
-        if let Some((target, peer)) = self.target(skb, &b) {
+        if let Some(target) = self.target(skb, &b) {
             let mut q = self.pool.queue.lock();
             if !q.closed && q.jobs.len() < QUEUE_MAX && node.conns().begin_move(skb, &b, now_ms) {
                 let job = Job {
                     client: ip(b.key.client),
                     vip: ip(b.vip),
                     target,
-                    peer,
                     seq: b.seq,
                     ack: b.ack,
                     timestamps: b.timestamps,
@@ -201,26 +211,38 @@ impl Moves {
         node.conns().forward_boundary::<F>(node.net(), skb, now_ms)
     }
 
-    /// The back-end (and its peer) that the request starting in `skb`
-    /// goes to, if its service's rules name one other than the flow's.
-    fn target<F: Fam>(&self, skb: &SkBuff, b: &Boundary<F>) -> Option<(Endpoint<Ip>, u32)> {
+    /// Where the request starting in `skb` goes, if not to the flow's
+    /// back-end: the back-end its service's rules name (a service that
+    /// dispatches each request), else, if the flow's back-end drains, the
+    /// scheduler's choice. Only a segment that starts an HTTP request
+    /// moves a connection (an upload's next segment is no boundary).
+    fn target<F: Fam>(&self, skb: &SkBuff, b: &Boundary<F>) -> Option<Target> {
         let config = self.pool.node.published();
         let service = config.service(&ip(b.vip))?;
-        if !service.conf.per_request || service.rules.is_empty() {
+        let draining = service.draining(&ip(b.backend));
+        let by_rules = service.conf.per_request && !service.rules.is_empty();
+        if !by_rules && !draining {
             return None;
         }
         let mut head = self.pool.head.lock();
         let n = skb.copy_from_ip(b.payload_at, head.get_mut(..b.payload_len.min(HEAD_MAX))?);
         let req = http::parse_request(head.get(..n)?).ok()?;
         let rules = service.rules.iter().map(|r| (r.rule(), r.backend));
-        let target = rules::first_match(rules, &req)?;
-        if target == ip(b.backend) {
-            return None;
+        match by_rules.then(|| rules::first_match(rules, &req)).flatten() {
+            // The flow's own back-end (a drained one's rules are not
+            // published).
+            Some(target) if target == ip(b.backend) => None,
+            Some(target) => {
+                // A rule's back-end is one of the service's, with a weight.
+                let be = service.backends.iter().find(|x| x.addr == target)?;
+                let me = config.base.node_id;
+                Some(Target::Backend(
+                    be.addr,
+                    if be.peer == me { 0 } else { be.peer },
+                ))
+            }
+            None => draining.then_some(Target::Scheduler),
         }
-        // A rule's back-end is one of the service's, with a weight.
-        let be = service.backends.iter().find(|x| x.addr == target)?;
-        let me = config.base.node_id;
-        Some((be.addr, if be.peer == me { 0 } else { be.peer }))
     }
 }
 
@@ -329,6 +351,23 @@ fn release<F: Fam>(node: &Node, peer: u32, m: MoveReq<F>, timeout_ms: u32, stop:
     node.replies().wait(m.id, timeout_ms, stop)
 }
 
+/// The back-end (and its peer, 0: this node) that `job` moves its
+/// connection to, away from `current`: `None` if there is none (no other
+/// back-end with a weight).
+fn resolve(node: &Node, job: &Job, current: Endpoint<Ip>) -> Option<(Endpoint<Ip>, u32)> {
+    match job.target {
+        Target::Backend(be, peer) => Some((be, peer)),
+        Target::Scheduler => {
+            let config = node.published();
+            let service = config.service(&job.vip)?;
+            let me = config.base.node_id;
+            // No request bytes: the rules were applied by the hook.
+            sched::choose(node.conns(), me, service, &job.client, &[])
+                .filter(|(be, _)| *be != current)
+        }
+    }
+}
+
 /// Carries out the move of `job`, its flow frozen by the hook.
 fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
     let Some(key) = key_of::<F>(job) else {
@@ -341,12 +380,15 @@ fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
     if old.phase != Phase::Frozen {
         return;
     }
-    let Some(target) = F::from_ip(job.target.addr) else {
+    let Some((target, target_peer)) = resolve(node, job, ip(old.backend)) else {
+        return stays::<F>(node, job);
+    };
+    let Some(addr) = F::from_ip(target.addr) else {
         return stays::<F>(node, job);
     };
     let target = Endpoint {
-        addr: target,
-        port: job.target.port,
+        addr,
+        port: target.port,
     };
     let timeout = node.published().base.handoff_timeout_ms;
     let m = MoveReq {
@@ -371,7 +413,7 @@ fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
     // The old server is gone: the connection goes to the new back-end as a
     // handoff whose handshake ends where the client is now, or back to
     // the old one the same way should the new one refuse.
-    for (attempt, (backend, peer)) in [(target, job.peer), (old.backend, old.peer)]
+    for (attempt, (backend, peer)) in [(target, target_peer), (old.backend, old.peer)]
         .into_iter()
         .enumerate()
     {
@@ -384,6 +426,8 @@ fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
         let present = node.conns().with(&key, |f| {
             f.id = id;
             f.xlate = half;
+            // Back on a draining back-end, its next request tries again.
+            f.draining = attempt == 1 && old.draining;
         });
         if present.is_none() {
             return;

@@ -19,8 +19,8 @@ use crate::{
         packet::V6,
         rules::{check_rule_add, host_name, path_prefix, RuleConf, RuleError},
         service::{
-            check_backend_add, check_family, check_service_add, check_weight, BackendConf,
-            Endpoint, Ip, Scheduler, ServiceConf, ServiceError,
+            check_backend_add, check_family, check_service_add, set_backend, BackendConf, Endpoint,
+            Ip, Scheduler, ServiceConf, ServiceError,
         },
         uapi::{
             attr, backend_attr, cmd, conn_attr, dispatch, hook_attr, member_attr, member_state,
@@ -93,6 +93,7 @@ static BACKEND_POLICY: [AttrPolicy; backend_attr::MAX as usize + 1] = policy_tab
     (backend_attr::PEER, AttrPolicy::u32()),
     (backend_attr::ACTIVE, AttrPolicy::reject(READ_ONLY)),
     (backend_attr::ADDR6, AttrPolicy::exact_len(16)),
+    (backend_attr::DRAIN, AttrPolicy::u8_max(1)),
 ]);
 
 static RULE_POLICY: [AttrPolicy; rule_attr::MAX as usize + 1] = policy_table(&[
@@ -136,6 +137,7 @@ static CONN_FILTER_POLICY: [AttrPolicy; conn_attr::MAX as usize + 1] = policy_ta
     (conn_attr::CLIENT_ADDR6, AttrPolicy::exact_len(16)),
     (conn_attr::VIP_ADDR6, AttrPolicy::exact_len(16)),
     (conn_attr::BACKEND_ADDR6, AttrPolicy::exact_len(16)),
+    (conn_attr::DRAINING, AttrPolicy::reject(NOT_A_FILTER)),
 ]);
 
 const NOT_A_FILTER: &core::ffi::CStr = FilterError::NotAFilter.message();
@@ -335,7 +337,11 @@ fn put_conn<F: Fam>(r: &mut Attrs, f: &Flow<F>, now: u64) -> Result {
         r.put_u64(conn_attr::AGE_MS, f.age_ms(now), pad)?;
         r.put_u64(conn_attr::IDLE_MS, f.idle_ms(now), pad)?;
         r.put_u64(conn_attr::PACKETS, f.packets.into(), pad)?;
-        r.put_u64(conn_attr::BYTES, f.bytes, pad)
+        r.put_u64(conn_attr::BYTES, f.bytes, pad)?;
+        if f.draining {
+            r.put_u8(conn_attr::DRAINING, 1)?;
+        }
+        Ok(())
     })
 }
 
@@ -949,6 +955,7 @@ impl Command<Baton> for ServiceGet {
                         r.put_u16(backend_attr::PORT, b.addr.port)?;
                         r.put_u32(backend_attr::WEIGHT, b.weight)?;
                         r.put_u32(backend_attr::PEER, b.peer)?;
+                        r.put_u8(backend_attr::DRAIN, b.draining.into())?;
                         r.put_u32(backend_attr::ACTIVE, conns.active(s.conf.vip, b.addr))
                     })?;
                 }
@@ -991,15 +998,19 @@ struct BackendAdd;
 impl Command<Baton> for BackendAdd {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
         let vip = service_endpoint(info, |_, _| Ok(()))?;
-        let (mut weight, mut peer) = (1, 0);
+        let (mut weight, mut peer, mut drain) = (1, 0, false);
         let addr = backend_endpoint(info, |ty, p| {
             match ty {
                 backend_attr::WEIGHT => weight = decode_u32(p).ok_or(EINVAL)?,
                 backend_attr::PEER => peer = decode_u32(p).ok_or(EINVAL)?,
+                backend_attr::DRAIN => drain = true,
                 _ => {}
             }
             Ok(())
         })?;
+        if drain {
+            return Err(service_error(info, ServiceError::DrainOnAdd));
+        }
         let mut config = baton.state(info).config().lock();
         let me = config.base.node_id;
         if peer != 0 && peer != me && !config.peers.iter().any(|p| p.node_id == peer) {
@@ -1009,7 +1020,12 @@ impl Command<Baton> for BackendAdd {
         // back-end stays local if the node id changes.
         let peer = if peer == me { 0 } else { peer };
         check_family(&vip, &addr).map_err(|e| service_error(info, e))?;
-        let backend = BackendConf { addr, weight, peer };
+        let backend = BackendConf {
+            addr,
+            weight,
+            peer,
+            draining: false,
+        };
         let service = find_service(&mut config.services, vip)
             .ok_or_else(|| service_error(info, ServiceError::NoService))?;
         check_backend_add(service.backends.iter(), &backend).map_err(|e| service_error(info, e))?;
@@ -1025,11 +1041,12 @@ struct BackendSet;
 impl Command<Baton> for BackendSet {
     fn doit(baton: &Baton, info: &Info<'_>) -> Result {
         let vip = service_endpoint(info, |_, _| Ok(()))?;
-        let (mut weight, mut peer) = (None, false);
+        let (mut weight, mut peer, mut drain) = (None, false, None);
         let addr = backend_endpoint(info, |ty, p| {
             match ty {
                 backend_attr::WEIGHT => weight = Some(decode_u32(p).ok_or(EINVAL)?),
                 backend_attr::PEER => peer = true,
+                backend_attr::DRAIN => drain = Some(p.first() == Some(&1)),
                 _ => {}
             }
             Ok(())
@@ -1041,8 +1058,6 @@ impl Command<Baton> for BackendSet {
             );
             return Err(EINVAL);
         }
-        let weight = weight.ok_or_else(|| service_error(info, ServiceError::NoWeight))?;
-        check_weight(weight).map_err(|e| service_error(info, e))?;
         let mut config = baton.state(info).config().lock();
         let service = find_service(&mut config.services, vip)
             .ok_or_else(|| service_error(info, ServiceError::NoService))?;
@@ -1051,8 +1066,14 @@ impl Command<Baton> for BackendSet {
             .iter_mut()
             .find(|b| b.addr == addr)
             .ok_or_else(|| service_error(info, ServiceError::NoBackend))?;
-        backend.weight = weight;
-        NetConfig::commit(config, baton.state(info).rt())
+        set_backend(backend, weight, drain).map_err(|e| service_error(info, e))?;
+        let draining = backend.draining;
+        NetConfig::commit(config, baton.state(info).rt())?;
+        // After the published configuration says so: a handoff to it that
+        // ends meanwhile marks its own flow (`front`).
+        let node = baton.state(info).node();
+        node.conns().mark_draining(vip, addr, draining);
+        Ok(())
     }
 }
 

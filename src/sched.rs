@@ -79,6 +79,13 @@ pub(crate) struct SchedState {
 }
 
 impl ServiceView {
+    /// Whether back-end `backend` drains ([`BackendConf::draining`]).
+    pub(crate) fn draining(&self, backend: &Endpoint<Ip>) -> bool {
+        self.backends
+            .iter()
+            .any(|b| b.addr == *backend && b.draining)
+    }
+
     /// A copy of a service's configuration; the scheduler goes on from `prev`, the service's
     /// previous version (its weighted state only if the back-ends are
     /// the same).

@@ -431,6 +431,9 @@ pub struct Flow<A: Family = V4> {
     /// there is forwarded without another decision (the next new byte
     /// clears it).
     pub stay: bool,
+    /// Front-end: its back-end drains: the connection moves to another at
+    /// its next request boundary, whatever its service's `dispatch`.
+    pub draining: bool,
 }
 
 impl<A: Family> Flow<A> {
@@ -471,6 +474,7 @@ impl<A: Family> Flow<A> {
             per_request: false,
             answered: false,
             stay: false,
+            draining: false,
         }
     }
 
@@ -535,12 +539,13 @@ impl<A: Family> Flow<A> {
     }
 
     /// Whether client segment `h` of a front flow starts new data where a
-    /// request may start: the flow forwards, dispatches each request, and
+    /// request may start: the flow forwards, dispatches each request (or
+    /// its back-end drains), and
     /// `h` carries the byte at [`Flow::client_nxt`] (not a retransmission of
     /// forwarded data) and no SYN, FIN or RST, and no move was refused
     /// there ([`Flow::stay`]).
     fn at_boundary(&self, h: &TcpHeader<A>) -> bool {
-        self.per_request
+        (self.per_request || self.draining)
             && !self.stay
             && self.phase == Phase::Forwarding
             && h.payload_len > 0

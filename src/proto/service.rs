@@ -271,6 +271,9 @@ pub struct BackendConf {
     pub weight: u32,
     /// The peer node that serves it; 0 = this node.
     pub peer: u32,
+    /// Drained for maintenance (weight 0): its kept-alive connections move
+    /// to the other back-ends at their next request boundary.
+    pub draining: bool,
 }
 
 /// Why a service or back-end change was refused.
@@ -294,8 +297,12 @@ pub enum ServiceError {
     ZeroPort,
     /// Unknown scheduler value.
     BadScheduler,
-    /// A change of a back-end without its weight.
+    /// A change of a back-end without its weight or drain.
     NoWeight,
+    /// A drain with a weight above 0.
+    DrainWeight,
+    /// A drain asked of a back-end being added.
+    DrainOnAdd,
     /// Weight above [`MAX_WEIGHT`].
     BadWeight,
     /// The service exists.
@@ -327,7 +334,11 @@ impl ServiceError {
             ServiceError::Family => c"backend must be of the service's address family",
             ServiceError::ZeroPort => c"port must be between 1 and 65535",
             ServiceError::BadScheduler => c"unknown scheduler",
-            ServiceError::NoWeight => c"backend set needs weight",
+            ServiceError::NoWeight => c"backend set needs weight or drain",
+            ServiceError::DrainWeight => c"a draining backend's weight is 0",
+            ServiceError::DrainOnAdd => {
+                c"drain applies to a backend's connections: add it, then backend set"
+            }
             ServiceError::BadWeight => c"weight must be between 0 and 65535",
             ServiceError::ServiceExists => c"service exists",
             ServiceError::NoService => c"service not found",
@@ -384,6 +395,37 @@ pub fn check_family(vip: &Endpoint<Ip>, backend: &Endpoint<Ip>) -> Result<(), Se
 pub fn check_weight(weight: u32) -> Result<(), ServiceError> {
     if weight > MAX_WEIGHT {
         return Err(ServiceError::BadWeight);
+    }
+    Ok(())
+}
+
+/// Applies a `backend-set` request to `b`: its `weight` and `drain`, each
+/// if given. A drain sets the weight to 0 (no new connection) and moves the
+/// back-end's kept-alive connections; a weight above 0 ends a drain, and
+/// `drain` 0 ends it keeping the weight (unless one is given).
+pub fn set_backend(
+    b: &mut BackendConf,
+    weight: Option<u32>,
+    drain: Option<bool>,
+) -> Result<(), ServiceError> {
+    if let Some(w) = weight {
+        check_weight(w)?;
+    }
+    match (weight, drain) {
+        (None, None) => return Err(ServiceError::NoWeight),
+        (Some(w), Some(true)) if w > 0 => return Err(ServiceError::DrainWeight),
+        (_, Some(true)) => {
+            b.weight = 0;
+            b.draining = true;
+        }
+        (w, Some(false)) => {
+            b.weight = w.unwrap_or(b.weight);
+            b.draining = false;
+        }
+        (Some(w), None) => {
+            b.weight = w;
+            b.draining &= w == 0;
+        }
     }
     Ok(())
 }

@@ -311,8 +311,11 @@ pub mod conn_attr {
     pub const VIP_ADDR6: u16 = 17;
     /// 16 bytes: the back-end's IPv6 address.
     pub const BACKEND_ADDR6: u16 = 18;
+    /// `u8` 1, replies only: a front-end connection whose back-end drains,
+    /// to move at its next request boundary.
+    pub const DRAINING: u16 = 19;
     /// Highest attribute number.
-    pub const MAX: u16 = BACKEND_ADDR6;
+    pub const MAX: u16 = DRAINING;
 }
 
 /// Values of the `conn-role` enum.
@@ -404,8 +407,12 @@ pub mod backend_attr {
     /// 16 bytes: the server's IPv6 address (a back-end has this or
     /// `ADDR`, of its service's family).
     pub const ADDR6: u16 = 6;
+    /// `u8`, 0 or 1: in `backend-set`, 1 drains the back-end (weight 0, and
+    /// its kept-alive connections move to the others at their next request
+    /// boundary), 0 ends a drain; in replies, 1 while it drains.
+    pub const DRAIN: u16 = 7;
     /// Highest attribute number.
-    pub const MAX: u16 = ADDR6;
+    pub const MAX: u16 = DRAIN;
 }
 
 /// Attributes of the `peer` set.

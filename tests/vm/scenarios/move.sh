@@ -16,6 +16,10 @@
 #   - 50 kept-alive clients looping requests over mixed Hosts for 30 s:
 #     every answer and every logged request from the server the rules
 #     name, no error, no reset, no connection opened again;
+#   - drain under load: be1 drained while 50 kept-alive clients loop,
+#     none left within the timeout, no error, reset or new connection, be1
+#     serves nothing after; an idle connection of a `dispatch connection`
+#     service listed as draining, moved by its next request;
 #   - moves under loss, delay and reordering on the client's link (netem),
 #     responses of 1-3 MB byte-exact;
 #   - stats count the moves on the front-end and the connections released
@@ -156,6 +160,41 @@ baton_idle 15 fe be1 be2
 check_eq "50 clients: connections counted per back-end after" \
 	"$(bctl fe -j service list | jq '[.[].backends[].active] | add')" 0
 
+# Drain under load: be1 drained while 50 kept-alive clients loop; its
+# connections move at their next request (a.example's rule skips it from
+# then on: the scheduler answers), none is closed or opened again.
+be1=198.18.1.3:$be_port
+opens0=$(snmp_get cl Tcp ActiveOpens)
+ns_exec cl timeout $((90 * BATON_SLOW)) python3 "$BATON_REPO/tests/vm/tools/clients.py" mixed \
+	"$vip" "$port" 50 $((20 * BATON_SLOW)) 100000 "a.example=be1|be2|fe" b.example=be2 l.example=fe \
+	>"$work/drain.out" 2>&1 &
+load=$!
+wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe $BATONCTL -j conn list backend $be1 | jq .total) -ge 5 ]" ||
+	fail "drain: be1 never served the load"
+sleep 2
+before=$(bctl fe -j conn list backend "$be1" | jq .total)
+out=$(bctl fe -j backend drain "$vip:$port" "$be1" timeout $((15 * BATON_SLOW))) ||
+	fail "drain under load: $out"
+log "drain under load ($before connections on be1): $out"
+check_eq "drain under load: drained" "$(jq -c '[.drained, .left]' <<<"$out")" "[true,0]"
+check_eq "drain under load: be1 connections listed" "$(bctl fe -j conn list backend "$be1" | jq .total)" 0
+check_eq "drain under load: be1 draining, weight 0" \
+	"$(bctl fe -j service list | jq -c ".[0].backends[] | select(.port == $be_port and .addr == \"198.18.1.3\") | [.draining, .weight]")" \
+	"[true,0]"
+served1=$(logged be1 a.example | wc -l)
+wait "$load" || fail "drain under load: $(cat "$work/drain.out")"
+out=$(tail -1 "$work/drain.out")
+log "drain under load: $out"
+check_eq "drain under load: errors, wrong answers, connections" "$(jq -c '[.errors, .wrong, .conns]' <<<"$out")" "[0,0,50]"
+check_eq "drain under load: connections opened" $(($(snmp_get cl Tcp ActiveOpens) - opens0)) 50
+check_eq "drain under load: be1 served nothing after its drain" "$(logged be1 a.example | wc -l)" "$served1"
+check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0
+bctl fe backend set "$vip:$port" "$be1" weight 1
+check_eq "weight 1 ends the drain" \
+	"$(bctl fe -j service list | jq -c ".[0].backends[] | select(.port == $be_port and .addr == \"198.18.1.3\") | [.draining, .weight]")" \
+	"[false,1]"
+baton_idle 15 fe be1 be2
+
 # Loss, delay and reordering on the client's link while it moves.
 ns_exec cl tc qdisc add dev eth0 root netem delay 2ms 1ms loss 3% reorder 10%
 moved0=$(baton_stat fe moved)
@@ -182,6 +221,25 @@ out=$(ns_exec cl timeout 30 python3 "$BATON_REPO/tests/vm/tools/clients.py" requ
 	a.example/name b.example/name) || fail "dispatch connection failed"
 check_eq "dispatch connection: the first back-end answers both" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "be1 be1 "
 check_eq "dispatch connection: no move" "$(baton_stat fe moved)" "$moved0"
+baton_idle 15 fe be1 be2
+
+# A drain moves an idle kept-alive connection whatever the service's
+# dispatch: listed as draining while it waits, moved by its next request.
+ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" 81 \
+	a.example/name "wait=$work/go" a.example/name >"$work/idle.out" 2>&1 &
+idle=$!
+wait_for -t $((30 * BATON_SLOW)) sh -c "[ -s '$work/idle.out' ]" || fail "drain: no first answer"
+out=$(bctl fe backend drain "$vip:81" "$be1")
+log "drain without a timeout: $out"
+check_eq "drain: what is left, at once" "$(bctl fe -j backend drain "$vip:81" "$be1" | jq -c '[.drained, .left]')" "[false,1]"
+check_eq "drain: the connection listed as draining" \
+	"$(bctl fe -j conn list service "$vip:81" | jq -c '[.conns[] | [.backend, .draining]]')" "[[\"$be1\",true]]"
+moved0=$(baton_stat fe moved)
+touch "$work/go"
+wait "$idle" || fail "drain: the idle connection failed: $(cat "$work/idle.out")"
+check_eq "drain: answers before and after" "$(cut -d' ' -f2 "$work/idle.out" | tr '\n' ' ')" "be1 be2 "
+check_eq "drain: one connection" "$(cut -d' ' -f1 "$work/idle.out" | sort -u | wc -l)" 1
+check_eq "drain: moved" $(($(baton_stat fe moved) - moved0)) 1
 baton_idle 15 fe be1 be2
 
 bctl fe stats

@@ -46,7 +46,7 @@ check_eq "first service" "$(svc_json | jq -c '.[0] | [.addr, .port, .scheduler]'
 	'["198.18.1.10",80,"lc"]'
 check_eq "schedulers" "$(svc_json | jq -c '[.[].scheduler]')" '["lc","wrr","sh"]'
 check_eq "back-ends of :80" "$(svc_json | jq -c '.[0].backends')" \
-	'[{"addr":"198.18.2.1","port":8080,"weight":1,"peer":0,"active":0},{"addr":"198.18.2.2","port":80,"weight":3,"peer":2,"active":0}]'
+	'[{"addr":"198.18.2.1","port":8080,"weight":1,"peer":0,"active":0,"draining":false},{"addr":"198.18.2.2","port":80,"weight":3,"peer":2,"active":0,"draining":false}]'
 check_eq "weight 0 kept" "$(svc_json | jq '.[1].backends[0].weight')" 0
 batonctl service list | grep -qE '^  -> 198\.18\.2\.2:80 +3 +2 +0$' ||
 	fail "text listing lacks the peer back-end line"

@@ -12,7 +12,7 @@
 #
 # guests: 1
 # memory: 512M
-# timeout: 420
+# timeout: 600
 set -euo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -184,6 +184,16 @@ ynl_err 22 "weight must be between 0 and 65535" --do backend-set --json "{\"serv
 ynl_err 2 "backend not found in this service" --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8081, \"weight\": 1}}"
 ynl --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"weight\": 2}}" >/dev/null
 check_eq "batonctl agrees (weight)" "$(batonctl -j service list | jq -c '[.[0].backends[] | .weight]')" '[2]'
+# drain (backend attribute 7): weight 0 and draining; a weight ends it.
+ynl --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"drain\": 1}}" >/dev/null
+check_eq "backend-set drain" "$(ynl --do service-get | jq -c '[.service[0].backend[] | [.weight, .drain]]')" '[[0,1]]'
+check_eq "batonctl agrees (drain)" "$(batonctl -j service list | jq -c '[.[0].backends[] | .draining]')" '[true]'
+ynl_err 22 "a draining backend's weight is 0" --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"weight\": 2, \"drain\": 1}}"
+ynl_err 34 "integer out of range" --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"drain\": 2}}"
+ynl_err 22 "drain applies to a backend's connections" --do backend-add --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8081, \"drain\": 1}}"
+ynl --do backend-set --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"backend\": {\"addr\": $be_int, \"port\": 8080, \"weight\": 2}}" >/dev/null
+check_eq "a weight ends the drain" "$(ynl --do service-get | jq -c '[.service[0].backend[] | [.weight, .drain]]')" '[[2,0]]'
+ynl_err 22 "conn filter: only role" --dump conn-get --json '{"conn": {"draining": 1}}'
 ynl_err 22 "rule needs a host or a path" --do rule-add --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"rule\": {\"backend-addr\": $be_int, \"backend-port\": 8080}}"
 ynl_err 34 "rule index out of range" --do rule-del --json "{\"service\": {\"addr\": $vip_int, \"port\": 80}, \"rule\": {\"index\": 3}}"
 check_eq "stats-get active" "$(ynl --do stats-get | jq -r '.stats.active')" 0

@@ -17,7 +17,9 @@
 //!
 //! Every request carries `NLM_F_ACK`; some also carry `NLM_F_DUMP`: a dump
 //! ends with `NLMSG_DONE` (its error code is the answer), or is refused
-//! with an error (commands without a dump, a bad filter).
+//! with an error (commands without a dump, a bad filter). A well-formed
+//! request that the kernel must refuse whatever its state (a back-end's
+//! `drain` of 2, or any in `backend-add`) must be answered with an error.
 
 use std::{
     collections::BTreeMap,
@@ -222,9 +224,22 @@ fn endpoint(g: &mut Gen, ipv6: bool, addr6: u16) -> Vec<Vec<u8>> {
     v
 }
 
-/// A well-formed request for command `c`, with random values.
-fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
+/// A back-end's `drain` (`u8`, 0 or 1) in `b`, sometimes: 0, 1, or 2,
+/// which the policy refuses. Returns the value put, if any.
+fn drain(g: &mut Gen, b: &mut Vec<Vec<u8>>, percent: u32) -> Option<u8> {
+    if !g.chance(percent) {
+        return None;
+    }
+    let v = g.below(3) as u8;
+    b.push(nla(backend_attr::DRAIN, &[v]));
+    Some(v)
+}
+
+/// A well-formed request for command `c`, with random values, and whether
+/// the kernel must refuse it whatever its state.
+fn valid(g: &mut Gen, c: u8) -> (Vec<u8>, bool) {
     let mut attrs = Vec::new();
+    let mut refused = false;
     match c {
         cmd::CONFIG_SET => {
             if g.chance(50) {
@@ -295,6 +310,9 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
             if g.chance(30) {
                 b.push(nla(backend_attr::PEER, &g.below(70).to_ne_bytes()));
             }
+            // A drain is for a back-end's connections: added with one, it
+            // is refused, whatever its value.
+            refused = c == cmd::BACKEND_ADD && drain(g, &mut b, 10).is_some();
             attrs.push(nest(attr::BACKEND, &b));
         }
         cmd::BACKEND_SET => {
@@ -302,8 +320,10 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
             attrs.push(nest(attr::SERVICE, &endpoint(g, ipv6, service_attr::ADDR6)));
             let be6 = ipv6 != g.chance(10);
             let mut b = endpoint(g, be6, backend_attr::ADDR6);
-            // Mostly a weight, often 0 (drain) or at the limit; sometimes
-            // none, or a peer, which the kernel refuses.
+            // Mostly a weight, often 0 or at the limit; sometimes none,
+            // or a peer, which the kernel refuses; often a drain, which
+            // with a weight above 0 it refuses too.
+            let mut weight = None;
             if g.chance(90) {
                 let w = match g.below(4) {
                     0 => 0,
@@ -311,10 +331,16 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
                     _ => g.u32(),
                 };
                 b.push(nla(backend_attr::WEIGHT, &w.to_ne_bytes()));
+                weight = Some(w);
             }
             if g.chance(10) {
                 b.push(nla(backend_attr::PEER, &g.below(70).to_ne_bytes()));
             }
+            refused = match drain(g, &mut b, 40) {
+                Some(2) => true,
+                Some(1) => weight.is_some_and(|w| w > 0),
+                _ => false,
+            };
             attrs.push(nest(attr::BACKEND, &b));
         }
         cmd::RULE_ADD | cmd::RULE_DEL => {
@@ -377,7 +403,7 @@ fn valid(g: &mut Gen, c: u8) -> Vec<u8> {
         }
         _ => {}
     }
-    attrs.concat()
+    (attrs.concat(), refused)
 }
 
 /// A structurally random attribute tree.
@@ -412,9 +438,10 @@ fn random_attrs(g: &mut Gen, depth: u32) -> Vec<u8> {
 
 /// One request: netlink header, genl header, attributes. Returns the
 /// command, whether the headers are well-formed (no dump flag, reserved
-/// field 0: the generic netlink core checks those before permissions) and
-/// the bytes.
-fn request(g: &mut Gen, family: u16, seq: u32) -> (u8, bool, Vec<u8>) {
+/// field 0: the generic netlink core checks those before permissions),
+/// whether the kernel must refuse it (a well-formed body it refuses
+/// whatever its state, unmutated) and the bytes.
+fn request(g: &mut Gen, family: u16, seq: u32) -> (u8, bool, bool, Vec<u8>) {
     let c = if g.chance(90) {
         // A request: 1 to MAX, or BACKEND_SET, numbered after the
         // notifications.
@@ -427,19 +454,19 @@ fn request(g: &mut Gen, family: u16, seq: u32) -> (u8, bool, Vec<u8>) {
     };
     let version = if g.chance(90) { 1 } else { g.below(256) as u8 };
     let reserved: u16 = if g.chance(95) { 0 } else { g.u16() };
-    let mut body = match g.below(10) {
+    let (mut body, refused) = match g.below(10) {
         0..=5 => valid(g, c),
-        6..=7 => random_attrs(g, 0),
-        8 => g.bytes(64),
+        6..=7 => (random_attrs(g, 0), false),
+        8 => (g.bytes(64), false),
         _ => {
-            let mut v = valid(g, c);
+            let (mut v, _) = valid(g, c);
             for _ in 0..=g.below(4) {
                 if !v.is_empty() {
                     let i = g.below(v.len() as u32) as usize;
                     v[i] ^= 1 << g.below(8);
                 }
             }
-            v
+            (v, false)
         }
     };
     if body.len() > 60_000 {
@@ -461,7 +488,7 @@ fn request(g: &mut Gen, family: u16, seq: u32) -> (u8, bool, Vec<u8>) {
     msg.push(version);
     msg.extend_from_slice(&reserved.to_ne_bytes());
     msg.extend_from_slice(&body);
-    (c, !dump && reserved == 0, msg)
+    (c, !dump && reserved == 0, refused, msg)
 }
 
 /// Reads until the answer to `seq` (an NLMSG_ERROR, 0 for an ACK, or the
@@ -535,7 +562,7 @@ fn main() -> ExitCode {
     let start = Instant::now();
     for i in 0..args.count {
         let seq = (i as u32).wrapping_add(1);
-        let (c, well_formed, msg) = request(&mut g, family, seq);
+        let (c, well_formed, refused, msg) = request(&mut g, family, seq);
         if let Err(e) = sock.send(&msg[..], neli::consts::socket::Msg::empty()) {
             eprintln!("baton-nlfuzz: send {seq}: {e}");
             failures += 1;
@@ -546,6 +573,12 @@ fn main() -> ExitCode {
                 *outcomes.entry(code).or_default() += 1;
                 if args.expect_eperm && well_formed && MUTATING.contains(&c) && code != -EPERM {
                     eprintln!("baton-nlfuzz: request {seq} (command {c}) unprivileged: {code}, want -EPERM");
+                    failures += 1;
+                }
+                if refused && code >= 0 {
+                    eprintln!(
+                        "baton-nlfuzz: request {seq} (command {c}) accepted: {code}, want an error"
+                    );
                     failures += 1;
                 }
             }

@@ -1931,10 +1931,9 @@ fn per_request() -> Flow {
     f
 }
 
-#[test]
-fn new_client_data_at_its_next_byte_is_a_boundary() {
-    let mut f = per_request();
-    let mut buf = bytes_of(&seg(
+/// A client's request head at sequence number 1000, as bytes.
+fn request_at_1000() -> Vec<u8> {
+    bytes_of(&seg(
         CLIENT,
         VIP,
         flags::ACK | flags::PSH,
@@ -1942,7 +1941,13 @@ fn new_client_data_at_its_next_byte_is_a_boundary() {
         5,
         ts(9, 8),
         b"GET / HTTP/1.1\r\n\r\n",
-    ));
+    ))
+}
+
+#[test]
+fn new_client_data_at_its_next_byte_is_a_boundary() {
+    let mut f = per_request();
+    let mut buf = request_at_1000();
     let before = buf.clone();
     assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Boundary);
     // Untouched, and nothing counted: the caller decides.
@@ -1962,6 +1967,28 @@ fn new_client_data_at_its_next_byte_is_a_boundary() {
     );
     assert_checksums(&buf);
     assert_eq!((f.packets, f.client_nxt), (1, 1018));
+}
+
+/// A connection whose back-end drains watches its request boundaries
+/// whatever its service's `dispatch`; one that neither drains nor
+/// dispatches each request forwards its new data at once.
+#[test]
+fn a_draining_flow_watches_its_boundaries() {
+    let mut f = front(Phase::Forwarding);
+    f.client_nxt = 1000;
+    let mut buf = request_at_1000();
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Rewritten);
+    let mut f = front(Phase::Forwarding);
+    f.client_nxt = 1000;
+    f.draining = true;
+    let mut buf = request_at_1000();
+    assert_eq!(client_packet(&mut f, &mut buf, T0 + 1), Verdict::Boundary);
+    f.stay = true;
+    assert_eq!(
+        client_packet(&mut f, &mut buf, T0 + 1),
+        Verdict::Rewritten,
+        "a refused move is not retried at the same byte"
+    );
 }
 
 #[test]

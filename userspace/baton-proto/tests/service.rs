@@ -3,8 +3,9 @@
 //! Service and back-end checks of `src/proto/service.rs`.
 
 use baton_proto::service::{
-    check_backend_add, check_endpoint, check_family, check_service_add, check_weight, BackendConf,
-    Endpoint, Ip, Scheduler, ServiceConf, ServiceError, MAX_BACKENDS, MAX_SERVICES, MAX_WEIGHT,
+    check_backend_add, check_endpoint, check_family, check_service_add, check_weight, set_backend,
+    BackendConf, Endpoint, Ip, Scheduler, ServiceConf, ServiceError, MAX_BACKENDS, MAX_SERVICES,
+    MAX_WEIGHT,
 };
 use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -41,6 +42,7 @@ fn be(last: u8, weight: u32) -> BackendConf {
         addr: ep(last, 8080),
         weight,
         peer: 0,
+        draining: false,
     }
 }
 
@@ -137,6 +139,7 @@ fn backends() {
             },
             weight: 1,
             peer: 0,
+            draining: false,
         })
         .collect();
     assert_eq!(
@@ -217,4 +220,49 @@ fn ipv6_endpoints_print_in_brackets() {
     // Not mapped: the IPv4-compatible form (deprecated) stays IPv6.
     let compat: Ipv6Addr = "::198.18.0.2".parse().unwrap();
     assert_eq!(Ip::from_v6(compat.octets()), Ip::V6(compat.octets()));
+}
+
+#[test]
+fn backend_set_weight_and_drain() {
+    let set = |b: BackendConf, w, d| {
+        let mut b = b;
+        set_backend(&mut b, w, d).map(|()| (b.weight, b.draining))
+    };
+    let b = be(3, 5);
+    assert_eq!(set(b, None, None), Err(ServiceError::NoWeight));
+    assert_eq!(
+        set(b, Some(MAX_WEIGHT + 1), None),
+        Err(ServiceError::BadWeight)
+    );
+    assert_eq!(set(b, Some(7), None), Ok((7, false)));
+    assert_eq!(
+        set(b, Some(0), None),
+        Ok((0, false)),
+        "weight 0 alone drains passively"
+    );
+    assert_eq!(set(b, None, Some(true)), Ok((0, true)));
+    assert_eq!(set(b, Some(0), Some(true)), Ok((0, true)));
+    assert_eq!(set(b, Some(2), Some(true)), Err(ServiceError::DrainWeight));
+    let draining = BackendConf {
+        weight: 0,
+        draining: true,
+        ..b
+    };
+    assert_eq!(
+        set(draining, Some(0), None),
+        Ok((0, true)),
+        "still draining"
+    );
+    assert_eq!(
+        set(draining, Some(4), None),
+        Ok((4, false)),
+        "a weight ends it"
+    );
+    assert_eq!(set(draining, None, Some(false)), Ok((0, false)));
+    assert_eq!(set(draining, Some(3), Some(false)), Ok((3, false)));
+    assert_eq!(set(b, None, Some(false)), Ok((5, false)));
+    // A refused change leaves the back-end as it was.
+    let mut c = draining;
+    assert!(set_backend(&mut c, Some(9), Some(true)).is_err());
+    assert_eq!(c, draining);
 }

@@ -40,6 +40,20 @@ fn attribute_set<'a>(spec: &'a Yaml, set: &str) -> Vec<&'a str> {
     names(&set["attributes"])
 }
 
+/// Attribute `name` of the attribute set `set` of the spec.
+fn attribute<'a>(spec: &'a Yaml, set: &str, name: &str) -> &'a Yaml {
+    let sets = spec["attribute-sets"].as_vec().expect("attribute-sets");
+    sets.iter()
+        .find(|s| s["name"].as_str() == Some(set))
+        .and_then(|s| {
+            s["attributes"]
+                .as_vec()?
+                .iter()
+                .find(|a| a["name"].as_str() == Some(name))
+        })
+        .unwrap_or_else(|| panic!("{set} {name} in the spec"))
+}
+
 fn definition(spec: &Yaml, name: &str) -> i64 {
     spec["definitions"]
         .as_vec()
@@ -397,6 +411,7 @@ fn conn_attributes_match_spec() {
             ("client-addr6", conn_attr::CLIENT_ADDR6),
             ("vip-addr6", conn_attr::VIP_ADDR6),
             ("backend-addr6", conn_attr::BACKEND_ADDR6),
+            ("draining", conn_attr::DRAINING),
         ],
         conn_attr::MAX,
     );
@@ -509,6 +524,7 @@ fn service_and_backend_attributes_match_spec() {
             ("peer", backend_attr::PEER),
             ("active", backend_attr::ACTIVE),
             ("addr6", backend_attr::ADDR6),
+            ("drain", backend_attr::DRAIN),
         ],
         backend_attr::MAX,
     );
@@ -576,17 +592,7 @@ fn dispatch_matches_spec() {
         (0, 1),
         "YNL enums count from 0"
     );
-    let sets = spec["attribute-sets"].as_vec().expect("attribute-sets");
-    let service = sets
-        .iter()
-        .find(|s| s["name"].as_str() == Some("service"))
-        .expect("service set");
-    let a = service["attributes"]
-        .as_vec()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"].as_str() == Some("dispatch"))
-        .expect("service dispatch");
+    let a = attribute(&spec, "service", "dispatch");
     assert_eq!(a["type"].as_str(), Some("u8"));
     assert_eq!(a["enum"].as_str(), Some("dispatch"));
     assert_eq!(
@@ -594,6 +600,21 @@ fn dispatch_matches_spec() {
         Some(i64::from(dispatch::REQUEST))
     );
     assert!(a["doc"].as_str().is_some());
+}
+
+/// A back-end's `drain`, a `u8` whose policy takes 0 and 1, and a
+/// connection's `draining`, a `u8` of replies.
+#[test]
+fn drain_attributes_match_spec() {
+    let spec = spec();
+    let drain = attribute(&spec, "backend", "drain");
+    assert_eq!(drain["type"].as_str(), Some("u8"));
+    assert_eq!(drain["checks"]["max"].as_i64(), Some(1));
+    let draining = attribute(&spec, "conn", "draining");
+    assert_eq!(draining["type"].as_str(), Some("u8"));
+    for a in [drain, draining] {
+        assert!(a["doc"].as_str().is_some(), "{a:?}");
+    }
 }
 
 #[test]

@@ -21,7 +21,10 @@ fn service_of(action: &Action) -> Option<SocketAddr> {
     match action {
         Action::ServiceAdd(s) => Some(s.vip),
         Action::ServiceDel(vip) | Action::RuleDel(vip, _) => Some(*vip),
-        Action::BackendAdd(b) | Action::BackendDel(b) | Action::BackendSet(b) => Some(b.vip),
+        Action::BackendAdd(b)
+        | Action::BackendDel(b)
+        | Action::BackendSet(b)
+        | Action::BackendDrain(b, _) => Some(b.vip),
         Action::RuleAdd(r) => Some(r.vip),
         _ => None,
     }
@@ -31,9 +34,10 @@ fn service_of(action: &Action) -> Option<SocketAddr> {
 fn ipv6_of(action: &Action) -> Option<String> {
     let v6 = |a: SocketAddr| a.is_ipv6().then(|| ep(a));
     match action {
-        Action::BackendAdd(b) | Action::BackendDel(b) | Action::BackendSet(b) => {
-            v6(b.vip).or_else(|| v6(b.addr))
-        }
+        Action::BackendAdd(b)
+        | Action::BackendDel(b)
+        | Action::BackendSet(b)
+        | Action::BackendDrain(b, _) => v6(b.vip).or_else(|| v6(b.addr)),
         Action::RuleAdd(r) => v6(r.vip).or_else(|| v6(r.backend)),
         Action::ConnList(f) => f
             .service
@@ -73,7 +77,9 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
         (Action::ServiceDel(vip), "service not found") => no_service(*vip),
         (Action::BackendAdd(b), "service not found") => no_service(b.vip),
         (Action::BackendDel(b), "service not found") => no_service(b.vip),
-        (Action::BackendSet(b), "service not found") => no_service(b.vip),
+        (Action::BackendSet(b) | Action::BackendDrain(b, _), "service not found") => {
+            no_service(b.vip)
+        }
         (Action::RuleAdd(r), "service not found") => no_service(r.vip),
         (Action::RuleDel(vip, _), "service not found") => no_service(*vip),
         (Action::BackendAdd(b), "backend exists in this service") => {
@@ -85,7 +91,10 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
                  it again"
             )
         }
-        (Action::BackendDel(b) | Action::BackendSet(b), "backend not found in this service") => {
+        (
+            Action::BackendDel(b) | Action::BackendSet(b) | Action::BackendDrain(b, _),
+            "backend not found in this service",
+        ) => {
             format!(
                 "{} is not a back-end of {}: batonctl service list shows its back-ends",
                 ep(b.addr),
@@ -180,7 +189,10 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
             format!("{id} is not a member: batonctl cluster show lists them")
         }
         (
-            Action::BackendAdd(b) | Action::BackendDel(b) | Action::BackendSet(b),
+            Action::BackendAdd(b)
+            | Action::BackendDel(b)
+            | Action::BackendSet(b)
+            | Action::BackendDrain(b, _),
             "backend must be of the service's address family",
         ) => family_mismatch(b.vip, b.addr)?,
         (Action::RuleAdd(r), "backend must be of the service's address family") => {
@@ -210,6 +222,22 @@ pub fn hint(action: &Action, message: &str, services: Option<&[Service]>) -> Opt
             format!(
                 "dispatch {d} is sent as the dispatch attribute{addr6}, which the loaded module \
                  may predate: batonctl status shows its version"
+            )
+        }
+        // A module from before drains refuses the attribute as unknown
+        // (an IPv6 back-end's addr6 may be what it does not know).
+        (Action::BackendSet(b) | Action::BackendDrain(b, _), "Unknown attribute type")
+            if b.drain.is_some() =>
+        {
+            let addr6 = ipv6_of(action).map_or_else(String::new, |a| {
+                format!(", and {a} as an IPv6 address (addr6)")
+            });
+            format!(
+                "a drain is sent as the backend's drain attribute{addr6}, which the loaded \
+                 module may predate: batonctl status shows its version; batonctl backend set \
+                 {} {} weight 0 stops new connections without moving the others",
+                ep(b.vip),
+                ep(b.addr)
             )
         }
         // A module from before IPv6 services refuses addr6 as unknown.
@@ -253,6 +281,7 @@ mod tests {
             weight: 1,
             peer,
             active: None,
+            draining: None,
         };
         let rule = |index, path: &str, last| Rule {
             index,
@@ -337,6 +366,18 @@ mod tests {
                  service add 198.18.1.11:80 adds it",
             ),
             (
+                "backend drain 198.18.1.11:80 198.18.2.1:8080",
+                "service not found",
+                "no service 198.18.1.11:80 here: batonctl service list shows them, batonctl \
+                 service add 198.18.1.11:80 adds it",
+            ),
+            (
+                "backend drain 198.18.1.10:80 198.18.2.7:8080 timeout 5",
+                "backend not found in this service",
+                "198.18.2.7:8080 is not a back-end of 198.18.1.10:80: batonctl service list \
+                 shows its back-ends",
+            ),
+            (
                 "backend add 198.18.1.10:80 198.18.2.9:80 peer 7",
                 "backend peer is not a configured peer",
                 "no peer 7: batonctl peer add 7 ADDR[:PORT] first",
@@ -399,6 +440,7 @@ mod tests {
                 weight: 1,
                 peer: 2,
                 active: None,
+                draining: None,
             }],
             rules: vec![
                 Rule {
@@ -464,6 +506,7 @@ mod tests {
             addr: "198.18.2.1:80".parse().unwrap(),
             weight: None,
             peer: None,
+            drain: None,
         };
         let want = "backend 198.18.2.1:80 is IPv4, service [2001:db8::10]:80 is IPv6: a \
                     service's back-ends, and its rules' targets, are of its own address family \
@@ -542,6 +585,30 @@ mod tests {
             hint_of("service add 198.18.1.10:80", "Unknown attribute type"),
             None
         );
+        // A module from before drains.
+        for line in [
+            "backend drain 198.18.1.10:80 198.18.2.1:8080 timeout 10",
+            "backend set 198.18.1.10:80 198.18.2.1:8080 drain off",
+        ] {
+            assert_eq!(
+                hint_of(line, "Unknown attribute type").as_deref(),
+                Some(
+                    "a drain is sent as the backend's drain attribute, which the loaded module \
+                     may predate: batonctl status shows its version; batonctl backend set \
+                     198.18.1.10:80 198.18.2.1:8080 weight 0 stops new connections without \
+                     moving the others"
+                ),
+                "{line}"
+            );
+        }
+        assert!(hint_of(
+            "backend drain [2001:db8::10]:80 [2001:db8::2:1]:8080",
+            "Unknown attribute type"
+        )
+        .is_some_and(|h| h.starts_with(
+            "a drain is sent as the backend's drain attribute, and [2001:db8::10]:80 as an \
+             IPv6 address (addr6), which"
+        )));
         // A module from before dispatch.
         assert_eq!(
             hint_of(

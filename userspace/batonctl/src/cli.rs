@@ -372,7 +372,7 @@ enum BackendCommand {
         #[arg(value_name = "KEY VALUE")]
         options: Vec<String>,
     },
-    /// Change a back-end's weight: VIP:PORT ADDR:PORT weight N (0 drains it)
+    /// Change a back-end's weight or drain: VIP:PORT ADDR:PORT [weight N] [drain on|off]
     Set {
         /// The service
         #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
@@ -380,7 +380,22 @@ enum BackendCommand {
         /// The back-end
         #[arg(value_name = "ADDR:PORT", value_parser = parse_backend)]
         addr: SocketAddr,
-        /// weight 0-65535 (0: no new connections; those it has go on)
+        /// weight 0-65535 (0: no new connections; those it has go on), drain on|off (on: weight
+        /// 0, and its kept-alive connections move to the others; off: ends it)
+        #[arg(value_name = "KEY VALUE")]
+        options: Vec<String>,
+    },
+    /// Drain a back-end (weight 0, its kept-alive connections moving to the others):
+    /// VIP:PORT ADDR:PORT [timeout S]
+    Drain {
+        /// The service
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: SocketAddr,
+        /// The back-end
+        #[arg(value_name = "ADDR:PORT", value_parser = parse_backend)]
+        addr: SocketAddr,
+        /// timeout S: wait up to S seconds (1-86400) for its connections to leave; exit 1 if
+        /// some are left
         #[arg(value_name = "KEY VALUE")]
         options: Vec<String>,
     },
@@ -596,7 +611,36 @@ pub struct BackendSpec {
     pub weight: Option<u32>,
     /// Serving peer, if given.
     pub peer: Option<u32>,
+    /// `backend set`: drain it (`true`) or end its drain, if given.
+    pub drain: Option<bool>,
 }
+
+impl BackendSpec {
+    /// The back-end `addr` of service `vip`, nothing else given.
+    pub fn new(vip: SocketAddr, addr: SocketAddr) -> Self {
+        Self {
+            vip,
+            addr,
+            weight: None,
+            peer: None,
+            drain: None,
+        }
+    }
+
+    /// What `conn list` selects to count the connections a drain moves:
+    /// this node's front-end ones of the service to the back-end.
+    pub fn front_conns(&self) -> ConnFilter {
+        ConnFilter {
+            service: Some(self.vip),
+            backend: Some(self.addr),
+            role: Some(Role::Front),
+            ..ConnFilter::default()
+        }
+    }
+}
+
+/// Longest `timeout` of `backend drain`, in seconds: a day.
+pub const DRAIN_TIMEOUT_MAX: u32 = 86_400;
 
 fn service_spec(vip: SocketAddr, options: &[String]) -> Result<ServiceSpec, String> {
     let mut scheduler = None;
@@ -640,7 +684,7 @@ fn service_spec(vip: SocketAddr, options: &[String]) -> Result<ServiceSpec, Stri
 }
 
 /// The back-end of `backend add` (`keys`: weight and peer) or `backend set`
-/// (weight).
+/// (weight and drain).
 fn backend_spec(
     vip: SocketAddr,
     addr: SocketAddr,
@@ -648,13 +692,20 @@ fn backend_spec(
     keys: &[&'static str],
 ) -> Result<BackendSpec, String> {
     same_family(vip, addr)?;
-    let mut spec = BackendSpec {
-        vip,
-        addr,
-        weight: None,
-        peer: None,
-    };
+    let mut spec = BackendSpec::new(vip, addr);
     for (k, v) in parse_options(options, keys)? {
+        if k == "drain" {
+            spec.drain = Some(match v {
+                "on" => true,
+                "off" => false,
+                _ => {
+                    return Err(format!(
+                        "invalid value '{v}' for 'drain': expected on or off"
+                    ))
+                }
+            });
+            continue;
+        }
         let n: u32 = v
             .parse()
             .map_err(|_| format!("invalid value '{v}' for '{k}': expected an integer"))?;
@@ -671,25 +722,78 @@ fn backend_spec(
     Ok(spec)
 }
 
-/// The back-end of `backend set`: its weight, which it needs.
+/// Whether `options` (`KEY VALUE` words) give `key`: looked for before
+/// they are read, so that a key a command refuses gets the reason rather
+/// than "unknown option".
+fn gives(options: &[String], key: &str) -> bool {
+    options.iter().step_by(2).any(|k| k == key)
+}
+
+/// The back-end of `backend add`: weight and peer, never a drain (the
+/// kernel's is for a back-end's connections).
+fn backend_add_spec(
+    vip: SocketAddr,
+    addr: SocketAddr,
+    options: &[String],
+) -> Result<BackendSpec, String> {
+    if gives(options, "drain") {
+        return Err(format!(
+            "drain applies to a backend's connections: batonctl backend add {vip} {addr} \
+             weight 0, then batonctl backend drain {vip} {addr}"
+        ));
+    }
+    backend_spec(vip, addr, options, &["weight", "peer"])
+}
+
+/// The back-end of `backend set`: its weight or drain, at least one.
 fn backend_set_spec(
     vip: SocketAddr,
     addr: SocketAddr,
     options: &[String],
 ) -> Result<BackendSpec, String> {
-    // Looked for first, so that `peer` gets the reason rather than
-    // "unknown option" (keys are every other word, as parse_options reads).
-    if options.iter().step_by(2).any(|k| k == "peer") {
+    if gives(options, "peer") {
         return Err(format!(
             "a backend's peer cannot change: batonctl backend del {vip} {addr}, then \
              batonctl backend add {vip} {addr} peer NODE-ID"
         ));
     }
-    let spec = backend_spec(vip, addr, options, &["weight"])?;
-    match spec.weight {
-        Some(_) => Ok(spec),
-        None => Err("backend set needs 'weight N' (0 to 65535)".into()),
+    let spec = backend_spec(vip, addr, options, &["weight", "drain"])?;
+    match (spec.weight, spec.drain) {
+        (None, None) => Err("backend set needs 'weight N' (0 to 65535) or 'drain on|off'".into()),
+        // As the kernel refuses it: a drain is weight 0.
+        (Some(w), Some(true)) if w > 0 => Err(format!(
+            "a draining backend's weight is 0: 'drain on' with 'weight {w}'"
+        )),
+        _ => Ok(spec),
     }
+}
+
+/// `backend drain`: the back-end to drain, and how long to wait for its
+/// connections to leave (`timeout S`, seconds), if at all.
+fn backend_drain_spec(
+    vip: SocketAddr,
+    addr: SocketAddr,
+    options: &[String],
+) -> Result<(BackendSpec, Option<u32>), String> {
+    same_family(vip, addr)?;
+    let mut timeout = None;
+    for (_, v) in parse_options(options, &["timeout"])? {
+        timeout = Some(
+            parse_decimal::<u32>(v)
+                .filter(|s| (1..=DRAIN_TIMEOUT_MAX).contains(s))
+                .ok_or_else(|| {
+                    format!(
+                        "invalid value '{v}' for 'timeout': expected 1 to {DRAIN_TIMEOUT_MAX} \
+                         seconds"
+                    )
+                })?,
+        );
+    }
+    let spec = BackendSpec {
+        drain: Some(true),
+        ..BackendSpec::new(vip, addr)
+    };
+    Ok((spec, timeout))
 }
 
 fn option_error(cmd: &str, sub: &str, msg: String) -> clap::Error {
@@ -912,8 +1016,11 @@ pub enum Action {
     ServiceList,
     /// `backend add`.
     BackendAdd(BackendSpec),
-    /// `backend set`: a weight, never a peer.
+    /// `backend set`: a weight or drain, never a peer.
     BackendSet(BackendSpec),
+    /// `backend drain`: a `backend set` with drain on, and how many
+    /// seconds to wait for the back-end's connections to leave, if at all.
+    BackendDrain(BackendSpec, Option<u32>),
     /// `backend del`.
     BackendDel(BackendSpec),
     /// `peer add`.
@@ -1008,21 +1115,21 @@ where
         },
         Command::Backend { command } => match command {
             BackendCommand::Add { vip, addr, options } => Action::BackendAdd(
-                backend_spec(vip, addr, &options, &["weight", "peer"])
+                backend_add_spec(vip, addr, &options)
                     .map_err(|m| option_error("backend", "add", m))?,
             ),
             BackendCommand::Set { vip, addr, options } => Action::BackendSet(
                 backend_set_spec(vip, addr, &options)
                     .map_err(|m| option_error("backend", "set", m))?,
             ),
+            BackendCommand::Drain { vip, addr, options } => {
+                let (spec, timeout) = backend_drain_spec(vip, addr, &options)
+                    .map_err(|m| option_error("backend", "drain", m))?;
+                Action::BackendDrain(spec, timeout)
+            }
             BackendCommand::Del { vip, addr } => {
                 same_family(vip, addr).map_err(|m| option_error("backend", "del", m))?;
-                Action::BackendDel(BackendSpec {
-                    vip,
-                    addr,
-                    weight: None,
-                    peer: None,
-                })
+                Action::BackendDel(BackendSpec::new(vip, addr))
             }
         },
         Command::Peer { command } => match command {
@@ -1345,7 +1452,8 @@ mod tests {
                 vip,
                 addr: be,
                 weight: Some(3),
-                peer: Some(2)
+                peer: Some(2),
+                drain: None
             })
         );
         for bad in [
@@ -1496,6 +1604,7 @@ mod tests {
                 addr: be,
                 weight: Some(weight),
                 peer: None,
+                drain: None,
             })
         };
         for (w, text) in [(0, "0"), (3, "3"), (65535, "65535")] {
@@ -1528,7 +1637,10 @@ mod tests {
         let ends = ["198.18.1.10:80", "198.18.2.2:8080"];
         let with = |words: &[&'static str]| [&ends[..], words].concat();
         for (words, want) in [
-            (with(&[]), "backend set needs 'weight N' (0 to 65535)"),
+            (
+                with(&[]),
+                "backend set needs 'weight N' (0 to 65535) or 'drain on|off'",
+            ),
             (
                 with(&["weight", "65536"]),
                 "invalid value '65536' for 'weight': expected 0 to 65535",
@@ -1544,7 +1656,7 @@ mod tests {
             ),
             (
                 with(&["scheduler", "rr"]),
-                "unknown option 'scheduler' (expected weight)",
+                "unknown option 'scheduler' (expected weight or drain)",
             ),
             (
                 with(&["weight", "1", "peer", "2"]),
@@ -1581,6 +1693,162 @@ mod tests {
         assert_eq!(
             parse_err(&["backend", "set", "198.18.1.10:80"]).kind(),
             ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn backend_set_drains_and_ends_a_drain() {
+        let set = |words: &[&str]| {
+            let mut argv = vec!["backend", "set", "198.18.1.10:80", "198.18.2.2:8080"];
+            argv.extend_from_slice(words);
+            match parse_ok(&argv).action {
+                Action::BackendSet(b) => (b.weight, b.drain, b.peer),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(set(&["drain", "on"]), (None, Some(true), None));
+        assert_eq!(set(&["drain", "off"]), (None, Some(false), None));
+        // A weight with it, in either order: ending a drain at a weight,
+        // or a drain at the weight it has (0).
+        assert_eq!(
+            set(&["drain", "off", "weight", "3"]),
+            (Some(3), Some(false), None)
+        );
+        assert_eq!(
+            set(&["weight", "0", "drain", "on"]),
+            (Some(0), Some(true), None)
+        );
+        let err = |words: &[&str]| {
+            let mut argv = vec!["backend", "set", "198.18.1.10:80", "198.18.2.2:8080"];
+            argv.extend_from_slice(words);
+            let e = parse_err(&argv);
+            assert_eq!(e.exit_code(), 2, "{words:?}");
+            let text = e.to_string();
+            assert!(text.contains("batonctl backend set"), "{words:?}: {text}");
+            text
+        };
+        for (words, want) in [
+            (
+                &["drain", "on", "weight", "2"][..],
+                "a draining backend's weight is 0: 'drain on' with 'weight 2'",
+            ),
+            (
+                &["drain", "yes"],
+                "invalid value 'yes' for 'drain': expected on or off",
+            ),
+            (&["drain"], "missing value for 'drain'"),
+            (
+                &["drain", "on", "drain", "off"],
+                "'drain' is given more than once",
+            ),
+        ] {
+            let text = err(words);
+            assert!(text.contains(want), "{words:?}: {text}");
+        }
+        // backend add takes no drain: the kernel's is for connections.
+        let e = parse_err(&[
+            "backend",
+            "add",
+            "198.18.1.10:80",
+            "198.18.2.2:8080",
+            "drain",
+            "on",
+        ])
+        .to_string();
+        assert!(
+            e.contains(
+                "drain applies to a backend's connections: batonctl backend add 198.18.1.10:80 \
+                 198.18.2.2:8080 weight 0, then batonctl backend drain 198.18.1.10:80 \
+                 198.18.2.2:8080"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn backend_drain_with_and_without_a_timeout() {
+        let drain = |words: &[&str]| {
+            let mut argv = vec!["backend", "drain"];
+            argv.extend_from_slice(words);
+            match parse_ok(&argv).action {
+                Action::BackendDrain(b, timeout) => (b, timeout),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (b, timeout) = drain(&["198.18.1.10:80", "198.18.2.2:8080"]);
+        assert_eq!(
+            b,
+            BackendSpec {
+                drain: Some(true),
+                ..BackendSpec::new(
+                    "198.18.1.10:80".parse().unwrap(),
+                    "198.18.2.2:8080".parse().unwrap()
+                )
+            }
+        );
+        assert_eq!(timeout, None);
+        // What it counts: the front-end connections of the service to it.
+        assert_eq!(
+            b.front_conns(),
+            ConnFilter {
+                service: Some(b.vip),
+                backend: Some(b.addr),
+                role: Some(Role::Front),
+                ..ConnFilter::default()
+            }
+        );
+        for (s, want) in [("1", 1), ("30", 30), ("86400", DRAIN_TIMEOUT_MAX)] {
+            let (_, timeout) = drain(&["198.18.1.10:80", "198.18.2.2:8080", "timeout", s]);
+            assert_eq!(timeout, Some(want), "{s}");
+        }
+        let (b, timeout) = drain(&["[2001:db8::10]:80", "[2001:db8::2:2]:8080", "timeout", "5"]);
+        assert_eq!(
+            (b.addr, timeout),
+            ("[2001:db8::2:2]:8080".parse().unwrap(), Some(5))
+        );
+        // Abbreviated, as the other commands.
+        assert!(matches!(
+            parse_ok(&["b", "dr", "198.18.1.10:80", "198.18.2.2:8080"]).action,
+            Action::BackendDrain(_, None)
+        ));
+        for (words, want) in [
+            (
+                &["timeout", "0"][..],
+                "invalid value '0' for 'timeout': expected 1 to 86400 seconds",
+            ),
+            (
+                &["timeout", "86401"],
+                "invalid value '86401' for 'timeout': expected 1 to 86400 seconds",
+            ),
+            (&["timeout", "-1"], "unexpected argument '-1'"),
+            (
+                &["timeout", "1.5"],
+                "invalid value '1.5' for 'timeout': expected 1 to 86400 seconds",
+            ),
+            (&["timeout"], "missing value for 'timeout'"),
+            (
+                &["timeout", "1", "timeout", "2"],
+                "'timeout' is given more than once",
+            ),
+            (
+                &["weight", "0"],
+                "unknown option 'weight' (expected timeout)",
+            ),
+        ] {
+            let mut argv = vec!["backend", "drain", "198.18.1.10:80", "198.18.2.2:8080"];
+            argv.extend_from_slice(words);
+            let e = parse_err(&argv);
+            assert_eq!(e.exit_code(), 2, "{words:?}");
+            let text = e.to_string();
+            assert!(text.contains(want), "{words:?}: {text}");
+            assert!(text.contains("batonctl backend drain"), "{words:?}: {text}");
+        }
+        let e = parse_err(&["backend", "drain", "[2001:db8::10]:80", "198.18.2.2:8080"]);
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string()
+                .contains("backend 198.18.2.2:8080 is IPv4, service [2001:db8::10]:80 is IPv6"),
+            "{e}"
         );
     }
 
@@ -2000,6 +2268,7 @@ mod tests {
             addr: be,
             weight,
             peer,
+            drain: None,
         };
         assert_eq!(
             parse_ok(&[

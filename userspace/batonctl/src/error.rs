@@ -40,6 +40,9 @@ pub enum Error {
     Restore(String),
     /// The file of `key-file` cannot be read or holds no valid key.
     KeyFile(String),
+    /// `backend drain ... timeout S` ended with connections left: how
+    /// many, and which ([`crate::output::drain_left`]).
+    NotDrained(String),
     /// A refusal, and what to do about it (see [`crate::advice`]).
     Hinted {
         /// The refusal.
@@ -70,7 +73,8 @@ impl Error {
             | Error::Socket(_)
             | Error::Output(_)
             | Error::Restore(_)
-            | Error::KeyFile(_) => EXIT_FAILURE,
+            | Error::KeyFile(_)
+            | Error::NotDrained(_) => EXIT_FAILURE,
             Error::Hinted { error, .. } => error.exit_code(),
         }
     }
@@ -110,6 +114,8 @@ impl fmt::Display for Error {
             Error::KeyFile(what) => write!(f, "key-file: {what}"),
             Error::Socket(what) => write!(f, "netlink: {what}"),
             Error::Output(e) => write!(f, "cannot write the output: {e}"),
+            // Its connections on the lines after it, as `conn list` shows them.
+            Error::NotDrained(what) => f.write_str(what.trim_end()),
             // On a line of its own, as git's hints.
             Error::Hinted { error, hint } => write!(f, "{error}\nhint: {hint}"),
         }

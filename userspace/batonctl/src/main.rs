@@ -21,11 +21,13 @@ mod save;
 use std::{
     io::{self, Write},
     process::ExitCode,
+    time::{Duration, Instant},
 };
 
-use cli::{Action, Invocation, KeySetting};
+use cli::{Action, BackendSpec, Invocation, KeySetting};
 use error::Error;
 use netlink::Baton;
+use output::Conns;
 
 fn main() -> ExitCode {
     let invocation = match cli::parse(std::env::args_os()) {
@@ -52,12 +54,58 @@ fn main() -> ExitCode {
 
 /// Carries out one command and prints its result.
 fn run(invocation: Invocation) -> Result<(), Error> {
-    let out = execute_hinted(invocation)?;
+    print(&execute_hinted(invocation)?)
+}
+
+/// Writes `out` on standard output.
+fn print(out: &[u8]) -> Result<(), Error> {
     let mut stdout = io::stdout().lock();
     stdout
-        .write_all(&out)
+        .write_all(out)
         .and_then(|()| stdout.flush())
         .map_err(Error::Output)
+}
+
+/// How often `backend drain ... timeout S` counts the connections left.
+const DRAIN_POLL: Duration = Duration::from_millis(200);
+
+/// Drains back-end `spec` (`backend-set` with drain on), then counts the
+/// front-end connections of its service to it (see
+/// [`BackendSpec::front_conns`]), again until none is left or `timeout`
+/// seconds have passed ([`wait_drained`]).
+fn drain(spec: &BackendSpec, timeout: Option<u32>) -> Result<(output::Drain, Conns), Error> {
+    let mut baton = Baton::connect()?;
+    baton.backend_set(spec)?;
+    let filter = spec.front_conns();
+    let limit = Duration::from_secs(timeout.unwrap_or(0).into());
+    let (conns, waited) = wait_drained(limit, || baton.conns(&filter), std::thread::sleep)?;
+    let waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+    let d = output::Drain::new(spec.vip, spec.addr, conns.list.len(), waited_ms, timeout);
+    Ok((d, conns))
+}
+
+/// Lists connections with `list` every [`DRAIN_POLL`] (slept by `sleep`)
+/// until it lists none or `timeout` has passed; once if `timeout` is 0.
+/// Returns the last listing and the time taken.
+fn wait_drained(
+    timeout: Duration,
+    mut list: impl FnMut() -> Result<Conns, Error>,
+    mut sleep: impl FnMut(Duration),
+) -> Result<(Conns, Duration), Error> {
+    let start = Instant::now();
+    let mut conns = list()?;
+    // As many polls as the timeout holds: a clock that stalls, or sleeps
+    // cut short, cannot make it longer.
+    let polls = timeout.as_millis() / DRAIN_POLL.as_millis() + 1;
+    for _ in 0..polls {
+        let waited = start.elapsed();
+        if conns.list.is_empty() || waited >= timeout {
+            break;
+        }
+        sleep(DRAIN_POLL.min(timeout - waited));
+        conns = list()?;
+    }
+    Ok((conns, start.elapsed()))
 }
 
 /// The key in the file of `key-file`: hex digits, whitespace around them
@@ -118,18 +166,18 @@ fn undo_of(action: &Action) -> Result<restore::Undo, Error> {
             .map(|s| s.rules.len() as u32),
         _ => None,
     };
-    let weight = match action {
+    let backend = match action {
         Action::BackendSet(b) => Baton::connect()?
             .services()?
             .iter()
             .find(|s| s.vip() == b.vip)
             .and_then(|s| s.backends.iter().find(|be| be.endpoint() == b.addr))
-            .map(|be| be.weight),
+            .map(|be| (be.weight, be.draining)),
         _ => None,
     };
     // A rule for a service that does not exist, a weight for a back-end
     // that does not, fails; nothing to undo.
-    Ok(restore::undo(action, config.as_ref(), rules, weight).unwrap_or(restore::Undo::NONE))
+    Ok(restore::undo(action, config.as_ref(), rules, backend).unwrap_or(restore::Undo::NONE))
 }
 
 /// Undoes the commands `done`, last first; says what happened.
@@ -268,6 +316,16 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             Baton::connect()?.backend_set(&spec)?;
             Vec::new()
         }
+        Action::BackendDrain(spec, timeout) => {
+            let (d, left) = drain(&spec, timeout)?;
+            let out = output::drain(&d, format).into_bytes();
+            if d.failed() {
+                // The report (JSON) first, then why it fails.
+                print(&out)?;
+                return Err(Error::NotDrained(output::drain_left(&d, &left)));
+            }
+            out
+        }
         Action::PeerAdd(peer) => {
             Baton::connect()?.peer_add(&peer)?;
             Vec::new()
@@ -363,6 +421,88 @@ fn man_page() -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `n` front-end connections to one draining back-end, as a listing.
+    fn listing(n: u16) -> Conns {
+        Conns {
+            total: n.into(),
+            list: (0..n).map(|i| output::test_conn(40000 + i, true)).collect(),
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn a_drain_is_counted_until_none_is_left() {
+        // 3, 2, 0 left: three listings, two polls slept.
+        let mut left = vec![0, 2, 3];
+        let mut slept = Vec::new();
+        let (conns, _) = wait_drained(
+            Duration::from_secs(5),
+            || Ok(listing(left.pop().unwrap())),
+            |d| slept.push(d),
+        )
+        .unwrap();
+        assert!(conns.list.is_empty() && left.is_empty());
+        assert_eq!(slept, [DRAIN_POLL; 2]);
+        // Without a timeout: one listing, no sleep.
+        let mut calls = 0;
+        let (conns, _) = wait_drained(
+            Duration::ZERO,
+            || {
+                calls += 1;
+                Ok(listing(4))
+            },
+            |_| panic!("slept"),
+        )
+        .unwrap();
+        assert_eq!((calls, conns.list.len()), (1, 4));
+        // Connections that never leave, and sleeps that return at once:
+        // the polls the timeout holds, then what is left.
+        let mut calls = 0;
+        let (conns, _) = wait_drained(
+            Duration::from_secs(1),
+            || {
+                calls += 1;
+                Ok(listing(2))
+            },
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!((calls, conns.list.len()), (1 + 6, 2));
+        // A failed listing ends it.
+        let e = wait_drained(
+            Duration::from_secs(1),
+            || Err(Error::Malformed("x".into())),
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Malformed(_)));
+    }
+
+    #[test]
+    fn a_drain_that_times_out_fails_with_what_is_left() {
+        let (vip, be) = (
+            "198.18.1.100:80".parse().unwrap(),
+            "198.18.1.3:8080".parse().unwrap(),
+        );
+        let d = output::Drain::new(vip, be, 2, 30_000, Some(30));
+        assert!(d.failed());
+        let e = Error::NotDrained(output::drain_left(&d, &listing(2)));
+        assert_eq!(e.exit_code(), 1);
+        let text = e.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "198.18.1.100:80 -> 198.18.1.3:8080: 2 connections left after 30 s"
+        );
+        assert!(lines[1].starts_with("ROLE   STATE"), "{text}");
+        assert!(lines[2].starts_with("front  forwarding,draining 198.18.1.1:40000"));
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(!text.ends_with('\n'), "main's eprintln ends it");
+        // Drained, or not waited for: no failure.
+        assert!(!output::Drain::new(vip, be, 0, 400, Some(30)).failed());
+        assert!(!output::Drain::new(vip, be, 5, 0, None).failed());
+    }
 
     #[test]
     fn completions_name_the_commands() {

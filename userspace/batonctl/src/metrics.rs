@@ -14,7 +14,7 @@ use std::{
     net::SocketAddr,
 };
 
-use crate::output::{Cluster, Member, MemberState, Peer, Service, Stats};
+use crate::output::{Backend, Cluster, Member, MemberState, Peer, Service, Stats};
 
 /// A metric family's type (`# TYPE` line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,37 +288,37 @@ fn service_metrics(e: &mut Exposition, services: &[Service]) {
     for s in services {
         e.sample(MAX, &[("service", vip(s))], s.max_conns);
     }
-    const WEIGHT: &str = "baton_backend_weight";
-    e.family(
-        WEIGHT,
-        Kind::Gauge,
-        "Weight of a back-end of a service, and the peer that serves it (0: this node).",
-    );
-    for s in services {
-        for b in &s.backends {
-            let labels = [
-                ("service", vip(s)),
-                ("backend", b.endpoint().to_string()),
-                ("peer", b.peer.to_string()),
-            ];
-            e.sample(WEIGHT, &labels, b.weight);
-        }
-    }
-    const ACTIVE: &str = "baton_backend_connections";
-    e.family(
-        ACTIVE,
-        Kind::Gauge,
-        "Connections this front-end forwards to a back-end of a service.",
-    );
-    for s in services {
-        for b in &s.backends {
-            if let Some(n) = b.active {
-                let labels = [
-                    ("service", vip(s)),
-                    ("backend", b.endpoint().to_string()),
-                    ("peer", b.peer.to_string()),
-                ];
-                e.sample(ACTIVE, &labels, n);
+    let backends: [PerItem<Backend>; 3] = [
+        (
+            "baton_backend_weight",
+            "Weight of a back-end of a service, and the peer that serves it (0: this node).",
+            |b| Some(b.weight.into()),
+        ),
+        (
+            "baton_backend_connections",
+            "Connections this front-end forwards to a back-end of a service.",
+            |b| b.active.map(u64::from),
+        ),
+        (
+            "baton_backend_draining",
+            "Whether a back-end of a service drains: weight 0, its kept-alive connections moving \
+             to the others.",
+            |b| b.draining.map(u64::from),
+        ),
+    ];
+    for &(name, help, value) in &backends {
+        e.family(name, Kind::Gauge, help);
+        for s in services {
+            for b in &s.backends {
+                // Not said by the module: no sample.
+                if let Some(v) = value(b) {
+                    let labels = [
+                        ("service", vip(s)),
+                        ("backend", b.endpoint().to_string()),
+                        ("peer", b.peer.to_string()),
+                    ];
+                    e.sample(name, &labels, v);
+                }
             }
         }
     }
@@ -418,8 +418,8 @@ fn cluster_metrics(e: &mut Exposition, c: &Cluster) {
     );
 }
 
-/// A family with a sample per item (peer, member): its name, help, and the
-/// value of an item, if it has one.
+/// A family with a sample per item (peer, member, back-end): its name,
+/// help, and the value of an item, if it has one.
 type PerItem<T> = (&'static str, &'static str, fn(&T) -> Option<u64>);
 
 /// The `families` of `items`, each sample labelled with `label`: name and
@@ -444,7 +444,6 @@ fn per_item<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::Backend;
     use std::collections::HashMap;
 
     /// The samples of an exposition by `name{labels}`, after checking its
@@ -554,13 +553,15 @@ mod tests {
                     weight: 3,
                     peer: 3,
                     active: Some(6),
+                    draining: Some(false),
                 },
                 Backend {
                     addr: [198, 18, 1, 2].into(),
                     port: 8080,
-                    weight: 1,
+                    weight: 0,
                     peer: 0,
                     active: None,
+                    draining: Some(true),
                 },
             ],
             rules: Vec::new(),
@@ -600,7 +601,15 @@ mod tests {
         );
         assert_eq!(
             s[&format!("baton_backend_weight{{{vip},backend=\"198.18.1.2:8080\",peer=\"0\"}}")],
+            "0"
+        );
+        assert_eq!(
+            s[&format!("baton_backend_draining{{{vip},backend=\"198.18.1.2:8080\",peer=\"0\"}}")],
             "1"
+        );
+        assert_eq!(
+            s[&format!("baton_backend_draining{{{vip},backend=\"198.18.1.4:8080\",peer=\"3\"}}")],
+            "0"
         );
         assert_eq!(
             s[&format!(
@@ -657,6 +666,7 @@ mod tests {
                 weight: 2,
                 peer: 0,
                 active: Some(1),
+                draining: None,
             }],
             rules: Vec::new(),
         }];
@@ -675,6 +685,12 @@ mod tests {
         let be = "backend=\"[2001:db8::2:4]:8443\",peer=\"0\"";
         assert_eq!(s[&format!("baton_backend_weight{{{vip},{be}}}")], "2");
         assert_eq!(s[&format!("baton_backend_connections{{{vip},{be}}}")], "1");
+        // A module that does not say whether it drains: no sample.
+        assert!(!s.contains_key(&format!("baton_backend_draining{{{vip},{be}}}")));
+        assert!(
+            prometheus(&Stats::default(), &services, &[], &Cluster::default())
+                .contains("# TYPE baton_backend_draining gauge\n")
+        );
     }
 
     #[test]

@@ -331,7 +331,8 @@ pub fn backend(spec: &BackendSpec, add: bool) -> Result<Genl, Error> {
     backend_request(command, spec)
 }
 
-/// `backend-set`: the back-end's new weight (`spec` has no peer).
+/// `backend-set`: the back-end's new weight, or its drain, or both (`spec`
+/// has no peer).
 pub fn backend_set(spec: &BackendSpec) -> Result<Genl, Error> {
     backend_request(cmd::BACKEND_SET, spec)
 }
@@ -344,6 +345,10 @@ fn backend_request(command: u8, spec: &BackendSpec) -> Result<Genl, Error> {
     }
     if let Some(p) = spec.peer {
         inner.push((backend_attr::PEER, p.to_ne_bytes().to_vec()));
+    }
+    // Only when given: a module that predates it refuses the attribute.
+    if let Some(d) = spec.drain {
+        inner.push((backend_attr::DRAIN, vec![u8::from(d)]));
     }
     genl(
         command,
@@ -485,6 +490,11 @@ pub fn parse_services(reply: &Genl) -> Result<Vec<Service>, Error> {
                 // Not sent by a module from before it.
                 active: match find(&b, backend_attr::ACTIVE) {
                     Some(_) => Some(u32_of(&b, backend_attr::ACTIVE, "active")?),
+                    None => None,
+                },
+                draining: match find(&b, backend_attr::DRAIN) {
+                    Some([v]) => Some(*v != 0),
+                    Some(p) => return Err(bad_length("drain", p)),
                     None => None,
                 },
             });
@@ -720,6 +730,8 @@ fn parse_conn(payload: &[u8]) -> Result<Conn, Error> {
         idle_ms: u64_of(conn_attr::IDLE_MS, "idle-ms")?,
         packets: u64_of(conn_attr::PACKETS, "packets")?,
         bytes: u64_of(conn_attr::BYTES, "bytes")?,
+        // Sent only for a connection whose back-end drains.
+        draining: find(&a, conn_attr::DRAINING).is_some(),
     })
 }
 
@@ -1360,6 +1372,7 @@ mod tests {
             addr: "198.18.2.2:8080".parse().unwrap(),
             weight: Some(3),
             peer: None,
+            drain: None,
         };
         let msg = request(FAMILY, NlmF::ACK, 1, 0, backend(&spec, true).unwrap()).unwrap();
         let service = [nla(1, &[198, 18, 1, 10]), nla(2, &80u16.to_ne_bytes())].concat();
@@ -1392,6 +1405,7 @@ mod tests {
             addr: "198.18.2.2:8080".parse().unwrap(),
             weight: Some(0),
             peer: None,
+            drain: None,
         };
         let msg = request(FAMILY, NlmF::ACK, 5, 0, backend_set(&spec).unwrap()).unwrap();
         let service = [nla(1, &[198, 18, 1, 10]), nla(2, &80u16.to_ne_bytes())].concat();
@@ -1418,6 +1432,76 @@ mod tests {
         assert_eq!(bytes(&msg), expected);
         // The command byte follows the 16-byte netlink header.
         assert_eq!(expected[16], 23);
+    }
+
+    #[test]
+    fn backend_set_drain_bytes() {
+        let vip = "198.18.1.10:80".parse().unwrap();
+        let be = "198.18.2.2:8080".parse().unwrap();
+        let service = [nla(1, &[198, 18, 1, 10]), nla(2, &80u16.to_ne_bytes())].concat();
+        let endpoint = [nla(1, &[198, 18, 2, 2]), nla(2, &8080u16.to_ne_bytes())].concat();
+        // drain (7): a u8 after the weight, if any; 1 drains, 0 ends it.
+        for (weight, drain, tail) in [
+            (None, true, nla(7, &[1])),
+            (None, false, nla(7, &[0])),
+            (
+                Some(4),
+                false,
+                [nla(3, &4u32.to_ne_bytes()), nla(7, &[0])].concat(),
+            ),
+        ] {
+            let spec = BackendSpec {
+                weight,
+                drain: Some(drain),
+                ..BackendSpec::new(vip, be)
+            };
+            let be_nest = [&endpoint[..], &tail].concat();
+            assert_eq!(
+                acked(backend_set(&spec).unwrap()),
+                acked_wire(
+                    cmd::BACKEND_SET,
+                    &[
+                        nla(attr::SERVICE | NESTED, &service),
+                        nla(attr::BACKEND | NESTED, &be_nest),
+                    ]
+                ),
+                "{spec:?}"
+            );
+        }
+        // Its header: length 5, type 7, then 3 bytes of padding.
+        assert_eq!(
+            nla(backend_attr::DRAIN, &[1]),
+            [&5u16.to_ne_bytes()[..], &7u16.to_ne_bytes(), &[1, 0, 0, 0]].concat()
+        );
+        // backend drain sends the same request as backend set drain on.
+        let (Action::BackendDrain(drain, _), Action::BackendSet(set)) = (
+            crate::cli::parse([
+                "batonctl",
+                "backend",
+                "drain",
+                "198.18.1.10:80",
+                "198.18.2.2:8080",
+            ])
+            .unwrap()
+            .action,
+            crate::cli::parse([
+                "batonctl",
+                "backend",
+                "set",
+                "198.18.1.10:80",
+                "198.18.2.2:8080",
+                "drain",
+                "on",
+            ])
+            .unwrap()
+            .action,
+        ) else {
+            panic!("not a drain and a set");
+        };
+        assert_eq!(
+            acked(backend_set(&drain).unwrap()),
+            acked(backend_set(&set).unwrap())
+        );
     }
 
     /// 2001:db8::10 (a service) in network order.
@@ -1570,6 +1654,7 @@ mod tests {
             addr: be,
             weight: Some(3),
             peer: Some(2),
+            drain: None,
         };
         let add = [
             &backend6[..],
@@ -1703,6 +1788,7 @@ mod tests {
             addr: "198.18.2.7:8080".parse().unwrap(),
             weight: Some(0),
             peer: None,
+            drain: None,
         };
         let set = bytes(&request(FAMILY, NlmF::ACK, 6, 4242, backend_set(&spec).unwrap()).unwrap());
         let wire = error_reply(
@@ -1815,6 +1901,40 @@ mod tests {
         assert_eq!(
             (b.endpoint().to_string(), b.weight, b.peer, b.active),
             ("198.18.2.2:8080".into(), 3, 2, Some(7))
+        );
+    }
+
+    #[test]
+    fn service_get_reply_drain() {
+        let with = |drain: Option<&[u8]>| {
+            let mut be = vec![
+                nla(backend_attr::ADDR, &[198, 18, 2, 2]),
+                nla(backend_attr::PORT, &8080u16.to_ne_bytes()),
+                nla(backend_attr::WEIGHT, &0u32.to_ne_bytes()),
+                nla(backend_attr::PEER, &0u32.to_ne_bytes()),
+            ];
+            if let Some(d) = drain {
+                be.push(nla(backend_attr::DRAIN, d));
+            }
+            be.push(nla(backend_attr::ACTIVE, &3u32.to_ne_bytes()));
+            let svc = [
+                nla(service_attr::ADDR, &[198, 18, 1, 10]),
+                nla(service_attr::PORT, &80u16.to_ne_bytes()),
+                nla(service_attr::SCHEDULER, &[2]),
+                nla(service_attr::BACKEND | NESTED, &be.concat()),
+            ]
+            .concat();
+            let wire = genlmsg(cmd::SERVICE_GET, &[nla(attr::SERVICE | NESTED, &svc)]);
+            parse_services(payload(&parse(&nlmsg(FAMILY, 0, 1, 0, &wire))))
+                .map(|s| s[0].backends[0].draining)
+        };
+        assert_eq!(with(Some(&[1])).unwrap(), Some(true));
+        assert_eq!(with(Some(&[0])).unwrap(), Some(false));
+        // A module that predates it does not say.
+        assert_eq!(with(None).unwrap(), None);
+        assert_eq!(
+            with(Some(&[1, 0])).unwrap_err().to_string(),
+            "malformed reply from the kernel: drain attribute of 2 bytes"
         );
     }
 
@@ -2636,6 +2756,17 @@ mod tests {
             ("established", "198.18.1.100:80".into(), 2)
         );
         assert_eq!((conns[1].age_ms, conns[1].bytes), (1500, 1000));
+        assert!(!conns[0].draining && !conns[1].draining);
+        // A front-end connection whose back-end drains carries draining.
+        let mut nest = conn_nest(40002, 1);
+        let draining = nla(conn_attr::DRAINING, &[1]);
+        nest.extend_from_slice(&draining);
+        let len = u16::try_from(nest.len()).unwrap();
+        nest[..2].copy_from_slice(&len.to_ne_bytes());
+        let wire = genlmsg(cmd::CONN_GET, &[nest]);
+        let c =
+            parse_conn_message(payload(&parse(&nlmsg(FAMILY, NLM_F_MULTI, 4, 99, &wire)))).unwrap();
+        assert_eq!((c[0].client.port(), c[0].draining), (40002, true));
     }
 
     /// A `conn` nest of an IPv6 connection, `drop` left out and `add`

@@ -423,6 +423,7 @@ mod tests {
     use neli::consts::genl::{CtrlAttr, CtrlCmd};
 
     use super::*;
+    use crate::output::test_conn;
 
     const GENL_ID_CTRL: u16 = 0x10;
 
@@ -454,30 +455,14 @@ mod tests {
         }
     }
 
-    fn conn(port: u16) -> crate::output::Conn {
-        crate::output::Conn {
-            id: 1,
-            role: "front",
-            state: "forwarding",
-            client: std::net::SocketAddr::new([198, 18, 1, 1].into(), port),
-            vip: "198.18.1.100:80".parse().unwrap(),
-            backend: "198.18.1.3:8080".parse().unwrap(),
-            peer: 2,
-            age_ms: 0,
-            idle_ms: 0,
-            packets: 0,
-            bytes: 0,
-        }
-    }
-
     #[test]
     fn interrupted_dumps_are_read_again() {
         // Interrupted once: the second listing, whole, not interrupted.
         let mut calls = 0;
         let c = read_dump(|list| {
             calls += 1;
-            list.push(conn(calls));
-            list.push(conn(100));
+            list.push(test_conn(calls, false));
+            list.push(test_conn(100, false));
             Ok(calls == 1)
         })
         .unwrap();
@@ -488,7 +473,7 @@ mod tests {
         let mut calls = 0;
         let c = read_dump(|list| {
             calls += 1;
-            list.push(conn(calls));
+            list.push(test_conn(calls, false));
             Ok(true)
         })
         .unwrap();

@@ -162,6 +162,11 @@ pub struct Backend {
     /// a module that does not say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active: Option<u32>,
+    /// Whether it drains (`backend drain`: weight 0, its kept-alive
+    /// connections moving to the others); `None` (not shown): a module
+    /// that does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draining: Option<bool>,
 }
 
 impl Backend {
@@ -185,8 +190,20 @@ pub fn services(services: &[Service], format: Format) -> String {
                 .filter(|b| b.addr.is_ipv6())
                 .map(|b| b.endpoint().to_string().len())
                 .fold(28, usize::max);
+            // A draining back-end's weight reads `0 draining`: the column
+            // widens for it only when one drains.
+            let weight = |b: &Backend| match b.draining {
+                Some(true) => format!("{} draining", b.weight),
+                _ => b.weight.to_string(),
+            };
+            let ww = services
+                .iter()
+                .flat_map(|s| &s.backends)
+                .filter(|b| b.draining == Some(true))
+                .map(|b| weight(b).len())
+                .fold(6, usize::max);
             let mut out = format!(
-                "Prot LocalAddress:Port Scheduler\n  -> {:<w$} {:<6} {:<6} {}\n",
+                "Prot LocalAddress:Port Scheduler\n  -> {:<w$} {:<ww$} {:<6} {}\n",
                 "RemoteAddress:Port", "Weight", "Peer", "ActiveConn"
             );
             for s in services {
@@ -207,9 +224,9 @@ pub fn services(services: &[Service], format: Format) -> String {
                     let active = b.active.map_or("-".to_string(), |n| n.to_string());
                     let _ = writeln!(
                         out,
-                        "  -> {:<w$} {:<6} {:<6} {}",
+                        "  -> {:<w$} {:<ww$} {:<6} {}",
                         b.endpoint(),
-                        b.weight,
+                        weight(b),
                         peer,
                         active
                     );
@@ -483,6 +500,29 @@ pub struct Conn {
     pub packets: u64,
     /// Their bytes.
     pub bytes: u64,
+    /// A front-end connection whose back-end drains: it moves to another
+    /// at its next request.
+    pub draining: bool,
+}
+
+/// A front-end connection of client 198.18.1.1:`port` to 198.18.1.100:80,
+/// served by 198.18.1.3:8080 on peer 2, for the tests.
+#[cfg(test)]
+pub fn test_conn(port: u16, draining: bool) -> Conn {
+    Conn {
+        id: 7,
+        role: "front",
+        state: "forwarding",
+        client: SocketAddr::new([198, 18, 1, 1].into(), port),
+        vip: "198.18.1.100:80".parse().unwrap(),
+        backend: "198.18.1.3:8080".parse().unwrap(),
+        peer: 2,
+        age_ms: 1500,
+        idle_ms: 20,
+        packets: 10,
+        bytes: 1000,
+        draining,
+    }
 }
 
 /// The answer to `conn-get`.
@@ -606,21 +646,31 @@ pub fn conns(c: &Conns, format: Format) -> String {
                     .fold(21, usize::max)
             };
             let (cw, vw, bw) = (width(|k| k.client), width(|k| k.vip), width(|k| k.backend));
+            // A draining connection's state reads `forwarding,draining`:
+            // the column widens for it only when one is listed.
+            const DRAINING: &str = ",draining";
+            let state_len = |k: &Conn| k.state.len() + if k.draining { DRAINING.len() } else { 0 };
+            let sw = c.list.iter().map(state_len).fold(12, usize::max);
             // A listing may have 100 000 lines: one allocation for all of
             // them (about 130 bytes a line), integers only, none a line.
-            let line = 69 + cw + vw + bw;
+            let line = 57 + sw + cw + vw + bw;
             let mut s = String::with_capacity(line * (c.list.len() + 2));
             let _ = writeln!(
                 s,
-                "{:<6} {:<12} {:<cw$} {:<vw$} {:<bw$} {:>5} {:>9} {:>9} {:>12}",
+                "{:<6} {:<sw$} {:<cw$} {:<vw$} {:<bw$} {:>5} {:>9} {:>9} {:>12}",
                 "ROLE", "STATE", "CLIENT", "VIP", "BACKEND", "PEER", "AGE", "IDLE", "BYTES"
             );
             // Writing to a String cannot fail.
             for k in &c.list {
+                let _ = write!(s, "{:<6} {}", k.role, k.state);
+                if k.draining {
+                    s.push_str(DRAINING);
+                }
+                let pad = sw - state_len(k);
                 let _ = write!(
                     s,
-                    "{:<6} {:<12} {:<cw$} {:<vw$} {:<bw$} ",
-                    k.role, k.state, k.client, k.vip, k.backend
+                    "{:pad$} {:<cw$} {:<vw$} {:<bw$} ",
+                    "", k.client, k.vip, k.backend
                 );
                 let _ = match k.peer {
                     0 => write!(s, "{:>5}", "local"),
@@ -638,6 +688,106 @@ pub fn conns(c: &Conns, format: Format) -> String {
             s
         }
     }
+}
+
+/// What `backend drain` found: the connections of the service that this
+/// front-end still forwards to the back-end when it last looked, and how
+/// long it waited for them to leave. JSON: the fields but `timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Drain {
+    /// The service (`"[2001:db8::10]:80"` in JSON for an IPv6 one).
+    pub service: SocketAddr,
+    /// The back-end.
+    pub backend: SocketAddr,
+    /// Connections left.
+    pub left: usize,
+    /// Milliseconds waited (0 without a timeout).
+    pub waited_ms: u64,
+    /// Whether none is left.
+    pub drained: bool,
+    /// The seconds it could wait, if given (`timeout S`).
+    #[serde(skip)]
+    pub timeout: Option<u32>,
+}
+
+impl Drain {
+    /// The drain of `backend` of `service` with `left` connections after
+    /// `waited_ms` of at most `timeout` seconds.
+    pub fn new(
+        service: SocketAddr,
+        backend: SocketAddr,
+        left: usize,
+        waited_ms: u64,
+        timeout: Option<u32>,
+    ) -> Self {
+        Self {
+            service,
+            backend,
+            left,
+            waited_ms,
+            drained: left == 0,
+            timeout,
+        }
+    }
+
+    /// Whether the command fails: it waited, and connections are left.
+    pub fn failed(&self) -> bool {
+        self.timeout.is_some() && !self.drained
+    }
+
+    /// `N connections left` (`1 connection`).
+    fn left_text(&self) -> String {
+        match self.left {
+            1 => "1 connection left".into(),
+            n => format!("{n} connections left"),
+        }
+    }
+}
+
+/// The output of `backend drain`: without a timeout, how many connections
+/// are left (`draining VIP:PORT -> ADDR:PORT: N connections left`); with
+/// one, how long they took to leave, and nothing if some stayed (the error
+/// says it, [`drain_left`]). JSON: the object [`Drain`], in every case.
+pub fn drain(d: &Drain, format: Format) -> String {
+    match format {
+        Format::Json => json(d, false),
+        Format::JsonPretty => json(d, true),
+        Format::Text if d.timeout.is_none() => {
+            format!(
+                "draining {} -> {}: {}\n",
+                d.service,
+                d.backend,
+                d.left_text()
+            )
+        }
+        Format::Text if d.drained => {
+            // Seconds to a tenth, rounded.
+            let tenths = d.waited_ms.saturating_add(50) / 100;
+            format!(
+                "drained {} -> {} in {}.{} s\n",
+                d.service,
+                d.backend,
+                tenths / 10,
+                tenths % 10
+            )
+        }
+        Format::Text => String::new(),
+    }
+}
+
+/// Why `backend drain ... timeout S` failed: how many connections are
+/// left after it, then `left`, the connections, as `conn list` shows them.
+pub fn drain_left(d: &Drain, left: &Conns) -> String {
+    let mut s = format!(
+        "{} -> {}: {} after {} s\n",
+        d.service,
+        d.backend,
+        d.left_text(),
+        d.timeout.unwrap_or_default()
+    );
+    s.push_str(&conns(left, Format::Text));
+    s
 }
 
 /// An event of `monitor`: a notification of the `events` group, or the
@@ -883,26 +1033,14 @@ mod tests {
         let mut c = Conns {
             total: 2,
             interrupted: false,
-            list: vec![Conn {
-                id: 7,
-                role: "front",
-                state: "forwarding",
-                client: "198.18.1.1:40000".parse().unwrap(),
-                vip: "198.18.1.100:80".parse().unwrap(),
-                backend: "198.18.1.3:8080".parse().unwrap(),
-                peer: 2,
-                age_ms: 1500,
-                idle_ms: 20,
-                packets: 10,
-                bytes: 1000,
-            }],
+            list: vec![test_conn(40000, false)],
         };
         assert_eq!(
             conns(&c, Format::Json),
             "{\"total\":2,\"conns\":[{\"id\":7,\"role\":\"front\",\"state\":\"forwarding\",\
              \"client\":\"198.18.1.1:40000\",\"vip\":\"198.18.1.100:80\",\
              \"backend\":\"198.18.1.3:8080\",\"peer\":2,\"age-ms\":1500,\"idle-ms\":20,\
-             \"packets\":10,\"bytes\":1000}]}\n"
+             \"packets\":10,\"bytes\":1000,\"draining\":false}]}\n"
         );
         let text = conns(&c, Format::Text);
         let lines: Vec<&str> = text.lines().collect();
@@ -1047,6 +1185,7 @@ mod tests {
                 weight: 1,
                 peer: 2,
                 active: Some(4),
+                draining: None,
             }],
             rules: vec![Rule {
                 index: 0,
@@ -1152,6 +1291,7 @@ mod tests {
                 weight: 1,
                 peer: 0,
                 active: Some(2),
+                draining: None,
             }],
             rules: vec![Rule {
                 index: 0,
@@ -1235,6 +1375,7 @@ mod tests {
             idle_ms: 20,
             packets: 10,
             bytes: 1000,
+            draining: false,
         };
         let v4 = conn("198.18.1.1:40000", "198.18.1.100:80", "198.18.1.3:8080");
         let v6 = conn(
@@ -1278,6 +1419,143 @@ mod tests {
              PEER       AGE      IDLE        BYTES\n\
              front  forwarding   198.18.1.1:40000      198.18.1.100:80       198.18.1.3:8080       \
              local      1.5s      0.0s         1000\n"
+        );
+    }
+
+    #[test]
+    fn draining_conns_json_and_text() {
+        let c = Conns {
+            total: 2,
+            interrupted: false,
+            list: vec![test_conn(40000, true), test_conn(40001, false)],
+        };
+        let v: serde_json::Value = serde_json::from_str(&conns(&c, Format::Json)).unwrap();
+        assert_eq!(v["conns"][0]["draining"], true);
+        assert_eq!(v["conns"][1]["draining"], false);
+        assert_eq!(v["conns"][0]["state"], "forwarding");
+        // The state column widens for it, the others follow, aligned.
+        assert_eq!(
+            conns(&c, Format::Text),
+            "ROLE   STATE               CLIENT                VIP                   BACKEND                \
+             PEER       AGE      IDLE        BYTES\n\
+             front  forwarding,draining 198.18.1.1:40000      198.18.1.100:80       198.18.1.3:8080       \
+             \x20   2      1.5s      0.0s         1000\n\
+             front  forwarding          198.18.1.1:40001      198.18.1.100:80       198.18.1.3:8080       \
+             \x20   2      1.5s      0.0s         1000\n"
+        );
+    }
+
+    #[test]
+    fn draining_backends_json_and_text() {
+        let backend = |last, weight, draining| Backend {
+            addr: [198, 18, 2, last].into(),
+            port: 8080,
+            weight,
+            peer: 0,
+            active: Some(3),
+            draining,
+        };
+        let svc = |backends| Service {
+            addr: [198, 18, 1, 10].into(),
+            port: 80,
+            scheduler: "lc",
+            max_conns: 0,
+            dispatch: Some("request"),
+            backends,
+            rules: Vec::new(),
+        };
+        let all = [svc(vec![
+            backend(1, 0, Some(true)),
+            backend(2, 3, Some(false)),
+            backend(3, 1, None),
+        ])];
+        let v: serde_json::Value = serde_json::from_str(&services(&all, Format::Json)).unwrap();
+        let b = &v[0]["backends"];
+        assert_eq!(
+            (&b[0]["draining"], &b[0]["weight"]),
+            (&true.into(), &0.into())
+        );
+        assert_eq!(b[1]["draining"], false);
+        // A module that does not say: not shown, as active.
+        assert!(b[2].get("draining").is_none(), "{b}");
+        // `0 draining` in the weight column, which widens for it.
+        assert_eq!(
+            services(&all, Format::Text),
+            "Prot LocalAddress:Port Scheduler\n  \
+             -> RemoteAddress:Port           Weight     Peer   ActiveConn\n\
+             TCP  198.18.1.10:80 lc\n  \
+             -> 198.18.2.1:8080              0 draining local  3\n  \
+             -> 198.18.2.2:8080              3          local  3\n  \
+             -> 198.18.2.3:8080              1          local  3\n"
+        );
+        // None drains: the columns as ever.
+        let text = services(&[svc(vec![backend(2, 0, Some(false))])], Format::Text);
+        assert_eq!(
+            text.lines().nth(3),
+            Some("  -> 198.18.2.2:8080              0      local  3")
+        );
+    }
+
+    #[test]
+    fn drain_reports() {
+        let d = |left, waited_ms, timeout| {
+            Drain::new(
+                "198.18.1.100:80".parse().unwrap(),
+                "198.18.1.3:8080".parse().unwrap(),
+                left,
+                waited_ms,
+                timeout,
+            )
+        };
+        assert_eq!(
+            drain(&d(12, 0, None), Format::Text),
+            "draining 198.18.1.100:80 -> 198.18.1.3:8080: 12 connections left\n"
+        );
+        assert_eq!(
+            drain(&d(1, 0, None), Format::Text),
+            "draining 198.18.1.100:80 -> 198.18.1.3:8080: 1 connection left\n"
+        );
+        assert_eq!(
+            drain(&d(0, 0, None), Format::Text),
+            "draining 198.18.1.100:80 -> 198.18.1.3:8080: 0 connections left\n"
+        );
+        assert_eq!(
+            drain(&d(0, 1449, Some(30)), Format::Text),
+            "drained 198.18.1.100:80 -> 198.18.1.3:8080 in 1.4 s\n"
+        );
+        assert_eq!(
+            drain(&d(0, 0, Some(30)), Format::Text),
+            "drained 198.18.1.100:80 -> 198.18.1.3:8080 in 0.0 s\n"
+        );
+        // Connections left after the timeout: the error says it.
+        assert_eq!(drain(&d(3, 30_000, Some(30)), Format::Text), "");
+        assert_eq!(
+            drain(&d(3, 30_012, Some(30)), Format::Json),
+            "{\"service\":\"198.18.1.100:80\",\"backend\":\"198.18.1.3:8080\",\"left\":3,\
+             \"waited-ms\":30012,\"drained\":false}\n"
+        );
+        assert_eq!(
+            drain(&d(0, 0, None), Format::Json),
+            "{\"service\":\"198.18.1.100:80\",\"backend\":\"198.18.1.3:8080\",\"left\":0,\
+             \"waited-ms\":0,\"drained\":true}\n"
+        );
+        let v6 = Drain::new(
+            "[2001:db8::10]:80".parse().unwrap(),
+            "[2001:db8::2:1]:8080".parse().unwrap(),
+            2,
+            0,
+            None,
+        );
+        let v: serde_json::Value = serde_json::from_str(&drain(&v6, Format::JsonPretty)).unwrap();
+        assert_eq!(v["service"], "[2001:db8::10]:80");
+        assert_eq!(v["backend"], "[2001:db8::2:1]:8080");
+        assert_eq!(
+            (v["left"].as_u64(), v["drained"].as_bool()),
+            (Some(2), Some(false))
+        );
+        assert_eq!(
+            drain(&v6, Format::Text),
+            "draining [2001:db8::10]:80 -> [2001:db8::2:1]:8080: 2 connections left\n"
         );
     }
 

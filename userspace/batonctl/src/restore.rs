@@ -22,11 +22,22 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Invocation)>, (usize, String)> {
         };
         let mut argv = vec!["batonctl"];
         argv.extend(words);
-        let invocation = cli::parse(argv).map_err(|e| {
+        let mut invocation = cli::parse(argv).map_err(|e| {
             let msg = e.to_string();
             let first = msg.lines().next().unwrap_or_default();
             (i + 1, first.trim_start_matches("error: ").to_string())
         })?;
+        // A drain is the `backend set` it sends, undone as one; a restore
+        // never waits for connections.
+        if let Action::BackendDrain(b, timeout) = invocation.action {
+            if timeout.is_some() {
+                return Err((
+                    i + 1,
+                    "restore does not wait for a drain: leave out 'timeout'".into(),
+                ));
+            }
+            invocation.action = Action::BackendSet(b);
+        }
         if !matches!(
             invocation.action,
             Action::ConfigSet(_)
@@ -44,8 +55,8 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Invocation)>, (usize, String)> {
         ) {
             return Err((
                 i + 1,
-                "only configuration commands can be restored (config set, backend set, and \
-                 add or del of peer, cluster, service, backend, rule)"
+                "only configuration commands can be restored (config set, backend set, \
+                 backend drain, and add or del of peer, cluster, service, backend, rule)"
                     .into(),
             ));
         }
@@ -75,15 +86,19 @@ impl Undo {
     };
 }
 
+/// A back-end's weight, and whether it drained (`None`: a module that
+/// does not say), before a `backend set`.
+pub type BackendBefore = (u32, Option<bool>);
+
 /// What undoes `action` (from [`parse`]), given the configuration before
 /// it (`config`, for `config set`), the number of content rules of its
 /// service before it (`rules`, for `rule add` without an index) and the
-/// back-end's weight before it (`weight`, for `backend set`).
+/// back-end's state before it (`backend`, for `backend set`).
 pub fn undo(
     action: &Action,
     config: Option<&ConfigReply>,
     rules: Option<u32>,
-    weight: Option<u32>,
+    backend: Option<BackendBefore>,
 ) -> Option<Undo> {
     let plain = |action| {
         Some(Undo {
@@ -122,16 +137,23 @@ pub fn undo(
         Action::PeerAdd(p) => plain(Action::PeerDel(p.node_id)),
         Action::ClusterAdd(id) => plain(Action::ClusterDel(*id)),
         Action::ServiceAdd(s) => plain(Action::ServiceDel(s.vip)),
-        Action::BackendAdd(b) => plain(Action::BackendDel(BackendSpec {
-            vip: b.vip,
-            addr: b.addr,
-            weight: None,
-            peer: None,
-        })),
-        Action::BackendSet(b) => plain(Action::BackendSet(BackendSpec {
-            weight: Some(weight?),
-            ..*b
-        })),
+        Action::BackendAdd(b) => plain(Action::BackendDel(BackendSpec::new(b.vip, b.addr))),
+        Action::BackendSet(b) => {
+            let (weight, draining) = backend?;
+            // A drain puts its weight, 0, back itself (the kernel refuses
+            // a draining weight above 0); otherwise the weight, and the
+            // drain ended when the module has drains.
+            let (weight, drain) = match draining {
+                Some(true) => (None, Some(true)),
+                Some(false) => (Some(weight), Some(false)),
+                None => (Some(weight), None),
+            };
+            plain(Action::BackendSet(BackendSpec {
+                weight,
+                drain,
+                ..BackendSpec::new(b.vip, b.addr)
+            }))
+        }
         Action::RuleAdd(r) => plain(Action::RuleDel(r.vip, r.index.or(rules)?)),
         Action::PeerDel(_)
         | Action::ClusterDel(_)
@@ -333,11 +355,20 @@ mod tests {
     #[test]
     fn backend_set_is_read_and_undone_by_the_weight_before_it() {
         let set = action("backend set 198.18.1.20:80 198.18.2.1:8080 weight 0");
-        let u = undo(&set, None, None, Some(3)).unwrap();
+        // A module that does not say whether a back-end drains.
+        let u = undo(&set, None, None, Some((3, None))).unwrap();
         assert!(!u.lasting && !u.key_lost, "{u:?}");
         assert_eq!(
             u.action.unwrap(),
             action("backend set 198.18.1.20:80 198.18.2.1:8080 weight 3")
+        );
+        // One that does: the weight, and no drain.
+        assert_eq!(
+            undo(&set, None, None, Some((3, Some(false))))
+                .unwrap()
+                .action
+                .unwrap(),
+            action("backend set 198.18.1.20:80 198.18.2.1:8080 weight 3 drain off")
         );
         // No such back-end: the command fails, nothing to undo.
         assert_eq!(undo(&set, None, None, None), None);
@@ -349,7 +380,11 @@ mod tests {
             ),
             (
                 "backend set 198.18.1.20:80 198.18.2.1:8080",
-                "backend set needs 'weight N'",
+                "backend set needs 'weight N' (0 to 65535) or 'drain on|off'",
+            ),
+            (
+                "backend set 198.18.1.20:80 198.18.2.1:8080 weight 1 drain on",
+                "a draining backend's weight is 0",
             ),
             (
                 "backend set 198.18.1.20:80 198.18.2.1:8080 weight 1 peer 2",
@@ -360,32 +395,91 @@ mod tests {
         }
     }
 
-    /// Applies the commands of `text` to a model of the back-ends' weights
-    /// as restore does, the last one refused, then the undos last first:
-    /// the model is as it was.
     #[test]
-    fn weights_set_in_a_restore_are_put_back_when_it_fails() {
+    fn backend_drain_is_read_as_the_backend_set_it_sends() {
+        assert_eq!(
+            action("backend drain 198.18.1.20:80 198.18.2.1:8080"),
+            action("backend set 198.18.1.20:80 198.18.2.1:8080 drain on")
+        );
+        let drain6 = action("backend drain [2001:db8::10]:80 [2001:db8::2:1]:8080");
+        assert!(matches!(drain6, Action::BackendSet(b) if b.drain == Some(true)));
+        // A restore never waits.
+        refused_after(
+            "service add 198.18.1.20:80",
+            "backend drain 198.18.1.20:80 198.18.2.1:8080 timeout 30",
+            "restore does not wait for a drain: leave out 'timeout'",
+        );
+        // Undone by the weight before it, the drain ended; a drain over a
+        // drain by the drain.
+        let drain = action("backend drain 198.18.1.20:80 198.18.2.1:8080");
+        assert_eq!(
+            undo(&drain, None, None, Some((5, Some(false))))
+                .unwrap()
+                .action
+                .unwrap(),
+            action("backend set 198.18.1.20:80 198.18.2.1:8080 weight 5 drain off")
+        );
+        assert_eq!(
+            undo(&drain, None, None, Some((0, Some(true))))
+                .unwrap()
+                .action
+                .unwrap(),
+            action("backend drain 198.18.1.20:80 198.18.2.1:8080")
+        );
+    }
+
+    /// Applies the commands of `text` to a model of the back-ends' weights
+    /// and drains, as the kernel applies them ([`set_backend`]) and as
+    /// restore reads the state before each, the last one refused, then the
+    /// undos last first: the model is as it was.
+    #[test]
+    fn weights_and_drains_set_in_a_restore_are_put_back_when_it_fails() {
+        use baton_proto::service::{set_backend, BackendConf, Endpoint, Ip};
         use std::collections::BTreeMap;
         type Key = (std::net::SocketAddr, std::net::SocketAddr);
-        let be = |line| match action(line) {
-            Action::BackendAdd(b) | Action::BackendSet(b) => b,
+        let conf = |weight, draining| BackendConf {
+            // The model's keys name it.
+            addr: Endpoint {
+                addr: Ip::V4([0; 4]),
+                port: 0,
+            },
+            weight,
+            peer: 0,
+            draining,
+        };
+        let key = |b: &BackendSpec| (b.vip, b.addr);
+        let mut model: BTreeMap<Key, BackendConf> = BTreeMap::new();
+        let first = |line| match action(line) {
+            Action::BackendAdd(b) => key(&b),
             other => panic!("{other:?}"),
         };
-        let start = be("backend add 198.18.1.20:80 198.18.2.2:8080 weight 4");
-        let mut weights: BTreeMap<Key, u32> = BTreeMap::new();
-        weights.insert((start.vip, start.addr), 4);
-        let before = weights.clone();
-        let text = "backend set 198.18.1.20:80 198.18.2.2:8080 weight 0\n\
+        model.insert(
+            first("backend add 198.18.1.20:80 198.18.2.2:8080 weight 4"),
+            conf(4, false),
+        );
+        model.insert(
+            first("backend add 198.18.1.20:80 198.18.2.3:8080 weight 0"),
+            conf(0, true),
+        );
+        let before = model.clone();
+        let text = "backend drain 198.18.1.20:80 198.18.2.2:8080\n\
+                    backend set 198.18.1.20:80 198.18.2.3:8080 weight 6\n\
                     backend add 198.18.1.20:80 198.18.2.1:8080 weight 2\n\
                     backend set 198.18.1.20:80 198.18.2.1:8080 weight 0\n\
+                    backend drain 198.18.1.20:80 198.18.2.1:8080\n\
                     backend set 198.18.1.20:80 198.18.2.1:8080 weight 7\n\
+                    backend set 198.18.1.20:80 198.18.2.2:8080 weight 0\n\
                     service add 198.18.1.20:80\n";
-        let apply = |weights: &mut BTreeMap<Key, u32>, a: &Action| match a {
-            Action::BackendAdd(b) | Action::BackendSet(b) => {
-                weights.insert((b.vip, b.addr), b.weight.unwrap_or(1));
+        let apply = |model: &mut BTreeMap<Key, BackendConf>, a: &Action| match a {
+            Action::BackendAdd(b) => {
+                model.insert(key(b), conf(b.weight.unwrap_or(1), false));
+            }
+            Action::BackendSet(b) => {
+                let be = model.get_mut(&key(b)).unwrap();
+                set_backend(be, b.weight, b.drain).unwrap();
             }
             Action::BackendDel(b) => {
-                weights.remove(&(b.vip, b.addr));
+                model.remove(&key(b));
             }
             other => panic!("{other:?}"),
         };
@@ -394,19 +488,22 @@ mod tests {
             if matches!(inv.action, Action::ServiceAdd(_)) {
                 break; // "service exists"
             }
-            let weight = match &inv.action {
-                Action::BackendSet(b) => weights.get(&(b.vip, b.addr)).copied(),
+            let state = match &inv.action {
+                Action::BackendSet(b) => model.get(&key(b)).map(|c| (c.weight, Some(c.draining))),
                 _ => None,
             };
-            done.push(undo(&inv.action, None, None, weight).unwrap());
-            apply(&mut weights, &inv.action);
+            done.push(undo(&inv.action, None, None, state).unwrap());
+            apply(&mut model, &inv.action);
         }
-        assert_eq!(weights.values().copied().collect::<Vec<_>>(), [7, 0]);
+        let now: Vec<(u32, bool)> = model.values().map(|c| (c.weight, c.draining)).collect();
+        // .1: weight 7, drain ended; .2: weight 0 and still draining; .3:
+        // weight 6, drain ended.
+        assert_eq!(now, [(7, false), (0, true), (6, false)]);
         for u in done.iter().rev() {
             assert!(!u.lasting);
-            apply(&mut weights, u.action.as_ref().unwrap());
+            apply(&mut model, u.action.as_ref().unwrap());
         }
-        assert_eq!(weights, before);
+        assert_eq!(model, before);
     }
 
     #[test]

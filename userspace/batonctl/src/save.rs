@@ -3,8 +3,8 @@
 //! `batonctl save`: the configuration of a namespace as the `batonctl`
 //! commands that rebuild it, one per line, in an order that `restore` can
 //! replay into an empty namespace: settings, peers, the members of the
-//! front-end group (which must be peers), services, their back-ends, then
-//! their rules.
+//! front-end group (which must be peers), services, their back-ends (a
+//! draining one drained after its add), then their rules.
 
 use std::{fmt::Write as _, net::SocketAddr};
 
@@ -78,6 +78,11 @@ pub fn commands(config: &Config, peers: &[Peer], members: &[u32], services: &[Se
                 let _ = write!(out, " peer {}", b.peer);
             }
             out.push('\n');
+            // The kernel adds no draining back-end: added at its weight,
+            // 0, then drained.
+            if b.draining == Some(true) {
+                let _ = writeln!(out, "backend drain {} {}", s.vip(), b.endpoint());
+            }
         }
     }
     for s in services {
@@ -143,6 +148,7 @@ mod tests {
                     weight: 3,
                     peer: 2,
                     active: None,
+                    draining: None,
                 },
                 Backend {
                     addr: [198, 18, 0, 1].into(),
@@ -150,6 +156,7 @@ mod tests {
                     weight: 0,
                     peer: 0,
                     active: None,
+                    draining: None,
                 },
             ],
             rules: vec![Rule {
@@ -288,6 +295,7 @@ mod tests {
             weight,
             peer,
             active: Some(0),
+            draining: None,
         };
         let rule = |index, path: &str, backend: &str| Rule {
             index,
@@ -359,6 +367,53 @@ mod tests {
     }
 
     #[test]
+    fn a_draining_backend_is_added_then_drained() {
+        let backend = |addr: &str, weight, draining| Backend {
+            addr: addr.parse().unwrap(),
+            port: 8080,
+            weight,
+            peer: 0,
+            active: Some(3),
+            draining,
+        };
+        let services = [Service {
+            addr: "2001:db8::10".parse().unwrap(),
+            port: 80,
+            scheduler: "lc",
+            max_conns: 0,
+            dispatch: Some("request"),
+            backends: vec![
+                backend("2001:db8::2:1", 0, Some(true)),
+                backend("2001:db8::2:2", 0, Some(false)),
+                // A module that does not say.
+                backend("2001:db8::2:3", 2, None),
+            ],
+            rules: Vec::new(),
+        }];
+        let text = commands(&Config::new(7300), &[], &[], &services);
+        let lines: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            lines,
+            [
+                "backend add [2001:db8::10]:80 [2001:db8::2:1]:8080 weight 0",
+                "backend drain [2001:db8::10]:80 [2001:db8::2:1]:8080",
+                "backend add [2001:db8::10]:80 [2001:db8::2:2]:8080 weight 0",
+                "backend add [2001:db8::10]:80 [2001:db8::2:3]:8080 weight 2",
+            ]
+        );
+        // restore reads the drain as the backend set it sends, and never
+        // waits for it.
+        let read = crate::restore::parse(&text).unwrap();
+        let Action::BackendSet(b) = &read[3].1.action else {
+            panic!("{:?}", read[3]);
+        };
+        assert_eq!(
+            (b.addr, b.weight, b.drain),
+            (services[0].backends[0].endpoint(), None, Some(true))
+        );
+    }
+
+    #[test]
     fn blank_lines_and_comments_are_skipped() {
         assert_eq!(words("  # a comment"), None);
         assert_eq!(words("   "), None);
@@ -376,13 +431,14 @@ mod tests {
 
         use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-        use baton_proto::service::Scheduler;
+        use baton_proto::service::{set_backend, BackendConf, Endpoint, Ip, Scheduler};
         use proptest::prelude::*;
 
         use super::super::*;
         use crate::{
-            cli::{self, Action},
+            cli::Action,
             output::{Backend, Rule},
+            restore,
         };
 
         /// What a namespace holds, as `save` reads it: the configuration,
@@ -400,19 +456,16 @@ mod tests {
             String::from_utf8(b.to_vec()).unwrap()
         }
 
-        /// Applies saved commands to an empty namespace.
+        /// Applies saved commands, as restore reads them, to an empty
+        /// namespace.
         fn replay(saved: &str) -> Result<State, String> {
             let mut config = Config::new(7300);
             let mut peers: Vec<Peer> = Vec::new();
             let mut members: Vec<u32> = Vec::new();
             let mut services: Vec<Service> = Vec::new();
-            for line in saved.lines() {
-                let Some(words) = words(line) else { continue };
-                let argv = std::iter::once("batonctl").chain(words);
-                let action = cli::parse(argv)
-                    .map_err(|e| format!("{line}: {}", e.to_string().lines().next().unwrap()))?
-                    .action;
-                match action {
+            let commands = restore::parse(saved).map_err(|(n, e)| format!("line {n}: {e}"))?;
+            for (line, invocation) in commands {
+                match invocation.action {
                     Action::ConfigSet(s) => {
                         s.update.apply(&mut config).map_err(|e| format!("{e:?}"))?
                     }
@@ -433,7 +486,7 @@ mod tests {
                             || id == config.node_id
                             || members.contains(&id)
                         {
-                            return Err(format!("{line}: refused"));
+                            return Err(format!("line {line}: refused"));
                         }
                         members.push(id);
                     }
@@ -448,7 +501,7 @@ mod tests {
                     }),
                     // As the kernel checks it: of the service's family.
                     Action::BackendAdd(b) if b.vip.is_ipv4() != b.addr.is_ipv4() => {
-                        return Err(format!("{line}: refused"));
+                        return Err(format!("line {line}: refused"));
                     }
                     Action::BackendAdd(b) => service(&mut services, b.vip).backends.push(Backend {
                         addr: b.addr.ip(),
@@ -456,7 +509,28 @@ mod tests {
                         weight: b.weight.unwrap_or(1),
                         peer: b.peer.unwrap_or(0),
                         active: None,
+                        draining: Some(false),
                     }),
+                    // As the kernel applies it.
+                    Action::BackendSet(b) => {
+                        let be = service(&mut services, b.vip)
+                            .backends
+                            .iter_mut()
+                            .find(|be| be.endpoint() == b.addr)
+                            .ok_or(format!("line {line}: no such backend"))?;
+                        let mut conf = BackendConf {
+                            addr: Endpoint {
+                                addr: Ip::V4([0; 4]),
+                                port: 0,
+                            },
+                            weight: be.weight,
+                            peer: 0,
+                            draining: be.draining == Some(true),
+                        };
+                        set_backend(&mut conf, b.weight, b.drain)
+                            .map_err(|e| format!("line {line}: {e:?}"))?;
+                        (be.weight, be.draining) = (conf.weight, Some(conf.draining));
+                    }
                     Action::RuleAdd(r) => {
                         let s = service(&mut services, r.vip);
                         let at = r.index.map_or(s.rules.len(), |i| i as usize);
@@ -483,8 +557,8 @@ mod tests {
         /// A rule: host (name, domain), path, which back-end.
         type RuleShape = (Option<(String, bool)>, Option<String>, prop::sample::Index);
         /// A service: scheduler, IPv6 or not, dispatch (per request or
-        /// not), back-ends (weight, on a peer), rules.
-        type ServiceShape = (usize, bool, bool, Vec<(u32, bool)>, Vec<RuleShape>);
+        /// not), back-ends (weight, on a peer, draining), rules.
+        type ServiceShape = (usize, bool, bool, Vec<(u32, bool, bool)>, Vec<RuleShape>);
         /// Settings: node id, ctrl-port, request, handoff, idle, heartbeat
         /// timeouts, copies.
         type Settings = (u32, u16, u32, u32, u32, u32, u32);
@@ -517,7 +591,7 @@ mod tests {
                     0..4usize,
                     any::<bool>(),
                     any::<bool>(),
-                    prop::collection::vec((0..=65_535u32, any::<bool>()), 0..4),
+                    prop::collection::vec((0..=65_535u32, any::<bool>(), any::<bool>()), 0..4),
                     prop::collection::vec(rule_shape(), 0..4),
                 ),
                 0..4,
@@ -582,12 +656,14 @@ mod tests {
                     let backends: Vec<Backend> = backends
                         .into_iter()
                         .enumerate()
-                        .map(|(j, (weight, remote))| Backend {
+                        .map(|(j, (weight, remote, draining))| Backend {
                             addr: addr([198, 18, 2, 0], 2, j as u8 + 1),
                             port: 8000 + i as u16,
-                            weight,
+                            // A draining back-end's weight is 0.
+                            weight: if draining { 0 } else { weight },
                             peer: peers.first().filter(|_| remote).map_or(0, |p| p.node_id),
                             active: None,
+                            draining: Some(draining),
                         })
                         .collect();
                     let rules = if backends.is_empty() {

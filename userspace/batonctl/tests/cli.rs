@@ -64,6 +64,33 @@ fn usage_errors_exit_2() {
         &["config", "set", "node-id", "-1"],
         &["config", "set", "node-id", "4294967296"],
         &["config", "set", "colour", "blue"],
+        &[
+            "backend",
+            "drain",
+            "198.18.1.10:80",
+            "198.18.2.2:80",
+            "timeout",
+            "0",
+        ],
+        &[
+            "backend",
+            "drain",
+            "198.18.1.10:80",
+            "198.18.2.2:80",
+            "timeout",
+            "86401",
+        ],
+        &["backend", "set", "198.18.1.10:80", "198.18.2.2:80"],
+        &[
+            "backend",
+            "set",
+            "198.18.1.10:80",
+            "198.18.2.2:80",
+            "drain",
+            "on",
+            "weight",
+            "2",
+        ],
     ] {
         let out = batonctl(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -147,6 +174,15 @@ fn module_not_loaded_exits_3() {
         &["cluster", "show"],
         &["-j", "cluster", "list"],
         &["cluster", "add", "2"],
+        &[
+            "-j",
+            "backend",
+            "drain",
+            "198.18.1.10:80",
+            "198.18.2.2:80",
+            "timeout",
+            "5",
+        ],
     ] {
         let out = batonctl(args);
         if stderr(&out).starts_with("batonctl: netlink:") {
