@@ -3,8 +3,9 @@
 #
 # bench/analyze.py: turn the guests' results.jsonl (bench/guest.sh) into
 # bench/results/<name>.json (per-workload figures, ratios against HAProxy
-# and direct from the same run, scale figures, targets), <name>-tables.rst
-# (the tables of Documentation/benchmarks.rst) and PNG plots.
+# and direct from the same run, scale figures, the mixed-Host workload's
+# comparison and cost of a move, targets), <name>-tables.rst (the tables
+# of Documentation/benchmarks.rst) and PNG plots.
 #
 #   analyze.py --results results.jsonl --host host.json --loadavg loadavg.jsonl
 #              --out DIR --name NAME
@@ -22,6 +23,11 @@ import statistics
 USER_HZ = 100  # /proc/stat ticks
 MODES = ["direct", "haproxy", "ipvs-nat", "ipvs-dr", "baton"]
 SIZES = ["1k", "100k", "1m", "10m"]
+# The mixed-Host workload's kinds (a row's "conn"): each request's Host at
+# random, and one Host per connection (baton: no move).
+MIXED = ("mixed", "mixed-same")
+# batonctl -j stats counters of the moves -> row fields.
+MOVE_COUNTERS = (("moved", "moves"), ("moves-refused", "moves_refused"), ("moves-failed", "moves_failed"))
 
 
 def busy(cpu):
@@ -110,6 +116,16 @@ def workload_row(w):
     r["retrans_client"] = c[1]["RetransSegs"] - c[0]["RetransSegs"] if c and c[0] and c[1] else 0
     r["retrans_per_1k_req"] = (r["retrans_fe"] + r["retrans_be"] + r["retrans_client"]) / req * 1000
     r["retrans_per_req"] = r["retrans_per_1k_req"] / 1000
+    if r["conn"] in MIXED:
+        # The mean, for the cost of a move: about every other request
+        # moves, so the p50 falls between the moved and the others.
+        r["lat_mean_ms"] = wrk["lat_mean_us"] / 1000
+        # baton's front-end counters around the run (not in its CPU window).
+        fb = w.get("fe_baton")
+        if fb and fb[0] and fb[1]:
+            for name, f in MOVE_COUNTERS:
+                r[f] = fb[1].get(name, 0) - fb[0].get(name, 0)
+            r["moves_per_req"] = r["moves"] / req
     return r
 
 
@@ -220,6 +236,8 @@ def scale_rows(lines):
 # concurrency 1, 16 and 64; issue 19 its targets per size from 100 KB.
 ISSUE14_CONCS = [1, 16, 64]
 LARGE = ["100k", "1m", "10m"]
+# Issue 16's sizes for the mixed-Host workload.
+MIXED_TARGET_SIZES = ["100k", "1m"]
 # Cost figures that the guest's tick (10 ms of CPU per workload) rounds to
 # 0: a reference of 0 cannot be compared with.
 TICK_BOUND = ("fe_cpu_us_per_req", "be_cpu_us_per_req")
@@ -330,6 +348,10 @@ def expected_cells(meta):
         if mode in ("direct", "baton"):
             for n in lst("burst"):
                 out.append((mode, "burst", "1k", int(n)))
+        kinds = {"direct": ["mixed"], "haproxy": ["mixed"], "baton": list(MIXED)}.get(mode, [])
+        for size in lst("mixed"):
+            for conc in lst("mixed_conc"):
+                out += [(mode, k, size, int(conc)) for k in kinds]
     return out
 
 
@@ -461,7 +483,97 @@ def targets(rows, scale, meta):
         else:
             m += " (not judged: the target is 1000 -> 100000)"
     add("i19_lookup_growth", 19, "lookup cost/packet growth, 1000 -> 100000 flows: <= 1.05x", m, met, data)
+
+    # Issue 16: mixed Hosts on kept-alive connections, baton moving them
+    # against HAProxy routing each request. Only in runs that planned or
+    # ran the workload: the targets of earlier runs stay as they were.
+    if meta.get("mixed") or any(r["conn"] in MIXED for r in rows):
+        for size in MIXED_TARGET_SIZES:
+            concs = concs_of(rows, "mixed", size)
+            e = summarize(compare(rows, "haproxy", "mixed", size, concs, "rps", 2.0, True), True)
+            add(f"i16_mixed_rps_{size}", 16,
+                f"requests/s, {size} mixed Host kept-alive, every conc.: baton >= 2x HAProxy's",
+                cells_txt(e, "req/s"), e["met"], e)
+            e = summarize(compare(rows, "haproxy", "mixed", size, concs, "fe_cpu_us_per_req", 0.25, False),
+                          False)
+            add(f"i16_mixed_fe_cpu_{size}", 16,
+                f"front-end CPU/request, {size} mixed Host kept-alive, every conc.: baton <= 1/4 of HAProxy's",
+                cells_txt(e, "us"), e["met"], e)
     return t
+
+
+# --- the mixed-Host workload ---------------------------------------------------
+
+
+def per(v, n):
+    return v / n if v is not None and n else None
+
+
+def diff(a, b, f):
+    return a[f] - b[f] if a.get(f) is not None and b.get(f) is not None else None
+
+
+def mixed_summary(rows):
+    """The mixed workload per size and concurrency: baton against HAProxy
+    (and direct), and the cost of a move, baton's mixed cell against its
+    mixed-same cell (the same load, each connection one Host: no move).
+    None without mixed rows."""
+    sel = [r for r in rows if r["conn"] in MIXED]
+    if not sel:
+        return None
+    cells, cost = [], []
+    for size in [x for x in SIZES if any(r["size"] == x for r in sel)]:
+        for conc in sorted({r["conc"] for r in sel if r["size"] == size}):
+            h, b, d, same = (cell(rows, m, k, size, conc) for m, k in
+                             (("haproxy", "mixed"), ("baton", "mixed"), ("direct", "mixed"),
+                              ("baton", "mixed-same")))
+            h, b, d, same = (x if x and x["ok"] else None for x in (h, b, d, same))
+            c = {"size": size, "conc": conc}
+            for name, r in (("haproxy", h), ("baton", b), ("direct", d)):
+                if r:
+                    c[f"{name}_rps"] = r["rps"]
+                    c[f"{name}_fe_cpu_us_per_req"] = r["fe_cpu_us_per_req"]
+            if h and b:
+                c["rps_ratio"] = per(b["rps"], h["rps"])
+                c["fe_cpu_ratio"] = per(b["fe_cpu_us_per_req"], h["fe_cpu_us_per_req"])
+            if d and b:
+                c["rps_vs_direct"] = per(b["rps"], d["rps"])
+            if b and "moves_per_req" in b:
+                c["moves_per_req"] = b["moves_per_req"]
+            cells.append(c)
+            if not (b and same and "moves_per_req" in b):
+                continue
+            m = b["moves_per_req"]
+            e = {"size": size, "conc": conc, "moves": b["moves"], "moves_per_req": m,
+                 "moves_refused": b["moves_refused"], "moves_failed": b["moves_failed"],
+                 "same_moves_per_req": same.get("moves_per_req")}
+            # Each figure of the mixed cell, of the mixed-same cell, the
+            # difference per request and per move (difference / moves per
+            # request).
+            for f in ("lat_p50_ms", "lat_mean_ms", "lat_p99_ms", "fe_cpu_us_per_req", "be_cpu_us_per_req"):
+                dv = diff(b, same, f)
+                e[f] = {"mixed": b.get(f), "same": same.get(f), "added": dv, "per_move": per(dv, m)}
+            cost.append(e)
+    return {"cells": cells, "move_cost": cost}
+
+
+def move_cost_txt(e):
+    """One line: the moves of baton's mixed cell and what a move adds."""
+    def pm(f, nd=1):
+        v = e[f]["per_move"]
+        return "-" if v is None else f"{'+' if v >= 0 else ''}{fmt(v, nd)}"
+    lat, mean, fe, be = e["lat_p50_ms"], e["lat_mean_ms"], e["fe_cpu_us_per_req"], e["be_cpu_us_per_req"]
+    # mixed-same should not move: say so when it did.
+    same = f", mixed-same {fmt(e['same_moves_per_req'], 3)}" if e.get("same_moves_per_req") else ""
+    out = (f"baton {e['size']} c{e['conc']}: {fmt(e['moves_per_req'], 2)} moves/request ({e['moves']} moved, "
+           f"{e['moves_refused']} refused, {e['moves_failed']} failed{same}); per move: "
+           f"p50 {pm('lat_p50_ms', 2)} ms ({fmt(lat['mixed'], 2)} against {fmt(lat['same'], 2)} with one Host "
+           f"per connection), mean {pm('lat_mean_ms', 2)} ms ({fmt(mean['mixed'], 2)} against "
+           f"{fmt(mean['same'], 2)}), front-end CPU {pm('fe_cpu_us_per_req')} us ({fmt(fe['mixed'])} against "
+           f"{fmt(fe['same'])} us/request)")
+    if be["mixed"] is not None:
+        out += f", back-ends' CPU {pm('be_cpu_us_per_req')} us ({fmt(be['mixed'])} against {fmt(be['same'])})"
+    return out
 
 
 # --- output -------------------------------------------------------------------
@@ -488,6 +600,48 @@ def rst_table(header, rows):
         out.append(" ".join(c.ljust(w[i]) for i, c in enumerate(r)))
     out.append(line)
     return "\n".join(out) + "\n"
+
+
+def mixed_tables(rows, mx):
+    """The mixed-Host workload: baton against HAProxy per size and
+    concurrency, every cell, the cost of a move."""
+    out = ["Mixed Host, kept-alive (each request's Host ``a.example`` or ``b.example`` at random: "
+           "HAProxy routes each request, baton moves the connection)\n\n"]
+    hdr = ["size", "conc", "HAProxy req/s", "baton req/s", "baton/HAProxy", "HAProxy FE us/req",
+           "baton FE us/req", "baton/HAProxy", "moves/req", "direct req/s"]
+    def x(v):
+        return "-" if v is None else f"{fmt(v, 2)}x"
+    body = [[c["size"], str(c["conc"]), c.get("haproxy_rps"), c.get("baton_rps"), x(c.get("rps_ratio")),
+             c.get("haproxy_fe_cpu_us_per_req"), c.get("baton_fe_cpu_us_per_req"), x(c.get("fe_cpu_ratio")),
+             fmt(c.get("moves_per_req"), 2), c.get("direct_rps")] for c in mx["cells"]]
+    out.append(rst_table(hdr, body))
+    out.append("\n")
+    hdr = ["mode", "workload", "size", "conc", "req/s", "p50 ms", "mean ms", "p99 ms", "FE us/req",
+           "FE util %", "BE us/req", "moves/req", "refused", "failed", "err"]
+    body = []
+    for size in SIZES:
+        for conc in sorted({r["conc"] for r in rows if r["conn"] in MIXED}):
+            for mode in MODES:
+                for kind in MIXED:
+                    r = cell(rows, mode, kind, size, conc)
+                    if not r:
+                        continue
+                    if not r["ok"]:
+                        body.append([mode, kind, size, str(conc)] + ["-"] * 10 + [str(r.get("errors", "-"))])
+                        continue
+                    body.append([mode, kind, size, str(conc), r["rps"], r["lat_p50_ms"], r["lat_mean_ms"],
+                                 r["lat_p99_ms"], r["fe_cpu_us_per_req"], r["fe_util_pct"],
+                                 r.get("be_cpu_us_per_req"), fmt(r.get("moves_per_req"), 2),
+                                 str(r.get("moves_refused", "-")), str(r.get("moves_failed", "-")),
+                                 str(r["errors"])])
+    out.append(rst_table(hdr, body))
+    out.append("\n")
+    if mx["move_cost"]:
+        out.append("The cost of a move (baton, ``mixed`` against ``mixed-same``):\n\n")
+        for e in mx["move_cost"]:
+            out.append(f"* {move_cost_txt(e)}\n")
+        out.append("\n")
+    return "".join(out)
 
 
 def tables(rows, rat, scale, tg):
@@ -542,6 +696,9 @@ def tables(rows, rat, scale, tg):
                                  r.get("be_cpu_us_per_req"), r.get("retrans_per_1k_req"), e.get("rps_vs_direct")])
         out.append(rst_table(hdr, body))
         out.append("\n")
+    mx = mixed_summary(rows)
+    if mx:
+        out.append(mixed_tables(rows, mx))
     if scale:
         out.append("Scale (baton, handed-off connections idle then active)\n\n")
         hdr = ["connections", "opened", "open s", "flows", "listed", "list s", "slab B/flow",
@@ -674,6 +831,9 @@ def main():
     rat = ratios(rows)
     tg = targets(rows, sc, meta)
     res = {"meta": meta, "rows": rows, "ratios": rat, "scale": sc, "targets": tg}
+    mx = mixed_summary(rows)
+    if mx:
+        res["mixed"] = mx
     for k in ("host", "host_loadavg"):
         if k in old:
             res[k] = old[k]
@@ -709,6 +869,8 @@ def main():
         print(f"analyze: plot {fn}")
     print("analyze: targets:")
     print(targets_rst(tg), end="")
+    for e in (mx or {}).get("move_cost", []):
+        print(f"analyze: move cost: {move_cost_txt(e)}")
 
 
 if __name__ == "__main__":

@@ -8,16 +8,20 @@
 # /1m, /10m from tmpfs. One boot runs every mode in turn on the same
 # kernel: direct, haproxy, ipvs-nat, ipvs-dr, baton; in the direct and
 # baton modes the burst workload (N kept-alive connections opened at once,
-# `wrk -cN --timeout 10s`), then the scale part (baton). The client writes
-# one JSON line per workload to $BATON_OUT/results.jsonl; bench/analyze.py
-# turns them into tables/plots.
+# `wrk -cN --timeout 10s`), in the direct, haproxy and baton modes the
+# mixed-Host workload (kept-alive, each request's Host a.example or
+# b.example, which HAProxy and baton route to back-end 1 and 2), then the
+# scale part (baton). The client writes one JSON line per workload to
+# $BATON_OUT/results.jsonl; bench/analyze.py turns them into tables/plots.
 #
 # Parameters come from the kernel command line (bench/run.sh passes them
 # with BATON_VM_APPEND): bench.duration=SECS bench.modes=a,b bench.sizes=...
 # bench.conc=... bench.conn=close,keepalive bench.scale=1000,10000
 # bench.burst=1000 bench.burst_duration=SECS bench.ttfb=N bench.idle=SECS
-# bench.rounds=N (the modes' workloads N times in turn; burst, scale and
-# profiles in the first round only)
+# bench.mixed=100k,1m bench.mixed_conc=1,16 bench.rounds=N (the modes'
+# workloads N times in turn, mixed ones included; burst, scale and profiles
+# in the first round only). An empty list (bench.conn=, bench.mixed=)
+# leaves that part out.
 #
 # guests: 4
 # memory: 2G
@@ -54,6 +58,9 @@ scale=$(param scale 1000,10000)
 # The burst workload: connection counts (empty: none) and seconds each.
 burst=$(param burst 1000)
 burst_duration=$(param burst_duration 10)
+# The mixed-Host workload: response sizes (empty: none) and concurrencies.
+mixed=$(param mixed 100k,1m)
+mixed_concs=$(param mixed_conc 1,16)
 ttfb_n=$(param ttfb 10)
 idle_s=$(param idle 1)
 # bench.pcap=N: every guest captures its first N packets on eth0 (ports 80
@@ -155,12 +162,19 @@ frontend vip
 	bind $vip:80
 	acl host_a hdr(host) -i a.example
 	acl path_b path_beg /b/
+	acl host_b hdr(host) -i b.example
 	use_backend be1 if host_a
 	use_backend be2 if path_b
+	use_backend be2 if host_b
 	default_backend all
+# The mixed workload's back-ends (the others' Host is the VIP: they go to
+# all). Every request is routed on its own; an idle kept-alive connection
+# to the server is reused by any client connection, HAProxy's cheapest.
 backend be1
+	http-reuse always
 	server be1 $be1:8080
 backend be2
+	http-reuse always
 	server be2 $be2:8080
 backend all
 	balance roundrobin
@@ -207,11 +221,18 @@ mode_setup() {
 		batonctl peer add 3 "$be2"
 		wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e 'map(.state == \"up\") | all' >/dev/null" ||
 			fail "channels to the back-ends not up"
-		batonctl service add "$vip:80"
+		# dispatch request (the default, said so): the mixed workload's
+		# connections move at each request whose Host names the other
+		# back-end. The other workloads' Host is the VIP, which no rule
+		# matches: their connections stay where the scheduler put them.
+		batonctl service add "$vip:80" dispatch request
 		batonctl backend add "$vip:80" "$be1:8080" peer 2
 		batonctl backend add "$vip:80" "$be2:8080" peer 3
 		batonctl rule add "$vip:80" host a.example to "$be1:8080"
 		batonctl rule add "$vip:80" path /b/ to "$be2:8080"
+		batonctl rule add "$vip:80" host b.example to "$be2:8080"
+		batonctl -j service list | jq -e '.[0].dispatch == "request"' >/dev/null ||
+			fail "the service does not dispatch each request"
 		wait_listen - 80 || fail "baton not listening on the VIP"
 		;;
 	[23]:baton)
@@ -268,7 +289,12 @@ bytes_of() {
 # workload MODE CONN SIZE CONC: one wrk run with samples around it; appends
 # one JSON line to results.jsonl. CONN is close, keepalive or burst (kept
 # alive, all CONC connections opened at once when wrk starts, a 10 s
-# response timeout and bench.burst_duration seconds).
+# response timeout and bench.burst_duration seconds), or mixed (kept
+# alive, each request's Host a.example or b.example at random) or
+# mixed-same (kept alive, each of wrk's threads one of the two Hosts for
+# all its requests); a mixed line adds the hosts, how they were drawn and,
+# in the baton mode, the front-end's `batonctl -j stats` before and after
+# (the moves).
 workload() {
 	local mode=$1 conn=$2 size=$3 conc=$4 url addrs='' threads=1 close=0 wrk_timeout=60s
 	# 10 MB responses: 64 of them in flight take seconds each under TCG;
@@ -280,6 +306,7 @@ workload() {
 		wrk_timeout=10s
 	fi
 	local idle0 idle1 w0 w1 out ttfb curl_pid b10 b11 b20 b21 c0 c1
+	local hosts='' fixed=0 pick='' fb0=null fb1=null moved=''
 	url=http://$vip/$size
 	if [ "$mode" = direct ]; then
 		url=http://$be1:8080/$size
@@ -287,12 +314,24 @@ workload() {
 	fi
 	((conc >= 2)) && threads=2
 	[ "$conn" = close ] && close=1
+	case $conn in
+	mixed) hosts="a.example b.example" pick=random ;;
+	mixed-same) hosts="a.example b.example" pick=thread fixed=1 ;;
+	esac
 	local -a hdr=()
 	((close)) && hdr=(-H 'Connection: close')
+	# The TTFB sampler's one connection keeps one Host: routed like the
+	# load's requests, never moved.
+	[ -z "$hosts" ] || hdr=(-H "Host: ${hosts%% *}")
 
 	idle0=$(agent)
 	nap "$idle_s"
 	idle1=$(agent)
+	# The moves: baton's counters around the run, outside the CPU window
+	# (the /baton sample forks batonctl on the front-end).
+	if [ -n "$hosts" ] && [ "$mode" = baton ]; then
+		fb0=$(agent baton | jq -c '.baton // null') || fb0=null
+	fi
 	b10=$(agent stat "$be1")
 	b20=$(agent stat "$be2")
 	c0=$(client_tcp)
@@ -308,30 +347,45 @@ workload() {
 			-w '%{time_connect} %{time_starttransfer} %{time_total} %{http_code}\n' "${args[@]}"
 	) >"$work/ttfb" 2>/dev/null &
 	curl_pid=$!
-	out=$(BENCH_CLOSE=$close BENCH_ADDRS=$addrs timeout $((duration + 90)) \
+	out=$(BENCH_CLOSE=$close BENCH_ADDRS=$addrs BENCH_HOSTS=$hosts BENCH_HOSTS_FIXED=$fixed \
+		timeout $((duration + 90)) \
 		wrk -t "$threads" -c "$conc" -d "${duration}s" --timeout "$wrk_timeout" -s "$here/wrk.lua" "$url" 2>&1) ||
 		log "wrk exit $? ($mode $conn $size c$conc)"
 	w1=$(agent)
 	c1=$(client_tcp)
 	b11=$(agent stat "$be1")
 	b21=$(agent stat "$be2")
+	if [ -n "$hosts" ] && [ "$mode" = baton ]; then
+		fb1=$(agent baton | jq -c '.baton // null') || fb1=null
+	fi
+	[ -n "$fb0" ] || fb0=null
+	[ -n "$fb1" ] || fb1=null
 	kill "$curl_pid" 2>/dev/null || true
 	wait "$curl_pid" 2>/dev/null || true
 	ttfb=$(awk '$4 == 200 { print $1, $2, $3 }' "$work/ttfb" | jq -R -s -c 'split("\n") | map(select(length > 0) | split(" ") | map(tonumber))')
 	local wrkj
 	wrkj=$(sed -n 's/^BENCH //p' <<<"$out" | tail -n 1)
 	[ -n "$wrkj" ] || { log "no wrk result: $out"; wrkj=null; }
+	# The other workloads' lines stay as they were.
+	local extra='{}'
+	[ -z "$hosts" ] ||
+		extra=$(jq -n -c --arg hosts "$hosts" --arg pick "$pick" --argjson fb0 "$fb0" --argjson fb1 "$fb1" \
+			'{hosts: $hosts, pick: $pick} + if $fb0 != null and $fb1 != null then {fe_baton: [$fb0, $fb1]} else {} end')
 	jq -n -c --arg mode "$mode" --arg conn "$conn" --arg size "$size" --argjson round "$round" \
 		--argjson bytes "$(bytes_of "$size")" --argjson conc "$conc" \
 		--argjson duration "$duration" --argjson wrk "$wrkj" --argjson ttfb "$ttfb" \
 		--argjson idle0 "$idle0" --argjson idle1 "$idle1" --argjson w0 "$w0" --argjson w1 "$w1" \
 		--argjson b10 "$b10" --argjson b11 "$b11" --argjson b20 "$b20" --argjson b21 "$b21" \
-		--argjson c0 "$c0" --argjson c1 "$c1" \
+		--argjson c0 "$c0" --argjson c1 "$c1" --argjson extra "$extra" \
 		'{kind: "workload", mode: $mode, round: $round, conn: $conn, size: $size, bytes: $bytes, conc: $conc,
 		  duration: $duration, wrk: $wrk, ttfb: $ttfb, idle0: $idle0, idle1: $idle1, w0: $w0, w1: $w1,
-		  be: [[$b10, $b11], [$b20, $b21]], client_tcp: [$c0, $c1]}' \
+		  be: [[$b10, $b11], [$b20, $b21]], client_tcp: [$c0, $c1]} + $extra' \
 		>>"$BATON_OUT/results.jsonl"
-	log "$mode $conn $size c$conc: $(jq -r '"\(.requests) req, p50 \(.lat_p50_us) us, errors \(.err_connect + .err_read + .err_write + .err_status + .err_timeout) (timeouts \(.err_timeout))"' <<<"$wrkj" 2>/dev/null || echo none)"
+	[ "$fb0" = null ] || [ "$fb1" = null ] ||
+		moved=$(jq -n -r --argjson a "$fb0" --argjson b "$fb1" \
+			'", moved \($b.moved - $a.moved), refused \($b["moves-refused"] - $a["moves-refused"]), failed \($b["moves-failed"] - $a["moves-failed"])"') ||
+		moved=''
+	log "$mode $conn $size c$conc: $(jq -r '"\(.requests) req, p50 \(.lat_p50_us) us, errors \(.err_connect + .err_read + .err_write + .err_status + .err_timeout) (timeouts \(.err_timeout))"' <<<"$wrkj" 2>/dev/null || echo none)$moved"
 }
 
 # wait_flows_gone WHAT: wait until the front-end's baton holds no flow (the
@@ -355,6 +409,27 @@ client_burst() {
 	done
 }
 
+# The mixed-Host workload (issue 16): kept-alive connections whose every
+# request names a.example or b.example at random, which HAProxy's ACLs
+# (haproxy_conf) and baton's rules (mode_setup) send to back-end 1 and 2:
+# HAProxy routes each request on its own, baton moves a connection at
+# each request that names the other back-end. mixed-same (baton only),
+# each connection one Host, is the same load without moves: the cost of
+# one move is the difference. direct (nginx ignores the Host) is the
+# ceiling.
+client_mixed() {
+	local mode=$1 size conc kind
+	case $mode in direct | haproxy | baton) ;; *) return 0 ;; esac
+	for size in ${mixed//,/ }; do
+		for conc in ${mixed_concs//,/ }; do
+			for kind in mixed mixed-same; do
+				[ "$kind" = mixed ] || [ "$mode" = baton ] || continue
+				workload "$mode" "$kind" "$size" "$conc"
+			done
+		done
+	done
+}
+
 client_mode() {
 	local mode=$1 conn size conc
 	for conn in ${conns//,/ }; do
@@ -364,6 +439,7 @@ client_mode() {
 			done
 		done
 	done
+	client_mixed "$mode"
 	case $mode-$round in direct-1 | baton-1) client_burst "$mode" ;; esac
 }
 
@@ -389,12 +465,13 @@ case $BATON_GUEST in
 	for a in ${scale_srcs//,/ }; do ip addr add "$a/24" dev eth0; done
 	jq -n -c --arg modes "$modes" --arg sizes "$sizes" --arg conc "$concs" --arg conn "$conns" \
 		--arg scale "$scale" --arg burst "$burst" --argjson burst_duration "$burst_duration" \
+		--arg mixed "$mixed" --arg mixed_conc "$mixed_concs" \
 		--argjson duration "$duration" --argjson ttfb "$ttfb_n" --argjson rounds "$rounds" \
 		--argjson idle "$idle_s" --arg kernel "$(uname -r)" --arg wrk "$(wrk -v 2>&1 | head -n 1)" \
 		--arg nginx "$(nginx -v 2>&1)" --arg haproxy "$(haproxy -v | head -n 1)" \
 		--arg ipvsadm "$(ipvsadm -v 2>&1 | head -n 1)" --arg cpus "$(nproc)" \
 		'{kind: "meta", modes: $modes, sizes: $sizes, conc: $conc, conn: $conn, scale: $scale,
-		  burst: $burst, burst_duration: $burst_duration, duration: $duration, rounds: $rounds, ttfb_samples: $ttfb, idle_window: $idle, kernel: $kernel,
+		  burst: $burst, burst_duration: $burst_duration, mixed: $mixed, mixed_conc: $mixed_conc, duration: $duration, rounds: $rounds, ttfb_samples: $ttfb, idle_window: $idle, kernel: $kernel,
 		  wrk: $wrk, nginx: $nginx, haproxy: $haproxy, ipvsadm: $ipvsadm, guest_cpus: $cpus}' \
 		>"$BATON_OUT/results.jsonl"
 	;;

@@ -17,13 +17,21 @@
 #
 # Environment: BENCH_DURATION (seconds per workload; default 5, quick 2),
 # BENCH_QUICK=1 (same as --quick: sizes 1k and 1m, concurrency 1 and 16,
-# scale 1000 only, no burst), BENCH_MODES, BENCH_SIZES, BENCH_CONC, BENCH_CONN,
-# BENCH_SCALE (comma lists overriding the plan; BENCH_SCALE= skips it),
+# scale 1000 only, no burst, mixed 1m at 16 connections), BENCH_MODES,
+# BENCH_SIZES, BENCH_CONC, BENCH_CONN, BENCH_SCALE (comma lists overriding
+# the plan; BENCH_SCALE= skips the scale part, BENCH_CONN= the close and
+# keep-alive workloads),
 # BENCH_BURST (the burst workload, issue 14: that many kept-alive connections
 # opened at once, `wrk -cN --timeout 10s` for /1k, in the direct and baton
 # modes of BENCH_MODES; default 1000, none in the quick plan, where it
 # would add about 40 s; a comma list runs each; BENCH_BURST= skips it),
 # BENCH_BURST_DURATION (its seconds; default BENCH_DURATION, at least 10),
+# BENCH_MIXED (the mixed-Host workload, issue 16: kept-alive requests for
+# a.example and b.example at random, which HAProxy and baton route to
+# back-end 1 and 2, in the direct, haproxy and baton modes of BENCH_MODES,
+# and the same with one Host per connection in the baton mode; response
+# sizes, default 100k,1m, quick 1m; BENCH_MIXED= skips it),
+# BENCH_MIXED_CONC (its concurrencies; default 1,16, quick 16),
 # BENCH_TTFB (curl TTFB samples per workload, default 10), BENCH_PCAP=N
 # (each guest captures its first N HTTP packets to OUTDIR/guest/pcap.<guest>),
 # BENCH_PERF=1 (profile of the front-end and a back-end per mode in
@@ -67,25 +75,33 @@ if [ "$quick" = 1 ]; then
 	conc=${BENCH_CONC:-1,16}
 	scale=${BENCH_SCALE-1000}
 	burst=${BENCH_BURST-}
+	mixed=${BENCH_MIXED-1m}
+	mixed_conc=${BENCH_MIXED_CONC:-16}
 else
 	duration=${BENCH_DURATION:-5}
 	sizes=${BENCH_SIZES:-1k,100k,1m,10m}
 	conc=${BENCH_CONC:-1,16,64}
 	scale=${BENCH_SCALE-1000,10000,100000}
 	burst=${BENCH_BURST-1000}
+	mixed=${BENCH_MIXED-100k,1m}
+	mixed_conc=${BENCH_MIXED_CONC:-1,16}
 fi
 modes=${BENCH_MODES:-direct,haproxy,ipvs-nat,ipvs-dr,baton}
-conn=${BENCH_CONN:-close,keepalive}
+# Set and empty: none of the close and keep-alive workloads (e.g. the mixed
+# workload alone).
+conn=${BENCH_CONN-close,keepalive}
 burst_duration=${BENCH_BURST_DURATION:-}
 ttfb=${BENCH_TTFB:-10}
 pcap=${BENCH_PCAP:-0}
 perf=${BENCH_PERF:-0}
 rounds=${BENCH_ROUNDS:-1}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: bad BENCH_ROUNDS '$rounds'" >&2; exit 2; }
-for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$burst" "$burst_duration" "$duration" "$ttfb" "$pcap" "$perf"; do
+for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$burst" "$burst_duration" "$mixed" "$mixed_conc" "$duration" "$ttfb" "$pcap" "$perf"; do
 	[[ $v =~ ^[a-z0-9,-]*$ ]] || { echo "bench/run.sh: bad value '$v'" >&2; exit 2; }
 done
 [[ $burst =~ ^([1-9][0-9]*(,|$))*$ ]] || { echo "bench/run.sh: bad BENCH_BURST '$burst'" >&2; exit 2; }
+[[ $mixed =~ ^((1k|100k|1m|10m)(,|$))*$ ]] || { echo "bench/run.sh: bad BENCH_MIXED '$mixed'" >&2; exit 2; }
+[[ $mixed_conc =~ ^([1-9][0-9]*(,|$))+$ ]] || { echo "bench/run.sh: bad BENCH_MIXED_CONC '$mixed_conc'" >&2; exit 2; }
 # A burst's connections must have time to open and to reach the 10 s
 # response timeout.
 [ -n "$burst_duration" ] || burst_duration=$((duration > 10 ? duration : 10))
@@ -96,15 +112,21 @@ total() { tr "," "\n" <<<"$1" | awk '{ s += $1 } END { print s + 0 }'; }
 nwork=$(($(count "$modes") * $(count "$sizes") * $(count "$conc") * $(count "$conn") * rounds))
 # The burst runs in the direct and baton modes only.
 nburst=$(($(tr "," "\n" <<<"$modes" | grep -cxE 'direct|baton' || true) * $(count "$burst")))
-# Per workload: the load, the idle window, the counter samples; per burst
-# the same and up to 2 min for baton's flows to go; per scale size up to
-# 10 min and 1 s per 50 connections (bench/guest.sh); boot and mode
-# changes. (10 MB workloads run three times as long.)
-limit=$((nwork * (duration * 3 / 2 + 12) + nburst * (burst_duration * 3 / 2 + 12 + 120) +
+# The mixed workload: one cell per size and concurrency in the direct and
+# haproxy modes, two (mixed, mixed-same) in the baton mode.
+nmixed=$((($(tr "," "\n" <<<"$modes" | grep -cxE 'direct|haproxy' || true) +
+	2 * $(tr "," "\n" <<<"$modes" | grep -cx baton || true)) * $(count "$mixed") * $(count "$mixed_conc") * rounds))
+# Per workload (mixed cells too): the load, the idle window, the counter
+# samples; per burst the same and up to 2 min for baton's flows to go; per
+# scale size up to 10 min and 1 s per 50 connections (bench/guest.sh); boot
+# and mode changes. (10 MB workloads run three times as long.)
+limit=$(((nwork + nmixed) * (duration * 3 / 2 + 12) + nburst * (burst_duration * 3 / 2 + 12 + 120) +
 	$(count "$scale") * 600 + $(total "$scale") / 50 + 600))
 plan_burst=none
 ((nburst == 0)) || plan_burst="'$burst' (${burst_duration}s)"
-echo "bench: $nwork workloads of ${duration}s ($rounds round(s)), burst $plan_burst, scale '${scale:-none}'; at most $((limit / 60)) min"
+plan_mixed=none
+((nmixed == 0)) || plan_mixed="$nmixed ('$mixed' at '$mixed_conc')"
+echo "bench: $nwork workloads of ${duration}s ($rounds round(s)), burst $plan_burst, mixed $plan_mixed, scale '${scale:-none}'; at most $((limit / 60)) min"
 
 date=$(date -u +%Y-%m-%d)
 mkdir -p "$outdir"
@@ -133,7 +155,7 @@ clock="tsc_early_khz=$tsc_khz tsc=reliable clocksource=tsc"
 
 rc=0
 if ((main_part)); then
-BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.burst=$burst bench.burst_duration=$burst_duration bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf bench.rounds=$rounds" \
+BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.burst=$burst bench.burst_duration=$burst_duration bench.mixed=$mixed bench.mixed_conc=$mixed_conc bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf bench.rounds=$rounds" \
 	"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t "$limit" "$here/guest.sh" || rc=$?
 kill "$sampler" 2>/dev/null || true
 loadavg >>"$outdir/loadavg.jsonl"

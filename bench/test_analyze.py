@@ -3,9 +3,10 @@
 #
 # bench/test_analyze.py: host-side tests of bench/analyze.py (and of
 # bench/cluster_report.py, issue 15, and bench/perf_share.py) on synthetic
-# guest results (no VM): per-workload figures, the targets of issues 14
-# and 19 (met, missed, not judged, not measured), the burst table and a
-# whole run of main() on a results.jsonl. Ends with "N passed, N failed",
+# guest results (no VM): per-workload figures, the targets of issues 14,
+# 16 and 19 (met, missed, not judged, not measured), the burst table, the
+# mixed-Host workload's tables and cost of a move, and whole runs of main()
+# on a results.jsonl, with and without mixed lines. Ends with "N passed, N failed",
 # the line tests/check.sh counts.
 #
 #   python3 bench/test_analyze.py [-v]
@@ -50,6 +51,40 @@ def raw(mode, conn, size, conc, requests, *, p99_ms=10.0, fe_ticks=10, be_ticks=
             "w0": sample(2, 0), "w1": sample(2 + duration, fe_ticks, tx=100 * (requests or 0)),
             "be": [[sample(2, 0), sample(2 + duration, be_ticks)], [sample(2, 0), sample(2 + duration, 0)]],
             "client_tcp": [{"RetransSegs": 0, "OutSegs": 0}, {"RetransSegs": rtx, "OutSegs": 0}]}
+
+
+def raw_mixed(mode, kind, size, conc, requests, *, fe_ticks=10, be_ticks=50, moves=None, refused=0,
+              failed=0, p50_ms=1.0, mean_ms=1.0, duration=5):
+    """One line of the mixed-Host workload (KIND mixed or mixed-same): as
+    raw(), with wrk's p50 and mean latency, and MOVES (None: no baton
+    counters, as in the other modes) moved, REFUSED and FAILED moves
+    between the front-end's two `batonctl -j stats`."""
+    w = raw(mode, kind, size, conc, requests, fe_ticks=fe_ticks, be_ticks=be_ticks, duration=duration)
+    if w["wrk"]:
+        w["wrk"]["lat_p50_us"] = int(p50_ms * 1000)
+        w["wrk"]["lat_mean_us"] = mean_ms * 1000
+    w["hosts"] = "a.example b.example"
+    w["pick"] = "thread" if kind == "mixed-same" else "random"
+    if moves is not None:
+        w["fe_baton"] = [{"moved": 100, "moves-refused": 5, "moves-failed": 1, "handoffs-ok": 7},
+                         {"moved": 100 + moves, "moves-refused": 5 + refused, "moves-failed": 1 + failed,
+                          "handoffs-ok": 40}]
+    return w
+
+
+def mixed_run(baton_req=2000, baton_fe=50, haproxy_req=1000, haproxy_fe=100, sizes=("100k", "1m"),
+              concs=(1, 16)):
+    """HAProxy, baton (a move every other request, one more ms at the p50)
+    and baton with one Host per connection in every cell."""
+    out = []
+    for size in sizes:
+        for conc in concs:
+            out += [raw_mixed("haproxy", "mixed", size, conc, haproxy_req, fe_ticks=haproxy_fe),
+                    raw_mixed("baton", "mixed", size, conc, baton_req, fe_ticks=baton_fe,
+                              moves=baton_req // 2 if baton_req else 0, p50_ms=3.0, mean_ms=2.5),
+                    raw_mixed("baton", "mixed-same", size, conc, baton_req, fe_ticks=40, moves=0,
+                              p50_ms=2.0, mean_ms=2.0)]
+    return out
 
 
 def meta(**kw):
@@ -240,6 +275,114 @@ class Issue19(unittest.TestCase):
         self.assertIn("not judged", t["i19_lookup_growth"]["measured"])
 
 
+class Issue16(unittest.TestCase):
+    """The mixed-Host workload: baton against HAProxy, and what a move costs."""
+
+    M = {"modes": "haproxy,baton", "conn": "", "sizes": "", "mixed": "100k,1m", "mixed_conc": "1,16"}
+
+    def test_row_figures(self):
+        r = analyze.workload_row(raw_mixed("baton", "mixed", "1m", 16, 2000, moves=900, refused=3, failed=1,
+                                           mean_ms=2.5))
+        self.assertEqual((r["moves"], r["moves_refused"], r["moves_failed"]), (900, 3, 1))
+        self.assertAlmostEqual(r["moves_per_req"], 0.45)
+        self.assertAlmostEqual(r["lat_mean_ms"], 2.5)
+        # HAProxy has no baton counters; the other kinds no new field.
+        r = analyze.workload_row(raw_mixed("haproxy", "mixed", "1m", 16, 2000))
+        self.assertNotIn("moves_per_req", r)
+        self.assertNotIn("lat_mean_ms", analyze.workload_row(raw("baton", "keepalive", "1m", 16, 2000)))
+
+    def test_targets_met(self):
+        # 2x the requests/s at 1/4 of the front-end CPU per request: met, the bounds included.
+        t = targets_of(mixed_run(), m=meta(**self.M))
+        for size in ("100k", "1m"):
+            for name in (f"i16_mixed_rps_{size}", f"i16_mixed_fe_cpu_{size}"):
+                e = t[name]
+                self.assertIs(e["met"], True, name)
+                self.assertEqual((e["judged"], e["issue"]), (2, 16))
+                self.assertIn("#16", e["target"])
+        self.assertAlmostEqual(t["i16_mixed_rps_1m"]["worst_ratio"], 2.0)
+        self.assertAlmostEqual(t["i16_mixed_fe_cpu_100k"]["worst_ratio"], 0.25)
+        self.assertIs(t["i14_cells"]["met"], True)
+
+    def test_targets_missed(self):
+        # 1.9x the requests/s; 2000 requests on 60 ticks, 300 us against 1000: 0.3x.
+        t = targets_of(mixed_run(baton_req=1900, baton_fe=57), m=meta(**self.M))
+        e = t["i16_mixed_rps_100k"]
+        self.assertIs(e["met"], False)
+        self.assertAlmostEqual(e["worst_ratio"], 1.9)
+        self.assertIn("worst 1.90x", e["measured"])
+        e = t["i16_mixed_fe_cpu_1m"]
+        self.assertIs(e["met"], False)
+        self.assertAlmostEqual(e["worst_ratio"], 0.3)
+        # One cell short is enough to miss.
+        lines = mixed_run()
+        lines[1] = raw_mixed("baton", "mixed", "100k", 1, 1999, fe_ticks=50, moves=999)
+        e = targets_of(lines, m=meta(**self.M))["i16_mixed_rps_100k"]
+        self.assertIs(e["met"], False)
+        self.assertEqual((e["missed"], e["worst"]["conc"]), (1, 1))
+
+    def test_baton_without_requests(self):
+        lines = mixed_run()
+        lines[4] = raw_mixed("baton", "mixed", "100k", 16, None)
+        t = targets_of(lines, m=meta(**self.M))
+        self.assertIs(t["i16_mixed_rps_100k"]["met"], False)
+        self.assertIn("baton served no request", t["i16_mixed_fe_cpu_100k"]["measured"])
+        self.assertEqual(t["i14_cells"]["empty"], ["baton mixed 100k c16"])
+
+    def test_planned_but_not_run(self):
+        # The plan's cells are expected (mixed-same in the baton mode only).
+        t = targets_of([], m=meta(**{**self.M, "modes": "direct,haproxy,ipvs-dr,baton"}))
+        self.assertIsNone(t["i16_mixed_rps_1m"]["met"])
+        self.assertEqual(t["i16_mixed_rps_1m"]["measured"], "not measured in this run")
+        missing = t["i14_cells"]["missing"]
+        self.assertEqual(len(missing), 4 * (1 + 1 + 2))
+        self.assertIn("baton mixed-same 1m c16", missing)
+        self.assertNotIn("haproxy mixed-same 1m c16", missing)
+        self.assertNotIn("ipvs-dr mixed 1m c16", missing)
+
+    def test_move_cost(self):
+        lines = mixed_run(sizes=("1m",), concs=(16,))
+        lines.append(raw_mixed("direct", "mixed", "1m", 16, 2500))
+        rows = [analyze.workload_row(w) for w in lines]
+        mx = analyze.mixed_summary(rows)
+        (c,) = mx["cells"]
+        self.assertAlmostEqual(c["rps_ratio"], 2.0)
+        self.assertAlmostEqual(c["fe_cpu_ratio"], 0.25)
+        self.assertAlmostEqual(c["rps_vs_direct"], 0.8)
+        self.assertAlmostEqual(c["moves_per_req"], 0.5)
+        (e,) = mx["move_cost"]
+        self.assertEqual((e["moves"], e["moves_refused"], e["moves_failed"]), (1000, 0, 0))
+        self.assertEqual(e["same_moves_per_req"], 0)
+        # p50 3 ms against 2, a move every other request: 2 ms per move; by
+        # the mean (2.5 against 2), 1 ms.
+        self.assertAlmostEqual(e["lat_p50_ms"]["per_move"], 2.0)
+        self.assertAlmostEqual(e["lat_mean_ms"]["per_move"], 1.0)
+        # Front-end 250 us a request against 200: 100 us per move.
+        self.assertAlmostEqual(e["fe_cpu_us_per_req"]["added"], 50.0)
+        self.assertAlmostEqual(e["fe_cpu_us_per_req"]["per_move"], 100.0)
+        self.assertAlmostEqual(e["be_cpu_us_per_req"]["per_move"], 0.0)
+        txt = analyze.move_cost_txt(e)
+        self.assertIn("baton 1m c16: 0.50 moves/request (1000 moved, 0 refused, 0 failed", txt)
+        self.assertIn("per move: p50 +2.00 ms (3.00 against 2.00", txt)
+        self.assertIn("mean +1.00 ms (2.50 against 2.00), front-end CPU +100 us (250 against 200", txt)
+        # No move at all: no cost per move, said as such.
+        lines[1] = raw_mixed("baton", "mixed", "1m", 16, 2000, fe_ticks=50, moves=0)
+        (e,) = analyze.mixed_summary([analyze.workload_row(w) for w in lines])["move_cost"]
+        self.assertIsNone(e["lat_p50_ms"]["per_move"])
+        self.assertIn("per move: p50 - ms", analyze.move_cost_txt(e))
+
+    def test_no_mixed_rows(self):
+        self.assertIsNone(analyze.mixed_summary([analyze.workload_row(raw("baton", "keepalive", "1m", 1, 9))]))
+        t = targets_of([raw("baton", "keepalive", "1m", 1, 9)])
+        self.assertFalse([k for k in t if k.startswith("i16")])
+
+    def test_rounds(self):
+        lines = [raw_mixed("baton", "mixed", "1m", 16, 2000, moves=m) for m in (800, 1000, 1100)]
+        (r,) = analyze.merge_rounds([analyze.workload_row(w) for w in lines])
+        self.assertEqual((r["rounds"], r["moves"]), (3, 1000))
+        self.assertAlmostEqual(r["moves_per_req"], 0.5)
+
+
 class Rounds(unittest.TestCase):
     def rows(self, lines):
         return analyze.merge_rounds([analyze.workload_row(w) for w in lines])
@@ -281,6 +424,13 @@ class Output(unittest.TestCase):
             self.assertRegex(e["target"], r"^#(14|19) ")
         # Issue 14: 3 x 3 per concurrency, cells, burst; issue 19: 3 + 2 + 8 + 3 + 2.
         self.assertEqual(len(t), 11 + 18)
+        # Issue 16's, last, with the mixed workload only: 2 per size.
+        t = targets_of([], m=meta(mixed="1m"))
+        self.assertEqual(len(t), 11 + 18 + 4)
+        self.assertEqual([e["row"] for k, e in t.items() if k.startswith("i16")], [30, 31, 32, 33])
+        txt = analyze.targets_rst(t)
+        for e in t.values():
+            self.assertEqual(sum(1 for line in txt.splitlines() if line.startswith(e["target"])), 1)
 
     def test_main_on_results_jsonl(self):
         lines = [meta(modes="direct,baton", conn="keepalive", sizes="1m", conc="1", burst="1000")]
@@ -304,6 +454,9 @@ class Output(unittest.TestCase):
             finally:
                 sys.argv = argv
             self.assertIn("#14 burst of 1000", out.getvalue())
+            # A run without the mixed workload: nothing of it anywhere.
+            self.assertNotIn("#16", out.getvalue())
+            self.assertNotIn("move cost", out.getvalue())
             for name in ("t", "t2"):
                 with open(os.path.join(d, f"{name}.json")) as f:
                     res = json.load(f)
@@ -311,11 +464,62 @@ class Output(unittest.TestCase):
                 self.assertIs(tg["i14_burst_1000"]["met"], False)
                 self.assertIs(tg["i19_rps_keepalive_1m"]["met"], True)
                 self.assertIs(tg["i14_cells"]["met"], True)
+                self.assertNotIn("mixed", res)
                 with open(os.path.join(d, f"{name}-tables.rst")) as f:
                     rst = f.read()
                 self.assertIn("Burst (kept-alive connections opened at once", rst)
                 self.assertIn("#19 requests/s, 1m kept-alive", rst)
+                self.assertNotIn("Mixed Host", rst)
             self.assertEqual(res["reanalysed_from"], "t.json")
+
+    def run_main(self, lines):
+        """main() on LINES, then on the JSON it wrote: (stdout, {name: (json, tables)})."""
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "results.jsonl")
+            with open(src, "w") as f:
+                for x in lines:
+                    f.write(json.dumps(x) + "\n")
+            argv = sys.argv
+            try:
+                with contextlib.redirect_stdout(io.StringIO()) as out:
+                    sys.argv = ["analyze.py", "--results", src, "--out", d, "--name", "t"]
+                    analyze.main()
+                    sys.argv = ["analyze.py", "--from-json", os.path.join(d, "t.json"), "--out", d,
+                                "--name", "t2"]
+                    analyze.main()
+            finally:
+                sys.argv = argv
+            res = {}
+            for name in ("t", "t2"):
+                with open(os.path.join(d, f"{name}.json")) as f, \
+                        open(os.path.join(d, f"{name}-tables.rst")) as g:
+                    res[name] = (json.load(f), g.read())
+            return out.getvalue(), res
+
+    def test_main_mixed_only(self):
+        # The mixed workload alone (BENCH_CONN=), one cell meeting the
+        # targets at 1 MB, one missing them at 100 KB.
+        m = meta(modes="direct,haproxy,baton", conn="", sizes="", mixed="100k,1m", mixed_conc="16")
+        lines = [m] + mixed_run(sizes=("1m",), concs=(16,)) + mixed_run(1500, 60, sizes=("100k",), concs=(16,))
+        lines += [raw_mixed("direct", "mixed", s, 16, 2500) for s in ("100k", "1m")]
+        out, res = self.run_main(lines)
+        self.assertIn("#16 requests/s, 1m mixed Host kept-alive, every conc.: baton >= 2x HAProxy's", out)
+        self.assertIn("analyze: move cost: baton 1m c16: 0.50 moves/request", out)
+        self.assertIn("analyze: move cost: baton 100k c16: 0.50 moves/request", out)
+        for name, (j, rst) in res.items():
+            tg = j["targets"]
+            self.assertIs(tg["i16_mixed_rps_1m"]["met"], True, name)
+            self.assertIs(tg["i16_mixed_fe_cpu_1m"]["met"], True, name)
+            self.assertIs(tg["i16_mixed_rps_100k"]["met"], False, name)
+            self.assertIs(tg["i16_mixed_fe_cpu_100k"]["met"], False, name)
+            self.assertIs(tg["i14_cells"]["met"], True, name)
+            self.assertEqual([(c["size"], c["conc"]) for c in j["mixed"]["cells"]], [("100k", 16), ("1m", 16)])
+            self.assertAlmostEqual(j["mixed"]["move_cost"][1]["fe_cpu_us_per_req"]["per_move"], 100.0)
+            self.assertIn("Mixed Host, kept-alive", rst)
+            self.assertIn("The cost of a move (baton, ``mixed`` against ``mixed-same``)", rst)
+            self.assertIn("#16 front-end CPU/request, 100k mixed Host", rst)
+            # Nothing of the close and keep-alive tables.
+            self.assertNotIn("Connection mode", rst)
 
 
 def repl(copies, rps, fe, backup=0.0):
