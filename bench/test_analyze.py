@@ -437,40 +437,21 @@ class Output(unittest.TestCase):
         lines += [raw("direct", "keepalive", "1m", 1, 100), raw("baton", "keepalive", "1m", 1, 95),
                   raw("direct", "burst", "1k", 1000, 40000, duration=10),
                   raw("baton", "burst", "1k", 1000, 32609, timeouts=102, duration=10)]
-        with tempfile.TemporaryDirectory() as d:
-            src = os.path.join(d, "results.jsonl")
-            with open(src, "w") as f:
-                for x in lines:
-                    f.write(json.dumps(x) + "\n")
-            argv = sys.argv
-            try:
-                with contextlib.redirect_stdout(io.StringIO()) as out:
-                    sys.argv = ["analyze.py", "--results", src, "--out", d, "--name", "t"]
-                    analyze.main()
-                    # And again from the JSON it wrote.
-                    sys.argv = ["analyze.py", "--from-json", os.path.join(d, "t.json"), "--out", d,
-                                "--name", "t2"]
-                    analyze.main()
-            finally:
-                sys.argv = argv
-            self.assertIn("#14 burst of 1000", out.getvalue())
-            # A run without the mixed workload: nothing of it anywhere.
-            self.assertNotIn("#16", out.getvalue())
-            self.assertNotIn("move cost", out.getvalue())
-            for name in ("t", "t2"):
-                with open(os.path.join(d, f"{name}.json")) as f:
-                    res = json.load(f)
-                tg = res["targets"]
-                self.assertIs(tg["i14_burst_1000"]["met"], False)
-                self.assertIs(tg["i19_rps_keepalive_1m"]["met"], True)
-                self.assertIs(tg["i14_cells"]["met"], True)
-                self.assertNotIn("mixed", res)
-                with open(os.path.join(d, f"{name}-tables.rst")) as f:
-                    rst = f.read()
-                self.assertIn("Burst (kept-alive connections opened at once", rst)
-                self.assertIn("#19 requests/s, 1m kept-alive", rst)
-                self.assertNotIn("Mixed Host", rst)
-            self.assertEqual(res["reanalysed_from"], "t.json")
+        out, res = self.run_main(lines)
+        self.assertIn("#14 burst of 1000", out)
+        # A run without the mixed workload: nothing of it anywhere.
+        self.assertNotIn("#16", out)
+        self.assertNotIn("move cost", out)
+        for name, (j, rst) in res.items():
+            tg = j["targets"]
+            self.assertIs(tg["i14_burst_1000"]["met"], False, name)
+            self.assertIs(tg["i19_rps_keepalive_1m"]["met"], True, name)
+            self.assertIs(tg["i14_cells"]["met"], True, name)
+            self.assertNotIn("mixed", j)
+            self.assertIn("Burst (kept-alive connections opened at once", rst)
+            self.assertIn("#19 requests/s, 1m kept-alive", rst)
+            self.assertNotIn("Mixed Host", rst)
+        self.assertEqual(res["t2"][0]["reanalysed_from"], "t.json")
 
     def run_main(self, lines):
         """main() on LINES, then on the JSON it wrote: (stdout, {name: (json, tables)})."""

@@ -12,7 +12,10 @@ use crate::{
     conn::{ip, Fam, Stat},
     node::Node,
     proto::{
-        ctrl::{opt_bits, reason, HandoffAck, HandoffReq, IdReason, Message, MoveAck, MoveReq},
+        ctrl::{
+            cap, opt_bits, reason, HandoffAck, HandoffReq, IdReason, Message, MoveAck, MoveReq,
+            MOVE_DATA_MAX,
+        },
         flow::{Answer, Flow, Key, Phase, Role},
         packet::{self, flags, BuildOptions, Segment},
         seq::Translation,
@@ -160,48 +163,62 @@ fn resume<F: Fam>(
     }
 }
 
+/// What the back-end of a MOVE_REQ answers: the connection given up, with
+/// the bytes its server had received but not read (they go with it); or
+/// the [`reason`] it stays.
+pub(crate) type Released = core::result::Result<(MoveAck, KVec<u8>), u8>;
+
 /// MOVE_REQ `m` from front-end `from` (0: this node): gives the
-/// connection up for its move to another back-end if it is idle (its server
-/// answered the client's last request, read every byte before the held
-/// one, and the client acknowledged all it sent: the held segment's
+/// connection up for its move to another back-end if it is idle: its
+/// server has read nothing since it last answered (the bytes it has not
+/// read go with the connection, at most [`MOVE_DATA_MAX`], and only to a
+/// front-end that takes them), nothing came after the held request's
+/// first byte, and the client acknowledged all it sent (the held segment's
 /// acknowledgment, which the server's stack may not have seen yet, its
-/// last ACK lost), and answers MOVE_ACK or MOVE_NACK.
+/// last ACK lost).
 /// Given up, the server's socket is closed without a packet to the client
 /// and the flow goes without CONN_END: the front-end owns the connection's
 /// next step. Runs on the channel's thread: it neither sleeps long nor
 /// waits for a peer.
-pub(crate) fn release<F: Fam>(node: &Node, from: u32, m: &MoveReq<F>) -> Message<'static> {
-    let nack = |reason| Message::MoveNack(IdReason { id: m.id, reason });
+pub(crate) fn release<F: Fam>(node: &Node, from: u32, m: &MoveReq<F>) -> Released {
     let key = Key {
         client: m.client,
         local: m.backend,
     };
-    let snd_nxt = node.conns().with(&key, |f| {
+    let marks = node.conns().with(&key, |f| {
         if f.role != Role::Back || f.peer != from || f.id != m.id {
             return Err(reason::INVALID);
         }
         let busy = f.phase != Phase::Established
-            || !f.answered
             || f.fin_client
             || f.fin_server
             || f.reset
             || f.client_rst;
-        if busy {
-            return Err(reason::BUSY);
-        }
+        let read = f.read_at_answer().filter(|_| !busy).ok_or(reason::BUSY)?;
         // Whatever the server's stack sends from now on is dropped (as
         // during a replay): an RST to a segment that waited in the
         // socket's backlog while it was being closed must not reach the
         // client.
         f.phase = Phase::Replaying;
-        Ok(f.xlate.ack_to_backend(m.ack))
+        Ok((f.xlate.ack_to_backend(m.ack), read))
     });
-    let snd_nxt = match snd_nxt {
-        None => return nack(reason::INVALID),
-        Some(Err(r)) => return nack(r),
-        Some(Ok(s)) => s,
+    let (snd_nxt, read) = marks.unwrap_or(Err(reason::INVALID))?;
+    let stays = |r| {
+        // Still its server's: served as before.
+        node.conns().with(&key, |f| f.phase = Phase::Established);
+        Err(r)
     };
-    match socket::release_tcp(node.net(), ip(m.backend), ip(m.client), m.seq, snd_nxt) {
+    // Unread bytes go only to a front-end that takes them (this node does).
+    let unread = m.seq.wrapping_sub(read) as usize;
+    let room = from == 0 || node.ctrl().takes(from, cap::MOVE_DATA);
+    if unread > MOVE_DATA_MAX || (unread > 0 && !room) {
+        return stays(reason::BUSY);
+    }
+    let Ok(mut data) = vec::zeroed(unread, GFP_KERNEL) else {
+        return stays(reason::OVERLOAD);
+    };
+    let (local, remote) = (ip(m.backend), ip(m.client));
+    match socket::release_tcp(node.net(), local, remote, (m.seq, snd_nxt, read), &mut data) {
         Ok(syn) => {
             node.conns().remove(&key);
             node.conns().stats().inc(Stat::Released);
@@ -215,22 +232,19 @@ pub(crate) fn release<F: Fam>(node: &Node, from: u32, m: &MoveReq<F>) -> Message
             if syn.wscale.is_some() {
                 options |= opt_bits::WSCALE;
             }
-            Message::MoveAck(MoveAck {
+            let ack = MoveAck {
                 id: m.id,
                 mss: syn.mss.max(64),
                 client_wscale: syn.wscale.unwrap_or(0).min(14),
                 options,
-            })
+            };
+            Ok((ack, data))
         }
-        Err(e) => {
-            // Still its server's: served as before.
-            node.conns().with(&key, |f| f.phase = Phase::Established);
-            nack(if e == EBUSY {
-                reason::BUSY
-            } else {
-                reason::INVALID
-            })
-        }
+        Err(e) => stays(if e == EBUSY {
+            reason::BUSY
+        } else {
+            reason::INVALID
+        }),
     }
 }
 

@@ -890,6 +890,8 @@ impl Conns {
             else {
                 return Err(None);
             };
+            // The server's own numbers, before a rewrite.
+            let sent = *pkt.header();
             let verdict = if outbound {
                 flow.on_server_packet(&mut pkt, now_ms)
             } else {
@@ -925,6 +927,12 @@ impl Conns {
             let local =
                 (!outbound && flow.role == Role::Front && verdict == FlowVerdict::Rewritten)
                     .then(|| Key::inbound(pkt.header()));
+            if outbound && flow.role == Role::Back && sent.payload_len > 0 {
+                let end = sent.seq.wrapping_add(sent.payload_len as u32);
+                if let Some(read) = socket::read_position(skb, end) {
+                    flow.answered_having_read(read);
+                }
+            }
             Ok((verdict, local))
         });
         let (verdict, local) = match done {

@@ -7,10 +7,11 @@
 //!  client            front-end                 old back-end   new back-end
 //!    |--request 2---->| rules: another back-end
 //!    |                | freeze, hold request 2
-//!    |                |--MOVE_REQ (seq, ack)--->| idle? close the
+//!    |                |--MOVE_REQ (seq, ack)--->| idle? take the unread
+//!    |                |                         | bytes U, close the
 //!    |                |                         | server's socket, silent
-//!    |                |<--MOVE_ACK (SYN opts)---|
-//!    |                |--HANDOFF_REQ (ISNs = seq-1, ack-1, no data)--->|
+//!    |                |<--MOVE_ACK (SYN opts, U)|
+//!    |                |--HANDOFF_REQ (ISNs = seq-1-|U|, ack-1, data U)->|
 //!    |                |                                     replay     |
 //!    |                |<--HANDOFF_ACK----------------------------------|
 //!    |                | forward; request 2 released, rewritten ------->|
@@ -23,15 +24,18 @@
 //! a move, or, if the flow's back-end drains, any request (the scheduler
 //! then chooses), which the move threads carry out (they wait for the
 //! peers).
-//! The old back-end gives the connection up only if it is idle
-//! (`back::release`); else the request goes on to it, served there. A new
+//! The old back-end gives the connection up only if its server owes the
+//! client nothing (`back::release`): the bytes it received and has not
+//! read go with the connection (seed 001's unconsumed data), and the new
+//! back-end's replay delivers them before the held request. Else the
+//! request goes on to it, served there. A new
 //! back-end that refuses sends the connection back to the old one the same
 //! way; a new back-end that does not answer, or an old one that does not,
 //! ends it with a reset from the front-end's stack (the client's next
 //! packet meets no flow): a connection never has two servers.
 
 use crate::{
-    back,
+    back::{self, Released},
     conn::{ip, Boundary, Fam, Stat},
     events, front,
     node::{Node, Reply},
@@ -118,6 +122,11 @@ struct Pool {
     /// conntrack's FTP helper does with its buffer).
     #[pin]
     head: BhSpinLock<KBox<[u8; HEAD_MAX]>>,
+    /// The bytes each MOVE_ACK brought (its old server had not read
+    /// them), by handoff id, until the move thread that waits for it takes
+    /// them.
+    #[pin]
+    carried: Mutex<KVec<(u64, KVec<u8>)>>,
 }
 
 /// The moves of a namespace.
@@ -141,6 +150,7 @@ impl Moves {
                     queue <- new_bh_spinlock!(Queue { jobs, closed: false }, "baton_move_queue"),
                     queued <- new_condvar!("baton_move_queued"),
                     head <- new_bh_spinlock!(head, "baton_move_head"),
+                    carried <- new_mutex!(KVec::new(), "baton_move_carried"),
                 }),
                 GFP_KERNEL,
             )
@@ -211,6 +221,34 @@ impl Moves {
         node.conns().forward_boundary::<F>(node.net(), skb, now_ms)
     }
 
+    /// MOVE_ACK or MOVE_NACK from peer `from`: given to the move thread
+    /// that waits for it, if the connection is still frozen for its move
+    /// and served by that peer. Process context (the channel's thread).
+    pub(crate) fn reply(&self, from: u32, msg: &Message<'_>) {
+        let node = &self.pool.node;
+        let (id, r) = match msg {
+            Message::MoveAck(a, _) => (a.id, Reply::Released(*a)),
+            Message::MoveNack(n) => (n.id, Reply::Nack(n.reason)),
+            _ => return,
+        };
+        let conns = node.conns();
+        let frozen = conns
+            .with_front_id::<V4, _>(id, from, |f| f.phase == Phase::Frozen)
+            .or_else(|| conns.with_front_id::<V6, _>(id, from, |f| f.phase == Phase::Frozen));
+        if frozen != Some(true) {
+            return;
+        }
+        if let Message::MoveAck(_, data) = msg {
+            if !data.is_empty() && self.pool.carry(id, data).is_err() {
+                // The old server gave them up: without them the connection
+                // cannot go on. As if no answer came: it ends.
+                node.replies().post(id, Reply::Nack(reason::TIMEOUT));
+                return;
+            }
+        }
+        node.replies().post(id, r);
+    }
+
     /// Where the request starting in `skb` goes, if not to the flow's
     /// back-end: the back-end its service's rules name (a service that
     /// dispatches each request), else, if the flow's back-end drains, the
@@ -246,21 +284,31 @@ impl Moves {
     }
 }
 
-/// MOVE_ACK or MOVE_NACK from peer `from`: given to the move thread that
-/// waits for it, if the connection is still frozen for its move and served
-/// by that peer.
-pub(crate) fn reply(node: &Node, from: u32, msg: &Message<'_>) {
-    let (id, r) = match msg {
-        Message::MoveAck(a) => (a.id, Reply::Released(*a)),
-        Message::MoveNack(n) => (n.id, Reply::Nack(n.reason)),
-        _ => return,
-    };
-    let conns = node.conns();
-    let frozen = conns
-        .with_front_id::<V4, _>(id, from, |f| f.phase == Phase::Frozen)
-        .or_else(|| conns.with_front_id::<V6, _>(id, from, |f| f.phase == Phase::Frozen));
-    if frozen == Some(true) {
-        node.replies().post(id, r);
+/// Answers kept for move threads at most: a thread waits for one at a
+/// time, and one that gave up forgets its own.
+const CARRIED_MAX: usize = 2 * WORKERS;
+
+impl Pool {
+    /// Keeps the bytes MOVE_ACK `id` brought for its move thread.
+    fn carry(&self, id: u64, data: &[u8]) -> Result {
+        let mut copy = KVec::with_capacity(data.len(), GFP_KERNEL)?;
+        copy.extend_from_slice(data, GFP_KERNEL)?;
+        let mut carried = self.carried.lock();
+        if carried.len() >= CARRIED_MAX {
+            // Stale: its thread is gone.
+            let _ = vec::swap_remove(&mut carried, 0);
+        }
+        carried.push((id, copy), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// The bytes MOVE_ACK `id` brought, if any (forgotten here).
+    fn carried(&self, id: u64) -> KVec<u8> {
+        let mut carried = self.carried.lock();
+        match carried.iter().position(|(i, _)| *i == id) {
+            Some(at) => vec::swap_remove(&mut carried, at).map_or_else(KVec::new, |(_, d)| d),
+            None => KVec::new(),
+        }
     }
 }
 
@@ -282,8 +330,8 @@ fn worker_main(pool: &Pool, stop: &Stop) {
             }
         };
         match (job.client.addr, job.vip.addr) {
-            (Ip::V4(_), Ip::V4(_)) => run::<V4>(&pool.node, &job, stop),
-            _ => run::<V6>(&pool.node, &job, stop),
+            (Ip::V4(_), Ip::V4(_)) => run::<V4>(pool, &job, stop),
+            _ => run::<V6>(pool, &job, stop),
         }
     }
 }
@@ -333,22 +381,32 @@ fn ends<F: Fam>(node: &Node, key: &Key<F>, why: &str) {
 }
 
 /// Asks the serving back-end (peer `peer`, 0: this node) to give up the
-/// connection of `m`.
-fn release<F: Fam>(node: &Node, peer: u32, m: MoveReq<F>, timeout_ms: u32, stop: &Stop) -> Reply {
+/// connection of `m`: its handshake's options and the bytes its server had
+/// not read, or why not ([`reason::TIMEOUT`]: no answer).
+fn release<F: Fam>(
+    pool: &Pool,
+    peer: u32,
+    m: MoveReq<F>,
+    timeout_ms: u32,
+    stop: &Stop,
+) -> Released {
+    let node = &pool.node;
     if peer == 0 {
-        return match back::release(node, 0, &m) {
-            Message::MoveAck(a) => Reply::Released(a),
-            Message::MoveNack(n) => Reply::Nack(n.reason),
-            _ => Reply::Nack(reason::OTHER),
-        };
+        return back::release(node, 0, &m);
     }
+    // A stale answer of an earlier move of this connection.
+    drop(pool.carried(m.id));
     if node.ctrl().send(peer, &F::move_req(m)).is_err() {
         // Not sent (channel down, a peer that takes no moves): nothing
         // changed there.
         node.replies().forget(m.id);
-        return Reply::Nack(reason::OTHER);
+        return Err(reason::OTHER);
     }
-    node.replies().wait(m.id, timeout_ms, stop)
+    match node.replies().wait(m.id, timeout_ms, stop) {
+        Reply::Released(a) => Ok((a, pool.carried(m.id))),
+        Reply::Nack(r) => Err(r),
+        _ => Err(reason::OTHER),
+    }
 }
 
 /// The back-end (and its peer, 0: this node) that `job` moves its
@@ -369,7 +427,8 @@ fn resolve(node: &Node, job: &Job, current: Endpoint<Ip>) -> Option<(Endpoint<Ip
 }
 
 /// Carries out the move of `job`, its flow frozen by the hook.
-fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
+fn run<F: Fam>(pool: &Pool, job: &Job, stop: &Stop) {
+    let node = &pool.node;
     let Some(key) = key_of::<F>(job) else {
         return;
     };
@@ -398,9 +457,9 @@ fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
         seq: job.seq,
         ack: job.ack,
     };
-    let syn = match release(node, old.peer, m, timeout, stop) {
-        Reply::Released(a) => a,
-        Reply::Nack(reason::TIMEOUT) => {
+    let (syn, unread) = match release(pool, old.peer, m, timeout, stop) {
+        Ok(given) => given,
+        Err(reason::TIMEOUT) => {
             // It may have given the connection up after all: the client
             // would meet a server that is gone.
             return ends(node, &key, "no answer from its back-end");
@@ -412,13 +471,22 @@ fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
     };
     // The old server is gone: the connection goes to the new back-end as a
     // handoff whose handshake ends where the client is now, or back to
-    // the old one the same way should the new one refuse.
+    // the old one the same way should the new one refuse, with the bytes
+    // the old server had not read.
     for (attempt, (backend, peer)) in [(target, target_peer), (old.backend, old.peer)]
         .into_iter()
         .enumerate()
     {
         let id = node.conns().next_id(&key);
-        let req = handoff(job, &syn, id, key.client, old.vip, backend, old.xlate);
+        let req = handoff(
+            job,
+            (&syn, &unread),
+            id,
+            key.client,
+            old.vip,
+            backend,
+            old.xlate,
+        );
         let half =
             Translation::frontend_half(req.frontend_isn, req.frontend_tsval, req.frontend_wscale);
         // Counted under its new back-end (`active`, `lc`, `max-conns`).
@@ -484,19 +552,20 @@ fn run<F: Fam>(node: &Node, job: &Job, stop: &Stop) {
 
 /// The HANDOFF_REQ that replays `job`'s connection on `backend` as handoff
 /// `id`: a handshake whose ISNs end where the client and the old server
-/// are (the held request's first byte, the client's acknowledgment), the
-/// client's options as the old server's stack had them, the front-end's
-/// window scale as the client knows it, no data (the held request follows,
-/// forwarded).
-fn handoff<F: Fam>(
+/// are (the first byte the old server had not read, the client's
+/// acknowledgment), the client's options as the old server's stack had
+/// them, the front-end's window scale as the client knows it, and as data
+/// the bytes the old server had not read (`unread`, which end where the
+/// held request starts; it follows, forwarded).
+fn handoff<'a, F: Fam>(
     job: &Job,
-    syn: &MoveAck,
+    (syn, unread): (&MoveAck, &'a [u8]),
     id: u64,
     client: Endpoint<F>,
     vip: Endpoint<F>,
     backend: Endpoint<F>,
     old: Translation,
-) -> HandoffReq<'static, F> {
+) -> HandoffReq<'a, F> {
     let ts = syn.options & opt_bits::TIMESTAMPS != 0;
     let (tsval, tsecr) = job.timestamps.filter(|_| ts).unwrap_or((0, 0));
     HandoffReq {
@@ -504,7 +573,7 @@ fn handoff<F: Fam>(
         client,
         vip,
         backend,
-        client_isn: job.seq.wrapping_sub(1),
+        client_isn: job.seq.wrapping_sub(1 + unread.len() as u32),
         frontend_isn: job.ack.wrapping_sub(1),
         client_tsval: tsval,
         frontend_tsval: tsecr,
@@ -513,6 +582,6 @@ fn handoff<F: Fam>(
         client_wscale: syn.client_wscale,
         frontend_wscale: old.frontend_wscale,
         options: syn.options,
-        data: &[],
+        data: unread,
     }
 }

@@ -1066,13 +1066,17 @@ impl Command<Baton> for BackendSet {
             .iter_mut()
             .find(|b| b.addr == addr)
             .ok_or_else(|| service_error(info, ServiceError::NoBackend))?;
+        let was = backend.draining;
         set_backend(backend, weight, drain).map_err(|e| service_error(info, e))?;
         let draining = backend.draining;
         NetConfig::commit(config, baton.state(info).rt())?;
         // After the published configuration says so: a handoff to it that
-        // ends meanwhile marks its own flow (`front`).
-        let node = baton.state(info).node();
-        node.conns().mark_draining(vip, addr, draining);
+        // ends meanwhile marks its own flow (`front`). A weight change
+        // alone walks no table.
+        if draining != was {
+            let node = baton.state(info).node();
+            node.conns().mark_draining(vip, addr, draining);
+        }
         Ok(())
     }
 }

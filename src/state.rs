@@ -10,7 +10,7 @@ use crate::{
     conn::Fam,
     ctrl::{self, Dispatch},
     events, front, gc,
-    migrate::{self, Moves},
+    migrate::Moves,
     node::Node,
     proto::{
         config::{Config, PeerConf},
@@ -202,6 +202,21 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// Answers MOVE_REQ `id` of front-end `from`: MOVE_ACK with the bytes
+    /// that go with the connection (sent here: they are borrowed), or
+    /// MOVE_NACK.
+    fn released(&self, from: u32, id: u64, r: back::Released) -> Option<Message<'static>> {
+        match r {
+            Ok((ack, data)) => {
+                // Not sent (the channel went down meanwhile): the
+                // front-end's wait ends, and so does the connection.
+                let _ = self.node.ctrl().send(from, &Message::MoveAck(ack, &data));
+                None
+            }
+            Err(reason) => Some(Message::MoveNack(IdReason { id, reason })),
+        }
+    }
+
     /// A member's channel came or went: the group's view follows, and the
     /// copies follow the view.
     fn view_may_change(&self) {
@@ -235,10 +250,14 @@ impl Dispatch for Runtime {
                 None
             }
             // Quick and without a wait: on the channel's thread.
-            Message::MoveReq(req) => Some(back::release(&self.node, from, req)),
-            Message::MoveReq6(req) => Some(back::release(&self.node, from, req)),
-            Message::MoveAck(_) | Message::MoveNack(_) => {
-                migrate::reply(&self.node, from, m);
+            Message::MoveReq(req) => {
+                self.released(from, req.id, back::release(&self.node, from, req))
+            }
+            Message::MoveReq6(req) => {
+                self.released(from, req.id, back::release(&self.node, from, req))
+            }
+            Message::MoveAck(..) | Message::MoveNack(_) => {
+                self.moves.reply(from, m);
                 None
             }
             Message::ConnEnd(end) => {

@@ -277,7 +277,11 @@ impl Channel {
         let auth = if keyed { codec::cap::AUTH } else { 0 };
         let mut hello = codec::Hello {
             node_id: me,
-            capabilities: auth | codec::cap::BOOT | codec::cap::IPV6 | codec::cap::MOVE,
+            capabilities: auth
+                | codec::cap::BOOT
+                | codec::cap::IPV6
+                | codec::cap::MOVE
+                | codec::cap::MOVE_DATA,
             nonce: [0; codec::NONCE_LEN],
             boot_id: boot,
         };

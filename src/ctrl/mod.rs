@@ -312,6 +312,13 @@ impl Ctrl {
         peer.send(msg).map_err(errno)
     }
 
+    /// Whether peer `node_id`'s channel is up and its HELLO announced
+    /// every one of `caps`.
+    pub(crate) fn takes(&self, node_id: u32, caps: u32) -> bool {
+        self.peer(node_id)
+            .is_ok_and(|p| p.caps.load(Ordering::Relaxed) & caps == caps)
+    }
+
     /// Peer `node_id` if its channel is up: `ENOENT` if it is not
     /// configured, `EPIPE` if it is down.
     fn peer(&self, node_id: u32) -> Result<Arc<Peer>> {

@@ -128,8 +128,11 @@ pub mod cap {
     /// The sender takes MOVE_REQ (MOVE_REQ6): its servers give up an idle
     /// connection for a move to another back-end.
     pub const MOVE: u32 = 8;
+    /// The sender takes a MOVE_ACK that carries data: the bytes the old
+    /// server had received but not read.
+    pub const MOVE_DATA: u32 = 16;
     /// All defined bits.
-    pub const ALL: u32 = AUTH | BOOT | IPV6 | MOVE;
+    pub const ALL: u32 = AUTH | BOOT | IPV6 | MOVE | MOVE_DATA;
 }
 
 /// The direction byte that starts the input of a frame's tag.
@@ -353,8 +356,11 @@ pub const fn move_req_len<A: Family>() -> usize {
     8 + 2 * endpoint_len::<A>() + 8
 }
 
-/// Length of a MOVE_ACK payload.
+/// Length of a MOVE_ACK payload without data.
 pub const MOVE_ACK_LEN: usize = 16;
+/// Most unread bytes a MOVE_ACK carries: a server that left more unread
+/// keeps its connection (the move is refused).
+pub const MOVE_DATA_MAX: usize = 16 * 1024;
 
 /// MOVE_REQ: the front-end asks the back-end serving a connection to give
 /// it up for a move to another back-end, at a request boundary: the
@@ -380,7 +386,9 @@ pub struct MoveReq<A: Family = V4> {
 }
 
 /// MOVE_ACK: the back-end gave the connection up; what its stack knew of
-/// the client's handshake, which the new back-end's replay repeats.
+/// the client's handshake, which the new back-end's replay repeats. The
+/// message ([`Message::MoveAck`]) also carries the bytes its server had
+/// received but not read, which go with the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MoveAck {
     /// The connection's handoff id.
@@ -590,8 +598,10 @@ pub enum Message<'a> {
     MoveReq(MoveReq),
     /// MOVE_REQ6.
     MoveReq6(MoveReq<V6>),
-    /// MOVE_ACK.
-    MoveAck(MoveAck),
+    /// MOVE_ACK, and the bytes before the held request that the old
+    /// server had not read (at most [`MOVE_DATA_MAX`]; only to a peer that
+    /// announced [`cap::MOVE_DATA`]).
+    MoveAck(MoveAck, &'a [u8]),
     /// MOVE_NACK: the connection stays where it is, with a [`reason`].
     MoveNack(IdReason),
 }
@@ -621,7 +631,7 @@ impl Message<'_> {
             Message::Takeover6(_) => msg_type::TAKEOVER6,
             Message::MoveReq(_) => msg_type::MOVE_REQ,
             Message::MoveReq6(_) => msg_type::MOVE_REQ6,
-            Message::MoveAck(_) => msg_type::MOVE_ACK,
+            Message::MoveAck(..) => msg_type::MOVE_ACK,
             Message::MoveNack(_) => msg_type::MOVE_NACK,
         }
     }
@@ -645,6 +655,7 @@ impl Message<'_> {
         let v6 = if self.is_ipv6() { cap::IPV6 } else { 0 };
         match self {
             Message::MoveReq(_) | Message::MoveReq6(_) => v6 | cap::MOVE,
+            Message::MoveAck(_, data) if !data.is_empty() => cap::MOVE_DATA,
             _ => v6,
         }
     }
@@ -671,7 +682,7 @@ impl Message<'_> {
             Message::Takeover6(_) => takeover_len::<V6>(),
             Message::MoveReq(_) => move_req_len::<V4>(),
             Message::MoveReq6(_) => move_req_len::<V6>(),
-            Message::MoveAck(_) => MOVE_ACK_LEN,
+            Message::MoveAck(_, data) => MOVE_ACK_LEN + data.len(),
         }
     }
 }
@@ -990,11 +1001,12 @@ fn decode_move_req<A: Wire>(p: &[u8]) -> Result<MoveReq<A>, DecodeError> {
     Ok(m)
 }
 
-fn decode_move_ack(p: &[u8]) -> Result<MoveAck, DecodeError> {
-    if p.len() != MOVE_ACK_LEN {
-        return Err(DecodeError::BadLength);
-    }
+fn decode_move_ack(p: &[u8]) -> Result<(MoveAck, &[u8]), DecodeError> {
     let bad = DecodeError::BadLength;
+    let data_len = be_u32(p, 12).ok_or(bad)? as usize;
+    if p.len() != MOVE_ACK_LEN.saturating_add(data_len) {
+        return Err(bad);
+    }
     let a = MoveAck {
         id: be_u64(p, 0).ok_or(bad)?,
         mss: be_u16(p, 8).ok_or(bad)?,
@@ -1005,11 +1017,11 @@ fn decode_move_ack(p: &[u8]) -> Result<MoveAck, DecodeError> {
     if a.mss < 64
         || a.client_wscale > MAX_WSCALE
         || a.options & !handshake != 0
-        || p[12..16] != [0; 4]
+        || data_len > MOVE_DATA_MAX
     {
         return Err(DecodeError::BadField);
     }
-    Ok(a)
+    Ok((a, &p[MOVE_ACK_LEN..]))
 }
 
 /// Validates the header at the start of `buf`.
@@ -1097,7 +1109,10 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
         msg_type::TAKEOVER6 => Ok(Message::Takeover6(decode_takeover(payload)?)),
         msg_type::MOVE_REQ => Ok(Message::MoveReq(decode_move_req(payload)?)),
         msg_type::MOVE_REQ6 => Ok(Message::MoveReq6(decode_move_req(payload)?)),
-        msg_type::MOVE_ACK => Ok(Message::MoveAck(decode_move_ack(payload)?)),
+        msg_type::MOVE_ACK => {
+            let (a, data) = decode_move_ack(payload)?;
+            Ok(Message::MoveAck(a, data))
+        }
         msg_type::MOVE_NACK => Ok(Message::MoveNack(decode_id_reason(payload)?)),
         msg_type::HANDOFF_COPY => {
             let (req, backend_node) = decode_handoff_req(payload, true)?;
@@ -1204,12 +1219,13 @@ pub fn encode(msg: &Message<'_>, seq: u32, buf: &mut [u8]) -> Result<usize, Enco
         Message::Takeover6(t) => put_takeover(payload, t),
         Message::MoveReq(m) => put_move_req(payload, m),
         Message::MoveReq6(m) => put_move_req(payload, m),
-        Message::MoveAck(a) => {
+        Message::MoveAck(a, data) => {
             payload[..8].copy_from_slice(&a.id.to_be_bytes());
             payload[8..10].copy_from_slice(&a.mss.to_be_bytes());
             payload[10] = a.client_wscale;
             payload[11] = a.options;
-            payload[12..16].fill(0);
+            payload[12..16].copy_from_slice(&(data.len() as u32).to_be_bytes());
+            payload[MOVE_ACK_LEN..].copy_from_slice(data);
         }
         Message::HandoffReq6(r) => put_handoff_req(payload, r, 0),
         Message::HandoffCopy6(c) => put_handoff_req(payload, &c.req, c.backend_node),

@@ -420,12 +420,14 @@ pub struct Flow<A: Family = V4> {
     pub bytes: u64,
     /// Front-end: the client's sequence number of its next new byte (the
     /// end of the data forwarded so far), where a request may start.
+    /// Back-end: see [`Flow::read_at_answer`] (a flow stays small).
     pub client_nxt: u32,
     /// Front-end: its service dispatches each request, and may move the
     /// connection to another back-end at a request boundary.
     pub per_request: bool,
-    /// Back-end: the server sent bytes since the client's last ones (it
-    /// answered the client's last request).
+    /// Back-end: the server sent new bytes since its replay
+    /// ([`Flow::answered_having_read`]); [`Flow::client_nxt`] then holds
+    /// how far it had read the client's bytes when it last did.
     pub answered: bool,
     /// Front-end: a move was refused at [`Flow::client_nxt`]: the segment
     /// there is forwarded without another decision (the next new byte
@@ -529,9 +531,6 @@ impl<A: Family> Flow<A> {
             (Role::Back, _) => {
                 if self.phase == Phase::Established {
                     self.account(&h, true, now_ms);
-                    if h.payload_len > 0 {
-                        self.answered = false;
-                    }
                 }
                 Verdict::Pass
             }
@@ -568,6 +567,25 @@ impl<A: Family> Flow<A> {
         pkt.set_dport(self.backend.port);
         self.xlate.packet_to_backend(pkt);
         Verdict::Rewritten
+    }
+
+    /// Back-end: its server sent new bytes, having read the client's up
+    /// to `read` (its socket's read position then): seen on the way out,
+    /// where only the socket knows how far its owner read.
+    pub fn answered_having_read(&mut self, read: u32) {
+        if self.role == Role::Back && self.phase == Phase::Established {
+            self.answered = true;
+            self.client_nxt = read;
+        }
+    }
+
+    /// Back-end: how far the server had read the client's bytes when it
+    /// last sent new ones; `None` before its first. A server that has read
+    /// no further since owes the client nothing: the bytes after that
+    /// point, if it has not read them, may go with the connection to
+    /// another server.
+    pub fn read_at_answer(&self) -> Option<u32> {
+        (self.role == Role::Back && self.answered).then_some(self.client_nxt)
     }
 
     /// Freezes a forwarding front flow for a move whose request starts at
@@ -616,9 +634,6 @@ impl<A: Family> Flow<A> {
                     return Verdict::Drop;
                 }
                 self.account(&h, false, now_ms);
-                if h.payload_len > 0 {
-                    self.answered = true;
-                }
                 pkt.set_saddr(self.vip.addr);
                 pkt.set_sport(self.vip.port);
                 self.xlate.packet_to_client(pkt);

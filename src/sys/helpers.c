@@ -421,40 +421,82 @@ int baton_tcp_abort(struct net *net, const struct baton_endpoint *local,
 }
 
 /*
+ * Copies the n bytes sk's owner has received but not read (from copied_seq
+ * on) to buf: 0, or -EBUSY if the receive queue does not hold them in
+ * order. Under the socket's lock.
+ */
+static int baton_copy_unread(struct sock *sk, u8 *buf, u32 n)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	u32 seq = tp->copied_seq, done = 0;
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 start = TCP_SKB_CB(skb)->seq, off, len;
+
+		if (done == n)
+			break;
+		if (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_SYN)
+			start++;
+		if (after(start, seq))
+			return -EBUSY;
+		off = seq - start;
+		if (off >= skb->len)
+			continue;
+		len = min_t(u32, skb->len - off, n - done);
+		if (skb_copy_bits(skb, off, buf + done, len))
+			return -EBUSY;
+		done += len;
+		seq += len;
+	}
+	return done == n ? 0 : -EBUSY;
+}
+
+/*
  * Gives up the TCP connection of namespace net from local (this host) to
  * remote for its move to another host, if it is idle: established, its
- * owner has read every byte up to rcv_nxt and nothing came after it, it
- * sent up to snd_nxt and has nothing queued. The caller knows that the
- * peer acknowledged snd_nxt (an acknowledgment this socket may not have
- * seen yet: it rides on the segment the caller holds). Checked
- * and closed under the socket's lock, so that the owner cannot send in
- * between; closed as tcp_abort() does but without its RST: nothing reaches
- * the peer, and the owner reads the end of the stream. *out: the peer's
- * handshake options. 0 given up, -EBUSY not idle, -ENOENT no such
- * connection. Process context; network byte order.
+ * owner read the peer's bytes up to read_from and no further, the bytes
+ * from there to rcv_nxt (at most room) are in order in the receive queue,
+ * nothing came after rcv_nxt, and it sent up to snd_nxt with nothing
+ * queued. The caller knows that the peer acknowledged snd_nxt (an
+ * acknowledgment this socket may not have seen yet: it rides on the
+ * segment the caller holds). Checked and closed under the socket's lock,
+ * so that the owner can neither send nor read in between; the unread bytes
+ * are copied to buf and dropped, as tcp_disconnect()
+ * drops its queue: they go with the connection. Closed as tcp_abort() does
+ * but without its RST: nothing reaches the peer, and the owner reads the
+ * end of the stream. *out: the peer's handshake options. 0 given up,
+ * -EBUSY not idle, -ENOENT no such connection. Process context; network
+ * byte order.
  */
 int baton_tcp_release(struct net *net, const struct baton_endpoint *local,
 		      const struct baton_endpoint *remote, u32 rcv_nxt,
-		      u32 snd_nxt, struct baton_tcp_syn *out)
+		      u32 snd_nxt, u32 read_from, u8 *buf, u32 room,
+		      struct baton_tcp_syn *out)
 {
 	struct tcp_sock *tp;
 	struct sock *sk;
 	int err = -EBUSY;
+	u32 unread;
 
 	sk = baton_lookup_full(net, local, remote);
 	if (!sk)
 		return -ENOENT;
 	lock_sock(sk);
 	tp = tcp_sk(sk);
+	unread = rcv_nxt - read_from;
 	if (sk->sk_state == TCP_ESTABLISHED && tp->rcv_nxt == rcv_nxt &&
-	    READ_ONCE(tp->copied_seq) == rcv_nxt &&
-	    RB_EMPTY_ROOT(&tp->out_of_order_queue) &&
-	    tp->snd_nxt == snd_nxt && READ_ONCE(tp->write_seq) == snd_nxt) {
+	    READ_ONCE(tp->copied_seq) == read_from && unread <= room &&
+	    !tp->urg_data && RB_EMPTY_ROOT(&tp->out_of_order_queue) &&
+	    tp->snd_nxt == snd_nxt && READ_ONCE(tp->write_seq) == snd_nxt &&
+	    !baton_copy_unread(sk, buf, unread)) {
 		out->mss_clamp = tp->rx_opt.mss_clamp;
 		out->snd_wscale = tp->rx_opt.snd_wscale;
 		out->sack_ok = tp->rx_opt.sack_ok ? 1 : 0;
 		out->tstamp_ok = tp->rx_opt.tstamp_ok;
 		out->wscale_ok = tp->rx_opt.wscale_ok;
+		__skb_queue_purge(&sk->sk_receive_queue);
+		WRITE_ONCE(tp->copied_seq, tp->rcv_nxt);
 		local_bh_disable();
 		bh_lock_sock(sk);
 		tcp_done(sk);
@@ -465,6 +507,29 @@ int baton_tcp_release(struct net *net, const struct baton_endpoint *local,
 	release_sock(sk);
 	sock_gen_put(sk);
 	return err;
+}
+
+/*
+ * How far the owner of skb's TCP socket has read its peer's bytes
+ * (copied_seq), if skb carries new data of that socket (end_seq, after
+ * skb's last byte in the socket's sequence space, is beyond its snd_nxt:
+ * the output path passes the hooks before it moves snd_nxt): 1 with
+ * *copied set, else 0 (a retransmission, a packet of no TCP socket). Any
+ * context: the fields are read once, without the socket's lock.
+ */
+int baton_skb_tcp_read_seq(const struct sk_buff *skb, u32 end_seq, u32 *copied)
+{
+	struct sock *sk = skb->sk;
+	const struct tcp_sock *tp;
+
+	if (!sk || !sk_fullsock(sk) || sk->sk_type != SOCK_STREAM ||
+	    sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	tp = tcp_sk(sk);
+	if (!after(end_seq, READ_ONCE(tp->snd_nxt)))
+		return 0;
+	*copied = READ_ONCE(tp->copied_seq);
+	return 1;
 }
 
 /*

@@ -113,7 +113,9 @@ struct baton_tcp_syn {
 };
 int baton_tcp_release(struct net *net, const struct baton_endpoint *local,
 		      const struct baton_endpoint *remote, u32 rcv_nxt,
-		      u32 snd_nxt, struct baton_tcp_syn *out);
+		      u32 snd_nxt, u32 read_from, u8 *buf, u32 room,
+		      struct baton_tcp_syn *out);
+int baton_skb_tcp_read_seq(const struct sk_buff *skb, u32 end_seq, u32 *copied);
 
 /* Packets. */
 int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,

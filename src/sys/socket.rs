@@ -478,25 +478,43 @@ pub(crate) struct PeerSyn {
 }
 
 /// Gives up the TCP connection of `net` from `local` (this host) to
-/// `remote` if it is idle: its owner read every byte up to `rcv_nxt` and
-/// nothing came after, it sent up to `snd_nxt` (which the caller knows the
-/// peer acknowledged) and nothing is queued. Closed without a packet to the peer; the owner
-/// reads the end of the stream. `EBUSY` if not idle, `ENOENT` if there is
-/// no such connection. Process context.
+/// `remote` if it is idle: its owner read the peer's bytes up to
+/// `read_from` and no further, nothing came after `rcv_nxt`, it sent up
+/// to `snd_nxt` (which the caller knows the peer acknowledged) and nothing
+/// is queued. The bytes from `read_from` to `rcv_nxt` (received, not read)
+/// are copied to `unread`, which holds exactly that many (`EINVAL` if not),
+/// and go with the connection. Closed without a packet to the peer; the
+/// owner reads the end of the stream. Returns the handshake's options;
+/// `EBUSY` if not idle, `ENOENT` if there is no such connection. Process
+/// context.
 pub(crate) fn release_tcp(
     net: &Net,
     local: impl Into<Endpoint<Ip>>,
     remote: impl Into<Endpoint<Ip>>,
-    rcv_nxt: u32,
-    snd_nxt: u32,
+    (rcv_nxt, snd_nxt, read_from): (u32, u32, u32),
+    unread: &mut [u8],
 ) -> Result<PeerSyn> {
+    let room = rcv_nxt.wrapping_sub(read_from);
+    if unread.len() != room as usize {
+        return Err(EINVAL);
+    }
     let (local, remote) = (raw_endpoint(local.into()), raw_endpoint(remote.into()));
     let mut out = bindings::baton_tcp_syn::default();
-    // SAFETY: `net` is alive; the endpoints are valid for reads and `out`
-    // for writes during the call. The helper takes and drops its own
-    // reference on the socket it finds.
+    // SAFETY: `net` is alive; the endpoints are valid for reads, `out` for
+    // writes and `unread` for writes of `room` bytes during the call. The
+    // helper takes and drops its own reference on the socket it finds.
     check(unsafe {
-        bindings::baton_tcp_release(net.as_ptr(), &local, &remote, rcv_nxt, snd_nxt, &mut out)
+        bindings::baton_tcp_release(
+            net.as_ptr(),
+            &local,
+            &remote,
+            rcv_nxt,
+            snd_nxt,
+            read_from,
+            unread.as_mut_ptr(),
+            room,
+            &mut out,
+        )
     })?;
     Ok(PeerSyn {
         mss: out.mss_clamp,
@@ -504,6 +522,20 @@ pub(crate) fn release_tcp(
         sack: out.sack_ok != 0,
         timestamps: out.tstamp_ok != 0,
     })
+}
+
+/// How far the server sending `skb` had read its peer's bytes (its TCP
+/// socket's `copied_seq`), if `skb` carries new data of that socket:
+/// `end_seq` (the sequence number after its last byte, as the server's
+/// stack numbers them) beyond what the socket sent before. `None` for a
+/// retransmission or a packet of no TCP socket. Any context (a hook).
+pub(crate) fn read_position(skb: &SkBuff, end_seq: u32) -> Option<u32> {
+    let mut copied = 0u32;
+    // SAFETY: `skb` is valid (borrowed); the helper reads its socket's
+    // fields once, under the reference `skb` holds on it, and writes
+    // `copied`.
+    let sent = unsafe { bindings::baton_skb_tcp_read_seq(skb.as_ptr(), end_seq, &mut copied) };
+    (sent == 1).then_some(copied)
 }
 
 /// Whether `net` has a TCP socket (established or time-wait) from

@@ -548,12 +548,12 @@ baton_idle() {
 	done
 }
 
-# httpd_serve NS ADDR PORT DIR: tests/vm/tools/httpd.py in namespace NS on
-# ADDR:PORT (uploads to DIR, log DIR.log), stopped on exit; returns once it
-# listens.
+# httpd_serve NS ADDR PORT DIR [PAUSE]: tests/vm/tools/httpd.py in
+# namespace NS on ADDR:PORT (uploads to DIR, log DIR.log; PAUSE: see
+# httpd.py), stopped on exit; returns once it listens.
 httpd_serve() {
 	mkdir -p "$4"
-	ns_exec "$1" python3 "$BATON_REPO/tests/vm/tools/httpd.py" "$2" "$3" "$4" >"$4.log" 2>&1 &
+	ns_exec "$1" python3 "$BATON_REPO/tests/vm/tools/httpd.py" "$2" "$3" "$4" ${5:+"$5"} >"$4.log" 2>&1 &
 	defer kill $!
 	wait_listen "$1" "$3"
 }

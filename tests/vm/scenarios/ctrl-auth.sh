@@ -18,6 +18,9 @@
 #     line, the forged frames are never acted on (no handoff, stats
 #     unchanged), and the a-b channel stays up on the same connection;
 #   - m with the key completes the handshake (peer 1 up on a);
+#   - moves from m: a MOVE_REQ for a connection a does not serve answered
+#     MOVE_NACK INVALID, an unsolicited MOVE_ACK (with data) and MOVE_NACK
+#     ignored, the channel held;
 #   - replication frames from m: a copy from a peer that is no member is
 #     ignored, from a member kept until its REPLICA_END or until the member
 #     is deleted from the group (nothing taken over); a copy of a handoff
@@ -150,6 +153,11 @@ attack --key "$key" version -- "unknown protocol version"
 attack garbage -- "bad frame magic"
 check_eq "stats unchanged by the forged frames" "$(ns_exec a "$BATONCTL" -j stats | jq -c .)" "$stats0"
 check_eq "no connection state on a" "$(ns_exec a "$BATONCTL" -j conn list | jq .total)" 0
+# Moves (issue 16): a MOVE_REQ for a connection a does not serve is
+# refused (MOVE_NACK INVALID); an unsolicited MOVE_ACK, with data, or
+# MOVE_NACK changes nothing; the channel holds.
+attack --key "$key" move -- ""
+check_eq "no connection state on a after the moves" "$(ns_exec a "$BATONCTL" -j conn list | jq .total)" 0
 
 # Replication frames (issue 15). From a peer that is no member of a's
 # front-end group, a copy (of a connection, or of a handoff) is ignored;

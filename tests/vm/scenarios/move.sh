@@ -22,13 +22,23 @@
 #     service listed as draining, moved by its next request;
 #   - moves under loss, delay and reordering on the client's link (netem),
 #     responses of 1-3 MB byte-exact;
+#   - a request pipelined behind a move's: refused by its new back-end
+#     (not idle), served there;
+#   - the general migration: a request be1's server received but had not
+#     read goes with the connection to be2, which answers it; be1's server
+#     reads the end of the stream, never that request;
+#   - a back-end cut off during a move (the new one, then the old one):
+#     the client is reset within the handoff timeout (or, the new one
+#     known down, served by the old one), nothing hangs, no state is left
+#     once the old server's idle timeout ends its socket, and the next
+#     connection is served;
 #   - stats count the moves on the front-end and the connections released
 #     on the back-ends; no state is left;
 #   - a service with `dispatch connection` keeps the first back-end.
 #
 # guests: 1
 # memory: 768M
-# timeout: 300
+# timeout: 420
 #
 #                       switch ns "sw" (br0)            198.18.1.0/24
 #        /             |                 |               \
@@ -241,6 +251,101 @@ check_eq "drain: answers before and after" "$(cut -d' ' -f2 "$work/idle.out" | t
 check_eq "drain: one connection" "$(cut -d' ' -f1 "$work/idle.out" | sort -u | wc -l)" 1
 check_eq "drain: moved" $(($(baton_stat fe moved) - moved0)) 1
 baton_idle 15 fe be1 be2
+
+# The general migration (seed 001): be1's server on :8081 reads a
+# connection's next request only 5 s after each response, so the request
+# the client sends at once waits in its socket, received and not read,
+# when be1 drains and the client's next request starts a move: it goes to
+# be2 with the connection, before the held one.
+pause=$((5 * BATON_SLOW))
+httpd_serve be1 198.18.1.3 8081 "$work/lazy" "$pause"
+echo lazy >"$work/lazy/name"
+bctl fe service add "$vip:82" scheduler rr
+bctl fe backend add "$vip:82" 198.18.1.3:8081 peer 2
+bctl fe backend add "$vip:82" "198.18.1.4:$be_port" peer 3
+bctl fe rule add "$vip:82" host a.example to 198.18.1.3:8081
+wait_listen fe 82
+moved0=$(baton_stat fe moved)
+released0=$(baton_stat be1 released)
+be2_logged0=$(logged be2 c.example | wc -l)
+rm -f "$work/go"
+ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" 82 \
+	a.example/name +c.example/name "wait=$work/go" c.example/name >"$work/unread.out" 2>&1 &
+unread=$!
+wait_for -t $((30 * BATON_SLOW)) sh -c "[ -s '$work/unread.out' ]" || fail "unread: no first answer"
+awake=$(($(date +%s) + pause + 2))
+bctl fe backend set "$vip:82" 198.18.1.3:8081 drain on
+touch "$work/go"
+wait "$unread" || fail "unread: the connection failed: $(cat "$work/unread.out")"
+check_eq "unread: answers (the unread request's by be2)" "$(cut -d' ' -f2 "$work/unread.out" | tr '\n' ' ')" "lazy be2 be2 "
+check_eq "unread: one connection" "$(cut -d' ' -f1 "$work/unread.out" | sort -u | wc -l)" 1
+check_eq "unread: moved" $(($(baton_stat fe moved) - moved0)) 1
+check_eq "unread: be1 released it" $(($(baton_stat be1 released) - released0)) 1
+check_eq "unread: be2 logged both of c.example's requests" $(($(logged be2 c.example | wc -l) - be2_logged0)) 2
+# be1's server wakes and reads the end of the stream, not the request
+# that went.
+sleep $((awake > $(date +%s) ? awake - $(date +%s) : 0))
+check_eq "unread: be1's server read one request only" "$(logged lazy a.example | wc -l) $(logged lazy c.example | wc -l)" "1 0"
+check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0
+bctl fe service del "$vip:82"
+baton_idle 15 fe be1 be2
+
+# Not idle: a request pipelined behind another that just moved the
+# connection to be2 (a 3 MB response) starts a move that be2 refuses (its
+# server has not answered: BUSY); it stays, served by be2 after the
+# response.
+moved0=$(baton_stat fe moved)
+refused0=$(baton_stat fe moves-refused)
+out=$(ns_exec cl timeout 60 python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" "$port" \
+	a.example/name +b.example/gen/3000000 a.example/name) || fail "pipelined behind a move failed"
+check_eq "pipelined behind a move: answers" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "be1 exact be2 "
+check_eq "pipelined behind a move: one connection" "$(cut -d' ' -f1 <<<"$out" | sort -u | wc -l)" 1
+check_eq "pipelined behind a move: moved, refused" \
+	"$(($(baton_stat fe moved) - moved0)) $(($(baton_stat fe moves-refused) - refused0))" "1 1"
+check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0
+baton_idle 15 fe be1 be2
+
+# A back-end cut off during a move (its link down): the new one (be2)
+# never answers the HANDOFF_REQ, then the old one (be1) the MOVE_REQ. The
+# front-end gives up within its handoff timeout: the connection ends (never
+# two servers) and the client's next segment meets a reset; or, if be2's
+# channel is already known down, the connection goes back to be1, served.
+# The old server's socket, cut off from the front-end, ends at its idle
+# timeout (shortened here).
+for ns in be1 be2; do
+	bctl "$ns" config set idle-timeout-ms $((5000 * BATON_SLOW))
+done
+for dead in be2 be1; do
+	failed0=$(baton_stat fe moves-failed)
+	rm -f "$work/go"
+	ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" "$port" \
+		a.example/name "wait=$work/go" b.example/name >"$work/dead.out" 2>&1 &
+	client=$!
+	wait_for -t $((30 * BATON_SLOW)) sh -c "[ -s '$work/dead.out' ]" || fail "$dead cut off: no first answer"
+	ns_exec "$dead" ip link set eth0 down
+	start=$(date +%s)
+	touch "$work/go"
+	rc=0
+	wait "$client" || rc=$?
+	took=$(($(date +%s) - start))
+	ns_exec "$dead" ip link set eth0 up
+	answers=$(grep -E '^[0-9]+ ' "$work/dead.out" | cut -d' ' -f2 | tr '\n' ' ')
+	log "$dead cut off during a move: client exit $rc after ${took}s, answers '$answers': $(tail -1 "$work/dead.out")"
+	if [ "$rc" = 0 ]; then
+		check_eq "$dead cut off: served by the old back-end" "$dead $answers" "be2 be1 be1 "
+	else
+		check_eq "$dead cut off: the first answer, then a reset" "$answers" "be1 "
+		grep -qi "reset" "$work/dead.out" || fail "$dead cut off: the client ended without a reset: $(cat "$work/dead.out")"
+	fi
+	check_le "$dead cut off: the client's wait (s)" "$took" $((20 * BATON_SLOW))
+	check_eq "$dead cut off: moves failed" $(($(baton_stat fe moves-failed) - failed0)) 1
+	wait_for -t 60 baton_peers_up fe || fail "$dead cut off: control channels not up again"
+	baton_idle 15 fe be1 be2
+	out=$(ns_exec cl timeout 30 python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" "$port" \
+		a.example/name b.example/name) || fail "$dead cut off: the next connection failed"
+	check_eq "$dead cut off: the next connection served" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "be1 be2 "
+	baton_idle 15 fe be1 be2
+done
 
 bctl fe stats
 dmesg | grep "baton:" | tail -20

@@ -26,7 +26,9 @@ path-mtu scenarios.
       one line per response: the connection's local port, then the body
       (stripped) if it is short text, or for /gen/N "exact" or "differs"
       (httpd.py's bytes for N). An argument wait=FILE instead waits (at
-      most 60 s) until FILE exists, the connection kept open and idle.
+      most 60 s) until FILE exists, the connection kept open; +HOST/PATH
+      sends its request at once and reads its response after the next
+      request's (pipelined).
 
   clients.py mixed ADDR PORT N SECS MAX HOST=NAME...
       N kept-alive connections at once, each looping requests GET /name
@@ -221,20 +223,26 @@ def requests(addr, port, targets):
     s = socket.create_connection((addr, port), timeout=60)
     f = s.makefile("rb")
     lport = s.getsockname()[1]
+    pending = []
     for t in targets:
         if t.startswith("wait="):
             until = time.time() + 60
             while not os.path.exists(t[5:]) and time.time() < until:
                 time.sleep(0.1)
             continue
-        host, _, path = t.partition("/")
+        host, _, path = t.lstrip("+").partition("/")
         s.sendall(f"GET /{path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-        body = http_response(f)
-        if path.startswith("gen/"):
-            out = "exact" if body == gen(int(path[4:])) else "differs"
-        else:
-            out = body.decode(errors="replace").strip()
-        print(lport, out, flush=True)
+        pending.append(path)
+        if t.startswith("+"):
+            continue
+        for path in pending:
+            body = http_response(f)
+            if path.startswith("gen/"):
+                out = "exact" if body == gen(int(path[4:])) else "differs"
+            else:
+                out = body.decode(errors="replace").strip()
+            print(lport, out, flush=True)
+        pending = []
     s.close()
 
 

@@ -30,6 +30,10 @@ behaved as it must, 1 otherwise):
   takeover      full handshake, a TAKEOVER and a REPLICA_END of connections
                 the node does not have: the channel holds (the TAKEOVER
                 is answered with a CONN_END)
+  move          full handshake, a MOVE_REQ for a connection the node does
+                not serve, an unsolicited MOVE_ACK (with data) and
+                MOVE_NACK: the MOVE_REQ is answered MOVE_NACK INVALID, the
+                rest ignored, the channel holds
   replica-short full handshake, a REPLICA one byte short: closed
   view-unsorted full handshake, a VIEW whose members are not in order:
                 closed
@@ -69,6 +73,8 @@ CAP_AUTH = 1
 FROM_INITIATOR, FROM_ACCEPTOR = 1, 2
 HELLO, HEARTBEAT, HANDOFF_REQ, HANDOFF_ACK, HANDOFF_NACK, CONN_END, AUTH = range(1, 8)
 VIEW, REPLICA, REPLICA_END, TAKEOVER, SYNCED, HANDOFF_COPY, COPY_ACK = range(8, 15)
+MOVE_REQ, MOVE_ACK, MOVE_NACK = 20, 22, 23
+REASON_INVALID = 4
 LABEL = b"baton-ctrl-v1"
 
 
@@ -378,6 +384,25 @@ def main():
         ch.send(TAKEOVER, struct.pack(">QQ", 99, 100) + ep(*CLIENT) + ep(*BACKEND) + bytes(4))
         ch.send(REPLICA_END, replica_end_payload(12345))
         ok = not ch.closed_within(1.0)
+    elif attack == "move":
+        ch = Channel(addr, port, node_id, key)
+        ch.handshake()
+        ch.send(MOVE_REQ, struct.pack(">Q", 99) + ep(*CLIENT) + ep(*BACKEND) + struct.pack(">II", 1000, 2000))
+        ch.send(MOVE_ACK, struct.pack(">QHBBI", 12345, 1460, 7, 7, 5) + b"GET /")
+        ch.send(MOVE_NACK, struct.pack(">QB3x", 12346, 7))
+        ch.sock.settimeout(0.5)
+        nack = None
+        end = time.monotonic() + 3
+        while time.monotonic() < end and nack is None:
+            ch.heartbeat()
+            try:
+                mtype, payload = ch.recv()
+            except socket.timeout:
+                continue
+            if mtype == MOVE_NACK:
+                nack = payload
+        detail = f"MOVE_NACK {nack.hex() if nack else 'not received'}"
+        ok = nack == struct.pack(">QB3x", 99, REASON_INVALID) and not ch.closed_within(1.0)
     elif attack in ("replica-short", "view-unsorted"):
         ch = Channel(addr, port, node_id, key)
         ch.handshake()

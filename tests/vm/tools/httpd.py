@@ -11,7 +11,11 @@ Every request is logged to stdout as one line
 so that a scenario can check which server served whom, and that the address
 is the client's, not the front-end's.
 
-usage: httpd.py ADDR PORT DIR   (ADDR IPv4 or IPv6)
+usage: httpd.py ADDR PORT DIR [PAUSE]   (ADDR IPv4 or IPv6)
+
+With PAUSE (seconds), a connection's next request is read PAUSE seconds
+after each response, byte by byte: what the client sent meanwhile waits in
+the socket, received and not read.
 """
 import hashlib
 import http.server
@@ -20,6 +24,7 @@ import random
 import shutil
 import socket
 import sys
+import time
 
 
 def gen(n):
@@ -37,6 +42,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         host, port = self.client_address[:2]
         print(f"{host}:{port} {self.command} {self.path} {self.headers.get('Host', '-')} "
               f"{status} {size}", flush=True)
+        if self.server.pause:
+            time.sleep(self.server.pause)
 
     def head(self, status, size, ctype):
         self.send_response(status)
@@ -88,6 +95,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     addr, port, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    pause = float(sys.argv[4]) if len(sys.argv) > 4 else 0
+    if pause:
+        Handler.rbufsize = 0
     # A listen backlog like nginx's, not socketserver's 5.
     http.server.ThreadingHTTPServer.request_queue_size = 511
     server = http.server.ThreadingHTTPServer
@@ -97,6 +107,7 @@ def main():
         server = Server6
     srv = server((addr, port), Handler)
     srv.root = root
+    srv.pause = pause
     srv.daemon_threads = True
     srv.serve_forever()
 

@@ -13,8 +13,8 @@ use baton_proto::{
         takeover_len, DecodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq,
         Heartbeat, Hello, IdReason, Message, MoveAck, MoveReq, Replica, ReplicaEnd, SeqCheck,
         Takeover, HANDOFF_REQ_FIXED, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD,
-        NONCE_LEN, REPLICA_END_LEN, REPLICA_LEN, SESSION_INFO_LEN, SESSION_LABEL, TAKEOVER_LEN,
-        VIEW_FIXED,
+        MOVE_DATA_MAX, NONCE_LEN, REPLICA_END_LEN, REPLICA_LEN, SESSION_INFO_LEN, SESSION_LABEL,
+        TAKEOVER_LEN, VIEW_FIXED,
     },
     packet::V6,
     service::Ip,
@@ -433,14 +433,24 @@ fn moves() -> impl Strategy<Value = Message<'static>> {
                     ack,
                 })
             ),
-        (any::<u64>(), 64u16.., 0u8..=14, 0..=handshake).prop_map(
-            move |(id, mss, client_wscale, options)| Message::MoveAck(MoveAck {
-                id,
-                mss,
-                client_wscale,
-                options: options & handshake,
-            })
-        ),
+        (
+            any::<u64>(),
+            64u16..,
+            0u8..=14,
+            0..=handshake,
+            prop::collection::vec(any::<u8>(), 0..64)
+        )
+            .prop_map(move |(id, mss, client_wscale, options, data)| {
+                Message::MoveAck(
+                    MoveAck {
+                        id,
+                        mss,
+                        client_wscale,
+                        options: options & handshake,
+                    },
+                    Vec::leak(data),
+                )
+            }),
         (any::<u64>(), 0u8..=reason::MAX)
             .prop_map(|(id, reason)| Message::MoveNack(IdReason { id, reason })),
     ]
@@ -506,10 +516,39 @@ fn move_layouts_and_refusals() {
         client_wscale: 7,
         options: opt_bits::SACK | opt_bits::TIMESTAMPS | opt_bits::WSCALE,
     };
-    let f = frame(&Message::MoveAck(a), 1);
+    let f = frame(&Message::MoveAck(a, &[]), 1);
     let p = f[HEADER_LEN..].to_vec();
     assert_eq!(p, [0, 0, 0, 0, 0, 0, 0, 9, 0x05, 0xb4, 7, 7, 0, 0, 0, 0]);
-    assert_eq!(roundtrip(&f), Ok((Message::MoveAck(a), 1)));
+    assert_eq!(roundtrip(&f), Ok((Message::MoveAck(a, &[]), 1)));
+    assert_eq!(Message::MoveAck(a, &[]).required_caps(), 0);
+    // With the old server's unread bytes: their length, then them; only
+    // for a peer that takes them.
+    let f = frame(&Message::MoveAck(a, b"GET / HTTP/1.1\r\n\r\n"), 4);
+    assert_eq!(f.len(), HEADER_LEN + 16 + 18);
+    assert_eq!(f[HEADER_LEN + 12..HEADER_LEN + 16], [0, 0, 0, 18]);
+    assert_eq!(
+        roundtrip(&f),
+        Ok((Message::MoveAck(a, b"GET / HTTP/1.1\r\n\r\n"), 4))
+    );
+    assert_eq!(Message::MoveAck(a, b"x").required_caps(), cap::MOVE_DATA);
+    // A length that is not the payload's, or above the most.
+    let mut q = f[HEADER_LEN..].to_vec();
+    q[15] = 17;
+    assert_eq!(
+        roundtrip(&typed_frame(msg_type::MOVE_ACK, &q)),
+        Err(DecodeError::BadLength)
+    );
+    let mut q = p.clone();
+    q[12..16].copy_from_slice(&(MOVE_DATA_MAX as u32 + 1).to_be_bytes());
+    q.resize(16 + MOVE_DATA_MAX + 1, b'x');
+    assert_eq!(
+        roundtrip(&typed_frame(msg_type::MOVE_ACK, &q)),
+        Err(DecodeError::BadField)
+    );
+    let mut q = p.clone();
+    q[12..16].copy_from_slice(&(MOVE_DATA_MAX as u32).to_be_bytes());
+    q.resize(16 + MOVE_DATA_MAX, b'x');
+    assert!(roundtrip(&typed_frame(msg_type::MOVE_ACK, &q)).is_ok());
     let refused = |at: usize, v: u8| {
         let mut q = p.clone();
         q[at] = v;
@@ -519,13 +558,13 @@ fn move_layouts_and_refusals() {
         roundtrip(&typed_frame(msg_type::MOVE_ACK, &q)).err()
     };
     // An MSS below 64, a shift above 14, FIN or RESUME among the options,
-    // padding not 0.
+    // a data length without its data.
     assert_eq!(refused(9, 64), None);
     assert_eq!(refused(9, 63), Some(DecodeError::BadField));
     assert_eq!(refused(10, 15), Some(DecodeError::BadField));
     assert_eq!(refused(11, opt_bits::FIN), Some(DecodeError::BadField));
     assert_eq!(refused(11, opt_bits::RESUME), Some(DecodeError::BadField));
-    assert_eq!(refused(15, 1), Some(DecodeError::BadField));
+    assert_eq!(refused(15, 1), Some(DecodeError::BadLength));
 
     let n = IdReason {
         id: 9,

@@ -156,7 +156,10 @@ fn ref_valid(m: &Message<'_>) -> bool {
         Message::MoveReq(m) => ref_endpoint_ok(&m.client) && ref_endpoint_ok(&m.backend),
         Message::MoveReq6(m) => ref_endpoint_ok(&m.client) && ref_endpoint_ok(&m.backend),
         // SACK, timestamps and window scaling only (1 | 2 | 4).
-        Message::MoveAck(a) => a.mss >= 64 && a.client_wscale <= 14 && a.options & !7 == 0,
+        // At most 16 KiB of unread bytes.
+        Message::MoveAck(a, data) => {
+            a.mss >= 64 && a.client_wscale <= 14 && a.options & !7 == 0 && data.len() <= 16384
+        }
         // 1 to 64 members, not 0, strictly increasing; epoch at least 1.
         Message::View(v) => {
             let m = v.view.members();
@@ -191,7 +194,7 @@ fn ref_payload_len(m: &Message<'_>) -> usize {
         Message::HandoffNack(_) | Message::ConnEnd(_) | Message::MoveNack(_) => 12,
         Message::MoveReq(_) => 28,
         Message::MoveReq6(_) => 52,
-        Message::MoveAck(_) => 16,
+        Message::MoveAck(_, data) => 16 + data.len(),
         Message::View(v) => 20 + 4 * v.view.members().len(),
         Message::Replica(_) => 44,
         Message::ReplicaEnd(_) => 24,
@@ -411,12 +414,15 @@ fn message<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<(Message<'a>, u32,
         }),
         msg_type::MOVE_REQ => Message::MoveReq(move_req(u, id)?),
         msg_type::MOVE_REQ6 => Message::MoveReq6(move_req(u, id)?),
-        msg_type::MOVE_ACK => Message::MoveAck(MoveAck {
-            id,
-            mss: u.arbitrary()?,
-            client_wscale: u.arbitrary()?,
-            options: u.arbitrary()?,
-        }),
+        msg_type::MOVE_ACK => Message::MoveAck(
+            MoveAck {
+                id,
+                mss: u.arbitrary()?,
+                client_wscale: u.arbitrary()?,
+                options: u.arbitrary()?,
+            },
+            u.bytes(u.len())?,
+        ),
         msg_type::MOVE_NACK => Message::MoveNack(IdReason {
             id,
             reason: u.arbitrary()?,
