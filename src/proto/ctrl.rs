@@ -1078,7 +1078,10 @@ pub fn decode<'a>(header: &Header, payload: &'a [u8]) -> Result<Message<'a>, Dec
             } else {
                 0
             };
-            if node_id == 0 || capabilities & !cap::ALL != 0 || with_boot && boot_id == 0 {
+            // Bits this version does not know are a later one's: what it
+            // takes, this node never sends. Ignored, so that nodes of two
+            // versions keep their channel.
+            if node_id == 0 || with_boot && boot_id == 0 {
                 return Err(DecodeError::BadField);
             }
             if header.mac {

@@ -104,12 +104,21 @@ fn refusals() {
     );
     hello[19] = 0;
     assert_eq!(roundtrip(&hello).unwrap_err(), DecodeError::BadField);
-    // Unknown capability bits.
+    // Capability bits this version does not know (a later one's): kept,
+    // and nothing else of them.
     hello[19] = 1;
     hello[20] = 0x80;
-    assert_eq!(roundtrip(&hello).unwrap_err(), DecodeError::BadField);
+    hello[23] = 0x20;
+    match roundtrip(&hello) {
+        Ok((Message::Hello(h), 0)) => {
+            assert_eq!(h.capabilities, 0x8000_0020);
+            assert_eq!(h.capabilities & cap::ALL, 0);
+        }
+        other => panic!("{other:?}"),
+    }
     // A HELLO never carries a tag: the session key needs both HELLOs.
     hello[20] = 0;
+    hello[23] = 0;
     let mut tagged = hello_buf(&hello);
     assert_eq!(
         add_mac_room(&mut tagged, hello.len()),

@@ -25,7 +25,7 @@
 
 use baton_proto::cluster::View;
 use baton_proto::ctrl::{
-    add_mac_room, cap, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
+    add_mac_room, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
     DecodeError, EncodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq, Header,
     Heartbeat, Hello, IdReason, Message, MoveAck, MoveReq, Replica, ReplicaEnd, Takeover,
     HANDOFF_REQ_FIXED, HEADER_LEN, MAC_LEN, MAGIC, MAX_PAYLOAD, NONCE_LEN, VERSION,
@@ -139,7 +139,6 @@ fn ref_valid(m: &Message<'_>) -> bool {
         // Capability 2: a boot id, which is never 0.
         Message::Hello(h) => {
             h.node_id != 0
-                && h.capabilities & !cap::ALL == 0
                 && (h.capabilities & 2 == 0 || h.boot_id != 0)
         }
         Message::Auth => true,
