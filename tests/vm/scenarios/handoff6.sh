@@ -17,6 +17,8 @@
 #   - dual stack: an IPv4 service on the same front-end and back-ends, an
 #     IPv4 and an IPv6 download at once, both byte-exact;
 #   - no flow is left once the connections closed;
+#   - per-request dispatch: a kept-alive connection moved between the
+#     back-ends by its requests' Hosts, 1 MB after a move exact;
 #   - rmmod resets a kept-alive IPv6 connection from the VIP (the server
 #     aborted while the hooks still rewrite) and is clean.
 #
@@ -159,6 +161,23 @@ check_eq "front-end handoffs refused+failed" \
 check_eq "connections taken by the back-ends" $(($(baton_stat be1 taken) + $(baton_stat be2 taken))) 9
 bctl fe stats
 dmesg | grep "baton:" | tail -20
+
+# Per-request dispatch over IPv6 (issue 16): one kept-alive connection
+# whose requests name a Host moves between the back-ends (MOVE_REQ6), a
+# 1 MB response after a move exact.
+bctl fe rule del "[$vip]:$port" 0
+bctl fe rule add "[$vip]:$port" host a.example to "[$(addr6 3)]:$be_port"
+bctl fe rule add "[$vip]:$port" host b.example to "[$(addr6 4)]:$be_port"
+moved0=$(baton_stat fe moved)
+out=$(ns_exec cl timeout 60 python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" "$port" \
+	a.example/name b.example/name a.example/gen/1000000 b.example/name) || fail "IPv6 moves failed: $out"
+check_eq "IPv6 moves: answers" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "be1 be2 exact be2 "
+check_eq "IPv6 moves: one connection" "$(cut -d' ' -f1 <<<"$out" | sort -u | wc -l)" 1
+check_eq "IPv6 moves: moved" $(($(baton_stat fe moved) - moved0)) 3
+check_eq "IPv6 moves: refused or failed" $(($(baton_stat fe moves-refused) + $(baton_stat fe moves-failed))) 0
+for ns in fe be1 be2; do
+	wait_for -t 15 active_is "$ns" 0 || fail "$ns still has $(baton_stat "$ns" active) connections after the moves"
+done
 
 # Unloading the module ends a kept-alive IPv6 connection as an IPv4 one:
 # the back-end's server is aborted while the hooks still rewrite, so its
