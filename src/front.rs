@@ -149,7 +149,7 @@ fn serve_in<F: Fam>(
             // complete as soon as the back-end's ACK comes.
             // Where the client's next request starts, should the service
             // dispatch each request (`migrate`).
-            let per_request = service.is_some_and(|s| s.conf.per_request && !s.rules.is_empty());
+            let per_request = service.is_some_and(|s| s.per_request());
             // Read after the flow is in the table: a drain published
             // since the back-end was chosen marks it here, or its walk
             // (`Conns::mark_draining`) finds it.

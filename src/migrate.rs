@@ -258,7 +258,7 @@ impl Moves {
         let config = self.pool.node.published();
         let service = config.service(&ip(b.vip))?;
         let draining = service.draining(&ip(b.backend));
-        let by_rules = service.conf.per_request && !service.rules.is_empty();
+        let by_rules = service.per_request();
         if !by_rules && !draining {
             return None;
         }

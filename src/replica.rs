@@ -22,7 +22,7 @@
 
 use crate::{
     common::{Entry, Pending},
-    conn::Stat,
+    conn::{ip, Stat},
     node::{Node, Reply},
     proto::{
         cluster::{backup_of, backups, FlowId, View, MAX_MEMBERS},
@@ -313,8 +313,27 @@ fn take_over(node: &Node, owner: u32, mut f: Flow) -> Option<Flow> {
     f.last_ms = stamp(kthread::now_ms());
     f.created_ms = f.last_ms;
     f.frozen_ms = f.last_ms;
+    // Its service's dispatch, as this node's configuration says (a copy
+    // does not carry it); where the client is in its stream, the next
+    // packet forwarded tells.
+    let (vip, backend) = (ip(f.vip), ip(f.backend));
+    f.per_request = node
+        .published()
+        .service(&vip)
+        .is_some_and(|s| s.per_request());
+    f.stay = true;
     if node.conns().insert(f).is_err() {
         return None;
+    }
+    // Read once the flow is in the table, as a handoff's (`front`): a
+    // drain's walk after this finds it.
+    if node
+        .published()
+        .service(&vip)
+        .is_some_and(|s| s.draining(&backend))
+    {
+        node.conns().with(&f.key(), |x| x.draining = true);
+        f.draining = true;
     }
     node.conns().stats().inc(Stat::Promoted);
     if f.phase == Phase::Frozen {

@@ -79,6 +79,12 @@ pub(crate) struct SchedState {
 }
 
 impl ServiceView {
+    /// Whether its connections may move at each request: it dispatches
+    /// each request and has rules to decide by.
+    pub(crate) fn per_request(&self) -> bool {
+        self.conf.per_request && !self.rules.is_empty()
+    }
+
     /// Whether back-end `backend` drains ([`BackendConf::draining`]).
     pub(crate) fn draining(&self, backend: &Endpoint<Ip>) -> bool {
         self.backends

@@ -429,9 +429,10 @@ pub struct Flow<A: Family = V4> {
     /// ([`Flow::answered_having_read`]); [`Flow::client_nxt`] then holds
     /// how far it had read the client's bytes when it last did.
     pub answered: bool,
-    /// Front-end: a move was refused at [`Flow::client_nxt`]: the segment
-    /// there is forwarded without another decision (the next new byte
-    /// clears it).
+    /// Front-end: a move was refused at [`Flow::client_nxt`], or the flow
+    /// was taken over from a copy, which does not know where the client
+    /// is: the next packet forwarded sets [`Flow::client_nxt`] and clears
+    /// it, and meanwhile no segment is a boundary.
     pub stay: bool,
     /// Front-end: its back-end drains: the connection moves to another at
     /// its next request boundary, whatever its service's `dispatch`.
@@ -559,7 +560,7 @@ impl<A: Family> Flow<A> {
         self.account(&h, true, now_ms);
         let end = h.seq.wrapping_add(h.payload_len as u32);
         // Sequence space compares as TCP's `after()` does.
-        if (end.wrapping_sub(self.client_nxt) as i32) > 0 {
+        if self.stay || (end.wrapping_sub(self.client_nxt) as i32) > 0 {
             self.client_nxt = end;
             self.stay = false;
         }

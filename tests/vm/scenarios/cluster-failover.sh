@@ -21,6 +21,10 @@
 #     over (promoted) once its view lost front-end 1, the back-ends' flows
 #     answering to it from then on (TAKEOVER): once the transfers ended,
 #     their CONN_ENDs left no state on front-end 2 or the back-ends;
+#   - a kept-alive connection of the service, which dispatches each request
+#     by Host, taken over with the others: its next request is served where
+#     it was, the one after moves it to the back-end its rule names
+#     (front-end 2 moves connections it took over from copies);
 #   - a new connection after the failover is served by front-end 2.
 # The time from the crash to the end of the transfers is logged.
 #
@@ -58,6 +62,8 @@ vrrp_pair "$work" "$vip" fe1 fe2
 
 httpd_serve be1 "$be1" 8080 "$work/be1"
 httpd_serve be2 "$be2" 8080 "$work/be2"
+echo be1 >"$work/be1/name"
+echo be2 >"$work/be2/name"
 
 declare -A node=([fe1]=1 [fe2]=2 [be1]=3 [be2]=4)
 # Front-end 2 notices front-end 1's death after 8 s: keepalived moves the
@@ -76,6 +82,8 @@ for fe in fe1 fe2; do
 	bctl "$fe" service add "$vip:80" scheduler rr
 	bctl "$fe" backend add "$vip:80" "$be1:8080" peer 3
 	bctl "$fe" backend add "$vip:80" "$be2:8080" peer 4
+	bctl "$fe" rule add "$vip:80" host a.example to "$be1:8080"
+	bctl "$fe" rule add "$vip:80" host b.example to "$be2:8080"
 done
 for ns in fe1 fe2 be1 be2; do
 	wait_for -t $((30 * BATON_SLOW)) sh -c "ip netns exec $ns $BATONCTL -j peer list | jq -e 'all(.[]; .state == \"up\")' >/dev/null" ||
@@ -103,7 +111,11 @@ for ((i = 0; i < nup; i++)); do
 		>"$work/client.up.$i" 2>&1 &
 	echo $! >>"$work/pids"
 done
-n=$((ndown + nup))
+# A kept-alive connection, idle until after the takeover.
+ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" 80 \
+	a.example/name "wait=$work/go" a.example/name b.example/name >"$work/kept.out" 2>&1 &
+kept=$!
+n=$((ndown + nup + 1))
 
 # Every connection forwarding on front-end 1, which has no group yet.
 wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe1 $BATONCTL -j conn list state forwarding | jq '.conns | length') -eq $n ]" ||
@@ -164,6 +176,14 @@ for be in be1 be2; do
 	check_eq "$be's flows answer to" "$(bctl "$be" -j conn list | jq -c '[.conns[].peer] | unique | map(select(. != 2))')" "[]"
 done
 check_eq "back-end flows" $(($(baton_stat be1 active) + $(baton_stat be2 active))) "$n"
+
+# The kept-alive connection, now front-end 2's: its next request (for
+# be1's Host) tells front-end 2 where the client is, the one after moves it.
+touch "$work/go"
+wait "$kept" || fail "the kept-alive connection failed: $(cat "$work/kept.out")"
+check_eq "kept-alive connection: answers" "$(cut -d' ' -f2 "$work/kept.out" | tr '\n' ' ')" "be1 be1 be2 "
+check_eq "kept-alive connection: one connection" "$(cut -d' ' -f1 "$work/kept.out" | sort -u | wc -l)" 1
+check_eq "kept-alive connection: moved by fe2" "$(baton_stat fe2 moved)" 1
 
 wait_all "$work/pids" || fail "transfers failed: $(grep -hv stall-ms "$work"/client.* | head -5)"
 log "transfers done $((SECONDS - t1)) s after the crash ($((SECONDS - t0)) s in all)"

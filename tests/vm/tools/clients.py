@@ -26,7 +26,7 @@ path-mtu scenarios.
       one line per response: the connection's local port, then the body
       (stripped) if it is short text, or for /gen/N "exact" or "differs"
       (httpd.py's bytes for N). An argument wait=FILE instead waits (at
-      most 60 s) until FILE exists, the connection kept open; +HOST/PATH
+      most 600 s) until FILE exists, the connection kept open; +HOST/PATH
       sends its request at once and reads its response after the next
       request's (pipelined).
 
@@ -226,7 +226,7 @@ def requests(addr, port, targets):
     pending = []
     for t in targets:
         if t.startswith("wait="):
-            until = time.time() + 60
+            until = time.time() + 600
             while not os.path.exists(t[5:]) and time.time() < until:
                 time.sleep(0.1)
             continue
