@@ -182,7 +182,8 @@ pub mod reason {
     /// CONN_END: idle timeout.
     pub const IDLE: u8 = 6;
     /// MOVE_NACK: the connection is not idle (a response not acknowledged
-    /// yet, bytes its server has not read, no answer to the last request).
+    /// yet, bytes its server read since it last answered, more unread
+    /// bytes than a MOVE_ACK carries).
     pub const BUSY: u8 = 7;
     /// Largest known reason.
     pub const MAX: u8 = BUSY;
