@@ -157,7 +157,7 @@ fe2_mac=$(ip -n fe2 -j link show eth0 | jq -r '.[0].address')
 wait_for -t $((30 * BATON_SLOW)) sh -c "ip -n cl neigh show $vip | grep -q $fe2_mac" ||
 	fail "the VIP did not move to fe2: $(ip -n fe2 -br addr show dev eth0) $(ip -n cl neigh show "$vip") $(cat "$work/keepalived.fe2.log")"
 log "VIP on fe2 (keepalived) $((SECONDS - t1)) s after the crash"
-check_eq "transfers under way at the crash" "$(running "$work/pids")" "$n"
+check_eq "transfers under way at the crash" "$(running "$work/pids")" $((ndown + nup))
 
 # Once front-end 2's view loses front-end 1 (heartbeat timeout), the
 # copies become its connections, and the back-ends' flows answer to it.
