@@ -25,10 +25,10 @@
 
 use baton_proto::cluster::View;
 use baton_proto::ctrl::{
-    add_mac_room, decode, decode_header, encode, flag, msg_type, opt_bits, reason,
-    DecodeError, EncodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq, Header,
-    Heartbeat, Hello, IdReason, Message, MoveAck, MoveReq, Replica, ReplicaEnd, Takeover,
-    HANDOFF_REQ_FIXED, HEADER_LEN, MAC_LEN, MAGIC, MAX_PAYLOAD, NONCE_LEN, VERSION,
+    add_mac_room, decode, decode_header, encode, flag, msg_type, opt_bits, reason, DecodeError,
+    EncodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq, Header, Heartbeat,
+    Hello, IdReason, Message, MoveAck, MoveReq, Replica, ReplicaEnd, Takeover, HANDOFF_REQ_FIXED,
+    HEADER_LEN, MAC_LEN, MAGIC, MAX_PAYLOAD, NONCE_LEN, VERSION,
 };
 use baton_proto::packet::{Family, V6};
 use baton_proto::seq::Translation;
@@ -137,10 +137,7 @@ fn ref_end_valid<A: RefEndpoint>(e: &ReplicaEnd<A>) -> bool {
 fn ref_valid(m: &Message<'_>) -> bool {
     match m {
         // Capability 2: a boot id, which is never 0.
-        Message::Hello(h) => {
-            h.node_id != 0
-                && (h.capabilities & 2 == 0 || h.boot_id != 0)
-        }
+        Message::Hello(h) => h.node_id != 0 && (h.capabilities & 2 == 0 || h.boot_id != 0),
         Message::Auth => true,
         Message::Heartbeat(_) => true,
         Message::HandoffReq(r) => ref_req_valid(r),
