@@ -81,11 +81,13 @@ readonly bgp=${BATON_ECMP_BGP:-0} frr=/usr/lib/frr
 readonly vip=198.18.2.100 client=198.18.10.2
 readonly ndown=20 nup=5
 readonly down=$((${BATON_ECMP_DOWN:-3000000} / BATON_SLOW)) up=$((${BATON_ECMP_UP:-2000000} / BATON_SLOW))
-# About 45 s a transfer: the guest takes some 20 s to start the 25
-# clients (over 30 s on a busy host), and the crash must come while every
-# transfer is under way (a debug kernel takes some 150 s to start them);
-# 5 s more with ECMP, for the move to front-end 3 before the crash.
-readonly secs=$((45 + 40 * (BATON_SLOW - 1) + (bgp ? 0 : 5)))
+# About 75 s a transfer: the guest takes 20 to 35 s to start the 25
+# clients, and every transfer must still be under way some 25 s after the
+# crash, when the takeover is checked (a debug kernel takes some 150 s to
+# start them); 30 s more with ECMP, for the move to front-end 3 before the
+# crash (measured: the crash 67 s into the transfers, their check 20 s
+# later).
+readonly secs=$((75 + 40 * (BATON_SLOW - 1) + (bgp ? 0 : 30)))
 readonly rate=$((down / secs)) uprate=$((up / secs))
 readonly pace="$BATON_REPO/tests/vm/tools/pace.py"
 work=$(mktemp -d)
