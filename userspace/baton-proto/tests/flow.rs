@@ -2180,46 +2180,36 @@ fn a_refused_move_forwards_its_segment_and_watches_the_next() {
 /// client's numbers): the next packet forwarded tells, a pure ACK too.
 #[test]
 fn a_flow_taken_over_learns_where_the_client_is_from_its_next_packet() {
-    for (stale, first) in [(0u32, 0x9000_0000u32), (2000, 1500), (0x8000_0100, 0x100)] {
-        let mut f = per_request();
-        f.client_nxt = stale;
-        f.stay = true;
-        // A pure ACK: where the client's next byte is.
-        let mut ack = bytes_of(&seg(
+    let from_client = |seq: u32, payload: &[u8]| {
+        bytes_of(&seg(
             CLIENT,
             VIP,
             flags::ACK,
-            first,
+            seq,
             5,
             BuildOptions::default(),
-            b"",
-        ));
+            payload,
+        ))
+    };
+    let request = b"GET / HTTP/1.1\r\n\r\n";
+    for (stale, first) in [(0u32, 0x9000_0000u32), (2000, 1500), (0x8000_0100, 0x100)] {
+        let taken = || {
+            let mut f = per_request();
+            f.client_nxt = stale;
+            f.stay = true;
+            f
+        };
+        // A pure ACK: where the client's next byte is.
+        let mut f = taken();
+        let mut ack = from_client(first, b"");
         assert_eq!(client_packet(&mut f, &mut ack, T0 + 1), Verdict::Rewritten);
         assert_eq!((f.client_nxt, f.stay), (first, false));
-        let mut req = bytes_of(&seg(
-            CLIENT,
-            VIP,
-            flags::ACK,
-            first,
-            5,
-            BuildOptions::default(),
-            b"GET / HTTP/1.1\r\n\r\n",
-        ));
+        let mut req = from_client(first, request);
         assert_eq!(client_packet(&mut f, &mut req, T0 + 2), Verdict::Boundary);
         // Without the ACK, the first request is forwarded (not a
         // boundary) and teaches the position of the next.
-        let mut g = per_request();
-        g.client_nxt = stale;
-        g.stay = true;
-        let mut req = bytes_of(&seg(
-            CLIENT,
-            VIP,
-            flags::ACK,
-            first,
-            5,
-            BuildOptions::default(),
-            b"GET / HTTP/1.1\r\n\r\n",
-        ));
+        let mut g = taken();
+        let mut req = from_client(first, request);
         assert_eq!(client_packet(&mut g, &mut req, T0 + 1), Verdict::Rewritten);
         assert_eq!((g.client_nxt, g.stay), (first.wrapping_add(18), false));
     }
