@@ -102,6 +102,10 @@ _baton_run_deferred() {
 }
 trap _baton_run_deferred EXIT
 
+# A command that fails outside a check ends the scenario (set -e) without a
+# FAIL line: say which one, so that the console tail shows why.
+trap 'log "FAIL: line $LINENO: exit status $? of: $BASH_COMMAND"' ERR
+
 # --- waiting ----------------------------------------------------------------
 
 # wait_for [-t SECS] CMD...: run CMD (output discarded) every 0.2 s until it

@@ -260,7 +260,7 @@ failed=0
 skipped=0
 
 run_scenario() {
-	local scen=$1 name guests mem cpus tmo net dir i start secs
+	local scen=$1 name guests mem cpus tmo net dir i start secs why
 	name=$(basename "$scen" .sh)
 	guests=$(header "$scen" guests 1)
 	mem=$(header "$scen" memory 512M)
@@ -332,7 +332,11 @@ run_scenario() {
 			0) ;;
 			4) skips=$((skips + 1)) ;;
 			124) reasons+=("guest$i: scenario timed out after ${tmo}s") ;;
-			*) reasons+=("guest$i: scenario exit $rc") ;;
+			*)
+				# The scenario's first FAIL line, so that the summary says why.
+				why=$(tr -d '\r' <"$dir/guest$i.console" | grep -am1 ': FAIL: ' | sed 's/.*: FAIL: //' || true)
+				reasons+=("guest$i: scenario exit $rc${why:+ ($why)}")
+				;;
 			esac
 		fi
 		# The console has everything printed at console loglevel; the dmesg

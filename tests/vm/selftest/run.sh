@@ -44,7 +44,7 @@ kargs=()
 expect "clean run passes" '^PASS pass \(' -- "${kargs[@]}" "$here/pass.sh"
 expect "kernel WARNING on the console fails" "^FAIL kmsg-warning: guest0: kernel reported '.*WARNING: CPU" \
 	-- "${kargs[@]}" "$here/kmsg-warning.sh"
-expect "scenario exit status fails (guest1 of 2)" '^FAIL exit-fail: guest1: scenario exit 1 \(' \
+expect "scenario exit status fails (guest1 of 2)" '^FAIL exit-fail: guest1: scenario exit 1 \(deliberate failure on guest 1\) \(' \
 	-- "${kargs[@]}" "$here/exit-fail.sh"
 expect "guest-side timeout fails" '^FAIL timeout: guest0: scenario timed out after [0-9]+s' \
 	-- "${kargs[@]}" "$here/timeout.sh"
