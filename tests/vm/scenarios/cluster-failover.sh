@@ -14,8 +14,10 @@
 #     on front-end 2 takes the VIP and its gratuitous ARP moves the
 #     client's neighbour entry: 8 downloads of 6 MB at 200 KB/s and 2
 #     uploads of 4.5 MB at 150 KB/s (tests/vm/tools/pace.py; a fifth of that
-#     on the debug kernel) all finish byte-exact, and the client saw no
-#     reset (Tcp EstabResets, AttemptFails, its RST segments);
+#     on the debug kernel), whose last 256 KB wait until the takeover is
+#     checked (pace.py --hold: on a slow guest they would end first), all
+#     finish byte-exact, and the client saw no reset (Tcp EstabResets,
+#     AttemptFails, its RST segments);
 #   - front-end 2 forwarded their packets from its copies
 #     (forwarded-common) as soon as they arrived, and took the connections
 #     over (promoted) once its view lost front-end 1, the back-ends' flows
@@ -102,12 +104,12 @@ rst_watch cl "host $vip and tcp port 80" "$work/rst.pcap"
 
 t0=$SECONDS
 for ((i = 0; i < ndown; i++)); do
-	ns_exec cl python3 "$pace" get "$vip" 80 "/gen/$down" "$work/down.$i" "$rate" \
+	ns_exec cl python3 "$pace" --hold "$work/go" get "$vip" 80 "/gen/$down" "$work/down.$i" "$rate" \
 		>"$work/client.down.$i" 2>&1 &
 	echo $! >>"$work/pids"
 done
 for ((i = 0; i < nup; i++)); do
-	ns_exec cl python3 "$pace" post "$vip" 80 /up "$work/upload" "$work/up.$i" $((rate * 3 / 4)) \
+	ns_exec cl python3 "$pace" --hold "$work/go" post "$vip" 80 /up "$work/upload" "$work/up.$i" $((rate * 3 / 4)) \
 		>"$work/client.up.$i" 2>&1 &
 	echo $! >>"$work/pids"
 done
@@ -150,6 +152,7 @@ wait_for -t $((10 * BATON_SLOW)) sh -c "[ \"\$(ip netns exec fe1 $BATONCTL -j cl
 # Front-end 1 crashes: its link is cut at once. keepalived on front-end 2
 # misses its adverts, becomes master, adds the VIP and announces it
 # (gratuitous ARP), which moves the client's neighbour entry.
+log "transfers held at their last 256 KB: $(find "$work" -name '*.held' | wc -l) of $((ndown + nup))"
 t1=$SECONDS
 ip -n fe1 link set eth0 down
 log "front-end 1 down at $((t1 - t0)) s into the transfers"
@@ -178,7 +181,8 @@ done
 check_eq "back-end flows" $(($(baton_stat be1 active) + $(baton_stat be2 active))) "$n"
 
 # The kept-alive connection, now front-end 2's: its next request (for
-# be1's Host) tells front-end 2 where the client is, the one after moves it.
+# be1's Host) tells front-end 2 where the client is, the one after moves it;
+# the transfers go on to their end.
 touch "$work/go"
 wait "$kept" || fail "the kept-alive connection failed: $(cat "$work/kept.out")"
 check_eq "kept-alive connection: answers" "$(cut -d' ' -f2 "$work/kept.out" | tr '\n' ' ')" "be1 be1 be2 "

@@ -11,6 +11,11 @@ transfer is still under way when a scenario breaks something (curl's
       body goes to OUT.
   --sum: OUT gets the body's sha256 in hex, not the body (many large
       transfers in a guest's memory).
+  --hold FILE: the last HOLD_BYTES of the body (read for get, sent for
+      post) wait until FILE exists, and OUT.held is created meanwhile: the
+      connection stays open, whatever the guest's speed, until the
+      scenario has checked what it must while the transfer lives. The wait
+      is not a stall.
 
 Exits 0 once the whole body (Content-Length) arrived, 1 on any error (a
 reset, a short body, a status other than 200), with the reason on stderr.
@@ -18,12 +23,14 @@ Each transfer gives up after 300 s. Prints "stall-ms N" on success: the
 longest wait for the connection to move a byte (what a failover cost it).
 """
 import hashlib
+import os
 import socket
 import sys
 import time
 
 CHUNK = 8192
 LIMIT_S = 300
+HOLD_BYTES = 256 * 1024
 
 
 def paced(rate, start, done):
@@ -54,6 +61,16 @@ def head(sock):
     return length, rest
 
 
+def hold_until(path, out, stalls, deadline):
+    """Waits for `path` (a --hold file), marking `out`.held meanwhile."""
+    open(out + ".held", "w").close()
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise OSError(f"{path} did not appear within {LIMIT_S} s")
+        time.sleep(0.1)
+    stalls.last = time.monotonic()
+
+
 class Stalls:
     """The longest time between two moves of the connection."""
 
@@ -69,9 +86,14 @@ class Stalls:
 
 def main():
     args = sys.argv[1:]
-    digest = args[0] == "--sum"
-    if digest:
-        args = args[1:]
+    digest, hold = False, None
+    while args[0].startswith("--"):
+        if args[0] == "--sum":
+            digest, args = True, args[1:]
+        elif args[0] == "--hold":
+            hold, args = args[1], args[2:]
+        else:
+            raise OSError(f"unknown option {args[0]}")
     mode, addr, port, path = args[:4]
     if mode == "get":
         out, rate, body = args[4], int(args[5]), None
@@ -91,7 +113,12 @@ def main():
                f"Content-Length: {len(data)}\r\n\r\n")
         sock.sendall(req.encode())
         start, sent = time.monotonic(), 0
+        held = hold is None
         while sent < len(data):
+            if not held and sent >= len(data) - HOLD_BYTES:
+                hold_until(hold, out, stalls, deadline)
+                held = True
+                start = time.monotonic() - sent / rate
             paced(rate, start, sent)
             stalls.moved()
             sock.sendall(data[sent:sent + CHUNK])
@@ -104,9 +131,14 @@ def main():
         write = sha.update if digest else f.write
         write(got)
         n = len(got)
+        held = hold is None or body is not None
         while n < length:
             if time.monotonic() > deadline:
                 raise OSError(f"gave up after {LIMIT_S} s at {n} of {length} bytes")
+            if not held and n >= length - HOLD_BYTES:
+                hold_until(hold, out, stalls, deadline)
+                held = True
+                start = time.monotonic() - n / rate
             if body is None:
                 paced(rate, start, n)
                 stalls.moved()
