@@ -22,6 +22,8 @@ import statistics
 
 USER_HZ = 100  # /proc/stat ticks
 MODES = ["direct", "haproxy", "ipvs-nat", "ipvs-dr", "baton"]
+# The same over IPv6 (issue 17): a mode's name with a 6 (no IPVS-NAT).
+MODES += ["direct6", "haproxy6", "ipvs-dr6", "baton6"]
 SIZES = ["1k", "100k", "1m", "10m"]
 # The mixed-Host workload's kinds (a row's "conn"): each request's Host at
 # random, and one Host per connection (baton: no move).
@@ -162,7 +164,15 @@ def merge_rounds(rows):
     return out
 
 
+def v6(mode):
+    """Whether MODE is an IPv6 one (direct6, baton6...)."""
+    return mode.endswith("6")
+
+
 def ratios(rows):
+    """Each cell's figures against the references of its own family
+    (baton6 against haproxy6...), and an IPv6 mode's against its IPv4 one
+    (``*_vs_v4``)."""
     by = {}
     for r in rows:
         if r["ok"]:
@@ -171,12 +181,15 @@ def ratios(rows):
     for k, m in sorted(by.items(), key=lambda kv: (kv[0][0], SIZES.index(kv[0][1]) if kv[0][1] in SIZES else 9, kv[0][2])):
         for mode, r in m.items():
             e = {"mode": mode, "conn": k[0], "size": k[1], "conc": k[2]}
-            for ref in ("haproxy", "direct", "ipvs-dr"):
+            refs = [(ref, ref + "6" if v6(mode) else ref) for ref in ("haproxy", "direct", "ipvs-dr")]
+            if v6(mode):
+                refs.append(("v4", mode[:-1]))
+            for name, ref in refs:
                 if ref in m and ref != mode:
                     q = m[ref]
-                    e[f"rps_vs_{ref}"] = r["rps"] / q["rps"] if q["rps"] else None
+                    e[f"rps_vs_{name}"] = r["rps"] / q["rps"] if q["rps"] else None
                     if q.get("fe_cpu_us_per_req"):
-                        e[f"fe_cpu_vs_{ref}"] = r["fe_cpu_us_per_req"] / q["fe_cpu_us_per_req"]
+                        e[f"fe_cpu_vs_{name}"] = r["fe_cpu_us_per_req"] / q["fe_cpu_us_per_req"]
             out.append(e)
     return out
 
@@ -241,7 +254,10 @@ MIXED_TARGET_SIZES = ["100k", "1m"]
 # Cost figures that the guest's tick (10 ms of CPU per workload) rounds to
 # 0: a reference of 0 cannot be compared with.
 TICK_BOUND = ("fe_cpu_us_per_req", "be_cpu_us_per_req")
-REF_NAME = {"direct": "direct", "haproxy": "HAProxy", "ipvs-dr": "IPVS-DR"}
+REF_NAME = {"direct": "direct", "haproxy": "HAProxy", "ipvs-dr": "IPVS-DR", "baton": "baton over IPv4"}
+# Issue 17: baton's IPv6 figures within 10% of its IPv4 ones.
+V6_RPS_BOUND = 0.9
+V6_FE_CPU_BOUND = 1.1
 
 
 def cell(rows, mode, conn, size, conc):
@@ -255,15 +271,16 @@ def concs_of(rows, conn, size):
     return sorted({r["conc"] for r in rows if r["conn"] == conn and r["size"] == size})
 
 
-def compare(rows, ref, conn, size, concs, metric, bound, higher):
-    """baton against REF in the cells (conn, size, conc) of CONCS: baton's
-    METRIC must be at least (HIGHER) or at most BOUND times REF's. A cell is
-    judged when REF served requests; baton without requests misses it. A
-    cost that REF measured as 0 (below the tick) is not judged."""
+def compare(rows, ref, conn, size, concs, metric, bound, higher, subject="baton"):
+    """SUBJECT (baton) against REF in the cells (conn, size, conc) of
+    CONCS: its METRIC must be at least (HIGHER) or at most BOUND times
+    REF's. A cell is judged when REF served requests; SUBJECT without
+    requests misses it. A cost that REF measured as 0 (below the tick) is
+    not judged."""
     out = []
     for conc in concs:
         q = cell(rows, ref, conn, size, conc)
-        b = cell(rows, "baton", conn, size, conc)
+        b = cell(rows, subject, conn, size, conc)
         if not (q and q["ok"] and q.get(metric) is not None and b):
             continue
         c = {"size": size, "conc": conc, "ref": q[metric], "baton": None, "ratio": None}
@@ -271,7 +288,7 @@ def compare(rows, ref, conn, size, concs, metric, bound, higher):
             c["baton"] = 0.0 if higher else None
             c["ratio"] = 0.0 if higher else None
             c["met"] = False
-            c["note"] = "baton served no request"
+            c["note"] = f"{subject} served no request"
         elif b.get(metric) is None:
             continue
         else:
@@ -499,6 +516,23 @@ def targets(rows, scale, meta):
             add(f"i16_mixed_fe_cpu_{size}", 16,
                 f"front-end CPU/request, {size} mixed Host kept-alive, every conc.: baton <= 1/4 of HAProxy's",
                 cells_txt(e, "us"), e["met"], e)
+
+    # Issue 17: the close and kept-alive workloads over IPv6 beside IPv4,
+    # in runs that planned or ran them.
+    if "baton6" in str(meta.get("modes") or "").split(",") or any(r["mode"] == "baton6" for r in rows):
+        for conn in ("close", "keepalive"):
+            for metric, what, bound, higher, unit in (
+                    ("rps", "requests/s", V6_RPS_BOUND, True, "req/s"),
+                    ("fe_cpu_us_per_req", "front-end CPU/request", V6_FE_CPU_BOUND, False, "us")):
+                cells = []
+                for size in SIZES:
+                    cells += compare(rows, "baton", conn, size, concs_of(rows, conn, size), metric, bound,
+                                     higher, subject="baton6")
+                e = summarize(cells, higher)
+                add(f"i17_{metric}_{conn}", 17,
+                    f"{what}, {conn}, every size and conc.: baton over IPv6 "
+                    f"{'>=' if higher else '<='} {bound:g}x over IPv4",
+                    cells_txt(e, unit, with_size=True), e["met"], e)
     return t
 
 
@@ -644,6 +678,25 @@ def mixed_tables(rows, mx):
     return "".join(out)
 
 
+def v6_table(rows, rk):
+    """Rows of the IPv6-beside-IPv4 table: every IPv6 cell with requests
+    whose IPv4 cell has some too."""
+    body = []
+    for conn in ("close", "keepalive"):
+        for mode in [m for m in MODES if v6(m)]:
+            for size in SIZES:
+                for conc in sorted({r["conc"] for r in rows if r["conn"] == conn}):
+                    r6 = cell(rows, mode, conn, size, conc)
+                    r4 = cell(rows, mode[:-1], conn, size, conc)
+                    if not (r6 and r4 and r6["ok"] and r4["ok"]):
+                        continue
+                    e = rk.get((mode, conn, size, conc), {})
+                    body.append([mode[:-1], conn, size, str(conc), r4["rps"], r6["rps"],
+                                 fmt(e.get("rps_vs_v4"), 2), r4["fe_cpu_us_per_req"], r6["fe_cpu_us_per_req"],
+                                 fmt(e.get("fe_cpu_vs_v4"), 2)])
+    return body
+
+
 def tables(rows, rat, scale, tg):
     out = []
     n = max((r.get("rounds", 1) for r in rows), default=1)
@@ -676,6 +729,13 @@ def tables(rows, rat, scale, tg):
                                  e.get("rps_vs_haproxy"), e.get("rps_vs_direct"),
                                  str(r["errors"])])
         out.append(rst_table(hdr, body))
+        out.append("\n")
+    v6_rows = v6_table(rows, rk)
+    if v6_rows:
+        out.append("IPv6 beside IPv4 (each mode's IPv6 cell against its IPv4 one, same run)\n\n")
+        hdr = ["mode", "conn", "size", "conc", "IPv4 req/s", "IPv6 req/s", "v6/v4",
+               "IPv4 FE us/req", "IPv6 FE us/req", "v6/v4 FE"]
+        out.append(rst_table(hdr, v6_rows))
         out.append("\n")
     burst = [r for r in rows if r["conn"] == "burst"]
     if burst:

@@ -6,7 +6,9 @@
 # guest 1 the front-end (VIP 198.18.0.100, bench/agent.py on :9100),
 # guests 2 and 3 back-ends with nginx on :80 and :8080 serving /1k, /100k,
 # /1m, /10m from tmpfs. One boot runs every mode in turn on the same
-# kernel: direct, haproxy, ipvs-nat, ipvs-dr, baton; in the direct and
+# kernel: direct, haproxy, ipvs-nat, ipvs-dr, baton, then (issue 17)
+# direct6, haproxy6, ipvs-dr6, baton6, the close and kept-alive workloads
+# over IPv6 (VIP 2001:db8::100, guest N at 2001:db8::N+1); in the direct and
 # baton modes the burst workload (N kept-alive connections opened at once,
 # `wrk -cN --timeout 10s`), in the direct, haproxy and baton modes the
 # mixed-Host workload (kept-alive, each request's Host a.example or
@@ -40,6 +42,8 @@ require_cmd ip curl python3 jq ss wrk nginx haproxy ipvsadm
 here=$BATON_REPO/bench
 readonly vip=198.18.0.100 fe=198.18.0.2 agent_port=9100
 readonly be1=198.18.0.3 be2=198.18.0.4
+# IPv6: guest N is 2001:db8::N+1 (its IPv4 address's last byte).
+readonly vip6=2001:db8::100 be1_6=2001:db8::3 be2_6=2001:db8::4
 # baton.ko's parameters: 2^17 flow buckets, room for 262144 flows.
 readonly baton_params="conn_tab_bits=17 conn_max=262144"
 # Extra client addresses for the scale part (ports per address run out).
@@ -50,7 +54,7 @@ param() {
 	cmdline_param "bench.$1" "$2"
 }
 duration=$(param duration 5)
-modes=$(param modes direct,haproxy,ipvs-nat,ipvs-dr,baton)
+modes=$(param modes direct,haproxy,ipvs-nat,ipvs-dr,baton,direct6,haproxy6,ipvs-dr6,baton6)
 sizes=$(param sizes 1k,100k,1m,10m)
 concs=$(param conc 1,16,64)
 conns=$(param conn close,keepalive)
@@ -111,6 +115,13 @@ sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=16384 \
 	net.ipv4.ip_local_port_range="10000 65000" net.ipv4.tcp_tw_reuse=1 \
 	net.core.netdev_max_backlog=4096
 setup_guest_net
+ip addr add "2001:db8::$((BATON_GUEST + 1))/64" dev eth0 nodad
+# The last mode of the list that loads baton.ko: its state stays loaded
+# after the last round, for the report.
+last_baton=
+for m in ${modes//,/ }; do
+	case $m in baton | baton6) last_baton=$m ;; esac
+done
 
 # --- per-role pieces ----------------------------------------------------------
 
@@ -138,6 +149,8 @@ http {
 	server {
 		listen 80 backlog=8192 reuseport;
 		listen 8080 backlog=8192 reuseport;
+		listen [::]:80 backlog=8192 reuseport ipv6only=on;
+		listen [::]:8080 backlog=8192 reuseport ipv6only=on;
 		root $work/www;
 	}
 }
@@ -147,6 +160,8 @@ EOF
 	wait_listen - 8080 || fail "nginx not listening"
 }
 
+# haproxy_conf VIP BE1 BE2: addresses as HAProxy writes them with a port
+# (an IPv6 one in brackets).
 haproxy_conf() {
 	cat <<EOF
 global
@@ -159,7 +174,7 @@ defaults
 	timeout server 900s
 	timeout http-keep-alive 900s
 frontend vip
-	bind $vip:80
+	bind $1:80
 	acl host_a hdr(host) -i a.example
 	acl path_b path_beg /b/
 	acl host_b hdr(host) -i b.example
@@ -172,22 +187,53 @@ frontend vip
 # to the server is reused by any client connection, HAProxy's cheapest.
 backend be1
 	http-reuse always
-	server be1 $be1:8080
+	server be1 $2:8080
 backend be2
 	http-reuse always
-	server be2 $be2:8080
+	server be2 $3:8080
 backend all
 	balance roundrobin
-	server be1 $be1:8080
-	server be2 $be2:8080
+	server be1 $2:8080
+	server be2 $3:8080
 EOF
+}
+
+# baton_service VIP:PORT BE1:PORT BE2:PORT: baton.ko on the front-end,
+# channels to the back-ends, and the service with the rules of the mixed
+# workload.
+baton_service() {
+	# A flow table sized for the scale part (like IPVS's conn_tab_bits),
+	# and flows that outlive its slow opening of 100 000 connections.
+	baton_load $baton_params
+	batonctl config set node-id 1 idle-timeout-ms 3600000
+	batonctl peer add 2 "$be1"
+	batonctl peer add 3 "$be2"
+	wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e 'map(.state == \"up\") | all' >/dev/null" ||
+		fail "channels to the back-ends not up"
+	# dispatch request (the default, said so): the mixed workload's
+	# connections move at each request whose Host names the other
+	# back-end. The other workloads' Host is the VIP, which no rule
+	# matches: their connections stay where the scheduler put them.
+	batonctl service add "$1" dispatch request
+	batonctl backend add "$1" "$2" peer 2
+	batonctl backend add "$1" "$3" peer 3
+	batonctl rule add "$1" host a.example to "$2"
+	batonctl rule add "$1" path /b/ to "$3"
+	batonctl rule add "$1" host b.example to "$3"
+	batonctl -j service list | jq -e '.[0].dispatch == "request"' >/dev/null ||
+		fail "the service does not dispatch each request"
+	wait_listen - 80 || fail "baton not listening on the VIP"
 }
 
 # mode_setup/mode_teardown MODE: this guest's part of a mode.
 mode_setup() {
 	case $BATON_GUEST:$1 in
-	1:haproxy)
-		haproxy_conf >"$work/haproxy.cfg"
+	1:haproxy | 1:haproxy6)
+		if [ "$1" = haproxy ]; then
+			haproxy_conf "$vip" "$be1" "$be2" >"$work/haproxy.cfg"
+		else
+			haproxy_conf "[$vip6]" "[$be1_6]" "[$be2_6]" >"$work/haproxy.cfg"
+		fi
 		haproxy -D -p "$work/haproxy.pid" -f "$work/haproxy.cfg" || fail "haproxy did not start"
 		wait_listen - 80 || fail "haproxy not listening"
 		;;
@@ -203,6 +249,17 @@ mode_setup() {
 		ipvsadm -a -t "$vip:80" -r "$be2:$port" "$fwd"
 		ipvsadm -Ln >&2
 		;;
+	1:ipvs-dr6)
+		ipvsadm -A -t "[$vip6]:80" -s rr
+		ipvsadm -a -t "[$vip6]:80" -r "[$be1_6]:80" -g
+		ipvsadm -a -t "[$vip6]:80" -r "[$be2_6]:80" -g
+		ipvsadm -Ln >&2
+		;;
+	[23]:ipvs-dr6)
+		# Neighbour discovery answers only for the receiving interface's
+		# addresses: no arp_ignore to set.
+		ip addr add "$vip6/128" dev lo
+		;;
 	[23]:ipvs-nat)
 		# Replies to the client go back through the director.
 		ip route add "$(guest_addr 0)/32" via "$fe" dev eth0
@@ -213,29 +270,13 @@ mode_setup() {
 			net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
 		;;
 	1:baton)
-		# A flow table sized for the scale part (like IPVS's conn_tab_bits),
-		# and flows that outlive its slow opening of 100 000 connections.
-		baton_load $baton_params
-		batonctl config set node-id 1 idle-timeout-ms 3600000
-		batonctl peer add 2 "$be1"
-		batonctl peer add 3 "$be2"
-		wait_for -t 60 sh -c "$BATONCTL -j peer list | jq -e 'map(.state == \"up\") | all' >/dev/null" ||
-			fail "channels to the back-ends not up"
-		# dispatch request (the default, said so): the mixed workload's
-		# connections move at each request whose Host names the other
-		# back-end. The other workloads' Host is the VIP, which no rule
-		# matches: their connections stay where the scheduler put them.
-		batonctl service add "$vip:80" dispatch request
-		batonctl backend add "$vip:80" "$be1:8080" peer 2
-		batonctl backend add "$vip:80" "$be2:8080" peer 3
-		batonctl rule add "$vip:80" host a.example to "$be1:8080"
-		batonctl rule add "$vip:80" path /b/ to "$be2:8080"
-		batonctl rule add "$vip:80" host b.example to "$be2:8080"
-		batonctl -j service list | jq -e '.[0].dispatch == "request"' >/dev/null ||
-			fail "the service does not dispatch each request"
-		wait_listen - 80 || fail "baton not listening on the VIP"
+		baton_service "$vip:80" "$be1:8080" "$be2:8080"
 		;;
-	[23]:baton)
+	1:baton6)
+		# The same service over IPv6; the control channel stays IPv4's.
+		baton_service "[$vip6]:80" "[$be1_6]:8080" "[$be2_6]:8080"
+		;;
+	[23]:baton | [23]:baton6)
 		baton_load $baton_params
 		batonctl config set node-id "$BATON_GUEST" idle-timeout-ms 3600000
 		batonctl peer add 1 "$fe"
@@ -245,8 +286,8 @@ mode_setup() {
 
 mode_teardown() {
 	case $BATON_GUEST:$1 in
-	1:haproxy) kill "$(cat "$work/haproxy.pid")" ;;
-	1:ipvs-nat | 1:ipvs-dr) ipvsadm -C ;;
+	1:haproxy | 1:haproxy6) kill "$(cat "$work/haproxy.pid")" ;;
+	1:ipvs-nat | 1:ipvs-dr | 1:ipvs-dr6) ipvsadm -C ;;
 	[23]:ipvs-nat)
 		ip route del "$(guest_addr 0)/32" via "$fe" dev eth0
 		;;
@@ -255,11 +296,14 @@ mode_teardown() {
 		sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.all.arp_announce=0 \
 			net.ipv4.conf.eth0.arp_ignore=0 net.ipv4.conf.eth0.arp_announce=0
 		;;
-	[123]:baton)
+	[23]:ipvs-dr6)
+		ip addr del "$vip6/128" dev lo
+		;;
+	[123]:baton | [123]:baton6)
 		batonctl stats >&2 || true
-		# Loaded afresh for the next round; the last one's state stays for
-		# the report.
-		((round == rounds)) || baton_unload
+		# Loaded afresh for the next mode or round; the last one's state
+		# stays for the report.
+		((round == rounds)) && [ "$1" = "$last_baton" ] || baton_unload
 		;;
 	esac
 }
@@ -306,12 +350,22 @@ workload() {
 		wrk_timeout=10s
 	fi
 	local idle0 idle1 w0 w1 out ttfb curl_pid b10 b11 b20 b21 c0 c1
-	local hosts='' fixed=0 pick='' fb0=null fb1=null moved=''
-	url=http://$vip/$size
-	if [ "$mode" = direct ]; then
+	local hosts='' fixed=0 pick='' fb0=null fb1=null moved='' host=''
+	case $mode in
+	direct)
 		url=http://$be1:8080/$size
 		addrs="$be1:8080 $be2:8080"
-	fi
+		;;
+	direct6)
+		host="[$be1_6]:8080"
+		addrs="[$be1_6]:8080 [$be2_6]:8080"
+		;;
+	*6) host="[$vip6]" ;;
+	*) url=http://$vip/$size ;;
+	esac
+	# An IPv6 URL's authority, which is also the Host that wrk sends
+	# (its own would lack the brackets).
+	[ -z "$host" ] || url=http://$host/$size
 	((conc >= 2)) && threads=2
 	[ "$conn" = close ] && close=1
 	case $conn in
@@ -343,11 +397,11 @@ workload() {
 		nap 0.3
 		args=()
 		for ((i = 0; i < ttfb_n; i++)); do args+=(-o /dev/null "$url"); done
-		exec timeout "$((duration + 5))" curl -s "${hdr[@]}" \
+		exec timeout "$((duration + 5))" curl -gs "${hdr[@]}" \
 			-w '%{time_connect} %{time_starttransfer} %{time_total} %{http_code}\n' "${args[@]}"
 	) >"$work/ttfb" 2>/dev/null &
 	curl_pid=$!
-	out=$(BENCH_CLOSE=$close BENCH_ADDRS=$addrs BENCH_HOSTS=$hosts BENCH_HOSTS_FIXED=$fixed \
+	out=$(BENCH_CLOSE=$close BENCH_ADDRS=$addrs BENCH_HOST=$host BENCH_HOSTS=$hosts BENCH_HOSTS_FIXED=$fixed \
 		timeout $((duration + 90)) \
 		wrk -t "$threads" -c "$conc" -d "${duration}s" --timeout "$wrk_timeout" -s "$here/wrk.lua" "$url" 2>&1) ||
 		log "wrk exit $? ($mode $conn $size c$conc)"
@@ -477,6 +531,9 @@ case $BATON_GUEST in
 	;;
 1)
 	baton_frontend - "$vip"
+	ip addr add "$vip6/128" dev eth0 nodad
+	# baton6 forwards the client packets it rewrites to the back-ends.
+	sysctl -qw net.ipv6.conf.all.forwarding=1
 	;;
 2 | 3)
 	sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0
@@ -534,7 +591,7 @@ for round in $(seq "$rounds"); do
 		slow_barrier "down-$mode-$round" 300
 	done
 done
-if ((BATON_GUEST >= 1)) && [[ ,$modes, == *,baton,* ]]; then
+if ((BATON_GUEST >= 1)) && [ -n "$last_baton" ]; then
 	# Measured state for the report: whatever is left, then unload.
 	batonctl -j stats >"$BATON_OUT/baton-stats.$BATON_GUEST.json" || true
 fi

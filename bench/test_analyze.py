@@ -4,7 +4,7 @@
 # bench/test_analyze.py: host-side tests of bench/analyze.py (and of
 # bench/cluster_report.py, issue 15, and bench/perf_share.py) on synthetic
 # guest results (no VM): per-workload figures, the targets of issues 14,
-# 16 and 19 (met, missed, not judged, not measured), the burst table, the
+# 16, 17 and 19 (met, missed, not judged, not measured), the burst table, the
 # mixed-Host workload's tables and cost of a move, and whole runs of main()
 # on a results.jsonl, with and without mixed lines. Ends with "N passed, N failed",
 # the line tests/check.sh counts.
@@ -415,6 +415,71 @@ class Rounds(unittest.TestCase):
         self.assertEqual(self.rows(lines), [analyze.workload_row(lines[0])])
 
 
+class Issue17(unittest.TestCase):
+    """baton over IPv6 against baton over IPv4, cell by cell."""
+
+    def run_v6(self, v6_req, v6_fe=10, conns=("close", "keepalive")):
+        lines = []
+        for conn in conns:
+            for size in ("1k", "1m"):
+                for conc in (1, 16):
+                    lines += [raw("baton", conn, size, conc, 1000, fe_ticks=10),
+                              raw("baton6", conn, size, conc, v6_req(conn, size, conc), fe_ticks=v6_fe)]
+        return targets_of(lines, m=meta(modes="baton,baton6", sizes="1k,1m", conc="1,16",
+                                        conn=",".join(conns)))
+
+    def test_rps_within_10_percent(self):
+        t = self.run_v6(lambda *_: 920)
+        for conn in ("close", "keepalive"):
+            e = t[f"i17_rps_{conn}"]
+            self.assertIs(e["met"], True)
+            self.assertEqual(e["issue"], 17)
+            self.assertEqual(e["judged"], 4)
+            self.assertAlmostEqual(e["worst_ratio"], 0.92)
+
+    def test_rps_one_cell_below(self):
+        t = self.run_v6(lambda conn, size, conc: 880 if (conn, size, conc) == ("keepalive", "1m", 16) else 1000)
+        self.assertIs(t["i17_rps_close"]["met"], True)
+        e = t["i17_rps_keepalive"]
+        self.assertIs(e["met"], False)
+        self.assertEqual(e["missed"], 1)
+        self.assertEqual((e["worst"]["size"], e["worst"]["conc"]), ("1m", 16))
+        self.assertAlmostEqual(e["worst_ratio"], 0.88)
+
+    def test_v6_without_requests_misses(self):
+        e = self.run_v6(lambda conn, size, conc: 0 if conc == 1 else 1000)["i17_rps_close"]
+        self.assertIs(e["met"], False)
+        self.assertEqual([c["note"] for c in e["cells"] if "note" in c], ["baton6 served no request"] * 2)
+        self.assertEqual(e["worst_ratio"], 0.0)
+
+    def test_fe_cpu_bound(self):
+        self.assertIs(self.run_v6(lambda *_: 1000, v6_fe=11)["i17_fe_cpu_us_per_req_close"]["met"], True)
+        e = self.run_v6(lambda *_: 1000, v6_fe=12)["i17_fe_cpu_us_per_req_keepalive"]
+        self.assertIs(e["met"], False)
+        self.assertAlmostEqual(e["worst_ratio"], 1.2)
+
+    def test_not_measured_when_planned_only(self):
+        t = targets_of([raw("baton", "close", "1k", 1, 1000)], m=meta(modes="baton,baton6"))
+        self.assertIsNone(t["i17_rps_close"]["met"])
+        self.assertEqual(t["i17_rps_close"]["measured"], "not measured in this run")
+        self.assertIn("baton6 close 1k c1 (no result)", t["i14_cells"]["measured"])
+
+    def test_absent_from_runs_without_ipv6(self):
+        t = targets_of([raw("baton", "close", "1k", 1, 1000)])
+        self.assertFalse([k for k in t if k.startswith("i17")])
+
+    def test_ratios_against_the_same_family(self):
+        rows = [analyze.workload_row(w) for w in (
+            raw("haproxy", "close", "1k", 1, 500), raw("haproxy6", "close", "1k", 1, 400),
+            raw("baton", "close", "1k", 1, 1000), raw("baton6", "close", "1k", 1, 800))]
+        rat = {e["mode"]: e for e in analyze.ratios(rows)}
+        self.assertAlmostEqual(rat["baton6"]["rps_vs_haproxy"], 2.0)
+        self.assertAlmostEqual(rat["baton6"]["rps_vs_v4"], 0.8)
+        self.assertAlmostEqual(rat["haproxy6"]["rps_vs_v4"], 0.8)
+        self.assertAlmostEqual(rat["baton"]["rps_vs_haproxy"], 2.0)
+        self.assertNotIn("rps_vs_v4", rat["baton"])
+
+
 class Output(unittest.TestCase):
     def test_every_target_once_in_the_table(self):
         t = targets_of([])
@@ -452,6 +517,22 @@ class Output(unittest.TestCase):
             self.assertIn("#19 requests/s, 1m kept-alive", rst)
             self.assertNotIn("Mixed Host", rst)
         self.assertEqual(res["t2"][0]["reanalysed_from"], "t.json")
+
+    def test_main_with_ipv6(self):
+        lines = [meta(modes="baton,baton6", conn="close,keepalive", sizes="1m", conc="1")]
+        lines += [raw("baton", "close", "1m", 1, 100), raw("baton6", "close", "1m", 1, 95),
+                  raw("baton", "keepalive", "1m", 1, 100), raw("baton6", "keepalive", "1m", 1, 85)]
+        out, res = self.run_main(lines)
+        self.assertIn("#17 requests/s, close", out)
+        for name, (j, rst) in res.items():
+            tg = j["targets"]
+            self.assertIs(tg["i17_rps_close"]["met"], True, name)
+            self.assertIs(tg["i17_rps_keepalive"]["met"], False, name)
+            self.assertIs(tg["i14_cells"]["met"], True, name)
+            self.assertIn("IPv6 beside IPv4", rst)
+            row = [x for x in rst.splitlines() if x.startswith("baton ") and " keepalive " in x]
+            self.assertEqual(len(row), 1, rst)
+            self.assertIn(" 0.85 ", row[0])
 
     def run_main(self, lines):
         """main() on LINES, then on the JSON it wrote: (stdout, {name: (json, tables)})."""

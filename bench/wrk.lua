@@ -3,8 +3,11 @@
 -- bench/wrk.lua: wrk script of `make bench`.
 --   BENCH_CLOSE=1      every request says "Connection: close" (one TCP
 --                      connection, so one handoff, per request)
---   BENCH_ADDRS="a:p b:p"  thread i connects to the i-th address (mod n):
---                      the direct mode spreads the client over both back-ends
+--   BENCH_HOST=h       the requests' Host (an IPv6 URL's "[addr]", which
+--                      wrk would send without its brackets)
+--   BENCH_ADDRS="a:p b:p"  thread i connects to the i-th address (mod n),
+--                      "[a]:p" for IPv6: the direct modes spread the
+--                      client over both back-ends
 --   BENCH_HOSTS="a.example b.example"  each request's Host is one of them,
 --                      drawn at random (the mixed workload: a kept-alive
 --                      connection's next request names the other Host
@@ -20,9 +23,18 @@ if os.getenv("BENCH_CLOSE") == "1" then
    wrk.headers["Connection"] = "close"
 end
 
+local host = os.getenv("BENCH_HOST") or ""
+if host ~= "" then
+   wrk.headers["Host"] = host
+end
+
 local addrs = {}
 for a in string.gmatch(os.getenv("BENCH_ADDRS") or "", "%S+") do
-   local h, p = a:match("^([^:]+):(%d+)$")
+   -- host:port, or [IPv6]:port
+   local h, p = a:match("^%[(.+)%]:(%d+)$")
+   if not h then
+      h, p = a:match("^([^:]+):(%d+)$")
+   end
    addrs[#addrs + 1] = wrk.lookup(h, p)[1]
 end
 
