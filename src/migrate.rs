@@ -411,13 +411,27 @@ fn release<F: Fam>(
 
 /// The back-end (and its peer, 0: this node) that `job` moves its
 /// connection to, away from `current`: `None` if there is none (no other
-/// back-end with a weight).
+/// back-end with a weight, or the rule's back-end no longer takes
+/// connections and `current` does not drain): the connection stays.
 fn resolve(node: &Node, job: &Job, current: Endpoint<Ip>) -> Option<(Endpoint<Ip>, u32)> {
+    let config = node.published();
+    let service = config.service(&job.vip)?;
     match job.target {
-        Target::Backend(be, peer) => Some((be, peer)),
-        Target::Scheduler => {
-            let config = node.published();
-            let service = config.service(&job.vip)?;
+        // The hook chose it when the request came, maybe seconds ago on a
+        // loaded node: a back-end drained, weighted 0 or removed since is
+        // no target any more (its rules are gone), and the connection goes
+        // where the hook would send it now: nowhere, unless its own
+        // back-end drains.
+        Target::Backend(be, peer)
+            if service
+                .backends
+                .iter()
+                .any(|b| b.addr == be && b.weight > 0 && !b.draining) =>
+        {
+            Some((be, peer))
+        }
+        Target::Backend(..) if !service.draining(&current) => None,
+        _ => {
             let me = config.base.node_id;
             // No request bytes: the rules were applied by the hook.
             sched::choose(node.conns(), me, service, &job.client, &[])
