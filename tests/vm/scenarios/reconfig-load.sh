@@ -197,6 +197,14 @@ count() {
 for p in 80 81 82; do
 	check_eq "service :$p: corrupt answers" "$(count $p corrupt)" 0
 	check_eq "service :$p: answers cut short" "$(count $p eof)" 0
+	if [ "$(count $p timeout)" != 0 ]; then
+		# What the front-end and the back-ends still hold of them.
+		log "service :$p: hung: $(jq -c .hung "$work/churn.$p")"
+		for ns in fe be1 be2; do
+			log "$ns: $(bctl "$ns" conn list | head -n 40)"
+			log "$ns: $(bctl "$ns" -j stats)"
+		done
+	fi
 	check_eq "service :$p: hung connections" "$(count $p timeout)" 0
 	check_ge "service :$p: exact answers" "$(count $p exact)" 20
 done

@@ -46,9 +46,11 @@ path-mtu scenarios.
       timeout of CHURN_TIMEOUT seconds (environment, default 20). Writes
       OUT (JSON): how the connections ended,
           {"exact": n, "corrupt": n, "reset": n, "refused": n, "eof": n,
-           "timeout": n}
+           "timeout": n, "hung": [...]}
       ("eof": closed before the whole answer; "corrupt": an answer whose
-      bytes are not the server's).
+      bytes are not the server's; "hung": the first 20 timed-out
+      connections, their local port, whether connecting or reading, the
+      bytes read and when).
 
   clients.py fetch ADDR PORT SIZE LPORT
       One connection of churn from local port LPORT, read until the server
@@ -290,26 +292,34 @@ def mixed(addr, port, n, secs, most, pairs):
 CHURN_TIMEOUT = float(os.environ.get("CHURN_TIMEOUT", "20"))
 
 
-def churn_one(addr, port, size, want, lport=0):
-    """One connection of churn (from local port lport, 0: any): how it ended."""
+def churn_one(addr, port, size, want, lport=0, hung=None):
+    """One connection of churn (from local port lport, 0: any): how it
+    ended. A connection that timed out is described in `hung` (a list),
+    when given: its local port, whether it hung connecting or reading,
+    and the bytes it had read, for the scenario to look up."""
+    data = b""
     try:
         s = socket.create_connection((addr, port), timeout=CHURN_TIMEOUT,
                                      source_address=("", lport))
     except ConnectionRefusedError:
         return "refused"
     except socket.timeout:
+        if hung is not None:
+            hung.append(f"connect at {time.strftime('%H:%M:%S')}")
         return "timeout"
     except OSError:
         return "reset"
+    mine = s.getsockname()[1]
     try:
         s.sendall(f"GET /gen/{size} HTTP/1.1\r\nHost: churn\r\nConnection: close\r\n\r\n".encode())
-        data = b""
         while True:
             chunk = s.recv(65536)
             if not chunk:
                 break
             data += chunk
     except socket.timeout:
+        if hung is not None:
+            hung.append(f"port {mine} read {len(data)} bytes, timed out at {time.strftime('%H:%M:%S')}")
         return "timeout"
     except (ConnectionResetError, BrokenPipeError):
         return "reset"
@@ -326,6 +336,7 @@ def churn_one(addr, port, size, want, lport=0):
 def churn(addr, port, n, size, secs, most, out, stop=None):
     want = gen(size)
     counts = {k: 0 for k in ("exact", "corrupt", "reset", "refused", "eof", "timeout")}
+    hung = []
     lock = threading.Lock()
     started = [0]
     end = time.monotonic() + secs
@@ -336,7 +347,7 @@ def churn(addr, port, n, size, secs, most, out, stop=None):
                 if started[0] >= most:
                     return
                 started[0] += 1
-            how = churn_one(addr, port, size, want)
+            how = churn_one(addr, port, size, want, hung=hung)
             with lock:
                 counts[how] += 1
 
@@ -346,7 +357,7 @@ def churn(addr, port, n, size, secs, most, out, stop=None):
     for t in threads:
         t.join()
     with open(out, "w") as f:
-        json.dump(counts, f)
+        json.dump({**counts, "hung": hung[:20]}, f)
     print("churn: " + " ".join(f"{k} {v}" for k, v in counts.items()))
 
 
