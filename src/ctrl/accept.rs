@@ -232,7 +232,10 @@ pub(super) fn listen_main(shared: &Shared, stop: &Stop) {
         shared.port
     );
     while !stop.requested() {
-        match listener.accept(HELLO_MS, HELLO_MS) {
+        // The accepted channel's blocking calls time out as the dialer's
+        // do: its thread wakes every TICK_MS to send heartbeats on time
+        // (HELLO_MS would let it sleep past one while nothing arrives).
+        match listener.accept(TICK_MS, HELLO_MS) {
             Ok(sock) => {
                 let from = sock.peer_addr().unwrap_or(Endpoint {
                     addr: Ip::V4([0; 4]),
