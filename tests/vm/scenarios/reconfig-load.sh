@@ -7,7 +7,8 @@
 #   - config set (request and idle timeouts), rule add/del on service A,
 #     backend del/add of be2 on service B with peer del/add of its node,
 #     service del/add of service C;
-#   - every command returns, within 1 s (times BATON_SLOW), and a hard
+#   - every command returns, within 1 s (times BATON_SLOW) more than it
+#     takes to start batonctl at all under the same load, and a hard
 #     20 s bound turns a hang into a failure with the command's name (the
 #     guest kernel's hung-task detector prints the blocked stacks);
 #   - service A, whose back-end and peer are never touched, serves every
@@ -100,7 +101,10 @@ bound_s=$((180 * BATON_SLOW))
 # 64 clients; on a debug kernel (BATON_SLOW 5: KASAN and lockdep under TCG
 # serve about one connection a second in this guest) 12, each given 5 times
 # longer before it counts as hung: the locking, not the load, is what that
-# kernel checks.
+# kernel checks. The clients saturate the guest: a connection may wait for
+# its answer longer than the timeout while the load runs (32 clients on
+# one Python server serving two or three a second); it counts as hung only
+# if it is still without a byte that long after the load stopped.
 declare -A share=([80]=$((32 / BATON_SLOW)) [81]=$((16 / BATON_SLOW)) [82]=$((16 / BATON_SLOW)))
 pids=()
 for p in 80 81 82; do
@@ -133,22 +137,36 @@ log "load running: $ok0 handoffs so far"
 defer kill $!
 
 # change ARGS...: batonctl ARGS in the front-end, which must succeed within
-# the bound; logs its time.
+# the bound; logs its time. What is bounded is the time the command takes
+# beyond starting batonctl at all (`batonctl --version`, no netlink, timed
+# just before): under TCG, with the guest's one CPU taking the load's
+# softirqs, starting the two programs alone takes 300 to 700 ms, which a
+# real machine does not spend and which no lock in baton can cause.
 limit_ms=$((1000 * BATON_SLOW))
 slowest=0
-change() {
-	local t0 t1 ms rc=0
+# elapsed_ms OUT CMD...: runs CMD in the front-end, its time in ms in OUT,
+# its exit status returned.
+elapsed_ms() {
+	local -n _ms=$1
+	local t0 rc=0
+	shift
 	t0=$(date +%s%N)
 	# nsenter enters the network namespace only (ip netns exec also
 	# remounts /sys, which a loaded guest takes long to do).
 	nsenter --net=/run/netns/fe timeout 20 "$BATONCTL" "$@" >"$work/change.out" 2>&1 || rc=$?
-	t1=$(date +%s%N)
-	ms=$(((t1 - t0) / 1000000))
+	_ms=$((($(date +%s%N) - t0) / 1000000))
+	return $rc
+}
+change() {
+	local ms start rc=0
+	elapsed_ms start --version || fail "batonctl --version failed under load"
+	elapsed_ms ms "$@" || rc=$?
 	((rc != 124)) || fail "'batonctl $*' did not return within 20 s under load"
 	((rc == 0)) || fail "'batonctl $*' failed under load (exit $rc): $(cat "$work/change.out")"
-	log "batonctl $*: ${ms} ms"
-	((ms <= limit_ms)) || fail "'batonctl $*' took $ms ms under load (bound $limit_ms ms)"
-	((ms <= slowest)) || slowest=$ms
+	log "batonctl $*: ${ms} ms (starting batonctl: ${start} ms)"
+	((ms - start <= limit_ms)) ||
+		fail "'batonctl $*' took $ms ms under load, $((ms - start)) ms more than starting batonctl (bound $limit_ms ms)"
+	((ms - start <= slowest)) || slowest=$((ms - start))
 	sleep 0.3
 }
 
@@ -174,7 +192,7 @@ for r in $(seq 1 $rounds); do
 	sleep 1
 done
 chrt -o -p 0 $$
-log "slowest change: $slowest ms (bound $limit_ms ms)"
+log "slowest change: $slowest ms beyond starting batonctl (bound $limit_ms ms)"
 quiet=$(sort -n "$work/last-rx" | tail -n 1)
 samples=$(wc -l <"$work/last-rx")
 log "node 2 heard from at most $quiet ms before ($samples samples)"
@@ -200,9 +218,17 @@ for p in 80 81 82; do
 	if [ "$(count $p timeout)" != 0 ]; then
 		# What the front-end and the back-ends still hold of them.
 		log "service :$p: hung: $(jq -c .hung "$work/churn.$p")"
+		# be1's sockets of the connections the front-end still forwards.
+		for cp in $(bctl fe -j conn list | jq -r '.conns[].client | sub(".*:"; "")' | head -n 10); do
+			log "be1's sockets of client port $cp: $(ns_exec be1 ss -Htanoi "( dport = :$cp )" | tr '\n' ' ')"
+		done
 		for ns in fe be1 be2; do
 			log "$ns: $(bctl "$ns" conn list | head -n 40)"
 			log "$ns: $(bctl "$ns" -j stats)"
+			# The stacks' view: sockets by state, and the counters of
+			# segments a stack dropped or answered oddly.
+			log "$ns: sockets by state: $(ns_exec "$ns" ss -Htan | awk '{print $1}' | sort | uniq -c | tr '\n' ' ')"
+			log "$ns: $(ns_exec "$ns" nstat -az | grep -E 'Listen|ReqQ|Syncookies|PAWS|Backlog|OFO|Timeouts|Retrans|Reset|OutRsts|InErrs|Challenge' | awk '$2 != 0 {printf "%s %s, ", $1, $2}')"
 		done
 	fi
 	check_eq "service :$p: hung connections" "$(count $p timeout)" 0

@@ -42,13 +42,16 @@ path-mtu scenarios.
       N threads open connections to ADDR:PORT without pause, each one
       request GET /gen/SIZE with "Connection: close", its body checked
       against httpd.py's bytes, for SECS seconds or until the file STOP
-      exists, at most MAX connections in all, each bounded by a socket
-      timeout of CHURN_TIMEOUT seconds (environment, default 20). Writes
-      OUT (JSON): how the connections ended,
+      exists, at most MAX connections in all. A connection times out
+      after CHURN_TIMEOUT seconds (environment, default 20) connecting,
+      or without a byte of its answer, counted from STOP's appearance
+      when given (a server the load saturates answers late, not never).
+      Writes OUT (JSON): how the connections ended,
           {"exact": n, "corrupt": n, "reset": n, "refused": n, "eof": n,
-           "timeout": n, "hung": [...]}
+           "timeout": n, "slowest-ms": n, "hung": [...]}
       ("eof": closed before the whole answer; "corrupt": an answer whose
-      bytes are not the server's; "hung": the first 20 timed-out
+      bytes are not the server's; "slowest-ms": the longest an exact
+      answer took, from the connect; "hung": the first 20 timed-out
       connections, their local port, whether connecting or reading, the
       bytes read and when).
 
@@ -292,11 +295,17 @@ def mixed(addr, port, n, secs, most, pairs):
 CHURN_TIMEOUT = float(os.environ.get("CHURN_TIMEOUT", "20"))
 
 
-def churn_one(addr, port, size, want, lport=0, hung=None):
+def churn_one(addr, port, size, want, lport=0, hung=None, stop=None):
     """One connection of churn (from local port lport, 0: any): how it
     ended. A connection that timed out is described in `hung` (a list),
     when given: its local port, whether it hung connecting or reading,
-    and the bytes it had read, for the scenario to look up."""
+    and the bytes it had read, for the scenario to look up.
+
+    A read times out after CHURN_TIMEOUT seconds without a byte, counted
+    from the later of its last byte and the moment the file `stop` (when
+    given) appeared: while the load runs, a saturated server answers a
+    connection queued behind the others late, and only one still silent
+    that long after the load ended is hung."""
     data = b""
     try:
         s = socket.create_connection((addr, port), timeout=CHURN_TIMEOUT,
@@ -312,10 +321,21 @@ def churn_one(addr, port, size, want, lport=0, hung=None):
     mine = s.getsockname()[1]
     try:
         s.sendall(f"GET /gen/{size} HTTP/1.1\r\nHost: churn\r\nConnection: close\r\n\r\n".encode())
+        s.settimeout(min(1.0, CHURN_TIMEOUT))
+        quiet = time.monotonic()
         while True:
-            chunk = s.recv(65536)
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                now = time.monotonic()
+                if stop is not None and not os.path.exists(stop):
+                    quiet = now
+                elif now - quiet >= CHURN_TIMEOUT:
+                    raise
+                continue
             if not chunk:
                 break
+            quiet = time.monotonic()
             data += chunk
     except socket.timeout:
         if hung is not None:
@@ -337,6 +357,7 @@ def churn(addr, port, n, size, secs, most, out, stop=None):
     want = gen(size)
     counts = {k: 0 for k in ("exact", "corrupt", "reset", "refused", "eof", "timeout")}
     hung = []
+    slowest = [0]
     lock = threading.Lock()
     started = [0]
     end = time.monotonic() + secs
@@ -347,9 +368,13 @@ def churn(addr, port, n, size, secs, most, out, stop=None):
                 if started[0] >= most:
                     return
                 started[0] += 1
-            how = churn_one(addr, port, size, want, hung=hung)
+            t0 = time.monotonic()
+            how = churn_one(addr, port, size, want, hung=hung, stop=stop)
+            ms = int((time.monotonic() - t0) * 1000)
             with lock:
                 counts[how] += 1
+                if how == "exact":
+                    slowest[0] = max(slowest[0], ms)
 
     threads = [threading.Thread(target=run) for _ in range(n)]
     for t in threads:
@@ -357,7 +382,7 @@ def churn(addr, port, n, size, secs, most, out, stop=None):
     for t in threads:
         t.join()
     with open(out, "w") as f:
-        json.dump({**counts, "hung": hung[:20]}, f)
+        json.dump({**counts, "slowest-ms": slowest[0], "hung": hung[:20]}, f)
     print("churn: " + " ".join(f"{k} {v}" for k, v in counts.items()))
 
 
