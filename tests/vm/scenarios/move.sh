@@ -63,6 +63,14 @@ for i in 1 2; do
 	echo "be$i" >"$work/be$i/name"
 done
 httpd_serve fe 198.18.1.2 "$be_port" "$work/fe"
+
+# moves_counted N: wait (bounded) until the front-end has counted N moves in
+# all. A move counts once its thread hears the new back-end's answer, which
+# may be after the client read the response (the flow forwards as the
+# answer arrives); the check that follows asserts the exact count.
+moves_counted() {
+	wait_for -t $((10 * BATON_SLOW)) baton_sum_is -ge "$1" moved fe || true
+}
 echo "fe" >"$work/fe/name"
 baton_star fe 198.18.1.2 be1 198.18.1.3 be2 198.18.1.4
 
@@ -108,6 +116,7 @@ check_eq "be2 served b.example's request only" "$(echo "$b" | wc -l) $(cut -d' '
 check_eq "the same client port on both servers" "${a%% *}" "${b%% *}"
 check_eq "be1 logged nothing for b.example" "$(logged be1 b.example | wc -l)" 0
 check_eq "be2 logged nothing for a.example" "$(logged be2 a.example | wc -l)" 0
+moves_counted 1
 check_eq "front-end: moves" "$(baton_stat fe moved)" 1
 check_eq "be1: connections released for a move" "$(baton_stat be1 released)" 1
 baton_idle 15 fe be1 be2
@@ -117,6 +126,7 @@ out=$(ns_exec cl timeout 60 python3 "$BATON_REPO/tests/vm/tools/clients.py" requ
 	a.example/name b.example/gen/10485760 a.example/gen/1000000) || fail "10 MB after a move failed"
 check_eq "10 MB after a move" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "be1 exact exact "
 check_eq "one connection" "$(cut -d' ' -f1 <<<"$out" | sort -u | wc -l)" 1
+moves_counted 3
 check_eq "front-end: moves" "$(baton_stat fe moved)" 3
 
 # Back and forth, each TCP option off in turn at the client, and through
@@ -130,6 +140,7 @@ for opt in none tcp_timestamps tcp_sack tcp_window_scaling; do
 	check_eq "back and forth ($opt off)" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" \
 		"be1 be2 be1 fe exact fe be1 "
 	check_eq "back and forth ($opt off): one connection" "$(cut -d' ' -f1 <<<"$out" | sort -u | wc -l)" 1
+	moves_counted $((moved0 + 6))
 	check_eq "back and forth ($opt off): moves" $(($(baton_stat fe moved) - moved0)) 6
 	[ "$opt" = none ] || ns_exec cl sysctl -qw "net.ipv4.$opt=1"
 done
@@ -214,6 +225,7 @@ out=$(ns_exec cl timeout $((120 * BATON_SLOW)) python3 "$BATON_REPO/tests/vm/too
 ns_exec cl tc qdisc del dev eth0 root
 check_eq "moves under loss" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "exact exact exact be1 exact "
 check_eq "moves under loss: one connection" "$(cut -d' ' -f1 <<<"$out" | sort -u | wc -l)" 1
+moves_counted $((moved0 + 4))
 check_eq "moves under loss: moves" $(($(baton_stat fe moved) - moved0)) 4
 baton_idle 15 fe be1 be2
 
@@ -249,6 +261,7 @@ touch "$work/go"
 wait "$idle" || fail "drain: the idle connection failed: $(cat "$work/idle.out")"
 check_eq "drain: answers before and after" "$(cut -d' ' -f2 "$work/idle.out" | tr '\n' ' ')" "be1 be2 "
 check_eq "drain: one connection" "$(cut -d' ' -f1 "$work/idle.out" | sort -u | wc -l)" 1
+moves_counted $((moved0 + 1))
 check_eq "drain: moved" $(($(baton_stat fe moved) - moved0)) 1
 baton_idle 15 fe be1 be2
 
@@ -279,6 +292,7 @@ touch "$work/go"
 wait "$unread" || fail "unread: the connection failed: $(cat "$work/unread.out")"
 check_eq "unread: answers (the unread request's by be2)" "$(cut -d' ' -f2 "$work/unread.out" | tr '\n' ' ')" "lazy be2 be2 "
 check_eq "unread: one connection" "$(cut -d' ' -f1 "$work/unread.out" | sort -u | wc -l)" 1
+moves_counted $((moved0 + 1))
 check_eq "unread: moved" $(($(baton_stat fe moved) - moved0)) 1
 check_eq "unread: be1 released it" $(($(baton_stat be1 released) - released0)) 1
 check_eq "unread: be2 logged both of c.example's requests" $(($(logged be2 c.example | wc -l) - be2_logged0)) 2
@@ -300,6 +314,7 @@ out=$(ns_exec cl timeout 60 python3 "$BATON_REPO/tests/vm/tools/clients.py" requ
 	a.example/name +b.example/gen/3000000 a.example/name) || fail "pipelined behind a move failed"
 check_eq "pipelined behind a move: answers" "$(cut -d' ' -f2 <<<"$out" | tr '\n' ' ')" "be1 exact be2 "
 check_eq "pipelined behind a move: one connection" "$(cut -d' ' -f1 <<<"$out" | sort -u | wc -l)" 1
+moves_counted $((moved0 + 1))
 check_eq "pipelined behind a move: moved, refused" \
 	"$(($(baton_stat fe moved) - moved0)) $(($(baton_stat fe moves-refused) - refused0))" "1 1"
 check_eq "client connections reset" $(($(tcp_resets cl) - resets0)) 0
