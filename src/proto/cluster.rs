@@ -22,6 +22,7 @@
 //! see the same set converge on one (epoch, set) however they got there.
 
 use super::{
+    packet::{Family, V4},
     sched::{draw, fnv1a, FNV_OFFSET},
     service::Endpoint,
 };
@@ -30,24 +31,24 @@ use super::{
 pub const MAX_MEMBERS: usize = 64;
 
 /// What ownership is computed over: the client and the VIP:port it called
-/// (the same on every front-end, whatever the upstream hashed).
+/// (the same on every front-end, whatever the upstream hashed), of either
+/// family.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct FlowId {
+pub struct FlowId<A = V4> {
     /// The client.
-    pub client: Endpoint,
+    pub client: Endpoint<A>,
     /// The service's VIP and port.
-    pub vip: Endpoint,
+    pub vip: Endpoint<A>,
 }
 
-impl FlowId {
-    /// The connection's hash, the same on every member and every run.
+impl<A: Family> FlowId<A> {
+    /// The connection's hash, the same on every member and every run: FNV-1a
+    /// over client address, client port, VIP, VIP port (ports big-endian),
+    /// 12 bytes for IPv4 and 36 for IPv6.
     pub fn hash(&self) -> u64 {
-        let mut b = [0u8; 12];
-        b[..4].copy_from_slice(&self.client.addr);
-        b[4..6].copy_from_slice(&self.client.port.to_be_bytes());
-        b[6..10].copy_from_slice(&self.vip.addr);
-        b[10..].copy_from_slice(&self.vip.port.to_be_bytes());
-        fnv1a(FNV_OFFSET, &b)
+        [self.client, self.vip].iter().fold(FNV_OFFSET, |h, e| {
+            fnv1a(fnv1a(h, e.addr.as_ref()), &e.port.to_be_bytes())
+        })
     }
 }
 
@@ -280,7 +281,7 @@ impl View {
     }
 
     /// The owner and backup of `flow` in this view.
-    pub fn owners(&self, flow: &FlowId) -> Option<Owners> {
+    pub fn owners<A: Family>(&self, flow: &FlowId<A>) -> Option<Owners> {
         owners(self.members(), flow.hash())
     }
 }
@@ -298,7 +299,7 @@ pub enum Place {
 }
 
 /// Where member `me` keeps `flow`'s entry in `view`.
-pub fn place(view: &View, me: u32, flow: &FlowId) -> Place {
+pub fn place<A: Family>(view: &View, me: u32, flow: &FlowId<A>) -> Place {
     match view.owners(flow) {
         Some(o) if o.owner == me => Place::Active,
         Some(o) if o.backup == Some(me) => Place::Common,
@@ -333,7 +334,7 @@ pub enum Transition {
 }
 
 /// See [`Transition`].
-pub fn transition(old: &View, new: &View, me: u32, flow: &FlowId) -> Transition {
+pub fn transition<A: Family>(old: &View, new: &View, me: u32, flow: &FlowId<A>) -> Transition {
     match (place(old, me, flow), place(new, me, flow)) {
         (a, b) if a == b => Transition::Stay,
         (Place::Common, Place::Active) => Transition::Promote,

@@ -739,12 +739,12 @@ impl<A: Family> Flow<A> {
     }
 }
 
-/// What the control protocol carries: IPv4 so far.
-impl Flow {
+/// What the control protocol carries (REPLICA, REPLICA6).
+impl<A: Family> Flow<A> {
     /// What another front-end needs to forward this flow's client packets
     /// as this node does: `Some` for a front flow forwarding to a peer (a
     /// connection served by this node itself dies with it).
-    pub fn replica(&self) -> Option<Replica> {
+    pub fn replica(&self) -> Option<Replica<A>> {
         let forwarding = self.role == Role::Front && self.phase == Phase::Forwarding;
         (forwarding && self.peer != 0).then_some(Replica {
             id: self.id,
@@ -762,7 +762,7 @@ impl Flow {
     }
 
     /// The forwarding front flow that `r` describes, made at `now_ms`.
-    pub fn from_replica(r: &Replica, now_ms: u64) -> Self {
+    pub fn from_replica(r: &Replica<A>, now_ms: u64) -> Self {
         let mut f = Self::new(
             r.id,
             r.backend_node,

@@ -8,6 +8,7 @@ use baton_proto::{
         View, ViewError, MAX_MEMBERS,
     },
     config::{check_member_add, MemberError, PeerConf},
+    packet::V6,
     service::{Endpoint, Ip},
 };
 use proptest::prelude::*;
@@ -60,6 +61,78 @@ fn known_answers() {
 const KNOWN_HASH: u64 = 6_242_159_376_752_794_310;
 const KNOWN_OWNER: u32 = 2;
 const KNOWN_BACKUP: u32 = 3;
+
+fn flow6(i: u32) -> FlowId<V6> {
+    let mut client = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    client[12..].copy_from_slice(&i.to_be_bytes());
+    let mut vip = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    vip[15] = 0x64;
+    FlowId {
+        client: Endpoint {
+            addr: client,
+            port: 1024 + (i & 0xff) as u16 * 251,
+        },
+        vip: Endpoint {
+            addr: vip,
+            port: 80,
+        },
+    }
+}
+
+/// FNV-1a as the protocol defines the hash (the reference the pinned
+/// values were taken from).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// An IPv6 connection hashes its 36 bytes in the order of the IPv4 ones:
+/// client address, client port, VIP, VIP port. Pinned too.
+#[test]
+fn known_answers_v6() {
+    let f = flow6(1);
+    let mut b = Vec::new();
+    b.extend_from_slice(&f.client.addr);
+    b.extend_from_slice(&f.client.port.to_be_bytes());
+    b.extend_from_slice(&f.vip.addr);
+    b.extend_from_slice(&f.vip.port.to_be_bytes());
+    assert_eq!(b.len(), 36);
+    assert_eq!(f.hash(), fnv1a(&b));
+    assert_eq!(f.hash(), KNOWN_HASH6);
+}
+
+const KNOWN_HASH6: u64 = 5_947_059_079_230_907_983;
+
+/// The IPv4 hash is FNV-1a over the 12 bytes.
+#[test]
+fn v4_hash_is_fnv1a_of_12_bytes() {
+    for i in 0..1000 {
+        let f = flow(i);
+        let mut b = Vec::new();
+        b.extend_from_slice(&f.client.addr);
+        b.extend_from_slice(&f.client.port.to_be_bytes());
+        b.extend_from_slice(&f.vip.addr);
+        b.extend_from_slice(&f.vip.port.to_be_bytes());
+        assert_eq!(f.hash(), fnv1a(&b));
+    }
+}
+
+/// IPv6 connections spread over the members as evenly as IPv4 ones.
+#[test]
+fn shares_are_even_v6() {
+    let m = members(8);
+    let mut owned = [0u32; 8];
+    let n = 80_000;
+    for i in 0..n {
+        let o = owners(&m, flow6(i).hash()).unwrap();
+        owned[m.iter().position(|&x| x == o.owner).unwrap()] += 1;
+    }
+    for c in owned {
+        let share = f64::from(c) / f64::from(n);
+        assert!((share - 0.125).abs() < 0.01, "share {share}: {owned:?}");
+    }
+}
 
 #[test]
 fn small_groups() {

@@ -1919,6 +1919,45 @@ proptest! {
     }
 }
 
+/// An IPv6 forwarding flow's replica (REPLICA6) makes a copy that
+/// rewrites the client's packets byte for byte as the original does.
+#[test]
+fn a_replica6_forwards_as_the_original() {
+    let mut f = Flow::new(42, 3, Role::Front, CLIENT6, VIP6, BACKEND6, T0);
+    f.phase = Phase::Forwarding;
+    f.xlate = xlate();
+    f.fin_client = true;
+    let r = f
+        .replica()
+        .expect("a forwarding flow to a peer has a replica");
+    assert_eq!(
+        (r.id, r.backend_node, r.client, r.vip, r.backend),
+        (42, 3, CLIENT6, VIP6, BACKEND6)
+    );
+    let mut copy = Flow::from_replica(&r, T0 + 5);
+    assert_eq!(copy.key(), f.key());
+    assert_eq!(
+        (copy.role, copy.phase, copy.xlate, copy.fin_client),
+        (Role::Front, Phase::Forwarding, f.xlate, true)
+    );
+    let s = seg(
+        CLIENT6,
+        VIP6,
+        flags::ACK | flags::PSH,
+        0xffff_fffe,
+        0xffff_ff80,
+        ts(0xffff_fff0, 0x0000_0010),
+        b"more",
+    );
+    let (mut a, mut b) = (bytes_of(&s), bytes_of(&s));
+    assert_eq!(client_packet(&mut f, &mut a, T0 + 7), Verdict::Rewritten);
+    assert_eq!(client_packet(&mut copy, &mut b, T0 + 7), Verdict::Rewritten);
+    assert_eq!(a, b, "the same bytes, checksums included");
+    let mut local = f;
+    local.peer = 0;
+    assert_eq!(local.replica(), None);
+}
+
 // ---------------------------------------------------------------------------
 // Request boundaries (per-request dispatch).
 
