@@ -57,7 +57,8 @@
 #     flow or copy left.
 # BATON_ECMP_DOWN and BATON_ECMP_UP set the sizes (bytes); make soak runs
 # 20 MB each (tests/vm/soak/cluster-ecmp-20m.sh), make check less, paced
-# so that every transfer lasts about 30 s.
+# so that every transfer is under way until the takeover is checked; the
+# rest then goes at full speed.
 #
 # guests: 1
 # memory: 1024M
@@ -216,16 +217,17 @@ resets0=$(tcp_resets cl)
 rst_watch cl "host $vip and tcp port 80" "$work/rst.pcap"
 
 # start TAG ND NU: ND downloads and NU uploads, paced, under way in the
-# background; their pids in $work/pids.TAG.
+# background; their pids in $work/pids.TAG. The pace ends once
+# $work/fast.TAG exists (the checks that need them under way are done).
 start() {
 	local tag=$1 i
 	for ((i = 0; i < $2; i++)); do
-		ns_exec cl python3 "$pace" --sum get "$vip" 80 /big "$work/down.$tag.$i" "$rate" \
+		ns_exec cl python3 "$pace" --sum --until "$work/fast.$tag" get "$vip" 80 /big "$work/down.$tag.$i" "$rate" \
 			>"$work/client.$tag.down.$i" 2>&1 &
 		echo $! >>"$work/pids.$tag"
 	done
 	for ((i = 0; i < $3; i++)); do
-		ns_exec cl python3 "$pace" post "$vip" 80 /up "$work/upload" "$work/up.$tag.$i" "$uprate" \
+		ns_exec cl python3 "$pace" --until "$work/fast.$tag" post "$vip" 80 /up "$work/upload" "$work/up.$tag.$i" "$uprate" \
 			>"$work/client.$tag.up.$i" 2>&1 &
 		echo $! >>"$work/pids.$tag"
 	done
@@ -350,6 +352,8 @@ for be in be1 be2; do
 	check_eq "$be's flows answer to" "$(bctl "$be" -j conn list | jq -c '[.conns[].peer] | unique | map(select(. == 1))')" "[]"
 done
 
+# The takeover is checked: the rest of each transfer at full speed.
+touch "$work/fast.crash"
 finish crash "$ndown" "$nup"
 log "transfers done $((SECONDS - t1)) s after the crash ($((SECONDS - t0)) s in all)"
 check_eq "client resets" "$(tcp_resets cl)" "$resets0"
@@ -443,6 +447,7 @@ leave() {
 		fail "fe3 promoted $(($(baton_stat fe3 promoted) - p3)) of front-end 2's $share2 connections"
 	log "fe3 took front-end 2's connections over $((SECONDS - t3)) s after it was withdrawn"
 	check_eq "transfers under way at the leave" "$(running "$work/pids.leave")" 16
+	touch "$work/fast.leave"
 	finish leave 12 4
 	check_eq "client resets" "$(tcp_resets cl)" "$resets1"
 	baton_idle 20 fe3 be1 be2

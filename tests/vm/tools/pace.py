@@ -4,9 +4,9 @@
 transfer is still under way when a scenario breaks something (curl's
 --limit-rate lets a response that fits the socket buffers through at once).
 
-  pace.py [--sum] get ADDR PORT PATH OUT RATE
+  pace.py [--sum] [--hold FILE] [--until FILE] get ADDR PORT PATH OUT RATE
       GET PATH; reads the response body at RATE bytes a second into OUT.
-  pace.py [--sum] post ADDR PORT PATH FILE OUT RATE
+  pace.py [--sum] [--hold FILE] [--until FILE] post ADDR PORT PATH FILE OUT RATE
       POST FILE as the body, sent at RATE bytes a second; the response
       body goes to OUT.
   --sum: OUT gets the body's sha256 in hex, not the body (many large
@@ -16,6 +16,10 @@ transfer is still under way when a scenario breaks something (curl's
       connection stays open, whatever the guest's speed, until the
       scenario has checked what it must while the transfer lives. The wait
       is not a stall.
+  --until FILE: the pace holds until FILE exists; then the rest of the
+      body moves as fast as the connection takes it (once the scenario has
+      checked what it must while the transfer lives, it need not wait for
+      the pace to end).
 
 Exits 0 once the whole body (Content-Length) arrived, 1 on any error (a
 reset, a short body, a status other than 200), with the reason on stderr.
@@ -33,8 +37,11 @@ LIMIT_S = 300
 HOLD_BYTES = 256 * 1024
 
 
-def paced(rate, start, done):
-    """Sleeps until `done` bytes are due at `rate` bytes/s since `start`."""
+def paced(rate, start, done, until=None):
+    """Sleeps until `done` bytes are due at `rate` bytes/s since `start`,
+    unless file `until` exists."""
+    if until is not None and os.path.exists(until):
+        return
     due = start + done / rate
     now = time.monotonic()
     if due > now:
@@ -86,12 +93,14 @@ class Stalls:
 
 def main():
     args = sys.argv[1:]
-    digest, hold = False, None
+    digest, hold, until = False, None, None
     while args[0].startswith("--"):
         if args[0] == "--sum":
             digest, args = True, args[1:]
         elif args[0] == "--hold":
             hold, args = args[1], args[2:]
+        elif args[0] == "--until":
+            until, args = args[1], args[2:]
         else:
             raise OSError(f"unknown option {args[0]}")
     mode, addr, port, path = args[:4]
@@ -119,7 +128,7 @@ def main():
                 hold_until(hold, out, stalls, deadline)
                 held = True
                 start = time.monotonic() - sent / rate
-            paced(rate, start, sent)
+            paced(rate, start, sent, until)
             stalls.moved()
             sock.sendall(data[sent:sent + CHUNK])
             stalls.moved()
@@ -140,7 +149,7 @@ def main():
                 held = True
                 start = time.monotonic() - n / rate
             if body is None:
-                paced(rate, start, n)
+                paced(rate, start, n, until)
                 stalls.moved()
             chunk = sock.recv(min(CHUNK, length - n))
             if not chunk:
