@@ -343,27 +343,67 @@ fn replay<'a, F: Fam>(
         },
         payload,
     };
-    let mut seq = req.client_isn.wrapping_add(1);
-    let mut chunks = req.data.chunks(INJECT_MSS);
-    let mut first = true;
-    loop {
-        let payload = match chunks.next() {
-            Some(c) => c,
-            None if first => &[][..],
-            None => break,
-        };
-        let push = if payload.is_empty() { 0 } else { flags::PSH };
-        inject(node, &segment(seq, flags::ACK | push, payload), &mut buf)
-            .map_err(|_| reason::OTHER)?;
-        seq = seq.wrapping_add(payload.len() as u32);
-        first = false;
-        if payload.is_empty() {
-            break;
+    let send = |buf: &mut [u8]| -> core::result::Result<(), u8> {
+        let mut seq = req.client_isn.wrapping_add(1);
+        let mut chunks = req.data.chunks(INJECT_MSS);
+        let mut first = true;
+        loop {
+            let payload = match chunks.next() {
+                Some(c) => c,
+                None if first => &[][..],
+                None => break,
+            };
+            let push = if payload.is_empty() { 0 } else { flags::PSH };
+            inject(node, &segment(seq, flags::ACK | push, payload), buf)
+                .map_err(|_| reason::OTHER)?;
+            seq = seq.wrapping_add(payload.len() as u32);
+            first = false;
+            if payload.is_empty() {
+                break;
+            }
         }
-    }
-    if req.options & opt_bits::FIN != 0 {
-        inject(node, &segment(seq, flags::FIN | flags::ACK, &[]), &mut buf)
-            .map_err(|_| reason::OTHER)?;
+        if req.options & opt_bits::FIN != 0 {
+            inject(node, &segment(seq, flags::FIN | flags::ACK, &[]), buf)
+                .map_err(|_| reason::OTHER)?;
+        }
+        Ok(())
+    };
+    send(&mut buf)?;
+    // The handshake ends when the listener takes the ACK. A full accept
+    // queue drops it and keeps the request socket, which resends its
+    // SYN/ACK: a client would answer with its ACK again, but the flow
+    // drops that SYN/ACK (the client's ACK and bytes are here, the client
+    // itself long established with the front-end). So they go again
+    // until the server's socket exists; a queue still full after
+    // REPLAY_TIMEOUT_MS is an overloaded back-end, which refuses the
+    // connection (its request socket, unanswered, expires).
+    let start = kthread::now_ms();
+    let mut sent = start;
+    loop {
+        match socket::tcp_lookup(node.net(), ip(req.backend), ip(req.client)) {
+            socket::Held::Full | socket::Held::TimeWait => break,
+            // Reset by the stack: the flow saw it, and the collector ends it.
+            socket::Held::None if node.conns().with(key, |f| f.reset).unwrap_or(true) => break,
+            _ => {}
+        }
+        let now = kthread::now_ms();
+        if now > start + REPLAY_TIMEOUT_MS {
+            if kthread::net_ratelimit() {
+                pr_info!(
+                    "handoff {}: the server's accept queue stayed full, refused\n",
+                    req.id
+                );
+            }
+            return Err(reason::OVERLOAD);
+        }
+        if stop.requested() {
+            return Err(reason::OTHER);
+        }
+        if now >= sent + SYN_RETRY_MS {
+            send(&mut buf)?;
+            sent = now;
+        }
+        kthread::sleep_us(200, 400);
     }
     Ok(HandoffAck {
         id: req.id,

@@ -709,6 +709,31 @@ bool baton_tcp_exists(struct net *net, const struct baton_endpoint *local,
 }
 
 /*
+ * What namespace net holds of the TCP connection from local (this host) to
+ * remote: BATON_TCP_NONE, BATON_TCP_REQUEST (a request socket: the
+ * handshake not complete), BATON_TCP_FULL or BATON_TCP_TIME_WAIT. Any
+ * context.
+ */
+int baton_tcp_lookup(struct net *net, const struct baton_endpoint *local,
+		     const struct baton_endpoint *remote)
+{
+	struct sock *sk;
+	int ret;
+
+	sk = baton_lookup(net, local, remote);
+	if (!sk)
+		return BATON_TCP_NONE;
+	if (sk->sk_state == TCP_NEW_SYN_RECV)
+		ret = BATON_TCP_REQUEST;
+	else if (sk->sk_state == TCP_TIME_WAIT)
+		ret = BATON_TCP_TIME_WAIT;
+	else
+		ret = BATON_TCP_FULL;
+	sock_gen_put(sk);
+	return ret;
+}
+
+/*
  * Who in namespace net takes a TCP segment from raddr:rport to laddr:lport
  * (this host) that skb brought (its input interface counts, as for the
  * stack's own lookup): 1 a socket of that connection (full, request or

@@ -125,6 +125,13 @@ int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
 			   u8 **data, unsigned int *len);
 bool baton_tcp_exists(struct net *net, const struct baton_endpoint *local,
 		      const struct baton_endpoint *remote);
+/* What baton_tcp_lookup() found. */
+#define BATON_TCP_NONE 0
+#define BATON_TCP_REQUEST 1
+#define BATON_TCP_FULL 2
+#define BATON_TCP_TIME_WAIT 3
+int baton_tcp_lookup(struct net *net, const struct baton_endpoint *local,
+		     const struct baton_endpoint *remote);
 bool baton_skb_csum_partial(const struct sk_buff *skb);
 bool baton_skb_forwarded(const struct sk_buff *skb);
 unsigned int baton_skb_copy(const struct sk_buff *skb, unsigned int off,

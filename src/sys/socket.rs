@@ -551,6 +551,39 @@ pub(crate) fn tcp_exists(
     unsafe { bindings::baton_tcp_exists(net.as_ptr(), &local, &remote) }
 }
 
+/// What a namespace holds of a TCP connection ([`tcp_lookup`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// Nothing.
+    None,
+    /// A request socket: the handshake is not complete (its last ACK not
+    /// taken yet, or dropped because the listener's accept queue was full).
+    Request,
+    /// A full socket.
+    Full,
+    /// A time-wait socket.
+    TimeWait,
+}
+
+/// What `net` holds of the TCP connection from `local` (this host) to
+/// `remote`. Any context.
+pub(crate) fn tcp_lookup(
+    net: &Net,
+    local: impl Into<Endpoint<Ip>>,
+    remote: impl Into<Endpoint<Ip>>,
+) -> Held {
+    let (local, remote) = (raw_endpoint(local.into()), raw_endpoint(remote.into()));
+    // SAFETY: `net` is alive; the endpoints are valid for reads during the
+    // call.
+    let found = unsafe { bindings::baton_tcp_lookup(net.as_ptr(), &local, &remote) };
+    match u32::try_from(found) {
+        Ok(bindings::BATON_TCP_REQUEST) => Held::Request,
+        Ok(bindings::BATON_TCP_FULL) => Held::Full,
+        Ok(bindings::BATON_TCP_TIME_WAIT) => Held::TimeWait,
+        _ => Held::None,
+    }
+}
+
 /// Who takes a TCP segment arriving at this host ([`demux`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Demux {

@@ -14,6 +14,9 @@
 #   - 20000 spoofed SYNs on the VIP create no baton state (active and
 #     memory unchanged: baton tracks only accepted connections; the
 #     listener answers with SYN cookies), and a real client is served;
+#   - a back-end whose server accepts slowly (listen backlog 1) and 24
+#     clients at once: each served byte-exact or reset, none left
+#     waiting;
 #   - a service with max-conns 3: a fourth client at once is reset
 #     (handoffs-refused), one after a client left is served; service list,
 #     -j and save show the limit;
@@ -146,6 +149,75 @@ wait_for -t $((20 * BATON_SLOW)) _flows_back ||
 	fail "baton state after the SYN flood: active $(jq .active "$work/stats.after"), before $active0"
 mem=$(jq .memory "$work/stats.after")
 ((mem <= mem0)) || fail "memory after the SYN flood: $mem bytes, before $mem0"
+
+# A back-end whose server accepts slowly (a listen backlog of 1, one
+# connection every 0.2 s) while 24 clients come at once: its listener drops
+# SYNs while its accept queue is full (the replay sends the SYN again), and
+# could drop an ACK that ends a handshake, the queue filled between the
+# SYN/ACK and the ACK (the replay then sends the ACK and the request again
+# until the server's socket exists; on this guest's one CPU a replay's
+# SYN, SYN/ACK and ACK follow each other too closely for that). Every
+# client is served byte-exact, or reset once the back-end gave up on it
+# (its queue still full after the replay's timeout), none left waiting.
+ns_exec be1 python3 - 198.18.5.3 8090 >"$work/slow-accept.log" 2>&1 <<'PY' &
+import socket, sys, time
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+body = b"a" * 1200
+while True:
+    c, _ = s.accept()
+    c.settimeout(5)
+    try:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            got = c.recv(4096)
+            if not got:
+                break
+            head += got
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1200\r\nConnection: close\r\n\r\n" + body)
+    except OSError:
+        pass
+    c.close()
+    time.sleep(0.2)
+PY
+defer kill $!
+wait_listen be1 8090
+bctl fe service add "$vip:90"
+bctl fe backend add "$vip:90" "198.18.5.3:8090" peer 2
+wait_listen fe 90
+head -c 1200 /dev/zero | tr '\0' a >"$work/sa.want"
+overflows() {
+	ns_exec be1 nstat -az TcpExtListenOverflows | awk '/ListenOverflows/ {print $2}'
+}
+overflows0=$(overflows)
+for i in $(seq 1 24); do
+	(
+		rc=0
+		ns_exec cl curl -sS --max-time $((30 * BATON_SLOW)) -o "$work/sa.$i" "http://$vip:90/" \
+			2>"$work/sa.err.$i" || rc=$?
+		echo "$rc" >"$work/sa.rc.$i"
+	) &
+	echo $! >>"$work/sa.pids"
+done
+wait_all "$work/sa.pids" || true
+served=0 reset=0
+for i in $(seq 1 24); do
+	rc=$(cat "$work/sa.rc.$i")
+	case $rc in
+	0)
+		cmp -s "$work/sa.$i" "$work/sa.want" || fail "slow accept: client $i served other bytes"
+		served=$((served + 1))
+		;;
+	7 | 52 | 56) reset=$((reset + 1)) ;;
+	*) fail "slow accept: client $i: curl exit $rc (hung or broken): $(cat "$work/sa.err.$i")" ;;
+	esac
+done
+log "slow accept: $served of 24 clients served, $reset reset; be1's listener overflowed $(($(overflows) - overflows0)) times"
+check_ge "slow accept: clients served" "$served" 2
+bctl fe service del "$vip:90"
 
 # held_clients PORT: three clients served and held, a fourth reset, then
 # one more served after one of the three left.
