@@ -28,11 +28,13 @@ use crate::{
 };
 use kernel::prelude::*;
 
-/// How long the back-end waits for its stack's SYN/ACK.
+/// How long, from the first SYN, the back-end waits for its stack's
+/// SYN/ACK and then for the server's socket.
 const REPLAY_TIMEOUT_MS: u64 = 1500;
 
 /// The back-end injects the SYN again after this long without an answer
-/// (a full accept queue drops SYNs, as it would a client's).
+/// (a full accept queue drops SYNs, as it would a client's), and the ACK
+/// with the request bytes while the server's socket does not exist.
 const SYN_RETRY_MS: u64 = 200;
 
 /// Largest payload of one injected segment.
@@ -374,11 +376,11 @@ fn replay<'a, F: Fam>(
     // SYN/ACK: a client would answer with its ACK again, but the flow
     // drops that SYN/ACK (the client's ACK and bytes are here, the client
     // itself long established with the front-end). So they go again
-    // until the server's socket exists; a queue still full after
-    // REPLAY_TIMEOUT_MS is an overloaded back-end, which refuses the
+    // until the server's socket exists, within the replay's
+    // REPLAY_TIMEOUT_MS (the front-end waits no longer by default); a
+    // queue still full then is an overloaded back-end, which refuses the
     // connection (its request socket, unanswered, expires).
-    let start = kthread::now_ms();
-    let mut sent = start;
+    let mut sent = kthread::now_ms();
     loop {
         match socket::tcp_lookup(node.net(), ip(req.backend), ip(req.client)) {
             socket::Held::Full | socket::Held::TimeWait => break,
