@@ -514,6 +514,7 @@ fn run<F: Fam>(pool: &Pool, job: &Job, stop: &Stop) {
         if present.is_none() {
             return;
         }
+        let asked = kthread::now_ms();
         let reply = front::ask(node, peer, &req, timeout, stop);
         let conn = events::Conn {
             id,
@@ -545,13 +546,27 @@ fn run<F: Fam>(pool: &Pool, job: &Job, stop: &Stop) {
             }
             Reply::Nack(r) => {
                 events::handoff(node.net(), &conn, handoff_result::FAILED, r);
+                // A timeout is the peer's answer, or this node's wait
+                // running out: which one tells a slow replay there from a
+                // lost request or answer.
                 if kthread::net_ratelimit() {
-                    pr_info!(
-                        "move {}: back-end peer {} refused the connection (reason {})\n",
-                        id,
-                        peer,
-                        r
-                    );
+                    let waited = kthread::now_ms().saturating_sub(asked);
+                    if r == reason::TIMEOUT && waited >= u64::from(timeout) {
+                        pr_info!(
+                            "move {}: back-end peer {} did not answer within {} ms\n",
+                            id,
+                            peer,
+                            timeout
+                        );
+                    } else {
+                        pr_info!(
+                            "move {}: back-end peer {} refused the connection (reason {}) after {} ms\n",
+                            id,
+                            peer,
+                            r,
+                            waited
+                        );
+                    }
                 }
                 if r == reason::TIMEOUT {
                     // It may still take it: never two servers.
