@@ -1732,6 +1732,29 @@ fn phase_and_role_numbers_round_trip() {
 // ---------------------------------------------------------------------------
 // Replicas (front-end groups).
 
+/// A client segment from `client` to `vip` comes out of `copy` byte for
+/// byte as out of the original flow `f`, both rewriting it.
+fn rewrites_as_original<A: Family>(
+    f: &mut Flow<A>,
+    copy: &mut Flow<A>,
+    client: Endpoint<A>,
+    vip: Endpoint<A>,
+) {
+    let s = seg(
+        client,
+        vip,
+        flags::ACK | flags::PSH,
+        0xffff_fffe,
+        0xffff_ff80,
+        ts(0xffff_fff0, 0x0000_0010),
+        b"more",
+    );
+    let (mut a, mut b) = (bytes_of(&s), bytes_of(&s));
+    assert_eq!(client_packet(f, &mut a, T0 + 7), Verdict::Rewritten);
+    assert_eq!(client_packet(copy, &mut b, T0 + 7), Verdict::Rewritten);
+    assert_eq!(a, b, "the same bytes, checksums included");
+}
+
 #[test]
 fn a_replica_forwards_as_the_original() {
     let mut f = front(Phase::Forwarding);
@@ -1752,19 +1775,7 @@ fn a_replica_forwards_as_the_original() {
         ),
         (Role::Front, Phase::Forwarding, 3, BACKEND, true)
     );
-    let s = seg(
-        CLIENT,
-        VIP,
-        flags::ACK | flags::PSH,
-        0xffff_fffe,
-        0xffff_ff80,
-        ts(0xffff_fff0, 0x0000_0010),
-        b"more",
-    );
-    let (mut a, mut b) = (bytes_of(&s), bytes_of(&s));
-    assert_eq!(client_packet(&mut f, &mut a, T0 + 7), Verdict::Rewritten);
-    assert_eq!(client_packet(&mut copy, &mut b, T0 + 7), Verdict::Rewritten);
-    assert_eq!(a, b, "the same bytes, checksums included");
+    rewrites_as_original(&mut f, &mut copy, CLIENT, VIP);
 }
 
 #[test]
@@ -1940,19 +1951,7 @@ fn a_replica6_forwards_as_the_original() {
         (copy.role, copy.phase, copy.xlate, copy.fin_client),
         (Role::Front, Phase::Forwarding, f.xlate, true)
     );
-    let s = seg(
-        CLIENT6,
-        VIP6,
-        flags::ACK | flags::PSH,
-        0xffff_fffe,
-        0xffff_ff80,
-        ts(0xffff_fff0, 0x0000_0010),
-        b"more",
-    );
-    let (mut a, mut b) = (bytes_of(&s), bytes_of(&s));
-    assert_eq!(client_packet(&mut f, &mut a, T0 + 7), Verdict::Rewritten);
-    assert_eq!(client_packet(&mut copy, &mut b, T0 + 7), Verdict::Rewritten);
-    assert_eq!(a, b, "the same bytes, checksums included");
+    rewrites_as_original(&mut f, &mut copy, CLIENT6, VIP6);
     let mut local = f;
     local.peer = 0;
     assert_eq!(local.replica(), None);
