@@ -693,22 +693,6 @@ int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
 }
 
 /*
- * Whether namespace net has a TCP socket (established or time-wait) from
- * laddr:lport (this host) to raddr:rport. Any context. Network byte order.
- */
-bool baton_tcp_exists(struct net *net, const struct baton_endpoint *local,
-		      const struct baton_endpoint *remote)
-{
-	struct sock *sk;
-
-	sk = baton_lookup(net, local, remote);
-	if (!sk)
-		return false;
-	sock_gen_put(sk);
-	return true;
-}
-
-/*
  * What namespace net holds of the TCP connection from local (this host) to
  * remote: BATON_TCP_NONE, BATON_TCP_REQUEST (a request socket: the
  * handshake not complete), BATON_TCP_FULL or BATON_TCP_TIME_WAIT. Any

@@ -123,8 +123,6 @@ int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
 int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len);
 int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
 			   u8 **data, unsigned int *len);
-bool baton_tcp_exists(struct net *net, const struct baton_endpoint *local,
-		      const struct baton_endpoint *remote);
 /* What baton_tcp_lookup() found. */
 #define BATON_TCP_NONE 0
 #define BATON_TCP_REQUEST 1

@@ -538,19 +538,6 @@ pub(crate) fn read_position(skb: &SkBuff, end_seq: u32) -> Option<u32> {
     (sent == 1).then_some(copied)
 }
 
-/// Whether `net` has a TCP socket (established or time-wait) from
-/// `local` (this host) to `remote`.
-pub(crate) fn tcp_exists(
-    net: &Net,
-    local: impl Into<Endpoint<Ip>>,
-    remote: impl Into<Endpoint<Ip>>,
-) -> bool {
-    let (local, remote) = (raw_endpoint(local.into()), raw_endpoint(remote.into()));
-    // SAFETY: `net` is alive; the endpoints are valid for reads during the
-    // call.
-    unsafe { bindings::baton_tcp_exists(net.as_ptr(), &local, &remote) }
-}
-
 /// What a namespace holds of a TCP connection ([`tcp_lookup`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Held {
@@ -582,6 +569,16 @@ pub(crate) fn tcp_lookup(
         Ok(bindings::BATON_TCP_TIME_WAIT) => Held::TimeWait,
         _ => Held::None,
     }
+}
+
+/// Whether `net` has a TCP socket (full, request or time-wait) from
+/// `local` (this host) to `remote`.
+pub(crate) fn tcp_exists(
+    net: &Net,
+    local: impl Into<Endpoint<Ip>>,
+    remote: impl Into<Endpoint<Ip>>,
+) -> bool {
+    tcp_lookup(net, local, remote) != Held::None
 }
 
 /// Who takes a TCP segment arriving at this host ([`demux`]).
