@@ -23,7 +23,7 @@ use crate::{
     back,
     conn::{ip, Fam, Stat},
     events,
-    node::{Node, Reply},
+    node::{Asked, Node, Reply},
     proto::{
         ctrl::{self, opt_bits, reason, Endpoint, HandoffReq, IdReason, Message},
         flow::{Flow, Key, Phase, Role},
@@ -415,13 +415,16 @@ pub(crate) fn ask<F: Fam>(
         };
     }
     if node.ctrl().send(peer, &F::handoff_req(*req)).is_err() {
-        node.replies().forget(req.id);
+        node.replies().forget(req.id, Asked::Handoff);
         return Reply::Nack(reason::OTHER);
     }
     let deadline = kthread::now_ms() + u64::from(timeout_ms);
     loop {
         let left = deadline.saturating_sub(kthread::now_ms()).max(1);
-        match node.replies().wait(req.id, left as u32, stop) {
+        match node
+            .replies()
+            .wait(req.id, Asked::Handoff, left as u32, stop)
+        {
             // A backup's late confirmation of its copy.
             Reply::Copied(_) => continue,
             r => return r,
@@ -433,7 +436,7 @@ pub(crate) fn ask<F: Fam>(
 /// the worker of that handoff waits for.
 pub(crate) fn copied(node: &Node, from: u32, id: u64) {
     if node.group().is_member(from) && node.conns().front_frozen(id) {
-        node.replies().post(id, Reply::Copied(1));
+        node.replies().post(id, Asked::Handoff, Reply::Copied(1));
     }
 }
 
@@ -484,7 +487,7 @@ fn reply_in<F: Fam>(node: &Node, from: u32, id: u64, r: Reply) -> bool {
             }
         }
     }
-    if !node.replies().post(id, r) {
+    if !node.replies().post(id, Asked::Handoff, r) {
         // A handoff taken over from a copy, which no worker waits for.
         resumed(node, &key, r);
     }

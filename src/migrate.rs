@@ -38,7 +38,7 @@ use crate::{
     back::{self, Released},
     conn::{ip, Boundary, Fam, Stat},
     events, front,
-    node::{Node, Reply},
+    node::{Asked, Node, Reply},
     proto::{
         ctrl::{opt_bits, reason, HandoffReq, Message, MoveAck, MoveReq},
         flow::{Key, Phase},
@@ -242,11 +242,12 @@ impl Moves {
             if !data.is_empty() && self.pool.carry(id, data).is_err() {
                 // The old server gave them up: without them the connection
                 // cannot go on. As if no answer came: it ends.
-                node.replies().post(id, Reply::Nack(reason::TIMEOUT));
+                node.replies()
+                    .post(id, Asked::Move, Reply::Nack(reason::TIMEOUT));
                 return;
             }
         }
-        node.replies().post(id, r);
+        node.replies().post(id, Asked::Move, r);
     }
 
     /// Where the request starting in `skb` goes, if not to the flow's
@@ -399,10 +400,10 @@ fn release<F: Fam>(
     if node.ctrl().send(peer, &F::move_req(m)).is_err() {
         // Not sent (channel down, a peer that takes no moves): nothing
         // changed there.
-        node.replies().forget(m.id);
+        node.replies().forget(m.id, Asked::Move);
         return Err(reason::OTHER);
     }
-    match node.replies().wait(m.id, timeout_ms, stop) {
+    match node.replies().wait(m.id, Asked::Move, timeout_ms, stop) {
         Reply::Released(a) => Ok((a, pool.carried(m.id))),
         Reply::Nack(r) => Err(r),
         _ => Err(reason::OTHER),

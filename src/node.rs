@@ -162,10 +162,23 @@ pub(crate) enum Reply {
 /// reply comes; this bounds a stop request's wait).
 const REPLY_WAIT_SLICE_MS: u64 = 100;
 
-/// A pending handoff's slot in [`Replies`]: its answer once it came, and
+/// Which exchange about a connection an answer ends. Both carry the
+/// connection's handoff id, and they overlap: the client's next request
+/// can start a move (MOVE_REQ) as soon as the HANDOFF_ACK of the last one
+/// made its flow forward, before that move's worker has taken the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Asked {
+    /// HANDOFF_REQ (and its copies): HANDOFF_ACK, HANDOFF_NACK, COPY_ACK.
+    Handoff,
+    /// MOVE_REQ: MOVE_ACK, MOVE_NACK.
+    Move,
+}
+
+/// A pending exchange's slot in [`Replies`]: its answer once it came, and
 /// the worker waiting for it once it waits.
 struct Slot {
     id: u64,
+    asked: Asked,
     reply: Option<Reply>,
     waiter: Option<ARef<Task>>,
     /// No worker waits for it: the handoff of a copy taken over, which its
@@ -173,8 +186,8 @@ struct Slot {
     detached: bool,
 }
 
-/// Answers to pending handoffs, by handoff id, until their workers take
-/// them. An answer wakes its own worker only: a service's workers all
+/// Answers to pending handoffs and moves, by handoff id and exchange,
+/// until their workers take them. An answer wakes its own worker only: a service's workers all
 /// wait here, and waking each of them for every answer cost the front-end
 /// as many context switches per handoff.
 #[pin_data]
@@ -195,14 +208,14 @@ impl Replies {
         })
     }
 
-    /// Waits for the answer to handoff `id`, at most `timeout_ms` (or
-    /// until a stop is requested): NACK `TIMEOUT` then.
-    pub(crate) fn wait(&self, id: u64, timeout_ms: u32, stop: &Stop) -> Reply {
+    /// Waits for the answer to exchange `asked` of handoff `id`, at most
+    /// `timeout_ms` (or until a stop is requested): NACK `TIMEOUT` then.
+    pub(crate) fn wait(&self, id: u64, asked: Asked, timeout_ms: u32, stop: &Stop) -> Reply {
         let deadline = kthread::now_ms() + u64::from(timeout_ms);
         let mut waiting = false;
         let mut list = self.list.lock();
         loop {
-            let slot = list.iter().position(|s| s.id == id);
+            let slot = list.iter().position(|s| s.id == id && s.asked == asked);
             if let Some(i) = slot {
                 if list.get(i).is_some_and(|s| s.reply.is_some()) {
                     if let Some(Slot { reply: Some(r), .. }) = vec::swap_remove(&mut list, i) {
@@ -220,6 +233,7 @@ impl Replies {
             if !waiting {
                 let me = Slot {
                     id,
+                    asked,
                     reply: None,
                     waiter: Some(kthread::current_task()),
                     detached: false,
@@ -235,19 +249,20 @@ impl Replies {
         }
     }
 
-    /// Gives `r` to the worker of handoff `id` (waiting or not yet) and
-    /// wakes it; `only_new`: unless it has an answer already. Confirmed
-    /// copies add up, and never replace the handoff's answer. `Err` for a
-    /// detached handoff, whose slot goes.
+    /// Gives `r` to the worker of exchange `asked` of handoff `id`
+    /// (waiting or not yet) and wakes it. Confirmed copies add up, and
+    /// never replace the handoff's answer. `Err` for a detached handoff,
+    /// whose slot goes.
     fn give(
         list: &mut KVec<Slot>,
         id: u64,
+        asked: Asked,
         r: Reply,
-        only_new: bool,
     ) -> core::result::Result<Option<ARef<Task>>, ()> {
-        let Some(i) = list.iter().position(|s| s.id == id) else {
+        let Some(i) = list.iter().position(|s| s.id == id && s.asked == asked) else {
             let slot = Slot {
                 id,
+                asked,
                 reply: Some(r),
                 waiter: None,
                 detached: false,
@@ -264,16 +279,16 @@ impl Replies {
             (None, r) => Some(r),
             (Some(Reply::Copied(a)), Reply::Copied(b)) => Some(Reply::Copied(a.saturating_add(b))),
             (Some(old), Reply::Copied(_)) => Some(old),
-            (Some(old), _) if only_new && !matches!(old, Reply::Copied(_)) => return Ok(None),
             (Some(_), r) => Some(r),
         };
         Ok(s.waiter.clone())
     }
 
-    /// Gives `r` to the worker waiting for handoff `id`; `false` if no
-    /// worker will (a detached handoff's: the caller finishes it).
-    pub(crate) fn post(&self, id: u64, r: Reply) -> bool {
-        match Self::give(&mut self.list.lock(), id, r, false) {
+    /// Gives `r` to the worker waiting for exchange `asked` of handoff
+    /// `id`; `false` if no worker will (a detached handoff's: the caller
+    /// finishes it).
+    pub(crate) fn post(&self, id: u64, asked: Asked, r: Reply) -> bool {
+        match Self::give(&mut self.list.lock(), id, asked, r) {
             Ok(waiter) => {
                 if let Some(t) = waiter {
                     t.wake_up();
@@ -288,6 +303,7 @@ impl Replies {
     pub(crate) fn detach(&self, id: u64) -> Result {
         let slot = Slot {
             id,
+            asked: Asked::Handoff,
             reply: None,
             waiter: None,
             detached: true,
@@ -296,22 +312,45 @@ impl Replies {
         Ok(())
     }
 
-    /// Gives `r` to the workers of the handoffs `ids` that have no answer
-    /// yet.
+    /// Gives `r` to the workers of the handoffs and moves `ids` that have
+    /// no answer yet (their peer is gone). A handoff sent but not yet
+    /// waited for finds it when it waits; a move in that state waits out
+    /// its timeout, with the same outcome.
     pub(crate) fn post_unanswered(&self, ids: impl Iterator<Item = u64>, r: Reply) {
         let mut list = self.list.lock();
         for id in ids {
-            // A detached handoff's flow is left to the collector.
-            if let Ok(Some(t)) = Self::give(&mut list, id, r, true) {
-                // Under the lock: the worker wakes to wait for it, briefly.
-                t.wake_up();
+            let mut seen = false;
+            for s in list.iter_mut().filter(|s| s.id == id) {
+                seen = true;
+                // A detached handoff's flow is left to the collector.
+                if s.detached || !matches!(s.reply, None | Some(Reply::Copied(_))) {
+                    continue;
+                }
+                s.reply = Some(r);
+                if let Some(t) = &s.waiter {
+                    // Under the lock: the worker wakes to wait for it,
+                    // briefly.
+                    t.wake_up();
+                }
+            }
+            if !seen {
+                let _ = Self::give(&mut list, id, Asked::Handoff, r);
             }
         }
     }
 
-    /// Forgets any answer to handoff `id` (e.g. one posted for a request
-    /// that was then never sent).
-    pub(crate) fn forget(&self, id: u64) {
+    /// Forgets any answer to exchange `asked` of handoff `id` (e.g. one
+    /// posted for a request that was then never sent).
+    pub(crate) fn forget(&self, id: u64, asked: Asked) {
+        let mut list = self.list.lock();
+        while let Some(i) = list.iter().position(|s| s.id == id && s.asked == asked) {
+            let _ = vec::swap_remove(&mut list, i);
+        }
+    }
+
+    /// Forgets any answer to handoff `id` and to its moves (its flow
+    /// went).
+    pub(crate) fn forget_all(&self, id: u64) {
         let mut list = self.list.lock();
         while let Some(i) = list.iter().position(|s| s.id == id) {
             let _ = vec::swap_remove(&mut list, i);

@@ -23,7 +23,7 @@
 use crate::{
     common::{Entry, Pending},
     conn::{ip, Stat},
-    node::{Node, Reply},
+    node::{Asked, Node, Reply},
     proto::{
         cluster::{backup_of, backups, FlowId, View, MAX_MEMBERS},
         ctrl::{
@@ -137,14 +137,17 @@ pub(crate) fn copy_handoff(node: &Node, peer: u32, req: &HandoffReq<'_>, stop: &
         if left == 0 {
             break;
         }
-        match node.replies().wait(req.id, left as u32, stop) {
+        match node
+            .replies()
+            .wait(req.id, Asked::Handoff, left as u32, stop)
+        {
             Reply::Copied(n) => confirmed += n as usize,
             _ => break,
         }
     }
     if confirmed < sent {
         // A confirmation after this look must not linger as an answer.
-        node.replies().forget(req.id);
+        node.replies().forget(req.id, Asked::Handoff);
     }
     confirmed >= sent
 }
@@ -450,7 +453,7 @@ fn resume(node: &Node, owner: u32, old_id: u64, f: &Flow) -> bool {
     if sent {
         node.conns().stats().inc(Stat::Resumed);
     } else {
-        node.replies().forget(f.id);
+        node.replies().forget(f.id, Asked::Handoff);
         node.conns().remove(&f.key());
         node.conns().held().discard(&f.key());
     }

@@ -264,7 +264,7 @@ pub(crate) fn ended<F: Fam>(node: &Node, done: &[(Flow<F>, u8)]) {
             if let Some(f) = F::v4_flow(f) {
                 replica::forget_handoff(node, f);
             }
-            node.replies().forget(f.id);
+            node.replies().forget_all(f.id);
             node.conns().held().discard(&f.key());
         } else if f.role == Role::Front {
             if let Some(f) = F::v4_flow(f) {
