@@ -24,6 +24,7 @@ use crate::{
         ctrl::HandoffReq,
         flow::{Flow, Key},
         mem,
+        packet::{Family, V4},
     },
     sys::{
         rcuhash::{Keyed, RcuHash},
@@ -35,44 +36,45 @@ use kernel::prelude::*;
 
 /// The handoff a pending copy is of: the request its owner sends the
 /// back-end, with its data.
-pub(crate) struct Pending {
+pub(crate) struct Pending<F: Family = V4> {
     /// The request (`data` empty: see `data`).
-    pub(crate) req: HandoffReq<'static>,
+    pub(crate) req: HandoffReq<'static, F>,
     /// The request's data.
     pub(crate) data: KVec<u8>,
 }
 
 /// A copy and the member it is the copy of.
-pub(crate) struct Entry {
-    key: Key,
+pub(crate) struct Entry<F: Family = V4> {
+    key: Key<F>,
     /// The member that forwards the connection (its node id).
     pub(crate) owner: u32,
     /// The owner's flow, as it last sent it.
-    pub(crate) flow: Flow,
+    pub(crate) flow: Flow<F>,
     /// For a copy of a handoff under way: its request.
-    pub(crate) pending: Option<KBox<Pending>>,
+    pub(crate) pending: Option<KBox<Pending<F>>>,
     /// This node forwarded a packet from it.
     used: AtomicBool,
 }
 
-impl Entry {
+impl<F: Family> Entry<F> {
     /// Whether this node forwarded a packet from the copy.
     pub(crate) fn used(&self) -> bool {
         self.used.load(Ordering::Relaxed)
     }
 }
 
-impl Keyed for Entry {
-    type Key = Key;
+impl<F: Family> Keyed for Entry<F> {
+    type Key = Key<F>;
 
-    fn key(&self) -> &Key {
+    fn key(&self) -> &Key<F> {
         &self.key
     }
 }
 
-/// The copies this node keeps for other members.
-pub(crate) struct Common {
-    table: RcuHash<Entry>,
+/// The copies of one IP family's connections this node keeps for other
+/// members.
+pub(crate) struct Common<F: Family = V4> {
+    table: RcuHash<Entry<F>>,
     seed: u32,
     max: usize,
     len: AtomicUsize,
@@ -88,7 +90,7 @@ pub(crate) struct Common {
 /// unconfirmed.
 const PENDING_BYTES_MAX: usize = 16 * 1024 * 1024;
 
-impl Common {
+impl<F: Family> Common<F> {
     /// An empty table of `2^bits` buckets and at most `max` copies, whose
     /// hash is seeded with `seed`.
     pub(crate) fn new(seed: u32, bits: u32, max: usize) -> Result<Self> {
@@ -103,7 +105,7 @@ impl Common {
         })
     }
 
-    fn hash(&self, key: &Key) -> u32 {
+    fn hash(&self, key: &Key<F>) -> u32 {
         key.hash(self.seed)
     }
 
@@ -120,15 +122,16 @@ impl Common {
     /// Bytes the copies (as the kmalloc caches that hold them), the
     /// buckets and the pending copies' requests take.
     pub(crate) fn memory(&self) -> u64 {
-        let entry = mem::kmalloc_size(RcuHash::<Entry>::NODE_SIZE);
-        let pending = self.pending() * mem::kmalloc_size(core::mem::size_of::<Pending>())
+        let entry = mem::kmalloc_size(RcuHash::<Entry<F>>::NODE_SIZE);
+        let pending = self.pending() * mem::kmalloc_size(core::mem::size_of::<Pending<F>>())
             + self.pending_bytes.load(Ordering::Relaxed);
-        (self.len() * entry + self.table.buckets() * RcuHash::<Entry>::BUCKET_SIZE + pending) as u64
+        (self.len() * entry + self.table.buckets() * RcuHash::<Entry<F>>::BUCKET_SIZE + pending)
+            as u64
     }
 
     /// Keeps `flow` (a forwarding front flow) as member `owner`'s copy,
     /// in place of an older copy of the same connection. Process context.
-    pub(crate) fn keep(&self, owner: u32, flow: Flow) -> Result {
+    pub(crate) fn keep(&self, owner: u32, flow: Flow<F>) -> Result {
         self.insert(owner, flow, None)
     }
 
@@ -136,7 +139,12 @@ impl Common {
     /// handoff `req`, whose data is copied, in place of an older copy of
     /// the same connection. `ENOSPC` when the pending copies hold too much
     /// data already. Process context.
-    pub(crate) fn keep_pending(&self, owner: u32, flow: Flow, req: &HandoffReq<'_>) -> Result {
+    pub(crate) fn keep_pending(
+        &self,
+        owner: u32,
+        flow: Flow<F>,
+        req: &HandoffReq<'_, F>,
+    ) -> Result {
         let n = req.data.len();
         if self.pending_bytes.load(Ordering::Relaxed) + n > PENDING_BYTES_MAX {
             return Err(ENOSPC);
@@ -151,7 +159,7 @@ impl Common {
         self.insert(owner, flow, Some(pending))
     }
 
-    fn insert(&self, owner: u32, flow: Flow, pending: Option<KBox<Pending>>) -> Result {
+    fn insert(&self, owner: u32, flow: Flow<F>, pending: Option<KBox<Pending<F>>>) -> Result {
         let key = flow.key();
         self.remove(&key, |_| true, |_| {});
         let bytes = pending.as_ref().map(|p| p.data.len());
@@ -173,20 +181,25 @@ impl Common {
 
     /// Drops the copy of `key`'s connection if `pick` selects it; whether
     /// there was one.
-    pub(crate) fn forget(&self, key: &Key, pick: impl Fn(&Entry) -> bool) -> bool {
+    pub(crate) fn forget(&self, key: &Key<F>, pick: impl Fn(&Entry<F>) -> bool) -> bool {
         self.remove(key, pick, |_| {}) > 0
     }
 
     /// Drops the copy of `key`'s connection if `pick` selects it, showing
     /// it to `out` first (outside any lock: `out` may sleep). Process
     /// context.
-    pub(crate) fn take(&self, key: &Key, pick: impl Fn(&Entry) -> bool, out: impl FnMut(&Entry)) {
+    pub(crate) fn take(
+        &self,
+        key: &Key<F>,
+        pick: impl Fn(&Entry<F>) -> bool,
+        out: impl FnMut(&Entry<F>),
+    ) {
         self.remove(key, pick, out);
     }
 
     /// Notes that this node forwarded a packet from copy `r` (the packet
     /// path: a load, and a store only the first time).
-    pub(crate) fn mark_used(&self, r: &Entry) {
+    pub(crate) fn mark_used(&self, r: &Entry<F>) {
         if !r.used.load(Ordering::Relaxed) {
             r.used.store(true, Ordering::Relaxed);
             self.any_used.store(true, Ordering::Relaxed);
@@ -205,7 +218,7 @@ impl Common {
     }
 
     /// The copy of `key`'s connection, if any, as `f` sees it.
-    pub(crate) fn with<R>(&self, key: &Key, f: impl FnOnce(&Entry) -> R) -> Option<R> {
+    pub(crate) fn with<R>(&self, key: &Key<F>, f: impl FnOnce(&Entry<F>) -> R) -> Option<R> {
         if self.len() == 0 {
             return None;
         }
@@ -216,8 +229,8 @@ impl Common {
     /// as many as fit its capacity; the table keeps them.
     pub(crate) fn snapshot_where(
         &self,
-        pick: impl Fn(&Entry) -> bool,
-        out: &mut KVec<(u32, Flow)>,
+        pick: impl Fn(&Entry<F>) -> bool,
+        out: &mut KVec<(u32, Flow<F>)>,
     ) {
         if self.len() == 0 {
             return;
@@ -232,13 +245,18 @@ impl Common {
 
     /// Removes the copies that `pick` selects; how many. Process
     /// context.
-    pub(crate) fn release_where(&self, pick: impl Fn(&Entry) -> bool) -> usize {
+    pub(crate) fn release_where(&self, pick: impl Fn(&Entry<F>) -> bool) -> usize {
         self.remove_in(0..self.table.buckets(), pick, |_| {})
     }
 
     /// Removes the copies of `key`'s connection that `pick` selects,
     /// showing each to `out`.
-    fn remove(&self, key: &Key, pick: impl Fn(&Entry) -> bool, out: impl FnMut(&Entry)) -> usize {
+    fn remove(
+        &self,
+        key: &Key<F>,
+        pick: impl Fn(&Entry<F>) -> bool,
+        out: impl FnMut(&Entry<F>),
+    ) -> usize {
         let b = self.table.bucket(self.hash(key));
         self.remove_in(b..b + 1, |r| r.key == *key && pick(r), out)
     }
@@ -248,8 +266,8 @@ impl Common {
     fn remove_in(
         &self,
         buckets: core::ops::Range<usize>,
-        pick: impl Fn(&Entry) -> bool,
-        mut out: impl FnMut(&Entry),
+        pick: impl Fn(&Entry<F>) -> bool,
+        mut out: impl FnMut(&Entry<F>),
     ) -> usize {
         let n = self
             .table

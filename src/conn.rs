@@ -17,7 +17,7 @@ use crate::{
     hold::{Hold, Kept},
     proto::{
         cluster::FlowId,
-        ctrl::{Endpoint, HandoffReq, Wire},
+        ctrl::{cap, Endpoint, HandoffReq, Wire},
         dump,
         flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
         icmp::{self, Icmp, IcmpPacket},
@@ -93,16 +93,24 @@ pub(crate) struct Table<F: Family = V4> {
     /// Client packets of frozen flows.
     #[pin]
     hold: Hold<F>,
+    /// Copies of other front-ends' flows of this family.
+    common: Common<F>,
 }
 
 impl<F: Family> Table<F> {
-    fn new(bits: u32) -> impl PinInit<Self, Error> {
+    /// `2^bits` buckets for the flows, a quarter for the copies (most
+    /// members keep one copy per connection of another's), at most `max`
+    /// of each; the copies' hash has its own seed, derived from `seed`, so
+    /// that the two tables' buckets fill independently.
+    fn new(bits: u32, seed: u32, max: usize) -> impl PinInit<Self, Error> {
         let flows = RcuHash::new(1usize << bits.min(24));
+        let common = Common::new(seed.rotate_left(16), bits.saturating_sub(2).max(8), max);
         try_pin_init!(Self {
             flows: flows?,
             len: AtomicUsize::new(0),
             sweep: AtomicUsize::new(0),
             hold <- Hold::new(),
+            common: common?,
         }? Error)
     }
 }
@@ -110,21 +118,21 @@ impl<F: Family> Table<F> {
 /// An IP family whose flows a namespace keeps: which of its tables they
 /// are in.
 pub(crate) trait Fam: Wire + Icmp + Into<Ip> {
+    /// The capability a member announces when it keeps copies of this
+    /// family's connections (0: every member does).
+    const GROUP_CAP: u32;
+
     /// The table of this family's flows.
     fn table(conns: &Conns) -> &Table<Self>;
 
     /// The address of this family that `ip` is, if it is one.
     fn from_ip(ip: Ip) -> Option<Self>;
 
-    /// `req` as an IPv4 request, if this is IPv4: a front-end group's
-    /// copies are IPv4's.
+    /// `req` as an IPv4 request, if this is IPv4.
     fn v4_req<'a, 'b>(req: &'b HandoffReq<'a, Self>) -> Option<&'b HandoffReq<'a, V4>>;
 
     /// `req` as an IPv6 request, if this is IPv6.
     fn v6_req<'a, 'b>(req: &'b HandoffReq<'a, Self>) -> Option<&'b HandoffReq<'a, V6>>;
-
-    /// `f` as an IPv4 flow, if this is IPv4.
-    fn v4_flow(f: &Flow<Self>) -> Option<&Flow<V4>>;
 
     /// Whether none of this family's packets can concern the node.
     fn idle(conns: &Conns) -> bool;
@@ -142,16 +150,20 @@ pub(crate) trait Fam: Wire + Icmp + Into<Ip> {
     fn unflowed_out(conns: &Conns, skb: &mut SkBuff) -> Verdict;
 
     /// An ICMP error about connection `key` that no flow here takes
-    /// ([`Conns::icmp_copy_v4`]); `None`: no copy either.
+    /// ([`Conns::icmp_copy`]); `None`: no copy either.
     fn icmp_copy(conns: &Conns, skb: &mut SkBuff, key: &Key<Self>) -> Option<Option<FlowVerdict>>;
 
     /// An ICMP error of no flow or copy here ([`Conns::icmp_relay_v4`]).
     fn icmp_relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key<Self>) -> Verdict;
+
+    /// A client packet of no flow or copy here ([`Conns::relay_packet`]).
+    fn relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key<Self>) -> Verdict;
 }
 
-/// IPv4: a front-end group's copies, relays and withheld acknowledgements
-/// are IPv4's.
+/// IPv4.
 impl Fam for V4 {
+    const GROUP_CAP: u32 = 0;
+
     fn table(conns: &Conns) -> &Table<Self> {
         &conns.v4
     }
@@ -168,10 +180,6 @@ impl Fam for V4 {
         None
     }
 
-    fn v4_flow(f: &Flow) -> Option<&Flow> {
-        Some(f)
-    }
-
     fn idle(conns: &Conns) -> bool {
         conns.idle_v4()
     }
@@ -185,16 +193,24 @@ impl Fam for V4 {
     }
 
     fn icmp_copy(conns: &Conns, skb: &mut SkBuff, key: &Key) -> Option<Option<FlowVerdict>> {
-        conns.icmp_copy_v4(skb, key)
+        conns.icmp_copy(skb, key)
     }
 
     fn icmp_relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key) -> Verdict {
         conns.icmp_relay_v4(net, skb, key)
     }
+
+    fn relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key) -> Verdict {
+        conns.relay_packet(net, skb, key)
+    }
 }
 
-/// IPv6: flows of the node's own only, so far.
+/// IPv6: a packet of no flow or copy here is not passed to another
+/// member of a front-end group (the relay is IPv4's): it meets this node's
+/// stack.
 impl Fam for V6 {
+    const GROUP_CAP: u32 = cap::GROUP6;
+
     fn table(conns: &Conns) -> &Table<Self> {
         &conns.v6
     }
@@ -214,27 +230,35 @@ impl Fam for V6 {
         Some(req)
     }
 
-    fn v4_flow(_: &Flow<V6>) -> Option<&Flow> {
-        None
-    }
-
     fn idle(conns: &Conns) -> bool {
         conns.v6.len.load(Ordering::Relaxed) == 0
+            && conns.v6.common.len() == 0
+            && !conns.withholding()
     }
 
-    fn unflowed_in(_: &Conns, _: &Net, _: &mut SkBuff, _: &Key<V6>, _: u64) -> Verdict {
-        Verdict::Accept
+    fn unflowed_in(
+        conns: &Conns,
+        net: &Net,
+        skb: &mut SkBuff,
+        key: &Key<V6>,
+        now_ms: u64,
+    ) -> Verdict {
+        conns.common_packet(net, skb, key, now_ms)
     }
 
-    fn unflowed_out(_: &Conns, _: &mut SkBuff) -> Verdict {
-        Verdict::Accept
+    fn unflowed_out(conns: &Conns, skb: &mut SkBuff) -> Verdict {
+        conns.unflowed_out(skb)
     }
 
-    fn icmp_copy(_: &Conns, _: &mut SkBuff, _: &Key<V6>) -> Option<Option<FlowVerdict>> {
-        None
+    fn icmp_copy(conns: &Conns, skb: &mut SkBuff, key: &Key<V6>) -> Option<Option<FlowVerdict>> {
+        conns.icmp_copy(skb, key)
     }
 
     fn icmp_relay(_: &Conns, _: &Net, _: &mut SkBuff, _: &Key<V6>) -> Verdict {
+        Verdict::Accept
+    }
+
+    fn relay(_: &Conns, _: &Net, _: &mut SkBuff, _: &Key<V6>) -> Verdict {
         Verdict::Accept
     }
 }
@@ -413,8 +437,6 @@ pub(crate) struct Conns {
     /// The front-end's sockets' acknowledgements of requests are withheld
     /// (see [`Conns::withhold`]).
     withhold: AtomicBool,
-    /// Copies of other front-ends' flows.
-    common: Common,
     /// Where the packets of connections this node has no state for go.
     #[pin]
     relay: Relay,
@@ -435,9 +457,21 @@ impl Conns {
         self.v6.hold.expire(now_ms, all);
     }
 
-    /// The copies of other front-ends' flows.
-    pub(crate) fn common(&self) -> &Common {
-        &self.common
+    /// The copies of other front-ends' flows of family `F`.
+    pub(crate) fn common<F: Fam>(&self) -> &Common<F> {
+        &F::table(self).common
+    }
+
+    /// The copies of other front-ends' flows held, the bytes they take
+    /// ([`Common::memory`]) and how many are of handoffs under way, both
+    /// families.
+    pub(crate) fn common_size(&self) -> (usize, u64, usize) {
+        let (c4, c6) = (&self.v4.common, &self.v6.common);
+        (
+            c4.len() + c6.len(),
+            c4.memory() + c6.memory(),
+            c4.pending() + c6.pending(),
+        )
     }
 
     /// Where the packets of connections this node has no state for go.
@@ -459,18 +493,16 @@ impl Conns {
         bits: u32,
         max: usize,
     ) -> impl PinInit<Self, Error> {
-        // Its own seed: the two tables' buckets fill independently.
-        let common = Common::new(seed.rotate_left(16), bits.saturating_sub(2).max(8), max);
+        let bits6 = bits.saturating_sub(2).max(8);
         try_pin_init!(Self {
-            v4 <- Table::new(bits),
-            v6 <- Table::new(bits.saturating_sub(2).max(8)),
+            v4 <- Table::new(bits, seed, max),
+            v6 <- Table::new(bits6, seed, max),
             seed,
             max,
             next_id: AtomicU64::new(first_id),
             dests <- new_mutex!(KVec::new(), "baton_dests"),
             closing: AtomicBool::new(false),
             withhold: AtomicBool::new(false),
-            common: common?,
             relay <- Relay::new(),
             stats: Stats::new()?,
         }? Error)
@@ -503,6 +535,11 @@ impl Conns {
     /// Number of buckets of the IPv4 table.
     pub(crate) fn buckets(&self) -> usize {
         self.v4.flows.buckets()
+    }
+
+    /// Number of buckets of family `F`'s table.
+    pub(crate) fn buckets_of<F: Fam>(&self) -> usize {
+        F::table(self).flows.buckets()
     }
 
     /// Most flows the table keeps.
@@ -785,15 +822,15 @@ impl Conns {
         });
     }
 
-    /// Adds the flows of bucket `b` that `pick` selects to `out`, as many
-    /// as fit its capacity.
-    pub(crate) fn snapshot_bucket(
+    /// Adds the flows of bucket `b` of family `F`'s table that `pick`
+    /// selects to `out`, as many as fit its capacity.
+    pub(crate) fn snapshot_bucket<F: Fam>(
         &self,
         b: usize,
-        out: &mut KVec<Flow>,
-        pick: impl Fn(&Flow) -> bool,
+        out: &mut KVec<Flow<F>>,
+        pick: impl Fn(&Flow<F>) -> bool,
     ) {
-        self.v4.flows.walk_bucket(b, |c| {
+        F::table(self).flows.walk_bucket(b, |c| {
             let f = c.get();
             if out.len() < out.capacity() && pick(&f) {
                 // Capacity checked: no allocation.
@@ -839,7 +876,7 @@ impl Conns {
     /// acknowledgement withheld, nowhere to pass packets to.
     fn idle_v4(&self) -> bool {
         self.v4.len.load(Ordering::Relaxed) == 0
-            && self.common.len() == 0
+            && self.v4.common.len() == 0
             && !self.withholding()
             && !self.relay.active()
     }
@@ -998,21 +1035,28 @@ impl Conns {
     /// goes to the back-end rewritten with the copy's translation (on a
     /// copy of the copy: counters and times are the owner's). Else it
     /// may be another member's ([`Conns::relay_packet`]).
-    fn common_packet(&self, net: &Net, skb: &mut SkBuff, key: &Key, now_ms: u64) -> Verdict {
-        let done = self.common.with(key, |r| {
+    fn common_packet<F: Fam>(
+        &self,
+        net: &Net,
+        skb: &mut SkBuff,
+        key: &Key<F>,
+        now_ms: u64,
+    ) -> Verdict {
+        let common = &F::table(self).common;
+        let done = common.with(key, |r| {
             let mut flow = r.flow;
             let (buf, csum) = skb.tcp_headers_mut()?;
-            let mut pkt = TcpPacket::parse(buf, mode(csum)).ok()?;
+            let mut pkt = TcpPacket::<F>::parse_in(buf, mode(csum)).ok()?;
             let verdict = flow.on_client_packet(&mut pkt, now_ms);
             // The upstream sends the connection here now: this node takes
             // it over (crate::replica::take_over_used).
             if verdict == FlowVerdict::Rewritten {
-                self.common.mark_used(r);
+                common.mark_used(r);
             }
             Some(verdict)
         });
         match done {
-            None => self.relay_packet(net, skb, key),
+            None => F::relay(self, net, skb, key),
             Some(None) => self.unparsed(false),
             // A copy of a handoff under way: held for the flow this node
             // makes of it should the owner fail, or sent on once the
@@ -1020,7 +1064,7 @@ impl Conns {
             Some(Some(FlowVerdict::Hold)) => {
                 let kept = skb
                     .hold_copy()
-                    .map(|copy| self.v4.hold.keep(*key, now_ms, copy));
+                    .map(|copy| F::table(self).hold.keep(*key, now_ms, copy));
                 self.stats.inc(if kept == Some(Kept::Yes) {
                     Stat::Held
                 } else {
@@ -1083,8 +1127,10 @@ impl Conns {
     /// An ICMP error about connection `key`, of no flow of this node: with
     /// a copy of another member's flow, rewritten from it (a router may
     /// send it to any front-end with the VIP).
-    fn icmp_copy_v4(&self, skb: &mut SkBuff, key: &Key) -> Option<Option<FlowVerdict>> {
-        self.common.with(key, |r| rewrite_icmp(skb, &r.flow))
+    fn icmp_copy<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>) -> Option<Option<FlowVerdict>> {
+        F::table(self)
+            .common
+            .with(key, |r| rewrite_icmp(skb, &r.flow))
     }
 
     /// An ICMP error about connection `key`, of neither a flow nor a copy

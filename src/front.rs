@@ -172,11 +172,7 @@ fn serve_in<F: Fam>(
             // the back-end took the connection, a backup completes the
             // handoff from its copy. A connection served here dies with
             // this node whatever its copies.
-            let copied = match F::v4_req(&req) {
-                Some(req) => replica::copy_handoff(node, peer, req, stop),
-                // IPv6 services are not served with a front-end group.
-                None => true,
-            };
+            let copied = replica::copy_handoff(node, peer, &req, stop);
             if peer != 0 && !copied {
                 node.conns().stats().inc(Stat::Unconfirmed);
             }
@@ -257,9 +253,7 @@ fn serve_in<F: Fam>(
         }
         Err(r) => {
             if let Some(f) = node.conns().remove(&key) {
-                if let Some(f) = F::v4_flow(&f) {
-                    replica::forget_handoff(node, f);
-                }
+                replica::forget_handoff(node, &f);
             }
             node.conns().held().discard(&key);
             let (c, result) = if r == reason::OTHER || r == reason::TIMEOUT {
@@ -482,9 +476,7 @@ fn reply_in<F: Fam>(node: &Node, from: u32, id: u64, r: Reply) -> bool {
         // What the client sent meanwhile goes on now, rewritten.
         node.conns().held().release(&key);
         if let Some(f) = node.conns().with(&key, |f| *f) {
-            if let Some(f) = F::v4_flow(&f) {
-                replica::replicate_answered(node, f);
-            }
+            replica::replicate_answered(node, &f);
         }
     }
     if !node.replies().post(id, Asked::Handoff, r) {
@@ -502,9 +494,7 @@ fn resumed<F: Fam>(node: &Node, key: &Key<F>, r: Reply) {
         Reply::Ack(_) => node.conns().stats().inc(Stat::HandoffsOk),
         _ => {
             if let Some(f) = node.conns().remove(key) {
-                if let Some(f) = F::v4_flow(&f) {
-                    replica::forget_handoff(node, f);
-                }
+                replica::forget_handoff(node, &f);
             }
             node.conns().held().discard(key);
             node.conns().stats().inc(Stat::HandoffsFailed);
@@ -522,6 +512,7 @@ pub(crate) fn conn_end(node: &Node, from: u32, end: &IdReason) {
         replica::forget(node, &f, end.reason);
     } else if let Some(f) = node.conns().remove_front_id::<V6>(end.id, from) {
         teardown::notify_end(node, &f, end.reason);
+        replica::forget(node, &f, end.reason);
     }
 }
 

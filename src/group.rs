@@ -19,6 +19,7 @@ use crate::{
     proto::{
         cluster::{backups, FlowId, View, MAX_MEMBERS},
         ctrl::{GroupView, Message},
+        packet::Family,
     },
 };
 use kernel::{new_mutex, prelude::*, sync::Mutex};
@@ -184,7 +185,7 @@ impl Group {
     /// Where this node keeps the copies of a connection it forwards: its
     /// first `n` backups in this node's view, into `out`; how many (none
     /// alone or without a group).
-    pub(crate) fn backups(&self, flow: &FlowId, n: usize, out: &mut [u32]) -> usize {
+    pub(crate) fn backups<A: Family>(&self, flow: &FlowId<A>, n: usize, out: &mut [u32]) -> usize {
         let g = self.inner.lock();
         let Some(view) = g.view.as_ref() else {
             return 0;

@@ -273,9 +273,9 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::HELD_DROPPED, get(Stat::HeldDropped), pad)?;
             r.put_u64(stats_attr::ICMP_FORWARDED, get(Stat::IcmpForwarded), pad)?;
             r.put_u64(stats_attr::ICMP_MALFORMED, get(Stat::IcmpMalformed), pad)?;
-            let common = conns.common();
-            r.put_u32(stats_attr::COMMON, common.len() as u32)?;
-            r.put_u64(stats_attr::COMMON_MEMORY, common.memory(), pad)?;
+            let (common, common_memory, pending) = conns.common_size();
+            r.put_u32(stats_attr::COMMON, common as u32)?;
+            r.put_u64(stats_attr::COMMON_MEMORY, common_memory, pad)?;
             r.put_u64(
                 stats_attr::FORWARDED_COMMON,
                 get(Stat::ForwardedCommon),
@@ -283,7 +283,7 @@ impl Command<Baton> for StatsGet {
             )?;
             r.put_u64(stats_attr::PROMOTED, get(Stat::Promoted), pad)?;
             r.put_u64(stats_attr::REPLICATED, get(Stat::Replicated), pad)?;
-            r.put_u32(stats_attr::PENDING, common.pending() as u32)?;
+            r.put_u32(stats_attr::PENDING, pending as u32)?;
             r.put_u64(stats_attr::UNCONFIRMED, get(Stat::Unconfirmed), pad)?;
             r.put_u64(stats_attr::RESUMED, get(Stat::Resumed), pad)?;
             r.put_u64(stats_attr::ACKS_WITHHELD, get(Stat::AcksWithheld), pad)?;
@@ -711,10 +711,6 @@ fn member_request(info: &Info<'_>) -> Result<u32> {
     id.ok_or_else(|| member_error(info, MemberError::Missing))
 }
 
-/// A front-end group keeps copies of IPv4 connections only.
-const NO_GROUP_V6: &core::ffi::CStr =
-    c"IPv6 services and a front-end group do not go together yet: its copies are of IPv4 connections";
-
 struct ClusterAdd;
 
 impl Command<Baton> for ClusterAdd {
@@ -724,14 +720,6 @@ impl Command<Baton> for ClusterAdd {
         let mut config = state.config().lock();
         check_member_add(&config.peers, config.base.node_id, &config.members, id)
             .map_err(|e| member_error(info, e))?;
-        if config
-            .services
-            .iter()
-            .any(|s| s.conf.vip.addr.v4().is_none())
-        {
-            info.set_err_msg(NO_GROUP_V6, None);
-            return Err(EINVAL);
-        }
         config.members.push(id, GFP_KERNEL)?;
         NetConfig::commit(config, state.rt()).inspect_err(|_| ctrl_error(info))
     }
@@ -893,10 +881,6 @@ impl Command<Baton> for ServiceAdd {
         let mut config = baton.state(info).config().lock();
         check_service_add(config.services.iter().map(|s| &s.conf), &conf)
             .map_err(|e| service_error(info, e))?;
-        if conf.vip.addr.v4().is_none() && !config.members.is_empty() {
-            info.set_err_msg(NO_GROUP_V6, None);
-            return Err(EINVAL);
-        }
         config.services.push(
             Service {
                 conf,

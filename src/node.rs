@@ -99,7 +99,7 @@ impl Node {
     /// connections it forwards (active) and the copies it keeps for other
     /// members (common).
     pub(crate) fn tables(&self) -> (u32, u32) {
-        let common = u32::try_from(self.conns.common().len()).unwrap_or(u32::MAX);
+        let common = u32::try_from(self.conns.common_size().0).unwrap_or(u32::MAX);
         (self.conns.fronts(), common)
     }
 

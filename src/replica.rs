@@ -22,7 +22,7 @@
 
 use crate::{
     common::{Entry, Pending},
-    conn::{ip, Stat},
+    conn::{ip, Fam, Stat},
     node::{Asked, Node, Reply},
     proto::{
         cluster::{backup_of, backups, FlowId, View, MAX_MEMBERS},
@@ -31,6 +31,7 @@ use crate::{
             Takeover,
         },
         flow::{since, stamp, Flow, Key, Phase, Role},
+        packet::{V4, V6},
         seq::Translation,
     },
     sys::{
@@ -43,7 +44,7 @@ use kernel::prelude::*;
 /// Flows one batch of a view change handles.
 const BATCH: usize = 256;
 
-fn flow_id(f: &Flow) -> FlowId {
+fn flow_id<F: Fam>(f: &Flow<F>) -> FlowId<F> {
     FlowId {
         client: f.client,
         vip: f.vip,
@@ -52,7 +53,7 @@ fn flow_id(f: &Flow) -> FlowId {
 
 /// Sends the copy of this node's flow `f` to its backups, if it has one
 /// and backups exist.
-pub(crate) fn replicate(node: &Node, f: &Flow) {
+pub(crate) fn replicate<F: Fam>(node: &Node, f: &Flow<F>) {
     replicate_to(node, f, copies(node), Delivery::Now);
 }
 
@@ -63,7 +64,7 @@ pub(crate) fn replicate(node: &Node, f: &Flow) {
 /// the connection) stand for it: should this node fail meanwhile, the
 /// backup that takes the connection over asks the back-end for its answer
 /// again (RESUME).
-pub(crate) fn replicate_answered(node: &Node, f: &Flow) {
+pub(crate) fn replicate_answered<F: Fam>(node: &Node, f: &Flow<F>) {
     replicate_to(node, f, copies(node), Delivery::Later);
 }
 
@@ -81,9 +82,9 @@ fn copies(node: &Node) -> usize {
 }
 
 /// Sends the copy of `f` to its first `copies` backups.
-fn replicate_to(node: &Node, f: &Flow, copies: usize, how: Delivery) {
+fn replicate_to<F: Fam>(node: &Node, f: &Flow<F>, copies: usize, how: Delivery) {
     let Some(r) = f.replica() else { return };
-    for _ in 0..to_backups(node, f, copies, &Message::Replica(r), how) {
+    for _ in 0..to_backups(node, f, copies, &F::replica(r), how) {
         node.conns().stats().inc(Stat::Replicated);
     }
 }
@@ -91,15 +92,22 @@ fn replicate_to(node: &Node, f: &Flow, copies: usize, how: Delivery) {
 /// Sends `msg` about this node's flow `f` to the flow's first `copies`
 /// backups; how many took it (a backup whose channel just went keeps
 /// nothing of this node's).
-fn to_backups(node: &Node, f: &Flow, copies: usize, msg: &Message<'_>, how: Delivery) -> usize {
+fn to_backups<F: Fam>(
+    node: &Node,
+    f: &Flow<F>,
+    copies: usize,
+    msg: &Message<'_>,
+    how: Delivery,
+) -> usize {
     to_backups_of(node, &flow_id(f), copies, msg, how)
 }
 
 /// Sends `msg` about this node's connection `id` to its first `copies`
-/// backups; how many took it.
-fn to_backups_of(
+/// backups; how many took it. An IPv6 connection's backups are the
+/// members that keep IPv6 copies: the others are skipped, not counted.
+fn to_backups_of<F: Fam>(
     node: &Node,
-    id: &FlowId,
+    id: &FlowId<F>,
     copies: usize,
     msg: &Message<'_>,
     how: Delivery,
@@ -108,6 +116,7 @@ fn to_backups_of(
     let n = node.group().backups(id, copies, &mut to);
     to[..n]
         .iter()
+        .filter(|&&b| F::GROUP_CAP == 0 || node.ctrl().takes(b, F::GROUP_CAP))
         .filter(|&&b| match how {
             Delivery::Now => node.ctrl().send(b, msg).is_ok(),
             Delivery::Later => node.ctrl().send_later(b, msg).is_ok(),
@@ -120,12 +129,17 @@ fn to_backups_of(
 /// timeout; whether they all did (or there is none). A backup that does
 /// not answer as long has failed or is overloaded, and the view will soon
 /// say which: the back-end is asked anyway, and the connection served.
-pub(crate) fn copy_handoff(node: &Node, peer: u32, req: &HandoffReq<'_>, stop: &Stop) -> bool {
+pub(crate) fn copy_handoff<F: Fam>(
+    node: &Node,
+    peer: u32,
+    req: &HandoffReq<'_, F>,
+    stop: &Stop,
+) -> bool {
     let id = FlowId {
         client: req.client,
         vip: req.vip,
     };
-    let copy = Message::HandoffCopy(HandoffCopy {
+    let copy = F::handoff_copy(HandoffCopy {
         backend_node: peer,
         req: *req,
     });
@@ -154,7 +168,7 @@ pub(crate) fn copy_handoff(node: &Node, peer: u32, req: &HandoffReq<'_>, stop: &
 
 /// This node's handoff of flow `f` failed or was refused: the copies of
 /// it its backups may keep go.
-pub(crate) fn forget_handoff(node: &Node, f: &Flow) {
+pub(crate) fn forget_handoff<F: Fam>(node: &Node, f: &Flow<F>) {
     if f.role != Role::Front || f.peer == 0 || node.group().view().map_or(true, |v| v.size() < 2) {
         return;
     }
@@ -162,7 +176,7 @@ pub(crate) fn forget_handoff(node: &Node, f: &Flow) {
 }
 
 /// Tells `f`'s backups that its copies are over (REPLICA_END, `why`).
-fn end_copies(node: &Node, f: &Flow, why: u8) {
+fn end_copies<F: Fam>(node: &Node, f: &Flow<F>, why: u8) {
     let end = ReplicaEnd {
         id: f.id,
         client: f.client,
@@ -171,23 +185,17 @@ fn end_copies(node: &Node, f: &Flow, why: u8) {
     };
     // A copy that outlives its connection by a moment is harmless: the
     // end may wait for the next frame.
-    to_backups(
-        node,
-        f,
-        copies(node),
-        &Message::ReplicaEnd(end),
-        Delivery::Later,
-    );
+    to_backups(node, f, copies(node), &F::replica_end(end), Delivery::Later);
 }
 
 /// Member `from` is about to hand off one of its connections (`c`): this
 /// node keeps the copy, frozen, and confirms it (COPY_ACK). No answer when
 /// it cannot keep it (not a member, no room): the member goes on
 /// unconfirmed once it stops waiting.
-pub(crate) fn keep_handoff(
+pub(crate) fn keep_handoff<F: Fam>(
     node: &Node,
     from: u32,
-    c: &HandoffCopy<'_>,
+    c: &HandoffCopy<'_, F>,
 ) -> Option<Message<'static>> {
     if !node.group().is_member(from) {
         return None;
@@ -207,7 +215,7 @@ pub(crate) fn keep_handoff(
     if node.conns().with(&flow.key(), |_| ()).is_some() {
         return None;
     }
-    match node.conns().common().keep_pending(from, flow, req) {
+    match node.conns().common::<F>().keep_pending(from, flow, req) {
         Ok(()) => Some(Message::CopyAck(req.id)),
         Err(e) => {
             if kthread::net_ratelimit() {
@@ -229,7 +237,13 @@ fn pending_max_ms(node: &Node) -> u64 {
 /// Drops the pending copies of live owners that outlived their handoff.
 /// The collector's thread.
 pub(crate) fn expire_pending(node: &Node) {
-    let common = node.conns().common();
+    expire_pending_in::<V4>(node);
+    expire_pending_in::<V6>(node);
+}
+
+/// [`expire_pending`] for the copies of family `F`.
+fn expire_pending_in<F: Fam>(node: &Node) {
+    let common = node.conns().common::<F>();
     if common.pending() == 0 {
         return;
     }
@@ -248,7 +262,7 @@ pub(crate) fn expire_pending(node: &Node) {
 /// its view changed, and the members that kept a departed owner's copy
 /// beside the one that took the connection over are among the backups of
 /// that one (the next of the same ranking), which replaced their copies.
-pub(crate) fn forget(node: &Node, f: &Flow, why: u8) {
+pub(crate) fn forget<F: Fam>(node: &Node, f: &Flow<F>, why: u8) {
     if f.role != Role::Front || f.replica().is_none() {
         return;
     }
@@ -261,7 +275,7 @@ pub(crate) fn forget(node: &Node, f: &Flow, why: u8) {
 }
 
 /// Member `from` sent the copy `r` of one of its flows.
-pub(crate) fn keep(node: &Node, from: u32, r: &Replica) {
+pub(crate) fn keep<F: Fam>(node: &Node, from: u32, r: &Replica<F>) {
     if !node.group().is_member(from) {
         return;
     }
@@ -270,25 +284,25 @@ pub(crate) fn keep(node: &Node, from: u32, r: &Replica) {
     // the packet path, and should it end here (the back-end tells it when
     // another member takes the connection), the copy forwards.
     let flow = Flow::from_replica(r, kthread::now_ms());
-    if let Err(e) = node.conns().common().keep(from, flow) {
+    if let Err(e) = node.conns().common::<F>().keep(from, flow) {
         if kthread::net_ratelimit() {
             pr_warn!("cannot keep member {}'s copy: {:?}\n", from, e);
         }
     }
     // Packets held by the pending copy this one replaced go on from it.
-    node.conns().held().release(&flow.key());
+    node.conns().held::<F>().release(&flow.key());
 }
 
 /// Member `from`'s flow `e.id` ended. So did the connection of a copy
 /// whose owner left the view: `from` took it over, and the copy is the
 /// old owner's (each connection has one key while it lives).
-pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
+pub(crate) fn ended<F: Fam>(node: &Node, from: u32, e: &ReplicaEnd<F>) {
     let key = Key {
         client: e.client,
         local: e.vip,
     };
     let view = node.group().view();
-    node.conns().common().forget(&key, |r| {
+    node.conns().common::<F>().forget(&key, |r| {
         r.owner == from && r.flow.id == e.id || view.is_some_and(|v| !v.contains(r.owner))
     });
 }
@@ -298,16 +312,15 @@ pub(crate) fn ended(node: &Node, from: u32, e: &ReplicaEnd) {
 pub(crate) fn no_group(node: &Node) {
     node.relay_follow_view();
     node.conns().withhold(false);
-    if node.conns().common().len() > 0 {
-        node.conns().common().release_where(|_| true);
-    }
+    node.conns().common::<V4>().release_where(|_| true);
+    node.conns().common::<V6>().release_where(|_| true);
 }
 
 /// Makes the copy `f` this node's flow, under an id of this node's (its
 /// answers find it by id), and tells its back-end, whose flow answers to
 /// this node from now on: its CONN_END comes here, and the old owner's
 /// return (a new boot id) no longer ends the connection.
-fn take_over(node: &Node, owner: u32, mut f: Flow) -> Option<Flow> {
+fn take_over<F: Fam>(node: &Node, owner: u32, mut f: Flow<F>) -> Option<Flow<F>> {
     let old_id = f.id;
     f.id = node.conns().next_id(&f.key());
     // The copy's times are those of its arrival, and the packets it
@@ -350,7 +363,7 @@ fn take_over(node: &Node, owner: u32, mut f: Flow) -> Option<Flow> {
     };
     // A back-end that does not hear it keeps answering the old owner: the
     // flow then ends here when it idles out.
-    let _ = node.ctrl().send(f.peer, &Message::Takeover(t));
+    let _ = node.ctrl().send(f.peer, &F::takeover(t));
     Some(f)
 }
 
@@ -359,23 +372,23 @@ fn take_over(node: &Node, owner: u32, mut f: Flow) -> Option<Flow> {
 /// many. Each copy goes from the common table only once its flow is in
 /// the active one: a packet that came in between would find neither, and
 /// this node's stack would reset its client.
-fn take_over_where(
+fn take_over_where<F: Fam>(
     node: &Node,
-    batch: &mut KVec<(u32, Flow)>,
-    pick: impl Fn(&Entry) -> bool,
-    taken: impl Fn(&Flow),
+    batch: &mut KVec<(u32, Flow<F>)>,
+    pick: impl Fn(&Entry<F>) -> bool,
+    taken: impl Fn(&Flow<F>),
 ) -> u32 {
     let mut n = 0u32;
-    for _ in 0..=node.conns().common().len() / BATCH {
+    for _ in 0..=node.conns().common::<F>().len() / BATCH {
         vec::clear(batch);
-        node.conns().common().snapshot_where(&pick, batch);
+        node.conns().common::<F>().snapshot_where(&pick, batch);
         for &(owner, f) in batch.iter() {
             if let Some(mine) = take_over(node, owner, f) {
                 taken(&mine);
                 n += 1;
             }
             node.conns()
-                .common()
+                .common::<F>()
                 .forget(&f.key(), |r| r.owner == owner && r.flow.id == f.id);
         }
         if batch.len() < BATCH {
@@ -395,7 +408,13 @@ fn take_over_where(
 /// packets any more, would end them when they idle out there. The
 /// collector's thread, a few times a second.
 pub(crate) fn take_over_used(node: &Node) {
-    if !node.conns().common().used() {
+    take_over_used_in::<V4>(node);
+    take_over_used_in::<V6>(node);
+}
+
+/// [`take_over_used`] for the copies of family `F`.
+fn take_over_used_in<F: Fam>(node: &Node) {
+    if !node.conns().common::<F>().used() {
         return;
     }
     // Ready to walk before the mark is cleared: an early return keeps it.
@@ -405,10 +424,10 @@ pub(crate) fn take_over_used(node: &Node) {
     let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
         return;
     };
-    if !node.conns().common().take_used() {
+    if !node.conns().common::<F>().take_used() {
         return;
     }
-    let taken = take_over_where(
+    let taken = take_over_where::<F>(
         node,
         &mut batch,
         |r| r.used() && r.pending.is_none() && view.contains(r.owner),
@@ -427,9 +446,9 @@ pub(crate) fn take_over_used(node: &Node) {
 /// now this node's frozen flow `f`: asks the back-end (RESUME) without
 /// waiting; [`crate::front::reply`] makes the flow forward when it
 /// answers, or ends it. The copy goes once its request is read out.
-fn resume(node: &Node, owner: u32, old_id: u64, f: &Flow) -> bool {
-    let mut pending: Option<(HandoffReq<'static>, KVec<u8>)> = None;
-    node.conns().common().take(
+fn resume<F: Fam>(node: &Node, owner: u32, old_id: u64, f: &Flow<F>) -> bool {
+    let mut pending: Option<(HandoffReq<'static, F>, KVec<u8>)> = None;
+    node.conns().common::<F>().take(
         &f.key(),
         |r| r.owner == owner && r.flow.id == old_id,
         |r| {
@@ -448,14 +467,14 @@ fn resume(node: &Node, owner: u32, old_id: u64, f: &Flow) -> bool {
             ..req
         };
         node.replies().detach(f.id).is_ok()
-            && node.ctrl().send(f.peer, &Message::HandoffReq(req)).is_ok()
+            && node.ctrl().send(f.peer, &F::handoff_req(req)).is_ok()
     });
     if sent {
         node.conns().stats().inc(Stat::Resumed);
     } else {
         node.replies().forget(f.id, Asked::Handoff);
         node.conns().remove(&f.key());
-        node.conns().held().discard(&f.key());
+        node.conns().held::<F>().discard(&f.key());
     }
     sent
 }
@@ -466,7 +485,11 @@ fn resume(node: &Node, owner: u32, old_id: u64, f: &Flow) -> bool {
 /// connection is over (its copy outlived it: the old owner's REPLICA_END
 /// was lost with it), and the answer is the CONN_END that ends the
 /// sender's flow.
-pub(crate) fn taken_over(node: &Node, from: u32, t: &Takeover) -> Option<Message<'static>> {
+pub(crate) fn taken_over<F: Fam>(
+    node: &Node,
+    from: u32,
+    t: &Takeover<F>,
+) -> Option<Message<'static>> {
     let key = Key {
         client: t.client,
         local: t.backend,
@@ -509,40 +532,9 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
         return;
     };
     node.group().member_ids(&mut members);
-    let me = node.group().me();
-    let copies = copies(node);
-    // With one copy, its holder takes the connection over; with more, the
-    // first of the view's ranking does (the first backup that lives), and
-    // the others keep forwarding from theirs until its copy replaces them.
-    let promotes = |r: &Entry| {
-        !view.contains(r.owner)
-            && members.contains(&r.owner)
-            && (copies == 1
-                || backup_of(view.members(), r.owner, flow_id(&r.flow).hash()) == Some(me))
-    };
-    let is_backup = |r: &Entry| {
-        let mut to = [0u32; MAX_MEMBERS];
-        let n = backups(
-            view.members(),
-            r.owner,
-            flow_id(&r.flow).hash(),
-            copies,
-            &mut to,
-        );
-        to[..n].contains(&me)
-    };
-    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
-        return;
-    };
-    let promoted = take_over_where(node, &mut batch, promotes, |_| ());
-    // A copy whose owner lives but whose backups are other members now (one
-    // that joined or came back) goes: its owner sends those a copy. So
-    // does the copy of a member deleted from the group (it still forwards
-    // its connections: taking them over would split their bookkeeping).
-    let released = node
-        .conns()
-        .common()
-        .release_where(|r| !members.contains(&r.owner) || view.contains(r.owner) && !is_backup(r));
+    let (p4, r4) = view_changed_in::<V4>(node, view, &members);
+    let (p6, r6) = view_changed_in::<V6>(node, view, &members);
+    let (promoted, released) = (p4 + p6, r4 + r6);
     if released > 0 {
         pr_info!(
             "front-end group epoch {}: released {} copies to other backups\n",
@@ -559,10 +551,50 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
     }
     // With backups, a request is acknowledged by its back-end, after
     // they have its copy.
-    node.conns().withhold(view.size() >= 2 && copies > 0);
+    node.conns().withhold(view.size() >= 2 && copies(node) > 0);
     if view.size() >= 2 {
         resend(node);
     }
+}
+
+/// [`view_changed`] for the copies of family `F`, the group's members
+/// being `members`: how many it took over and how many it released.
+fn view_changed_in<F: Fam>(node: &Node, view: &View, members: &[u32]) -> (u32, usize) {
+    let me = node.group().me();
+    let copies = copies(node);
+    // With one copy, its holder takes the connection over; with more, the
+    // first of the view's ranking does (the first backup that lives), and
+    // the others keep forwarding from theirs until its copy replaces them.
+    let promotes = |r: &Entry<F>| {
+        !view.contains(r.owner)
+            && members.contains(&r.owner)
+            && (copies == 1
+                || backup_of(view.members(), r.owner, flow_id(&r.flow).hash()) == Some(me))
+    };
+    let is_backup = |r: &Entry<F>| {
+        let mut to = [0u32; MAX_MEMBERS];
+        let n = backups(
+            view.members(),
+            r.owner,
+            flow_id(&r.flow).hash(),
+            copies,
+            &mut to,
+        );
+        to[..n].contains(&me)
+    };
+    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
+        return (0, 0);
+    };
+    let promoted = take_over_where(node, &mut batch, promotes, |_| ());
+    // A copy whose owner lives but whose backups are other members now (one
+    // that joined or came back) goes: its owner sends those a copy. So
+    // does the copy of a member deleted from the group (it still forwards
+    // its connections: taking them over would split their bookkeeping).
+    let released = node
+        .conns()
+        .common::<F>()
+        .release_where(|r| !members.contains(&r.owner) || view.contains(r.owner) && !is_backup(r));
+    (promoted, released)
 }
 
 /// Sends every flow's copy to its backup in the current view (a member
@@ -571,14 +603,24 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
 /// the copies it keeps for this node in this view, unless the view
 /// changed meanwhile (the next resend says so then).
 pub(crate) fn resend(node: &Node) {
-    let Ok(mut batch) = KVec::with_capacity(BATCH, GFP_KERNEL) else {
-        return;
-    };
     let Some(epoch) = node.group().view().map(|v| v.epoch()) else {
         return;
     };
+    if resend_in::<V4>(node).is_err() || resend_in::<V6>(node).is_err() {
+        return;
+    }
+    if node.group().view().is_some_and(|v| v.epoch() == epoch) {
+        node.group()
+            .send_to_live(node.ctrl(), &Message::Synced(epoch));
+    }
+}
+
+/// [`resend`]'s copies of the flows of family `F`; `ENOMEM` if none went
+/// (no room to gather them).
+fn resend_in<F: Fam>(node: &Node) -> Result {
+    let mut batch = KVec::<Flow<F>>::with_capacity(BATCH, GFP_KERNEL)?;
     let copies = copies(node);
-    let buckets = node.conns().buckets();
+    let buckets = node.conns().buckets_of::<F>();
     for b in 0..buckets {
         node.conns()
             .snapshot_bucket(b, &mut batch, |f| f.replica().is_some());
@@ -589,8 +631,5 @@ pub(crate) fn resend(node: &Node) {
             vec::clear(&mut batch);
         }
     }
-    if node.group().view().is_some_and(|v| v.epoch() == epoch) {
-        node.group()
-            .send_to_live(node.ctrl(), &Message::Synced(epoch));
-    }
+    Ok(())
 }

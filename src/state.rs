@@ -274,27 +274,31 @@ impl Dispatch for Runtime {
                 replica::keep(&self.node, from, r);
                 None
             }
+            Message::Replica6(r) => {
+                replica::keep(&self.node, from, r);
+                None
+            }
             Message::ReplicaEnd(e) => {
                 replica::ended(&self.node, from, e);
                 None
             }
+            Message::ReplicaEnd6(e) => {
+                replica::ended(&self.node, from, e);
+                None
+            }
             Message::Takeover(t) => replica::taken_over(&self.node, from, t),
+            Message::Takeover6(t) => replica::taken_over(&self.node, from, t),
             Message::Synced(epoch) => {
                 self.node.group().synced(from, *epoch);
                 None
             }
             Message::HandoffCopy(c) => replica::keep_handoff(&self.node, from, c),
+            Message::HandoffCopy6(c) => replica::keep_handoff(&self.node, from, c),
             Message::CopyAck(id) => {
                 front::copied(&self.node, from, *id);
                 None
             }
             Message::Hello(_) | Message::Auth | Message::Heartbeat(_) => None,
-            // The channel closes on them (`ctrl::peer::on_frame`): a
-            // front-end group keeps IPv4 connections only.
-            Message::HandoffCopy6(_)
-            | Message::Replica6(_)
-            | Message::ReplicaEnd6(_)
-            | Message::Takeover6(_) => None,
         }
     }
 

@@ -261,15 +261,11 @@ pub(crate) fn ended<F: Fam>(node: &Node, done: &[(Flow<F>, u8)]) {
         notify_end(node, f, *why);
         if f.role == Role::Front && f.phase == Phase::Frozen {
             // A handoff taken over from a copy, never answered.
-            if let Some(f) = F::v4_flow(f) {
-                replica::forget_handoff(node, f);
-            }
+            replica::forget_handoff(node, f);
             node.replies().forget_all(f.id);
             node.conns().held().discard(&f.key());
         } else if f.role == Role::Front {
-            if let Some(f) = F::v4_flow(f) {
-                replica::forget(node, f, *why);
-            }
+            replica::forget(node, f, *why);
         } else if f.peer != 0 {
             let msg = Message::ConnEnd(IdReason {
                 id: f.id,

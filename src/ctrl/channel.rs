@@ -281,7 +281,8 @@ impl Channel {
                 | codec::cap::BOOT
                 | codec::cap::IPV6
                 | codec::cap::MOVE
-                | codec::cap::MOVE_DATA,
+                | codec::cap::MOVE_DATA
+                | codec::cap::GROUP6,
             nonce: [0; codec::NONCE_LEN],
             boot_id: boot,
         };

@@ -132,14 +132,6 @@ pub(super) fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(),
         Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
             "handshake frame on an established channel",
         )),
-        // A front-end group keeps IPv4 connections only: the IPv6 copies
-        // are not part of what this node announces.
-        Message::HandoffCopy6(_)
-        | Message::Replica6(_)
-        | Message::ReplicaEnd6(_)
-        | Message::Takeover6(_) => Err(Closed::Protocol(
-            "IPv6 replication message, which this node did not announce",
-        )),
         _ => match peer.dispatch.message(peer.conf.node_id, m) {
             Some(answer) => peer.send(&answer),
             None => Ok(()),

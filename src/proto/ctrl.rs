@@ -131,8 +131,11 @@ pub mod cap {
     /// The sender takes a MOVE_ACK that carries data: the bytes the old
     /// server had received but not read.
     pub const MOVE_DATA: u32 = 16;
+    /// The sender keeps copies of a front-end group's IPv6 connections
+    /// (HANDOFF_COPY6, REPLICA6, REPLICA_END6, TAKEOVER6).
+    pub const GROUP6: u32 = 32;
     /// All defined bits.
-    pub const ALL: u32 = AUTH | BOOT | IPV6 | MOVE | MOVE_DATA;
+    pub const ALL: u32 = AUTH | BOOT | IPV6 | MOVE | MOVE_DATA | GROUP6;
 }
 
 /// The direction byte that starts the input of a frame's tag.
@@ -292,6 +295,18 @@ pub trait Wire: Family {
 
     /// The MOVE_REQ message of this version carrying `m`.
     fn move_req(m: MoveReq<Self>) -> Message<'static>;
+
+    /// The HANDOFF_COPY message of this version carrying `c`.
+    fn handoff_copy(c: HandoffCopy<'_, Self>) -> Message<'_>;
+
+    /// The REPLICA message of this version carrying `r`.
+    fn replica(r: Replica<Self>) -> Message<'static>;
+
+    /// The REPLICA_END message of this version carrying `e`.
+    fn replica_end(e: ReplicaEnd<Self>) -> Message<'static>;
+
+    /// The TAKEOVER message of this version carrying `t`.
+    fn takeover(t: Takeover<Self>) -> Message<'static>;
 }
 
 impl Wire for V4 {
@@ -306,6 +321,22 @@ impl Wire for V4 {
 
     fn move_req(m: MoveReq) -> Message<'static> {
         Message::MoveReq(m)
+    }
+
+    fn handoff_copy(c: HandoffCopy<'_>) -> Message<'_> {
+        Message::HandoffCopy(c)
+    }
+
+    fn replica(r: Replica) -> Message<'static> {
+        Message::Replica(r)
+    }
+
+    fn replica_end(e: ReplicaEnd) -> Message<'static> {
+        Message::ReplicaEnd(e)
+    }
+
+    fn takeover(t: Takeover) -> Message<'static> {
+        Message::Takeover(t)
     }
 }
 
@@ -324,6 +355,22 @@ impl Wire for V6 {
 
     fn move_req(m: MoveReq<V6>) -> Message<'static> {
         Message::MoveReq6(m)
+    }
+
+    fn handoff_copy(c: HandoffCopy<'_, V6>) -> Message<'_> {
+        Message::HandoffCopy6(c)
+    }
+
+    fn replica(r: Replica<V6>) -> Message<'static> {
+        Message::Replica6(r)
+    }
+
+    fn replica_end(e: ReplicaEnd<V6>) -> Message<'static> {
+        Message::ReplicaEnd6(e)
+    }
+
+    fn takeover(t: Takeover<V6>) -> Message<'static> {
+        Message::Takeover6(t)
     }
 }
 
