@@ -562,12 +562,18 @@ httpd_serve() {
 	wait_listen "$1" "$3"
 }
 
-# vrrp_pair DIR VIP MASTER BACKUP: keepalived's VRRP moves VIP between the
-# eth0 of namespaces MASTER (priority 150: holds it while it lives) and
-# BACKUP (100), adverts every second; configs and logs (keepalived.NS.log)
-# in DIR. Returns once VIP is on MASTER.
+# vrrp_pair DIR VIP MASTER BACKUP [VIP6]: keepalived's VRRP moves VIP (and
+# the IPv6 address VIP6 with it) between the eth0 of namespaces MASTER
+# (priority 150: holds it while it lives) and BACKUP (100), adverts every
+# second; configs and logs (keepalived.NS.log) in DIR. Returns once VIP
+# (and VIP6, past duplicate address detection) is on MASTER.
 vrrp_pair() {
-	local _dir=$1 _vip=$2 _ns _prio=150
+	local _dir=$1 _vip=$2 _ns _prio=150 _v6=
+	if [ -n "${5:-}" ]; then
+		_v6="virtual_ipaddress_excluded {
+		$5/128 dev eth0
+	}"
+	fi
 	for _ns in "$3" "$4"; do
 		cat >"$_dir/keepalived.$_ns.conf" <<EOF
 global_defs {
@@ -584,6 +590,7 @@ vrrp_instance baton {
 	virtual_ipaddress {
 		$_vip/32 dev eth0
 	}
+	$_v6
 }
 EOF
 		ns_exec "$_ns" keepalived --dont-fork --log-console --vrrp -f "$_dir/keepalived.$_ns.conf" \
@@ -593,6 +600,9 @@ EOF
 	done
 	wait_for -t $((30 * BATON_SLOW)) sh -c "ip -n $3 -br addr show dev eth0 | grep -q '$_vip/32'" ||
 		fail "keepalived did not put $_vip on $3: $(cat "$_dir/keepalived.$3.log")"
+	[ -z "${5:-}" ] && return
+	wait_for -t $((30 * BATON_SLOW)) sh -c "ip -n $3 -6 addr show dev eth0 | grep '$5/128' | grep -vq tentative" ||
+		fail "keepalived did not put $5 on $3: $(ip -n "$3" -6 addr show dev eth0) $(cat "$_dir/keepalived.$3.log")"
 }
 
 # batonctl ARGS...: the repository's release build of batonctl.

@@ -27,7 +27,12 @@
 #     by Host, taken over with the others: its next request is served where
 #     it was, the one after moves it to the back-end its rule names
 #     (front-end 2 moves connections it took over from copies);
-#   - a new connection after the failover is served by front-end 2.
+#   - a new connection after the failover is served by front-end 2;
+#   - the same, at once, for an IPv6 service of the same group (issue 17's
+#     dual-stack cluster): its VIP moves with the IPv4 one (keepalived,
+#     unsolicited neighbour advertisement), 2 downloads and an upload
+#     finish byte-exact, their copies (REPLICA6) are on front-end 2
+#     before the crash, and front-end 2 takes them over.
 # The time from the crash to the end of the transfers is logged.
 #
 # guests: 1
@@ -39,6 +44,7 @@
 #   cl .1      fe1 .2 node 1      fe2 .3 node 2    be1 .4 node 3   be2 .5 node 4
 #   pace.py    VIP .100 (VRRP     VIP .100 (VRRP   httpd.py :8080  httpd.py :8080
 #              master first)      master after)
+#   IPv6 (2001:db8:1::/64): host .N is ::N, VIP6 ::100 moves with VIP
 set -euo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -46,7 +52,9 @@ set -euo pipefail
 require_cmd ip curl python3 sha256sum tcpdump jq keepalived
 
 readonly vip=198.18.1.100 be1=198.18.1.4 be2=198.18.1.5
+readonly vip6=2001:db8:1::100 be16=2001:db8:1::4 be26=2001:db8:1::5
 readonly down=6000000 up=4500000 ndown=8 nup=2 rate=$((200000 / BATON_SLOW))
+readonly ndown6=2 nup6=1
 readonly pace="$BATON_REPO/tests/vm/tools/pace.py"
 work=$(mktemp -d)
 defer rm -rf "$work"
@@ -57,13 +65,23 @@ lan_setup 1 sw cl fe1 fe2 be1 be2
 # every transfer is under way, both ways, when the front-end fails.
 ns_exec cl sysctl -qw net.ipv4.tcp_rmem="4096 65536 131072" net.ipv4.tcp_wmem="4096 65536 131072"
 baton_forwarder fe1 fe2
+i=1
+for ns in cl fe1 fe2 be1 be2; do
+	ns_exec "$ns" ip addr add "2001:db8:1::$i/64" dev eth0 nodad
+	i=$((i + 1))
+done
+for ns in fe1 fe2; do
+	ns_exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
+done
 
 # keepalived: VRRP between the front-ends moves the VIP, front-end 1 the
 # master while it lives (priority 150 against 100), adverts every second.
-vrrp_pair "$work" "$vip" fe1 fe2
+vrrp_pair "$work" "$vip" fe1 fe2 "$vip6"
 
 httpd_serve be1 "$be1" 8080 "$work/be1"
 httpd_serve be2 "$be2" 8080 "$work/be2"
+httpd_serve be1 "$be16" 8080 "$work/be16"
+httpd_serve be2 "$be26" 8080 "$work/be26"
 echo be1 >"$work/be1/name"
 echo be2 >"$work/be2/name"
 
@@ -86,6 +104,9 @@ for fe in fe1 fe2; do
 	bctl "$fe" backend add "$vip:80" "$be2:8080" peer 4
 	bctl "$fe" rule add "$vip:80" host a.example to "$be1:8080"
 	bctl "$fe" rule add "$vip:80" host b.example to "$be2:8080"
+	bctl "$fe" service add "[$vip6]:80" scheduler rr
+	bctl "$fe" backend add "[$vip6]:80" "[$be16]:8080" peer 3
+	bctl "$fe" backend add "[$vip6]:80" "[$be26]:8080" peer 4
 done
 for ns in fe1 fe2 be1 be2; do
 	wait_for -t $((30 * BATON_SLOW)) sh -c "ip netns exec $ns $BATONCTL -j peer list | jq -e 'all(.[]; .state == \"up\")' >/dev/null" ||
@@ -113,16 +134,31 @@ for ((i = 0; i < nup; i++)); do
 		>"$work/client.up.$i" 2>&1 &
 	echo $! >>"$work/pids"
 done
+for ((i = 0; i < ndown6; i++)); do
+	ns_exec cl python3 "$pace" --hold "$work/go" get "$vip6" 80 "/gen/$down" "$work/down6.$i" "$rate" \
+		>"$work/client.down6.$i" 2>&1 &
+	echo $! >>"$work/pids"
+done
+for ((i = 0; i < nup6; i++)); do
+	ns_exec cl python3 "$pace" --hold "$work/go" post "$vip6" 80 /up "$work/upload" "$work/up6.$i" $((rate * 3 / 4)) \
+		>"$work/client.up6.$i" 2>&1 &
+	echo $! >>"$work/pids"
+done
 # A kept-alive connection, idle until after the takeover.
 ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" 80 \
 	a.example/name "wait=$work/go" a.example/name b.example/name >"$work/kept.out" 2>&1 &
 kept=$!
-n=$((ndown + nup + 1))
+n=$((ndown + nup + 1 + ndown6 + nup6))
+# The IPv6 connections among those a node forwards.
+v6_conns() {
+	bctl "$1" -j conn list | jq '[.conns[] | select(.vip | startswith("["))] | length'
+}
 
 # Every connection forwarding on front-end 1, which has no group yet.
 wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe1 $BATONCTL -j conn list state forwarding | jq '.conns | length') -eq $n ]" ||
 	fail "fe1 forwards $(bctl fe1 -j conn list | jq '.conns | length') connections, want $n"
 check_eq "copies sent without a group" "$(baton_stat fe1 replicated)" 0
+check_eq "fe1's IPv6 connections" "$(v6_conns fe1)" $((ndown6 + nup6))
 
 # Front-end 2 joins under load: its view and front-end 1's agree, and
 # front-end 1 sends it the copy of every connection, so that it is in
@@ -152,7 +188,7 @@ wait_for -t $((10 * BATON_SLOW)) sh -c "[ \"\$(ip netns exec fe1 $BATONCTL -j cl
 # Front-end 1 crashes: its link is cut at once. keepalived on front-end 2
 # misses its adverts, becomes master, adds the VIP and announces it
 # (gratuitous ARP), which moves the client's neighbour entry.
-log "transfers held at their last 256 KB: $(find "$work" -name '*.held' | wc -l) of $((ndown + nup))"
+log "transfers held at their last 256 KB: $(find "$work" -name '*.held' | wc -l) of $((ndown + nup + ndown6 + nup6))"
 t1=$SECONDS
 ip -n fe1 link set eth0 down
 log "front-end 1 down at $((t1 - t0)) s into the transfers"
@@ -160,7 +196,10 @@ fe2_mac=$(ip -n fe2 -j link show eth0 | jq -r '.[0].address')
 wait_for -t $((30 * BATON_SLOW)) sh -c "ip -n cl neigh show $vip | grep -q $fe2_mac" ||
 	fail "the VIP did not move to fe2: $(ip -n fe2 -br addr show dev eth0) $(ip -n cl neigh show "$vip") $(cat "$work/keepalived.fe2.log")"
 log "VIP on fe2 (keepalived) $((SECONDS - t1)) s after the crash"
-check_eq "transfers under way at the crash" "$(running "$work/pids")" $((ndown + nup))
+wait_for -t $((30 * BATON_SLOW)) sh -c "ip -n cl neigh show $vip6 | grep -q $fe2_mac" ||
+	fail "the IPv6 VIP did not move to fe2: $(ip -n fe2 -6 addr show dev eth0) $(ip -n cl neigh show "$vip6")"
+log "IPv6 VIP on fe2 (keepalived) $((SECONDS - t1)) s after the crash"
+check_eq "transfers under way at the crash" "$(running "$work/pids")" $((ndown + nup + ndown6 + nup6))
 
 # Once front-end 2's view loses front-end 1 (heartbeat timeout), the
 # copies become its connections, and the back-ends' flows answer to it.
@@ -175,6 +214,7 @@ check_eq "fe2's common table after the takeover" "$(baton_stat fe2 common)" 0
 active=$(baton_stat fe2 active)
 [ "$active" -eq "$n" ] || fail "fe2 forwards $active connections, want $n: $(bctl fe2 conn list)"
 log "ok: fe2 forwards the $n connections"
+check_eq "fe2's IPv6 connections, taken over" "$(v6_conns fe2)" $((ndown6 + nup6))
 for be in be1 be2; do
 	check_eq "$be's flows answer to" "$(bctl "$be" -j conn list | jq -c '[.conns[].peer] | unique | map(select(. != 2))')" "[]"
 done
@@ -197,7 +237,13 @@ done
 for ((i = 0; i < nup; i++)); do
 	check_eq "upload $i: sha256 the server read" "$(cat "$work/up.$i")" "$upsum"
 done
-log "ok: $ndown downloads of $down bytes and $nup uploads of $up bytes exact"
+for ((i = 0; i < ndown6; i++)); do
+	cmp -s "$work/down6.$i" "$work/want" || fail "IPv6 download $i differs ($(stat -c %s "$work/down6.$i") bytes)"
+done
+for ((i = 0; i < nup6; i++)); do
+	check_eq "IPv6 upload $i: sha256 the server read" "$(cat "$work/up6.$i")" "$upsum"
+done
+log "ok: $ndown downloads of $down bytes and $nup uploads of $up bytes exact (and $ndown6, $nup6 over IPv6)"
 check_eq "client resets" "$(tcp_resets cl)" "$resets0"
 rst_none "$work/rst.pcap"
 log "packets fe2 forwarded from copies: $(baton_stat fe2 forwarded-common)"
@@ -208,6 +254,8 @@ baton_idle 20 fe2 be1 be2
 ok0=$(baton_stat fe2 handoffs-ok)
 ns_exec cl curl -sS --max-time 30 -o "$work/after" "http://$vip/gen/1000" || fail "a new connection failed"
 check_eq "new connection's bytes" "$(stat -c %s "$work/after")" 1000
-check_eq "handoffs fe2 made" "$(baton_stat fe2 handoffs-ok)" $((ok0 + 1))
+ns_exec cl curl -sS --max-time 30 -o "$work/after6" "http://[$vip6]/gen/1000" || fail "a new IPv6 connection failed"
+check_eq "new IPv6 connection's bytes" "$(stat -c %s "$work/after6")" 1000
+check_eq "handoffs fe2 made" "$(baton_stat fe2 handoffs-ok)" $((ok0 + 2))
 baton_unload
 log "all checks passed"

@@ -12,9 +12,9 @@ use baton_proto::{
         opt_bits, reason, replica_end_len, replica_len, session_boot_info, session_info,
         takeover_len, DecodeError, Endpoint, GroupView, HandoffAck, HandoffCopy, HandoffReq,
         Heartbeat, Hello, IdReason, Message, MoveAck, MoveReq, Replica, ReplicaEnd, SeqCheck,
-        Takeover, HANDOFF_REQ_FIXED, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN, MAX_PAYLOAD,
-        MOVE_DATA_MAX, NONCE_LEN, REPLICA_END_LEN, REPLICA_LEN, SESSION_INFO_LEN, SESSION_LABEL,
-        TAKEOVER_LEN, VIEW_FIXED,
+        Takeover, Wire, HANDOFF_REQ_FIXED, HEADER_LEN, HELLO_BOOT_LEN, HELLO_LEN, MAC_LEN,
+        MAX_PAYLOAD, MOVE_DATA_MAX, NONCE_LEN, REPLICA_END_LEN, REPLICA_LEN, SESSION_INFO_LEN,
+        SESSION_LABEL, TAKEOVER_LEN, VIEW_FIXED,
     },
     packet::V6,
     service::Ip,
@@ -108,10 +108,10 @@ fn refusals() {
     // and nothing else of them.
     hello[19] = 1;
     hello[20] = 0x80;
-    hello[23] = 0x20;
+    hello[23] = 0x40;
     match roundtrip(&hello) {
         Ok((Message::Hello(h), 0)) => {
-            assert_eq!(h.capabilities, 0x8000_0020);
+            assert_eq!(h.capabilities, 0x8000_0040);
             assert_eq!(h.capabilities & cap::ALL, 0);
         }
         other => panic!("{other:?}"),
@@ -666,6 +666,108 @@ fn message6() -> impl Strategy<Value = Message<'static>> {
                 }),
             }
         })
+}
+
+/// The messages [`Wire`] makes for a family, and their frame types.
+fn wire_types<A: Wire>(e: Endpoint<A>) -> [u8; 6] {
+    let req = HandoffReq {
+        id: 7,
+        client: e,
+        vip: e,
+        backend: e,
+        client_isn: 1,
+        frontend_isn: 2,
+        client_tsval: 0,
+        frontend_tsval: 0,
+        client_window: 1000,
+        mss: 1400,
+        client_wscale: 7,
+        frontend_wscale: 7,
+        options: 0,
+        data: b"",
+    };
+    let m = MoveReq {
+        id: 7,
+        client: e,
+        backend: e,
+        seq: 1,
+        ack: 2,
+    };
+    let xlate = Translation {
+        seq_delta: 1,
+        ts_delta: 0,
+        frontend_wscale: 7,
+        backend_wscale: 7,
+    };
+    [
+        A::handoff_req(req).msg_type(),
+        A::move_req(m).msg_type(),
+        A::handoff_copy(HandoffCopy {
+            backend_node: 3,
+            req,
+        })
+        .msg_type(),
+        A::replica(Replica {
+            id: 7,
+            client: e,
+            vip: e,
+            backend: e,
+            backend_node: 3,
+            xlate,
+            flags: 0,
+        })
+        .msg_type(),
+        A::replica_end(ReplicaEnd {
+            id: 7,
+            client: e,
+            vip: e,
+            reason: reason::CLOSED,
+        })
+        .msg_type(),
+        A::takeover(Takeover {
+            old_id: 7,
+            new_id: 8,
+            client: e,
+            backend: e,
+        })
+        .msg_type(),
+    ]
+}
+
+/// A sender generic over the family (the kernel's replica.rs) gets each
+/// family's own types: an IPv6 copy never goes out in an IPv4 frame.
+#[test]
+fn wire_makes_each_familys_types() {
+    let v4 = Endpoint {
+        addr: [198, 18, 0, 1],
+        port: 80,
+    };
+    let v6 = Endpoint {
+        addr: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        port: 80,
+    };
+    assert_eq!(
+        wire_types(v4),
+        [
+            msg_type::HANDOFF_REQ,
+            msg_type::MOVE_REQ,
+            msg_type::HANDOFF_COPY,
+            msg_type::REPLICA,
+            msg_type::REPLICA_END,
+            msg_type::TAKEOVER
+        ]
+    );
+    assert_eq!(
+        wire_types(v6),
+        [
+            msg_type::HANDOFF_REQ6,
+            msg_type::MOVE_REQ6,
+            msg_type::HANDOFF_COPY6,
+            msg_type::REPLICA6,
+            msg_type::REPLICA_END6,
+            msg_type::TAKEOVER6
+        ]
+    );
 }
 
 /// The IPv6 types' layouts: the IPv4 ones with 18-byte endpoints.
