@@ -123,27 +123,36 @@ upsum=$(sha256sum <"$work/upload" | cut -d' ' -f1)
 resets0=$(tcp_resets cl)
 rst_watch cl "host $vip and tcp port 80" "$work/rst.pcap"
 
+# transfers ADDR NDOWN NUP TAG: NDOWN paced downloads and NUP uploads to
+# ADDR:80, their files and logs named with TAG, their pids in pids.
+transfers() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		ns_exec cl python3 "$pace" --hold "$work/go" get "$1" 80 "/gen/$down" "$work/down$4.$i" "$rate" \
+			>"$work/client.down$4.$i" 2>&1 &
+		echo $! >>"$work/pids"
+	done
+	for ((i = 0; i < $3; i++)); do
+		ns_exec cl python3 "$pace" --hold "$work/go" post "$1" 80 /up "$work/upload" "$work/up$4.$i" $((rate * 3 / 4)) \
+			>"$work/client.up$4.$i" 2>&1 &
+		echo $! >>"$work/pids"
+	done
+}
+# transfers_exact NDOWN NUP TAG WHAT: the downloads and uploads of
+# transfers ... TAG ended byte-exact.
+transfers_exact() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		cmp -s "$work/down$3.$i" "$work/want" || fail "$4download $i differs ($(stat -c %s "$work/down$3.$i") bytes)"
+	done
+	for ((i = 0; i < $2; i++)); do
+		check_eq "$4upload $i: sha256 the server read" "$(cat "$work/up$3.$i")" "$upsum"
+	done
+}
+
 t0=$SECONDS
-for ((i = 0; i < ndown; i++)); do
-	ns_exec cl python3 "$pace" --hold "$work/go" get "$vip" 80 "/gen/$down" "$work/down.$i" "$rate" \
-		>"$work/client.down.$i" 2>&1 &
-	echo $! >>"$work/pids"
-done
-for ((i = 0; i < nup; i++)); do
-	ns_exec cl python3 "$pace" --hold "$work/go" post "$vip" 80 /up "$work/upload" "$work/up.$i" $((rate * 3 / 4)) \
-		>"$work/client.up.$i" 2>&1 &
-	echo $! >>"$work/pids"
-done
-for ((i = 0; i < ndown6; i++)); do
-	ns_exec cl python3 "$pace" --hold "$work/go" get "$vip6" 80 "/gen/$down" "$work/down6.$i" "$rate" \
-		>"$work/client.down6.$i" 2>&1 &
-	echo $! >>"$work/pids"
-done
-for ((i = 0; i < nup6; i++)); do
-	ns_exec cl python3 "$pace" --hold "$work/go" post "$vip6" 80 /up "$work/upload" "$work/up6.$i" $((rate * 3 / 4)) \
-		>"$work/client.up6.$i" 2>&1 &
-	echo $! >>"$work/pids"
-done
+transfers "$vip" "$ndown" "$nup" ""
+transfers "$vip6" "$ndown6" "$nup6" 6
 # A kept-alive connection, idle until after the takeover.
 ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" 80 \
 	a.example/name "wait=$work/go" a.example/name b.example/name >"$work/kept.out" 2>&1 &
@@ -231,18 +240,8 @@ check_eq "kept-alive connection: moved by fe2" "$(baton_stat fe2 moved)" 1
 
 wait_all "$work/pids" || fail "transfers failed: $(grep -hv stall-ms "$work"/client.* | head -5)"
 log "transfers done $((SECONDS - t1)) s after the crash ($((SECONDS - t0)) s in all)"
-for ((i = 0; i < ndown; i++)); do
-	cmp -s "$work/down.$i" "$work/want" || fail "download $i differs ($(stat -c %s "$work/down.$i") bytes)"
-done
-for ((i = 0; i < nup; i++)); do
-	check_eq "upload $i: sha256 the server read" "$(cat "$work/up.$i")" "$upsum"
-done
-for ((i = 0; i < ndown6; i++)); do
-	cmp -s "$work/down6.$i" "$work/want" || fail "IPv6 download $i differs ($(stat -c %s "$work/down6.$i") bytes)"
-done
-for ((i = 0; i < nup6; i++)); do
-	check_eq "IPv6 upload $i: sha256 the server read" "$(cat "$work/up6.$i")" "$upsum"
-done
+transfers_exact "$ndown" "$nup" "" ""
+transfers_exact "$ndown6" "$nup6" 6 "IPv6 "
 log "ok: $ndown downloads of $down bytes and $nup uploads of $up bytes exact (and $ndown6, $nup6 over IPv6)"
 check_eq "client resets" "$(tcp_resets cl)" "$resets0"
 rst_none "$work/rst.pcap"
