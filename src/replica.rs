@@ -102,6 +102,12 @@ fn to_backups<F: Fam>(
     to_backups_of(node, &flow_id(f), copies, msg, how)
 }
 
+/// Whether peer `peer` takes the group messages of family `F` (every
+/// peer takes IPv4's; IPv6's, one that announced [`Fam::GROUP_CAP`]).
+fn takes_group<F: Fam>(node: &Node, peer: u32) -> bool {
+    F::GROUP_CAP == 0 || node.ctrl().takes(peer, F::GROUP_CAP)
+}
+
 /// Sends `msg` about this node's connection `id` to its first `copies`
 /// backups; how many took it. An IPv6 connection's backups are the
 /// members that keep IPv6 copies: the others are skipped, not counted.
@@ -116,7 +122,7 @@ fn to_backups_of<F: Fam>(
     let n = node.group().backups(id, copies, &mut to);
     to[..n]
         .iter()
-        .filter(|&&b| F::GROUP_CAP == 0 || node.ctrl().takes(b, F::GROUP_CAP))
+        .filter(|&&b| takes_group::<F>(node, b))
         .filter(|&&b| match how {
             Delivery::Now => node.ctrl().send(b, msg).is_ok(),
             Delivery::Later => node.ctrl().send_later(b, msg).is_ok(),
@@ -364,7 +370,7 @@ fn take_over<F: Fam>(node: &Node, owner: u32, mut f: Flow<F>) -> Option<Flow<F>>
     // A back-end that does not hear it keeps answering the old owner: the
     // flow then ends here when it idles out. So does one that would not
     // take it (an older version, which closes its channel on TAKEOVER6).
-    if F::GROUP_CAP == 0 || node.ctrl().takes(f.peer, F::GROUP_CAP) {
+    if takes_group::<F>(node, f.peer) {
         let _ = node.ctrl().send(f.peer, &F::takeover(t));
     }
     Some(f)
