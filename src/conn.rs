@@ -122,6 +122,12 @@ pub(crate) trait Fam: Wire + Icmp + Into<Ip> {
     /// family's connections (0: every member does).
     const GROUP_CAP: u32;
 
+    /// Whether a packet passed on to another member must fit the link as
+    /// it is: an IPv6 one goes to the link's device in one frame (or GSO
+    /// segments); an IPv4 one goes through the IPv4 output path, which
+    /// fragments it.
+    const RELAY_WHOLE: bool;
+
     /// The table of this family's flows.
     fn table(conns: &Conns) -> &Table<Self>;
 
@@ -152,17 +158,12 @@ pub(crate) trait Fam: Wire + Icmp + Into<Ip> {
     /// An ICMP error about connection `key` that no flow here takes
     /// ([`Conns::icmp_copy`]); `None`: no copy either.
     fn icmp_copy(conns: &Conns, skb: &mut SkBuff, key: &Key<Self>) -> Option<Option<FlowVerdict>>;
-
-    /// An ICMP error of no flow or copy here ([`Conns::icmp_relay_v4`]).
-    fn icmp_relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key<Self>) -> Verdict;
-
-    /// A client packet of no flow or copy here ([`Conns::relay_packet`]).
-    fn relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key<Self>) -> Verdict;
 }
 
 /// IPv4.
 impl Fam for V4 {
     const GROUP_CAP: u32 = 0;
+    const RELAY_WHOLE: bool = false;
 
     fn table(conns: &Conns) -> &Table<Self> {
         &conns.v4
@@ -195,21 +196,11 @@ impl Fam for V4 {
     fn icmp_copy(conns: &Conns, skb: &mut SkBuff, key: &Key) -> Option<Option<FlowVerdict>> {
         conns.icmp_copy(skb, key)
     }
-
-    fn icmp_relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key) -> Verdict {
-        conns.icmp_relay_v4(net, skb, key)
-    }
-
-    fn relay(conns: &Conns, net: &Net, skb: &mut SkBuff, key: &Key) -> Verdict {
-        conns.relay_packet(net, skb, key)
-    }
 }
 
-/// IPv6: a packet of no flow or copy here is not passed to another
-/// member of a front-end group (the relay is IPv4's): it meets this node's
-/// stack.
 impl Fam for V6 {
     const GROUP_CAP: u32 = cap::GROUP6;
+    const RELAY_WHOLE: bool = true;
 
     fn table(conns: &Conns) -> &Table<Self> {
         &conns.v6
@@ -252,14 +243,6 @@ impl Fam for V6 {
 
     fn icmp_copy(conns: &Conns, skb: &mut SkBuff, key: &Key<V6>) -> Option<Option<FlowVerdict>> {
         conns.icmp_copy(skb, key)
-    }
-
-    fn icmp_relay(_: &Conns, _: &Net, _: &mut SkBuff, _: &Key<V6>) -> Verdict {
-        Verdict::Accept
-    }
-
-    fn relay(_: &Conns, _: &Net, _: &mut SkBuff, _: &Key<V6>) -> Verdict {
-        Verdict::Accept
     }
 }
 
@@ -1056,7 +1039,7 @@ impl Conns {
             Some(verdict)
         });
         match done {
-            None => F::relay(self, net, skb, key),
+            None => self.relay_packet(net, skb, key),
             Some(None) => self.unparsed(false),
             // A copy of a handoff under way: held for the flow this node
             // makes of it should the owner fail, or sent on once the
@@ -1119,7 +1102,7 @@ impl Conns {
             self.stats.inc(Stat::IcmpForwarded);
         }
         if done.is_none() {
-            return Some(F::icmp_relay(self, net, skb, &key));
+            return Some(self.icmp_relay(net, skb, &key));
         }
         Some(Verdict::Accept)
     }
@@ -1136,14 +1119,14 @@ impl Conns {
     /// An ICMP error about connection `key`, of neither a flow nor a copy
     /// here: the member that holds the connection gets it, as its client's
     /// packets do.
-    fn icmp_relay_v4(&self, net: &Net, skb: &mut SkBuff, key: &Key) -> Verdict {
+    fn icmp_relay<F: Fam>(&self, net: &Net, skb: &mut SkBuff, key: &Key<F>) -> Verdict {
         if !self.relay.active() {
             return Verdict::Accept;
         }
         let to = self.relay_target(net, skb, key);
         to.map_or(Verdict::Accept, |to| {
-            self.pass_on(net, skb, to, |skb| {
-                skb.icmp_headers_mut(icmp::HEADERS_MAX).map(|(b, _)| b)
+            self.pass_on::<F>(net, skb, to, |skb| {
+                skb.icmp_headers_mut(F::HEADERS_MAX).map(|(b, _)| b)
             })
         })
     }
@@ -1155,18 +1138,23 @@ impl Conns {
     /// member that holds it ([`Relay`]) instead of this node's stack,
     /// which would reset the connection. A SYN starts a connection here;
     /// everything else passes untouched.
-    fn relay_packet(&self, net: &Net, skb: &mut SkBuff, key: &Key) -> Verdict {
+    fn relay_packet<F: Fam>(&self, net: &Net, skb: &mut SkBuff, key: &Key<F>) -> Verdict {
         if !self.relay.active() {
             return Verdict::Accept;
         }
-        let Some(h) = skb.tcp_headers().and_then(|b| packet::parse(b).ok()) else {
+        let Some(h) = skb
+            .tcp_headers()
+            .and_then(|b| packet::parse_in::<F>(b).ok())
+        else {
             return Verdict::Accept;
         };
         if h.has_flags(flags::SYN) {
             return Verdict::Accept;
         }
         match self.relay_target(net, skb, key) {
-            Some(to) => self.pass_on(net, skb, to, |skb| skb.tcp_headers_mut().map(|(b, _)| b)),
+            Some(to) => {
+                self.pass_on::<F>(net, skb, to, |skb| skb.tcp_headers_mut().map(|(b, _)| b))
+            }
             None => Verdict::Accept,
         }
     }
@@ -1175,10 +1163,10 @@ impl Conns {
     /// state for it: the address of the member ranked first for it, if
     /// that is not this node and the packet is of a service's connection
     /// that no socket here takes.
-    fn relay_target(&self, net: &Net, skb: &SkBuff, key: &Key) -> Option<[u8; 4]> {
+    fn relay_target<F: Fam>(&self, net: &Net, skb: &SkBuff, key: &Key<F>) -> Option<[u8; 4]> {
         // The lookup first: most packets that get here are of this node's
         // own sockets (its control channel's among them).
-        if socket::demux(net, skb, key.local, key.client, LISTENER_MARK) != Demux::Marked {
+        if socket::demux(net, skb, ip(key.local), ip(key.client), LISTENER_MARK) != Demux::Marked {
             return None;
         }
         self.relay.target(&FlowId {
@@ -1188,10 +1176,12 @@ impl Conns {
     }
 
     /// Sends `skb` on to the member at `to`, on a directly connected link,
-    /// its TTL lowered in the header `ip` gives (writable, from the IPv4
-    /// header on). A packet that cannot go is dropped, not answered: the
-    /// member may hold its connection.
-    fn pass_on(
+    /// its TTL (hop limit) lowered in the header `ip` gives (writable, from
+    /// the IP header on). An IPv6 packet goes to the link-layer address of
+    /// the member's IPv4 address on that link ([`Verdict::Relay`]). A
+    /// packet that cannot go is dropped, not answered: the member may hold
+    /// its connection.
+    fn pass_on<F: Fam>(
         &self,
         net: &Net,
         skb: &mut SkBuff,
@@ -1208,7 +1198,11 @@ impl Conns {
             self.stats.inc(Stat::RelayFailed);
             return Verdict::Drop;
         };
-        if !ip(skb).is_some_and(packet::decrement_ttl) {
+        if F::RELAY_WHOLE && !skb.fits(&route) {
+            self.stats.inc(Stat::RelayFailed);
+            return Verdict::Drop;
+        }
+        if !ip(skb).is_some_and(<F as Family>::decrement_ttl) {
             self.stats.inc(Stat::RelayFailed);
             return Verdict::Drop;
         }

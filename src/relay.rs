@@ -13,7 +13,10 @@
 //! pass lowers the packet's TTL, so members whose views disagree for a
 //! moment cannot pass a packet around for ever.
 
-use crate::proto::cluster::{self, FlowId, MAX_MEMBERS};
+use crate::proto::{
+    cluster::{self, FlowId, MAX_MEMBERS},
+    packet::Family,
+};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
@@ -77,7 +80,7 @@ impl Relay {
     /// The address of the member that `flow`'s packets go to when this
     /// node has no state for it; `None` when this node ranks first (or has
     /// no group).
-    pub(crate) fn target(&self, flow: &FlowId) -> Option<[u8; 4]> {
+    pub(crate) fn target<A: Family>(&self, flow: &FlowId<A>) -> Option<[u8; 4]> {
         let n = (self.len.load(Ordering::Acquire) as usize).min(MAX_MEMBERS);
         if n == 0 {
             return None;

@@ -21,10 +21,12 @@
 #include <net/sock.h>
 #include <net/tcp.h>
 #include <net/genetlink.h>
+#include <net/gso.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netlink.h>
 #include <net/ip.h>
+#include <net/neighbour.h>
 #include <net/route.h>
 #include <net/inet_hashtables.h>
 #include <net/inet6_hashtables.h>
@@ -718,32 +720,61 @@ int baton_tcp_lookup(struct net *net, const struct baton_endpoint *local,
 }
 
 /*
- * Who in namespace net takes a TCP segment from raddr:rport to laddr:lport
- * (this host) that skb brought (its input interface counts, as for the
- * stack's own lookup): 1 a socket of that connection (full, request or
- * time-wait), 2 none but a listener on laddr:lport whose mark is mark, 0
- * neither. RCU read side (a hook). Network byte order.
+ * Who in namespace net takes a TCP segment from remote to local (this
+ * host, the same family) that skb brought (its input interface counts, as
+ * for the stack's own lookup): 1 a socket of that connection (full,
+ * request or time-wait), 2 none but a listener on local whose mark is
+ * mark, 0 neither. RCU read side (a hook).
  */
-int baton_tcp_demux(struct net *net, const struct sk_buff *skb, __be32 laddr,
-		    __be16 lport, __be32 raddr, __be16 rport, u32 mark)
+int baton_tcp_demux(struct net *net, const struct sk_buff *skb,
+		    const struct baton_endpoint *local,
+		    const struct baton_endpoint *remote, u32 mark)
 {
 	struct inet_hashinfo *h = net->ipv4.tcp_death_row.hashinfo;
-	int dif = skb->skb_iif, sdif = inet_sdif(skb);
-	struct sock *sk;
-	int ret;
+	u16 lport = ntohs(local->port);
+	struct sock *sk = NULL;
+	int ret = 0;
 
+	if (local->family != remote->family)
+		return 0;
 	rcu_read_lock();
-	sk = __inet_lookup_established(net, h, raddr, rport, laddr,
-				       ntohs(lport), dif, sdif);
-	if (sk) {
-		sock_gen_put(sk);
-		ret = 1;
-	} else {
+	if (local->family == AF_INET) {
+		int dif = skb->skb_iif, sdif = inet_sdif(skb);
+		__be32 laddr, raddr;
+
+		memcpy(&laddr, local->addr, sizeof(laddr));
+		memcpy(&raddr, remote->addr, sizeof(raddr));
+		sk = __inet_lookup_established(net, h, raddr, remote->port,
+					       laddr, lport, dif, sdif);
+		if (sk) {
+			sock_gen_put(sk);
+			ret = 1;
+			goto out;
+		}
 		/* No reference taken on a listener. */
-		sk = __inet_lookup_listener(net, h, NULL, 0, raddr, rport,
-					    laddr, ntohs(lport), dif, sdif);
-		ret = sk && READ_ONCE(sk->sk_mark) == mark ? 2 : 0;
+		sk = __inet_lookup_listener(net, h, NULL, 0, raddr,
+					    remote->port, laddr, lport, dif,
+					    sdif);
+	} else if (IS_ENABLED(CONFIG_IPV6) && local->family == AF_INET6) {
+		int dif = skb->skb_iif, sdif = inet6_sdif(skb);
+		struct in6_addr laddr, raddr;
+
+		memcpy(&laddr, local->addr, sizeof(laddr));
+		memcpy(&raddr, remote->addr, sizeof(raddr));
+		sk = __inet6_lookup_established(net, h, &raddr, remote->port,
+						&laddr, lport, dif, sdif);
+		if (sk) {
+			sock_gen_put(sk);
+			ret = 1;
+			goto out;
+		}
+		/* No reference taken on a listener. */
+		sk = inet6_lookup_listener(net, h, NULL, 0, &raddr,
+					   remote->port, &laddr, lport, dif,
+					   sdif);
 	}
+	ret = sk && READ_ONCE(sk->sk_mark) == mark ? 2 : 0;
+out:
 	rcu_read_unlock();
 	return ret;
 }
@@ -795,6 +826,44 @@ void baton_skb_send_via(struct net *net, struct sk_buff *skb,
 	/* Passed on as a router would: no ICMP from here for its size. */
 	skb->ignore_df = 1;
 	ip_local_out(net, NULL, skb);
+}
+
+/*
+ * Whether skb, a received packet, fits rt's path as it is: its length, or
+ * each segment's if it is a GSO packet, at most the route's MTU.
+ */
+bool baton_route_fits(const struct rtable *rt, const struct sk_buff *skb)
+{
+	unsigned int mtu = dst_mtu(&rt->dst);
+
+	if (skb_is_gso(skb))
+		return skb_gso_validate_network_len(skb, mtu);
+	return skb->len <= mtu;
+}
+
+/*
+ * Sends skb, a received IPv6 packet (pre-routing), with its addresses
+ * unchanged to the host whose IPv4 address is via, on the link of rt (from
+ * baton_route_direct for via): framed for the link-layer address that the
+ * link's IPv4 neighbour entry of via holds (resolved first if it must be),
+ * as MPLS sends a packet to a next hop of another family. A group member
+ * is known by its IPv4 address; its IPv6 stack listens on the same link.
+ * The caller checked that it fits (baton_route_fits). Consumes skb and the
+ * reference on rt. Softirq.
+ */
+void baton_skb_send6_via(struct sk_buff *skb, struct rtable *rt, __be32 via)
+{
+	struct net_device *dev = rt->dst.dev;
+
+	skb_dst_drop(skb);
+	nf_reset_ct(skb);
+	skb_forward_csum(skb);
+	skb_clear_tstamp(skb);
+	skb->dev = dev;
+	skb->protocol = htons(ETH_P_IPV6);
+	/* The route's reference keeps dev until the frame is queued. */
+	neigh_xmit(NEIGH_ARP_TABLE, dev, &via, skb);
+	ip_rt_put(rt);
 }
 
 bool baton_skb_csum_partial(const struct sk_buff *skb)

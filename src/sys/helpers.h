@@ -137,14 +137,17 @@ unsigned int baton_skb_copy(const struct sk_buff *skb, unsigned int off,
 void baton_skb_csum_changed(struct sk_buff *skb);
 int baton_inject(struct net *net, const u8 *data, unsigned int len);
 bool baton_addr_is_local(struct net *net, const struct baton_endpoint *addr);
-int baton_tcp_demux(struct net *net, const struct sk_buff *skb, __be32 laddr,
-		    __be16 lport, __be32 raddr, __be16 rport, u32 mark);
+int baton_tcp_demux(struct net *net, const struct sk_buff *skb,
+		    const struct baton_endpoint *local,
+		    const struct baton_endpoint *remote, u32 mark);
 
 /* Routes. */
 struct rtable *baton_route_direct(struct net *net, __be32 via);
 void baton_rt_put(struct rtable *rt);
 void baton_skb_send_via(struct net *net, struct sk_buff *skb,
 			struct rtable *rt);
+bool baton_route_fits(const struct rtable *rt, const struct sk_buff *skb);
+void baton_skb_send6_via(struct sk_buff *skb, struct rtable *rt, __be32 via);
 
 /* RCU lists. */
 struct hlist_head;

@@ -97,9 +97,11 @@ pub(crate) enum Verdict {
     Accept,
     /// Drop it (`NF_DROP`).
     Drop,
-    /// Send it out through the route, addresses unchanged, to the route's
-    /// neighbour (`NF_STOLEN`). Only for a packet that arrived (the
-    /// pre-routing hook): the hook has made its header ready (its TTL
+    /// Send it, addresses unchanged, to the route's neighbour
+    /// (`NF_STOLEN`): an IPv4 packet through the route, an IPv6 one to the
+    /// neighbour's link-layer address on the route's link (it must fit:
+    /// [`Route::fits`]). Only for a packet that arrived (the pre-routing
+    /// hook): the hook has made its header ready (its TTL or hop limit
     /// lowered).
     Relay(Route),
 }
@@ -231,11 +233,18 @@ unsafe extern "C" fn hook_callback<T: Hook>(
         Verdict::Accept => bindings::NF_ACCEPT,
         Verdict::Drop => bindings::NF_DROP,
         Verdict::Relay(route) => {
+            let via = u32::from_ne_bytes(route.via());
             // SAFETY: the hook owns `raw` (no reference to it is left) and
             // gives it away: `NF_STOLEN` tells netfilter so. `net` is the
             // hook's namespace, alive during the call; the route's
-            // reference goes with the packet.
-            unsafe { bindings::baton_skb_send_via(net, raw, route.into_raw()) };
+            // reference goes with the packet. The packet is of the hook's
+            // family.
+            unsafe {
+                match family {
+                    IpFamily::V4 => bindings::baton_skb_send_via(net, raw, route.into_raw()),
+                    IpFamily::V6 => bindings::baton_skb_send6_via(raw, route.into_raw(), via),
+                }
+            };
             bindings::NF_STOLEN
         }
     }

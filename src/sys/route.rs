@@ -2,7 +2,9 @@
 
 //! IPv4 output routes: the route to a neighbour on a directly connected
 //! link, over which a received packet is passed on with its addresses
-//! unchanged (IPVS's direct routing, `ip_vs_dr_xmit`).
+//! unchanged (IPVS's direct routing, `ip_vs_dr_xmit`): an IPv4 packet
+//! through the route, an IPv6 one to the neighbour's link-layer address on
+//! the route's link.
 //!
 //! C header: [`include/net/route.h`].
 //!
@@ -16,11 +18,12 @@ use core::ptr::NonNull;
 /// # Invariants
 ///
 /// `rt` points to a valid `struct rtable` on which this value owns one
-/// reference (from `baton_route_direct`), dropped exactly once: by `Drop`,
-/// or by sending a packet through it ([`Route::into_raw`]).
+/// reference (from `baton_route_direct` for `via`), dropped exactly once:
+/// by `Drop`, or by sending a packet through it ([`Route::into_raw`]).
 #[derive(Debug)]
 pub(crate) struct Route {
     rt: NonNull<bindings::rtable>,
+    via: [u8; 4],
 }
 
 // SAFETY: a reference on a route may be dropped on any CPU.
@@ -46,7 +49,17 @@ impl Route {
         // helper returns a route with a reference, or NULL.
         let rt = unsafe { bindings::baton_route_direct(net.as_ptr(), u32::from_ne_bytes(via)) };
         // INVARIANT: a non-NULL route comes with a reference we now own.
-        NonNull::new(rt).map(|rt| Self { rt })
+        NonNull::new(rt).map(|rt| Self { rt, via })
+    }
+
+    /// The neighbour the route leads to (wire order).
+    pub(super) fn via(&self) -> [u8; 4] {
+        self.via
+    }
+
+    /// The route, still ours.
+    pub(super) fn as_ptr(&self) -> *mut bindings::rtable {
+        self.rt.as_ptr()
     }
 
     /// The route, its reference handed to the caller.

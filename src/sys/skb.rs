@@ -5,7 +5,7 @@
 //! packets built by baton delivered to the stack (the role of
 //! `include/linux/skbuff.h` for baton).
 
-use super::{bindings, netfilter::SkBuff, netns::Net, socket};
+use super::{bindings, netfilter::SkBuff, netns::Net, route::Route, socket};
 use crate::proto::service::{Endpoint, Ip};
 use core::ptr::NonNull;
 use kernel::prelude::*;
@@ -57,6 +57,15 @@ impl SkBuff {
         // SAFETY: `as_ptr` is a valid skb; the helper writes at most `len`
         // bytes to `buf`, which is valid for them.
         unsafe { bindings::baton_skb_copy(self.as_ptr(), off, buf.as_mut_ptr(), len) as usize }
+    }
+
+    /// Whether the packet, received, goes through `route` as it is: it,
+    /// or each of its segments if it is a GSO packet, within the route's
+    /// MTU.
+    pub(crate) fn fits(&self, route: &Route) -> bool {
+        // SAFETY: `as_ptr` is a valid skb; the route holds a reference on
+        // its `rtable` while borrowed. The helper only reads both.
+        unsafe { bindings::baton_route_fits(route.as_ptr(), self.as_ptr()) }
     }
 
     /// The packet's mark (`skb->mark`).

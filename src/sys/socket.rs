@@ -600,24 +600,16 @@ pub(crate) enum Demux {
 pub(crate) fn demux(
     net: &Net,
     skb: &SkBuff,
-    local: Endpoint,
-    remote: Endpoint,
+    local: impl Into<Endpoint<Ip>>,
+    remote: impl Into<Endpoint<Ip>>,
     mark: u32,
 ) -> Demux {
+    let (local, remote) = (raw_endpoint(local.into()), raw_endpoint(remote.into()));
     // SAFETY: `net` is alive and `skb` valid (borrowed); the helper reads
     // only `skb`'s input interface and drops the reference its lookup
-    // takes. Addresses and ports by value, in network byte order.
-    let ret = unsafe {
-        bindings::baton_tcp_demux(
-            net.as_ptr(),
-            skb.as_ptr(),
-            u32::from_ne_bytes(local.addr),
-            local.port.to_be(),
-            u32::from_ne_bytes(remote.addr),
-            remote.port.to_be(),
-            mark,
-        )
-    };
+    // takes; the endpoints are valid for reads during the call.
+    let ret =
+        unsafe { bindings::baton_tcp_demux(net.as_ptr(), skb.as_ptr(), &local, &remote, mark) };
     match ret {
         1 => Demux::Socket,
         2 => Demux::Marked,

@@ -26,6 +26,12 @@
 #     connection front-end 1 forwards, sent by the router to the VIP,
 #     reaches front-end 3, which passes it on to front-end 1, which
 #     passes it to the connection's back-end (icmp-forwarded on 1);
+#   - (ECMP) the same for an IPv6 service (VIP6 behind a nexthop group of
+#     its own): 16 kept-alive IPv6 connections, copied as the rest, ask
+#     again while every packet goes to front-end 3, every answer exact;
+#     fe3 passes the packets of those it has no state for to the member's
+#     link-layer address (captured on 1 and 2), and a "packet too big"
+#     about each of 1 and 2's reaches a back-end;
 #   - (BGP) the router's route has the three front-ends as nexthops;
 #   - front-end 1 crashes (its link cut and its nexthop removed at once;
 #     with BGP its link cut, and the router's hold timer withdraws its
@@ -81,6 +87,8 @@ readonly bgp=${BATON_ECMP_BGP:-0} frr=/usr/lib/frr
 
 readonly vip=198.18.2.100 client=198.18.10.2
 readonly ndown=20 nup=5
+# ECMP: an IPv6 service too, and n6 kept-alive IPv6 connections.
+readonly vip6=2001:db8:2::100 client6=2001:db8:10::2 n6=$((bgp ? 0 : 16))
 readonly down=$((${BATON_ECMP_DOWN:-3000000} / BATON_SLOW)) up=$((${BATON_ECMP_UP:-2000000} / BATON_SLOW))
 # About 75 s a transfer: the guest takes 20 to 35 s to start the 25
 # clients, and every transfer must still be under way some 25 s after the
@@ -98,6 +106,29 @@ chmod 755 "$work"
 
 baton_load
 ecmp_cluster "$vip" "$client"
+# IPv6 (ECMP): switch host .N is 2001:db8:1::N, the client 2001:db8:10::2
+# behind the router; VIP6 on the front-ends' lo, routed by a resilient
+# group of the three as the VIP is.
+lan6() { echo "2001:db8:1::$1"; }
+if ((n6)); then
+	i=1
+	for ns in rt fe1 fe2 fe3 be1 be2; do
+		ip -n "$ns" addr add "$(lan6 $i)/64" dev eth0 nodad
+		((i == 1)) || ip -n "$ns" route add default via "$(lan6 1)"
+		i=$((i + 1))
+	done
+	ip -n cl addr add "$client6/64" dev eth0 nodad
+	ip -n rt addr add 2001:db8:10::1/64 dev eth1 nodad
+	ip -n cl route add default via 2001:db8:10::1
+	ns_exec rt sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.fib_multipath_hash_policy=1
+	for i in 1 2 3; do
+		ip -n "fe$i" addr add "$vip6/128" dev lo
+		ns_exec "fe$i" sysctl -qw net.ipv6.conf.all.forwarding=1
+		ip -n rt nexthop add id $((20 + i)) via "$(lan6 $((i + 1)))" dev eth0
+	done
+	ip -n rt nexthop add id 30 group 21/22/23 type resilient buckets 64
+	ip -n rt route add "$vip6/128" nhid 30
+fi
 # Small client buffers: the servers send as fast as the client reads.
 ns_exec cl sysctl -qw net.ipv4.tcp_rmem="4096 65536 131072" net.ipv4.tcp_wmem="4096 65536 131072"
 # frr NS AS ID NEIGHBORS [NETWORK]: zebra and bgpd in namespace NS, in
@@ -165,6 +196,7 @@ for i in 1 2; do
 	mkdir -p "$work/be$i"
 	cp "$work/big" "$work/be$i/big"
 	httpd_serve "be$i" "$(lan_addr 1 $((i + 4)))" 8080 "$work/be$i"
+	((n6 == 0)) || httpd_serve "be$i" "$(lan6 $((i + 4)))" 8080 "$work/be${i}6"
 done
 downsum=$(sha256sum <"$work/big" | cut -d' ' -f1)
 head -c "$up" /dev/urandom >"$work/upload"
@@ -193,6 +225,11 @@ for fe in fe1 fe2 fe3; do
 	bctl "$fe" service add "$vip:80" scheduler rr
 	bctl "$fe" backend add "$vip:80" "$(addr_of be1):8080" peer 4
 	bctl "$fe" backend add "$vip:80" "$(addr_of be2):8080" peer 5
+	if ((n6)); then
+		bctl "$fe" service add "[$vip6]:80" scheduler rr
+		bctl "$fe" backend add "[$vip6]:80" "[$(lan6 5)]:8080" peer 4
+		bctl "$fe" backend add "[$vip6]:80" "[$(lan6 6)]:8080" peer 5
+	fi
 done
 check_eq "copies (config show -j)" "$(bctl fe1 -j config show | jq .copies)" "$( ((bgp)) && echo 63 || echo 1)"
 for ns in fe1 fe2 fe3 be1 be2; do
@@ -262,35 +299,85 @@ forwarding() {
 # it passes the packets of the others to the member ranked first for
 # them, which holds them; the transfers go on (finish checks every byte
 # and no reset). Then
-# a "fragmentation needed" about each connection of front-ends 1 and 2
-# reaches front-end 3, which passes those it has no copy of to 1 or 2:
-# every one reaches a back-end, and 1 and 2 forwarded some.
+# the IPv6 kept-alive connections ask again, their packets all reaching
+# front-end 3 too: every answer exact (fe3's stack would reset those it
+# neither forwards nor passes on), the packets fe3 passed to 1 and 2
+# captured there (the link-layer source fe3's, the destination VIP6:
+# fe3's stack never forwards those, the VIP6 is its own). Then
+# a "fragmentation needed" (IPv6: "packet too big") about each connection
+# of front-ends 1 and 2 reaches front-end 3, which passes those it has no
+# copy of to 1 or 2: every one reaches a back-end, and 1 and 2 forwarded
+# some.
 move_to_fe3() {
-	local r0 f0 c0 i0 i12 clients want t=$SECONDS
+	local r0 f0 c0 i0 i12 clients clients6 own6 stayed6 relayed6 mac3 fe c want t=$SECONDS
 	r0=$(baton_stat fe3 relayed) f0=$(baton_stat fe3 relay-failed) c0=$(baton_stat fe3 forwarded-common)
 	i0=$(baton_sum icmp-forwarded fe1 fe2 fe3) i12=$(baton_sum icmp-forwarded fe1 fe2)
+	mac3=$(ip -n fe3 -j link show eth0 | jq -r '.[0].address')
+	for fe in fe1 fe2; do
+		ns_exec "$fe" tcpdump -i eth0 -nn -U -w "$work/relay6.$fe.pcap" "ether src $mac3 and ip6 dst $vip6 and tcp" \
+			>/dev/null 2>&1 &
+		echo $! >>"$work/relay6.pids"
+		defer kill $!
+	done
+	sleep 1
 	ip -n rt route replace "$vip/32" via "$(addr_of fe3)" dev eth0
+	ip -n rt route replace "$vip6/128" via "$(lan6 4)" dev eth0
 	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe3 $BATONCTL -j stats | jq .relayed) -gt $((r0 + 100)) ]" ||
 		fail "fe3 passed $(($(baton_stat fe3 relayed) - r0)) packets to other members, want more than 100"
+	touch "$work/go6"
+	wait_for -t $((30 * BATON_SLOW)) test -e "$work/kept6.asked" ||
+		fail "the IPv6 connections' second requests: $(cat "$work/kept6.out")"
+	check_eq "IPv6 answers exact" "$(cat "$work/kept6.asked")" $((2 * n6))
 	clients=$(for fe in fe1 fe2; do bctl "$fe" -j conn list state forwarding | jq -r '.conns[].client'; done)
-	want=$(wc -w <<<"$clients")
+	clients6=$(grep '^\[' <<<"$clients" || true)
+	clients=$(grep -v '^\[' <<<"$clients" || true)
+	own6=$(bctl fe3 -j conn list state forwarding | jq -r '.conns[].client')
+	stayed6=0
+	for c in $clients6; do
+		grep -qxF "$c" <<<"$own6" || stayed6=$((stayed6 + 1))
+	done
+	want=$(($(wc -w <<<"$clients") + $(wc -w <<<"$clients6")))
 	# shellcheck disable=SC2086 # one argument a connection
 	ns_exec rt python3 "$BATON_REPO/tests/vm/tools/clients.py" fragneeded "$(lan_addr 1 1)" "$vip" 80 $clients >/dev/null
+	if [ -n "$clients6" ]; then
+		# shellcheck disable=SC2086 # one argument a connection
+		ns_exec rt python3 "$BATON_REPO/tests/vm/tools/clients.py" fragneeded "$(lan6 1)" "$vip6" 80 $clients6 >/dev/null
+	fi
 	wait_for -t $((10 * BATON_SLOW)) baton_sum_is -ge $((i0 + want)) icmp-forwarded fe1 fe2 fe3 ||
 		fail "of $want ICMP errors $(($(baton_sum icmp-forwarded fe1 fe2 fe3) - i0)) reached a back-end"
 	check_eq "ICMP errors passed to back-ends" $(($(baton_sum icmp-forwarded fe1 fe2 fe3) - i0)) "$want"
 	(($(baton_sum icmp-forwarded fe1 fe2) > i12)) || fail "no ICMP error went from fe3 to fe1 or fe2"
+	touch "$work/end6"
+	wait "$kept6" || fail "IPv6 kept-alive connections: $(cat "$work/kept6.out")"
+	# shellcheck disable=SC2046 # one argument a pid
+	kill $(cat "$work/relay6.pids") && wait $(cat "$work/relay6.pids") || true
+	relayed6=0
+	for fe in fe1 fe2; do
+		relayed6=$((relayed6 + $(tcpdump -r "$work/relay6.$fe.pcap" -nn 2>/dev/null | wc -l)))
+	done
+	# Each connection has state on two of the three (its front-end and
+	# one copy), so that fe3 needs its relay for one of them but with a
+	# chance of (2/3)^16.
+	((relayed6 > 0)) || log "note: fe3 held every IPv6 connection: none needed its relay"
 	ip -n rt route replace "$vip/32" nhid 10
+	ip -n rt route replace "$vip6/128" nhid 30
 	check_eq "packets fe3 could not pass on" "$(baton_stat fe3 relay-failed)" "$f0"
 	(($(baton_stat fe3 forwarded-common) > c0)) || fail "fe3 forwarded nothing from its copies"
 	log "ok: everything sent to fe3 for $((SECONDS - t)) s: it passed on $(($(baton_stat fe3 relayed) - r0)) packets" \
-		"and forwarded $(($(baton_stat fe3 forwarded-common) - c0)) from copies; of $want ICMP errors fe1 and fe2 forwarded $(($(baton_sum icmp-forwarded fe1 fe2) - i12))"
+		"and forwarded $(($(baton_stat fe3 forwarded-common) - c0)) from copies; of $want ICMP errors fe1 and fe2 forwarded $(($(baton_sum icmp-forwarded fe1 fe2) - i12));" \
+		"$stayed6 of $n6 IPv6 connections stayed with fe1 or fe2, answered through fe3's relay, which passed them $relayed6 packets"
 }
 
 t0=$SECONDS
 start crash "$ndown" "$nup"
 n=$((ndown + nup))
-wait_for -t $((60 * BATON_SLOW)) forwarding "$n" fe1 fe2 fe3 || fail "the front-ends do not forward all $n connections"
+if ((n6)); then
+	ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" kept "$vip6" 80 "$n6" 2000 \
+		get "wait=$work/go6" get "out=$work/kept6.asked" "wait=$work/end6" >"$work/kept6.out" 2>&1 &
+	kept6=$!
+fi
+wait_for -t $((60 * BATON_SLOW)) forwarding $((n + n6)) fe1 fe2 fe3 ||
+	fail "the front-ends do not forward all $((n + n6)) connections"
 declare -A share
 for fe in fe1 fe2 fe3; do
 	share[$fe]=$(baton_stat "$fe" active)
@@ -306,8 +393,8 @@ if ((bgp)); then
 	done
 	log "ok: every connection has a copy on both other front-ends"
 else
-	wait_for -t $((10 * BATON_SLOW)) baton_sum_is -eq "$n" common fe1 fe2 fe3 ||
-		fail "the front-ends keep $(baton_sum common fe1 fe2 fe3) copies, want $n"
+	wait_for -t $((10 * BATON_SLOW)) baton_sum_is -eq $((n + n6)) common fe1 fe2 fe3 ||
+		fail "the front-ends keep $(baton_sum common fe1 fe2 fe3) copies, want $((n + n6))"
 	log "ok: every connection has one copy: fe1 $(baton_stat fe1 common), fe2 $(baton_stat fe2 common), fe3 $(baton_stat fe3 common)"
 	move_to_fe3
 fi

@@ -30,6 +30,14 @@ path-mtu scenarios.
       sends its request at once and reads its response after the next
       request's (pipelined).
 
+  clients.py kept ADDR PORT N SIZE STEP...
+      N kept-alive connections to ADDR:PORT (IPv4 or IPv6) at once, then
+      for each STEP: wait=FILE waits (at most 600 s) until FILE exists,
+      get sends GET /gen/SIZE on every connection and checks each body
+      (httpd.py's bytes for SIZE), out=FILE writes FILE (the number of
+      answers so far). Prints "N connections, M answers exact"; exits 1
+      on any error (a reset, a short or wrong answer).
+
   clients.py mixed ADDR PORT N SECS MAX HOST=NAME...
       N kept-alive connections at once, each looping requests GET /name
       with a Host drawn at random from the HOST=NAME pairs, for SECS
@@ -81,7 +89,8 @@ path-mtu scenarios.
       Sends, as SRC (a router) to VIP, one "fragmentation needed" (MTU
       1400) for each CLIENT:CPORT, about a segment VIP:VPORT -> CLIENT:CPORT
       with an arbitrary sequence number (which the server's stack finds
-      out of window and ignores). Prints "sent N".
+      out of window and ignores); with IPv6 addresses (CLIENT as
+      [ADDR]:CPORT) an ICMPv6 "packet too big" (MTU 1280). Prints "sent N".
 """
 import json
 import os
@@ -409,6 +418,36 @@ def keepalive(addr, port, n, portfile, gofile):
     print("2 responses exact on one connection")
 
 
+def kept(addr, port, n, size, steps):
+    socks = [socket.create_connection((addr, port), timeout=60) for _ in range(n)]
+    files = [s.makefile("rb") for s in socks]
+    answers = 0
+    for step in steps:
+        kind, _, arg = step.partition("=")
+        if kind == "wait":
+            end = time.monotonic() + 600
+            while not os.path.exists(arg):
+                if time.monotonic() > end:
+                    raise SystemExit(f"no {arg}")
+                time.sleep(0.1)
+        elif kind == "get":
+            for s in socks:
+                s.sendall(f"GET /gen/{size} HTTP/1.1\r\nHost: kept\r\n\r\n".encode())
+            for i, f in enumerate(files):
+                if http_response(f) != gen(size):
+                    raise SystemExit(f"connection {i}: the answer differs")
+                answers += 1
+        elif kind == "out":
+            with open(arg + ".tmp", "w") as f:
+                f.write(str(answers))
+            os.rename(arg + ".tmp", arg)
+        else:
+            raise SystemExit(f"unknown step {step}")
+    for s in socks:
+        s.close()
+    print(f"{n} connections, {answers} answers exact")
+
+
 def idle(addr, port, n, secs, out):
     """One response on a kept-alive connection, which then stays idle for
     up to secs: writes to out how it ended (reset, closed or open)."""
@@ -546,14 +585,24 @@ def badicmp(src_a, vip_a, vport, client_a, cport):
 
 
 def fragneeded(src_a, vip_a, vport, conns):
-    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-    src, vip = socket.inet_aton(src_a), socket.inet_aton(vip_a)
+    v6 = ":" in vip_a
+    fam = socket.AF_INET6 if v6 else socket.AF_INET
+    raw = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    src, vip = socket.inet_pton(fam, src_a), socket.inet_pton(fam, vip_a)
     for c in conns:
         client_a, cport = c.rsplit(":", 1)
-        client = socket.inet_aton(client_a)
+        client = socket.inet_pton(fam, client_a.strip("[]"))
         seg = tcp_segment(vip, client, vport, int(cport), seq=random.getrandbits(32), ack=1,
                           flags=0x18, data=bytes(1400))
-        raw.sendto(icmp_error(src, vip, 3, 4, 1400, ip_packet(vip, client, seg)[:548]), (vip_a, 0))
+        if v6:
+            quoted = ip6_packet(vip, client, 6, seg)[:600]
+            icmp = struct.pack("!BBHI", 2, 0, 0, 1280) + quoted
+            pseudo = src + vip + struct.pack("!I3xB", len(icmp), 58)
+            icmp = icmp[:2] + struct.pack("!H", csum(pseudo + icmp)) + icmp[4:]
+            raw.sendto(ip6_packet(src, vip, 58, icmp), (vip_a, 0))
+        else:
+            quoted = ip_packet(vip, client, seg)[:548]
+            raw.sendto(icmp_error(src, vip, 3, 4, 1400, quoted), (vip_a, 0))
     print(f"sent {len(conns)}")
 
 
@@ -569,6 +618,8 @@ if __name__ == "__main__":
         requests(a[1], int(a[2]), a[3:])
     elif a[0] == "mixed":
         mixed(a[1], int(a[2]), int(a[3]), float(a[4]), int(a[5]), a[6:])
+    elif a[0] == "kept":
+        kept(a[1], int(a[2]), int(a[3]), int(a[4]), a[5:])
     elif a[0] == "idle":
         idle(a[1], int(a[2]), int(a[3]), float(a[4]), a[5])
     elif a[0] == "churn":
