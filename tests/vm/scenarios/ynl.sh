@@ -8,7 +8,9 @@
 # policy (range check, read-only attributes, nested attributes), handler
 # extack messages, the peer and cluster commands (nested request, multi-attr
 # nested reply with an enum and an IPv4 or IPv6 address), conn-get's dump and
-# filter, and a notification of the events group.
+# filter, and a notification of the events group. cli.py runs unchanged, each
+# command afresh, in one python3 that keeps only the interpreter and the
+# parsed spec between commands (the subscription has a python3 of its own).
 #
 # guests: 1
 # memory: 512M
@@ -23,24 +25,127 @@ ksrc=$(readlink -f "$BATON_KDIR/source")
 [ -f "$ksrc/tools/net/ynl/cli.py" ] || skip "no tools/net/ynl in $ksrc"
 python3 -c 'import yaml, jsonschema' 2>/dev/null || skip "python3-yaml or python3-jsonschema missing"
 
-# ynl ARGS...: cli.py with our spec; JSON on stdout. The spec is checked
-# against the tree's schema once, below: validating it again on every call
-# would take most of each call's time on a slow guest. cli.py runs as it
-# is, its YAML parsed by libyaml's loader where PyYAML has it (the same
-# data, four times faster than the pure Python one cli.py asks for: the
-# spec's parse was a third of each call).
-ynl_cli() {
-	python3 -c '
-import os, runpy, sys, yaml
+# cli.py runs as it is, its YAML parsed by libyaml's loader where PyYAML
+# has it (the same data, four times faster than the pure Python one cli.py
+# asks for).
+ynl_yaml='
+import yaml
 if getattr(yaml, "CSafeLoader", None):
     yaml.safe_load = lambda stream: yaml.load(stream, Loader=yaml.CSafeLoader)
+'
+
+# ynl_cli ARGS...: cli.py with our spec in a python3 of its own; JSON on
+# stdout. For the subscription, which runs beside other commands.
+ynl_cli() {
+	python3 -c "$ynl_yaml"'
+import os, runpy, sys
 sys.argv = sys.argv[1:]
 sys.path.insert(0, os.path.dirname(sys.argv[0]))
 runpy.run_path(sys.argv[0], run_name="__main__")' "$ksrc/tools/net/ynl/cli.py" --output-json \
 		--spec "$BATON_REPO/Documentation/netlink/specs/baton.yaml" "$@"
 }
+
+# Every other command runs cli.py in one python3, started once: on a TCG
+# guest each python3 start and parse of the spec cost seconds, and the
+# scenario makes some 55 calls. Each request runs cli.py's main afresh
+# (argument parsing, YnlFamily and its socket, output) with its stdout,
+# stderr and exit status captured; the interpreter, the imported modules
+# and the parsed YAML are what is shared. A request is the argument count
+# and the arguments, a reply the exit status, stdout and stderr, each
+# NUL-terminated (bash variables hold no NUL, so nothing is lost).
+ynl_server='
+import contextlib, gc, io, os, pickle, runpy, sys, traceback, yaml
+cli = sys.argv[1]
+sys.path.insert(0, os.path.dirname(cli))
+# The same data as a fresh parse, and a copy of its own for every run.
+load = yaml.safe_load
+parsed = {}
+def safe_load(stream):
+    text = stream.read() if hasattr(stream, "read") else stream
+    if text not in parsed:
+        parsed[text] = pickle.dumps(load(text))
+    return pickle.loads(parsed[text])
+yaml.safe_load = safe_load
+# Private ends of the pipes: cli.py exit() closes sys.stdin, and a stray
+# write to fd 1 must not garble a reply.
+req = os.fdopen(os.dup(0), "rb")
+rep = os.fdopen(os.dup(1), "wb")
+os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+os.dup2(2, 1)
+def field():
+    b = bytearray()
+    while (c := req.read(1)) != b"\0":
+        if not c:
+            sys.exit(0)
+        b += c
+    return os.fsdecode(bytes(b))
+while True:
+    sys.argv = [cli] + [field() for _ in range(int(field()))]
+    sys.stdin = open(os.devnull)
+    # Resolve the family ids again, as a fresh process does.
+    if "lib.ynl" in sys.modules:
+        sys.modules["lib.ynl"].genl_family_name_to_id = None
+    out, err = io.StringIO(), io.StringIO()
+    rc = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            runpy.run_path(cli, run_name="__main__")
+        except SystemExit as e:
+            if isinstance(e.code, int):
+                rc = e.code & 0xff
+            elif e.code is not None:
+                print(e.code, file=sys.stderr)
+                rc = 1
+        except BaseException:
+            traceback.print_exc()
+            rc = 1
+    # YnlFamily is in a reference cycle: collect it, closing its socket.
+    gc.collect()
+    rep.write(b"%d\0" % rc)
+    for s in out, err:
+        rep.write(os.fsencode(s.getvalue()).replace(b"\0", b"") + b"\0")
+    rep.flush()
+'
+coproc YNL { exec python3 -c "$ynl_yaml$ynl_server" "$ksrc/tools/net/ynl/cli.py"; }
+ynl_pid=$!
+defer kill "$ynl_pid"
+# Copies of the coprocess's pipe ends: bash's own are closed in a pipeline's
+# subshells, e.g. of `ynl ... | grep`.
+exec {ynl_to}>&"${YNL[1]}" {ynl_from}<&"${YNL[0]}"
+# A reply's wait: the first request also imports the modules and parses the
+# spec.
+ynl_timeout=$((120 * BATON_SLOW))
+
+# ynl_run ARGS...: cli.py ARGS with our spec in the coprocess; its stdout,
+# stderr and exit status. A dead or silent coprocess fails the scenario
+# (from a $(...), the check of the empty output does).
+ynl_run() {
+	local rc out err st=0
+	# In a subshell: a write to a dead coprocess kills it, not the scenario.
+	(printf '%s\0' $(($# + 3)) --output-json --spec "$BATON_REPO/Documentation/netlink/specs/baton.yaml" \
+		"$@" >&"$ynl_to") || fail "the YNL coprocess is gone, at: ynl $*"
+	{
+		IFS= read -r -d '' -t "$ynl_timeout" rc &&
+			IFS= read -r -d '' -t "$ynl_timeout" out &&
+			IFS= read -r -d '' -t "$ynl_timeout" err
+	} <&"$ynl_from" || st=$?
+	if ((st > 128)); then
+		# A late reply would be taken for the next request's.
+		kill "$ynl_pid" 2>/dev/null || true
+		fail "no reply of the YNL coprocess in ${ynl_timeout}s to: ynl $*"
+	elif ((st)); then
+		fail "the YNL coprocess exited, at: ynl $*"
+	fi
+	printf '%s' "$out"
+	printf '%s' "$err" >&2
+	return "$rc"
+}
+
+# ynl ARGS...: cli.py with our spec; JSON on stdout. The spec is checked
+# against the tree's schema once, below: validating it again on every call
+# would take most of each call's time on a slow guest.
 ynl() {
-	ynl_cli --no-schema "$@"
+	ynl_run --no-schema "$@"
 }
 
 # ynl_err ERRNO MSG ARGS...: the request fails with -ERRNO and extack MSG.
@@ -56,7 +161,7 @@ ynl_err() {
 }
 
 baton_load
-ops=$(ynl_cli --schema "$ksrc/Documentation/netlink/genetlink.yaml" --list-ops) ||
+ops=$(ynl_run --schema "$ksrc/Documentation/netlink/genetlink.yaml" --list-ops) ||
 	fail "the spec does not validate against the genetlink schema"
 check_ge "operations in the validated spec" "$(wc -l <<<"$ops")" 10
 check_eq "status-get version" "$(ynl --do status-get | jq -r .version)" \
@@ -231,7 +336,7 @@ ynl_err 95 "" --dump stats-get
 # own --do: 6.12's cli.py fails on a notification read with a reply.
 ntf=$(mktemp)
 defer rm -f "$ntf"
-ynl --subscribe events --sleep $((8 * BATON_SLOW)) >"$ntf" 2>&1 &
+ynl_cli --no-schema --subscribe events --sleep $((8 * BATON_SLOW)) >"$ntf" 2>&1 &
 pid=$!
 while kill -0 "$pid" 2>/dev/null; do
 	batonctl config set copies 2
