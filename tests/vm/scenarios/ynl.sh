@@ -155,7 +155,7 @@ ynl_err() {
 	if out=$(ynl "$@" 2>&1); then
 		fail "ynl $* succeeded: $out"
 	fi
-	grep -q "error: -$want_errno" <<<"$out" || fail "ynl $*: want errno -$want_errno, got: $out"
+	grep -Eq "error: -$want_errno([^0-9]|$)" <<<"$out" || fail "ynl $*: want errno -$want_errno, got: $out"
 	grep -q "$want_msg" <<<"$out" || fail "ynl $*: want extack '$want_msg', got: $out"
 	log "ok: ynl $* -> -$want_errno '$want_msg'"
 }
