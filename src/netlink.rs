@@ -35,7 +35,9 @@ use crate::{
             self, policy_table, AttrPolicy, Attrs, Command, Dump, DumpMark, DumpSkb, Dumped,
             Family, Info, Op, Perm, Reply,
         },
-        kthread, netns, param,
+        kthread,
+        netfilter::IpFamily,
+        netns, param,
     },
 };
 use kernel::{prelude::*, sync::Arc};
@@ -168,6 +170,7 @@ const BASE_POLICY: [AttrPolicy; attr::MAX as usize + 1] = policy_table(&[
     // Range checked with a message by the handler.
     (attr::COPIES, AttrPolicy::u32()),
     (attr::EVENT, AttrPolicy::reject(READ_ONLY)),
+    (attr::HOOKS6, AttrPolicy::reject(READ_ONLY)),
 ]);
 
 static POLICY: [AttrPolicy; attr::MAX as usize + 1] = BASE_POLICY;
@@ -231,11 +234,13 @@ impl Command<Baton> for StatusGet {
         let state = baton.state(info);
         let mut reply = Reply::new(info, cmd::STATUS_GET)?;
         reply.put_str(attr::VERSION, param::version())?;
-        reply.nest(attr::HOOKS, |r| {
-            Hook::ALL
-                .iter()
-                .try_for_each(|&h| r.put_u64(h.attr(), state.packets(h), hook_attr::PAD))
-        })?;
+        for (nest, family) in [(attr::HOOKS, IpFamily::V4), (attr::HOOKS6, IpFamily::V6)] {
+            reply.nest(nest, |r| {
+                Hook::ALL.iter().try_for_each(|&h| {
+                    r.put_u64(h.attr(), state.packets(family, h), hook_attr::PAD)
+                })
+            })?;
+        }
         reply.send(info)
     }
 }

@@ -332,7 +332,10 @@ impl Dispatch for Runtime {
 #[pin_data(PinnedDrop)]
 pub(crate) struct NetState {
     rt: Arc<Runtime>,
-    packets: Counters<{ Hook::ALL.len() }>,
+    /// IPv4's counters, then IPv6's: each family's own, so that an IPv6
+    /// link's own traffic (neighbour discovery, router solicitations) does
+    /// not blur IPv4's.
+    packets: Counters<{ 2 * Hook::ALL.len() }>,
 }
 
 impl NetState {
@@ -351,9 +354,10 @@ impl NetState {
         &self.rt
     }
 
-    /// Packets seen at `hook` since the namespace (or the module) started.
-    pub(crate) fn packets(&self, hook: Hook) -> u64 {
-        self.packets.sum(hook.index())
+    /// Packets of `family` seen at `hook` since the namespace (or the
+    /// module) started.
+    pub(crate) fn packets(&self, family: IpFamily, hook: Hook) -> u64 {
+        self.packets.sum(counter(family, hook))
     }
 }
 
@@ -426,6 +430,14 @@ fn boot_id() -> u64 {
     id.max(1)
 }
 
+/// The index of `family`'s counter of `hook`.
+fn counter(family: IpFamily, hook: Hook) -> usize {
+    match family {
+        IpFamily::V4 => hook.index(),
+        IpFamily::V6 => Hook::ALL.len() + hook.index(),
+    }
+}
+
 fn to_hook(hook: InetHook) -> Option<Hook> {
     match hook {
         InetHook::PreRouting => Some(Hook::PreRouting),
@@ -470,10 +482,8 @@ impl netfilter::Hook for NetState {
     ];
 
     fn hook(&self, hook: InetHook, family: IpFamily, skb: &mut SkBuff) -> Verdict {
-        // `status` counts IPv4 packets: an IPv6 link's own traffic
-        // (neighbour discovery, router solicitations) would blur them.
-        if let (Some(h), IpFamily::V4) = (to_hook(hook), family) {
-            self.packets.inc(h.index());
+        if let Some(h) = to_hook(hook) {
+            self.packets.inc(counter(family, h));
         }
         let node = &self.rt.node;
         match (hook, family) {

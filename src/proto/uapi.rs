@@ -123,8 +123,11 @@ pub mod attr {
     /// `nest` of [`super::event_attr`]: what a notification is about,
     /// notifications only.
     pub const EVENT: u16 = 22;
+    /// `nest` of [`super::hook_attr`], reply only: per-hook counters of
+    /// IPv6 packets ([`HOOKS`] counts IPv4's).
+    pub const HOOKS6: u16 = 23;
     /// Highest attribute number.
-    pub const MAX: u16 = EVENT;
+    pub const MAX: u16 = HOOKS6;
 }
 
 /// Attributes of the `event` set (in notifications only).

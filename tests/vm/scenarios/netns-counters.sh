@@ -10,7 +10,9 @@
 #     sysfs parameters, and the buckets' memory that stats reports);
 #   - config set/show are per namespace;
 #   - ping from h1 to h2 grows exactly h1's and h2's hook counters by the
-#     packets sent, and h3's not at all;
+#     packets sent, and h3's not at all; ping -6 grows h1's and h2's IPv6
+#     counters (hooks6) by as many at least (neighbour discovery adds
+#     its own), and nobody's IPv4 ones;
 #   - an unprivileged user may read but gets "permission denied" (exit 4)
 #     for config set;
 #   - namespaces created and deleted while loaded, then rmmod, leave the
@@ -33,16 +35,17 @@ readonly count=5
 readonly param_port=7411
 readonly param_bits=10
 
-# hook NS NAME: one hook counter of namespace NS, from batonctl -j status.
+# hook NS NAME [KEY]: one hook counter of namespace NS, from batonctl -j
+# status: IPv4's (KEY hooks, the default) or IPv6's (hooks6).
 hook() {
-	ns_exec "$1" "$BATONCTL" -j status | jq -er ".hooks[\"$2\"]"
+	ns_exec "$1" "$BATONCTL" -j status | jq -er ".${3:-hooks}[\"$2\"]"
 }
 
-# snapshot NS: the four counters of NS, space separated.
+# snapshot NS [KEY]: the four counters of NS, space separated.
 snapshot() {
 	local h out=()
 	for h in pre-routing local-in local-out post-routing; do
-		out+=("$(hook "$1" "$h")")
+		out+=("$(hook "$1" "$h" "${2:-hooks}")")
 	done
 	echo "${out[*]}"
 }
@@ -126,6 +129,30 @@ test_counters() {
 	batonctl status
 }
 
+test_counters6() {
+	local i b1 b2 b3 n h after before
+	for i in 1 2 3; do
+		ip -n "h$i" addr add "2001:db8:1::$i/64" dev eth0 nodad
+	done
+	b1=$(snapshot h1)
+	b2=$(snapshot h2)
+	b3=$(snapshot h3)
+	declare -A b6=([h1]="$(snapshot h1 hooks6)" [h2]="$(snapshot h2 hooks6)")
+	ns_exec h1 ping -6 -c "$count" -i 0.2 -W 5 2001:db8:1::2 >/dev/null || fail "h1 cannot ping h2 over IPv6"
+	check_delta h1 "$b1" 0
+	check_delta h2 "$b2" 0
+	check_delta h3 "$b3" 0
+	for n in h1 h2; do
+		read -r -a before <<<"${b6[$n]}"
+		read -r -a after <<<"$(snapshot "$n" hooks6)"
+		i=0
+		for h in pre-routing local-in local-out post-routing; do
+			check_ge "$n IPv6 $h delta" $((after[i] - before[i])) "$count"
+			i=$((i + 1))
+		done
+	done
+}
+
 test_unprivileged() {
 	local rc=0 msg
 	ns_exec h1 setpriv --reuid=65534 --regid=65534 --clear-groups "$BATONCTL" status >/dev/null ||
@@ -157,6 +184,7 @@ lan_setup 1 sw h1 h2 h3
 test_table_params
 test_config
 test_counters
+test_counters6
 test_unprivileged
 test_netns_churn
 baton_unload

@@ -168,6 +168,8 @@ check_eq "status-get version" "$(ynl --do status-get | jq -r .version)" \
 	"$(cat "$BATON_REPO/VERSION")"
 ping -c 3 -i 0.2 127.0.0.1 >/dev/null
 check_ge "status-get hooks.local-out" "$(ynl --do status-get | jq -r '.hooks."local-out"')" 3
+ping -6 -c 3 -i 0.2 ::1 >/dev/null
+check_ge "status-get hooks6.local-out" "$(ynl --do status-get | jq -r '.hooks6."local-out"')" 3
 check_eq "config-get" "$(ynl --do config-get | jq -c .)" \
 	'{"ctrl-port":7300,"node-id":0,"request-timeout-ms":3000,"handoff-timeout-ms":2500,"idle-timeout-ms":300000,"heartbeat-timeout-ms":3000,"copies":1,"auth":0}'
 ynl --do config-set --json '{"ctrl-port": 7400, "node-id": 42, "idle-timeout-ms": 60000, "copies": 3}' >/dev/null

@@ -246,6 +246,7 @@ fn baton_attributes_match_spec() {
             ("epoch", attr::EPOCH),
             ("copies", attr::COPIES),
             ("event", attr::EVENT),
+            ("hooks6", attr::HOOKS6),
         ],
         attr::MAX,
     );

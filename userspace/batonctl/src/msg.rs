@@ -973,21 +973,30 @@ fn command_name(c: u8) -> &'static str {
 }
 
 /// The module version and hook counters in the reply to `status-get`.
-/// Padding and attributes this version does not know are skipped.
+/// Padding and attributes this version does not know are skipped; the
+/// IPv6 counters are absent from modules that count IPv4's only.
 pub fn parse_status(reply: &Genl) -> Result<Status, Error> {
     let attrs = attrs(reply);
     let version = decode_string(require(&attrs, attr::VERSION, "version")?);
-    let hooks = parse_attrs(require(&attrs, attr::HOOKS, "hooks")?)?;
+    let hooks = hook_counters(require(&attrs, attr::HOOKS, "hooks")?)?;
+    let hooks6 = find(&attrs, attr::HOOKS6).map(hook_counters).transpose()?;
+    Ok(Status {
+        version,
+        hooks,
+        hooks6,
+    })
+}
+
+/// The four counters of a `hooks` or `hooks6` nest.
+fn hook_counters(nest: &[u8]) -> Result<[u64; Hook::ALL.len()], Error> {
+    let hooks = parse_attrs(nest)?;
     let mut counters = [0; Hook::ALL.len()];
     for hook in Hook::ALL {
         let name = hook.name();
         let payload = require(&hooks, hook.attr(), name)?;
         counters[hook.index()] = decode_u64(payload).ok_or_else(|| bad_length(name, payload))?;
     }
-    Ok(Status {
-        version,
-        hooks: counters,
-    })
+    Ok(counters)
 }
 
 /// The configuration in the reply to `config-get`.
@@ -2290,8 +2299,60 @@ mod tests {
             Status {
                 version: "0.1.0".into(),
                 hooks: [12, 10, 8, u64::MAX],
+                hooks6: None,
             }
         );
+    }
+
+    #[test]
+    fn status_reply_with_ipv6_counters() {
+        let counters = |base: u64| {
+            [
+                hook_attr::PRE_ROUTING,
+                hook_attr::LOCAL_IN,
+                hook_attr::LOCAL_OUT,
+                hook_attr::POST_ROUTING,
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| nla(a, &(base + i as u64).to_ne_bytes()))
+            .collect::<Vec<_>>()
+            .concat()
+        };
+        let reply = nlmsg(
+            FAMILY,
+            0,
+            5,
+            99,
+            &genlmsg(
+                cmd::STATUS_GET,
+                &[
+                    nla(attr::VERSION, b"0.1.0\0"),
+                    nla(attr::HOOKS | 0x8000, &counters(10)),
+                    nla(attr::HOOKS6 | 0x8000, &counters(20)),
+                ],
+            ),
+        );
+        let status = parse_status(payload(&parse(&reply))).unwrap();
+        assert_eq!(status.hooks, [10, 11, 12, 13]);
+        assert_eq!(status.hooks6, Some([20, 21, 22, 23]));
+        // A hooks6 nest without one of its counters is as malformed as a
+        // hooks one.
+        let short = nlmsg(
+            FAMILY,
+            0,
+            5,
+            99,
+            &genlmsg(
+                cmd::STATUS_GET,
+                &[
+                    nla(attr::VERSION, b"0.1.0\0"),
+                    nla(attr::HOOKS, &counters(10)),
+                    nla(attr::HOOKS6, &counters(20)[..36]),
+                ],
+            ),
+        );
+        assert!(parse_status(payload(&parse(&short))).is_err());
     }
 
     #[test]

@@ -23,15 +23,21 @@ use crate::{
 pub struct Status {
     /// Version of the loaded module.
     pub version: String,
-    /// Packets seen by each hook, indexed by [`Hook::index`].
+    /// IPv4 packets seen by each hook, indexed by [`Hook::index`].
     pub hooks: [u64; Hook::ALL.len()],
+    /// IPv6 packets seen by each hook; `None` from a module that counts
+    /// IPv4's only.
+    pub hooks6: Option<[u64; Hook::ALL.len()]>,
 }
 
 impl Serialize for Status {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
+        let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("version", &self.version)?;
         map.serialize_entry("hooks", &HookCounters(&self.hooks))?;
+        if let Some(hooks6) = &self.hooks6 {
+            map.serialize_entry("hooks6", &HookCounters(hooks6))?;
+        }
         map.end()
     }
 }
@@ -976,12 +982,21 @@ pub fn status(status: &Status, format: Format) -> String {
         Format::Json => json(status, false),
         Format::JsonPretty => json(status, true),
         Format::Text => {
-            let mut out = format!("baton {}\nhooks:", status.version);
-            for hook in Hook::ALL {
-                // Writing to a String cannot fail.
-                let _ = write!(out, " {} {}", hook.name(), status.hooks[hook.index()]);
+            let mut out = format!("baton {}\n", status.version);
+            let families = [
+                ("hooks", Some(&status.hooks)),
+                ("hooks6", status.hooks6.as_ref()),
+            ];
+            for (name, counters) in families {
+                let Some(counters) = counters else { continue };
+                out.push_str(name);
+                out.push(':');
+                for hook in Hook::ALL {
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, " {} {}", hook.name(), counters[hook.index()]);
+                }
+                out.push('\n');
             }
-            out.push('\n');
             out
         }
     }
@@ -1798,6 +1813,7 @@ mod tests {
         Status {
             version: "0.1.0".into(),
             hooks: [12, 10, 8, 8],
+            hooks6: Some([3, 2, 1, 0]),
         }
     }
 
@@ -1805,6 +1821,15 @@ mod tests {
     fn status_text() {
         assert_eq!(
             status(&sample(), Format::Text),
+            "baton 0.1.0\nhooks: pre-routing 12 local-in 10 local-out 8 post-routing 8\n\
+             hooks6: pre-routing 3 local-in 2 local-out 1 post-routing 0\n"
+        );
+        let older = Status {
+            hooks6: None,
+            ..sample()
+        };
+        assert_eq!(
+            status(&older, Format::Text),
             "baton 0.1.0\nhooks: pre-routing 12 local-in 10 local-out 8 post-routing 8\n"
         );
     }
@@ -1814,8 +1839,14 @@ mod tests {
         assert_eq!(
             status(&sample(), Format::Json),
             "{\"version\":\"0.1.0\",\"hooks\":{\"pre-routing\":12,\"local-in\":10,\
-             \"local-out\":8,\"post-routing\":8}}\n"
+             \"local-out\":8,\"post-routing\":8},\"hooks6\":{\"pre-routing\":3,\
+             \"local-in\":2,\"local-out\":1,\"post-routing\":0}}\n"
         );
+        let older = Status {
+            hooks6: None,
+            ..sample()
+        };
+        assert!(!status(&older, Format::Json).contains("hooks6"));
     }
 
     #[test]
@@ -1823,6 +1854,7 @@ mod tests {
         let s = Status {
             version: "0.1.0".into(),
             hooks: [u64::MAX, 0, 1, 2],
+            hooks6: None,
         };
         let out = status(&s, Format::Json);
         assert!(
@@ -1847,6 +1879,7 @@ mod tests {
         let s = Status {
             version: "0.1.0 \"x\"".into(),
             hooks: [0; 4],
+            hooks6: None,
         };
         let v: serde_json::Value = serde_json::from_str(&status(&s, Format::Json)).unwrap();
         assert_eq!(v["version"], "0.1.0 \"x\"");
