@@ -7,9 +7,8 @@
 # guests 2 and 3 back-ends with nginx on :80 and :8080 serving /1k, /100k,
 # /1m, /10m from tmpfs. One boot runs every mode in turn on the same
 # kernel: direct, haproxy, ipvs-nat, ipvs-dr, baton, then (issue 17)
-# direct6, haproxy6, baton6, the close and kept-alive workloads over IPv6
-# (VIP 2001:db8::100, guest N at 2001:db8::N+1; ipvs-dr6 needs a kernel
-# with CONFIG_IP_VS_IPV6, which the pinned one lacks); in the direct and
+# direct6, haproxy6, ipvs-dr6, baton6, the close and kept-alive workloads
+# over IPv6 (VIP 2001:db8::100, guest N at 2001:db8::N+1); in the direct and
 # baton modes the burst workload (N kept-alive connections opened at once,
 # `wrk -cN --timeout 10s`), in the direct, haproxy and baton modes the
 # mixed-Host workload (kept-alive, each request's Host a.example or
@@ -251,7 +250,7 @@ mode_setup() {
 		ipvsadm -Ln >&2
 		;;
 	1:ipvs-dr6)
-		# The pinned kernel's configuration has no CONFIG_IP_VS_IPV6.
+		# A kernel built without CONFIG_IP_VS_IPV6 refuses it.
 		ipvsadm -A -t "[$vip6]:80" -s rr ||
 			fail "ipvs-dr6: this kernel's IPVS has no IPv6 (CONFIG_IP_VS_IPV6)"
 		ipvsadm -a -t "[$vip6]:80" -r "[$be1_6]:80" -g

@@ -19,9 +19,8 @@
 # BENCH_QUICK=1 (same as --quick: sizes 1k and 1m, concurrency 1 and 16,
 # scale 1000 only, no burst, mixed 1m at 16 connections), BENCH_MODES
 # (default direct, haproxy, ipvs-nat, ipvs-dr, baton and the IPv6 modes
-# direct6, haproxy6, baton6: the close and kept-alive workloads over IPv6,
-# issue 17; ipvs-dr6 needs a kernel with CONFIG_IP_VS_IPV6, which the
-# pinned configuration lacks),
+# direct6, haproxy6, ipvs-dr6, baton6: the close and kept-alive workloads
+# over IPv6, issue 17),
 # BENCH_SIZES, BENCH_CONC, BENCH_CONN, BENCH_SCALE (comma lists overriding
 # the plan; BENCH_SCALE= skips the scale part, BENCH_CONN= the close and
 # keep-alive workloads),
@@ -91,7 +90,7 @@ else
 	mixed_conc=${BENCH_MIXED_CONC:-1,16}
 fi
 # The IPv6 modes (issue 17) run the close and kept-alive workloads only.
-modes=${BENCH_MODES:-direct,haproxy,ipvs-nat,ipvs-dr,baton,direct6,haproxy6,baton6}
+modes=${BENCH_MODES:-direct,haproxy,ipvs-nat,ipvs-dr,baton,direct6,haproxy6,ipvs-dr6,baton6}
 # Set and empty: none of the close and keep-alive workloads (e.g. the mixed
 # workload alone).
 conn=${BENCH_CONN-close,keepalive}
