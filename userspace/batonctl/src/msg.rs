@@ -2266,6 +2266,11 @@ mod tests {
         assert_eq!(parse_family_id(payload(&parse(&reply))).unwrap(), FAMILY);
     }
 
+    /// A `status-get` reply carrying `attrs`.
+    fn status_msg(attrs: &[Vec<u8>]) -> Vec<u8> {
+        nlmsg(FAMILY, 0, 5, 99, &genlmsg(cmd::STATUS_GET, attrs))
+    }
+
     #[test]
     fn status_reply() {
         // As the kernel builds it: nla_put_u64_64bit may put a pad attribute
@@ -2279,20 +2284,11 @@ mod tests {
             nla(hook_attr::POST_ROUTING, &u64::MAX.to_ne_bytes()),
         ]
         .concat();
-        let reply = nlmsg(
-            FAMILY,
-            0,
-            5,
-            99,
-            &genlmsg(
-                cmd::STATUS_GET,
-                &[
-                    nla(attr::VERSION, b"0.1.0\0"),
-                    nla(attr::HOOKS | 0x8000, &hooks),
-                    nla(42, b"from a later version"),
-                ],
-            ),
-        );
+        let reply = status_msg(&[
+            nla(attr::VERSION, b"0.1.0\0"),
+            nla(attr::HOOKS | 0x8000, &hooks),
+            nla(42, b"from a later version"),
+        ]);
         let status = parse_status(payload(&parse(&reply))).unwrap();
         assert_eq!(
             status,
@@ -2319,39 +2315,21 @@ mod tests {
             .collect::<Vec<_>>()
             .concat()
         };
-        let reply = nlmsg(
-            FAMILY,
-            0,
-            5,
-            99,
-            &genlmsg(
-                cmd::STATUS_GET,
-                &[
-                    nla(attr::VERSION, b"0.1.0\0"),
-                    nla(attr::HOOKS | 0x8000, &counters(10)),
-                    nla(attr::HOOKS6 | 0x8000, &counters(20)),
-                ],
-            ),
-        );
+        let reply = status_msg(&[
+            nla(attr::VERSION, b"0.1.0\0"),
+            nla(attr::HOOKS | 0x8000, &counters(10)),
+            nla(attr::HOOKS6 | 0x8000, &counters(20)),
+        ]);
         let status = parse_status(payload(&parse(&reply))).unwrap();
         assert_eq!(status.hooks, [10, 11, 12, 13]);
         assert_eq!(status.hooks6, Some([20, 21, 22, 23]));
         // A hooks6 nest without one of its counters is as malformed as a
         // hooks one.
-        let short = nlmsg(
-            FAMILY,
-            0,
-            5,
-            99,
-            &genlmsg(
-                cmd::STATUS_GET,
-                &[
-                    nla(attr::VERSION, b"0.1.0\0"),
-                    nla(attr::HOOKS, &counters(10)),
-                    nla(attr::HOOKS6, &counters(20)[..36]),
-                ],
-            ),
-        );
+        let short = status_msg(&[
+            nla(attr::VERSION, b"0.1.0\0"),
+            nla(attr::HOOKS, &counters(10)),
+            nla(attr::HOOKS6, &counters(20)[..36]),
+        ]);
         assert!(parse_status(payload(&parse(&short))).is_err());
     }
 
@@ -2363,16 +2341,7 @@ mod tests {
             nla(hook_attr::POST_ROUTING, &1u64.to_ne_bytes()),
         ]
         .concat();
-        let reply = nlmsg(
-            FAMILY,
-            0,
-            5,
-            99,
-            &genlmsg(
-                cmd::STATUS_GET,
-                &[nla(attr::VERSION, b"0.1.0\0"), nla(attr::HOOKS, &hooks)],
-            ),
-        );
+        let reply = status_msg(&[nla(attr::VERSION, b"0.1.0\0"), nla(attr::HOOKS, &hooks)]);
         let e = parse_status(payload(&parse(&reply))).unwrap_err();
         assert_eq!(
             e.to_string(),
