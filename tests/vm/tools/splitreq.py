@@ -28,7 +28,7 @@ def wait_file(path, secs):
     while not os.path.exists(path):
         if time.monotonic() > end:
             sys.exit(f"splitreq: {path} did not appear in {secs} s")
-        time.sleep(0.05)
+        time.sleep(0.005)
 
 
 def main():
