@@ -138,8 +138,9 @@ def key(r):
 def merge_rounds(rows):
     """One row per cell (mode, conn, size, conc): with bench.rounds > 1 the
     median of each figure over its rounds, errors summed (the worst case);
-    a cell is ok only if every round had requests. rps_rounds keeps each
-    round's requests/s."""
+    a cell is ok only if every round had requests. rps_rounds and
+    fe_cpu_rounds keep each round's requests/s and front-end CPU per
+    request (None where a round measured none), for the spread."""
     by = {}
     for r in rows:
         by.setdefault((r["mode"], r["conn"], r["size"], r["conc"]), []).append(r)
@@ -153,6 +154,7 @@ def merge_rounds(rows):
         m["rounds"] = len(rs)
         m["ok"] = len(ok) == len(rs)
         m["rps_rounds"] = [r.get("rps", 0.0) for r in rs]
+        m["fe_cpu_rounds"] = [r.get("fe_cpu_us_per_req") for r in rs]
         fields = {f for r in ok for f, v in r.items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool) and f not in m}
         for f in sorted(fields):

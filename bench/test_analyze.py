@@ -395,6 +395,9 @@ class Rounds(unittest.TestCase):
         self.assertAlmostEqual(rows[0]["rps"], 60.0)
         self.assertAlmostEqual(rows[1]["rps"], 100.0)
         self.assertEqual(rows[1]["rps_rounds"], [120.0, 84.0, 100.0])
+        fe = rows[1]["fe_cpu_rounds"]
+        self.assertEqual(len(fe), 3)
+        self.assertAlmostEqual(rows[1]["fe_cpu_us_per_req"], sorted(fe)[1])
         m = meta(modes="haproxy,baton", conc="16")
         # 100 against 60 req/s: met on the medians, where round 2 alone (84
         # against 66) misses.
