@@ -286,8 +286,8 @@ split_held() {
 
 # The HANDOFF_ACK takes 2 s (4 s on the debug kernel, where one conn list
 # poll takes about a second): the connection stays frozen that long. The
-# window holds the poll that sees the handoff, the go file and the body's
-# 8 segments; with 1 s a busy CI host saw the ACK before the last two. The
+# window must hold the poll that sees the handoff, the go file and the
+# body's 8 segments even on a busy two-core host. The
 # delay of be1's control link grows by 500 ms a second: a jump would leave
 # a gap of the delay plus a heartbeat interval between be1's frames, and
 # the channel's dead timer is 3 s.
