@@ -19,10 +19,10 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX)
 help:
 	@echo 'baton make targets:'
 	@echo '  demo        set everything up (packages, kernel, module, CLI) and run the demo in QEMU guests'
-	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~45 min;'
-	@echo '              BENCH_QUICK=1: ~5 min), then the front-end group part; writes'
+	@echo '  bench       benchmark baton vs direct, HAProxy, IPVS NAT/DR on a 4-guest cluster (~75 min;'
+	@echo '              BENCH_QUICK=1: ~10 min), then the front-end group part; writes'
 	@echo '              bench/results/<date>.json, <date>-cluster.json and PNG plots'
-	@echo '  bench-cluster  the front-end group part alone (~10 min): copies on/off, failover'
+	@echo '  bench-cluster  the front-end group part alone (~5 min): copies on/off, failover'
 	@echo '  check       run all tests: lint, host (cargo test), fuzz (15 s a target), VM scenarios; ends with "N passed, N failed"'
 	@echo '  fuzz        run each cargo-fuzz target (packet, packet6, icmp, icmp6, ctrl, http, rules) FUZZ_SECONDS seconds (default 300)'
 	@echo '  deps        install the Debian packages, rust-src, bindgen-cli and cargo-fuzz the project needs'
