@@ -109,6 +109,25 @@ def workload_row(w):
     be = [p for p in w.get("be") or [] if p and p[0] and p[1]]
     if be:
         r["be_cpu_us_per_req"] = sum(fe_cpu_s(b) - fe_cpu_s(a) for a, b in be) / req * 1e6
+    # Guest instructions in the CPU window (BENCH_INSN=1, bench/insn.py),
+    # net of the idle window's rate as the CPU times are.
+    ins, idle = w.get("insn") or {}, w.get("insn_idle") or {}
+    win, idle_s = w.get("insn_window_s") or 0, w.get("insn_idle_s") or 0
+
+    def net_insn(role):
+        n = ins.get(role)
+        if n is None:
+            return None
+        i = idle.get(role)
+        base = i / idle_s * win if i is not None and idle_s > 0 else 0.0
+        return max(0.0, n - base)
+    if ins:
+        fe, b1, b2 = net_insn("fe"), net_insn("be1"), net_insn("be2")
+        if fe is not None:
+            r["fe_kinsn_per_req"] = fe / req / 1e3
+        if b1 is not None and b2 is not None:
+            r["be_kinsn_per_req"] = (b1 + b2) / req / 1e3
+
     def rtx_of(pairs):
         return sum(b["tcp"]["RetransSegs"] - a["tcp"]["RetransSegs"]
                    for a, b in pairs if "tcp" in a and "tcp" in b)
@@ -155,6 +174,9 @@ def merge_rounds(rows):
         m["ok"] = len(ok) == len(rs)
         m["rps_rounds"] = [r.get("rps", 0.0) for r in rs]
         m["fe_cpu_rounds"] = [r.get("fe_cpu_us_per_req") for r in rs]
+        if any("fe_kinsn_per_req" in r for r in rs):
+            m["fe_kinsn_rounds"] = [r.get("fe_kinsn_per_req") for r in rs]
+            m["be_kinsn_rounds"] = [r.get("be_kinsn_per_req") for r in rs]
         fields = {f for r in ok for f, v in r.items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool) and f not in m}
         for f in sorted(fields):
@@ -192,6 +214,9 @@ def ratios(rows):
                     e[f"rps_vs_{name}"] = r["rps"] / q["rps"] if q["rps"] else None
                     if q.get("fe_cpu_us_per_req"):
                         e[f"fe_cpu_vs_{name}"] = r["fe_cpu_us_per_req"] / q["fe_cpu_us_per_req"]
+                    for f in ("fe_kinsn_per_req", "be_kinsn_per_req"):
+                        if r.get(f) is not None and q.get(f):
+                            e[f"{f[:-8]}_vs_{name}"] = r[f] / q[f]
             out.append(e)
     return out
 
@@ -503,6 +528,29 @@ def targets(rows, scale, meta):
             m += " (not judged: the target is 1000 -> 100000)"
     add("i19_lookup_growth", 19, "lookup cost/packet growth, 1000 -> 100000 flows: <= 1.05x", m, met, data)
 
+    # The same CPU bounds on the guests' instruction counts (BENCH_INSN=1),
+    # in runs that counted them.
+    counted = any(r.get("fe_kinsn_per_req") is not None for r in rows)
+    if counted:
+        for conn, bound in (("keepalive", 1.5), ("close", 2.0)):
+            cells = []
+            for size in SIZES:
+                cells += compare(rows, "ipvs-dr", conn, size, concs_of(rows, conn, size),
+                                 "fe_kinsn_per_req", bound, False)
+            e = summarize(cells, False)
+            add(f"i19_fe_insn_{conn}", 19,
+                f"front-end instructions/request, {conn}, every cell: baton <= {bound:g}x IPVS-DR's",
+                cells_txt(e, "kinsn", with_size=True), e["met"], e)
+        for conn in ("keepalive", "close"):
+            cells = []
+            for size in LARGE:
+                cells += compare(rows, "direct", conn, size, concs_of(rows, conn, size),
+                                 "be_kinsn_per_req", 1.2, False)
+            e = summarize(cells, False)
+            add(f"i19_be_insn_{conn}", 19,
+                f"back-end instructions/request, {conn} 100k-10m, every cell: baton <= 1.2x direct's",
+                cells_txt(e, "kinsn", with_size=True), e["met"], e)
+
     # Issue 16: mixed Hosts on kept-alive connections, baton moving them
     # against HAProxy routing each request. Only in runs that planned or
     # ran the workload: the targets of earlier runs stay as they were.
@@ -523,9 +571,12 @@ def targets(rows, scale, meta):
     # in runs that planned or ran them.
     if "baton6" in str(meta.get("modes") or "").split(",") or any(r["mode"] == "baton6" for r in rows):
         for conn in ("close", "keepalive"):
-            for metric, what, bound, higher, unit in (
-                    ("rps", "requests/s", V6_RPS_BOUND, True, "req/s"),
-                    ("fe_cpu_us_per_req", "front-end CPU/request", V6_FE_CPU_BOUND, False, "us")):
+            metrics = [("rps", "requests/s", V6_RPS_BOUND, True, "req/s"),
+                       ("fe_cpu_us_per_req", "front-end CPU/request", V6_FE_CPU_BOUND, False, "us")]
+            if counted:
+                metrics.append(("fe_kinsn_per_req", "front-end instructions/request", V6_FE_CPU_BOUND,
+                                False, "kinsn"))
+            for metric, what, bound, higher, unit in metrics:
                 cells = []
                 for size in SIZES:
                     cells += compare(rows, "baton", conn, size, concs_of(rows, conn, size), metric, bound,
@@ -699,6 +750,27 @@ def v6_table(rows, rk):
     return body
 
 
+def insn_table(rows, rk):
+    """Rows of the instructions table: every cell whose instructions were
+    counted."""
+    body = []
+    for conn in ("close", "keepalive", "burst") + MIXED:
+        for size in SIZES:
+            for conc in sorted({r["conc"] for r in rows if r["conn"] == conn}):
+                for mode in MODES:
+                    r = cell(rows, mode, conn, size, conc)
+                    if not (r and r["ok"] and r.get("fe_kinsn_per_req") is not None):
+                        continue
+                    e = rk.get((mode, conn, size, conc), {})
+                    spread = [x for x in r.get("fe_kinsn_rounds") or [] if x is not None]
+                    body.append([conn, mode, size, str(conc), r["fe_kinsn_per_req"],
+                                 f"{fmt(min(spread))}-{fmt(max(spread))}" if len(spread) > 1 else "-",
+                                 r.get("be_kinsn_per_req"), fmt(e.get("fe_kinsn_vs_ipvs-dr"), 2),
+                                 fmt(e.get("be_kinsn_vs_direct"), 2), fmt(e.get("fe_kinsn_vs_v4"), 2),
+                                 fmt(e.get("be_kinsn_vs_v4"), 2)])
+    return body
+
+
 def tables(rows, rat, scale, tg):
     out = []
     n = max((r.get("rounds", 1) for r in rows), default=1)
@@ -731,6 +803,14 @@ def tables(rows, rat, scale, tg):
                                  e.get("rps_vs_haproxy"), e.get("rps_vs_direct"),
                                  str(r["errors"])])
         out.append(rst_table(hdr, body))
+        out.append("\n")
+    ins = insn_table(rows, rk)
+    if ins:
+        out.append("Guest instructions per request (``BENCH_INSN=1``; thousands, net of "
+                   "idle; FE the front-end, BE both back-ends; the rounds' spread of FE)\n\n")
+        hdr = ["conn", "mode", "size", "conc", "FE kinsn", "FE rounds", "BE kinsn",
+               "FE vs IPVS-DR", "BE vs direct", "FE v6/v4", "BE v6/v4"]
+        out.append(rst_table(hdr, ins))
         out.append("\n")
     v6_rows = v6_table(rows, rk)
     if v6_rows:

@@ -82,6 +82,10 @@ perf=$(param perf 0)
 perf_hz=499
 ((perf <= 1)) || perf_hz=$perf
 rounds=$(param rounds 1)
+# bench.insn=1: each guest's QEMU counts its instructions (bench/insn.c);
+# the client marks each workload's CPU window with two files whose host
+# modification times bench/insn.py reads those counts at.
+insn=$(param insn 0)
 
 work=$(mktemp -d)
 defer rm -rf "$work"
@@ -380,9 +384,12 @@ workload() {
 	# load's requests, never moved.
 	[ -z "$hosts" ] || hdr=(-H "Host: ${hosts%% *}")
 
+	local mark="$BATON_OUT/insn-mark.r$round.$mode.$conn.$size.c$conc"
+	((insn == 0)) || : >"$mark.i0"
 	idle0=$(agent)
 	nap "$idle_s"
 	idle1=$(agent)
+	((insn == 0)) || : >"$mark.i1"
 	# The moves: baton's counters around the run, outside the CPU window
 	# (the /baton sample forks batonctl on the front-end).
 	if [ -n "$hosts" ] && [ "$mode" = baton ]; then
@@ -392,6 +399,7 @@ workload() {
 	b20=$(agent stat "$be2")
 	c0=$(client_tcp)
 	w0=$(agent)
+	((insn == 0)) || : >"$mark.0"
 	# TTFB sampler alongside the load: one curl, up to ttfb_n sequential
 	# requests (new connection each with Connection: close, else reused),
 	# stopped with the load.
@@ -407,6 +415,7 @@ workload() {
 		timeout $((duration + 90)) \
 		wrk -t "$threads" -c "$conc" -d "${duration}s" --timeout "$wrk_timeout" -s "$here/wrk.lua" "$url" 2>&1) ||
 		log "wrk exit $? ($mode $conn $size c$conc)"
+	((insn == 0)) || : >"$mark.1"
 	w1=$(agent)
 	c1=$(client_tcp)
 	b11=$(agent stat "$be1")

@@ -11,7 +11,7 @@
 #
 # Then the front-end group part (bench/cluster.sh: handoffs with and
 # without copies, a front-end crashing under 200 connections; one guest,
-# about 10 min) and bench/cluster_report.py (<date>-cluster.json, tables,
+# about 5 min) and bench/cluster_report.py (<date>-cluster.json, tables,
 # plot); BENCH_CLUSTER=0 skips it, --cluster-only (`make bench-cluster`)
 # runs it alone.
 #
@@ -45,7 +45,11 @@
 # every mode run N times in turn, modes interleaved, and each cell is the
 # median of its rounds, so that the host's own load, which moves from
 # minute to minute, weighs on every mode alike; the burst and scale parts
-# run in the first round only).
+# run in the first round only), BENCH_INSN=1 (each guest's QEMU counts the
+# instructions it executes, bench/insn.c, built here with gcc; the rows get
+# each guest's instructions in every workload's CPU window, bench/insn.py,
+# and the report instructions per request beside the CPU times: a figure
+# the host's own load does not move; TCG runs slower with the plugin).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -98,6 +102,8 @@ burst_duration=${BENCH_BURST_DURATION:-}
 ttfb=${BENCH_TTFB:-10}
 pcap=${BENCH_PCAP:-0}
 perf=${BENCH_PERF:-0}
+insn=${BENCH_INSN:-0}
+[[ $insn =~ ^[01]$ ]] || { echo "bench/run.sh: bad BENCH_INSN '$insn' (0 or 1)" >&2; exit 2; }
 rounds=${BENCH_ROUNDS:-1}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: bad BENCH_ROUNDS '$rounds'" >&2; exit 2; }
 for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$burst" "$burst_duration" "$mixed" "$mixed_conc" "$duration" "$ttfb" "$pcap" "$perf"; do
@@ -157,10 +163,21 @@ tsc_khz=${BENCH_TSC_KHZ:-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }'
 [[ $tsc_khz =~ ^[0-9]+$ ]] || { echo "bench/run.sh: bad BENCH_TSC_KHZ '$tsc_khz'" >&2; exit 2; }
 clock="tsc_early_khz=$tsc_khz tsc=reliable clocksource=tsc"
 
+plugin=
+if ((insn)); then
+	plugin=$outdir/insn.so
+	gcc -shared -fPIC -O2 -Wall -fvisibility=hidden -o "$plugin" "$here/insn.c" -lpthread ||
+		{ echo "bench/run.sh: cannot build bench/insn.c" >&2; exit 1; }
+fi
+
 rc=0
 if ((main_part)); then
-BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.burst=$burst bench.burst_duration=$burst_duration bench.mixed=$mixed bench.mixed_conc=$mixed_conc bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf bench.rounds=$rounds" \
+BATON_VM_PLUGIN=$plugin \
+BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.burst=$burst bench.burst_duration=$burst_duration bench.mixed=$mixed bench.mixed_conc=$mixed_conc bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf bench.rounds=$rounds bench.insn=$insn" \
 	"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t "$limit" "$here/guest.sh" || rc=$?
+if ((insn)) && [ -s "$outdir/guest/results.jsonl" ]; then
+	/usr/bin/python3 "$here/insn.py" "$outdir/guest" || rc=1
+fi
 kill "$sampler" 2>/dev/null || true
 loadavg >>"$outdir/loadavg.jsonl"
 cat >"$host_json" <<EOF

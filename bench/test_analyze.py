@@ -5,8 +5,9 @@
 # bench/cluster_report.py, issue 15, and bench/perf_share.py) on synthetic
 # guest results (no VM): per-workload figures, the targets of issues 14,
 # 16, 17 and 19 (met, missed, not judged, not measured), the burst table, the
-# mixed-Host workload's tables and cost of a move, and whole runs of main()
-# on a results.jsonl, with and without mixed lines. Ends with "N passed, N failed",
+# mixed-Host workload's tables and cost of a move, the guests' instruction
+# counts (bench/insn.py and their figures), and whole runs of main() on a
+# results.jsonl, with and without mixed lines. Ends with "N passed, N failed",
 # the line tests/check.sh counts.
 #
 #   python3 bench/test_analyze.py [-v]
@@ -21,6 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze  # noqa: E402
 import cluster_report  # noqa: E402
+import insn  # noqa: E402
 import perf_share  # noqa: E402
 
 BYTES = {"1k": 1024, "100k": 100 * 1024, "1m": 1024 * 1024, "10m": 10 * 1024 * 1024}
@@ -662,6 +664,116 @@ swapper
 nginx 
 \t           1b7ad sendfile
 """.splitlines(keepends=True)
+
+
+def with_insn(w, fe, be1, be2, idle_fe=0, window_s=5.0):
+    """W with the instructions bench/insn.py adds: FE, BE1 and BE2 in the
+    CPU window of WINDOW_S seconds, IDLE_FE on the front-end in 1 s of
+    idle window."""
+    w["insn"] = {"client": 1, "fe": fe, "be1": be1, "be2": be2}
+    w["insn_window_s"] = window_s
+    w["insn_idle"] = {"client": 0, "fe": idle_fe, "be1": 0, "be2": 0}
+    w["insn_idle_s"] = 1.0
+    return w
+
+
+class Insn(unittest.TestCase):
+    def test_count_between_samples(self):
+        s = ([10.0, 10.02, 10.04], [1000, 3000, 3000])
+        self.assertEqual(insn.count_at(s, 10.0), 1000)
+        self.assertAlmostEqual(insn.count_at(s, 10.01), 2000)
+        self.assertAlmostEqual(insn.count_at(s, 10.03), 3000)
+        self.assertIsNone(insn.count_at(s, 9.99))
+        self.assertIsNone(insn.count_at(s, 10.05))
+        self.assertIsNone(insn.count_at(([], []), 1.0))
+
+    def test_samples_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "insn.1.tsv")
+            with open(p, "w") as f:
+                # A torn last line (QEMU killed while writing) is skipped.
+                f.write("5.000000000 10 6 4\n5.020000000 30 16 14\n5.04000")
+            self.assertEqual(insn.load_counts(p), ([5.0, 5.02], [10, 30]))
+
+    def test_rows_get_each_guests_window(self):
+        with tempfile.TemporaryDirectory() as d:
+            # Four guests counting 1000 (client), 2000 (fe)... a second.
+            for i in range(4):
+                with open(os.path.join(d, f"insn.{i}.tsv"), "w") as f:
+                    for k in range(0, 1001):
+                        t = 100 + k * 0.02
+                        f.write(f"{t:.9f} {round((i + 1) * 1000 * (t - 100))}\n")
+            w = raw("baton", "close", "1k", 16, 500)
+            w["round"] = 2
+            other = raw("baton", "close", "1k", 1, 500)
+            other["round"] = 2
+            base = os.path.join(d, insn.mark_name(w))
+            for suffix, t in ((".i0", 101.0), (".i1", 102.0), (".0", 102.5), (".1", 107.5)):
+                open(base + suffix, "w").close()
+                os.utime(base + suffix, ns=(int(t * 1e9), int(t * 1e9)))
+            rows = [{"kind": "meta"}, w, other]
+            counts = {role: insn.load_counts(os.path.join(d, f"insn.{i}.tsv"))
+                      for i, role in enumerate(insn.ROLES)}
+            self.assertEqual(insn.annotate(rows, d, counts), 1)
+            self.assertEqual(w["insn"], {"client": 5000, "fe": 10000, "be1": 15000, "be2": 20000})
+            self.assertAlmostEqual(w["insn_window_s"], 5.0)
+            self.assertEqual(w["insn_idle"]["fe"], 2000)
+            self.assertNotIn("insn", other)
+            # main() rewrites results.jsonl with the same rows again.
+            with open(os.path.join(d, "results.jsonl"), "w") as f:
+                for r in rows:
+                    f.write(json.dumps(r) + "\n")
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(insn.main(["insn.py", d]), 0)
+                self.assertEqual(insn.main(["insn.py", d]), 0)
+            with open(os.path.join(d, "results.jsonl")) as f:
+                again = [json.loads(x) for x in f]
+            self.assertEqual(again[1]["insn"], w["insn"])
+            self.assertNotIn("insn", again[2])
+
+    def test_per_request_net_of_idle_and_ratios(self):
+        # 500 requests in 5 s; the front-end idles at 1000 a second.
+        lines = [with_insn(raw("baton", "close", "1k", 16, 500), 50_000_000 + 5000, 4e8, 2e8, idle_fe=1000),
+                 with_insn(raw("baton6", "close", "1k", 16, 500), 55_000_000, 5e8, 1e8),
+                 with_insn(raw("ipvs-dr", "close", "1k", 16, 500), 10_000_000, 2e8, 2e8),
+                 raw("haproxy", "close", "1k", 16, 500)]
+        rows = analyze.merge_rounds([analyze.workload_row(w) for w in lines])
+        by = {r["mode"]: r for r in rows}
+        self.assertAlmostEqual(by["baton"]["fe_kinsn_per_req"], 100.0)
+        self.assertAlmostEqual(by["baton"]["be_kinsn_per_req"], 1200.0)
+        self.assertNotIn("fe_kinsn_per_req", by["haproxy"])
+        rk = {(e["mode"], e["conn"], e["size"], e["conc"]): e for e in analyze.ratios(rows)}
+        self.assertAlmostEqual(rk[("baton6", "close", "1k", 16)]["fe_kinsn_vs_v4"], 1.1)
+        self.assertAlmostEqual(rk[("baton", "close", "1k", 16)]["fe_kinsn_vs_ipvs-dr"], 5.0)
+        table = analyze.insn_table(rows, rk)
+        self.assertEqual([(x[0], x[1]) for x in table],
+                         [("close", "ipvs-dr"), ("close", "baton"), ("close", "baton6")])
+        self.assertIn("Guest instructions per request", analyze.tables(rows, analyze.ratios(rows), [], {}))
+
+    def test_targets_on_instructions(self):
+        lines = [with_insn(raw("baton", "close", "1k", 16, 500), 5e7, 4e8, 2e8),
+                 with_insn(raw("baton6", "close", "1k", 16, 500), 5.25e7, 5e8, 1e8),
+                 with_insn(raw("ipvs-dr", "close", "1k", 16, 500), 1e7, 2e8, 2e8),
+                 with_insn(raw("direct", "close", "1m", 16, 50), 1e5, 2e8, 2e8),
+                 with_insn(raw("baton", "close", "1m", 16, 50), 5e7, 2.2e8, 2.2e8)]
+        rows = analyze.merge_rounds([analyze.workload_row(w) for w in lines])
+        tg = analyze.targets(rows, [], meta(modes="direct,ipvs-dr,baton,baton6", conc="16"))
+        # 100 against 20 kinsn a request: 5x, above 2x.
+        self.assertIs(tg["i19_fe_insn_close"]["met"], False)
+        self.assertIn("worst 5.00x", tg["i19_fe_insn_close"]["measured"])
+        # Back-ends 8800 against 8000 kinsn a 1 MB request: 1.1x.
+        self.assertIs(tg["i19_be_insn_close"]["met"], True)
+        self.assertIs(tg["i17_fe_kinsn_per_req_close"]["met"], True)
+        self.assertIsNone(tg["i19_fe_insn_keepalive"]["met"])
+        # Without counts the rows are not there: earlier runs read as they did.
+        plain = analyze.merge_rounds([analyze.workload_row(raw("baton", "close", "1k", 16, 500))])
+        self.assertNotIn("i19_fe_insn_close", analyze.targets(plain, [], meta()))
+
+    def test_rounds_keep_each_rounds_count(self):
+        lines = [with_insn(raw("baton", "keepalive", "1k", 1, 500), n, 1e6, 1e6) for n in (4e7, 6e7, 5e7)]
+        (r,) = analyze.merge_rounds([analyze.workload_row(w) for w in lines])
+        self.assertEqual(r["fe_kinsn_rounds"], [80.0, 120.0, 100.0])
+        self.assertAlmostEqual(r["fe_kinsn_per_req"], 100.0)
 
 
 class PerfShare(unittest.TestCase):

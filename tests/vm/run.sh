@@ -34,7 +34,9 @@ Environment: QEMU (binary, default qemu-system-x86_64), BATON_VM_APPEND (extra
 kernel command line), BATON_VM_GRACE (seconds QEMU gets beyond the scenario
 limit for boot and shutdown before it is killed, default 90),
 BATON_VM_TIMEOUT_SCALE (multiplier for the headers' timeouts; default 4 for a
-kernel with KASAN or lockdep, else 1).
+kernel with KASAN or lockdep, else 1), BATON_VM_PLUGIN (a QEMU TCG plugin that
+every guest loads with the argument out=OUTDIR/<scenario>/insn.<guest>.tsv, as
+bench/insn.c takes).
 EOF
 }
 
@@ -66,6 +68,8 @@ done
 qemu=${QEMU:-qemu-system-x86_64}
 grace=${BATON_VM_GRACE:-90}
 append=${BATON_VM_APPEND:-}
+plugin=${BATON_VM_PLUGIN:-}
+[ -z "$plugin" ] || [ -f "$plugin" ] || die "BATON_VM_PLUGIN: no file $plugin"
 [[ ${timeout_override:-1} =~ ^[1-9][0-9]*$ ]] || die "-t needs a number of seconds"
 [[ $grace =~ ^[0-9]+$ ]] || die "BATON_VM_GRACE must be a number of seconds"
 
@@ -244,6 +248,7 @@ qemu_cmd() {
 		-device "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"
 		-fsdev "local,id=out,path=${dir//,/,,},security_model=none,multidevs=remap"
 		-device "virtio-9p-pci,fsdev=out,mount_tag=baton-out")
+	[ -z "$plugin" ] || cmd+=(-plugin "${plugin//,/,,},out=${dir//,/,,}/insn.$i.tsv")
 	if ((net)); then
 		cmd+=(-netdev "tap,id=n0,ifname=tap$i,script=no,downscript=no"
 			-device "virtio-net-pci,netdev=n0,mac=52:54:00:ba:70:$(printf %02x "$i")")
