@@ -15,6 +15,8 @@ import contextlib
 import io
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -678,6 +680,20 @@ def with_insn(w, fe, be1, be2, idle_fe=0, window_s=5.0):
 
 
 class Insn(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("gcc"), "no gcc")
+    def test_plugin_builds_and_exports_its_entry_points(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        with tempfile.TemporaryDirectory() as d:
+            so = os.path.join(d, "insn.so")
+            subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-fvisibility=hidden",
+                            "-o", so, os.path.join(here, "insn.c"), "-lpthread"], check=True)
+            syms = subprocess.run(["nm", "-D", "--defined-only", so], check=True, capture_output=True,
+                                  text=True).stdout.split()
+            self.assertIn("qemu_plugin_install", syms)
+            self.assertIn("qemu_plugin_version", syms)
+            # Everything else stays inside: QEMU looks symbols up by name.
+            self.assertNotIn("on_exec", syms)
+
     def test_count_between_samples(self):
         s = ([10.0, 10.02, 10.04], [1000, 3000, 3000])
         self.assertEqual(insn.count_at(s, 10.0), 1000)
