@@ -86,6 +86,11 @@ rounds=$(param rounds 1)
 # the client marks each workload's CPU window with two files whose host
 # modification times bench/insn.py reads those counts at.
 insn=$(param insn 0)
+# bench.insn_profile=MODE.CONN.SIZE.cCONC: the plugin also counts by block
+# over that workload's first round, its idle window (insn-snap.0 and .1
+# start and end it) and its CPU window (.2 and .3), and every guest keeps
+# its kernel's symbols of that mode (kallsyms.<guest>).
+insn_profile=$(param insn_profile '')
 
 work=$(mktemp -d)
 defer rm -rf "$work"
@@ -384,11 +389,14 @@ workload() {
 	# load's requests, never moved.
 	[ -z "$hosts" ] || hdr=(-H "Host: ${hosts%% *}")
 
-	local mark="$BATON_OUT/insn-mark.r$round.$mode.$conn.$size.c$conc"
+	local mark="$BATON_OUT/insn-mark.r$round.$mode.$conn.$size.c$conc" profiled=0
+	[ "$round.$mode.$conn.$size.c$conc" != "1.$insn_profile" ] || profiled=1
 	((insn == 0)) || : >"$mark.i0"
+	((profiled == 0)) || : >"$BATON_OUT/insn-snap.0"
 	idle0=$(agent)
 	nap "$idle_s"
 	idle1=$(agent)
+	((profiled == 0)) || : >"$BATON_OUT/insn-snap.1"
 	((insn == 0)) || : >"$mark.i1"
 	# The moves: baton's counters around the run, outside the CPU window
 	# (the /baton sample forks batonctl on the front-end).
@@ -400,6 +408,7 @@ workload() {
 	c0=$(client_tcp)
 	w0=$(agent)
 	((insn == 0)) || : >"$mark.0"
+	((profiled == 0)) || : >"$BATON_OUT/insn-snap.2"
 	# TTFB sampler alongside the load: one curl, up to ttfb_n sequential
 	# requests (new connection each with Connection: close, else reused),
 	# stopped with the load.
@@ -415,6 +424,7 @@ workload() {
 		timeout $((duration + 90)) \
 		wrk -t "$threads" -c "$conc" -d "${duration}s" --timeout "$wrk_timeout" -s "$here/wrk.lua" "$url" 2>&1) ||
 		log "wrk exit $? ($mode $conn $size c$conc)"
+	((profiled == 0)) || : >"$BATON_OUT/insn-snap.3"
 	((insn == 0)) || : >"$mark.1"
 	w1=$(agent)
 	c1=$(client_tcp)
@@ -582,6 +592,10 @@ for round in $(seq "$rounds"); do
 			[ "$mode-$round" != baton-1 ] || [ -z "$scale" ] || client_scale
 		fi
 		slow_barrier "done-$mode-$round" 3300
+		# The symbols the profile's addresses are named by (baton.ko's
+		# move when it is loaded again).
+		[ "$round.$mode" != "1.${insn_profile%%.*}" ] ||
+			awk '$2 ~ /^[tT]$/' /proc/kallsyms >"$BATON_OUT/kallsyms.$BATON_GUEST"
 		if [ -n "$perf_pid" ]; then
 			kill -INT "$perf_pid"
 			wait "$perf_pid" || true

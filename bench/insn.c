@@ -4,7 +4,7 @@
  * instructions each vCPU executes and writes the running totals, with the
  * host's wall-clock time, to a file every few milliseconds:
  *
- *   qemu-system-x86_64 ... -plugin insn.so,out=FILE[,ms=20]
+ *   qemu-system-x86_64 ... -plugin insn.so,out=FILE[,ms=20][,snap=PATH]
  *
  *   <seconds.nanoseconds> <all vCPUs> <vCPU 0> <vCPU 1> ...
  *
@@ -18,6 +18,12 @@
  * translation block, at its entry: a block left early (a fault, an
  * interrupt) counts whole, which is noise of a few in a million.
  *
+ * With snap=PATH it also profiles: when the file PATH.<k> appears (k = 0,
+ * 1, 2...), an even k starts a window and an odd k ends it, writing
+ * <out>.prof.<k>: "<block address> <instructions in the block> <times
+ * run>" for every block run in the window (bench/insn_profile.py names
+ * the addresses).
+ *
  * The plugin API of QEMU 7.2 (plugin version 1), declared here for the
  * few calls used: Debian ships no qemu-plugin.h.
  */
@@ -27,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef uint64_t qemu_plugin_id_t;
 typedef struct qemu_info_t qemu_info_t;
@@ -40,6 +47,7 @@ void qemu_plugin_register_vcpu_tb_exec_cb(
 	struct qemu_plugin_tb *tb, void (*cb)(unsigned int vcpu, void *udata),
 	enum qemu_plugin_cb_flags flags, void *udata);
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
+uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
 				    void (*cb)(qemu_plugin_id_t id, void *udata),
 				    void *udata);
@@ -50,18 +58,34 @@ EXPORT int qemu_plugin_version = 1;
 /* vCPUs counted; a guest with more counts the rest in the last slot. */
 #define MAX_VCPUS 16
 
+/* One translated block: a block translated again gets another. */
+struct block {
+	uint64_t vaddr;
+	uint64_t runs;
+	uint32_t insns;
+};
+
 /* Each slot is written by its vCPU's thread only, read by the writer. */
 static uint64_t count[MAX_VCPUS];
 static unsigned int vcpus_seen;
 static FILE *out;
+static const char *out_path;
 static unsigned int period_ms = 20;
 static pthread_t writer;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Profiling (snap=PATH): every block ever translated, under blocks_lock. */
+static const char *snap_path;
+static unsigned int snap_next;
+static struct block **blocks;
+static size_t nblocks, blocks_cap;
+static pthread_mutex_t blocks_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void on_exec(unsigned int vcpu, void *udata)
 {
 	unsigned int i = vcpu < MAX_VCPUS ? vcpu : MAX_VCPUS - 1;
-	uint64_t n = (uintptr_t)udata;
+	struct block *b = udata;
+	uint64_t n = b->insns;
 
 	unsigned int seen = __atomic_load_n(&vcpus_seen, __ATOMIC_RELAXED);
 
@@ -70,13 +94,78 @@ static void on_exec(unsigned int vcpu, void *udata)
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 	__atomic_fetch_add(&count[i], n, __ATOMIC_RELAXED);
+	if (snap_path)
+		__atomic_fetch_add(&b->runs, 1, __ATOMIC_RELAXED);
 }
 
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
+	struct block *b = calloc(1, sizeof(*b));
+
 	(void)id;
-	qemu_plugin_register_vcpu_tb_exec_cb(tb, on_exec, QEMU_PLUGIN_CB_NO_REGS,
-					     (void *)(uintptr_t)qemu_plugin_tb_n_insns(tb));
+	if (!b)
+		abort();
+	b->vaddr = qemu_plugin_tb_vaddr(tb);
+	b->insns = (uint32_t)qemu_plugin_tb_n_insns(tb);
+	if (snap_path) {
+		pthread_mutex_lock(&blocks_lock);
+		if (nblocks == blocks_cap) {
+			size_t cap = blocks_cap ? 2 * blocks_cap : 65536;
+			struct block **grown = realloc(blocks, cap * sizeof(*blocks));
+
+			if (!grown)
+				abort();
+			blocks = grown;
+			blocks_cap = cap;
+		}
+		blocks[nblocks++] = b;
+		pthread_mutex_unlock(&blocks_lock);
+	}
+	/*
+	 * A block is never freed: QEMU may run a translation after it was
+	 * replaced, and the profile keeps its count.
+	 */
+	qemu_plugin_register_vcpu_tb_exec_cb(tb, on_exec, QEMU_PLUGIN_CB_NO_REGS, b);
+}
+
+/* Ends or starts a profile window: the runs since the last edge are taken
+ * (and zeroed); an odd edge writes them. */
+static void snapshot(unsigned int k)
+{
+	char path[4096];
+	FILE *f = NULL;
+	size_t i;
+
+	if (k % 2 == 1) {
+		snprintf(path, sizeof(path), "%s.prof.%u", out_path, k);
+		f = fopen(path, "w");
+		if (!f)
+			perror(path);
+	}
+	pthread_mutex_lock(&blocks_lock);
+	for (i = 0; i < nblocks; i++) {
+		uint64_t runs = __atomic_exchange_n(&blocks[i]->runs, 0, __ATOMIC_RELAXED);
+
+		if (f && runs)
+			fprintf(f, "%llx %u %llu\n", (unsigned long long)blocks[i]->vaddr,
+				blocks[i]->insns, (unsigned long long)runs);
+	}
+	pthread_mutex_unlock(&blocks_lock);
+	if (f)
+		fclose(f);
+}
+
+/* Takes every profile edge whose file appeared since the last look. */
+static void check_snapshots(void)
+{
+	char path[4096];
+
+	for (;;) {
+		snprintf(path, sizeof(path), "%s.%u", snap_path, snap_next);
+		if (access(path, F_OK))
+			return;
+		snapshot(snap_next++);
+	}
 }
 
 static void write_line(void)
@@ -112,6 +201,8 @@ static void *writer_main(void *arg)
 	(void)arg;
 	for (;;) {
 		write_line();
+		if (snap_path)
+			check_snapshots();
 		nanosleep(&period, NULL);
 	}
 	return NULL;
@@ -138,6 +229,8 @@ EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 	for (i = 0; i < argc; i++) {
 		if (!strncmp(argv[i], "out=", 4)) {
 			path = argv[i] + 4;
+		} else if (!strncmp(argv[i], "snap=", 5)) {
+			snap_path = argv[i] + 5;
 		} else if (!strncmp(argv[i], "ms=", 3)) {
 			period_ms = (unsigned int)strtoul(argv[i] + 3, NULL, 10);
 			if (period_ms == 0 || period_ms > 10000) {
@@ -153,6 +246,7 @@ EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 		fprintf(stderr, "insn: out=FILE is required\n");
 		return -1;
 	}
+	out_path = path;
 	out = fopen(path, "w");
 	if (!out) {
 		perror(path);

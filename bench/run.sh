@@ -49,7 +49,11 @@
 # instructions it executes, bench/insn.c, built here with gcc; the rows get
 # each guest's instructions in every workload's CPU window, bench/insn.py,
 # and the report instructions per request beside the CPU times: a figure
-# the host's own load does not move; TCG runs slower with the plugin).
+# the host's own load does not move; TCG runs slower with the plugin),
+# BENCH_INSN_PROFILE=MODE.CONN.SIZE.cCONC (with BENCH_INSN=1: each guest's
+# instructions by kernel function over that workload's first round,
+# OUTDIR/guest/insn-profile.txt, bench/insn_profile.py).
+
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -104,6 +108,10 @@ pcap=${BENCH_PCAP:-0}
 perf=${BENCH_PERF:-0}
 insn=${BENCH_INSN:-0}
 [[ $insn =~ ^[01]$ ]] || { echo "bench/run.sh: bad BENCH_INSN '$insn' (0 or 1)" >&2; exit 2; }
+insn_profile=${BENCH_INSN_PROFILE:-}
+[[ $insn_profile =~ ^([a-z0-9-]+\.(close|keepalive|mixed|mixed-same|burst)\.[0-9a-z]+\.c[0-9]+)?$ ]] ||
+	{ echo "bench/run.sh: bad BENCH_INSN_PROFILE '$insn_profile' (MODE.CONN.SIZE.cCONC)" >&2; exit 2; }
+[ -z "$insn_profile" ] || ((insn)) || { echo "bench/run.sh: BENCH_INSN_PROFILE needs BENCH_INSN=1" >&2; exit 2; }
 rounds=${BENCH_ROUNDS:-1}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: bad BENCH_ROUNDS '$rounds'" >&2; exit 2; }
 for v in "$modes" "$sizes" "$conc" "$conn" "$scale" "$burst" "$burst_duration" "$mixed" "$mixed_conc" "$duration" "$ttfb" "$pcap" "$perf"; do
@@ -172,11 +180,15 @@ fi
 
 rc=0
 if ((main_part)); then
-BATON_VM_PLUGIN=$plugin \
-BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.burst=$burst bench.burst_duration=$burst_duration bench.mixed=$mixed bench.mixed_conc=$mixed_conc bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf bench.rounds=$rounds bench.insn=$insn" \
+BATON_VM_PLUGIN=$plugin BATON_VM_PLUGIN_ARGS=${insn_profile:+snap=@OUT@/insn-snap} \
+BATON_VM_APPEND="$clock bench.duration=$duration bench.modes=$modes bench.sizes=$sizes bench.conc=$conc bench.conn=$conn bench.scale=$scale bench.burst=$burst bench.burst_duration=$burst_duration bench.mixed=$mixed bench.mixed_conc=$mixed_conc bench.ttfb=$ttfb bench.pcap=$pcap bench.perf=$perf bench.rounds=$rounds bench.insn=$insn bench.insn_profile=$insn_profile" \
 	"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t "$limit" "$here/guest.sh" || rc=$?
 if ((insn)) && [ -s "$outdir/guest/results.jsonl" ]; then
 	/usr/bin/python3 "$here/insn.py" "$outdir/guest" || rc=1
+fi
+if [ -n "$insn_profile" ]; then
+	/usr/bin/python3 "$here/insn_profile.py" "$outdir/guest" "$insn_profile" >"$outdir/guest/insn-profile.txt" &&
+		cat "$outdir/guest/insn-profile.txt" || rc=1
 fi
 kill "$sampler" 2>/dev/null || true
 loadavg >>"$outdir/loadavg.jsonl"

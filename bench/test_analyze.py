@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze  # noqa: E402
 import cluster_report  # noqa: E402
 import insn  # noqa: E402
+import insn_profile  # noqa: E402
 import perf_share  # noqa: E402
 
 BYTES = {"1k": 1024, "100k": 100 * 1024, "1m": 1024 * 1024, "10m": 10 * 1024 * 1024}
@@ -790,6 +791,45 @@ class Insn(unittest.TestCase):
         (r,) = analyze.merge_rounds([analyze.workload_row(w) for w in lines])
         self.assertEqual(r["fe_kinsn_rounds"], [80.0, 120.0, 100.0])
         self.assertAlmostEqual(r["fe_kinsn_per_req"], 100.0)
+
+
+class InsnProfile(unittest.TestCase):
+    def test_functions_modules_and_user_space(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "kallsyms.1"), "w") as f:
+                f.write("ffffffff81000000 T tcp_v4_rcv\nffffffff81000400 t ip_rcv\n"
+                        "ffffffffc0001000 t _RNvCs_conn_on_packet\t[baton]\n")
+            with open(os.path.join(d, "insn.1.tsv.prof.3"), "w") as f:
+                # Two translations of one block count together; a user
+                # address is [user].
+                f.write("ffffffff81000010 10 300\nffffffff81000010 10 100\nffffffff81000500 5 200\n"
+                        "ffffffffc0001020 20 100\n55d0c0001000 4 250\n")
+            with open(os.path.join(d, "insn.1.tsv.prof.1"), "w") as f:
+                # The idle window: 1 s against the workload's 5, taken off
+                # five times; ip_rcv, which the idle ran more of, is left out.
+                f.write("ffffffff81000010 10 20\nffffffff81000900 10 100\n")
+            for k, t in enumerate((100, 101, 102, 107)):
+                open(os.path.join(d, f"insn-snap.{k}"), "w").close()
+                os.utime(os.path.join(d, f"insn-snap.{k}"), ns=(t * 10**9, t * 10**9))
+            with open(os.path.join(d, "results.jsonl"), "w") as f:
+                f.write(json.dumps({"kind": "meta"}) + "\n")
+                w = raw("baton", "close", "1k", 16, 2)
+                w["round"] = 1
+                f.write(json.dumps(w) + "\n")
+            text, ok = insn_profile.report(d, "baton.close.1k.c16")
+            self.assertTrue(ok)
+            # tcp_v4_rcv 4000 - 1000, ip_rcv 1000 - 5000 (left out), the
+            # module's 2000 and user space's 1000, over 2 requests.
+            self.assertIn("front-end (guest 1): 3.0\n", text)
+            self.assertIn("      1.50   50.0%  tcp_v4_rcv\n", text)
+            self.assertIn("      1.00   33.3%  _RNvCs_conn_on_packet [baton]\n", text)
+            self.assertIn("      0.50   16.7%  [user]\n", text)
+            self.assertIn("by module: [kernel] 1.5, [baton] 1.0, [user] 0.5", text)
+            self.assertNotIn("ip_rcv", text)
+            self.assertNotIn("guest 0", text)
+            text, ok = insn_profile.report(d, "baton.keepalive.1k.c16")
+            self.assertFalse(ok)
+            self.assertIn("no requests", text)
 
 
 class PerfShare(unittest.TestCase):

@@ -36,7 +36,8 @@ limit for boot and shutdown before it is killed, default 90),
 BATON_VM_TIMEOUT_SCALE (multiplier for the headers' timeouts; default 4 for a
 kernel with KASAN or lockdep, else 1), BATON_VM_PLUGIN (a QEMU TCG plugin that
 every guest loads with the argument out=OUTDIR/<scenario>/insn.<guest>.tsv, as
-bench/insn.c takes).
+bench/insn.c takes), BATON_VM_PLUGIN_ARGS (more of its arguments, comma
+separated; @OUT@ in them stands for OUTDIR/<scenario>).
 EOF
 }
 
@@ -69,6 +70,7 @@ qemu=${QEMU:-qemu-system-x86_64}
 grace=${BATON_VM_GRACE:-90}
 append=${BATON_VM_APPEND:-}
 plugin=${BATON_VM_PLUGIN:-}
+plugin_args=${BATON_VM_PLUGIN_ARGS:-}
 [ -z "$plugin" ] || [ -f "$plugin" ] || die "BATON_VM_PLUGIN: no file $plugin"
 [[ ${timeout_override:-1} =~ ^[1-9][0-9]*$ ]] || die "-t needs a number of seconds"
 [[ $grace =~ ^[0-9]+$ ]] || die "BATON_VM_GRACE must be a number of seconds"
@@ -248,7 +250,11 @@ qemu_cmd() {
 		-device "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"
 		-fsdev "local,id=out,path=${dir//,/,,},security_model=none,multidevs=remap"
 		-device "virtio-9p-pci,fsdev=out,mount_tag=baton-out")
-	[ -z "$plugin" ] || cmd+=(-plugin "${plugin//,/,,},out=${dir//,/,,}/insn.$i.tsv")
+	if [ -n "$plugin" ]; then
+		local pargs="out=${dir//,/,,}/insn.$i.tsv"
+		[ -z "$plugin_args" ] || pargs+=",${plugin_args//@OUT@/${dir//,/,,}}"
+		cmd+=(-plugin "${plugin//,/,,},$pargs")
+	fi
 	if ((net)); then
 		cmd+=(-netdev "tap,id=n0,ifname=tap$i,script=no,downscript=no"
 			-device "virtio-net-pci,netdev=n0,mac=52:54:00:ba:70:$(printf %02x "$i")")
