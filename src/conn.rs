@@ -551,6 +551,11 @@ impl Conns {
         self.v4.len.load(Ordering::Relaxed) + self.v6.len.load(Ordering::Relaxed)
     }
 
+    /// Number of flows of family `F`.
+    pub(crate) fn len_of<F: Fam>(&self) -> usize {
+        F::table(self).len.load(Ordering::Relaxed)
+    }
+
     fn hash<F: Family>(&self, key: &Key<F>) -> u32 {
         key.hash(self.seed)
     }

@@ -104,8 +104,12 @@ struct Pass {
     parts: usize,
 }
 
-/// One pass over the flows of family `F`.
+/// One pass over the flows of family `F`; none over an empty table (an
+/// IPv4-only node has an IPv6 one).
 fn sweep<F: Fam>(node: &Node, p: &Pass) {
+    if node.conns().len_of::<F>() == 0 {
+        return;
+    }
     let now = p.now;
     // A handoff taken over from a copy has no worker to give up on it:
     // unanswered for longer than any handoff lasts, its flow goes.

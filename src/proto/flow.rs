@@ -82,28 +82,88 @@ impl<A: Family> Key<A> {
         Self::outbound_addresses(&h.addresses())
     }
 
-    /// A hash of the key (Jenkins one-at-a-time over its bytes, seeded),
-    /// for bucket selection.
+    /// A hash of the key, seeded, for bucket selection: Bob Jenkins's
+    /// lookup3 over its 32-bit words (3 for IPv4, 9 for IPv6), as the
+    /// kernel's `jhash2`. Every packet's lookups hash its key, so it works
+    /// a word at a time, not a byte.
     pub fn hash(&self, seed: u32) -> u32 {
-        let mut h = seed;
-        let ports = [self.client.port, self.local.port];
-        let bytes = self
-            .client
-            .addr
-            .as_ref()
-            .iter()
-            .chain(self.local.addr.as_ref().iter())
-            .copied()
-            .chain(ports.iter().flat_map(|p| p.to_be_bytes()));
-        for b in bytes {
-            h = h.wrapping_add(u32::from(b));
-            h = h.wrapping_add(h << 10);
-            h ^= h >> 6;
+        let (c, l) = (self.client.addr.as_ref(), self.local.addr.as_ref());
+        // 1 word an IPv4 address, 4 an IPv6 one: constants once `A` is
+        // known, so the loop unrolls and the indexes need no checks.
+        let n = c.len().min(l.len()).min(16) / 4;
+        let mut w = [0u32; 9];
+        for i in 0..n {
+            w[i] = word(c, i);
+            w[n + i] = word(l, i);
         }
-        h = h.wrapping_add(h << 3);
-        h ^= h >> 11;
-        h.wrapping_add(h << 15)
+        w[2 * n] = (u32::from(self.client.port) << 16) | u32::from(self.local.port);
+        jhash_words(&w[..=2 * n], seed)
     }
+}
+
+/// The `i`th 32-bit word of `b`, in native byte order (a hash input).
+#[inline]
+fn word(b: &[u8], i: usize) -> u32 {
+    match b.get(4 * i..4 * i + 4) {
+        Some(&[x0, x1, x2, x3]) => u32::from_ne_bytes([x0, x1, x2, x3]),
+        _ => 0,
+    }
+}
+
+/// lookup3's `hashword`: `words` mixed three at a time, then the final
+/// mix of the last (up to) three.
+#[inline]
+fn jhash_words(words: &[u32], seed: u32) -> u32 {
+    // At most 9 words: the length fits.
+    let init = 0xdead_beef_u32
+        .wrapping_add((words.len() as u32) << 2)
+        .wrapping_add(seed);
+    let (mut a, mut b, mut c) = (init, init, init);
+    let mut rest = words;
+    while rest.len() > 3 {
+        a = a.wrapping_add(rest[0]);
+        b = b.wrapping_add(rest[1]);
+        c = c.wrapping_add(rest[2]);
+        (a, b, c) = mix(a, b, c);
+        rest = &rest[3..];
+    }
+    if rest.is_empty() {
+        return c;
+    }
+    for (x, &v) in [&mut a, &mut b, &mut c].into_iter().zip(rest) {
+        *x = x.wrapping_add(v);
+    }
+    final_mix(a, b, c)
+}
+
+/// lookup3's `mix`.
+#[inline]
+fn mix(mut a: u32, mut b: u32, mut c: u32) -> (u32, u32, u32) {
+    a = a.wrapping_sub(c) ^ c.rotate_left(4);
+    c = c.wrapping_add(b);
+    b = b.wrapping_sub(a) ^ a.rotate_left(6);
+    a = a.wrapping_add(c);
+    c = c.wrapping_sub(b) ^ b.rotate_left(8);
+    b = b.wrapping_add(a);
+    a = a.wrapping_sub(c) ^ c.rotate_left(16);
+    c = c.wrapping_add(b);
+    b = b.wrapping_sub(a) ^ a.rotate_left(19);
+    a = a.wrapping_add(c);
+    c = c.wrapping_sub(b) ^ b.rotate_left(4);
+    b = b.wrapping_add(a);
+    (a, b, c)
+}
+
+/// lookup3's `final`.
+#[inline]
+fn final_mix(mut a: u32, mut b: u32, mut c: u32) -> u32 {
+    c = (c ^ b).wrapping_sub(b.rotate_left(14));
+    a = (a ^ c).wrapping_sub(c.rotate_left(11));
+    b = (b ^ a).wrapping_sub(a.rotate_left(25));
+    c = (c ^ b).wrapping_sub(b.rotate_left(16));
+    a = (a ^ c).wrapping_sub(c.rotate_left(4));
+    b = (b ^ a).wrapping_sub(a.rotate_left(14));
+    (c ^ b).wrapping_sub(b.rotate_left(24))
 }
 
 /// Which end of a handoff a flow is.

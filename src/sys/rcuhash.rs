@@ -334,6 +334,13 @@ impl<T: Keyed> RcuHash<T> {
                 let Some(head) = self.buckets.get(b) else {
                     break 'chunks;
                 };
+                // A sweep mostly meets empty buckets: one read tells.
+                // SAFETY: `head` is one of our buckets, and with the writer
+                // lock held no list changes under us.
+                if unsafe { (*head.get()).first.is_null() } {
+                    b += 1;
+                    continue;
+                }
                 loop {
                     if unlinked.len() >= limit {
                         break 'chunks;
