@@ -352,6 +352,15 @@ def summarize(cells, higher):
     return e
 
 
+def compare_sizes(rows, ref, conn, sizes, metric, bound, higher, subject="baton"):
+    """compare() at every concurrency of each of SIZES, summarized: one
+    target over several sizes."""
+    cells = []
+    for size in sizes:
+        cells += compare(rows, ref, conn, size, concs_of(rows, conn, size), metric, bound, higher, subject)
+    return summarize(cells, higher)
+
+
 def ratio_txt(c):
     return "-" if c["ratio"] is None else f"{fmt(c['ratio'], 2)}x"
 
@@ -480,11 +489,7 @@ def targets(rows, scale, meta):
             f"requests/s, {size} kept-alive, every conc.: baton >= 0.9x direct's", cells_txt(e, "req/s"),
             e["met"], e)
     for conn in ("keepalive", "close"):
-        cells = []
-        for size in LARGE:
-            cells += compare(rows, "direct", conn, size, concs_of(rows, conn, size),
-                             "be_cpu_us_per_req", 1.2, False)
-        e = summarize(cells, False)
+        e = compare_sizes(rows, "direct", conn, LARGE, "be_cpu_us_per_req", 1.2, False)
         add(f"i19_be_cpu_{conn}", 19,
             f"back-end CPU/request, {conn} 100k-10m, every cell: baton <= 1.2x direct's",
             cells_txt(e, "us", with_size=True), e["met"], e)
@@ -533,20 +538,12 @@ def targets(rows, scale, meta):
     counted = any(r.get("fe_kinsn_per_req") is not None for r in rows)
     if counted:
         for conn, bound in (("keepalive", 1.5), ("close", 2.0)):
-            cells = []
-            for size in SIZES:
-                cells += compare(rows, "ipvs-dr", conn, size, concs_of(rows, conn, size),
-                                 "fe_kinsn_per_req", bound, False)
-            e = summarize(cells, False)
+            e = compare_sizes(rows, "ipvs-dr", conn, SIZES, "fe_kinsn_per_req", bound, False)
             add(f"i19_fe_insn_{conn}", 19,
                 f"front-end instructions/request, {conn}, every cell: baton <= {bound:g}x IPVS-DR's",
                 cells_txt(e, "kinsn", with_size=True), e["met"], e)
         for conn in ("keepalive", "close"):
-            cells = []
-            for size in LARGE:
-                cells += compare(rows, "direct", conn, size, concs_of(rows, conn, size),
-                                 "be_kinsn_per_req", 1.2, False)
-            e = summarize(cells, False)
+            e = compare_sizes(rows, "direct", conn, LARGE, "be_kinsn_per_req", 1.2, False)
             add(f"i19_be_insn_{conn}", 19,
                 f"back-end instructions/request, {conn} 100k-10m, every cell: baton <= 1.2x direct's",
                 cells_txt(e, "kinsn", with_size=True), e["met"], e)
@@ -577,11 +574,7 @@ def targets(rows, scale, meta):
                 metrics.append(("fe_kinsn_per_req", "front-end instructions/request", V6_FE_CPU_BOUND,
                                 False, "kinsn"))
             for metric, what, bound, higher, unit in metrics:
-                cells = []
-                for size in SIZES:
-                    cells += compare(rows, "baton", conn, size, concs_of(rows, conn, size), metric, bound,
-                                     higher, subject="baton6")
-                e = summarize(cells, higher)
+                e = compare_sizes(rows, "baton", conn, SIZES, metric, bound, higher, subject="baton6")
                 add(f"i17_{metric}_{conn}", 17,
                     f"{what}, {conn}, every size and conc.: baton over IPv6 "
                     f"{'>=' if higher else '<='} {bound:g}x over IPv4",
