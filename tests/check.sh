@@ -8,7 +8,8 @@
 #           runs them longer)
 #   harness - tests/vm/selftest/run.sh (the VM harness fails crashed,
 #             warning, hung and timed-out guests)
-#   vm    - tests/vm/run.sh (QEMU guests booting the pinned kernel)
+#   vm    - tests/vm/run.sh (QEMU guests booting the pinned kernel; as
+#           many side by side as the host has CPUs, see below)
 # Ends with one line "N passed, N failed" over all suites.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -68,7 +69,16 @@ count fuzz build/check-fuzz.log "${PIPESTATUS[0]}"
 tests/vm/selftest/run.sh -k "$KDIR" 2>&1 | tee build/check-harness.log
 count harness build/check-harness.log "${PIPESTATUS[0]}"
 
-tests/vm/run.sh -k "$KDIR" 2>&1 | tee build/check-vm.log
+# Scenarios side by side, a guest CPU per host CPU, at most one per 2 GiB
+# available (a guest's memory and its QEMU), unless BATON_VM_JOBS says.
+vm_jobs=${BATON_VM_JOBS:-}
+if [ -z "$vm_jobs" ]; then
+	vm_jobs=$(nproc)
+	mem_jobs=$(awk '/^MemAvailable:/ { print int($2 / 2097152) }' /proc/meminfo)
+	((mem_jobs >= 1)) || mem_jobs=1
+	((vm_jobs <= mem_jobs)) || vm_jobs=$mem_jobs
+fi
+tests/vm/run.sh -k "$KDIR" -j "$vm_jobs" 2>&1 | tee build/check-vm.log
 count vm build/check-vm.log "${PIPESTATUS[0]}"
 
 echo "check: took $((SECONDS - start))s (KCONFIG=$KCONFIG)"

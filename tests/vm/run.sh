@@ -6,10 +6,11 @@
 # (tests/vm/guest-init.sh is PID 1) and judge exit status and console.
 # Documentation/testing.rst describes the harness.
 #
-#   tests/vm/run.sh [-k KDIR] [-o OUTDIR] [-t TIMEOUT] [--show] [SCENARIO...]
+#   tests/vm/run.sh [-k KDIR] [-o OUTDIR] [-t TIMEOUT] [-j CPUS] [--show] [SCENARIO...]
 #
 # Prints "PASS name (Ns)", "SKIP name: reason" or "FAIL name: reason" per
-# scenario, then "vm: N passed, N failed".  Exits 1 if any failed.
+# scenario as each ends, then "vm: N passed, N failed".  Exits 1 if any
+# failed.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +27,9 @@ to a scenario script; none runs every tests/vm/scenarios/*.sh.
   -o OUTDIR   logs and guest output (default: build/vm-logs); one directory per scenario
   -t SECS     scenario time limit, overriding the scenarios' "# timeout:" headers
               (which are for the base kernel: a debug kernel multiplies them by 4)
+  -j CPUS     run scenarios side by side while their guests' CPUs add up to at
+              most CPUS (default \$BATON_VM_JOBS, else 1: one at a time); one
+              that needs more runs alone
   --show      also stream the guests' consoles (from init on) to stdout while they run
   -l, --list  list the scenarios and their headers
   -h, --help  this text
@@ -49,6 +53,7 @@ die() {
 kdir=${KDIR:-}
 outdir=$repo/build/vm-logs
 timeout_override=
+jobs=${BATON_VM_JOBS:-1}
 show=0
 list=0
 args=()
@@ -57,6 +62,7 @@ while (($#)); do
 	-k) kdir=${2:?-k needs a directory}; shift 2 ;;
 	-o) outdir=${2:?-o needs a directory}; shift 2 ;;
 	-t) timeout_override=${2:?-t needs seconds}; shift 2 ;;
+	-j) jobs=${2:?-j needs a number of CPUs}; shift 2 ;;
 	--show) show=1; shift ;;
 	-l | --list) list=1; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -73,6 +79,7 @@ plugin=${BATON_VM_PLUGIN:-}
 plugin_args=${BATON_VM_PLUGIN_ARGS:-}
 [ -z "$plugin" ] || [ -f "$plugin" ] || die "BATON_VM_PLUGIN: no file $plugin"
 [[ ${timeout_override:-1} =~ ^[1-9][0-9]*$ ]] || die "-t needs a number of seconds"
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "-j (BATON_VM_JOBS) needs a positive number of CPUs"
 [[ $grace =~ ^[0-9]+$ ]] || die "BATON_VM_GRACE must be a number of seconds"
 
 # Console lines that fail a run whatever the exit status.  kmemleak's own
@@ -170,14 +177,16 @@ mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 
 # One run at a time per output directory: a second one would delete the
-# first's results, and two sets of TCG guests on a small host time out.
+# first's results, and the guests of both would share the CPUs that -j
+# counts for one.
 exec 8>"$outdir/.lock"
 if ! flock -n 8; then
 	echo "vm: waiting for another tests/vm/run.sh using ${outdir#"$repo"/}"
 	flock 8
 fi
 
-# Namespaces left by runs that were killed with SIGKILL (no trap ran).
+# Namespaces left by runs that were killed with SIGKILL (no trap ran):
+# each is named after the process of the scenario that made it.
 for n in $(ip netns list 2>/dev/null | grep -oE '^baton-vm-[0-9]+'); do
 	kill -0 "${n#baton-vm-}" 2>/dev/null || ip netns del "$n" 2>/dev/null || true
 done
@@ -190,7 +199,7 @@ show_pids=()
 
 net_up() {
 	local n=$1 i
-	netns=baton-vm-$$
+	netns=baton-vm-$BASHPID
 	ip netns add "$netns" || die "cannot create network namespace $netns (root needed)"
 	ip -n "$netns" link set lo up
 	ip -n "$netns" link add br0 type bridge forward_delay 0
@@ -266,10 +275,14 @@ tail_console() {
 	tail -n 25 "$1" | sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\r$//' -e 's/^/    | /'
 }
 
-passed=0
-failed=0
-skipped=0
+# cost SCENARIO: the guest CPUs it runs.
+cost() {
+	echo $(($(header "$1" guests 1) * $(header "$1" cpus 1)))
+}
 
+# run_scenario SCENARIO: boots its guests, waits for them and prints the
+# verdict (which a side-by-side run collects from a file); streams of
+# --show go to fd 9.
 run_scenario() {
 	local scen=$1 name guests mem cpus tmo net dir i start secs why
 	name=$(basename "$scen" .sh)
@@ -304,7 +317,7 @@ run_scenario() {
 		if ((show)); then
 			# From init on: the boot log is in the file, and in the tail on failure.
 			tail -n +1 -F --pid="$!" "$dir/guest$i.console" 2>/dev/null |
-				sed -un -e 's/\r$//' -e '/ as init process$/,$!d' -e "s/^/$name g$i| /p" &
+				sed -un -e 's/\r$//' -e '/ as init process$/,$!d' -e "s/^/$name g$i| /p" >&9 &
 			show_pids+=($!)
 		fi
 	done
@@ -364,7 +377,6 @@ run_scenario() {
 	done
 
 	if ((${#reasons[@]})); then
-		failed=$((failed + 1))
 		local msg
 		msg=$(printf '%s; ' "${reasons[@]}")
 		echo "FAIL $name: ${msg%; } (${secs}s, logs in $rel/)"
@@ -377,16 +389,86 @@ run_scenario() {
 			tail_console "$dir/guest$i.console"
 		done
 	elif ((skips)); then
-		skipped=$((skipped + 1))
 		echo "SKIP $name: $(cat "$dir"/guest*.skip 2>/dev/null | head -n 1) (${secs}s)"
 	else
-		passed=$((passed + 1))
 		echo "PASS $name (${secs}s)"
 	fi
 }
 
-for s in "${scenarios[@]}"; do
-	run_scenario "$s"
+passed=0
+failed=0
+skipped=0
+exec 9>&1
+# Each scenario in a subshell of its own (its guests, its network
+# namespace, its trap), its verdict in a file printed when it ends, so
+# that verdicts of scenarios side by side never interleave.
+declare -A running=()
+busy=0
+
+start() {
+	local s=$1 name
+	name=$(basename "$s" .sh)
+	(
+		qemu_pids=()
+		show_pids=()
+		netns=
+		trap cleanup EXIT
+		trap 'exit 130' INT TERM
+		run_scenario "$s" >"$outdir/.$name.verdict"
+	) &
+	running[$!]="$(cost "$s") $name"
+	busy=$((busy + $(cost "$s")))
+}
+
+# reap: waits for a scenario to end, prints and counts its verdict.
+reap() {
+	local pid=0 rc=0 c name verdict
+	wait -n -p pid "${!running[@]}" || rc=$?
+	read -r c name <<<"${running[$pid]}"
+	unset "running[$pid]"
+	busy=$((busy - c))
+	verdict=$outdir/.$name.verdict
+	if ! [ -s "$verdict" ]; then
+		echo "FAIL $name: the harness exited $rc before a verdict (logs in ${outdir#"$repo"/}/$name/)" >"$verdict"
+	fi
+	cat "$verdict"
+	case $(head -c 4 "$verdict") in
+	PASS) passed=$((passed + 1)) ;;
+	SKIP) skipped=$((skipped + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
+	rm -f "$verdict"
+}
+
+stop_all() {
+	local p
+	for p in "${!running[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${!running[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+}
+trap stop_all EXIT
+
+# In order, except that a scenario waits while the ones running leave too
+# few CPUs for it and a later one that fits starts meanwhile; one needing
+# more than CPUS starts when nothing runs.
+pending=("${scenarios[@]}")
+while ((${#pending[@]} + ${#running[@]})); do
+	next=
+	for i in "${!pending[@]}"; do
+		if ((busy == 0 || busy + $(cost "${pending[i]}") <= jobs)); then
+			next=$i
+			break
+		fi
+	done
+	if [ -n "$next" ]; then
+		start "${pending[next]}"
+		unset "pending[next]"
+	else
+		reap
+	fi
 done
 
 summary="vm: $passed passed, $failed failed"

@@ -3,8 +3,8 @@
 #
 # Self-test of the VM harness: runs tests/vm/run.sh on scenarios that must
 # pass, fail or skip in known ways (kernel warning on the console, scenario
-# exit status, guest-side timeout, kernel panic, hung guest) and checks the
-# verdict line it prints.  Not part of the default scenario run.
+# exit status, guest-side timeout, kernel panic, hung guest), two of them
+# side by side, and checks the verdict lines it prints.  Not part of the default scenario run.
 #
 #   tests/vm/selftest/run.sh [-k KDIR]      (about 1 minute)
 set -uo pipefail
@@ -53,6 +53,23 @@ expect "kernel panic fails" "^FAIL pass: guest0: no exit status .*Kernel panic -
 	BATON_VM_APPEND=init=/bin/false -- "${kargs[@]}" "$here/pass.sh"
 expect "hung guest is killed and fails" '^FAIL pass: guest0: killed after [0-9]+s' \
 	BATON_VM_GRACE=3 "BATON_VM_APPEND=init=/bin/sleep -- 600" -- "${kargs[@]}" -t 5 "$here/pass.sh"
+
+# Side by side (-j 2): both guests started at once (the epochs on their
+# kernel command lines), each judged on its own, both counted.
+got=$("$vm/run.sh" -o "$out" -j 2 "${kargs[@]}" "$here/pass.sh" "$here/kmsg-warning.sh" 2>&1)
+epochs=$(grep -haoE 'baton\.epoch=[0-9]+' "$out"/pass/guest0.console "$out"/kmsg-warning/guest0.console |
+	sort -u | cut -d= -f2 | tr '\n' ' ')
+read -r e0 e1 <<<"$epochs"
+if grep -qE '^PASS pass \(' <<<"$got" && grep -qE "^FAIL kmsg-warning: guest0: kernel reported '.*WARNING: CPU" <<<"$got" &&
+	grep -qx 'vm: 1 passed, 1 failed' <<<"$got" && ((${e1:-$e0} - e0 <= 2)); then
+	echo "PASS selftest: two scenarios side by side, each judged"
+	passed=$((passed + 1))
+else
+	echo "FAIL selftest: two scenarios side by side, each judged"
+	echo "    started at: ${epochs:-<no epochs>}"
+	awk '{ print "    got: " $0 }' <<<"$got" | head -n 20
+	failed=$((failed + 1))
+fi
 
 echo "selftest: $passed passed, $failed failed"
 ((failed == 0))
