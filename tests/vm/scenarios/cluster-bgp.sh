@@ -9,7 +9,7 @@
 #
 # guests: 1
 # memory: 1024M
-# timeout: 420
+# timeout: 600
 set -euo pipefail
 export BATON_ECMP_BGP=1
 exec "$(dirname "$0")/cluster-ecmp.sh"

@@ -68,7 +68,7 @@
 #
 # guests: 1
 # memory: 1024M
-# timeout: 420
+# timeout: 600
 #
 #   cl 198.18.10.2 ---- rt 198.18.10.1 (eth1)
 #                       rt 198.18.1.1 (eth0): 198.18.2.100/32 via a

@@ -38,7 +38,7 @@
 #
 # guests: 1
 # memory: 512M
-# timeout: 300
+# timeout: 420
 #
 #               switch ns "sw" (br0)        198.18.4.0/24
 #        /               |                \
