@@ -127,13 +127,14 @@ fn jhash_words(words: &[u32], seed: u32) -> u32 {
         (a, b, c) = mix(a, b, c);
         rest = &rest[3..];
     }
-    if rest.is_empty() {
-        return c;
+    // By pattern, not by an iterator over [a, b, c]: core's iterator
+    // length is an out-of-line call in the module, four per hash.
+    match *rest {
+        [x] => final_mix(a.wrapping_add(x), b, c),
+        [x, y] => final_mix(a.wrapping_add(x), b.wrapping_add(y), c),
+        [x, y, z] => final_mix(a.wrapping_add(x), b.wrapping_add(y), c.wrapping_add(z)),
+        _ => c,
     }
-    for (x, &v) in [&mut a, &mut b, &mut c].into_iter().zip(rest) {
-        *x = x.wrapping_add(v);
-    }
-    final_mix(a, b, c)
 }
 
 /// lookup3's `mix`.
