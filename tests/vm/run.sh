@@ -38,7 +38,8 @@ Environment: QEMU (binary, default qemu-system-x86_64), BATON_VM_APPEND (extra
 kernel command line), BATON_VM_GRACE (seconds QEMU gets beyond the scenario
 limit for boot and shutdown before it is killed, default 90),
 BATON_VM_TIMEOUT_SCALE (multiplier for the headers' timeouts; default 4 for a
-kernel with KASAN or lockdep, else 1), BATON_VM_PLUGIN (a QEMU TCG plugin that
+kernel with KASAN or lockdep, else 1), BATON_VM_TSC_KHZ (the guests' TSC
+frequency, default the host's "cpu MHz"; empty: the guests calibrate it), BATON_VM_PLUGIN (a QEMU TCG plugin that
 every guest loads with the argument out=OUTDIR/<scenario>/insn.<guest>.tsv, as
 bench/insn.c takes), BATON_VM_PLUGIN_ARGS (more of its arguments, comma
 separated; @OUT@ in them stands for OUTDIR/<scenario>).
@@ -76,10 +77,17 @@ qemu=${QEMU:-qemu-system-x86_64}
 grace=${BATON_VM_GRACE:-90}
 append=${BATON_VM_APPEND:-}
 plugin=${BATON_VM_PLUGIN:-}
+# The guests' TSC frequency, given rather than measured: under TCG a
+# guest's TSC is the host's, and a guest that calibrated it against the PIT
+# while the host was busy (scenarios side by side) once found 148 MHz for
+# 2445: its clock ran 16 times too fast and its own time limits expired in
+# seconds. Empty: the guest calibrates.
+tsc_khz=${BATON_VM_TSC_KHZ-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)}
 plugin_args=${BATON_VM_PLUGIN_ARGS:-}
 [ -z "$plugin" ] || [ -f "$plugin" ] || die "BATON_VM_PLUGIN: no file $plugin"
 [[ ${timeout_override:-1} =~ ^[1-9][0-9]*$ ]] || die "-t needs a number of seconds"
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "-j (BATON_VM_JOBS) needs a positive number of CPUs"
+[[ -z $tsc_khz || $tsc_khz =~ ^[1-9][0-9]*$ ]] || die "BATON_VM_TSC_KHZ must be a frequency in kHz"
 [[ $grace =~ ^[0-9]+$ ]] || die "BATON_VM_GRACE must be a number of seconds"
 
 # Console lines that fail a run whatever the exit status.  kmemleak's own
@@ -249,6 +257,7 @@ qemu_cmd() {
 	cmdline+=" init=$here/guest-init.sh console=ttyS0 panic=-1 oops=panic no_timer_check"
 	cmdline+=" baton.scenario=$scen baton.guest=$i baton.guests=$n baton.repo=$repo"
 	cmdline+=" baton.kdir=$kdir baton.timeout=$tmo baton.epoch=$(date +%s)"
+	[ -z "$tsc_khz" ] || cmdline+=" tsc_early_khz=$tsc_khz"
 	[ -z "$append" ] || cmdline+=" $append"
 	cmd=(timeout -k 5 "$((tmo + grace))")
 	((net)) && cmd+=(ip netns exec "$netns")
