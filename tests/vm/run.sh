@@ -39,10 +39,11 @@ kernel command line), BATON_VM_GRACE (seconds QEMU gets beyond the scenario
 limit for boot and shutdown before it is killed, default 90),
 BATON_VM_TIMEOUT_SCALE (multiplier for the headers' timeouts; default 4 for a
 kernel with KASAN or lockdep, else 1), BATON_VM_TSC_KHZ (the guests' TSC
-frequency, default the host's "cpu MHz"; empty: the guests calibrate it), BATON_VM_PLUGIN (a QEMU TCG plugin that
-every guest loads with the argument out=OUTDIR/<scenario>/insn.<guest>.tsv, as
-bench/insn.c takes), BATON_VM_PLUGIN_ARGS (more of its arguments, comma
-separated; @OUT@ in them stands for OUTDIR/<scenario>).
+frequency, default the host's "cpu MHz"; empty: the guests calibrate it),
+BATON_VM_PLUGIN (a QEMU TCG plugin that every guest loads with the argument
+out=OUTDIR/<scenario>/insn.<guest>.tsv, as bench/insn.c takes),
+BATON_VM_PLUGIN_ARGS (more of its arguments, comma separated; @OUT@ in them
+stands for OUTDIR/<scenario>).
 EOF
 }
 
