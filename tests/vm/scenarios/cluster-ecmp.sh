@@ -326,7 +326,8 @@ move_to_fe3() {
 	sleep 1
 	ip -n rt route replace "$vip/32" via "$(addr_of fe3)" dev eth0
 	ip -n rt route replace "$vip6/128" via "$(lan6 4)" dev eth0
-	wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe3 $BATONCTL -j stats | jq .relayed) -gt $((r0 + 100)) ]" ||
+	# At the transfers' pace, 7 packets a second to pass on on a slow host.
+	wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe3 $BATONCTL -j stats | jq .relayed) -gt $((r0 + 100)) ]" ||
 		fail "fe3 passed $(($(baton_stat fe3 relayed) - r0)) packets to other members, want more than 100"
 	touch "$work/go6"
 	wait_for -t $((30 * BATON_SLOW)) test -e "$work/kept6.asked" ||
