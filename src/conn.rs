@@ -25,7 +25,7 @@ use crate::{
         packet::{self, flags, CsumMode, Family, TcpHeader, TcpPacket, V4, V6},
         service::Ip,
     },
-    relay::Relay,
+    relay::{Relay, Target},
     sys::{
         bhlock::{new_bh_spinlock, BhSpinLock},
         kthread,
@@ -327,11 +327,14 @@ pub(crate) enum Stat {
     MovesFailed,
     /// Connections this node's servers gave up for a move.
     Released,
+    /// Packets of connections this node has no state for whose first
+    /// member was silent: passed to the next, or dropped.
+    RelaySkipped,
 }
 
 impl Stat {
     /// Number of counters.
-    const COUNT: usize = Stat::Released as usize + 1;
+    const COUNT: usize = Stat::RelaySkipped as usize + 1;
 }
 
 /// The mark of the packets of the services' listeners and the connections
@@ -1128,12 +1131,13 @@ impl Conns {
         if !self.relay.active() {
             return Verdict::Accept;
         }
-        let to = self.relay_target(net, skb, key);
-        to.map_or(Verdict::Accept, |to| {
-            self.pass_on::<F>(net, skb, to, |skb| {
+        match self.relay_target(net, skb, key) {
+            Some(Target::Member(to)) => self.pass_on::<F>(net, skb, to, |skb| {
                 skb.icmp_headers_mut(F::HEADERS_MAX).map(|(b, _)| b)
-            })
-        })
+            }),
+            Some(Target::Hold) => Verdict::Drop,
+            None => Verdict::Accept,
+        }
     }
 
     /// A client packet of no flow and no copy here. With a front-end
@@ -1157,27 +1161,32 @@ impl Conns {
             return Verdict::Accept;
         }
         match self.relay_target(net, skb, key) {
-            Some(to) => {
+            Some(Target::Member(to)) => {
                 self.pass_on::<F>(net, skb, to, |skb| skb.tcp_headers_mut().map(|(b, _)| b))
             }
+            Some(Target::Hold) => Verdict::Drop,
             None => Verdict::Accept,
         }
     }
 
     /// Where a packet of the connection `key` goes if this node has no
-    /// state for it: the address of the member ranked first for it, if
-    /// that is not this node and the packet is of a service's connection
-    /// that no socket here takes.
-    fn relay_target<F: Fam>(&self, net: &Net, skb: &SkBuff, key: &Key<F>) -> Option<[u8; 4]> {
+    /// state for it: the member ranked first for it (the next, or nowhere,
+    /// when that one is silent: counted), if that is not this node and
+    /// the packet is of a service's connection that no socket here takes.
+    fn relay_target<F: Fam>(&self, net: &Net, skb: &SkBuff, key: &Key<F>) -> Option<Target> {
         // The lookup first: most packets that get here are of this node's
         // own sockets (its control channel's among them).
         if socket::demux(net, skb, ip(key.local), ip(key.client), LISTENER_MARK) != Demux::Marked {
             return None;
         }
-        self.relay.target(&FlowId {
+        let (to, skipped) = self.relay.target(&FlowId {
             client: key.client,
             vip: key.local,
-        })
+        })?;
+        if skipped {
+            self.stats.inc(Stat::RelaySkipped);
+        }
+        Some(to)
     }
 
     /// Sends `skb` on to the member at `to`, on a directly connected link,

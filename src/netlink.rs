@@ -298,7 +298,8 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::MOVED, get(Stat::Moved), pad)?;
             r.put_u64(stats_attr::MOVES_REFUSED, get(Stat::MovesRefused), pad)?;
             r.put_u64(stats_attr::MOVES_FAILED, get(Stat::MovesFailed), pad)?;
-            r.put_u64(stats_attr::RELEASED, get(Stat::Released), pad)
+            r.put_u64(stats_attr::RELEASED, get(Stat::Released), pad)?;
+            r.put_u64(stats_attr::RELAY_SKIPPED, get(Stat::RelaySkipped), pad)
         })?;
         reply.send(info)
     }

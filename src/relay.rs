@@ -6,16 +6,21 @@
 //! last published them, read by the packet path without a lock.
 //!
 //! The packet goes to the first member of the connection's ranking
-//! ([`cluster::relay_to`]), which holds it as owner or first backup with
-//! any number of copies, over a directly connected link with its addresses
-//! unchanged (as IPVS's direct routing passes packets to a real server);
-//! that member's hooks take it as if the upstream had sent it there. Each
-//! pass lowers the packet's TTL, so members whose views disagree for a
-//! moment cannot pass a packet around for ever.
+//! ([`cluster::pass_to`]), which holds it as owner or first backup with
+//! any number of copies, or to the second when the first has been silent
+//! (a frame from each member is due every [`cluster::MEMBER_HEARTBEAT_MS`]),
+//! over a directly connected link with its addresses unchanged (as IPVS's
+//! direct routing passes packets to a real server); that member's hooks
+//! take it as if the upstream had sent it there. Each pass lowers the
+//! packet's TTL, so members whose views disagree for a moment cannot pass
+//! a packet around for ever.
 
-use crate::proto::{
-    cluster::{self, FlowId, MAX_MEMBERS},
-    packet::Family,
+use crate::{
+    proto::{
+        cluster::{self, FlowId, Pass, MAX_MEMBERS},
+        packet::Family,
+    },
+    sys::kthread,
 };
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Mutex};
@@ -23,15 +28,25 @@ use kernel::{new_mutex, prelude::*, sync::Mutex};
 /// Members (id, address) and how many of them are used.
 pub(crate) type Members = ([(u32, [u8; 4]); MAX_MEMBERS], usize);
 
+/// Where [`Relay::target`] sends a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// To the member at this address.
+    Member([u8; 4]),
+    /// Nowhere for now ([`Pass::Hold`]): dropped.
+    Hold,
+}
+
 /// The members a packet may be passed to. Written on a view change, one
 /// writer at a time; a reader that meets a change half made picks from a
 /// mix of both views, which costs at most one misplaced packet (its TTL
 /// bounds where it goes next).
 #[pin_data]
 pub(crate) struct Relay {
-    /// Held by the writer.
+    /// Held by the writer; how many of `members` it wrote last (`len`
+    /// without its lower bound).
     #[pin]
-    writer: Mutex<()>,
+    writer: Mutex<usize>,
     /// This node's id in the group; 0 without a group.
     me: AtomicU32,
     /// How many of `members` are in use (this node among them).
@@ -39,16 +54,19 @@ pub(crate) struct Relay {
     /// Sorted by id: `id << 32 | address` (the address's wire bytes as a
     /// native `u32`), so that an id is never read with another's address.
     members: [AtomicU64; MAX_MEMBERS],
+    /// When each of `members` was last heard from ([`kthread::now_ms`]).
+    heard: [AtomicU64; MAX_MEMBERS],
 }
 
 impl Relay {
     /// No group: nothing is passed on.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            writer <- new_mutex!((), "baton_relay"),
+            writer <- new_mutex!(0, "baton_relay"),
             me: AtomicU32::new(0),
             len: AtomicU32::new(0),
             members: [const { AtomicU64::new(0) }; MAX_MEMBERS],
+            heard: [const { AtomicU64::new(0) }; MAX_MEMBERS],
         })
     }
 
@@ -56,16 +74,29 @@ impl Relay {
     /// their addresses (this node's own address unused) and how many there
     /// are; it runs under the writer's lock, so that of two writers the
     /// later one's view stays. Fewer than two members: nothing to pass
-    /// packets to.
+    /// packets to. A member that stays keeps when it was last heard from;
+    /// one that joins the view was heard from now (its channel came up).
     pub(crate) fn set(&self, view: impl FnOnce() -> (u32, Members)) {
-        let _w = self.writer.lock();
+        let mut written = self.writer.lock();
         let (me, (live, n)) = view();
         let n = n.min(MAX_MEMBERS);
-        self.len.store(0, Ordering::Release);
-        for (slot, &(id, addr)) in self.members.iter().zip(&live[..n]) {
-            let v = (u64::from(id) << 32) | u64::from(u32::from_ne_bytes(addr));
-            slot.store(v, Ordering::Relaxed);
+        let mut before = [(0u32, 0u64); MAX_MEMBERS];
+        for (b, i) in before.iter_mut().zip(0..*written) {
+            let id = (self.members[i].load(Ordering::Relaxed) >> 32) as u32;
+            *b = (id, self.heard[i].load(Ordering::Relaxed));
         }
+        let now = kthread::now_ms();
+        self.len.store(0, Ordering::Release);
+        for (i, &(id, addr)) in live[..n].iter().enumerate() {
+            let v = (u64::from(id) << 32) | u64::from(u32::from_ne_bytes(addr));
+            let heard = before[..*written]
+                .iter()
+                .find(|b| b.0 == id)
+                .map_or(now, |b| b.1);
+            self.members[i].store(v, Ordering::Relaxed);
+            self.heard[i].store(heard, Ordering::Relaxed);
+        }
+        *written = n;
         self.me.store(me, Ordering::Relaxed);
         let n = if n >= 2 && me != 0 { n } else { 0 };
         // `n <= MAX_MEMBERS`: fits.
@@ -77,10 +108,30 @@ impl Relay {
         self.len.load(Ordering::Relaxed) != 0
     }
 
-    /// The address of the member that `flow`'s packets go to when this
-    /// node has no state for it; `None` when this node ranks first (or has
-    /// no group).
-    pub(crate) fn target<A: Family>(&self, flow: &FlowId<A>) -> Option<[u8; 4]> {
+    /// A frame came from member `id` (any frame, on its control channel).
+    pub(crate) fn heard(&self, id: u32) {
+        let n = (self.len.load(Ordering::Acquire) as usize).min(MAX_MEMBERS);
+        let now = kthread::now_ms();
+        for (m, h) in self.members[..n].iter().zip(&self.heard) {
+            if (m.load(Ordering::Relaxed) >> 32) as u32 == id {
+                h.store(now, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether `id` is a member of the view other than this node.
+    pub(crate) fn is_member(&self, id: u32) -> bool {
+        let n = (self.len.load(Ordering::Acquire) as usize).min(MAX_MEMBERS);
+        id != self.me.load(Ordering::Relaxed)
+            && self.members[..n]
+                .iter()
+                .any(|m| (m.load(Ordering::Relaxed) >> 32) as u32 == id)
+    }
+
+    /// Where `flow`'s packets go when this node has no state for it;
+    /// `None` when this node ranks first (or has no group). Second: the
+    /// first member was silent for [`cluster::SILENT_MS`].
+    pub(crate) fn target<A: Family>(&self, flow: &FlowId<A>) -> Option<(Target, bool)> {
         let n = (self.len.load(Ordering::Acquire) as usize).min(MAX_MEMBERS);
         if n == 0 {
             return None;
@@ -93,8 +144,24 @@ impl Relay {
             addrs[i] = v as u32;
         }
         let me = self.me.load(Ordering::Relaxed);
-        let to = cluster::relay_to(&ids[..n], me, flow.hash())?;
-        let i = ids[..n].iter().position(|&id| id == to)?;
-        Some(addrs[i].to_ne_bytes())
+        let now = kthread::now_ms();
+        let mut skipped = false;
+        let silent = |id: u32| {
+            let quiet = id != me
+                && ids[..n].iter().position(|&m| m == id).is_some_and(|i| {
+                    let heard = self.heard[i].load(Ordering::Relaxed);
+                    now.saturating_sub(heard) > cluster::SILENT_MS
+                });
+            skipped |= quiet;
+            quiet
+        };
+        let to = match cluster::pass_to(&ids[..n], me, flow.hash(), silent)? {
+            Pass::To(to) => {
+                let i = ids[..n].iter().position(|&id| id == to)?;
+                Target::Member(addrs[i].to_ne_bytes())
+            }
+            Pass::Hold => Target::Hold,
+        };
+        Some((to, skipped))
     }
 }

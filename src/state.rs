@@ -326,6 +326,14 @@ impl Dispatch for Runtime {
         // A setting, read as it is now.
         u64::from(self.node.published().base.heartbeat_timeout_ms)
     }
+
+    fn heard(&self, peer: u32) {
+        self.node.conns().relay().heard(peer);
+    }
+
+    fn member(&self, peer: u32) -> bool {
+        self.node.conns().relay().is_member(peer)
+    }
 }
 
 /// What baton keeps in each network namespace.

@@ -9,8 +9,10 @@
 //! [`crate::proto::ctrl`]); a channel is established only when the other
 //! side's AUTH verified, and only then does it replace an older channel of
 //! the same peer. Afterwards each side sends a HEARTBEAT every
-//! [`HEARTBEAT_MS`] and declares the peer down when nothing arrived for
-//! `heartbeat-timeout-ms` (a setting, 3 s by default). Handoff requests
+//! [`HEARTBEAT_MS`] (every 50 ms to a member of the front-end group, whose
+//! silence its relay notices sooner than the timeout) and declares the
+//! peer down when nothing arrived for `heartbeat-timeout-ms` (a setting,
+//! 3 s by default). Handoff requests
 //! are replayed by the pool of [`crate::replay`], never on a channel's
 //! thread, so that a replay never delays a heartbeat. A connecting side
 //! retries with
@@ -116,6 +118,15 @@ pub(crate) trait Dispatch: Send + Sync {
 
     /// How long a channel may stay silent before it is declared dead.
     fn heartbeat_timeout_ms(&self) -> u64;
+
+    /// A frame came from `peer`.
+    fn heard(&self, peer: u32);
+
+    /// Whether `peer` is a member of this node's front-end group in its
+    /// view: its channel carries a heartbeat every
+    /// [`crate::proto::cluster::MEMBER_HEARTBEAT_MS`], not every
+    /// [`HEARTBEAT_MS`].
+    fn member(&self, peer: u32) -> bool;
 }
 
 /// Threads a [`Ctrl::reconcile`] stopped (already woken): joined when

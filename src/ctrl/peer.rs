@@ -11,6 +11,7 @@ use super::{
 };
 use crate::{
     proto::{
+        cluster,
         config::PeerConf,
         ctrl::{self as codec, Message},
         service::{Endpoint, Ip},
@@ -139,20 +140,45 @@ pub(super) fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(),
     }
 }
 
-/// Runs an established channel until it ends.
+/// How often `peer` gets a heartbeat: more often a member of the group.
+fn beat_interval(peer: &Peer) -> u64 {
+    if peer.dispatch.member(peer.conf.node_id) {
+        cluster::MEMBER_HEARTBEAT_MS
+    } else {
+        HEARTBEAT_MS
+    }
+}
+
+/// Runs an established channel until it ends. A member of the front-end
+/// group gets a heartbeat every [`cluster::MEMBER_HEARTBEAT_MS`], so that
+/// its silence shows within [`cluster::SILENT_MS`] (see
+/// [`cluster::pass_to`]); the thread's socket calls time out as often. The
+/// group's announcement (VIEW) goes once a [`HEARTBEAT_MS`] either way.
 pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
-    let mut last_tx = 0u64;
+    let mut last_beat = 0u64;
+    let mut last_announced = 0u64;
+    let mut every = HEARTBEAT_MS;
     loop {
         if stop.requested() {
             return Closed::Stop;
         }
+        let beats = beat_interval(peer);
+        if beats != every {
+            every = beats;
+            let wake = every.min(u64::from(TICK_MS)) as u32;
+            ch.sock.set_timeouts(wake, HELLO_MS);
+        }
         let now = kthread::now_ms();
-        if now.saturating_sub(last_tx) >= HEARTBEAT_MS {
+        if now.saturating_sub(last_beat) >= every {
+            let announce = now.saturating_sub(last_announced) >= HEARTBEAT_MS;
             let beat = peer
                 .send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now }))
-                .and_then(|()| match peer.dispatch.announcement(peer.conf.node_id) {
-                    Some(m) => peer.send(&m),
-                    None => Ok(()),
+                .and_then(|()| match announce {
+                    true => match peer.dispatch.announcement(peer.conf.node_id) {
+                        Some(m) => peer.send(&m),
+                        None => Ok(()),
+                    },
+                    false => Ok(()),
                 });
             if let Err(c) = beat {
                 // The peer closed or reset the channel: the frames it sent
@@ -163,7 +189,10 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
                 }
                 return c;
             }
-            last_tx = now;
+            last_beat = now;
+            if announce {
+                last_announced = now;
+            }
         }
         if let Err(c) = peer.flush_later() {
             return c;
@@ -173,6 +202,7 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
             Ok(true) => {
                 peer.msgs_in.fetch_add(1, Ordering::Relaxed);
                 peer.last_rx_ms.store(kthread::now_ms(), Ordering::Relaxed);
+                peer.dispatch.heard(peer.conf.node_id);
             }
             Ok(false) => {
                 let last = peer.last_rx_ms.load(Ordering::Relaxed);
@@ -241,9 +271,10 @@ pub(super) fn peer_main(peer: &Peer, stop: &Stop) {
         let before = peer.boot.swap(ch.peer_boot, Ordering::Relaxed);
         if before != 0 && ch.peer_boot != 0 && before != ch.peer_boot {
             let last = Cell::new(kthread::now_ms());
+            let every = beat_interval(peer) / 2;
             let keepalive = || {
                 let now = kthread::now_ms();
-                if now.saturating_sub(last.get()) >= HEARTBEAT_MS / 2 {
+                if now.saturating_sub(last.get()) >= every {
                     last.set(now);
                     let _ = peer.send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now }));
                 }

@@ -136,19 +136,59 @@ pub fn backups(members: &[u32], owner: u32, k: u64, n: usize, out: &mut [u32]) -
     n
 }
 
-/// The member that a member `me` without state for a connection hashed to
-/// `k` passes its packets to (seed 004's handing off to the owner): the
-/// first of `members`' ranking, unless that is `me`. Whoever owns the
-/// connection, its first copy is on the first member of the ranking other
-/// than the owner ([`backup_of`]), so the first of the whole ranking holds
-/// the connection, as owner or as backup, with any `copies`; and a
-/// takeover gives the connection to that same member. `None` when `me`
-/// ranks first (it should hold the connection, and nobody is better
-/// placed) or there are no members.
-pub fn relay_to(members: &[u32], me: u32, k: u64) -> Option<u32> {
-    owners(members, k)
-        .map(|o| o.owner)
-        .filter(|&first| first != me)
+/// Interval between heartbeats on the control channel between two members
+/// of a front-end group (other channels: one a second). A member passes a
+/// connection's packets to another only while it hears from it ([`pass_to`]),
+/// long before that member's channel times out (`heartbeat-timeout-ms`,
+/// seconds) and the views drop it.
+pub const MEMBER_HEARTBEAT_MS: u64 = 50;
+
+/// A member not heard from for longer (five heartbeats) gets no packets
+/// passed: it has probably failed, and the next of the ranking holds its
+/// connections' copies.
+pub const SILENT_MS: u64 = 5 * MEMBER_HEARTBEAT_MS;
+
+/// Where a member without state for a connection sends its packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// To this member.
+    To(u32),
+    /// Nowhere: dropped (TCP sends it again) until the view decides. The
+    /// member ranked first is silent, and the next is silent too or is
+    /// this node, which has nothing to forward the packet with.
+    Hold,
+}
+
+/// Where a member `me` without state for a connection hashed to `k` passes
+/// its packets (seed 004's handing off to the owner): the first of
+/// `members`' ranking, unless that is `me`. Whoever owns the connection,
+/// its first copy is on the first member of the ranking other than the
+/// owner ([`backup_of`]), so the first of the whole ranking holds the
+/// connection, as owner or as backup, with any `copies`; and a takeover
+/// gives the connection to that same member. A first that is `silent`
+/// (not heard from for [`SILENT_MS`]) is skipped for the second, which
+/// holds the copy when the first owned the connection, and takes it over:
+/// a failed member's connections resume once its silence is noticed, not
+/// once its channel times out. `None` when `me` ranks first (it should
+/// hold the connection, and nobody is better placed) or there are no
+/// members.
+pub fn pass_to(
+    members: &[u32],
+    me: u32,
+    k: u64,
+    mut silent: impl FnMut(u32) -> bool,
+) -> Option<Pass> {
+    let o = owners(members, k)?;
+    if o.owner == me {
+        return None;
+    }
+    if !silent(o.owner) {
+        return Some(Pass::To(o.owner));
+    }
+    Some(match o.backup {
+        Some(b) if b != me && !silent(b) => Pass::To(b),
+        _ => Pass::Hold,
+    })
 }
 
 /// Why a view refused a member set.

@@ -270,8 +270,12 @@ pub mod stats_attr {
     /// `released`: connections this node's servers gave up, idle, for a
     /// move (back-end side).
     pub const RELEASED: u16 = 33;
+    /// `relay-skipped`: packets of connections this node has no state for
+    /// whose first member was silent: passed to the next, or dropped when
+    /// that is this node.
+    pub const RELAY_SKIPPED: u16 = 34;
     /// Highest attribute number.
-    pub const MAX: u16 = RELEASED;
+    pub const MAX: u16 = RELAY_SKIPPED;
 }
 
 /// Attributes of a `conn` nest.

@@ -221,8 +221,14 @@ impl Socket {
 
     fn prepare(&self, rcv_timeout_ms: u32, snd_timeout_ms: u32) {
         // SAFETY: `sock` is valid (type invariant) and has a `sk`.
+        unsafe { bindings::baton_sock_prepare(self.sock.as_ptr()) };
+        self.set_timeouts(rcv_timeout_ms, snd_timeout_ms);
+    }
+
+    /// Sets the timeouts of blocking receives and sends.
+    pub(crate) fn set_timeouts(&self, rcv_timeout_ms: u32, snd_timeout_ms: u32) {
+        // SAFETY: `sock` is valid (type invariant) and has a `sk`.
         unsafe {
-            bindings::baton_sock_prepare(self.sock.as_ptr());
             bindings::baton_sock_set_timeouts(self.sock.as_ptr(), rcv_timeout_ms, snd_timeout_ms);
         }
     }

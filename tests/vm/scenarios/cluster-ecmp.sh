@@ -38,6 +38,11 @@
 #     route, logged): the router moves its share to 2 and 3, which forward the moved
 #     connections' packets from their copies (forwarded-common) at once
 #     and take them over, or pass them to the member that holds them;
+#     (ECMP) past front-end 1 once it has been silent for 250 ms, so that
+#     2 and 3 forward every connection while front-end 1 is still in
+#     their views (their heartbeat timeout 10 s for this; `cluster rank`
+#     says how many of its connections ranked it first, relay-skipped
+#     how many packets went past it);
 #     when their views lose front-end 1, the first of each remaining
 #     connection's ranking takes it over (promoted, summed over 2 and 3:
 #     at least every one of front-end 1's), the back-ends' flows
@@ -410,6 +415,25 @@ wait_for -t $((20 * BATON_SLOW)) baton_sum_is -eq "$n" active fe1 fe2 fe3 ||
 share[fe1]=$(baton_stat fe1 active)
 ((share[fe1] > 0)) || fail "front-end 1 forwards no connection"
 p0=$(baton_sum promoted fe2 fe3)
+if ((bgp == 0)); then
+	# Where front-end 1's connections rank it: those it ranks first for
+	# are the ones a member without their copy would pass to it, dead,
+	# were its silence not noticed.
+	first1=0
+	conns1=$(bctl fe1 -j conn list | jq -r '.conns[] | select(.role == "front") | "\(.client) \(.vip)"')
+	while read -r client cvip; do
+		r=$(bctl fe2 -j cluster rank "$client" "$cvip" | jq -c .ranking)
+		if [[ $r == \[1,* ]]; then
+			first1=$((first1 + 1))
+		fi
+	done <<<"$conns1"
+	s0=$(baton_sum relay-skipped fe2 fe3)
+	# Their views keep front-end 1 for 10 s after it falls silent: long
+	# enough to see that its connections resume before that.
+	for fe in fe2 fe3; do
+		bctl "$fe" config set heartbeat-timeout-ms $((10000 * BATON_SLOW > 60000 ? 60000 : 10000 * BATON_SLOW))
+	done
+fi
 
 # Front-end 1 crashes: its link is cut and its nexthop goes at once (BGP:
 # the router's hold timer withdraws its route).
@@ -428,6 +452,28 @@ check_eq "transfers under way at the crash" "$(running "$work/pids.crash")" "$n"
 promoted() {
 	echo $(($(baton_sum promoted fe2 fe3) - p0))
 }
+# in_view NS ID: whether node ID is up in NS's view.
+in_view() {
+	[ "$(bctl "$1" -j cluster show | jq -r --argjson id "$2" '.members[] | select(.["node-id"] == $id) | .state')" = up ]
+}
+if ((bgp == 0)); then
+	# Members skip the silent front-end 1 for the next of each
+	# connection's ranking, which holds its copy: every connection is
+	# forwarded by front-end 2 or 3 while their views still hold front-end
+	# 1 (its channel has not timed out).
+	t=$SECONDS
+	while :; do
+		in_view fe2 1 && in_view fe3 1 ||
+			fail "the views dropped front-end 1 first: fe2 and fe3 forwarded $(baton_sum active fe2 fe3) of $n connections $((SECONDS - t)) s after the crash ($(baton_sum relay-skipped fe2 fe3) packets passed past it)"
+		baton_sum_is -eq "$n" active fe2 fe3 && break
+		sleep 0.2
+	done
+	log "ok: fe2 and fe3 forward all $n connections $((SECONDS - t)) s after the crash, front-end 1 still in their views; $first1 of its ${share[fe1]} ranked it first, $(($(baton_sum relay-skipped fe2 fe3) - s0)) packets were passed past it"
+	# The views drop it now, as the rest expects.
+	for fe in fe2 fe3; do
+		bctl "$fe" config set heartbeat-timeout-ms 2000
+	done
+fi
 wait_for -t $((20 * BATON_SLOW)) baton_sum_is -gt "$fc0" forwarded-common fe2 fe3 ||
 	fail "neither fe2 nor fe3 forwarded from its copies"
 wait_for -t $((20 * BATON_SLOW)) baton_sum_is -ge $((p0 + share[fe1])) promoted fe2 fe3 ||

@@ -4,8 +4,8 @@
 
 use baton_proto::{
     cluster::{
-        backup_of, backups, owners, place, relay_to, transition, FlowId, Owners, Place, Transition,
-        View, ViewError, MAX_MEMBERS,
+        backup_of, backups, owners, pass_to, place, transition, FlowId, Owners, Pass, Place,
+        Transition, View, ViewError, MAX_MEMBERS,
     },
     config::{check_member_add, MemberError, PeerConf},
     packet::V6,
@@ -467,12 +467,14 @@ fn relays_go_to_a_holder() {
         let k = flow(i).hash();
         let first = owners(&m, k).unwrap().owner;
         for &me in &m {
-            let to = relay_to(&m, me, k);
+            let to = pass_to(&m, me, k, |_| false);
             if me == first {
                 assert_eq!(to, None);
                 continue;
             }
-            let to = to.unwrap();
+            let Some(Pass::To(to)) = to else {
+                panic!("{to:?}")
+            };
             assert_eq!(to, first);
             assert_ne!(to, me);
             for &owner in &m {
@@ -492,7 +494,56 @@ fn relays_go_to_a_holder() {
             assert_eq!(Some(first_rest), backup_of(&m, gone, k));
         }
     }
-    assert_eq!(relay_to(&[], 1, 7), None);
-    assert_eq!(relay_to(&[1], 1, 7), None);
-    assert_eq!(relay_to(&[2], 1, 7), Some(2));
+    let never = |_| false;
+    assert_eq!(pass_to(&[], 1, 7, never), None);
+    assert_eq!(pass_to(&[1], 1, 7, never), None);
+    assert_eq!(pass_to(&[2], 1, 7, never), Some(Pass::To(2)));
+}
+
+/// A first of the ranking that has been silent is skipped for the second,
+/// which holds the copy of every connection the first owned and is the
+/// member the views give it to once they drop the first; a second that is
+/// this node or silent too holds the packet back.
+#[test]
+fn relays_skip_a_silent_first() {
+    let m = members(6);
+    let mut out = [0u32; MAX_MEMBERS];
+    for i in 0..2000 {
+        let k = flow(i).hash();
+        let first = owners(&m, k).unwrap().owner;
+        let second = backup_of(&m, first, k).unwrap();
+        for &me in &m {
+            for &quiet in &m {
+                if quiet == me {
+                    continue;
+                }
+                let to = pass_to(&m, me, k, |x| x == quiet);
+                if me == first {
+                    assert_eq!(to, None);
+                } else if quiet != first {
+                    assert_eq!(to, Some(Pass::To(first)));
+                } else if me == second {
+                    assert_eq!(to, Some(Pass::Hold));
+                } else {
+                    assert_eq!(to, Some(Pass::To(second)));
+                    // It holds the copy of the first's connection with any
+                    // number of copies, and takes it over in the view
+                    // without the first.
+                    for n in 1..m.len() {
+                        let got = backups(&m, first, k, n, &mut out);
+                        assert_eq!(out[0], second);
+                        assert!(got >= 1);
+                    }
+                    let rest: Vec<u32> = m.iter().copied().filter(|&x| x != first).collect();
+                    assert_eq!(owners(&rest, k).unwrap().owner, second);
+                }
+            }
+            // Both silent: nowhere to go.
+            if me != first && me != second {
+                let both = |x| x == first || x == second;
+                assert_eq!(pass_to(&m, me, k, both), Some(Pass::Hold));
+            }
+        }
+    }
+    assert_eq!(pass_to(&[2], 1, 7, |_| true), Some(Pass::Hold));
 }

@@ -382,6 +382,7 @@ fn stats_attributes_match_spec() {
             ("moves-refused", stats_attr::MOVES_REFUSED),
             ("moves-failed", stats_attr::MOVES_FAILED),
             ("released", stats_attr::RELEASED),
+            ("relay-skipped", stats_attr::RELAY_SKIPPED),
         ],
         stats_attr::MAX,
     );

@@ -331,6 +331,16 @@ enum ClusterCommand {
     /// Show the group: this node's view, its members and their state
     #[command(visible_alias = "show")]
     List,
+    /// Rank the members of this node's view for a connection, best first:
+    /// the first holds it (owner or first copy)
+    Rank {
+        /// The connection's client, e.g. 198.18.0.2:40000 or [2001:db8::2]:40000
+        #[arg(value_name = "CLIENT:PORT", value_parser = parse_client_port)]
+        client: SocketAddr,
+        /// The service it connects to
+        #[arg(value_name = "VIP:PORT", value_parser = parse_vip)]
+        vip: SocketAddr,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -430,6 +440,11 @@ fn parse_endpoint(s: &str, what: &str) -> Result<SocketAddr, String> {
 /// A service's `VIP:PORT` ([`parse_endpoint`]).
 fn parse_vip(s: &str) -> Result<SocketAddr, String> {
     parse_endpoint(s, "service")
+}
+
+/// A client's `ADDR:PORT` ([`parse_endpoint`]).
+fn parse_client_port(s: &str) -> Result<SocketAddr, String> {
+    parse_endpoint(s, "client")
 }
 
 /// A back-end's `ADDR:PORT` ([`parse_endpoint`]).
@@ -1035,6 +1050,8 @@ pub enum Action {
     ClusterDel(u32),
     /// `cluster show`.
     ClusterList,
+    /// `cluster rank CLIENT VIP`: of one family.
+    ClusterRank(SocketAddr, SocketAddr),
     /// `conn list [KEY VALUE...]`.
     ConnList(ConnFilter),
     /// `rule add`.
@@ -1148,6 +1165,17 @@ where
             ClusterCommand::Add { node_id } => Action::ClusterAdd(node_id),
             ClusterCommand::Del { node_id } => Action::ClusterDel(node_id),
             ClusterCommand::List => Action::ClusterList,
+            ClusterCommand::Rank { client, vip } => {
+                if client.is_ipv4() != vip.is_ipv4() {
+                    let why = format!(
+                        "client {client} is {}, service {vip} is {}",
+                        family(client.ip()),
+                        family(vip.ip())
+                    );
+                    return Err(option_error("cluster", "rank", why));
+                }
+                Action::ClusterRank(client, vip)
+            }
         },
         Command::Conn {
             command: ConnCommand::List { filters },
@@ -2391,6 +2419,34 @@ mod tests {
         );
         // Abbreviated, as the other commands.
         assert_eq!(parse_ok(&["cl", "sh"]).action, Action::ClusterList);
+        let (client, vip) = (
+            "198.18.0.2:40000".parse().unwrap(),
+            "198.18.1.10:80".parse().unwrap(),
+        );
+        assert_eq!(
+            parse_ok(&["cluster", "rank", "198.18.0.2:40000", "198.18.1.10:80"]).action,
+            Action::ClusterRank(client, vip)
+        );
+        let (client, vip) = (
+            "[2001:db8::2]:40000".parse().unwrap(),
+            "[2001:db8::10]:80".parse().unwrap(),
+        );
+        assert_eq!(
+            parse_ok(&["cl", "r", "[2001:db8::2]:40000", "[2001:db8::10]:80"]).action,
+            Action::ClusterRank(client, vip)
+        );
+        for args in [
+            &["cluster", "rank", "198.18.0.2:40000", "[2001:db8::10]:80"][..],
+            &["cluster", "rank", "198.18.0.2", "198.18.1.10:80"],
+            &["cluster", "rank", "198.18.0.2:40000"],
+        ] {
+            parse_err(args);
+        }
+        let e = parse_err(&["cluster", "rank", "[2001:db8::2]:1", "198.18.1.10:80"]).to_string();
+        assert!(
+            e.contains("client [2001:db8::2]:1 is IPv6, service 198.18.1.10:80 is IPv4"),
+            "{e}"
+        );
         assert_eq!(parse_ok(&["cl", "a", "2"]).action, Action::ClusterAdd(2));
     }
 

@@ -344,6 +344,9 @@ fn execute(invocation: Invocation) -> Result<Vec<u8>, Error> {
             Vec::new()
         }
         Action::ClusterList => output::cluster(&Baton::connect()?.cluster()?, format).into_bytes(),
+        Action::ClusterRank(client, vip) => {
+            output::rank(&Baton::connect()?.cluster()?, client, vip, format).into_bytes()
+        }
         Action::RuleAdd(spec) => {
             Baton::connect()?.rule_add(&spec)?;
             Vec::new()

@@ -128,7 +128,7 @@ fn stats(e: &mut Exposition, st: &Stats) {
     ] {
         e.sample(MOVES, &[("result", result.into())], n);
     }
-    let counters: [(&str, &str, u64); 20] = [
+    let counters: [(&str, &str, u64); 21] = [
         (
             "baton_connections_taken_total",
             "Connections this back-end took from front-ends.",
@@ -223,6 +223,11 @@ fn stats(e: &mut Exposition, st: &Stats) {
             "baton_packets_relay_failed_total",
             "Packets of other members' connections that could not be passed on, dropped.",
             st.relay_failed,
+        ),
+        (
+            "baton_packets_relay_skipped_total",
+            "Packets of other members' connections whose first member was silent: passed to the next, or dropped.",
+            st.relay_skipped,
         ),
         (
             "baton_connections_released_total",

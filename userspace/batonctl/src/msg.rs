@@ -600,6 +600,7 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         acks_released: opt_u64(stats_attr::ACKS_RELEASED, "acks-released")?,
         relayed: opt_u64(stats_attr::RELAYED, "relayed")?,
         relay_failed: opt_u64(stats_attr::RELAY_FAILED, "relay-failed")?,
+        relay_skipped: opt_u64(stats_attr::RELAY_SKIPPED, "relay-skipped")?,
         moved: opt_u64(stats_attr::MOVED, "moved")?,
         moves_refused: opt_u64(stats_attr::MOVES_REFUSED, "moves-refused")?,
         moves_failed: opt_u64(stats_attr::MOVES_FAILED, "moves-failed")?,
@@ -2381,6 +2382,7 @@ mod tests {
             stats_attr::MOVES_REFUSED,
             stats_attr::MOVES_FAILED,
             stats_attr::RELEASED,
+            stats_attr::RELAY_SKIPPED,
         ];
         let mut counters: Vec<u8> = u64s
             .iter()
@@ -2463,13 +2465,14 @@ mod tests {
             (30, 31, 32, 33)
         );
         assert_eq!((st.relayed, st.relay_failed, st.active), (28, 29, 8));
+        assert_eq!(st.relay_skipped, 34);
         // A module that predates them: 0, the others as sent.
         let st = parse_stats(payload(&parse(&stats_reply(stats_attr::RELAY_FAILED)))).unwrap();
         assert_eq!(
             (st.moved, st.moves_refused, st.moves_failed, st.released),
             (0, 0, 0, 0)
         );
-        assert_eq!((st.relayed, st.relay_failed), (28, 29));
+        assert_eq!((st.relayed, st.relay_failed, st.relay_skipped), (28, 29, 0));
         // Each a u64: 4 bytes of one are a malformed reply.
         let mut counters = Vec::new();
         for ty in [

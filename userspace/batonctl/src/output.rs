@@ -7,7 +7,12 @@ use std::{
     net::{IpAddr, SocketAddr},
 };
 
-use baton_proto::uapi::{member_state, Hook};
+use baton_proto::{
+    cluster::{self, FlowId},
+    packet::Family,
+    service::Endpoint,
+    uapi::{member_state, Hook},
+};
 use serde::{ser::SerializeMap, Serialize, Serializer};
 
 use crate::{
@@ -480,6 +485,80 @@ pub fn cluster(c: &Cluster, format: Format) -> String {
     }
 }
 
+/// The members of this node's view (itself included) ranked for the
+/// connection from `client` to `vip` (of one family), as every member
+/// ranks them: the first holds the connection, as its owner or with its
+/// first copy ([`cluster::pass_to`]); empty without a group.
+pub fn ranking(c: &Cluster, client: SocketAddr, vip: SocketAddr) -> Vec<u32> {
+    let live: Vec<u32> = c
+        .members
+        .iter()
+        .filter(|m| m.state.is_live())
+        .map(|m| m.node_id)
+        .collect();
+    fn hash<A: Family>(client: (A, u16), vip: (A, u16)) -> u64 {
+        FlowId {
+            client: Endpoint {
+                addr: client.0,
+                port: client.1,
+            },
+            vip: Endpoint {
+                addr: vip.0,
+                port: vip.1,
+            },
+        }
+        .hash()
+    }
+    let k = match (client, vip) {
+        (SocketAddr::V4(c), SocketAddr::V4(v)) => {
+            hash((c.ip().octets(), c.port()), (v.ip().octets(), v.port()))
+        }
+        (SocketAddr::V6(c), SocketAddr::V6(v)) => {
+            hash((c.ip().octets(), c.port()), (v.ip().octets(), v.port()))
+        }
+        _ => return Vec::new(),
+    };
+    let mut out = [0u32; cluster::MAX_MEMBERS];
+    // Node id 0 is never a member: nobody is left out.
+    let n = cluster::backups(&live, 0, k, out.len(), &mut out);
+    out[..n].to_vec()
+}
+
+/// The output of `cluster rank`: the member ids, best first; JSON
+/// `{"client":..,"vip":..,"ranking":[...]}`.
+pub fn rank(c: &Cluster, client: SocketAddr, vip: SocketAddr, format: Format) -> String {
+    #[derive(Serialize)]
+    struct Rank {
+        client: SocketAddr,
+        vip: SocketAddr,
+        ranking: Vec<u32>,
+    }
+    let ranking = ranking(c, client, vip);
+    match format {
+        Format::Json => json(
+            &Rank {
+                client,
+                vip,
+                ranking,
+            },
+            false,
+        ),
+        Format::JsonPretty => json(
+            &Rank {
+                client,
+                vip,
+                ranking,
+            },
+            true,
+        ),
+        Format::Text if ranking.is_empty() => NO_GROUP.to_string(),
+        Format::Text => {
+            let ids: Vec<String> = ranking.iter().map(u32::to_string).collect();
+            format!("{}\n", ids.join(" "))
+        }
+    }
+}
+
 /// One handed-off connection (`conn-get`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -609,6 +688,9 @@ pub struct Stats {
     pub relayed: u64,
     /// Such packets that could not be passed, dropped.
     pub relay_failed: u64,
+    /// Such packets whose first member was silent: passed to the next, or
+    /// dropped when that is this node.
+    pub relay_skipped: u64,
     /// Connections moved to another back-end at a request boundary.
     pub moved: u64,
     /// Moves the serving back-end refused, the connection not idle: it
@@ -905,7 +987,7 @@ pub fn stats(st: &Stats, format: Format) -> String {
              copies: replicated {} promoted {} packets forwarded {}\n\
              handoff copies: unconfirmed {} resumed {}\n\
              request acks: withheld {} released {}\n\
-             packets of other members' connections: passed on {} failed {}\n\
+             packets of other members' connections: passed on {} failed {} past a silent member {}\n\
              moves at request boundaries: moved {} refused {} failed {}\n\
              released for moves {}\n",
             st.handoffs_ok,
@@ -936,6 +1018,7 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.acks_released,
             st.relayed,
             st.relay_failed,
+            st.relay_skipped,
             st.moved,
             st.moves_refused,
             st.moves_failed,
@@ -1103,6 +1186,7 @@ mod tests {
             acks_released: 24,
             relayed: 25,
             relay_failed: 26,
+            relay_skipped: 31,
             moved: 27,
             moves_refused: 28,
             moves_failed: 29,
@@ -1116,7 +1200,7 @@ mod tests {
              \"icmp-forwarded\":13,\"icmp-malformed\":14,\"common\":15,\"common-memory\":16,\
              \"forwarded-common\":17,\"promoted\":18,\"replicated\":19,\"pending\":20,\
              \"unconfirmed\":21,\"resumed\":22,\"acks-withheld\":23,\"acks-released\":24,\
-             \"relayed\":25,\"relay-failed\":26,\"moved\":27,\"moves-refused\":28,\
+             \"relayed\":25,\"relay-failed\":26,\"relay-skipped\":31,\"moved\":27,\"moves-refused\":28,\
              \"moves-failed\":29,\"released\":30}\n"
         );
         let text = stats(&st, Format::Text);
@@ -1134,7 +1218,7 @@ mod tests {
              copies: replicated 19 promoted 18 packets forwarded 17\n\
              handoff copies: unconfirmed 21 resumed 22\n\
              request acks: withheld 23 released 24\n\
-             packets of other members' connections: passed on 25 failed 26\n\
+             packets of other members' connections: passed on 25 failed 26 past a silent member 31\n\
              moves at request boundaries: moved 27 refused 28 failed 29\n\
              released for moves 30\n"
         );
@@ -1152,6 +1236,7 @@ mod tests {
             acks_released: 0,
             relayed: 0,
             relay_failed: 0,
+            relay_skipped: 0,
             moved: 0,
             moves_refused: 0,
             moves_failed: 0,
@@ -1164,7 +1249,7 @@ mod tests {
              copies: replicated 0 promoted 0 packets forwarded 0\n\
              handoff copies: unconfirmed 0 resumed 0\n\
              request acks: withheld 0 released 0\n\
-             packets of other members' connections: passed on 0 failed 0\n\
+             packets of other members' connections: passed on 0 failed 0 past a silent member 0\n\
              moves at request boundaries: moved 0 refused 0 failed 0\n\
              released for moves 0\n"
         ));
@@ -1791,6 +1876,72 @@ mod tests {
             pretty["epoch"].as_u64(),
             Some(7),
             "the epoch is an exact integer"
+        );
+    }
+
+    /// The live members ranked as the kernel's relay ranks them: the first
+    /// is where a member without state passes the connection's packets.
+    #[test]
+    fn cluster_rank() {
+        use baton_proto::cluster::{owners, pass_to, Pass};
+        let mut g = group();
+        g.members[0].state = MemberState::Up;
+        let vip: SocketAddr = "198.18.1.10:80".parse().unwrap();
+        let mut firsts = [0usize; 4];
+        for port in 40000..40200u16 {
+            let client = SocketAddr::from(([198, 18, 0, 2], port));
+            let r = ranking(&g, client, vip);
+            let mut sorted = r.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [1, 2, 3]);
+            let k = FlowId {
+                client: Endpoint {
+                    addr: [198, 18, 0, 2],
+                    port,
+                },
+                vip: Endpoint {
+                    addr: [198, 18, 1, 10],
+                    port: 80,
+                },
+            }
+            .hash();
+            let o = owners(&[3, 1, 2], k).unwrap();
+            assert_eq!((r[0], Some(r[1])), (o.owner, o.backup));
+            assert_eq!(pass_to(&[1, 2, 3], 9, k, |_| false), Some(Pass::To(r[0])));
+            firsts[r[0] as usize] += 1;
+            // A member down is not ranked.
+            assert_eq!(
+                ranking(&group(), client, vip),
+                r.iter().copied().filter(|&m| m != 3).collect::<Vec<_>>()
+            );
+        }
+        assert!(firsts[1..].iter().all(|&n| n > 30), "{firsts:?}");
+        let client: SocketAddr = "198.18.0.2:40000".parse().unwrap();
+        let r = ranking(&g, client, vip);
+        let text = rank(&g, client, vip, Format::Text);
+        assert_eq!(text, format!("{} {} {}\n", r[0], r[1], r[2]));
+        assert_eq!(
+            rank(&g, client, vip, Format::Json),
+            format!(
+                "{{\"client\":\"198.18.0.2:40000\",\"vip\":\"198.18.1.10:80\",\"ranking\":[{},{},{}]}}\n",
+                r[0], r[1], r[2]
+            )
+        );
+        // IPv6: its own hash, the same members.
+        let (c6, v6) = (
+            "[2001:db8::2]:40000".parse().unwrap(),
+            "[2001:db8::10]:80".parse().unwrap(),
+        );
+        assert_eq!(ranking(&g, c6, v6).len(), 3);
+        // Families mixed, or no group: nothing to rank.
+        assert!(ranking(&g, client, v6).is_empty());
+        assert_eq!(
+            rank(&Cluster::default(), client, vip, Format::Text),
+            NO_GROUP
+        );
+        assert_eq!(
+            rank(&Cluster::default(), client, vip, Format::Json),
+            "{\"client\":\"198.18.0.2:40000\",\"vip\":\"198.18.1.10:80\",\"ranking\":[]}\n"
         );
     }
 
