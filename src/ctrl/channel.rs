@@ -213,6 +213,14 @@ impl Channel {
         }
     }
 
+    /// Whether a complete frame is buffered: [`Channel::recv`] returns it
+    /// without a socket call.
+    pub(super) fn frame_ready(&self) -> bool {
+        self.filled >= codec::HEADER_LEN
+            && codec::decode_header(&self.rx[..codec::HEADER_LEN])
+                .map_or(true, |h| self.filled >= h.frame_len())
+    }
+
     /// Verifies the tag of the complete frame at the start of the buffer,
     /// or that it has none on a channel without a key.
     pub(super) fn check_tag(&self, hdr: &codec::Header) -> core::result::Result<(), Closed> {

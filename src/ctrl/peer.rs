@@ -110,6 +110,14 @@ impl Peer {
         Ok(())
     }
 
+    /// Sends the queued frames.
+    fn flush(&self) -> core::result::Result<(), Closed> {
+        match self.tx.lock().as_mut() {
+            Some(tx) => tx.flush(),
+            None => Ok(()),
+        }
+    }
+
     /// Sends the frames queued [`LATER_MS`] ago or earlier.
     fn flush_later(&self) -> core::result::Result<(), Closed> {
         match self.tx.lock().as_mut() {
@@ -126,16 +134,18 @@ impl Peer {
     }
 }
 
-/// Handles one frame of an established channel.
-pub(super) fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<(), Closed> {
+/// Handles one frame of an established channel; whether it queued an
+/// answer, which goes with the answers to the frames read with it (see
+/// [`session`]).
+pub(super) fn on_frame(peer: &Peer, m: &Message<'_>) -> core::result::Result<bool, Closed> {
     match m {
-        Message::Heartbeat(_) => Ok(()),
+        Message::Heartbeat(_) => Ok(false),
         Message::Hello(_) | Message::Auth => Err(Closed::Protocol(
             "handshake frame on an established channel",
         )),
         _ => match peer.dispatch.message(peer.conf.node_id, m) {
-            Some(answer) => peer.send(&answer),
-            None => Ok(()),
+            Some(answer) => peer.send_later(&answer).map(|()| true),
+            None => Ok(false),
         },
     }
 }
@@ -158,6 +168,7 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
     let mut last_beat = 0u64;
     let mut last_announced = 0u64;
     let mut every = HEARTBEAT_MS;
+    let mut answered = false;
     loop {
         if stop.requested() {
             return Closed::Stop;
@@ -184,7 +195,7 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
                 // The peer closed or reset the channel: the frames it sent
                 // before (e.g. the CONN_ENDs of a peer that goes away) are
                 // still readable; handle them first.
-                while let Ok(true) = ch.recv(&mut |m| on_frame(peer, m)) {
+                while let Ok(true) = ch.recv(&mut |m| on_frame(peer, m).map(drop)) {
                     peer.msgs_in.fetch_add(1, Ordering::Relaxed);
                 }
                 return c;
@@ -197,12 +208,24 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
         if let Err(c) = peer.flush_later() {
             return c;
         }
-        let got = ch.recv(&mut |m| on_frame(peer, m));
+        let got = ch.recv(&mut |m| {
+            answered |= on_frame(peer, m)?;
+            Ok(())
+        });
         match got {
             Ok(true) => {
                 peer.msgs_in.fetch_add(1, Ordering::Relaxed);
                 peer.last_rx_ms.store(kthread::now_ms(), Ordering::Relaxed);
                 peer.dispatch.heard(peer.conf.node_id);
+                // The answers to frames that came together (a burst of
+                // HANDOFF_COPYs) go in one socket call, once the last of
+                // them is handled.
+                if answered && !ch.frame_ready() {
+                    answered = false;
+                    if let Err(c) = peer.flush() {
+                        return c;
+                    }
+                }
             }
             Ok(false) => {
                 let last = peer.last_rx_ms.load(Ordering::Relaxed);

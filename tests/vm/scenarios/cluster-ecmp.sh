@@ -421,8 +421,8 @@ if ((bgp == 0)); then
 	# were its silence not noticed.
 	first1=0
 	conns1=$(bctl fe1 -j conn list | jq -r '.conns[] | select(.role == "front") | "\(.client) \(.vip)"')
-	while read -r client cvip; do
-		r=$(bctl fe2 -j cluster rank "$client" "$cvip" | jq -c .ranking)
+	while read -r caddr cvip; do
+		r=$(bctl fe2 -j cluster rank "$caddr" "$cvip" | jq -c .ranking)
 		if [[ $r == \[1,* ]]; then
 			first1=$((first1 + 1))
 		fi
