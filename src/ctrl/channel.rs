@@ -51,6 +51,8 @@ pub(super) struct Tx {
     pub(super) later: KVec<u8>,
     /// When the oldest of `later` was queued (ms).
     pub(super) later_ms: u64,
+    /// When a frame was last written to the socket (ms).
+    pub(super) written_ms: u64,
 }
 
 /// Most bytes of frames [`Tx::queue`] keeps before it sends them.
@@ -61,10 +63,17 @@ impl Tx {
     pub(super) fn send(&mut self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
         let len = self.frame(msg)?;
         if self.later.is_empty() {
-            return self.sock.send_all(&self.buf[..len]).map_err(Closed::Io);
+            return self.write_buf(len);
         }
         self.append(len)?;
         self.flush()
+    }
+
+    /// Writes the frame of `len` bytes in `buf`.
+    fn write_buf(&mut self, len: usize) -> core::result::Result<(), Closed> {
+        self.sock.send_all(&self.buf[..len]).map_err(Closed::Io)?;
+        self.written_ms = kthread::now_ms();
+        Ok(())
     }
 
     /// Numbers and tags `msg` now and sends it with the next frame sent,
@@ -90,7 +99,7 @@ impl Tx {
             .is_err()
         {
             self.flush()?;
-            return self.sock.send_all(&self.buf[..len]).map_err(Closed::Io);
+            return self.write_buf(len);
         }
         Ok(())
     }
@@ -102,6 +111,9 @@ impl Tx {
         }
         let r = self.sock.send_all(&self.later).map_err(Closed::Io);
         vec::clear_copy(&mut self.later);
+        if r.is_ok() {
+            self.written_ms = kthread::now_ms();
+        }
         r
     }
 
@@ -172,6 +184,7 @@ impl Channel {
                 dir: tx_dir,
                 later: KVec::new(),
                 later_ms: 0,
+                written_ms: 0,
             }),
             peer_boot: 0,
             peer_caps: 0,

@@ -8,11 +8,11 @@
 //! tagged with the session key when the namespace has a key (see
 //! [`crate::proto::ctrl`]); a channel is established only when the other
 //! side's AUTH verified, and only then does it replace an older channel of
-//! the same peer. Afterwards each side sends a HEARTBEAT every
-//! [`HEARTBEAT_MS`] (every 50 ms to a member of the front-end group, whose
-//! silence its relay notices sooner than the timeout) and declares the
-//! peer down when nothing arrived for `heartbeat-timeout-ms` (a setting,
-//! 3 s by default). Handoff requests
+//! the same peer. Afterwards each side sends a HEARTBEAT when it sent no
+//! other frame for [`HEARTBEAT_MS`] (50 ms to a member of the front-end
+//! group, whose silence its relay notices sooner than the timeout) and
+//! declares the peer down when nothing arrived for `heartbeat-timeout-ms`
+//! (a setting, 3 s by default). Handoff requests
 //! are replayed by the pool of [`crate::replay`], never on a channel's
 //! thread, so that a replay never delays a heartbeat. A connecting side
 //! retries with
@@ -283,6 +283,7 @@ impl Ctrl {
                             key: key.cloned(),
                             up: AtomicBool::new(false),
                             last_rx_ms: AtomicU64::new(0),
+                            last_tx_ms: AtomicU64::new(0),
                             msgs_in: AtomicU64::new(0),
                             msgs_out: AtomicU64::new(0),
                             connects: AtomicU32::new(0),

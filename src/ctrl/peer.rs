@@ -46,6 +46,8 @@ pub(super) struct Peer {
     pub(super) up: AtomicBool,
     /// `kthread::now_ms()` of the last frame received, 0 if none.
     pub(super) last_rx_ms: AtomicU64,
+    /// `kthread::now_ms()` of the last frame written to the channel.
+    pub(super) last_tx_ms: AtomicU64,
     pub(super) msgs_in: AtomicU64,
     pub(super) msgs_out: AtomicU64,
     pub(super) connects: AtomicU32,
@@ -104,26 +106,36 @@ impl Peer {
         &self,
         f: impl FnOnce(&mut Tx) -> core::result::Result<(), Closed>,
     ) -> core::result::Result<(), Closed> {
-        let mut tx = self.tx.lock();
-        f(tx.as_mut().ok_or(Closed::Io(EPIPE))?)?;
+        self.with_tx(|tx| f(tx.ok_or(Closed::Io(EPIPE))?))?;
         self.msgs_out.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
+    /// Runs `f` on the live channel's sending half, if any, and notes when
+    /// it last wrote.
+    fn with_tx(
+        &self,
+        f: impl FnOnce(Option<&mut Tx>) -> core::result::Result<(), Closed>,
+    ) -> core::result::Result<(), Closed> {
+        let mut guard = self.tx.lock();
+        match guard.as_mut() {
+            Some(tx) => {
+                let r = f(Some(&mut *tx));
+                self.last_tx_ms.store(tx.written_ms, Ordering::Relaxed);
+                r
+            }
+            None => f(None),
+        }
+    }
+
     /// Sends the queued frames.
     fn flush(&self) -> core::result::Result<(), Closed> {
-        match self.tx.lock().as_mut() {
-            Some(tx) => tx.flush(),
-            None => Ok(()),
-        }
+        self.with_tx(|tx| tx.map_or(Ok(()), Tx::flush))
     }
 
     /// Sends the frames queued [`LATER_MS`] ago or earlier.
     fn flush_later(&self) -> core::result::Result<(), Closed> {
-        match self.tx.lock().as_mut() {
-            Some(tx) => tx.flush_older(LATER_MS),
-            None => Ok(()),
-        }
+        self.with_tx(|tx| tx.map_or(Ok(()), |tx| tx.flush_older(LATER_MS)))
     }
 
     /// Wakes the peer's thread out of any socket call.
@@ -159,13 +171,14 @@ fn beat_interval(peer: &Peer) -> u64 {
     }
 }
 
-/// Runs an established channel until it ends. A member of the front-end
-/// group gets a heartbeat every [`cluster::MEMBER_HEARTBEAT_MS`], so that
-/// its silence shows within [`cluster::SILENT_MS`] (see
-/// [`cluster::pass_to`]); the thread's socket calls time out as often. The
-/// group's announcement (VIEW) goes once a [`HEARTBEAT_MS`] either way.
+/// Runs an established channel until it ends. Every frame proves this node
+/// alive: a heartbeat goes when no other frame went for
+/// [`HEARTBEAT_MS`], or [`cluster::MEMBER_HEARTBEAT_MS`] to a member of
+/// the front-end group, so that its silence shows within
+/// [`cluster::SILENT_MS`] (see [`cluster::pass_to`]) at no cost while
+/// frames flow; the thread's socket calls time out as often. The group's
+/// announcement (VIEW) goes once a [`HEARTBEAT_MS`].
 pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
-    let mut last_beat = 0u64;
     let mut last_announced = 0u64;
     let mut every = HEARTBEAT_MS;
     let mut answered = false;
@@ -180,17 +193,20 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
             ch.sock.set_timeouts(wake, HELLO_MS);
         }
         let now = kthread::now_ms();
-        if now.saturating_sub(last_beat) >= every {
-            let announce = now.saturating_sub(last_announced) >= HEARTBEAT_MS;
-            let beat = peer
-                .send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now }))
-                .and_then(|()| match announce {
-                    true => match peer.dispatch.announcement(peer.conf.node_id) {
-                        Some(m) => peer.send(&m),
-                        None => Ok(()),
-                    },
-                    false => Ok(()),
-                });
+        let quiet = now.saturating_sub(peer.last_tx_ms.load(Ordering::Relaxed)) >= every;
+        let announce = now.saturating_sub(last_announced) >= HEARTBEAT_MS;
+        if quiet || announce {
+            let beat = match quiet {
+                true => peer.send(&Message::Heartbeat(codec::Heartbeat { sent_ms: now })),
+                false => Ok(()),
+            }
+            .and_then(|()| match announce {
+                true => match peer.dispatch.announcement(peer.conf.node_id) {
+                    Some(m) => peer.send(&m),
+                    None => Ok(()),
+                },
+                false => Ok(()),
+            });
             if let Err(c) = beat {
                 // The peer closed or reset the channel: the frames it sent
                 // before (e.g. the CONN_ENDs of a peer that goes away) are
@@ -200,7 +216,6 @@ pub(super) fn session(peer: &Peer, ch: &mut Channel, stop: &Stop) -> Closed {
                 }
                 return c;
             }
-            last_beat = now;
             if announce {
                 last_announced = now;
             }
