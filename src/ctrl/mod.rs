@@ -55,7 +55,7 @@ use kernel::{
     sync::{Arc, Mutex},
 };
 
-/// Interval between heartbeats.
+/// A heartbeat goes after this long without another frame.
 pub(crate) const HEARTBEAT_MS: u64 = 1000;
 /// Socket timeout of blocking calls, the latency of stop requests.
 const TICK_MS: u32 = 250;
@@ -123,9 +123,9 @@ pub(crate) trait Dispatch: Send + Sync {
     fn heard(&self, peer: u32);
 
     /// Whether `peer` is a member of this node's front-end group in its
-    /// view: its channel carries a heartbeat every
-    /// [`crate::proto::cluster::MEMBER_HEARTBEAT_MS`], not every
-    /// [`HEARTBEAT_MS`].
+    /// view: its channel carries a heartbeat after
+    /// [`crate::proto::cluster::MEMBER_HEARTBEAT_MS`] without another
+    /// frame, not after [`HEARTBEAT_MS`].
     fn member(&self, peer: u32) -> bool;
 }
 

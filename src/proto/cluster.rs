@@ -136,11 +136,11 @@ pub fn backups(members: &[u32], owner: u32, k: u64, n: usize, out: &mut [u32]) -
     n
 }
 
-/// Interval between heartbeats on the control channel between two members
-/// of a front-end group (other channels: one a second). A member passes a
-/// connection's packets to another only while it hears from it ([`pass_to`]),
-/// long before that member's channel times out (`heartbeat-timeout-ms`,
-/// seconds) and the views drop it.
+/// The longest a member goes without a frame to another member of its
+/// front-end group: a heartbeat goes when nothing else did (other channels:
+/// after a second). A member passes a connection's packets to another only
+/// while it hears from it ([`pass_to`]), long before that member's channel
+/// times out (`heartbeat-timeout-ms`, seconds) and the views drop it.
 pub const MEMBER_HEARTBEAT_MS: u64 = 50;
 
 /// A member not heard from for longer (five heartbeats) gets no packets
