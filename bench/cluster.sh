@@ -166,12 +166,18 @@ busy_ticks() {
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
 }
 hz=$(getconf CLK_TCK)
+# sent FE: the frames FE sent its peers and the socket writes that carried
+# them ("FRAMES WRITES"; fewer writes when frames went together).
+sent() {
+	bctl "$1" -j peer list | jq -r '"\(map(."msgs-out") | add // 0) \(map(."writes-out") | add // 0)"'
+}
 
 # --- replication: handoffs with copies on and off ---------------------------
 ip -n rt route add "$vip/32" via "$(addr_of fe1)" dev eth0
 replication() {
-	local copies=$1 round=$2 h0 c1 c2 b0 rps h c1d c2d bd
+	local copies=$1 round=$2 h0 c1 c2 b0 rps h c1d c2d bd s0 s1
 	if [ "$copies" = off ]; then group; else group fe1 fe2; fi
+	s0=$(sent fe1)
 	# shellcheck disable=SC2086 # thread ids
 	h0=$(baton_stat fe1 handoffs-ok) c1=$(cpu_ticks ${tids[fe1]}) c2=$(cpu_ticks ${tids[fe2]}) b0=$(busy_ticks)
 	rps=$(ns_exec cl wrk -t1 -c16 -d"${duration}s" --timeout 5s -H "Connection: close" "http://$vip/1k" |
@@ -179,12 +185,14 @@ replication() {
 	# shellcheck disable=SC2086
 	h=$(($(baton_stat fe1 handoffs-ok) - h0)) c1d=$(($(cpu_ticks ${tids[fe1]}) - c1)) c2d=$(($(cpu_ticks ${tids[fe2]}) - c2))
 	bd=$(($(busy_ticks) - b0))
+	s1=$(sent fe1)
 	((h > 0)) || fail "replication $copies: no handoff"
 	jq -cn --arg copies "$copies" --argjson round "$round" --argjson rps "${rps:-0}" --argjson handoffs "$h" \
 		--argjson secs "$duration" --argjson fe "$c1d" --argjson backup "$c2d" --argjson guest "$bd" --argjson hz "$hz" \
+		--argjson frames "$((${s1% *} - ${s0% *}))" --argjson writes "$((${s1#* } - ${s0#* }))" \
 		'{part: "replication", copies: $copies, round: $round, secs: $secs, rps: $rps, handoffs: $handoffs,
 		  fe_cpu_us: ($fe / $hz * 1e6 / $handoffs), backup_cpu_us: ($backup / $hz * 1e6 / $handoffs),
-		  guest_cpu_us: ($guest / $hz * 1e6 / $handoffs)}' >>"$out"
+		  guest_cpu_us: ($guest / $hz * 1e6 / $handoffs), frames_out: $frames, writes_out: $writes}' >>"$out"
 	log "replication $copies, round $round: $rps requests/s, $h handoffs, fe1 threads $((c1d * 1000000 / hz / h)) us and fe2's $((c2d * 1000000 / hz / h)) us a handoff"
 	# Every connection over: the next round starts from empty tables.
 	wait_for -t $((60 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe1 $BATONCTL -j stats | jq .active) -eq 0 ]" ||

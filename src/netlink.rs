@@ -73,6 +73,7 @@ static PEER_POLICY: [AttrPolicy; peer_attr::MAX as usize + 1] = policy_table(&[
     (peer_attr::CONNECTS, AttrPolicy::reject(READ_ONLY)),
     (peer_attr::PAD, AttrPolicy::reject(READ_ONLY)),
     (peer_attr::ADDR6, AttrPolicy::exact_len(16)),
+    (peer_attr::WRITES_OUT, AttrPolicy::reject(READ_ONLY)),
 ]);
 
 static MEMBER_POLICY: [AttrPolicy; member_attr::MAX as usize + 1] = policy_table(&[
@@ -688,6 +689,7 @@ impl Command<Baton> for PeerGet {
                 }
                 r.put_u64(peer_attr::MSGS_IN, status.msgs_in, peer_attr::PAD)?;
                 r.put_u64(peer_attr::MSGS_OUT, status.msgs_out, peer_attr::PAD)?;
+                r.put_u64(peer_attr::WRITES_OUT, status.writes_out, peer_attr::PAD)?;
                 r.put_u32(peer_attr::CONNECTS, status.connects)
             })?;
         }

@@ -58,6 +58,16 @@ pub(crate) struct Relay {
     heard: [AtomicU64; MAX_MEMBERS],
 }
 
+/// A member as [`Relay::members`] holds it.
+fn packed(id: u32, addr: [u8; 4]) -> u64 {
+    (u64::from(id) << 32) | u64::from(u32::from_ne_bytes(addr))
+}
+
+/// The id of a member [`packed`].
+fn id_of(member: u64) -> u32 {
+    (member >> 32) as u32
+}
+
 impl Relay {
     /// No group: nothing is passed on.
     pub(crate) fn new() -> impl PinInit<Self> {
@@ -82,13 +92,13 @@ impl Relay {
         let n = n.min(MAX_MEMBERS);
         let mut before = [(0u32, 0u64); MAX_MEMBERS];
         for (b, i) in before.iter_mut().zip(0..*written) {
-            let id = (self.members[i].load(Ordering::Relaxed) >> 32) as u32;
+            let id = id_of(self.members[i].load(Ordering::Relaxed));
             *b = (id, self.heard[i].load(Ordering::Relaxed));
         }
         let now = kthread::now_ms();
         self.len.store(0, Ordering::Release);
         for (i, &(id, addr)) in live[..n].iter().enumerate() {
-            let v = (u64::from(id) << 32) | u64::from(u32::from_ne_bytes(addr));
+            let v = packed(id, addr);
             let heard = before[..*written]
                 .iter()
                 .find(|b| b.0 == id)
@@ -113,7 +123,7 @@ impl Relay {
         let n = (self.len.load(Ordering::Acquire) as usize).min(MAX_MEMBERS);
         let now = kthread::now_ms();
         for (m, h) in self.members[..n].iter().zip(&self.heard) {
-            if (m.load(Ordering::Relaxed) >> 32) as u32 == id {
+            if id_of(m.load(Ordering::Relaxed)) == id {
                 h.store(now, Ordering::Relaxed);
             }
         }
@@ -125,7 +135,7 @@ impl Relay {
         id != self.me.load(Ordering::Relaxed)
             && self.members[..n]
                 .iter()
-                .any(|m| (m.load(Ordering::Relaxed) >> 32) as u32 == id)
+                .any(|m| id_of(m.load(Ordering::Relaxed)) == id)
     }
 
     /// Where `flow`'s packets go when this node has no state for it;
@@ -140,7 +150,7 @@ impl Relay {
         let mut addrs = [0u32; MAX_MEMBERS];
         for i in 0..n {
             let v = self.members[i].load(Ordering::Relaxed);
-            ids[i] = (v >> 32) as u32;
+            ids[i] = id_of(v);
             addrs[i] = v as u32;
         }
         let me = self.me.load(Ordering::Relaxed);

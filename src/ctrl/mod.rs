@@ -28,7 +28,8 @@
 //! encoded and validated by [`crate::proto::ctrl`]; a frame that does not
 //! validate closes that channel only, with a rate-limited log line. A frame
 //! that may wait ([`Ctrl::send_later`]) is numbered and tagged at once and
-//! written with the next one, several frames in one socket call.
+//! written with the next one, several frames in one socket call; frames
+//! that other threads send while one writes go in its next call.
 //!
 //! This file holds the configuration side ([`Ctrl`]: which threads run)
 //! and the interface to the namespace ([`Dispatch`]); `peer.rs` a peer's
@@ -88,6 +89,8 @@ pub(crate) struct PeerStatus {
     pub(crate) msgs_in: u64,
     /// Frames sent.
     pub(crate) msgs_out: u64,
+    /// Socket writes that carried them.
+    pub(crate) writes_out: u64,
     /// Channels established so far.
     pub(crate) connects: u32,
 }
@@ -286,12 +289,16 @@ impl Ctrl {
                             last_tx_ms: AtomicU64::new(0),
                             msgs_in: AtomicU64::new(0),
                             msgs_out: AtomicU64::new(0),
+                            writes_out: AtomicU64::new(0),
                             connects: AtomicU32::new(0),
                             boot: AtomicU64::new(0),
                             caps: AtomicU32::new(0),
                             sock <- new_mutex!(None, "baton_peer_sock"),
                             handover <- new_mutex!(None, "baton_peer_handover"),
                             tx <- new_mutex!(None, "baton_peer_tx"),
+                            wire <- new_mutex!(KVec::new(), "baton_peer_wire"),
+                            writing: AtomicBool::new(false),
+                            urgent: AtomicBool::new(false),
                         }),
                         GFP_KERNEL,
                     )?;

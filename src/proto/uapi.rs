@@ -444,8 +444,11 @@ pub mod peer_attr {
     pub const PAD: u16 = 9;
     /// 16 bytes: the peer's IPv6 address (a peer has this or `ADDR`).
     pub const ADDR6: u16 = 10;
+    /// `u64`, reply only: socket writes that carried the frames sent
+    /// (fewer than `MSGS_OUT` when frames went together).
+    pub const WRITES_OUT: u16 = 11;
     /// Highest attribute number.
-    pub const MAX: u16 = ADDR6;
+    pub const MAX: u16 = WRITES_OUT;
 }
 
 /// Attributes of the `member` set.

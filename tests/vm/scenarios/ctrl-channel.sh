@@ -54,9 +54,14 @@ wait_for -t 60 peer_state_is up || fail "channel to node $peer_id not up"
 batonctl peer list
 check_eq "connects" "$(peer connects)" 1
 check_eq "peer port" "$(peer port)" 7300
-n0=$(peer msgs-in)
+n0=$(peer msgs-in) w0=$(peer writes-out)
 sleep 3
 check_ge "heartbeats received in 3 s" "$(($(peer msgs-in) - n0))" 2
+check_ge "socket writes in 3 s" "$(($(peer writes-out) - w0))" 2
+# A write carries one frame or several, counted before it: of one
+# reading, never fewer frames than writes.
+sent=$(batonctl -j peer list | jq -er '.[0] | "\(."msgs-out") \(."writes-out")"')
+check_ge "frames sent, against their writes (${sent#* })" "${sent% *}" "${sent#* }"
 [ "$(peer last-rx-ms)" -lt 3000 ] || fail "last frame $(peer last-rx-ms) ms ago"
 check_eq "channels on the control port" \
 	"$(ss -Htn state established '( sport = :7300 or dport = :7300 )' | wc -l)" 1

@@ -269,6 +269,7 @@ fn peer_attributes_match_spec() {
             ("connects", peer_attr::CONNECTS),
             ("pad", peer_attr::PAD),
             ("addr6", peer_attr::ADDR6),
+            ("writes-out", peer_attr::WRITES_OUT),
         ],
         peer_attr::MAX,
     );

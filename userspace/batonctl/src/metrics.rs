@@ -343,7 +343,7 @@ fn peer_metrics(e: &mut Exposition, peers: &[Peer]) {
         ];
         e.sample(UP, &labels, u8::from(p.up));
     }
-    let counters: [PerItem<Peer>; 3] = [
+    let counters: [PerItem<Peer>; 4] = [
         (
             "baton_peer_messages_received_total",
             "Control frames received from a peer.",
@@ -353,6 +353,12 @@ fn peer_metrics(e: &mut Exposition, peers: &[Peer]) {
             "baton_peer_messages_sent_total",
             "Control frames sent to a peer.",
             |p| Some(p.msgs_out),
+        ),
+        (
+            "baton_peer_writes_total",
+            "Socket writes that carried the control frames sent to a peer \
+             (fewer than the frames when several went together).",
+            |p| Some(p.writes_out),
         ),
         (
             "baton_peer_connects_total",
@@ -502,6 +508,7 @@ mod tests {
             last_rx_ms,
             msgs_in: 10 + u64::from(node_id),
             msgs_out: 20 + u64::from(node_id),
+            writes_out: 20 + u64::from(node_id),
             connects: node_id,
         }
     }

@@ -764,6 +764,7 @@ pub fn parse_peers(reply: &Genl) -> Result<Vec<Peer>, Error> {
             last_rx_ms: find(&a, peer_attr::LAST_RX_MS).and_then(decode_u64),
             msgs_in: u64_of(peer_attr::MSGS_IN, "msgs-in")?,
             msgs_out: u64_of(peer_attr::MSGS_OUT, "msgs-out")?,
+            writes_out: u64_of(peer_attr::WRITES_OUT, "writes-out")?,
             connects: u32_of(peer_attr::CONNECTS, "connects")?,
         });
     }
@@ -2107,6 +2108,7 @@ mod tests {
             }
             inner.push(nla(peer_attr::MSGS_IN, &5u64.to_ne_bytes()));
             inner.push(nla(peer_attr::MSGS_OUT, &6u64.to_ne_bytes()));
+            inner.push(nla(peer_attr::WRITES_OUT, &4u64.to_ne_bytes()));
             inner.push(nla(peer_attr::CONNECTS, &1u32.to_ne_bytes()));
             nla(attr::PEER | NESTED, &inner.concat())
         };
@@ -2130,8 +2132,13 @@ mod tests {
         );
         assert_eq!(peers[1].addr, std::net::Ipv4Addr::new(198, 18, 0, 9));
         assert_eq!(
-            (peers[1].msgs_in, peers[1].msgs_out, peers[1].connects),
-            (5, 6, 1)
+            (
+                peers[1].msgs_in,
+                peers[1].msgs_out,
+                peers[1].writes_out,
+                peers[1].connects
+            ),
+            (5, 6, 4, 1)
         );
     }
 
@@ -2144,6 +2151,7 @@ mod tests {
             nla(peer_attr::STATE, &[peer_state::UP]),
             nla(peer_attr::MSGS_IN, &1u64.to_ne_bytes()),
             nla(peer_attr::MSGS_OUT, &2u64.to_ne_bytes()),
+            nla(peer_attr::WRITES_OUT, &2u64.to_ne_bytes()),
             nla(peer_attr::CONNECTS, &1u32.to_ne_bytes()),
         ]);
         let wire = genlmsg(cmd::PEER_GET, &[nla(attr::PEER | NESTED, &inner.concat())]);

@@ -267,6 +267,8 @@ pub struct Peer {
     pub msgs_in: u64,
     /// Frames sent.
     pub msgs_out: u64,
+    /// Socket writes that carried them (fewer when frames went together).
+    pub writes_out: u64,
     /// Channels established so far.
     pub connects: u32,
 }
@@ -290,21 +292,29 @@ pub fn peers(peers: &[Peer], format: Format) -> String {
             // one that needs it, so that the columns stay aligned.
             let w = addrs.iter().map(String::len).fold(21, usize::max);
             let mut out = format!(
-                "{:<10} {:<w$} {:<5} {:>10} {:>10} {:>10} {:>8}\n",
-                "NODE-ID", "ADDRESS", "STATE", "LAST-RX", "MSGS-IN", "MSGS-OUT", "CONNECTS"
+                "{:<10} {:<w$} {:<5} {:>10} {:>10} {:>10} {:>10} {:>8}\n",
+                "NODE-ID",
+                "ADDRESS",
+                "STATE",
+                "LAST-RX",
+                "MSGS-IN",
+                "MSGS-OUT",
+                "WRITES-OUT",
+                "CONNECTS"
             );
             for (p, addr) in peers.iter().zip(addrs) {
                 let last = p.last_rx_ms.map_or("-".to_string(), |ms| format!("{ms}ms"));
                 // Writing to a String cannot fail.
                 let _ = writeln!(
                     out,
-                    "{:<10} {:<w$} {:<5} {:>10} {:>10} {:>10} {:>8}",
+                    "{:<10} {:<w$} {:<5} {:>10} {:>10} {:>10} {:>10} {:>8}",
                     p.node_id,
                     addr,
                     if p.up { "up" } else { "down" },
                     last,
                     p.msgs_in,
                     p.msgs_out,
+                    p.writes_out,
                     p.connects
                 );
             }
@@ -1122,6 +1132,7 @@ mod tests {
             last_rx_ms: Some(120),
             msgs_in: 15,
             msgs_out: 16,
+            writes_out: 9,
             connects: 1,
         }
     }
@@ -1735,9 +1746,9 @@ mod tests {
             peers(&[peer(), down], Format::Json),
             concat!(
                 r#"[{"node-id":2,"addr":"198.18.0.2","port":7300,"state":"up","last-rx-ms":120,"#,
-                r#""msgs-in":15,"msgs-out":16,"connects":1},"#,
+                r#""msgs-in":15,"msgs-out":16,"writes-out":9,"connects":1},"#,
                 r#"{"node-id":3,"addr":"198.18.0.2","port":7300,"state":"down","last-rx-ms":null,"#,
-                r#""msgs-in":15,"msgs-out":16,"connects":1}]"#,
+                r#""msgs-in":15,"msgs-out":16,"writes-out":9,"connects":1}]"#,
                 "\n"
             )
         );
@@ -1754,7 +1765,7 @@ mod tests {
             peers(&[v6.clone()], Format::Json),
             concat!(
                 r#"[{"node-id":3,"addr":"2001:db8::3","port":7000,"state":"up","last-rx-ms":120,"#,
-                r#""msgs-in":15,"msgs-out":16,"connects":1}]"#,
+                r#""msgs-in":15,"msgs-out":16,"writes-out":9,"connects":1}]"#,
                 "\n"
             )
         );
@@ -1777,7 +1788,7 @@ mod tests {
         }
         assert_eq!(
             peers(&[peer()], Format::Text).lines().next().unwrap(),
-            "NODE-ID    ADDRESS               STATE    LAST-RX    MSGS-IN   MSGS-OUT CONNECTS"
+            "NODE-ID    ADDRESS               STATE    LAST-RX    MSGS-IN   MSGS-OUT WRITES-OUT CONNECTS"
         );
     }
 
@@ -1790,7 +1801,7 @@ mod tests {
         let fields: Vec<&str> = lines[1].split_whitespace().collect();
         assert_eq!(
             fields,
-            ["2", "198.18.0.2:7300", "up", "120ms", "15", "16", "1"]
+            ["2", "198.18.0.2:7300", "up", "120ms", "15", "16", "9", "1"]
         );
     }
 

@@ -133,6 +133,7 @@ mod tests {
             last_rx_ms: None,
             msgs_in: 0,
             msgs_out: 0,
+            writes_out: 0,
             connects: 0,
         }];
         let services = [Service {
@@ -215,6 +216,7 @@ mod tests {
             last_rx_ms: None,
             msgs_in: 0,
             msgs_out: 0,
+            writes_out: 0,
             connects: 0,
         };
         let services = [Service {
@@ -253,6 +255,7 @@ mod tests {
             last_rx_ms: Some(5),
             msgs_in: 1,
             msgs_out: 1,
+            writes_out: 1,
             connects: 1,
         };
         let peers = [
@@ -477,6 +480,7 @@ mod tests {
                         last_rx_ms: None,
                         msgs_in: 0,
                         msgs_out: 0,
+                        writes_out: 0,
                         connects: 0,
                     }),
                     // As the kernel checks it: a peer with an IPv4 address,
@@ -631,6 +635,7 @@ mod tests {
                     last_rx_ms: None,
                     msgs_in: 0,
                     msgs_out: 0,
+                    writes_out: 0,
                     connects: 0,
                 })
                 .collect();
