@@ -121,9 +121,7 @@ impl Peer {
     /// it. Over [`STAGED_MAX`] staged bytes (a peer that does not read),
     /// the caller waits for the socket like the writer.
     pub(super) fn send(&self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
-        let staged = self.stage(msg)?;
-        self.urgent.store(true, Ordering::SeqCst);
-        if staged > STAGED_MAX {
+        if self.stage(msg, true)? > STAGED_MAX {
             return self.drain();
         }
         self.write_urgent()
@@ -132,24 +130,32 @@ impl Peer {
     /// Stages `msg` on the live channel, to go with the next frame sent
     /// or within [`LATER_MS`]; `EPIPE` if there is none.
     pub(super) fn send_later(&self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
-        if self.stage(msg)? > LATER_MAX {
+        if self.stage(msg, false)? > LATER_MAX {
             return self.flush();
         }
         Ok(())
     }
 
-    /// Numbers, tags and stages `msg`; how many bytes are staged.
-    fn stage(&self, msg: &Message<'_>) -> core::result::Result<usize, Closed> {
+    /// Numbers, tags and stages `msg`, urgent or not; how many bytes are
+    /// staged. `urgent` changes only under the transmit lock: set with a
+    /// frame staged, cleared when the staged frames are taken or found
+    /// gone, so that it never stays set with nothing to write.
+    fn stage(&self, msg: &Message<'_>, urgent: bool) -> core::result::Result<usize, Closed> {
         let mut tx = self.tx.lock();
         let staged = tx.as_mut().ok_or(Closed::Io(EPIPE))?.stage(msg)?;
         // Counted before any thread can write it (see `status`).
         self.msgs_out.fetch_add(1, Ordering::Relaxed);
+        if urgent {
+            self.urgent.store(true, Ordering::SeqCst);
+        }
         Ok(staged)
     }
 
     /// Writes the staged frames unless another thread is writing; that
     /// one looks for an urgent frame once it has stopped, so none is left
-    /// staged by the race between its last look and this one's.
+    /// staged by the race between its last look and this one's. Each turn
+    /// of the loop writes frames staged since the last one: it ends when
+    /// no thread stages more.
     fn write_urgent(&self) -> core::result::Result<(), Closed> {
         loop {
             if self
@@ -176,6 +182,8 @@ impl Peer {
         loop {
             let sock = {
                 let mut tx = self.tx.lock();
+                // Taken now, or gone with the channel: nothing is urgent.
+                self.urgent.store(false, Ordering::SeqCst);
                 let Some(tx) = tx.as_mut() else {
                     return Ok(());
                 };
@@ -183,7 +191,6 @@ impl Peer {
                     return Ok(());
                 }
                 core::mem::swap(&mut tx.staged, &mut *out);
-                self.urgent.store(false, Ordering::SeqCst);
                 tx.sock.clone()
             };
             let r = sock.send_all(&out);
@@ -201,21 +208,24 @@ impl Peer {
 
     /// Writes the staged frames.
     fn flush(&self) -> core::result::Result<(), Closed> {
-        self.urgent.store(true, Ordering::SeqCst);
-        self.write_urgent()
+        self.flush_if(|tx| !tx.staged.is_empty())
     }
 
     /// Writes the staged frames if the oldest waited [`LATER_MS`] or more.
     fn flush_later(&self) -> core::result::Result<(), Closed> {
-        let due = self
-            .tx
-            .lock()
-            .as_ref()
-            .is_some_and(|tx| tx.staged_for(LATER_MS));
-        match due {
-            true => self.flush(),
-            false => Ok(()),
+        self.flush_if(|tx| tx.staged_for(LATER_MS))
+    }
+
+    /// Makes the staged frames urgent and writes them if `due` says so.
+    fn flush_if(&self, due: impl FnOnce(&Tx) -> bool) -> core::result::Result<(), Closed> {
+        {
+            let tx = self.tx.lock();
+            if !tx.as_ref().is_some_and(due) {
+                return Ok(());
+            }
+            self.urgent.store(true, Ordering::SeqCst);
         }
+        self.write_urgent()
     }
 
     /// Wakes the peer's thread out of any socket call.
