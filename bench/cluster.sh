@@ -30,8 +30,13 @@
 # Parameters from the kernel command line: bench.duration=SECS
 # bench.rounds=N bench.conns=N (failover connections, default 200)
 # bench.parts=replication,failover bench.copies=1,all (the failover's
-# rounds) bench.auth=0 (channels without a key: no HMAC on the frames). Each failover round's client results (loadclient.py's JSON, the
-# connections each front-end forwarded) stay in $BATON_OUT.
+# rounds) bench.auth=0 (channels without a key: no HMAC on the frames)
+# bench.perf=1 (the first replication round with and without copies
+# profiles front-end 1's threads, `perf record -g -t`, 999 samples a
+# second, to $BATON_OUT/perf.rep.<copies>.flat.txt and .script.gz, which
+# bench/perf_share.py reads). Each failover round's client results
+# (loadclient.py's JSON, the connections each front-end forwarded) stay in
+# $BATON_OUT.
 #
 # guests: 1
 # memory: 2G
@@ -52,6 +57,7 @@ conns=$(param conns 200)
 parts=$(param parts replication,failover)
 copies_list=$(param copies 1,all)
 auth=$(param auth 1)
+perf=$(param perf 0)
 for v in "$duration" "$rounds" "$conns"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || fail "bad parameter '$v'"
 done
@@ -175,9 +181,15 @@ sent() {
 # --- replication: handoffs with copies on and off ---------------------------
 ip -n rt route add "$vip/32" via "$(addr_of fe1)" dev eth0
 replication() {
-	local copies=$1 round=$2 h0 c1 c2 b0 rps h c1d c2d bd s0 s1
+	local copies=$1 round=$2 h0 c1 c2 b0 rps h c1d c2d bd s0 s1 prof=
 	if [ "$copies" = off ]; then group; else group fe1 fe2; fi
 	s0=$(sent fe1)
+	if ((perf && round == 1)); then
+		# shellcheck disable=SC2086 # thread ids
+		perf record -q -g -F 999 -t "$(echo ${tids[fe1]} | tr ' ' ,)" -o "$work/perf.data" \
+			-- sleep 3000 2>/dev/null &
+		prof=$!
+	fi
 	# shellcheck disable=SC2086 # thread ids
 	h0=$(baton_stat fe1 handoffs-ok) c1=$(cpu_ticks ${tids[fe1]}) c2=$(cpu_ticks ${tids[fe2]}) b0=$(busy_ticks)
 	rps=$(ns_exec cl wrk -t1 -c16 -d"${duration}s" --timeout 5s -H "Connection: close" "http://$vip/1k" |
@@ -186,6 +198,15 @@ replication() {
 	h=$(($(baton_stat fe1 handoffs-ok) - h0)) c1d=$(($(cpu_ticks ${tids[fe1]}) - c1)) c2d=$(($(cpu_ticks ${tids[fe2]}) - c2))
 	bd=$(($(busy_ticks) - b0))
 	s1=$(sent fe1)
+	if [ -n "$prof" ]; then
+		kill -INT "$prof"
+		wait "$prof" || true
+		timeout 300 perf report -i "$work/perf.data" --stdio --no-children --sort sym -g none \
+			--percent-limit 0.3 >"$BATON_OUT/perf.rep.$copies.flat.txt" 2>&1 || true
+		timeout 300 perf script -i "$work/perf.data" -F comm,ip,sym 2>/dev/null |
+			gzip >"$BATON_OUT/perf.rep.$copies.script.gz" || true
+		rm -f "$work/perf.data"
+	fi
 	((h > 0)) || fail "replication $copies: no handoff"
 	jq -cn --arg copies "$copies" --argjson round "$round" --argjson rps "${rps:-0}" --argjson handoffs "$h" \
 		--argjson secs "$duration" --argjson fe "$c1d" --argjson backup "$c2d" --argjson guest "$bd" --argjson hz "$hz" \

@@ -43,7 +43,10 @@ frequency, default the host's "cpu MHz"; empty: the guests calibrate it),
 BATON_VM_PLUGIN (a QEMU TCG plugin that every guest loads with the argument
 out=OUTDIR/<scenario>/insn.<guest>.tsv, as bench/insn.c takes),
 BATON_VM_PLUGIN_ARGS (more of its arguments, comma separated; @OUT@ in them
-stands for OUTDIR/<scenario>).
+stands for OUTDIR/<scenario>), BATON_VM_ICOUNT=N (QEMU's -icount shift=N:
+the guests' clocks count executed instructions, 2^N ns each, so that a
+guest's CPU times are its instructions whatever the host's load; one host
+thread runs all of a guest's CPUs; for one-guest benchmarks).
 EOF
 }
 
@@ -85,6 +88,10 @@ plugin=${BATON_VM_PLUGIN:-}
 # seconds. Empty: the guest calibrates.
 tsc_khz=${BATON_VM_TSC_KHZ-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)}
 plugin_args=${BATON_VM_PLUGIN_ARGS:-}
+icount=${BATON_VM_ICOUNT:-}
+[[ -z $icount || $icount =~ ^([0-9]|10)$ ]] || die "BATON_VM_ICOUNT must be a shift from 0 to 10"
+# Under icount QEMU's TSC counts virtual nanoseconds: 1 GHz.
+[ -z "$icount" ] || [ -n "${BATON_VM_TSC_KHZ+set}" ] || tsc_khz=1000000
 [ -z "$plugin" ] || [ -f "$plugin" ] || die "BATON_VM_PLUGIN: no file $plugin"
 [[ ${timeout_override:-1} =~ ^[1-9][0-9]*$ ]] || die "-t needs a number of seconds"
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "-j (BATON_VM_JOBS) needs a positive number of CPUs"
@@ -263,12 +270,13 @@ qemu_cmd() {
 	cmd=(timeout -k 5 "$((tmo + grace))")
 	((net)) && cmd+=(ip netns exec "$netns")
 	cmd+=("$qemu" -nodefaults -no-user-config -nographic -serial stdio -monitor none
-		-accel tcg -cpu max -smp "$cpus" -m "$mem" -no-reboot
+		-accel "tcg${icount:+,thread=single}" -cpu max -smp "$cpus" -m "$mem" -no-reboot
 		-kernel "$bzimage" -append "$cmdline"
 		-fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
 		-device "virtio-9p-pci,fsdev=root,mount_tag=/dev/root"
 		-fsdev "local,id=out,path=${dir//,/,,},security_model=none,multidevs=remap"
 		-device "virtio-9p-pci,fsdev=out,mount_tag=baton-out")
+	[ -z "$icount" ] || cmd+=(-icount "shift=$icount,sleep=on")
 	if [ -n "$plugin" ]; then
 		local pargs="out=${dir//,/,,}/insn.$i.tsv"
 		[ -z "$plugin_args" ] || pargs+=",${plugin_args//@OUT@/${dir//,/,,}}"
