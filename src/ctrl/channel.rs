@@ -38,8 +38,7 @@ pub(super) struct Channel {
     pub(super) peer_caps: u32,
 }
 
-/// The sending half of a channel: frame buffer, sequence numbers and the
-/// frames staged for the socket.
+/// The sending half of a channel: frame buffer and sequence numbers.
 pub(super) struct Tx {
     pub(super) sock: Arc<Socket>,
     pub(super) buf: KVec<u8>,
@@ -48,46 +47,86 @@ pub(super) struct Tx {
     pub(super) auth: Option<Arc<Hmac>>,
     /// Direction byte of the frames sent.
     pub(super) dir: u8,
-    /// Frames numbered and tagged, in order, not written yet
-    /// ([`Tx::stage`]).
-    pub(super) staged: KVec<u8>,
-    /// When the oldest of `staged` was staged (ms).
-    pub(super) staged_ms: u64,
+    /// Frames numbered and tagged but not sent yet ([`Tx::queue`]).
+    pub(super) later: KVec<u8>,
+    /// When the oldest of `later` was queued (ms).
+    pub(super) later_ms: u64,
+    /// When a frame was last written to the socket (ms).
+    pub(super) written_ms: u64,
+    /// Socket writes so far, each of one frame or more.
+    pub(super) writes: u64,
 }
 
+/// Most bytes of frames [`Tx::queue`] keeps before it sends them.
+const LATER_MAX: usize = 8192;
+
 impl Tx {
-    /// Writes `msg` at once: the HELLO and AUTH frames, before the channel
-    /// is established and any other thread sends on it.
+    /// Sends `msg`, after the frames queued before it, in one socket call.
     pub(super) fn send(&mut self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
         let len = self.frame(msg)?;
-        self.sock.send_all(&self.buf[..len]).map_err(Closed::Io)
+        if self.later.is_empty() {
+            return self.write_buf(len);
+        }
+        self.append(len)?;
+        self.flush()
     }
 
-    /// Numbers and tags `msg` and adds it to the staged frames, for
-    /// whichever thread writes them next; how many bytes are staged now.
-    /// Without memory for it, the frame is not numbered and the caller
-    /// gets `ENOMEM`.
-    pub(super) fn stage(&mut self, msg: &Message<'_>) -> core::result::Result<usize, Closed> {
+    /// Writes the frame of `len` bytes in `buf`.
+    fn write_buf(&mut self, len: usize) -> core::result::Result<(), Closed> {
+        self.sock.send_all(&self.buf[..len]).map_err(Closed::Io)?;
+        self.written_ms = kthread::now_ms();
+        self.writes += 1;
+        Ok(())
+    }
+
+    /// Numbers and tags `msg` now and sends it with the next frame sent,
+    /// or by [`Tx::flush_older`]: one socket call for several frames that
+    /// may wait a moment. Sent at once if it cannot be kept.
+    pub(super) fn queue(&mut self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
         let len = self.frame(msg)?;
+        if self.later.len() + len > LATER_MAX {
+            self.flush()?;
+        }
+        if self.later.is_empty() {
+            self.later_ms = kthread::now_ms();
+        }
+        self.append(len)
+    }
+
+    /// Adds the frame of `len` bytes in `buf` to the queued ones; without
+    /// memory for it, sends them and it at once.
+    fn append(&mut self, len: usize) -> core::result::Result<(), Closed> {
         if self
-            .staged
+            .later
             .extend_from_slice(&self.buf[..len], GFP_KERNEL)
             .is_err()
         {
-            // Not sent: the next frame takes its number, so that the peer
-            // sees no gap.
-            self.seq = self.seq.wrapping_sub(1);
-            return Err(Closed::Io(ENOMEM));
+            self.flush()?;
+            return self.write_buf(len);
         }
-        if self.staged.len() == len {
-            self.staged_ms = kthread::now_ms();
-        }
-        Ok(self.staged.len())
+        Ok(())
     }
 
-    /// Whether the oldest staged frame waited `ms` or more.
-    pub(super) fn staged_for(&self, ms: u64) -> bool {
-        !self.staged.is_empty() && kthread::now_ms().saturating_sub(self.staged_ms) >= ms
+    /// Sends the queued frames.
+    pub(super) fn flush(&mut self) -> core::result::Result<(), Closed> {
+        if self.later.is_empty() {
+            return Ok(());
+        }
+        let r = self.sock.send_all(&self.later).map_err(Closed::Io);
+        vec::clear_copy(&mut self.later);
+        if r.is_ok() {
+            self.written_ms = kthread::now_ms();
+            self.writes += 1;
+        }
+        r
+    }
+
+    /// Sends the queued frames if the oldest waited `ms` or more.
+    pub(super) fn flush_older(&mut self, ms: u64) -> core::result::Result<(), Closed> {
+        if !self.later.is_empty() && kthread::now_ms().saturating_sub(self.later_ms) >= ms {
+            return self.flush();
+        }
+        Ok(())
     }
 
     /// Encodes `msg` under the next sequence number, tagged, into `buf`;
@@ -147,8 +186,10 @@ impl Channel {
                 seq: 0,
                 auth: None,
                 dir: tx_dir,
-                staged: KVec::new(),
-                staged_ms: 0,
+                later: KVec::new(),
+                later_ms: 0,
+                written_ms: 0,
+                writes: 0,
             }),
             peer_boot: 0,
             peer_caps: 0,

@@ -28,8 +28,7 @@
 //! encoded and validated by [`crate::proto::ctrl`]; a frame that does not
 //! validate closes that channel only, with a rate-limited log line. A frame
 //! that may wait ([`Ctrl::send_later`]) is numbered and tagged at once and
-//! written with the next one, several frames in one socket call; frames
-//! that other threads send while one writes go in its next call.
+//! written with the next one, several frames in one socket call.
 //!
 //! This file holds the configuration side ([`Ctrl`]: which threads run)
 //! and the interface to the namespace ([`Dispatch`]); `peer.rs` a peer's
@@ -296,9 +295,6 @@ impl Ctrl {
                             sock <- new_mutex!(None, "baton_peer_sock"),
                             handover <- new_mutex!(None, "baton_peer_handover"),
                             tx <- new_mutex!(None, "baton_peer_tx"),
-                            wire <- new_mutex!(KVec::new(), "baton_peer_wire"),
-                            writing: AtomicBool::new(false),
-                            urgent: AtomicBool::new(false),
                         }),
                         GFP_KERNEL,
                     )?;

@@ -5,7 +5,7 @@
 //! the namespace's [`Dispatch`]) and marks the peer down when it ends.
 
 use super::{
-    channel::{log_closed, Channel, Closed, Tx, FRAME_MAX},
+    channel::{log_closed, Channel, Closed, Tx},
     Dispatch, PeerStatus, BACKOFF_MAX_MS, BACKOFF_MIN_MS, HEARTBEAT_MS, HELLO_MS, LATER_MS,
     TICK_MS,
 };
@@ -21,7 +21,6 @@ use crate::{
         kthread::{self, Stop},
         netns::NetPtr,
         socket::Socket,
-        vec,
     },
 };
 use core::{
@@ -32,12 +31,6 @@ use kernel::{
     prelude::*,
     sync::{Arc, Mutex},
 };
-
-/// Staged bytes over which a frame that may wait is written at once.
-const LATER_MAX: usize = 8192;
-/// Staged bytes over which a sender waits for the socket itself: a peer
-/// that does not read holds no more of this node's memory (and a frame).
-const STAGED_MAX: usize = 2 * FRAME_MAX;
 
 /// The state of one peer, shared by its thread, the listener and netlink.
 #[pin_data]
@@ -53,7 +46,7 @@ pub(super) struct Peer {
     pub(super) up: AtomicBool,
     /// `kthread::now_ms()` of the last frame received, 0 if none.
     pub(super) last_rx_ms: AtomicU64,
-    /// `kthread::now_ms()` of the last write to the channel.
+    /// `kthread::now_ms()` of the last frame written to the channel.
     pub(super) last_tx_ms: AtomicU64,
     pub(super) msgs_in: AtomicU64,
     pub(super) msgs_out: AtomicU64,
@@ -71,18 +64,9 @@ pub(super) struct Peer {
     pub(super) sock: Mutex<Option<Arc<Socket>>>,
     #[pin]
     pub(super) handover: Mutex<Option<Channel>>,
-    /// The sending half of the live channel: any thread may stage a frame.
+    /// The sending half of the live channel: any thread may send a frame.
     #[pin]
     pub(super) tx: Mutex<Option<Tx>>,
-    /// Held by the thread that writes staged frames to the socket, with
-    /// the buffer it moves them to: the wire sees them in their order.
-    #[pin]
-    pub(super) wire: Mutex<KVec<u8>>,
-    /// A thread has taken to write the staged frames and will look for
-    /// more before it stops ([`Peer::write_urgent`]).
-    pub(super) writing: AtomicBool,
-    /// A frame that must not wait is staged.
-    pub(super) urgent: AtomicBool,
 }
 
 impl Peer {
@@ -112,120 +96,58 @@ impl Peer {
         }
     }
 
-    /// Sends `msg` on the live channel; `EPIPE` if there is none. The
-    /// frame is staged, then written by this thread or, when another one
-    /// is writing, by that one with it (group commit: the frames of
-    /// handoffs under way at once share a socket call, without delaying a
-    /// lone one). So a frame may still be on its way when this returns;
-    /// should the write fail, the channel ends and its peer's thread sees
-    /// it. Over [`STAGED_MAX`] staged bytes (a peer that does not read),
-    /// the caller waits for the socket like the writer.
+    /// Sends `msg` on the live channel; `EPIPE` if there is none.
     pub(super) fn send(&self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
-        if self.stage(msg, true)? > STAGED_MAX {
-            return self.drain();
-        }
-        self.write_urgent()
+        self.on_tx(|tx| tx.send(msg))
     }
 
-    /// Stages `msg` on the live channel, to go with the next frame sent
+    /// Queues `msg` on the live channel, to go with the next frame sent
     /// or within [`LATER_MS`]; `EPIPE` if there is none.
     pub(super) fn send_later(&self, msg: &Message<'_>) -> core::result::Result<(), Closed> {
-        if self.stage(msg, false)? > LATER_MAX {
-            return self.flush();
-        }
-        Ok(())
+        self.on_tx(|tx| tx.queue(msg))
     }
 
-    /// Numbers, tags and stages `msg`, urgent or not; how many bytes are
-    /// staged. `urgent` changes only under the transmit lock: set with a
-    /// frame staged, cleared when the staged frames are taken or found
-    /// gone, so that it never stays set with nothing to write.
-    fn stage(&self, msg: &Message<'_>, urgent: bool) -> core::result::Result<usize, Closed> {
-        let mut tx = self.tx.lock();
-        let staged = tx.as_mut().ok_or(Closed::Io(EPIPE))?.stage(msg)?;
-        // Counted before any thread can write it (see `status`).
-        self.msgs_out.fetch_add(1, Ordering::Relaxed);
-        if urgent {
-            self.urgent.store(true, Ordering::SeqCst);
-        }
-        Ok(staged)
+    /// Runs `f` on the live channel's sending half to pass one frame on.
+    fn on_tx(
+        &self,
+        f: impl FnOnce(&mut Tx) -> core::result::Result<(), Closed>,
+    ) -> core::result::Result<(), Closed> {
+        self.with_tx(|tx| {
+            let tx = tx.ok_or(Closed::Io(EPIPE))?;
+            // Counted before it can be written (see `status`).
+            self.msgs_out.fetch_add(1, Ordering::Relaxed);
+            f(tx)
+        })
     }
 
-    /// Writes the staged frames unless another thread is writing; that
-    /// one looks for an urgent frame once it has stopped, so none is left
-    /// staged by the race between its last look and this one's. Each turn
-    /// of the loop writes frames staged since the last one: it ends when
-    /// no thread stages more.
-    fn write_urgent(&self) -> core::result::Result<(), Closed> {
-        loop {
-            if self
-                .writing
-                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
-            {
-                return Ok(());
+    /// Runs `f` on the live channel's sending half, if any, and notes when
+    /// it last wrote.
+    fn with_tx(
+        &self,
+        f: impl FnOnce(Option<&mut Tx>) -> core::result::Result<(), Closed>,
+    ) -> core::result::Result<(), Closed> {
+        let mut guard = self.tx.lock();
+        match guard.as_mut() {
+            Some(tx) => {
+                let writes = tx.writes;
+                let r = f(Some(&mut *tx));
+                self.last_tx_ms.store(tx.written_ms, Ordering::Relaxed);
+                self.writes_out
+                    .fetch_add(tx.writes - writes, Ordering::Release);
+                r
             }
-            let r = self.drain();
-            self.writing.store(false, Ordering::SeqCst);
-            r?;
-            if !self.urgent.load(Ordering::SeqCst) {
-                return Ok(());
-            }
+            None => f(None),
         }
     }
 
-    /// Writes the staged frames until none is left, waiting for the
-    /// thread writing now, if any. The socket call holds only the wire:
-    /// frames are staged meanwhile.
-    fn drain(&self) -> core::result::Result<(), Closed> {
-        let mut out = self.wire.lock();
-        loop {
-            let sock = {
-                let mut tx = self.tx.lock();
-                // Taken now, or gone with the channel: nothing is urgent.
-                self.urgent.store(false, Ordering::SeqCst);
-                let Some(tx) = tx.as_mut() else {
-                    return Ok(());
-                };
-                if tx.staged.is_empty() {
-                    return Ok(());
-                }
-                core::mem::swap(&mut tx.staged, &mut *out);
-                tx.sock.clone()
-            };
-            let r = sock.send_all(&out);
-            vec::clear_copy(&mut out);
-            if let Err(e) = r {
-                // Part of a frame may have gone, and the frames lost took
-                // their numbers: the stream is broken, end it now.
-                self.wake();
-                return Err(Closed::Io(e));
-            }
-            self.last_tx_ms.store(kthread::now_ms(), Ordering::Relaxed);
-            self.writes_out.fetch_add(1, Ordering::Release);
-        }
-    }
-
-    /// Writes the staged frames.
+    /// Sends the queued frames.
     fn flush(&self) -> core::result::Result<(), Closed> {
-        self.flush_if(|tx| !tx.staged.is_empty())
+        self.with_tx(|tx| tx.map_or(Ok(()), Tx::flush))
     }
 
-    /// Writes the staged frames if the oldest waited [`LATER_MS`] or more.
+    /// Sends the frames queued [`LATER_MS`] ago or earlier.
     fn flush_later(&self) -> core::result::Result<(), Closed> {
-        self.flush_if(|tx| tx.staged_for(LATER_MS))
-    }
-
-    /// Makes the staged frames urgent and writes them if `due` says so.
-    fn flush_if(&self, due: impl FnOnce(&Tx) -> bool) -> core::result::Result<(), Closed> {
-        {
-            let tx = self.tx.lock();
-            if !tx.as_ref().is_some_and(due) {
-                return Ok(());
-            }
-            self.urgent.store(true, Ordering::SeqCst);
-        }
-        self.write_urgent()
+        self.with_tx(|tx| tx.map_or(Ok(()), |tx| tx.flush_older(LATER_MS)))
     }
 
     /// Wakes the peer's thread out of any socket call.
