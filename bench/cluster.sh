@@ -255,7 +255,10 @@ failover() {
 	ns_exec cl timeout 600 python3 "$loadclient" "$vip" 80 /big "$conns" 0 0 "$rate" 120 "$work/load.$copies" \
 		>/dev/null 2>&1 &
 	local pid=$!
-	wait_for -t $((120 * BATON_SLOW)) forwarding || fail "copies $copies: not all $conns connections forward"
+	wait_for -t $((120 * BATON_SLOW)) forwarding ||
+		fail "copies $copies: not all $conns connections forward: $(for fe in fe1 fe2 fe3; do
+			bctl "$fe" -j stats | jq -c --arg fe "$fe" '{($fe): {active, common, pending, promoted, relayed}}'
+		done | tr '\n' ' ')"
 	tab=$(tables fe1 fe2 fe3)
 	for fe in fe1 fe2 fe3; do
 		bctl "$fe" -j conn list state forwarding >"$BATON_OUT/failover.$copies.$fe.json"

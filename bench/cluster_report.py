@@ -44,7 +44,7 @@ def replication(lines):
             rows[c] = {k: median([x[k] for x in ls])
                        for k in ("rps", "fe_cpu_us", "backup_cpu_us", "guest_cpu_us")}
             rows[c]["rounds"] = len(ls)
-            # fe1's control frames per socket write (group commit); absent
+            # fe1's control frames per socket write (queued ones go together); absent
             # from the lines of a module without the counter.
             per = [x["frames_out"] / x["writes_out"] for x in ls if x.get("writes_out")]
             rows[c]["frames_per_write"] = median(per)

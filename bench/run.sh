@@ -215,7 +215,7 @@ if [ "$cluster" = 1 ]; then
 	cluster_clock=$clock
 	[ -z "$cluster_icount" ] || cluster_clock="tsc=reliable clocksource=tsc"
 	BATON_VM_ICOUNT=$cluster_icount \
-		BATON_VM_APPEND="$cluster_clock bench.duration=$((duration > 5 ? duration : 5)) bench.rounds=$((rounds > 2 ? rounds : 2))" \
+		BATON_VM_APPEND="$cluster_clock bench.duration=$((duration > 5 ? duration : 5)) bench.rounds=$((rounds > 3 ? rounds : 3))" \
 		"$repo/tests/vm/run.sh" -k "$kdir" -o "$outdir" -t 1800 "$here/cluster.sh" || crc=$?
 	((crc == 0)) || rc=$crc
 	if ((analyze)) && [ -s "$outdir/cluster/cluster.jsonl" ]; then

@@ -139,8 +139,8 @@ echo $! >>"$work/pids"
 # Every handoff copied to front-end 2, and none answered yet.
 wait_for -t $((10 * BATON_SLOW)) baton_sum_is -ge "$n" pending fe2 ||
 	fail "fe2 holds $(baton_stat fe2 pending) copies of handoffs, want $n; fe1: $(bctl fe1 -j stats | jq -c '{active, "handoffs-failed", unconfirmed, "acks-withheld", held}'), $(bctl fe1 conn list | tail -n +2 | wc -l) connections; fe2: $(bctl fe2 -j stats | jq -c '{common, pending, held, relayed}')"
-# What group commit made of them: frames and the socket writes that
-# carried them (several copies in one write when they went together).
+# Frames sent and the socket writes that carried them (fewer writes when
+# queued frames went with the next one).
 log "fe1's channels: $(bctl fe1 -j peer list | jq -r '.[] | "peer \(."node-id") \(."msgs-out") frames in \(."writes-out") writes"' | tr '\n' ' ')"
 bctl fe1 -j peer list | jq -e 'all(.[]; ."writes-out" <= ."msgs-out")' >/dev/null ||
 	fail "more socket writes than frames: $(bctl fe1 -j peer list)"
