@@ -68,6 +68,11 @@ fn id_of(member: u64) -> u32 {
     (member >> 32) as u32
 }
 
+/// The address of a member [`packed`], its wire bytes as a native `u32`.
+fn addr_of(member: u64) -> u32 {
+    member as u32
+}
+
 impl Relay {
     /// No group: nothing is passed on.
     pub(crate) fn new() -> impl PinInit<Self> {
@@ -151,7 +156,7 @@ impl Relay {
         for i in 0..n {
             let v = self.members[i].load(Ordering::Relaxed);
             ids[i] = id_of(v);
-            addrs[i] = v as u32;
+            addrs[i] = addr_of(v);
         }
         let me = self.me.load(Ordering::Relaxed);
         let now = kthread::now_ms();

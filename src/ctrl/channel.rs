@@ -74,9 +74,14 @@ impl Tx {
     /// Writes the frame of `len` bytes in `buf`.
     fn write_buf(&mut self, len: usize) -> core::result::Result<(), Closed> {
         self.sock.send_all(&self.buf[..len]).map_err(Closed::Io)?;
+        self.wrote();
+        Ok(())
+    }
+
+    /// Notes a socket write that went through.
+    fn wrote(&mut self) {
         self.written_ms = kthread::now_ms();
         self.writes += 1;
-        Ok(())
     }
 
     /// Numbers and tags `msg` now and sends it with the next frame sent,
@@ -115,8 +120,7 @@ impl Tx {
         let r = self.sock.send_all(&self.later).map_err(Closed::Io);
         vec::clear_copy(&mut self.later);
         if r.is_ok() {
-            self.written_ms = kthread::now_ms();
-            self.writes += 1;
+            self.wrote();
         }
         r
     }

@@ -141,9 +141,10 @@ wait_for -t $((10 * BATON_SLOW)) baton_sum_is -ge "$n" pending fe2 ||
 	fail "fe2 holds $(baton_stat fe2 pending) copies of handoffs, want $n; fe1: $(bctl fe1 -j stats | jq -c '{active, "handoffs-failed", unconfirmed, "acks-withheld", held}'), $(bctl fe1 conn list | tail -n +2 | wc -l) connections; fe2: $(bctl fe2 -j stats | jq -c '{common, pending, held, relayed}')"
 # Frames sent and the socket writes that carried them (fewer writes when
 # queued frames went with the next one).
-log "fe1's channels: $(bctl fe1 -j peer list | jq -r '.[] | "peer \(."node-id") \(."msgs-out") frames in \(."writes-out") writes"' | tr '\n' ' ')"
-bctl fe1 -j peer list | jq -e 'all(.[]; ."writes-out" <= ."msgs-out")' >/dev/null ||
-	fail "more socket writes than frames: $(bctl fe1 -j peer list)"
+peers=$(bctl fe1 -j peer list)
+log "fe1's channels: $(jq -r '.[] | "peer \(."node-id") \(."msgs-out") frames in \(."writes-out") writes"' <<<"$peers" | tr '\n' ' ')"
+jq -e 'all(.[]; ."writes-out" <= ."msgs-out")' <<<"$peers" >/dev/null ||
+	fail "more socket writes than frames: $peers"
 t1=$SECONDS
 ip -n fe1 link set eth0 down
 ip -n fe1 link set cb0 down
