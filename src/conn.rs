@@ -16,7 +16,7 @@ use crate::{
     common::Common,
     hold::{Hold, Kept},
     proto::{
-        cluster::FlowId,
+        cluster::{self, FlowId},
         ctrl::{cap, Endpoint, HandoffReq, Wire},
         dump,
         flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
@@ -1047,22 +1047,12 @@ impl Conns {
             Some(verdict)
         });
         match done {
-            None => self.relay_packet(net, skb, key),
+            None => self.relay_packet(net, skb, key, now_ms),
             Some(None) => self.unparsed(false),
             // A copy of a handoff under way: held for the flow this node
             // makes of it should the owner fail, or sent on once the
             // owner's copy of the forwarding flow replaces it.
-            Some(Some(FlowVerdict::Hold)) => {
-                let kept = skb
-                    .hold_copy()
-                    .map(|copy| F::table(self).hold.keep(*key, now_ms, copy));
-                self.stats.inc(if kept == Some(Kept::Yes) {
-                    Stat::Held
-                } else {
-                    Stat::HeldDropped
-                });
-                Verdict::Drop
-            }
+            Some(Some(FlowVerdict::Hold)) => self.hold(skb, key, now_ms),
             Some(Some(FlowVerdict::Rewritten)) => {
                 skb.headers_changed();
                 self.stats.inc(Stat::Forwarded);
@@ -1136,7 +1126,7 @@ impl Conns {
                 skb.icmp_headers_mut(F::HEADERS_MAX).map(|(b, _)| b)
             }),
             Some(Target::Hold) => Verdict::Drop,
-            None => Verdict::Accept,
+            Some(Target::First) | None => Verdict::Accept,
         }
     }
 
@@ -1145,9 +1135,16 @@ impl Conns {
     /// take it) for which this node has no socket either is another
     /// member's: the upstream moved the connection here. It goes to the
     /// member that holds it ([`Relay`]) instead of this node's stack,
-    /// which would reset the connection. A SYN starts a connection here;
-    /// everything else passes untouched.
-    fn relay_packet<F: Fam>(&self, net: &Net, skb: &mut SkBuff, key: &Key<F>) -> Verdict {
+    /// which would reset the connection, or waits here for the copy when
+    /// that member is this node ([`Conns::await_copy`]). A SYN starts a
+    /// connection here; everything else passes untouched.
+    fn relay_packet<F: Fam>(
+        &self,
+        net: &Net,
+        skb: &mut SkBuff,
+        key: &Key<F>,
+        now_ms: u64,
+    ) -> Verdict {
         if !self.relay.active() {
             return Verdict::Accept;
         }
@@ -1165,8 +1162,44 @@ impl Conns {
                 self.pass_on::<F>(net, skb, to, |skb| skb.tcp_headers_mut().map(|(b, _)| b))
             }
             Some(Target::Hold) => Verdict::Drop,
+            Some(Target::First) => self.await_copy(skb, key, now_ms),
             None => Verdict::Accept,
         }
+    }
+
+    /// A client packet of a connection this node ranks first for and has
+    /// nothing of: with copies, its owner may still be handing it off, the
+    /// copy on its way here, its request not acknowledged (the upstream
+    /// moved a retransmission). Held for the copy, as the packets of a
+    /// copy that came are ([`Hold::release`] when it forwards); once the
+    /// connection's first held packet has waited
+    /// [`cluster::COPY_WAIT_MS`], no member is handing it off, and its
+    /// packets go to this node's stack (a reset) as before.
+    fn await_copy<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>, now_ms: u64) -> Verdict {
+        let hold = &F::table(self).hold;
+        if !self.withholding()
+            || hold
+                .held_since(key)
+                .is_some_and(|t| now_ms.saturating_sub(t) > cluster::COPY_WAIT_MS)
+        {
+            return Verdict::Accept;
+        }
+        self.hold(skb, key, now_ms)
+    }
+
+    /// Holds a copy of the packet in `skb` for the connection of `key`
+    /// (its original is dropped), counted; one beyond the holding area's
+    /// bounds is dropped and counted.
+    fn hold<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>, now_ms: u64) -> Verdict {
+        let kept = skb
+            .hold_copy()
+            .map(|copy| F::table(self).hold.keep(*key, now_ms, copy));
+        self.stats.inc(if kept == Some(Kept::Yes) {
+            Stat::Held
+        } else {
+            Stat::HeldDropped
+        });
+        Verdict::Drop
     }
 
     /// Where a packet of the connection `key` goes if this node has no

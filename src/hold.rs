@@ -7,6 +7,9 @@
 //! the client a retransmission timeout (200 ms and more, a second early in
 //! a connection); held, they are received again the moment the flow
 //! forwards, and then go on to the back-end rewritten like any other.
+//! So do a front-end group member's, for a copy of another member's
+//! handoff, and those of a connection it ranks first for while the copy
+//! is on its way ([`crate::proto::cluster::COPY_WAIT_MS`]).
 //!
 //! The holding area is one list per namespace, bounded per flow
 //! ([`PER_FLOW`]) and in all ([`MAX`]): a packet beyond either bound is
@@ -89,6 +92,13 @@ impl<F: Family> Hold<F> {
             GFP_ATOMIC,
         );
         Kept::Yes
+    }
+
+    /// When the oldest packet held for the flow of `key` came, if one is
+    /// held. Any context.
+    pub(crate) fn held_since(&self, key: &Key<F>) -> Option<u64> {
+        let list = self.list.lock();
+        list.iter().filter(|h| h.key == *key).map(|h| h.at_ms).min()
     }
 
     /// Receives again, in the order they came, the packets held for the

@@ -35,6 +35,9 @@ pub(crate) enum Target {
     Member([u8; 4]),
     /// Nowhere for now ([`Pass::Hold`]): dropped.
     Hold,
+    /// Here: this node ranks first, so it holds the connection, or will
+    /// once its owner's copy comes.
+    First,
 }
 
 /// The members a packet may be passed to. Written on a view change, one
@@ -144,8 +147,8 @@ impl Relay {
     }
 
     /// Where `flow`'s packets go when this node has no state for it;
-    /// `None` when this node ranks first (or has no group). Second: the
-    /// first member was silent for [`cluster::SILENT_MS`].
+    /// `None` when this node has no group. Second: the first member was
+    /// silent for [`cluster::SILENT_MS`].
     pub(crate) fn target<A: Family>(&self, flow: &FlowId<A>) -> Option<(Target, bool)> {
         let n = (self.len.load(Ordering::Acquire) as usize).min(MAX_MEMBERS);
         if n == 0 {
@@ -170,12 +173,14 @@ impl Relay {
             skipped |= quiet;
             quiet
         };
-        let to = match cluster::pass_to(&ids[..n], me, flow.hash(), silent)? {
-            Pass::To(to) => {
+        let to = match cluster::pass_to(&ids[..n], me, flow.hash(), silent) {
+            Some(Pass::To(to)) => {
                 let i = ids[..n].iter().position(|&id| id == to)?;
                 Target::Member(addrs[i].to_ne_bytes())
             }
-            Pass::Hold => Target::Hold,
+            Some(Pass::Hold) => Target::Hold,
+            // With members, only when this node ranks first.
+            None => Target::First,
         };
         Some((to, skipped))
     }

@@ -444,7 +444,8 @@ fn take_over_used_in<F: Fam>(node: &Node) {
     );
     if taken > 0 {
         pr_info!(
-            "front-end group epoch {}: took over {} connections whose packets reach this node\n",
+            "node {}: front-end group epoch {}: took over {} connections whose packets reach this node\n",
+            node.group().me(),
             view.epoch(),
             taken
         );
@@ -546,14 +547,16 @@ pub(crate) fn view_changed(node: &Node, view: &View) {
     let (promoted, released) = (p4 + p6, r4 + r6);
     if released > 0 {
         pr_info!(
-            "front-end group epoch {}: released {} copies to other backups\n",
+            "node {}: front-end group epoch {}: released {} copies to other backups\n",
+            node.group().me(),
             view.epoch(),
             released
         );
     }
     if promoted > 0 {
         pr_info!(
-            "front-end group epoch {}: took over {} connections\n",
+            "node {}: front-end group epoch {}: took over {} connections\n",
+            node.group().me(),
             view.epoch(),
             promoted
         );

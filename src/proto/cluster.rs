@@ -148,6 +148,16 @@ pub const MEMBER_HEARTBEAT_MS: u64 = 50;
 /// connections' copies.
 pub const SILENT_MS: u64 = 5 * MEMBER_HEARTBEAT_MS;
 
+/// How long the member ranked first for a connection it has nothing of
+/// holds that connection's packets before its stack answers them (a
+/// reset). Members replicate a handoff before its request is
+/// acknowledged, so a client's retransmission that the upstream moves
+/// here (a rehashed path, an ECMP change) can come while the owner's copy
+/// is still on its way: longer than a busy owner takes to read a request
+/// and send its copy, short enough that a connection no member holds is
+/// still reset within seconds.
+pub const COPY_WAIT_MS: u64 = 5_000;
+
 /// Where a member without state for a connection sends its packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pass {

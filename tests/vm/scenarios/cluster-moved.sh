@@ -1,0 +1,167 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A connection that the upstream moves to another front-end while its
+# owner is still handing it off (issue 15, point 5): namespaces in one
+# guest, two front-ends in a group (copies 1), one back-end. The client's
+# route to the VIP goes through front-end 1, which accepts the connection
+# and reads its request; it withholds the request's acknowledgement until
+# its backup holds a copy, and its frames to front-end 2 take 2 s (netem
+# on the control link between the two).
+# Meanwhile the route moves to front-end 2, the member ranked first for
+# the connection (its client port chosen with `cluster rank`), so that
+# the client's retransmission of the request reaches a member that has
+# neither the connection nor its copy yet (as when a client's rehashed
+# retransmission takes another ECMP path). Checks:
+#   - front-end 2 holds the retransmissions (held) instead of letting its
+#     stack reset the connection, forwards them from the copy once it
+#     comes, and takes the connection over (promoted, "took over 1
+#     connections whose packets reach this node");
+#   - the client gets the whole answer byte-exact, no RST segment from the
+#     VIP and no reset in its TCP counters;
+#   - once the client is done no flow or copy is left on any node.
+#
+# guests: 1
+# memory: 512M
+# timeout: 240
+#
+#                      switch ns "sw" (br0)           198.18.1.0/24
+#      /                  |                     |                   \
+#   cl .1              fe1 .2 node 1         fe2 .3 node 2        be .4 node 3
+#   VIP via fe1,       VIP on lo             VIP on lo            httpd.py :8080
+#   then via fe2         | cf1 198.18.3.1/30 -- cf2 198.18.3.2/30 |
+#                          (control link, netem delay 2 s at cf1)
+set -euo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+require_cmd ip tc python3 sha256sum tcpdump jq
+
+readonly vip=198.18.2.100 client=198.18.1.1 be=198.18.1.4 size=200000
+# The client retransmits its request 1 s after it sent it (the route's
+# rto_min), before front-end 1's copy reaches front-end 2 (2 s).
+readonly rto=$((1000 * BATON_SLOW)) delay=$((2000 * BATON_SLOW))
+work=$(mktemp -d)
+defer rm -rf "$work"
+
+baton_load
+lan_setup 1 sw cl fe1 fe2 be
+addr() { lan_addr 1 $(($1 + 1)); }
+for fe in fe1 fe2; do
+	ip -n "$fe" addr add "$vip/32" dev lo
+	baton_forwarder "$fe"
+done
+# The front-ends' channel on a link of its own, so that front-end 1's
+# frames to front-end 2, and nothing else, can be delayed.
+ip link add cf1 netns fe1 type veth peer name cf2 netns fe2
+ip -n fe1 addr add 198.18.3.1/30 dev cf1
+ip -n fe2 addr add 198.18.3.2/30 dev cf2
+ip -n fe1 link set cf1 up
+ip -n fe2 link set cf2 up
+# No tail loss probe: the request goes again only at the RTO, after the
+# route moved.
+ns_exec cl sysctl -qw net.ipv4.tcp_early_retrans=0
+ip -n cl route add "$vip/32" via "$(addr 1)" rto_min "${rto}ms"
+
+# fe1 waits for its backup's COPY_ACK up to half its handoff timeout;
+# heartbeats that take 2 s must not end the channel.
+for i in 1 2 3; do
+	ns=fe$i
+	((i == 3)) && ns=be
+	bctl "$ns" config set node-id "$i" key "$BATON_TEST_KEY" heartbeat-timeout-ms $((20000 * BATON_SLOW)) \
+		handoff-timeout-ms $((12000 * BATON_SLOW))
+done
+bctl fe1 peer add 2 198.18.3.2
+bctl fe2 peer add 1 198.18.3.1
+for i in 1 2; do
+	bctl "fe$i" peer add 3 "$be"
+	bctl be peer add "$i" "$(addr "$i")"
+done
+bctl fe1 cluster add 2
+bctl fe2 cluster add 1
+for fe in fe1 fe2; do
+	wait_for -t $((30 * BATON_SLOW)) sh -c "ip netns exec $fe $BATONCTL -j cluster show |
+		jq -e '[.members[] | select(.state != \"down\")] | length == 2' >/dev/null &&
+		ip netns exec $fe $BATONCTL -j cluster show | jq -e 'all(.members[] | select(.state == \"self\"); .synced)' >/dev/null" ||
+		fail "$fe: the group is not synced: $(bctl "$fe" cluster show)"
+done
+
+mkdir "$work/www"
+head -c "$size" /dev/urandom >"$work/www/file"
+ns_exec be python3 "$BATON_REPO/tests/vm/tools/httpd.py" "$be" 8080 "$work/www" >"$work/httpd.log" 2>&1 &
+defer kill $!
+wait_listen be 8080
+for fe in fe1 fe2; do
+	bctl "$fe" service add "$vip:80"
+	bctl "$fe" backend add "$vip:80" "$be:8080" peer 3
+	wait_listen "$fe" 80
+done
+
+# A client port whose connection ranks front-end 2 first: it holds the
+# connection's copy, and front-end 1's packets of it would go there.
+port=""
+for p in $(seq 40000 40063); do
+	if [ "$(bctl fe2 -j cluster rank "$client:$p" "$vip:80" | jq '.ranking[0]')" = 2 ]; then
+		port=$p
+		break
+	fi
+done
+[ -n "$port" ] || fail "no client port in 40000-40063 ranks front-end 2 first"
+log "client port $port: ranking $(bctl fe1 -j cluster rank "$client:$port" "$vip:80" | jq -c .ranking)"
+
+# fe1's frames to fe2 (its copy, its REPLICA, its heartbeats) take 2 s.
+tc -n fe1 qdisc add dev cf1 root netem delay "${delay}ms"
+
+h0=$(baton_stat fe2 held)
+p0=$(baton_stat fe2 promoted)
+r0=$(tcp_resets cl)
+rst_watch cl "src host $vip" "$work/rst.pcap"
+ns_exec cl python3 - "$client" "$port" "$vip" "$work/sent" "$work/got" <<'EOF' &
+import hashlib, socket, sys
+client, port, vip, sent, got = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((client, port))
+s.settimeout(60)
+s.connect((vip, 80))
+s.sendall(b"GET /file HTTP/1.1\r\nHost: moved\r\nConnection: close\r\n\r\n")
+open(sent, "w").close()
+data = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    end = "eof"
+except OSError as e:
+    end = repr(e)
+body = data.split(b"\r\n\r\n", 1)[-1]
+with open(got, "w") as f:
+    f.write(f"{hashlib.sha256(body).hexdigest()} {len(body)} {end}\n")
+EOF
+pid=$!
+wait_for -t $((10 * BATON_SLOW)) test -e "$work/sent" || fail "the client did not send its request"
+ip -n cl route replace "$vip/32" via "$(addr 2)" rto_min "${rto}ms"
+log "the route to the VIP moved to front-end 2"
+wait "$pid" || fail "the client failed"
+got=$(cat "$work/got")
+want=$(sha256sum <"$work/www/file" | cut -d' ' -f1)
+check_eq "the answer (sha256, bytes, end)" "$got" "$want $size eof"
+rst_none "$work/rst.pcap"
+check_eq "client connections reset" "$(tcp_resets cl)" "$r0"
+held=$(($(baton_stat fe2 held) - h0))
+((held >= 1)) || fail "front-end 2 held none of the connection's packets"
+check_eq "connections front-end 2 took over" "$(($(baton_stat fe2 promoted) - p0))" 1
+dmesg | grep -qE "node 2: front-end group epoch [0-9]+: took over 1 connections whose packets reach this node" ||
+	fail "no 'took over ... whose packets reach this node' line in dmesg"
+log "ok: front-end 2 held $held packets of the connection until its copy came, and took it over"
+
+tc -n fe1 qdisc del dev cf1 root
+for ns in fe1 fe2 be; do
+	wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq '.active + .common') -eq 0 ]" ||
+		fail "$ns keeps $(baton_stat "$ns" active) flows and $(baton_stat "$ns" common) copies"
+done
+log "ok: no flow or copy left"
+baton_unload
+log "all checks passed"
