@@ -1176,11 +1176,7 @@ impl Conns {
     /// [`cluster::COPY_WAIT_MS`], no member is handing it off, and its
     /// packets go to this node's stack (a reset) as before.
     fn await_copy<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>, now_ms: u64) -> Verdict {
-        let hold = &F::table(self).hold;
-        if !self.withholding()
-            || hold
-                .held_since(key)
-                .is_some_and(|t| now_ms.saturating_sub(t) > cluster::COPY_WAIT_MS)
+        if !self.withholding() || !cluster::awaits_copy(F::table(self).hold.held_since(key), now_ms)
         {
             return Verdict::Accept;
         }

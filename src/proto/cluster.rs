@@ -158,6 +158,17 @@ pub const SILENT_MS: u64 = 5 * MEMBER_HEARTBEAT_MS;
 /// still reset within seconds.
 pub const COPY_WAIT_MS: u64 = 5_000;
 
+/// Whether the member ranked first for a connection it has nothing of
+/// holds a packet of it that comes at `now_ms` ([`COPY_WAIT_MS`]), the
+/// first packet it holds of it having come at `first_held_ms` (`None`:
+/// this is the first).
+pub fn awaits_copy(first_held_ms: Option<u64>, now_ms: u64) -> bool {
+    match first_held_ms {
+        None => true,
+        Some(t) => now_ms.saturating_sub(t) <= COPY_WAIT_MS,
+    }
+}
+
 /// Where a member without state for a connection sends its packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pass {

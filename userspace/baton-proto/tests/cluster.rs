@@ -4,8 +4,8 @@
 
 use baton_proto::{
     cluster::{
-        backup_of, backups, owners, pass_to, place, transition, FlowId, Owners, Pass, Place,
-        Transition, View, ViewError, MAX_MEMBERS,
+        awaits_copy, backup_of, backups, owners, pass_to, place, transition, FlowId, Owners, Pass,
+        Place, Transition, View, ViewError, COPY_WAIT_MS, MAX_MEMBERS,
     },
     config::{check_member_add, MemberError, PeerConf},
     packet::V6,
@@ -546,4 +546,19 @@ fn relays_skip_a_silent_first() {
         }
     }
     assert_eq!(pass_to(&[2], 1, 7, |_| true), Some(Pass::Hold));
+}
+
+/// The member ranked first holds a connection's packets while its first
+/// held one is at most COPY_WAIT_MS old, then lets its stack answer; a
+/// clock read before the first held packet's (another CPU's) still holds.
+#[test]
+fn awaits_copy_for_a_bounded_time() {
+    assert!(awaits_copy(None, 0));
+    assert!(awaits_copy(None, u64::MAX));
+    let t = 1_000_000;
+    assert!(awaits_copy(Some(t), t));
+    assert!(awaits_copy(Some(t), t + COPY_WAIT_MS));
+    assert!(!awaits_copy(Some(t), t + COPY_WAIT_MS + 1));
+    assert!(!awaits_copy(Some(0), u64::MAX));
+    assert!(awaits_copy(Some(t), t - 1));
 }
