@@ -19,7 +19,10 @@
 #     connections whose packets reach this node");
 #   - the client gets the whole answer byte-exact, no RST segment from the
 #     VIP and no reset in its TCP counters;
-#   - once the client is done no flow or copy is left on any node.
+#   - once the client is done no flow or copy is left on any node;
+#   - the same again for an IPv6 service of the same front-ends (VIP6
+#     2001:db8:2::100, the LAN's 2001:db8:1::/64): the IPv6 path holds
+#     and forwards the same way, no reset (TCP counters).
 #
 # guests: 1
 # memory: 512M
@@ -38,6 +41,7 @@ set -euo pipefail
 require_cmd ip tc python3 sha256sum tcpdump jq
 
 readonly vip=198.18.2.100 client=198.18.1.1 be=198.18.1.4 size=200000
+readonly vip6=2001:db8:2::100 client6=2001:db8:1::1 be6=2001:db8:1::4
 # The client retransmits its request 1 s after it sent it (the route's
 # rto_min), before front-end 1's copy reaches front-end 2 (2 s).
 readonly rto=$((1000 * BATON_SLOW)) delay=$((2000 * BATON_SLOW))
@@ -47,9 +51,17 @@ defer rm -rf "$work"
 baton_load
 lan_setup 1 sw cl fe1 fe2 be
 addr() { lan_addr 1 $(($1 + 1)); }
+lan6() { echo "2001:db8:1::$1"; }
+i=1
+for ns in cl fe1 fe2 be; do
+	ip -n "$ns" addr add "$(lan6 $i)/64" dev eth0 nodad
+	i=$((i + 1))
+done
 for fe in fe1 fe2; do
 	ip -n "$fe" addr add "$vip/32" dev lo
+	ip -n "$fe" addr add "$vip6/128" dev lo
 	baton_forwarder "$fe"
+	ns_exec "$fe" sysctl -qw net.ipv6.conf.all.forwarding=1
 done
 # The front-ends' channel on a link of its own, so that front-end 1's
 # frames to front-end 2, and nothing else, can be delayed.
@@ -61,7 +73,6 @@ ip -n fe2 link set cf2 up
 # No tail loss probe: the request goes again only at the RTO, after the
 # route moved.
 ns_exec cl sysctl -qw net.ipv4.tcp_early_retrans=0
-ip -n cl route add "$vip/32" via "$(addr 1)" rto_min "${rto}ms"
 
 # fe1 waits for its backup's COPY_ACK up to half its handoff timeout;
 # heartbeats that take 2 s must not end the channel.
@@ -90,36 +101,48 @@ mkdir "$work/www"
 head -c "$size" /dev/urandom >"$work/www/file"
 ns_exec be python3 "$BATON_REPO/tests/vm/tools/httpd.py" "$be" 8080 "$work/www" >"$work/httpd.log" 2>&1 &
 defer kill $!
+ns_exec be python3 "$BATON_REPO/tests/vm/tools/httpd.py" "$be6" 8080 "$work/www" >"$work/httpd6.log" 2>&1 &
+defer kill $!
 wait_listen be 8080
 for fe in fe1 fe2; do
 	bctl "$fe" service add "$vip:80"
 	bctl "$fe" backend add "$vip:80" "$be:8080" peer 3
+	bctl "$fe" service add "[$vip6]:80"
+	bctl "$fe" backend add "[$vip6]:80" "[$be6]:8080" peer 3
 	wait_listen "$fe" 80
 done
-
-# A client port whose connection ranks front-end 2 first: it holds the
-# connection's copy, and front-end 1's packets of it would go there.
-port=""
-for p in $(seq 40000 40063); do
-	if [ "$(bctl fe2 -j cluster rank "$client:$p" "$vip:80" | jq '.ranking[0]')" = 2 ]; then
-		port=$p
-		break
-	fi
-done
-[ -n "$port" ] || fail "no client port in 40000-40063 ranks front-end 2 first"
-log "client port $port: ranking $(bctl fe1 -j cluster rank "$client:$port" "$vip:80" | jq -c .ranking)"
 
 # fe1's frames to fe2 (its copy, its REPLICA, its heartbeats) take 2 s.
 tc -n fe1 qdisc add dev cf1 root netem delay "${delay}ms"
 
-h0=$(baton_stat fe2 held)
-p0=$(baton_stat fe2 promoted)
-r0=$(tcp_resets cl)
-rst_watch cl "src host $vip" "$work/rst.pcap"
-ns_exec cl python3 - "$client" "$port" "$vip" "$work/sent" "$work/got" <<'EOF' &
+# moved VIP CLIENT VIA1 VIA2: one connection from CLIENT to VIP through
+# front-end 1 (its address VIA1), moved to front-end 2 (VIA2) once its
+# request is sent; the checks above.
+moved() {
+	local dst=$1 src=$2 via1=$3 via2=$4 ip=ip port="" p h0 p0 r0 pid got want held ns
+	local svc=$dst:80 from=$src
+	if [[ $dst == *:* ]]; then
+		ip="ip -6" svc="[$dst]:80" from="[$src]"
+	fi
+	# A client port whose connection ranks front-end 2 first: it holds
+	# the connection's copy.
+	for p in $(seq 40000 40063); do
+		if [ "$(bctl fe2 -j cluster rank "$from:$p" "$svc" | jq '.ranking[0]')" = 2 ]; then
+			port=$p
+			break
+		fi
+	done
+	[ -n "$port" ] || fail "no client port in 40000-40063 ranks front-end 2 first for $svc"
+	log "$svc, client port $port: ranking $(bctl fe1 -j cluster rank "$from:$port" "$svc" | jq -c .ranking)"
+	$ip -n cl route add "$dst" via "$via1" rto_min "${rto}ms"
+	h0=$(baton_stat fe2 held)
+	p0=$(baton_stat fe2 promoted)
+	r0=$(tcp_resets cl)
+	rm -f "$work/sent" "$work/got"
+	ns_exec cl python3 - "$src" "$port" "$dst" "$work/sent" "$work/got" <<'EOF' &
 import hashlib, socket, sys
 client, port, vip, sent, got = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((client, port))
 s.settimeout(60)
@@ -140,28 +163,34 @@ body = data.split(b"\r\n\r\n", 1)[-1]
 with open(got, "w") as f:
     f.write(f"{hashlib.sha256(body).hexdigest()} {len(body)} {end}\n")
 EOF
-pid=$!
-wait_for -t $((10 * BATON_SLOW)) test -e "$work/sent" || fail "the client did not send its request"
-ip -n cl route replace "$vip/32" via "$(addr 2)" rto_min "${rto}ms"
-log "the route to the VIP moved to front-end 2"
-wait "$pid" || fail "the client failed"
-got=$(cat "$work/got")
-want=$(sha256sum <"$work/www/file" | cut -d' ' -f1)
-check_eq "the answer (sha256, bytes, end)" "$got" "$want $size eof"
+	pid=$!
+	wait_for -t $((10 * BATON_SLOW)) test -e "$work/sent" || fail "$svc: the client did not send its request"
+	$ip -n cl route replace "$dst" via "$via2" rto_min "${rto}ms"
+	log "$svc: the route to the VIP moved to front-end 2"
+	wait "$pid" || fail "$svc: the client failed"
+	got=$(cat "$work/got")
+	want=$(sha256sum <"$work/www/file" | cut -d' ' -f1)
+	check_eq "$svc: the answer (sha256, bytes, end)" "$got" "$want $size eof"
+	check_eq "$svc: client connections reset" "$(tcp_resets cl)" "$r0"
+	held=$(($(baton_stat fe2 held) - h0))
+	((held >= 1)) || fail "$svc: front-end 2 held none of the connection's packets"
+	check_eq "$svc: connections front-end 2 took over" "$(($(baton_stat fe2 promoted) - p0))" 1
+	log "ok: $svc: front-end 2 held $held packets of the connection until its copy came, and took it over"
+	$ip -n cl route del "$dst"
+	for ns in fe1 fe2 be; do
+		wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq '.active + .common') -eq 0 ]" ||
+			fail "$svc: $ns keeps $(baton_stat "$ns" active) flows and $(baton_stat "$ns" common) copies"
+	done
+	log "ok: $svc: no flow or copy left"
+}
+
+rst_watch cl "src host $vip" "$work/rst.pcap"
+moved "$vip" "$client" "$(addr 1)" "$(addr 2)"
 rst_none "$work/rst.pcap"
-check_eq "client connections reset" "$(tcp_resets cl)" "$r0"
-held=$(($(baton_stat fe2 held) - h0))
-((held >= 1)) || fail "front-end 2 held none of the connection's packets"
-check_eq "connections front-end 2 took over" "$(($(baton_stat fe2 promoted) - p0))" 1
 dmesg | grep -qE "node 2: front-end group epoch [0-9]+: took over 1 connections whose packets reach this node" ||
 	fail "no 'took over ... whose packets reach this node' line in dmesg"
-log "ok: front-end 2 held $held packets of the connection until its copy came, and took it over"
+moved "$vip6" "$client6" "$(lan6 2)" "$(lan6 3)"
 
 tc -n fe1 qdisc del dev cf1 root
-for ns in fe1 fe2 be; do
-	wait_for -t $((30 * BATON_SLOW)) sh -c "[ \$(ip netns exec $ns $BATONCTL -j stats | jq '.active + .common') -eq 0 ]" ||
-		fail "$ns keeps $(baton_stat "$ns" active) flows and $(baton_stat "$ns" common) copies"
-done
-log "ok: no flow or copy left"
 baton_unload
 log "all checks passed"
