@@ -934,15 +934,9 @@ impl Conns {
             if verdict == FlowVerdict::Hold {
                 // Held under the flow's lock: the release that follows
                 // its switch to forwarding finds it.
-                let kept = skb.hold_copy().map(|copy| t.hold.keep(key, now_ms, copy));
-                let c = if kept == Some(Kept::Yes) {
-                    Stat::Held
-                } else {
-                    Stat::HeldDropped
-                };
-                self.stats.inc(c);
+                let kept = self.hold(skb, &key, now_ms);
                 // Not held: dropped as before, the client sends it again.
-                let verdict = if kept == Some(Kept::Yes) {
+                let verdict = if kept == Kept::Yes {
                     FlowVerdict::Hold
                 } else {
                     FlowVerdict::Drop
@@ -1052,7 +1046,10 @@ impl Conns {
             // A copy of a handoff under way: held for the flow this node
             // makes of it should the owner fail, or sent on once the
             // owner's copy of the forwarding flow replaces it.
-            Some(Some(FlowVerdict::Hold)) => self.hold(skb, key, now_ms),
+            Some(Some(FlowVerdict::Hold)) => {
+                self.hold(skb, key, now_ms);
+                Verdict::Drop
+            }
             Some(Some(FlowVerdict::Rewritten)) => {
                 skb.headers_changed();
                 self.stats.inc(Stat::Forwarded);
@@ -1180,22 +1177,23 @@ impl Conns {
         {
             return Verdict::Accept;
         }
-        self.hold(skb, key, now_ms)
+        self.hold(skb, key, now_ms);
+        Verdict::Drop
     }
 
-    /// Holds a copy of the packet in `skb` for the connection of `key`
-    /// (its original is dropped), counted; one beyond the holding area's
-    /// bounds is dropped and counted.
-    fn hold<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>, now_ms: u64) -> Verdict {
-        let kept = skb
-            .hold_copy()
-            .map(|copy| F::table(self).hold.keep(*key, now_ms, copy));
-        self.stats.inc(if kept == Some(Kept::Yes) {
+    /// Holds a copy of the packet in `skb` for the connection of `key`,
+    /// counted (`held`, or `held-dropped` beyond the holding area's bounds
+    /// or without memory); the caller drops the original.
+    fn hold<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>, now_ms: u64) -> Kept {
+        let kept = skb.hold_copy().map_or(Kept::Full, |copy| {
+            F::table(self).hold.keep(*key, now_ms, copy)
+        });
+        self.stats.inc(if kept == Kept::Yes {
             Stat::Held
         } else {
             Stat::HeldDropped
         });
-        Verdict::Drop
+        kept
     }
 
     /// Where a packet of the connection `key` goes if this node has no

@@ -51,8 +51,6 @@ pub(super) struct Tx {
     pub(super) later: KVec<u8>,
     /// When the oldest of `later` was queued (ms).
     pub(super) later_ms: u64,
-    /// When a frame was last written to the socket (ms).
-    pub(super) written_ms: u64,
     /// Socket writes so far, each of one frame or more.
     pub(super) writes: u64,
 }
@@ -78,9 +76,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Notes a socket write that went through.
+    /// Counts a socket write that went through.
     fn wrote(&mut self) {
-        self.written_ms = kthread::now_ms();
         self.writes += 1;
     }
 
@@ -192,7 +189,6 @@ impl Channel {
                 dir: tx_dir,
                 later: KVec::new(),
                 later_ms: 0,
-                written_ms: 0,
                 writes: 0,
             }),
             peer_boot: 0,

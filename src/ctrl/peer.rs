@@ -120,8 +120,8 @@ impl Peer {
         })
     }
 
-    /// Runs `f` on the live channel's sending half, if any, and notes when
-    /// it last wrote.
+    /// Runs `f` on the live channel's sending half, if any, and notes the
+    /// socket writes it made (when, how many).
     fn with_tx(
         &self,
         f: impl FnOnce(Option<&mut Tx>) -> core::result::Result<(), Closed>,
@@ -131,9 +131,11 @@ impl Peer {
             Some(tx) => {
                 let writes = tx.writes;
                 let r = f(Some(&mut *tx));
-                self.last_tx_ms.store(tx.written_ms, Ordering::Relaxed);
-                self.writes_out
-                    .fetch_add(tx.writes - writes, Ordering::Release);
+                if tx.writes != writes {
+                    self.last_tx_ms.store(kthread::now_ms(), Ordering::Relaxed);
+                    self.writes_out
+                        .fetch_add(tx.writes - writes, Ordering::Release);
+                }
                 r
             }
             None => f(None),
