@@ -14,9 +14,9 @@
 
 use crate::{
     common::Common,
-    hold::{Hold, Kept},
+    hold::{Hold, Kept, Why},
     proto::{
-        cluster::{self, FlowId},
+        cluster::FlowId,
         ctrl::{cap, Endpoint, HandoffReq, Wire},
         dump,
         flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
@@ -288,7 +288,8 @@ pub(crate) enum Stat {
     Malformed,
     /// Client packets held while their flow's handoff was under way.
     Held,
-    /// Client packets of frozen flows dropped: the holding area was full.
+    /// Client packets that were to be held dropped: the holding area was
+    /// full, or its share for packets awaiting a copy.
     HeldDropped,
     /// ICMP errors about a flow's segments passed on to its back-end.
     IcmpForwarded,
@@ -934,13 +935,7 @@ impl Conns {
             if verdict == FlowVerdict::Hold {
                 // Held under the flow's lock: the release that follows
                 // its switch to forwarding finds it.
-                let kept = self.hold(skb, &key, now_ms);
-                // Not held: dropped as before, the client sends it again.
-                let verdict = if kept == Kept::Yes {
-                    FlowVerdict::Hold
-                } else {
-                    FlowVerdict::Drop
-                };
+                self.hold(skb, &key, now_ms, Why::Handoff);
                 return Ok((verdict, None));
             }
             // A front-end flow whose back-end is this node: the rewritten
@@ -1047,7 +1042,7 @@ impl Conns {
             // makes of it should the owner fail, or sent on once the
             // owner's copy of the forwarding flow replaces it.
             Some(Some(FlowVerdict::Hold)) => {
-                self.hold(skb, key, now_ms);
+                self.hold(skb, key, now_ms, Why::Handoff);
                 Verdict::Drop
             }
             Some(Some(FlowVerdict::Rewritten)) => {
@@ -1169,30 +1164,35 @@ impl Conns {
     /// copy on its way here, its request not acknowledged (the upstream
     /// moved a retransmission). Held for the copy, as the packets of a
     /// copy that came are ([`Hold::release`] when it forwards); once the
-    /// connection's first held packet has waited
-    /// [`cluster::COPY_WAIT_MS`], no member is handing it off, and its
-    /// packets go to this node's stack (a reset) as before.
+    /// connection's first held packet has waited `COPY_WAIT_MS`
+    /// ([`crate::proto::cluster::awaits_copy`]), no member is handing it
+    /// off, and its packets go to this node's stack (a reset) as before.
+    /// Such packets have a share of the holding area of their own
+    /// (`AWAITING_MAX`): beyond it they are dropped.
     fn await_copy<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>, now_ms: u64) -> Verdict {
-        if !self.withholding() || !cluster::awaits_copy(F::table(self).hold.held_since(key), now_ms)
-        {
+        if !self.withholding() || self.hold(skb, key, now_ms, Why::AwaitingCopy) == Kept::Over {
             return Verdict::Accept;
         }
-        self.hold(skb, key, now_ms);
         Verdict::Drop
     }
 
     /// Holds a copy of the packet in `skb` for the connection of `key`,
-    /// counted (`held`, or `held-dropped` beyond the holding area's bounds
-    /// or without memory); the caller drops the original.
-    fn hold<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>, now_ms: u64) -> Kept {
-        let kept = skb.hold_copy().map_or(Kept::Full, |copy| {
-            F::table(self).hold.keep(*key, now_ms, copy)
-        });
-        self.stats.inc(if kept == Kept::Yes {
-            Stat::Held
-        } else {
-            Stat::HeldDropped
-        });
+    /// counted (`held`; or, beyond the holding area's bounds or without
+    /// memory, `held-dropped` and `dropped`: the client sends it again);
+    /// unless the wait is over ([`Kept::Over`]), the caller drops the
+    /// original.
+    fn hold<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>, now_ms: u64, why: Why) -> Kept {
+        let kept = F::table(self)
+            .hold
+            .keep(*key, now_ms, why, || skb.hold_copy());
+        match kept {
+            Kept::Yes => self.stats.inc(Stat::Held),
+            Kept::Full => {
+                self.stats.inc(Stat::HeldDropped);
+                self.stats.inc(Stat::Dropped);
+            }
+            Kept::Over => {}
+        }
         kept
     }
 
@@ -1309,8 +1309,8 @@ impl Conns {
                 return false;
             }
             // Held under the flow's lock, as a frozen flow's packets are.
-            let kept = skb.hold_copy().map(|copy| t.hold.keep(b.key, now_ms, copy));
-            if kept != Some(Kept::Yes) {
+            let kept = t.hold.keep(b.key, now_ms, Why::Handoff, || skb.hold_copy());
+            if kept != Kept::Yes {
                 flow.phase = Phase::Forwarding;
                 return false;
             }

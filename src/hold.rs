@@ -12,14 +12,17 @@
 //! is on its way ([`crate::proto::cluster::COPY_WAIT_MS`]).
 //!
 //! The holding area is one list per namespace, bounded per flow
-//! ([`PER_FLOW`]) and in all ([`MAX`]): a packet beyond either bound is
+//! ([`PER_FLOW`]) and in all ([`MAX`]), and the packets awaiting a copy
+//! (of connections nobody here knows yet, which anyone can send) to their
+//! share of it ([`cluster::AWAITING_MAX`]): a packet beyond a bound is
 //! dropped as before and counted. Entries are taken out when their flow
 //! forwards ([`Hold::release`]), when its handoff fails
 //! ([`Hold::discard`]), or by the collector once older than any handoff can
-//! last ([`Hold::expire`]).
+//! last, or than a copy is awaited ([`Hold::expire`]).
 
 use crate::{
     proto::{
+        cluster,
         flow::Key,
         packet::{Family, V4},
     },
@@ -36,6 +39,9 @@ use kernel::prelude::*;
 const PER_FLOW: usize = 32;
 /// Packets held in a namespace, at most.
 pub(crate) const MAX: usize = 1024;
+// Packets awaiting a copy leave most of the area to handoffs under way.
+const _: () = assert!(cluster::AWAITING_MAX <= MAX / 4);
+
 /// Age after which a held packet is freed whatever became of its flow:
 /// longer than the longest handoff (`handoff-timeout-ms` is at most 30 s).
 const MAX_AGE_MS: u64 = 35_000;
@@ -43,7 +49,14 @@ const MAX_AGE_MS: u64 = 35_000;
 struct Held<F: Family> {
     key: Key<F>,
     at_ms: u64,
+    awaiting: bool,
     skb: HeldSkb,
+}
+
+/// The entries, and how many of them await a copy.
+struct Area<F: Family> {
+    list: KVec<Held<F>>,
+    awaiting: usize,
 }
 
 /// The holding area of a namespace for the flows of one IP family.
@@ -52,7 +65,18 @@ pub(crate) struct Hold<F: Family = V4> {
     /// Room for [`MAX`] entries is reserved up front: the hooks add to it
     /// in softirq context without allocating.
     #[pin]
-    list: BhSpinLock<KVec<Held<F>>>,
+    area: BhSpinLock<Area<F>>,
+}
+
+/// Why a packet is held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// Its flow, or this node's copy of another member's, is being handed
+    /// off.
+    Handoff,
+    /// Its connection is of no flow here, and this node ranks first for it:
+    /// it awaits the copy ([`cluster::awaits_copy`]).
+    AwaitingCopy,
 }
 
 /// What [`Hold::keep`] did.
@@ -63,42 +87,66 @@ pub(crate) enum Kept {
     /// Not held: a bound was reached or there was no memory; the packet is
     /// dropped.
     Full,
+    /// Not held: the connection's wait for a copy is over
+    /// ([`Why::AwaitingCopy`] only); the packet goes on.
+    Over,
 }
 
 impl<F: Family> Hold<F> {
     /// An empty holding area.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            list <- new_bh_spinlock!(KVec::with_capacity(MAX, GFP_KERNEL)?, "baton_hold"),
+            area <- new_bh_spinlock!(
+                Area {
+                    list: KVec::with_capacity(MAX, GFP_KERNEL)?,
+                    awaiting: 0,
+                },
+                "baton_hold"
+            ),
         }? Error)
     }
 
-    /// Holds `skb` for the flow of `key`. Any context.
-    pub(crate) fn keep(&self, key: Key<F>, now_ms: u64, skb: HeldSkb) -> Kept {
-        let mut list = self.list.lock();
-        let of_flow = list.iter().filter(|h| h.key == key).count();
-        if list.len() >= list.capacity() || of_flow >= PER_FLOW {
-            // `skb` is freed after the lock is released.
-            drop(list);
+    /// Holds the packet `copy` makes (called only if it is held) for the
+    /// flow of `key`. Any context.
+    pub(crate) fn keep(
+        &self,
+        key: Key<F>,
+        now_ms: u64,
+        why: Why,
+        copy: impl FnOnce() -> Option<HeldSkb>,
+    ) -> Kept {
+        let awaiting = why == Why::AwaitingCopy;
+        let mut area = self.area.lock();
+        // Checked first: a flood of such packets costs no walk of the list.
+        if awaiting && !cluster::awaiting_admits(area.awaiting) {
             return Kept::Full;
         }
+        let (mut of_flow, mut first) = (0, None::<u64>);
+        for h in area.list.iter().filter(|h| h.key == key) {
+            of_flow += 1;
+            first = Some(first.map_or(h.at_ms, |t| t.min(h.at_ms)));
+        }
+        if awaiting && !cluster::awaits_copy(first, now_ms) {
+            return Kept::Over;
+        }
+        if area.list.len() >= area.list.capacity() || of_flow >= PER_FLOW {
+            return Kept::Full;
+        }
+        let Some(skb) = copy() else {
+            return Kept::Full;
+        };
         // Within the capacity reserved: no allocation, cannot fail.
-        let _ = list.push(
+        let _ = area.list.push(
             Held {
                 key,
                 at_ms: now_ms,
+                awaiting,
                 skb,
             },
             GFP_ATOMIC,
         );
+        area.awaiting += usize::from(awaiting);
         Kept::Yes
-    }
-
-    /// When the oldest packet held for the flow of `key` came, if one is
-    /// held. Any context.
-    pub(crate) fn held_since(&self, key: &Key<F>) -> Option<u64> {
-        let list = self.list.lock();
-        list.iter().filter(|h| h.key == *key).map(|h| h.at_ms).min()
     }
 
     /// Receives again, in the order they came, the packets held for the
@@ -120,12 +168,16 @@ impl<F: Family> Hold<F> {
         self.take(|h| h.key == *key, &mut out);
     }
 
-    /// Frees the packets held longer than any handoff lasts, and with
-    /// `all` every packet (the namespace goes away). Process context.
+    /// Frees the packets held longer than any handoff lasts or than a copy
+    /// is awaited, and with `all` every packet (the namespace goes away).
+    /// Process context.
     pub(crate) fn expire(&self, now_ms: u64, all: bool) {
         let mut out = KVec::new();
         self.take(
-            |h| all || now_ms.saturating_sub(h.at_ms) > MAX_AGE_MS,
+            |h| {
+                all || now_ms.saturating_sub(h.at_ms) > MAX_AGE_MS
+                    || (h.awaiting && cluster::awaiting_expired(h.at_ms, now_ms))
+            },
             &mut out,
         );
     }
@@ -135,10 +187,13 @@ impl<F: Family> Hold<F> {
     /// no memory for `out` (allocated with bottom halves off, so
     /// `GFP_ATOMIC`) they stay, for the collector to free.
     fn take(&self, pick: impl Fn(&Held<F>) -> bool, out: &mut KVec<Held<F>>) {
-        let mut list = self.list.lock();
-        if !list.iter().any(&pick) || out.reserve(list.len(), GFP_ATOMIC).is_err() {
+        let mut area = self.area.lock();
+        if !area.list.iter().any(&pick) || out.reserve(area.list.len(), GFP_ATOMIC).is_err() {
             return;
         }
-        vec::extract(&mut list, pick, out);
+        let from = out.len();
+        vec::extract(&mut area.list, pick, out);
+        let gone = out.iter().skip(from).filter(|h| h.awaiting).count();
+        area.awaiting -= gone;
     }
 }

@@ -169,6 +169,35 @@ pub fn awaits_copy(first_held_ms: Option<u64>, now_ms: u64) -> bool {
     }
 }
 
+/// Entries of a namespace's holding area that packets awaiting a copy
+/// ([`awaits_copy`]) may take, at most: a quarter of it. Anyone can send
+/// packets of connections no member holds (bare ACKs to the VIP from
+/// random ports); they wait like a moved client's would, and without a
+/// share of their own they would crowd out the packets of handoffs under
+/// way, which the area is for. Beyond it such packets are dropped (TCP
+/// sends a real one again).
+pub const AWAITING_MAX: usize = 256;
+
+/// Age after which a packet held awaiting a copy is freed. Longer than
+/// the wait ([`COPY_WAIT_MS`]): the connection's first held packet must
+/// still be there when the client's next retransmission comes after the
+/// wait, to send that one to the stack (a reset) instead of starting
+/// another wait. Shorter than the age of a handoff's held packets, so
+/// that packets nobody will claim leave the area soon.
+pub const AWAITING_AGE_MS: u64 = 2 * COPY_WAIT_MS;
+
+/// Whether one more packet awaiting a copy may be held when `awaiting`
+/// are ([`AWAITING_MAX`]).
+pub fn awaiting_admits(awaiting: usize) -> bool {
+    awaiting < AWAITING_MAX
+}
+
+/// Whether a packet held awaiting a copy since `at_ms` is freed at
+/// `now_ms` ([`AWAITING_AGE_MS`]).
+pub fn awaiting_expired(at_ms: u64, now_ms: u64) -> bool {
+    now_ms.saturating_sub(at_ms) > AWAITING_AGE_MS
+}
+
 /// Where a member without state for a connection sends its packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pass {

@@ -214,8 +214,8 @@ pub mod stats_attr {
     pub const MALFORMED: u16 = 13;
     /// `held`: client packets held while their handoff was under way.
     pub const HELD: u16 = 14;
-    /// `held-dropped`: client packets of a handoff under way dropped, the
-    /// holding area full.
+    /// `held-dropped`: client packets to be held dropped, the holding area
+    /// full (or its share for packets awaiting a front-end group's copy).
     pub const HELD_DROPPED: u16 = 15;
     /// `icmp-forwarded`: ICMP errors about a connection passed on to its
     /// back-end.

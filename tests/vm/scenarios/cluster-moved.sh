@@ -20,13 +20,19 @@
 #   - the client gets the whole answer byte-exact, no RST segment from the
 #     VIP and no reset in its TCP counters;
 #   - once the client is done no flow or copy is left on any node;
+#   - bare ACKs of connections nobody has, 1000 from as many client ports
+#     through front-end 2 (a flood anyone can send): front-end 2 holds
+#     those it ranks first for up to its share of the holding area, 256,
+#     drops the rest of them (held-dropped) and passes the others to
+#     front-end 1 (relayed), every packet counted once; 10 s later (the
+#     age of such packets) another 1000 find the share free again;
 #   - the same again for an IPv6 service of the same front-ends (VIP6
 #     2001:db8:2::100, the LAN's 2001:db8:1::/64): the IPv6 path holds
 #     and forwards the same way, no reset (TCP counters).
 #
 # guests: 1
 # memory: 512M
-# timeout: 240
+# timeout: 300
 #
 #                      switch ns "sw" (br0)           198.18.1.0/24
 #      /                  |                     |                   \
@@ -189,6 +195,43 @@ moved "$vip" "$client" "$(addr 1)" "$(addr 2)"
 rst_none "$work/rst.pcap"
 dmesg | grep -qE "node 2: front-end group epoch [0-9]+: took over 1 connections whose packets reach this node" ||
 	fail "no 'took over ... whose packets reach this node' line in dmesg"
+
+# junk SEED: the flood of bare ACKs above, through front-end 2; what it
+# held, dropped and relayed of them.
+readonly junk=1000 share=256
+# junk_counts: front-end 2's held, held-dropped and relayed counters.
+junk_counts() {
+	bctl fe2 -j stats | jq -r '"\(.held) \(."held-dropped") \(.relayed)"'
+}
+# junk_done H D R: whether the counters have grown by the whole flood
+# (raw sends are received asynchronously).
+junk_done() {
+	local h d r
+	read -r h d r <<<"$(junk_counts)"
+	((h - $1 + d - $2 + r - $3 >= junk))
+}
+junk() {
+	local h0 d0 r0 h d r held dropped relayed
+	read -r h0 d0 r0 <<<"$(junk_counts)"
+	log "$(ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" junkacks "$client" "$vip" 80 "$junk" "$1")"
+	wait_for -t $((10 * BATON_SLOW)) junk_done "$h0" "$d0" "$r0" || true
+	read -r h d r <<<"$(junk_counts)"
+	held=$((h - h0)) dropped=$((d - d0)) relayed=$((r - r0))
+	log "junk ACKs (seed $1): front-end 2 held $held, dropped $dropped, relayed $relayed"
+	check_eq "junk ACKs held, dropped or relayed by front-end 2" "$((held + dropped + relayed))" "$junk"
+	check_eq "junk ACKs held by front-end 2 (its share of the holding area)" "$held" "$share"
+	((dropped >= 1)) || fail "front-end 2 ranks first for only $held of the junk ACKs: the share is not tested"
+}
+ip -n cl route add "$vip" via "$(addr 2)"
+junk 1
+t_junk=$SECONDS
+# The share's packets leave the area 10 s after they came (the collector
+# runs every 250 ms).
+((SECONDS - t_junk >= 12)) || sleep $((12 - (SECONDS - t_junk)))
+junk 2
+ip -n cl route del "$vip"
+log "ok: packets of unknown connections kept to their share of the holding area, and freed"
+
 moved "$vip6" "$client6" "$(lan6 2)" "$(lan6 3)"
 
 tc -n fe1 qdisc del dev cf1 root

@@ -13,6 +13,12 @@ path-mtu scenarios.
       Sends N SYNs with spoofed source addresses in SRC_NET (a /24 given
       as a.b.c) to DST:PORT through a raw socket, and prints "sent N in Xs".
 
+  clients.py junkacks SRC DST PORT N SEED
+      Sends N bare ACKs from SRC, each from another source port drawn
+      (with SEED) from 1024-39999, with random sequence numbers, to
+      DST:PORT through a raw socket: packets of connections nobody has.
+      Prints "sent N".
+
   clients.py keepalive ADDR PORT N PORTFILE GOFILE
       One keep-alive connection: GET /gen/N, checks the body (httpd.py's
       bytes for N), writes its local port to PORTFILE, waits until GOFILE
@@ -188,6 +194,16 @@ def synflood(net, dst, port, n):
         ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
         raw.sendto(ip + tcp, (dst, 0))
     print(f"sent {n} in {time.monotonic() - start:.1f}s")
+
+
+def junkacks(src_a, dst_a, dport, n, seed):
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    src, dst = socket.inet_aton(src_a), socket.inet_aton(dst_a)
+    rnd = random.Random(seed)
+    for sport in rnd.sample(range(1024, 40000), n):
+        seg = tcp_segment(src, dst, sport, dport, rnd.getrandbits(32), rnd.getrandbits(32), 0x10)
+        raw.sendto(ip_packet(src, dst, seg), (dst_a, 0))
+    print(f"sent {n}")
 
 
 def gen(n):
@@ -612,6 +628,8 @@ if __name__ == "__main__":
         slowloris(a[1], int(a[2]), int(a[3]), float(a[4]))
     elif a[0] == "synflood":
         synflood(a[1], a[2], int(a[3]), int(a[4]))
+    elif a[0] == "junkacks":
+        junkacks(a[1], a[2], int(a[3]), int(a[4]), int(a[5]))
     elif a[0] == "keepalive":
         keepalive(a[1], int(a[2]), int(a[3]), a[4], a[5])
     elif a[0] == "requests":

@@ -4,8 +4,9 @@
 
 use baton_proto::{
     cluster::{
-        awaits_copy, backup_of, backups, owners, pass_to, place, transition, FlowId, Owners, Pass,
-        Place, Transition, View, ViewError, COPY_WAIT_MS, MAX_MEMBERS,
+        awaiting_admits, awaiting_expired, awaits_copy, backup_of, backups, owners, pass_to, place,
+        transition, FlowId, Owners, Pass, Place, Transition, View, ViewError, AWAITING_AGE_MS,
+        AWAITING_MAX, COPY_WAIT_MS, MAX_MEMBERS,
     },
     config::{check_member_add, MemberError, PeerConf},
     packet::V6,
@@ -561,4 +562,32 @@ fn awaits_copy_for_a_bounded_time() {
     assert!(!awaits_copy(Some(t), t + COPY_WAIT_MS + 1));
     assert!(!awaits_copy(Some(0), u64::MAX));
     assert!(awaits_copy(Some(t), t - 1));
+}
+
+/// Packets awaiting a copy take at most their share of the holding area
+/// (1024 entries), and leave it only once their connection's wait is
+/// over: a packet still there decides that the next one goes to the stack.
+#[test]
+fn awaiting_packets_bounded_in_number_and_age() {
+    assert!(awaiting_admits(0));
+    assert!(awaiting_admits(AWAITING_MAX - 1));
+    assert!(!awaiting_admits(AWAITING_MAX));
+    let t = 1_000_000;
+    assert!(!awaiting_expired(t, t + AWAITING_AGE_MS));
+    assert!(awaiting_expired(t, t + AWAITING_AGE_MS + 1));
+    assert!(!awaiting_expired(t, t - 1));
+}
+
+proptest! {
+    /// No held packet is freed while its connection still awaits its copy.
+    #[test]
+    fn awaiting_not_freed_during_the_wait(at in any::<u64>(), dt in 0u64..4 * COPY_WAIT_MS) {
+        let now = at.saturating_add(dt);
+        prop_assert!(!(awaits_copy(Some(at), now) && awaiting_expired(at, now)));
+        // The wait is over before the packet goes, with room for a
+        // retransmission between the two.
+        if awaiting_expired(at, now) {
+            prop_assert!(now - at > COPY_WAIT_MS + COPY_WAIT_MS / 2);
+        }
+    }
 }

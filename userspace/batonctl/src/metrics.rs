@@ -161,7 +161,7 @@ fn stats(e: &mut Exposition, st: &Stats) {
         ),
         (
             "baton_packets_held_dropped_total",
-            "Client packets of a handoff dropped, the holding area full.",
+            "Client packets to be held dropped, the holding area (or its share) full.",
             st.held_dropped,
         ),
         (

@@ -663,7 +663,7 @@ pub struct Stats {
     pub malformed: u64,
     /// Client packets held during their handoff.
     pub held: u64,
-    /// Client packets of a handoff dropped, the holding area full.
+    /// Client packets to be held dropped, the holding area (or its share) full.
     pub held_dropped: u64,
     /// ICMP errors passed on to a connection's back-end.
     pub icmp_forwarded: u64,
