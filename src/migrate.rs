@@ -118,8 +118,9 @@ struct Pool {
     /// Signalled when a job is queued.
     #[pin]
     queued: CondVar,
-    /// Where the hook copies a request head (one CPU at a time, as
-    /// conntrack's FTP helper does with its buffer).
+    /// Where the hook copies a request head that is not in its packet's
+    /// linear part (one CPU at a time, as conntrack's FTP helper does with
+    /// its buffer).
     #[pin]
     head: BhSpinLock<KBox<[u8; HEAD_MAX]>>,
     /// The bytes each MOVE_ACK brought (its old server had not read
@@ -259,29 +260,50 @@ impl Moves {
         let config = self.pool.node.published();
         let service = config.service(&ip(b.vip))?;
         let draining = service.draining(&ip(b.backend));
-        let by_rules = service.per_request();
+        // Without rules no request is matched: none need be parsed.
+        let by_rules = service.per_request() && !service.rules.is_empty();
         if !by_rules && !draining {
             return None;
         }
-        let mut head = self.pool.head.lock();
-        let n = skb.copy_from_ip(b.payload_at, head.get_mut(..b.payload_len.min(HEAD_MAX))?);
-        let req = http::parse_request(head.get(..n)?).ok()?;
-        let rules = service.rules.iter().map(|r| (r.rule(), r.backend));
-        match by_rules.then(|| rules::first_match(rules, &req)).flatten() {
-            // The flow's own back-end (a drained one's rules are not
-            // published).
-            Some(target) if target == ip(b.backend) => None,
-            Some(target) => {
-                // A rule's back-end is one of the service's, with a weight.
-                let be = service.backends.iter().find(|x| x.addr == target)?;
-                let me = config.base.node_id;
-                Some(Target::Backend(
-                    be.addr,
-                    if be.peer == me { 0 } else { be.peer },
-                ))
-            }
-            None => draining.then_some(Target::Scheduler),
+        let me = config.base.node_id;
+        let len = b.payload_len.min(HEAD_MAX);
+        // A request in the packet's linear part (most are) is parsed where
+        // it lies, without the lock all CPUs share.
+        if let Some(bytes) = skb.linear_from_ip(b.payload_at, len) {
+            return target_of(service, me, b, by_rules, draining, bytes);
         }
+        let mut head = self.pool.head.lock();
+        let n = skb.copy_from_ip(b.payload_at, head.get_mut(..len)?);
+        target_of(service, me, b, by_rules, draining, head.get(..n)?)
+    }
+}
+
+/// [`Moves::target`] for the request head at the start of `bytes`, on
+/// node `me`: by the service's rules if `by_rules`, by its scheduler if
+/// none matches and the flow's back-end is `draining`.
+fn target_of<F: Fam>(
+    service: &sched::ServiceView,
+    me: u32,
+    b: &Boundary<F>,
+    by_rules: bool,
+    draining: bool,
+    bytes: &[u8],
+) -> Option<Target> {
+    let req = http::parse_request(bytes).ok()?;
+    let rules = service.rules.iter().map(|r| (r.rule(), r.backend));
+    match by_rules.then(|| rules::first_match(rules, &req)).flatten() {
+        // The flow's own back-end (a drained one's rules are not
+        // published).
+        Some(target) if target == ip(b.backend) => None,
+        Some(target) => {
+            // A rule's back-end is one of the service's, with a weight.
+            let be = service.backends.iter().find(|x| x.addr == target)?;
+            Some(Target::Backend(
+                be.addr,
+                if be.peer == me { 0 } else { be.peer },
+            ))
+        }
+        None => draining.then_some(Target::Scheduler),
     }
 }
 

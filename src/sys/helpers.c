@@ -890,6 +890,25 @@ unsigned int baton_skb_copy(const struct sk_buff *skb, unsigned int off,
 }
 
 /*
+ * The bytes of skb from off bytes after its network header, up to len of
+ * them (*got: how many), if they all lie in its linear part: NULL if they
+ * do not or there are none. Any context.
+ */
+const u8 *baton_skb_linear(const struct sk_buff *skb, unsigned int off,
+			   unsigned int len, unsigned int *got)
+{
+	int start = skb_network_offset(skb) + (int)off;
+
+	if (start < 0 || start >= (int)skb->len)
+		return NULL;
+	len = min_t(unsigned int, len, skb->len - start);
+	if ((unsigned int)start + len > skb_headlen(skb))
+		return NULL;
+	*got = len;
+	return skb->data + start;
+}
+
+/*
  * Whether the IP stack forwarded the packet: at post-routing, a packet
  * routed through this host rather than one of its own sockets'. IPv4's
  * ip_forward marks it before the forward hook (the mark lasts until it

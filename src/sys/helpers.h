@@ -132,6 +132,8 @@ int baton_tcp_lookup(struct net *net, const struct baton_endpoint *local,
 		     const struct baton_endpoint *remote);
 bool baton_skb_csum_partial(const struct sk_buff *skb);
 bool baton_skb_forwarded(const struct sk_buff *skb);
+const u8 *baton_skb_linear(const struct sk_buff *skb, unsigned int off,
+			   unsigned int len, unsigned int *got);
 unsigned int baton_skb_copy(const struct sk_buff *skb, unsigned int off,
 			    u8 *buf, unsigned int len);
 void baton_skb_csum_changed(struct sk_buff *skb);

@@ -331,16 +331,12 @@ impl<T: Keyed> RcuHash<T> {
             let mut count = self.writer.lock();
             let _rcu = ReadGuard::new();
             while b < stop {
-                let Some(head) = self.buckets.get(b) else {
-                    break 'chunks;
+                // A sweep mostly meets empty buckets: skipped eight at a
+                // time. The writer lock is held: no list changes under us.
+                b = self.first_occupied(b, stop);
+                let Some(head) = self.buckets.get(b).filter(|_| b < stop) else {
+                    break;
                 };
-                // A sweep mostly meets empty buckets: one read tells.
-                // SAFETY: `head` is one of our buckets, and with the writer
-                // lock held no list changes under us.
-                if unsafe { (*head.get()).first.is_null() } {
-                    b += 1;
-                    continue;
-                }
                 loop {
                     if unlinked.len() >= limit {
                         break 'chunks;
@@ -375,6 +371,28 @@ impl<T: Keyed> RcuHash<T> {
             removed: n,
             next: b,
         }
+    }
+
+    /// The first bucket of `from..to` that has an entry, else `to`. The
+    /// caller holds the writer lock.
+    fn first_occupied(&self, from: usize, to: usize) -> usize {
+        let Some(heads) = self.buckets.get(from..to) else {
+            return to;
+        };
+        // SAFETY: `h` is one of our buckets, and the caller holds the
+        // writer lock: no list changes under us.
+        let first = |h: &Opaque<bindings::hlist_head>| unsafe { (*h.get()).first } as usize;
+        let mut i = 0;
+        for group in heads.chunks_exact(8) {
+            if group.iter().fold(0, |any, h| any | first(h)) != 0 {
+                break;
+            }
+            i += 8;
+        }
+        while heads.get(i).is_some_and(|h| first(h) == 0) {
+            i += 1;
+        }
+        from + i
     }
 
     /// Frees `nodes` (unlinked, from `insert`, owned by the caller) after a

@@ -59,6 +59,27 @@ impl SkBuff {
         unsafe { bindings::baton_skb_copy(self.as_ptr(), off, buf.as_mut_ptr(), len) as usize }
     }
 
+    /// The packet's bytes from `off` bytes after its IP header's start, as
+    /// many as there are up to `len`, in place, if they all lie in its
+    /// linear part (as a small segment's do); `None` if they do not (see
+    /// [`SkBuff::copy_from_ip`]) or there are none.
+    pub(crate) fn linear_from_ip(&self, off: usize, len: usize) -> Option<&[u8]> {
+        let (Ok(off), Ok(len)) = (u32::try_from(off), u32::try_from(len)) else {
+            return None;
+        };
+        let mut got = 0u32;
+        // SAFETY: `as_ptr` is a valid skb; the helper only reads it and
+        // writes `got`.
+        let data = unsafe { bindings::baton_skb_linear(self.as_ptr(), off, len, &mut got) };
+        if data.is_null() {
+            return None;
+        }
+        // SAFETY: the helper returned `got` bytes of the skb's linear data,
+        // which stay as they are while `self` is borrowed (changing them
+        // takes `&mut self`).
+        Some(unsafe { core::slice::from_raw_parts(data, got as usize) })
+    }
+
     /// Whether the packet, received, goes through `route` as it is: it,
     /// or each of its segments if it is a GSO packet, within the route's
     /// MTU.

@@ -13,6 +13,12 @@
 #   - the front-end's NIC sent less than 10% of the download, the
 #     back-end's at least all of it;
 #   - no TCP socket for the client on the front-end afterwards;
+#   - a kept-alive connection's first request (Host a.example) served by
+#     back-end 1, its second (path /b/, another Host) by back-end 2: the
+#     connection moved between guests at the request boundary (stats
+#     moved), one connection, the second body back-end 2's (here the
+#     request lies in the packet's linear part, where the front-end reads
+#     it in place; in namespaces it comes in page fragments);
 #   - the same again over IPv6 (VIP 2001:db8::100, the guests' IPv6
 #     addresses, the same rules, the control channel still IPv4): both
 #     transfers exact, logged from the client's IPv6 address, one
@@ -63,8 +69,9 @@ case $BATON_GUEST in
 	wait_listen - 80
 	;;
 2 | 3)
-	mkdir -p "$work/www"
+	mkdir -p "$work/www/b"
 	head -c "$size" /dev/urandom >"$work/www/big"
+	echo "back-end $((BATON_GUEST - 1))" >"$work/www/b/name"
 	publish big-sha256 "$(sha256sum <"$work/www/big" | cut -d' ' -f1)"
 	python3 "$httpd" "$(guest_addr "$BATON_GUEST")" "$be_port" "$work/www" \
 		>"$BATON_OUT/httpd.$BATON_GUEST.log" 2>&1 &
@@ -143,6 +150,24 @@ fi
 round IPv4 "$vip" "$(guest_addr 0)" ".$BATON_GUEST.log"
 if ((BATON_GUEST == 1)); then
 	batonctl status
+fi
+
+# A connection moved between guests at its second request.
+if ((BATON_GUEST == 1)); then
+	moved0=$(batonctl -j stats | jq -er .moved)
+fi
+barrier move-start
+if ((BATON_GUEST == 0)); then
+	out=$(timeout 120 python3 "$BATON_REPO/tests/vm/tools/clients.py" requests "$vip" 80 \
+		a.example/gen/5000 c.example/b/name) || fail "kept-alive requests failed: $out"
+	log "kept-alive requests: $(echo "$out" | tr '\n' ' ')"
+	check_eq "answers on one connection" "$(echo "$out" | awk '{print $1}' | sort -u | wc -l)" 1
+	check_eq "answers (the first from back-end 1, exact; the second back-end 2's)" \
+		"$(echo "$out" | cut -d' ' -f2- | tr '\n' ';')" "exact;back-end 2;"
+fi
+barrier move-done 200
+if ((BATON_GUEST == 1)); then
+	check_eq "connections moved by the front-end" "$(($(batonctl -j stats | jq -er .moved) - moved0))" 1
 fi
 
 # The same over IPv6, virtio's offloads included: IPv6 addresses beside the
