@@ -437,6 +437,14 @@ impl Conns {
         &F::table(self).hold
     }
 
+    /// How many client packets the holding areas of both families hold,
+    /// and how many of them await a copy ([`Why::AwaitingCopy`]).
+    pub(crate) fn held_now(&self) -> (usize, usize) {
+        let (n4, a4) = self.v4.hold.occupancy();
+        let (n6, a6) = self.v6.hold.occupancy();
+        (n4 + n6, a4 + a6)
+    }
+
     /// Frees the held packets older than any handoff lasts, and with `all`
     /// every one (the namespace goes away). Process context.
     pub(crate) fn expire_held(&self, now_ms: u64, all: bool) {

@@ -149,6 +149,12 @@ impl<F: Family> Hold<F> {
         Kept::Yes
     }
 
+    /// How many packets are held, and how many of them await a copy.
+    pub(crate) fn occupancy(&self) -> (usize, usize) {
+        let area = self.area.lock();
+        (area.list.len(), area.awaiting)
+    }
+
     /// Receives again, in the order they came, the packets held for the
     /// flow of `key`, which forwards now; how many. Process context.
     pub(crate) fn release(&self, key: &Key<F>) -> usize {

@@ -300,7 +300,11 @@ impl Command<Baton> for StatsGet {
             r.put_u64(stats_attr::MOVES_REFUSED, get(Stat::MovesRefused), pad)?;
             r.put_u64(stats_attr::MOVES_FAILED, get(Stat::MovesFailed), pad)?;
             r.put_u64(stats_attr::RELEASED, get(Stat::Released), pad)?;
-            r.put_u64(stats_attr::RELAY_SKIPPED, get(Stat::RelaySkipped), pad)
+            r.put_u64(stats_attr::RELAY_SKIPPED, get(Stat::RelaySkipped), pad)?;
+            let (held, awaiting) = conns.held_now();
+            // At most 2 x 1024 (the areas' bounds).
+            r.put_u32(stats_attr::HELD_NOW, held as u32)?;
+            r.put_u32(stats_attr::HELD_AWAITING, awaiting as u32)
         })?;
         reply.send(info)
     }

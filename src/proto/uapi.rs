@@ -274,8 +274,13 @@ pub mod stats_attr {
     /// whose first member was silent: passed to the next, or dropped when
     /// that is this node.
     pub const RELAY_SKIPPED: u16 = 34;
+    /// `held-now` (`u32`): client packets in the holding areas now.
+    pub const HELD_NOW: u16 = 35;
+    /// `held-awaiting` (`u32`): of them, packets of connections this node
+    /// has nothing of, awaiting a front-end group's copy.
+    pub const HELD_AWAITING: u16 = 36;
     /// Highest attribute number.
-    pub const MAX: u16 = RELAY_SKIPPED;
+    pub const MAX: u16 = HELD_AWAITING;
 }
 
 /// Attributes of a `conn` nest.

@@ -24,8 +24,9 @@
 #     through front-end 2 (a flood anyone can send): front-end 2 holds
 #     those it ranks first for up to its share of the holding area, 256,
 #     drops the rest of them (held-dropped) and passes the others to
-#     front-end 1 (relayed), every packet counted once; 10 s later (the
-#     age of such packets) another 1000 find the share free again;
+#     front-end 1 (relayed), every packet counted once; held-awaiting
+#     shows the 256 until they are freed 10 s after they came; then
+#     another 1000 find the share free again;
 #   - the same again for an IPv6 service of the same front-ends (VIP6
 #     2001:db8:2::100, the LAN's 2001:db8:1::/64): the IPv6 path holds
 #     and forwards the same way, no reset (TCP counters).
@@ -221,13 +222,18 @@ junk() {
 	check_eq "junk ACKs held, dropped or relayed by front-end 2" "$((held + dropped + relayed))" "$junk"
 	check_eq "junk ACKs held by front-end 2 (its share of the holding area)" "$held" "$share"
 	((dropped >= 1)) || fail "front-end 2 ranks first for only $held of the junk ACKs: the share is not tested"
+	check_eq "front-end 2: packets awaiting a copy (held-awaiting)" "$(baton_stat fe2 held-awaiting)" "$share"
 }
 ip -n cl route add "$vip" via "$(addr 2)"
 junk 1
 t_junk=$SECONDS
 # The share's packets leave the area 10 s after they came (the collector
-# runs every 250 ms).
-((SECONDS - t_junk >= 12)) || sleep $((12 - (SECONDS - t_junk)))
+# runs every 250 ms), not before 5 s (their connections' wait).
+sleep 4
+check_eq "front-end 2: packets awaiting a copy 4 s later" "$(baton_stat fe2 held-awaiting)" "$share"
+wait_for -t 20 sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq '.\"held-awaiting\"') -eq 0 ]" ||
+	fail "front-end 2 still holds $(baton_stat fe2 held-awaiting) packets awaiting a copy"
+log "ok: front-end 2's packets awaiting a copy freed $((SECONDS - t_junk)) s after the flood"
 junk 2
 ip -n cl route del "$vip"
 log "ok: packets of unknown connections kept to their share of the holding area, and freed"

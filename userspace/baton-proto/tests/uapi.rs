@@ -384,6 +384,8 @@ fn stats_attributes_match_spec() {
             ("moves-failed", stats_attr::MOVES_FAILED),
             ("released", stats_attr::RELEASED),
             ("relay-skipped", stats_attr::RELAY_SKIPPED),
+            ("held-now", stats_attr::HELD_NOW),
+            ("held-awaiting", stats_attr::HELD_AWAITING),
         ],
         stats_attr::MAX,
     );

@@ -238,7 +238,7 @@ fn stats(e: &mut Exposition, st: &Stats) {
     for (name, help, n) in counters {
         e.single(name, Counter, help, n);
     }
-    let gauges: [(&str, &str, u64); 6] = [
+    let gauges: [(&str, &str, u64); 8] = [
         (
             "baton_connections_active",
             "Connections in the table.",
@@ -268,6 +268,16 @@ fn stats(e: &mut Exposition, st: &Stats) {
             "baton_common_memory_bytes",
             "Bytes the common table takes.",
             st.common_memory,
+        ),
+        (
+            "baton_packets_holding",
+            "Client packets in the holding areas now.",
+            st.held_now.into(),
+        ),
+        (
+            "baton_packets_holding_awaiting_copy",
+            "Of them, packets of unknown connections awaiting a group's copy.",
+            st.held_awaiting.into(),
         ),
     ];
     for (name, help, n) in gauges {

@@ -601,6 +601,8 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         relayed: opt_u64(stats_attr::RELAYED, "relayed")?,
         relay_failed: opt_u64(stats_attr::RELAY_FAILED, "relay-failed")?,
         relay_skipped: opt_u64(stats_attr::RELAY_SKIPPED, "relay-skipped")?,
+        held_now: opt_u32(stats_attr::HELD_NOW, "held-now")?,
+        held_awaiting: opt_u32(stats_attr::HELD_AWAITING, "held-awaiting")?,
         moved: opt_u64(stats_attr::MOVED, "moved")?,
         moves_refused: opt_u64(stats_attr::MOVES_REFUSED, "moves-refused")?,
         moves_failed: opt_u64(stats_attr::MOVES_FAILED, "moves-failed")?,
@@ -2406,6 +2408,10 @@ mod tests {
         if stats_attr::PENDING <= newest {
             counters.extend(nla(stats_attr::PENDING, &23u32.to_ne_bytes()));
         }
+        if stats_attr::HELD_AWAITING <= newest {
+            counters.extend(nla(stats_attr::HELD_NOW, &35u32.to_ne_bytes()));
+            counters.extend(nla(stats_attr::HELD_AWAITING, &36u32.to_ne_bytes()));
+        }
         nlmsg(
             FAMILY,
             0,
@@ -2474,6 +2480,7 @@ mod tests {
         );
         assert_eq!((st.relayed, st.relay_failed, st.active), (28, 29, 8));
         assert_eq!(st.relay_skipped, 34);
+        assert_eq!((st.held_now, st.held_awaiting), (35, 36));
         // A module that predates them: 0, the others as sent.
         let st = parse_stats(payload(&parse(&stats_reply(stats_attr::RELAY_FAILED)))).unwrap();
         assert_eq!(
@@ -2481,6 +2488,7 @@ mod tests {
             (0, 0, 0, 0)
         );
         assert_eq!((st.relayed, st.relay_failed, st.relay_skipped), (28, 29, 0));
+        assert_eq!((st.held_now, st.held_awaiting), (0, 0));
         // Each a u64: 4 bytes of one are a malformed reply.
         let mut counters = Vec::new();
         for ty in [

@@ -701,6 +701,10 @@ pub struct Stats {
     /// Such packets whose first member was silent: passed to the next, or
     /// dropped when that is this node.
     pub relay_skipped: u64,
+    /// Client packets in the holding areas now.
+    pub held_now: u32,
+    /// Of them, packets of unknown connections awaiting a group's copy.
+    pub held_awaiting: u32,
     /// Connections moved to another back-end at a request boundary.
     pub moved: u64,
     /// Moves the serving back-end refused, the connection not idle: it
@@ -991,7 +995,7 @@ pub fn stats(st: &Stats, format: Format) -> String {
         Format::JsonPretty => json(st, true),
         Format::Text => format!(
             "handoffs: ok {} refused {} failed {}\ntaken {}\npackets: forwarded {} returned {} dropped {} (malformed {})\n\
-             held during handoffs {} (dropped, area full {})\nicmp errors: forwarded {} malformed {}\n\
+             held during handoffs {} (dropped, area full {}) holding now {} (awaiting copies {})\nicmp errors: forwarded {} malformed {}\n\
              active connections {}\nwaiting requests {} hurried {}\nmemory {} bytes\n\
              common table: copies {} (of handoffs under way {}) memory {} bytes\n\
              copies: replicated {} promoted {} packets forwarded {}\n\
@@ -1010,6 +1014,8 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.malformed,
             st.held,
             st.held_dropped,
+            st.held_now,
+            st.held_awaiting,
             st.icmp_forwarded,
             st.icmp_malformed,
             st.active,
@@ -1198,6 +1204,8 @@ mod tests {
             relayed: 25,
             relay_failed: 26,
             relay_skipped: 31,
+            held_now: 32,
+            held_awaiting: 33,
             moved: 27,
             moves_refused: 28,
             moves_failed: 29,
@@ -1211,18 +1219,20 @@ mod tests {
              \"icmp-forwarded\":13,\"icmp-malformed\":14,\"common\":15,\"common-memory\":16,\
              \"forwarded-common\":17,\"promoted\":18,\"replicated\":19,\"pending\":20,\
              \"unconfirmed\":21,\"resumed\":22,\"acks-withheld\":23,\"acks-released\":24,\
-             \"relayed\":25,\"relay-failed\":26,\"relay-skipped\":31,\"moved\":27,\"moves-refused\":28,\
-             \"moves-failed\":29,\"released\":30}\n"
+             \"relayed\":25,\"relay-failed\":26,\"relay-skipped\":31,\"held-now\":32,\"held-awaiting\":33,\
+             \"moved\":27,\"moves-refused\":28,\"moves-failed\":29,\"released\":30}\n"
         );
         let text = stats(&st, Format::Text);
         assert!(text.contains("handoffs: ok 5 refused 1 failed 2\n"));
-        assert!(text.contains("\nheld during handoffs 11 (dropped, area full 12)\n"));
+        assert!(text.contains(
+            "\nheld during handoffs 11 (dropped, area full 12) holding now 32 (awaiting copies 33)\n"
+        ));
         assert!(text.contains("\nicmp errors: forwarded 13 malformed 14\n"));
         assert_eq!(
             text,
             "handoffs: ok 5 refused 1 failed 2\ntaken 3\n\
              packets: forwarded 100 returned 200 dropped 4 (malformed 10)\n\
-             held during handoffs 11 (dropped, area full 12)\n\
+             held during handoffs 11 (dropped, area full 12) holding now 32 (awaiting copies 33)\n\
              icmp errors: forwarded 13 malformed 14\nactive connections 6\n\
              waiting requests 7 hurried 8\nmemory 9 bytes\n\
              common table: copies 15 (of handoffs under way 20) memory 16 bytes\n\
@@ -1248,6 +1258,8 @@ mod tests {
             relayed: 0,
             relay_failed: 0,
             relay_skipped: 0,
+            held_now: 0,
+            held_awaiting: 0,
             moved: 0,
             moves_refused: 0,
             moves_failed: 0,
