@@ -16,7 +16,7 @@ use crate::{
     common::Common,
     hold::{Hold, Kept, Why},
     proto::{
-        cluster::FlowId,
+        cluster::{self, FlowId},
         ctrl::{cap, Endpoint, HandoffReq, Wire},
         dump,
         flow::{Flow, Key, Phase, Role, Verdict as FlowVerdict},
@@ -331,11 +331,14 @@ pub(crate) enum Stat {
     /// Packets of connections this node has no state for whose first
     /// member was silent: passed to the next, or dropped.
     RelaySkipped,
+    /// Packets passed to a suspect member that proved silent, passed again
+    /// to the next of the ranking.
+    RelayedAgain,
 }
 
 impl Stat {
     /// Number of counters.
-    const COUNT: usize = Stat::RelaySkipped as usize + 1;
+    const COUNT: usize = Stat::RelayedAgain as usize + 1;
 }
 
 /// The mark of the packets of the services' listeners and the connections
@@ -368,6 +371,11 @@ impl Stats {
     /// Adds 1 to `s`. Any context.
     pub(crate) fn inc(&self, s: Stat) {
         self.counters.inc(s as usize);
+    }
+
+    /// Adds `n` to `s`. Any context.
+    pub(crate) fn add(&self, s: Stat, n: u64) {
+        self.counters.add(s as usize, n);
     }
 
     /// `n` more connections on the waiting lists, holding `bytes`.
@@ -1122,7 +1130,7 @@ impl Conns {
             return Verdict::Accept;
         }
         match self.relay_target(net, skb, key) {
-            Some(Target::Member(to)) => self.pass_on::<F>(net, skb, to, |skb| {
+            Some(Target::Member(_, to)) => self.pass_on::<F>(net, skb, to, |skb| {
                 skb.icmp_headers_mut(F::HEADERS_MAX).map(|(b, _)| b)
             }),
             Some(Target::Hold) => Verdict::Drop,
@@ -1158,13 +1166,42 @@ impl Conns {
             return Verdict::Accept;
         }
         match self.relay_target(net, skb, key) {
-            Some(Target::Member(to)) => {
+            Some(Target::Member(id, to)) => {
+                self.keep_if_suspect(skb, key, id, now_ms);
                 self.pass_on::<F>(net, skb, to, |skb| skb.tcp_headers_mut().map(|(b, _)| b))
             }
             Some(Target::Hold) => Verdict::Drop,
             Some(Target::First) => self.await_copy(skb, key, now_ms),
             None => Verdict::Accept,
         }
+    }
+
+    /// Keeps a copy of a packet about to be passed to member `id` if that
+    /// member is suspect ([`cluster::SUSPECT_MS`]): should it prove silent,
+    /// the copy goes to the next of the ranking ([`Conns::relay_again`]),
+    /// so that a failed member does not swallow its connections' packets
+    /// (a client's ACKs above all) until its silence shows. Taken before
+    /// the packet's TTL is lowered; not kept beyond the share.
+    fn keep_if_suspect<F: Fam>(&self, skb: &mut SkBuff, key: &Key<F>, id: u32, now_ms: u64) {
+        if self
+            .relay
+            .heard_at(id)
+            .is_some_and(|h| cluster::suspect(h, now_ms))
+        {
+            F::table(self)
+                .hold
+                .keep(*key, now_ms, Why::Relayed(id), || skb.hold_copy());
+        }
+    }
+
+    /// Passes again the packets kept as passed to a suspect member that
+    /// proved silent or left the view, and frees those of a member heard
+    /// from since ([`cluster::relayed_fate`]); counted (`relayed-again`).
+    /// Process context.
+    pub(crate) fn relay_again(&self, now_ms: u64) {
+        let fate = |id, at| cluster::relayed_fate(self.relay.heard_at(id), at, now_ms);
+        let n = self.v4.hold.again(fate) + self.v6.hold.again(fate);
+        self.stats.add(Stat::RelayedAgain, n as u64);
     }
 
     /// A client packet of a connection this node ranks first for and has

@@ -164,6 +164,7 @@ pub(crate) fn gc_main(node: &Node, stop: &Stop) {
         pass = pass.wrapping_add(1);
         let now = kthread::now_ms();
         node.conns().expire_held(now, false);
+        node.conns().relay_again(now);
         replica::take_over_used(node);
         if pass % ABANDONED_EVERY == 0 {
             replica::expire_pending(node);

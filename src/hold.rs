@@ -9,13 +9,18 @@
 //! forwards, and then go on to the back-end rewritten like any other.
 //! So do a front-end group member's, for a copy of another member's
 //! handoff, and those of a connection it ranks first for while the copy
-//! is on its way ([`crate::proto::cluster::COPY_WAIT_MS`]).
+//! is on its way ([`crate::proto::cluster::COPY_WAIT_MS`]); and copies of
+//! the packets it passed to a member that may have failed, to pass them
+//! again to the next should that member prove silent
+//! ([`crate::proto::cluster::SUSPECT_MS`]).
 //!
 //! The holding area is one list per namespace, bounded per flow
 //! ([`PER_FLOW`]) and in all ([`MAX`]), and the packets awaiting a copy
-//! (of connections nobody here knows yet, which anyone can send) to their
-//! share of it ([`cluster::AWAITING_MAX`]): a packet beyond a bound is
-//! dropped as before and counted. Entries are taken out when their flow
+//! (of connections nobody here knows yet, which anyone can send) and the
+//! copies of packets passed on to their shares of it
+//! ([`cluster::AWAITING_MAX`], [`cluster::RELAYED_MAX`]): a packet beyond
+//! a bound is dropped as before and counted (a copy of a packet passed on
+//! is just not kept). Entries are taken out when their flow
 //! forwards ([`Hold::release`]), when its handoff fails
 //! ([`Hold::discard`]), or by the collector once older than any handoff can
 //! last, or than a copy is awaited ([`Hold::expire`]).
@@ -39,8 +44,9 @@ use kernel::prelude::*;
 const PER_FLOW: usize = 32;
 /// Packets held in a namespace, at most.
 pub(crate) const MAX: usize = 1024;
-// Packets awaiting a copy leave most of the area to handoffs under way.
-const _: () = assert!(cluster::AWAITING_MAX <= MAX / 4);
+// Packets awaiting a copy, and copies of packets passed on, leave most of
+// the area to handoffs under way.
+const _: () = assert!(cluster::AWAITING_MAX + cluster::RELAYED_MAX <= MAX / 2);
 
 /// Age after which a held packet is freed whatever became of its flow:
 /// longer than the longest handoff (`handoff-timeout-ms` is at most 30 s).
@@ -49,14 +55,26 @@ const MAX_AGE_MS: u64 = 35_000;
 struct Held<F: Family> {
     key: Key<F>,
     at_ms: u64,
-    awaiting: bool,
+    why: Why,
     skb: HeldSkb,
 }
 
-/// The entries, and how many of them await a copy.
+/// The entries, and how many of them await a copy or were passed on.
 struct Area<F: Family> {
     list: KVec<Held<F>>,
     awaiting: usize,
+    relayed: usize,
+}
+
+impl<F: Family> Area<F> {
+    /// The count of entries held for `why`, if it has a share.
+    fn share(&mut self, why: Why) -> Option<&mut usize> {
+        match why {
+            Why::Handoff => None,
+            Why::AwaitingCopy => Some(&mut self.awaiting),
+            Why::Relayed(_) => Some(&mut self.relayed),
+        }
+    }
 }
 
 /// The holding area of a namespace for the flows of one IP family.
@@ -77,6 +95,10 @@ pub(crate) enum Why {
     /// Its connection is of no flow here, and this node ranks first for it:
     /// it awaits the copy ([`cluster::awaits_copy`]).
     AwaitingCopy,
+    /// Passed to this member, which was suspect ([`cluster::SUSPECT_MS`]):
+    /// a copy kept to pass again should the member prove silent
+    /// ([`Hold::again`]).
+    Relayed(u32),
 }
 
 /// What [`Hold::keep`] did.
@@ -100,6 +122,7 @@ impl<F: Family> Hold<F> {
                 Area {
                     list: KVec::with_capacity(MAX, GFP_KERNEL)?,
                     awaiting: 0,
+                    relayed: 0,
                 },
                 "baton_hold"
             ),
@@ -118,7 +141,12 @@ impl<F: Family> Hold<F> {
         let awaiting = why == Why::AwaitingCopy;
         let mut area = self.area.lock();
         // Checked first: a flood of such packets costs no walk of the list.
-        if awaiting && !cluster::awaiting_admits(area.awaiting) {
+        let full = match why {
+            Why::Handoff => false,
+            Why::AwaitingCopy => !cluster::awaiting_admits(area.awaiting),
+            Why::Relayed(_) => area.relayed >= cluster::RELAYED_MAX,
+        };
+        if full {
             return Kept::Full;
         }
         let (mut of_flow, mut first) = (0, None::<u64>);
@@ -140,12 +168,14 @@ impl<F: Family> Hold<F> {
             Held {
                 key,
                 at_ms: now_ms,
-                awaiting,
+                why,
                 skb,
             },
             GFP_ATOMIC,
         );
-        area.awaiting += usize::from(awaiting);
+        if let Some(n) = area.share(why) {
+            *n += 1;
+        }
         Kept::Yes
     }
 
@@ -174,6 +204,31 @@ impl<F: Family> Hold<F> {
         self.take(|h| h.key == *key, &mut out);
     }
 
+    /// Settles the packets kept as passed to a suspect member
+    /// ([`Why::Relayed`]) as `fate` says for the member and the time the
+    /// packet went: received again (so passed to the member the ranking now
+    /// gives) or freed; how many were received again. Process context.
+    pub(crate) fn again(&self, fate: impl Fn(u32, u64) -> cluster::Relayed) -> usize {
+        let settled = |h: &Held<F>| match h.why {
+            Why::Relayed(id) => fate(id, h.at_ms),
+            _ => cluster::Relayed::Keep,
+        };
+        if self.area.lock().relayed == 0 {
+            return 0;
+        }
+        let mut out = KVec::new();
+        self.take(|h| settled(h) != cluster::Relayed::Keep, &mut out);
+        let mut again = 0;
+        for h in out {
+            // Decided again: the member may have been heard from since.
+            if settled(&h) == cluster::Relayed::Again {
+                h.skb.reinject();
+                again += 1;
+            }
+        }
+        again
+    }
+
     /// Frees the packets held longer than any handoff lasts or than a copy
     /// is awaited, and with `all` every packet (the namespace goes away).
     /// Process context.
@@ -182,7 +237,7 @@ impl<F: Family> Hold<F> {
         self.take(
             |h| {
                 all || now_ms.saturating_sub(h.at_ms) > MAX_AGE_MS
-                    || (h.awaiting && cluster::awaiting_expired(h.at_ms, now_ms))
+                    || (h.why == Why::AwaitingCopy && cluster::awaiting_expired(h.at_ms, now_ms))
             },
             &mut out,
         );
@@ -199,7 +254,10 @@ impl<F: Family> Hold<F> {
         }
         let from = out.len();
         vec::extract(&mut area.list, pick, out);
-        let gone = out.iter().skip(from).filter(|h| h.awaiting).count();
-        area.awaiting -= gone;
+        for h in out.iter().skip(from) {
+            if let Some(n) = area.share(h.why) {
+                *n -= 1;
+            }
+        }
     }
 }

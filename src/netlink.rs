@@ -304,7 +304,8 @@ impl Command<Baton> for StatsGet {
             let (held, awaiting) = conns.held_now();
             // At most 2 x 1024 (the areas' bounds).
             r.put_u32(stats_attr::HELD_NOW, held as u32)?;
-            r.put_u32(stats_attr::HELD_AWAITING, awaiting as u32)
+            r.put_u32(stats_attr::HELD_AWAITING, awaiting as u32)?;
+            r.put_u64(stats_attr::RELAYED_AGAIN, get(Stat::RelayedAgain), pad)
         })?;
         reply.send(info)
     }

@@ -31,8 +31,8 @@ pub(crate) type Members = ([(u32, [u8; 4]); MAX_MEMBERS], usize);
 /// Where [`Relay::target`] sends a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// To the member at this address.
-    Member([u8; 4]),
+    /// To the member with this id, at this address.
+    Member(u32, [u8; 4]),
     /// Nowhere for now ([`Pass::Hold`]): dropped.
     Hold,
     /// Here: this node ranks first, so it holds the connection, or will
@@ -137,6 +137,19 @@ impl Relay {
         }
     }
 
+    /// When member `id` was last heard from ([`kthread::now_ms`]); `None`
+    /// if it is not a member of the view other than this node.
+    pub(crate) fn heard_at(&self, id: u32) -> Option<u64> {
+        let n = (self.len.load(Ordering::Acquire) as usize).min(MAX_MEMBERS);
+        if id == self.me.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.members[..n]
+            .iter()
+            .position(|m| id_of(m.load(Ordering::Relaxed)) == id)
+            .map(|i| self.heard[i].load(Ordering::Relaxed))
+    }
+
     /// Whether `id` is a member of the view other than this node.
     pub(crate) fn is_member(&self, id: u32) -> bool {
         let n = (self.len.load(Ordering::Acquire) as usize).min(MAX_MEMBERS);
@@ -176,7 +189,7 @@ impl Relay {
         let to = match cluster::pass_to(&ids[..n], me, flow.hash(), silent) {
             Some(Pass::To(to)) => {
                 let i = ids[..n].iter().position(|&id| id == to)?;
-                Target::Member(addrs[i].to_ne_bytes())
+                Target::Member(to, addrs[i].to_ne_bytes())
             }
             Some(Pass::Hold) => Target::Hold,
             // With members, only when this node ranks first.

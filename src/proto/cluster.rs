@@ -198,6 +198,52 @@ pub fn awaiting_expired(at_ms: u64, now_ms: u64) -> bool {
     now_ms.saturating_sub(at_ms) > AWAITING_AGE_MS
 }
 
+/// A member not heard from for longer (two heartbeats) may have failed:
+/// the packets passed to it from then on are kept
+/// ([`relayed_fate`]) until it is heard from again, or passed again to
+/// the next of the ranking once it is silent ([`SILENT_MS`]). Without
+/// them, the packets passed to a failed member before its silence shows
+/// are lost, and a client's ACKs lost so make its back-end wait for a
+/// retransmission timeout, doubled at each one lost the same way.
+pub const SUSPECT_MS: u64 = 2 * MEMBER_HEARTBEAT_MS;
+const _: () = assert!(SUSPECT_MS < SILENT_MS);
+
+/// Entries of a namespace's holding area that such kept packets may take,
+/// at most (as [`AWAITING_MAX`]).
+pub const RELAYED_MAX: usize = 256;
+
+/// What becomes of a packet kept at `at_ms` when it was passed to a
+/// suspect member ([`SUSPECT_MS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relayed {
+    /// Kept: the member is neither heard from since nor silent yet.
+    Keep,
+    /// Freed: the member was heard from after the packet went, so it was
+    /// alive to take it.
+    Free,
+    /// Passed again, to whichever member the ranking now gives (the next):
+    /// the member went silent, or left the view.
+    Again,
+}
+
+/// What becomes at `now_ms` of a packet passed at `at_ms` to a member
+/// last heard from at `heard_ms` (`None`: no longer in the view).
+pub fn relayed_fate(heard_ms: Option<u64>, at_ms: u64, now_ms: u64) -> Relayed {
+    match heard_ms {
+        None => Relayed::Again,
+        Some(h) if h > at_ms => Relayed::Free,
+        // So a packet is kept at most SILENT_MS after it went.
+        Some(h) if now_ms.saturating_sub(h) > SILENT_MS => Relayed::Again,
+        Some(_) => Relayed::Keep,
+    }
+}
+
+/// Whether a member last heard from at `heard_ms` is suspect at `now_ms`
+/// ([`SUSPECT_MS`]).
+pub fn suspect(heard_ms: u64, now_ms: u64) -> bool {
+    now_ms.saturating_sub(heard_ms) > SUSPECT_MS
+}
+
 /// Where a member without state for a connection sends its packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pass {

@@ -279,8 +279,11 @@ pub mod stats_attr {
     /// `held-awaiting` (`u32`): of them, packets of connections this node
     /// has nothing of, awaiting a front-end group's copy.
     pub const HELD_AWAITING: u16 = 36;
+    /// `relayed-again`: packets passed to a member that may have failed,
+    /// passed again to the next of the ranking once it proved silent.
+    pub const RELAYED_AGAIN: u16 = 37;
     /// Highest attribute number.
-    pub const MAX: u16 = HELD_AWAITING;
+    pub const MAX: u16 = RELAYED_AGAIN;
 }
 
 /// Attributes of a `conn` nest.

@@ -428,6 +428,7 @@ if ((bgp == 0)); then
 		fi
 	done <<<"$conns1"
 	s0=$(baton_sum relay-skipped fe2 fe3)
+	g0=$(baton_sum relayed-again fe2 fe3)
 	# Their views keep front-end 1 for 10 s after it falls silent: long
 	# enough to see that its connections resume before that.
 	for fe in fe2 fe3; do
@@ -468,7 +469,7 @@ if ((bgp == 0)); then
 		baton_sum_is -eq "$n" active fe2 fe3 && break
 		sleep 0.2
 	done
-	log "ok: fe2 and fe3 forward all $n connections $((SECONDS - t)) s after the crash, front-end 1 still in their views; $first1 of its ${share[fe1]} ranked it first, $(($(baton_sum relay-skipped fe2 fe3) - s0)) packets were passed past it"
+	log "ok: fe2 and fe3 forward all $n connections $((SECONDS - t)) s after the crash, front-end 1 still in their views; $first1 of its ${share[fe1]} ranked it first, $(($(baton_sum relay-skipped fe2 fe3) - s0)) packets were passed past it, $(($(baton_sum relayed-again fe2 fe3) - g0)) that had gone to it passed again once it was silent"
 	# The views drop it now, as the rest expects.
 	for fe in fe2 fe3; do
 		bctl "$fe" config set heartbeat-timeout-ms 2000

@@ -27,6 +27,12 @@
 #     front-end 1 (relayed), every packet counted once; held-awaiting
 #     shows the 256 until they are freed 10 s after they came; then
 #     another 1000 find the share free again;
+#   - front-end 1's frames to front-end 2 cut while bare ACKs of unknown
+#     connections go through front-end 2 every 5 ms: those it passes to
+#     front-end 1 from 100 ms after front-end 1's last frame (suspect) are
+#     kept, and passed again once front-end 1 has been silent for 250 ms
+#     (relayed-again, at least one, at most the packets relayed
+#     meanwhile); its frames back, nothing is kept (held-now 0);
 #   - the same again for an IPv6 service of the same front-ends (VIP6
 #     2001:db8:2::100, the LAN's 2001:db8:1::/64): the IPv6 path holds
 #     and forwards the same way, no reset (TCP counters).
@@ -241,5 +247,30 @@ log "ok: packets of unknown connections kept to their share of the holding area,
 moved "$vip6" "$client6" "$(lan6 2)" "$(lan6 3)"
 
 tc -n fe1 qdisc del dev cf1 root
+
+# Front-end 1 silent to front-end 2 (its frames on the control link
+# dropped) while bare ACKs of connections nobody has come through front-end
+# 2 every 5 ms: those front-end 2 ranks front-end 1 first for go there.
+ip -n cl route add "$vip" via "$(addr 2)"
+a0=$(baton_stat fe2 relayed-again)
+r0=$(baton_stat fe2 relayed)
+ns_exec cl python3 "$BATON_REPO/tests/vm/tools/clients.py" junkacks "$client" "$vip" 80 400 3 5 >"$work/junk3" 2>&1 &
+junk3=$!
+# Once front-end 2 passes them on, the frames stop.
+wait_for -t $((20 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq .relayed) -ge $((r0 + 5)) ]" ||
+	fail "front-end 2 relayed none of the junk ACKs: $(cat "$work/junk3")"
+tc -n fe1 qdisc add dev cf1 root netem loss 100%
+wait "$junk3" || fail "junk ACKs: $(cat "$work/junk3")"
+tc -n fe1 qdisc del dev cf1 root
+again=$(($(baton_stat fe2 relayed-again) - a0))
+relayed=$(($(baton_stat fe2 relayed) - r0))
+log "front-end 1 silent: front-end 2 relayed $relayed junk ACKs, $again of them again"
+((again >= 1)) || fail "front-end 2 passed none of the packets it relayed to a silent front-end 1 again"
+((again <= relayed)) || fail "front-end 2 passed $again packets again, more than the $relayed it relayed"
+wait_for -t $((10 * BATON_SLOW)) sh -c "[ \$(ip netns exec fe2 $BATONCTL -j stats | jq '.\"held-now\" - .\"held-awaiting\"') -eq 0 ]" ||
+	fail "front-end 2 keeps $(baton_stat fe2 held-now) packets once front-end 1 is heard again"
+ip -n cl route del "$vip"
+log "ok: packets relayed to a silent member passed again"
+
 baton_unload
 log "all checks passed"

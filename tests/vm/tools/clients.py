@@ -13,11 +13,11 @@ path-mtu scenarios.
       Sends N SYNs with spoofed source addresses in SRC_NET (a /24 given
       as a.b.c) to DST:PORT through a raw socket, and prints "sent N in Xs".
 
-  clients.py junkacks SRC DST PORT N SEED
+  clients.py junkacks SRC DST PORT N SEED [GAP_MS]
       Sends N bare ACKs from SRC, each from another source port drawn
       (with SEED) from 1024-39999, with random sequence numbers, to
-      DST:PORT through a raw socket: packets of connections nobody has.
-      Prints "sent N".
+      DST:PORT through a raw socket: packets of connections nobody has;
+      GAP_MS milliseconds apart if given. Prints "sent N".
 
   clients.py keepalive ADDR PORT N PORTFILE GOFILE
       One keep-alive connection: GET /gen/N, checks the body (httpd.py's
@@ -196,13 +196,15 @@ def synflood(net, dst, port, n):
     print(f"sent {n} in {time.monotonic() - start:.1f}s")
 
 
-def junkacks(src_a, dst_a, dport, n, seed):
+def junkacks(src_a, dst_a, dport, n, seed, gap_ms=0):
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     src, dst = socket.inet_aton(src_a), socket.inet_aton(dst_a)
     rnd = random.Random(seed)
     for sport in rnd.sample(range(1024, 40000), n):
         seg = tcp_segment(src, dst, sport, dport, rnd.getrandbits(32), rnd.getrandbits(32), 0x10)
         raw.sendto(ip_packet(src, dst, seg), (dst_a, 0))
+        if gap_ms:
+            time.sleep(gap_ms / 1000)
     print(f"sent {n}")
 
 
@@ -629,7 +631,7 @@ if __name__ == "__main__":
     elif a[0] == "synflood":
         synflood(a[1], a[2], int(a[3]), int(a[4]))
     elif a[0] == "junkacks":
-        junkacks(a[1], a[2], int(a[3]), int(a[4]), int(a[5]))
+        junkacks(a[1], a[2], int(a[3]), int(a[4]), int(a[5]), float(a[6]) if len(a) > 6 else 0)
     elif a[0] == "keepalive":
         keepalive(a[1], int(a[2]), int(a[3]), a[4], a[5])
     elif a[0] == "requests":

@@ -5,8 +5,8 @@
 use baton_proto::{
     cluster::{
         awaiting_admits, awaiting_expired, awaits_copy, backup_of, backups, owners, pass_to, place,
-        transition, FlowId, Owners, Pass, Place, Transition, View, ViewError, AWAITING_AGE_MS,
-        AWAITING_MAX, COPY_WAIT_MS, MAX_MEMBERS,
+        relayed_fate, suspect, transition, FlowId, Owners, Pass, Place, Relayed, Transition, View,
+        ViewError, AWAITING_AGE_MS, AWAITING_MAX, COPY_WAIT_MS, MAX_MEMBERS, SILENT_MS, SUSPECT_MS,
     },
     config::{check_member_add, MemberError, PeerConf},
     packet::V6,
@@ -588,6 +588,41 @@ proptest! {
         // retransmission between the two.
         if awaiting_expired(at, now) {
             prop_assert!(now - at > COPY_WAIT_MS + COPY_WAIT_MS / 2);
+        }
+    }
+}
+
+/// A packet passed to a suspect member is freed once the member is heard
+/// from after it, passed again once the member is silent or gone, and
+/// kept only in between.
+#[test]
+fn relayed_packets_freed_or_passed_again() {
+    let at = 1_000_000;
+    assert!(!suspect(at, at + SUSPECT_MS));
+    assert!(suspect(at, at + SUSPECT_MS + 1));
+    let last = at - SUSPECT_MS - 1;
+    assert_eq!(relayed_fate(Some(last), at, at), Relayed::Keep);
+    assert_eq!(relayed_fate(Some(at + 1), at, at + 2), Relayed::Free);
+    assert_eq!(
+        relayed_fate(Some(last), at, last + SILENT_MS),
+        Relayed::Keep
+    );
+    assert_eq!(
+        relayed_fate(Some(last), at, last + SILENT_MS + 1),
+        Relayed::Again
+    );
+    assert_eq!(relayed_fate(None, at, at), Relayed::Again);
+}
+
+proptest! {
+    /// Every kept packet is resolved within SILENT_MS of the last frame
+    /// from its member before it went.
+    #[test]
+    fn relayed_packets_kept_at_most_silent_ms(heard in 0u64..1 << 40, gap in 0u64..10_000, dt in 0u64..10_000) {
+        let at = heard + gap;
+        let now = at + dt;
+        if relayed_fate(Some(heard), at, now) == Relayed::Keep {
+            prop_assert!(now - heard <= SILENT_MS);
         }
     }
 }

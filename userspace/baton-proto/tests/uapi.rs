@@ -386,6 +386,7 @@ fn stats_attributes_match_spec() {
             ("relay-skipped", stats_attr::RELAY_SKIPPED),
             ("held-now", stats_attr::HELD_NOW),
             ("held-awaiting", stats_attr::HELD_AWAITING),
+            ("relayed-again", stats_attr::RELAYED_AGAIN),
         ],
         stats_attr::MAX,
     );

@@ -128,7 +128,7 @@ fn stats(e: &mut Exposition, st: &Stats) {
     ] {
         e.sample(MOVES, &[("result", result.into())], n);
     }
-    let counters: [(&str, &str, u64); 21] = [
+    let counters: [(&str, &str, u64); 22] = [
         (
             "baton_connections_taken_total",
             "Connections this back-end took from front-ends.",
@@ -228,6 +228,11 @@ fn stats(e: &mut Exposition, st: &Stats) {
             "baton_packets_relay_skipped_total",
             "Packets of other members' connections whose first member was silent: passed to the next, or dropped.",
             st.relay_skipped,
+        ),
+        (
+            "baton_packets_relayed_again_total",
+            "Packets passed to a member that then proved silent, passed again to the next.",
+            st.relayed_again,
         ),
         (
             "baton_connections_released_total",

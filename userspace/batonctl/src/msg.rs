@@ -603,6 +603,7 @@ pub fn parse_stats(reply: &Genl) -> Result<Stats, Error> {
         relay_skipped: opt_u64(stats_attr::RELAY_SKIPPED, "relay-skipped")?,
         held_now: opt_u32(stats_attr::HELD_NOW, "held-now")?,
         held_awaiting: opt_u32(stats_attr::HELD_AWAITING, "held-awaiting")?,
+        relayed_again: opt_u64(stats_attr::RELAYED_AGAIN, "relayed-again")?,
         moved: opt_u64(stats_attr::MOVED, "moved")?,
         moves_refused: opt_u64(stats_attr::MOVES_REFUSED, "moves-refused")?,
         moves_failed: opt_u64(stats_attr::MOVES_FAILED, "moves-failed")?,
@@ -2393,6 +2394,7 @@ mod tests {
             stats_attr::MOVES_FAILED,
             stats_attr::RELEASED,
             stats_attr::RELAY_SKIPPED,
+            stats_attr::RELAYED_AGAIN,
         ];
         let mut counters: Vec<u8> = u64s
             .iter()
@@ -2480,7 +2482,10 @@ mod tests {
         );
         assert_eq!((st.relayed, st.relay_failed, st.active), (28, 29, 8));
         assert_eq!(st.relay_skipped, 34);
-        assert_eq!((st.held_now, st.held_awaiting), (35, 36));
+        assert_eq!(
+            (st.held_now, st.held_awaiting, st.relayed_again),
+            (35, 36, 37)
+        );
         // A module that predates them: 0, the others as sent.
         let st = parse_stats(payload(&parse(&stats_reply(stats_attr::RELAY_FAILED)))).unwrap();
         assert_eq!(
@@ -2488,7 +2493,7 @@ mod tests {
             (0, 0, 0, 0)
         );
         assert_eq!((st.relayed, st.relay_failed, st.relay_skipped), (28, 29, 0));
-        assert_eq!((st.held_now, st.held_awaiting), (0, 0));
+        assert_eq!((st.held_now, st.held_awaiting, st.relayed_again), (0, 0, 0));
         // Each a u64: 4 bytes of one are a malformed reply.
         let mut counters = Vec::new();
         for ty in [

@@ -705,6 +705,8 @@ pub struct Stats {
     pub held_now: u32,
     /// Of them, packets of unknown connections awaiting a group's copy.
     pub held_awaiting: u32,
+    /// Packets passed to a member that then proved silent, passed again.
+    pub relayed_again: u64,
     /// Connections moved to another back-end at a request boundary.
     pub moved: u64,
     /// Moves the serving back-end refused, the connection not idle: it
@@ -1001,7 +1003,7 @@ pub fn stats(st: &Stats, format: Format) -> String {
              copies: replicated {} promoted {} packets forwarded {}\n\
              handoff copies: unconfirmed {} resumed {}\n\
              request acks: withheld {} released {}\n\
-             packets of other members' connections: passed on {} failed {} past a silent member {}\n\
+             packets of other members' connections: passed on {} failed {} past a silent member {} again {}\n\
              moves at request boundaries: moved {} refused {} failed {}\n\
              released for moves {}\n",
             st.handoffs_ok,
@@ -1035,6 +1037,7 @@ pub fn stats(st: &Stats, format: Format) -> String {
             st.relayed,
             st.relay_failed,
             st.relay_skipped,
+            st.relayed_again,
             st.moved,
             st.moves_refused,
             st.moves_failed,
@@ -1206,6 +1209,7 @@ mod tests {
             relay_skipped: 31,
             held_now: 32,
             held_awaiting: 33,
+            relayed_again: 34,
             moved: 27,
             moves_refused: 28,
             moves_failed: 29,
@@ -1220,7 +1224,7 @@ mod tests {
              \"forwarded-common\":17,\"promoted\":18,\"replicated\":19,\"pending\":20,\
              \"unconfirmed\":21,\"resumed\":22,\"acks-withheld\":23,\"acks-released\":24,\
              \"relayed\":25,\"relay-failed\":26,\"relay-skipped\":31,\"held-now\":32,\"held-awaiting\":33,\
-             \"moved\":27,\"moves-refused\":28,\"moves-failed\":29,\"released\":30}\n"
+             \"relayed-again\":34,\"moved\":27,\"moves-refused\":28,\"moves-failed\":29,\"released\":30}\n"
         );
         let text = stats(&st, Format::Text);
         assert!(text.contains("handoffs: ok 5 refused 1 failed 2\n"));
@@ -1239,7 +1243,7 @@ mod tests {
              copies: replicated 19 promoted 18 packets forwarded 17\n\
              handoff copies: unconfirmed 21 resumed 22\n\
              request acks: withheld 23 released 24\n\
-             packets of other members' connections: passed on 25 failed 26 past a silent member 31\n\
+             packets of other members' connections: passed on 25 failed 26 past a silent member 31 again 34\n\
              moves at request boundaries: moved 27 refused 28 failed 29\n\
              released for moves 30\n"
         );
@@ -1260,6 +1264,7 @@ mod tests {
             relay_skipped: 0,
             held_now: 0,
             held_awaiting: 0,
+            relayed_again: 0,
             moved: 0,
             moves_refused: 0,
             moves_failed: 0,
@@ -1272,7 +1277,7 @@ mod tests {
              copies: replicated 0 promoted 0 packets forwarded 0\n\
              handoff copies: unconfirmed 0 resumed 0\n\
              request acks: withheld 0 released 0\n\
-             packets of other members' connections: passed on 0 failed 0 past a silent member 0\n\
+             packets of other members' connections: passed on 0 failed 0 past a silent member 0 again 0\n\
              moves at request boundaries: moved 0 refused 0 failed 0\n\
              released for moves 0\n"
         ));
