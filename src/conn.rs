@@ -1199,6 +1199,11 @@ impl Conns {
     /// from since ([`cluster::relayed_fate`]); counted (`relayed-again`).
     /// Process context.
     pub(crate) fn relay_again(&self, now_ms: u64) {
+        // No view now (none, or one being published): nothing can be
+        // decided, and a packet received again would meet no member.
+        if !self.relay.active() {
+            return;
+        }
         let fate = |id, at| cluster::relayed_fate(self.relay.heard_at(id), at, now_ms);
         let n = self.v4.hold.again(fate) + self.v6.hold.again(fate);
         self.stats.add(Stat::RelayedAgain, n as u64);
