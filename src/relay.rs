@@ -152,11 +152,7 @@ impl Relay {
 
     /// Whether `id` is a member of the view other than this node.
     pub(crate) fn is_member(&self, id: u32) -> bool {
-        let n = (self.len.load(Ordering::Acquire) as usize).min(MAX_MEMBERS);
-        id != self.me.load(Ordering::Relaxed)
-            && self.members[..n]
-                .iter()
-                .any(|m| id_of(m.load(Ordering::Relaxed)) == id)
+        self.heard_at(id).is_some()
     }
 
     /// Where `flow`'s packets go when this node has no state for it;
