@@ -73,16 +73,62 @@ pub enum HttpError {
     BadHost,
 }
 
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+/// Byte classes, one table lookup per byte: the parser runs on every
+/// request of a kept-alive connection whose service has rules.
+const TCHAR: u8 = 1;
+/// A visible character (a request target's).
+const VCHAR: u8 = 2;
+/// A host name's.
+const HOST: u8 = 4;
+/// An IPv6 literal's (hex digits, `:` and `.`).
+const V6: u8 = 8;
 
-fn is_target_char(b: u8) -> bool {
-    (0x21..=0x7e).contains(&b)
-}
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alnum = c.is_ascii_alphanumeric();
+        let mut k = 0;
+        if alnum
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+        {
+            k |= TCHAR;
+        }
+        if c >= 0x21 && c <= 0x7e {
+            k |= VCHAR;
+        }
+        if alnum || matches!(c, b'-' | b'.' | b'_') {
+            k |= HOST;
+        }
+        if c.is_ascii_hexdigit() || matches!(c, b':' | b'.') {
+            k |= V6;
+        }
+        t[b] = k;
+        b += 1;
+    }
+    t
+};
 
-fn is_host_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._".contains(&b)
+/// Whether every byte of `s` is of class `class`.
+fn all_of(s: &[u8], class: u8) -> bool {
+    s.iter().all(|&b| CLASS[usize::from(b)] & class != 0)
 }
 
 fn strip_scheme(t: &[u8]) -> Option<&[u8]> {
@@ -94,36 +140,31 @@ fn strip_scheme(t: &[u8]) -> Option<&[u8]> {
     None
 }
 
-/// The host of an authority (`host[:port]`, `[v6]:port`), validated.
+/// The host of an authority (`host[:port]`, `[v6]:port`), validated in one
+/// pass. Userinfo (`user@host`) is refused: `@` is in no class a host or
+/// port may hold.
 fn authority_host(auth: &[u8]) -> Result<&[u8], HttpError> {
-    // Userinfo is not allowed in requests.
-    if auth.contains(&b'@') {
-        return Err(HttpError::BadHost);
-    }
-    let host = if auth.first() == Some(&b'[') {
-        let end = auth
+    let end = if auth.first() == Some(&b'[') {
+        let inner = auth.get(1..).unwrap_or_default();
+        let n = inner
             .iter()
-            .position(|&b| b == b']')
+            .position(|&b| CLASS[usize::from(b)] & V6 == 0)
             .ok_or(HttpError::BadHost)?;
-        let host = auth.get(..=end).ok_or(HttpError::BadHost)?;
-        let inner = host.get(1..end).unwrap_or_default();
-        if inner.is_empty()
-            || !inner
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
+        if n == 0 || inner.get(n) != Some(&b']') {
             return Err(HttpError::BadHost);
         }
-        host
+        n + 2
     } else {
-        let end = auth.iter().position(|&b| b == b':').unwrap_or(auth.len());
-        let host = auth.get(..end).unwrap_or_default();
-        if host.is_empty() || host.len() > 253 || !host.iter().all(|&b| is_host_char(b)) {
+        let n = auth
+            .iter()
+            .position(|&b| CLASS[usize::from(b)] & HOST == 0)
+            .unwrap_or(auth.len());
+        if n == 0 || n > 253 {
             return Err(HttpError::BadHost);
         }
-        host
+        n
     };
-    let rest = auth.get(host.len()..).unwrap_or_default();
+    let (host, rest) = split(auth, end).ok_or(HttpError::BadHost)?;
     match rest.split_first() {
         None => Ok(host),
         Some((b':', port)) if port.len() <= 5 && port.iter().all(u8::is_ascii_digit) => Ok(host),
@@ -151,13 +192,13 @@ fn plausible_request_line(buf: &[u8]) -> bool {
     let buf = buf.strip_suffix(b"\r").unwrap_or(buf);
     let mut parts = buf.splitn(3, |&b| b == b' ');
     let method = parts.next().unwrap_or_default();
-    if method.len() > MAX_METHOD || !method.iter().all(|&b| is_tchar(b)) {
+    if method.len() > MAX_METHOD || !all_of(method, TCHAR) {
         return false;
     }
     let Some(target) = parts.next() else {
         return true;
     };
-    if method.is_empty() || !target.iter().all(|&b| is_target_char(b)) {
+    if method.is_empty() || !all_of(target, VCHAR) {
         return false;
     }
     let Some(version) = parts.next() else {
@@ -166,16 +207,29 @@ fn plausible_request_line(buf: &[u8]) -> bool {
     !target.is_empty() && (b"HTTP/1.1".starts_with(version) || b"HTTP/1.0".starts_with(version))
 }
 
+/// `s` split at `at`, if `at` is within it.
+fn split(s: &[u8], at: usize) -> Option<(&[u8], &[u8])> {
+    Some((s.get(..at)?, s.get(at..)?))
+}
+
+/// The length of the run of bytes of `class` that starts `s`.
+fn run_of(s: &[u8], class: u8) -> usize {
+    s.iter()
+        .position(|&b| CLASS[usize::from(b)] & class == 0)
+        .unwrap_or(s.len())
+}
+
+/// `METHOD SP target SP version`, each part checked as it is split off.
 fn request_line(l: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
-    let mut parts = l.splitn(3, |&b| b == b' ');
-    let method = parts.next().unwrap_or_default();
-    let target = parts.next().ok_or(HttpError::NotHttp)?;
-    let version = parts.next().ok_or(HttpError::NotHttp)?;
+    let m = run_of(l, TCHAR);
+    let (method, rest) = split(l, m).ok_or(HttpError::NotHttp)?;
+    let rest = rest.strip_prefix(b" ").ok_or(HttpError::NotHttp)?;
+    let t = run_of(rest, VCHAR);
+    let (target, rest) = split(rest, t).ok_or(HttpError::NotHttp)?;
+    let version = rest.strip_prefix(b" ").ok_or(HttpError::NotHttp)?;
     let ok = !method.is_empty()
         && method.len() <= MAX_METHOD
-        && method.iter().all(|&b| is_tchar(b))
         && !target.is_empty()
-        && target.iter().all(|&b| is_target_char(b))
         && (version == b"HTTP/1.1" || version == b"HTTP/1.0");
     if !ok {
         return Err(HttpError::NotHttp);
@@ -216,16 +270,11 @@ pub fn parse_request(buf: &[u8]) -> Result<Request<'_>, HttpError> {
         if l.is_empty() {
             break;
         }
-        let colon = l
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or(HttpError::NotHttp)?;
-        let (name, value) = (
-            l.get(..colon).unwrap_or_default(),
-            l.get(colon + 1..).unwrap_or_default(),
-        );
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
-            // Includes obsolete line folding (a line starting with SP/HT).
+        // The name is a run of token characters ended by the colon; a
+        // line starting with SP/HT (obsolete line folding) has none.
+        let (name, value) = split(l, run_of(l, TCHAR)).ok_or(HttpError::NotHttp)?;
+        let value = value.strip_prefix(b":").ok_or(HttpError::NotHttp)?;
+        if name.is_empty() {
             return Err(HttpError::NotHttp);
         }
         if name.eq_ignore_ascii_case(b"host") {

@@ -149,3 +149,277 @@ proptest! {
         }
     }
 }
+
+/// The parser as it was before its byte classes became a table and its
+/// scans were fused: written by the grammar, one predicate per class, as a
+/// model the fast parser must agree with on any bytes.
+mod model {
+    use baton_proto::http::{HttpError, Request, MAX_HEADER};
+    const MAX_METHOD: usize = 16;
+
+    fn is_tchar(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    }
+
+    fn is_target_char(b: u8) -> bool {
+        (0x21..=0x7e).contains(&b)
+    }
+
+    fn is_host_char(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"-._".contains(&b)
+    }
+
+    fn strip_scheme(t: &[u8]) -> Option<&[u8]> {
+        for scheme in [&b"http://"[..], b"https://"] {
+            if t.len() >= scheme.len() && t[..scheme.len()].eq_ignore_ascii_case(scheme) {
+                return t.get(scheme.len()..);
+            }
+        }
+        None
+    }
+
+    /// The host of an authority (`host[:port]`, `[v6]:port`), validated.
+    fn authority_host(auth: &[u8]) -> Result<&[u8], HttpError> {
+        // Userinfo is not allowed in requests.
+        if auth.contains(&b'@') {
+            return Err(HttpError::BadHost);
+        }
+        let host = if auth.first() == Some(&b'[') {
+            let end = auth
+                .iter()
+                .position(|&b| b == b']')
+                .ok_or(HttpError::BadHost)?;
+            let host = auth.get(..=end).ok_or(HttpError::BadHost)?;
+            let inner = host.get(1..end).unwrap_or_default();
+            if inner.is_empty()
+                || !inner
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+            {
+                return Err(HttpError::BadHost);
+            }
+            host
+        } else {
+            let end = auth.iter().position(|&b| b == b':').unwrap_or(auth.len());
+            let host = auth.get(..end).unwrap_or_default();
+            if host.is_empty() || host.len() > 253 || !host.iter().all(|&b| is_host_char(b)) {
+                return Err(HttpError::BadHost);
+            }
+            host
+        };
+        let rest = auth.get(host.len()..).unwrap_or_default();
+        match rest.split_first() {
+            None => Ok(host),
+            Some((b':', port)) if port.len() <= 5 && port.iter().all(u8::is_ascii_digit) => {
+                Ok(host)
+            }
+            _ => Err(HttpError::BadHost),
+        }
+    }
+
+    /// `value` without leading and trailing spaces and tabs (RFC 9110 OWS).
+    fn trim_ows(value: &[u8]) -> &[u8] {
+        let ows = |b: &u8| *b == b' ' || *b == b'\t';
+        let start = value.iter().position(|b| !ows(b)).unwrap_or(value.len());
+        let end = value.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
+        value.get(start..end).unwrap_or_default()
+    }
+
+    /// Splits off one line (without its CRLF or LF); `None` if no line end yet.
+    fn line(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+        let nl = buf.iter().position(|&b| b == b'\n')?;
+        let (l, rest) = (buf.get(..nl)?, buf.get(nl + 1..)?);
+        Some((l.strip_suffix(b"\r").unwrap_or(l), rest))
+    }
+
+    /// Whether `buf`, with no line end yet, can still become a request line.
+    fn plausible_request_line(buf: &[u8]) -> bool {
+        let buf = buf.strip_suffix(b"\r").unwrap_or(buf);
+        let mut parts = buf.splitn(3, |&b| b == b' ');
+        let method = parts.next().unwrap_or_default();
+        if method.len() > MAX_METHOD || !method.iter().all(|&b| is_tchar(b)) {
+            return false;
+        }
+        let Some(target) = parts.next() else {
+            return true;
+        };
+        if method.is_empty() || !target.iter().all(|&b| is_target_char(b)) {
+            return false;
+        }
+        let Some(version) = parts.next() else {
+            return true;
+        };
+        !target.is_empty() && (b"HTTP/1.1".starts_with(version) || b"HTTP/1.0".starts_with(version))
+    }
+
+    fn request_line(l: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
+        let mut parts = l.splitn(3, |&b| b == b' ');
+        let method = parts.next().unwrap_or_default();
+        let target = parts.next().ok_or(HttpError::NotHttp)?;
+        let version = parts.next().ok_or(HttpError::NotHttp)?;
+        let ok = !method.is_empty()
+            && method.len() <= MAX_METHOD
+            && method.iter().all(|&b| is_tchar(b))
+            && !target.is_empty()
+            && target.iter().all(|&b| is_target_char(b))
+            && (version == b"HTTP/1.1" || version == b"HTTP/1.0");
+        if !ok {
+            return Err(HttpError::NotHttp);
+        }
+        Ok((method, target))
+    }
+
+    /// Parses the request head at the start of `buf`.
+    pub(super) fn parse_request(buf: &[u8]) -> Result<Request<'_>, HttpError> {
+        let Some((first, mut rest)) = line(buf) else {
+            if buf.len() > MAX_HEADER {
+                return Err(HttpError::TooLarge);
+            }
+            return if plausible_request_line(buf) {
+                Err(HttpError::Incomplete)
+            } else {
+                Err(HttpError::NotHttp)
+            };
+        };
+        if first.len() > MAX_HEADER {
+            return Err(HttpError::TooLarge);
+        }
+        let (method, target) = request_line(first)?;
+        let mut field_host = None;
+        loop {
+            let consumed = buf.len() - rest.len();
+            if consumed > MAX_HEADER {
+                return Err(HttpError::TooLarge);
+            }
+            let Some((l, next)) = line(rest) else {
+                return if rest.len() + consumed > MAX_HEADER {
+                    Err(HttpError::TooLarge)
+                } else {
+                    Err(HttpError::Incomplete)
+                };
+            };
+            rest = next;
+            if l.is_empty() {
+                break;
+            }
+            let colon = l
+                .iter()
+                .position(|&b| b == b':')
+                .ok_or(HttpError::NotHttp)?;
+            let (name, value) = (
+                l.get(..colon).unwrap_or_default(),
+                l.get(colon + 1..).unwrap_or_default(),
+            );
+            if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+                // Includes obsolete line folding (a line starting with SP/HT).
+                return Err(HttpError::NotHttp);
+            }
+            if name.eq_ignore_ascii_case(b"host") {
+                if field_host.is_some() {
+                    return Err(HttpError::DuplicateHost);
+                }
+                field_host = Some(trim_ows(value));
+            }
+        }
+        let header_len = buf.len() - rest.len();
+        if header_len > MAX_HEADER {
+            return Err(HttpError::TooLarge);
+        }
+        let host = match strip_scheme(target) {
+            Some(after) => {
+                let end = after
+                    .iter()
+                    .position(|&b| b == b'/' || b == b'?' || b == b'#')
+                    .unwrap_or(after.len());
+                Some(authority_host(after.get(..end).unwrap_or_default())?)
+            }
+            None => match field_host {
+                Some(h) if !h.is_empty() => Some(authority_host(h)?),
+                _ => None,
+            },
+        };
+        Ok(Request {
+            method,
+            target,
+            host,
+            header_len,
+        })
+    }
+}
+
+/// Bytes drawn mostly from what a request head holds, so that random
+/// strings reach every branch (lines, colons, brackets, ports).
+fn headish() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        8 => proptest::sample::select(b"GET /HTTP1.0:[]@ \r\n\tHostabc-_.~!9".to_vec()),
+        1 => any::<u8>(),
+    ];
+    proptest::collection::vec(byte, 0..96)
+}
+
+proptest! {
+    #[test]
+    fn agrees_with_the_model_on_random_heads(raw in headish()) {
+        prop_assert_eq!(parse_request(&raw), model::parse_request(&raw));
+    }
+
+    #[test]
+    fn agrees_with_the_model_on_mutated_requests(
+        (raw, ..) in request(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        prefix in "(|GET http://|GET https://[0-9a-f:]{0,6}|Host: \\[)",
+    ) {
+        let mut raw = raw;
+        let i = at.index(raw.len());
+        raw[i] = byte;
+        prop_assert_eq!(parse_request(&raw), model::parse_request(&raw));
+        let mut with = prefix.into_bytes();
+        with.extend_from_slice(&raw);
+        prop_assert_eq!(parse_request(&with), model::parse_request(&with));
+    }
+}
+
+/// An authority and the host the parser must take from it.
+type AuthorityCase = (&'static [u8], Result<&'static [u8], HttpError>);
+
+#[test]
+fn authorities() {
+    let cases: &[AuthorityCase] = &[
+        (b"[::1]", Ok(b"[::1]")),
+        (b"[2001:db8::1]:", Ok(b"[2001:db8::1]")),
+        (b"[::ffff:198.18.0.1]:65535", Ok(b"[::ffff:198.18.0.1]")),
+        (b"[]", Err(HttpError::BadHost)),
+        (b"[", Err(HttpError::BadHost)),
+        (b"[::1", Err(HttpError::BadHost)),
+        (b"[::1]x", Err(HttpError::BadHost)),
+        (b"[::1]:123456", Err(HttpError::BadHost)),
+        (b"[g::1]", Err(HttpError::BadHost)),
+        (b"a.example:80", Ok(b"a.example")),
+        (b"a_b-c.example", Ok(b"a_b-c.example")),
+        (b"user@a.example", Err(HttpError::BadHost)),
+        (b":80", Err(HttpError::BadHost)),
+        (b"a.example:8x", Err(HttpError::BadHost)),
+        (b"a/b", Err(HttpError::BadHost)),
+    ];
+    for (auth, want) in cases {
+        let mut raw = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+        raw.extend_from_slice(auth);
+        raw.extend_from_slice(b"\r\n\r\n");
+        let got = parse_request(&raw).map(|r| r.host.unwrap_or_default());
+        assert_eq!(got, *want, "{:?}", String::from_utf8_lossy(auth));
+        assert_eq!(parse_request(&raw), model::parse_request(&raw));
+    }
+    let long = [b'a'; 254];
+    assert_eq!(authority(&long[..253]), Ok(&long[..253]));
+    assert_eq!(authority(&long), Err(HttpError::BadHost));
+}
+
+fn authority(host: &[u8]) -> Result<&[u8], HttpError> {
+    let mut raw = b"GET http://".to_vec();
+    raw.extend_from_slice(host);
+    raw.extend_from_slice(b"/ HTTP/1.1\r\n\r\n");
+    parse_request(&raw)
+        .map(|r| r.host.unwrap_or_default().len())
+        .map(|n| &host[..n])
+}
