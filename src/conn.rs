@@ -1460,6 +1460,18 @@ impl dump::Table for Conns {
                 .walk_bucket(bucket - n4, |c| f(&AnyFlow::V6(c.get())));
         }
     }
+
+    fn next_occupied(&self, bucket: usize) -> usize {
+        let n4 = self.v4.flows.buckets();
+        let n6 = self.v6.flows.buckets();
+        if bucket < n4 {
+            let b = self.v4.flows.next_occupied(bucket, n4);
+            if b < n4 {
+                return b;
+            }
+        }
+        n4 + self.v6.flows.next_occupied(bucket.saturating_sub(n4), n6)
+    }
 }
 
 /// Adds `delta` (1 or -1) to the flows of `vip` to `backend`; a count that

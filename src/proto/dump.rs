@@ -37,6 +37,13 @@ pub trait Table {
     /// Calls `f` on the entries of bucket `bucket` in order (an insert puts
     /// an entry first), until it returns `false`.
     fn walk(&self, bucket: usize, f: &mut dyn FnMut(&Self::Item) -> bool);
+
+    /// The first bucket from `bucket` on that may hold an entry (one it
+    /// skips held none when it looked), or [`Table::buckets`]: a dump of
+    /// a large table with few entries need not visit every bucket.
+    fn next_occupied(&self, bucket: usize) -> usize {
+        bucket
+    }
 }
 
 /// A message buffer of one call of the dump.
@@ -110,7 +117,14 @@ impl Cursor {
             self.epoch = now;
         }
         sink.set_generation(self.epoch);
-        while (self.bucket as usize) < table.buckets() {
+        loop {
+            if self.index == 0 {
+                let next = table.next_occupied(self.bucket as usize);
+                self.bucket = u32::try_from(next).unwrap_or(u32::MAX);
+            }
+            if self.bucket as usize >= table.buckets() {
+                break;
+            }
             let mark = sink.mark();
             let skip = self.index;
             let mut walked = 0u32;

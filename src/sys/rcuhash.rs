@@ -24,7 +24,7 @@ use core::{
     marker::PhantomData,
     ops::Range,
     ptr::NonNull,
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{alloc::KVVec, prelude::*, types::Opaque};
 
@@ -121,9 +121,14 @@ pub(crate) fn barrier() {
 /// Every node linked into `buckets` was allocated by [`RcuHash::insert`]
 /// as a `KBox<Node<T>>` and is owned by the table until a removal unlinks
 /// it and frees it after a grace period ([`RcuHash::retire`]). `buckets` never reallocates
-/// (nodes point back into it).
+/// (nodes point back into it). Bit `b % 64` of `occupied[b / 64]` is set
+/// whenever bucket `b` holds an entry (it may stay set a while after).
 pub(crate) struct RcuHash<T: Keyed> {
     buckets: KVVec<Opaque<bindings::hlist_head>>,
+    /// One bit a bucket, changed under the writer lock, read under it or
+    /// under RCU: walks skip 64 empty buckets a word, so that a large,
+    /// mostly empty table costs its sweeps and dumps little.
+    occupied: KVVec<AtomicU64>,
     /// Writer lock; holds the number of entries (for the `max` check).
     writer: Pin<KBox<BhSpinLock<usize>>>,
     /// Changed (under the writer lock) by every insert and removal.
@@ -180,9 +185,15 @@ impl<T: Keyed> RcuHash<T> {
                 GFP_KERNEL,
             )?;
         }
+        let words = n.div_ceil(64);
+        let mut occupied = KVVec::with_capacity(words, GFP_KERNEL)?;
+        for _ in 0..words {
+            occupied.push(AtomicU64::new(0), GFP_KERNEL)?;
+        }
         let writer = KBox::pin_init(new_bh_spinlock!(0, "baton_rcuhash"), GFP_KERNEL)?;
         Ok(Self {
             buckets: v,
+            occupied,
             writer,
             generation: AtomicU32::new(1),
             _owns: PhantomData,
@@ -214,6 +225,49 @@ impl<T: Keyed> RcuHash<T> {
 
     fn head(&self, hash: u32) -> Option<*mut bindings::hlist_head> {
         self.buckets.get(self.bucket(hash)).map(|b| b.get())
+    }
+
+    /// Marks bucket `b` as holding an entry (before the entry is linked,
+    /// so that a walk that sees the entry's bucket unmarked may miss only
+    /// an entry inserted during the walk). The caller holds the writer lock.
+    fn mark_occupied(&self, b: usize) {
+        if let Some(w) = self.occupied.get(b / 64) {
+            // Writers are serialised by the lock: no read-modify-write.
+            let bits = w.load(Ordering::Relaxed) | 1 << (b % 64);
+            w.store(bits, Ordering::Release);
+        }
+    }
+
+    /// Unmarks bucket `b` if its list is empty. The caller holds the
+    /// writer lock.
+    fn unmark_if_empty(&self, b: usize) {
+        let (Some(head), Some(w)) = (self.buckets.get(b), self.occupied.get(b / 64)) else {
+            return;
+        };
+        // SAFETY: `head` is one of our buckets; the writer lock is held.
+        if unsafe { (*head.get()).first }.is_null() {
+            let bits = w.load(Ordering::Relaxed) & !(1 << (b % 64));
+            w.store(bits, Ordering::Release);
+        }
+    }
+
+    /// The first bucket of `from..to` that may hold an entry, else `to`
+    /// (`to` is clamped to the table). Under the writer lock the answer is
+    /// exact; under RCU, an entry inserted meanwhile may be missed.
+    pub(crate) fn next_occupied(&self, from: usize, to: usize) -> usize {
+        let to = to.min(self.buckets.len());
+        let mut b = from;
+        while b < to {
+            let Some(w) = self.occupied.get(b / 64) else {
+                break;
+            };
+            let bits = w.load(Ordering::Acquire) >> (b % 64);
+            if bits != 0 {
+                return (b + bits.trailing_zeros() as usize).min(to);
+            }
+            b = (b / 64 + 1) * 64;
+        }
+        to
     }
 
     /// Walks bucket `head` under RCU (the caller holds the read lock or the
@@ -295,6 +349,7 @@ impl<T: Keyed> RcuHash<T> {
         if *count >= max {
             return Err(ENOSPC);
         }
+        self.mark_occupied(self.bucket(hash));
         // SAFETY: the node stays where it is until `remove_where` turns it
         // back into a pinned box and drops it in place.
         let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(node) });
@@ -312,8 +367,9 @@ impl<T: Keyed> RcuHash<T> {
     /// most `limit`, shows each to `out`, and frees them once readers are
     /// done with them (after a grace period, without waiting for it: a
     /// reader may still be looking at an entry while `out` does). The
-    /// writer lock is taken once per [`LOCK_CHUNK`] buckets, so that
-    /// inserts are not held up long by a walk of a large table. Process
+    /// writer lock is taken once per [`LOCK_CHUNK`] buckets from an
+    /// occupied one, so that inserts are not held up long by a walk of a
+    /// large table, and not at all for a stretch of empty buckets. Process
     /// context only. `pick` runs under the writer lock and must not
     /// sleep.
     pub(crate) fn remove_where(
@@ -327,13 +383,19 @@ impl<T: Keyed> RcuHash<T> {
         let end = buckets.end.min(self.buckets.len());
         let mut b = buckets.start.min(end);
         'chunks: while b < end {
+            // Empty stretches are skipped before the lock is taken: a
+            // bucket filled meanwhile is one filled during the walk.
+            b = self.next_occupied(b, end);
+            if b >= end {
+                break;
+            }
             let stop = b.saturating_add(LOCK_CHUNK).min(end);
             let mut count = self.writer.lock();
             let _rcu = ReadGuard::new();
             while b < stop {
-                // A sweep mostly meets empty buckets: skipped eight at a
-                // time. The writer lock is held: no list changes under us.
-                b = self.first_occupied(b, stop);
+                // A sweep mostly meets empty buckets: skipped a word of
+                // the bitmap at a time.
+                b = self.next_occupied(b, stop);
                 let Some(head) = self.buckets.get(b).filter(|_| b < stop) else {
                     break;
                 };
@@ -355,6 +417,7 @@ impl<T: Keyed> RcuHash<T> {
                     *count = count.saturating_sub(1);
                     self.changed();
                 }
+                self.unmark_if_empty(b);
                 b += 1;
             }
         }
@@ -371,28 +434,6 @@ impl<T: Keyed> RcuHash<T> {
             removed: n,
             next: b,
         }
-    }
-
-    /// The first bucket of `from..to` that has an entry, else `to`. The
-    /// caller holds the writer lock.
-    fn first_occupied(&self, from: usize, to: usize) -> usize {
-        let Some(heads) = self.buckets.get(from..to) else {
-            return to;
-        };
-        // SAFETY: `h` is one of our buckets, and the caller holds the
-        // writer lock: no list changes under us.
-        let first = |h: &Opaque<bindings::hlist_head>| unsafe { (*h.get()).first } as usize;
-        let mut i = 0;
-        for group in heads.chunks_exact(8) {
-            if group.iter().fold(0, |any, h| any | first(h)) != 0 {
-                break;
-            }
-            i += 8;
-        }
-        while heads.get(i).is_some_and(|h| first(h) == 0) {
-            i += 1;
-        }
-        from + i
     }
 
     /// Frees `nodes` (unlinked, from `insert`, owned by the caller) after a
@@ -444,17 +485,21 @@ impl<T: Keyed> RcuHash<T> {
         let _ = unsafe { self.find(head.get(), &mut |v| !f(v)) };
     }
 
-    /// Calls `f` on every entry under RCU (`f` must not sleep).
+    /// Calls `f` on every entry under RCU (`f` must not sleep). An entry
+    /// inserted or removed meanwhile may or may not be seen.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
         let _rcu = ReadGuard::new();
-        for b in self.buckets.iter() {
+        let n = self.buckets.len();
+        let mut b = self.next_occupied(0, n);
+        while let Some(head) = self.buckets.get(b) {
             // SAFETY: the RCU read lock is held.
             let _ = unsafe {
-                self.find(b.get(), &mut |v| {
+                self.find(head.get(), &mut |v| {
                     f(v);
                     false
                 })
             };
+            b = self.next_occupied(b + 1, n);
         }
     }
 }
