@@ -903,12 +903,15 @@ impl Conns {
         if F::idle(self) {
             return Ok(Verdict::Accept);
         }
-        let a = match skb.tcp_ports().map(packet::addresses_in::<F>) {
-            Some(Some(a)) => a,
+        let ports = skb
+            .tcp_ports()
+            .map(|(b, len)| (packet::addresses_in::<F>(b), len));
+        let (a, headers) = match ports {
+            Some((Some(a), len)) => (a, len),
             // TCP by the kernel's walk of its headers, not by the parser's
             // (an IPv6 chain of more extension headers than it takes):
             // passed untouched, counted.
-            Some(None) => {
+            Some((None, _)) => {
                 self.stats.inc(Stat::Malformed);
                 return Ok(Verdict::Accept);
             }
@@ -929,14 +932,15 @@ impl Conns {
         let t = F::table(self);
         let done = t.flows.lookup(self.hash(&key), &key, |cell| {
             let mut flow = cell.flow.lock();
-            let Some(mut pkt) = skb
-                .tcp_headers_mut()
+            let Some(mut pkt) = headers
+                .and_then(|len| skb.tcp_headers_at(len))
                 .and_then(|(buf, csum)| TcpPacket::<F>::parse_in(buf, mode(csum)).ok())
             else {
                 return Err(None);
             };
-            // The server's own numbers, before a rewrite.
-            let sent = *pkt.header();
+            // The server's own numbers, before a rewrite (only these: the
+            // header is some hundred bytes).
+            let sent = (pkt.header().seq, pkt.header().payload_len);
             let verdict = if outbound {
                 flow.on_server_packet(&mut pkt, now_ms)
             } else {
@@ -960,8 +964,8 @@ impl Conns {
             let local =
                 (!outbound && flow.role == Role::Front && verdict == FlowVerdict::Rewritten)
                     .then(|| Key::inbound(pkt.header()));
-            if outbound && flow.role == Role::Back && sent.payload_len > 0 {
-                let end = sent.seq.wrapping_add(sent.payload_len as u32);
+            if outbound && flow.role == Role::Back && sent.1 > 0 {
+                let end = sent.0.wrapping_add(sent.1 as u32);
                 if let Some(read) = socket::read_position(skb, end) {
                     flow.answered_having_read(read);
                 }
@@ -979,7 +983,7 @@ impl Conns {
             t.flows.lookup(self.hash(&local), &local, |cell| {
                 let mut back = cell.flow.lock();
                 if back.role == Role::Back {
-                    if let Some((buf, csum)) = skb.tcp_headers_mut() {
+                    if let Some((buf, csum)) = headers.and_then(|len| skb.tcp_headers_at(len)) {
                         if let Ok(mut pkt) = TcpPacket::<F>::parse_in(buf, mode(csum)) {
                             back.on_client_packet(&mut pkt, now_ms);
                         }

@@ -568,10 +568,11 @@ int baton_tcp_end_timewait(struct net *net, const struct baton_endpoint *local,
  * skb->data): after an IPv4 header and its options, or an IPv6 header and
  * its extension headers. -ENOENT if its protocol is not proto (IPv4's, or
  * proto6 for IPv6) or it is a fragment (a first one passes if first_ok);
- * -EINVAL if the IP header or an extension header is truncated.
+ * -EINVAL if the IP header or an extension header is truncated. If frag
+ * is not NULL, *frag tells whether the packet is a (first) fragment.
  */
 static int baton_l4_offset(struct sk_buff *skb, u8 proto, u8 proto6,
-			   bool first_ok)
+			   bool first_ok, bool *frag)
 {
 	int noff = skb_network_offset(skb);
 	u8 version;
@@ -591,6 +592,8 @@ static int baton_l4_offset(struct sk_buff *skb, u8 proto, u8 proto6,
 		if (first_ok ? iph->frag_off & htons(IP_OFFSET) :
 			       ip_is_fragment(iph))
 			return -ENOENT;
+		if (frag)
+			*frag = ip_is_fragment(iph);
 		ihl = iph->ihl * 4;
 		if (ihl < sizeof(*iph) || !pskb_may_pull(skb, noff + ihl))
 			return -EINVAL;
@@ -613,6 +616,8 @@ static int baton_l4_offset(struct sk_buff *skb, u8 proto, u8 proto6,
 		/* The offset bits; the more-fragments bit too unless first_ok. */
 		if (ntohs(frag_off) & (first_ok ? ~0x7 : ~0x6))
 			return -ENOENT;
+		if (frag)
+			*frag = ntohs(frag_off) & 0x1;
 		return off;
 	}
 	return -ENOENT;
@@ -629,7 +634,7 @@ int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
 			  unsigned int *len)
 {
 	int noff = skb_network_offset(skb);
-	int thoff = baton_l4_offset(skb, IPPROTO_TCP, IPPROTO_TCP, false);
+	int thoff = baton_l4_offset(skb, IPPROTO_TCP, IPPROTO_TCP, false, NULL);
 	unsigned int doff;
 
 	if (thoff < 0)
@@ -651,19 +656,44 @@ int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
  * ports of a TCP packet that is not a later fragment, whatever its TCP
  * header holds: enough to tell whether a packet that
  * baton_skb_tcp_headers refuses (a first fragment, a bad data offset)
- * belongs to a connection.
+ * belongs to a connection. *hdr_len is what baton_skb_tcp_headers would
+ * return in *len (those headers made linear too), or 0 if it would refuse
+ * the packet: the packet path walks the IP headers once.
  */
-int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len)
+int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len,
+			unsigned int *hdr_len)
 {
 	int noff = skb_network_offset(skb);
-	int thoff = baton_l4_offset(skb, IPPROTO_TCP, IPPROTO_TCP, true);
+	bool frag = false;
+	int thoff = baton_l4_offset(skb, IPPROTO_TCP, IPPROTO_TCP, true, &frag);
+	unsigned int doff;
 
 	if (thoff < 0)
 		return thoff;
 	if (!pskb_may_pull(skb, thoff + 4))
 		return -EINVAL;
+	*hdr_len = 0;
+	if (!frag && pskb_may_pull(skb, thoff + sizeof(struct tcphdr))) {
+		doff = ((struct tcphdr *)(skb->data + thoff))->doff * 4;
+		if (doff >= sizeof(struct tcphdr) &&
+		    pskb_may_pull(skb, thoff + doff))
+			*hdr_len = thoff - noff + doff;
+	}
 	*data = skb_network_header(skb);
 	*len = thoff - noff + 4;
+	return 0;
+}
+
+/*
+ * Makes the first hdr_len bytes from the IP header on writable (a length
+ * baton_skb_tcp_ports returned for this skb), unsharing a cloned head;
+ * returns them in *data. -ENOMEM: cannot unshare.
+ */
+int baton_skb_tcp_writable(struct sk_buff *skb, unsigned int hdr_len, u8 **data)
+{
+	if (skb_ensure_writable(skb, skb_network_offset(skb) + hdr_len))
+		return -ENOMEM;
+	*data = skb_network_header(skb);
 	return 0;
 }
 
@@ -679,7 +709,7 @@ int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
 			   u8 **data, unsigned int *len)
 {
 	int noff = skb_network_offset(skb);
-	int off = baton_l4_offset(skb, IPPROTO_ICMP, IPPROTO_ICMPV6, true);
+	int off = baton_l4_offset(skb, IPPROTO_ICMP, IPPROTO_ICMPV6, true, NULL);
 	unsigned int n;
 
 	if (off < 0)

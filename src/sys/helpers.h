@@ -120,7 +120,9 @@ int baton_skb_tcp_read_seq(const struct sk_buff *skb, u32 end_seq, u32 *copied);
 /* Packets. */
 int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
 			  unsigned int *len);
-int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len);
+int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len,
+			unsigned int *hdr_len);
+int baton_skb_tcp_writable(struct sk_buff *skb, unsigned int hdr_len, u8 **data);
 int baton_skb_icmp_headers(struct sk_buff *skb, bool writable, unsigned int max,
 			   u8 **data, unsigned int *len);
 /* What baton_tcp_lookup() found. */

@@ -20,22 +20,40 @@ pub(crate) enum Csum {
     Partial,
 }
 
+/// The length of a packet's IP and TCP headers, found by
+/// [`SkBuff::tcp_ports`], for [`SkBuff::tcp_headers_at`].
+///
+/// # Invariants
+///
+/// Non-zero, and made linear by `baton_skb_tcp_ports` for the skb of the
+/// hook call that returned it.
+#[derive(Clone, Copy)]
+pub(crate) struct TcpHeadersLen(u32);
+
 impl SkBuff {
     /// The IP header and the TCP ports of a TCP packet that is not a
     /// later fragment, whatever its TCP header holds (see
-    /// [`crate::proto::packet::addresses`]).
-    pub(crate) fn tcp_ports(&mut self) -> Option<&[u8]> {
+    /// [`crate::proto::packet::addresses`]), and the length of its IP and
+    /// TCP headers, if [`SkBuff::tcp_headers_mut`] would take it.
+    pub(crate) fn tcp_ports(&mut self) -> Option<(&[u8], Option<TcpHeadersLen>)> {
         let mut data = core::ptr::null_mut();
-        let mut len = 0;
-        // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` and
-        // `len` are valid out pointers.
-        let ret = unsafe { bindings::baton_skb_tcp_ports(self.as_ptr(), &mut data, &mut len) };
+        let (mut len, mut hdr_len) = (0, 0);
+        // SAFETY: `as_ptr` is the valid skb this hook call owns; `data`,
+        // `len` and `hdr_len` are valid out pointers.
+        let ret = unsafe {
+            bindings::baton_skb_tcp_ports(self.as_ptr(), &mut data, &mut len, &mut hdr_len)
+        };
         if ret != 0 || data.is_null() {
             return None;
         }
+        // INVARIANT: non-zero, made linear by the helper for this skb.
+        let headers = (hdr_len != 0).then_some(TcpHeadersLen(hdr_len));
         // SAFETY: on success `len` linear bytes of this skb, borrowed with
         // it.
-        Some(unsafe { core::slice::from_raw_parts(data, len as usize) })
+        Some((
+            unsafe { core::slice::from_raw_parts(data, len as usize) },
+            headers,
+        ))
     }
 
     /// Whether this host forwarded the packet (`IPSKB_FORWARDED`): at
@@ -137,6 +155,26 @@ impl SkBuff {
         // the slice's lifetime, so nothing else moves or frees them
         // meanwhile.
         let h = unsafe { core::slice::from_raw_parts_mut(data, len as usize) };
+        Some((h, csum))
+    }
+
+    /// As [`SkBuff::tcp_headers_mut`], for headers whose length
+    /// [`SkBuff::tcp_ports`] found in this hook call: not walked again.
+    pub(crate) fn tcp_headers_at(&mut self, len: TcpHeadersLen) -> Option<(&mut [u8], Csum)> {
+        // SAFETY: `as_ptr` is a valid skb.
+        let partial = unsafe { bindings::baton_skb_csum_partial(self.as_ptr()) };
+        let csum = if partial { Csum::Partial } else { Csum::Full };
+        let mut data = core::ptr::null_mut();
+        // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` is
+        // a valid out pointer.
+        let ret = unsafe { bindings::baton_skb_tcp_writable(self.as_ptr(), len.0, &mut data) };
+        if ret != 0 || data.is_null() {
+            return None;
+        }
+        // SAFETY: `len.0` bytes from the IP header are linear (type
+        // invariant) and the helper made them writable; they belong to
+        // this skb, which we borrow mutably for the slice's lifetime.
+        let h = unsafe { core::slice::from_raw_parts_mut(data, len.0 as usize) };
         Some((h, csum))
     }
 
