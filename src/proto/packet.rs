@@ -749,6 +749,19 @@ pub fn parse_in<F: Family>(buf: &[u8]) -> Result<TcpHeader<F>, ParseError> {
 
 /// Parses the TCP options `opts`, which start `base` bytes into the packet.
 fn parse_options(opts: &[u8], base: usize) -> Result<TcpOptions, ParseError> {
+    // The layout of nearly every segment of a connection with timestamps
+    // (RFC 7323 appendix A), taken without the loop, as the kernel's
+    // tcp_parse_aligned_timestamp() does.
+    if let &[opt::NOP, opt::NOP, opt::TIMESTAMP, 10, a, b, c, d, e, f, g, h] = opts {
+        return Ok(TcpOptions {
+            timestamps: Some((
+                u32::from_be_bytes([a, b, c, d]),
+                u32::from_be_bytes([e, f, g, h]),
+            )),
+            ts_at: base + 4,
+            ..TcpOptions::default()
+        });
+    }
     let bad = ParseError::BadOption;
     let mut out = TcpOptions::default();
     let mut at = 0;

@@ -1037,6 +1037,29 @@ fn rewrite_fixed_packet_full() {
     run_ops_one_by_one(&s, &ops, CsumMode::Partial).unwrap();
 }
 
+/// NOP, NOP, timestamps: the layout the parser takes without its loop.
+#[test]
+fn aligned_timestamps() {
+    for (tsval, tsecr) in [(0x0102_0304, 0xa0b0_c0d0), (0, u32::MAX)] {
+        let mut s = base_spec();
+        s.items = vec![(2, Item::Ts(tsval, tsecr))];
+        let ts_at = s.ts_offset().unwrap();
+        let mut buf = s.encode(CsumMode::Full);
+        let p = TcpPacket::parse(&mut buf, CsumMode::Full).unwrap();
+        let o = p.header().options;
+        assert_eq!(o.timestamps, Some((tsval, tsecr)));
+        assert_eq!((o.mss, o.wscale, o.sack_permitted), (None, None, false));
+        assert!(o.sack_blocks().is_empty());
+        let ops = [Op::Tsval(0xfffe_fdfc), Op::Tsecr(7), Op::Ack(1)];
+        run_ops_one_by_one(&s, &ops, CsumMode::Full).unwrap();
+        run_ops_chained(&s, &ops, CsumMode::Partial).unwrap();
+        let mut p = TcpPacket::parse(&mut buf, CsumMode::Full).unwrap();
+        assert!(p.set_tsval(0x5566_7788));
+        assert_eq!(be32(&buf, ts_at), 0x5566_7788);
+        assert_eq!(be32(&buf, ts_at + 4), tsecr);
+    }
+}
+
 #[test]
 fn rewrite_at_odd_offsets() {
     // One NOP in front: SACK blocks and TSval at odd offsets.
