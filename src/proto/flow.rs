@@ -579,7 +579,7 @@ impl<A: Family> Flow<A> {
 
     /// A packet from the client to this node's end (pre-routing).
     pub fn on_client_packet(&mut self, pkt: &mut TcpPacket<'_, A>, now_ms: u64) -> Verdict {
-        let h = *pkt.header();
+        let h = pkt.header();
         match (self.role, self.phase) {
             // The front-end's socket must not see it (it would acknowledge
             // bytes that never reach the back-end), the back-end not yet.
@@ -587,12 +587,12 @@ impl<A: Family> Flow<A> {
             // A new connection of the same tuple (the client reused its
             // port once its side had closed): the stack's listener takes
             // it, and its handoff replaces this flow ([`Flow::superseded`]).
-            (Role::Front, _) if self.superseded_by(&h) => Verdict::Pass,
-            (Role::Front, _) if self.at_boundary(&h) => Verdict::Boundary,
+            (Role::Front, _) if self.superseded_by(h) => Verdict::Pass,
+            (Role::Front, _) if self.at_boundary(h) => Verdict::Boundary,
             (Role::Front, _) => self.forward(pkt, now_ms),
             (Role::Back, _) => {
                 if self.phase == Phase::Established {
-                    self.account(&h, true, now_ms);
+                    self.account(h, true, now_ms);
                 }
                 Verdict::Pass
             }
@@ -617,8 +617,8 @@ impl<A: Family> Flow<A> {
     /// Forwards a client packet of a front flow that is not frozen: to the
     /// back-end, rewritten.
     pub fn forward(&mut self, pkt: &mut TcpPacket<'_, A>, now_ms: u64) -> Verdict {
-        let h = *pkt.header();
-        self.account(&h, true, now_ms);
+        let h = pkt.header();
+        self.account(h, true, now_ms);
         let end = h.seq.wrapping_add(h.payload_len as u32);
         // Sequence space compares as TCP's `after()` does.
         if self.stay || (end.wrapping_sub(self.client_nxt) as i32) > 0 {
@@ -666,7 +666,7 @@ impl<A: Family> Flow<A> {
 
     /// A packet from this node's end to the client (post-routing).
     pub fn on_server_packet(&mut self, pkt: &mut TcpPacket<'_, A>, now_ms: u64) -> Verdict {
-        let h = *pkt.header();
+        let h = pkt.header();
         match (self.role, self.phase) {
             // The front-end's own socket must stay silent: no ACK, no RST,
             // no FIN once the handoff began.
@@ -695,7 +695,7 @@ impl<A: Family> Flow<A> {
                     // A retransmitted SYN/ACK of the replay.
                     return Verdict::Drop;
                 }
-                self.account(&h, false, now_ms);
+                self.account(h, false, now_ms);
                 pkt.set_saddr(self.vip.addr);
                 pkt.set_sport(self.vip.port);
                 self.xlate.packet_to_client(pkt);

@@ -134,12 +134,16 @@ impl Translation {
     /// and ports): ack if the ACK flag is set, SACK edges, TSecr; either
     /// IP version.
     pub fn packet_to_backend<F: Family>(&self, pkt: &mut TcpPacket<'_, F>) {
-        let h = *pkt.header();
-        if h.has_flags(super::packet::flags::ACK) {
-            pkt.set_ack(self.ack_to_backend(h.ack));
+        let h = pkt.header();
+        let (ack, timestamps) = (
+            h.has_flags(super::packet::flags::ACK).then_some(h.ack),
+            h.options.timestamps,
+        );
+        if let Some(ack) = ack {
+            pkt.set_ack(self.ack_to_backend(ack));
         }
         pkt.add_sack_delta(self.seq_delta);
-        if let Some((_, tsecr)) = h.options.timestamps {
+        if let Some((_, tsecr)) = timestamps {
             pkt.set_tsecr(self.tsecr_to_backend(tsecr));
         }
     }
@@ -148,13 +152,15 @@ impl Translation {
     /// and ports): seq, TSval and the window (not on a SYN, whose window is
     /// never scaled).
     pub fn packet_to_client<F: Family>(&self, pkt: &mut TcpPacket<'_, F>) {
-        let h = *pkt.header();
-        pkt.set_seq(self.seq_to_client(h.seq));
-        if let Some((tsval, _)) = h.options.timestamps {
+        let h = pkt.header();
+        let (seq, timestamps) = (h.seq, h.options.timestamps);
+        let window = (!h.has_flags(super::packet::flags::SYN)).then_some(h.window);
+        pkt.set_seq(self.seq_to_client(seq));
+        if let Some((tsval, _)) = timestamps {
             pkt.set_tsval(self.tsval_to_client(tsval));
         }
-        if !h.has_flags(super::packet::flags::SYN) {
-            pkt.set_window(self.window_to_client(h.window));
+        if let Some(window) = window {
+            pkt.set_window(self.window_to_client(window));
         }
     }
 }
