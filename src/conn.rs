@@ -34,7 +34,7 @@ use crate::{
         percpu::Counters,
         rcuhash::{Keyed, RcuHash, Removal},
         route::Route,
-        skb::Csum,
+        skb::{Csum, TcpHeadersLen},
         socket::{self, Demux},
     },
 };
@@ -891,15 +891,18 @@ impl Conns {
 
     /// Runs the flow of the packet in `skb`, of family `F` (if any), on it.
     /// The flow is found from the addresses and ports alone; only a flow's
-    /// packets are parsed whole, once, and made writable.
-    fn on_packet<F: Fam>(
+    /// packets are parsed whole, once, and made writable. A client segment
+    /// at a request boundary is shown to `decide`, under the flow's lock:
+    /// `None`, it is forwarded at once; `Some(t)`, it is left to the
+    /// caller with `t` (`Err`).
+    fn on_packet<F: Fam, T>(
         &self,
         net: &Net,
         skb: &mut SkBuff,
         now_ms: u64,
         outbound: bool,
-        decided: bool,
-    ) -> core::result::Result<Verdict, Boundary<F>> {
+        decide: impl FnOnce(&SkBuff, &Boundary<F>) -> Option<T>,
+    ) -> core::result::Result<Verdict, (Boundary<F>, T)> {
         if F::idle(self) {
             return Ok(Verdict::Accept);
         }
@@ -932,10 +935,7 @@ impl Conns {
         let t = F::table(self);
         let done = t.flows.lookup(self.hash(&key), &key, |cell| {
             let mut flow = cell.flow.lock();
-            let Some(mut pkt) = headers
-                .and_then(|len| skb.tcp_headers_at(len))
-                .and_then(|(buf, csum)| TcpPacket::<F>::parse_in(buf, mode(csum)).ok())
-            else {
+            let Some(mut pkt) = parse_at::<F>(skb, headers) else {
                 return Err(None);
             };
             // The server's own numbers, before a rewrite (only these: the
@@ -945,9 +945,21 @@ impl Conns {
                 flow.on_server_packet(&mut pkt, now_ms)
             } else {
                 match flow.on_client_packet(&mut pkt, now_ms) {
-                    FlowVerdict::Boundary if decided => flow.forward(&mut pkt, now_ms),
                     FlowVerdict::Boundary => {
-                        return Err(Some(Boundary::of(&flow, pkt.header())));
+                        let b = Boundary::of(&flow, pkt.header());
+                        // The request is read from the packet, whose
+                        // headers are parsed again after (not rewritten
+                        // yet): the decision and the forwarding take one
+                        // lookup and one lock, the common case of a
+                        // kept-alive connection whose request stays.
+                        if let Some(t) = decide(skb, &b) {
+                            return Err(Some((b, t)));
+                        }
+                        let Some(again) = parse_at::<F>(skb, headers) else {
+                            return Err(None);
+                        };
+                        pkt = again;
+                        flow.forward(&mut pkt, now_ms)
                     }
                     v => v,
                 }
@@ -1322,15 +1334,18 @@ impl Conns {
     }
 
     /// Pre-routing: packets of family `F` from clients. `Err`: a segment
-    /// at a request boundary of a flow that dispatches each request, left
-    /// to the caller ([`Conns::forward_boundary`] or [`Conns::begin_move`]).
-    pub(crate) fn pre_routing<F: Fam>(
+    /// at a request boundary of a flow that dispatches each request, for
+    /// which `decide` (called under the flow's lock: it must not sleep)
+    /// chose a move, left to the caller ([`Conns::begin_move`], or
+    /// [`Conns::forward_boundary`] if the move cannot begin).
+    pub(crate) fn pre_routing<F: Fam, T>(
         &self,
         net: &Net,
         skb: &mut SkBuff,
         now_ms: u64,
-    ) -> core::result::Result<Verdict, Boundary<F>> {
-        self.on_packet::<F>(net, skb, now_ms, false, false)
+        decide: impl FnOnce(&SkBuff, &Boundary<F>) -> Option<T>,
+    ) -> core::result::Result<Verdict, (Boundary<F>, T)> {
+        self.on_packet::<F, T>(net, skb, now_ms, false, decide)
     }
 
     /// Forwards a segment that [`Conns::pre_routing`] left at a request
@@ -1342,7 +1357,7 @@ impl Conns {
         skb: &mut SkBuff,
         now_ms: u64,
     ) -> Verdict {
-        self.on_packet::<F>(net, skb, now_ms, false, true)
+        self.on_packet::<F, ()>(net, skb, now_ms, false, |_, _| None)
             .unwrap_or(Verdict::Accept)
     }
 
@@ -1382,9 +1397,16 @@ impl Conns {
         if F::idle(self) || skb.forwarded() {
             return Verdict::Accept;
         }
-        self.on_packet::<F>(net, skb, kthread::now_ms(), true, false)
+        self.on_packet::<F, ()>(net, skb, kthread::now_ms(), true, |_, _| None)
             .unwrap_or(Verdict::Accept)
     }
+}
+
+/// The writable headers of `skb`, of the length [`SkBuff::tcp_ports`]
+/// found, parsed.
+fn parse_at<F: Fam>(skb: &mut SkBuff, len: Option<TcpHeadersLen>) -> Option<TcpPacket<'_, F>> {
+    let (buf, csum) = skb.tcp_headers_at(len?)?;
+    TcpPacket::<F>::parse_in(buf, mode(csum)).ok()
 }
 
 /// A client segment at a request boundary ([`FlowVerdict::Boundary`]), what

@@ -80,7 +80,7 @@ const IDLE_WAIT_MS: u32 = 1000;
 
 /// Where a connection's next request goes.
 #[derive(Clone, Copy)]
-enum Target {
+pub(crate) enum Target {
     /// The back-end a rule names, and its peer (0: this node).
     Backend(Endpoint<Ip>, u32),
     /// Its back-end drains and no rule decides: the service's scheduler
@@ -190,35 +190,36 @@ impl Moves {
         }
     }
 
-    /// A segment at a request boundary ([`crate::conn::Conns::pre_routing`]):
-    /// held for a move if its request's rule names another back-end,
-    /// else forwarded. Softirq context.
+    /// A segment at a request boundary whose request goes to `target`
+    /// ([`Moves::target`], [`crate::conn::Conns::pre_routing`]): held for
+    /// a move, else (no room, or the flow changed meanwhile) forwarded.
+    /// Softirq context.
     pub(crate) fn boundary<F: Fam>(
         &self,
         skb: &mut SkBuff,
         b: Boundary<F>,
+        target: Target,
         now_ms: u64,
     ) -> Verdict {
         let node = &self.pool.node;
-        if let Some(target) = self.target(skb, &b) {
-            let mut q = self.pool.queue.lock();
-            if !q.closed && q.jobs.len() < QUEUE_MAX && node.conns().begin_move(skb, &b, now_ms) {
-                let job = Job {
-                    client: ip(b.key.client),
-                    vip: ip(b.vip),
-                    target,
-                    seq: b.seq,
-                    ack: b.ack,
-                    timestamps: b.timestamps,
-                    window: b.window,
-                };
-                // Within the capacity reserved: cannot fail or allocate.
-                let _ = q.jobs.push(job, GFP_ATOMIC);
-                drop(q);
-                self.pool.queued.notify_one();
-                return Verdict::Drop;
-            }
+        let mut q = self.pool.queue.lock();
+        if !q.closed && q.jobs.len() < QUEUE_MAX && node.conns().begin_move(skb, &b, now_ms) {
+            let job = Job {
+                client: ip(b.key.client),
+                vip: ip(b.vip),
+                target,
+                seq: b.seq,
+                ack: b.ack,
+                timestamps: b.timestamps,
+                window: b.window,
+            };
+            // Within the capacity reserved: cannot fail or allocate.
+            let _ = q.jobs.push(job, GFP_ATOMIC);
+            drop(q);
+            self.pool.queued.notify_one();
+            return Verdict::Drop;
         }
+        drop(q);
         node.conns().forward_boundary::<F>(node.net(), skb, now_ms)
     }
 
@@ -256,7 +257,7 @@ impl Moves {
     /// dispatches each request), else, if the flow's back-end drains, the
     /// scheduler's choice. Only a segment that starts an HTTP request
     /// moves a connection (an upload's next segment is no boundary).
-    fn target<F: Fam>(&self, skb: &SkBuff, b: &Boundary<F>) -> Option<Target> {
+    pub(crate) fn target<F: Fam>(&self, skb: &SkBuff, b: &Boundary<F>) -> Option<Target> {
         let config = self.pool.node.published();
         let service = config.service(&ip(b.vip))?;
         let draining = service.draining(&ip(b.backend));

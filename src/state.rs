@@ -462,9 +462,13 @@ impl NetState {
     fn pre_routing<F: Fam>(&self, skb: &mut SkBuff) -> Verdict {
         let node = &self.rt.node;
         let now = kthread::now_ms();
-        match node.conns().pre_routing::<F>(node.net(), skb, now) {
+        let moves = &self.rt.moves;
+        match node
+            .conns()
+            .pre_routing::<F, _>(node.net(), skb, now, |skb, b| moves.target(skb, b))
+        {
             Ok(v) => v,
-            Err(b) => self.rt.moves.boundary(skb, b, now),
+            Err((b, target)) => moves.boundary(skb, b, target, now),
         }
     }
 }
