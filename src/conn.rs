@@ -1403,7 +1403,8 @@ impl Conns {
 }
 
 /// The writable headers of `skb`, of the length [`SkBuff::tcp_ports`]
-/// found, parsed.
+/// found, parsed (inlined: see [`packet::parse_in`]).
+#[inline(always)]
 fn parse_at<F: Fam>(skb: &mut SkBuff, len: Option<TcpHeadersLen>) -> Option<TcpPacket<'_, F>> {
     let (buf, csum) = skb.tcp_headers_at(len?)?;
     TcpPacket::<F>::parse_in(buf, mode(csum)).ok()

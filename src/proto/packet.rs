@@ -711,6 +711,10 @@ pub fn parse(buf: &[u8]) -> Result<TcpHeader, ParseError> {
 /// `buf`, not a jumbogram, at most [`MAX_EXTENSION_HEADERS`] extension
 /// headers of the kinds skipped, each inside the payload length and `buf`,
 /// an atomic fragment header only, then TCP as for IPv4.
+// Inlined, as are the option parser and `TcpPacket::parse_in`: the header
+// (some 130 bytes) is then built where the caller keeps it, not built and
+// copied (a memcpy call) at each of the three returns.
+#[inline(always)]
 pub fn parse_in<F: Family>(buf: &[u8]) -> Result<TcpHeader<F>, ParseError> {
     let net = F::network(buf)?;
     let ihl = net.l4;
@@ -748,6 +752,7 @@ pub fn parse_in<F: Family>(buf: &[u8]) -> Result<TcpHeader<F>, ParseError> {
 }
 
 /// Parses the TCP options `opts`, which start `base` bytes into the packet.
+#[inline(always)]
 fn parse_options(opts: &[u8], base: usize) -> Result<TcpOptions, ParseError> {
     // The layout of nearly every segment of a connection with timestamps
     // (RFC 7323 appendix A), taken without the loop, as the kernel's
@@ -890,6 +895,7 @@ impl<'a> TcpPacket<'a> {
 
 impl<'a, F: Family> TcpPacket<'a, F> {
     /// [`TcpPacket::parse`] for either IP version (see [`parse_in`]).
+    #[inline(always)]
     pub fn parse_in(buf: &'a mut [u8], mode: CsumMode) -> Result<Self, ParseError> {
         let hdr = parse_in::<F>(buf)?;
         Ok(Self { buf, hdr, mode })
