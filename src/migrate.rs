@@ -258,24 +258,27 @@ impl Moves {
     /// scheduler's choice. Only a segment that starts an HTTP request
     /// moves a connection (an upload's next segment is no boundary).
     pub(crate) fn target<F: Fam>(&self, skb: &SkBuff, b: &Boundary<F>) -> Option<Target> {
-        let config = self.pool.node.published();
-        let service = config.service(&ip(b.vip))?;
-        let draining = service.draining(&ip(b.backend));
-        // Without rules no request is matched: none need be parsed.
-        let by_rules = service.per_request() && !service.rules.is_empty();
-        if !by_rules && !draining {
-            return None;
-        }
-        let me = config.base.node_id;
-        let len = b.payload_len.min(HEAD_MAX);
-        // A request in the packet's linear part (most are) is parsed where
-        // it lies, without the lock all CPUs share.
-        if let Some(bytes) = skb.linear_from_ip(b.payload_at, len) {
-            return target_of(service, me, b, by_rules, draining, bytes);
-        }
-        let mut head = self.pool.head.lock();
-        let n = skb.copy_from_ip(b.payload_at, head.get_mut(..len)?);
-        target_of(service, me, b, by_rules, draining, head.get(..n)?)
+        // Read under RCU: the hook takes no lock and no reference that
+        // every CPU's would share.
+        self.pool.node.with_published(|config| {
+            let service = config.service(&ip(b.vip))?;
+            let draining = service.draining(&ip(b.backend));
+            // Without rules no request is matched: none need be parsed.
+            let by_rules = service.per_request() && !service.rules.is_empty();
+            if !by_rules && !draining {
+                return None;
+            }
+            let me = config.base.node_id;
+            let len = b.payload_len.min(HEAD_MAX);
+            // A request in the packet's linear part (most are) is parsed
+            // where it lies, without the lock all CPUs share.
+            if let Some(bytes) = skb.linear_from_ip(b.payload_at, len) {
+                return target_of(service, me, b, by_rules, draining, bytes);
+            }
+            let mut head = self.pool.head.lock();
+            let n = skb.copy_from_ip(b.payload_at, head.get_mut(..len)?);
+            target_of(service, me, b, by_rules, draining, head.get(..n)?)
+        })
     }
 }
 

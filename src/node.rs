@@ -133,6 +133,13 @@ impl Node {
         self.view.get()
     }
 
+    /// Runs `f` on the configuration as last published, under RCU (`f`
+    /// must not sleep): what the hooks read, without a lock or a
+    /// reference.
+    pub(crate) fn with_published<R>(&self, f: impl FnOnce(&Published) -> R) -> R {
+        self.view.with(f)
+    }
+
     /// Publishes a new copy of the configuration.
     pub(crate) fn publish(&self, p: Arc<Published>) {
         self.view.set(p)

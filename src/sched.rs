@@ -13,7 +13,7 @@ use crate::{
         sched,
         service::{BackendConf, Endpoint, Ip, Scheduler, ServiceConf},
     },
-    sys::bhlock::{new_bh_spinlock, BhSpinLock},
+    sys::rcuarc::RcuArc,
 };
 use kernel::{
     new_spinlock,
@@ -24,9 +24,8 @@ use kernel::{
 /// What the per-connection path (service workers, replays, the collector)
 /// reads of the configuration: a copy published whole after every change
 /// (`NetConfig::commit`) and read without the configuration mutex, which
-/// is held while threads start. Readers take a reference under a spinlock
-/// held for a reference count's increment; the mutex's holder never waits
-/// for them.
+/// is held while threads start. Readers borrow it under RCU, or take a
+/// reference to keep it longer; the mutex's holder never waits for them.
 pub(crate) struct Published {
     /// Scalar settings.
     pub(crate) base: Config,
@@ -142,31 +141,35 @@ impl ServiceView {
 }
 
 /// Where the latest [`Published`] copy is. Read in the hooks too (a
-/// request boundary's rules): the lock keeps bottom halves off.
+/// request boundary's rules), under RCU: no lock, no shared counter.
 #[pin_data]
 pub(crate) struct View {
-    #[pin]
-    current: BhSpinLock<Arc<Published>>,
+    current: RcuArc<Published>,
 }
 
 impl View {
     /// A view of the settings' defaults and no service.
     pub(crate) fn new(ctrl_port: u16) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            current <- new_bh_spinlock!(Published::empty(ctrl_port)?, "baton_published"),
+            current: RcuArc::new(Published::empty(ctrl_port)?),
         }? Error)
     }
 
     /// The configuration as last published.
     pub(crate) fn get(&self) -> Arc<Published> {
-        self.current.lock().clone()
+        self.current.get()
     }
 
-    /// Publishes `new`; the old copy is freed outside the spinlock, by its
-    /// last reader.
+    /// Runs `f` on the configuration as last published, under RCU: `f`
+    /// must not sleep.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&Published) -> R) -> R {
+        self.current.with(f)
+    }
+
+    /// Publishes `new`; the old copy is released after a grace period.
+    /// Process context.
     pub(crate) fn set(&self, new: Arc<Published>) {
-        let old = core::mem::replace(&mut *self.current.lock(), new);
-        drop(old);
+        self.current.set(new)
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod netfilter;
 pub(crate) mod netns;
 pub(crate) mod param;
 pub(crate) mod percpu;
+pub(crate) mod rcuarc;
 pub(crate) mod rcuhash;
 pub(crate) mod route;
 pub(crate) mod skb;

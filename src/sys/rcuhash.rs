@@ -149,12 +149,12 @@ unsafe impl<T: Keyed> Sync for RcuHash<T> {}
 ///
 /// The RCU read lock is held by the task that made the guard, from `new`
 /// to `drop`; not `Send`, so that the unlock happens on that task.
-struct ReadGuard {
+pub(super) struct ReadGuard {
     _not_send: PhantomData<*const ()>,
 }
 
 impl ReadGuard {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         // SAFETY: always allowed; undone in `drop`.
         unsafe { bindings::baton_rcu_read_lock() };
         // INVARIANT: locked just above, on this task.
