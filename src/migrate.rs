@@ -270,8 +270,9 @@ impl Moves {
             }
             let me = config.base.node_id;
             let len = b.payload_len.min(HEAD_MAX);
-            // A request in the packet's linear part (most are) is parsed
-            // where it lies, without the lock all CPUs share.
+            // A request in the packet's linear part or in one of its page
+            // fragments (nearly all are) is parsed where it lies, without
+            // the lock all CPUs share; one that straddles two is copied.
             if let Some(bytes) = skb.linear_from_ip(b.payload_at, len) {
                 return target_of(service, me, b, by_rules, draining, bytes);
             }

@@ -921,21 +921,44 @@ unsigned int baton_skb_copy(const struct sk_buff *skb, unsigned int off,
 
 /*
  * The bytes of skb from off bytes after its network header, up to len of
- * them (*got: how many), if they all lie in its linear part: NULL if they
- * do not or there are none. Any context.
+ * them (*got: how many), if they all lie in its linear part or all in one
+ * of its page fragments (a NIC's or a veth's payload): NULL if they do
+ * not (they straddle two parts, lie in the frag list or in memory the CPU
+ * cannot read) or there are none. Any context.
  */
 const u8 *baton_skb_linear(const struct sk_buff *skb, unsigned int off,
 			   unsigned int len, unsigned int *got)
 {
 	int start = skb_network_offset(skb) + (int)off;
+	unsigned int at, i;
 
 	if (start < 0 || start >= (int)skb->len)
 		return NULL;
 	len = min_t(unsigned int, len, skb->len - start);
-	if ((unsigned int)start + len > skb_headlen(skb))
+	if ((unsigned int)start + len <= skb_headlen(skb)) {
+		*got = len;
+		return skb->data + start;
+	}
+	if ((unsigned int)start < skb_headlen(skb) || !skb_frags_readable(skb))
 		return NULL;
-	*got = len;
-	return skb->data + start;
+	at = skb_headlen(skb);
+	for (i = 0; i < skb_shinfo(skb)->nr_frags; i++) {
+		const skb_frag_t *frag = &skb_shinfo(skb)->frags[i];
+		unsigned int size = skb_frag_size(frag);
+		const u8 *p;
+
+		if ((unsigned int)start < at + size) {
+			if ((unsigned int)start + len > at + size)
+				return NULL;
+			p = skb_frag_address_safe(frag);
+			if (!p)
+				return NULL;
+			*got = len;
+			return p + (start - at);
+		}
+		at += size;
+	}
+	return NULL;
 }
 
 /*

@@ -79,8 +79,9 @@ impl SkBuff {
 
     /// The packet's bytes from `off` bytes after its IP header's start, as
     /// many as there are up to `len`, in place, if they all lie in its
-    /// linear part (as a small segment's do); `None` if they do not (see
-    /// [`SkBuff::copy_from_ip`]) or there are none.
+    /// linear part (as a small segment's do) or all in one of its page
+    /// fragments; `None` if they do not (see [`SkBuff::copy_from_ip`]) or
+    /// there are none.
     pub(crate) fn linear_from_ip(&self, off: usize, len: usize) -> Option<&[u8]> {
         let (Ok(off), Ok(len)) = (u32::try_from(off), u32::try_from(len)) else {
             return None;
@@ -92,9 +93,10 @@ impl SkBuff {
         if data.is_null() {
             return None;
         }
-        // SAFETY: the helper returned `got` bytes of the skb's linear data,
-        // which stay as they are while `self` is borrowed (changing them
-        // takes `&mut self`).
+        // SAFETY: the helper returned `got` bytes of the skb's linear data
+        // or of one of its mapped page fragments, which stay as they are
+        // while `self` is borrowed (changing them takes `&mut self`, and
+        // the skb holds its pages).
         Some(unsafe { core::slice::from_raw_parts(data, got as usize) })
     }
 
