@@ -912,7 +912,10 @@ impl<'a, F: Family> TcpPacket<'a, F> {
     }
 
     /// Writes `new` at `at` (from the start of the IP header), updating
-    /// the checksums that cover it.
+    /// the checksums that cover it. Inlined into each setter, where the
+    /// field's length is a constant: the comparison with the old bytes is
+    /// then a load, not a call of bcmp.
+    #[inline(always)]
     fn write(&mut self, at: usize, new: &[u8], field: Field) {
         let Some(end) = at.checked_add(new.len()) else {
             return;
