@@ -249,6 +249,16 @@ fn run_of(s: &[u8], class: u8) -> usize {
         .unwrap_or(s.len())
 }
 
+/// Whether `v` is `HTTP/1.1` or `HTTP/1.0`: one word compared, not two
+/// calls of memcmp.
+fn is_http1(v: &[u8]) -> bool {
+    let Ok(v) = <[u8; 8]>::try_from(v) else {
+        return false;
+    };
+    let v = u64::from_ne_bytes(v);
+    v == u64::from_ne_bytes(*b"HTTP/1.1") || v == u64::from_ne_bytes(*b"HTTP/1.0")
+}
+
 /// `METHOD SP target SP version`, each part checked as it is split off.
 fn request_line(l: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
     let m = run_of(l, TCHAR);
@@ -257,10 +267,8 @@ fn request_line(l: &[u8]) -> Result<(&[u8], &[u8]), HttpError> {
     let t = run_of(rest, VCHAR);
     let (target, rest) = split(rest, t).ok_or(HttpError::NotHttp)?;
     let version = rest.strip_prefix(b" ").ok_or(HttpError::NotHttp)?;
-    let ok = !method.is_empty()
-        && method.len() <= MAX_METHOD
-        && !target.is_empty()
-        && (version == b"HTTP/1.1" || version == b"HTTP/1.0");
+    let ok =
+        !method.is_empty() && method.len() <= MAX_METHOD && !target.is_empty() && is_http1(version);
     if !ok {
         return Err(HttpError::NotHttp);
     }
