@@ -416,8 +416,10 @@ impl<T: Keyed> RcuHash<T> {
                     unsafe { bindings::baton_hlist_del_rcu((*node.as_ptr()).link.get()) };
                     *count = count.saturating_sub(1);
                     self.changed();
+                    // Here, not once the bucket is done: a removal by key
+                    // stops at its limit right after this.
+                    self.unmark_if_empty(b);
                 }
-                self.unmark_if_empty(b);
                 b += 1;
             }
         }
