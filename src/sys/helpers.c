@@ -630,20 +630,34 @@ static int baton_l4_offset(struct sk_buff *skb, u8 proto, u8 proto6,
  * the IP header on. -ENOENT: not a TCP packet or a fragment; -EINVAL:
  * headers truncated or malformed; -ENOMEM: cannot unshare.
  */
-int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
-			  unsigned int *len)
+/*
+ * The length of the TCP header at thoff (options included), made linear:
+ * -EINVAL if it is truncated or its data offset is below 5 words.
+ */
+static int baton_tcp_doff(struct sk_buff *skb, int thoff)
 {
-	int noff = skb_network_offset(skb);
-	int thoff = baton_l4_offset(skb, IPPROTO_TCP, IPPROTO_TCP, false, NULL);
 	unsigned int doff;
 
-	if (thoff < 0)
-		return thoff;
 	if (!pskb_may_pull(skb, thoff + sizeof(struct tcphdr)))
 		return -EINVAL;
 	doff = ((struct tcphdr *)(skb->data + thoff))->doff * 4;
 	if (doff < sizeof(struct tcphdr) || !pskb_may_pull(skb, thoff + doff))
 		return -EINVAL;
+	return doff;
+}
+
+int baton_skb_tcp_headers(struct sk_buff *skb, bool writable, u8 **data,
+			  unsigned int *len)
+{
+	int noff = skb_network_offset(skb);
+	int thoff = baton_l4_offset(skb, IPPROTO_TCP, IPPROTO_TCP, false, NULL);
+	int doff;
+
+	if (thoff < 0)
+		return thoff;
+	doff = baton_tcp_doff(skb, thoff);
+	if (doff < 0)
+		return doff;
 	if (writable && skb_ensure_writable(skb, thoff + doff))
 		return -ENOMEM;
 	*data = skb_network_header(skb);
@@ -666,17 +680,16 @@ int baton_skb_tcp_ports(struct sk_buff *skb, u8 **data, unsigned int *len,
 	int noff = skb_network_offset(skb);
 	bool frag = false;
 	int thoff = baton_l4_offset(skb, IPPROTO_TCP, IPPROTO_TCP, true, &frag);
-	unsigned int doff;
+	int doff;
 
 	if (thoff < 0)
 		return thoff;
 	if (!pskb_may_pull(skb, thoff + 4))
 		return -EINVAL;
 	*hdr_len = 0;
-	if (!frag && pskb_may_pull(skb, thoff + sizeof(struct tcphdr))) {
-		doff = ((struct tcphdr *)(skb->data + thoff))->doff * 4;
-		if (doff >= sizeof(struct tcphdr) &&
-		    pskb_may_pull(skb, thoff + doff))
+	if (!frag) {
+		doff = baton_tcp_doff(skb, thoff);
+		if (doff > 0)
 			*hdr_len = thoff - noff + doff;
 	}
 	*data = skb_network_header(skb);

@@ -140,9 +140,7 @@ impl SkBuff {
     /// cloned; `None` for anything else or malformed headers. After
     /// writing, call [`SkBuff::headers_changed`].
     pub(crate) fn tcp_headers_mut(&mut self) -> Option<(&mut [u8], Csum)> {
-        // SAFETY: `as_ptr` is a valid skb.
-        let partial = unsafe { bindings::baton_skb_csum_partial(self.as_ptr()) };
-        let csum = if partial { Csum::Partial } else { Csum::Full };
+        let csum = self.csum();
         let mut data = core::ptr::null_mut();
         let mut len = 0;
         // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` and
@@ -163,9 +161,7 @@ impl SkBuff {
     /// As [`SkBuff::tcp_headers_mut`], for headers whose length
     /// [`SkBuff::tcp_ports`] found in this hook call: not walked again.
     pub(crate) fn tcp_headers_at(&mut self, len: TcpHeadersLen) -> Option<(&mut [u8], Csum)> {
-        // SAFETY: `as_ptr` is a valid skb.
-        let partial = unsafe { bindings::baton_skb_csum_partial(self.as_ptr()) };
-        let csum = if partial { Csum::Partial } else { Csum::Full };
+        let csum = self.csum();
         let mut data = core::ptr::null_mut();
         // SAFETY: `as_ptr` is the valid skb this hook call owns; `data` is
         // a valid out pointer.
@@ -218,10 +214,18 @@ impl SkBuff {
     /// The [`Csum`] is the state of the ICMP checksum. After writing, call
     /// [`SkBuff::headers_changed`].
     pub(crate) fn icmp_headers_mut(&mut self, max: usize) -> Option<(&mut [u8], Csum)> {
-        // SAFETY: `as_ptr` is a valid skb.
-        let partial = unsafe { bindings::baton_skb_csum_partial(self.as_ptr()) };
-        let csum = if partial { Csum::Partial } else { Csum::Full };
+        let csum = self.csum();
         self.icmp(true, max).map(|h| (h, csum))
+    }
+
+    /// How the packet's checksum is kept.
+    fn csum(&self) -> Csum {
+        // SAFETY: `as_ptr` is a valid skb; the helper only reads it.
+        if unsafe { bindings::baton_skb_csum_partial(self.as_ptr()) } {
+            Csum::Partial
+        } else {
+            Csum::Full
+        }
     }
 
     /// Tells the stack that header bytes changed (checksum fields updated
